@@ -1,0 +1,1 @@
+//! mailwire-imap (being written).

@@ -1,0 +1,1 @@
+//! mailwire-line (being written).

@@ -1,0 +1,1 @@
+//! mailwire-message (being written).

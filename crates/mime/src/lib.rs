@@ -1,0 +1,1 @@
+//! mailwire-mime (being written).

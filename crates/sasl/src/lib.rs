@@ -1,0 +1,1 @@
+//! mailwire-sasl (being written).

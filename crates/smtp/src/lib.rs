@@ -1,0 +1,1 @@
+//! mailwire-smtp (being written).

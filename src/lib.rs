@@ -1,0 +1,41 @@
+//! # mailwire
+//!
+//! Sans-IO Internet mail for Rust. Each protocol and format lives in its own
+//! crate; this facade re-exports each one as a module behind a default-on
+//! cargo feature of the same name:
+//!
+//! | module | crate | what |
+//! |---|---|---|
+//! | [`line`] | `mailwire-line` | CRLF line framing, dot-stuffing (RFC 5321 §4.5.2, RFC 1939 §3) |
+//! | [`sasl`] | `mailwire-sasl` | SASL mechanisms, client and server (RFC 4422) |
+//! | [`message`] | `mailwire-message` | RFC 5322/6532 messages, RFC 2047 words |
+//! | [`mime`] | `mailwire-mime` | MIME (RFC 2045-2049, 2183, 2231) |
+//! | [`smtp`] | `mailwire-smtp` | SMTP (RFC 5321 and extensions) |
+//! | [`imap`] | `mailwire-imap` | IMAP (RFC 3501, RFC 9051 and extensions) |
+//!
+//! No crate opens a socket, reads a clock or touches a file: the examples in
+//! the repository wire them to std sockets.
+
+#[cfg(feature = "line")]
+#[doc(inline)]
+pub use mailwire_line as line;
+
+#[cfg(feature = "sasl")]
+#[doc(inline)]
+pub use mailwire_sasl as sasl;
+
+#[cfg(feature = "message")]
+#[doc(inline)]
+pub use mailwire_message as message;
+
+#[cfg(feature = "mime")]
+#[doc(inline)]
+pub use mailwire_mime as mime;
+
+#[cfg(feature = "smtp")]
+#[doc(inline)]
+pub use mailwire_smtp as smtp;
+
+#[cfg(feature = "imap")]
+#[doc(inline)]
+pub use mailwire_imap as imap;
