@@ -11,6 +11,7 @@
 //! | [`message`] | `mailwire-message` | RFC 5322/6532 messages, RFC 2047 words |
 //! | [`mime`] | `mailwire-mime` | MIME (RFC 2045-2049, 2183, 2231) |
 //! | [`smtp`] | `mailwire-smtp` | SMTP (RFC 5321 and extensions) |
+//! | [`pop3`] | `mailwire-pop3` | POP3 (RFC 1939, 2449, 2595, 5034) |
 //! | [`imap`] | `mailwire-imap` | IMAP (RFC 3501, RFC 9051 and extensions) |
 //!
 //! No crate opens a socket, reads a clock or touches a file: the examples in
@@ -35,6 +36,10 @@ pub use mailwire_mime as mime;
 #[cfg(feature = "smtp")]
 #[doc(inline)]
 pub use mailwire_smtp as smtp;
+
+#[cfg(feature = "pop3")]
+#[doc(inline)]
+pub use mailwire_pop3 as pop3;
 
 #[cfg(feature = "imap")]
 #[doc(inline)]

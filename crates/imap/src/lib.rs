@@ -1,1 +1,63 @@
-//! mailwire-imap (being written).
+//! mailwire-imap: the IMAP codec (IMAP4rev1, RFC 3501, and IMAP4rev2, RFC 9051).
+//!
+//! No I/O, no clock: this crate turns bytes into typed values and back. The
+//! client and server state machines stand on it.
+//!
+//! ```text
+//!  socket bytes ──► Fragmenter ──► one complete message (Bytes) ──► parse::response / parse::command
+//!                      │                                                   │
+//!                      └─ LiteralAnnounced { sync } : send "+ go ahead"     ▼
+//!  socket bytes ◄── encode::{Encoder, Encoded} ◄──────────────────── Command / Response values
+//! ```
+//!
+//! * [`Fragmenter`] splits a byte stream into complete messages, stepping over
+//!   literals by their announced length (O(1) per literal, bytes never scanned),
+//!   reporting an over-size literal before buffering it and telling a server
+//!   when a synchronizing literal needs a continuation request.
+//! * [`parse`] holds zero-copy nom parsers for commands and responses.
+//! * [`encode`] serializes values to the shortest correct form, and splits a
+//!   command at synchronizing literals.
+//! * [`types`] holds the values; they cannot be built invalid (an [`Atom`] with
+//!   a space, a [`Tag`] with `+`, a [`Text`] with CR or LF are refused).
+//!
+//! ```
+//! use mailwire_imap::{Fragmenter, FragmentOptions, Frame, parse, Response, Data, FetchItem};
+//!
+//! let mut f = Fragmenter::new(FragmentOptions::default());
+//! f.push(b"* 1 FETCH (UID 7 BODY[] {5}\r\nHello)\r\n");
+//! let Ok(Some(Frame::Message(msg))) = f.poll() else { panic!() };
+//! let (resp, _) = parse::response(&msg).unwrap();
+//! let Response::Data(Data::Fetch { items, .. }) = resp else { panic!() };
+//! assert!(matches!(&items[1], FetchItem::BodySection { data: Some(s), .. } if s.as_bytes() == b"Hello"));
+//!
+//! // And back:
+//! let bytes = mailwire_imap::encode::response_to_vec(&Response::Data(Data::Exists(3)));
+//! assert_eq!(bytes, b"* 3 EXISTS\r\n");
+//! ```
+#![warn(missing_docs)]
+
+pub mod encode;
+mod fragment;
+pub mod parse;
+pub mod types;
+
+pub use fragment::{FragmentOptions, FrameError, Fragmenter, Frame};
+pub use parse::ParseError;
+pub use types::body::{
+    Address, BasicFields, BodyExtension, BodyStructure, Disposition, Envelope, ExtensionData, MultipartExtension,
+    SinglePartExtension, SpecificFields,
+};
+pub use types::command::{
+    AppendMessage, Command, CommandBody, FetchModifier, ListReturn, ListSelect, MetadataOptions, SearchReturn,
+    SelectParam, SortCriterion, SortKey, StatusAttr, StoreKind, ThreadAlgorithm,
+};
+pub use types::core::{Atom, Binary, Date, DateTime, IString, LiteralMode, NString, Tag, Text, ValidationError};
+pub use types::fetch::{FetchAttr, FetchAttrs, FetchItem, Partial, Section, SectionText, Value};
+pub use types::flag::{Capability, Flag, MailboxAttr};
+pub use types::mailbox::{Mailbox, decode_utf7, encode_utf7};
+pub use types::response::{
+    Code, Continue, Data, ESearchItem, ListItem, Namespace, Raw, Response, StatusItem, StatusKind, StatusResponse,
+    Thread,
+};
+pub use types::search::{EntryType, SearchKey};
+pub use types::sequence::{SeqNum, SeqRange, SequenceSet};

@@ -1,1 +1,122 @@
-//! mailwire-line (being written).
+//! # mailwire-line
+//!
+//! CRLF line framing and dot-stuffing, shared by SMTP (the `DATA` body,
+//! RFC 5321 §4.5.2) and POP3 (multi-line responses, RFC 1939 §3).
+//!
+//! No I/O, no clock: every type here works on bytes the caller already has.
+//! Input may arrive split anywhere; the result is the same whatever the split.
+//!
+//! ```text
+//!  socket ──read──▶ BytesMut ──▶ LineFramer::next_line ──▶ Line (Bytes view)      commands, replies
+//!                      │
+//!                      └──────▶ Unstuffer::next_chunk  ──▶ Data(Bytes) … End(DataEnd)   DATA / RETR body
+//!
+//!  body chunks ──▶ Stuffer::push / finish ──▶ Vec<u8> ──write──▶ socket           client DATA, POP3 server
+//! ```
+//!
+//! - [`LineFramer`] splits a caller-owned [`BytesMut`](bytes::BytesMut) into
+//!   complete lines, each a zero-copy [`Bytes`](bytes::Bytes) view, with a
+//!   length limit ([`LineError::TooLong`], reported once per line, the rest of
+//!   the line discarded without buffering) and a bare-LF policy ([`BareLf`]).
+//! - [`Unstuffer`] decodes a dot-stuffed body from the same buffer: content
+//!   comes out as `Bytes` slices of the input, the end is only ever the real
+//!   `<CRLF>.<CRLF>`, bytes after it (pipelined commands) stay in the buffer,
+//!   and bare CR/LF ([`BareEol`]) or an oversize body ([`UnstuffConfig::max_size`])
+//!   produce a verdict ([`DataEnd`]) at the real end of data.
+//! - [`Stuffer`] (and [`stuff_all`]) encodes a body: line ends canonicalized to
+//!   CRLF, a leading `.` doubled on every line, `<CRLF>.<CRLF>` appended.
+//!
+//! The [`manual`] module explains why these rules are as they are, in
+//! particular the SMTP smuggling defence (CVE-2023-51764/51765/51766).
+//!
+//! # Example
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use mailwire_line::{stuff_all, DataEnd, LineConfig, LineFramer, Status, UnstuffConfig, Unstuffed, Unstuffer};
+//!
+//! // The client side: a body with a leading dot and a bare LF.
+//! let wire = stuff_all(b"Hi\n.hidden\r\nbye");
+//! assert_eq!(wire, b"Hi\r\n..hidden\r\nbye\r\n.\r\n");
+//!
+//! // The server side: the DATA command, the body, and a pipelined QUIT.
+//! let mut buf = BytesMut::new();
+//! buf.extend_from_slice(b"DATA\r\n");
+//! buf.extend_from_slice(&wire);
+//! buf.extend_from_slice(b"QUIT\r\n");
+//!
+//! let mut framer = LineFramer::new(LineConfig::default());
+//! let line = framer.next_line(&mut buf).unwrap().unwrap();
+//! assert_eq!(line.content(), b"DATA");
+//!
+//! let mut unstuffer = Unstuffer::new(UnstuffConfig::default());
+//! let mut body = Vec::new();
+//! let end = loop {
+//!     match unstuffer.next_chunk(&mut buf) {
+//!         Status::Complete(Unstuffed::Data(chunk)) => body.extend_from_slice(&chunk),
+//!         Status::Complete(Unstuffed::End(end)) => break end,
+//!         Status::Partial => unreachable!("the whole body is in the buffer"),
+//!     }
+//! };
+//! assert_eq!(body, b"Hi\r\n.hidden\r\nbye\r\n");
+//! assert_eq!(end, DataEnd::Accepted { size: 18 });
+//!
+//! // The pipelined command is still in the buffer.
+//! let line = framer.next_line(&mut buf).unwrap().unwrap();
+//! assert_eq!(line.content(), b"QUIT");
+//! ```
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+mod framer;
+pub mod manual;
+mod simd;
+mod stuff;
+mod unstuff;
+
+pub use framer::{BareLf, Line, LineConfig, LineError, LineFramer};
+pub use stuff::{Stuffer, stuff_all};
+pub use unstuff::{BareEol, BareEolKind, DataEnd, UnstuffConfig, Unstuffed, Unstuffer};
+
+/// The result of a step that may need more input (the shape of httparse's
+/// `Status`).
+///
+/// `Partial` is never an error: it says the buffer holds nothing more that
+/// can be decided now, so the caller should read more bytes, append them to
+/// the buffer and call again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[must_use]
+pub enum Status<T> {
+    /// A complete unit was decoded.
+    Complete(T),
+    /// More input is needed before anything else can be decoded.
+    Partial,
+}
+
+impl<T> Status<T> {
+    /// True for [`Status::Complete`].
+    pub fn is_complete(&self) -> bool {
+        matches!(self, Status::Complete(_))
+    }
+
+    /// True for [`Status::Partial`].
+    pub fn is_partial(&self) -> bool {
+        matches!(self, Status::Partial)
+    }
+
+    /// The complete value, if any.
+    pub fn complete(self) -> Option<T> {
+        match self {
+            Status::Complete(t) => Some(t),
+            Status::Partial => None,
+        }
+    }
+
+    /// Maps the complete value.
+    pub fn map<U, F: FnOnce(T) -> U>(self, f: F) -> Status<U> {
+        match self {
+            Status::Complete(t) => Status::Complete(f(t)),
+            Status::Partial => Status::Partial,
+        }
+    }
+}

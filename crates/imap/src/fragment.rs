@@ -1,0 +1,271 @@
+//! Framing: splitting a byte stream into complete messages before parsing.
+//!
+//! An IMAP message is one or more lines, where every line that ends in a literal
+//! announcement (`{n}`, `{n+}`, `{n-}`, `~{n}`) is followed by exactly `n` octets
+//! and then the rest of the message:
+//!
+//! ```text
+//! C: a1 APPEND INBOX {11}        <- line ending in a literal announcement
+//! S: + go ahead                  <- the server's continuation request (synchronizing literal only)
+//! C: Hello World                 <- 11 octets, never scanned
+//! C: (empty rest of line) CRLF   <- the message ends at the next CRLF not inside a literal
+//! ```
+//!
+//! The [`Fragmenter`] finds line ends with `memchr` and steps over literals by
+//! their length, so a literal costs O(1) work however large it is. A literal
+//! larger than [`FragmentOptions::max_literal`] is reported as soon as its
+//! announcement line is complete, before any of its bytes are buffered.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::types::core::LiteralMode;
+
+/// Limits for the [`Fragmenter`]. Every one bounds memory the peer can make us use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FragmentOptions {
+    /// Longest line (outside literals), CRLF included. Default 1 MiB: far above
+    /// any real FETCH line with ENVELOPE and BODYSTRUCTURE, small enough to bound a flood.
+    pub max_line: usize,
+    /// Largest literal. Default 64 MiB: larger than the message size limits of common servers.
+    pub max_literal: u64,
+    /// Largest complete message (lines and literals). Default 80 MiB: one
+    /// maximal literal plus its surrounding lines.
+    pub max_message: u64,
+    /// Leniency: a line that holds only spaces right after a literal does not
+    /// end the message. Some servers (recorded from Gmail) send a literal one
+    /// line short and put the missing blank line before the closing `)`.
+    /// Default false: strict framing.
+    pub blank_line_after_literal_continues: bool,
+}
+
+impl Default for FragmentOptions {
+    fn default() -> Self {
+        Self { max_line: 1 << 20, max_literal: 64 << 20, max_message: 80 << 20, blank_line_after_literal_continues: false }
+    }
+}
+
+/// A framing fault. It is fatal: the stream cannot be resynchronized, and every
+/// later [`Fragmenter::poll`] returns it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// A line grew past [`FragmentOptions::max_line`] without a CRLF.
+    #[error("line longer than {max} bytes")]
+    LineTooLong {
+        /// The limit.
+        max: usize,
+    },
+    /// A literal announced more than [`FragmentOptions::max_literal`] octets.
+    #[error("literal of {length} bytes exceeds the limit of {max}")]
+    LiteralTooLarge {
+        /// The announced length.
+        length: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// A message grew past [`FragmentOptions::max_message`].
+    #[error("message larger than {max} bytes")]
+    MessageTooLarge {
+        /// The limit.
+        max: u64,
+    },
+}
+
+/// What [`Fragmenter::poll`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A line ended with a literal announcement; its `length` octets come next.
+    /// For a [`LiteralMode::Sync`] literal received by a server, a continuation
+    /// request is due now (the client waits for it); a server that refuses the
+    /// literal answers the command instead and MUST call
+    /// [`Fragmenter::reject_literal`]. A client receiving a literal from a server
+    /// has nothing to do.
+    LiteralAnnounced {
+        /// Announced length in octets.
+        length: u64,
+        /// Synchronizing or not.
+        mode: LiteralMode,
+        /// `~{n}` (RFC 3516 literal8).
+        binary: bool,
+    },
+    /// A complete message: every line and literal of it, with the final CRLF.
+    /// It is a view of the receive buffer, never a copy. Parse it with
+    /// [`crate::parse::response`] or [`crate::parse::command`].
+    Message(Bytes),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Looking for the CRLF of the line starting at `line_start`; bytes before `scanned` hold none.
+    Line { line_start: usize, scanned: usize },
+    /// Inside a literal that ends at `end` (an offset in the buffer).
+    Literal { end: usize },
+}
+
+/// Splits a byte stream into complete IMAP messages; feed any split.
+///
+/// ```
+/// use mailwire_imap::{Fragmenter, FragmentOptions, Frame, LiteralMode};
+/// let mut f = Fragmenter::new(FragmentOptions::default());
+/// f.push(b"a1 LOGIN {4}\r\n");
+/// assert_eq!(
+///     f.poll(),
+///     Ok(Some(Frame::LiteralAnnounced { length: 4, mode: LiteralMode::Sync, binary: false }))
+/// );
+/// assert_eq!(f.poll(), Ok(None)); // waiting for the literal
+/// f.push(b"fred \"x\"\r\n");
+/// assert!(matches!(f.poll(), Ok(Some(Frame::Message(m))) if &m[..] == b"a1 LOGIN {4}\r\nfred \"x\"\r\n"));
+/// ```
+#[derive(Debug)]
+pub struct Fragmenter {
+    buf: BytesMut,
+    state: State,
+    opts: FragmentOptions,
+    error: Option<FrameError>,
+    consumed: u64,
+    literal_line_end: Option<usize>,
+    after_literal: Option<usize>,
+}
+
+impl Fragmenter {
+    /// A fragmenter with the given limits.
+    pub fn new(opts: FragmentOptions) -> Self {
+        Self { buf: BytesMut::new(), state: State::Line { line_start: 0, scanned: 0 }, opts, error: None, consumed: 0, literal_line_end: None, after_literal: None }
+    }
+
+    /// Appends received bytes. Call [`poll`](Self::poll) until it returns `Ok(None)` next.
+    pub fn push(&mut self, data: &[u8]) {
+        if self.error.is_none() {
+            self.buf.extend_from_slice(data);
+        }
+    }
+
+    /// Bytes buffered and not yet handed out.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Offset in the stream of the first byte not yet handed out in a [`Frame::Message`].
+    pub fn consumed(&self) -> u64 {
+        self.consumed
+    }
+
+    /// Drops the message being framed, announced literal included (a server
+    /// that refused a synchronizing literal, whose bytes the client will not
+    /// send). Framing resumes with the next line.
+    pub fn reject_literal(&mut self) {
+        if let (State::Literal { .. }, Some(line_end)) = (self.state, self.literal_line_end.take()) {
+            // Only the announcement line and what came before it belong to the
+            // refused message: the client sends no literal bytes after a refusal.
+            let line_end = line_end.min(self.buf.len());
+            self.consumed += line_end as u64;
+            let _ = self.buf.split_to(line_end);
+            self.state = State::Line { line_start: 0, scanned: 0 };
+        }
+    }
+
+    /// The next event, `Ok(None)` when more input is needed.
+    pub fn poll(&mut self) -> Result<Option<Frame>, FrameError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let r = self.poll_inner();
+        if let Err(e) = r {
+            self.error = Some(e);
+            self.buf = BytesMut::new();
+        }
+        r
+    }
+
+    fn poll_inner(&mut self) -> Result<Option<Frame>, FrameError> {
+        loop {
+            match self.state {
+                State::Literal { end } => {
+                    if self.buf.len() < end {
+                        return Ok(None);
+                    }
+                    self.literal_line_end = None;
+                    self.after_literal = Some(end);
+                    self.state = State::Line { line_start: end, scanned: end };
+                }
+                State::Line { line_start, scanned } => {
+                    let Some(k) = memchr::memchr(b'\n', &self.buf[scanned..]) else {
+                        let len = self.buf.len();
+                        if len - line_start > self.opts.max_line {
+                            return Err(FrameError::LineTooLong { max: self.opts.max_line });
+                        }
+                        if len as u64 > self.opts.max_message {
+                            return Err(FrameError::MessageTooLarge { max: self.opts.max_message });
+                        }
+                        self.state = State::Line { line_start, scanned: len };
+                        return Ok(None);
+                    };
+                    let lf = scanned + k;
+                    if lf + 1 - line_start > self.opts.max_line {
+                        return Err(FrameError::LineTooLong { max: self.opts.max_line });
+                    }
+                    if lf == 0 || self.buf[lf - 1] != b'\r' {
+                        // A bare LF does not end a line: keep scanning after it.
+                        self.state = State::Line { line_start, scanned: lf + 1 };
+                        continue;
+                    }
+                    let line = &self.buf[line_start..lf - 1];
+                    if self.opts.blank_line_after_literal_continues
+                        && self.after_literal == Some(line_start)
+                        && !line.is_empty()
+                        && line.iter().all(|&b| b == b' ')
+                    {
+                        self.after_literal = None;
+                        self.state = State::Line { line_start: lf + 1, scanned: lf + 1 };
+                        continue;
+                    }
+                    self.after_literal = None;
+                    if let Some((length, mode, binary)) = literal_announcement(line) {
+                        if length > self.opts.max_literal {
+                            return Err(FrameError::LiteralTooLarge { length, max: self.opts.max_literal });
+                        }
+                        let end = (lf as u64 + 1).saturating_add(length);
+                        if end > self.opts.max_message {
+                            return Err(FrameError::MessageTooLarge { max: self.opts.max_message });
+                        }
+                        // `end` <= max_message, which the caller sized to fit in memory.
+                        let end = usize::try_from(end).map_err(|_| FrameError::MessageTooLarge {
+                            max: self.opts.max_message,
+                        })?;
+                        self.state = State::Literal { end };
+                        self.literal_line_end = Some(lf + 1);
+                        return Ok(Some(Frame::LiteralAnnounced { length, mode, binary }));
+                    }
+                    let msg = self.buf.split_to(lf + 1).freeze();
+                    self.consumed += msg.len() as u64;
+                    self.state = State::Line { line_start: 0, scanned: 0 };
+                    return Ok(Some(Frame::Message(msg)));
+                }
+            }
+        }
+    }
+}
+
+/// `{n}`, `{n+}`, `{n-}` or `~{n}` at the end of a line (CRLF removed).
+fn literal_announcement(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
+    let body = line.strip_suffix(b"}")?;
+    let (body, mode) = match body.last() {
+        Some(b'+') | Some(b'-') => (&body[..body.len() - 1], LiteralMode::NonSync),
+        _ => (body, LiteralMode::Sync),
+    };
+    let digits = body.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 19 {
+        return None;
+    }
+    let open = body.len() - digits - 1;
+    if body.get(open) != Some(&b'{') {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in &body[open + 1..] {
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    let binary = open > 0 && body[open - 1] == b'~';
+    Some((n, mode, binary))
+}

@@ -1,0 +1,236 @@
+//! FETCH: attributes asked for (command side) and returned (`msg-att`, response side).
+
+use std::num::NonZeroU32;
+
+use super::body::{body, envelope};
+use super::core::{
+    IResult, astring, atom, byte, date_time, fail, flag_list, literal8_or_literal, nil, nstring, number,
+    number64, nz_number, opt_sp, paren_list, sp, tag_no_case, value,
+};
+use crate::types::fetch::{FetchAttr, FetchAttrs, FetchItem, Partial, Section, SectionText, Value};
+
+/// `section-part = nz-number *("." nz-number)`, then an optional `.section-text`.
+pub(crate) fn section(i: &[u8]) -> IResult<'_, Section<'_>> {
+    let (mut i, _) = byte(b'[', "'['")(i)?;
+    let mut part = Vec::new();
+    let mut text = None;
+    loop {
+        if i.first().is_some_and(u8::is_ascii_digit) {
+            let (j, n) = nz_number(i)?;
+            part.push(n);
+            i = j;
+            if i.first() == Some(&b'.') {
+                i = &i[1..];
+                continue;
+            }
+            break;
+        }
+        if i.first() == Some(&b']') {
+            break;
+        }
+        let (j, t) = section_text(i, !part.is_empty())?;
+        text = Some(t);
+        i = j;
+        break;
+    }
+    let (i, _) = byte(b']', "']'")(i)?;
+    Ok((i, Section { part, text }))
+}
+
+fn section_text(i: &[u8], allow_mime: bool) -> IResult<'_, SectionText<'_>> {
+    let header_list = |j| paren_list(j, astring);
+    if let Ok((j, _)) = tag_no_case("HEADER.FIELDS.NOT")(i) {
+        let (j, _) = sp(j)?;
+        let (j, l) = header_list(j)?;
+        return Ok((j, SectionText::HeaderFieldsNot(l)));
+    }
+    if let Ok((j, _)) = tag_no_case("HEADER.FIELDS")(i) {
+        let (j, _) = sp(j)?;
+        let (j, l) = header_list(j)?;
+        return Ok((j, SectionText::HeaderFields(l)));
+    }
+    if let Ok((j, _)) = tag_no_case("HEADER")(i) {
+        return Ok((j, SectionText::Header));
+    }
+    if let Ok((j, _)) = tag_no_case("TEXT")(i) {
+        return Ok((j, SectionText::Text));
+    }
+    if allow_mime {
+        if let Ok((j, _)) = tag_no_case("MIME")(i) {
+            return Ok((j, SectionText::Mime));
+        }
+    }
+    fail(i, "section-text")
+}
+
+/// `section-binary = "[" [section-part] "]"`.
+fn section_binary(i: &[u8]) -> IResult<'_, Vec<NonZeroU32>> {
+    let (mut i, _) = byte(b'[', "'['")(i)?;
+    let mut part = Vec::new();
+    while i.first().is_some_and(u8::is_ascii_digit) {
+        let (j, n) = nz_number(i)?;
+        part.push(n);
+        i = j;
+        if i.first() == Some(&b'.') {
+            i = &i[1..];
+        }
+    }
+    let (i, _) = byte(b']', "']'")(i)?;
+    Ok((i, part))
+}
+
+/// `"<" number ">"` in a response.
+fn origin(i: &[u8]) -> IResult<'_, Option<u32>> {
+    if i.first() != Some(&b'<') {
+        return Ok((i, None));
+    }
+    let (i, n) = number(&i[1..])?;
+    let (i, _) = byte(b'>', "'>'")(i)?;
+    Ok((i, Some(n)))
+}
+
+/// `"<" number "." nz-number ">"` in a command.
+fn partial(i: &[u8]) -> IResult<'_, Option<Partial>> {
+    if i.first() != Some(&b'<') {
+        return Ok((i, None));
+    }
+    let (i, origin) = number(&i[1..])?;
+    let (i, _) = byte(b'.', "'.'")(i)?;
+    let (i, length) = nz_number(i)?;
+    let (i, _) = byte(b'>', "'>'")(i)?;
+    Ok((i, Some(Partial { origin, length })))
+}
+
+/// The name of a fetch attribute: letters, digits, `.` and `-`.
+fn att_name(i: &[u8]) -> IResult<'_, &[u8]> {
+    let n = i.iter().take_while(|&&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_').count();
+    if n == 0 { fail(i, "fetch attribute") } else { Ok((&i[n..], &i[..n])) }
+}
+
+/// `msg-att-dynamic / msg-att-static`.
+pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
+    let start = i;
+    let (i, name) = att_name(i)?;
+    let upper = |s: &[u8]| name.eq_ignore_ascii_case(s);
+    if upper(b"BODY") && i.first() == Some(&b'[') {
+        let (i, section) = section(i)?;
+        let (i, origin) = origin(i)?;
+        let (i, _) = sp(i)?;
+        let (i, data) = nstring(i)?;
+        return Ok((i, FetchItem::BodySection { section, origin, data }));
+    }
+    if upper(b"BINARY") && i.first() == Some(&b'[') {
+        let (i, part) = section_binary(i)?;
+        let (i, origin) = origin(i)?;
+        let (i, _) = sp(i)?;
+        let (i, data) = match nil(i) {
+            Ok((i, ())) => (i, None),
+            Err(_) => match super::core::quoted(i) {
+                Ok((i, s)) => (i, Some(crate::types::core::Binary(s.into_inner()))),
+                Err(_) => literal8_or_literal(i).map(|(r, b)| (r, Some(b)))?,
+            },
+        };
+        return Ok((i, FetchItem::Binary { part, origin, data }));
+    }
+    if upper(b"BINARY.SIZE") && i.first() == Some(&b'[') {
+        let (i, part) = section_binary(i)?;
+        let (i, _) = sp(i)?;
+        let (i, size) = number64(i)?;
+        return Ok((i, FetchItem::BinarySize { part, size }));
+    }
+    let (i, _) = sp(i)?;
+    let item = match name.to_ascii_uppercase().as_slice() {
+        b"FLAGS" => flag_list(i).map(|(r, f)| (r, FetchItem::Flags(f)))?,
+        b"ENVELOPE" => envelope(i).map(|(r, e)| (r, FetchItem::Envelope(Box::new(e))))?,
+        b"INTERNALDATE" => date_time(i).map(|(r, d)| (r, FetchItem::InternalDate(d)))?,
+        b"RFC822" => nstring(i).map(|(r, s)| (r, FetchItem::Rfc822(s)))?,
+        b"RFC822.HEADER" => nstring(i).map(|(r, s)| (r, FetchItem::Rfc822Header(s)))?,
+        b"RFC822.TEXT" => nstring(i).map(|(r, s)| (r, FetchItem::Rfc822Text(s)))?,
+        b"RFC822.SIZE" => number64(i).map(|(r, n)| (r, FetchItem::Rfc822Size(n)))?,
+        b"BODY" => body(i, 0).map(|(r, b)| (r, FetchItem::Body(Box::new(b))))?,
+        b"BODYSTRUCTURE" => body(i, 0).map(|(r, b)| (r, FetchItem::BodyStructure(Box::new(b))))?,
+        b"UID" => nz_number(i).map(|(r, n)| (r, FetchItem::Uid(n)))?,
+        b"MODSEQ" => {
+            let (i, _) = byte(b'(', "'('")(i)?;
+            let (i, n) = number64(opt_sp(i))?;
+            let (i, _) = byte(b')', "')'")(opt_sp(i))?;
+            (i, FetchItem::ModSeq(n))
+        }
+        b"X-GM-MSGID" => number64(i).map(|(r, n)| (r, FetchItem::GmailMsgId(n)))?,
+        b"X-GM-THRID" => number64(i).map(|(r, n)| (r, FetchItem::GmailThrId(n)))?,
+        b"X-GM-LABELS" => {
+            let (i, v) = value(i, 0)?;
+            match v {
+                Value::List(l) => (i, FetchItem::GmailLabels(l)),
+                Value::Nil => (i, FetchItem::GmailLabels(Vec::new())),
+                _ => return fail(i, "label list"),
+            }
+        }
+        _ => {
+            let (_, name) = atom(start)?;
+            let (i, v) = value(i, 0)?;
+            (i, FetchItem::Other { name, value: v })
+        }
+    };
+    Ok(item)
+}
+
+/// `"(" msg-att *(SP msg-att) ")"`.
+pub(crate) fn msg_atts(i: &[u8]) -> IResult<'_, Vec<FetchItem<'_>>> {
+    paren_list(i, msg_att)
+}
+
+/// `fetch-att` (command side).
+pub(crate) fn fetch_att(i: &[u8]) -> IResult<'_, FetchAttr<'_>> {
+    let (i, name) = att_name(i)?;
+    let n = name.to_ascii_uppercase();
+    if i.first() == Some(&b'[') {
+        return match n.as_slice() {
+            b"BODY" | b"BODY.PEEK" => {
+                let (i, section) = section(i)?;
+                let (i, partial) = partial(i)?;
+                Ok((i, FetchAttr::BodySection { peek: n.len() > 4, section, partial }))
+            }
+            b"BINARY" | b"BINARY.PEEK" => {
+                let (i, part) = section_binary(i)?;
+                let (i, partial) = partial(i)?;
+                Ok((i, FetchAttr::Binary { peek: n.len() > 6, part, partial }))
+            }
+            b"BINARY.SIZE" => section_binary(i).map(|(r, p)| (r, FetchAttr::BinarySize(p))),
+            _ => fail(i, "fetch attribute with a section"),
+        };
+    }
+    let a = match n.as_slice() {
+        b"ENVELOPE" => FetchAttr::Envelope,
+        b"FLAGS" => FetchAttr::Flags,
+        b"INTERNALDATE" => FetchAttr::InternalDate,
+        b"RFC822" => FetchAttr::Rfc822,
+        b"RFC822.HEADER" => FetchAttr::Rfc822Header,
+        b"RFC822.SIZE" => FetchAttr::Rfc822Size,
+        b"RFC822.TEXT" => FetchAttr::Rfc822Text,
+        b"BODY" => FetchAttr::Body,
+        b"BODYSTRUCTURE" => FetchAttr::BodyStructure,
+        b"UID" => FetchAttr::Uid,
+        b"MODSEQ" => FetchAttr::ModSeq,
+        _ => {
+            let (_, a) = atom(name)?;
+            FetchAttr::Other(a)
+        }
+    };
+    Ok((i, a))
+}
+
+/// `"ALL" / "FULL" / "FAST" / fetch-att / "(" fetch-att *(SP fetch-att) ")"`.
+pub(crate) fn fetch_attrs(i: &[u8]) -> IResult<'_, FetchAttrs<'_>> {
+    if i.first() == Some(&b'(') {
+        return paren_list(i, fetch_att).map(|(r, l)| (r, FetchAttrs::List(l)));
+    }
+    for (kw, m) in [("ALL", FetchAttrs::All), ("FAST", FetchAttrs::Fast), ("FULL", FetchAttrs::Full)] {
+        if let Ok((j, _)) = tag_no_case(kw)(i) {
+            if !j.first().is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.') {
+                return Ok((j, m));
+            }
+        }
+    }
+    fetch_att(i).map(|(r, a)| (r, FetchAttrs::List(vec![a])))
+}

@@ -1,0 +1,105 @@
+//! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 MODSEQ, RFC 5032 OLDER/YOUNGER).
+
+use super::core::{Atom, Date, IString};
+use super::sequence::SequenceSet;
+
+/// The entry type of `search-modseq-ext` (RFC 7162 §3.1.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryType {
+    /// `priv`.
+    Private,
+    /// `shared`.
+    Shared,
+    /// `all`.
+    All,
+}
+
+/// `search-key`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SearchKey<'a> {
+    /// `ALL`.
+    All,
+    /// `ANSWERED`.
+    Answered,
+    /// `BCC string`.
+    Bcc(IString<'a>),
+    /// `BEFORE date`.
+    Before(Date),
+    /// `BODY string`.
+    Body(IString<'a>),
+    /// `CC string`.
+    Cc(IString<'a>),
+    /// `DELETED`.
+    Deleted,
+    /// `DRAFT`.
+    Draft,
+    /// `FLAGGED`.
+    Flagged,
+    /// `FROM string`.
+    From(IString<'a>),
+    /// `HEADER field-name string`.
+    Header(IString<'a>, IString<'a>),
+    /// `KEYWORD flag-keyword`.
+    Keyword(Atom<'a>),
+    /// `LARGER n`.
+    Larger(u64),
+    /// `NEW`.
+    New,
+    /// `NOT key`.
+    Not(Box<SearchKey<'a>>),
+    /// `OLD`.
+    Old,
+    /// `ON date`.
+    On(Date),
+    /// `OR key key`.
+    Or(Box<SearchKey<'a>>, Box<SearchKey<'a>>),
+    /// `RECENT`.
+    Recent,
+    /// `SEEN`.
+    Seen,
+    /// `SENTBEFORE date`.
+    SentBefore(Date),
+    /// `SENTON date`.
+    SentOn(Date),
+    /// `SENTSINCE date`.
+    SentSince(Date),
+    /// `SINCE date`.
+    Since(Date),
+    /// `SMALLER n`.
+    Smaller(u64),
+    /// `SUBJECT string`.
+    Subject(IString<'a>),
+    /// `TEXT string`.
+    Text(IString<'a>),
+    /// `TO string`.
+    To(IString<'a>),
+    /// `UID sequence-set`.
+    Uid(SequenceSet),
+    /// `UNANSWERED`.
+    Unanswered,
+    /// `UNDELETED`.
+    Undeleted,
+    /// `UNDRAFT`.
+    Undraft,
+    /// `UNFLAGGED`.
+    Unflagged,
+    /// `UNKEYWORD flag-keyword`.
+    Unkeyword(Atom<'a>),
+    /// `UNSEEN`.
+    Unseen,
+    /// A bare sequence set.
+    SequenceSet(SequenceSet),
+    /// `( key *(SP key) )`: all must match.
+    And(Vec<SearchKey<'a>>),
+    /// `MODSEQ [entry-name entry-type] n` (RFC 7162).
+    ModSeq {
+        /// Optional metadata item name and type.
+        entry: Option<(IString<'a>, EntryType)>,
+        /// Mod-sequence value.
+        modseq: u64,
+    },
+    /// `OLDER n` seconds (RFC 5032).
+    Older(u32),
+    /// `YOUNGER n` seconds (RFC 5032).
+    Younger(u32),
+}

@@ -1,0 +1,964 @@
+//! Addresses (RFC 5322 §3.4, obsolete forms §4.4, UTF-8 per RFC 6532 §3.2).
+//!
+//! ```text
+//! address-list = (address *("," address)) / obs-addr-list
+//! address      = mailbox / group
+//! mailbox      = name-addr / addr-spec
+//! name-addr    = [display-name] angle-addr
+//! angle-addr   = [CFWS] "<" addr-spec ">" [CFWS] / obs-angle-addr
+//! group        = display-name ":" [group-list] ";" [CFWS]
+//! addr-spec    = local-part "@" domain
+//! obs-angle-addr = [CFWS] "<" obs-route addr-spec ">" [CFWS]
+//! ```
+//!
+//! The parser is lenient: display names may be encoded words, quoted
+//! strings or obsolete phrases with dots; a name in a trailing comment
+//! (`user@host (Name)`) is used when there is no display name; broken
+//! punctuation is skipped. Each repair is a [`Defect`].
+//!
+//! ```
+//! use mailwire_message::parse_address_list;
+//! let (list, defects) = parse_address_list(
+//!     b"\"Joe Q. Public\" <john.q.public@example.com>, A Group:Ed <c@a.test>;",
+//! );
+//! assert!(defects.is_empty());
+//! let all: Vec<_> = list.mailboxes().map(|m| m.addr_spec().to_string()).collect();
+//! assert_eq!(all, ["john.q.public@example.com", "c@a.test"]);
+//! assert_eq!(list.mailboxes().next().unwrap().name(), Some("Joe Q. Public"));
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::defect::{Defect, DefectKind, DefectSink};
+use crate::lex::{Lexer, is_atext_utf8};
+use crate::rfc2047::{PhraseItem, PhraseToken, render_phrase};
+
+/// A mailbox (RFC 5322 §3.4): an optional display name and an addr-spec.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mailbox<'a> {
+    name: Option<Cow<'a, str>>,
+    addr: Cow<'a, str>,
+    at: Option<usize>,
+}
+
+/// A group (RFC 5322 §3.4): a display name and its mailboxes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Group<'a> {
+    /// The group's display name, decoded.
+    pub name: Cow<'a, str>,
+    /// Its members (possibly none, as in `Undisclosed recipients:;`).
+    pub members: Vec<Mailbox<'a>>,
+}
+
+/// One element of an address list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Address<'a> {
+    /// A single mailbox.
+    Mailbox(Mailbox<'a>),
+    /// A named group of mailboxes.
+    Group(Group<'a>),
+}
+
+/// An address list as found in To, Cc, Bcc, Reply-To, From (RFC 5322 §3.6.2, §3.6.3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct AddressList<'a>(pub Vec<Address<'a>>);
+
+/// Why an address could not be built.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// A byte that may never appear (CR, LF, NUL or another control character).
+    #[error("forbidden byte {byte:#04x} at index {index}")]
+    ForbiddenByte {
+        /// The byte.
+        byte: u8,
+        /// Its index in the text given.
+        index: usize,
+    },
+    /// The addr-spec has no `@`.
+    #[error("address has no '@'")]
+    MissingAt,
+    /// The local part is empty.
+    #[error("address has an empty local part")]
+    EmptyLocalPart,
+    /// The domain is not a dot-atom or a domain literal.
+    #[error("invalid domain at index {index}")]
+    InvalidDomain {
+        /// Index of the first bad byte in the addr-spec.
+        index: usize,
+    },
+    /// The addr-spec is longer than 900 bytes (it could not be folded
+    /// within the 998-byte line limit of RFC 5322 §2.1.1).
+    #[error("address too long")]
+    TooLong,
+}
+
+fn check_controls(text: &str) -> Result<(), AddressError> {
+    match text
+        .bytes()
+        .position(|b| b < 0x20 && b != b'\t' || b == 0x7f)
+    {
+        Some(index) => Err(AddressError::ForbiddenByte {
+            byte: text.as_bytes()[index],
+            index,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn is_dot_atom(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(is_atext_utf8))
+}
+
+/// Quote a local part if it is not a dot-atom (RFC 5322 §3.4.1).
+fn quote_local(local: &str) -> Cow<'_, str> {
+    if is_dot_atom(local) {
+        return Cow::Borrowed(local);
+    }
+    let mut q = String::with_capacity(local.len() + 2);
+    q.push('"');
+    for c in local.chars() {
+        if c == '"' || c == '\\' {
+            q.push('\\');
+        }
+        q.push(c);
+    }
+    q.push('"');
+    Cow::Owned(q)
+}
+
+impl<'a> Mailbox<'a> {
+    /// Build a mailbox from a display name and an addr-spec `local@domain`.
+    ///
+    /// The local part (before the last `@`) is taken as it is when it is a
+    /// dot-atom or a quoted string, else it is quoted; the domain must be a
+    /// dot-atom or a domain literal. Non-ASCII (RFC 6532) is allowed. CR,
+    /// LF, NUL and other controls are refused anywhere (no header injection).
+    pub fn new(name: Option<&str>, addr_spec: &str) -> Result<Mailbox<'static>, AddressError> {
+        check_controls(addr_spec)?;
+        if let Some(n) = name {
+            check_controls(n)?;
+        }
+        let at = addr_spec.rfind('@').ok_or(AddressError::MissingAt)?;
+        let (local, domain) = (&addr_spec[..at], &addr_spec[at + 1..]);
+        Self::from_parts(name, local, domain).map(|m| {
+            // A local part given already quoted is kept as it is.
+            if local.len() >= 2 && local.starts_with('"') && local.ends_with('"') {
+                let inner = &local[1..local.len() - 1];
+                let mut escaped = false;
+                let ok = inner.chars().all(|c| {
+                    if escaped {
+                        escaped = false;
+                        true
+                    } else if c == '\\' {
+                        escaped = true;
+                        true
+                    } else {
+                        c != '"'
+                    }
+                }) && !escaped;
+                if ok {
+                    let addr = format!("{local}@{domain}");
+                    return Mailbox {
+                        name: m.name,
+                        at: Some(local.len()),
+                        addr: Cow::Owned(addr),
+                    };
+                }
+            }
+            m
+        })
+    }
+
+    /// Build a mailbox from a display name, a local part (unquoted: it is
+    /// quoted here when it is not a dot-atom) and a domain.
+    pub fn from_parts(
+        name: Option<&str>,
+        local: &str,
+        domain: &str,
+    ) -> Result<Mailbox<'static>, AddressError> {
+        check_controls(local)?;
+        check_controls(domain)?;
+        if let Some(n) = name {
+            check_controls(n)?;
+        }
+        if local.is_empty() {
+            return Err(AddressError::EmptyLocalPart);
+        }
+        let domain_ok = is_dot_atom(domain)
+            || (domain.starts_with('[')
+                && domain.ends_with(']')
+                && domain.len() >= 2
+                && domain[1..domain.len() - 1]
+                    .bytes()
+                    .all(|b| (33..=126).contains(&b) && !matches!(b, b'[' | b']' | b'\\')));
+        if !domain_ok {
+            let index = local.len()
+                + 1
+                + domain
+                    .bytes()
+                    .position(|b| !is_atext_utf8(b) && b != b'.')
+                    .unwrap_or(0);
+            return Err(AddressError::InvalidDomain { index });
+        }
+        let local_q = quote_local(local);
+        let addr = format!("{local_q}@{domain}");
+        if addr.len() > 900 {
+            return Err(AddressError::TooLong);
+        }
+        Ok(Mailbox {
+            name: name.map(|n| Cow::Owned(n.to_owned())),
+            at: Some(local_q.len()),
+            addr: Cow::Owned(addr),
+        })
+    }
+
+    /// The decoded display name, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The addr-spec as text: `local@domain`, the local part quoted when it
+    /// is not a dot-atom, CFWS and obsolete routes removed. For a mailbox
+    /// without a domain (a repaired defect) this is just the local part; for
+    /// the null path `<>` it is empty.
+    pub fn addr_spec(&self) -> &str {
+        &self.addr
+    }
+
+    /// The local part, as written (quoted if it was quoted).
+    pub fn local_part(&self) -> &str {
+        match self.at {
+            Some(at) => &self.addr[..at],
+            None => &self.addr,
+        }
+    }
+
+    /// The domain, if the address had one.
+    pub fn domain(&self) -> Option<&str> {
+        self.at.map(|at| &self.addr[at + 1..])
+    }
+
+    /// Whether this is the null path `<>` (RFC 5321 §4.5.5 / RFC 5322 §3.6.7 Return-Path).
+    pub fn is_null(&self) -> bool {
+        self.addr.is_empty()
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> Mailbox<'static> {
+        Mailbox {
+            name: self.name.map(|n| Cow::Owned(n.into_owned())),
+            addr: Cow::Owned(self.addr.into_owned()),
+            at: self.at,
+        }
+    }
+
+    /// Whether two mailboxes have the same address (local part exact,
+    /// domain ASCII case-insensitive).
+    pub fn same_address(&self, other: &Mailbox<'_>) -> bool {
+        self.local_part() == other.local_part()
+            && match (self.domain(), other.domain()) {
+                (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+                (None, None) => true,
+                _ => false,
+            }
+    }
+
+    /// Write the mailbox as header text: `name <addr>` with the name
+    /// encoded as needed (RFC 2047, or raw UTF-8 with `utf8`), or the bare
+    /// addr-spec.
+    pub fn write_header(&self, out: &mut String, utf8: bool) {
+        match &self.name {
+            Some(n) if !n.is_empty() => {
+                out.push_str(&crate::rfc2047::encode_phrase(n, utf8));
+                out.push_str(" <");
+                out.push_str(&self.addr);
+                out.push('>');
+            }
+            _ => out.push_str(&self.addr),
+        }
+    }
+}
+
+impl fmt::Display for Mailbox<'_> {
+    /// The mailbox as header text with raw UTF-8 (RFC 6532).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.write_header(&mut s, true);
+        f.write_str(&s)
+    }
+}
+
+impl<'a> Group<'a> {
+    /// An owned copy.
+    pub fn into_owned(self) -> Group<'static> {
+        Group {
+            name: Cow::Owned(self.name.into_owned()),
+            members: self.members.into_iter().map(Mailbox::into_owned).collect(),
+        }
+    }
+}
+
+impl<'a> Address<'a> {
+    /// An owned copy.
+    pub fn into_owned(self) -> Address<'static> {
+        match self {
+            Address::Mailbox(m) => Address::Mailbox(m.into_owned()),
+            Address::Group(g) => Address::Group(g.into_owned()),
+        }
+    }
+}
+
+impl<'a> AddressList<'a> {
+    /// Every mailbox, group members included, in order.
+    pub fn mailboxes(&self) -> impl Iterator<Item = &Mailbox<'a>> {
+        self.0.iter().flat_map(|a| match a {
+            Address::Mailbox(m) => std::slice::from_ref(m).iter(),
+            Address::Group(g) => g.members.iter(),
+        })
+    }
+
+    /// Whether the list holds no address.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// An owned copy.
+    pub fn into_owned(self) -> AddressList<'static> {
+        AddressList(self.0.into_iter().map(Address::into_owned).collect())
+    }
+}
+
+fn to_text<'a, S: DefectSink + ?Sized>(b: &'a [u8], offset: usize, sink: &mut S) -> Cow<'a, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(e) => {
+            sink.push_defect(Defect::new(
+                DefectKind::InvalidUtf8,
+                offset + e.valid_up_to(),
+            ));
+            crate::charset::bytes_to_text(b)
+        }
+    }
+}
+
+/// Parse an address list (To, Cc, Bcc, Reply-To, Resent-To, ...).
+/// Returns the addresses and the defects (offsets relative to `value`).
+pub fn parse_address_list(value: &[u8]) -> (AddressList<'_>, Vec<Defect>) {
+    let mut defects = Vec::new();
+    let list = parse_address_list_with(value, &mut defects);
+    (list, defects)
+}
+
+/// As [`parse_address_list`], recording defects into `sink`.
+pub fn parse_address_list_with<'a, S: DefectSink + ?Sized>(
+    value: &'a [u8],
+    sink: &mut S,
+) -> AddressList<'a> {
+    let mut lx = Lexer::new(value, 0);
+    AddressList(parse_list(&mut lx, sink, false))
+}
+
+/// Parse a mailbox list (From, Resent-From; RFC 5322 §3.6.2): as an
+/// address list, with groups flattened into their members
+/// ([`DefectKind::UnexpectedGroup`]).
+pub fn parse_mailbox_list(value: &[u8]) -> (Vec<Mailbox<'_>>, Vec<Defect>) {
+    let mut defects = Vec::new();
+    let list = parse_mailbox_list_with(value, &mut defects);
+    (list, defects)
+}
+
+/// As [`parse_mailbox_list`], recording defects into `sink`.
+pub fn parse_mailbox_list_with<'a, S: DefectSink + ?Sized>(
+    value: &'a [u8],
+    sink: &mut S,
+) -> Vec<Mailbox<'a>> {
+    let mut lx = Lexer::new(value, 0);
+    let mut out = Vec::new();
+    for a in parse_list(&mut lx, sink, false) {
+        match a {
+            Address::Mailbox(m) => out.push(m),
+            Address::Group(g) => {
+                sink.push_defect(Defect::new(DefectKind::UnexpectedGroup, 0));
+                out.extend(g.members);
+            }
+        }
+    }
+    out
+}
+
+/// Parse a single mailbox (Sender, Resent-Sender; RFC 5322 §3.6.2). The
+/// first mailbox of the value; more are reported as a defect.
+pub fn parse_mailbox(value: &[u8]) -> (Option<Mailbox<'_>>, Vec<Defect>) {
+    let (list, mut defects) = parse_mailbox_list(value);
+    if list.len() > 1 {
+        defects.push(Defect::new(DefectKind::InvalidValue, 0));
+    }
+    (list.into_iter().next(), defects)
+}
+
+/// Parse a Return-Path value (RFC 5322 §3.6.7): `<addr-spec>` or the null
+/// path `<>` (returned as a mailbox whose [`Mailbox::is_null`] is true).
+pub fn parse_return_path(value: &[u8]) -> (Option<Mailbox<'_>>, Vec<Defect>) {
+    let mut defects = Vec::new();
+    let mut lx = Lexer::new(value, 0);
+    lx.skip_cfws(&mut defects);
+    if lx.peek() == Some(b'<') {
+        let save = lx.pos;
+        lx.pos += 1;
+        lx.skip_cfws(&mut defects);
+        if lx.peek() == Some(b'>') {
+            return (
+                Some(Mailbox {
+                    name: None,
+                    addr: Cow::Borrowed(""),
+                    at: None,
+                }),
+                defects,
+            );
+        }
+        lx.pos = save;
+    }
+    let list = parse_list(&mut lx, &mut defects, false);
+    let first = list.into_iter().find_map(|a| match a {
+        Address::Mailbox(m) => Some(m),
+        Address::Group(_) => None,
+    });
+    (first, defects)
+}
+
+fn parse_list<'a, S: DefectSink + ?Sized>(
+    lx: &mut Lexer<'a>,
+    sink: &mut S,
+    in_group: bool,
+) -> Vec<Address<'a>> {
+    let mut out = Vec::new();
+    loop {
+        lx.skip_cfws(sink);
+        match lx.peek() {
+            None => break,
+            Some(b',') => {
+                lx.pos += 1;
+                continue;
+            }
+            Some(b';') if in_group => break,
+            _ => {}
+        }
+        let before = lx.pos;
+        if let Some(a) = parse_address(lx, sink, in_group) {
+            out.push(a);
+        }
+        lx.skip_cfws(sink);
+        match lx.peek() {
+            None => break,
+            Some(b',') => lx.pos += 1,
+            Some(b';') if in_group => break,
+            Some(_) => {
+                sink.push_defect(Defect::new(DefectKind::UnexpectedCharacter, lx.pos));
+                // Skip to the next top-level comma.
+                skip_to_comma(lx, sink, in_group);
+            }
+        }
+        if lx.pos == before {
+            // Never loop without progress.
+            lx.pos += 1;
+        }
+    }
+    out
+}
+
+fn skip_to_comma<S: DefectSink + ?Sized>(lx: &mut Lexer<'_>, sink: &mut S, in_group: bool) {
+    while let Some(b) = lx.peek() {
+        match b {
+            b',' => return,
+            b';' if in_group => return,
+            b'"' => {
+                lx.quoted_string(sink);
+            }
+            b'(' => {
+                lx.comment(sink);
+            }
+            _ => lx.pos += 1,
+        }
+    }
+}
+
+/// Bytes that end a phrase/local part scan in an address.
+fn parse_address<'a, S: DefectSink + ?Sized>(
+    lx: &mut Lexer<'a>,
+    sink: &mut S,
+    in_group: bool,
+) -> Option<Address<'a>> {
+    let src = lx.src;
+    let mut items: Vec<PhraseItem<'a>> = Vec::new();
+    let mut first_comment: Option<&'a [u8]> = None;
+    loop {
+        let space = lx.skip_cfws(sink);
+        if first_comment.is_none() {
+            first_comment = lx.last_comment;
+        }
+        let offset = lx.pos;
+        match lx.peek() {
+            None | Some(b',') => break,
+            Some(b';') if in_group => break,
+            Some(b'<') => {
+                let name = if items.is_empty() {
+                    None
+                } else {
+                    Some(render_phrase(src, &items, sink))
+                };
+                if items.iter().any(|i| matches!(i.token, PhraseToken::Dot)) {
+                    sink.push_defect(Defect::new(DefectKind::ObsoleteSyntax, items[0].offset));
+                }
+                let mut mb = angle_addr(lx, sink)?;
+                if name.is_some() {
+                    mb.name = name;
+                } else if let Some(c) = lx.last_comment.or(first_comment) {
+                    mb.name = comment_name(c, sink);
+                }
+                return Some(Address::Mailbox(mb));
+            }
+            Some(b':') if !in_group => {
+                lx.pos += 1;
+                let name = render_phrase(src, &items, sink);
+                let members_all = parse_list(lx, sink, true);
+                let mut members = Vec::with_capacity(members_all.len());
+                for a in members_all {
+                    match a {
+                        Address::Mailbox(m) => members.push(m),
+                        Address::Group(g) => {
+                            sink.push_defect(Defect::new(DefectKind::UnexpectedGroup, offset));
+                            members.extend(g.members);
+                        }
+                    }
+                }
+                if lx.peek() == Some(b';') {
+                    lx.pos += 1;
+                } else {
+                    sink.push_defect(Defect::new(DefectKind::UnterminatedGroup, lx.pos));
+                }
+                return Some(Address::Group(Group { name, members }));
+            }
+            Some(b'@') => {
+                let start = items.first().map_or(offset, |i| i.offset);
+                let mut mb = addr_spec_after_local(lx, sink, &items, start)?;
+                lx.skip_cfws(sink);
+                if let Some(c) = lx.last_comment.or(first_comment) {
+                    mb.name = comment_name(c, sink);
+                }
+                return Some(Address::Mailbox(mb));
+            }
+            Some(b'"') => {
+                let q = lx.quoted_string(sink);
+                items.push(PhraseItem {
+                    token: PhraseToken::Quoted(q),
+                    space_before: space,
+                    offset,
+                });
+            }
+            Some(b'.') => {
+                lx.pos += 1;
+                items.push(PhraseItem {
+                    token: PhraseToken::Dot,
+                    space_before: space,
+                    offset,
+                });
+            }
+            Some(_) => match lx.atom_lenient() {
+                Some(a) => items.push(PhraseItem {
+                    token: PhraseToken::Atom(a),
+                    space_before: space,
+                    offset,
+                }),
+                None => {
+                    sink.push_defect(Defect::new(DefectKind::UnexpectedCharacter, offset));
+                    lx.pos += 1;
+                }
+            },
+        }
+    }
+    // No '@', no '<': a bare word (or display name without address).
+    if items.is_empty() {
+        return None;
+    }
+    let start = items[0].offset;
+    if items.len() == 1
+        && let PhraseToken::Atom(a) = items[0].token
+    {
+        sink.push_defect(Defect::new(DefectKind::MissingDomain, start));
+        return Some(Address::Mailbox(Mailbox {
+            name: first_comment.and_then(|c| comment_name(c, sink)),
+            addr: to_text(a, start, sink),
+            at: None,
+        }));
+    }
+    sink.push_defect(Defect::new(DefectKind::MissingAddress, start));
+    None
+}
+
+fn comment_name<'a, S: DefectSink + ?Sized>(c: &'a [u8], sink: &mut S) -> Option<Cow<'a, str>> {
+    let _ = sink;
+    let content = crate::rfc2047::unquote(c);
+    let text = match content {
+        Cow::Borrowed(b) => crate::rfc2047::decode_unstructured(b),
+        Cow::Owned(v) => Cow::Owned(crate::rfc2047::decode_unstructured(&v).into_owned()),
+    };
+    if text.is_empty() { None } else { Some(text) }
+}
+
+/// `<` [obs-route] addr-spec `>`, at `<`.
+fn angle_addr<'a, S: DefectSink + ?Sized>(lx: &mut Lexer<'a>, sink: &mut S) -> Option<Mailbox<'a>> {
+    let open = lx.pos;
+    lx.pos += 1;
+    lx.skip_cfws(sink);
+    if lx.peek() == Some(b'@') {
+        // obs-route = obs-domain-list ":"
+        sink.push_defect(Defect::new(DefectKind::ObsoleteRoute, lx.pos));
+        match memchr::memchr2(b':', b'>', &lx.src[lx.pos..]) {
+            Some(i) if lx.src[lx.pos + i] == b':' => lx.pos += i + 1,
+            _ => {}
+        }
+        lx.skip_cfws(sink);
+    }
+    if lx.peek() == Some(b'>') {
+        lx.pos += 1;
+        sink.push_defect(Defect::new(DefectKind::MissingLocalPart, open));
+        return None;
+    }
+    let mut items: Vec<PhraseItem<'a>> = Vec::new();
+    let mut mb = None;
+    loop {
+        let space = lx.skip_cfws(sink);
+        let offset = lx.pos;
+        match lx.peek() {
+            None | Some(b'>') | Some(b',') => break,
+            Some(b'@') => {
+                let start = items.first().map_or(offset, |i| i.offset);
+                mb = addr_spec_after_local(lx, sink, &items, start);
+                lx.skip_cfws(sink);
+                break;
+            }
+            Some(b'"') => {
+                let q = lx.quoted_string(sink);
+                items.push(PhraseItem {
+                    token: PhraseToken::Quoted(q),
+                    space_before: space,
+                    offset,
+                });
+            }
+            Some(b'.') => {
+                lx.pos += 1;
+                items.push(PhraseItem {
+                    token: PhraseToken::Dot,
+                    space_before: space,
+                    offset,
+                });
+            }
+            Some(_) => match lx.atom_lenient() {
+                Some(a) => items.push(PhraseItem {
+                    token: PhraseToken::Atom(a),
+                    space_before: space,
+                    offset,
+                }),
+                None => {
+                    sink.push_defect(Defect::new(DefectKind::UnexpectedCharacter, offset));
+                    lx.pos += 1;
+                }
+            },
+        }
+    }
+    if mb.is_none() && !items.is_empty() {
+        // <local> without domain
+        let start = items[0].offset;
+        sink.push_defect(Defect::new(DefectKind::MissingDomain, start));
+        let (local, _) = local_text(lx.src, &items, sink);
+        mb = Some(Mailbox {
+            name: None,
+            addr: local,
+            at: None,
+        });
+    }
+    match lx.peek() {
+        Some(b'>') => lx.pos += 1,
+        _ => {
+            sink.push_defect(Defect::new(DefectKind::UnterminatedAngleAddr, open));
+            // Skip anything up to '>' within this address.
+            if let Some(i) = memchr::memchr(b'>', &lx.src[lx.pos..]) {
+                let comma = memchr::memchr(b',', &lx.src[lx.pos..]);
+                if comma.is_none_or(|c| c > i) {
+                    lx.pos += i + 1;
+                }
+            }
+        }
+    }
+    if mb.is_none() {
+        sink.push_defect(Defect::new(DefectKind::MissingLocalPart, open));
+    }
+    mb
+}
+
+/// The local part text from its items; `true` if it is a contiguous slice.
+fn local_text<'a, S: DefectSink + ?Sized>(
+    src: &'a [u8],
+    items: &[PhraseItem<'a>],
+    sink: &mut S,
+) -> (Cow<'a, str>, bool) {
+    let mut contiguous = true;
+    let mut prev_dot = true;
+    let mut obs = false;
+    let mut joined = false;
+    for (i, it) in items.iter().enumerate() {
+        let is_dot = matches!(it.token, PhraseToken::Dot);
+        if i > 0 && it.space_before {
+            contiguous = false;
+            if is_dot || prev_dot {
+                obs = true;
+            }
+        }
+        if i > 0 && !is_dot && !prev_dot {
+            joined = true;
+        }
+        prev_dot = is_dot;
+    }
+    if let (Some(f), Some(l)) = (items.first(), items.last()) {
+        if obs {
+            sink.push_defect(Defect::new(DefectKind::ObsoleteSyntax, f.offset));
+        }
+        if joined {
+            sink.push_defect(Defect::new(DefectKind::InvalidLocalPart, f.offset));
+        }
+        if contiguous {
+            let end = match l.token {
+                PhraseToken::Atom(a) => l.offset + a.len(),
+                PhraseToken::Quoted(q) => l.offset + q.len() + 2,
+                PhraseToken::Dot => l.offset + 1,
+            };
+            let end = end.min(src.len());
+            return (to_text(&src[f.offset..end], f.offset, sink), true);
+        }
+    }
+    let mut s = String::new();
+    for it in items {
+        match it.token {
+            PhraseToken::Atom(a) => s.push_str(&to_text(a, it.offset, sink)),
+            PhraseToken::Quoted(q) => {
+                s.push('"');
+                s.push_str(&to_text(q, it.offset, sink));
+                s.push('"');
+            }
+            PhraseToken::Dot => s.push('.'),
+        }
+    }
+    (Cow::Owned(s), false)
+}
+
+/// At `@`: parse the domain and build the mailbox from the local part items.
+fn addr_spec_after_local<'a, S: DefectSink + ?Sized>(
+    lx: &mut Lexer<'a>,
+    sink: &mut S,
+    items: &[PhraseItem<'a>],
+    start: usize,
+) -> Option<Mailbox<'a>> {
+    let src = lx.src;
+    let at_pos = lx.pos;
+    if items.is_empty() {
+        sink.push_defect(Defect::new(DefectKind::MissingLocalPart, at_pos));
+    }
+    let (local, local_contiguous) = local_text(src, items, sink);
+    let local_end_contiguous = local_contiguous
+        && items.last().is_none_or(|l| {
+            let end = match l.token {
+                PhraseToken::Atom(a) => l.offset + a.len(),
+                PhraseToken::Quoted(q) => l.offset + q.len() + 2,
+                PhraseToken::Dot => l.offset + 1,
+            };
+            end == at_pos
+        });
+    lx.pos += 1; // '@'
+    // Domain: dot-atom / domain-literal / obs-domain.
+    let mut parts: Vec<(&'a [u8], usize)> = Vec::new();
+    let mut contiguous = local_end_contiguous;
+    let mut obs = false;
+    loop {
+        if lx.skip_cfws(sink) {
+            if parts.is_empty() {
+                contiguous = false;
+            } else {
+                // CFWS after a part: only part of the domain if a dot follows.
+                let save = lx.pos;
+                if lx.peek() != Some(b'.') {
+                    lx.pos = save;
+                    break;
+                }
+                contiguous = false;
+                obs = true;
+            }
+        }
+        let off = lx.pos;
+        match lx.peek() {
+            Some(b'[') if parts.is_empty() => {
+                let lit = lx.domain_literal(sink);
+                parts.push((lit, off));
+                break;
+            }
+            Some(b'.') => {
+                lx.pos += 1;
+                parts.push((b".", off));
+                if lx.skip_cfws(sink) {
+                    contiguous = false;
+                    obs = true;
+                }
+            }
+            Some(b) if is_atext_utf8(b) => {
+                let n = src[off..].iter().take_while(|&&b| is_atext_utf8(b)).count();
+                lx.pos += n;
+                parts.push((&src[off..off + n], off));
+            }
+            _ => break,
+        }
+    }
+    if obs {
+        sink.push_defect(Defect::new(DefectKind::ObsoleteSyntax, at_pos));
+    }
+    if parts.is_empty() {
+        sink.push_defect(Defect::new(DefectKind::MissingDomain, at_pos));
+        return Some(Mailbox {
+            name: None,
+            at: None,
+            addr: local,
+        });
+    }
+    let at = local.len();
+    if contiguous && !items.is_empty() {
+        let end = lx.pos;
+        // Trailing whitespace is excluded: the last part ends at lx.pos.
+        if let Some((last, off)) = parts.last() {
+            let end2 = off + last.len();
+            if end2 == end {
+                return Some(Mailbox {
+                    name: None,
+                    at: Some(at),
+                    addr: to_text(&src[start..end], start, sink),
+                });
+            }
+        }
+    }
+    let mut s = String::with_capacity(local.len() + 32);
+    s.push_str(&local);
+    s.push('@');
+    for (p, off) in &parts {
+        s.push_str(&to_text(p, *off, sink));
+    }
+    Some(Mailbox {
+        name: None,
+        at: Some(at),
+        addr: Cow::Owned(s),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mbs(v: &[u8]) -> Vec<(Option<String>, String)> {
+        parse_address_list(v)
+            .0
+            .mailboxes()
+            .map(|m| (m.name().map(str::to_owned), m.addr_spec().to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn basic() {
+        assert_eq!(
+            mbs(b" Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>"),
+            [
+                (Some("Mary Smith".into()), "mary@x.test".into()),
+                (None, "jdoe@example.org".into()),
+                (Some("Who?".into()), "one@y.test".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_and_obs() {
+        let (l, d) =
+            parse_address_list(b"Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>");
+        let m = l.mailboxes().next().unwrap();
+        assert_eq!(m.name(), Some("Pete"));
+        assert_eq!(m.addr_spec(), "pete@silly.test");
+        assert!(d.is_empty(), "{d:?}");
+        let (l, d) = parse_address_list(b"<@route1,@route2:user@host>");
+        assert_eq!(l.mailboxes().next().unwrap().addr_spec(), "user@host");
+        assert_eq!(d[0].kind, DefectKind::ObsoleteRoute);
+        assert_eq!(
+            mbs(b"john . doe @ example . com (John)"),
+            [(Some("John".into()), "john.doe@example.com".into())]
+        );
+    }
+
+    #[test]
+    fn encoded_names_and_utf8() {
+        assert_eq!(
+            mbs(b"=?utf-8?q?J=C3=B6rg?= <j@x.test>, \"=?utf-8?b?w6k=?=\" <e@x.test>, J\xc3\xb6rg <\xc3\xb6@x.test>"),
+            [
+                (Some("Jörg".into()), "j@x.test".into()),
+                (Some("é".into()), "e@x.test".into()),
+                (Some("Jörg".into()), "ö@x.test".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn broken() {
+        for s in [
+            &b"<"[..],
+            b"<>",
+            b"@",
+            b",,,",
+            b"a@",
+            b"\"unterminated",
+            b"(",
+            b"x <y",
+            b"a:b",
+            b"::;;",
+            b"[",
+            b"<@",
+            b"a@[",
+            b"=?",
+            b"a@b.",
+            b"a@.b",
+        ] {
+            let _ = parse_address_list(s);
+            let _ = parse_mailbox_list(s);
+            let _ = parse_return_path(s);
+        }
+        let (l, d) = parse_address_list(b"undisclosed-recipients");
+        assert_eq!(
+            l.mailboxes().next().unwrap().addr_spec(),
+            "undisclosed-recipients"
+        );
+        assert_eq!(d[0].kind, DefectKind::MissingDomain);
+    }
+
+    #[test]
+    fn build_and_quote() {
+        let m = Mailbox::new(Some("Joe"), "john doe@example.com").unwrap();
+        assert_eq!(m.addr_spec(), "\"john doe\"@example.com");
+        assert_eq!(m.local_part(), "\"john doe\"");
+        assert!(Mailbox::new(None, "a\r\n@b").is_err());
+        assert!(Mailbox::new(None, "a@b c").is_err());
+        let text = m.to_string();
+        let (l, _) = parse_address_list(text.as_bytes());
+        assert_eq!(l.mailboxes().next().unwrap(), &m);
+    }
+
+    #[test]
+    fn return_path() {
+        assert!(parse_return_path(b" <>").0.unwrap().is_null());
+        assert_eq!(parse_return_path(b"<a@b>").0.unwrap().addr_spec(), "a@b");
+    }
+}

@@ -1,0 +1,58 @@
+//! Text in MIME charsets to UTF-8 (RFC 2046 §4.1.2), and RFC 2047 encoded
+//! words in parameter values.
+//!
+//! Charset labels are looked up through `mailwire_message::charset` (every
+//! WHATWG label through encoding_rs, plus UTF-7). An unknown charset is
+//! decoded with a fallback (UTF-8 when valid, else windows-1252) and
+//! reported as such.
+
+use std::borrow::Cow;
+
+use mailwire_message::charset::{self, DecodeStatus};
+
+/// How the text of a part was decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextStatus {
+    /// Decoded with its declared (or default) charset, without errors.
+    Ok,
+    /// Some bytes were invalid in the charset and became U+FFFD.
+    Malformed,
+    /// The charset is unknown: the fallback decoding was used.
+    UnknownCharset,
+}
+
+/// Decodes `bytes` in the charset `label` to UTF-8.
+pub fn decode_text(label: &[u8], bytes: &[u8]) -> (String, TextStatus) {
+    // Fast path: US-ASCII and UTF-8 text that is valid UTF-8.
+    let plain = label.eq_ignore_ascii_case(b"utf-8")
+        || label.eq_ignore_ascii_case(b"us-ascii")
+        || label.eq_ignore_ascii_case(b"utf8");
+    if plain && let Ok(s) = std::str::from_utf8(bytes) {
+        return (s.to_owned(), TextStatus::Ok);
+    }
+    let (text, status) = charset::decode(label, bytes);
+    let status = match status {
+        DecodeStatus::Ok => TextStatus::Ok,
+        DecodeStatus::Malformed => TextStatus::Malformed,
+        DecodeStatus::UnknownCharset => TextStatus::UnknownCharset,
+    };
+    (text.into_owned(), status)
+}
+
+/// Bytes with no declared charset as text: UTF-8 when valid, else
+/// windows-1252.
+pub(crate) fn bytes_to_string(bytes: &[u8]) -> String {
+    charset::bytes_to_text(bytes).into_owned()
+}
+
+/// Decodes RFC 2047 encoded words found in a parameter value (not allowed
+/// there by RFC 2047 §5, but what many clients write in filenames).
+pub(crate) fn decode_words(value: &str) -> String {
+    if !value.contains("=?") {
+        return value.to_owned();
+    }
+    match mailwire_message::decode_unstructured(value.as_bytes()) {
+        Cow::Borrowed(s) => s.to_owned(),
+        Cow::Owned(s) => s,
+    }
+}

@@ -1,0 +1,813 @@
+//! Content-Transfer-Encoding (RFC 2045 §6): streaming decoders and encoders.
+//!
+//! Every decoder is incremental: feed the encoded bytes in any split with
+//! [`Decoder::decode`] and call [`Decoder::finish`] once; the output is the
+//! same as decoding the whole input at once (a property test checks this).
+//! Decoding is lenient, as real mail needs: base64 skips whitespace and junk,
+//! quoted-printable keeps a bad `=` escape as it is, uuencode skips the lines
+//! around `begin`/`end`.
+
+use base64::Engine as _;
+
+/// A Content-Transfer-Encoding mechanism (RFC 2045 §6.1).
+///
+/// ```text
+/// encoding := "Content-Transfer-Encoding" ":" mechanism
+/// mechanism := "7bit" / "8bit" / "binary" / "quoted-printable" / "base64" / ietf-token / x-token
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum TransferEncoding {
+    /// `7bit`: the default (RFC 2045 §6.1), lines of US-ASCII.
+    #[default]
+    SevenBit,
+    /// `8bit`: lines that may hold octets over 127 (RFC 6152 transport).
+    EightBit,
+    /// `binary`: any octets, no line structure (RFC 3030 transport).
+    Binary,
+    /// `quoted-printable` (RFC 2045 §6.7).
+    QuotedPrintable,
+    /// `base64` (RFC 2045 §6.8).
+    Base64,
+    /// `x-uuencode`, `x-uue`, `uuencode` (not standard, common in old mail).
+    UuEncode,
+    /// Any other token: the body is kept as it is and a defect is reported.
+    Unknown,
+}
+
+impl TransferEncoding {
+    /// Parses the value of a Content-Transfer-Encoding field (case-insensitive,
+    /// surrounding whitespace and comments ignored). Unknown tokens give
+    /// [`TransferEncoding::Unknown`].
+    pub fn parse(value: &[u8]) -> Self {
+        let v = crate::params::trim_comments(value);
+        let v = v.trim_ascii();
+        let eq = |s: &str| v.eq_ignore_ascii_case(s.as_bytes());
+        if eq("7bit") {
+            Self::SevenBit
+        } else if eq("base64") {
+            Self::Base64
+        } else if eq("quoted-printable") {
+            Self::QuotedPrintable
+        } else if eq("8bit") {
+            Self::EightBit
+        } else if eq("binary") {
+            Self::Binary
+        } else if eq("x-uuencode") || eq("x-uue") || eq("uuencode") || eq("x-uu") {
+            Self::UuEncode
+        } else if v.is_empty() {
+            Self::SevenBit
+        } else {
+            Self::Unknown
+        }
+    }
+
+    /// The canonical token for the field value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SevenBit => "7bit",
+            Self::EightBit => "8bit",
+            Self::Binary => "binary",
+            Self::QuotedPrintable => "quoted-printable",
+            Self::Base64 => "base64",
+            Self::UuEncode => "x-uuencode",
+            Self::Unknown => "binary",
+        }
+    }
+
+    /// True for the identity encodings (7bit, 8bit, binary and unknown tokens).
+    pub fn is_identity(self) -> bool {
+        matches!(
+            self,
+            Self::SevenBit | Self::EightBit | Self::Binary | Self::Unknown
+        )
+    }
+}
+
+/// An incremental decoder for one transfer encoding.
+#[derive(Debug, Clone)]
+pub enum Decoder {
+    /// 7bit, 8bit, binary: output is the input.
+    Identity,
+    /// Base64, tolerant of whitespace and junk.
+    Base64(Base64Decoder),
+    /// Quoted-printable, lenient.
+    QuotedPrintable(QpDecoder),
+    /// uuencode.
+    UuEncode(UuDecoder),
+}
+
+impl Decoder {
+    /// A decoder for `encoding`.
+    pub fn new(encoding: TransferEncoding) -> Self {
+        match encoding {
+            TransferEncoding::Base64 => Self::Base64(Base64Decoder::new()),
+            TransferEncoding::QuotedPrintable => Self::QuotedPrintable(QpDecoder::new()),
+            TransferEncoding::UuEncode => Self::UuEncode(UuDecoder::new()),
+            _ => Self::Identity,
+        }
+    }
+
+    /// Decodes `input`, appending to `out`. Bytes that may belong to an escape
+    /// continued in the next call are held back (a few bytes at most).
+    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Self::Identity => out.extend_from_slice(input),
+            Self::Base64(d) => d.decode(input, out),
+            Self::QuotedPrintable(d) => d.decode(input, out),
+            Self::UuEncode(d) => d.decode(input, out),
+        }
+    }
+
+    /// Flushes what was held back at the end of the input.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        match self {
+            Self::Identity => {}
+            Self::Base64(d) => d.finish(out),
+            Self::QuotedPrintable(d) => d.finish(out),
+            Self::UuEncode(d) => d.finish(out),
+        }
+    }
+}
+
+/// Decodes a whole body in one call.
+pub fn decode(encoding: TransferEncoding, input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(match encoding {
+        TransferEncoding::Base64 | TransferEncoding::UuEncode => input.len() / 4 * 3 + 3,
+        _ => input.len(),
+    });
+    let mut d = Decoder::new(encoding);
+    d.decode(input, &mut out);
+    d.finish(&mut out);
+    out
+}
+
+const INVALID: u8 = 0xff;
+const B64: [u8; 256] = {
+    let mut t = [INVALID; 256];
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut i = 0;
+    while i < 64 {
+        t[alphabet[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Base64 decoder (RFC 2045 §6.8) that skips every character outside the
+/// alphabet and treats `=` as the end of a quantum (decoding goes on after it,
+/// so concatenated base64 blocks decode too).
+#[derive(Debug, Clone, Default)]
+pub struct Base64Decoder {
+    acc: u32,
+    n: u8,
+}
+
+impl Base64Decoder {
+    /// A fresh decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes `input`, appending to `out`.
+    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len() / 4 * 3 + 3);
+        let mut i = 0;
+        while i < input.len() {
+            // Fast path: four valid characters at a quantum boundary.
+            if self.n == 0 {
+                while i + 4 <= input.len() {
+                    let a = B64[input[i] as usize];
+                    let b = B64[input[i + 1] as usize];
+                    let c = B64[input[i + 2] as usize];
+                    let d = B64[input[i + 3] as usize];
+                    if (a | b | c | d) & 0x80 != 0 {
+                        break;
+                    }
+                    let v = (u32::from(a) << 18)
+                        | (u32::from(b) << 12)
+                        | (u32::from(c) << 6)
+                        | u32::from(d);
+                    out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+                    i += 4;
+                }
+                if i >= input.len() {
+                    break;
+                }
+            }
+            let ch = input[i];
+            i += 1;
+            let v = B64[ch as usize];
+            if v != INVALID {
+                self.acc = (self.acc << 6) | u32::from(v);
+                self.n += 1;
+                if self.n == 4 {
+                    let v = self.acc;
+                    out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
+                    self.n = 0;
+                    self.acc = 0;
+                }
+            } else if ch == b'=' {
+                self.flush(out);
+            }
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        match self.n {
+            2 => out.push((self.acc >> 4) as u8),
+            3 => {
+                let v = self.acc >> 2;
+                out.extend_from_slice(&[(v >> 8) as u8, v as u8]);
+            }
+            _ => {}
+        }
+        self.n = 0;
+        self.acc = 0;
+    }
+
+    /// Flushes a final unpadded quantum.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.flush(out);
+    }
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
+}
+
+/// Longest run of whitespace held back at a line end or after `=`.
+const MAX_HELD_WS: usize = 1024;
+
+/// Quoted-printable decoder (RFC 2045 §6.7), lenient: `=XX` in either case,
+/// soft line breaks `=` CRLF or `=` LF (with whitespace before the line end),
+/// trailing whitespace on a line removed (rule 3), and a bad escape kept as it
+/// is (the note of rule 1). Line ends are kept as they are in the input.
+#[derive(Debug, Clone, Default)]
+pub struct QpDecoder {
+    /// Trailing whitespace (and a CR) of the current line, not yet written.
+    ws: Vec<u8>,
+    /// An `=` and what followed it, not yet resolved.
+    eq: Vec<u8>,
+}
+
+impl QpDecoder {
+    /// A fresh decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes `input`, appending to `out`.
+    pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        out.reserve(input.len());
+        let mut i = 0;
+        while i < input.len() {
+            if !self.eq.is_empty() {
+                let c = input[i];
+                i += 1;
+                self.eq_byte(c, out);
+                continue;
+            }
+            // Copy a run of ordinary bytes.
+            let rest = &input[i..];
+            let run = memchr::memchr3(b'=', b'\n', b' ', rest).unwrap_or(rest.len());
+            let run_bytes = &rest[..run];
+            if !run_bytes.is_empty() {
+                // Split off trailing tabs and CR: they may be trailing whitespace.
+                let keep = run_bytes
+                    .iter()
+                    .rposition(|&b| b != b'\t' && b != b'\r')
+                    .map_or(0, |p| p + 1);
+                if keep > 0 {
+                    self.flush_ws(out);
+                    out.extend_from_slice(&run_bytes[..keep]);
+                }
+                self.push_ws(&run_bytes[keep..], out);
+            }
+            i += run;
+            if i >= input.len() {
+                break;
+            }
+            let c = input[i];
+            i += 1;
+            match c {
+                b' ' => self.push_ws(b" ", out),
+                b'\n' => self.line_end(out),
+                _ => {
+                    // '='
+                    self.flush_ws(out);
+                    self.eq.push(b'=');
+                }
+            }
+        }
+    }
+
+    fn push_ws(&mut self, ws: &[u8], out: &mut Vec<u8>) {
+        // A CR followed by anything but LF is not whitespace: flush it.
+        for &b in ws {
+            if self.ws.last() == Some(&b'\r') {
+                self.flush_ws(out);
+            }
+            self.ws.push(b);
+            if self.ws.len() > MAX_HELD_WS {
+                self.flush_ws(out);
+            }
+        }
+    }
+
+    fn flush_ws(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ws);
+        self.ws.clear();
+    }
+
+    fn line_end(&mut self, out: &mut Vec<u8>) {
+        if self.ws.last() == Some(&b'\r') {
+            out.extend_from_slice(b"\r\n");
+        } else {
+            out.push(b'\n');
+        }
+        self.ws.clear();
+    }
+
+    fn eq_byte(&mut self, c: u8, out: &mut Vec<u8>) {
+        // self.eq starts with '='.
+        if self.eq.len() == 1 {
+            if hex_val(c).is_some() {
+                self.eq.push(c);
+                return;
+            }
+        } else if self.eq.len() == 2 && hex_val(self.eq[1]).is_some() {
+            if let (Some(h), Some(l)) = (hex_val(self.eq[1]), hex_val(c)) {
+                out.push(h << 4 | l);
+                self.eq.clear();
+                return;
+            }
+            // "=A" followed by a non-hex: keep literally, reprocess c.
+            out.extend_from_slice(&self.eq);
+            self.eq.clear();
+            self.decode(&[c], out);
+            return;
+        }
+        // self.eq is "=" followed by whitespace (possibly CR) only.
+        match c {
+            b'\n' => {
+                // Soft line break.
+                self.eq.clear();
+            }
+            b' ' | b'\t' | b'\r' if self.eq.len() <= MAX_HELD_WS => {
+                if self.eq.last() == Some(&b'\r') {
+                    // "=\r" followed by something other than LF: not a break.
+                    let held = std::mem::take(&mut self.eq);
+                    out.extend_from_slice(&held);
+                    self.decode(&[c], out);
+                } else {
+                    self.eq.push(c);
+                }
+            }
+            _ => {
+                // A bad escape: keep "=" (and any whitespace) as it is.
+                let held = std::mem::take(&mut self.eq);
+                out.extend_from_slice(&held);
+                self.decode(&[c], out);
+            }
+        }
+    }
+
+    /// Flushes at the end of the body: a final `=` is a soft break, trailing
+    /// whitespace is dropped.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.eq.len() == 2 && hex_val(self.eq[1]).is_some() {
+            out.extend_from_slice(&self.eq);
+        }
+        self.eq.clear();
+        // Trailing whitespace at the end of the body is removed (rule 3), but a
+        // lone CR is data.
+        if self.ws.last() == Some(&b'\r') {
+            out.push(b'\r');
+        }
+        self.ws.clear();
+    }
+}
+
+/// Longest uuencoded line kept while waiting for its end.
+const MAX_UU_LINE: usize = 1024;
+
+/// uuencode decoder: skips everything before a `begin` line and after the
+/// `end` line; lines are decoded by their length character.
+#[derive(Debug, Clone, Default)]
+pub struct UuDecoder {
+    line: Vec<u8>,
+    state: UuState,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum UuState {
+    #[default]
+    BeforeBegin,
+    Data,
+    Done,
+}
+
+impl UuDecoder {
+    /// A fresh decoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes `input`, appending to `out`.
+    pub fn decode(&mut self, mut input: &[u8], out: &mut Vec<u8>) {
+        while !input.is_empty() {
+            if self.state == UuState::Done {
+                return;
+            }
+            match memchr::memchr(b'\n', input) {
+                Some(p) => {
+                    if self.line.is_empty() {
+                        self.line_done(&input[..p], out);
+                    } else {
+                        let room = MAX_UU_LINE.saturating_sub(self.line.len());
+                        self.line.extend_from_slice(&input[..p.min(room)]);
+                        let line = std::mem::take(&mut self.line);
+                        self.line_done(&line, out);
+                    }
+                    input = &input[p + 1..];
+                }
+                None => {
+                    let room = MAX_UU_LINE.saturating_sub(self.line.len());
+                    self.line.extend_from_slice(&input[..input.len().min(room)]);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn line_done(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        match self.state {
+            UuState::BeforeBegin => {
+                if line.starts_with(b"begin ") || line == b"begin" {
+                    self.state = UuState::Data;
+                }
+            }
+            UuState::Data => {
+                if line.trim_ascii_end() == b"end" {
+                    self.state = UuState::Done;
+                    return;
+                }
+                let Some((&len_ch, rest)) = line.split_first() else {
+                    return;
+                };
+                let n = usize::from(len_ch.wrapping_sub(b' ') & 0x3f);
+                let val = |c: u8| u32::from(c.wrapping_sub(b' ') & 0x3f);
+                let mut produced = 0;
+                for q in rest.chunks(4) {
+                    if produced >= n {
+                        break;
+                    }
+                    let mut v = 0u32;
+                    for k in 0..4 {
+                        v = (v << 6) | q.get(k).map_or(0, |&c| val(c));
+                    }
+                    let bytes = [(v >> 16) as u8, (v >> 8) as u8, v as u8];
+                    let take = (n - produced).min(3);
+                    out.extend_from_slice(&bytes[..take]);
+                    produced += take;
+                }
+            }
+            UuState::Done => {}
+        }
+    }
+
+    /// Decodes a final line without a line end.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.line_done(&line, out);
+        }
+    }
+}
+
+/// Encodes `input` as base64 in lines of 76 characters, each ended by CRLF
+/// (RFC 2045 §6.8).
+pub fn encode_base64(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() * 4 / 3 + input.len() / 57 * 2 + 8);
+    encode_base64_into(input, &mut out);
+    out
+}
+
+/// Like [`encode_base64`], appending to `out`.
+pub fn encode_base64_into(input: &[u8], out: &mut Vec<u8>) {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let mut line = [0u8; 76];
+    for chunk in input.chunks(57) {
+        let n = engine.encode_slice(chunk, &mut line).unwrap_or_default();
+        out.extend_from_slice(&line[..n]);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Encodes `input` as quoted-printable (RFC 2045 §6.7) with lines of at most
+/// 76 characters and soft line breaks.
+///
+/// With `text` true, CRLF and bare LF in the input are hard line breaks and
+/// come out as CRLF; otherwise (binary content) CR and LF are encoded as
+/// `=0D` and `=0A`. Trailing whitespace before a line break is encoded, and so
+/// are `=`, control characters, octets over 126, and the `F` of a line that
+/// starts with `From ` and a lone `.` (RFC 2049 §3, for safe transport).
+pub fn encode_quoted_printable(input: &[u8], text: bool) -> Vec<u8> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = Vec::with_capacity(input.len() + input.len() / 16 + 4);
+    let mut col = 0usize;
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if text && (b == b'\n' || (b == b'\r' && input.get(i + 1) == Some(&b'\n'))) {
+            out.extend_from_slice(b"\r\n");
+            col = 0;
+            i += if b == b'\r' { 2 } else { 1 };
+            continue;
+        }
+        let at_line_end = i + 1 == input.len()
+            || (text
+                && (input[i + 1] == b'\n'
+                    || (input[i + 1] == b'\r' && input.get(i + 2) == Some(&b'\n'))));
+        let line_start = col == 0;
+        let encode = match b {
+            b'=' => true,
+            b' ' | b'\t' => at_line_end,
+            b'.' => line_start && at_line_end,
+            b'F' => line_start && input[i..].starts_with(b"From "),
+            33..=126 => false,
+            _ => true,
+        };
+        let width = if encode { 3 } else { 1 };
+        // Keep room for a soft break "=" unless this is the last char of the line.
+        let limit = if at_line_end { 76 } else { 75 };
+        if col + width > limit {
+            out.extend_from_slice(b"=\r\n");
+            col = 0;
+        }
+        if encode {
+            out.extend_from_slice(&[b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        } else {
+            out.push(b);
+        }
+        col += width;
+        i += 1;
+    }
+    out
+}
+
+/// Encodes `input` with uuencode between `begin 644 name` and `end` lines.
+pub fn encode_uuencode(input: &[u8], name: &str) -> Vec<u8> {
+    let enc = |v: u32| -> u8 {
+        let c = (v & 0x3f) as u8;
+        if c == 0 { b'`' } else { c + b' ' }
+    };
+    let mut out = Vec::with_capacity(input.len() * 4 / 3 + 64);
+    out.extend_from_slice(b"begin 644 ");
+    out.extend(name.bytes().filter(|b| !matches!(b, b'\r' | b'\n')));
+    out.extend_from_slice(b"\r\n");
+    for chunk in input.chunks(45) {
+        out.push(enc(chunk.len() as u32));
+        for q in chunk.chunks(3) {
+            let v = (u32::from(q[0]) << 16)
+                | (u32::from(*q.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*q.get(2).unwrap_or(&0));
+            out.extend_from_slice(&[enc(v >> 18), enc(v >> 12), enc(v >> 6), enc(v)]);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"`\r\nend\r\n");
+    out
+}
+
+/// What a body needs to travel (RFC 2045 §2.7-2.9, RFC 5322 §2.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ContentStats {
+    /// Octets over 127.
+    pub high: usize,
+    /// NUL, lone CR, lone LF or other controls besides TAB.
+    pub controls: usize,
+    /// Longest line in octets, without its line end.
+    pub longest_line: usize,
+    /// Total length.
+    pub len: usize,
+    /// Whether line ends are bare LF rather than CRLF somewhere.
+    pub bare_lf: bool,
+    /// Whether the content ends without a line end.
+    pub no_final_eol: bool,
+}
+
+impl ContentStats {
+    /// Measures `data`.
+    pub fn of(data: &[u8]) -> Self {
+        let mut s = Self {
+            len: data.len(),
+            ..Self::default()
+        };
+        let mut line = 0usize;
+        let mut i = 0;
+        while i < data.len() {
+            let b = data[i];
+            match b {
+                b'\r' if data.get(i + 1) == Some(&b'\n') => {
+                    s.longest_line = s.longest_line.max(line);
+                    line = 0;
+                    i += 2;
+                    continue;
+                }
+                b'\n' => {
+                    s.bare_lf = true;
+                    s.longest_line = s.longest_line.max(line);
+                    line = 0;
+                    i += 1;
+                    continue;
+                }
+                b'\t' => {}
+                0..=31 | 127 => s.controls += 1,
+                128..=255 => s.high += 1,
+                _ => {}
+            }
+            line += 1;
+            i += 1;
+        }
+        s.longest_line = s.longest_line.max(line);
+        s.no_final_eol = line > 0;
+        s
+    }
+}
+
+/// Chooses the transfer encoding for a part (RFC 2045 §6): `7bit` when the
+/// content already is short CRLF lines of US-ASCII, quoted-printable for
+/// text that is mostly ASCII, base64 otherwise.
+pub fn choose_encoding(data: &[u8], is_text: bool) -> TransferEncoding {
+    let s = ContentStats::of(data);
+    if s.high == 0 && s.controls == 0 && s.longest_line <= 76 && !s.bare_lf {
+        return TransferEncoding::SevenBit;
+    }
+    if is_text && s.controls == 0 && s.high * 6 < s.len.max(1) {
+        return TransferEncoding::QuotedPrintable;
+    }
+    TransferEncoding::Base64
+}
+
+/// Encodes `data` with `encoding` (identity for 7bit, 8bit and binary).
+/// Quoted-printable treats the content as text when `text` is true.
+pub fn encode(encoding: TransferEncoding, data: &[u8], text: bool) -> Vec<u8> {
+    match encoding {
+        TransferEncoding::Base64 => encode_base64(data),
+        TransferEncoding::QuotedPrintable => encode_quoted_printable(data, text),
+        TransferEncoding::UuEncode => encode_uuencode(data, "data"),
+        _ => data.to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn split_decode(enc: TransferEncoding, input: &[u8], splits: &[usize]) -> Vec<u8> {
+        let mut d = Decoder::new(enc);
+        let mut out = Vec::new();
+        let mut last = 0;
+        for &s in splits {
+            let s = s.min(input.len()).max(last);
+            d.decode(&input[last..s], &mut out);
+            last = s;
+        }
+        d.decode(&input[last..], &mut out);
+        d.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn base64_tolerant() {
+        assert_eq!(
+            decode(TransferEncoding::Base64, b"SGVs\r\nbG8=\r\n"),
+            b"Hello"
+        );
+        assert_eq!(decode(TransferEncoding::Base64, b"SG!!Vs bG8"), b"Hello");
+        assert_eq!(decode(TransferEncoding::Base64, b"SGk=SGk="), b"HiHi");
+    }
+
+    #[test]
+    fn rfc2045_6_7_qp() {
+        // Rule 3: trailing whitespace deleted; rule 5: soft line breaks.
+        let qp = b"Now's the time =\r\nfor all folk to come=\r\n to the aid of their country.   \r\nx=3D1\r\n";
+        assert_eq!(
+            decode(TransferEncoding::QuotedPrintable, qp),
+            b"Now's the time for all folk to come to the aid of their country.\r\nx=1\r\n"
+        );
+        // Bad escapes kept, lower-case hex accepted.
+        assert_eq!(
+            decode(TransferEncoding::QuotedPrintable, b"a=zz=3d=\n"),
+            b"a=zz="
+        );
+        assert_eq!(
+            decode(TransferEncoding::QuotedPrintable, b"a= \t\r\nb"),
+            b"ab"
+        );
+    }
+
+    #[test]
+    fn corpus_encoders() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/corpus/mime/mimekit-encoders"
+        );
+        let Ok(jpg) = std::fs::read(format!("{dir}/photo.jpg")) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "corpus missing"
+            );
+            eprintln!("skipping: corpus missing");
+            return;
+        };
+        let b64 = std::fs::read(format!("{dir}/photo.b64")).unwrap();
+        assert_eq!(decode(TransferEncoding::Base64, &b64), jpg);
+        let uu = std::fs::read(format!("{dir}/photo.uu")).unwrap();
+        assert_eq!(decode(TransferEncoding::UuEncode, &uu), jpg);
+        assert_eq!(
+            decode(
+                TransferEncoding::UuEncode,
+                &encode_uuencode(&jpg, "photo.jpg")
+            ),
+            jpg
+        );
+        assert_eq!(decode(TransferEncoding::Base64, &encode_base64(&jpg)), jpg);
+        let qp = std::fs::read(format!("{dir}/wikipedia.qp")).unwrap();
+        let txt = std::fs::read(format!("{dir}/wikipedia.txt")).unwrap();
+        let norm = |v: Vec<u8>| String::from_utf8(v).unwrap().replace("\r\n", "\n");
+        assert_eq!(
+            norm(decode(TransferEncoding::QuotedPrintable, &qp)),
+            norm(txt)
+        );
+    }
+
+    #[test]
+    fn qp_encode_lines() {
+        let long = "é".repeat(100);
+        let enc = encode_quoted_printable(long.as_bytes(), true);
+        for line in enc.split(|&b| b == b'\n') {
+            assert!(line.len() <= 77, "{}", line.len());
+        }
+        assert_eq!(
+            decode(TransferEncoding::QuotedPrintable, &enc),
+            long.as_bytes()
+        );
+        assert_eq!(
+            encode_quoted_printable(b"a \r\nFrom x", true),
+            b"a=20\r\n=46rom x"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn base64_roundtrip(data in proptest::collection::vec(any::<u8>(), 0..600), splits in proptest::collection::vec(0usize..800, 0..5)) {
+            let enc = encode_base64(&data);
+            let mut s = splits.clone();
+            s.sort();
+            prop_assert_eq!(split_decode(TransferEncoding::Base64, &enc, &s), data);
+        }
+
+        #[test]
+        fn qp_roundtrip_binary(data in proptest::collection::vec(any::<u8>(), 0..600), splits in proptest::collection::vec(0usize..2000, 0..5)) {
+            let enc = encode_quoted_printable(&data, false);
+            for line in enc.split(|&b| b == b'\n') {
+                prop_assert!(line.len() <= 77);
+            }
+            let mut s = splits.clone();
+            s.sort();
+            prop_assert_eq!(split_decode(TransferEncoding::QuotedPrintable, &enc, &s), data);
+        }
+
+        #[test]
+        fn qp_roundtrip_text(lines in proptest::collection::vec("[ -~\t\u{e9}\u{4e2d}]{0,200}", 0..6), splits in proptest::collection::vec(0usize..2000, 0..5)) {
+            let text = lines.join("\r\n");
+            let enc = encode_quoted_printable(text.as_bytes(), true);
+            let mut s = splits.clone();
+            s.sort();
+            prop_assert_eq!(split_decode(TransferEncoding::QuotedPrintable, &enc, &s), text.as_bytes());
+        }
+
+        #[test]
+        fn decoders_split_invariant(data in proptest::collection::vec(prop_oneof![Just(b'='), Just(b'\r'), Just(b'\n'), Just(b' '), Just(b'A'), Just(b'3'), any::<u8>()], 0..300), split in 0usize..300) {
+            for enc in [TransferEncoding::Base64, TransferEncoding::QuotedPrintable, TransferEncoding::UuEncode] {
+                let whole = decode(enc, &data);
+                prop_assert_eq!(split_decode(enc, &data, &[split]), whole.clone());
+                let mut d = Decoder::new(enc);
+                let mut out = Vec::new();
+                for b in &data { d.decode(std::slice::from_ref(b), &mut out); }
+                d.finish(&mut out);
+                prop_assert_eq!(out, whole);
+            }
+        }
+    }
+}

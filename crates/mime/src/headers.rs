@@ -1,0 +1,184 @@
+//! The MIME fields of one entity (RFC 2045 §3, RFC 2183, RFC 3282).
+
+use crate::encoding::TransferEncoding;
+use crate::params::{ContentDisposition, ContentType, skip_cfws};
+
+/// The MIME fields of one entity's header block, parsed, with the defaults
+/// of RFC 2045 applied where fields are missing or broken.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MimeHeaders {
+    /// Content-Type (RFC 2045 §5); the default when missing or broken
+    /// (`text/plain; charset=us-ascii`, or `message/rfc822` inside a
+    /// multipart/digest, RFC 2046 §5.1.5).
+    pub content_type: ContentType,
+    /// Whether a valid Content-Type field was present.
+    pub content_type_present: bool,
+    /// Content-Transfer-Encoding (RFC 2045 §6); `7bit` when missing.
+    pub transfer_encoding: TransferEncoding,
+    /// Content-Disposition (RFC 2183).
+    pub disposition: Option<ContentDisposition>,
+    /// Content-ID without the angle brackets (RFC 2045 §7).
+    pub content_id: Option<String>,
+    /// Content-Description, RFC 2047 words decoded (RFC 2045 §8).
+    pub description: Option<String>,
+    /// Content-Language tags (RFC 3282).
+    pub language: Vec<String>,
+    /// Content-Location (RFC 2557).
+    pub location: Option<String>,
+    /// Whether an invalid Content-Type field was replaced by the default.
+    pub content_type_invalid: bool,
+    /// Whether the Content-Transfer-Encoding token was not understood.
+    pub transfer_encoding_unknown: bool,
+}
+
+impl MimeHeaders {
+    /// Parses the MIME fields of a header block (the lines up to and
+    /// including the blank line). `in_digest` selects the multipart/digest
+    /// default content type.
+    pub fn parse(block: &[u8], in_digest: bool) -> Self {
+        let mut h = MimeHeaders::default();
+        let mut ct_seen = false;
+        for (name, value) in fields(block) {
+            if name.len() < 8 || !name[..8].eq_ignore_ascii_case(b"content-") {
+                continue;
+            }
+            let n = &name[8..];
+            if n.eq_ignore_ascii_case(b"type") {
+                if ct_seen {
+                    continue; // the first one wins
+                }
+                ct_seen = true;
+                match ContentType::try_parse(value) {
+                    Some(ct) => {
+                        h.content_type = ct;
+                        h.content_type_present = true;
+                    }
+                    None => h.content_type_invalid = true,
+                }
+            } else if n.eq_ignore_ascii_case(b"transfer-encoding") {
+                h.transfer_encoding = TransferEncoding::parse(value);
+                h.transfer_encoding_unknown = h.transfer_encoding == TransferEncoding::Unknown;
+            } else if n.eq_ignore_ascii_case(b"disposition") {
+                h.disposition = ContentDisposition::parse(value);
+            } else if n.eq_ignore_ascii_case(b"id") {
+                let v = String::from_utf8_lossy(skip_cfws(value)).trim().to_owned();
+                let v = v.trim_start_matches('<');
+                let v = v.split('>').next().unwrap_or_default();
+                h.content_id = Some(v.to_owned());
+            } else if n.eq_ignore_ascii_case(b"description") {
+                h.description = Some(mailwire_message::decode_unstructured(value).into_owned());
+            } else if n.eq_ignore_ascii_case(b"language") {
+                h.language = unfold_text(value)
+                    .split(',')
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect();
+            } else if n.eq_ignore_ascii_case(b"location") {
+                let v: String = unfold_text(value).split_whitespace().collect();
+                h.location = Some(v);
+            }
+        }
+        if !h.content_type_present && in_digest {
+            h.content_type = ContentType::message_rfc822();
+        }
+        h
+    }
+
+    /// The `type/subtype` of the entity, lower-cased.
+    pub fn mime_type(&self) -> String {
+        self.content_type.mime_type()
+    }
+
+    /// The filename: Content-Disposition `filename`, else Content-Type `name`.
+    pub fn filename(&self) -> Option<&str> {
+        self.disposition
+            .as_ref()
+            .and_then(|d| d.filename())
+            .or_else(|| self.content_type.param("name"))
+    }
+}
+
+fn unfold_text(value: &[u8]) -> String {
+    let mut v = Vec::with_capacity(value.len());
+    for &b in value {
+        if b != b'\r' && b != b'\n' {
+            v.push(b);
+        }
+    }
+    crate::charset::bytes_to_string(v.trim_ascii())
+}
+
+/// Iterates the fields of a header block: (name, raw folded value).
+/// Lines that are not fields are skipped.
+pub(crate) fn fields(block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while pos < block.len() {
+            let start = pos;
+            // Find the end of this field: a line end not followed by WSP.
+            let mut end;
+            let mut search = start;
+            loop {
+                match memchr::memchr(b'\n', &block[search..]) {
+                    Some(p) => {
+                        end = search + p + 1;
+                        if matches!(block.get(end), Some(b' ' | b'\t')) {
+                            search = end;
+                            continue;
+                        }
+                    }
+                    None => end = block.len(),
+                }
+                break;
+            }
+            pos = end;
+            let field = &block[start..end];
+            let Some(colon) = memchr::memchr(b':', field) else {
+                continue;
+            };
+            let name = field[..colon].trim_ascii_end();
+            if name.is_empty() || name.iter().any(|&b| b <= b' ' || b == 127) {
+                continue;
+            }
+            let value = &field[colon + 1..];
+            let value = value
+                .strip_suffix(b"\n")
+                .map(|v| v.strip_suffix(b"\r").unwrap_or(v))
+                .unwrap_or(value);
+            return Some((name, value));
+        }
+        None
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_fields() {
+        let h = MimeHeaders::parse(
+            b"Content-Type: image/gif;\r\n name=\"a.gif\"\r\nContent-Transfer-Encoding: BASE64\r\nContent-ID: <x@y>\r\nContent-Disposition: inline\r\nContent-Language: en, fr\r\nContent-Description: =?utf-8?q?caf=C3=A9?=\r\n\r\n",
+            false,
+        );
+        assert_eq!(h.mime_type(), "image/gif");
+        assert_eq!(h.filename(), Some("a.gif"));
+        assert_eq!(h.transfer_encoding, TransferEncoding::Base64);
+        assert_eq!(h.content_id.as_deref(), Some("x@y"));
+        assert_eq!(h.language, vec!["en", "fr"]);
+        assert_eq!(h.description.as_deref(), Some("café"));
+        assert!(h.disposition.unwrap().is_inline());
+    }
+
+    #[test]
+    fn defaults() {
+        let h = MimeHeaders::parse(b"Subject: x\r\n\r\n", false);
+        assert_eq!(h.mime_type(), "text/plain");
+        assert_eq!(h.content_type.charset().as_deref(), Some("us-ascii"));
+        let h = MimeHeaders::parse(b"\r\n", true);
+        assert_eq!(h.mime_type(), "message/rfc822");
+        let h = MimeHeaders::parse(b"Content-Type: bogus\r\n\r\n", false);
+        assert!(h.content_type_invalid);
+        assert_eq!(h.mime_type(), "text/plain");
+    }
+}

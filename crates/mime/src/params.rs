@@ -1,0 +1,718 @@
+//! Content-Type and Content-Disposition values with their parameters
+//! (RFC 2045 §5.1, RFC 2183 §2, RFC 2231).
+//!
+//! ```text
+//! content := "Content-Type" ":" type "/" subtype *(";" parameter)
+//! parameter := attribute "=" value
+//! value := token / quoted-string
+//! disposition := "Content-Disposition" ":" disposition-type *(";" disposition-parm)
+//! ; RFC 2231 §7:
+//! extended-parameter := (extended-initial-name "=" extended-initial-value) /
+//!                       (extended-other-names "=" extended-other-values)
+//! extended-initial-value := [charset] "'" [language] "'" extended-other-values
+//! ```
+//!
+//! Parsing is lenient: comments, missing `;`, unquoted values holding spaces,
+//! unterminated quotes and RFC 2047 encoded words inside quoted values (which
+//! many clients put in filenames) are all accepted.
+//!
+//! ```
+//! use mailwire_mime::ContentType;
+//! let ct = ContentType::parse(b"text/plain; charset=\"ISO-8859-1\" (latin)");
+//! assert_eq!(ct.mime_type(), "text/plain");
+//! assert_eq!(ct.param("charset"), Some("ISO-8859-1"));
+//! ```
+
+use std::borrow::Cow;
+
+use nom::{
+    IResult, Parser,
+    bytes::complete::{take_while, take_while1},
+    character::complete::char,
+};
+
+/// One parameter after RFC 2231 sections were joined and decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// Attribute name, lower-cased, without any `*` suffix.
+    pub name: String,
+    /// The value as text (percent-decoding, charset and RFC 2047 words decoded).
+    pub value: String,
+    /// The RFC 2231 language tag, when one was given.
+    pub language: Option<String>,
+}
+
+/// A parsed Content-Type (RFC 2045 §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentType {
+    ty: String,
+    subtype: String,
+    params: Vec<Param>,
+}
+
+impl Default for ContentType {
+    /// `text/plain; charset=us-ascii`, the default of RFC 2045 §5.2.
+    fn default() -> Self {
+        Self {
+            ty: "text".into(),
+            subtype: "plain".into(),
+            params: vec![Param {
+                name: "charset".into(),
+                value: "us-ascii".into(),
+                language: None,
+            }],
+        }
+    }
+}
+
+impl ContentType {
+    /// A content type with no parameters; type and subtype are lower-cased.
+    pub fn new(ty: &str, subtype: &str) -> Self {
+        Self {
+            ty: ty.to_ascii_lowercase(),
+            subtype: subtype.to_ascii_lowercase(),
+            params: Vec::new(),
+        }
+    }
+
+    /// `message/rfc822`, the default inside multipart/digest (RFC 2046 §5.1.5).
+    pub fn message_rfc822() -> Self {
+        Self::new("message", "rfc822")
+    }
+
+    /// Parses a field value. A value without a valid `type/subtype` gives
+    /// `None` from [`ContentType::try_parse`]; this function then returns the
+    /// RFC 2045 §5.2 default.
+    pub fn parse(value: &[u8]) -> Self {
+        Self::try_parse(value).unwrap_or_default()
+    }
+
+    /// Parses a field value; `None` when `type/subtype` is missing or broken
+    /// (RFC 2045 §5.2 then says to use `text/plain; charset=us-ascii`).
+    pub fn try_parse(value: &[u8]) -> Option<Self> {
+        let (rest, (ty, sub)) = type_subtype(value).ok()?;
+        Some(Self {
+            ty: String::from_utf8_lossy(ty).to_ascii_lowercase(),
+            subtype: String::from_utf8_lossy(sub).to_ascii_lowercase(),
+            params: parse_params(rest),
+        })
+    }
+
+    /// The top-level type, lower-cased (`text`).
+    pub fn ty(&self) -> &str {
+        &self.ty
+    }
+
+    /// The subtype, lower-cased (`plain`).
+    pub fn subtype(&self) -> &str {
+        &self.subtype
+    }
+
+    /// `type/subtype`, lower-cased.
+    pub fn mime_type(&self) -> String {
+        format!("{}/{}", self.ty, self.subtype)
+    }
+
+    /// True when type and subtype are `ty`/`subtype` (case-insensitive).
+    pub fn is(&self, ty: &str, subtype: &str) -> bool {
+        self.ty.eq_ignore_ascii_case(ty) && self.subtype.eq_ignore_ascii_case(subtype)
+    }
+
+    /// True for `multipart/*`.
+    pub fn is_multipart(&self) -> bool {
+        self.ty == "multipart"
+    }
+
+    /// True for an encapsulated message that is parsed as one
+    /// (`message/rfc822`, `message/global`, RFC 2046 §5.2.1, RFC 6532 §3.7).
+    pub fn is_message(&self) -> bool {
+        self.ty == "message" && matches!(self.subtype.as_str(), "rfc822" | "global" | "news")
+    }
+
+    /// The value of parameter `name` (case-insensitive).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        find_param(&self.params, name)
+    }
+
+    /// All parameters in order.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// Adds or replaces a parameter (a builder helper).
+    pub fn with_param(mut self, name: &str, value: &str) -> Self {
+        let name = name.to_ascii_lowercase();
+        self.params.retain(|p| p.name != name);
+        self.params.push(Param {
+            name,
+            value: value.to_owned(),
+            language: None,
+        });
+        self
+    }
+
+    /// The `charset` parameter, lower-cased.
+    pub fn charset(&self) -> Option<String> {
+        self.param("charset").map(|c| c.trim().to_ascii_lowercase())
+    }
+
+    /// The `boundary` parameter (RFC 2046 §5.1.1).
+    pub fn boundary(&self) -> Option<&str> {
+        self.param("boundary")
+    }
+}
+
+/// A parsed Content-Disposition (RFC 2183 §2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentDisposition {
+    kind: String,
+    params: Vec<Param>,
+}
+
+impl ContentDisposition {
+    /// Parses a field value; `None` when there is no disposition type.
+    pub fn parse(value: &[u8]) -> Option<Self> {
+        let value = skip_cfws(value);
+        let (rest, kind) = token(value).ok()?;
+        Some(Self {
+            kind: String::from_utf8_lossy(kind).to_ascii_lowercase(),
+            params: parse_params(rest),
+        })
+    }
+
+    /// A disposition with no parameters.
+    pub fn new(kind: &str) -> Self {
+        Self {
+            kind: kind.to_ascii_lowercase(),
+            params: Vec::new(),
+        }
+    }
+
+    /// The disposition type, lower-cased (`inline`, `attachment`, ...).
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// True for `attachment`.
+    pub fn is_attachment(&self) -> bool {
+        self.kind == "attachment"
+    }
+
+    /// True for `inline`.
+    pub fn is_inline(&self) -> bool {
+        self.kind == "inline"
+    }
+
+    /// The `filename` parameter (RFC 2183 §2.3), decoded.
+    pub fn filename(&self) -> Option<&str> {
+        self.param("filename")
+    }
+
+    /// The value of parameter `name` (case-insensitive).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        find_param(&self.params, name)
+    }
+
+    /// All parameters in order.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+}
+
+fn find_param<'p>(params: &'p [Param], name: &str) -> Option<&'p str> {
+    params
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .map(|p| p.value.as_str())
+}
+
+/// RFC 2045 `tspecials` plus space and controls.
+fn is_token_char(b: u8) -> bool {
+    b > 32
+        && b != 127
+        && !matches!(
+            b,
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b'@'
+                | b','
+                | b';'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'='
+        )
+}
+
+/// `token := 1*<any (US-ASCII) CHAR except SPACE, CTLs, or tspecials>`
+/// (RFC 2045 §5.1); octets over 127 are accepted (RFC 6532).
+fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while1(is_token_char).parse(input)
+}
+
+/// `type "/" subtype` with optional CFWS around each.
+fn type_subtype(input: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
+    let input = skip_cfws(input);
+    let (input, ty) = token(input)?;
+    let input = skip_cfws(input);
+    let (input, _) = char('/').parse(input)?;
+    let input = skip_cfws(input);
+    let (input, sub) = token(input)?;
+    Ok((input, (ty, sub)))
+}
+
+/// Skips whitespace and RFC 5322 comments (nested, with quoted pairs).
+pub(crate) fn skip_cfws(mut input: &[u8]) -> &[u8] {
+    loop {
+        let (rest, _) = take_while::<_, _, nom::error::Error<&[u8]>>(|b: u8| {
+            matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+        })
+        .parse(input)
+        .unwrap_or((input, &[][..]));
+        input = rest;
+        if input.first() == Some(&b'(') {
+            let mut depth = 0usize;
+            let mut i = 0;
+            while i < input.len() {
+                match input[i] {
+                    b'\\' => i += 1,
+                    b'(' => depth += 1,
+                    b')' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            i += 1;
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            input = &input[i.min(input.len())..];
+        } else {
+            return input;
+        }
+    }
+}
+
+/// Removes comments from a short structured value (Content-Transfer-Encoding).
+pub(crate) fn trim_comments(value: &[u8]) -> &[u8] {
+    let v = skip_cfws(value);
+    let end = v
+        .iter()
+        .position(|&b| b == b'(' || b == b';')
+        .unwrap_or(v.len());
+    &v[..end]
+}
+
+/// A quoted-string body, unescaped; tolerates a missing closing quote.
+fn quoted_string(input: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
+    // input starts after the opening quote.
+    let mut i = 0;
+    let mut escaped = false;
+    while i < input.len() {
+        match input[i] {
+            b'"' => break,
+            b'\\' => {
+                escaped = true;
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let end = i.min(input.len());
+    let body = &input[..end];
+    let rest = if end < input.len() {
+        &input[end + 1..]
+    } else {
+        &[][..]
+    };
+    if !escaped && !body.contains(&b'\r') && !body.contains(&b'\n') {
+        return (Cow::Borrowed(body), rest);
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut j = 0;
+    while j < body.len() {
+        match body[j] {
+            b'\\' if j + 1 < body.len() => {
+                out.push(body[j + 1]);
+                j += 2;
+            }
+            b'\r' | b'\n' => j += 1, // unfold
+            b => {
+                out.push(b);
+                j += 1;
+            }
+        }
+    }
+    (Cow::Owned(out), rest)
+}
+
+/// One raw parameter as written: `name`, section number, extended flag, value.
+struct RawParam<'a> {
+    name: Cow<'a, str>,
+    section: Option<u32>,
+    extended: bool,
+    value: Cow<'a, [u8]>,
+    quoted: bool,
+}
+
+/// Parses `*(";" parameter)`, leniently, then joins RFC 2231 sections.
+pub(crate) fn parse_params(mut input: &[u8]) -> Vec<Param> {
+    let mut raw: Vec<RawParam<'_>> = Vec::new();
+    loop {
+        input = skip_cfws(input);
+        // Skip separators (and stray junk up to the next ';').
+        if input.first() == Some(&b';') {
+            input = &input[1..];
+            continue;
+        }
+        if input.is_empty() {
+            break;
+        }
+        let Ok((rest, name)) = token(input) else {
+            // Junk: skip to next ';'.
+            match memchr::memchr(b';', input) {
+                Some(p) => {
+                    input = &input[p + 1..];
+                    continue;
+                }
+                None => break,
+            }
+        };
+        let rest = skip_cfws(rest);
+        let Some(rest) = rest.strip_prefix(b"=") else {
+            // A name without a value: skip it.
+            input = rest;
+            continue;
+        };
+        let rest = skip_cfws(rest);
+        let (value, quoted, rest) = if let Some(q) = rest.strip_prefix(b"\"") {
+            let (v, r) = quoted_string(q);
+            (v, true, r)
+        } else {
+            // Unquoted: up to ';' (lenient: spaces allowed inside), trimmed.
+            let mut end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+            // A missing ';': whitespace followed by `token =` starts the next
+            // parameter.
+            let mut k = 0;
+            while k < end {
+                if rest[k].is_ascii_whitespace() {
+                    let after = skip_cfws(&rest[k..end]);
+                    if let Ok((r, _)) = token(after)
+                        && skip_cfws(r).first() == Some(&b'=')
+                    {
+                        end = k;
+                        break;
+                    }
+                }
+                k += 1;
+            }
+            let v = rest[..end].trim_ascii();
+            // Drop a trailing comment.
+            let v = match memchr::memchr(b'(', v) {
+                Some(p) if p > 0 => v[..p].trim_ascii_end(),
+                _ => v,
+            };
+            (Cow::Borrowed(v), false, &rest[end..])
+        };
+        input = rest;
+        let name_s = String::from_utf8_lossy(name);
+        let (base, section, extended) = split_2231_name(&name_s);
+        raw.push(RawParam {
+            name: Cow::Owned(base.to_ascii_lowercase()),
+            section,
+            extended,
+            value,
+            quoted,
+        });
+    }
+    join_params(raw)
+}
+
+/// Splits `name*2*` into (`name`, Some(2), true).
+fn split_2231_name(name: &str) -> (&str, Option<u32>, bool) {
+    let (name, extended) = match name.strip_suffix('*') {
+        Some(n) => (n, true),
+        None => (name, false),
+    };
+    if let Some(star) = name.rfind('*') {
+        let num = &name[star + 1..];
+        if !num.is_empty()
+            && num.len() <= 4
+            && num.bytes().all(|b| b.is_ascii_digit())
+            && let Ok(n) = num.parse()
+        {
+            return (&name[..star], Some(n), extended);
+        }
+    }
+    (name, None, extended)
+}
+
+fn percent_decode(v: &[u8], out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < v.len() {
+        if v[i] == b'%' && i + 2 < v.len() {
+            let h = (v[i + 1] as char).to_digit(16);
+            let l = (v[i + 2] as char).to_digit(16);
+            if let (Some(h), Some(l)) = (h, l) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(v[i]);
+        i += 1;
+    }
+}
+
+fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
+    let mut out: Vec<Param> = Vec::new();
+    // Names that had an RFC 2231 form: these win over a plain one.
+    let mut done: Vec<String> = Vec::new();
+    for (idx, p) in raw.iter().enumerate() {
+        if p.section.is_none() && !p.extended {
+            continue;
+        }
+        if done.contains(&p.name.to_string()) {
+            continue;
+        }
+        done.push(p.name.to_string());
+        // Gather every section of this name (first occurrence of each number).
+        let mut sections: Vec<&RawParam<'_>> = raw[idx..]
+            .iter()
+            .filter(|q| q.name == p.name && (q.section.is_some() || q.extended))
+            .collect();
+        sections.sort_by_key(|q| q.section.unwrap_or(0));
+        sections.dedup_by_key(|q| q.section.unwrap_or(0));
+        let mut bytes = Vec::new();
+        let mut charset: Option<String> = None;
+        let mut language = None;
+        for (expected, s) in (0u32..).zip(sections) {
+            let n = s.section.unwrap_or(0);
+            if n != expected {
+                break; // a missing section: stop (RFC 2231 §3)
+            }
+            let mut v: &[u8] = &s.value;
+            if s.extended {
+                if n == 0 {
+                    // charset'language'value
+                    let mut parts = v.splitn(3, |&b| b == b'\'');
+                    let a = parts.next().unwrap_or_default();
+                    if let (Some(lang), Some(rest)) = (parts.next(), parts.next()) {
+                        if !a.is_empty() {
+                            charset = Some(String::from_utf8_lossy(a).into_owned());
+                        }
+                        if !lang.is_empty() {
+                            language = Some(String::from_utf8_lossy(lang).into_owned());
+                        }
+                        v = rest;
+                    }
+                }
+                if s.quoted && !s.value.contains(&b'%') {
+                    bytes.extend_from_slice(v);
+                } else {
+                    percent_decode(v, &mut bytes);
+                }
+            } else {
+                bytes.extend_from_slice(v);
+            }
+        }
+        let value = match &charset {
+            Some(cs) => crate::charset::decode_text(cs.as_bytes(), &bytes).0,
+            None => crate::charset::bytes_to_string(&bytes),
+        };
+        out.push(Param {
+            name: p.name.to_string(),
+            value: crate::charset::decode_words(&value),
+            language,
+        });
+    }
+    for p in raw {
+        if p.section.is_some() || p.extended || done.contains(&p.name.to_string()) {
+            continue;
+        }
+        if out.iter().any(|q| q.name == p.name) {
+            continue; // first occurrence wins
+        }
+        let text = crate::charset::bytes_to_string(&p.value);
+        out.push(Param {
+            name: p.name.into_owned(),
+            value: crate::charset::decode_words(&text),
+            language: None,
+        });
+    }
+    out
+}
+
+/// Quotes a parameter value when it is not a token (RFC 2045 §5.1).
+pub(crate) fn write_param(out: &mut Vec<u8>, name: &str, value: &str) {
+    let ascii_ok = value.bytes().all(|b| (32..127).contains(&b) || b == b'\t');
+    if ascii_ok {
+        out.extend_from_slice(b";\r\n\t");
+        out.extend_from_slice(name.as_bytes());
+        out.push(b'=');
+        if !value.is_empty() && value.bytes().all(is_token_char) {
+            out.extend_from_slice(value.as_bytes());
+        } else {
+            out.push(b'"');
+            for b in value.bytes() {
+                if b == b'"' || b == b'\\' {
+                    out.push(b'\\');
+                }
+                out.push(b);
+            }
+            out.push(b'"');
+        }
+        return;
+    }
+    // RFC 2231: name*0*=utf-8''..., sections of at most ~60 encoded chars,
+    // never splitting an escape.
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut enc: Vec<Vec<u8>> = vec![b"utf-8''".to_vec()];
+    for b in value.bytes() {
+        let piece: Vec<u8> = if is_token_char(b) && b != b'%' && b != b'\'' && b != b'*' {
+            vec![b]
+        } else {
+            vec![b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]
+        };
+        if enc.last().map_or(0, Vec::len) + piece.len() > 60 {
+            enc.push(Vec::new());
+        }
+        if let Some(last) = enc.last_mut() {
+            last.extend_from_slice(&piece);
+        }
+    }
+    for (i, sec) in enc.iter().enumerate() {
+        out.extend_from_slice(b";\r\n\t");
+        out.extend_from_slice(name.as_bytes());
+        if enc.len() > 1 {
+            out.extend_from_slice(format!("*{i}").as_bytes());
+        }
+        out.extend_from_slice(b"*=");
+        out.extend_from_slice(sec);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn rfc2045_5_1_examples() {
+        let a = ContentType::parse(b"text/plain; charset=us-ascii (Plain text)");
+        let b = ContentType::parse(b"text/plain; charset=\"us-ascii\"");
+        assert_eq!(a, b);
+        assert_eq!(a.charset().as_deref(), Some("us-ascii"));
+        let c = ContentType::parse(b"TEXT/PLAIN; CHARSET=US-ASCII");
+        assert_eq!(c.mime_type(), "text/plain");
+        assert_eq!(c.param("charset"), Some("US-ASCII"));
+    }
+
+    #[test]
+    fn rfc2045_5_2_default() {
+        let ct = ContentType::parse(b"garbage");
+        assert_eq!(ct, ContentType::default());
+        assert!(ContentType::try_parse(b"text/").is_none());
+    }
+
+    #[test]
+    fn rfc2183_2_examples() {
+        let d = ContentDisposition::parse(
+            b"attachment; filename=genome.jpeg;\r\n modification-date=\"Wed, 12 Feb 1997 16:29:51 -0500\";",
+        )
+        .unwrap();
+        assert!(d.is_attachment());
+        assert_eq!(d.filename(), Some("genome.jpeg"));
+        assert_eq!(
+            d.param("modification-date"),
+            Some("Wed, 12 Feb 1997 16:29:51 -0500")
+        );
+        assert!(ContentDisposition::parse(b"inline").unwrap().is_inline());
+    }
+
+    #[test]
+    fn rfc2231_3_continuations() {
+        let ct = ContentType::parse(
+            b"message/external-body; access-type=URL;\r\n URL*0=\"ftp://\";\r\n URL*1=\"cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar\"",
+        );
+        assert_eq!(
+            ct.param("url"),
+            Some("ftp://cs.utk.edu/pub/moore/bulk-mailer/bulk-mailer.tar")
+        );
+    }
+
+    #[test]
+    fn rfc2231_4_charset_language() {
+        let ct = ContentType::parse(
+            b"application/x-stuff;\r\n title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A",
+        );
+        assert_eq!(ct.param("title"), Some("This is ***fun***"));
+        assert_eq!(ct.params()[0].language.as_deref(), Some("en-us"));
+    }
+
+    #[test]
+    fn rfc2231_4_1_combined() {
+        let ct = ContentType::parse(
+            b"application/x-stuff;\r\n title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n title*1*=%2A%2A%2Afun%2A%2A%2A%20;\r\n title*2=\"isn't it!\"",
+        );
+        assert_eq!(
+            ct.param("title"),
+            Some("This is even more ***fun*** isn't it!")
+        );
+    }
+
+    #[test]
+    fn rfc2231_split_character() {
+        // "é" in UTF-8 is C3 A9, split across two sections.
+        let d = ContentDisposition::parse(
+            b"attachment; filename*0*=utf-8''caf%C3; filename*1*=%A9.txt",
+        )
+        .unwrap();
+        assert_eq!(d.filename(), Some("café.txt"));
+        let d =
+            ContentDisposition::parse(b"attachment; filename*=iso-8859-1''%E9t%E9.txt").unwrap();
+        assert_eq!(d.filename(), Some("été.txt"));
+    }
+
+    #[test]
+    fn lenient_values() {
+        let d = ContentDisposition::parse(b"attachment; filename=my file.txt").unwrap();
+        assert_eq!(d.filename(), Some("my file.txt"));
+        let d = ContentDisposition::parse(b"attachment; filename=\"unterminated.txt").unwrap();
+        assert_eq!(d.filename(), Some("unterminated.txt"));
+        let ct = ContentType::parse(b"multipart/mixed;boundary=\"a\\\"b\"");
+        assert_eq!(ct.boundary(), Some("a\"b"));
+    }
+
+    #[test]
+    fn rfc2047_words_in_filenames() {
+        let d = ContentDisposition::parse(b"attachment; filename=\"=?UTF-8?B?w6l0w6kudHh0?=\"")
+            .unwrap();
+        assert_eq!(d.filename(), Some("été.txt"));
+    }
+
+    proptest! {
+        #[test]
+        fn write_then_parse(v in "\\PC{0,80}") {
+            let v: String = v.chars().filter(|c| !c.is_control()).collect();
+            let mut out = b"attachment".to_vec();
+            write_param(&mut out, "filename", &v);
+            let d = ContentDisposition::parse(&out).unwrap();
+            prop_assert_eq!(d.filename(), Some(v.as_str()));
+        }
+
+        #[test]
+        fn never_panics(v in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = ContentType::parse(&v);
+            let _ = ContentDisposition::parse(&v);
+        }
+    }
+}

@@ -1,0 +1,1110 @@
+//! The streaming (push) MIME parser: feed bytes in any split, receive events.
+//!
+//! ```text
+//!  bytes (any split) ──► Parser::feed ──► Event::PartStart { headers }
+//!                                         Event::Body / Decoded (chunks)
+//!                                         Event::Preamble / Epilogue
+//!                                         Event::PartEnd
+//!                                         Event::Defect
+//! ```
+//!
+//! Memory is bounded by [`Limits`] whatever the message size: the parser
+//! keeps at most one header block ([`Limits::max_header_size`]) or a partial
+//! delimiter line (a few hundred bytes) between calls, and a stack of at most
+//! [`Limits::max_depth`] frames. Body bytes flow straight through as borrowed
+//! chunks of the input; nothing is copied unless a chunk ends inside a line
+//! that may turn out to be a boundary delimiter.
+//!
+//! The tree parser ([`crate::Message::parse`]) is this parser fed the whole
+//! input at once, so the two agree by construction; the tests feed every
+//! corpus message in random splits and byte by byte and compare the events.
+//!
+//! Boundary rules (RFC 2046 §5.1.1): a delimiter counts only at the start of
+//! a line and only as a whole delimiter, `--` boundary followed by `--`
+//! (close), or by optional transport padding (spaces, tabs) and the line end.
+//! The line end before a delimiter belongs to the delimiter. A delimiter of
+//! any enclosing multipart also ends the inner ones (repaired, reported as
+//! [`DefectKind::MissingCloseDelimiter`]); the innermost boundary is tried
+//! first, so nested boundaries that are prefixes of each other work.
+//!
+//! ```
+//! use mailwire_mime::{Event, Parser};
+//! let msg = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nhello\r\n--b--\r\n";
+//! let mut parser = Parser::new();
+//! let mut bodies = Vec::new();
+//! for chunk in msg.chunks(7) {
+//!     parser.feed(chunk, &mut |ev| {
+//!         if let Event::Body { data, .. } = ev { bodies.extend_from_slice(data) }
+//!     });
+//! }
+//! parser.finish(&mut |_| {});
+//! assert_eq!(bodies, b"hello");
+//! ```
+
+use crate::defect::{Defect, DefectKind};
+use crate::encoding::Decoder;
+use crate::headers::MimeHeaders;
+
+/// Limits that bound the parser's memory and work (STYLE.md: everything is
+/// bounded). Exceeding one is a defect, never a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Deepest nesting of multiparts and encapsulated messages. Default 50:
+    /// real mail rarely nests beyond 10; the bound keeps the frame stack small.
+    pub max_depth: usize,
+    /// Most parts in one message. Default 10 000: far above real mail, low
+    /// enough to bound the tree's memory.
+    pub max_parts: usize,
+    /// Largest header block of one entity. Default 256 KiB: large DKIM/ARC
+    /// stacks fit, and the streaming buffer stays small.
+    pub max_header_size: usize,
+    /// Longest boundary accepted. Default 256: RFC 2046 §5.1.1 allows 70;
+    /// some generators write longer ones.
+    pub max_boundary_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_depth: 50,
+            max_parts: 10_000,
+            max_header_size: 256 * 1024,
+            max_boundary_len: 256,
+        }
+    }
+}
+
+/// Parser options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// The limits.
+    pub limits: Limits,
+    /// Emit [`Event::Decoded`] for every leaf (transfer encoding removed).
+    /// Encapsulated messages in base64 or quoted-printable are always
+    /// decoded, since they are parsed.
+    pub decode: bool,
+}
+
+impl Options {
+    /// Options with body decoding turned on.
+    pub fn decoding() -> Self {
+        Self {
+            decode: true,
+            ..Self::default()
+        }
+    }
+
+    /// These options with `limits`.
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// What an entity is, structurally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PartKind {
+    /// A leaf: its body is data (text, image, an opaque message/partial, ...).
+    Leaf,
+    /// A multipart (RFC 2046 §5.1): its body parts are children.
+    Multipart,
+    /// An encapsulated message (message/rfc822 or message/global, RFC 2046
+    /// §5.2.1) in an identity encoding: its one child is the message.
+    Message,
+    /// An encapsulated message in base64, quoted-printable or uuencode: its
+    /// body is a leaf in the input, and its decoded body is parsed as a
+    /// message in a stream of its own.
+    EncodedMessage,
+}
+
+/// An entity starts: its header block was read.
+#[derive(Debug)]
+pub struct PartStart<'a> {
+    /// Depth-first index of the part (0 is the message itself).
+    pub id: usize,
+    /// The enclosing part.
+    pub parent: Option<usize>,
+    /// Nesting depth (0 for the message).
+    pub depth: usize,
+    /// The stream the offsets refer to: 0 is the input; an encoded
+    /// encapsulated message's decoded body gets the next number.
+    pub stream: usize,
+    /// The IMAP section number (RFC 3501 §6.4.5); empty for a multipart
+    /// that is the body of a message.
+    pub section: &'a [u32],
+    /// Offset of the header block.
+    pub offset: u64,
+    /// Offset of the body.
+    pub body_offset: u64,
+    /// The raw header block, including its blank line when present.
+    pub header: &'a [u8],
+    /// The parsed MIME fields.
+    pub mime: MimeHeaders,
+    /// Structure.
+    pub kind: PartKind,
+    /// For [`PartKind::EncodedMessage`], the stream of the decoded body.
+    pub inner_stream: Option<usize>,
+}
+
+/// An entity ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartEnd {
+    /// The part's id.
+    pub id: usize,
+    /// Offset of the end of its body (before the line end that belongs to
+    /// the next delimiter).
+    pub end: u64,
+}
+
+/// What the parser reports. Events come in document order; every
+/// `PartStart` is matched by a `PartEnd`.
+#[derive(Debug)]
+#[non_exhaustive]
+// PartStart is large, but each event is moved once into the sink; boxing
+// it would cost an allocation per part.
+#[allow(clippy::large_enum_variant)]
+pub enum Event<'a> {
+    /// An entity's header block was read.
+    PartStart(PartStart<'a>),
+    /// Raw body bytes of leaf `id` (transfer encoding not removed).
+    Body {
+        /// The part.
+        id: usize,
+        /// Offset of `data` in the part's stream.
+        offset: u64,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// Decoded body bytes of leaf `id` (with [`Options::decode`], and always
+    /// for encoded encapsulated messages).
+    Decoded {
+        /// The part.
+        id: usize,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// Preamble bytes of multipart `id` (RFC 2046 §5.1.1).
+    Preamble {
+        /// The multipart.
+        id: usize,
+        /// Offset of `data`.
+        offset: u64,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// Epilogue bytes of multipart `id`.
+    Epilogue {
+        /// The multipart.
+        id: usize,
+        /// Offset of `data`.
+        offset: u64,
+        /// The bytes.
+        data: &'a [u8],
+    },
+    /// An entity ended.
+    PartEnd(PartEnd),
+    /// Something was repaired.
+    Defect(Defect),
+}
+
+/// Extra bytes allowed after a boundary on a delimiter line (transport
+/// padding, junk after a close delimiter) before the line is judged.
+const LINE_SLACK: usize = 256;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    next_id: usize,
+    next_stream: usize,
+    /// No more parts may be created: delimiters are no longer recognised.
+    exhausted: bool,
+}
+
+#[derive(Debug)]
+enum FrameKind {
+    Multipart {
+        boundary: Vec<u8>,
+        digest: bool,
+        children: u32,
+        closed: bool,
+    },
+    Message,
+    Leaf {
+        decoder: Option<Decoder>,
+        child: Option<Box<Parser>>,
+    },
+}
+
+#[derive(Debug)]
+struct Frame {
+    id: usize,
+    section: Vec<u32>,
+    depth: usize,
+    kind: FrameKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Reading a header block; `scanned` bytes of it are known complete lines.
+    Headers { scanned: usize },
+    /// Discarding the rest of an oversized header block.
+    SkipHeaders,
+    /// Reading a body, preamble or epilogue.
+    Body,
+}
+
+/// The streaming MIME parser.
+///
+/// Drive it with [`Parser::feed`] as bytes arrive, in any split, then call
+/// [`Parser::finish`] once at the end of the message. Events go to the
+/// callback passed to each call; the data they borrow is valid for the call.
+#[derive(Debug)]
+pub struct Parser {
+    opts: Options,
+    buf: Vec<u8>,
+    /// Offset of `buf[0]` (or of the next input byte when `buf` is empty).
+    offset: u64,
+    mode: Mode,
+    /// The body position is at the start of a line with no line end before it.
+    at_line_start: bool,
+    stack: Vec<Frame>,
+    ctr: Counters,
+    scratch: Vec<u8>,
+    /// This parser's stream number.
+    stream: usize,
+    /// Section of the message this parser reads (empty for the top level).
+    base_section: Vec<u32>,
+    base_depth: usize,
+    parent: Option<usize>,
+    /// Whether the root entity was started.
+    root_started: bool,
+    finished: bool,
+    /// The kept part of an oversized header block and its offset.
+    pending_header: Option<(Vec<u8>, u64)>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+type Sink<'s> = dyn for<'e> FnMut(Event<'e>) + 's;
+
+impl Parser {
+    /// A parser with default options (no decoding).
+    pub fn new() -> Self {
+        Self::with_options(Options::default())
+    }
+
+    /// A parser with `opts`.
+    pub fn with_options(opts: Options) -> Self {
+        Self {
+            opts,
+            buf: Vec::new(),
+            offset: 0,
+            mode: Mode::Headers { scanned: 0 },
+            at_line_start: false,
+            stack: Vec::new(),
+            ctr: Counters::default(),
+            scratch: Vec::new(),
+            stream: 0,
+            base_section: Vec::new(),
+            base_depth: 0,
+            parent: None,
+            root_started: false,
+            finished: false,
+            pending_header: None,
+        }
+    }
+
+    fn nested(
+        opts: Options,
+        stream: usize,
+        section: Vec<u32>,
+        depth: usize,
+        parent: usize,
+    ) -> Self {
+        let mut p = Self::with_options(opts);
+        p.stream = stream;
+        p.base_section = section;
+        p.base_depth = depth;
+        p.parent = Some(parent);
+        p
+    }
+
+    /// Bytes held between calls (a partial header block or delimiter line).
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+            + self
+                .stack
+                .iter()
+                .map(|f| match &f.kind {
+                    FrameKind::Leaf { child: Some(c), .. } => c.buffered(),
+                    _ => 0,
+                })
+                .sum::<usize>()
+    }
+
+    /// Feeds the next bytes of the message. Events are delivered to `sink`
+    /// before this returns.
+    pub fn feed(&mut self, mut data: &[u8], sink: &mut Sink<'_>) {
+        if self.finished {
+            return;
+        }
+        while !data.is_empty() {
+            if self.buf.is_empty() {
+                let n = self.process(data, false, sink);
+                self.offset += n as u64;
+                self.buf.extend_from_slice(&data[n..]);
+                return;
+            }
+            let take = data.len().min(self.buf.len().max(64 * 1024));
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            let buf = std::mem::take(&mut self.buf);
+            let n = self.process(&buf, false, sink);
+            self.offset += n as u64;
+            self.buf = buf;
+            self.buf.drain(..n);
+        }
+    }
+
+    /// Ends the message: flushes what was held back and closes every open
+    /// part (reporting what was missing).
+    pub fn finish(&mut self, sink: &mut Sink<'_>) {
+        if self.finished {
+            return;
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let n = self.process(&buf, true, sink);
+        self.offset += n as u64;
+        let end = self.offset;
+        if !self.root_started {
+            // Empty input: a message with an empty header and body.
+            self.start_part(&[], 0, 0, false, sink);
+        }
+        while !self.stack.is_empty() {
+            self.pop_frame(end, true, sink);
+        }
+        self.finished = true;
+    }
+
+    fn defect(&self, kind: DefectKind, part: usize, offset: u64, sink: &mut Sink<'_>) {
+        sink(Event::Defect(Defect { kind, part, offset }));
+    }
+
+    /// Processes `input` (which starts at `self.offset`); returns how many
+    /// bytes were consumed.
+    fn process(&mut self, input: &[u8], eof: bool, sink: &mut Sink<'_>) -> usize {
+        let mut pos = 0;
+        loop {
+            let mode = self.mode;
+            let before = pos;
+            pos = match mode {
+                Mode::Headers { scanned } => self.scan_headers(input, pos, scanned, eof, sink),
+                Mode::SkipHeaders => self.skip_headers(input, pos, eof, sink),
+                Mode::Body => self.scan_body(input, pos, eof, sink),
+            };
+            if pos == before && self.mode == mode {
+                return pos;
+            }
+        }
+    }
+
+    /// Active boundaries, innermost first: (frame index, boundary).
+    fn match_delimiter(&self, line: &[u8], eof: bool) -> Match {
+        // line starts with "--"
+        if self.ctr.exhausted {
+            return Match::No;
+        }
+        let body = &line[2..];
+        for (idx, frame) in self.stack.iter().enumerate().rev() {
+            let FrameKind::Multipart {
+                boundary, closed, ..
+            } = &frame.kind
+            else {
+                continue;
+            };
+            if *closed {
+                continue;
+            }
+            if body.len() < boundary.len() {
+                if !eof && boundary.starts_with(body) {
+                    return Match::NeedMore;
+                }
+                continue;
+            }
+            if !body.starts_with(boundary) {
+                continue;
+            }
+            let rest = &body[boundary.len()..];
+            let base = 2 + boundary.len();
+            // Close delimiter?
+            if rest.first() == Some(&b'-') {
+                if rest.len() < 2 {
+                    if eof {
+                        continue;
+                    }
+                    return Match::NeedMore;
+                }
+                if rest[1] == b'-' {
+                    // The close line runs to its line end (junk tolerated).
+                    let after = &rest[2..];
+                    let lim = after.len().min(LINE_SLACK);
+                    return match memchr::memchr(b'\n', &after[..lim]) {
+                        Some(p) => Match::Yes {
+                            frame: idx,
+                            close: true,
+                            len: base + 2 + p + 1,
+                        },
+                        None if eof || after.len() >= LINE_SLACK => Match::Yes {
+                            frame: idx,
+                            close: true,
+                            len: base + 2 + lim,
+                        },
+                        None => Match::NeedMore,
+                    };
+                }
+                continue;
+            }
+            // Transport padding, then the line end.
+            let pad = rest
+                .iter()
+                .take(LINE_SLACK + 1)
+                .take_while(|&&b| b == b' ' || b == b'\t')
+                .count();
+            if pad > LINE_SLACK {
+                continue;
+            }
+            let after = &rest[pad..];
+            match after.first() {
+                None => {
+                    if eof {
+                        return Match::Yes {
+                            frame: idx,
+                            close: false,
+                            len: base + pad,
+                        };
+                    }
+                    return Match::NeedMore;
+                }
+                Some(b'\n') => {
+                    return Match::Yes {
+                        frame: idx,
+                        close: false,
+                        len: base + pad + 1,
+                    };
+                }
+                Some(b'\r') => match after.get(1) {
+                    Some(b'\n') => {
+                        return Match::Yes {
+                            frame: idx,
+                            close: false,
+                            len: base + pad + 2,
+                        };
+                    }
+                    None if !eof => return Match::NeedMore,
+                    None => {
+                        return Match::Yes {
+                            frame: idx,
+                            close: false,
+                            len: base + pad + 1,
+                        };
+                    }
+                    Some(_) => continue,
+                },
+                Some(_) => continue,
+            }
+        }
+        Match::No
+    }
+
+    fn has_active_boundary(&self) -> bool {
+        !self.ctr.exhausted
+            && self
+                .stack
+                .iter()
+                .any(|f| matches!(&f.kind, FrameKind::Multipart { closed: false, .. }))
+    }
+
+    fn scan_headers(
+        &mut self,
+        input: &[u8],
+        pos: usize,
+        scanned: usize,
+        eof: bool,
+        sink: &mut Sink<'_>,
+    ) -> usize {
+        let start = pos;
+        let mut ls = start + scanned;
+        let is_first_root = !self.root_started;
+        loop {
+            if ls >= input.len() && !eof {
+                self.mode = Mode::Headers {
+                    scanned: ls - start,
+                };
+                return self.check_header_overflow(input, start, ls, sink);
+            }
+            let nl = memchr::memchr(b'\n', &input[ls..]);
+            let line_end = match nl {
+                Some(p) => ls + p + 1,
+                None if eof => input.len(),
+                None => {
+                    self.mode = Mode::Headers {
+                        scanned: ls - start,
+                    };
+                    return self.check_header_overflow(input, start, input.len(), sink);
+                }
+            };
+            if line_end - start > self.opts.limits.max_header_size {
+                return self.header_overflow(input, start, ls, sink);
+            }
+            let line = &input[ls..line_end];
+            if line.is_empty() {
+                // eof with nothing more
+                if ls > start {
+                    let id = self.ctr.next_id;
+                    self.defect(DefectKind::TruncatedHeader, id, self.abs(ls), sink);
+                }
+                self.start_part(&input[start..ls], self.abs(start), self.abs(ls), true, sink);
+                return ls;
+            }
+            if line == b"\n" || line == b"\r\n" {
+                self.start_part(
+                    &input[start..line_end],
+                    self.abs(start),
+                    self.abs(line_end),
+                    false,
+                    sink,
+                );
+                return line_end;
+            }
+            if line.starts_with(b"--") && self.has_active_boundary() {
+                match self.match_delimiter(line, eof) {
+                    Match::NeedMore => {
+                        self.mode = Mode::Headers {
+                            scanned: ls - start,
+                        };
+                        return start;
+                    }
+                    Match::Yes { .. } => {
+                        let id = self.ctr.next_id;
+                        self.defect(DefectKind::MissingBlankLine, id, self.abs(ls), sink);
+                        self.start_part(
+                            &input[start..ls],
+                            self.abs(start),
+                            self.abs(ls),
+                            true,
+                            sink,
+                        );
+                        return ls;
+                    }
+                    Match::No => {}
+                }
+            }
+            if !is_field_line(line, ls == start) {
+                if ls == start && is_first_root && line.starts_with(b"From ") {
+                    let id = self.ctr.next_id;
+                    self.defect(DefectKind::MboxFromLine, id, self.abs(ls), sink);
+                    ls = line_end;
+                    continue;
+                }
+                // A stray line between fields (a broken fold): look at the
+                // next line; when it is a field, keep reading the header.
+                if ls > start {
+                    let next = &input[line_end..];
+                    match memchr::memchr(b'\n', next) {
+                        None if !eof && next.len() <= LINE_SLACK * 4 => {
+                            self.mode = Mode::Headers {
+                                scanned: ls - start,
+                            };
+                            return self.check_header_overflow(input, start, input.len(), sink);
+                        }
+                        found => {
+                            let next_line = &next[..found.map_or(next.len(), |p| p + 1)];
+                            if !next_line.is_empty()
+                                && next_line != b"\n"
+                                && next_line != b"\r\n"
+                                && is_field_line(next_line, false)
+                            {
+                                let id = self.ctr.next_id;
+                                self.defect(DefectKind::InvalidHeaderLine, id, self.abs(ls), sink);
+                                ls = line_end;
+                                continue;
+                            }
+                        }
+                    }
+                }
+                let id = self.ctr.next_id;
+                self.defect(DefectKind::MissingBlankLine, id, self.abs(ls), sink);
+                self.start_part(&input[start..ls], self.abs(start), self.abs(ls), true, sink);
+                return ls;
+            }
+            ls = line_end;
+        }
+    }
+
+    fn check_header_overflow(
+        &mut self,
+        input: &[u8],
+        start: usize,
+        upto: usize,
+        sink: &mut Sink<'_>,
+    ) -> usize {
+        if upto - start > self.opts.limits.max_header_size {
+            let Mode::Headers { scanned } = self.mode else {
+                return start;
+            };
+            return self.header_overflow(input, start, start + scanned, sink);
+        }
+        start
+    }
+
+    fn header_overflow(
+        &mut self,
+        input: &[u8],
+        start: usize,
+        ls: usize,
+        sink: &mut Sink<'_>,
+    ) -> usize {
+        let id = self.ctr.next_id;
+        self.defect(DefectKind::HeaderTooLarge, id, self.abs(ls), sink);
+        // Keep the part of the header that fits; the entity starts once the
+        // rest of its header block has been skipped.
+        self.pending_header = Some((input[start..ls].to_vec(), self.abs(start)));
+        self.mode = Mode::SkipHeaders;
+        ls
+    }
+
+    fn skip_headers(&mut self, input: &[u8], pos: usize, eof: bool, sink: &mut Sink<'_>) -> usize {
+        let _ = sink;
+        let mut ls = pos;
+        loop {
+            match memchr::memchr(b'\n', &input[ls..]) {
+                Some(p) => {
+                    let line = &input[ls..ls + p + 1];
+                    ls += p + 1;
+                    if line == b"\n" || line == b"\r\n" {
+                        self.end_skip(ls, sink);
+                        return ls;
+                    }
+                }
+                None => {
+                    if eof {
+                        self.end_skip(input.len(), sink);
+                        return input.len();
+                    }
+                    // Keep a partial line only while it is short.
+                    if input.len() - ls > LINE_SLACK {
+                        // Discard up to the last byte (a CR may matter).
+                        return input.len() - 1;
+                    }
+                    return ls;
+                }
+            }
+        }
+    }
+
+    /// The oversized header block ended at `body` (relative index).
+    fn end_skip(&mut self, body: usize, sink: &mut Sink<'_>) {
+        let (header, offset) = self.pending_header.take().unwrap_or_default();
+        let body = self.abs(body);
+        self.start_part(&header, offset, body, false, sink);
+    }
+
+    fn abs(&self, i: usize) -> u64 {
+        self.offset + i as u64
+    }
+
+    /// Starts an entity whose header block was read; pushes its frame and
+    /// sets the mode for its body.
+    fn start_part(
+        &mut self,
+        header: &[u8],
+        offset: u64,
+        body_offset: u64,
+        no_blank: bool,
+        sink: &mut Sink<'_>,
+    ) {
+        let _ = no_blank;
+        // Where this entity sits.
+        let (parent, depth, section, digest, message_entity) = match self.stack.last_mut() {
+            None => (
+                self.parent,
+                self.base_depth,
+                self.base_section.clone(),
+                false,
+                true,
+            ),
+            Some(f) => {
+                let depth = f.depth + 1;
+                match &mut f.kind {
+                    FrameKind::Multipart {
+                        digest, children, ..
+                    } => {
+                        let mut s = f.section.clone();
+                        s.push(*children);
+                        (Some(f.id), depth, s, *digest, false)
+                    }
+                    _ => (Some(f.id), depth, f.section.clone(), false, true),
+                }
+            }
+        };
+        self.root_started = true;
+        let id = self.ctr.next_id;
+        self.ctr.next_id += 1;
+        let mime = MimeHeaders::parse(header, digest);
+        if mime.content_type_invalid {
+            self.defect(DefectKind::InvalidContentType, id, offset, sink);
+        }
+        if mime.transfer_encoding_unknown {
+            self.defect(DefectKind::UnknownTransferEncoding, id, offset, sink);
+        }
+        let limits = self.opts.limits;
+        let mut kind = if mime.content_type.is_multipart() {
+            PartKind::Multipart
+        } else if mime.content_type.is_message() {
+            if mime.transfer_encoding.is_identity() {
+                PartKind::Message
+            } else {
+                PartKind::EncodedMessage
+            }
+        } else {
+            PartKind::Leaf
+        };
+        let mut boundary = Vec::new();
+        if kind == PartKind::Multipart {
+            match mime.content_type.boundary() {
+                Some("") => {
+                    self.defect(DefectKind::MissingBoundary, id, offset, sink);
+                    kind = PartKind::Leaf;
+                }
+                Some(b) if b.len() > limits.max_boundary_len => {
+                    self.defect(DefectKind::BoundaryTooLong, id, offset, sink);
+                    kind = PartKind::Leaf;
+                }
+                Some(b) => boundary = b.as_bytes().to_vec(),
+                None => {
+                    self.defect(DefectKind::MissingBoundary, id, offset, sink);
+                    kind = PartKind::Leaf;
+                }
+            }
+            if kind == PartKind::Multipart && !mime.transfer_encoding.is_identity() {
+                self.defect(DefectKind::EncodedComposite, id, offset, sink);
+            }
+        }
+        if kind != PartKind::Leaf && depth >= limits.max_depth {
+            self.defect(DefectKind::DepthLimit, id, offset, sink);
+            kind = PartKind::Leaf;
+        }
+        if !self.ctr.exhausted && self.ctr.next_id >= limits.max_parts {
+            self.defect(DefectKind::PartLimit, id, offset, sink);
+            self.ctr.exhausted = true;
+            kind = PartKind::Leaf;
+        }
+        // IMAP numbering: a message's non-multipart body is part 1 of it.
+        let section = if message_entity && kind != PartKind::Multipart {
+            let mut s = section;
+            s.push(1);
+            s
+        } else {
+            section
+        };
+        let inner_stream = if kind == PartKind::EncodedMessage {
+            self.ctr.next_stream += 1;
+            Some(self.ctr.next_stream)
+        } else {
+            None
+        };
+        let te = mime.transfer_encoding;
+        let digest = mime.content_type.subtype() == "digest";
+        sink(Event::PartStart(PartStart {
+            id,
+            parent,
+            depth,
+            stream: self.stream,
+            section: &section,
+            offset,
+            body_offset,
+            header,
+            mime,
+            kind,
+            inner_stream,
+        }));
+        let frame_kind = match kind {
+            PartKind::Multipart => FrameKind::Multipart {
+                boundary,
+                digest,
+                children: 0,
+                closed: false,
+            },
+            PartKind::Message => FrameKind::Message,
+            PartKind::Leaf => FrameKind::Leaf {
+                decoder: self.opts.decode.then(|| Decoder::new(te)),
+                child: None,
+            },
+            PartKind::EncodedMessage => FrameKind::Leaf {
+                decoder: Some(Decoder::new(te)),
+                child: Some(Box::new(Parser::nested(
+                    self.opts,
+                    inner_stream.unwrap_or_default(),
+                    section.clone(),
+                    depth + 1,
+                    id,
+                ))),
+            },
+        };
+        self.stack.push(Frame {
+            id,
+            section,
+            depth,
+            kind: frame_kind,
+        });
+        self.mode = match kind {
+            PartKind::Message => Mode::Headers { scanned: 0 },
+            _ => Mode::Body,
+        };
+        self.at_line_start = true;
+    }
+
+    /// Emits body bytes of the innermost frame.
+    fn emit(&mut self, data: &[u8], offset: u64, sink: &mut Sink<'_>) {
+        if data.is_empty() {
+            return;
+        }
+        let Some(frame) = self.stack.last_mut() else {
+            return;
+        };
+        let id = frame.id;
+        match &mut frame.kind {
+            FrameKind::Leaf { decoder, child } => {
+                sink(Event::Body { id, offset, data });
+                match decoder {
+                    Some(Decoder::Identity) => {
+                        sink(Event::Decoded { id, data });
+                        if let Some(c) = child {
+                            c.ctr = self.ctr;
+                            c.feed(data, sink);
+                            self.ctr = c.ctr;
+                        }
+                    }
+                    Some(d) => {
+                        self.scratch.clear();
+                        d.decode(data, &mut self.scratch);
+                        if !self.scratch.is_empty() {
+                            sink(Event::Decoded {
+                                id,
+                                data: &self.scratch,
+                            });
+                            if let Some(c) = child {
+                                c.ctr = self.ctr;
+                                c.feed(&self.scratch, sink);
+                                self.ctr = c.ctr;
+                            }
+                        }
+                    }
+                    None => {}
+                }
+            }
+            FrameKind::Multipart {
+                children, closed, ..
+            } => {
+                if *closed {
+                    sink(Event::Epilogue { id, offset, data });
+                } else if *children == 0 {
+                    sink(Event::Preamble { id, offset, data });
+                }
+            }
+            FrameKind::Message => {}
+        }
+    }
+
+    /// Closes the innermost frame at offset `end`.
+    fn pop_frame(&mut self, end: u64, at_eof: bool, sink: &mut Sink<'_>) {
+        let Some(mut frame) = self.stack.pop() else {
+            return;
+        };
+        match &mut frame.kind {
+            FrameKind::Leaf { decoder, child } => {
+                if let Some(d) = decoder {
+                    self.scratch.clear();
+                    d.finish(&mut self.scratch);
+                    if !self.scratch.is_empty() {
+                        sink(Event::Decoded {
+                            id: frame.id,
+                            data: &self.scratch,
+                        });
+                        if let Some(c) = child.as_mut() {
+                            c.ctr = self.ctr;
+                            c.feed(&self.scratch, sink);
+                            self.ctr = c.ctr;
+                        }
+                    }
+                }
+                if let Some(c) = child.as_mut() {
+                    c.ctr = self.ctr;
+                    c.finish(sink);
+                    self.ctr = c.ctr;
+                }
+            }
+            FrameKind::Multipart {
+                closed, children, ..
+            } => {
+                if *children == 0 {
+                    self.defect(DefectKind::NoParts, frame.id, end, sink);
+                }
+                if !*closed {
+                    self.defect(DefectKind::MissingCloseDelimiter, frame.id, end, sink);
+                }
+            }
+            FrameKind::Message => {}
+        }
+        let _ = at_eof;
+        sink(Event::PartEnd(PartEnd { id: frame.id, end }));
+    }
+
+    fn scan_body(&mut self, input: &[u8], pos: usize, eof: bool, sink: &mut Sink<'_>) -> usize {
+        let data = &input[pos..];
+        let base = self.abs(pos);
+        if !self.has_active_boundary() {
+            self.emit(data, base, sink);
+            self.at_line_start = false;
+            return input.len();
+        }
+        let mut search = 0usize;
+        let mut first = self.at_line_start;
+        loop {
+            // The next candidate line start `l` and where its line end begins `nl`.
+            let cand = if first {
+                first = false;
+                if data.len() < 2 && !eof {
+                    if data.is_empty() || data[0] == b'-' {
+                        return pos;
+                    }
+                    None.or(self.find_candidate(data, 0))
+                } else if data.starts_with(b"--") {
+                    Some((0, 0))
+                } else {
+                    self.find_candidate(data, 0)
+                }
+            } else {
+                self.find_candidate(data, search)
+            };
+            let Some((l, nl)) = cand else {
+                let keep = if eof { data.len() } else { tail_holdback(data) };
+                self.emit(&data[..keep], base, sink);
+                if keep > 0 {
+                    self.at_line_start = false;
+                }
+                return pos + keep;
+            };
+            match self.match_delimiter(&data[l..], eof) {
+                Match::NeedMore => {
+                    self.emit(&data[..nl], base, sink);
+                    if nl > 0 {
+                        self.at_line_start = false;
+                    }
+                    return pos + nl;
+                }
+                Match::No => {
+                    search = l;
+                }
+                Match::Yes { frame, close, len } => {
+                    self.emit(&data[..nl], base, sink);
+                    let end = base + nl as u64;
+                    self.delimiter(frame, close, end, sink);
+                    return pos + l + len;
+                }
+            }
+        }
+    }
+
+    /// Finds "\n--" at or after `from`: returns (line start, line-end start).
+    fn find_candidate(&self, data: &[u8], from: usize) -> Option<(usize, usize)> {
+        let p = from + memchr::memmem::find(&data[from..], b"\n--")?;
+        let nl = if p > 0 && data[p - 1] == b'\r' {
+            p - 1
+        } else {
+            p
+        };
+        Some((p + 1, nl))
+    }
+
+    /// Handles a delimiter of frame `idx` whose line end begins at `end`.
+    fn delimiter(&mut self, idx: usize, close: bool, end: u64, sink: &mut Sink<'_>) {
+        while self.stack.len() > idx + 1 {
+            self.pop_frame(end, false, sink);
+        }
+        let Some(frame) = self.stack.last_mut() else {
+            return;
+        };
+        if let FrameKind::Multipart {
+            children, closed, ..
+        } = &mut frame.kind
+        {
+            if close {
+                *closed = true;
+                self.mode = Mode::Body;
+            } else {
+                *children += 1;
+                self.mode = Mode::Headers { scanned: 0 };
+            }
+        }
+        self.at_line_start = true;
+    }
+}
+
+/// Whether `line` is a header field line (or a continuation, unless `first`).
+fn is_field_line(line: &[u8], first: bool) -> bool {
+    match line.first() {
+        Some(b' ' | b'\t') => !first,
+        Some(_) => memchr::memchr(b':', line).is_some_and(|c| {
+            c > 0
+                && line[..c]
+                    .trim_ascii_end()
+                    .iter()
+                    .all(|&b| b > b' ' && b != 127)
+        }),
+        None => false,
+    }
+}
+
+/// How much of `data` (no candidate delimiter in it) can be emitted: all but
+/// a trailing line end, or line end and `-`, that may start a delimiter.
+fn tail_holdback(data: &[u8]) -> usize {
+    let n = data.len();
+    if n == 0 {
+        return 0;
+    }
+    match data[n - 1] {
+        b'\r' => n - 1,
+        b'\n' => {
+            if n >= 2 && data[n - 2] == b'\r' {
+                n - 2
+            } else {
+                n - 1
+            }
+        }
+        b'-' if n >= 2 && data[n - 2] == b'\n' => {
+            if n >= 3 && data[n - 3] == b'\r' {
+                n - 3
+            } else {
+                n - 2
+            }
+        }
+        _ => n,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Match {
+    No,
+    NeedMore,
+    Yes {
+        frame: usize,
+        close: bool,
+        len: usize,
+    },
+}

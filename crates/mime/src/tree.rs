@@ -1,0 +1,313 @@
+//! The MIME tree (RFC 2046): every entity of a message with its byte ranges,
+//! parsed MIME fields and IMAP section number.
+//!
+//! The tree is flat (a `Vec` of parts in depth-first order, each knowing its
+//! parent and children), so walking it never recurses and a deeply nested
+//! message cannot overflow the stack. Ranges index the input, which the tree
+//! borrows; the decoded body of a base64 or quoted-printable encapsulated
+//! message is the one thing it owns (in a stream of its own).
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+use crate::charset::{TextStatus, decode_text};
+use crate::defect::{Defect, DefectKind};
+use crate::encoding::{TransferEncoding, decode};
+use crate::headers::MimeHeaders;
+use crate::stream::{Event, Options, Parser, PartKind};
+
+/// One entity of the tree.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// Depth-first index (0 is the message).
+    pub id: usize,
+    /// The enclosing entity.
+    pub parent: Option<usize>,
+    /// Children in order (body parts of a multipart; the message inside an
+    /// encapsulated message part).
+    pub children: Vec<usize>,
+    /// Nesting depth.
+    pub depth: usize,
+    /// Which stream the ranges index (0: the input).
+    pub stream: usize,
+    /// IMAP section (RFC 3501 §6.4.5); empty for the message's own
+    /// multipart body.
+    pub section: Vec<u32>,
+    /// The header block, blank line included.
+    pub header: Range<usize>,
+    /// The body (for a multipart: preamble, parts and epilogue).
+    pub body: Range<usize>,
+    /// Parsed MIME fields.
+    pub mime: MimeHeaders,
+    /// Structure.
+    pub kind: PartKind,
+    /// For an encoded encapsulated message, the stream of its decoded body.
+    pub inner_stream: Option<usize>,
+    /// Multipart preamble.
+    pub preamble: Option<Range<usize>>,
+    /// Multipart epilogue.
+    pub epilogue: Option<Range<usize>>,
+}
+
+impl Part {
+    /// The section as IMAP writes it (`1.2.3`, empty for the message body).
+    pub fn section_string(&self) -> String {
+        section_to_string(&self.section)
+    }
+
+    /// True for a leaf whose body is data.
+    pub fn is_leaf(&self) -> bool {
+        self.kind == PartKind::Leaf
+    }
+}
+
+pub(crate) fn section_to_string(s: &[u32]) -> String {
+    let mut out = String::new();
+    for (i, n) in s.iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(&n.to_string());
+    }
+    out
+}
+
+/// A parsed message: its tree of parts over the input.
+#[derive(Debug, Clone)]
+pub struct Message<'a> {
+    streams: Vec<Cow<'a, [u8]>>,
+    parts: Vec<Part>,
+    defects: Vec<Defect>,
+}
+
+impl<'a> Message<'a> {
+    /// Parses a message with the default options.
+    pub fn parse(input: &'a [u8]) -> Self {
+        Self::parse_with(input, Options::default())
+    }
+
+    /// Parses a message with `opts` (only the limits matter; the tree keeps
+    /// raw ranges and decodes on request).
+    pub fn parse_with(input: &'a [u8], opts: Options) -> Self {
+        let mut b = Builder {
+            streams: vec![Cow::Borrowed(input)],
+            parts: Vec::with_capacity(8),
+            defects: Vec::new(),
+            stack: Vec::new(),
+        };
+        let mut p = Parser::with_options(Options {
+            decode: false,
+            ..opts
+        });
+        p.feed(input, &mut |ev| b.event(ev));
+        p.finish(&mut |ev| b.event(ev));
+        Message {
+            streams: b.streams,
+            parts: b.parts,
+            defects: b.defects,
+        }
+    }
+
+    /// Every part, depth-first.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// The part with `id`.
+    pub fn part(&self, id: usize) -> Option<&Part> {
+        self.parts.get(id)
+    }
+
+    /// The message's own entity.
+    pub fn root(&self) -> &Part {
+        &self.parts[0]
+    }
+
+    /// The leaves (data parts), depth-first, descending into encapsulated
+    /// messages.
+    pub fn leaves(&self) -> impl Iterator<Item = &Part> {
+        self.parts.iter().filter(|p| p.is_leaf())
+    }
+
+    /// Every defect found, in document order.
+    pub fn defects(&self) -> &[Defect] {
+        &self.defects
+    }
+
+    /// Whether a defect of `kind` was found.
+    pub fn has_defect(&self, kind: DefectKind) -> bool {
+        self.defects.iter().any(|d| d.kind == kind)
+    }
+
+    /// The bytes of stream `n` (0 is the input).
+    pub fn stream(&self, n: usize) -> &[u8] {
+        self.streams.get(n).map_or(&[][..], |s| s.as_ref())
+    }
+
+    /// The header block of `part`.
+    pub fn header_bytes(&self, part: &Part) -> &[u8] {
+        &self.stream(part.stream)[part.header.clone()]
+    }
+
+    /// The raw body of `part` (transfer encoding not removed).
+    pub fn raw_body(&self, part: &Part) -> &[u8] {
+        &self.stream(part.stream)[part.body.clone()]
+    }
+
+    /// The whole entity: header block and body.
+    pub fn raw_entity(&self, part: &Part) -> &[u8] {
+        &self.stream(part.stream)[part.header.start..part.body.end]
+    }
+
+    /// The body of `part` with its transfer encoding removed.
+    pub fn decoded(&self, part: &Part) -> Cow<'_, [u8]> {
+        let raw = self.raw_body(part);
+        match part.mime.transfer_encoding {
+            TransferEncoding::Base64
+            | TransferEncoding::QuotedPrintable
+            | TransferEncoding::UuEncode => Cow::Owned(decode(part.mime.transfer_encoding, raw)),
+            _ => Cow::Borrowed(raw),
+        }
+    }
+
+    /// The decoded text of a `text/*` part in UTF-8, with how it went.
+    /// `None` for other types.
+    pub fn text(&self, part: &Part) -> Option<(String, TextStatus)> {
+        if part.mime.content_type.ty() != "text" {
+            return None;
+        }
+        let data = self.decoded(part);
+        let cs = part.mime.content_type.charset();
+        Some(decode_text(
+            cs.as_deref().unwrap_or("us-ascii").as_bytes(),
+            &data,
+        ))
+    }
+
+    /// For a multipart/signed part (RFC 1847 §2.1): the exact bytes that
+    /// were signed (the first body part, header and body, without the line
+    /// end that belongs to the delimiter) and the signature part.
+    pub fn signed_content(&self, part: &Part) -> Option<(&[u8], &Part)> {
+        if !part.mime.content_type.is("multipart", "signed") {
+            return None;
+        }
+        let first = self.part(*part.children.first()?)?;
+        let sig = self.part(*part.children.get(1)?)?;
+        Some((self.raw_entity(first), sig))
+    }
+
+    /// The fields of a message/delivery-status part (RFC 3464).
+    pub fn delivery_status(&self, part: &Part) -> Option<crate::report::DeliveryStatus> {
+        let ct = &part.mime.content_type;
+        (ct.is("message", "delivery-status") || ct.is("message", "global-delivery-status"))
+            .then(|| crate::report::DeliveryStatus::parse(&self.decoded(part)))
+    }
+
+    /// The fields of a message/disposition-notification part (RFC 8098).
+    pub fn disposition_notification(
+        &self,
+        part: &Part,
+    ) -> Option<crate::report::DispositionNotification> {
+        let ct = &part.mime.content_type;
+        (ct.is("message", "disposition-notification")
+            || ct.is("message", "global-disposition-notification"))
+        .then(|| crate::report::DispositionNotification::parse(&self.decoded(part)))
+    }
+
+    /// The header block of the message a part encapsulates (IMAP
+    /// `section.HEADER`), for a message/rfc822 part.
+    pub fn encapsulated(&self, part: &Part) -> Option<&Part> {
+        match part.kind {
+            PartKind::Message | PartKind::EncodedMessage => self.part(*part.children.first()?),
+            _ => None,
+        }
+    }
+
+    /// The part with IMAP section `section` (`"1.2"`); `""` is the message.
+    /// For a section that names both an encapsulated message part and its
+    /// multipart body, the message part is returned (RFC 3501 §6.4.5).
+    pub fn find_section(&self, section: &str) -> Option<&Part> {
+        let want: Vec<u32> = if section.is_empty() {
+            Vec::new()
+        } else {
+            section
+                .split('.')
+                .map(|n| n.parse().ok())
+                .collect::<Option<Vec<u32>>>()?
+        };
+        if want.is_empty() {
+            return self.parts.first();
+        }
+        self.parts.iter().find(|p| p.section == want)
+    }
+}
+
+struct Builder<'a> {
+    streams: Vec<Cow<'a, [u8]>>,
+    parts: Vec<Part>,
+    defects: Vec<Defect>,
+    /// Open parts.
+    stack: Vec<usize>,
+}
+
+impl Builder<'_> {
+    fn event(&mut self, ev: Event<'_>) {
+        match ev {
+            Event::PartStart(s) => {
+                let id = s.id;
+                debug_assert_eq!(id, self.parts.len());
+                if let Some(p) = s.parent.and_then(|p| self.parts.get_mut(p)) {
+                    p.children.push(id);
+                }
+                if let Some(n) = s.inner_stream {
+                    while self.streams.len() <= n {
+                        self.streams.push(Cow::Owned(Vec::new()));
+                    }
+                }
+                self.parts.push(Part {
+                    id,
+                    parent: s.parent,
+                    children: Vec::new(),
+                    depth: s.depth,
+                    stream: s.stream,
+                    section: s.section.to_vec(),
+                    header: s.offset as usize..s.body_offset as usize,
+                    body: s.body_offset as usize..s.body_offset as usize,
+                    mime: s.mime,
+                    kind: s.kind,
+                    inner_stream: s.inner_stream,
+                    preamble: None,
+                    epilogue: None,
+                });
+                self.stack.push(id);
+            }
+            Event::Decoded { id, data } => {
+                if let Some(n) = self.parts.get(id).and_then(|p| p.inner_stream)
+                    && let Some(Cow::Owned(v)) = self.streams.get_mut(n)
+                {
+                    v.extend_from_slice(data);
+                }
+            }
+            Event::Preamble { id, offset, data } => {
+                if let Some(p) = self.parts.get_mut(id) {
+                    let r = p.preamble.get_or_insert(offset as usize..offset as usize);
+                    r.end = offset as usize + data.len();
+                }
+            }
+            Event::Epilogue { id, offset, data } => {
+                if let Some(p) = self.parts.get_mut(id) {
+                    let r = p.epilogue.get_or_insert(offset as usize..offset as usize);
+                    r.end = offset as usize + data.len();
+                }
+            }
+            Event::PartEnd(e) => {
+                if let Some(p) = self.parts.get_mut(e.id) {
+                    p.body.end = (e.end as usize).max(p.body.start);
+                }
+                self.stack.pop();
+            }
+            Event::Defect(d) => self.defects.push(d),
+            Event::Body { .. } => {}
+        }
+    }
+}

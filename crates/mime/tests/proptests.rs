@@ -1,0 +1,106 @@
+//! Property tests: the streaming parser gives the same events in any split,
+//! and agrees with the tree, on generated (and mangled) messages.
+
+mod common;
+
+use common::*;
+use mailwire_mime::builder::PartBuilder;
+use mailwire_mime::summary::{StreamSummarizer, leaf_parts};
+use mailwire_mime::{Message, TransferEncoding};
+use proptest::prelude::*;
+
+fn arb_leaf() -> impl Strategy<Value = PartBuilder> {
+    prop_oneof![
+        "[ -~\n\u{e9}]{0,200}".prop_map(|t| PartBuilder::plain(&t)),
+        "[ -~\n]{0,200}".prop_map(|t| PartBuilder::html(&t)),
+        proptest::collection::vec(any::<u8>(), 0..300).prop_map(|d| PartBuilder::attachment(
+            "application/octet-stream",
+            "x.bin",
+            d
+        )),
+        "[ -~\n]{0,100}"
+            .prop_map(|t| PartBuilder::plain(&t).encoding(TransferEncoding::QuotedPrintable)),
+    ]
+}
+
+fn arb_part() -> impl Strategy<Value = PartBuilder> {
+    arb_leaf().prop_recursive(4, 24, 4, |inner| {
+        prop_oneof![
+            (
+                proptest::collection::vec(inner.clone(), 1..4),
+                prop_oneof![Just("mixed"), Just("alternative"), Just("digest")]
+            )
+                .prop_map(|(parts, sub)| PartBuilder::multipart(sub, parts)),
+            inner.clone().prop_map(|p| {
+                let mut raw = b"Subject: fwd\r\nMIME-Version: 1.0\r\n".to_vec();
+                raw.extend_from_slice(&p.to_bytes(3, false));
+                PartBuilder::message(raw)
+            }),
+            inner.prop_map(|p| {
+                let mut raw = b"Subject: fwd\r\n".to_vec();
+                raw.extend_from_slice(&p.to_bytes(5, false));
+                PartBuilder::data("message/rfc822", raw).encoding(TransferEncoding::Base64)
+            }),
+        ]
+    })
+}
+
+/// A generated message, optionally mangled: bytes cut out, LF-only line
+/// ends, junk inserted.
+fn arb_message() -> impl Strategy<Value = Vec<u8>> {
+    (
+        arb_part(),
+        any::<u64>(),
+        0u8..4,
+        any::<usize>(),
+        any::<usize>(),
+    )
+        .prop_map(|(p, seed, mangle, a, b)| {
+            let mut raw = p.to_bytes(seed, false);
+            let n = raw.len().max(1);
+            match mangle {
+                1 => {
+                    let (x, y) = (a % n, b % n);
+                    let (x, y) = (x.min(y), x.max(y));
+                    raw.drain(x..y.min(x + 40));
+                }
+                2 => raw.retain(|&c| c != b'\r'),
+                3 => {
+                    let at = a % n;
+                    raw.splice(at..at, b"\r\n--".iter().copied());
+                }
+                _ => {}
+            }
+            raw
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn any_split_gives_the_same_events(raw in arb_message(), cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
+        let whole = events_split(&raw, &[]);
+        let mut cuts: Vec<usize> = cuts.iter().map(|c| c % (raw.len() + 1)).collect();
+        cuts.sort();
+        let split = events_split(&raw, &cuts);
+        prop_assert!(split == whole, "events differ for cuts {:?}", cuts);
+    }
+
+    #[test]
+    fn tree_and_stream_agree(raw in arb_message(), chunk in 1usize..64) {
+        let tree = leaf_parts(&Message::parse(&raw));
+        let mut s = StreamSummarizer::new();
+        for c in raw.chunks(chunk) {
+            s.feed(c);
+        }
+        prop_assert_eq!(s.finish(), tree);
+    }
+
+    #[test]
+    fn byte_by_byte(raw in arb_message()) {
+        let whole = events_split(&raw, &[]);
+        let cuts: Vec<usize> = (1..raw.len()).collect();
+        prop_assert!(events_split(&raw, &cuts) == whole);
+    }
+}

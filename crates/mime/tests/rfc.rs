@@ -1,0 +1,315 @@
+//! RFC examples as tests, and structural edge cases.
+
+mod common;
+
+use common::*;
+use mailwire_mime::{DefectKind, Limits, Message, Options, Parser, PartKind};
+
+#[test]
+fn rfc2046_5_1_1_example() {
+    let raw = b"From: Nathaniel Borenstein <nsb@bellcore.com>\r\n\
+To: Ned Freed <ned@innosoft.com>\r\n\
+Date: Sun, 21 Mar 1993 23:56:48 -0800 (PST)\r\n\
+Subject: Sample message\r\n\
+MIME-Version: 1.0\r\n\
+Content-type: multipart/mixed; boundary=\"simple boundary\"\r\n\
+\r\n\
+This is the preamble.  It is to be ignored, though it\r\n\
+is a handy place for composition agents to include an\r\n\
+explanatory note to non-MIME conformant readers.\r\n\
+\r\n\
+--simple boundary\r\n\
+\r\n\
+This is implicitly typed plain US-ASCII text.\r\n\
+It does NOT end with a linebreak.\r\n\
+--simple boundary\r\n\
+Content-type: text/plain; charset=us-ascii\r\n\
+\r\n\
+This is explicitly typed plain US-ASCII text.\r\n\
+It DOES end with a linebreak.\r\n\
+\r\n\
+--simple boundary--\r\n\
+\r\n\
+This is the epilogue.  It is also to be ignored.\r\n";
+    let msg = Message::parse(raw);
+    assert!(msg.defects().is_empty());
+    let root = msg.root();
+    assert_eq!(root.kind, PartKind::Multipart);
+    let pre = &raw[root.preamble.clone().unwrap()];
+    assert!(pre.starts_with(b"This is the preamble.") && pre.ends_with(b"readers.\r\n"));
+    let epi = &raw[root.epilogue.clone().unwrap()];
+    assert_eq!(
+        epi,
+        b"\r\nThis is the epilogue.  It is also to be ignored.\r\n"
+    );
+    let leaves: Vec<_> = msg.leaves().collect();
+    assert_eq!(leaves.len(), 2);
+    assert_eq!(
+        msg.raw_body(leaves[0]),
+        b"This is implicitly typed plain US-ASCII text.\r\nIt does NOT end with a linebreak."
+    );
+    assert_eq!(
+        msg.raw_body(leaves[1]),
+        b"This is explicitly typed plain US-ASCII text.\r\nIt DOES end with a linebreak.\r\n"
+    );
+    assert_eq!(leaves[0].mime.mime_type(), "text/plain");
+    assert_eq!(
+        leaves[0].mime.content_type.charset().as_deref(),
+        Some("us-ascii")
+    );
+}
+
+#[test]
+fn rfc2046_5_1_1_whole_delimiter_only() {
+    // "--b" followed by other characters is not a delimiter; transport padding is.
+    let raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b  \t\r\n\r\n--bc\r\n--b- x\r\n--b--\r\n";
+    let msg = Message::parse(raw);
+    assert!(msg.defects().is_empty(), "{:?}", msg.defects());
+    let leaf = msg.leaves().next().unwrap();
+    assert_eq!(msg.raw_body(leaf), b"--bc\r\n--b- x");
+}
+
+#[test]
+fn nested_boundaries_that_are_prefixes() {
+    let raw = b"Content-Type: multipart/mixed; boundary=abc\r\n\r\n--abc\r\n\
+Content-Type: multipart/alternative; boundary=abcdef\r\n\r\n--abcdef\r\n\r\none\r\n--abcdef\r\n\r\ntwo\r\n--abcdef--\r\n\
+--abc\r\n\r\nthree\r\n--abc--\r\n";
+    let msg = Message::parse(raw);
+    assert!(msg.defects().is_empty(), "{:?}", msg.defects());
+    let got: Vec<_> = msg
+        .leaves()
+        .map(|p| (p.section_string(), msg.raw_body(p).to_vec()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("1.1".into(), b"one".to_vec()),
+            ("1.2".into(), b"two".to_vec()),
+            ("2".into(), b"three".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn repairs_are_reported() {
+    // Inner multipart never closed; outer close delimiter ends it.
+    let raw = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: multipart/mixed; boundary=i\r\n\r\n--i\r\n\r\nx\r\n--o--\r\n";
+    let msg = Message::parse(raw);
+    assert!(msg.has_defect(DefectKind::MissingCloseDelimiter));
+    assert_eq!(msg.raw_body(msg.leaves().next().unwrap()), b"x");
+    // Truncated: no close delimiter at all, input ends inside a part.
+    let msg =
+        Message::parse(b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n\r\npartial bo");
+    assert!(msg.has_defect(DefectKind::MissingCloseDelimiter));
+    assert_eq!(msg.raw_body(msg.leaves().next().unwrap()), b"partial bo");
+    // Missing blank line after a part's header.
+    let msg = Message::parse(b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: text/html\r\n<p>hi</p>\r\n--o--\r\n");
+    assert!(msg.has_defect(DefectKind::MissingBlankLine));
+    let leaf = msg.leaves().next().unwrap();
+    assert_eq!(leaf.mime.mime_type(), "text/html");
+    assert_eq!(msg.raw_body(leaf), b"<p>hi</p>");
+}
+
+#[test]
+fn rfc2046_5_1_5_digest_default() {
+    let raw = b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: one\r\n\r\nbody one\r\n--d\r\nContent-Type: text/plain\r\n\r\nnot a message\r\n--d--\r\n";
+    let msg = Message::parse(raw);
+    let parts: Vec<_> = msg
+        .parts()
+        .iter()
+        .map(|p| (p.section_string(), p.mime.mime_type()))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("".into(), "multipart/digest".into()),
+            ("1".into(), "message/rfc822".into()),
+            ("1.1".into(), "text/plain".into()),
+            ("2".into(), "text/plain".into())
+        ]
+    );
+    let inner = msg.encapsulated(&msg.parts()[1]).unwrap();
+    assert_eq!(msg.header_bytes(inner), b"Subject: one\r\n\r\n");
+}
+
+#[test]
+fn rfc3501_6_4_5_section_numbers() {
+    let Some(_) = corpus_files() else { return };
+    let data = std::fs::read(format!("{CORPUS}/mimekit-messages/rfc2060.txt")).unwrap();
+    let msg = Message::parse(&data);
+    let want = [
+        ("1", "text/plain"),
+        ("2", "application/octet-stream"),
+        ("3", "message/rfc822"),
+        ("3.1", "text/plain"),
+        ("3.2", "application/octet-stream"),
+        ("4", "multipart/mixed"),
+        ("4.1", "image/gif"),
+        ("4.2", "message/rfc822"),
+        ("4.2.1", "text/plain"),
+        ("4.2.2", "multipart/alternative"),
+        ("4.2.2.1", "text/plain"),
+        ("4.2.2.2", "text/richtext"),
+    ];
+    for (sec, ty) in want {
+        assert_eq!(msg.find_section(sec).unwrap().mime.mime_type(), ty, "{sec}");
+    }
+    // A non-multipart message has only part 1.
+    let msg = Message::parse(b"Subject: x\r\n\r\nbody");
+    assert_eq!(msg.root().section_string(), "1");
+    assert_eq!(msg.raw_body(msg.find_section("1").unwrap()), b"body");
+}
+
+#[test]
+fn encoded_message_rfc822_is_parsed() {
+    use base64::Engine as _;
+    let inner = b"Subject: inner\r\nContent-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\n\r\nhello\r\n--z--\r\n";
+    let b64 = base64::engine::general_purpose::STANDARD.encode(inner);
+    let raw = format!(
+        "Content-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n{b64}\r\n"
+    );
+    let msg = Message::parse(raw.as_bytes());
+    assert_eq!(msg.root().kind, PartKind::EncodedMessage);
+    let leaf = msg.leaves().next().unwrap();
+    assert_eq!(leaf.section_string(), "1.1");
+    assert_eq!(leaf.stream, 1);
+    assert_eq!(msg.raw_body(leaf), b"hello");
+    assert_eq!(msg.stream(1), inner);
+}
+
+#[test]
+fn rfc1847_signed_bytes() {
+    let Some(_) = corpus_files() else { return };
+    let data = std::fs::read(format!("{CORPUS}/dovecot-samples/006.eml")).unwrap();
+    let msg = Message::parse(&data);
+    let signed = msg
+        .parts()
+        .iter()
+        .find(|p| p.mime.content_type.is("multipart", "signed"))
+        .unwrap();
+    let (bytes, sig) = msg.signed_content(signed).unwrap();
+    assert_eq!(sig.mime.mime_type(), "signature/plain");
+    // The signed bytes are exactly what lies between the delimiter lines.
+    let b = signed.mime.content_type.boundary().unwrap();
+    let text = &data[..];
+    let start = memchr::memmem::find(text, format!("--{b}\n").as_bytes()).unwrap() + b.len() + 3;
+    assert_eq!(&text[start..start + bytes.len()], bytes);
+    let after = &text[start + bytes.len()..];
+    assert!(
+        after.starts_with(format!("\n--{b}").as_bytes())
+            || after.starts_with(format!("\r\n--{b}").as_bytes())
+    );
+}
+
+#[test]
+fn rfc3464_delivery_status_corpus() {
+    let Some(_) = corpus_files() else { return };
+    for (file, action, status, rcpt) in [
+        (
+            "delivery-status.txt",
+            "failed",
+            None,
+            "newsletter-request@imusic.com",
+        ),
+        (
+            "delivery-status-no-blank-line.txt",
+            "failed",
+            None,
+            "newsletter-request@imusic.com",
+        ),
+        (
+            "bounce.txt",
+            "failed",
+            Some("5.1.1"),
+            "netec.test@netecgc.com",
+        ),
+    ] {
+        let data = std::fs::read(format!("{CORPUS}/mimekit-messages/{file}")).unwrap();
+        let msg = Message::parse(&data);
+        let part = msg
+            .parts()
+            .iter()
+            .find(|p| p.mime.content_type.is("message", "delivery-status"))
+            .unwrap();
+        let ds = msg.delivery_status(part).unwrap();
+        assert!(ds.field("reporting-mta").is_some(), "{file}");
+        assert_eq!(ds.recipients.len(), 1, "{file}: {ds:?}");
+        let r = &ds.recipients[0];
+        assert_eq!(r.action.as_deref(), Some(action), "{file}");
+        if let Some(s) = status {
+            assert_eq!(r.status.as_deref(), Some(s), "{file}");
+        }
+        assert!(
+            r.final_recipient.as_deref().unwrap().contains(rcpt),
+            "{file}"
+        );
+    }
+    let data = std::fs::read(format!(
+        "{CORPUS}/mimekit-messages/disposition-notification.txt"
+    ))
+    .unwrap();
+    let msg = Message::parse(&data);
+    let part = msg
+        .parts()
+        .iter()
+        .find(|p| {
+            p.mime
+                .content_type
+                .is("message", "disposition-notification")
+        })
+        .unwrap();
+    let dn = msg.disposition_notification(part).unwrap();
+    assert!(dn.disposition.is_some() && dn.final_recipient.is_some());
+}
+
+#[test]
+fn limits_are_defects() {
+    // Depth: 200 nested multiparts.
+    let mut raw = Vec::new();
+    for i in 0..200 {
+        raw.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n").as_bytes(),
+        );
+    }
+    raw.extend_from_slice(b"\r\ndeep\r\n");
+    let msg = Message::parse(&raw);
+    assert!(msg.has_defect(DefectKind::DepthLimit));
+    assert!(msg.parts().len() <= Limits::default().max_depth + 2);
+    // Parts.
+    let mut raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n".to_vec();
+    for _ in 0..50 {
+        raw.extend_from_slice(b"--b\r\n\r\nx\r\n");
+    }
+    let mut limits = Limits::default();
+    limits.max_parts = 10;
+    let msg = Message::parse_with(&raw, Options::default().with_limits(limits));
+    assert!(msg.has_defect(DefectKind::PartLimit));
+    assert_eq!(msg.parts().len(), 10);
+    // Header size, with bounded buffering in the streaming parser.
+    let mut limits = Limits::default();
+    limits.max_header_size = 1000;
+    let mut raw = b"Content-Type: text/plain\r\n".to_vec();
+    for i in 0..1000 {
+        raw.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "y".repeat(50)).as_bytes());
+    }
+    raw.extend_from_slice(b"\r\nbody\r\n");
+    let msg = Message::parse_with(&raw, Options::default().with_limits(limits));
+    assert!(msg.has_defect(DefectKind::HeaderTooLarge));
+    assert_eq!(msg.raw_body(msg.leaves().next().unwrap()), b"body\r\n");
+    let mut p = Parser::with_options(Options::default().with_limits(limits));
+    let mut max = 0;
+    for c in raw.chunks(100) {
+        p.feed(c, &mut |_| {});
+        max = max.max(p.buffered());
+    }
+    assert!(max <= 2000, "{max}");
+}
+
+#[test]
+fn stack_overflow_corpus_message() {
+    let Some(_) = corpus_files() else { return };
+    let data = std::fs::read(format!("{CORPUS}/mimekit-messages/stack-overflow.txt")).unwrap();
+    let msg = Message::parse(&data);
+    let leaf = msg.leaves().next().unwrap();
+    assert_eq!(msg.raw_body(leaf), b"\nMessage Body\n");
+}

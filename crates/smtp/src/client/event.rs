@@ -1,0 +1,108 @@
+//! What the client machine reports to the application.
+
+use crate::error::ConnectionError;
+use crate::types::{Capabilities, ForwardPath, Reply};
+
+/// Ties a message handed to [`Client::send_mail`](super::Client::send_mail)
+/// to its [`Event::MailSent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MailHandle(pub(crate) u64);
+
+/// One recipient's fate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipientResult {
+    /// The recipient.
+    pub to: ForwardPath<'static>,
+    /// The server's reply to its RCPT; `None` when the transaction ended
+    /// before RCPT was answered (e.g. MAIL refused without pipelining).
+    pub reply: Option<Reply<'static>>,
+    /// True when the message was delivered to this recipient: RCPT and the
+    /// end of data both succeeded.
+    pub delivered: bool,
+}
+
+/// The replies of one mail transaction (RFC 5321 §3.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The reply to MAIL.
+    pub mail: Option<Reply<'static>>,
+    /// One entry per recipient, in envelope order.
+    pub recipients: Vec<RecipientResult>,
+    /// The reply that ended the data (to `.` or to `BDAT ... LAST`), or to
+    /// `DATA` or a BDAT chunk when those failed.
+    pub data: Option<Reply<'static>>,
+}
+
+impl Outcome {
+    /// True when the message went to at least one recipient.
+    pub fn is_delivered(&self) -> bool {
+        self.recipients.iter().any(|r| r.delivered)
+    }
+
+    /// True when every recipient got the message.
+    pub fn all_delivered(&self) -> bool {
+        !self.recipients.is_empty() && self.recipients.iter().all(|r| r.delivered)
+    }
+}
+
+/// Why a message was not attempted or not finished.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MailError {
+    /// The content has 8-bit bytes and the server lacks 8BITMIME (RFC 6152
+    /// §3): downgrade it to 7 bit (mailwire-mime) and send again.
+    #[error("the message needs 8BITMIME, which the server does not offer")]
+    EightBitUnsupported,
+    /// BODY=BINARYMIME without BINARYMIME and CHUNKING (RFC 3030 §3).
+    #[error("the server does not offer BINARYMIME and CHUNKING")]
+    BinaryUnsupported,
+    /// A non-ASCII address and no SMTPUTF8 (RFC 6531 §3.4).
+    #[error("the envelope needs SMTPUTF8, which the server does not offer")]
+    SmtpUtf8Unsupported,
+    /// DSN parameters and no DSN (RFC 3461 §4).
+    #[error("DSN parameters given, but the server does not offer DSN")]
+    DsnUnsupported,
+    /// The message is larger than the server's SIZE (RFC 1870 §4).
+    #[error("message of {size} octets exceeds the server's limit of {limit}")]
+    TooLarge {
+        /// The message size.
+        size: u64,
+        /// The server's limit.
+        limit: u64,
+    },
+    /// The connection ended first.
+    #[error("connection lost: {0}")]
+    ConnectionLost(ConnectionError),
+}
+
+/// An event of the client machine. Variants that need an answer say so.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Event {
+    /// The server's 220 greeting (RFC 5321 §3.1).
+    Greeting(Reply<'static>),
+    /// The server accepted STARTTLS. Send what `poll_transmit` has (nothing
+    /// new), run the TLS handshake under the machine, and MUST call
+    /// [`Client::handle_tls_established`](super::Client::handle_tls_established).
+    /// Any byte fed before that closes the connection.
+    StartTls,
+    /// AUTH succeeded (RFC 4954 §6) with this mechanism.
+    Authenticated(mailwire_sasl::Mechanism),
+    /// The session is ready for mail: EHLO (or HELO) done, TLS and AUTH done
+    /// as configured. Messages handed in earlier go out now.
+    Ready(Capabilities),
+    /// A transaction ended: the replies, per recipient, or why it was not
+    /// attempted.
+    MailSent {
+        /// The handle `send_mail` returned.
+        handle: MailHandle,
+        /// The result.
+        result: Result<Outcome, MailError>,
+    },
+    /// The connection is over; drain `poll_transmit` one last time, then
+    /// close the socket.
+    Closed {
+        /// Why.
+        reason: ConnectionError,
+    },
+}

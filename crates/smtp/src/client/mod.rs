@@ -1,0 +1,1010 @@
+//! The SMTP client state machine (RFC 5321 §3, §4 and the extensions).
+//!
+//! ```text
+//! application ── send_mail(envelope, message) ──▶ Client ── poll_transmit ──▶ socket
+//!             ◀── Event::MailSent (per recipient) ──    ◀── handle_input ───
+//! ```
+//!
+//! The session runs by itself: greeting, EHLO (HELO if EHLO is refused),
+//! STARTTLS when configured, AUTH when credentials are given, then
+//! [`Event::Ready`]. Each message becomes one transaction: MAIL, RCPT for
+//! each recipient, then DATA (dot-stuffed while it streams out) or BDAT
+//! chunks when CHUNKING is offered. With PIPELINING the whole group goes out
+//! at once (RFC 2920 §3.1); without it each command waits for its reply.
+//!
+//! ```text
+//! C: MAIL FROM:<a@x> SIZE=1234 BODY=8BITMIME     (pipelined)
+//! C: RCPT TO:<b@y>
+//! C: RCPT TO:<c@z>
+//! C: BDAT 1234 LAST
+//! C: <1234 octets>
+//! S: 250 / 550 / 250 / 250                        one result per recipient
+//! ```
+
+mod event;
+
+pub use event::{Event, MailError, MailHandle, Outcome, RecipientResult};
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use mailwire_line::Stuffer;
+use mailwire_sasl::{Credentials, Mechanism as SaslMechanism};
+
+use crate::error::ConnectionError;
+use crate::parse::{Status, parse_reply, reply_frame};
+use crate::timer::TimerTable;
+use crate::types::*;
+
+/// When to use STARTTLS (RFC 3207).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsMode {
+    /// Never.
+    Disabled,
+    /// When the server offers it.
+    Opportunistic,
+    /// Always: the session fails when the server does not offer it.
+    Required,
+}
+
+/// Client configuration. Every default carries its reason.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// The name in EHLO/HELO. Default `localhost`; set the client's FQDN
+    /// (RFC 5321 §4.1.4). A `Host` cannot hold CR, LF or NUL.
+    pub helo_domain: Host<'static>,
+    /// STARTTLS policy. Default [`TlsMode::Disabled`]: only the driver knows
+    /// whether it can run a handshake; submission should use `Required`.
+    pub starttls: TlsMode,
+    /// The session already runs under TLS (RFC 8314). Default false.
+    pub implicit_tls: bool,
+    /// AUTH credentials (RFC 4954). Default none.
+    pub credentials: Option<Credentials>,
+    /// The SCRAM client nonce (the crate has no RNG). Default empty, which
+    /// keeps SCRAM out of the choice.
+    pub sasl_nonce: String,
+    /// Mechanisms the client may use, in any order; the best one both
+    /// sides have wins ([`mailwire_sasl::choose`]). Default all but EXTERNAL.
+    pub mechanisms: Vec<SaslMechanism>,
+    /// Allow PLAIN/LOGIN/bearer tokens without TLS. Default false: a
+    /// password never crosses the network in the clear.
+    pub allow_plaintext_auth: bool,
+    /// Use PIPELINING when offered (RFC 2920). Default true.
+    pub pipelining: bool,
+    /// Use BDAT when CHUNKING is offered (RFC 3030). Default true.
+    pub chunking: bool,
+    /// Largest BDAT chunk. Default 1 MiB.
+    pub bdat_chunk_size: usize,
+    /// Longest reply line accepted. Default 4096: RFC 5321 §4.5.3.1.5 says
+    /// 512, and real servers exceed it.
+    pub max_reply_line: usize,
+    /// Most lines in one reply. Default 256.
+    pub max_reply_lines: usize,
+    /// RFC 5321 §4.5.3.2.1: initial 220, 5 minutes.
+    pub greeting_timeout: Duration,
+    /// RFC 5321 §4.5.3.2.2/3 (MAIL, RCPT) and the other commands: 5 minutes.
+    pub command_timeout: Duration,
+    /// RFC 5321 §4.5.3.2.4: DATA initiation, 2 minutes.
+    pub data_init_timeout: Duration,
+    /// RFC 5321 §4.5.3.2.5: data block, 3 minutes (each BDAT reply).
+    pub data_block_timeout: Duration,
+    /// RFC 5321 §4.5.3.2.6: DATA termination, 10 minutes.
+    pub data_end_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            // "localhost" is a valid Domain.
+            helo_domain: Host::unvalidated("localhost"),
+            starttls: TlsMode::Disabled,
+            implicit_tls: false,
+            credentials: None,
+            sasl_nonce: String::new(),
+            mechanisms: SaslMechanism::PREFERENCE.into_iter().filter(|m| *m != SaslMechanism::External).collect(),
+            allow_plaintext_auth: false,
+            pipelining: true,
+            chunking: true,
+            bdat_chunk_size: 1 << 20,
+            max_reply_line: 4096,
+            max_reply_lines: 256,
+            greeting_timeout: Duration::from_secs(300),
+            command_timeout: Duration::from_secs(300),
+            data_init_timeout: Duration::from_secs(120),
+            data_block_timeout: Duration::from_secs(180),
+            data_end_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The envelope of one message (RFC 5321 §2.3.1): reverse path, recipients
+/// and their parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// `MAIL FROM`.
+    pub from: ReversePath<'static>,
+    /// MAIL parameters beyond those the client sets itself (SIZE, BODY,
+    /// SMTPUTF8 are filled in): RET, ENVID, AUTH, ...
+    pub params: MailParams<'static>,
+    /// `RCPT TO` with the parameters of each (NOTIFY, ORCPT).
+    pub recipients: Vec<(ForwardPath<'static>, RcptParams<'static>)>,
+}
+
+impl Envelope {
+    /// An envelope without parameters.
+    pub fn new(from: ReversePath<'static>, to: impl IntoIterator<Item = Mailbox<'static>>) -> Envelope {
+        Envelope {
+            from,
+            params: MailParams::default(),
+            recipients: to.into_iter().map(|m| (ForwardPath::Mailbox(m), RcptParams::default())).collect(),
+        }
+    }
+}
+
+/// A wrong call: the value is handed back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError<T> {
+    /// The connection is closed or closing (QUIT was asked for).
+    #[error("connection closed")]
+    Closed(T),
+    /// The envelope has no recipient.
+    #[error("no recipients")]
+    NoRecipients(T),
+}
+
+impl<T> SendError<T> {
+    /// The value that was not used.
+    pub fn into_inner(self) -> T {
+        match self {
+            SendError::Closed(t) | SendError::NoRecipients(t) => t,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Timer {
+    Reply = 0,
+}
+
+/// Why a reply is awaited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Greeting,
+    Ehlo,
+    Helo,
+    StartTls,
+    Auth,
+    AuthCancel,
+    Mail,
+    Rcpt(usize),
+    Data,
+    DataEnd,
+    Bdat { last: bool },
+    Rset,
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Greeting,
+    Hello,
+    StartTls,
+    WaitTls,
+    Auth,
+    Ready,
+    Closed,
+}
+
+/// A message waiting or in flight.
+#[derive(Debug)]
+struct Tx {
+    handle: MailHandle,
+    env: Envelope,
+    body: Bytes,
+    outcome: Outcome,
+    /// Next RCPT to send (without pipelining).
+    next_rcpt: usize,
+    accepted: usize,
+    sent_all: bool,
+    done: bool,
+    /// Replies still due for this transaction.
+    due: usize,
+}
+
+/// Body bytes being written after 354.
+#[derive(Debug)]
+struct BodyOut {
+    body: Bytes,
+    pos: usize,
+    stuffer: Stuffer,
+}
+
+/// The SMTP client state machine. No I/O, no clock.
+///
+/// Method groups (STYLE.md (a)):
+/// - getters: [`is_closed`](Self::is_closed), [`wants_read`](Self::wants_read),
+///   [`capabilities`](Self::capabilities);
+/// - inputs: [`handle_input`](Self::handle_input), [`handle_eof`](Self::handle_eof),
+///   [`handle_timeout`](Self::handle_timeout), [`handle_tls_established`](Self::handle_tls_established);
+/// - application commands: [`send_mail`](Self::send_mail), [`quit`](Self::quit);
+/// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
+///   [`poll_timeout`](Self::poll_timeout).
+///
+/// **Driver contract:** after any `handle_*` call or application command,
+/// drain `poll_transmit`, then `poll_event`, then ask `poll_timeout`; go
+/// round again when an event led to a command.
+///
+/// ```
+/// use std::time::Instant;
+/// use mailwire_smtp::client::{Client, Envelope, Event, Options};
+/// use mailwire_smtp::{Mailbox, ReversePath};
+///
+/// let now = Instant::now();
+/// let mut client = Client::new(Options::default(), now);
+/// let env = Envelope::new(
+///     ReversePath::Mailbox(Mailbox::try_from("a@example.org").unwrap().into_owned()),
+///     [Mailbox::try_from("b@example.net").unwrap().into_owned()],
+/// );
+/// client.send_mail(env, "Subject: hi\r\n\r\nhello\r\n".into()).unwrap();
+/// let mut out = Vec::new();
+/// client.handle_input(now, b"220 mx.example.net ESMTP\r\n");
+/// while client.poll_transmit(now, &mut out).is_some() {}
+/// assert_eq!(out, b"EHLO localhost\r\n");
+/// client.handle_input(now, b"250-mx.example.net\r\n250 PIPELINING\r\n");
+/// out.clear();
+/// while client.poll_transmit(now, &mut out).is_some() {}
+/// assert_eq!(out, b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n");
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    opts: Options,
+    buf: BytesMut,
+    out: Vec<u8>,
+    body_out: Option<BodyOut>,
+    events: VecDeque<Event>,
+    timers: TimerTable<1>,
+    now: Instant,
+    phase: Phase,
+    expect: VecDeque<Expect>,
+    caps: Option<Capabilities>,
+    tls: bool,
+    sasl: Option<mailwire_sasl::Client>,
+    queue: VecDeque<Tx>,
+    next_handle: u64,
+    quit_requested: bool,
+    quit_sent: bool,
+    /// The reply timer must be (re)started at the next transmit.
+    arm_on_transmit: bool,
+}
+
+impl Client {
+    /// A client at the start of a connection, waiting for the greeting.
+    pub fn new(options: Options, now: Instant) -> Client {
+        let mut timers = TimerTable::new();
+        timers.set(Timer::Reply as usize, now + options.greeting_timeout);
+        let tls = options.implicit_tls;
+        Client {
+            opts: options,
+            buf: BytesMut::with_capacity(1024),
+            out: Vec::with_capacity(512),
+            body_out: None,
+            events: VecDeque::new(),
+            timers,
+            now,
+            phase: Phase::Greeting,
+            expect: VecDeque::from([Expect::Greeting]),
+            caps: None,
+            tls,
+            sasl: None,
+            queue: VecDeque::new(),
+            next_handle: 0,
+            quit_requested: false,
+            quit_sent: false,
+            arm_on_transmit: false,
+        }
+    }
+
+    // ---- getters ----
+
+    /// True after [`Event::Closed`] was queued.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    /// False while undrained events or unparsed input exceed their caps.
+    pub fn wants_read(&self) -> bool {
+        !self.is_closed() && self.events.len() < 1024 && self.buf.len() < 1 << 20
+    }
+
+    /// What the server offered in its last EHLO reply (after TLS, the new
+    /// one).
+    pub fn capabilities(&self) -> Option<&Capabilities> {
+        self.caps.as_ref()
+    }
+
+    /// True under TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Messages handed in and not yet reported.
+    pub fn pending_mail(&self) -> usize {
+        self.queue.len()
+    }
+
+    // ---- inputs ----
+
+    /// Bytes from the server, split anywhere. Then drain the outputs.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        self.now = now;
+        if self.is_closed() || data.is_empty() {
+            return;
+        }
+        if self.phase == Phase::WaitTls {
+            self.fail(ConnectionError::PlaintextAfterStartTls);
+            return;
+        }
+        self.buf.extend_from_slice(data);
+        loop {
+            if self.is_closed() || self.phase == Phase::WaitTls {
+                if self.phase == Phase::WaitTls && !self.buf.is_empty() {
+                    self.fail(ConnectionError::PlaintextAfterStartTls);
+                }
+                return;
+            }
+            match reply_frame(&self.buf, self.opts.max_reply_line, self.opts.max_reply_lines) {
+                Ok(Status::Partial) => return,
+                Err(_) => return self.fail(ConnectionError::MalformedReply),
+                Ok(Status::Complete(n)) => {
+                    let unit = self.buf.split_to(n).freeze();
+                    let reply = match parse_reply(&unit) {
+                        Ok(r) => r.into_owned(),
+                        Err(_) => return self.fail(ConnectionError::MalformedReply),
+                    };
+                    self.on_reply(reply);
+                }
+            }
+        }
+    }
+
+    /// The server closed its side. Then drain the outputs.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.now = now;
+        if self.is_closed() {
+            return;
+        }
+        if self.quit_sent {
+            self.finish(ConnectionError::Quit);
+        } else {
+            self.fail(ConnectionError::Eof);
+        }
+    }
+
+    /// Fires the reply timer (RFC 5321 §4.5.3.2); early or repeated calls do
+    /// nothing. Then drain the outputs.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if self.is_closed() {
+            return;
+        }
+        if self.timers.expired(now).is_some() {
+            let what = match self.expect.front() {
+                Some(Expect::Greeting) => "initial 220 message",
+                Some(Expect::Mail) => "MAIL command",
+                Some(Expect::Rcpt(_)) => "RCPT command",
+                Some(Expect::Data) => "DATA initiation",
+                Some(Expect::Bdat { .. }) => "data block",
+                Some(Expect::DataEnd) => "DATA termination",
+                _ => "server reply",
+            };
+            self.fail(ConnectionError::Timeout(what));
+        }
+    }
+
+    /// TLS is now in place under the machine (after [`Event::StartTls`]):
+    /// the client forgets what it knew and says EHLO again (RFC 3207 §4.2).
+    pub fn handle_tls_established(&mut self, now: Instant) {
+        self.now = now;
+        if self.phase != Phase::WaitTls {
+            return;
+        }
+        self.tls = true;
+        self.caps = None;
+        self.buf.clear();
+        self.phase = Phase::Hello;
+        self.command(Expect::Ehlo, &Command::Ehlo(self.opts.helo_domain.clone()));
+    }
+
+    // ---- application commands ----
+
+    /// Hands a message to the machine. It goes out when the session is
+    /// ready, after the ones before it; [`Event::MailSent`] reports each
+    /// recipient's result. `message` is the RFC 5322 message as it should be
+    /// delivered (Bcc already removed); SIZE, BODY=8BITMIME and SMTPUTF8 are
+    /// set from its content and the envelope.
+    pub fn send_mail(&mut self, envelope: Envelope, message: Bytes) -> Result<MailHandle, SendError<(Envelope, Bytes)>> {
+        if self.is_closed() || self.quit_requested {
+            return Err(SendError::Closed((envelope, message)));
+        }
+        if envelope.recipients.is_empty() {
+            return Err(SendError::NoRecipients((envelope, message)));
+        }
+        self.next_handle += 1;
+        let handle = MailHandle(self.next_handle);
+        let recipients = envelope
+            .recipients
+            .iter()
+            .map(|(to, _)| RecipientResult { to: to.clone(), reply: None, delivered: false })
+            .collect();
+        self.queue.push_back(Tx {
+            handle,
+            env: envelope,
+            body: message,
+            outcome: Outcome { mail: None, recipients, data: None },
+            next_rcpt: 0,
+            accepted: 0,
+            sent_all: false,
+            done: false,
+            due: 0,
+        });
+        self.pump();
+        Ok(handle)
+    }
+
+    /// Ends the session with QUIT once every message handed in is done.
+    pub fn quit(&mut self) {
+        if self.is_closed() {
+            return;
+        }
+        self.quit_requested = true;
+        self.pump();
+    }
+
+    // ---- outputs ----
+
+    /// Appends bytes to send to `buf`; `None` when there is nothing. A body
+    /// streams out in pieces of at most 64 KiB per call, dot-stuffed.
+    /// `now` starts the reply timer. Invalidated by every input and
+    /// application command.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
+        self.now = now;
+        if !self.out.is_empty() {
+            let n = self.out.len();
+            buf.extend_from_slice(&self.out);
+            self.out.clear();
+            self.arm();
+            return Some(n);
+        }
+        let body = self.body_out.as_mut()?;
+        let start = buf.len();
+        let end = (body.pos + 65536).min(body.body.len());
+        body.stuffer.push(&body.body[body.pos..end], buf);
+        body.pos = end;
+        if body.pos == body.body.len() {
+            let stuffer = body.stuffer;
+            stuffer.finish(buf);
+            self.body_out = None;
+            self.arm();
+        }
+        Some(buf.len() - start)
+    }
+
+    /// The next event; `None` when drained.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next deadline: call `handle_timeout` then. Ask last.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ---- internals ----
+
+    fn arm(&mut self) {
+        if self.arm_on_transmit && self.body_out.is_none() {
+            self.arm_on_transmit = false;
+            self.restart_timer();
+        }
+    }
+
+    fn timeout_for(&self, e: Expect) -> Duration {
+        match e {
+            Expect::Greeting => self.opts.greeting_timeout,
+            Expect::Data => self.opts.data_init_timeout,
+            Expect::DataEnd | Expect::Bdat { last: true } => self.opts.data_end_timeout,
+            Expect::Bdat { last: false } => self.opts.data_block_timeout,
+            _ => self.opts.command_timeout,
+        }
+    }
+
+    fn restart_timer(&mut self) {
+        match self.expect.front() {
+            Some(e) => {
+                let d = self.timeout_for(*e);
+                self.timers.set(Timer::Reply as usize, self.now + d);
+            }
+            None => self.timers.stop(Timer::Reply as usize),
+        }
+    }
+
+    fn command(&mut self, e: Expect, cmd: &Command<'_>) {
+        cmd.encode(&mut self.out);
+        self.expect.push_back(e);
+        self.arm_on_transmit = true;
+    }
+
+    fn fail(&mut self, reason: ConnectionError) {
+        if self.is_closed() {
+            return;
+        }
+        while let Some(tx) = self.queue.pop_front() {
+            self.events.push_back(Event::MailSent {
+                handle: tx.handle,
+                result: Err(MailError::ConnectionLost(reason.clone())),
+            });
+        }
+        self.finish(reason);
+    }
+
+    fn finish(&mut self, reason: ConnectionError) {
+        self.phase = Phase::Closed;
+        self.timers.stop_all();
+        self.body_out = None;
+        self.expect.clear();
+        self.buf.clear();
+        self.events.push_back(Event::Closed { reason });
+    }
+
+    /// Sends QUIT and closes at once (for fatal protocol outcomes).
+    fn quit_and_fail(&mut self, reason: ConnectionError) {
+        Command::Quit.encode(&mut self.out);
+        self.fail(reason);
+    }
+
+    fn on_reply(&mut self, reply: Reply<'static>) {
+        let Some(expect) = self.expect.pop_front() else {
+            return self.fail(ConnectionError::UnexpectedReply(reply.code().get()));
+        };
+        self.restart_timer();
+        let code = reply.code();
+        // RFC 5321 §3.8: 421 at any time closes the session.
+        if code.get() == 421 && expect != Expect::Quit {
+            return self.fail(ConnectionError::ServiceUnavailable(421, reply.text()));
+        }
+        match expect {
+            Expect::Greeting => {
+                if code.get() != 220 {
+                    return self.quit_and_fail(ConnectionError::ServiceUnavailable(code.get(), reply.text()));
+                }
+                self.events.push_back(Event::Greeting(reply));
+                self.phase = Phase::Hello;
+                self.command(Expect::Ehlo, &Command::Ehlo(self.opts.helo_domain.clone()));
+            }
+            Expect::Ehlo => {
+                if code.is_positive() {
+                    self.caps = Some(Capabilities::from_ehlo(&reply));
+                    self.after_hello();
+                } else if code.is_permanent() {
+                    // RFC 5321 §4.1.1.1: fall back to HELO.
+                    self.command(Expect::Helo, &Command::Helo(self.opts.helo_domain.clone()));
+                } else {
+                    self.quit_and_fail(ConnectionError::HelloRejected(code.get(), reply.text()));
+                }
+            }
+            Expect::Helo => {
+                if code.is_positive() {
+                    self.caps = Some(Capabilities { domain: reply.text(), ..Capabilities::default() });
+                    self.after_hello();
+                } else {
+                    self.quit_and_fail(ConnectionError::HelloRejected(code.get(), reply.text()));
+                }
+            }
+            Expect::StartTls => {
+                if code.get() == 220 {
+                    if !self.buf.is_empty() {
+                        // CVE-2021-38371: bytes that came with the 220 were
+                        // injected before TLS.
+                        return self.fail(ConnectionError::PlaintextAfterStartTls);
+                    }
+                    self.phase = Phase::WaitTls;
+                    self.timers.stop_all();
+                    self.events.push_back(Event::StartTls);
+                } else if self.opts.starttls == TlsMode::Required {
+                    self.quit_and_fail(ConnectionError::TlsUnavailable);
+                } else {
+                    self.after_tls();
+                }
+            }
+            Expect::Auth => self.on_auth_reply(reply),
+            Expect::AuthCancel => self.quit_and_fail(ConnectionError::AuthFailed(reply.text())),
+            Expect::Rset | Expect::Quit => {
+                if expect == Expect::Quit {
+                    return self.finish(ConnectionError::Quit);
+                }
+                self.pump();
+            }
+            Expect::Mail | Expect::Rcpt(_) | Expect::Data | Expect::DataEnd | Expect::Bdat { .. } => {
+                self.on_tx_reply(expect, reply)
+            }
+        }
+    }
+
+    fn after_hello(&mut self) {
+        let offers_tls = self.caps.as_ref().is_some_and(|c| c.starttls);
+        if !self.tls && self.opts.starttls != TlsMode::Disabled {
+            if offers_tls {
+                self.phase = Phase::StartTls;
+                return self.command(Expect::StartTls, &Command::StartTls);
+            }
+            if self.opts.starttls == TlsMode::Required {
+                return self.quit_and_fail(ConnectionError::TlsUnavailable);
+            }
+        }
+        self.after_tls();
+    }
+
+    fn after_tls(&mut self) {
+        let Some(creds) = self.opts.credentials.clone() else {
+            return self.ready();
+        };
+        let offered: Vec<&str> = self.caps.as_ref().map(|c| c.auth.iter().map(String::as_str).collect()).unwrap_or_default();
+        let usable: Vec<SaslMechanism> = creds
+            .mechanisms()
+            .into_iter()
+            .filter(|m| self.opts.mechanisms.contains(m))
+            .filter(|m| self.tls || self.opts.allow_plaintext_auth || !m.sends_secret_in_clear())
+            .filter(|m| !matches!(m, SaslMechanism::ScramSha1 | SaslMechanism::ScramSha256) || !self.opts.sasl_nonce.is_empty())
+            .collect();
+        let Some(mech) = mailwire_sasl::choose(&offered, &usable) else {
+            return self.quit_and_fail(ConnectionError::AuthFailed("no usable mechanism".to_owned()));
+        };
+        let sasl = match mailwire_sasl::Client::new(mech, &creds, &self.opts.sasl_nonce) {
+            Ok(s) => s,
+            Err(e) => return self.quit_and_fail(ConnectionError::AuthFailed(e.to_string())),
+        };
+        let ir = sasl.initial_response().map(|ir| mailwire_sasl::framing::encode_initial_response(&ir));
+        // The mechanism name is a valid `Mechanism` by construction; the
+        // encoded response is base64 or "=".
+        let name = Mechanism::unvalidated(mech.name());
+        let ir = match ir.map(InitialResponse::new).transpose() {
+            Ok(ir) => ir,
+            Err(_) => return self.quit_and_fail(ConnectionError::AuthFailed("bad initial response".to_owned())),
+        };
+        self.sasl = Some(sasl);
+        self.phase = Phase::Auth;
+        self.command(Expect::Auth, &Command::Auth(name, ir));
+    }
+
+    fn on_auth_reply(&mut self, reply: Reply<'static>) {
+        let Some(sasl) = &mut self.sasl else {
+            return self.fail(ConnectionError::UnexpectedReply(reply.code().get()));
+        };
+        match reply.code().get() {
+            334 => {
+                let text = reply.lines().next().unwrap_or("").trim().to_owned();
+                let step = mailwire_sasl::framing::decode_challenge(text.as_bytes())
+                    .map_err(|e| e.to_string())
+                    .and_then(|c| sasl.step(&c).map_err(|e| e.to_string()));
+                match step {
+                    Ok(resp) => {
+                        let line = mailwire_sasl::Secret::new(mailwire_sasl::framing::encode(&resp));
+                        self.out.extend_from_slice(line.expose().as_bytes());
+                        self.out.extend_from_slice(b"\r\n");
+                        self.expect.push_back(Expect::Auth);
+                        self.arm_on_transmit = true;
+                    }
+                    Err(_) => {
+                        // RFC 4954 §4: cancel with "*".
+                        self.out.extend_from_slice(b"*\r\n");
+                        self.expect.push_back(Expect::AuthCancel);
+                        self.arm_on_transmit = true;
+                    }
+                }
+            }
+            c if (200..300).contains(&c) => {
+                let mech = sasl.mechanism();
+                if let Err(e) = sasl.finish(None) {
+                    return self.quit_and_fail(ConnectionError::AuthFailed(e.to_string()));
+                }
+                self.sasl = None;
+                self.events.push_back(Event::Authenticated(mech));
+                self.ready();
+            }
+            _ => self.quit_and_fail(ConnectionError::AuthFailed(reply.to_string())),
+        }
+    }
+
+    fn ready(&mut self) {
+        self.phase = Phase::Ready;
+        let caps = self.caps.clone().unwrap_or_default();
+        self.events.push_back(Event::Ready(caps));
+        self.pump();
+    }
+
+    fn pipelining(&self) -> bool {
+        self.opts.pipelining && self.caps.as_ref().is_some_and(|c| c.pipelining)
+    }
+
+    fn chunking(&self) -> bool {
+        self.opts.chunking && self.caps.as_ref().is_some_and(|c| c.chunking)
+    }
+
+    /// Starts or continues the transaction at the front of the queue, or
+    /// sends QUIT when everything is done.
+    fn pump(&mut self) {
+        if self.phase != Phase::Ready || self.body_out.is_some() {
+            return;
+        }
+        loop {
+            if !self.expect.is_empty() && !self.pipelining() {
+                return;
+            }
+            let Some(tx) = self.queue.front() else {
+                if self.quit_requested && !self.quit_sent && self.expect.is_empty() {
+                    self.quit_sent = true;
+                    self.command(Expect::Quit, &Command::Quit);
+                }
+                return;
+            };
+            if tx.sent_all {
+                return;
+            }
+            if tx.due == 0 && tx.outcome.mail.is_none() {
+                // Not started yet: check the message against the capabilities.
+                if let Err(e) = self.prepare_front() {
+                    if let Some(tx) = self.queue.pop_front() {
+                        self.events.push_back(Event::MailSent { handle: tx.handle, result: Err(e) });
+                    }
+                    continue;
+                }
+            }
+            self.send_next();
+            return;
+        }
+    }
+
+    /// Fills in SIZE, BODY and SMTPUTF8, or says why the message cannot go.
+    fn prepare_front(&mut self) -> Result<(), MailError> {
+        let caps = self.caps.clone().unwrap_or_default();
+        let chunking = self.chunking();
+        let Some(tx) = self.queue.front_mut() else { return Ok(()) };
+        let p = &mut tx.env.params;
+        let size = tx.body.len() as u64;
+        if let Some(limit) = caps.size {
+            if limit > 0 && size > limit {
+                return Err(MailError::TooLarge { size, limit });
+            }
+            p.size = Some(size);
+        } else {
+            p.size = None;
+        }
+        match p.body {
+            Some(BodyType::BinaryMime) => {
+                if !(caps.binarymime && chunking) {
+                    return Err(MailError::BinaryUnsupported);
+                }
+            }
+            _ => {
+                let eight_bit = tx.body.iter().any(|&b| b >= 0x80);
+                if eight_bit || p.body == Some(BodyType::EightBitMime) {
+                    if !caps.eightbitmime {
+                        return Err(MailError::EightBitUnsupported);
+                    }
+                    p.body = Some(BodyType::EightBitMime);
+                } else if p.body == Some(BodyType::SevenBit) && !caps.eightbitmime {
+                    // BODY=7BIT is only defined with 8BITMIME.
+                    p.body = None;
+                }
+            }
+        }
+        let utf8 = !tx.env.from.is_ascii() || tx.env.recipients.iter().any(|(r, _)| !r.is_ascii());
+        if utf8 || p.smtputf8 {
+            if !caps.smtputf8 {
+                return Err(MailError::SmtpUtf8Unsupported);
+            }
+            p.smtputf8 = true;
+        }
+        let dsn = p.ret.is_some() || p.envid.is_some() || tx.env.recipients.iter().any(|(_, r)| r.notify.is_some() || r.orcpt.is_some());
+        if dsn && !caps.dsn {
+            return Err(MailError::DsnUnsupported);
+        }
+        Ok(())
+    }
+
+    /// Writes the next command(s) of the front transaction.
+    fn send_next(&mut self) {
+        let pipelining = self.pipelining();
+        let chunking = self.chunking();
+        let Some(tx) = self.queue.front_mut() else { return };
+        let mut out = std::mem::take(&mut self.out);
+        let mut expects = Vec::new();
+        if tx.due == 0 && tx.outcome.mail.is_none() && tx.next_rcpt == 0 {
+            Command::Mail(tx.env.from.clone(), tx.env.params.clone()).encode(&mut out);
+            expects.push(Expect::Mail);
+            tx.due += 1;
+            if !pipelining {
+                self.out = out;
+                self.push_expects(expects);
+                return;
+            }
+        }
+        while tx.next_rcpt < tx.env.recipients.len() {
+            let (to, params) = &tx.env.recipients[tx.next_rcpt];
+            Command::Rcpt(to.clone(), params.clone()).encode(&mut out);
+            expects.push(Expect::Rcpt(tx.next_rcpt));
+            tx.next_rcpt += 1;
+            tx.due += 1;
+            if !pipelining {
+                self.out = out;
+                self.push_expects(expects);
+                return;
+            }
+        }
+        if !pipelining && tx.accepted == 0 {
+            // Every recipient was refused: no DATA (RFC 5321 §3.3).
+            tx.sent_all = true;
+            self.out = out;
+            self.push_expects(expects);
+            self.complete_front(true);
+            return;
+        }
+        tx.sent_all = true;
+        if chunking {
+            let binary = tx.env.params.body == Some(BodyType::BinaryMime);
+            let body = if binary { tx.body.clone() } else { canonical_crlf(&tx.body) };
+            let chunk = self.opts.bdat_chunk_size.max(1);
+            let mut pos = 0;
+            loop {
+                let end = (pos + chunk).min(body.len());
+                let last = end == body.len();
+                Command::Bdat { size: (end - pos) as u64, last }.encode(&mut out);
+                out.extend_from_slice(&body[pos..end]);
+                expects.push(Expect::Bdat { last });
+                tx.due += 1;
+                pos = end;
+                if last {
+                    break;
+                }
+            }
+        } else {
+            Command::Data.encode(&mut out);
+            expects.push(Expect::Data);
+            tx.due += 1;
+        }
+        self.out = out;
+        self.push_expects(expects);
+    }
+
+    fn push_expects(&mut self, e: Vec<Expect>) {
+        if !e.is_empty() {
+            self.expect.extend(e);
+            self.arm_on_transmit = true;
+        }
+    }
+
+    fn on_tx_reply(&mut self, expect: Expect, reply: Reply<'static>) {
+        let Some(tx) = self.queue.front_mut() else {
+            return self.fail(ConnectionError::UnexpectedReply(reply.code().get()));
+        };
+        tx.due = tx.due.saturating_sub(1);
+        let ok = reply.code().is_positive();
+        match expect {
+            Expect::Mail => tx.outcome.mail = Some(reply),
+            Expect::Rcpt(i) => {
+                if ok {
+                    tx.accepted += 1;
+                }
+                if let Some(r) = tx.outcome.recipients.get_mut(i) {
+                    r.reply = Some(reply);
+                }
+            }
+            Expect::Data => {
+                if reply.code().get() == 354 {
+                    let body = if tx.accepted == 0 || !tx.outcome.mail.as_ref().is_some_and(|m| m.code().is_positive()) {
+                        // RFC 2920 §3.1: nothing was accepted but the server
+                        // wants data: send an empty message to end it.
+                        Bytes::new()
+                    } else {
+                        tx.body.clone()
+                    };
+                    tx.due += 1;
+                    self.expect.push_back(Expect::DataEnd);
+                    self.body_out = Some(BodyOut { body, pos: 0, stuffer: Stuffer::new() });
+                    self.arm_on_transmit = true;
+                    self.timers.stop(Timer::Reply as usize);
+                    return;
+                }
+                tx.outcome.data = Some(reply);
+            }
+            Expect::DataEnd => tx.outcome.data = Some(reply),
+            Expect::Bdat { last } => {
+                if last || !ok {
+                    // The first failure (or the final reply) is the one that
+                    // tells; later chunk replies do not overwrite a failure.
+                    let keep = tx.outcome.data.as_ref().is_some_and(|d| !d.code().is_positive());
+                    if !keep {
+                        tx.outcome.data = Some(reply);
+                    }
+                }
+            }
+            _ => {}
+        }
+        let pipelining = self.pipelining();
+        let Some(tx) = self.queue.front_mut() else { return };
+        let mail_failed = tx.outcome.mail.as_ref().is_some_and(|m| !m.code().is_positive());
+        if !pipelining && tx.due == 0 && !tx.sent_all {
+            if mail_failed {
+                tx.sent_all = true;
+                return self.complete_front(false);
+            }
+            return self.pump();
+        }
+        if tx.due == 0 && tx.sent_all {
+            self.complete_front(!mail_failed);
+        }
+    }
+
+    /// Reports the front transaction; sends RSET when MAIL was accepted and
+    /// the transaction did not end with the data.
+    fn complete_front(&mut self, mail_ok: bool) {
+        let Some(mut tx) = self.queue.pop_front() else { return };
+        if tx.done {
+            return;
+        }
+        tx.done = true;
+        let data_ok = tx.outcome.data.as_ref().is_some_and(|d| d.code().is_positive());
+        for r in &mut tx.outcome.recipients {
+            r.delivered = data_ok && r.reply.as_ref().is_some_and(|x| x.code().is_positive());
+        }
+        let data_ended = tx.outcome.data.is_some() && tx.accepted > 0 && data_ok;
+        if mail_ok && !data_ended && tx.outcome.mail.as_ref().is_some_and(|m| m.code().is_positive()) {
+            self.command(Expect::Rset, &Command::Rset);
+        }
+        self.events.push_back(Event::MailSent { handle: tx.handle, result: Ok(tx.outcome) });
+        self.pump();
+    }
+}
+
+/// The body with every bare CR or LF made CRLF (BDAT content must be
+/// canonical unless BINARYMIME, RFC 3030 §3); zero-copy when it already is.
+fn canonical_crlf(body: &Bytes) -> Bytes {
+    let b = &body[..];
+    let mut ok = true;
+    let mut i = 0;
+    while let Some(p) = memchr::memchr2(b'\r', b'\n', &b[i..]) {
+        let p = i + p;
+        if b[p] == b'\r' && b.get(p + 1) == Some(&b'\n') {
+            i = p + 2;
+        } else {
+            ok = false;
+            break;
+        }
+    }
+    if ok {
+        return body.clone();
+    }
+    let mut v = Vec::with_capacity(b.len() + 64);
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\r' => {
+                v.extend_from_slice(b"\r\n");
+                if b.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => v.extend_from_slice(b"\r\n"),
+            c => v.push(c),
+        }
+        i += 1;
+    }
+    Bytes::from(v)
+}

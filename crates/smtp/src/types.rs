@@ -1,0 +1,1151 @@
+//! SMTP value types: paths, domains, parameters, commands and replies.
+//!
+//! Every type here is valid by construction: the checked constructors
+//! (`TryFrom`, `new`) refuse CR, LF, NUL and anything else the RFC 5321 §4.1.2
+//! grammar does not allow, so serializing a value can never inject a second
+//! command into the stream.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// RFC 5321 §4.5.3.1.1: the maximum total length of a local part.
+pub const MAX_LOCAL_PART: usize = 64;
+/// RFC 5321 §4.5.3.1.2: the maximum total length of a domain name or number.
+pub const MAX_DOMAIN: usize = 255;
+/// RFC 5321 §4.5.3.1.3: the maximum total length of a reverse-path or
+/// forward-path, including the punctuation (angle brackets).
+pub const MAX_PATH: usize = 256;
+
+/// Why a value could not be built. Names the offending byte and its index
+/// where there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValidationError {
+    /// The value is empty but must not be.
+    #[error("value is empty")]
+    Empty,
+    /// A byte that the grammar does not allow at this position.
+    #[error("byte 0x{byte:02x} not allowed at index {index}")]
+    ByteNotAllowed {
+        /// The offending byte.
+        byte: u8,
+        /// Its index in the input.
+        index: usize,
+    },
+    /// Longer than the RFC 5321 §4.5.3.1 limit.
+    #[error("{len} octets exceed the limit of {max}")]
+    TooLong {
+        /// The limit.
+        max: usize,
+        /// The length that was given.
+        len: usize,
+    },
+    /// The structure is wrong (e.g. an empty label, a bad address literal).
+    #[error("malformed value")]
+    Malformed,
+    /// A number is out of its range.
+    #[error("number out of range")]
+    OutOfRange,
+}
+
+fn bad(bytes: &[u8], index: usize) -> ValidationError {
+    ValidationError::ByteNotAllowed { byte: bytes.get(index).copied().unwrap_or(0), index }
+}
+
+#[inline]
+pub(crate) fn is_atext(b: u8) -> bool {
+    // RFC 5322 §3.2.3 atext; UTF8-non-ascii per RFC 6531 §3.3.
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b) || b >= 0x80
+}
+
+/// Checks the RFC 5321 `Domain` rule (with RFC 6531 U-labels): dot-separated
+/// labels of letters, digits and hyphens, no hyphen at either end of a label.
+pub(crate) fn check_domain(s: &[u8]) -> Result<(), ValidationError> {
+    if s.is_empty() {
+        return Err(ValidationError::Empty);
+    }
+    if s.len() > MAX_DOMAIN {
+        return Err(ValidationError::TooLong { max: MAX_DOMAIN, len: s.len() });
+    }
+    let mut label_start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        if b == b'.' {
+            if i == label_start || s[i - 1] == b'-' {
+                return Err(bad(s, i));
+            }
+            label_start = i + 1;
+        } else if b == b'-' {
+            if i == label_start {
+                return Err(bad(s, i));
+            }
+        } else if !(b.is_ascii_alphanumeric() || b >= 0x80) {
+            return Err(bad(s, i));
+        }
+    }
+    if label_start == s.len() || s[s.len() - 1] == b'-' {
+        return Err(bad(s, s.len() - 1));
+    }
+    if std::str::from_utf8(s).is_err() {
+        return Err(ValidationError::Malformed);
+    }
+    Ok(())
+}
+
+/// Checks an RFC 5321 §4.1.3 address literal, brackets included.
+pub(crate) fn check_address_literal(s: &[u8]) -> Result<(), ValidationError> {
+    if s.len() > MAX_DOMAIN {
+        return Err(ValidationError::TooLong { max: MAX_DOMAIN, len: s.len() });
+    }
+    if s.len() < 3 || s[0] != b'[' || s[s.len() - 1] != b']' {
+        return Err(ValidationError::Malformed);
+    }
+    let inner = &s[1..s.len() - 1];
+    for (i, &b) in inner.iter().enumerate() {
+        // dcontent = %d33-90 / %d94-126
+        if !(33..=90).contains(&b) && !(94..=126).contains(&b) {
+            return Err(bad(s, i + 1));
+        }
+    }
+    // Safe: all bytes checked to be ASCII above.
+    let text = std::str::from_utf8(inner).map_err(|_| ValidationError::Malformed)?;
+    if let Some(v6) = text.strip_prefix("IPv6:").or_else(|| text.strip_prefix("ipv6:")) {
+        v6.parse::<std::net::Ipv6Addr>().map_err(|_| ValidationError::Malformed)?;
+    } else if let Some((tag, content)) = text.split_once(':') {
+        // General-address-literal = Standardized-tag ":" 1*dcontent
+        if tag.is_empty()
+            || content.is_empty()
+            || !tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            || tag.ends_with('-')
+        {
+            return Err(ValidationError::Malformed);
+        }
+    } else {
+        text.parse::<std::net::Ipv4Addr>().map_err(|_| ValidationError::Malformed)?;
+    }
+    Ok(())
+}
+
+/// Checks an RFC 5321 `Local-part` in its wire form: a `Dot-string` or a
+/// `Quoted-string` (quotes included), UTF-8 allowed per RFC 6531.
+pub(crate) fn check_local_part(s: &[u8]) -> Result<(), ValidationError> {
+    if s.is_empty() {
+        return Err(ValidationError::Empty);
+    }
+    if s.len() > MAX_LOCAL_PART {
+        return Err(ValidationError::TooLong { max: MAX_LOCAL_PART, len: s.len() });
+    }
+    if s[0] == b'"' {
+        if s.len() < 2 || s[s.len() - 1] != b'"' {
+            return Err(ValidationError::Malformed);
+        }
+        let mut i = 1;
+        while i < s.len() - 1 {
+            let b = s[i];
+            if b == b'\\' {
+                // quoted-pairSMTP = %d92 %d32-126
+                match s.get(i + 1) {
+                    Some(&n) if (32..=126).contains(&n) && i + 1 < s.len() - 1 => i += 2,
+                    _ => return Err(bad(s, i)),
+                }
+                continue;
+            }
+            // qtextSMTP = %d32-33 / %d35-91 / %d93-126 / UTF8-non-ascii
+            if !(b == 32 || b == 33 || (35..=91).contains(&b) || (93..=126).contains(&b) || b >= 0x80)
+            {
+                return Err(bad(s, i));
+            }
+            i += 1;
+        }
+    } else {
+        let mut prev_dot = true;
+        for (i, &b) in s.iter().enumerate() {
+            if b == b'.' {
+                if prev_dot {
+                    return Err(bad(s, i));
+                }
+                prev_dot = true;
+            } else if is_atext(b) {
+                prev_dot = false;
+            } else {
+                return Err(bad(s, i));
+            }
+        }
+        if prev_dot {
+            return Err(bad(s, s.len() - 1));
+        }
+    }
+    if std::str::from_utf8(s).is_err() {
+        return Err(ValidationError::Malformed);
+    }
+    Ok(())
+}
+
+fn to_str(bytes: &[u8]) -> Result<&str, ValidationError> {
+    std::str::from_utf8(bytes).map_err(|_| ValidationError::Malformed)
+}
+
+fn cow_bytes_to_str(c: Cow<'_, [u8]>) -> Result<Cow<'_, str>, ValidationError> {
+    match c {
+        Cow::Borrowed(b) => Ok(Cow::Borrowed(to_str(b)?)),
+        Cow::Owned(v) => String::from_utf8(v).map(Cow::Owned).map_err(|_| ValidationError::Malformed),
+    }
+}
+
+macro_rules! string_newtype {
+    ($(#[$m:meta])* $name:ident, $check:expr) => {
+        $(#[$m])*
+        #[derive(Clone, PartialEq, Eq, Hash)]
+        pub struct $name<'a>(Cow<'a, str>);
+
+        impl<'a> $name<'a> {
+            /// Checks `value` against the grammar.
+            pub fn validate(value: impl AsRef<[u8]>) -> Result<(), ValidationError> {
+                ($check)(value.as_ref())
+            }
+
+            /// Builds the value without checking it. Debug builds still assert.
+            /// Use only where a grammar already proved the value valid.
+            pub fn unvalidated(value: impl Into<Cow<'a, str>>) -> Self {
+                let v = value.into();
+                debug_assert!(Self::validate(v.as_bytes()).is_ok(), "invalid {}: {:?}", stringify!($name), v);
+                Self(v)
+            }
+
+            /// The value as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// Detaches the value from the input it borrows from.
+            pub fn into_owned(self) -> $name<'static> {
+                $name(Cow::Owned(self.0.into_owned()))
+            }
+        }
+
+        impl<'a> TryFrom<&'a str> for $name<'a> {
+            type Error = ValidationError;
+            fn try_from(value: &'a str) -> Result<Self, ValidationError> {
+                Self::validate(value.as_bytes())?;
+                Ok(Self(Cow::Borrowed(value)))
+            }
+        }
+
+        impl<'a> TryFrom<&'a [u8]> for $name<'a> {
+            type Error = ValidationError;
+            fn try_from(value: &'a [u8]) -> Result<Self, ValidationError> {
+                Self::validate(value)?;
+                Ok(Self(cow_bytes_to_str(Cow::Borrowed(value))?))
+            }
+        }
+
+        impl TryFrom<String> for $name<'static> {
+            type Error = ValidationError;
+            fn try_from(value: String) -> Result<Self, ValidationError> {
+                Self::validate(value.as_bytes())?;
+                Ok(Self(Cow::Owned(value)))
+            }
+        }
+
+        impl TryFrom<Vec<u8>> for $name<'static> {
+            type Error = ValidationError;
+            fn try_from(value: Vec<u8>) -> Result<Self, ValidationError> {
+                Self::validate(&value)?;
+                Ok(Self(cow_bytes_to_str(Cow::Owned(value))?))
+            }
+        }
+
+        impl fmt::Debug for $name<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&*self.0, f)
+            }
+        }
+
+        impl fmt::Display for $name<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl AsRef<str> for $name<'_> {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+fn check_host(s: &[u8]) -> Result<(), ValidationError> {
+    if s.first() == Some(&b'[') { check_address_literal(s) } else { check_domain(s) }
+}
+
+string_newtype!(
+    /// A host: an RFC 5321 `Domain` or an `address-literal` (RFC 5321 §4.1.2,
+    /// §4.1.3), with RFC 6531 U-labels.
+    ///
+    /// ```text
+    /// Domain         = sub-domain *("." sub-domain)
+    /// sub-domain     = Let-dig [Ldh-str]
+    /// address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
+    ///                   General-address-literal ) "]"
+    /// ```
+    Host,
+    check_host
+);
+
+impl Host<'_> {
+    /// True for an address literal such as `[192.0.2.1]`.
+    pub fn is_address_literal(&self) -> bool {
+        self.0.starts_with('[')
+    }
+}
+
+string_newtype!(
+    /// An RFC 5321 `Local-part` in its wire form (a quoted local part keeps its
+    /// quotes and backslashes), at most 64 octets (§4.5.3.1.1).
+    ///
+    /// ```text
+    /// Local-part     = Dot-string / Quoted-string
+    /// Dot-string     = Atom *("."  Atom)
+    /// Quoted-string  = DQUOTE *QcontentSMTP DQUOTE
+    /// ```
+    LocalPart,
+    check_local_part
+);
+
+fn check_text(s: &[u8]) -> Result<(), ValidationError> {
+    for (i, &b) in s.iter().enumerate() {
+        if b == b'\r' || b == b'\n' || b == 0 {
+            return Err(bad(s, i));
+        }
+    }
+    to_str(s).map(|_| ())
+}
+
+string_newtype!(
+    /// Free text in a command argument or a reply line: any UTF-8 without CR,
+    /// LF or NUL (RFC 5321 §4.1.1.6-§4.1.1.9 `String`, §4.2 `textstring`).
+    Text,
+    check_text
+);
+
+fn check_keyword(s: &[u8]) -> Result<(), ValidationError> {
+    if s.is_empty() {
+        return Err(ValidationError::Empty);
+    }
+    for (i, &b) in s.iter().enumerate() {
+        if !(b.is_ascii_alphanumeric() || (b == b'-' && i > 0)) {
+            return Err(bad(s, i));
+        }
+    }
+    Ok(())
+}
+
+string_newtype!(
+    /// An ESMTP keyword (RFC 5321 §4.1.2): used for EHLO keywords and
+    /// MAIL/RCPT parameter names.
+    ///
+    /// ```text
+    /// esmtp-keyword  = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+    /// ```
+    Keyword,
+    check_keyword
+);
+
+fn check_esmtp_value(s: &[u8]) -> Result<(), ValidationError> {
+    if s.is_empty() {
+        return Err(ValidationError::Empty);
+    }
+    for (i, &b) in s.iter().enumerate() {
+        // esmtp-value = 1*(%d33-60 / %d62-126), UTF8-non-ascii per RFC 6531
+        if !((33..=60).contains(&b) || (62..=126).contains(&b) || b >= 0x80) {
+            return Err(bad(s, i));
+        }
+    }
+    to_str(s).map(|_| ())
+}
+
+string_newtype!(
+    /// An ESMTP parameter value (RFC 5321 §4.1.2).
+    ///
+    /// ```text
+    /// esmtp-value    = 1*(%d33-60 / %d62-126)
+    /// ```
+    EsmtpValue,
+    check_esmtp_value
+);
+
+fn check_xtext(s: &[u8]) -> Result<(), ValidationError> {
+    let mut i = 0;
+    while i < s.len() {
+        let b = s[i];
+        if b == b'+' {
+            let ok = s.get(i + 1..i + 3).is_some_and(|h| {
+                h.iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+            });
+            if !ok {
+                return Err(bad(s, i));
+            }
+            i += 3;
+        } else if (33..=126).contains(&b) && b != b'=' {
+            i += 1;
+        } else {
+            return Err(bad(s, i));
+        }
+    }
+    Ok(())
+}
+
+string_newtype!(
+    /// An RFC 3461 §4 `xtext` in its encoded form (used by ENVID, ORCPT and
+    /// the MAIL AUTH parameter).
+    ///
+    /// ```text
+    /// xtext   = *( xchar / hexchar )
+    /// xchar   = any ASCII CHAR between "!" (33) and "~" (126) inclusive,
+    ///           except for "+" and "="
+    /// hexchar = ASCII "+" immediately followed by two upper case hex digits
+    /// ```
+    XText,
+    check_xtext
+);
+
+impl XText<'static> {
+    /// Encodes arbitrary bytes as xtext.
+    pub fn encode(raw: &[u8]) -> Self {
+        let mut s = String::with_capacity(raw.len());
+        for &b in raw {
+            if (33..=126).contains(&b) && b != b'+' && b != b'=' {
+                s.push(b as char);
+            } else {
+                s.push('+');
+                s.push_str(&format!("{b:02X}"));
+            }
+        }
+        XText(Cow::Owned(s))
+    }
+}
+
+impl XText<'_> {
+    /// Decodes the `+XX` escapes.
+    pub fn decode(&self) -> Vec<u8> {
+        let b = self.0.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'+' && i + 2 < b.len() + 1 {
+                let hex = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+                if let (Some(&h), Some(&l)) = (b.get(i + 1), b.get(i + 2)) {
+                    out.push(hex(h) << 4 | hex(l));
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        out
+    }
+}
+
+fn check_mechanism(s: &[u8]) -> Result<(), ValidationError> {
+    if s.is_empty() {
+        return Err(ValidationError::Empty);
+    }
+    if s.len() > 20 {
+        return Err(ValidationError::TooLong { max: 20, len: s.len() });
+    }
+    for (i, &b) in s.iter().enumerate() {
+        if !(b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
+            return Err(bad(s, i));
+        }
+    }
+    Ok(())
+}
+
+string_newtype!(
+    /// A SASL mechanism name (RFC 4422 §3.1): 1 to 20 upper-case letters,
+    /// digits, hyphens and underscores.
+    ///
+    /// ```text
+    /// sasl-mech    = 1*20mech-char
+    /// mech-char    = UPPER-ALPHA / DIGIT / HYPHEN / UNDERSCORE
+    /// ```
+    Mechanism,
+    check_mechanism
+);
+
+fn check_base64_or_eq(s: &[u8]) -> Result<(), ValidationError> {
+    if s == b"=" {
+        return Ok(());
+    }
+    if s.is_empty() {
+        return Err(ValidationError::Empty);
+    }
+    for (i, &b) in s.iter().enumerate() {
+        if !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=') {
+            return Err(bad(s, i));
+        }
+    }
+    Ok(())
+}
+
+/// An AUTH initial response (RFC 4954 §4): base64 or `=` for an empty one.
+/// Its Debug output is redacted, since it usually carries a password.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct InitialResponse<'a>(Cow<'a, str>);
+
+impl<'a> InitialResponse<'a> {
+    /// Checks `value`: base64 characters, or the single `=`.
+    pub fn validate(value: impl AsRef<[u8]>) -> Result<(), ValidationError> {
+        check_base64_or_eq(value.as_ref())
+    }
+    /// Builds from a base64 string, checking it.
+    pub fn new(value: impl Into<Cow<'a, str>>) -> Result<Self, ValidationError> {
+        let v = value.into();
+        Self::validate(v.as_bytes())?;
+        Ok(Self(v))
+    }
+    /// The base64 text as sent (the secret: handle with care).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Detaches the value from the input it borrows from.
+    pub fn into_owned(self) -> InitialResponse<'static> {
+        InitialResponse(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+impl fmt::Debug for InitialResponse<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("InitialResponse(<redacted>)")
+    }
+}
+
+/// A mailbox `Local-part "@" ( Domain / address-literal )` (RFC 5321 §4.1.2).
+/// The whole path including the angle brackets must fit in 256 octets
+/// (§4.5.3.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Mailbox<'a> {
+    local: LocalPart<'a>,
+    host: Host<'a>,
+}
+
+impl<'a> Mailbox<'a> {
+    /// Builds a mailbox from its two parts, checking the path length.
+    pub fn new(local: LocalPart<'a>, host: Host<'a>) -> Result<Self, ValidationError> {
+        let len = local.0.len() + host.0.len() + 3;
+        if len > MAX_PATH {
+            return Err(ValidationError::TooLong { max: MAX_PATH, len });
+        }
+        Ok(Self { local, host })
+    }
+    /// The local part, in wire form.
+    pub fn local_part(&self) -> &LocalPart<'a> {
+        &self.local
+    }
+    /// The domain or address literal.
+    pub fn host(&self) -> &Host<'a> {
+        &self.host
+    }
+    /// True when neither part contains non-ASCII (else SMTPUTF8 is needed,
+    /// RFC 6531 §3.4).
+    pub fn is_ascii(&self) -> bool {
+        self.local.0.is_ascii() && self.host.0.is_ascii()
+    }
+    /// Detaches the value from the input it borrows from.
+    pub fn into_owned(self) -> Mailbox<'static> {
+        Mailbox { local: self.local.into_owned(), host: self.host.into_owned() }
+    }
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.local.0.as_bytes());
+        out.push(b'@');
+        out.extend_from_slice(self.host.0.as_bytes());
+    }
+}
+
+impl<'a> TryFrom<&'a str> for Mailbox<'a> {
+    type Error = ValidationError;
+    /// Parses `local@domain` (no angle brackets).
+    fn try_from(s: &'a str) -> Result<Self, ValidationError> {
+        let at = s.rfind('@').ok_or(ValidationError::Malformed)?;
+        Mailbox::new(LocalPart::try_from(&s[..at])?, Host::try_from(&s[at + 1..])?)
+    }
+}
+
+impl TryFrom<String> for Mailbox<'static> {
+    type Error = ValidationError;
+    fn try_from(s: String) -> Result<Self, ValidationError> {
+        Mailbox::try_from(s.as_str()).map(Mailbox::into_owned)
+    }
+}
+
+impl fmt::Display for Mailbox<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.local, self.host)
+    }
+}
+
+/// The argument of `MAIL FROM:` (RFC 5321 §4.1.2 `Reverse-path`): a mailbox or
+/// the null path `<>` used for bounces.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ReversePath<'a> {
+    /// `<>`
+    Null,
+    /// `<mailbox>`
+    Mailbox(Mailbox<'a>),
+}
+
+impl ReversePath<'_> {
+    /// Detaches the value from the input it borrows from.
+    pub fn into_owned(self) -> ReversePath<'static> {
+        match self {
+            ReversePath::Null => ReversePath::Null,
+            ReversePath::Mailbox(m) => ReversePath::Mailbox(m.into_owned()),
+        }
+    }
+    /// True when no part contains non-ASCII.
+    pub fn is_ascii(&self) -> bool {
+        match self {
+            ReversePath::Null => true,
+            ReversePath::Mailbox(m) => m.is_ascii(),
+        }
+    }
+}
+
+/// The argument of `RCPT TO:` (RFC 5321 §4.1.1.3): a mailbox, or the special
+/// `<Postmaster>` without a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ForwardPath<'a> {
+    /// `<Postmaster>` (case-insensitive, no domain).
+    Postmaster,
+    /// `<mailbox>`
+    Mailbox(Mailbox<'a>),
+}
+
+impl ForwardPath<'_> {
+    /// Detaches the value from the input it borrows from.
+    pub fn into_owned(self) -> ForwardPath<'static> {
+        match self {
+            ForwardPath::Postmaster => ForwardPath::Postmaster,
+            ForwardPath::Mailbox(m) => ForwardPath::Mailbox(m.into_owned()),
+        }
+    }
+    /// True when no part contains non-ASCII.
+    pub fn is_ascii(&self) -> bool {
+        match self {
+            ForwardPath::Postmaster => true,
+            ForwardPath::Mailbox(m) => m.is_ascii(),
+        }
+    }
+}
+
+impl fmt::Display for ForwardPath<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ForwardPath::Postmaster => f.write_str("Postmaster"),
+            ForwardPath::Mailbox(m) => m.fmt(f),
+        }
+    }
+}
+
+/// An ESMTP parameter that mailwire does not model (RFC 5321 §4.1.2
+/// `esmtp-param`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Parameter<'a> {
+    /// The keyword.
+    pub keyword: Keyword<'a>,
+    /// The value after `=`, if any.
+    pub value: Option<EsmtpValue<'a>>,
+}
+
+impl Parameter<'_> {
+    /// Detaches the value from the input it borrows from.
+    pub fn into_owned(self) -> Parameter<'static> {
+        Parameter { keyword: self.keyword.into_owned(), value: self.value.map(EsmtpValue::into_owned) }
+    }
+}
+
+/// The `BODY=` parameter (RFC 6152 §2, RFC 3030 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BodyType {
+    /// `7BIT`
+    SevenBit,
+    /// `8BITMIME`
+    EightBitMime,
+    /// `BINARYMIME` (needs BDAT, RFC 3030 §3)
+    BinaryMime,
+}
+
+impl BodyType {
+    /// The wire keyword.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyType::SevenBit => "7BIT",
+            BodyType::EightBitMime => "8BITMIME",
+            BodyType::BinaryMime => "BINARYMIME",
+        }
+    }
+}
+
+/// The DSN `RET=` parameter (RFC 3461 §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Ret {
+    /// `FULL`: return the whole message in a failure DSN.
+    Full,
+    /// `HDRS`: return only the headers.
+    Hdrs,
+}
+
+/// The DSN `NOTIFY=` parameter (RFC 3461 §4.1). All three false means `NEVER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Notify {
+    /// `SUCCESS`
+    pub success: bool,
+    /// `FAILURE`
+    pub failure: bool,
+    /// `DELAY`
+    pub delay: bool,
+}
+
+impl Notify {
+    /// `NOTIFY=NEVER`
+    pub const NEVER: Notify = Notify { success: false, failure: false, delay: false };
+}
+
+/// The DSN `ORCPT=` parameter (RFC 3461 §4.2): `addr-type ";" xtext`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Orcpt<'a> {
+    /// The address type, usually `rfc822` (an atom).
+    pub addr_type: Keyword<'a>,
+    /// The original recipient, xtext-encoded.
+    pub addr: XText<'a>,
+}
+
+/// The `MT-PRIORITY=` value (RFC 6710 §3): -9 to 9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Priority(i8);
+
+impl Priority {
+    /// Builds a priority, refusing values outside -9..=9.
+    pub fn new(p: i8) -> Result<Self, ValidationError> {
+        if (-9..=9).contains(&p) { Ok(Priority(p)) } else { Err(ValidationError::OutOfRange) }
+    }
+    /// The value.
+    pub fn get(self) -> i8 {
+        self.0
+    }
+}
+
+/// The `BY=` parameter of DELIVERBY (RFC 2852 §4): `time ";" mode [ "T" ]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DeliverBy {
+    /// Seconds, -999999999 to 999999999.
+    pub time: i32,
+    /// `true` for mode `R` (return), `false` for `N` (notify).
+    pub ret: bool,
+    /// The trace modifier `T`.
+    pub trace: bool,
+}
+
+/// Parameters of `MAIL FROM:` (RFC 5321 §4.1.1.2 and its extensions).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MailParams<'a> {
+    /// `SIZE=` (RFC 1870 §3): the declared message size in octets.
+    pub size: Option<u64>,
+    /// `BODY=` (RFC 6152, RFC 3030).
+    pub body: Option<BodyType>,
+    /// `SMTPUTF8` (RFC 6531 §3.4).
+    pub smtputf8: bool,
+    /// `RET=` (RFC 3461 §4.3).
+    pub ret: Option<Ret>,
+    /// `ENVID=` (RFC 3461 §4.4).
+    pub envid: Option<XText<'a>>,
+    /// `AUTH=` (RFC 4954 §5): xtext mailbox or `<>`.
+    pub auth: Option<XText<'a>>,
+    /// `REQUIRETLS` (RFC 8689 §4.1).
+    pub requiretls: bool,
+    /// `MT-PRIORITY=` (RFC 6710).
+    pub mt_priority: Option<Priority>,
+    /// `BY=` (RFC 2852).
+    pub by: Option<DeliverBy>,
+    /// Anything else.
+    pub other: Vec<Parameter<'a>>,
+}
+
+impl MailParams<'_> {
+    /// Detaches the value from the input it borrows from.
+    pub fn into_owned(self) -> MailParams<'static> {
+        MailParams {
+            size: self.size,
+            body: self.body,
+            smtputf8: self.smtputf8,
+            ret: self.ret,
+            envid: self.envid.map(XText::into_owned),
+            auth: self.auth.map(XText::into_owned),
+            requiretls: self.requiretls,
+            mt_priority: self.mt_priority,
+            by: self.by,
+            other: self.other.into_iter().map(Parameter::into_owned).collect(),
+        }
+    }
+}
+
+/// Parameters of `RCPT TO:` (RFC 5321 §4.1.1.3 and RFC 3461 §4).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RcptParams<'a> {
+    /// `NOTIFY=` (RFC 3461 §4.1).
+    pub notify: Option<Notify>,
+    /// `ORCPT=` (RFC 3461 §4.2).
+    pub orcpt: Option<Orcpt<'a>>,
+    /// Anything else.
+    pub other: Vec<Parameter<'a>>,
+}
+
+impl RcptParams<'_> {
+    /// Detaches the value from the input it borrows from.
+    pub fn into_owned(self) -> RcptParams<'static> {
+        RcptParams {
+            notify: self.notify,
+            orcpt: self
+                .orcpt
+                .map(|o| Orcpt { addr_type: o.addr_type.into_owned(), addr: o.addr.into_owned() }),
+            other: self.other.into_iter().map(Parameter::into_owned).collect(),
+        }
+    }
+}
+
+/// An SMTP command (RFC 5321 §4.1.1, RFC 3030, RFC 3207, RFC 4954).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command<'a> {
+    /// `HELO SP Domain`
+    Helo(Host<'a>),
+    /// `EHLO SP ( Domain / address-literal )`
+    Ehlo(Host<'a>),
+    /// `MAIL FROM:<reverse-path> [SP params]`
+    Mail(ReversePath<'a>, MailParams<'a>),
+    /// `RCPT TO:<forward-path> [SP params]`
+    Rcpt(ForwardPath<'a>, RcptParams<'a>),
+    /// `DATA`
+    Data,
+    /// `BDAT SP chunk-size [SP "LAST"]` (RFC 3030 §2).
+    Bdat {
+        /// Octets that follow the command line.
+        size: u64,
+        /// The `LAST` marker.
+        last: bool,
+    },
+    /// `RSET`
+    Rset,
+    /// `VRFY SP String`
+    Vrfy(Text<'a>),
+    /// `EXPN SP String`
+    Expn(Text<'a>),
+    /// `HELP [SP String]`
+    Help(Option<Text<'a>>),
+    /// `NOOP [SP String]`
+    Noop(Option<Text<'a>>),
+    /// `QUIT`
+    Quit,
+    /// `STARTTLS` (RFC 3207 §4)
+    StartTls,
+    /// `AUTH SP mechanism [SP initial-response]` (RFC 4954 §4)
+    Auth(Mechanism<'a>, Option<InitialResponse<'a>>),
+}
+
+impl Command<'_> {
+    /// Detaches the value from the input it borrows from.
+    pub fn into_owned(self) -> Command<'static> {
+        match self {
+            Command::Helo(h) => Command::Helo(h.into_owned()),
+            Command::Ehlo(h) => Command::Ehlo(h.into_owned()),
+            Command::Mail(p, m) => Command::Mail(p.into_owned(), m.into_owned()),
+            Command::Rcpt(p, m) => Command::Rcpt(p.into_owned(), m.into_owned()),
+            Command::Data => Command::Data,
+            Command::Bdat { size, last } => Command::Bdat { size, last },
+            Command::Rset => Command::Rset,
+            Command::Vrfy(t) => Command::Vrfy(t.into_owned()),
+            Command::Expn(t) => Command::Expn(t.into_owned()),
+            Command::Help(t) => Command::Help(t.map(Text::into_owned)),
+            Command::Noop(t) => Command::Noop(t.map(Text::into_owned)),
+            Command::Quit => Command::Quit,
+            Command::StartTls => Command::StartTls,
+            Command::Auth(m, i) => Command::Auth(m.into_owned(), i.map(InitialResponse::into_owned)),
+        }
+    }
+
+    /// The verb, upper case.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Helo(_) => "HELO",
+            Command::Ehlo(_) => "EHLO",
+            Command::Mail(..) => "MAIL",
+            Command::Rcpt(..) => "RCPT",
+            Command::Data => "DATA",
+            Command::Bdat { .. } => "BDAT",
+            Command::Rset => "RSET",
+            Command::Vrfy(_) => "VRFY",
+            Command::Expn(_) => "EXPN",
+            Command::Help(_) => "HELP",
+            Command::Noop(_) => "NOOP",
+            Command::Quit => "QUIT",
+            Command::StartTls => "STARTTLS",
+            Command::Auth(..) => "AUTH",
+        }
+    }
+}
+
+/// A three-digit reply code (RFC 5321 §4.2): first digit 2-5, second 0-5,
+/// third 0-9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplyCode(u16);
+
+impl ReplyCode {
+    /// Builds a code, checking RFC 5321 §4.2's `Reply-code` digits
+    /// (`%x32-35 %x30-35 %x30-39`).
+    pub const fn new(code: u16) -> Result<Self, ValidationError> {
+        let (a, b) = (code / 100, (code / 10) % 10);
+        if a >= 2 && a <= 5 && b <= 5 { Ok(ReplyCode(code)) } else { Err(ValidationError::OutOfRange) }
+    }
+    /// The number.
+    pub const fn get(self) -> u16 {
+        self.0
+    }
+    /// 2yz: positive completion.
+    pub const fn is_positive(self) -> bool {
+        self.0 / 100 == 2
+    }
+    /// 3yz: positive intermediate (354, 334).
+    pub const fn is_intermediate(self) -> bool {
+        self.0 / 100 == 3
+    }
+    /// 4yz: transient negative.
+    pub const fn is_transient(self) -> bool {
+        self.0 / 100 == 4
+    }
+    /// 5yz: permanent negative.
+    pub const fn is_permanent(self) -> bool {
+        self.0 / 100 == 5
+    }
+}
+
+impl fmt::Display for ReplyCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An enhanced status code `class.subject.detail` (RFC 3463 §2, RFC 2034).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EnhancedCode {
+    /// 2, 4 or 5.
+    pub class: u8,
+    /// 0-999.
+    pub subject: u16,
+    /// 0-999.
+    pub detail: u16,
+}
+
+impl EnhancedCode {
+    /// Builds a code, checking its ranges.
+    pub const fn new(class: u8, subject: u16, detail: u16) -> Result<Self, ValidationError> {
+        if (class == 2 || class == 4 || class == 5) && subject <= 999 && detail <= 999 {
+            Ok(EnhancedCode { class, subject, detail })
+        } else {
+            Err(ValidationError::OutOfRange)
+        }
+    }
+}
+
+impl fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// An SMTP reply (RFC 5321 §4.2), possibly multi-line, with the RFC 2034
+/// enhanced status code of its first line when there is one.
+///
+/// It keeps its wire form (`Cow<[u8]>`): a parsed reply borrows the input,
+/// and encoding is a copy. [`Reply::lines`] gives the text of each line.
+///
+/// ```text
+/// Reply-line     = *( Reply-code "-" [ textstring ] CRLF )
+///                  Reply-code [ SP textstring ] CRLF
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Reply<'a> {
+    code: ReplyCode,
+    enhanced: Option<EnhancedCode>,
+    raw: Cow<'a, [u8]>,
+}
+
+impl<'a> Reply<'a> {
+    /// Builds a reply. Each element of `lines` becomes one reply line; when
+    /// `enhanced` is given it prefixes every line (RFC 2034 §3). An empty
+    /// `lines` gives one line with just the code.
+    pub fn new<S: AsRef<str>>(
+        code: ReplyCode,
+        enhanced: Option<EnhancedCode>,
+        lines: &[S],
+    ) -> Result<Reply<'static>, ValidationError> {
+        let mut raw = Vec::with_capacity(16 + lines.iter().map(|l| l.as_ref().len() + 16).sum::<usize>());
+        let n = lines.len().max(1);
+        for i in 0..n {
+            let text = lines.get(i).map(|s| s.as_ref()).unwrap_or("");
+            check_text(text.as_bytes())?;
+            raw.extend_from_slice(code.0.to_string().as_bytes());
+            raw.push(if i + 1 < n { b'-' } else { b' ' });
+            if let Some(e) = enhanced {
+                raw.extend_from_slice(e.to_string().as_bytes());
+                if !text.is_empty() {
+                    raw.push(b' ');
+                }
+            }
+            raw.extend_from_slice(text.as_bytes());
+            raw.extend_from_slice(b"\r\n");
+        }
+        Ok(Reply { code, enhanced, raw: Cow::Owned(raw) })
+    }
+
+    /// Builds from a code and one line of text. Panics never; refuses CR, LF
+    /// and NUL in the text.
+    pub fn single(code: u16, enhanced: Option<(u8, u16, u16)>, text: &str) -> Result<Reply<'static>, ValidationError> {
+        let code = ReplyCode::new(code)?;
+        let enhanced = match enhanced {
+            Some((c, s, d)) => Some(EnhancedCode::new(c, s, d)?),
+            None => None,
+        };
+        Reply::new(code, enhanced, &[text])
+    }
+
+    /// `451 internal error`: a constant fallback that needs no validation.
+    pub(crate) fn internal_error() -> Reply<'static> {
+        Reply { code: ReplyCode(451), enhanced: None, raw: Cow::Borrowed(b"451 internal error\r\n") }
+    }
+
+    /// Used by the parser, which has proved `raw` is a well-formed reply.
+    pub(crate) fn from_parts(code: ReplyCode, enhanced: Option<EnhancedCode>, raw: &'a [u8]) -> Self {
+        Reply { code, enhanced, raw: Cow::Borrowed(raw) }
+    }
+
+    /// The reply code.
+    pub fn code(&self) -> ReplyCode {
+        self.code
+    }
+
+    /// The enhanced status code of the first line, if any.
+    pub fn enhanced(&self) -> Option<EnhancedCode> {
+        self.enhanced
+    }
+
+    /// The wire form, CRLF included.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.raw
+    }
+
+    /// The text of each line, without the code, the separator, the enhanced
+    /// code (when the reply has one) and the CRLF.
+    pub fn lines(&self) -> impl Iterator<Item = &str> + '_ {
+        let has_enh = self.enhanced.is_some();
+        self.raw.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(move |l| {
+            let l = l.strip_suffix(b"\r").unwrap_or(l);
+            let mut t = l.get(4..).unwrap_or(b"");
+            if has_enh {
+                if let Some(sp) = t.iter().position(|&b| b == b' ') {
+                    if crate::parse::enhanced_code(&t[..sp]).is_some() {
+                        t = &t[sp + 1..];
+                    }
+                } else if crate::parse::enhanced_code(t).is_some() {
+                    t = b"";
+                }
+            }
+            std::str::from_utf8(t).unwrap_or("")
+        })
+    }
+
+    /// All lines joined with a space (handy for messages and logs).
+    pub fn text(&self) -> String {
+        let mut s = String::new();
+        for (i, l) in self.lines().enumerate() {
+            if i > 0 {
+                s.push(' ');
+            }
+            s.push_str(l);
+        }
+        s
+    }
+
+    /// Detaches the value from the input it borrows from.
+    pub fn into_owned(self) -> Reply<'static> {
+        Reply { code: self.code, enhanced: self.enhanced, raw: Cow::Owned(self.raw.into_owned()) }
+    }
+}
+
+impl fmt::Debug for Reply<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("code", &self.code.0)
+            .field("enhanced", &self.enhanced)
+            .field("raw", &String::from_utf8_lossy(&self.raw))
+            .finish()
+    }
+}
+
+impl fmt::Display for Reply<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(e) = self.enhanced {
+            write!(f, " {e}")?;
+        }
+        let t = self.text();
+        if !t.is_empty() {
+            write!(f, " {t}")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a server offers in its EHLO reply (RFC 5321 §4.1.1.1 and the
+/// extension RFCs). Unknown keywords are kept in `other`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// The domain on the first line.
+    pub domain: String,
+    /// `PIPELINING` (RFC 2920).
+    pub pipelining: bool,
+    /// `SIZE [n]` (RFC 1870): `Some(0)` means no fixed limit.
+    pub size: Option<u64>,
+    /// `8BITMIME` (RFC 6152).
+    pub eightbitmime: bool,
+    /// `SMTPUTF8` (RFC 6531).
+    pub smtputf8: bool,
+    /// `STARTTLS` (RFC 3207).
+    pub starttls: bool,
+    /// `AUTH mech...` (RFC 4954), upper case.
+    pub auth: Vec<String>,
+    /// `DSN` (RFC 3461).
+    pub dsn: bool,
+    /// `ENHANCEDSTATUSCODES` (RFC 2034).
+    pub enhanced_status_codes: bool,
+    /// `CHUNKING` (RFC 3030).
+    pub chunking: bool,
+    /// `BINARYMIME` (RFC 3030).
+    pub binarymime: bool,
+    /// `REQUIRETLS` (RFC 8689).
+    pub requiretls: bool,
+    /// `MT-PRIORITY` (RFC 6710).
+    pub mt_priority: bool,
+    /// `DELIVERBY` (RFC 2852).
+    pub deliverby: bool,
+    /// Other keywords with their parameters, verbatim.
+    pub other: Vec<(String, Vec<String>)>,
+}
+
+impl Capabilities {
+    /// True when `AUTH` lists `mech` (case-insensitive).
+    pub fn has_auth(&self, mech: &str) -> bool {
+        self.auth.iter().any(|m| m.eq_ignore_ascii_case(mech))
+    }
+}

@@ -1,0 +1,465 @@
+//! Command-line configuration of the mail server.
+//!
+//! Every option has a default, so `cargo run --example mailserver` starts a
+//! working server on loopback with the account `demo:demo`.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One account: a name and its password. The account receives mail for
+/// `NAME@D` for every local domain `D`.
+#[derive(Clone)]
+pub(crate) struct User {
+    pub(crate) name: String,
+    pub(crate) password: String,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A `--route DOMAIN=HOST:PORT` override: mail for DOMAIN goes to HOST:PORT
+/// instead of the domain's MX hosts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) data: PathBuf,
+    /// Local domains, lower case, in the order given.
+    pub(crate) domains: Vec<String>,
+    pub(crate) users: Vec<User>,
+    pub(crate) smtp: Option<SocketAddr>,
+    pub(crate) submission: Option<SocketAddr>,
+    pub(crate) smtps: Option<SocketAddr>,
+    /// Domain (lower case) to route.
+    pub(crate) routes: HashMap<String, Route>,
+    /// Waits between delivery attempts; the last one repeats.
+    pub(crate) retry: Vec<Duration>,
+    pub(crate) expire: Duration,
+    pub(crate) cert: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
+    pub(crate) allow_plaintext_auth: bool,
+    pub(crate) sink: bool,
+    /// The name this server gives itself in greetings and Received fields.
+    pub(crate) hostname: String,
+    /// The largest message accepted (SIZE extension), in bytes.
+    pub(crate) max_size: usize,
+    /// The port used for MX and A/AAAA hosts (25 in real life).
+    pub(crate) mx_port: u16,
+}
+
+/// The usage text printed for `--help` and for a bad option.
+pub(crate) const USAGE: &str = "\
+usage: mailserver [OPTIONS]
+  --data DIR               mailboxes (DIR/mailboxes/USER) and queue (DIR/queue) [./mail-data]
+  --domain D               a local domain, repeatable [localhost]
+  --user NAME:PASSWORD     an account, repeatable [demo:demo]
+  --smtp ADDR              MTA port: local mail without AUTH, relay with AUTH [127.0.0.1:2525]
+  --submission ADDR        submission port, AUTH required [127.0.0.1:2587]
+  --smtps ADDR             implicit-TLS submission (RFC 8314) [off]
+  --no-smtp, --no-submission  do not open that port
+  --route DOMAIN=HOST:PORT deliver DOMAIN to HOST:PORT instead of its MX, repeatable
+  --retry LIST             waits between delivery attempts [1m,5m,15m,30m,1h,2h,4h]
+  --expire DURATION        give up and bounce after this long [5d]
+  --cert FILE --key FILE   PEM certificate chain and key [self-signed, generated at start]
+  --allow-plaintext-auth   allow AUTH before TLS on any address [only on loopback]
+  --sink                   accept and discard every message (benchmarks only)
+  --hostname NAME          the name in greetings and Received fields [first domain]
+  --max-size BYTES         the largest message accepted [36700160]
+  --mx-port PORT           the port for MX and A/AAAA hosts [25]
+  -h, --help               this text";
+
+/// A bad command line.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ConfigError(pub(crate) String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Run(Box<Config>),
+    Help,
+}
+
+/// Parses a duration such as `90s`, `1m`, `2h`, `5d` or `250ms`. A bare
+/// number is seconds.
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    if num.is_empty() {
+        return err(format!("bad duration {s:?}: expected a number and a unit (s, m, h, d)"));
+    }
+    let n: u64 = num
+        .parse()
+        .map_err(|_| ConfigError(format!("bad duration {s:?}: number too large")))?;
+    let secs = |mul: u64| {
+        n.checked_mul(mul)
+            .map(Duration::from_secs)
+            .ok_or_else(|| ConfigError(format!("bad duration {s:?}: too long")))
+    };
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86400),
+        _ => err(format!("bad duration {s:?}: unknown unit {unit:?}")),
+    }
+}
+
+/// Parses a comma-separated retry list such as `1m,5m,15m`.
+pub(crate) fn parse_retry(s: &str) -> Result<Vec<Duration>, ConfigError> {
+    let list = s
+        .split(',')
+        .map(parse_duration)
+        .collect::<Result<Vec<_>, _>>()?;
+    if list.iter().any(|d| d.is_zero()) {
+        return err("a retry interval must not be zero");
+    }
+    Ok(list)
+}
+
+fn parse_addr(opt: &str, s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse()
+        .map_err(|_| ConfigError(format!("{opt}: {s:?} is not an address such as 127.0.0.1:2525")))
+}
+
+/// Parses `NAME:PASSWORD`.
+pub(crate) fn parse_user(s: &str) -> Result<User, ConfigError> {
+    let Some((name, password)) = s.split_once(':') else {
+        return err(format!("--user {s:?}: expected NAME:PASSWORD"));
+    };
+    let ok_name = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
+        && !name.starts_with('.');
+    if !ok_name {
+        return err(format!(
+            "--user {s:?}: the name must be letters, digits, '.', '_', '-' or '+'"
+        ));
+    }
+    if password.is_empty() {
+        return err(format!("--user {s:?}: empty password"));
+    }
+    Ok(User {
+        name: name.to_ascii_lowercase(),
+        password: password.to_string(),
+    })
+}
+
+/// Parses `DOMAIN=HOST:PORT`.
+pub(crate) fn parse_route(s: &str) -> Result<(String, Route), ConfigError> {
+    let bad = || ConfigError(format!("--route {s:?}: expected DOMAIN=HOST:PORT"));
+    let (domain, target) = s.split_once('=').ok_or_else(bad)?;
+    let (host, port) = target.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if domain.is_empty() || host.is_empty() || port == 0 {
+        return Err(bad());
+    }
+    Ok((
+        domain.to_ascii_lowercase(),
+        Route {
+            host: host.to_string(),
+            port,
+        },
+    ))
+}
+
+fn valid_domain(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 255
+        && d.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+impl Config {
+    /// Parses the arguments after the program name.
+    pub(crate) fn parse<I, S>(args: I) -> Result<Command, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut data = PathBuf::from("./mail-data");
+        let mut domains = Vec::new();
+        let mut users: Vec<User> = Vec::new();
+        let mut smtp = Some(parse_addr("--smtp", "127.0.0.1:2525")?);
+        let mut submission = Some(parse_addr("--submission", "127.0.0.1:2587")?);
+        let mut smtps = None;
+        let mut routes = HashMap::new();
+        let mut retry = parse_retry("1m,5m,15m,30m,1h,2h,4h")?;
+        let mut expire = Duration::from_secs(5 * 86400);
+        let mut cert = None;
+        let mut key = None;
+        let mut allow_plaintext_auth = false;
+        let mut sink = false;
+        let mut hostname = None;
+        let mut max_size = 35 * 1024 * 1024;
+        let mut mx_port = 25;
+
+        let mut args = args.into_iter().map(Into::into);
+        while let Some(arg) = args.next() {
+            let (opt, inline) = match arg.split_once('=') {
+                Some((o, v)) if o.starts_with("--") => (o.to_string(), Some(v.to_string())),
+                _ => (arg.clone(), None),
+            };
+            let mut value = || -> Result<String, ConfigError> {
+                match inline.clone() {
+                    Some(v) => Ok(v),
+                    None => args
+                        .next()
+                        .ok_or_else(|| ConfigError(format!("{opt} needs a value"))),
+                }
+            };
+            match opt.as_str() {
+                "-h" | "--help" => return Ok(Command::Help),
+                "--data" => data = PathBuf::from(value()?),
+                "--domain" => {
+                    let d = value()?.to_ascii_lowercase();
+                    if !valid_domain(&d) {
+                        return err(format!("--domain {d:?} is not a domain name"));
+                    }
+                    if !domains.contains(&d) {
+                        domains.push(d);
+                    }
+                }
+                "--user" => {
+                    let u = parse_user(&value()?)?;
+                    if users.iter().any(|x| x.name == u.name) {
+                        return err(format!("--user {}: given twice", u.name));
+                    }
+                    users.push(u);
+                }
+                "--smtp" => smtp = Some(parse_addr("--smtp", &value()?)?),
+                "--submission" => submission = Some(parse_addr("--submission", &value()?)?),
+                "--smtps" => smtps = Some(parse_addr("--smtps", &value()?)?),
+                "--no-smtp" => smtp = None,
+                "--no-submission" => submission = None,
+                "--route" => {
+                    let (d, r) = parse_route(&value()?)?;
+                    routes.insert(d, r);
+                }
+                "--retry" => retry = parse_retry(&value()?)?,
+                "--expire" => expire = parse_duration(&value()?)?,
+                "--cert" => cert = Some(PathBuf::from(value()?)),
+                "--key" => key = Some(PathBuf::from(value()?)),
+                "--allow-plaintext-auth" => allow_plaintext_auth = true,
+                "--sink" => sink = true,
+                "--hostname" => {
+                    let h = value()?.to_ascii_lowercase();
+                    if !valid_domain(&h) {
+                        return err(format!("--hostname {h:?} is not a domain name"));
+                    }
+                    hostname = Some(h);
+                }
+                "--max-size" => {
+                    max_size = value()?
+                        .parse()
+                        .map_err(|_| ConfigError("--max-size needs a number of bytes".into()))?;
+                }
+                "--mx-port" => {
+                    mx_port = value()?
+                        .parse()
+                        .map_err(|_| ConfigError("--mx-port needs a port number".into()))?;
+                }
+                other => return err(format!("unknown option {other:?}")),
+            }
+        }
+        if cert.is_some() != key.is_some() {
+            return err("--cert and --key go together");
+        }
+        if domains.is_empty() {
+            domains.push("localhost".to_string());
+        }
+        if users.is_empty() {
+            users.push(User {
+                name: "demo".into(),
+                password: "demo".into(),
+            });
+        }
+        let hostname = hostname.unwrap_or_else(|| domains[0].clone());
+        Ok(Command::Run(Box::new(Config {
+            data,
+            domains,
+            users,
+            smtp,
+            submission,
+            smtps,
+            routes,
+            retry,
+            expire,
+            cert,
+            key,
+            allow_plaintext_auth,
+            sink,
+            hostname,
+            max_size,
+            mx_port,
+        })))
+    }
+
+    /// The wait before attempt number `attempt + 1`, after `attempt` failed
+    /// attempts (`attempt >= 1`); the last interval repeats.
+    pub(crate) fn retry_after(&self, attempt: u32) -> Duration {
+        let i = (attempt.max(1) as usize - 1).min(self.retry.len().saturating_sub(1));
+        self.retry
+            .get(i)
+            .copied()
+            .unwrap_or(Duration::from_secs(4 * 3600))
+    }
+
+    /// Whether `domain` is one of ours (case-insensitive).
+    pub(crate) fn is_local_domain(&self, domain: &str) -> bool {
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    /// The account for a local part (case-insensitive); `postmaster` is the
+    /// first account (RFC 5321 §4.5.1).
+    pub(crate) fn user(&self, local_part: &str) -> Option<&User> {
+        let lp = local_part.to_ascii_lowercase();
+        self.users
+            .iter()
+            .find(|u| u.name == lp)
+            .or_else(|| (lp == "postmaster").then(|| &self.users[0]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Config {
+        match Config::parse(args.iter().copied()).unwrap() {
+            Command::Run(c) => *c,
+            Command::Help => panic!("help"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = run(&[]);
+        assert_eq!(c.data, PathBuf::from("./mail-data"));
+        assert_eq!(c.domains, vec!["localhost"]);
+        assert_eq!(c.users.len(), 1);
+        assert_eq!(c.users[0].name, "demo");
+        assert_eq!(c.users[0].password, "demo");
+        assert_eq!(c.smtp, Some("127.0.0.1:2525".parse().unwrap()));
+        assert_eq!(c.submission, Some("127.0.0.1:2587".parse().unwrap()));
+        assert_eq!(c.smtps, None);
+        assert_eq!(c.retry.len(), 7);
+        assert_eq!(c.retry[0], Duration::from_secs(60));
+        assert_eq!(c.retry[6], Duration::from_secs(4 * 3600));
+        assert_eq!(c.expire, Duration::from_secs(5 * 86400));
+        assert!(!c.sink && !c.allow_plaintext_auth);
+        assert_eq!(c.hostname, "localhost");
+    }
+
+    #[test]
+    fn all_options() {
+        let c = run(&[
+            "--data", "/tmp/x", "--domain", "A.test", "--domain=b.test", "--user", "Alice:pw:x",
+            "--user", "bob:pw2", "--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:1",
+            "--smtps", "127.0.0.1:2", "--route", "C.test=127.0.0.1:2626", "--retry", "1s,2s",
+            "--expire", "30s", "--cert", "c.pem", "--key", "k.pem", "--allow-plaintext-auth",
+            "--sink", "--hostname", "mx.a.test", "--max-size", "1000", "--mx-port", "2525",
+        ]);
+        assert_eq!(c.domains, vec!["a.test", "b.test"]);
+        assert_eq!(c.users[0].name, "alice");
+        assert_eq!(c.users[0].password, "pw:x");
+        assert_eq!(
+            c.routes["c.test"],
+            Route {
+                host: "127.0.0.1".into(),
+                port: 2626
+            }
+        );
+        assert_eq!(c.retry, vec![Duration::from_secs(1), Duration::from_secs(2)]);
+        assert_eq!(c.expire, Duration::from_secs(30));
+        assert!(c.sink && c.allow_plaintext_auth);
+        assert_eq!(c.hostname, "mx.a.test");
+        assert_eq!(c.max_size, 1000);
+        assert_eq!(c.mx_port, 2525);
+        assert_eq!(c.smtps, Some("127.0.0.1:2".parse().unwrap()));
+    }
+
+    #[test]
+    fn retry_schedule_repeats_last() {
+        let c = run(&["--retry", "1m,5m,4h"]);
+        assert_eq!(c.retry_after(1), Duration::from_secs(60));
+        assert_eq!(c.retry_after(2), Duration::from_secs(300));
+        assert_eq!(c.retry_after(3), Duration::from_secs(4 * 3600));
+        assert_eq!(c.retry_after(50), Duration::from_secs(4 * 3600));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("5d").unwrap(), Duration::from_secs(432000));
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("99999999999999999999s").is_err());
+        assert!(parse_retry("1m,,2m").is_err());
+        assert!(parse_retry("0s").is_err());
+    }
+
+    #[test]
+    fn bad_lines() {
+        for args in [
+            &["--user", "nopassword"][..],
+            &["--user", ":pw"],
+            &["--user", "a b:pw"],
+            &["--route", "x.test"],
+            &["--route", "x.test=host"],
+            &["--route", "x.test=host:0"],
+            &["--smtp", "nowhere"],
+            &["--cert", "c.pem"],
+            &["--domain", "bad domain"],
+            &["--frobnicate"],
+            &["--data"],
+        ] {
+            assert!(Config::parse(args.iter().copied()).is_err(), "{args:?}");
+        }
+        assert!(matches!(Config::parse(["--help"]), Ok(Command::Help)));
+    }
+
+    #[test]
+    fn users_and_postmaster() {
+        let c = run(&["--user", "a:1", "--user", "b:2", "--domain", "x.test"]);
+        assert_eq!(c.user("B").unwrap().name, "b");
+        assert_eq!(c.user("Postmaster").unwrap().name, "a");
+        assert!(c.user("c").is_none());
+        assert!(c.is_local_domain("X.TEST"));
+        assert!(!c.is_local_domain("y.test"));
+    }
+}

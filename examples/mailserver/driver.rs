@@ -1,0 +1,475 @@
+//! The blocking-socket driver for any mailwire state machine.
+//!
+//! [`Machine`] is the driver contract of STYLE.md §(a): after any `handle_*`
+//! call or app command, drain `poll_transmit`, then `poll_event`, then ask
+//! `poll_timeout`, and go round again when an event led to a command.
+//! [`Conn`] is a TCP socket with rustls optionally layered under the machine
+//! (socket, then rustls, then `handle_input`; `poll_transmit`, then rustls,
+//! then socket). [`drive`] runs one connection to its end on the calling
+//! thread.
+
+use std::io::{self, Read as _, Write as _};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// The methods every mailwire machine has (STYLE.md §(a)).
+pub(crate) trait Machine {
+    type Event;
+    fn handle_input(&mut self, now: Instant, data: &[u8]);
+    fn handle_eof(&mut self, now: Instant);
+    fn handle_timeout(&mut self, now: Instant);
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize>;
+    fn poll_event(&mut self) -> Option<Self::Event>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn is_closed(&self) -> bool;
+}
+
+/// What the application does with the events of one connection.
+pub(crate) trait Handler<M: Machine> {
+    /// Answers one event, typically by calling a method of `m`; may upgrade
+    /// `conn` to TLS on a StartTls event.
+    fn event(&mut self, m: &mut M, ev: M::Event, conn: &mut Conn) -> io::Result<()>;
+    /// Called about every [`TICK`] while waiting for input; returning true
+    /// ends the connection (used to finish at shutdown between transactions).
+    fn tick(&mut self, _m: &mut M) -> bool {
+        false
+    }
+}
+
+/// How often a waiting connection looks at [`Handler::tick`].
+pub(crate) const TICK: Duration = Duration::from_millis(200);
+
+/// The result of one read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ReadResult {
+    Data(usize),
+    Eof,
+    /// The deadline passed.
+    TimedOut,
+    /// Nothing yet, and the deadline has not passed.
+    Tick,
+}
+
+/// A TCP connection, plain or with TLS.
+pub(crate) struct Conn {
+    sock: TcpStream,
+    tls: Option<Box<rustls::Connection>>,
+    read_timeout: Option<Duration>,
+    /// Timeout for writes and for a TLS handshake.
+    io_timeout: Duration,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("peer", &self.sock.peer_addr().ok())
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+}
+
+impl Conn {
+    /// A plaintext connection.
+    pub(crate) fn new(sock: TcpStream, io_timeout: Duration) -> io::Result<Self> {
+        sock.set_nodelay(true)?;
+        sock.set_write_timeout(Some(io_timeout))?;
+        Ok(Self {
+            sock,
+            tls: None,
+            read_timeout: None,
+            io_timeout,
+        })
+    }
+
+    pub(crate) fn peer_addr(&self) -> Option<SocketAddr> {
+        self.sock.peer_addr().ok()
+    }
+
+    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
+        self.sock.local_addr().ok()
+    }
+
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The negotiated TLS version and cipher suite, for Received fields.
+    pub(crate) fn tls_info(&self) -> Option<String> {
+        let t = self.tls.as_ref()?;
+        let v = t.protocol_version()?;
+        let s = t.negotiated_cipher_suite()?;
+        Some(format!("{v:?} {:?}", s.suite()))
+    }
+
+    fn set_read_timeout(&mut self, d: Duration) -> io::Result<()> {
+        let d = d.max(Duration::from_millis(1));
+        if self.read_timeout != Some(d) {
+            self.sock.set_read_timeout(Some(d))?;
+            self.read_timeout = Some(d);
+        }
+        Ok(())
+    }
+
+    /// Layers TLS under the connection and completes the handshake.
+    pub(crate) fn start_tls(&mut self, tls: impl Into<rustls::Connection>) -> io::Result<()> {
+        let mut tls: rustls::Connection = tls.into();
+        let deadline = Instant::now() + self.io_timeout;
+        while tls.is_handshaking() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"));
+            }
+            self.set_read_timeout(left)?;
+            match tls.complete_io(&mut self.sock) {
+                Ok((0, 0)) if tls.is_handshaking() => {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "EOF in TLS handshake"));
+                }
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        while tls.wants_write() {
+            tls.write_tls(&mut self.sock)?;
+        }
+        self.tls = Some(Box::new(tls));
+        Ok(())
+    }
+
+    /// Reads what is there, waiting until `deadline` (and at most `tick`).
+    pub(crate) fn read(&mut self, buf: &mut [u8], deadline: Option<Instant>, tick: Option<Duration>) -> io::Result<ReadResult> {
+        loop {
+            if let Some(tls) = self.tls.as_mut() {
+                match tls.reader().read(buf) {
+                    Ok(0) => return Ok(ReadResult::Eof),
+                    Ok(n) => return Ok(ReadResult::Data(n)),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(ReadResult::Eof),
+                    Err(e) => return Err(e),
+                }
+            }
+            let now = Instant::now();
+            let mut wait = match deadline {
+                Some(d) if d <= now => return Ok(ReadResult::TimedOut),
+                Some(d) => d - now,
+                None => Duration::from_secs(3600),
+            };
+            if let Some(t) = tick {
+                wait = wait.min(t);
+            }
+            self.set_read_timeout(wait)?;
+            let res = match self.tls.as_mut() {
+                None => self.sock.read(buf),
+                Some(tls) => tls.read_tls(&mut self.sock),
+            };
+            match res {
+                Ok(0) => return Ok(ReadResult::Eof),
+                Ok(n) => match self.tls.as_mut() {
+                    None => return Ok(ReadResult::Data(n)),
+                    Some(tls) => {
+                        if let Err(e) = tls.process_new_packets() {
+                            // Send the alert, then give up.
+                            let _ = tls.write_tls(&mut self.sock);
+                            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                        }
+                        while tls.wants_write() {
+                            tls.write_tls(&mut self.sock)?;
+                        }
+                    }
+                },
+                Err(e) if is_timeout(&e) => {
+                    if deadline.is_some_and(|d| Instant::now() >= d) {
+                        return Ok(ReadResult::TimedOut);
+                    }
+                    return Ok(ReadResult::Tick);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes all of `data` (through TLS when active).
+    pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        match self.tls.as_mut() {
+            None => self.sock.write_all(data),
+            Some(tls) => {
+                tls.writer().write_all(data)?;
+                while tls.wants_write() {
+                    tls.write_tls(&mut self.sock)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Ends the connection: TLS close_notify, then a TCP shutdown.
+    pub(crate) fn close(&mut self) {
+        if let Some(tls) = self.tls.as_mut() {
+            tls.send_close_notify();
+            while tls.wants_write() {
+                if tls.write_tls(&mut self.sock).is_err() {
+                    break;
+                }
+            }
+        }
+        let _ = self.sock.shutdown(Shutdown::Both);
+    }
+}
+
+/// Sends what the machine has to send.
+pub(crate) fn flush<M: Machine>(m: &mut M, conn: &mut Conn, out: &mut Vec<u8>) -> io::Result<()> {
+    while m.poll_transmit(Instant::now(), out).is_some() {}
+    if !out.is_empty() {
+        let res = conn.write_all(out);
+        out.clear();
+        res?;
+    }
+    Ok(())
+}
+
+/// Runs `m` over `conn` until the machine closes, the peer goes away, or the
+/// handler's tick asks to stop. Does not close `conn`.
+pub(crate) fn drive<M: Machine, H: Handler<M>>(m: &mut M, conn: &mut Conn, h: &mut H) -> io::Result<()> {
+    let mut out = Vec::with_capacity(4096);
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut eof = false;
+    loop {
+        // 1. transmit, 2. events, 3. timeout: always in this order.
+        flush(m, conn, &mut out)?;
+        let mut any = false;
+        while let Some(ev) = m.poll_event() {
+            any = true;
+            h.event(m, ev, conn)?;
+        }
+        if any {
+            continue;
+        }
+        if m.is_closed() {
+            return Ok(());
+        }
+        if eof {
+            // The machine saw the end of input and has nothing more to say.
+            return Ok(());
+        }
+        let deadline = m.poll_timeout();
+        match conn.read(&mut buf, deadline, Some(TICK))? {
+            ReadResult::Data(n) => m.handle_input(Instant::now(), &buf[..n]),
+            ReadResult::Eof => {
+                eof = true;
+                m.handle_eof(Instant::now());
+            }
+            ReadResult::TimedOut => m.handle_timeout(Instant::now()),
+            ReadResult::Tick => {
+                if h.tick(m) {
+                    flush(m, conn, &mut out)?;
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+
+    /// A line echo machine with an idle timeout and a STARTTLS command.
+    struct Echo {
+        inbuf: Vec<u8>,
+        out: Vec<u8>,
+        events: VecDeque<String>,
+        idle: Duration,
+        deadline: Option<Instant>,
+        closed: bool,
+        waiting_tls: bool,
+    }
+
+    impl Echo {
+        fn new(now: Instant) -> Self {
+            let idle = Duration::from_millis(300);
+            Self {
+                inbuf: Vec::new(),
+                out: b"hello\r\n".to_vec(),
+                events: VecDeque::new(),
+                idle,
+                deadline: Some(now + idle),
+                closed: false,
+                waiting_tls: false,
+            }
+        }
+    }
+
+    impl Machine for Echo {
+        type Event = String;
+        fn handle_input(&mut self, now: Instant, data: &[u8]) {
+            if self.waiting_tls {
+                self.closed = true;
+                self.events.push_back("plaintext after starttls".into());
+                return;
+            }
+            self.deadline = Some(now + self.idle);
+            self.inbuf.extend_from_slice(data);
+            while let Some(i) = self.inbuf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.inbuf.drain(..=i).collect();
+                let line = String::from_utf8_lossy(&line).trim_end().to_string();
+                if line == "STARTTLS" {
+                    self.out.extend_from_slice(b"go ahead\r\n");
+                    self.waiting_tls = true;
+                    // Anything after it in the same read is plaintext injection.
+                    if !self.inbuf.is_empty() {
+                        self.closed = true;
+                        self.events.push_back("plaintext after starttls".into());
+                    }
+                    return;
+                }
+                if line == "QUIT" {
+                    self.out.extend_from_slice(b"bye\r\n");
+                    self.closed = true;
+                    return;
+                }
+                self.events.push_back(line);
+            }
+        }
+        fn handle_eof(&mut self, _now: Instant) {
+            self.closed = true;
+        }
+        fn handle_timeout(&mut self, now: Instant) {
+            if self.deadline.is_some_and(|d| d <= now) {
+                self.out.extend_from_slice(b"timeout\r\n");
+                self.closed = true;
+                self.deadline = None;
+            }
+        }
+        fn poll_transmit(&mut self, _now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
+            if self.out.is_empty() {
+                return None;
+            }
+            let n = self.out.len();
+            buf.append(&mut self.out);
+            Some(n)
+        }
+        fn poll_event(&mut self) -> Option<String> {
+            if self.waiting_tls && self.out.is_empty() && !self.closed {
+                self.waiting_tls = false;
+                return Some("STARTTLS".into());
+            }
+            self.events.pop_front()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            self.deadline
+        }
+        fn is_closed(&self) -> bool {
+            self.closed
+        }
+    }
+
+    struct EchoHandler {
+        tls: Arc<rustls::ServerConfig>,
+        seen: Vec<String>,
+    }
+
+    impl Handler<Echo> for EchoHandler {
+        fn event(&mut self, m: &mut Echo, ev: String, conn: &mut Conn) -> io::Result<()> {
+            if ev == "STARTTLS" {
+                let sc = rustls::ServerConnection::new(self.tls.clone()).map_err(io::Error::other)?;
+                conn.start_tls(sc)?;
+                m.out.extend_from_slice(b"secure\r\n");
+            } else if !m.closed {
+                m.out.extend_from_slice(format!("echo {ev}\r\n").as_bytes());
+            }
+            self.seen.push(ev);
+            Ok(())
+        }
+    }
+
+    fn serve_one() -> (SocketAddr, std::thread::JoinHandle<Vec<String>>) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let (certs, key) = crate::tls::self_signed(&["localhost".into()]).unwrap();
+        let tls = crate::tls::server_config(certs, key).unwrap();
+        let t = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            let mut conn = Conn::new(s, Duration::from_secs(5)).unwrap();
+            let mut m = Echo::new(Instant::now());
+            let mut h = EchoHandler { tls, seen: vec![] };
+            drive(&mut m, &mut conn, &mut h).unwrap();
+            conn.close();
+            h.seen
+        });
+        (addr, t)
+    }
+
+    #[test]
+    fn plain_echo_pipelined_and_timeout() {
+        let (addr, t) = serve_one();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"a\r\nb\r\n").unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut lines = Vec::new();
+        for _ in 0..4 {
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+            lines.push(l);
+        }
+        assert_eq!(lines, ["hello\r\n", "echo a\r\n", "echo b\r\n", "timeout\r\n"]);
+        let mut rest = String::new();
+        r.read_line(&mut rest).unwrap();
+        assert_eq!(rest, "", "closed after the timeout");
+        assert_eq!(t.join().unwrap(), ["a", "b"]);
+    }
+
+    #[test]
+    fn starttls_upgrade() {
+        let (addr, t) = serve_one();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"x\r\n").unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut text = String::new();
+        while !text.ends_with("echo x\r\n") {
+            r.read_line(&mut text).unwrap();
+        }
+        s.write_all(b"STARTTLS\r\n").unwrap();
+        while !text.ends_with("go ahead\r\n") {
+            r.read_line(&mut text).unwrap();
+        }
+        assert_eq!(text, "hello\r\necho x\r\ngo ahead\r\n");
+        let cc = rustls::ClientConnection::new(
+            crate::tls::client_config().unwrap(),
+            "localhost".try_into().unwrap(),
+        )
+        .unwrap();
+        let mut tls = rustls::StreamOwned::new(cc, s);
+        tls.write_all(b"y\r\n").unwrap();
+        let mut got = String::new();
+        {
+            let mut r = BufReader::new(&mut tls);
+            while !got.ends_with("echo y\r\n") {
+                r.read_line(&mut got).unwrap();
+            }
+        }
+        tls.write_all(b"QUIT\r\n").unwrap();
+        let _ = tls.read_to_string(&mut got);
+        assert_eq!(got, "secure\r\necho y\r\nbye\r\n");
+        assert_eq!(t.join().unwrap(), ["x", "STARTTLS", "y"]);
+    }
+
+    #[test]
+    fn plaintext_after_starttls_is_refused() {
+        let (addr, t) = serve_one();
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(b"STARTTLS\r\nRSET\r\n").unwrap();
+        let mut got = String::new();
+        let _ = s.read_to_string(&mut got);
+        assert_eq!(got, "hello\r\ngo ahead\r\n");
+        assert_eq!(t.join().unwrap(), ["plaintext after starttls"]);
+    }
+}

@@ -1,0 +1,244 @@
+//! Maildir mailboxes (`DIR/mailboxes/USER/{tmp,new,cur}`) and the file
+//! system steps that make a delivery durable.
+//!
+//! A delivery writes the whole message to `tmp/NAME`, fsyncs the file, moves
+//! it to `new/NAME` (rename, or a hard link for a second recipient) and fsyncs
+//! the `new` directory. Only then does the server answer 250.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A file name no other delivery in this or any other run gets: seconds,
+/// microseconds, process id, a per-process counter and the host name, in the
+/// form Maildir readers expect (`1700000000.M123456P42Q7.host`).
+pub(crate) fn unique_name(host: &str) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    // '/' and ':' may not appear in a Maildir name.
+    let host: String = host
+        .chars()
+        .map(|c| match c {
+            '/' => '_',
+            ':' => '_',
+            c => c,
+        })
+        .collect();
+    format!(
+        "{}.M{}P{}Q{}.{}",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id(),
+        n,
+        host
+    )
+}
+
+/// A queue id: 14 upper-case hex digits of time, process and counter,
+/// unique across restarts.
+pub(crate) fn queue_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:09X}{:05X}{:04X}{:04X}",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id() & 0xffff,
+        n & 0xffff
+    )
+}
+
+/// fsyncs a directory, so that entries created or renamed in it survive a
+/// crash.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates a new file that must not exist yet.
+pub(crate) fn create_new(path: &Path) -> io::Result<File> {
+    OpenOptions::new().write(true).create_new(true).open(path)
+}
+
+/// Writes `data` to `path` atomically: a temporary file beside it, fsync,
+/// rename over `path`, fsync of the directory.
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", unique_name("w")));
+    let res = (|| {
+        let mut f = create_new(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    res
+}
+
+/// The mailboxes of all accounts.
+#[derive(Debug, Clone)]
+pub(crate) struct Maildirs {
+    root: PathBuf,
+}
+
+impl Maildirs {
+    /// Opens (creating as needed) `root` and one Maildir per user, and
+    /// removes what an interrupted delivery left in their `tmp/`.
+    pub(crate) fn open(root: &Path, users: &[&str]) -> io::Result<Self> {
+        fs::create_dir_all(root)?;
+        let this = Self {
+            root: root.to_path_buf(),
+        };
+        for u in users {
+            let dir = this.dir(u);
+            for sub in ["tmp", "new", "cur"] {
+                fs::create_dir_all(dir.join(sub))?;
+            }
+            // Whatever is in tmp/ was never acknowledged.
+            for entry in fs::read_dir(dir.join("tmp"))? {
+                let entry = entry?;
+                if entry.file_type()?.is_file() {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(this)
+    }
+
+    /// The Maildir of `user`.
+    pub(crate) fn dir(&self, user: &str) -> PathBuf {
+        self.root.join(user)
+    }
+
+    /// `USER/tmp/NAME` for a fresh unique name.
+    pub(crate) fn tmp_path(&self, user: &str, host: &str) -> (PathBuf, String) {
+        let name = unique_name(host);
+        (self.dir(user).join("tmp").join(&name), name)
+    }
+
+    /// Moves a complete, fsynced `tmp` file of `user` into `new/` and fsyncs
+    /// `new/`.
+    pub(crate) fn commit(&self, tmp: &Path, user: &str, name: &str) -> io::Result<PathBuf> {
+        let new_dir = self.dir(user).join("new");
+        let dest = new_dir.join(name);
+        fs::rename(tmp, &dest)?;
+        sync_dir(&new_dir)?;
+        Ok(dest)
+    }
+
+    /// Delivers the already fsynced file `src` to `user` as well: a hard link
+    /// into `tmp/`, then a rename into `new/` (a copy when the link fails,
+    /// e.g. across file systems). Does not fsync `new/`: call [`Self::sync_new`].
+    pub(crate) fn link_into(&self, src: &Path, user: &str, host: &str) -> io::Result<PathBuf> {
+        let (tmp, name) = self.tmp_path(user, host);
+        if fs::hard_link(src, &tmp).is_err() {
+            fs::copy(src, &tmp)?;
+            File::open(&tmp)?.sync_all()?;
+        }
+        let dest = self.dir(user).join("new").join(name);
+        fs::rename(&tmp, &dest)?;
+        Ok(dest)
+    }
+
+    /// fsyncs `USER/new`.
+    pub(crate) fn sync_new(&self, user: &str) -> io::Result<()> {
+        sync_dir(&self.dir(user).join("new"))
+    }
+
+    /// The files in `USER/new` and `USER/cur` (for tests and the log).
+    #[allow(dead_code)]
+    pub(crate) fn messages(&self, user: &str) -> io::Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for sub in ["new", "cur"] {
+            for e in fs::read_dir(self.dir(user).join(sub))? {
+                out.push(e?.path());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+    use std::io::Write;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("mailserver-maildir-{name}-{}", queue_id()));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn names_are_unique_and_clean() {
+        let mut seen = HashSet::new();
+        for _ in 0..10_000 {
+            assert!(seen.insert(unique_name("a/b:c")));
+        }
+        assert!(seen.iter().all(|n| !n.contains('/') && !n.contains(':')));
+        let ids: HashSet<_> = (0..10_000).map(|_| queue_id()).collect();
+        assert_eq!(ids.len(), 10_000);
+    }
+
+    #[test]
+    fn tmp_to_new_and_links() {
+        let root = scratch("deliver");
+        let md = Maildirs::open(&root, &["u1", "u2"]).unwrap();
+        for sub in ["tmp", "new", "cur"] {
+            assert!(root.join("u1").join(sub).is_dir());
+        }
+        let (tmp, name) = md.tmp_path("u1", "host");
+        let mut f = create_new(&tmp).unwrap();
+        f.write_all(b"Subject: x\r\n\r\nhi\r\n").unwrap();
+        f.sync_all().unwrap();
+        let other = md.link_into(&tmp, "u2", "host").unwrap();
+        md.sync_new("u2").unwrap();
+        let dest = md.commit(&tmp, "u1", &name).unwrap();
+        assert!(!tmp.exists());
+        assert_eq!(fs::read(&dest).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
+        assert_eq!(fs::read(&other).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
+        assert_eq!(md.messages("u1").unwrap(), vec![dest]);
+        assert_eq!(md.messages("u2").unwrap(), vec![other]);
+        assert!(fs::read_dir(root.join("u2/tmp")).unwrap().next().is_none());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn open_cleans_tmp() {
+        let root = scratch("clean");
+        let md = Maildirs::open(&root, &["u"]).unwrap();
+        let (tmp, _) = md.tmp_path("u", "h");
+        fs::write(&tmp, b"partial").unwrap();
+        Maildirs::open(&root, &["u"]).unwrap();
+        assert!(!tmp.exists());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let root = scratch("atomic");
+        let p = root.join("f.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 1);
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

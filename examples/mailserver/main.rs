@@ -1,0 +1,310 @@
+//! A complete mail server over std sockets, built from the mailwire crates:
+//! an MTA port, a submission port with AUTH, STARTTLS and implicit TLS
+//! (rustls), Maildir mailboxes, a persistent queue with retries and bounces,
+//! and an MX resolver (hickory-resolver).
+//!
+//! ```text
+//! cargo run --release --example mailserver            # defaults: demo:demo@localhost
+//! cargo run --release --example mailserver -- --help  # every option
+//! ```
+//!
+//! One thread per connection (threads are reused), one queue-runner
+//! thread, one signal thread. SIGTERM (or Ctrl-C) stops accepting, lets
+//! every open transaction finish, then exits.
+
+mod bounce;
+mod config;
+mod delivery;
+mod driver;
+mod maildir;
+mod queue;
+mod resolve;
+mod smtp_session;
+mod store;
+mod tls;
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use config::{Command, Config};
+use smtp_session::{Port, Shared};
+
+/// Connections served at once; more wait in the accept queue.
+const MAX_CONNECTIONS: usize = 1000;
+/// An idle worker thread exits after this long.
+const WORKER_IDLE: Duration = Duration::from_secs(30);
+
+type Job = (TcpStream, Port);
+
+/// Threads that serve connections, reused from one connection to the next.
+struct Pool {
+    tx: SyncSender<Job>,
+    rx: Arc<Mutex<Receiver<Job>>>,
+    threads: Arc<AtomicUsize>,
+    active: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
+}
+
+impl Pool {
+    fn new(shared: Arc<Shared>) -> Self {
+        // A rendezvous channel: a send succeeds only when a worker waits.
+        let (tx, rx) = std::sync::mpsc::sync_channel(0);
+        Self {
+            tx,
+            rx: Arc::new(Mutex::new(rx)),
+            threads: Arc::new(AtomicUsize::new(0)),
+            active: Arc::new(AtomicUsize::new(0)),
+            shared,
+        }
+    }
+
+    fn submit(&self, job: Job) {
+        let job = match self.tx.try_send(job) {
+            Ok(()) => return,
+            Err(TrySendError::Full(job)) => job,
+            Err(TrySendError::Disconnected(_)) => return,
+        };
+        if self.threads.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
+            let _ = self.tx.send(job);
+            return;
+        }
+        self.threads.fetch_add(1, Ordering::SeqCst);
+        let rx = self.rx.clone();
+        let threads = self.threads.clone();
+        let active = self.active.clone();
+        let shared = self.shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("smtp".into())
+            .spawn(move || {
+                let mut job = Some(job);
+                while let Some((sock, port)) = job.take() {
+                    active.fetch_add(1, Ordering::SeqCst);
+                    serve_connection(&shared, sock, port);
+                    active.fetch_sub(1, Ordering::SeqCst);
+                    if shared.shutdown.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let guard = rx.lock().unwrap_or_else(|e| e.into_inner());
+                    job = guard.recv_timeout(WORKER_IDLE).ok();
+                }
+                threads.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(e) = spawned {
+            self.threads.fetch_sub(1, Ordering::SeqCst);
+            eprintln!("cannot start a thread: {e}");
+        }
+    }
+}
+
+fn serve_connection(shared: &Shared, sock: TcpStream, port: Port) {
+    let peer = sock.peer_addr().ok();
+    let mut conn = match driver::Conn::new(sock, Duration::from_secs(300)) {
+        Ok(c) => c,
+        Err(_) => return,
+    };
+    if port == Port::Smtps {
+        let tls = match rustls::ServerConnection::new(shared.tls.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("smtps: TLS setup failed: {e}");
+                return;
+            }
+        };
+        if let Err(e) = conn.start_tls(tls) {
+            eprintln!("smtps {} TLS handshake failed: {e}", peer.map(|p| p.to_string()).unwrap_or_default());
+            return;
+        }
+    }
+    if let Err(e) = smtp_session::serve(shared, port, &mut conn) {
+        eprintln!(
+            "{} {} connection error: {e}",
+            port.name(),
+            peer.map(|p| p.to_string()).unwrap_or_default()
+        );
+    }
+    conn.close();
+}
+
+fn accept_loop(listener: TcpListener, port: Port, pool: Arc<Pool>, shutdown: Arc<AtomicBool>) {
+    for sock in listener.incoming() {
+        if shutdown.load(Ordering::SeqCst) {
+            break;
+        }
+        match sock {
+            Ok(s) => pool.submit((s, port)),
+            Err(e) => {
+                eprintln!("{}: accept: {e}", port.name());
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, String> {
+    TcpListener::bind(addr).map_err(|e| format!("--{name} {addr}: cannot listen: {e}"))
+}
+
+fn run(cfg: Config) -> Result<(), String> {
+    let cfg = Arc::new(cfg);
+    let store = store::Store::open(cfg.clone()).map_err(|e| format!("{}: {e}", cfg.data.display()))?;
+    let (certs, key, tls_desc) = match (&cfg.cert, &cfg.key) {
+        (Some(c), Some(k)) => {
+            let (certs, key) = tls::load_pem(c, k)?;
+            (certs, key, format!("certificate from {}", c.display()))
+        }
+        _ => {
+            let mut names = cfg.domains.clone();
+            if !names.contains(&cfg.hostname) {
+                names.insert(0, cfg.hostname.clone());
+            }
+            let (certs, key) = tls::self_signed(&names)?;
+            (certs, key, format!("self-signed certificate for {} (made at start)", names.join(", ")))
+        }
+    };
+    let tls = tls::server_config(certs, key)?;
+    let scram = Shared::scram_keys(&cfg.users)?;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let queue = store.queue.clone();
+    let shared = Arc::new(Shared {
+        store,
+        tls,
+        scram,
+        shutdown: shutdown.clone(),
+    });
+
+    let mut listeners = Vec::new();
+    for (name, addr, port) in [
+        ("smtp", cfg.smtp, Port::Mta),
+        ("submission", cfg.submission, Port::Submission),
+        ("smtps", cfg.smtps, Port::Smtps),
+    ] {
+        if let Some(addr) = addr {
+            let l = bind(name, addr)?;
+            let local = l.local_addr().map_err(|e| e.to_string())?;
+            listeners.push((l, local, port));
+        }
+    }
+    if listeners.is_empty() {
+        return Err("no port to listen on".into());
+    }
+
+    banner(&cfg, &listeners, &tls_desc, queue.len());
+
+    let pool = Arc::new(Pool::new(shared.clone()));
+    let mut acceptors = Vec::new();
+    let mut wake_addrs = Vec::new();
+    for (l, local, port) in listeners {
+        wake_addrs.push(local);
+        let pool = pool.clone();
+        let sd = shutdown.clone();
+        acceptors.push(std::thread::spawn(move || accept_loop(l, port, pool, sd)));
+    }
+
+    let runner = {
+        let shared = shared.clone();
+        std::thread::spawn(move || delivery::run_queue(&shared))
+    };
+
+    // Wait for SIGTERM or SIGINT.
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])
+        .map_err(|e| format!("signals: {e}"))?;
+    let sig = signals.forever().next();
+    eprintln!("signal {}: finishing open transactions", sig.unwrap_or(0));
+    shutdown.store(true, Ordering::SeqCst);
+    queue.shutdown();
+    for a in &wake_addrs {
+        // Wake the blocking accept() so the loop sees the flag.
+        let _ = TcpStream::connect_timeout(a, Duration::from_millis(200));
+    }
+    for a in acceptors {
+        let _ = a.join();
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while pool.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = runner.join();
+    eprintln!("stopped");
+    Ok(())
+}
+
+fn banner(cfg: &Config, listeners: &[(TcpListener, SocketAddr, Port)], tls_desc: &str, queued: usize) {
+    let mut o = String::new();
+    let data = cfg.data.display();
+    o.push_str("mailwire mailserver\n");
+    o.push_str(&format!("  data        {data} (mailboxes: {data}/mailboxes/USER/new, queue: {data}/queue, {queued} queued)\n"));
+    o.push_str(&format!("  domains     {}\n", cfg.domains.join(", ")));
+    for (_, addr, port) in listeners {
+        let what = match port {
+            Port::Mta => "MTA: mail for local users, relay only after AUTH; STARTTLS",
+            Port::Submission => "submission: AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 required; STARTTLS",
+            Port::Smtps => "submission over implicit TLS: AUTH required",
+        };
+        o.push_str(&format!("  {:<11} listening on {addr}  ({what})\n", port.name()));
+    }
+    o.push_str(&format!("  TLS         {tls_desc}\n"));
+    if cfg.sink {
+        o.push_str("  SINK MODE   every message is read and thrown away (--sink, benchmarks only)\n");
+    }
+    for u in &cfg.users {
+        let addrs: Vec<String> = cfg.domains.iter().map(|d| format!("{}@{d}", u.name)).collect();
+        o.push_str(&format!("  account     {}  password {}\n", addrs.join(", "), u.password));
+    }
+    if !cfg.routes.is_empty() {
+        for (d, r) in &cfg.routes {
+            o.push_str(&format!("  route       {d} -> {}:{}\n", r.host, r.port));
+        }
+    }
+    let user = &cfg.users[0].name;
+    let rcpt = format!("{user}@{}", cfg.domains[0]);
+    if let Some((_, addr, _)) = listeners.iter().find(|(_, _, p)| *p == Port::Mta) {
+        let (ip, port) = (addr.ip(), addr.port());
+        o.push_str(&format!(
+            "\nSend {rcpt} a message (from another terminal):\n  \
+             swaks --server {ip} --port {port} --to {rcpt} --from you@example.com\n  \
+             or: python3 -c \"import smtplib; smtplib.SMTP('{ip}', {port}).sendmail('you@example.com', ['{rcpt}'], 'Subject: hello\\r\\n\\r\\nIt works.\\r\\n')\"\n"
+        ));
+    }
+    if let Some((_, addr, _)) = listeners.iter().find(|(_, _, p)| *p == Port::Submission) {
+        let pw = &cfg.users[0].password;
+        o.push_str(&format!(
+            "Send as {rcpt} to anyone through submission (AUTH):\n  \
+             swaks --server {} --port {} --tls --auth PLAIN --auth-user {user} --auth-password {pw} --from {rcpt} --to {rcpt}\n",
+            addr.ip(),
+            addr.port()
+        ));
+    }
+    o.push_str(&format!(
+        "Read it: each message is one file in {data}/mailboxes/{user}/new/\n  \
+         ls {data}/mailboxes/{user}/new/ && cat {data}/mailboxes/{user}/new/*\n\
+         Stop with Ctrl-C or SIGTERM (open transactions finish first). Log lines follow on stderr.\n"
+    ));
+    let mut out = io::stdout().lock();
+    let _ = out.write_all(o.as_bytes());
+    let _ = out.flush();
+}
+
+fn main() -> ExitCode {
+    match Config::parse(std::env::args().skip(1)) {
+        Ok(Command::Help) => {
+            println!("{}", config::USAGE);
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Run(cfg)) => match run(*cfg) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mailserver: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Err(e) => {
+            eprintln!("mailserver: {e}\n{}", config::USAGE);
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! The persistent outgoing queue in `DIR/queue`.
+//!
+//! Each message is two files: `ID.msg`, the message as it will be sent
+//! (possibly after `offset` bytes of a local Return-Path field, when the file
+//! is shared with a mailbox by a hard link), and `ID.env`, its envelope as
+//! JSON. `ID.msg` is written and fsynced first; the atomic rename of `ID.env`
+//! (temporary file, fsync, rename, fsync of the directory) is the commit
+//! point. On start, an `ID.msg` without an envelope was never acknowledged and
+//! is removed; every envelope is loaded again. Removal deletes the envelope
+//! first, so a crash never leaves an envelope without its message.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::maildir::{sync_dir, write_atomic};
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// One queued message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) id: String,
+    /// The reverse path without angle brackets; empty for a bounce.
+    pub(crate) sender: String,
+    /// Recipients still to deliver.
+    pub(crate) recipients: Vec<String>,
+    /// Unix milliseconds of acceptance.
+    pub(crate) created: u64,
+    /// Failed attempts so far.
+    pub(crate) attempts: u32,
+    /// Unix milliseconds of the next attempt.
+    pub(crate) next_attempt: u64,
+    /// Bytes at the start of `ID.msg` that are not part of the message.
+    pub(crate) offset: u64,
+    /// Received with `BODY=8BITMIME`.
+    pub(crate) eight_bit: bool,
+    /// Received with `SMTPUTF8`.
+    pub(crate) smtputf8: bool,
+    /// The latest temporary failure, per recipient, for the log and the
+    /// bounce.
+    pub(crate) last_error: BTreeMap<String, String>,
+}
+
+impl Entry {
+    /// A fresh entry, due now.
+    pub(crate) fn new(id: String, sender: String, recipients: Vec<String>) -> Self {
+        let now = now_ms();
+        Self {
+            id,
+            sender,
+            recipients,
+            created: now,
+            attempts: 0,
+            next_attempt: now,
+            offset: 0,
+            eight_bit: false,
+            smtputf8: false,
+            last_error: BTreeMap::new(),
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "version": 1,
+            "id": self.id,
+            "sender": self.sender,
+            "recipients": self.recipients,
+            "created": self.created,
+            "attempts": self.attempts,
+            "next_attempt": self.next_attempt,
+            "offset": self.offset,
+            "eight_bit": self.eight_bit,
+            "smtputf8": self.smtputf8,
+            "last_error": self.last_error,
+        })
+    }
+
+    fn from_json(v: &Value) -> Option<Self> {
+        let s = |k: &str| v.get(k)?.as_str().map(str::to_string);
+        let n = |k: &str| v.get(k)?.as_u64();
+        let b = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let recipients = v
+            .get("recipients")?
+            .as_array()?
+            .iter()
+            .map(|r| r.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()?;
+        let last_error = match v.get("last_error").and_then(Value::as_object) {
+            Some(m) => m
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        Some(Self {
+            id: s("id")?,
+            sender: s("sender")?,
+            recipients,
+            created: n("created")?,
+            attempts: u32::try_from(n("attempts")?).ok()?,
+            next_attempt: n("next_attempt")?,
+            offset: n("offset").unwrap_or(0),
+            eight_bit: b("eight_bit"),
+            smtputf8: b("smtputf8"),
+            last_error,
+        })
+    }
+}
+
+struct Inner {
+    entries: BTreeMap<String, Entry>,
+    /// Ids handed to the runner and not yet returned.
+    busy: std::collections::BTreeSet<String>,
+    shutdown: bool,
+}
+
+/// The queue: files on disk plus an index in memory.
+pub(crate) struct Queue {
+    dir: PathBuf,
+    inner: Mutex<Inner>,
+    wake: Condvar,
+}
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue").field("dir", &self.dir).finish()
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+impl Queue {
+    /// Opens `dir` (creating it), recovering what a previous run left.
+    pub(crate) fn open(dir: &Path) -> io::Result<Self> {
+        fs::create_dir_all(dir.join("tmp"))?;
+        let mut entries = BTreeMap::new();
+        let mut msgs = Vec::new();
+        for e in fs::read_dir(dir)? {
+            let e = e?;
+            if !e.file_type()?.is_file() {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.ends_with(".tmp") {
+                let _ = fs::remove_file(e.path());
+            } else if let Some(id) = name.strip_suffix(".env") {
+                let parsed = fs::read(e.path())
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .and_then(|v| Entry::from_json(&v))
+                    .filter(|en| en.id == id && valid_id(id));
+                match parsed {
+                    Some(en) if dir.join(format!("{id}.msg")).exists() => {
+                        entries.insert(en.id.clone(), en);
+                    }
+                    _ => {
+                        eprintln!("queue: {name} is unreadable or has no message; set aside as .bad");
+                        let _ = fs::rename(e.path(), dir.join(format!("{name}.bad")));
+                    }
+                }
+            } else if let Some(id) = name.strip_suffix(".msg") {
+                msgs.push(id.to_string());
+            }
+        }
+        for id in msgs {
+            if !entries.contains_key(&id) {
+                // Written, but the envelope never was: never acknowledged.
+                let _ = fs::remove_file(dir.join(format!("{id}.msg")));
+            }
+        }
+        for e in fs::read_dir(dir.join("tmp"))? {
+            let _ = fs::remove_file(e?.path());
+        }
+        sync_dir(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            inner: Mutex::new(Inner {
+                entries,
+                busy: Default::default(),
+                shutdown: false,
+            }),
+            wake: Condvar::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A path in `DIR/queue/tmp` for spooling a message with no local
+    /// recipient.
+    pub(crate) fn tmp_path(&self, id: &str) -> PathBuf {
+        self.dir.join("tmp").join(id)
+    }
+
+    /// The message file of `id`.
+    pub(crate) fn msg_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.msg"))
+    }
+
+    fn env_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.env"))
+    }
+
+    /// Adds a message durably. `src` is a complete, fsynced file; it is
+    /// renamed into the queue when `move_src`, else hard-linked (or copied).
+    /// Returns when message and envelope are on disk.
+    pub(crate) fn enqueue(&self, entry: Entry, src: &Path, move_src: bool) -> io::Result<()> {
+        let msg = self.msg_path(&entry.id);
+        if move_src {
+            fs::rename(src, &msg)?;
+        } else if fs::hard_link(src, &msg).is_err() {
+            fs::copy(src, &msg)?;
+            fs::File::open(&msg)?.sync_all()?;
+        }
+        if let Err(e) = write_atomic(&self.env_path(&entry.id), entry.to_json().to_string().as_bytes()) {
+            let _ = fs::remove_file(&msg);
+            return Err(e);
+        }
+        self.lock().entries.insert(entry.id.clone(), entry);
+        self.wake.notify_all();
+        Ok(())
+    }
+
+    /// Saves a changed entry (after an attempt) and gives it back to the
+    /// queue.
+    pub(crate) fn update(&self, entry: Entry) -> io::Result<()> {
+        write_atomic(&self.env_path(&entry.id), entry.to_json().to_string().as_bytes())?;
+        let mut g = self.lock();
+        g.busy.remove(&entry.id);
+        g.entries.insert(entry.id.clone(), entry);
+        drop(g);
+        self.wake.notify_all();
+        Ok(())
+    }
+
+    /// Removes a finished message: envelope first, then the message.
+    pub(crate) fn remove(&self, id: &str) -> io::Result<()> {
+        {
+            let mut g = self.lock();
+            g.entries.remove(id);
+            g.busy.remove(id);
+        }
+        fs::remove_file(self.env_path(id))?;
+        sync_dir(&self.dir)?;
+        let _ = fs::remove_file(self.msg_path(id));
+        Ok(())
+    }
+
+    /// Number of messages in the queue.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// A copy of every entry.
+    #[allow(dead_code)]
+    pub(crate) fn entries(&self) -> Vec<Entry> {
+        self.lock().entries.values().cloned().collect()
+    }
+
+    /// Takes the due entries not being worked on, waiting up to `max_wait`
+    /// (less when an entry falls due sooner or one is added). Returns `None`
+    /// once [`Self::shutdown`] was called.
+    pub(crate) fn take_due(&self, max_wait: Duration) -> Option<Vec<Entry>> {
+        let give_up = std::time::Instant::now() + max_wait;
+        let mut g = self.lock();
+        loop {
+            if g.shutdown {
+                return None;
+            }
+            let now = now_ms();
+            let due: Vec<Entry> = g
+                .entries
+                .values()
+                .filter(|e| e.next_attempt <= now && !g.busy.contains(&e.id))
+                .cloned()
+                .collect();
+            if !due.is_empty() {
+                for e in &due {
+                    g.busy.insert(e.id.clone());
+                }
+                return Some(due);
+            }
+            let next = g
+                .entries
+                .values()
+                .filter(|e| !g.busy.contains(&e.id))
+                .map(|e| e.next_attempt)
+                .min();
+            let wait = match next {
+                Some(t) => Duration::from_millis(t.saturating_sub(now)).min(max_wait),
+                None => max_wait,
+            };
+            let left = give_up.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Some(Vec::new());
+            }
+            let (ng, _) = self
+                .wake
+                .wait_timeout(g, wait.min(left).max(Duration::from_millis(1)))
+                .unwrap_or_else(|e| e.into_inner());
+            g = ng;
+        }
+    }
+
+    /// Hands an entry back without saving (the attempt did not happen).
+    pub(crate) fn release(&self, id: &str) {
+        self.lock().busy.remove(id);
+        self.wake.notify_all();
+    }
+
+    /// Stops [`Self::take_due`].
+    pub(crate) fn shutdown(&self) {
+        self.lock().shutdown = true;
+        self.wake.notify_all();
+    }
+
+    /// Reads the message of `entry` (without the local prefix).
+    pub(crate) fn read_message(&self, entry: &Entry) -> io::Result<Vec<u8>> {
+        let mut data = fs::read(self.msg_path(&entry.id))?;
+        let off = usize::try_from(entry.offset)
+            .unwrap_or(usize::MAX)
+            .min(data.len());
+        data.drain(..off);
+        Ok(data)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maildir::queue_id;
+
+    fn scratch() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("mailserver-queue-{}", queue_id()));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn spool(dir: &Path, data: &[u8]) -> PathBuf {
+        let p = dir.join(format!("spool-{}", queue_id()));
+        fs::write(&p, data).unwrap();
+        p
+    }
+
+    #[test]
+    fn survives_restart() {
+        let root = scratch();
+        let qdir = root.join("queue");
+        let q = Queue::open(&qdir).unwrap();
+        let mut e = Entry::new(queue_id(), "a@x.test".into(), vec!["b@y.test".into(), "c@y.test".into()]);
+        e.offset = 3;
+        e.eight_bit = true;
+        e.last_error.insert("b@y.test".into(), "451 later".into());
+        let src = spool(&root, b"RP\nSubject: x\r\n\r\nbody\r\n");
+        q.enqueue(e.clone(), &src, false).unwrap();
+        assert!(src.exists());
+        drop(q);
+
+        let q = Queue::open(&qdir).unwrap();
+        assert_eq!(q.entries(), vec![e.clone()]);
+        assert_eq!(q.read_message(&e).unwrap(), b"Subject: x\r\n\r\nbody\r\n");
+        let due = q.take_due(Duration::from_millis(10)).unwrap();
+        assert_eq!(due, vec![e.clone()]);
+        // Busy entries are not handed out twice.
+        assert!(q.take_due(Duration::from_millis(10)).unwrap().is_empty());
+
+        let mut e2 = e.clone();
+        e2.recipients.remove(0);
+        e2.attempts = 1;
+        e2.next_attempt = now_ms() + 60_000;
+        q.update(e2.clone()).unwrap();
+        drop(q);
+        let q = Queue::open(&qdir).unwrap();
+        assert_eq!(q.entries(), vec![e2.clone()]);
+        assert!(q.take_due(Duration::from_millis(10)).unwrap().is_empty());
+        q.remove(&e2.id).unwrap();
+        drop(q);
+        let q = Queue::open(&qdir).unwrap();
+        assert_eq!(q.len(), 0);
+        assert_eq!(fs::read_dir(&qdir).unwrap().count(), 1, "only tmp/ is left");
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn recovery_drops_unacknowledged_and_bad() {
+        let root = scratch();
+        let qdir = root.join("queue");
+        fs::create_dir_all(&qdir).unwrap();
+        fs::write(qdir.join("ORPHAN.msg"), b"x").unwrap();
+        fs::write(qdir.join(".x.env.1.tmp"), b"{").unwrap();
+        fs::write(qdir.join("BAD.env"), b"{not json").unwrap();
+        fs::write(qdir.join("NOMSG.env"), Entry::new("NOMSG".into(), "".into(), vec![]).to_json().to_string()).unwrap();
+        let q = Queue::open(&qdir).unwrap();
+        assert_eq!(q.len(), 0);
+        assert!(!qdir.join("ORPHAN.msg").exists());
+        assert!(!qdir.join(".x.env.1.tmp").exists());
+        assert!(qdir.join("BAD.env.bad").exists());
+        assert!(qdir.join("NOMSG.env.bad").exists());
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn wakes_on_enqueue_and_due_time() {
+        let root = scratch();
+        let q = std::sync::Arc::new(Queue::open(&root.join("queue")).unwrap());
+        let q2 = q.clone();
+        let src = spool(&root, b"m");
+        let t = std::thread::spawn(move || q2.take_due(Duration::from_secs(10)).unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+        let e = Entry::new(queue_id(), "".into(), vec!["x@y.test".into()]);
+        q.enqueue(e.clone(), &src, true).unwrap();
+        assert!(!src.exists(), "moved");
+        let got = t.join().unwrap();
+        assert_eq!(got, vec![e.clone()]);
+        let mut later = e.clone();
+        later.next_attempt = now_ms() + 200;
+        q.update(later).unwrap();
+        let start = std::time::Instant::now();
+        let got = q.take_due(Duration::from_secs(5)).unwrap();
+        assert_eq!(got.len(), 1);
+        assert!(start.elapsed() >= Duration::from_millis(150));
+        q.shutdown();
+        assert!(q.take_due(Duration::from_secs(5)).is_none());
+        fs::remove_dir_all(&root).unwrap();
+    }
+}

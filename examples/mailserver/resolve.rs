@@ -1,0 +1,229 @@
+//! Where to deliver mail for a domain (RFC 5321 §5.1): `--route` overrides
+//! first, then a domain literal, then the MX records in preference order
+//! (hickory-resolver), then the implicit MX: the domain's own A/AAAA records.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use hickory_resolver::TokioResolver;
+
+use crate::config::Route;
+
+/// One host to try, with its addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub(crate) host: String,
+    pub(crate) addrs: Vec<SocketAddr>,
+}
+
+/// Why no host could be found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ResolveError {
+    /// Try again later (DNS timeout, SERVFAIL).
+    Temporary(String),
+    /// The domain does not exist or takes no mail (RFC 7505 null MX).
+    Permanent(String),
+}
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Temporary(s) | Self::Permanent(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Sorts MX records by preference (lowest first), keeping the DNS order
+/// among equals, and drops duplicate hosts. A single record for "." is a
+/// null MX (RFC 7505).
+pub(crate) fn order_mx(mut records: Vec<(u16, String)>) -> Result<Vec<String>, ResolveError> {
+    for r in &mut records {
+        r.1 = r.1.trim_end_matches('.').to_ascii_lowercase();
+    }
+    if records.len() == 1 && records[0].1.is_empty() {
+        return Err(ResolveError::Permanent("the domain accepts no mail (null MX, RFC 7505)".into()));
+    }
+    records.sort_by_key(|r| r.0);
+    let mut out: Vec<String> = Vec::new();
+    for (_, host) in records {
+        if !host.is_empty() && !out.contains(&host) {
+            out.push(host);
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a domain literal `[1.2.3.4]` or `[IPv6:::1]` (RFC 5321 §4.1.3).
+pub(crate) fn domain_literal(domain: &str) -> Option<IpAddr> {
+    let inner = domain.strip_prefix('[')?.strip_suffix(']')?;
+    let inner = inner.strip_prefix("IPv6:").or_else(|| inner.strip_prefix("ipv6:")).unwrap_or(inner);
+    inner.parse().ok()
+}
+
+struct Dns {
+    rt: tokio::runtime::Runtime,
+    resolver: TokioResolver,
+}
+
+/// Resolves delivery targets.
+pub(crate) struct Resolver {
+    routes: HashMap<String, Route>,
+    port: u16,
+    dns: Mutex<Option<Dns>>,
+}
+
+impl std::fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolver").field("routes", &self.routes).field("port", &self.port).finish()
+    }
+}
+
+impl Resolver {
+    /// `port` is the SMTP port of MX hosts (25).
+    pub(crate) fn new(routes: HashMap<String, Route>, port: u16) -> Self {
+        Self {
+            routes,
+            port,
+            dns: Mutex::new(None),
+        }
+    }
+
+    fn with_dns<T>(&self, f: impl FnOnce(&Dns) -> Result<T, ResolveError>) -> Result<T, ResolveError> {
+        let mut g = self.dns.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_none() {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| ResolveError::Temporary(format!("resolver runtime: {e}")))?;
+            let mut b = hickory_resolver::Resolver::builder_tokio()
+                .map_err(|e| ResolveError::Temporary(format!("resolver config: {e}")))?;
+            b.options_mut().timeout = Duration::from_secs(5);
+            b.options_mut().attempts = 2;
+            *g = Some(Dns {
+                rt,
+                resolver: b.build(),
+            });
+        }
+        match g.as_ref() {
+            Some(dns) => f(dns),
+            None => Err(ResolveError::Temporary("no resolver".into())),
+        }
+    }
+
+    /// The addresses of a host name or IP address.
+    fn host_addrs(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return Ok(vec![SocketAddr::new(ip, port)]);
+        }
+        self.with_dns(|dns| match dns.rt.block_on(dns.resolver.lookup_ip(host)) {
+            Ok(l) => Ok(l.iter().map(|ip| SocketAddr::new(ip, port)).collect()),
+            Err(e) if e.is_nx_domain() || e.is_no_records_found() => {
+                Err(ResolveError::Permanent(format!("{host}: no A/AAAA record")))
+            }
+            Err(e) => Err(ResolveError::Temporary(format!("{host}: {e}"))),
+        })
+    }
+
+    /// The hosts to try for `domain`, best first.
+    pub(crate) fn resolve(&self, domain: &str) -> Result<Vec<Target>, ResolveError> {
+        let domain = domain.to_ascii_lowercase();
+        if let Some(r) = self.routes.get(&domain) {
+            let addrs = self.host_addrs(&r.host, r.port).map_err(|e| match e {
+                // A configured route that does not resolve is our problem: retry.
+                ResolveError::Permanent(s) => ResolveError::Temporary(s),
+                t => t,
+            })?;
+            return Ok(vec![Target {
+                host: r.host.clone(),
+                addrs,
+            }]);
+        }
+        if let Some(ip) = domain_literal(&domain) {
+            return Ok(vec![Target {
+                host: domain.clone(),
+                addrs: vec![SocketAddr::new(ip, self.port)],
+            }]);
+        }
+        let mx = self.with_dns(|dns| match dns.rt.block_on(dns.resolver.mx_lookup(domain.as_str())) {
+            Ok(l) => Ok(Some(
+                l.iter()
+                    .map(|mx| (mx.preference(), mx.exchange().to_ascii()))
+                    .collect::<Vec<_>>(),
+            )),
+            Err(e) if e.is_nx_domain() => Err(ResolveError::Permanent(format!("{domain}: no such domain"))),
+            Err(e) if e.is_no_records_found() => Ok(None),
+            Err(e) => Err(ResolveError::Temporary(format!("{domain}: MX lookup: {e}"))),
+        })?;
+        let hosts = match mx {
+            Some(records) if !records.is_empty() => order_mx(records)?,
+            // No MX: the domain itself is the implicit MX (RFC 5321 §5.1).
+            _ => vec![domain.clone()],
+        };
+        let mut out = Vec::new();
+        let mut last_err = None;
+        for host in hosts {
+            match self.host_addrs(&host, self.port) {
+                Ok(addrs) if !addrs.is_empty() => out.push(Target { host, addrs }),
+                Ok(_) => {}
+                Err(e) => last_err = Some(e),
+            }
+        }
+        if out.is_empty() {
+            return Err(last_err.unwrap_or_else(|| ResolveError::Permanent(format!("{domain}: no host to deliver to"))));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mx_order() {
+        let got = order_mx(vec![
+            (20, "b.example.".into()),
+            (10, "A.example.".into()),
+            (20, "c.example".into()),
+            (30, "a.example.".into()),
+        ])
+        .unwrap();
+        assert_eq!(got, ["a.example", "b.example", "c.example"]);
+        assert!(matches!(order_mx(vec![(0, ".".into())]), Err(ResolveError::Permanent(_))));
+    }
+
+    #[test]
+    fn literals() {
+        assert_eq!(domain_literal("[127.0.0.1]"), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(domain_literal("[IPv6:::1]"), Some("::1".parse().unwrap()));
+        assert_eq!(domain_literal("example.com"), None);
+        assert_eq!(domain_literal("[nonsense]"), None);
+    }
+
+    #[test]
+    fn routes_and_literals_need_no_dns() {
+        let mut routes = HashMap::new();
+        routes.insert(
+            "b.test".to_string(),
+            Route {
+                host: "127.0.0.1".into(),
+                port: 2626,
+            },
+        );
+        let r = Resolver::new(routes, 25);
+        assert_eq!(
+            r.resolve("B.Test").unwrap(),
+            vec![Target {
+                host: "127.0.0.1".into(),
+                addrs: vec!["127.0.0.1:2626".parse().unwrap()]
+            }]
+        );
+        assert_eq!(
+            r.resolve("[127.0.0.2]").unwrap()[0].addrs,
+            vec!["127.0.0.2:25".parse::<SocketAddr>().unwrap()]
+        );
+        assert!(r.dns.lock().unwrap().is_none(), "no resolver was built");
+    }
+}

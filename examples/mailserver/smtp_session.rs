@@ -1,0 +1,484 @@
+//! One SMTP server session: the policy answers to the events of
+//! `mailwire::smtp::server::Server` (who may send, who receives, AUTH), and
+//! the hand-off of the content to the [`Store`](crate::store::Store).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use mailwire::sasl::{
+    FailureReason, Mechanism, ScramCredentials, ScramHash, Secret, Server as SaslServer, ServerOptions as SaslOptions,
+    ServerStep,
+};
+use mailwire::smtp::server::{Event, Options, ReplyHandle, Server};
+use mailwire::smtp::{BodyType, ForwardPath, Reply, ReversePath};
+
+use crate::driver::{Conn, Handler, Machine};
+use crate::maildir::queue_id;
+use crate::store::{Dest, Incoming, Store, Trace, received_field, unix_now};
+
+/// Which listener a session came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Port {
+    /// Port 25's role: mail for local users without AUTH; relay with AUTH.
+    Mta,
+    /// Port 587 (RFC 6409): AUTH required.
+    Submission,
+    /// Port 465 (RFC 8314): submission under implicit TLS.
+    Smtps,
+}
+
+impl Port {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Port::Mta => "smtp",
+            Port::Submission => "submission",
+            Port::Smtps => "smtps",
+        }
+    }
+}
+
+/// What all sessions share.
+pub(crate) struct Shared {
+    pub(crate) store: Store,
+    pub(crate) tls: Arc<rustls::ServerConfig>,
+    /// SCRAM-SHA-256 keys per account, derived from the passwords at start.
+    pub(crate) scram: HashMap<String, ScramCredentials>,
+    /// Set by SIGTERM: finish open transactions, take no new ones.
+    pub(crate) shutdown: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
+}
+
+/// Random bytes from the kernel, hex-encoded.
+pub(crate) fn random_hex(n: usize) -> String {
+    use std::io::Read;
+    let mut b = vec![0u8; n];
+    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok();
+    if !filled {
+        // No /dev/urandom: fall back on the time and a counter (unique, not secret).
+        let q = queue_id();
+        for (i, c) in q.bytes().enumerate() {
+            b[i % n] ^= c;
+        }
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Shared {
+    /// Derives the SCRAM keys of every account.
+    pub(crate) fn scram_keys(users: &[crate::config::User]) -> Result<HashMap<String, ScramCredentials>, String> {
+        let iterations = NonZeroU32::new(4096).ok_or("iterations")?;
+        let mut out = HashMap::new();
+        for u in users {
+            let salt = random_hex(16);
+            let c = ScramCredentials::derive(ScramHash::Sha256, &u.password, salt.as_bytes(), iterations)
+                .map_err(|e| format!("--user {}: {e}", u.name))?;
+            out.insert(u.name.clone(), c);
+        }
+        Ok(out)
+    }
+}
+
+impl Machine for Server {
+    type Event = Event;
+    fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        Server::handle_input(self, now, data)
+    }
+    fn handle_eof(&mut self, now: Instant) {
+        Server::handle_eof(self, now)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Server::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
+        Server::poll_transmit(self, now, buf)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Server::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Server::poll_timeout(self)
+    }
+    fn is_closed(&self) -> bool {
+        Server::is_closed(self)
+    }
+}
+
+fn reply(code: u16, enh: (u8, u16, u16), text: &str) -> Reply<'static> {
+    Reply::single(code, Some(enh), text)
+        .or_else(|_| Reply::single(code, Some(enh), "error"))
+        .or_else(|_| Reply::single(451, None, "error"))
+        .unwrap_or_else(|_| unreachable_reply())
+}
+
+fn unreachable_reply() -> Reply<'static> {
+    // Reply::single(451, None, "error") is valid by construction; this is
+    // never reached, but the example does not unwrap.
+    match Reply::single(421, None, "") {
+        Ok(r) => r,
+        Err(_) => std::process::abort(),
+    }
+}
+
+/// The transaction in progress.
+#[derive(Debug, Default)]
+struct Tx {
+    id: String,
+    sender: String,
+    rcpts: Vec<(String, Dest)>,
+    eight_bit: bool,
+    smtputf8: bool,
+}
+
+/// One session.
+pub(crate) struct Session<'a> {
+    shared: &'a Shared,
+    port: Port,
+    peer: SocketAddr,
+    trace: Trace,
+    user: Option<String>,
+    sasl: Option<SaslServer>,
+    tx: Option<Tx>,
+    incoming: Option<Incoming>,
+    data_error: Option<io::Error>,
+    /// True from MAIL to the end of the transaction.
+    in_tx: bool,
+    pub(crate) messages: u32,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("port", &self.port).field("peer", &self.peer).finish()
+    }
+}
+
+/// The machine's options for a port.
+pub(crate) fn options(shared: &Shared, port: Port, peer: SocketAddr) -> Options {
+    let cfg = &shared.store.cfg;
+    let mut o = Options::default();
+    o.hostname = cfg.hostname.clone();
+    o.starttls = port != Port::Smtps;
+    o.implicit_tls = port == Port::Smtps;
+    o.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5, Mechanism::ScramSha256];
+    o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
+    o.auth_required = port != Port::Mta;
+    o.max_message_size = cfg.max_size as u64;
+    o
+}
+
+impl<'a> Session<'a> {
+    pub(crate) fn new(shared: &'a Shared, port: Port, peer: SocketAddr) -> Self {
+        Self {
+            shared,
+            port,
+            peer,
+            trace: Trace {
+                peer: format!("[{}]", peer.ip()),
+                tls: port == Port::Smtps,
+                ..Trace::default()
+            },
+            user: None,
+            sasl: None,
+            tx: None,
+            incoming: None,
+            data_error: None,
+            in_tx: false,
+            messages: 0,
+        }
+    }
+
+    fn log(&self, what: &str) {
+        eprintln!(
+            "{} {} {}{}",
+            self.port.name(),
+            self.peer,
+            self.user.as_deref().map(|u| format!("user={u} ")).unwrap_or_default(),
+            what
+        );
+    }
+
+    fn end_tx(&mut self) {
+        if let Some(inc) = self.incoming.take() {
+            inc.abort();
+        }
+        self.tx = None;
+        self.data_error = None;
+        self.in_tx = false;
+    }
+
+    fn sasl_step(&mut self, m: &mut Server, handle: ReplyHandle, step: ServerStep) {
+        let mut step = step;
+        loop {
+            let Some(sasl) = self.sasl.as_mut() else { return };
+            step = match step {
+                ServerStep::Challenge(c) => {
+                    let _ = m.auth_challenge(handle, &c);
+                    return;
+                }
+                ServerStep::NeedPassword { authcid, .. } => {
+                    let cfg = &self.shared.store.cfg;
+                    match cfg.users.iter().find(|u| u.name.eq_ignore_ascii_case(&authcid)) {
+                        Some(u) => match sasl.provide_password(Secret::new(u.password.clone())) {
+                            Ok(s) => s,
+                            Err(_) => ServerStep::Failure(FailureReason::UnexpectedResponse),
+                        },
+                        None => match sasl.reject() {
+                            Ok(s) => s,
+                            Err(_) => ServerStep::Failure(FailureReason::InvalidCredentials),
+                        },
+                    }
+                }
+                ServerStep::NeedScramCredentials { authcid, .. } => {
+                    let creds = self.shared.scram.get(&authcid.to_ascii_lowercase()).cloned();
+                    let creds = match creds {
+                        Some(c) => Some(c),
+                        // Unknown users fail at the proof, like a wrong password.
+                        None => NonZeroU32::new(4096).and_then(|i| {
+                            ScramCredentials::derive(ScramHash::Sha256, &random_hex(8), b"unknown-user-salt", i).ok()
+                        }),
+                    };
+                    match creds.map(|c| sasl.provide_scram_credentials(c)) {
+                        Some(Ok(s)) => s,
+                        _ => ServerStep::Failure(FailureReason::InvalidCredentials),
+                    }
+                }
+                ServerStep::Success { authcid, authzid, .. } => {
+                    self.sasl = None;
+                    let ok = authzid.as_deref().is_none_or(|z| z.is_empty() || z.eq_ignore_ascii_case(&authcid));
+                    if ok {
+                        let _ = m.auth_success(handle);
+                        self.user = Some(authcid.to_ascii_lowercase());
+                        self.trace.auth = true;
+                        self.log("AUTH ok");
+                    } else {
+                        let _ = m.reply(handle, reply(535, (5, 7, 8), "Authentication credentials invalid"));
+                        self.log("AUTH failed: authzid not allowed");
+                    }
+                    return;
+                }
+                ServerStep::Failure(reason) => {
+                    self.sasl = None;
+                    let r = if reason.is_client_error() {
+                        reply(501, (5, 5, 2), "Malformed authentication response")
+                    } else {
+                        reply(535, (5, 7, 8), "Authentication credentials invalid")
+                    };
+                    let _ = m.reply(handle, r);
+                    self.log(&format!("AUTH failed: {reason}"));
+                    return;
+                }
+                _ => {
+                    self.sasl = None;
+                    let _ = m.reply(handle, reply(504, (5, 5, 4), "Mechanism not supported"));
+                    return;
+                }
+            };
+        }
+    }
+}
+
+impl Handler<Server> for Session<'_> {
+    fn event(&mut self, m: &mut Server, ev: Event, conn: &mut Conn) -> io::Result<()> {
+        match ev {
+            Event::Hello { domain, extended } => {
+                self.end_tx();
+                self.trace.helo = domain.to_string();
+                self.trace.extended = extended;
+            }
+            Event::Mail { handle, from, params } => {
+                self.end_tx();
+                if self.shared.shutdown.load(Ordering::Relaxed) {
+                    let _ = m.reply(handle, reply(421, (4, 3, 2), "Service shutting down"));
+                    return Ok(());
+                }
+                if self.port != Port::Mta && self.user.is_none() {
+                    let _ = m.reply(handle, reply(530, (5, 7, 0), "Authentication required"));
+                    return Ok(());
+                }
+                let sender = match &from {
+                    ReversePath::Null => String::new(),
+                    ReversePath::Mailbox(mb) => mb.to_string(),
+                };
+                self.tx = Some(Tx {
+                    id: queue_id(),
+                    sender,
+                    rcpts: Vec::new(),
+                    eight_bit: params.body == Some(BodyType::EightBitMime),
+                    smtputf8: params.smtputf8,
+                });
+                self.in_tx = true;
+                let _ = m.accept(handle);
+            }
+            Event::Rcpt { handle, to, .. } => {
+                let addr = match &to {
+                    ForwardPath::Postmaster => format!("postmaster@{}", self.shared.store.cfg.domains[0]),
+                    ForwardPath::Mailbox(mb) => mb.to_string(),
+                };
+                let r = match self.shared.store.classify(&addr) {
+                    Some(Dest::Remote) if self.user.is_none() => {
+                        Err(reply(550, (5, 7, 1), &format!("<{addr}>: Relay access denied")))
+                    }
+                    Some(d) => Ok(d),
+                    None => Err(reply(550, (5, 1, 1), &format!("<{addr}>: Recipient address rejected: User unknown"))),
+                };
+                match (r, self.tx.as_mut()) {
+                    (Ok(d), Some(tx)) => {
+                        tx.rcpts.push((addr, d));
+                        let _ = m.accept(handle);
+                    }
+                    (Ok(_), None) => {
+                        let _ = m.reply(handle, reply(503, (5, 5, 1), "Need MAIL command"));
+                    }
+                    (Err(rep), _) => {
+                        self.log(&format!("RCPT <{addr}> refused: {}", rep.text()));
+                        let _ = m.reply(handle, rep);
+                    }
+                }
+            }
+            Event::DataStart { .. } => {
+                if let Some(tx) = self.tx.as_ref() {
+                    let for_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].0.as_str());
+                    self.trace.tls = conn.is_tls() || self.port == Port::Smtps;
+                    let prefix = received_field(&self.shared.store.cfg.hostname, &tx.id, &self.trace, for_rcpt, unix_now());
+                    match self.shared.store.begin(tx.id.clone(), &tx.sender, tx.rcpts.clone(), prefix.as_bytes()) {
+                        Ok(mut inc) => {
+                            inc.eight_bit = tx.eight_bit;
+                            inc.smtputf8 = tx.smtputf8;
+                            self.incoming = Some(inc);
+                        }
+                        Err(e) => self.data_error = Some(e),
+                    }
+                }
+            }
+            Event::DataChunk(bytes) => {
+                if let Some(inc) = self.incoming.as_mut() {
+                    if let Err(e) = inc.write(&bytes) {
+                        self.data_error = Some(e);
+                        if let Some(inc) = self.incoming.take() {
+                            inc.abort();
+                        }
+                    }
+                }
+            }
+            Event::DataEnd { handle, size } => {
+                let tx = self.tx.take();
+                let inc = self.incoming.take();
+                let r = match (tx, inc, self.data_error.take()) {
+                    (Some(tx), Some(inc), None) => match inc.commit(&self.shared.store) {
+                        Ok(stored) => {
+                            self.messages += 1;
+                            self.log(&format!(
+                                "id={} from=<{}> rcpts={} size={size} local={} queued={} 250",
+                                tx.id,
+                                tx.sender,
+                                tx.rcpts.iter().map(|r| format!("<{}>", r.0)).collect::<Vec<_>>().join(","),
+                                stored.local.len(),
+                                stored.queued
+                            ));
+                            reply(250, (2, 0, 0), &format!("Ok: queued as {}", tx.id))
+                        }
+                        Err(e) => {
+                            self.log(&format!("id={} store failed: {e}", tx.id));
+                            reply(451, (4, 3, 0), "Local error in processing, try again later")
+                        }
+                    },
+                    (tx, inc, err) => {
+                        if let Some(inc) = inc {
+                            inc.abort();
+                        }
+                        self.log(&format!(
+                            "id={} store failed: {}",
+                            tx.map(|t| t.id).unwrap_or_default(),
+                            err.map(|e| e.to_string()).unwrap_or_else(|| "no transaction".into())
+                        ));
+                        reply(451, (4, 3, 0), "Local error in processing, try again later")
+                    }
+                };
+                self.in_tx = false;
+                let _ = m.reply(handle, r);
+                if self.shared.shutdown.load(Ordering::Relaxed) {
+                    m.shutdown();
+                }
+            }
+            Event::MessageAborted { reason } => {
+                if let Some(tx) = &self.tx {
+                    self.log(&format!("id={} aborted: {reason:?}", tx.id));
+                }
+                self.end_tx();
+            }
+            Event::AuthStart { handle, mechanism, initial_response } => {
+                let nonce = match mechanism {
+                    Mechanism::CramMd5 => format!("<{}.{}@{}>", random_hex(8), unix_now(), self.shared.store.cfg.hostname),
+                    _ => random_hex(18),
+                };
+                match SaslServer::new(mechanism, &nonce, SaslOptions::default()) {
+                    Ok(mut s) => {
+                        let step = s.start(initial_response.as_ref().map(|r| r.expose().as_slice()));
+                        self.sasl = Some(s);
+                        self.sasl_step(m, handle, step);
+                    }
+                    Err(_) => {
+                        let _ = m.reply(handle, reply(454, (4, 7, 0), "Temporary authentication failure"));
+                    }
+                }
+            }
+            Event::AuthResponse { handle, response } => match self.sasl.as_mut() {
+                Some(s) => {
+                    let step = s.step(response.expose());
+                    self.sasl_step(m, handle, step);
+                }
+                None => {
+                    let _ = m.reply(handle, reply(503, (5, 5, 1), "No authentication in progress"));
+                }
+            },
+            Event::AuthCancelled => {
+                self.sasl = None;
+            }
+            Event::StartTls => {
+                let tls = rustls::ServerConnection::new(self.shared.tls.clone()).map_err(io::Error::other)?;
+                conn.start_tls(tls)?;
+                self.trace = Trace {
+                    peer: self.trace.peer.clone(),
+                    tls: true,
+                    ..Trace::default()
+                };
+                self.user = None;
+                self.end_tx();
+                m.handle_tls_established(Instant::now());
+            }
+            Event::Closed { reason } => {
+                self.end_tx();
+                self.log(&format!("closed: {reason} ({} messages)", self.messages));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn tick(&mut self, m: &mut Server) -> bool {
+        if self.shared.shutdown.load(Ordering::Relaxed) && !self.in_tx {
+            m.shutdown();
+            return true;
+        }
+        false
+    }
+}
+
+/// Runs one accepted connection to its end.
+pub(crate) fn serve(shared: &Shared, port: Port, conn: &mut Conn) -> io::Result<()> {
+    let peer = conn.peer_addr().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let mut session = Session::new(shared, port, peer);
+    let mut m = Server::new(options(shared, port, peer), Instant::now());
+    let res = crate::driver::drive(&mut m, conn, &mut session);
+    session.end_tx();
+    res
+}

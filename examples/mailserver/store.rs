@@ -1,0 +1,413 @@
+//! Storing an accepted message: local recipients get it in their Maildir,
+//! remote ones through the queue, all on disk before the 250.
+//!
+//! The content is spooled once while it arrives: into `tmp/` of the first
+//! local recipient (with the Return-Path field in front), or into
+//! `DIR/queue/tmp` when every recipient is remote. At the end of DATA the
+//! spool is fsynced, hard-linked into the other mailboxes and the queue, and
+//! renamed into `new/`; then the directories are fsynced.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::maildir::{self, Maildirs};
+use crate::queue::{Entry, Queue};
+
+/// Where a recipient's copy goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Dest {
+    /// The Maildir of this account.
+    Local(String),
+    /// The queue, for delivery to another server.
+    Remote,
+}
+
+/// Everything that stores mail.
+#[derive(Debug)]
+pub(crate) struct Store {
+    pub(crate) cfg: Arc<Config>,
+    pub(crate) maildirs: Maildirs,
+    pub(crate) queue: Arc<Queue>,
+}
+
+/// Splits `local@domain` at the last '@'.
+pub(crate) fn split_addr(addr: &str) -> Option<(&str, &str)> {
+    let (l, d) = addr.rsplit_once('@')?;
+    (!l.is_empty() && !d.is_empty()).then_some((l, d))
+}
+
+/// The RFC 5322 §3.3 date-time of a Unix time, in UTC.
+pub(crate) fn rfc5322_date(unix: u64) -> String {
+    let days = (unix / 86400) as i64;
+    let secs = unix % 86400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    let wd = (days + 4).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
+    const WD: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MON: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{}, {} {} {} {:02}:{:02}:{:02} +0000",
+        WD[wd],
+        d,
+        MON[(m - 1) as usize],
+        y,
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Now as a Unix time.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// How a message came in, for its Received field (RFC 5321 §4.4).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Trace {
+    pub(crate) helo: String,
+    pub(crate) peer: String,
+    pub(crate) tls: bool,
+    pub(crate) auth: bool,
+    pub(crate) extended: bool,
+}
+
+/// The Received field (RFC 5321 §4.4, protocol names of RFC 3848), folded,
+/// ending in CRLF. `for_rcpt` is given when there is a single recipient.
+pub(crate) fn received_field(hostname: &str, id: &str, trace: &Trace, for_rcpt: Option<&str>, unix: u64) -> String {
+    let with = match (trace.extended, trace.tls, trace.auth) {
+        (false, _, _) => "SMTP",
+        (true, false, false) => "ESMTP",
+        (true, true, false) => "ESMTPS",
+        (true, false, true) => "ESMTPA",
+        (true, true, true) => "ESMTPSA",
+    };
+    // The HELO name came from the peer: keep only what is safe in a
+    // field (the machine already validated it as a domain or literal).
+    let helo: String = trace
+        .helo
+        .chars()
+        .filter(|c| c.is_ascii_graphic() && *c != '(' && *c != ')')
+        .collect();
+    let mut f = format!("Received: from {helo} ({})\r\n\tby {hostname} (mailwire) with {with} id {id}", trace.peer);
+    if let Some(r) = for_rcpt {
+        f.push_str(&format!("\r\n\tfor <{r}>"));
+    }
+    f.push_str(&format!(";\r\n\t{}\r\n", rfc5322_date(unix)));
+    f
+}
+
+/// The Return-Path field added at final delivery (RFC 5321 §4.4).
+pub(crate) fn return_path_field(sender: &str) -> String {
+    format!("Return-Path: <{sender}>\r\n")
+}
+
+enum Spool {
+    /// Discard (`--sink`).
+    Sink,
+    /// In `tmp/` of this user, with this unique name.
+    Maildir { user: String, name: String, path: PathBuf, file: BufWriter<File> },
+    /// In `DIR/queue/tmp`.
+    Queue { path: PathBuf, file: BufWriter<File> },
+}
+
+/// A message being received.
+pub(crate) struct Incoming {
+    pub(crate) id: String,
+    sender: String,
+    rcpts: Vec<(String, Dest)>,
+    spool: Spool,
+    /// Length of the Return-Path field at the start of the spool.
+    offset: u64,
+    pub(crate) size: u64,
+    pub(crate) eight_bit: bool,
+    pub(crate) smtputf8: bool,
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming").field("id", &self.id).field("size", &self.size).finish()
+    }
+}
+
+/// What [`Incoming::commit`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Stored {
+    pub(crate) local: Vec<PathBuf>,
+    pub(crate) queued: usize,
+}
+
+impl Store {
+    /// Opens the data directory, recovering the queue and cleaning `tmp/`.
+    pub(crate) fn open(cfg: Arc<Config>) -> io::Result<Self> {
+        fs::create_dir_all(&cfg.data)?;
+        let users: Vec<&str> = cfg.users.iter().map(|u| u.name.as_str()).collect();
+        let maildirs = Maildirs::open(&cfg.data.join("mailboxes"), &users)?;
+        let queue = Arc::new(Queue::open(&cfg.data.join("queue"))?);
+        Ok(Self { cfg, maildirs, queue })
+    }
+
+    /// Where mail for `addr` goes, or `None` for a local domain without
+    /// such an account.
+    pub(crate) fn classify(&self, addr: &str) -> Option<Dest> {
+        let (local, domain) = split_addr(addr)?;
+        if self.cfg.is_local_domain(domain) {
+            self.cfg.user(local).map(|u| Dest::Local(u.name.clone()))
+        } else {
+            Some(Dest::Remote)
+        }
+    }
+
+    /// Starts spooling a message. `prefix` is the trace (Received) field.
+    pub(crate) fn begin(&self, id: String, sender: &str, rcpts: Vec<(String, Dest)>, prefix: &[u8]) -> io::Result<Incoming> {
+        let mut offset = 0;
+        let spool = if self.cfg.sink {
+            Spool::Sink
+        } else if let Some(user) = rcpts.iter().find_map(|(_, d)| match d {
+            Dest::Local(u) => Some(u.clone()),
+            Dest::Remote => None,
+        }) {
+            let (path, name) = self.maildirs.tmp_path(&user, &self.cfg.hostname);
+            let mut file = BufWriter::with_capacity(64 * 1024, maildir::create_new(&path)?);
+            let rp = return_path_field(sender);
+            offset = rp.len() as u64;
+            file.write_all(rp.as_bytes())?;
+            Spool::Maildir { user, name, path, file }
+        } else {
+            let path = self.queue.tmp_path(&id);
+            let file = BufWriter::with_capacity(64 * 1024, maildir::create_new(&path)?);
+            Spool::Queue { path, file }
+        };
+        let mut inc = Incoming {
+            id,
+            sender: sender.to_string(),
+            rcpts,
+            spool,
+            offset,
+            size: 0,
+            eight_bit: false,
+            smtputf8: false,
+        };
+        inc.write(prefix)?;
+        Ok(inc)
+    }
+
+    /// Stores a complete message from memory (bounces).
+    pub(crate) fn inject(&self, id: String, sender: &str, rcpts: Vec<(String, Dest)>, data: &[u8]) -> io::Result<Stored> {
+        let mut inc = self.begin(id, sender, rcpts, b"")?;
+        inc.write(data)?;
+        inc.commit(self)
+    }
+}
+
+impl Incoming {
+    /// Appends content.
+    pub(crate) fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.size += data.len() as u64;
+        match &mut self.spool {
+            Spool::Sink => Ok(()),
+            Spool::Maildir { file, .. } | Spool::Queue { file, .. } => file.write_all(data),
+        }
+    }
+
+    /// Throws the message away.
+    pub(crate) fn abort(self) {
+        match self.spool {
+            Spool::Sink => {}
+            Spool::Maildir { path, file, .. } | Spool::Queue { path, file } => {
+                drop(file);
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+
+    /// Makes the message durable for every recipient. On error nothing was
+    /// acknowledged, though some copies may exist.
+    pub(crate) fn commit(self, store: &Store) -> io::Result<Stored> {
+        let Incoming {
+            id,
+            sender,
+            rcpts,
+            spool,
+            offset,
+            eight_bit,
+            smtputf8,
+            ..
+        } = self;
+        let mut stored = Stored::default();
+        let remote: Vec<String> = rcpts
+            .iter()
+            .filter(|(_, d)| *d == Dest::Remote)
+            .map(|(a, _)| a.clone())
+            .collect();
+        let mut entry = Entry::new(id.clone(), sender.clone(), remote);
+        entry.offset = offset;
+        entry.eight_bit = eight_bit;
+        entry.smtputf8 = smtputf8;
+        let finish = |file: BufWriter<File>| -> io::Result<()> {
+            let f = file.into_inner().map_err(|e| e.into_error())?;
+            f.sync_all()
+        };
+        match spool {
+            Spool::Sink => {}
+            Spool::Queue { path, file } => {
+                if let Err(e) = finish(file) {
+                    let _ = fs::remove_file(&path);
+                    return Err(e);
+                }
+                stored.queued = entry.recipients.len();
+                store.queue.enqueue(entry, &path, true)?;
+            }
+            Spool::Maildir { user, name, path, file } => {
+                if let Err(e) = finish(file) {
+                    let _ = fs::remove_file(&path);
+                    return Err(e);
+                }
+                let res = (|| -> io::Result<()> {
+                    if !entry.recipients.is_empty() {
+                        stored.queued = entry.recipients.len();
+                        store.queue.enqueue(entry, &path, false)?;
+                    }
+                    let mut others: Vec<&str> = Vec::new();
+                    for (_, d) in &rcpts {
+                        if let Dest::Local(u) = d {
+                            if u != &user && !others.contains(&u.as_str()) {
+                                others.push(u);
+                            }
+                        }
+                    }
+                    for u in &others {
+                        stored.local.push(store.maildirs.link_into(&path, u, &store.cfg.hostname)?);
+                    }
+                    for u in &others {
+                        store.maildirs.sync_new(u)?;
+                    }
+                    stored.local.push(store.maildirs.commit(&path, &user, &name)?);
+                    Ok(())
+                })();
+                if let Err(e) = res {
+                    let _ = fs::remove_file(&path);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(stored)
+    }
+}
+
+/// Reads a file, for tests and bounces.
+#[allow(dead_code)]
+pub(crate) fn read(path: &Path) -> io::Result<Vec<u8>> {
+    fs::read(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Command;
+
+    fn store(extra: &[&str]) -> (Store, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("mailserver-store-{}", maildir::queue_id()));
+        let mut args = vec!["--data".to_string(), dir.display().to_string()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let Command::Run(cfg) = Config::parse(args).unwrap() else { panic!() };
+        (Store::open(Arc::new(*cfg)).unwrap(), dir)
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
+        assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
+        assert_eq!(rfc5322_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 +0000");
+    }
+
+    #[test]
+    fn received() {
+        let t = Trace {
+            helo: "client.test".into(),
+            peer: "[127.0.0.1]".into(),
+            tls: true,
+            auth: false,
+            extended: true,
+        };
+        assert_eq!(
+            received_field("mx.test", "ABC", &t, Some("u@mx.test"), 0),
+            "Received: from client.test ([127.0.0.1])\r\n\tby mx.test (mailwire) with ESMTPS id ABC\r\n\tfor <u@mx.test>;\r\n\tThu, 1 Jan 1970 00:00:00 +0000\r\n"
+        );
+    }
+
+    #[test]
+    fn classify() {
+        let (s, dir) = store(&["--domain", "a.test", "--user", "x:1"]);
+        assert_eq!(s.classify("X@A.test"), Some(Dest::Local("x".into())));
+        assert_eq!(s.classify("postmaster@a.test"), Some(Dest::Local("x".into())));
+        assert_eq!(s.classify("y@a.test"), None);
+        assert_eq!(s.classify("y@b.test"), Some(Dest::Remote));
+        assert_eq!(s.classify("nodomain"), None);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn local_and_remote_copies() {
+        let (s, dir) = store(&["--user", "a:1", "--user", "b:2"]);
+        let rcpts = vec![
+            ("a@localhost".to_string(), Dest::Local("a".into())),
+            ("b@localhost".to_string(), Dest::Local("b".into())),
+            ("a@localhost".to_string(), Dest::Local("a".into())),
+            ("z@remote.test".to_string(), Dest::Remote),
+        ];
+        let mut inc = s.begin("Q1".into(), "s@x.test", rcpts, b"Received: x\r\n").unwrap();
+        inc.write(b"Subject: t\r\n\r\nbody\r\n").unwrap();
+        let st = inc.commit(&s).unwrap();
+        assert_eq!(st.local.len(), 2, "one copy per account");
+        assert_eq!(st.queued, 1);
+        for p in &st.local {
+            assert_eq!(
+                fs::read(p).unwrap(),
+                b"Return-Path: <s@x.test>\r\nReceived: x\r\nSubject: t\r\n\r\nbody\r\n"
+            );
+        }
+        let e = &s.queue.entries()[0];
+        assert_eq!(e.recipients, ["z@remote.test"]);
+        assert_eq!(s.queue.read_message(e).unwrap(), b"Received: x\r\nSubject: t\r\n\r\nbody\r\n");
+        assert!(fs::read_dir(dir.join("mailboxes/a/tmp")).unwrap().next().is_none());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn remote_only_and_abort_and_sink() {
+        let (s, dir) = store(&[]);
+        let inc = s.begin("Q2".into(), "", vec![("z@r.test".into(), Dest::Remote)], b"R\r\n").unwrap();
+        inc.abort();
+        assert_eq!(fs::read_dir(dir.join("queue/tmp")).unwrap().count(), 0);
+        let st = s.inject("Q3".into(), "", vec![("z@r.test".into(), Dest::Remote)], b"m\r\n").unwrap();
+        assert_eq!(st.queued, 1);
+        let e = &s.queue.entries()[0];
+        assert_eq!(s.queue.read_message(e).unwrap(), b"m\r\n");
+        fs::remove_dir_all(&dir).unwrap();
+
+        let (s, dir) = store(&["--sink"]);
+        let mut inc = s.begin("Q4".into(), "", vec![("demo@localhost".into(), Dest::Local("demo".into()))], b"").unwrap();
+        inc.write(b"xyz").unwrap();
+        assert_eq!(inc.size, 3);
+        assert_eq!(inc.commit(&s).unwrap(), Stored::default());
+        assert!(s.maildirs.messages("demo").unwrap().is_empty());
+        fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,581 @@
+//! Interop tests of the mailserver example against real peers
+//! (../shared/PEERS.md): Python's smtplib, swaks, curl, Postfix's
+//! smtp-source, and the mailserver itself as a relay peer. They start the
+//! example on 127.0.0.1 with system-chosen ports.
+//!
+//! Run them with `cargo test --release -p mailwire --test interop_mailserver
+//! -- --ignored --test-threads=1` after `bash .ci/install-peers`. With
+//! CI=true a missing peer fails the test; elsewhere it skips with a message.
+//!
+//! The example's own modules are compiled into this test too, so their unit
+//! tests run with the plain `cargo test` (examples' tests are not run by
+//! default).
+
+mod common;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/bounce.rs"]
+mod bounce;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/config.rs"]
+mod config;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/delivery.rs"]
+mod delivery;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/driver.rs"]
+mod driver;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/maildir.rs"]
+mod maildir;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/queue.rs"]
+mod queue;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/resolve.rs"]
+mod resolve;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/smtp_session.rs"]
+mod smtp_session;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/store.rs"]
+mod store;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/tls.rs"]
+mod tls;
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A message with a unique marker, CRLF line ends, lines that need
+/// dot-stuffing and some 8-bit text.
+fn sample(marker: &str, from: &str, to: &str) -> Vec<u8> {
+    format!(
+        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {marker}\r\nMessage-ID: <{marker}@test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         Hello {marker}.\r\n.\r\n..two dots\r\n. dot space\r\nGr\u{fc}\u{df}e aus K\u{f6}ln\r\n\r\n  indented\r\nlast line\r\n"
+    )
+    .into_bytes()
+}
+
+fn assert_stored(server: &MailServer, user: &str, marker: &str, sent: &[u8]) {
+    let stored = find_one(server, user, marker);
+    assert!(stored.starts_with(b"Return-Path: <"), "Return-Path first");
+    assert!(
+        stored.windows(10).any(|w| w == b"Received: "),
+        "a Received field"
+    );
+    let body = strip_trace(&stored);
+    assert_eq!(
+        String::from_utf8_lossy(body),
+        String::from_utf8_lossy(sent),
+        "message {marker} stored byte-identical"
+    );
+}
+
+const PY_SEND: &str = r#"
+import smtplib, ssl, sys, json
+job = json.load(open(sys.argv[1]))
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+for m in job:
+    data = open(m["file"], "rb").read()
+    if m["mode"] == "smtps":
+        c = smtplib.SMTP_SSL("127.0.0.1", m["port"], context=ctx)
+    else:
+        c = smtplib.SMTP("127.0.0.1", m["port"])
+    c.ehlo("client.test")
+    if m["mode"] in ("starttls", "auth-tls"):
+        c.starttls(context=ctx); c.ehlo("client.test")
+    if m.get("mech"):
+        c.user, c.password = m["user"], m["password"]
+        code, text = c.auth(m["mech"], getattr(c, "auth_" + m["mech"].lower().replace("-", "_")))
+        assert code == 235, (code, text)
+    refused = c.sendmail(m["from"], [m["to"]], data, mail_options=["BODY=8BITMIME"])
+    assert not refused, refused
+    c.quit()
+print("sent", len(job))
+"#;
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers)"]
+fn smtplib_plain_starttls_auth_and_smtps() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("smtplib");
+    let srv = MailServer::start(&dir.join("data"), &["--smtps", "127.0.0.1:0"]);
+    let smtp = srv.smtp().port();
+    let sub = srv.submission().port();
+    let smtps = srv.smtps.expect("smtps").port();
+    let cases = [
+        ("plain", smtp, None),
+        ("starttls", smtp, None),
+        ("auth", sub, Some("PLAIN")),
+        ("auth", sub, Some("LOGIN")),
+        ("auth-tls", sub, Some("PLAIN")),
+        ("auth-tls", sub, Some("LOGIN")),
+        ("auth", sub, Some("CRAM-MD5")),
+        ("smtps", smtps, Some("PLAIN")),
+    ];
+    let mut job = Vec::new();
+    let mut sent = Vec::new();
+    for (i, (mode, port, mech)) in cases.iter().enumerate() {
+        let marker = format!("smtplib-{mode}-{}-{i}", mech.unwrap_or("none"));
+        let from = if mech.is_some() { "demo@localhost" } else { "someone@elsewhere.test" };
+        let data = sample(&marker, from, "demo@localhost");
+        let file = dir.join(format!("{marker}.eml"));
+        fs::write(&file, &data).unwrap();
+        job.push(serde_json::json!({
+            "file": file, "mode": mode, "port": port, "mech": mech, "user": "demo", "password": "demo",
+            "from": from, "to": "demo@localhost",
+        }));
+        sent.push((marker, data));
+    }
+    let jobf = dir.join("job.json");
+    fs::write(&jobf, serde_json::to_vec(&job).unwrap()).unwrap();
+    let (ok, out) = run(Command::new("python3").arg("-c").arg(PY_SEND).arg(&jobf));
+    assert!(ok, "smtplib failed: {out}\n{}", srv.log());
+    for (marker, data) in &sent {
+        assert_stored(&srv, "demo", marker, data);
+    }
+    let log = srv.log();
+    assert!(log.contains("with") || log.contains("250"), "{log}");
+    // The Received fields tell how each message came in (RFC 3848).
+    let tls_auth = find_one(&srv, "demo", "smtplib-auth-tls-PLAIN-4");
+    assert!(String::from_utf8_lossy(&tls_auth).contains("with ESMTPSA id "));
+    let plain = find_one(&srv, "demo", "smtplib-plain-none-0");
+    assert!(String::from_utf8_lossy(&plain).contains("with ESMTP id "));
+    let _ = fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "interop: needs swaks (bash .ci/install-peers)"]
+fn swaks_pipeline_tls_and_auth() {
+    if !have("swaks") {
+        return;
+    }
+    // swaks needs Net::SSLeay for --tls (Debian: libnet-ssleay-perl).
+    let tls_ok = run(Command::new("perl").args(["-MNet::SSLeay", "-e", "1"])).0;
+    if !tls_ok {
+        assert!(!ci(), "swaks --tls needs Net::SSLeay (apt-get install libnet-ssleay-perl)");
+        eprintln!("SKIP: swaks --tls needs Net::SSLeay (libnet-ssleay-perl)");
+        return;
+    }
+    let dir = scratch("swaks");
+    let srv = MailServer::start(&dir.join("data"), &[]);
+    let smtp = srv.smtp();
+    let sub = srv.submission();
+    let runs: Vec<(&str, Vec<String>)> = vec![
+        ("swaks-pipeline", vec!["--pipeline".into()]),
+        ("swaks-tls", vec!["--tls".into()]),
+        (
+            "swaks-auth",
+            vec![
+                "--tls".into(),
+                "--auth".into(),
+                "PLAIN".into(),
+                "--auth-user".into(),
+                "demo".into(),
+                "--auth-password".into(),
+                "demo".into(),
+                "--port".into(),
+                sub.port().to_string(),
+            ],
+        ),
+        (
+            "swaks-pipeline-tls-login",
+            vec![
+                "--pipeline".into(),
+                "--tls".into(),
+                "--auth".into(),
+                "LOGIN".into(),
+                "--auth-user".into(),
+                "demo".into(),
+                "--auth-password".into(),
+                "demo".into(),
+                "--port".into(),
+                sub.port().to_string(),
+            ],
+        ),
+    ];
+    for (marker, extra) in runs {
+        let data = sample(marker, "demo@localhost", "demo@localhost");
+        let file = dir.join(format!("{marker}.eml"));
+        // swaks puts CRLF . CRLF after the data: the file has no final line end.
+        fs::write(&file, &data[..data.len() - 2]).unwrap();
+        let mut cmd = Command::new("swaks");
+        cmd.args(["--server", "127.0.0.1", "--port", &smtp.port().to_string()])
+            .args(["--from", "demo@localhost", "--to", "demo@localhost", "--helo", "client.test"])
+            .arg("--data")
+            .arg(format!("@{}", file.display()))
+            .args(&extra);
+        let (ok, out) = run(&mut cmd);
+        assert!(ok, "swaks {marker} failed:\n{out}\n{}", srv.log());
+        if marker.contains("pipeline") {
+            assert!(out.contains("PIPELINING"), "{out}");
+        }
+        if extra.iter().any(|a| a == "--tls") {
+            assert!(out.contains("STARTTLS") && out.contains("TLS started"), "{out}");
+        }
+        assert_stored(&srv, "demo", marker, &data);
+    }
+    let _ = fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "interop: needs curl (bash .ci/install-peers)"]
+fn curl_upload() {
+    if !have("curl") {
+        return;
+    }
+    let dir = scratch("curl");
+    let srv = MailServer::start(&dir.join("data"), &[]);
+    let marker = "curl-upload";
+    let data = sample(marker, "someone@elsewhere.test", "demo@localhost");
+    let file = dir.join("msg.eml");
+    fs::write(&file, &data).unwrap();
+    let url = format!("smtp://{}/client.test", srv.smtp());
+    let (ok, out) = run(Command::new("curl")
+        .args(["-sS", "--max-time", "20", &url, "--mail-from", "someone@elsewhere.test", "--mail-rcpt", "demo@localhost", "-T"])
+        .arg(&file));
+    assert!(ok, "curl failed: {out}\n{}", srv.log());
+    assert_stored(&srv, "demo", marker, &data);
+
+    // And with STARTTLS required (--ssl-reqd), to the submission port with AUTH.
+    let marker = "curl-starttls-auth";
+    let data = sample(marker, "demo@localhost", "demo@localhost");
+    fs::write(&file, &data).unwrap();
+    let url = format!("smtp://{}/client.test", srv.submission());
+    let (ok, out) = run(Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--ssl-reqd", "-k", "-u", "demo:demo", &url])
+        .args(["--mail-from", "demo@localhost", "--mail-rcpt", "demo@localhost", "-T"])
+        .arg(&file));
+    assert!(ok, "curl STARTTLS failed: {out}\n{}", srv.log());
+    assert_stored(&srv, "demo", marker, &data);
+    let _ = fs::remove_dir_all(dir);
+}
+
+#[test]
+#[ignore = "interop: starts the mailserver"]
+fn relay_refused_without_auth_and_auth_required_on_submission() {
+    let dir = scratch("relay");
+    let srv = MailServer::start(&dir.join("data"), &["--domain", "a.test"]);
+    let mut c = Raw::connect(srv.smtp());
+    assert_eq!(c.reply().0, 220);
+    assert_eq!(c.cmd("EHLO client.test").0, 250);
+    assert_eq!(c.cmd("MAIL FROM:<x@elsewhere.test>").0, 250);
+    let (code, text) = c.cmd("RCPT TO:<victim@remote.test>");
+    assert_eq!(code, 550, "{text}");
+    assert!(text.contains("5.7.1") && text.contains("Relay access denied"), "{text}");
+    let (code, text) = c.cmd("RCPT TO:<nobody@a.test>");
+    assert_eq!(code, 550, "{text}");
+    assert!(text.contains("5.1.1"), "{text}");
+    assert_eq!(c.cmd("RCPT TO:<demo@a.test>").0, 250);
+    assert_eq!(c.cmd("RCPT TO:<Postmaster>").0, 250);
+    assert_eq!(c.cmd("QUIT").0, 221);
+
+    // Submission: no MAIL before AUTH.
+    let mut c = Raw::connect(srv.submission());
+    assert_eq!(c.reply().0, 220);
+    let (code, ehlo) = c.cmd("EHLO client.test");
+    assert_eq!(code, 250);
+    assert!(ehlo.contains("AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"), "{ehlo}");
+    assert_eq!(c.cmd("MAIL FROM:<demo@a.test>").0, 530);
+    // Wrong password, then the right one (AUTH PLAIN with initial response).
+    assert_eq!(c.cmd("AUTH PLAIN AGRlbW8Ad3Jvbmc=").0, 535);
+    assert_eq!(c.cmd("AUTH PLAIN AGRlbW8AZGVtbw==").0, 235);
+    assert_eq!(c.cmd("MAIL FROM:<demo@a.test>").0, 250);
+    assert_eq!(c.cmd("RCPT TO:<anyone@remote.test>").0, 250, "relay after AUTH");
+    assert_eq!(c.cmd("QUIT").0, 221);
+    let _ = fs::remove_dir_all(dir);
+}
+
+/// RFC 5802 / RFC 7677 SCRAM-SHA-256 through the submission port, with the
+/// mailwire SASL client as the peer.
+#[test]
+#[ignore = "interop: starts the mailserver"]
+fn scram_sha256_auth() {
+    use mailwire::sasl::{Client, Credentials, Mechanism, Secret};
+    let dir = scratch("scram");
+    let srv = MailServer::start(&dir.join("data"), &["--user", "alice:s3cret"]);
+    for (password, want) in [("s3cret", 235), ("wrong", 535)] {
+        let mut c = Raw::connect(srv.submission());
+        assert_eq!(c.reply().0, 220);
+        assert_eq!(c.cmd("EHLO client.test").0, 250);
+        let creds = Credentials::password("alice", Secret::new(password.to_string()));
+        let mut sasl = Client::new(Mechanism::ScramSha256, &creds, "clientnonce0123456789").expect("client");
+        let first = sasl.initial_response().expect("client-first");
+        let b64 = |b: &[u8]| mailwire::sasl::framing::encode(b);
+        let (mut code, mut text) = c.cmd(&format!("AUTH SCRAM-SHA-256 {}", b64(&first)));
+        while code == 334 {
+            let challenge = mailwire::sasl::framing::decode_challenge(text[4..].trim_end().as_bytes()).expect("334");
+            let resp = match sasl.step(&challenge) {
+                Ok(r) => b64(&r),
+                Err(_) => "*".into(),
+            };
+            (code, text) = c.cmd(&resp);
+        }
+        assert_eq!(code, want, "{password}: {text}");
+    }
+    let _ = fs::remove_dir_all(dir);
+}
+
+/// The SMTP smuggling sequences (CVE-2023-51764 and relatives): a body that
+/// holds a fake end of data followed by a second transaction. The server
+/// must answer the end of data exactly once and never store the smuggled
+/// message.
+#[test]
+#[ignore = "interop: starts the mailserver"]
+fn smuggling_sequences() {
+    let dir = scratch("smuggle");
+    let srv = MailServer::start(&dir.join("data"), &[]);
+    let seqs: [(&str, &[u8]); 7] = [
+        ("lf-dot-lf", b"\n.\n"),
+        ("lf-dot-crlf", b"\n.\r\n"),
+        ("cr-dot-cr", b"\r.\r"),
+        ("crlf-dot-lf", b"\r\n.\n"),
+        ("lf-dot-cr", b"\n.\r"),
+        ("crlf-dot-cr", b"\r\n.\r"),
+        ("cr-dot-crlf", b"\r.\r\n"),
+    ];
+    for (name, seq) in seqs {
+        let before = srv.messages("demo").len();
+        let mut c = Raw::connect(srv.smtp());
+        assert_eq!(c.reply().0, 220);
+        assert_eq!(c.cmd("EHLO client.test").0, 250);
+        assert_eq!(c.cmd("MAIL FROM:<a@elsewhere.test>").0, 250);
+        assert_eq!(c.cmd("RCPT TO:<demo@localhost>").0, 250);
+        assert_eq!(c.cmd("DATA").0, 354);
+        let mut body = format!("Subject: carrier-{name}\r\n\r\nfirst").into_bytes();
+        body.extend_from_slice(seq);
+        body.extend_from_slice(
+            format!("MAIL FROM:<evil@elsewhere.test>\r\nRCPT TO:<demo@localhost>\r\nDATA\r\nSubject: smuggled-{name}\r\n\r\nsmuggled\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(b"\r\n.\r\n");
+        c.send(&body);
+        let (code, text) = c.reply();
+        assert!(code == 250 || code == 550, "{name}: end of data answered {code} {text}");
+        // Nothing else may be pending: the next reply is the one to QUIT.
+        let (code, text) = c.cmd("QUIT");
+        assert_eq!(code, 221, "{name}: a second reply came before QUIT's: {text}");
+        let after = srv.messages("demo");
+        assert!(after.len() <= before + 1, "{name}: more than one message");
+        for p in &after {
+            let d = fs::read(p).unwrap();
+            let s = String::from_utf8_lossy(&d);
+            assert!(!s.contains(&format!("\r\nSubject: smuggled-{name}\r\n\r\nsmuggled")) || s.contains(&format!("carrier-{name}")), "{name}: smuggled message stored on its own");
+        }
+    }
+    // The control: a real end of data in the middle does give two messages.
+    let mut c = Raw::connect(srv.smtp());
+    c.reply();
+    c.cmd("EHLO client.test");
+    assert_eq!(c.mail("a@elsewhere.test", &["demo@localhost"], b"Subject: control-1\r\n\r\nx\r\n").0, 250);
+    assert_eq!(c.mail("a@elsewhere.test", &["demo@localhost"], b"Subject: control-2\r\n\r\ny\r\n").0, 250);
+    find_one(&srv, "demo", "control-1");
+    find_one(&srv, "demo", "control-2");
+    let _ = fs::remove_dir_all(dir);
+}
+
+/// CVE-2011-0411: a command pipelined after STARTTLS in the same packet is
+/// never answered; only the 220 comes back.
+#[test]
+#[ignore = "interop: starts the mailserver"]
+fn starttls_then_plaintext_rset() {
+    let dir = scratch("starttls-rset");
+    let srv = MailServer::start(&dir.join("data"), &[]);
+    for addr in [srv.smtp(), srv.submission()] {
+        let mut c = Raw::connect(addr);
+        assert_eq!(c.reply().0, 220);
+        assert_eq!(c.cmd("EHLO client.test").0, 250);
+        c.send(b"STARTTLS\r\nRSET\r\n");
+        let rest = c.read_to_end();
+        assert!(rest.starts_with("220 "), "{rest}");
+        assert_eq!(rest.lines().count(), 1, "only the 220: {rest:?}");
+    }
+    let _ = fs::remove_dir_all(dir);
+}
+
+/// The README's first command runs the server with its defaults; the
+/// instructions it prints work as printed.
+#[test]
+#[ignore = "interop: starts the mailserver on its default ports"]
+fn banner_instructions_work() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("banner");
+    if std::net::TcpListener::bind("127.0.0.1:2525").is_err() || std::net::TcpListener::bind("127.0.0.1:2587").is_err() {
+        assert!(!ci(), "ports 2525/2587 are busy");
+        eprintln!("SKIP: default ports busy");
+        return;
+    }
+    // Same as `cargo run --release --example mailserver`, with the data
+    // folder moved out of the work tree.
+    let data = dir.join("mail-data");
+    let srv = MailServer::start(&data, &["--smtp", "127.0.0.1:2525", "--submission", "127.0.0.1:2587"]);
+    let out = srv.stdout.clone();
+    assert!(out.contains("listening on 127.0.0.1:2525"), "{out}");
+    assert!(out.contains("listening on 127.0.0.1:2587"), "{out}");
+    assert!(out.contains("demo@localhost  password demo"), "{out}");
+    let py = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("or: "))
+        .expect("a python command in the banner");
+    let (ok, o) = run(Command::new("sh").arg("-c").arg(py));
+    assert!(ok, "{py}: {o}");
+    let read = out.lines().find(|l| l.trim().starts_with("ls ")).expect("a read command");
+    let (ok, o) = run(Command::new("sh").arg("-c").arg(read.trim()));
+    assert!(ok && o.contains("It works."), "{read}: {o}");
+    let _ = fs::remove_dir_all(dir);
+}
+
+/// SIGTERM while a message is in DATA: the transaction completes (250),
+/// then the server exits.
+#[test]
+#[ignore = "interop: starts the mailserver"]
+fn sigterm_finishes_open_transaction() {
+    let dir = scratch("sigterm");
+    let mut srv = MailServer::start(&dir.join("data"), &[]);
+    let mut c = Raw::connect(srv.smtp());
+    c.reply();
+    c.cmd("EHLO client.test");
+    assert_eq!(c.cmd("MAIL FROM:<a@elsewhere.test>").0, 250);
+    assert_eq!(c.cmd("RCPT TO:<demo@localhost>").0, 250);
+    assert_eq!(c.cmd("DATA").0, 354);
+    c.send(b"Subject: in-flight\r\n\r\nfirst half\r\n");
+    let _ = Command::new("kill").arg("-TERM").arg(srv.pid().to_string()).status();
+    std::thread::sleep(Duration::from_millis(500));
+    c.send(b"second half\r\n.\r\n");
+    let (code, text) = c.reply();
+    assert_eq!(code, 250, "{text}");
+    let (code, _) = c.reply();
+    assert_eq!(code, 421, "then the session ends");
+    let st = srv.terminate(Duration::from_secs(10)).expect("exited by itself");
+    assert!(st.success(), "{st:?}");
+    let m = srv.messages("demo");
+    assert_eq!(m.len(), 1);
+    assert!(String::from_utf8_lossy(&fs::read(&m[0]).unwrap()).contains("second half"));
+    let _ = fs::remove_dir_all(dir);
+}
+
+/// Durability: SIGKILL in the middle of a load of 600 messages; after a
+/// restart every message that got a 250 is in a mailbox or the queue, once.
+#[test]
+#[ignore = "interop: starts the mailserver"]
+fn durability_sigkill_under_load() {
+    let dir = scratch("durable");
+    // remote.test goes nowhere (a closed port) and retries in an hour, so its
+    // messages stay in the queue.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let route = format!("remote.test={dead}");
+    let mut srv = MailServer::start(&dir.join("data"), &["--route", &route, "--retry", "1h", "--user", "demo:demo", "--user", "other:x"]);
+    let addr = srv.smtp();
+    let total = 600usize;
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let acked = acked.clone();
+        let next = next.clone();
+        workers.push(std::thread::spawn(move || {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if i >= total {
+                    return;
+                }
+                let Some(mut c) = Raw::try_connect(addr) else { return };
+                if c.reply().0 != 220 {
+                    return;
+                }
+                c.cmd("EHLO load.test");
+                let marker = format!("durable-{i:05}");
+                let rcpt: &[&str] = match i % 5 {
+                    0 => &["x@remote.test"],
+                    1 => &["demo@localhost", "other@localhost"],
+                    _ => &["demo@localhost"],
+                };
+                let body = format!("Subject: {marker}\r\n\r\n{}\r\n", "x".repeat(1000));
+                let (code, _) = c.mail("load@elsewhere.test", rcpt, body.as_bytes());
+                if code == 250 {
+                    acked.lock().unwrap().push(marker);
+                } else if code == 0 {
+                    return;
+                }
+                let _ = c.cmd("QUIT");
+            }
+        }));
+    }
+    // Kill once about half has been acknowledged.
+    let start = Instant::now();
+    while acked.lock().unwrap().len() < total / 2 && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    srv.kill9();
+    for w in workers {
+        let _ = w.join();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= total / 2, "only {} acknowledged before the kill", acked.len());
+    srv.restart();
+
+    // Count every copy: Maildir files and queued messages.
+    let mut seen: HashMap<String, HashMap<&str, usize>> = HashMap::new();
+    let marker_of = |d: &[u8]| -> Option<String> {
+        let s = String::from_utf8_lossy(d);
+        let i = s.find("Subject: durable-")?;
+        Some(s[i + 9..i + 9 + 13].to_string())
+    };
+    for user in ["demo", "other"] {
+        for p in srv.messages(user) {
+            if let Some(m) = marker_of(&fs::read(&p).unwrap()) {
+                *seen.entry(m).or_default().entry(user).or_default() += 1;
+            }
+        }
+    }
+    let qdir = srv.data.join("queue");
+    for e in fs::read_dir(&qdir).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "msg") {
+            assert!(p.with_extension("env").exists(), "every queued message has its envelope");
+            if let Some(m) = marker_of(&fs::read(&p).unwrap()) {
+                *seen.entry(m).or_default().entry("queue").or_default() += 1;
+            }
+        }
+    }
+    for (m, places) in &seen {
+        for (place, n) in places {
+            assert_eq!(*n, 1, "{m} is in {place} {n} times");
+        }
+    }
+    for m in &acked {
+        let i: usize = m["durable-".len()..].parse().unwrap();
+        let places = seen.get(m).unwrap_or_else(|| panic!("{m} got a 250 but was lost"));
+        match i % 5 {
+            0 => assert_eq!(places.get("queue"), Some(&1), "{m} queued"),
+            1 => {
+                assert_eq!(places.get("demo"), Some(&1), "{m} for demo");
+                assert_eq!(places.get("other"), Some(&1), "{m} for other");
+            }
+            _ => assert_eq!(places.get("demo"), Some(&1), "{m} for demo"),
+        }
+    }
+    // The restarted server still works.
+    let mut c = Raw::connect(srv.smtp());
+    c.reply();
+    c.cmd("EHLO client.test");
+    assert_eq!(c.mail("a@elsewhere.test", &["demo@localhost"], b"Subject: after-restart\r\n\r\nok\r\n").0, 250);
+    eprintln!("durability: {} acknowledged, {} found", acked.len(), seen.len());
+    let _ = fs::remove_dir_all(dir);
+}
+
+#[allow(dead_code)]
+fn unique<T: std::hash::Hash + Eq + Clone>(v: &[T]) -> bool {
+    v.iter().cloned().collect::<HashSet<_>>().len() == v.len()
+}
