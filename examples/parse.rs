@@ -71,10 +71,8 @@ fn io_error_json(path: &str, err: &std::io::Error) -> Map<String, Value> {
     let mut obj = Map::new();
     obj.insert("file".into(), json!(path));
     header_keys(&mut obj, &Summary::default());
-    obj.insert(
-        "defects".into(),
-        json!([{ "kind": "io-error", "offset": 0, "message": err.to_string() }]),
-    );
+    eprintln!("{path}: {err}");
+    obj.insert("defects".into(), json!([{ "kind": "io-error", "offset": 0 }]));
     obj
 }
 

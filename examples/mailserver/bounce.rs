@@ -1,6 +1,10 @@
 //! Delivery status notifications (RFC 3464): a multipart/report (RFC 6522)
 //! with a human-readable part, a message/delivery-status part and the
-//! original header (text/rfc822-headers).
+//! original header (text/rfc822-headers), assembled with the
+//! `mailwire-mime` builder; the top header fields with `mailwire-message`.
+
+use mailwire::mime::TransferEncoding;
+use mailwire::mime::builder::PartBuilder;
 
 use crate::store::rfc5322_date;
 
@@ -19,7 +23,13 @@ pub(crate) struct Failure {
 /// Keeps a value on one line of printable ASCII.
 fn one_line(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { ' ' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect::<String>()
         .trim()
         .to_string()
@@ -28,12 +38,19 @@ fn one_line(s: &str) -> String {
 /// The header section of `msg` (up to and including the empty line).
 fn header_of(msg: &[u8]) -> &[u8] {
     match msg.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(i) => &msg[..i + 2],
+        Some(i) => &msg[..i + 4],
         None => msg,
     }
 }
 
+/// A field folded by `mailwire_message`, CR/LF/NUL already removed.
+fn field(out: &mut Vec<u8>, name: &str, value: &str) {
+    mailwire::message::fold_field(name, value, out);
+}
+
 /// Builds the bounce for `failures` of message `qid` from `sender`.
+/// `seed` makes the MIME boundary.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn build(
     hostname: &str,
     qid: &str,
@@ -42,81 +59,99 @@ pub(crate) fn build(
     failures: &[Failure],
     original: &[u8],
     now_unix: u64,
+    seed: u64,
 ) -> Vec<u8> {
-    let headers = header_of(original);
-    let mut boundary = format!("{qid}/{hostname}.report");
-    while headers.windows(boundary.len()).any(|w| w == boundary.as_bytes()) {
-        boundary.push('x');
-    }
     let now = rfc5322_date(now_unix);
-    let mut m = String::new();
-    m.push_str(&format!("From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n"));
-    m.push_str(&format!("To: <{}>\r\n", one_line(sender)));
-    m.push_str("Subject: Undelivered Mail Returned to Sender\r\n");
-    m.push_str(&format!("Date: {now}\r\n"));
-    m.push_str(&format!("Message-ID: <{qid}.bounce@{hostname}>\r\n"));
-    m.push_str("Auto-Submitted: auto-replied\r\n");
-    m.push_str("MIME-Version: 1.0\r\n");
-    m.push_str(&format!(
-        "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"{boundary}\"\r\n\r\n"
-    ));
-    m.push_str("This is a MIME-encapsulated message (RFC 3464).\r\n\r\n");
 
-    m.push_str(&format!("--{boundary}\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"));
-    m.push_str(&format!(
-        "This is the mail system at host {hostname}.\r\n\r\nYour message {qid} could not be delivered to the following recipients:\r\n\r\n"
-    ));
+    let mut human = format!(
+        "This is the mail system at host {hostname}.\r\n\r\n\
+         Your message {qid} could not be delivered to the following recipients:\r\n\r\n"
+    );
     for f in failures {
-        m.push_str(&format!("<{}>: ", one_line(&f.rcpt)));
+        human.push_str(&format!("<{}>: ", one_line(&f.rcpt)));
         match (&f.remote_mta, &f.diagnostic) {
-            (Some(h), Some(d)) => m.push_str(&format!("host {} said: {}\r\n", one_line(h), one_line(d))),
-            (None, Some(d)) => m.push_str(&format!("{}\r\n", one_line(d))),
-            _ => m.push_str(&format!("status {}\r\n", f.status)),
+            (Some(h), Some(d)) => {
+                human.push_str(&format!("host {} said: {}\r\n", one_line(h), one_line(d)))
+            }
+            (None, Some(d)) => human.push_str(&format!("{}\r\n", one_line(d))),
+            _ => human.push_str(&format!("status {}\r\n", f.status)),
         }
     }
-    m.push_str("\r\n");
 
-    m.push_str(&format!("--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"));
-    m.push_str(&format!("Reporting-MTA: dns; {hostname}\r\n"));
-    m.push_str(&format!("X-Mailwire-Queue-ID: {qid}\r\n"));
-    m.push_str(&format!("Arrival-Date: {}\r\n", rfc5322_date(arrival_unix)));
+    // RFC 3464 §2.2 per-message fields, then §2.3 per-recipient fields.
+    let mut ds = String::new();
+    ds.push_str(&format!("Reporting-MTA: dns; {hostname}\r\n"));
+    ds.push_str(&format!("X-Mailwire-Queue-ID: {qid}\r\n"));
+    ds.push_str(&format!("Arrival-Date: {}\r\n", rfc5322_date(arrival_unix)));
     for f in failures {
-        m.push_str("\r\n");
-        m.push_str(&format!("Final-Recipient: rfc822; {}\r\n", one_line(&f.rcpt)));
-        m.push_str("Action: failed\r\n");
-        m.push_str(&format!("Status: {}\r\n", one_line(&f.status)));
+        ds.push_str("\r\n");
+        ds.push_str(&format!(
+            "Final-Recipient: rfc822; {}\r\n",
+            one_line(&f.rcpt)
+        ));
+        ds.push_str("Action: failed\r\n");
+        ds.push_str(&format!("Status: {}\r\n", one_line(&f.status)));
         if let Some(h) = &f.remote_mta {
-            m.push_str(&format!("Remote-MTA: dns; {}\r\n", one_line(h)));
+            ds.push_str(&format!("Remote-MTA: dns; {}\r\n", one_line(h)));
         }
         if let Some(d) = &f.diagnostic {
-            m.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", one_line(d)));
+            ds.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", one_line(d)));
         }
-        m.push_str(&format!("Last-Attempt-Date: {now}\r\n"));
+        ds.push_str(&format!("Last-Attempt-Date: {now}\r\n"));
     }
-    m.push_str("\r\n");
 
-    m.push_str(&format!("--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"));
-    let mut out = m.into_bytes();
-    out.extend_from_slice(headers);
-    if !headers.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let report = PartBuilder::multipart(
+        "report",
+        vec![
+            // Both are short lines of US-ASCII (one_line): 7bit as they are.
+            PartBuilder::plain(&human).encoding(TransferEncoding::SevenBit),
+            // RFC 6522 §3: message/delivery-status is never encoded.
+            PartBuilder::data("message/delivery-status", ds.into_bytes())
+                .encoding(TransferEncoding::SevenBit),
+            PartBuilder::data("text/rfc822-headers", header_of(original).to_vec()),
+        ],
+    )
+    .param("report-type", "delivery-status");
+
+    let mut out = Vec::new();
+    field(
+        &mut out,
+        "From",
+        &format!("Mail Delivery System <MAILER-DAEMON@{hostname}>"),
+    );
+    field(&mut out, "To", &format!("<{}>", one_line(sender)));
+    field(&mut out, "Subject", "Undelivered Mail Returned to Sender");
+    field(&mut out, "Date", &now);
+    field(
+        &mut out,
+        "Message-ID",
+        &format!("<{qid}.bounce@{hostname}>"),
+    );
+    // RFC 3834 §5: no auto-reply to this.
+    field(&mut out, "Auto-Submitted", "auto-replied");
+    out.extend_from_slice(b"MIME-Version: 1.0\r\n");
+    out.extend_from_slice(&report.to_bytes(seed, false));
     out
 }
 
-/// The enhanced status code of a reply text such as `550 5.1.1 nope`, or a
+/// The enhanced status code of a reply text such as `5.1.1 nope`, or a
 /// generic one for the reply code class.
 pub(crate) fn status_of(code: u16, text: &str) -> String {
     let candidate = text.split_whitespace().next().unwrap_or("");
     let parts: Vec<&str> = candidate.split('.').collect();
     if parts.len() == 3
         && (parts[0] == "4" || parts[0] == "5")
-        && parts[1..].iter().all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts[1..]
+            .iter()
+            .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()))
     {
         return candidate.to_string();
     }
-    if code >= 500 { "5.0.0".into() } else { "4.0.0".into() }
+    if code >= 500 {
+        "5.0.0".into()
+    } else {
+        "4.0.0".into()
+    }
 }
 
 #[cfg(test)]
@@ -132,28 +167,49 @@ mod tests {
             diagnostic: Some("550 5.1.1 no such\r\nuser".into()),
             remote_mta: Some("127.0.0.1".into()),
         };
-        let b = build("a.test", "QID1", "a@x.test", 0, &[f], orig, 0);
-        let s = String::from_utf8(b).unwrap();
-        assert!(s.contains("Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"QID1/a.test.report\""));
-        assert!(s.contains("\r\n--QID1/a.test.report\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; a.test\r\n"));
-        assert!(s.contains("Final-Recipient: rfc822; nobody@b.test\r\nAction: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; 127.0.0.1\r\nDiagnostic-Code: smtp; 550 5.1.1 no such  user\r\n"));
-        assert!(s.contains("Content-Type: text/rfc822-headers\r\n\r\nFrom: a@x.test\r\nSubject: hi\r\n\r\n--QID1/a.test.report--\r\n"));
+        let b = build("a.test", "QID1", "a@x.test", 0, &[f], orig, 0, 7);
+        let s = String::from_utf8(b.clone()).unwrap();
+        assert!(s.starts_with(
+            "From: Mail Delivery System <MAILER-DAEMON@a.test>\r\nTo: <a@x.test>\r\n"
+        ));
         assert!(!s.contains("secret body"));
-        assert!(s.starts_with("From: Mail Delivery System <MAILER-DAEMON@a.test>\r\nTo: <a@x.test>\r\n"));
+        // Parse it back with mailwire-mime.
+        let msg = mailwire::mime::Message::parse(&b);
+        let root = msg.root();
+        assert_eq!(root.mime.mime_type(), "multipart/report");
+        assert_eq!(
+            root.mime.content_type.param("report-type"),
+            Some("delivery-status")
+        );
+        let leaves: Vec<_> = msg.leaves().collect();
+        let types: Vec<String> = leaves.iter().map(|p| p.mime.mime_type()).collect();
+        assert_eq!(
+            types,
+            [
+                "text/plain",
+                "message/delivery-status",
+                "text/rfc822-headers"
+            ]
+        );
+        let ds = mailwire::mime::report::DeliveryStatus::parse(&msg.decoded(leaves[1]));
+        assert_eq!(ds.field("reporting-mta"), Some("dns; a.test"));
+        assert_eq!(ds.recipients.len(), 1);
+        assert_eq!(ds.recipients[0].status.as_deref(), Some("5.1.1"));
+        assert_eq!(ds.recipients[0].action.as_deref(), Some("failed"));
+        assert_eq!(
+            msg.decoded(leaves[2]).as_ref(),
+            b"From: a@x.test\r\nSubject: hi\r\n\r\n"
+        );
+        assert!(
+            String::from_utf8_lossy(&msg.decoded(leaves[0]))
+                .contains("host 127.0.0.1 said: 550 5.1.1 no such  user")
+        );
         // No bare line ends.
-        let bytes = s.as_bytes();
-        for (i, &c) in bytes.iter().enumerate() {
+        for (i, &c) in b.iter().enumerate() {
             if c == b'\n' {
-                assert_eq!(bytes[i - 1], b'\r');
+                assert_eq!(b[i - 1], b'\r');
             }
         }
-    }
-
-    #[test]
-    fn boundary_avoids_content() {
-        let orig = b"X: QID2/h.report\r\n\r\n";
-        let b = String::from_utf8(build("h", "QID2", "s@x", 0, &[], orig, 0)).unwrap();
-        assert!(b.contains("boundary=\"QID2/h.reportx\""));
     }
 
     #[test]

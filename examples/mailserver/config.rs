@@ -59,6 +59,8 @@ pub(crate) struct Config {
     pub(crate) max_size: usize,
     /// The port used for MX and A/AAAA hosts (25 in real life).
     pub(crate) mx_port: u16,
+    /// A DNS server to ask instead of the system's resolv.conf.
+    pub(crate) dns: Option<SocketAddr>,
 }
 
 /// The usage text printed for `--help` and for a bad option.
@@ -80,6 +82,7 @@ usage: mailserver [OPTIONS]
   --hostname NAME          the name in greetings and Received fields [first domain]
   --max-size BYTES         the largest message accepted [36700160]
   --mx-port PORT           the port for MX and A/AAAA hosts [25]
+  --dns ADDR               the DNS server to ask (UDP) [the system's, /etc/resolv.conf]
   -h, --help               this text";
 
 /// A bad command line.
@@ -112,7 +115,9 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     if num.is_empty() {
-        return err(format!("bad duration {s:?}: expected a number and a unit (s, m, h, d)"));
+        return err(format!(
+            "bad duration {s:?}: expected a number and a unit (s, m, h, d)"
+        ));
     }
     let n: u64 = num
         .parse()
@@ -145,8 +150,11 @@ pub(crate) fn parse_retry(s: &str) -> Result<Vec<Duration>, ConfigError> {
 }
 
 fn parse_addr(opt: &str, s: &str) -> Result<SocketAddr, ConfigError> {
-    s.parse()
-        .map_err(|_| ConfigError(format!("{opt}: {s:?} is not an address such as 127.0.0.1:2525")))
+    s.parse().map_err(|_| {
+        ConfigError(format!(
+            "{opt}: {s:?} is not an address such as 127.0.0.1:2525"
+        ))
+    })
 }
 
 /// Parses `NAME:PASSWORD`.
@@ -198,7 +206,9 @@ fn valid_domain(d: &str) -> bool {
         && d.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
 }
 
@@ -225,6 +235,7 @@ impl Config {
         let mut hostname = None;
         let mut max_size = 35 * 1024 * 1024;
         let mut mx_port = 25;
+        let mut dns = None;
 
         let mut args = args.into_iter().map(Into::into);
         while let Some(arg) = args.next() {
@@ -291,6 +302,7 @@ impl Config {
                         .parse()
                         .map_err(|_| ConfigError("--mx-port needs a port number".into()))?;
                 }
+                "--dns" => dns = Some(parse_addr("--dns", &value()?)?),
                 other => return err(format!("unknown option {other:?}")),
             }
         }
@@ -324,6 +336,7 @@ impl Config {
             hostname,
             max_size,
             mx_port,
+            dns,
         })))
     }
 
@@ -386,11 +399,41 @@ mod tests {
     #[test]
     fn all_options() {
         let c = run(&[
-            "--data", "/tmp/x", "--domain", "A.test", "--domain=b.test", "--user", "Alice:pw:x",
-            "--user", "bob:pw2", "--smtp", "127.0.0.1:0", "--submission", "127.0.0.1:1",
-            "--smtps", "127.0.0.1:2", "--route", "C.test=127.0.0.1:2626", "--retry", "1s,2s",
-            "--expire", "30s", "--cert", "c.pem", "--key", "k.pem", "--allow-plaintext-auth",
-            "--sink", "--hostname", "mx.a.test", "--max-size", "1000", "--mx-port", "2525",
+            "--data",
+            "/tmp/x",
+            "--domain",
+            "A.test",
+            "--domain=b.test",
+            "--user",
+            "Alice:pw:x",
+            "--user",
+            "bob:pw2",
+            "--smtp",
+            "127.0.0.1:0",
+            "--submission",
+            "127.0.0.1:1",
+            "--smtps",
+            "127.0.0.1:2",
+            "--route",
+            "C.test=127.0.0.1:2626",
+            "--retry",
+            "1s,2s",
+            "--expire",
+            "30s",
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+            "--allow-plaintext-auth",
+            "--sink",
+            "--hostname",
+            "mx.a.test",
+            "--max-size",
+            "1000",
+            "--mx-port",
+            "2525",
+            "--dns",
+            "127.0.0.1:5353",
         ]);
         assert_eq!(c.domains, vec!["a.test", "b.test"]);
         assert_eq!(c.users[0].name, "alice");
@@ -402,12 +445,17 @@ mod tests {
                 port: 2626
             }
         );
-        assert_eq!(c.retry, vec![Duration::from_secs(1), Duration::from_secs(2)]);
+        assert_eq!(
+            c.retry,
+            vec![Duration::from_secs(1), Duration::from_secs(2)]
+        );
         assert_eq!(c.expire, Duration::from_secs(30));
         assert!(c.sink && c.allow_plaintext_auth);
         assert_eq!(c.hostname, "mx.a.test");
         assert_eq!(c.max_size, 1000);
         assert_eq!(c.mx_port, 2525);
+        assert_eq!(c.dns, Some("127.0.0.1:5353".parse().unwrap()));
+        assert_eq!(c.dns, Some("127.0.0.1:5353".parse().unwrap()));
         assert_eq!(c.smtps, Some("127.0.0.1:2".parse().unwrap()));
     }
 

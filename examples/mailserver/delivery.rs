@@ -4,8 +4,17 @@
 //! sender as RFC 3464 reports.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mailwire::smtp::client::{Client, Envelope, Event, MailError, Options, Outcome, TlsMode};
+use mailwire::smtp::{ForwardPath, Host, Mailbox, RcptParams, Reply, ReversePath};
+use rustls::pki_types::ServerName;
+
+use crate::driver::{Conn, Handler, Machine};
 
 use crate::bounce::{self, Failure};
 use crate::queue::{Entry, now_ms};
@@ -36,7 +45,7 @@ pub(crate) enum Attempt {
 /// Runs until the queue shuts down.
 pub(crate) fn run_queue(shared: &Shared) {
     let cfg = &shared.store.cfg;
-    let resolver = Resolver::new(cfg.routes.clone(), cfg.mx_port);
+    let resolver = Resolver::new(cfg.routes.clone(), cfg.mx_port, cfg.dns);
     let queue = &shared.store.queue;
     while let Some(due) = queue.take_due(Duration::from_secs(1)) {
         for entry in due {
@@ -51,7 +60,10 @@ fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     let msg = match queue.read_message(&entry) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("queue id={}: cannot read the message: {e}; retrying later", entry.id);
+            eprintln!(
+                "queue id={}: cannot read the message: {e}; retrying later",
+                entry.id
+            );
             entry.next_attempt = now_ms() + 60_000;
             let _ = queue.update(entry);
             return;
@@ -62,7 +74,10 @@ fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     let mut results: Vec<(String, RcptResult)> = Vec::new();
     for r in &entry.recipients {
         match split_addr(r) {
-            Some((_, d)) => by_domain.entry(d.to_ascii_lowercase()).or_default().push(r.clone()),
+            Some((_, d)) => by_domain
+                .entry(d.to_ascii_lowercase())
+                .or_default()
+                .push(r.clone()),
             None => results.push((
                 r.clone(),
                 RcptResult::Permanent(Failure {
@@ -75,7 +90,9 @@ fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
         }
     }
     for (domain, rcpts) in by_domain {
-        results.extend(deliver_domain(shared, resolver, &entry, &domain, &rcpts, &msg));
+        results.extend(deliver_domain(
+            shared, resolver, &entry, &domain, &rcpts, &msg,
+        ));
     }
 
     let expired = now_ms().saturating_sub(entry.created) >= cfg.expire.as_millis() as u64;
@@ -138,7 +155,12 @@ fn deliver_domain(
     rcpts: &[String],
     msg: &[u8],
 ) -> Vec<(String, RcptResult)> {
-    let all = |r: RcptResult| rcpts.iter().map(|x| (x.clone(), r.clone())).collect::<Vec<_>>();
+    let all = |r: RcptResult| {
+        rcpts
+            .iter()
+            .map(|x| (x.clone(), r.clone()))
+            .collect::<Vec<_>>()
+    };
     let targets = match resolver.resolve(domain) {
         Ok(t) => t,
         Err(ResolveError::Temporary(why)) => return all(RcptResult::Temporary(why)),
@@ -173,14 +195,20 @@ fn deliver_domain(
 
 fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8]) {
     if entry.sender.is_empty() {
-        eprintln!("queue id={}: a bounce could not be delivered; dropped (never bounce a bounce)", entry.id);
+        eprintln!(
+            "queue id={}: a bounce could not be delivered; dropped (never bounce a bounce)",
+            entry.id
+        );
         return;
     }
     let store = &shared.store;
     let dest = match store.classify(&entry.sender) {
         Some(d) => d,
         None => {
-            eprintln!("queue id={}: no mailbox for the sender <{}>; bounce dropped", entry.id, entry.sender);
+            eprintln!(
+                "queue id={}: no mailbox for the sender <{}>; bounce dropped",
+                entry.id, entry.sender
+            );
             return;
         }
     };
@@ -193,6 +221,7 @@ fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8])
         failures,
         msg,
         unix_now(),
+        u64::from_str_radix(&crate::smtp_session::random_hex(8), 16).unwrap_or(0),
     );
     let received = format!(
         "Received: by {} (mailwire) id {id};\r\n\t{}\r\n",
@@ -201,25 +230,290 @@ fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8])
     );
     let mut data = received.into_bytes();
     data.extend_from_slice(&dsn);
-    match store.inject(id.clone(), "", vec![(entry.sender.clone(), dest.clone())], &data) {
+    match store.inject(
+        id.clone(),
+        "",
+        vec![(entry.sender.clone(), dest.clone())],
+        &data,
+    ) {
         Ok(_) => eprintln!(
             "queue id={}: bounce id={id} to <{}> ({})",
             entry.id,
             entry.sender,
-            if dest == Dest::Remote { "queued" } else { "delivered" }
+            if dest == Dest::Remote {
+                "queued"
+            } else {
+                "delivered"
+            }
         ),
         Err(e) => eprintln!("queue id={}: cannot store the bounce: {e}", entry.id),
     }
 }
 
-/// Delivers `msg` to `rcpts` through the server at `addr`.
+impl Machine for Client {
+    type Event = Event;
+    fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        Client::handle_input(self, now, data)
+    }
+    fn handle_eof(&mut self, now: Instant) {
+        Client::handle_eof(self, now)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Client::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
+        Client::poll_transmit(self, now, buf)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Client::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Client::poll_timeout(self)
+    }
+    fn is_closed(&self) -> bool {
+        Client::is_closed(self)
+    }
+}
+
+/// The events of one outgoing session.
+struct Outgoing {
+    tls: Arc<rustls::ClientConfig>,
+    server_name: ServerName<'static>,
+    /// The message again, for a 7-bit retry.
+    message: Bytes,
+    envelope: Envelope,
+    downgraded: bool,
+    result: Option<Result<Outcome, MailError>>,
+    closed: Option<String>,
+    greeting: Option<String>,
+}
+
+impl Handler<Client> for Outgoing {
+    fn event(&mut self, m: &mut Client, ev: Event, conn: &mut Conn) -> io::Result<()> {
+        match ev {
+            Event::Greeting(r) => self.greeting = Some(one_line(&r)),
+            Event::StartTls => {
+                let tls = rustls::ClientConnection::new(self.tls.clone(), self.server_name.clone())
+                    .map_err(io::Error::other)?;
+                conn.start_tls(tls)?;
+                m.handle_tls_established(Instant::now());
+            }
+            Event::MailSent {
+                result: Err(MailError::EightBitUnsupported),
+                ..
+            } if !self.downgraded => {
+                // RFC 6152 §3: the server has no 8BITMIME; convert to 7 bit.
+                self.downgraded = true;
+                let down = mailwire::mime::downgrade::downgrade_7bit(&self.message);
+                let bytes = Bytes::from(down.bytes.into_owned());
+                if m.send_mail(self.envelope.clone(), bytes).is_err() {
+                    self.result = Some(Err(MailError::EightBitUnsupported));
+                    m.quit();
+                }
+            }
+            Event::MailSent { result, .. } => {
+                self.result = Some(result);
+                m.quit();
+            }
+            Event::Closed { reason } => self.closed = Some(reason.to_string()),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn one_line(r: &Reply<'_>) -> String {
+    r.lines()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+/// The reply as the server sent it (code, enhanced code, text), on one line.
+fn reply_text(r: &Reply<'_>) -> String {
+    let raw = String::from_utf8_lossy(r.as_bytes());
+    let joined: Vec<&str> = raw.lines().map(str::trim_end).collect();
+    joined
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+fn status_of_reply(r: &Reply<'_>) -> String {
+    match r.enhanced() {
+        Some(e) => e.to_string(),
+        None => bounce::status_of(r.code().get(), &one_line(r)),
+    }
+}
+
+fn perm(rcpt: &str, status: &str, diag: String, host: Option<&str>) -> RcptResult {
+    RcptResult::Permanent(Failure {
+        rcpt: rcpt.to_string(),
+        status: status.to_string(),
+        diagnostic: Some(diag),
+        remote_mta: host.map(str::to_string),
+    })
+}
+
+/// Delivers `msg` to `rcpts` through the server at `addr` (`host` is its
+/// name, for TLS and the bounce).
 pub(crate) fn smtp_deliver(
-    _shared: &Shared,
-    _addr: SocketAddr,
-    _host: &str,
-    _entry: &Entry,
-    _rcpts: &[String],
-    _msg: &[u8],
+    shared: &Shared,
+    addr: SocketAddr,
+    host: &str,
+    entry: &Entry,
+    rcpts: &[String],
+    msg: &[u8],
 ) -> Attempt {
-    Attempt::HostFailed("SMTP client not available yet".into())
+    let cfg = &shared.store.cfg;
+    let mut results: Vec<(String, RcptResult)> = Vec::new();
+    let mut mailboxes = Vec::new();
+    for r in rcpts {
+        match Mailbox::try_from(r.clone()) {
+            Ok(mb) => mailboxes.push((r.clone(), mb)),
+            Err(_) => results.push((
+                r.clone(),
+                perm(r, "5.1.3", "bad recipient address syntax".into(), None),
+            )),
+        }
+    }
+    if mailboxes.is_empty() {
+        return Attempt::Done(results);
+    }
+    let from = if entry.sender.is_empty() {
+        ReversePath::Null
+    } else {
+        match Mailbox::try_from(entry.sender.clone()) {
+            Ok(mb) => ReversePath::Mailbox(mb),
+            Err(_) => ReversePath::Null,
+        }
+    };
+    let envelope = Envelope {
+        from,
+        params: Default::default(),
+        recipients: mailboxes
+            .iter()
+            .map(|(_, mb)| (ForwardPath::Mailbox(mb.clone()), RcptParams::default()))
+            .collect(),
+    };
+    let sock = match TcpStream::connect_timeout(&addr, Duration::from_secs(30)) {
+        Ok(s) => s,
+        Err(e) => return Attempt::HostFailed(format!("connect: {e}")),
+    };
+    let mut conn = match Conn::new(sock, Duration::from_secs(300)) {
+        Ok(c) => c,
+        Err(e) => return Attempt::HostFailed(e.to_string()),
+    };
+    let tls = match crate::tls::client_config() {
+        Ok(t) => t,
+        Err(e) => return Attempt::HostFailed(format!("TLS setup: {e}")),
+    };
+    let server_name = ServerName::try_from(host.to_string())
+        .unwrap_or_else(|_| ServerName::IpAddress(addr.ip().into()));
+    let mut opts = Options::default();
+    if let Ok(h) = Host::try_from(cfg.hostname.clone()) {
+        opts.helo_domain = h;
+    }
+    opts.starttls = TlsMode::Opportunistic;
+    let mut m = Client::new(opts, Instant::now());
+    let message = Bytes::copy_from_slice(msg);
+    if m.send_mail(envelope.clone(), message.clone()).is_err() {
+        return Attempt::HostFailed("the client refused the message".into());
+    }
+    let mut h = Outgoing {
+        tls,
+        server_name,
+        message,
+        envelope,
+        downgraded: false,
+        result: None,
+        closed: None,
+        greeting: None,
+    };
+    let io_res = crate::driver::drive(&mut m, &mut conn, &mut h);
+    conn.close();
+    let outcome = match h.result {
+        Some(Ok(o)) => o,
+        Some(Err(MailError::TooLarge { size, limit })) => {
+            for (r, _) in &mailboxes {
+                results.push((
+                    r.clone(),
+                    perm(
+                        r,
+                        "5.3.4",
+                        format!("message of {size} octets exceeds the limit of {limit}"),
+                        Some(host),
+                    ),
+                ));
+            }
+            return Attempt::Done(results);
+        }
+        Some(Err(MailError::SmtpUtf8Unsupported)) => {
+            for (r, _) in &mailboxes {
+                results.push((
+                    r.clone(),
+                    perm(
+                        r,
+                        "5.6.7",
+                        "the server does not offer SMTPUTF8".into(),
+                        Some(host),
+                    ),
+                ));
+            }
+            return Attempt::Done(results);
+        }
+        Some(Err(e)) => return Attempt::HostFailed(e.to_string()),
+        None => {
+            let why = match (io_res, h.closed, h.greeting) {
+                (Err(e), _, _) => e.to_string(),
+                (Ok(()), Some(c), _) => c,
+                (Ok(()), None, Some(g)) => format!("session ended after greeting {g}"),
+                (Ok(()), None, None) => "connection closed".into(),
+            };
+            return Attempt::HostFailed(why);
+        }
+    };
+    // A refused MAIL applies to every recipient.
+    if let Some(mail) = outcome.mail.as_ref().filter(|r| !r.code().is_positive()) {
+        let transient = mail.code().get() < 500;
+        for (r, _) in &mailboxes {
+            let res = if transient {
+                RcptResult::Temporary(format!("{host} said: {}", reply_text(mail)))
+            } else {
+                perm(r, &status_of_reply(mail), reply_text(mail), Some(host))
+            };
+            results.push((r.clone(), res));
+        }
+        return Attempt::Done(results);
+    }
+    for (i, (r, _)) in mailboxes.iter().enumerate() {
+        let rr = outcome.recipients.get(i);
+        let res = match rr {
+            Some(x) if x.delivered => RcptResult::Delivered,
+            Some(x) => {
+                // Which reply decided: RCPT's when it failed, else the data's.
+                let decisive = match &x.reply {
+                    Some(rep) if !rep.code().is_positive() => Some(rep),
+                    _ => outcome.data.as_ref(),
+                };
+                match decisive {
+                    Some(rep) if rep.code().get() >= 500 => {
+                        perm(r, &status_of_reply(rep), reply_text(rep), Some(host))
+                    }
+                    Some(rep) => RcptResult::Temporary(format!("{host} said: {}", reply_text(rep))),
+                    None => RcptResult::Temporary(format!("{host}: no reply")),
+                }
+            }
+            None => RcptResult::Temporary(format!("{host}: no result")),
+        };
+        results.push((r.clone(), res));
+    }
+    Attempt::Done(results)
 }

@@ -69,7 +69,10 @@ impl std::fmt::Debug for Conn {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 impl Conn {
@@ -89,20 +92,8 @@ impl Conn {
         self.sock.peer_addr().ok()
     }
 
-    pub(crate) fn local_addr(&self) -> Option<SocketAddr> {
-        self.sock.local_addr().ok()
-    }
-
     pub(crate) fn is_tls(&self) -> bool {
         self.tls.is_some()
-    }
-
-    /// The negotiated TLS version and cipher suite, for Received fields.
-    pub(crate) fn tls_info(&self) -> Option<String> {
-        let t = self.tls.as_ref()?;
-        let v = t.protocol_version()?;
-        let s = t.negotiated_cipher_suite()?;
-        Some(format!("{v:?} {:?}", s.suite()))
     }
 
     fn set_read_timeout(&mut self, d: Duration) -> io::Result<()> {
@@ -121,12 +112,18 @@ impl Conn {
         while tls.is_handshaking() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"));
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TLS handshake timed out",
+                ));
             }
             self.set_read_timeout(left)?;
             match tls.complete_io(&mut self.sock) {
                 Ok((0, 0)) if tls.is_handshaking() => {
-                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "EOF in TLS handshake"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "EOF in TLS handshake",
+                    ));
                 }
                 Ok(_) => {}
                 Err(e) if is_timeout(&e) => {}
@@ -141,14 +138,21 @@ impl Conn {
     }
 
     /// Reads what is there, waiting until `deadline` (and at most `tick`).
-    pub(crate) fn read(&mut self, buf: &mut [u8], deadline: Option<Instant>, tick: Option<Duration>) -> io::Result<ReadResult> {
+    pub(crate) fn read(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+        tick: Option<Duration>,
+    ) -> io::Result<ReadResult> {
         loop {
             if let Some(tls) = self.tls.as_mut() {
                 match tls.reader().read(buf) {
                     Ok(0) => return Ok(ReadResult::Eof),
                     Ok(n) => return Ok(ReadResult::Data(n)),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(ReadResult::Eof),
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        return Ok(ReadResult::Eof);
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -234,7 +238,11 @@ pub(crate) fn flush<M: Machine>(m: &mut M, conn: &mut Conn, out: &mut Vec<u8>) -
 
 /// Runs `m` over `conn` until the machine closes, the peer goes away, or the
 /// handler's tick asks to stop. Does not close `conn`.
-pub(crate) fn drive<M: Machine, H: Handler<M>>(m: &mut M, conn: &mut Conn, h: &mut H) -> io::Result<()> {
+pub(crate) fn drive<M: Machine, H: Handler<M>>(
+    m: &mut M,
+    conn: &mut Conn,
+    h: &mut H,
+) -> io::Result<()> {
     let mut out = Vec::with_capacity(4096);
     let mut buf = vec![0u8; 16 * 1024];
     let mut eof = false;
@@ -380,7 +388,8 @@ mod tests {
     impl Handler<Echo> for EchoHandler {
         fn event(&mut self, m: &mut Echo, ev: String, conn: &mut Conn) -> io::Result<()> {
             if ev == "STARTTLS" {
-                let sc = rustls::ServerConnection::new(self.tls.clone()).map_err(io::Error::other)?;
+                let sc =
+                    rustls::ServerConnection::new(self.tls.clone()).map_err(io::Error::other)?;
                 conn.start_tls(sc)?;
                 m.out.extend_from_slice(b"secure\r\n");
             } else if !m.closed {
@@ -420,7 +429,10 @@ mod tests {
             r.read_line(&mut l).unwrap();
             lines.push(l);
         }
-        assert_eq!(lines, ["hello\r\n", "echo a\r\n", "echo b\r\n", "timeout\r\n"]);
+        assert_eq!(
+            lines,
+            ["hello\r\n", "echo a\r\n", "echo b\r\n", "timeout\r\n"]
+        );
         let mut rest = String::new();
         r.read_line(&mut rest).unwrap();
         assert_eq!(rest, "", "closed after the timeout");

@@ -116,7 +116,10 @@ fn serve_connection(shared: &Shared, sock: TcpStream, port: Port) {
             }
         };
         if let Err(e) = conn.start_tls(tls) {
-            eprintln!("smtps {} TLS handshake failed: {e}", peer.map(|p| p.to_string()).unwrap_or_default());
+            eprintln!(
+                "smtps {} TLS handshake failed: {e}",
+                peer.map(|p| p.to_string()).unwrap_or_default()
+            );
             return;
         }
     }
@@ -151,7 +154,8 @@ fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, String> {
 
 fn run(cfg: Config) -> Result<(), String> {
     let cfg = Arc::new(cfg);
-    let store = store::Store::open(cfg.clone()).map_err(|e| format!("{}: {e}", cfg.data.display()))?;
+    let store =
+        store::Store::open(cfg.clone()).map_err(|e| format!("{}: {e}", cfg.data.display()))?;
     let (certs, key, tls_desc) = match (&cfg.cert, &cfg.key) {
         (Some(c), Some(k)) => {
             let (certs, key) = tls::load_pem(c, k)?;
@@ -163,7 +167,14 @@ fn run(cfg: Config) -> Result<(), String> {
                 names.insert(0, cfg.hostname.clone());
             }
             let (certs, key) = tls::self_signed(&names)?;
-            (certs, key, format!("self-signed certificate for {} (made at start)", names.join(", ")))
+            (
+                certs,
+                key,
+                format!(
+                    "self-signed certificate for {} (made at start)",
+                    names.join(", ")
+                ),
+            )
         }
     };
     let tls = tls::server_config(certs, key)?;
@@ -211,8 +222,11 @@ fn run(cfg: Config) -> Result<(), String> {
     };
 
     // Wait for SIGTERM or SIGINT.
-    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT])
-        .map_err(|e| format!("signals: {e}"))?;
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])
+    .map_err(|e| format!("signals: {e}"))?;
     let sig = signals.forever().next();
     eprintln!("signal {}: finishing open transactions", sig.unwrap_or(0));
     shutdown.store(true, Ordering::SeqCst);
@@ -233,7 +247,12 @@ fn run(cfg: Config) -> Result<(), String> {
     Ok(())
 }
 
-fn banner(cfg: &Config, listeners: &[(TcpListener, SocketAddr, Port)], tls_desc: &str, queued: usize) {
+fn banner(
+    cfg: &Config,
+    listeners: &[(TcpListener, SocketAddr, Port)],
+    tls_desc: &str,
+    queued: usize,
+) {
     let mut o = String::new();
     let data = cfg.data.display();
     o.push_str("mailwire mailserver\n");
@@ -242,18 +261,33 @@ fn banner(cfg: &Config, listeners: &[(TcpListener, SocketAddr, Port)], tls_desc:
     for (_, addr, port) in listeners {
         let what = match port {
             Port::Mta => "MTA: mail for local users, relay only after AUTH; STARTTLS",
-            Port::Submission => "submission: AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 required; STARTTLS",
+            Port::Submission => {
+                "submission: AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 required; STARTTLS"
+            }
             Port::Smtps => "submission over implicit TLS: AUTH required",
         };
-        o.push_str(&format!("  {:<11} listening on {addr}  ({what})\n", port.name()));
+        o.push_str(&format!(
+            "  {:<11} listening on {addr}  ({what})\n",
+            port.name()
+        ));
     }
     o.push_str(&format!("  TLS         {tls_desc}\n"));
     if cfg.sink {
-        o.push_str("  SINK MODE   every message is read and thrown away (--sink, benchmarks only)\n");
+        o.push_str(
+            "  SINK MODE   every message is read and thrown away (--sink, benchmarks only)\n",
+        );
     }
     for u in &cfg.users {
-        let addrs: Vec<String> = cfg.domains.iter().map(|d| format!("{}@{d}", u.name)).collect();
-        o.push_str(&format!("  account     {}  password {}\n", addrs.join(", "), u.password));
+        let addrs: Vec<String> = cfg
+            .domains
+            .iter()
+            .map(|d| format!("{}@{d}", u.name))
+            .collect();
+        o.push_str(&format!(
+            "  account     {}  password {}\n",
+            addrs.join(", "),
+            u.password
+        ));
     }
     if !cfg.routes.is_empty() {
         for (d, r) in &cfg.routes {

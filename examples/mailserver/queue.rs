@@ -168,7 +168,9 @@ impl Queue {
                         entries.insert(en.id.clone(), en);
                     }
                     _ => {
-                        eprintln!("queue: {name} is unreadable or has no message; set aside as .bad");
+                        eprintln!(
+                            "queue: {name} is unreadable or has no message; set aside as .bad"
+                        );
                         let _ = fs::rename(e.path(), dir.join(format!("{name}.bad")));
                     }
                 }
@@ -227,7 +229,10 @@ impl Queue {
             fs::copy(src, &msg)?;
             fs::File::open(&msg)?.sync_all()?;
         }
-        if let Err(e) = write_atomic(&self.env_path(&entry.id), entry.to_json().to_string().as_bytes()) {
+        if let Err(e) = write_atomic(
+            &self.env_path(&entry.id),
+            entry.to_json().to_string().as_bytes(),
+        ) {
             let _ = fs::remove_file(&msg);
             return Err(e);
         }
@@ -239,7 +244,10 @@ impl Queue {
     /// Saves a changed entry (after an attempt) and gives it back to the
     /// queue.
     pub(crate) fn update(&self, entry: Entry) -> io::Result<()> {
-        write_atomic(&self.env_path(&entry.id), entry.to_json().to_string().as_bytes())?;
+        write_atomic(
+            &self.env_path(&entry.id),
+            entry.to_json().to_string().as_bytes(),
+        )?;
         let mut g = self.lock();
         g.busy.remove(&entry.id);
         g.entries.insert(entry.id.clone(), entry);
@@ -317,12 +325,6 @@ impl Queue {
         }
     }
 
-    /// Hands an entry back without saving (the attempt did not happen).
-    pub(crate) fn release(&self, id: &str) {
-        self.lock().busy.remove(id);
-        self.wake.notify_all();
-    }
-
     /// Stops [`Self::take_due`].
     pub(crate) fn shutdown(&self) {
         self.lock().shutdown = true;
@@ -362,7 +364,11 @@ mod tests {
         let root = scratch();
         let qdir = root.join("queue");
         let q = Queue::open(&qdir).unwrap();
-        let mut e = Entry::new(queue_id(), "a@x.test".into(), vec!["b@y.test".into(), "c@y.test".into()]);
+        let mut e = Entry::new(
+            queue_id(),
+            "a@x.test".into(),
+            vec!["b@y.test".into(), "c@y.test".into()],
+        );
         e.offset = 3;
         e.eight_bit = true;
         e.last_error.insert("b@y.test".into(), "451 later".into());
@@ -404,7 +410,13 @@ mod tests {
         fs::write(qdir.join("ORPHAN.msg"), b"x").unwrap();
         fs::write(qdir.join(".x.env.1.tmp"), b"{").unwrap();
         fs::write(qdir.join("BAD.env"), b"{not json").unwrap();
-        fs::write(qdir.join("NOMSG.env"), Entry::new("NOMSG".into(), "".into(), vec![]).to_json().to_string()).unwrap();
+        fs::write(
+            qdir.join("NOMSG.env"),
+            Entry::new("NOMSG".into(), "".into(), vec![])
+                .to_json()
+                .to_string(),
+        )
+        .unwrap();
         let q = Queue::open(&qdir).unwrap();
         assert_eq!(q.len(), 0);
         assert!(!qdir.join("ORPHAN.msg").exists());

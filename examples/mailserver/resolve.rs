@@ -8,6 +8,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
+use hickory_resolver::name_server::TokioConnectionProvider;
 
 use crate::config::Route;
 
@@ -43,7 +45,9 @@ pub(crate) fn order_mx(mut records: Vec<(u16, String)>) -> Result<Vec<String>, R
         r.1 = r.1.trim_end_matches('.').to_ascii_lowercase();
     }
     if records.len() == 1 && records[0].1.is_empty() {
-        return Err(ResolveError::Permanent("the domain accepts no mail (null MX, RFC 7505)".into()));
+        return Err(ResolveError::Permanent(
+            "the domain accepts no mail (null MX, RFC 7505)".into(),
+        ));
     }
     records.sort_by_key(|r| r.0);
     let mut out: Vec<String> = Vec::new();
@@ -58,7 +62,10 @@ pub(crate) fn order_mx(mut records: Vec<(u16, String)>) -> Result<Vec<String>, R
 /// Parses a domain literal `[1.2.3.4]` or `[IPv6:::1]` (RFC 5321 §4.1.3).
 pub(crate) fn domain_literal(domain: &str) -> Option<IpAddr> {
     let inner = domain.strip_prefix('[')?.strip_suffix(']')?;
-    let inner = inner.strip_prefix("IPv6:").or_else(|| inner.strip_prefix("ipv6:")).unwrap_or(inner);
+    let inner = inner
+        .strip_prefix("IPv6:")
+        .or_else(|| inner.strip_prefix("ipv6:"))
+        .unwrap_or(inner);
     inner.parse().ok()
 }
 
@@ -71,34 +78,56 @@ struct Dns {
 pub(crate) struct Resolver {
     routes: HashMap<String, Route>,
     port: u16,
+    /// A name server to ask instead of the system's (`--dns`).
+    nameserver: Option<SocketAddr>,
     dns: Mutex<Option<Dns>>,
 }
 
 impl std::fmt::Debug for Resolver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resolver").field("routes", &self.routes).field("port", &self.port).finish()
+        f.debug_struct("Resolver")
+            .field("routes", &self.routes)
+            .field("port", &self.port)
+            .finish()
     }
 }
 
 impl Resolver {
     /// `port` is the SMTP port of MX hosts (25).
-    pub(crate) fn new(routes: HashMap<String, Route>, port: u16) -> Self {
+    pub(crate) fn new(
+        routes: HashMap<String, Route>,
+        port: u16,
+        nameserver: Option<SocketAddr>,
+    ) -> Self {
         Self {
             routes,
             port,
+            nameserver,
             dns: Mutex::new(None),
         }
     }
 
-    fn with_dns<T>(&self, f: impl FnOnce(&Dns) -> Result<T, ResolveError>) -> Result<T, ResolveError> {
+    fn with_dns<T>(
+        &self,
+        f: impl FnOnce(&Dns) -> Result<T, ResolveError>,
+    ) -> Result<T, ResolveError> {
         let mut g = self.dns.lock().unwrap_or_else(|e| e.into_inner());
         if g.is_none() {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| ResolveError::Temporary(format!("resolver runtime: {e}")))?;
-            let mut b = hickory_resolver::Resolver::builder_tokio()
-                .map_err(|e| ResolveError::Temporary(format!("resolver config: {e}")))?;
+            let mut b = match self.nameserver {
+                None => hickory_resolver::Resolver::builder_tokio()
+                    .map_err(|e| ResolveError::Temporary(format!("resolver config: {e}")))?,
+                Some(ns) => {
+                    let group = NameServerConfigGroup::from_ips_clear(&[ns.ip()], ns.port(), true);
+                    hickory_resolver::Resolver::builder_with_config(
+                        ResolverConfig::from_parts(None, vec![], group),
+                        TokioConnectionProvider::default(),
+                    )
+                }
+            };
             b.options_mut().timeout = Duration::from_secs(5);
             b.options_mut().attempts = 2;
             *g = Some(Dns {
@@ -146,16 +175,21 @@ impl Resolver {
                 addrs: vec![SocketAddr::new(ip, self.port)],
             }]);
         }
-        let mx = self.with_dns(|dns| match dns.rt.block_on(dns.resolver.mx_lookup(domain.as_str())) {
-            Ok(l) => Ok(Some(
-                l.iter()
-                    .map(|mx| (mx.preference(), mx.exchange().to_ascii()))
-                    .collect::<Vec<_>>(),
-            )),
-            Err(e) if e.is_nx_domain() => Err(ResolveError::Permanent(format!("{domain}: no such domain"))),
-            Err(e) if e.is_no_records_found() => Ok(None),
-            Err(e) => Err(ResolveError::Temporary(format!("{domain}: MX lookup: {e}"))),
-        })?;
+        let mx =
+            self.with_dns(
+                |dns| match dns.rt.block_on(dns.resolver.mx_lookup(domain.as_str())) {
+                    Ok(l) => Ok(Some(
+                        l.iter()
+                            .map(|mx| (mx.preference(), mx.exchange().to_ascii()))
+                            .collect::<Vec<_>>(),
+                    )),
+                    Err(e) if e.is_nx_domain() => {
+                        Err(ResolveError::Permanent(format!("{domain}: no such domain")))
+                    }
+                    Err(e) if e.is_no_records_found() => Ok(None),
+                    Err(e) => Err(ResolveError::Temporary(format!("{domain}: MX lookup: {e}"))),
+                },
+            )?;
         let hosts = match mx {
             Some(records) if !records.is_empty() => order_mx(records)?,
             // No MX: the domain itself is the implicit MX (RFC 5321 §5.1).
@@ -171,7 +205,9 @@ impl Resolver {
             }
         }
         if out.is_empty() {
-            return Err(last_err.unwrap_or_else(|| ResolveError::Permanent(format!("{domain}: no host to deliver to"))));
+            return Err(last_err.unwrap_or_else(|| {
+                ResolveError::Permanent(format!("{domain}: no host to deliver to"))
+            }));
         }
         Ok(out)
     }
@@ -191,12 +227,18 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(got, ["a.example", "b.example", "c.example"]);
-        assert!(matches!(order_mx(vec![(0, ".".into())]), Err(ResolveError::Permanent(_))));
+        assert!(matches!(
+            order_mx(vec![(0, ".".into())]),
+            Err(ResolveError::Permanent(_))
+        ));
     }
 
     #[test]
     fn literals() {
-        assert_eq!(domain_literal("[127.0.0.1]"), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            domain_literal("[127.0.0.1]"),
+            Some("127.0.0.1".parse().unwrap())
+        );
         assert_eq!(domain_literal("[IPv6:::1]"), Some("::1".parse().unwrap()));
         assert_eq!(domain_literal("example.com"), None);
         assert_eq!(domain_literal("[nonsense]"), None);
@@ -212,7 +254,7 @@ mod tests {
                 port: 2626,
             },
         );
-        let r = Resolver::new(routes, 25);
+        let r = Resolver::new(routes, 25, None);
         assert_eq!(
             r.resolve("B.Test").unwrap(),
             vec![Target {

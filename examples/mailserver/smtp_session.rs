@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use mailwire::sasl::{
-    FailureReason, Mechanism, ScramCredentials, ScramHash, Secret, Server as SaslServer, ServerOptions as SaslOptions,
-    ServerStep,
+    FailureReason, Mechanism, ScramCredentials, ScramHash, Secret, Server as SaslServer,
+    ServerOptions as SaslOptions, ServerStep,
 };
 use mailwire::smtp::server::{Event, Options, ReplyHandle, Server};
 use mailwire::smtp::{BodyType, ForwardPath, Reply, ReversePath};
@@ -62,7 +62,9 @@ impl std::fmt::Debug for Shared {
 pub(crate) fn random_hex(n: usize) -> String {
     use std::io::Read;
     let mut b = vec![0u8; n];
-    let filled = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).is_ok();
+    let filled = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .is_ok();
     if !filled {
         // No /dev/urandom: fall back on the time and a counter (unique, not secret).
         let q = queue_id();
@@ -75,13 +77,20 @@ pub(crate) fn random_hex(n: usize) -> String {
 
 impl Shared {
     /// Derives the SCRAM keys of every account.
-    pub(crate) fn scram_keys(users: &[crate::config::User]) -> Result<HashMap<String, ScramCredentials>, String> {
+    pub(crate) fn scram_keys(
+        users: &[crate::config::User],
+    ) -> Result<HashMap<String, ScramCredentials>, String> {
         let iterations = NonZeroU32::new(4096).ok_or("iterations")?;
         let mut out = HashMap::new();
         for u in users {
             let salt = random_hex(16);
-            let c = ScramCredentials::derive(ScramHash::Sha256, &u.password, salt.as_bytes(), iterations)
-                .map_err(|e| format!("--user {}: {e}", u.name))?;
+            let c = ScramCredentials::derive(
+                ScramHash::Sha256,
+                &u.password,
+                salt.as_bytes(),
+                iterations,
+            )
+            .map_err(|e| format!("--user {}: {e}", u.name))?;
             out.insert(u.name.clone(), c);
         }
         Ok(out)
@@ -157,7 +166,10 @@ pub(crate) struct Session<'a> {
 
 impl std::fmt::Debug for Session<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Session").field("port", &self.port).field("peer", &self.peer).finish()
+        f.debug_struct("Session")
+            .field("port", &self.port)
+            .field("peer", &self.peer)
+            .finish()
     }
 }
 
@@ -168,7 +180,12 @@ pub(crate) fn options(shared: &Shared, port: Port, peer: SocketAddr) -> Options 
     o.hostname = cfg.hostname.clone();
     o.starttls = port != Port::Smtps;
     o.implicit_tls = port == Port::Smtps;
-    o.auth_mechanisms = vec![Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5, Mechanism::ScramSha256];
+    o.auth_mechanisms = vec![
+        Mechanism::Plain,
+        Mechanism::Login,
+        Mechanism::CramMd5,
+        Mechanism::ScramSha256,
+    ];
     o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
     o.auth_required = port != Port::Mta;
     o.max_message_size = cfg.max_size as u64;
@@ -201,7 +218,10 @@ impl<'a> Session<'a> {
             "{} {} {}{}",
             self.port.name(),
             self.peer,
-            self.user.as_deref().map(|u| format!("user={u} ")).unwrap_or_default(),
+            self.user
+                .as_deref()
+                .map(|u| format!("user={u} "))
+                .unwrap_or_default(),
             what
         );
     }
@@ -218,7 +238,9 @@ impl<'a> Session<'a> {
     fn sasl_step(&mut self, m: &mut Server, handle: ReplyHandle, step: ServerStep) {
         let mut step = step;
         loop {
-            let Some(sasl) = self.sasl.as_mut() else { return };
+            let Some(sasl) = self.sasl.as_mut() else {
+                return;
+            };
             step = match step {
                 ServerStep::Challenge(c) => {
                     let _ = m.auth_challenge(handle, &c);
@@ -226,7 +248,11 @@ impl<'a> Session<'a> {
                 }
                 ServerStep::NeedPassword { authcid, .. } => {
                     let cfg = &self.shared.store.cfg;
-                    match cfg.users.iter().find(|u| u.name.eq_ignore_ascii_case(&authcid)) {
+                    match cfg
+                        .users
+                        .iter()
+                        .find(|u| u.name.eq_ignore_ascii_case(&authcid))
+                    {
                         Some(u) => match sasl.provide_password(Secret::new(u.password.clone())) {
                             Ok(s) => s,
                             Err(_) => ServerStep::Failure(FailureReason::UnexpectedResponse),
@@ -238,12 +264,22 @@ impl<'a> Session<'a> {
                     }
                 }
                 ServerStep::NeedScramCredentials { authcid, .. } => {
-                    let creds = self.shared.scram.get(&authcid.to_ascii_lowercase()).cloned();
+                    let creds = self
+                        .shared
+                        .scram
+                        .get(&authcid.to_ascii_lowercase())
+                        .cloned();
                     let creds = match creds {
                         Some(c) => Some(c),
                         // Unknown users fail at the proof, like a wrong password.
                         None => NonZeroU32::new(4096).and_then(|i| {
-                            ScramCredentials::derive(ScramHash::Sha256, &random_hex(8), b"unknown-user-salt", i).ok()
+                            ScramCredentials::derive(
+                                ScramHash::Sha256,
+                                &random_hex(8),
+                                b"unknown-user-salt",
+                                i,
+                            )
+                            .ok()
                         }),
                     };
                     match creds.map(|c| sasl.provide_scram_credentials(c)) {
@@ -251,16 +287,22 @@ impl<'a> Session<'a> {
                         _ => ServerStep::Failure(FailureReason::InvalidCredentials),
                     }
                 }
-                ServerStep::Success { authcid, authzid, .. } => {
+                ServerStep::Success {
+                    authcid, authzid, ..
+                } => {
                     self.sasl = None;
-                    let ok = authzid.as_deref().is_none_or(|z| z.is_empty() || z.eq_ignore_ascii_case(&authcid));
+                    let ok = authzid
+                        .as_deref()
+                        .is_none_or(|z| z.is_empty() || z.eq_ignore_ascii_case(&authcid));
                     if ok {
                         let _ = m.auth_success(handle);
                         self.user = Some(authcid.to_ascii_lowercase());
                         self.trace.auth = true;
-                        self.log("AUTH ok");
                     } else {
-                        let _ = m.reply(handle, reply(535, (5, 7, 8), "Authentication credentials invalid"));
+                        let _ = m.reply(
+                            handle,
+                            reply(535, (5, 7, 8), "Authentication credentials invalid"),
+                        );
                         self.log("AUTH failed: authzid not allowed");
                     }
                     return;
@@ -294,13 +336,18 @@ impl Handler<Server> for Session<'_> {
                 self.trace.helo = domain.to_string();
                 self.trace.extended = extended;
             }
-            Event::Mail { handle, from, params } => {
+            Event::Mail {
+                handle,
+                from,
+                params,
+            } => {
                 self.end_tx();
                 if self.shared.shutdown.load(Ordering::Relaxed) {
                     let _ = m.reply(handle, reply(421, (4, 3, 2), "Service shutting down"));
                     return Ok(());
                 }
                 if self.port != Port::Mta && self.user.is_none() {
+                    self.log("MAIL refused: authentication required (530)");
                     let _ = m.reply(handle, reply(530, (5, 7, 0), "Authentication required"));
                     return Ok(());
                 }
@@ -320,15 +367,23 @@ impl Handler<Server> for Session<'_> {
             }
             Event::Rcpt { handle, to, .. } => {
                 let addr = match &to {
-                    ForwardPath::Postmaster => format!("postmaster@{}", self.shared.store.cfg.domains[0]),
+                    ForwardPath::Postmaster => {
+                        format!("postmaster@{}", self.shared.store.cfg.domains[0])
+                    }
                     ForwardPath::Mailbox(mb) => mb.to_string(),
                 };
                 let r = match self.shared.store.classify(&addr) {
-                    Some(Dest::Remote) if self.user.is_none() => {
-                        Err(reply(550, (5, 7, 1), &format!("<{addr}>: Relay access denied")))
-                    }
+                    Some(Dest::Remote) if self.user.is_none() => Err(reply(
+                        550,
+                        (5, 7, 1),
+                        &format!("<{addr}>: Relay access denied"),
+                    )),
                     Some(d) => Ok(d),
-                    None => Err(reply(550, (5, 1, 1), &format!("<{addr}>: Recipient address rejected: User unknown"))),
+                    None => Err(reply(
+                        550,
+                        (5, 1, 1),
+                        &format!("<{addr}>: Recipient address rejected: User unknown"),
+                    )),
                 };
                 match (r, self.tx.as_mut()) {
                     (Ok(d), Some(tx)) => {
@@ -348,8 +403,19 @@ impl Handler<Server> for Session<'_> {
                 if let Some(tx) = self.tx.as_ref() {
                     let for_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].0.as_str());
                     self.trace.tls = conn.is_tls() || self.port == Port::Smtps;
-                    let prefix = received_field(&self.shared.store.cfg.hostname, &tx.id, &self.trace, for_rcpt, unix_now());
-                    match self.shared.store.begin(tx.id.clone(), &tx.sender, tx.rcpts.clone(), prefix.as_bytes()) {
+                    let prefix = received_field(
+                        &self.shared.store.cfg.hostname,
+                        &tx.id,
+                        &self.trace,
+                        for_rcpt,
+                        unix_now(),
+                    );
+                    match self.shared.store.begin(
+                        tx.id.clone(),
+                        &tx.sender,
+                        tx.rcpts.clone(),
+                        prefix.as_bytes(),
+                    ) {
                         Ok(mut inc) => {
                             inc.eight_bit = tx.eight_bit;
                             inc.smtputf8 = tx.smtputf8;
@@ -360,12 +426,12 @@ impl Handler<Server> for Session<'_> {
                 }
             }
             Event::DataChunk(bytes) => {
-                if let Some(inc) = self.incoming.as_mut() {
-                    if let Err(e) = inc.write(&bytes) {
-                        self.data_error = Some(e);
-                        if let Some(inc) = self.incoming.take() {
-                            inc.abort();
-                        }
+                if let Some(inc) = self.incoming.as_mut()
+                    && let Err(e) = inc.write(&bytes)
+                {
+                    self.data_error = Some(e);
+                    if let Some(inc) = self.incoming.take() {
+                        inc.abort();
                     }
                 }
             }
@@ -380,7 +446,11 @@ impl Handler<Server> for Session<'_> {
                                 "id={} from=<{}> rcpts={} size={size} local={} queued={} 250",
                                 tx.id,
                                 tx.sender,
-                                tx.rcpts.iter().map(|r| format!("<{}>", r.0)).collect::<Vec<_>>().join(","),
+                                tx.rcpts
+                                    .iter()
+                                    .map(|r| format!("<{}>", r.0))
+                                    .collect::<Vec<_>>()
+                                    .join(","),
                                 stored.local.len(),
                                 stored.queued
                             ));
@@ -398,7 +468,8 @@ impl Handler<Server> for Session<'_> {
                         self.log(&format!(
                             "id={} store failed: {}",
                             tx.map(|t| t.id).unwrap_or_default(),
-                            err.map(|e| e.to_string()).unwrap_or_else(|| "no transaction".into())
+                            err.map(|e| e.to_string())
+                                .unwrap_or_else(|| "no transaction".into())
                         ));
                         reply(451, (4, 3, 0), "Local error in processing, try again later")
                     }
@@ -415,19 +486,32 @@ impl Handler<Server> for Session<'_> {
                 }
                 self.end_tx();
             }
-            Event::AuthStart { handle, mechanism, initial_response } => {
+            Event::AuthStart {
+                handle,
+                mechanism,
+                initial_response,
+            } => {
                 let nonce = match mechanism {
-                    Mechanism::CramMd5 => format!("<{}.{}@{}>", random_hex(8), unix_now(), self.shared.store.cfg.hostname),
+                    Mechanism::CramMd5 => format!(
+                        "<{}.{}@{}>",
+                        random_hex(8),
+                        unix_now(),
+                        self.shared.store.cfg.hostname
+                    ),
                     _ => random_hex(18),
                 };
                 match SaslServer::new(mechanism, &nonce, SaslOptions::default()) {
                     Ok(mut s) => {
-                        let step = s.start(initial_response.as_ref().map(|r| r.expose().as_slice()));
+                        let step =
+                            s.start(initial_response.as_ref().map(|r| r.expose().as_slice()));
                         self.sasl = Some(s);
                         self.sasl_step(m, handle, step);
                     }
                     Err(_) => {
-                        let _ = m.reply(handle, reply(454, (4, 7, 0), "Temporary authentication failure"));
+                        let _ = m.reply(
+                            handle,
+                            reply(454, (4, 7, 0), "Temporary authentication failure"),
+                        );
                     }
                 }
             }
@@ -437,14 +521,18 @@ impl Handler<Server> for Session<'_> {
                     self.sasl_step(m, handle, step);
                 }
                 None => {
-                    let _ = m.reply(handle, reply(503, (5, 5, 1), "No authentication in progress"));
+                    let _ = m.reply(
+                        handle,
+                        reply(503, (5, 5, 1), "No authentication in progress"),
+                    );
                 }
             },
             Event::AuthCancelled => {
                 self.sasl = None;
             }
             Event::StartTls => {
-                let tls = rustls::ServerConnection::new(self.shared.tls.clone()).map_err(io::Error::other)?;
+                let tls = rustls::ServerConnection::new(self.shared.tls.clone())
+                    .map_err(io::Error::other)?;
                 conn.start_tls(tls)?;
                 self.trace = Trace {
                     peer: self.trace.peer.clone(),
@@ -457,7 +545,11 @@ impl Handler<Server> for Session<'_> {
             }
             Event::Closed { reason } => {
                 self.end_tx();
-                self.log(&format!("closed: {reason} ({} messages)", self.messages));
+                // A normal end (QUIT) needs no line of its own: each
+                // transaction already logged one.
+                if reason != mailwire::smtp::ConnectionError::Quit {
+                    self.log(&format!("closed: {reason} ({} messages)", self.messages));
+                }
             }
             _ => {}
         }
@@ -475,7 +567,9 @@ impl Handler<Server> for Session<'_> {
 
 /// Runs one accepted connection to its end.
 pub(crate) fn serve(shared: &Shared, port: Port, conn: &mut Conn) -> io::Result<()> {
-    let peer = conn.peer_addr().unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let peer = conn
+        .peer_addr()
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
     let mut session = Session::new(shared, port, peer);
     let mut m = Server::new(options(shared, port, peer), Instant::now());
     let res = crate::driver::drive(&mut m, conn, &mut session);

@@ -40,34 +40,15 @@ pub(crate) fn split_addr(addr: &str) -> Option<(&str, &str)> {
     (!l.is_empty() && !d.is_empty()).then_some((l, d))
 }
 
-/// The RFC 5322 §3.3 date-time of a Unix time, in UTC.
+/// The RFC 5322 §3.3 date-time of a Unix time, in UTC
+/// (`mailwire_message::DateTime`).
 pub(crate) fn rfc5322_date(unix: u64) -> String {
-    let days = (unix / 86400) as i64;
-    let secs = unix % 86400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    let wd = (days + 4).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
-    const WD: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MON: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!(
-        "{}, {} {} {} {:02}:{:02}:{:02} +0000",
-        WD[wd],
-        d,
-        MON[(m - 1) as usize],
-        y,
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let t = i64::try_from(unix).unwrap_or(0);
+    match mailwire::message::DateTime::from_unix(t, 0) {
+        Ok(d) => d.to_rfc5322(),
+        // Out of the years 1900-9999: not a clock this program runs under.
+        Err(_) => "Thu, 1 Jan 1970 00:00:00 +0000".to_string(),
+    }
 }
 
 /// Now as a Unix time.
@@ -90,7 +71,13 @@ pub(crate) struct Trace {
 
 /// The Received field (RFC 5321 §4.4, protocol names of RFC 3848), folded,
 /// ending in CRLF. `for_rcpt` is given when there is a single recipient.
-pub(crate) fn received_field(hostname: &str, id: &str, trace: &Trace, for_rcpt: Option<&str>, unix: u64) -> String {
+pub(crate) fn received_field(
+    hostname: &str,
+    id: &str,
+    trace: &Trace,
+    for_rcpt: Option<&str>,
+    unix: u64,
+) -> String {
     let with = match (trace.extended, trace.tls, trace.auth) {
         (false, _, _) => "SMTP",
         (true, false, false) => "ESMTP",
@@ -105,12 +92,17 @@ pub(crate) fn received_field(hostname: &str, id: &str, trace: &Trace, for_rcpt: 
         .chars()
         .filter(|c| c.is_ascii_graphic() && *c != '(' && *c != ')')
         .collect();
-    let mut f = format!("Received: from {helo} ({})\r\n\tby {hostname} (mailwire) with {with} id {id}", trace.peer);
+    let mut value = format!(
+        "from {helo} ({}) by {hostname} (mailwire) with {with} id {id}",
+        trace.peer
+    );
     if let Some(r) = for_rcpt {
-        f.push_str(&format!("\r\n\tfor <{r}>"));
+        value.push_str(&format!(" for <{r}>"));
     }
-    f.push_str(&format!(";\r\n\t{}\r\n", rfc5322_date(unix)));
-    f
+    value.push_str(&format!("; {}", rfc5322_date(unix)));
+    let mut out = Vec::with_capacity(value.len() + 16);
+    mailwire::message::fold_field("Received", &value, &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The Return-Path field added at final delivery (RFC 5321 §4.4).
@@ -122,9 +114,17 @@ enum Spool {
     /// Discard (`--sink`).
     Sink,
     /// In `tmp/` of this user, with this unique name.
-    Maildir { user: String, name: String, path: PathBuf, file: BufWriter<File> },
+    Maildir {
+        user: String,
+        name: String,
+        path: PathBuf,
+        file: BufWriter<File>,
+    },
     /// In `DIR/queue/tmp`.
-    Queue { path: PathBuf, file: BufWriter<File> },
+    Queue {
+        path: PathBuf,
+        file: BufWriter<File>,
+    },
 }
 
 /// A message being received.
@@ -142,7 +142,10 @@ pub(crate) struct Incoming {
 
 impl std::fmt::Debug for Incoming {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Incoming").field("id", &self.id).field("size", &self.size).finish()
+        f.debug_struct("Incoming")
+            .field("id", &self.id)
+            .field("size", &self.size)
+            .finish()
     }
 }
 
@@ -160,7 +163,11 @@ impl Store {
         let users: Vec<&str> = cfg.users.iter().map(|u| u.name.as_str()).collect();
         let maildirs = Maildirs::open(&cfg.data.join("mailboxes"), &users)?;
         let queue = Arc::new(Queue::open(&cfg.data.join("queue"))?);
-        Ok(Self { cfg, maildirs, queue })
+        Ok(Self {
+            cfg,
+            maildirs,
+            queue,
+        })
     }
 
     /// Where mail for `addr` goes, or `None` for a local domain without
@@ -175,7 +182,13 @@ impl Store {
     }
 
     /// Starts spooling a message. `prefix` is the trace (Received) field.
-    pub(crate) fn begin(&self, id: String, sender: &str, rcpts: Vec<(String, Dest)>, prefix: &[u8]) -> io::Result<Incoming> {
+    pub(crate) fn begin(
+        &self,
+        id: String,
+        sender: &str,
+        rcpts: Vec<(String, Dest)>,
+        prefix: &[u8],
+    ) -> io::Result<Incoming> {
         let mut offset = 0;
         let spool = if self.cfg.sink {
             Spool::Sink
@@ -188,7 +201,12 @@ impl Store {
             let rp = return_path_field(sender);
             offset = rp.len() as u64;
             file.write_all(rp.as_bytes())?;
-            Spool::Maildir { user, name, path, file }
+            Spool::Maildir {
+                user,
+                name,
+                path,
+                file,
+            }
         } else {
             let path = self.queue.tmp_path(&id);
             let file = BufWriter::with_capacity(64 * 1024, maildir::create_new(&path)?);
@@ -209,7 +227,13 @@ impl Store {
     }
 
     /// Stores a complete message from memory (bounces).
-    pub(crate) fn inject(&self, id: String, sender: &str, rcpts: Vec<(String, Dest)>, data: &[u8]) -> io::Result<Stored> {
+    pub(crate) fn inject(
+        &self,
+        id: String,
+        sender: &str,
+        rcpts: Vec<(String, Dest)>,
+        data: &[u8],
+    ) -> io::Result<Stored> {
         let mut inc = self.begin(id, sender, rcpts, b"")?;
         inc.write(data)?;
         inc.commit(self)
@@ -274,7 +298,12 @@ impl Incoming {
                 stored.queued = entry.recipients.len();
                 store.queue.enqueue(entry, &path, true)?;
             }
-            Spool::Maildir { user, name, path, file } => {
+            Spool::Maildir {
+                user,
+                name,
+                path,
+                file,
+            } => {
                 if let Err(e) = finish(file) {
                     let _ = fs::remove_file(&path);
                     return Err(e);
@@ -286,19 +315,26 @@ impl Incoming {
                     }
                     let mut others: Vec<&str> = Vec::new();
                     for (_, d) in &rcpts {
-                        if let Dest::Local(u) = d {
-                            if u != &user && !others.contains(&u.as_str()) {
-                                others.push(u);
-                            }
+                        if let Dest::Local(u) = d
+                            && u != &user
+                            && !others.contains(&u.as_str())
+                        {
+                            others.push(u);
                         }
                     }
                     for u in &others {
-                        stored.local.push(store.maildirs.link_into(&path, u, &store.cfg.hostname)?);
+                        stored.local.push(store.maildirs.link_into(
+                            &path,
+                            u,
+                            &store.cfg.hostname,
+                        )?);
                     }
                     for u in &others {
                         store.maildirs.sync_new(u)?;
                     }
-                    stored.local.push(store.maildirs.commit(&path, &user, &name)?);
+                    stored
+                        .local
+                        .push(store.maildirs.commit(&path, &user, &name)?);
                     Ok(())
                 })();
                 if let Err(e) = res {
@@ -326,7 +362,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("mailserver-store-{}", maildir::queue_id()));
         let mut args = vec!["--data".to_string(), dir.display().to_string()];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let Command::Run(cfg) = Config::parse(args).unwrap() else { panic!() };
+        let Command::Run(cfg) = Config::parse(args).unwrap() else {
+            panic!()
+        };
         (Store::open(Arc::new(*cfg)).unwrap(), dir)
     }
 
@@ -334,7 +372,10 @@ mod tests {
     fn dates() {
         assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
         assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
-        assert_eq!(rfc5322_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 +0000");
+        assert_eq!(
+            rfc5322_date(1_700_000_000),
+            "Tue, 14 Nov 2023 22:13:20 +0000"
+        );
     }
 
     #[test]
@@ -348,7 +389,7 @@ mod tests {
         };
         assert_eq!(
             received_field("mx.test", "ABC", &t, Some("u@mx.test"), 0),
-            "Received: from client.test ([127.0.0.1])\r\n\tby mx.test (mailwire) with ESMTPS id ABC\r\n\tfor <u@mx.test>;\r\n\tThu, 1 Jan 1970 00:00:00 +0000\r\n"
+            "Received: from client.test ([127.0.0.1]) by mx.test (mailwire) with ESMTPS id\r\n ABC for <u@mx.test>; Thu, 1 Jan 1970 00:00:00 +0000\r\n"
         );
     }
 
@@ -356,7 +397,10 @@ mod tests {
     fn classify() {
         let (s, dir) = store(&["--domain", "a.test", "--user", "x:1"]);
         assert_eq!(s.classify("X@A.test"), Some(Dest::Local("x".into())));
-        assert_eq!(s.classify("postmaster@a.test"), Some(Dest::Local("x".into())));
+        assert_eq!(
+            s.classify("postmaster@a.test"),
+            Some(Dest::Local("x".into()))
+        );
         assert_eq!(s.classify("y@a.test"), None);
         assert_eq!(s.classify("y@b.test"), Some(Dest::Remote));
         assert_eq!(s.classify("nodomain"), None);
@@ -372,7 +416,9 @@ mod tests {
             ("a@localhost".to_string(), Dest::Local("a".into())),
             ("z@remote.test".to_string(), Dest::Remote),
         ];
-        let mut inc = s.begin("Q1".into(), "s@x.test", rcpts, b"Received: x\r\n").unwrap();
+        let mut inc = s
+            .begin("Q1".into(), "s@x.test", rcpts, b"Received: x\r\n")
+            .unwrap();
         inc.write(b"Subject: t\r\n\r\nbody\r\n").unwrap();
         let st = inc.commit(&s).unwrap();
         assert_eq!(st.local.len(), 2, "one copy per account");
@@ -385,25 +431,54 @@ mod tests {
         }
         let e = &s.queue.entries()[0];
         assert_eq!(e.recipients, ["z@remote.test"]);
-        assert_eq!(s.queue.read_message(e).unwrap(), b"Received: x\r\nSubject: t\r\n\r\nbody\r\n");
-        assert!(fs::read_dir(dir.join("mailboxes/a/tmp")).unwrap().next().is_none());
+        assert_eq!(
+            s.queue.read_message(e).unwrap(),
+            b"Received: x\r\nSubject: t\r\n\r\nbody\r\n"
+        );
+        assert!(
+            fs::read_dir(dir.join("mailboxes/a/tmp"))
+                .unwrap()
+                .next()
+                .is_none()
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
     fn remote_only_and_abort_and_sink() {
         let (s, dir) = store(&[]);
-        let inc = s.begin("Q2".into(), "", vec![("z@r.test".into(), Dest::Remote)], b"R\r\n").unwrap();
+        let inc = s
+            .begin(
+                "Q2".into(),
+                "",
+                vec![("z@r.test".into(), Dest::Remote)],
+                b"R\r\n",
+            )
+            .unwrap();
         inc.abort();
         assert_eq!(fs::read_dir(dir.join("queue/tmp")).unwrap().count(), 0);
-        let st = s.inject("Q3".into(), "", vec![("z@r.test".into(), Dest::Remote)], b"m\r\n").unwrap();
+        let st = s
+            .inject(
+                "Q3".into(),
+                "",
+                vec![("z@r.test".into(), Dest::Remote)],
+                b"m\r\n",
+            )
+            .unwrap();
         assert_eq!(st.queued, 1);
         let e = &s.queue.entries()[0];
         assert_eq!(s.queue.read_message(e).unwrap(), b"m\r\n");
         fs::remove_dir_all(&dir).unwrap();
 
         let (s, dir) = store(&["--sink"]);
-        let mut inc = s.begin("Q4".into(), "", vec![("demo@localhost".into(), Dest::Local("demo".into()))], b"").unwrap();
+        let mut inc = s
+            .begin(
+                "Q4".into(),
+                "",
+                vec![("demo@localhost".into(), Dest::Local("demo".into()))],
+                b"",
+            )
+            .unwrap();
         inc.write(b"xyz").unwrap();
         assert_eq!(inc.size, 3);
         assert_eq!(inc.commit(&s).unwrap(), Stored::default());

@@ -18,14 +18,20 @@ fn provider() -> Arc<CryptoProvider> {
 }
 
 /// A self-signed certificate for `names`, made now.
-pub(crate) fn self_signed(names: &[String]) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
-    let ck = rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| format!("rcgen: {e}"))?;
+pub(crate) fn self_signed(
+    names: &[String],
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+    let ck =
+        rcgen::generate_simple_self_signed(names.to_vec()).map_err(|e| format!("rcgen: {e}"))?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der()));
     Ok((vec![ck.cert.der().clone()], key))
 }
 
 /// Reads a PEM certificate chain and private key.
-pub(crate) fn load_pem(cert: &Path, key: &Path) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
+pub(crate) fn load_pem(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), String> {
     let open = |p: &Path| {
         File::open(p)
             .map(BufReader::new)
@@ -79,7 +85,12 @@ impl ServerCertVerifier for Opportunistic {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -88,7 +99,12 @@ impl ServerCertVerifier for Opportunistic {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -122,7 +138,8 @@ mod tests {
     #[test]
     fn pem_files_load() {
         let ck = rcgen::generate_simple_self_signed(vec!["mx.test".into()]).unwrap();
-        let dir = std::env::temp_dir().join(format!("mailserver-tls-{}", crate::maildir::queue_id()));
+        let dir =
+            std::env::temp_dir().join(format!("mailserver-tls-{}", crate::maildir::queue_id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("c.pem"), ck.cert.pem()).unwrap();
         std::fs::write(dir.join("k.pem"), ck.key_pair.serialize_pem()).unwrap();

@@ -45,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
     let mut s = Stuffer::new();
     let mut wire = Vec::new();
     let mut last = 0;
-    for &cut in cuts(body_seeds, body.len()).iter().chain(std::iter::once(&body.len())) {
+    for &cut in cuts(body_seeds, body.len())
+        .iter()
+        .chain(std::iter::once(&body.len()))
+    {
         s.push(&body[last..cut], &mut wire);
         last = cut;
     }
@@ -65,7 +68,10 @@ fuzz_target!(|data: &[u8]| {
     let mut content = Vec::new();
     let mut end = None;
     let mut last = 0;
-    for &cut in cuts(wire_seeds, wire.len()).iter().chain(std::iter::once(&wire.len())) {
+    for &cut in cuts(wire_seeds, wire.len())
+        .iter()
+        .chain(std::iter::once(&wire.len()))
+    {
         buf.extend_from_slice(&wire[last..cut]);
         last = cut;
         while let Status::Complete(step) = u.next_chunk(&mut buf) {
@@ -82,7 +88,12 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let want = canonical(body);
-    assert_eq!(end, Some(DataEnd::Accepted { size: want.len() as u64 }));
+    assert_eq!(
+        end,
+        Some(DataEnd::Accepted {
+            size: want.len() as u64
+        })
+    );
     assert_eq!(content, want);
     assert!(buf.is_empty());
     assert_eq!(u.consumed(), wire.len() as u64);

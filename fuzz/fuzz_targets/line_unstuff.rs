@@ -143,11 +143,40 @@ impl Model {
     }
 }
 
+/// Each input byte becomes up to 63 content bytes and a line end: mostly
+/// CRLF, sometimes CRLF and a dot, rarely a bare CR, a bare LF or an end.
+fn expand(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() * 40);
+    for &b in raw {
+        out.extend(std::iter::repeat_n(b'x', usize::from(b & 0x3F)));
+        out.extend_from_slice(match b >> 6 {
+            0 | 1 => b"\r\n",
+            2 => b"\r\n.",
+            _ => match b & 3 {
+                0 => b"\r",
+                1 => b"\n",
+                2 => b"\r\n.\r\n",
+                _ => b"\n.\r\n",
+            },
+        });
+    }
+    out
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&head, rest)) = data.split_first() else {
         return;
     };
-    let (seeds, wire) = rest.split_at(rest.len().min(8));
+    let (seeds, raw) = rest.split_at(rest.len().min(8));
+    // Seeds whose first byte is odd expand the rest into long, mostly
+    // well-formed lines, so the 64-byte fast path gets exercised.
+    let expanded;
+    let wire = if seeds.first().is_some_and(|s| s & 1 == 1) {
+        expanded = expand(raw);
+        &expanded[..]
+    } else {
+        raw
+    };
     let mut cfg = UnstuffConfig::with_max_size(match head & 0x7F {
         0x7F => u64::MAX,
         n => u64::from(n) * 8,

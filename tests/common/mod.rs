@@ -2,7 +2,7 @@
 //! servers, checking for real peers, a tiny raw SMTP client, and Maildir
 //! inspection.
 
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -21,13 +21,18 @@ pub fn ci() -> bool {
 pub fn have(program: &str) -> bool {
     let found = Command::new("sh")
         .arg("-c")
-        .arg(format!("command -v {program} || test -x /usr/sbin/{program}"))
+        .arg(format!(
+            "command -v {program} || test -x /usr/sbin/{program}"
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !found {
-        assert!(!ci(), "peer {program} is missing (CI=true): run bash .ci/install-peers");
+        assert!(
+            !ci(),
+            "peer {program} is missing (CI=true): run bash .ci/install-peers"
+        );
         eprintln!("SKIP: peer {program} is not installed (bash .ci/install-peers installs it)");
     }
     found
@@ -43,7 +48,10 @@ pub fn have_python_module(module: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        assert!(!ci(), "python3 module {module} is missing (CI=true): run bash .ci/install-peers");
+        assert!(
+            !ci(),
+            "python3 module {module} is missing (CI=true): run bash .ci/install-peers"
+        );
         eprintln!("SKIP: python3 module {module} is not installed");
     }
     ok
@@ -63,7 +71,11 @@ pub fn example(name: &str) -> PathBuf {
     static BUILT: OnceLock<std::sync::Mutex<Vec<String>>> = OnceLock::new();
     let exe = std::env::current_exe().expect("test executable path");
     // .../target/<profile>/deps/interop_mailserver-HASH
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf();
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>")
+        .to_path_buf();
     let release = profile_dir.file_name().is_some_and(|n| n == "release");
     let target_dir = profile_dir.parent().expect("target dir").to_path_buf();
     let path = profile_dir.join("examples").join(name);
@@ -80,13 +92,25 @@ pub fn example(name: &str) -> PathBuf {
             let k_str = k.to_string_lossy();
             let keep = matches!(
                 k_str.as_ref(),
-                "PATH" | "HOME" | "CARGO_HOME" | "RUSTUP_HOME" | "RUSTUP_TOOLCHAIN" | "CI" | "TMPDIR" | "USER" | "RUSTFLAGS"
+                "PATH"
+                    | "HOME"
+                    | "CARGO_HOME"
+                    | "RUSTUP_HOME"
+                    | "RUSTUP_TOOLCHAIN"
+                    | "CI"
+                    | "TMPDIR"
+                    | "USER"
+                    | "RUSTFLAGS"
             );
             if keep {
                 cmd.env(k, v);
             }
         }
-        cmd.current_dir(repo()).arg("build").arg("--example").arg(name).env("CARGO_TARGET_DIR", &target_dir);
+        cmd.current_dir(repo())
+            .arg("build")
+            .arg("--example")
+            .arg(name)
+            .env("CARGO_TARGET_DIR", &target_dir);
         // Only the crates the examples use, so that the build does not
         // depend on unrelated facade features.
         cmd.args(["--no-default-features", "--features", EXAMPLE_FEATURES]);
@@ -97,7 +121,11 @@ pub fn example(name: &str) -> PathBuf {
         assert!(st.success(), "cargo build --example {name} failed");
         built.push(name.to_string());
     }
-    assert!(path.exists(), "{} not found after the build", path.display());
+    assert!(
+        path.exists(),
+        "{} not found after the build",
+        path.display()
+    );
     path
 }
 
@@ -141,7 +169,13 @@ impl MailServer {
     fn start_args(data: &Path, args: Vec<String>) -> MailServer {
         let exe = example("mailserver");
         std::fs::create_dir_all(data).expect("data dir");
-        let log = data.with_extension(format!("log{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)));
+        let log = data.with_extension(format!(
+            "log{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
         let logf = std::fs::File::create(&log).expect("log file");
         let mut child = Command::new(exe)
             .args(&args)
@@ -184,7 +218,16 @@ impl MailServer {
             let mut sink = Vec::new();
             let _ = r.read_to_end(&mut sink);
         });
-        MailServer { child: Some(child), data: data.to_path_buf(), smtp, submission, smtps, stdout, log, args }
+        MailServer {
+            child: Some(child),
+            data: data.to_path_buf(),
+            smtp,
+            submission,
+            smtps,
+            stdout,
+            log,
+            args,
+        }
     }
 
     pub fn smtp(&self) -> SocketAddr {
@@ -215,7 +258,10 @@ impl MailServer {
     /// SIGTERM, then wait for the exit (SIGKILL after `timeout`).
     pub fn terminate(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;
-        let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
         let end = Instant::now() + timeout;
         loop {
             if let Ok(Some(st)) = c.try_wait() {
@@ -312,7 +358,12 @@ pub fn find_one(server: &MailServer, user: &str, marker: &str) -> Vec<u8> {
         .filter_map(|p| std::fs::read(p).ok())
         .filter(|d| d.windows(marker.len()).any(|w| w == marker.as_bytes()))
         .collect();
-    assert_eq!(hits.len(), 1, "exactly one message with {marker:?} for {user}; log:\n{}", server.log());
+    assert_eq!(
+        hits.len(),
+        1,
+        "exactly one message with {marker:?} for {user}; log:\n{}",
+        server.log()
+    );
     hits.into_iter().next().unwrap_or_default()
 }
 
@@ -415,6 +466,10 @@ pub fn dot_stuff(data: &[u8]) -> Vec<u8> {
 /// Runs a command and returns (success, stdout + stderr).
 pub fn run(cmd: &mut Command) -> (bool, String) {
     let out = cmd.output().expect("run command");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }

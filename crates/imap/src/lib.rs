@@ -25,6 +25,9 @@
 //!
 //! let mut f = Fragmenter::new(FragmentOptions::default());
 //! f.push(b"* 1 FETCH (UID 7 BODY[] {5}\r\nHello)\r\n");
+//! // First the literal announcement (a server would now send "+ ..." to a client's `{n}`),
+//! assert!(matches!(f.poll(), Ok(Some(Frame::LiteralAnnounced { length: 5, .. }))));
+//! // then the whole response as one `Bytes` view of the buffer.
 //! let Ok(Some(Frame::Message(msg))) = f.poll() else { panic!() };
 //! let (resp, _) = parse::response(&msg).unwrap();
 //! let Response::Data(Data::Fetch { items, .. }) = resp else { panic!() };

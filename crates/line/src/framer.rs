@@ -33,7 +33,7 @@ impl Default for LineConfig {
         Self {
             // RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets with its
             // CRLF; a command line (512, §4.5.3.1.4) or a POP3 line (512,
-            // RFC 2449 §4) fits under it. Protocol crates narrow it per use.
+            // RFC 2449 §3) fits under it. Protocol crates narrow it per use.
             max_len: 1000,
             // RFC 5321 §2.3.8: only CRLF ends a line; strict by default
             // (STYLE.md: protocol framing is strict, leniency is an option).
@@ -290,7 +290,7 @@ impl LineFramer {
                 }))
             }
             None => {
-                if buf.len() >= max_len {
+                if !buf.is_empty() && buf.len() >= max_len {
                     // Even if the next byte is LF the line is too long.
                     let offset = self.offset;
                     let n = buf.len();
@@ -338,6 +338,24 @@ mod tests {
         assert_eq!(l2.into_content().as_ref(), b"MAIL FROM:<>");
         assert!(f.next_line(&mut buf).is_none());
         assert_eq!(&buf[..], b"part");
+    }
+
+    #[test]
+    fn zero_limit_reports_each_line_once() {
+        let mut f = LineFramer::new(LineConfig::with_max_len(0));
+        let mut buf = BytesMut::new();
+        assert_eq!(f.next_line(&mut buf), None);
+        buf.extend_from_slice(b"a\r\nb");
+        assert!(matches!(
+            f.next_line(&mut buf),
+            Some(Err(LineError::TooLong { offset: 0, .. }))
+        ));
+        assert!(matches!(
+            f.next_line(&mut buf),
+            Some(Err(LineError::TooLong { offset: 3, .. }))
+        ));
+        assert_eq!(f.next_line(&mut buf), None);
+        assert_eq!(f.next_line(&mut buf), None);
     }
 
     #[test]

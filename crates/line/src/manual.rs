@@ -89,7 +89,7 @@
 //!
 //! Commands and replies are lines of bounded length: 512 octets for a
 //! command line (RFC 5321 §4.5.3.1.4), 1000 for a text line (§4.5.3.1.6),
-//! 512 for a POP3 reply (RFC 2449 §4). The
+//! 512 for a POP3 reply (RFC 2449 §3). The
 //! [`LineFramer`](crate::LineFramer) reports a longer line once
 //! ([`LineError::TooLong`](crate::LineError::TooLong)), drops the rest of it
 //! as it arrives, and goes on with the next line. The server can then answer
@@ -97,3 +97,23 @@
 //! without bound. A bare LF is not a line end by default
 //! ([`BareLf::Reject`](crate::BareLf::Reject)): the line is reported and
 //! dropped, so a command cannot hide inside another line.
+//!
+//! # Speed without copying
+//!
+//! The unstuffer never copies content. It splits runs of whole lines off
+//! the receive buffer as [`Bytes`](bytes::Bytes) views, and removes a
+//! doubled dot by dropping that one byte between two views. A run ends only
+//! at a line that starts with `.`, at a bare CR or LF, or at the end of the
+//! buffer. So a typical body of 10 MiB comes out in a few thousand chunks,
+//! not one per line.
+//!
+//! Inside a run, 64-byte blocks are checked at once. Three bitmasks (CR, LF,
+//! `.`) show whether every CR is followed by LF, every LF is preceded by CR,
+//! and no `.` follows an LF. A block that passes is skipped whole. The
+//! first block that fails hands over to an exact `memchr2` scan. The masks
+//! use SSE2 on x86-64 (always present there), or AVX2 when the CPU has it,
+//! and a portable loop elsewhere. These are the crate's only `unsafe` blocks:
+//! vector loads from a borrowed 64-byte array, and the call into the AVX2
+//! path after run-time detection. Tests compare every vector form with the
+//! portable one. The property tests and fuzz targets check the whole decoder
+//! against a byte-at-a-time model.

@@ -3,6 +3,8 @@
 
 use memchr::memchr2;
 
+use crate::simd::{BLOCK, Skip, skip_plain_blocks};
+
 /// Where a run of copyable bytes stopped.
 enum Stop {
     /// The chunk ends inside a line.
@@ -71,20 +73,30 @@ impl Stuffer {
             }
             // Copy whole runs of well-formed lines at once: stop only at a
             // bare CR/LF, a CR at the end of the chunk, or before a line that
-            // starts with a dot.
+            // starts with a dot. Plain 64-byte blocks are skipped whole.
             let mut pos = 0;
-            let stop = loop {
-                let Some(i) = memchr2(b'\r', b'\n', &rest[pos..]) else {
-                    break Stop::Eof;
-                };
-                let p = pos + i;
-                if rest[p] == b'\r' && rest.get(p + 1) == Some(&b'\n') {
-                    pos = p + 2;
-                    if rest.get(pos).is_none_or(|&b| b == b'.') {
-                        break Stop::LineStart(pos);
+            let stop = 'run: loop {
+                match skip_plain_blocks(rest, pos) {
+                    Skip::DotLine(q) => break Stop::LineStart(q),
+                    Skip::Resume(p) => pos = p,
+                }
+                let limit = pos + 2 * BLOCK;
+                loop {
+                    let Some(i) = memchr2(b'\r', b'\n', &rest[pos..]) else {
+                        break 'run Stop::Eof;
+                    };
+                    let p = pos + i;
+                    if rest[p] == b'\r' && rest.get(p + 1) == Some(&b'\n') {
+                        pos = p + 2;
+                        if rest.get(pos).is_none_or(|&b| b == b'.') {
+                            break 'run Stop::LineStart(pos);
+                        }
+                    } else {
+                        break 'run Stop::Bare(p);
                     }
-                } else {
-                    break Stop::Bare(p);
+                    if pos >= limit {
+                        break;
+                    }
                 }
             };
             match stop {

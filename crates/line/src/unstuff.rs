@@ -5,7 +5,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use memchr::memchr2;
 
 use crate::Status;
-use crate::simd::{BLOCK, masks};
+use crate::simd::{BLOCK, Skip, skip_plain_blocks};
 
 /// What the [`Unstuffer`] does with a bare CR or bare LF in the data.
 ///
@@ -41,7 +41,7 @@ pub enum BareEolKind {
 pub struct UnstuffConfig {
     /// The most content octets (after unstuffing) accepted; beyond it the
     /// rest is dropped and the end reports [`DataEnd::TooLarge`] (SMTP 552,
-    /// RFC 5321 §4.5.3.1.10, RFC 1870).
+    /// RFC 5321 §4.5.3.1.9, RFC 1870). `u64::MAX` means no limit.
     pub max_size: u64,
     /// What a bare CR or LF in the data means.
     pub bare_eol: BareEol,
@@ -96,8 +96,9 @@ pub enum DataEnd {
         /// Its offset from the first byte of the data on the wire.
         offset: u64,
     },
-    /// The content passed [`UnstuffConfig::max_size`]; the rest was dropped
-    /// (SMTP: answer 552, store nothing).
+    /// The content passed [`UnstuffConfig::max_size`]: the first
+    /// `max_size` octets were handed out, the rest dropped without being
+    /// buffered (SMTP: answer 552, RFC 5321 §4.5.3.1.9, and store nothing).
     TooLarge {
         /// Content octets in the whole data (counted while dropping).
         size: u64,
@@ -198,7 +199,7 @@ enum Stop {
 /// Plain content runs across whole lines; it stops only before a line that
 /// starts with `.`, at a bare CR/LF, or where the buffer ends, so a chunk
 /// spans many lines. Long runs are skipped 64 bytes at a time by
-/// [`skip_plain_blocks`]; the exact decisions are made with `memchr2`.
+/// `skip_plain_blocks`; the exact decisions are made with `memchr2`.
 #[inline]
 fn scan(buf: &[u8]) -> (usize, Stop) {
     let mut pos = 0;
@@ -235,61 +236,6 @@ fn scan(buf: &[u8]) -> (usize, Stop) {
             }
         }
     }
-}
-
-/// What [`skip_plain_blocks`] found.
-enum Skip {
-    /// Go on with the exact scan from here.
-    Resume(usize),
-    /// All bytes before this index are plain content, ending with CRLF, and
-    /// this index is a line start holding a `.`.
-    DotLine(usize),
-}
-
-/// Skips whole 64-byte blocks of plain content from `start`: every CR
-/// followed by LF, every LF preceded by CR, no `.` right after an LF.
-///
-/// Stops at the first block that breaks this. If the first thing wrong in
-/// it is a line starting with `.`, that line start is returned exactly.
-/// Otherwise the returned position is one from which the exact scan can go
-/// on: never just after an unchecked CR, and never at an unchecked line
-/// start (it backs up to the CR of a CRLF that ends a block).
-///
-/// `start` must not be just after a CR, and if it is a line start its dot
-/// check must be done.
-#[inline]
-fn skip_plain_blocks(buf: &[u8], start: usize) -> Skip {
-    let mut off = start;
-    let mut carry_cr = 0u64;
-    let mut carry_lf = 0u64;
-    while let Some(block) = buf.get(off..off + BLOCK) {
-        let Ok(block) = <&[u8; BLOCK]>::try_from(block) else {
-            break;
-        };
-        let (cr, lf, dot) = masks(block);
-        // Bit j: an LF at j without a CR at j - 1, or a CR at j - 1 without
-        // an LF at j (the previous block's last CR is carried in).
-        let bad = lf ^ ((cr << 1) | carry_cr);
-        // Bit j: a `.` at a line start (after an LF, maybe carried in).
-        let dots = dot & ((lf << 1) | carry_lf);
-        if bad | dots != 0 {
-            if dots != 0 {
-                let q = dots.trailing_zeros();
-                // Every CR and LF before the dot is in a CRLF. (Bit q of
-                // `bad` is clear: byte q is a dot and byte q - 1 an LF.)
-                if bad & ((1u64 << q) - 1) == 0 {
-                    return Skip::DotLine(off + q as usize);
-                }
-            }
-            break;
-        }
-        carry_cr = cr >> 63;
-        carry_lf = lf >> 63;
-        off += BLOCK;
-    }
-    // A CR ending the last block is unchecked: back up onto it. An LF
-    // ending it makes `off` an unchecked line start: back up onto its CR.
-    Skip::Resume(off - (carry_cr as usize) - 2 * (carry_lf as usize))
 }
 
 static CRLF: &[u8] = b"\r\n";
@@ -656,6 +602,68 @@ mod tests {
         let (out, end, _) = run(def(), b"..\r\n..leading\r\n.\r\n");
         assert_eq!(out, b".\r\n.leading\r\n");
         assert!(end.unwrap().is_accepted());
+    }
+
+    #[test]
+    fn rfc5321_d_1_typical_transaction_data() {
+        // RFC 5321 Appendix D.1: the client's DATA lines as sent; the line
+        // "...etc. etc. etc." is the stuffed form of "..etc. etc. etc.".
+        let wire = b"Blah blah blah...\r\n...etc. etc. etc.\r\n.\r\nQUIT\r\n";
+        let (out, end, rest) = run(def(), wire);
+        assert_eq!(out, b"Blah blah blah...\r\n..etc. etc. etc.\r\n");
+        assert_eq!(end, Some(DataEnd::Accepted { size: 37 }));
+        assert_eq!(rest, b"QUIT\r\n");
+        // And the encoder gives the same wire back.
+        assert_eq!(
+            crate::stuff_all(&out),
+            b"Blah blah blah...\r\n...etc. etc. etc.\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn fast_path_finds_every_anomaly_position() {
+        // Long well-formed lines (so whole 64-byte blocks are skipped), with
+        // one bare LF, bare CR or dot line put at every position.
+        let mut base = Vec::new();
+        for i in 0..20 {
+            base.extend(std::iter::repeat_n(b'a' + i as u8, 50 + i * 7));
+            base.extend_from_slice(b"\r\n");
+        }
+        for pos in 0..base.len() {
+            if base[pos] == b'\r' || base[pos] == b'\n' {
+                continue;
+            }
+            for (bad, kind) in [(b'\n', BareEolKind::Lf), (b'\r', BareEolKind::Cr)] {
+                let mut wire = base.clone();
+                wire[pos] = bad;
+                wire.extend_from_slice(b".\r\nX");
+                let (out, end, rest) = run(def(), &wire);
+                assert_eq!(
+                    end,
+                    Some(DataEnd::Rejected {
+                        kind,
+                        offset: pos as u64
+                    }),
+                    "pos {pos}"
+                );
+                assert_eq!(out, &base[..pos]);
+                assert_eq!(rest, b"X");
+            }
+            if pos > 0 && base[pos - 1] == b'\n' {
+                // A stuffed dot at this line start.
+                let mut wire = base[..pos].to_vec();
+                wire.extend_from_slice(b"..");
+                wire.extend_from_slice(&base[pos..]);
+                wire.extend_from_slice(b".\r\nX");
+                let mut want = base[..pos].to_vec();
+                want.push(b'.');
+                want.extend_from_slice(&base[pos..]);
+                let (out, end, rest) = run(def(), &wire);
+                assert_eq!(out, want, "dot at {pos}");
+                assert!(end.unwrap().is_accepted());
+                assert_eq!(rest, b"X");
+            }
+        }
     }
 
     #[test]

@@ -69,7 +69,10 @@ fn check_pipelined_left_intact(mut rest: BytesMut) {
     let mut framer = LineFramer::new(LineConfig::default());
     let mut lines = Vec::new();
     while let Some(l) = framer.next_line(&mut rest) {
-        lines.push(l.unwrap().content().to_vec());
+        match l {
+            Ok(l) => lines.push(l.content().to_vec()),
+            Err(e) => panic!("pipelined line failed: {e}"),
+        }
     }
     assert_eq!(
         lines,

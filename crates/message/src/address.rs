@@ -332,7 +332,12 @@ impl<'a> AddressList<'a> {
     }
 }
 
+/// Bytes of an address as text: folding (CR, LF) removed, UTF-8 or windows-1252.
 fn to_text<'a, S: DefectSink + ?Sized>(b: &'a [u8], offset: usize, sink: &mut S) -> Cow<'a, str> {
+    if memchr::memchr2(b'\r', b'\n', b).is_some() {
+        let v: Vec<u8> = b.iter().copied().filter(|&c| c != b'\r' && c != b'\n').collect();
+        return Cow::Owned(to_text(&v, offset, sink).into_owned());
+    }
     match std::str::from_utf8(b) {
         Ok(s) => Cow::Borrowed(s),
         Err(e) => {
@@ -359,7 +364,7 @@ pub fn parse_address_list_with<'a, S: DefectSink + ?Sized>(
     sink: &mut S,
 ) -> AddressList<'a> {
     let mut lx = Lexer::new(value, 0);
-    AddressList(parse_list(&mut lx, sink, false))
+    AddressList(parse_list(&mut lx, sink, false, &mut Vec::new()))
 }
 
 /// Parse a mailbox list (From, Resent-From; RFC 5322 §3.6.2): as an
@@ -378,7 +383,7 @@ pub fn parse_mailbox_list_with<'a, S: DefectSink + ?Sized>(
 ) -> Vec<Mailbox<'a>> {
     let mut lx = Lexer::new(value, 0);
     let mut out = Vec::new();
-    for a in parse_list(&mut lx, sink, false) {
+    for a in parse_list(&mut lx, sink, false, &mut Vec::new()) {
         match a {
             Address::Mailbox(m) => out.push(m),
             Address::Group(g) => {
@@ -422,7 +427,7 @@ pub fn parse_return_path(value: &[u8]) -> (Option<Mailbox<'_>>, Vec<Defect>) {
         }
         lx.pos = save;
     }
-    let list = parse_list(&mut lx, &mut defects, false);
+    let list = parse_list(&mut lx, &mut defects, false, &mut Vec::new());
     let first = list.into_iter().find_map(|a| match a {
         Address::Mailbox(m) => Some(m),
         Address::Group(_) => None,
@@ -430,10 +435,12 @@ pub fn parse_return_path(value: &[u8]) -> (Option<Mailbox<'_>>, Vec<Defect>) {
     (first, defects)
 }
 
+/// `items` is scratch space for phrase tokens, reused across addresses.
 fn parse_list<'a, S: DefectSink + ?Sized>(
     lx: &mut Lexer<'a>,
     sink: &mut S,
     in_group: bool,
+    items: &mut Vec<PhraseItem<'a>>,
 ) -> Vec<Address<'a>> {
     let mut out = Vec::new();
     loop {
@@ -448,7 +455,7 @@ fn parse_list<'a, S: DefectSink + ?Sized>(
             _ => {}
         }
         let before = lx.pos;
-        if let Some(a) = parse_address(lx, sink, in_group) {
+        if let Some(a) = parse_address(lx, sink, in_group, items) {
             out.push(a);
         }
         lx.skip_cfws(sink);
@@ -491,9 +498,10 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
     lx: &mut Lexer<'a>,
     sink: &mut S,
     in_group: bool,
+    items: &mut Vec<PhraseItem<'a>>,
 ) -> Option<Address<'a>> {
     let src = lx.src;
-    let mut items: Vec<PhraseItem<'a>> = Vec::new();
+    items.clear();
     let mut first_comment: Option<&'a [u8]> = None;
     loop {
         let space = lx.skip_cfws(sink);
@@ -508,12 +516,12 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
                 let name = if items.is_empty() {
                     None
                 } else {
-                    Some(render_phrase(src, &items, sink))
+                    Some(render_phrase(src, items, sink))
                 };
                 if items.iter().any(|i| matches!(i.token, PhraseToken::Dot)) {
                     sink.push_defect(Defect::new(DefectKind::ObsoleteSyntax, items[0].offset));
                 }
-                let mut mb = angle_addr(lx, sink)?;
+                let mut mb = angle_addr(lx, sink, items)?;
                 if name.is_some() {
                     mb.name = name;
                 } else if let Some(c) = lx.last_comment.or(first_comment) {
@@ -523,8 +531,8 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
             }
             Some(b':') if !in_group => {
                 lx.pos += 1;
-                let name = render_phrase(src, &items, sink);
-                let members_all = parse_list(lx, sink, true);
+                let name = render_phrase(src, items, sink);
+                let members_all = parse_list(lx, sink, true, items);
                 let mut members = Vec::with_capacity(members_all.len());
                 for a in members_all {
                     match a {
@@ -544,7 +552,7 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
             }
             Some(b'@') => {
                 let start = items.first().map_or(offset, |i| i.offset);
-                let mut mb = addr_spec_after_local(lx, sink, &items, start)?;
+                let mut mb = addr_spec_after_local(lx, sink, items, start)?;
                 lx.skip_cfws(sink);
                 if let Some(c) = lx.last_comment.or(first_comment) {
                     mb.name = comment_name(c, sink);
@@ -610,7 +618,11 @@ fn comment_name<'a, S: DefectSink + ?Sized>(c: &'a [u8], sink: &mut S) -> Option
 }
 
 /// `<` [obs-route] addr-spec `>`, at `<`.
-fn angle_addr<'a, S: DefectSink + ?Sized>(lx: &mut Lexer<'a>, sink: &mut S) -> Option<Mailbox<'a>> {
+fn angle_addr<'a, S: DefectSink + ?Sized>(
+    lx: &mut Lexer<'a>,
+    sink: &mut S,
+    items: &mut Vec<PhraseItem<'a>>,
+) -> Option<Mailbox<'a>> {
     let open = lx.pos;
     lx.pos += 1;
     lx.skip_cfws(sink);
@@ -628,7 +640,7 @@ fn angle_addr<'a, S: DefectSink + ?Sized>(lx: &mut Lexer<'a>, sink: &mut S) -> O
         sink.push_defect(Defect::new(DefectKind::MissingLocalPart, open));
         return None;
     }
-    let mut items: Vec<PhraseItem<'a>> = Vec::new();
+    items.clear();
     let mut mb = None;
     loop {
         let space = lx.skip_cfws(sink);
@@ -637,7 +649,7 @@ fn angle_addr<'a, S: DefectSink + ?Sized>(lx: &mut Lexer<'a>, sink: &mut S) -> O
             None | Some(b'>') | Some(b',') => break,
             Some(b'@') => {
                 let start = items.first().map_or(offset, |i| i.offset);
-                mb = addr_spec_after_local(lx, sink, &items, start);
+                mb = addr_spec_after_local(lx, sink, items, start);
                 lx.skip_cfws(sink);
                 break;
             }
@@ -674,7 +686,7 @@ fn angle_addr<'a, S: DefectSink + ?Sized>(lx: &mut Lexer<'a>, sink: &mut S) -> O
         // <local> without domain
         let start = items[0].offset;
         sink.push_defect(Defect::new(DefectKind::MissingDomain, start));
-        let (local, _) = local_text(lx.src, &items, sink);
+        let (local, _) = local_text(lx.src, items, sink);
         mb = Some(Mailbox {
             name: None,
             addr: local,
@@ -778,52 +790,12 @@ fn addr_spec_after_local<'a, S: DefectSink + ?Sized>(
             end == at_pos
         });
     lx.pos += 1; // '@'
-    // Domain: dot-atom / domain-literal / obs-domain.
-    let mut parts: Vec<(&'a [u8], usize)> = Vec::new();
-    let mut contiguous = local_end_contiguous;
-    let mut obs = false;
-    loop {
-        if lx.skip_cfws(sink) {
-            if parts.is_empty() {
-                contiguous = false;
-            } else {
-                // CFWS after a part: only part of the domain if a dot follows.
-                let save = lx.pos;
-                if lx.peek() != Some(b'.') {
-                    lx.pos = save;
-                    break;
-                }
-                contiguous = false;
-                obs = true;
-            }
-        }
-        let off = lx.pos;
-        match lx.peek() {
-            Some(b'[') if parts.is_empty() => {
-                let lit = lx.domain_literal(sink);
-                parts.push((lit, off));
-                break;
-            }
-            Some(b'.') => {
-                lx.pos += 1;
-                parts.push((b".", off));
-                if lx.skip_cfws(sink) {
-                    contiguous = false;
-                    obs = true;
-                }
-            }
-            Some(b) if is_atext_utf8(b) => {
-                let n = src[off..].iter().take_while(|&&b| is_atext_utf8(b)).count();
-                lx.pos += n;
-                parts.push((&src[off..off + n], off));
-            }
-            _ => break,
-        }
-    }
-    if obs {
+    let after_at = lx.pos;
+    let scan = scan_domain(lx, sink, None);
+    if scan.obs {
         sink.push_defect(Defect::new(DefectKind::ObsoleteSyntax, at_pos));
     }
-    if parts.is_empty() {
+    if scan.parts == 0 {
         sink.push_defect(Defect::new(DefectKind::MissingDomain, at_pos));
         return Some(Mailbox {
             name: None,
@@ -832,31 +804,97 @@ fn addr_spec_after_local<'a, S: DefectSink + ?Sized>(
         });
     }
     let at = local.len();
-    if contiguous && !items.is_empty() {
-        let end = lx.pos;
-        // Trailing whitespace is excluded: the last part ends at lx.pos.
-        if let Some((last, off)) = parts.last() {
-            let end2 = off + last.len();
-            if end2 == end {
-                return Some(Mailbox {
-                    name: None,
-                    at: Some(at),
-                    addr: to_text(&src[start..end], start, sink),
-                });
-            }
-        }
+    if local_end_contiguous && scan.contiguous && !items.is_empty() {
+        return Some(Mailbox {
+            name: None,
+            at: Some(at),
+            addr: to_text(&src[start..scan.end], start, sink),
+        });
     }
+    // CFWS somewhere: rebuild the text without it (a second, rare pass).
     let mut s = String::with_capacity(local.len() + 32);
     s.push_str(&local);
     s.push('@');
-    for (p, off) in &parts {
-        s.push_str(&to_text(p, *off, sink));
-    }
+    let mut again = Lexer::new(src, after_at);
+    scan_domain(&mut again, &mut crate::defect::IgnoreDefects, Some(&mut s));
     Some(Mailbox {
         name: None,
         at: Some(at),
         addr: Cow::Owned(s),
     })
+}
+
+/// What [`scan_domain`] found.
+struct DomainScan {
+    parts: usize,
+    /// No CFWS anywhere between '@' and the end of the last part.
+    contiguous: bool,
+    obs: bool,
+    /// End of the last part.
+    end: usize,
+}
+
+/// Scan a domain after '@' (dot-atom / domain-literal / obs-domain),
+/// appending its text without CFWS to `out` when given.
+fn scan_domain<'a, S: DefectSink + ?Sized>(
+    lx: &mut Lexer<'a>,
+    sink: &mut S,
+    mut out: Option<&mut String>,
+) -> DomainScan {
+    let src = lx.src;
+    let mut scan = DomainScan {
+        parts: 0,
+        contiguous: true,
+        obs: false,
+        end: lx.pos,
+    };
+    let mut push = |out: &mut Option<&mut String>, part: &'a [u8], off: usize, sink: &mut S| {
+        if let Some(o) = out.as_deref_mut() {
+            o.push_str(&to_text(part, off, sink));
+        }
+    };
+    loop {
+        if lx.skip_cfws(sink) {
+            if scan.parts == 0 {
+                scan.contiguous = false;
+            } else if lx.peek() == Some(b'.') {
+                // CFWS then a dot: obs-domain continues.
+                scan.contiguous = false;
+                scan.obs = true;
+            } else {
+                break;
+            }
+        }
+        let off = lx.pos;
+        match lx.peek() {
+            Some(b'[') if scan.parts == 0 => {
+                let lit = lx.domain_literal(sink);
+                push(&mut out, lit, off, sink);
+                scan.parts += 1;
+                scan.end = lx.pos;
+                break;
+            }
+            Some(b'.') => {
+                lx.pos += 1;
+                push(&mut out, b".", off, sink);
+                scan.parts += 1;
+                scan.end = lx.pos;
+                if lx.skip_cfws(sink) {
+                    scan.contiguous = false;
+                    scan.obs = true;
+                }
+            }
+            Some(b) if is_atext_utf8(b) => {
+                let n = src[off..].iter().take_while(|&&b| is_atext_utf8(b)).count();
+                lx.pos += n;
+                push(&mut out, &src[off..off + n], off, sink);
+                scan.parts += 1;
+                scan.end = lx.pos;
+            }
+            _ => break,
+        }
+    }
+    scan
 }
 
 #[cfg(test)]

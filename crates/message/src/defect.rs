@@ -16,7 +16,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DefectKind {
     // ---- header section (RFC 5322 §2.1, §2.2, §3.5) ----
-    /// A line ended with LF alone instead of CRLF (RFC 5322 §2.1).
+    /// A line ended with LF alone instead of CRLF (RFC 5322 §2.1); reported
+    /// once per header section, at the first such line.
     BareLf,
     /// A CR not followed by LF inside the header section.
     BareCr,

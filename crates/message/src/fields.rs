@@ -18,27 +18,73 @@ use crate::lex::{Lexer, is_wsp};
 /// ```
 /// use mailwire_message::parse_received;
 /// let (r, _) = parse_received(b"from node.example by x.y.test with ESMTP id 123; 21 Nov 1997 10:01:22 -0600");
-/// assert_eq!(r.get("from"), Some("node.example"));
-/// assert_eq!(r.get("with"), Some("ESMTP"));
+/// assert_eq!(r.get("from").as_deref(), Some("node.example"));
+/// assert_eq!(r.get("with").as_deref(), Some("ESMTP"));
 /// assert_eq!(r.date.unwrap().to_rfc3339(), "1997-11-21T10:01:22-06:00");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received<'a> {
-    /// The received-tokens in order, comments dropped (quoted strings unquoted).
-    pub tokens: Vec<Cow<'a, str>>,
+    /// The bytes before the last `;`: the received-tokens, read lazily by
+    /// [`Received::tokens`].
+    tokens_raw: &'a [u8],
     /// The date-time after the last `;`.
     pub date: Option<DateTime>,
 }
 
-impl Received<'_> {
+impl<'a> Received<'a> {
+    /// The received-tokens in order, comments dropped, quoted strings
+    /// unquoted, angle addresses kept with their brackets.
+    pub fn tokens(&self) -> ReceivedTokens<'a> {
+        ReceivedTokens {
+            lx: Lexer::new(self.tokens_raw, 0),
+        }
+    }
+
     /// The token after the clause keyword `name` (`from`, `by`, `via`,
     /// `with`, `id`, `for`; RFC 5321 §4.4), ASCII case-insensitive.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        let i = self
-            .tokens
-            .iter()
-            .position(|t| t.eq_ignore_ascii_case(name))?;
-        self.tokens.get(i + 1).map(|t| t.as_ref())
+    pub fn get(&self, name: &str) -> Option<Cow<'a, str>> {
+        let mut it = self.tokens();
+        while let Some(t) = it.next() {
+            if t.eq_ignore_ascii_case(name) {
+                return it.next();
+            }
+        }
+        None
+    }
+}
+
+/// Iterator over the tokens of a [`Received`] field.
+#[derive(Debug, Clone)]
+pub struct ReceivedTokens<'a> {
+    lx: Lexer<'a>,
+}
+
+impl<'a> Iterator for ReceivedTokens<'a> {
+    type Item = Cow<'a, str>;
+
+    fn next(&mut self) -> Option<Cow<'a, str>> {
+        let lx = &mut self.lx;
+        let src = lx.src;
+        lx.skip_cfws(&mut crate::defect::IgnoreDefects);
+        let start = lx.pos;
+        match lx.peek()? {
+            b'"' => {
+                let q = lx.quoted_string(&mut crate::defect::IgnoreDefects);
+                Some(match crate::rfc2047::unquote(q) {
+                    Cow::Borrowed(b) => crate::charset::bytes_to_text(b),
+                    Cow::Owned(v) => Cow::Owned(crate::charset::bytes_to_text(&v).into_owned()),
+                })
+            }
+            _ => {
+                let n = src[start..]
+                    .iter()
+                    .take_while(|&&b| !is_wsp(b) && b != b'(' && b != b'"')
+                    .count()
+                    .max(1);
+                lx.pos += n;
+                Some(crate::charset::bytes_to_text(&src[start..start + n]))
+            }
+        }
     }
 }
 
@@ -49,55 +95,24 @@ pub fn parse_received(value: &[u8]) -> (Received<'_>, Vec<Defect>) {
     (r, d)
 }
 
-/// As [`parse_received`], recording defects into `sink`.
-pub fn parse_received_with<'a, S: DefectSink + ?Sized>(
-    value: &'a [u8],
-    sink: &mut S,
-) -> Received<'a> {
-    let (tokens_part, date) = match memchr::memrchr(b';', value) {
+/// As [`parse_received`], recording defects into `sink`. The tokens are
+/// not checked here: unterminated comments or quoted strings among them
+/// are tolerated by [`Received::tokens`].
+pub fn parse_received_with<'a, S: DefectSink + ?Sized>(value: &'a [u8], sink: &mut S) -> Received<'a> {
+    let (tokens_raw, date) = match memchr::memrchr(b';', value) {
         Some(semi) => {
             let mut sh = Shifted {
                 inner: sink,
                 base: semi + 1,
             };
-            (
-                &value[..semi],
-                parse_date_time_with(&value[semi + 1..], &mut sh),
-            )
+            (&value[..semi], parse_date_time_with(&value[semi + 1..], &mut sh))
         }
         None => {
             sink.push_defect(Defect::new(DefectKind::InvalidDate, value.len()));
             (value, None)
         }
     };
-    let mut tokens = Vec::new();
-    let mut lx = Lexer::new(tokens_part, 0);
-    loop {
-        lx.skip_cfws(sink);
-        let start = lx.pos;
-        match lx.peek() {
-            None => break,
-            Some(b'"') => {
-                let q = lx.quoted_string(sink);
-                tokens.push(match crate::rfc2047::unquote(q) {
-                    Cow::Borrowed(b) => crate::charset::bytes_to_text(b),
-                    Cow::Owned(v) => Cow::Owned(crate::charset::bytes_to_text(&v).into_owned()),
-                });
-            }
-            Some(_) => {
-                let n = tokens_part[start..]
-                    .iter()
-                    .take_while(|&&b| !is_wsp(b) && b != b'(' && b != b'"')
-                    .count()
-                    .max(1);
-                lx.pos += n;
-                tokens.push(crate::charset::bytes_to_text(
-                    &tokens_part[start..start + n],
-                ));
-            }
-        }
-    }
-    Received { tokens, date }
+    Received { tokens_raw, date }
 }
 
 /// Split a value at top-level commas (outside quoted strings, comments and
@@ -309,8 +324,9 @@ mod tests {
     fn received() {
         let (r, d) = parse_received(b"from x.y.test\r\n   by example.net\r\n   via TCP\r\n   with ESMTP\r\n   id ABC12345\r\n   for <mary@example.net>;  21 Nov 1997 10:05:43 -0600");
         assert!(d.is_empty(), "{d:?}");
-        assert_eq!(r.get("by"), Some("example.net"));
-        assert_eq!(r.get("for"), Some("<mary@example.net>"));
+        assert_eq!(r.get("by").as_deref(), Some("example.net"));
+        assert_eq!(r.get("for").as_deref(), Some("<mary@example.net>"));
+        assert_eq!(r.tokens().count(), 12);
         assert_eq!(r.date.unwrap().unix_timestamp(), 880128343);
         let (r, d) = parse_received(b"garbage");
         assert!(r.date.is_none());

@@ -185,6 +185,7 @@ pub struct FieldIter<'a> {
     body_offset: usize,
     header_end: usize,
     defects: Vec<Defect>,
+    bare_lf_seen: bool,
 }
 
 impl<'a> FieldIter<'a> {
@@ -200,6 +201,7 @@ impl<'a> FieldIter<'a> {
             body_offset: input.len(),
             header_end: input.len(),
             defects: Vec::new(),
+            bare_lf_seen: false,
         }
     }
 
@@ -242,7 +244,12 @@ impl<'a> FieldIter<'a> {
                 let end = if nl > start && input[nl - 1] == b'\r' {
                     nl - 1
                 } else {
-                    self.defects.push(Defect::new(DefectKind::BareLf, nl));
+                    // Reported once per header section: a file with LF
+                    // line ends would otherwise give one per line.
+                    if !self.bare_lf_seen {
+                        self.bare_lf_seen = true;
+                        self.defects.push(Defect::new(DefectKind::BareLf, nl));
+                    }
                     nl
                 };
                 if end - start > 998 {
@@ -397,7 +404,9 @@ impl<'a> HeaderSection<'a> {
     /// As [`HeaderSection::parse`], with explicit limits.
     pub fn parse_with(input: &'a [u8], limits: Limits) -> Self {
         let mut it = FieldIter::new(input, limits);
-        let fields: Vec<Field<'a>> = it.by_ref().collect();
+        // Most messages have fewer than 32 fields: one allocation.
+        let mut fields: Vec<Field<'a>> = Vec::with_capacity(32);
+        fields.extend(it.by_ref());
         HeaderSection {
             input,
             fields,

@@ -3,16 +3,59 @@
 
 use crate::defect::{Defect, DefectKind, DefectSink};
 
+/// Byte classes, one bit each, looked up in [`CLASS`].
+const ATEXT: u8 = 1;
+/// RFC 2047 §2 `token` characters (an encoded word's charset).
+const TOKEN: u8 = 2;
+
+const fn build_class() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let mut atext = alnum;
+        let specials_a = b"!#$%&'*+-/=?^_`{|}~";
+        let mut k = 0;
+        while k < specials_a.len() {
+            if specials_a[k] == b {
+                atext = true;
+            }
+            k += 1;
+        }
+        let mut token = b > 0x20 && b < 0x7f;
+        let especials = b"()<>@,;:\"/[]?.=";
+        let mut k = 0;
+        while k < especials.len() {
+            if especials[k] == b {
+                token = false;
+            }
+            k += 1;
+        }
+        t[i] = (if atext || b >= 0x80 { ATEXT } else { 0 }) | (if token { TOKEN } else { 0 });
+        i += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = build_class();
+
 /// `atext` (RFC 5322 §3.2.3).
 #[inline]
 pub(crate) fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    b < 0x80 && CLASS[b as usize] & ATEXT != 0
 }
 
 /// atext, or a non-ASCII byte (RFC 6532 §3.2 UTF-8 in atoms).
 #[inline]
 pub(crate) fn is_atext_utf8(b: u8) -> bool {
-    b >= 0x80 || is_atext(b)
+    CLASS[b as usize] & ATEXT != 0
+}
+
+/// RFC 2047 §2 `token` character.
+#[inline]
+pub(crate) fn is_token(b: u8) -> bool {
+    CLASS[b as usize] & TOKEN != 0
 }
 
 #[inline]
@@ -146,7 +189,7 @@ impl<'a> Lexer<'a> {
             // Only take it whole if it ends where an atom would
             // (at a delimiter), else fall back to atext.
             let after = rest.get(n).copied();
-            if after.is_none_or(|b| !is_atext_utf8(b) || b == b'=') && !rest[..n].contains(&b' ') {
+            if after.is_none_or(|b| !is_atext_utf8(b) || b == b'=') {
                 self.pos += n;
                 return Some(&rest[..n]);
             }

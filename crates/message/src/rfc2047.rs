@@ -52,14 +52,28 @@ pub struct EncodedWord<'a> {
     pub text: &'a [u8],
 }
 
+/// The first index of the two-byte sequence `a b` (cheaper than building
+/// a `memmem` finder for two bytes on short header values).
+#[inline]
+pub(crate) fn find_pair(hay: &[u8], a: u8, b: u8) -> Option<usize> {
+    let mut i = 0;
+    while let Some(p) = memchr::memchr(a, &hay[i..]) {
+        let at = i + p;
+        if hay.get(at + 1) == Some(&b) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
 /// Largest encoded word looked for (RFC 2047 §2 says 75; real mail has
 /// longer ones). Bounds the search for `?=`.
 const MAX_WORD: usize = 4096;
 
 #[inline]
 fn is_token_char(b: u8) -> bool {
-    // RFC 2047 §2: token = 1*<Any CHAR except SPACE, CTLs, and especials>
-    b > 0x20 && b < 0x7f && !b"()<>@,;:\"/[]?.=".contains(&b)
+    crate::lex::is_token(b)
 }
 
 /// Outcome of trying to read an encoded word at a position.
@@ -72,13 +86,25 @@ enum WordParse<'a> {
 fn parse_word_at(input: &[u8]) -> WordParse<'_> {
     // input starts with "=?"
     let rest = &input[2..];
-    let Some(q1) = rest.iter().take(80).position(|&b| b == b'?') else {
-        return WordParse::NotAWord;
-    };
-    let cs_full = &rest[..q1];
-    if cs_full.is_empty() || !cs_full.iter().all(|&b| is_token_char(b) || b == b'.') {
+    // charset ["*" language] "?": token characters (and '.' seen in the wild).
+    let mut q1 = 0;
+    let mut star = None;
+    loop {
+        match rest.get(q1) {
+            Some(b'?') => break,
+            Some(b'*') if star.is_none() => star = Some(q1),
+            Some(&b) if is_token_char(b) || b == b'.' => {}
+            _ => return WordParse::NotAWord,
+        }
+        q1 += 1;
+        if q1 > 80 {
+            return WordParse::NotAWord;
+        }
+    }
+    if q1 == 0 || star == Some(0) {
         return WordParse::NotAWord;
     }
+    let cs_full = &rest[..q1];
     let after = &rest[q1 + 1..];
     if after.len() < 2 || after[1] != b'?' {
         return WordParse::NotAWord;
@@ -90,18 +116,20 @@ fn parse_word_at(input: &[u8]) -> WordParse<'_> {
     };
     let text_area = &after[2..];
     let window = &text_area[..text_area.len().min(MAX_WORD)];
-    let Some(end) = memchr::memmem::find(window, b"?=") else {
+    // encoded-text holds no '?', space or line break (RFC 2047 §2): the
+    // first of them must be the '?' of the closing "?=".
+    let Some(end) = memchr::memchr3(b'?', b' ', b'\n', window) else {
         return WordParse::NotAWord;
     };
+    if window[end] != b'?' || window.get(end + 1) != Some(&b'=') {
+        return WordParse::NotAWord;
+    }
     let text = &text_area[..end];
     let total = 2 + q1 + 1 + 2 + end + 2;
     let Some(encoding) = encoding else {
         return WordParse::Malformed(total);
     };
-    if text.iter().any(|&b| b == b'\r' || b == b'\n' || b == b'?') {
-        return WordParse::NotAWord;
-    }
-    let (charset, language) = match memchr::memchr(b'*', cs_full) {
+    let (charset, language) = match star {
         Some(star) => (&cs_full[..star], Some(&cs_full[star + 1..])),
         None => (cs_full, None),
     };
@@ -316,7 +344,7 @@ pub fn decode_unstructured_with<'a, S: DefectSink + ?Sized>(
     } else {
         trimmed.as_ptr() as usize - value.as_ptr() as usize
     };
-    let has_word = memchr::memmem::find(trimmed, b"=?").is_some();
+    let has_word = find_pair(trimmed, b'=', b'?').is_some();
     if !has_word && memchr::memchr2(b'\r', b'\n', trimmed).is_none() {
         return match std::str::from_utf8(trimmed) {
             Ok(s) => Cow::Borrowed(s),
@@ -338,7 +366,7 @@ pub fn decode_unstructured_with<'a, S: DefectSink + ?Sized>(
     let mut text_start = 0;
     // End of the last encoded word, if the text since then is only white space.
     let mut after_word: Option<usize> = None;
-    while let Some(rel) = memchr::memmem::find(&trimmed[pos..], b"=?") {
+    while let Some(rel) = find_pair(&trimmed[pos..], b'=', b'?') {
         let at = pos + rel;
         match parse_word_at(&trimmed[at..]) {
             WordParse::Word(w, n) => {
@@ -451,7 +479,7 @@ pub(crate) fn render_phrase<'a, S: DefectSink + ?Sized>(
     // Fast path: one quoted string, or atoms and dots separated by single spaces.
     if items.len() == 1
         && let PhraseToken::Quoted(q) = first.token
-        && memchr::memmem::find(q, b"=?").is_none()
+        && find_pair(q, b'=', b'?').is_none()
         && let Cow::Borrowed(b) = unquote(q)
         && let Ok(s) = std::str::from_utf8(b)
     {
@@ -544,7 +572,7 @@ pub(crate) fn render_phrase<'a, S: DefectSink + ?Sized>(
                     d.text(b" ", it.offset);
                 }
                 let content = unquote(q);
-                if memchr::memmem::find(&content, b"=?").is_some() {
+                if find_pair(&content, b'=', b'?').is_some() {
                     let mut tmp: Vec<Defect> = Vec::new();
                     let decoded = decode_unstructured_with(&content, &mut tmp);
                     if let Cow::Owned(_) = decoded {
@@ -761,11 +789,21 @@ pub fn encode_unstructured(text: &str, utf8: bool) -> Cow<'_, str> {
             continue;
         }
         // A run of words to encode together, with the spaces between them.
+        // Empty words (runs of spaces) between two words to encode go into
+        // the run too: white space between encoded words is dropped when
+        // decoding (RFC 2047 §6.2), so it must be inside the encoding.
         let mut j = i;
-        while j + 1 < words.len() && word_needs_encoding(words[j + 1], utf8) {
-            j += 1;
+        loop {
+            let mut k = j + 1;
+            while k < words.len() && words[k].is_empty() {
+                k += 1;
+            }
+            if k < words.len() && word_needs_encoding(words[k], utf8) {
+                j = k;
+            } else {
+                break;
+            }
         }
-        // Also swallow empty words (multiple spaces) between encoded words.
         let run = words[i..=j].join(" ");
         out.push_str(&encode_words(&run));
         i = j + 1;
@@ -871,6 +909,8 @@ mod tests {
             "mixed ascii and ümlauts and more ascii",
             "=?not?q?a word?=",
             "a  é  b",
+            "é  é",
+            "é \u{3000} é",
         ] {
             let e = encode_unstructured(s, false);
             assert!(e.is_ascii(), "{e}");

@@ -244,15 +244,15 @@ fn rfc5322_a_4() {
     let m = Message::parse(&raw);
     let r = m.received();
     assert_eq!(r.len(), 2);
-    assert_eq!(r[0].get("from"), Some("x.y.test"));
-    assert_eq!(r[0].get("by"), Some("example.net"));
-    assert_eq!(r[0].get("via"), Some("TCP"));
-    assert_eq!(r[0].get("with"), Some("ESMTP"));
-    assert_eq!(r[0].get("id"), Some("ABC12345"));
-    assert_eq!(r[0].get("for"), Some("<mary@example.net>"));
+    assert_eq!(r[0].get("from").as_deref(), Some("x.y.test"));
+    assert_eq!(r[0].get("by").as_deref(), Some("example.net"));
+    assert_eq!(r[0].get("via").as_deref(), Some("TCP"));
+    assert_eq!(r[0].get("with").as_deref(), Some("ESMTP"));
+    assert_eq!(r[0].get("id").as_deref(), Some("ABC12345"));
+    assert_eq!(r[0].get("for").as_deref(), Some("<mary@example.net>"));
     assert_eq!(r[0].date.unwrap().to_rfc3339(), "1997-11-21T10:05:43-06:00");
-    assert_eq!(r[1].get("from"), Some("node.example"));
-    assert_eq!(r[1].get("by"), Some("x.y.test"));
+    assert_eq!(r[1].get("from").as_deref(), Some("node.example"));
+    assert_eq!(r[1].get("by").as_deref(), Some("x.y.test"));
     assert_eq!(r[1].date.unwrap().to_rfc3339(), "1997-11-21T10:01:22-06:00");
     assert_eq!(m.message_id().unwrap().as_str(), "1234@local.node.example");
 }

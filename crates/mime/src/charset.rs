@@ -21,14 +21,15 @@ pub enum TextStatus {
     UnknownCharset,
 }
 
-/// Decodes `bytes` in the charset `label` to UTF-8.
-pub fn decode_text(label: &[u8], bytes: &[u8]) -> (String, TextStatus) {
+/// Decodes `bytes` in the charset `label` to UTF-8 (borrowed when the
+/// bytes already are valid UTF-8 in an ASCII-compatible charset).
+pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStatus) {
     // Fast path: US-ASCII and UTF-8 text that is valid UTF-8.
     let plain = label.eq_ignore_ascii_case(b"utf-8")
         || label.eq_ignore_ascii_case(b"us-ascii")
         || label.eq_ignore_ascii_case(b"utf8");
     if plain && let Ok(s) = std::str::from_utf8(bytes) {
-        return (s.to_owned(), TextStatus::Ok);
+        return (Cow::Borrowed(s), TextStatus::Ok);
     }
     let (text, status) = charset::decode(label, bytes);
     let status = match status {
@@ -36,7 +37,24 @@ pub fn decode_text(label: &[u8], bytes: &[u8]) -> (String, TextStatus) {
         DecodeStatus::Malformed => TextStatus::Malformed,
         DecodeStatus::UnknownCharset => TextStatus::UnknownCharset,
     };
-    (text.into_owned(), status)
+    (text, status)
+}
+
+/// Like [`decode_text`] for owned bytes: no copy when they are UTF-8.
+pub(crate) fn decode_text_owned(label: &[u8], bytes: Vec<u8>) -> (String, TextStatus) {
+    let plain = label.eq_ignore_ascii_case(b"utf-8")
+        || label.eq_ignore_ascii_case(b"us-ascii")
+        || label.eq_ignore_ascii_case(b"utf8");
+    let bytes = if plain {
+        match String::from_utf8(bytes) {
+            Ok(s) => return (s, TextStatus::Ok),
+            Err(e) => e.into_bytes(),
+        }
+    } else {
+        bytes
+    };
+    let (t, st) = decode_text(label, &bytes);
+    (t.into_owned(), st)
 }
 
 /// Bytes with no declared charset as text: UTF-8 when valid, else
@@ -47,9 +65,9 @@ pub(crate) fn bytes_to_string(bytes: &[u8]) -> String {
 
 /// Decodes RFC 2047 encoded words found in a parameter value (not allowed
 /// there by RFC 2047 §5, but what many clients write in filenames).
-pub(crate) fn decode_words(value: &str) -> String {
+pub(crate) fn decode_words(value: String) -> String {
     if !value.contains("=?") {
-        return value.to_owned();
+        return value;
     }
     match mailwire_message::decode_unstructured(value.as_bytes()) {
         Cow::Borrowed(s) => s.to_owned(),

@@ -154,6 +154,15 @@ const B64: [u8; 256] = {
     t
 };
 
+/// Decodes whole unpadded lines; anything unusual falls back to the
+/// tolerant decoder.
+const LINE_ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
 /// Base64 decoder (RFC 2045 §6.8) that skips every character outside the
 /// alphabet and treats `=` as the end of a quantum (decoding goes on after it,
 /// so concatenated base64 blocks decode too).
@@ -161,6 +170,8 @@ const B64: [u8; 256] = {
 pub struct Base64Decoder {
     acc: u32,
     n: u8,
+    /// Length of the last line seen, to guess the next one.
+    line_len: usize,
 }
 
 impl Base64Decoder {
@@ -174,6 +185,37 @@ impl Base64Decoder {
         out.reserve(input.len() / 4 * 3 + 3);
         let mut i = 0;
         while i < input.len() {
+            // Fastest path: a whole clean line at a quantum boundary, decoded
+            // by the base64 crate.
+            if self.n == 0 {
+                // Lines usually have the length of the previous one: try it
+                // before searching (a wrong guess fails to decode and falls
+                // back).
+                let guess = self.line_len;
+                let nl = if guess > 0 && input.get(i + guess) == Some(&b'\n') {
+                    Some(guess)
+                } else {
+                    let found = memchr::memchr(b'\n', &input[i..]);
+                    if let Some(p) = found {
+                        self.line_len = p;
+                    }
+                    found
+                };
+                if let Some(nl) = nl {
+                    let line = &input[i..i + nl];
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if !line.is_empty() && line.len() % 4 == 0 && line.len() <= 1024 && line[line.len() - 1] != b'=' {
+                        let start = out.len();
+                        out.resize(start + line.len() / 4 * 3, 0);
+                        if let Ok(n) = LINE_ENGINE.decode_slice(line, &mut out[start..]) {
+                            out.truncate(start + n);
+                            i += nl + 1;
+                            continue;
+                        }
+                        out.truncate(start);
+                    }
+                }
+            }
             // Fast path: four valid characters at a quantum boundary.
             if self.n == 0 {
                 while i + 4 <= input.len() {
@@ -275,13 +317,14 @@ impl QpDecoder {
             }
             // Copy a run of ordinary bytes.
             let rest = &input[i..];
-            let run = memchr::memchr3(b'=', b'\n', b' ', rest).unwrap_or(rest.len());
+            let run = memchr::memchr2(b'=', b'\n', rest).unwrap_or(rest.len());
             let run_bytes = &rest[..run];
             if !run_bytes.is_empty() {
-                // Split off trailing tabs and CR: they may be trailing whitespace.
+                // Split off trailing spaces, tabs and CR: they may be
+                // trailing whitespace.
                 let keep = run_bytes
                     .iter()
-                    .rposition(|&b| b != b'\t' && b != b'\r')
+                    .rposition(|&b| b != b' ' && b != b'\t' && b != b'\r')
                     .map_or(0, |p| p + 1);
                 if keep > 0 {
                     self.flush_ws(out);
@@ -296,7 +339,6 @@ impl QpDecoder {
             let c = input[i];
             i += 1;
             match c {
-                b' ' => self.push_ws(b" ", out),
                 b'\n' => self.line_end(out),
                 _ => {
                     // '='

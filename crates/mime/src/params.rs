@@ -35,7 +35,7 @@ use nom::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
     /// Attribute name, lower-cased, without any `*` suffix.
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// The value as text (percent-decoding, charset and RFC 2047 words decoded).
     pub value: String,
     /// The RFC 2231 language tag, when one was given.
@@ -45,9 +45,68 @@ pub struct Param {
 /// A parsed Content-Type (RFC 2045 §5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentType {
-    ty: String,
-    subtype: String,
+    ty: Cow<'static, str>,
+    subtype: Cow<'static, str>,
     params: Vec<Param>,
+}
+
+/// Lower-cases a name, without allocating for the common ones.
+fn intern(name: &[u8]) -> Cow<'static, str> {
+    let mut buf = [0u8; 20];
+    if name.len() <= buf.len() {
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        let s: &'static str = match &*lower {
+            b"text" => "text",
+            b"plain" => "plain",
+            b"html" => "html",
+            b"multipart" => "multipart",
+            b"mixed" => "mixed",
+            b"alternative" => "alternative",
+            b"related" => "related",
+            b"application" => "application",
+            b"octet-stream" => "octet-stream",
+            b"image" => "image",
+            b"message" => "message",
+            b"rfc822" => "rfc822",
+            b"charset" => "charset",
+            b"boundary" => "boundary",
+            b"name" => "name",
+            b"filename" => "filename",
+            b"format" => "format",
+            b"signed" => "signed",
+            b"report" => "report",
+            b"delsp" => "delsp",
+            b"type" => "type",
+            b"pdf" => "pdf",
+            b"jpeg" => "jpeg",
+            b"png" => "png",
+            b"gif" => "gif",
+            b"delivery-status" => "delivery-status",
+            b"inline" => "inline",
+            b"attachment" => "attachment",
+            b"size" => "size",
+            b"creation-date" => "creation-date",
+            b"modification-date" => "modification-date",
+            b"protocol" => "protocol",
+            b"micalg" => "micalg",
+            b"report-type" => "report-type",
+            b"digest" => "digest",
+            b"partial" => "partial",
+            b"id" => "id",
+            b"number" => "number",
+            b"total" => "total",
+            b"audio" => "audio",
+            b"video" => "video",
+            b"enriched" => "enriched",
+            b"calendar" => "calendar",
+            b"method" => "method",
+            _ => return Cow::Owned(String::from_utf8_lossy(lower).into_owned()),
+        };
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(String::from_utf8_lossy(name).to_ascii_lowercase())
 }
 
 impl Default for ContentType {
@@ -69,8 +128,8 @@ impl ContentType {
     /// A content type with no parameters; type and subtype are lower-cased.
     pub fn new(ty: &str, subtype: &str) -> Self {
         Self {
-            ty: ty.to_ascii_lowercase(),
-            subtype: subtype.to_ascii_lowercase(),
+            ty: intern(ty.as_bytes()),
+            subtype: intern(subtype.as_bytes()),
             params: Vec::new(),
         }
     }
@@ -92,8 +151,8 @@ impl ContentType {
     pub fn try_parse(value: &[u8]) -> Option<Self> {
         let (rest, (ty, sub)) = type_subtype(value).ok()?;
         Some(Self {
-            ty: String::from_utf8_lossy(ty).to_ascii_lowercase(),
-            subtype: String::from_utf8_lossy(sub).to_ascii_lowercase(),
+            ty: intern(ty),
+            subtype: intern(sub),
             params: parse_params(rest),
         })
     }
@@ -126,7 +185,7 @@ impl ContentType {
     /// True for an encapsulated message that is parsed as one
     /// (`message/rfc822`, `message/global`, RFC 2046 §5.2.1, RFC 6532 §3.7).
     pub fn is_message(&self) -> bool {
-        self.ty == "message" && matches!(self.subtype.as_str(), "rfc822" | "global" | "news")
+        self.ty == "message" && matches!(&*self.subtype, "rfc822" | "global" | "news")
     }
 
     /// The value of parameter `name` (case-insensitive).
@@ -141,7 +200,7 @@ impl ContentType {
 
     /// Adds or replaces a parameter (a builder helper).
     pub fn with_param(mut self, name: &str, value: &str) -> Self {
-        let name = name.to_ascii_lowercase();
+        let name = intern(name.as_bytes());
         self.params.retain(|p| p.name != name);
         self.params.push(Param {
             name,
@@ -165,7 +224,7 @@ impl ContentType {
 /// A parsed Content-Disposition (RFC 2183 §2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentDisposition {
-    kind: String,
+    kind: Cow<'static, str>,
     params: Vec<Param>,
 }
 
@@ -175,7 +234,7 @@ impl ContentDisposition {
         let value = skip_cfws(value);
         let (rest, kind) = token(value).ok()?;
         Some(Self {
-            kind: String::from_utf8_lossy(kind).to_ascii_lowercase(),
+            kind: intern(kind),
             params: parse_params(rest),
         })
     }
@@ -183,7 +242,7 @@ impl ContentDisposition {
     /// A disposition with no parameters.
     pub fn new(kind: &str) -> Self {
         Self {
-            kind: kind.to_ascii_lowercase(),
+            kind: intern(kind.as_bytes()),
             params: Vec::new(),
         }
     }
@@ -356,7 +415,7 @@ fn quoted_string(input: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
 
 /// One raw parameter as written: `name`, section number, extended flag, value.
 struct RawParam<'a> {
-    name: Cow<'a, str>,
+    name: Cow<'static, str>,
     section: Option<u32>,
     extended: bool,
     value: Cow<'a, [u8]>,
@@ -423,10 +482,9 @@ pub(crate) fn parse_params(mut input: &[u8]) -> Vec<Param> {
             (Cow::Borrowed(v), false, &rest[end..])
         };
         input = rest;
-        let name_s = String::from_utf8_lossy(name);
-        let (base, section, extended) = split_2231_name(&name_s);
+        let (base, section, extended) = split_2231_name(name);
         raw.push(RawParam {
-            name: Cow::Owned(base.to_ascii_lowercase()),
+            name: intern(base),
             section,
             extended,
             value,
@@ -437,17 +495,17 @@ pub(crate) fn parse_params(mut input: &[u8]) -> Vec<Param> {
 }
 
 /// Splits `name*2*` into (`name`, Some(2), true).
-fn split_2231_name(name: &str) -> (&str, Option<u32>, bool) {
-    let (name, extended) = match name.strip_suffix('*') {
+fn split_2231_name(name: &[u8]) -> (&[u8], Option<u32>, bool) {
+    let (name, extended) = match name.strip_suffix(b"*") {
         Some(n) => (n, true),
         None => (name, false),
     };
-    if let Some(star) = name.rfind('*') {
+    if let Some(star) = memchr::memrchr(b'*', name) {
         let num = &name[star + 1..];
         if !num.is_empty()
             && num.len() <= 4
-            && num.bytes().all(|b| b.is_ascii_digit())
-            && let Ok(n) = num.parse()
+            && num.iter().all(|b| b.is_ascii_digit())
+            && let Ok(n) = std::str::from_utf8(num).unwrap_or("x").parse()
         {
             return (&name[..star], Some(n), extended);
         }
@@ -475,15 +533,15 @@ fn percent_decode(v: &[u8], out: &mut Vec<u8>) {
 fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
     let mut out: Vec<Param> = Vec::new();
     // Names that had an RFC 2231 form: these win over a plain one.
-    let mut done: Vec<String> = Vec::new();
+    let mut done: Vec<Cow<'static, str>> = Vec::new();
     for (idx, p) in raw.iter().enumerate() {
         if p.section.is_none() && !p.extended {
             continue;
         }
-        if done.contains(&p.name.to_string()) {
+        if done.contains(&p.name) {
             continue;
         }
-        done.push(p.name.to_string());
+        done.push(p.name.clone());
         // Gather every section of this name (first occurrence of each number).
         let mut sections: Vec<&RawParam<'_>> = raw[idx..]
             .iter()
@@ -525,17 +583,17 @@ fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
             }
         }
         let value = match &charset {
-            Some(cs) => crate::charset::decode_text(cs.as_bytes(), &bytes).0,
+            Some(cs) => crate::charset::decode_text(cs.as_bytes(), &bytes).0.into_owned(),
             None => crate::charset::bytes_to_string(&bytes),
         };
         out.push(Param {
-            name: p.name.to_string(),
-            value: crate::charset::decode_words(&value),
+            name: p.name.clone(),
+            value: crate::charset::decode_words(value),
             language,
         });
     }
     for p in raw {
-        if p.section.is_some() || p.extended || done.contains(&p.name.to_string()) {
+        if p.section.is_some() || p.extended || done.contains(&p.name) {
             continue;
         }
         if out.iter().any(|q| q.name == p.name) {
@@ -543,8 +601,8 @@ fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
         }
         let text = crate::charset::bytes_to_string(&p.value);
         out.push(Param {
-            name: p.name.into_owned(),
-            value: crate::charset::decode_words(&text),
+            name: p.name,
+            value: crate::charset::decode_words(text),
             language: None,
         });
     }

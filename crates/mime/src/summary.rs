@@ -63,7 +63,9 @@ fn hex(bytes: &[u8]) -> String {
 
 fn text_of(mime: &MimeHeaders, data: &[u8]) -> String {
     let cs = mime.content_type.charset();
-    decode_text(cs.as_deref().unwrap_or("us-ascii").as_bytes(), data).0
+    decode_text(cs.as_deref().unwrap_or("us-ascii").as_bytes(), data)
+        .0
+        .into_owned()
 }
 
 /// The leaf parts of `msg`, depth-first, descending into encapsulated

@@ -171,17 +171,21 @@ impl<'a> Message<'a> {
     }
 
     /// The decoded text of a `text/*` part in UTF-8, with how it went.
-    /// `None` for other types.
-    pub fn text(&self, part: &Part) -> Option<(String, TextStatus)> {
+    /// `None` for other types. Borrowed from the input when the body needs
+    /// no decoding.
+    pub fn text(&self, part: &Part) -> Option<(Cow<'_, str>, TextStatus)> {
         if part.mime.content_type.ty() != "text" {
             return None;
         }
-        let data = self.decoded(part);
         let cs = part.mime.content_type.charset();
-        Some(decode_text(
-            cs.as_deref().unwrap_or("us-ascii").as_bytes(),
-            &data,
-        ))
+        let label = cs.as_deref().unwrap_or("us-ascii").as_bytes();
+        Some(match self.decoded(part) {
+            Cow::Borrowed(b) => decode_text(label, b),
+            Cow::Owned(v) => {
+                let (t, st) = crate::charset::decode_text_owned(label, v);
+                (Cow::Owned(t), st)
+            }
+        })
     }
 
     /// For a multipart/signed part (RFC 1847 §2.1): the exact bytes that

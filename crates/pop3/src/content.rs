@@ -156,7 +156,10 @@ mod tests {
     fn wire_size_any_split() {
         let m = b"a\nb\r\nc\rd\n\n";
         let whole = WireSize::of(m);
-        assert_eq!(whole, mailwire_line::stuff_all(m).len() as u64 - 3 /* ".\r\n" */);
+        assert_eq!(
+            whole,
+            mailwire_line::stuff_all(m).len() as u64 - 3 /* ".\r\n" */
+        );
         for s in 0..=m.len() {
             let mut w = WireSize::new();
             w.push(&m[..s]);

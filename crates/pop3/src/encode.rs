@@ -58,7 +58,10 @@ impl Command<'_> {
                     out.extend_from_slice(ir.as_bytes());
                 }
             }
-            Command::List(Some(n)) | Command::Uidl(Some(n)) | Command::Retr(n) | Command::Dele(n) => {
+            Command::List(Some(n))
+            | Command::Uidl(Some(n))
+            | Command::Retr(n)
+            | Command::Dele(n) => {
                 out.push(b' ');
                 num(n, out);
             }
@@ -139,7 +142,10 @@ impl Capability<'_> {
                 per_user(*p, out);
             }
             Capability::Pipelining => out.extend_from_slice(b"PIPELINING"),
-            Capability::Expire { expire, per_user: p } => {
+            Capability::Expire {
+                expire,
+                per_user: p,
+            } => {
                 out.extend_from_slice(b"EXPIRE ");
                 match expire {
                     Expire::Never => out.extend_from_slice(b"NEVER"),

@@ -72,11 +72,12 @@ pub use encode::encode_continuation;
 pub use error::ConnectionError;
 pub use mailwire_line::Status as Progress;
 pub use parse::{
-    CommandError, ReplyError, parse_capability, parse_command, parse_continuation, parse_drop_listing,
-    parse_lang_listing, parse_scan_listing, parse_status_line, parse_uid_listing, unstuff_line,
+    CommandError, ReplyError, parse_capability, parse_command, parse_continuation,
+    parse_drop_listing, parse_lang_listing, parse_scan_listing, parse_status_line,
+    parse_uid_listing, unstuff_line,
 };
 pub use response::{DecodeError, Decoded, ResponseDecoder, decode_response};
 pub use types::{
-    Arg, Capability, Command, DropListing, Expire, LangListing, MsgNum, ResponseCode, ResponseKind, ScanListing,
-    Status, StatusLine, Text, Uid, UidListing, ValidationError,
+    Arg, Capability, Command, DropListing, Expire, LangListing, MsgNum, ResponseCode, ResponseKind,
+    ScanListing, Status, StatusLine, Text, Uid, UidListing, ValidationError,
 };

@@ -90,9 +90,7 @@ fn number_u64(i: &[u8]) -> Res<'_, u64> {
 }
 
 fn number_u32(i: &[u8]) -> Res<'_, u32> {
-    number_u64
-        .map_res(u32::try_from)
-        .parse(i)
+    number_u64.map_res(u32::try_from).parse(i)
 }
 
 fn msg(i: &[u8]) -> Res<'_, MsgNum> {
@@ -141,11 +139,12 @@ fn msg_args<'a, T>(
     p: impl Parser<&'a [u8], Output = T, Error = nom::error::Error<&'a [u8]>>,
 ) -> Result<T, CommandError> {
     args(line, p).map_err(|_| {
-        if line
-            .split(|&b| b == b' ')
-            .skip(1)
-            .any(|w| w.is_empty() || w.iter().any(|b| !b.is_ascii_digit()) || w.iter().all(|&b| b == b'0'))
-        {
+        if line.split(|&b| b == b' ').skip(1).any(|w| {
+            std::str::from_utf8(w)
+                .ok()
+                .and_then(|w| w.parse::<u32>().ok())
+                .is_none_or(|v| v == 0)
+        }) {
             CommandError::InvalidNumber
         } else {
             CommandError::Syntax
@@ -178,7 +177,13 @@ pub fn parse_command(line: &[u8]) -> Result<Command<'_>, CommandError> {
             // RFC 1939 §7: PASS has exactly one argument, so spaces in it
             // are part of the password.
             args(rest_, preceded(tag(&b" "[..]), text))
-                .and_then(|t| if t.as_bytes().is_empty() { Err(CommandError::Syntax) } else { Ok(t) })
+                .and_then(|t| {
+                    if t.as_bytes().is_empty() {
+                        Err(CommandError::Syntax)
+                    } else {
+                        Ok(t)
+                    }
+                })
                 .map(Command::Pass)
         }
         b"APOP" => args(rest_, (sp_arg(), preceded(tag(&b" "[..]), hex_digest)))
@@ -220,25 +225,19 @@ fn slash_level(i: &[u8]) -> Res<'_, &[u8]> {
 }
 
 fn resp_code(i: &[u8]) -> Res<'_, ResponseCode<'_>> {
-    let (i, _) = tag(&b"["[..]).parse(i)?;
-    let (i, first) = take_while1(is_rchar).parse(i)?;
+    let (start, _) = tag(&b"["[..]).parse(i)?;
+    let (i, first) = take_while1(is_rchar).parse(start)?;
     let mut len = first.len();
     let mut j = i;
-    loop {
-        match slash_level(j) {
-            Ok((k, level)) => {
-                len += 1 + level.len();
-                j = k;
-            }
-            Err(_) => break,
-        }
+    while let Ok((k, level)) = slash_level(j) {
+        len += 1 + level.len();
+        j = k;
     }
     let (j, _) = tag(&b"]"[..]).parse(j)?;
-    let raw = &i[..len];
+    let raw = &start[..len];
     // The grammar above proved the code is printable ASCII: valid UTF-8.
-    let code = std::str::from_utf8(raw).map_err(|_| {
-        nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char))
-    })?;
+    let code = std::str::from_utf8(raw)
+        .map_err(|_| nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Char)))?;
     Ok((j, ResponseCode::from_validated(Cow::Borrowed(code))))
 }
 
@@ -261,7 +260,13 @@ pub fn parse_status_line(line: &[u8]) -> Result<StatusLine<'_>, ReplyError> {
     ));
     let mut p = all_consuming((
         status,
-        opt(preceded(tag(&b" "[..]), (opt((resp_code, alt((tag(&b" "[..]), nom::combinator::eof)))), text))),
+        opt(preceded(
+            tag(&b" "[..]),
+            (
+                opt((resp_code, alt((tag(&b" "[..]), nom::combinator::eof)))),
+                text,
+            ),
+        )),
     ));
     match p.parse(line) {
         Ok((_, (status, tail))) => {
@@ -288,7 +293,12 @@ pub fn parse_continuation(line: &[u8]) -> Result<&[u8], ReplyError> {
 /// Parses the text of a `+OK` answer to `STAT` (RFC 1939 §5): `count size`,
 /// then optional text.
 pub fn parse_drop_listing(text: &[u8]) -> Result<DropListing, ReplyError> {
-    let (_, (count, _, size, _)) = (number_u32, tag(&b" "[..]), number_u64, opt(preceded(tag(&b" "[..]), rest)))
+    let (_, (count, _, size, _)) = (
+        number_u32,
+        tag(&b" "[..]),
+        number_u64,
+        opt(preceded(tag(&b" "[..]), rest)),
+    )
         .parse(text)
         .ok()
         .filter(|(r, _)| r.is_empty())
@@ -300,10 +310,15 @@ pub fn parse_drop_listing(text: &[u8]) -> Result<DropListing, ReplyError> {
 /// the text of a `+OK` answer to `LIST msg`. Text after the size is
 /// ignored (the RFC discourages it but allows it).
 pub fn parse_scan_listing(text: &[u8]) -> Result<ScanListing, ReplyError> {
-    all_consuming((msg, tag(&b" "[..]), number_u64, opt(preceded(tag(&b" "[..]), rest))))
-        .parse(text)
-        .map(|(_, (msg, _, size, _))| ScanListing { msg, size })
-        .map_err(|_| ReplyError::Listing)
+    all_consuming((
+        msg,
+        tag(&b" "[..]),
+        number_u64,
+        opt(preceded(tag(&b" "[..]), rest)),
+    ))
+    .parse(text)
+    .map(|(_, (msg, _, size, _))| ScanListing { msg, size })
+    .map_err(|_| ReplyError::Listing)
 }
 
 /// Parses a unique-id listing, `msg unique-id` (RFC 1939 §7), from a `UIDL`
@@ -313,7 +328,8 @@ pub fn parse_uid_listing(text: &[u8]) -> Result<UidListing<'_>, ReplyError> {
         msg,
         tag(&b" "[..]),
         // take_while_m_n proved: 1..=70 octets in 0x21..=0x7E (Uid's rule).
-        take_while_m_n(1, Uid::MAX_LEN, |b| (0x21..=0x7e).contains(&b)).map(|u: &[u8]| Uid::unvalidated(u)),
+        take_while_m_n(1, Uid::MAX_LEN, |b| (0x21..=0x7e).contains(&b))
+            .map(|u: &[u8]| Uid::unvalidated(u)),
     ))
     .parse(text)
     .map(|(_, (msg, _, uid))| UidListing { msg, uid })
@@ -373,7 +389,8 @@ pub fn parse_capability(line: &[u8]) -> Result<Capability<'_>, ReplyError> {
             .map(|(_, n)| n)
             .map_err(|_| ReplyError::Capability)
     };
-    let is_user = |a: Option<&Arg<'_>>| a.is_some_and(|a| a.as_bytes().eq_ignore_ascii_case(b"USER"));
+    let is_user =
+        |a: Option<&Arg<'_>>| a.is_some_and(|a| a.as_bytes().eq_ignore_ascii_case(b"USER"));
     let none = ps.is_empty();
     Ok(match () {
         _ if up("TOP") && none => Capability::Top,
@@ -433,21 +450,38 @@ mod tests {
 
     #[test]
     fn commands() {
-        assert_eq!(parse_command(b"USER mrose").unwrap(), Command::User(Arg::try_from("mrose").unwrap()));
-        assert_eq!(parse_command(b"pass my secret").unwrap(), Command::Pass(Text::try_from("my secret").unwrap()));
+        assert_eq!(
+            parse_command(b"USER mrose").unwrap(),
+            Command::User(Arg::try_from("mrose").unwrap())
+        );
+        assert_eq!(
+            parse_command(b"pass my secret").unwrap(),
+            Command::Pass(Text::try_from("my secret").unwrap())
+        );
         assert_eq!(parse_command(b"LIST").unwrap(), Command::List(None));
         assert_eq!(parse_command(b"LIST 2").unwrap(), Command::List(Some(n(2))));
         assert_eq!(parse_command(b"LIST 0"), Err(CommandError::InvalidNumber));
         assert_eq!(parse_command(b"LIST x"), Err(CommandError::InvalidNumber));
         assert_eq!(parse_command(b"LIST 1 2"), Err(CommandError::Syntax));
         assert_eq!(parse_command(b"LIST  1"), Err(CommandError::InvalidNumber));
-        assert_eq!(parse_command(b"TOP 10 0").unwrap(), Command::Top { msg: n(10), lines: 0 });
+        assert_eq!(
+            parse_command(b"TOP 10 0").unwrap(),
+            Command::Top {
+                msg: n(10),
+                lines: 0
+            }
+        );
         assert_eq!(parse_command(b"FOO"), Err(CommandError::Unknown));
         assert_eq!(parse_command(b""), Err(CommandError::Unknown));
         assert_eq!(parse_command(b"QUIT "), Err(CommandError::Syntax));
-        assert_eq!(parse_command(b"RETR 99999999999"), Err(CommandError::InvalidNumber));
+        assert_eq!(
+            parse_command(b"RETR 99999999999"),
+            Err(CommandError::InvalidNumber)
+        );
         let apop = parse_command(b"APOP mrose c4c9334bac560ecc979e58001b3e22fb").unwrap();
-        assert!(matches!(apop, Command::Apop { digest, .. } if digest[0] == 0xc4 && digest[15] == 0xfb));
+        assert!(
+            matches!(apop, Command::Apop { digest, .. } if digest[0] == 0xc4 && digest[15] == 0xfb)
+        );
         assert_eq!(
             parse_command(b"AUTH PLAIN =").unwrap(),
             Command::Auth {
@@ -478,24 +512,69 @@ mod tests {
 
     #[test]
     fn listings() {
-        assert_eq!(parse_drop_listing(b"2 320").unwrap(), DropListing { count: 2, size: 320 });
+        assert_eq!(
+            parse_drop_listing(b"2 320").unwrap(),
+            DropListing {
+                count: 2,
+                size: 320
+            }
+        );
         assert!(parse_drop_listing(b"7").is_err());
         assert!(parse_drop_listing(b"seven 1").is_err());
         assert!(parse_drop_listing(b"7 #octets").is_err());
-        assert_eq!(parse_scan_listing(b"1 120").unwrap(), ScanListing { msg: n(1), size: 120 });
+        assert_eq!(
+            parse_scan_listing(b"1 120").unwrap(),
+            ScanListing {
+                msg: n(1),
+                size: 120
+            }
+        );
         assert!(parse_scan_listing(b"1").is_err());
-        assert_eq!(parse_uid_listing(b"1 whqtswO00WBw418f9t5JxYwZ").unwrap().uid.as_bytes(), b"whqtswO00WBw418f9t5JxYwZ");
+        assert_eq!(
+            parse_uid_listing(b"1 whqtswO00WBw418f9t5JxYwZ")
+                .unwrap()
+                .uid
+                .as_bytes(),
+            b"whqtswO00WBw418f9t5JxYwZ"
+        );
         assert!(parse_uid_listing(b"1 ").is_err());
     }
 
     #[test]
     fn capabilities() {
-        assert_eq!(parse_capability(b"EXPIRE NEVER").unwrap(), Capability::Expire { expire: Expire::Never, per_user: false });
-        assert_eq!(parse_capability(b"EXPIRE 31 USER").unwrap(), Capability::Expire { expire: Expire::Days(31), per_user: true });
-        assert_eq!(parse_capability(b"LOGIN-DELAY 300").unwrap(), Capability::LoginDelay { secs: 300, per_user: false });
-        assert_eq!(parse_capability(b"UTF8 USER").unwrap(), Capability::Utf8 { user: true });
-        assert!(matches!(parse_capability(b"IMPLEMENTATION Shlemazle Plotz-v302").unwrap(), Capability::Implementation(_)));
-        assert!(matches!(parse_capability(b"X-GOOGLE-RICO").unwrap(), Capability::Other { .. }));
+        assert_eq!(
+            parse_capability(b"EXPIRE NEVER").unwrap(),
+            Capability::Expire {
+                expire: Expire::Never,
+                per_user: false
+            }
+        );
+        assert_eq!(
+            parse_capability(b"EXPIRE 31 USER").unwrap(),
+            Capability::Expire {
+                expire: Expire::Days(31),
+                per_user: true
+            }
+        );
+        assert_eq!(
+            parse_capability(b"LOGIN-DELAY 300").unwrap(),
+            Capability::LoginDelay {
+                secs: 300,
+                per_user: false
+            }
+        );
+        assert_eq!(
+            parse_capability(b"UTF8 USER").unwrap(),
+            Capability::Utf8 { user: true }
+        );
+        assert!(matches!(
+            parse_capability(b"IMPLEMENTATION Shlemazle Plotz-v302").unwrap(),
+            Capability::Implementation(_)
+        ));
+        assert!(matches!(
+            parse_capability(b"X-GOOGLE-RICO").unwrap(),
+            Capability::Other { .. }
+        ));
         assert!(parse_capability(b"").is_err());
         assert!(parse_capability(b"LOGIN-DELAY x").is_err());
     }

@@ -14,7 +14,10 @@
 //! ```
 
 use bytes::{Bytes, BytesMut};
-use mailwire_line::{BareEol, DataEnd, LineConfig, LineError, LineFramer, Status, UnstuffConfig, Unstuffed, Unstuffer};
+use mailwire_line::{
+    BareEol, DataEnd, LineConfig, LineError, LineFramer, Status, UnstuffConfig, Unstuffed,
+    Unstuffer,
+};
 
 use crate::parse::{ReplyError, parse_continuation, parse_status_line, unstuff_line};
 use crate::types::{ResponseKind, StatusLine};
@@ -93,7 +96,9 @@ impl ResponseDecoder {
             // A bare CR or LF inside content from a server cannot end the
             // data (only CRLF.CRLF does); it is handed out as CRLF so that no
             // octet of a message is lost.
-            unstuffer: Unstuffer::new(UnstuffConfig::with_max_size(max_content).bare_eol(BareEol::Normalize)),
+            unstuffer: Unstuffer::new(
+                UnstuffConfig::with_max_size(max_content).bare_eol(BareEol::Normalize),
+            ),
             state: State::Start,
         }
     }
@@ -116,7 +121,11 @@ impl ResponseDecoder {
     /// `Ok(Status::Partial)`: append more input and call again. An `Err` is
     /// fatal for the session: the decoder no longer knows where responses
     /// start.
-    pub fn decode(&mut self, kind: ResponseKind, buf: &mut BytesMut) -> Result<Status<Decoded>, DecodeError> {
+    pub fn decode(
+        &mut self,
+        kind: ResponseKind,
+        buf: &mut BytesMut,
+    ) -> Result<Status<Decoded>, DecodeError> {
         match self.state {
             State::Content => {
                 let before = self.unstuffer.consumed();
@@ -154,7 +163,10 @@ impl ResponseDecoder {
                 Some(Err(e)) => Err(e.into()),
                 Some(Ok(line)) => {
                     let raw = line.into_content();
-                    if kind == ResponseKind::Auth && raw.first() == Some(&b'+') && !raw.starts_with(b"+OK") {
+                    if kind == ResponseKind::Auth
+                        && raw.first() == Some(&b'+')
+                        && !raw.starts_with(b"+OK")
+                    {
                         let b64 = parse_continuation(&raw)?;
                         return Ok(Status::Complete(Decoded::Continuation(raw.slice_ref(b64))));
                     }
@@ -179,7 +191,10 @@ impl ResponseDecoder {
 /// Decodes one complete response held in `bytes` (a test and corpus helper):
 /// every unit, in order, or the first error. Bytes after the response are
 /// left unread; their count is returned with the units.
-pub fn decode_response(kind: ResponseKind, bytes: &[u8]) -> Result<(Vec<Decoded>, usize), DecodeError> {
+pub fn decode_response(
+    kind: ResponseKind,
+    bytes: &[u8],
+) -> Result<(Vec<Decoded>, usize), DecodeError> {
     let mut d = ResponseDecoder::new(4096, u64::MAX);
     let mut buf = BytesMut::from(bytes);
     let mut out = Vec::new();

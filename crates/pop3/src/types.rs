@@ -34,7 +34,12 @@ pub enum ValidationError {
     },
 }
 
-fn check(value: &[u8], max: usize, ok: impl Fn(u8) -> bool, allow_empty: bool) -> Result<(), ValidationError> {
+fn check(
+    value: &[u8],
+    max: usize,
+    ok: impl Fn(u8) -> bool,
+    allow_empty: bool,
+) -> Result<(), ValidationError> {
     if value.is_empty() && !allow_empty {
         return Err(ValidationError::Empty);
     }
@@ -444,11 +449,22 @@ impl ResponseCode<'_> {
 
     /// Checks a code against the grammar.
     pub fn validate(code: &str) -> Result<(), ValidationError> {
-        check(code.as_bytes(), 100, |b| (0x21..=0x7f).contains(&b) && b != b']', false)?;
+        check(
+            code.as_bytes(),
+            100,
+            |b| (0x21..=0x7f).contains(&b) && b != b']',
+            false,
+        )?;
         if code.split('/').any(str::is_empty) {
             return Err(ValidationError::InvalidByte {
                 index: code.find("//").map_or_else(
-                    || if code.starts_with('/') { 0 } else { code.len() - 1 },
+                    || {
+                        if code.starts_with('/') {
+                            0
+                        } else {
+                            code.len() - 1
+                        }
+                    },
                     |i| i + 1,
                 ),
                 byte: b'/',

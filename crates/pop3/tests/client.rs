@@ -1,5 +1,7 @@
 //! The client machine against RFC transcripts and negative cases.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -76,7 +78,12 @@ fn rfc1939_10_example_session() {
     assert!(r[2].contains("List") && r[2].contains("size: 120") && r[2].contains("size: 200"));
     assert_eq!(r[4], "content \"Subject: one\\r\\n.leading dot\\r\\n\"");
     assert!(r[5].starts_with("MessageEnd") && r[5].contains("size: 28"));
-    assert!(matches!(events.last(), Some(Event::Closed { reason: ConnectionError::Quit })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::Closed {
+            reason: ConnectionError::Quit
+        })
+    ));
     assert!(c.is_closed());
 }
 
@@ -86,7 +93,14 @@ fn rfc1939_10_example_session() {
 fn rfc2449_5_capa_cram_md5_pipelining() {
     let now = Instant::now();
     let mut c = Client::new(plain_options("tim", "tanstaaftanstaaf"), now);
-    enqueue_all(&mut c, &[Command::Stat, Command::List(Some(n(1))), Command::Uidl(Some(n(1)))]);
+    enqueue_all(
+        &mut c,
+        &[
+            Command::Stat,
+            Command::List(Some(n(1))),
+            Command::Uidl(Some(n(1))),
+        ],
+    );
     let script = "
         S: +OK POP3 server ready
         C: CAPA
@@ -112,10 +126,22 @@ fn rfc2449_5_capa_cram_md5_pipelining() {
         S: +OK 1 120
         S: +OK 1 whqtswO00WBw418f9t5JxYwZ";
     let events = replay_client(&mut c, now, &transcript(script));
-    let Event::Ready { capabilities, method, .. } = &events[0] else { panic!("{events:?}") };
-    assert_eq!(*method, LoginMethod::Sasl(mailwire_sasl::Mechanism::CramMd5));
+    let Event::Ready {
+        capabilities,
+        method,
+        ..
+    } = &events[0]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(
+        *method,
+        LoginMethod::Sasl(mailwire_sasl::Mechanism::CramMd5)
+    );
     assert_eq!(capabilities.len(), 9);
-    assert!(matches!(&events[3], Event::Uidl { listings, .. } if listings[0].uid.as_bytes() == b"whqtswO00WBw418f9t5JxYwZ"));
+    assert!(
+        matches!(&events[3], Event::Uidl { listings, .. } if listings[0].uid.as_bytes() == b"whqtswO00WBw418f9t5JxYwZ")
+    );
 }
 
 /// RFC 2595 §4: STLS, then capabilities asked again; RFC 5034 §4's PLAIN
@@ -138,7 +164,10 @@ fn rfc2595_4_stls_then_rfc5034_plain() {
     let events = replay_client(&mut c, now, &transcript(script));
     assert!(matches!(events[..], [Event::StartTls]));
     let mut out = Vec::new();
-    assert!(c.poll_transmit(now, &mut out).is_none(), "nothing in plaintext after STLS");
+    assert!(
+        c.poll_transmit(now, &mut out).is_none(),
+        "nothing in plaintext after STLS"
+    );
     c.handle_tls_established(now);
     let script = "
         C: CAPA
@@ -148,7 +177,13 @@ fn rfc2595_4_stls_then_rfc5034_plain() {
         C: AUTH PLAIN AHRlc3QAdGVzdA==
         S: +OK Maildrop locked and ready";
     let events = replay_client(&mut c, now, &transcript(script));
-    assert!(matches!(&events[0], Event::Ready { method: LoginMethod::Sasl(mailwire_sasl::Mechanism::Plain), .. }));
+    assert!(matches!(
+        &events[0],
+        Event::Ready {
+            method: LoginMethod::Sasl(mailwire_sasl::Mechanism::Plain),
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -167,10 +202,18 @@ fn rfc5034_4_plain_with_empty_challenge_and_failure() {
         C: AUTH PLAIN AHRlc3QAdGVzdA==
         S: -ERR [AUTH] Invalid login";
     let events = replay_client(&mut c, now, &transcript(script));
-    assert!(matches!(
-        &events[0],
-        Event::Closed { reason: ConnectionError::AuthenticationFailed { code: Some(ResponseCode::Auth), .. } }
-    ), "{events:?}");
+    assert!(
+        matches!(
+            &events[0],
+            Event::Closed {
+                reason: ConnectionError::AuthenticationFailed {
+                    code: Some(ResponseCode::Auth),
+                    ..
+                }
+            }
+        ),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -190,10 +233,18 @@ fn rfc1939_7_user_pass_and_in_use() {
         C: PASS secret
         S: -ERR [IN-USE] maildrop already locked";
     let events = replay_client(&mut c, now, &transcript(script));
-    assert!(matches!(
-        &events[0],
-        Event::Closed { reason: ConnectionError::AuthenticationFailed { code: Some(ResponseCode::InUse), .. } }
-    ), "{events:?}");
+    assert!(
+        matches!(
+            &events[0],
+            Event::Closed {
+                reason: ConnectionError::AuthenticationFailed {
+                    code: Some(ResponseCode::InUse),
+                    ..
+                }
+            }
+        ),
+        "{events:?}"
+    );
 }
 
 #[test]
@@ -202,7 +253,20 @@ fn rfc1939_7_top_and_uidl_listing() {
     let mut o = plain_options("mrose", "secret");
     o.allow_plaintext_auth = true;
     let mut c = Client::new(o, now);
-    enqueue_all(&mut c, &[Command::Top { msg: n(1), lines: 10 }, Command::Top { msg: n(100), lines: 3 }, Command::Uidl(None)]);
+    enqueue_all(
+        &mut c,
+        &[
+            Command::Top {
+                msg: n(1),
+                lines: 10,
+            },
+            Command::Top {
+                msg: n(100),
+                lines: 3,
+            },
+            Command::Uidl(None),
+        ],
+    );
     let script = "
         S: +OK ready
         C: CAPA
@@ -253,11 +317,21 @@ fn stls_required_but_missing_or_refused() {
     let now = Instant::now();
     let mut c = Client::new(Options::new("u", "p"), now);
     c.handle_input(now, b"+OK hi\r\n+OK\r\nUSER\r\n.\r\n");
-    assert!(matches!(c.poll_event(), Some(Event::Closed { reason: ConnectionError::TlsUnavailable })));
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::Closed {
+            reason: ConnectionError::TlsUnavailable
+        })
+    ));
 
     let mut c = Client::new(Options::new("u", "p"), now);
     c.handle_input(now, b"+OK hi\r\n-ERR\r\n-ERR no\r\n");
-    assert!(matches!(c.poll_event(), Some(Event::Closed { reason: ConnectionError::TlsUnavailable })));
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::Closed {
+            reason: ConnectionError::TlsUnavailable
+        })
+    ));
 }
 
 #[test]
@@ -268,13 +342,29 @@ fn plaintext_after_stls_ok_closes() {
     // The +OK to STLS and injected bytes in one read.
     c.handle_input(now, b"+OK go\r\n+OK injected\r\n");
     let evs: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    assert!(matches!(evs[..], [Event::StartTls, Event::Closed { reason: ConnectionError::PlaintextAfterStartTls }]), "{evs:?}");
+    assert!(
+        matches!(
+            evs[..],
+            [
+                Event::StartTls,
+                Event::Closed {
+                    reason: ConnectionError::PlaintextAfterStartTls
+                }
+            ]
+        ),
+        "{evs:?}"
+    );
 
     let mut c = Client::new(Options::new("u", "p"), now);
     c.handle_input(now, b"+OK hi\r\n+OK\r\nSTLS\r\n.\r\n+OK go\r\n");
     assert!(matches!(c.poll_event(), Some(Event::StartTls)));
     c.handle_input(now, b"x");
-    assert!(matches!(c.poll_event(), Some(Event::Closed { reason: ConnectionError::PlaintextAfterStartTls })));
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::Closed {
+            reason: ConnectionError::PlaintextAfterStartTls
+        })
+    ));
 }
 
 #[test]
@@ -285,7 +375,12 @@ fn no_plaintext_password_without_tls() {
     let mut out = Vec::new();
     while c.poll_transmit(now, &mut out).is_some() {}
     assert_eq!(out, b"CAPA\r\n");
-    assert!(matches!(c.poll_event(), Some(Event::Closed { reason: ConnectionError::AuthenticationFailed { .. } })));
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::Closed {
+            reason: ConnectionError::AuthenticationFailed { .. }
+        })
+    ));
 }
 
 #[test]
@@ -297,7 +392,15 @@ fn corpus_like_mismatched_single_listing_is_an_error() {
     c.enqueue(Command::List(Some(n(1)))).unwrap();
     c.handle_input(now, b"+OK\r\n-ERR\r\n+OK\r\n+OK\r\n+OK 99 1024\r\n");
     let evs: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
-    assert!(matches!(evs.last(), Some(Event::Closed { reason: ConnectionError::MalformedResponse(_) })), "{evs:?}");
+    assert!(
+        matches!(
+            evs.last(),
+            Some(Event::Closed {
+                reason: ConnectionError::MalformedResponse(_)
+            })
+        ),
+        "{evs:?}"
+    );
 }
 
 #[test]
@@ -308,7 +411,12 @@ fn response_timeout() {
     c.handle_timeout(now + Duration::from_secs(299));
     assert!(!c.is_closed());
     c.handle_timeout(now + Duration::from_secs(300));
-    assert!(matches!(c.poll_event(), Some(Event::Closed { reason: ConnectionError::Timeout })));
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::Closed {
+            reason: ConnectionError::Timeout
+        })
+    ));
 }
 
 #[test]
@@ -316,9 +424,17 @@ fn enqueue_refuses_login_commands_and_after_quit() {
     let now = Instant::now();
     let mut c = Client::new(plain_options("u", "p"), now);
     assert!(c.enqueue(Command::Stls).is_err());
-    assert!(c.enqueue(Command::User(mailwire_pop3::Arg::try_from("x").unwrap())).unwrap_err().into_inner() == Command::User(mailwire_pop3::Arg::try_from("x").unwrap()));
+    assert!(
+        c.enqueue(Command::User(mailwire_pop3::Arg::try_from("x").unwrap()))
+            .unwrap_err()
+            .into_inner()
+            == Command::User(mailwire_pop3::Arg::try_from("x").unwrap())
+    );
     c.enqueue(Command::Quit).unwrap();
-    assert_eq!(c.enqueue(Command::Noop).unwrap_err().into_inner(), Command::Noop);
+    assert_eq!(
+        c.enqueue(Command::Noop).unwrap_err().into_inner(),
+        Command::Noop
+    );
 }
 
 fn server_stream() -> Vec<u8> {

@@ -1,5 +1,7 @@
 //! The server machine against RFC transcripts and negative cases.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -11,12 +13,18 @@ use mailwire_sasl::Mechanism;
 use proptest::prelude::*;
 
 fn rfc_app() -> App {
-    App::new(vec![message_of_size(120, "one"), message_of_size(200, "two")])
+    App::new(vec![
+        message_of_size(120, "one"),
+        message_of_size(200, "two"),
+    ])
 }
 
 fn body_lines(m: &[u8]) -> String {
     let s = String::from_utf8(m.to_vec()).unwrap();
-    s.trim_end_matches("\r\n").split("\r\n").map(|l| format!("S: {l}\n")).collect()
+    s.trim_end_matches("\r\n")
+        .split("\r\n")
+        .map(|l| format!("S: {l}\n"))
+        .collect()
 }
 
 /// RFC 1939 §10, the example session, with the two messages written out.
@@ -147,7 +155,12 @@ fn rfc1939_7_uidl_top_user_pass() {
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .map(|l| (l.chars().next().unwrap(), l[2..].strip_prefix(' ').unwrap_or(&l[2..]).to_owned()))
+        .map(|l| {
+            (
+                l.chars().next().unwrap(),
+                l[2..].strip_prefix(' ').unwrap_or(&l[2..]).to_owned(),
+            )
+        })
         .collect();
     replay_server(&mut s, &mut app, now, &script, false);
     assert!(app.log.iter().any(|l| l == "retrieve 0 Some(2)"));
@@ -226,7 +239,11 @@ fn stls_with_pipelined_plaintext_closes() {
     s.handle_input(now, b"STLS\r\nUSER mrose\r\n");
     drive_server(&mut s, &mut app, now, &mut out);
     assert_eq!(out, b"+OK Begin TLS negotiation\r\n");
-    assert!(app.log.iter().any(|l| l.contains("PlaintextAfterStartTls")), "{:?}", app.log);
+    assert!(
+        app.log.iter().any(|l| l.contains("PlaintextAfterStartTls")),
+        "{:?}",
+        app.log
+    );
     assert!(!app.log.iter().any(|l| l.starts_with("auth")));
 
     // Bytes fed later, before the handshake, close too.
@@ -269,7 +286,13 @@ fn rfc5034_auth_plain_with_and_without_initial_response() {
         S: +OK Maildrop locked and ready";
     let script: Vec<(char, String)> = transcript(script)
         .into_iter()
-        .map(|(c, l)| if l == "+" { (c, "+ ".to_owned()) } else { (c, l) })
+        .map(|(c, l)| {
+            if l == "+" {
+                (c, "+ ".to_owned())
+            } else {
+                (c, l)
+            }
+        })
         .collect();
     replay_server(&mut s, &mut app, now, &script, false);
     assert!(app.log.iter().any(|l| l == "open test"));
@@ -297,7 +320,10 @@ fn rfc2195_cram_md5_against_server() {
     assert_eq!(challenge, b"<1896.697170952.1@postoffice.reston.mci.net>");
     let resp = format!("tim {}", digest(b"tanstaaftanstaaf", &challenge));
     out.clear();
-    s.handle_input(now, format!("{}\r\n", mailwire_sasl::framing::encode(resp.as_bytes())).as_bytes());
+    s.handle_input(
+        now,
+        format!("{}\r\n", mailwire_sasl::framing::encode(resp.as_bytes())).as_bytes(),
+    );
     drive_server(&mut s, &mut app, now, &mut out);
     assert!(out.starts_with(b"+OK"), "{}", String::from_utf8_lossy(&out));
 }
@@ -315,7 +341,11 @@ mod hmac_md5 {
         let mut outer = Md5::new();
         outer.update(k.map(|b| b ^ 0x5c));
         outer.update(inner.finalize());
-        outer.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        outer
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -388,7 +418,9 @@ fn over_long_line_and_bare_lf() {
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text:?}");
-    assert!(lines[0].starts_with("-ERR") && lines[1].starts_with("-ERR") && lines[2].starts_with("+OK"));
+    assert!(
+        lines[0].starts_with("-ERR") && lines[1].starts_with("-ERR") && lines[2].starts_with("+OK")
+    );
 }
 
 #[test]
@@ -396,7 +428,10 @@ fn gibberish_and_binary_input_does_not_panic() {
     let now = Instant::now();
     let mut app = rfc_app();
     let mut s = new_server(server_options(), now);
-    s.handle_input(now, b"\x00\xff\xfe\r\n\r\n\r\nUSER \xff\r\nPASS \r\nAPOP a b\r\n");
+    s.handle_input(
+        now,
+        b"\x00\xff\xfe\r\n\r\n\r\nUSER \xff\r\nPASS \r\nAPOP a b\r\n",
+    );
     drive_server(&mut s, &mut app, now, &mut Vec::new());
     assert!(!s.is_closed());
 }
@@ -444,15 +479,27 @@ fn answers_with_wrong_handle_or_kind_hand_the_value_back() {
     let now = Instant::now();
     let mut s = new_server(server_options(), now);
     s.handle_input(now, b"USER mrose\r\nPASS tanstaaf\r\n");
-    let Some(Event::Authenticate { handle, .. }) = s.poll_event() else { panic!() };
+    let Some(Event::Authenticate { handle, .. }) = s.poll_event() else {
+        panic!()
+    };
     // Not the decision pending.
     let err = s.open_maildrop(handle, vec![]).unwrap_err();
     assert!(matches!(err, mailwire_pop3::server::AnswerError::WrongAnswer(v) if v.is_empty()));
-    let err = s.refuse(handle, mailwire_pop3::StatusLine::ok("x")).unwrap_err();
-    assert!(matches!(err, mailwire_pop3::server::AnswerError::WrongAnswer(_)));
+    let err = s
+        .refuse(handle, mailwire_pop3::StatusLine::ok("x"))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        mailwire_pop3::server::AnswerError::WrongAnswer(_)
+    ));
     s.provide_password(handle, Some("tanstaaf".into())).unwrap();
-    let err = s.provide_password(handle, Some("again".into())).unwrap_err();
-    assert!(matches!(err, mailwire_pop3::server::AnswerError::UnknownHandle(Some(_))));
+    let err = s
+        .provide_password(handle, Some("again".into()))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        mailwire_pop3::server::AnswerError::UnknownHandle(Some(_))
+    ));
 }
 
 #[test]
@@ -463,10 +510,16 @@ fn pipelined_commands_answered_in_order() {
     let mut out = Vec::new();
     drive_server(&mut s, &mut app, now, &mut out);
     out.clear();
-    s.handle_input(now, b"USER mrose\r\nPASS tanstaaf\r\nSTAT\r\nRETR 1\r\nLIST 2\r\nDELE 1\r\nQUIT\r\n");
+    s.handle_input(
+        now,
+        b"USER mrose\r\nPASS tanstaaf\r\nSTAT\r\nRETR 1\r\nLIST 2\r\nDELE 1\r\nQUIT\r\n",
+    );
     drive_server(&mut s, &mut app, now, &mut out);
     let text = String::from_utf8(out).unwrap();
-    let statuses: Vec<&str> = text.lines().filter(|l| l.starts_with("+OK") || l.starts_with("-ERR")).collect();
+    let statuses: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("+OK") || l.starts_with("-ERR"))
+        .collect();
     assert_eq!(statuses.len(), 7, "{text}");
     assert_eq!(statuses[2], "+OK 2 320");
     assert_eq!(statuses[4], "+OK 2 200");
@@ -486,14 +539,21 @@ fn content_is_crlf_and_dot_stuffed_from_lf_storage() {
     drive_server(&mut s, &mut app, now, &mut out);
     let text = String::from_utf8(out).unwrap();
     let wire = "Subject: x\r\n\r\n.dot\r\n..two\r\nend";
-    assert!(text.contains(&format!("+OK 1 {}\r\n", wire.len())), "{text}");
-    assert!(text.ends_with("+OK message follows\r\nSubject: x\r\n\r\n..dot\r\n...two\r\nend\r\n.\r\n"), "{text}");
+    assert!(
+        text.contains(&format!("+OK 1 {}\r\n", wire.len())),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("+OK message follows\r\nSubject: x\r\n\r\n..dot\r\n...two\r\nend\r\n.\r\n"),
+        "{text}"
+    );
 }
 
 fn run_split(input: &[u8], splits: &[usize]) -> (Vec<u8>, Vec<String>) {
     let now = Instant::now();
     let mut app = rfc_app();
-    app.messages.push(b"Subject: s\r\n\r\n.\r\n..\r\nx".to_vec());
+    app.messages
+        .push(b"Subject: s\r\n\r\n.\r\n..\r\nx".to_vec());
     let mut s = new_server(server_options(), now);
     let mut out = Vec::new();
     drive_server(&mut s, &mut app, now, &mut out);

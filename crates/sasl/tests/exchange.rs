@@ -699,3 +699,31 @@ fn scram_saslprep_applies_on_both_sides() {
         assert_eq!(run(&mut c, &mut s, &app, true), success("user"));
     }
 }
+
+#[test]
+fn rfc7628_section4_3_failed_exchange() {
+    let json = r#"{"status":"invalid_token","scope":"example_scope","openid-configuration":"https://example.com/.well-known/openid-configuration"}"#;
+    let mut c = Client::oauthbearer(
+        Some("user@example.com"),
+        Some("server.example.com"),
+        Some(143),
+        Secret::from("vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg=="),
+    )
+    .unwrap();
+    let mut s = server(Mechanism::OAuthBearer);
+    assert!(matches!(
+        s.start(c.initial_response().as_deref()),
+        ServerStep::NeedVerifyToken { .. }
+    ));
+    let ServerStep::Challenge(ch) = s.reject_token(Some(json.to_owned())).unwrap() else {
+        panic!()
+    };
+    assert_eq!(ch, json.as_bytes());
+    let ack = c.step(&ch).unwrap();
+    assert_eq!(framing::encode(&ack), "AQ==");
+    assert_eq!(c.oauth_error(), Some(json.as_bytes()));
+    assert!(matches!(
+        s.step(&ack),
+        ServerStep::Failure(FailureReason::InvalidCredentials)
+    ));
+}

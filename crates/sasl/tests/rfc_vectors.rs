@@ -238,3 +238,65 @@ fn rfc4954_section4_cancel() {
         ServerStep::Failure(FailureReason::Cancelled)
     ));
 }
+
+#[test]
+fn rfc4954_section4_1_plain_without_initial_response() {
+    // C: AUTH PLAIN / S: "334 " / C: dGVzdAB0ZXN0ADEyMzQ= / S: 235
+    let mut s = Server::new(Mechanism::Plain, "", ServerOptions::default()).unwrap();
+    let ServerStep::Challenge(c) = s.start_line(None) else {
+        panic!()
+    };
+    assert_eq!(format!("334 {}", framing::encode(&c)), "334 ");
+    let mut client = Client::plain(Some("test"), "test", Secret::from("1234")).unwrap();
+    let resp = client
+        .step(&framing::decode_challenge(b"").unwrap())
+        .unwrap();
+    assert_eq!(framing::encode(&resp), "dGVzdAB0ZXN0ADEyMzQ=");
+    assert!(matches!(
+        s.step_line(b"dGVzdAB0ZXN0ADEyMzQ=\r\n"),
+        ServerStep::NeedPassword { authcid, authzid: Some(z) } if authcid == "test" && z == "test"
+    ));
+    assert!(matches!(
+        s.provide_password(Secret::from("1234")).unwrap(),
+        ServerStep::Success { .. }
+    ));
+}
+
+#[test]
+fn rfc4954_section4_1_cram_md5() {
+    let challenge = "<4192942341.12828472@sourcefour.andrew.cmu.edu>";
+    let mut s = Server::new(Mechanism::CramMd5, challenge, ServerOptions::default()).unwrap();
+    let ServerStep::Challenge(c) = s.start_line(None) else {
+        panic!()
+    };
+    assert_eq!(
+        framing::encode(&c),
+        "PDQxOTI5NDIzNDEuMTI4Mjg0NzJAc291cmNlZm91ci5hbmRyZXcuY211LmVkdT4="
+    );
+    assert!(matches!(
+        s.step_line(b"cmpzMyBlYzNhNTlmZWQzOTVhYmExZWM2MzY3YzRmNGI0MWFjMA=="),
+        ServerStep::NeedPassword { authcid, .. } if authcid == "rjs3"
+    ));
+    // The RFC does not give rjs3's password: a wrong one must fail.
+    assert!(matches!(
+        s.provide_password(Secret::from("not-it")).unwrap(),
+        ServerStep::Failure(FailureReason::InvalidCredentials)
+    ));
+}
+
+#[test]
+fn rfc4954_section4_1_external_empty_initial_response() {
+    // C: AUTH EXTERNAL =
+    let c = Client::external(None).unwrap();
+    let ir = c.initial_response().unwrap();
+    assert_eq!(framing::encode_initial_response(&ir), "=");
+    let mut s = Server::new(Mechanism::External, "", ServerOptions::default()).unwrap();
+    assert!(matches!(
+        s.start_line(Some(b"=")),
+        ServerStep::NeedExternal { authzid: None }
+    ));
+    assert!(matches!(
+        s.accept_external("cn=client".into()).unwrap(),
+        ServerStep::Success { authcid, authzid: None, .. } if authcid == "cn=client"
+    ));
+}

@@ -43,7 +43,10 @@ impl Command<'_> {
                     out.extend_from_slice(b" LAST");
                 }
             }
-            Command::Vrfy(t) | Command::Expn(t) | Command::Help(Some(t)) | Command::Noop(Some(t)) => {
+            Command::Vrfy(t)
+            | Command::Expn(t)
+            | Command::Help(Some(t))
+            | Command::Noop(Some(t)) => {
                 out.push(b' ');
                 out.extend_from_slice(t.as_str().as_bytes());
             }
@@ -95,7 +98,11 @@ impl MailParams<'_> {
             param(out, "SMTPUTF8", None);
         }
         if let Some(r) = self.ret {
-            param(out, "RET", Some(if r == Ret::Full { "FULL" } else { "HDRS" }));
+            param(
+                out,
+                "RET",
+                Some(if r == Ret::Full { "FULL" } else { "HDRS" }),
+            );
         }
         if let Some(e) = &self.envid {
             param(out, "ENVID", Some(e.as_str()));
@@ -110,11 +117,20 @@ impl MailParams<'_> {
             param(out, "MT-PRIORITY", Some(&p.get().to_string()));
         }
         if let Some(by) = self.by {
-            let v = format!("{};{}{}", by.time, if by.ret { 'R' } else { 'N' }, if by.trace { "T" } else { "" });
+            let v = format!(
+                "{};{}{}",
+                by.time,
+                if by.ret { 'R' } else { 'N' },
+                if by.trace { "T" } else { "" }
+            );
             param(out, "BY", Some(&v));
         }
         for p in &self.other {
-            param(out, p.keyword.as_str(), p.value.as_ref().map(|v| v.as_str()));
+            param(
+                out,
+                p.keyword.as_str(),
+                p.value.as_ref().map(|v| v.as_str()),
+            );
         }
     }
 }
@@ -124,7 +140,11 @@ impl RcptParams<'_> {
     pub fn encode(&self, out: &mut Vec<u8>) {
         if let Some(n) = self.notify {
             let mut v = String::new();
-            for (on, name) in [(n.success, "SUCCESS"), (n.failure, "FAILURE"), (n.delay, "DELAY")] {
+            for (on, name) in [
+                (n.success, "SUCCESS"),
+                (n.failure, "FAILURE"),
+                (n.delay, "DELAY"),
+            ] {
                 if on {
                     if !v.is_empty() {
                         v.push(',');
@@ -141,7 +161,11 @@ impl RcptParams<'_> {
             param(out, "ORCPT", Some(&format!("{};{}", o.addr_type, o.addr)));
         }
         for p in &self.other {
-            param(out, p.keyword.as_str(), p.value.as_ref().map(|v| v.as_str()));
+            param(
+                out,
+                p.keyword.as_str(),
+                p.value.as_ref().map(|v| v.as_str()),
+            );
         }
     }
 }
@@ -175,7 +199,11 @@ impl Capabilities {
         flag(self.mt_priority, "MT-PRIORITY");
         flag(self.deliverby, "DELIVERBY");
         if let Some(n) = self.size {
-            v.push(if n == 0 { "SIZE".to_owned() } else { format!("SIZE {n}") });
+            v.push(if n == 0 {
+                "SIZE".to_owned()
+            } else {
+                format!("SIZE {n}")
+            });
         }
         if !self.auth.is_empty() {
             v.push(format!("AUTH {}", self.auth.join(" ")));

@@ -6,7 +6,7 @@
 //! combinators and borrow from it.
 
 use nom::Parser;
-use nom::bytes::complete::{tag, tag_no_case, take_while, take_while1};
+use nom::bytes::complete::{tag, tag_no_case, take_while1};
 use nom::combinator::opt;
 use nom::sequence::preceded;
 
@@ -92,8 +92,31 @@ fn bytes_str(b: &[u8]) -> Result<&str, ParseError> {
     std::str::from_utf8(b).map_err(|_| ParseError::Syntax)
 }
 
+/// Finds the end of the first command line in `input` (RFC 5321 §2.3.8:
+/// CRLF only). Returns `Complete(n)` with the length including the CRLF.
+/// A bare LF or a line longer than `max_len` (CRLF included) is an error.
+pub fn command_frame(input: &[u8], max_len: usize) -> Result<Status<usize>, FrameError> {
+    match memchr::memchr(b'\n', input) {
+        None if input.len() >= max_len => Err(FrameError::LineTooLong),
+        None => Ok(Status::Partial),
+        Some(lf) if lf + 1 > max_len => Err(FrameError::LineTooLong),
+        Some(lf) if lf == 0 || input[lf - 1] != b'\r' => Err(FrameError::Malformed),
+        Some(lf) => Ok(Status::Complete(lf + 1)),
+    }
+}
+
+const fn verb(v: &[u8; 4]) -> u32 {
+    u32::from_le_bytes([v[0] | 0x20, v[1] | 0x20, v[2] | 0x20, v[3] | 0x20])
+}
+
 /// Parses one command line (without its CRLF): RFC 5321 §4.1.1 and the
 /// commands of RFC 3030, 3207 and 4954. The verb is case-insensitive.
+///
+/// ```text
+/// mail = "MAIL FROM:" Reverse-path [SP Mail-parameters] CRLF
+/// rcpt = "RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" /
+///        Forward-path ) [SP Rcpt-parameters] CRLF
+/// ```
 ///
 /// ```
 /// use mailwire_smtp::{parse_command, Command};
@@ -101,26 +124,33 @@ fn bytes_str(b: &[u8]) -> Result<&str, ParseError> {
 /// assert!(matches!(cmd, Command::Rcpt(..)));
 /// ```
 pub fn parse_command(line: &[u8]) -> Result<Command<'_>, ParseError> {
-    let verb_len = line.iter().position(|&b| b == b' ').unwrap_or(line.len());
-    let (verb, rest) = line.split_at(verb_len);
+    let verb_len = memchr::memchr(b' ', line).unwrap_or(line.len());
+    let (v, rest) = line.split_at(verb_len);
     // `rest` is empty or starts with the single SP.
-    let arg = rest.get(1..).unwrap_or(b"");
-    let v = |name: &[u8]| verb.eq_ignore_ascii_case(name);
-    match verb.len() {
-        4 if v(b"MAIL") => mail(arg, !rest.is_empty()),
-        4 if v(b"RCPT") => rcpt(arg, !rest.is_empty()),
-        4 if v(b"DATA") => no_arg(rest, Command::Data),
-        4 if v(b"BDAT") => bdat(arg),
-        4 if v(b"EHLO") => host_arg(arg).map(Command::Ehlo),
-        4 if v(b"HELO") => host_arg(arg).map(Command::Helo),
-        4 if v(b"RSET") => no_arg(rest, Command::Rset),
-        4 if v(b"QUIT") => no_arg(rest, Command::Quit),
-        4 if v(b"NOOP") => opt_text(rest).map(Command::Noop),
-        4 if v(b"HELP") => opt_text(rest).map(Command::Help),
-        4 if v(b"VRFY") => text_arg(arg).map(Command::Vrfy),
-        4 if v(b"EXPN") => text_arg(arg).map(Command::Expn),
-        4 if v(b"AUTH") => auth(arg),
-        8 if v(b"STARTTLS") => no_arg(rest, Command::StartTls),
+    let has_arg = !rest.is_empty();
+    let arg = || -> Result<&str, ParseError> { bytes_str(&rest[1..]) };
+    match v.len() {
+        4 => {
+            let w = u32::from_le_bytes([v[0] | 0x20, v[1] | 0x20, v[2] | 0x20, v[3] | 0x20]);
+            match w {
+                x if x == verb(b"MAIL") && has_arg => mail(arg()?),
+                x if x == verb(b"RCPT") && has_arg => rcpt(arg()?),
+                x if x == verb(b"MAIL") || x == verb(b"RCPT") => Err(ParseError::Syntax),
+                x if x == verb(b"DATA") => no_arg(rest, Command::Data),
+                x if x == verb(b"BDAT") => bdat(rest.get(1..).unwrap_or(b"")),
+                x if x == verb(b"EHLO") => host_arg(rest).map(Command::Ehlo),
+                x if x == verb(b"HELO") => host_arg(rest).map(Command::Helo),
+                x if x == verb(b"RSET") => no_arg(rest, Command::Rset),
+                x if x == verb(b"QUIT") => no_arg(rest, Command::Quit),
+                x if x == verb(b"NOOP") => opt_text(rest).map(Command::Noop),
+                x if x == verb(b"HELP") => opt_text(rest).map(Command::Help),
+                x if x == verb(b"VRFY") => text_arg(rest).map(Command::Vrfy),
+                x if x == verb(b"EXPN") => text_arg(rest).map(Command::Expn),
+                x if x == verb(b"AUTH") => auth(rest.get(1..).unwrap_or(b"")),
+                _ => Err(ParseError::UnknownCommand),
+            }
+        }
+        8 if v.eq_ignore_ascii_case(b"STARTTLS") => no_arg(rest, Command::StartTls),
         _ => Err(ParseError::UnknownCommand),
     }
 }
@@ -129,19 +159,36 @@ fn no_arg(rest: &[u8], cmd: Command<'static>) -> Result<Command<'static>, ParseE
     if rest.is_empty() { Ok(cmd) } else { Err(ParseError::Syntax) }
 }
 
-fn host_arg(arg: &[u8]) -> Result<Host<'_>, ParseError> {
-    Host::try_from(arg).map_err(|_| ParseError::Syntax)
+fn host_arg(rest: &[u8]) -> Result<Host<'_>, ParseError> {
+    let arg = rest.get(1..).ok_or(ParseError::Syntax)?;
+    Host::try_from(bytes_str(arg)?).map_err(|_| ParseError::Syntax)
 }
 
-fn text_arg(arg: &[u8]) -> Result<Text<'_>, ParseError> {
+fn text_arg(rest: &[u8]) -> Result<Text<'_>, ParseError> {
+    let arg = rest.get(1..).ok_or(ParseError::Syntax)?;
     if arg.is_empty() {
         return Err(ParseError::Syntax);
     }
-    Text::try_from(arg).map_err(|_| ParseError::Syntax)
+    Text::try_from(bytes_str(arg)?).map_err(|_| ParseError::Syntax)
 }
 
 fn opt_text(rest: &[u8]) -> Result<Option<Text<'_>>, ParseError> {
-    if rest.is_empty() { Ok(None) } else { text_arg(&rest[1..]).map(Some) }
+    if rest.is_empty() { Ok(None) } else { text_arg(rest).map(Some) }
+}
+
+/// Parses 1 to 20 ASCII digits.
+fn digits_u64(d: &[u8]) -> Option<u64> {
+    if d.is_empty() || d.len() > 20 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in d {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    Some(n)
 }
 
 fn bdat(arg: &[u8]) -> Result<Command<'static>, ParseError> {
@@ -149,90 +196,87 @@ fn bdat(arg: &[u8]) -> Result<Command<'static>, ParseError> {
         (take_while1(|b: u8| b.is_ascii_digit()), opt(preceded(tag(&b" "[..]), tag_no_case(&b"LAST"[..]))))
             .parse(arg);
     let (rest, (digits, last)) = r.or_else(syntax)?;
-    if !rest.is_empty() || digits.len() > 20 {
+    if !rest.is_empty() {
         return Err(ParseError::Syntax);
     }
-    let size = bytes_str(digits)?.parse::<u64>().map_err(|_| ParseError::Syntax)?;
+    let size = digits_u64(digits).ok_or(ParseError::Syntax)?;
     Ok(Command::Bdat { size, last: last.is_some() })
 }
 
 fn auth(arg: &[u8]) -> Result<Command<'_>, ParseError> {
-    let (mech, ir) = match arg.iter().position(|&b| b == b' ') {
-        Some(i) => (&arg[..i], Some(&arg[i + 1..])),
+    let arg = bytes_str(arg)?;
+    let (mech, ir) = match arg.split_once(' ') {
+        Some((m, ir)) => (m, Some(ir)),
         None => (arg, None),
     };
     let mech = Mechanism::try_from(mech).map_err(|_| ParseError::Syntax)?;
     let ir = match ir {
-        Some(ir) => {
-            InitialResponse::validate(ir).map_err(|_| ParseError::Syntax)?;
-            Some(InitialResponse::new(bytes_str(ir)?).map_err(|_| ParseError::Syntax)?)
-        }
+        Some(ir) => Some(InitialResponse::new(ir).map_err(|_| ParseError::Syntax)?),
         None => None,
     };
     Ok(Command::Auth(mech, ir))
 }
 
-/// `"<" [ A-d-l ":" ] Mailbox ">"` or `"<>"` (when `null_ok`), returning the
-/// mailbox (None for the null path; the source route is ignored as RFC 5321
-/// §4.1.2 allows) and the rest of the input.
-fn path(input: &[u8]) -> Result<(Option<Mailbox<'_>>, &[u8]), ParseError> {
-    if input.first() != Some(&b'<') {
+/// `"<" [ A-d-l ":" ] Mailbox ">"` or `"<>"`, returning the mailbox (None
+/// for the null path; a source route is checked and dropped, as RFC 5321
+/// §4.1.2 and Appendix C allow) and the rest of the input.
+fn path(input: &str) -> Result<(Option<Mailbox<'_>>, &str), ParseError> {
+    let b = input.as_bytes();
+    if b.first() != Some(&b'<') {
         return Err(ParseError::BadPath);
     }
-    let mut s = &input[1..];
-    if s.first() == Some(&b'>') {
-        return Ok((None, &s[1..]));
+    let mut i = 1;
+    if b.get(1) == Some(&b'>') {
+        return Ok((None, &input[2..]));
     }
     // A-d-l = At-domain *( "," At-domain ); At-domain = "@" Domain
-    if s.first() == Some(&b'@') {
-        let colon = s.iter().position(|&b| b == b':').ok_or(ParseError::BadPath)?;
-        for at_domain in s[..colon].split(|&b| b == b',') {
+    if b.get(1) == Some(&b'@') {
+        let colon = memchr::memchr(b':', b).ok_or(ParseError::BadPath)?;
+        for at_domain in b[1..colon].split(|&c| c == b',') {
             let d = at_domain.strip_prefix(b"@").ok_or(ParseError::BadPath)?;
             check_domain(d).map_err(|_| ParseError::BadPath)?;
         }
-        s = &s[colon + 1..];
+        i = colon + 1;
     }
-    // Local-part
-    let local_len = if s.first() == Some(&b'"') {
-        let mut i = 1;
+    // Local-part: a quoted string, or up to the last "@" before ">".
+    let local_start = i;
+    let local_end = if b.get(i) == Some(&b'"') {
+        let mut j = i + 1;
         loop {
-            match s.get(i) {
-                Some(b'\\') => i += 2,
-                Some(b'"') => break i + 1,
-                Some(_) => i += 1,
+            match b.get(j) {
+                Some(b'\\') => j += 2,
+                Some(b'"') => break j + 1,
+                Some(_) => j += 1,
                 None => return Err(ParseError::BadPath),
             }
         }
     } else {
-        take_while::<_, _, nom::error::Error<&[u8]>>(|b: u8| is_atext(b) || b == b'.')
-            .parse(s)
-            .map(|(_, l)| l.len())
-            .unwrap_or(0)
+        let mut j = i;
+        while j < b.len() && (is_atext(b[j]) || b[j] == b'.') {
+            j += 1;
+        }
+        j
     };
-    let local = &s[..local_len];
-    let s2 = &s[local_len..];
-    if s2.first() != Some(&b'@') {
+    if b.get(local_end) != Some(&b'@') {
         return Err(ParseError::BadPath);
     }
-    let after_at = &s2[1..];
-    let host_len = if after_at.first() == Some(&b'[') {
-        after_at.iter().position(|&b| b == b']').map(|i| i + 1).ok_or(ParseError::BadPath)?
+    let host_start = local_end + 1;
+    let host_end = if b.get(host_start) == Some(&b'[') {
+        host_start + memchr::memchr(b']', &b[host_start..]).ok_or(ParseError::BadPath)? + 1
     } else {
-        after_at.iter().position(|&b| b == b'>').unwrap_or(after_at.len())
+        host_start + memchr::memchr(b'>', &b[host_start..]).unwrap_or(b.len() - host_start)
     };
-    let host = &after_at[..host_len];
-    let rest = &after_at[host_len..];
-    if rest.first() != Some(&b'>') {
+    if b.get(host_end) != Some(&b'>') {
         return Err(ParseError::BadPath);
     }
-    if local.len() + host.len() + 3 > MAX_PATH {
+    if (local_end - local_start) + (host_end - host_start) + 3 > MAX_PATH {
         return Err(ParseError::PathTooLong);
     }
-    let local = LocalPart::try_from(local).map_err(map_validation)?;
-    let host = Host::try_from(host).map_err(map_validation)?;
-    // Length checked above, so `new` cannot fail; map just in case.
+    // The delimiters are ASCII, so these are char boundaries.
+    let local = LocalPart::try_from(&input[local_start..local_end]).map_err(map_validation)?;
+    let host = Host::try_from(&input[host_start..host_end]).map_err(map_validation)?;
     let mbox = Mailbox::new(local, host).map_err(map_validation)?;
-    Ok((Some(mbox), &rest[1..]))
+    Ok((Some(mbox), &input[host_end + 1..]))
 }
 
 fn map_validation(e: ValidationError) -> ParseError {
@@ -242,31 +286,28 @@ fn map_validation(e: ValidationError) -> ParseError {
     }
 }
 
-/// Splits `SP esmtp-param *(SP esmtp-param)` into (keyword, value) pairs.
+/// Splits `SP esmtp-param *(SP esmtp-param)` into checked (keyword, value)
+/// pairs.
 fn params<'a>(
-    mut s: &'a [u8],
-    mut each: impl FnMut(&'a [u8], Option<&'a [u8]>) -> Result<(), ParseError>,
+    mut s: &'a str,
+    mut each: impl FnMut(&'a str, Option<&'a str>) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {
     while !s.is_empty() {
-        s = s.strip_prefix(b" ").ok_or(ParseError::Syntax)?;
-        let end = memchr::memchr(b' ', s).unwrap_or(s.len());
+        s = s.strip_prefix(' ').ok_or(ParseError::Syntax)?;
+        let end = memchr::memchr(b' ', s.as_bytes()).unwrap_or(s.len());
         let p = &s[..end];
         s = &s[end..];
-        let (k, v) = match memchr::memchr(b'=', p) {
+        let (k, v) = match memchr::memchr(b'=', p.as_bytes()) {
             Some(i) => (&p[..i], Some(&p[i + 1..])),
             None => (p, None),
         };
-        check_keyword_bytes(k)?;
+        Keyword::try_from(k).map_err(|_| ParseError::Syntax)?;
         if let Some(v) = v {
-            EsmtpValue::validate(v).map_err(|_| ParseError::BadParameter)?;
+            EsmtpValue::try_from(v).map_err(|_| ParseError::BadParameter)?;
         }
         each(k, v)?;
     }
     Ok(())
-}
-
-fn check_keyword_bytes(k: &[u8]) -> Result<(), ParseError> {
-    Keyword::validate(k).map_err(|_| ParseError::Syntax)
 }
 
 fn set<T>(slot: &mut Option<T>, v: T) -> Result<(), ParseError> {
@@ -277,7 +318,7 @@ fn set<T>(slot: &mut Option<T>, v: T) -> Result<(), ParseError> {
     Ok(())
 }
 
-fn set_flag(slot: &mut bool, v: Option<&[u8]>) -> Result<(), ParseError> {
+fn set_flag(slot: &mut bool, v: Option<&str>) -> Result<(), ParseError> {
     if v.is_some() {
         return Err(ParseError::BadParameter);
     }
@@ -288,34 +329,28 @@ fn set_flag(slot: &mut bool, v: Option<&[u8]>) -> Result<(), ParseError> {
     Ok(())
 }
 
-fn need(v: Option<&[u8]>) -> Result<&[u8], ParseError> {
+fn need(v: Option<&str>) -> Result<&str, ParseError> {
     v.ok_or(ParseError::BadParameter)
 }
 
-fn number<T: std::str::FromStr>(v: &[u8]) -> Result<T, ParseError> {
+fn number<T: std::str::FromStr>(v: &str) -> Result<T, ParseError> {
     if v.is_empty() || v.len() > 20 {
         return Err(ParseError::BadParameter);
     }
-    bytes_str(v)?.parse::<T>().map_err(|_| ParseError::BadParameter)
+    v.parse::<T>().map_err(|_| ParseError::BadParameter)
 }
 
-fn xtext(v: &[u8]) -> Result<XText<'_>, ParseError> {
+fn xtext(v: &str) -> Result<XText<'_>, ParseError> {
     XText::try_from(v).map_err(|_| ParseError::BadParameter)
 }
 
-fn other_param<'a>(k: &'a [u8], v: Option<&'a [u8]>) -> Result<Parameter<'a>, ParseError> {
+fn other_param<'a>(k: &'a str, v: Option<&'a str>) -> Parameter<'a> {
     // Both were checked against their grammar in `params`.
-    Ok(Parameter {
-        keyword: Keyword::unvalidated(bytes_str(k)?),
-        value: match v {
-            Some(v) => Some(EsmtpValue::unvalidated(bytes_str(v)?)),
-            None => None,
-        },
-    })
+    Parameter { keyword: Keyword::unvalidated(k), value: v.map(EsmtpValue::unvalidated) }
 }
 
-fn mail(arg: &[u8], has_sp: bool) -> Result<Command<'_>, ParseError> {
-    if !has_sp || arg.len() < 5 || !arg[..5].eq_ignore_ascii_case(b"FROM:") {
+fn mail(arg: &str) -> Result<Command<'_>, ParseError> {
+    if arg.len() < 5 || !arg.as_bytes()[..5].eq_ignore_ascii_case(b"FROM:") {
         return Err(ParseError::Syntax);
     }
     let (mbox, rest) = path(&arg[5..])?;
@@ -325,64 +360,64 @@ fn mail(arg: &[u8], has_sp: bool) -> Result<Command<'_>, ParseError> {
     };
     let mut p = MailParams::default();
     params(rest, |k, v| {
-        let is = |n: &[u8]| k.eq_ignore_ascii_case(n);
-        if is(b"SIZE") {
-            set(&mut p.size, number(need(v)?)?)
-        } else if is(b"BODY") {
+        let is = |n: &str| k.len() == n.len() && k.eq_ignore_ascii_case(n);
+        if is("SIZE") {
+            let n = digits_u64(need(v)?.as_bytes()).ok_or(ParseError::BadParameter)?;
+            set(&mut p.size, n)
+        } else if is("BODY") {
             let v = need(v)?;
-            let b = if v.eq_ignore_ascii_case(b"7BIT") {
-                BodyType::SevenBit
-            } else if v.eq_ignore_ascii_case(b"8BITMIME") {
+            let b = if v.eq_ignore_ascii_case("8BITMIME") {
                 BodyType::EightBitMime
-            } else if v.eq_ignore_ascii_case(b"BINARYMIME") {
+            } else if v.eq_ignore_ascii_case("7BIT") {
+                BodyType::SevenBit
+            } else if v.eq_ignore_ascii_case("BINARYMIME") {
                 BodyType::BinaryMime
             } else {
                 return Err(ParseError::BadParameter);
             };
             set(&mut p.body, b)
-        } else if is(b"SMTPUTF8") {
+        } else if is("SMTPUTF8") {
             set_flag(&mut p.smtputf8, v)
-        } else if is(b"REQUIRETLS") {
+        } else if is("REQUIRETLS") {
             set_flag(&mut p.requiretls, v)
-        } else if is(b"RET") {
+        } else if is("RET") {
             let v = need(v)?;
-            let r = if v.eq_ignore_ascii_case(b"FULL") {
+            let r = if v.eq_ignore_ascii_case("FULL") {
                 Ret::Full
-            } else if v.eq_ignore_ascii_case(b"HDRS") {
+            } else if v.eq_ignore_ascii_case("HDRS") {
                 Ret::Hdrs
             } else {
                 return Err(ParseError::BadParameter);
             };
             set(&mut p.ret, r)
-        } else if is(b"ENVID") {
+        } else if is("ENVID") {
             let x = xtext(need(v)?)?;
             if x.as_str().len() > 100 {
                 return Err(ParseError::BadParameter);
             }
             set(&mut p.envid, x)
-        } else if is(b"AUTH") {
+        } else if is("AUTH") {
             set(&mut p.auth, xtext(need(v)?)?)
-        } else if is(b"MT-PRIORITY") {
+        } else if is("MT-PRIORITY") {
             let n: i8 = number(need(v)?)?;
             set(&mut p.mt_priority, Priority::new(n).map_err(|_| ParseError::BadParameter)?)
-        } else if is(b"BY") {
+        } else if is("BY") {
             set(&mut p.by, deliver_by(need(v)?)?)
         } else {
-            p.other.push(other_param(k, v)?);
+            p.other.push(other_param(k, v));
             Ok(())
         }
     })?;
     Ok(Command::Mail(from, p))
 }
 
-fn deliver_by(v: &[u8]) -> Result<DeliverBy, ParseError> {
-    let semi = memchr::memchr(b';', v).ok_or(ParseError::BadParameter)?;
-    let time: i32 = number(&v[..semi])?;
+fn deliver_by(v: &str) -> Result<DeliverBy, ParseError> {
+    let (t, mode) = v.split_once(';').ok_or(ParseError::BadParameter)?;
+    let time: i32 = number(t)?;
     if !(-999_999_999..=999_999_999).contains(&time) {
         return Err(ParseError::BadParameter);
     }
-    let mode = &v[semi + 1..];
-    let (m, trace) = match mode {
+    let (m, trace) = match mode.as_bytes() {
         [m] => (*m, false),
         [m, t] if t.eq_ignore_ascii_case(&b'T') => (*m, true),
         _ => return Err(ParseError::BadParameter),
@@ -395,12 +430,12 @@ fn deliver_by(v: &[u8]) -> Result<DeliverBy, ParseError> {
     Ok(DeliverBy { time, ret, trace })
 }
 
-fn rcpt(arg: &[u8], has_sp: bool) -> Result<Command<'_>, ParseError> {
-    if !has_sp || arg.len() < 3 || !arg[..3].eq_ignore_ascii_case(b"TO:") {
+fn rcpt(arg: &str) -> Result<Command<'_>, ParseError> {
+    if arg.len() < 3 || !arg.as_bytes()[..3].eq_ignore_ascii_case(b"TO:") {
         return Err(ParseError::Syntax);
     }
     let s = &arg[3..];
-    let (to, rest) = if s.len() >= 12 && s[..12].eq_ignore_ascii_case(b"<Postmaster>") {
+    let (to, rest) = if s.len() >= 12 && s.as_bytes()[..12].eq_ignore_ascii_case(b"<Postmaster>") {
         (ForwardPath::Postmaster, &s[12..])
     } else {
         match path(s)? {
@@ -410,16 +445,16 @@ fn rcpt(arg: &[u8], has_sp: bool) -> Result<Command<'_>, ParseError> {
     };
     let mut p = RcptParams::default();
     params(rest, |k, v| {
-        if k.eq_ignore_ascii_case(b"NOTIFY") {
+        if k.eq_ignore_ascii_case("NOTIFY") {
             let v = need(v)?;
             let mut n = Notify::NEVER;
-            if !v.eq_ignore_ascii_case(b"NEVER") {
-                for item in v.split(|&b| b == b',') {
-                    let flag = if item.eq_ignore_ascii_case(b"SUCCESS") {
+            if !v.eq_ignore_ascii_case("NEVER") {
+                for item in v.split(',') {
+                    let flag = if item.eq_ignore_ascii_case("SUCCESS") {
                         &mut n.success
-                    } else if item.eq_ignore_ascii_case(b"FAILURE") {
+                    } else if item.eq_ignore_ascii_case("FAILURE") {
                         &mut n.failure
-                    } else if item.eq_ignore_ascii_case(b"DELAY") {
+                    } else if item.eq_ignore_ascii_case("DELAY") {
                         &mut n.delay
                     } else {
                         return Err(ParseError::BadParameter);
@@ -431,17 +466,16 @@ fn rcpt(arg: &[u8], has_sp: bool) -> Result<Command<'_>, ParseError> {
                 }
             }
             set(&mut p.notify, n)
-        } else if k.eq_ignore_ascii_case(b"ORCPT") {
-            let v = need(v)?;
-            let semi = memchr::memchr(b';', v).ok_or(ParseError::BadParameter)?;
-            let addr_type = Keyword::try_from(&v[..semi]).map_err(|_| ParseError::BadParameter)?;
-            let addr = xtext(&v[semi + 1..])?;
+        } else if k.eq_ignore_ascii_case("ORCPT") {
+            let (t, a) = need(v)?.split_once(';').ok_or(ParseError::BadParameter)?;
+            let addr_type = Keyword::try_from(t).map_err(|_| ParseError::BadParameter)?;
+            let addr = xtext(a)?;
             if addr.as_str().is_empty() {
                 return Err(ParseError::BadParameter);
             }
             set(&mut p.orcpt, Orcpt { addr_type, addr })
         } else {
-            p.other.push(other_param(k, v)?);
+            p.other.push(other_param(k, v));
             Ok(())
         }
     })?;
@@ -452,13 +486,22 @@ fn rcpt(arg: &[u8], has_sp: bool) -> Result<Command<'_>, ParseError> {
 pub(crate) fn enhanced_code(t: &[u8]) -> Option<EnhancedCode> {
     let mut it = t.split(|&b| b == b'.');
     let (a, b, c) = (it.next()?, it.next()?, it.next()?);
-    if it.next().is_some() || a.len() != 1 || b.is_empty() || b.len() > 3 || c.is_empty() || c.len() > 3 {
+    if it.next().is_some()
+        || a.len() != 1
+        || b.is_empty()
+        || b.len() > 3
+        || c.is_empty()
+        || c.len() > 3
+    {
         return None;
     }
     if !a.iter().chain(b).chain(c).all(u8::is_ascii_digit) {
         return None;
     }
-    let n = |d: &[u8]| d.iter().fold(0u16, |acc, &x| acc * 10 + u16::from(x - b'0'));
+    let n = |d: &[u8]| {
+        d.iter()
+            .fold(0u16, |acc, &x| acc * 10 + u16::from(x - b'0'))
+    };
     EnhancedCode::new(a[0] - b'0', n(b), n(c)).ok()
 }
 
@@ -468,7 +511,11 @@ pub(crate) fn enhanced_code(t: &[u8]) -> Option<EnhancedCode> {
 ///
 /// `max_line` bounds each line (RFC 5321 §4.5.3.1.5 says 512 octets; servers
 /// exceed it), `max_lines` the number of lines.
-pub fn reply_frame(input: &[u8], max_line: usize, max_lines: usize) -> Result<Status<usize>, FrameError> {
+pub fn reply_frame(
+    input: &[u8],
+    max_line: usize,
+    max_lines: usize,
+) -> Result<Status<usize>, FrameError> {
     let mut pos = 0;
     let mut lines = 0;
     loop {
@@ -526,7 +573,9 @@ pub fn parse_reply(input: &[u8]) -> Result<Reply<'_>, ParseError> {
         if digits.len() != 3 {
             return Err(ParseError::BadReply);
         }
-        let n = digits.iter().fold(0u16, |acc, &x| acc * 10 + u16::from(x - b'0'));
+        let n = digits
+            .iter()
+            .fold(0u16, |acc, &x| acc * 10 + u16::from(x - b'0'));
         let c = ReplyCode::new(n).map_err(|_| ParseError::BadReply)?;
         match code {
             None => code = Some(c),

@@ -49,7 +49,10 @@ pub enum ValidationError {
 }
 
 fn bad(bytes: &[u8], index: usize) -> ValidationError {
-    ValidationError::ByteNotAllowed { byte: bytes.get(index).copied().unwrap_or(0), index }
+    ValidationError::ByteNotAllowed {
+        byte: bytes.get(index).copied().unwrap_or(0),
+        index,
+    }
 }
 
 #[inline]
@@ -65,7 +68,10 @@ pub(crate) fn check_domain(s: &[u8]) -> Result<(), ValidationError> {
         return Err(ValidationError::Empty);
     }
     if s.len() > MAX_DOMAIN {
-        return Err(ValidationError::TooLong { max: MAX_DOMAIN, len: s.len() });
+        return Err(ValidationError::TooLong {
+            max: MAX_DOMAIN,
+            len: s.len(),
+        });
     }
     let mut label_start = 0;
     for (i, &b) in s.iter().enumerate() {
@@ -85,16 +91,16 @@ pub(crate) fn check_domain(s: &[u8]) -> Result<(), ValidationError> {
     if label_start == s.len() || s[s.len() - 1] == b'-' {
         return Err(bad(s, s.len() - 1));
     }
-    if std::str::from_utf8(s).is_err() {
-        return Err(ValidationError::Malformed);
-    }
     Ok(())
 }
 
 /// Checks an RFC 5321 §4.1.3 address literal, brackets included.
 pub(crate) fn check_address_literal(s: &[u8]) -> Result<(), ValidationError> {
     if s.len() > MAX_DOMAIN {
-        return Err(ValidationError::TooLong { max: MAX_DOMAIN, len: s.len() });
+        return Err(ValidationError::TooLong {
+            max: MAX_DOMAIN,
+            len: s.len(),
+        });
     }
     if s.len() < 3 || s[0] != b'[' || s[s.len() - 1] != b']' {
         return Err(ValidationError::Malformed);
@@ -108,8 +114,12 @@ pub(crate) fn check_address_literal(s: &[u8]) -> Result<(), ValidationError> {
     }
     // Safe: all bytes checked to be ASCII above.
     let text = std::str::from_utf8(inner).map_err(|_| ValidationError::Malformed)?;
-    if let Some(v6) = text.strip_prefix("IPv6:").or_else(|| text.strip_prefix("ipv6:")) {
-        v6.parse::<std::net::Ipv6Addr>().map_err(|_| ValidationError::Malformed)?;
+    if let Some(v6) = text
+        .strip_prefix("IPv6:")
+        .or_else(|| text.strip_prefix("ipv6:"))
+    {
+        v6.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| ValidationError::Malformed)?;
     } else if let Some((tag, content)) = text.split_once(':') {
         // General-address-literal = Standardized-tag ":" 1*dcontent
         if tag.is_empty()
@@ -120,7 +130,8 @@ pub(crate) fn check_address_literal(s: &[u8]) -> Result<(), ValidationError> {
             return Err(ValidationError::Malformed);
         }
     } else {
-        text.parse::<std::net::Ipv4Addr>().map_err(|_| ValidationError::Malformed)?;
+        text.parse::<std::net::Ipv4Addr>()
+            .map_err(|_| ValidationError::Malformed)?;
     }
     Ok(())
 }
@@ -132,7 +143,10 @@ pub(crate) fn check_local_part(s: &[u8]) -> Result<(), ValidationError> {
         return Err(ValidationError::Empty);
     }
     if s.len() > MAX_LOCAL_PART {
-        return Err(ValidationError::TooLong { max: MAX_LOCAL_PART, len: s.len() });
+        return Err(ValidationError::TooLong {
+            max: MAX_LOCAL_PART,
+            len: s.len(),
+        });
     }
     if s[0] == b'"' {
         if s.len() < 2 || s[s.len() - 1] != b'"' {
@@ -150,7 +164,11 @@ pub(crate) fn check_local_part(s: &[u8]) -> Result<(), ValidationError> {
                 continue;
             }
             // qtextSMTP = %d32-33 / %d35-91 / %d93-126 / UTF8-non-ascii
-            if !(b == 32 || b == 33 || (35..=91).contains(&b) || (93..=126).contains(&b) || b >= 0x80)
+            if !(b == 32
+                || b == 33
+                || (35..=91).contains(&b)
+                || (93..=126).contains(&b)
+                || b >= 0x80)
             {
                 return Err(bad(s, i));
             }
@@ -174,9 +192,6 @@ pub(crate) fn check_local_part(s: &[u8]) -> Result<(), ValidationError> {
             return Err(bad(s, s.len() - 1));
         }
     }
-    if std::str::from_utf8(s).is_err() {
-        return Err(ValidationError::Malformed);
-    }
     Ok(())
 }
 
@@ -187,7 +202,9 @@ fn to_str(bytes: &[u8]) -> Result<&str, ValidationError> {
 fn cow_bytes_to_str(c: Cow<'_, [u8]>) -> Result<Cow<'_, str>, ValidationError> {
     match c {
         Cow::Borrowed(b) => Ok(Cow::Borrowed(to_str(b)?)),
-        Cow::Owned(v) => String::from_utf8(v).map(Cow::Owned).map_err(|_| ValidationError::Malformed),
+        Cow::Owned(v) => String::from_utf8(v)
+            .map(Cow::Owned)
+            .map_err(|_| ValidationError::Malformed),
     }
 }
 
@@ -198,9 +215,11 @@ macro_rules! string_newtype {
         pub struct $name<'a>(Cow<'a, str>);
 
         impl<'a> $name<'a> {
-            /// Checks `value` against the grammar.
+            /// Checks `value` against the grammar (and that it is UTF-8).
             pub fn validate(value: impl AsRef<[u8]>) -> Result<(), ValidationError> {
-                ($check)(value.as_ref())
+                let v = value.as_ref();
+                ($check)(v)?;
+                to_str(v).map(|_| ())
             }
 
             /// Builds the value without checking it. Debug builds still assert.
@@ -225,7 +244,7 @@ macro_rules! string_newtype {
         impl<'a> TryFrom<&'a str> for $name<'a> {
             type Error = ValidationError;
             fn try_from(value: &'a str) -> Result<Self, ValidationError> {
-                Self::validate(value.as_bytes())?;
+                ($check)(value.as_bytes())?;
                 Ok(Self(Cow::Borrowed(value)))
             }
         }
@@ -233,7 +252,7 @@ macro_rules! string_newtype {
         impl<'a> TryFrom<&'a [u8]> for $name<'a> {
             type Error = ValidationError;
             fn try_from(value: &'a [u8]) -> Result<Self, ValidationError> {
-                Self::validate(value)?;
+                ($check)(value)?;
                 Ok(Self(cow_bytes_to_str(Cow::Borrowed(value))?))
             }
         }
@@ -241,7 +260,7 @@ macro_rules! string_newtype {
         impl TryFrom<String> for $name<'static> {
             type Error = ValidationError;
             fn try_from(value: String) -> Result<Self, ValidationError> {
-                Self::validate(value.as_bytes())?;
+                ($check)(value.as_bytes())?;
                 Ok(Self(Cow::Owned(value)))
             }
         }
@@ -249,7 +268,7 @@ macro_rules! string_newtype {
         impl TryFrom<Vec<u8>> for $name<'static> {
             type Error = ValidationError;
             fn try_from(value: Vec<u8>) -> Result<Self, ValidationError> {
-                Self::validate(&value)?;
+                ($check)(&value)?;
                 Ok(Self(cow_bytes_to_str(Cow::Owned(value))?))
             }
         }
@@ -275,7 +294,11 @@ macro_rules! string_newtype {
 }
 
 fn check_host(s: &[u8]) -> Result<(), ValidationError> {
-    if s.first() == Some(&b'[') { check_address_literal(s) } else { check_domain(s) }
+    if s.first() == Some(&b'[') {
+        check_address_literal(s)
+    } else {
+        check_domain(s)
+    }
 }
 
 string_newtype!(
@@ -318,7 +341,7 @@ fn check_text(s: &[u8]) -> Result<(), ValidationError> {
             return Err(bad(s, i));
         }
     }
-    to_str(s).map(|_| ())
+    Ok(())
 }
 
 string_newtype!(
@@ -361,7 +384,7 @@ fn check_esmtp_value(s: &[u8]) -> Result<(), ValidationError> {
             return Err(bad(s, i));
         }
     }
-    to_str(s).map(|_| ())
+    Ok(())
 }
 
 string_newtype!(
@@ -380,7 +403,8 @@ fn check_xtext(s: &[u8]) -> Result<(), ValidationError> {
         let b = s[i];
         if b == b'+' {
             let ok = s.get(i + 1..i + 3).is_some_and(|h| {
-                h.iter().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+                h.iter()
+                    .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
             });
             if !ok {
                 return Err(bad(s, i));
@@ -452,7 +476,10 @@ fn check_mechanism(s: &[u8]) -> Result<(), ValidationError> {
         return Err(ValidationError::Empty);
     }
     if s.len() > 20 {
-        return Err(ValidationError::TooLong { max: 20, len: s.len() });
+        return Err(ValidationError::TooLong {
+            max: 20,
+            len: s.len(),
+        });
     }
     for (i, &b) in s.iter().enumerate() {
         if !(b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
@@ -554,7 +581,10 @@ impl<'a> Mailbox<'a> {
     }
     /// Detaches the value from the input it borrows from.
     pub fn into_owned(self) -> Mailbox<'static> {
-        Mailbox { local: self.local.into_owned(), host: self.host.into_owned() }
+        Mailbox {
+            local: self.local.into_owned(),
+            host: self.host.into_owned(),
+        }
     }
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.local.0.as_bytes());
@@ -568,7 +598,10 @@ impl<'a> TryFrom<&'a str> for Mailbox<'a> {
     /// Parses `local@domain` (no angle brackets).
     fn try_from(s: &'a str) -> Result<Self, ValidationError> {
         let at = s.rfind('@').ok_or(ValidationError::Malformed)?;
-        Mailbox::new(LocalPart::try_from(&s[..at])?, Host::try_from(&s[at + 1..])?)
+        Mailbox::new(
+            LocalPart::try_from(&s[..at])?,
+            Host::try_from(&s[at + 1..])?,
+        )
     }
 }
 
@@ -661,7 +694,10 @@ pub struct Parameter<'a> {
 impl Parameter<'_> {
     /// Detaches the value from the input it borrows from.
     pub fn into_owned(self) -> Parameter<'static> {
-        Parameter { keyword: self.keyword.into_owned(), value: self.value.map(EsmtpValue::into_owned) }
+        Parameter {
+            keyword: self.keyword.into_owned(),
+            value: self.value.map(EsmtpValue::into_owned),
+        }
     }
 }
 
@@ -709,7 +745,11 @@ pub struct Notify {
 
 impl Notify {
     /// `NOTIFY=NEVER`
-    pub const NEVER: Notify = Notify { success: false, failure: false, delay: false };
+    pub const NEVER: Notify = Notify {
+        success: false,
+        failure: false,
+        delay: false,
+    };
 }
 
 /// The DSN `ORCPT=` parameter (RFC 3461 §4.2): `addr-type ";" xtext`.
@@ -728,7 +768,11 @@ pub struct Priority(i8);
 impl Priority {
     /// Builds a priority, refusing values outside -9..=9.
     pub fn new(p: i8) -> Result<Self, ValidationError> {
-        if (-9..=9).contains(&p) { Ok(Priority(p)) } else { Err(ValidationError::OutOfRange) }
+        if (-9..=9).contains(&p) {
+            Ok(Priority(p))
+        } else {
+            Err(ValidationError::OutOfRange)
+        }
     }
     /// The value.
     pub fn get(self) -> i8 {
@@ -806,9 +850,10 @@ impl RcptParams<'_> {
     pub fn into_owned(self) -> RcptParams<'static> {
         RcptParams {
             notify: self.notify,
-            orcpt: self
-                .orcpt
-                .map(|o| Orcpt { addr_type: o.addr_type.into_owned(), addr: o.addr.into_owned() }),
+            orcpt: self.orcpt.map(|o| Orcpt {
+                addr_type: o.addr_type.into_owned(),
+                addr: o.addr.into_owned(),
+            }),
             other: self.other.into_iter().map(Parameter::into_owned).collect(),
         }
     }
@@ -870,7 +915,9 @@ impl Command<'_> {
             Command::Noop(t) => Command::Noop(t.map(Text::into_owned)),
             Command::Quit => Command::Quit,
             Command::StartTls => Command::StartTls,
-            Command::Auth(m, i) => Command::Auth(m.into_owned(), i.map(InitialResponse::into_owned)),
+            Command::Auth(m, i) => {
+                Command::Auth(m.into_owned(), i.map(InitialResponse::into_owned))
+            }
         }
     }
 
@@ -905,7 +952,11 @@ impl ReplyCode {
     /// (`%x32-35 %x30-35 %x30-39`).
     pub const fn new(code: u16) -> Result<Self, ValidationError> {
         let (a, b) = (code / 100, (code / 10) % 10);
-        if a >= 2 && a <= 5 && b <= 5 { Ok(ReplyCode(code)) } else { Err(ValidationError::OutOfRange) }
+        if a >= 2 && a <= 5 && b <= 5 {
+            Ok(ReplyCode(code))
+        } else {
+            Err(ValidationError::OutOfRange)
+        }
     }
     /// The number.
     pub const fn get(self) -> u16 {
@@ -950,7 +1001,11 @@ impl EnhancedCode {
     /// Builds a code, checking its ranges.
     pub const fn new(class: u8, subject: u16, detail: u16) -> Result<Self, ValidationError> {
         if (class == 2 || class == 4 || class == 5) && subject <= 999 && detail <= 999 {
-            Ok(EnhancedCode { class, subject, detail })
+            Ok(EnhancedCode {
+                class,
+                subject,
+                detail,
+            })
         } else {
             Err(ValidationError::OutOfRange)
         }
@@ -989,7 +1044,8 @@ impl<'a> Reply<'a> {
         enhanced: Option<EnhancedCode>,
         lines: &[S],
     ) -> Result<Reply<'static>, ValidationError> {
-        let mut raw = Vec::with_capacity(16 + lines.iter().map(|l| l.as_ref().len() + 16).sum::<usize>());
+        let mut raw =
+            Vec::with_capacity(16 + lines.iter().map(|l| l.as_ref().len() + 16).sum::<usize>());
         let n = lines.len().max(1);
         for i in 0..n {
             let text = lines.get(i).map(|s| s.as_ref()).unwrap_or("");
@@ -1005,12 +1061,20 @@ impl<'a> Reply<'a> {
             raw.extend_from_slice(text.as_bytes());
             raw.extend_from_slice(b"\r\n");
         }
-        Ok(Reply { code, enhanced, raw: Cow::Owned(raw) })
+        Ok(Reply {
+            code,
+            enhanced,
+            raw: Cow::Owned(raw),
+        })
     }
 
     /// Builds from a code and one line of text. Panics never; refuses CR, LF
     /// and NUL in the text.
-    pub fn single(code: u16, enhanced: Option<(u8, u16, u16)>, text: &str) -> Result<Reply<'static>, ValidationError> {
+    pub fn single(
+        code: u16,
+        enhanced: Option<(u8, u16, u16)>,
+        text: &str,
+    ) -> Result<Reply<'static>, ValidationError> {
         let code = ReplyCode::new(code)?;
         let enhanced = match enhanced {
             Some((c, s, d)) => Some(EnhancedCode::new(c, s, d)?),
@@ -1021,12 +1085,24 @@ impl<'a> Reply<'a> {
 
     /// `451 internal error`: a constant fallback that needs no validation.
     pub(crate) fn internal_error() -> Reply<'static> {
-        Reply { code: ReplyCode(451), enhanced: None, raw: Cow::Borrowed(b"451 internal error\r\n") }
+        Reply {
+            code: ReplyCode(451),
+            enhanced: None,
+            raw: Cow::Borrowed(b"451 internal error\r\n"),
+        }
     }
 
     /// Used by the parser, which has proved `raw` is a well-formed reply.
-    pub(crate) fn from_parts(code: ReplyCode, enhanced: Option<EnhancedCode>, raw: &'a [u8]) -> Self {
-        Reply { code, enhanced, raw: Cow::Borrowed(raw) }
+    pub(crate) fn from_parts(
+        code: ReplyCode,
+        enhanced: Option<EnhancedCode>,
+        raw: &'a [u8],
+    ) -> Self {
+        Reply {
+            code,
+            enhanced,
+            raw: Cow::Borrowed(raw),
+        }
     }
 
     /// The reply code.
@@ -1048,20 +1124,23 @@ impl<'a> Reply<'a> {
     /// code (when the reply has one) and the CRLF.
     pub fn lines(&self) -> impl Iterator<Item = &str> + '_ {
         let has_enh = self.enhanced.is_some();
-        self.raw.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(move |l| {
-            let l = l.strip_suffix(b"\r").unwrap_or(l);
-            let mut t = l.get(4..).unwrap_or(b"");
-            if has_enh {
-                if let Some(sp) = t.iter().position(|&b| b == b' ') {
-                    if crate::parse::enhanced_code(&t[..sp]).is_some() {
-                        t = &t[sp + 1..];
+        self.raw
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(move |l| {
+                let l = l.strip_suffix(b"\r").unwrap_or(l);
+                let mut t = l.get(4..).unwrap_or(b"");
+                if has_enh {
+                    if let Some(sp) = t.iter().position(|&b| b == b' ') {
+                        if crate::parse::enhanced_code(&t[..sp]).is_some() {
+                            t = &t[sp + 1..];
+                        }
+                    } else if crate::parse::enhanced_code(t).is_some() {
+                        t = b"";
                     }
-                } else if crate::parse::enhanced_code(t).is_some() {
-                    t = b"";
                 }
-            }
-            std::str::from_utf8(t).unwrap_or("")
-        })
+                std::str::from_utf8(t).unwrap_or("")
+            })
     }
 
     /// All lines joined with a space (handy for messages and logs).
@@ -1078,7 +1157,11 @@ impl<'a> Reply<'a> {
 
     /// Detaches the value from the input it borrows from.
     pub fn into_owned(self) -> Reply<'static> {
-        Reply { code: self.code, enhanced: self.enhanced, raw: Cow::Owned(self.raw.into_owned()) }
+        Reply {
+            code: self.code,
+            enhanced: self.enhanced,
+            raw: Cow::Owned(self.raw.into_owned()),
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! Client state machine: RFC transcripts from the client side, pair tests
 //! against the server machine, STARTTLS injection, per-recipient results.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers, outside #[test] fns
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -38,7 +40,11 @@ fn strip_size(bytes: &[u8]) -> Vec<u8> {
     let mut out = String::new();
     for line in text.split_inclusive("\r\n") {
         if line.starts_with("MAIL FROM:") {
-            let mut parts: Vec<&str> = line.trim_end().split(' ').filter(|p| !p.starts_with("SIZE=")).collect();
+            let mut parts: Vec<&str> = line
+                .trim_end()
+                .split(' ')
+                .filter(|p| !p.starts_with("SIZE="))
+                .collect();
             let joined = parts.join(" ");
             parts.clear();
             out.push_str(&joined);
@@ -60,7 +66,9 @@ fn replay_client(text: &str, mut client: Client, pieces: Option<usize>) -> (Vec<
     let mut replies = Vec::new();
     let mut rest = &server_bytes[..];
     while !rest.is_empty() {
-        let Ok(Status::Complete(n)) = reply_frame(rest, 4096, 100) else { panic!("bad transcript") };
+        let Ok(Status::Complete(n)) = reply_frame(rest, 4096, 100) else {
+            panic!("bad transcript")
+        };
         replies.push(rest[..n].to_vec());
         rest = &rest[n..];
     }
@@ -95,7 +103,8 @@ fn outcome(events: &[Event]) -> &client::Outcome {
 
 fn d1_client(helo: &str, from: &str, to: &[&str], body: &str) -> Client {
     let mut c = Client::new(opts(helo), Instant::now());
-    c.send_mail(env(from, to), Bytes::from(body.to_owned())).unwrap();
+    c.send_mail(env(from, to), Bytes::from(body.to_owned()))
+        .unwrap();
     c.quit();
     c
 }
@@ -110,12 +119,20 @@ fn rfc5321_d_1_client() {
     );
     let (out, events) = replay_client(RFC5321_D_1, c, None);
     let t = Transcript::parse(RFC5321_D_1);
-    assert_eq!(String::from_utf8_lossy(&strip_size(&out)), String::from_utf8_lossy(&t.bytes_of(Side::Client)));
+    assert_eq!(
+        String::from_utf8_lossy(&strip_size(&out)),
+        String::from_utf8_lossy(&t.bytes_of(Side::Client))
+    );
     let o = outcome(&events);
     let delivered: Vec<bool> = o.recipients.iter().map(|r| r.delivered).collect();
     assert_eq!(delivered, [true, false, true]);
     assert_eq!(o.recipients[1].reply.as_ref().unwrap().code().get(), 550);
-    assert!(matches!(events.last(), Some(Event::Closed { reason: ConnectionError::Quit })));
+    assert!(matches!(
+        events.last(),
+        Some(Event::Closed {
+            reason: ConnectionError::Quit
+        })
+    ));
 }
 
 #[test]
@@ -123,20 +140,32 @@ fn rfc5321_d_3_client() {
     let body = "Date: Thu, 21 May 1998 05:33:29 -0700\r\nFrom: John Q. Public <JQP@bar.com>\r\nSubject: The Next Meeting of the Board\r\nTo: Jones@xyz.com\r\n\r\nBill:\r\nThe next meeting of the board of directors will be\r\non Tuesday.\r\nJohn.\r\n";
     let c = d1_client("bar.com", "JQP@bar.com", &["Jones@XYZ.COM"], body);
     let (out, events) = replay_client(RFC5321_D_3, c, None);
-    assert_eq!(strip_size(&out), Transcript::parse(RFC5321_D_3).bytes_of(Side::Client));
+    assert_eq!(
+        strip_size(&out),
+        Transcript::parse(RFC5321_D_3).bytes_of(Side::Client)
+    );
     assert!(outcome(&events).all_delivered());
 }
 
 #[test]
 fn rfc2920_3_1_client_pipelines() {
-    let c = d1_client("dbc.mtview.ca.us", "mrose@dbc.mtview.ca.us", &["ned@innosoft.com", "dan@innosoft.com", "kvc@innosoft.com"], "Hello.\r\n");
+    let c = d1_client(
+        "dbc.mtview.ca.us",
+        "mrose@dbc.mtview.ca.us",
+        &["ned@innosoft.com", "dan@innosoft.com", "kvc@innosoft.com"],
+        "Hello.\r\n",
+    );
     let (out, events) = replay_client(RFC2920_3_1, c, None);
     assert_eq!(out, Transcript::parse(RFC2920_3_1).bytes_of(Side::Client));
     assert!(outcome(&events).all_delivered());
     // The group MAIL..DATA leaves in one transmit.
     let now = Instant::now();
     let mut c = Client::new(opts("a.example"), now);
-    c.send_mail(env("a@b.c", &["d@e.f", "g@h.i"]), Bytes::from_static(b"x\r\n")).unwrap();
+    c.send_mail(
+        env("a@b.c", &["d@e.f", "g@h.i"]),
+        Bytes::from_static(b"x\r\n"),
+    )
+    .unwrap();
     let mut s = Scripted::new(Cli(c), now);
     s.send(b"220 x\r\n");
     s.expect(b"EHLO a.example\r\n");
@@ -146,7 +175,12 @@ fn rfc2920_3_1_client_pipelines() {
 
 #[test]
 fn rfc2920_3_2_client_all_refused() {
-    let c = d1_client("dbc.mtview.ca.us", "mrose@dbc.mtview.ca.us", &["nsb@thumper.bellcore.com", "galvin@tis.com"], "Hello.\r\n");
+    let c = d1_client(
+        "dbc.mtview.ca.us",
+        "mrose@dbc.mtview.ca.us",
+        &["nsb@thumper.bellcore.com", "galvin@tis.com"],
+        "Hello.\r\n",
+    );
     let (out, events) = replay_client(RFC2920_3_2, c, None);
     // After the refused DATA the client resets the open transaction.
     let mut want = Transcript::parse(RFC2920_3_2).bytes_of(Side::Client);
@@ -167,38 +201,65 @@ fn text_without(b: &[u8]) -> String {
 fn rfc3030_4_1_client_bdat() {
     let body = "To: Susan@random.com\r\nFrom: Sam@random.com\r\nSubject: This is a bodyless test message\r\n";
     assert_eq!(body.len(), 86);
-    let c = d1_client("ymir.claremont.edu", "Sam@Random.com", &["Susan@Random.com"], body);
+    let c = d1_client(
+        "ymir.claremont.edu",
+        "Sam@Random.com",
+        &["Susan@Random.com"],
+        body,
+    );
     let (out, events) = replay_client(RFC3030_4_1, c, None);
-    assert_eq!(text_without(&out), text_without(&Transcript::parse(RFC3030_4_1).bytes_of(Side::Client)));
+    assert_eq!(
+        text_without(&out),
+        text_without(&Transcript::parse(RFC3030_4_1).bytes_of(Side::Client))
+    );
     assert!(outcome(&events).all_delivered());
 }
 
 #[test]
 fn rfc3461_client_dsn_parameters() {
     let mut c = Client::new(opts("Example.ORG"), Instant::now());
-    let mut e = env("Alice@Example.ORG", &["Bob@Example.COM", "Fred@Bombs.AF.MIL"]);
+    let mut e = env(
+        "Alice@Example.ORG",
+        &["Bob@Example.COM", "Fred@Bombs.AF.MIL"],
+    );
     e.params.ret = Some(Ret::Hdrs);
     e.params.envid = Some(XText::try_from("QQ314159").unwrap());
-    e.recipients[0].1.notify = Some(Notify { success: true, ..Notify::NEVER });
-    e.recipients[0].1.orcpt = Some(Orcpt { addr_type: Keyword::try_from("rfc822").unwrap(), addr: XText::encode(b"Bob@Example.COM") });
+    e.recipients[0].1.notify = Some(Notify {
+        success: true,
+        ..Notify::NEVER
+    });
+    e.recipients[0].1.orcpt = Some(Orcpt {
+        addr_type: Keyword::try_from("rfc822").unwrap(),
+        addr: XText::encode(b"Bob@Example.COM"),
+    });
     e.recipients[1].1.notify = Some(Notify::NEVER);
-    c.send_mail(e, Bytes::from_static(b"Subject: dsn\r\n\r\nhi\r\n")).unwrap();
+    c.send_mail(e, Bytes::from_static(b"Subject: dsn\r\n\r\nhi\r\n"))
+        .unwrap();
     c.quit();
     let (out, events) = replay_client(RFC3461_DSN, c, None);
-    assert_eq!(text_without(&out), text_without(&Transcript::parse(RFC3461_DSN).bytes_of(Side::Client)));
+    assert_eq!(
+        text_without(&out),
+        text_without(&Transcript::parse(RFC3461_DSN).bytes_of(Side::Client))
+    );
     assert!(outcome(&events).all_delivered());
 }
 
 #[test]
 fn rfc4954_4_client_auth_plain() {
-    for text in [RFC4954_4_PLAIN_IR] {
+    {
+        let text = RFC4954_4_PLAIN_IR;
         let mut o = opts("client.example.com");
         o.implicit_tls = true;
-        o.credentials = Some(Credentials::password("test", Secret::from("1234")).with_authzid("test"));
+        o.credentials =
+            Some(Credentials::password("test", Secret::from("1234")).with_authzid("test"));
         let c = Client::new(o, Instant::now());
         let (out, events) = replay_client(text, c, None);
         assert_eq!(out, Transcript::parse(text).bytes_of(Side::Client));
-        assert!(events.iter().any(|e| matches!(e, Event::Authenticated(mailwire_sasl::Mechanism::Plain))));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::Authenticated(mailwire_sasl::Mechanism::Plain)))
+        );
         assert!(events.iter().any(|e| matches!(e, Event::Ready(_))));
     }
 }
@@ -221,7 +282,12 @@ fn auth_login_against_server_challenges() {
     s.expect(b"cGFzcw==\r\n");
     s.send(b"535 5.7.8 no\r\n");
     s.expect(b"QUIT\r\n");
-    assert!(s.events().iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::AuthFailed(_) })));
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::AuthFailed(_)
+        }
+    )));
 }
 
 #[test]
@@ -232,7 +298,12 @@ fn no_plaintext_auth_before_tls() {
     let mut s = Scripted::new(Cli(Client::new(o, now)), now);
     s.send(b"220 x\r\n250-x\r\n250 AUTH PLAIN LOGIN\r\n");
     s.expect(b"EHLO c.example\r\nQUIT\r\n");
-    assert!(s.events().iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::AuthFailed(_) })));
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::AuthFailed(_)
+        }
+    )));
 }
 
 #[test]
@@ -256,7 +327,15 @@ fn starttls_bytes_with_the_220_are_rejected() {
         }
         s.expect_nothing();
         let ev = s.events();
-        assert!(ev.iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::PlaintextAfterStartTls })), "{ev:?}");
+        assert!(
+            ev.iter().any(|e| matches!(
+                e,
+                Event::Closed {
+                    reason: ConnectionError::PlaintextAfterStartTls
+                }
+            )),
+            "{ev:?}"
+        );
         assert!(!ev.iter().any(|e| matches!(e, Event::Ready(_))));
     }
     // The clean upgrade: EHLO again, capabilities forgotten.
@@ -275,7 +354,12 @@ fn starttls_bytes_with_the_220_are_rejected() {
     let mut s = Scripted::new(Cli(Client::new(o, now)), now);
     s.send(b"220 x\r\n250 x\r\n");
     s.expect(b"EHLO c.example\r\nQUIT\r\n");
-    assert!(s.events().iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::TlsUnavailable })));
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::TlsUnavailable
+        }
+    )));
 }
 
 #[test]
@@ -297,7 +381,11 @@ fn ehlo_falls_back_to_helo() {
     s.expect(b"EHLO c.example\r\nHELO c.example\r\n");
     s.send(b"250 x\r\n");
     assert!(s.events().iter().any(|e| matches!(e, Event::Ready(_))));
-    s.act(|c| c.send_mail(env("a@b.c", &["d@e.f"]), Bytes::from_static(b"hi\r\n")).map(|_| ()).unwrap());
+    s.act(|c| {
+        c.send_mail(env("a@b.c", &["d@e.f"]), Bytes::from_static(b"hi\r\n"))
+            .map(|_| ())
+            .unwrap()
+    });
     s.expect(b"MAIL FROM:<a@b.c>\r\n");
 }
 
@@ -307,13 +395,33 @@ fn greeting_refused_and_421() {
     let mut s = Scripted::new(Cli(Client::new(opts("c.example"), now)), now);
     s.send(b"554 go away\r\n");
     s.expect(b"QUIT\r\n");
-    assert!(s.events().iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::ServiceUnavailable(554, _) })));
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::ServiceUnavailable(554, _)
+        }
+    )));
     let mut s = Scripted::new(Cli(Client::new(opts("c.example"), now)), now);
-    s.act(|c| c.send_mail(env("a@b.c", &["d@e.f"]), Bytes::from_static(b"hi\r\n")).map(|_| ()).unwrap());
+    s.act(|c| {
+        c.send_mail(env("a@b.c", &["d@e.f"]), Bytes::from_static(b"hi\r\n"))
+            .map(|_| ())
+            .unwrap()
+    });
     s.send(b"220 x\r\n421 4.3.2 shutting down\r\n");
     let ev = s.events();
-    assert!(ev.iter().any(|e| matches!(e, Event::MailSent { result: Err(MailError::ConnectionLost(_)), .. })));
-    assert!(ev.iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::ServiceUnavailable(421, _) })));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::MailSent {
+            result: Err(MailError::ConnectionLost(_)),
+            ..
+        }
+    )));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::ServiceUnavailable(421, _)
+        }
+    )));
 }
 
 #[test]
@@ -322,7 +430,15 @@ fn gibberish_greeting_and_bare_lf() {
     for bad in [&b"hello there\r\n"[..], b"220 x\n", b"999 x\r\n"] {
         let mut s = Scripted::new(Cli(Client::new(opts("c.example"), now)), now);
         s.send(bad);
-        assert!(s.events().iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::MalformedReply })), "{bad:?}");
+        assert!(
+            s.events().iter().any(|e| matches!(
+                e,
+                Event::Closed {
+                    reason: ConnectionError::MalformedReply
+                }
+            )),
+            "{bad:?}"
+        );
     }
     let mut s = Scripted::new(Cli(Client::new(opts("c.example"), now)), now);
     s.send(&[b'2'; 5000]);
@@ -334,32 +450,85 @@ fn extension_checks() {
     let now = Instant::now();
     let run = |ehlo: &[u8], e: Envelope, body: &'static [u8]| {
         let mut s = Scripted::new(Cli(Client::new(opts("c.example"), now)), now);
-        s.act(|c| c.send_mail(e, Bytes::from_static(body)).map(|_| ()).unwrap());
+        s.act(|c| {
+            c.send_mail(e, Bytes::from_static(body))
+                .map(|_| ())
+                .unwrap()
+        });
         s.send(b"220 x\r\n");
         s.send(ehlo);
         let out = s.take_output();
         (text_without(&out), s.events())
     };
     // 8-bit content: BODY=8BITMIME when offered, a clear error when not.
-    let (out, _) = run(b"250-x\r\n250-8BITMIME\r\n250 SIZE 1000\r\n", env("a@b.c", &["d@e.f"]), "héllo\r\n".as_bytes());
-    assert!(out.contains("MAIL FROM:<a@b.c> SIZE=8 BODY=8BITMIME\r\n"), "{out}");
-    let (_, ev) = run(b"250 x\r\n", env("a@b.c", &["d@e.f"]), "héllo\r\n".as_bytes());
-    assert!(ev.iter().any(|e| matches!(e, Event::MailSent { result: Err(MailError::EightBitUnsupported), .. })));
+    let (out, _) = run(
+        b"250-x\r\n250-8BITMIME\r\n250 SIZE 1000\r\n",
+        env("a@b.c", &["d@e.f"]),
+        "héllo\r\n".as_bytes(),
+    );
+    assert!(
+        out.contains("MAIL FROM:<a@b.c> SIZE=8 BODY=8BITMIME\r\n"),
+        "{out}"
+    );
+    let (_, ev) = run(
+        b"250 x\r\n",
+        env("a@b.c", &["d@e.f"]),
+        "héllo\r\n".as_bytes(),
+    );
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::MailSent {
+            result: Err(MailError::EightBitUnsupported),
+            ..
+        }
+    )));
     // SIZE over the server's limit.
-    let (out, ev) = run(b"250-x\r\n250 SIZE 3\r\n", env("a@b.c", &["d@e.f"]), b"hello\r\n");
+    let (out, ev) = run(
+        b"250-x\r\n250 SIZE 3\r\n",
+        env("a@b.c", &["d@e.f"]),
+        b"hello\r\n",
+    );
     assert!(!out.contains("MAIL"));
-    assert!(ev.iter().any(|e| matches!(e, Event::MailSent { result: Err(MailError::TooLarge { size: 7, limit: 3 }), .. })));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::MailSent {
+            result: Err(MailError::TooLarge { size: 7, limit: 3 }),
+            ..
+        }
+    )));
     // SMTPUTF8.
-    let utf8 = Envelope::new(ReversePath::Mailbox(mbox("用户@例子.广告")), [mbox("d@e.f")]);
-    let (out, _) = run(b"250-x\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n", utf8.clone(), b"hi\r\n");
-    assert!(out.contains("MAIL FROM:<用户@例子.广告> SMTPUTF8\r\n"), "{out}");
+    let utf8 = Envelope::new(
+        ReversePath::Mailbox(mbox("用户@例子.广告")),
+        [mbox("d@e.f")],
+    );
+    let (out, _) = run(
+        b"250-x\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n",
+        utf8.clone(),
+        b"hi\r\n",
+    );
+    assert!(
+        out.contains("MAIL FROM:<用户@例子.广告> SMTPUTF8\r\n"),
+        "{out}"
+    );
     let (_, ev) = run(b"250 x\r\n", utf8, b"hi\r\n");
-    assert!(ev.iter().any(|e| matches!(e, Event::MailSent { result: Err(MailError::SmtpUtf8Unsupported), .. })));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::MailSent {
+            result: Err(MailError::SmtpUtf8Unsupported),
+            ..
+        }
+    )));
     // DSN.
     let mut dsn = env("a@b.c", &["d@e.f"]);
     dsn.params.ret = Some(Ret::Full);
     let (_, ev) = run(b"250 x\r\n", dsn, b"hi\r\n");
-    assert!(ev.iter().any(|e| matches!(e, Event::MailSent { result: Err(MailError::DsnUnsupported), .. })));
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::MailSent {
+            result: Err(MailError::DsnUnsupported),
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -393,28 +562,48 @@ fn client_inputs_refuse_cr_lf_nul() {
 fn greeting_timeout_rfc5321_4_5_3_2_1() {
     let now = Instant::now();
     let mut s = Scripted::new(Cli(Client::new(opts("c.example"), now)), now);
-    assert_eq!(s.machine.poll_timeout(), Some(now + Duration::from_secs(300)));
+    assert_eq!(
+        s.machine.poll_timeout(),
+        Some(now + Duration::from_secs(300))
+    );
     s.advance(Duration::from_secs(301));
-    assert!(s.events().iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::Timeout("initial 220 message") })));
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::Timeout("initial 220 message")
+        }
+    )));
 }
 
 #[test]
 fn data_timeouts_rfc5321_4_5_3_2() {
     let now = Instant::now();
     let mut c = Client::new(opts("c.example"), now);
-    c.send_mail(env("a@b.c", &["d@e.f"]), Bytes::from_static(b"hi\r\n")).unwrap();
+    c.send_mail(env("a@b.c", &["d@e.f"]), Bytes::from_static(b"hi\r\n"))
+        .unwrap();
     let mut s = Scripted::new(Cli(c), now);
     s.send(b"220 x\r\n250-x\r\n250 PIPELINING\r\n");
     let _ = s.take_output();
     s.send(b"250 ok\r\n250 ok\r\n");
     // DATA initiation: 2 minutes.
-    assert_eq!(s.machine.poll_timeout(), Some(now + Duration::from_secs(120)));
+    assert_eq!(
+        s.machine.poll_timeout(),
+        Some(now + Duration::from_secs(120))
+    );
     s.send(b"354 go\r\n");
     assert_eq!(s.take_output(), b"hi\r\n.\r\n");
     // DATA termination: 10 minutes.
-    assert_eq!(s.machine.poll_timeout(), Some(now + Duration::from_secs(600)));
+    assert_eq!(
+        s.machine.poll_timeout(),
+        Some(now + Duration::from_secs(600))
+    );
     s.advance(Duration::from_secs(601));
-    assert!(s.events().iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::Timeout("DATA termination") })));
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::Timeout("DATA termination")
+        }
+    )));
 }
 
 fn server_policy(s: &mut Server, e: server::Event) {
@@ -423,7 +612,11 @@ fn server_policy(s: &mut Server, e: server::Event) {
         server::Event::Mail { handle, .. } => s.accept(handle).unwrap(),
         server::Event::Rcpt { handle, to, .. } => {
             if to.to_string().starts_with("bad") {
-                s.reply(handle, Reply::single(550, Some((5, 1, 1)), "no such user").unwrap()).unwrap();
+                s.reply(
+                    handle,
+                    Reply::single(550, Some((5, 1, 1)), "no such user").unwrap(),
+                )
+                .unwrap();
             } else {
                 s.accept(handle).unwrap();
             }
@@ -433,7 +626,12 @@ fn server_policy(s: &mut Server, e: server::Event) {
     }
 }
 
-fn pair_run(copts: Options, sopts: server::Options, msgs: &[(Envelope, &'static [u8])], chunk: Option<usize>) -> (Vec<client::Outcome>, Vec<String>, Vec<Vec<u8>>) {
+fn pair_run(
+    copts: Options,
+    sopts: server::Options,
+    msgs: &[(Envelope, &'static [u8])],
+    chunk: Option<usize>,
+) -> (Vec<client::Outcome>, Vec<String>, Vec<Vec<u8>>) {
     let now = Instant::now();
     let mut c = Client::new(copts, now);
     for (e, m) in msgs {
@@ -455,7 +653,9 @@ fn pair_run(copts: Options, sopts: server::Options, msgs: &[(Envelope, &'static 
             match &e {
                 server::Event::DataStart { .. } => bodies.push(Vec::new()),
                 server::Event::DataChunk(c) => bodies.last_mut().unwrap().extend_from_slice(c),
-                server::Event::Closed { reason } => closed.borrow_mut().push(format!("server {reason:?}")),
+                server::Event::Closed { reason } => {
+                    closed.borrow_mut().push(format!("server {reason:?}"))
+                }
                 _ => {}
             }
             server_policy(s, e)
@@ -467,9 +667,18 @@ fn pair_run(copts: Options, sopts: server::Options, msgs: &[(Envelope, &'static 
 #[test]
 fn pair_per_recipient_results_and_several_transactions() {
     let msgs = [
-        (env("a@b.c", &["ok1@d.e", "bad@d.e", "ok2@d.e"]), &b"Subject: 1\r\n\r\n.leading dot\r\nbare\nlf\r\n"[..]),
-        (env("a@b.c", &["bad1@d.e", "bad2@d.e"]), &b"Subject: 2\r\n\r\nnobody\r\n"[..]),
-        (env("a@b.c", &["ok3@d.e"]), &b"Subject: 3\r\n\r\nthree\r\n"[..]),
+        (
+            env("a@b.c", &["ok1@d.e", "bad@d.e", "ok2@d.e"]),
+            &b"Subject: 1\r\n\r\n.leading dot\r\nbare\nlf\r\n"[..],
+        ),
+        (
+            env("a@b.c", &["bad1@d.e", "bad2@d.e"]),
+            &b"Subject: 2\r\n\r\nnobody\r\n"[..],
+        ),
+        (
+            env("a@b.c", &["ok3@d.e"]),
+            &b"Subject: 3\r\n\r\nthree\r\n"[..],
+        ),
     ];
     for chunking in [true, false] {
         for pipelining in [true, false] {
@@ -477,16 +686,34 @@ fn pair_per_recipient_results_and_several_transactions() {
                 let mut co = opts("c.example");
                 co.chunking = chunking;
                 co.pipelining = pipelining;
-                let (outcomes, closed, bodies) = pair_run(co, server::Options::default(), &msgs, chunk);
+                // Several BDAT chunks per message.
+                co.bdat_chunk_size = 16;
+                let (outcomes, closed, bodies) =
+                    pair_run(co, server::Options::default(), &msgs, chunk);
                 let what = format!("chunking={chunking} pipelining={pipelining} chunk={chunk:?}");
                 assert_eq!(outcomes.len(), 3, "{what}");
-                let d: Vec<Vec<bool>> = outcomes.iter().map(|o| o.recipients.iter().map(|r| r.delivered).collect()).collect();
-                assert_eq!(d, vec![vec![true, false, true], vec![false, false], vec![true]], "{what}");
+                let d: Vec<Vec<bool>> = outcomes
+                    .iter()
+                    .map(|o| o.recipients.iter().map(|r| r.delivered).collect())
+                    .collect();
+                assert_eq!(
+                    d,
+                    vec![vec![true, false, true], vec![false, false], vec![true]],
+                    "{what}"
+                );
                 assert_eq!(closed, ["server Quit", "client Quit"], "{what}");
                 // The server got exactly the content (dot-stuffing undone,
                 // the bare LF made CRLF).
-                assert_eq!(bodies.first().unwrap(), b"Subject: 1\r\n\r\n.leading dot\r\nbare\r\nlf\r\n", "{what}");
-                assert_eq!(bodies.last().unwrap(), b"Subject: 3\r\n\r\nthree\r\n", "{what}");
+                assert_eq!(
+                    bodies.first().unwrap(),
+                    b"Subject: 1\r\n\r\n.leading dot\r\nbare\r\nlf\r\n",
+                    "{what}"
+                );
+                assert_eq!(
+                    bodies.last().unwrap(),
+                    b"Subject: 3\r\n\r\nthree\r\n",
+                    "{what}"
+                );
             }
         }
     }
@@ -497,16 +724,31 @@ fn pair_oversized_message_is_refused_per_message() {
     let mut so = server::Options::default();
     so.max_message_size = 50;
     let big: &'static [u8] = Box::leak(vec![b'x'; 100].into_boxed_slice());
-    let msgs = [(env("a@b.c", &["ok@d.e"]), big), (env("a@b.c", &["ok@d.e"]), &b"small\r\n"[..])];
+    let msgs = [
+        (env("a@b.c", &["ok@d.e"]), big),
+        (env("a@b.c", &["ok@d.e"]), &b"small\r\n"[..]),
+    ];
     let now = Instant::now();
     let mut c = Client::new(opts("c.example"), now);
-    let h1 = c.send_mail(msgs[0].0.clone(), Bytes::from_static(msgs[0].1)).unwrap();
-    c.send_mail(msgs[1].0.clone(), Bytes::from_static(msgs[1].1)).unwrap();
+    let h1 = c
+        .send_mail(msgs[0].0.clone(), Bytes::from_static(msgs[0].1))
+        .unwrap();
+    c.send_mail(msgs[1].0.clone(), Bytes::from_static(msgs[1].1))
+        .unwrap();
     c.quit();
     let mut pair = Pair::new(Cli(c), Srv(Server::new(so, now)), now);
     let mut results = Vec::new();
-    pair.drive(|_, e| if let Event::MailSent { handle, result } = e { results.push((handle, result)) }, |s: &mut Srv, e| server_policy(s, e));
-    assert!(matches!(&results[0], (h, Err(MailError::TooLarge { size: 100, limit: 50 })) if *h == h1));
+    pair.drive(
+        |_, e| {
+            if let Event::MailSent { handle, result } = e {
+                results.push((handle, result))
+            }
+        },
+        |s: &mut Srv, e| server_policy(s, e),
+    );
+    assert!(
+        matches!(&results[0], (h, Err(MailError::TooLarge { size: 100, limit: 50 })) if *h == h1)
+    );
     assert!(results[1].1.as_ref().unwrap().all_delivered());
 }
 
@@ -540,9 +782,16 @@ fn pair_tamper_hook_sees_starttls_injection() {
 #[test]
 fn pair_livelock_bound() {
     let now = Instant::now();
-    let mut pair = Pair::new(Cli(Client::new(opts("c.example"), now)), Srv(Server::new(server::Options::default(), now)), now);
+    let mut pair = Pair::new(
+        Cli(Client::new(opts("c.example"), now)),
+        Srv(Server::new(server::Options::default(), now)),
+        now,
+    );
     // Both sides idle after the session is ready and no timers fire in 10 steps.
-    assert!(pair.drive_bounded(3, &mut |_, _| {}, &mut |_, _| {}).is_err());
+    assert!(
+        pair.drive_bounded(3, &mut |_, _| {}, &mut |_, _| {})
+            .is_err()
+    );
 }
 
 proptest! {

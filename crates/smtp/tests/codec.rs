@@ -1,6 +1,8 @@
 //! Codec tests: known answers with inverse checks, RFC examples, limits,
 //! refusal of CR/LF/NUL, framing of every prefix, round-trip properties.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers, outside #[test] fns
+
 use mailwire_smtp::*;
 use proptest::prelude::*;
 
@@ -8,7 +10,11 @@ use proptest::prelude::*;
 fn kat_inverse_command(line: &str) -> Command<'_> {
     let cmd = parse_command(line.as_bytes()).unwrap_or_else(|e| panic!("{line:?}: {e}"));
     let enc = cmd.to_bytes();
-    assert_eq!(enc, format!("{line}\r\n").into_bytes(), "canonical form of {line:?}");
+    assert_eq!(
+        enc,
+        format!("{line}\r\n").into_bytes(),
+        "canonical form of {line:?}"
+    );
     let again = parse_command(&enc[..enc.len() - 2]).unwrap();
     assert_eq!(again, cmd);
     cmd
@@ -61,18 +67,29 @@ fn kat_commands() {
 
 #[test]
 fn rfc3461_6_2_dsn_parameters() {
-    let Command::Mail(from, p) = kat_inverse_command("MAIL FROM:<Alice@Example.ORG> RET=HDRS ENVID=QQ314159")
+    let Command::Mail(from, p) =
+        kat_inverse_command("MAIL FROM:<Alice@Example.ORG> RET=HDRS ENVID=QQ314159")
     else {
         panic!()
     };
-    assert_eq!(from, ReversePath::Mailbox(Mailbox::try_from("Alice@Example.ORG").unwrap()));
+    assert_eq!(
+        from,
+        ReversePath::Mailbox(Mailbox::try_from("Alice@Example.ORG").unwrap())
+    );
     assert_eq!(p.ret, Some(Ret::Hdrs));
     assert_eq!(p.envid.unwrap().decode(), b"QQ314159");
-    let Command::Rcpt(_, p) = kat_inverse_command("RCPT TO:<Eric@Bombs.AF.MIL> NOTIFY=FAILURE ORCPT=rfc822;Eric@Bombs.AF.MIL")
-    else {
+    let Command::Rcpt(_, p) = kat_inverse_command(
+        "RCPT TO:<Eric@Bombs.AF.MIL> NOTIFY=FAILURE ORCPT=rfc822;Eric@Bombs.AF.MIL",
+    ) else {
         panic!()
     };
-    assert_eq!(p.notify, Some(Notify { failure: true, ..Notify::NEVER }));
+    assert_eq!(
+        p.notify,
+        Some(Notify {
+            failure: true,
+            ..Notify::NEVER
+        })
+    );
     let o = p.orcpt.unwrap();
     assert_eq!(o.addr_type.as_str(), "rfc822");
     assert_eq!(o.addr.decode(), b"Eric@Bombs.AF.MIL");
@@ -80,11 +97,16 @@ fn rfc3461_6_2_dsn_parameters() {
 
 #[test]
 fn rfc4954_5_auth_parameter_xtext() {
-    let Command::Mail(_, p) = parse_command(b"MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com").unwrap() else {
+    let Command::Mail(_, p) =
+        parse_command(b"MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com").unwrap()
+    else {
         panic!()
     };
     assert_eq!(p.auth.unwrap().decode(), b"e=mc2@example.com");
-    assert_eq!(XText::encode(b"e=mc2@example.com").as_str(), "e+3Dmc2@example.com");
+    assert_eq!(
+        XText::encode(b"e=mc2@example.com").as_str(),
+        "e+3Dmc2@example.com"
+    );
 }
 
 #[test]
@@ -92,7 +114,10 @@ fn verbs_case_insensitive_and_canonical_on_encode() {
     let c = parse_command(b"mail from:<a@b.c> size=10").unwrap();
     assert_eq!(c.to_bytes(), b"MAIL FROM:<a@b.c> SIZE=10\r\n");
     assert_eq!(parse_command(b"quit").unwrap(), Command::Quit);
-    assert_eq!(parse_command(b"rcpt to:<postmaster>").unwrap(), Command::Rcpt(ForwardPath::Postmaster, RcptParams::default()));
+    assert_eq!(
+        parse_command(b"rcpt to:<postmaster>").unwrap(),
+        Command::Rcpt(ForwardPath::Postmaster, RcptParams::default())
+    );
 }
 
 #[test]
@@ -138,7 +163,12 @@ fn command_errors() {
         (b"AUTH PLAIN abc!", Syntax),
         (b"NOOP a\x00b", Syntax),
     ] {
-        assert_eq!(parse_command(line), Err(err), "{:?}", String::from_utf8_lossy(line));
+        assert_eq!(
+            parse_command(line),
+            Err(err),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
     }
 }
 
@@ -148,15 +178,30 @@ fn rfc5321_4_5_3_1_path_limits() {
     let ok = format!("MAIL FROM:<{}@x.org>", "a".repeat(64));
     assert!(parse_command(ok.as_bytes()).is_ok());
     let long_local = format!("MAIL FROM:<{}@x.org>", "a".repeat(65));
-    assert_eq!(parse_command(long_local.as_bytes()), Err(ParseError::PathTooLong));
+    assert_eq!(
+        parse_command(long_local.as_bytes()),
+        Err(ParseError::PathTooLong)
+    );
     // Path over 256 octets including the brackets.
-    let host = format!("{}.{}.{}.{}", "b".repeat(63), "c".repeat(63), "d".repeat(63), "e".repeat(50));
+    let host = format!(
+        "{}.{}.{}.{}",
+        "b".repeat(63),
+        "c".repeat(63),
+        "d".repeat(63),
+        "e".repeat(50)
+    );
     let long_path = format!("RCPT TO:<{}@{}>", "a".repeat(20), host);
-    assert_eq!(parse_command(long_path.as_bytes()), Err(ParseError::PathTooLong));
+    assert_eq!(
+        parse_command(long_path.as_bytes()),
+        Err(ParseError::PathTooLong)
+    );
     let err = parse_command(long_path.as_bytes()).unwrap_err();
     assert_eq!(err.reply_code().0, 501);
     // Domain over 255.
-    assert!(matches!(Host::try_from("a".repeat(256).as_str()), Err(ValidationError::TooLong { .. })));
+    assert!(matches!(
+        Host::try_from("a".repeat(256).as_str()),
+        Err(ValidationError::TooLong { .. })
+    ));
 }
 
 #[test]
@@ -173,11 +218,17 @@ fn cr_lf_nul_refused_in_every_field() {
         assert!(Mailbox::try_from(format!("{bad}@x.org")).is_err());
         assert!(Mailbox::try_from(format!("x@{bad}")).is_err());
         assert!(Reply::single(250, None, bad).is_err());
-        assert!(LocalPart::try_from(format!("\"{bad}\"")).is_err(), "quoted {bad:?}");
+        assert!(
+            LocalPart::try_from(format!("\"{bad}\"")).is_err(),
+            "quoted {bad:?}"
+        );
     }
     assert_eq!(
         Text::try_from("ab\ncd"),
-        Err(ValidationError::ByteNotAllowed { byte: b'\n', index: 2 })
+        Err(ValidationError::ByteNotAllowed {
+            byte: b'\n',
+            index: 2
+        })
     );
 }
 
@@ -187,7 +238,10 @@ fn replies_parse_and_round_trip() {
     assert_eq!(reply_frame(raw, 512, 100), Ok(Status::Complete(raw.len())));
     let r = parse_reply(raw).unwrap();
     assert_eq!(r.code().get(), 250);
-    assert_eq!(r.lines().collect::<Vec<_>>(), ["foo.com greets bar.com", "8BITMIME", "SIZE", "DSN", "HELP"]);
+    assert_eq!(
+        r.lines().collect::<Vec<_>>(),
+        ["foo.com greets bar.com", "8BITMIME", "SIZE", "DSN", "HELP"]
+    );
     let caps = Capabilities::from_ehlo(&r);
     assert!(caps.eightbitmime && caps.dsn && caps.size == Some(0));
     assert_eq!(caps.domain, "foo.com");
@@ -202,7 +256,12 @@ fn replies_parse_and_round_trip() {
     assert_eq!(r.text(), "");
     // Enhanced class must match the code.
     assert_eq!(parse_reply(b"250 5.0.0 odd\r\n").unwrap().enhanced(), None);
-    let built = Reply::new(ReplyCode::new(250).unwrap(), EnhancedCode::new(2, 1, 0).ok(), &["a", "b"]).unwrap();
+    let built = Reply::new(
+        ReplyCode::new(250).unwrap(),
+        EnhancedCode::new(2, 1, 0).ok(),
+        &["a", "b"],
+    )
+    .unwrap();
     assert_eq!(built.as_bytes(), b"250-2.1.0 a\r\n250 2.1.0 b\r\n");
     assert_eq!(parse_reply(built.as_bytes()).unwrap(), built);
     assert_eq!(built.lines().collect::<Vec<_>>(), ["a", "b"]);
@@ -210,21 +269,37 @@ fn replies_parse_and_round_trip() {
 
 #[test]
 fn reply_errors() {
-    assert_eq!(parse_reply(b"250-a\r\n251 b\r\n"), Err(ParseError::BadReply));
+    assert_eq!(
+        parse_reply(b"250-a\r\n251 b\r\n"),
+        Err(ParseError::BadReply)
+    );
     assert_eq!(parse_reply(b"650 x\r\n"), Err(ParseError::BadReply));
     assert_eq!(parse_reply(b"25 x\r\n"), Err(ParseError::BadReply));
     assert_eq!(reply_frame(b"250 x\n", 512, 10), Err(FrameError::Malformed));
-    assert_eq!(reply_frame(b"hello\r\n", 512, 10), Err(FrameError::Malformed));
+    assert_eq!(
+        reply_frame(b"hello\r\n", 512, 10),
+        Err(FrameError::Malformed)
+    );
     assert_eq!(reply_frame(b"xyz", 512, 10), Err(FrameError::Malformed));
-    assert_eq!(reply_frame(&[b'2'; 600], 512, 10), Err(FrameError::LineTooLong));
-    assert_eq!(reply_frame(b"250-a\r\n250-b\r\n250-c\r\n", 512, 2), Err(FrameError::TooManyLines));
+    assert_eq!(
+        reply_frame(&[b'2'; 600], 512, 10),
+        Err(FrameError::LineTooLong)
+    );
+    assert_eq!(
+        reply_frame(b"250-a\r\n250-b\r\n250-c\r\n", 512, 2),
+        Err(FrameError::TooManyLines)
+    );
 }
 
 #[test]
 fn reply_frame_every_prefix_is_partial() {
     let raw = b"250-foo.com\r\n250-PIPELINING\r\n250 CHUNKING\r\n";
     for i in 0..raw.len() {
-        assert_eq!(reply_frame(&raw[..i], 512, 100), Ok(Status::Partial), "prefix {i}");
+        assert_eq!(
+            reply_frame(&raw[..i], 512, 100),
+            Ok(Status::Partial),
+            "prefix {i}"
+        );
     }
     assert_eq!(reply_frame(raw, 512, 100), Ok(Status::Complete(raw.len())));
     let mut two = raw.to_vec();
@@ -234,9 +309,15 @@ fn reply_frame_every_prefix_is_partial() {
 
 #[test]
 fn corpus_smtp_replies_parse() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/smtp/mailkit-replies");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus/smtp/mailkit-replies"
+    );
     let Ok(entries) = std::fs::read_dir(dir) else {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "corpus folder {dir} missing");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "corpus folder {dir} missing"
+        );
         eprintln!("skipping: corpus folder {dir} missing");
         return;
     };
@@ -257,7 +338,11 @@ fn corpus_smtp_replies_parse() {
         let mut rest = &wire[..];
         while !rest.is_empty() {
             let Ok(Status::Complete(len)) = reply_frame(rest, 4096, 1000) else {
-                panic!("{}: cannot frame {:?}", path.display(), String::from_utf8_lossy(rest));
+                panic!(
+                    "{}: cannot frame {:?}",
+                    path.display(),
+                    String::from_utf8_lossy(rest)
+                );
             };
             parse_reply(&rest[..len]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             rest = &rest[len..];
@@ -269,8 +354,10 @@ fn corpus_smtp_replies_parse() {
 
 fn arb_host() -> impl Strategy<Value = String> {
     prop_oneof![
-        proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 1..4).prop_map(|v| v.join(".")),
-        (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>()).prop_map(|(a, b, c, d)| format!("[{a}.{b}.{c}.{d}]")),
+        proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", 1..4)
+            .prop_map(|v| v.join(".")),
+        (any::<u8>(), any::<u8>(), any::<u8>(), any::<u8>())
+            .prop_map(|(a, b, c, d)| format!("[{a}.{b}.{c}.{d}]")),
         "é[a-z]{1,5}\\.[a-z]{2,3}",
     ]
 }
@@ -284,50 +371,71 @@ fn arb_local() -> impl Strategy<Value = String> {
 }
 
 fn arb_command() -> impl Strategy<Value = Command<'static>> {
-    let mailbox = || (arb_local(), arb_host()).prop_map(|(l, h)| Mailbox::try_from(format!("{l}@{h}")).unwrap());
+    let mailbox = || {
+        (arb_local(), arb_host()).prop_map(|(l, h)| Mailbox::try_from(format!("{l}@{h}")).unwrap())
+    };
     let mail_params = (
         proptest::option::of(0u64..u64::MAX),
-        proptest::option::of(prop_oneof![Just(BodyType::SevenBit), Just(BodyType::EightBitMime), Just(BodyType::BinaryMime)]),
+        proptest::option::of(prop_oneof![
+            Just(BodyType::SevenBit),
+            Just(BodyType::EightBitMime),
+            Just(BodyType::BinaryMime)
+        ]),
         any::<bool>(),
         proptest::option::of(prop_oneof![Just(Ret::Full), Just(Ret::Hdrs)]),
         proptest::option::of("[!-*,-<>-~]{1,20}"),
         any::<bool>(),
         proptest::option::of(-9i8..=9),
     )
-        .prop_map(|(size, body, smtputf8, ret, envid, requiretls, prio)| MailParams {
-            size,
-            body,
-            smtputf8,
-            ret,
-            envid: envid.map(|e| XText::try_from(e).unwrap()),
-            requiretls,
-            mt_priority: prio.map(|p| Priority::new(p).unwrap()),
-            ..Default::default()
-        });
-    let notify = proptest::option::of((any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(success, failure, delay)| Notify {
-        success,
-        failure,
-        delay,
-    }));
+        .prop_map(
+            |(size, body, smtputf8, ret, envid, requiretls, prio)| MailParams {
+                size,
+                body,
+                smtputf8,
+                ret,
+                envid: envid.map(|e| XText::try_from(e).unwrap()),
+                requiretls,
+                mt_priority: prio.map(|p| Priority::new(p).unwrap()),
+                ..Default::default()
+            },
+        );
+    let notify = proptest::option::of((any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(success, failure, delay)| Notify {
+            success,
+            failure,
+            delay,
+        },
+    ));
     prop_oneof![
         arb_host().prop_map(|h| Command::Ehlo(Host::try_from(h).unwrap())),
         arb_host().prop_map(|h| Command::Helo(Host::try_from(h).unwrap())),
-        (proptest::option::of(mailbox()), mail_params).prop_map(|(m, p)| Command::Mail(
-            m.map_or(ReversePath::Null, ReversePath::Mailbox),
-            p
+        (proptest::option::of(mailbox()), mail_params)
+            .prop_map(|(m, p)| Command::Mail(m.map_or(ReversePath::Null, ReversePath::Mailbox), p)),
+        (mailbox(), notify).prop_map(|(m, n)| Command::Rcpt(
+            ForwardPath::Mailbox(m),
+            RcptParams {
+                notify: n,
+                ..Default::default()
+            }
         )),
-        (mailbox(), notify).prop_map(|(m, n)| Command::Rcpt(ForwardPath::Mailbox(m), RcptParams { notify: n, ..Default::default() })),
         Just(Command::Data),
         (any::<u64>(), any::<bool>()).prop_map(|(size, last)| Command::Bdat { size, last }),
         Just(Command::Rset),
         Just(Command::Quit),
         Just(Command::StartTls),
-        "[ -~]{1,30}".prop_filter("no edge spaces", |s| !s.starts_with(' ')).prop_map(|s| Command::Vrfy(Text::try_from(s).unwrap())),
-        proptest::option::of("[!-~][ -~]{0,20}").prop_map(|s| Command::Noop(s.map(|s| Text::try_from(s).unwrap()))),
-        ("[A-Z0-9_-]{1,20}", proptest::option::of("[A-Za-z0-9+/]{1,40}={0,2}")).prop_map(|(m, ir)| Command::Auth(
-            Mechanism::try_from(m).unwrap(),
-            ir.map(|ir| InitialResponse::new(ir).unwrap())
-        )),
+        "[ -~]{1,30}"
+            .prop_filter("no edge spaces", |s| !s.starts_with(' '))
+            .prop_map(|s| Command::Vrfy(Text::try_from(s).unwrap())),
+        proptest::option::of("[!-~][ -~]{0,20}")
+            .prop_map(|s| Command::Noop(s.map(|s| Text::try_from(s).unwrap()))),
+        (
+            "[A-Z0-9_-]{1,20}",
+            proptest::option::of("[A-Za-z0-9+/]{1,40}={0,2}")
+        )
+            .prop_map(|(m, ir)| Command::Auth(
+                Mechanism::try_from(m).unwrap(),
+                ir.map(|ir| InitialResponse::new(ir).unwrap())
+            )),
     ]
 }
 

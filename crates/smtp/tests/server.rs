@@ -1,5 +1,7 @@
 //! Server state machine: RFC transcripts, any-split, security and limits.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers, outside #[test] fns
+
 mod common;
 
 use std::time::{Duration, Instant};
@@ -19,19 +21,32 @@ fn policy(s: &mut Server, e: &Event) {
         Event::Mail { handle, .. } => s.accept(*handle).unwrap(),
         Event::Rcpt { handle, to, .. } => {
             let name = to.to_string();
-            if ["Green@", "nsb@", "galvin@"].iter().any(|p| name.starts_with(p)) {
-                s.reply(*handle, Reply::single(550, Some((5, 1, 1)), "No such user here").unwrap()).unwrap();
+            if ["Green@", "nsb@", "galvin@"]
+                .iter()
+                .any(|p| name.starts_with(p))
+            {
+                s.reply(
+                    *handle,
+                    Reply::single(550, Some((5, 1, 1)), "No such user here").unwrap(),
+                )
+                .unwrap();
             } else {
                 s.accept(*handle).unwrap();
             }
         }
         Event::DataEnd { handle, .. } => s.accept(*handle).unwrap(),
-        Event::AuthStart { handle, mechanism, initial_response } => match initial_response {
+        Event::AuthStart {
+            handle,
+            mechanism,
+            initial_response,
+        } => match initial_response {
             Some(ir) if ir.expose() == b"test\0test\x001234" => s.auth_success(*handle).unwrap(),
-            Some(_) => s.reply(*handle, Reply::single(535, Some((5, 7, 8)), "bad").unwrap()).unwrap(),
-            None if *mechanism == mailwire_sasl::Mechanism::CramMd5 => {
-                s.auth_challenge(*handle, b"<41929423412.12828472@sourcefour.andrew.cmu.edu>").unwrap()
-            }
+            Some(_) => s
+                .reply(*handle, Reply::single(535, Some((5, 7, 8)), "bad").unwrap())
+                .unwrap(),
+            None if *mechanism == mailwire_sasl::Mechanism::CramMd5 => s
+                .auth_challenge(*handle, b"<41929423412.12828472@sourcefour.andrew.cmu.edu>")
+                .unwrap(),
             None => s.auth_challenge(*handle, b"").unwrap(),
         },
         Event::AuthResponse { handle, .. } => s.auth_success(*handle).unwrap(),
@@ -46,8 +61,15 @@ fn describe(e: &Event) -> String {
         Event::Mail { from, params, .. } => format!("Mail({from:?}, {params:?})"),
         Event::Rcpt { to, params, .. } => format!("Rcpt({to:?}, {params:?})"),
         Event::DataEnd { size, .. } => format!("DataEnd({size})"),
-        Event::AuthStart { mechanism, initial_response, .. } => {
-            format!("AuthStart({mechanism}, {:?})", initial_response.as_ref().map(|r| r.expose().clone()))
+        Event::AuthStart {
+            mechanism,
+            initial_response,
+            ..
+        } => {
+            format!(
+                "AuthStart({mechanism}, {:?})",
+                initial_response.as_ref().map(|r| r.expose().clone())
+            )
         }
         Event::AuthResponse { response, .. } => format!("AuthResponse({:?})", response.expose()),
         other => format!("{other:?}"),
@@ -84,7 +106,11 @@ fn drive(script: &mut Scripted<Srv>, run: &mut Run) {
 fn run_pieces(opts: Options, pieces: &[&[u8]]) -> Run {
     let now = Instant::now();
     let mut script = Scripted::new(Srv(Server::new(opts, now)), now);
-    let mut run = Run { out: Vec::new(), events: Vec::new(), body: Vec::new() };
+    let mut run = Run {
+        out: Vec::new(),
+        events: Vec::new(),
+        body: Vec::new(),
+    };
     drive(&mut script, &mut run);
     for p in pieces {
         script.send(p);
@@ -97,7 +123,10 @@ fn tls_opts() -> Options {
     let mut o = Options::default();
     o.implicit_tls = true;
     o.dsn = true;
-    o.auth_mechanisms = vec![mailwire_sasl::Mechanism::Plain, mailwire_sasl::Mechanism::CramMd5];
+    o.auth_mechanisms = vec![
+        mailwire_sasl::Mechanism::Plain,
+        mailwire_sasl::Mechanism::CramMd5,
+    ];
     o
 }
 
@@ -106,10 +135,19 @@ fn tls_opts() -> Options {
 fn replay(text: &str, opts: Options) -> Run {
     let t = Transcript::parse(text);
     let turns = t.turns();
-    let client: Vec<&[u8]> = turns.iter().filter(|(s, _)| *s == Side::Client).map(|(_, b)| &b[..]).collect();
+    let client: Vec<&[u8]> = turns
+        .iter()
+        .filter(|(s, _)| *s == Side::Client)
+        .map(|(_, b)| &b[..])
+        .collect();
     let run = run_pieces(opts.clone(), &client);
     let mut want = reply_codes(&t.bytes_of(Side::Server));
-    let client_lines: Vec<&[u8]> = t.lines.iter().filter(|(s, _)| *s == Side::Client).map(|(_, l)| &l[..]).collect();
+    let client_lines: Vec<&[u8]> = t
+        .lines
+        .iter()
+        .filter(|(s, _)| *s == Side::Client)
+        .map(|(_, l)| &l[..])
+        .collect();
     if client_lines.iter().any(|l| l.starts_with(b"VRFY")) {
         for c in want.iter_mut() {
             if *c == 250 {
@@ -119,10 +157,21 @@ fn replay(text: &str, opts: Options) -> Run {
         }
         // The first 250 is the EHLO reply: put it back and mark VRFY's.
         want = reply_codes(&t.bytes_of(Side::Server));
-        let idx = want.iter().enumerate().filter(|(_, c)| **c == 250).nth(1).unwrap().0;
+        let idx = want
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c == 250)
+            .nth(1)
+            .unwrap()
+            .0;
         want[idx] = 252;
     }
-    assert_eq!(reply_codes(&run.out), want, "transcript replies; server sent {:?}", String::from_utf8_lossy(&run.out));
+    assert_eq!(
+        reply_codes(&run.out),
+        want,
+        "transcript replies; server sent {:?}",
+        String::from_utf8_lossy(&run.out)
+    );
     // Feeding the whole client side at once gives the same replies and events.
     let all = t.bytes_of(Side::Client);
     let whole = run_pieces(opts, &[&all]);
@@ -134,7 +183,10 @@ fn replay(text: &str, opts: Options) -> Run {
 #[test]
 fn rfc5321_d_1_typical_transaction() {
     let run = replay(RFC5321_D_1, Options::default());
-    assert_eq!(run.body, vec![b"Blah blah blah...\r\n..etc. etc. etc.\r\n".to_vec()]);
+    assert_eq!(
+        run.body,
+        vec![b"Blah blah blah...\r\n..etc. etc. etc.\r\n".to_vec()]
+    );
     assert!(run.events.iter().filter(|e| e.starts_with("Rcpt")).count() == 3);
     assert!(run.events.last().unwrap().contains("Quit"));
 }
@@ -142,7 +194,11 @@ fn rfc5321_d_1_typical_transaction() {
 #[test]
 fn rfc5321_d_2_aborted_transaction() {
     let run = replay(RFC5321_D_2, Options::default());
-    assert!(run.events.iter().any(|e| e.contains("MessageAborted { reason: Reset }")));
+    assert!(
+        run.events
+            .iter()
+            .any(|e| e.contains("MessageAborted { reason: Reset }"))
+    );
 }
 
 #[test]
@@ -186,19 +242,29 @@ fn rfc3030_4_2_pipelined_binarymime() {
     input.extend_from_slice(&[0u8; 324]);
     input.extend_from_slice(b"BDAT 0 LAST\r\nQUIT\r\n");
     let run = run_pieces(o.clone(), &[&input]);
-    assert_eq!(reply_codes(&run.out), [220, 250, 250, 250, 250, 250, 250, 250, 221]);
+    assert_eq!(
+        reply_codes(&run.out),
+        [220, 250, 250, 250, 250, 250, 250, 250, 221]
+    );
     assert_eq!(run.body.len(), 1);
     assert_eq!(run.body[0].len(), 1324);
     assert_eq!(&run.body[0][..1000], &data[..]);
     // DATA is refused with BODY=BINARYMIME.
-    let run = run_pieces(o, &[b"EHLO a\r\nMAIL FROM:<a@b.c> BODY=BINARYMIME\r\nRCPT TO:<c@d.e>\r\nDATA\r\n"]);
+    let run = run_pieces(
+        o,
+        &[b"EHLO a\r\nMAIL FROM:<a@b.c> BODY=BINARYMIME\r\nRCPT TO:<c@d.e>\r\nDATA\r\n"],
+    );
     assert_eq!(reply_codes(&run.out), [220, 250, 250, 250, 503]);
 }
 
 #[test]
 fn rfc4954_4_auth_plain_initial_response() {
     let run = replay(RFC4954_4_PLAIN_IR, tls_opts());
-    assert!(run.events.iter().any(|e| e.starts_with("AuthStart(PLAIN, Some(")));
+    assert!(
+        run.events
+            .iter()
+            .any(|e| e.starts_with("AuthStart(PLAIN, Some("))
+    );
 }
 
 #[test]
@@ -216,15 +282,25 @@ fn rfc4954_4_auth_cram_md5() {
 fn rfc3461_dsn_parameters() {
     let run = replay(RFC3461_DSN, tls_opts());
     assert!(run.events.iter().any(|e| e.contains("ret: Some(Hdrs)")));
-    assert!(run.events.iter().any(|e| e.contains("notify: Some(Notify { success: true")));
+    assert!(
+        run.events
+            .iter()
+            .any(|e| e.contains("notify: Some(Notify { success: true"))
+    );
     // Without DSN offered, the parameters are refused with 555.
-    let run = run_pieces(Options::default(), &[b"EHLO a\r\nMAIL FROM:<a@b.c> RET=HDRS\r\n"]);
+    let run = run_pieces(
+        Options::default(),
+        &[b"EHLO a\r\nMAIL FROM:<a@b.c> RET=HDRS\r\n"],
+    );
     assert_eq!(reply_codes(&run.out), [220, 250, 555]);
 }
 
 #[test]
 fn auth_cancel_and_bad_base64() {
-    let run = run_pieces(tls_opts(), &[b"EHLO a\r\nAUTH PLAIN\r\n*\r\nAUTH PLAIN\r\n!!!\r\nAUTH PLAIN !!\r\n"]);
+    let run = run_pieces(
+        tls_opts(),
+        &[b"EHLO a\r\nAUTH PLAIN\r\n*\r\nAUTH PLAIN\r\n!!!\r\nAUTH PLAIN !!\r\n"],
+    );
     assert_eq!(reply_codes(&run.out), [220, 250, 334, 501, 334, 501, 501]);
     assert!(run.events.iter().any(|e| e == "AuthCancelled"));
 }
@@ -232,14 +308,23 @@ fn auth_cancel_and_bad_base64() {
 #[test]
 fn auth_plaintext_refused_before_tls_538() {
     let mut o = Options::default();
-    o.auth_mechanisms = vec![mailwire_sasl::Mechanism::Plain, mailwire_sasl::Mechanism::CramMd5];
-    let run = run_pieces(o.clone(), &[b"EHLO a\r\nAUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=\r\n"]);
+    o.auth_mechanisms = vec![
+        mailwire_sasl::Mechanism::Plain,
+        mailwire_sasl::Mechanism::CramMd5,
+    ];
+    let run = run_pieces(
+        o.clone(),
+        &[b"EHLO a\r\nAUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=\r\n"],
+    );
     assert_eq!(reply_codes(&run.out), [220, 250, 538]);
     // Not offered either; CRAM-MD5 is.
     assert!(!run.out.windows(10).any(|w| w == b"AUTH PLAIN"));
     assert!(run.out.windows(13).any(|w| w == b"AUTH CRAM-MD5"));
     o.allow_plaintext_auth = true;
-    let run = run_pieces(o, &[b"EHLO a\r\nAUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=\r\nAUTH PLAIN\r\n"]);
+    let run = run_pieces(
+        o,
+        &[b"EHLO a\r\nAUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=\r\nAUTH PLAIN\r\n"],
+    );
     assert_eq!(reply_codes(&run.out), [220, 250, 235, 503]);
 }
 
@@ -257,12 +342,18 @@ fn command_order_503() {
         Options::default(),
         &[b"MAIL FROM:<a@b.c>\r\nEHLO a\r\nRCPT TO:<a@b.c>\r\nDATA\r\nMAIL FROM:<a@b.c>\r\nMAIL FROM:<a@b.c>\r\nDATA\r\nNOOP\r\nRSET\r\nVRFY x\r\nHELP\r\n"],
     );
-    assert_eq!(reply_codes(&run.out), [220, 503, 250, 503, 503, 250, 503, 554, 250, 250, 252, 214]);
+    assert_eq!(
+        reply_codes(&run.out),
+        [220, 503, 250, 503, 503, 250, 503, 554, 250, 250, 252, 214]
+    );
 }
 
 #[test]
 fn helo_session_refuses_extensions() {
-    let run = run_pieces(Options::default(), &[b"HELO a\r\nMAIL FROM:<a@b.c> SIZE=10\r\nMAIL FROM:<a@b.c>\r\n"]);
+    let run = run_pieces(
+        Options::default(),
+        &[b"HELO a\r\nMAIL FROM:<a@b.c> SIZE=10\r\nMAIL FROM:<a@b.c>\r\n"],
+    );
     assert_eq!(reply_codes(&run.out), [220, 250, 555, 250]);
     assert!(!run.out.windows(10).any(|w| w == b"PIPELINING"));
 }
@@ -285,7 +376,9 @@ const SMUGGLE: [&[u8]; 11] = [
 ];
 
 fn smuggle_input(seq: &[u8]) -> Vec<u8> {
-    let mut v = b"EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<c@d.e>\r\nDATA\r\nSubject: hi\r\n\r\nbody".to_vec();
+    let mut v =
+        b"EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<c@d.e>\r\nDATA\r\nSubject: hi\r\n\r\nbody"
+            .to_vec();
     v.extend_from_slice(seq);
     v.extend_from_slice(b"MAIL FROM:<evil@x.y>\r\nRCPT TO:<victim@d.e>\r\nDATA\r\nsmuggled\r\n");
     v.extend_from_slice(b"\r\n.\r\nQUIT\r\n");
@@ -294,7 +387,10 @@ fn smuggle_input(seq: &[u8]) -> Vec<u8> {
 
 #[test]
 fn smuggling_sequences_yield_one_message() {
-    for policy in [mailwire_line::BareEol::Reject, mailwire_line::BareEol::Normalize] {
+    for policy in [
+        mailwire_line::BareEol::Reject,
+        mailwire_line::BareEol::Normalize,
+    ] {
         for seq in SMUGGLE {
             let mut o = Options::default();
             o.bare_eol = policy;
@@ -304,7 +400,11 @@ fn smuggling_sequences_yield_one_message() {
                 run_pieces(o.clone(), &pieces)
             }] {
                 let mails = run.events.iter().filter(|e| e.starts_with("Mail(")).count();
-                let ends = run.events.iter().filter(|e| e.starts_with("DataEnd") || e.contains("BareLineEnding")).count();
+                let ends = run
+                    .events
+                    .iter()
+                    .filter(|e| e.starts_with("DataEnd") || e.contains("BareLineEnding"))
+                    .count();
                 assert_eq!(mails, 1, "{seq:?} {policy:?}: {:?}", run.events);
                 assert_eq!(ends, 1, "{seq:?} {policy:?}: {:?}", run.events);
                 assert!(!run.events.iter().any(|e| e.contains("evil")), "{seq:?}");
@@ -342,7 +442,12 @@ fn starttls_pipelined_plaintext_is_never_answered() {
     assert!(s.events().iter().any(|e| matches!(e, Event::StartTls)));
     s.send(b"R");
     s.expect_nothing();
-    assert!(s.events().iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::PlaintextAfterStartTls })));
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::PlaintextAfterStartTls
+        }
+    )));
 
     // The real upgrade: EHLO is required again and STARTTLS is no longer offered.
     let mut s = Scripted::new(Srv(Server::new(o, now)), now);
@@ -358,7 +463,11 @@ fn starttls_pipelined_plaintext_is_never_answered() {
 
 #[test]
 fn over_long_path_501() {
-    let long = format!("EHLO a\r\nMAIL FROM:<{}@b.c>\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<{}@x.y>\r\n", "a".repeat(65), "b".repeat(300));
+    let long = format!(
+        "EHLO a\r\nMAIL FROM:<{}@b.c>\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<{}@x.y>\r\n",
+        "a".repeat(65),
+        "b".repeat(300)
+    );
     let run = run_pieces(Options::default(), &[long.as_bytes()]);
     assert_eq!(reply_codes(&run.out), [220, 250, 501, 250, 501]);
 }
@@ -407,7 +516,10 @@ fn bad_command_limit_421() {
     o.max_bad_commands = 3;
     let run = run_pieces(o, &[b"FOO\r\nBAR\r\nBAZ\r\nNOOP\r\n"]);
     assert_eq!(reply_codes(&run.out), [220, 500, 500, 421]);
-    assert_eq!(run.events.last().unwrap(), "Closed { reason: TooManyBadCommands }");
+    assert_eq!(
+        run.events.last().unwrap(),
+        "Closed { reason: TooManyBadCommands }"
+    );
 }
 
 #[test]
@@ -424,17 +536,28 @@ fn timeouts_rfc5321_4_5_3_2() {
     let now = Instant::now();
     let mut s = Scripted::new(Srv(Server::new(Options::default(), now)), now);
     let _ = s.take_output();
-    assert_eq!(s.machine.poll_timeout(), Some(now + Duration::from_secs(300)));
+    assert_eq!(
+        s.machine.poll_timeout(),
+        Some(now + Duration::from_secs(300))
+    );
     s.advance(Duration::from_secs(299));
     s.expect_nothing();
     s.send(b"NOOP\r\n");
     s.expect(b"250 2.0.0 OK\r\n");
     // The wait restarts at the last input.
-    assert_eq!(s.machine.poll_timeout(), Some(now + Duration::from_secs(599)));
+    assert_eq!(
+        s.machine.poll_timeout(),
+        Some(now + Duration::from_secs(599))
+    );
     s.advance(Duration::from_secs(300));
     assert_eq!(reply_codes(&s.take_output()), [421]);
     assert!(s.machine.is_closed());
-    assert!(s.events().iter().any(|e| matches!(e, Event::Closed { reason: ConnectionError::Timeout(_) })));
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::Timeout(_)
+        }
+    )));
     // No timer runs while the application decides.
     let mut s = Scripted::new(Srv(Server::new(Options::default(), now)), now);
     s.send(b"EHLO a\r\nMAIL FROM:<a@b.c>\r\n");
@@ -526,4 +649,3 @@ fn every_split_point_and_bytewise() {
         assert_eq!(bw.events, whole.events);
     }
 }
-

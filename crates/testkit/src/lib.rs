@@ -69,7 +69,7 @@ pub trait Machine {
 
 /// Wraps a protocol machine in a local newtype that implements [`Machine`].
 ///
-/// ```ignore
+/// ```text
 /// mailwire_testkit::machine!(pub struct Srv(mailwire_smtp::server::Server), mailwire_smtp::server::Event);
 /// ```
 #[macro_export]
@@ -150,14 +150,26 @@ pub struct Pair<C: Machine, S: Machine> {
 
 impl<C: Machine, S: Machine> Debug for Pair<C, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pair").field("now", &self.now).field("moved", &self.moved).finish_non_exhaustive()
+        f.debug_struct("Pair")
+            .field("now", &self.now)
+            .field("moved", &self.moved)
+            .finish_non_exhaustive()
     }
 }
 
 impl<C: Machine, S: Machine> Pair<C, S> {
     /// Joins two machines at time `now`.
     pub fn new(client: C, server: S, now: Instant) -> Self {
-        Pair { client, server, now, chunk: None, advance_clock: true, moved: (0, 0), tamper: None, buf: Vec::new() }
+        Pair {
+            client,
+            server,
+            now,
+            chunk: None,
+            advance_clock: true,
+            moved: (0, 0),
+            tamper: None,
+            buf: Vec::new(),
+        }
     }
 
     /// Installs a hook between the two sides.
@@ -188,10 +200,10 @@ impl<C: Machine, S: Machine> Pair<C, S> {
         // client -> server
         self.buf.clear();
         while self.client.poll_transmit(self.now, &mut self.buf).is_some() {}
-        if let Some(t) = &mut self.tamper {
-            if !self.buf.is_empty() {
-                t(Direction::ToServer, &mut self.buf);
-            }
+        if let Some(t) = &mut self.tamper
+            && !self.buf.is_empty()
+        {
+            t(Direction::ToServer, &mut self.buf);
         }
         if !self.buf.is_empty() {
             moved = true;
@@ -207,10 +219,10 @@ impl<C: Machine, S: Machine> Pair<C, S> {
         // server -> client
         self.buf.clear();
         while self.server.poll_transmit(self.now, &mut self.buf).is_some() {}
-        if let Some(t) = &mut self.tamper {
-            if !self.buf.is_empty() {
-                t(Direction::ToClient, &mut self.buf);
-            }
+        if let Some(t) = &mut self.tamper
+            && !self.buf.is_empty()
+        {
+            t(Direction::ToClient, &mut self.buf);
         }
         if !self.buf.is_empty() {
             moved = true;
@@ -279,7 +291,11 @@ impl<C: Machine, S: Machine> Pair<C, S> {
     }
 
     /// Steps without firing timers until nothing moves.
-    pub fn settle(&mut self, on_client: &mut dyn FnMut(&mut C, C::Event), on_server: &mut dyn FnMut(&mut S, S::Event)) {
+    pub fn settle(
+        &mut self,
+        on_client: &mut dyn FnMut(&mut C, C::Event),
+        on_server: &mut dyn FnMut(&mut S, S::Event),
+    ) {
         let adv = self.advance_clock;
         self.advance_clock = false;
         for _ in 0..1_000_000 {
@@ -306,11 +322,20 @@ pub struct Scripted<M: Machine> {
 impl<M: Machine> Scripted<M> {
     /// Starts a script at `now`.
     pub fn new(machine: M, now: Instant) -> Self {
-        Scripted { machine, now, collected: Vec::new(), pending: Vec::new() }
+        Scripted {
+            machine,
+            now,
+            collected: Vec::new(),
+            pending: Vec::new(),
+        }
     }
 
     fn pump(&mut self) {
-        while self.machine.poll_transmit(self.now, &mut self.pending).is_some() {}
+        while self
+            .machine
+            .poll_transmit(self.now, &mut self.pending)
+            .is_some()
+        {}
         while let Some(e) = self.machine.poll_event() {
             self.collected.push(e);
         }
@@ -348,7 +373,11 @@ impl<M: Machine> Scripted<M> {
     #[track_caller]
     pub fn expect_nothing(&mut self) {
         self.pump();
-        assert!(self.pending.is_empty(), "unexpected output {:?}", String::from_utf8_lossy(&self.pending));
+        assert!(
+            self.pending.is_empty(),
+            "unexpected output {:?}",
+            String::from_utf8_lossy(&self.pending)
+        );
     }
 
     /// Takes everything the machine sent so far.
@@ -438,6 +467,10 @@ impl Transcript {
 
     /// All bytes one side sends, in order.
     pub fn bytes_of(&self, side: Side) -> Vec<u8> {
-        self.lines.iter().filter(|(s, _)| *s == side).flat_map(|(_, l)| l.clone()).collect()
+        self.lines
+            .iter()
+            .filter(|(s, _)| *s == side)
+            .flat_map(|(_, l)| l.clone())
+            .collect()
     }
 }

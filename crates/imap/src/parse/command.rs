@@ -8,6 +8,7 @@ use super::core::{
     IResult, astring, atom, byte, crlf, date_time, fail, flag, flag_list, literal8_or_literal, mailbox,
     number, number64, nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag, tag_no_case,
 };
+use super::core::upper;
 use super::fetch::fetch_attrs;
 use super::response::{id_params as parse_id_params, status_att as parse_status_att};
 use super::search::search_key;
@@ -269,9 +270,10 @@ fn list(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
 fn uid_command(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
     let (i, _) = sp(i)?;
     let n = i.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-    let name = i[..n].to_ascii_uppercase();
+    let name = upper(&i[..n]);
+    let name = name.as_bytes();
     let j = &i[n..];
-    match name.as_slice() {
+    match name {
         b"FETCH" => fetch(j, true),
         b"SEARCH" => search(j, true),
         b"STORE" => store(j, true),
@@ -301,7 +303,7 @@ fn sort(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
 
 fn thread(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
     let (i, alg) = atom(sp(i)?.0)?;
-    let algorithm = match alg.as_str().to_ascii_uppercase().as_str() {
+    let algorithm = match upper(alg.as_str().as_bytes()).as_str() {
         "ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
         "REFERENCES" => ThreadAlgorithm::References,
         _ => ThreadAlgorithm::Other(alg),
@@ -313,13 +315,14 @@ fn thread(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
 
 fn command_body(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
     let n = i.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-    let name = i[..n].to_ascii_uppercase();
+    let name = upper(&i[..n]);
+    let name = name.as_bytes();
     let j = &i[n..];
     if j.first().is_some_and(|&b| b != b' ' && b != b'\r') {
         return fail(i, "command name");
     }
     let mbox = |j| -> IResult<'_, _> { mailbox(sp(j)?.0) };
-    Ok(match name.as_slice() {
+    Ok(match name {
         b"CAPABILITY" => (j, CommandBody::Capability),
         b"NOOP" => (j, CommandBody::Noop),
         b"LOGOUT" => (j, CommandBody::Logout),

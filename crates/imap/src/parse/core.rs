@@ -47,6 +47,38 @@ pub(crate) fn fail<'a, O>(input: &'a [u8], expected: &'static str) -> IResult<'a
     Err(Err::Error(PError { input, expected }))
 }
 
+/// A short keyword upper-cased on the stack, for case-insensitive matching
+/// without allocating. Words longer than the buffer, or not ASCII, match nothing.
+pub(crate) struct Upper {
+    buf: [u8; 24],
+    len: usize,
+}
+
+impl Upper {
+    #[inline]
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    #[inline]
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
+    }
+}
+
+/// Upper-cases `s` into an [`Upper`].
+#[inline]
+pub(crate) fn upper(s: &[u8]) -> Upper {
+    let mut u = Upper { buf: [0; 24], len: 0 };
+    if s.len() <= u.buf.len() && s.is_ascii() {
+        for (d, b) in u.buf.iter_mut().zip(s) {
+            *d = b.to_ascii_uppercase();
+        }
+        u.len = s.len();
+    }
+    u
+}
+
 /// The maximum nesting of parenthesized structures (BODYSTRUCTURE, search keys, generic values).
 pub(crate) const MAX_DEPTH: usize = 64;
 
@@ -227,10 +259,9 @@ fn literal_data(i: &[u8], n: u64) -> IResult<'_, &[u8]> {
 pub(crate) fn literal(i: &[u8]) -> IResult<'_, IString<'_>> {
     let (rest, n) = literal_head(i)?;
     let (rest, data) = literal_data(rest, n)?;
-    match IString::new(data) {
-        Ok(s) => Ok((rest, s)),
-        Err(_) => fail(i, "literal without NUL"),
-    }
+    // The literal's bytes are not scanned (O(1) whatever its size): a NUL the
+    // peer put in one is passed through, and the encoder sends it back as a literal.
+    Ok((rest, IString::from_literal(data)))
 }
 
 /// `literal8 = "~{" number64 "}" CRLF *OCTET` or a plain literal (RFC 3516).
@@ -319,13 +350,13 @@ pub(crate) fn flag(i: &[u8]) -> IResult<'_, Flag<'_>> {
             return Ok((&j[1..], Flag::Wildcard));
         }
         let (rest, a) = atom(j)?;
-        let f = match a.as_str().to_ascii_lowercase().as_str() {
-            "answered" => Flag::Answered,
-            "flagged" => Flag::Flagged,
-            "deleted" => Flag::Deleted,
-            "seen" => Flag::Seen,
-            "draft" => Flag::Draft,
-            "recent" => Flag::Recent,
+        let f = match upper(a.as_str().as_bytes()).as_bytes() {
+            b"ANSWERED" => Flag::Answered,
+            b"FLAGGED" => Flag::Flagged,
+            b"DELETED" => Flag::Deleted,
+            b"SEEN" => Flag::Seen,
+            b"DRAFT" => Flag::Draft,
+            b"RECENT" => Flag::Recent,
             _ => Flag::Extension(a),
         };
         Ok((rest, f))

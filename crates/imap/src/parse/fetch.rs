@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use super::body::{body, envelope};
 use super::core::{
     IResult, astring, atom, byte, date_time, fail, flag_list, literal8_or_literal, nil, nstring, number,
-    number64, nz_number, opt_sp, paren_list, sp, tag_no_case, value,
+    number64, nz_number, opt_sp, paren_list, sp, tag_no_case, upper, value,
 };
 use crate::types::fetch::{FetchAttr, FetchAttrs, FetchItem, Partial, Section, SectionText, Value};
 
@@ -111,15 +111,15 @@ fn att_name(i: &[u8]) -> IResult<'_, &[u8]> {
 pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
     let start = i;
     let (i, name) = att_name(i)?;
-    let upper = |s: &[u8]| name.eq_ignore_ascii_case(s);
-    if upper(b"BODY") && i.first() == Some(&b'[') {
+    let is = |s: &[u8]| name.eq_ignore_ascii_case(s);
+    if is(b"BODY") && i.first() == Some(&b'[') {
         let (i, section) = section(i)?;
         let (i, origin) = origin(i)?;
         let (i, _) = sp(i)?;
         let (i, data) = nstring(i)?;
         return Ok((i, FetchItem::BodySection { section, origin, data }));
     }
-    if upper(b"BINARY") && i.first() == Some(&b'[') {
+    if is(b"BINARY") && i.first() == Some(&b'[') {
         let (i, part) = section_binary(i)?;
         let (i, origin) = origin(i)?;
         let (i, _) = sp(i)?;
@@ -132,14 +132,14 @@ pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
         };
         return Ok((i, FetchItem::Binary { part, origin, data }));
     }
-    if upper(b"BINARY.SIZE") && i.first() == Some(&b'[') {
+    if is(b"BINARY.SIZE") && i.first() == Some(&b'[') {
         let (i, part) = section_binary(i)?;
         let (i, _) = sp(i)?;
         let (i, size) = number64(i)?;
         return Ok((i, FetchItem::BinarySize { part, size }));
     }
     let (i, _) = sp(i)?;
-    let item = match name.to_ascii_uppercase().as_slice() {
+    let item = match upper(&name).as_bytes() {
         b"FLAGS" => flag_list(i).map(|(r, f)| (r, FetchItem::Flags(f)))?,
         b"ENVELOPE" => envelope(i).map(|(r, e)| (r, FetchItem::Envelope(Box::new(e))))?,
         b"INTERNALDATE" => date_time(i).map(|(r, d)| (r, FetchItem::InternalDate(d)))?,
@@ -183,9 +183,10 @@ pub(crate) fn msg_atts(i: &[u8]) -> IResult<'_, Vec<FetchItem<'_>>> {
 /// `fetch-att` (command side).
 pub(crate) fn fetch_att(i: &[u8]) -> IResult<'_, FetchAttr<'_>> {
     let (i, name) = att_name(i)?;
-    let n = name.to_ascii_uppercase();
+    let n = upper(name);
+    let n = n.as_bytes();
     if i.first() == Some(&b'[') {
-        return match n.as_slice() {
+        return match n {
             b"BODY" | b"BODY.PEEK" => {
                 let (i, section) = section(i)?;
                 let (i, partial) = partial(i)?;
@@ -200,7 +201,7 @@ pub(crate) fn fetch_att(i: &[u8]) -> IResult<'_, FetchAttr<'_>> {
             _ => fail(i, "fetch attribute with a section"),
         };
     }
-    let a = match n.as_slice() {
+    let a = match n {
         b"ENVELOPE" => FetchAttr::Envelope,
         b"FLAGS" => FetchAttr::Flags,
         b"INTERNALDATE" => FetchAttr::InternalDate,

@@ -4,7 +4,7 @@ use std::num::NonZeroU32;
 
 use super::core::{
     IResult, astring, atom, byte, crlf, fail, flag_list, literal_head, mailbox, nil, nstring, number,
-    number64, nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag, tag_no_case, text,
+    number64, nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag, tag_no_case, text, upper,
     value,
 };
 use super::fetch::msg_atts;
@@ -30,9 +30,9 @@ fn keyword<'a>(kw: &'static str) -> impl Fn(&'a [u8]) -> IResult<'a, ()> {
 /// `resp-text-code` (inside the brackets).
 fn code(i: &[u8]) -> IResult<'_, Code<'_>> {
     let (i, name) = atom(i)?;
-    let upper = name.as_str().to_ascii_uppercase();
+    let up = upper(name.as_str().as_bytes());
     let parsed: IResult<'_, Code<'_>> = (|| {
-        Ok(match upper.as_str() {
+        Ok(match up.as_str() {
             "ALERT" => (i, Code::Alert),
             "PARSE" => (i, Code::Parse),
             "READ-ONLY" => (i, Code::ReadOnly),
@@ -128,7 +128,7 @@ fn resp_text(i: &[u8]) -> IResult<'_, (Option<Code<'_>>, Text<'_>)> {
 
 fn status_kind(i: &[u8]) -> IResult<'_, StatusKind> {
     let n = i.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-    let k = match i[..n].to_ascii_uppercase().as_slice() {
+    let k = match upper(&i[..n]).as_bytes() {
         b"OK" => StatusKind::Ok,
         b"NO" => StatusKind::No,
         b"BAD" => StatusKind::Bad,
@@ -197,7 +197,7 @@ fn mailbox_list(i: &[u8]) -> IResult<'_, ListItem<'_>> {
 
 pub(super) fn status_att(i: &[u8]) -> IResult<'_, StatusAttr> {
     let n = i.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-    let a = match i[..n].to_ascii_uppercase().as_slice() {
+    let a = match upper(&i[..n]).as_bytes() {
         b"MESSAGES" => StatusAttr::Messages,
         b"RECENT" => StatusAttr::Recent,
         b"UIDNEXT" => StatusAttr::UidNext,
@@ -285,7 +285,7 @@ fn thread(i: &[u8], depth: usize) -> IResult<'_, Thread> {
 fn esearch_item(i: &[u8]) -> IResult<'_, ESearchItem<'_>> {
     let (i, name) = atom(i)?;
     let (i, _) = sp(i)?;
-    Ok(match name.as_str().to_ascii_uppercase().as_str() {
+    Ok(match upper(name.as_str().as_bytes()).as_str() {
         "MIN" => number(i).map(|(r, n)| (r, ESearchItem::Min(n)))?,
         "MAX" => number(i).map(|(r, n)| (r, ESearchItem::Max(n)))?,
         "COUNT" => number(i).map(|(r, n)| (r, ESearchItem::Count(n)))?,
@@ -359,7 +359,7 @@ fn untagged_data(i: &[u8]) -> IResult<'_, Data<'_>> {
         let (j, n) = number(i)?;
         let (j, _) = sp(j)?;
         let (k, name) = atom(j)?;
-        return Ok(match name.as_str().to_ascii_uppercase().as_str() {
+        return Ok(match upper(name.as_str().as_bytes()).as_str() {
             "EXISTS" => (k, Data::Exists(n)),
             "RECENT" => (k, Data::Recent(n)),
             "EXPUNGE" => match NonZeroU32::new(n) {
@@ -379,8 +379,8 @@ fn untagged_data(i: &[u8]) -> IResult<'_, Data<'_>> {
         });
     }
     let (j, name) = atom(i)?;
-    let upper = name.as_str().to_ascii_uppercase();
-    Ok(match upper.as_str() {
+    let up = upper(name.as_str().as_bytes());
+    Ok(match up.as_str() {
         "CAPABILITY" => {
             let (j, _) = sp(j)?;
             sp_list1(j, atom).map(|(r, l)| (r, Data::Capability(l)))?

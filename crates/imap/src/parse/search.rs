@@ -1,6 +1,6 @@
 //! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 §3.1.5, RFC 5032).
 
-use super::core::{IResult, MAX_DEPTH, astring, atom, byte, date, fail, number, number64, opt_sp, sequence_set, sp};
+use super::core::{IResult, MAX_DEPTH, astring, atom, byte, date, fail, number, number64, opt_sp, sequence_set, sp, upper};
 use crate::types::search::{EntryType, SearchKey};
 
 /// `search-key`, nested to at most the depth limit.
@@ -27,14 +27,15 @@ pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
         }
         _ => {
             let n = i.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-            let name = i[..n].to_ascii_uppercase();
+            let name = upper(&i[..n]);
+    let name = name.as_bytes();
             let j = &i[n..];
             if !matches!(j.first(), None | Some(b' ') | Some(b')') | Some(b'\r')) {
                 return fail(i, "search key");
             }
             let s = |j| -> IResult<'_, _> { astring(sp(j)?.0) };
             let d = |j| -> IResult<'_, _> { date(sp(j)?.0) };
-            Ok(match name.as_slice() {
+            Ok(match name {
                 b"ALL" => (j, SearchKey::All),
                 b"ANSWERED" => (j, SearchKey::Answered),
                 b"DELETED" => (j, SearchKey::Deleted),
@@ -86,10 +87,10 @@ pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
                         let (j, name) = super::core::string(j)?;
                         let (j, _) = sp(j)?;
                         let m = j.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-                        let t = match j[..m].to_ascii_lowercase().as_slice() {
-                            b"priv" => EntryType::Private,
-                            b"shared" => EntryType::Shared,
-                            b"all" => EntryType::All,
+                        let t = match upper(&j[..m]).as_bytes() {
+                            b"PRIV" => EntryType::Private,
+                            b"SHARED" => EntryType::Shared,
+                            b"ALL" => EntryType::All,
                             _ => return fail(j, "priv, shared or all"),
                         };
                         let (j, modseq) = number64(sp(&j[m..])?.0)?;

@@ -132,8 +132,9 @@ str_newtype!(
 /// grammar says `astring` or `nstring`.
 ///
 /// The value is the decoded content; the encoder picks the shortest correct
-/// form for its context (atom, quoted string or literal). It may hold any
-/// byte except NUL, which only a `literal8` can carry (see [`Binary`]).
+/// form for its context (atom, quoted string or literal). Built by the
+/// caller it may hold any byte except NUL, which only a `literal8` can carry
+/// (see [`Binary`]); parsed from a literal it holds the bytes as received.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct IString<'a>(Cow<'a, [u8]>);
 
@@ -152,6 +153,11 @@ impl<'a> IString<'a> {
         let value = value.into();
         debug_assert!(!value.contains(&0));
         Self(value)
+    }
+
+    /// Wraps literal bytes as received, unscanned (they may hold a NUL a peer sent).
+    pub(crate) fn from_literal(value: &'a [u8]) -> Self {
+        Self(Cow::Borrowed(value))
     }
 
     /// The content bytes.

@@ -147,7 +147,9 @@ enum Timer {
 #[derive(Debug)]
 enum Expect {
     Greeting,
-    Capa { after_tls: bool },
+    Capa {
+        after_tls: bool,
+    },
     Stls,
     User,
     Pass,
@@ -155,7 +157,10 @@ enum Expect {
     Auth(Box<mailwire_sasl::Client>),
     /// After a client-side SASL error: the `-ERR` to `*`.
     AuthCancelled(String),
-    App { handle: CommandHandle, cmd: Command<'static> },
+    App {
+        handle: CommandHandle,
+        cmd: Command<'static>,
+    },
 }
 
 impl Expect {
@@ -253,7 +258,8 @@ impl Client {
             pipelining: false,
             options,
         };
-        c.timers.set(Timer::Response as usize, now + c.options.response_timeout);
+        c.timers
+            .set(Timer::Response as usize, now + c.options.response_timeout);
         c
     }
 
@@ -282,7 +288,10 @@ impl Client {
     /// Queues a command: `STAT`, `LIST`, `UIDL`, `RETR`, `TOP`, `DELE`,
     /// `RSET`, `NOOP`, `CAPA` or `QUIT`. It is sent after login, pipelined
     /// when the server offers PIPELINING. Then drain the outputs.
-    pub fn enqueue(&mut self, cmd: Command<'static>) -> Result<CommandHandle, SendError<Command<'static>>> {
+    pub fn enqueue(
+        &mut self,
+        cmd: Command<'static>,
+    ) -> Result<CommandHandle, SendError<Command<'static>>> {
         if self.closed || self.quit_queued {
             return Err(SendError::Closed(cmd));
         }
@@ -345,7 +354,10 @@ impl Client {
         self.decoder.reset();
         self.inbuf.clear();
         self.send_internal(Command::Capa, Expect::Capa { after_tls: true });
-        self.timers.set(Timer::Response as usize, now + self.options.response_timeout);
+        self.timers.set(
+            Timer::Response as usize,
+            now + self.options.response_timeout,
+        );
     }
 
     /// Appends what is to be sent to `buf`; returns how many octets, or
@@ -357,7 +369,10 @@ impl Client {
             return None;
         }
         if self.timers.next().is_none() && !self.inflight.is_empty() {
-            self.timers.set(Timer::Response as usize, now + self.options.response_timeout);
+            self.timers.set(
+                Timer::Response as usize,
+                now + self.options.response_timeout,
+            );
         }
         let n = self.out.len();
         if buf.is_empty() {
@@ -378,7 +393,11 @@ impl Client {
     /// The response deadline, if a response is awaited. Ask last.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.closed { None } else { self.timers.next() }
+        if self.closed {
+            None
+        } else {
+            self.timers.next()
+        }
     }
 
     // ----- internals ----------------------------------------------------
@@ -397,7 +416,10 @@ impl Client {
     }
 
     fn fail_auth(&mut self, code: Option<ResponseCode<'static>>, text: impl Into<String>) {
-        self.close(ConnectionError::AuthenticationFailed { code, text: text.into() });
+        self.close(ConnectionError::AuthenticationFailed {
+            code,
+            text: text.into(),
+        });
     }
 
     fn send_internal(&mut self, cmd: Command<'_>, expect: Expect) {
@@ -424,7 +446,9 @@ impl Client {
         while !self.closed && self.phase != Phase::WaitTls {
             let Some(kind) = self.inflight.front().map(Expect::kind) else {
                 if !self.inbuf.is_empty() {
-                    self.close(ConnectionError::MalformedResponse("data no command asked for".into()));
+                    self.close(ConnectionError::MalformedResponse(
+                        "data no command asked for".into(),
+                    ));
                 }
                 break;
             };
@@ -433,10 +457,15 @@ impl Client {
                 Ok(crate::Progress::Complete(unit)) => self.unit(unit),
                 Err(e) => self.close(ConnectionError::MalformedResponse(e.to_string())),
             }
+            // Any progress restarts the response timer, so a long RETR that
+            // keeps arriving never times out.
             if self.inflight.is_empty() {
                 self.timers.stop_all();
-            } else if self.decoder.is_idle() {
-                self.timers.set(Timer::Response as usize, now + self.options.response_timeout);
+            } else {
+                self.timers.set(
+                    Timer::Response as usize,
+                    now + self.options.response_timeout,
+                );
             }
         }
         if self.phase == Phase::WaitTls && !self.inbuf.is_empty() {
@@ -450,7 +479,9 @@ impl Client {
             Decoded::Continuation(b64) => self.continuation(&b64),
             Decoded::Line(line) => self.line(&line),
             Decoded::Chunk(data) => {
-                if let (Collect::Content { size }, Some(Expect::App { handle, .. })) = (&mut self.collect, self.inflight.front()) {
+                if let (Collect::Content { size }, Some(Expect::App { handle, .. })) =
+                    (&mut self.collect, self.inflight.front())
+                {
                     *size += data.len() as u64;
                     let handle = *handle;
                     self.events.push_back(Event::MessageChunk { handle, data });
@@ -458,15 +489,28 @@ impl Client {
             }
             Decoded::End => {
                 let collect = std::mem::replace(&mut self.collect, Collect::None);
-                let Some(expect) = self.inflight.pop_front() else { return };
+                let Some(expect) = self.inflight.pop_front() else {
+                    return;
+                };
                 match (expect, collect) {
-                    (Expect::Capa { after_tls }, Collect::Capa(caps)) => self.capa_done(caps, after_tls),
-                    (Expect::App { handle, .. }, Collect::Capa(capabilities)) => {
-                        self.events.push_back(Event::Capabilities { handle, capabilities })
+                    (Expect::Capa { after_tls }, Collect::Capa(caps)) => {
+                        self.capa_done(caps, after_tls)
                     }
-                    (Expect::App { handle, .. }, Collect::List(listings)) => self.events.push_back(Event::List { handle, listings }),
-                    (Expect::App { handle, .. }, Collect::Uidl(listings)) => self.events.push_back(Event::Uidl { handle, listings }),
-                    (Expect::App { handle, .. }, Collect::Content { size }) => self.events.push_back(Event::MessageEnd { handle, size }),
+                    (Expect::App { handle, .. }, Collect::Capa(capabilities)) => {
+                        self.events.push_back(Event::Capabilities {
+                            handle,
+                            capabilities,
+                        })
+                    }
+                    (Expect::App { handle, .. }, Collect::List(listings)) => {
+                        self.events.push_back(Event::List { handle, listings })
+                    }
+                    (Expect::App { handle, .. }, Collect::Uidl(listings)) => {
+                        self.events.push_back(Event::Uidl { handle, listings })
+                    }
+                    (Expect::App { handle, .. }, Collect::Content { size }) => {
+                        self.events.push_back(Event::MessageEnd { handle, size })
+                    }
                     _ => {}
                 }
                 self.flush_queue();
@@ -481,10 +525,10 @@ impl Client {
             Collect::Capa(v) => {
                 // An unknown or malformed capability line is skipped: the
                 // list is advisory (RFC 2449 §5).
-                if let Ok(c) = parse_capability(line) {
-                    if !over(v.len(), 256) {
-                        v.push(c.into_owned());
-                    }
+                if let Ok(c) = parse_capability(line)
+                    && !over(v.len(), 256)
+                {
+                    v.push(c.into_owned());
                 }
                 None
             }
@@ -513,32 +557,61 @@ impl Client {
 
     fn status(&mut self, status: StatusLine<'static>) {
         let ok = status.is_ok();
-        let Some(front) = self.inflight.front() else { return };
-        let multi = ok && matches!(front.kind(), ResponseKind::MultiLine | ResponseKind::Content);
+        let Some(front) = self.inflight.front() else {
+            return;
+        };
+        let multi = ok
+            && matches!(
+                front.kind(),
+                ResponseKind::MultiLine | ResponseKind::Content
+            );
         if multi {
             // The lines follow; the entry stays in flight until End.
             self.collect = match front {
                 Expect::Capa { .. } => Collect::Capa(Vec::new()),
-                Expect::App { cmd: Command::Capa, .. } => Collect::Capa(Vec::new()),
-                Expect::App { cmd: Command::List(None), .. } => Collect::List(Vec::new()),
-                Expect::App { cmd: Command::Uidl(None), .. } => Collect::Uidl(Vec::new()),
-                Expect::App { handle, cmd: Command::Retr(msg) | Command::Top { msg, .. } } => {
-                    self.events.push_back(Event::MessageStart { handle: *handle, msg: *msg });
+                Expect::App {
+                    cmd: Command::Capa, ..
+                } => Collect::Capa(Vec::new()),
+                Expect::App {
+                    cmd: Command::List(None),
+                    ..
+                } => Collect::List(Vec::new()),
+                Expect::App {
+                    cmd: Command::Uidl(None),
+                    ..
+                } => Collect::Uidl(Vec::new()),
+                Expect::App {
+                    handle,
+                    cmd: Command::Retr(msg) | Command::Top { msg, .. },
+                } => {
+                    self.events.push_back(Event::MessageStart {
+                        handle: *handle,
+                        msg: *msg,
+                    });
                     Collect::Content { size: 0 }
                 }
                 _ => Collect::Skip,
             };
             return;
         }
-        let Some(expect) = self.inflight.pop_front() else { return };
+        let Some(expect) = self.inflight.pop_front() else {
+            return;
+        };
         match expect {
             Expect::Greeting => {
                 if !ok {
-                    self.close(ConnectionError::Refused(status.text.to_str_lossy().into_owned()));
+                    self.close(ConnectionError::Refused(
+                        status.text.to_str_lossy().into_owned(),
+                    ));
                     return;
                 }
                 self.apop_timestamp = apop_timestamp(status.text.as_bytes());
-                self.send_internal(Command::Capa, Expect::Capa { after_tls: self.tls });
+                self.send_internal(
+                    Command::Capa,
+                    Expect::Capa {
+                        after_tls: self.tls,
+                    },
+                );
             }
             Expect::Capa { after_tls } => {
                 // -ERR: an RFC 1939 server without CAPA.
@@ -568,7 +641,11 @@ impl Client {
             }
             Expect::Pass | Expect::Apop => {
                 if ok {
-                    let m = if matches!(expect, Expect::Pass) { LoginMethod::User } else { LoginMethod::Apop };
+                    let m = if matches!(expect, Expect::Pass) {
+                        LoginMethod::User
+                    } else {
+                        LoginMethod::Apop
+                    };
                     self.ready(m, status);
                 } else {
                     self.fail_auth(status.code, status.text.to_str_lossy().into_owned());
@@ -596,17 +673,42 @@ impl Client {
                     match cmd {
                         Command::Stat => match parse_drop_listing(status.text.as_bytes()) {
                             Ok(listing) => self.events.push_back(Event::Stat { handle, listing }),
-                            Err(e) => return self.close(ConnectionError::MalformedResponse(e.to_string())),
+                            Err(e) => {
+                                return self
+                                    .close(ConnectionError::MalformedResponse(e.to_string()));
+                            }
                         },
-                        Command::List(Some(n)) => match parse_scan_listing(status.text.as_bytes()) {
-                            Ok(l) if l.msg == n => self.events.push_back(Event::List { handle, listings: vec![l] }),
-                            Ok(_) => return self.close(ConnectionError::MalformedResponse("LIST answered for another message".into())),
-                            Err(e) => return self.close(ConnectionError::MalformedResponse(e.to_string())),
-                        },
+                        Command::List(Some(n)) => {
+                            match parse_scan_listing(status.text.as_bytes()) {
+                                Ok(l) if l.msg == n => self.events.push_back(Event::List {
+                                    handle,
+                                    listings: vec![l],
+                                }),
+                                Ok(_) => {
+                                    return self.close(ConnectionError::MalformedResponse(
+                                        "LIST answered for another message".into(),
+                                    ));
+                                }
+                                Err(e) => {
+                                    return self
+                                        .close(ConnectionError::MalformedResponse(e.to_string()));
+                                }
+                            }
+                        }
                         Command::Uidl(Some(n)) => match parse_uid_listing(status.text.as_bytes()) {
-                            Ok(l) if l.msg == n => self.events.push_back(Event::Uidl { handle, listings: vec![l.into_owned()] }),
-                            Ok(_) => return self.close(ConnectionError::MalformedResponse("UIDL answered for another message".into())),
-                            Err(e) => return self.close(ConnectionError::MalformedResponse(e.to_string())),
+                            Ok(l) if l.msg == n => self.events.push_back(Event::Uidl {
+                                handle,
+                                listings: vec![l.into_owned()],
+                            }),
+                            Ok(_) => {
+                                return self.close(ConnectionError::MalformedResponse(
+                                    "UIDL answered for another message".into(),
+                                ));
+                            }
+                            Err(e) => {
+                                return self
+                                    .close(ConnectionError::MalformedResponse(e.to_string()));
+                            }
                         },
                         Command::Quit => {
                             self.events.push_back(Event::Done { handle, status });
@@ -624,7 +726,8 @@ impl Client {
     fn capa_done(&mut self, caps: Vec<Capability<'static>>, after_tls: bool) {
         self.capa_known = !caps.is_empty();
         self.capabilities = caps;
-        self.pipelining = self.options.pipelining && self.capabilities.contains(&Capability::Pipelining);
+        self.pipelining =
+            self.options.pipelining && self.capabilities.contains(&Capability::Pipelining);
         if self.options.tls == TlsMode::StartTls && !after_tls && !self.tls {
             if self.capa_known && !self.capabilities.contains(&Capability::Stls) {
                 self.close(ConnectionError::TlsUnavailable);
@@ -653,7 +756,8 @@ impl Client {
     fn login(&mut self) {
         let plaintext_ok = self.tls || self.options.allow_plaintext_auth;
         let creds = {
-            let mut c = Credentials::password(self.options.username.clone(), self.options.password.clone());
+            let mut c =
+                Credentials::password(self.options.username.clone(), self.options.password.clone());
             if let Some(a) = &self.options.authzid {
                 c = c.with_authzid(a.clone());
             }
@@ -666,7 +770,8 @@ impl Client {
         if plaintext_ok {
             mine.push(Mechanism::Plain);
         }
-        let user_ok = plaintext_ok && (!self.capa_known || self.capabilities.contains(&Capability::User));
+        let user_ok =
+            plaintext_ok && (!self.capa_known || self.capabilities.contains(&Capability::User));
         let method = match self.options.auth {
             AuthChoice::Auto => {
                 let offered = self.sasl_offered();
@@ -680,7 +785,9 @@ impl Client {
                     None
                 }
             }
-            AuthChoice::Sasl(m) if !m.sends_secret_in_clear() || plaintext_ok => Some(LoginMethod::Sasl(m)),
+            AuthChoice::Sasl(m) if !m.sends_secret_in_clear() || plaintext_ok => {
+                Some(LoginMethod::Sasl(m))
+            }
             AuthChoice::Apop if self.apop_timestamp.is_some() => Some(LoginMethod::Apop),
             AuthChoice::User if plaintext_ok => Some(LoginMethod::User),
             _ => None,
@@ -688,10 +795,12 @@ impl Client {
         self.method = method;
         match method {
             None => self.fail_auth(None, "no usable login method (TLS needed, or none offered)"),
-            Some(LoginMethod::User) => match Arg::try_from(self.options.username.as_bytes().to_vec()) {
-                Ok(u) => self.send_internal(Command::User(u), Expect::User),
-                Err(_) => self.fail_auth(None, "user name cannot be sent with USER"),
-            },
+            Some(LoginMethod::User) => {
+                match Arg::try_from(self.options.username.as_bytes().to_vec()) {
+                    Ok(u) => self.send_internal(Command::User(u), Expect::User),
+                    Err(_) => self.fail_auth(None, "user name cannot be sent with USER"),
+                }
+            }
             Some(LoginMethod::Apop) => {
                 let ts = self.apop_timestamp.clone().unwrap_or_default();
                 let mut h = Md5::new();
@@ -703,17 +812,19 @@ impl Client {
                     Err(_) => self.fail_auth(None, "user name cannot be sent with APOP"),
                 }
             }
-            Some(LoginMethod::Sasl(m)) => match mailwire_sasl::Client::new(m, &creds, &self.options.sasl_nonce) {
-                Ok(sasl) => {
-                    let ir = sasl.initial_response().map(|r| encode_initial_response(&r));
-                    let cmd = Command::Auth {
-                        mechanism: Arg::unvalidated(m.name().as_bytes()),
-                        initial_response: ir.and_then(|r| Arg::try_from(r.into_bytes()).ok()),
-                    };
-                    self.send_internal(cmd, Expect::Auth(Box::new(sasl)));
+            Some(LoginMethod::Sasl(m)) => {
+                match mailwire_sasl::Client::new(m, &creds, &self.options.sasl_nonce) {
+                    Ok(sasl) => {
+                        let ir = sasl.initial_response().map(|r| encode_initial_response(&r));
+                        let cmd = Command::Auth {
+                            mechanism: Arg::unvalidated(m.name().as_bytes()),
+                            initial_response: ir.and_then(|r| Arg::try_from(r.into_bytes()).ok()),
+                        };
+                        self.send_internal(cmd, Expect::Auth(Box::new(sasl)));
+                    }
+                    Err(e) => self.fail_auth(None, e.to_string()),
                 }
-                Err(e) => self.fail_auth(None, e.to_string()),
-            },
+            }
         }
     }
 
@@ -722,7 +833,9 @@ impl Client {
             if matches!(self.inflight.front(), Some(Expect::AuthCancelled(_))) {
                 return;
             }
-            self.close(ConnectionError::MalformedResponse("unexpected continuation".into()));
+            self.close(ConnectionError::MalformedResponse(
+                "unexpected continuation".into(),
+            ));
             return;
         };
         let reply = decode_challenge(b64)
@@ -744,7 +857,11 @@ impl Client {
 
     fn ready(&mut self, method: LoginMethod, greeting: StatusLine<'static>) {
         self.phase = Phase::Ready;
-        self.events.push_back(Event::Ready { capabilities: self.capabilities.clone(), method, greeting });
+        self.events.push_back(Event::Ready {
+            capabilities: self.capabilities.clone(),
+            method,
+            greeting,
+        });
         self.flush_queue();
     }
 }

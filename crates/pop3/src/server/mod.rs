@@ -170,7 +170,9 @@ impl<T> AnswerError<T> {
     /// The value that was not used.
     pub fn into_inner(self) -> T {
         match self {
-            AnswerError::UnknownHandle(t) | AnswerError::WrongAnswer(t) | AnswerError::Closed(t) => t,
+            AnswerError::UnknownHandle(t)
+            | AnswerError::WrongAnswer(t)
+            | AnswerError::Closed(t) => t,
         }
     }
 }
@@ -221,9 +223,20 @@ struct Message {
 
 #[derive(Debug)]
 enum Pending {
-    Auth { check: Check, username: String, authzid: Option<String>, method: AuthMethod },
-    Open { username: String },
-    Content { started: bool, stuffer: Stuffer, top: Option<TopCut> },
+    Auth {
+        check: Check,
+        username: String,
+        authzid: Option<String>,
+        method: AuthMethod,
+    },
+    Open {
+        username: String,
+    },
+    Content {
+        started: bool,
+        stuffer: Stuffer,
+        top: Option<TopCut>,
+    },
     Update,
 }
 
@@ -296,7 +309,8 @@ pub struct Server {
 fn nonce_ok(n: &str) -> bool {
     !n.is_empty()
         && n.len() <= 64
-        && n.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'.' | b'-'))
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'.' | b'-'))
 }
 
 impl Server {
@@ -337,7 +351,8 @@ impl Server {
             format!("{} POP3 server ready", s.options.hostname)
         };
         s.ok(&greeting);
-        s.timers.set(Timer::Autologout as usize, now + s.options.autologout);
+        s.timers
+            .set(Timer::Autologout as usize, now + s.options.autologout);
         Ok(s)
     }
 
@@ -416,7 +431,8 @@ impl Server {
         self.phase = Phase::Authorization { user: None };
         self.framer.reset();
         self.inbuf.clear();
-        self.timers.set(Timer::Autologout as usize, now + self.options.autologout);
+        self.timers
+            .set(Timer::Autologout as usize, now + self.options.autologout);
     }
 
     // ----- outputs ------------------------------------------------------
@@ -449,7 +465,11 @@ impl Server {
     /// changes it.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        if self.closed { None } else { self.timers.next() }
+        if self.closed {
+            None
+        } else {
+            self.timers.next()
+        }
     }
 
     // ----- answers ------------------------------------------------------
@@ -484,7 +504,16 @@ impl Server {
         }) {
             return Err(m.with(password));
         }
-        let Some((_, Pending::Auth { check, username, authzid, method })) = self.pending.take() else {
+        let Some((
+            _,
+            Pending::Auth {
+                check,
+                username,
+                authzid,
+                method,
+            },
+        )) = self.pending.take()
+        else {
             return Ok(());
         };
         let now = self.last_now;
@@ -525,13 +554,28 @@ impl Server {
         F: FnOnce(&Secret<String>) -> bool,
     {
         if let Err(m) = self.check_pending(handle, |p| match p {
-            Pending::Auth { check: Check::Password(_), .. } => true,
-            Pending::Auth { check: Check::Sasl(s), .. } => matches!(s.mechanism(), Mechanism::Plain | Mechanism::Login),
+            Pending::Auth {
+                check: Check::Password(_),
+                ..
+            } => true,
+            Pending::Auth {
+                check: Check::Sasl(s),
+                ..
+            } => matches!(s.mechanism(), Mechanism::Plain | Mechanism::Login),
             _ => false,
         }) {
             return Err(m.with(verify));
         }
-        let Some((_, Pending::Auth { check, username, authzid, method })) = self.pending.take() else {
+        let Some((
+            _,
+            Pending::Auth {
+                check,
+                username,
+                authzid,
+                method,
+            },
+        )) = self.pending.take()
+        else {
             return Ok(());
         };
         let now = self.last_now;
@@ -560,12 +604,20 @@ impl Server {
         handle: Handle,
         credentials: Option<ScramCredentials>,
     ) -> Result<(), AnswerError<Option<ScramCredentials>>> {
-        if let Err(m) = self.check_pending(handle, |p| {
-            matches!(p, Pending::Auth { check: Check::Sasl(s), .. } if is_scram(s.mechanism()))
-        }) {
+        if let Err(m) = self.check_pending(
+            handle,
+            |p| matches!(p, Pending::Auth { check: Check::Sasl(s), .. } if is_scram(s.mechanism())),
+        ) {
             return Err(m.with(credentials));
         }
-        let Some((_, Pending::Auth { check: Check::Sasl(mut sasl), .. })) = self.pending.take() else {
+        let Some((
+            _,
+            Pending::Auth {
+                check: Check::Sasl(mut sasl),
+                ..
+            },
+        )) = self.pending.take()
+        else {
             return Ok(());
         };
         let now = self.last_now;
@@ -583,7 +635,11 @@ impl Server {
     /// Answers [`Event::OpenMaildrop`]: the maildrop is locked and these are
     /// its messages, numbered from 1 in this order for the whole session.
     /// The session enters TRANSACTION. Then drain the outputs.
-    pub fn open_maildrop(&mut self, handle: Handle, listing: Vec<MaildropEntry>) -> Result<(), AnswerError<Vec<MaildropEntry>>> {
+    pub fn open_maildrop(
+        &mut self,
+        handle: Handle,
+        listing: Vec<MaildropEntry>,
+    ) -> Result<(), AnswerError<Vec<MaildropEntry>>> {
         if let Err(m) = self.check_pending(handle, |p| matches!(p, Pending::Open { .. })) {
             return Err(m.with(listing));
         }
@@ -593,11 +649,21 @@ impl Server {
         let now = self.last_now;
         self.messages = listing
             .into_iter()
-            .map(|e| Message { size: e.size, uid: e.uid, deleted: false })
+            .map(|e| Message {
+                size: e.size,
+                uid: e.uid,
+                deleted: false,
+            })
             .collect();
         let (count, size) = self.totals();
-        let user: String = username.chars().filter(|c| !c.is_control()).take(64).collect();
-        self.ok(&format!("{user}'s maildrop has {count} messages ({size} octets)"));
+        let user: String = username
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect();
+        self.ok(&format!(
+            "{user}'s maildrop has {count} messages ({size} octets)"
+        ));
         self.phase = Phase::Transaction;
         self.process(now);
         Ok(())
@@ -608,7 +674,11 @@ impl Server {
     /// ([`Event::OpenMaildrop`], e.g. `[IN-USE]` or `[SYS/TEMP]`; the session
     /// stays in AUTHORIZATION), or a message before any content was sent
     /// ([`Event::Retrieve`]). The line must be `-ERR`. Then drain the outputs.
-    pub fn refuse(&mut self, handle: Handle, reply: StatusLine<'static>) -> Result<(), AnswerError<StatusLine<'static>>> {
+    pub fn refuse(
+        &mut self,
+        handle: Handle,
+        reply: StatusLine<'static>,
+    ) -> Result<(), AnswerError<StatusLine<'static>>> {
         if reply.is_ok() {
             return Err(AnswerError::WrongAnswer(reply));
         }
@@ -620,10 +690,8 @@ impl Server {
             return Err(m.with(reply));
         }
         let now = self.last_now;
-        if let Some((_, p)) = self.pending.take() {
-            if matches!(p, Pending::Auth { .. } | Pending::Open { .. }) {
-                self.phase = Phase::Authorization { user: None };
-            }
+        if let Some((_, Pending::Auth { .. } | Pending::Open { .. })) = self.pending.take() {
+            self.phase = Phase::Authorization { user: None };
         }
         self.push_status(&reply);
         self.process(now);
@@ -638,7 +706,15 @@ impl Server {
     pub fn send_content(&mut self, handle: Handle, chunk: &[u8]) -> Result<bool, AnswerError<()>> {
         self.check_pending(handle, |p| matches!(p, Pending::Content { .. }))
             .map_err(|m| m.with(()))?;
-        let Some((_, Pending::Content { started, stuffer, top })) = self.pending.as_mut() else {
+        let Some((
+            _,
+            Pending::Content {
+                started,
+                stuffer,
+                top,
+            },
+        )) = self.pending.as_mut()
+        else {
             return Ok(false);
         };
         if !*started {
@@ -658,7 +734,13 @@ impl Server {
     pub fn end_content(&mut self, handle: Handle) -> Result<(), AnswerError<()>> {
         self.check_pending(handle, |p| matches!(p, Pending::Content { .. }))
             .map_err(|m| m.with(()))?;
-        let Some((_, Pending::Content { started, stuffer, .. })) = self.pending.take() else {
+        let Some((
+            _,
+            Pending::Content {
+                started, stuffer, ..
+            },
+        )) = self.pending.take()
+        else {
             return Ok(());
         };
         if !started {
@@ -673,7 +755,11 @@ impl Server {
     /// Answers [`Event::Update`]: `Ok(())` when every marked message was
     /// removed, or the `-ERR` line to send (RFC 1939 §6: "-ERR some deleted
     /// messages not removed"). The session then ends.
-    pub fn finish_update(&mut self, handle: Handle, result: Result<(), StatusLine<'static>>) -> Result<(), AnswerError<Result<(), StatusLine<'static>>>> {
+    pub fn finish_update(
+        &mut self,
+        handle: Handle,
+        result: Result<(), StatusLine<'static>>,
+    ) -> Result<(), AnswerError<Result<(), StatusLine<'static>>>> {
         if let Err(m) = self.check_pending(handle, |p| matches!(p, Pending::Update)) {
             return Err(m.with(result));
         }
@@ -681,7 +767,10 @@ impl Server {
         match result {
             Ok(()) => self.ok("bye"),
             Err(line) if !line.is_ok() => self.push_status(&line),
-            Err(_) => self.push_status(&StatusLine::err(Some(ResponseCode::SysTemp), "some deleted messages not removed")),
+            Err(_) => self.push_status(&StatusLine::err(
+                Some(ResponseCode::SysTemp),
+                "some deleted messages not removed",
+            )),
         }
         self.close(ConnectionError::Quit);
         Ok(())
@@ -729,7 +818,9 @@ impl Server {
         self.messages
             .iter()
             .filter(|m| !m.deleted)
-            .fold((0u32, 0u64), |(c, s), m| (c.saturating_add(1), s.saturating_add(m.size)))
+            .fold((0u32, 0u64), |(c, s), m| {
+                (c.saturating_add(1), s.saturating_add(m.size))
+            })
     }
 
     fn plaintext_ok(&self) -> bool {
@@ -764,7 +855,12 @@ impl Server {
         }
         let mechs = self.sasl_offered();
         if auth && !mechs.is_empty() {
-            c.push(Capability::Sasl(mechs.iter().map(|m| Arg::unvalidated(m.name().as_bytes())).collect()));
+            c.push(Capability::Sasl(
+                mechs
+                    .iter()
+                    .map(|m| Arg::unvalidated(m.name().as_bytes()))
+                    .collect(),
+            ));
         }
         if self.options.resp_codes {
             c.push(Capability::RespCodes);
@@ -774,10 +870,16 @@ impl Server {
             c.push(Capability::Pipelining);
         }
         if let Some(secs) = self.options.login_delay {
-            c.push(Capability::LoginDelay { secs, per_user: false });
+            c.push(Capability::LoginDelay {
+                secs,
+                per_user: false,
+            });
         }
         if let Some(expire) = self.options.expire {
-            c.push(Capability::Expire { expire, per_user: false });
+            c.push(Capability::Expire {
+                expire,
+                per_user: false,
+            });
         }
         if auth && self.options.stls && self.tls.is_none() {
             c.push(Capability::Stls);
@@ -785,7 +887,12 @@ impl Server {
         if auth && self.options.utf8 {
             c.push(Capability::Utf8 { user: true });
         }
-        if let Some(t) = self.options.implementation.as_deref().and_then(|t| Text::try_from(t.as_bytes().to_vec()).ok()) {
+        if let Some(t) = self
+            .options
+            .implementation
+            .as_deref()
+            .and_then(|t| Text::try_from(t.as_bytes().to_vec()).ok())
+        {
             c.push(Capability::Implementation(t));
         }
         c
@@ -807,8 +914,14 @@ impl Server {
     fn auth_succeeded(&mut self, username: String, authzid: Option<String>, _method: AuthMethod) {
         let handle = self.handle();
         let username = authzid.unwrap_or(username);
-        self.pending = Some((handle, Pending::Open { username: username.clone() }));
-        self.events.push_back(Event::OpenMaildrop { handle, username });
+        self.pending = Some((
+            handle,
+            Pending::Open {
+                username: username.clone(),
+            },
+        ));
+        self.events
+            .push_back(Event::OpenMaildrop { handle, username });
     }
 
     fn sasl_step(&mut self, mut sasl: Box<mailwire_sasl::Server>, step: ServerStep) {
@@ -816,19 +929,33 @@ impl Server {
         match step {
             ServerStep::Challenge(c) => {
                 encode_continuation(&c, &mut self.out);
-                self.framer.set_config(LineConfig::with_max_len(self.options.max_auth_line));
+                self.framer
+                    .set_config(LineConfig::with_max_len(self.options.max_auth_line));
                 self.phase = Phase::AuthLine(sasl);
                 return;
             }
-            ServerStep::NeedPassword { authcid, authzid } | ServerStep::NeedScramCredentials { authcid, authzid } => {
+            ServerStep::NeedPassword { authcid, authzid }
+            | ServerStep::NeedScramCredentials { authcid, authzid } => {
                 let handle = self.handle();
                 self.pending = Some((
                     handle,
-                    Pending::Auth { check: Check::Sasl(sasl), username: authcid.clone(), authzid: authzid.clone(), method },
+                    Pending::Auth {
+                        check: Check::Sasl(sasl),
+                        username: authcid.clone(),
+                        authzid: authzid.clone(),
+                        method,
+                    },
                 ));
-                self.events.push_back(Event::Authenticate { handle, username: authcid, authzid, method });
+                self.events.push_back(Event::Authenticate {
+                    handle,
+                    username: authcid,
+                    authzid,
+                    method,
+                });
             }
-            ServerStep::Success { authcid, authzid, .. } => self.auth_succeeded(authcid, authzid, method),
+            ServerStep::Success {
+                authcid, authzid, ..
+            } => self.auth_succeeded(authcid, authzid, method),
             ServerStep::Failure(reason) => {
                 self.phase = Phase::Authorization { user: None };
                 if reason.is_client_error() || reason == mailwire_sasl::FailureReason::Cancelled {
@@ -844,7 +971,8 @@ impl Server {
                 self.auth_failed();
             }
         }
-        self.framer.set_config(LineConfig::with_max_len(self.options.max_command_line));
+        self.framer
+            .set_config(LineConfig::with_max_len(self.options.max_command_line));
         if matches!(self.phase, Phase::AuthLine(_)) {
             self.phase = Phase::Authorization { user: None };
         }
@@ -858,12 +986,14 @@ impl Server {
             let Some(line) = self.framer.next_line(&mut self.inbuf) else {
                 break;
             };
-            self.timers.set(Timer::Autologout as usize, now + self.options.autologout);
+            self.timers
+                .set(Timer::Autologout as usize, now + self.options.autologout);
             match line {
                 Err(LineError::TooLong { .. }) => {
                     if matches!(self.phase, Phase::AuthLine(_)) {
                         self.phase = Phase::Authorization { user: None };
-                        self.framer.set_config(LineConfig::with_max_len(self.options.max_command_line));
+                        self.framer
+                            .set_config(LineConfig::with_max_len(self.options.max_command_line));
                     }
                     self.bad_command("line too long");
                 }
@@ -871,11 +1001,14 @@ impl Server {
                 Ok(line) => {
                     let content = line.into_content();
                     if matches!(self.phase, Phase::AuthLine(_)) {
-                        let Phase::AuthLine(mut sasl) = std::mem::replace(&mut self.phase, Phase::Authorization { user: None }) else {
+                        let Phase::AuthLine(mut sasl) =
+                            std::mem::replace(&mut self.phase, Phase::Authorization { user: None })
+                        else {
                             continue;
                         };
                         let step = sasl.step_line(&content);
-                        self.framer.set_config(LineConfig::with_max_len(self.options.max_command_line));
+                        self.framer
+                            .set_config(LineConfig::with_max_len(self.options.max_command_line));
                         self.sasl_step(sasl, step);
                         continue;
                     }
@@ -943,9 +1076,19 @@ impl Server {
                         let handle = self.handle();
                         self.pending = Some((
                             handle,
-                            Pending::Auth { check: Check::Password(Secret::new(p)), username: username.clone(), authzid: None, method: AuthMethod::User },
+                            Pending::Auth {
+                                check: Check::Password(Secret::new(p)),
+                                username: username.clone(),
+                                authzid: None,
+                                method: AuthMethod::User,
+                            },
                         ));
-                        self.events.push_back(Event::Authenticate { handle, username, authzid: None, method: AuthMethod::User });
+                        self.events.push_back(Event::Authenticate {
+                            handle,
+                            username,
+                            authzid: None,
+                            method: AuthMethod::User,
+                        });
                     }
                     Err(_) => self.auth_failed(),
                 },
@@ -959,16 +1102,33 @@ impl Server {
                             let handle = self.handle();
                             self.pending = Some((
                                 handle,
-                                Pending::Auth { check: Check::Apop(digest), username: username.clone(), authzid: None, method: AuthMethod::Apop },
+                                Pending::Auth {
+                                    check: Check::Apop(digest),
+                                    username: username.clone(),
+                                    authzid: None,
+                                    method: AuthMethod::Apop,
+                                },
                             ));
-                            self.events.push_back(Event::Authenticate { handle, username, authzid: None, method: AuthMethod::Apop });
+                            self.events.push_back(Event::Authenticate {
+                                handle,
+                                username,
+                                authzid: None,
+                                method: AuthMethod::Apop,
+                            });
                         }
                         Err(_) => self.auth_failed(),
                     }
                 }
             }
-            (Phase::Authorization { .. }, Command::Auth { mechanism, initial_response }) => {
-                let mech = Mechanism::from_name(mechanism.as_bytes()).filter(|m| self.options.sasl_mechanisms.contains(m));
+            (
+                Phase::Authorization { .. },
+                Command::Auth {
+                    mechanism,
+                    initial_response,
+                },
+            ) => {
+                let mech = Mechanism::from_name(mechanism.as_bytes())
+                    .filter(|m| self.options.sasl_mechanisms.contains(m));
                 match mech {
                     None => self.err(None, "unsupported mechanism"),
                     Some(m) if m.sends_secret_in_clear() && !self.plaintext_ok() => {
@@ -977,15 +1137,21 @@ impl Server {
                     Some(m) => {
                         self.auth_attempts += 1;
                         let nonce = match m {
-                            Mechanism::CramMd5 => format!("<{}.{}@{}>", self.nonce, self.auth_attempts, self.options.hostname),
+                            Mechanism::CramMd5 => format!(
+                                "<{}.{}@{}>",
+                                self.nonce, self.auth_attempts, self.options.hostname
+                            ),
                             _ => format!("{}.{}", self.nonce, self.auth_attempts),
                         };
                         match mailwire_sasl::Server::new(m, &nonce, ServerOptions::default()) {
                             Ok(mut sasl) => {
-                                let step = sasl.start_line(initial_response.as_ref().map(Arg::as_bytes));
+                                let step =
+                                    sasl.start_line(initial_response.as_ref().map(Arg::as_bytes));
                                 self.sasl_step(Box::new(sasl), step);
                             }
-                            Err(_) => self.err(Some(ResponseCode::SysTemp), "mechanism unavailable"),
+                            Err(_) => {
+                                self.err(Some(ResponseCode::SysTemp), "mechanism unavailable")
+                            }
                         }
                     }
                 }
@@ -1008,7 +1174,11 @@ impl Server {
             (Phase::Transaction, Command::List(Some(n))) => match self.message(n) {
                 Some((_, m)) => {
                     let mut t = Vec::new();
-                    ScanListing { msg: n, size: m.size }.encode(&mut t);
+                    ScanListing {
+                        msg: n,
+                        size: m.size,
+                    }
+                    .encode(&mut t);
                     self.ok_bytes(&t);
                 }
                 None => self.err(None, "no such message"),
@@ -1018,18 +1188,26 @@ impl Server {
                 self.ok(&format!("{count} messages ({size} octets)"));
                 for (i, m) in self.messages.iter().enumerate() {
                     if !m.deleted {
-                        let Some(msg) = u32::try_from(i + 1).ok().and_then(MsgNum::new) else { break };
+                        let Some(msg) = u32::try_from(i + 1).ok().and_then(MsgNum::new) else {
+                            break;
+                        };
                         ScanListing { msg, size: m.size }.encode(&mut self.out);
                         self.out.extend_from_slice(b"\r\n");
                     }
                 }
                 self.out.extend_from_slice(b".\r\n");
             }
-            (Phase::Transaction, Command::Uidl(_)) if !self.options.uidl => self.bad_command("UIDL not supported"),
+            (Phase::Transaction, Command::Uidl(_)) if !self.options.uidl => {
+                self.bad_command("UIDL not supported")
+            }
             (Phase::Transaction, Command::Uidl(Some(n))) => match self.message(n) {
                 Some((_, m)) => {
                     let mut t = Vec::new();
-                    UidListing { msg: n, uid: m.uid.clone() }.encode(&mut t);
+                    UidListing {
+                        msg: n,
+                        uid: m.uid.clone(),
+                    }
+                    .encode(&mut t);
                     self.ok_bytes(&t);
                 }
                 None => self.err(None, "no such message"),
@@ -1038,15 +1216,23 @@ impl Server {
                 self.ok("");
                 for (i, m) in self.messages.iter().enumerate() {
                     if !m.deleted {
-                        let Some(msg) = u32::try_from(i + 1).ok().and_then(MsgNum::new) else { break };
+                        let Some(msg) = u32::try_from(i + 1).ok().and_then(MsgNum::new) else {
+                            break;
+                        };
                         let mut l = Vec::new();
-                        UidListing { msg, uid: m.uid.clone() }.encode(&mut l);
+                        UidListing {
+                            msg,
+                            uid: m.uid.clone(),
+                        }
+                        .encode(&mut l);
                         stuffed_line(&l, &mut self.out);
                     }
                 }
                 self.out.extend_from_slice(b".\r\n");
             }
-            (Phase::Transaction, Command::Top { .. }) if !self.options.top => self.bad_command("TOP not supported"),
+            (Phase::Transaction, Command::Top { .. }) if !self.options.top => {
+                self.bad_command("TOP not supported")
+            }
             (Phase::Transaction, cmd @ (Command::Retr(_) | Command::Top { .. })) => {
                 let (n, top) = match cmd {
                     Command::Top { msg, lines } => (msg, Some(lines)),
@@ -1056,8 +1242,21 @@ impl Server {
                 match self.message(n).map(|(i, m)| (i, m.uid.clone())) {
                     Some((index, uid)) => {
                         let handle = self.handle();
-                        self.pending = Some((handle, Pending::Content { started: false, stuffer: Stuffer::new(), top: top.map(TopCut::new) }));
-                        self.events.push_back(Event::Retrieve { handle, msg: n, index, uid, top });
+                        self.pending = Some((
+                            handle,
+                            Pending::Content {
+                                started: false,
+                                stuffer: Stuffer::new(),
+                                top: top.map(TopCut::new),
+                            },
+                        ));
+                        self.events.push_back(Event::Retrieve {
+                            handle,
+                            msg: n,
+                            index,
+                            uid,
+                            top,
+                        });
                     }
                     None => self.err(None, "no such message"),
                 }
@@ -1082,7 +1281,10 @@ impl Server {
                     .iter()
                     .enumerate()
                     .filter(|(_, m)| m.deleted)
-                    .map(|(index, m)| Deleted { index, uid: m.uid.clone() })
+                    .map(|(index, m)| Deleted {
+                        index,
+                        uid: m.uid.clone(),
+                    })
                     .collect();
                 let handle = self.handle();
                 self.pending = Some((handle, Pending::Update));

@@ -60,7 +60,12 @@ pub fn message_of_size(size: usize, tag: &str) -> Vec<u8> {
 pub fn answer_events(s: &mut Server, app: &mut App) {
     while let Some(ev) = s.poll_event() {
         match ev {
-            server::Event::Authenticate { handle, username, method, .. } => {
+            server::Event::Authenticate {
+                handle,
+                username,
+                method,
+                ..
+            } => {
                 app.log.push(format!("auth {username} {method:?}"));
                 let known = username == app.user;
                 match method {
@@ -77,7 +82,10 @@ pub fn answer_events(s: &mut Server, app: &mut App) {
                         s.provide_scram_credentials(handle, creds).unwrap();
                     }
                     _ => s
-                        .provide_password(handle, known.then(|| Secret::from(app.password.as_str())))
+                        .provide_password(
+                            handle,
+                            known.then(|| Secret::from(app.password.as_str())),
+                        )
                         .unwrap(),
                 }
             }
@@ -86,7 +94,10 @@ pub fn answer_events(s: &mut Server, app: &mut App) {
                 if app.locked {
                     s.refuse(
                         handle,
-                        StatusLine::err(Some(ResponseCode::InUse), "Do you have another POP session running?"),
+                        StatusLine::err(
+                            Some(ResponseCode::InUse),
+                            "Do you have another POP session running?",
+                        ),
                     )
                     .unwrap();
                 } else {
@@ -102,7 +113,9 @@ pub fn answer_events(s: &mut Server, app: &mut App) {
                     s.open_maildrop(handle, listing).unwrap();
                 }
             }
-            server::Event::Retrieve { handle, index, top, .. } => {
+            server::Event::Retrieve {
+                handle, index, top, ..
+            } => {
                 app.log.push(format!("retrieve {index} {top:?}"));
                 let m = app.messages[index].clone();
                 for c in m.chunks(app.chunk.max(1)) {
@@ -160,7 +173,13 @@ pub fn transcript(text: &str) -> Vec<(char, String)> {
                 "S:" => 'S',
                 _ => panic!("bad transcript line {l:?}"),
             };
-            (side, rest.strip_prefix(' ').unwrap_or(rest).trim_start().to_owned())
+            (
+                side,
+                rest.strip_prefix(' ')
+                    .unwrap_or(rest)
+                    .trim_start()
+                    .to_owned(),
+            )
         })
         .collect()
 }
@@ -169,7 +188,13 @@ pub fn transcript(text: &str) -> Vec<(char, String)> {
 /// output compared with the server lines that follow. Status lines compare
 /// by status, and by text when the text is data (STAT, LIST n, UIDL n) or
 /// `exact_text` is set; other lines compare exactly.
-pub fn replay_server(s: &mut Server, app: &mut App, now: Instant, script: &[(char, String)], exact_text: bool) {
+pub fn replay_server(
+    s: &mut Server,
+    app: &mut App,
+    now: Instant,
+    script: &[(char, String)],
+    exact_text: bool,
+) {
     let mut i = 0;
     let mut last_cmd = String::new();
     while i < script.len() {
@@ -187,13 +212,26 @@ pub fn replay_server(s: &mut Server, app: &mut App, now: Instant, script: &[(cha
             i += 1;
         }
         let got = String::from_utf8_lossy(&out).into_owned();
-        assert!(got.is_empty() || got.ends_with("\r\n"), "unterminated output {got:?}");
-        let got: Vec<&str> = if got.is_empty() { vec![] } else { got[..got.len() - 2].split("\r\n").collect() };
-        assert_eq!(got.len(), expected.len(), "after {last_cmd:?}: got {got:#?}, expected {expected:#?}");
+        assert!(
+            got.is_empty() || got.ends_with("\r\n"),
+            "unterminated output {got:?}"
+        );
+        let got: Vec<&str> = if got.is_empty() {
+            vec![]
+        } else {
+            got[..got.len() - 2].split("\r\n").collect()
+        };
+        assert_eq!(
+            got.len(),
+            expected.len(),
+            "after {last_cmd:?}: got {got:#?}, expected {expected:#?}"
+        );
         for (k, (g, e)) in got.iter().zip(&expected).enumerate() {
             if k == 0 && (e.starts_with("+OK") || e.starts_with("-ERR")) {
                 let data = exact_text
-                    || (last_cmd == "STAT" || last_cmd.starts_with("LIST ") || last_cmd.starts_with("UIDL "))
+                    || (last_cmd == "STAT"
+                        || last_cmd.starts_with("LIST ")
+                        || last_cmd.starts_with("UIDL "))
                         && e.starts_with("+OK");
                 if data {
                     assert_eq!(g, e, "after {last_cmd:?}");
@@ -214,7 +252,11 @@ pub fn replay_server(s: &mut Server, app: &mut App, now: Instant, script: &[(cha
 /// Replays a transcript against a client: server lines are fed in blocks,
 /// the client's output must equal the client lines that follow, byte for
 /// byte. Returns the events.
-pub fn replay_client(c: &mut Client, now: Instant, script: &[(char, String)]) -> Vec<client::Event> {
+pub fn replay_client(
+    c: &mut Client,
+    now: Instant,
+    script: &[(char, String)],
+) -> Vec<client::Event> {
     let mut events = Vec::new();
     let mut i = 0;
     while i < script.len() {
@@ -237,7 +279,10 @@ pub fn replay_client(c: &mut Client, now: Instant, script: &[(char, String)]) ->
             expected.extend_from_slice(b"\r\n");
             i += 1;
         }
-        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&expected));
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&expected)
+        );
     }
     events
 }
@@ -248,7 +293,9 @@ pub fn render_client_events(events: &[client::Event]) -> Vec<String> {
     let mut content: Option<Vec<u8>> = None;
     for e in events {
         match e {
-            client::Event::MessageChunk { data, .. } => content.get_or_insert_with(Vec::new).extend_from_slice(data),
+            client::Event::MessageChunk { data, .. } => {
+                content.get_or_insert_with(Vec::new).extend_from_slice(data)
+            }
             other => {
                 if let Some(c) = content.take() {
                     out.push(format!("content {:?}", String::from_utf8_lossy(&c)));
@@ -367,7 +414,9 @@ impl Pair {
         for e in &self.events {
             match e {
                 client::Event::MessageStart { .. } => cur = Some(Vec::new()),
-                client::Event::MessageChunk { data, .. } => cur.as_mut().unwrap().extend_from_slice(data),
+                client::Event::MessageChunk { data, .. } => {
+                    cur.as_mut().unwrap().extend_from_slice(data)
+                }
                 client::Event::MessageEnd { .. } => out.push(cur.take().unwrap()),
                 _ => {}
             }

@@ -104,7 +104,10 @@ impl Default for Options {
             implicit_tls: false,
             credentials: None,
             sasl_nonce: String::new(),
-            mechanisms: SaslMechanism::PREFERENCE.into_iter().filter(|m| *m != SaslMechanism::External).collect(),
+            mechanisms: SaslMechanism::PREFERENCE
+                .into_iter()
+                .filter(|m| *m != SaslMechanism::External)
+                .collect(),
             allow_plaintext_auth: false,
             pipelining: true,
             chunking: true,
@@ -135,11 +138,17 @@ pub struct Envelope {
 
 impl Envelope {
     /// An envelope without parameters.
-    pub fn new(from: ReversePath<'static>, to: impl IntoIterator<Item = Mailbox<'static>>) -> Envelope {
+    pub fn new(
+        from: ReversePath<'static>,
+        to: impl IntoIterator<Item = Mailbox<'static>>,
+    ) -> Envelope {
         Envelope {
             from,
             params: MailParams::default(),
-            recipients: to.into_iter().map(|m| (ForwardPath::Mailbox(m), RcptParams::default())).collect(),
+            recipients: to
+                .into_iter()
+                .map(|m| (ForwardPath::Mailbox(m), RcptParams::default()))
+                .collect(),
         }
     }
 }
@@ -210,6 +219,8 @@ struct Tx {
     next_rcpt: usize,
     accepted: usize,
     sent_all: bool,
+    /// BDAT content and how much of it was sent.
+    bdat: Option<(Bytes, usize)>,
     done: bool,
     /// Replies still due for this transaction.
     due: usize,
@@ -356,7 +367,11 @@ impl Client {
                 }
                 return;
             }
-            match reply_frame(&self.buf, self.opts.max_reply_line, self.opts.max_reply_lines) {
+            match reply_frame(
+                &self.buf,
+                self.opts.max_reply_line,
+                self.opts.max_reply_lines,
+            ) {
                 Ok(Status::Partial) => return,
                 Err(_) => return self.fail(ConnectionError::MalformedReply),
                 Ok(Status::Complete(n)) => {
@@ -426,7 +441,14 @@ impl Client {
     /// recipient's result. `message` is the RFC 5322 message as it should be
     /// delivered (Bcc already removed); SIZE, BODY=8BITMIME and SMTPUTF8 are
     /// set from its content and the envelope.
-    pub fn send_mail(&mut self, envelope: Envelope, message: Bytes) -> Result<MailHandle, SendError<(Envelope, Bytes)>> {
+    // The error hands the envelope and message back by value (STYLE.md
+    // (a)); it is the cold path.
+    #[allow(clippy::result_large_err)]
+    pub fn send_mail(
+        &mut self,
+        envelope: Envelope,
+        message: Bytes,
+    ) -> Result<MailHandle, SendError<(Envelope, Bytes)>> {
         if self.is_closed() || self.quit_requested {
             return Err(SendError::Closed((envelope, message)));
         }
@@ -438,16 +460,25 @@ impl Client {
         let recipients = envelope
             .recipients
             .iter()
-            .map(|(to, _)| RecipientResult { to: to.clone(), reply: None, delivered: false })
+            .map(|(to, _)| RecipientResult {
+                to: to.clone(),
+                reply: None,
+                delivered: false,
+            })
             .collect();
         self.queue.push_back(Tx {
             handle,
             env: envelope,
             body: message,
-            outcome: Outcome { mail: None, recipients, data: None },
+            outcome: Outcome {
+                mail: None,
+                recipients,
+                data: None,
+            },
             next_rcpt: 0,
             accepted: 0,
             sent_all: false,
+            bdat: None,
             done: false,
             due: 0,
         });
@@ -582,7 +613,10 @@ impl Client {
         match expect {
             Expect::Greeting => {
                 if code.get() != 220 {
-                    return self.quit_and_fail(ConnectionError::ServiceUnavailable(code.get(), reply.text()));
+                    return self.quit_and_fail(ConnectionError::ServiceUnavailable(
+                        code.get(),
+                        reply.text(),
+                    ));
                 }
                 self.events.push_back(Event::Greeting(reply));
                 self.phase = Phase::Hello;
@@ -601,7 +635,10 @@ impl Client {
             }
             Expect::Helo => {
                 if code.is_positive() {
-                    self.caps = Some(Capabilities { domain: reply.text(), ..Capabilities::default() });
+                    self.caps = Some(Capabilities {
+                        domain: reply.text(),
+                        ..Capabilities::default()
+                    });
                     self.after_hello();
                 } else {
                     self.quit_and_fail(ConnectionError::HelloRejected(code.get(), reply.text()));
@@ -631,9 +668,11 @@ impl Client {
                 }
                 self.pump();
             }
-            Expect::Mail | Expect::Rcpt(_) | Expect::Data | Expect::DataEnd | Expect::Bdat { .. } => {
-                self.on_tx_reply(expect, reply)
-            }
+            Expect::Mail
+            | Expect::Rcpt(_)
+            | Expect::Data
+            | Expect::DataEnd
+            | Expect::Bdat { .. } => self.on_tx_reply(expect, reply),
         }
     }
 
@@ -655,28 +694,43 @@ impl Client {
         let Some(creds) = self.opts.credentials.clone() else {
             return self.ready();
         };
-        let offered: Vec<&str> = self.caps.as_ref().map(|c| c.auth.iter().map(String::as_str).collect()).unwrap_or_default();
+        let offered: Vec<&str> = self
+            .caps
+            .as_ref()
+            .map(|c| c.auth.iter().map(String::as_str).collect())
+            .unwrap_or_default();
         let usable: Vec<SaslMechanism> = creds
             .mechanisms()
             .into_iter()
             .filter(|m| self.opts.mechanisms.contains(m))
             .filter(|m| self.tls || self.opts.allow_plaintext_auth || !m.sends_secret_in_clear())
-            .filter(|m| !matches!(m, SaslMechanism::ScramSha1 | SaslMechanism::ScramSha256) || !self.opts.sasl_nonce.is_empty())
+            .filter(|m| {
+                !matches!(m, SaslMechanism::ScramSha1 | SaslMechanism::ScramSha256)
+                    || !self.opts.sasl_nonce.is_empty()
+            })
             .collect();
         let Some(mech) = mailwire_sasl::choose(&offered, &usable) else {
-            return self.quit_and_fail(ConnectionError::AuthFailed("no usable mechanism".to_owned()));
+            return self.quit_and_fail(ConnectionError::AuthFailed(
+                "no usable mechanism".to_owned(),
+            ));
         };
         let sasl = match mailwire_sasl::Client::new(mech, &creds, &self.opts.sasl_nonce) {
             Ok(s) => s,
             Err(e) => return self.quit_and_fail(ConnectionError::AuthFailed(e.to_string())),
         };
-        let ir = sasl.initial_response().map(|ir| mailwire_sasl::framing::encode_initial_response(&ir));
+        let ir = sasl
+            .initial_response()
+            .map(|ir| mailwire_sasl::framing::encode_initial_response(&ir));
         // The mechanism name is a valid `Mechanism` by construction; the
         // encoded response is base64 or "=".
         let name = Mechanism::unvalidated(mech.name());
         let ir = match ir.map(InitialResponse::new).transpose() {
             Ok(ir) => ir,
-            Err(_) => return self.quit_and_fail(ConnectionError::AuthFailed("bad initial response".to_owned())),
+            Err(_) => {
+                return self.quit_and_fail(ConnectionError::AuthFailed(
+                    "bad initial response".to_owned(),
+                ));
+            }
         };
         self.sasl = Some(sasl);
         self.phase = Phase::Auth;
@@ -695,7 +749,8 @@ impl Client {
                     .and_then(|c| sasl.step(&c).map_err(|e| e.to_string()));
                 match step {
                     Ok(resp) => {
-                        let line = mailwire_sasl::Secret::new(mailwire_sasl::framing::encode(&resp));
+                        let line =
+                            mailwire_sasl::Secret::new(mailwire_sasl::framing::encode(&resp));
                         self.out.extend_from_slice(line.expose().as_bytes());
                         self.out.extend_from_slice(b"\r\n");
                         self.expect.push_back(Expect::Auth);
@@ -761,7 +816,10 @@ impl Client {
                 // Not started yet: check the message against the capabilities.
                 if let Err(e) = self.prepare_front() {
                     if let Some(tx) = self.queue.pop_front() {
-                        self.events.push_back(Event::MailSent { handle: tx.handle, result: Err(e) });
+                        self.events.push_back(Event::MailSent {
+                            handle: tx.handle,
+                            result: Err(e),
+                        });
                     }
                     continue;
                 }
@@ -775,7 +833,9 @@ impl Client {
     fn prepare_front(&mut self) -> Result<(), MailError> {
         let caps = self.caps.clone().unwrap_or_default();
         let chunking = self.chunking();
-        let Some(tx) = self.queue.front_mut() else { return Ok(()) };
+        let Some(tx) = self.queue.front_mut() else {
+            return Ok(());
+        };
         let p = &mut tx.env.params;
         let size = tx.body.len() as u64;
         if let Some(limit) = caps.size {
@@ -812,7 +872,13 @@ impl Client {
             }
             p.smtputf8 = true;
         }
-        let dsn = p.ret.is_some() || p.envid.is_some() || tx.env.recipients.iter().any(|(_, r)| r.notify.is_some() || r.orcpt.is_some());
+        let dsn = p.ret.is_some()
+            || p.envid.is_some()
+            || tx
+                .env
+                .recipients
+                .iter()
+                .any(|(_, r)| r.notify.is_some() || r.orcpt.is_some());
         if dsn && !caps.dsn {
             return Err(MailError::DsnUnsupported);
         }
@@ -823,7 +889,9 @@ impl Client {
     fn send_next(&mut self) {
         let pipelining = self.pipelining();
         let chunking = self.chunking();
-        let Some(tx) = self.queue.front_mut() else { return };
+        let Some(tx) = self.queue.front_mut() else {
+            return;
+        };
         let mut out = std::mem::take(&mut self.out);
         let mut expects = Vec::new();
         if tx.due == 0 && tx.outcome.mail.is_none() && tx.next_rcpt == 0 {
@@ -856,25 +924,32 @@ impl Client {
             self.complete_front(true);
             return;
         }
-        tx.sent_all = true;
         if chunking {
-            let binary = tx.env.params.body == Some(BodyType::BinaryMime);
-            let body = if binary { tx.body.clone() } else { canonical_crlf(&tx.body) };
+            if tx.bdat.is_none() {
+                let binary = tx.env.params.body == Some(BodyType::BinaryMime);
+                let body = if binary { tx.body.clone() } else { canonical_crlf(&tx.body) };
+                tx.bdat = Some((body, 0));
+            }
             let chunk = self.opts.bdat_chunk_size.max(1);
-            let mut pos = 0;
-            loop {
-                let end = (pos + chunk).min(body.len());
+            while let Some((body, pos)) = &mut tx.bdat {
+                let end = (*pos + chunk).min(body.len());
                 let last = end == body.len();
-                Command::Bdat { size: (end - pos) as u64, last }.encode(&mut out);
-                out.extend_from_slice(&body[pos..end]);
+                Command::Bdat { size: (end - *pos) as u64, last }.encode(&mut out);
+                out.extend_from_slice(&body[*pos..end]);
+                *pos = end;
                 expects.push(Expect::Bdat { last });
                 tx.due += 1;
-                pos = end;
                 if last {
+                    tx.sent_all = true;
+                    break;
+                }
+                // Without PIPELINING each chunk waits for its reply (RFC 3030 §4.2).
+                if !pipelining {
                     break;
                 }
             }
         } else {
+            tx.sent_all = true;
             Command::Data.encode(&mut out);
             expects.push(Expect::Data);
             tx.due += 1;
@@ -908,7 +983,13 @@ impl Client {
             }
             Expect::Data => {
                 if reply.code().get() == 354 {
-                    let body = if tx.accepted == 0 || !tx.outcome.mail.as_ref().is_some_and(|m| m.code().is_positive()) {
+                    let body = if tx.accepted == 0
+                        || !tx
+                            .outcome
+                            .mail
+                            .as_ref()
+                            .is_some_and(|m| m.code().is_positive())
+                    {
                         // RFC 2920 §3.1: nothing was accepted but the server
                         // wants data: send an empty message to end it.
                         Bytes::new()
@@ -917,7 +998,11 @@ impl Client {
                     };
                     tx.due += 1;
                     self.expect.push_back(Expect::DataEnd);
-                    self.body_out = Some(BodyOut { body, pos: 0, stuffer: Stuffer::new() });
+                    self.body_out = Some(BodyOut {
+                        body,
+                        pos: 0,
+                        stuffer: Stuffer::new(),
+                    });
                     self.arm_on_transmit = true;
                     self.timers.stop(Timer::Reply as usize);
                     return;
@@ -925,25 +1010,34 @@ impl Client {
                 tx.outcome.data = Some(reply);
             }
             Expect::DataEnd => tx.outcome.data = Some(reply),
-            Expect::Bdat { last } => {
-                if last || !ok {
-                    // The first failure (or the final reply) is the one that
-                    // tells; later chunk replies do not overwrite a failure.
-                    let keep = tx.outcome.data.as_ref().is_some_and(|d| !d.code().is_positive());
-                    if !keep {
-                        tx.outcome.data = Some(reply);
-                    }
+            // The first failure (or the final reply) is the one that tells;
+            // later chunk replies do not overwrite a failure.
+            Expect::Bdat { last } if last || !ok => {
+                let keep = tx
+                    .outcome
+                    .data
+                    .as_ref()
+                    .is_some_and(|d| !d.code().is_positive());
+                if !keep {
+                    tx.outcome.data = Some(reply);
                 }
             }
             _ => {}
         }
         let pipelining = self.pipelining();
-        let Some(tx) = self.queue.front_mut() else { return };
-        let mail_failed = tx.outcome.mail.as_ref().is_some_and(|m| !m.code().is_positive());
+        let Some(tx) = self.queue.front_mut() else {
+            return;
+        };
+        let mail_failed = tx
+            .outcome
+            .mail
+            .as_ref()
+            .is_some_and(|m| !m.code().is_positive());
         if !pipelining && tx.due == 0 && !tx.sent_all {
-            if mail_failed {
+            let chunk_failed = tx.outcome.data.as_ref().is_some_and(|d| !d.code().is_positive());
+            if mail_failed || chunk_failed {
                 tx.sent_all = true;
-                return self.complete_front(false);
+                return self.complete_front(!mail_failed);
             }
             return self.pump();
         }
@@ -955,20 +1049,36 @@ impl Client {
     /// Reports the front transaction; sends RSET when MAIL was accepted and
     /// the transaction did not end with the data.
     fn complete_front(&mut self, mail_ok: bool) {
-        let Some(mut tx) = self.queue.pop_front() else { return };
+        let Some(mut tx) = self.queue.pop_front() else {
+            return;
+        };
         if tx.done {
             return;
         }
         tx.done = true;
-        let data_ok = tx.outcome.data.as_ref().is_some_and(|d| d.code().is_positive());
+        let data_ok = tx
+            .outcome
+            .data
+            .as_ref()
+            .is_some_and(|d| d.code().is_positive());
         for r in &mut tx.outcome.recipients {
             r.delivered = data_ok && r.reply.as_ref().is_some_and(|x| x.code().is_positive());
         }
         let data_ended = tx.outcome.data.is_some() && tx.accepted > 0 && data_ok;
-        if mail_ok && !data_ended && tx.outcome.mail.as_ref().is_some_and(|m| m.code().is_positive()) {
+        if mail_ok
+            && !data_ended
+            && tx
+                .outcome
+                .mail
+                .as_ref()
+                .is_some_and(|m| m.code().is_positive())
+        {
             self.command(Expect::Rset, &Command::Rset);
         }
-        self.events.push_back(Event::MailSent { handle: tx.handle, result: Ok(tx.outcome) });
+        self.events.push_back(Event::MailSent {
+            handle: tx.handle,
+            result: Ok(tx.outcome),
+        });
         self.pump();
     }
 }

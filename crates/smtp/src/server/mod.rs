@@ -27,7 +27,10 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use mailwire_line::{BareEol, DataEnd, LineConfig, LineError, LineFramer, Status, UnstuffConfig, Unstuffed, Unstuffer};
+use mailwire_line::{
+    BareEol, DataEnd, LineConfig, LineError, LineFramer, Status, UnstuffConfig, Unstuffed,
+    Unstuffer,
+};
 use mailwire_sasl::Secret;
 use mailwire_sasl::framing::{ClientLine, decode_client_line, decode_initial_response};
 
@@ -178,7 +181,11 @@ enum Phase {
     /// Dot-stuffed DATA content.
     Data(Unstuffer),
     /// BDAT content: octets left; LAST; whether they are being dropped.
-    Bdat { left: u64, last: bool, discard: Option<Reply<'static>> },
+    Bdat {
+        left: u64,
+        last: bool,
+        discard: Option<Reply<'static>>,
+    },
     /// A SASL response line.
     AuthLine(mailwire_sasl::Mechanism),
     /// After the 220 to STARTTLS, until `handle_tls_established`.
@@ -363,7 +370,9 @@ impl Server {
         }
         if self.tx.is_some() {
             self.tx = None;
-            self.events.push_back(Event::MessageAborted { reason: AbortReason::Reset });
+            self.events.push_back(Event::MessageAborted {
+                reason: AbortReason::Reset,
+            });
         }
         self.close(ConnectionError::Eof);
     }
@@ -376,11 +385,21 @@ impl Server {
             return;
         }
         if let Some(i) = self.timers.expired(now) {
-            let what = if i == Timer::Command as usize { "waiting for a command" } else { "waiting for data" };
-            self.send_raw(421, Some((4, 4, 2)), &format!("{} Error: timeout exceeded", self.opts.hostname));
+            let what = if i == Timer::Command as usize {
+                "waiting for a command"
+            } else {
+                "waiting for data"
+            };
+            self.send_raw(
+                421,
+                Some((4, 4, 2)),
+                &format!("{} Error: timeout exceeded", self.opts.hostname),
+            );
             if self.tx.is_some() {
                 self.tx = None;
-                self.events.push_back(Event::MessageAborted { reason: AbortReason::Reset });
+                self.events.push_back(Event::MessageAborted {
+                    reason: AbortReason::Reset,
+                });
             }
             self.close(ConnectionError::Timeout(what));
         }
@@ -401,7 +420,8 @@ impl Server {
         self.buf.clear();
         self.framer.reset();
         self.phase = Phase::Command;
-        self.timers.set(Timer::Command as usize, now + self.opts.command_timeout);
+        self.timers
+            .set(Timer::Command as usize, now + self.opts.command_timeout);
     }
 
     // ---- application commands ----
@@ -431,7 +451,11 @@ impl Server {
     /// adds the recipient (RCPT), or completes AUTH; anything else refuses.
     /// 1xx and 3xx replies are refused here (use
     /// [`auth_challenge`](Self::auth_challenge) for 334).
-    pub fn reply(&mut self, handle: ReplyHandle, reply: Reply<'static>) -> Result<(), ReplyError<Reply<'static>>> {
+    pub fn reply(
+        &mut self,
+        handle: ReplyHandle,
+        reply: Reply<'static>,
+    ) -> Result<(), ReplyError<Reply<'static>>> {
         if self.is_closed() {
             return Err(ReplyError::Closed(reply));
         }
@@ -450,14 +474,15 @@ impl Server {
         match pending {
             Pending::Mail(params) => {
                 if ok {
-                    self.tx = Some(Transaction { params, ..Transaction::default() });
+                    self.tx = Some(Transaction {
+                        params,
+                        ..Transaction::default()
+                    });
                 }
             }
             Pending::Rcpt => {
-                if ok {
-                    if let Some(tx) = &mut self.tx {
-                        tx.rcpts += 1;
-                    }
+                if ok && let Some(tx) = &mut self.tx {
+                    tx.rcpts += 1;
                 }
             }
             Pending::DataEnd => {
@@ -480,7 +505,11 @@ impl Server {
 
     /// Answers an AUTH decision with a `334` challenge (RFC 4954 §4); the
     /// client's answer comes as [`Event::AuthResponse`].
-    pub fn auth_challenge(&mut self, handle: ReplyHandle, challenge: &[u8]) -> Result<(), ReplyError<ReplyHandle>> {
+    pub fn auth_challenge(
+        &mut self,
+        handle: ReplyHandle,
+        challenge: &[u8],
+    ) -> Result<(), ReplyError<ReplyHandle>> {
         let mech = match &self.pending {
             Some((h, Pending::Auth(m))) if *h == handle => *m,
             Some((h, _)) if *h == handle => return Err(ReplyError::WrongCode(handle)),
@@ -489,10 +518,12 @@ impl Server {
         };
         self.pending = None;
         self.out.extend_from_slice(b"334 ");
-        self.out.extend_from_slice(mailwire_sasl::framing::encode(challenge).as_bytes());
+        self.out
+            .extend_from_slice(mailwire_sasl::framing::encode(challenge).as_bytes());
         self.out.extend_from_slice(b"\r\n");
         self.phase = Phase::AuthLine(mech);
-        self.framer.set_config(LineConfig::with_max_len(self.opts.max_auth_line));
+        self.framer
+            .set_config(LineConfig::with_max_len(self.opts.max_auth_line));
         self.process();
         Ok(())
     }
@@ -549,7 +580,11 @@ impl Server {
     // ---- internals ----
 
     fn mk(&self, code: u16, enh: (u8, u16, u16), text: &str) -> Reply<'static> {
-        let enh = if self.opts.enhanced_status_codes { EnhancedCode::new(enh.0, enh.1, enh.2).ok() } else { None };
+        let enh = if self.opts.enhanced_status_codes {
+            EnhancedCode::new(enh.0, enh.1, enh.2).ok()
+        } else {
+            None
+        };
         // Codes and texts are our own constants; fall back to a bare line if
         // one ever failed validation.
         match ReplyCode::new(code).and_then(|c| Reply::new(c, enh, &[text])) {
@@ -609,7 +644,9 @@ impl Server {
 
     fn abort_tx(&mut self) {
         if self.tx.take().is_some() {
-            self.events.push_back(Event::MessageAborted { reason: AbortReason::Reset });
+            self.events.push_back(Event::MessageAborted {
+                reason: AbortReason::Reset,
+            });
         }
     }
 
@@ -635,7 +672,9 @@ impl Server {
                         self.wait(Timer::Data);
                         return;
                     }
-                    Status::Complete(Unstuffed::Data(chunk)) => self.events.push_back(Event::DataChunk(chunk)),
+                    Status::Complete(Unstuffed::Data(chunk)) => {
+                        self.events.push_back(Event::DataChunk(chunk))
+                    }
                     Status::Complete(Unstuffed::End(end)) => {
                         let consumed = unstuffer.consumed();
                         self.framer.skipped(consumed);
@@ -643,7 +682,11 @@ impl Server {
                         self.data_end(end);
                     }
                 },
-                Phase::Bdat { left, last, discard } => {
+                Phase::Bdat {
+                    left,
+                    last,
+                    discard,
+                } => {
                     if *left > 0 {
                         if self.buf.is_empty() {
                             self.wait(Timer::Data);
@@ -671,7 +714,8 @@ impl Server {
                             return;
                         }
                         Some(line) => {
-                            self.framer.set_config(LineConfig::with_max_len(self.opts.max_command_line));
+                            self.framer
+                                .set_config(LineConfig::with_max_len(self.opts.max_command_line));
                             self.phase = Phase::Command;
                             match line {
                                 Err(_) => self.bad(500, (5, 5, 6), "Authentication line too long"),
@@ -682,7 +726,10 @@ impl Server {
                                     }
                                     Ok(ClientLine::Response(r)) => {
                                         let handle = self.decide(Pending::Auth(mech));
-                                        self.events.push_back(Event::AuthResponse { handle, response: Secret::new(r) });
+                                        self.events.push_back(Event::AuthResponse {
+                                            handle,
+                                            response: Secret::new(r),
+                                        });
                                     }
                                     Err(_) => self.bad(501, (5, 5, 2), "Invalid base64 data"),
                                 },
@@ -695,7 +742,9 @@ impl Server {
                         self.wait(Timer::Command);
                         return;
                     }
-                    Some(Err(LineError::TooLong { .. })) => self.bad(500, (5, 5, 2), "Line too long"),
+                    Some(Err(LineError::TooLong { .. })) => {
+                        self.bad(500, (5, 5, 2), "Line too long")
+                    }
                     Some(Err(_)) => self.bad(500, (5, 5, 2), "Bare LF not allowed in commands"),
                     Some(Ok(line)) => self.command(line.content()),
                 },
@@ -722,12 +771,20 @@ impl Server {
             DataEnd::TooLarge { .. } => {
                 self.tx = None;
                 self.send(552, (5, 3, 4), "Message size exceeds fixed limit");
-                self.events.push_back(Event::MessageAborted { reason: AbortReason::TooLarge });
+                self.events.push_back(Event::MessageAborted {
+                    reason: AbortReason::TooLarge,
+                });
             }
             _ => {
                 self.tx = None;
-                self.send(550, (5, 6, 0), "Bare CR or LF in message content not allowed");
-                self.events.push_back(Event::MessageAborted { reason: AbortReason::BareLineEnding });
+                self.send(
+                    550,
+                    (5, 6, 0),
+                    "Bare CR or LF in message content not allowed",
+                );
+                self.events.push_back(Event::MessageAborted {
+                    reason: AbortReason::BareLineEnding,
+                });
             }
         }
     }
@@ -813,9 +870,11 @@ impl Server {
             Command::Quit => self.quit(),
             Command::Noop(_) => self.send(250, (2, 0, 0), "OK"),
             Command::Help(_) => self.send(214, (2, 0, 0), "See RFC 5321"),
-            Command::Vrfy(_) | Command::Expn(_) => {
-                self.send(252, (2, 5, 2), "Cannot VRFY user, but will accept message and attempt delivery")
-            }
+            Command::Vrfy(_) | Command::Expn(_) => self.send(
+                252,
+                (2, 5, 2),
+                "Cannot VRFY user, but will accept message and attempt delivery",
+            ),
             Command::Rset => {
                 self.abort_tx();
                 self.send(250, (2, 0, 0), "OK");
@@ -859,7 +918,10 @@ impl Server {
     }
 
     fn quit(&mut self) {
-        let t = format!("{} Service closing transmission channel", self.opts.hostname);
+        let t = format!(
+            "{} Service closing transmission channel",
+            self.opts.hostname
+        );
         self.send(221, (2, 0, 0), &t);
         self.abort_tx();
         self.close(ConnectionError::Quit);
@@ -884,7 +946,11 @@ impl Server {
             return self.bad(504, (5, 5, 4), "Error: unrecognized authentication type");
         };
         if !self.mech_allowed(m) {
-            return self.bad(538, (5, 7, 11), "Encryption required for requested authentication mechanism");
+            return self.bad(
+                538,
+                (5, 7, 11),
+                "Encryption required for requested authentication mechanism",
+            );
         }
         let initial_response = match ir {
             None => None,
@@ -894,7 +960,11 @@ impl Server {
             },
         };
         let handle = self.decide(Pending::Auth(m));
-        self.events.push_back(Event::AuthStart { handle, mechanism: m, initial_response });
+        self.events.push_back(Event::AuthStart {
+            handle,
+            mechanism: m,
+            initial_response,
+        });
     }
 
     fn mail(&mut self, from: ReversePath<'_>, params: MailParams<'_>) {
@@ -920,24 +990,42 @@ impl Server {
             || params.mt_priority.is_some()
             || params.by.is_some();
         if unsupported {
-            return self.send(555, (5, 5, 4), "Error: MAIL parameters not recognized or not implemented");
+            return self.send(
+                555,
+                (5, 5, 4),
+                "Error: MAIL parameters not recognized or not implemented",
+            );
         }
         if params.size.is_some_and(|s| s > self.opts.max_message_size) {
-            return self.send(552, (5, 3, 4), "Message size exceeds fixed maximum message size");
+            return self.send(
+                552,
+                (5, 3, 4),
+                "Message size exceeds fixed maximum message size",
+            );
         }
         if !from.is_ascii() && !params.smtputf8 {
             return self.send(553, (5, 6, 7), "Non-ASCII address requires SMTPUTF8");
         }
         let handle = self.decide(Pending::Mail(params.clone().into_owned()));
-        self.events.push_back(Event::Mail { handle, from: from.into_owned(), params: params.into_owned() });
+        self.events.push_back(Event::Mail {
+            handle,
+            from: from.into_owned(),
+            params: params.into_owned(),
+        });
     }
 
     fn rcpt(&mut self, to: ForwardPath<'_>, params: RcptParams<'_>) {
         let Some(tx) = &self.tx else {
             return self.bad(503, (5, 5, 1), "Error: need MAIL command");
         };
-        if !params.other.is_empty() || ((params.notify.is_some() || params.orcpt.is_some()) && !self.opts.dsn) {
-            return self.send(555, (5, 5, 4), "Error: RCPT parameters not recognized or not implemented");
+        if !params.other.is_empty()
+            || ((params.notify.is_some() || params.orcpt.is_some()) && !self.opts.dsn)
+        {
+            return self.send(
+                555,
+                (5, 5, 4),
+                "Error: RCPT parameters not recognized or not implemented",
+            );
         }
         if tx.rcpts >= self.opts.max_recipients {
             return self.send(452, (4, 5, 3), "Error: too many recipients");
@@ -946,7 +1034,11 @@ impl Server {
             return self.send(553, (5, 6, 7), "Non-ASCII address requires SMTPUTF8");
         }
         let handle = self.decide(Pending::Rcpt);
-        self.events.push_back(Event::Rcpt { handle, to: to.into_owned(), params: params.into_owned() });
+        self.events.push_back(Event::Rcpt {
+            handle,
+            to: to.into_owned(),
+            params: params.into_owned(),
+        });
     }
 
     fn data(&mut self) {
@@ -954,13 +1046,18 @@ impl Server {
             return self.bad(503, (5, 5, 1), "Error: need MAIL command");
         };
         if tx.chunked || tx.params.body == Some(BodyType::BinaryMime) {
-            return self.bad(503, (5, 5, 1), "Error: DATA not allowed with BDAT or BINARYMIME");
+            return self.bad(
+                503,
+                (5, 5, 1),
+                "Error: DATA not allowed with BDAT or BINARYMIME",
+            );
         }
         if tx.rcpts == 0 {
             return self.send(554, (5, 5, 1), "Error: no valid recipients");
         }
         self.send(354, (0, 0, 0), "End data with <CR><LF>.<CR><LF>");
-        let cfg = UnstuffConfig::with_max_size(self.opts.max_message_size).bare_eol(self.opts.bare_eol);
+        let cfg =
+            UnstuffConfig::with_max_size(self.opts.max_message_size).bare_eol(self.opts.bare_eol);
         self.phase = Phase::Data(Unstuffer::new(cfg));
         self.events.push_back(Event::DataStart { chunked: false });
     }
@@ -972,7 +1069,9 @@ impl Server {
         } else {
             match &self.tx {
                 None => Some(self.mk(503, (5, 5, 1), "Error: need MAIL command")),
-                Some(tx) if tx.rcpts == 0 => Some(self.mk(554, (5, 5, 1), "Error: no valid recipients")),
+                Some(tx) if tx.rcpts == 0 => {
+                    Some(self.mk(554, (5, 5, 1), "Error: no valid recipients"))
+                }
                 Some(_) => None,
             }
         };
@@ -984,7 +1083,11 @@ impl Server {
                 self.close(ConnectionError::TooManyBadCommands);
                 return;
             }
-            self.phase = Phase::Bdat { left: size, last, discard: Some(r) };
+            self.phase = Phase::Bdat {
+                left: size,
+                last,
+                discard: Some(r),
+            };
             return;
         }
         let max = self.opts.max_message_size;
@@ -1000,10 +1103,20 @@ impl Server {
             // The transaction fails; later chunks meet "need MAIL".
             self.tx = None;
             let r = self.mk(552, (5, 3, 4), "Message size exceeds fixed limit");
-            self.events.push_back(Event::MessageAborted { reason: AbortReason::TooLarge });
-            self.phase = Phase::Bdat { left: size, last, discard: Some(r) };
+            self.events.push_back(Event::MessageAborted {
+                reason: AbortReason::TooLarge,
+            });
+            self.phase = Phase::Bdat {
+                left: size,
+                last,
+                discard: Some(r),
+            };
             return;
         }
-        self.phase = Phase::Bdat { left: size, last, discard: None };
+        self.phase = Phase::Bdat {
+            left: size,
+            last,
+            discard: None,
+        };
     }
 }

@@ -1,5 +1,5 @@
 //! Shared test data: RFC transcripts and helpers.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 /// RFC 5321 Appendix D.1, verbatim.
 pub(crate) const RFC5321_D_1: &str = "
@@ -238,7 +238,10 @@ pub(crate) fn reply_codes(mut bytes: &[u8]) -> Vec<u16> {
                 v.push(r.code().get());
                 bytes = &bytes[n..];
             }
-            other => panic!("cannot frame {:?}: {other:?}", String::from_utf8_lossy(bytes)),
+            other => panic!(
+                "cannot frame {:?}: {other:?}",
+                String::from_utf8_lossy(bytes)
+            ),
         }
     }
     v

@@ -1,0 +1,172 @@
+//! IMAP parsing: mailwire-imap against imap-codec and imap-proto on identical
+//! input in the same run.
+//!
+//! Cases: a greeting, `* 12 EXISTS`, the RFC 3501 §8 FETCH with ENVELOPE and
+//! BODYSTRUCTURE (the RFC's sample says `BODY`, the non-extensible form, which
+//! imap-proto 0.16 rejects; `sanity` checks that, and the bench uses
+//! `BODYSTRUCTURE` with the same content so all three libraries parse it), a FETCH carrying a 64 KiB literal (with a memcpy of the same
+//! 64 KiB as the yardstick), a 200-line LIST reply and a UID FETCH command.
+//! imap-proto only parses server output, so it has no figure for the command.
+//!
+//! Run: `cargo bench -p mailwire-benches --bench imap -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use imap_codec::decode::Decoder;
+use imap_codec::{CommandCodec, GreetingCodec, ResponseCodec};
+use mailwire_imap::{FragmentOptions, Fragmenter, Frame, parse};
+
+const GREETING: &[u8] = b"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN] Dovecot ready.\r\n";
+const EXISTS: &[u8] = b"* 12 EXISTS\r\n";
+const FETCH: &[u8] = b"* 12 FETCH (FLAGS (\\Seen) INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" RFC822.SIZE 4286 ENVELOPE (\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" \"IMAP4rev1 WG mtg summary and minutes\" ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((NIL NIL \"imap\" \"cac.washington.edu\")) ((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) NIL NIL \"<B27397-0100000@cac.washington.edu>\") BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3028 92))\r\n";
+const UID_FETCH: &[u8] = b"A0042 UID FETCH 1:4000,4002:* (UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODY.PEEK[HEADER.FIELDS (DATE FROM TO CC SUBJECT MESSAGE-ID REFERENCES)])\r\n";
+
+fn literal_fetch() -> Vec<u8> {
+    let mut v = b"* 1 FETCH (UID 1 BODY[] {65536}\r\n".to_vec();
+    v.extend((0..65536u32).map(|i| if i % 78 == 76 { b'\r' } else if i % 78 == 77 { b'\n' } else { b'a' + (i % 26) as u8 }));
+    v.extend_from_slice(b")\r\n");
+    v
+}
+
+fn list_reply() -> Vec<u8> {
+    let mut v = Vec::new();
+    for i in 0..200 {
+        v.extend_from_slice(format!("* LIST (\\HasNoChildren) \"/\" \"Archive/{}/Folder {i}\"\r\n", 2000 + i % 25).as_bytes());
+    }
+    v
+}
+
+/// Checks every library accepts the input the way we feed it, so no figure measures an error path.
+fn sanity(fetch_literal: &[u8], list: &[u8]) {
+    for input in [GREETING, EXISTS, FETCH, fetch_literal] {
+        let (_, n) = parse::response(input).expect("mailwire");
+        assert_eq!(n, input.len());
+        match imap_proto::parser::parse_response(input) {
+            Ok((rest, _)) => assert!(rest.is_empty()),
+            Err(e) => panic!("imap-proto on {:?}: {e:?}", String::from_utf8_lossy(&input[..input.len().min(60)])),
+        }
+    }
+    let body_form = String::from_utf8_lossy(FETCH).replace("BODYSTRUCTURE (", "BODY (");
+    assert!(parse::response(body_form.as_bytes()).is_ok());
+    assert!(imap_proto::parser::parse_response(body_form.as_bytes()).is_err(), "imap-proto now takes BODY");
+    GreetingCodec::default().decode(GREETING).expect("imap-codec greeting");
+    for input in [EXISTS, FETCH, fetch_literal] {
+        let (rest, _) = ResponseCodec::default().decode(input).expect("imap-codec");
+        assert!(rest.is_empty());
+    }
+    let (rest, _) = CommandCodec::default().decode(UID_FETCH).expect("imap-codec command");
+    assert!(rest.is_empty());
+    parse::command(UID_FETCH).expect("mailwire command");
+    let mut n = 0;
+    let mut i = list;
+    while !i.is_empty() {
+        let (r, _) = imap_proto::parser::parse_response(i).expect("imap-proto list");
+        i = r;
+        n += 1;
+    }
+    assert_eq!(n, 200);
+}
+
+fn responses(c: &mut Criterion, name: &str, input: &[u8], greeting: bool) {
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Bytes(input.len() as u64));
+    g.bench_function("mailwire-imap", |b| b.iter(|| black_box(parse::response(black_box(input)).is_ok())));
+    if greeting {
+        g.bench_function("imap-codec", |b| b.iter(|| black_box(GreetingCodec::default().decode(black_box(input)).is_ok())));
+    } else {
+        g.bench_function("imap-codec", |b| b.iter(|| black_box(ResponseCodec::default().decode(black_box(input)).is_ok())));
+    }
+    g.bench_function("imap-proto", |b| b.iter(|| black_box(imap_proto::parser::parse_response(black_box(input)).is_ok())));
+    g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let lit = literal_fetch();
+    let list = list_reply();
+    sanity(&lit, &list);
+
+    responses(c, "imap/greeting", GREETING, true);
+    responses(c, "imap/exists", EXISTS, false);
+    responses(c, "imap/fetch-envelope-body", FETCH, false);
+
+    {
+        let mut g = c.benchmark_group("imap/fetch-64k-literal");
+        g.throughput(Throughput::Bytes(lit.len() as u64));
+        g.bench_function("mailwire-imap", |b| b.iter(|| black_box(parse::response(black_box(&lit)).is_ok())));
+        g.bench_function("mailwire-imap+fragmenter", |b| {
+            b.iter(|| {
+                let mut f = Fragmenter::new(FragmentOptions::default());
+                f.push(black_box(&lit));
+                let mut ok = false;
+                while let Ok(Some(fr)) = f.poll() {
+                    if let Frame::Message(m) = fr {
+                        ok = parse::response(&m).is_ok();
+                    }
+                }
+                black_box(ok)
+            })
+        });
+        g.bench_function("imap-codec", |b| b.iter(|| black_box(ResponseCodec::default().decode(black_box(&lit)).is_ok())));
+        g.bench_function("imap-proto", |b| b.iter(|| black_box(imap_proto::parser::parse_response(black_box(&lit)).is_ok())));
+        let mut dst = vec![0u8; lit.len()];
+        g.bench_function("memcpy", |b| {
+            b.iter(|| {
+                dst.copy_from_slice(black_box(&lit));
+                black_box(&dst);
+            })
+        });
+        g.finish();
+    }
+
+    {
+        let mut g = c.benchmark_group("imap/list-200");
+        g.throughput(Throughput::Bytes(list.len() as u64));
+        g.bench_function("mailwire-imap", |b| {
+            b.iter(|| {
+                let mut i = black_box(&list[..]);
+                while let Ok((r, n)) = parse::response(i) {
+                    black_box(r);
+                    i = &i[n..];
+                }
+                i.len()
+            })
+        });
+        g.bench_function("imap-codec", |b| {
+            b.iter(|| {
+                let codec = ResponseCodec::default();
+                let mut i = black_box(&list[..]);
+                while let Ok((rest, r)) = codec.decode(i) {
+                    black_box(r);
+                    i = rest;
+                }
+                i.len()
+            })
+        });
+        g.bench_function("imap-proto", |b| {
+            b.iter(|| {
+                let mut i = black_box(&list[..]);
+                while let Ok((rest, r)) = imap_proto::parser::parse_response(i) {
+                    black_box(r);
+                    i = rest;
+                    if i.is_empty() {
+                        break;
+                    }
+                }
+                i.len()
+            })
+        });
+        g.finish();
+    }
+
+    {
+        let mut g = c.benchmark_group("imap/uid-fetch-command");
+        g.throughput(Throughput::Bytes(UID_FETCH.len() as u64));
+        g.bench_function("mailwire-imap", |b| b.iter(|| black_box(parse::command(black_box(UID_FETCH)).is_ok())));
+        g.bench_function("imap-codec", |b| b.iter(|| black_box(CommandCodec::default().decode(black_box(UID_FETCH)).is_ok())));
+        g.finish();
+    }
+}
+
+criterion_group!(imap, benches);
+criterion_main!(imap);

@@ -1,0 +1,256 @@
+//! SMTP: command and reply parsing, mailwire-smtp against smtp-proto on
+//! identical input in the same run; and the client state machine driving
+//! 10,000 pipelined transactions against the server state machine in
+//! memory.
+//!
+//! - `smtp_commands`: a session's worth of command lines (EHLO, MAIL with
+//!   ESMTP parameters, RCPT with DSN parameters, DATA, BDAT, RSET, NOOP,
+//!   AUTH, VRFY, QUIT), each parsed to a typed value by both libraries.
+//!   mailwire frames each line with `command_frame` and parses it zero-copy;
+//!   smtp-proto parses from an iterator up to the LF.
+//! - `smtp_replies`: single- and multi-line replies with enhanced status
+//!   codes, and EHLO replies; mailwire frames with `reply_frame` and parses
+//!   with `parse_reply` (plus `Capabilities::from_ehlo` for EHLO replies);
+//!   smtp-proto uses `ResponseReceiver` (and `EhloResponse::parse`).
+//! - `smtp_pair`: 10,000 transactions (2 recipients, 1 KiB message each)
+//!   over one connection with PIPELINING and CHUNKING, then the same with
+//!   DATA, client and server machines in memory; throughput in
+//!   transactions per second (`Throughput::Elements`).
+//!
+//! Run: `cargo bench -p mailwire-benches --bench smtp -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use bytes::Bytes;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mailwire_smtp::client::{self, Client, Envelope};
+use mailwire_smtp::server::{self, Server};
+use mailwire_smtp::{Capabilities, Mailbox, ReversePath, Status, command_frame, parse_command, parse_reply, reply_frame};
+
+const COMMANDS: &[&str] = &[
+    "EHLO client.example.org",
+    "MAIL FROM:<sender.name@example.org> SIZE=123456 BODY=8BITMIME",
+    "RCPT TO:<first.recipient@example.net>",
+    "RCPT TO:<second@mail.example.com> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;second@mail.example.com",
+    "RCPT TO:<third-recipient@sub.domain.example.com>",
+    "DATA",
+    "MAIL FROM:<> RET=HDRS ENVID=QQ314159",
+    "RCPT TO:<postmaster@example.com>",
+    "BDAT 86 LAST",
+    "RSET",
+    "NOOP",
+    "VRFY Crispin",
+    "AUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=",
+    "MAIL FROM:<\"quoted local\"@example.org>",
+    "RCPT TO:<user@[192.0.2.17]>",
+    "QUIT",
+];
+
+fn commands_input() -> Vec<u8> {
+    let mut v = Vec::new();
+    for _ in 0..64 {
+        for c in COMMANDS {
+            v.extend_from_slice(c.as_bytes());
+            v.extend_from_slice(b"\r\n");
+        }
+    }
+    v
+}
+
+const REPLIES: &[&str] = &[
+    "220 mx.example.com ESMTP Postfix (Debian/GNU)\r\n",
+    "250 2.1.0 Ok\r\n",
+    "250 2.1.5 Ok\r\n",
+    "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in local recipient table\r\n",
+    "354 End data with <CR><LF>.<CR><LF>\r\n",
+    "250 2.0.0 Ok: queued as 4Zx7Yq0Jq3z9sPd\r\n",
+    "334 VXNlcm5hbWU6\r\n",
+    "235 2.7.0 Authentication successful\r\n",
+    "452-4.5.3 Too many recipients\r\n452-4.5.3 Please try again later\r\n452 4.5.3 Thank you\r\n",
+    "221 2.0.0 Bye\r\n",
+];
+
+const EHLO: &str = "250-mx.example.com Hello client.example.org [192.0.2.1]\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n250-PIPELINING\r\n250-AUTH PLAIN LOGIN CRAM-MD5\r\n250-CHUNKING\r\n250-DSN\r\n250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 STARTTLS\r\n";
+
+fn replies_input() -> (Vec<u8>, Vec<u8>) {
+    let mut plain = Vec::new();
+    let mut ehlo = Vec::new();
+    for _ in 0..64 {
+        for r in REPLIES {
+            plain.extend_from_slice(r.as_bytes());
+        }
+        ehlo.extend_from_slice(EHLO.as_bytes());
+    }
+    (plain, ehlo)
+}
+
+fn bench_commands(c: &mut Criterion) {
+    let input = commands_input();
+    let mut g = c.benchmark_group("smtp_commands");
+    g.throughput(Throughput::Bytes(input.len() as u64));
+    g.bench_function("mailwire-smtp", |b| {
+        b.iter(|| {
+            let mut rest = &input[..];
+            let mut n = 0usize;
+            while let Ok(Status::Complete(len)) = command_frame(rest, 4096) {
+                if let Ok(cmd) = parse_command(&rest[..len - 2]) {
+                    n += black_box(&cmd).verb().len();
+                }
+                rest = &rest[len..];
+            }
+            assert!(n > 0);
+            n
+        })
+    });
+    g.bench_function("smtp-proto", |b| {
+        b.iter(|| {
+            let mut it = input.iter();
+            let mut n = 0usize;
+            while it.len() > 0 {
+                if let Ok(req) = smtp_proto::Request::parse(&mut it) {
+                    black_box(&req);
+                    n += 1;
+                }
+            }
+            assert!(n > 0);
+            n
+        })
+    });
+    g.finish();
+}
+
+fn bench_replies(c: &mut Criterion) {
+    let (plain, ehlo) = replies_input();
+    let mut g = c.benchmark_group("smtp_replies");
+    g.throughput(Throughput::Bytes(plain.len() as u64));
+    g.bench_function("mailwire-smtp", |b| {
+        b.iter(|| {
+            let mut rest = &plain[..];
+            let mut n = 0u32;
+            while let Ok(Status::Complete(len)) = reply_frame(rest, 4096, 100) {
+                let r = parse_reply(&rest[..len]).expect("parses");
+                n += u32::from(black_box(&r).code().get());
+                rest = &rest[len..];
+            }
+            n
+        })
+    });
+    g.bench_function("smtp-proto", |b| {
+        b.iter(|| {
+            let mut it = plain.iter();
+            let mut n = 0u32;
+            while it.len() > 0 {
+                let mut rx = smtp_proto::response::parser::ResponseReceiver::default();
+                let r = rx.parse(&mut it).expect("parses");
+                n += u32::from(black_box(&r).code);
+            }
+            n
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("smtp_ehlo_replies");
+    g.throughput(Throughput::Bytes(ehlo.len() as u64));
+    g.bench_function("mailwire-smtp", |b| {
+        b.iter(|| {
+            let mut rest = &ehlo[..];
+            let mut n = 0usize;
+            while let Ok(Status::Complete(len)) = reply_frame(rest, 4096, 100) {
+                let r = parse_reply(&rest[..len]).expect("parses");
+                let caps = Capabilities::from_ehlo(&r);
+                n += black_box(&caps).auth.len();
+                rest = &rest[len..];
+            }
+            n
+        })
+    });
+    g.bench_function("smtp-proto", |b| {
+        b.iter(|| {
+            let mut it = ehlo.iter();
+            let mut n = 0u32;
+            while it.len() > 0 {
+                let r = smtp_proto::EhloResponse::<String>::parse(&mut it).expect("parses");
+                n += black_box(&r).capabilities;
+            }
+            n
+        })
+    });
+    g.finish();
+}
+
+const TRANSACTIONS: usize = 10_000;
+
+/// Runs `TRANSACTIONS` messages through a client and a server machine in
+/// memory; returns the number delivered.
+fn pair_run(chunking: bool, message: &Bytes, envelope: &Envelope) -> usize {
+    let now = Instant::now();
+    let mut copts = client::Options::default();
+    copts.chunking = chunking;
+    let mut c = Client::new(copts, now);
+    let mut s = Server::new(server::Options::default(), now);
+    for _ in 0..TRANSACTIONS {
+        c.send_mail(envelope.clone(), message.clone()).expect("queued");
+    }
+    c.quit();
+    let mut buf = Vec::with_capacity(1 << 16);
+    let mut delivered = 0;
+    let mut content = 0usize;
+    loop {
+        let mut moved = false;
+        buf.clear();
+        while c.poll_transmit(now, &mut buf).is_some() {}
+        if !buf.is_empty() {
+            moved = true;
+            s.handle_input(now, &buf);
+        }
+        while let Some(e) = s.poll_event() {
+            moved = true;
+            match e {
+                server::Event::Mail { handle, .. }
+                | server::Event::Rcpt { handle, .. }
+                | server::Event::DataEnd { handle, .. } => s.accept(handle).expect("pending"),
+                server::Event::DataChunk(b) => content += b.len(),
+                _ => {}
+            }
+        }
+        buf.clear();
+        while s.poll_transmit(now, &mut buf).is_some() {}
+        if !buf.is_empty() {
+            moved = true;
+            c.handle_input(now, &buf);
+        }
+        while let Some(e) = c.poll_event() {
+            moved = true;
+            if let client::Event::MailSent { result: Ok(o), .. } = e {
+                if o.all_delivered() {
+                    delivered += 1;
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    assert!(content >= TRANSACTIONS * message.len());
+    delivered
+}
+
+fn bench_pair(c: &mut Criterion) {
+    let mut msg = b"From: a@example.org\r\nTo: b@example.net\r\nSubject: bench\r\n\r\n".to_vec();
+    while msg.len() < 1024 {
+        msg.extend_from_slice(b"The quick brown fox jumps over the lazy dog, and a line with\r\n.a leading dot\r\n");
+    }
+    let message = Bytes::from(msg);
+    let mbox = |s: &str| Mailbox::try_from(s.to_owned()).expect("valid");
+    let envelope = Envelope::new(ReversePath::Mailbox(mbox("a@example.org")), [mbox("b@example.net"), mbox("c@example.net")]);
+    let mut g = c.benchmark_group("smtp_pair_10k_transactions");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(TRANSACTIONS as u64));
+    g.bench_function("pipelining+BDAT", |b| b.iter(|| assert_eq!(pair_run(true, &message, &envelope), TRANSACTIONS)));
+    g.bench_function("pipelining+DATA", |b| b.iter(|| assert_eq!(pair_run(false, &message, &envelope), TRANSACTIONS)));
+    g.finish();
+}
+
+criterion_group!(benches, bench_commands, bench_replies, bench_pair);
+criterion_main!(benches);

@@ -1,0 +1,31 @@
+#![no_main]
+//! The tree parser on arbitrary bytes: never panics, ranges stay inside
+//! their streams, and every accessor works on every part.
+use libfuzzer_sys::fuzz_target;
+use mailwire_mime::{Limits, Message, Options};
+
+fuzz_target!(|data: &[u8]| {
+    let mut limits = Limits::default();
+    limits.max_depth = 20;
+    limits.max_parts = 200;
+    limits.max_header_size = 4096;
+    let msg = Message::parse_with(data, Options::default().with_limits(limits));
+    assert!(msg.parts().len() <= 201);
+    for p in msg.parts() {
+        let s = msg.stream(p.stream);
+        assert!(p.header.start <= p.header.end && p.header.end <= p.body.start && p.body.end <= s.len());
+        let _ = msg.raw_entity(p);
+        let _ = msg.decoded(p);
+        let _ = msg.text(p);
+        let _ = msg.signed_content(p);
+        let _ = msg.delivery_status(p);
+        let _ = msg.disposition_notification(p);
+        let _ = mailwire_mime::partial::ExternalBody::from_part(&msg, p);
+        let _ = msg.find_section(&p.section_string());
+    }
+    let _ = mailwire_mime::summary::parts_json(&mailwire_mime::summary::leaf_parts(&msg));
+    let _ = mailwire_mime::summary::outline(&msg);
+    // Downgrading keeps the structure's leaf count.
+    let down = mailwire_mime::downgrade::downgrade_7bit(data);
+    let _ = Message::parse(&down.bytes);
+});

@@ -1,0 +1,396 @@
+//! Interop: the `pop3` example (the offline user agent, built on
+//! `mailwire::pop3::client`) against Dovecot's POP3 server
+//! (../shared/PEERS.md): keep mode twice (no duplicates, only new mail the
+//! second time), headers only, every login method Dovecot offers, and
+//! delete mode (the maildrop is empty afterwards).
+//!
+//! `#[ignore]`d: run with `cargo test --release -p mailwire --test interop_pop3 -- --ignored --test-threads=1`
+//! after `bash .ci/install-peers`. A missing Dovecot skips the test, or
+//! fails it when `CI=true`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn peer_missing(what: &str) -> bool {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{what} is missing (CI=true: interop peers must be installed by .ci/install-peers)");
+    }
+    eprintln!("skipping: {what} is missing");
+    true
+}
+
+fn which(cmd: &str) -> Option<PathBuf> {
+    let paths = std::env::var("PATH").unwrap_or_default();
+    paths
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| p.is_file())
+}
+
+/// A free port on 127.0.0.1 (bound, then released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("dovecot exited with {status}: {}", fs::read_to_string(log).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("dovecot did not listen on {port}: {}", fs::read_to_string(log).unwrap_or_default());
+}
+
+/// A Dovecot serving POP3 on a free loopback port, for one test user
+/// (`testuser`/`testpass`), with its Maildir at `mail/testuser`. Stopped
+/// (by its PID, waiting for it to exit) on drop.
+#[derive(Debug)]
+pub struct Dovecot {
+    pub root: PathBuf,
+    pub port: u16,
+    child: Child,
+}
+
+impl Dovecot {
+    /// Starts Dovecot, or returns `None` (skip) when it is not installed.
+    pub fn start() -> Option<Dovecot> {
+        let Some(dovecot) = which("dovecot") else {
+            return peer_missing("dovecot (apt-get install dovecot-pop3d)").then_some(()).and(None);
+        };
+        // The mail user cannot be root.
+        if Command::new("id").arg("vmail").stdout(Stdio::null()).stderr(Stdio::null()).status().map(|s| !s.success()).unwrap_or(true) {
+            let ok = Command::new("useradd")
+                .args(["-r", "-M", "-s", "/usr/sbin/nologin", "vmail"])
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "cannot create the vmail user");
+        }
+        let root = std::env::temp_dir().join(format!("mailwire-pop3-dovecot-{}-{}", std::process::id(), free_port()));
+        let _ = fs::remove_dir_all(&root);
+        for d in ["run", "state", "mail/testuser/new", "mail/testuser/cur", "mail/testuser/tmp"] {
+            fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let port = free_port();
+        let r = root.display();
+        let conf = format!(
+            "protocols = pop3
+listen = 127.0.0.1
+base_dir = {r}/run
+state_dir = {r}/state
+log_path = {r}/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{r}/mail/%u
+first_valid_uid = 100
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {r}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {r}/users
+  default_fields = uid=vmail gid=vmail home={r}/mail/%u
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+protocol pop3 {{
+  pop3_uidl_format = %08Xu%08Xv
+}}
+"
+        );
+        fs::write(root.join("dovecot.conf"), conf).unwrap();
+        fs::write(root.join("users"), "testuser:{PLAIN}testpass::::::\n").unwrap();
+        // Traversable by vmail; the maildir owned by it.
+        let mut p = root.clone();
+        loop {
+            let _ = Command::new("chmod").arg("755").arg(&p).status();
+            if !p.pop() || p.as_os_str().is_empty() || p == Path::new("/") {
+                break;
+            }
+        }
+        let chown = Command::new("chown").args(["-R", "vmail:vmail"]).arg(root.join("mail")).status().unwrap();
+        assert!(chown.success());
+        let log = root.join("dovecot.log");
+        let mut child = Command::new(dovecot)
+            .args(["-F", "-c"])
+            .arg(root.join("dovecot.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("dovecot starts");
+        wait_for_port(port, &mut child, &log);
+        Some(Dovecot { root, port, child })
+    }
+
+    pub fn maildir(&self) -> PathBuf {
+        self.root.join("mail/testuser")
+    }
+
+    /// Drops a message into the user's `new/` as an MTA would.
+    pub fn deliver(&self, name: &str, content: &[u8]) {
+        let tmp = self.maildir().join("tmp").join(name);
+        fs::write(&tmp, content).unwrap();
+        let dest = self.maildir().join("new").join(name);
+        fs::rename(&tmp, &dest).unwrap();
+        let _ = Command::new("chown").args(["vmail:vmail"]).arg(&dest).status();
+    }
+
+    /// Messages left on the server (new/ and cur/).
+    pub fn count(&self) -> usize {
+        ["new", "cur"].iter().map(|d| fs::read_dir(self.maildir().join(d)).map(|r| r.count()).unwrap_or(0)).sum()
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+/// The `pop3` example binary: the one `cargo test` built beside this test
+/// (plain `cargo test` builds examples), or else built now into a separate
+/// target folder (`--tests` skips examples, and the running `cargo test`
+/// may hold the lock on its own target folder).
+fn pop3_example() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap().to_owned();
+    let bin = profile_dir.join("examples").join("pop3");
+    if bin.is_file() {
+        return bin;
+    }
+    let release = profile_dir.file_name().is_some_and(|n| n == "release");
+    let target = profile_dir.parent().unwrap().join("interop-pop3-example");
+    let mut c = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    c.args(["build", "--example", "pop3", "--target-dir"]).arg(&target).current_dir(env!("CARGO_MANIFEST_DIR"));
+    if release {
+        c.arg("--release");
+    }
+    assert!(c.status().unwrap().success(), "cannot build the pop3 example");
+    let bin = target.join(if release { "release" } else { "debug" }).join("examples").join("pop3");
+    assert!(bin.is_file(), "{} missing", bin.display());
+    bin
+}
+
+struct Run {
+    stdout: String,
+    ok: bool,
+}
+
+fn run_pop3(port: u16, out: &Path, extra: &[&str]) -> Run {
+    let mut c = Command::new(pop3_example());
+    c.args(["--server", &format!("127.0.0.1:{port}"), "--user", "testuser", "--password", "testpass", "--out"])
+        .arg(out)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let mut stdout = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    eprintln!("pop3 {extra:?}:\n{stdout}{stderr}");
+    Run { stdout, ok: status.success() }
+}
+
+fn summary_number(stdout: &str, what: &str) -> u64 {
+    let line = stdout.lines().find(|l| l.starts_with("summary:")).unwrap_or_else(|| panic!("no summary in {stdout}"));
+    let pos = line.find(what).unwrap_or_else(|| panic!("{what} not in {line}"));
+    line[..pos].split_whitespace().last().unwrap().trim_start_matches('(').parse().unwrap()
+}
+
+fn stored(out: &Path) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = fs::read_dir(out.join("new")).map(|r| r.map(|e| fs::read(e.unwrap().path()).unwrap()).collect()).unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn message(i: usize, extra: &str) -> Vec<u8> {
+    let mut m = format!("From: a{i}@example.com\r\nTo: testuser@example.com\r\nSubject: message {i}\r\nMessage-ID: <{i}@example.com>\r\n\r\n").into_bytes();
+    m.extend_from_slice(extra.as_bytes());
+    m.extend_from_slice(b".a line with a leading dot\r\n..two dots\r\n.\r\nend\r\n");
+    m
+}
+
+#[test]
+#[ignore = "interop: needs Dovecot (bash .ci/install-peers)"]
+fn pop3_example_against_dovecot_keep_twice_then_delete() {
+    let Some(d) = Dovecot::start() else { return };
+    let mut originals: Vec<Vec<u8>> = (1..=4).map(|i| message(i, "")).collect();
+    originals.push(message(5, &"0123456789abcdef\r\n".repeat(600))); // about 10 KiB
+    for (i, m) in originals.iter().enumerate() {
+        d.deliver(&format!("100000000{i}.M1P1Q{i}.test"), m);
+    }
+    let out = d.root.join("client");
+
+    // Keep mode: everything is fetched, byte for byte.
+    let r = run_pop3(d.port, &out, &["--keep"]);
+    assert!(r.ok);
+    assert_eq!(summary_number(&r.stdout, "fetched"), 5);
+    let mut want = originals.clone();
+    want.sort();
+    assert_eq!(stored(&out), want);
+    assert_eq!(r.stdout.lines().filter(|l| l.starts_with("message ")).count(), 5);
+    assert_eq!(d.count(), 5, "keep mode leaves the messages");
+    let uidls = fs::read_to_string(out.join(".mailwire-pop3-uidl")).unwrap();
+    assert_eq!(uidls.lines().count(), 5);
+
+    // Keep mode again: no duplicates.
+    let r = run_pop3(d.port, &out, &["--keep"]);
+    assert!(r.ok);
+    assert_eq!(summary_number(&r.stdout, "fetched"), 0);
+    assert_eq!(summary_number(&r.stdout, "already stored"), 5);
+    assert_eq!(stored(&out).len(), 5);
+
+    // New mail: only it is fetched.
+    let new = message(6, "fresh\r\n");
+    d.deliver("1000000099.M1P1Q99.test", &new);
+    let r = run_pop3(d.port, &out, &[]);
+    assert!(r.ok);
+    assert_eq!(summary_number(&r.stdout, "fetched"), 1);
+    assert!(stored(&out).contains(&new));
+
+    // Headers only, into another folder.
+    let heads = d.root.join("heads");
+    let r = run_pop3(d.port, &heads, &["--headers-only"]);
+    assert!(r.ok);
+    assert_eq!(summary_number(&r.stdout, "fetched"), 6);
+    for h in stored(&heads) {
+        assert!(h.ends_with(b"\r\n\r\n"), "{}", String::from_utf8_lossy(&h));
+        assert!(!h.windows(5).any(|w| w == b"end\r\n"));
+    }
+
+    // Delete mode: a new message is fetched, then it and everything stored
+    // before goes.
+    let newer = message(7, "newest\r\n");
+    d.deliver("1000000100.M1P1Q100.test", &newer);
+    let r = run_pop3(d.port, &out, &["--delete"]);
+    assert!(r.ok);
+    assert_eq!(summary_number(&r.stdout, "fetched"), 1);
+    assert_eq!(summary_number(&r.stdout, "deleted"), 7);
+    assert_eq!(d.count(), 0, "delete mode empties the maildrop");
+    assert_eq!(stored(&out).len(), 7);
+    assert!(stored(&out).contains(&newer));
+}
+
+#[test]
+#[ignore = "interop: needs Dovecot (bash .ci/install-peers)"]
+fn pop3_example_login_methods_against_dovecot() {
+    let Some(d) = Dovecot::start() else { return };
+    d.deliver("1000000001.M1P1Q1.test", &message(1, ""));
+    for mech in ["PLAIN", "LOGIN", "USER"] {
+        let out = d.root.join(format!("client-{mech}"));
+        let r = run_pop3(d.port, &out, &["--auth-mech", mech]);
+        assert!(r.ok, "{mech}");
+        assert_eq!(summary_number(&r.stdout, "fetched"), 1, "{mech}");
+    }
+    // A wrong password fails cleanly.
+    let mut c = Command::new(pop3_example());
+    let out = c
+        .args(["--server", &format!("127.0.0.1:{}", d.port), "--user", "testuser", "--password", "nope", "--out"])
+        .arg(d.root.join("bad"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("authentication failed"));
+}
+
+/// The sans-IO client over a plain std socket against Dovecot, without the
+/// example: CAPA as Dovecot documents it, UIDL stable across sessions,
+/// pipelined LIST, and TOP.
+#[test]
+#[ignore = "interop: needs Dovecot (bash .ci/install-peers)"]
+fn client_machine_against_dovecot() {
+    use mailwire::pop3::client::{Client, Event, Options, TlsMode};
+    use mailwire::pop3::{Capability, Command};
+    let Some(d) = Dovecot::start() else { return };
+    for i in 1..=3 {
+        d.deliver(&format!("100000000{i}.M1P1Q{i}.test"), &message(i, ""));
+    }
+    let session = |cmds: Vec<Command<'static>>| -> Vec<Event> {
+        let mut o = Options::new("testuser", "testpass");
+        o.tls = TlsMode::None;
+        o.allow_plaintext_auth = true;
+        let mut c = Client::new(o, Instant::now());
+        for cmd in cmds {
+            c.enqueue(cmd).unwrap();
+        }
+        let mut sock = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut events = Vec::new();
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            while c.poll_transmit(Instant::now(), &mut out).is_some() {}
+            sock.write_all(&out).unwrap();
+            out.clear();
+            let mut any = false;
+            while let Some(e) = c.poll_event() {
+                any = true;
+                let closed = matches!(e, Event::Closed { .. });
+                events.push(e);
+                if closed {
+                    return events;
+                }
+            }
+            if any {
+                continue;
+            }
+            match sock.read(&mut buf).unwrap() {
+                0 => c.handle_eof(Instant::now()),
+                n => c.handle_input(Instant::now(), &buf[..n]),
+            }
+        }
+    };
+    let one = std::num::NonZeroU32::new(1).unwrap();
+    let ev = session(vec![Command::Uidl(None), Command::List(None), Command::Top { msg: one, lines: 0 }, Command::Quit]);
+    let Some(Event::Ready { capabilities, .. }) = ev.first() else { panic!("{ev:?}") };
+    for c in [Capability::Top, Capability::Uidl, Capability::RespCodes, Capability::Pipelining, Capability::User] {
+        assert!(capabilities.contains(&c), "{c:?} in {capabilities:?}");
+    }
+    let uidl = |ev: &[Event]| {
+        ev.iter()
+            .find_map(|e| match e {
+                Event::Uidl { listings, .. } => Some(listings.iter().map(|l| l.uid.to_string()).collect::<Vec<_>>()),
+                _ => None,
+            })
+            .unwrap()
+    };
+    let first = uidl(&ev);
+    assert_eq!(first.len(), 3);
+    assert!(ev.iter().any(|e| matches!(e, Event::List { listings, .. } if listings.len() == 3)));
+    let ev2 = session(vec![Command::Uidl(None), Command::Quit]);
+    assert_eq!(uidl(&ev2), first, "UIDL stable across sessions");
+    let _ = BufReader::new(&b""[..]).lines();
+}

@@ -1,0 +1,238 @@
+//! Interop: the `send` example against real SMTP servers on 127.0.0.1:
+//! aiosmtpd 1.4.6 (plain, and with AUTH PLAIN/LOGIN, and refusing one
+//! recipient) and Postfix's smtp-sink. Opt-in: `cargo test --release -p
+//! mailwire --tests -- --ignored --test-threads=1` after `.ci/install-peers`.
+//! Without a peer the test skips, or fails when CI=true.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// An aiosmtpd server that prints each message it gets, refuses recipients
+/// whose local part starts with `bad`, and (with auth) takes user/secret.
+const AIOSMTPD: &str = r#"
+import sys, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+class Handler:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith('bad'):
+            return '550 5.1.1 <%s>: no such user' % address
+        envelope.rcpt_tos.append(address)
+        return '250 OK'
+
+    async def handle_DATA(self, server, session, envelope):
+        print('MESSAGE-FROM', envelope.mail_from, flush=True)
+        print('MESSAGE-TO', ' '.join(envelope.rcpt_tos), flush=True)
+        print('AUTH', session.authenticated, flush=True)
+        print(envelope.content.decode('utf8', 'replace'), flush=True)
+        print('MESSAGE-END', flush=True)
+        return '250 2.0.0 OK queued'
+
+def auth(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == b'user' and data.password == b'secret'
+    return AuthResult(success=ok)
+
+port, with_auth = int(sys.argv[1]), sys.argv[2] == '1'
+kw = dict(authenticator=auth, auth_require_tls=False, auth_required=True) if with_auth else {}
+c = Controller(Handler(), hostname='127.0.0.1', port=port, **kw)
+c.start()
+print('READY', flush=True)
+while True:
+    time.sleep(1)
+"#;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+fn wait_listening(port: u16) {
+    let start = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "server on port {port} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A peer process whose stdout is collected.
+struct Peer {
+    child: Child,
+    out: Arc<Mutex<String>>,
+}
+
+impl Peer {
+    fn spawn(cmd: &mut Command) -> Peer {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start peer");
+        let stdout = child.stdout.take().expect("stdout");
+        let out = Arc::new(Mutex::new(String::new()));
+        let o = out.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut g = o.lock().unwrap_or_else(|e| e.into_inner());
+                g.push_str(&line);
+                g.push('\n');
+            }
+        });
+        Peer { child, out }
+    }
+
+    fn wait_for(&self, marker: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.out.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            if s.contains(marker) {
+                return s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "peer never printed {marker:?}; got {s}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn aiosmtpd(with_auth: bool) -> Option<(Peer, u16)> {
+    if !common::have("python3") || !common::have_python_module("aiosmtpd") {
+        return None;
+    }
+    let port = free_port();
+    let peer = Peer::spawn(Command::new("python3").args(["-c", AIOSMTPD, &port.to_string(), if with_auth { "1" } else { "0" }]));
+    peer.wait_for("READY");
+    wait_listening(port);
+    Some((peer, port))
+}
+
+fn send(args: &[&str]) -> Output {
+    let exe = common::example("send");
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run send");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("send did not finish in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    if let Some(mut s) = child.stdout.take() {
+        let _ = s.read_to_end(&mut out);
+    }
+    if let Some(mut s) = child.stderr.take() {
+        let _ = s.read_to_end(&mut err);
+    }
+    let status = child.wait().expect("status");
+    Output { status, stdout: out, stderr: err }
+}
+
+fn text(o: &Output) -> String {
+    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+#[ignore = "interop: needs aiosmtpd (bash .ci/install-peers)"]
+fn send_to_aiosmtpd_plain_with_bcc_removed() {
+    let Some((peer, port)) = aiosmtpd(false) else { return };
+    let server = format!("127.0.0.1:{port}");
+    let o = send(&[
+        "--server", &server, "--helo", "client.test", "--from", "alice@example.org", "--to", "bob@example.net",
+        "--cc", "carol@example.net", "--bcc", "dave@example.net", "--subject", "interop plain", "--body",
+        "Hello from mailwire.\n.a line with a leading dot\n",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    for r in ["bob@example.net", "carol@example.net", "dave@example.net"] {
+        assert!(stdout.contains(&format!("ok     {r}")), "{}", text(&o));
+    }
+    let got = peer.wait_for("MESSAGE-END");
+    assert!(got.contains("MESSAGE-FROM alice@example.org"), "{got}");
+    assert!(got.contains("MESSAGE-TO bob@example.net carol@example.net dave@example.net"), "{got}");
+    assert!(got.contains("Subject: interop plain"), "{got}");
+    assert!(got.contains("\n.a line with a leading dot"), "{got}");
+    assert!(!got.to_ascii_lowercase().contains("bcc:"), "Bcc must not be sent: {got}");
+}
+
+#[test]
+#[ignore = "interop: needs aiosmtpd (bash .ci/install-peers)"]
+fn send_to_aiosmtpd_with_auth() {
+    let Some((peer, port)) = aiosmtpd(true) else { return };
+    let server = format!("127.0.0.1:{port}");
+    let base = ["--server", server.as_str(), "--from", "alice@example.org", "--to", "bob@example.net", "--subject", "interop auth", "--body", "authenticated\n"];
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(["--user", "user", "--password", "secret"]);
+    let o = send(&args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("authenticated with"), "{}", text(&o));
+    let got = peer.wait_for("MESSAGE-END");
+    assert!(got.contains("AUTH True"), "{got}");
+    // A wrong password fails the session (exit 2), and nothing is delivered.
+    let mut args: Vec<&str> = base.to_vec();
+    args.extend(["--user", "user", "--password", "wrong"]);
+    let o = send(&args);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("authentication failed"), "{}", text(&o));
+    // Without credentials the server refuses MAIL (530): every recipient fails.
+    let o = send(&base);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+#[ignore = "interop: needs aiosmtpd (bash .ci/install-peers)"]
+fn send_per_recipient_results_when_one_fails() {
+    let Some((peer, port)) = aiosmtpd(false) else { return };
+    let server = format!("127.0.0.1:{port}");
+    let o = send(&[
+        "--server", &server, "--from", "alice@example.org", "--to", "bob@example.net", "--to", "bad.user@example.net",
+        "--to", "carol@example.net", "--subject", "partial", "--body", "to some\n",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "one recipient failed: {}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("ok     bob@example.net"), "{}", text(&o));
+    assert!(stdout.contains("ok     carol@example.net"), "{}", text(&o));
+    assert!(stdout.contains("FAILED bad.user@example.net: 550"), "{}", text(&o));
+    let got = peer.wait_for("MESSAGE-END");
+    assert!(got.contains("MESSAGE-TO bob@example.net carol@example.net"), "{got}");
+}
+
+#[test]
+#[ignore = "interop: needs postfix's smtp-sink (bash .ci/install-peers)"]
+fn send_to_postfix_smtp_sink() {
+    if !common::have("smtp-sink") {
+        return;
+    }
+    let port = free_port();
+    let sink = if std::path::Path::new("/usr/sbin/smtp-sink").exists() { "/usr/sbin/smtp-sink" } else { "smtp-sink" };
+    let _peer = Peer::spawn(Command::new(sink).args(["-u", "nobody", "-c", &format!("127.0.0.1:{port}"), "200"]));
+    wait_listening(port);
+    let dir = common::scratch("send-sink");
+    let eml = dir.join("msg.eml");
+    std::fs::write(
+        &eml,
+        "From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nBcc: hidden@example.net\r\nSubject: sink\r\n\r\nCafé au lait.\r\n",
+    )
+    .expect("write eml");
+    let server = format!("127.0.0.1:{port}");
+    let o = send(&["--server", &server, eml.to_str().expect("utf-8 path")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("ok     bob@example.net"), "{}", text(&o));
+    assert!(stdout.contains("ok     hidden@example.net"), "{}", text(&o));
+}
