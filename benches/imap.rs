@@ -24,7 +24,15 @@ const UID_FETCH: &[u8] = b"A0042 UID FETCH 1:4000,4002:* (UID FLAGS INTERNALDATE
 
 fn literal_fetch() -> Vec<u8> {
     let mut v = b"* 1 FETCH (UID 1 BODY[] {65536}\r\n".to_vec();
-    v.extend((0..65536u32).map(|i| if i % 78 == 76 { b'\r' } else if i % 78 == 77 { b'\n' } else { b'a' + (i % 26) as u8 }));
+    v.extend((0..65536u32).map(|i| {
+        if i % 78 == 76 {
+            b'\r'
+        } else if i % 78 == 77 {
+            b'\n'
+        } else {
+            b'a' + (i % 26) as u8
+        }
+    }));
     v.extend_from_slice(b")\r\n");
     v
 }
@@ -32,7 +40,13 @@ fn literal_fetch() -> Vec<u8> {
 fn list_reply() -> Vec<u8> {
     let mut v = Vec::new();
     for i in 0..200 {
-        v.extend_from_slice(format!("* LIST (\\HasNoChildren) \"/\" \"Archive/{}/Folder {i}\"\r\n", 2000 + i % 25).as_bytes());
+        v.extend_from_slice(
+            format!(
+                "* LIST (\\HasNoChildren) \"/\" \"Archive/{}/Folder {i}\"\r\n",
+                2000 + i % 25
+            )
+            .as_bytes(),
+        );
     }
     v
 }
@@ -44,18 +58,28 @@ fn sanity(fetch_literal: &[u8], list: &[u8]) {
         assert_eq!(n, input.len());
         match imap_proto::parser::parse_response(input) {
             Ok((rest, _)) => assert!(rest.is_empty()),
-            Err(e) => panic!("imap-proto on {:?}: {e:?}", String::from_utf8_lossy(&input[..input.len().min(60)])),
+            Err(e) => panic!(
+                "imap-proto on {:?}: {e:?}",
+                String::from_utf8_lossy(&input[..input.len().min(60)])
+            ),
         }
     }
     let body_form = String::from_utf8_lossy(FETCH).replace("BODYSTRUCTURE (", "BODY (");
     assert!(parse::response(body_form.as_bytes()).is_ok());
-    assert!(imap_proto::parser::parse_response(body_form.as_bytes()).is_err(), "imap-proto now takes BODY");
-    GreetingCodec::default().decode(GREETING).expect("imap-codec greeting");
+    assert!(
+        imap_proto::parser::parse_response(body_form.as_bytes()).is_err(),
+        "imap-proto now takes BODY"
+    );
+    GreetingCodec::default()
+        .decode(GREETING)
+        .expect("imap-codec greeting");
     for input in [EXISTS, FETCH, fetch_literal] {
         let (rest, _) = ResponseCodec::default().decode(input).expect("imap-codec");
         assert!(rest.is_empty());
     }
-    let (rest, _) = CommandCodec::default().decode(UID_FETCH).expect("imap-codec command");
+    let (rest, _) = CommandCodec::default()
+        .decode(UID_FETCH)
+        .expect("imap-codec command");
     assert!(rest.is_empty());
     parse::command(UID_FETCH).expect("mailwire command");
     let mut n = 0;
@@ -71,13 +95,21 @@ fn sanity(fetch_literal: &[u8], list: &[u8]) {
 fn responses(c: &mut Criterion, name: &str, input: &[u8], greeting: bool) {
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Bytes(input.len() as u64));
-    g.bench_function("mailwire-imap", |b| b.iter(|| black_box(parse::response(black_box(input)).is_ok())));
+    g.bench_function("mailwire-imap", |b| {
+        b.iter(|| black_box(parse::response(black_box(input)).is_ok()))
+    });
     if greeting {
-        g.bench_function("imap-codec", |b| b.iter(|| black_box(GreetingCodec::default().decode(black_box(input)).is_ok())));
+        g.bench_function("imap-codec", |b| {
+            b.iter(|| black_box(GreetingCodec::default().decode(black_box(input)).is_ok()))
+        });
     } else {
-        g.bench_function("imap-codec", |b| b.iter(|| black_box(ResponseCodec::default().decode(black_box(input)).is_ok())));
+        g.bench_function("imap-codec", |b| {
+            b.iter(|| black_box(ResponseCodec::default().decode(black_box(input)).is_ok()))
+        });
     }
-    g.bench_function("imap-proto", |b| b.iter(|| black_box(imap_proto::parser::parse_response(black_box(input)).is_ok())));
+    g.bench_function("imap-proto", |b| {
+        b.iter(|| black_box(imap_proto::parser::parse_response(black_box(input)).is_ok()))
+    });
     g.finish();
 }
 
@@ -93,7 +125,9 @@ fn benches(c: &mut Criterion) {
     {
         let mut g = c.benchmark_group("imap/fetch-64k-literal");
         g.throughput(Throughput::Bytes(lit.len() as u64));
-        g.bench_function("mailwire-imap", |b| b.iter(|| black_box(parse::response(black_box(&lit)).is_ok())));
+        g.bench_function("mailwire-imap", |b| {
+            b.iter(|| black_box(parse::response(black_box(&lit)).is_ok()))
+        });
         g.bench_function("mailwire-imap+fragmenter", |b| {
             b.iter(|| {
                 let mut f = Fragmenter::new(FragmentOptions::default());
@@ -107,8 +141,12 @@ fn benches(c: &mut Criterion) {
                 black_box(ok)
             })
         });
-        g.bench_function("imap-codec", |b| b.iter(|| black_box(ResponseCodec::default().decode(black_box(&lit)).is_ok())));
-        g.bench_function("imap-proto", |b| b.iter(|| black_box(imap_proto::parser::parse_response(black_box(&lit)).is_ok())));
+        g.bench_function("imap-codec", |b| {
+            b.iter(|| black_box(ResponseCodec::default().decode(black_box(&lit)).is_ok()))
+        });
+        g.bench_function("imap-proto", |b| {
+            b.iter(|| black_box(imap_proto::parser::parse_response(black_box(&lit)).is_ok()))
+        });
         let mut dst = vec![0u8; lit.len()];
         g.bench_function("memcpy", |b| {
             b.iter(|| {
@@ -162,8 +200,12 @@ fn benches(c: &mut Criterion) {
     {
         let mut g = c.benchmark_group("imap/uid-fetch-command");
         g.throughput(Throughput::Bytes(UID_FETCH.len() as u64));
-        g.bench_function("mailwire-imap", |b| b.iter(|| black_box(parse::command(black_box(UID_FETCH)).is_ok())));
-        g.bench_function("imap-codec", |b| b.iter(|| black_box(CommandCodec::default().decode(black_box(UID_FETCH)).is_ok())));
+        g.bench_function("mailwire-imap", |b| {
+            b.iter(|| black_box(parse::command(black_box(UID_FETCH)).is_ok()))
+        });
+        g.bench_function("imap-codec", |b| {
+            b.iter(|| black_box(CommandCodec::default().decode(black_box(UID_FETCH)).is_ok()))
+        });
         g.finish();
     }
 }

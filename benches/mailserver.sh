@@ -43,6 +43,10 @@ wait_port() {
   echo "nothing listens on $1" >&2; exit 1
 }
 stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+# CPU time (user + system, all threads) a process has used, in microseconds.
+cpu_us() {
+  python3 -c "import os; f=open('/proc/$1/stat').read().rsplit(')',1)[1].split(); print(int((int(f[11])+int(f[12]))*1e6/os.sysconf('SC_CLK_TCK')))"
+}
 
 # load PORT RCPT -> prints messages per second
 load() {
@@ -53,39 +57,48 @@ load() {
   python3 -c "print(f'{$MSGS/($end-$start):.0f}')"
 }
 
-declare -a R_SINK R_MS R_DUR
+declare -a R_SINK R_MS R_DUR C_SINK C_MS C_DUR
+# measure NAME PID PORT: runs the load, records msg/s and server CPU us/msg
+measure() {
+  local c0 rate c1
+  c0=$(cpu_us "$2")
+  rate=$(load "$3" demo@localhost)
+  c1=$(cpu_us "$2")
+  eval "R_$1+=($rate)"
+  eval "C_$1+=($(( (c1 - c0) / MSGS )))"
+}
 for round in $(seq 1 "$ROUNDS"); do
   # 1. Postfix smtp-sink
   port=$(free_port)
   smtp-sink -u nobody "127.0.0.1:$port" 256 &
   pid=$!; PIDS+=("$pid"); wait_port "$port"
-  R_SINK+=("$(load "$port" demo@localhost)")
+  measure SINK "$pid" "$port"
   stop "$pid"
 
   # 2. mailserver --sink
   port=$(free_port)
   "$BIN" --sink --data "$WORK/sink$round" --smtp "127.0.0.1:$port" --no-submission >/dev/null 2>"$WORK/sink$round.log" &
   pid=$!; PIDS+=("$pid"); wait_port "$port"
-  R_MS+=("$(load "$port" demo@localhost)")
+  measure MS "$pid" "$port"
   stop "$pid"
 
   # 3. mailserver, durable Maildir delivery
   port=$(free_port)
   "$BIN" --data "$WORK/durable$round" --smtp "127.0.0.1:$port" --no-submission >/dev/null 2>"$WORK/durable$round.log" &
   pid=$!; PIDS+=("$pid"); wait_port "$port"
-  R_DUR+=("$(load "$port" demo@localhost)")
+  measure DUR "$pid" "$port"
   stop "$pid"
   stored=$(find "$WORK/durable$round/mailboxes/demo/new" -type f | wc -l)
   [ "$stored" -eq "$MSGS" ] || { echo "round $round: $stored of $MSGS messages stored" >&2; exit 1; }
   rm -rf "$WORK/durable$round" "$WORK/sink$round"
 
-  echo "round $round: smtp-sink ${R_SINK[-1]} msg/s | mailserver --sink ${R_MS[-1]} msg/s | mailserver Maildir+fsync ${R_DUR[-1]} msg/s" >&2
+  echo "round $round: smtp-sink ${R_SINK[-1]} msg/s (${C_SINK[-1]} us CPU/msg) | mailserver --sink ${R_MS[-1]} msg/s (${C_MS[-1]} us) | Maildir+fsync ${R_DUR[-1]} msg/s (${C_DUR[-1]} us)" >&2
 done
 
-echo "smtp-source -s $SESS -m $MSGS -l $SIZE, $ROUNDS rounds (messages per second)"
-printf '%-28s %s\n' "Postfix smtp-sink" "${R_SINK[*]}"
-printf '%-28s %s\n' "mailserver --sink" "${R_MS[*]}"
-printf '%-28s %s\n' "mailserver Maildir (fsync)" "${R_DUR[*]}"
+echo "smtp-source -s $SESS -m $MSGS -l $SIZE, $ROUNDS rounds: messages per second; server CPU microseconds per message"
+printf '%-28s %-24s %s\n' "Postfix smtp-sink" "${R_SINK[*]}" "${C_SINK[*]}"
+printf '%-28s %-24s %s\n' "mailserver --sink" "${R_MS[*]}" "${C_MS[*]}"
+printf '%-28s %-24s %s\n' "mailserver Maildir (fsync)" "${R_DUR[*]}" "${C_DUR[*]}"
 for i in $(seq 0 $((ROUNDS - 1))); do
   python3 -c "print(f'round $((i + 1)): mailserver --sink / smtp-sink = {${R_MS[$i]}/${R_SINK[$i]}:.2f}, durable / smtp-sink = {${R_DUR[$i]}/${R_SINK[$i]}:.2f}')"
 done

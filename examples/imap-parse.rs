@@ -16,8 +16,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use mailwire::imap::{
-    self, Command, CommandBody, Data, FetchAttr, FetchAttrs, FetchItem, FragmentOptions, Fragmenter, Frame, Response,
-    StatusKind,
+    self, Command, CommandBody, Data, FetchAttr, FetchAttrs, FetchItem, FragmentOptions,
+    Fragmenter, Frame, Response, StatusKind,
 };
 
 fn fetch_item_name(it: &FetchItem<'_>) -> String {
@@ -32,9 +32,15 @@ fn fetch_item_name(it: &FetchItem<'_>) -> String {
         FetchItem::Body(_) => "BODY".into(),
         FetchItem::BodyStructure(_) => "BODYSTRUCTURE".into(),
         FetchItem::BodySection { data, .. } => {
-            format!("BODY[...]({} bytes)", data.as_ref().map_or(0, |d| d.as_bytes().len()))
+            format!(
+                "BODY[...]({} bytes)",
+                data.as_ref().map_or(0, |d| d.as_bytes().len())
+            )
         }
-        FetchItem::Binary { data, .. } => format!("BINARY[...]({} bytes)", data.as_ref().map_or(0, |d| d.0.len())),
+        FetchItem::Binary { data, .. } => format!(
+            "BINARY[...]({} bytes)",
+            data.as_ref().map_or(0, |d| d.0.len())
+        ),
         FetchItem::BinarySize { .. } => "BINARY.SIZE".into(),
         FetchItem::Uid(_) => "UID".into(),
         FetchItem::ModSeq(_) => "MODSEQ".into(),
@@ -204,7 +210,10 @@ fn main() -> ExitCode {
                 Ok(None) => {
                     if f.buffered() > 0 {
                         let _ = out.flush();
-                        eprintln!("{file}: parse error at byte {}: expected CRLF (input ends inside a message)", data.len());
+                        eprintln!(
+                            "{file}: parse error at byte {}: expected CRLF (input ends inside a message)",
+                            data.len()
+                        );
                         return ExitCode::FAILURE;
                     }
                     break;

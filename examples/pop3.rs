@@ -87,7 +87,8 @@ fn parse_args() -> Result<Args, String> {
                     "APOP" => AuthChoice::Apop,
                     "USER" => AuthChoice::User,
                     other => AuthChoice::Sasl(
-                        Mechanism::from_name(other.as_bytes()).ok_or_else(|| format!("unknown mechanism {v}"))?,
+                        Mechanism::from_name(other.as_bytes())
+                            .ok_or_else(|| format!("unknown mechanism {v}"))?,
                     ),
                 };
             }
@@ -156,11 +157,14 @@ impl Stream {
         let Stream::Plain(sock) = std::mem::replace(self, Stream::Gone) else {
             return Err("TLS is already running".into());
         };
-        let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| format!("{host}: {e}"))?;
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("{host}: {e}"))?;
         let conn = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
         let mut tls = rustls::StreamOwned::new(conn, sock);
         while tls.conn.is_handshaking() {
-            tls.conn.complete_io(&mut tls.sock).map_err(|e| format!("TLS handshake: {e}"))?;
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .map_err(|e| format!("TLS handshake: {e}"))?;
         }
         *self = Stream::Tls(Box::new(tls));
         Ok(())
@@ -188,7 +192,12 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -197,7 +206,12 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
@@ -215,7 +229,9 @@ fn tls_config(args: &Args) -> Result<Arc<rustls::ClientConfig>, String> {
         let f = File::open(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
         for cert in rustls_pemfile::certs(&mut io::BufReader::new(f)) {
             let cert = cert.map_err(|e| format!("{}: {e}", ca.display()))?;
-            roots.add(cert).map_err(|e| format!("{}: {e}", ca.display()))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("{}: {e}", ca.display()))?;
         }
         builder.with_root_certificates(roots).with_no_client_auth()
     } else {
@@ -257,14 +273,27 @@ impl Maildir {
             }
         }
         let uidl = OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok(Maildir { root: root.to_owned(), seq: 0, uidl, have })
+        Ok(Maildir {
+            root: root.to_owned(),
+            seq: 0,
+            uidl,
+            have,
+        })
     }
 
     /// A unique name: time, pid, a counter, and the host part.
     fn name(&mut self) -> String {
         self.seq += 1;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        format!("{}.M{}P{}Q{}.mailwire-pop3", now.as_secs(), now.subsec_micros(), std::process::id(), self.seq)
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        format!(
+            "{}.M{}P{}Q{}.mailwire-pop3",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id(),
+            self.seq
+        )
     }
 
     fn record_uid(&mut self, uid: &str) -> io::Result<()> {
@@ -315,8 +344,13 @@ struct Session {
 impl Session {
     fn on_event(&mut self, ev: Event) -> Result<bool, String> {
         match ev {
-            Event::Ready { method, greeting, .. } => {
-                eprintln!("pop3: logged in with {method:?}: {}", greeting.text.to_str_lossy());
+            Event::Ready {
+                method, greeting, ..
+            } => {
+                eprintln!(
+                    "pop3: logged in with {method:?}: {}",
+                    greeting.text.to_str_lossy()
+                );
                 self.uidl_handle = self.client.enqueue(Command::Uidl(None)).ok();
                 self.list_handle = self.client.enqueue(Command::List(None)).ok();
             }
@@ -333,13 +367,19 @@ impl Session {
                 self.listed += 1;
             }
             Event::Failed { handle, status } if Some(handle) == self.uidl_handle => {
-                eprintln!("pop3: the server has no UIDL ({}): every message is fetched", status.text.to_str_lossy());
+                eprintln!(
+                    "pop3: the server has no UIDL ({}): every message is fetched",
+                    status.text.to_str_lossy()
+                );
                 self.listed += 1;
             }
             Event::Failed { handle, status } => {
                 self.summary.failed += 1;
                 if let Some(msg) = self.retrievals.remove(&handle) {
-                    println!("message {msg}: not retrieved: {}", status.text.to_str_lossy());
+                    println!(
+                        "message {msg}: not retrieved: {}",
+                        status.text.to_str_lossy()
+                    );
                     self.outstanding -= 1;
                 } else {
                     println!("command failed: {}", status.text.to_str_lossy());
@@ -351,15 +391,25 @@ impl Session {
                 let tmp = self.maildir.root.join("tmp").join(&name);
                 let file = File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
                 let _ = handle;
-                self.current = Some(Download { msg, uid: self.uids.get(&msg.get()).cloned(), tmp, name, file });
+                self.current = Some(Download {
+                    msg,
+                    uid: self.uids.get(&msg.get()).cloned(),
+                    tmp,
+                    name,
+                    file,
+                });
             }
             Event::MessageChunk { data, .. } => {
                 if let Some(d) = &mut self.current {
-                    d.file.write_all(&data).map_err(|e| format!("{}: {e}", d.tmp.display()))?;
+                    d.file
+                        .write_all(&data)
+                        .map_err(|e| format!("{}: {e}", d.tmp.display()))?;
                 }
             }
             Event::MessageEnd { handle, size } => {
-                let Some(d) = self.current.take() else { return Ok(false) };
+                let Some(d) = self.current.take() else {
+                    return Ok(false);
+                };
                 self.retrievals.remove(&handle);
                 self.store(d, size)?;
                 self.outstanding -= 1;
@@ -388,8 +438,14 @@ impl Session {
     fn plan(&mut self) {
         let numbers: Vec<u32> = self.sizes.keys().copied().collect();
         for n in numbers {
-            let Some(msg) = NonZeroU32::new(n) else { continue };
-            if self.uids.get(&n).is_some_and(|uid| self.maildir.have.contains(uid)) {
+            let Some(msg) = NonZeroU32::new(n) else {
+                continue;
+            };
+            if self
+                .uids
+                .get(&n)
+                .is_some_and(|uid| self.maildir.have.contains(uid))
+            {
                 self.summary.skipped += 1;
                 // Already stored in an earlier run: in delete mode it may
                 // go now.
@@ -399,7 +455,11 @@ impl Session {
                 }
                 continue;
             }
-            let cmd = if self.args.headers_only { Command::Top { msg, lines: 0 } } else { Command::Retr(msg) };
+            let cmd = if self.args.headers_only {
+                Command::Top { msg, lines: 0 }
+            } else {
+                Command::Retr(msg)
+            };
             if let Ok(h) = self.client.enqueue(cmd) {
                 self.retrievals.insert(h, msg);
                 self.outstanding += 1;
@@ -408,8 +468,15 @@ impl Session {
     }
 
     fn store(&mut self, d: Download, size: u64) -> Result<(), String> {
-        let Download { msg, uid, tmp, name, file } = d;
-        file.sync_all().map_err(|e| format!("{}: {e}", tmp.display()))?;
+        let Download {
+            msg,
+            uid,
+            tmp,
+            name,
+            file,
+        } = d;
+        file.sync_all()
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
         drop(file);
         let dest = self.maildir.root.join("new").join(&name);
         fs::rename(&tmp, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
@@ -421,7 +488,9 @@ impl Session {
         }
         let mut line = format!(
             "message {msg}: {size} octets{} -> new/{name}",
-            uid.as_deref().map(|u| format!(" uid {u}")).unwrap_or_default()
+            uid.as_deref()
+                .map(|u| format!(" uid {u}"))
+                .unwrap_or_default()
         );
         // Only now, with the copy on disk, may the original go.
         if self.args.delete && self.client.enqueue(Command::Dele(msg)).is_ok() {
@@ -439,18 +508,30 @@ fn random_nonce() -> String {
     if let Ok(mut f) = File::open("/dev/urandom") {
         let _ = f.read_exact(&mut b);
     } else {
-        let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
         b[..16].copy_from_slice(&t.to_le_bytes());
     }
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn run(args: Args) -> Result<Summary, String> {
-    let host = args.server.rsplit_once(':').map_or(args.server.as_str(), |(h, _)| h).trim_matches(['[', ']']).to_owned();
+    let host = args
+        .server
+        .rsplit_once(':')
+        .map_or(args.server.as_str(), |(h, _)| h)
+        .trim_matches(['[', ']'])
+        .to_owned();
     let sock = TcpStream::connect(&args.server).map_err(|e| format!("{}: {e}", args.server))?;
     let _ = sock.set_nodelay(true);
     let mut stream = Stream::Plain(sock);
-    let tls = if args.tls != TlsMode::None { Some(tls_config(&args)?) } else { None };
+    let tls = if args.tls != TlsMode::None {
+        Some(tls_config(&args)?)
+    } else {
+        None
+    };
     if args.tls == TlsMode::Implicit {
         stream.start_tls(tls.clone().ok_or("no TLS config")?, &host)?;
     }
@@ -503,17 +584,22 @@ fn run(args: Args) -> Result<Summary, String> {
         if answered {
             continue;
         }
-        let timeout = s
-            .client
-            .poll_timeout()
-            .map(|t| t.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+        let timeout = s.client.poll_timeout().map(|t| {
+            t.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        });
         if let Some(tcp) = stream.tcp() {
             let _ = tcp.set_read_timeout(timeout);
         }
         match stream.read(&mut buf) {
             Ok(0) => s.client.handle_eof(Instant::now()),
             Ok(n) => s.client.handle_input(Instant::now(), &buf[..n]),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 s.client.handle_timeout(Instant::now())
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -536,7 +622,11 @@ fn main() -> ExitCode {
                 "summary: {} fetched ({} octets), {} already stored, {} deleted, {} failed",
                 s.fetched, s.octets, s.skipped, s.deleted, s.failed
             );
-            if s.failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+            if s.failed > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("pop3: {e}");

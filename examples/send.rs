@@ -101,26 +101,50 @@ fn guess_type(name: &str) -> &'static str {
 
 /// Composes the message from the options.
 fn compose(a: &Args) -> Result<Vec<u8>, String> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?;
-    let from = a.from.clone().ok_or("--from is needed to compose a message")?;
-    let mut b = MessageBuilder::new().header("From", &from).map_err(|e| e.to_string())?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?;
+    let from = a
+        .from
+        .clone()
+        .ok_or("--from is needed to compose a message")?;
+    let mut b = MessageBuilder::new()
+        .header("From", &from)
+        .map_err(|e| e.to_string())?;
     if !a.to.is_empty() {
-        b = b.header("To", &a.to.join(", ")).map_err(|e| e.to_string())?;
+        b = b
+            .header("To", &a.to.join(", "))
+            .map_err(|e| e.to_string())?;
     }
     if !a.cc.is_empty() {
-        b = b.header("Cc", &a.cc.join(", ")).map_err(|e| e.to_string())?;
+        b = b
+            .header("Cc", &a.cc.join(", "))
+            .map_err(|e| e.to_string())?;
     }
     if !a.bcc.is_empty() {
-        b = b.header("Bcc", &a.bcc.join(", ")).map_err(|e| e.to_string())?;
+        b = b
+            .header("Bcc", &a.bcc.join(", "))
+            .map_err(|e| e.to_string())?;
     }
-    b = b.header("Subject", a.subject.as_deref().unwrap_or("")).map_err(|e| e.to_string())?;
+    b = b
+        .header("Subject", a.subject.as_deref().unwrap_or(""))
+        .map_err(|e| e.to_string())?;
     let date = DateTime::from_unix(now.as_secs() as i64, 0).map_err(|e| e.to_string())?;
-    b = b.header("Date", &date.to_rfc5322()).map_err(|e| e.to_string())?;
-    let domain = from.rsplit('@').next().unwrap_or("localhost").trim_end_matches('>').to_owned();
+    b = b
+        .header("Date", &date.to_rfc5322())
+        .map_err(|e| e.to_string())?;
+    let domain = from
+        .rsplit('@')
+        .next()
+        .unwrap_or("localhost")
+        .trim_end_matches('>')
+        .to_owned();
     let seed = now.as_nanos() as u64 ^ u64::from(std::process::id());
     if let Ok(mut ids) = MessageIdGenerator::new(&domain, seed) {
         let id = ids.generate();
-        b = b.header("Message-ID", &format!("<{}>", id.as_str())).map_err(|e| e.to_string())?;
+        b = b
+            .header("Message-ID", &format!("<{}>", id.as_str()))
+            .map_err(|e| e.to_string())?;
     }
     let body = match (&a.body, &a.body_file) {
         (Some(t), _) => t.clone(),
@@ -130,7 +154,10 @@ fn compose(a: &Args) -> Result<Vec<u8>, String> {
     b = b.text(&body).boundary_seed(seed).allow_8bit(true);
     for path in &a.attach {
         let data = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-        let name = std::path::Path::new(path).file_name().and_then(|n| n.to_str()).unwrap_or("attachment");
+        let name = std::path::Path::new(path)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("attachment");
         b = b.attachment(PartBuilder::attachment(guess_type(name), name, data));
     }
     Ok(b.build())
@@ -168,15 +195,20 @@ fn tls_wrap(tcp: TcpStream, host: &str, ca_file: Option<&str>) -> Result<Conn, S
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
         for cert in rustls_pemfile::certs(&mut &pem[..]) {
-            roots.add(cert.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+            roots
+                .add(cert.map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
         }
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| e.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name =
+        rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| e.to_string())?;
     let conn = rustls::ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
     Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
 }
@@ -197,30 +229,53 @@ fn run(a: Args) -> Result<bool, String> {
     } else {
         ReversePath::Mailbox(to_smtp_mailbox(&env.reverse_path)?)
     };
-    let recipients = env.recipients.iter().map(|r| to_smtp_mailbox(r)).collect::<Result<Vec<_>, _>>()?;
+    let recipients = env
+        .recipients
+        .iter()
+        .map(|r| to_smtp_mailbox(r))
+        .collect::<Result<Vec<_>, _>>()?;
     let envelope = Envelope::new(from, recipients);
     let mut message = Bytes::from(copy);
 
-    let host = a.server.rsplit_once(':').map(|(h, _)| h).unwrap_or(&a.server).trim_matches(['[', ']']).to_owned();
+    let host = a
+        .server
+        .rsplit_once(':')
+        .map(|(h, _)| h)
+        .unwrap_or(&a.server)
+        .trim_matches(['[', ']'])
+        .to_owned();
     let mut opts = Options::default();
     if let Some(h) = &a.helo {
         opts.helo_domain = Host::try_from(h.clone()).map_err(|e| format!("--helo: {e}"))?;
     }
-    opts.starttls = if a.starttls { TlsMode::Required } else { TlsMode::Disabled };
+    opts.starttls = if a.starttls {
+        TlsMode::Required
+    } else {
+        TlsMode::Disabled
+    };
     opts.implicit_tls = a.tls;
     if let (Some(u), Some(p)) = (&a.user, &a.password) {
         opts.credentials = Some(Credentials::password(u.clone(), Secret::from(p.as_str())));
         // Without TLS a password would cross the network in the clear:
         // allowed only towards the loopback interface.
         opts.allow_plaintext_auth = host == "127.0.0.1" || host == "::1" || host == "localhost";
-        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         opts.sasl_nonce = format!("{seed:x}{:x}", std::process::id());
     }
 
     let tcp = TcpStream::connect(&a.server).map_err(|e| format!("{}: {e}", a.server))?;
-    let mut conn = if a.tls { tls_wrap(tcp, &host, a.ca_file.as_deref())? } else { Conn::Plain(tcp) };
+    let mut conn = if a.tls {
+        tls_wrap(tcp, &host, a.ca_file.as_deref())?
+    } else {
+        Conn::Plain(tcp)
+    };
     let mut client = Client::new(opts, Instant::now());
-    client.send_mail(envelope.clone(), message.clone()).map_err(|e| e.to_string())?;
+    client
+        .send_mail(envelope.clone(), message.clone())
+        .map_err(|e| e.to_string())?;
 
     let mut all_ok = true;
     let mut out = Vec::new();
@@ -235,17 +290,24 @@ fn run(a: Args) -> Result<bool, String> {
         while let Some(event) = client.poll_event() {
             match event {
                 Event::StartTls => {
-                    let Conn::Plain(tcp) = conn else { return Err("STARTTLS under TLS".to_owned()) };
+                    let Conn::Plain(tcp) = conn else {
+                        return Err("STARTTLS under TLS".to_owned());
+                    };
                     conn = tls_wrap(tcp, &host, a.ca_file.as_deref())?;
                     client.handle_tls_established(Instant::now());
                     acted = true;
                 }
                 Event::Authenticated(m) => eprintln!("authenticated with {m}"),
-                Event::MailSent { result: Err(MailError::EightBitUnsupported), .. } => {
+                Event::MailSent {
+                    result: Err(MailError::EightBitUnsupported),
+                    ..
+                } => {
                     // RFC 6152 §3: downgrade to 7 bit and send again.
                     let down = mailwire::mime::downgrade::downgrade_7bit(&message);
                     message = Bytes::from(down.bytes.into_owned());
-                    client.send_mail(envelope.clone(), message.clone()).map_err(|e| e.to_string())?;
+                    client
+                        .send_mail(envelope.clone(), message.clone())
+                        .map_err(|e| e.to_string())?;
                     acted = true;
                 }
                 Event::MailSent { result: Err(e), .. } => {
@@ -254,7 +316,10 @@ fn run(a: Args) -> Result<bool, String> {
                     client.quit();
                     acted = true;
                 }
-                Event::MailSent { result: Ok(outcome), .. } => {
+                Event::MailSent {
+                    result: Ok(outcome),
+                    ..
+                } => {
                     for r in &outcome.recipients {
                         let to = match &r.to {
                             ForwardPath::Postmaster => "Postmaster".to_owned(),
@@ -264,9 +329,16 @@ fn run(a: Args) -> Result<bool, String> {
                             (Some(rc), _) if !rc.code().is_positive() => rc.to_string(),
                             (_, Some(d)) => d.to_string(),
                             (Some(rc), None) => rc.to_string(),
-                            (None, None) => outcome.mail.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+                            (None, None) => outcome
+                                .mail
+                                .as_ref()
+                                .map(|m| m.to_string())
+                                .unwrap_or_default(),
                         };
-                        println!("{} {to}: {reply}", if r.delivered { "ok    " } else { "FAILED" });
+                        println!(
+                            "{} {to}: {reply}",
+                            if r.delivered { "ok    " } else { "FAILED" }
+                        );
                         all_ok &= r.delivered;
                     }
                     client.quit();
@@ -286,12 +358,22 @@ fn run(a: Args) -> Result<bool, String> {
         if acted {
             continue;
         }
-        let timeout = client.poll_timeout().map(|t| t.saturating_duration_since(Instant::now()).max(std::time::Duration::from_millis(1)));
-        conn.tcp().set_read_timeout(timeout).map_err(|e| e.to_string())?;
+        let timeout = client.poll_timeout().map(|t| {
+            t.saturating_duration_since(Instant::now())
+                .max(std::time::Duration::from_millis(1))
+        });
+        conn.tcp()
+            .set_read_timeout(timeout)
+            .map_err(|e| e.to_string())?;
         match conn.read(&mut buf) {
             Ok(0) => client.handle_eof(Instant::now()),
             Ok(n) => client.handle_input(Instant::now(), &buf[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 client.handle_timeout(Instant::now())
             }
             Err(e) => return Err(e.to_string()),
@@ -306,7 +388,9 @@ fn main() -> ExitCode {
             if !e.is_empty() {
                 eprintln!("send: {e}");
             }
-            eprintln!("usage: send --server HOST:PORT [--starttls | --tls] [--ca-file PEM] [--user U --password P] [--from ADDR] [--to ADDR]... [--cc ADDR]... [--bcc ADDR]... [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--helo NAME] [MESSAGE.eml]");
+            eprintln!(
+                "usage: send --server HOST:PORT [--starttls | --tls] [--ca-file PEM] [--user U --password P] [--from ADDR] [--to ADDR]... [--cc ADDR]... [--bcc ADDR]... [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--helo NAME] [MESSAGE.eml]"
+            );
             return ExitCode::from(2);
         }
     };

@@ -4,6 +4,8 @@
 //! mailwire --tests -- --ignored --test-threads=1` after `.ci/install-peers`.
 //! Without a peer the test skips, or fails when CI=true.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers, outside #[test] fns
+
 mod common;
 
 use std::io::{BufRead, BufReader, Read};
@@ -36,7 +38,7 @@ class Handler:
 
 def auth(server, session, envelope, mechanism, data):
     ok = isinstance(data, LoginPassword) and data.login == b'user' and data.password == b'secret'
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)
 
 port, with_auth = int(sys.argv[1]), sys.argv[2] == '1'
 kw = dict(authenticator=auth, auth_require_tls=False, auth_required=True) if with_auth else {}
@@ -48,13 +50,19 @@ while True:
 "#;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 fn wait_listening(port: u16) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(20), "server on port {port} did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "server on port {port} did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -67,7 +75,11 @@ struct Peer {
 
 impl Peer {
     fn spawn(cmd: &mut Command) -> Peer {
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("start peer");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start peer");
         let stdout = child.stdout.take().expect("stdout");
         let out = Arc::new(Mutex::new(String::new()));
         let o = out.clone();
@@ -88,7 +100,10 @@ impl Peer {
             if s.contains(marker) {
                 return s;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "peer never printed {marker:?}; got {s}");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "peer never printed {marker:?}; got {s}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -106,7 +121,12 @@ fn aiosmtpd(with_auth: bool) -> Option<(Peer, u16)> {
         return None;
     }
     let port = free_port();
-    let peer = Peer::spawn(Command::new("python3").args(["-c", AIOSMTPD, &port.to_string(), if with_auth { "1" } else { "0" }]));
+    let peer = Peer::spawn(Command::new("python3").args([
+        "-c",
+        AIOSMTPD,
+        &port.to_string(),
+        if with_auth { "1" } else { "0" },
+    ]));
     peer.wait_for("READY");
     wait_listening(port);
     Some((peer, port))
@@ -140,21 +160,45 @@ fn send(args: &[&str]) -> Output {
         let _ = s.read_to_end(&mut err);
     }
     let status = child.wait().expect("status");
-    Output { status, stdout: out, stderr: err }
+    Output {
+        status,
+        stdout: out,
+        stderr: err,
+    }
 }
 
 fn text(o: &Output) -> String {
-    format!("status {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
 #[ignore = "interop: needs aiosmtpd (bash .ci/install-peers)"]
 fn send_to_aiosmtpd_plain_with_bcc_removed() {
-    let Some((peer, port)) = aiosmtpd(false) else { return };
+    let Some((peer, port)) = aiosmtpd(false) else {
+        return;
+    };
     let server = format!("127.0.0.1:{port}");
     let o = send(&[
-        "--server", &server, "--helo", "client.test", "--from", "alice@example.org", "--to", "bob@example.net",
-        "--cc", "carol@example.net", "--bcc", "dave@example.net", "--subject", "interop plain", "--body",
+        "--server",
+        &server,
+        "--helo",
+        "client.test",
+        "--from",
+        "alice@example.org",
+        "--to",
+        "bob@example.net",
+        "--cc",
+        "carol@example.net",
+        "--bcc",
+        "dave@example.net",
+        "--subject",
+        "interop plain",
+        "--body",
         "Hello from mailwire.\n.a line with a leading dot\n",
     ]);
     assert!(o.status.success(), "{}", text(&o));
@@ -164,23 +208,46 @@ fn send_to_aiosmtpd_plain_with_bcc_removed() {
     }
     let got = peer.wait_for("MESSAGE-END");
     assert!(got.contains("MESSAGE-FROM alice@example.org"), "{got}");
-    assert!(got.contains("MESSAGE-TO bob@example.net carol@example.net dave@example.net"), "{got}");
+    assert!(
+        got.contains("MESSAGE-TO bob@example.net carol@example.net dave@example.net"),
+        "{got}"
+    );
     assert!(got.contains("Subject: interop plain"), "{got}");
     assert!(got.contains("\n.a line with a leading dot"), "{got}");
-    assert!(!got.to_ascii_lowercase().contains("bcc:"), "Bcc must not be sent: {got}");
+    assert!(
+        !got.to_ascii_lowercase().contains("bcc:"),
+        "Bcc must not be sent: {got}"
+    );
 }
 
 #[test]
 #[ignore = "interop: needs aiosmtpd (bash .ci/install-peers)"]
 fn send_to_aiosmtpd_with_auth() {
-    let Some((peer, port)) = aiosmtpd(true) else { return };
+    let Some((peer, port)) = aiosmtpd(true) else {
+        return;
+    };
     let server = format!("127.0.0.1:{port}");
-    let base = ["--server", server.as_str(), "--from", "alice@example.org", "--to", "bob@example.net", "--subject", "interop auth", "--body", "authenticated\n"];
+    let base = [
+        "--server",
+        server.as_str(),
+        "--from",
+        "alice@example.org",
+        "--to",
+        "bob@example.net",
+        "--subject",
+        "interop auth",
+        "--body",
+        "authenticated\n",
+    ];
     let mut args: Vec<&str> = base.to_vec();
     args.extend(["--user", "user", "--password", "secret"]);
     let o = send(&args);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("authenticated with"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("authenticated with"),
+        "{}",
+        text(&o)
+    );
     let got = peer.wait_for("MESSAGE-END");
     assert!(got.contains("AUTH True"), "{got}");
     // A wrong password fails the session (exit 2), and nothing is delivered.
@@ -188,7 +255,11 @@ fn send_to_aiosmtpd_with_auth() {
     args.extend(["--user", "user", "--password", "wrong"]);
     let o = send(&args);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("authentication failed"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("authentication failed"),
+        "{}",
+        text(&o)
+    );
     // Without credentials the server refuses MAIL (530): every recipient fails.
     let o = send(&base);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -197,19 +268,45 @@ fn send_to_aiosmtpd_with_auth() {
 #[test]
 #[ignore = "interop: needs aiosmtpd (bash .ci/install-peers)"]
 fn send_per_recipient_results_when_one_fails() {
-    let Some((peer, port)) = aiosmtpd(false) else { return };
+    let Some((peer, port)) = aiosmtpd(false) else {
+        return;
+    };
     let server = format!("127.0.0.1:{port}");
     let o = send(&[
-        "--server", &server, "--from", "alice@example.org", "--to", "bob@example.net", "--to", "bad.user@example.net",
-        "--to", "carol@example.net", "--subject", "partial", "--body", "to some\n",
+        "--server",
+        &server,
+        "--from",
+        "alice@example.org",
+        "--to",
+        "bob@example.net",
+        "--to",
+        "bad.user@example.net",
+        "--to",
+        "carol@example.net",
+        "--subject",
+        "partial",
+        "--body",
+        "to some\n",
     ]);
-    assert_eq!(o.status.code(), Some(1), "one recipient failed: {}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "one recipient failed: {}",
+        text(&o)
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("ok     bob@example.net"), "{}", text(&o));
     assert!(stdout.contains("ok     carol@example.net"), "{}", text(&o));
-    assert!(stdout.contains("FAILED bad.user@example.net: 550"), "{}", text(&o));
+    assert!(
+        stdout.contains("FAILED bad.user@example.net: 550"),
+        "{}",
+        text(&o)
+    );
     let got = peer.wait_for("MESSAGE-END");
-    assert!(got.contains("MESSAGE-TO bob@example.net carol@example.net"), "{got}");
+    assert!(
+        got.contains("MESSAGE-TO bob@example.net carol@example.net"),
+        "{got}"
+    );
 }
 
 #[test]
@@ -219,8 +316,18 @@ fn send_to_postfix_smtp_sink() {
         return;
     }
     let port = free_port();
-    let sink = if std::path::Path::new("/usr/sbin/smtp-sink").exists() { "/usr/sbin/smtp-sink" } else { "smtp-sink" };
-    let _peer = Peer::spawn(Command::new(sink).args(["-u", "nobody", "-c", &format!("127.0.0.1:{port}"), "200"]));
+    let sink = if std::path::Path::new("/usr/sbin/smtp-sink").exists() {
+        "/usr/sbin/smtp-sink"
+    } else {
+        "smtp-sink"
+    };
+    let _peer = Peer::spawn(Command::new(sink).args([
+        "-u",
+        "nobody",
+        "-c",
+        &format!("127.0.0.1:{port}"),
+        "200",
+    ]));
     wait_listening(port);
     let dir = common::scratch("send-sink");
     let eml = dir.join("msg.eml");

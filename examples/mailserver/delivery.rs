@@ -60,10 +60,10 @@ fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     let msg = match queue.read_message(&entry) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!(
+            crate::driver::log(format!(
                 "queue id={}: cannot read the message: {e}; retrying later",
                 entry.id
-            );
+            ));
             entry.next_attempt = now_ms() + 60_000;
             let _ = queue.update(entry);
             return;
@@ -116,7 +116,7 @@ fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
             RcptResult::Permanent(f) => failures.push(f),
         }
     }
-    eprintln!(
+    crate::driver::log(format!(
         "queue id={} from=<{}> attempt={} delivered={delivered} deferred={} bounced={}{}",
         entry.id,
         entry.sender,
@@ -129,20 +129,20 @@ fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
             .next()
             .map(|(r, e)| format!(" ({r}: {e})"))
             .unwrap_or_default()
-    );
+    ));
     if !failures.is_empty() {
         send_bounce(shared, &entry, &failures, &msg);
     }
     if remaining.is_empty() {
         if let Err(e) = queue.remove(&entry.id) {
-            eprintln!("queue id={}: cannot remove: {e}", entry.id);
+            crate::driver::log(format!("queue id={}: cannot remove: {e}", entry.id));
         }
     } else {
         entry.recipients = remaining;
         entry.attempts += 1;
         entry.next_attempt = now_ms() + cfg.retry_after(entry.attempts).as_millis() as u64;
         if let Err(e) = queue.update(entry) {
-            eprintln!("queue: cannot save an entry: {e}");
+            crate::driver::log(format!("queue: cannot save an entry: {e}"));
         }
     }
 }
@@ -195,20 +195,20 @@ fn deliver_domain(
 
 fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8]) {
     if entry.sender.is_empty() {
-        eprintln!(
+        crate::driver::log(format!(
             "queue id={}: a bounce could not be delivered; dropped (never bounce a bounce)",
             entry.id
-        );
+        ));
         return;
     }
     let store = &shared.store;
     let dest = match store.classify(&entry.sender) {
         Some(d) => d,
         None => {
-            eprintln!(
+            crate::driver::log(format!(
                 "queue id={}: no mailbox for the sender <{}>; bounce dropped",
                 entry.id, entry.sender
-            );
+            ));
             return;
         }
     };
@@ -236,7 +236,7 @@ fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8])
         vec![(entry.sender.clone(), dest.clone())],
         &data,
     ) {
-        Ok(_) => eprintln!(
+        Ok(_) => crate::driver::log(format!(
             "queue id={}: bounce id={id} to <{}> ({})",
             entry.id,
             entry.sender,
@@ -245,8 +245,11 @@ fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8])
             } else {
                 "delivered"
             }
-        ),
-        Err(e) => eprintln!("queue id={}: cannot store the bounce: {e}", entry.id),
+        )),
+        Err(e) => crate::driver::log(format!(
+            "queue id={}: cannot store the bounce: {e}",
+            entry.id
+        )),
     }
 }
 

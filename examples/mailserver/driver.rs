@@ -9,8 +9,16 @@
 //! thread.
 
 use std::io::{self, Read as _, Write as _};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
+
+/// Writes one log line to stderr with a single write (stderr is
+/// unbuffered: `eprintln!` would make one system call per piece).
+pub(crate) fn log(line: String) {
+    let mut line = line;
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
 
 /// The methods every mailwire machine has (STYLE.md §(a)).
 pub(crate) trait Machine {
@@ -86,10 +94,6 @@ impl Conn {
             read_timeout: None,
             io_timeout,
         })
-    }
-
-    pub(crate) fn peer_addr(&self) -> Option<SocketAddr> {
-        self.sock.peer_addr().ok()
     }
 
     pub(crate) fn is_tls(&self) -> bool {
@@ -287,7 +291,7 @@ mod tests {
     use super::*;
     use std::collections::VecDeque;
     use std::io::{BufRead, BufReader};
-    use std::net::TcpListener;
+    use std::net::{SocketAddr, TcpListener};
     use std::sync::Arc;
 
     /// A line echo machine with an idle timeout and a STARTTLS command.

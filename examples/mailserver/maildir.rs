@@ -13,6 +13,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The process id, asked once.
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// A file name no other delivery in this or any other run gets: seconds,
 /// microseconds, process id, a per-process counter and the host name, in the
 /// form Maildir readers expect (`1700000000.M123456P42Q7.host`).
@@ -34,7 +40,7 @@ pub(crate) fn unique_name(host: &str) -> String {
         "{}.M{}P{}Q{}.{}",
         now.as_secs(),
         now.subsec_micros(),
-        std::process::id(),
+        pid(),
         n,
         host
     )
@@ -51,7 +57,7 @@ pub(crate) fn queue_id() -> String {
         "{:09X}{:05X}{:04X}{:04X}",
         now.as_secs(),
         now.subsec_micros(),
-        std::process::id() & 0xffff,
+        pid() & 0xffff,
         n & 0xffff
     )
 }

@@ -26,8 +26,8 @@ mod tls;
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,58 +39,96 @@ const MAX_CONNECTIONS: usize = 1000;
 /// An idle worker thread exits after this long.
 const WORKER_IDLE: Duration = Duration::from_secs(30);
 
-type Job = (TcpStream, Port);
+type Job = (TcpStream, SocketAddr, Port);
+/// Idle workers: an id and the channel each one waits on.
+type IdleList = Arc<Mutex<Vec<(u64, Sender<Job>)>>>;
 
 /// Threads that serve connections, reused from one connection to the next.
+/// Each idle worker waits on its own channel; `idle` is a stack of them, so
+/// the most recently used (cache-warm) thread gets the next connection.
 struct Pool {
-    tx: SyncSender<Job>,
-    rx: Arc<Mutex<Receiver<Job>>>,
+    idle: IdleList,
     threads: Arc<AtomicUsize>,
     active: Arc<AtomicUsize>,
+    next_id: AtomicU64,
     shared: Arc<Shared>,
 }
 
 impl Pool {
     fn new(shared: Arc<Shared>) -> Self {
-        // A rendezvous channel: a send succeeds only when a worker waits.
-        let (tx, rx) = std::sync::mpsc::sync_channel(0);
         Self {
-            tx,
-            rx: Arc::new(Mutex::new(rx)),
+            idle: Arc::new(Mutex::new(Vec::new())),
             threads: Arc::new(AtomicUsize::new(0)),
             active: Arc::new(AtomicUsize::new(0)),
+            next_id: AtomicU64::new(0),
             shared,
         }
     }
 
-    fn submit(&self, job: Job) {
-        let job = match self.tx.try_send(job) {
-            Ok(()) => return,
-            Err(TrySendError::Full(job)) => job,
-            Err(TrySendError::Disconnected(_)) => return,
-        };
+    fn submit(&self, mut job: Job) {
+        loop {
+            let worker = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            match worker {
+                Some((_, tx)) => match tx.send(job) {
+                    Ok(()) => return,
+                    // That worker has just exited: try the next one.
+                    Err(e) => job = e.0,
+                },
+                None => break,
+            }
+        }
         if self.threads.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
-            let _ = self.tx.send(job);
-            return;
+            // Too many connections: wait for a worker to come free.
+            loop {
+                std::thread::sleep(Duration::from_millis(5));
+                let worker = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                if let Some((_, tx)) = worker {
+                    match tx.send(job) {
+                        Ok(()) => return,
+                        Err(e) => job = e.0,
+                    }
+                }
+            }
         }
         self.threads.fetch_add(1, Ordering::SeqCst);
-        let rx = self.rx.clone();
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        let idle = self.idle.clone();
         let threads = self.threads.clone();
         let active = self.active.clone();
         let shared = self.shared.clone();
         let spawned = std::thread::Builder::new()
             .name("smtp".into())
             .spawn(move || {
+                let (tx, rx) = mpsc::channel::<Job>();
                 let mut job = Some(job);
-                while let Some((sock, port)) = job.take() {
+                while let Some((sock, peer, port)) = job.take() {
                     active.fetch_add(1, Ordering::SeqCst);
-                    serve_connection(&shared, sock, port);
+                    serve_connection(&shared, sock, peer, port);
                     active.fetch_sub(1, Ordering::SeqCst);
                     if shared.shutdown.load(Ordering::SeqCst) {
                         break;
                     }
-                    let guard = rx.lock().unwrap_or_else(|e| e.into_inner());
-                    job = guard.recv_timeout(WORKER_IDLE).ok();
+                    idle.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((id, tx.clone()));
+                    job = match rx.recv_timeout(WORKER_IDLE) {
+                        Ok(j) => Some(j),
+                        Err(_) => {
+                            let mut g = idle.lock().unwrap_or_else(|e| e.into_inner());
+                            match g.iter().position(|(i, _)| *i == id) {
+                                // Still listed: nobody will send; leave.
+                                Some(pos) => {
+                                    g.remove(pos);
+                                    None
+                                }
+                                // Taken off the list: a job is on its way.
+                                None => {
+                                    drop(g);
+                                    rx.recv().ok()
+                                }
+                            }
+                        }
+                    };
                 }
                 threads.fetch_sub(1, Ordering::SeqCst);
             });
@@ -101,8 +139,7 @@ impl Pool {
     }
 }
 
-fn serve_connection(shared: &Shared, sock: TcpStream, port: Port) {
-    let peer = sock.peer_addr().ok();
+fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Port) {
     let mut conn = match driver::Conn::new(sock, Duration::from_secs(300)) {
         Ok(c) => c,
         Err(_) => return,
@@ -116,30 +153,24 @@ fn serve_connection(shared: &Shared, sock: TcpStream, port: Port) {
             }
         };
         if let Err(e) = conn.start_tls(tls) {
-            eprintln!(
-                "smtps {} TLS handshake failed: {e}",
-                peer.map(|p| p.to_string()).unwrap_or_default()
-            );
+            eprintln!("smtps {} TLS handshake failed: {e}", peer);
             return;
         }
     }
-    if let Err(e) = smtp_session::serve(shared, port, &mut conn) {
-        eprintln!(
-            "{} {} connection error: {e}",
-            port.name(),
-            peer.map(|p| p.to_string()).unwrap_or_default()
-        );
+    if let Err(e) = smtp_session::serve(shared, port, peer, &mut conn) {
+        eprintln!("{} {} connection error: {e}", port.name(), peer);
     }
     conn.close();
 }
 
 fn accept_loop(listener: TcpListener, port: Port, pool: Arc<Pool>, shutdown: Arc<AtomicBool>) {
-    for sock in listener.incoming() {
+    loop {
+        let accepted = listener.accept();
         if shutdown.load(Ordering::SeqCst) {
             break;
         }
-        match sock {
-            Ok(s) => pool.submit((s, port)),
+        match accepted {
+            Ok((s, peer)) => pool.submit((s, peer, port)),
             Err(e) => {
                 eprintln!("{}: accept: {e}", port.name());
                 std::thread::sleep(Duration::from_millis(50));

@@ -5,7 +5,11 @@
 use libfuzzer_sys::fuzz_target;
 use mailwire_imap::{FragmentOptions, Fragmenter, Frame};
 
-fn run(data: &[u8], chunk: usize, opts: FragmentOptions) -> (Vec<Frame>, Option<mailwire_imap::FrameError>) {
+fn run(
+    data: &[u8],
+    chunk: usize,
+    opts: FragmentOptions,
+) -> (Vec<Frame>, Option<mailwire_imap::FrameError>) {
     let mut f = Fragmenter::new(opts);
     let mut out = Vec::new();
     for part in data.chunks(chunk.max(1)) {
@@ -23,7 +27,9 @@ fn run(data: &[u8], chunk: usize, opts: FragmentOptions) -> (Vec<Frame>, Option<
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&c, data)) = input.split_first() else { return };
+    let Some((&c, data)) = input.split_first() else {
+        return;
+    };
     let mut opts = FragmentOptions::default();
     opts.max_line = 200;
     opts.max_literal = 1000;

@@ -13,7 +13,9 @@ struct Src<'a>(&'a [u8]);
 
 impl<'a> Src<'a> {
     fn byte(&mut self) -> u8 {
-        let Some((&b, rest)) = self.0.split_first() else { return 0 };
+        let Some((&b, rest)) = self.0.split_first() else {
+            return 0;
+        };
         self.0 = rest;
         b
     }
@@ -32,7 +34,10 @@ impl<'a> Src<'a> {
     }
     fn atom(&mut self) -> Atom<'a> {
         let b = self.bytes();
-        std::str::from_utf8(b).ok().and_then(|s| Atom::new(s).ok()).unwrap_or_else(|| Atom::try_from("A").unwrap())
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|s| Atom::new(s).ok())
+            .unwrap_or_else(|| Atom::try_from("A").unwrap())
     }
     /// An atom that names no flag or code of its own (`X` + atom), so it stays the variant it was built as.
     fn x_atom(&mut self) -> Atom<'static> {
@@ -49,7 +54,10 @@ fuzz_target!(|data: &[u8]| {
     let mut s = Src(data);
     let tag = {
         let b = s.bytes();
-        std::str::from_utf8(b).ok().and_then(|t| Tag::new(t).ok()).unwrap_or_else(|| Tag::try_from("a1").unwrap())
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(|t| Tag::new(t).ok())
+            .unwrap_or_else(|| Tag::try_from("a1").unwrap())
     };
     let mailbox = Mailbox::new(s.istring());
     let flag = match s.byte() % 3 {
@@ -58,15 +66,24 @@ fuzz_target!(|data: &[u8]| {
         _ => Flag::Extension(s.x_atom()),
     };
     let commands = [
-        CommandBody::Login { username: s.istring(), password: s.istring() },
-        CommandBody::Select { mailbox: mailbox.clone(), params: vec![] },
+        CommandBody::Login {
+            username: s.istring(),
+            password: s.istring(),
+        },
+        CommandBody::Select {
+            mailbox: mailbox.clone(),
+            params: vec![],
+        },
         CommandBody::Search {
             uid: true,
             return_opts: None,
             charset: Some(s.istring()),
             criteria: vec![
                 SearchKey::Header(s.istring(), s.istring()),
-                SearchKey::Or(Box::new(SearchKey::Keyword(s.atom())), Box::new(SearchKey::Uid(s.seq()))),
+                SearchKey::Or(
+                    Box::new(SearchKey::Keyword(s.atom())),
+                    Box::new(SearchKey::Uid(s.seq())),
+                ),
             ],
         },
         CommandBody::Store {
@@ -79,21 +96,32 @@ fuzz_target!(|data: &[u8]| {
         },
         CommandBody::Append {
             mailbox: mailbox.clone(),
-            messages: vec![AppendMessage { flags: vec![flag.clone()], date: None, message: Binary(s.bytes().into()), utf8: false }],
+            messages: vec![AppendMessage {
+                flags: vec![flag.clone()],
+                date: None,
+                message: Binary(s.bytes().into()),
+                utf8: false,
+            }],
         },
         CommandBody::Fetch {
             uid: true,
             set: s.seq(),
             attrs: FetchAttrs::List(vec![FetchAttr::BodySection {
                 peek: true,
-                section: Section { part: vec![], text: Some(SectionText::HeaderFields(vec![s.istring()])) },
+                section: Section {
+                    part: vec![],
+                    text: Some(SectionText::HeaderFields(vec![s.istring()])),
+                },
                 partial: None,
             }]),
             modifiers: vec![],
         },
     ];
     for body in commands {
-        let c = Command { tag: tag.clone(), body };
+        let c = Command {
+            tag: tag.clone(),
+            body,
+        };
         let wire = encode::command_to_vec(&c);
         let (back, n) = parse::command(&wire).expect("encoded command parses");
         assert_eq!(n, wire.len());
@@ -101,7 +129,9 @@ fuzz_target!(|data: &[u8]| {
     }
     let text = {
         let b = s.bytes();
-        Text::new(b).ok().filter(|t| !t.as_bytes().starts_with(b"[") && !t.as_bytes().starts_with(b" "))
+        Text::new(b)
+            .ok()
+            .filter(|t| !t.as_bytes().starts_with(b"[") && !t.as_bytes().starts_with(b" "))
     };
     let text = text.unwrap_or_else(|| Text::try_from("ok").unwrap());
     let responses = [
@@ -109,11 +139,20 @@ fuzz_target!(|data: &[u8]| {
             seq: NonZeroU32::new(s.u32()).unwrap_or(NonZeroU32::MIN),
             items: vec![
                 FetchItem::Flags(vec![flag.clone()]),
-                FetchItem::BodySection { section: Section::default(), origin: None, data: Some(s.istring()) },
+                FetchItem::BodySection {
+                    section: Section::default(),
+                    origin: None,
+                    data: Some(s.istring()),
+                },
                 FetchItem::Envelope(Box::new(Envelope {
                     date: Some(s.istring()),
                     subject: Some(s.istring()),
-                    from: vec![Address { name: Some(s.istring()), adl: None, mailbox: Some(s.istring()), host: None }],
+                    from: vec![Address {
+                        name: Some(s.istring()),
+                        adl: None,
+                        mailbox: Some(s.istring()),
+                        host: None,
+                    }],
                     sender: vec![],
                     reply_to: vec![],
                     to: vec![],
@@ -130,8 +169,18 @@ fuzz_target!(|data: &[u8]| {
             mailbox: mailbox.clone(),
             extended: vec![],
         })),
-        Response::Status(StatusResponse { tag: Some(tag.clone()), kind: StatusKind::No, code: Some(Code::Simple(s.x_atom())), text: text.clone() }),
-        Response::Status(StatusResponse { tag: None, kind: StatusKind::Ok, code: None, text }),
+        Response::Status(StatusResponse {
+            tag: Some(tag.clone()),
+            kind: StatusKind::No,
+            code: Some(Code::Simple(s.x_atom())),
+            text: text.clone(),
+        }),
+        Response::Status(StatusResponse {
+            tag: None,
+            kind: StatusKind::Ok,
+            code: None,
+            text,
+        }),
     ];
     for r in responses {
         let wire = encode::response_to_vec(&r);

@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
     let data = &data[1..];
     let now = Instant::now();
     let mut o = Options::new("user", "pass");
-    o.tls = if flags & 1 != 0 { TlsMode::StartTls } else { TlsMode::None };
+    o.tls = if flags & 1 != 0 {
+        TlsMode::StartTls
+    } else {
+        TlsMode::None
+    };
     o.allow_plaintext_auth = flags & 2 != 0;
     o.sasl_nonce = "fuzznonce".into();
     o.auth = match (flags >> 2) & 3 {
@@ -30,7 +34,16 @@ fuzz_target!(|data: &[u8]| {
     o.max_listing = 1000;
     let mut c = Client::new(o, now);
     let one = NonZeroU32::MIN;
-    for cmd in [Command::Stat, Command::List(None), Command::Uidl(Some(one)), Command::Retr(one), Command::Top { msg: one, lines: 2 }, Command::Capa, Command::Dele(one), Command::Quit] {
+    for cmd in [
+        Command::Stat,
+        Command::List(None),
+        Command::Uidl(Some(one)),
+        Command::Retr(one),
+        Command::Top { msg: one, lines: 2 },
+        Command::Capa,
+        Command::Dele(one),
+        Command::Quit,
+    ] {
         c.enqueue(cmd).expect("enqueue");
     }
     let step = usize::from(flags >> 4) + 1;

@@ -60,15 +60,22 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(s) = parse_status_line(data) {
         let mut wire = Vec::new();
         s.encode(&mut wire);
-        let again = parse_status_line(&wire[..wire.len() - 2]).expect("re-encoded status line parses");
+        let again =
+            parse_status_line(&wire[..wire.len() - 2]).expect("re-encoded status line parses");
         assert_eq!(again.status, s.status);
         assert_eq!(again.text, s.text);
-        assert_eq!(again.code.map(|c| c.as_str().to_owned()), s.code.map(|c| c.as_str().to_owned()));
+        assert_eq!(
+            again.code.map(|c| c.as_str().to_owned()),
+            s.code.map(|c| c.as_str().to_owned())
+        );
     }
     if let Ok(c) = parse_capability(data) {
         let mut wire = Vec::new();
         c.encode(&mut wire);
-        assert_eq!(parse_capability(&wire[..wire.len() - 2]).expect("re-encoded capability parses"), c);
+        assert_eq!(
+            parse_capability(&wire[..wire.len() - 2]).expect("re-encoded capability parses"),
+            c
+        );
     }
     let _ = parse_scan_listing(data);
     let _ = parse_uid_listing(data);

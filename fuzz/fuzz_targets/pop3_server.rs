@@ -23,26 +23,41 @@ fn answer(s: &mut Server, locked: bool) -> bool {
     while let Some(ev) = s.poll_event() {
         any = true;
         match ev {
-            Event::Authenticate { handle, username, method, .. } => {
+            Event::Authenticate {
+                handle,
+                username,
+                method,
+                ..
+            } => {
                 let known = username == "u";
                 let r = match method {
                     AuthMethod::Sasl(Mechanism::ScramSha256) => s
                         .provide_scram_credentials(
                             handle,
                             known.then(|| {
-                                ScramCredentials::derive(ScramHash::Sha256, "p", b"salt", NonZeroU32::MIN.saturating_add(1))
-                                    .expect("derive")
+                                ScramCredentials::derive(
+                                    ScramHash::Sha256,
+                                    "p",
+                                    b"salt",
+                                    NonZeroU32::MIN.saturating_add(1),
+                                )
+                                .expect("derive")
                             }),
                         )
                         .is_ok(),
-                    AuthMethod::User => s.check_password(handle, |p| known && p.ct_eq(b"p")).is_ok(),
-                    _ => s.provide_password(handle, known.then(|| Secret::from("p"))).is_ok(),
+                    AuthMethod::User => {
+                        s.check_password(handle, |p| known && p.ct_eq(b"p")).is_ok()
+                    }
+                    _ => s
+                        .provide_password(handle, known.then(|| Secret::from("p")))
+                        .is_ok(),
                 };
                 assert!(r, "answer refused");
             }
             Event::OpenMaildrop { handle, .. } => {
                 if locked {
-                    s.refuse(handle, StatusLine::err(Some(ResponseCode::InUse), "locked")).expect("refuse");
+                    s.refuse(handle, StatusLine::err(Some(ResponseCode::InUse), "locked"))
+                        .expect("refuse");
                 } else {
                     let listing = MESSAGES
                         .iter()
@@ -83,7 +98,12 @@ fuzz_target!(|data: &[u8]| {
     o.stls = flags & 2 != 0;
     o.allow_plaintext_auth = flags & 4 != 0;
     o.utf8 = flags & 8 != 0;
-    o.sasl_mechanisms = vec![Mechanism::ScramSha256, Mechanism::CramMd5, Mechanism::Plain, Mechanism::Login];
+    o.sasl_mechanisms = vec![
+        Mechanism::ScramSha256,
+        Mechanism::CramMd5,
+        Mechanism::Plain,
+        Mechanism::Login,
+    ];
     o.max_buffered = 4096;
     let mut s = Server::new(o, "fuzz", now).expect("nonce");
     let mut out = Vec::new();

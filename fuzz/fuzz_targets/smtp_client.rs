@@ -11,20 +11,35 @@ use mailwire_smtp::client::{Client, Envelope, Event, Options, TlsMode};
 use mailwire_smtp::{Mailbox, ReversePath};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, data)) = data.split_first() else { return };
+    let Some((&split, data)) = data.split_first() else {
+        return;
+    };
     let now = Instant::now();
     let mut o = Options::default();
-    o.starttls = if split & 1 == 1 { TlsMode::Opportunistic } else { TlsMode::Disabled };
+    o.starttls = if split & 1 == 1 {
+        TlsMode::Opportunistic
+    } else {
+        TlsMode::Disabled
+    };
     if split & 2 == 2 {
         o.credentials = Some(Credentials::password("user", Secret::from("pass")));
         o.allow_plaintext_auth = true;
         o.sasl_nonce = "fyko+d2lbbFgONRv9qkxdawL".to_owned();
     }
     let mut c = Client::new(o, now);
-    let from = ReversePath::Mailbox(Mailbox::try_from("a@example.org").expect("valid").into_owned());
-    let to = Mailbox::try_from("b@example.net").expect("valid").into_owned();
+    let from = ReversePath::Mailbox(
+        Mailbox::try_from("a@example.org")
+            .expect("valid")
+            .into_owned(),
+    );
+    let to = Mailbox::try_from("b@example.net")
+        .expect("valid")
+        .into_owned();
     let env = Envelope::new(from, [to.clone(), to]);
-    let _ = c.send_mail(env, Bytes::from_static(b"Subject: x\r\n\r\n.dot\r\nh\xc3\xa9\r\n"));
+    let _ = c.send_mail(
+        env,
+        Bytes::from_static(b"Subject: x\r\n\r\n.dot\r\nh\xc3\xa9\r\n"),
+    );
     c.quit();
     let mut out = Vec::new();
     let piece = usize::from(split >> 2).max(1);

@@ -9,11 +9,16 @@ use libfuzzer_sys::fuzz_target;
 use mailwire_smtp::server::{Event, Options, Server};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&split, data)) = data.split_first() else { return };
+    let Some((&split, data)) = data.split_first() else {
+        return;
+    };
     let now = Instant::now();
     let mut o = Options::default();
     o.starttls = split & 1 == 1;
-    o.auth_mechanisms = vec![mailwire_sasl::Mechanism::Plain, mailwire_sasl::Mechanism::Login];
+    o.auth_mechanisms = vec![
+        mailwire_sasl::Mechanism::Plain,
+        mailwire_sasl::Mechanism::Login,
+    ];
     o.allow_plaintext_auth = split & 2 == 2;
     o.max_message_size = 4096;
     o.binarymime = true;
@@ -29,10 +34,16 @@ fuzz_target!(|data: &[u8]| {
             while let Some(e) = s.poll_event() {
                 any = true;
                 match e {
-                    Event::Mail { handle, .. } | Event::Rcpt { handle, .. } | Event::DataEnd { handle, .. } => {
+                    Event::Mail { handle, .. }
+                    | Event::Rcpt { handle, .. }
+                    | Event::DataEnd { handle, .. } => {
                         s.accept(handle).expect("pending decision");
                     }
-                    Event::AuthStart { handle, initial_response: None, .. } => {
+                    Event::AuthStart {
+                        handle,
+                        initial_response: None,
+                        ..
+                    } => {
                         s.auth_challenge(handle, b"").expect("pending auth");
                     }
                     Event::AuthStart { handle, .. } | Event::AuthResponse { handle, .. } => {

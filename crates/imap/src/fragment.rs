@@ -1,7 +1,7 @@
 //! Framing: splitting a byte stream into complete messages before parsing.
 //!
 //! An IMAP message is one or more lines, where every line that ends in a literal
-//! announcement (`{n}`, `{n+}`, `{n-}`, `~{n}`) is followed by exactly `n` octets
+//! announcement (`{n}`, `{n+}`, `~{n}`) is followed by exactly `n` octets
 //! and then the rest of the message:
 //!
 //! ```text
@@ -41,7 +41,12 @@ pub struct FragmentOptions {
 
 impl Default for FragmentOptions {
     fn default() -> Self {
-        Self { max_line: 1 << 20, max_literal: 64 << 20, max_message: 80 << 20, blank_line_after_literal_continues: false }
+        Self {
+            max_line: 1 << 20,
+            max_literal: 64 << 20,
+            max_message: 80 << 20,
+            blank_line_after_literal_continues: false,
+        }
     }
 }
 
@@ -131,7 +136,18 @@ pub struct Fragmenter {
 impl Fragmenter {
     /// A fragmenter with the given limits.
     pub fn new(opts: FragmentOptions) -> Self {
-        Self { buf: BytesMut::new(), state: State::Line { line_start: 0, scanned: 0 }, opts, error: None, consumed: 0, literal_line_end: None, after_literal: None }
+        Self {
+            buf: BytesMut::new(),
+            state: State::Line {
+                line_start: 0,
+                scanned: 0,
+            },
+            opts,
+            error: None,
+            consumed: 0,
+            literal_line_end: None,
+            after_literal: None,
+        }
     }
 
     /// Appends received bytes. Call [`poll`](Self::poll) until it returns `Ok(None)` next.
@@ -155,13 +171,17 @@ impl Fragmenter {
     /// that refused a synchronizing literal, whose bytes the client will not
     /// send). Framing resumes with the next line.
     pub fn reject_literal(&mut self) {
-        if let (State::Literal { .. }, Some(line_end)) = (self.state, self.literal_line_end.take()) {
+        if let (State::Literal { .. }, Some(line_end)) = (self.state, self.literal_line_end.take())
+        {
             // Only the announcement line and what came before it belong to the
             // refused message: the client sends no literal bytes after a refusal.
             let line_end = line_end.min(self.buf.len());
             self.consumed += line_end as u64;
             let _ = self.buf.split_to(line_end);
-            self.state = State::Line { line_start: 0, scanned: 0 };
+            self.state = State::Line {
+                line_start: 0,
+                scanned: 0,
+            };
         }
     }
 
@@ -187,27 +207,45 @@ impl Fragmenter {
                     }
                     self.literal_line_end = None;
                     self.after_literal = Some(end);
-                    self.state = State::Line { line_start: end, scanned: end };
+                    self.state = State::Line {
+                        line_start: end,
+                        scanned: end,
+                    };
                 }
-                State::Line { line_start, scanned } => {
+                State::Line {
+                    line_start,
+                    scanned,
+                } => {
                     let Some(k) = memchr::memchr(b'\n', &self.buf[scanned..]) else {
                         let len = self.buf.len();
                         if len - line_start > self.opts.max_line {
-                            return Err(FrameError::LineTooLong { max: self.opts.max_line });
+                            return Err(FrameError::LineTooLong {
+                                max: self.opts.max_line,
+                            });
                         }
                         if len as u64 > self.opts.max_message {
-                            return Err(FrameError::MessageTooLarge { max: self.opts.max_message });
+                            return Err(FrameError::MessageTooLarge {
+                                max: self.opts.max_message,
+                            });
                         }
-                        self.state = State::Line { line_start, scanned: len };
+                        self.state = State::Line {
+                            line_start,
+                            scanned: len,
+                        };
                         return Ok(None);
                     };
                     let lf = scanned + k;
                     if lf + 1 - line_start > self.opts.max_line {
-                        return Err(FrameError::LineTooLong { max: self.opts.max_line });
+                        return Err(FrameError::LineTooLong {
+                            max: self.opts.max_line,
+                        });
                     }
                     if lf == 0 || self.buf[lf - 1] != b'\r' {
                         // A bare LF does not end a line: keep scanning after it.
-                        self.state = State::Line { line_start, scanned: lf + 1 };
+                        self.state = State::Line {
+                            line_start,
+                            scanned: lf + 1,
+                        };
                         continue;
                     }
                     let line = &self.buf[line_start..lf - 1];
@@ -217,29 +255,45 @@ impl Fragmenter {
                         && line.iter().all(|&b| b == b' ')
                     {
                         self.after_literal = None;
-                        self.state = State::Line { line_start: lf + 1, scanned: lf + 1 };
+                        self.state = State::Line {
+                            line_start: lf + 1,
+                            scanned: lf + 1,
+                        };
                         continue;
                     }
                     self.after_literal = None;
                     if let Some((length, mode, binary)) = literal_announcement(line) {
                         if length > self.opts.max_literal {
-                            return Err(FrameError::LiteralTooLarge { length, max: self.opts.max_literal });
+                            return Err(FrameError::LiteralTooLarge {
+                                length,
+                                max: self.opts.max_literal,
+                            });
                         }
                         let end = (lf as u64 + 1).saturating_add(length);
                         if end > self.opts.max_message {
-                            return Err(FrameError::MessageTooLarge { max: self.opts.max_message });
+                            return Err(FrameError::MessageTooLarge {
+                                max: self.opts.max_message,
+                            });
                         }
                         // `end` <= max_message, which the caller sized to fit in memory.
-                        let end = usize::try_from(end).map_err(|_| FrameError::MessageTooLarge {
-                            max: self.opts.max_message,
-                        })?;
+                        let end =
+                            usize::try_from(end).map_err(|_| FrameError::MessageTooLarge {
+                                max: self.opts.max_message,
+                            })?;
                         self.state = State::Literal { end };
                         self.literal_line_end = Some(lf + 1);
-                        return Ok(Some(Frame::LiteralAnnounced { length, mode, binary }));
+                        return Ok(Some(Frame::LiteralAnnounced {
+                            length,
+                            mode,
+                            binary,
+                        }));
                     }
                     let msg = self.buf.split_to(lf + 1).freeze();
                     self.consumed += msg.len() as u64;
-                    self.state = State::Line { line_start: 0, scanned: 0 };
+                    self.state = State::Line {
+                        line_start: 0,
+                        scanned: 0,
+                    };
                     return Ok(Some(Frame::Message(msg)));
                 }
             }
@@ -247,18 +301,18 @@ impl Fragmenter {
     }
 }
 
-/// `{n}`, `{n+}`, `{n-}` or `~{n}` at the end of a line (CRLF removed).
-fn literal_announcement(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
+/// `{n}`, `{n+}`, `~{n}` or `~{n+}` at the end of a line (CRLF removed).
+pub(crate) fn literal_announcement(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
     let body = line.strip_suffix(b"}")?;
     let (body, mode) = match body.last() {
-        Some(b'+') | Some(b'-') => (&body[..body.len() - 1], LiteralMode::NonSync),
+        Some(b'+') => (&body[..body.len() - 1], LiteralMode::NonSync),
         _ => (body, LiteralMode::Sync),
     };
     let digits = body.iter().rev().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 || digits > 19 {
         return None;
     }
-    let open = body.len() - digits - 1;
+    let open = body.len().checked_sub(digits + 1)?;
     if body.get(open) != Some(&b'{') {
         return None;
     }
@@ -268,4 +322,95 @@ fn literal_announcement(line: &[u8]) -> Option<(u64, LiteralMode, bool)> {
     }
     let binary = open > 0 && body[open - 1] == b'~';
     Some((n, mode, binary))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(f: &mut Fragmenter) -> Vec<Frame> {
+        let mut out = Vec::new();
+        while let Some(fr) = f.poll().unwrap() {
+            out.push(fr);
+        }
+        out
+    }
+
+    #[test]
+    fn literal_too_large_is_reported_at_the_announcement() {
+        let mut opts = FragmentOptions::default();
+        opts.max_literal = 10;
+        let mut f = Fragmenter::new(opts);
+        f.push(b"a APPEND INBOX {11}\r\n");
+        assert_eq!(f.poll(), Err(FrameError::LiteralTooLarge { length: 11, max: 10 }));
+        // Fatal and sticky; later input is not buffered.
+        f.push(b"hello world\r\n");
+        assert_eq!(f.buffered(), 0);
+        assert!(f.poll().is_err());
+    }
+
+    #[test]
+    fn line_too_long_without_crlf() {
+        let mut opts = FragmentOptions::default();
+        opts.max_line = 16;
+        let mut f = Fragmenter::new(opts);
+        f.push(b"* OK 0123456789");
+        assert_eq!(f.poll(), Ok(None));
+        f.push(b"0123456789");
+        assert_eq!(f.poll(), Err(FrameError::LineTooLong { max: 16 }));
+    }
+
+    #[test]
+    fn bare_lf_does_not_end_a_line() {
+        let mut f = Fragmenter::new(FragmentOptions::default());
+        f.push(b"* OK a\nb\r\n");
+        assert_eq!(drain(&mut f), vec![Frame::Message(Bytes::from_static(b"* OK a\nb\r\n"))]);
+    }
+
+    #[test]
+    fn literal_bytes_are_not_scanned_for_line_ends() {
+        let mut f = Fragmenter::new(FragmentOptions::default());
+        let wire = b"* 1 FETCH (BODY[] {4}\r\n\r\n\r\n)\r\n* 2 EXISTS\r\n";
+        f.push(wire);
+        let frames = drain(&mut f);
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[0], Frame::LiteralAnnounced { length: 4, mode: LiteralMode::Sync, binary: false });
+        assert_eq!(frames[1], Frame::Message(Bytes::from_static(b"* 1 FETCH (BODY[] {4}\r\n\r\n\r\n)\r\n")));
+        assert_eq!(f.consumed(), wire.len() as u64);
+        assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn non_sync_and_binary_literals() {
+        let mut f = Fragmenter::new(FragmentOptions::default());
+        f.push(b"a APPEND INBOX ~{2+}\r\n\0\0\r\n");
+        let frames = drain(&mut f);
+        assert_eq!(frames[0], Frame::LiteralAnnounced { length: 2, mode: LiteralMode::NonSync, binary: true });
+        assert!(matches!(&frames[1], Frame::Message(m) if m.len() == 26));
+    }
+
+    #[test]
+    fn rejected_literal_drops_the_command() {
+        let mut f = Fragmenter::new(FragmentOptions::default());
+        f.push(b"a LOGIN {5}\r\n");
+        assert!(matches!(f.poll(), Ok(Some(Frame::LiteralAnnounced { length: 5, .. }))));
+        f.reject_literal();
+        f.push(b"b NOOP\r\n");
+        assert_eq!(drain(&mut f), vec![Frame::Message(Bytes::from_static(b"b NOOP\r\n"))]);
+    }
+
+    #[test]
+    fn blank_line_after_literal_is_strict_by_default() {
+        let wire = b"* 1 FETCH (BODY[] {2}\r\nab \r\n)\r\n";
+        let mut f = Fragmenter::new(FragmentOptions::default());
+        f.push(wire);
+        assert_eq!(drain(&mut f).len(), 3); // announcement, "...ab \r\n", ")\r\n"
+        let mut opts = FragmentOptions::default();
+        opts.blank_line_after_literal_continues = true;
+        let mut f = Fragmenter::new(opts);
+        f.push(wire);
+        let frames = drain(&mut f);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[1], Frame::Message(Bytes::from_static(wire)));
+    }
 }

@@ -44,23 +44,25 @@ mod fragment;
 pub mod parse;
 pub mod types;
 
-pub use fragment::{FragmentOptions, FrameError, Fragmenter, Frame};
+pub use fragment::{FragmentOptions, Fragmenter, Frame, FrameError};
 pub use parse::ParseError;
 pub use types::body::{
-    Address, BasicFields, BodyExtension, BodyStructure, Disposition, Envelope, ExtensionData, MultipartExtension,
-    SinglePartExtension, SpecificFields,
+    Address, BasicFields, BodyExtension, BodyStructure, Disposition, Envelope, ExtensionData,
+    MultipartExtension, SinglePartExtension, SpecificFields,
 };
 pub use types::command::{
-    AppendMessage, Command, CommandBody, FetchModifier, ListReturn, ListSelect, MetadataOptions, SearchReturn,
-    SelectParam, SortCriterion, SortKey, StatusAttr, StoreKind, ThreadAlgorithm,
+    AppendMessage, Command, CommandBody, FetchModifier, ListReturn, ListSelect, MetadataOptions,
+    SearchReturn, SelectParam, SortCriterion, SortKey, StatusAttr, StoreKind, ThreadAlgorithm,
 };
-pub use types::core::{Atom, Binary, Date, DateTime, IString, LiteralMode, NString, Tag, Text, ValidationError};
+pub use types::core::{
+    Atom, Binary, Date, DateTime, IString, LiteralMode, NString, Tag, Text, ValidationError,
+};
 pub use types::fetch::{FetchAttr, FetchAttrs, FetchItem, Partial, Section, SectionText, Value};
 pub use types::flag::{Capability, Flag, MailboxAttr};
 pub use types::mailbox::{Mailbox, decode_utf7, encode_utf7};
 pub use types::response::{
-    Code, Continue, Data, ESearchItem, ListItem, Namespace, Raw, Response, StatusItem, StatusKind, StatusResponse,
-    Thread,
+    Code, Continue, Data, ESearchItem, ListItem, Namespace, Raw, Response, StatusItem, StatusKind,
+    StatusResponse, Thread,
 };
 pub use types::search::{EntryType, SearchKey};
 pub use types::sequence::{SeqNum, SeqRange, SequenceSet};

@@ -1,6 +1,9 @@
 //! Every recorded server reply under ../shared/corpus/imap/ parses completely,
 //! response by response, through the fragmenter.
 
+// Test helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 
 use mailwire_imap::{FragmentOptions, Fragmenter, Frame, Response, parse};
@@ -21,7 +24,10 @@ fn crlf(data: &[u8]) -> Vec<u8> {
 fn files() -> Option<Vec<std::path::PathBuf>> {
     let root = Path::new(CORPUS);
     if !root.is_dir() {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "corpus folder {CORPUS} is missing");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "corpus folder {CORPUS} is missing"
+        );
         eprintln!("skipping: corpus folder {CORPUS} is missing");
         return None;
     }
@@ -45,7 +51,11 @@ fn files() -> Option<Vec<std::path::PathBuf>> {
 #[test]
 fn corpus_responses_parse_completely() {
     let Some(files) = files() else { return };
-    assert!(files.len() > 280, "expected the MailKit recordings, found {}", files.len());
+    assert!(
+        files.len() > 280,
+        "expected the MailKit recordings, found {}",
+        files.len()
+    );
     let mut failures = Vec::new();
     let mut responses = 0;
     let mut fetches = 0;
@@ -63,7 +73,12 @@ fn corpus_responses_parse_completely() {
                     seen += msg.len();
                     match parse::response(&msg) {
                         Ok((r, n)) => {
-                            assert_eq!(n, msg.len(), "{}: response not consumed whole", path.display());
+                            assert_eq!(
+                                n,
+                                msg.len(),
+                                "{}: response not consumed whole",
+                                path.display()
+                            );
                             responses += 1;
                             if let Response::Data(mailwire_imap::Data::Other { name, .. }) = &r {
                                 others.push(name.as_str().to_owned());
@@ -85,7 +100,9 @@ fn corpus_responses_parse_completely() {
                         Err(e) => failures.push(format!(
                             "{}: {e}: {:?}",
                             path.display(),
-                            String::from_utf8_lossy(&msg[e.offset.saturating_sub(40)..msg.len().min(e.offset + 60)])
+                            String::from_utf8_lossy(
+                                &msg[e.offset.saturating_sub(40)..msg.len().min(e.offset + 60)]
+                            )
                         )),
                     }
                 }
@@ -94,7 +111,12 @@ fn corpus_responses_parse_completely() {
                 Err(e) => panic!("{}: {e}", path.display()),
             }
         }
-        assert_eq!(seen, data.len(), "{}: trailing bytes not framed", path.display());
+        assert_eq!(
+            seen,
+            data.len(),
+            "{}: trailing bytes not framed",
+            path.display()
+        );
     }
     for f in &failures {
         eprintln!("{f}");

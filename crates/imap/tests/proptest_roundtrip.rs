@@ -2,6 +2,9 @@
 //! responses), and any split of the input gives the same messages through the
 //! fragmenter.
 
+// Test helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::num::NonZeroU32;
 
 use mailwire_imap::*;
@@ -10,15 +13,52 @@ use proptest::option;
 use proptest::prelude::*;
 
 const KNOWN: &[&str] = &[
-    "NIL", "ANSWERED", "FLAGGED", "DELETED", "SEEN", "DRAFT", "RECENT", "ALERT", "PARSE", "READ-ONLY", "READ-WRITE",
-    "TRYCREATE", "UIDNOTSTICKY", "NOMODSEQ", "CLOSED", "BADCHARSET", "CAPABILITY", "PERMANENTFLAGS", "UIDNEXT",
-    "UIDVALIDITY", "UNSEEN", "HIGHESTMODSEQ", "MODIFIED", "APPENDUID", "COPYUID", "METADATA", "MIN", "MAX", "COUNT",
-    "ALL", "MODSEQ", "FLAGS", "UID", "BODY", "ENVELOPE", "BINARY", "RFC822", "INTERNALDATE", "BODYSTRUCTURE",
+    "NIL",
+    "ANSWERED",
+    "FLAGGED",
+    "DELETED",
+    "SEEN",
+    "DRAFT",
+    "RECENT",
+    "ALERT",
+    "PARSE",
+    "READ-ONLY",
+    "READ-WRITE",
+    "TRYCREATE",
+    "UIDNOTSTICKY",
+    "NOMODSEQ",
+    "CLOSED",
+    "BADCHARSET",
+    "CAPABILITY",
+    "PERMANENTFLAGS",
+    "UIDNEXT",
+    "UIDVALIDITY",
+    "UNSEEN",
+    "HIGHESTMODSEQ",
+    "MODIFIED",
+    "APPENDUID",
+    "COPYUID",
+    "METADATA",
+    "MIN",
+    "MAX",
+    "COUNT",
+    "ALL",
+    "MODSEQ",
+    "FLAGS",
+    "UID",
+    "BODY",
+    "ENVELOPE",
+    "BINARY",
+    "RFC822",
+    "INTERNALDATE",
+    "BODYSTRUCTURE",
 ];
 
 fn atom() -> impl Strategy<Value = Atom<'static>> {
     "[A-Za-z][A-Za-z0-9$_.-]{0,8}"
-        .prop_filter("reserved", |s| !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(s)) && !s.starts_with("X-GM"))
+        .prop_filter("reserved", |s| {
+            !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(s)) && !s.starts_with("X-GM")
+        })
         .prop_map(|s| Atom::try_from(s).unwrap())
 }
 
@@ -34,7 +74,7 @@ fn nstring() -> impl Strategy<Value = NString<'static>> {
 }
 
 fn text() -> impl Strategy<Value = Text<'static>> {
-    "([!-Z\\\\^-~][ -~]{0,20})?".prop_map(|s| Text::try_from(s.as_str()).unwrap().into_owned())
+    "([!-Z\\\\^-~][ -~]{0,20})?".prop_filter_map("ends like a literal", |s| Text::try_from(s.as_str()).ok().map(Text::into_owned))
 }
 
 fn nz() -> impl Strategy<Value = NonZeroU32> {
@@ -95,14 +135,21 @@ fn search_key() -> impl Strategy<Value = SearchKey<'static>> {
         modseq().prop_map(SearchKey::Larger),
         seq_set().prop_map(SearchKey::Uid),
         seq_set().prop_map(SearchKey::SequenceSet),
-        modseq().prop_map(|m| SearchKey::ModSeq { entry: None, modseq: m }),
-        (istring(), modseq()).prop_map(|(n, m)| SearchKey::ModSeq { entry: Some((n, EntryType::Shared)), modseq: m }),
+        modseq().prop_map(|m| SearchKey::ModSeq {
+            entry: None,
+            modseq: m
+        }),
+        (istring(), modseq()).prop_map(|(n, m)| SearchKey::ModSeq {
+            entry: Some((n, EntryType::Shared)),
+            modseq: m
+        }),
         any::<u32>().prop_map(SearchKey::Older),
     ];
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
             inner.clone().prop_map(|k| SearchKey::Not(Box::new(k))),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| SearchKey::Or(Box::new(a), Box::new(b))),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| SearchKey::Or(Box::new(a), Box::new(b))),
             vec(inner, 1..4).prop_map(SearchKey::And),
         ]
     })
@@ -113,13 +160,16 @@ fn part() -> impl Strategy<Value = Vec<NonZeroU32>> {
 }
 
 fn section() -> impl Strategy<Value = Section<'static>> {
-    (part(), option::of(prop_oneof![
-        Just(SectionText::Header),
-        Just(SectionText::Text),
-        vec(istring(), 1..3).prop_map(SectionText::HeaderFields),
-        vec(istring(), 1..3).prop_map(SectionText::HeaderFieldsNot),
-    ]))
-    .prop_map(|(part, text)| Section { part, text })
+    (
+        part(),
+        option::of(prop_oneof![
+            Just(SectionText::Header),
+            Just(SectionText::Text),
+            vec(istring(), 1..3).prop_map(SectionText::HeaderFields),
+            vec(istring(), 1..3).prop_map(SectionText::HeaderFieldsNot),
+        ]),
+    )
+        .prop_map(|(part, text)| Section { part, text })
 }
 
 fn partial() -> impl Strategy<Value = Option<Partial>> {
@@ -136,8 +186,18 @@ fn fetch_attr() -> impl Strategy<Value = FetchAttr<'static>> {
         Just(FetchAttr::Body),
         Just(FetchAttr::Uid),
         Just(FetchAttr::ModSeq),
-        (any::<bool>(), section(), partial()).prop_map(|(peek, section, partial)| FetchAttr::BodySection { peek, section, partial }),
-        (any::<bool>(), part(), partial()).prop_map(|(peek, part, partial)| FetchAttr::Binary { peek, part, partial }),
+        (any::<bool>(), section(), partial()).prop_map(|(peek, section, partial)| {
+            FetchAttr::BodySection {
+                peek,
+                section,
+                partial,
+            }
+        }),
+        (any::<bool>(), part(), partial()).prop_map(|(peek, part, partial)| FetchAttr::Binary {
+            peek,
+            part,
+            partial
+        }),
         part().prop_map(FetchAttr::BinarySize),
         "XT-[A-Z]{1,6}".prop_map(|s| FetchAttr::Other(Atom::try_from(s).unwrap())),
     ]
@@ -155,26 +215,47 @@ fn value() -> impl Strategy<Value = Value<'static>> {
 }
 
 fn address() -> impl Strategy<Value = Address<'static>> {
-    (nstring(), nstring(), nstring(), nstring()).prop_map(|(name, adl, mailbox, host)| Address { name, adl, mailbox, host })
+    (nstring(), nstring(), nstring(), nstring()).prop_map(|(name, adl, mailbox, host)| Address {
+        name,
+        adl,
+        mailbox,
+        host,
+    })
 }
 
 fn envelope() -> impl Strategy<Value = Envelope<'static>> {
     (
-        (nstring(), nstring(), vec(address(), 0..3), vec(address(), 0..2), vec(address(), 0..2)),
-        (vec(address(), 0..3), vec(address(), 0..2), vec(address(), 0..2), nstring(), nstring()),
+        (
+            nstring(),
+            nstring(),
+            vec(address(), 0..3),
+            vec(address(), 0..2),
+            vec(address(), 0..2),
+        ),
+        (
+            vec(address(), 0..3),
+            vec(address(), 0..2),
+            vec(address(), 0..2),
+            nstring(),
+            nstring(),
+        ),
     )
-        .prop_map(|((date, subject, from, sender, reply_to), (to, cc, bcc, in_reply_to, message_id))| Envelope {
-            date,
-            subject,
-            from,
-            sender,
-            reply_to,
-            to,
-            cc,
-            bcc,
-            in_reply_to,
-            message_id,
-        })
+        .prop_map(
+            |((date, subject, from, sender, reply_to), (to, cc, bcc, in_reply_to, message_id))| {
+                Envelope {
+                    date,
+                    subject,
+                    from,
+                    sender,
+                    reply_to,
+                    to,
+                    cc,
+                    bcc,
+                    in_reply_to,
+                    message_id,
+                }
+            },
+        )
 }
 
 fn params() -> impl Strategy<Value = Vec<(IString<'static>, IString<'static>)>> {
@@ -186,54 +267,96 @@ fn ext_data() -> impl Strategy<Value = ExtensionData<'static>> {
         nstring().prop_map(BodyExtension::NString),
         any::<u32>().prop_map(BodyExtension::Number),
     ]
-    .prop_recursive(2, 6, 3, |inner| vec(inner, 1..3).prop_map(BodyExtension::List));
+    .prop_recursive(2, 6, 3, |inner| {
+        vec(inner, 1..3).prop_map(BodyExtension::List)
+    });
     (
         option::of((istring(), params()).prop_map(|(kind, params)| Disposition { kind, params })),
         vec(istring(), 0..3),
         nstring(),
         vec(body_ext, 0..2),
     )
-        .prop_map(|(disposition, language, location, extensions)| ExtensionData { disposition, language, location, extensions })
+        .prop_map(
+            |(disposition, language, location, extensions)| ExtensionData {
+                disposition,
+                language,
+                location,
+                extensions,
+            },
+        )
 }
 
 fn fields() -> impl Strategy<Value = BasicFields<'static>> {
-    (params(), nstring(), nstring(), nstring(), any::<u32>())
-        .prop_map(|(params, id, description, encoding, size)| BasicFields { params, id, description, encoding, size })
+    (params(), nstring(), nstring(), nstring(), any::<u32>()).prop_map(
+        |(params, id, description, encoding, size)| BasicFields {
+            params,
+            id,
+            description,
+            encoding,
+            size,
+        },
+    )
 }
 
 fn body() -> impl Strategy<Value = BodyStructure<'static>> {
     fn single_ext() -> impl Strategy<Value = Option<SinglePartExtension<'static>>> {
-        option::of((nstring(), ext_data()).prop_map(|(md5, data)| SinglePartExtension { md5, data }))
+        option::of(
+            (nstring(), ext_data()).prop_map(|(md5, data)| SinglePartExtension { md5, data }),
+        )
     }
     let media = "[A-Za-z]{1,8}".prop_filter("text/message", |s| {
         !s.eq_ignore_ascii_case("text") && !s.eq_ignore_ascii_case("message")
     });
     let leaf = prop_oneof![
-        (fields(), media, istring(), single_ext()).prop_map(|(fields, t, subtype, extension)| BodyStructure::Single {
-            fields,
-            specific: SpecificFields::Basic { media_type: IString::try_from(t).unwrap(), subtype },
-            extension
+        (fields(), media, istring(), single_ext()).prop_map(|(fields, t, subtype, extension)| {
+            BodyStructure::Single {
+                fields,
+                specific: SpecificFields::Basic {
+                    media_type: IString::try_from(t).unwrap(),
+                    subtype,
+                },
+                extension,
+            }
         }),
-        (fields(), istring(), any::<u32>(), single_ext()).prop_map(|(fields, subtype, lines, extension)| {
-            BodyStructure::Single { fields, specific: SpecificFields::Text { subtype, lines }, extension }
-        }),
+        (fields(), istring(), any::<u32>(), single_ext()).prop_map(
+            |(fields, subtype, lines, extension)| {
+                BodyStructure::Single {
+                    fields,
+                    specific: SpecificFields::Text { subtype, lines },
+                    extension,
+                }
+            }
+        ),
     ];
     leaf.prop_recursive(3, 10, 3, move |inner| {
         prop_oneof![
-            (vec(inner.clone(), 1..3), istring(), option::of((params(), ext_data()).prop_map(|(params, data)| MultipartExtension { params, data })))
-                .prop_map(|(bodies, subtype, extension)| BodyStructure::Multi { bodies, subtype, extension }),
-            (fields(), envelope(), inner, any::<u32>(), single_ext()).prop_map(|(fields, env, b, lines, extension)| {
-                BodyStructure::Single {
-                    fields,
-                    specific: SpecificFields::Message {
-                        subtype: IString::try_from("RFC822").unwrap(),
-                        envelope: Box::new(env),
-                        body: Box::new(b),
-                        lines,
-                    },
-                    extension,
+            (
+                vec(inner.clone(), 1..3),
+                istring(),
+                option::of(
+                    (params(), ext_data())
+                        .prop_map(|(params, data)| MultipartExtension { params, data })
+                )
+            )
+                .prop_map(|(bodies, subtype, extension)| BodyStructure::Multi {
+                    bodies,
+                    subtype,
+                    extension
+                }),
+            (fields(), envelope(), inner, any::<u32>(), single_ext()).prop_map(
+                |(fields, env, b, lines, extension)| {
+                    BodyStructure::Single {
+                        fields,
+                        specific: SpecificFields::Message {
+                            subtype: IString::try_from("RFC822").unwrap(),
+                            envelope: Box::new(env),
+                            body: Box::new(b),
+                            lines,
+                        },
+                        extension,
+                    }
                 }
-            }),
+            ),
         ]
     })
 }
@@ -248,15 +371,28 @@ fn fetch_item() -> impl Strategy<Value = FetchItem<'static>> {
         modseq().prop_map(FetchItem::Rfc822Size),
         body().prop_map(|b| FetchItem::BodyStructure(Box::new(b))),
         body().prop_map(|b| FetchItem::Body(Box::new(b))),
-        (section(), option::of(any::<u32>()), nstring()).prop_map(|(section, origin, data)| FetchItem::BodySection { section, origin, data }),
-        (part(), option::of(any::<u32>()), option::of(vec(any::<u8>(), 0..20).prop_map(|v| Binary(v.into()))))
+        (section(), option::of(any::<u32>()), nstring()).prop_map(|(section, origin, data)| {
+            FetchItem::BodySection {
+                section,
+                origin,
+                data,
+            }
+        }),
+        (
+            part(),
+            option::of(any::<u32>()),
+            option::of(vec(any::<u8>(), 0..20).prop_map(|v| Binary(v.into())))
+        )
             .prop_map(|(part, origin, data)| FetchItem::Binary { part, origin, data }),
         (part(), modseq()).prop_map(|(part, size)| FetchItem::BinarySize { part, size }),
         nz().prop_map(FetchItem::Uid),
         modseq().prop_map(FetchItem::ModSeq),
         modseq().prop_map(FetchItem::GmailMsgId),
         vec(value(), 0..3).prop_map(FetchItem::GmailLabels),
-        ("XT-[A-Z]{1,6}", value()).prop_map(|(n, value)| FetchItem::Other { name: Atom::try_from(n).unwrap(), value }),
+        ("XT-[A-Z]{1,6}", value()).prop_map(|(n, value)| FetchItem::Other {
+            name: Atom::try_from(n).unwrap(),
+            value
+        }),
     ]
 }
 
@@ -271,13 +407,18 @@ fn code() -> impl Strategy<Value = Code<'static>> {
         nz().prop_map(Code::UidNext),
         nz().prop_map(Code::UidValidity),
         (nz(), seq_set()).prop_map(|(uidvalidity, uids)| Code::AppendUid { uidvalidity, uids }),
-        (nz(), seq_set(), seq_set()).prop_map(|(uidvalidity, source, destination)| Code::CopyUid { uidvalidity, source, destination }),
+        (nz(), seq_set(), seq_set()).prop_map(|(uidvalidity, source, destination)| Code::CopyUid {
+            uidvalidity,
+            source,
+            destination
+        }),
         modseq().prop_map(Code::HighestModSeq),
         seq_set().prop_map(Code::Modified),
         any::<u32>().prop_map(Code::MetadataMaxSize),
         Just(Code::MetadataNoPrivate),
         atom().prop_map(Code::Simple),
-        (atom(), "[a-z0-9:/][a-z0-9:/ ]{0,10}").prop_map(|(a, t)| Code::Other(a, Text::try_from(t.as_str()).unwrap().into_owned())),
+        (atom(), "[a-z0-9:/][a-z0-9:/ ]{0,10}")
+            .prop_map(|(a, t)| Code::Other(a, Text::try_from(t.as_str()).unwrap().into_owned())),
     ]
 }
 
@@ -286,8 +427,18 @@ fn tag() -> impl Strategy<Value = Tag<'static>> {
 }
 
 fn list_item() -> impl Strategy<Value = ListItem<'static>> {
-    (vec(atom(), 0..3), option::of(0x20u8..0x7f), mailbox(), vec((istring(), value()), 0..2))
-        .prop_map(|(attributes, delimiter, mailbox, extended)| ListItem { attributes, delimiter, mailbox, extended })
+    (
+        vec(atom(), 0..3),
+        option::of(0x20u8..0x7f),
+        mailbox(),
+        vec((istring(), value()), 0..2),
+    )
+        .prop_map(|(attributes, delimiter, mailbox, extended)| ListItem {
+            attributes,
+            delimiter,
+            mailbox,
+            extended,
+        })
 }
 
 fn data() -> impl Strategy<Value = Data<'static>> {
@@ -296,20 +447,45 @@ fn data() -> impl Strategy<Value = Data<'static>> {
         vec(atom(), 0..3).prop_map(Data::Enabled),
         list_item().prop_map(Data::List),
         list_item().prop_map(Data::Lsub),
-        (mailbox(), vec(prop_oneof![
-            (prop_oneof![Just(StatusAttr::Messages), Just(StatusAttr::UidNext), Just(StatusAttr::Size), Just(StatusAttr::HighestModSeq)], option::of(modseq()))
-                .prop_map(|(a, n)| StatusItem::Number(a, n)),
-            atom().prop_map(StatusItem::MailboxId),
-        ], 0..4)).prop_map(|(mailbox, items)| Data::Status { mailbox, items }),
-        (vec(any::<u32>(), 0..5), option::of(modseq())).prop_map(|(numbers, modseq)| Data::Search { numbers, modseq }),
-        (vec(any::<u32>(), 0..5), option::of(modseq())).prop_map(|(numbers, modseq)| Data::Sort { numbers, modseq }),
-        (option::of(istring()), any::<bool>(), vec(prop_oneof![
-            any::<u32>().prop_map(ESearchItem::Min),
-            any::<u32>().prop_map(ESearchItem::Count),
-            seq_set().prop_map(ESearchItem::All),
-            modseq().prop_map(ESearchItem::ModSeq),
-            (atom(), value()).prop_map(|(a, v)| ESearchItem::Other(a, v)),
-        ], 0..3)).prop_map(|(tag, uid, items)| Data::ESearch { tag, uid, items }),
+        (
+            mailbox(),
+            vec(
+                prop_oneof![
+                    (
+                        prop_oneof![
+                            Just(StatusAttr::Messages),
+                            Just(StatusAttr::UidNext),
+                            Just(StatusAttr::Size),
+                            Just(StatusAttr::HighestModSeq)
+                        ],
+                        option::of(modseq())
+                    )
+                        .prop_map(|(a, n)| StatusItem::Number(a, n)),
+                    atom().prop_map(StatusItem::MailboxId),
+                ],
+                0..4
+            )
+        )
+            .prop_map(|(mailbox, items)| Data::Status { mailbox, items }),
+        (vec(any::<u32>(), 0..5), option::of(modseq()))
+            .prop_map(|(numbers, modseq)| Data::Search { numbers, modseq }),
+        (vec(any::<u32>(), 0..5), option::of(modseq()))
+            .prop_map(|(numbers, modseq)| Data::Sort { numbers, modseq }),
+        (
+            option::of(istring()),
+            any::<bool>(),
+            vec(
+                prop_oneof![
+                    any::<u32>().prop_map(ESearchItem::Min),
+                    any::<u32>().prop_map(ESearchItem::Count),
+                    seq_set().prop_map(ESearchItem::All),
+                    modseq().prop_map(ESearchItem::ModSeq),
+                    (atom(), value()).prop_map(|(a, v)| ESearchItem::Other(a, v)),
+                ],
+                0..3
+            )
+        )
+            .prop_map(|(tag, uid, items)| Data::ESearch { tag, uid, items }),
         vec(flag(), 0..4).prop_map(Data::Flags),
         any::<u32>().prop_map(Data::Exists),
         any::<u32>().prop_map(Data::Recent),
@@ -317,8 +493,10 @@ fn data() -> impl Strategy<Value = Data<'static>> {
         (any::<bool>(), seq_set()).prop_map(|(earlier, uids)| Data::Vanished { earlier, uids }),
         (nz(), vec(fetch_item(), 1..5)).prop_map(|(seq, items)| Data::Fetch { seq, items }),
         option::of(vec((istring(), nstring()), 0..3)).prop_map(Data::Id),
-        (istring(), vec((atom(), modseq(), modseq()), 0..3)).prop_map(|(root, resources)| Data::Quota { root, resources }),
-        (mailbox(), vec((istring(), nstring()), 0..3)).prop_map(|(mailbox, entries)| Data::Metadata { mailbox, entries }),
+        (istring(), vec((atom(), modseq(), modseq()), 0..3))
+            .prop_map(|(root, resources)| Data::Quota { root, resources }),
+        (mailbox(), vec((istring(), nstring()), 0..3))
+            .prop_map(|(mailbox, entries)| Data::Metadata { mailbox, entries }),
         (mailbox(), istring()).prop_map(|(mailbox, rights)| Data::MyRights { mailbox, rights }),
     ]
 }
@@ -326,14 +504,25 @@ fn data() -> impl Strategy<Value = Data<'static>> {
 fn response() -> impl Strategy<Value = Response<'static>> {
     prop_oneof![
         data().prop_map(Response::Data),
-        (option::of(code()), text()).prop_map(|(code, text)| Response::Continue(Continue { code, text })),
+        (option::of(code()), text())
+            .prop_map(|(code, text)| Response::Continue(Continue { code, text })),
         (
             option::of(tag()),
-            prop_oneof![Just(StatusKind::Ok), Just(StatusKind::No), Just(StatusKind::Bad), Just(StatusKind::Bye)],
+            prop_oneof![
+                Just(StatusKind::Ok),
+                Just(StatusKind::No),
+                Just(StatusKind::Bad),
+                Just(StatusKind::Bye)
+            ],
             option::of(code()),
             text()
         )
-            .prop_map(|(tag, kind, code, text)| Response::Status(StatusResponse { tag, kind, code, text })),
+            .prop_map(|(tag, kind, code, text)| Response::Status(StatusResponse {
+                tag,
+                kind,
+                code,
+                text
+            })),
     ]
 }
 
@@ -343,90 +532,239 @@ fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
         Just(CommandBody::Capability),
         Just(CommandBody::Idle),
         Just(CommandBody::Unselect),
-        (istring(), istring()).prop_map(|(username, password)| CommandBody::Login { username, password }),
-        (atom(), option::of("[A-Za-z0-9+/]{1,12}={0,2}".prop_map(|s| Atom::try_from(s).unwrap())))
-            .prop_map(|(mechanism, initial_response)| CommandBody::Authenticate { mechanism, initial_response }),
+        (istring(), istring())
+            .prop_map(|(username, password)| CommandBody::Login { username, password }),
+        (
+            atom(),
+            option::of("[A-Za-z0-9+/]{1,12}={0,2}".prop_map(|s| Atom::try_from(s).unwrap()))
+        )
+            .prop_map(|(mechanism, initial_response)| CommandBody::Authenticate {
+                mechanism,
+                initial_response
+            }),
         vec(atom(), 1..3).prop_map(CommandBody::Enable),
-        (mailbox(), vec(prop_oneof![
-            Just(SelectParam::CondStore),
-            (1u32.., modseq(), option::of(seq_set()), option::of((seq_set(), seq_set())))
-                .prop_map(|(uidvalidity, modseq, known_uids, seq_match)| SelectParam::QResync { uidvalidity, modseq, known_uids, seq_match }),
-        ], 0..2)).prop_map(|(mailbox, params)| CommandBody::Select { mailbox, params }),
-        (mailbox(), vec(atom(), 0..2)).prop_map(|(mailbox, special_use)| CommandBody::Create { mailbox, special_use }),
+        (
+            mailbox(),
+            vec(
+                prop_oneof![
+                    Just(SelectParam::CondStore),
+                    (
+                        1u32..,
+                        modseq(),
+                        option::of(seq_set()),
+                        option::of((seq_set(), seq_set()))
+                    )
+                        .prop_map(
+                            |(uidvalidity, modseq, known_uids, seq_match)| SelectParam::QResync {
+                                uidvalidity,
+                                modseq,
+                                known_uids,
+                                seq_match
+                            }
+                        ),
+                ],
+                0..2
+            )
+        )
+            .prop_map(|(mailbox, params)| CommandBody::Select { mailbox, params }),
+        (mailbox(), vec(atom(), 0..2)).prop_map(|(mailbox, special_use)| CommandBody::Create {
+            mailbox,
+            special_use
+        }),
         (mailbox(), mailbox()).prop_map(|(from, to)| CommandBody::Rename { from, to }),
         (
-            vec(prop_oneof![Just(ListSelect::Subscribed), Just(ListSelect::SpecialUse)], 0..2),
+            vec(
+                prop_oneof![Just(ListSelect::Subscribed), Just(ListSelect::SpecialUse)],
+                0..2
+            ),
             mailbox(),
             vec(istring(), 1..3),
-            vec(prop_oneof![Just(ListReturn::Children), Just(ListReturn::Status(vec![StatusAttr::Messages, StatusAttr::Size]))], 0..2)
+            vec(
+                prop_oneof![
+                    Just(ListReturn::Children),
+                    Just(ListReturn::Status(vec![
+                        StatusAttr::Messages,
+                        StatusAttr::Size
+                    ]))
+                ],
+                0..2
+            )
         )
-            .prop_map(|(select, reference, patterns, return_opts)| CommandBody::List { select, reference, patterns, return_opts }),
-        (mailbox(), istring()).prop_map(|(reference, pattern)| CommandBody::Lsub { reference, pattern }),
-        (mailbox(), vec(prop_oneof![Just(StatusAttr::Messages), Just(StatusAttr::Unseen), Just(StatusAttr::Deleted)], 1..3))
+            .prop_map(
+                |(select, reference, patterns, return_opts)| CommandBody::List {
+                    select,
+                    reference,
+                    patterns,
+                    return_opts
+                }
+            ),
+        (mailbox(), istring())
+            .prop_map(|(reference, pattern)| CommandBody::Lsub { reference, pattern }),
+        (
+            mailbox(),
+            vec(
+                prop_oneof![
+                    Just(StatusAttr::Messages),
+                    Just(StatusAttr::Unseen),
+                    Just(StatusAttr::Deleted)
+                ],
+                1..3
+            )
+        )
             .prop_map(|(mailbox, items)| CommandBody::Status { mailbox, items }),
-        (mailbox(), vec((vec(flag(), 0..3), option::of(date_time()), vec(any::<u8>(), 0..64), any::<bool>()), 1..3)).prop_map(
-            |(mailbox, msgs)| CommandBody::Append {
+        (
+            mailbox(),
+            vec(
+                (
+                    vec(flag(), 0..3),
+                    option::of(date_time()),
+                    vec(any::<u8>(), 0..64),
+                    any::<bool>()
+                ),
+                1..3
+            )
+        )
+            .prop_map(|(mailbox, msgs)| CommandBody::Append {
                 mailbox,
                 messages: msgs
                     .into_iter()
-                    .map(|(flags, date, m, utf8)| AppendMessage { flags, date, message: Binary(m.into()), utf8 })
+                    .map(|(flags, date, m, utf8)| AppendMessage {
+                        flags,
+                        date,
+                        message: Binary(m.into()),
+                        utf8
+                    })
                     .collect()
-            }
-        ),
+            }),
         seq_set().prop_map(CommandBody::UidExpunge),
         (
             any::<bool>(),
-            option::of(vec(prop_oneof![Just(SearchReturn::Min), Just(SearchReturn::All), Just(SearchReturn::Save)], 0..3)),
+            option::of(vec(
+                prop_oneof![
+                    Just(SearchReturn::Min),
+                    Just(SearchReturn::All),
+                    Just(SearchReturn::Save)
+                ],
+                0..3
+            )),
             option::of(istring()),
             vec(search_key(), 1..4)
         )
-            .prop_map(|(uid, return_opts, charset, criteria)| CommandBody::Search { uid, return_opts, charset, criteria }),
+            .prop_map(
+                |(uid, return_opts, charset, criteria)| CommandBody::Search {
+                    uid,
+                    return_opts,
+                    charset,
+                    criteria
+                }
+            ),
         (
             any::<bool>(),
             seq_set(),
-            prop_oneof![Just(FetchAttrs::All), Just(FetchAttrs::Fast), Just(FetchAttrs::Full), vec(fetch_attr(), 1..5).prop_map(FetchAttrs::List)],
-            vec(prop_oneof![modseq().prop_map(FetchModifier::ChangedSince), Just(FetchModifier::Vanished)], 0..2)
+            prop_oneof![
+                Just(FetchAttrs::All),
+                Just(FetchAttrs::Fast),
+                Just(FetchAttrs::Full),
+                vec(fetch_attr(), 1..5).prop_map(FetchAttrs::List)
+            ],
+            vec(
+                prop_oneof![
+                    modseq().prop_map(FetchModifier::ChangedSince),
+                    Just(FetchModifier::Vanished)
+                ],
+                0..2
+            )
         )
-            .prop_map(|(uid, set, attrs, modifiers)| CommandBody::Fetch { uid, set, attrs, modifiers }),
+            .prop_map(|(uid, set, attrs, modifiers)| CommandBody::Fetch {
+                uid,
+                set,
+                attrs,
+                modifiers
+            }),
         (
             any::<bool>(),
             seq_set(),
             option::of(modseq()),
-            prop_oneof![Just(StoreKind::Add), Just(StoreKind::Remove), Just(StoreKind::Replace)],
+            prop_oneof![
+                Just(StoreKind::Add),
+                Just(StoreKind::Remove),
+                Just(StoreKind::Replace)
+            ],
             any::<bool>(),
             vec(flag(), 0..4)
         )
-            .prop_map(|(uid, set, unchanged_since, kind, silent, flags)| CommandBody::Store { uid, set, unchanged_since, kind, silent, flags }),
-        (any::<bool>(), seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| CommandBody::Copy { uid, set, mailbox }),
-        (any::<bool>(), seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| CommandBody::Move { uid, set, mailbox }),
+            .prop_map(|(uid, set, unchanged_since, kind, silent, flags)| {
+                CommandBody::Store {
+                    uid,
+                    set,
+                    unchanged_since,
+                    kind,
+                    silent,
+                    flags,
+                }
+            }),
+        (any::<bool>(), seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| CommandBody::Copy {
+            uid,
+            set,
+            mailbox
+        }),
+        (any::<bool>(), seq_set(), mailbox()).prop_map(|(uid, set, mailbox)| CommandBody::Move {
+            uid,
+            set,
+            mailbox
+        }),
         (
             any::<bool>(),
-            vec((any::<bool>(), prop_oneof![Just(SortKey::Date), Just(SortKey::Subject), Just(SortKey::DisplayFrom)]), 1..3),
+            vec(
+                (
+                    any::<bool>(),
+                    prop_oneof![
+                        Just(SortKey::Date),
+                        Just(SortKey::Subject),
+                        Just(SortKey::DisplayFrom)
+                    ]
+                ),
+                1..3
+            ),
             istring(),
             vec(search_key(), 1..3)
         )
             .prop_map(|(uid, c, charset, search)| CommandBody::Sort {
                 uid,
-                criteria: c.into_iter().map(|(reverse, key)| SortCriterion { reverse, key }).collect(),
+                criteria: c
+                    .into_iter()
+                    .map(|(reverse, key)| SortCriterion { reverse, key })
+                    .collect(),
                 charset,
                 search
             }),
-        (any::<bool>(), istring(), vec(search_key(), 1..3)).prop_map(|(uid, charset, search)| CommandBody::Thread {
-            uid,
-            algorithm: ThreadAlgorithm::References,
-            charset,
-            search
+        (any::<bool>(), istring(), vec(search_key(), 1..3)).prop_map(|(uid, charset, search)| {
+            CommandBody::Thread {
+                uid,
+                algorithm: ThreadAlgorithm::References,
+                charset,
+                search,
+            }
         }),
         option::of(vec((istring(), nstring()), 0..3)).prop_map(CommandBody::Id),
-        (istring(), vec((atom(), modseq()), 0..3)).prop_map(|(root, limits)| CommandBody::SetQuota { root, limits }),
-        (option::of(any::<u32>()), option::of(prop_oneof![Just(0u32), Just(1), Just(u32::MAX)]), mailbox(), vec(istring(), 1..3))
+        (istring(), vec((atom(), modseq()), 0..3))
+            .prop_map(|(root, limits)| CommandBody::SetQuota { root, limits }),
+        (
+            option::of(any::<u32>()),
+            option::of(prop_oneof![Just(0u32), Just(1), Just(u32::MAX)]),
+            mailbox(),
+            vec(istring(), 1..3)
+        )
             .prop_map(|(max_size, depth, mailbox, entries)| {
-                let mut options = MetadataOptions::default();
-                options.max_size = max_size;
-                options.depth = depth;
-                CommandBody::GetMetadata { options, mailbox, entries }
+                let options = MetadataOptions { max_size, depth };
+                CommandBody::GetMetadata {
+                    options,
+                    mailbox,
+                    entries,
+                }
             }),
-        (mailbox(), vec((istring(), nstring()), 1..3)).prop_map(|(mailbox, entries)| CommandBody::SetMetadata { mailbox, entries }),
+        (mailbox(), vec((istring(), nstring()), 1..3))
+            .prop_map(|(mailbox, entries)| CommandBody::SetMetadata { mailbox, entries }),
     ]
 }
 
@@ -441,7 +779,11 @@ fn frames(data: &[u8], chunks: &[usize]) -> Vec<Frame> {
     let mut pos = 0;
     let mut k = 0;
     while pos < data.len() {
-        let n = chunks.get(k).copied().unwrap_or(data.len()).clamp(1, data.len() - pos);
+        let n = chunks
+            .get(k)
+            .copied()
+            .unwrap_or(data.len())
+            .clamp(1, data.len() - pos);
         k += 1;
         f.push(&data[pos..pos + n]);
         pos += n;

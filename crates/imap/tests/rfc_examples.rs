@@ -1,5 +1,8 @@
 //! RFC 3501 and RFC 9051 examples with the parsed values asserted, named after their sections.
 
+// Test helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::num::NonZeroU32;
 
 use mailwire_imap::*;
@@ -46,9 +49,21 @@ fn rfc3501_6_1_1_capability() {
     let c = cmd("abcd CAPABILITY");
     assert_eq!(c.tag.as_str(), "abcd");
     assert_eq!(c.body, CommandBody::Capability);
-    let d = untagged(resp("* CAPABILITY IMAP4rev1 STARTTLS AUTH=GSSAPI LOGINDISABLED"));
-    assert_eq!(d, Data::Capability(vec![atom("IMAP4rev1"), atom("STARTTLS"), atom("AUTH=GSSAPI"), atom("LOGINDISABLED")]));
-    let Response::Status(st) = resp("abcd OK CAPABILITY completed") else { panic!() };
+    let d = untagged(resp(
+        "* CAPABILITY IMAP4rev1 STARTTLS AUTH=GSSAPI LOGINDISABLED",
+    ));
+    assert_eq!(
+        d,
+        Data::Capability(vec![
+            atom("IMAP4rev1"),
+            atom("STARTTLS"),
+            atom("AUTH=GSSAPI"),
+            atom("LOGINDISABLED")
+        ])
+    );
+    let Response::Status(st) = resp("abcd OK CAPABILITY completed") else {
+        panic!()
+    };
     assert_eq!(st.tag.unwrap().as_str(), "abcd");
     assert_eq!(st.kind, StatusKind::Ok);
     assert_eq!(st.text.as_bytes(), b"CAPABILITY completed");
@@ -58,43 +73,90 @@ fn rfc3501_6_1_1_capability() {
 fn rfc3501_6_2_3_login() {
     assert_eq!(
         cmd("a001 LOGIN SMITH SESAME").body,
-        CommandBody::Login { username: s("SMITH"), password: s("SESAME") }
+        CommandBody::Login {
+            username: s("SMITH"),
+            password: s("SESAME")
+        }
     );
 }
 
 #[test]
 fn rfc3501_6_3_1_select() {
-    assert_eq!(cmd("A142 SELECT INBOX").body, CommandBody::Select { mailbox: Mailbox::Inbox, params: vec![] });
+    assert_eq!(
+        cmd("A142 SELECT INBOX").body,
+        CommandBody::Select {
+            mailbox: Mailbox::Inbox,
+            params: vec![]
+        }
+    );
     assert_eq!(untagged(resp("* 172 EXISTS")), Data::Exists(172));
     assert_eq!(untagged(resp("* 1 RECENT")), Data::Recent(1));
-    let Response::Status(st) = resp("* OK [UNSEEN 12] Message 12 is first unseen") else { panic!() };
+    let Response::Status(st) = resp("* OK [UNSEEN 12] Message 12 is first unseen") else {
+        panic!()
+    };
     assert_eq!(st.code, Some(Code::Unseen(nz(12))));
-    let Response::Status(st) = resp("* OK [UIDVALIDITY 3857529045] UIDs valid") else { panic!() };
+    let Response::Status(st) = resp("* OK [UIDVALIDITY 3857529045] UIDs valid") else {
+        panic!()
+    };
     assert_eq!(st.code, Some(Code::UidValidity(nz(3857529045))));
-    let Response::Status(st) = resp("* OK [UIDNEXT 4392] Predicted next UID") else { panic!() };
+    let Response::Status(st) = resp("* OK [UIDNEXT 4392] Predicted next UID") else {
+        panic!()
+    };
     assert_eq!(st.code, Some(Code::UidNext(nz(4392))));
     assert_eq!(
-        untagged(resp("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)")),
-        Data::Flags(vec![Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft])
+        untagged(resp(
+            "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)"
+        )),
+        Data::Flags(vec![
+            Flag::Answered,
+            Flag::Flagged,
+            Flag::Deleted,
+            Flag::Seen,
+            Flag::Draft
+        ])
     );
-    let Response::Status(st) = resp("* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited") else { panic!() };
-    assert_eq!(st.code, Some(Code::PermanentFlags(vec![Flag::Deleted, Flag::Seen, Flag::Wildcard])));
-    let Response::Status(st) = resp("A142 OK [READ-WRITE] SELECT completed") else { panic!() };
+    let Response::Status(st) = resp("* OK [PERMANENTFLAGS (\\Deleted \\Seen \\*)] Limited") else {
+        panic!()
+    };
+    assert_eq!(
+        st.code,
+        Some(Code::PermanentFlags(vec![
+            Flag::Deleted,
+            Flag::Seen,
+            Flag::Wildcard
+        ]))
+    );
+    let Response::Status(st) = resp("A142 OK [READ-WRITE] SELECT completed") else {
+        panic!()
+    };
     assert_eq!(st.code, Some(Code::ReadWrite));
 }
 
 #[test]
 fn rfc3501_6_3_8_list() {
     let c = cmd("A101 LIST \"\" \"\"");
-    let CommandBody::List { reference, patterns, .. } = c.body else { panic!() };
+    let CommandBody::List {
+        reference,
+        patterns,
+        ..
+    } = c.body
+    else {
+        panic!()
+    };
     assert_eq!(reference, Mailbox::Other(s("")));
     assert_eq!(patterns, vec![s("")]);
-    let Data::List(l) = untagged(resp("* LIST (\\Noselect) \"/\" \"\"")) else { panic!() };
+    let Data::List(l) = untagged(resp("* LIST (\\Noselect) \"/\" \"\"")) else {
+        panic!()
+    };
     assert_eq!(l.attributes, vec![atom("Noselect")]);
     assert_eq!(l.delimiter, Some(b'/'));
-    let Data::List(l) = untagged(resp("* LIST (\\Noselect) \".\" #news.")) else { panic!() };
+    let Data::List(l) = untagged(resp("* LIST (\\Noselect) \".\" #news.")) else {
+        panic!()
+    };
     assert_eq!(l.mailbox, Mailbox::Other(s("#news.")));
-    let CommandBody::List { patterns, .. } = cmd("A202 LIST ~/Mail/ %").body else { panic!() };
+    let CommandBody::List { patterns, .. } = cmd("A202 LIST ~/Mail/ %").body else {
+        panic!()
+    };
     assert_eq!(patterns, vec![s("%")]);
 }
 
@@ -103,13 +165,19 @@ fn rfc3501_6_3_10_status() {
     let c = cmd("A042 STATUS blurdybloop (UIDNEXT MESSAGES)");
     assert_eq!(
         c.body,
-        CommandBody::Status { mailbox: Mailbox::Other(s("blurdybloop")), items: vec![StatusAttr::UidNext, StatusAttr::Messages] }
+        CommandBody::Status {
+            mailbox: Mailbox::Other(s("blurdybloop")),
+            items: vec![StatusAttr::UidNext, StatusAttr::Messages]
+        }
     );
     assert_eq!(
         untagged(resp("* STATUS blurdybloop (MESSAGES 231 UIDNEXT 44292)")),
         Data::Status {
             mailbox: Mailbox::Other(s("blurdybloop")),
-            items: vec![StatusItem::Number(StatusAttr::Messages, Some(231)), StatusItem::Number(StatusAttr::UidNext, Some(44292))]
+            items: vec![
+                StatusItem::Number(StatusAttr::Messages, Some(231)),
+                StatusItem::Number(StatusAttr::UidNext, Some(44292))
+            ]
         }
     );
 }
@@ -125,17 +193,28 @@ MIME-Version: 1.0\r\n\
 Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\
 \r\n\
 Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
-    let wire = format!("A003 APPEND saved-messages (\\Seen) {{{}}}\r\n{message}\r\n", message.len());
+    let wire = format!(
+        "A003 APPEND saved-messages (\\Seen) {{{}}}\r\n{message}\r\n",
+        message.len()
+    );
     // Through the fragmenter: the server sees the announcement first.
     let mut f = Fragmenter::new(FragmentOptions::default());
     f.push(wire.as_bytes());
     assert_eq!(
         f.poll().unwrap(),
-        Some(Frame::LiteralAnnounced { length: message.len() as u64, mode: LiteralMode::Sync, binary: false })
+        Some(Frame::LiteralAnnounced {
+            length: message.len() as u64,
+            mode: LiteralMode::Sync,
+            binary: false
+        })
     );
-    let Some(Frame::Message(m)) = f.poll().unwrap() else { panic!() };
+    let Some(Frame::Message(m)) = f.poll().unwrap() else {
+        panic!()
+    };
     let (c, _) = parse::command(&m).unwrap();
-    let CommandBody::Append { mailbox, messages } = &c.body else { panic!() };
+    let CommandBody::Append { mailbox, messages } = &c.body else {
+        panic!()
+    };
     assert_eq!(*mailbox, Mailbox::Other(s("saved-messages")));
     assert_eq!(messages[0].flags, vec![Flag::Seen]);
     assert_eq!(&messages[0].message.0[..], message.as_bytes());
@@ -143,15 +222,29 @@ Hello Joe, do you think we can meet at 3:30 tomorrow?\r\n";
     let e = encode::command(&c, encode::EncodeOptions::default());
     assert_eq!(e.waits(), 1);
     let parts: Vec<&[u8]> = e.fragments().collect();
-    assert!(parts[0].ends_with(b"{310}\r\n"), "{:?}", String::from_utf8_lossy(parts[0]));
+    assert!(
+        parts[0].ends_with(b"{310}\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(parts[0])
+    );
     assert_eq!(e.as_bytes(), wire.as_bytes());
-    let Response::Continue(_) = resp("+ Ready for literal data") else { panic!() };
+    let Response::Continue(_) = resp("+ Ready for literal data") else {
+        panic!()
+    };
 }
 
 #[test]
 fn rfc3501_6_4_4_search() {
     let c = cmd("A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"");
-    let CommandBody::Search { criteria, charset, uid, .. } = c.body else { panic!() };
+    let CommandBody::Search {
+        criteria,
+        charset,
+        uid,
+        ..
+    } = c.body
+    else {
+        panic!()
+    };
     assert!(!uid);
     assert_eq!(charset, None);
     assert_eq!(
@@ -162,22 +255,45 @@ fn rfc3501_6_4_4_search() {
             SearchKey::Not(Box::new(SearchKey::From(s("Smith"))))
         ]
     );
-    assert_eq!(untagged(resp("* SEARCH 2 84 882")), Data::Search { numbers: vec![2, 84, 882], modseq: None });
-    assert_eq!(untagged(resp("* SEARCH")), Data::Search { numbers: vec![], modseq: None });
+    assert_eq!(
+        untagged(resp("* SEARCH 2 84 882")),
+        Data::Search {
+            numbers: vec![2, 84, 882],
+            modseq: None
+        }
+    );
+    assert_eq!(
+        untagged(resp("* SEARCH")),
+        Data::Search {
+            numbers: vec![],
+            modseq: None
+        }
+    );
     let c = cmd("A285 SEARCH CHARSET UTF-8 TEXT {6}\r\nXXXXXX");
-    let CommandBody::Search { charset, criteria, .. } = c.body else { panic!() };
+    let CommandBody::Search {
+        charset, criteria, ..
+    } = c.body
+    else {
+        panic!()
+    };
     assert_eq!(charset, Some(s("UTF-8")));
     assert_eq!(criteria, vec![SearchKey::Text(s("XXXXXX"))]);
     let c = cmd("a SEARCH OR (UID 1:5 DELETED) NOT (HEADER X-Foo bar LARGER 100) 2,4:*");
-    let CommandBody::Search { criteria, .. } = c.body else { panic!() };
+    let CommandBody::Search { criteria, .. } = c.body else {
+        panic!()
+    };
     assert_eq!(criteria.len(), 2);
-    assert!(matches!(&criteria[0], SearchKey::Or(a, _) if matches!(**a, SearchKey::And(ref v) if v.len() == 2)));
+    assert!(
+        matches!(&criteria[0], SearchKey::Or(a, _) if matches!(**a, SearchKey::And(ref v) if v.len() == 2))
+    );
 }
 
 #[test]
 fn rfc3501_6_4_5_fetch() {
     let c = cmd("A654 FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])");
-    let CommandBody::Fetch { set, attrs, .. } = c.body else { panic!() };
+    let CommandBody::Fetch { set, attrs, .. } = c.body else {
+        panic!()
+    };
     assert_eq!(set, SequenceSet::range(2, 4).unwrap());
     assert_eq!(
         attrs,
@@ -185,28 +301,47 @@ fn rfc3501_6_4_5_fetch() {
             FetchAttr::Flags,
             FetchAttr::BodySection {
                 peek: false,
-                section: Section { part: vec![], text: Some(SectionText::HeaderFields(vec![s("DATE"), s("FROM")])) },
+                section: Section {
+                    part: vec![],
+                    text: Some(SectionText::HeaderFields(vec![s("DATE"), s("FROM")]))
+                },
                 partial: None
             }
         ])
     );
-    let c = cmd("a1 FETCH 1 (BODY.PEEK[1.2.MIME]<0.2048> BINARY.PEEK[1]<0.10> BINARY.SIZE[2] MODSEQ)");
-    let CommandBody::Fetch { attrs: FetchAttrs::List(l), .. } = c.body else { panic!() };
+    let c =
+        cmd("a1 FETCH 1 (BODY.PEEK[1.2.MIME]<0.2048> BINARY.PEEK[1]<0.10> BINARY.SIZE[2] MODSEQ)");
+    let CommandBody::Fetch {
+        attrs: FetchAttrs::List(l),
+        ..
+    } = c.body
+    else {
+        panic!()
+    };
     assert_eq!(
         l[0],
         FetchAttr::BodySection {
             peek: true,
-            section: Section { part: vec![nz(1), nz(2)], text: Some(SectionText::Mime) },
-            partial: Some(Partial { origin: 0, length: nz(2048) })
+            section: Section {
+                part: vec![nz(1), nz(2)],
+                text: Some(SectionText::Mime)
+            },
+            partial: Some(Partial {
+                origin: 0,
+                length: nz(2048)
+            })
         }
     );
     assert_eq!(l[3], FetchAttr::ModSeq);
-    assert_eq!(cmd("a FETCH 1:* ALL").body, CommandBody::Fetch {
-        uid: false,
-        set: SequenceSet::all(),
-        attrs: FetchAttrs::All,
-        modifiers: vec![]
-    });
+    assert_eq!(
+        cmd("a FETCH 1:* ALL").body,
+        CommandBody::Fetch {
+            uid: false,
+            set: SequenceSet::all(),
+            attrs: FetchAttrs::All,
+            modifiers: vec![]
+        }
+    );
 }
 
 #[test]
@@ -225,7 +360,14 @@ fn rfc3501_6_4_6_store() {
     );
     assert_eq!(
         untagged(resp("* 4 FETCH (FLAGS (\\Deleted \\Flagged \\Seen))")),
-        Data::Fetch { seq: nz(4), items: vec![FetchItem::Flags(vec![Flag::Deleted, Flag::Flagged, Flag::Seen])] }
+        Data::Fetch {
+            seq: nz(4),
+            items: vec![FetchItem::Flags(vec![
+                Flag::Deleted,
+                Flag::Flagged,
+                Flag::Seen
+            ])]
+        }
     );
 }
 
@@ -235,26 +377,46 @@ fn rfc3501_6_4_8_uid() {
     assert_eq!(c.body.name(), "UID FETCH");
     assert_eq!(
         untagged(resp("* 23 FETCH (FLAGS (\\Seen) UID 4827313)")),
-        Data::Fetch { seq: nz(23), items: vec![FetchItem::Flags(vec![Flag::Seen]), FetchItem::Uid(nz(4827313))] }
+        Data::Fetch {
+            seq: nz(23),
+            items: vec![
+                FetchItem::Flags(vec![Flag::Seen]),
+                FetchItem::Uid(nz(4827313))
+            ]
+        }
     );
 }
 
 #[test]
 fn rfc3501_7_1_status_responses() {
-    let Response::Status(st) = resp("* OK IMAP4rev1 server ready") else { panic!() };
+    let Response::Status(st) = resp("* OK IMAP4rev1 server ready") else {
+        panic!()
+    };
     assert_eq!((st.tag, st.kind, st.code), (None, StatusKind::Ok, None));
-    let Response::Status(st) = resp("* OK [ALERT] System shutdown in 10 minutes") else { panic!() };
+    let Response::Status(st) = resp("* OK [ALERT] System shutdown in 10 minutes") else {
+        panic!()
+    };
     assert_eq!(st.code, Some(Code::Alert));
-    let Response::Status(st) = resp("* NO Disk is 98% full, please delete unnecessary data") else { panic!() };
+    let Response::Status(st) = resp("* NO Disk is 98% full, please delete unnecessary data") else {
+        panic!()
+    };
     assert_eq!(st.kind, StatusKind::No);
-    let Response::Status(st) = resp("* BAD Command line too long") else { panic!() };
+    let Response::Status(st) = resp("* BAD Command line too long") else {
+        panic!()
+    };
     assert_eq!(st.kind, StatusKind::Bad);
-    let Response::Status(st) = resp("* PREAUTH IMAP4rev1 server logged in as Smith") else { panic!() };
+    let Response::Status(st) = resp("* PREAUTH IMAP4rev1 server logged in as Smith") else {
+        panic!()
+    };
     assert_eq!(st.kind, StatusKind::PreAuth);
-    let Response::Status(st) = resp("* BYE Autologout; idle for too long") else { panic!() };
+    let Response::Status(st) = resp("* BYE Autologout; idle for too long") else {
+        panic!()
+    };
     assert_eq!(st.kind, StatusKind::Bye);
     // Not a response code: no SP after the bracket.
-    let Response::Status(st) = resp("A1 OK [Gmail]/Sent Mail selected") else { panic!() };
+    let Response::Status(st) = resp("A1 OK [Gmail]/Sent Mail selected") else {
+        panic!()
+    };
     assert_eq!(st.code, None);
     assert_eq!(st.text.as_bytes(), b"[Gmail]/Sent Mail selected");
 }
@@ -264,19 +426,33 @@ fn rfc3501_7_4_2_fetch_envelope_body() {
     let d = untagged(resp(
         "* 12 FETCH (FLAGS (\\Seen) INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" RFC822.SIZE 4286 ENVELOPE (\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" \"IMAP4rev1 WG mtg summary and minutes\" ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) ((NIL NIL \"imap\" \"cac.washington.edu\")) ((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) NIL NIL \"<B27397-0100000@cac.washington.edu>\") BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 3028 92))",
     ));
-    let Data::Fetch { seq, items } = d else { panic!() };
+    let Data::Fetch { seq, items } = d else {
+        panic!()
+    };
     assert_eq!(seq, nz(12));
     assert_eq!(items.len(), 5);
-    let FetchItem::InternalDate(dt) = &items[1] else { panic!() };
-    assert_eq!(*dt, DateTime::new(Date::new(1996, 7, 17).unwrap(), 2, 44, 25, -420).unwrap());
+    let FetchItem::InternalDate(dt) = &items[1] else {
+        panic!()
+    };
+    assert_eq!(
+        *dt,
+        DateTime::new(Date::new(1996, 7, 17).unwrap(), 2, 44, 25, -420).unwrap()
+    );
     assert_eq!(items[2], FetchItem::Rfc822Size(4286));
-    let FetchItem::Envelope(env) = &items[3] else { panic!() };
+    let FetchItem::Envelope(env) = &items[3] else {
+        panic!()
+    };
     assert_eq!(env.subject, Some(s("IMAP4rev1 WG mtg summary and minutes")));
     assert_eq!(env.cc.len(), 2);
     assert_eq!(env.cc[1].name, Some(s("John Klensin")));
     assert_eq!(env.bcc, vec![]);
-    assert_eq!(env.message_id, Some(s("<B27397-0100000@cac.washington.edu>")));
-    let FetchItem::Body(b) = &items[4] else { panic!() };
+    assert_eq!(
+        env.message_id,
+        Some(s("<B27397-0100000@cac.washington.edu>"))
+    );
+    let FetchItem::Body(b) = &items[4] else {
+        panic!()
+    };
     assert_eq!(
         **b,
         BodyStructure::Single {
@@ -287,7 +463,10 @@ fn rfc3501_7_4_2_fetch_envelope_body() {
                 encoding: Some(s("7BIT")),
                 size: 3028
             },
-            specific: SpecificFields::Text { subtype: s("PLAIN"), lines: 92 },
+            specific: SpecificFields::Text {
+                subtype: s("PLAIN"),
+                lines: 92
+            },
             extension: None
         }
     );
@@ -298,17 +477,42 @@ fn rfc3501_7_4_2_bodystructure_multipart_extension() {
     let d = untagged(resp(
         "* 1 FETCH (BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1152 23 NIL NIL NIL)(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\" \"NAME\" \"cc.diff\") \"<960723163407.20117h@cac.washington.edu>\" \"Compiler diff\" \"BASE64\" 4554 73 NIL (\"attachment\" (\"filename\" \"cc.diff\")) \"en\") \"MIXED\" (\"boundary\" \"x\") NIL (\"en\" \"de\") \"http://example.com\" 1 (2 \"x\")))",
     ));
-    let Data::Fetch { items, .. } = d else { panic!() };
-    let FetchItem::BodyStructure(b) = &items[0] else { panic!() };
-    let BodyStructure::Multi { bodies, subtype, extension } = &**b else { panic!() };
+    let Data::Fetch { items, .. } = d else {
+        panic!()
+    };
+    let FetchItem::BodyStructure(b) = &items[0] else {
+        panic!()
+    };
+    let BodyStructure::Multi {
+        bodies,
+        subtype,
+        extension,
+    } = &**b
+    else {
+        panic!()
+    };
     assert_eq!(bodies.len(), 2);
     assert_eq!(*subtype, s("MIXED"));
     let ext = extension.as_ref().unwrap();
     assert_eq!(ext.params, vec![(s("boundary"), s("x"))]);
     assert_eq!(ext.data.language, vec![s("en"), s("de")]);
     assert_eq!(ext.data.location, Some(s("http://example.com")));
-    assert_eq!(ext.data.extensions, vec![BodyExtension::Number(1), BodyExtension::List(vec![BodyExtension::Number(2), BodyExtension::NString(Some(s("x")))])]);
-    let BodyStructure::Single { extension: Some(x), .. } = &bodies[1] else { panic!() };
+    assert_eq!(
+        ext.data.extensions,
+        vec![
+            BodyExtension::Number(1),
+            BodyExtension::List(vec![
+                BodyExtension::Number(2),
+                BodyExtension::NString(Some(s("x")))
+            ])
+        ]
+    );
+    let BodyStructure::Single {
+        extension: Some(x), ..
+    } = &bodies[1]
+    else {
+        panic!()
+    };
     assert_eq!(x.data.disposition.as_ref().unwrap().kind, s("attachment"));
     assert_eq!(x.data.language, vec![s("en")]);
 }
@@ -318,14 +522,34 @@ fn rfc3501_7_4_2_nested_message_rfc822() {
     let d = untagged(resp(
         "* 3 FETCH (BODY (\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 500 (NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 10 1) 20))",
     ));
-    let Data::Fetch { items, .. } = d else { panic!() };
-    let FetchItem::Body(b) = &items[0] else { panic!() };
-    let BodyStructure::Single { specific: SpecificFields::Message { envelope, body, lines, .. }, .. } = &**b else {
+    let Data::Fetch { items, .. } = d else {
+        panic!()
+    };
+    let FetchItem::Body(b) = &items[0] else {
+        panic!()
+    };
+    let BodyStructure::Single {
+        specific:
+            SpecificFields::Message {
+                envelope,
+                body,
+                lines,
+                ..
+            },
+        ..
+    } = &**b
+    else {
         panic!()
     };
     assert_eq!(envelope.subject, Some(s("inner")));
     assert_eq!(*lines, 20);
-    assert!(matches!(**body, BodyStructure::Single { specific: SpecificFields::Text { lines: 1, .. }, .. }));
+    assert!(matches!(
+        **body,
+        BodyStructure::Single {
+            specific: SpecificFields::Text { lines: 1, .. },
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -339,49 +563,93 @@ Message-Id: <B27397-0100000@cac.washington.edu>\r\n\
 MIME-Version: 1.0\r\n\
 Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n";
     assert_eq!(header.len(), 342, "the RFC's count");
-    let wire = format!("* 12 FETCH (BODY[HEADER] {{342}}\r\n{header})\r\na004 OK FETCH completed\r\n");
+    let wire =
+        format!("* 12 FETCH (BODY[HEADER] {{342}}\r\n{header})\r\na004 OK FETCH completed\r\n");
     let mut f = Fragmenter::new(FragmentOptions::default());
     f.push(wire.as_bytes());
-    assert!(matches!(f.poll().unwrap(), Some(Frame::LiteralAnnounced { length: 342, .. })));
-    let Some(Frame::Message(m)) = f.poll().unwrap() else { panic!() };
+    assert!(matches!(
+        f.poll().unwrap(),
+        Some(Frame::LiteralAnnounced { length: 342, .. })
+    ));
+    let Some(Frame::Message(m)) = f.poll().unwrap() else {
+        panic!()
+    };
     let (r, _) = parse::response(&m).unwrap();
-    let Response::Data(Data::Fetch { items, .. }) = r else { panic!() };
-    let FetchItem::BodySection { section, origin, data } = &items[0] else { panic!() };
+    let Response::Data(Data::Fetch { items, .. }) = r else {
+        panic!()
+    };
+    let FetchItem::BodySection {
+        section,
+        origin,
+        data,
+    } = &items[0]
+    else {
+        panic!()
+    };
     assert_eq!(section.text, Some(SectionText::Header));
     assert_eq!(*origin, None);
     assert_eq!(data.as_ref().unwrap().as_bytes(), header.as_bytes());
-    let Some(Frame::Message(m)) = f.poll().unwrap() else { panic!() };
-    assert!(matches!(parse::response(&m).unwrap().0, Response::Status(StatusResponse { kind: StatusKind::Ok, .. })));
-    assert_eq!(cmd("a003 fetch 12 full").body, CommandBody::Fetch {
-        uid: false,
-        set: SequenceSet::single(12).unwrap(),
-        attrs: FetchAttrs::Full,
-        modifiers: vec![]
-    });
-    assert_eq!(cmd("a005 store 12 +flags \\deleted").body, CommandBody::Store {
-        uid: false,
-        set: SequenceSet::single(12).unwrap(),
-        unchanged_since: None,
-        kind: StoreKind::Add,
-        silent: false,
-        flags: vec![Flag::Deleted]
-    });
+    let Some(Frame::Message(m)) = f.poll().unwrap() else {
+        panic!()
+    };
+    assert!(matches!(
+        parse::response(&m).unwrap().0,
+        Response::Status(StatusResponse {
+            kind: StatusKind::Ok,
+            ..
+        })
+    ));
+    assert_eq!(
+        cmd("a003 fetch 12 full").body,
+        CommandBody::Fetch {
+            uid: false,
+            set: SequenceSet::single(12).unwrap(),
+            attrs: FetchAttrs::Full,
+            modifiers: vec![]
+        }
+    );
+    assert_eq!(
+        cmd("a005 store 12 +flags \\deleted").body,
+        CommandBody::Store {
+            uid: false,
+            set: SequenceSet::single(12).unwrap(),
+            unchanged_since: None,
+            kind: StoreKind::Add,
+            silent: false,
+            flags: vec![Flag::Deleted]
+        }
+    );
 }
 
 #[test]
 fn rfc9051_6_3_2_enable() {
-    assert_eq!(cmd("t2 ENABLE CONDSTORE X-GOOD-IDEA").body, CommandBody::Enable(vec![atom("CONDSTORE"), atom("X-GOOD-IDEA")]));
-    assert_eq!(untagged(resp("* ENABLED X-GOOD-IDEA")), Data::Enabled(vec![atom("X-GOOD-IDEA")]));
+    assert_eq!(
+        cmd("t2 ENABLE CONDSTORE X-GOOD-IDEA").body,
+        CommandBody::Enable(vec![atom("CONDSTORE"), atom("X-GOOD-IDEA")])
+    );
+    assert_eq!(
+        untagged(resp("* ENABLED X-GOOD-IDEA")),
+        Data::Enabled(vec![atom("X-GOOD-IDEA")])
+    );
 }
 
 #[test]
 fn rfc9051_6_4_4_esearch() {
     let c = cmd("A282 SEARCH RETURN (MIN COUNT) FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"");
-    let CommandBody::Search { return_opts, .. } = c.body else { panic!() };
-    assert_eq!(return_opts, Some(vec![SearchReturn::Min, SearchReturn::Count]));
+    let CommandBody::Search { return_opts, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(
+        return_opts,
+        Some(vec![SearchReturn::Min, SearchReturn::Count])
+    );
     assert_eq!(
         untagged(resp("* ESEARCH (TAG \"A282\") MIN 2 COUNT 3")),
-        Data::ESearch { tag: Some(s("A282")), uid: false, items: vec![ESearchItem::Min(2), ESearchItem::Count(3)] }
+        Data::ESearch {
+            tag: Some(s("A282")),
+            uid: false,
+            items: vec![ESearchItem::Min(2), ESearchItem::Count(3)]
+        }
     );
     assert_eq!(
         untagged(resp("* ESEARCH (TAG \"A283\") UID ALL 3:15,27,29:103")),
@@ -400,38 +668,75 @@ fn rfc9051_6_4_4_esearch() {
 #[test]
 fn rfc9051_7_1_response_codes() {
     let cases: Vec<(&'static str, Code<'static>)> = vec![
-        ("a NO [ALREADYEXISTS] Mailbox \"that\" already exists", Code::Simple(atom("ALREADYEXISTS"))),
-        ("a OK [APPENDUID 38505 3955] APPEND completed", Code::AppendUid { uidvalidity: nz(38505), uids: SequenceSet::single(3955).unwrap() }),
-        ("a OK [COPYUID 38505 304,319:320 3956:3958] Done", Code::CopyUid {
-            uidvalidity: nz(38505),
-            source: SequenceSet::Set(vec![
-                SeqRange::Single(SeqNum::Value(nz(304))),
-                SeqRange::Range(SeqNum::Value(nz(319)), SeqNum::Value(nz(320))),
-            ]),
-            destination: SequenceSet::range(3956, 3958).unwrap(),
-        }),
-        ("* OK [HIGHESTMODSEQ 715194045007] Highest", Code::HighestModSeq(715194045007)),
-        ("a OK [MODIFIED 7,9] Conditional STORE failed", Code::Modified(SequenceSet::Set(vec![
-            SeqRange::Single(SeqNum::Value(nz(7))),
-            SeqRange::Single(SeqNum::Value(nz(9))),
-        ]))),
+        (
+            "a NO [ALREADYEXISTS] Mailbox \"that\" already exists",
+            Code::Simple(atom("ALREADYEXISTS")),
+        ),
+        (
+            "a OK [APPENDUID 38505 3955] APPEND completed",
+            Code::AppendUid {
+                uidvalidity: nz(38505),
+                uids: SequenceSet::single(3955).unwrap(),
+            },
+        ),
+        (
+            "a OK [COPYUID 38505 304,319:320 3956:3958] Done",
+            Code::CopyUid {
+                uidvalidity: nz(38505),
+                source: SequenceSet::Set(vec![
+                    SeqRange::Single(SeqNum::Value(nz(304))),
+                    SeqRange::Range(SeqNum::Value(nz(319)), SeqNum::Value(nz(320))),
+                ]),
+                destination: SequenceSet::range(3956, 3958).unwrap(),
+            },
+        ),
+        (
+            "* OK [HIGHESTMODSEQ 715194045007] Highest",
+            Code::HighestModSeq(715194045007),
+        ),
+        (
+            "a OK [MODIFIED 7,9] Conditional STORE failed",
+            Code::Modified(SequenceSet::Set(vec![
+                SeqRange::Single(SeqNum::Value(nz(7))),
+                SeqRange::Single(SeqNum::Value(nz(9))),
+            ])),
+        ),
         ("* OK [CLOSED] Previous mailbox is now closed", Code::Closed),
-        ("a NO [BADCHARSET (UTF-8 US-ASCII)] bad", Code::BadCharset(vec![s("UTF-8"), s("US-ASCII")])),
+        (
+            "a NO [BADCHARSET (UTF-8 US-ASCII)] bad",
+            Code::BadCharset(vec![s("UTF-8"), s("US-ASCII")]),
+        ),
         ("a NO [METADATA TOOMANY] too many", Code::MetadataTooMany),
-        ("a NO [REFERRAL IMAP://user;AUTH=*@SERVER2/] Remote", Code::Other(atom("REFERRAL"), Text::try_from("IMAP://user;AUTH=*@SERVER2/").unwrap())),
-        ("* OK [CAPABILITY IMAP4rev2 IDLE] ready", Code::Capability(vec![atom("IMAP4rev2"), atom("IDLE")])),
+        (
+            "a NO [REFERRAL IMAP://user;AUTH=*@SERVER2/] Remote",
+            Code::Other(
+                atom("REFERRAL"),
+                Text::try_from("IMAP://user;AUTH=*@SERVER2/").unwrap(),
+            ),
+        ),
+        (
+            "* OK [CAPABILITY IMAP4rev2 IDLE] ready",
+            Code::Capability(vec![atom("IMAP4rev2"), atom("IDLE")]),
+        ),
     ];
     for (line, code) in cases {
-        let Response::Status(st) = resp(line) else { panic!("{line}") };
+        let Response::Status(st) = resp(line) else {
+            panic!("{line}")
+        };
         assert_eq!(st.code, Some(code), "{line}");
     }
 }
 
 #[test]
 fn rfc9051_7_2_namespace_and_id() {
-    let Data::Namespace { personal, other, shared } = untagged(resp(
+    let Data::Namespace {
+        personal,
+        other,
+        shared,
+    } = untagged(resp(
         "* NAMESPACE ((\"\" \"/\")) ((\"~\" \"/\")) ((\"#shared/\" \"/\")(\"#public/\" \"/\")(\"#ftp/\" \"/\")(\"#news.\" \".\"))",
-    )) else {
+    ))
+    else {
         panic!()
     };
     assert_eq!(personal.len(), 1);
@@ -439,8 +744,14 @@ fn rfc9051_7_2_namespace_and_id() {
     assert_eq!(shared.len(), 4);
     assert_eq!(shared[3].delimiter, Some(b'.'));
     assert_eq!(
-        untagged(resp("* ID (\"name\" \"Cyrus\" \"version\" \"1.5\" \"os\" NIL)")),
-        Data::Id(Some(vec![(s("name"), Some(s("Cyrus"))), (s("version"), Some(s("1.5"))), (s("os"), None)]))
+        untagged(resp(
+            "* ID (\"name\" \"Cyrus\" \"version\" \"1.5\" \"os\" NIL)"
+        )),
+        Data::Id(Some(vec![
+            (s("name"), Some(s("Cyrus"))),
+            (s("version"), Some(s("1.5"))),
+            (s("os"), None)
+        ]))
     );
     assert_eq!(cmd("a023 ID NIL").body, CommandBody::Id(None));
 }
@@ -460,56 +771,134 @@ fn rfc9051_7_5_vanished_and_modseq() {
     );
     assert_eq!(
         untagged(resp("* 1 FETCH (UID 4 MODSEQ (12121231000))")),
-        Data::Fetch { seq: nz(1), items: vec![FetchItem::Uid(nz(4)), FetchItem::ModSeq(12121231000)] }
+        Data::Fetch {
+            seq: nz(1),
+            items: vec![FetchItem::Uid(nz(4)), FetchItem::ModSeq(12121231000)]
+        }
     );
     let c = cmd("A03 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 12345 VANISHED)");
-    let CommandBody::Fetch { modifiers, .. } = c.body else { panic!() };
-    assert_eq!(modifiers, vec![FetchModifier::ChangedSince(12345), FetchModifier::Vanished]);
+    let CommandBody::Fetch { modifiers, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(
+        modifiers,
+        vec![FetchModifier::ChangedSince(12345), FetchModifier::Vanished]
+    );
     let c = cmd("A02 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))");
-    let CommandBody::Select { params, .. } = c.body else { panic!() };
-    assert!(matches!(&params[0], SelectParam::QResync { uidvalidity: 67890007, modseq: 20050715194045000, known_uids: Some(_), seq_match: None }));
+    let CommandBody::Select { params, .. } = c.body else {
+        panic!()
+    };
+    assert!(matches!(
+        &params[0],
+        SelectParam::QResync {
+            uidvalidity: 67890007,
+            modseq: 20050715194045000,
+            known_uids: Some(_),
+            seq_match: None
+        }
+    ));
 }
 
 #[test]
 fn rfc5256_sort_and_thread() {
     let c = cmd("A283 SORT (SUBJECT REVERSE DATE) UTF-8 ALL");
-    let CommandBody::Sort { criteria, .. } = c.body else { panic!() };
-    assert_eq!(criteria[1], SortCriterion { reverse: true, key: SortKey::Date });
-    assert_eq!(untagged(resp("* SORT 2 84 882")), Data::Sort { numbers: vec![2, 84, 882], modseq: None });
-    let Data::Thread(t) = untagged(resp("* THREAD (166)(167)(168)(169)(172)(170)(171)(173)(174 (175)(176)(178)(181)(180))(179)(177 (183)(182)(188)(184)(185)(186)(187)(189))")) else { panic!() };
+    let CommandBody::Sort { criteria, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(
+        criteria[1],
+        SortCriterion {
+            reverse: true,
+            key: SortKey::Date
+        }
+    );
+    assert_eq!(
+        untagged(resp("* SORT 2 84 882")),
+        Data::Sort {
+            numbers: vec![2, 84, 882],
+            modseq: None
+        }
+    );
+    let Data::Thread(t) = untagged(resp(
+        "* THREAD (166)(167)(168)(169)(172)(170)(171)(173)(174 (175)(176)(178)(181)(180))(179)(177 (183)(182)(188)(184)(185)(186)(187)(189))",
+    )) else {
+        panic!()
+    };
     assert_eq!(t.len(), 11);
     assert_eq!(t[8].chain, vec![174]);
     assert_eq!(t[8].children.len(), 5);
     let c = cmd("A284 THREAD REFERENCES UTF-8 SINCE 5-MAR-2000");
-    assert!(matches!(c.body, CommandBody::Thread { algorithm: ThreadAlgorithm::References, .. }));
+    assert!(matches!(
+        c.body,
+        CommandBody::Thread {
+            algorithm: ThreadAlgorithm::References,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn extensions_quota_metadata_idle_literal_plus() {
     assert_eq!(
         untagged(resp("* QUOTA \"\" (STORAGE 10 512)")),
-        Data::Quota { root: s(""), resources: vec![(atom("STORAGE"), 10, 512)] }
+        Data::Quota {
+            root: s(""),
+            resources: vec![(atom("STORAGE"), 10, 512)]
+        }
     );
     assert_eq!(
-        untagged(resp("* METADATA \"INBOX\" (/private/comment \"My comment\")")),
-        Data::Metadata { mailbox: Mailbox::Inbox, entries: vec![(s("/private/comment"), Some(s("My comment")))] }
+        untagged(resp(
+            "* METADATA \"INBOX\" (/private/comment \"My comment\")"
+        )),
+        Data::Metadata {
+            mailbox: Mailbox::Inbox,
+            entries: vec![(s("/private/comment"), Some(s("My comment")))]
+        }
     );
-    let c = cmd("a GETMETADATA (MAXSIZE 1024 DEPTH infinity) INBOX (/shared/comment /private/comment)");
-    assert!(matches!(c.body, CommandBody::GetMetadata { options: MetadataOptions { max_size: Some(1024), depth: Some(u32::MAX) }, .. }));
+    let c =
+        cmd("a GETMETADATA (MAXSIZE 1024 DEPTH infinity) INBOX (/shared/comment /private/comment)");
+    assert!(matches!(
+        c.body,
+        CommandBody::GetMetadata {
+            options: MetadataOptions {
+                max_size: Some(1024),
+                depth: Some(u32::MAX)
+            },
+            ..
+        }
+    ));
     assert_eq!(cmd("a IDLE").body, CommandBody::Idle);
     assert_eq!(parse::idle_done(b"DONE\r\n").unwrap(), 6);
     let c = cmd("a LOGIN {4+}\r\nfred {2+}\r\npw");
-    assert_eq!(c.body, CommandBody::Login { username: s("fred"), password: s("pw") });
+    assert_eq!(
+        c.body,
+        CommandBody::Login {
+            username: s("fred"),
+            password: s("pw")
+        }
+    );
     let c = cmd("a MOVE 1:3 Trash");
     assert!(matches!(c.body, CommandBody::Move { uid: false, .. }));
     let c = cmd("a AUTHENTICATE PLAIN dGVzdAB0ZXN0AHRlc3Q=");
-    assert!(matches!(c.body, CommandBody::Authenticate { initial_response: Some(_), .. }));
+    assert!(matches!(
+        c.body,
+        CommandBody::Authenticate {
+            initial_response: Some(_),
+            ..
+        }
+    ));
     assert_eq!(parse::authenticate_data(b"*\r\n").unwrap(), (None, 3));
     // literal8 in APPEND and in a FETCH BINARY response
     let c = cmd("a APPEND INBOX ~{3}\r\na\0b");
-    let CommandBody::Append { messages, .. } = &c.body else { panic!() };
+    let CommandBody::Append { messages, .. } = &c.body else {
+        panic!()
+    };
     assert_eq!(&messages[0].message.0[..], b"a\0b");
-    let Data::Fetch { items, .. } = untagged(resp("* 1 FETCH (BINARY[1] ~{3}\r\nx\0y BINARY.SIZE[1] 3)")) else { panic!() };
+    let Data::Fetch { items, .. } =
+        untagged(resp("* 1 FETCH (BINARY[1] ~{3}\r\nx\0y BINARY.SIZE[1] 3)"))
+    else {
+        panic!()
+    };
     assert!(matches!(&items[0], FetchItem::Binary { data: Some(b), .. } if &b.0[..] == b"x\0y"));
 }
 
@@ -521,9 +910,22 @@ fn invalid_values_are_refused() {
     assert!(Text::try_from("x\r\ny").is_err());
     assert!(IString::try_from("a\0").is_err());
     let e = Atom::try_from("ab(").unwrap_err();
-    assert_eq!(e, ValidationError::InvalidByte { what: "atom", byte: b'(', index: 2 });
+    assert_eq!(
+        e,
+        ValidationError::InvalidByte {
+            what: "atom",
+            byte: b'(',
+            index: 2
+        }
+    );
     // CR/LF in a string go out as a literal, never raw in a quoted string.
-    let c = Command { tag: Tag::try_from("a").unwrap(), body: CommandBody::Login { username: s("x\r\ny"), password: s("p w") } };
+    let c = Command {
+        tag: Tag::try_from("a").unwrap(),
+        body: CommandBody::Login {
+            username: s("x\r\ny"),
+            password: s("p w"),
+        },
+    };
     let e = encode::command(&c, encode::EncodeOptions::default());
     assert_eq!(e.as_bytes(), b"a LOGIN {4}\r\nx\r\ny \"p w\"\r\n");
     assert_eq!(e.waits(), 1);
@@ -534,6 +936,16 @@ fn utf7_mailbox_names() {
     let m = Mailbox::from_utf8_name("Entwürfe");
     assert_eq!(m.as_bytes(), b"Entw&APw-rfe");
     assert_eq!(m.to_utf8_name().as_deref(), Some("Entwürfe"));
-    let Data::List(l) = untagged(resp("* LIST () \"/\" \"Entw&APw-rfe\"")) else { panic!() };
+    let Data::List(l) = untagged(resp("* LIST () \"/\" \"Entw&APw-rfe\"")) else {
+        panic!()
+    };
     assert_eq!(l.mailbox.to_utf8_name().as_deref(), Some("Entwürfe"));
+}
+
+#[test]
+fn text_cannot_end_like_a_literal() {
+    assert!(Text::try_from("!{0}").is_err());
+    assert!(Text::try_from("see {12+}").is_err());
+    assert!(Text::try_from("{x}").is_ok());
+    assert!(parse::response(b"* OK foo {3}\r\n").is_err());
 }

@@ -210,7 +210,8 @@ impl<'a> Mailbox<'a> {
             return Err(AddressError::TooLong);
         }
         Ok(Mailbox {
-            name: name.map(|n| Cow::Owned(n.to_owned())),
+            // An empty display name is no display name.
+            name: name.filter(|n| !n.is_empty()).map(|n| Cow::Owned(n.to_owned())),
             at: Some(local_q.len()),
             addr: Cow::Owned(addr),
         })
@@ -516,7 +517,7 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
                 let name = if items.is_empty() {
                     None
                 } else {
-                    Some(render_phrase(src, items, sink))
+                    Some(render_phrase(src, items, sink)).filter(|n| !n.is_empty())
                 };
                 if items.iter().any(|i| matches!(i.token, PhraseToken::Dot)) {
                     sink.push_defect(Defect::new(DefectKind::ObsoleteSyntax, items[0].offset));
@@ -805,11 +806,20 @@ fn addr_spec_after_local<'a, S: DefectSink + ?Sized>(
     }
     let at = local.len();
     if local_end_contiguous && scan.contiguous && !items.is_empty() {
-        return Some(Mailbox {
-            name: None,
-            at: Some(at),
-            addr: to_text(&src[start..scan.end], start, sink),
-        });
+        match std::str::from_utf8(&src[start..scan.end]) {
+            Ok(text) => {
+                // The local part is the same bytes, so `at` is its length.
+                return Some(Mailbox {
+                    name: None,
+                    at: Some(at),
+                    addr: Cow::Borrowed(text),
+                });
+            }
+            Err(e) => {
+                // Decoded piecewise below, so `at` stays on the '@'.
+                sink.push_defect(Defect::new(DefectKind::InvalidUtf8, start + e.valid_up_to()));
+            }
+        }
     }
     // CFWS somewhere: rebuild the text without it (a second, rare pass).
     let mut s = String::with_capacity(local.len() + 32);
@@ -952,6 +962,9 @@ mod tests {
 
     #[test]
     fn broken() {
+        let (l, _) = parse_address_list(b"\xd3\x8e@h\xe0");
+        let m = l.mailboxes().next().unwrap();
+        assert_eq!(m.domain(), Some("h\u{e0}"));
         for s in [
             &b"<"[..],
             b"<>",

@@ -45,6 +45,13 @@ impl Charset {
     /// space ignored). `None` when the label is unknown.
     pub fn for_label(label: &[u8]) -> Option<Charset> {
         let label = crate::header::trim_wsp(label);
+        // The usual labels first, without a table lookup.
+        if label.eq_ignore_ascii_case(b"utf-8") {
+            return Some(Charset::Whatwg(encoding_rs::UTF_8));
+        }
+        if label.eq_ignore_ascii_case(b"iso-8859-1") || label.eq_ignore_ascii_case(b"us-ascii") {
+            return Some(Charset::Whatwg(encoding_rs::WINDOWS_1252));
+        }
         if label.eq_ignore_ascii_case(b"utf-7")
             || label.eq_ignore_ascii_case(b"utf7")
             || label.eq_ignore_ascii_case(b"unicode-1-1-utf-7")

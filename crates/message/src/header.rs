@@ -167,7 +167,7 @@ pub(crate) fn trim_wsp(mut b: &[u8]) -> &[u8] {
 
 #[inline]
 fn is_ftext(b: u8) -> bool {
-    (33..=126).contains(&b) && b != b':'
+    b.wrapping_sub(33) < 94 && b != b':'
 }
 
 /// A lazy iterator over the fields of a header section: no allocation
@@ -229,6 +229,10 @@ impl<'a> FieldIter<'a> {
     }
 
     fn finish(&mut self, header_end: usize, body_offset: usize) {
+        // One pass for NUL bytes over the whole header section.
+        if let Some(at) = memchr::memchr(0, &self.input[..header_end]) {
+            self.defects.push(Defect::new(DefectKind::NulByte, at));
+        }
         self.done = true;
         self.header_end = header_end;
         self.body_offset = body_offset;
@@ -313,19 +317,16 @@ impl<'a> Iterator for FieldIter<'a> {
                 self.pos = next;
                 continue;
             }
-            let colon = memchr::memchr(b':', line);
-            let name_end = colon.map(|c| {
-                let mut e = c;
-                while e > 0 && matches!(line[e - 1], b' ' | b'\t') {
-                    e -= 1;
-                }
-                e
-            });
-            let valid = match name_end {
-                Some(e) => e > 0 && line[..e].iter().all(|&b| is_ftext(b)),
-                None => false,
-            };
-            let (Some(colon), Some(name_end), true) = (colon, name_end, valid) else {
+            // field-name = 1*ftext, then optional WSP (obs), then ':'.
+            let mut name_end = 0;
+            while name_end < line.len() && is_ftext(line[name_end]) {
+                name_end += 1;
+            }
+            let mut colon = name_end;
+            while colon < line.len() && matches!(line[colon], b' ' | b'\t') {
+                colon += 1;
+            }
+            if name_end == 0 || colon >= line.len() || line[colon] != b':' {
                 if start == 0 && line.starts_with(b"From ") {
                     self.defects.push(Defect::new(DefectKind::MboxFromLine, 0));
                     self.pos = next;
@@ -339,7 +340,7 @@ impl<'a> Iterator for FieldIter<'a> {
                 self.defects.push(Defect::new(kind, start));
                 self.finish(start, start);
                 return None;
-            };
+            }
             if name_end != colon {
                 self.defects.push(Defect::new(
                     DefectKind::WhitespaceBeforeColon,
@@ -364,11 +365,6 @@ impl<'a> Iterator for FieldIter<'a> {
                 field_next = n;
             }
             let raw = &input[start..field_next];
-            if memchr::memchr(0, raw).is_some() {
-                let at = memchr::memchr(0, raw).unwrap_or(0);
-                self.defects
-                    .push(Defect::new(DefectKind::NulByte, start + at));
-            }
             self.count += 1;
             self.pos = field_next;
             return Some(Field {

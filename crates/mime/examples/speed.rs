@@ -15,8 +15,36 @@ fn full(d: &[u8]) -> usize {
     n
 }
 
+fn forwards() -> Vec<Vec<u8>> {
+    use mailwire_mime::builder::{MessageBuilder, PartBuilder};
+    (0..20u64)
+        .map(|i| {
+            let mut msg = MessageBuilder::new()
+                .header("Subject", "original")
+                .unwrap()
+                .text(&"The original text, with some words.\n".repeat(40))
+                .attachment(PartBuilder::attachment("image/png", "pic.png", vec![7; 6000]))
+                .build();
+            for level in 0..3 {
+                msg = MessageBuilder::new()
+                    .header("Subject", &format!("Fwd level {level}"))
+                    .unwrap()
+                    .text(&"See below, forwarded.\n".repeat(10))
+                    .html("<p>See below</p>")
+                    .forward(msg)
+                    .boundary_seed(i * 10 + level)
+                    .build();
+            }
+            msg
+        })
+        .collect()
+}
+
 fn main() {
-    let files: Vec<Vec<u8>> = std::env::args().skip(1).filter_map(|p| std::fs::read(p).ok()).collect();
+    let mut files: Vec<Vec<u8>> = std::env::args().skip(1).filter_map(|p| std::fs::read(p).ok()).collect();
+    if files.is_empty() {
+        files = forwards();
+    }
     let total: usize = files.iter().map(Vec::len).sum();
     let rounds = (300_000_000 / total.max(1)).max(1);
     let t = Instant::now();

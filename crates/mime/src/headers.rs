@@ -38,11 +38,8 @@ impl MimeHeaders {
     pub fn parse(block: &[u8], in_digest: bool) -> Self {
         let mut h = MimeHeaders::default();
         let mut ct_seen = false;
-        for (name, value) in fields(block) {
-            if name.len() < 8 || !name[..8].eq_ignore_ascii_case(b"content-") {
-                continue;
-            }
-            let n = &name[8..];
+        for (name, value) in content_fields(block) {
+            let n = name;
             if n.eq_ignore_ascii_case(b"type") {
                 if ct_seen {
                     continue; // the first one wins
@@ -106,6 +103,52 @@ fn unfold_text(value: &[u8]) -> String {
         }
     }
     crate::charset::bytes_to_string(v.trim_ascii())
+}
+
+/// Iterates the `Content-*` fields of a header block: (name without the
+/// `Content-` prefix, raw folded value). Other fields are skipped without
+/// looking for their colon.
+fn content_fields(block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        while pos < block.len() {
+            let start = pos;
+            // The end of this field: a line end not followed by WSP.
+            let mut search = start;
+            let end = loop {
+                match memchr::memchr(b'\n', &block[search..]) {
+                    Some(p) => {
+                        let e = search + p + 1;
+                        if matches!(block.get(e), Some(b' ' | b'\t')) {
+                            search = e;
+                            continue;
+                        }
+                        break e;
+                    }
+                    None => break block.len(),
+                }
+            };
+            pos = end;
+            let field = &block[start..end];
+            if field.len() < 9 || !field[..8].eq_ignore_ascii_case(b"content-") {
+                continue;
+            }
+            let Some(colon) = memchr::memchr(b':', field) else {
+                continue;
+            };
+            let name = field[8..colon].trim_ascii_end();
+            if name.iter().any(|&b| b <= b' ' || b == 127) {
+                continue;
+            }
+            let value = &field[colon + 1..];
+            let value = value
+                .strip_suffix(b"\n")
+                .map(|v| v.strip_suffix(b"\r").unwrap_or(v))
+                .unwrap_or(value);
+            return Some((name, value));
+        }
+        None
+    })
 }
 
 /// Iterates the fields of a header block: (name, raw folded value).

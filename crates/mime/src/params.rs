@@ -52,59 +52,32 @@ pub struct ContentType {
 
 /// Lower-cases a name, without allocating for the common ones.
 fn intern(name: &[u8]) -> Cow<'static, str> {
-    let mut buf = [0u8; 20];
-    if name.len() <= buf.len() {
-        let lower = &mut buf[..name.len()];
-        lower.copy_from_slice(name);
-        lower.make_ascii_lowercase();
-        let s: &'static str = match &*lower {
-            b"text" => "text",
-            b"plain" => "plain",
-            b"html" => "html",
-            b"multipart" => "multipart",
-            b"mixed" => "mixed",
-            b"alternative" => "alternative",
-            b"related" => "related",
-            b"application" => "application",
-            b"octet-stream" => "octet-stream",
-            b"image" => "image",
-            b"message" => "message",
-            b"rfc822" => "rfc822",
-            b"charset" => "charset",
-            b"boundary" => "boundary",
-            b"name" => "name",
-            b"filename" => "filename",
-            b"format" => "format",
-            b"signed" => "signed",
-            b"report" => "report",
-            b"delsp" => "delsp",
-            b"type" => "type",
-            b"pdf" => "pdf",
-            b"jpeg" => "jpeg",
-            b"png" => "png",
-            b"gif" => "gif",
-            b"delivery-status" => "delivery-status",
-            b"inline" => "inline",
-            b"attachment" => "attachment",
-            b"size" => "size",
-            b"creation-date" => "creation-date",
-            b"modification-date" => "modification-date",
-            b"protocol" => "protocol",
-            b"micalg" => "micalg",
-            b"report-type" => "report-type",
-            b"digest" => "digest",
-            b"partial" => "partial",
-            b"id" => "id",
-            b"number" => "number",
-            b"total" => "total",
-            b"audio" => "audio",
-            b"video" => "video",
-            b"enriched" => "enriched",
-            b"calendar" => "calendar",
-            b"method" => "method",
-            _ => return Cow::Owned(String::from_utf8_lossy(lower).into_owned()),
-        };
-        return Cow::Borrowed(s);
+    const BY_LEN: [&[&str]; 18] = [
+        &[],
+        &[],
+        &["id"],
+        &["pdf", "png", "gif"],
+        &["text", "html", "name", "type", "size", "jpeg"],
+        &["plain", "mixed", "image", "delsp", "audio", "video", "total"],
+        &["rfc822", "format", "signed", "report", "inline", "micalg", "digest", "number", "method"],
+        &["message", "related", "charset", "partial", "flowed"],
+        &["boundary", "filename", "protocol", "enriched", "calendar"],
+        &["multipart"],
+        &["attachment"],
+        &["alternative", "application", "report-type"],
+        &["octet-stream"],
+        &["creation-date"],
+        &[],
+        &["delivery-status"],
+        &[],
+        &["modification-date"],
+    ];
+    if let Some(cands) = BY_LEN.get(name.len()) {
+        for c in *cands {
+            if name.eq_ignore_ascii_case(c.as_bytes()) {
+                return Cow::Borrowed(c);
+            }
+        }
     }
     Cow::Owned(String::from_utf8_lossy(name).to_ascii_lowercase())
 }

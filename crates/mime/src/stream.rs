@@ -213,6 +213,10 @@ pub enum Event<'a> {
 /// padding, junk after a close delimiter) before the line is judged.
 const LINE_SLACK: usize = 256;
 
+/// Searches for a line that starts with `--` (built once).
+static DELIM_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n--"));
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Counters {
     next_id: usize,
@@ -1023,7 +1027,7 @@ impl Parser {
 
     /// Finds "\n--" at or after `from`: returns (line start, line-end start).
     fn find_candidate(&self, data: &[u8], from: usize) -> Option<(usize, usize)> {
-        let p = from + memchr::memmem::find(&data[from..], b"\n--")?;
+        let p = from + DELIM_FINDER.find(&data[from..])?;
         let nl = if p > 0 && data[p - 1] == b'\r' {
             p - 1
         } else {
@@ -1056,17 +1060,29 @@ impl Parser {
     }
 }
 
-/// Whether `line` is a header field line (or a continuation, unless `first`).
+/// Whether `line` is a header field line (or a continuation, unless `first`):
+/// a name of printable characters, optional white space, then `:`. Only
+/// the name is looked at.
 fn is_field_line(line: &[u8], first: bool) -> bool {
     match line.first() {
         Some(b' ' | b'\t') => !first,
-        Some(_) => memchr::memchr(b':', line).is_some_and(|c| {
-            c > 0
-                && line[..c]
-                    .trim_ascii_end()
-                    .iter()
-                    .all(|&b| b > b' ' && b != 127)
-        }),
+        Some(_) => {
+            let mut i = 0;
+            while i < line.len() {
+                match line[i] {
+                    b':' => return i > 0,
+                    b' ' | b'\t' => {
+                        // Only white space may follow, then the colon.
+                        let rest = &line[i..];
+                        let ws = rest.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+                        return i > 0 && rest.get(ws) == Some(&b':');
+                    }
+                    b if b < b' ' || b == 127 => return false,
+                    _ => i += 1,
+                }
+            }
+            false
+        }
         None => false,
     }
 }

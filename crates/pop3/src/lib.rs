@@ -61,6 +61,7 @@ pub mod client;
 mod content;
 mod encode;
 mod error;
+pub mod manual;
 mod parse;
 mod response;
 pub mod server;

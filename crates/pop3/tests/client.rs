@@ -499,3 +499,28 @@ proptest! {
         while c.poll_event().is_some() {}
     }
 }
+
+#[test]
+fn a_long_retrieval_that_keeps_arriving_does_not_time_out() {
+    let now = Instant::now();
+    let mut o = plain_options("u", "p");
+    o.allow_plaintext_auth = true;
+    let mut c = Client::new(o, now);
+    c.enqueue(Command::Retr(n(1))).unwrap();
+    c.handle_input(now, b"+OK\r\n-ERR\r\n+OK\r\n+OK\r\n+OK\r\n");
+    let mut t = now;
+    for _ in 0..20 {
+        t += Duration::from_secs(100);
+        c.handle_input(t, b"0123456789\r\n");
+        c.handle_timeout(t);
+        assert!(!c.is_closed());
+        assert_eq!(c.poll_timeout(), Some(t + Duration::from_secs(300)));
+    }
+    c.handle_input(t, b".\r\n");
+    let evs: Vec<Event> = std::iter::from_fn(|| c.poll_event()).collect();
+    assert!(
+        matches!(evs.last(), Some(Event::MessageEnd { size: 240, .. })),
+        "{evs:?}"
+    );
+    assert_eq!(c.poll_timeout(), None);
+}

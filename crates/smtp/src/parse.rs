@@ -109,6 +109,20 @@ const fn verb(v: &[u8; 4]) -> u32 {
     u32::from_le_bytes([v[0] | 0x20, v[1] | 0x20, v[2] | 0x20, v[3] | 0x20])
 }
 
+const V_MAIL: u32 = verb(b"MAIL");
+const V_RCPT: u32 = verb(b"RCPT");
+const V_DATA: u32 = verb(b"DATA");
+const V_BDAT: u32 = verb(b"BDAT");
+const V_EHLO: u32 = verb(b"EHLO");
+const V_HELO: u32 = verb(b"HELO");
+const V_RSET: u32 = verb(b"RSET");
+const V_QUIT: u32 = verb(b"QUIT");
+const V_NOOP: u32 = verb(b"NOOP");
+const V_HELP: u32 = verb(b"HELP");
+const V_VRFY: u32 = verb(b"VRFY");
+const V_EXPN: u32 = verb(b"EXPN");
+const V_AUTH: u32 = verb(b"AUTH");
+
 /// Parses one command line (without its CRLF): RFC 5321 §4.1.1 and the
 /// commands of RFC 3030, 3207 and 4954. The verb is case-insensitive.
 ///
@@ -124,7 +138,12 @@ const fn verb(v: &[u8; 4]) -> u32 {
 /// assert!(matches!(cmd, Command::Rcpt(..)));
 /// ```
 pub fn parse_command(line: &[u8]) -> Result<Command<'_>, ParseError> {
-    let verb_len = memchr::memchr(b' ', line).unwrap_or(line.len());
+    // Almost every verb has four letters: look there before searching.
+    let verb_len = if line.len() == 4 || line.get(4) == Some(&b' ') {
+        4
+    } else {
+        line.iter().position(|&b| b == b' ').unwrap_or(line.len())
+    };
     let (v, rest) = line.split_at(verb_len);
     // `rest` is empty or starts with the single SP.
     let has_arg = !rest.is_empty();
@@ -133,30 +152,33 @@ pub fn parse_command(line: &[u8]) -> Result<Command<'_>, ParseError> {
         4 => {
             let w = u32::from_le_bytes([v[0] | 0x20, v[1] | 0x20, v[2] | 0x20, v[3] | 0x20]);
             match w {
-                x if x == verb(b"MAIL") && has_arg => mail(arg()?),
-                x if x == verb(b"RCPT") && has_arg => rcpt(arg()?),
-                x if x == verb(b"MAIL") || x == verb(b"RCPT") => Err(ParseError::Syntax),
-                x if x == verb(b"DATA") => no_arg(rest, Command::Data),
-                x if x == verb(b"BDAT") => bdat(rest.get(1..).unwrap_or(b"")),
-                x if x == verb(b"EHLO") => host_arg(rest).map(Command::Ehlo),
-                x if x == verb(b"HELO") => host_arg(rest).map(Command::Helo),
-                x if x == verb(b"RSET") => no_arg(rest, Command::Rset),
-                x if x == verb(b"QUIT") => no_arg(rest, Command::Quit),
-                x if x == verb(b"NOOP") => opt_text(rest).map(Command::Noop),
-                x if x == verb(b"HELP") => opt_text(rest).map(Command::Help),
-                x if x == verb(b"VRFY") => text_arg(rest).map(Command::Vrfy),
-                x if x == verb(b"EXPN") => text_arg(rest).map(Command::Expn),
-                x if x == verb(b"AUTH") => auth(rest.get(1..).unwrap_or(b"")),
+                V_MAIL if has_arg => mail(arg()?),
+                V_RCPT if has_arg => rcpt(arg()?),
+                V_MAIL | V_RCPT => Err(ParseError::Syntax),
+                V_DATA if rest.is_empty() => Ok(Command::Data),
+                V_BDAT => bdat(rest.get(1..).unwrap_or(b"")),
+                V_EHLO => host_arg(rest).map(Command::Ehlo),
+                V_HELO => host_arg(rest).map(Command::Helo),
+                V_RSET if rest.is_empty() => Ok(Command::Rset),
+                V_QUIT if rest.is_empty() => Ok(Command::Quit),
+                V_DATA | V_RSET | V_QUIT => Err(ParseError::Syntax),
+                V_NOOP => opt_text(rest).map(Command::Noop),
+                V_HELP => opt_text(rest).map(Command::Help),
+                V_VRFY => text_arg(rest).map(Command::Vrfy),
+                V_EXPN => text_arg(rest).map(Command::Expn),
+                V_AUTH => auth(rest.get(1..).unwrap_or(b"")),
                 _ => Err(ParseError::UnknownCommand),
             }
         }
-        8 if v.eq_ignore_ascii_case(b"STARTTLS") => no_arg(rest, Command::StartTls),
+        8 if v.eq_ignore_ascii_case(b"STARTTLS") => {
+            if rest.is_empty() {
+                Ok(Command::StartTls)
+            } else {
+                Err(ParseError::Syntax)
+            }
+        }
         _ => Err(ParseError::UnknownCommand),
     }
-}
-
-fn no_arg(rest: &[u8], cmd: Command<'static>) -> Result<Command<'static>, ParseError> {
-    if rest.is_empty() { Ok(cmd) } else { Err(ParseError::Syntax) }
 }
 
 fn host_arg(rest: &[u8]) -> Result<Host<'_>, ParseError> {
@@ -177,6 +199,7 @@ fn opt_text(rest: &[u8]) -> Result<Option<Text<'_>>, ParseError> {
 }
 
 /// Parses 1 to 20 ASCII digits.
+#[inline]
 fn digits_u64(d: &[u8]) -> Option<u64> {
     if d.is_empty() || d.len() > 20 {
         return None;
@@ -220,6 +243,7 @@ fn auth(arg: &[u8]) -> Result<Command<'_>, ParseError> {
 /// `"<" [ A-d-l ":" ] Mailbox ">"` or `"<>"`, returning the mailbox (None
 /// for the null path; a source route is checked and dropped, as RFC 5321
 /// §4.1.2 and Appendix C allow) and the rest of the input.
+#[inline]
 fn path(input: &str) -> Result<(Option<Mailbox<'_>>, &str), ParseError> {
     let b = input.as_bytes();
     if b.first() != Some(&b'<') {
@@ -238,9 +262,11 @@ fn path(input: &str) -> Result<(Option<Mailbox<'_>>, &str), ParseError> {
         }
         i = colon + 1;
     }
-    // Local-part: a quoted string, or up to the last "@" before ">".
+    // Local-part: a quoted string (checked by `check_local_part`), or a
+    // Dot-string checked here in one pass.
     let local_start = i;
-    let local_end = if b.get(i) == Some(&b'"') {
+    let quoted = b.get(i) == Some(&b'"');
+    let local_end = if quoted {
         let mut j = i + 1;
         loop {
             match b.get(j) {
@@ -251,9 +277,21 @@ fn path(input: &str) -> Result<(Option<Mailbox<'_>>, &str), ParseError> {
             }
         }
     } else {
+        // Dot-string = Atom *("." Atom)
         let mut j = i;
-        while j < b.len() && (is_atext(b[j]) || b[j] == b'.') {
+        let mut prev_dot = true;
+        while let Some(&c) = b.get(j) {
+            if class(c, C_ATEXT) {
+                prev_dot = false;
+            } else if c == b'.' && !prev_dot {
+                prev_dot = true;
+            } else {
+                break;
+            }
             j += 1;
+        }
+        if prev_dot {
+            return Err(ParseError::BadPath);
         }
         j
     };
@@ -261,20 +299,51 @@ fn path(input: &str) -> Result<(Option<Mailbox<'_>>, &str), ParseError> {
         return Err(ParseError::BadPath);
     }
     let host_start = local_end + 1;
-    let host_end = if b.get(host_start) == Some(&b'[') {
+    let literal = b.get(host_start) == Some(&b'[');
+    let host_end = if literal {
         host_start + memchr::memchr(b']', &b[host_start..]).ok_or(ParseError::BadPath)? + 1
     } else {
-        host_start + memchr::memchr(b'>', &b[host_start..]).unwrap_or(b.len() - host_start)
+        // Domain = sub-domain *("." sub-domain), checked in one pass.
+        let mut j = host_start;
+        let mut label_start = j;
+        loop {
+            match b.get(j) {
+                Some(&c) if class(c, C_LETDIG) => j += 1,
+                Some(b'-') if j > label_start => j += 1,
+                Some(b'.') if j > label_start && b[j - 1] != b'-' => {
+                    j += 1;
+                    label_start = j;
+                }
+                _ => break,
+            }
+        }
+        if j == label_start || b[j - 1] == b'-' {
+            return Err(ParseError::BadPath);
+        }
+        j
     };
     if b.get(host_end) != Some(&b'>') {
         return Err(ParseError::BadPath);
     }
-    if (local_end - local_start) + (host_end - host_start) + 3 > MAX_PATH {
+    let (local_len, host_len) = (local_end - local_start, host_end - host_start);
+    if local_len + host_len + 3 > MAX_PATH || local_len > MAX_LOCAL_PART || host_len > MAX_DOMAIN {
         return Err(ParseError::PathTooLong);
     }
     // The delimiters are ASCII, so these are char boundaries.
-    let local = LocalPart::try_from(&input[local_start..local_end]).map_err(map_validation)?;
-    let host = Host::try_from(&input[host_start..host_end]).map_err(map_validation)?;
+    let local = &input[local_start..local_end];
+    let host = &input[host_start..host_end];
+    let local = if quoted {
+        LocalPart::try_from(local).map_err(map_validation)?
+    } else {
+        // Proved a Dot-string of at most 64 octets by the loop above.
+        LocalPart::unvalidated(local)
+    };
+    let host = if literal {
+        Host::try_from(host).map_err(map_validation)?
+    } else {
+        // Proved a Domain of at most 255 octets by the loop above.
+        Host::unvalidated(host)
+    };
     let mbox = Mailbox::new(local, host).map_err(map_validation)?;
     Ok((Some(mbox), &input[host_end + 1..]))
 }
@@ -288,28 +357,49 @@ fn map_validation(e: ValidationError) -> ParseError {
 
 /// Splits `SP esmtp-param *(SP esmtp-param)` into checked (keyword, value)
 /// pairs.
+#[inline]
 fn params<'a>(
     mut s: &'a str,
     mut each: impl FnMut(&'a str, Option<&'a str>) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {
     while !s.is_empty() {
-        s = s.strip_prefix(' ').ok_or(ParseError::Syntax)?;
-        let end = memchr::memchr(b' ', s.as_bytes()).unwrap_or(s.len());
-        let p = &s[..end];
-        s = &s[end..];
-        let (k, v) = match memchr::memchr(b'=', p.as_bytes()) {
-            Some(i) => (&p[..i], Some(&p[i + 1..])),
-            None => (p, None),
-        };
-        Keyword::try_from(k).map_err(|_| ParseError::Syntax)?;
-        if let Some(v) = v {
-            EsmtpValue::try_from(v).map_err(|_| ParseError::BadParameter)?;
+        let b = s.as_bytes();
+        if b[0] != b' ' {
+            return Err(ParseError::Syntax);
         }
+        // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+        let mut i = 1;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || (b[i] == b'-' && i > 1)) {
+            i += 1;
+        }
+        if i == 1 {
+            return Err(ParseError::Syntax);
+        }
+        let k = &s[1..i];
+        let v = match b.get(i) {
+            None | Some(b' ') => None,
+            Some(b'=') => {
+                // esmtp-value = 1*(%d33-60 / %d62-126)
+                let start = i + 1;
+                let mut j = start;
+                while j < b.len() && class(b[j], C_VALUE) {
+                    j += 1;
+                }
+                if j == start || (j < b.len() && b[j] != b' ') {
+                    return Err(ParseError::BadParameter);
+                }
+                i = j;
+                Some(&s[start..j])
+            }
+            Some(_) => return Err(ParseError::Syntax),
+        };
+        s = &s[i..];
         each(k, v)?;
     }
     Ok(())
 }
 
+#[inline]
 fn set<T>(slot: &mut Option<T>, v: T) -> Result<(), ParseError> {
     if slot.is_some() {
         return Err(ParseError::DuplicateParameter);
@@ -318,6 +408,7 @@ fn set<T>(slot: &mut Option<T>, v: T) -> Result<(), ParseError> {
     Ok(())
 }
 
+#[inline]
 fn set_flag(slot: &mut bool, v: Option<&str>) -> Result<(), ParseError> {
     if v.is_some() {
         return Err(ParseError::BadParameter);
@@ -329,6 +420,7 @@ fn set_flag(slot: &mut bool, v: Option<&str>) -> Result<(), ParseError> {
     Ok(())
 }
 
+#[inline]
 fn need(v: Option<&str>) -> Result<&str, ParseError> {
     v.ok_or(ParseError::BadParameter)
 }
@@ -340,15 +432,18 @@ fn number<T: std::str::FromStr>(v: &str) -> Result<T, ParseError> {
     v.parse::<T>().map_err(|_| ParseError::BadParameter)
 }
 
+#[inline]
 fn xtext(v: &str) -> Result<XText<'_>, ParseError> {
     XText::try_from(v).map_err(|_| ParseError::BadParameter)
 }
 
+#[inline]
 fn other_param<'a>(k: &'a str, v: Option<&'a str>) -> Parameter<'a> {
     // Both were checked against their grammar in `params`.
     Parameter { keyword: Keyword::unvalidated(k), value: v.map(EsmtpValue::unvalidated) }
 }
 
+#[inline]
 fn mail(arg: &str) -> Result<Command<'_>, ParseError> {
     if arg.len() < 5 || !arg.as_bytes()[..5].eq_ignore_ascii_case(b"FROM:") {
         return Err(ParseError::Syntax);
@@ -430,6 +525,7 @@ fn deliver_by(v: &str) -> Result<DeliverBy, ParseError> {
     Ok(DeliverBy { time, ret, trace })
 }
 
+#[inline]
 fn rcpt(arg: &str) -> Result<Command<'_>, ParseError> {
     if arg.len() < 3 || !arg.as_bytes()[..3].eq_ignore_ascii_case(b"TO:") {
         return Err(ParseError::Syntax);
@@ -559,50 +655,50 @@ pub fn reply_frame(
 /// assert_eq!(r.code().get(), 250);
 /// ```
 pub fn parse_reply(input: &[u8]) -> Result<Reply<'_>, ParseError> {
-    let mut code = None;
+    let mut code: u16 = 0;
     let mut enhanced = None;
     let mut rest = input;
     let mut first = true;
     while !rest.is_empty() {
+        // Find the line end; a CR or NUL inside the text is refused.
         let lf = memchr::memchr(b'\n', rest).ok_or(ParseError::BadReply)?;
-        let line = &rest[..lf];
-        let line = line.strip_suffix(b"\r").ok_or(ParseError::BadReply)?;
-        rest = &rest[lf + 1..];
-        let r: PResult<'_, &[u8]> = take_while1(|b: u8| b.is_ascii_digit()).parse(line);
-        let (after, digits) = r.map_err(|_| ParseError::BadReply)?;
-        if digits.len() != 3 {
+        if lf < 4 || rest[lf - 1] != b'\r' {
             return Err(ParseError::BadReply);
         }
-        let n = digits
-            .iter()
-            .fold(0u16, |acc, &x| acc * 10 + u16::from(x - b'0'));
-        let c = ReplyCode::new(n).map_err(|_| ParseError::BadReply)?;
-        match code {
-            None => code = Some(c),
-            Some(prev) if prev != c => return Err(ParseError::BadReply),
-            Some(_) => {}
+        let line = &rest[..lf - 1];
+        rest = &rest[lf + 1..];
+        let (d0, d1, d2) = (line[0].wrapping_sub(b'0'), line[1].wrapping_sub(b'0'), line[2].wrapping_sub(b'0'));
+        // Reply-code = %x32-35 %x30-35 %x30-39
+        if !(2..=5).contains(&d0) || d1 > 5 || d2 > 9 {
+            return Err(ParseError::BadReply);
         }
-        let last = match after.first() {
+        let n = u16::from(d0) * 100 + u16::from(d1) * 10 + u16::from(d2);
+        if first {
+            code = n;
+        } else if n != code {
+            return Err(ParseError::BadReply);
+        }
+        let last = match line.get(3) {
             None | Some(b' ') => true,
             Some(b'-') => false,
             _ => return Err(ParseError::BadReply),
         };
-        let text = after.get(1..).unwrap_or(b"");
-        if text.iter().any(|&b| b == 0 || b == b'\r') {
+        let text = line.get(4..).unwrap_or(b"");
+        if memchr::memchr2(0, b'\r', text).is_some() {
             return Err(ParseError::BadReply);
         }
         if first {
             first = false;
-            if !c.is_intermediate() {
+            if d0 != 3 && text.first().is_some_and(|&b| b == d0 + b'0') {
                 let end = memchr::memchr(b' ', text).unwrap_or(text.len());
-                enhanced = enhanced_code(&text[..end]).filter(|e| u16::from(e.class) == n / 100);
+                enhanced = enhanced_code(&text[..end]);
             }
         }
         if last != rest.is_empty() {
             return Err(ParseError::BadReply);
         }
     }
-    let code = code.ok_or(ParseError::BadReply)?;
+    let code = ReplyCode::new(code).map_err(|_| ParseError::BadReply)?;
     // Every line was checked above: three digits with one code, a valid
     // separator, no CR or NUL in the text, CRLF at the end.
     Ok(Reply::from_parts(code, enhanced, input))
@@ -614,36 +710,52 @@ impl Capabilities {
     /// *(SP ehlo-param)`. Keywords are case-insensitive.
     pub fn from_ehlo(reply: &Reply<'_>) -> Capabilities {
         let mut caps = Capabilities::default();
-        for (i, line) in reply.lines().enumerate() {
+        let raw = reply.as_bytes();
+        for (i, line) in raw.split(|&b| b == b'\n').filter(|l| l.len() >= 4).enumerate() {
+            // "250-KEYWORD params\r": skip the code and separator.
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let Ok(text) = std::str::from_utf8(&line[4.min(line.len())..]) else { continue };
             if i == 0 {
-                caps.domain = line.split(' ').next().unwrap_or("").to_owned();
+                caps.domain = text.split(' ').next().unwrap_or("").to_owned();
                 continue;
             }
-            let mut words = line.split(' ').filter(|w| !w.is_empty());
+            let mut words = text.split(' ').filter(|w| !w.is_empty());
             let Some(kw) = words.next() else { continue };
-            let kw = kw.to_ascii_uppercase();
-            match kw.as_str() {
-                "PIPELINING" => caps.pipelining = true,
-                "SIZE" => caps.size = Some(words.next().and_then(|n| n.parse().ok()).unwrap_or(0)),
-                "8BITMIME" => caps.eightbitmime = true,
-                "SMTPUTF8" => caps.smtputf8 = true,
-                "STARTTLS" => caps.starttls = true,
-                "DSN" => caps.dsn = true,
-                "ENHANCEDSTATUSCODES" => caps.enhanced_status_codes = true,
-                "CHUNKING" => caps.chunking = true,
-                "BINARYMIME" => caps.binarymime = true,
-                "REQUIRETLS" => caps.requiretls = true,
-                "MT-PRIORITY" => caps.mt_priority = true,
-                "DELIVERBY" => caps.deliverby = true,
-                "AUTH" => {
-                    for m in words {
-                        let m = m.to_ascii_uppercase();
-                        if !caps.auth.contains(&m) {
-                            caps.auth.push(m);
-                        }
+            let is = |n: &str| kw.len() == n.len() && kw.eq_ignore_ascii_case(n);
+            if is("PIPELINING") {
+                caps.pipelining = true;
+            } else if is("SIZE") {
+                caps.size = Some(words.next().and_then(|n| n.parse().ok()).unwrap_or(0));
+            } else if is("8BITMIME") {
+                caps.eightbitmime = true;
+            } else if is("SMTPUTF8") {
+                caps.smtputf8 = true;
+            } else if is("STARTTLS") {
+                caps.starttls = true;
+            } else if is("DSN") {
+                caps.dsn = true;
+            } else if is("ENHANCEDSTATUSCODES") {
+                caps.enhanced_status_codes = true;
+            } else if is("CHUNKING") {
+                caps.chunking = true;
+            } else if is("BINARYMIME") {
+                caps.binarymime = true;
+            } else if is("REQUIRETLS") {
+                caps.requiretls = true;
+            } else if is("MT-PRIORITY") {
+                caps.mt_priority = true;
+            } else if is("DELIVERBY") {
+                caps.deliverby = true;
+            } else if is("AUTH") {
+                for m in words {
+                    if !caps.auth.iter().any(|a| a.eq_ignore_ascii_case(m)) {
+                        let mut m = m.to_owned();
+                        m.make_ascii_uppercase();
+                        caps.auth.push(m);
                     }
                 }
-                _ => caps.other.push((kw, words.map(str::to_owned).collect())),
+            } else {
+                caps.other.push((kw.to_ascii_uppercase(), words.map(str::to_owned).collect()));
             }
         }
         caps

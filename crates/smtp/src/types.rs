@@ -55,10 +55,55 @@ fn bad(bytes: &[u8], index: usize) -> ValidationError {
     }
 }
 
+/// Character classes, one bit each, looked up in one table.
+pub(crate) const C_ATEXT: u8 = 1;
+/// Letters, digits and UTF-8 bytes: what a domain label starts and ends with.
+pub(crate) const C_LETDIG: u8 = 2;
+/// `esmtp-value` bytes.
+pub(crate) const C_VALUE: u8 = 4;
+/// `xchar` of RFC 3461 xtext.
+pub(crate) const C_XCHAR: u8 = 8;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let alnum = b.is_ascii_alphanumeric();
+        let high = b >= 0x80;
+        let mut c = 0;
+        // RFC 5322 §3.2.3 atext; UTF8-non-ascii per RFC 6531 §3.3.
+        let special = matches!(
+            b,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'/' | b'=' | b'?' | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~'
+        );
+        if alnum || high || special {
+            c |= C_ATEXT;
+        }
+        if alnum || high {
+            c |= C_LETDIG;
+        }
+        // esmtp-value = 1*(%d33-60 / %d62-126), UTF8-non-ascii per RFC 6531
+        if (b >= 33 && b <= 60) || (b >= 62 && b <= 126) || high {
+            c |= C_VALUE;
+        }
+        if b >= 33 && b <= 126 && b != b'+' && b != b'=' {
+            c |= C_XCHAR;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
+pub(crate) fn class(b: u8, c: u8) -> bool {
+    CLASS[b as usize] & c != 0
+}
+
 #[inline]
 pub(crate) fn is_atext(b: u8) -> bool {
-    // RFC 5322 §3.2.3 atext; UTF8-non-ascii per RFC 6531 §3.3.
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b) || b >= 0x80
+    class(b, C_ATEXT)
 }
 
 /// Checks the RFC 5321 `Domain` rule (with RFC 6531 U-labels): dot-separated
@@ -84,7 +129,7 @@ pub(crate) fn check_domain(s: &[u8]) -> Result<(), ValidationError> {
             if i == label_start {
                 return Err(bad(s, i));
             }
-        } else if !(b.is_ascii_alphanumeric() || b >= 0x80) {
+        } else if !class(b, C_LETDIG) {
             return Err(bad(s, i));
         }
     }
@@ -380,7 +425,7 @@ fn check_esmtp_value(s: &[u8]) -> Result<(), ValidationError> {
     }
     for (i, &b) in s.iter().enumerate() {
         // esmtp-value = 1*(%d33-60 / %d62-126), UTF8-non-ascii per RFC 6531
-        if !((33..=60).contains(&b) || (62..=126).contains(&b) || b >= 0x80) {
+        if !class(b, C_VALUE) {
             return Err(bad(s, i));
         }
     }
@@ -410,7 +455,7 @@ fn check_xtext(s: &[u8]) -> Result<(), ValidationError> {
                 return Err(bad(s, i));
             }
             i += 3;
-        } else if (33..=126).contains(&b) && b != b'=' {
+        } else if class(b, C_XCHAR) {
             i += 1;
         } else {
             return Err(bad(s, i));
@@ -559,6 +604,7 @@ pub struct Mailbox<'a> {
 
 impl<'a> Mailbox<'a> {
     /// Builds a mailbox from its two parts, checking the path length.
+    #[inline]
     pub fn new(local: LocalPart<'a>, host: Host<'a>) -> Result<Self, ValidationError> {
         let len = local.0.len() + host.0.len() + 3;
         if len > MAX_PATH {

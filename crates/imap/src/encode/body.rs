@@ -2,7 +2,8 @@
 
 use super::Encoder;
 use crate::types::body::{
-    Address, BasicFields, BodyExtension, BodyStructure, Disposition, Envelope, ExtensionData, SpecificFields,
+    Address, BasicFields, BodyExtension, BodyStructure, Disposition, Envelope, ExtensionData,
+    SpecificFields,
 };
 use crate::types::core::IString;
 
@@ -133,9 +134,16 @@ impl Encoder<'_> {
     pub(crate) fn body(&mut self, b: &BodyStructure<'_>) {
         self.out.push(b'(');
         match b {
-            BodyStructure::Single { fields, specific, extension } => {
+            BodyStructure::Single {
+                fields,
+                specific,
+                extension,
+            } => {
                 match specific {
-                    SpecificFields::Basic { media_type, subtype } => {
+                    SpecificFields::Basic {
+                        media_type,
+                        subtype,
+                    } => {
                         self.string(media_type);
                         self.sp();
                         self.string(subtype);
@@ -150,7 +158,12 @@ impl Encoder<'_> {
                         self.sp();
                         self.num(u64::from(*lines));
                     }
-                    SpecificFields::Message { subtype, envelope, body, lines } => {
+                    SpecificFields::Message {
+                        subtype,
+                        envelope,
+                        body,
+                        lines,
+                    } => {
                         self.raw(b"\"MESSAGE\" ");
                         self.string(subtype);
                         self.sp();
@@ -169,7 +182,11 @@ impl Encoder<'_> {
                     self.extension_data(&x.data);
                 }
             }
-            BodyStructure::Multi { bodies, subtype, extension } => {
+            BodyStructure::Multi {
+                bodies,
+                subtype,
+                extension,
+            } => {
                 for b in bodies {
                     self.body(b);
                 }

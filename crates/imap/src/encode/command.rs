@@ -3,8 +3,8 @@
 use super::Encoder;
 use super::response::status_attr_name;
 use crate::types::command::{
-    Command, CommandBody, FetchModifier, ListReturn, ListSelect, SearchReturn, SelectParam, SortKey, StoreKind,
-    ThreadAlgorithm,
+    Command, CommandBody, FetchModifier, ListReturn, ListSelect, SearchReturn, SelectParam,
+    SortKey, StoreKind, ThreadAlgorithm,
 };
 use crate::types::core::IString;
 use crate::types::mailbox::Mailbox;
@@ -17,7 +17,12 @@ impl Encoder<'_> {
         self.sp();
         self.list(p, |e, p| match p {
             SelectParam::CondStore => e.raw(b"CONDSTORE"),
-            SelectParam::QResync { uidvalidity, modseq, known_uids, seq_match } => {
+            SelectParam::QResync {
+                uidvalidity,
+                modseq,
+                known_uids,
+                seq_match,
+            } => {
                 e.raw(b"QRESYNC (");
                 e.num(u64::from(*uidvalidity));
                 e.sp();
@@ -55,7 +60,13 @@ impl Encoder<'_> {
         }
     }
 
-    fn set_mailbox(&mut self, name: &[u8], uid: bool, set: &crate::SequenceSet, mailbox: &Mailbox<'_>) {
+    fn set_mailbox(
+        &mut self,
+        name: &[u8],
+        uid: bool,
+        set: &crate::SequenceSet,
+        mailbox: &Mailbox<'_>,
+    ) {
         self.uid(uid);
         self.raw(name);
         self.sp();
@@ -78,7 +89,10 @@ impl Encoder<'_> {
             CommandBody::Close => self.raw(b"CLOSE"),
             CommandBody::Unselect => self.raw(b"UNSELECT"),
             CommandBody::Expunge => self.raw(b"EXPUNGE"),
-            CommandBody::Authenticate { mechanism, initial_response } => {
+            CommandBody::Authenticate {
+                mechanism,
+                initial_response,
+            } => {
                 self.raw(b"AUTHENTICATE ");
                 self.atom(mechanism);
                 if let Some(ir) = initial_response {
@@ -106,7 +120,10 @@ impl Encoder<'_> {
                 self.mailbox(mailbox);
                 self.select_params(params);
             }
-            CommandBody::Create { mailbox, special_use } => {
+            CommandBody::Create {
+                mailbox,
+                special_use,
+            } => {
                 self.raw(b"CREATE ");
                 self.mailbox(mailbox);
                 if !special_use.is_empty() {
@@ -136,7 +153,12 @@ impl Encoder<'_> {
                 self.sp();
                 self.mailbox(to);
             }
-            CommandBody::List { select, reference, patterns, return_opts } => {
+            CommandBody::List {
+                select,
+                reference,
+                patterns,
+                return_opts,
+            } => {
                 self.raw(b"LIST ");
                 if !select.is_empty() {
                     self.list(select, |e, s| {
@@ -207,7 +229,12 @@ impl Encoder<'_> {
                 self.raw(b"UID EXPUNGE ");
                 self.sequence_set(s);
             }
-            CommandBody::Search { uid, return_opts, charset, criteria } => {
+            CommandBody::Search {
+                uid,
+                return_opts,
+                charset,
+                criteria,
+            } => {
                 self.uid(*uid);
                 self.raw(b"SEARCH");
                 if let Some(r) = return_opts {
@@ -229,7 +256,12 @@ impl Encoder<'_> {
                 self.sp();
                 self.search_keys(criteria);
             }
-            CommandBody::Fetch { uid, set, attrs, modifiers } => {
+            CommandBody::Fetch {
+                uid,
+                set,
+                attrs,
+                modifiers,
+            } => {
                 self.uid(*uid);
                 self.raw(b"FETCH ");
                 self.sequence_set(set);
@@ -246,7 +278,14 @@ impl Encoder<'_> {
                     });
                 }
             }
-            CommandBody::Store { uid, set, unchanged_since, kind, silent, flags } => {
+            CommandBody::Store {
+                uid,
+                set,
+                unchanged_since,
+                kind,
+                silent,
+                flags,
+            } => {
                 self.uid(*uid);
                 self.raw(b"STORE ");
                 self.sequence_set(set);
@@ -267,9 +306,18 @@ impl Encoder<'_> {
                 self.sp();
                 self.flag_list(flags);
             }
-            CommandBody::Copy { uid, set, mailbox } => self.set_mailbox(b"COPY", *uid, set, mailbox),
-            CommandBody::Move { uid, set, mailbox } => self.set_mailbox(b"MOVE", *uid, set, mailbox),
-            CommandBody::Sort { uid, criteria, charset, search } => {
+            CommandBody::Copy { uid, set, mailbox } => {
+                self.set_mailbox(b"COPY", *uid, set, mailbox)
+            }
+            CommandBody::Move { uid, set, mailbox } => {
+                self.set_mailbox(b"MOVE", *uid, set, mailbox)
+            }
+            CommandBody::Sort {
+                uid,
+                criteria,
+                charset,
+                search,
+            } => {
                 self.uid(*uid);
                 self.raw(b"SORT ");
                 self.list(criteria, |e, c| {
@@ -293,7 +341,12 @@ impl Encoder<'_> {
                 self.sp();
                 self.search_keys(search);
             }
-            CommandBody::Thread { uid, algorithm, charset, search } => {
+            CommandBody::Thread {
+                uid,
+                algorithm,
+                charset,
+                search,
+            } => {
                 self.uid(*uid);
                 self.raw(b"THREAD ");
                 match algorithm {
@@ -328,7 +381,11 @@ impl Encoder<'_> {
                     e.num(*n);
                 });
             }
-            CommandBody::GetMetadata { options, mailbox, entries } => {
+            CommandBody::GetMetadata {
+                options,
+                mailbox,
+                entries,
+            } => {
                 self.raw(b"GETMETADATA ");
                 let mut opts: Vec<(bool, u32)> = Vec::new();
                 if let Some(n) = options.max_size {

@@ -1,7 +1,9 @@
 //! Core syntax: numbers, strings, flags, mailboxes, sequence sets, dates.
 
 use super::Encoder;
-use crate::types::core::{Atom, Binary, Date, DateTime, IString, LiteralMode, NString, is_astring_char};
+use crate::types::core::{
+    Atom, Binary, Date, DateTime, IString, LiteralMode, NString, is_astring_char,
+};
 use crate::types::fetch::Value;
 use crate::types::flag::Flag;
 use crate::types::mailbox::Mailbox;
@@ -10,7 +12,9 @@ use crate::types::sequence::{SeqNum, SeqRange, SequenceSet};
 /// Longest string we send quoted; longer ones go as literals.
 const MAX_QUOTED: usize = 1024;
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 impl Encoder<'_> {
     #[inline]
@@ -50,7 +54,9 @@ impl Encoder<'_> {
     }
 
     fn quotable(s: &[u8]) -> bool {
-        s.len() <= MAX_QUOTED && s.iter().all(|&b| matches!(b, 0x01..=0x7f) && b != b'\r' && b != b'\n')
+        s.len() <= MAX_QUOTED
+            && s.iter()
+                .all(|&b| matches!(b, 0x01..=0x7f) && b != b'\r' && b != b'\n')
     }
 
     fn quoted(&mut self, s: &[u8]) {
@@ -84,13 +90,18 @@ impl Encoder<'_> {
     /// `string`: quoted or literal.
     pub(crate) fn string(&mut self, s: &IString<'_>) {
         let b = s.as_bytes();
-        if Self::quotable(b) { self.quoted(b) } else { self.literal(b, false) }
+        if Self::quotable(b) {
+            self.quoted(b)
+        } else {
+            self.literal(b, false)
+        }
     }
 
     /// `astring`: atom form when it fits.
     pub(crate) fn astring(&mut self, s: &IString<'_>) {
         let b = s.as_bytes();
-        if !b.is_empty() && b.iter().all(|&c| is_astring_char(c)) && !b.eq_ignore_ascii_case(b"NIL") {
+        if !b.is_empty() && b.iter().all(|&c| is_astring_char(c)) && !b.eq_ignore_ascii_case(b"NIL")
+        {
             self.raw(b);
         } else {
             self.string(s);
@@ -238,7 +249,11 @@ impl Encoder<'_> {
             Some(c) => {
                 // CR, LF and NUL cannot be quoted: send the one-byte string as a literal then.
                 let s = [c];
-                if Self::quotable(&s) { self.quoted(&s) } else { self.literal(&s, false) }
+                if Self::quotable(&s) {
+                    self.quoted(&s)
+                } else {
+                    self.literal(&s, false)
+                }
             }
         }
     }

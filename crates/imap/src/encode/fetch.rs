@@ -71,12 +71,20 @@ impl Encoder<'_> {
             FetchAttr::Uid => self.raw(b"UID"),
             FetchAttr::ModSeq => self.raw(b"MODSEQ"),
             FetchAttr::Other(a) => self.atom(a),
-            FetchAttr::BodySection { peek, section, partial } => {
+            FetchAttr::BodySection {
+                peek,
+                section,
+                partial,
+            } => {
                 self.raw(if *peek { b"BODY.PEEK" } else { b"BODY" });
                 self.section(section);
                 self.partial(partial);
             }
-            FetchAttr::Binary { peek, part, partial } => {
+            FetchAttr::Binary {
+                peek,
+                part,
+                partial,
+            } => {
                 self.raw(if *peek { b"BINARY.PEEK[" } else { b"BINARY[" });
                 self.part(part);
                 self.out.push(b']');
@@ -138,7 +146,11 @@ impl Encoder<'_> {
                 self.raw(b"BODYSTRUCTURE ");
                 self.body(b);
             }
-            FetchItem::BodySection { section, origin, data } => {
+            FetchItem::BodySection {
+                section,
+                origin,
+                data,
+            } => {
                 self.raw(b"BODY");
                 self.section(section);
                 self.origin(*origin);

@@ -39,7 +39,9 @@ pub struct EncodeOptions {
 
 impl Default for EncodeOptions {
     fn default() -> Self {
-        Self { literal_mode: LiteralMode::Sync }
+        Self {
+            literal_mode: LiteralMode::Sync,
+        }
     }
 }
 
@@ -66,8 +68,16 @@ impl Encoded {
     pub fn fragments(&self) -> impl Iterator<Item = &[u8]> + '_ {
         let mut starts = vec![0];
         starts.extend(self.cuts.iter().copied());
-        let ends: Vec<usize> = self.cuts.iter().copied().chain([self.bytes.len()]).collect();
-        starts.into_iter().zip(ends).map(move |(a, b)| &self.bytes[a..b])
+        let ends: Vec<usize> = self
+            .cuts
+            .iter()
+            .copied()
+            .chain([self.bytes.len()])
+            .collect();
+        starts
+            .into_iter()
+            .zip(ends)
+            .map(move |(a, b)| &self.bytes[a..b])
     }
 
     /// How many continuation requests the sender must wait for.
@@ -88,7 +98,12 @@ pub struct Encoder<'b> {
 
 impl<'b> Encoder<'b> {
     fn new(out: &'b mut Vec<u8>, command: bool, opts: EncodeOptions) -> Self {
-        Self { out, cuts: Vec::new(), literal_mode: opts.literal_mode, command }
+        Self {
+            out,
+            cuts: Vec::new(),
+            literal_mode: opts.literal_mode,
+            command,
+        }
     }
 }
 

@@ -63,7 +63,11 @@ impl Encoder<'_> {
                 self.sp();
                 self.sequence_set(uids);
             }
-            Code::CopyUid { uidvalidity, source, destination } => {
+            Code::CopyUid {
+                uidvalidity,
+                source,
+                destination,
+            } => {
                 self.raw(b"COPYUID ");
                 self.num(u64::from(uidvalidity.get()));
                 self.sp();
@@ -305,7 +309,11 @@ impl Encoder<'_> {
                 self.raw(b" EXPUNGE");
             }
             Data::Vanished { earlier, uids } => {
-                self.raw(if *earlier { b"VANISHED (EARLIER) " } else { b"VANISHED " });
+                self.raw(if *earlier {
+                    b"VANISHED (EARLIER) "
+                } else {
+                    b"VANISHED "
+                });
                 self.sequence_set(uids);
             }
             Data::Fetch { seq, items } => {
@@ -313,7 +321,11 @@ impl Encoder<'_> {
                 self.raw(b" FETCH ");
                 self.list(items, |e, it| e.fetch_item(it));
             }
-            Data::Namespace { personal, other, shared } => {
+            Data::Namespace {
+                personal,
+                other,
+                shared,
+            } => {
                 self.raw(b"NAMESPACE ");
                 self.namespaces(personal);
                 self.sp();
@@ -371,7 +383,11 @@ impl Encoder<'_> {
                     self.astring(rights);
                 }
             }
-            Data::ListRights { mailbox, identifier, rights } => {
+            Data::ListRights {
+                mailbox,
+                identifier,
+                rights,
+            } => {
                 self.raw(b"LISTRIGHTS ");
                 self.mailbox(mailbox);
                 self.sp();

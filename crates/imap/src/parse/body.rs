@@ -20,7 +20,15 @@ fn address(i: &[u8]) -> IResult<'_, Address<'_>> {
     let (i, _) = sp(i)?;
     let (i, host) = nstring(i)?;
     let (i, _) = byte(b')', "')' after address")(opt_sp(i))?;
-    Ok((i, Address { name, adl, mailbox, host }))
+    Ok((
+        i,
+        Address {
+            name,
+            adl,
+            mailbox,
+            host,
+        },
+    ))
 }
 
 /// `"(" 1*address ")" / nil`; leniently `()` and spaces between addresses.
@@ -56,7 +64,21 @@ pub(crate) fn envelope(i: &[u8]) -> IResult<'_, Envelope<'_>> {
     let (i, _) = sp(i)?;
     let (i, message_id) = nstring(i)?;
     let (i, _) = byte(b')', "')' after envelope")(opt_sp(i))?;
-    Ok((i, Envelope { date, subject, from, sender, reply_to, to, cc, bcc, in_reply_to, message_id }))
+    Ok((
+        i,
+        Envelope {
+            date,
+            subject,
+            from,
+            sender,
+            reply_to,
+            to,
+            cc,
+            bcc,
+            in_reply_to,
+            message_id,
+        },
+    ))
 }
 
 /// `body-fld-param = "(" string SP string *(SP string SP string) ")" / nil`.
@@ -84,7 +106,16 @@ fn body_fields(i: &[u8]) -> IResult<'_, BasicFields<'_>> {
     let (i, encoding) = nstring(i)?;
     let (i, _) = sp(i)?;
     let (i, size) = number(i)?;
-    Ok((i, BasicFields { params, id, description, encoding, size }))
+    Ok((
+        i,
+        BasicFields {
+            params,
+            id,
+            description,
+            encoding,
+            size,
+        },
+    ))
 }
 
 /// `body-fld-dsp = "(" string SP body-fld-param ")" / nil`.
@@ -116,9 +147,8 @@ fn body_extension(i: &[u8], depth: usize) -> IResult<'_, BodyExtension<'_>> {
         return fail(i, "nesting within the depth limit");
     }
     match i.first() {
-        Some(b'(') => {
-            paren_list(i, |j| body_extension(j, depth + 1)).map(|(r, v)| (r, BodyExtension::List(v)))
-        }
+        Some(b'(') => paren_list(i, |j| body_extension(j, depth + 1))
+            .map(|(r, v)| (r, BodyExtension::List(v))),
         Some(b) if b.is_ascii_digit() => number(i).map(|(r, n)| (r, BodyExtension::Number(n))),
         _ => nstring(i).map(|(r, s)| (r, BodyExtension::NString(s))),
     }
@@ -127,21 +157,27 @@ fn body_extension(i: &[u8], depth: usize) -> IResult<'_, BodyExtension<'_>> {
 /// `[SP body-fld-dsp [SP body-fld-lang [SP body-fld-loc *(SP body-extension)]]]`.
 fn extension_data(mut i: &[u8], depth: usize) -> IResult<'_, ExtensionData<'_>> {
     let mut data = ExtensionData::default();
-    let Ok((j, ())) = sp(i) else { return Ok((i, data)) };
+    let Ok((j, ())) = sp(i) else {
+        return Ok((i, data));
+    };
     if j.first() == Some(&b')') {
         return Ok((j, data));
     }
     let (j, d) = disposition(j)?;
     data.disposition = d;
     i = j;
-    let Ok((j, ())) = sp(i) else { return Ok((i, data)) };
+    let Ok((j, ())) = sp(i) else {
+        return Ok((i, data));
+    };
     if j.first() == Some(&b')') {
         return Ok((j, data));
     }
     let (j, l) = language(j)?;
     data.language = l;
     i = j;
-    let Ok((j, ())) = sp(i) else { return Ok((i, data)) };
+    let Ok((j, ())) = sp(i) else {
+        return Ok((i, data));
+    };
     if j.first() == Some(&b')') {
         return Ok((j, data));
     }
@@ -149,7 +185,9 @@ fn extension_data(mut i: &[u8], depth: usize) -> IResult<'_, ExtensionData<'_>> 
     data.location = loc;
     i = j;
     loop {
-        let Ok((j, ())) = sp(i) else { return Ok((i, data)) };
+        let Ok((j, ())) = sp(i) else {
+            return Ok((i, data));
+        };
         if j.first() == Some(&b')') {
             return Ok((j, data));
         }
@@ -167,7 +205,11 @@ pub(crate) fn body(i: &[u8], depth: usize) -> IResult<'_, BodyStructure<'_>> {
     }
     let (i, _) = byte(b'(', "body")(i)?;
     let i = opt_sp(i);
-    let (i, b) = if i.first() == Some(&b'(') { multipart(i, depth)? } else { single(i, depth)? };
+    let (i, b) = if i.first() == Some(&b'(') {
+        multipart(i, depth)?
+    } else {
+        single(i, depth)?
+    };
     let (i, _) = byte(b')', "')' after body")(opt_sp(i))?;
     Ok((i, b))
 }
@@ -182,14 +224,35 @@ fn multipart(i: &[u8], depth: usize) -> IResult<'_, BodyStructure<'_>> {
     }
     let (i, subtype) = string_or_nil(i)?;
     let Ok((j, ())) = sp(i) else {
-        return Ok((i, BodyStructure::Multi { bodies, subtype, extension: None }));
+        return Ok((
+            i,
+            BodyStructure::Multi {
+                bodies,
+                subtype,
+                extension: None,
+            },
+        ));
     };
     if j.first() == Some(&b')') {
-        return Ok((j, BodyStructure::Multi { bodies, subtype, extension: None }));
+        return Ok((
+            j,
+            BodyStructure::Multi {
+                bodies,
+                subtype,
+                extension: None,
+            },
+        ));
     }
     let (j, params) = params(j)?;
     let (j, data) = extension_data(j, depth)?;
-    Ok((j, BodyStructure::Multi { bodies, subtype, extension: Some(MultipartExtension { params, data }) }))
+    Ok((
+        j,
+        BodyStructure::Multi {
+            bodies,
+            subtype,
+            extension: Some(MultipartExtension { params, data }),
+        },
+    ))
 }
 
 fn single(i: &[u8], depth: usize) -> IResult<'_, BodyStructure<'_>> {
@@ -201,14 +264,18 @@ fn single(i: &[u8], depth: usize) -> IResult<'_, BodyStructure<'_>> {
     let ty = media_type.as_bytes();
     let mut specific = None;
     if ty.eq_ignore_ascii_case(b"TEXT") {
-        if let Ok((j, ())) = sp(i) {
-            if let Ok((j, lines)) = number(j) {
-                i = j;
-                specific = Some(SpecificFields::Text { subtype: subtype.clone(), lines });
-            }
+        if let Ok((j, ())) = sp(i)
+            && let Ok((j, lines)) = number(j)
+        {
+            i = j;
+            specific = Some(SpecificFields::Text {
+                subtype: subtype.clone(),
+                lines,
+            });
         }
     } else if ty.eq_ignore_ascii_case(b"MESSAGE")
-        && (subtype.as_bytes().eq_ignore_ascii_case(b"RFC822") || subtype.as_bytes().eq_ignore_ascii_case(b"GLOBAL"))
+        && (subtype.as_bytes().eq_ignore_ascii_case(b"RFC822")
+            || subtype.as_bytes().eq_ignore_ascii_case(b"GLOBAL"))
     {
         let inner = |j| -> IResult<'_, _> {
             let (j, ()) = sp(j)?;
@@ -233,14 +300,38 @@ fn single(i: &[u8], depth: usize) -> IResult<'_, BodyStructure<'_>> {
             Err(e) => return Err(e),
         }
     }
-    let specific = specific.unwrap_or(SpecificFields::Basic { media_type, subtype });
+    let specific = specific.unwrap_or(SpecificFields::Basic {
+        media_type,
+        subtype,
+    });
     let Ok((j, ())) = sp(i) else {
-        return Ok((i, BodyStructure::Single { fields, specific, extension: None }));
+        return Ok((
+            i,
+            BodyStructure::Single {
+                fields,
+                specific,
+                extension: None,
+            },
+        ));
     };
     if j.first() == Some(&b')') {
-        return Ok((j, BodyStructure::Single { fields, specific, extension: None }));
+        return Ok((
+            j,
+            BodyStructure::Single {
+                fields,
+                specific,
+                extension: None,
+            },
+        ));
     }
     let (j, md5) = nstring(j)?;
     let (j, data) = extension_data(j, depth)?;
-    Ok((j, BodyStructure::Single { fields, specific, extension: Some(SinglePartExtension { md5, data }) }))
+    Ok((
+        j,
+        BodyStructure::Single {
+            fields,
+            specific,
+            extension: Some(SinglePartExtension { md5, data }),
+        },
+    ))
 }

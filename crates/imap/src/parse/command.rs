@@ -4,17 +4,18 @@ use nom::Parser;
 use nom::branch::alt;
 use nom::combinator::value as nom_value;
 
-use super::core::{
-    IResult, astring, atom, byte, crlf, date_time, fail, flag, flag_list, literal8_or_literal, mailbox,
-    number, number64, nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag, tag_no_case,
-};
 use super::core::upper;
+use super::core::{
+    IResult, astring, atom, byte, crlf, date_time, fail, flag, flag_list, literal8_or_literal,
+    mailbox, number, number64, nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string,
+    tag, tag_no_case,
+};
 use super::fetch::fetch_attrs;
 use super::response::{id_params as parse_id_params, status_att as parse_status_att};
 use super::search::search_key;
 use crate::types::command::{
-    AppendMessage, Command, CommandBody, FetchModifier, ListReturn, ListSelect, MetadataOptions, SelectParam,
-    SortCriterion, SortKey, StoreKind, ThreadAlgorithm,
+    AppendMessage, Command, CommandBody, FetchModifier, ListReturn, ListSelect, MetadataOptions,
+    SelectParam, SortCriterion, SortKey, StoreKind, ThreadAlgorithm,
 };
 use crate::types::core::{IString, is_atom_char};
 use crate::types::search::SearchKey;
@@ -22,7 +23,11 @@ use crate::types::search::SearchKey;
 fn kw<'a>(k: &'static str) -> impl Fn(&'a [u8]) -> IResult<'a, ()> {
     move |i| {
         let (j, _) = tag_no_case(k)(i)?;
-        if j.first().is_some_and(|&b| is_atom_char(b) && b != b'[') { fail(i, k) } else { Ok((j, ())) }
+        if j.first().is_some_and(|&b| is_atom_char(b) && b != b'[') {
+            fail(i, k)
+        } else {
+            Ok((j, ()))
+        }
     }
 }
 
@@ -45,7 +50,9 @@ fn list_mailbox(i: &[u8]) -> IResult<'_, IString<'_>> {
 }
 
 fn select_params(i: &[u8]) -> IResult<'_, Vec<SelectParam>> {
-    let Ok((j, ())) = sp(i) else { return Ok((i, Vec::new())) };
+    let Ok((j, ())) = sp(i) else {
+        return Ok((i, Vec::new()));
+    };
     if j.first() != Some(&b'(') {
         return Ok((i, Vec::new()));
     }
@@ -60,12 +67,12 @@ fn select_params(i: &[u8]) -> IResult<'_, Vec<SelectParam>> {
         let (mut k, modseq) = number64(sp(k)?.0)?;
         let mut known_uids = None;
         let mut seq_match = None;
-        if let Ok((m, ())) = sp(k) {
-            if m.first() != Some(&b'(') {
-                let (m, s) = sequence_set(m)?;
-                known_uids = Some(s);
-                k = m;
-            }
+        if let Ok((m, ())) = sp(k)
+            && m.first() != Some(&b'(')
+        {
+            let (m, s) = sequence_set(m)?;
+            known_uids = Some(s);
+            k = m;
         }
         if let Ok((m, ())) = sp(k) {
             let (m, _) = byte(b'(', "'('")(m)?;
@@ -76,7 +83,15 @@ fn select_params(i: &[u8]) -> IResult<'_, Vec<SelectParam>> {
             k = m;
         }
         let (k, _) = byte(b')', "')'")(k)?;
-        Ok((k, SelectParam::QResync { uidvalidity: uidvalidity.get(), modseq, known_uids, seq_match }))
+        Ok((
+            k,
+            SelectParam::QResync {
+                uidvalidity: uidvalidity.get(),
+                modseq,
+                known_uids,
+                seq_match,
+            },
+        ))
     })
 }
 
@@ -111,7 +126,15 @@ fn search(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
         i = j;
     }
     let (i, criteria) = search_keys(i)?;
-    Ok((i, CommandBody::Search { uid, return_opts, charset, criteria }))
+    Ok((
+        i,
+        CommandBody::Search {
+            uid,
+            return_opts,
+            charset,
+            criteria,
+        },
+    ))
 }
 
 fn fetch(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
@@ -119,20 +142,28 @@ fn fetch(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
     let (i, attrs) = fetch_attrs(sp(i)?.0)?;
     let mut modifiers = Vec::new();
     let mut i = i;
-    if let Ok((j, ())) = sp(i) {
-        if j.first() == Some(&b'(') {
-            let (j, m) = paren_list(j, |k| {
-                if let Ok((k, ())) = kw("VANISHED")(k) {
-                    return Ok((k, FetchModifier::Vanished));
-                }
-                let (k, ()) = kw("CHANGEDSINCE")(k)?;
-                number64(sp(k)?.0).map(|(r, n)| (r, FetchModifier::ChangedSince(n)))
-            })?;
-            modifiers = m;
-            i = j;
-        }
+    if let Ok((j, ())) = sp(i)
+        && j.first() == Some(&b'(')
+    {
+        let (j, m) = paren_list(j, |k| {
+            if let Ok((k, ())) = kw("VANISHED")(k) {
+                return Ok((k, FetchModifier::Vanished));
+            }
+            let (k, ()) = kw("CHANGEDSINCE")(k)?;
+            number64(sp(k)?.0).map(|(r, n)| (r, FetchModifier::ChangedSince(n)))
+        })?;
+        modifiers = m;
+        i = j;
     }
-    Ok((i, CommandBody::Fetch { uid, set, attrs, modifiers }))
+    Ok((
+        i,
+        CommandBody::Fetch {
+            uid,
+            set,
+            attrs,
+            modifiers,
+        },
+    ))
 }
 
 fn store(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
@@ -159,8 +190,22 @@ fn store(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
         Err(_) => (i, false),
     };
     let (i, _) = sp(i)?;
-    let (i, flags) = if i.first() == Some(&b'(') { flag_list(i)? } else { sp_list1(i, flag)? };
-    Ok((i, CommandBody::Store { uid, set, unchanged_since, kind, silent, flags }))
+    let (i, flags) = if i.first() == Some(&b'(') {
+        flag_list(i)?
+    } else {
+        sp_list1(i, flag)?
+    };
+    Ok((
+        i,
+        CommandBody::Store {
+            uid,
+            set,
+            unchanged_since,
+            kind,
+            silent,
+            flags,
+        },
+    ))
 }
 
 fn sort_criteria(i: &[u8]) -> IResult<'_, Vec<SortCriterion>> {
@@ -183,15 +228,21 @@ fn sort_criteria(i: &[u8]) -> IResult<'_, Vec<SortCriterion>> {
         .parse(k)?;
         Ok((k, SortCriterion { reverse, key }))
     })?;
-    if l.is_empty() { fail(i, "sort criterion") } else { Ok((i, l)) }
+    if l.is_empty() {
+        fail(i, "sort criterion")
+    } else {
+        Ok((i, l))
+    }
 }
 
 fn append(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
     let (mut i, mailbox) = mailbox(sp(i)?.0)?;
     let mut messages = Vec::new();
-    loop {
-        let Ok((mut j, ())) = sp(i) else { break };
-        if !matches!(j.first(), Some(b'(') | Some(b'"') | Some(b'{') | Some(b'~') | Some(b'U') | Some(b'u')) {
+    while let Ok((mut j, ())) = sp(i) {
+        if !matches!(
+            j.first(),
+            Some(b'(') | Some(b'"') | Some(b'{') | Some(b'~') | Some(b'U') | Some(b'u')
+        ) {
             break;
         }
         let mut flags = Vec::new();
@@ -215,7 +266,12 @@ fn append(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
             let (k, m) = literal8_or_literal(j)?;
             (k, false, m)
         };
-        messages.push(AppendMessage { flags, date, message, utf8 });
+        messages.push(AppendMessage {
+            flags,
+            date,
+            message,
+            utf8,
+        });
         i = k;
     }
     if messages.is_empty() {
@@ -242,8 +298,11 @@ fn list(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
     }
     let (i, reference) = mailbox(i)?;
     let (i, _) = sp(i)?;
-    let (mut i, patterns) =
-        if i.first() == Some(&b'(') { paren_list(i, list_mailbox)? } else { list_mailbox(i).map(|(r, p)| (r, vec![p]))? };
+    let (mut i, patterns) = if i.first() == Some(&b'(') {
+        paren_list(i, list_mailbox)?
+    } else {
+        list_mailbox(i).map(|(r, p)| (r, vec![p]))?
+    };
     if patterns.is_empty() {
         return fail(i, "list-mailbox");
     }
@@ -264,7 +323,15 @@ fn list(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
         return_opts = r;
         i = j;
     }
-    Ok((i, CommandBody::List { select, reference, patterns, return_opts }))
+    Ok((
+        i,
+        CommandBody::List {
+            select,
+            reference,
+            patterns,
+            return_opts,
+        },
+    ))
 }
 
 fn uid_command(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
@@ -280,17 +347,34 @@ fn uid_command(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
         b"COPY" => {
             let (j, set) = sequence_set(sp(j)?.0)?;
             let (j, mailbox) = mailbox(sp(j)?.0)?;
-            Ok((j, CommandBody::Copy { uid: true, set, mailbox }))
+            Ok((
+                j,
+                CommandBody::Copy {
+                    uid: true,
+                    set,
+                    mailbox,
+                },
+            ))
         }
         b"MOVE" => {
             let (j, set) = sequence_set(sp(j)?.0)?;
             let (j, mailbox) = mailbox(sp(j)?.0)?;
-            Ok((j, CommandBody::Move { uid: true, set, mailbox }))
+            Ok((
+                j,
+                CommandBody::Move {
+                    uid: true,
+                    set,
+                    mailbox,
+                },
+            ))
         }
         b"EXPUNGE" => sequence_set(sp(j)?.0).map(|(r, s)| (r, CommandBody::UidExpunge(s))),
         b"SORT" => sort(j, true),
         b"THREAD" => thread(j, true),
-        _ => fail(i, "FETCH, SEARCH, STORE, COPY, MOVE, EXPUNGE, SORT or THREAD after UID"),
+        _ => fail(
+            i,
+            "FETCH, SEARCH, STORE, COPY, MOVE, EXPUNGE, SORT or THREAD after UID",
+        ),
     }
 }
 
@@ -298,7 +382,15 @@ fn sort(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
     let (i, criteria) = sort_criteria(sp(i)?.0)?;
     let (i, charset) = astring(sp(i)?.0)?;
     let (i, search) = search_keys(i)?;
-    Ok((i, CommandBody::Sort { uid, criteria, charset, search }))
+    Ok((
+        i,
+        CommandBody::Sort {
+            uid,
+            criteria,
+            charset,
+            search,
+        },
+    ))
 }
 
 fn thread(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
@@ -310,7 +402,15 @@ fn thread(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
     };
     let (i, charset) = astring(sp(i)?.0)?;
     let (i, search) = search_keys(i)?;
-    Ok((i, CommandBody::Thread { uid, algorithm, charset, search }))
+    Ok((
+        i,
+        CommandBody::Thread {
+            uid,
+            algorithm,
+            charset,
+            search,
+        },
+    ))
 }
 
 fn command_body(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
@@ -339,7 +439,13 @@ fn command_body(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
                 Ok((k, ())) if k.first() != Some(&b'\r') => atom(k).map(|(r, a)| (r, Some(a)))?,
                 _ => (j, None),
             };
-            (j, CommandBody::Authenticate { mechanism, initial_response })
+            (
+                j,
+                CommandBody::Authenticate {
+                    mechanism,
+                    initial_response,
+                },
+            )
         }
         b"LOGIN" => {
             let (j, username) = astring(sp(j)?.0)?;
@@ -370,7 +476,13 @@ fn command_body(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
                 special_use = l;
                 j = k;
             }
-            (j, CommandBody::Create { mailbox, special_use })
+            (
+                j,
+                CommandBody::Create {
+                    mailbox,
+                    special_use,
+                },
+            )
         }
         b"DELETE" => mbox(j).map(|(r, m)| (r, CommandBody::Delete(m)))?,
         b"SUBSCRIBE" => mbox(j).map(|(r, m)| (r, CommandBody::Subscribe(m)))?,
@@ -399,9 +511,23 @@ fn command_body(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
             let (j, set) = sequence_set(sp(j)?.0)?;
             let (j, mailbox) = mbox(j)?;
             if name == b"COPY" {
-                (j, CommandBody::Copy { uid: false, set, mailbox })
+                (
+                    j,
+                    CommandBody::Copy {
+                        uid: false,
+                        set,
+                        mailbox,
+                    },
+                )
             } else {
-                (j, CommandBody::Move { uid: false, set, mailbox })
+                (
+                    j,
+                    CommandBody::Move {
+                        uid: false,
+                        set,
+                        mailbox,
+                    },
+                )
             }
         }
         b"UID" => uid_command(j)?,
@@ -435,15 +561,29 @@ fn command_body(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
                     number(m).map(|(r, n)| (r, (false, n)))
                 })?;
                 for (is_size, n) in opts {
-                    if is_size { options.max_size = Some(n) } else { options.depth = Some(n) }
+                    if is_size {
+                        options.max_size = Some(n)
+                    } else {
+                        options.depth = Some(n)
+                    }
                 }
                 j = sp(k)?.0;
             }
             let (j, mailbox) = mailbox(j)?;
             let (j, _) = sp(j)?;
-            let (j, entries) =
-                if j.first() == Some(&b'(') { paren_list(j, astring)? } else { astring(j).map(|(r, e)| (r, vec![e]))? };
-            (j, CommandBody::GetMetadata { options, mailbox, entries })
+            let (j, entries) = if j.first() == Some(&b'(') {
+                paren_list(j, astring)?
+            } else {
+                astring(j).map(|(r, e)| (r, vec![e]))?
+            };
+            (
+                j,
+                CommandBody::GetMetadata {
+                    options,
+                    mailbox,
+                    entries,
+                },
+            )
         }
         b"SETMETADATA" => {
             let (j, mailbox) = mbox(j)?;
@@ -479,7 +619,10 @@ pub(crate) fn auth_data(i: &[u8]) -> IResult<'_, Option<&[u8]>> {
         let (i, ()) = crlf(&i[1..])?;
         return Ok((i, None));
     }
-    let n = i.iter().take_while(|&&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=').count();
+    let n = i
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=')
+        .count();
     let data = &i[..n];
     let (i, ()) = crlf(&i[n..])?;
     Ok((i, Some(data)))

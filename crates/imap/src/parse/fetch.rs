@@ -4,8 +4,8 @@ use std::num::NonZeroU32;
 
 use super::body::{body, envelope};
 use super::core::{
-    IResult, astring, atom, byte, date_time, fail, flag_list, literal8_or_literal, nil, nstring, number,
-    number64, nz_number, opt_sp, paren_list, sp, tag_no_case, upper, value,
+    IResult, astring, atom, byte, date_time, fail, flag_list, literal8_or_literal, nil, nstring,
+    number, number64, nz_number, opt_sp, paren_list, sp, tag_no_case, upper, value,
 };
 use crate::types::fetch::{FetchAttr, FetchAttrs, FetchItem, Partial, Section, SectionText, Value};
 
@@ -55,10 +55,8 @@ fn section_text(i: &[u8], allow_mime: bool) -> IResult<'_, SectionText<'_>> {
     if let Ok((j, _)) = tag_no_case("TEXT")(i) {
         return Ok((j, SectionText::Text));
     }
-    if allow_mime {
-        if let Ok((j, _)) = tag_no_case("MIME")(i) {
-            return Ok((j, SectionText::Mime));
-        }
+    if allow_mime && let Ok((j, _)) = tag_no_case("MIME")(i) {
+        return Ok((j, SectionText::Mime));
     }
     fail(i, "section-text")
 }
@@ -103,8 +101,15 @@ fn partial(i: &[u8]) -> IResult<'_, Option<Partial>> {
 
 /// The name of a fetch attribute: letters, digits, `.` and `-`.
 fn att_name(i: &[u8]) -> IResult<'_, &[u8]> {
-    let n = i.iter().take_while(|&&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_').count();
-    if n == 0 { fail(i, "fetch attribute") } else { Ok((&i[n..], &i[..n])) }
+    let n = i
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+        .count();
+    if n == 0 {
+        fail(i, "fetch attribute")
+    } else {
+        Ok((&i[n..], &i[..n]))
+    }
 }
 
 /// `msg-att-dynamic / msg-att-static`.
@@ -117,7 +122,14 @@ pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
         let (i, origin) = origin(i)?;
         let (i, _) = sp(i)?;
         let (i, data) = nstring(i)?;
-        return Ok((i, FetchItem::BodySection { section, origin, data }));
+        return Ok((
+            i,
+            FetchItem::BodySection {
+                section,
+                origin,
+                data,
+            },
+        ));
     }
     if is(b"BINARY") && i.first() == Some(&b'[') {
         let (i, part) = section_binary(i)?;
@@ -139,7 +151,7 @@ pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
         return Ok((i, FetchItem::BinarySize { part, size }));
     }
     let (i, _) = sp(i)?;
-    let item = match upper(&name).as_bytes() {
+    let item = match upper(name).as_bytes() {
         b"FLAGS" => flag_list(i).map(|(r, f)| (r, FetchItem::Flags(f)))?,
         b"ENVELOPE" => envelope(i).map(|(r, e)| (r, FetchItem::Envelope(Box::new(e))))?,
         b"INTERNALDATE" => date_time(i).map(|(r, d)| (r, FetchItem::InternalDate(d)))?,
@@ -177,7 +189,8 @@ pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
 
 /// `"(" msg-att *(SP msg-att) ")"`.
 pub(crate) fn msg_atts(i: &[u8]) -> IResult<'_, Vec<FetchItem<'_>>> {
-    paren_list(i, msg_att)
+    // Most FETCH responses carry a handful of items: one allocation, no regrowth.
+    super::core::paren_list_with_capacity(i, 8, msg_att)
 }
 
 /// `fetch-att` (command side).
@@ -190,12 +203,26 @@ pub(crate) fn fetch_att(i: &[u8]) -> IResult<'_, FetchAttr<'_>> {
             b"BODY" | b"BODY.PEEK" => {
                 let (i, section) = section(i)?;
                 let (i, partial) = partial(i)?;
-                Ok((i, FetchAttr::BodySection { peek: n.len() > 4, section, partial }))
+                Ok((
+                    i,
+                    FetchAttr::BodySection {
+                        peek: n.len() > 4,
+                        section,
+                        partial,
+                    },
+                ))
             }
             b"BINARY" | b"BINARY.PEEK" => {
                 let (i, part) = section_binary(i)?;
                 let (i, partial) = partial(i)?;
-                Ok((i, FetchAttr::Binary { peek: n.len() > 6, part, partial }))
+                Ok((
+                    i,
+                    FetchAttr::Binary {
+                        peek: n.len() > 6,
+                        part,
+                        partial,
+                    },
+                ))
             }
             b"BINARY.SIZE" => section_binary(i).map(|(r, p)| (r, FetchAttr::BinarySize(p))),
             _ => fail(i, "fetch attribute with a section"),
@@ -226,11 +253,17 @@ pub(crate) fn fetch_attrs(i: &[u8]) -> IResult<'_, FetchAttrs<'_>> {
     if i.first() == Some(&b'(') {
         return paren_list(i, fetch_att).map(|(r, l)| (r, FetchAttrs::List(l)));
     }
-    for (kw, m) in [("ALL", FetchAttrs::All), ("FAST", FetchAttrs::Fast), ("FULL", FetchAttrs::Full)] {
-        if let Ok((j, _)) = tag_no_case(kw)(i) {
-            if !j.first().is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.') {
-                return Ok((j, m));
-            }
+    for (kw, m) in [
+        ("ALL", FetchAttrs::All),
+        ("FAST", FetchAttrs::Fast),
+        ("FULL", FetchAttrs::Full),
+    ] {
+        if let Ok((j, _)) = tag_no_case(kw)(i)
+            && !j
+                .first()
+                .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.')
+        {
+            return Ok((j, m));
         }
     }
     fetch_att(i).map(|(r, a)| (r, FetchAttrs::List(vec![a])))

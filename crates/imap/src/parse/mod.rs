@@ -34,10 +34,14 @@ pub struct ParseError {
 fn run<'a, O>(input: &'a [u8], r: core::IResult<'a, O>) -> Result<(O, usize), ParseError> {
     match r {
         Ok((rest, o)) => Ok((o, input.len() - rest.len())),
-        Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => {
-            Err(ParseError { offset: input.len() - e.input.len(), expected: e.expected })
-        }
-        Err(nom::Err::Incomplete(_)) => Err(ParseError { offset: input.len(), expected: "more input" }),
+        Err(nom::Err::Error(e)) | Err(nom::Err::Failure(e)) => Err(ParseError {
+            offset: input.len() - e.input.len(),
+            expected: e.expected,
+        }),
+        Err(nom::Err::Incomplete(_)) => Err(ParseError {
+            offset: input.len(),
+            expected: "more input",
+        }),
     }
 }
 

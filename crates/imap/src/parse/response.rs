@@ -3,21 +3,24 @@
 use std::num::NonZeroU32;
 
 use super::core::{
-    IResult, astring, atom, byte, crlf, fail, flag_list, literal_head, mailbox, nil, nstring, number,
-    number64, nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag, tag_no_case, text, upper,
-    value,
+    IResult, astring, atom, byte, crlf, fail, flag_list, literal_head, mailbox, nil, nstring,
+    number, number64, nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag,
+    tag_no_case, text, upper, value,
 };
 use super::fetch::msg_atts;
 use crate::types::command::StatusAttr;
 use crate::types::core::{Atom, IString, Text};
 use crate::types::response::{
-    Code, Continue, Data, ESearchItem, ListItem, Namespace, Raw, Response, StatusItem, StatusKind, StatusResponse,
-    Thread,
+    Code, Continue, Data, ESearchItem, ListItem, Namespace, Raw, Response, StatusItem, StatusKind,
+    StatusResponse, Thread,
 };
 
 /// A keyword ends at SP, CRLF, `]` or `)`.
 fn kw_end(i: &[u8]) -> bool {
-    matches!(i.first(), None | Some(b' ') | Some(b'\r') | Some(b']') | Some(b')') | Some(b'('))
+    matches!(
+        i.first(),
+        None | Some(b' ') | Some(b'\r') | Some(b']') | Some(b')') | Some(b'(')
+    )
 }
 
 fn keyword<'a>(kw: &'static str) -> impl Fn(&'a [u8]) -> IResult<'a, ()> {
@@ -67,7 +70,14 @@ fn code(i: &[u8]) -> IResult<'_, Code<'_>> {
                 let (j, uidvalidity) = nz_number(sp(i)?.0)?;
                 let (j, source) = sequence_set(sp(j)?.0)?;
                 let (j, destination) = sequence_set(sp(j)?.0)?;
-                (j, Code::CopyUid { uidvalidity, source, destination })
+                (
+                    j,
+                    Code::CopyUid {
+                        uidvalidity,
+                        source,
+                        destination,
+                    },
+                )
             }
             "METADATA" => {
                 let (j, _) = sp(i)?;
@@ -96,12 +106,17 @@ fn code(i: &[u8]) -> IResult<'_, Code<'_>> {
         _ => {
             // Lenient: keep an unparsable code as its name and raw arguments.
             let (j, _) = sp(i)?;
-            let n = j.iter().take_while(|&&b| b != b']' && b != b'\r' && b != b'\n' && b != 0).count();
+            let n = j
+                .iter()
+                .take_while(|&&b| b != b']' && b != b'\r' && b != b'\n' && b != 0)
+                .count();
             if j.get(n) != Some(&b']') {
                 return fail(&j[n..], "']'");
             }
-            // No CR, LF or NUL: checked by the scan above.
-            Ok((&j[n..], Code::Other(name, Text::unvalidated(&j[..n]))))
+            match Text::new(&j[..n]) {
+                Ok(t) => Ok((&j[n..], Code::Other(name, t))),
+                Err(_) => fail(j, "response code arguments"),
+            }
         }
     }
 }
@@ -109,18 +124,17 @@ fn code(i: &[u8]) -> IResult<'_, Code<'_>> {
 /// `resp-text = ["[" resp-text-code "]" SP] text`; lenient about a missing SP
 /// or text, and about brackets that do not open a code.
 fn resp_text(i: &[u8]) -> IResult<'_, (Option<Code<'_>>, Text<'_>)> {
-    if i.first() == Some(&b'[') {
-        if let Ok((j, c)) = code(&i[1..]) {
-            if let Ok((j, _)) = byte(b']', "']'")(j).and_then(|(j, ())| match j.first() {
-                // `[Gmail]/Sent` is text, not a code: a code is followed by SP or CRLF.
-                Some(b' ') | Some(b'\r') => Ok((j, ())),
-                _ => fail(j, "SP after response code"),
-            }) {
-                let j = opt_sp(j);
-                let (j, t) = text(j)?;
-                return Ok((j, (Some(c), t)));
-            }
-        }
+    if i.first() == Some(&b'[')
+        && let Ok((j, c)) = code(&i[1..])
+        && let Ok((j, _)) = byte(b']', "']'")(j).and_then(|(j, ())| match j.first() {
+            // `[Gmail]/Sent` is text, not a code: a code is followed by SP or CRLF.
+            Some(b' ') | Some(b'\r') => Ok((j, ())),
+            _ => fail(j, "SP after response code"),
+        })
+    {
+        let j = opt_sp(j);
+        let (j, t) = text(j)?;
+        return Ok((j, (Some(c), t)));
     }
     let (j, t) = text(i)?;
     Ok((j, (None, t)))
@@ -150,7 +164,11 @@ fn status_tail(i: &[u8]) -> IResult<'_, (Option<Code<'_>>, Text<'_>)> {
 
 /// `mbx-list-flags` item: `\` atom (leniently a bare atom).
 fn list_attr(i: &[u8]) -> IResult<'_, Atom<'_>> {
-    let i = if i.first() == Some(&b'\\') { &i[1..] } else { i };
+    let i = if i.first() == Some(&b'\\') {
+        &i[1..]
+    } else {
+        i
+    };
     if i.first() == Some(&b'*') {
         return fail(i, "mailbox attribute");
     }
@@ -180,19 +198,27 @@ fn mailbox_list(i: &[u8]) -> IResult<'_, ListItem<'_>> {
     let (i, mailbox) = mailbox(i)?;
     let mut extended = Vec::new();
     let mut i = i;
-    if let Ok((j, ())) = sp(i) {
-        if j.first() == Some(&b'(') {
-            let (j, items) = paren_list(j, |k| {
-                let (k, t) = astring(k)?;
-                let (k, _) = sp(k)?;
-                let (k, v) = value(k, 0)?;
-                Ok((k, (t, v)))
-            })?;
-            extended = items;
-            i = j;
-        }
+    if let Ok((j, ())) = sp(i)
+        && j.first() == Some(&b'(')
+    {
+        let (j, items) = paren_list(j, |k| {
+            let (k, t) = astring(k)?;
+            let (k, _) = sp(k)?;
+            let (k, v) = value(k, 0)?;
+            Ok((k, (t, v)))
+        })?;
+        extended = items;
+        i = j;
     }
-    Ok((i, ListItem { attributes, delimiter, mailbox, extended }))
+    Ok((
+        i,
+        ListItem {
+            attributes,
+            delimiter,
+            mailbox,
+            extended,
+        },
+    ))
 }
 
 pub(super) fn status_att(i: &[u8]) -> IResult<'_, StatusAttr> {
@@ -212,7 +238,6 @@ pub(super) fn status_att(i: &[u8]) -> IResult<'_, StatusAttr> {
     };
     Ok((&i[n..], a))
 }
-
 
 fn status_item(i: &[u8]) -> IResult<'_, StatusItem<'_>> {
     let (i, a) = status_att(i)?;
@@ -260,7 +285,10 @@ fn thread(i: &[u8], depth: usize) -> IResult<'_, Thread> {
         return fail(i, "thread nesting within the depth limit");
     }
     let (mut i, _) = byte(b'(', "'('")(i)?;
-    let mut t = Thread { chain: Vec::new(), children: Vec::new() };
+    let mut t = Thread {
+        chain: Vec::new(),
+        children: Vec::new(),
+    };
     loop {
         i = opt_sp(i);
         match i.first() {
@@ -313,11 +341,21 @@ fn namespaces(i: &[u8]) -> IResult<'_, Vec<Namespace<'_>>> {
             j = k;
         }
         let (j, _) = byte(b')', "')'")(opt_sp(j))?;
-        Ok((j, Namespace { prefix, delimiter, extensions }))
+        Ok((
+            j,
+            Namespace {
+                prefix,
+                delimiter,
+                extensions,
+            },
+        ))
     })
 }
 
-pub(super) fn id_params(i: &[u8]) -> IResult<'_, Option<Vec<(IString<'_>, Option<IString<'_>>)>>> {
+/// `id-params-list`: field/value pairs, or `None` for NIL.
+type IdParams<'a> = Option<Vec<(IString<'a>, Option<IString<'a>>)>>;
+
+pub(super) fn id_params(i: &[u8]) -> IResult<'_, IdParams<'_>> {
     if let Ok((j, ())) = nil(i) {
         return Ok((j, None));
     }
@@ -330,25 +368,26 @@ pub(super) fn id_params(i: &[u8]) -> IResult<'_, Option<Vec<(IString<'_>, Option
     Ok((j, Some(l)))
 }
 
-
 /// Skips to the end of a response, stepping over literals; returns the bytes before the final CRLF.
 fn rest_of_response(i: &[u8]) -> IResult<'_, &[u8]> {
     let mut pos = 0;
     loop {
-        let Some(k) = memchr::memmem::find(&i[pos..], b"\r\n") else { return fail(&i[pos..], "CRLF") };
+        let Some(k) = memchr::memmem::find(&i[pos..], b"\r\n") else {
+            return fail(&i[pos..], "CRLF");
+        };
         let line_end = pos + k;
         let line = &i[..line_end];
-        if line.ends_with(b"}") {
-            if let Some(open) = memchr::memrchr(b'{', line) {
-                if let Ok((after, n)) = literal_head(&i[open..]) {
-                    let skip = (i.len() - after.len()).saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
-                    if skip > i.len() {
-                        return fail(after, "literal data (input ends early)");
-                    }
-                    pos = skip;
-                    continue;
-                }
+        if line.ends_with(b"}")
+            && let Some(open) = memchr::memrchr(b'{', line)
+            && let Ok((after, n)) = literal_head(&i[open..])
+        {
+            let skip =
+                (i.len() - after.len()).saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
+            if skip > i.len() {
+                return fail(after, "literal data (input ends early)");
             }
+            pos = skip;
+            continue;
         }
         return Ok((&i[line_end..], &i[..line_end]));
     }
@@ -367,14 +406,23 @@ fn untagged_data(i: &[u8]) -> IResult<'_, Data<'_>> {
                 None => return fail(i, "non-zero number"),
             },
             "FETCH" => {
-                let Some(seq) = NonZeroU32::new(n) else { return fail(i, "non-zero number") };
+                let Some(seq) = NonZeroU32::new(n) else {
+                    return fail(i, "non-zero number");
+                };
                 let (k, _) = sp(k)?;
                 let (k, items) = msg_atts(k)?;
                 (k, Data::Fetch { seq, items })
             }
             _ => {
                 let (k, rest) = rest_of_response(k)?;
-                (k, Data::Other { name, number: Some(n), rest: Raw(rest) })
+                (
+                    k,
+                    Data::Other {
+                        name,
+                        number: Some(n),
+                        rest: Raw(rest),
+                    },
+                )
             }
         });
     }
@@ -408,8 +456,12 @@ fn untagged_data(i: &[u8]) -> IResult<'_, Data<'_>> {
             let (j, items) = paren_list(j, status_item)?;
             (j, Data::Status { mailbox, items })
         }
-        "SEARCH" => numbers_modseq(j).map(|(r, (numbers, modseq))| (r, Data::Search { numbers, modseq }))?,
-        "SORT" => numbers_modseq(j).map(|(r, (numbers, modseq))| (r, Data::Sort { numbers, modseq }))?,
+        "SEARCH" => {
+            numbers_modseq(j).map(|(r, (numbers, modseq))| (r, Data::Search { numbers, modseq }))?
+        }
+        "SORT" => {
+            numbers_modseq(j).map(|(r, (numbers, modseq))| (r, Data::Sort { numbers, modseq }))?
+        }
         "THREAD" => {
             let mut threads = Vec::new();
             let mut j = opt_sp(j);
@@ -424,21 +476,21 @@ fn untagged_data(i: &[u8]) -> IResult<'_, Data<'_>> {
             let mut j = j;
             let mut tag = None;
             let mut uid = false;
-            if let Ok((k, ())) = sp(j) {
-                if k.first() == Some(&b'(') {
-                    let (k, _) = byte(b'(', "'('")(k)?;
-                    let (k, ()) = keyword("TAG")(k)?;
-                    let (k, t) = string(sp(k)?.0)?;
-                    let (k, _) = byte(b')', "')'")(k)?;
-                    tag = Some(t);
-                    j = k;
-                }
+            if let Ok((k, ())) = sp(j)
+                && k.first() == Some(&b'(')
+            {
+                let (k, _) = byte(b'(', "'('")(k)?;
+                let (k, ()) = keyword("TAG")(k)?;
+                let (k, t) = string(sp(k)?.0)?;
+                let (k, _) = byte(b')', "')'")(k)?;
+                tag = Some(t);
+                j = k;
             }
-            if let Ok((k, ())) = sp(j) {
-                if let Ok((k, ())) = keyword("UID")(k) {
-                    uid = true;
-                    j = k;
-                }
+            if let Ok((k, ())) = sp(j)
+                && let Ok((k, ())) = keyword("UID")(k)
+            {
+                uid = true;
+                j = k;
             }
             let mut items = Vec::new();
             while let Ok((k, ())) = sp(j) {
@@ -466,7 +518,14 @@ fn untagged_data(i: &[u8]) -> IResult<'_, Data<'_>> {
             let (j, personal) = namespaces(sp(j)?.0)?;
             let (j, other) = namespaces(sp(j)?.0)?;
             let (j, shared) = namespaces(sp(j)?.0)?;
-            (j, Data::Namespace { personal, other, shared })
+            (
+                j,
+                Data::Namespace {
+                    personal,
+                    other,
+                    shared,
+                },
+            )
         }
         "ID" => id_params(sp(j)?.0).map(|(r, p)| (r, Data::Id(p)))?,
         "QUOTA" => {
@@ -523,7 +582,14 @@ fn untagged_data(i: &[u8]) -> IResult<'_, Data<'_>> {
             let (j, mailbox) = mailbox(sp(j)?.0)?;
             let (j, identifier) = astring(sp(j)?.0)?;
             let (j, rights) = sp_list1(sp(j)?.0, astring)?;
-            (j, Data::ListRights { mailbox, identifier, rights })
+            (
+                j,
+                Data::ListRights {
+                    mailbox,
+                    identifier,
+                    rights,
+                },
+            )
         }
         "MYRIGHTS" => {
             let (j, mailbox) = mailbox(sp(j)?.0)?;
@@ -532,7 +598,14 @@ fn untagged_data(i: &[u8]) -> IResult<'_, Data<'_>> {
         }
         _ => {
             let (j, rest) = rest_of_response(j)?;
-            (j, Data::Other { name, number: None, rest: Raw(rest) })
+            (
+                j,
+                Data::Other {
+                    name,
+                    number: None,
+                    rest: Raw(rest),
+                },
+            )
         }
     })
 }
@@ -552,7 +625,15 @@ pub(crate) fn response(i: &[u8]) -> IResult<'_, Response<'_>> {
             if let Ok((k, kind)) = status_kind(j) {
                 let (k, (code, text)) = status_tail(k)?;
                 let (k, ()) = crlf(k)?;
-                return Ok((k, Response::Status(StatusResponse { tag: None, kind, code, text })));
+                return Ok((
+                    k,
+                    Response::Status(StatusResponse {
+                        tag: None,
+                        kind,
+                        code,
+                        text,
+                    }),
+                ));
             }
             let (j, d) = untagged_data(j)?;
             let (j, ()) = crlf(j)?;
@@ -567,8 +648,15 @@ pub(crate) fn response(i: &[u8]) -> IResult<'_, Response<'_>> {
             }
             let (j, (code, text)) = status_tail(j)?;
             let (j, ()) = crlf(j)?;
-            Ok((j, Response::Status(StatusResponse { tag: Some(t), kind, code, text })))
+            Ok((
+                j,
+                Response::Status(StatusResponse {
+                    tag: Some(t),
+                    kind,
+                    code,
+                    text,
+                }),
+            ))
         }
     }
 }
-

@@ -1,6 +1,9 @@
 //! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 §3.1.5, RFC 5032).
 
-use super::core::{IResult, MAX_DEPTH, astring, atom, byte, date, fail, number, number64, opt_sp, sequence_set, sp, upper};
+use super::core::{
+    IResult, MAX_DEPTH, astring, atom, byte, date, fail, number, number64, opt_sp, sequence_set,
+    sp, upper,
+};
 use crate::types::search::{EntryType, SearchKey};
 
 /// `search-key`, nested to at most the depth limit.
@@ -28,7 +31,7 @@ pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
         _ => {
             let n = i.iter().take_while(|b| b.is_ascii_alphabetic()).count();
             let name = upper(&i[..n]);
-    let name = name.as_bytes();
+            let name = name.as_bytes();
             let j = &i[n..];
             if !matches!(j.first(), None | Some(b' ') | Some(b')') | Some(b'\r')) {
                 return fail(i, "search key");
@@ -75,7 +78,8 @@ pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
                 b"OLDER" => number(sp(j)?.0).map(|(r, v)| (r, SearchKey::Older(v)))?,
                 b"YOUNGER" => number(sp(j)?.0).map(|(r, v)| (r, SearchKey::Younger(v)))?,
                 b"UID" => sequence_set(sp(j)?.0).map(|(r, v)| (r, SearchKey::Uid(v)))?,
-                b"NOT" => search_key(sp(j)?.0, depth + 1).map(|(r, k)| (r, SearchKey::Not(Box::new(k))))?,
+                b"NOT" => search_key(sp(j)?.0, depth + 1)
+                    .map(|(r, k)| (r, SearchKey::Not(Box::new(k))))?,
                 b"OR" => {
                     let (j, a) = search_key(sp(j)?.0, depth + 1)?;
                     let (j, b) = search_key(sp(j)?.0, depth + 1)?;
@@ -94,9 +98,23 @@ pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
                             _ => return fail(j, "priv, shared or all"),
                         };
                         let (j, modseq) = number64(sp(&j[m..])?.0)?;
-                        (j, SearchKey::ModSeq { entry: Some((name, t)), modseq })
+                        (
+                            j,
+                            SearchKey::ModSeq {
+                                entry: Some((name, t)),
+                                modseq,
+                            },
+                        )
                     } else {
-                        number64(j).map(|(r, modseq)| (r, SearchKey::ModSeq { entry: None, modseq }))?
+                        number64(j).map(|(r, modseq)| {
+                            (
+                                r,
+                                SearchKey::ModSeq {
+                                    entry: None,
+                                    modseq,
+                                },
+                            )
+                        })?
                     }
                 }
                 _ => return fail(i, "search key"),

@@ -48,7 +48,11 @@ fn check(what: &'static str, v: &[u8], ok: impl Fn(u8) -> bool) -> Result<(), Va
         return Err(ValidationError::Empty { what });
     }
     match v.iter().position(|&b| !ok(b)) {
-        Some(index) => Err(ValidationError::InvalidByte { what, byte: v[index], index }),
+        Some(index) => Err(ValidationError::InvalidByte {
+            what,
+            byte: v[index],
+            index,
+        }),
         None => Ok(()),
     }
 }
@@ -143,7 +147,11 @@ impl<'a> IString<'a> {
     pub fn new(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, ValidationError> {
         let value = value.into();
         if let Some(index) = memchr::memchr(0, &value) {
-            return Err(ValidationError::InvalidByte { what: "string", byte: 0, index });
+            return Err(ValidationError::InvalidByte {
+                what: "string",
+                byte: 0,
+                index,
+            });
         }
         Ok(Self(value))
     }
@@ -247,18 +255,31 @@ impl fmt::Debug for Binary<'_> {
 pub struct Text<'a>(Cow<'a, [u8]>);
 
 impl<'a> Text<'a> {
-    /// Wraps `value`, refusing CR, LF and NUL.
+    /// Wraps `value`, refusing CR, LF and NUL, and a text that ends like a
+    /// literal announcement (`{5}`): a receiver would wait for five octets
+    /// that never come (RFC 3501 §7: response text cannot end in a literal).
     pub fn new(value: impl Into<Cow<'a, [u8]>>) -> Result<Self, ValidationError> {
         let value = value.into();
         if let Some(index) = value.iter().position(|&b| !is_text_char(b)) {
-            return Err(ValidationError::InvalidByte { what: "text", byte: value[index], index });
+            return Err(ValidationError::InvalidByte {
+                what: "text",
+                byte: value[index],
+                index,
+            });
+        }
+        if crate::fragment::literal_announcement(&value).is_some() {
+            return Err(ValidationError::InvalidByte {
+                what: "text ending in a literal announcement",
+                byte: b'}',
+                index: value.len() - 1,
+            });
         }
         Ok(Self(value))
     }
 
     pub(crate) fn unvalidated(value: impl Into<Cow<'a, [u8]>>) -> Self {
         let value = value.into();
-        debug_assert!(value.iter().all(|&b| is_text_char(b)));
+        debug_assert!(Text::new(&value[..]).is_ok());
         Self(value)
     }
 
@@ -304,24 +325,51 @@ pub enum LiteralMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Date {
     /// Year, four digits.
-    pub year: u16,
+    pub(crate) year: u16,
     /// Month, 1-12.
-    pub month: u8,
+    pub(crate) month: u8,
     /// Day of month, 1-31.
-    pub day: u8,
+    pub(crate) day: u8,
 }
 
 impl Date {
+    /// The year.
+    pub fn year(&self) -> u16 {
+        self.year
+    }
+
+    /// The month, 1-12.
+    pub fn month(&self) -> u8 {
+        self.month
+    }
+
+    /// The day of the month, 1-31.
+    pub fn day(&self) -> u8 {
+        self.day
+    }
+
     /// Builds a date, checking the ranges.
     pub fn new(year: u16, month: u8, day: u8) -> Result<Self, ValidationError> {
         if year > 9999 {
-            return Err(ValidationError::InvalidByte { what: "year", byte: 0, index: 0 });
+            return Err(ValidationError::InvalidByte {
+                what: "year",
+                byte: 0,
+                index: 0,
+            });
         }
         if !(1..=12).contains(&month) {
-            return Err(ValidationError::InvalidByte { what: "month", byte: month, index: 0 });
+            return Err(ValidationError::InvalidByte {
+                what: "month",
+                byte: month,
+                index: 0,
+            });
         }
         if !(1..=31).contains(&day) {
-            return Err(ValidationError::InvalidByte { what: "day", byte: day, index: 0 });
+            return Err(ValidationError::InvalidByte {
+                what: "day",
+                byte: day,
+                index: 0,
+            });
         }
         Ok(Self { year, month, day })
     }
@@ -331,18 +379,33 @@ impl Date {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct DateTime {
     /// The date.
-    pub date: Date,
+    pub(crate) date: Date,
     /// Hour, 0-23.
-    pub hour: u8,
+    pub(crate) hour: u8,
     /// Minute, 0-59.
-    pub minute: u8,
+    pub(crate) minute: u8,
     /// Second, 0-60.
-    pub second: u8,
+    pub(crate) second: u8,
     /// Zone offset east of UTC in minutes, -1439..=1439.
-    pub zone_minutes: i16,
+    pub(crate) zone_minutes: i16,
 }
 
 impl DateTime {
+    /// The date.
+    pub fn date(&self) -> Date {
+        self.date
+    }
+
+    /// Hour, minute and second.
+    pub fn time(&self) -> (u8, u8, u8) {
+        (self.hour, self.minute, self.second)
+    }
+
+    /// Zone offset east of UTC in minutes.
+    pub fn zone_minutes(&self) -> i16 {
+        self.zone_minutes
+    }
+
     /// Builds a date-time, checking the ranges.
     pub fn new(
         date: Date,
@@ -352,8 +415,18 @@ impl DateTime {
         zone_minutes: i16,
     ) -> Result<Self, ValidationError> {
         if hour > 23 || minute > 59 || second > 60 || !(-1439..=1439).contains(&zone_minutes) {
-            return Err(ValidationError::InvalidByte { what: "time", byte: hour, index: 0 });
+            return Err(ValidationError::InvalidByte {
+                what: "time",
+                byte: hour,
+                index: 0,
+            });
         }
-        Ok(Self { date, hour, minute, second, zone_minutes })
+        Ok(Self {
+            date,
+            hour,
+            minute,
+            second,
+            zone_minutes,
+        })
     }
 }

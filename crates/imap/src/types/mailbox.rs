@@ -16,7 +16,11 @@ pub enum Mailbox<'a> {
 impl<'a> Mailbox<'a> {
     /// Wraps wire bytes; `inbox` in any case becomes [`Mailbox::Inbox`].
     pub fn new(name: IString<'a>) -> Self {
-        if name.as_bytes().eq_ignore_ascii_case(b"INBOX") { Mailbox::Inbox } else { Mailbox::Other(name) }
+        if name.as_bytes().eq_ignore_ascii_case(b"INBOX") {
+            Mailbox::Inbox
+        } else {
+            Mailbox::Other(name)
+        }
     }
 
     /// Encodes a Unicode name into modified UTF-7 (RFC 3501 §5.1.3).
@@ -66,7 +70,11 @@ pub fn encode_utf7(text: &str) -> String {
         out.push('&');
         let bytes: Vec<u8> = pending.iter().flat_map(|u| u.to_be_bytes()).collect();
         for chunk in bytes.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             let chars = chunk.len() + 1;
             for i in 0..chars {
@@ -79,7 +87,11 @@ pub fn encode_utf7(text: &str) -> String {
     for c in text.chars() {
         if (' '..='~').contains(&c) {
             flush(&mut pending, &mut out);
-            if c == '&' { out.push_str("&-") } else { out.push(c) }
+            if c == '&' {
+                out.push_str("&-")
+            } else {
+                out.push(c)
+            }
         } else {
             let mut buf = [0u16; 2];
             pending.extend_from_slice(c.encode_utf16(&mut buf));
@@ -149,10 +161,16 @@ mod tests {
     fn rfc3501_5_1_3_example() {
         let name = "~peter/mail/\u{53f0}\u{5317}/\u{65e5}\u{672c}\u{8a9e}";
         assert_eq!(encode_utf7(name), "~peter/mail/&U,BTFw-/&ZeVnLIqe-");
-        assert_eq!(decode_utf7(b"~peter/mail/&U,BTFw-/&ZeVnLIqe-").as_deref(), Some(name));
+        assert_eq!(
+            decode_utf7(b"~peter/mail/&U,BTFw-/&ZeVnLIqe-").as_deref(),
+            Some(name)
+        );
         assert_eq!(decode_utf7(b"A&-B").as_deref(), Some("A&B"));
         assert_eq!(encode_utf7("A&B"), "A&-B");
-        assert_eq!(decode_utf7(b"Andere Ben&APw-tzer/").as_deref(), Some("Andere Benützer/"));
+        assert_eq!(
+            decode_utf7(b"Andere Ben&APw-tzer/").as_deref(),
+            Some("Andere Benützer/")
+        );
         assert_eq!(decode_utf7(b"&AGE-"), None);
         assert_eq!(decode_utf7(b"&U,BTF2XlZyyKng"), None);
     }

@@ -33,12 +33,18 @@ pub enum SequenceSet {
 impl SequenceSet {
     /// A set, refusing an empty list.
     pub fn new(ranges: Vec<SeqRange>) -> Option<Self> {
-        if ranges.is_empty() { None } else { Some(Self::Set(ranges)) }
+        if ranges.is_empty() {
+            None
+        } else {
+            Some(Self::Set(ranges))
+        }
     }
 
     /// The set of one number; `None` for 0.
     pub fn single(n: u32) -> Option<Self> {
-        Some(Self::Set(vec![SeqRange::Single(SeqNum::Value(NonZeroU32::new(n)?))]))
+        Some(Self::Set(vec![SeqRange::Single(SeqNum::Value(
+            NonZeroU32::new(n)?,
+        ))]))
     }
 
     /// `from:to`; `None` if either is 0.
@@ -51,7 +57,10 @@ impl SequenceSet {
 
     /// `1:*`: all messages.
     pub fn all() -> Self {
-        Self::Set(vec![SeqRange::Range(SeqNum::Value(NonZeroU32::MIN), SeqNum::Largest)])
+        Self::Set(vec![SeqRange::Range(
+            SeqNum::Value(NonZeroU32::MIN),
+            SeqNum::Largest,
+        )])
     }
 
     /// Iterates over the numbers in the set, with `*` standing for `largest`.

@@ -250,7 +250,7 @@ enum Pending {
 ///   [`check_password`](Self::check_password), [`provide_scram_credentials`](Self::provide_scram_credentials),
 ///   [`open_maildrop`](Self::open_maildrop), [`send_content`](Self::send_content),
 ///   [`end_content`](Self::end_content), [`finish_update`](Self::finish_update),
-///   [`refuse`](Self::refuse), and [`close`](Self::close);
+///   [`refuse`](Self::refuse), and [`close_session`](Self::close_session);
 /// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
 ///   [`poll_timeout`](Self::poll_timeout).
 ///
