@@ -38,24 +38,37 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mail_parser::{HeaderName, HeaderValue, MessageParser};
-use mailwire_message::{parse_field, FieldValue, Message};
+use mailwire_message::{FieldValue, Message, parse_field};
 
 fn corpus_files() -> Vec<Vec<u8>> {
-    let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/mime"));
+    let root = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/mime"
+    ));
     let mut files: Vec<PathBuf> = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
                 continue;
             }
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            let dir = p.parent().and_then(|d| d.file_name()).and_then(|n| n.to_str()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_owned();
+            let dir = p
+                .parent()
+                .and_then(|d| d.file_name())
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             let is_msg = (name.ends_with(".eml") || name.ends_with(".txt"))
                 && !name.starts_with("body.")
                 && !(dir == "rfc-examples" && name.starts_with("rfc"))
@@ -76,11 +89,16 @@ fn mailwire_all(msgs: &[Vec<u8>]) -> u64 {
         for f in msg.fields() {
             sum += match parse_field(f) {
                 FieldValue::Text(t) | FieldValue::Raw(t) => t.len() as u64,
-                FieldValue::Addresses(l) => l.mailboxes().map(|m| m.addr_spec().len() as u64 + m.name().map_or(0, |n| n.len() as u64)).sum(),
+                FieldValue::Addresses(l) => l
+                    .mailboxes()
+                    .map(|m| m.addr_spec().len() as u64 + m.name().map_or(0, |n| n.len() as u64))
+                    .sum(),
                 FieldValue::Path(p) => p.map_or(0, |p| p.addr_spec().len() as u64),
                 FieldValue::Date(d) => d.map_or(0, |d| d.unix_timestamp() as u64),
                 FieldValue::Ids(ids) => ids.iter().map(|i| i.as_str().len() as u64).sum(),
-                FieldValue::Received(r) => r.tokens().count() as u64 + r.date.map_or(0, |d| d.unix_timestamp() as u64),
+                FieldValue::Received(r) => {
+                    r.tokens().count() as u64 + r.date.map_or(0, |d| d.unix_timestamp() as u64)
+                }
                 FieldValue::ListUrls(l) => l.urls.iter().map(|u| u.len() as u64).sum(),
                 FieldValue::ListId(l) => l.map_or(0, |l| l.len() as u64),
                 FieldValue::List(l) => l.iter().map(|u| u.len() as u64).sum(),
@@ -94,14 +112,19 @@ fn mailwire_all(msgs: &[Vec<u8>]) -> u64 {
 fn mail_parser_all(parser: &MessageParser, msgs: &[Vec<u8>]) -> u64 {
     let mut sum = 0u64;
     for m in msgs {
-        let Some(msg) = parser.parse_headers(m) else { continue };
+        let Some(msg) = parser.parse_headers(m) else {
+            continue;
+        };
         for h in msg.headers() {
             sum += match &h.value {
                 HeaderValue::Text(t) => t.len() as u64,
                 HeaderValue::TextList(l) => l.iter().map(|t| t.len() as u64).sum(),
                 HeaderValue::Address(a) => a
                     .iter()
-                    .map(|x| x.address.as_ref().map_or(0, |s| s.len() as u64) + x.name.as_ref().map_or(0, |n| n.len() as u64))
+                    .map(|x| {
+                        x.address.as_ref().map_or(0, |s| s.len() as u64)
+                            + x.name.as_ref().map_or(0, |n| n.len() as u64)
+                    })
                     .sum(),
                 HeaderValue::DateTime(d) => d.to_timestamp() as u64,
                 HeaderValue::Received(r) => r.date.map_or(0, |d| d.to_timestamp() as u64) + 1,
@@ -116,23 +139,34 @@ fn mail_parser_all(parser: &MessageParser, msgs: &[Vec<u8>]) -> u64 {
 fn mailparse_all(msgs: &[Vec<u8>]) -> u64 {
     let mut sum = 0u64;
     for m in msgs {
-        let Ok((headers, _)) = mailparse::parse_headers(m) else { continue };
+        let Ok((headers, _)) = mailparse::parse_headers(m) else {
+            continue;
+        };
         for h in &headers {
             let key = h.get_key_ref();
             let k = key.to_ascii_lowercase();
             sum += match k.as_str() {
-                "from" | "to" | "cc" | "bcc" | "reply-to" | "sender" | "resent-from" | "resent-to" | "resent-cc"
-                | "resent-bcc" | "resent-sender" | "return-path" => match mailparse::addrparse_header(h) {
-                    Ok(list) => list
-                        .iter()
-                        .map(|a| match a {
-                            mailparse::MailAddr::Single(s) => s.addr.len() as u64 + s.display_name.as_ref().map_or(0, |n| n.len() as u64),
-                            mailparse::MailAddr::Group(g) => g.addrs.iter().map(|s| s.addr.len() as u64).sum(),
-                        })
-                        .sum(),
-                    Err(_) => 0,
-                },
-                "date" | "resent-date" => mailparse::dateparse(&h.get_value()).map_or(0, |t| t as u64),
+                "from" | "to" | "cc" | "bcc" | "reply-to" | "sender" | "resent-from"
+                | "resent-to" | "resent-cc" | "resent-bcc" | "resent-sender" | "return-path" => {
+                    match mailparse::addrparse_header(h) {
+                        Ok(list) => list
+                            .iter()
+                            .map(|a| match a {
+                                mailparse::MailAddr::Single(s) => {
+                                    s.addr.len() as u64
+                                        + s.display_name.as_ref().map_or(0, |n| n.len() as u64)
+                                }
+                                mailparse::MailAddr::Group(g) => {
+                                    g.addrs.iter().map(|s| s.addr.len() as u64).sum()
+                                }
+                            })
+                            .sum(),
+                        Err(_) => 0,
+                    }
+                }
+                "date" | "resent-date" => {
+                    mailparse::dateparse(&h.get_value()).map_or(0, |t| t as u64)
+                }
                 "received" => {
                     let v = h.get_value();
                     match v.rfind(';') {
@@ -140,13 +174,16 @@ fn mailparse_all(msgs: &[Vec<u8>]) -> u64 {
                         None => 0,
                     }
                 }
-                "message-id" | "in-reply-to" | "references" | "content-id" | "resent-message-id" => {
-                    match mailparse::msgidparse(&h.get_value()) {
-                        Ok(ids) => ids.iter().map(|i| i.len() as u64).sum(),
-                        Err(_) => 0,
-                    }
-                }
-                "subject" | "comments" | "content-description" | "content-location" | "content-transfer-encoding"
+                "message-id" | "in-reply-to" | "references" | "content-id"
+                | "resent-message-id" => match mailparse::msgidparse(&h.get_value()) {
+                    Ok(ids) => ids.iter().map(|i| i.len() as u64).sum(),
+                    Err(_) => 0,
+                },
+                "subject"
+                | "comments"
+                | "content-description"
+                | "content-location"
+                | "content-transfer-encoding"
                 | "keywords" => h.get_value().len() as u64,
                 _ => h.get_value_raw().len() as u64,
             };
@@ -161,16 +198,29 @@ fn bench(c: &mut Criterion) {
         eprintln!("message_headers: corpus missing, nothing to measure");
         return;
     }
-    let header_bytes: usize = msgs.iter().map(|m| Message::parse(m).header().body_offset()).sum();
-    eprintln!("message_headers: {} messages, {} header bytes", msgs.len(), header_bytes);
+    let header_bytes: usize = msgs
+        .iter()
+        .map(|m| Message::parse(m).header().body_offset())
+        .sum();
+    eprintln!(
+        "message_headers: {} messages, {} header bytes",
+        msgs.len(),
+        header_bytes
+    );
     let parser = MessageParser::new()
         .header_raw(HeaderName::ContentType)
         .header_raw(HeaderName::ContentDisposition);
     let mut g = c.benchmark_group("message_headers");
     g.throughput(Throughput::Bytes(header_bytes as u64));
-    g.bench_function("mailwire", |b| b.iter(|| black_box(mailwire_all(black_box(&msgs)))));
-    g.bench_function("mail-parser", |b| b.iter(|| black_box(mail_parser_all(&parser, black_box(&msgs)))));
-    g.bench_function("mailparse", |b| b.iter(|| black_box(mailparse_all(black_box(&msgs)))));
+    g.bench_function("mailwire", |b| {
+        b.iter(|| black_box(mailwire_all(black_box(&msgs))))
+    });
+    g.bench_function("mail-parser", |b| {
+        b.iter(|| black_box(mail_parser_all(&parser, black_box(&msgs))))
+    });
+    g.bench_function("mailparse", |b| {
+        b.iter(|| black_box(mailparse_all(black_box(&msgs))))
+    });
     g.finish();
 }
 

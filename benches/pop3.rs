@@ -7,7 +7,11 @@
 //!    (one thread per connection, content streamed in 64 KiB chunks from
 //!    the files),
 //!
-//! both serving the same Maildir. Reports messages per second (criterion
+//! 3. the `mailserver` example's POP3 service (`--pop3`), when it has one:
+//!    `$MAILWIRE_MAILSERVER_BIN`, or `target/release/examples/mailserver`
+//!    (build it first with `cargo build --release --example mailserver`),
+//!
+//! all serving the same Maildir. Reports messages per second (criterion
 //! "elem/s") and prints the ratio. Dovecot must be installed and the bench
 //! run as root (it creates the `vmail` user); without it only mailwire is
 //! measured.
@@ -287,6 +291,45 @@ fn fetch_all(port: u16) -> (usize, u64) {
     }
 }
 
+/// The mailserver example with `--pop3`, its mailbox `testuser` pointing at
+/// `maildir` (a symbolic link); `None` when it is not built or has no POP3.
+fn start_mailserver(root: &Path, maildir: &Path) -> Option<Dovecot> {
+    let bin = std::env::var_os("MAILWIRE_MAILSERVER_BIN").map(PathBuf::from).or_else(|| {
+        let exe = std::env::current_exe().ok()?;
+        let p = exe.parent()?.parent()?.join("examples").join("mailserver");
+        p.is_file().then_some(p)
+    })?;
+    let data = root.join("ms-data");
+    fs::create_dir_all(data.join("mailboxes")).ok()?;
+    std::os::unix::fs::symlink(maildir, data.join("mailboxes/testuser")).ok()?;
+    let (smtp, pop3) = (free_port(), free_port());
+    let mut child = Command::new(bin)
+        .arg("--data")
+        .arg(&data)
+        .args(["--smtp", &format!("127.0.0.1:{smtp}"), "--no-submission", "--pop3", &format!("127.0.0.1:{pop3}")])
+        .args(["--user", "testuser:testpass"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", pop3)).is_ok() {
+            // Reuses the Dovecot guard: kill by PID and wait on drop.
+            MAILSERVER_PORT.store(pop3, std::sync::atomic::Ordering::SeqCst);
+            return Some(Dovecot { child });
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            eprintln!("pop3 bench: the mailserver example has no --pop3 yet: skipping it");
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+static MAILSERVER_PORT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+
 fn bench(c: &mut Criterion) {
     let root = std::env::temp_dir().join(format!("mailwire-pop3-bench-{}", std::process::id()));
     let _ = fs::remove_dir_all(&root);
@@ -313,6 +356,8 @@ fn bench(c: &mut Criterion) {
         // timing so both servers see the same files.
         let _ = fetch_all(dport);
     }
+    let mailserver = start_mailserver(&root, &mail);
+    let msport = MAILSERVER_PORT.load(std::sync::atomic::Ordering::SeqCst);
     let mport = start_mailwire(mail.clone());
     let (n, octets) = fetch_all(mport);
     assert_eq!(n, MESSAGES);
@@ -347,6 +392,21 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    if mailserver.is_some() {
+        g.bench_function("mailserver-example", |b| {
+            b.iter_custom(|iters| {
+                let t = Instant::now();
+                for _ in 0..iters {
+                    let (m, o) = fetch_all(msport);
+                    assert_eq!(m, MESSAGES);
+                    assert_eq!(o, octets, "same bytes from every server");
+                }
+                let e = t.elapsed();
+                times.push(("mailserver", e.as_secs_f64() / iters as f64));
+                e
+            })
+        });
+    }
     g.finish();
     let best = |who: &str| {
         times
@@ -368,6 +428,14 @@ fn bench(c: &mut Criterion) {
         );
         println!("pop3: ratio mailwire/dovecot = {:.2}x", d / m);
     }
+    if mailserver.is_some() {
+        let ms = best("mailserver");
+        println!("pop3: mailserver      {:.0} messages/s", MESSAGES as f64 / ms);
+        if dovecot.is_some() {
+            println!("pop3: ratio mailserver/dovecot = {:.2}x", best("dovecot") / ms);
+        }
+    }
+    drop(mailserver);
     drop(dovecot);
     let _ = fs::remove_dir_all(&root);
 }

@@ -92,7 +92,12 @@ fn replies_input() -> (Vec<u8>, Vec<u8>) {
 /// means drift between the two functions of a group. This runs both
 /// interleaved, round after round, keeps the fastest round of each, and
 /// prints their throughput and ratio beside criterion's figures.
-fn interleaved(group: &str, bytes: usize, mut a: impl FnMut() -> usize, mut b: impl FnMut() -> usize) {
+fn interleaved(
+    group: &str,
+    bytes: usize,
+    mut a: impl FnMut() -> usize,
+    mut b: impl FnMut() -> usize,
+) {
     let (mut best_a, mut best_b) = (f64::MAX, f64::MAX);
     for _ in 0..60 {
         let t = Instant::now();
@@ -187,7 +192,12 @@ fn proto_ehlo(input: &[u8]) -> usize {
 
 fn bench_commands(c: &mut Criterion) {
     let input = commands_input();
-    interleaved("smtp_commands", input.len(), || mailwire_commands(&input), || proto_commands(&input));
+    interleaved(
+        "smtp_commands",
+        input.len(),
+        || mailwire_commands(&input),
+        || proto_commands(&input),
+    );
     let mut g = c.benchmark_group("smtp_commands");
     g.throughput(Throughput::Bytes(input.len() as u64));
     g.bench_function("mailwire-smtp", |b| b.iter(|| mailwire_commands(&input)));
@@ -197,8 +207,18 @@ fn bench_commands(c: &mut Criterion) {
 
 fn bench_replies(c: &mut Criterion) {
     let (plain, ehlo) = replies_input();
-    interleaved("smtp_replies", plain.len(), || mailwire_replies(&plain), || proto_replies(&plain));
-    interleaved("smtp_ehlo_replies", ehlo.len(), || mailwire_ehlo(&ehlo), || proto_ehlo(&ehlo));
+    interleaved(
+        "smtp_replies",
+        plain.len(),
+        || mailwire_replies(&plain),
+        || proto_replies(&plain),
+    );
+    interleaved(
+        "smtp_ehlo_replies",
+        ehlo.len(),
+        || mailwire_ehlo(&ehlo),
+        || proto_ehlo(&ehlo),
+    );
     let mut g = c.benchmark_group("smtp_replies");
     g.throughput(Throughput::Bytes(plain.len() as u64));
     g.bench_function("mailwire-smtp", |b| b.iter(|| mailwire_replies(&plain)));
@@ -256,10 +276,10 @@ fn pair_run(chunking: bool, message: &Bytes, envelope: &Envelope) -> usize {
         }
         while let Some(e) = c.poll_event() {
             moved = true;
-            if let client::Event::MailSent { result: Ok(o), .. } = e {
-                if o.all_delivered() {
-                    delivered += 1;
-                }
+            if let client::Event::MailSent { result: Ok(o), .. } = e
+                && o.all_delivered()
+            {
+                delivered += 1;
             }
         }
         if !moved {

@@ -47,12 +47,18 @@ fn defects_json(defects: &[Defect]) -> Value {
 /// by the caller between these and "defects".
 fn header_keys(obj: &mut Map<String, Value>, s: &Summary<'_>) {
     obj.insert("subject".into(), json!(s.subject.as_deref()));
-    obj.insert("from".into(), Value::Array(s.from.iter().map(mailbox_json).collect()));
+    obj.insert(
+        "from".into(),
+        Value::Array(s.from.iter().map(mailbox_json).collect()),
+    );
     obj.insert("to".into(), list_json(&s.to));
     obj.insert("cc".into(), list_json(&s.cc));
     obj.insert("reply_to".into(), list_json(&s.reply_to));
     obj.insert("date".into(), json!(s.date.map(|d| d.to_rfc3339())));
-    obj.insert("message_id".into(), json!(s.message_id.as_ref().map(|m| m.as_str())));
+    obj.insert(
+        "message_id".into(),
+        json!(s.message_id.as_ref().map(|m| m.as_str())),
+    );
 }
 
 /// One file's JSON object. `defects` collects the defects of every layer.
@@ -72,7 +78,10 @@ fn io_error_json(path: &str, err: &std::io::Error) -> Map<String, Value> {
     obj.insert("file".into(), json!(path));
     header_keys(&mut obj, &Summary::default());
     eprintln!("{path}: {err}");
-    obj.insert("defects".into(), json!([{ "kind": "io-error", "offset": 0 }]));
+    obj.insert(
+        "defects".into(),
+        json!([{ "kind": "io-error", "offset": 0 }]),
+    );
     obj
 }
 
@@ -87,7 +96,12 @@ fn print_text(out: &mut impl Write, path: &str, bytes: &[u8]) -> std::io::Result
     if let Some(d) = s.date {
         writeln!(out, "  (date: {})", d.to_rfc3339())?;
     }
-    for m in s.from.iter().chain(s.to.mailboxes()).chain(s.cc.mailboxes()) {
+    for m in s
+        .from
+        .iter()
+        .chain(s.to.mailboxes())
+        .chain(s.cc.mailboxes())
+    {
         writeln!(out, "  (address: {} name: {:?})", m.addr_spec(), m.name())?;
     }
     for d in &s.defects {

@@ -814,6 +814,23 @@ fn durability_sigkill_under_load() {
     let _ = fs::remove_dir_all(dir);
 }
 
+/// Kills the child process it holds when dropped (a failed test leaves no
+/// peer running).
+struct ChildGuard(std::process::Child);
+
+impl ChildGuard {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 fn free_port() -> std::net::SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -1288,13 +1305,15 @@ fn eight_bit_downgrade_to_smtp_sink() {
     let dump = dir.join("dump");
     fs::create_dir_all(&dump).unwrap();
     let sink_addr = free_port();
-    let mut sink = Command::new("smtp-sink")
-        .args(["-u", "nobody", "-8", "-d"])
-        .arg(format!("{}/%M.", dump.display()))
-        .arg(sink_addr.to_string())
-        .arg("10")
-        .spawn()
-        .expect("smtp-sink");
+    let mut sink = ChildGuard(
+        Command::new("smtp-sink")
+            .args(["-u", "nobody", "-8", "-d"])
+            .arg(format!("{}/%M.", dump.display()))
+            .arg(sink_addr.to_string())
+            .arg("10")
+            .spawn()
+            .expect("smtp-sink"),
+    );
     // Let it bind: wait until the port answers.
     let end = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(sink_addr).is_err() && Instant::now() < end {
@@ -1319,8 +1338,7 @@ fn eight_bit_downgrade_to_smtp_sink() {
         "{}",
         a.log()
     );
-    let _ = sink.kill();
-    let _ = sink.wait();
+    sink.stop();
     let files: Vec<_> = fs::read_dir(&dump)
         .unwrap()
         .flatten()

@@ -16,7 +16,9 @@ fuzz_target!(|data: &[u8]| {
         if m.domain().is_none() {
             continue;
         }
-        let Ok(rebuilt) = Mailbox::new(m.name(), m.addr_spec()) else { continue };
+        let Ok(rebuilt) = Mailbox::new(m.name(), m.addr_spec()) else {
+            continue;
+        };
         let text = rebuilt.to_string();
         let (again, d) = parse_address_list(text.as_bytes());
         let first = again.mailboxes().next();

@@ -3,7 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mailwire_message::{charset, decode_phrase, decode_unstructured, encode_phrase, encode_unstructured};
+use mailwire_message::{
+    charset, decode_phrase, decode_unstructured, encode_phrase, encode_unstructured,
+};
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode_unstructured(data);
@@ -23,10 +25,16 @@ fuzz_target!(|data: &[u8]| {
                 let enc = encode_phrase(text, utf8);
                 let line = format!("{enc} <a@b.c>");
                 let (list, _) = mailwire_message::parse_address_list(line.as_bytes());
-                let name = list.mailboxes().next().and_then(|m| m.name().map(str::to_owned));
+                let name = list
+                    .mailboxes()
+                    .next()
+                    .and_then(|m| m.name().map(str::to_owned));
                 assert_eq!(name.as_deref(), Some(text), "{enc}");
             }
-            assert_eq!(charset::decode_utf7(charset::encode_utf7(text).as_bytes()).0, text);
+            assert_eq!(
+                charset::decode_utf7(charset::encode_utf7(text).as_bytes()).0,
+                text
+            );
         }
     }
 });

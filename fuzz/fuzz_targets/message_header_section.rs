@@ -28,7 +28,13 @@ fuzz_target!(|data: &[u8]| {
         for d in &defects {
             assert!(d.offset <= data.len(), "{d}");
         }
-        let _ = (m.received(), m.resent_blocks(), m.keywords(), m.priority(), m.auto_submitted());
+        let _ = (
+            m.received(),
+            m.resent_blocks(),
+            m.keywords(),
+            m.priority(),
+            m.auto_submitted(),
+        );
         let _ = mailwire_message::derive_envelope(&m);
     }
 });

@@ -211,7 +211,9 @@ impl<'a> Mailbox<'a> {
         }
         Ok(Mailbox {
             // An empty display name is no display name.
-            name: name.filter(|n| !n.is_empty()).map(|n| Cow::Owned(n.to_owned())),
+            name: name
+                .filter(|n| !n.is_empty())
+                .map(|n| Cow::Owned(n.to_owned())),
             at: Some(local_q.len()),
             addr: Cow::Owned(addr),
         })
@@ -336,7 +338,11 @@ impl<'a> AddressList<'a> {
 /// Bytes of an address as text: folding (CR, LF) removed, UTF-8 or windows-1252.
 fn to_text<'a, S: DefectSink + ?Sized>(b: &'a [u8], offset: usize, sink: &mut S) -> Cow<'a, str> {
     if memchr::memchr2(b'\r', b'\n', b).is_some() {
-        let v: Vec<u8> = b.iter().copied().filter(|&c| c != b'\r' && c != b'\n').collect();
+        let v: Vec<u8> = b
+            .iter()
+            .copied()
+            .filter(|&c| c != b'\r' && c != b'\n')
+            .collect();
         return Cow::Owned(to_text(&v, offset, sink).into_owned());
     }
     match std::str::from_utf8(b) {
@@ -805,8 +811,13 @@ fn addr_spec_after_local<'a, S: DefectSink + ?Sized>(
         });
     }
     let at = local.len();
-    if local_end_contiguous && scan.contiguous && !items.is_empty() {
-        match std::str::from_utf8(&src[start..scan.end]) {
+    let whole = &src[start..scan.end];
+    if local_end_contiguous
+        && scan.contiguous
+        && !items.is_empty()
+        && memchr::memchr2(b'\r', b'\n', whole).is_none()
+    {
+        match std::str::from_utf8(whole) {
             Ok(text) => {
                 // The local part is the same bytes, so `at` is its length.
                 return Some(Mailbox {
@@ -817,7 +828,10 @@ fn addr_spec_after_local<'a, S: DefectSink + ?Sized>(
             }
             Err(e) => {
                 // Decoded piecewise below, so `at` stays on the '@'.
-                sink.push_defect(Defect::new(DefectKind::InvalidUtf8, start + e.valid_up_to()));
+                sink.push_defect(Defect::new(
+                    DefectKind::InvalidUtf8,
+                    start + e.valid_up_to(),
+                ));
             }
         }
     }
@@ -858,7 +872,7 @@ fn scan_domain<'a, S: DefectSink + ?Sized>(
         obs: false,
         end: lx.pos,
     };
-    let mut push = |out: &mut Option<&mut String>, part: &'a [u8], off: usize, sink: &mut S| {
+    let push = |out: &mut Option<&mut String>, part: &'a [u8], off: usize, sink: &mut S| {
         if let Some(o) = out.as_deref_mut() {
             o.push_str(&to_text(part, off, sink));
         }

@@ -207,6 +207,7 @@ impl HeaderBuilder {
                     name: gname,
                     members,
                 }) => {
+                    check_value(gname)?;
                     v.push_str(&crate::rfc2047::encode_phrase(
                         if gname.is_empty() {
                             "undisclosed-recipients"
@@ -307,14 +308,23 @@ impl HeaderBuilder {
         self.ids_field("References", ids)
     }
 
-    /// Add a field holding msg-ids (validated at construction).
+    /// Add a field holding msg-ids. Ids built with [`MessageId::new`] are
+    /// valid; a parsed id holding white space, a control or an angle
+    /// bracket (possible in broken input) is left out, and with no id
+    /// left the field is not added.
     pub fn ids_field(mut self, name: &str, ids: &[MessageId<'_>]) -> Self {
         let v = ids
             .iter()
+            .filter(|i| {
+                !i.as_str().is_empty()
+                    && i.as_str()
+                        .bytes()
+                        .all(|b| b > b' ' && b != 0x7f && b != b'<' && b != b'>')
+            })
             .map(|i| i.to_string())
             .collect::<Vec<_>>()
             .join(" ");
-        if check_name(name).is_ok() {
+        if check_name(name).is_ok() && !v.is_empty() {
             self.fields.push((name.to_owned(), v));
         }
         self

@@ -522,7 +522,10 @@ pub fn parse_date_time(value: &[u8]) -> (Option<DateTime>, Vec<Defect>) {
 /// comments or folding inside, read without the general parser. `None`
 /// when the value is anything else (the general parser then decides).
 fn fast_path<S: DefectSink + ?Sized>(value: &[u8], sink: &mut S) -> Option<DateTime> {
-    let lead = value.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+    let lead = value
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
     let v = &value[lead..];
     let (dow, v) = match v {
         [a, b, c, b',', b' ', rest @ ..] if a.is_ascii_alphabetic() => {
@@ -536,14 +539,42 @@ fn fast_path<S: DefectSink + ?Sized>(value: &[u8], sink: &mut S) -> Option<DateT
         [a, b, b' ', rest @ ..] => (d(*a)? * 10 + d(*b)?, rest),
         _ => return None,
     };
-    let [m1, m2, m3, b' ', y1, y2, y3, y4, b' ', h1, h2, b':', n1, n2, b':', s1, s2, b' ', sign, z1, z2, z3, z4, rest @ ..] =
-        v
+    let [
+        m1,
+        m2,
+        m3,
+        b' ',
+        y1,
+        y2,
+        y3,
+        y4,
+        b' ',
+        h1,
+        h2,
+        b':',
+        n1,
+        n2,
+        b':',
+        s1,
+        s2,
+        b' ',
+        sign,
+        z1,
+        z2,
+        z3,
+        z4,
+        rest @ ..,
+    ] = v
     else {
         return None;
     };
     let month = lookup3(&[*m1, *m2, *m3], &MONTHS)? as u8 + 1;
     let year = d(*y1)? * 1000 + d(*y2)? * 100 + d(*y3)? * 10 + d(*y4)?;
-    let (h, n, sec) = (d(*h1)? * 10 + d(*h2)?, d(*n1)? * 10 + d(*n2)?, d(*s1)? * 10 + d(*s2)?);
+    let (h, n, sec) = (
+        d(*h1)? * 10 + d(*h2)?,
+        d(*n1)? * 10 + d(*n2)?,
+        d(*s1)? * 10 + d(*s2)?,
+    );
     let zone = (d(*z1)? * 10 + d(*z2)?) * 60 + d(*z3)? * 10 + d(*z4)?;
     let offset = match sign {
         b'+' => zone as i16,
@@ -555,7 +586,16 @@ fn fast_path<S: DefectSink + ?Sized>(value: &[u8], sink: &mut S) -> Option<DateT
     if !rest.is_empty() {
         return None;
     }
-    let mut dt = DateTime::new(year as u16, month, day as u8, h as u8, n as u8, sec as u8, offset).ok()?;
+    let mut dt = DateTime::new(
+        year as u16,
+        month,
+        day as u8,
+        h as u8,
+        n as u8,
+        sec as u8,
+        offset,
+    )
+    .ok()?;
     dt.offset_unknown = *sign == b'-' && zone == 0;
     if let Some(dow) = dow
         && dow as u8 != dt.weekday()

@@ -98,14 +98,20 @@ pub fn parse_received(value: &[u8]) -> (Received<'_>, Vec<Defect>) {
 /// As [`parse_received`], recording defects into `sink`. The tokens are
 /// not checked here: unterminated comments or quoted strings among them
 /// are tolerated by [`Received::tokens`].
-pub fn parse_received_with<'a, S: DefectSink + ?Sized>(value: &'a [u8], sink: &mut S) -> Received<'a> {
+pub fn parse_received_with<'a, S: DefectSink + ?Sized>(
+    value: &'a [u8],
+    sink: &mut S,
+) -> Received<'a> {
     let (tokens_raw, date) = match memchr::memrchr(b';', value) {
         Some(semi) => {
             let mut sh = Shifted {
                 inner: sink,
                 base: semi + 1,
             };
-            (&value[..semi], parse_date_time_with(&value[semi + 1..], &mut sh))
+            (
+                &value[..semi],
+                parse_date_time_with(&value[semi + 1..], &mut sh),
+            )
         }
         None => {
             sink.push_defect(Defect::new(DefectKind::InvalidDate, value.len()));

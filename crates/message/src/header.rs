@@ -119,6 +119,26 @@ impl<'a> Field<'a> {
     pub fn end(&self) -> usize {
         self.offset + self.raw.len()
     }
+
+    /// The whole field as an owned view of `whole`, the [`bytes::Bytes`]
+    /// this field was split from (no copy). `None` when the field does not
+    /// lie inside `whole`.
+    pub fn raw_in(&self, whole: &bytes::Bytes) -> Option<bytes::Bytes> {
+        sub_bytes(whole, self.raw)
+    }
+
+    /// The field body ([`Field::raw_value`]) as an owned view of `whole`.
+    pub fn value_in(&self, whole: &bytes::Bytes) -> Option<bytes::Bytes> {
+        sub_bytes(whole, self.value)
+    }
+}
+
+/// `part` as a `Bytes` view of `whole`, if it lies inside it.
+fn sub_bytes(whole: &bytes::Bytes, part: &[u8]) -> Option<bytes::Bytes> {
+    let base = whole.as_ptr() as usize;
+    let start = (part.as_ptr() as usize).checked_sub(base)?;
+    let end = start.checked_add(part.len())?;
+    (end <= whole.len()).then(|| whole.slice(start..end))
 }
 
 /// Remove folding from a field body: every CRLF or bare LF is dropped
@@ -508,6 +528,17 @@ mod tests {
         let mut out = Vec::new();
         h.write_to(&mut out);
         assert_eq!(out, m);
+    }
+
+    #[test]
+    fn bytes_views() {
+        let whole = bytes::Bytes::from_static(b"A: 1\r\nB: 2\r\n\r\n");
+        let h = HeaderSection::parse(&whole);
+        let f = h.fields()[1];
+        assert_eq!(f.raw_in(&whole).unwrap(), &b"B: 2\r\n"[..]);
+        assert_eq!(f.value_in(&whole).unwrap(), &b" 2"[..]);
+        let other = bytes::Bytes::from_static(b"A: 1\r\n");
+        assert!(f.raw_in(&other).is_none());
     }
 
     #[test]

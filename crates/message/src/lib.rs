@@ -54,8 +54,9 @@ pub use builder::{BuildError, HeaderBuilder, MessageBuilder, fold_field};
 pub use datetime::{DateError, DateTime, parse_date_time, parse_date_time_with};
 pub use defect::{Defect, DefectKind, DefectSink, IgnoreDefects};
 pub use fields::{
-    AutoSubmitted, ListUrls, Priority, Received, ReceivedTokens, parse_auto_submitted, parse_keywords,
-    parse_list_id, parse_list_urls, parse_priority, parse_received, parse_received_with,
+    AutoSubmitted, ListUrls, Priority, Received, ReceivedTokens, parse_auto_submitted,
+    parse_keywords, parse_list_id, parse_list_urls, parse_priority, parse_received,
+    parse_received_with,
 };
 pub use header::{Field, FieldIter, HeaderSection, Limits, unfold};
 pub use message::{Message, ResentBlock, Summary};
@@ -71,4 +72,4 @@ pub use rfc2047::{
     decode_phrase, decode_phrase_with, decode_unstructured, decode_unstructured_with,
     encode_phrase, encode_unstructured, encode_words,
 };
-pub use value::{parse_field, parse_field_with, FieldValue};
+pub use value::{FieldValue, parse_field, parse_field_with};

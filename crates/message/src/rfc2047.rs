@@ -168,34 +168,36 @@ impl EncodedWord<'_> {
     /// The word's bytes before charset decoding, or `None` when the
     /// encoded text is not valid B or Q.
     pub fn decode_bytes(&self) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.text.len());
+        self.decode_into(&mut out).then_some(out)
+    }
+
+    /// Append the word's bytes before charset decoding to `out`; `false`
+    /// (and `out` unchanged) when the encoded text is not valid B or Q.
+    pub fn decode_into(&self, out: &mut Vec<u8>) -> bool {
+        let before = out.len();
         match self.encoding {
             WordEncoding::B => {
                 let t: &[u8] = self.text;
-                // Tolerate stray padding inside and white space.
-                if t.iter()
-                    .all(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-                {
-                    B64.decode(t).ok()
+                let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+                let ok = if t.iter().all(|&b| b64(b)) {
+                    B64.decode_vec(t, out).is_ok()
+                } else if t.iter().all(|&b| b64(b) || b == b'=' || b == b' ') {
+                    // Tolerate stray padding and white space inside.
+                    let cleaned: Vec<u8> = t.iter().copied().filter(|&b| b64(b)).collect();
+                    B64.decode_vec(&cleaned, out).is_ok()
                 } else {
-                    let cleaned: Vec<u8> = t
-                        .iter()
-                        .copied()
-                        .filter(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-                        .collect();
-                    let trailing_ok = t.iter().all(|&b| {
-                        b.is_ascii_alphanumeric()
-                            || b == b'+'
-                            || b == b'/'
-                            || b == b'='
-                            || b == b' '
-                    });
-                    if !trailing_ok {
-                        return None;
-                    }
-                    B64.decode(&cleaned).ok()
+                    false
+                };
+                if !ok {
+                    out.truncate(before);
                 }
+                ok
             }
-            WordEncoding::Q => Some(decode_q(self.text)),
+            WordEncoding::Q => {
+                decode_q_into(self.text, out);
+                true
+            }
         }
     }
 }
@@ -213,47 +215,69 @@ fn hex(b: u8) -> Option<u8> {
 /// not followed by two hex digits is kept as it is.
 pub fn decode_q(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
+    decode_q_into(text, &mut out);
+    out
+}
+
+fn decode_q_into(text: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < text.len() {
         match text[i] {
             b'_' => out.push(b' '),
-            b'=' => {
-                match (
-                    text.get(i + 1).copied().and_then(hex),
-                    text.get(i + 2).copied().and_then(hex),
-                ) {
-                    (Some(h), Some(l)) => {
-                        out.push(h << 4 | l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'='),
+            b'=' => match (
+                text.get(i + 1).copied().and_then(hex),
+                text.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(h), Some(l)) => {
+                    out.push(h << 4 | l);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'='),
+            },
             b => out.push(b),
         }
         i += 1;
     }
-    out
 }
 
 /// Accumulates decoded text; joins adjacent encoded words of one charset.
-struct Decoder<'s, S: DefectSink + ?Sized> {
+struct Decoder<'s, 'c, S: DefectSink + ?Sized> {
     out: String,
-    pending_charset: Vec<u8>,
+    pending_charset: &'c [u8],
     pending_bytes: Vec<u8>,
+    /// Reused buffer for one word's bytes.
+    scratch: Vec<u8>,
     pending_offset: usize,
     has_pending: bool,
     sink: &'s mut S,
 }
 
-impl<S: DefectSink + ?Sized> Decoder<'_, S> {
+impl<'c, S: DefectSink + ?Sized> Decoder<'_, 'c, S> {
+    fn new(sink: &mut S, capacity: usize) -> Decoder<'_, 'c, S> {
+        Decoder {
+            out: String::with_capacity(capacity),
+            pending_charset: b"",
+            pending_bytes: Vec::new(),
+            scratch: Vec::new(),
+            pending_offset: 0,
+            has_pending: false,
+            sink,
+        }
+    }
+
+    /// Decode `w` into the scratch buffer; `false` if it is malformed.
+    fn try_word(&mut self, w: &EncodedWord<'c>) -> bool {
+        self.scratch.clear();
+        w.decode_into(&mut self.scratch)
+    }
+
     fn flush(&mut self) {
         if !self.has_pending {
             return;
         }
         self.has_pending = false;
-        let (text, status) = charset::decode(&self.pending_charset, &self.pending_bytes);
+        let status = decode_charset_into(self.pending_charset, &self.pending_bytes, &mut self.out);
         match status {
             DecodeStatus::Ok => {}
             DecodeStatus::Malformed => self.sink.push_defect(Defect::new(
@@ -264,19 +288,19 @@ impl<S: DefectSink + ?Sized> Decoder<'_, S> {
                 .sink
                 .push_defect(Defect::new(DefectKind::UnknownCharset, self.pending_offset)),
         }
-        self.out.push_str(&text);
         self.pending_bytes.clear();
     }
 
-    fn word(&mut self, w: &EncodedWord<'_>, bytes: Vec<u8>, offset: usize) {
+    /// Add the word decoded by the last successful `try_word`.
+    fn word(&mut self, w: &EncodedWord<'c>, offset: usize) {
         if self.has_pending && self.pending_charset.eq_ignore_ascii_case(w.charset) {
-            self.pending_bytes.extend_from_slice(&bytes);
+            self.pending_bytes.extend_from_slice(&self.scratch);
             return;
         }
         self.flush();
-        self.pending_charset.clear();
-        self.pending_charset.extend_from_slice(w.charset);
-        self.pending_bytes = bytes;
+        self.pending_charset = w.charset;
+        self.pending_bytes.clear();
+        self.pending_bytes.extend_from_slice(&self.scratch);
         self.pending_offset = offset;
         self.has_pending = true;
     }
@@ -288,6 +312,37 @@ impl<S: DefectSink + ?Sized> Decoder<'_, S> {
         }
         self.flush();
         push_plain(&mut self.out, t, offset, self.sink);
+    }
+}
+
+/// Decode `bytes` in charset `label`, appending to `out` (no temporary
+/// string for the WHATWG charsets).
+fn decode_charset_into(label: &[u8], bytes: &[u8], out: &mut String) -> DecodeStatus {
+    match charset::Charset::for_label(label) {
+        Some(charset::Charset::Whatwg(enc))
+            if enc != encoding_rs::UTF_16LE && enc != encoding_rs::UTF_16BE =>
+        {
+            if enc == encoding_rs::UTF_8 {
+                if let Ok(s) = std::str::from_utf8(bytes) {
+                    out.push_str(s);
+                    return DecodeStatus::Ok;
+                }
+            }
+            let mut dec = enc.new_decoder_without_bom_handling();
+            let need = dec.max_utf8_buffer_length(bytes.len()).unwrap_or(bytes.len() * 3 + 16);
+            out.reserve(need);
+            let (_, _, errors) = dec.decode_to_string(bytes, out, true);
+            if errors {
+                DecodeStatus::Malformed
+            } else {
+                DecodeStatus::Ok
+            }
+        }
+        _ => {
+            let (text, status) = charset::decode(label, bytes);
+            out.push_str(&text);
+            status
+        }
     }
 }
 
@@ -354,14 +409,7 @@ pub fn decode_unstructured_with<'a, S: DefectSink + ?Sized>(
             }
         };
     }
-    let mut d = Decoder {
-        out: String::with_capacity(trimmed.len()),
-        pending_charset: Vec::new(),
-        pending_bytes: Vec::new(),
-        pending_offset: 0,
-        has_pending: false,
-        sink,
-    };
+    let mut d = Decoder::new(sink, trimmed.len());
     let mut pos = 0;
     let mut text_start = 0;
     // End of the last encoded word, if the text since then is only white space.
@@ -385,15 +433,15 @@ pub fn decode_unstructured_with<'a, S: DefectSink + ?Sized>(
                     d.sink
                         .push_defect(Defect::new(DefectKind::EncodedWordTooLong, base + at));
                 }
-                match w.decode_bytes() {
-                    Some(bytes) => {
+                match d.try_word(&w) {
+                    true => {
                         if !(ws_only && after_word.is_some()) {
                             d.text(between, base + text_start);
                         }
-                        d.word(&w, bytes, base + at);
+                        d.word(&w, base + at);
                         after_word = Some(end);
                     }
-                    None => {
+                    false => {
                         d.sink
                             .push_defect(Defect::new(DefectKind::MalformedEncodedWord, base + at));
                         d.text(&trimmed[text_start..end], base + text_start);
@@ -520,14 +568,7 @@ pub(crate) fn render_phrase<'a, S: DefectSink + ?Sized>(
             }
         }
     }
-    let mut d = Decoder {
-        out: String::new(),
-        pending_charset: Vec::new(),
-        pending_bytes: Vec::new(),
-        pending_offset: 0,
-        has_pending: false,
-        sink,
-    };
+    let mut d = Decoder::new(sink, 32);
     let mut prev_word = false;
     for (i, it) in items.iter().enumerate() {
         let space = i > 0 && it.space_before;
@@ -535,12 +576,12 @@ pub(crate) fn render_phrase<'a, S: DefectSink + ?Sized>(
             PhraseToken::Atom(a) if a.starts_with(b"=?") => {
                 if let Some((w, n)) = parse_encoded_word(a).filter(|(_, n)| *n == a.len()) {
                     let _ = n;
-                    if let Some(bytes) = w.decode_bytes() {
+                    if d.try_word(&w) {
                         if space && !prev_word {
                             d.flush();
                             d.out.push(' ');
                         }
-                        d.word(&w, bytes, it.offset);
+                        d.word(&w, it.offset);
                         prev_word = true;
                         continue;
                     }

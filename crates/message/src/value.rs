@@ -2,12 +2,14 @@
 
 use std::borrow::Cow;
 
-use crate::address::{parse_address_list_with, parse_return_path, AddressList, Mailbox};
-use crate::datetime::{parse_date_time_with, DateTime};
+use crate::address::{AddressList, Mailbox, parse_address_list_with, parse_return_path};
+use crate::datetime::{DateTime, parse_date_time_with};
 use crate::defect::{DefectSink, IgnoreDefects, Shifted};
-use crate::fields::{parse_keywords, parse_list_id, parse_list_urls, parse_received_with, ListUrls, Received};
+use crate::fields::{
+    ListUrls, Received, parse_keywords, parse_list_id, parse_list_urls, parse_received_with,
+};
 use crate::header::Field;
-use crate::msgid::{parse_message_ids_with, MessageId};
+use crate::msgid::{MessageId, parse_message_ids_with};
 
 /// A field's value parsed by the grammar its name calls for.
 #[non_exhaustive]
@@ -107,7 +109,10 @@ pub fn parse_field<'a>(field: &Field<'a>) -> FieldValue<'a> {
 
 /// As [`parse_field`], recording defects with offsets relative to the
 /// input the field was split from.
-pub fn parse_field_with<'a, S: DefectSink + ?Sized>(field: &Field<'a>, sink: &mut S) -> FieldValue<'a> {
+pub fn parse_field_with<'a, S: DefectSink + ?Sized>(
+    field: &Field<'a>,
+    sink: &mut S,
+) -> FieldValue<'a> {
     let v = field.raw_value();
     let mut sink = Shifted {
         inner: sink,

@@ -4,13 +4,17 @@
 //! agreed with Python's `email` package, a second opinion, when the table
 //! was written; where Python and mailwire differ, e.g. raw 8-bit subjects,
 //! the message is left out of the table).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use std::path::{Path, PathBuf};
 
 use mailwire_message::Message;
 
 fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus"));
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus"
+    ));
     if dir.join("mime").is_dir() {
         return Some(dir.to_path_buf());
     }
@@ -22,7 +26,9 @@ fn corpus() -> Option<PathBuf> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in rd.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -45,8 +51,20 @@ fn every_file_parses_and_round_trips() {
         let m = Message::parse(&bytes);
         let s = m.summary();
         // Exercise every accessor.
-        let _ = (m.received(), m.keywords(), m.resent_blocks(), m.priority(), m.auto_submitted(), m.return_path());
-        let _ = (m.list("List-Post"), m.list_id(), s.in_reply_to.len(), s.references.len());
+        let _ = (
+            m.received(),
+            m.keywords(),
+            m.resent_blocks(),
+            m.priority(),
+            m.auto_submitted(),
+            m.return_path(),
+        );
+        let _ = (
+            m.list("List-Post"),
+            m.list_id(),
+            s.in_reply_to.len(),
+            s.references.len(),
+        );
         if !m.fields().is_empty() {
             with_fields += 1;
         }
@@ -54,7 +72,11 @@ fn every_file_parses_and_round_trips() {
         m.write_to(&mut out);
         assert!(out == bytes, "{} does not round-trip", f.display());
         for d in &s.defects {
-            assert!(d.offset <= bytes.len(), "{}: defect {d} past the end", f.display());
+            assert!(
+                d.offset <= bytes.len(),
+                "{}: defect {d} past the end",
+                f.display()
+            );
         }
     }
     assert!(with_fields > 100);
@@ -149,7 +171,15 @@ fn corpus_values() {
         // Compare with runs of white space collapsed (folding).
         let norm = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
         assert_eq!(norm(got_subject), norm(subject), "{file}: subject");
-        assert_eq!(s.from.first().map(|m| m.addr_spec()), Some(*from), "{file}: from");
-        assert_eq!(s.date.map(|d| d.to_rfc3339()).as_deref(), Some(*date), "{file}: date");
+        assert_eq!(
+            s.from.first().map(|m| m.addr_spec()),
+            Some(*from),
+            "{file}: from"
+        );
+        assert_eq!(
+            s.date.map(|d| d.to_rfc3339()).as_deref(),
+            Some(*date),
+            "{file}: date"
+        );
     }
 }

@@ -1,9 +1,10 @@
 //! Property tests: build then parse gives back the values; parse then
 //! serialize of an untouched message gives back its bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use mailwire_message::{
-    Address, DateTime, Group, HeaderBuilder, Mailbox, Message, MessageBuilder, MessageId, MessageIdGenerator,
-    parse_address_list,
+    Address, DateTime, Group, HeaderBuilder, Mailbox, Message, MessageBuilder, MessageId,
+    MessageIdGenerator, parse_address_list,
 };
 use proptest::prelude::*;
 
@@ -36,7 +37,7 @@ fn local_part() -> impl Strategy<Value = String> {
     prop_oneof![
         prop::collection::vec(atom(), 1..4).prop_map(|v| v.join(".")),
         // Needs quoting: printable ASCII with spaces, quotes, backslashes.
-        "[ -~]{1,20}".prop_filter("not all dots", |s| !s.contains('@') || true),
+        "[ -~]{1,20}",
     ]
 }
 

@@ -1,7 +1,8 @@
 //! RFC 5322 Appendix A: every example message, with its parsed values.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers outside #[test] fns
 
 use mailwire_message::{
-    Address, DefectKind, Message, derive_envelope, parse_address_list, reply, Mailbox,
+    Address, DefectKind, Mailbox, Message, derive_envelope, parse_address_list, reply,
 };
 
 /// Join lines with CRLF; the empty line separates header and body.
@@ -35,12 +36,24 @@ fn hello() -> Vec<u8> {
 }
 
 fn check_hello(m: &Message<'_>) {
-    assert_eq!(names_addrs(&m.from()), [s(Some("John Doe"), "jdoe@machine.example")]);
-    assert_eq!(names_addrs(&m.to()), [s(Some("Mary Smith"), "mary@example.net")]);
+    assert_eq!(
+        names_addrs(&m.from()),
+        [s(Some("John Doe"), "jdoe@machine.example")]
+    );
+    assert_eq!(
+        names_addrs(&m.to()),
+        [s(Some("Mary Smith"), "mary@example.net")]
+    );
     assert_eq!(m.subject().as_deref(), Some("Saying Hello"));
     assert_eq!(m.date().unwrap().to_rfc3339(), "1997-11-21T09:55:06-06:00");
-    assert_eq!(m.message_id().unwrap().as_str(), "1234@local.machine.example");
-    assert_eq!(m.body(), b"This is a message just to say hello.\r\nSo, \"Hello\".\r\n");
+    assert_eq!(
+        m.message_id().unwrap().as_str(),
+        "1234@local.machine.example"
+    );
+    assert_eq!(
+        m.body(),
+        b"This is a message just to say hello.\r\nSo, \"Hello\".\r\n"
+    );
 }
 
 #[test]
@@ -68,7 +81,10 @@ fn rfc5322_a_1_1() {
     assert_eq!(sender.name(), Some("Michael Jones"));
     assert_eq!(sender.addr_spec(), "mjones@machine.example");
     // The envelope of a submission uses Sender as the reverse-path.
-    assert_eq!(derive_envelope(&m).unwrap().0.reverse_path, "mjones@machine.example");
+    assert_eq!(
+        derive_envelope(&m).unwrap().0.reverse_path,
+        "mjones@machine.example"
+    );
 }
 
 #[test]
@@ -83,7 +99,10 @@ fn rfc5322_a_1_2() {
         "Hi everyone.",
     ]);
     let m = Message::parse(&raw);
-    assert_eq!(names_addrs(&m.from()), [s(Some("Joe Q. Public"), "john.q.public@example.com")]);
+    assert_eq!(
+        names_addrs(&m.from()),
+        [s(Some("Joe Q. Public"), "john.q.public@example.com")]
+    );
     assert_eq!(
         names_addrs(&m.to()),
         [
@@ -94,10 +113,16 @@ fn rfc5322_a_1_2() {
     );
     assert_eq!(
         names_addrs(&m.cc()),
-        [s(None, "boss@nil.test"), s(Some("Giant; \"Big\" Box"), "sysservices@example.net")]
+        [
+            s(None, "boss@nil.test"),
+            s(Some("Giant; \"Big\" Box"), "sysservices@example.net")
+        ]
     );
     assert_eq!(m.date().unwrap().to_rfc3339(), "2003-07-01T10:52:37+02:00");
-    assert_eq!(m.message_id().unwrap().as_str(), "5678.21-Nov-1997@example.com");
+    assert_eq!(
+        m.message_id().unwrap().as_str(),
+        "5678.21-Nov-1997@example.com"
+    );
     assert!(m.summary().defects.is_empty());
 }
 
@@ -115,7 +140,9 @@ fn rfc5322_a_1_3() {
     let m = Message::parse(&raw);
     let to = m.to();
     assert_eq!(to.0.len(), 1);
-    let Address::Group(g) = &to.0[0] else { panic!("not a group") };
+    let Address::Group(g) = &to.0[0] else {
+        panic!("not a group")
+    };
     assert_eq!(g.name, "A Group");
     assert_eq!(
         names_addrs(&to),
@@ -126,7 +153,9 @@ fn rfc5322_a_1_3() {
         ]
     );
     let cc = m.cc();
-    let Address::Group(g) = &cc.0[0] else { panic!("not a group") };
+    let Address::Group(g) = &cc.0[0] else {
+        panic!("not a group")
+    };
     assert_eq!(g.name, "Undisclosed recipients");
     assert!(g.members.is_empty());
     assert_eq!(m.date().unwrap().to_rfc3339(), "1969-02-13T23:32:54-03:30");
@@ -153,7 +182,10 @@ fn rfc5322_a_2() {
     let m2 = Message::parse(&reply1);
     assert_eq!(
         names_addrs(&m2.reply_to()),
-        [s(Some("Mary Smith: Personal Account"), "smith@home.example")]
+        [s(
+            Some("Mary Smith: Personal Account"),
+            "smith@home.example"
+        )]
     );
     assert_eq!(m2.in_reply_to()[0].as_str(), "1234@local.machine.example");
     assert_eq!(m2.references()[0].as_str(), "1234@local.machine.example");
@@ -178,18 +210,28 @@ fn rfc5322_a_2() {
         "This is a reply to your reply.",
     ]);
     let m3 = Message::parse(&reply2);
-    let refs: Vec<_> = m3.references().iter().map(|r| r.as_str().to_owned()).collect();
+    let refs: Vec<_> = m3
+        .references()
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
     assert_eq!(refs, ["1234@local.machine.example", "3456@example.net"]);
 
     // John's reply as reply() builds it from Mary's: To from Reply-To,
     // References chained, one "Re: ".
     let john = Mailbox::new(Some("John Doe"), "jdoe@machine.example").unwrap();
     let r = reply(&m2, &[john], true).unwrap();
-    assert_eq!(r.get("To"), Some("\"Mary Smith: Personal Account\" <smith@home.example>"));
+    assert_eq!(
+        r.get("To"),
+        Some("\"Mary Smith: Personal Account\" <smith@home.example>")
+    );
     assert_eq!(r.get("Cc"), None);
     assert_eq!(r.get("Subject"), Some("Re: Saying Hello"));
     assert_eq!(r.get("In-Reply-To"), Some("<3456@example.net>"));
-    assert_eq!(r.get("References"), Some("<1234@local.machine.example> <3456@example.net>"));
+    assert_eq!(
+        r.get("References"),
+        Some("<1234@local.machine.example> <3456@example.net>")
+    );
 }
 
 #[test]
@@ -214,7 +256,10 @@ fn rfc5322_a_3() {
     assert_eq!(blocks.len(), 1);
     let b = &blocks[0];
     assert_eq!(b.from[0].addr_spec(), "mary@example.net");
-    assert_eq!(names_addrs(&b.to), [s(Some("Jane Brown"), "j-brown@other.example")]);
+    assert_eq!(
+        names_addrs(&b.to),
+        [s(Some("Jane Brown"), "j-brown@other.example")]
+    );
     assert_eq!(b.date.unwrap().to_rfc3339(), "1997-11-24T14:22:01-08:00");
     assert_eq!(b.message_id.as_ref().unwrap().as_str(), "78910@example.net");
     let (env, _) = derive_envelope(&m).unwrap();
@@ -279,7 +324,9 @@ fn rfc5322_a_5() {
     let m = Message::parse(&raw);
     assert_eq!(names_addrs(&m.from()), [s(Some("Pete"), "pete@silly.test")]);
     let to = m.to();
-    let Address::Group(g) = &to.0[0] else { panic!("not a group") };
+    let Address::Group(g) = &to.0[0] else {
+        panic!("not a group")
+    };
     assert_eq!(g.name, "A Group");
     assert_eq!(
         names_addrs(&to),
@@ -290,7 +337,9 @@ fn rfc5322_a_5() {
         ]
     );
     let cc = m.cc();
-    let Address::Group(g) = &cc.0[0] else { panic!("not a group") };
+    let Address::Group(g) = &cc.0[0] else {
+        panic!("not a group")
+    };
     assert_eq!(g.name, "Hidden recipients");
     assert!(g.members.is_empty());
     assert_eq!(m.date().unwrap().to_rfc3339(), "1969-02-13T23:32:00-03:30");
@@ -311,10 +360,16 @@ fn rfc5322_a_6_1() {
         "Hi everyone.",
     ]);
     let m = Message::parse(&raw);
-    assert_eq!(names_addrs(&m.from()), [s(Some("Joe Q. Public"), "john.q.public@example.com")]);
+    assert_eq!(
+        names_addrs(&m.from()),
+        [s(Some("Joe Q. Public"), "john.q.public@example.com")]
+    );
     assert_eq!(
         names_addrs(&m.to()),
-        [s(Some("Mary Smith"), "mary@example.net"), s(None, "jdoe@test.example")]
+        [
+            s(Some("Mary Smith"), "mary@example.net"),
+            s(None, "jdoe@test.example")
+        ]
     );
     let kinds: Vec<_> = m.summary().defects.iter().map(|d| d.kind).collect();
     assert!(kinds.contains(&DefectKind::ObsoleteRoute));
@@ -364,7 +419,11 @@ fn rfc5322_a_6_3() {
     assert_eq!(m.fields()[1].name(), "To");
     check_hello(&m);
     let kinds: Vec<_> = m.defects().iter().map(|d| d.kind).collect();
-    assert!(kinds.iter().all(|k| *k == DefectKind::WhitespaceBeforeColon));
+    assert!(
+        kinds
+            .iter()
+            .all(|k| *k == DefectKind::WhitespaceBeforeColon)
+    );
     assert_eq!(kinds.len(), 5);
     // Unmodified, the message serializes back byte for byte.
     let mut out = Vec::new();

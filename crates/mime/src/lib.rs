@@ -1,14 +1,32 @@
 //! # mailwire-mime
 //!
 //! MIME (RFC 2045-2049, 2183, 2231, 2387, 1847, 3464): the body of an
-//! Internet message. No I/O, no clock: bytes in, a tree or events out; and
-//! values in, bytes out.
+//! Internet message. No I/O, no clock, no RNG: bytes in, a tree or events
+//! out; values in, bytes out.
 //!
 //! ```text
-//!  message bytes ──► Message::parse ──► tree of parts (zero-copy ranges) ──► decoded bodies, text
-//!  message bytes ──► Parser::feed (any split) ──► events (bounded memory)
-//!  parts ──► Builder ──► message bytes
+//!  message bytes ──► Message::parse ──► flat tree of parts (zero-copy ranges,
+//!                                        IMAP section numbers, defects)
+//!                                          └─► decoded(), text(), signed_content(), ...
+//!  message bytes ──► Parser::feed (any split) ──► Event::{PartStart, Body, Decoded,
+//!                                                  Preamble, Epilogue, PartEnd, Defect}
+//!  PartBuilder / MessageBuilder ──► message bytes
+//!  downgrade::downgrade_7bit, partial::{split, reassemble}
 //! ```
+//!
+//! - [`Message::parse`] builds the tree. It *is* the streaming [`Parser`]
+//!   fed the whole input, so the tree and the streaming events agree by
+//!   construction; the tests also feed every corpus message and generated
+//!   messages in random splits and byte by byte and compare.
+//! - Parsing is lenient (missing close delimiters, missing blank lines,
+//!   truncated parts, broken Content-Type, bare LF, unknown charsets and
+//!   encodings) and every repair is a [`Defect`]. Limits ([`Limits`]) bound
+//!   depth, part count and header size; exceeding one is a defect too.
+//! - Part numbering is IMAP's (RFC 3501 §6.4.5): see [`Part::section`].
+//! - [`encoding`] holds the transfer decoders (incremental) and encoders;
+//!   [`params`] the Content-Type / Content-Disposition / RFC 2231 parser;
+//!   [`report`] the RFC 3464 and MDN fields; [`summary`] the per-leaf
+//!   summary used by the `parse` example.
 //!
 //! ```
 //! use mailwire_mime::Message;
@@ -24,6 +42,15 @@
 //! assert_eq!(msg.decoded(leaves[1]).as_ref(), &[0, 1, 2]);
 //! assert_eq!(leaves[1].mime.filename(), Some("a.bin"));
 //! ```
+//!
+//! ## For the `parse` example
+//!
+//! - `"parts"`: [`summary::leaf_parts`]`(&Message::parse(&bytes))`, then
+//!   [`summary::parts_json`] (or [`summary::PartSummary::to_json`] per part).
+//! - `--stream`: a [`summary::StreamSummarizer`], [`feed`](summary::StreamSummarizer::feed)
+//!   each read, [`finish`](summary::StreamSummarizer::finish): the identical
+//!   list, with SHA-256 computed as the bytes pass and memory bounded.
+//! - `--tree`: [`summary::outline`]`(&msg)`.
 #![warn(missing_docs)]
 
 pub mod builder;

@@ -766,6 +766,12 @@ impl Parser {
         if mime.transfer_encoding_unknown {
             self.defect(DefectKind::UnknownTransferEncoding, id, offset, sink);
         }
+        if mime.content_type.ty() == "text"
+            && let Some(cs) = mime.content_type.param("charset")
+            && mailwire_message::charset::Charset::for_label(cs.as_bytes()).is_none()
+        {
+            self.defect(DefectKind::UnknownCharset, id, offset, sink);
+        }
         let limits = self.opts.limits;
         let mut kind = if mime.content_type.is_multipart() {
             PartKind::Multipart

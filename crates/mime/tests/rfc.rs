@@ -313,3 +313,46 @@ fn stack_overflow_corpus_message() {
     let leaf = msg.leaves().next().unwrap();
     assert_eq!(msg.raw_body(leaf), b"\nMessage Body\n");
 }
+
+#[test]
+fn unknown_charset_is_reported_and_decoded_with_fallback() {
+    let msg = Message::parse(b"Content-Type: text/plain; charset=x-klingon\r\n\r\ncaf\xe9\r\n");
+    assert!(msg.has_defect(DefectKind::UnknownCharset));
+    let (text, status) = msg.text(msg.root()).unwrap();
+    assert_eq!(text, "caf\u{e9}\r\n");
+    assert_eq!(status, mailwire_mime::TextStatus::UnknownCharset);
+    // UTF-7 and a WHATWG label.
+    let msg = Message::parse(b"Content-Type: text/plain; charset=utf-7\r\n\r\nHi Mom -+Jjo--!");
+    assert_eq!(msg.text(msg.root()).unwrap().0, "Hi Mom -\u{263A}-!");
+    let msg = Message::parse(b"Content-Type: text/plain; charset=koi8-r\r\nContent-Transfer-Encoding: base64\r\n\r\n0NLJ18XU\r\n");
+    assert_eq!(msg.text(msg.root()).unwrap().0, "привет");
+    assert!(msg.defects().is_empty());
+}
+
+#[test]
+fn streaming_memory_is_bounded() {
+    // A 16 MiB attachment streamed through the summariser in 64 KiB reads:
+    // the parser never holds more than a partial delimiter line.
+    use mailwire_mime::summary::StreamSummarizer;
+    let head = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+    let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVpBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWkFC\r\n";
+    let mut s = StreamSummarizer::new();
+    s.feed(head);
+    let mut chunk = Vec::new();
+    while chunk.len() < 65536 {
+        chunk.extend_from_slice(line);
+    }
+    let mut max = 0;
+    let mut fed = 0;
+    while fed < 16 << 20 {
+        s.feed(&chunk[..65531]);
+        s.feed(&chunk[65531..]);
+        max = max.max(s.buffered());
+        fed += chunk.len();
+    }
+    s.feed(b"--b--\r\n");
+    let parts = s.finish();
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].size as usize, fed / line.len() * 54);
+    assert!(max < 1024, "{max}");
+}

@@ -95,5 +95,12 @@ mod timer;
 mod types;
 
 pub use error::ConnectionError;
-pub use parse::{FrameError, ParseError, Status, command_frame, parse_command, parse_reply, reply_frame};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+pub use parse::{
+    FrameError, ParseError, Status, command_frame, parse_command, parse_reply, reply_frame,
+};
 pub use types::*;

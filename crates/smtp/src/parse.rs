@@ -195,7 +195,11 @@ fn text_arg(rest: &[u8]) -> Result<Text<'_>, ParseError> {
 }
 
 fn opt_text(rest: &[u8]) -> Result<Option<Text<'_>>, ParseError> {
-    if rest.is_empty() { Ok(None) } else { text_arg(rest).map(Some) }
+    if rest.is_empty() {
+        Ok(None)
+    } else {
+        text_arg(rest).map(Some)
+    }
 }
 
 /// Parses 1 to 20 ASCII digits.
@@ -215,15 +219,20 @@ fn digits_u64(d: &[u8]) -> Option<u64> {
 }
 
 fn bdat(arg: &[u8]) -> Result<Command<'static>, ParseError> {
-    let r: PResult<'_, (&[u8], Option<&[u8]>)> =
-        (take_while1(|b: u8| b.is_ascii_digit()), opt(preceded(tag(&b" "[..]), tag_no_case(&b"LAST"[..]))))
-            .parse(arg);
+    let r: PResult<'_, (&[u8], Option<&[u8]>)> = (
+        take_while1(|b: u8| b.is_ascii_digit()),
+        opt(preceded(tag(&b" "[..]), tag_no_case(&b"LAST"[..]))),
+    )
+        .parse(arg);
     let (rest, (digits, last)) = r.or_else(syntax)?;
     if !rest.is_empty() {
         return Err(ParseError::Syntax);
     }
     let size = digits_u64(digits).ok_or(ParseError::Syntax)?;
-    Ok(Command::Bdat { size, last: last.is_some() })
+    Ok(Command::Bdat {
+        size,
+        last: last.is_some(),
+    })
 }
 
 fn auth(arg: &[u8]) -> Result<Command<'_>, ParseError> {
@@ -243,7 +252,7 @@ fn auth(arg: &[u8]) -> Result<Command<'_>, ParseError> {
 /// `"<" [ A-d-l ":" ] Mailbox ">"` or `"<>"`, returning the mailbox (None
 /// for the null path; a source route is checked and dropped, as RFC 5321
 /// §4.1.2 and Appendix C allow) and the rest of the input.
-#[inline]
+#[inline(always)]
 fn path(input: &str) -> Result<(Option<Mailbox<'_>>, &str), ParseError> {
     let b = input.as_bytes();
     if b.first() != Some(&b'<') {
@@ -440,10 +449,13 @@ fn xtext(v: &str) -> Result<XText<'_>, ParseError> {
 #[inline]
 fn other_param<'a>(k: &'a str, v: Option<&'a str>) -> Parameter<'a> {
     // Both were checked against their grammar in `params`.
-    Parameter { keyword: Keyword::unvalidated(k), value: v.map(EsmtpValue::unvalidated) }
+    Parameter {
+        keyword: Keyword::unvalidated(k),
+        value: v.map(EsmtpValue::unvalidated),
+    }
 }
 
-#[inline]
+#[inline(always)]
 fn mail(arg: &str) -> Result<Command<'_>, ParseError> {
     if arg.len() < 5 || !arg.as_bytes()[..5].eq_ignore_ascii_case(b"FROM:") {
         return Err(ParseError::Syntax);
@@ -495,7 +507,10 @@ fn mail(arg: &str) -> Result<Command<'_>, ParseError> {
             set(&mut p.auth, xtext(need(v)?)?)
         } else if is("MT-PRIORITY") {
             let n: i8 = number(need(v)?)?;
-            set(&mut p.mt_priority, Priority::new(n).map_err(|_| ParseError::BadParameter)?)
+            set(
+                &mut p.mt_priority,
+                Priority::new(n).map_err(|_| ParseError::BadParameter)?,
+            )
         } else if is("BY") {
             set(&mut p.by, deliver_by(need(v)?)?)
         } else {
@@ -525,7 +540,7 @@ fn deliver_by(v: &str) -> Result<DeliverBy, ParseError> {
     Ok(DeliverBy { time, ret, trace })
 }
 
-#[inline]
+#[inline(always)]
 fn rcpt(arg: &str) -> Result<Command<'_>, ParseError> {
     if arg.len() < 3 || !arg.as_bytes()[..3].eq_ignore_ascii_case(b"TO:") {
         return Err(ParseError::Syntax);
@@ -667,7 +682,11 @@ pub fn parse_reply(input: &[u8]) -> Result<Reply<'_>, ParseError> {
         }
         let line = &rest[..lf - 1];
         rest = &rest[lf + 1..];
-        let (d0, d1, d2) = (line[0].wrapping_sub(b'0'), line[1].wrapping_sub(b'0'), line[2].wrapping_sub(b'0'));
+        let (d0, d1, d2) = (
+            line[0].wrapping_sub(b'0'),
+            line[1].wrapping_sub(b'0'),
+            line[2].wrapping_sub(b'0'),
+        );
         // Reply-code = %x32-35 %x30-35 %x30-39
         if !(2..=5).contains(&d0) || d1 > 5 || d2 > 9 {
             return Err(ParseError::BadReply);
@@ -711,10 +730,16 @@ impl Capabilities {
     pub fn from_ehlo(reply: &Reply<'_>) -> Capabilities {
         let mut caps = Capabilities::default();
         let raw = reply.as_bytes();
-        for (i, line) in raw.split(|&b| b == b'\n').filter(|l| l.len() >= 4).enumerate() {
+        for (i, line) in raw
+            .split(|&b| b == b'\n')
+            .filter(|l| l.len() >= 4)
+            .enumerate()
+        {
             // "250-KEYWORD params\r": skip the code and separator.
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let Ok(text) = std::str::from_utf8(&line[4.min(line.len())..]) else { continue };
+            let Ok(text) = std::str::from_utf8(&line[4.min(line.len())..]) else {
+                continue;
+            };
             if i == 0 {
                 caps.domain = text.split(' ').next().unwrap_or("").to_owned();
                 continue;
@@ -755,7 +780,8 @@ impl Capabilities {
                     }
                 }
             } else {
-                caps.other.push((kw.to_ascii_uppercase(), words.map(str::to_owned).collect()));
+                caps.other
+                    .push((kw.to_ascii_uppercase(), words.map(str::to_owned).collect()));
             }
         }
         caps

@@ -75,7 +75,24 @@ static CLASS: [u8; 256] = {
         // RFC 5322 §3.2.3 atext; UTF8-non-ascii per RFC 6531 §3.3.
         let special = matches!(
             b,
-            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'/' | b'=' | b'?' | b'^' | b'_' | b'`' | b'{' | b'|' | b'}' | b'~'
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
         );
         if alnum || high || special {
             c |= C_ATEXT;
@@ -604,7 +621,7 @@ pub struct Mailbox<'a> {
 
 impl<'a> Mailbox<'a> {
     /// Builds a mailbox from its two parts, checking the path length.
-    #[inline]
+    #[inline(always)]
     pub fn new(local: LocalPart<'a>, host: Host<'a>) -> Result<Self, ValidationError> {
         let len = local.0.len() + host.0.len() + 3;
         if len > MAX_PATH {

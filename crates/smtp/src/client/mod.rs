@@ -927,14 +927,22 @@ impl Client {
         if chunking {
             if tx.bdat.is_none() {
                 let binary = tx.env.params.body == Some(BodyType::BinaryMime);
-                let body = if binary { tx.body.clone() } else { canonical_crlf(&tx.body) };
+                let body = if binary {
+                    tx.body.clone()
+                } else {
+                    canonical_crlf(&tx.body)
+                };
                 tx.bdat = Some((body, 0));
             }
             let chunk = self.opts.bdat_chunk_size.max(1);
             while let Some((body, pos)) = &mut tx.bdat {
                 let end = (*pos + chunk).min(body.len());
                 let last = end == body.len();
-                Command::Bdat { size: (end - *pos) as u64, last }.encode(&mut out);
+                Command::Bdat {
+                    size: (end - *pos) as u64,
+                    last,
+                }
+                .encode(&mut out);
                 out.extend_from_slice(&body[*pos..end]);
                 *pos = end;
                 expects.push(Expect::Bdat { last });
@@ -1034,7 +1042,11 @@ impl Client {
             .as_ref()
             .is_some_and(|m| !m.code().is_positive());
         if !pipelining && tx.due == 0 && !tx.sent_all {
-            let chunk_failed = tx.outcome.data.as_ref().is_some_and(|d| !d.code().is_positive());
+            let chunk_failed = tx
+                .outcome
+                .data
+                .as_ref()
+                .is_some_and(|d| !d.code().is_positive());
             if mail_failed || chunk_failed {
                 tx.sent_all = true;
                 return self.complete_front(!mail_failed);
