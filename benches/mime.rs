@@ -41,7 +41,11 @@ fn corpus() -> Vec<Vec<u8>> {
     for d in dirs.flatten() {
         for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
             let name = f.file_name().to_string_lossy().into_owned();
-            if name == "COPYING" || name == "LICENSE" || name.starts_with("photo.") || name.starts_with("wikipedia.") {
+            if name == "COPYING"
+                || name == "LICENSE"
+                || name.starts_with("photo.")
+                || name.starts_with("wikipedia.")
+            {
                 continue;
             }
             paths.push(f.path());
@@ -98,7 +102,11 @@ fn attachments() -> Vec<Vec<u8>> {
                 .and_then(|b| b.header("Subject", "the file"))
                 .expect("valid header")
                 .text("Here it is.\n")
-                .attachment(PartBuilder::attachment("application/octet-stream", "data.bin", noise(1 << 20, i + 1)))
+                .attachment(PartBuilder::attachment(
+                    "application/octet-stream",
+                    "data.bin",
+                    noise(1 << 20, i + 1),
+                ))
                 .boundary_seed(i)
                 .build()
         })
@@ -112,7 +120,11 @@ fn forwards() -> Vec<Vec<u8>> {
                 .header("Subject", "original")
                 .expect("valid header")
                 .text(&"The original text, with some words.\n".repeat(40))
-                .attachment(PartBuilder::attachment("image/png", "pic.png", noise(6000, i + 7)))
+                .attachment(PartBuilder::attachment(
+                    "image/png",
+                    "pic.png",
+                    noise(6000, i + 7),
+                ))
                 .build();
             for level in 0..3 {
                 msg = MessageBuilder::new()
@@ -144,7 +156,9 @@ fn mailwire_full(data: &[u8]) -> usize {
 }
 
 fn mail_parser_full(data: &[u8]) -> usize {
-    let msg = mail_parser::MessageParser::default().parse(data).expect("mail-parser");
+    let msg = mail_parser::MessageParser::default()
+        .parse(data)
+        .expect("mail-parser");
     let mut n = 0;
     for p in &msg.parts {
         n += p.contents().len();
@@ -174,7 +188,11 @@ fn mailparse_full(data: &[u8]) -> usize {
 /// that load affects alike.
 fn interleaved(name: &str, inputs: &[Vec<u8>], bytes: usize) {
     type Full = fn(&[u8]) -> usize;
-    let libs: [(&str, Full); 3] = [("mailwire", mailwire_full), ("mail-parser", mail_parser_full), ("mailparse", mailparse_full)];
+    let libs: [(&str, Full); 3] = [
+        ("mailwire", mailwire_full),
+        ("mail-parser", mail_parser_full),
+        ("mailparse", mailparse_full),
+    ];
     let reps = (4_000_000 / bytes.max(1)).max(1);
     let mut secs = [0f64; 3];
     for _ in 0..30 {
@@ -205,11 +223,19 @@ fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
     let all = inputs.len();
     let inputs: Vec<Vec<u8>> = inputs
         .iter()
-        .filter(|d| mail_parser::MessageParser::default().parse(d.as_slice()).is_some() && mailparse::parse_mail(d).is_ok())
+        .filter(|d| {
+            mail_parser::MessageParser::default()
+                .parse(d.as_slice())
+                .is_some()
+                && mailparse::parse_mail(d).is_ok()
+        })
         .cloned()
         .collect();
     if inputs.len() < all {
-        eprintln!("{name}: {} of {all} messages left out (a peer rejects them)", all - inputs.len());
+        eprintln!(
+            "{name}: {} of {all} messages left out (a peer rejects them)",
+            all - inputs.len()
+        );
     }
     let inputs = &inputs[..];
     let bytes: usize = inputs.iter().map(Vec::len).sum();
@@ -217,19 +243,60 @@ fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
     interleaved(name, inputs, bytes);
     let mut g = c.benchmark_group(format!("mime_full/{name}"));
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("mailwire", |b| b.iter(|| inputs.iter().map(|d| mailwire_full(black_box(d))).sum::<usize>()));
-    g.bench_function("mail-parser", |b| b.iter(|| inputs.iter().map(|d| mail_parser_full(black_box(d))).sum::<usize>()));
-    g.bench_function("mailparse", |b| b.iter(|| inputs.iter().map(|d| mailparse_full(black_box(d))).sum::<usize>()));
+    g.bench_function("mailwire", |b| {
+        b.iter(|| {
+            inputs
+                .iter()
+                .map(|d| mailwire_full(black_box(d)))
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("mail-parser", |b| {
+        b.iter(|| {
+            inputs
+                .iter()
+                .map(|d| mail_parser_full(black_box(d)))
+                .sum::<usize>()
+        })
+    });
+    g.bench_function("mailparse", |b| {
+        b.iter(|| {
+            inputs
+                .iter()
+                .map(|d| mailparse_full(black_box(d)))
+                .sum::<usize>()
+        })
+    });
     g.finish();
     let mut g = c.benchmark_group(format!("mime_structure/{name}"));
     g.throughput(Throughput::Bytes(bytes as u64));
-    g.bench_function("mailwire", |b| b.iter(|| inputs.iter().map(|d| Message::parse(black_box(d)).parts().len()).sum::<usize>()));
+    g.bench_function("mailwire", |b| {
+        b.iter(|| {
+            inputs
+                .iter()
+                .map(|d| Message::parse(black_box(d)).parts().len())
+                .sum::<usize>()
+        })
+    });
     let mp = mail_parser::MessageParser::new().with_mime_headers();
     g.bench_function("mail-parser", |b| {
-        b.iter(|| inputs.iter().map(|d| mp.parse(black_box(d.as_slice())).map_or(0, |m| m.parts.len())).sum::<usize>())
+        b.iter(|| {
+            inputs
+                .iter()
+                .map(|d| {
+                    mp.parse(black_box(d.as_slice()))
+                        .map_or(0, |m| m.parts.len())
+                })
+                .sum::<usize>()
+        })
     });
     g.bench_function("mailparse", |b| {
-        b.iter(|| inputs.iter().map(|d| mailparse::parse_mail(black_box(d)).map_or(0, |m| m.subparts.len())).sum::<usize>())
+        b.iter(|| {
+            inputs
+                .iter()
+                .map(|d| mailparse::parse_mail(black_box(d)).map_or(0, |m| m.subparts.len()))
+                .sum::<usize>()
+        })
     });
     g.finish();
 }

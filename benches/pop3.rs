@@ -294,11 +294,13 @@ fn fetch_all(port: u16) -> (usize, u64) {
 /// The mailserver example with `--pop3`, its mailbox `testuser` pointing at
 /// `maildir` (a symbolic link); `None` when it is not built or has no POP3.
 fn start_mailserver(root: &Path, maildir: &Path) -> Option<Dovecot> {
-    let bin = std::env::var_os("MAILWIRE_MAILSERVER_BIN").map(PathBuf::from).or_else(|| {
-        let exe = std::env::current_exe().ok()?;
-        let p = exe.parent()?.parent()?.join("examples").join("mailserver");
-        p.is_file().then_some(p)
-    })?;
+    let bin = std::env::var_os("MAILWIRE_MAILSERVER_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            let p = exe.parent()?.parent()?.join("examples").join("mailserver");
+            p.is_file().then_some(p)
+        })?;
     let data = root.join("ms-data");
     fs::create_dir_all(data.join("mailboxes")).ok()?;
     std::os::unix::fs::symlink(maildir, data.join("mailboxes/testuser")).ok()?;
@@ -306,7 +308,13 @@ fn start_mailserver(root: &Path, maildir: &Path) -> Option<Dovecot> {
     let mut child = Command::new(bin)
         .arg("--data")
         .arg(&data)
-        .args(["--smtp", &format!("127.0.0.1:{smtp}"), "--no-submission", "--pop3", &format!("127.0.0.1:{pop3}")])
+        .args([
+            "--smtp",
+            &format!("127.0.0.1:{smtp}"),
+            "--no-submission",
+            "--pop3",
+            &format!("127.0.0.1:{pop3}"),
+        ])
         .args(["--user", "testuser:testpass"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -338,12 +346,11 @@ fn bench(c: &mut Criterion) {
         fs::create_dir_all(mail.join(d)).unwrap();
     }
     for i in 0..MESSAGES {
-        fs::write(
-            mail.join("new")
-                .join(format!("1700000000.M{i:06}P1Q{i}.bench")),
-            message(i),
-        )
-        .unwrap();
+        // S= and W= (size on disk, size with CRLF) as Dovecot writes them:
+        // every server may list sizes without reading the files.
+        let m = message(i);
+        let name = format!("1700000000.M{i:06}P1Q{i}.bench,S={0},W={0}", m.len());
+        fs::write(mail.join("new").join(name), m).unwrap();
     }
     let dport = free_port();
     let dovecot = start_dovecot(&root, dport);
@@ -430,9 +437,15 @@ fn bench(c: &mut Criterion) {
     }
     if mailserver.is_some() {
         let ms = best("mailserver");
-        println!("pop3: mailserver      {:.0} messages/s", MESSAGES as f64 / ms);
+        println!(
+            "pop3: mailserver      {:.0} messages/s",
+            MESSAGES as f64 / ms
+        );
         if dovecot.is_some() {
-            println!("pop3: ratio mailserver/dovecot = {:.2}x", best("dovecot") / ms);
+            println!(
+                "pop3: ratio mailserver/dovecot = {:.2}x",
+                best("dovecot") / ms
+            );
         }
     }
     drop(mailserver);

@@ -80,6 +80,10 @@ impl Pool {
         if self.threads.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
             // Too many connections: wait for a worker to come free.
             loop {
+                if self.shared.shutdown.load(Ordering::SeqCst) {
+                    // Shutting down: workers no longer come back; drop it.
+                    return;
+                }
                 std::thread::sleep(Duration::from_millis(5));
                 let worker = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
                 if let Some((_, tx)) = worker {

@@ -5,9 +5,16 @@ use libfuzzer_sys::fuzz_target;
 use mailwire_mime::encoding::{self, Decoder, TransferEncoding};
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&k, data)) = input.split_first() else { return };
+    let Some((&k, data)) = input.split_first() else {
+        return;
+    };
     let split = usize::from(k) % (data.len() + 1);
-    for te in [TransferEncoding::Base64, TransferEncoding::QuotedPrintable, TransferEncoding::UuEncode, TransferEncoding::EightBit] {
+    for te in [
+        TransferEncoding::Base64,
+        TransferEncoding::QuotedPrintable,
+        TransferEncoding::UuEncode,
+        TransferEncoding::EightBit,
+    ] {
         let whole = encoding::decode(te, data);
         let mut d = Decoder::new(te);
         let mut out = Vec::new();
@@ -16,15 +23,30 @@ fuzz_target!(|input: &[u8]| {
         d.finish(&mut out);
         assert_eq!(out, whole, "{te:?}");
     }
-    assert_eq!(encoding::decode(TransferEncoding::Base64, &encoding::encode_base64(data)), data);
+    assert_eq!(
+        encoding::decode(TransferEncoding::Base64, &encoding::encode_base64(data)),
+        data
+    );
     let qp = encoding::encode_quoted_printable(data, false);
     assert!(qp.split(|&b| b == b'\n').all(|l| l.len() <= 77));
-    assert_eq!(encoding::decode(TransferEncoding::QuotedPrintable, &qp), data);
-    assert_eq!(encoding::decode(TransferEncoding::UuEncode, &encoding::encode_uuencode(data, "f")), data);
+    assert_eq!(
+        encoding::decode(TransferEncoding::QuotedPrintable, &qp),
+        data
+    );
+    assert_eq!(
+        encoding::decode(
+            TransferEncoding::UuEncode,
+            &encoding::encode_uuencode(data, "f")
+        ),
+        data
+    );
     if let Ok(text) = std::str::from_utf8(data) {
         if !text.contains('\r') && !text.contains('\n') {
             let qp = encoding::encode_quoted_printable(data, true);
-            assert_eq!(encoding::decode(TransferEncoding::QuotedPrintable, &qp), data);
+            assert_eq!(
+                encoding::decode(TransferEncoding::QuotedPrintable, &qp),
+                data
+            );
         }
     }
 });

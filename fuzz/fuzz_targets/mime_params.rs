@@ -19,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
     if name.contains("=?") || name.trim() != name {
         return; // encoded-word look-alikes and edge spaces are not kept verbatim
     }
-    let raw = PartBuilder::attachment("application/octet-stream", &name, b"x".to_vec()).to_bytes(1, false);
+    let raw = PartBuilder::attachment("application/octet-stream", &name, b"x".to_vec())
+        .to_bytes(1, false);
     let msg = Message::parse(&raw);
     assert_eq!(msg.root().mime.filename(), Some(name.as_str()));
 });

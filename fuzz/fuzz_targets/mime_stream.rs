@@ -17,14 +17,37 @@ fn record(seen: &mut Seen, ev: Event<'_>) {
     match ev {
         Event::PartStart(s) => seen.structure.push(format!(
             "start {} {:?} {:?} {} {} {} {:?} {}",
-            s.id, s.parent, s.section, s.offset, s.body_offset, s.stream, s.kind, s.mime.mime_type()
+            s.id,
+            s.parent,
+            s.section,
+            s.offset,
+            s.body_offset,
+            s.stream,
+            s.kind,
+            s.mime.mime_type()
         )),
         Event::PartEnd(e) => seen.structure.push(format!("end {} {}", e.id, e.end)),
         Event::Defect(d) => seen.structure.push(format!("defect {d}")),
-        Event::Body { id, data, .. } => seen.data.entry((0, id)).or_default().extend_from_slice(data),
-        Event::Decoded { id, data } => seen.data.entry((1, id)).or_default().extend_from_slice(data),
-        Event::Preamble { id, data, .. } => seen.data.entry((2, id)).or_default().extend_from_slice(data),
-        Event::Epilogue { id, data, .. } => seen.data.entry((3, id)).or_default().extend_from_slice(data),
+        Event::Body { id, data, .. } => seen
+            .data
+            .entry((0, id))
+            .or_default()
+            .extend_from_slice(data),
+        Event::Decoded { id, data } => seen
+            .data
+            .entry((1, id))
+            .or_default()
+            .extend_from_slice(data),
+        Event::Preamble { id, data, .. } => seen
+            .data
+            .entry((2, id))
+            .or_default()
+            .extend_from_slice(data),
+        Event::Epilogue { id, data, .. } => seen
+            .data
+            .entry((3, id))
+            .or_default()
+            .extend_from_slice(data),
         _ => {}
     }
 }
@@ -44,7 +67,9 @@ fn run(data: &[u8], cuts: &[usize]) -> Seen {
 }
 
 fuzz_target!(|input: &[u8]| {
-    let Some((&k, data)) = input.split_first() else { return };
+    let Some((&k, data)) = input.split_first() else {
+        return;
+    };
     let whole = run(data, &[]);
     let step = usize::from(k % 16) + 1;
     let cuts: Vec<usize> = (step..data.len()).step_by(step).collect();

@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     assert!(msg.parts().len() <= 201);
     for p in msg.parts() {
         let s = msg.stream(p.stream);
-        assert!(p.header.start <= p.header.end && p.header.end <= p.body.start && p.body.end <= s.len());
+        assert!(
+            p.header.start <= p.header.end && p.header.end <= p.body.start && p.body.end <= s.len()
+        );
         let _ = msg.raw_entity(p);
         let _ = msg.decoded(p);
         let _ = msg.text(p);

@@ -59,7 +59,9 @@ pub fn strip_reply_prefix(subject: &str) -> &str {
 /// A subject taken from a parsed message, with control characters (which
 /// the builder refuses) turned into spaces.
 fn clean_subject(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn contains(list: &[Mailbox<'_>], m: &Mailbox<'_>) -> bool {
@@ -136,7 +138,10 @@ pub fn reply(
         h = h.cc(&cc);
     }
     let subject = original.subject().unwrap_or(Cow::Borrowed(""));
-    h = h.subject(&format!("Re: {}", clean_subject(strip_reply_prefix(&subject))))?;
+    h = h.subject(&format!(
+        "Re: {}",
+        clean_subject(strip_reply_prefix(&subject))
+    ))?;
     let (refs, id) = chained_references(original);
     if let Some(id) = id {
         h = h.in_reply_to(std::slice::from_ref(&id));
@@ -309,7 +314,10 @@ pub fn auto_reply(
     let mut h = HeaderBuilder::new()
         .from(std::slice::from_ref(me))
         .to(std::slice::from_ref(&target))
-        .subject(&format!("Auto: {}", clean_subject(strip_reply_prefix(&subject))))?
+        .subject(&format!(
+            "Auto: {}",
+            clean_subject(strip_reply_prefix(&subject))
+        ))?
         .raw("Auto-Submitted", AutoSubmitted::AutoReplied.as_str())?;
     let (refs, id) = chained_references(original);
     if let Some(id) = id {
@@ -425,9 +433,8 @@ mod tests {
 
     #[test]
     fn controls_in_original_are_not_copied() {
-        let m = Message::parse(
-            b"From: a@b.test\r\nSubject: x\x00y\r\nMessage-ID: <a\x00b@c>\r\n\r\n",
-        );
+        let m =
+            Message::parse(b"From: a@b.test\r\nSubject: x\x00y\r\nMessage-ID: <a\x00b@c>\r\n\r\n");
         let me = Mailbox::new(None, "me@y.test").unwrap();
         let r = reply(&m, &[me], false).unwrap();
         assert_eq!(r.get("Subject"), Some("Re: x y"));

@@ -322,14 +322,16 @@ fn decode_charset_into(label: &[u8], bytes: &[u8], out: &mut String) -> DecodeSt
         Some(charset::Charset::Whatwg(enc))
             if enc != encoding_rs::UTF_16LE && enc != encoding_rs::UTF_16BE =>
         {
-            if enc == encoding_rs::UTF_8 {
-                if let Ok(s) = std::str::from_utf8(bytes) {
-                    out.push_str(s);
-                    return DecodeStatus::Ok;
-                }
+            if enc == encoding_rs::UTF_8
+                && let Ok(s) = std::str::from_utf8(bytes)
+            {
+                out.push_str(s);
+                return DecodeStatus::Ok;
             }
             let mut dec = enc.new_decoder_without_bom_handling();
-            let need = dec.max_utf8_buffer_length(bytes.len()).unwrap_or(bytes.len() * 3 + 16);
+            let need = dec
+                .max_utf8_buffer_length(bytes.len())
+                .unwrap_or(bytes.len() * 3 + 16);
             out.reserve(need);
             let (_, _, errors) = dec.decode_to_string(bytes, out, true);
             if errors {

@@ -40,7 +40,11 @@ Content-Disposition: attachment; filename=\"big.bin\"\r\n\r\n",
     }
     f.write_all(b"--=_big--\r\n")?;
     f.flush()?;
-    let hex: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     println!("{hex}");
     Ok(())
 }

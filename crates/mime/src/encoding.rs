@@ -204,7 +204,11 @@ impl Base64Decoder {
                 if let Some(nl) = nl {
                     let line = &input[i..i + nl];
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if !line.is_empty() && line.len().is_multiple_of(4) && line.len() <= 1024 && line[line.len() - 1] != b'=' {
+                    if !line.is_empty()
+                        && line.len().is_multiple_of(4)
+                        && line.len() <= 1024
+                        && line[line.len() - 1] != b'='
+                    {
                         let start = out.len();
                         out.resize(start + line.len() / 4 * 3, 0);
                         if let Ok(n) = LINE_ENGINE.decode_slice(line, &mut out[start..]) {

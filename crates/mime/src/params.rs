@@ -58,8 +58,13 @@ fn intern(name: &[u8]) -> Cow<'static, str> {
         &["id"],
         &["pdf", "png", "gif"],
         &["text", "html", "name", "type", "size", "jpeg"],
-        &["plain", "mixed", "image", "delsp", "audio", "video", "total"],
-        &["rfc822", "format", "signed", "report", "inline", "micalg", "digest", "number", "method"],
+        &[
+            "plain", "mixed", "image", "delsp", "audio", "video", "total",
+        ],
+        &[
+            "rfc822", "format", "signed", "report", "inline", "micalg", "digest", "number",
+            "method",
+        ],
         &["message", "related", "charset", "partial", "flowed"],
         &["boundary", "filename", "protocol", "enriched", "calendar"],
         &["multipart"],
@@ -556,7 +561,9 @@ fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
             }
         }
         let value = match &charset {
-            Some(cs) => crate::charset::decode_text(cs.as_bytes(), &bytes).0.into_owned(),
+            Some(cs) => crate::charset::decode_text(cs.as_bytes(), &bytes)
+                .0
+                .into_owned(),
             None => crate::charset::bytes_to_string(&bytes),
         };
         out.push(Param {

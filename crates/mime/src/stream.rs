@@ -138,7 +138,9 @@ pub struct PartStart<'a> {
     pub offset: u64,
     /// Offset of the body.
     pub body_offset: u64,
-    /// The raw header block, including its blank line when present.
+    /// The raw header block, including its blank line when present. For a
+    /// block over [`Limits::max_header_size`] only its first lines (up to
+    /// the limit) are given; `offset..body_offset` still spans all of it.
     pub header: &'a [u8],
     /// The parsed MIME fields.
     pub mime: MimeHeaders,
@@ -286,6 +288,8 @@ pub struct Parser {
     finished: bool,
     /// The kept part of an oversized header block and its offset.
     pending_header: Option<(Vec<u8>, u64)>,
+    /// Skipping a header line whose start was already dropped.
+    skip_mid_line: bool,
 }
 
 impl Default for Parser {
@@ -320,6 +324,7 @@ impl Parser {
             root_started: false,
             finished: false,
             pending_header: None,
+            skip_mid_line: false,
         }
     }
 
@@ -683,14 +688,14 @@ impl Parser {
     }
 
     fn skip_headers(&mut self, input: &[u8], pos: usize, eof: bool, sink: &mut Sink<'_>) -> usize {
-        let _ = sink;
         let mut ls = pos;
         loop {
             match memchr::memchr(b'\n', &input[ls..]) {
                 Some(p) => {
                     let line = &input[ls..ls + p + 1];
+                    let continued = std::mem::take(&mut self.skip_mid_line);
                     ls += p + 1;
-                    if line == b"\n" || line == b"\r\n" {
+                    if !continued && (line == b"\n" || line == b"\r\n") {
                         self.end_skip(ls, sink);
                         return ls;
                     }
@@ -700,10 +705,11 @@ impl Parser {
                         self.end_skip(input.len(), sink);
                         return input.len();
                     }
-                    // Keep a partial line only while it is short.
+                    // A long partial line cannot be the blank line: drop it,
+                    // remembering that its end is still to come.
                     if input.len() - ls > LINE_SLACK {
-                        // Discard up to the last byte (a CR may matter).
-                        return input.len() - 1;
+                        self.skip_mid_line = true;
+                        return input.len();
                     }
                     return ls;
                 }
@@ -1066,6 +1072,9 @@ impl Parser {
     }
 }
 
+/// Longest field name (with the white space before its colon) looked at.
+const MAX_NAME: usize = 998;
+
 /// Whether `line` is a header field line (or a continuation, unless `first`):
 /// a name of printable characters, optional white space, then `:`. Only
 /// the name is looked at.
@@ -1074,13 +1083,19 @@ fn is_field_line(line: &[u8], first: bool) -> bool {
         Some(b' ' | b'\t') => !first,
         Some(_) => {
             let mut i = 0;
-            while i < line.len() {
+            // A name runs at most to the line length limit (RFC 5322
+            // §2.1.1); bounding it keeps the decision the same however much
+            // of a long line has arrived.
+            while i < line.len().min(MAX_NAME) {
                 match line[i] {
                     b':' => return i > 0,
                     b' ' | b'\t' => {
                         // Only white space may follow, then the colon.
-                        let rest = &line[i..];
-                        let ws = rest.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+                        let rest = &line[i..line.len().min(MAX_NAME)];
+                        let ws = rest
+                            .iter()
+                            .take_while(|&&b| b == b' ' || b == b'\t')
+                            .count();
                         return i > 0 && rest.get(ws) == Some(&b':');
                     }
                     b if b < b' ' || b == 127 => return false,

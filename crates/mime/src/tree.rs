@@ -227,6 +227,37 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// The bytes an IMAP server returns for `BODY[spec]` (RFC 3501
+    /// §6.4.5): `""` (the whole message), `HEADER`, `TEXT`, `1.2` (a part's
+    /// body; for a message/rfc822 part, the whole encapsulated message),
+    /// `1.2.MIME` (a part's header), `3.HEADER` and `3.TEXT` (the header and
+    /// body of the message a message/rfc822 part encapsulates). Header
+    /// blocks include their blank line. `None` when there is no such part.
+    /// (`HEADER.FIELDS` is a filter over `HEADER`, left to the caller.)
+    pub fn imap_section(&self, spec: &str) -> Option<&[u8]> {
+        let root = self.parts.first()?;
+        let (num, suffix) = match spec.find(|c: char| !c.is_ascii_digit() && c != '.') {
+            Some(i) => (spec[..i].trim_end_matches('.'), &spec[i..]),
+            None => (spec, ""),
+        };
+        if num.is_empty() {
+            return match suffix.to_ascii_uppercase().as_str() {
+                "" => Some(self.stream(0)),
+                "HEADER" => Some(self.header_bytes(root)),
+                "TEXT" => Some(&self.stream(0)[root.header.end..]),
+                _ => None,
+            };
+        }
+        let part = self.find_section(num)?;
+        match suffix.to_ascii_uppercase().as_str() {
+            "" => Some(self.raw_body(part)),
+            "MIME" => Some(self.header_bytes(part)),
+            "HEADER" => self.encapsulated(part).map(|m| self.header_bytes(m)),
+            "TEXT" => self.encapsulated(part).map(|m| self.raw_body(m)),
+            _ => None,
+        }
+    }
+
     /// The part with IMAP section `section` (`"1.2"`); `""` is the message.
     /// For a section that names both an encapsulated message part and its
     /// multipart body, the message part is returned (RFC 3501 §6.4.5).

@@ -154,6 +154,21 @@ fn rfc3501_6_4_5_section_numbers() {
     for (sec, ty) in want {
         assert_eq!(msg.find_section(sec).unwrap().mime.mime_type(), ty, "{sec}");
     }
+    // BODY[section] straight from the tree (the file says what each part is).
+    let at = |spec: &str| String::from_utf8_lossy(msg.imap_section(spec).unwrap()).into_owned();
+    assert!(at("HEADER").starts_with("From: me@myself.com\n") && at("HEADER").ends_with("\n\n"));
+    assert!(at("TEXT").starts_with("--x\n"));
+    for sec in ["1", "2", "3.1", "3.2", "4.1", "4.2.1", "4.2.2.1", "4.2.2.2"] {
+        assert_eq!(at(sec), format!("This part specifier should be: {sec}\n"), "{sec}");
+    }
+    assert!(at("3").starts_with("From: me@myself.com\n"));
+    assert!(at("3.HEADER").contains("Subject: This part specifier should be: 3\n"));
+    assert!(at("3.TEXT").starts_with("--3.x\n"));
+    assert_eq!(at("4.1.MIME"), "Content-Type: IMAGE/GIF\n\n");
+    assert!(at("4.2.HEADER").contains("Subject: This part specifier should be: 4.2\n"));
+    assert_eq!(msg.imap_section("").unwrap(), &data[..]);
+    assert!(msg.imap_section("9").is_none());
+    assert!(msg.imap_section("1.HEADER").is_none());
     // A non-multipart message has only part 1.
     let msg = Message::parse(b"Subject: x\r\n\r\nbody");
     assert_eq!(msg.root().section_string(), "1");
@@ -355,4 +370,27 @@ fn streaming_memory_is_bounded() {
     assert_eq!(parts.len(), 1);
     assert_eq!(parts[0].size as usize, fed / line.len() * 54);
     assert!(max < 1024, "{max}");
+}
+
+#[test]
+fn oversized_header_is_split_invariant() {
+    use mailwire_mime::summary::{StreamSummarizer, leaf_parts};
+    let mut limits = Limits::default();
+    limits.max_header_size = 600;
+    let opts = Options::default().with_limits(limits);
+    let mut raw = b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\nX-Long: ".to_vec();
+    raw.extend(std::iter::repeat_n(b'x', 3000));
+    raw.extend_from_slice(b"\r\n");
+    raw.extend(std::iter::repeat_n(b'y', 2000)); // a long line without a colon
+    raw.extend_from_slice(b"\r\n\r\nbody one\r\n--b\r\n\r\nbody two\r\n--b--\r\n");
+    let tree = leaf_parts(&Message::parse_with(&raw, opts));
+    assert_eq!(tree.len(), 2);
+    assert_eq!(tree[0].text.as_deref(), Some("body one"));
+    for chunk in [1, 7, 300, 1000] {
+        let mut s = StreamSummarizer::with_options(opts);
+        for c in raw.chunks(chunk) {
+            s.feed(c);
+        }
+        assert_eq!(s.finish(), tree, "chunk {chunk}");
+    }
 }
