@@ -44,6 +44,10 @@ pub(crate) struct Config {
     pub(crate) smtp: Option<SocketAddr>,
     pub(crate) submission: Option<SocketAddr>,
     pub(crate) smtps: Option<SocketAddr>,
+    /// The POP3 port (RFC 1939), with STLS.
+    pub(crate) pop3: Option<SocketAddr>,
+    /// POP3 under implicit TLS (RFC 8314).
+    pub(crate) pop3s: Option<SocketAddr>,
     /// Domain (lower case) to route.
     pub(crate) routes: HashMap<String, Route>,
     /// Waits between delivery attempts; the last one repeats.
@@ -72,7 +76,9 @@ usage: mailserver [OPTIONS]
   --smtp ADDR              MTA port: local mail without AUTH, relay with AUTH [127.0.0.1:2525]
   --submission ADDR        submission port, AUTH required [127.0.0.1:2587]
   --smtps ADDR             implicit-TLS submission (RFC 8314) [off]
-  --no-smtp, --no-submission  do not open that port
+  --pop3 ADDR              POP3 port with STLS over the same mailboxes [127.0.0.1:1110]
+  --pop3s ADDR             POP3 over implicit TLS [off]
+  --no-smtp, --no-submission, --no-pop3  do not open that port
   --route DOMAIN=HOST:PORT deliver DOMAIN to HOST:PORT instead of its MX, repeatable
   --retry LIST             waits between delivery attempts [1m,5m,15m,30m,1h,2h,4h]
   --expire DURATION        give up and bounce after this long [5d]
@@ -225,6 +231,8 @@ impl Config {
         let mut smtp = Some(parse_addr("--smtp", "127.0.0.1:2525")?);
         let mut submission = Some(parse_addr("--submission", "127.0.0.1:2587")?);
         let mut smtps = None;
+        let mut pop3 = Some(parse_addr("--pop3", "127.0.0.1:1110")?);
+        let mut pop3s = None;
         let mut routes = HashMap::new();
         let mut retry = parse_retry("1m,5m,15m,30m,1h,2h,4h")?;
         let mut expire = Duration::from_secs(5 * 86400);
@@ -275,6 +283,9 @@ impl Config {
                 "--smtps" => smtps = Some(parse_addr("--smtps", &value()?)?),
                 "--no-smtp" => smtp = None,
                 "--no-submission" => submission = None,
+                "--pop3" => pop3 = Some(parse_addr("--pop3", &value()?)?),
+                "--pop3s" => pop3s = Some(parse_addr("--pop3s", &value()?)?),
+                "--no-pop3" => pop3 = None,
                 "--route" => {
                     let (d, r) = parse_route(&value()?)?;
                     routes.insert(d, r);
@@ -326,6 +337,8 @@ impl Config {
             smtp,
             submission,
             smtps,
+            pop3,
+            pop3s,
             routes,
             retry,
             expire,

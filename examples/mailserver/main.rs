@@ -1,6 +1,6 @@
 //! A complete mail server over std sockets, built from the mailwire crates:
 //! an MTA port, a submission port with AUTH, STARTTLS and implicit TLS
-//! (rustls), Maildir mailboxes, a persistent queue with retries and bounces,
+//! (rustls), Maildir mailboxes served over POP3, a persistent queue with retries and bounces,
 //! and an MX resolver (hickory-resolver).
 //!
 //! ```text
@@ -17,6 +17,7 @@ mod config;
 mod delivery;
 mod driver;
 mod maildir;
+mod pop3_session;
 mod queue;
 mod resolve;
 mod smtp_session;
@@ -148,20 +149,26 @@ fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Po
         Ok(c) => c,
         Err(_) => return,
     };
-    if port == Port::Smtps {
+    if port.implicit_tls() {
         let tls = match rustls::ServerConnection::new(shared.tls.clone()) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("smtps: TLS setup failed: {e}");
+                eprintln!("{}: TLS setup failed: {e}", port.name());
                 return;
             }
         };
         if let Err(e) = conn.start_tls(tls) {
-            eprintln!("smtps {} TLS handshake failed: {e}", peer);
+            eprintln!("{} {} TLS handshake failed: {e}", port.name(), peer);
             return;
         }
     }
-    if let Err(e) = smtp_session::serve(shared, port, peer, &mut conn) {
+    let served = match port {
+        Port::Pop3 | Port::Pop3s => {
+            pop3_session::serve(shared, port.implicit_tls(), peer, &mut conn)
+        }
+        _ => smtp_session::serve(shared, port, peer, &mut conn),
+    };
+    if let Err(e) = served {
         eprintln!("{} {} connection error: {e}", port.name(), peer);
     }
     conn.close();
@@ -228,6 +235,8 @@ fn run(cfg: Config) -> Result<(), String> {
         ("smtp", cfg.smtp, Port::Mta),
         ("submission", cfg.submission, Port::Submission),
         ("smtps", cfg.smtps, Port::Smtps),
+        ("pop3", cfg.pop3, Port::Pop3),
+        ("pop3s", cfg.pop3s, Port::Pop3s),
     ] {
         if let Some(addr) = addr {
             let l = bind(name, addr)?;
@@ -300,6 +309,8 @@ fn banner(
                 "submission: AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 required; STARTTLS"
             }
             Port::Smtps => "submission over implicit TLS: AUTH required",
+            Port::Pop3 => "POP3 with STLS: USER/PASS, APOP, SASL; the same mailboxes",
+            Port::Pop3s => "POP3 over implicit TLS",
         };
         o.push_str(&format!(
             "  {:<11} listening on {addr}  ({what})\n",
@@ -348,8 +359,17 @@ fn banner(
             addr.port()
         ));
     }
+    if let Some((_, addr, _)) = listeners.iter().find(|(_, _, p)| *p == Port::Pop3) {
+        let pw = &cfg.users[0].password;
+        o.push_str(&format!(
+            "Read it over POP3:\n  \
+             curl pop3://{user}:{pw}@{}:{}/1\n",
+            addr.ip(),
+            addr.port()
+        ));
+    }
     o.push_str(&format!(
-        "Read it: each message is one file in {data}/mailboxes/{user}/new/\n  \
+        "Or read it on disk: each message is one file in {data}/mailboxes/{user}/new/\n  \
          ls {data}/mailboxes/{user}/new/ && cat {data}/mailboxes/{user}/new/*\n\
          Stop with Ctrl-C or SIGTERM (open transactions finish first). Log lines follow on stderr.\n"
     ));

@@ -30,14 +30,25 @@ pub(crate) enum Port {
     Submission,
     /// Port 465 (RFC 8314): submission under implicit TLS.
     Smtps,
+    /// Port 110's role (RFC 1939): POP3 with STLS.
+    Pop3,
+    /// Port 995 (RFC 8314): POP3 under implicit TLS.
+    Pop3s,
 }
 
 impl Port {
+    /// Whether the connection starts with a TLS handshake (RFC 8314).
+    pub(crate) fn implicit_tls(self) -> bool {
+        matches!(self, Port::Smtps | Port::Pop3s)
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Port::Mta => "smtp",
             Port::Submission => "submission",
             Port::Smtps => "smtps",
+            Port::Pop3 => "pop3",
+            Port::Pop3s => "pop3s",
         }
     }
 }

@@ -63,7 +63,7 @@ pub fn repo() -> PathBuf {
 }
 
 /// The facade features the examples need.
-pub const EXAMPLE_FEATURES: &str = "line,sasl,message,mime,smtp";
+pub const EXAMPLE_FEATURES: &str = "line,sasl,message,mime,smtp,pop3";
 
 /// Builds an example of the root package (once per test binary) with the
 /// profile this test was built with, and returns its path.

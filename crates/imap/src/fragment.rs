@@ -240,8 +240,9 @@ impl Fragmenter {
                             max: self.opts.max_line,
                         });
                     }
-                    if lf == 0 || self.buf[lf - 1] != b'\r' {
-                        // A bare LF does not end a line: keep scanning after it.
+                    if lf == line_start || self.buf[lf - 1] != b'\r' {
+                        // A bare LF does not end a line (nor does an LF right
+                        // after a literal whose last byte is CR): keep scanning.
                         self.state = State::Line {
                             line_start,
                             scanned: lf + 1,
@@ -378,6 +379,16 @@ mod tests {
         assert_eq!(frames[1], Frame::Message(Bytes::from_static(b"* 1 FETCH (BODY[] {4}\r\n\r\n\r\n)\r\n")));
         assert_eq!(f.consumed(), wire.len() as u64);
         assert_eq!(f.buffered(), 0);
+    }
+
+    #[test]
+    fn literal_ending_in_cr_then_lf() {
+        // Found by fuzzing: the CR belongs to the literal, so the LF after it ends nothing.
+        let mut f = Fragmenter::new(FragmentOptions::default());
+        f.push(b"* 1 FETCH (BODY[] {1}\r\n\r\n)\r\n");
+        let frames = drain(&mut f);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(frames[1], Frame::Message(Bytes::from_static(b"* 1 FETCH (BODY[] {1}\r\n\r\n)\r\n")));
     }
 
     #[test]

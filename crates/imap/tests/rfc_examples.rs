@@ -949,3 +949,13 @@ fn text_cannot_end_like_a_literal() {
     assert!(Text::try_from("{x}").is_ok());
     assert!(parse::response(b"* OK foo {3}\r\n").is_err());
 }
+
+#[test]
+fn fuzz_regressions() {
+    // An unknown response with two literal-looking line ends once looped forever.
+    let input = b"* ES*uz+)z{4+}\r\n2uuuz+%\0\0\0+}\r\no\0\x02\xff\xff";
+    let _ = parse::response(input);
+    let (r, n) = parse::response(b"* XFOO a {3}\r\nb{c d\r\n").unwrap();
+    assert_eq!(n, 21);
+    assert!(matches!(r, Response::Data(Data::Other { .. })));
+}

@@ -934,6 +934,17 @@ mod tests {
     }
 
     #[test]
+    fn many_tokens_spill() {
+        assert_eq!(
+            mbs(b"a b c d e f g h i j k <x@y>, l.m.n.o.p.q.r.s.t.u@v"),
+            [
+                (Some("a b c d e f g h i j k".into()), "x@y".into()),
+                (None, "l.m.n.o.p.q.r.s.t.u@v".into())
+            ]
+        );
+    }
+
+    #[test]
     fn basic() {
         assert_eq!(
             mbs(b" Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>"),

@@ -180,8 +180,13 @@ impl EncodedWord<'_> {
             WordEncoding::B => {
                 let t: &[u8] = self.text;
                 let b64 = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
-                let ok = if t.iter().all(|&b| b64(b)) {
-                    B64.decode_vec(t, out).is_ok()
+                // Padding is optional (the engine is indifferent to it).
+                let mut unpadded = t;
+                while let [rest @ .., b'='] = unpadded {
+                    unpadded = rest;
+                }
+                let ok = if unpadded.iter().all(|&b| b64(b)) {
+                    B64.decode_vec(unpadded, out).is_ok()
                 } else if t.iter().all(|&b| b64(b) || b == b'=' || b == b' ') {
                     // Tolerate stray padding and white space inside.
                     let cleaned: Vec<u8> = t.iter().copied().filter(|&b| b64(b)).collect();
@@ -299,8 +304,8 @@ impl<'c, S: DefectSink + ?Sized> Decoder<'_, 'c, S> {
         }
         self.flush();
         self.pending_charset = w.charset;
-        self.pending_bytes.clear();
-        self.pending_bytes.extend_from_slice(&self.scratch);
+        // Take the scratch buffer instead of copying it.
+        std::mem::swap(&mut self.pending_bytes, &mut self.scratch);
         self.pending_offset = offset;
         self.has_pending = true;
     }

@@ -258,6 +258,50 @@ impl<'a> Message<'a> {
         }
     }
 
+    /// `BODY[spec.HEADER.FIELDS (names)]` and `.HEADER.FIELDS.NOT`: the
+    /// fields of the header block `BODY[spec.HEADER]` (or `BODY[HEADER]`
+    /// when `spec` is empty) whose names are (`not` false) or are not
+    /// (`not` true) in `names`, case-insensitive, in their order, followed
+    /// by the blank line (RFC 3501 §6.4.5).
+    pub fn imap_header_fields(&self, spec: &str, names: &[&str], not: bool) -> Option<Vec<u8>> {
+        let header = if spec.is_empty() {
+            self.imap_section("HEADER")?
+        } else {
+            self.imap_section(&format!("{spec}.HEADER"))?
+        };
+        let mut out = Vec::with_capacity(header.len());
+        let mut i = 0;
+        while i < header.len() {
+            let mut end = i;
+            loop {
+                match memchr::memchr(b'\n', &header[end..]) {
+                    Some(p) => {
+                        end += p + 1;
+                        if matches!(header.get(end), Some(b' ' | b'\t')) {
+                            continue;
+                        }
+                    }
+                    None => end = header.len(),
+                }
+                break;
+            }
+            let field = &header[i..end];
+            i = end;
+            let Some(colon) = memchr::memchr(b':', field) else {
+                continue;
+            };
+            let name = field[..colon].trim_ascii();
+            let listed = names
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n.as_bytes()));
+            if listed != not {
+                out.extend_from_slice(field);
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        Some(out)
+    }
+
     /// The part with IMAP section `section` (`"1.2"`); `""` is the message.
     /// For a section that names both an encapsulated message part and its
     /// multipart body, the message part is returned (RFC 3501 §6.4.5).

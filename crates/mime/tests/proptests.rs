@@ -104,3 +104,28 @@ proptest! {
         prop_assert!(events_split(&raw, &cuts) == whole);
     }
 }
+
+#[test]
+fn generated_messages_are_not_trivial() {
+    // The strategy reaches nesting, encapsulated messages (plain and base64)
+    // and mangled input, so the properties above are not vacuous.
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    let (mut deep, mut encoded, mut defects) = (0, 0, 0);
+    for _ in 0..200 {
+        let raw = arb_message().new_tree(&mut runner).unwrap().current();
+        let msg = Message::parse(&raw);
+        deep += usize::from(msg.parts().iter().any(|p| p.depth >= 3));
+        encoded += usize::from(
+            msg.parts()
+                .iter()
+                .any(|p| p.kind == mailwire_mime::PartKind::EncodedMessage),
+        );
+        defects += usize::from(!msg.defects().is_empty());
+    }
+    assert!(
+        deep >= 5 && encoded > 20 && defects > 10,
+        "deep {deep} encoded {encoded} defects {defects}"
+    );
+}

@@ -159,7 +159,11 @@ fn rfc3501_6_4_5_section_numbers() {
     assert!(at("HEADER").starts_with("From: me@myself.com\n") && at("HEADER").ends_with("\n\n"));
     assert!(at("TEXT").starts_with("--x\n"));
     for sec in ["1", "2", "3.1", "3.2", "4.1", "4.2.1", "4.2.2.1", "4.2.2.2"] {
-        assert_eq!(at(sec), format!("This part specifier should be: {sec}\n"), "{sec}");
+        assert_eq!(
+            at(sec),
+            format!("This part specifier should be: {sec}\n"),
+            "{sec}"
+        );
     }
     assert!(at("3").starts_with("From: me@myself.com\n"));
     assert!(at("3.HEADER").contains("Subject: This part specifier should be: 3\n"));
@@ -169,6 +173,20 @@ fn rfc3501_6_4_5_section_numbers() {
     assert_eq!(msg.imap_section("").unwrap(), &data[..]);
     assert!(msg.imap_section("9").is_none());
     assert!(msg.imap_section("1.HEADER").is_none());
+    let fields = msg
+        .imap_header_fields("4.2", &["subject", "TO"], false)
+        .unwrap();
+    assert_eq!(
+        fields,
+        b"To: me@myself.com\nSubject: This part specifier should be: 4.2\n\r\n"
+    );
+    let rest = msg
+        .imap_header_fields("", &["from", "to", "subject"], true)
+        .unwrap();
+    assert_eq!(
+        rest,
+        b"MIME-Version: 1.0\nContent-Type: MULTIPART/MIXED; boundary=\"x\"\n\r\n"
+    );
     // A non-multipart message has only part 1.
     let msg = Message::parse(b"Subject: x\r\n\r\nbody");
     assert_eq!(msg.root().section_string(), "1");

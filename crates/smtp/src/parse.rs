@@ -729,59 +729,62 @@ impl Capabilities {
     /// *(SP ehlo-param)`. Keywords are case-insensitive.
     pub fn from_ehlo(reply: &Reply<'_>) -> Capabilities {
         let mut caps = Capabilities::default();
-        let raw = reply.as_bytes();
-        for (i, line) in raw
-            .split(|&b| b == b'\n')
-            .filter(|l| l.len() >= 4)
-            .enumerate()
-        {
-            // "250-KEYWORD params\r": skip the code and separator.
+        let mut raw = reply.as_bytes();
+        let mut first = true;
+        while let Some(lf) = memchr::memchr(b'\n', raw) {
+            // "250-KEYWORD params\r\n": skip the code, the separator and the CRLF.
+            let line = &raw[..lf];
+            raw = &raw[lf + 1..];
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let Ok(text) = std::str::from_utf8(&line[4.min(line.len())..]) else {
-                continue;
-            };
-            if i == 0 {
-                caps.domain = text.split(' ').next().unwrap_or("").to_owned();
+            let text = line.get(4..).unwrap_or(b"");
+            let kw_end = text.iter().position(|&b| b == b' ').unwrap_or(text.len());
+            let (kw, params) = (&text[..kw_end], text.get(kw_end + 1..).unwrap_or(b""));
+            if first {
+                first = false;
+                caps.domain = String::from_utf8_lossy(kw).into_owned();
                 continue;
             }
-            let mut words = text.split(' ').filter(|w| !w.is_empty());
-            let Some(kw) = words.next() else { continue };
-            let is = |n: &str| kw.len() == n.len() && kw.eq_ignore_ascii_case(n);
-            if is("PIPELINING") {
-                caps.pipelining = true;
-            } else if is("SIZE") {
-                caps.size = Some(words.next().and_then(|n| n.parse().ok()).unwrap_or(0));
-            } else if is("8BITMIME") {
-                caps.eightbitmime = true;
-            } else if is("SMTPUTF8") {
-                caps.smtputf8 = true;
-            } else if is("STARTTLS") {
-                caps.starttls = true;
-            } else if is("DSN") {
-                caps.dsn = true;
-            } else if is("ENHANCEDSTATUSCODES") {
-                caps.enhanced_status_codes = true;
-            } else if is("CHUNKING") {
-                caps.chunking = true;
-            } else if is("BINARYMIME") {
-                caps.binarymime = true;
-            } else if is("REQUIRETLS") {
-                caps.requiretls = true;
-            } else if is("MT-PRIORITY") {
-                caps.mt_priority = true;
-            } else if is("DELIVERBY") {
-                caps.deliverby = true;
-            } else if is("AUTH") {
-                for m in words {
-                    if !caps.auth.iter().any(|a| a.eq_ignore_ascii_case(m)) {
-                        let mut m = m.to_owned();
-                        m.make_ascii_uppercase();
-                        caps.auth.push(m);
+            let upper = |i: usize| kw.get(i).map(u8::to_ascii_uppercase);
+            let is = |n: &[u8]| kw.eq_ignore_ascii_case(n);
+            match (kw.len(), upper(0)) {
+                (10, Some(b'P')) if is(b"PIPELINING") => caps.pipelining = true,
+                (4, Some(b'S')) if is(b"SIZE") => {
+                    let n = params.split(|&b| b == b' ').next().unwrap_or(b"");
+                    caps.size = Some(digits_u64(n).unwrap_or(0));
+                }
+                (8, Some(b'8')) if is(b"8BITMIME") => caps.eightbitmime = true,
+                (8, Some(b'S')) if is(b"SMTPUTF8") => caps.smtputf8 = true,
+                (8, Some(b'S')) if is(b"STARTTLS") => caps.starttls = true,
+                (3, Some(b'D')) if is(b"DSN") => caps.dsn = true,
+                (19, Some(b'E')) if is(b"ENHANCEDSTATUSCODES") => caps.enhanced_status_codes = true,
+                (8, Some(b'C')) if is(b"CHUNKING") => caps.chunking = true,
+                (10, Some(b'B')) if is(b"BINARYMIME") => caps.binarymime = true,
+                (10, Some(b'R')) if is(b"REQUIRETLS") => caps.requiretls = true,
+                (11, Some(b'M')) if is(b"MT-PRIORITY") => caps.mt_priority = true,
+                (9, Some(b'D')) if is(b"DELIVERBY") => caps.deliverby = true,
+                (4, Some(b'A')) if is(b"AUTH") => {
+                    for m in params.split(|&b| b == b' ').filter(|m| !m.is_empty()) {
+                        if !caps
+                            .auth
+                            .iter()
+                            .any(|a| a.as_bytes().eq_ignore_ascii_case(m))
+                        {
+                            let mut m = String::from_utf8_lossy(m).into_owned();
+                            m.make_ascii_uppercase();
+                            caps.auth.push(m);
+                        }
                     }
                 }
-            } else {
-                caps.other
-                    .push((kw.to_ascii_uppercase(), words.map(str::to_owned).collect()));
+                (0, _) => {}
+                _ => {
+                    let words = params
+                        .split(|&b| b == b' ')
+                        .filter(|w| !w.is_empty())
+                        .map(|w| String::from_utf8_lossy(w).into_owned())
+                        .collect();
+                    caps.other
+                        .push((String::from_utf8_lossy(kw).to_ascii_uppercase(), words));
+                }
             }
         }
         caps

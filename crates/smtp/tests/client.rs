@@ -821,3 +821,57 @@ proptest! {
         while c.poll_event().is_some() {}
     }
 }
+
+#[test]
+fn rfc3030_4_2_client_pipelined_binarymime() {
+    let now = Instant::now();
+    let mut o = opts("ymir.claremont.edu");
+    o.bdat_chunk_size = 100_000;
+    let mut e = env(
+        "ned@ymir.claremont.edu",
+        &["gvaudre@cnri.reston.va.us", "jstewart@cnri.reston.va.us"],
+    );
+    e.params.body = Some(BodyType::BinaryMime);
+    // Binary content: NUL, bare CR and LF are sent as they are.
+    let content: Vec<u8> = (0..100_324u32).map(|i| (i * 7 % 256) as u8).collect();
+    let mut c = Client::new(o, now);
+    c.send_mail(e, Bytes::from(content.clone())).unwrap();
+    c.quit();
+    let mut s = Scripted::new(Cli(c), now);
+    s.send(b"220 cnri.reston.va.us SMTP service ready\r\n");
+    s.expect(b"EHLO ymir.claremont.edu\r\n");
+    s.send(
+        b"250-cnri.reston.va.us says hello\r\n250-PIPELINING\r\n250-BINARYMIME\r\n250 CHUNKING\r\n",
+    );
+    let out = s.take_output();
+    let mut want = b"MAIL FROM:<ned@ymir.claremont.edu> BODY=BINARYMIME\r\nRCPT TO:<gvaudre@cnri.reston.va.us>\r\nRCPT TO:<jstewart@cnri.reston.va.us>\r\nBDAT 100000\r\n".to_vec();
+    want.extend_from_slice(&content[..100_000]);
+    want.extend_from_slice(b"BDAT 324 LAST\r\n");
+    want.extend_from_slice(&content[100_000..]);
+    assert!(out == want, "pipelined group differs");
+    s.send(b"250 <ned@ymir.claremont.edu>... Sender and BINARYMIME ok\r\n250 <gvaudre@cnri.reston.va.us>... Recipient ok\r\n250 <jstewart@cnri.reston.va.us>... Recipient ok\r\n250 100000 octets received\r\n");
+    s.expect_nothing();
+    s.send(b"250 Message OK, 100324 octets received\r\n");
+    s.expect(b"QUIT\r\n");
+    let ev = s.events();
+    let o = outcome(&ev);
+    assert!(o.all_delivered());
+    assert_eq!(
+        o.data.as_ref().unwrap().text(),
+        "Message OK, 100324 octets received"
+    );
+    // Without BINARYMIME offered, the message is refused before anything is sent.
+    let mut e = env("a@b.c", &["d@e.f"]);
+    e.params.body = Some(BodyType::BinaryMime);
+    let mut c = Client::new(opts("c.example"), now);
+    c.send_mail(e, Bytes::from_static(b"\0")).unwrap();
+    let mut s = Scripted::new(Cli(c), now);
+    s.send(b"220 x\r\n250-x\r\n250 CHUNKING\r\n");
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::MailSent {
+            result: Err(MailError::BinaryUnsupported),
+            ..
+        }
+    )));
+}

@@ -511,6 +511,35 @@ fn oversized_data_552() {
 }
 
 #[test]
+fn large_bdat_in_one_read_streams_and_overflow_is_bounded() {
+    // A 3 MiB chunk in one read is streamed out, not held.
+    let mut input =
+        b"EHLO a\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<c@d.e>\r\nBDAT 3145728 LAST\r\n".to_vec();
+    input.extend(std::iter::repeat_n(b'x', 3 << 20));
+    input.extend_from_slice(b"QUIT\r\n");
+    let run = run_pieces(Options::default(), &[&input]);
+    assert_eq!(reply_codes(&run.out), [220, 250, 250, 250, 250, 221]);
+    assert_eq!(run.body[0].len(), 3 << 20);
+    // Input held while a decision is pending is capped.
+    let now = Instant::now();
+    let mut o = Options::default();
+    o.max_buffered = 1000;
+    let mut s = Scripted::new(Srv(Server::new(o, now)), now);
+    s.send(b"EHLO a\r\nMAIL FROM:<a@b.c>\r\n");
+    assert!(s.machine.wants_read());
+    s.send(&b"NOOP\r\n".repeat(3000));
+    assert!(!s.machine.wants_read() && !s.machine.is_closed());
+    s.send(b"NOOP\r\n");
+    assert!(s.machine.is_closed());
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::InputOverflow
+        }
+    )));
+}
+
+#[test]
 fn bad_command_limit_421() {
     let mut o = Options::default();
     o.max_bad_commands = 3;

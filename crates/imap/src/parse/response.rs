@@ -3,7 +3,7 @@
 use std::num::NonZeroU32;
 
 use super::core::{
-    IResult, astring, atom, byte, crlf, fail, flag_list, literal_head, mailbox, nil, nstring,
+    IResult, astring, atom, byte, crlf, fail, flag_list, mailbox, nil, nstring,
     number, number64, nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag,
     tag_no_case, text, upper, value,
 };
@@ -376,18 +376,16 @@ fn rest_of_response(i: &[u8]) -> IResult<'_, &[u8]> {
             return fail(&i[pos..], "CRLF");
         };
         let line_end = pos + k;
-        let line = &i[..line_end];
-        if line.ends_with(b"}")
-            && let Some(open) = memchr::memrchr(b'{', line)
-            && let Ok((after, n)) = literal_head(&i[open..])
-        {
-            let skip =
-                (i.len() - after.len()).saturating_add(usize::try_from(n).unwrap_or(usize::MAX));
-            if skip > i.len() {
-                return fail(after, "literal data (input ends early)");
+        // Only this line (from `pos`) can announce the next literal.
+        if let Some((n, _, _)) = crate::fragment::literal_announcement(&i[pos..line_end]) {
+            let skip = usize::try_from(n).ok().and_then(|n| (line_end + 2).checked_add(n));
+            match skip {
+                Some(skip) if skip <= i.len() => {
+                    pos = skip;
+                    continue;
+                }
+                _ => return fail(&i[line_end..], "literal data (input ends early)"),
             }
-            pos = skip;
-            continue;
         }
         return Ok((&i[line_end..], &i[..line_end]));
     }

@@ -99,8 +99,9 @@ pub struct Options {
     /// Waiting for the next piece of DATA/BDAT content (RFC 5321 §4.5.3.2.7
     /// applies as well: 5 minutes).
     pub data_timeout: Duration,
-    /// Most input held while the application decides (the driver should stop
-    /// reading when `wants_read` is false). Default 1 MiB.
+    /// Most input held while the application decides: `wants_read` goes
+    /// false at this size, and input fed after that ends the session
+    /// (`InputOverflow`). Default 1 MiB.
     pub max_buffered: usize,
 }
 
@@ -222,7 +223,7 @@ struct Transaction {
 ///   [`handle_timeout`](Self::handle_timeout), [`handle_tls_established`](Self::handle_tls_established);
 /// - application commands: [`accept`](Self::accept), [`reply`](Self::reply),
 ///   [`auth_challenge`](Self::auth_challenge), [`auth_success`](Self::auth_success),
-///   [`close`](Self::close);
+///   [`shutdown`](Self::shutdown);
 /// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
 ///   [`poll_timeout`](Self::poll_timeout).
 ///
@@ -353,7 +354,11 @@ impl Server {
             self.close(ConnectionError::PlaintextAfterStartTls);
             return;
         }
-        if self.buf.len() + data.len() > self.opts.max_buffered + self.opts.max_auth_line {
+        // Input left over waits for a decision of the application (content
+        // is streamed out as it comes). A driver that keeps reading although
+        // `wants_read` went false ends the session: memory stays bounded by
+        // `max_buffered` plus one read.
+        if self.buf.len() >= self.opts.max_buffered {
             self.send_raw(421, Some((4, 3, 2)), "Too much pipelined input");
             self.close(ConnectionError::InputOverflow);
             return;

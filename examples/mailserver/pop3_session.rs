@@ -1,0 +1,264 @@
+//! The POP3 service (RFC 1939, STLS, SASL AUTH) over the same Maildir
+//! mailboxes and accounts as SMTP: `mailwire::pop3::server::Server` driven by
+//! `driver::drive`, the events answered from `USER/{new,cur}`.
+//!
+//! - UIDL: the Maildir base name (before `:2,`), which never changes when a
+//!   message moves from new/ to cur/; a SHA-256 prefix when the name does
+//!   not fit RFC 1939's 70 printable octets.
+//! - One session per mailbox at a time (`-ERR [IN-USE]`), released when the
+//!   session ends in any way.
+//! - Content streamed from the file in 64 KiB chunks, flushed to the socket
+//!   between chunks.
+//! - Deletion only in UPDATE (after QUIT).
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::io::{self, Read as _};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::Instant;
+
+use mailwire::pop3::server::{AuthMethod, Event, MaildropEntry, Options, Server};
+use mailwire::pop3::{ResponseCode, StatusLine, Uid, WireSize};
+use mailwire::sasl::{Mechanism, Secret};
+use sha2::{Digest as _, Sha256};
+
+use crate::driver::{Conn, Handler, Machine, flush};
+use crate::smtp_session::{Shared, random_hex};
+
+/// Mailboxes with an open POP3 session (RFC 1939 §4: exclusive access).
+fn locks() -> &'static Mutex<HashSet<String>> {
+    static LOCKS: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    LOCKS.get_or_init(|| Mutex::new(HashSet::new()))
+}
+
+impl Machine for Server {
+    type Event = Event;
+    fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        Server::handle_input(self, now, data)
+    }
+    fn handle_eof(&mut self, now: Instant) {
+        Server::handle_eof(self, now)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        Server::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
+        Server::poll_transmit(self, now, buf)
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        Server::poll_event(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Server::poll_timeout(self)
+    }
+    fn is_closed(&self) -> bool {
+        Server::is_closed(self)
+    }
+}
+
+/// The machine's options for a port: STLS on the plain port, implicit TLS
+/// on the pop3s port; USER/PASS and PLAIN/LOGIN before TLS on loopback
+/// only, unless --allow-plaintext-auth.
+pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> Options {
+    let cfg = &shared.store.cfg;
+    let mut o = Options::default();
+    o.hostname = cfg.hostname.clone();
+    o.stls = !implicit_tls;
+    o.implicit_tls = implicit_tls;
+    o.sasl_mechanisms = vec![Mechanism::ScramSha256, Mechanism::CramMd5, Mechanism::Plain, Mechanism::Login];
+    o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
+    o
+}
+
+struct Session<'a> {
+    shared: &'a Shared,
+    peer: SocketAddr,
+    /// The locked mailbox, if any.
+    user: Option<String>,
+    /// The files of the maildrop, by message index.
+    files: Vec<PathBuf>,
+    out: Vec<u8>,
+}
+
+/// The `W=` (wire size) field of a Maildir name: `...,S=1234,W=1260`.
+fn wire_size_in_name(base: &str) -> Option<u64> {
+    base.split(',').find_map(|f| f.strip_prefix("W=")).and_then(|w| w.parse().ok())
+}
+
+fn uid_for(base: &str) -> Uid<'static> {
+    Uid::try_from(base.to_owned()).unwrap_or_else(|_| {
+        let h = Sha256::digest(base.as_bytes());
+        let hex: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
+        // 32 hex digits: always a valid unique-id.
+        Uid::try_from(hex).unwrap_or_else(|_| unreachable!("hex is a valid uid"))
+    })
+}
+
+impl Session<'_> {
+    fn release(&mut self) {
+        if let Some(u) = self.user.take() {
+            locks().lock().unwrap_or_else(|e| e.into_inner()).remove(&u);
+        }
+    }
+
+    /// new/ and cur/ of `user`, oldest first (names start with the time).
+    fn listing(&mut self, user: &str) -> io::Result<Vec<MaildropEntry>> {
+        let dir = self.shared.store.maildirs.dir(user);
+        let mut found = Vec::new();
+        for sub in ["new", "cur"] {
+            for e in fs::read_dir(dir.join(sub))? {
+                let e = e?;
+                if !e.file_type()?.is_file() {
+                    continue;
+                }
+                let name = e.file_name().to_string_lossy().into_owned();
+                let base = name.split(":2,").next().unwrap_or(&name).to_owned();
+                found.push((base, e.path()));
+            }
+        }
+        found.sort();
+        let mut entries = Vec::with_capacity(found.len());
+        self.files.clear();
+        for (base, path) in found {
+            // RFC 1939 sizes count CRLF line ends. A `,W=<size>` in the
+            // name (written at delivery, as Dovecot does) saves reading
+            // the file; otherwise read it once.
+            let size = match wire_size_in_name(&base) {
+                Some(w) => w,
+                None => {
+                    let mut size = WireSize::new();
+                    let mut f = File::open(&path)?;
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = f.read(&mut buf)?;
+                        if n == 0 {
+                            break;
+                        }
+                        size.push(&buf[..n]);
+                    }
+                    size.size()
+                }
+            };
+            entries.push(MaildropEntry { size, uid: uid_for(&base) });
+            self.files.push(path);
+        }
+        Ok(entries)
+    }
+}
+
+impl Handler<Server> for Session<'_> {
+    fn event(&mut self, m: &mut Server, ev: Event, conn: &mut Conn) -> io::Result<()> {
+        match ev {
+            Event::Authenticate { handle, username, method, .. } => {
+                let user = self.shared.store.cfg.users.iter().find(|u| u.name == username);
+                match method {
+                    AuthMethod::Sasl(Mechanism::ScramSha256) => {
+                        let creds = user.and_then(|u| self.shared.scram.get(&u.name).cloned());
+                        let _ = m.provide_scram_credentials(handle, creds);
+                    }
+                    _ => {
+                        let _ = m.provide_password(handle, user.map(|u| Secret::from(u.password.as_str())));
+                    }
+                }
+            }
+            Event::OpenMaildrop { handle, username } => {
+                // Only the account itself (an authzid naming another user
+                // is refused).
+                if !self.shared.store.cfg.users.iter().any(|u| u.name == username) {
+                    let _ = m.refuse(handle, StatusLine::err(Some(ResponseCode::Auth), "no such mailbox"));
+                    return Ok(());
+                }
+                let fresh = locks().lock().unwrap_or_else(|e| e.into_inner()).insert(username.clone());
+                if !fresh {
+                    eprintln!("pop3 {} {username}: maildrop in use", self.peer);
+                    let _ = m.refuse(
+                        handle,
+                        StatusLine::err(Some(ResponseCode::InUse), "Do you have another POP session running?"),
+                    );
+                    return Ok(());
+                }
+                self.user = Some(username.clone());
+                match self.listing(&username) {
+                    Ok(entries) => {
+                        let _ = m.open_maildrop(handle, entries);
+                    }
+                    Err(e) => {
+                        eprintln!("pop3 {username}: cannot list the maildrop: {e}");
+                        self.release();
+                        let _ = m.refuse(handle, StatusLine::err(Some(ResponseCode::SysTemp), "maildrop unavailable"));
+                    }
+                }
+            }
+            Event::Retrieve { handle, index, .. } => {
+                let Some(path) = self.files.get(index) else {
+                    let _ = m.refuse(handle, StatusLine::err(Some(ResponseCode::SysTemp), "message unavailable"));
+                    return Ok(());
+                };
+                let mut f = match File::open(path) {
+                    Ok(f) => f,
+                    Err(_) => {
+                        // Removed behind our back (another client, an admin).
+                        let _ = m.refuse(handle, StatusLine::err(Some(ResponseCode::SysTemp), "message vanished"));
+                        return Ok(());
+                    }
+                };
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 || !m.send_content(handle, &buf[..n]).unwrap_or(false) {
+                        break;
+                    }
+                    // Never more than one chunk in memory.
+                    flush(m, conn, &mut self.out)?;
+                }
+                let _ = m.end_content(handle);
+            }
+            Event::Update { handle, deleted } => {
+                let mut failed = 0;
+                for d in &deleted {
+                    if let Some(p) = self.files.get(d.index) {
+                        if fs::remove_file(p).is_err() && p.exists() {
+                            failed += 1;
+                        }
+                    }
+                }
+                if let Some(u) = &self.user {
+                    let dir = self.shared.store.maildirs.dir(u);
+                    let _ = crate::maildir::sync_dir(&dir.join("new"));
+                    let _ = crate::maildir::sync_dir(&dir.join("cur"));
+                }
+                self.release();
+                let result = if failed == 0 {
+                    Ok(())
+                } else {
+                    Err(StatusLine::err(Some(ResponseCode::SysTemp), "some deleted messages not removed"))
+                };
+                let _ = m.finish_update(handle, result);
+            }
+            Event::StartTls => {
+                let tls = rustls::ServerConnection::new(self.shared.tls.clone()).map_err(io::Error::other)?;
+                conn.start_tls(tls)?;
+                m.handle_tls_established(Instant::now());
+            }
+            Event::Closed { reason } => {
+                self.release();
+                eprintln!("pop3 {}: closed: {reason}", self.peer);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Serves one POP3 connection (the pop3s port has TLS in place already).
+pub(crate) fn serve(shared: &Shared, implicit_tls: bool, peer: SocketAddr, conn: &mut Conn) -> io::Result<()> {
+    let mut session = Session { shared, peer, user: None, files: Vec::new(), out: Vec::new() };
+    let nonce = random_hex(18);
+    let mut m = Server::new(options(shared, implicit_tls, peer), &nonce, Instant::now()).map_err(io::Error::other)?;
+    let res = crate::driver::drive(&mut m, conn, &mut session);
+    // Whatever happened, the lock goes (RFC 1939 §6: no UPDATE without QUIT).
+    session.release();
+    res
+}
