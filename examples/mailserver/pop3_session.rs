@@ -67,7 +67,12 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.hostname = cfg.hostname.clone();
     o.stls = !implicit_tls;
     o.implicit_tls = implicit_tls;
-    o.sasl_mechanisms = vec![Mechanism::ScramSha256, Mechanism::CramMd5, Mechanism::Plain, Mechanism::Login];
+    o.sasl_mechanisms = vec![
+        Mechanism::ScramSha256,
+        Mechanism::CramMd5,
+        Mechanism::Plain,
+        Mechanism::Login,
+    ];
     o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
     o
 }
@@ -84,7 +89,9 @@ struct Session<'a> {
 
 /// The `W=` (wire size) field of a Maildir name: `...,S=1234,W=1260`.
 fn wire_size_in_name(base: &str) -> Option<u64> {
-    base.split(',').find_map(|f| f.strip_prefix("W=")).and_then(|w| w.parse().ok())
+    base.split(',')
+        .find_map(|f| f.strip_prefix("W="))
+        .and_then(|w| w.parse().ok())
 }
 
 fn uid_for(base: &str) -> Uid<'static> {
@@ -141,7 +148,10 @@ impl Session<'_> {
                     size.size()
                 }
             };
-            entries.push(MaildropEntry { size, uid: uid_for(&base) });
+            entries.push(MaildropEntry {
+                size,
+                uid: uid_for(&base),
+            });
             self.files.push(path);
         }
         Ok(entries)
@@ -151,31 +161,61 @@ impl Session<'_> {
 impl Handler<Server> for Session<'_> {
     fn event(&mut self, m: &mut Server, ev: Event, conn: &mut Conn) -> io::Result<()> {
         match ev {
-            Event::Authenticate { handle, username, method, .. } => {
-                let user = self.shared.store.cfg.users.iter().find(|u| u.name == username);
+            Event::Authenticate {
+                handle,
+                username,
+                method,
+                ..
+            } => {
+                let user = self
+                    .shared
+                    .store
+                    .cfg
+                    .users
+                    .iter()
+                    .find(|u| u.name == username);
                 match method {
                     AuthMethod::Sasl(Mechanism::ScramSha256) => {
                         let creds = user.and_then(|u| self.shared.scram.get(&u.name).cloned());
                         let _ = m.provide_scram_credentials(handle, creds);
                     }
                     _ => {
-                        let _ = m.provide_password(handle, user.map(|u| Secret::from(u.password.as_str())));
+                        let _ = m.provide_password(
+                            handle,
+                            user.map(|u| Secret::from(u.password.as_str())),
+                        );
                     }
                 }
             }
             Event::OpenMaildrop { handle, username } => {
                 // Only the account itself (an authzid naming another user
                 // is refused).
-                if !self.shared.store.cfg.users.iter().any(|u| u.name == username) {
-                    let _ = m.refuse(handle, StatusLine::err(Some(ResponseCode::Auth), "no such mailbox"));
+                if !self
+                    .shared
+                    .store
+                    .cfg
+                    .users
+                    .iter()
+                    .any(|u| u.name == username)
+                {
+                    let _ = m.refuse(
+                        handle,
+                        StatusLine::err(Some(ResponseCode::Auth), "no such mailbox"),
+                    );
                     return Ok(());
                 }
-                let fresh = locks().lock().unwrap_or_else(|e| e.into_inner()).insert(username.clone());
+                let fresh = locks()
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(username.clone());
                 if !fresh {
                     eprintln!("pop3 {} {username}: maildrop in use", self.peer);
                     let _ = m.refuse(
                         handle,
-                        StatusLine::err(Some(ResponseCode::InUse), "Do you have another POP session running?"),
+                        StatusLine::err(
+                            Some(ResponseCode::InUse),
+                            "Do you have another POP session running?",
+                        ),
                     );
                     return Ok(());
                 }
@@ -187,20 +227,29 @@ impl Handler<Server> for Session<'_> {
                     Err(e) => {
                         eprintln!("pop3 {username}: cannot list the maildrop: {e}");
                         self.release();
-                        let _ = m.refuse(handle, StatusLine::err(Some(ResponseCode::SysTemp), "maildrop unavailable"));
+                        let _ = m.refuse(
+                            handle,
+                            StatusLine::err(Some(ResponseCode::SysTemp), "maildrop unavailable"),
+                        );
                     }
                 }
             }
             Event::Retrieve { handle, index, .. } => {
                 let Some(path) = self.files.get(index) else {
-                    let _ = m.refuse(handle, StatusLine::err(Some(ResponseCode::SysTemp), "message unavailable"));
+                    let _ = m.refuse(
+                        handle,
+                        StatusLine::err(Some(ResponseCode::SysTemp), "message unavailable"),
+                    );
                     return Ok(());
                 };
                 let mut f = match File::open(path) {
                     Ok(f) => f,
                     Err(_) => {
                         // Removed behind our back (another client, an admin).
-                        let _ = m.refuse(handle, StatusLine::err(Some(ResponseCode::SysTemp), "message vanished"));
+                        let _ = m.refuse(
+                            handle,
+                            StatusLine::err(Some(ResponseCode::SysTemp), "message vanished"),
+                        );
                         return Ok(());
                     }
                 };
@@ -218,10 +267,11 @@ impl Handler<Server> for Session<'_> {
             Event::Update { handle, deleted } => {
                 let mut failed = 0;
                 for d in &deleted {
-                    if let Some(p) = self.files.get(d.index) {
-                        if fs::remove_file(p).is_err() && p.exists() {
-                            failed += 1;
-                        }
+                    if let Some(p) = self.files.get(d.index)
+                        && fs::remove_file(p).is_err()
+                        && p.exists()
+                    {
+                        failed += 1;
                     }
                 }
                 if let Some(u) = &self.user {
@@ -233,12 +283,16 @@ impl Handler<Server> for Session<'_> {
                 let result = if failed == 0 {
                     Ok(())
                 } else {
-                    Err(StatusLine::err(Some(ResponseCode::SysTemp), "some deleted messages not removed"))
+                    Err(StatusLine::err(
+                        Some(ResponseCode::SysTemp),
+                        "some deleted messages not removed",
+                    ))
                 };
                 let _ = m.finish_update(handle, result);
             }
             Event::StartTls => {
-                let tls = rustls::ServerConnection::new(self.shared.tls.clone()).map_err(io::Error::other)?;
+                let tls = rustls::ServerConnection::new(self.shared.tls.clone())
+                    .map_err(io::Error::other)?;
                 conn.start_tls(tls)?;
                 m.handle_tls_established(Instant::now());
             }
@@ -253,10 +307,22 @@ impl Handler<Server> for Session<'_> {
 }
 
 /// Serves one POP3 connection (the pop3s port has TLS in place already).
-pub(crate) fn serve(shared: &Shared, implicit_tls: bool, peer: SocketAddr, conn: &mut Conn) -> io::Result<()> {
-    let mut session = Session { shared, peer, user: None, files: Vec::new(), out: Vec::new() };
+pub(crate) fn serve(
+    shared: &Shared,
+    implicit_tls: bool,
+    peer: SocketAddr,
+    conn: &mut Conn,
+) -> io::Result<()> {
+    let mut session = Session {
+        shared,
+        peer,
+        user: None,
+        files: Vec::new(),
+        out: Vec::new(),
+    };
     let nonce = random_hex(18);
-    let mut m = Server::new(options(shared, implicit_tls, peer), &nonce, Instant::now()).map_err(io::Error::other)?;
+    let mut m = Server::new(options(shared, implicit_tls, peer), &nonce, Instant::now())
+        .map_err(io::Error::other)?;
     let res = crate::driver::drive(&mut m, conn, &mut session);
     // Whatever happened, the lock goes (RFC 1939 §6: no UPDATE without QUIT).
     session.release();

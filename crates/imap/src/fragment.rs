@@ -339,11 +339,19 @@ mod tests {
 
     #[test]
     fn literal_too_large_is_reported_at_the_announcement() {
-        let mut opts = FragmentOptions::default();
-        opts.max_literal = 10;
+        let opts = FragmentOptions {
+            max_literal: 10,
+            ..Default::default()
+        };
         let mut f = Fragmenter::new(opts);
         f.push(b"a APPEND INBOX {11}\r\n");
-        assert_eq!(f.poll(), Err(FrameError::LiteralTooLarge { length: 11, max: 10 }));
+        assert_eq!(
+            f.poll(),
+            Err(FrameError::LiteralTooLarge {
+                length: 11,
+                max: 10
+            })
+        );
         // Fatal and sticky; later input is not buffered.
         f.push(b"hello world\r\n");
         assert_eq!(f.buffered(), 0);
@@ -352,8 +360,10 @@ mod tests {
 
     #[test]
     fn line_too_long_without_crlf() {
-        let mut opts = FragmentOptions::default();
-        opts.max_line = 16;
+        let opts = FragmentOptions {
+            max_line: 16,
+            ..Default::default()
+        };
         let mut f = Fragmenter::new(opts);
         f.push(b"* OK 0123456789");
         assert_eq!(f.poll(), Ok(None));
@@ -365,7 +375,10 @@ mod tests {
     fn bare_lf_does_not_end_a_line() {
         let mut f = Fragmenter::new(FragmentOptions::default());
         f.push(b"* OK a\nb\r\n");
-        assert_eq!(drain(&mut f), vec![Frame::Message(Bytes::from_static(b"* OK a\nb\r\n"))]);
+        assert_eq!(
+            drain(&mut f),
+            vec![Frame::Message(Bytes::from_static(b"* OK a\nb\r\n"))]
+        );
     }
 
     #[test]
@@ -375,8 +388,20 @@ mod tests {
         f.push(wire);
         let frames = drain(&mut f);
         assert_eq!(frames.len(), 3);
-        assert_eq!(frames[0], Frame::LiteralAnnounced { length: 4, mode: LiteralMode::Sync, binary: false });
-        assert_eq!(frames[1], Frame::Message(Bytes::from_static(b"* 1 FETCH (BODY[] {4}\r\n\r\n\r\n)\r\n")));
+        assert_eq!(
+            frames[0],
+            Frame::LiteralAnnounced {
+                length: 4,
+                mode: LiteralMode::Sync,
+                binary: false
+            }
+        );
+        assert_eq!(
+            frames[1],
+            Frame::Message(Bytes::from_static(
+                b"* 1 FETCH (BODY[] {4}\r\n\r\n\r\n)\r\n"
+            ))
+        );
         assert_eq!(f.consumed(), wire.len() as u64);
         assert_eq!(f.buffered(), 0);
     }
@@ -388,7 +413,10 @@ mod tests {
         f.push(b"* 1 FETCH (BODY[] {1}\r\n\r\n)\r\n");
         let frames = drain(&mut f);
         assert_eq!(frames.len(), 2);
-        assert_eq!(frames[1], Frame::Message(Bytes::from_static(b"* 1 FETCH (BODY[] {1}\r\n\r\n)\r\n")));
+        assert_eq!(
+            frames[1],
+            Frame::Message(Bytes::from_static(b"* 1 FETCH (BODY[] {1}\r\n\r\n)\r\n"))
+        );
     }
 
     #[test]
@@ -396,7 +424,14 @@ mod tests {
         let mut f = Fragmenter::new(FragmentOptions::default());
         f.push(b"a APPEND INBOX ~{2+}\r\n\0\0\r\n");
         let frames = drain(&mut f);
-        assert_eq!(frames[0], Frame::LiteralAnnounced { length: 2, mode: LiteralMode::NonSync, binary: true });
+        assert_eq!(
+            frames[0],
+            Frame::LiteralAnnounced {
+                length: 2,
+                mode: LiteralMode::NonSync,
+                binary: true
+            }
+        );
         assert!(matches!(&frames[1], Frame::Message(m) if m.len() == 26));
     }
 
@@ -404,10 +439,16 @@ mod tests {
     fn rejected_literal_drops_the_command() {
         let mut f = Fragmenter::new(FragmentOptions::default());
         f.push(b"a LOGIN {5}\r\n");
-        assert!(matches!(f.poll(), Ok(Some(Frame::LiteralAnnounced { length: 5, .. }))));
+        assert!(matches!(
+            f.poll(),
+            Ok(Some(Frame::LiteralAnnounced { length: 5, .. }))
+        ));
         f.reject_literal();
         f.push(b"b NOOP\r\n");
-        assert_eq!(drain(&mut f), vec![Frame::Message(Bytes::from_static(b"b NOOP\r\n"))]);
+        assert_eq!(
+            drain(&mut f),
+            vec![Frame::Message(Bytes::from_static(b"b NOOP\r\n"))]
+        );
     }
 
     #[test]
@@ -416,8 +457,10 @@ mod tests {
         let mut f = Fragmenter::new(FragmentOptions::default());
         f.push(wire);
         assert_eq!(drain(&mut f).len(), 3); // announcement, "...ab \r\n", ")\r\n"
-        let mut opts = FragmentOptions::default();
-        opts.blank_line_after_literal_continues = true;
+        let opts = FragmentOptions {
+            blank_line_after_literal_continues: true,
+            ..Default::default()
+        };
         let mut f = Fragmenter::new(opts);
         f.push(wire);
         let frames = drain(&mut f);

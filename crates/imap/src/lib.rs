@@ -44,6 +44,11 @@ mod fragment;
 pub mod parse;
 pub mod types;
 
+/// The README's examples run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 pub use fragment::{FragmentOptions, Fragmenter, Frame, FrameError};
 pub use parse::ParseError;
 pub use types::body::{

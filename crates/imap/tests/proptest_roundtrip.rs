@@ -74,7 +74,9 @@ fn nstring() -> impl Strategy<Value = NString<'static>> {
 }
 
 fn text() -> impl Strategy<Value = Text<'static>> {
-    "([!-Z\\\\^-~][ -~]{0,20})?".prop_filter_map("ends like a literal", |s| Text::try_from(s.as_str()).ok().map(Text::into_owned))
+    "([!-Z\\\\^-~][ -~]{0,20})?".prop_filter_map("ends like a literal", |s| {
+        Text::try_from(s.as_str()).ok().map(Text::into_owned)
+    })
 }
 
 fn nz() -> impl Strategy<Value = NonZeroU32> {

@@ -3,9 +3,9 @@
 use std::num::NonZeroU32;
 
 use super::core::{
-    IResult, astring, atom, byte, crlf, fail, flag_list, mailbox, nil, nstring,
-    number, number64, nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag,
-    tag_no_case, text, upper, value,
+    IResult, astring, atom, byte, crlf, fail, flag_list, mailbox, nil, nstring, number, number64,
+    nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag, tag_no_case, text,
+    upper, value,
 };
 use super::fetch::msg_atts;
 use crate::types::command::StatusAttr;
@@ -378,7 +378,9 @@ fn rest_of_response(i: &[u8]) -> IResult<'_, &[u8]> {
         let line_end = pos + k;
         // Only this line (from `pos`) can announce the next literal.
         if let Some((n, _, _)) = crate::fragment::literal_announcement(&i[pos..line_end]) {
-            let skip = usize::try_from(n).ok().and_then(|n| (line_end + 2).checked_add(n));
+            let skip = usize::try_from(n)
+                .ok()
+                .and_then(|n| (line_end + 2).checked_add(n));
             match skip {
                 Some(skip) if skip <= i.len() => {
                     pos = skip;
