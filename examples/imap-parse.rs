@@ -112,7 +112,17 @@ fn fetch_attr_name(a: &FetchAttr<'_>) -> String {
         FetchAttr::Binary { .. } => "BINARY[...]".into(),
         FetchAttr::BinarySize(_) => "BINARY.SIZE[...]".into(),
         FetchAttr::Other(a) => a.as_str().to_owned(),
-        other => format!("{other:?}").to_ascii_uppercase(),
+        FetchAttr::Envelope => "ENVELOPE".into(),
+        FetchAttr::Flags => "FLAGS".into(),
+        FetchAttr::InternalDate => "INTERNALDATE".into(),
+        FetchAttr::Rfc822 => "RFC822".into(),
+        FetchAttr::Rfc822Header => "RFC822.HEADER".into(),
+        FetchAttr::Rfc822Size => "RFC822.SIZE".into(),
+        FetchAttr::Rfc822Text => "RFC822.TEXT".into(),
+        FetchAttr::Body => "BODY".into(),
+        FetchAttr::BodyStructure => "BODYSTRUCTURE".into(),
+        FetchAttr::Uid => "UID".into(),
+        FetchAttr::ModSeq => "MODSEQ".into(),
     }
 }
 

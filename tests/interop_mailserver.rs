@@ -605,14 +605,15 @@ fn starttls_then_plaintext_rset() {
 #[test]
 #[ignore = "interop: starts the mailserver on its default ports"]
 fn banner_instructions_work() {
-    if !have("python3") {
+    if !have("python3") || !have("curl") {
         return;
     }
     let dir = scratch("banner");
     if std::net::TcpListener::bind("127.0.0.1:2525").is_err()
         || std::net::TcpListener::bind("127.0.0.1:2587").is_err()
+        || std::net::TcpListener::bind("127.0.0.1:1110").is_err()
     {
-        assert!(!ci(), "ports 2525/2587 are busy");
+        assert!(!ci(), "ports 2525/2587/1110 are busy");
         eprintln!("SKIP: default ports busy");
         return;
     }
@@ -621,11 +622,19 @@ fn banner_instructions_work() {
     let data = dir.join("mail-data");
     let srv = MailServer::start(
         &data,
-        &["--smtp", "127.0.0.1:2525", "--submission", "127.0.0.1:2587"],
+        &[
+            "--smtp",
+            "127.0.0.1:2525",
+            "--submission",
+            "127.0.0.1:2587",
+            "--pop3",
+            "127.0.0.1:1110",
+        ],
     );
     let out = srv.stdout.clone();
     assert!(out.contains("listening on 127.0.0.1:2525"), "{out}");
     assert!(out.contains("listening on 127.0.0.1:2587"), "{out}");
+    assert!(out.contains("listening on 127.0.0.1:1110"), "{out}");
     assert!(out.contains("demo@localhost  password demo"), "{out}");
     let py = out
         .lines()
@@ -639,6 +648,12 @@ fn banner_instructions_work() {
         .expect("a read command");
     let (ok, o) = run(Command::new("sh").arg("-c").arg(read.trim()));
     assert!(ok && o.contains("It works."), "{read}: {o}");
+    let pop = out
+        .lines()
+        .find(|l| l.trim().starts_with("curl pop3://"))
+        .expect("a POP3 read command");
+    let (ok, o) = run(Command::new("sh").arg("-c").arg(pop.trim()));
+    assert!(ok && o.contains("It works."), "{pop}: {o}");
     let _ = fs::remove_dir_all(dir);
 }
 

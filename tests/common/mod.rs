@@ -152,8 +152,9 @@ pub struct MailServer {
 }
 
 impl MailServer {
-    /// Starts the mailserver with `--data DIR`, ports chosen by the system
-    /// (127.0.0.1:0) unless given in `args`, and waits for its banner.
+    /// Starts the mailserver with `--data DIR`, ports (SMTP, submission,
+    /// POP3) chosen by the system (127.0.0.1:0) unless given in `args`, and
+    /// waits for its banner.
     pub fn start(data: &Path, args: &[&str]) -> MailServer {
         let mut full: Vec<String> = vec!["--data".into(), data.display().to_string()];
         if !args.contains(&"--smtp") {
@@ -161,6 +162,9 @@ impl MailServer {
         }
         if !args.contains(&"--submission") {
             full.extend(["--submission".into(), "127.0.0.1:0".into()]);
+        }
+        if !args.contains(&"--pop3") {
+            full.extend(["--pop3".into(), "127.0.0.1:0".into()]);
         }
         full.extend(args.iter().map(|s| s.to_string()));
         Self::start_args(data, full)
