@@ -46,7 +46,7 @@ impl<'a> Src<'a> {
     fn seq(&mut self) -> SequenceSet {
         let a = NonZeroU32::new(self.u32()).map_or(SeqNum::Largest, SeqNum::Value);
         let b = NonZeroU32::new(self.u32()).map_or(SeqNum::Largest, SeqNum::Value);
-        SequenceSet::Set(vec![SeqRange::Single(a), SeqRange::Range(a, b)])
+        SequenceSet::Set(Vec1::new(SeqRange::Single(a), vec![SeqRange::Range(a, b)]))
     }
 }
 
@@ -68,23 +68,34 @@ fuzz_target!(|data: &[u8]| {
     let commands = [
         CommandBody::Login {
             username: s.istring(),
-            password: s.istring(),
+            password: Secret::new(s.istring()),
+        },
+        CommandBody::Authenticate {
+            mechanism: s.atom(),
+            initial_response: Some(Secret::new(s.atom())),
         },
         CommandBody::Select {
             mailbox: mailbox.clone(),
             params: vec![],
         },
+        CommandBody::Enable(Vec1::new(s.atom(), vec![s.x_atom()])),
+        CommandBody::List {
+            select: vec![],
+            reference: mailbox.clone(),
+            patterns: Vec1::new(s.istring(), vec![s.istring()]),
+            return_opts: vec![],
+        },
         CommandBody::Search {
             uid: true,
             return_opts: None,
             charset: Some(s.istring()),
-            criteria: vec![
+            criteria: Vec1::new(
                 SearchKey::Header(s.istring(), s.istring()),
-                SearchKey::Or(
+                vec![SearchKey::Or(
                     Box::new(SearchKey::Keyword(s.atom())),
                     Box::new(SearchKey::Uid(s.seq())),
-                ),
-            ],
+                )],
+            ),
         },
         CommandBody::Store {
             uid: false,
@@ -96,12 +107,12 @@ fuzz_target!(|data: &[u8]| {
         },
         CommandBody::Append {
             mailbox: mailbox.clone(),
-            messages: vec![AppendMessage {
+            messages: Vec1::one(AppendMessage {
                 flags: vec![flag.clone()],
                 date: None,
                 message: Binary(s.bytes().into()),
                 utf8: false,
-            }],
+            }),
         },
         CommandBody::Fetch {
             uid: true,

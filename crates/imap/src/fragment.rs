@@ -186,6 +186,13 @@ impl Fragmenter {
     }
 
     /// The next event, `Ok(None)` when more input is needed.
+    ///
+    /// `Ok(None)` plays the part of STYLE.md's `Status::Partial`, and a frame
+    /// the part of `Status::Complete(n)`: unlike a stateless framer, which
+    /// reports a length into the caller's buffer, the fragmenter owns its
+    /// buffer and hands out the message itself (a [`Bytes`] view), so there is
+    /// no length to report; a literal is its own variant
+    /// ([`Frame::LiteralAnnounced`]), never folded into "need more".
     pub fn poll(&mut self) -> Result<Option<Frame>, FrameError> {
         if let Some(e) = self.error {
             return Err(e);

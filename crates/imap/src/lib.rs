@@ -70,4 +70,5 @@ pub use types::response::{
     StatusResponse, Thread,
 };
 pub use types::search::{EntryType, SearchKey};
+pub use types::secret::{EmptyError, Secret, Vec1};
 pub use types::sequence::{SeqNum, SeqRange, SequenceSet};

@@ -109,7 +109,7 @@ fn seq_set() -> impl Strategy<Value = SequenceSet> {
         num.clone().prop_map(SeqRange::Single),
         (num.clone(), num).prop_map(|(a, b)| SeqRange::Range(a, b)),
     ];
-    prop_oneof![8 => vec(range, 1..5).prop_map(SequenceSet::Set), 1 => Just(SequenceSet::Saved)]
+    prop_oneof![8 => vec1(range, 3).prop_map(SequenceSet::Set), 1 => Just(SequenceSet::Saved)]
 }
 
 fn date() -> impl Strategy<Value = Date> {
@@ -152,7 +152,7 @@ fn search_key() -> impl Strategy<Value = SearchKey<'static>> {
             inner.clone().prop_map(|k| SearchKey::Not(Box::new(k))),
             (inner.clone(), inner.clone())
                 .prop_map(|(a, b)| SearchKey::Or(Box::new(a), Box::new(b))),
-            vec(inner, 1..4).prop_map(SearchKey::And),
+            vec1(inner, 3).prop_map(SearchKey::And),
         ]
     })
 }
@@ -260,6 +260,15 @@ fn envelope() -> impl Strategy<Value = Envelope<'static>> {
         )
 }
 
+/// One element then `0..max_rest` more, through [`Vec1::new`].
+fn vec1<S: Strategy>(s: S, max_rest: usize) -> impl Strategy<Value = Vec1<S::Value>> {
+    vec(s, 1..=max_rest + 1).prop_map(|v| {
+        let mut it = v.into_iter();
+        let first = it.next().expect("vec(s, 1..) is not empty");
+        Vec1::new(first, it.collect())
+    })
+}
+
 fn params() -> impl Strategy<Value = Vec<(IString<'static>, IString<'static>)>> {
     vec((istring(), istring()), 0..3)
 }
@@ -270,7 +279,7 @@ fn ext_data() -> impl Strategy<Value = ExtensionData<'static>> {
         any::<u32>().prop_map(BodyExtension::Number),
     ]
     .prop_recursive(2, 6, 3, |inner| {
-        vec(inner, 1..3).prop_map(BodyExtension::List)
+        vec1(inner, 2).prop_map(BodyExtension::List)
     });
     (
         option::of((istring(), params()).prop_map(|(kind, params)| Disposition { kind, params })),
@@ -333,7 +342,7 @@ fn body() -> impl Strategy<Value = BodyStructure<'static>> {
     leaf.prop_recursive(3, 10, 3, move |inner| {
         prop_oneof![
             (
-                vec(inner.clone(), 1..3),
+                vec1(inner.clone(), 2),
                 istring(),
                 option::of(
                     (params(), ext_data())
@@ -404,7 +413,7 @@ fn code() -> impl Strategy<Value = Code<'static>> {
         Just(Code::ReadOnly),
         Just(Code::TryCreate),
         vec(istring(), 0..3).prop_map(Code::BadCharset),
-        vec(atom(), 1..4).prop_map(Code::Capability),
+        vec1(atom(), 3).prop_map(Code::Capability),
         vec(prop_oneof![flag(), Just(Flag::Wildcard)], 0..4).prop_map(Code::PermanentFlags),
         nz().prop_map(Code::UidNext),
         nz().prop_map(Code::UidValidity),
@@ -445,7 +454,7 @@ fn list_item() -> impl Strategy<Value = ListItem<'static>> {
 
 fn data() -> impl Strategy<Value = Data<'static>> {
     prop_oneof![
-        vec(atom(), 1..4).prop_map(Data::Capability),
+        vec1(atom(), 3).prop_map(Data::Capability),
         vec(atom(), 0..3).prop_map(Data::Enabled),
         list_item().prop_map(Data::List),
         list_item().prop_map(Data::Lsub),
@@ -534,17 +543,21 @@ fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
         Just(CommandBody::Capability),
         Just(CommandBody::Idle),
         Just(CommandBody::Unselect),
-        (istring(), istring())
-            .prop_map(|(username, password)| CommandBody::Login { username, password }),
+        (istring(), istring()).prop_map(|(username, password)| CommandBody::Login {
+            username,
+            password: Secret::new(password)
+        }),
         (
             atom(),
-            option::of("[A-Za-z0-9+/]{1,12}={0,2}".prop_map(|s| Atom::try_from(s).unwrap()))
+            option::of(
+                "[A-Za-z0-9+/]{1,12}={0,2}".prop_map(|s| Secret::new(Atom::try_from(s).unwrap()))
+            )
         )
             .prop_map(|(mechanism, initial_response)| CommandBody::Authenticate {
                 mechanism,
                 initial_response
             }),
-        vec(atom(), 1..3).prop_map(CommandBody::Enable),
+        vec1(atom(), 2).prop_map(CommandBody::Enable),
         (
             mailbox(),
             vec(
@@ -580,7 +593,7 @@ fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
                 0..2
             ),
             mailbox(),
-            vec(istring(), 1..3),
+            vec1(istring(), 2),
             vec(
                 prop_oneof![
                     Just(ListReturn::Children),
@@ -636,7 +649,9 @@ fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
                         message: Binary(m.into()),
                         utf8
                     })
-                    .collect()
+                    .collect::<Vec<_>>()
+                    .try_into()
+                    .unwrap()
             }),
         seq_set().prop_map(CommandBody::UidExpunge),
         (
@@ -650,7 +665,7 @@ fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
                 0..3
             )),
             option::of(istring()),
-            vec(search_key(), 1..4)
+            vec1(search_key(), 3)
         )
             .prop_map(
                 |(uid, return_opts, charset, criteria)| CommandBody::Search {
@@ -729,18 +744,20 @@ fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
                 1..3
             ),
             istring(),
-            vec(search_key(), 1..3)
+            vec1(search_key(), 2)
         )
             .prop_map(|(uid, c, charset, search)| CommandBody::Sort {
                 uid,
                 criteria: c
                     .into_iter()
                     .map(|(reverse, key)| SortCriterion { reverse, key })
-                    .collect(),
+                    .collect::<Vec<_>>()
+                    .try_into()
+                    .unwrap(),
                 charset,
                 search
             }),
-        (any::<bool>(), istring(), vec(search_key(), 1..3)).prop_map(|(uid, charset, search)| {
+        (any::<bool>(), istring(), vec1(search_key(), 2)).prop_map(|(uid, charset, search)| {
             CommandBody::Thread {
                 uid,
                 algorithm: ThreadAlgorithm::References,

@@ -54,12 +54,15 @@ fn rfc3501_6_1_1_capability() {
     ));
     assert_eq!(
         d,
-        Data::Capability(vec![
-            atom("IMAP4rev1"),
-            atom("STARTTLS"),
-            atom("AUTH=GSSAPI"),
-            atom("LOGINDISABLED")
-        ])
+        Data::Capability(
+            Vec1::try_from(vec![
+                atom("IMAP4rev1"),
+                atom("STARTTLS"),
+                atom("AUTH=GSSAPI"),
+                atom("LOGINDISABLED")
+            ])
+            .unwrap()
+        )
     );
     let Response::Status(st) = resp("abcd OK CAPABILITY completed") else {
         panic!()
@@ -75,7 +78,7 @@ fn rfc3501_6_2_3_login() {
         cmd("a001 LOGIN SMITH SESAME").body,
         CommandBody::Login {
             username: s("SMITH"),
-            password: s("SESAME")
+            password: Secret::new(s("SESAME"))
         }
     );
 }
@@ -144,7 +147,7 @@ fn rfc3501_6_3_8_list() {
         panic!()
     };
     assert_eq!(reference, Mailbox::Other(s("")));
-    assert_eq!(patterns, vec![s("")]);
+    assert_eq!(patterns, Vec1::one(s("")));
     let Data::List(l) = untagged(resp("* LIST (\\Noselect) \"/\" \"\"")) else {
         panic!()
     };
@@ -157,7 +160,7 @@ fn rfc3501_6_3_8_list() {
     let CommandBody::List { patterns, .. } = cmd("A202 LIST ~/Mail/ %").body else {
         panic!()
     };
-    assert_eq!(patterns, vec![s("%")]);
+    assert_eq!(patterns, Vec1::one(s("%")));
 }
 
 #[test]
@@ -501,10 +504,10 @@ fn rfc3501_7_4_2_bodystructure_multipart_extension() {
         ext.data.extensions,
         vec![
             BodyExtension::Number(1),
-            BodyExtension::List(vec![
+            BodyExtension::List(Vec1::new(
                 BodyExtension::Number(2),
-                BodyExtension::NString(Some(s("x")))
-            ])
+                vec![BodyExtension::NString(Some(s("x")))]
+            ))
         ]
     );
     let BodyStructure::Single {
@@ -625,7 +628,7 @@ Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\n";
 fn rfc9051_6_3_2_enable() {
     assert_eq!(
         cmd("t2 ENABLE CONDSTORE X-GOOD-IDEA").body,
-        CommandBody::Enable(vec![atom("CONDSTORE"), atom("X-GOOD-IDEA")])
+        CommandBody::Enable(Vec1::new(atom("CONDSTORE"), vec![atom("X-GOOD-IDEA")]))
     );
     assert_eq!(
         untagged(resp("* ENABLED X-GOOD-IDEA")),
@@ -656,11 +659,14 @@ fn rfc9051_6_4_4_esearch() {
         Data::ESearch {
             tag: Some(s("A283")),
             uid: true,
-            items: vec![ESearchItem::All(SequenceSet::Set(vec![
-                SeqRange::Range(SeqNum::Value(nz(3)), SeqNum::Value(nz(15))),
-                SeqRange::Single(SeqNum::Value(nz(27))),
-                SeqRange::Range(SeqNum::Value(nz(29)), SeqNum::Value(nz(103))),
-            ]))]
+            items: vec![ESearchItem::All(SequenceSet::Set(
+                Vec1::try_from(vec![
+                    SeqRange::Range(SeqNum::Value(nz(3)), SeqNum::Value(nz(15))),
+                    SeqRange::Single(SeqNum::Value(nz(27))),
+                    SeqRange::Range(SeqNum::Value(nz(29)), SeqNum::Value(nz(103))),
+                ])
+                .unwrap()
+            ))]
         }
     );
 }
@@ -683,10 +689,13 @@ fn rfc9051_7_1_response_codes() {
             "a OK [COPYUID 38505 304,319:320 3956:3958] Done",
             Code::CopyUid {
                 uidvalidity: nz(38505),
-                source: SequenceSet::Set(vec![
-                    SeqRange::Single(SeqNum::Value(nz(304))),
-                    SeqRange::Range(SeqNum::Value(nz(319)), SeqNum::Value(nz(320))),
-                ]),
+                source: SequenceSet::Set(
+                    Vec1::try_from(vec![
+                        SeqRange::Single(SeqNum::Value(nz(304))),
+                        SeqRange::Range(SeqNum::Value(nz(319)), SeqNum::Value(nz(320))),
+                    ])
+                    .unwrap(),
+                ),
                 destination: SequenceSet::range(3956, 3958).unwrap(),
             },
         ),
@@ -696,10 +705,13 @@ fn rfc9051_7_1_response_codes() {
         ),
         (
             "a OK [MODIFIED 7,9] Conditional STORE failed",
-            Code::Modified(SequenceSet::Set(vec![
-                SeqRange::Single(SeqNum::Value(nz(7))),
-                SeqRange::Single(SeqNum::Value(nz(9))),
-            ])),
+            Code::Modified(SequenceSet::Set(
+                Vec1::try_from(vec![
+                    SeqRange::Single(SeqNum::Value(nz(7))),
+                    SeqRange::Single(SeqNum::Value(nz(9))),
+                ])
+                .unwrap(),
+            )),
         ),
         ("* OK [CLOSED] Previous mailbox is now closed", Code::Closed),
         (
@@ -716,7 +728,7 @@ fn rfc9051_7_1_response_codes() {
         ),
         (
             "* OK [CAPABILITY IMAP4rev2 IDLE] ready",
-            Code::Capability(vec![atom("IMAP4rev2"), atom("IDLE")]),
+            Code::Capability(Vec1::try_from(vec![atom("IMAP4rev2"), atom("IDLE")]).unwrap()),
         ),
     ];
     for (line, code) in cases {
@@ -762,11 +774,14 @@ fn rfc9051_7_5_vanished_and_modseq() {
         untagged(resp("* VANISHED (EARLIER) 41,43:116,118")),
         Data::Vanished {
             earlier: true,
-            uids: SequenceSet::Set(vec![
-                SeqRange::Single(SeqNum::Value(nz(41))),
-                SeqRange::Range(SeqNum::Value(nz(43)), SeqNum::Value(nz(116))),
-                SeqRange::Single(SeqNum::Value(nz(118))),
-            ])
+            uids: SequenceSet::Set(
+                Vec1::try_from(vec![
+                    SeqRange::Single(SeqNum::Value(nz(41))),
+                    SeqRange::Range(SeqNum::Value(nz(43)), SeqNum::Value(nz(116))),
+                    SeqRange::Single(SeqNum::Value(nz(118))),
+                ])
+                .unwrap()
+            )
         }
     );
     assert_eq!(
@@ -874,7 +889,7 @@ fn extensions_quota_metadata_idle_literal_plus() {
         c.body,
         CommandBody::Login {
             username: s("fred"),
-            password: s("pw")
+            password: Secret::new(s("pw"))
         }
     );
     let c = cmd("a MOVE 1:3 Trash");
@@ -888,6 +903,11 @@ fn extensions_quota_metadata_idle_literal_plus() {
         }
     ));
     assert_eq!(parse::authenticate_data(b"*\r\n").unwrap(), (None, 3));
+    let (data, n) = parse::authenticate_data(b"dGVzdAB0ZXN0AHRlc3Q=\r\n").unwrap();
+    assert_eq!(n, 22);
+    let data = data.unwrap();
+    assert_eq!(*data.expose(), b"dGVzdAB0ZXN0AHRlc3Q=");
+    assert!(!format!("{data:?}").contains("dGVzd"));
     // literal8 in APPEND and in a FETCH BINARY response
     let c = cmd("a APPEND INBOX ~{3}\r\na\0b");
     let CommandBody::Append { messages, .. } = &c.body else {
@@ -923,7 +943,7 @@ fn invalid_values_are_refused() {
         tag: Tag::try_from("a").unwrap(),
         body: CommandBody::Login {
             username: s("x\r\ny"),
-            password: s("p w"),
+            password: Secret::new(s("p w")),
         },
     };
     let e = encode::command(&c, encode::EncodeOptions::default());

@@ -90,7 +90,6 @@ impl Encoder<'_> {
         match x {
             BodyExtension::NString(s) => self.nstring(s),
             BodyExtension::Number(n) => self.num(u64::from(*n)),
-            BodyExtension::List(l) if l.is_empty() => self.raw(b"NIL"),
             BodyExtension::List(l) => self.list(l, |e, x| e.body_extension(x)),
         }
     }

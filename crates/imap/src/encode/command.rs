@@ -97,14 +97,14 @@ impl Encoder<'_> {
                 self.atom(mechanism);
                 if let Some(ir) = initial_response {
                     self.sp();
-                    self.atom(ir);
+                    self.atom(ir.expose());
                 }
             }
             CommandBody::Login { username, password } => {
                 self.raw(b"LOGIN ");
                 self.astring(username);
                 self.sp();
-                self.astring(password);
+                self.astring(password.expose());
             }
             CommandBody::Enable(caps) => {
                 self.raw(b"ENABLE ");

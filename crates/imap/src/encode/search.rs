@@ -91,7 +91,6 @@ impl Encoder<'_> {
                 self.sp();
                 self.search_key(b);
             }
-            SearchKey::And(l) if l.is_empty() => self.raw(b"ALL"),
             SearchKey::And(l) => self.list(l, |e, k| e.search_key(k)),
             SearchKey::ModSeq { entry, modseq } => {
                 self.raw(b"MODSEQ ");
@@ -110,9 +109,6 @@ impl Encoder<'_> {
     }
 
     pub(crate) fn search_keys(&mut self, keys: &[SearchKey<'_>]) {
-        if keys.is_empty() {
-            self.raw(b"ALL");
-        }
         self.sep(keys, |e, k| e.search_key(k));
     }
 }

@@ -2,6 +2,7 @@
 
 use super::core::{
     IResult, MAX_DEPTH, byte, fail, nstring, number, opt_sp, paren_list, sp, string, string_or_nil,
+    vec1,
 };
 use crate::types::body::{
     Address, BasicFields, BodyExtension, BodyStructure, Disposition, Envelope, ExtensionData,
@@ -147,8 +148,11 @@ fn body_extension(i: &[u8], depth: usize) -> IResult<'_, BodyExtension<'_>> {
         return fail(i, "nesting within the depth limit");
     }
     match i.first() {
-        Some(b'(') => paren_list(i, |j| body_extension(j, depth + 1))
-            .map(|(r, v)| (r, BodyExtension::List(v))),
+        Some(b'(') => {
+            let (r, v) = paren_list(i, |j| body_extension(j, depth + 1))?;
+            let (r, v) = vec1(i, r, v, "at least one body-extension")?;
+            Ok((r, BodyExtension::List(v)))
+        }
         Some(b) if b.is_ascii_digit() => number(i).map(|(r, n)| (r, BodyExtension::Number(n))),
         _ => nstring(i).map(|(r, s)| (r, BodyExtension::NString(s))),
     }
@@ -215,6 +219,7 @@ pub(crate) fn body(i: &[u8], depth: usize) -> IResult<'_, BodyStructure<'_>> {
 }
 
 fn multipart(i: &[u8], depth: usize) -> IResult<'_, BodyStructure<'_>> {
+    let start = i;
     let mut bodies = Vec::new();
     let mut i = i;
     while i.first() == Some(&b'(') {
@@ -222,6 +227,7 @@ fn multipart(i: &[u8], depth: usize) -> IResult<'_, BodyStructure<'_>> {
         bodies.push(b);
         i = opt_sp(j);
     }
+    let (i, bodies) = vec1(start, i, bodies, "at least one body part")?;
     let (i, subtype) = string_or_nil(i)?;
     let Ok((j, ())) = sp(i) else {
         return Ok((

@@ -8,7 +8,7 @@ use super::core::upper;
 use super::core::{
     IResult, astring, atom, byte, crlf, date_time, fail, flag, flag_list, literal8_or_literal,
     mailbox, number, number64, nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string,
-    tag, tag_no_case,
+    tag, tag_no_case, vec1,
 };
 use super::fetch::fetch_attrs;
 use super::response::{id_params as parse_id_params, status_att as parse_status_att};
@@ -19,6 +19,7 @@ use crate::types::command::{
 };
 use crate::types::core::{IString, is_atom_char};
 use crate::types::search::SearchKey;
+use crate::types::secret::{Secret, Vec1};
 
 fn kw<'a>(k: &'static str) -> impl Fn(&'a [u8]) -> IResult<'a, ()> {
     move |i| {
@@ -96,9 +97,10 @@ fn select_params(i: &[u8]) -> IResult<'_, Vec<SelectParam>> {
 }
 
 /// `1*(SP search-key)` after the command's fixed arguments.
-fn search_keys(i: &[u8]) -> IResult<'_, Vec<SearchKey<'_>>> {
+fn search_keys(i: &[u8]) -> IResult<'_, Vec1<SearchKey<'_>>> {
     let (i, _) = sp(i)?;
-    sp_list1(i, |j| search_key(j, 0))
+    let (r, v) = sp_list1(i, |j| search_key(j, 0))?;
+    vec1(i, r, v, "search key")
 }
 
 fn search(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
@@ -208,7 +210,8 @@ fn store(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
     ))
 }
 
-fn sort_criteria(i: &[u8]) -> IResult<'_, Vec<SortCriterion>> {
+fn sort_criteria(i: &[u8]) -> IResult<'_, Vec1<SortCriterion>> {
+    let start = i;
     let (i, l) = paren_list(i, |k| {
         let (k, reverse) = match kw("REVERSE")(k) {
             Ok((k, ())) => (sp(k)?.0, true),
@@ -228,11 +231,7 @@ fn sort_criteria(i: &[u8]) -> IResult<'_, Vec<SortCriterion>> {
         .parse(k)?;
         Ok((k, SortCriterion { reverse, key }))
     })?;
-    if l.is_empty() {
-        fail(i, "sort criterion")
-    } else {
-        Ok((i, l))
-    }
+    vec1(start, i, l, "sort criterion")
 }
 
 fn append(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
@@ -274,9 +273,7 @@ fn append(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
         });
         i = k;
     }
-    if messages.is_empty() {
-        return fail(i, "message literal");
-    }
+    let (i, messages) = vec1(i, i, messages, "message literal")?;
     Ok((i, CommandBody::Append { mailbox, messages }))
 }
 
@@ -299,9 +296,10 @@ fn list(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
     let (i, reference) = mailbox(i)?;
     let (i, _) = sp(i)?;
     let (mut i, patterns) = if i.first() == Some(&b'(') {
-        paren_list(i, list_mailbox)?
+        let (r, v) = paren_list(i, list_mailbox)?;
+        vec1(i, r, v, "at least one LIST pattern")?
     } else {
-        list_mailbox(i).map(|(r, p)| (r, vec![p]))?
+        list_mailbox(i).map(|(r, p)| (r, Vec1::one(p)))?
     };
     if patterns.is_empty() {
         return fail(i, "list-mailbox");
@@ -436,7 +434,9 @@ fn command_body(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
         b"AUTHENTICATE" => {
             let (j, mechanism) = atom(sp(j)?.0)?;
             let (j, initial_response) = match sp(j) {
-                Ok((k, ())) if k.first() != Some(&b'\r') => atom(k).map(|(r, a)| (r, Some(a)))?,
+                Ok((k, ())) if k.first() != Some(&b'\r') => {
+                    atom(k).map(|(r, a)| (r, Some(Secret::new(a))))?
+                }
                 _ => (j, None),
             };
             (
@@ -450,10 +450,18 @@ fn command_body(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
         b"LOGIN" => {
             let (j, username) = astring(sp(j)?.0)?;
             let (j, password) = astring(sp(j)?.0)?;
-            (j, CommandBody::Login { username, password })
+            (
+                j,
+                CommandBody::Login {
+                    username,
+                    password: Secret::new(password),
+                },
+            )
         }
         b"ENABLE" => {
-            let (j, caps) = sp_list1(sp(j)?.0, atom)?;
+            let k = sp(j)?.0;
+            let (j, caps) = sp_list1(k, atom)?;
+            let (j, caps) = vec1(k, j, caps, "at least one capability")?;
             (j, CommandBody::Enable(caps))
         }
         b"SELECT" | b"EXAMINE" => {
@@ -613,7 +621,7 @@ pub(crate) fn idle_done(i: &[u8]) -> IResult<'_, ()> {
 }
 
 /// `authenticate` continuation data: `base64 CRLF` or `*` CRLF to cancel.
-pub(crate) fn auth_data(i: &[u8]) -> IResult<'_, Option<&[u8]>> {
+pub(crate) fn auth_data(i: &[u8]) -> IResult<'_, Option<Secret<&[u8]>>> {
     let i = opt_sp(i);
     if i.first() == Some(&b'*') {
         let (i, ()) = crlf(&i[1..])?;
@@ -625,5 +633,5 @@ pub(crate) fn auth_data(i: &[u8]) -> IResult<'_, Option<&[u8]>> {
         .count();
     let data = &i[..n];
     let (i, ()) = crlf(&i[n..])?;
-    Ok((i, Some(data)))
+    Ok((i, Some(Secret::new(data))))
 }

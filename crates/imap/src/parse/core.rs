@@ -13,6 +13,7 @@ use crate::types::core::{
 use crate::types::fetch::Value;
 use crate::types::flag::Flag;
 use crate::types::mailbox::Mailbox;
+use crate::types::secret::Vec1;
 use crate::types::sequence::{SeqNum, SeqRange, SequenceSet};
 
 /// The parsers' internal error: where it failed and what was expected.
@@ -521,9 +522,20 @@ pub(crate) fn sequence_set(i: &[u8]) -> IResult<'_, SequenceSet> {
     if i.first() == Some(&b'$') {
         return Ok((&i[1..], SequenceSet::Saved));
     }
-    let mut out = Vec::new();
-    let mut i = i;
-    loop {
+    let (rest, first) = seq_range(i)?;
+    let mut out = Vec1::one(first);
+    let mut i = rest;
+    while i.first() == Some(&b',') {
+        let (rest, r) = seq_range(&i[1..])?;
+        out.push(r);
+        i = rest;
+    }
+    Ok((i, SequenceSet::Set(out)))
+}
+
+/// `seq-number / seq-range`.
+fn seq_range(i: &[u8]) -> IResult<'_, SeqRange> {
+    {
         let (rest, a) = seq_number(i)?;
         let (rest, r) = if rest.first() == Some(&b':') {
             let (rest, b) = seq_number(&rest[1..])?;
@@ -531,13 +543,7 @@ pub(crate) fn sequence_set(i: &[u8]) -> IResult<'_, SequenceSet> {
         } else {
             (rest, SeqRange::Single(a))
         };
-        out.push(r);
-        i = rest;
-        if i.first() == Some(&b',') {
-            i = &i[1..];
-        } else {
-            return Ok((i, SequenceSet::Set(out)));
-        }
+        Ok((rest, r))
     }
 }
 
@@ -663,4 +669,17 @@ pub(crate) fn all_consuming_line<'a, O>(
     let (i, o) = p.parse(i)?;
     let (i, ()) = crlf(i)?;
     Ok((i, o))
+}
+
+/// Turns a parsed list into a [`Vec1`](crate::Vec1), failing at `at` when it is empty.
+pub(crate) fn vec1<'a, O>(
+    at: &'a [u8],
+    rest: &'a [u8],
+    v: Vec<O>,
+    expected: &'static str,
+) -> IResult<'a, crate::Vec1<O>> {
+    match crate::Vec1::try_from(v) {
+        Ok(v) => Ok((rest, v)),
+        Err(_) => fail(at, expected),
+    }
 }

@@ -77,8 +77,13 @@ pub fn idle_done(input: &[u8]) -> Result<usize, ParseError> {
     run(input, command::idle_done(input)).map(|((), n)| n)
 }
 
-/// Parses one line of AUTHENTICATE data (RFC 3501 §6.2.2): base64 (returned
-/// undecoded) or `*`, the client's cancellation (returned as `None`).
-pub fn authenticate_data(input: &[u8]) -> Result<(Option<&[u8]>, usize), ParseError> {
+/// One line of AUTHENTICATE data (RFC 3501 §6.2.2): the base64 text, undecoded
+/// and wrapped in a [`Secret`](crate::Secret) so that `Debug` redacts it, or
+/// `None` for `*`, the client's cancellation.
+pub type AuthenticateData<'a> = Option<crate::Secret<&'a [u8]>>;
+
+/// Parses one line of AUTHENTICATE data (RFC 3501 §6.2.2), see [`AuthenticateData`].
+/// Returns it and the bytes taken.
+pub fn authenticate_data(input: &[u8]) -> Result<(AuthenticateData<'_>, usize), ParseError> {
     run(input, command::auth_data(input))
 }

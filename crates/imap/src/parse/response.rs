@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use super::core::{
     IResult, astring, atom, byte, crlf, fail, flag_list, mailbox, nil, nstring, number, number64,
     nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag, tag_no_case, text,
-    upper, value,
+    upper, value, vec1,
 };
 use super::fetch::msg_atts;
 use crate::types::command::StatusAttr;
@@ -50,7 +50,8 @@ fn code(i: &[u8]) -> IResult<'_, Code<'_>> {
             },
             "CAPABILITY" => {
                 let (j, _) = sp(i)?;
-                sp_list1(j, atom).map(|(r, l)| (r, Code::Capability(l)))?
+                let (r, l) = sp_list1(j, atom)?;
+                vec1(j, r, l, "capability").map(|(r, l)| (r, Code::Capability(l)))?
             }
             "PERMANENTFLAGS" => {
                 let (j, _) = sp(i)?;
@@ -431,7 +432,8 @@ fn untagged_data(i: &[u8]) -> IResult<'_, Data<'_>> {
     Ok(match up.as_str() {
         "CAPABILITY" => {
             let (j, _) = sp(j)?;
-            sp_list1(j, atom).map(|(r, l)| (r, Data::Capability(l)))?
+            let (r, l) = sp_list1(j, atom)?;
+            vec1(j, r, l, "capability").map(|(r, l)| (r, Data::Capability(l)))?
         }
         "ENABLED" => {
             let mut caps = Vec::new();

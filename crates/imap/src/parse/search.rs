@@ -5,6 +5,7 @@ use super::core::{
     sp, upper,
 };
 use crate::types::search::{EntryType, SearchKey};
+use crate::types::secret::Vec1;
 
 /// `search-key`, nested to at most the depth limit.
 pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
@@ -13,11 +14,12 @@ pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
     }
     match i.first() {
         Some(b'(') => {
-            let (mut j, _) = byte(b'(', "'('")(i)?;
-            let mut keys = Vec::new();
+            let (j, _) = byte(b'(', "'('")(i)?;
+            let (mut j, first) = search_key(opt_sp(j), depth + 1)?;
+            let mut keys = Vec1::one(first);
             loop {
                 j = opt_sp(j);
-                if j.first() == Some(&b')') && !keys.is_empty() {
+                if j.first() == Some(&b')') {
                     return Ok((&j[1..], SearchKey::And(keys)));
                 }
                 let (k, key) = search_key(j, depth + 1)?;

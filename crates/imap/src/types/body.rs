@@ -1,6 +1,7 @@
 //! ENVELOPE and BODYSTRUCTURE (RFC 3501 §7.4.2, RFC 9051 §7.5.2).
 
 use super::core::{IString, NString};
+use super::secret::Vec1;
 
 /// An address (`address = "(" addr-name SP addr-adl SP addr-mailbox SP addr-host ")"`).
 /// A group start has `host` NIL and the group name in `mailbox`; a group end has both NIL.
@@ -102,8 +103,8 @@ pub enum BodyExtension<'a> {
     NString(NString<'a>),
     /// number.
     Number(u32),
-    /// A parenthesized list.
-    List(Vec<BodyExtension<'a>>),
+    /// A parenthesized list (`"(" body-extension *(SP body-extension) ")"`).
+    List(Vec1<BodyExtension<'a>>),
 }
 
 /// Extension data (`body-ext-1part` / `body-ext-mpart` past the first field).
@@ -154,7 +155,7 @@ pub enum BodyStructure<'a> {
     /// `body-type-mpart`.
     Multi {
         /// The parts, at least one.
-        bodies: Vec<BodyStructure<'a>>,
+        bodies: Vec1<BodyStructure<'a>>,
         /// Multipart subtype, e.g. `MIXED`.
         subtype: IString<'a>,
         /// Extension data (BODYSTRUCTURE only).

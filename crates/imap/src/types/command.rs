@@ -5,6 +5,7 @@ use super::fetch::FetchAttrs;
 use super::flag::{Capability, Flag};
 use super::mailbox::Mailbox;
 use super::search::SearchKey;
+use super::secret::{Secret, Vec1};
 use super::sequence::SequenceSet;
 
 /// A tagged command: `command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF`.
@@ -200,18 +201,18 @@ pub enum CommandBody<'a> {
     Authenticate {
         /// SASL mechanism name.
         mechanism: Atom<'a>,
-        /// Base64 initial response, or `=` for an empty one, as sent.
-        initial_response: Option<Atom<'a>>,
+        /// Base64 initial response, or `=` for an empty one, as sent (redacted in `Debug`).
+        initial_response: Option<Secret<Atom<'a>>>,
     },
     /// `LOGIN user password` (§6.2.3).
     Login {
         /// User name.
         username: IString<'a>,
-        /// Password.
-        password: IString<'a>,
+        /// Password (redacted in `Debug`).
+        password: Secret<IString<'a>>,
     },
-    /// `ENABLE cap...` (RFC 5161).
-    Enable(Vec<Capability<'a>>),
+    /// `ENABLE cap...` (RFC 5161: `"ENABLE" 1*(SP capability)`).
+    Enable(Vec1<Capability<'a>>),
     /// `SELECT mailbox [(params)]` (§6.3.1).
     Select {
         /// The mailbox.
@@ -253,7 +254,7 @@ pub enum CommandBody<'a> {
         /// Reference name.
         reference: Mailbox<'a>,
         /// One or more patterns (may hold `%` and `*`).
-        patterns: Vec<IString<'a>>,
+        patterns: Vec1<IString<'a>>,
         /// Return options.
         return_opts: Vec<ListReturn>,
     },
@@ -278,7 +279,7 @@ pub enum CommandBody<'a> {
         /// The mailbox.
         mailbox: Mailbox<'a>,
         /// The messages (at least one).
-        messages: Vec<AppendMessage<'a>>,
+        messages: Vec1<AppendMessage<'a>>,
     },
     /// `IDLE` (RFC 2177); ended by `DONE`, see [`crate::parse::idle_done`].
     Idle,
@@ -301,7 +302,7 @@ pub enum CommandBody<'a> {
         /// Charset.
         charset: Option<IString<'a>>,
         /// The keys (implicitly ANDed, at least one).
-        criteria: Vec<SearchKey<'a>>,
+        criteria: Vec1<SearchKey<'a>>,
     },
     /// `[UID] FETCH set attrs [(modifiers)]` (§6.4.5).
     Fetch {
@@ -352,11 +353,11 @@ pub enum CommandBody<'a> {
         /// UID variant.
         uid: bool,
         /// Sort criteria (at least one).
-        criteria: Vec<SortCriterion>,
+        criteria: Vec1<SortCriterion>,
         /// Charset.
         charset: IString<'a>,
-        /// Search keys.
-        search: Vec<SearchKey<'a>>,
+        /// Search keys (implicitly ANDed, at least one).
+        search: Vec1<SearchKey<'a>>,
     },
     /// `[UID] THREAD algorithm charset keys` (RFC 5256).
     Thread {
@@ -366,8 +367,8 @@ pub enum CommandBody<'a> {
         algorithm: ThreadAlgorithm<'a>,
         /// Charset.
         charset: IString<'a>,
-        /// Search keys.
-        search: Vec<SearchKey<'a>>,
+        /// Search keys (implicitly ANDed, at least one).
+        search: Vec1<SearchKey<'a>>,
     },
     /// `ID (params)` / `ID NIL` (RFC 2971).
     Id(Option<Vec<(IString<'a>, NString<'a>)>>),

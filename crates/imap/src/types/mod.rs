@@ -9,4 +9,5 @@ pub mod flag;
 pub mod mailbox;
 pub mod response;
 pub mod search;
+pub mod secret;
 pub mod sequence;

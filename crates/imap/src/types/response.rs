@@ -7,6 +7,7 @@ use super::core::{Atom, IString, NString, Tag, Text};
 use super::fetch::{FetchItem, Value};
 use super::flag::{Capability, Flag, MailboxAttr};
 use super::mailbox::Mailbox;
+use super::secret::Vec1;
 use super::sequence::SequenceSet;
 
 /// A server response: `response = *(continue-req / response-data) response-done`,
@@ -67,7 +68,7 @@ pub enum Code<'a> {
     /// `BADCHARSET [(charsets)]`.
     BadCharset(Vec<IString<'a>>),
     /// `CAPABILITY ...`.
-    Capability(Vec<Capability<'a>>),
+    Capability(Vec1<Capability<'a>>),
     /// `PARSE`.
     Parse,
     /// `PERMANENTFLAGS (...)`.
@@ -189,7 +190,7 @@ pub struct Thread {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Data<'a> {
     /// `CAPABILITY ...` (§7.2.1).
-    Capability(Vec<Capability<'a>>),
+    Capability(Vec1<Capability<'a>>),
     /// `ENABLED ...` (RFC 5161).
     Enabled(Vec<Capability<'a>>),
     /// `LIST ...` (§7.2.2).

@@ -1,6 +1,7 @@
 //! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 MODSEQ, RFC 5032 OLDER/YOUNGER).
 
 use super::core::{Atom, Date, IString};
+use super::secret::Vec1;
 use super::sequence::SequenceSet;
 
 /// The entry type of `search-modseq-ext` (RFC 7162 §3.1.5).
@@ -90,7 +91,7 @@ pub enum SearchKey<'a> {
     /// A bare sequence set.
     SequenceSet(SequenceSet),
     /// `( key *(SP key) )`: all must match.
-    And(Vec<SearchKey<'a>>),
+    And(Vec1<SearchKey<'a>>),
     /// `MODSEQ [entry-name entry-type] n` (RFC 7162).
     ModSeq {
         /// Optional metadata item name and type.

@@ -2,6 +2,8 @@
 
 use std::num::NonZeroU32;
 
+use super::secret::Vec1;
+
 /// One end of a range: a number or `*`, the largest number in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SeqNum {
@@ -25,7 +27,7 @@ pub enum SeqRange {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SequenceSet {
     /// A non-empty list of numbers and ranges.
-    Set(Vec<SeqRange>),
+    Set(Vec1<SeqRange>),
     /// `$`: the result of the last `SEARCH RETURN (SAVE)`.
     Saved,
 }
@@ -33,34 +35,30 @@ pub enum SequenceSet {
 impl SequenceSet {
     /// A set, refusing an empty list.
     pub fn new(ranges: Vec<SeqRange>) -> Option<Self> {
-        if ranges.is_empty() {
-            None
-        } else {
-            Some(Self::Set(ranges))
-        }
+        Vec1::try_from(ranges).ok().map(Self::Set)
     }
 
     /// The set of one number; `None` for 0.
     pub fn single(n: u32) -> Option<Self> {
-        Some(Self::Set(vec![SeqRange::Single(SeqNum::Value(
+        Some(Self::Set(Vec1::one(SeqRange::Single(SeqNum::Value(
             NonZeroU32::new(n)?,
-        ))]))
+        )))))
     }
 
     /// `from:to`; `None` if either is 0.
     pub fn range(from: u32, to: u32) -> Option<Self> {
-        Some(Self::Set(vec![SeqRange::Range(
+        Some(Self::Set(Vec1::one(SeqRange::Range(
             SeqNum::Value(NonZeroU32::new(from)?),
             SeqNum::Value(NonZeroU32::new(to)?),
-        )]))
+        ))))
     }
 
     /// `1:*`: all messages.
     pub fn all() -> Self {
-        Self::Set(vec![SeqRange::Range(
+        Self::Set(Vec1::one(SeqRange::Range(
             SeqNum::Value(NonZeroU32::MIN),
             SeqNum::Largest,
-        )])
+        )))
     }
 
     /// Iterates over the numbers in the set, with `*` standing for `largest`.
