@@ -92,11 +92,94 @@ fn bytes_str(b: &[u8]) -> Result<&str, ParseError> {
     std::str::from_utf8(b).map_err(|_| ParseError::Syntax)
 }
 
+// Line scanning. Command and reply lines are short (mostly under 64
+// octets), where the set-up of a SIMD search costs more than the search: the
+// first 64 octets are scanned a word at a time (SWAR), the rest with memchr.
+
+const SWAR_SPAN: usize = 64;
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `v` that is zero. Bits above the first zero
+/// byte may be false positives; the lowest set bit is exact.
+#[inline(always)]
+const fn zero_bytes(v: u64) -> u64 {
+    v.wrapping_sub(LO) & !v & HI
+}
+
+#[inline(always)]
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(w)
+}
+
+/// The index of the first byte of `hay` for which `hit` (on a byte) holds,
+/// with `mask` giving the SWAR version on a little-endian word.
+#[inline(always)]
+fn find_by(
+    hay: &[u8],
+    mask: impl Fn(u64) -> u64,
+    hit: impl Fn(u8) -> bool,
+    long: impl Fn(&[u8]) -> Option<usize>,
+) -> Option<usize> {
+    let span = hay.len().min(SWAR_SPAN);
+    let mut i = 0;
+    while i + 8 <= span {
+        let m = mask(word(&hay[i..]));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    if hay.len() > SWAR_SPAN {
+        return long(&hay[i..]).map(|j| i + j);
+    }
+    if i < hay.len() && hay.len() >= 8 {
+        // The last (partial) word: reload the final eight bytes. The bytes
+        // before `i` were searched and hold no hit, so no false positive
+        // either: the lowest bit is the first hit at or after `i`.
+        let start = hay.len() - 8;
+        let m = mask(word(&hay[start..]));
+        return (m != 0).then(|| start + (m.trailing_zeros() / 8) as usize);
+    }
+    hay[i..].iter().position(|&c| hit(c)).map(|j| i + j)
+}
+
+/// The index of the first LF in `hay`.
+#[inline(always)]
+fn find_lf(hay: &[u8]) -> Option<usize> {
+    find_by(
+        hay,
+        |w| zero_bytes(w ^ (LO * u64::from(b'\n'))),
+        |c| c == b'\n',
+        |h| memchr::memchr(b'\n', h),
+    )
+}
+
+/// The index of the first CR, LF or NUL in `hay` at or after `from`.
+#[inline(always)]
+fn find_ctl(hay: &[u8], from: usize) -> Option<usize> {
+    find_by(
+        hay.get(from..)?,
+        // A false positive of one pattern lies above a true hit of the same
+        // pattern, so the lowest bit of the union is still exact.
+        |w| {
+            zero_bytes(w)
+                | zero_bytes(w ^ (LO * u64::from(b'\r')))
+                | zero_bytes(w ^ (LO * u64::from(b'\n')))
+        },
+        |c| c == b'\r' || c == b'\n' || c == 0,
+        |h| memchr::memchr3(b'\r', b'\n', 0, h),
+    )
+    .map(|i| i + from)
+}
+
 /// Finds the end of the first command line in `input` (RFC 5321 §2.3.8:
 /// CRLF only). Returns `Complete(n)` with the length including the CRLF.
 /// A bare LF or a line longer than `max_len` (CRLF included) is an error.
 pub fn command_frame(input: &[u8], max_len: usize) -> Result<Status<usize>, FrameError> {
-    match memchr::memchr(b'\n', input) {
+    match find_lf(input) {
         None if input.len() >= max_len => Err(FrameError::LineTooLong),
         None => Ok(Status::Partial),
         Some(lf) if lf + 1 > max_len => Err(FrameError::LineTooLong),
@@ -237,7 +320,7 @@ fn bdat(arg: &[u8]) -> Result<Command<'static>, ParseError> {
 
 fn auth(arg: &[u8]) -> Result<Command<'_>, ParseError> {
     let arg = bytes_str(arg)?;
-    let (mech, ir) = match arg.split_once(' ') {
+    let (mech, ir) = match split_at_byte(arg, b' ') {
         Some((m, ir)) => (m, Some(ir)),
         None => (arg, None),
     };
@@ -252,15 +335,23 @@ fn auth(arg: &[u8]) -> Result<Command<'_>, ParseError> {
 /// `"<" [ A-d-l ":" ] Mailbox ">"` or `"<>"`, returning the mailbox (None
 /// for the null path; a source route is checked and dropped, as RFC 5321
 /// §4.1.2 and Appendix C allow) and the rest of the input.
+///
+/// The scan yields plain offsets ([`PathSpan`]); the caller builds the
+/// mailbox in place ([`span_mailbox`]), which avoids moving nested enums
+/// through several temporaries on this hot path.
 #[inline(always)]
-fn path(input: &str) -> Result<(Option<Mailbox<'_>>, &str), ParseError> {
+fn path(input: &str) -> Result<PathSpan, ParseError> {
     let b = input.as_bytes();
     if b.first() != Some(&b'<') {
         return Err(ParseError::BadPath);
     }
     let mut i = 1;
     if b.get(1) == Some(&b'>') {
-        return Ok((None, &input[2..]));
+        return Ok(PathSpan {
+            null: true,
+            end: 2,
+            ..PathSpan::default()
+        });
     }
     // A-d-l = At-domain *( "," At-domain ); At-domain = "@" Domain
     if b.get(1) == Some(&b'@') {
@@ -338,23 +429,62 @@ fn path(input: &str) -> Result<(Option<Mailbox<'_>>, &str), ParseError> {
     if local_len + host_len + 3 > MAX_PATH || local_len > MAX_LOCAL_PART || host_len > MAX_DOMAIN {
         return Err(ParseError::PathTooLong);
     }
+    Ok(PathSpan {
+        null: false,
+        local: (local_start, local_end),
+        host: (host_start, host_end),
+        quoted,
+        literal,
+        end: host_end + 1,
+    })
+}
+
+/// Offsets of a path found by [`path`] in its input.
+#[derive(Debug, Clone, Copy, Default)]
+struct PathSpan {
+    /// `<>`.
+    null: bool,
+    local: (usize, usize),
+    host: (usize, usize),
+    /// The local part is a quoted string (not yet checked).
+    quoted: bool,
+    /// The host is an address literal (not yet checked).
+    literal: bool,
+    /// Offset just after the closing `>`.
+    end: usize,
+}
+
+/// The mailbox of a non-null `span` of `input`, finishing the checks
+/// [`path`] left to the type constructors (quoted local part, address
+/// literal).
+#[inline(always)]
+fn span_mailbox<'a>(input: &'a str, span: &PathSpan) -> Result<Mailbox<'a>, ParseError> {
     // The delimiters are ASCII, so these are char boundaries.
-    let local = &input[local_start..local_end];
-    let host = &input[host_start..host_end];
-    let local = if quoted {
+    let local = input
+        .get(span.local.0..span.local.1)
+        .ok_or(ParseError::BadPath)?;
+    let host = input
+        .get(span.host.0..span.host.1)
+        .ok_or(ParseError::BadPath)?;
+    if !span.quoted && !span.literal {
+        // Proved a Dot-string of at most 64 octets and a Domain of at most
+        // 255, the path within 256, by `path`.
+        return Ok(Mailbox::new_unchecked(
+            LocalPart::unvalidated(local),
+            Host::unvalidated(host),
+        ));
+    }
+    let local = if span.quoted {
         LocalPart::try_from(local).map_err(map_validation)?
     } else {
-        // Proved a Dot-string of at most 64 octets by the loop above.
         LocalPart::unvalidated(local)
     };
-    let host = if literal {
+    let host = if span.literal {
         Host::try_from(host).map_err(map_validation)?
     } else {
-        // Proved a Domain of at most 255 octets by the loop above.
         Host::unvalidated(host)
     };
-    let mbox = Mailbox::new(local, host).map_err(map_validation)?;
-    Ok((Some(mbox), &input[host_end + 1..]))
+    Mailbox::new(local, host).map_err(map_validation)
 }
 
 fn map_validation(e: ValidationError) -> ParseError {
@@ -406,6 +536,16 @@ fn params<'a>(
         each(k, v)?;
     }
     Ok(())
+}
+
+/// `s.split_once(c)` for an ASCII `c`, with a plain loop (the values are
+/// short).
+#[inline(always)]
+fn split_at_byte(s: &str, c: u8) -> Option<(&str, &str)> {
+    debug_assert!(c.is_ascii());
+    let i = s.bytes().position(|b| b == c)?;
+    // `c` is ASCII, so `i` and `i + 1` are char boundaries.
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 #[inline]
@@ -460,12 +600,20 @@ fn mail(arg: &str) -> Result<Command<'_>, ParseError> {
     if arg.len() < 5 || !arg.as_bytes()[..5].eq_ignore_ascii_case(b"FROM:") {
         return Err(ParseError::Syntax);
     }
-    let (mbox, rest) = path(&arg[5..])?;
-    let from = match mbox {
-        Some(m) => ReversePath::Mailbox(m),
-        None => ReversePath::Null,
+    let input = &arg[5..];
+    let span = path(input)?;
+    let from = if span.null {
+        ReversePath::Null
+    } else {
+        ReversePath::Mailbox(span_mailbox(input, &span)?)
     };
-    let mut p = MailParams::default();
+    let rest = &input[span.end..];
+    // Built in place: the parameters are filled inside the value that is
+    // returned, so the large `Command` is not copied out of a temporary.
+    let mut cmd = Command::Mail(from, MailParams::default());
+    let Command::Mail(_, p) = &mut cmd else {
+        return Err(ParseError::Syntax);
+    };
     params(rest, |k, v| {
         let is = |n: &str| k.len() == n.len() && k.eq_ignore_ascii_case(n);
         if is("SIZE") {
@@ -518,11 +666,11 @@ fn mail(arg: &str) -> Result<Command<'_>, ParseError> {
             Ok(())
         }
     })?;
-    Ok(Command::Mail(from, p))
+    Ok(cmd)
 }
 
 fn deliver_by(v: &str) -> Result<DeliverBy, ParseError> {
-    let (t, mode) = v.split_once(';').ok_or(ParseError::BadParameter)?;
+    let (t, mode) = split_at_byte(v, b';').ok_or(ParseError::BadParameter)?;
     let time: i32 = number(t)?;
     if !(-999_999_999..=999_999_999).contains(&time) {
         return Err(ParseError::BadParameter);
@@ -549,23 +697,31 @@ fn rcpt(arg: &str) -> Result<Command<'_>, ParseError> {
     let (to, rest) = if s.len() >= 12 && s.as_bytes()[..12].eq_ignore_ascii_case(b"<Postmaster>") {
         (ForwardPath::Postmaster, &s[12..])
     } else {
-        match path(s)? {
-            (Some(m), rest) => (ForwardPath::Mailbox(m), rest),
-            (None, _) => return Err(ParseError::BadPath),
+        let span = path(s)?;
+        if span.null {
+            return Err(ParseError::BadPath);
         }
+        (
+            ForwardPath::Mailbox(span_mailbox(s, &span)?),
+            &s[span.end..],
+        )
     };
-    let mut p = RcptParams::default();
+    // Built in place, as in `mail`.
+    let mut cmd = Command::Rcpt(to, RcptParams::default());
+    let Command::Rcpt(_, p) = &mut cmd else {
+        return Err(ParseError::Syntax);
+    };
     params(rest, |k, v| {
         if k.eq_ignore_ascii_case("NOTIFY") {
             let v = need(v)?;
             let mut n = Notify::NEVER;
             if !v.eq_ignore_ascii_case("NEVER") {
-                for item in v.split(',') {
-                    let flag = if item.eq_ignore_ascii_case("SUCCESS") {
+                for item in v.as_bytes().split(|&b| b == b',') {
+                    let flag = if item.eq_ignore_ascii_case(b"SUCCESS") {
                         &mut n.success
-                    } else if item.eq_ignore_ascii_case("FAILURE") {
+                    } else if item.eq_ignore_ascii_case(b"FAILURE") {
                         &mut n.failure
-                    } else if item.eq_ignore_ascii_case("DELAY") {
+                    } else if item.eq_ignore_ascii_case(b"DELAY") {
                         &mut n.delay
                     } else {
                         return Err(ParseError::BadParameter);
@@ -578,7 +734,7 @@ fn rcpt(arg: &str) -> Result<Command<'_>, ParseError> {
             }
             set(&mut p.notify, n)
         } else if k.eq_ignore_ascii_case("ORCPT") {
-            let (t, a) = need(v)?.split_once(';').ok_or(ParseError::BadParameter)?;
+            let (t, a) = split_at_byte(need(v)?, b';').ok_or(ParseError::BadParameter)?;
             let addr_type = Keyword::try_from(t).map_err(|_| ParseError::BadParameter)?;
             let addr = xtext(a)?;
             if addr.as_str().is_empty() {
@@ -590,7 +746,7 @@ fn rcpt(arg: &str) -> Result<Command<'_>, ParseError> {
             Ok(())
         }
     })?;
-    Ok(Command::Rcpt(to, p))
+    Ok(cmd)
 }
 
 /// Parses `class "." subject "." detail` (RFC 3463 §2) at the start of `t`.
@@ -631,7 +787,7 @@ pub fn reply_frame(
     let mut lines = 0;
     loop {
         let rest = &input[pos..];
-        let Some(lf) = memchr::memchr(b'\n', rest) else {
+        let Some(lf) = find_lf(rest) else {
             if rest.len() > max_line {
                 return Err(FrameError::LineTooLong);
             }
@@ -675,13 +831,15 @@ pub fn parse_reply(input: &[u8]) -> Result<Reply<'_>, ParseError> {
     let mut rest = input;
     let mut first = true;
     while !rest.is_empty() {
-        // Find the line end; a CR or NUL inside the text is refused.
-        let lf = memchr::memchr(b'\n', rest).ok_or(ParseError::BadReply)?;
-        if lf < 4 || rest[lf - 1] != b'\r' {
+        // Find the line end in one pass: the first CR, LF or NUL after the
+        // code must be the CR of the CRLF, so a bare CR or LF or a NUL
+        // inside the text is refused.
+        let cr = find_ctl(rest, 3).ok_or(ParseError::BadReply)?;
+        if rest[cr] != b'\r' || rest.get(cr + 1) != Some(&b'\n') {
             return Err(ParseError::BadReply);
         }
-        let line = &rest[..lf - 1];
-        rest = &rest[lf + 1..];
+        let line = &rest[..cr];
+        rest = &rest[cr + 2..];
         let (d0, d1, d2) = (
             line[0].wrapping_sub(b'0'),
             line[1].wrapping_sub(b'0'),
@@ -703,9 +861,6 @@ pub fn parse_reply(input: &[u8]) -> Result<Reply<'_>, ParseError> {
             _ => return Err(ParseError::BadReply),
         };
         let text = line.get(4..).unwrap_or(b"");
-        if memchr::memchr2(0, b'\r', text).is_some() {
-            return Err(ParseError::BadReply);
-        }
         if first {
             first = false;
             if d0 != 3 && text.first().is_some_and(|&b| b == d0 + b'0') {
@@ -723,11 +878,218 @@ pub fn parse_reply(input: &[u8]) -> Result<Reply<'_>, ParseError> {
     Ok(Reply::from_parts(code, enhanced, input))
 }
 
+/// The index of the first SP, CR or LF in `hay`.
+#[inline(always)]
+fn find_sp_or_eol(hay: &[u8]) -> Option<usize> {
+    find_by(
+        hay,
+        |w| {
+            zero_bytes(w ^ (LO * u64::from(b' ')))
+                | zero_bytes(w ^ (LO * u64::from(b'\r')))
+                | zero_bytes(w ^ (LO * u64::from(b'\n')))
+        },
+        |c| c == b' ' || c == b'\r' || c == b'\n',
+        |h| memchr::memchr3(b' ', b'\r', b'\n', h),
+    )
+}
+
+/// ASCII upper case of the eight bytes of a word at once; other bytes are
+/// left as they are.
+#[inline(always)]
+const fn upper_word(w: u64) -> u64 {
+    let low7 = w & !HI;
+    // High bit of each byte: at or above 'a', and above 'z'.
+    let ge_a = low7.wrapping_add(LO * (0x80 - b'a' as u64));
+    let gt_z = low7.wrapping_add(LO * (0x80 - b'z' as u64 - 1));
+    let lower = ge_a & !gt_z & !w & HI;
+    w - (lower >> 2)
+}
+
+/// Up to eight bytes of `s` from `off`, zero-padded, as a little-endian word.
+#[inline(always)]
+const fn pack(s: &[u8], off: usize) -> u64 {
+    let mut w = 0u64;
+    let mut i = 0;
+    while i < 8 && off + i < s.len() {
+        w |= (s[off + i] as u64) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+/// Bytes `off..off + 8` of `kw` (zero-padded) in ASCII upper case.
+#[inline(always)]
+fn kw_word(kw: &[u8], off: usize) -> u64 {
+    match kw.get(off..off + 8) {
+        Some(b) => upper_word(word(b)),
+        None => upper_word(pack(kw, off)),
+    }
+}
+
+/// The EHLO keywords this crate knows (RFC 5321 §4.1.1.1 and extensions).
+#[derive(Clone, Copy)]
+enum EhloKeyword {
+    Pipelining,
+    Size,
+    EightBitMime,
+    SmtpUtf8,
+    StartTls,
+    Dsn,
+    EnhancedStatusCodes,
+    Chunking,
+    BinaryMime,
+    RequireTls,
+    MtPriority,
+    DeliverBy,
+    Auth,
+}
+
+/// Matches a keyword case-insensitively, comparing eight bytes at a time.
+#[inline(always)]
+fn ehlo_keyword(kw: &[u8]) -> Option<EhloKeyword> {
+    use EhloKeyword as K;
+    let w0 = kw_word(kw, 0);
+    macro_rules! is {
+        ($name:literal) => {{
+            const N: &[u8] = $name;
+            w0 == const { pack(N, 0) }
+                && (N.len() <= 8 || kw_word(kw, 8) == const { pack(N, 8) })
+                && (N.len() <= 16 || kw_word(kw, 16) == const { pack(N, 16) })
+        }};
+    }
+    Some(match kw.len() {
+        3 if is!(b"DSN") => K::Dsn,
+        4 if is!(b"SIZE") => K::Size,
+        4 if is!(b"AUTH") => K::Auth,
+        8 if is!(b"8BITMIME") => K::EightBitMime,
+        8 if is!(b"SMTPUTF8") => K::SmtpUtf8,
+        8 if is!(b"STARTTLS") => K::StartTls,
+        8 if is!(b"CHUNKING") => K::Chunking,
+        9 if is!(b"DELIVERBY") => K::DeliverBy,
+        10 if is!(b"PIPELINING") => K::Pipelining,
+        10 if is!(b"BINARYMIME") => K::BinaryMime,
+        10 if is!(b"REQUIRETLS") => K::RequireTls,
+        11 if is!(b"MT-PRIORITY") => K::MtPriority,
+        19 if is!(b"ENHANCEDSTATUSCODES") => K::EnhancedStatusCodes,
+        _ => return None,
+    })
+}
+
 impl Capabilities {
     /// Reads the extensions from a positive EHLO reply (RFC 5321 §4.1.1.1):
     /// the first line is the domain, each further line `ehlo-keyword
     /// *(SP ehlo-param)`. Keywords are case-insensitive.
     pub fn from_ehlo(reply: &Reply<'_>) -> Capabilities {
+        let mut caps = Capabilities::default();
+        // Every line of a `Reply` is `DDD [SP / "-"] text CRLF` with no CR
+        // or LF in the text (its constructors check it); the scan below
+        // still never indexes out of bounds whatever the bytes.
+        let mut raw = reply.as_bytes();
+        let mut first = true;
+        while raw.len() >= 3 {
+            let text = match raw.get(3) {
+                Some(b' ' | b'-') => &raw[4..],
+                _ => &raw[3..],
+            };
+            // "KEYWORD params\r\n" or "KEYWORD\r\n".
+            let kw_end = find_sp_or_eol(text).unwrap_or(text.len());
+            let kw = &text[..kw_end];
+            let params: &[u8];
+            if text.get(kw_end) == Some(&b' ') {
+                let after = &text[kw_end + 1..];
+                let lf = find_lf(after).unwrap_or(after.len());
+                let p = &after[..lf];
+                params = p.strip_suffix(b"\r").unwrap_or(p);
+                raw = after.get(lf + 1..).unwrap_or(b"");
+            } else {
+                let after = &text[kw_end..];
+                params = b"";
+                raw = match after.strip_prefix(b"\r\n") {
+                    Some(r) => r,
+                    None => {
+                        let lf = find_lf(after).unwrap_or(after.len());
+                        after.get(lf + 1..).unwrap_or(b"")
+                    }
+                };
+            }
+            if first {
+                first = false;
+                caps.domain = owned_str(kw);
+                continue;
+            }
+            if kw.is_empty() {
+                continue;
+            }
+            match ehlo_keyword(kw) {
+                Some(EhloKeyword::Pipelining) => caps.pipelining = true,
+                Some(EhloKeyword::Size) => {
+                    let n = params.split(|&b| b == b' ').next().unwrap_or(b"");
+                    caps.size = Some(digits_u64(n).unwrap_or(0));
+                }
+                Some(EhloKeyword::EightBitMime) => caps.eightbitmime = true,
+                Some(EhloKeyword::SmtpUtf8) => caps.smtputf8 = true,
+                Some(EhloKeyword::StartTls) => caps.starttls = true,
+                Some(EhloKeyword::Dsn) => caps.dsn = true,
+                Some(EhloKeyword::EnhancedStatusCodes) => caps.enhanced_status_codes = true,
+                Some(EhloKeyword::Chunking) => caps.chunking = true,
+                Some(EhloKeyword::BinaryMime) => caps.binarymime = true,
+                Some(EhloKeyword::RequireTls) => caps.requiretls = true,
+                Some(EhloKeyword::MtPriority) => caps.mt_priority = true,
+                Some(EhloKeyword::DeliverBy) => caps.deliverby = true,
+                Some(EhloKeyword::Auth) => {
+                    for m in params.split(|&b| b == b' ').filter(|m| !m.is_empty()) {
+                        if !caps
+                            .auth
+                            .iter()
+                            .any(|a| a.as_bytes().eq_ignore_ascii_case(m))
+                        {
+                            caps.auth.push(owned_str_case(m, true));
+                        }
+                    }
+                }
+                None => {
+                    let words = params
+                        .split(|&b| b == b' ')
+                        .filter(|w| !w.is_empty())
+                        .map(owned_str)
+                        .collect();
+                    caps.other.push((owned_str_case(kw, true), words));
+                }
+            }
+        }
+        caps
+    }
+}
+
+/// `b` as an owned string, invalid UTF-8 replaced (U+FFFD), with ASCII
+/// upper-cased when `upper`. One allocation of the exact size; ASCII (the
+/// common case) is copied without a separate UTF-8 validation pass.
+#[inline]
+fn owned_str_case(b: &[u8], upper: bool) -> String {
+    let mut s = if b.is_ascii() {
+        b.iter().map(|&c| char::from(c)).collect::<String>()
+    } else {
+        String::from_utf8_lossy(b).into_owned()
+    };
+    if upper {
+        s.make_ascii_uppercase();
+    }
+    s
+}
+
+#[inline]
+fn owned_str(b: &[u8]) -> String {
+    owned_str_case(b, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The previous, straightforward `from_ehlo`, kept as the reference
+    /// the optimised one must agree with.
+    fn reference_from_ehlo(reply: &Reply<'_>) -> Capabilities {
         let mut caps = Capabilities::default();
         let mut raw = reply.as_bytes();
         let mut first = true;
@@ -788,5 +1150,189 @@ impl Capabilities {
             }
         }
         caps
+    }
+
+    /// The previous `parse_reply` (two scans per line), the reference.
+    fn reference_parse_reply(input: &[u8]) -> Result<Reply<'_>, ParseError> {
+        let mut code: u16 = 0;
+        let mut enhanced = None;
+        let mut rest = input;
+        let mut first = true;
+        while !rest.is_empty() {
+            // Find the line end; a CR or NUL inside the text is refused.
+            let lf = memchr::memchr(b'\n', rest).ok_or(ParseError::BadReply)?;
+            if lf < 4 || rest[lf - 1] != b'\r' {
+                return Err(ParseError::BadReply);
+            }
+            let line = &rest[..lf - 1];
+            rest = &rest[lf + 1..];
+            let (d0, d1, d2) = (
+                line[0].wrapping_sub(b'0'),
+                line[1].wrapping_sub(b'0'),
+                line[2].wrapping_sub(b'0'),
+            );
+            // Reply-code = %x32-35 %x30-35 %x30-39
+            if !(2..=5).contains(&d0) || d1 > 5 || d2 > 9 {
+                return Err(ParseError::BadReply);
+            }
+            let n = u16::from(d0) * 100 + u16::from(d1) * 10 + u16::from(d2);
+            if first {
+                code = n;
+            } else if n != code {
+                return Err(ParseError::BadReply);
+            }
+            let last = match line.get(3) {
+                None | Some(b' ') => true,
+                Some(b'-') => false,
+                _ => return Err(ParseError::BadReply),
+            };
+            let text = line.get(4..).unwrap_or(b"");
+            if memchr::memchr2(0, b'\r', text).is_some() {
+                return Err(ParseError::BadReply);
+            }
+            if first {
+                first = false;
+                if d0 != 3 && text.first().is_some_and(|&b| b == d0 + b'0') {
+                    let end = memchr::memchr(b' ', text).unwrap_or(text.len());
+                    enhanced = enhanced_code(&text[..end]);
+                }
+            }
+            if last != rest.is_empty() {
+                return Err(ParseError::BadReply);
+            }
+        }
+        let code = ReplyCode::new(code).map_err(|_| ParseError::BadReply)?;
+        // Every line was checked above: three digits with one code, a valid
+        // separator, no CR or NUL in the text, CRLF at the end.
+        Ok(Reply::from_parts(code, enhanced, input))
+    }
+
+    fn naive(hay: &[u8], set: &[u8]) -> Option<usize> {
+        hay.iter().position(|c| set.contains(c))
+    }
+
+    proptest! {
+        // The word-at-a-time scanners agree with a plain search, for every
+        // length around the 8-octet word and the 64-octet SWAR span.
+        #[test]
+        fn scanners_match_naive(
+            hay in proptest::collection::vec(
+                prop_oneof![Just(b'\n'), Just(b'\r'), Just(0u8), Just(b' '), any::<u8>(), b'a'..=b'z'],
+                0..200,
+            ),
+            from in 0usize..10,
+        ) {
+            prop_assert_eq!(find_lf(&hay), naive(&hay, b"\n"));
+            prop_assert_eq!(find_sp_or_eol(&hay), naive(&hay, b" \r\n"));
+            let want = hay.get(from..).and_then(|h| naive(h, b"\r\n\0")).map(|i| i + from);
+            prop_assert_eq!(find_ctl(&hay, from), want);
+        }
+
+        #[test]
+        fn upper_word_is_ascii_uppercase(b in any::<[u8; 8]>()) {
+            let want = u64::from_le_bytes(b.map(|c| c.to_ascii_uppercase()));
+            prop_assert_eq!(upper_word(u64::from_le_bytes(b)), want);
+        }
+
+        // Keyword matching is exactly ASCII case-insensitive equality.
+        #[test]
+        fn ehlo_keyword_exact(kw in proptest::collection::vec(any::<u8>(), 0..24), pick in 0usize..13) {
+            let names: [&[u8]; 13] = [
+                b"PIPELINING", b"SIZE", b"8BITMIME", b"SMTPUTF8", b"STARTTLS", b"DSN",
+                b"ENHANCEDSTATUSCODES", b"CHUNKING", b"BINARYMIME", b"REQUIRETLS",
+                b"MT-PRIORITY", b"DELIVERBY", b"AUTH",
+            ];
+            let known = |k: &[u8]| names.iter().any(|n| n.eq_ignore_ascii_case(k));
+            prop_assert_eq!(ehlo_keyword(&kw).is_some(), known(&kw));
+            // A case-mangled known name always matches.
+            let mut name = names[pick].to_vec();
+            for (i, c) in name.iter_mut().enumerate() {
+                if i % 2 == 1 {
+                    *c = c.to_ascii_lowercase();
+                }
+            }
+            prop_assert!(ehlo_keyword(&name).is_some());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn from_ehlo_matches_reference(
+            lines in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![
+                        Just(" ".to_owned()),
+                        Just("AUTH".to_owned()),
+                        Just("auth".to_owned()),
+                        Just("SIZE".to_owned()),
+                        Just("Pipelining".to_owned()),
+                        Just("ENHANCEDSTATUSCODES".to_owned()),
+                        Just("MT-PRIORITY".to_owned()),
+                        Just("plain".to_owned()),
+                        Just("123".to_owned()),
+                        "[ -~\u{80}-\u{10ffff}]{0,12}",
+                    ],
+                    0..5,
+                ),
+                1..6,
+            ),
+        ) {
+            let lines: Vec<String> = lines.into_iter().map(|l| l.concat()).collect();
+            let reply = Reply::new(ReplyCode::new(250).unwrap(), None, &lines).unwrap();
+            prop_assert_eq!(Capabilities::from_ehlo(&reply), reference_from_ehlo(&reply));
+            let parsed = parse_reply(reply.as_bytes()).unwrap();
+            prop_assert_eq!(Capabilities::from_ehlo(&parsed), reference_from_ehlo(&parsed));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parse_reply_matches_reference(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"250-"[..]),
+                    Just(&b"250 "[..]),
+                    Just(&b"250"[..]),
+                    Just(&b"451 "[..]),
+                    Just(&b"\r\n"[..]),
+                    Just(&b"\r"[..]),
+                    Just(&b"\n"[..]),
+                    Just(&b"\0"[..]),
+                    Just(&b"2.1.0 "[..]),
+                    Just(&b"text and more text, long enough to pass a word or two"[..]),
+                    Just(&b"\xff"[..]),
+                ],
+                0..12,
+            ),
+        ) {
+            let input = parts.concat();
+            prop_assert_eq!(parse_reply(&input), reference_parse_reply(&input));
+        }
+    }
+
+    #[test]
+    fn ehlo_keyword_maps_each_name() {
+        let caps = Capabilities::from_ehlo(
+            &parse_reply(
+                b"250-mx\r\n250-pipelining\r\n250-Size 10\r\n250-8bitmime\r\n250-smtputf8\r\n\
+                  250-starttls\r\n250-dsn\r\n250-enhancedstatuscodes\r\n250-chunking\r\n\
+                  250-binarymime\r\n250-requiretls\r\n250-mt-priority MIXER\r\n250-deliverby 60\r\n\
+                  250-auth plain Login\r\n250-X-\xffSTRANGE a  b\r\n250 \r\n",
+            )
+            .unwrap(),
+        );
+        assert_eq!(caps.domain, "mx");
+        assert!(caps.pipelining && caps.eightbitmime && caps.smtputf8 && caps.starttls);
+        assert!(caps.dsn && caps.enhanced_status_codes && caps.chunking && caps.binarymime);
+        assert!(caps.requiretls && caps.mt_priority && caps.deliverby);
+        assert_eq!(caps.size, Some(10));
+        assert_eq!(caps.auth, ["PLAIN", "LOGIN"]);
+        assert_eq!(
+            caps.other,
+            [(
+                "X-\u{fffd}STRANGE".to_owned(),
+                vec!["a".to_owned(), "b".to_owned()]
+            )]
+        );
     }
 }

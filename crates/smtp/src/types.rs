@@ -629,6 +629,13 @@ impl<'a> Mailbox<'a> {
         }
         Ok(Self { local, host })
     }
+    /// Builds a mailbox whose path length the caller has already checked
+    /// (the parser). Debug builds still assert it.
+    #[inline(always)]
+    pub(crate) fn new_unchecked(local: LocalPart<'a>, host: Host<'a>) -> Self {
+        debug_assert!(local.0.len() + host.0.len() + 3 <= MAX_PATH);
+        Self { local, host }
+    }
     /// The local part, in wire form.
     pub fn local_part(&self) -> &LocalPart<'a> {
         &self.local
