@@ -105,92 +105,72 @@ fn unfold_text(value: &[u8]) -> String {
     crate::charset::bytes_to_string(v.trim_ascii())
 }
 
+/// Iterates the raw fields of a header block: each field's whole bytes,
+/// folded lines and line end included (a field ends at a line end not
+/// followed by WSP, RFC 5322 §2.2.3). Lines that are not fields (no colon,
+/// the blank line) come out too: the callers decide.
+pub(crate) fn raw_fields(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos >= block.len() {
+            return None;
+        }
+        let start = pos;
+        let mut search = start;
+        let end = loop {
+            match memchr::memchr(b'\n', &block[search..]) {
+                Some(p) => {
+                    let e = search + p + 1;
+                    if matches!(block.get(e), Some(b' ' | b'\t')) {
+                        search = e;
+                        continue;
+                    }
+                    break e;
+                }
+                None => break block.len(),
+            }
+        };
+        pos = end;
+        Some(&block[start..end])
+    })
+}
+
+/// A field's value after the colon, without its final line end.
+fn value_after(field: &[u8], colon: usize) -> &[u8] {
+    let value = &field[colon + 1..];
+    value
+        .strip_suffix(b"\n")
+        .map(|v| v.strip_suffix(b"\r").unwrap_or(v))
+        .unwrap_or(value)
+}
+
 /// Iterates the `Content-*` fields of a header block: (name without the
 /// `Content-` prefix, raw folded value). Other fields are skipped without
 /// looking for their colon.
 fn content_fields(block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        while pos < block.len() {
-            let start = pos;
-            // The end of this field: a line end not followed by WSP.
-            let mut search = start;
-            let end = loop {
-                match memchr::memchr(b'\n', &block[search..]) {
-                    Some(p) => {
-                        let e = search + p + 1;
-                        if matches!(block.get(e), Some(b' ' | b'\t')) {
-                            search = e;
-                            continue;
-                        }
-                        break e;
-                    }
-                    None => break block.len(),
-                }
-            };
-            pos = end;
-            let field = &block[start..end];
-            if field.len() < 9 || !field[..8].eq_ignore_ascii_case(b"content-") {
-                continue;
-            }
-            let Some(colon) = memchr::memchr(b':', field) else {
-                continue;
-            };
-            let name = field[8..colon].trim_ascii_end();
-            if name.iter().any(|&b| b <= b' ' || b == 127) {
-                continue;
-            }
-            let value = &field[colon + 1..];
-            let value = value
-                .strip_suffix(b"\n")
-                .map(|v| v.strip_suffix(b"\r").unwrap_or(v))
-                .unwrap_or(value);
-            return Some((name, value));
+    raw_fields(block).filter_map(|field| {
+        if field.len() < 9 || !field[..8].eq_ignore_ascii_case(b"content-") {
+            return None;
         }
-        None
+        let colon = memchr::memchr(b':', field)?;
+        let name = field[8..colon].trim_ascii_end();
+        if name.iter().any(|&b| b <= b' ' || b == 127) {
+            return None;
+        }
+        Some((name, value_after(field, colon)))
     })
 }
 
 /// Iterates the fields of a header block: (name, raw folded value).
 /// Lines that are not fields are skipped.
 pub(crate) fn fields(block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut pos = 0;
-    std::iter::from_fn(move || {
-        while pos < block.len() {
-            let start = pos;
-            // Find the end of this field: a line end not followed by WSP.
-            let mut end;
-            let mut search = start;
-            loop {
-                match memchr::memchr(b'\n', &block[search..]) {
-                    Some(p) => {
-                        end = search + p + 1;
-                        if matches!(block.get(end), Some(b' ' | b'\t')) {
-                            search = end;
-                            continue;
-                        }
-                    }
-                    None => end = block.len(),
-                }
-                break;
-            }
-            pos = end;
-            let field = &block[start..end];
-            let Some(colon) = memchr::memchr(b':', field) else {
-                continue;
-            };
-            let name = field[..colon].trim_ascii_end();
-            if name.is_empty() || name.iter().any(|&b| b <= b' ' || b == 127) {
-                continue;
-            }
-            let value = &field[colon + 1..];
-            let value = value
-                .strip_suffix(b"\n")
-                .map(|v| v.strip_suffix(b"\r").unwrap_or(v))
-                .unwrap_or(value);
-            return Some((name, value));
+    raw_fields(block).filter_map(|field| {
+        let colon = memchr::memchr(b':', field)?;
+        let name = field[..colon].trim_ascii_end();
+        if name.is_empty() || name.iter().any(|&b| b <= b' ' || b == 127) {
+            return None;
         }
-        None
+        Some((name, value_after(field, colon)))
     })
 }
 

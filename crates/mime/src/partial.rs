@@ -53,31 +53,13 @@ pub enum PartialError {
 
 /// The raw fields of a header block: (name, whole field bytes with its line end).
 fn raw_fields(header: &[u8]) -> Vec<(&[u8], &[u8])> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < header.len() {
-        let mut end = i;
-        loop {
-            match memchr::memchr(b'\n', &header[end..]) {
-                Some(p) => {
-                    end += p + 1;
-                    if matches!(header.get(end), Some(b' ' | b'\t')) {
-                        continue;
-                    }
-                }
-                None => end = header.len(),
-            }
-            break;
-        }
-        let field = &header[i..end];
-        i = end;
-        if field.trim_ascii().is_empty() {
-            continue;
-        }
-        let name = memchr::memchr(b':', field).map_or(&field[..0], |c| field[..c].trim_ascii());
-        out.push((name, field));
-    }
-    out
+    crate::headers::raw_fields(header)
+        .filter(|field| !field.trim_ascii().is_empty())
+        .map(|field| {
+            let name = memchr::memchr(b':', field).map_or(&field[..0], |c| field[..c].trim_ascii());
+            (name, field)
+        })
+        .collect()
 }
 
 /// Content-*, Subject, Message-ID, Encrypted, MIME-Version: the fields that

@@ -270,23 +270,7 @@ impl<'a> Message<'a> {
             self.imap_section(&format!("{spec}.HEADER"))?
         };
         let mut out = Vec::with_capacity(header.len());
-        let mut i = 0;
-        while i < header.len() {
-            let mut end = i;
-            loop {
-                match memchr::memchr(b'\n', &header[end..]) {
-                    Some(p) => {
-                        end += p + 1;
-                        if matches!(header.get(end), Some(b' ' | b'\t')) {
-                            continue;
-                        }
-                    }
-                    None => end = header.len(),
-                }
-                break;
-            }
-            let field = &header[i..end];
-            i = end;
+        for field in crate::headers::raw_fields(header) {
             let Some(colon) = memchr::memchr(b':', field) else {
                 continue;
             };
