@@ -14,7 +14,7 @@ use mailwire::smtp::client::{Client, Envelope, Event, MailError, Options, Outcom
 use mailwire::smtp::{ForwardPath, Host, Mailbox, RcptParams, Reply, ReversePath};
 use rustls::pki_types::ServerName;
 
-use crate::driver::{Conn, Handler, Machine};
+use crate::driver::{Conn, Handler};
 
 use crate::bounce::{self, Failure};
 use crate::queue::{Entry, now_ms};
@@ -253,30 +253,7 @@ fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8])
     }
 }
 
-impl Machine for Client {
-    type Event = Event;
-    fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        Client::handle_input(self, now, data)
-    }
-    fn handle_eof(&mut self, now: Instant) {
-        Client::handle_eof(self, now)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Client::handle_timeout(self, now)
-    }
-    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
-        Client::poll_transmit(self, now, buf)
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        Client::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Client::poll_timeout(self)
-    }
-    fn is_closed(&self) -> bool {
-        Client::is_closed(self)
-    }
-}
+crate::driver::impl_machine!(Client, Event);
 
 /// The events of one outgoing session.
 struct Outgoing {

@@ -32,6 +32,42 @@ pub(crate) trait Machine {
     fn is_closed(&self) -> bool;
 }
 
+/// Implements [`Machine`] for a mailwire machine type by forwarding to its
+/// inherent methods of the same names (they all follow STYLE.md §(a)).
+macro_rules! impl_machine {
+    ($machine:ty, $event:ty) => {
+        impl $crate::driver::Machine for $machine {
+            type Event = $event;
+            fn handle_input(&mut self, now: std::time::Instant, data: &[u8]) {
+                <$machine>::handle_input(self, now, data)
+            }
+            fn handle_eof(&mut self, now: std::time::Instant) {
+                <$machine>::handle_eof(self, now)
+            }
+            fn handle_timeout(&mut self, now: std::time::Instant) {
+                <$machine>::handle_timeout(self, now)
+            }
+            fn poll_transmit(
+                &mut self,
+                now: std::time::Instant,
+                buf: &mut Vec<u8>,
+            ) -> Option<usize> {
+                <$machine>::poll_transmit(self, now, buf)
+            }
+            fn poll_event(&mut self) -> Option<$event> {
+                <$machine>::poll_event(self)
+            }
+            fn poll_timeout(&self) -> Option<std::time::Instant> {
+                <$machine>::poll_timeout(self)
+            }
+            fn is_closed(&self) -> bool {
+                <$machine>::is_closed(self)
+            }
+        }
+    };
+}
+pub(crate) use impl_machine;
+
 /// What the application does with the events of one connection.
 pub(crate) trait Handler<M: Machine> {
     /// Answers one event, typically by calling a method of `m`; may upgrade

@@ -24,7 +24,7 @@ use mailwire::pop3::{ResponseCode, StatusLine, Uid, WireSize};
 use mailwire::sasl::{Mechanism, Secret};
 use sha2::{Digest as _, Sha256};
 
-use crate::driver::{Conn, Handler, Machine, flush};
+use crate::driver::{Conn, Handler, flush};
 use crate::smtp_session::{Shared, random_hex};
 
 /// Mailboxes with an open POP3 session (RFC 1939 §4: exclusive access).
@@ -33,30 +33,7 @@ fn locks() -> &'static Mutex<HashSet<String>> {
     LOCKS.get_or_init(|| Mutex::new(HashSet::new()))
 }
 
-impl Machine for Server {
-    type Event = Event;
-    fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        Server::handle_input(self, now, data)
-    }
-    fn handle_eof(&mut self, now: Instant) {
-        Server::handle_eof(self, now)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Server::handle_timeout(self, now)
-    }
-    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
-        Server::poll_transmit(self, now, buf)
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        Server::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Server::poll_timeout(self)
-    }
-    fn is_closed(&self) -> bool {
-        Server::is_closed(self)
-    }
-}
+crate::driver::impl_machine!(Server, Event);
 
 /// The machine's options for a port: STLS on the plain port, implicit TLS
 /// on the pop3s port; USER/PASS and PLAIN/LOGIN before TLS on loopback

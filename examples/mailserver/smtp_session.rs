@@ -17,7 +17,7 @@ use mailwire::sasl::{
 use mailwire::smtp::server::{Event, Options, ReplyHandle, Server};
 use mailwire::smtp::{BodyType, ForwardPath, Reply, ReversePath};
 
-use crate::driver::{Conn, Handler, Machine};
+use crate::driver::{Conn, Handler};
 use crate::maildir::queue_id;
 use crate::store::{Dest, Incoming, Store, Trace, received_field, unix_now};
 
@@ -108,30 +108,7 @@ impl Shared {
     }
 }
 
-impl Machine for Server {
-    type Event = Event;
-    fn handle_input(&mut self, now: Instant, data: &[u8]) {
-        Server::handle_input(self, now, data)
-    }
-    fn handle_eof(&mut self, now: Instant) {
-        Server::handle_eof(self, now)
-    }
-    fn handle_timeout(&mut self, now: Instant) {
-        Server::handle_timeout(self, now)
-    }
-    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
-        Server::poll_transmit(self, now, buf)
-    }
-    fn poll_event(&mut self) -> Option<Event> {
-        Server::poll_event(self)
-    }
-    fn poll_timeout(&self) -> Option<Instant> {
-        Server::poll_timeout(self)
-    }
-    fn is_closed(&self) -> bool {
-        Server::is_closed(self)
-    }
-}
+crate::driver::impl_machine!(Server, Event);
 
 /// A reply with an enhanced status code. The texts are ours, with at most
 /// an address the machine already validated (no CR, LF or NUL); should one
