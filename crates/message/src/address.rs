@@ -566,33 +566,7 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
                 }
                 return Some(Address::Mailbox(mb));
             }
-            Some(b'"') => {
-                let q = lx.quoted_string(sink);
-                items.push(PhraseItem {
-                    token: PhraseToken::Quoted(q),
-                    space_before: space,
-                    offset,
-                });
-            }
-            Some(b'.') => {
-                lx.pos += 1;
-                items.push(PhraseItem {
-                    token: PhraseToken::Dot,
-                    space_before: space,
-                    offset,
-                });
-            }
-            Some(_) => match lx.atom_lenient() {
-                Some(a) => items.push(PhraseItem {
-                    token: PhraseToken::Atom(a),
-                    space_before: space,
-                    offset,
-                }),
-                None => {
-                    sink.push_defect(Defect::new(DefectKind::UnexpectedCharacter, offset));
-                    lx.pos += 1;
-                }
-            },
+            Some(_) => push_word(lx, sink, items, space, offset),
         }
     }
     // No '@', no '<': a bare word (or display name without address).
@@ -612,6 +586,39 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
     }
     sink.push_defect(Defect::new(DefectKind::MissingAddress, start));
     None
+}
+
+/// Reads one word of a phrase or local part at `offset` (a quoted string,
+/// a dot or a lenient atom) into `items`; a byte that starts none of them
+/// is reported and skipped.
+#[inline]
+fn push_word<'a, S: DefectSink + ?Sized>(
+    lx: &mut Lexer<'a>,
+    sink: &mut S,
+    items: &mut Vec<PhraseItem<'a>>,
+    space_before: bool,
+    offset: usize,
+) {
+    let token = match lx.peek() {
+        Some(b'"') => PhraseToken::Quoted(lx.quoted_string(sink)),
+        Some(b'.') => {
+            lx.pos += 1;
+            PhraseToken::Dot
+        }
+        _ => match lx.atom_lenient() {
+            Some(a) => PhraseToken::Atom(a),
+            None => {
+                sink.push_defect(Defect::new(DefectKind::UnexpectedCharacter, offset));
+                lx.pos += 1;
+                return;
+            }
+        },
+    };
+    items.push(PhraseItem {
+        token,
+        space_before,
+        offset,
+    });
 }
 
 fn comment_name<'a, S: DefectSink + ?Sized>(c: &'a [u8], sink: &mut S) -> Option<Cow<'a, str>> {
@@ -660,33 +667,7 @@ fn angle_addr<'a, S: DefectSink + ?Sized>(
                 lx.skip_cfws(sink);
                 break;
             }
-            Some(b'"') => {
-                let q = lx.quoted_string(sink);
-                items.push(PhraseItem {
-                    token: PhraseToken::Quoted(q),
-                    space_before: space,
-                    offset,
-                });
-            }
-            Some(b'.') => {
-                lx.pos += 1;
-                items.push(PhraseItem {
-                    token: PhraseToken::Dot,
-                    space_before: space,
-                    offset,
-                });
-            }
-            Some(_) => match lx.atom_lenient() {
-                Some(a) => items.push(PhraseItem {
-                    token: PhraseToken::Atom(a),
-                    space_before: space,
-                    offset,
-                }),
-                None => {
-                    sink.push_defect(Defect::new(DefectKind::UnexpectedCharacter, offset));
-                    lx.pos += 1;
-                }
-            },
+            Some(_) => push_word(lx, sink, items, space, offset),
         }
     }
     if mb.is_none() && !items.is_empty() {
