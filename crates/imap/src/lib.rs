@@ -41,6 +41,7 @@
 
 pub mod encode;
 mod fragment;
+pub mod kit;
 pub mod parse;
 pub mod types;
 
