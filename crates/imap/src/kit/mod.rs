@@ -1,5 +1,14 @@
-//! The server kit: pure functions a server uses to answer FETCH, SEARCH,
-//! SORT and THREAD from stored messages, and the bookkeeping of a selected
-//! mailbox. No I/O.
+//! The server kit: pure functions over mailwire-mime (no I/O) that answer
+//! FETCH (and SEARCH) from a stored message.
+//!
+//! ```text
+//!  stored bytes ──► Message::parse (once) ──► envelope(), body_structure(),
+//!                                             section(), binary(), ...
+//!                                               └─► FetchItem values for the encoder
+//! ```
+
+mod message;
+
+pub use message::{Message, Options};
 
 pub mod mailbox;
