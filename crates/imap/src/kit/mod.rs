@@ -12,3 +12,4 @@ mod message;
 pub use message::{Message, Options};
 
 pub mod mailbox;
+pub mod search;
