@@ -13,3 +13,4 @@ pub use message::{Message, Options};
 
 pub mod mailbox;
 pub mod search;
+pub mod sort;

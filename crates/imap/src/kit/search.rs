@@ -123,7 +123,7 @@ impl<'l> LazyContent<'l> {
         self.value.is_some()
     }
 
-    fn get(&mut self) -> &Message {
+    pub(crate) fn get(&mut self) -> &Message {
         let load = &mut self.load;
         self.value.get_or_insert_with(|| match load.take() {
             Some(f) => f(),
