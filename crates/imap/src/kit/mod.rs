@@ -14,3 +14,4 @@ pub use message::{Message, Options};
 pub mod mailbox;
 pub mod search;
 pub mod sort;
+pub mod thread;

@@ -1,0 +1,493 @@
+//! THREAD (RFC 5256 §3): ORDEREDSUBJECT and REFERENCES, producing the
+//! codec's [`Thread`] trees.
+//!
+//! Both take the searched messages in sequence order, each as its metadata
+//! and its (lazily parsed) content, and return UIDs when asked (UID THREAD)
+//! or sequence numbers.
+
+use std::collections::HashMap;
+
+use super::search::{LazyContent, MessageMeta};
+use super::sort::{base_subject, sent_date, subject_of};
+use crate::types::response::Thread;
+
+/// At most this many References ids of one message are linked (the last
+/// ones, nearest the message): bounds the work a hostile message causes.
+pub const MAX_REFERENCES: usize = 1000;
+
+/// What threading needs from one message.
+struct Item {
+    number: u32,
+    seq: u32,
+    date: i64,
+    subject: String,
+    reply: bool,
+    id: Option<String>,
+    refs: Vec<String>,
+}
+
+fn collect<'m, I>(uid: bool, with_ids: bool, messages: I) -> Vec<Item>
+where
+    I: IntoIterator<Item = (MessageMeta<'m>, LazyContent<'m>)>,
+{
+    messages
+        .into_iter()
+        .map(|(meta, mut content)| {
+            let m = content.get();
+            let base = base_subject(&subject_of(m));
+            let (id, refs) = if with_ids { ids(m) } else { (None, Vec::new()) };
+            Item {
+                number: if uid { meta.uid } else { meta.seq },
+                seq: meta.seq,
+                date: sent_date(m, &meta),
+                subject: base.text,
+                reply: base.reply_or_forward,
+                id,
+                refs,
+            }
+        })
+        .collect()
+}
+
+/// The normalized Message-ID and the references (RFC 5256 §3 REFERENCES):
+/// the References ids, else the first In-Reply-To id.
+fn ids(m: &super::Message) -> (Option<String>, Vec<String>) {
+    let parse = |name: &str| -> Vec<String> {
+        m.field(name)
+            .map(|v| {
+                mailwire_message::parse_message_ids(v)
+                    .0
+                    .into_iter()
+                    .map(|i| i.as_str().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let id = m
+        .field("message-id")
+        .and_then(|v| mailwire_message::parse_message_id(v).0)
+        .map(|i| i.as_str().to_owned());
+    let mut refs = parse("references");
+    if refs.is_empty() {
+        refs = parse("in-reply-to").into_iter().take(1).collect();
+    }
+    if refs.len() > MAX_REFERENCES {
+        refs.drain(..refs.len() - MAX_REFERENCES);
+    }
+    (id, refs)
+}
+
+/// THREAD ORDEREDSUBJECT: messages grouped by base subject, each group
+/// ordered by sent date, groups ordered by the sent date of their first
+/// message; the first message is the parent of all the others.
+pub fn ordered_subject<'m, I>(uid: bool, messages: I) -> Vec<Thread>
+where
+    I: IntoIterator<Item = (MessageMeta<'m>, LazyContent<'m>)>,
+{
+    let mut items = collect(uid, false, messages);
+    items.sort_by(|a, b| (&a.subject, a.date, a.seq).cmp(&(&b.subject, b.date, b.seq)));
+    let mut groups: Vec<&[Item]> = items.chunk_by(|a, b| a.subject == b.subject).collect();
+    groups.sort_by_key(|g| (g[0].date, g[0].seq));
+    groups
+        .into_iter()
+        .map(|g| match g {
+            [one] => leaf(one.number),
+            [first, second] => Thread {
+                chain: vec![first.number, second.number],
+                children: Vec::new(),
+            },
+            [first, rest @ ..] => Thread {
+                chain: vec![first.number],
+                children: rest.iter().map(|i| leaf(i.number)).collect(),
+            },
+            [] => leaf(0),
+        })
+        .collect()
+}
+
+fn leaf(n: u32) -> Thread {
+    Thread {
+        chain: vec![n],
+        children: Vec::new(),
+    }
+}
+
+/// A node of the REFERENCES tree: a message, or a dummy.
+#[derive(Debug, Default)]
+struct Node {
+    item: Option<usize>,
+    parent: Option<usize>,
+    children: Vec<usize>,
+}
+
+struct Tree {
+    nodes: Vec<Node>,
+}
+
+impl Tree {
+    fn add(&mut self, item: Option<usize>) -> usize {
+        self.nodes.push(Node {
+            item,
+            ..Node::default()
+        });
+        self.nodes.len() - 1
+    }
+
+    /// Whether `a` is `b` or below it.
+    fn is_descendant(&self, mut a: usize, b: usize) -> bool {
+        loop {
+            if a == b {
+                return true;
+            }
+            match self.nodes[a].parent {
+                Some(p) => a = p,
+                None => return false,
+            }
+        }
+    }
+
+    fn unlink(&mut self, child: usize) {
+        if let Some(p) = self.nodes[child].parent.take() {
+            self.nodes[p].children.retain(|&c| c != child);
+        }
+    }
+
+    /// Makes `child` a child of `parent` unless that would make a loop.
+    fn link(&mut self, parent: usize, child: usize) -> bool {
+        if self.is_descendant(parent, child) {
+            return false;
+        }
+        self.unlink(child);
+        self.nodes[child].parent = Some(parent);
+        self.nodes[parent].children.push(child);
+        true
+    }
+
+    fn is_dummy(&self, n: usize) -> bool {
+        self.nodes[n].item.is_none()
+    }
+}
+
+/// THREAD REFERENCES, RFC 5256 §3 steps 1 to 6.
+pub fn references<'m, I>(uid: bool, messages: I) -> Vec<Thread>
+where
+    I: IntoIterator<Item = (MessageMeta<'m>, LazyContent<'m>)>,
+{
+    let items = collect(uid, true, messages);
+    let mut tree = Tree { nodes: Vec::new() };
+    let mut table: HashMap<String, usize> = HashMap::new();
+
+    // (1) Link messages by their references.
+    for (i, item) in items.iter().enumerate() {
+        // A message without a valid or with a duplicate Message-ID gets a
+        // unique one: a node of its own outside the table.
+        let this = match item.id.as_ref().and_then(|id| table.get(id).copied()) {
+            Some(n) if tree.is_dummy(n) => {
+                tree.nodes[n].item = Some(i);
+                n
+            }
+            Some(_) => tree.add(Some(i)),
+            None => {
+                let n = tree.add(Some(i));
+                if let Some(id) = &item.id {
+                    table.insert(id.clone(), n);
+                }
+                n
+            }
+        };
+        // (A) Each reference the parent of the next, unless it has one.
+        let mut nodes = Vec::with_capacity(item.refs.len());
+        for r in &item.refs {
+            let n = match table.get(r) {
+                Some(&n) => n,
+                None => {
+                    let n = tree.add(None);
+                    table.insert(r.clone(), n);
+                    n
+                }
+            };
+            nodes.push(n);
+        }
+        for pair in nodes.windows(2) {
+            if tree.nodes[pair[1]].parent.is_none() {
+                tree.link(pair[0], pair[1]);
+            }
+        }
+        // (B) The last reference is the parent, replacing any other.
+        match nodes.last() {
+            Some(&p) => {
+                if !tree.is_descendant(p, this) {
+                    tree.link(p, this);
+                }
+            }
+            None => tree.unlink(this),
+        }
+    }
+
+    // (2) Every node without a parent hangs from the root.
+    let roots: Vec<usize> = (0..tree.nodes.len())
+        .filter(|&n| tree.nodes[n].parent.is_none())
+        .collect();
+    // (3) Prune dummies.
+    let mut roots = prune(&mut tree, roots, true);
+
+    let date = |tree: &Tree, n: usize| -> (i64, u32) {
+        let n = match tree.nodes[n].item {
+            Some(_) => n,
+            None => tree.nodes[n].children.first().copied().unwrap_or(n),
+        };
+        tree.nodes[n]
+            .item
+            .map_or((i64::MIN, 0), |i| (items[i].date, items[i].seq))
+    };
+    // (4) Sort the top level by sent date (a dummy by its first child, its
+    // children sorted first).
+    for &r in &roots {
+        if tree.is_dummy(r) {
+            let mut kids = std::mem::take(&mut tree.nodes[r].children);
+            kids.sort_by_key(|&k| date(&tree, k));
+            tree.nodes[r].children = kids;
+        }
+    }
+    roots.sort_by_key(|&r| date(&tree, r));
+
+    // (5) Gather threads with the same base subject.
+    let subject = |tree: &Tree, n: usize| -> Option<usize> {
+        let m = match tree.nodes[n].item {
+            Some(i) => i,
+            None => tree.nodes[tree.nodes[n].children.first().copied()?].item?,
+        };
+        (!items[m].subject.is_empty()).then_some(m)
+    };
+    let reply = |tree: &Tree, n: usize| tree.nodes[n].item.is_some_and(|i| items[i].reply);
+    let mut subjects: HashMap<&str, usize> = HashMap::new();
+    for &r in &roots {
+        let Some(m) = subject(&tree, r) else { continue };
+        let key = items[m].subject.as_str();
+        match subjects.get(key).copied() {
+            None => {
+                subjects.insert(key, r);
+            }
+            Some(t) => {
+                if !tree.is_dummy(t) && (tree.is_dummy(r) || (reply(&tree, t) && !reply(&tree, r)))
+                {
+                    subjects.insert(key, r);
+                }
+            }
+        }
+    }
+    let mut out_roots: Vec<Option<usize>> = roots.iter().map(|&r| Some(r)).collect();
+    for pos in 0..out_roots.len() {
+        let Some(r) = out_roots[pos] else { continue };
+        let Some(m) = subject(&tree, r) else { continue };
+        let key = items[m].subject.as_str();
+        let Some(t) = subjects.get(key).copied() else {
+            continue;
+        };
+        if t == r {
+            continue;
+        }
+        if tree.is_dummy(t) && tree.is_dummy(r) {
+            for k in std::mem::take(&mut tree.nodes[r].children) {
+                tree.nodes[k].parent = None;
+                tree.link(t, k);
+            }
+            out_roots[pos] = None;
+        } else if tree.is_dummy(t) || (reply(&tree, r) && !reply(&tree, t)) {
+            tree.link(t, r);
+            out_roots[pos] = None;
+        } else {
+            let d = tree.add(None);
+            let t_pos = out_roots.iter().position(|&x| x == Some(t));
+            tree.link(d, t);
+            tree.link(d, r);
+            out_roots[pos] = None;
+            if let Some(tp) = t_pos {
+                out_roots[tp] = Some(d);
+            }
+            subjects.insert(key, d);
+        }
+    }
+    let mut roots: Vec<usize> = out_roots.into_iter().flatten().collect();
+
+    // (6) Sort every set of siblings by sent date, the deepest first.
+    for &r in &roots {
+        sort_children(&mut tree, r, &date);
+    }
+    roots.sort_by_key(|&r| date(&tree, r));
+    roots
+        .into_iter()
+        .map(|r| to_thread(&tree, &items, r))
+        .collect()
+}
+
+/// Step 3 on one list of siblings (children pruned first).
+fn prune(tree: &mut Tree, list: Vec<usize>, top: bool) -> Vec<usize> {
+    let mut out = Vec::with_capacity(list.len());
+    for n in list {
+        let kids = std::mem::take(&mut tree.nodes[n].children);
+        let kids = prune(tree, kids, false);
+        for &k in &kids {
+            tree.nodes[k].parent = Some(n);
+        }
+        tree.nodes[n].children = kids;
+        if !tree.is_dummy(n) {
+            out.push(n);
+        } else if tree.nodes[n].children.is_empty() {
+            tree.nodes[n].parent = None;
+        } else if !top || tree.nodes[n].children.len() == 1 {
+            let kids = std::mem::take(&mut tree.nodes[n].children);
+            let parent = tree.nodes[n].parent;
+            for &k in &kids {
+                tree.nodes[k].parent = parent;
+            }
+            out.extend(kids);
+        } else {
+            out.push(n);
+        }
+    }
+    out
+}
+
+fn sort_children(tree: &mut Tree, n: usize, date: &dyn Fn(&Tree, usize) -> (i64, u32)) {
+    let mut kids = std::mem::take(&mut tree.nodes[n].children);
+    for &k in &kids {
+        sort_children(tree, k, date);
+    }
+    kids.sort_by_key(|&k| date(tree, k));
+    tree.nodes[n].children = kids;
+}
+
+/// The codec's form: a chain while each node has one child, then the branches.
+fn to_thread(tree: &Tree, items: &[Item], n: usize) -> Thread {
+    let mut chain = Vec::new();
+    let mut at = n;
+    loop {
+        let node = &tree.nodes[at];
+        match node.item {
+            Some(i) => chain.push(items[i].number),
+            None => {
+                return Thread {
+                    chain,
+                    children: node
+                        .children
+                        .iter()
+                        .map(|&c| to_thread(tree, items, c))
+                        .collect(),
+                };
+            }
+        }
+        match node.children.as_slice() {
+            [only] => at = *only,
+            kids => {
+                return Thread {
+                    chain,
+                    children: kids.iter().map(|&c| to_thread(tree, items, c)).collect(),
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kit::Message;
+    use crate::kit::mailbox::Flags;
+    use crate::types::core::{Date, DateTime};
+
+    fn encode(threads: &[Thread]) -> String {
+        let r = crate::Response::Data(crate::Data::Thread(threads.to_vec()));
+        String::from_utf8(crate::encode::response_to_vec(&r)).unwrap()
+    }
+
+    fn run(refs: bool, msgs: &[String]) -> String {
+        let flags = Flags::default();
+        let items = msgs.iter().enumerate().map(|(i, raw)| {
+            let date = DateTime::new(Date::new(2000, 3, 5).unwrap(), 0, 0, 0, 0).unwrap();
+            (
+                MessageMeta {
+                    seq: i as u32 + 1,
+                    uid: i as u32 + 1,
+                    flags: &flags,
+                    recent: false,
+                    internal_date: date,
+                    size: raw.len() as u64,
+                    modseq: 1,
+                },
+                LazyContent::new(move || Message::parse(raw.clone().into_bytes())),
+            )
+        });
+        let t = if refs {
+            references(false, items)
+        } else {
+            ordered_subject(false, items)
+        };
+        encode(&t)
+    }
+
+    /// A message: subject, minute of sending, Message-ID, References.
+    fn msg(subject: &str, minute: u32, id: &str, refs: &str) -> String {
+        let mut s =
+            format!("Subject: {subject}\r\nDate: Sun, 5 Mar 2000 10:{minute:02}:00 +0000\r\n");
+        if !id.is_empty() {
+            s += &format!("Message-ID: <{id}>\r\n");
+        }
+        if !refs.is_empty() {
+            s += &format!("References: {refs}\r\n");
+        }
+        s + "\r\nbody\r\n"
+    }
+
+    #[test]
+    fn rfc5256_3_orderedsubject() {
+        let m = vec![
+            msg("a", 1, "", ""),
+            msg("b", 2, "", ""),
+            msg("Re: a", 5, "", ""),
+            msg("c", 3, "", ""),
+            msg("re: b", 4, "", ""),
+            msg("A (fwd)", 6, "", ""),
+            msg("Re: c", 0, "", ""),
+        ];
+        // Threads by the date of their first message: c (minute 0) first.
+        assert_eq!(run(false, &m), "* THREAD (7 4)(1 (3)(6))(2 5)\r\n");
+        assert_eq!(run(false, &[]), "* THREAD\r\n");
+    }
+
+    #[test]
+    fn rfc5256_3_references_links() {
+        let m = vec![
+            msg("root", 1, "1@x", ""),
+            msg("Re: root", 2, "2@x", "<1@x>"),
+            msg("Re: root", 3, "3@x", "<1@x> <2@x>"),
+            msg("Re: root", 4, "4@x", "<1@x>"),
+            // A parent that is missing: a dummy, pruned since it has one child.
+            msg("Re: lost", 5, "5@x", "<gone@x>"),
+            // Quoting does not make a different id.
+            msg("other", 6, "6@x", "<\"3\"@x>"),
+        ];
+        assert_eq!(run(true, &m), "* THREAD (1 (2 3 6)(4))(5)\r\n");
+    }
+
+    #[test]
+    fn rfc5256_3_references_subjects_and_dummies() {
+        let m = vec![
+            // Two threads with the same base subject, neither a reply: a dummy parent.
+            msg("topic", 1, "1@x", ""),
+            msg("topic", 2, "2@x", ""),
+            // A reply by subject only joins the non-reply.
+            msg("Re: other", 4, "3@x", ""),
+            msg("other", 3, "4@x", ""),
+            // Two children of a missing parent stay under a dummy at the top.
+            msg("Re: gone", 5, "5@x", "<g@x>"),
+            msg("Re: gone", 6, "6@x", "<g@x>"),
+            // Loops are not created: 7 names 8 its parent, so 8 cannot become 7's child.
+            msg("loop", 7, "7@x", "<8@x>"),
+            msg("loop", 8, "8@x", "<7@x>"),
+            // A duplicate Message-ID is a message of its own.
+            msg("dup", 9, "1@x", ""),
+        ];
+        assert_eq!(run(true, &m), "* THREAD ((1)(2))(4 3)((5)(6))(8 7)(9)\r\n");
+    }
+}
