@@ -658,10 +658,7 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
         // No Date: matches no SENT* key.
         assert_eq!(run(&keys("NOT SENTSINCE 1-Jan-1900"), &m), vec![3]);
         let size = m[0].raw.len() as u64;
-        assert_eq!(
-            run(&keys(&format!("LARGER {}", size - 1)), &m).contains(&1),
-            true
-        );
+        assert!(run(&keys(&format!("LARGER {}", size - 1)), &m).contains(&1));
         assert!(!run(&keys(&format!("LARGER {size}")), &m).contains(&1));
         assert!(run(&keys(&format!("SMALLER {}", size + 1)), &m).contains(&1));
         assert!(!run(&keys(&format!("SMALLER {size}")), &m).contains(&1));
