@@ -87,16 +87,18 @@ pub struct SearchContext<'a> {
     pub now: i64,
 }
 
-/// A parsed message, loaded the first time a key needs it.
+/// A parsed message, loaded the first time a key needs it (or one the
+/// server already holds).
 pub struct LazyContent<'l> {
     load: Option<Box<dyn FnOnce() -> Message + 'l>>,
+    borrowed: Option<&'l Message>,
     value: Option<Message>,
 }
 
 impl std::fmt::Debug for LazyContent<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LazyContent")
-            .field("loaded", &self.value.is_some())
+            .field("loaded", &self.is_loaded())
             .finish()
     }
 }
@@ -106,24 +108,38 @@ impl<'l> LazyContent<'l> {
     pub fn new(load: impl FnOnce() -> Message + 'l) -> Self {
         Self {
             load: Some(Box::new(load)),
+            borrowed: None,
             value: None,
         }
     }
 
-    /// Content already parsed.
+    /// Content already parsed and owned.
     pub fn ready(message: Message) -> Self {
         Self {
             load: None,
+            borrowed: None,
             value: Some(message),
         }
     }
 
-    /// Whether the message was loaded.
+    /// Content already parsed and held elsewhere (a cache).
+    pub fn borrowed(message: &'l Message) -> Self {
+        Self {
+            load: None,
+            borrowed: Some(message),
+            value: None,
+        }
+    }
+
+    /// Whether the message is at hand (was loaded, or was given).
     pub fn is_loaded(&self) -> bool {
-        self.value.is_some()
+        self.value.is_some() || self.borrowed.is_some()
     }
 
     pub(crate) fn get(&mut self) -> &Message {
+        if let Some(m) = self.borrowed {
+            return m;
+        }
         let load = &mut self.load;
         self.value.get_or_insert_with(|| match load.take() {
             Some(f) => f(),
@@ -403,10 +419,16 @@ fn eval(
             let d = meta.internal_date.date();
             compare((d.year(), d.month(), d.day()), *cmp, *key)
         }
-        Node::Date(DateOf::Sent, cmp, key) => match content.get().sent_date() {
-            Some(d) => compare((d.year(), d.month(), d.day()), *cmp, *key),
-            None => false,
-        },
+        // A missing or unparseable Date: is the earliest date (1 Jan
+        // 1970, as Dovecot has it): before any date, so SENTBEFORE and
+        // NOT SENTSINCE find it.
+        Node::Date(DateOf::Sent, cmp, key) => {
+            let day = content
+                .get()
+                .sent_date()
+                .map_or((1970, 1, 1), |d| (d.year(), d.month(), d.day()));
+            compare(day, *cmp, *key)
+        }
         Node::Larger(n) => meta.size > *n,
         Node::Smaller(n) => meta.size < *n,
         Node::ModSeq(n) => meta.modseq >= *n,
@@ -414,11 +436,7 @@ fn eval(
         Node::Younger(s) => ctx.now - unix_time(&meta.internal_date) <= i64::from(*s),
         Node::Header(name, needle) => header_matches(content.get(), name, needle),
         Node::Body(needle) => body_matches(content.get(), needle),
-        Node::Text(needle) => {
-            let m = content.get();
-            fold(&mailwire_message::decode_unstructured(&m.header())).contains(needle.as_str())
-                || body_matches(m, needle)
-        }
+        Node::Text(needle) => text_matches(content.get(), needle),
         Node::Not(a) => !eval(a, ctx, meta, content),
         Node::Or(a, b) => eval(a, ctx, meta, content) || eval(b, ctx, meta, content),
         Node::And(v) => v.iter().all(|n| eval(n, ctx, meta, content)),
@@ -434,9 +452,38 @@ fn header_matches(m: &Message, name: &str, needle: &str) -> bool {
     })
 }
 
-/// BODY: the decoded text of the message's text parts.
+/// The body texts BODY searches: every leaf that is `text/*` or a
+/// `message/*` kept as a leaf (message/partial, message/delivery-status
+/// ...), transfer encoding removed and decoded from its charset (as
+/// Dovecot searches; other types are binary and skipped).
+fn body_texts(m: &Message) -> impl Iterator<Item = String> + '_ {
+    m.parts().iter().filter_map(move |p| {
+        let ty = p.mime.content_type.ty();
+        if !p.is_leaf() || !(ty.eq_ignore_ascii_case("text") || ty.eq_ignore_ascii_case("message"))
+        {
+            return None;
+        }
+        let label = p.mime.content_type.charset();
+        let body = m.decoded(p);
+        let (text, _) =
+            mailwire_mime::decode_text(label.as_deref().unwrap_or("us-ascii").as_bytes(), &body);
+        Some(text.into_owned())
+    })
+}
+
+/// BODY: a body text contains the needle.
 fn body_matches(m: &Message, needle: &str) -> bool {
-    needle.is_empty() || m.texts().any(|t| fold(&t).contains(needle))
+    needle.is_empty() || body_texts(m).any(|t| fold(&t).contains(needle))
+}
+
+/// TEXT: the header of the message or of any part (RFC 2047 words
+/// decoded), or a body text, contains the needle.
+fn text_matches(m: &Message, needle: &str) -> bool {
+    needle.is_empty()
+        || m.parts().iter().any(|p| {
+            fold(&mailwire_message::decode_unstructured(&m.part_header(p))).contains(needle)
+        })
+        || body_matches(m, needle)
 }
 
 /// The numbers to return: UIDs for UID SEARCH, else sequence numbers,
@@ -653,10 +700,12 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
         assert_eq!(run(&keys("SINCE 2-Feb-2001"), &m), vec![2, 3]);
         // Date: header in its own zone (not UTC: 1 Feb 2001 23:30 -0500).
         assert_eq!(run(&keys("SENTON 1-Feb-2001"), &m), vec![2]);
-        assert_eq!(run(&keys("SENTBEFORE 1-Feb-2001"), &m), vec![1]);
+        assert_eq!(run(&keys("SENTBEFORE 1-Feb-2001"), &m), vec![1, 3]);
         assert_eq!(run(&keys("SENTSINCE 17-Jul-1996"), &m), vec![1, 2]);
-        // No Date: matches no SENT* key.
-        assert_eq!(run(&keys("NOT SENTSINCE 1-Jan-1900"), &m), vec![3]);
+        // No Date: the earliest date.
+        assert_eq!(run(&keys("SENTBEFORE 2-Jan-1970"), &m), vec![3]);
+        assert_eq!(run(&keys("NOT SENTSINCE 2-Jan-1970"), &m), vec![3]);
+        assert_eq!(run(&keys("SENTON 1-Jan-1970"), &m), vec![3]);
         let size = m[0].raw.len() as u64;
         assert!(run(&keys(&format!("LARGER {}", size - 1)), &m).contains(&1));
         assert!(!run(&keys(&format!("LARGER {size}")), &m).contains(&1));

@@ -173,16 +173,24 @@ pub(crate) fn sent_date(m: &Message, meta: &MessageMeta<'_>) -> i64 {
         .map_or_else(|| unix_time(&meta.internal_date), |d| d.unix_timestamp())
 }
 
-/// The first mailbox of an address field: (display name, local part, addr-spec).
+/// The first address of an address field as the IMAP ENVELOPE has it:
+/// (display name, addr-mailbox, addr-spec). A group comes first as its
+/// start marker, whose addr-mailbox is the group name (RFC 3501 §7.4.2).
 fn first_address(m: &Message, field: &str) -> Option<(Option<String>, String, String)> {
     let raw = m.field(field)?;
     let (list, _) = mailwire_message::parse_address_list(raw);
-    let mb = list.mailboxes().next()?;
-    Some((
-        mb.name().map(str::to_owned),
-        mb.local_part().to_owned(),
-        mb.addr_spec().to_owned(),
-    ))
+    match list.0.first()? {
+        mailwire_message::Address::Mailbox(mb) => Some((
+            mb.name().map(str::to_owned),
+            mb.local_part().to_owned(),
+            mb.addr_spec().to_owned(),
+        )),
+        mailwire_message::Address::Group(g) => Some((
+            Some(g.name.to_string()),
+            g.name.to_string(),
+            g.name.to_string(),
+        )),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -355,7 +363,7 @@ mod tests {
                 size: 20,
             },
             M {
-                raw: b"Subject: Apple\r\nFrom: bob@x\r\nDate: garbage\r\n\r\n",
+                raw: b"Subject: Apple\r\nFrom: bob@x\r\nTo: group:;\r\nDate: garbage\r\n\r\n",
                 date: dt(2, 0),
                 size: 10,
             },
@@ -378,11 +386,11 @@ mod tests {
         assert_eq!(run("SUBJECT ARRIVAL", &m), vec![4, 2, 3, 1]);
         // addr-mailbox (local part), case-insensitively.
         assert_eq!(run("FROM", &m), vec![2, 4, 3, 1]);
-        // A missing header is the empty string, first.
-        assert_eq!(run("TO", &m), vec![2, 4, 3, 1]);
+        // A missing header is the empty string, first; a group sorts by its name.
+        assert_eq!(run("TO", &m), vec![2, 3, 1, 4]);
         assert_eq!(run("CC", &m), vec![1, 3, 4, 2]);
         // RFC 5957: display name, else the address.
         assert_eq!(run("DISPLAYFROM", &m), vec![2, 4, 3, 1]);
-        assert_eq!(run("DISPLAYTO", &m), vec![2, 4, 3, 1]);
+        assert_eq!(run("DISPLAYTO", &m), vec![2, 3, 1, 4]);
     }
 }
