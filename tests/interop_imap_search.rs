@@ -398,16 +398,16 @@ fn imap_date(d: &DateTime) -> String {
 /// The flags a message is APPENDed with.
 fn append_flags(i: usize) -> Vec<&'static str> {
     let mut f = Vec::new();
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         f.push("\\Seen");
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         f.push("\\Answered");
     }
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         f.push("\\Deleted");
     }
-    if i % 11 == 0 {
+    if i.is_multiple_of(11) {
         f.push("\\Draft");
     }
     if i % 4 == 1 {
