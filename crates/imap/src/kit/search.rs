@@ -362,30 +362,21 @@ impl Compiler {
     }
 }
 
-/// Days since 1970-01-01 of a civil date (proleptic Gregorian).
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// Seconds since 1970 UTC of an INTERNALDATE.
 pub fn unix_time(d: &DateTime) -> i64 {
     let date = d.date();
     let (h, m, s) = d.time();
-    days_from_civil(
-        i64::from(date.year()),
-        i64::from(date.month()),
-        i64::from(date.day()),
-    ) * 86_400
-        + i64::from(h) * 3600
-        + i64::from(m) * 60
-        + i64::from(s)
-        - i64::from(d.zone_minutes()) * 60
+    // mailwire-message does the calendar arithmetic; a leap second counts as :59.
+    mailwire_message::DateTime::new(
+        date.year(),
+        date.month(),
+        date.day(),
+        h,
+        m,
+        s.min(59),
+        d.zone_minutes(),
+    )
+    .map_or(0, |t| t.unix_timestamp())
 }
 
 /// "Disregarding time and timezone" (RFC 9051 §6.4.4): the calendar date

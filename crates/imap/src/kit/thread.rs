@@ -90,17 +90,19 @@ where
     groups.sort_by_key(|g| (g[0].date, g[0].seq));
     groups
         .into_iter()
-        .map(|g| match g {
-            [one] => leaf(one.number),
-            [first, second] => Thread {
-                chain: vec![first.number, second.number],
-                children: Vec::new(),
-            },
-            [first, rest @ ..] => Thread {
-                chain: vec![first.number],
-                children: rest.iter().map(|i| leaf(i.number)).collect(),
-            },
-            [] => leaf(0),
+        .filter_map(|g| {
+            let (first, rest) = g.split_first()?;
+            Some(match rest {
+                [] => leaf(first.number),
+                [second] => Thread {
+                    chain: vec![first.number, second.number],
+                    children: Vec::new(),
+                },
+                _ => Thread {
+                    chain: vec![first.number],
+                    children: rest.iter().map(|i| leaf(i.number)).collect(),
+                },
+            })
         })
         .collect()
 }
