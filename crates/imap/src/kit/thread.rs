@@ -231,7 +231,7 @@ where
         .filter(|&n| tree.nodes[n].parent.is_none())
         .collect();
     // (3) Prune dummies.
-    let mut roots = prune(&mut tree, roots, true);
+    let mut roots = prune(&mut tree, roots);
 
     let date = |tree: &Tree, n: usize| -> (i64, u32) {
         let n = match tree.nodes[n].item {
@@ -312,27 +312,38 @@ where
     }
     let mut roots: Vec<usize> = out_roots.into_iter().flatten().collect();
 
-    // (6) Sort every set of siblings by sent date, the deepest first.
-    for &r in &roots {
-        sort_children(&mut tree, r, &date);
+    // (6) Sort every set of siblings by sent date, the deepest first:
+    // children come after their parent in pre-order, so reversed pre-order
+    // sorts every node's children before the node itself is a sort key.
+    for n in tree.pre_order(&roots).into_iter().rev() {
+        let mut kids = std::mem::take(&mut tree.nodes[n].children);
+        kids.sort_by_key(|&k| date(&tree, k));
+        tree.nodes[n].children = kids;
     }
     roots.sort_by_key(|&r| date(&tree, r));
-    roots
-        .into_iter()
-        .map(|r| to_thread(&tree, &items, r))
-        .collect()
+    to_threads(&tree, &items, &roots)
 }
 
-/// Step 3 on one list of siblings (children pruned first).
-fn prune(tree: &mut Tree, list: Vec<usize>, top: bool) -> Vec<usize> {
-    let mut out = Vec::with_capacity(list.len());
-    for n in list {
+/// Step 3: prune dummies, children before parents (reversed pre-order,
+/// no recursion: a References chain may be as deep as the mailbox is big).
+fn prune(tree: &mut Tree, roots: Vec<usize>) -> Vec<usize> {
+    for n in tree.pre_order(&roots).into_iter().rev() {
         let kids = std::mem::take(&mut tree.nodes[n].children);
-        let kids = prune(tree, kids, false);
+        let kids = prune_level(tree, kids, false);
         for &k in &kids {
             tree.nodes[k].parent = Some(n);
         }
         tree.nodes[n].children = kids;
+    }
+    prune_level(tree, roots, true)
+}
+
+/// Step 3 on one list of siblings whose own children are pruned already:
+/// a dummy without children goes; a dummy with children gives way to
+/// them, except at the top when it has more than one.
+fn prune_level(tree: &mut Tree, list: Vec<usize>, top: bool) -> Vec<usize> {
+    let mut out = Vec::with_capacity(list.len());
+    for n in list {
         if !tree.is_dummy(n) {
             out.push(n);
         } else if tree.nodes[n].children.is_empty() {
@@ -351,43 +362,100 @@ fn prune(tree: &mut Tree, list: Vec<usize>, top: bool) -> Vec<usize> {
     out
 }
 
-fn sort_children(tree: &mut Tree, n: usize, date: &dyn Fn(&Tree, usize) -> (i64, u32)) {
-    let mut kids = std::mem::take(&mut tree.nodes[n].children);
-    for &k in &kids {
-        sort_children(tree, k, date);
+impl Tree {
+    /// The nodes below `roots` (included), each parent before its children.
+    fn pre_order(&self, roots: &[usize]) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut stack: Vec<usize> = roots.iter().rev().copied().collect();
+        while let Some(n) = stack.pop() {
+            out.push(n);
+            stack.extend(self.nodes[n].children.iter().rev());
+        }
+        out
     }
-    kids.sort_by_key(|&k| date(tree, k));
-    tree.nodes[n].children = kids;
 }
 
-/// The codec's form: a chain while each node has one child, then the branches.
-fn to_thread(tree: &Tree, items: &[Item], n: usize) -> Thread {
-    let mut chain = Vec::new();
-    let mut at = n;
-    loop {
-        let node = &tree.nodes[at];
-        match node.item {
-            Some(i) => chain.push(items[i].number),
-            None => {
-                return Thread {
-                    chain,
-                    children: node
-                        .children
-                        .iter()
-                        .map(|&c| to_thread(tree, items, c))
-                        .collect(),
-                };
-            }
+/// Deepest nesting of thread lists in a THREAD response: the codec's
+/// parser accepts 64, so a reply the kit builds is one our client reads.
+/// A subtree that would nest deeper (a hostile mailbox) is given flat: its
+/// messages become children of its top message, in tree order.
+pub const MAX_NESTING: usize = 48;
+
+/// A thread being built bottom-up: its chain reversed (a message is
+/// pushed in front of its only child's chain in O(1)), and its nesting.
+struct Partial {
+    rev_chain: Vec<u32>,
+    children: Vec<Thread>,
+    depth: usize,
+}
+
+impl Partial {
+    fn finish(mut self) -> Thread {
+        self.rev_chain.reverse();
+        Thread {
+            chain: self.rev_chain,
+            children: self.children,
         }
-        match node.children.as_slice() {
-            [only] => at = *only,
-            kids => {
-                return Thread {
-                    chain,
-                    children: kids.iter().map(|&c| to_thread(tree, items, c)).collect(),
-                };
+    }
+}
+
+/// The codec's form of the trees under `roots`: a chain while each node
+/// has one child, then the branches. Built bottom-up without recursion.
+fn to_threads(tree: &Tree, items: &[Item], roots: &[usize]) -> Vec<Thread> {
+    let mut built: Vec<Option<Partial>> = std::iter::repeat_with(|| None)
+        .take(tree.nodes.len())
+        .collect();
+    for n in tree.pre_order(roots).into_iter().rev() {
+        let node = &tree.nodes[n];
+        let mut kids: Vec<Partial> = node
+            .children
+            .iter()
+            .filter_map(|&c| built[c].take())
+            .collect();
+        let this = node.item.map(|i| items[i].number);
+        let partial = match (this, kids.pop()) {
+            (Some(m), Some(mut only)) if kids.is_empty() => {
+                only.rev_chain.push(m);
+                only
             }
-        }
+            (_, last) => {
+                kids.extend(last);
+                let depth = kids.iter().map(|k| k.depth).max().map_or(1, |d| d + 1);
+                let t = Thread {
+                    chain: this.into_iter().collect(),
+                    children: kids.into_iter().map(Partial::finish).collect(),
+                };
+                let (t, depth) = if depth > MAX_NESTING {
+                    (flatten(t), 2)
+                } else {
+                    (t, depth)
+                };
+                Partial {
+                    rev_chain: t.chain,
+                    children: t.children,
+                    depth,
+                }
+            }
+        };
+        built[n] = Some(partial);
+    }
+    roots
+        .iter()
+        .filter_map(|&r| built[r].take().map(Partial::finish))
+        .collect()
+}
+
+/// A thread with every message below its chain as a leaf child.
+fn flatten(t: Thread) -> Thread {
+    let mut leaves = Vec::new();
+    let mut stack: Vec<Thread> = t.children.into_iter().rev().collect();
+    while let Some(c) = stack.pop() {
+        leaves.extend(c.chain.into_iter().map(leaf));
+        stack.extend(c.children.into_iter().rev());
+    }
+    Thread {
+        chain: t.chain,
+        children: leaves,
     }
 }
 
@@ -491,5 +559,48 @@ mod tests {
             msg("dup", 9, "1@x", ""),
         ];
         assert_eq!(run(true, &m), "* THREAD ((1)(2))(4 3)((5)(6))(8 7)(9)\r\n");
+    }
+
+    #[test]
+    fn deep_chains_and_nesting_are_bounded() {
+        // A linear chain of replies: one thread, no recursion on its depth.
+        let n = 3000;
+        let chain: Vec<String> = (0..n)
+            .map(|i| {
+                let refs = if i == 0 {
+                    String::new()
+                } else {
+                    format!("<{}@x>", i - 1)
+                };
+                msg("c", 0, &format!("{i}@x"), &refs)
+            })
+            .collect();
+        let out = run(true, &chain);
+        assert_eq!(out.matches(' ').count(), n + 1);
+        assert!(out.starts_with("* THREAD (1 2 3 "));
+        // Every level branches: 100 levels of nesting, given flat past MAX_NESTING.
+        let comb: Vec<String> = (0..201)
+            .map(|i| {
+                let refs = if i == 0 {
+                    String::new()
+                } else {
+                    format!("<{}@x>", (i - 1) / 2 * 2)
+                };
+                msg("c", 0, &format!("{i}@x"), &refs)
+            })
+            .collect();
+        let out = run(true, &comb);
+        let (resp, _) = crate::parse::response(out.as_bytes()).unwrap();
+        let crate::Response::Data(crate::Data::Thread(t)) = resp else {
+            panic!()
+        };
+        let mut seen = Vec::new();
+        let mut stack = t;
+        while let Some(t) = stack.pop() {
+            seen.extend(t.chain);
+            stack.extend(t.children);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=201).collect::<Vec<u32>>());
     }
 }
