@@ -39,9 +39,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod encode;
 mod fragment;
 pub mod parse;
+mod timer;
 pub mod types;
 
 /// The README's examples run as doctests.
