@@ -1079,6 +1079,10 @@ impl Client {
         };
         if let Some(next) = cmd.rest.pop_front() {
             self.out.extend_from_slice(&next);
+            if cmd.rest.is_empty() {
+                // The command is fully sent: the next may follow.
+                self.pump();
+            }
             return;
         }
         if let Some(sasl) = cmd.sasl.as_mut() {
@@ -1430,8 +1434,15 @@ impl Client {
             }
             _ => false,
         });
-        if hit.is_some() || flags_only {
+        if hit.is_some() {
             return hit;
+        }
+        // RFC 7162 §3.2.5.1: SELECT (QRESYNC) answers with FETCH responses.
+        if let Some(i) = self.select_index() {
+            return Some(i);
+        }
+        if flags_only {
+            return None;
         }
         self.find(|k| matches!(k, Kind::Fetch { .. } | Kind::Store { .. } | Kind::Select))
     }

@@ -58,7 +58,8 @@ pub(crate) fn parse_lenient(bytes: Bytes) -> Result<(Bytes, Vec<Defect>), ParseE
 /// One repair at the failure offset; returns what it was and how many bytes
 /// it added (negative: removed).
 fn repair_at(work: &mut Vec<u8>, err: ParseError) -> Option<(DefectKind, isize)> {
-    let o = err.offset.min(work.len());
+    // Errors at or after the final CRLF are repaired before it.
+    let o = err.offset.min(work.len().saturating_sub(2));
     let at = work.get(o).copied();
     let prev = o.checked_sub(1).and_then(|i| work.get(i)).copied();
     let depth = paren_depth(&work[..o]);
