@@ -394,7 +394,8 @@ impl Fragmenter {
                             // next poll fails unless it does.
                             self.must_stream = Some(length);
                             self.state = State::Literal {
-                                end: (lf + 1).saturating_add(usize::try_from(length).unwrap_or(usize::MAX)),
+                                end: (lf + 1)
+                                    .saturating_add(usize::try_from(length).unwrap_or(usize::MAX)),
                             };
                             self.literal_line_end = Some(lf + 1);
                             return Ok(Some(Frame::LiteralAnnounced {

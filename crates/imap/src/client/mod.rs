@@ -63,9 +63,7 @@ mod state;
 mod tests;
 
 pub use error::{ConnectionError, NotIdling, SendError};
-pub use event::{
-    CommandHandle, Completion, Defect, DefectKind, Event, Greeting, Received, Update,
-};
+pub use event::{CommandHandle, Completion, Defect, DefectKind, Event, Greeting, Received, Update};
 pub use state::{Capabilities, SelectedMailbox};
 
 use std::collections::VecDeque;
@@ -82,9 +80,7 @@ use crate::types::command::{Command, CommandBody};
 use crate::types::core::{Atom, LiteralMode, Tag};
 use crate::types::fetch::FetchItem;
 use crate::types::flag::Flag;
-use crate::types::response::{
-    Code, Continue, Data, Response, StatusKind, StatusResponse,
-};
+use crate::types::response::{Code, Continue, Data, Response, StatusKind, StatusResponse};
 use crate::types::secret::Secret;
 use crate::types::sequence::{SeqNum, SeqRange, SequenceSet};
 use event::text_of;
@@ -122,6 +118,10 @@ pub struct Options {
     /// Longest response line (outside literals), CRLF included. Default
     /// 1 MiB: far above any real FETCH line with ENVELOPE and BODYSTRUCTURE.
     pub max_line: usize,
+    /// Leniency: a line of only spaces right after a literal does not end
+    /// the response (recorded from Gmail, which sends a literal one line
+    /// short). Default false: framing is strict (STYLE.md (b)).
+    pub blank_line_after_literal_continues: bool,
     /// Largest literal kept in memory. Default 64 MiB.
     pub max_literal: u64,
     /// Largest response kept in memory (lines and literals; streamed
@@ -154,6 +154,7 @@ impl Default for Options {
             command_timeout: Duration::from_secs(5 * 60),
             idle_refresh: Duration::from_secs(28 * 60),
             max_line: 1 << 20,
+            blank_line_after_literal_continues: false,
             max_literal: 64 << 20,
             max_response: 80 << 20,
             stream_threshold: 1 << 20,
@@ -185,9 +186,15 @@ enum Kind {
     Logout,
     /// CLOSE or UNSELECT: leaves the selected state.
     Close,
-    Fetch { uid: bool },
-    Store { uid: bool },
-    Search { uid: bool },
+    Fetch {
+        uid: bool,
+    },
+    Store {
+        uid: bool,
+    },
+    Search {
+        uid: bool,
+    },
     Sort,
     Thread,
     List,
@@ -425,7 +432,7 @@ impl Client {
             max_line: options.max_line,
             max_literal: options.max_literal,
             max_message: options.max_response,
-            blank_line_after_literal_continues: false,
+            blank_line_after_literal_continues: options.blank_line_after_literal_continues,
             max_streamed_literal: options.max_streamed_literal,
         });
         let mut timers = TimerTable::new();
@@ -1165,30 +1172,29 @@ impl Client {
                 };
             }
             Kind::Close if ok => self.selected = None,
-            Kind::Idle => {
+            Kind::Idle
                 if ok
                     && cmd.idle == Some(Idle::Ending { refresh: true })
-                    && !self.logout_queued
-                {
-                    // The refresh: issue IDLE again under the same handle.
-                    let tag = self.next_tag();
-                    let line = encode::command(
-                        &Command {
-                            tag: tag.clone(),
-                            body: CommandBody::Idle,
-                        },
-                        EncodeOptions::default(),
-                    );
-                    self.out.extend_from_slice(line.as_bytes());
-                    cmd.tag = tag.as_str().to_owned();
-                    cmd.idle = Some(Idle::Sent {
-                        announce: false,
-                        done: false,
-                    });
-                    cmd.data.clear();
-                    self.inflight.push_front(cmd);
-                    return;
-                }
+                    && !self.logout_queued =>
+            {
+                // The refresh: issue IDLE again under the same handle.
+                let tag = self.next_tag();
+                let line = encode::command(
+                    &Command {
+                        tag: tag.clone(),
+                        body: CommandBody::Idle,
+                    },
+                    EncodeOptions::default(),
+                );
+                self.out.extend_from_slice(line.as_bytes());
+                cmd.tag = tag.as_str().to_owned();
+                cmd.idle = Some(Idle::Sent {
+                    announce: false,
+                    done: false,
+                });
+                cmd.data.clear();
+                self.inflight.push_front(cmd);
+                return;
             }
             _ => {}
         }
@@ -1236,7 +1242,12 @@ impl Client {
     }
 
     /// Gives the response to the command `i`, or else as an update.
-    fn to_command_or(&mut self, i: Option<usize>, rec: Received, update: impl FnOnce(Received) -> Update) {
+    fn deliver(
+        &mut self,
+        i: Option<usize>,
+        rec: Received,
+        update: impl FnOnce(Received) -> Update,
+    ) {
         match i {
             Some(i) => self.push_data(i, rec),
             None => self.events.push_back(Event::Update(update(rec))),
@@ -1252,7 +1263,7 @@ impl Client {
         if s.kind == StatusKind::Bye {
             self.bye = Some(text_of(&s.text));
             let logout = self.find(|k| k == Kind::Logout);
-            return self.to_command_or(logout, rec, |r| {
+            return self.deliver(logout, rec, |r| {
                 Update::Bye(r.status().map(|s| text_of(&s.text)).unwrap_or_default())
             });
         }
@@ -1285,7 +1296,7 @@ impl Client {
             None => {}
         }
         let i = self.oldest();
-        self.to_command_or(i, rec, Update::Notice);
+        self.deliver(i, rec, Update::Notice);
     }
 
     /// The mailbox that mailbox data applies to: the one being selected,
@@ -1304,14 +1315,14 @@ impl Client {
                 if let Some(m) = m {
                     m.exists = n;
                 }
-                self.to_command_or(sel, rec, |_| Update::Exists(n));
+                self.deliver(sel, rec, |_| Update::Exists(n));
             }
             Data::Recent(n) => {
                 let (sel, m) = self.mailbox_mut();
                 if let Some(m) = m {
                     m.recent = Some(n);
                 }
-                self.to_command_or(sel, rec, |_| Update::Recent(n));
+                self.deliver(sel, rec, |_| Update::Recent(n));
             }
             Data::Flags(f) => {
                 let flags: Vec<Flag<'static>> = f.into_iter().map(Flag::into_owned).collect();
@@ -1337,7 +1348,7 @@ impl Client {
                 // RFC 7162 §3.2.10: the answer to a UID FETCH (VANISHED) or a
                 // SELECT (QRESYNC).
                 let i = self.find(|k| matches!(k, Kind::Fetch { uid: true } | Kind::Select));
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::Vanished {
                 earlier: false,
@@ -1364,54 +1375,54 @@ impl Client {
                     }
                 }
                 let i = self.find(|k| k == Kind::Enable);
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::ESearch { tag: Some(t), .. } => {
                 let i = self
                     .inflight
                     .iter()
                     .position(|c| c.tag.as_bytes() == t.as_bytes());
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::Search { .. } | Data::ESearch { .. } => {
                 let i = self.find(|k| matches!(k, Kind::Search { .. }));
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::Sort { .. } => {
                 let i = self.find(|k| k == Kind::Sort);
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::Thread(_) => {
                 let i = self.find(|k| k == Kind::Thread);
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::List(_) | Data::Lsub(_) | Data::XList(_) => {
                 let i = self.find(|k| matches!(k, Kind::List | Kind::Select));
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::Status { .. } => {
                 let i = self.find(|k| matches!(k, Kind::Status | Kind::List));
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::Namespace { .. } => {
                 let i = self.find(|k| k == Kind::Namespace);
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::Id(_) => {
                 let i = self.find(|k| k == Kind::Id);
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::Quota { .. } | Data::QuotaRoot { .. } => {
                 let i = self.find(|k| k == Kind::Quota);
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             Data::Metadata { .. } => {
                 let i = self.find(|k| k == Kind::Metadata);
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
             _ => {
                 let i = self.oldest();
-                self.to_command_or(i, rec, Update::Other);
+                self.deliver(i, rec, Update::Other);
             }
         }
     }

@@ -74,11 +74,11 @@ fn repair_at(work: &mut Vec<u8>, err: ParseError) -> Option<(DefectKind, isize)>
         return Some((DefectKind::ExtraSpace, -1));
     }
     // A `)` with nothing open, or where the grammar wanted something else.
-    if at == Some(b')') && (depth == 0 || err.expected != ")") {
-        if depth == 0 || !closes_all_after(&work[o..], depth) {
-            work.remove(o);
-            return Some((DefectKind::StrayParenthesis, -1));
-        }
+    if at == Some(b')')
+        && (depth == 0 || (err.expected != ")" && !closes_all_after(&work[o..], depth)))
+    {
+        work.remove(o);
+        return Some((DefectKind::StrayParenthesis, -1));
     }
     // The line ends while a list is open.
     if at_eol && depth > 0 {
