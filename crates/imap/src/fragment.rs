@@ -601,4 +601,85 @@ mod tests {
         assert_eq!(frames.len(), 2);
         assert_eq!(frames[1], Frame::Message(Bytes::from_static(wire)));
     }
+
+    fn streaming_opts() -> FragmentOptions {
+        FragmentOptions {
+            max_literal: 8,
+            max_message: 64,
+            max_streamed_literal: 1 << 40,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn streamed_literal_comes_out_in_pieces_and_the_message_still_parses() {
+        let mut f = Fragmenter::new(streaming_opts());
+        let body = vec![b'x'; 1000];
+        let mut wire = b"* 3 FETCH (UID 9 BODY[] {1000}\r\n".to_vec();
+        wire.extend_from_slice(&body);
+        wire.extend_from_slice(b" FLAGS ())\r\n* 4 EXISTS\r\n");
+        let mut got = Vec::new();
+        let mut messages = Vec::new();
+        let mut announced = false;
+        for piece in wire.chunks(7) {
+            f.push(piece);
+            loop {
+                if let Some(c) = f.poll_streamed() {
+                    assert!(c.len() <= 7 + 4);
+                    got.extend_from_slice(&c);
+                    continue;
+                }
+                match f.poll().unwrap() {
+                    None => break,
+                    Some(Frame::LiteralAnnounced { length, .. }) => {
+                        assert_eq!(length, 1000);
+                        assert_eq!(f.pending(), b"* 3 FETCH (UID 9 BODY[] {1000}\r\n");
+                        assert!(f.stream_literal());
+                        announced = true;
+                    }
+                    Some(Frame::Message(m)) => messages.push(m),
+                }
+            }
+            // Memory stays bounded: never more than a piece or two buffered.
+            assert!(f.buffered() < 64);
+        }
+        assert!(announced);
+        assert_eq!(got, body);
+        assert_eq!(messages.len(), 2);
+        assert_eq!(
+            &messages[0][..],
+            b"* 3 FETCH (UID 9 BODY[] {0}\r\n FLAGS ())\r\n"
+        );
+        assert!(crate::parse::response(&messages[0]).is_ok());
+        assert_eq!(f.consumed(), wire.len() as u64);
+    }
+
+    #[test]
+    fn oversize_literal_not_streamed_is_refused() {
+        let mut f = Fragmenter::new(streaming_opts());
+        f.push(b"* 3 FETCH (BODY[] {9}\r\n");
+        assert!(matches!(
+            f.poll(),
+            Ok(Some(Frame::LiteralAnnounced { length: 9, .. }))
+        ));
+        assert_eq!(
+            f.poll(),
+            Err(FrameError::LiteralTooLarge { length: 9, max: 8 })
+        );
+        // Above max_streamed_literal: refused at once, as before.
+        let mut f = Fragmenter::new(FragmentOptions::default());
+        f.push(b"* 3 FETCH (BODY[] {99999999999}\r\n");
+        assert!(matches!(f.poll(), Err(FrameError::LiteralTooLarge { .. })));
+    }
+
+    #[test]
+    fn stream_literal_only_right_after_an_announcement() {
+        let mut f = Fragmenter::new(streaming_opts());
+        assert!(!f.stream_literal());
+        f.push(b"* 1 EXISTS\r\n");
+        assert!(matches!(f.poll(), Ok(Some(Frame::Message(_)))));
+        assert!(!f.stream_literal());
+        assert_eq!(f.poll_streamed(), None);
+        assert_eq!(f.streaming(), None);
+    }
 }
