@@ -987,14 +987,24 @@ impl Client {
     }
 
     fn message(&mut self, raw: Bytes) {
-        let (bytes, defects) = match repair::parse_lenient(raw.clone()) {
-            Ok(x) => x,
-            Err(error) => return self.malformed(raw, error),
-        };
-        let Ok((resp, _)) = crate::parse::response(&bytes) else {
-            return;
-        };
-        let rec = Received::new(bytes.clone(), defects);
+        // The common case parses once; only a response that fails is repaired.
+        match crate::parse::response(&raw) {
+            Ok((resp, _)) => {
+                let rec = Received::new(raw.clone(), Vec::new());
+                self.dispatch(resp, rec);
+            }
+            Err(first) => match repair::repair(&raw, first) {
+                Some((bytes, defects)) => {
+                    if let Ok((resp, _)) = crate::parse::response(&bytes) {
+                        self.dispatch(resp, Received::new(bytes.clone(), defects));
+                    }
+                }
+                None => self.malformed(raw, first),
+            },
+        }
+    }
+
+    fn dispatch(&mut self, resp: Response<'_>, rec: Received) {
         if !self.greeted {
             return self.greeting(resp);
         }
