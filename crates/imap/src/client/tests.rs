@@ -9,12 +9,20 @@ use std::time::{Duration, Instant};
 use mailwire_testkit::{Machine, Scripted, Side, Transcript};
 use proptest::prelude::*;
 
+use std::num::NonZeroU32;
+
 use super::*;
 use crate::types::command::{AppendMessage, SelectParam, StoreKind};
+use crate::types::core::Atom;
 use crate::types::core::{Binary, IString};
+use crate::types::fetch::FetchItem;
 use crate::types::fetch::{FetchAttr, FetchAttrs, Section};
+use crate::types::flag::Flag;
 use crate::types::mailbox::Mailbox;
+use crate::types::response::{Code, Data, StatusKind};
+use crate::types::secret::Secret;
 use crate::types::secret::Vec1;
+use crate::types::sequence::SequenceSet;
 
 impl Machine for Client {
     type Event = Event;
