@@ -1227,6 +1227,51 @@ fn large_body_is_streamed_in_chunks() {
     assert!(f[0].1.iter().any(|i| matches!(i, FetchItem::Flags(_))));
 }
 
+/// Events with consecutive FetchChunks merged: chunk boundaries follow the
+/// reads, everything else must not.
+fn merged(events: &[Event]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut data: Vec<u8> = Vec::new();
+    for e in events {
+        if let Event::FetchChunk { data: d, .. } = e {
+            data.extend_from_slice(d);
+            continue;
+        }
+        if !data.is_empty() {
+            out.push(format!("chunks {}", String::from_utf8_lossy(&data)));
+            data.clear();
+        }
+        out.push(format!("{e:?}"));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// A streamed body gives the same events, chunks merged, for any split.
+    #[test]
+    fn streamed_body_any_split(at in 1usize..400, piece in 1usize..50) {
+        let feed = |cuts: &dyn Fn(&[u8]) -> Vec<Vec<u8>>| {
+            let o = Options { stream_threshold: 16, ..upper_opts() };
+            let mut sc = Scripted::new(Client::new(o, t0()), t0());
+            sc.send(b"* PREAUTH [CAPABILITY IMAP4rev1] ready\r\n");
+            sc.act(|c| c.enqueue_command(fetch("1:2", FetchAttrs::Full)).unwrap());
+            let wire = b"* 1 FETCH (BODY[1.2]<0> {40}\r\n0123456789012345678901234567890123456789 UID 5)\r\n* 2 FETCH (UID 6 BINARY[] ~{30}\r\nabcdefghijabcdefghijabcdefghij)\r\n* 9 EXISTS\r\nA001 OK done\r\n";
+            for p in cuts(wire) {
+                sc.send(&p);
+            }
+            merged(&sc.events())
+        };
+        let whole = feed(&|w| vec![w.to_vec()]);
+        prop_assert!(whole.iter().any(|e| e.starts_with("chunks 0123")));
+        let split = feed(&|w| { let k = at.min(w.len()); vec![w[..k].to_vec(), w[k..].to_vec()] });
+        prop_assert_eq!(&whole, &split);
+        let pieces = feed(&|w| w.chunks(piece).map(<[u8]>::to_vec).collect());
+        prop_assert_eq!(&whole, &pieces);
+    }
+}
+
 // ----- unsolicited data and leniency -----------------------------------------
 
 #[test]
