@@ -41,7 +41,10 @@
 
 pub mod encode;
 mod fragment;
+mod owned;
 pub mod parse;
+pub mod server;
+mod timer;
 pub mod types;
 
 /// The README's examples run as doctests.
