@@ -78,35 +78,21 @@ impl Server {
         mechanism: &str,
         initial: Option<&[u8]>,
     ) {
-        let Some(m) = Mechanism::from_name(mechanism.as_bytes())
+        let m = match Mechanism::from_name(mechanism.as_bytes())
             .filter(|m| self.options.sasl_mechanisms.contains(m))
-        else {
-            self.tagged(
-                &tag,
-                StatusKind::No,
-                None,
-                "Unsupported authentication mechanism",
-            );
-            return;
-        };
-        if !self.mechanisms().any(|x| x == m) {
-            if m.sends_secret_in_clear() {
-                self.tagged(
-                    &tag,
-                    StatusKind::No,
-                    Some(code("PRIVACYREQUIRED")),
-                    "Mechanism needs TLS",
-                );
-            } else {
-                self.tagged(
-                    &tag,
-                    StatusKind::No,
-                    None,
-                    "Unsupported authentication mechanism",
-                );
+        {
+            Some(m) if self.mechanisms().any(|x| x == m) => m,
+            Some(m) if m.sends_secret_in_clear() => {
+                let c = Some(code("PRIVACYREQUIRED"));
+                self.tagged(&tag, StatusKind::No, c, "Mechanism needs TLS");
+                return;
             }
-            return;
-        }
+            _ => {
+                let t = "Unsupported authentication mechanism";
+                self.tagged(&tag, StatusKind::No, None, t);
+                return;
+            }
+        };
         self.auth_attempts += 1;
         let nonce = match (m, self.auth_attempts) {
             (Mechanism::CramMd5, n) => format!("<{}.{n}@{}>", self.nonce, self.options.hostname),
@@ -236,10 +222,10 @@ impl Server {
         handle: Handle,
         password: Option<Secret<String>>,
     ) -> Result<(), ReplyError<Option<Secret<String>>>> {
-        if let Err(e) = self.check_pending(handle, |p| {
+        if let Err(e) = self.misuse(handle, |p| {
             matches!(p, Pending::Auth { check, .. } if !matches!(check, Check::Sasl(s) if is_scram(s.mechanism())))
         }) {
-            return Err(map_err(e, password));
+            return Err(e.with(password));
         }
         let Some((tag, check, username, authzid, method)) = self.take_auth() else {
             return Ok(());
@@ -269,7 +255,7 @@ impl Server {
     where
         F: FnOnce(&Secret<String>) -> bool,
     {
-        if let Err(e) = self.check_pending(handle, |p| match p {
+        if let Err(e) = self.misuse(handle, |p| match p {
             Pending::Auth {
                 check: Check::Password(_),
                 ..
@@ -280,7 +266,7 @@ impl Server {
             } => matches!(s.mechanism(), Mechanism::Plain | Mechanism::Login),
             _ => false,
         }) {
-            return Err(map_err(e, verify));
+            return Err(e.with(verify));
         }
         let Some((tag, check, username, authzid, method)) = self.take_auth() else {
             return Ok(());
@@ -309,11 +295,11 @@ impl Server {
         handle: Handle,
         credentials: Option<ScramCredentials>,
     ) -> Result<(), ReplyError<Option<ScramCredentials>>> {
-        if let Err(e) = self.check_pending(
+        if let Err(e) = self.misuse(
             handle,
             |p| matches!(p, Pending::Auth { check: Check::Sasl(s), .. } if is_scram(s.mechanism())),
         ) {
-            return Err(map_err(e, credentials));
+            return Err(e.with(credentials));
         }
         let Some((tag, Check::Sasl(mut sasl), ..)) = self.take_auth() else {
             return Ok(());
@@ -327,13 +313,5 @@ impl Server {
         }
         self.process();
         Ok(())
-    }
-}
-
-fn map_err<T>(e: ReplyError<()>, v: T) -> ReplyError<T> {
-    match e {
-        ReplyError::UnknownHandle(()) => ReplyError::UnknownHandle(v),
-        ReplyError::WrongAnswer(()) => ReplyError::WrongAnswer(v),
-        ReplyError::Closed(()) => ReplyError::Closed(v),
     }
 }

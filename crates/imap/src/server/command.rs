@@ -200,7 +200,9 @@ impl Server {
                 self.data(&Data::Enabled(newly.clone()));
                 let t = self.options.texts.enable.clone();
                 self.tagged(&tag, StatusKind::Ok, None, &t);
-                self.events.push_back(Event::Enabled(newly));
+                if !newly.is_empty() {
+                    self.events.push_back(Event::Enabled(newly));
+                }
             }
             CommandBody::Namespace => {
                 let ns = self.options.namespaces.clone().unwrap_or_default();

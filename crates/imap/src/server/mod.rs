@@ -75,7 +75,8 @@ use state::{Mode, Pending, State};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LiteralExtension {
-    /// Neither: clients send `{n}` and wait for the continuation request.
+    /// Neither: clients send `{n}` and wait for the continuation request
+    /// (a `{n+}` sent anyway is taken up to 4096 octets, as LITERAL-).
     None,
     /// `LITERAL+`: `{n+}` of any size up to the limits. A client may then
     /// send a literal over the limit before the machine can refuse it; the
@@ -274,6 +275,10 @@ impl Default for Options {
     }
 }
 
+/// Undrained events past which `wants_read` turns false (commands the
+/// machine answers itself, e.g. pipelined ID, each leave an event).
+const MAX_UNDRAINED_EVENTS: usize = 64;
+
 /// Proof that TLS is in place: only `handle_tls_established` or the
 /// implicit-TLS option create it.
 #[derive(Debug, Clone, Copy)]
@@ -459,10 +464,12 @@ impl Server {
 
     /// False while the machine holds as much pipelined input as it may
     /// while the application decides: stop reading until events are
-    /// answered. Always true while a command (or its literal) is still
-    /// arriving.
+    /// answered, or while many events wait to be polled. Always true while
+    /// a command (or its literal) is still arriving and events are drained.
     pub fn wants_read(&self) -> bool {
-        !self.closed && (!self.waiting() || self.frag.buffered() < self.options.max_buffered)
+        !self.closed
+            && self.events.len() < MAX_UNDRAINED_EVENTS
+            && (!self.waiting() || self.frag.buffered() < self.options.max_buffered)
     }
 
     /// True when TLS is in place (STARTTLS done, or implicit TLS).
@@ -733,6 +740,11 @@ impl Server {
                 Some((Some(a), _)) if !a.permits(self.state) => {
                     Some((StatusKind::Bad, false, "Command not allowed in this state"))
                 }
+                // A LOGIN that will be refused: do not let the client send
+                // its password in the clear (RFC 9051 §6.2.3).
+                Some((_, n)) if n == b"LOGIN" && !self.plaintext_ok() => {
+                    Some((StatusKind::No, false, "LOGIN needs TLS"))
+                }
                 _ => None,
             }
         };
@@ -753,12 +765,13 @@ impl Server {
                     }
                     other => {
                         self.mode = other;
-                        if toobig {
-                            let code =
-                                Code::Simple(crate::types::core::Atom::unvalidated("TOOBIG"));
-                            self.status(tag, kind, Some(code), t);
-                        } else {
-                            self.bad_command(tag, t);
+                        let atom = |a| Code::Simple(crate::types::core::Atom::unvalidated(a));
+                        match (kind, toobig) {
+                            (_, true) => self.status(tag, kind, Some(atom("TOOBIG")), t),
+                            (StatusKind::No, false) => {
+                                self.status(tag, kind, Some(atom("PRIVACYREQUIRED")), t)
+                            }
+                            _ => self.bad_command(tag, t),
                         }
                     }
                 }

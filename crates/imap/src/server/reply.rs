@@ -165,14 +165,14 @@ pub struct FetchLiteral<'a> {
 
 /// What a misuse is, before the value to hand back is known.
 #[derive(Debug, Clone, Copy)]
-enum Misuse {
+pub(super) enum Misuse {
     Unknown,
     Wrong,
     Closed,
 }
 
 impl Misuse {
-    fn with<T>(self, v: T) -> ReplyError<T> {
+    pub(super) fn with<T>(self, v: T) -> ReplyError<T> {
         match self {
             Misuse::Unknown => ReplyError::UnknownHandle(v),
             Misuse::Wrong => ReplyError::WrongAnswer(v),
@@ -204,15 +204,11 @@ impl Server {
         self.arm_autologout(now);
     }
 
-    pub(super) fn check_pending(
+    pub(super) fn misuse(
         &self,
         handle: Handle,
         fits: impl Fn(&Pending) -> bool,
-    ) -> Result<(), ReplyError<()>> {
-        self.misuse(handle, fits).map_err(|m| m.with(()))
-    }
-
-    fn misuse(&self, handle: Handle, fits: impl Fn(&Pending) -> bool) -> Result<(), Misuse> {
+    ) -> Result<(), Misuse> {
         if self.closed {
             return Err(Misuse::Closed);
         }
@@ -347,10 +343,11 @@ impl Server {
         chunk: &[u8],
     ) -> Result<(), ReplyError<()>> {
         let len = chunk.len() as u64;
-        self.check_pending(
+        self.misuse(
             handle,
             |p| matches!(p, Pending::Command { literal_left: Some(n), .. } if *n >= len),
-        )?;
+        )
+        .map_err(|m| m.with(()))?;
         if let Some((_, Pending::Command { literal_left, .. })) = &mut self.pending {
             let left = literal_left.map_or(0, |n| n - len);
             self.out.extend_from_slice(chunk);
@@ -413,17 +410,18 @@ impl Server {
                 holds_expunge,
                 ..
             } => {
-                self.flush_updates(!holds_expunge);
                 match (kind, ok) {
                     (Kind::Select { examine }, true) => {
                         let read_only = examine || matches!(&completion.code, Some(Code::ReadOnly));
                         self.state = State::Selected { read_only };
                     }
+                    // The mailbox is gone: what was queued for it is moot
+                    // (and CLOSE sends no EXPUNGE, RFC 9051 §6.4.1).
                     (Kind::Close, true) => {
                         self.state = State::Authenticated;
                         self.updates.clear();
                     }
-                    _ => {}
+                    _ => self.flush_updates(!holds_expunge),
                 }
                 completion.encode(Some(&tag), &mut self.out);
             }

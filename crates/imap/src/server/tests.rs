@@ -947,6 +947,10 @@ fn login_before_tls_refused() {
     let mut s = session(o);
     s.send(b"a LOGIN fred secret\r\n");
     s.expect(b"a NO [PRIVACYREQUIRED] LOGIN needs TLS\r\n");
+    // With a literal the password is refused before the client sends it.
+    s.send(b"l LOGIN {4}\r\n");
+    s.expect(b"l NO [PRIVACYREQUIRED] LOGIN needs TLS\r\n");
+    s.expect_nothing();
     s.send(b"b AUTHENTICATE PLAIN AGZyZWQAc2VjcmV0\r\n");
     s.expect(b"b NO [PRIVACYREQUIRED] Mechanism needs TLS\r\n");
     assert!(s.events().is_empty(), "the application is never asked");
