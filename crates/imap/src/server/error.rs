@@ -32,7 +32,7 @@ pub enum ConnectionError {
     #[error("input limit exceeded")]
     InputOverflow,
     /// A non-synchronizing literal over the limit (RFC 7888 §4, §5): the
-    /// command was answered BAD [TOOBIG] and `* BYE [TOOBIG]` was sent.
+    /// command was answered `BAD [TOOBIG]` and `* BYE [TOOBIG]` was sent.
     #[error("non-synchronizing literal too large")]
     LiteralTooLarge,
     /// The application closed the session

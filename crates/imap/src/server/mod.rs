@@ -80,7 +80,7 @@ pub enum LiteralExtension {
     None,
     /// `LITERAL+`: `{n+}` of any size up to the limits. A client may then
     /// send a literal over the limit before the machine can refuse it; the
-    /// machine answers BAD [TOOBIG] and closes (RFC 7888 §4).
+    /// machine answers `BAD [TOOBIG]` and closes (RFC 7888 §4).
     Plus,
     /// `LITERAL-`: `{n+}` only up to 4096 octets (RFC 7888 §5).
     Minus,
@@ -121,7 +121,7 @@ pub struct Texts {
     pub logout: String,
     /// The BYE of the autologout timer. Default `Autologout; idle for too long`.
     pub autologout: String,
-    /// The untagged OK [CLOSED] when SELECT replaces a selected mailbox
+    /// The untagged `OK [CLOSED]` when SELECT replaces a selected mailbox
     /// (RFC 7162 §3.2.11). Default `Previous mailbox closed`.
     pub closed: String,
 }

@@ -1485,3 +1485,39 @@ proptest! {
         prop_assert!(s.machine.frag.buffered() <= 512);
     }
 }
+
+/// RFC 5161 §4: ENABLE answered by the machine; only what the server
+/// offers and the extension allows is enabled (X-GOOD-IDEA is not an
+/// ENABLE-able extension here, so `* ENABLED` lists CONDSTORE alone).
+#[test]
+fn rfc5161_4_enable() {
+    let script = "
+        S: * OK ready
+        C: a LOGIN u p
+        S: a OK done
+        C: a1 ENABLE CONDSTORE
+        S: * ENABLED CONDSTORE
+        S: a1 OK Conditional Store enabled
+        C: a2 ENABLE CONDSTORE X-GOOD-IDEA
+        S: * ENABLED
+        S: a2 OK Conditional Store enabled
+    ";
+    let mut o = ext_options(&["CONDSTORE"]);
+    o.texts.enable = "Conditional Store enabled".into();
+    let mut app = App::from_transcript(&Transcript::parse(script));
+    app.users.push(("u".into(), "p".into()));
+    let (_, log) = replay(
+        o.clone(),
+        Greeting::ok("ready"),
+        "n",
+        script,
+        app.clone(),
+        Feed::Whole,
+    );
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("Enabled")).count(),
+        1,
+        "{log:?}"
+    );
+    replay_any_split(o, Greeting::ok("ready"), "n", script, app);
+}
