@@ -96,8 +96,31 @@ impl Server {
             CommandBody::Unselect => o.unselect,
             CommandBody::Namespace => o.namespaces.is_some(),
             CommandBody::Id(_) => o.id.is_some(),
+            // Extension commands need their capability (IMAP4rev2 includes
+            // MOVE and UIDPLUS's UID EXPUNGE, RFC 9051 §6.4.8, §6.4.9).
+            CommandBody::Move { .. } => o.imap4rev2 || self.app_offers("MOVE"),
+            CommandBody::UidExpunge(_) => o.imap4rev2 || self.app_offers("UIDPLUS"),
+            CommandBody::Sort { .. } => self.app_offers("SORT"),
+            CommandBody::Thread { .. } => self.app_offers("THREAD="),
+            CommandBody::GetQuota(_)
+            | CommandBody::GetQuotaRoot(_)
+            | CommandBody::SetQuota { .. } => self.app_offers("QUOTA"),
+            CommandBody::GetMetadata { .. } | CommandBody::SetMetadata { .. } => {
+                self.app_offers("METADATA")
+            }
             _ => true,
         }
+    }
+
+    /// Whether [`Options::capabilities`](super::Options::capabilities)
+    /// holds a capability starting with `prefix` (`SORT` also matches
+    /// `SORT=DISPLAY`).
+    fn app_offers(&self, prefix: &str) -> bool {
+        self.options.capabilities.iter().any(|c| {
+            c.as_str()
+                .get(..prefix.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(prefix))
+        })
     }
 
     /// The machine's own OK to a command it answered: updates the moment

@@ -65,7 +65,10 @@ pub enum Event {
         method: AuthMethod,
     },
     /// A command for the application, already checked against the state
-    /// (RFC 9051 §6) and the offered extensions. MUST answer with any
+    /// (RFC 9051 §6) and the offered extensions (MOVE, SORT, THREAD,
+    /// QUOTA and METADATA commands only when
+    /// [`Options::capabilities`](super::Options::capabilities) lists
+    /// them; MOVE and UID EXPUNGE also with IMAP4rev2). MUST answer with any
     /// number of [`Server::send_data`](super::Server::send_data),
     /// [`Server::send_status`](super::Server::send_status) and streamed
     /// FETCH literals ([`Server::start_fetch_literal`](super::Server::start_fetch_literal),

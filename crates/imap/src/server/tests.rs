@@ -1521,3 +1521,33 @@ fn rfc5161_4_enable() {
     );
     replay_any_split(o, Greeting::ok("ready"), "n", script, app);
 }
+
+#[test]
+fn extension_commands_need_their_capability() {
+    let mut o = plain_options();
+    o.imap4rev2 = false;
+    let mut s = session(o);
+    login(&mut s);
+    select(&mut s);
+    for c in [
+        &b"m UID MOVE 1 foo\r\n"[..],
+        b"m UID EXPUNGE 1\r\n",
+        b"m SORT (DATE) UTF-8 ALL\r\n",
+        b"m THREAD REFERENCES UTF-8 ALL\r\n",
+        b"m GETQUOTAROOT INBOX\r\n",
+    ] {
+        s.send(c);
+        s.expect(b"m BAD Unknown command\r\n");
+    }
+    assert!(s.events().is_empty());
+    let mut o = ext_options(&["MOVE", "SORT=DISPLAY"]);
+    o.imap4rev2 = false;
+    let mut s = session(o);
+    login(&mut s);
+    select(&mut s);
+    for c in [&b"m UID MOVE 1 foo\r\n"[..], b"m SORT (DATE) UTF-8 ALL\r\n"] {
+        let h = command(&mut s, c);
+        s.act(|m| m.complete(h, Completion::ok("done")).unwrap());
+        s.expect(b"m OK done\r\n");
+    }
+}
