@@ -44,6 +44,33 @@
 //! while FETCH, STORE or SEARCH by sequence number runs (RFC 9051 §7.5.1,
 //! RFC 3501 §7.4.1, §5.5): those wait, with everything queued after them,
 //! for the next command that allows them (NOOP, IDLE, any UID command).
+//!
+//! # Defences
+//!
+//! - **STARTTLS injection** (CVE-2011-0411): bytes buffered after the
+//!   STARTTLS command, or fed before `handle_tls_established`, close the
+//!   connection ([`ConnectionError::PlaintextAfterStartTls`]); they are
+//!   never parsed.
+//! - **Literals**: every announcement is judged before its bytes are read.
+//!   A synchronizing literal over [`Options::max_literal`] (or making the
+//!   command larger than [`Options::max_command`]), for an unknown command,
+//!   a command the state does not allow, or a LOGIN before TLS gets its
+//!   tagged NO/BAD and no continuation request, so the client never sends
+//!   it. A non-synchronizing one over the limits (over 4096 octets unless
+//!   LITERAL+ is offered) cannot be stopped: `BAD [TOOBIG]`, `* BYE
+//!   [TOOBIG]` and the connection closes (RFC 7888 §4, §5).
+//! - **Memory**: lines are bounded ([`Options::max_line`], fatal since a
+//!   line cannot be resynchronized), pipelined input while the application
+//!   decides ([`Options::max_buffered`], with [`Server::wants_read`]), queued
+//!   updates ([`Options::max_queued_updates`]); big FETCH data streams out
+//!   in chunks.
+//! - **Passwords**: LOGIN and mechanisms that send the password in the
+//!   clear are refused before TLS (`NO [PRIVACYREQUIRED]`, and
+//!   LOGINDISABLED is announced) unless [`Options::allow_plaintext_auth`];
+//!   the machine compares passwords in constant time and never puts one in
+//!   an event (only [`Server::check_password`] lends it to a closure).
+//! - **Bad input**: a malformed command is answered BAD and discarded alone;
+//!   [`Options::max_bad_commands`] of them end the session.
 
 mod auth;
 mod command;

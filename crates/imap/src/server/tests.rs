@@ -1551,3 +1551,63 @@ fn extension_commands_need_their_capability() {
         s.expect(b"m OK done\r\n");
     }
 }
+
+#[test]
+fn sasl_login_cram_md5_and_scram_nonces() {
+    let mut o = plain_options();
+    o.sasl_mechanisms = vec![Mechanism::Login, Mechanism::CramMd5, Mechanism::ScramSha256];
+    o.hostname = "imap.example.org".into();
+    let mut s = session(o);
+    // LOGIN: two challenges, then the password check.
+    s.send(b"a AUTHENTICATE LOGIN\r\n");
+    s.expect(b"+ VXNlcm5hbWU6\r\n");
+    s.send(b"ZnJlZA==\r\n");
+    s.expect(b"+ UGFzc3dvcmQ6\r\n");
+    s.send(b"c2VjcmV0\r\n");
+    let Some(Event::Authenticate {
+        handle, username, ..
+    }) = s.events().pop()
+    else {
+        panic!()
+    };
+    assert_eq!(username, "fred");
+    s.act(|m| m.provide_password(handle, None).unwrap());
+    s.expect(b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n");
+    // CRAM-MD5: the challenge is built from the nonce, the attempt and the host.
+    s.send(b"b AUTHENTICATE CRAM-MD5\r\n");
+    let out = s.take_output();
+    let b64 = out
+        .strip_prefix(b"+ ")
+        .unwrap()
+        .strip_suffix(b"\r\n")
+        .unwrap();
+    let challenge = mailwire_sasl::framing::decode_initial_response(b64).unwrap();
+    assert_eq!(challenge, b"<n.2@imap.example.org>");
+    s.send(b"*\r\n");
+    s.expect(b"b BAD Authentication cancelled or malformed\r\n");
+    // SCRAM after the first attempt: the server nonce gets `.n` appended.
+    s.send(b"c AUTHENTICATE SCRAM-SHA-256 biwsbj1mcmVkLHI9YWJj\r\n");
+    let Some(Event::Authenticate { handle, .. }) = s.events().pop() else {
+        panic!()
+    };
+    let creds = ScramCredentials::derive(
+        ScramHash::Sha256,
+        "pw",
+        b"salt",
+        NonZeroU32::new(2).unwrap(),
+    )
+    .unwrap();
+    s.act(|m| m.provide_scram_credentials(handle, Some(creds)).unwrap());
+    let out = s.take_output();
+    let b64 = out
+        .strip_prefix(b"+ ")
+        .unwrap()
+        .strip_suffix(b"\r\n")
+        .unwrap();
+    let first = mailwire_sasl::framing::decode_initial_response(b64).unwrap();
+    assert!(
+        first.starts_with(b"r=abcn.3,"),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+}
