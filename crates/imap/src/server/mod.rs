@@ -750,31 +750,28 @@ impl Server {
     /// continuation request for a synchronizing one.
     fn literal_announced(&mut self, length: u64, mode: LiteralMode) {
         let prefix = self.frag.announced_prefix();
-        let so_far = prefix.len() as u64;
+        let too_big = length > self.options.max_literal
+            || (prefix.len() as u64).saturating_add(length) > self.options.max_command;
         let tag = tag_of(prefix);
-        let in_command = matches!(self.mode, Mode::Commands);
-        let refusal: Option<(StatusKind, bool, &'static str)> = if !in_command {
-            Some((StatusKind::Bad, false, "No literal expected here"))
+        let refusal = if !matches!(self.mode, Mode::Commands) {
+            Some(Refusal::Bad("No literal expected here"))
         } else if tag.is_none() {
-            Some((StatusKind::Bad, false, "Missing or invalid tag"))
-        } else if length > self.options.max_literal
-            || so_far.saturating_add(length) > self.options.max_command
-        {
-            Some((StatusKind::No, true, "Literal too large"))
+            Some(Refusal::Bad("Missing or invalid tag"))
+        } else if too_big {
+            Some(Refusal::TooBig)
         } else {
             match command_name(prefix).map(|n| (Allowed::of_name(&n), n)) {
-                Some((None, _)) | None => Some((StatusKind::Bad, false, "Unknown command")),
+                Some((None, _)) | None => Some(Refusal::Bad("Unknown command")),
                 Some((Some(a), _)) if !a.permits(self.state) => {
-                    Some((StatusKind::Bad, false, "Command not allowed in this state"))
+                    Some(Refusal::Bad("Command not allowed in this state"))
                 }
                 // A LOGIN that will be refused: do not let the client send
                 // its password in the clear (RFC 9051 §6.2.3).
-                Some((_, n)) if n == b"LOGIN" && !self.plaintext_ok() => {
-                    Some((StatusKind::No, false, "LOGIN needs TLS"))
-                }
+                Some((_, n)) if n == b"LOGIN" && !self.plaintext_ok() => Some(Refusal::Privacy),
                 _ => None,
             }
         };
+        let atom = |a| Code::Simple(crate::types::core::Atom::unvalidated(a));
         match (mode, refusal) {
             (LiteralMode::Sync, None) => {
                 let t = self.options.texts.literal.clone();
@@ -782,44 +779,56 @@ impl Server {
                 self.out.extend_from_slice(text(&t).as_bytes());
                 self.out.extend_from_slice(b"\r\n");
             }
-            (LiteralMode::Sync, Some((kind, toobig, t))) => {
+            // Refused: no continuation request, so the client sends no
+            // literal bytes; the announcement line is dropped.
+            (LiteralMode::Sync, Some(refusal)) => {
                 self.frag.reject_literal();
-                match std::mem::replace(&mut self.mode, Mode::Commands) {
-                    Mode::AuthLine { tag, .. } => self.bad_command(Some(tag), t),
-                    Mode::Idle { tag } => {
+                match (std::mem::replace(&mut self.mode, Mode::Commands), refusal) {
+                    (Mode::AuthLine { tag, .. }, _) => {
+                        self.bad_command(Some(tag), "No literal expected here")
+                    }
+                    (Mode::Idle { tag }, _) => {
                         self.events.push_back(Event::IdleDone);
                         self.bad_command(Some(tag), "Expected DONE");
                     }
-                    other => {
-                        self.mode = other;
-                        let atom = |a| Code::Simple(crate::types::core::Atom::unvalidated(a));
-                        match (kind, toobig) {
-                            (_, true) => self.status(tag, kind, Some(atom("TOOBIG")), t),
-                            (StatusKind::No, false) => {
-                                self.status(tag, kind, Some(atom("PRIVACYREQUIRED")), t)
-                            }
-                            _ => self.bad_command(tag, t),
-                        }
+                    (_, Refusal::TooBig) => self.status(
+                        tag,
+                        StatusKind::No,
+                        Some(atom("TOOBIG")),
+                        "Literal too large",
+                    ),
+                    (_, Refusal::Privacy) => {
+                        let code = Some(atom("PRIVACYREQUIRED"));
+                        self.status(tag, StatusKind::No, code, "LOGIN needs TLS")
                     }
+                    (_, Refusal::Bad(t)) => self.bad_command(tag, t),
                 }
             }
-            (LiteralMode::NonSync, r) => {
-                let over = length > self.options.max_literal
-                    || so_far.saturating_add(length) > self.options.max_command
-                    || (self.options.literal != LiteralExtension::Plus && length > 4096);
-                if over {
-                    // RFC 7888 §4 choice 2, §5: BAD [TOOBIG], BYE [TOOBIG], close.
-                    let toobig = || Code::Simple(crate::types::core::Atom::unvalidated("TOOBIG"));
-                    self.status(tag, StatusKind::Bad, Some(toobig()), "Literal too large");
-                    self.bye(Some(toobig()), "Literal too large");
+            // A non-synchronizing literal arrives anyway. Over the limits
+            // (over 4096 octets unless LITERAL+ is offered) it cannot be
+            // taken: RFC 7888 §4 choice 2 and §5, BAD and BYE with TOOBIG.
+            // Otherwise the command is judged whole once it is complete.
+            (LiteralMode::NonSync, _) => {
+                if too_big || (self.options.literal != LiteralExtension::Plus && length > 4096) {
+                    let t = "Literal too large";
+                    self.status(tag, StatusKind::Bad, Some(atom("TOOBIG")), t);
+                    self.bye(Some(atom("TOOBIG")), t);
                     self.close(ConnectionError::LiteralTooLarge);
                 }
-                // Otherwise the literal arrives anyway: the command is
-                // judged whole when it is complete.
-                let _ = r;
             }
         }
     }
+}
+
+/// Why an announced literal is refused before its bytes are read.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// Over `max_literal` or `max_command`: `NO [TOOBIG]`.
+    TooBig,
+    /// LOGIN before TLS: `NO [PRIVACYREQUIRED]`.
+    Privacy,
+    /// Not a command that can be accepted: BAD with this text.
+    Bad(&'static str),
 }
 
 use state::Allowed;
