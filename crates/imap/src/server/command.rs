@@ -2,7 +2,7 @@
 
 use super::event::Event;
 use super::state::{Allowed, Kind, Mode, State};
-use super::{LiteralExtension, Server, text};
+use super::{LiteralExtension, Server};
 use crate::types::command::{Command, CommandBody};
 use crate::types::core::{Atom, IString, Tag};
 use crate::types::flag::Capability;
@@ -239,9 +239,7 @@ impl Server {
             CommandBody::Idle => {
                 self.flush_updates(true);
                 let t = self.options.texts.idle.clone();
-                self.out.extend_from_slice(b"+ ");
-                self.out.extend_from_slice(text(&t).as_bytes());
-                self.out.extend_from_slice(b"\r\n");
+                self.continuation(&t);
                 self.mode = Mode::Idle { tag };
                 self.events.push_back(Event::IdleStarted);
             }

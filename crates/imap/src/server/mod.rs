@@ -676,6 +676,13 @@ impl Server {
         self.status(Some(tag.clone()), kind, code, t);
     }
 
+    /// A continuation request with text (`+ text`, RFC 9051 §7.5).
+    fn continuation(&mut self, t: &str) {
+        self.out.extend_from_slice(b"+ ");
+        self.out.extend_from_slice(text(t).as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
     fn bye(&mut self, code: Option<Code<'_>>, t: &str) {
         self.status(None, StatusKind::Bye, code, t);
     }
@@ -775,9 +782,7 @@ impl Server {
         match (mode, refusal) {
             (LiteralMode::Sync, None) => {
                 let t = self.options.texts.literal.clone();
-                self.out.extend_from_slice(b"+ ");
-                self.out.extend_from_slice(text(&t).as_bytes());
-                self.out.extend_from_slice(b"\r\n");
+                self.continuation(&t);
             }
             // Refused: no continuation request, so the client sends no
             // literal bytes; the announcement line is dropped.
