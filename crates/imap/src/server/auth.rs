@@ -9,6 +9,20 @@ use super::{ReplyError, Server};
 use crate::types::core::{Atom, Tag};
 use crate::types::response::{Code, StatusKind};
 
+/// Proof that the client authenticated (STYLE.md (b)): only a successful
+/// credential check here, or a PREAUTH greeting the application chose,
+/// creates it, and the authenticated and selected states hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Authenticated(());
+
+impl Authenticated {
+    /// The application greeted with PREAUTH: it authenticated the client
+    /// outside IMAP.
+    pub(super) fn preauth() -> Authenticated {
+        Authenticated(())
+    }
+}
+
 fn code(name: &'static str) -> Code<'static> {
     Code::Simple(Atom::unvalidated(name))
 }
@@ -186,7 +200,8 @@ impl Server {
 
     fn auth_succeeded(&mut self, tag: Tag<'static>, username: String, method: AuthMethod) {
         let handle = self.handle();
-        self.pending = Some((handle, Pending::LoggedIn { tag }));
+        let proof = Authenticated(());
+        self.pending = Some((handle, Pending::LoggedIn { tag, proof }));
         self.events.push_back(Event::LoggedIn {
             handle,
             username,

@@ -244,18 +244,20 @@ impl Server {
                 self.events.push_back(Event::IdleStarted);
             }
             CommandBody::Unselect => {
-                self.state = State::Authenticated;
+                if let State::Selected { proof, .. } = self.state {
+                    self.state = State::Authenticated(proof);
+                }
                 self.updates.clear();
                 self.events.push_back(Event::Unselected);
                 self.tagged(&tag, StatusKind::Ok, None, "UNSELECT completed");
             }
             body @ (CommandBody::Select { .. } | CommandBody::Examine { .. }) => {
                 let examine = matches!(body, CommandBody::Examine { .. });
-                if matches!(self.state, State::Selected { .. }) {
+                if let State::Selected { proof, .. } = self.state {
                     // RFC 9051 §6.3.2: the selected mailbox is closed first
                     // (no expunge), and the client told so when it can
                     // follow (RFC 7162 §3.2.11, IMAP4rev2).
-                    self.state = State::Authenticated;
+                    self.state = State::Authenticated(proof);
                     self.updates.clear();
                     if self.is_enabled("QRESYNC") || self.is_enabled("IMAP4rev2") {
                         let t = self.options.texts.closed.clone();

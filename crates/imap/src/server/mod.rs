@@ -506,13 +506,13 @@ impl Server {
 
     /// True in the authenticated and selected states.
     pub fn is_authenticated(&self) -> bool {
-        matches!(self.state, State::Authenticated | State::Selected { .. })
+        self.state.proof().is_some()
     }
 
     /// True while a mailbox is selected; `Some(true)` when read-only.
     pub fn is_selected(&self) -> Option<bool> {
         match self.state {
-            State::Selected { read_only } => Some(read_only),
+            State::Selected { read_only, .. } => Some(read_only),
             _ => None,
         }
     }

@@ -186,7 +186,7 @@ impl Server {
         let (kind, t) = match greeting {
             Greeting::Ok(t) => (StatusKind::Ok, t),
             Greeting::PreAuth(t) => {
-                self.state = State::Authenticated;
+                self.state = State::Authenticated(super::auth::Authenticated::preauth());
                 (StatusKind::PreAuth, t)
             }
             Greeting::Bye(t) => {
@@ -393,10 +393,10 @@ impl Server {
                 self.mode = super::state::Mode::Commands;
                 completion.encode(Some(&tag), &mut self.out);
             }
-            Pending::LoggedIn { tag, .. } => {
+            Pending::LoggedIn { tag, proof } => {
                 let mut completion = completion;
                 if ok {
-                    self.state = State::Authenticated;
+                    self.state = State::Authenticated(proof);
                     self.arm_autologout(now);
                     if completion.code.is_none() && self.options.capability_after_login {
                         completion.code = self.capability_code();
@@ -413,12 +413,16 @@ impl Server {
                 match (kind, ok) {
                     (Kind::Select { examine }, true) => {
                         let read_only = examine || matches!(&completion.code, Some(Code::ReadOnly));
-                        self.state = State::Selected { read_only };
+                        if let Some(proof) = self.state.proof() {
+                            self.state = State::Selected { read_only, proof };
+                        }
                     }
                     // The mailbox is gone: what was queued for it is moot
                     // (and CLOSE sends no EXPUNGE, RFC 9051 §6.4.1).
                     (Kind::Close, true) => {
-                        self.state = State::Authenticated;
+                        if let Some(proof) = self.state.proof() {
+                            self.state = State::Authenticated(proof);
+                        }
                         self.updates.clear();
                     }
                     _ => self.flush_updates(!holds_expunge),

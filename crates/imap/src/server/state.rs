@@ -1,6 +1,7 @@
 //! The session states of RFC 9051 §3 (RFC 3501 §3) and what the machine
 //! waits for.
 
+use super::auth::Authenticated;
 use super::event::AuthMethod;
 use crate::types::command::CommandBody;
 use crate::types::core::Tag;
@@ -12,11 +13,13 @@ pub(crate) enum State {
     /// Before LOGIN/AUTHENTICATE (§3.1).
     NotAuthenticated,
     /// Logged in, no mailbox selected (§3.2).
-    Authenticated,
+    Authenticated(Authenticated),
     /// A mailbox is selected (§3.3).
     Selected {
         /// EXAMINE, or SELECT answered `READ-ONLY`.
         read_only: bool,
+        /// Only an authenticated session selects.
+        proof: Authenticated,
     },
     /// After LOGOUT, or the connection is over (§3.4).
     Logout,
@@ -69,8 +72,12 @@ pub(crate) enum Pending {
         authzid: Option<String>,
         method: AuthMethod,
     },
-    /// Opening the user's store ([`super::Event::LoggedIn`]).
-    LoggedIn { tag: Tag<'static> },
+    /// Opening the user's store ([`super::Event::LoggedIn`]); the proof
+    /// of the credential check waits for the application's OK.
+    LoggedIn {
+        tag: Tag<'static>,
+        proof: Authenticated,
+    },
     /// A command ([`super::Event::Command`]).
     Command {
         tag: Tag<'static>,
@@ -81,6 +88,16 @@ pub(crate) enum Pending {
         /// Octets of a streamed FETCH literal still due.
         literal_left: Option<u64>,
     },
+}
+
+impl State {
+    /// The proof of authentication, in the authenticated and selected states.
+    pub(crate) fn proof(self) -> Option<Authenticated> {
+        match self {
+            State::Authenticated(p) | State::Selected { proof: p, .. } => Some(p),
+            _ => None,
+        }
+    }
 }
 
 /// Where a command may be given (RFC 9051 §6 organizes them by the
@@ -130,7 +147,7 @@ impl Allowed {
             (_, State::Logout) => false,
             (Allowed::Any, _) => true,
             (Allowed::NotAuthenticated, s) => s == State::NotAuthenticated,
-            (Allowed::AuthenticatedOnly, s) => s == State::Authenticated,
+            (Allowed::AuthenticatedOnly, s) => matches!(s, State::Authenticated(_)),
             (Allowed::Authenticated, s) => s != State::NotAuthenticated,
             (Allowed::Selected, s) => matches!(s, State::Selected { .. }),
         }
