@@ -72,7 +72,9 @@ pub mod client;
 pub mod encode;
 mod fragment;
 pub mod kit;
+mod owned;
 pub mod parse;
+pub mod server;
 mod timer;
 pub mod types;
 

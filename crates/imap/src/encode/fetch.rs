@@ -203,3 +203,57 @@ impl Encoder<'_> {
         }
     }
 }
+
+/// The head of a FETCH response whose last item the caller streams as a
+/// literal of `length` octets: `* seq FETCH (items... NAME {length}CRLF`
+/// (`~{length}` for BINARY). The caller writes the data and `)CRLF`. Only
+/// the name of `streamed` is written; its data is ignored. The server
+/// machine sends a large `BODY[]` this way without holding it in memory.
+pub(crate) fn fetch_literal_head(
+    seq: NonZeroU32,
+    items: &[FetchItem<'_>],
+    streamed: &FetchItem<'_>,
+    length: u64,
+    out: &mut Vec<u8>,
+) {
+    let mut e = Encoder::new(out, false, super::EncodeOptions::default());
+    e.raw(b"* ");
+    e.num(u64::from(seq.get()));
+    e.raw(b" FETCH (");
+    for it in items {
+        e.fetch_item(it);
+        e.sp();
+    }
+    let binary = match streamed {
+        FetchItem::BodySection {
+            section, origin, ..
+        } => {
+            e.raw(b"BODY");
+            e.section(section);
+            e.origin(*origin);
+            false
+        }
+        FetchItem::Binary { part, origin, .. } => {
+            e.raw(b"BINARY[");
+            e.part(part);
+            e.out.push(b']');
+            e.origin(*origin);
+            true
+        }
+        FetchItem::Rfc822Header(_) => {
+            e.raw(b"RFC822.HEADER");
+            false
+        }
+        FetchItem::Rfc822Text(_) => {
+            e.raw(b"RFC822.TEXT");
+            false
+        }
+        _ => {
+            e.raw(b"RFC822");
+            false
+        }
+    };
+    e.raw(if binary { b" ~{" } else { b" {" });
+    e.num(length);
+    e.raw(b"}\r\n");
+}

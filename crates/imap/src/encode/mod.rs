@@ -23,6 +23,8 @@ mod fetch;
 mod response;
 mod search;
 
+pub(crate) use fetch::fetch_literal_head;
+
 use crate::types::command::Command;
 use crate::types::core::LiteralMode;
 use crate::types::response::Response;
