@@ -42,7 +42,7 @@ pub struct Options {
 #[derive(Debug, Clone)]
 pub struct Message {
     /// Stream 0 is the stored message; others are decoded encapsulated messages.
-    streams: Vec<Bytes>,
+    pub(super) streams: Vec<Bytes>,
     parts: Vec<Part>,
     defects: Vec<Defect>,
 }
