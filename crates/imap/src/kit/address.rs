@@ -7,7 +7,9 @@
 //! Lenient like the servers clients are tuned to: a mailbox without a
 //! display name takes its trailing comment as one (`a@b (Name)`); a
 //! missing local part or domain becomes `MISSING_MAILBOX` /
-//! `MISSING_DOMAIN`; an unparseable address is skipped to the next comma.
+//! `MISSING_DOMAIN` (a bare `Some Name` is a name without either), words
+//! where an `@` should be `SYNTAX_ERROR`, as Dovecot reports them; an
+//! unparseable address is skipped to the next comma.
 
 use super::istr;
 use super::lex::Lexer;
@@ -89,10 +91,13 @@ fn mailbox(l: &mut Lexer<'_>, out: &mut Vec<Address<'static>>) {
     if l.eat(b'<') {
         l.skip_cfws();
         let route = route(l);
-        let (local, domain) = addr_spec(l);
+        let (local, mut domain) = addr_spec(l);
         l.skip_cfws();
-        l.eat(b'>');
-        skip_to_separator(l);
+        if !l.eat(b'>') && !l.at_end() && domain.is_none() {
+            // `<Undisclosed Recipients>`: words where the `@` should be.
+            domain = Some(b"SYNTAX_ERROR".to_vec());
+        }
+        l.skip_to(b",;");
         out.push(make(
             (!phrase.is_empty()).then_some(phrase),
             route,
@@ -105,8 +110,15 @@ fn mailbox(l: &mut Lexer<'_>, out: &mut Vec<Address<'static>>) {
     l.last_comment = None;
     let (local, domain) = addr_spec(l);
     l.skip_cfws();
+    if domain.is_none() && phrase.contains(&b' ') {
+        // `Someone Else`: a display name of several words with no address
+        // at all (one word is taken as a local part).
+        l.skip_to(b",;");
+        out.push(make(Some(phrase), None, Vec::new(), None));
+        return;
+    }
     let name = l.last_comment.take().filter(|c| !c.is_empty());
-    skip_to_separator(l);
+    l.skip_to(b",;");
     out.push(make(name, None, local, domain));
 }
 
@@ -130,21 +142,6 @@ fn make(
         adl: route.map(istr),
         mailbox: Some(istr(local)),
         host: Some(istr(domain)),
-    }
-}
-
-/// Skips what is left of a broken address up to the next `,` or `;`.
-fn skip_to_separator(l: &mut Lexer<'_>) {
-    while let Some(b) = l.peek() {
-        match b {
-            b',' | b';' => break,
-            b'"' => {
-                let mut sink = Vec::new();
-                l.quoted(&mut sink);
-            }
-            b'(' => l.skip_cfws(),
-            _ => l.pos += 1,
-        }
     }
 }
 
@@ -305,5 +302,17 @@ mod tests {
             vec![[None, None, s("nobody"), s("MISSING_DOMAIN")]]
         );
         assert!(show(b"").is_empty());
+        assert_eq!(
+            show(b"Someone Else, <Undisclosed Recipients>"),
+            vec![
+                [
+                    s("Someone Else"),
+                    None,
+                    s("MISSING_MAILBOX"),
+                    s("MISSING_DOMAIN")
+                ],
+                [None, None, s("Undisclosed"), s("SYNTAX_ERROR")]
+            ]
+        );
     }
 }

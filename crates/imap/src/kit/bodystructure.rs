@@ -97,8 +97,7 @@ impl Message {
     /// The Content-* fields of `part`, as BODYSTRUCTURE reads them.
     pub(crate) fn content_fields(&self, part: &Part) -> ContentFields {
         ContentFields::parse(
-            self.part_fields(part)
-                .map(|f| (f.name_bytes(), f.raw_value())),
+            self.raw_fields(part).map(|f| (f.name, f.value)),
             self.in_multipart(part),
         )
     }
@@ -125,6 +124,8 @@ impl Message {
             Some((ty, Some(sub))) if !ty.is_empty() && !sub.is_empty() => {
                 (ty.clone(), sub.clone(), c.params.clone())
             }
+            // A Content-Type that does not parse: Dovecot reports `"" ""`.
+            Some(_) => (Vec::new(), Vec::new(), Params::new()),
             _ if in_digest => (b"message".to_vec(), b"rfc822".to_vec(), Params::new()),
             _ => (b"text".to_vec(), b"plain".to_vec(), Params::new()),
         };
@@ -145,7 +146,8 @@ impl Message {
         };
         let specific = match self.encapsulated(part) {
             Some(inner) => SpecificFields::Message {
-                subtype: istr(sub),
+                // Dovecot writes the subtype of message/rfc822 in lower case.
+                subtype: istr(sub.to_ascii_lowercase()),
                 envelope: Box::new(self.envelope_of(inner)),
                 body: Box::new(self.structure_of(inner, extensible)),
                 lines: lines(&body),

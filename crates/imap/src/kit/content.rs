@@ -100,8 +100,9 @@ impl ContentFields {
         if mime { c } else { ContentFields::default() }
     }
 
-    /// `type "/" subtype *(";" parameter)`; parameters are read only when
-    /// the type is well formed.
+    /// `type "/" subtype *(";" parameter)`. A field that does not parse
+    /// (no subtype, junk after it) gives empty type and subtype and no
+    /// parameters, as Dovecot reports it.
     fn content_type(&mut self, value: &[u8]) {
         let mut l = Lexer::new(value);
         l.skip_cfws();
@@ -113,11 +114,14 @@ impl ContentFields {
         }
         l.skip_cfws();
         let sub = l.token().to_vec();
-        let ok = !ty.is_empty() && !sub.is_empty();
-        self.media = Some((ty, Some(sub)));
+        l.skip_cfws();
+        // Anything but parameters after the subtype makes the field invalid.
+        let ok = !ty.is_empty() && !sub.is_empty() && (l.at_end() || l.peek() == Some(b';'));
         if ok {
-            l.skip_cfws();
+            self.media = Some((ty, Some(sub)));
             self.params = params(&mut l);
+        } else {
+            self.media = Some((Vec::new(), None));
         }
     }
 
@@ -155,8 +159,9 @@ struct Piece {
     value: Vec<u8>,
 }
 
-/// `*(";" attribute "=" value)` (RFC 2045 §5.1) up to the first broken
-/// parameter, with RFC 2231 continuations joined: `name*0`, `name*1` become
+/// `*(";" attribute "=" value)` (RFC 2045 §5.1), a parameter without
+/// `=` and junk after a value skipped up to the next `;` as Dovecot does,
+/// with RFC 2231 continuations joined: `name*0`, `name*1` become
 /// `name`; when any piece is extended (`name*0*`), the result is `name*`
 /// with the `charset'language'` prefix and percent-encoding kept
 /// (BODYSTRUCTURE carries parameters undecoded).
@@ -171,7 +176,8 @@ fn params(l: &mut Lexer<'_>) -> Params {
         let name = l.token().to_vec();
         l.skip_cfws();
         if name.is_empty() || !l.eat(b'=') {
-            break;
+            l.skip_to(b";");
+            continue;
         }
         l.skip_cfws();
         let value = if l.peek() == Some(b'=') {
@@ -188,6 +194,8 @@ fn params(l: &mut Lexer<'_>) -> Params {
             l.value().unwrap_or_default()
         };
         l.skip_cfws();
+        // Junk after the value (a missing `;`) is skipped.
+        l.skip_to(b";");
         match split_2231(&name) {
             Some((base, index, extended)) => pieces.push(Piece {
                 name: base.to_vec(),

@@ -25,9 +25,8 @@ impl Message {
     pub fn envelope_of(&self, entity: &Part) -> Envelope<'static> {
         let mut strings: [Option<Vec<u8>>; 4] = Default::default();
         let mut lists: [Option<Vec<Address<'static>>>; 6] = Default::default();
-        for f in self.part_fields(entity) {
-            let v = f.raw_value();
-            let name = f.name_bytes();
+        for f in self.raw_fields(entity) {
+            let (name, v) = (f.name, f.value);
             let string_slot = [&b"date"[..], b"subject", b"in-reply-to", b"message-id"]
                 .iter()
                 .position(|n| name.eq_ignore_ascii_case(n));

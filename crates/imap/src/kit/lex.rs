@@ -156,6 +156,22 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// Skips what is left of a broken item up to the next byte of `stops`
+    /// outside quoted strings and comments.
+    pub(crate) fn skip_to(&mut self, stops: &[u8]) {
+        while let Some(b) = self.peek() {
+            match b {
+                _ if stops.contains(&b) => break,
+                b'"' => {
+                    let mut sink = Vec::new();
+                    self.quoted(&mut sink);
+                }
+                b'(' => self.skip_cfws(),
+                _ => self.pos += 1,
+            }
+        }
+    }
+
     /// Consumes `b` when it is next.
     pub(crate) fn eat(&mut self, b: u8) -> bool {
         if self.peek() == Some(b) {
@@ -183,6 +199,79 @@ pub(crate) fn nolf(value: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// `s` without trailing white space (and CR).
+fn trim_end(mut s: &[u8]) -> &[u8] {
+    while let [head @ .., b' ' | b'\t' | b'\r'] = s {
+        s = head;
+    }
+    s
+}
+
+/// One header field as FETCH sees it (see [`fields`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawField<'a> {
+    /// The name, trailing white space removed; for a line without a colon,
+    /// the whole line.
+    pub(crate) name: &'a [u8],
+    /// The value after the colon, folding kept, final line end removed.
+    pub(crate) value: &'a [u8],
+    /// The whole field as written, final line end included.
+    pub(crate) raw: &'a [u8],
+}
+
+/// The fields of a header block, read as leniently as Dovecot reads them
+/// (RFC 5322 §2.2 with the repairs real mail needs): a line that starts
+/// with white space continues the field before it, any other line starts
+/// a field, and a line without a colon is a field of its own (an mbox
+/// `From ` line, a byte-order mark before a name). The blank line ends
+/// the block.
+pub(crate) fn fields(block: &[u8]) -> impl Iterator<Item = RawField<'_>> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        let rest = &block[pos.min(block.len())..];
+        if rest.is_empty() || rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
+            return None;
+        }
+        // The field runs to the first line end not followed by white space.
+        let mut end = 0;
+        loop {
+            match memchr::memchr(b'\n', &rest[end..]) {
+                Some(i) => {
+                    end += i + 1;
+                    if !matches!(rest.get(end), Some(b' ' | b'\t')) {
+                        break;
+                    }
+                }
+                None => {
+                    end = rest.len();
+                    break;
+                }
+            }
+        }
+        let raw = &rest[..end];
+        pos += end;
+        let first_line = &raw[..memchr::memchr(b'\n', raw).unwrap_or(raw.len())];
+        Some(match memchr::memchr(b':', first_line) {
+            Some(colon) => {
+                let mut value = &raw[colon + 1..];
+                if let Some(v) = value.strip_suffix(b"\n") {
+                    value = v.strip_suffix(b"\r").unwrap_or(v);
+                }
+                RawField {
+                    name: trim_end(&raw[..colon]),
+                    value,
+                    raw,
+                }
+            }
+            None => RawField {
+                name: trim_end(first_line),
+                value: &[],
+                raw,
+            },
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +289,28 @@ mod tests {
         assert!(l.eat(b'/'));
         assert_eq!(l.token(), b"x");
         assert!(l.at_end());
+    }
+
+    #[test]
+    fn fields_are_split_leniently() {
+        let block =
+            b"From user  Fri Feb 22 2008\r\nSubject : a\r\n b\r\n\xef\xbb\xbfTo: x\nX:\r\n\r\nbody";
+        let got: Vec<_> = fields(block)
+            .map(|f| (f.name, f.value, f.raw.len()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (&b"From user  Fri Feb 22 2008"[..], &b""[..], 28),
+                (b"Subject", b" a\r\n b", 17),
+                (b"\xef\xbb\xbfTo", b" x", 9),
+                (b"X", b"", 4),
+            ]
+        );
+        assert_eq!(
+            fields(b"A: 1").map(|f| f.value).collect::<Vec<_>>(),
+            vec![&b" 1"[..]]
+        );
     }
 
     #[test]

@@ -167,6 +167,18 @@ impl Message {
         FieldIter::new(block, mailwire_message::Limits::default())
     }
 
+    /// `part`'s header fields as FETCH reads them (leniently, as Dovecot).
+    pub(crate) fn raw_fields<'s>(
+        &'s self,
+        part: &Part,
+    ) -> impl Iterator<Item = super::lex::RawField<'s>> + 's {
+        let block = self
+            .stream(part)
+            .get(part.header.clone())
+            .unwrap_or_default();
+        super::lex::fields(block)
+    }
+
     /// The message's header fields, in order.
     pub fn fields(&self) -> FieldIter<'_> {
         self.part_fields(self.root())

@@ -108,6 +108,31 @@ impl Message {
         Data::Slice(part.stream, r.clone())
     }
 
+    /// `part`'s header block. When the body is empty and a boundary
+    /// delimiter follows right away, the last line end belongs to the
+    /// delimiter (RFC 2046 §5.1.1: "the CRLF preceding the boundary
+    /// delimiter line is conceptually attached to the boundary"), not to
+    /// the header, as Dovecot reads it.
+    fn header_of(&self, part: &Part) -> Data {
+        let mut h = part.header.clone();
+        let s = self.stream_slice(
+            part.stream,
+            0..self.streams.get(part.stream).map_or(0, Bytes::len),
+        );
+        let at_delimiter = part.parent.is_some()
+            && part.body.is_empty()
+            && s.get(h.end..).is_some_and(|r| r.starts_with(b"--"));
+        if at_delimiter {
+            let block = s.get(h.clone()).unwrap_or_default();
+            if block.ends_with(b"\r\n") {
+                h.end -= 2;
+            } else if block.ends_with(b"\n") {
+                h.end -= 1;
+            }
+        }
+        Data::Slice(part.stream, h)
+    }
+
     /// Resolves a section to its data (`None`: no such section).
     pub(crate) fn section_data(&self, section: &Section<'_>) -> Option<Data> {
         let path = &section.part;
@@ -121,13 +146,9 @@ impl Message {
                 if path.is_empty() {
                     return None;
                 }
-                let p = self.section_part(path)?;
-                Self::range_of(p, &p.header)
+                self.header_of(self.section_part(path)?)
             }
-            Some(SectionText::Header) => {
-                let m = self.section_message(path)?;
-                Self::range_of(m, &m.header)
-            }
+            Some(SectionText::Header) => self.header_of(self.section_message(path)?),
             Some(SectionText::Text) => {
                 let m = self.section_message(path)?;
                 Self::range_of(m, &m.body)
@@ -145,13 +166,13 @@ impl Message {
     /// `names`, as written, then the blank line that ends a header.
     fn header_fields(&self, m: &Part, names: &[IString<'_>], keep: bool) -> Vec<u8> {
         let mut out = Vec::new();
-        for f in self.part_fields(m) {
+        for f in self.raw_fields(m) {
             let listed = names
                 .iter()
-                .any(|n| n.as_bytes().eq_ignore_ascii_case(f.name_bytes()));
+                .any(|n| n.as_bytes().eq_ignore_ascii_case(f.name));
             if listed == keep {
-                out.extend_from_slice(f.raw());
-                if !f.raw().ends_with(b"\n") {
+                out.extend_from_slice(f.raw);
+                if !f.raw.ends_with(b"\n") {
                     out.extend_from_slice(b"\r\n");
                 }
             }
