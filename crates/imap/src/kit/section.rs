@@ -239,3 +239,212 @@ impl Message {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The message of the RFC 3501 §6.4.5 part-specifier example.
+    const RFC3501_6_4_5: &[u8] = b"Subject: top\r\nContent-Type: MULTIPART/MIXED; boundary=1\r\n\r\n\
+--1\r\nContent-Type: TEXT/PLAIN\r\n\r\npart 1\r\n\
+--1\r\nContent-Type: APPLICATION/OCTET-STREAM\r\n\r\npart 2\r\n\
+--1\r\nContent-Type: MESSAGE/RFC822\r\n\r\n\
+Subject: three\r\nContent-Type: MULTIPART/MIXED; boundary=3\r\n\r\n\
+--3\r\nContent-Type: TEXT/PLAIN\r\n\r\npart 3.1\r\n\
+--3\r\nContent-Type: APPLICATION/OCTET-STREAM\r\n\r\npart 3.2\r\n--3--\r\n\
+--1\r\nContent-Type: MULTIPART/MIXED; boundary=4\r\n\r\n\
+--4\r\nContent-Type: IMAGE/GIF\r\n\r\npart 4.1\r\n\
+--4\r\nContent-Type: MESSAGE/RFC822\r\n\r\n\
+Subject: four-two\r\nContent-Type: MULTIPART/MIXED; boundary=42\r\n\r\n\
+--42\r\nContent-Type: TEXT/PLAIN\r\n\r\npart 4.2.1\r\n\
+--42\r\nContent-Type: MULTIPART/ALTERNATIVE; boundary=422\r\n\r\n\
+--422\r\nContent-Type: TEXT/PLAIN\r\n\r\npart 4.2.2.1\r\n\
+--422\r\nContent-Type: TEXT/RICHTEXT\r\n\r\npart 4.2.2.2\r\n--422--\r\n--42--\r\n--4--\r\n--1--\r\n";
+
+    fn sec(spec: &str) -> Section<'static> {
+        let (nums, text) = match spec.find(|c: char| c.is_ascii_alphabetic()) {
+            Some(i) => (spec[..i].trim_end_matches('.'), Some(&spec[i..])),
+            None => (spec, None),
+        };
+        Section {
+            part: nums
+                .split('.')
+                .filter(|s| !s.is_empty())
+                .map(|n| n.parse().unwrap())
+                .collect(),
+            text: text.map(|t| match t {
+                "HEADER" => SectionText::Header,
+                "TEXT" => SectionText::Text,
+                "MIME" => SectionText::Mime,
+                _ => unreachable!(),
+            }),
+        }
+    }
+
+    fn get(m: &Message, spec: &str) -> Option<String> {
+        m.section(&sec(spec), None)
+            .map(|b| String::from_utf8(b.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn rfc3501_6_4_5_part_specifiers() {
+        let m = Message::parse(RFC3501_6_4_5);
+        for (spec, body) in [
+            ("1", "part 1"),
+            ("2", "part 2"),
+            ("3.1", "part 3.1"),
+            ("3.2", "part 3.2"),
+            ("4.1", "part 4.1"),
+            ("4.2.1", "part 4.2.1"),
+            ("4.2.2.1", "part 4.2.2.1"),
+            ("4.2.2.2", "part 4.2.2.2"),
+        ] {
+            assert_eq!(get(&m, spec).as_deref(), Some(body), "{spec}");
+        }
+        assert!(get(&m, "HEADER").unwrap().starts_with("Subject: top\r\n"));
+        assert!(get(&m, "TEXT").unwrap().starts_with("--1\r\n"));
+        assert!(get(&m, "3").unwrap().starts_with("Subject: three\r\n"));
+        assert_eq!(
+            get(&m, "3.HEADER").as_deref(),
+            Some("Subject: three\r\nContent-Type: MULTIPART/MIXED; boundary=3\r\n\r\n")
+        );
+        assert!(get(&m, "3.TEXT").unwrap().starts_with("--3\r\n"));
+        assert!(get(&m, "4").unwrap().starts_with("--4\r\n"));
+        assert_eq!(
+            get(&m, "4.1.MIME").as_deref(),
+            Some("Content-Type: IMAGE/GIF\r\n\r\n")
+        );
+        assert!(
+            get(&m, "4.2.HEADER")
+                .unwrap()
+                .starts_with("Subject: four-two")
+        );
+        assert!(get(&m, "4.2.TEXT").unwrap().starts_with("--42\r\n"));
+        assert!(get(&m, "4.2.2").unwrap().starts_with("--422\r\n"));
+        // What does not exist.
+        for spec in ["5", "1.1", "4.3", "4.2.2.3", "1.HEADER", "MIME"] {
+            assert_eq!(get(&m, spec), None, "{spec}");
+        }
+    }
+
+    #[test]
+    fn single_part_message_has_part_1() {
+        let m = Message::parse(&b"Subject: x\r\nContent-Type: text/plain\r\n\r\nbody\r\n"[..]);
+        assert_eq!(get(&m, "1").as_deref(), Some("body\r\n"));
+        assert_eq!(get(&m, "1.MIME"), get(&m, "HEADER"));
+        assert_eq!(get(&m, "2"), None);
+        assert_eq!(get(&m, "1.1"), None);
+    }
+
+    #[test]
+    fn header_fields_and_not() {
+        let m = Message::parse(
+            &b"From: a@b\r\nSubject: s\r\n folded\r\nTo: c@d\r\nsubject: again\r\n\r\nbody"[..],
+        );
+        let names = |l: &[&'static str]| {
+            l.iter()
+                .map(|n| IString::try_from(*n).unwrap())
+                .collect::<Vec<_>>()
+        };
+        let fields = Section {
+            part: vec![],
+            text: Some(SectionText::HeaderFields(names(&["SUBJECT", "x-none"]))),
+        };
+        assert_eq!(
+            &m.section(&fields, None).unwrap()[..],
+            b"Subject: s\r\n folded\r\nsubject: again\r\n\r\n"
+        );
+        let not = Section {
+            part: vec![],
+            text: Some(SectionText::HeaderFieldsNot(names(&["subject"]))),
+        };
+        assert_eq!(
+            &m.section(&not, None).unwrap()[..],
+            b"From: a@b\r\nTo: c@d\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn empty_part_header_leaves_its_line_end_to_the_delimiter() {
+        let m = Message::parse(
+            &b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: image/gif\r\n\r\n--b--\r\n"[..],
+        );
+        assert_eq!(
+            get(&m, "1.MIME").as_deref(),
+            Some("Content-Type: image/gif\r\n")
+        );
+        assert_eq!(get(&m, "1").as_deref(), Some(""));
+    }
+
+    #[test]
+    fn partial_ranges() {
+        let m = Message::parse(&b"\r\n0123456789"[..]);
+        let text = sec("TEXT");
+        let p = |origin, length| {
+            Some(Partial {
+                origin,
+                length: NonZeroU32::new(length).unwrap(),
+            })
+        };
+        let cut = |o, l| m.section(&text, p(o, l)).map(|b| b.to_vec());
+        assert_eq!(cut(0, 3), Some(b"012".to_vec()));
+        assert_eq!(cut(8, 5), Some(b"89".to_vec()));
+        assert_eq!(cut(10, 1), Some(Vec::new()));
+        assert_eq!(cut(u32::MAX, u32::MAX), Some(Vec::new()));
+    }
+
+    fn path() -> impl Strategy<Value = Vec<NonZeroU32>> {
+        proptest::collection::vec(1u32..4, 0..4)
+            .prop_map(|v| v.into_iter().filter_map(NonZeroU32::new).collect())
+    }
+
+    fn text() -> impl Strategy<Value = Option<SectionText<'static>>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(SectionText::Header)),
+            Just(Some(SectionText::Text)),
+            Just(Some(SectionText::Mime)),
+            Just(Some(SectionText::HeaderFields(vec![
+                IString::try_from("subject").unwrap()
+            ]))),
+        ]
+    }
+
+    proptest! {
+        /// A partial fetch is the same cut of the whole section, for any
+        /// message, section and range, and nothing panics.
+        #[test]
+        fn partial_is_a_cut_of_the_section(
+            raw in proptest::collection::vec(
+                prop_oneof![
+                    Just(b"\r\n".to_vec()),
+                    Just(b"--b".to_vec()),
+                    Just(b"Content-Type: multipart/mixed; boundary=b\r\n".to_vec()),
+                    Just(b"Content-Type: message/rfc822\r\n".to_vec()),
+                    Just(b"Content-Transfer-Encoding: base64\r\n".to_vec()),
+                    Just(b"Subject: x\r\n".to_vec()),
+                    proptest::collection::vec(any::<u8>(), 0..8),
+                ],
+                0..30,
+            ),
+            part in path(),
+            text in text(),
+            origin in 0u32..200,
+            length in 1u32..200,
+        ) {
+            let m = Message::parse(raw.concat());
+            let section = Section { part: part.clone(), text };
+            let partial = Partial { origin, length: NonZeroU32::new(length).unwrap() };
+            let whole = m.section(&section, None);
+            let cut = m.section(&section, Some(partial));
+            prop_assert_eq!(whole.is_some(), cut.is_some());
+            if let (Some(w), Some(c)) = (whole, cut) {
+                let start = (origin as usize).min(w.len());
+                let end = (start + length as usize).min(w.len());
+                prop_assert_eq!(&w[start..end], &c[..]);
+            }
+            let _ = (m.binary(&part, Some(partial)), m.binary_size(&part));
+        }
+    }
+}
