@@ -20,34 +20,6 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mailwire_imap::kit::Message;
 use mailwire_imap::{Data, FetchAttr, FetchItem, Flag, Response, encode};
 
-fn corpus() -> Vec<Bytes> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/mime");
-    let Ok(dirs) = std::fs::read_dir(dir) else {
-        eprintln!("corpus missing at {dir}: imap_kit benchmark skipped");
-        return Vec::new();
-    };
-    let mut paths = Vec::new();
-    for d in dirs.flatten() {
-        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if name == "COPYING"
-                || name == "LICENSE"
-                || name.starts_with("photo.")
-                || name.starts_with("wikipedia.")
-            {
-                continue;
-            }
-            paths.push(f.path());
-        }
-    }
-    paths.sort();
-    paths
-        .into_iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .map(Bytes::from)
-        .collect()
-}
-
 /// `* n FETCH (FLAGS (\Seen) ENVELOPE (...) BODYSTRUCTURE (...))`, appended
 /// to `out`.
 fn respond(n: usize, m: &Message, out: &mut Vec<u8>) {
@@ -62,7 +34,10 @@ fn respond(n: usize, m: &Message, out: &mut Vec<u8>) {
 }
 
 fn benches(c: &mut Criterion) {
-    let msgs = corpus();
+    let msgs: Vec<Bytes> = mailwire_benches::mime_corpus()
+        .into_iter()
+        .map(Bytes::from)
+        .collect();
     if msgs.is_empty() {
         return;
     }
