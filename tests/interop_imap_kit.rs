@@ -274,13 +274,8 @@ fn section(part: &[NonZeroU32], text: Option<SectionText<'static>>) -> FetchAttr
     }
 }
 
-/// The part numbers of a structure (RFC 3501 §6.4.5), with whether each
-/// is a message/rfc822 part, in order.
-fn part_numbers(
-    b: &BodyStructure<'_>,
-    path: &mut Vec<NonZeroU32>,
-    out: &mut Vec<(Vec<NonZeroU32>, bool)>,
-) {
+/// The part numbers of a structure (RFC 3501 §6.4.5), in order.
+fn part_numbers(b: &BodyStructure<'_>, path: &mut Vec<NonZeroU32>, out: &mut Vec<Vec<NonZeroU32>>) {
     match b {
         BodyStructure::Multi { bodies, .. } => {
             for (i, child) in bodies.iter().enumerate() {
@@ -297,18 +292,18 @@ fn part_numbers(
     }
 }
 
-fn part(b: &BodyStructure<'_>, path: &mut Vec<NonZeroU32>, out: &mut Vec<(Vec<NonZeroU32>, bool)>) {
+fn part(b: &BodyStructure<'_>, path: &mut Vec<NonZeroU32>, out: &mut Vec<Vec<NonZeroU32>>) {
     match b {
         BodyStructure::Single {
             specific: SpecificFields::Message { body, .. },
             ..
         } => {
-            out.push((path.clone(), true));
+            out.push(path.clone());
             part_numbers(body, path, out);
         }
-        BodyStructure::Single { .. } => out.push((path.clone(), false)),
+        BodyStructure::Single { .. } => out.push(path.clone()),
         BodyStructure::Multi { .. } => {
-            out.push((path.clone(), false));
+            out.push(path.clone());
             part_numbers(b, path, out);
         }
     }
@@ -348,15 +343,18 @@ fn attrs(m: &Message) -> Vec<FetchAttr<'static>> {
     ];
     let mut parts = Vec::new();
     part_numbers(&m.body_structure(), &mut Vec::new(), &mut parts);
-    for (p, is_message) in parts {
+    for p in parts {
         a.push(section(&p, None));
         a.push(section(&p, Some(SectionText::Mime)));
-        if is_message {
-            a.push(section(&p, Some(SectionText::Header)));
-            a.push(section(&p, Some(SectionText::Text)));
-        }
+        // HEADER and TEXT exist only for message/rfc822 parts; elsewhere
+        // both sides answer the empty string.
+        a.push(section(&p, Some(SectionText::Header)));
+        a.push(section(&p, Some(SectionText::Text)));
         a.push(FetchAttr::BinarySize(p));
     }
+    // A part that does not exist.
+    a.push(section(&[nz(99)], None));
+    a.push(FetchAttr::BinarySize(vec![nz(99)]));
     a
 }
 
