@@ -24,7 +24,7 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroU32;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::dovecot::Dovecot;
 use mailwire::imap::kit::Message;
@@ -216,26 +216,11 @@ const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/mime
 /// fixtures, which are not messages, left out), sorted.
 fn corpus() -> Option<Vec<(String, Vec<u8>)>> {
     let root = Path::new(CORPUS);
-    if !root.is_dir() {
+    let Some(files) = mailwire_testkit::corpus::mime_messages(root) else {
         assert!(!common::ci(), "corpus {CORPUS} is missing (CI=true)");
         eprintln!("skipping: corpus {CORPUS} is missing");
         return None;
-    }
-    let mut files: Vec<PathBuf> = Vec::new();
-    for d in std::fs::read_dir(root).unwrap().flatten() {
-        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if name == "COPYING"
-                || name == "LICENSE"
-                || name.starts_with("photo.")
-                || name.starts_with("wikipedia.")
-            {
-                continue;
-            }
-            files.push(f.path());
-        }
-    }
-    files.sort();
+    };
     Some(
         files
             .into_iter()
