@@ -44,6 +44,8 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod corpus;
+
 use std::fmt::Debug;
 use std::time::{Duration, Instant};
 

@@ -8,30 +8,15 @@ pub(crate) const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../s
 /// Every message file of the MIME corpus (licence files left out), sorted.
 /// `None` when the corpus is missing (fails under CI=true).
 pub(crate) fn corpus_files() -> Option<Vec<std::path::PathBuf>> {
-    let Ok(dirs) = std::fs::read_dir(CORPUS) else {
+    let files = mailwire_testkit::corpus::mime_messages(std::path::Path::new(CORPUS));
+    if files.is_none() {
         assert!(
             std::env::var("CI").as_deref() != Ok("true"),
             "corpus missing at {CORPUS}"
         );
         eprintln!("skipping: corpus missing at {CORPUS}");
-        return None;
-    };
-    let mut files = Vec::new();
-    for d in dirs.flatten() {
-        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if name == "COPYING"
-                || name == "LICENSE"
-                || name.starts_with("photo.")
-                || name.starts_with("wikipedia.")
-            {
-                continue;
-            }
-            files.push(f.path());
-        }
     }
-    files.sort();
-    Some(files)
+    files
 }
 
 /// An owned, normalised event: adjacent data chunks of one kind merged.
