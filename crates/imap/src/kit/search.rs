@@ -14,7 +14,8 @@
 //! use mailwire_imap::kit::{mailbox::Flags, Message};
 //! use mailwire_imap::{parse, CommandBody, Date, DateTime};
 //!
-//! let (cmd, _) = parse::command(b"a SEARCH OR SUBJECT caf\xc3\xa9 LARGER 1000 UNSEEN\r\n").unwrap();
+//! let cmd = b"a SEARCH CHARSET UTF-8 OR SUBJECT {5}\r\ncaf\xc3\xa9 LARGER 1000 UNSEEN\r\n";
+//! let (cmd, _) = parse::command(cmd).unwrap();
 //! let CommandBody::Search { criteria, charset, .. } = cmd.body else { panic!() };
 //! let query = Query::new(&criteria, charset.as_ref().map(|c| c.as_bytes())).unwrap();
 //!
