@@ -225,15 +225,10 @@ impl Query {
     pub fn new(criteria: &[SearchKey<'_>], charset: Option<&[u8]>) -> Result<Self, SearchError> {
         let encoding = match charset {
             None => None,
-            Some(label) => Some(
-                encoding_rs::Encoding::for_label(label)
-                    .or_else(|| {
-                        label
-                            .eq_ignore_ascii_case(b"us-ascii")
-                            .then_some(encoding_rs::UTF_8)
-                    })
-                    .ok_or(SearchError::BadCharset)?,
-            ),
+            // WHATWG labels (US-ASCII among them, read as its superset windows-1252).
+            Some(label) => {
+                Some(encoding_rs::Encoding::for_label(label).ok_or(SearchError::BadCharset)?)
+            }
         };
         let mut compiler = Compiler {
             encoding,
