@@ -42,7 +42,7 @@ pub struct Options {
 #[derive(Debug, Clone)]
 pub struct Message {
     /// Stream 0 is the stored message; others are decoded encapsulated messages.
-    streams: Vec<Bytes>,
+    pub(super) streams: Vec<Bytes>,
     parts: Vec<Part>,
     defects: Vec<Defect>,
 }
@@ -165,6 +165,18 @@ impl Message {
         let s = self.stream(part);
         let block = s.get(part.header.clone()).unwrap_or_default();
         FieldIter::new(block, mailwire_message::Limits::default())
+    }
+
+    /// `part`'s header fields as FETCH reads them (leniently, as Dovecot).
+    pub(crate) fn raw_fields<'s>(
+        &'s self,
+        part: &Part,
+    ) -> impl Iterator<Item = super::lex::RawField<'s>> + 's {
+        let block = self
+            .stream(part)
+            .get(part.header.clone())
+            .unwrap_or_default();
+        super::lex::fields(block)
     }
 
     /// The message's header fields, in order.
