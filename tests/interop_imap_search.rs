@@ -23,7 +23,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::dovecot::Dovecot;
@@ -304,54 +303,15 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nD=E9j=E0 vu.\r\n",
 Date: Tue, 8 Apr 2003 10:00:00 +0000\r\nIn-Reply-To: <extra1@example.be>\r\n\r\nno\r\n",
 ];
 
-/// CRLF line ends (a bare LF or a bare CR is a line end), as stored.
-fn crlf(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 40);
-    for (i, &b) in raw.iter().enumerate() {
-        if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-        if b == b'\r' && raw.get(i + 1) != Some(&b'\n') {
-            out.push(b'\n');
-        }
-    }
-    out
-}
-
+/// The corpus messages (files holding NUL left out: IMAP cannot APPEND
+/// them without BINARY) and the messages of [`EXTRA`], with CRLF line ends.
 fn corpus() -> Option<Vec<Vec<u8>>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/mime");
-    if !root.is_dir() {
-        assert!(!common::ci(), "corpus missing at {}", root.display());
-        eprintln!("skipping: corpus missing at {}", root.display());
-        return None;
-    }
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
+    let mut out: Vec<Vec<u8>> = common::corpus::mime_messages()?
+        .into_iter()
+        .map(|(_, m)| m)
+        .filter(|m| !m.is_empty() && !m.contains(&0))
         .collect();
-    dirs.sort();
-    let mut out = Vec::new();
-    for d in dirs {
-        let mut files: Vec<_> = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for f in files {
-            let name = f.file_name().unwrap().to_string_lossy().into_owned();
-            if name == "LICENSE" || name == "COPYING" {
-                continue;
-            }
-            let raw = std::fs::read(&f).unwrap();
-            if raw.contains(&0) || raw.is_empty() {
-                continue;
-            }
-            out.push(crlf(&raw));
-        }
-    }
-    out.extend(EXTRA.iter().map(|m| crlf(m)));
+    out.extend(EXTRA.iter().map(|m| common::corpus::crlf(m)));
     Some(out)
 }
 
