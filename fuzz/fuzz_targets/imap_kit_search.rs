@@ -131,6 +131,10 @@ fuzz_target!(|data: &[u8]| {
                     seq_match,
                 } = p
                 {
+                    if modseq % 2 == 1 {
+                        // Forgotten expunges: the fallback over the known UIDs.
+                        mb.forget_expunged(mb.highest_modseq());
+                    }
                     let _ = mb.qresync(
                         *uidvalidity,
                         *modseq,

@@ -579,7 +579,9 @@ impl Mailbox {
             let mut out = Vec::new();
             let mut present = self.messages.iter().map(|m| m.uid.get()).peekable();
             for span in set_spans(uids, top) {
-                for u in span.0.max(above + 1)..=span.1 {
+                // UIDs above UIDNEXT were never given: a client's `1:4294967295`
+                // costs nothing beyond them.
+                for u in span.0.max(above + 1)..=span.1.min(top) {
                     while present.peek().is_some_and(|&p| p < u) {
                         present.next();
                     }
@@ -911,6 +913,12 @@ mod tests {
             .qresync(7, 1, Some(&set("1:29")), Some((&set("2,4"), &set("6,12"))))
             .unwrap();
         assert_eq!(q.vanished, Some(set("13:14,16:17,19:20,22:23,25:26,28:29")));
+        // A huge known set costs no more than the UIDs given so far.
+        let q = mb.qresync(7, 1, Some(&set("1:4294967295")), None).unwrap();
+        assert_eq!(
+            q.vanished.unwrap(),
+            set("1:2,4:5,7:8,10:11,13:14,16:17,19:20,22:23,25:26,28:29")
+        );
         // A pair that does not match stops the scan.
         let q = mb
             .qresync(7, 1, Some(&set("1:29")), Some((&set("2,4"), &set("7,12"))))
