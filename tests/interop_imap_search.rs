@@ -435,18 +435,10 @@ struct Kit {
 impl Kit {
     fn items(&self) -> impl Iterator<Item = (MessageMeta<'_>, LazyContent<'_>)> {
         self.mailbox.entries().iter().enumerate().map(|(i, e)| {
-            (
-                MessageMeta {
-                    seq: i as u32 + 1,
-                    uid: e.uid.get(),
-                    flags: &e.flags,
-                    recent: e.recent,
-                    internal_date: self.dates[i],
-                    size: self.sizes[i],
-                    modseq: self.modseqs[i],
-                },
-                LazyContent::borrowed(&self.messages[i]),
-            )
+            let mut meta = MessageMeta::of(i as u32 + 1, e, self.dates[i], self.sizes[i]);
+            // Dovecot's mod-sequences, the one number the kit cannot predict.
+            meta.modseq = self.modseqs[i];
+            (meta, LazyContent::borrowed(&self.messages[i]))
         })
     }
 
@@ -476,10 +468,8 @@ impl Kit {
         };
         let q = Query::new(criteria, charset.as_ref().map(|c| c.as_bytes())).unwrap();
         let ctx = SearchContext {
-            max_seq: self.mailbox.len(),
-            max_uid: self.mailbox.uids().last().unwrap_or(0),
             saved,
-            now: self.now,
+            ..SearchContext::of(&self.mailbox, self.now)
         };
         let r = search(&q, &ctx, *uid, self.items());
         (*uid, r.numbers, r.modseq)

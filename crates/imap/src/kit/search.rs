@@ -33,7 +33,7 @@
 use std::borrow::Cow;
 
 use super::Message;
-use super::mailbox::{Flags, SystemFlags, compact_set, set_contains};
+use super::mailbox::{Entry, Flags, Mailbox, SystemFlags, compact_set, set_contains};
 use crate::types::command::SearchReturn;
 use crate::types::core::{Date, DateTime};
 use crate::types::response::ESearchItem;
@@ -75,6 +75,22 @@ pub struct MessageMeta<'a> {
     pub modseq: u64,
 }
 
+impl<'a> MessageMeta<'a> {
+    /// The metadata of a [`Mailbox`] entry with sequence number `seq`, with
+    /// what the mailbox does not keep: the INTERNALDATE and the size.
+    pub fn of(seq: u32, entry: &'a Entry, internal_date: DateTime, size: u64) -> Self {
+        Self {
+            seq,
+            uid: entry.uid.get(),
+            flags: &entry.flags,
+            recent: entry.recent,
+            internal_date,
+            size,
+            modseq: entry.modseq,
+        }
+    }
+}
+
 /// Mailbox-wide values a search needs.
 #[derive(Debug, Clone, Copy)]
 pub struct SearchContext<'a> {
@@ -86,6 +102,19 @@ pub struct SearchContext<'a> {
     pub saved: &'a [u32],
     /// The time now, in seconds since 1970 UTC (OLDER and YOUNGER).
     pub now: i64,
+}
+
+impl<'a> SearchContext<'a> {
+    /// The context of a selected [`Mailbox`]: `*` from its size and its
+    /// last UID, `$` its saved result.
+    pub fn of(mailbox: &'a Mailbox, now: i64) -> Self {
+        Self {
+            max_seq: mailbox.len(),
+            max_uid: mailbox.entries().last().map_or(0, |e| e.uid.get()),
+            saved: mailbox.saved(),
+            now,
+        }
+    }
 }
 
 /// A parsed message, loaded the first time a key needs it (or one the
