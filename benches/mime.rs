@@ -30,36 +30,6 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mailwire_mime::builder::{MessageBuilder, PartBuilder};
 use mailwire_mime::{Message, TransferEncoding};
 
-fn corpus() -> Vec<Vec<u8>> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/mime");
-    let mut out = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(dir) else {
-        eprintln!("corpus missing at {dir}: corpus benchmark skipped");
-        return out;
-    };
-    let mut paths = Vec::new();
-    for d in dirs.flatten() {
-        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if name == "COPYING"
-                || name == "LICENSE"
-                || name.starts_with("photo.")
-                || name.starts_with("wikipedia.")
-            {
-                continue;
-            }
-            paths.push(f.path());
-        }
-    }
-    paths.sort();
-    for p in paths {
-        if let Ok(d) = std::fs::read(p) {
-            out.push(d);
-        }
-    }
-    out
-}
-
 fn noise(n: usize, seed: u64) -> Vec<u8> {
     let mut s = seed | 1;
     (0..n)
@@ -303,7 +273,7 @@ fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
 
 fn mime(c: &mut Criterion) {
     let _ = TransferEncoding::Base64;
-    bench_set(c, "corpus", &corpus());
+    bench_set(c, "corpus", &mailwire_benches::mime_corpus());
     bench_set(c, "qp-newsletters", &newsletters());
     bench_set(c, "base64-1mib", &attachments());
     bench_set(c, "forwards-3-levels", &forwards());

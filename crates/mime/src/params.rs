@@ -263,8 +263,9 @@ fn find_param<'p>(params: &'p [Param], name: &str) -> Option<&'p str> {
         .map(|p| p.value.as_str())
 }
 
-/// RFC 2045 `tspecials` plus space and controls.
-fn is_token_char(b: u8) -> bool {
+/// Whether `b` may appear in a `token` (RFC 2045 §5.1): not a space, a
+/// control or one of the `tspecials`; octets over 127 are accepted.
+pub fn is_token_char(b: u8) -> bool {
     b > 32
         && b != 127
         && !matches!(

@@ -37,26 +37,22 @@ fn lines(body: &[u8]) -> u32 {
     clamp(memchr::memchr_iter(b'\n', body).count())
 }
 
-fn params_out(params: &Params) -> Vec<(IString<'static>, IString<'static>)> {
+fn params_out(params: Params) -> Vec<(IString<'static>, IString<'static>)> {
     params
-        .iter()
-        .map(|(k, v)| (istr(k.clone()), istr(v.clone())))
+        .into_iter()
+        .map(|(k, v)| (istr(k), istr(v)))
         .collect()
 }
 
-fn ext_data(c: &ContentFields) -> ExtensionData<'static> {
+/// Disposition, language and location (the values move, no copy).
+fn ext_data(c: ContentFields) -> ExtensionData<'static> {
     ExtensionData {
-        disposition: c.disposition.as_ref().map(|(kind, params)| Disposition {
-            kind: istr(kind.clone()),
+        disposition: c.disposition.map(|(kind, params)| Disposition {
+            kind: istr(kind),
             params: params_out(params),
         }),
-        language: c
-            .language
-            .iter()
-            .flatten()
-            .map(|t| istr(t.clone()))
-            .collect(),
-        location: c.location.clone().map(istr),
+        language: c.language.into_iter().flatten().map(istr).collect(),
+        location: c.location.map(istr),
         extensions: Vec::new(),
     }
 }
@@ -111,9 +107,9 @@ impl Message {
 
     /// The structure of one entity (`extensible`: BODYSTRUCTURE).
     pub(crate) fn structure_of(&self, part: &Part, extensible: bool) -> BodyStructure<'static> {
-        let c = self.content_fields(part);
+        let mut c = self.content_fields(part);
         if part.kind == PartKind::Multipart {
-            return self.multipart(part, &c, extensible);
+            return self.multipart(part, c, extensible);
         }
         let in_digest = part.parent.and_then(|p| self.part(p)).is_some_and(|p| {
             p.kind == PartKind::Multipart
@@ -121,9 +117,9 @@ impl Message {
         });
         let body = self.part_body(part);
         let mut valid = true;
-        let (ty, sub, mut params) = match &c.media {
+        let (ty, sub, mut params) = match c.media.take() {
             Some((ty, Some(sub))) if !ty.is_empty() && !sub.is_empty() => {
-                (ty.clone(), sub.clone(), c.params.clone())
+                (ty, sub, std::mem::take(&mut c.params))
             }
             // A Content-Type that does not parse: Dovecot reports `"" ""`.
             Some(_) => {
@@ -142,10 +138,10 @@ impl Message {
             params.push((b"charset".to_vec(), b"us-ascii".to_vec()));
         }
         let fields = BasicFields {
-            params: params_out(&params),
-            id: c.id.clone().map(istr),
-            description: c.description.clone().map(istr),
-            encoding: Some(istr(c.encoding_or_default().to_vec())),
+            params: params_out(params),
+            id: c.id.take().map(istr),
+            description: c.description.take().map(istr),
+            encoding: Some(istr(c.encoding.take().unwrap_or_else(|| b"7bit".to_vec()))),
             size: clamp(body.len()),
         };
         let specific = match self.encapsulated(part).filter(|_| valid) {
@@ -169,8 +165,8 @@ impl Message {
             fields,
             specific,
             extension: extensible.then(|| SinglePartExtension {
-                md5: c.md5.clone().map(istr),
-                data: ext_data(&c),
+                md5: c.md5.take().map(istr),
+                data: ext_data(c),
             }),
         }
     }
@@ -178,7 +174,7 @@ impl Message {
     fn multipart(
         &self,
         part: &Part,
-        c: &ContentFields,
+        mut c: ContentFields,
         extensible: bool,
     ) -> BodyStructure<'static> {
         let children: Vec<BodyStructure<'static>> = part
@@ -188,15 +184,15 @@ impl Message {
             .map(|child| self.structure_of(child, extensible))
             .collect();
         let bodies = Vec1::try_from(children).unwrap_or_else(|_| Vec1::one(empty_part(extensible)));
-        let subtype = match &c.media {
-            Some((_, Some(sub))) if !sub.is_empty() => sub.clone(),
+        let subtype = match c.media.take() {
+            Some((_, Some(sub))) if !sub.is_empty() => sub,
             _ => part.mime.content_type.subtype().as_bytes().to_vec(),
         };
         BodyStructure::Multi {
             bodies,
             subtype: istr(subtype),
             extension: extensible.then(|| MultipartExtension {
-                params: params_out(&c.params),
+                params: params_out(std::mem::take(&mut c.params)),
                 data: ext_data(c),
             }),
         }

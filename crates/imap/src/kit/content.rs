@@ -124,11 +124,6 @@ impl ContentFields {
             self.media = Some((Vec::new(), None));
         }
     }
-
-    /// The Content-Transfer-Encoding, `7bit` when absent.
-    pub(crate) fn encoding_or_default(&self) -> &[u8] {
-        self.encoding.as_deref().unwrap_or(b"7bit")
-    }
 }
 
 /// `1#Language-tag` (RFC 3282 §2): atoms separated by commas.

@@ -62,43 +62,46 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::encode::response_to_vec;
-    use crate::types::fetch::FetchItem;
-    use crate::types::response::{Data, Response};
 
-    fn encode(e: Envelope<'static>) -> String {
-        let r = Response::Data(Data::Fetch {
-            seq: std::num::NonZeroU32::MIN,
-            items: vec![FetchItem::Envelope(Box::new(e))],
-        });
-        String::from_utf8(response_to_vec(&r)).unwrap()
+    fn addr(a: &Address<'_>) -> [Option<String>; 4] {
+        [&a.name, &a.adl, &a.mailbox, &a.host]
+            .map(|s| s.as_ref().map(|s| s.to_string_lossy().into_owned()))
     }
 
-    /// The message of the RFC 3501 §8 sample session, whose ENVELOPE the
-    /// sample shows (`FETCH 12 FULL`).
+    fn s(v: &str) -> Option<String> {
+        Some(v.to_owned())
+    }
+
+    /// RFC 3501 §7.4.2: unstructured fields unfolded, Sender and Reply-To
+    /// default to From (an empty Reply-To too), groups kept; the last
+    /// occurrence of a field counts.
     #[test]
-    fn rfc3501_8_sample_envelope() {
+    fn rfc3501_7_4_2_defaults_groups_and_unfolding() {
         let m = Message::parse(
-            &b"Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\r\n\
-From: Terry Gray <gray@cac.washington.edu>\r\n\
-Subject: IMAP4rev1 WG mtg summary and minutes\r\n\
-To: imap@cac.washington.edu\r\n\
-cc: minutes@CNRI.Reston.VA.US,\r\n John Klensin <KLENSIN@MIT.EDU>\r\n\
-Message-Id: <B27397-0100000@cac.washington.edu>\r\n\
-MIME-Version: 1.0\r\n\
-Content-Type: TEXT/PLAIN; CHARSET=US-ASCII\r\n\r\nbody\r\n"[..],
+            &b"Subject: a\r\n b\r\nFrom: Ann <x@y>\r\nReply-To:\r\nTo: g: a@b;\r\n\
+Date: first\r\nDate: last\r\nIn-Reply-To: <p@q>\r\n\r\nbody"[..],
         );
+        let e = m.envelope();
+        let text = |v: &Option<crate::types::core::IString<'_>>| {
+            v.as_ref().map(|s| s.to_string_lossy().into_owned())
+        };
+        assert_eq!(text(&e.subject), s("a b"));
+        assert_eq!(text(&e.date), s("last"));
+        assert_eq!(text(&e.in_reply_to), s("<p@q>"));
+        assert_eq!(e.message_id, None);
+        let from = vec![[s("Ann"), None, s("x"), s("y")]];
+        for list in [&e.from, &e.sender, &e.reply_to] {
+            assert_eq!(list.iter().map(addr).collect::<Vec<_>>(), from);
+        }
         assert_eq!(
-            encode(m.envelope()),
-            "* 1 FETCH (ENVELOPE (\"Wed, 17 Jul 1996 02:23:25 -0700 (PDT)\" \
-\"IMAP4rev1 WG mtg summary and minutes\" \
-((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) \
-((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) \
-((\"Terry Gray\" NIL \"gray\" \"cac.washington.edu\")) \
-((NIL NIL \"imap\" \"cac.washington.edu\")) \
-((NIL NIL \"minutes\" \"CNRI.Reston.VA.US\")(\"John Klensin\" NIL \"KLENSIN\" \"MIT.EDU\")) \
-NIL NIL \"<B27397-0100000@cac.washington.edu>\"))\r\n"
+            e.to.iter().map(addr).collect::<Vec<_>>(),
+            vec![
+                [None, None, s("g"), None],
+                [None, None, s("a"), s("b")],
+                [None, None, None, None]
+            ]
         );
+        assert!(e.cc.is_empty() && e.bcc.is_empty());
     }
 
     #[test]

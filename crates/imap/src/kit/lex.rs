@@ -16,27 +16,6 @@ pub(crate) struct Lexer<'a> {
     pub(crate) last_comment: Option<Vec<u8>>,
 }
 
-/// `tspecials` (RFC 2045 §5.1).
-fn is_tspecial(b: u8) -> bool {
-    matches!(
-        b,
-        b'(' | b')'
-            | b'<'
-            | b'>'
-            | b'@'
-            | b','
-            | b';'
-            | b':'
-            | b'\\'
-            | b'"'
-            | b'/'
-            | b'['
-            | b']'
-            | b'?'
-            | b'='
-    )
-}
-
 /// `atext` (RFC 5322 §3.2.3), with 8-bit bytes allowed (RFC 6532).
 pub(crate) fn is_atext(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b >= 0x80 || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
@@ -115,7 +94,7 @@ impl<'a> Lexer<'a> {
     /// `token` (RFC 2045 §5.1): any CHAR but SPACE, CTLs and tspecials
     /// (8-bit bytes accepted, as real mail has them).
     pub(crate) fn token(&mut self) -> &'a [u8] {
-        self.take_while(|b| b > b' ' && b != 0x7f && !is_tspecial(b))
+        self.take_while(mailwire_mime::params::is_token_char)
     }
 
     /// `atom` without its CFWS: `1*atext`.

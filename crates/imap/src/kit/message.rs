@@ -132,7 +132,7 @@ impl Message {
     }
 
     /// The stream `part`'s ranges index.
-    fn stream(&self, part: &Part) -> &Bytes {
+    pub(super) fn stream(&self, part: &Part) -> &Bytes {
         self.streams.get(part.stream).unwrap_or(&self.streams[0])
     }
 

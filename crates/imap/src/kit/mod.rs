@@ -12,6 +12,26 @@
 //! Section data are [`Bytes`](bytes::Bytes) slices of the stored message
 //! wherever the RFC lets the answer be one (everything but
 //! `HEADER.FIELDS` and decoded `BINARY`).
+//!
+//! Where the RFCs leave room, the kit answers as Dovecot does (the server
+//! whose output clients are tuned to; `tests/interop_imap_kit.rs` compares
+//! the two over the whole corpus and lists what still differs):
+//!
+//! * header values as written, unfolded, NUL as 0x80; header fields read
+//!   leniently (a line without a colon is a field of its own);
+//! * ENVELOPE: the last occurrence of a field; `MISSING_MAILBOX`,
+//!   `MISSING_DOMAIN` and `SYNTAX_ERROR` where an address lacks a part;
+//! * BODYSTRUCTURE: `charset=us-ascii` added to text parts without one,
+//!   `"" ""` for a Content-Type that does not parse, `rfc822` in lower
+//!   case, lines counted as line feeds, an empty `text/plain` part in a
+//!   multipart that has none;
+//! * a section that does not exist is the empty string, `BINARY.SIZE` 0.
+//!
+//! Two choices differ from Dovecot on purpose: `BINARY` of a multipart or
+//! message/rfc822 part returns its content as stored (Dovecot decodes the
+//! parts inside it), and each part is decoded on its own (Dovecot refuses
+//! `BINARY` for the whole message when any part has bad base64 or an
+//! encoding it does not know; the kit decodes x-uuencode).
 
 mod address;
 mod bodystructure;

@@ -115,10 +115,7 @@ impl Message {
     /// the header, as Dovecot reads it.
     fn header_of(&self, part: &Part) -> Data {
         let mut h = part.header.clone();
-        let s = self.stream_slice(
-            part.stream,
-            0..self.streams.get(part.stream).map_or(0, Bytes::len),
-        );
+        let s: &[u8] = self.stream(part);
         let at_delimiter = part.parent.is_some()
             && part.body.is_empty()
             && s.get(h.end..).is_some_and(|r| r.starts_with(b"--"));
