@@ -1,5 +1,7 @@
-//! Differential test of the IMAP server kit's SEARCH, SORT and THREAD
-//! against Dovecot (../shared/PEERS.md).
+//! Differential tests of the IMAP server kit against Dovecot
+//! (../shared/PEERS.md): SEARCH, ESEARCH, SEARCHRES, SORT and THREAD over
+//! the MIME corpus, and the mailbox bookkeeping (flags, EXPUNGE, QRESYNC
+//! VANISHED (EARLIER), CHANGEDSINCE) in [`qresync_against_dovecot`].
 //!
 //! Every message of ../shared/corpus/mime (all folders; files holding NUL
 //! are left out, IMAP cannot APPEND them without BINARY), plus a few
@@ -21,7 +23,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::dovecot::Dovecot;
@@ -30,8 +31,8 @@ use mailwire::imap::kit::mailbox::{Flags, Mailbox};
 use mailwire::imap::kit::search::{LazyContent, MessageMeta, Query, SearchContext, search};
 use mailwire::imap::kit::{sort, thread};
 use mailwire::imap::{
-    CommandBody, Data, Date, DateTime, ESearchItem, FetchItem, Flag, FragmentOptions, Fragmenter,
-    Frame, Response, StatusKind, Thread, ThreadAlgorithm, parse,
+    Code, CommandBody, Data, Date, DateTime, ESearchItem, FetchItem, Flag, FragmentOptions,
+    Fragmenter, Frame, Response, SequenceSet, StatusKind, Thread, ThreadAlgorithm, parse,
 };
 
 /// Differences left, as (query, the difference, reasons). Each listed
@@ -302,54 +303,15 @@ Content-Transfer-Encoding: quoted-printable\r\n\r\nD=E9j=E0 vu.\r\n",
 Date: Tue, 8 Apr 2003 10:00:00 +0000\r\nIn-Reply-To: <extra1@example.be>\r\n\r\nno\r\n",
 ];
 
-/// CRLF line ends (a bare LF or a bare CR is a line end), as stored.
-fn crlf(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + raw.len() / 40);
-    for (i, &b) in raw.iter().enumerate() {
-        if b == b'\n' && (i == 0 || raw[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-        if b == b'\r' && raw.get(i + 1) != Some(&b'\n') {
-            out.push(b'\n');
-        }
-    }
-    out
-}
-
+/// The corpus messages (files holding NUL left out: IMAP cannot APPEND
+/// them without BINARY) and the messages of [`EXTRA`], with CRLF line ends.
 fn corpus() -> Option<Vec<Vec<u8>>> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/mime");
-    if !root.is_dir() {
-        assert!(!common::ci(), "corpus missing at {}", root.display());
-        eprintln!("skipping: corpus missing at {}", root.display());
-        return None;
-    }
-    let mut dirs: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
+    let mut out: Vec<Vec<u8>> = common::corpus::mime_messages()?
+        .into_iter()
+        .map(|(_, m)| m)
+        .filter(|m| !m.is_empty() && !m.contains(&0))
         .collect();
-    dirs.sort();
-    let mut out = Vec::new();
-    for d in dirs {
-        let mut files: Vec<_> = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for f in files {
-            let name = f.file_name().unwrap().to_string_lossy().into_owned();
-            if name == "LICENSE" || name == "COPYING" {
-                continue;
-            }
-            let raw = std::fs::read(&f).unwrap();
-            if raw.contains(&0) || raw.is_empty() {
-                continue;
-            }
-            out.push(crlf(&raw));
-        }
-    }
-    out.extend(EXTRA.iter().map(|m| crlf(m)));
+    out.extend(EXTRA.iter().map(|m| common::corpus::crlf(m)));
     Some(out)
 }
 
@@ -473,18 +435,10 @@ struct Kit {
 impl Kit {
     fn items(&self) -> impl Iterator<Item = (MessageMeta<'_>, LazyContent<'_>)> {
         self.mailbox.entries().iter().enumerate().map(|(i, e)| {
-            (
-                MessageMeta {
-                    seq: i as u32 + 1,
-                    uid: e.uid.get(),
-                    flags: &e.flags,
-                    recent: e.recent,
-                    internal_date: self.dates[i],
-                    size: self.sizes[i],
-                    modseq: self.modseqs[i],
-                },
-                LazyContent::borrowed(&self.messages[i]),
-            )
+            let mut meta = MessageMeta::of(i as u32 + 1, e, self.dates[i], self.sizes[i]);
+            // Dovecot's mod-sequences, the one number the kit cannot predict.
+            meta.modseq = self.modseqs[i];
+            (meta, LazyContent::borrowed(&self.messages[i]))
         })
     }
 
@@ -514,10 +468,8 @@ impl Kit {
         };
         let q = Query::new(criteria, charset.as_ref().map(|c| c.as_bytes())).unwrap();
         let ctx = SearchContext {
-            max_seq: self.mailbox.len(),
-            max_uid: self.mailbox.uids().last().unwrap_or(0),
             saved,
-            now: self.now,
+            ..SearchContext::of(&self.mailbox, self.now)
         };
         let r = search(&q, &ctx, *uid, self.items());
         (*uid, r.numbers, r.modseq)
@@ -820,24 +772,232 @@ fn search_sort_thread_against_dovecot() {
 /// Every untagged data response of a session (each tagged status is
 /// checked to be OK). The output is leaked: the values borrow from it.
 fn untagged(out: &[u8]) -> Vec<Data<'static>> {
+    responses(out)
+        .into_iter()
+        .filter_map(|r| match r {
+            Response::Data(d) => Some(d),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every response of a session, each tagged status checked to be OK.
+fn responses(out: &[u8]) -> Vec<Response<'static>> {
     let mut f = Fragmenter::new(FragmentOptions::default());
     f.push(out);
-    let mut data = Vec::new();
+    let mut all = Vec::new();
     while let Some(frame) = f.poll().unwrap() {
         let Frame::Message(m) = frame else { continue };
         let m: &'static [u8] = Box::leak(m.to_vec().into_boxed_slice());
         match parse::response(m) {
-            Ok((Response::Data(d), _)) => data.push(d),
-            Ok((Response::Status(s), _)) => assert!(
-                s.tag.is_none() || s.kind == StatusKind::Ok,
-                "{}",
-                String::from_utf8_lossy(m)
-            ),
-            Ok(_) => {}
+            Ok((r, _)) => {
+                if let Response::Status(s) = &r {
+                    assert!(
+                        s.tag.is_none() || s.kind == StatusKind::Ok,
+                        "{}",
+                        String::from_utf8_lossy(m)
+                    );
+                }
+                all.push(r);
+            }
             Err(e) => panic!("{e:?}: {}", String::from_utf8_lossy(m)),
         }
     }
-    data
+    all
+}
+
+/// UIDVALIDITY and HIGHESTMODSEQ from a SELECT's response codes.
+fn select_codes(rs: &[Response<'_>]) -> (u32, u64) {
+    let mut v = 0;
+    let mut h = 0;
+    for r in rs {
+        if let Response::Status(s) = r {
+            match s.code {
+                Some(Code::UidValidity(n)) => v = n.get(),
+                Some(Code::HighestModSeq(n)) => h = n,
+                _ => {}
+            }
+        }
+    }
+    (v, h)
+}
+
+/// The operations of the QRESYNC test, each in a session of its own.
+const QRESYNC_OPS: &[&str] = &[
+    "STORE 3,5,7:9 +FLAGS (\\Deleted)",
+    "STORE 10 +FLAGS (\\Seen)",
+    "UID EXPUNGE 1:8",
+    "STORE 2,12 +FLAGS ($Kw)",
+    "EXPUNGE",
+    "STORE 1:3 +FLAGS (\\Answered)",
+    "STORE 4 FLAGS (\\Deleted)",
+    "EXPUNGE",
+];
+
+/// Mailbox bookkeeping against Dovecot: the same STOREs and EXPUNGEs,
+/// then from every earlier state (its HIGHESTMODSEQ) a SELECT with QRESYNC
+/// (with and without known UIDs) and a `UID FETCH (CHANGEDSINCE m
+/// VANISHED)`: the VANISHED (EARLIER) UIDs and the changed UIDs of the
+/// kit's [`Mailbox`] must be Dovecot's, and so must the flags at the end.
+#[test]
+#[ignore = "interop: needs Dovecot (bash .ci/install-peers)"]
+fn qresync_against_dovecot() {
+    let Some(dovecot) = Dovecot::prepare() else {
+        return;
+    };
+    let date = datetime(1_600_000_000);
+    let mut s1 = Vec::new();
+    for i in 0..20 {
+        let m = format!("Subject: m{i}\r\nMessage-ID: <{i}@x>\r\n\r\nbody {i}\r\n");
+        s1.extend(append(i, m.as_bytes(), &[], &date));
+    }
+    s1.extend_from_slice(b"z LOGOUT\r\n");
+    responses(&dovecot.exec_imap(&s1));
+    let session = |cmds: &str| -> Vec<Response<'static>> {
+        responses(&dovecot.exec_imap(format!("e ENABLE QRESYNC\r\n{cmds}z LOGOUT\r\n").as_bytes()))
+    };
+
+    let mut mb: Option<Mailbox> = None;
+    // (Dovecot's HIGHESTMODSEQ, the kit's, the UIDs the next operation
+    // expunges) before each operation and at the end.
+    let mut points: Vec<(u64, u64, Vec<u32>)> = Vec::new();
+    let mut v = 0;
+    for op in QRESYNC_OPS.iter().map(Some).chain([None]) {
+        let cmds = match op {
+            Some(op) => format!("s SELECT INBOX\r\no {op}\r\n"),
+            None => "s SELECT INBOX\r\n".to_string(),
+        };
+        let (uv, h) = select_codes(&session(&cmds));
+        let mb = mb.get_or_insert_with(|| {
+            v = uv;
+            let mut mb = Mailbox::new(uv, true);
+            for _ in 0..20 {
+                mb.append(Flags::default(), false);
+            }
+            mb
+        });
+        let before: Vec<u32> = mb.uids().collect();
+        let kh = mb.highest_modseq();
+        match op.map(|op| command_body(op)) {
+            Some(CommandBody::Store {
+                uid,
+                set,
+                kind,
+                flags,
+                ..
+            }) => {
+                let seqs = mb.resolve(&set, uid).unwrap();
+                mb.store(&seqs, kind, &flags, None);
+            }
+            Some(CommandBody::UidExpunge(set)) => {
+                mb.expunge_deleted(Some(&set));
+            }
+            Some(CommandBody::Expunge) => {
+                mb.expunge_deleted(None);
+            }
+            Some(other) => panic!("{other:?}"),
+            None => {}
+        }
+        let gone = before
+            .into_iter()
+            .filter(|&u| mb.seq(u).is_none())
+            .collect();
+        points.push((h, kh, gone));
+    }
+    let mb = mb.unwrap();
+    let uids_of = |seqs: &[u32]| -> Vec<u32> { seqs.iter().map(|&s| mb.uid(s).unwrap()).collect() };
+    let set_uids = |s: Option<&SequenceSet>| -> Vec<u32> {
+        s.map(|s| s.iter(u32::MAX).collect()).unwrap_or_default()
+    };
+    let theirs = |rs: &[Response<'_>]| -> (Vec<u32>, Vec<u32>) {
+        let mut vanished = Vec::new();
+        let mut changed = Vec::new();
+        for r in rs {
+            match r {
+                Response::Data(Data::Vanished { uids, .. }) => vanished.extend(uids.iter(u32::MAX)),
+                Response::Data(Data::Fetch { items, .. }) => {
+                    changed.extend(items.iter().find_map(|i| match i {
+                        FetchItem::Uid(u) => Some(u.get()),
+                        _ => None,
+                    }))
+                }
+                _ => {}
+            }
+        }
+        vanished.sort_unstable();
+        changed.sort_unstable();
+        (vanished, changed)
+    };
+    let known = command_body("UID FETCH 2:9,15 FLAGS");
+    let CommandBody::Fetch { set: known, .. } = known else {
+        panic!()
+    };
+    // Dovecot does not count an expunge as a change of HIGHESTMODSEQ: from
+    // the state right before an EXPUNGE its VANISHED (EARLIER) leaves out
+    // what that EXPUNGE removed (the client there would never learn of
+    // it). The kit gives every expunge a mod-sequence of its own (RFC 7162
+    // §3.2.5.1 "expunged since the specified mod-sequence"): exactly those
+    // UIDs are taken out of the kit's answer before comparing.
+    let dovecot_view = |(v, c): (Vec<u32>, Vec<u32>), gone: &[u32]| {
+        (
+            v.into_iter()
+                .filter(|u| !gone.contains(u))
+                .collect::<Vec<_>>(),
+            c,
+        )
+    };
+    for (dh, kh, gone) in &points {
+        let (dh, kh) = (*dh, *kh);
+        let q = mb.qresync(v, kh, None, None).unwrap();
+        let ours = dovecot_view((set_uids(q.vanished.as_ref()), uids_of(&q.changed)), gone);
+        let got = theirs(&session(&format!(
+            "s SELECT INBOX (QRESYNC ({v} {dh}))\r\n"
+        )));
+        assert_eq!(got, ours, "SELECT (QRESYNC ({v} {dh}))");
+
+        let q = mb.qresync(v, kh, Some(&known), None).unwrap();
+        let ours = dovecot_view((set_uids(q.vanished.as_ref()), uids_of(&q.changed)), gone);
+        let got = theirs(&session(&format!(
+            "s SELECT INBOX (QRESYNC ({v} {dh} 2:9,15))\r\n"
+        )));
+        assert_eq!(got, ours, "SELECT (QRESYNC ({v} {dh} 2:9,15))");
+
+        let all: Vec<u32> = (1..=mb.len()).collect();
+        let ours = dovecot_view(
+            (
+                set_uids(mb.vanished_since(kh, Some(&SequenceSet::all())).as_ref()),
+                uids_of(&mb.changed_since(&all, kh)),
+            ),
+            gone,
+        );
+        let got = theirs(&session(&format!(
+            "s SELECT INBOX\r\nf UID FETCH 1:* (FLAGS) (CHANGEDSINCE {dh} VANISHED)\r\n"
+        )));
+        assert_eq!(got, ours, "UID FETCH (CHANGEDSINCE {dh} VANISHED)");
+    }
+    // The flags at the end.
+    let rs = session("s SELECT INBOX\r\nf FETCH 1:* (UID FLAGS)\r\n");
+    let mut n = 0;
+    for r in &rs {
+        let Response::Data(Data::Fetch { seq, items }) = r else {
+            continue;
+        };
+        let entry = mb.entry(seq.get()).unwrap();
+        for i in items {
+            match i {
+                FetchItem::Uid(u) => assert_eq!(u.get(), entry.uid.get()),
+                FetchItem::Flags(f) => assert_eq!(Flags::from_flags(f), entry.flags, "{seq}"),
+                _ => {}
+            }
+        }
+        n += 1;
+    }
+    assert_eq!(n, mb.len());
+    eprintln!(
+        "{} states compared, {} messages left",
+        points.len(),
+        mb.len()
+    );
 }
 
 /// The ESEARCH items answering `tag`, in a canonical order.

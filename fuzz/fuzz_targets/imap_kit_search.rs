@@ -46,24 +46,14 @@ fuzz_target!(|data: &[u8]| {
     let items = || {
         mb.entries().iter().zip(&kept).enumerate().map(|(s, (e, &i))| {
             (
-                MessageMeta {
-                    seq: s as u32 + 1,
-                    uid: e.uid.get(),
-                    flags: &e.flags,
-                    recent: e.recent,
-                    internal_date: dates[i],
-                    size: raws[i].len() as u64,
-                    modseq: e.modseq,
-                },
+                MessageMeta::of(s as u32 + 1, e, dates[i], raws[i].len() as u64),
                 LazyContent::borrowed(&messages[i]),
             )
         })
     };
     let ctx = SearchContext {
-        max_seq: mb.len(),
-        max_uid: mb.uids().last().unwrap_or(0),
         saved: &[1, 3],
-        now: 1_600_000_000,
+        ..SearchContext::of(&mb, 1_600_000_000)
     };
     match &cmd.body {
         CommandBody::Search {
@@ -131,6 +121,10 @@ fuzz_target!(|data: &[u8]| {
                     seq_match,
                 } = p
                 {
+                    if modseq % 2 == 1 {
+                        // Forgotten expunges: the fallback over the known UIDs.
+                        mb.forget_expunged(mb.highest_modseq());
+                    }
                     let _ = mb.qresync(
                         *uidvalidity,
                         *modseq,

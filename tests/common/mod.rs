@@ -4,6 +4,7 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod corpus;
 pub mod dovecot;
 
 use std::io::{BufRead, BufReader, Read, Write};

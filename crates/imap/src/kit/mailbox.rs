@@ -232,7 +232,8 @@ pub struct QresyncOutcome {
 #[derive(Debug, Clone)]
 pub struct Mailbox {
     uid_validity: u32,
-    uid_next: u32,
+    /// Wider than a UID: 2^32 means the UIDs are used up.
+    uid_next: u64,
     highest_modseq: u64,
     messages: Vec<Entry>,
     /// `(uid, modseq)` of expunged messages, sorted by UID.
@@ -269,7 +270,12 @@ impl Mailbox {
 
     /// UIDNEXT: the UID the next message will get.
     pub fn uid_next(&self) -> u32 {
-        self.uid_next
+        u32::try_from(self.uid_next).unwrap_or(u32::MAX)
+    }
+
+    /// The largest UID ever given (0 before the first).
+    fn top_uid(&self) -> u32 {
+        u32::try_from(self.uid_next.saturating_sub(1)).unwrap_or(u32::MAX)
     }
 
     /// HIGHESTMODSEQ (RFC 7162 §3.1.1).
@@ -344,20 +350,62 @@ impl Mailbox {
 
     /// Adds a message at the end with the next UID and a fresh mod-sequence;
     /// returns its sequence number and UID. Its keywords join the FLAGS list.
-    pub fn append(&mut self, flags: Flags, recent: bool) -> (u32, u32) {
-        let uid = self.uid_next.max(1);
-        self.uid_next = uid.saturating_add(1);
+    /// `None` when UID 4294967295 was given already: the mailbox needs a new
+    /// UIDVALIDITY (RFC 9051 §2.3.1.1), a new [`Mailbox`].
+    pub fn append(&mut self, flags: Flags, recent: bool) -> Option<(u32, u32)> {
+        let uid = u32::try_from(self.uid_next)
+            .ok()
+            .and_then(NonZeroU32::new)?;
+        self.uid_next += 1;
         for k in flags.keywords() {
             self.keywords.insert_keyword(k);
         }
         let modseq = self.next_modseq();
         self.messages.push(Entry {
-            uid: NonZeroU32::new(uid).unwrap_or(NonZeroU32::MIN),
+            uid,
             flags,
             modseq,
             recent,
         });
-        (self.len(), uid)
+        Some((self.len(), uid.get()))
+    }
+
+    /// Adds a message the server already holds (when loading a mailbox):
+    /// its UID must be above every UID present; UIDNEXT and HIGHESTMODSEQ
+    /// rise to cover it. Returns false (and changes nothing) otherwise.
+    pub fn push_existing(
+        &mut self,
+        uid: NonZeroU32,
+        flags: Flags,
+        modseq: u64,
+        recent: bool,
+    ) -> bool {
+        if self.messages.last().is_some_and(|m| m.uid >= uid) {
+            return false;
+        }
+        self.uid_next = self.uid_next.max(u64::from(uid.get()) + 1);
+        self.highest_modseq = self.highest_modseq.max(modseq);
+        for k in flags.keywords() {
+            self.keywords.insert_keyword(k);
+        }
+        self.messages.push(Entry {
+            uid,
+            flags,
+            modseq,
+            recent,
+        });
+        true
+    }
+
+    /// Raises UIDNEXT to `uid_next` (UIDs may be skipped, never reused).
+    pub fn raise_uid_next(&mut self, uid_next: u32) {
+        self.uid_next = self.uid_next.max(u64::from(uid_next));
+    }
+
+    /// Raises HIGHESTMODSEQ to `modseq` (when loading a mailbox whose last
+    /// change was an expunge).
+    pub fn raise_highest_modseq(&mut self, modseq: u64) {
+        self.highest_modseq = self.highest_modseq.max(modseq);
     }
 
     /// The FLAGS response: the system flags and every keyword defined.
@@ -560,7 +608,7 @@ impl Mailbox {
         uids: Option<&SequenceSet>,
         above: u32,
     ) -> Option<SequenceSet> {
-        let top = self.uid_next.saturating_sub(1);
+        let top = self.top_uid();
         let in_set = |u: u32| {
             u > above
                 && match uids {
@@ -579,7 +627,9 @@ impl Mailbox {
             let mut out = Vec::new();
             let mut present = self.messages.iter().map(|m| m.uid.get()).peekable();
             for span in set_spans(uids, top) {
-                for u in span.0.max(above + 1)..=span.1 {
+                // UIDs above UIDNEXT were never given: a client's `1:4294967295`
+                // costs nothing beyond them.
+                for u in span.0.max(above + 1)..=span.1.min(top) {
                     while present.peek().is_some_and(|&p| p < u) {
                         present.next();
                     }
@@ -612,7 +662,7 @@ impl Mailbox {
         // all expunges up to that UID.
         let mut above = 0;
         if let Some((seqs, uids)) = seq_match {
-            let top = self.uid_next.saturating_sub(1);
+            let top = self.top_uid();
             for (s, u) in seqs.iter(self.len()).zip(uids.iter(top)) {
                 if self.uid(s) == Some(u) {
                     above = above.max(u);
@@ -625,9 +675,7 @@ impl Mailbox {
             .filter(|&s| {
                 self.entry(s).is_some_and(|m| {
                     m.modseq > modseq
-                        && known_uids.is_none_or(|k| {
-                            set_contains(k, m.uid.get(), self.uid_next.saturating_sub(1))
-                        })
+                        && known_uids.is_none_or(|k| set_contains(k, m.uid.get(), self.top_uid()))
                 })
             })
             .collect();
@@ -911,6 +959,12 @@ mod tests {
             .qresync(7, 1, Some(&set("1:29")), Some((&set("2,4"), &set("6,12"))))
             .unwrap();
         assert_eq!(q.vanished, Some(set("13:14,16:17,19:20,22:23,25:26,28:29")));
+        // A huge known set costs no more than the UIDs given so far.
+        let q = mb.qresync(7, 1, Some(&set("1:4294967295")), None).unwrap();
+        assert_eq!(
+            q.vanished.unwrap(),
+            set("1:2,4:5,7:8,10:11,13:14,16:17,19:20,22:23,25:26,28:29")
+        );
         // A pair that does not match stops the scan.
         let q = mb
             .qresync(7, 1, Some(&set("1:29")), Some((&set("2,4"), &set("7,12"))))
@@ -919,6 +973,23 @@ mod tests {
             q.vanished.unwrap(),
             set("1:2,4:5,7:8,10:11,13:14,16:17,19:20,22:23,25:26,28:29")
         );
+    }
+
+    #[test]
+    fn loading_and_running_out_of_uids() {
+        let mut mb = Mailbox::new(7, true);
+        let uid = |n| NonZeroU32::new(n).unwrap();
+        assert!(mb.push_existing(uid(5), Flags::default(), 40, false));
+        assert!(!mb.push_existing(uid(5), Flags::default(), 41, false));
+        assert_eq!((mb.uid_next(), mb.highest_modseq()), (6, 40));
+        mb.raise_uid_next(10);
+        assert_eq!(mb.append(Flags::default(), true), Some((2, 10)));
+        assert_eq!(mb.highest_modseq(), 41);
+        assert!(mb.push_existing(uid(u32::MAX - 1), Flags::default(), 1, false));
+        assert_eq!(mb.append(Flags::default(), true), Some((4, u32::MAX)));
+        assert_eq!(mb.append(Flags::default(), true), None);
+        assert_eq!(mb.len(), 4);
+        assert_eq!(mb.resolve(&set("*"), true).unwrap(), vec![4]);
     }
 
     #[test]

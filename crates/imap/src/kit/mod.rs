@@ -45,11 +45,6 @@ mod section;
 pub use fetch::FetchError;
 pub use message::{Message, Options};
 
-pub mod mailbox;
-pub mod search;
-pub mod sort;
-pub mod thread;
-
 use crate::types::core::IString;
 
 /// A header-derived value as an IMAP string. An IMAP string cannot hold
@@ -63,3 +58,8 @@ pub(crate) fn istr(mut v: Vec<u8>) -> IString<'static> {
     // NUL replaced just above.
     IString::unvalidated(v)
 }
+
+pub mod mailbox;
+pub mod search;
+pub mod sort;
+pub mod thread;

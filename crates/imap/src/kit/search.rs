@@ -14,7 +14,8 @@
 //! use mailwire_imap::kit::{mailbox::Flags, Message};
 //! use mailwire_imap::{parse, CommandBody, Date, DateTime};
 //!
-//! let (cmd, _) = parse::command(b"a SEARCH OR SUBJECT caf\xc3\xa9 LARGER 1000 UNSEEN\r\n").unwrap();
+//! let cmd = b"a SEARCH CHARSET UTF-8 OR SUBJECT {5}\r\ncaf\xc3\xa9 LARGER 1000 UNSEEN\r\n";
+//! let (cmd, _) = parse::command(cmd).unwrap();
 //! let CommandBody::Search { criteria, charset, .. } = cmd.body else { panic!() };
 //! let query = Query::new(&criteria, charset.as_ref().map(|c| c.as_bytes())).unwrap();
 //!
@@ -32,7 +33,7 @@
 use std::borrow::Cow;
 
 use super::Message;
-use super::mailbox::{Flags, SystemFlags, compact_set, set_contains};
+use super::mailbox::{Entry, Flags, Mailbox, SystemFlags, compact_set, set_contains};
 use crate::types::command::SearchReturn;
 use crate::types::core::{Date, DateTime};
 use crate::types::response::ESearchItem;
@@ -74,6 +75,22 @@ pub struct MessageMeta<'a> {
     pub modseq: u64,
 }
 
+impl<'a> MessageMeta<'a> {
+    /// The metadata of a [`Mailbox`] entry with sequence number `seq`, with
+    /// what the mailbox does not keep: the INTERNALDATE and the size.
+    pub fn of(seq: u32, entry: &'a Entry, internal_date: DateTime, size: u64) -> Self {
+        Self {
+            seq,
+            uid: entry.uid.get(),
+            flags: &entry.flags,
+            recent: entry.recent,
+            internal_date,
+            size,
+            modseq: entry.modseq,
+        }
+    }
+}
+
 /// Mailbox-wide values a search needs.
 #[derive(Debug, Clone, Copy)]
 pub struct SearchContext<'a> {
@@ -85,6 +102,19 @@ pub struct SearchContext<'a> {
     pub saved: &'a [u32],
     /// The time now, in seconds since 1970 UTC (OLDER and YOUNGER).
     pub now: i64,
+}
+
+impl<'a> SearchContext<'a> {
+    /// The context of a selected [`Mailbox`]: `*` from its size and its
+    /// last UID, `$` its saved result.
+    pub fn of(mailbox: &'a Mailbox, now: i64) -> Self {
+        Self {
+            max_seq: mailbox.len(),
+            max_uid: mailbox.entries().last().map_or(0, |e| e.uid.get()),
+            saved: mailbox.saved(),
+            now,
+        }
+    }
 }
 
 /// A parsed message, loaded the first time a key needs it (or one the
@@ -209,7 +239,11 @@ fn fold(s: &str) -> String {
             out.push(' ');
         }
         space = false;
-        out.extend(c.to_lowercase());
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.extend(c.to_lowercase());
+        }
     }
     if space && !out.is_empty() {
         out.push(' ');
@@ -224,15 +258,10 @@ impl Query {
     pub fn new(criteria: &[SearchKey<'_>], charset: Option<&[u8]>) -> Result<Self, SearchError> {
         let encoding = match charset {
             None => None,
-            Some(label) => Some(
-                encoding_rs::Encoding::for_label(label)
-                    .or_else(|| {
-                        label
-                            .eq_ignore_ascii_case(b"us-ascii")
-                            .then_some(encoding_rs::UTF_8)
-                    })
-                    .ok_or(SearchError::BadCharset)?,
-            ),
+            // WHATWG labels (US-ASCII among them, read as its superset windows-1252).
+            Some(label) => {
+                Some(encoding_rs::Encoding::for_label(label).ok_or(SearchError::BadCharset)?)
+            }
         };
         let mut compiler = Compiler {
             encoding,
