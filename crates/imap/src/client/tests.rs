@@ -242,28 +242,20 @@ fn closed(events: &[Event]) -> Option<&ConnectionError> {
 
 // ----- RFC 3501 §8 ----------------------------------------------------------
 
-/// RFC 3501 §8, the long lines joined. The store line is written as the
+/// RFC 3501 §8, the long lines joined (with [`SAMPLE_TAIL`]). The store line is written as the
 /// machine sends it: a flag list in parentheses (the shortest correct form
 /// the encoder always uses).
-const RFC3501_8: &str = r#"
-S: * OK IMAP4rev1 Service Ready
-C: a001 login mrc secret
-S: a001 OK LOGIN completed
-C: a002 select inbox
-S: * 18 EXISTS
-S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft)
-S: * 2 RECENT
-S: * OK [UNSEEN 17] Message 17 is the first unseen message
-S: * OK [UIDVALIDITY 3857529045] UIDs valid
-S: a002 OK [READ-WRITE] SELECT completed
+/// The part both §8 samples share (FETCH, STORE, LOGOUT); they differ in
+/// the version name and in a typo of RFC 9051's envelope message id.
+const SAMPLE_TAIL: &str = r#"
 C: a003 fetch 12 full
-S: * 12 FETCH (FLAGS (\Seen) INTERNALDATE "17-Jul-1996 02:44:25 -0700" RFC822.SIZE 4286 ENVELOPE ("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)" "IMAP4rev1 WG mtg summary and minutes" (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) ((NIL NIL "imap" "cac.washington.edu")) ((NIL NIL "minutes" "CNRI.Reston.VA.US") ("John Klensin" NIL "KLENSIN" "MIT.EDU")) NIL NIL "<B27397-0100000@cac.washington.edu>") BODY ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 3028 92))
+S: * 12 FETCH (FLAGS (\Seen) INTERNALDATE "17-Jul-1996 02:44:25 -0700" RFC822.SIZE 4286 ENVELOPE ("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)" "{REV} WG mtg summary and minutes" (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) ((NIL NIL "imap" "cac.washington.edu")) ((NIL NIL "minutes" "CNRI.Reston.VA.US") ("John Klensin" NIL "KLENSIN" "MIT.EDU")) NIL NIL "{ENVID}") BODY ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 3028 92))
 S: a003 OK FETCH completed
 C: a004 fetch 12 body[header]
 S: * 12 FETCH (BODY[HEADER] {342}
 S: Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)
 S: From: Terry Gray <gray@cac.washington.edu>
-S: Subject: IMAP4rev1 WG mtg summary and minutes
+S: Subject: {REV} WG mtg summary and minutes
 S: To: imap@cac.washington.edu
 S: cc: minutes@CNRI.Reston.VA.US, John Klensin <KLENSIN@MIT.EDU>
 S: Message-Id: <B27397-0100000@cac.washington.edu>
@@ -276,9 +268,35 @@ C: a005 store 12 +flags (\deleted)
 S: * 12 FETCH (FLAGS (\Seen \Deleted))
 S: a005 OK +FLAGS completed
 C: a006 logout
-S: * BYE IMAP4rev1 server terminating connection
+S: * BYE {REV} server terminating connection
 S: a006 OK LOGOUT completed
 "#;
+
+fn sample(head: &str, rev: &str, envid: &str) -> &'static str {
+    let tail = SAMPLE_TAIL.replace("{REV}", rev).replace("{ENVID}", envid);
+    String::leak(format!("{head}{tail}"))
+}
+
+const RFC3501_8_HEAD: &str = r#"
+S: * OK IMAP4rev1 Service Ready
+C: a001 login mrc secret
+S: a001 OK LOGIN completed
+C: a002 select inbox
+S: * 18 EXISTS
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft)
+S: * 2 RECENT
+S: * OK [UNSEEN 17] Message 17 is the first unseen message
+S: * OK [UIDVALIDITY 3857529045] UIDs valid
+S: a002 OK [READ-WRITE] SELECT completed
+"#;
+
+fn rfc3501_8() -> &'static str {
+    sample(
+        RFC3501_8_HEAD,
+        "IMAP4rev1",
+        "<B27397-0100000@cac.washington.edu>",
+    )
+}
 
 fn rfc3501_actions() -> Vec<Action> {
     vec![
@@ -301,7 +319,7 @@ fn rfc3501_opts() -> Options {
 
 #[test]
 fn rfc3501_8_sample() {
-    let (client, events) = run(rfc3501_opts(), RFC3501_8, rfc3501_actions(), Feed::Whole);
+    let (client, events) = run(rfc3501_opts(), rfc3501_8(), rfc3501_actions(), Feed::Whole);
     let done = completions(&events);
     assert_eq!(done.len(), 6);
     assert!(done.iter().all(|c| c.is_ok()));
@@ -332,7 +350,7 @@ fn rfc3501_8_sample() {
 #[test]
 fn rfc3501_8_mailbox_state() {
     // Stop before LOGOUT to read the selected mailbox.
-    let text = RFC3501_8.split("C: a006").next().unwrap();
+    let text = rfc3501_8().split("C: a006").next().unwrap();
     let mut actions = rfc3501_actions();
     actions.pop();
     let (client, _) = run(rfc3501_opts(), text, actions, Feed::Whole);
@@ -349,11 +367,11 @@ fn rfc3501_8_mailbox_state() {
 
 // ----- RFC 9051 §8 ----------------------------------------------------------
 
-/// RFC 9051 §8 with the long lines joined. Two exchanges are added (marked
+/// RFC 9051 §8 with the long lines joined (with [`SAMPLE_TAIL`]). Two exchanges are added (marked
 /// `added`): the machine asks CAPABILITY after STARTTLS (RFC 9051 §6.2.1:
 /// the old list must not be used) and after AUTHENTICATE (its OK carried no
 /// CAPABILITY code).
-const RFC9051_8: &str = r#"
+const RFC9051_8_HEAD: &str = r#"
 S: * OK [CAPABILITY STARTTLS AUTH=SCRAM-SHA-256 LOGINDISABLED IMAP4rev2] IMAP4rev2 Service Ready
 C: a000 starttls
 S: a000 OK Proceed with TLS negotiation
@@ -378,29 +396,15 @@ S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft)
 S: * OK [UIDVALIDITY 3857529045] UIDs valid
 S: * LIST () "/" INBOX ("OLDNAME" ("inbox"))
 S: a002 OK [READ-WRITE] SELECT completed
-C: a003 fetch 12 full
-S: * 12 FETCH (FLAGS (\Seen) INTERNALDATE "17-Jul-1996 02:44:25 -0700" RFC822.SIZE 4286 ENVELOPE ("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)" "IMAP4rev2 WG mtg summary and minutes" (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) ((NIL NIL "imap" "cac.washington.edu")) ((NIL NIL "minutes" "CNRI.Reston.VA.US") ("John Klensin" NIL "KLENSIN" "MIT.EDU")) NIL NIL "<B27397-0100000@cac.washington.ed>") BODY ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 3028 92))
-S: a003 OK FETCH completed
-C: a004 fetch 12 body[header]
-S: * 12 FETCH (BODY[HEADER] {342}
-S: Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)
-S: From: Terry Gray <gray@cac.washington.edu>
-S: Subject: IMAP4rev2 WG mtg summary and minutes
-S: To: imap@cac.washington.edu
-S: cc: minutes@CNRI.Reston.VA.US, John Klensin <KLENSIN@MIT.EDU>
-S: Message-Id: <B27397-0100000@cac.washington.edu>
-S: MIME-Version: 1.0
-S: Content-Type: TEXT/PLAIN; CHARSET=US-ASCII
-S:
-S: )
-S: a004 OK FETCH completed
-C: a005 store 12 +flags (\deleted)
-S: * 12 FETCH (FLAGS (\Seen \Deleted))
-S: a005 OK +FLAGS completed
-C: a006 logout
-S: * BYE IMAP4rev2 server terminating connection
-S: a006 OK LOGOUT completed
 "#;
+
+fn rfc9051_8() -> &'static str {
+    sample(
+        RFC9051_8_HEAD,
+        "IMAP4rev2",
+        "<B27397-0100000@cac.washington.ed>",
+    )
+}
 
 fn rfc9051_actions() -> Vec<Action> {
     vec![
@@ -429,7 +433,7 @@ fn rfc9051_actions() -> Vec<Action> {
 
 #[test]
 fn rfc9051_8_sample() {
-    let (client, events) = run(opts(), RFC9051_8, rfc9051_actions(), Feed::Whole);
+    let (client, events) = run(opts(), rfc9051_8(), rfc9051_actions(), Feed::Whole);
     assert!(events.iter().any(|e| matches!(e, Event::StartTls { .. })));
     let done = completions(&events);
     assert_eq!(
@@ -492,8 +496,10 @@ type Setup = fn() -> (Options, &'static str, Vec<Action>);
 /// Each transcript, with its options and actions.
 fn transcripts() -> Vec<(&'static str, Setup)> {
     vec![
-        ("rfc3501", || (rfc3501_opts(), RFC3501_8, rfc3501_actions())),
-        ("rfc9051", || (opts(), RFC9051_8, rfc9051_actions())),
+        ("rfc3501", || {
+            (rfc3501_opts(), rfc3501_8(), rfc3501_actions())
+        }),
+        ("rfc9051", || (opts(), rfc9051_8(), rfc9051_actions())),
         ("rfc2177", || {
             (rfc2177_opts(), rfc2177_text(), rfc2177_actions())
         }),
