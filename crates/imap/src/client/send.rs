@@ -343,12 +343,6 @@ impl Client {
         } else {
             None
         };
-        let mut sasl = sasl;
-        if initial.is_some() {
-            // The initial response went with the command: the server's first
-            // challenge is the next step, not a request for it.
-            let _ = sasl.step(&[]);
-        }
         let mechanism = Atom::unvalidated(sasl.mechanism().name());
         let cmd = Command {
             tag,
