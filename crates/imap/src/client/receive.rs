@@ -187,6 +187,12 @@ impl Client {
         }
     }
 
+    fn enable(&mut self, cap: &str) {
+        if !self.enabled.has(cap) {
+            self.enabled.push(cap.to_owned());
+        }
+    }
+
     pub(super) fn set_caps(&mut self, caps: Capabilities) {
         self.caps = Some(caps.clone());
         self.events.push_back(Event::Capabilities(caps));
@@ -317,6 +323,9 @@ impl Client {
             && matches!(code, Code::HighestModSeq(_))
         {
             m.apply_code(code);
+        }
+        if ok && cmd.enables_condstore {
+            self.enable("CONDSTORE");
         }
         if !cmd.internal {
             self.events.push_back(Event::Completed(Completion {
@@ -483,8 +492,10 @@ impl Client {
             }
             Data::Enabled(c) => {
                 for cap in Capabilities::from_atoms(c.iter()).as_slice() {
-                    if !self.enabled.has(cap) {
-                        self.enabled.push(cap.clone());
+                    self.enable(cap);
+                    if cap == "QRESYNC" {
+                        // RFC 7162 §3.2.3: enabling QRESYNC enables CONDSTORE.
+                        self.enable("CONDSTORE");
                     }
                 }
                 let i = self.find(|k| k == Kind::Enable);

@@ -1058,6 +1058,8 @@ fn rfc7162_3_2_5_1_qresync_select() {
         Feed::Whole,
     );
     assert!(client.enabled().has("QRESYNC"));
+    // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+    assert!(client.enabled().has("CONDSTORE"));
     let done = completions(&events);
     // VANISHED (EARLIER) and the three FETCHes belong to the SELECT.
     assert_eq!(done[1].fetches().count(), 3);
@@ -1081,6 +1083,27 @@ fn rfc7162_3_2_5_1_qresync_select() {
         events
             .iter()
             .any(|e| matches!(e, Event::Update(Update::Vanished(_))))
+    );
+}
+
+/// RFC 7162 §3.1.8: SELECT (CONDSTORE) is a CONDSTORE enabling command.
+#[test]
+fn rfc7162_3_1_8_select_condstore_enables_condstore() {
+    let mut sc = preauth("IMAP4rev1 CONDSTORE");
+    sc.act(|c| {
+        c.enqueue_command(CommandBody::Select {
+            mailbox: Mailbox::Inbox,
+            params: vec![SelectParam::CondStore],
+        })
+        .unwrap()
+    });
+    sc.expect(b"A001 SELECT INBOX (CONDSTORE)\r\n");
+    assert!(!sc.machine.enabled().has("CONDSTORE"));
+    sc.send(b"* OK [HIGHESTMODSEQ 715194045007] Highest\r\nA001 OK [READ-WRITE] done\r\n");
+    assert!(sc.machine.enabled().has("CONDSTORE"));
+    assert_eq!(
+        sc.machine.selected().unwrap().highest_modseq,
+        Some(715194045007)
     );
 }
 
