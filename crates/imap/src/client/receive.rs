@@ -124,7 +124,10 @@ impl Client {
     /// status word it starts with), so the session does not hang.
     pub(super) fn malformed(&mut self, raw: Bytes, error: crate::parse::ParseError) {
         if !self.greeted {
-            let text = String::from_utf8_lossy(&raw).trim_end().to_owned();
+            // At most 200 bytes of it: the line may be up to `max_line` long.
+            let text = String::from_utf8_lossy(&raw[..raw.len().min(200)])
+                .trim_end()
+                .to_owned();
             return self.close(ConnectionError::MalformedGreeting(text));
         }
         let mut words = raw.splitn(3, |&b| b == b' ' || b == b'\r');
@@ -253,7 +256,10 @@ impl Client {
         };
         let ok = s.kind == StatusKind::Ok;
         let mut caps_in_code = false;
-        if let Some(Code::Capability(c)) = &s.code {
+        if let Some(Code::Capability(c)) = &s.code
+            && !(ok && cmd.kind == Kind::StartTls)
+        {
+            // (A list sent with the OK to STARTTLS is plaintext, so not trusted.)
             caps_in_code = true;
             self.set_caps(Capabilities::from_atoms(c.iter()));
         }
@@ -376,9 +382,13 @@ impl Client {
         }
     }
 
-    /// The oldest command that is not the machine's own.
+    /// The oldest command that is not the machine's own, nor an IDLE (what
+    /// comes during IDLE, such as Dovecot's `* OK Still here`, is news for
+    /// the application).
     pub(super) fn oldest(&self) -> Option<usize> {
-        self.inflight.iter().position(|c| !c.internal)
+        self.inflight
+            .iter()
+            .position(|c| !c.internal && c.kind != Kind::Idle)
     }
 
     pub(super) fn untagged_status(&mut self, s: StatusResponse<'_>, rec: Received) {

@@ -649,7 +649,7 @@ fn rfc2177_3_idle_is_reissued_before_29_minutes() {
     sc.expect(b"DONE\r\n");
     sc.send(b"A001 OK IDLE terminated\r\n");
     sc.expect(b"A002 IDLE\r\n");
-    sc.send(b"+ idling\r\n* 5 EXISTS\r\n");
+    sc.send(b"+ idling\r\n* 5 EXISTS\r\n* OK Still here\r\n");
     let ev = sc.events();
     assert_eq!(
         ev.iter()
@@ -659,6 +659,10 @@ fn rfc2177_3_idle_is_reissued_before_29_minutes() {
         "the refresh is silent: {ev:?}"
     );
     assert!(!ev.iter().any(|e| matches!(e, Event::Completed(_))));
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Update(Update::Notice(_))))
+    );
     sc.act(|c| c.idle_done().unwrap());
     sc.expect(b"DONE\r\n");
     sc.send(b"A002 OK IDLE terminated\r\n");
