@@ -531,11 +531,17 @@ impl Client {
                 self.deliver(i, rec, Update::Other);
             }
             Data::List(_) | Data::Lsub(_) | Data::XList(_) => {
-                let i = self.find(|k| matches!(k, Kind::List | Kind::Select));
+                // RFC 9051 §6.3.2: SELECT may answer with a LIST (OLDNAME).
+                let i = self
+                    .find(|k| k == Kind::List)
+                    .or_else(|| self.find(|k| k == Kind::Select));
                 self.deliver(i, rec, Update::Other);
             }
             Data::Status { .. } => {
-                let i = self.find(|k| matches!(k, Kind::Status | Kind::List));
+                // RFC 5819: LIST (RETURN (STATUS ...)) answers with STATUS too.
+                let i = self
+                    .find(|k| k == Kind::Status)
+                    .or_else(|| self.find(|k| k == Kind::List));
                 self.deliver(i, rec, Update::Other);
             }
             Data::Namespace { .. } => {

@@ -451,7 +451,8 @@ fn rfc9051_8_sample() {
     assert!(done.iter().all(|c| c.is_ok()));
     assert!(client.enabled().has("imap4rev2"));
     // The LIST with OLDNAME is part of the SELECT's data.
-    assert!(done[2].data().any(|d| matches!(d, Data::List(_))));
+    assert_eq!(done[2].lists().count(), 1);
+    assert!(matches!(done[2].code(), Some(Code::ReadWrite)));
     assert_eq!(closed(&events), Some(&ConnectionError::Logout));
 }
 
@@ -824,6 +825,32 @@ fn uid_command_blocks_sequence_numbers() {
     sc.expect(b"A003 FETCH 1 FAST\r\n");
 }
 
+#[test]
+fn pipelined_list_and_status_each_get_their_own_data() {
+    let mut sc = preauth("IMAP4rev1");
+    sc.act(|c| {
+        c.enqueue_command(CommandBody::List {
+            select: vec![],
+            reference: Mailbox::new(s("")),
+            patterns: Vec1::one(s("*")),
+            return_opts: vec![],
+        })
+        .unwrap();
+        c.enqueue_command(CommandBody::Status {
+            mailbox: Mailbox::Inbox,
+            items: vec![crate::types::command::StatusAttr::Messages],
+        })
+        .unwrap();
+    });
+    sc.expect(b"A001 LIST \"\" *\r\nA002 STATUS INBOX (MESSAGES)\r\n");
+    sc.send(b"* LIST () \"/\" INBOX\r\n* STATUS INBOX (MESSAGES 3)\r\n* LIST () \"/\" Sent\r\nA001 OK done\r\nA002 OK done\r\n");
+    let ev = sc.events();
+    let done = completions(&ev);
+    assert_eq!(done[0].lists().count(), 2);
+    assert_eq!(done[0].statuses().count(), 0);
+    assert_eq!(done[1].statuses().count(), 1);
+}
+
 // ----- STARTTLS and other security tests ------------------------------------
 
 #[test]
@@ -1079,10 +1106,7 @@ fn rfc7162_3_2_5_1_qresync_select() {
     assert_eq!(m.highest_modseq, Some(90060115205545359));
     // The conditional STORE's FETCHes are its data; MODIFIED is in its code.
     assert_eq!(done[2].fetches().count(), 3);
-    assert!(matches!(
-        done[2].tagged.status().unwrap().code,
-        Some(Code::Modified(_))
-    ));
+    assert!(matches!(done[2].code(), Some(Code::Modified(_))));
     assert!(
         events
             .iter()
@@ -1188,10 +1212,7 @@ fn rfc4315_3_uidplus() {
     );
     assert_eq!(client.selected().unwrap().exists, 2);
     let done = completions(&events);
-    assert!(matches!(
-        done[2].tagged.status().unwrap().code,
-        Some(Code::CopyUid { .. })
-    ));
+    assert!(matches!(done[2].code(), Some(Code::CopyUid { .. })));
     assert_eq!(
         events
             .iter()
