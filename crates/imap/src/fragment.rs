@@ -37,6 +37,12 @@ pub struct FragmentOptions {
     /// line short and put the missing blank line before the closing `)`.
     /// Default false: strict framing.
     pub blank_line_after_literal_continues: bool,
+    /// Largest literal that may be *streamed* (see [`Fragmenter::stream_literal`]):
+    /// a literal above [`max_literal`](Self::max_literal) but not above this is
+    /// still announced, and the caller must stream it or the next
+    /// [`Fragmenter::poll`] fails with [`FrameError::LiteralTooLarge`]. Default 0:
+    /// no streaming, every literal above `max_literal` is refused at once.
+    pub max_streamed_literal: u64,
 }
 
 impl Default for FragmentOptions {
@@ -46,6 +52,7 @@ impl Default for FragmentOptions {
             max_literal: 64 << 20,
             max_message: 80 << 20,
             blank_line_after_literal_continues: false,
+            max_streamed_literal: 0,
         }
     }
 }
@@ -106,6 +113,10 @@ enum State {
     Line { line_start: usize, scanned: usize },
     /// Inside a literal that ends at `end` (an offset in the buffer).
     Literal { end: usize },
+    /// Handing out a streamed literal: `remaining` octets of it still come
+    /// through [`Fragmenter::poll_streamed`]. The message read so far sits in
+    /// `Fragmenter::held`.
+    Streaming { remaining: u64 },
 }
 
 /// Splits a byte stream into complete IMAP messages; feed any split.
@@ -131,6 +142,10 @@ pub struct Fragmenter {
     consumed: u64,
     literal_line_end: Option<usize>,
     after_literal: Option<usize>,
+    /// The literal just announced is over `max_literal`: it must be streamed.
+    must_stream: Option<u64>,
+    /// While streaming: the message so far, the literal announcement rewritten to `{0}`.
+    held: BytesMut,
 }
 
 impl Fragmenter {
@@ -147,6 +162,90 @@ impl Fragmenter {
             consumed: 0,
             literal_line_end: None,
             after_literal: None,
+            must_stream: None,
+            held: BytesMut::new(),
+        }
+    }
+
+    /// The message being framed, up to and including the line of the literal
+    /// just announced (empty when no literal is pending). Lets a receiver
+    /// look at what a literal belongs to (e.g. `* 3 FETCH (UID 9 BODY[] {n}`)
+    /// before it decides to [`stream_literal`](Self::stream_literal).
+    pub fn pending(&self) -> &[u8] {
+        match (self.state, self.literal_line_end) {
+            (State::Literal { .. }, Some(end)) => &self.buf[..end.min(self.buf.len())],
+            _ => &[],
+        }
+    }
+
+    /// Streams the literal just announced instead of buffering it: its
+    /// octets are handed out by [`poll_streamed`](Self::poll_streamed) as they
+    /// arrive, and the message is later handed out by [`poll`](Self::poll) with
+    /// the announcement rewritten to an empty literal (`{0}` or `~{0}`), so it
+    /// still parses. Memory stays bounded by what one `push` brings, however
+    /// large the literal. Call right after [`Frame::LiteralAnnounced`];
+    /// returns false (and does nothing) at any other time.
+    pub fn stream_literal(&mut self) -> bool {
+        let (State::Literal { end }, Some(line_end)) = (self.state, self.literal_line_end) else {
+            return false;
+        };
+        let line = &self.buf[..line_end.saturating_sub(2)];
+        // Where the announcement starts: the `{` (a `~` before it stays).
+        let Some(open) = memchr::memrchr(b'{', line) else {
+            return false;
+        };
+        let length = (end - line_end) as u64;
+        let tail = self.buf.split_off(line_end);
+        self.buf.truncate(open);
+        self.buf.extend_from_slice(b"{0}\r\n");
+        // The rewritten announcement is shorter; count the difference as
+        // consumed so `consumed` stays an offset in the stream.
+        self.consumed += (line_end - self.buf.len()) as u64;
+        self.held = std::mem::replace(&mut self.buf, tail);
+        self.literal_line_end = None;
+        self.must_stream = None;
+        self.state = State::Streaming { remaining: length };
+        true
+    }
+
+    /// While a literal streams: the next piece of it (a view of the receive
+    /// buffer, never a copy), or `None` when no octet of it is buffered.
+    /// When the last piece is out, framing of the message resumes and
+    /// [`poll`](Self::poll) hands it out in the end.
+    pub fn poll_streamed(&mut self) -> Option<Bytes> {
+        let State::Streaming { remaining } = self.state else {
+            return None;
+        };
+        if self.buf.is_empty() && remaining > 0 {
+            return None;
+        }
+        let n = usize::try_from(remaining)
+            .unwrap_or(usize::MAX)
+            .min(self.buf.len());
+        let chunk = self.buf.split_to(n).freeze();
+        self.consumed += n as u64;
+        let remaining = remaining - n as u64;
+        if remaining == 0 {
+            let resume = self.held.len();
+            let mut held = std::mem::take(&mut self.held);
+            held.extend_from_slice(&self.buf);
+            self.buf = held;
+            self.after_literal = Some(resume);
+            self.state = State::Line {
+                line_start: resume,
+                scanned: resume,
+            };
+        } else {
+            self.state = State::Streaming { remaining };
+        }
+        (n > 0).then_some(chunk)
+    }
+
+    /// Octets of a streamed literal still to come, if one is streaming.
+    pub fn streaming(&self) -> Option<u64> {
+        match self.state {
+            State::Streaming { remaining } => Some(remaining),
+            _ => None,
         }
     }
 
@@ -167,16 +266,6 @@ impl Fragmenter {
         self.consumed
     }
 
-    /// After [`Frame::LiteralAnnounced`]: the message framed so far, through
-    /// the announcement line (CRLF included). A server reads the tag and the
-    /// command name from it to decide on the literal before any of its bytes
-    /// arrive. Empty when no literal is waiting.
-    pub fn announced_prefix(&self) -> &[u8] {
-        match (self.state, self.literal_line_end) {
-            (State::Literal { .. }, Some(end)) => &self.buf[..end.min(self.buf.len())],
-            _ => &[],
-        }
-    }
 
     /// Drops the message being framed, announced literal included (a server
     /// that refused a synchronizing literal, whose bytes the client will not
@@ -208,6 +297,17 @@ impl Fragmenter {
         if let Some(e) = self.error {
             return Err(e);
         }
+        if let Some(length) = self.must_stream.take() {
+            self.error = Some(FrameError::LiteralTooLarge {
+                length,
+                max: self.opts.max_literal,
+            });
+            self.buf = BytesMut::new();
+            return Err(FrameError::LiteralTooLarge {
+                length,
+                max: self.opts.max_literal,
+            });
+        }
         let r = self.poll_inner();
         if let Err(e) = r {
             self.error = Some(e);
@@ -219,6 +319,7 @@ impl Fragmenter {
     fn poll_inner(&mut self) -> Result<Option<Frame>, FrameError> {
         loop {
             match self.state {
+                State::Streaming { .. } => return Ok(None),
                 State::Literal { end } => {
                     if self.buf.len() < end {
                         return Ok(None);
@@ -282,11 +383,27 @@ impl Fragmenter {
                     }
                     self.after_literal = None;
                     if let Some((length, mode, binary)) = literal_announcement(line) {
-                        if length > self.opts.max_literal {
+                        let oversize = length > self.opts.max_literal;
+                        if oversize && length > self.opts.max_streamed_literal {
                             return Err(FrameError::LiteralTooLarge {
                                 length,
                                 max: self.opts.max_literal,
                             });
+                        }
+                        if oversize {
+                            // Announced so the caller can stream it; the
+                            // next poll fails unless it does.
+                            self.must_stream = Some(length);
+                            self.state = State::Literal {
+                                end: (lf + 1)
+                                    .saturating_add(usize::try_from(length).unwrap_or(usize::MAX)),
+                            };
+                            self.literal_line_end = Some(lf + 1);
+                            return Ok(Some(Frame::LiteralAnnounced {
+                                length,
+                                mode,
+                                binary,
+                            }));
                         }
                         let end = (lf as u64 + 1).saturating_add(length);
                         if end > self.opts.max_message {
@@ -484,5 +601,86 @@ mod tests {
         let frames = drain(&mut f);
         assert_eq!(frames.len(), 2);
         assert_eq!(frames[1], Frame::Message(Bytes::from_static(wire)));
+    }
+
+    fn streaming_opts() -> FragmentOptions {
+        FragmentOptions {
+            max_literal: 8,
+            max_message: 64,
+            max_streamed_literal: 1 << 40,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn streamed_literal_comes_out_in_pieces_and_the_message_still_parses() {
+        let mut f = Fragmenter::new(streaming_opts());
+        let body = vec![b'x'; 1000];
+        let mut wire = b"* 3 FETCH (UID 9 BODY[] {1000}\r\n".to_vec();
+        wire.extend_from_slice(&body);
+        wire.extend_from_slice(b" FLAGS ())\r\n* 4 EXISTS\r\n");
+        let mut got = Vec::new();
+        let mut messages = Vec::new();
+        let mut announced = false;
+        for piece in wire.chunks(7) {
+            f.push(piece);
+            loop {
+                if let Some(c) = f.poll_streamed() {
+                    assert!(c.len() <= 7 + 4);
+                    got.extend_from_slice(&c);
+                    continue;
+                }
+                match f.poll().unwrap() {
+                    None => break,
+                    Some(Frame::LiteralAnnounced { length, .. }) => {
+                        assert_eq!(length, 1000);
+                        assert_eq!(f.pending(), b"* 3 FETCH (UID 9 BODY[] {1000}\r\n");
+                        assert!(f.stream_literal());
+                        announced = true;
+                    }
+                    Some(Frame::Message(m)) => messages.push(m),
+                }
+            }
+            // Memory stays bounded: never more than a piece or two buffered.
+            assert!(f.buffered() < 64);
+        }
+        assert!(announced);
+        assert_eq!(got, body);
+        assert_eq!(messages.len(), 2);
+        assert_eq!(
+            &messages[0][..],
+            b"* 3 FETCH (UID 9 BODY[] {0}\r\n FLAGS ())\r\n"
+        );
+        assert!(crate::parse::response(&messages[0]).is_ok());
+        assert_eq!(f.consumed(), wire.len() as u64);
+    }
+
+    #[test]
+    fn oversize_literal_not_streamed_is_refused() {
+        let mut f = Fragmenter::new(streaming_opts());
+        f.push(b"* 3 FETCH (BODY[] {9}\r\n");
+        assert!(matches!(
+            f.poll(),
+            Ok(Some(Frame::LiteralAnnounced { length: 9, .. }))
+        ));
+        assert_eq!(
+            f.poll(),
+            Err(FrameError::LiteralTooLarge { length: 9, max: 8 })
+        );
+        // Above max_streamed_literal: refused at once, as before.
+        let mut f = Fragmenter::new(FragmentOptions::default());
+        f.push(b"* 3 FETCH (BODY[] {99999999999}\r\n");
+        assert!(matches!(f.poll(), Err(FrameError::LiteralTooLarge { .. })));
+    }
+
+    #[test]
+    fn stream_literal_only_right_after_an_announcement() {
+        let mut f = Fragmenter::new(streaming_opts());
+        assert!(!f.stream_literal());
+        f.push(b"* 1 EXISTS\r\n");
+        assert!(matches!(f.poll(), Ok(Some(Frame::Message(_)))));
+        assert!(!f.stream_literal());
+        assert_eq!(f.poll_streamed(), None);
+        assert_eq!(f.streaming(), None);
     }
 }

@@ -18,6 +18,14 @@ impl<const N: usize> TimerTable<N> {
         self.slots[i] = Some(at);
     }
 
+    pub(crate) fn stop(&mut self, i: usize) {
+        self.slots[i] = None;
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<Instant> {
+        self.slots[i]
+    }
+
     pub(crate) fn stop_all(&mut self) {
         self.slots = [None; N];
     }

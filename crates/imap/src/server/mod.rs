@@ -756,7 +756,7 @@ impl Server {
     /// cannot be accepted) before any of its bytes are read, or send the
     /// continuation request for a synchronizing one.
     fn literal_announced(&mut self, length: u64, mode: LiteralMode) {
-        let prefix = self.frag.announced_prefix();
+        let prefix = self.frag.pending();
         let too_big = length > self.options.max_literal
             || (prefix.len() as u64).saturating_add(length) > self.options.max_command;
         let tag = tag_of(prefix);
