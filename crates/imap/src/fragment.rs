@@ -266,7 +266,6 @@ impl Fragmenter {
         self.consumed
     }
 
-
     /// Drops the message being framed, announced literal included (a server
     /// that refused a synchronizing literal, whose bytes the client will not
     /// send). Framing resumes with the next line.
