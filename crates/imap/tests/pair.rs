@@ -407,3 +407,124 @@ fn big_message_streams_on_both_sides() {
     assert!(chunks > 1, "streamed in {chunks} chunks");
     assert!(got == message);
 }
+
+/// The flow of RFC 9051 §8 between the two machines: STARTTLS (both sides
+/// wait for the handshake), SCRAM-SHA-256 with the sample's user, password,
+/// salt and nonces (each side verifies the other's proof), ENABLE
+/// IMAP4rev2, SELECT, FETCH and LOGOUT. The tags differ from the sample's
+/// (the client numbers its own), so the events are checked, not the bytes.
+#[test]
+fn rfc9051_8_flow_with_starttls_and_scram() {
+    let now = Instant::now();
+    let mut so = server::Options::default();
+    so.imap4rev1 = false;
+    so.starttls = true;
+    so.sasl_mechanisms = vec![mailwire_sasl::Mechanism::ScramSha256];
+    let server = Server::new(
+        so,
+        Greeting::ok("IMAP4rev2 Service Ready"),
+        "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0",
+        now,
+    );
+    let mut pair = Pair::new(
+        C(Client::new(client::Options::default(), now)),
+        S(server.unwrap()),
+        now,
+    );
+    pair.advance_clock = false;
+    pair.client.enqueue_command(CommandBody::StartTls).unwrap();
+    let sasl = mailwire_sasl::Client::scram_sha256(
+        None,
+        "user",
+        mailwire_sasl::Secret::new("pencil".to_owned()),
+        "rOprNGfwEbeRWgbNEkqO",
+    )
+    .unwrap();
+    pair.client.authenticate(sasl).unwrap();
+    let enable = mailwire_imap::Vec1::one(mailwire_imap::Atom::new("IMAP4rev2").unwrap());
+    pair.client
+        .enqueue_command(CommandBody::Enable(enable))
+        .unwrap();
+    pair.client
+        .enqueue_command(CommandBody::Select {
+            mailbox: Mailbox::Inbox,
+            params: vec![],
+        })
+        .unwrap();
+    pair.client
+        .enqueue_command(fetch(FetchAttrs::Fast))
+        .unwrap();
+    pair.client.enqueue_command(CommandBody::Logout).unwrap();
+    // RFC 7677 §3: the stored keys of "pencil" with the sample's salt.
+    let salt =
+        mailwire_sasl::framing::decode_initial_response(b"W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
+    let keys = mailwire_sasl::ScramCredentials::derive(
+        mailwire_sasl::ScramHash::Sha256,
+        "pencil",
+        &salt,
+        n(4096),
+    );
+    let keys = keys.unwrap();
+    let mut log = Vec::new();
+    pair.drive(
+        |c, ev| match ev {
+            client::Event::StartTls { .. } => {
+                log.push("starttls".to_owned());
+                c.handle_tls_established(now);
+            }
+            client::Event::Completed(d) => log.push(format!("{} {}", d.command, d.is_ok())),
+            client::Event::Closed { reason } => log.push(format!("closed {reason:?}")),
+            _ => {}
+        },
+        |s, ev| match ev {
+            server::Event::StartTls => s.handle_tls_established(now),
+            server::Event::Authenticate {
+                handle, username, ..
+            } => {
+                assert_eq!(username, "user");
+                s.provide_scram_credentials(handle, Some(keys.clone()))
+                    .unwrap();
+            }
+            server::Event::LoggedIn { handle, .. } => s
+                .complete(
+                    handle,
+                    Completion::ok("SCRAM-SHA-256 authentication successful"),
+                )
+                .unwrap(),
+            server::Event::Command {
+                handle, command, ..
+            } => {
+                match command {
+                    CommandBody::Select { .. } => s.send_data(handle, Data::Exists(18)).unwrap(),
+                    _ => s
+                        .send_data(
+                            handle,
+                            Data::Fetch {
+                                seq: n(12),
+                                items: vec![
+                                    FetchItem::Flags(vec![Flag::Seen]),
+                                    FetchItem::Rfc822Size(4286),
+                                ],
+                            },
+                        )
+                        .unwrap(),
+                }
+                s.complete(handle, Completion::ok("done")).unwrap();
+            }
+            _ => {}
+        },
+    );
+    assert_eq!(
+        log,
+        [
+            "starttls",
+            "AUTHENTICATE true",
+            "ENABLE true",
+            "SELECT true",
+            "FETCH true",
+            "LOGOUT true",
+            "closed Logout"
+        ]
+    );
+    assert!(pair.server.is_tls() && pair.server.is_enabled("IMAP4rev2"));
+}
