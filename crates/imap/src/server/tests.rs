@@ -1532,3 +1532,103 @@ fn sasl_login_cram_md5_and_scram_nonces() {
         String::from_utf8_lossy(&first)
     );
 }
+
+fn streaming_session(threshold: u64) -> Scripted<Srv> {
+    let mut o = plain_options();
+    o.append_stream_threshold = Some(threshold);
+    o.literal = LiteralExtension::Plus;
+    let mut s = session(o);
+    login(&mut s);
+    s
+}
+
+/// Streamed octets per APPEND message index.
+type StreamedOctets = Vec<(usize, Vec<u8>)>;
+
+/// Feeds `wire` in pieces of `step` and collects what the events say: the
+/// streamed octets per message, and the APPEND's messages as the command
+/// event holds them.
+fn run_append(s: &mut Scripted<Srv>, wire: &[u8], step: usize) -> (StreamedOctets, Vec<Vec<u8>>) {
+    let mut streamed: StreamedOctets = Vec::new();
+    let mut messages = Vec::new();
+    for piece in wire.chunks(step) {
+        s.send(piece);
+        assert!(
+            s.machine.frag.buffered() <= 2 * step + 64,
+            "held {}",
+            s.machine.frag.buffered()
+        );
+        for ev in s.events() {
+            match ev {
+                Event::AppendData { message, data } => match streamed.last_mut() {
+                    Some((m, d)) if *m == message => d.extend_from_slice(&data),
+                    _ => streamed.push((message, data.to_vec())),
+                },
+                Event::Command {
+                    command: CommandBody::Append { messages: m, .. },
+                    ..
+                } => messages = m.into_iter().map(|m| m.message.0.into_owned()).collect(),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+    (streamed, messages)
+}
+
+#[test]
+fn big_append_messages_stream_to_the_application() {
+    let body: Vec<u8> = (0..1000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut wire = b"a APPEND INBOX (\\Seen) {1000}\r\n".to_vec();
+    wire.extend_from_slice(&body);
+    wire.extend_from_slice(b"\r\n");
+    for step in [1, 7, 100, wire.len()] {
+        let mut s = streaming_session(100);
+        let (streamed, messages) = run_append(&mut s, &wire, step);
+        assert_eq!(streamed, vec![(0, body.clone())], "step {step}");
+        assert_eq!(messages, vec![Vec::<u8>::new()]);
+        assert_eq!(s.take_output(), b"+ Ready for literal data\r\n");
+    }
+}
+
+#[test]
+fn multiappend_streams_only_the_big_message() {
+    let big = vec![b'x'; 300];
+    let mut wire = b"a APPEND INBOX {5+}\r\nhello {300+}\r\n".to_vec();
+    wire.extend_from_slice(&big);
+    wire.extend_from_slice(b" (\\Seen) {3+}\r\nbye\r\n");
+    for step in [1, 13, wire.len()] {
+        let mut s = streaming_session(100);
+        let (streamed, messages) = run_append(&mut s, &wire, step);
+        assert_eq!(streamed, vec![(1, big.clone())], "step {step}");
+        assert_eq!(
+            messages,
+            vec![b"hello".to_vec(), Vec::new(), b"bye".to_vec()]
+        );
+    }
+}
+
+#[test]
+fn a_big_mailbox_literal_is_not_streamed_and_limits_still_hold() {
+    let mut s = streaming_session(10);
+    let mut wire = b"a APPEND {20+}\r\n".to_vec();
+    wire.extend_from_slice(&[b'm'; 20]);
+    wire.extend_from_slice(b" {2+}\r\nhi\r\n");
+    let (streamed, messages) = run_append(&mut s, &wire, 5);
+    assert!(streamed.is_empty());
+    assert_eq!(messages, vec![b"hi".to_vec()]);
+    // Over max_literal: refused at the announcement, streamed or not.
+    let mut o = plain_options();
+    o.append_stream_threshold = Some(10);
+    o.max_literal = 1000;
+    let mut s = session(o);
+    login(&mut s);
+    s.send(b"b APPEND INBOX {1001}\r\n");
+    s.expect(b"b NO [TOOBIG] Literal too large\r\n");
+    // Before login the literal is refused for the state and never streamed.
+    let mut o = plain_options();
+    o.append_stream_threshold = Some(10);
+    let mut s = session(o);
+    s.send(b"c APPEND INBOX {100}\r\n");
+    s.expect(b"c BAD Command not allowed in this state\r\n");
+    assert!(s.events().is_empty());
+}
