@@ -31,7 +31,8 @@ pub enum Event {
     /// Credentials to check (LOGIN, or a SASL exchange that reached the
     /// user name). MUST answer with one of:
     /// - [`Server::provide_password`](super::Server::provide_password): the
-    ///   user's plaintext password (LOGIN, PLAIN, LOGIN, CRAM-MD5), or
+    ///   user's plaintext password (the LOGIN command; SASL PLAIN, LOGIN and
+    ///   CRAM-MD5), or
     ///   `None` for an unknown user; the machine compares in constant time;
     /// - [`Server::check_password`](super::Server::check_password): verify
     ///   the password the client sent (LOGIN, SASL PLAIN and LOGIN), e.g.
