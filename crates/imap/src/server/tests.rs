@@ -50,8 +50,11 @@ struct App {
     auth_tag: Option<String>,
     /// Untagged lines the machine makes itself (skipped when answering).
     machine_lines: Vec<Vec<u8>>,
-    /// Updates to push when IDLE starts.
-    on_idle: Vec<Vec<u8>>,
+    /// Updates to push when IDLE starts, one list per IDLE.
+    on_idle: Vec<Vec<Vec<u8>>>,
+    /// Updates "another session" makes while the command with this tag
+    /// runs (pushed before the application answers it).
+    on_command: HashMap<String, Vec<Vec<u8>>>,
     /// Literal chunk size when streaming FETCH data.
     chunk: usize,
     log: Vec<String>,
@@ -194,11 +197,18 @@ impl App {
                 let tag = self.auth_tag.clone().expect("auth tag");
                 self.answer_group(s, handle, &tag);
             }
-            Event::Command { handle, tag, .. } => self.answer_group(s, handle, tag.as_str()),
+            Event::Command { handle, tag, .. } => {
+                for u in self.on_command.remove(tag.as_str()).unwrap_or_default() {
+                    s.push_update(&data(&u)).unwrap();
+                }
+                self.answer_group(s, handle, tag.as_str())
+            }
             Event::StartTls => s.handle_tls_established(s.last_now),
             Event::IdleStarted => {
-                for u in std::mem::take(&mut self.on_idle) {
-                    s.push_update(&data(&u)).unwrap();
+                if !self.on_idle.is_empty() {
+                    for u in self.on_idle.remove(0) {
+                        s.push_update(&data(&u)).unwrap();
+                    }
                 }
             }
             _ => {}
@@ -693,77 +703,65 @@ fn rfc7162_3_2_5_1_qresync_select_closes_previous() {
     );
 }
 
-/// RFC 2177 §3: IDLE, with updates pushed by the application while idle
-/// going out at once, and updates queued before IDLE going out before the
-/// continuation request.
+/// RFC 2177 §3: IDLE. Updates pushed while idle go out at once; the
+/// EXPUNGE and EXISTS another session makes during A003's FETCH are held
+/// (no EXPUNGE during FETCH) and go out when A004's IDLE starts, before
+/// its continuation request, as the RFC shows.
+const RFC2177_3: &str = "
+    S: * OK ready
+    C: a1 LOGIN u p
+    S: a1 OK done
+    C: A001 SELECT INBOX
+    S: * FLAGS (Deleted Seen)
+    S: * 3 EXISTS
+    S: * 0 RECENT
+    S: * OK [UIDVALIDITY 1]
+    S: A001 OK SELECT completed
+    C: A002 IDLE
+    S: + idling
+    S: * 4 EXISTS
+    C: DONE
+    S: A002 OK IDLE terminated
+    C: A003 FETCH 4 ALL
+    S: * 4 FETCH (FLAGS ())
+    S: A003 OK FETCH completed
+    C: A004 IDLE
+    S: * 2 EXPUNGE
+    S: * 3 EXISTS
+    S: + idling
+    S: * 3 EXPUNGE
+    S: * 2 EXISTS
+    C: DONE
+    S: A004 OK IDLE terminated
+";
+
 #[test]
 fn rfc2177_3_idle() {
-    let script = "
-        S: * OK ready
-        C: a1 LOGIN u p
-        S: a1 OK done
-        C: A001 SELECT INBOX
-        S: * FLAGS (Deleted Seen)
-        S: * 3 EXISTS
-        S: * 0 RECENT
-        S: * OK [UIDVALIDITY 1]
-        S: A001 OK SELECT completed
-        C: A002 IDLE
-        S: + idling
-        S: * 4 EXISTS
-        C: DONE
-        S: A002 OK IDLE terminated
-        C: A003 FETCH 4 ALL
-        S: * 4 FETCH (FLAGS ())
-        S: A003 OK FETCH completed
-        C: A004 IDLE
-        S: * 2 EXPUNGE
-        S: * 3 EXISTS
-        S: + idling
-        S: * 3 EXPUNGE
-        S: * 2 EXISTS
-        C: DONE
-        S: A004 OK IDLE terminated
-    ";
-    let t = Transcript::parse(script);
-    let mut app = App::from_transcript(&t);
+    let mut app = App::from_transcript(&Transcript::parse(RFC2177_3));
     app.users.push(("u".into(), "p".into()));
-    let now = Instant::now();
-    let mut s = Scripted::new(
-        Srv(Server::new(plain_options(), Greeting::ok("ready"), "n", now).unwrap()),
-        now,
+    app.on_idle = vec![
+        vec![b"* 4 EXISTS\r\n".to_vec()],
+        vec![b"* 3 EXPUNGE\r\n".to_vec(), b"* 2 EXISTS\r\n".to_vec()],
+    ];
+    app.on_command.insert(
+        "A003".into(),
+        vec![b"* 2 EXPUNGE\r\n".to_vec(), b"* 3 EXISTS\r\n".to_vec()],
     );
-    s.expect(b"* OK ready\r\n");
-    app.auth_tag = Some("a1".into());
-    for c in [&b"a1 LOGIN u p\r\n"[..], b"A001 SELECT INBOX\r\n"] {
-        s.send(c);
-        pump(&mut s, &mut app);
-    }
-    s.expect(&t.turns()[2].1);
-    s.expect(&t.turns()[4].1);
-    s.send(b"A002 IDLE\r\n");
-    pump(&mut s, &mut app);
-    s.expect(b"+ idling\r\n");
-    s.act(|m| m.push_update(&Data::Exists(4)).unwrap());
-    s.expect(b"* 4 EXISTS\r\n");
-    s.send(b"DONE\r\n");
-    s.expect(b"A002 OK IDLE terminated\r\n");
-    s.send(b"A003 FETCH 4 ALL\r\n");
-    pump(&mut s, &mut app);
-    s.expect(b"* 4 FETCH (FLAGS ())\r\nA003 OK FETCH completed\r\n");
-    // Another session expunges and delivers while no command runs: held.
-    s.act(|m| m.push_update(&data(b"* 2 EXPUNGE\r\n")).unwrap());
-    s.act(|m| m.push_update(&Data::Exists(3)).unwrap());
-    s.expect_nothing();
-    s.send(b"A004 IDLE\r\n");
-    s.expect(b"* 2 EXPUNGE\r\n* 3 EXISTS\r\n+ idling\r\n");
-    s.act(|m| m.push_update(&data(b"* 3 EXPUNGE\r\n")).unwrap());
-    s.act(|m| m.push_update(&Data::Exists(2)).unwrap());
-    s.expect(b"* 3 EXPUNGE\r\n* 2 EXISTS\r\n");
-    s.send(b"DONE\r\n");
-    s.expect(b"A004 OK IDLE terminated\r\n");
-    let evs: Vec<String> = s.events().iter().map(|e| format!("{e:?}")).collect();
-    assert!(evs.iter().any(|e| e == "IdleDone"), "{evs:?}");
+    // The A003 group holds only the FETCH data; the rest is pushed.
+    let (_, log) = replay(
+        plain_options(),
+        Greeting::ok("ready"),
+        "n",
+        RFC2177_3,
+        app.clone(),
+        Feed::Whole,
+    );
+    assert_eq!(
+        log.iter().filter(|e| *e == "IdleDone").count(),
+        2,
+        "{log:?}"
+    );
+    replay_any_split(plain_options(), Greeting::ok("ready"), "n", RFC2177_3, app);
 }
 
 // ----- security and negative cases ----------------------------------
