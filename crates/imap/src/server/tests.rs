@@ -204,11 +204,9 @@ impl App {
                 self.answer_group(s, handle, tag.as_str())
             }
             Event::StartTls => s.handle_tls_established(s.last_now),
-            Event::IdleStarted => {
-                if !self.on_idle.is_empty() {
-                    for u in self.on_idle.remove(0) {
-                        s.push_update(&data(&u)).unwrap();
-                    }
+            Event::IdleStarted if !self.on_idle.is_empty() => {
+                for u in self.on_idle.remove(0) {
+                    s.push_update(&data(&u)).unwrap();
                 }
             }
             _ => {}
