@@ -2,7 +2,8 @@
 //! `* N FETCH (UID FLAGS ENVELOPE BODYSTRUCTURE)` responses and the tagged
 //! OK, fed in 64 KiB reads, completing one `FETCH 1:*` command (framing,
 //! parsing, routing to the command and the event). imap-codec decoding the
-//! same stream (parsing only, no machine) runs beside it as a yardstick.
+//! same stream (parsing only, no machine) runs beside it as a yardstick, and
+//! so do mailwire's own fragmenter and parser without the machine.
 //!
 //! Run: `cargo bench -p mailwire-benches --bench imap_client -- --warm-up-time 1 --measurement-time 3`
 
@@ -72,6 +73,23 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(s.len() as u64));
     g.bench_function("mailwire-imap client", |b| {
         b.iter(|| black_box(run(black_box(&s))))
+    });
+    g.bench_function("mailwire-imap fragmenter + parse only", |b| {
+        b.iter(|| {
+            let mut f = mailwire_imap::Fragmenter::new(Default::default());
+            let mut n = 0;
+            for piece in black_box(&s[..]).chunks(64 * 1024) {
+                f.push(piece);
+                while let Ok(Some(fr)) = f.poll() {
+                    if let mailwire_imap::Frame::Message(m) = fr {
+                        black_box(mailwire_imap::parse::response(&m).is_ok());
+                        n += 1;
+                    }
+                }
+            }
+            assert_eq!(n, 1001);
+            n
+        })
     });
     g.bench_function("imap-codec decode only", |b| {
         b.iter(|| {

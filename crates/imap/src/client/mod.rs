@@ -3,17 +3,21 @@
 //! QRESYNC, MOVE and UIDPLUS).
 //!
 //! ```text
-//! S: * OK [CAPABILITY IMAP4rev2 STARTTLS ...] ready   Event::Greeting, Event::Capabilities
-//! C: A1 CAPABILITY                                    only when the greeting had no capabilities
-//! C: A2 STARTTLS                                      queued by the application
-//! S: A2 OK go                                         Event::StartTls; handle_tls_established;
-//! C: A3 CAPABILITY                                    capabilities forgotten and asked again
-//! C: A4 AUTHENTICATE PLAIN AGZyZWQAc2VjcmV0           Client::authenticate, SASL-IR when offered
-//! S: A4 OK [CAPABILITY IMAP4rev2 ...] done            Event::Completed (and new capabilities)
-//! C: A5 SELECT INBOX                                  state-changing: waits for everything before it
-//! C: A6 FETCH 1:* (FLAGS)  A7 SEARCH UNSEEN           pipelined where RFC 9051 §5.5 allows
-//! S: * 3 FETCH ...  A6 OK ...                         one Event::Completed per command, with its data
-//! S: * 4 EXISTS                                       Event::Update, applied to Client::selected
+//! S: * OK [CAPABILITY IMAP4rev2 STARTTLS LOGINDISABLED] hi   Event::Greeting, Event::Capabilities
+//!                                       (no capabilities in it: the machine asks CAPABILITY first)
+//! C: A1 STARTTLS                        queued by the application
+//! S: A1 OK go                           Event::StartTls; the driver runs TLS, then
+//!                                       handle_tls_established
+//! C: A2 CAPABILITY                      capabilities forgotten and asked again
+//! S: * CAPABILITY IMAP4rev2 AUTH=PLAIN
+//! S: A2 OK done
+//! C: A3 AUTHENTICATE PLAIN AGZyZWQAc2VjcmV0   Client::authenticate, SASL-IR when offered
+//! S: A3 OK [CAPABILITY IMAP4rev2 IDLE] done   Event::Completed (and the new capabilities)
+//! C: A4 SELECT INBOX                    state-changing: waits for everything before it
+//! C: A5 FETCH 1:* (FLAGS)               pipelined where RFC 9051 §5.5 allows
+//! C: A6 SEARCH UNSEEN
+//! S: * 3 FETCH ...  A5 OK ...           one Event::Completed per command, with its data
+//! S: * 4 EXISTS                         Event::Update, applied to Client::selected
 //! ```
 //!
 //! The application queues commands with [`Client::enqueue_command`] (any
@@ -47,6 +51,24 @@
 //! closes the connection with [`ConnectionError::PlaintextAfterStartTls`]
 //! (CVE-2011-0411). Once TLS is up the capabilities are forgotten and asked
 //! again.
+//!
+//! # IDLE (RFC 2177)
+//!
+//! IDLE is queued like any command; [`Event::IdleStarted`] says the server
+//! accepted it. Updates then arrive as [`Event::Update`] until the
+//! application calls [`Client::idle_done`] (commands queued meanwhile wait
+//! for that). Before [`Options::idle_refresh`] passes the machine sends
+//! DONE and IDLE again by itself, without events.
+//!
+//! # Leniency
+//!
+//! A response that does not parse is repaired where a real server's
+//! mistake is plain (a stray or missing parenthesis, a space too many or
+//! missing, a number out of range, `NIL` for a string): each repair is a
+//! [`Defect`] on the [`Received`] response. One that cannot be repaired is
+//! discarded alone ([`Update::Malformed`]); a tagged one still completes
+//! its command. Framing faults and over-limit input are fatal. What the
+//! machine sends is always strict: the encoder refuses invalid values.
 //!
 //! # Large messages
 //!

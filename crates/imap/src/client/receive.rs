@@ -124,7 +124,10 @@ impl Client {
     /// status word it starts with), so the session does not hang.
     pub(super) fn malformed(&mut self, raw: Bytes, error: crate::parse::ParseError) {
         if !self.greeted {
-            let text = String::from_utf8_lossy(&raw).trim_end().to_owned();
+            // At most 200 bytes of it: the line may be up to `max_line` long.
+            let text = String::from_utf8_lossy(&raw[..raw.len().min(200)])
+                .trim_end()
+                .to_owned();
             return self.close(ConnectionError::MalformedGreeting(text));
         }
         let mut words = raw.splitn(3, |&b| b == b' ' || b == b'\r');
@@ -184,6 +187,12 @@ impl Client {
             _ => self.close(ConnectionError::MalformedGreeting(
                 "not an untagged status".into(),
             )),
+        }
+    }
+
+    fn enable(&mut self, cap: &str) {
+        if !self.enabled.has(cap) {
+            self.enabled.push(cap.to_owned());
         }
     }
 
@@ -247,7 +256,10 @@ impl Client {
         };
         let ok = s.kind == StatusKind::Ok;
         let mut caps_in_code = false;
-        if let Some(Code::Capability(c)) = &s.code {
+        if let Some(Code::Capability(c)) = &s.code
+            && !(ok && cmd.kind == Kind::StartTls)
+        {
+            // (A list sent with the OK to STARTTLS is plaintext, so not trusted.)
             caps_in_code = true;
             self.set_caps(Capabilities::from_atoms(c.iter()));
         }
@@ -318,6 +330,9 @@ impl Client {
         {
             m.apply_code(code);
         }
+        if ok && cmd.enables_condstore {
+            self.enable("CONDSTORE");
+        }
         if !cmd.internal {
             self.events.push_back(Event::Completed(Completion {
                 handle: cmd.handle,
@@ -367,9 +382,13 @@ impl Client {
         }
     }
 
-    /// The oldest command that is not the machine's own.
+    /// The oldest command that is not the machine's own, nor an IDLE (what
+    /// comes during IDLE, such as Dovecot's `* OK Still here`, is news for
+    /// the application).
     pub(super) fn oldest(&self) -> Option<usize> {
-        self.inflight.iter().position(|c| !c.internal)
+        self.inflight
+            .iter()
+            .position(|c| !c.internal && c.kind != Kind::Idle)
     }
 
     pub(super) fn untagged_status(&mut self, s: StatusResponse<'_>, rec: Received) {
@@ -483,8 +502,10 @@ impl Client {
             }
             Data::Enabled(c) => {
                 for cap in Capabilities::from_atoms(c.iter()).as_slice() {
-                    if !self.enabled.has(cap) {
-                        self.enabled.push(cap.clone());
+                    self.enable(cap);
+                    if cap == "QRESYNC" {
+                        // RFC 7162 §3.2.3: enabling QRESYNC enables CONDSTORE.
+                        self.enable("CONDSTORE");
                     }
                 }
                 let i = self.find(|k| k == Kind::Enable);
@@ -510,11 +531,17 @@ impl Client {
                 self.deliver(i, rec, Update::Other);
             }
             Data::List(_) | Data::Lsub(_) | Data::XList(_) => {
-                let i = self.find(|k| matches!(k, Kind::List | Kind::Select));
+                // RFC 9051 §6.3.2: SELECT may answer with a LIST (OLDNAME).
+                let i = self
+                    .find(|k| k == Kind::List)
+                    .or_else(|| self.find(|k| k == Kind::Select));
                 self.deliver(i, rec, Update::Other);
             }
             Data::Status { .. } => {
-                let i = self.find(|k| matches!(k, Kind::Status | Kind::List));
+                // RFC 5819: LIST (RETURN (STATUS ...)) answers with STATUS too.
+                let i = self
+                    .find(|k| k == Kind::Status)
+                    .or_else(|| self.find(|k| k == Kind::List));
                 self.deliver(i, rec, Update::Other);
             }
             Data::Namespace { .. } => {

@@ -156,7 +156,7 @@ fn paren_depth(s: &[u8]) -> usize {
                     if let Some(n) = n
                         && s.get(i + c + 1..i + c + 3) == Some(b"\r\n")
                     {
-                        i += c + 3 + n;
+                        i = i.saturating_add(c + 3).saturating_add(n);
                         continue;
                     }
                 }

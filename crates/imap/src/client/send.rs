@@ -10,6 +10,7 @@ use crate::encode::{self, EncodeOptions, Encoded};
 use crate::fragment::literal_announcement;
 use crate::types::command::{Command, CommandBody};
 use crate::types::core::{Atom, LiteralMode, Tag};
+use crate::types::fetch::FetchAttrs;
 use crate::types::secret::Secret;
 use crate::types::sequence::SequenceSet;
 
@@ -125,6 +126,30 @@ pub(super) fn uses_saved_result(body: &CommandBody<'_>) -> bool {
     }
 }
 
+/// True for a CONDSTORE enabling command (RFC 7162 §3.1): SELECT/EXAMINE
+/// (CONDSTORE), FETCH with MODSEQ or CHANGEDSINCE, STORE with UNCHANGEDSINCE.
+fn enables_condstore(body: &CommandBody<'_>) -> bool {
+    use crate::types::command::{FetchModifier, SelectParam};
+    use crate::types::fetch::FetchAttr;
+    match body {
+        CommandBody::Select { params, .. } | CommandBody::Examine { params, .. } => {
+            params.contains(&SelectParam::CondStore)
+        }
+        CommandBody::Fetch {
+            attrs, modifiers, ..
+        } => {
+            matches!(attrs, FetchAttrs::List(a) if a.contains(&FetchAttr::ModSeq))
+                || modifiers
+                    .iter()
+                    .any(|m| matches!(m, FetchModifier::ChangedSince(_)))
+        }
+        CommandBody::Store {
+            unchanged_since, ..
+        } => unchanged_since.is_some(),
+        _ => false,
+    }
+}
+
 /// A command waiting to be sent.
 #[derive(Debug)]
 pub(super) enum Queued {
@@ -163,6 +188,8 @@ pub(super) struct InFlight {
     pub(super) select: Option<SelectedMailbox>,
     /// FETCH/STORE: the set, to attribute FETCH responses.
     pub(super) set: Option<SequenceSet>,
+    /// A CONDSTORE enabling command (RFC 7162 §3.1): its OK enables CONDSTORE.
+    pub(super) enables_condstore: bool,
 }
 
 impl InFlight {
@@ -298,6 +325,7 @@ impl Client {
         if let Some(first) = rest.pop_front() {
             self.out.extend_from_slice(&first);
         }
+        let enables_condstore = enables_condstore(&cmd.body);
         let (select, set) = match &cmd.body {
             CommandBody::Select { mailbox, .. } => {
                 (Some(SelectedMailbox::new(mailbox.clone(), false)), None)
@@ -326,6 +354,7 @@ impl Client {
             }),
             select,
             set,
+            enables_condstore,
         });
     }
 
@@ -343,12 +372,6 @@ impl Client {
         } else {
             None
         };
-        let mut sasl = sasl;
-        if initial.is_some() {
-            // The initial response went with the command: the server's first
-            // challenge is the next step, not a request for it.
-            let _ = sasl.step(&[]);
-        }
         let mechanism = Atom::unvalidated(sasl.mechanism().name());
         let cmd = Command {
             tag,
@@ -372,6 +395,7 @@ impl Client {
             idle: None,
             select: None,
             set: None,
+            enables_condstore: false,
         });
     }
 
