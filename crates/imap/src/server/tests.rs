@@ -701,54 +701,40 @@ fn rfc7162_3_2_5_1_qresync_select_closes_previous() {
     );
 }
 
-/// RFC 2177 §3: IDLE. Updates pushed while idle go out at once; the
-/// EXPUNGE and EXISTS another session makes during A003's FETCH are held
-/// (no EXPUNGE during FETCH) and go out when A004's IDLE starts, before
-/// its continuation request, as the RFC shows.
-const RFC2177_3: &str = "
-    S: * OK ready
-    C: a1 LOGIN u p
-    S: a1 OK done
-    C: A001 SELECT INBOX
-    S: * FLAGS (Deleted Seen)
-    S: * 3 EXISTS
-    S: * 0 RECENT
-    S: * OK [UIDVALIDITY 1]
-    S: A001 OK SELECT completed
-    C: A002 IDLE
-    S: + idling
-    S: * 4 EXISTS
-    C: DONE
-    S: A002 OK IDLE terminated
-    C: A003 FETCH 4 ALL
-    S: * 4 FETCH (FLAGS ())
-    S: A003 OK FETCH completed
-    C: A004 IDLE
-    S: * 2 EXPUNGE
-    S: * 3 EXISTS
-    S: + idling
-    S: * 3 EXPUNGE
-    S: * 2 EXISTS
-    C: DONE
-    S: A004 OK IDLE terminated
-";
+/// RFC 2177 §3: IDLE (shared with the client's tests). Updates pushed
+/// while idle go out at once; the EXPUNGE and EXISTS another session makes
+/// during A003's FETCH are held (no EXPUNGE during FETCH) and go out when
+/// A004's IDLE starts, before its continuation request, as the RFC shows.
+const RFC2177_3: &str = include_str!("../../tests/transcripts/rfc2177_3.txt");
 
 #[test]
 fn rfc2177_3_idle() {
     let mut app = App::from_transcript(&Transcript::parse(RFC2177_3));
-    app.users.push(("u".into(), "p".into()));
     app.on_idle = vec![
         vec![b"* 4 EXISTS\r\n".to_vec()],
-        vec![b"* 3 EXPUNGE\r\n".to_vec(), b"* 2 EXISTS\r\n".to_vec()],
+        vec![
+            b"* 3 EXPUNGE\r\n".to_vec(),
+            b"* 2 EXISTS\r\n".to_vec(),
+            b"* 3 EXISTS\r\n".to_vec(),
+        ],
     ];
     app.on_command.insert(
         "A003".into(),
         vec![b"* 2 EXPUNGE\r\n".to_vec(), b"* 3 EXISTS\r\n".to_vec()],
     );
-    // The A003 group holds only the FETCH data; the rest is pushed.
+    // The greeting's capabilities: IMAP4rev1 and IDLE alone.
+    let mut o = plain_options();
+    o.capability_in_greeting = true;
+    o.imap4rev2 = false;
+    o.literal = LiteralExtension::None;
+    o.id = None;
+    o.enable = false;
+    o.unselect = false;
+    o.namespaces = None;
+    let greeting = Greeting::PreAuth("ready".into());
     let (_, log) = replay(
-        plain_options(),
-        Greeting::ok("ready"),
+        o.clone(),
+        greeting.clone(),
         "n",
         RFC2177_3,
         app.clone(),
@@ -759,7 +745,7 @@ fn rfc2177_3_idle() {
         2,
         "{log:?}"
     );
-    replay_any_split(plain_options(), Greeting::ok("ready"), "n", RFC2177_3, app);
+    replay_any_split(o, greeting, "n", RFC2177_3, app);
 }
 
 // ----- security and negative cases ----------------------------------
