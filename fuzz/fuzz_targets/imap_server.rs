@@ -18,7 +18,7 @@ use mailwire_imap::{Code, Data, FetchItem, Section, SequenceSet};
 use mailwire_sasl::{Mechanism, ScramCredentials, ScramHash, Secret};
 
 /// Commands that move the session between states.
-const COMMANDS: [&[u8]; 24] = [
+const COMMANDS: [&[u8]; 25] = [
     b"a LOGIN u p\r\n",
     b"a LOGIN u wrong\r\n",
     b"a AUTHENTICATE PLAIN AHUAcA==\r\n",
@@ -40,6 +40,7 @@ const COMMANDS: [&[u8]; 24] = [
     b"a APPEND INBOX {5}\r\n",
     b"hello\r\n",
     b"a APPEND INBOX {5+}\r\nhello\r\n",
+    b"a APPEND INBOX {5+}\r\nhello {40+}\r\n0123456789012345678901234567890123456789\r\n",
     b"a CAPABILITY\r\nb NAMESPACE\r\nc ID NIL\r\n",
     b"a LOGOUT\r\n",
     b"*\r\n",
@@ -198,6 +199,7 @@ fuzz_target!(|data: &[u8]| {
     o.max_literal = 256;
     o.max_command = 2048;
     o.max_bad_commands = 50;
+    o.append_stream_threshold = (flags & 8 != 0).then_some(16);
     let greeting = match flags >> 6 {
         0 => Greeting::PreAuth("hi".into()),
         1 => Greeting::Bye("go".into()),

@@ -266,17 +266,6 @@ impl Fragmenter {
         self.consumed
     }
 
-    /// After [`Frame::LiteralAnnounced`]: the message framed so far, through
-    /// the announcement line (CRLF included). A server reads the tag and the
-    /// command name from it to decide on the literal before any of its bytes
-    /// arrive. Empty when no literal is waiting.
-    pub fn announced_prefix(&self) -> &[u8] {
-        match (self.state, self.literal_line_end) {
-            (State::Literal { .. }, Some(end)) => &self.buf[..end.min(self.buf.len())],
-            _ => &[],
-        }
-    }
-
     /// Drops the message being framed, announced literal included (a server
     /// that refused a synchronizing literal, whose bytes the client will not
     /// send). Framing resumes with the next line.

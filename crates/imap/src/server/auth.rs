@@ -230,7 +230,8 @@ impl Server {
 
     /// Answers [`Event::Authenticate`] with the user's plaintext password,
     /// or `None` for an unknown user. The machine compares it in constant
-    /// time (LOGIN, PLAIN, LOGIN) or runs CRAM-MD5. Not for SCRAM. Then
+    /// time (the LOGIN command, SASL PLAIN and LOGIN) or runs CRAM-MD5. Not
+    /// for SCRAM. Then
     /// drain the outputs.
     pub fn provide_password(
         &mut self,

@@ -31,7 +31,8 @@ pub enum Event {
     /// Credentials to check (LOGIN, or a SASL exchange that reached the
     /// user name). MUST answer with one of:
     /// - [`Server::provide_password`](super::Server::provide_password): the
-    ///   user's plaintext password (LOGIN, PLAIN, LOGIN, CRAM-MD5), or
+    ///   user's plaintext password (the LOGIN command; SASL PLAIN, LOGIN and
+    ///   CRAM-MD5), or
     ///   `None` for an unknown user; the machine compares in constant time;
     /// - [`Server::check_password`](super::Server::check_password): verify
     ///   the password the client sent (LOGIN, SASL PLAIN and LOGIN), e.g.
@@ -86,6 +87,19 @@ pub enum Event {
         tag: Tag<'static>,
         /// The command.
         command: CommandBody<'static>,
+    },
+    /// A piece of an APPEND message larger than
+    /// [`Options::append_stream_threshold`](super::Options::append_stream_threshold),
+    /// in order, as it arrives (a view of the receive buffer). Store it
+    /// (e.g. in a temporary file). The [`Event::Command`] of the APPEND
+    /// follows once the command is complete; in it, message `message` has
+    /// empty content: its octets are these. Throw them away if that
+    /// command never comes (the connection closes first).
+    AppendData {
+        /// The message's index in the APPEND (MULTIAPPEND sends several).
+        message: usize,
+        /// The octets.
+        data: bytes::Bytes,
     },
     /// ENABLE turned these extensions on (RFC 5161); the machine answered.
     /// Responses from now on must use them (e.g. MODSEQ in FETCH after

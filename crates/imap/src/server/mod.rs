@@ -63,7 +63,8 @@
 //!   line cannot be resynchronized), pipelined input while the application
 //!   decides ([`Options::max_buffered`], with [`Server::wants_read`]), queued
 //!   updates ([`Options::max_queued_updates`]); big FETCH data streams out
-//!   in chunks.
+//!   in chunks, and with [`Options::append_stream_threshold`] big APPEND
+//!   messages stream in ([`Event::AppendData`]).
 //! - **Passwords**: LOGIN and mechanisms that send the password in the
 //!   clear are refused before TLS (`NO [PRIVACYREQUIRED]`, and
 //!   LOGINDISABLED is announced) unless [`Options::allow_plaintext_auth`];
@@ -250,6 +251,12 @@ pub struct Options {
     /// Most untagged updates queued for a client that sends no command.
     /// Default 10 000.
     pub max_queued_updates: usize,
+    /// Stream APPEND messages larger than this to the application as
+    /// [`Event::AppendData`] instead of holding them (the limit is then
+    /// [`Options::max_literal`] alone, not [`Options::max_command`]).
+    /// Default `None`: off, since the application must handle those
+    /// events; with it, an APPEND of any size needs memory for one read.
+    pub append_stream_threshold: Option<u64>,
     /// The autologout timer before authentication. Default 60 s: a client
     /// logs in within seconds; this bounds idle unauthenticated sessions
     /// (RFC 9051 §5.4 allows less than 30 minutes here).
@@ -295,6 +302,7 @@ impl Default for Options {
             max_bad_commands: 20,
             max_buffered: 256 << 10,
             max_queued_updates: 10_000,
+            append_stream_threshold: None,
             autologout_unauthenticated: Duration::from_secs(60),
             autologout: Duration::from_secs(30 * 60),
             texts: Texts::default(),
@@ -404,6 +412,8 @@ pub struct Server {
     updates: VecDeque<Queued>,
     timers: TimerTable<1>,
     bad_commands: u32,
+    /// The APPEND message (its index in the command) being streamed.
+    streaming_append: Option<usize>,
     closed: bool,
     last_now: Instant,
 }
@@ -464,6 +474,7 @@ impl Server {
             updates: VecDeque::new(),
             timers: TimerTable::new(),
             bad_commands: 0,
+            streaming_append: None,
             closed: false,
             last_now: now,
             options,
@@ -701,6 +712,15 @@ impl Server {
     /// complete command, or the session ends.
     fn process(&mut self) {
         while !self.closed && !self.waiting() {
+            if let Some(message) = self.streaming_append {
+                while let Some(data) = self.frag.poll_streamed() {
+                    self.events.push_back(Event::AppendData { message, data });
+                }
+                if self.frag.streaming().is_some() {
+                    break;
+                }
+                self.streaming_append = None;
+            }
             let frame = match self.frag.poll() {
                 Ok(Some(f)) => f,
                 Ok(None) => break,
@@ -756,16 +776,12 @@ impl Server {
     /// cannot be accepted) before any of its bytes are read, or send the
     /// continuation request for a synchronizing one.
     fn literal_announced(&mut self, length: u64, mode: LiteralMode) {
-        let prefix = self.frag.announced_prefix();
-        let too_big = length > self.options.max_literal
-            || (prefix.len() as u64).saturating_add(length) > self.options.max_command;
+        let prefix = self.frag.pending();
         let tag = tag_of(prefix);
-        let refusal = if !matches!(self.mode, Mode::Commands) {
+        let unacceptable = if !matches!(self.mode, Mode::Commands) {
             Some(Refusal::Bad("No literal expected here"))
         } else if tag.is_none() {
             Some(Refusal::Bad("Missing or invalid tag"))
-        } else if too_big {
-            Some(Refusal::TooBig)
         } else {
             match command_name(prefix).map(|n| (Allowed::of_name(&n), n)) {
                 Some((None, _)) | None => Some(Refusal::Bad("Unknown command")),
@@ -778,9 +794,22 @@ impl Server {
                 _ => None,
             }
         };
+        // A big APPEND message of an acceptable command may stream through
+        // instead of being held; then only `max_literal` limits it.
+        let stream = match self.options.append_stream_threshold {
+            Some(t) if length > t && unacceptable.is_none() => {
+                append_message_index(prefix, self.options.max_line)
+            }
+            _ => None,
+        };
+        let too_big = length > self.options.max_literal
+            || (stream.is_none()
+                && (prefix.len() as u64).saturating_add(length) > self.options.max_command);
+        let refusal = unacceptable.or(too_big.then_some(Refusal::TooBig));
         let atom = |a| Code::Simple(crate::types::core::Atom::unvalidated(a));
         match (mode, refusal) {
             (LiteralMode::Sync, None) => {
+                self.stream_append(stream);
                 let t = self.options.texts.literal.clone();
                 self.continuation(&t);
             }
@@ -819,9 +848,43 @@ impl Server {
                     self.status(tag, StatusKind::Bad, Some(atom("TOOBIG")), t);
                     self.bye(Some(atom("TOOBIG")), t);
                     self.close(ConnectionError::LiteralTooLarge);
+                } else if refusal.is_none() {
+                    self.stream_append(stream);
                 }
             }
         }
+    }
+}
+
+impl Server {
+    /// Streams the literal just announced as APPEND message `index`.
+    fn stream_append(&mut self, index: Option<usize>) {
+        if let Some(i) = index
+            && self.frag.stream_literal()
+        {
+            self.streaming_append = Some(i);
+        }
+    }
+}
+
+/// The index, within its APPEND command, of the message whose literal was
+/// just announced at the end of `prefix`; `None` when the literal is not an
+/// APPEND message (e.g. the mailbox name) or the prefix is longer than
+/// `max` (the probe copies it).
+fn append_message_index(prefix: &[u8], max: usize) -> Option<usize> {
+    if prefix.len() > max {
+        return None;
+    }
+    let line = prefix.strip_suffix(b"\r\n")?;
+    let open = memchr::memrchr(b'{', line)?;
+    let mut probe = prefix[..open].to_vec();
+    probe.extend_from_slice(b"{0}\r\n\r\n");
+    match crate::parse::command(&probe) {
+        Ok((cmd, n)) if n == probe.len() => match cmd.body {
+            crate::types::command::CommandBody::Append { messages, .. } => Some(messages.len() - 1),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
