@@ -42,6 +42,7 @@
 pub mod client;
 pub mod encode;
 mod fragment;
+pub mod kit;
 pub mod parse;
 mod timer;
 pub mod types;
