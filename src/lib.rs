@@ -44,3 +44,6 @@ pub use mailwire_pop3 as pop3;
 #[cfg(feature = "imap")]
 #[doc(inline)]
 pub use mailwire_imap as imap;
+
+#[cfg(feature = "blocking")]
+pub mod blocking;
