@@ -328,9 +328,9 @@ fn summary_line(s: &MessageSummary) -> String {
     let subject = sum.subject.as_deref().unwrap_or("").to_owned();
     let flags: Vec<String> = s.flags.iter().map(flag_name).collect();
     format!(
-        "{:>6}  {date}  {:<32}  {}  {} bytes  ({})",
+        "{:>6}  {date}  {:<40}  {}  {} bytes  ({})",
         s.uid,
-        truncate(&from, 32),
+        truncate(&from, 40),
         subject,
         s.size.unwrap_or(0),
         flags.join(" ")
