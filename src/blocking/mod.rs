@@ -29,6 +29,9 @@
 pub mod imap;
 pub mod tls;
 
+#[cfg(test)]
+mod tests;
+
 pub use imap::{
     Folder, FolderStatus, IdleUpdates, ImapError, ImapOptions, ImapSession, MessageSummary,
     SummaryItems,
