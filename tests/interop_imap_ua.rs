@@ -271,7 +271,7 @@ fn online_commands_against_dovecot() {
 
     // A refused command exits 1 and says why.
     let r = imap(&d, &["move", "1:*", "No/Such/Folder"]);
-    assert_eq!(r.ok, false);
+    assert!(!r.ok);
     assert!(r.stderr.contains("MOVE"), "{}", r.stderr);
 }
 
