@@ -968,6 +968,15 @@ fn cmd_sync(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
+/// SELECT (CONDSTORE) when the server offers it: mod-sequences from the start.
+fn select_params(condstore: bool) -> Vec<SelectParam> {
+    if condstore {
+        vec![SelectParam::CondStore]
+    } else {
+        Vec::new()
+    }
+}
+
 fn sync_folder(
     s: &mut ImapSession,
     dir: &Path,
@@ -979,11 +988,7 @@ fn sync_folder(
     let state_path = root.join(".mailwire-sync");
     let mut st = SyncState::load(&state_path);
     let mut c = Counts::default();
-    let params = if condstore {
-        vec![SelectParam::CondStore]
-    } else {
-        Vec::new()
-    };
+    let params = select_params(condstore);
     let (mut m, _) = s.select_with(name, false, params)?;
     let validity = m.uid_validity.map_or(0, NonZeroU32::get);
     if st.uidvalidity != validity {
@@ -1021,17 +1026,7 @@ fn sync_folder(
     }
     if c.up > 0 {
         // APPEND changed the folder: read its state again.
-        m = s
-            .select_with(
-                name,
-                false,
-                if condstore {
-                    vec![SelectParam::CondStore]
-                } else {
-                    Vec::new()
-                },
-            )?
-            .0;
+        m = s.select_with(name, false, select_params(condstore))?.0;
     }
     let local = scan(&root)?;
 
@@ -1147,15 +1142,7 @@ fn sync_folder(
     if c.up > 0 {
         // Our own changes moved HIGHESTMODSEQ and UIDNEXT: learn the new ones
         // so that the next run sees no change.
-        let (m, _) = s.select_with(
-            name,
-            true,
-            if condstore {
-                vec![SelectParam::CondStore]
-            } else {
-                Vec::new()
-            },
-        )?;
+        let (m, _) = s.select_with(name, true, select_params(condstore))?;
         st.uidnext = m.uid_next.map_or(st.uidnext, NonZeroU32::get);
         st.modseq = m.highest_modseq.unwrap_or(st.modseq);
     }

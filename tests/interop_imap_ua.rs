@@ -35,20 +35,24 @@ struct Run {
     stderr: String,
 }
 
+/// The `imap` example logged in as the test user, with `args` after.
+fn imap_command(d: &Dovecot, args: &[&str]) -> Command {
+    let mut c = Command::new(common::example("imap"));
+    c.args([
+        "--server",
+        &format!("127.0.0.1:{}", d.imap_port),
+        "--user",
+        "testuser",
+        "--password",
+        "testpass",
+    ])
+    .args(args)
+    .stdin(Stdio::null());
+    c
+}
+
 fn imap(d: &Dovecot, args: &[&str]) -> Run {
-    let out = Command::new(common::example("imap"))
-        .args([
-            "--server",
-            &format!("127.0.0.1:{}", d.imap_port),
-            "--user",
-            "testuser",
-            "--password",
-            "testpass",
-        ])
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = imap_command(d, args).output().unwrap();
     let r = Run {
         ok: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -71,6 +75,16 @@ fn session(d: &Dovecot) -> ImapSession {
     let mut s = ImapSession::connect(&format!("127.0.0.1:{}", d.imap_port), o).unwrap();
     s.login("testuser", "testpass").unwrap();
     s
+}
+
+fn create_folder(d: &Dovecot, name: &str) {
+    let mut s = session(d);
+    s.run(CommandBody::Create {
+        mailbox: Mailbox::from_utf8_name(name),
+        special_use: Vec::new(),
+    })
+    .unwrap();
+    s.logout().unwrap();
 }
 
 /// The hunny-samples corpus messages (CRLF), or `None` (skip; a failure under CI).
@@ -202,13 +216,7 @@ fn online_commands_against_dovecot() {
         d.deliver(&format!("100000000{i}.M1P1Q{i}.test"), m);
     }
     d.deliver("1000000009.M1P1Q9.test", &report());
-    let mut s = session(&d);
-    s.run(CommandBody::Create {
-        mailbox: Mailbox::from_utf8_name("Archive"),
-        special_use: Vec::new(),
-    })
-    .unwrap();
-    s.logout().unwrap();
+    create_folder(&d, "Archive");
 
     let folders = ok(&d, &["folders"]);
     assert!(line_with(&folders, "INBOX").contains("4 messages"));
@@ -335,13 +343,7 @@ fn sync_both_ways_against_dovecot() {
             &simple(i, &format!("sync message {i}")),
         );
     }
-    let mut s = session(&d);
-    s.run(CommandBody::Create {
-        mailbox: Mailbox::from_utf8_name("Archive"),
-        special_use: Vec::new(),
-    })
-    .unwrap();
-    s.logout().unwrap();
+    create_folder(&d, "Archive");
     let dir = d.root.join("mirror");
     let ds = dir.to_str().unwrap();
 
@@ -423,20 +425,7 @@ fn sync_both_ways_against_dovecot() {
 fn watch_sees_a_message_appended_during_idle() {
     let Some(d) = Dovecot::start() else { return };
     d.deliver("1000000001.M1P1Q1.test", &simple(1, "already there"));
-    let mut child = Command::new(common::example("imap"))
-        .args([
-            "--server",
-            &format!("127.0.0.1:{}", d.imap_port),
-            "--user",
-            "testuser",
-            "--password",
-            "testpass",
-            "watch",
-            "--timeout",
-            "30",
-            "--count",
-            "1",
-        ])
+    let mut child = imap_command(&d, &["watch", "--timeout", "30", "--count", "1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
