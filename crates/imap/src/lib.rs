@@ -37,6 +37,35 @@
 //! let bytes = mailwire_imap::encode::response_to_vec(&Response::Data(Data::Exists(3)));
 //! assert_eq!(bytes, b"* 3 EXISTS\r\n");
 //! ```
+//!
+//! # The client machine
+//!
+//! [`client::Client`] is a sans-IO IMAP client: the application queues
+//! commands and gets one [`client::Event::Completed`] per command with the
+//! data it caused; the driver moves bytes and time. After every input or
+//! command, drain `poll_transmit`, then `poll_event`, then ask `poll_timeout`
+//! (the full driver loop is on [`client::Client`]):
+//!
+//! ```
+//! use std::time::Instant;
+//! use mailwire_imap::client::{Client, Event, Options};
+//! use mailwire_imap::{CommandBody, Mailbox};
+//!
+//! let now = Instant::now();
+//! let mut conn = Client::new(Options::default(), now);
+//! let select = CommandBody::Select { mailbox: Mailbox::Inbox, params: vec![] };
+//! let handle = conn.enqueue_command(select).unwrap(); // queued until the greeting
+//! conn.handle_input(now, b"* PREAUTH [CAPABILITY IMAP4rev2] ready\r\n");
+//! let mut out = Vec::new();
+//! while conn.poll_transmit(now, &mut out).is_some() {}
+//! assert_eq!(out, b"A1 SELECT INBOX\r\n");
+//! conn.handle_input(now, b"* 3 EXISTS\r\nA1 OK [READ-WRITE] done\r\n");
+//! let done = std::iter::from_fn(|| conn.poll_event())
+//!     .find_map(|e| match e { Event::Completed(c) => Some(c), _ => None })
+//!     .unwrap();
+//! assert!(done.handle == handle && done.is_ok());
+//! assert_eq!(conn.selected().unwrap().exists, 3);
+//! ```
 #![warn(missing_docs)]
 
 pub mod client;

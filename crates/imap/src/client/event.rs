@@ -10,7 +10,10 @@ use crate::parse;
 use crate::types::core::Text;
 use crate::types::fetch::FetchItem;
 use crate::types::flag::Flag;
-use crate::types::response::{Data, Raw, Response, StatusKind, StatusResponse};
+use crate::types::mailbox::Mailbox;
+use crate::types::response::{
+    Code, Data, ListItem, Raw, Response, StatusItem, StatusKind, StatusResponse,
+};
 use crate::types::sequence::SequenceSet;
 
 /// Ties a queued command to the event that completes it.
@@ -156,6 +159,28 @@ impl Completion {
     pub fn fetches(&self) -> impl Iterator<Item = (NonZeroU32, Vec<FetchItem<'_>>)> {
         self.data().filter_map(|d| match d {
             Data::Fetch { seq, items } => Some((seq, items)),
+            _ => None,
+        })
+    }
+
+    /// The tagged response's code (`[READ-WRITE]`, `[APPENDUID ...]`,
+    /// `[COPYUID ...]`, `[MODIFIED ...]`, ...).
+    pub fn code(&self) -> Option<Code<'_>> {
+        self.tagged.status().and_then(|s| s.code)
+    }
+
+    /// The LIST (and LSUB, XLIST) responses.
+    pub fn lists(&self) -> impl Iterator<Item = ListItem<'_>> {
+        self.data().filter_map(|d| match d {
+            Data::List(l) | Data::Lsub(l) | Data::XList(l) => Some(l),
+            _ => None,
+        })
+    }
+
+    /// The STATUS responses: mailbox and items.
+    pub fn statuses(&self) -> impl Iterator<Item = (Mailbox<'_>, Vec<StatusItem<'_>>)> {
+        self.data().filter_map(|d| match d {
+            Data::Status { mailbox, items } => Some((mailbox, items)),
             _ => None,
         })
     }

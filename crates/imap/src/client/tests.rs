@@ -9,12 +9,20 @@ use std::time::{Duration, Instant};
 use mailwire_testkit::{Machine, Scripted, Side, Transcript};
 use proptest::prelude::*;
 
+use std::num::NonZeroU32;
+
 use super::*;
 use crate::types::command::{AppendMessage, SelectParam, StoreKind};
+use crate::types::core::Atom;
 use crate::types::core::{Binary, IString};
+use crate::types::fetch::FetchItem;
 use crate::types::fetch::{FetchAttr, FetchAttrs, Section};
+use crate::types::flag::Flag;
 use crate::types::mailbox::Mailbox;
+use crate::types::response::{Code, Data, StatusKind};
+use crate::types::secret::Secret;
 use crate::types::secret::Vec1;
+use crate::types::sequence::SequenceSet;
 
 impl Machine for Client {
     type Event = Event;
@@ -234,28 +242,20 @@ fn closed(events: &[Event]) -> Option<&ConnectionError> {
 
 // ----- RFC 3501 §8 ----------------------------------------------------------
 
-/// RFC 3501 §8, the long lines joined. The store line is written as the
+/// RFC 3501 §8, the long lines joined (with [`SAMPLE_TAIL`]). The store line is written as the
 /// machine sends it: a flag list in parentheses (the shortest correct form
 /// the encoder always uses).
-const RFC3501_8: &str = r#"
-S: * OK IMAP4rev1 Service Ready
-C: a001 login mrc secret
-S: a001 OK LOGIN completed
-C: a002 select inbox
-S: * 18 EXISTS
-S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft)
-S: * 2 RECENT
-S: * OK [UNSEEN 17] Message 17 is the first unseen message
-S: * OK [UIDVALIDITY 3857529045] UIDs valid
-S: a002 OK [READ-WRITE] SELECT completed
+/// The part both §8 samples share (FETCH, STORE, LOGOUT); they differ in
+/// the version name and in a typo of RFC 9051's envelope message id.
+const SAMPLE_TAIL: &str = r#"
 C: a003 fetch 12 full
-S: * 12 FETCH (FLAGS (\Seen) INTERNALDATE "17-Jul-1996 02:44:25 -0700" RFC822.SIZE 4286 ENVELOPE ("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)" "IMAP4rev1 WG mtg summary and minutes" (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) ((NIL NIL "imap" "cac.washington.edu")) ((NIL NIL "minutes" "CNRI.Reston.VA.US") ("John Klensin" NIL "KLENSIN" "MIT.EDU")) NIL NIL "<B27397-0100000@cac.washington.edu>") BODY ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 3028 92))
+S: * 12 FETCH (FLAGS (\Seen) INTERNALDATE "17-Jul-1996 02:44:25 -0700" RFC822.SIZE 4286 ENVELOPE ("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)" "{REV} WG mtg summary and minutes" (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) ((NIL NIL "imap" "cac.washington.edu")) ((NIL NIL "minutes" "CNRI.Reston.VA.US") ("John Klensin" NIL "KLENSIN" "MIT.EDU")) NIL NIL "{ENVID}") BODY ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 3028 92))
 S: a003 OK FETCH completed
 C: a004 fetch 12 body[header]
 S: * 12 FETCH (BODY[HEADER] {342}
 S: Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)
 S: From: Terry Gray <gray@cac.washington.edu>
-S: Subject: IMAP4rev1 WG mtg summary and minutes
+S: Subject: {REV} WG mtg summary and minutes
 S: To: imap@cac.washington.edu
 S: cc: minutes@CNRI.Reston.VA.US, John Klensin <KLENSIN@MIT.EDU>
 S: Message-Id: <B27397-0100000@cac.washington.edu>
@@ -268,9 +268,35 @@ C: a005 store 12 +flags (\deleted)
 S: * 12 FETCH (FLAGS (\Seen \Deleted))
 S: a005 OK +FLAGS completed
 C: a006 logout
-S: * BYE IMAP4rev1 server terminating connection
+S: * BYE {REV} server terminating connection
 S: a006 OK LOGOUT completed
 "#;
+
+fn sample(head: &str, rev: &str, envid: &str) -> &'static str {
+    let tail = SAMPLE_TAIL.replace("{REV}", rev).replace("{ENVID}", envid);
+    String::leak(format!("{head}{tail}"))
+}
+
+const RFC3501_8_HEAD: &str = r#"
+S: * OK IMAP4rev1 Service Ready
+C: a001 login mrc secret
+S: a001 OK LOGIN completed
+C: a002 select inbox
+S: * 18 EXISTS
+S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft)
+S: * 2 RECENT
+S: * OK [UNSEEN 17] Message 17 is the first unseen message
+S: * OK [UIDVALIDITY 3857529045] UIDs valid
+S: a002 OK [READ-WRITE] SELECT completed
+"#;
+
+fn rfc3501_8() -> &'static str {
+    sample(
+        RFC3501_8_HEAD,
+        "IMAP4rev1",
+        "<B27397-0100000@cac.washington.edu>",
+    )
+}
 
 fn rfc3501_actions() -> Vec<Action> {
     vec![
@@ -293,7 +319,7 @@ fn rfc3501_opts() -> Options {
 
 #[test]
 fn rfc3501_8_sample() {
-    let (client, events) = run(rfc3501_opts(), RFC3501_8, rfc3501_actions(), Feed::Whole);
+    let (client, events) = run(rfc3501_opts(), rfc3501_8(), rfc3501_actions(), Feed::Whole);
     let done = completions(&events);
     assert_eq!(done.len(), 6);
     assert!(done.iter().all(|c| c.is_ok()));
@@ -324,7 +350,7 @@ fn rfc3501_8_sample() {
 #[test]
 fn rfc3501_8_mailbox_state() {
     // Stop before LOGOUT to read the selected mailbox.
-    let text = RFC3501_8.split("C: a006").next().unwrap();
+    let text = rfc3501_8().split("C: a006").next().unwrap();
     let mut actions = rfc3501_actions();
     actions.pop();
     let (client, _) = run(rfc3501_opts(), text, actions, Feed::Whole);
@@ -341,11 +367,11 @@ fn rfc3501_8_mailbox_state() {
 
 // ----- RFC 9051 §8 ----------------------------------------------------------
 
-/// RFC 9051 §8 with the long lines joined. Two exchanges are added (marked
+/// RFC 9051 §8 with the long lines joined (with [`SAMPLE_TAIL`]). Two exchanges are added (marked
 /// `added`): the machine asks CAPABILITY after STARTTLS (RFC 9051 §6.2.1:
 /// the old list must not be used) and after AUTHENTICATE (its OK carried no
 /// CAPABILITY code).
-const RFC9051_8: &str = r#"
+const RFC9051_8_HEAD: &str = r#"
 S: * OK [CAPABILITY STARTTLS AUTH=SCRAM-SHA-256 LOGINDISABLED IMAP4rev2] IMAP4rev2 Service Ready
 C: a000 starttls
 S: a000 OK Proceed with TLS negotiation
@@ -370,29 +396,15 @@ S: * FLAGS (\Answered \Flagged \Deleted \Seen \Draft)
 S: * OK [UIDVALIDITY 3857529045] UIDs valid
 S: * LIST () "/" INBOX ("OLDNAME" ("inbox"))
 S: a002 OK [READ-WRITE] SELECT completed
-C: a003 fetch 12 full
-S: * 12 FETCH (FLAGS (\Seen) INTERNALDATE "17-Jul-1996 02:44:25 -0700" RFC822.SIZE 4286 ENVELOPE ("Wed, 17 Jul 1996 02:23:25 -0700 (PDT)" "IMAP4rev2 WG mtg summary and minutes" (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) (("Terry Gray" NIL "gray" "cac.washington.edu")) ((NIL NIL "imap" "cac.washington.edu")) ((NIL NIL "minutes" "CNRI.Reston.VA.US") ("John Klensin" NIL "KLENSIN" "MIT.EDU")) NIL NIL "<B27397-0100000@cac.washington.ed>") BODY ("TEXT" "PLAIN" ("CHARSET" "US-ASCII") NIL NIL "7BIT" 3028 92))
-S: a003 OK FETCH completed
-C: a004 fetch 12 body[header]
-S: * 12 FETCH (BODY[HEADER] {342}
-S: Date: Wed, 17 Jul 1996 02:23:25 -0700 (PDT)
-S: From: Terry Gray <gray@cac.washington.edu>
-S: Subject: IMAP4rev2 WG mtg summary and minutes
-S: To: imap@cac.washington.edu
-S: cc: minutes@CNRI.Reston.VA.US, John Klensin <KLENSIN@MIT.EDU>
-S: Message-Id: <B27397-0100000@cac.washington.edu>
-S: MIME-Version: 1.0
-S: Content-Type: TEXT/PLAIN; CHARSET=US-ASCII
-S:
-S: )
-S: a004 OK FETCH completed
-C: a005 store 12 +flags (\deleted)
-S: * 12 FETCH (FLAGS (\Seen \Deleted))
-S: a005 OK +FLAGS completed
-C: a006 logout
-S: * BYE IMAP4rev2 server terminating connection
-S: a006 OK LOGOUT completed
 "#;
+
+fn rfc9051_8() -> &'static str {
+    sample(
+        RFC9051_8_HEAD,
+        "IMAP4rev2",
+        "<B27397-0100000@cac.washington.ed>",
+    )
+}
 
 fn rfc9051_actions() -> Vec<Action> {
     vec![
@@ -421,7 +433,7 @@ fn rfc9051_actions() -> Vec<Action> {
 
 #[test]
 fn rfc9051_8_sample() {
-    let (client, events) = run(opts(), RFC9051_8, rfc9051_actions(), Feed::Whole);
+    let (client, events) = run(opts(), rfc9051_8(), rfc9051_actions(), Feed::Whole);
     assert!(events.iter().any(|e| matches!(e, Event::StartTls { .. })));
     let done = completions(&events);
     assert_eq!(
@@ -439,7 +451,8 @@ fn rfc9051_8_sample() {
     assert!(done.iter().all(|c| c.is_ok()));
     assert!(client.enabled().has("imap4rev2"));
     // The LIST with OLDNAME is part of the SELECT's data.
-    assert!(done[2].data().any(|d| matches!(d, Data::List(_))));
+    assert_eq!(done[2].lists().count(), 1);
+    assert!(matches!(done[2].code(), Some(Code::ReadWrite)));
     assert_eq!(closed(&events), Some(&ConnectionError::Logout));
 }
 
@@ -484,8 +497,10 @@ type Setup = fn() -> (Options, &'static str, Vec<Action>);
 /// Each transcript, with its options and actions.
 fn transcripts() -> Vec<(&'static str, Setup)> {
     vec![
-        ("rfc3501", || (rfc3501_opts(), RFC3501_8, rfc3501_actions())),
-        ("rfc9051", || (opts(), RFC9051_8, rfc9051_actions())),
+        ("rfc3501", || {
+            (rfc3501_opts(), rfc3501_8(), rfc3501_actions())
+        }),
+        ("rfc9051", || (opts(), rfc9051_8(), rfc9051_actions())),
         ("rfc2177", || {
             (rfc2177_opts(), rfc2177_text(), rfc2177_actions())
         }),
@@ -635,7 +650,7 @@ fn rfc2177_3_idle_is_reissued_before_29_minutes() {
     sc.expect(b"DONE\r\n");
     sc.send(b"A001 OK IDLE terminated\r\n");
     sc.expect(b"A002 IDLE\r\n");
-    sc.send(b"+ idling\r\n* 5 EXISTS\r\n");
+    sc.send(b"+ idling\r\n* 5 EXISTS\r\n* OK Still here\r\n");
     let ev = sc.events();
     assert_eq!(
         ev.iter()
@@ -645,6 +660,10 @@ fn rfc2177_3_idle_is_reissued_before_29_minutes() {
         "the refresh is silent: {ev:?}"
     );
     assert!(!ev.iter().any(|e| matches!(e, Event::Completed(_))));
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Update(Update::Notice(_))))
+    );
     sc.act(|c| c.idle_done().unwrap());
     sc.expect(b"DONE\r\n");
     sc.send(b"A002 OK IDLE terminated\r\n");
@@ -804,6 +823,32 @@ fn uid_command_blocks_sequence_numbers() {
     sc.expect_nothing();
     sc.send(b"A001 OK done\r\nA002 OK done\r\n");
     sc.expect(b"A003 FETCH 1 FAST\r\n");
+}
+
+#[test]
+fn pipelined_list_and_status_each_get_their_own_data() {
+    let mut sc = preauth("IMAP4rev1");
+    sc.act(|c| {
+        c.enqueue_command(CommandBody::List {
+            select: vec![],
+            reference: Mailbox::new(s("")),
+            patterns: Vec1::one(s("*")),
+            return_opts: vec![],
+        })
+        .unwrap();
+        c.enqueue_command(CommandBody::Status {
+            mailbox: Mailbox::Inbox,
+            items: vec![crate::types::command::StatusAttr::Messages],
+        })
+        .unwrap();
+    });
+    sc.expect(b"A001 LIST \"\" *\r\nA002 STATUS INBOX (MESSAGES)\r\n");
+    sc.send(b"* LIST () \"/\" INBOX\r\n* STATUS INBOX (MESSAGES 3)\r\n* LIST () \"/\" Sent\r\nA001 OK done\r\nA002 OK done\r\n");
+    let ev = sc.events();
+    let done = completions(&ev);
+    assert_eq!(done[0].lists().count(), 2);
+    assert_eq!(done[0].statuses().count(), 0);
+    assert_eq!(done[1].statuses().count(), 1);
 }
 
 // ----- STARTTLS and other security tests ------------------------------------
@@ -1044,6 +1089,8 @@ fn rfc7162_3_2_5_1_qresync_select() {
         Feed::Whole,
     );
     assert!(client.enabled().has("QRESYNC"));
+    // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+    assert!(client.enabled().has("CONDSTORE"));
     let done = completions(&events);
     // VANISHED (EARLIER) and the three FETCHes belong to the SELECT.
     assert_eq!(done[1].fetches().count(), 3);
@@ -1059,14 +1106,32 @@ fn rfc7162_3_2_5_1_qresync_select() {
     assert_eq!(m.highest_modseq, Some(90060115205545359));
     // The conditional STORE's FETCHes are its data; MODIFIED is in its code.
     assert_eq!(done[2].fetches().count(), 3);
-    assert!(matches!(
-        done[2].tagged.status().unwrap().code,
-        Some(Code::Modified(_))
-    ));
+    assert!(matches!(done[2].code(), Some(Code::Modified(_))));
     assert!(
         events
             .iter()
             .any(|e| matches!(e, Event::Update(Update::Vanished(_))))
+    );
+}
+
+/// RFC 7162 §3.1.8: SELECT (CONDSTORE) is a CONDSTORE enabling command.
+#[test]
+fn rfc7162_3_1_8_select_condstore_enables_condstore() {
+    let mut sc = preauth("IMAP4rev1 CONDSTORE");
+    sc.act(|c| {
+        c.enqueue_command(CommandBody::Select {
+            mailbox: Mailbox::Inbox,
+            params: vec![SelectParam::CondStore],
+        })
+        .unwrap()
+    });
+    sc.expect(b"A001 SELECT INBOX (CONDSTORE)\r\n");
+    assert!(!sc.machine.enabled().has("CONDSTORE"));
+    sc.send(b"* OK [HIGHESTMODSEQ 715194045007] Highest\r\nA001 OK [READ-WRITE] done\r\n");
+    assert!(sc.machine.enabled().has("CONDSTORE"));
+    assert_eq!(
+        sc.machine.selected().unwrap().highest_modseq,
+        Some(715194045007)
     );
 }
 
@@ -1147,10 +1212,7 @@ fn rfc4315_3_uidplus() {
     );
     assert_eq!(client.selected().unwrap().exists, 2);
     let done = completions(&events);
-    assert!(matches!(
-        done[2].tagged.status().unwrap().code,
-        Some(Code::CopyUid { .. })
-    ));
+    assert!(matches!(done[2].code(), Some(Code::CopyUid { .. })));
     assert_eq!(
         events
             .iter()
@@ -1217,6 +1279,51 @@ fn large_body_is_streamed_in_chunks() {
     let f: Vec<_> = done[0].fetches().collect();
     assert_eq!(f.len(), 1);
     assert!(f[0].1.iter().any(|i| matches!(i, FetchItem::Flags(_))));
+}
+
+/// Events with consecutive FetchChunks merged: chunk boundaries follow the
+/// reads, everything else must not.
+fn merged(events: &[Event]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut data: Vec<u8> = Vec::new();
+    for e in events {
+        if let Event::FetchChunk { data: d, .. } = e {
+            data.extend_from_slice(d);
+            continue;
+        }
+        if !data.is_empty() {
+            out.push(format!("chunks {}", String::from_utf8_lossy(&data)));
+            data.clear();
+        }
+        out.push(format!("{e:?}"));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// A streamed body gives the same events, chunks merged, for any split.
+    #[test]
+    fn streamed_body_any_split(at in 1usize..400, piece in 1usize..50) {
+        let feed = |cuts: &dyn Fn(&[u8]) -> Vec<Vec<u8>>| {
+            let o = Options { stream_threshold: 16, ..upper_opts() };
+            let mut sc = Scripted::new(Client::new(o, t0()), t0());
+            sc.send(b"* PREAUTH [CAPABILITY IMAP4rev1] ready\r\n");
+            sc.act(|c| c.enqueue_command(fetch("1:2", FetchAttrs::Full)).unwrap());
+            let wire = b"* 1 FETCH (BODY[1.2]<0> {40}\r\n0123456789012345678901234567890123456789 UID 5)\r\n* 2 FETCH (UID 6 BINARY[] ~{30}\r\nabcdefghijabcdefghijabcdefghij)\r\n* 9 EXISTS\r\nA001 OK done\r\n";
+            for p in cuts(wire) {
+                sc.send(&p);
+            }
+            merged(&sc.events())
+        };
+        let whole = feed(&|w| vec![w.to_vec()]);
+        prop_assert!(whole.iter().any(|e| e.starts_with("chunks 0123")));
+        let split = feed(&|w| { let k = at.min(w.len()); vec![w[..k].to_vec(), w[k..].to_vec()] });
+        prop_assert_eq!(&whole, &split);
+        let pieces = feed(&|w| w.chunks(piece).map(<[u8]>::to_vec).collect());
+        prop_assert_eq!(&whole, &pieces);
+    }
 }
 
 // ----- unsolicited data and leniency -----------------------------------------
