@@ -46,9 +46,14 @@
 //!   removed is deleted on the server; a flag changed (the Maildir letters
 //!   S R F T D) is stored;
 //! - downloads server changes: new messages, flag changes, deletions;
-//! - asks only what changed when the server offers CONDSTORE (RFC 7162):
-//!   nothing when HIGHESTMODSEQ and UIDNEXT did not move, else `UID FETCH
-//!   (FLAGS) (CHANGEDSINCE m)`; without it, the flags of every message.
+//! - asks only what changed, by RFC 7162: nothing when HIGHESTMODSEQ and
+//!   UIDNEXT did not move; with QRESYNC, `SELECT (QRESYNC (uidvalidity
+//!   modseq))` answers with the UIDs that vanished and the flags that
+//!   changed; with CONDSTORE alone, `UID SEARCH ALL` and `UID FETCH (FLAGS)
+//!   (CHANGEDSINCE m)`; without either, the flags of every message. Each
+//!   folder's line says which (`unchanged`, `QRESYNC`, `CONDSTORE`, `full`).
+//!   A copy downloaded by a run that was cut short before it saved the state
+//!   is recognized by its name and not uploaded again.
 //!   A new UIDVALIDITY drops the folder's mirrored copies and downloads
 //!   the folder again (local files never uploaded are kept and uploaded).
 //!
@@ -898,10 +903,15 @@ fn cmd_sync(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
     let dir = a.dir.clone().ok_or_else(|| usage("sync needs --dir DIR"))?;
     fs::create_dir_all(&dir)?;
     let caps = s.capabilities()?;
-    let condstore = caps.has("CONDSTORE");
-    if condstore {
+    let resync = if caps.has("QRESYNC") {
+        s.enable(&["QRESYNC"])?;
+        Resync::QResync
+    } else if caps.has("CONDSTORE") {
         s.enable(&["CONDSTORE"])?;
-    }
+        Resync::CondStore
+    } else {
+        Resync::Full
+    };
     let folders: Vec<String> = s
         .list_folders(false)?
         .into_iter()
@@ -959,8 +969,8 @@ fn cmd_sync(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
     }
 
     for f in &folders {
-        let c = sync_folder(s, &dir, f, condstore, scans.remove(f).unwrap_or_default())?;
-        println!("{f}: {} down, {} up", c.down, c.up);
+        let (c, how) = sync_folder(s, &dir, f, resync, scans.remove(f).unwrap_or_default())?;
+        println!("{f}: {} down, {} up ({how})", c.down, c.up);
         total.down += c.down;
         total.up += c.up;
     }
@@ -968,28 +978,64 @@ fn cmd_sync(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// SELECT (CONDSTORE) when the server offers it: mod-sequences from the start.
-fn select_params(condstore: bool) -> Vec<SelectParam> {
-    if condstore {
-        vec![SelectParam::CondStore]
-    } else {
-        Vec::new()
-    }
+/// How much the server helps a sync (RFC 7162).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resync {
+    /// Neither: the flags of every message are fetched.
+    Full,
+    /// CONDSTORE: HIGHESTMODSEQ, `CHANGEDSINCE`.
+    CondStore,
+    /// QRESYNC: SELECT tells what changed and vanished.
+    QResync,
+}
+
+/// True if `set` holds `n` (`*` is the largest UID).
+fn set_contains(set: &SequenceSet, n: u32) -> bool {
+    let SequenceSet::Set(ranges) = set else {
+        return false;
+    };
+    let v = |s: SeqNum| match s {
+        SeqNum::Value(v) => v.get(),
+        SeqNum::Largest => u32::MAX,
+    };
+    ranges.iter().any(|r| match *r {
+        SeqRange::Single(x) => v(x) == n,
+        SeqRange::Range(a, b) => v(a).min(v(b)) <= n && n <= v(a).max(v(b)),
+    })
+}
+
+/// `Some((uid, uidvalidity))` for a base name this program gave a download
+/// (`time.M<uid>V<uidvalidity>P...`).
+fn downloaded_as(base: &str) -> Option<(u32, u32)> {
+    let rest = base.split_once(".M")?.1;
+    let (uid, rest) = rest.split_once('V')?;
+    let (validity, _) = rest.split_once('P')?;
+    Some((uid.parse().ok()?, validity.parse().ok()?))
 }
 
 fn sync_folder(
     s: &mut ImapSession,
     dir: &Path,
     name: &str,
-    condstore: bool,
+    resync: Resync,
     mut local: HashMap<String, LocalFile>,
-) -> Result<Counts, Failure> {
+) -> Result<(Counts, &'static str), Failure> {
     let root = local_dir(dir, name);
     let state_path = root.join(".mailwire-sync");
     let mut st = SyncState::load(&state_path);
     let mut c = Counts::default();
-    let params = select_params(condstore);
-    let (mut m, _) = s.select_with(name, false, params)?;
+    let params = match resync {
+        Resync::QResync if st.uidvalidity != 0 && st.modseq > 0 => vec![SelectParam::QResync {
+            uidvalidity: st.uidvalidity,
+            modseq: st.modseq,
+            known_uids: None,
+            seq_match: None,
+        }],
+        Resync::Full => Vec::new(),
+        _ => vec![SelectParam::CondStore],
+    };
+    let qresync_asked = matches!(params.first(), Some(SelectParam::QResync { .. }));
+    let (m, selected) = s.select_with(name, false, params)?;
     let validity = m.uid_validity.map_or(0, NonZeroU32::get);
     if st.uidvalidity != validity {
         // Another mailbox under the same name: the mirrored copies are stale.
@@ -1003,19 +1049,107 @@ fn sync_folder(
             ..SyncState::default()
         };
     }
+    // A copy downloaded by a run that stopped before saving the state is
+    // taken back, not uploaded again.
+    for (base, file) in &local {
+        if let Some((uid, v)) = downloaded_as(base)
+            && v == validity
+            && !st.messages.contains_key(&uid)
+            && !st.messages.values().any(|(_, b)| b == base)
+        {
+            st.messages
+                .insert(uid, (file.letters.clone(), base.clone()));
+        }
+    }
+
+    // The server's view: UID -> flag letters.
+    let uidnext = m.uid_next.map_or(0, NonZeroU32::get);
+    let modseq = m.highest_modseq.unwrap_or(0);
+    let known = st.modseq > 0 && m.highest_modseq.is_some();
+    let mut server: BTreeMap<u32, String> = BTreeMap::new();
+    let mut how = "full";
+    if known
+        && modseq == st.modseq
+        && uidnext == st.uidnext
+        && m.exists as usize == st.messages.len()
+    {
+        // Nothing changed on the server since the last sync.
+        how = "unchanged";
+        for (uid, (letters, _)) in &st.messages {
+            server.insert(*uid, letters.clone());
+        }
+    } else if known && qresync_asked {
+        // RFC 7162 §3.2.5: SELECT answered with VANISHED (EARLIER) and the
+        // FETCH of every message changed since.
+        how = "QRESYNC";
+        for (uid, (letters, _)) in &st.messages {
+            server.insert(*uid, letters.clone());
+        }
+        for d in selected.data() {
+            match d {
+                mailwire::imap::Data::Vanished { uids, .. } => {
+                    server.retain(|u, _| !set_contains(&uids, *u));
+                }
+                mailwire::imap::Data::Fetch { items, .. } => {
+                    let mut uid = None;
+                    let mut flags = None;
+                    for i in items {
+                        match i {
+                            mailwire::imap::FetchItem::Uid(u) => uid = Some(u.get()),
+                            mailwire::imap::FetchItem::Flags(f) => flags = Some(letters_of(&f)),
+                            _ => {}
+                        }
+                    }
+                    if let (Some(u), Some(f)) = (uid, flags) {
+                        server.insert(u, f);
+                    }
+                }
+                _ => {}
+            }
+        }
+    } else if known && resync != Resync::Full && m.exists > 0 {
+        how = "CONDSTORE";
+        for uid in s.uid_search(vec![SearchKey::All])? {
+            let letters = st
+                .messages
+                .get(&uid)
+                .map(|(l, _)| l.clone())
+                .unwrap_or_default();
+            server.insert(uid, letters);
+        }
+        let all = SequenceSet::all();
+        for msg in s.fetch_summaries(&all, SummaryItems::flags_only(), Some(st.modseq))? {
+            server.insert(msg.uid, letters_of(&msg.flags));
+        }
+    }
+    if how != "CONDSTORE" && server.len() != m.exists as usize {
+        // First sync, no CONDSTORE, or the answer does not add up: ask all.
+        how = "full";
+        server.clear();
+        if m.exists > 0 {
+            let all = SequenceSet::all();
+            for msg in s.fetch_summaries(&all, SummaryItems::flags_only(), None)? {
+                server.insert(msg.uid, letters_of(&msg.flags));
+            }
+        }
+    }
 
     // Up: files new here are appended, then fetched back under their UID.
-    let known: std::collections::HashSet<String> =
-        st.messages.values().map(|(_, b)| b.clone()).collect();
-    let mut new_local: Vec<(&String, &LocalFile)> =
-        local.iter().filter(|(b, _)| !known.contains(*b)).collect();
+    let known_bases: std::collections::HashSet<&String> =
+        st.messages.values().map(|(_, b)| b).collect();
+    let mut new_local: Vec<(&String, &LocalFile)> = local
+        .iter()
+        .filter(|(b, _)| !known_bases.contains(b))
+        .collect();
     new_local.sort_by(|x, y| x.0.cmp(y.0));
+    let mut appended = false;
     for (_, file) in new_local {
         let data = fs::read(&file.path)?;
         match s.append(name, flags_of(&file.letters), &data) {
             Ok(_) => {
                 fs::remove_file(&file.path)?;
                 c.up += 1;
+                appended = true;
             }
             // Refused (an empty or malformed file): kept here, said, skipped.
             Err(e @ ImapError::Command { .. }) => {
@@ -1024,46 +1158,17 @@ fn sync_folder(
             Err(e) => return Err(e.into()),
         }
     }
-    if c.up > 0 {
-        // APPEND changed the folder: read its state again.
-        m = s.select_with(name, false, select_params(condstore))?.0;
+    if appended && let Some(from) = NonZeroU32::new(uidnext.max(1)) {
+        // The appended messages: UIDs from the UIDNEXT the SELECT gave.
+        let range = SequenceSet::new(vec![SeqRange::Range(SeqNum::Value(from), SeqNum::Largest)])
+            .ok_or_else(|| usage("UID range"))?;
+        for msg in s.fetch_summaries(&range, SummaryItems::flags_only(), None)? {
+            if msg.uid >= from.get() {
+                server.insert(msg.uid, letters_of(&msg.flags));
+            }
+        }
     }
     let local = scan(&root)?;
-
-    // The server's view: UID -> flag letters.
-    let uidnext = m.uid_next.map_or(0, NonZeroU32::get);
-    let modseq = m.highest_modseq.unwrap_or(0);
-    let incremental = condstore && st.modseq > 0 && m.highest_modseq.is_some();
-    let mut server: BTreeMap<u32, String> = BTreeMap::new();
-    if incremental
-        && modseq == st.modseq
-        && uidnext == st.uidnext
-        && m.exists as usize == st.messages.len()
-    {
-        // Nothing changed on the server since the last sync.
-        for (uid, (letters, _)) in &st.messages {
-            server.insert(*uid, letters.clone());
-        }
-    } else if m.exists > 0 {
-        let all = SequenceSet::all();
-        if incremental {
-            for uid in s.uid_search(vec![SearchKey::All])? {
-                let letters = st
-                    .messages
-                    .get(&uid)
-                    .map(|(l, _)| l.clone())
-                    .unwrap_or_default();
-                server.insert(uid, letters);
-            }
-            for msg in s.fetch_summaries(&all, SummaryItems::flags_only(), Some(st.modseq))? {
-                server.insert(msg.uid, letters_of(&msg.flags));
-            }
-        } else {
-            for msg in s.fetch_summaries(&all, SummaryItems::flags_only(), None)? {
-                server.insert(msg.uid, letters_of(&msg.flags));
-            }
-        }
-    }
 
     // Reconcile what both knew.
     let mut to_delete = Vec::new();
@@ -1142,12 +1247,17 @@ fn sync_folder(
     if c.up > 0 {
         // Our own changes moved HIGHESTMODSEQ and UIDNEXT: learn the new ones
         // so that the next run sees no change.
-        let (m, _) = s.select_with(name, true, select_params(condstore))?;
+        let params = if resync == Resync::Full {
+            Vec::new()
+        } else {
+            vec![SelectParam::CondStore]
+        };
+        let (m, _) = s.select_with(name, true, params)?;
         st.uidnext = m.uid_next.map_or(st.uidnext, NonZeroU32::get);
         st.modseq = m.highest_modseq.unwrap_or(st.modseq);
     }
     st.save(&state_path)?;
-    Ok(c)
+    Ok((c, how))
 }
 
 // ----- main ---------------------------------------------------------------------

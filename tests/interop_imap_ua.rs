@@ -357,6 +357,7 @@ fn sync_both_ways_against_dovecot() {
         r.contains("sync: 0 down, 0 up"),
         "second sync is a no-op: {r}"
     );
+    assert!(r.contains("INBOX: 0 down, 0 up (unchanged)"), "{r}");
 
     // Local changes: \Seen on message 1, message 2 deleted, message 3
     // moved to Archive, a new local message in INBOX.
@@ -388,6 +389,11 @@ fn sync_both_ways_against_dovecot() {
 
     let r = ok(&d, &["sync", "--dir", ds]);
     assert!(r.contains("INBOX: moved 1 to Archive"), "{r}");
+    assert!(
+        r.lines()
+            .any(|l| l.starts_with("INBOX: ") && l.ends_with("up (QRESYNC)")),
+        "Dovecot offers QRESYNC: only the changes are asked for: {r}"
+    );
     let list = ok(&d, &["list"]);
     assert!(
         flags_of(&list, "sync message 1").contains("\\Seen"),
@@ -418,6 +424,19 @@ fn sync_both_ways_against_dovecot() {
 
     let r = ok(&d, &["sync", "--dir", ds]);
     assert!(r.contains("sync: 0 down, 0 up"), "then nothing to do: {r}");
+
+    // A run cut short before saving its state: the copies it downloaded
+    // are recognized, not uploaded again.
+    let before = files(&inbox).len();
+    fs::remove_file(inbox.join(".mailwire-sync")).unwrap();
+    let r = ok(&d, &["sync", "--dir", ds]);
+    assert!(r.contains("INBOX: 0 down, 0 up (full)"), "{r}");
+    assert_eq!(files(&inbox).len(), before);
+    assert_eq!(
+        uids(&ok(&d, &["list"])).len(),
+        before,
+        "no duplicate uploaded"
+    );
 }
 
 #[test]
