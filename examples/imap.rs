@@ -905,10 +905,10 @@ fn cmd_sync(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
     let caps = s.capabilities()?;
     let resync = if caps.has("QRESYNC") {
         s.enable(&["QRESYNC"])?;
-        Resync::QResync
+        Resync::Qresync
     } else if caps.has("CONDSTORE") {
         s.enable(&["CONDSTORE"])?;
-        Resync::CondStore
+        Resync::Condstore
     } else {
         Resync::Full
     };
@@ -984,9 +984,9 @@ enum Resync {
     /// Neither: the flags of every message are fetched.
     Full,
     /// CONDSTORE: HIGHESTMODSEQ, `CHANGEDSINCE`.
-    CondStore,
+    Condstore,
     /// QRESYNC: SELECT tells what changed and vanished.
-    QResync,
+    Qresync,
 }
 
 /// True if `set` holds `n` (`*` is the largest UID).
@@ -1025,7 +1025,7 @@ fn sync_folder(
     let mut st = SyncState::load(&state_path);
     let mut c = Counts::default();
     let params = match resync {
-        Resync::QResync if st.uidvalidity != 0 && st.modseq > 0 => vec![SelectParam::QResync {
+        Resync::Qresync if st.uidvalidity != 0 && st.modseq > 0 => vec![SelectParam::QResync {
             uidvalidity: st.uidvalidity,
             modseq: st.modseq,
             known_uids: None,
