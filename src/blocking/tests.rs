@@ -54,7 +54,12 @@ fn server_config(p: &Pki) -> Arc<rustls::ServerConfig> {
 }
 
 /// Answers IMAP commands line by line until LOGOUT or EOF.
-fn serve<S: Read + Write>(io: S, mut greeting: Option<&str>, caps: &str) -> S {
+fn serve<S: Read + Write>(
+    io: S,
+    mut greeting: Option<&str>,
+    caps: &str,
+    log: &mut Vec<String>,
+) -> S {
     let mut r = BufReader::new(io);
     if let Some(g) = greeting.take() {
         r.get_mut().write_all(g.as_bytes()).unwrap();
@@ -64,9 +69,13 @@ fn serve<S: Read + Write>(io: S, mut greeting: Option<&str>, caps: &str) -> S {
         if r.read_line(&mut line).unwrap_or(0) == 0 {
             return r.into_inner();
         }
+        log.push(line.trim_end().to_owned());
         let mut w = line.split_whitespace();
         let tag = w.next().unwrap_or("*").to_owned();
-        let cmd = w.next().unwrap_or("").to_ascii_uppercase();
+        let mut cmd = w.next().unwrap_or("").to_ascii_uppercase();
+        if cmd == "UID" {
+            cmd = format!("UID {}", w.next().unwrap_or("").to_ascii_uppercase());
+        }
         let reply = match cmd.as_str() {
             "CAPABILITY" => format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n"),
             "STARTTLS" => {
@@ -75,12 +84,14 @@ fn serve<S: Read + Write>(io: S, mut greeting: Option<&str>, caps: &str) -> S {
                     .unwrap();
                 return r.into_inner();
             }
-            "AUTHENTICATE" => format!("{tag} OK [CAPABILITY IMAP4rev1 IDLE] welcome\r\n"),
-            "LOGIN" => format!("{tag} OK [CAPABILITY IMAP4rev1 IDLE] welcome\r\n"),
+            "AUTHENTICATE" | "LOGIN" => format!("{tag} OK [CAPABILITY {caps}] welcome\r\n"),
             "SELECT" | "EXAMINE" => format!(
                 "* 2 EXISTS\r\n* OK [UIDVALIDITY 42] u\r\n* OK [UIDNEXT 9] n\r\n\
                  * FLAGS (\\Seen)\r\n{tag} OK [READ-WRITE] selected\r\n"
             ),
+            "UID COPY" | "UID STORE" | "UID EXPUNGE" | "EXPUNGE" => {
+                format!("{tag} OK done\r\n")
+            }
             "NOOP" => {
                 // Never answered: the client must time out.
                 continue;
@@ -99,12 +110,13 @@ fn serve<S: Read + Write>(io: S, mut greeting: Option<&str>, caps: &str) -> S {
 }
 
 /// One connection served on a thread: `mode` decides the TLS.
-fn spawn(p: &Pki, mode: Security, caps_before_tls: &'static str) -> (u16, JoinHandle<()>) {
+fn spawn(p: &Pki, mode: Security, caps_before_tls: &'static str) -> (u16, JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = server_config(p);
     let h = std::thread::spawn(move || {
         let (tcp, _) = listener.accept().unwrap();
+        let mut log = Vec::new();
         let after_tls = "IMAP4rev1 AUTH=PLAIN SASL-IR IDLE";
         let tls = |tcp: TcpStream| {
             let conn = rustls::ServerConnection::new(config.clone()).unwrap();
@@ -113,25 +125,26 @@ fn spawn(p: &Pki, mode: Security, caps_before_tls: &'static str) -> (u16, JoinHa
         match mode {
             Security::Plain => {
                 let greeting = format!("* OK [CAPABILITY {caps_before_tls}] plain\r\n");
-                serve(tcp, Some(&greeting), caps_before_tls);
+                serve(tcp, Some(&greeting), caps_before_tls, &mut log);
             }
             Security::StartTls => {
                 let greeting = format!("* OK [CAPABILITY {caps_before_tls}] hello\r\n");
-                let tcp = serve(tcp, Some(&greeting), caps_before_tls);
+                let tcp = serve(tcp, Some(&greeting), caps_before_tls, &mut log);
                 let mut s = tls(tcp);
                 // A refused handshake shows up here as an error: end quietly.
                 if s.conn.complete_io(&mut s.sock).is_ok() {
-                    serve(s, None, after_tls);
+                    serve(s, None, after_tls, &mut log);
                 }
             }
             Security::Implicit => {
                 let mut s = tls(tcp);
                 if s.conn.complete_io(&mut s.sock).is_ok() {
                     let greeting = format!("* OK [CAPABILITY {after_tls}] tls\r\n");
-                    serve(s, Some(&greeting), after_tls);
+                    serve(s, Some(&greeting), after_tls, &mut log);
                 }
             }
         }
+        log
     });
     (port, h)
 }
@@ -268,4 +281,35 @@ fn a_silent_server_times_out_and_a_refusal_keeps_the_tagged_response() {
     assert!(t.elapsed() < Duration::from_secs(5));
     drop(s);
     h.join().unwrap();
+}
+
+#[test]
+fn move_without_move_is_copy_store_and_uid_expunge() {
+    let p = pki();
+    let (port, h) = spawn(&p, Security::Plain, "IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS");
+    let mut s = ImapSession::connect(
+        &format!("localhost:{port}"),
+        options(Security::Plain, &p.ca),
+    )
+    .unwrap();
+    s.login("fred", "secret").unwrap();
+    s.select("INBOX").unwrap();
+    let set = super::imap::uid_set(&[3, 4, 5, 9]).unwrap();
+    s.move_messages(&set, "Trash").unwrap();
+    s.logout().unwrap();
+    let log = h.join().unwrap();
+    let cmds: Vec<&str> = log
+        .iter()
+        .map(|l| l.split_once(' ').map_or(l.as_str(), |(_, c)| c))
+        .collect();
+    let at = cmds.iter().position(|c| c.starts_with("UID COPY")).unwrap();
+    assert_eq!(
+        &cmds[at..at + 3],
+        [
+            "UID COPY 3:5,9 Trash",
+            "UID STORE 3:5,9 +FLAGS.SILENT (\\Deleted)",
+            "UID EXPUNGE 3:5,9"
+        ],
+        "{log:?}"
+    );
 }
