@@ -485,6 +485,27 @@ fn watch_sees_a_message_appended_during_idle() {
     }
 }
 
+/// A writer that keeps what it got and how it came.
+#[derive(Default)]
+struct Pieces {
+    bytes: Vec<u8>,
+    writes: usize,
+    largest: usize,
+}
+
+impl std::io::Write for Pieces {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writes += 1;
+        self.largest = self.largest.max(buf.len());
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[test]
 #[ignore = "interop: needs Dovecot (bash .ci/install-peers)"]
 fn blocking_session_against_dovecot() {
@@ -513,10 +534,13 @@ fn blocking_session_against_dovecot() {
     assert_eq!(m.exists, 1);
     let found = s.uid_search(vec![SearchKey::All]).unwrap();
     assert_eq!(Some(found[0]), uid.or(Some(found[0])));
-    let mut got = Vec::new();
+    let mut got = Pieces::default();
     let n = s.fetch_message_to(found[0], &mut got).unwrap();
     assert_eq!(n as usize, big.len());
-    assert!(got == big, "streamed bytes equal");
+    assert!(got.bytes == big, "streamed bytes equal");
+    // Handed over as it arrived, never as one 3 MiB piece.
+    assert!(got.writes >= 3, "{} writes", got.writes);
+    assert!(got.largest <= 1 << 20, "largest write {}", got.largest);
     let header = s.fetch_header(found[0]).unwrap();
     assert!(header.ends_with(b"\r\n\r\n") && header.len() < 400);
 
