@@ -12,7 +12,8 @@
 //! online
 //!   folders                          folders with their special use and counts
 //!   list [FOLDER] [--limit N]        date, sender, subject, size and flags
-//!   read UID                         the text part shown, attachments listed
+//!   read UID                         the text part shown, attachments listed (only
+//!                                    the header and the text part are downloaded)
 //!   headers UID                      the header section only
 //!   part UID SECTION --out FILE      one MIME part (e.g. 2 or 1.2), decoded; nothing
 //!                                    else of the message is downloaded
@@ -80,8 +81,8 @@ use mailwire::blocking::{
 };
 use mailwire::imap::client::Update;
 use mailwire::imap::{
-    Atom, Date, Flag, IString, SearchKey, Section, SectionText, SelectParam, SeqNum, SeqRange,
-    SequenceSet, StoreKind,
+    Atom, BodyStructure, Date, Flag, IString, SearchKey, Section, SectionText, SelectParam, SeqNum,
+    SeqRange, SequenceSet, SpecificFields, StoreKind,
 };
 
 const USAGE: &str = "usage: imap --server HOST:PORT --user U --password P [--starttls | --tls] \
@@ -393,61 +394,170 @@ fn cmd_list(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
     print_summaries(s, &uids)
 }
 
-fn fetch_whole(s: &mut ImapSession, uid: u32) -> Result<Vec<u8>, Failure> {
-    let mut v = Vec::new();
-    s.fetch_message_to(uid, &mut v)?;
-    Ok(v)
+/// A leaf of a BODYSTRUCTURE, with its IMAP section number.
+struct Leaf {
+    section: Vec<NonZeroU32>,
+    mime: String,
+    encoding: String,
+    filename: Option<String>,
+    attachment: bool,
+    size: u32,
 }
 
+fn lossy(s: &IString<'_>) -> String {
+    s.to_string_lossy().into_owned()
+}
+
+/// The leaves of `b` in order (RFC 3501 §6.4.5 numbering); an encapsulated
+/// message is one leaf.
+fn leaves(b: &BodyStructure<'_>, section: &mut Vec<NonZeroU32>, out: &mut Vec<Leaf>) {
+    match b {
+        BodyStructure::Multi { bodies, .. } => {
+            for (i, child) in bodies.iter().enumerate() {
+                let Some(n) = u32::try_from(i + 1).ok().and_then(NonZeroU32::new) else {
+                    return;
+                };
+                section.push(n);
+                leaves(child, section, out);
+                section.pop();
+            }
+        }
+        BodyStructure::Single {
+            fields,
+            specific,
+            extension,
+        } => {
+            let mime = match specific {
+                SpecificFields::Basic {
+                    media_type,
+                    subtype,
+                } => format!("{}/{}", lossy(media_type), lossy(subtype)),
+                SpecificFields::Text { subtype, .. } => format!("text/{}", lossy(subtype)),
+                SpecificFields::Message { subtype, .. } => format!("message/{}", lossy(subtype)),
+            }
+            .to_ascii_lowercase();
+            let disposition = extension.as_ref().and_then(|e| e.data.disposition.as_ref());
+            let param = |list: &[(IString<'_>, IString<'_>)], name: &str| {
+                list.iter()
+                    .find(|(k, _)| k.as_bytes().eq_ignore_ascii_case(name.as_bytes()))
+                    .map(|(_, v)| lossy(v))
+            };
+            let filename = disposition
+                .and_then(|d| param(&d.params, "filename"))
+                .or_else(|| param(&fields.params, "name"));
+            let attachment = filename.is_some()
+                || disposition
+                    .is_some_and(|d| d.kind.as_bytes().eq_ignore_ascii_case(b"attachment"));
+            let mut section = section.clone();
+            if section.is_empty() {
+                section.push(NonZeroU32::MIN);
+            }
+            out.push(Leaf {
+                section,
+                mime,
+                encoding: fields.encoding.as_ref().map(lossy).unwrap_or_default(),
+                filename,
+                attachment,
+                size: fields.size,
+            });
+        }
+    }
+}
+
+fn section_text(s: &[NonZeroU32]) -> String {
+    s.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Online `read`: the header, the BODYSTRUCTURE, then the one text part
+/// shown (its MIME header and body); attachments are listed, not fetched.
 fn cmd_read(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
     let uid = one_uid(word(a, 1, "a UID")?)?;
     s.examine(folder(a))?;
-    let raw = fetch_whole(s, uid)?;
-    let head = mailwire::message::Message::parse(&raw);
-    let sum = head.summary();
+    let mut items = SummaryItems::flags_only();
+    items.body_structure = true;
+    let set = uid_set(&[uid])?;
+    let sum = s.fetch_summaries(&set, items, None)?;
+    let mut parts = Vec::new();
+    let multipart = match sum.first().and_then(MessageSummary::body_structure) {
+        Some(b) => {
+            leaves(&b, &mut Vec::new(), &mut parts);
+            matches!(b, BodyStructure::Multi { .. })
+        }
+        None => return Err(Failure::Refused(format!("no message with UID {uid}"))),
+    };
+    let header = s.fetch_header(uid)?;
+    let head = mailwire::message::Message::parse(&header);
+    let summary = head.summary();
     let list = |v: &mailwire::message::AddressList<'_>| {
         v.mailboxes()
             .map(|m| m.addr_spec().to_owned())
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let from: Vec<String> = sum.from.iter().map(|m| m.addr_spec().to_owned()).collect();
+    let from: Vec<String> = summary
+        .from
+        .iter()
+        .map(|m| m.addr_spec().to_owned())
+        .collect();
     println!("From: {}", from.join(", "));
-    println!("To: {}", list(&sum.to));
-    if let Some(d) = sum.date {
+    println!("To: {}", list(&summary.to));
+    if let Some(d) = summary.date {
         println!("Date: {d}");
     }
-    println!("Subject: {}", sum.subject.as_deref().unwrap_or(""));
+    println!("Subject: {}", summary.subject.as_deref().unwrap_or(""));
     println!();
-    let parts = mailwire::mime::summary::leaf_parts(&mailwire::mime::Message::parse(&raw));
-    let is_attachment = |p: &mailwire::mime::summary::PartSummary| {
-        p.disposition.as_deref() == Some("attachment") || p.filename.is_some()
-    };
     let shown = parts
         .iter()
-        .position(|p| p.content_type == "text/plain" && !is_attachment(p))
+        .position(|p| p.mime == "text/plain" && !p.attachment)
         .or_else(|| {
             parts
                 .iter()
-                .position(|p| p.text.is_some() && !is_attachment(p))
+                .position(|p| p.mime.starts_with("text/") && !p.attachment)
         });
     if let Some(i) = shown {
-        println!("{}", parts[i].text.as_deref().unwrap_or("").trim_end());
+        // The part as an entity of its own: its MIME header (the message
+        // header for a single-part message), then its body; decoded here.
+        let mut entity = Vec::new();
+        if multipart {
+            let mime = Section {
+                part: parts[i].section.clone(),
+                text: Some(SectionText::Mime),
+            };
+            s.fetch_section_to(uid, mime, &mut entity)?;
+        } else {
+            entity.extend_from_slice(&header);
+        }
+        let body = Section {
+            part: parts[i].section.clone(),
+            text: None,
+        };
+        s.fetch_section_to(uid, body, &mut entity)?;
+        let decoded = mailwire::mime::summary::leaf_parts(&mailwire::mime::Message::parse(&entity));
+        let text = decoded
+            .first()
+            .and_then(|p| p.text.as_deref())
+            .unwrap_or("");
+        println!("{}", text.trim_end());
     }
-    let others: Vec<_> = parts
+    let others: Vec<&Leaf> = parts
         .iter()
         .enumerate()
         .filter(|(i, _)| Some(*i) != shown)
+        .map(|(_, p)| p)
         .collect();
     if !others.is_empty() {
         println!();
         println!("Attachments:");
-        for (_, p) in others {
+        for p in others {
             println!(
-                "  [{}] {} ({}, {} bytes)",
-                p.section,
+                "  [{}] {} ({}, {}, {} bytes on the server)",
+                section_text(&p.section),
                 p.filename.as_deref().unwrap_or("(no name)"),
-                p.content_type,
+                p.mime,
+                p.encoding.to_ascii_lowercase(),
                 p.size
             );
         }

@@ -234,8 +234,21 @@ fn online_commands_against_dovecot() {
     let read = ok(&d, &["read", &uid]);
     assert!(read.contains("Subject: Quarterly report"));
     assert!(read.contains("Hello Bob, the report is attached."));
-    assert!(line_with(&read, "data.bin").contains("[2]"));
-    assert!(read.contains("5000 bytes"));
+    let att = line_with(&read, "data.bin");
+    assert!(
+        att.contains("[2]") && att.contains("application/octet-stream, base64"),
+        "{att}"
+    );
+    // A single-part message: its body is the text shown.
+    d.deliver("1000000010.M1P1Q10.test", &simple(10, "single part"));
+    let single = uids(line_with(&ok(&d, &["list"]), "single part"))[0].to_string();
+    let read = ok(&d, &["read", &single]);
+    assert!(
+        read.contains("Subject: single part") && read.contains("body 10"),
+        "{read}"
+    );
+    assert!(!read.contains("Attachments"), "{read}");
+    ok(&d, &["delete", &single]);
 
     let headers = ok(&d, &["headers", &uid]);
     assert!(headers.contains("Message-ID: <report@example.org>"));

@@ -36,10 +36,10 @@ use mailwire_imap::client::{
     SelectedMailbox, SendError, Update,
 };
 use mailwire_imap::{
-    AppendMessage, Atom, Binary, Code, CommandBody, Data, DateTime, Envelope, FetchAttr,
-    FetchAttrs, FetchItem, FetchModifier, Flag, IString, ListReturn, Mailbox, SearchKey, Section,
-    SectionText, SelectParam, SeqNum, SeqRange, SequenceSet, StatusAttr, StatusItem, StatusKind,
-    StoreKind, Vec1,
+    AppendMessage, Atom, Binary, BodyStructure, Code, CommandBody, Data, DateTime, Envelope,
+    FetchAttr, FetchAttrs, FetchItem, FetchModifier, Flag, IString, ListReturn, Mailbox, SearchKey,
+    Section, SectionText, SelectParam, SeqNum, SeqRange, SequenceSet, StatusAttr, StatusItem,
+    StatusKind, StoreKind, Vec1,
 };
 use mailwire_sasl::{Credentials, Mechanism, Secret};
 
@@ -166,6 +166,17 @@ pub struct MessageSummary {
 }
 
 impl MessageSummary {
+    /// The BODYSTRUCTURE, when it was fetched (borrows from the response).
+    pub fn body_structure(&self) -> Option<BodyStructure<'_>> {
+        let Some(Data::Fetch { items, .. }) = self.response.data() else {
+            return None;
+        };
+        items.into_iter().find_map(|i| match i {
+            FetchItem::BodyStructure(b) | FetchItem::Body(b) => Some(*b),
+            _ => None,
+        })
+    }
+
     /// The ENVELOPE, when it was fetched (borrows from the response).
     pub fn envelope(&self) -> Option<Envelope<'_>> {
         let Some(Data::Fetch { items, .. }) = self.response.data() else {
@@ -190,6 +201,8 @@ pub struct SummaryItems {
     pub header_fields: bool,
     /// `MODSEQ` (needs CONDSTORE).
     pub modseq: bool,
+    /// `BODYSTRUCTURE`: the MIME tree, to fetch one part alone.
+    pub body_structure: bool,
 }
 
 impl Default for SummaryItems {
@@ -199,6 +212,7 @@ impl Default for SummaryItems {
             size_and_date: true,
             header_fields: true,
             modseq: false,
+            body_structure: false,
         }
     }
 }
@@ -211,6 +225,7 @@ impl SummaryItems {
             size_and_date: false,
             header_fields: false,
             modseq: false,
+            body_structure: false,
         }
     }
 }
@@ -511,6 +526,9 @@ impl ImapSession {
         if what.size_and_date {
             attrs.push(FetchAttr::Rfc822Size);
             attrs.push(FetchAttr::InternalDate);
+        }
+        if what.body_structure {
+            attrs.push(FetchAttr::BodyStructure);
         }
         if what.modseq || changed_since.is_some() {
             attrs.push(FetchAttr::ModSeq);
