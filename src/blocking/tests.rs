@@ -159,6 +159,14 @@ fn assert_certificate_refused(err: &ImapError) {
     );
 }
 
+fn connect(
+    port: u16,
+    security: Security,
+    ca: &CertificateDer<'static>,
+) -> Result<ImapSession, ImapError> {
+    ImapSession::connect(&format!("localhost:{port}"), options(security, ca))
+}
+
 fn options(security: Security, ca: &CertificateDer<'static>) -> ImapOptions {
     let mut o = ImapOptions::default();
     o.transport.security = security;
@@ -170,11 +178,7 @@ fn options(security: Security, ca: &CertificateDer<'static>) -> ImapOptions {
 fn starttls_verified_against_the_test_ca() {
     let p = pki();
     let (port, h) = spawn(&p, Security::StartTls, "IMAP4rev1 STARTTLS LOGINDISABLED");
-    let mut s = ImapSession::connect(
-        &format!("localhost:{port}"),
-        options(Security::StartTls, &p.ca),
-    )
-    .unwrap();
+    let mut s = connect(port, Security::StartTls, &p.ca).unwrap();
     assert!(s.is_tls());
     let caps = s.capabilities().unwrap();
     assert!(
@@ -192,11 +196,7 @@ fn starttls_verified_against_the_test_ca() {
 fn implicit_tls_verified_against_the_test_ca() {
     let p = pki();
     let (port, h) = spawn(&p, Security::Implicit, "");
-    let mut s = ImapSession::connect(
-        &format!("localhost:{port}"),
-        options(Security::Implicit, &p.ca),
-    )
-    .unwrap();
+    let mut s = connect(port, Security::Implicit, &p.ca).unwrap();
     assert!(s.is_tls());
     s.login("fred", "secret").unwrap();
     s.logout().unwrap();
@@ -243,11 +243,7 @@ fn insecure_accepts_any_certificate() {
 fn starttls_required_but_not_offered_is_an_error() {
     let p = pki();
     let (port, h) = spawn(&p, Security::Plain, "IMAP4rev1 AUTH=PLAIN SASL-IR");
-    let err = ImapSession::connect(
-        &format!("localhost:{port}"),
-        options(Security::StartTls, &p.ca),
-    )
-    .unwrap_err();
+    let err = connect(port, Security::StartTls, &p.ca).unwrap_err();
     assert!(matches!(err, ImapError::StartTlsUnavailable), "{err}");
     h.join().unwrap();
 }
@@ -287,11 +283,7 @@ fn a_silent_server_times_out_and_a_refusal_keeps_the_tagged_response() {
 fn move_without_move_is_copy_store_and_uid_expunge() {
     let p = pki();
     let (port, h) = spawn(&p, Security::Plain, "IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS");
-    let mut s = ImapSession::connect(
-        &format!("localhost:{port}"),
-        options(Security::Plain, &p.ca),
-    )
-    .unwrap();
+    let mut s = connect(port, Security::Plain, &p.ca).unwrap();
     s.login("fred", "secret").unwrap();
     s.select("INBOX").unwrap();
     let set = super::imap::uid_set(&[3, 4, 5, 9]).unwrap();
