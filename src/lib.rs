@@ -6,7 +6,7 @@
 //!
 //! | module | crate | what |
 //! |---|---|---|
-//! | [`line`] | `mailwire-line` | CRLF line framing, dot-stuffing (RFC 5321 §4.5.2, RFC 1939 §3) |
+//! | [`line`](mod@line) | `mailwire-line` | CRLF line framing, dot-stuffing (RFC 5321 §4.5.2, RFC 1939 §3) |
 //! | [`sasl`] | `mailwire-sasl` | SASL mechanisms, client and server (RFC 4422) |
 //! | [`message`] | `mailwire-message` | RFC 5322/6532 messages, RFC 2047 words |
 //! | [`mime`] | `mailwire-mime` | MIME (RFC 2045-2049, 2183, 2231) |
@@ -44,3 +44,6 @@ pub use mailwire_pop3 as pop3;
 #[cfg(feature = "imap")]
 #[doc(inline)]
 pub use mailwire_imap as imap;
+
+#[cfg(feature = "blocking")]
+pub mod blocking;

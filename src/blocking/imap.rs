@@ -1,0 +1,1172 @@
+//! [`ImapSession`]: the sans-IO IMAP client machine
+//! ([`mailwire_imap::client`]) run over a blocking [`Connection`].
+//!
+//! ```no_run
+//! use mailwire::blocking::imap::{ImapOptions, ImapSession};
+//! use mailwire::imap::SearchKey;
+//! # fn main() -> Result<(), mailwire::blocking::imap::ImapError> {
+//! let mut s = ImapSession::connect("imap.example.org:993", ImapOptions::default())?;
+//! s.login("fred", "secret")?;
+//! let inbox = s.examine("INBOX")?;
+//! println!("{} messages", inbox.exists);
+//! let unseen = s.uid_search(vec![SearchKey::Unseen])?;
+//! let mut out = std::fs::File::create("newest.eml").unwrap();
+//! if let Some(uid) = unseen.last() {
+//!     s.fetch_message_to(*uid, &mut out)?; // streamed: memory stays bounded
+//! }
+//! s.logout()?;
+//! # Ok(()) }
+//! ```
+//!
+//! Commands run one at a time: each method queues its command(s), drives
+//! the machine until the tagged response, and returns the typed result or
+//! an [`ImapError`] that keeps the server's tagged response. Mailbox
+//! updates the server sends meanwhile (EXISTS, EXPUNGE, flag changes) are
+//! applied to [`ImapSession::selected`] and kept for
+//! [`ImapSession::take_updates`]; [`ImapSession::idle`] hands them out as
+//! they arrive.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use mailwire_imap::client::{
+    Capabilities, Client, CommandHandle, Completion, ConnectionError, Event, Options, Received,
+    SelectedMailbox, SendError, Update,
+};
+use mailwire_imap::{
+    AppendMessage, Atom, Binary, BodyStructure, Code, CommandBody, Data, DateTime, Envelope,
+    FetchAttr, FetchAttrs, FetchItem, FetchModifier, Flag, IString, ListReturn, Mailbox, SearchKey,
+    Section, SectionText, SelectParam, SeqNum, SeqRange, SequenceSet, StatusAttr, StatusItem,
+    StatusKind, StoreKind, Vec1,
+};
+use mailwire_sasl::{Credentials, Mechanism, Secret};
+
+use super::tls::{Connection, ReadOutcome, Security, TransportError, TransportOptions};
+
+/// Session settings.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct ImapOptions {
+    /// Address, TLS and timeouts. Default: implicit TLS (port 993),
+    /// certificates verified against the webpki roots.
+    pub transport: TransportOptions,
+    /// The client machine's limits and timeouts (the command timeout is the
+    /// read timeout: a server that sends nothing for that long is dead).
+    pub machine: Options,
+}
+
+/// Everything that can go wrong in a session.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImapError {
+    /// The connection or TLS failed (a refused certificate included).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The server answered a command with NO or BAD; its tagged response is kept.
+    #[error("{command} failed: {status:?} {text}")]
+    Command {
+        /// The command, e.g. `UID FETCH`.
+        command: &'static str,
+        /// NO or BAD.
+        status: StatusKind,
+        /// The response text.
+        text: String,
+        /// The whole tagged response (code included).
+        tagged: Received,
+    },
+    /// The session ended (the server closed, said BYE, timed out, broke
+    /// the protocol or its limits).
+    #[error("session closed: {0}")]
+    Closed(ConnectionError),
+    /// [`Security::StartTls`] was asked for and the server does not offer it.
+    #[error("the server does not offer STARTTLS")]
+    StartTlsUnavailable,
+    /// The server offers no way to log in this client can use.
+    #[error("cannot log in: {0}")]
+    NoLoginMethod(String),
+    /// The SASL mechanism could not be set up.
+    #[error("SASL: {0}")]
+    Sasl(#[from] mailwire_sasl::ClientError),
+    /// The server lacks an extension the call needs.
+    #[error("the server does not offer {0}")]
+    Unsupported(&'static str),
+    /// An argument cannot be sent (a NUL in a string, an empty set).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The server's answer lacked what the command asks for.
+    #[error("unexpected answer: {0}")]
+    Protocol(String),
+    /// Writing fetched data to the caller's writer failed.
+    #[error("writing fetched data: {0}")]
+    Sink(#[source] io::Error),
+}
+
+/// One folder from LIST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Folder {
+    /// The name decoded to UTF-8 (modified UTF-7 undone).
+    pub name: String,
+    /// The name as on the wire, to pass back to the server.
+    pub mailbox: Mailbox<'static>,
+    /// The hierarchy delimiter, if any.
+    pub delimiter: Option<char>,
+    /// The attributes without the backslash (`Noselect`, `HasChildren`, `Sent`, ...).
+    pub attributes: Vec<String>,
+    /// The RFC 6154 special use (`Sent`, `Drafts`, `Trash`, `Junk`,
+    /// `Archive`, `All`, `Flagged`), when the server marks one.
+    pub special_use: Option<String>,
+    /// STATUS of the folder, when asked for (LIST-STATUS, or one STATUS per folder).
+    pub status: Option<FolderStatus>,
+}
+
+impl Folder {
+    /// False for `\Noselect` and `\NonExistent` folders.
+    pub fn selectable(&self) -> bool {
+        !self
+            .attributes
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case("Noselect") || a.eq_ignore_ascii_case("NonExistent"))
+    }
+}
+
+/// STATUS items of a folder (RFC 9051 §6.3.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct FolderStatus {
+    /// `MESSAGES`.
+    pub messages: Option<u64>,
+    /// `UNSEEN`.
+    pub unseen: Option<u64>,
+    /// `UIDNEXT`.
+    pub uid_next: Option<u64>,
+    /// `UIDVALIDITY`.
+    pub uid_validity: Option<u64>,
+}
+
+/// What a summary FETCH returned for one message.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MessageSummary {
+    /// The message's UID.
+    pub uid: u32,
+    /// Its flags.
+    pub flags: Vec<Flag<'static>>,
+    /// `RFC822.SIZE`.
+    pub size: Option<u64>,
+    /// `MODSEQ` (RFC 7162), when asked for.
+    pub modseq: Option<u64>,
+    /// `INTERNALDATE`.
+    pub internal_date: Option<DateTime>,
+    /// The header fields fetched (`BODY.PEEK[HEADER.FIELDS (...)]`), if any.
+    pub header: Vec<u8>,
+    response: Received,
+}
+
+impl MessageSummary {
+    /// The BODYSTRUCTURE, when it was fetched (borrows from the response).
+    pub fn body_structure(&self) -> Option<BodyStructure<'_>> {
+        let Some(Data::Fetch { items, .. }) = self.response.data() else {
+            return None;
+        };
+        items.into_iter().find_map(|i| match i {
+            FetchItem::BodyStructure(b) | FetchItem::Body(b) => Some(*b),
+            _ => None,
+        })
+    }
+
+    /// The ENVELOPE, when it was fetched (borrows from the response).
+    pub fn envelope(&self) -> Option<Envelope<'_>> {
+        let Some(Data::Fetch { items, .. }) = self.response.data() else {
+            return None;
+        };
+        items.into_iter().find_map(|i| match i {
+            FetchItem::Envelope(e) => Some(*e),
+            _ => None,
+        })
+    }
+}
+
+/// What [`ImapSession::fetch_summaries`] asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SummaryItems {
+    /// `ENVELOPE`.
+    pub envelope: bool,
+    /// `RFC822.SIZE` and `INTERNALDATE`.
+    pub size_and_date: bool,
+    /// `BODY.PEEK[HEADER.FIELDS (DATE FROM TO CC SUBJECT MESSAGE-ID)]`.
+    pub header_fields: bool,
+    /// `MODSEQ` (needs CONDSTORE).
+    pub modseq: bool,
+    /// `BODYSTRUCTURE`: the MIME tree, to fetch one part alone.
+    pub body_structure: bool,
+}
+
+impl Default for SummaryItems {
+    fn default() -> Self {
+        SummaryItems {
+            envelope: true,
+            size_and_date: true,
+            header_fields: true,
+            modseq: false,
+            body_structure: false,
+        }
+    }
+}
+
+impl SummaryItems {
+    /// UID and FLAGS only (plus MODSEQ when asked): what a sync compares.
+    pub fn flags_only() -> Self {
+        SummaryItems {
+            envelope: false,
+            size_and_date: false,
+            header_fields: false,
+            modseq: false,
+            body_structure: false,
+        }
+    }
+}
+
+/// A blocking IMAP session. See the module docs.
+#[derive(Debug)]
+pub struct ImapSession {
+    conn: Connection,
+    client: Client,
+    out: Vec<u8>,
+    buf: Vec<u8>,
+    updates: VecDeque<Update>,
+    /// Completions that arrived while waiting for another command.
+    done: VecDeque<Completion>,
+    greeting: Option<String>,
+    idle_started: Option<CommandHandle>,
+    closed: Option<ConnectionError>,
+}
+
+/// Most unsolicited updates kept between [`ImapSession::take_updates`]
+/// calls: older ones are dropped, the mailbox state stays right anyway.
+const MAX_UPDATES: usize = 10_000;
+
+/// Counts what goes through to the caller's writer.
+struct Counting<'a> {
+    inner: &'a mut dyn Write,
+    n: u64,
+}
+
+impl ImapSession {
+    /// Connects, reads the greeting and the capabilities, and upgrades with
+    /// STARTTLS when [`TransportOptions::security`] says so.
+    pub fn connect(addr: &str, options: ImapOptions) -> Result<ImapSession, ImapError> {
+        let security = options.transport.security;
+        let conn = Connection::connect(addr, &options.transport)?;
+        let mut s = ImapSession {
+            conn,
+            client: Client::new(options.machine, Instant::now()),
+            out: Vec::new(),
+            buf: vec![0; 64 * 1024],
+            updates: VecDeque::new(),
+            done: VecDeque::new(),
+            greeting: None,
+            idle_started: None,
+            closed: None,
+        };
+        s.pump_until(|s| s.greeting.is_some() && s.client.capabilities().is_some())?;
+        if security == Security::StartTls {
+            if !s.caps().has("STARTTLS") {
+                return Err(ImapError::StartTlsUnavailable);
+            }
+            let h = s.enqueue(CommandBody::StartTls)?;
+            // Success is Event::StartTls (handled in `drain`); failure a Completed.
+            s.pump_until(|s| s.conn.is_tls() || s.done.iter().any(|c| c.handle == h))?;
+            if let Some(c) = s.take_done(h) {
+                check(c)?;
+                return Err(ImapError::Protocol("STARTTLS did not start TLS".into()));
+            }
+            s.pump_until(|s| s.client.capabilities().is_some())?;
+        }
+        Ok(s)
+    }
+
+    /// The greeting's text.
+    pub fn greeting(&self) -> &str {
+        self.greeting.as_deref().unwrap_or("")
+    }
+
+    /// True once TLS protects the session.
+    pub fn is_tls(&self) -> bool {
+        self.conn.is_tls()
+    }
+
+    /// The server's capabilities as last announced (asked again when unknown).
+    pub fn capabilities(&mut self) -> Result<Capabilities, ImapError> {
+        self.pump_until(|s| s.client.capabilities().is_some())?;
+        Ok(self.caps())
+    }
+
+    fn caps(&self) -> Capabilities {
+        self.client.capabilities().cloned().unwrap_or_default()
+    }
+
+    /// The selected mailbox, kept up to date by the machine.
+    pub fn selected(&self) -> Option<&SelectedMailbox> {
+        self.client.selected()
+    }
+
+    /// The unsolicited updates received since the last call.
+    pub fn take_updates(&mut self) -> Vec<Update> {
+        self.updates.drain(..).collect()
+    }
+
+    /// Logs in with the best SASL mechanism both sides support
+    /// (SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN: see
+    /// [`mailwire_sasl::choose`]), else with LOGIN (RFC 9051 §6.2.3) unless
+    /// the server disabled it.
+    pub fn login(&mut self, user: &str, password: &str) -> Result<(), ImapError> {
+        let caps = self.capabilities()?;
+        let offered: Vec<&str> = caps.auth_mechanisms().collect();
+        let creds = Credentials::password(user, Secret::new(password.to_owned()));
+        let nonce = random_nonce();
+        let usable: Vec<Mechanism> = creds
+            .mechanisms()
+            .into_iter()
+            .filter(|m| {
+                nonce.is_some() || !matches!(m, Mechanism::ScramSha1 | Mechanism::ScramSha256)
+            })
+            .collect();
+        match mailwire_sasl::choose(&offered, &usable) {
+            Some(m) => {
+                let sasl = mailwire_sasl::Client::new(m, &creds, nonce.as_deref().unwrap_or("x"))?;
+                let h = self
+                    .client
+                    .authenticate(sasl)
+                    .map_err(|_| self.closed_error())?;
+                check(self.wait(h, &mut io::sink())?)?;
+            }
+            None if caps.has("LOGINDISABLED") => {
+                return Err(ImapError::NoLoginMethod(format!(
+                    "LOGINDISABLED and no usable mechanism among {offered:?}"
+                )));
+            }
+            None => {
+                let login = CommandBody::Login {
+                    username: istring(user)?,
+                    password: mailwire_imap::Secret::new(istring(password)?),
+                };
+                self.run(login)?;
+            }
+        }
+        self.pump_until(|s| s.client.capabilities().is_some())
+    }
+
+    /// Sends one command and waits for its completion; NO and BAD are
+    /// errors. For commands without a method of their own.
+    pub fn run(&mut self, body: CommandBody<'static>) -> Result<Completion, ImapError> {
+        self.run_to(body, &mut io::sink())
+    }
+
+    /// `ENABLE` (RFC 5161); returns what the server enabled.
+    pub fn enable(&mut self, extensions: &[&str]) -> Result<Capabilities, ImapError> {
+        let caps: Vec<Atom<'static>> = extensions
+            .iter()
+            .map(|e| atom(e))
+            .collect::<Result<_, _>>()?;
+        let caps = Vec1::try_from(caps)
+            .map_err(|_| ImapError::InvalidArgument("ENABLE needs an extension".into()))?;
+        self.run(CommandBody::Enable(caps))?;
+        Ok(self.client.enabled().clone())
+    }
+
+    /// Every folder (`LIST "" "*"`), with SPECIAL-USE attributes when the
+    /// server offers them, and with STATUS when `status` is true (through
+    /// LIST-STATUS when offered, else one STATUS per selectable folder).
+    pub fn list_folders(&mut self, status: bool) -> Result<Vec<Folder>, ImapError> {
+        let caps = self.capabilities()?;
+        let items = vec![
+            StatusAttr::Messages,
+            StatusAttr::Unseen,
+            StatusAttr::UidNext,
+            StatusAttr::UidValidity,
+        ];
+        let mut return_opts = Vec::new();
+        if caps.has("SPECIAL-USE") {
+            return_opts.push(ListReturn::SpecialUse);
+        }
+        let list_status = status && caps.has("LIST-STATUS");
+        if list_status {
+            return_opts.push(ListReturn::Status(items.clone()));
+        }
+        let c = self.run(CommandBody::List {
+            select: Vec::new(),
+            reference: Mailbox::new(istring("")?),
+            patterns: Vec1::one(istring("*")?),
+            return_opts,
+        })?;
+        let mut folders: Vec<Folder> = Vec::new();
+        for d in c.data() {
+            match d {
+                Data::List(item) => {
+                    let attributes: Vec<String> = item
+                        .attributes
+                        .iter()
+                        .map(|a| a.as_str().to_owned())
+                        .collect();
+                    let special_use = attributes
+                        .iter()
+                        .find(|a| {
+                            [
+                                "All", "Archive", "Drafts", "Flagged", "Junk", "Sent", "Trash",
+                            ]
+                            .iter()
+                            .any(|s| s.eq_ignore_ascii_case(a))
+                        })
+                        .cloned();
+                    let mailbox = item.mailbox.into_owned();
+                    folders.push(Folder {
+                        name: mailbox
+                            .to_utf8_name()
+                            .unwrap_or_else(|| String::from_utf8_lossy(mailbox.as_bytes()).into()),
+                        mailbox,
+                        delimiter: item.delimiter.map(char::from),
+                        attributes,
+                        special_use,
+                        status: None,
+                    });
+                }
+                Data::Status { mailbox, items } => {
+                    if let Some(f) = folders.iter_mut().find(|f| f.mailbox == mailbox) {
+                        f.status = Some(folder_status(&items));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if status && !list_status {
+            for f in folders.iter_mut().filter(|f| f.selectable()) {
+                let c = self.run(CommandBody::Status {
+                    mailbox: f.mailbox.clone(),
+                    items: items.clone(),
+                })?;
+                for d in c.data() {
+                    if let Data::Status { items, .. } = d {
+                        f.status = Some(folder_status(&items));
+                    }
+                }
+            }
+        }
+        Ok(folders)
+    }
+
+    /// `SELECT` (RFC 9051 §6.3.2): opens the folder read-write.
+    pub fn select(&mut self, folder: &str) -> Result<SelectedMailbox, ImapError> {
+        self.select_with(folder, false, Vec::new()).map(|(m, _)| m)
+    }
+
+    /// `EXAMINE` (RFC 9051 §6.3.3): opens the folder read-only (no flag
+    /// changes, `\Seen` included).
+    pub fn examine(&mut self, folder: &str) -> Result<SelectedMailbox, ImapError> {
+        self.select_with(folder, true, Vec::new()).map(|(m, _)| m)
+    }
+
+    /// `SELECT`/`EXAMINE` with CONDSTORE/QRESYNC parameters (RFC 7162);
+    /// returns the mailbox and the completion, whose data holds what
+    /// QRESYNC sends (VANISHED (EARLIER) and FETCH of changed messages).
+    pub fn select_with(
+        &mut self,
+        folder: &str,
+        read_only: bool,
+        params: Vec<SelectParam>,
+    ) -> Result<(SelectedMailbox, Completion), ImapError> {
+        let mailbox = Mailbox::from_utf8_name(folder);
+        let body = if read_only {
+            CommandBody::Examine { mailbox, params }
+        } else {
+            CommandBody::Select { mailbox, params }
+        };
+        let c = self.run(body)?;
+        let m =
+            self.client.selected().cloned().ok_or_else(|| {
+                ImapError::Protocol("SELECT OK without a selected mailbox".into())
+            })?;
+        Ok((m, c))
+    }
+
+    /// `UID SEARCH` (RFC 9051 §6.4.4) evaluated by the server: the UIDs
+    /// matching every key, ascending. Non-ASCII strings are sent with
+    /// `CHARSET UTF-8`.
+    pub fn uid_search(&mut self, criteria: Vec<SearchKey<'static>>) -> Result<Vec<u32>, ImapError> {
+        let utf8 = criteria.iter().any(non_ascii_key);
+        let criteria = Vec1::try_from(criteria).unwrap_or_else(|_| Vec1::one(SearchKey::All));
+        let c = self.run(CommandBody::Search {
+            uid: true,
+            return_opts: None,
+            charset: if utf8 { Some(istring("UTF-8")?) } else { None },
+            criteria,
+        })?;
+        let mut uids = c.search_results(usize::MAX);
+        uids.sort_unstable();
+        uids.dedup();
+        Ok(uids)
+    }
+
+    /// `UID FETCH uids (UID FLAGS ...)`: one summary per message, in
+    /// UID order. With `changed_since` (CONDSTORE, RFC 7162 §3.1.4) only the
+    /// messages whose flags changed after that mod-sequence.
+    pub fn fetch_summaries(
+        &mut self,
+        uids: &SequenceSet,
+        what: SummaryItems,
+        changed_since: Option<u64>,
+    ) -> Result<Vec<MessageSummary>, ImapError> {
+        let mut attrs = vec![FetchAttr::Uid, FetchAttr::Flags];
+        if what.envelope {
+            attrs.push(FetchAttr::Envelope);
+        }
+        if what.size_and_date {
+            attrs.push(FetchAttr::Rfc822Size);
+            attrs.push(FetchAttr::InternalDate);
+        }
+        if what.body_structure {
+            attrs.push(FetchAttr::BodyStructure);
+        }
+        if what.modseq || changed_since.is_some() {
+            attrs.push(FetchAttr::ModSeq);
+        }
+        if what.header_fields {
+            let fields = ["DATE", "FROM", "TO", "CC", "SUBJECT", "MESSAGE-ID"]
+                .iter()
+                .map(|f| istring(f))
+                .collect::<Result<_, _>>()?;
+            attrs.push(FetchAttr::BodySection {
+                peek: true,
+                section: Section {
+                    part: Vec::new(),
+                    text: Some(SectionText::HeaderFields(fields)),
+                },
+                partial: None,
+            });
+        }
+        let modifiers = changed_since
+            .map(|m| vec![FetchModifier::ChangedSince(m)])
+            .unwrap_or_default();
+        let c = self.run(CommandBody::Fetch {
+            uid: true,
+            set: uids.clone(),
+            attrs: FetchAttrs::List(attrs),
+            modifiers,
+        })?;
+        let mut out = Vec::new();
+        for rec in &c.data {
+            let Some(Data::Fetch { items, .. }) = rec.data() else {
+                continue;
+            };
+            let mut s = MessageSummary {
+                uid: 0,
+                flags: Vec::new(),
+                size: None,
+                modseq: None,
+                internal_date: None,
+                header: Vec::new(),
+                response: rec.clone(),
+            };
+            for i in items {
+                match i {
+                    FetchItem::Uid(u) => s.uid = u.get(),
+                    FetchItem::Flags(f) => s.flags = f.into_iter().map(Flag::into_owned).collect(),
+                    FetchItem::Rfc822Size(n) => s.size = Some(n),
+                    FetchItem::ModSeq(m) => s.modseq = Some(m),
+                    FetchItem::InternalDate(d) => s.internal_date = Some(d),
+                    FetchItem::BodySection { data: Some(d), .. } => {
+                        s.header = d.as_bytes().to_vec();
+                    }
+                    _ => {}
+                }
+            }
+            if s.uid != 0 {
+                out.push(s);
+            }
+        }
+        out.sort_by_key(|s| s.uid);
+        Ok(out)
+    }
+
+    /// The header section (`BODY.PEEK[HEADER]`).
+    pub fn fetch_header(&mut self, uid: u32) -> Result<Vec<u8>, ImapError> {
+        let mut v = Vec::new();
+        let section = Section {
+            part: Vec::new(),
+            text: Some(SectionText::Header),
+        };
+        self.fetch_section_to(uid, section, &mut v)?;
+        Ok(v)
+    }
+
+    /// The whole message (`BODY.PEEK[]`) written to `out` as it arrives:
+    /// memory stays bounded by the machine's stream threshold whatever the
+    /// message's size. Returns the number of bytes written.
+    pub fn fetch_message_to(&mut self, uid: u32, out: &mut dyn Write) -> Result<u64, ImapError> {
+        self.fetch_section_to(uid, Section::default(), out)
+    }
+
+    /// One body section (`BODY.PEEK[section]`, e.g. part `1.2`, or its
+    /// `MIME` header) as on the wire (transfer encoding not undone), written
+    /// to `out` as it arrives. Nothing else of the message is fetched.
+    pub fn fetch_section_to(
+        &mut self,
+        uid: u32,
+        section: Section<'static>,
+        out: &mut dyn Write,
+    ) -> Result<u64, ImapError> {
+        self.fetch_item_to(
+            uid,
+            FetchAttr::BodySection {
+                peek: true,
+                section,
+                partial: None,
+            },
+            out,
+        )
+    }
+
+    /// One MIME part decoded by the server (`BINARY.PEEK[part]`, RFC 3516),
+    /// written to `out` as it arrives. Needs the BINARY extension.
+    pub fn fetch_binary_to(
+        &mut self,
+        uid: u32,
+        part: Vec<NonZeroU32>,
+        out: &mut dyn Write,
+    ) -> Result<u64, ImapError> {
+        if !self.capabilities()?.has("BINARY") {
+            return Err(ImapError::Unsupported("BINARY"));
+        }
+        self.fetch_item_to(
+            uid,
+            FetchAttr::Binary {
+                peek: true,
+                part,
+                partial: None,
+            },
+            out,
+        )
+    }
+
+    fn fetch_item_to(
+        &mut self,
+        uid: u32,
+        attr: FetchAttr<'static>,
+        out: &mut dyn Write,
+    ) -> Result<u64, ImapError> {
+        let set = uid_set(&[uid])?;
+        let mut sink = Counting { inner: out, n: 0 };
+        let c = self.run_to(
+            CommandBody::Fetch {
+                uid: true,
+                set,
+                attrs: FetchAttrs::List(vec![FetchAttr::Uid, attr]),
+                modifiers: Vec::new(),
+            },
+            &mut sink,
+        )?;
+        let mut found = sink.n > 0;
+        for (_, items) in c.fetches() {
+            let is_ours = items
+                .iter()
+                .any(|i| matches!(i, FetchItem::Uid(u) if u.get() == uid));
+            if !is_ours {
+                continue;
+            }
+            for i in items {
+                let data: Option<&[u8]> = match &i {
+                    FetchItem::BodySection { data, .. } => {
+                        found = true;
+                        data.as_ref().map(IString::as_bytes)
+                    }
+                    FetchItem::Binary { data, .. } => {
+                        found = true;
+                        data.as_ref().map(|b| b.0.as_ref())
+                    }
+                    _ => None,
+                };
+                // A streamed item appears empty here; its bytes went out as chunks.
+                if let Some(d) = data.filter(|d| !d.is_empty()) {
+                    sink.write_all(d).map_err(ImapError::Sink)?;
+                }
+            }
+        }
+        if !found {
+            return Err(ImapError::Protocol(format!("no message with UID {uid}")));
+        }
+        sink.flush().map_err(ImapError::Sink)?;
+        Ok(sink.n)
+    }
+
+    /// `UID STORE uids ±FLAGS.SILENT (flags)` (RFC 9051 §6.4.6).
+    pub fn store_flags(
+        &mut self,
+        uids: &SequenceSet,
+        kind: StoreKind,
+        flags: Vec<Flag<'static>>,
+    ) -> Result<(), ImapError> {
+        self.run(CommandBody::Store {
+            uid: true,
+            set: uids.clone(),
+            unchanged_since: None,
+            kind,
+            silent: true,
+            flags,
+        })
+        .map(drop)
+    }
+
+    /// Moves messages to `folder`: `UID MOVE` (RFC 6851) when offered,
+    /// else `UID COPY`, `\Deleted` and `UID EXPUNGE` (or `EXPUNGE` without
+    /// UIDPLUS, which also removes other messages already marked
+    /// `\Deleted`).
+    pub fn move_messages(&mut self, uids: &SequenceSet, folder: &str) -> Result<(), ImapError> {
+        let mailbox = Mailbox::from_utf8_name(folder);
+        if self.capabilities()?.has("MOVE") {
+            self.run(CommandBody::Move {
+                uid: true,
+                set: uids.clone(),
+                mailbox,
+            })?;
+            return Ok(());
+        }
+        self.run(CommandBody::Copy {
+            uid: true,
+            set: uids.clone(),
+            mailbox,
+        })?;
+        self.delete_messages(uids)
+    }
+
+    /// Marks messages `\Deleted` and expunges exactly them (`UID EXPUNGE`
+    /// with UIDPLUS, else `EXPUNGE`).
+    pub fn delete_messages(&mut self, uids: &SequenceSet) -> Result<(), ImapError> {
+        self.store_flags(uids, StoreKind::Add, vec![Flag::Deleted])?;
+        if self.capabilities()?.has("UIDPLUS") {
+            self.uid_expunge(uids)
+        } else {
+            self.expunge()
+        }
+    }
+
+    /// `APPEND` (RFC 9051 §6.3.12) of one message with flags; returns its
+    /// UID when the server tells (UIDPLUS `APPENDUID`). The message is held
+    /// in memory while it is sent.
+    pub fn append(
+        &mut self,
+        folder: &str,
+        flags: Vec<Flag<'static>>,
+        message: &[u8],
+    ) -> Result<Option<u32>, ImapError> {
+        let c = self.run(CommandBody::Append {
+            mailbox: Mailbox::from_utf8_name(folder),
+            messages: Vec1::one(AppendMessage {
+                flags,
+                date: None,
+                message: Binary(message.to_vec().into()),
+                utf8: false,
+            }),
+        })?;
+        let uid = c.tagged.status().and_then(|s| match s.code {
+            Some(Code::AppendUid { uids, .. }) => uids.iter(u32::MAX).next(),
+            _ => None,
+        });
+        Ok(uid)
+    }
+
+    /// `EXPUNGE`: removes every `\Deleted` message of the selected folder.
+    pub fn expunge(&mut self) -> Result<(), ImapError> {
+        self.run(CommandBody::Expunge).map(drop)
+    }
+
+    /// `UID EXPUNGE uids` (RFC 4315): removes those of `uids` marked `\Deleted`.
+    pub fn uid_expunge(&mut self, uids: &SequenceSet) -> Result<(), ImapError> {
+        if !self.capabilities()?.has("UIDPLUS") {
+            return Err(ImapError::Unsupported("UIDPLUS"));
+        }
+        self.run(CommandBody::UidExpunge(uids.clone())).map(drop)
+    }
+
+    /// `LOGOUT`, then the connection is closed.
+    pub fn logout(mut self) -> Result<(), ImapError> {
+        let r = self.run(CommandBody::Logout).map(drop);
+        self.conn.shutdown();
+        match r {
+            Err(ImapError::Closed(ConnectionError::Logout)) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// `IDLE` (RFC 2177): an iterator of the selected mailbox's updates as
+    /// the server sends them, which ends (`DONE`) when `timeout` has
+    /// passed, or when dropped. Updates already received come first.
+    pub fn idle(&mut self, timeout: Duration) -> Result<IdleUpdates<'_>, ImapError> {
+        if !self.capabilities()?.has("IDLE") {
+            return Err(ImapError::Unsupported("IDLE"));
+        }
+        let deadline = Instant::now() + timeout;
+        let h = self.enqueue(CommandBody::Idle)?;
+        self.pump_until(|s| s.idle_started == Some(h) || s.done.iter().any(|c| c.handle == h))?;
+        if let Some(c) = self.take_done(h) {
+            check(c)?;
+            return Err(ImapError::Protocol("IDLE completed at once".into()));
+        }
+        Ok(IdleUpdates {
+            session: self,
+            handle: h,
+            deadline,
+            finished: false,
+        })
+    }
+
+    // ----- the driver loop ------------------------------------------------
+
+    fn closed_error(&self) -> ImapError {
+        ImapError::Closed(self.closed.clone().unwrap_or(ConnectionError::Local))
+    }
+
+    fn enqueue(&mut self, body: CommandBody<'static>) -> Result<CommandHandle, ImapError> {
+        self.client.enqueue_command(body).map_err(|e| match e {
+            SendError::LoginDisabled(_) => ImapError::NoLoginMethod("LOGINDISABLED".into()),
+            SendError::NotAllowed(b) => {
+                ImapError::InvalidArgument(format!("{} not allowed now", b.name()))
+            }
+            _ => self.closed_error(),
+        })
+    }
+
+    fn run_to(
+        &mut self,
+        body: CommandBody<'static>,
+        sink: &mut dyn Write,
+    ) -> Result<Completion, ImapError> {
+        let h = self.enqueue(body)?;
+        check(self.wait(h, sink)?)
+    }
+
+    fn take_done(&mut self, h: CommandHandle) -> Option<Completion> {
+        let i = self.done.iter().position(|c| c.handle == h)?;
+        self.done.remove(i)
+    }
+
+    /// Drives the machine until command `h` completes; its FETCH chunks go
+    /// to `sink`.
+    fn wait(&mut self, h: CommandHandle, sink: &mut dyn Write) -> Result<Completion, ImapError> {
+        loop {
+            if let Some(c) = self.take_done(h) {
+                return Ok(c);
+            }
+            self.flush()?;
+            self.drain(Some(h), sink)?;
+            if let Some(c) = self.take_done(h) {
+                return Ok(c);
+            }
+            self.flush()?;
+            self.read_once(None)?;
+        }
+    }
+
+    fn pump_until(&mut self, cond: impl Fn(&Self) -> bool) -> Result<(), ImapError> {
+        loop {
+            self.flush()?;
+            self.drain(None, &mut io::sink())?;
+            if cond(self) {
+                return Ok(());
+            }
+            self.flush()?;
+            self.read_once(None)?;
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), ImapError> {
+        while self
+            .client
+            .poll_transmit(Instant::now(), &mut self.out)
+            .is_some()
+        {}
+        if !self.out.is_empty() {
+            let r = self.conn.write_all(&self.out);
+            self.out.clear();
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Takes every pending event; chunks of command `want` go to `sink`.
+    fn drain(
+        &mut self,
+        want: Option<CommandHandle>,
+        sink: &mut dyn Write,
+    ) -> Result<(), ImapError> {
+        while let Some(ev) = self.client.poll_event() {
+            match ev {
+                Event::Greeting { text, .. } => self.greeting = Some(text),
+                Event::StartTls { .. } => {
+                    self.flush()?;
+                    self.conn.start_tls()?;
+                    self.client.handle_tls_established(Instant::now());
+                }
+                Event::IdleStarted { handle } => self.idle_started = Some(handle),
+                Event::Completed(c) => {
+                    if self.idle_started == Some(c.handle) {
+                        self.idle_started = None;
+                    }
+                    self.done.push_back(c);
+                }
+                Event::FetchChunk { handle, data, .. } if handle.is_some() && handle == want => {
+                    sink.write_all(&data).map_err(ImapError::Sink)?;
+                }
+                Event::Refused { .. } => {
+                    return Err(ImapError::NoLoginMethod("LOGINDISABLED".into()));
+                }
+                Event::Update(u) => {
+                    if self.updates.len() >= MAX_UPDATES {
+                        self.updates.pop_front();
+                    }
+                    self.updates.push_back(u);
+                }
+                Event::Closed { reason } => {
+                    let _ = self.flush();
+                    self.closed = Some(reason.clone());
+                    // The completion of LOGOUT came before; let `wait` find it.
+                    if reason != ConnectionError::Logout || self.done.is_empty() {
+                        return Err(ImapError::Closed(reason));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(reason) = &self.closed
+            && self.done.is_empty()
+        {
+            return Err(ImapError::Closed(reason.clone()));
+        }
+        Ok(())
+    }
+
+    /// One read, bounded by the machine's deadline and `until`; true if
+    /// `until` passed.
+    fn read_once(&mut self, until: Option<Instant>) -> Result<bool, ImapError> {
+        let deadline = match (self.client.poll_timeout(), until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let r = self.conn.read_until(&mut self.buf, deadline)?;
+        let now = Instant::now();
+        match r {
+            ReadOutcome::Data(n) => self.client.handle_input(now, &self.buf[..n]),
+            ReadOutcome::Eof => self.client.handle_eof(now),
+            ReadOutcome::TimedOut => {
+                self.client.handle_timeout(now);
+                return Ok(until.is_some_and(|u| u <= now));
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl Write for Counting<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.n += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The updates of an active IDLE; see [`ImapSession::idle`].
+#[derive(Debug)]
+pub struct IdleUpdates<'a> {
+    session: &'a mut ImapSession,
+    handle: CommandHandle,
+    deadline: Instant,
+    finished: bool,
+}
+
+impl IdleUpdates<'_> {
+    /// Ends the IDLE (`DONE`) and waits for its tagged OK.
+    pub fn done(mut self) -> Result<(), ImapError> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<(), ImapError> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        // Already over (the server ended it) when this fails: its
+        // completion is then waiting in `done`.
+        let _ = self.session.client.idle_done();
+        let c = self.session.wait(self.handle, &mut io::sink())?;
+        check(c).map(drop)
+    }
+}
+
+impl Iterator for IdleUpdates<'_> {
+    type Item = Result<Update, ImapError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(u) = self.session.updates.pop_front() {
+                return Some(Ok(u));
+            }
+            if self.finished {
+                return None;
+            }
+            let s = &mut *self.session;
+            let step = s
+                .flush()
+                .and_then(|()| s.drain(None, &mut io::sink()))
+                .and_then(|()| s.flush());
+            if let Err(e) = step {
+                self.finished = true;
+                return Some(Err(e));
+            }
+            if !s.updates.is_empty() {
+                continue;
+            }
+            if s.done.iter().any(|c| c.handle == self.handle) {
+                // The server ended the IDLE by itself.
+                self.finished = true;
+                let c = s.take_done(self.handle)?;
+                return check(c).err().map(Err);
+            }
+            if Instant::now() >= self.deadline {
+                return self.finish().err().map(Err);
+            }
+            if let Err(e) = s.read_once(Some(self.deadline)) {
+                self.finished = true;
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
+impl Drop for IdleUpdates<'_> {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+// ----- helpers ------------------------------------------------------------
+
+fn check(c: Completion) -> Result<Completion, ImapError> {
+    if c.is_ok() {
+        Ok(c)
+    } else {
+        Err(ImapError::Command {
+            command: c.command,
+            status: c.status,
+            text: c.text(),
+            tagged: c.tagged,
+        })
+    }
+}
+
+fn istring(s: &str) -> Result<IString<'static>, ImapError> {
+    IString::try_from(s.to_owned()).map_err(|e| ImapError::InvalidArgument(e.to_string()))
+}
+
+fn atom(s: &str) -> Result<Atom<'static>, ImapError> {
+    Atom::new(s.to_owned()).map_err(|e| ImapError::InvalidArgument(e.to_string()))
+}
+
+fn non_ascii_key(k: &SearchKey<'_>) -> bool {
+    use SearchKey as K;
+    match k {
+        K::Bcc(s) | K::Body(s) | K::Cc(s) | K::From(s) | K::Subject(s) | K::Text(s) | K::To(s) => {
+            !s.as_bytes().is_ascii()
+        }
+        K::Header(a, b) => !a.as_bytes().is_ascii() || !b.as_bytes().is_ascii(),
+        K::Not(k) => non_ascii_key(k),
+        K::Or(a, b) => non_ascii_key(a) || non_ascii_key(b),
+        K::And(ks) => ks.iter().any(non_ascii_key),
+        _ => false,
+    }
+}
+
+fn folder_status(items: &[StatusItem<'_>]) -> FolderStatus {
+    let mut s = FolderStatus::default();
+    for i in items {
+        if let StatusItem::Number(attr, n) = i {
+            match attr {
+                StatusAttr::Messages => s.messages = *n,
+                StatusAttr::Unseen => s.unseen = *n,
+                StatusAttr::UidNext => s.uid_next = *n,
+                StatusAttr::UidValidity => s.uid_validity = *n,
+                _ => {}
+            }
+        }
+    }
+    s
+}
+
+/// The UIDs as a sequence set, consecutive runs as ranges (`1:3,7`).
+pub fn uid_set(uids: &[u32]) -> Result<SequenceSet, ImapError> {
+    let mut sorted: Vec<u32> = uids.iter().copied().filter(|&u| u != 0).collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut ranges = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        i += 1;
+        let v = |n: u32| NonZeroU32::new(n).map(SeqNum::Value);
+        let (Some(a), Some(b)) = (v(start), v(end)) else {
+            continue;
+        };
+        ranges.push(if start == end {
+            SeqRange::Single(a)
+        } else {
+            SeqRange::Range(a, b)
+        });
+    }
+    SequenceSet::new(ranges).ok_or_else(|| ImapError::InvalidArgument("no UID given".into()))
+}
+
+/// A SCRAM client nonce from the system's random source (`None` when
+/// there is none: SCRAM is then not used).
+fn random_nonce() -> Option<String> {
+    use std::io::Read as _;
+    let mut b = [0u8; 18];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .ok()?;
+    Some(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_compress_runs() {
+        let set = uid_set(&[7, 1, 2, 3, 3, 9, 10]).unwrap();
+        let all: Vec<u32> = set.iter(u32::MAX).collect();
+        assert_eq!(all, vec![1, 2, 3, 7, 9, 10]);
+        let SequenceSet::Set(r) = set else { panic!() };
+        assert_eq!(r.len(), 3);
+        assert!(uid_set(&[]).is_err());
+        assert!(uid_set(&[0]).is_err());
+    }
+
+    #[test]
+    fn utf8_search_keys_are_detected() {
+        let k = SearchKey::Subject(IString::try_from("Grüße").unwrap());
+        assert!(non_ascii_key(&SearchKey::Not(Box::new(k))));
+        assert!(!non_ascii_key(&SearchKey::From(
+            IString::try_from("a").unwrap()
+        )));
+    }
+}

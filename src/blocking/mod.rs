@@ -1,0 +1,39 @@
+//! Blocking drivers (feature `blocking`): the sans-IO machines run over std
+//! TCP sockets, with rustls for implicit TLS and STARTTLS.
+//!
+//! - [`tls`]: the connection every driver uses ([`Connection`]): plaintext,
+//!   implicit TLS or a STARTTLS upgrade; certificates verified by default
+//!   against the webpki roots, or a custom CA; connect, read and write
+//!   timeouts.
+//! - [`imap`]: [`ImapSession`], an IMAP client session (login, folders,
+//!   select, search, fetch streamed to a writer, store, move, append,
+//!   expunge, IDLE as a blocking iterator).
+//!
+//! ```no_run
+//! use mailwire::blocking::{ImapOptions, ImapSession, Security};
+//! # fn main() -> Result<(), mailwire::blocking::ImapError> {
+//! let mut options = ImapOptions::default();
+//! options.transport.security = Security::StartTls;
+//! let mut imap = ImapSession::connect("mail.example.org:143", options)?;
+//! imap.login("fred", "secret")?;
+//! for folder in imap.list_folders(true)? {
+//!     println!("{} {:?}", folder.name, folder.status.and_then(|s| s.messages));
+//! }
+//! imap.logout()
+//! # }
+//! ```
+//!
+//! The sans-IO crates stay free of any I/O: only this module (behind the
+//! non-default `blocking` feature) links rustls and touches sockets.
+
+pub mod imap;
+pub mod tls;
+
+#[cfg(test)]
+mod tests;
+
+pub use imap::{
+    Folder, FolderStatus, IdleUpdates, ImapError, ImapOptions, ImapSession, MessageSummary,
+    SummaryItems,
+};
+pub use tls::{Connection, ReadOutcome, Security, TransportError, TransportOptions, Verification};
