@@ -1,1 +1,3 @@
 //! Shared helpers for the benchmarks (fixtures and ratio reporting).
+
+pub mod fixtures;

@@ -27,133 +27,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use mailwire_mime::builder::{MessageBuilder, PartBuilder};
-use mailwire_mime::{Message, TransferEncoding};
-
-fn corpus() -> Vec<Vec<u8>> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/mime");
-    let mut out = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(dir) else {
-        eprintln!("corpus missing at {dir}: corpus benchmark skipped");
-        return out;
-    };
-    let mut paths = Vec::new();
-    for d in dirs.flatten() {
-        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if name == "COPYING"
-                || name == "LICENSE"
-                || name.starts_with("photo.")
-                || name.starts_with("wikipedia.")
-            {
-                continue;
-            }
-            paths.push(f.path());
-        }
-    }
-    paths.sort();
-    for p in paths {
-        if let Ok(d) = std::fs::read(p) {
-            out.push(d);
-        }
-    }
-    out
-}
-
-fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut s = seed | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            s as u8
-        })
-        .collect()
-}
-
-fn newsletters() -> Vec<Vec<u8>> {
-    (0..10)
-        .map(|i| {
-            let mut text = String::new();
-            let mut html = String::from("<html><body>");
-            for k in 0..300 {
-                text.push_str(&format!("Article {k}: les nouvelles de la semaine, café et thé, prix réduits à 9,99 € — lisez la suite sur le site.\n"));
-                html.push_str(&format!("<p class=\"article\" style=\"font-family: Arial\">Article {k}: les nouvelles de la semaine, café et thé, <b>prix réduits</b> à 9,99&nbsp;€ — <a href=\"https://example.org/a/{k}?utm=x\">lisez la suite</a></p>\n"));
-            }
-            html.push_str("</body></html>");
-            MessageBuilder::new()
-                .header("From", "News <news@example.org>")
-                .and_then(|b| b.header("Subject", &format!("Lettre n° {i}")))
-                .expect("valid header")
-                .text(&text)
-                .html(&html)
-                .boundary_seed(i)
-                .build()
-        })
-        .collect()
-}
-
-fn attachments() -> Vec<Vec<u8>> {
-    (0..3)
-        .map(|i| {
-            MessageBuilder::new()
-                .header("From", "a@example.org")
-                .and_then(|b| b.header("Subject", "the file"))
-                .expect("valid header")
-                .text("Here it is.\n")
-                .attachment(PartBuilder::attachment(
-                    "application/octet-stream",
-                    "data.bin",
-                    noise(1 << 20, i + 1),
-                ))
-                .boundary_seed(i)
-                .build()
-        })
-        .collect()
-}
-
-fn forwards() -> Vec<Vec<u8>> {
-    (0..20)
-        .map(|i| {
-            let mut msg = MessageBuilder::new()
-                .header("Subject", "original")
-                .expect("valid header")
-                .text(&"The original text, with some words.\n".repeat(40))
-                .attachment(PartBuilder::attachment(
-                    "image/png",
-                    "pic.png",
-                    noise(6000, i + 7),
-                ))
-                .build();
-            for level in 0..3 {
-                msg = MessageBuilder::new()
-                    .header("Subject", &format!("Fwd level {level}"))
-                    .expect("valid header")
-                    .text(&"See below, forwarded.\n".repeat(10))
-                    .html("<p>See below</p>")
-                    .forward(msg)
-                    .boundary_seed(i * 10 + level)
-                    .build();
-            }
-            msg
-        })
-        .collect()
-}
-
-fn mailwire_full(data: &[u8]) -> usize {
-    let header = mailwire_message::Message::parse(data);
-    let mut n = header.summary().from.len();
-    let msg = Message::parse(data);
-    for p in msg.leaves() {
-        // text() decodes the transfer encoding, then the charset.
-        n += match msg.text(p) {
-            Some((t, _)) => t.len(),
-            None => msg.decoded(p).len(),
-        };
-    }
-    n
-}
+use mailwire_benches::fixtures::{
+    attachments, forwards, interleaved, mailwire_full, mailwire_structure, mime_corpus,
+    newsletters,
+};
 
 fn mail_parser_full(data: &[u8]) -> usize {
     let msg = mail_parser::MessageParser::default()
@@ -182,39 +59,6 @@ fn mailparse_full(data: &[u8]) -> usize {
     walk(&m)
 }
 
-/// The machine is shared, so load changes within seconds: besides
-/// criterion's figures, time the three libraries in alternation (a round of
-/// each, 30 times) and print the throughput of each and the ratios, which
-/// that load affects alike.
-fn interleaved(name: &str, inputs: &[Vec<u8>], bytes: usize) {
-    type Full = fn(&[u8]) -> usize;
-    let libs: [(&str, Full); 3] = [
-        ("mailwire", mailwire_full),
-        ("mail-parser", mail_parser_full),
-        ("mailparse", mailparse_full),
-    ];
-    let reps = (4_000_000 / bytes.max(1)).max(1);
-    let mut secs = [0f64; 3];
-    for _ in 0..30 {
-        for (k, (_, f)) in libs.iter().enumerate() {
-            let t = std::time::Instant::now();
-            for _ in 0..reps {
-                black_box(inputs.iter().map(|d| f(black_box(d))).sum::<usize>());
-            }
-            secs[k] += t.elapsed().as_secs_f64();
-        }
-    }
-    let mib = |k: usize| (bytes * reps * 30) as f64 / secs[k] / 1048576.0;
-    eprintln!(
-        "interleaved full/{name}: mailwire {:.0} MiB/s, mail-parser {:.0} MiB/s, mailparse {:.0} MiB/s; mailwire/mail-parser {:.2}x, mailwire/mailparse {:.2}x",
-        mib(0),
-        mib(1),
-        mib(2),
-        mib(0) / mib(1),
-        mib(0) / mib(2)
-    );
-}
-
 fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
     if inputs.is_empty() {
         return;
@@ -240,7 +84,15 @@ fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
     let inputs = &inputs[..];
     let bytes: usize = inputs.iter().map(Vec::len).sum();
     eprintln!("{name}: {} messages, {bytes} bytes", inputs.len());
-    interleaved(name, inputs, bytes);
+    interleaved(
+        &format!("full/{name}"),
+        &[
+            ("mailwire", mailwire_full),
+            ("mail-parser", mail_parser_full),
+            ("mailparse", mailparse_full),
+        ],
+        inputs,
+    );
     let mut g = c.benchmark_group(format!("mime_full/{name}"));
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("mailwire", |b| {
@@ -274,7 +126,7 @@ fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
         b.iter(|| {
             inputs
                 .iter()
-                .map(|d| Message::parse(black_box(d)).parts().len())
+                .map(|d| mailwire_structure(black_box(d)))
                 .sum::<usize>()
         })
     });
@@ -302,8 +154,8 @@ fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
 }
 
 fn mime(c: &mut Criterion) {
-    let _ = TransferEncoding::Base64;
-    bench_set(c, "corpus", &corpus());
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/mime");
+    bench_set(c, "corpus", &mime_corpus(dir.as_ref()));
     bench_set(c, "qp-newsletters", &newsletters());
     bench_set(c, "base64-1mib", &attachments());
     bench_set(c, "forwards-3-levels", &forwards());
