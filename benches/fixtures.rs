@@ -17,7 +17,10 @@ use mailwire_mime::builder::{MessageBuilder, PartBuilder};
 pub fn mime_corpus(dir: &Path) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let Ok(dirs) = std::fs::read_dir(dir) else {
-        eprintln!("corpus missing at {}: corpus benchmark skipped", dir.display());
+        eprintln!(
+            "corpus missing at {}: corpus benchmark skipped",
+            dir.display()
+        );
         return out;
     };
     let mut paths = Vec::new();
@@ -233,8 +236,12 @@ pub type Work = fn(&[u8]) -> usize;
 /// The machine is shared, so load changes within seconds: besides
 /// criterion's figures, time the libraries in alternation (a round of each,
 /// 30 times) and print the throughput of each and the ratio of the first
-/// to each other, which that load affects alike.
+/// to each other, which that load affects alike. `BENCH_NO_INTERLEAVED=1`
+/// skips it (for profiling one criterion benchmark).
 pub fn interleaved(label: &str, libs: &[(&str, Work)], inputs: &[Vec<u8>]) {
+    if std::env::var_os("BENCH_NO_INTERLEAVED").is_some() {
+        return;
+    }
     let bytes: usize = inputs.iter().map(Vec::len).sum();
     let reps = (4_000_000 / bytes.max(1)).max(1);
     let mut secs = vec![0f64; libs.len()];

@@ -28,8 +28,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mailwire_benches::fixtures::{
-    attachments, forwards, interleaved, mailwire_full, mailwire_structure, mime_corpus,
-    newsletters,
+    attachments, forwards, interleaved, mailwire_full, mailwire_structure, mime_corpus, newsletters,
 };
 
 fn mail_parser_full(data: &[u8]) -> usize {

@@ -28,7 +28,7 @@ pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStat
     let plain = label.eq_ignore_ascii_case(b"utf-8")
         || label.eq_ignore_ascii_case(b"us-ascii")
         || label.eq_ignore_ascii_case(b"utf8");
-    if plain && let Ok(s) = std::str::from_utf8(bytes) {
+    if plain && let Ok(s) = simdutf8::basic::from_utf8(bytes) {
         return (Cow::Borrowed(s), TextStatus::Ok);
     }
     let (text, status) = charset::decode(label, bytes);
@@ -45,14 +45,15 @@ pub(crate) fn decode_text_owned(label: &[u8], bytes: Vec<u8>) -> (String, TextSt
     let plain = label.eq_ignore_ascii_case(b"utf-8")
         || label.eq_ignore_ascii_case(b"us-ascii")
         || label.eq_ignore_ascii_case(b"utf8");
-    let bytes = if plain {
-        match String::from_utf8(bytes) {
-            Ok(s) => return (s, TextStatus::Ok),
-            Err(e) => e.into_bytes(),
-        }
-    } else {
-        bytes
-    };
+    if plain && simdutf8::basic::from_utf8(&bytes).is_ok() {
+        #[allow(unsafe_code)]
+        // SAFETY: simdutf8 just validated `bytes` as UTF-8 (its `basic`
+        // validator accepts exactly what `std::str::from_utf8` accepts), so
+        // skipping the second, slower validation of `String::from_utf8`
+        // keeps the String invariant.
+        let s = unsafe { String::from_utf8_unchecked(bytes) };
+        return (s, TextStatus::Ok);
+    }
     let (t, st) = decode_text(label, &bytes);
     (t.into_owned(), st)
 }

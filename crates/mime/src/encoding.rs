@@ -136,48 +136,47 @@ pub fn decode(encoding: TransferEncoding, input: &[u8]) -> Vec<u8> {
         TransferEncoding::Base64 | TransferEncoding::UuEncode => input.len() / 4 * 3 + 3,
         _ => input.len(),
     });
+    if encoding == TransferEncoding::Base64 && decode_base64_lines(input, &mut out) {
+        return out;
+    }
     let mut d = Decoder::new(encoding);
     d.decode(input, &mut out);
     d.finish(&mut out);
     out
 }
 
-const INVALID: u8 = 0xff;
-const B64: [u8; 256] = {
-    let mut t = [INVALID; 256];
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut i = 0;
-    while i < 64 {
-        t[alphabet[i] as usize] = i as u8;
-        i += 1;
-    }
-    t
-};
-
-/// Decodes whole unpadded lines; anything unusual falls back to the
-/// tolerant decoder.
-const LINE_ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    base64::engine::GeneralPurposeConfig::new()
-        .with_decode_allow_trailing_bits(true)
-        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
-);
+/// The whole-body fast path for base64: encodify's line-aware SIMD decoder,
+/// whose lenient mode skips white space and flushes a quantum at `=`, as
+/// [`Base64Decoder`] does, and fails on any other byte (then nothing was
+/// written and the caller falls back to the decoder that skips junk).
+fn decode_base64_lines(input: &[u8], out: &mut Vec<u8>) -> bool {
+    encodify::base64::MIME.decode_append(input, out).is_ok()
+}
 
 /// Base64 decoder (RFC 2045 §6.8) that skips every character outside the
 /// alphabet and treats `=` as the end of a quantum (decoding goes on after it,
 /// so concatenated base64 blocks decode too).
-#[derive(Debug, Clone, Default)]
+///
+/// Runs of alphabet characters (a line, between line ends) go through
+/// encodify's SIMD quantum decoder, which keeps the partial quantum between
+/// runs and calls; every other byte is looked at here.
+#[derive(Debug, Clone)]
 pub struct Base64Decoder {
-    acc: u32,
-    n: u8,
-    /// Length of the last line seen, to guess the next one.
-    line_len: usize,
+    inner: encodify::base64::Decoder,
+}
+
+impl Default for Base64Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Base64Decoder {
     /// A fresh decoder.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            inner: encodify::base64::STANDARD.decoder(),
+        }
     }
 
     /// Decodes `input`, appending to `out`.
@@ -185,96 +184,21 @@ impl Base64Decoder {
         out.reserve(input.len() / 4 * 3 + 3);
         let mut i = 0;
         while i < input.len() {
-            // Fastest path: a whole clean line at a quantum boundary, decoded
-            // by the base64 crate.
-            if self.n == 0 {
-                // Lines usually have the length of the previous one: try it
-                // before searching (a wrong guess fails to decode and falls
-                // back).
-                let guess = self.line_len;
-                let nl = if guess > 0 && input.get(i + guess) == Some(&b'\n') {
-                    Some(guess)
-                } else {
-                    let found = memchr::memchr(b'\n', &input[i..]);
-                    if let Some(p) = found {
-                        self.line_len = p;
-                    }
-                    found
-                };
-                if let Some(nl) = nl {
-                    let line = &input[i..i + nl];
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if !line.is_empty()
-                        && line.len().is_multiple_of(4)
-                        && line.len() <= 1024
-                        && line[line.len() - 1] != b'='
-                    {
-                        let start = out.len();
-                        out.resize(start + line.len() / 4 * 3, 0);
-                        if let Ok(n) = LINE_ENGINE.decode_slice(line, &mut out[start..]) {
-                            out.truncate(start + n);
-                            i += nl + 1;
-                            continue;
-                        }
-                        out.truncate(start);
-                    }
-                }
+            i += self.inner.decode_symbols(&input[i..], out);
+            match input.get(i) {
+                // `=` ends the quantum: flush what it holds.
+                Some(b'=') => self.inner.pad(out),
+                // White space and junk are skipped.
+                Some(_) => {}
+                None => break,
             }
-            // Fast path: four valid characters at a quantum boundary.
-            if self.n == 0 {
-                while i + 4 <= input.len() {
-                    let a = B64[input[i] as usize];
-                    let b = B64[input[i + 1] as usize];
-                    let c = B64[input[i + 2] as usize];
-                    let d = B64[input[i + 3] as usize];
-                    if (a | b | c | d) & 0x80 != 0 {
-                        break;
-                    }
-                    let v = (u32::from(a) << 18)
-                        | (u32::from(b) << 12)
-                        | (u32::from(c) << 6)
-                        | u32::from(d);
-                    out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
-                    i += 4;
-                }
-                if i >= input.len() {
-                    break;
-                }
-            }
-            let ch = input[i];
             i += 1;
-            let v = B64[ch as usize];
-            if v != INVALID {
-                self.acc = (self.acc << 6) | u32::from(v);
-                self.n += 1;
-                if self.n == 4 {
-                    let v = self.acc;
-                    out.extend_from_slice(&[(v >> 16) as u8, (v >> 8) as u8, v as u8]);
-                    self.n = 0;
-                    self.acc = 0;
-                }
-            } else if ch == b'=' {
-                self.flush(out);
-            }
         }
-    }
-
-    fn flush(&mut self, out: &mut Vec<u8>) {
-        match self.n {
-            2 => out.push((self.acc >> 4) as u8),
-            3 => {
-                let v = self.acc >> 2;
-                out.extend_from_slice(&[(v >> 8) as u8, v as u8]);
-            }
-            _ => {}
-        }
-        self.n = 0;
-        self.acc = 0;
     }
 
     /// Flushes a final unpadded quantum.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        self.flush(out);
+        self.inner.pad(out);
     }
 }
 
@@ -347,7 +271,18 @@ impl QpDecoder {
                 _ => {
                     // '='
                     self.flush_ws(out);
-                    self.eq.push(b'=');
+                    // Fast path: an escape or a soft line break that is
+                    // whole in this input, decided here without holding
+                    // anything back (the same outcome as `eq_byte`).
+                    match input.get(i..i + 2) {
+                        Some(&[h, l]) if let (Some(h), Some(l)) = (hex_val(h), hex_val(l)) => {
+                            out.push(h << 4 | l);
+                            i += 2;
+                        }
+                        Some(b"\r\n") => i += 2,
+                        _ if input.get(i) == Some(&b'\n') => i += 1,
+                        _ => self.eq.push(b'='),
+                    }
                 }
             }
         }

@@ -36,7 +36,20 @@ impl MimeHeaders {
     /// including the blank line). `in_digest` selects the multipart/digest
     /// default content type.
     pub fn parse(block: &[u8], in_digest: bool) -> Self {
-        let mut h = MimeHeaders::default();
+        let mut h = MimeHeaders {
+            // Filled in below; the default (which allocates its charset
+            // parameter) only when no valid Content-Type is found.
+            content_type: ContentType::new_static("text", "plain"),
+            content_type_present: false,
+            transfer_encoding: TransferEncoding::default(),
+            disposition: None,
+            content_id: None,
+            description: None,
+            language: Vec::new(),
+            location: None,
+            content_type_invalid: false,
+            transfer_encoding_unknown: false,
+        };
         let mut ct_seen = false;
         for (name, value) in content_fields(block) {
             let n = name;
@@ -75,8 +88,12 @@ impl MimeHeaders {
                 h.location = Some(v);
             }
         }
-        if !h.content_type_present && in_digest {
-            h.content_type = ContentType::message_rfc822();
+        if !h.content_type_present {
+            h.content_type = if in_digest {
+                ContentType::message_rfc822()
+            } else {
+                ContentType::default()
+            };
         }
         h
     }

@@ -112,6 +112,15 @@ impl ContentType {
         }
     }
 
+    /// A content type from lower-case static names, without allocating.
+    pub(crate) const fn new_static(ty: &'static str, subtype: &'static str) -> Self {
+        Self {
+            ty: Cow::Borrowed(ty),
+            subtype: Cow::Borrowed(subtype),
+            params: Vec::new(),
+        }
+    }
+
     /// `message/rfc822`, the default inside multipart/digest (RFC 2046 §5.1.5).
     pub fn message_rfc822() -> Self {
         Self::new("message", "rfc822")
@@ -402,7 +411,8 @@ struct RawParam<'a> {
 
 /// Parses `*(";" parameter)`, leniently, then joins RFC 2231 sections.
 pub(crate) fn parse_params(mut input: &[u8]) -> Vec<Param> {
-    let mut raw: Vec<RawParam<'_>> = Vec::new();
+    // Most fields carry one or two parameters.
+    let mut raw: Vec<RawParam<'_>> = Vec::with_capacity(2);
     loop {
         input = skip_cfws(input);
         // Skip separators (and stray junk up to the next ';').
@@ -509,7 +519,7 @@ fn percent_decode(v: &[u8], out: &mut Vec<u8>) {
 }
 
 fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
-    let mut out: Vec<Param> = Vec::new();
+    let mut out: Vec<Param> = Vec::with_capacity(raw.len());
     // Names that had an RFC 2231 form: these win over a plain one.
     let mut done: Vec<Cow<'static, str>> = Vec::new();
     for (idx, p) in raw.iter().enumerate() {

@@ -148,6 +148,15 @@ pub struct PartStart<'a> {
     pub kind: PartKind,
     /// For [`PartKind::EncodedMessage`], the stream of the decoded body.
     pub inner_stream: Option<usize>,
+    /// True for the leaf given to a multipart that ended without any body
+    /// part (its boundary never appeared, or only its close delimiter did;
+    /// reported as [`DefectKind::NoParts`]), as Dovecot gives one part: a
+    /// `text/plain` leaf with an empty header whose body is the
+    /// multipart's preamble. It comes just before the multipart's
+    /// `PartEnd`; its bytes were already given as [`Event::Preamble`] of
+    /// the multipart (the parser keeps no copy), so no `Body` or `Decoded`
+    /// event follows it.
+    pub from_preamble: bool,
 }
 
 /// An entity ends.
@@ -234,6 +243,11 @@ enum FrameKind {
         digest: bool,
         children: u32,
         closed: bool,
+        /// Where the body (and so the preamble) starts.
+        body_start: u64,
+        /// Where the preamble ended, when the close delimiter came before
+        /// any body part.
+        preamble_end: Option<u64>,
     },
     Message,
     Leaf {
@@ -848,6 +862,7 @@ impl Parser {
             mime,
             kind,
             inner_stream,
+            from_preamble: false,
         }));
         let frame_kind = match kind {
             PartKind::Multipart => FrameKind::Multipart {
@@ -855,6 +870,8 @@ impl Parser {
                 digest,
                 children: 0,
                 closed: false,
+                body_start: body_offset,
+                preamble_end: None,
             },
             PartKind::Message => FrameKind::Message,
             PartKind::Leaf => FrameKind::Leaf {
@@ -966,7 +983,11 @@ impl Parser {
                 }
             }
             FrameKind::Multipart {
-                closed, children, ..
+                closed,
+                children,
+                body_start,
+                preamble_end,
+                ..
             } => {
                 if *children == 0 {
                     self.defect(DefectKind::NoParts, frame.id, end, sink);
@@ -974,11 +995,43 @@ impl Parser {
                 if !*closed {
                     self.defect(DefectKind::MissingCloseDelimiter, frame.id, end, sink);
                 }
+                if *children == 0 {
+                    let body = *body_start..preamble_end.unwrap_or(end);
+                    self.preamble_leaf(&frame, body, sink);
+                }
             }
             FrameKind::Message => {}
         }
         let _ = at_eof;
         sink(Event::PartEnd(PartEnd { id: frame.id, end }));
+    }
+
+    /// Gives multipart `frame`, which ends without any body part, one leaf
+    /// over `body` (its preamble): see [`PartStart::from_preamble`]. None
+    /// once the part limit is reached.
+    fn preamble_leaf(&mut self, frame: &Frame, body: std::ops::Range<u64>, sink: &mut Sink<'_>) {
+        if self.ctr.exhausted || self.ctr.next_id >= self.opts.limits.max_parts {
+            return;
+        }
+        let id = self.ctr.next_id;
+        self.ctr.next_id += 1;
+        let mut section = frame.section.clone();
+        section.push(1);
+        sink(Event::PartStart(PartStart {
+            id,
+            parent: Some(frame.id),
+            depth: frame.depth + 1,
+            stream: self.stream,
+            section: &section,
+            offset: body.start,
+            body_offset: body.start,
+            header: &[],
+            mime: MimeHeaders::parse(&[], false),
+            kind: PartKind::Leaf,
+            inner_stream: None,
+            from_preamble: true,
+        }));
+        sink(Event::PartEnd(PartEnd { id, end: body.end }));
     }
 
     fn scan_body(&mut self, input: &[u8], pos: usize, eof: bool, sink: &mut Sink<'_>) -> usize {
@@ -1057,10 +1110,16 @@ impl Parser {
             return;
         };
         if let FrameKind::Multipart {
-            children, closed, ..
+            children,
+            closed,
+            preamble_end,
+            ..
         } = &mut frame.kind
         {
             if close {
+                if *children == 0 {
+                    *preamble_end = Some(end);
+                }
                 *closed = true;
                 self.mode = Mode::Body;
             } else {
