@@ -75,3 +75,26 @@ pub(crate) fn decode_words(value: String) -> String {
         Cow::Owned(s) => s,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn simd_utf8_matches_std(bytes in proptest::collection::vec(prop_oneof![
+            any::<u8>(), Just(b'a'), Just(0xc3), Just(0xa9), Just(0xe2), Just(0x82), Just(0xac)], 0..200)) {
+            // The SIMD validation accepts exactly what std accepts, borrowed
+            // and owned.
+            let std_ok = std::str::from_utf8(&bytes).is_ok();
+            let (text, status) = decode_text(b"utf-8", &bytes);
+            prop_assert_eq!(std_ok, matches!(text, Cow::Borrowed(_)));
+            prop_assert_eq!(std_ok, status == TextStatus::Ok);
+            prop_assert_eq!(&*text, &*String::from_utf8_lossy(&bytes));
+            let (owned, st) = decode_text_owned(b"utf-8", bytes.clone());
+            prop_assert_eq!(owned, text.into_owned());
+            prop_assert_eq!(st, status);
+        }
+    }
+}

@@ -749,7 +749,143 @@ mod tests {
         );
     }
 
+    /// The portable reference for base64: every alphabet character in
+    /// order, `=` ends a quantum, every other byte skipped (what the SIMD
+    /// paths must reproduce exactly).
+    fn portable_base64(input: &[u8]) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let (mut acc, mut n, mut out) = (0u32, 0, Vec::new());
+        let flush = |acc: u32, n: u8, out: &mut Vec<u8>| match n {
+            2 => out.push((acc >> 4) as u8),
+            3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
+            _ => {}
+        };
+        for &c in input {
+            if let Some(v) = ALPHABET.iter().position(|&a| a == c) {
+                acc = (acc << 6) | v as u32;
+                n += 1;
+                if n == 4 {
+                    out.extend_from_slice(&[(acc >> 16) as u8, (acc >> 8) as u8, acc as u8]);
+                    (acc, n) = (0, 0);
+                }
+            } else if c == b'=' {
+                flush(acc, n, &mut out);
+                (acc, n) = (0, 0);
+            }
+        }
+        flush(acc, n, &mut out);
+        out
+    }
+
+    /// `data` in base64 (padded), in lines of `line` characters.
+    fn wrapped_base64(data: &[u8], line: usize, crlf: bool) -> Vec<u8> {
+        use base64::Engine as _;
+        let flat = base64::engine::general_purpose::STANDARD.encode(data);
+        let mut out = Vec::new();
+        for l in flat.as_bytes().chunks(line) {
+            out.extend_from_slice(l);
+            out.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+        }
+        out
+    }
+
+    /// Whole-body decoding, every two-way split, and byte by byte (which
+    /// never finds a whole run or escape, so it takes the portable paths)
+    /// all give `want`.
+    fn assert_all_paths(enc: TransferEncoding, input: &[u8], want: &[u8]) {
+        assert_eq!(decode(enc, input), want, "whole");
+        for k in 0..=input.len() {
+            assert_eq!(split_decode(enc, input, &[k]), want, "split at {k}");
+        }
+        let mut d = Decoder::new(enc);
+        let mut out = Vec::new();
+        for b in input {
+            d.decode(std::slice::from_ref(b), &mut out);
+        }
+        d.finish(&mut out);
+        assert_eq!(out, want, "byte by byte");
+    }
+
+    #[test]
+    fn base64_every_line_length_and_split() {
+        let data: Vec<u8> = (0..97u32).map(|i| (i * 37 + 11) as u8).collect();
+        for line in 1..=100 {
+            for crlf in [false, true] {
+                let enc = wrapped_base64(&data, line, crlf);
+                assert_eq!(portable_base64(&enc), data);
+                assert_all_paths(TransferEncoding::Base64, &enc, &data);
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn base64_fast_paths_match_portable(
+            data in proptest::collection::vec(any::<u8>(), 0..120),
+            line in 1usize..90,
+            crlf in any::<bool>(),
+            junk in proptest::collection::vec((any::<usize>(), prop_oneof![
+                Just(b' '), Just(b'\t'), Just(b'\r'), Just(b'\n'), Just(b'='), Just(b'!'),
+                Just(b'-'), Just(b'_'), Just(b'.'), Just(0x0b), any::<u8>()]), 0..4),
+        ) {
+            let mut enc = wrapped_base64(&data, line, crlf);
+            for (at, b) in &junk {
+                enc.insert(at % (enc.len() + 1), *b);
+            }
+            let want = portable_base64(&enc);
+            if junk.is_empty() {
+                prop_assert_eq!(&want, &data);
+            }
+            assert_all_paths(TransferEncoding::Base64, &enc, &want);
+        }
+
+        #[test]
+        fn qp_fast_paths_match_portable(
+            lines in proptest::collection::vec(proptest::collection::vec(prop_oneof![
+                Just(b'='), Just(b'A'), Just(b'f'), Just(b'3'), Just(b'D'), Just(b'g'),
+                Just(b' '), Just(b'\t'), Just(b'\r'), Just(b'x'), any::<u8>()], 0..90), 0..5),
+            crlf in any::<bool>(),
+        ) {
+            let mut input = Vec::new();
+            for l in &lines {
+                input.extend_from_slice(l);
+                input.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
+            }
+            // Byte by byte is the portable path: no escape is ever whole.
+            let mut d = Decoder::new(TransferEncoding::QuotedPrintable);
+            let mut want = Vec::new();
+            for b in &input {
+                d.decode(std::slice::from_ref(b), &mut want);
+            }
+            d.finish(&mut want);
+            assert_all_paths(TransferEncoding::QuotedPrintable, &input, &want);
+        }
+
+        #[test]
+        fn qp_every_line_length(text in "[ -~\t\u{e9}\u{20ac}]{0,300}", line in 1usize..120) {
+            // The encoding of `text` with its soft line breaks removed, then
+            // wrapped again every `line` characters (never inside an escape).
+            let enc = encode_quoted_printable(text.as_bytes(), false);
+            let mut flat: Vec<u8> = enc
+                .split(|&b| b == b'\n')
+                .flat_map(|l| {
+                    let l = l.strip_suffix(b"\r").unwrap_or(l);
+                    l.strip_suffix(b"=").unwrap_or(l).to_vec()
+                })
+                .collect();
+            let mut wrapped = Vec::new();
+            while !flat.is_empty() {
+                let mut take = line.min(flat.len());
+                while take < flat.len() && flat[take.saturating_sub(2)..take].contains(&b'=') {
+                    take += 1;
+                }
+                wrapped.extend_from_slice(&flat[..take]);
+                wrapped.extend_from_slice(b"=\r\n");
+                flat.drain(..take);
+            }
+            assert_all_paths(TransferEncoding::QuotedPrintable, &wrapped, text.as_bytes());
+        }
+
         #[test]
         fn base64_roundtrip(data in proptest::collection::vec(any::<u8>(), 0..600), splits in proptest::collection::vec(0usize..800, 0..5)) {
             let enc = encode_base64(&data);
