@@ -139,6 +139,12 @@ pub fn decode(encoding: TransferEncoding, input: &[u8]) -> Vec<u8> {
     if encoding == TransferEncoding::Base64 && decode_base64_lines(input, &mut out) {
         return out;
     }
+    if encoding == TransferEncoding::QuotedPrintable {
+        if decode_qp_whole(input, &mut out) {
+            return out;
+        }
+        out.clear();
+    }
     let mut d = Decoder::new(encoding);
     d.decode(input, &mut out);
     d.finish(&mut out);
@@ -151,6 +157,96 @@ pub fn decode(encoding: TransferEncoding, input: &[u8]) -> Vec<u8> {
 /// written and the caller falls back to the decoder that skips junk).
 fn decode_base64_lines(input: &[u8], out: &mut Vec<u8>) -> bool {
     encodify::base64::MIME.decode_append(input, out).is_ok()
+}
+
+/// Index of the first `=` or LF in `s` (`s.len()` when none): eight bytes
+/// at a time, since the runs between escapes in quoted-printable text are
+/// short; `memchr2` beyond the first 16 bytes.
+fn find_eq_or_lf(s: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut i = 0;
+    while i < 16 {
+        let Some(w) = s.get(i..i + 8) else {
+            break;
+        };
+        let w = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        // The lowest flagged byte is exact (borrows only run upwards).
+        let m = zero_byte(w ^ (ONES * u64::from(b'='))) | zero_byte(w ^ (ONES * u64::from(b'\n')));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    let rest = &s[i..];
+    i + memchr::memchr2(b'=', b'\n', rest).unwrap_or(rest.len())
+}
+
+/// The end of the raw white space held back at the end of `run` by
+/// [`QpDecoder`] (spaces and tabs, then at most one CR at the very end),
+/// and whether it ends with that CR.
+fn qp_trailing_ws(run: &[u8]) -> (usize, bool) {
+    let mut k = run.len();
+    let cr = run.last() == Some(&b'\r');
+    if cr {
+        k -= 1;
+    }
+    while k > 0 && matches!(run[k - 1], b' ' | b'\t') {
+        k -= 1;
+    }
+    (k, cr)
+}
+
+/// The whole-body fast path for quoted-printable: the same output as
+/// [`QpDecoder`] for bodies whose every `=` starts an escape or a soft line
+/// break (`=` CRLF, `=` LF) and whose held-back white space stays under
+/// its bound; false for anything else (a bad escape, white space after a
+/// `=`, a final `=`), and the caller then runs [`QpDecoder`].
+fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> bool {
+    let mut i = 0;
+    loop {
+        let j = i + find_eq_or_lf(&input[i..]);
+        let run = &input[i..j];
+        match input.get(j) {
+            None => {
+                // End of the body: trailing white space dropped, a lone CR
+                // kept (QpDecoder::finish).
+                let (k, cr) = qp_trailing_ws(run);
+                if run.len() - k > MAX_HELD_WS {
+                    return false;
+                }
+                out.extend_from_slice(&run[..k]);
+                if cr {
+                    out.push(b'\r');
+                }
+                return true;
+            }
+            Some(b'\n') => {
+                // Hard line break: trailing white space removed (rule 3).
+                let (k, cr) = qp_trailing_ws(run);
+                if run.len() - k > MAX_HELD_WS {
+                    return false;
+                }
+                out.extend_from_slice(&run[..k]);
+                out.extend_from_slice(if cr { b"\r\n" } else { b"\n" });
+                i = j + 1;
+            }
+            Some(_) => {
+                // '=': the white space before it is data.
+                out.extend_from_slice(run);
+                match input.get(j + 1..j + 3) {
+                    Some(&[h, l]) if let (Some(h), Some(l)) = (hex_val(h), hex_val(l)) => {
+                        out.push(h << 4 | l);
+                        i = j + 3;
+                    }
+                    Some(b"\r\n") => i = j + 3,
+                    _ if input.get(j + 1) == Some(&b'\n') => i = j + 2,
+                    _ => return false,
+                }
+            }
+        }
+    }
 }
 
 /// Base64 decoder (RFC 2045 §6.8) that skips every character outside the
@@ -815,6 +911,48 @@ mod tests {
                 assert_eq!(portable_base64(&enc), data);
                 assert_all_paths(TransferEncoding::Base64, &enc, &data);
             }
+        }
+    }
+
+    #[test]
+    fn qp_whole_body_edge_cases() {
+        // Held-back white space at and over its bound, lone CRs, a final
+        // CR, escapes of white space, bad escapes and a final '='.
+        for n in [1023usize, 1024, 1025, 1030] {
+            for end in [&b"\r\n"[..], b"\n", b"", b"\r"] {
+                let mut input = b"a=20".to_vec();
+                input.extend(std::iter::repeat_n(b' ', n));
+                input.extend_from_slice(end);
+                input.extend_from_slice(b"b \t");
+                let mut d = Decoder::new(TransferEncoding::QuotedPrintable);
+                let mut want = Vec::new();
+                for b in &input {
+                    d.decode(std::slice::from_ref(b), &mut want);
+                }
+                d.finish(&mut want);
+                assert_eq!(
+                    decode(TransferEncoding::QuotedPrintable, &input),
+                    want,
+                    "{n} {end:?}"
+                );
+            }
+        }
+        for input in [
+            &b"a\r b\r\r\n=41=\r\n=\nx\r"[..],
+            b"=4",
+            b"=",
+            b"=zz =\r =\t\r\n",
+            b"=3d=3D\t \r\n",
+        ] {
+            assert_all_paths(TransferEncoding::QuotedPrintable, input, &{
+                let mut d = Decoder::new(TransferEncoding::QuotedPrintable);
+                let mut want = Vec::new();
+                for b in input {
+                    d.decode(std::slice::from_ref(b), &mut want);
+                }
+                d.finish(&mut want);
+                want
+            });
         }
     }
 
