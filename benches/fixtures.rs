@@ -235,37 +235,69 @@ pub type Work = fn(&[u8]) -> usize;
 
 /// The machine is shared, so load changes within seconds: besides
 /// criterion's figures, time the libraries in alternation (a round of each,
-/// 30 times) and print the throughput of each and the ratio of the first
-/// to each other, which that load affects alike. `BENCH_NO_INTERLEAVED=1`
-/// skips it (for profiling one criterion benchmark).
+/// 40 times) and print the throughput of each and the ratio of the first
+/// to each other, which that load affects alike: over all rounds, and over
+/// each library's best round (the least disturbed one, the robust figure
+/// when other jobs preempt the benchmark). `BENCH_NO_INTERLEAVED=1` skips
+/// it (for profiling one criterion benchmark).
 pub fn interleaved(label: &str, libs: &[(&str, Work)], inputs: &[Vec<u8>]) {
+    let bytes: usize = inputs.iter().map(Vec::len).sum();
+    let mut runs: Vec<(&str, Box<dyn Fn() -> usize + '_>)> = libs
+        .iter()
+        .map(|&(name, f)| {
+            let run: Box<dyn Fn() -> usize + '_> = Box::new(move || {
+                inputs
+                    .iter()
+                    .map(|d| f(std::hint::black_box(d)))
+                    .sum::<usize>()
+            });
+            (name, run)
+        })
+        .collect();
+    interleaved_rounds(label, bytes, &mut runs);
+}
+
+/// [`interleaved`] over any work: each closure does one pass over `bytes`
+/// bytes of input.
+pub fn interleaved_rounds(
+    label: &str,
+    bytes: usize,
+    libs: &mut [(&str, Box<dyn Fn() -> usize + '_>)],
+) {
     if std::env::var_os("BENCH_NO_INTERLEAVED").is_some() {
         return;
     }
-    let bytes: usize = inputs.iter().map(Vec::len).sum();
-    let reps = (4_000_000 / bytes.max(1)).max(1);
-    let mut secs = vec![0f64; libs.len()];
-    for _ in 0..30 {
+    const ROUNDS: usize = 40;
+    let reps = (2_000_000 / bytes.max(1)).max(1);
+    let mut total = vec![0f64; libs.len()];
+    let mut best = vec![f64::MAX; libs.len()];
+    for _ in 0..ROUNDS {
         for (k, (_, f)) in libs.iter().enumerate() {
             let t = std::time::Instant::now();
             for _ in 0..reps {
-                std::hint::black_box(
-                    inputs
-                        .iter()
-                        .map(|d| f(std::hint::black_box(d)))
-                        .sum::<usize>(),
-                );
+                std::hint::black_box(f());
             }
-            secs[k] += t.elapsed().as_secs_f64();
+            let e = t.elapsed().as_secs_f64();
+            total[k] += e;
+            best[k] = best[k].min(e);
         }
     }
-    let mib = |k: usize| (bytes * reps * 30) as f64 / secs[k] / 1048576.0;
+    let mib = |s: f64, rounds: usize| (bytes * reps * rounds) as f64 / s / 1048576.0;
     let mut line = format!("interleaved {label}:");
     for (k, (name, _)) in libs.iter().enumerate() {
-        line.push_str(&format!(" {name} {:.0} MiB/s,", mib(k)));
+        line.push_str(&format!(
+            " {name} {:.0} MiB/s (best round {:.0}),",
+            mib(total[k], ROUNDS),
+            mib(best[k], 1)
+        ));
     }
     for (k, (name, _)) in libs.iter().enumerate().skip(1) {
-        line.push_str(&format!(" {}/{name} {:.2}x", libs[0].0, mib(0) / mib(k)));
+        line.push_str(&format!(
+            " {}/{name} {:.2}x (best rounds {:.2}x)",
+            libs[0].0,
+            total[k] / total[0],
+            best[k] / best[0]
+        ));
     }
     eprintln!("{line}");
 }

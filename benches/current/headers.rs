@@ -17,15 +17,13 @@
 //! them raw, so this favours neither side much: a corpus message has one or
 //! two such fields.
 //!
-//! Besides criterion's figures, an interleaved run (a round of each, 30
+//! Besides criterion's figures, an interleaved run (a round of each, 40
 //! times) prints both throughputs and the ratio, which the load of a shared
-//! machine affects alike, and the lowest and highest ratio of a single
-//! round, to show the ratio holds on every run, not only at the median.
+//! machine affects alike, over all rounds and over each one's best round.
 //!
 //! Run: `cargo +nightly bench --ignore-rust-version --manifest-path benches/current/Cargo.toml --bench headers_current -- --warm-up-time 1 --measurement-time 3`
 
 use std::hint::black_box;
-use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mail_parser::{HeaderValue, MessageParser};
@@ -34,7 +32,7 @@ use mail_parser::{HeaderValue, MessageParser};
 #[allow(dead_code)]
 mod fixtures;
 
-use fixtures::{header_bytes, header_corpus, mailwire_headers};
+use fixtures::{header_bytes, header_corpus, interleaved_rounds, mailwire_headers};
 
 fn mail_parser_headers(parser: &MessageParser, msgs: &[Vec<u8>]) -> u64 {
     let mut sum = 0u64;
@@ -63,37 +61,6 @@ fn mail_parser_headers(parser: &MessageParser, msgs: &[Vec<u8>]) -> u64 {
     sum
 }
 
-/// Rounds of each library in alternation: the throughput of each over all
-/// rounds, and the lowest and highest per-round ratio.
-fn interleaved(parser: &MessageParser, msgs: &[Vec<u8>], bytes: usize) {
-    let reps = (2_000_000 / bytes.max(1)).max(1);
-    let (mut total_a, mut total_b) = (0f64, 0f64);
-    let (mut lo, mut hi) = (f64::MAX, 0f64);
-    for _ in 0..30 {
-        let t = Instant::now();
-        for _ in 0..reps {
-            black_box(mailwire_headers(black_box(msgs)));
-        }
-        let a = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        for _ in 0..reps {
-            black_box(mail_parser_headers(parser, black_box(msgs)));
-        }
-        let b = t.elapsed().as_secs_f64();
-        total_a += a;
-        total_b += b;
-        lo = lo.min(b / a);
-        hi = hi.max(b / a);
-    }
-    let mib = |s: f64| (bytes * reps * 30) as f64 / s / 1048576.0;
-    eprintln!(
-        "interleaved headers: mailwire {:.0} MiB/s, mail-parser {:.0} MiB/s; mailwire/mail-parser {:.2}x (rounds {lo:.2}x-{hi:.2}x)",
-        mib(total_a),
-        mib(total_b),
-        total_b / total_a
-    );
-}
-
 fn bench(c: &mut Criterion) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/mime");
     let msgs = header_corpus(dir.as_ref());
@@ -104,7 +71,20 @@ fn bench(c: &mut Criterion) {
     let bytes = header_bytes(&msgs);
     eprintln!("headers_current: {} messages, {bytes} header bytes", msgs.len());
     let parser = MessageParser::new();
-    interleaved(&parser, &msgs, bytes);
+    interleaved_rounds(
+        "headers",
+        bytes,
+        &mut [
+            (
+                "mailwire",
+                Box::new(|| mailwire_headers(black_box(&msgs)) as usize),
+            ),
+            (
+                "mail-parser",
+                Box::new(|| mail_parser_headers(&parser, black_box(&msgs)) as usize),
+            ),
+        ],
+    );
     let mut g = c.benchmark_group("message_headers_current");
     g.throughput(Throughput::Bytes(bytes as u64));
     g.bench_function("mailwire", |b| {
