@@ -599,6 +599,7 @@ fn push_word<'a, S: DefectSink + ?Sized>(
     space_before: bool,
     offset: usize,
 ) {
+    let mut word = None;
     let token = match lx.peek() {
         Some(b'"') => PhraseToken::Quoted(lx.quoted_string(sink)),
         Some(b'.') => {
@@ -606,7 +607,10 @@ fn push_word<'a, S: DefectSink + ?Sized>(
             PhraseToken::Dot
         }
         _ => match lx.atom_lenient() {
-            Some(a) => PhraseToken::Atom(a),
+            Some((a, w)) => {
+                word = w;
+                PhraseToken::Atom(a)
+            }
             None => {
                 sink.push_defect(Defect::new(DefectKind::UnexpectedCharacter, offset));
                 lx.pos += 1;
@@ -618,6 +622,7 @@ fn push_word<'a, S: DefectSink + ?Sized>(
         token,
         space_before,
         offset,
+        word,
     });
 }
 
