@@ -67,7 +67,9 @@ pub(crate) fn bytes_to_string(bytes: &[u8]) -> String {
 /// Decodes RFC 2047 encoded words found in a parameter value (not allowed
 /// there by RFC 2047 §5, but what many clients write in filenames).
 pub(crate) fn decode_words(value: String) -> String {
-    if !value.contains("=?") {
+    // A plain scan: `str::contains` builds a substring searcher per call,
+    // which costs more than these short values.
+    if !value.as_bytes().windows(2).any(|w| w == b"=?") {
         return value;
     }
     match mailwire_message::decode_unstructured(value.as_bytes()) {

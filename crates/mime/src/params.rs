@@ -77,9 +77,11 @@ fn intern(name: &[u8]) -> Cow<'static, str> {
         &[],
         &["modification-date"],
     ];
-    if let Some(cands) = BY_LEN.get(name.len()) {
+    if let (Some(cands), Some(&first)) = (BY_LEN.get(name.len()), name.first()) {
+        let first = first.to_ascii_lowercase();
         for c in *cands {
-            if name.eq_ignore_ascii_case(c.as_bytes()) {
+            // The first byte rules out most candidates cheaply.
+            if c.as_bytes()[0] == first && name.eq_ignore_ascii_case(c.as_bytes()) {
                 return Cow::Borrowed(c);
             }
         }
@@ -488,7 +490,8 @@ fn split_2231_name(name: &[u8]) -> (&[u8], Option<u32>, bool) {
         Some(n) => (n, true),
         None => (name, false),
     };
-    if let Some(star) = memchr::memrchr(b'*', name) {
+    // Names are short: a plain loop, not a vector search.
+    if let Some(star) = name.iter().rposition(|&b| b == b'*') {
         let num = &name[star + 1..];
         if !num.is_empty()
             && num.len() <= 4

@@ -304,6 +304,11 @@ pub struct Parser {
     pending_header: Option<(Vec<u8>, u64)>,
     /// Skipping a header line whose start was already dropped.
     skip_mid_line: bool,
+    /// Offsets (from the block start) of the lines of the header block
+    /// being read that start with `c` or `C`: the only places a
+    /// `Content-*` field can start, so the MIME fields are parsed without
+    /// scanning the block a second time.
+    content_lines: Vec<u32>,
 }
 
 impl Default for Parser {
@@ -339,6 +344,7 @@ impl Parser {
             finished: false,
             pending_header: None,
             skip_mid_line: false,
+            content_lines: Vec::new(),
         }
     }
 
@@ -406,7 +412,7 @@ impl Parser {
         let end = self.offset;
         if !self.root_started {
             // Empty input: a message with an empty header and body.
-            self.start_part(&[], 0, 0, false, sink);
+            self.start_part(&[], 0, 0, false, false, sink);
         }
         while !self.stack.is_empty() {
             self.pop_frame(end, true, sink);
@@ -562,6 +568,9 @@ impl Parser {
     ) -> usize {
         let start = pos;
         let mut ls = start + scanned;
+        if scanned == 0 {
+            self.content_lines.clear();
+        }
         let is_first_root = !self.root_started;
         loop {
             if ls >= input.len() && !eof {
@@ -591,7 +600,14 @@ impl Parser {
                     let id = self.ctr.next_id;
                     self.defect(DefectKind::TruncatedHeader, id, self.abs(ls), sink);
                 }
-                self.start_part(&input[start..ls], self.abs(start), self.abs(ls), true, sink);
+                self.start_part(
+                    &input[start..ls],
+                    self.abs(start),
+                    self.abs(ls),
+                    true,
+                    true,
+                    sink,
+                );
                 return ls;
             }
             if line == b"\n" || line == b"\r\n" {
@@ -600,6 +616,7 @@ impl Parser {
                     self.abs(start),
                     self.abs(line_end),
                     false,
+                    true,
                     sink,
                 );
                 return line_end;
@@ -619,6 +636,7 @@ impl Parser {
                             &input[start..ls],
                             self.abs(start),
                             self.abs(ls),
+                            true,
                             true,
                             sink,
                         );
@@ -654,6 +672,7 @@ impl Parser {
                             {
                                 let id = self.ctr.next_id;
                                 self.defect(DefectKind::InvalidHeaderLine, id, self.abs(ls), sink);
+                                self.note_line(line, ls - start);
                                 ls = line_end;
                                 continue;
                             }
@@ -662,9 +681,17 @@ impl Parser {
                 }
                 let id = self.ctr.next_id;
                 self.defect(DefectKind::MissingBlankLine, id, self.abs(ls), sink);
-                self.start_part(&input[start..ls], self.abs(start), self.abs(ls), true, sink);
+                self.start_part(
+                    &input[start..ls],
+                    self.abs(start),
+                    self.abs(ls),
+                    true,
+                    true,
+                    sink,
+                );
                 return ls;
             }
+            self.note_line(line, ls - start);
             ls = line_end;
         }
     }
@@ -735,7 +762,7 @@ impl Parser {
     fn end_skip(&mut self, body: usize, sink: &mut Sink<'_>) {
         let (header, offset) = self.pending_header.take().unwrap_or_default();
         let body = self.abs(body);
-        self.start_part(&header, offset, body, false, sink);
+        self.start_part(&header, offset, body, false, false, sink);
     }
 
     fn abs(&self, i: usize) -> u64 {
@@ -744,12 +771,25 @@ impl Parser {
 
     /// Starts an entity whose header block was read; pushes its frame and
     /// sets the mode for its body.
+    /// Notes a line of the header block (at `rel` from its start) that
+    /// may start a `Content-*` field.
+    fn note_line(&mut self, line: &[u8], rel: usize) {
+        if matches!(line.first(), Some(b'c' | b'C'))
+            && let Ok(rel) = u32::try_from(rel)
+        {
+            self.content_lines.push(rel);
+        }
+    }
+
+    /// `scanned`: `header` is the block `scan_headers` read, whose
+    /// candidate lines are in `content_lines`.
     fn start_part(
         &mut self,
         header: &[u8],
         offset: u64,
         body_offset: u64,
         no_blank: bool,
+        scanned: bool,
         sink: &mut Sink<'_>,
     ) {
         let _ = no_blank;
@@ -779,7 +819,15 @@ impl Parser {
         self.root_started = true;
         let id = self.ctr.next_id;
         self.ctr.next_id += 1;
-        let mime = MimeHeaders::parse(header, digest);
+        let mime = if scanned {
+            let lines = std::mem::take(&mut self.content_lines);
+            let mime = MimeHeaders::parse_lines(header, &lines, digest);
+            self.content_lines = lines;
+            self.content_lines.clear();
+            mime
+        } else {
+            MimeHeaders::parse(header, digest)
+        };
         if mime.content_type_invalid {
             self.defect(DefectKind::InvalidContentType, id, offset, sink);
         }
