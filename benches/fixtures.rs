@@ -1,4 +1,4 @@
-//! Inputs and mailwire's side of the work, shared by the benches of this
+//! Inputs, mailwire's and mailparse's side of the work, shared by the benches of this
 //! package and by the nightly package in `current/` (which includes this
 //! file with `#[path]`), so both measure the same bytes and the same work.
 //!
@@ -171,6 +171,18 @@ pub fn forwards() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The four MIME inputs, named as in the benchmark groups: the corpus
+/// under `dir`, QP newsletters, 1 MiB base64 attachments, three-level
+/// forwards.
+pub fn mime_inputs(dir: &Path) -> [(&'static str, Vec<Vec<u8>>); 4] {
+    [
+        ("corpus", mime_corpus(dir)),
+        ("qp-newsletters", newsletters()),
+        ("base64-1mib", attachments()),
+        ("forwards-3-levels", forwards()),
+    ]
+}
+
 /// mailwire's full parse: the top-level header (`Message::summary`: subject,
 /// addresses, date, ids), the MIME tree, every leaf's body decoded (text/*
 /// ones on to UTF-8). Returns a checksum.
@@ -230,8 +242,34 @@ pub fn header_bytes(msgs: &[Vec<u8>]) -> usize {
         .sum()
 }
 
+/// mailparse's full parse: `parse_mail`, then `get_body_raw` of every
+/// leaf and `get_body` of text parts.
+pub fn mailparse_full(data: &[u8]) -> usize {
+    fn walk(p: &mailparse::ParsedMail<'_>) -> usize {
+        if p.subparts.is_empty() {
+            let mut n = p.get_body_raw().map_or(0, |b| b.len());
+            if p.ctype.mimetype.starts_with("text/") {
+                n += p.get_body().map_or(0, |b| b.len());
+            }
+            n
+        } else {
+            p.subparts.iter().map(walk).sum()
+        }
+    }
+    let m = mailparse::parse_mail(data).expect("mailparse");
+    walk(&m)
+}
+
+/// mailparse's structure: `parse_mail`.
+pub fn mailparse_structure(data: &[u8]) -> usize {
+    mailparse::parse_mail(data).map_or(0, |m| m.subparts.len())
+}
+
 /// One library's work on one message, returning a checksum.
 pub type Work = fn(&[u8]) -> usize;
+
+/// One library's pass over a whole input set, returning a checksum.
+pub type Pass<'a> = Box<dyn Fn() -> usize + 'a>;
 
 /// The machine is shared, so load changes within seconds: besides
 /// criterion's figures, time the libraries in alternation (a round of each,
@@ -242,10 +280,10 @@ pub type Work = fn(&[u8]) -> usize;
 /// it (for profiling one criterion benchmark).
 pub fn interleaved(label: &str, libs: &[(&str, Work)], inputs: &[Vec<u8>]) {
     let bytes: usize = inputs.iter().map(Vec::len).sum();
-    let mut runs: Vec<(&str, Box<dyn Fn() -> usize + '_>)> = libs
+    let mut runs: Vec<(&str, Pass<'_>)> = libs
         .iter()
         .map(|&(name, f)| {
-            let run: Box<dyn Fn() -> usize + '_> = Box::new(move || {
+            let run: Pass<'_> = Box::new(move || {
                 inputs
                     .iter()
                     .map(|d| f(std::hint::black_box(d)))
@@ -259,11 +297,7 @@ pub fn interleaved(label: &str, libs: &[(&str, Work)], inputs: &[Vec<u8>]) {
 
 /// [`interleaved`] over any work: each closure does one pass over `bytes`
 /// bytes of input.
-pub fn interleaved_rounds(
-    label: &str,
-    bytes: usize,
-    libs: &mut [(&str, Box<dyn Fn() -> usize + '_>)],
-) {
+pub fn interleaved_rounds(label: &str, bytes: usize, libs: &mut [(&str, Pass<'_>)]) {
     if std::env::var_os("BENCH_NO_INTERLEAVED").is_some() {
         return;
     }

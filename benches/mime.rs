@@ -28,7 +28,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mailwire_benches::fixtures::{
-    attachments, forwards, interleaved, mailwire_full, mailwire_structure, mime_corpus, newsletters,
+    interleaved, mailparse_full, mailparse_structure, mailwire_full, mailwire_structure,
+    mime_inputs,
 };
 
 fn mail_parser_full(data: &[u8]) -> usize {
@@ -40,22 +41,6 @@ fn mail_parser_full(data: &[u8]) -> usize {
         n += p.contents().len();
     }
     n + msg.subject().map_or(0, str::len)
-}
-
-fn mailparse_full(data: &[u8]) -> usize {
-    fn walk(p: &mailparse::ParsedMail<'_>) -> usize {
-        if p.subparts.is_empty() {
-            let mut n = p.get_body_raw().map_or(0, |b| b.len());
-            if p.ctype.mimetype.starts_with("text/") {
-                n += p.get_body().map_or(0, |b| b.len());
-            }
-            n
-        } else {
-            p.subparts.iter().map(walk).sum()
-        }
-    }
-    let m = mailparse::parse_mail(data).expect("mailparse");
-    walk(&m)
 }
 
 fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
@@ -145,7 +130,7 @@ fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
         b.iter(|| {
             inputs
                 .iter()
-                .map(|d| mailparse::parse_mail(black_box(d)).map_or(0, |m| m.subparts.len()))
+                .map(|d| mailparse_structure(black_box(d)))
                 .sum::<usize>()
         })
     });
@@ -154,10 +139,9 @@ fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
 
 fn mime(c: &mut Criterion) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/mime");
-    bench_set(c, "corpus", &mime_corpus(dir.as_ref()));
-    bench_set(c, "qp-newsletters", &newsletters());
-    bench_set(c, "base64-1mib", &attachments());
-    bench_set(c, "forwards-3-levels", &forwards());
+    for (name, inputs) in mime_inputs(dir.as_ref()) {
+        bench_set(c, name, &inputs);
+    }
 }
 
 criterion_group!(benches, mime);

@@ -69,7 +69,10 @@ fn bench(c: &mut Criterion) {
         return;
     }
     let bytes = header_bytes(&msgs);
-    eprintln!("headers_current: {} messages, {bytes} header bytes", msgs.len());
+    eprintln!(
+        "headers_current: {} messages, {bytes} header bytes",
+        msgs.len()
+    );
     let parser = MessageParser::new();
     interleaved_rounds(
         "headers",

@@ -35,8 +35,8 @@ use mail_parser::{HeaderForm, HeaderName, MessageParser, PartKind};
 mod fixtures;
 
 use fixtures::{
-    Work, attachments, forwards, interleaved, mailwire_full, mailwire_structure, mime_corpus,
-    newsletters,
+    Work, interleaved, mailparse_full, mailparse_structure, mailwire_full, mailwire_structure,
+    mime_inputs,
 };
 
 static FULL: LazyLock<MessageParser> = LazyLock::new(MessageParser::new);
@@ -81,7 +81,9 @@ static STRUCTURE: LazyLock<MessageParser> = LazyLock::new(|| {
         ContentLanguage,
     ]
     .into_iter()
-    .fold(MessageParser::new(), |p, name| p.header(name, HeaderForm::Raw))
+    .fold(MessageParser::new(), |p, name| {
+        p.header(name, HeaderForm::Raw)
+    })
 });
 
 fn mail_parser_full(data: &[u8]) -> usize {
@@ -99,26 +101,6 @@ fn mail_parser_full(data: &[u8]) -> usize {
 
 fn mail_parser_structure(data: &[u8]) -> usize {
     STRUCTURE.parse(data).map_or(0, |m| m.parts().len())
-}
-
-fn mailparse_full(data: &[u8]) -> usize {
-    fn walk(p: &mailparse::ParsedMail<'_>) -> usize {
-        if p.subparts.is_empty() {
-            let mut n = p.get_body_raw().map_or(0, |b| b.len());
-            if p.ctype.mimetype.starts_with("text/") {
-                n += p.get_body().map_or(0, |b| b.len());
-            }
-            n
-        } else {
-            p.subparts.iter().map(walk).sum()
-        }
-    }
-    let m = mailparse::parse_mail(data).expect("mailparse");
-    walk(&m)
-}
-
-fn mailparse_structure(data: &[u8]) -> usize {
-    mailparse::parse_mail(data).map_or(0, |m| m.subparts.len())
 }
 
 fn group(c: &mut Criterion, mode: &str, name: &str, libs: &[(&str, Work)], inputs: &[Vec<u8>]) {
@@ -179,10 +161,9 @@ fn bench_set(c: &mut Criterion, name: &str, inputs: &[Vec<u8>]) {
 
 fn mime(c: &mut Criterion) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/mime");
-    bench_set(c, "corpus", &mime_corpus(dir.as_ref()));
-    bench_set(c, "qp-newsletters", &newsletters());
-    bench_set(c, "base64-1mib", &attachments());
-    bench_set(c, "forwards-3-levels", &forwards());
+    for (name, inputs) in mime_inputs(dir.as_ref()) {
+        bench_set(c, name, &inputs);
+    }
 }
 
 criterion_group!(benches, mime);

@@ -885,6 +885,18 @@ mod tests {
         out
     }
 
+    /// `input` fed one byte at a time: no escape or run is ever whole in a
+    /// call, so every byte takes the portable path.
+    fn byte_by_byte(enc: TransferEncoding, input: &[u8]) -> Vec<u8> {
+        let mut d = Decoder::new(enc);
+        let mut out = Vec::new();
+        for b in input {
+            d.decode(std::slice::from_ref(b), &mut out);
+        }
+        d.finish(&mut out);
+        out
+    }
+
     /// Whole-body decoding, every two-way split, and byte by byte (which
     /// never finds a whole run or escape, so it takes the portable paths)
     /// all give `want`.
@@ -893,13 +905,7 @@ mod tests {
         for k in 0..=input.len() {
             assert_eq!(split_decode(enc, input, &[k]), want, "split at {k}");
         }
-        let mut d = Decoder::new(enc);
-        let mut out = Vec::new();
-        for b in input {
-            d.decode(std::slice::from_ref(b), &mut out);
-        }
-        d.finish(&mut out);
-        assert_eq!(out, want, "byte by byte");
+        assert_eq!(byte_by_byte(enc, input), want, "byte by byte");
     }
 
     #[test]
@@ -924,12 +930,7 @@ mod tests {
                 input.extend(std::iter::repeat_n(b' ', n));
                 input.extend_from_slice(end);
                 input.extend_from_slice(b"b \t");
-                let mut d = Decoder::new(TransferEncoding::QuotedPrintable);
-                let mut want = Vec::new();
-                for b in &input {
-                    d.decode(std::slice::from_ref(b), &mut want);
-                }
-                d.finish(&mut want);
+                let want = byte_by_byte(TransferEncoding::QuotedPrintable, &input);
                 assert_eq!(
                     decode(TransferEncoding::QuotedPrintable, &input),
                     want,
@@ -944,15 +945,8 @@ mod tests {
             b"=zz =\r =\t\r\n",
             b"=3d=3D\t \r\n",
         ] {
-            assert_all_paths(TransferEncoding::QuotedPrintable, input, &{
-                let mut d = Decoder::new(TransferEncoding::QuotedPrintable);
-                let mut want = Vec::new();
-                for b in input {
-                    d.decode(std::slice::from_ref(b), &mut want);
-                }
-                d.finish(&mut want);
-                want
-            });
+            let want = byte_by_byte(TransferEncoding::QuotedPrintable, input);
+            assert_all_paths(TransferEncoding::QuotedPrintable, input, &want);
         }
     }
 
@@ -990,12 +984,7 @@ mod tests {
                 input.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
             }
             // Byte by byte is the portable path: no escape is ever whole.
-            let mut d = Decoder::new(TransferEncoding::QuotedPrintable);
-            let mut want = Vec::new();
-            for b in &input {
-                d.decode(std::slice::from_ref(b), &mut want);
-            }
-            d.finish(&mut want);
+            let want = byte_by_byte(TransferEncoding::QuotedPrintable, &input);
             assert_all_paths(TransferEncoding::QuotedPrintable, &input, &want);
         }
 
@@ -1057,11 +1046,7 @@ mod tests {
             for enc in [TransferEncoding::Base64, TransferEncoding::QuotedPrintable, TransferEncoding::UuEncode] {
                 let whole = decode(enc, &data);
                 prop_assert_eq!(split_decode(enc, &data, &[split]), whole.clone());
-                let mut d = Decoder::new(enc);
-                let mut out = Vec::new();
-                for b in &data { d.decode(std::slice::from_ref(b), &mut out); }
-                d.finish(&mut out);
-                prop_assert_eq!(out, whole);
+                prop_assert_eq!(byte_by_byte(enc, &data), whole);
             }
         }
     }

@@ -600,25 +600,11 @@ impl Parser {
                     let id = self.ctr.next_id;
                     self.defect(DefectKind::TruncatedHeader, id, self.abs(ls), sink);
                 }
-                self.start_part(
-                    &input[start..ls],
-                    self.abs(start),
-                    self.abs(ls),
-                    true,
-                    true,
-                    sink,
-                );
+                self.block_read(input, start, ls, true, sink);
                 return ls;
             }
             if line == b"\n" || line == b"\r\n" {
-                self.start_part(
-                    &input[start..line_end],
-                    self.abs(start),
-                    self.abs(line_end),
-                    false,
-                    true,
-                    sink,
-                );
+                self.block_read(input, start, line_end, false, sink);
                 return line_end;
             }
             if line.starts_with(b"--") && self.has_active_boundary() {
@@ -632,14 +618,7 @@ impl Parser {
                     Match::Yes { .. } => {
                         let id = self.ctr.next_id;
                         self.defect(DefectKind::MissingBlankLine, id, self.abs(ls), sink);
-                        self.start_part(
-                            &input[start..ls],
-                            self.abs(start),
-                            self.abs(ls),
-                            true,
-                            true,
-                            sink,
-                        );
+                        self.block_read(input, start, ls, true, sink);
                         return ls;
                     }
                     Match::No => {}
@@ -681,14 +660,7 @@ impl Parser {
                 }
                 let id = self.ctr.next_id;
                 self.defect(DefectKind::MissingBlankLine, id, self.abs(ls), sink);
-                self.start_part(
-                    &input[start..ls],
-                    self.abs(start),
-                    self.abs(ls),
-                    true,
-                    true,
-                    sink,
-                );
+                self.block_read(input, start, ls, true, sink);
                 return ls;
             }
             self.note_line(line, ls - start);
@@ -771,6 +743,26 @@ impl Parser {
 
     /// Starts an entity whose header block was read; pushes its frame and
     /// sets the mode for its body.
+    /// The header block `input[start..end]` that `scan_headers` read is
+    /// complete: start its entity.
+    fn block_read(
+        &mut self,
+        input: &[u8],
+        start: usize,
+        end: usize,
+        no_blank: bool,
+        sink: &mut Sink<'_>,
+    ) {
+        self.start_part(
+            &input[start..end],
+            self.abs(start),
+            self.abs(end),
+            no_blank,
+            true,
+            sink,
+        );
+    }
+
     /// Notes a line of the header block (at `rel` from its start) that
     /// may start a `Content-*` field.
     fn note_line(&mut self, line: &[u8], rel: usize) {
