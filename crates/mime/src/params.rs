@@ -412,76 +412,97 @@ struct RawParam<'a> {
 }
 
 /// Parses `*(";" parameter)`, leniently, then joins RFC 2231 sections.
-pub(crate) fn parse_params(mut input: &[u8]) -> Vec<Param> {
-    // Most fields carry one or two parameters.
-    let mut raw: Vec<RawParam<'_>> = Vec::with_capacity(2);
-    loop {
-        input = skip_cfws(input);
-        // Skip separators (and stray junk up to the next ';').
-        if input.first() == Some(&b';') {
-            input = &input[1..];
+pub(crate) fn parse_params(input: &[u8]) -> Vec<Param> {
+    // Without RFC 2231 names (nearly always), the parameters go straight
+    // into the list: the first occurrence of a name wins.
+    let mut out: Vec<Param> = Vec::new();
+    for p in raw_params(input) {
+        if p.section.is_some() || p.extended {
+            return join_params(raw_params(input).collect());
+        }
+        if out.iter().any(|q| q.name == p.name) {
             continue;
         }
-        if input.is_empty() {
-            break;
-        }
-        let Ok((rest, name)) = token(input) else {
-            // Junk: skip to next ';'.
-            match memchr::memchr(b';', input) {
-                Some(p) => {
-                    input = &input[p + 1..];
-                    continue;
-                }
-                None => break,
-            }
-        };
-        let rest = skip_cfws(rest);
-        let Some(rest) = rest.strip_prefix(b"=") else {
-            // A name without a value: skip it.
-            input = rest;
-            continue;
-        };
-        let rest = skip_cfws(rest);
-        let (value, quoted, rest) = if let Some(q) = rest.strip_prefix(b"\"") {
-            let (v, r) = quoted_string(q);
-            (v, true, r)
-        } else {
-            // Unquoted: up to ';' (lenient: spaces allowed inside), trimmed.
-            let mut end = memchr::memchr(b';', rest).unwrap_or(rest.len());
-            // A missing ';': whitespace followed by `token =` starts the next
-            // parameter.
-            let mut k = 0;
-            while k < end {
-                if rest[k].is_ascii_whitespace() {
-                    let after = skip_cfws(&rest[k..end]);
-                    if let Ok((r, _)) = token(after)
-                        && skip_cfws(r).first() == Some(&b'=')
-                    {
-                        end = k;
-                        break;
-                    }
-                }
-                k += 1;
-            }
-            let v = rest[..end].trim_ascii();
-            // Drop a trailing comment.
-            let v = match memchr::memchr(b'(', v) {
-                Some(p) if p > 0 => v[..p].trim_ascii_end(),
-                _ => v,
-            };
-            (Cow::Borrowed(v), false, &rest[end..])
-        };
-        input = rest;
-        let (base, section, extended) = split_2231_name(name);
-        raw.push(RawParam {
-            name: intern(base),
-            section,
-            extended,
-            value,
-            quoted,
+        let text = crate::charset::bytes_to_string(&p.value);
+        out.push(Param {
+            name: p.name,
+            value: crate::charset::decode_words(text),
+            language: None,
         });
     }
-    join_params(raw)
+    out
+}
+
+/// The parameters of `*(";" parameter)` as written, leniently.
+fn raw_params(mut input: &[u8]) -> impl Iterator<Item = RawParam<'_>> {
+    std::iter::from_fn(move || {
+        loop {
+            input = skip_cfws(input);
+            // Skip separators (and stray junk up to the next ';').
+            if input.first() == Some(&b';') {
+                input = &input[1..];
+                continue;
+            }
+            if input.is_empty() {
+                return None;
+            }
+            let Ok((rest, name)) = token(input) else {
+                // Junk: skip to next ';'.
+                match memchr::memchr(b';', input) {
+                    Some(p) => {
+                        input = &input[p + 1..];
+                        continue;
+                    }
+                    None => return None,
+                }
+            };
+            let rest = skip_cfws(rest);
+            let Some(rest) = rest.strip_prefix(b"=") else {
+                // A name without a value: skip it.
+                input = rest;
+                continue;
+            };
+            let rest = skip_cfws(rest);
+            let (value, quoted, rest) = if let Some(q) = rest.strip_prefix(b"\"") {
+                let (v, r) = quoted_string(q);
+                (v, true, r)
+            } else {
+                // Unquoted: up to ';' (lenient: spaces allowed inside), trimmed.
+                let mut end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+                // A missing ';': whitespace followed by `token =` starts the next
+                // parameter.
+                let mut k = 0;
+                while k < end {
+                    if rest[k].is_ascii_whitespace() {
+                        let after = skip_cfws(&rest[k..end]);
+                        if let Ok((r, _)) = token(after)
+                            && skip_cfws(r).first() == Some(&b'=')
+                        {
+                            end = k;
+                            break;
+                        }
+                    }
+                    k += 1;
+                }
+                let v = rest[..end].trim_ascii();
+                // Drop a trailing comment.
+                let v = match memchr::memchr(b'(', v) {
+                    Some(p) if p > 0 => v[..p].trim_ascii_end(),
+                    _ => v,
+                };
+                (Cow::Borrowed(v), false, &rest[end..])
+            };
+            input = rest;
+            let (base, section, extended) = split_2231_name(name);
+            return Some(RawParam {
+                name: intern(base),
+                section,
+                extended,
+                value,
+                quoted,
+            });
+        }
+    })
 }
 
 /// Splits `name*2*` into (`name`, Some(2), true).
