@@ -599,7 +599,6 @@ fn push_word<'a, S: DefectSink + ?Sized>(
     space_before: bool,
     offset: usize,
 ) {
-    let mut word = None;
     let token = match lx.peek() {
         Some(b'"') => PhraseToken::Quoted(lx.quoted_string(sink)),
         Some(b'.') => {
@@ -607,10 +606,7 @@ fn push_word<'a, S: DefectSink + ?Sized>(
             PhraseToken::Dot
         }
         _ => match lx.atom_lenient() {
-            Some((a, w)) => {
-                word = w;
-                PhraseToken::Atom(a)
-            }
+            Some(a) => PhraseToken::Atom(a),
             None => {
                 sink.push_defect(Defect::new(DefectKind::UnexpectedCharacter, offset));
                 lx.pos += 1;
@@ -622,7 +618,6 @@ fn push_word<'a, S: DefectSink + ?Sized>(
         token,
         space_before,
         offset,
-        word,
     });
 }
 

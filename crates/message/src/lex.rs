@@ -178,25 +178,20 @@ impl<'a> Lexer<'a> {
     }
 
     /// A run of atext (and UTF-8) at `pos`; an encoded word is taken whole
-    /// even when its text holds specials, and then comes back parsed too
-    /// (so the phrase renderer need not parse it again). `None` when `pos`
-    /// is not atext.
+    /// even when its text holds specials. `None` when `pos` is not atext.
     #[inline]
-    pub(crate) fn atom_lenient(
-        &mut self,
-    ) -> Option<(&'a [u8], Option<crate::rfc2047::EncodedWord<'a>>)> {
+    pub(crate) fn atom_lenient(&mut self) -> Option<&'a [u8]> {
         let start = self.pos;
-        let src = self.src;
-        let rest = &src[start..];
+        let rest = &self.src[start..];
         if rest.starts_with(b"=?")
-            && let Some((w, n)) = crate::rfc2047::parse_encoded_word(rest)
+            && let Some((_, n)) = crate::rfc2047::parse_encoded_word(rest)
         {
             // Only take it whole if it ends where an atom would
             // (at a delimiter), else fall back to atext.
             let after = rest.get(n).copied();
             if after.is_none_or(|b| !is_atext_utf8(b) || b == b'=') {
                 self.pos += n;
-                return Some((&rest[..n], Some(w)));
+                return Some(&rest[..n]);
             }
         }
         let n = rest.iter().take_while(|&&b| is_atext_utf8(b)).count();
@@ -204,6 +199,6 @@ impl<'a> Lexer<'a> {
             return None;
         }
         self.pos += n;
-        Some((&rest[..n], None))
+        Some(&rest[..n])
     }
 }

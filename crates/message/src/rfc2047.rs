@@ -495,8 +495,6 @@ pub(crate) struct PhraseItem<'a> {
     pub(crate) token: PhraseToken<'a>,
     pub(crate) space_before: bool,
     pub(crate) offset: usize,
-    /// For an atom that is exactly one encoded word, that word parsed.
-    pub(crate) word: Option<EncodedWord<'a>>,
 }
 
 /// Unescape a quoted string's content (RFC 5322 §3.2.4): drop `\` before a
@@ -583,12 +581,8 @@ pub(crate) fn render_phrase<'a, S: DefectSink + ?Sized>(
         let space = i > 0 && it.space_before;
         match it.token {
             PhraseToken::Atom(a) if a.starts_with(b"=?") => {
-                let word = it.word.or_else(|| {
-                    parse_encoded_word(a)
-                        .filter(|(_, n)| *n == a.len())
-                        .map(|(w, _)| w)
-                });
-                if let Some(w) = word {
+                if let Some((w, n)) = parse_encoded_word(a).filter(|(_, n)| *n == a.len()) {
+                    let _ = n;
                     if d.try_word(&w) {
                         if space && !prev_word {
                             d.flush();
@@ -680,7 +674,6 @@ pub fn decode_phrase_with<'a, S: DefectSink + ?Sized>(
         let space = lx.skip_cfws(sink);
         let Some(b) = lx.peek() else { break };
         let offset = lx.pos;
-        let mut word = None;
         let token = match b {
             b'"' => PhraseToken::Quoted(lx.quoted_string(sink)),
             b'.' => {
@@ -688,10 +681,7 @@ pub fn decode_phrase_with<'a, S: DefectSink + ?Sized>(
                 PhraseToken::Dot
             }
             _ => match lx.atom_lenient() {
-                Some((a, w)) => {
-                    word = w;
-                    PhraseToken::Atom(a)
-                }
+                Some(a) => PhraseToken::Atom(a),
                 None => {
                     // A special: keep it as text.
                     lx.pos += 1;
@@ -703,7 +693,6 @@ pub fn decode_phrase_with<'a, S: DefectSink + ?Sized>(
             token,
             space_before: space,
             offset,
-            word,
         });
     }
     render_phrase(value, &items, sink)
