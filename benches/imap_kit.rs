@@ -34,10 +34,12 @@ fn respond(n: usize, m: &Message, out: &mut Vec<u8>) {
 }
 
 fn benches(c: &mut Criterion) {
-    let msgs: Vec<Bytes> = mailwire_benches::mime_corpus()
-        .into_iter()
-        .map(Bytes::from)
-        .collect();
+    let msgs: Vec<Bytes> = mailwire_benches::fixtures::mime_corpus(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/mime").as_ref(),
+    )
+    .into_iter()
+    .map(Bytes::from)
+    .collect();
     if msgs.is_empty() {
         return;
     }

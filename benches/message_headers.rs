@@ -36,78 +36,10 @@
 //! lengths and timestamps) so nothing is optimised away.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mail_parser::{HeaderName, HeaderValue, MessageParser};
-use mailwire_message::{FieldValue, Message, parse_field};
-
-fn corpus_files() -> Vec<Vec<u8>> {
-    let root = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/corpus/mime"
-    ));
-    let mut files: Vec<PathBuf> = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let name = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default()
-                .to_owned();
-            let dir = p
-                .parent()
-                .and_then(|d| d.file_name())
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            let is_msg = (name.ends_with(".eml") || name.ends_with(".txt"))
-                && !name.starts_with("body.")
-                && !(dir == "rfc-examples" && name.starts_with("rfc"))
-                && dir != "mimekit-encoders";
-            if is_msg {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files.iter().filter_map(|p| std::fs::read(p).ok()).collect()
-}
-
-fn mailwire_all(msgs: &[Vec<u8>]) -> u64 {
-    let mut sum = 0u64;
-    for m in msgs {
-        let msg = Message::parse(m);
-        for f in msg.fields() {
-            sum += match parse_field(f) {
-                FieldValue::Text(t) | FieldValue::Raw(t) => t.len() as u64,
-                FieldValue::Addresses(l) => l
-                    .mailboxes()
-                    .map(|m| m.addr_spec().len() as u64 + m.name().map_or(0, |n| n.len() as u64))
-                    .sum(),
-                FieldValue::Path(p) => p.map_or(0, |p| p.addr_spec().len() as u64),
-                FieldValue::Date(d) => d.map_or(0, |d| d.unix_timestamp() as u64),
-                FieldValue::Ids(ids) => ids.iter().map(|i| i.as_str().len() as u64).sum(),
-                FieldValue::Received(r) => {
-                    r.tokens().count() as u64 + r.date.map_or(0, |d| d.unix_timestamp() as u64)
-                }
-                FieldValue::ListUrls(l) => l.urls.iter().map(|u| u.len() as u64).sum(),
-                FieldValue::ListId(l) => l.map_or(0, |l| l.len() as u64),
-                FieldValue::List(l) => l.iter().map(|u| u.len() as u64).sum(),
-                _ => 0,
-            };
-        }
-    }
-    sum
-}
+use mailwire_benches::fixtures::{header_bytes, header_corpus, mailwire_headers};
 
 fn mail_parser_all(parser: &MessageParser, msgs: &[Vec<u8>]) -> u64 {
     let mut sum = 0u64;
@@ -193,15 +125,13 @@ fn mailparse_all(msgs: &[Vec<u8>]) -> u64 {
 }
 
 fn bench(c: &mut Criterion) {
-    let msgs = corpus_files();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/mime");
+    let msgs = header_corpus(dir.as_ref());
     if msgs.is_empty() {
         eprintln!("message_headers: corpus missing, nothing to measure");
         return;
     }
-    let header_bytes: usize = msgs
-        .iter()
-        .map(|m| Message::parse(m).header().body_offset())
-        .sum();
+    let header_bytes = header_bytes(&msgs);
     eprintln!(
         "message_headers: {} messages, {} header bytes",
         msgs.len(),
@@ -213,7 +143,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("message_headers");
     g.throughput(Throughput::Bytes(header_bytes as u64));
     g.bench_function("mailwire", |b| {
-        b.iter(|| black_box(mailwire_all(black_box(&msgs))))
+        b.iter(|| black_box(mailwire_headers(black_box(&msgs))))
     });
     g.bench_function("mail-parser", |b| {
         b.iter(|| black_box(mail_parser_all(&parser, black_box(&msgs))))

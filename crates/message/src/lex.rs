@@ -184,7 +184,7 @@ impl<'a> Lexer<'a> {
         let start = self.pos;
         let rest = &self.src[start..];
         if rest.starts_with(b"=?")
-            && let Some((_, n)) = crate::rfc2047::parse_encoded_word(rest)
+            && let Some(n) = crate::rfc2047::encoded_word_len(rest)
         {
             // Only take it whole if it ends where an atom would
             // (at a delimiter), else fall back to atext.

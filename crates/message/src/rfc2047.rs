@@ -83,6 +83,7 @@ enum WordParse<'a> {
     NotAWord,
 }
 
+#[inline]
 fn parse_word_at(input: &[u8]) -> WordParse<'_> {
     // input starts with "=?"
     let rest = &input[2..];
@@ -142,6 +143,20 @@ fn parse_word_at(input: &[u8]) -> WordParse<'_> {
         },
         total,
     )
+}
+
+/// The length of the well formed encoded word at the start of `input`
+/// (what [`parse_encoded_word`] would take), without handing the parsed
+/// word out: the lexer only needs where it ends.
+#[inline]
+pub(crate) fn encoded_word_len(input: &[u8]) -> Option<usize> {
+    if !input.starts_with(b"=?") {
+        return None;
+    }
+    match parse_word_at(input) {
+        WordParse::Word(_, n) => Some(n),
+        _ => None,
+    }
 }
 
 /// Parse one encoded word at the start of `input`. Returns the word and how

@@ -28,7 +28,7 @@ pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStat
     let plain = label.eq_ignore_ascii_case(b"utf-8")
         || label.eq_ignore_ascii_case(b"us-ascii")
         || label.eq_ignore_ascii_case(b"utf8");
-    if plain && let Ok(s) = std::str::from_utf8(bytes) {
+    if plain && let Ok(s) = simdutf8::basic::from_utf8(bytes) {
         return (Cow::Borrowed(s), TextStatus::Ok);
     }
     let (text, status) = charset::decode(label, bytes);
@@ -45,14 +45,15 @@ pub(crate) fn decode_text_owned(label: &[u8], bytes: Vec<u8>) -> (String, TextSt
     let plain = label.eq_ignore_ascii_case(b"utf-8")
         || label.eq_ignore_ascii_case(b"us-ascii")
         || label.eq_ignore_ascii_case(b"utf8");
-    let bytes = if plain {
-        match String::from_utf8(bytes) {
-            Ok(s) => return (s, TextStatus::Ok),
-            Err(e) => e.into_bytes(),
-        }
-    } else {
-        bytes
-    };
+    if plain && simdutf8::basic::from_utf8(&bytes).is_ok() {
+        #[allow(unsafe_code)]
+        // SAFETY: simdutf8 just validated `bytes` as UTF-8 (its `basic`
+        // validator accepts exactly what `std::str::from_utf8` accepts), so
+        // skipping the second, slower validation of `String::from_utf8`
+        // keeps the String invariant.
+        let s = unsafe { String::from_utf8_unchecked(bytes) };
+        return (s, TextStatus::Ok);
+    }
     let (t, st) = decode_text(label, &bytes);
     (t.into_owned(), st)
 }
@@ -66,11 +67,36 @@ pub(crate) fn bytes_to_string(bytes: &[u8]) -> String {
 /// Decodes RFC 2047 encoded words found in a parameter value (not allowed
 /// there by RFC 2047 §5, but what many clients write in filenames).
 pub(crate) fn decode_words(value: String) -> String {
-    if !value.contains("=?") {
+    // A plain scan: `str::contains` builds a substring searcher per call,
+    // which costs more than these short values.
+    if !value.as_bytes().windows(2).any(|w| w == b"=?") {
         return value;
     }
     match mailwire_message::decode_unstructured(value.as_bytes()) {
         Cow::Borrowed(s) => s.to_owned(),
         Cow::Owned(s) => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn simd_utf8_matches_std(bytes in proptest::collection::vec(prop_oneof![
+            any::<u8>(), Just(b'a'), Just(0xc3), Just(0xa9), Just(0xe2), Just(0x82), Just(0xac)], 0..200)) {
+            // The SIMD validation accepts exactly what std accepts, borrowed
+            // and owned.
+            let std_ok = std::str::from_utf8(&bytes).is_ok();
+            let (text, status) = decode_text(b"utf-8", &bytes);
+            prop_assert_eq!(std_ok, matches!(text, Cow::Borrowed(_)));
+            prop_assert_eq!(std_ok, status == TextStatus::Ok);
+            prop_assert_eq!(&*text, &*String::from_utf8_lossy(&bytes));
+            let (owned, st) = decode_text_owned(b"utf-8", bytes.clone());
+            prop_assert_eq!(owned, text.into_owned());
+            prop_assert_eq!(st, status);
+        }
     }
 }

@@ -28,7 +28,10 @@ pub enum DefectKind {
     BoundaryTooLong,
     /// A multipart ended without its close delimiter (RFC 2046 §5.1.1).
     MissingCloseDelimiter,
-    /// A multipart with no body part at all.
+    /// A multipart with no body part at all (its boundary never appeared,
+    /// or only its close delimiter did): it is given one `text/plain` leaf
+    /// holding its preamble, as Dovecot gives one part (see
+    /// [`crate::PartStart::from_preamble`]).
     NoParts,
     /// The input ended in the middle of a body part.
     TruncatedPart,

@@ -36,9 +36,40 @@ impl MimeHeaders {
     /// including the blank line). `in_digest` selects the multipart/digest
     /// default content type.
     pub fn parse(block: &[u8], in_digest: bool) -> Self {
-        let mut h = MimeHeaders::default();
+        Self::from_fields(content_fields(raw_fields(block)), in_digest)
+    }
+
+    /// [`MimeHeaders::parse`] given where the lines that start with `c` or
+    /// `C` begin (every other field is not a `Content-*` one): the fields
+    /// starting there, without scanning the whole block again.
+    pub(crate) fn parse_lines(block: &[u8], lines: &[u32], in_digest: bool) -> Self {
+        let fields = lines.iter().filter_map(|&at| {
+            let rest = block.get(at as usize..)?;
+            raw_fields(rest).next()
+        });
+        Self::from_fields(content_fields(fields), in_digest)
+    }
+
+    fn from_fields<'b>(
+        fields: impl Iterator<Item = (&'b [u8], &'b [u8])>,
+        in_digest: bool,
+    ) -> Self {
+        let mut h = MimeHeaders {
+            // Filled in below; the default (which allocates its charset
+            // parameter) only when no valid Content-Type is found.
+            content_type: ContentType::new_static("text", "plain"),
+            content_type_present: false,
+            transfer_encoding: TransferEncoding::default(),
+            disposition: None,
+            content_id: None,
+            description: None,
+            language: Vec::new(),
+            location: None,
+            content_type_invalid: false,
+            transfer_encoding_unknown: false,
+        };
         let mut ct_seen = false;
-        for (name, value) in content_fields(block) {
+        for (name, value) in fields {
             let n = name;
             if n.eq_ignore_ascii_case(b"type") {
                 if ct_seen {
@@ -75,8 +106,12 @@ impl MimeHeaders {
                 h.location = Some(v);
             }
         }
-        if !h.content_type_present && in_digest {
-            h.content_type = ContentType::message_rfc822();
+        if !h.content_type_present {
+            h.content_type = if in_digest {
+                ContentType::message_rfc822()
+            } else {
+                ContentType::default()
+            };
         }
         h
     }
@@ -144,11 +179,13 @@ fn value_after(field: &[u8], colon: usize) -> &[u8] {
         .unwrap_or(value)
 }
 
-/// Iterates the `Content-*` fields of a header block: (name without the
-/// `Content-` prefix, raw folded value). Other fields are skipped without
-/// looking for their colon.
-fn content_fields(block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    raw_fields(block).filter_map(|field| {
+/// The `Content-*` fields among raw `fields` (see [`raw_fields`]): (name
+/// without the `Content-` prefix, raw folded value). Other fields are
+/// skipped without looking for their colon.
+fn content_fields<'b>(
+    fields: impl Iterator<Item = &'b [u8]>,
+) -> impl Iterator<Item = (&'b [u8], &'b [u8])> {
+    fields.filter_map(|field| {
         if field.len() < 9 || !field[..8].eq_ignore_ascii_case(b"content-") {
             return None;
         }

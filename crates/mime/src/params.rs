@@ -77,9 +77,11 @@ fn intern(name: &[u8]) -> Cow<'static, str> {
         &[],
         &["modification-date"],
     ];
-    if let Some(cands) = BY_LEN.get(name.len()) {
+    if let (Some(cands), Some(&first)) = (BY_LEN.get(name.len()), name.first()) {
+        let first = first.to_ascii_lowercase();
         for c in *cands {
-            if name.eq_ignore_ascii_case(c.as_bytes()) {
+            // The first byte rules out most candidates cheaply.
+            if c.as_bytes()[0] == first && name.eq_ignore_ascii_case(c.as_bytes()) {
                 return Cow::Borrowed(c);
             }
         }
@@ -108,6 +110,15 @@ impl ContentType {
         Self {
             ty: intern(ty.as_bytes()),
             subtype: intern(subtype.as_bytes()),
+            params: Vec::new(),
+        }
+    }
+
+    /// A content type from lower-case static names, without allocating.
+    pub(crate) const fn new_static(ty: &'static str, subtype: &'static str) -> Self {
+        Self {
+            ty: Cow::Borrowed(ty),
+            subtype: Cow::Borrowed(subtype),
             params: Vec::new(),
         }
     }
@@ -402,75 +413,97 @@ struct RawParam<'a> {
 }
 
 /// Parses `*(";" parameter)`, leniently, then joins RFC 2231 sections.
-pub(crate) fn parse_params(mut input: &[u8]) -> Vec<Param> {
-    let mut raw: Vec<RawParam<'_>> = Vec::new();
-    loop {
-        input = skip_cfws(input);
-        // Skip separators (and stray junk up to the next ';').
-        if input.first() == Some(&b';') {
-            input = &input[1..];
+pub(crate) fn parse_params(input: &[u8]) -> Vec<Param> {
+    // Without RFC 2231 names (nearly always), the parameters go straight
+    // into the list: the first occurrence of a name wins.
+    let mut out: Vec<Param> = Vec::new();
+    for p in raw_params(input) {
+        if p.section.is_some() || p.extended {
+            return join_params(raw_params(input).collect());
+        }
+        if out.iter().any(|q| q.name == p.name) {
             continue;
         }
-        if input.is_empty() {
-            break;
-        }
-        let Ok((rest, name)) = token(input) else {
-            // Junk: skip to next ';'.
-            match memchr::memchr(b';', input) {
-                Some(p) => {
-                    input = &input[p + 1..];
-                    continue;
-                }
-                None => break,
-            }
-        };
-        let rest = skip_cfws(rest);
-        let Some(rest) = rest.strip_prefix(b"=") else {
-            // A name without a value: skip it.
-            input = rest;
-            continue;
-        };
-        let rest = skip_cfws(rest);
-        let (value, quoted, rest) = if let Some(q) = rest.strip_prefix(b"\"") {
-            let (v, r) = quoted_string(q);
-            (v, true, r)
-        } else {
-            // Unquoted: up to ';' (lenient: spaces allowed inside), trimmed.
-            let mut end = memchr::memchr(b';', rest).unwrap_or(rest.len());
-            // A missing ';': whitespace followed by `token =` starts the next
-            // parameter.
-            let mut k = 0;
-            while k < end {
-                if rest[k].is_ascii_whitespace() {
-                    let after = skip_cfws(&rest[k..end]);
-                    if let Ok((r, _)) = token(after)
-                        && skip_cfws(r).first() == Some(&b'=')
-                    {
-                        end = k;
-                        break;
-                    }
-                }
-                k += 1;
-            }
-            let v = rest[..end].trim_ascii();
-            // Drop a trailing comment.
-            let v = match memchr::memchr(b'(', v) {
-                Some(p) if p > 0 => v[..p].trim_ascii_end(),
-                _ => v,
-            };
-            (Cow::Borrowed(v), false, &rest[end..])
-        };
-        input = rest;
-        let (base, section, extended) = split_2231_name(name);
-        raw.push(RawParam {
-            name: intern(base),
-            section,
-            extended,
-            value,
-            quoted,
+        let text = crate::charset::bytes_to_string(&p.value);
+        out.push(Param {
+            name: p.name,
+            value: crate::charset::decode_words(text),
+            language: None,
         });
     }
-    join_params(raw)
+    out
+}
+
+/// The parameters of `*(";" parameter)` as written, leniently.
+fn raw_params(mut input: &[u8]) -> impl Iterator<Item = RawParam<'_>> {
+    std::iter::from_fn(move || {
+        loop {
+            input = skip_cfws(input);
+            // Skip separators (and stray junk up to the next ';').
+            if input.first() == Some(&b';') {
+                input = &input[1..];
+                continue;
+            }
+            if input.is_empty() {
+                return None;
+            }
+            let Ok((rest, name)) = token(input) else {
+                // Junk: skip to next ';'.
+                match memchr::memchr(b';', input) {
+                    Some(p) => {
+                        input = &input[p + 1..];
+                        continue;
+                    }
+                    None => return None,
+                }
+            };
+            let rest = skip_cfws(rest);
+            let Some(rest) = rest.strip_prefix(b"=") else {
+                // A name without a value: skip it.
+                input = rest;
+                continue;
+            };
+            let rest = skip_cfws(rest);
+            let (value, quoted, rest) = if let Some(q) = rest.strip_prefix(b"\"") {
+                let (v, r) = quoted_string(q);
+                (v, true, r)
+            } else {
+                // Unquoted: up to ';' (lenient: spaces allowed inside), trimmed.
+                let mut end = memchr::memchr(b';', rest).unwrap_or(rest.len());
+                // A missing ';': whitespace followed by `token =` starts the next
+                // parameter.
+                let mut k = 0;
+                while k < end {
+                    if rest[k].is_ascii_whitespace() {
+                        let after = skip_cfws(&rest[k..end]);
+                        if let Ok((r, _)) = token(after)
+                            && skip_cfws(r).first() == Some(&b'=')
+                        {
+                            end = k;
+                            break;
+                        }
+                    }
+                    k += 1;
+                }
+                let v = rest[..end].trim_ascii();
+                // Drop a trailing comment.
+                let v = match memchr::memchr(b'(', v) {
+                    Some(p) if p > 0 => v[..p].trim_ascii_end(),
+                    _ => v,
+                };
+                (Cow::Borrowed(v), false, &rest[end..])
+            };
+            input = rest;
+            let (base, section, extended) = split_2231_name(name);
+            return Some(RawParam {
+                name: intern(base),
+                section,
+                extended,
+                value,
+                quoted,
+            });
+        }
+    })
 }
 
 /// Splits `name*2*` into (`name`, Some(2), true).
@@ -479,7 +512,8 @@ fn split_2231_name(name: &[u8]) -> (&[u8], Option<u32>, bool) {
         Some(n) => (n, true),
         None => (name, false),
     };
-    if let Some(star) = memchr::memrchr(b'*', name) {
+    // Names are short: a plain loop, not a vector search.
+    if let Some(star) = name.iter().rposition(|&b| b == b'*') {
         let num = &name[star + 1..];
         if !num.is_empty()
             && num.len() <= 4
@@ -510,7 +544,7 @@ fn percent_decode(v: &[u8], out: &mut Vec<u8>) {
 }
 
 fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
-    let mut out: Vec<Param> = Vec::new();
+    let mut out: Vec<Param> = Vec::with_capacity(raw.len());
     // Names that had an RFC 2231 form: these win over a plain one.
     let mut done: Vec<Cow<'static, str>> = Vec::new();
     for (idx, p) in raw.iter().enumerate() {

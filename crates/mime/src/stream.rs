@@ -148,6 +148,15 @@ pub struct PartStart<'a> {
     pub kind: PartKind,
     /// For [`PartKind::EncodedMessage`], the stream of the decoded body.
     pub inner_stream: Option<usize>,
+    /// True for the leaf given to a multipart that ended without any body
+    /// part (its boundary never appeared, or only its close delimiter did;
+    /// reported as [`DefectKind::NoParts`]), as Dovecot gives one part: a
+    /// `text/plain` leaf with an empty header whose body is the
+    /// multipart's preamble. It comes just before the multipart's
+    /// `PartEnd`; its bytes were already given as [`Event::Preamble`] of
+    /// the multipart (the parser keeps no copy), so no `Body` or `Decoded`
+    /// event follows it.
+    pub from_preamble: bool,
 }
 
 /// An entity ends.
@@ -234,6 +243,11 @@ enum FrameKind {
         digest: bool,
         children: u32,
         closed: bool,
+        /// Where the body (and so the preamble) starts.
+        body_start: u64,
+        /// Where the preamble ended, when the close delimiter came before
+        /// any body part.
+        preamble_end: Option<u64>,
     },
     Message,
     Leaf {
@@ -290,6 +304,11 @@ pub struct Parser {
     pending_header: Option<(Vec<u8>, u64)>,
     /// Skipping a header line whose start was already dropped.
     skip_mid_line: bool,
+    /// Offsets (from the block start) of the lines of the header block
+    /// being read that start with `c` or `C`: the only places a
+    /// `Content-*` field can start, so the MIME fields are parsed without
+    /// scanning the block a second time.
+    content_lines: Vec<u32>,
 }
 
 impl Default for Parser {
@@ -325,6 +344,7 @@ impl Parser {
             finished: false,
             pending_header: None,
             skip_mid_line: false,
+            content_lines: Vec::new(),
         }
     }
 
@@ -392,7 +412,7 @@ impl Parser {
         let end = self.offset;
         if !self.root_started {
             // Empty input: a message with an empty header and body.
-            self.start_part(&[], 0, 0, false, sink);
+            self.start_part(&[], 0, 0, false, false, sink);
         }
         while !self.stack.is_empty() {
             self.pop_frame(end, true, sink);
@@ -548,6 +568,9 @@ impl Parser {
     ) -> usize {
         let start = pos;
         let mut ls = start + scanned;
+        if scanned == 0 {
+            self.content_lines.clear();
+        }
         let is_first_root = !self.root_started;
         loop {
             if ls >= input.len() && !eof {
@@ -577,17 +600,11 @@ impl Parser {
                     let id = self.ctr.next_id;
                     self.defect(DefectKind::TruncatedHeader, id, self.abs(ls), sink);
                 }
-                self.start_part(&input[start..ls], self.abs(start), self.abs(ls), true, sink);
+                self.block_read(input, start, ls, true, sink);
                 return ls;
             }
             if line == b"\n" || line == b"\r\n" {
-                self.start_part(
-                    &input[start..line_end],
-                    self.abs(start),
-                    self.abs(line_end),
-                    false,
-                    sink,
-                );
+                self.block_read(input, start, line_end, false, sink);
                 return line_end;
             }
             if line.starts_with(b"--") && self.has_active_boundary() {
@@ -601,13 +618,7 @@ impl Parser {
                     Match::Yes { .. } => {
                         let id = self.ctr.next_id;
                         self.defect(DefectKind::MissingBlankLine, id, self.abs(ls), sink);
-                        self.start_part(
-                            &input[start..ls],
-                            self.abs(start),
-                            self.abs(ls),
-                            true,
-                            sink,
-                        );
+                        self.block_read(input, start, ls, true, sink);
                         return ls;
                     }
                     Match::No => {}
@@ -640,6 +651,7 @@ impl Parser {
                             {
                                 let id = self.ctr.next_id;
                                 self.defect(DefectKind::InvalidHeaderLine, id, self.abs(ls), sink);
+                                self.note_line(line, ls - start);
                                 ls = line_end;
                                 continue;
                             }
@@ -648,9 +660,10 @@ impl Parser {
                 }
                 let id = self.ctr.next_id;
                 self.defect(DefectKind::MissingBlankLine, id, self.abs(ls), sink);
-                self.start_part(&input[start..ls], self.abs(start), self.abs(ls), true, sink);
+                self.block_read(input, start, ls, true, sink);
                 return ls;
             }
+            self.note_line(line, ls - start);
             ls = line_end;
         }
     }
@@ -721,7 +734,7 @@ impl Parser {
     fn end_skip(&mut self, body: usize, sink: &mut Sink<'_>) {
         let (header, offset) = self.pending_header.take().unwrap_or_default();
         let body = self.abs(body);
-        self.start_part(&header, offset, body, false, sink);
+        self.start_part(&header, offset, body, false, false, sink);
     }
 
     fn abs(&self, i: usize) -> u64 {
@@ -730,12 +743,45 @@ impl Parser {
 
     /// Starts an entity whose header block was read; pushes its frame and
     /// sets the mode for its body.
+    /// The header block `input[start..end]` that `scan_headers` read is
+    /// complete: start its entity.
+    fn block_read(
+        &mut self,
+        input: &[u8],
+        start: usize,
+        end: usize,
+        no_blank: bool,
+        sink: &mut Sink<'_>,
+    ) {
+        self.start_part(
+            &input[start..end],
+            self.abs(start),
+            self.abs(end),
+            no_blank,
+            true,
+            sink,
+        );
+    }
+
+    /// Notes a line of the header block (at `rel` from its start) that
+    /// may start a `Content-*` field.
+    fn note_line(&mut self, line: &[u8], rel: usize) {
+        if matches!(line.first(), Some(b'c' | b'C'))
+            && let Ok(rel) = u32::try_from(rel)
+        {
+            self.content_lines.push(rel);
+        }
+    }
+
+    /// `scanned`: `header` is the block `scan_headers` read, whose
+    /// candidate lines are in `content_lines`.
     fn start_part(
         &mut self,
         header: &[u8],
         offset: u64,
         body_offset: u64,
         no_blank: bool,
+        scanned: bool,
         sink: &mut Sink<'_>,
     ) {
         let _ = no_blank;
@@ -765,7 +811,15 @@ impl Parser {
         self.root_started = true;
         let id = self.ctr.next_id;
         self.ctr.next_id += 1;
-        let mime = MimeHeaders::parse(header, digest);
+        let mime = if scanned {
+            let lines = std::mem::take(&mut self.content_lines);
+            let mime = MimeHeaders::parse_lines(header, &lines, digest);
+            self.content_lines = lines;
+            self.content_lines.clear();
+            mime
+        } else {
+            MimeHeaders::parse(header, digest)
+        };
         if mime.content_type_invalid {
             self.defect(DefectKind::InvalidContentType, id, offset, sink);
         }
@@ -848,6 +902,7 @@ impl Parser {
             mime,
             kind,
             inner_stream,
+            from_preamble: false,
         }));
         let frame_kind = match kind {
             PartKind::Multipart => FrameKind::Multipart {
@@ -855,6 +910,8 @@ impl Parser {
                 digest,
                 children: 0,
                 closed: false,
+                body_start: body_offset,
+                preamble_end: None,
             },
             PartKind::Message => FrameKind::Message,
             PartKind::Leaf => FrameKind::Leaf {
@@ -966,7 +1023,11 @@ impl Parser {
                 }
             }
             FrameKind::Multipart {
-                closed, children, ..
+                closed,
+                children,
+                body_start,
+                preamble_end,
+                ..
             } => {
                 if *children == 0 {
                     self.defect(DefectKind::NoParts, frame.id, end, sink);
@@ -974,11 +1035,43 @@ impl Parser {
                 if !*closed {
                     self.defect(DefectKind::MissingCloseDelimiter, frame.id, end, sink);
                 }
+                if *children == 0 {
+                    let body = *body_start..preamble_end.unwrap_or(end);
+                    self.preamble_leaf(&frame, body, sink);
+                }
             }
             FrameKind::Message => {}
         }
         let _ = at_eof;
         sink(Event::PartEnd(PartEnd { id: frame.id, end }));
+    }
+
+    /// Gives multipart `frame`, which ends without any body part, one leaf
+    /// over `body` (its preamble): see [`PartStart::from_preamble`]. None
+    /// once the part limit is reached.
+    fn preamble_leaf(&mut self, frame: &Frame, body: std::ops::Range<u64>, sink: &mut Sink<'_>) {
+        if self.ctr.exhausted || self.ctr.next_id >= self.opts.limits.max_parts {
+            return;
+        }
+        let id = self.ctr.next_id;
+        self.ctr.next_id += 1;
+        let mut section = frame.section.clone();
+        section.push(1);
+        sink(Event::PartStart(PartStart {
+            id,
+            parent: Some(frame.id),
+            depth: frame.depth + 1,
+            stream: self.stream,
+            section: &section,
+            offset: body.start,
+            body_offset: body.start,
+            header: &[],
+            mime: MimeHeaders::parse(&[], false),
+            kind: PartKind::Leaf,
+            inner_stream: None,
+            from_preamble: true,
+        }));
+        sink(Event::PartEnd(PartEnd { id, end: body.end }));
     }
 
     fn scan_body(&mut self, input: &[u8], pos: usize, eof: bool, sink: &mut Sink<'_>) -> usize {
@@ -1057,10 +1150,16 @@ impl Parser {
             return;
         };
         if let FrameKind::Multipart {
-            children, closed, ..
+            children,
+            closed,
+            preamble_end,
+            ..
         } = &mut frame.kind
         {
             if close {
+                if *children == 0 {
+                    *preamble_end = Some(end);
+                }
                 *closed = true;
                 self.mode = Mode::Body;
             } else {

@@ -94,6 +94,19 @@ struct Open {
     mime: MimeHeaders,
 }
 
+impl Open {
+    /// Decoded bytes of this leaf.
+    fn add(&mut self, data: &[u8], done: &mut [PartSummary]) {
+        self.hasher.update(data);
+        if let Some(t) = &mut self.text {
+            t.extend_from_slice(data);
+        }
+        if let Some(s) = done.get_mut(self.index) {
+            s.size += data.len() as u64;
+        }
+    }
+}
+
 /// Builds the same list as [`leaf_parts`] from the streaming parser.
 ///
 /// ```
@@ -108,6 +121,9 @@ pub struct StreamSummarizer {
     parser: Parser,
     done: Vec<PartSummary>,
     open: Vec<Open>,
+    /// The preamble of every open multipart that has no body part yet: the
+    /// body of its leaf should it end without one (`PartStart::from_preamble`).
+    preambles: Vec<(usize, Vec<u8>)>,
 }
 
 impl Default for StreamSummarizer {
@@ -131,19 +147,30 @@ impl StreamSummarizer {
             }),
             done: Vec::new(),
             open: Vec::new(),
+            preambles: Vec::new(),
         }
     }
 
     /// Feeds the next bytes of the message.
     pub fn feed(&mut self, data: &[u8]) {
-        let Self { parser, done, open } = self;
-        parser.feed(data, &mut |ev| on_event(ev, done, open));
+        let Self {
+            parser,
+            done,
+            open,
+            preambles,
+        } = self;
+        parser.feed(data, &mut |ev| on_event(ev, done, open, preambles));
     }
 
     /// Ends the message and returns the leaf summaries.
     pub fn finish(mut self) -> Vec<PartSummary> {
-        let Self { parser, done, open } = &mut self;
-        parser.finish(&mut |ev| on_event(ev, done, open));
+        let Self {
+            parser,
+            done,
+            open,
+            preambles,
+        } = &mut self;
+        parser.finish(&mut |ev| on_event(ev, done, open, preambles));
         std::mem::take(&mut self.done)
     }
 
@@ -153,32 +180,61 @@ impl StreamSummarizer {
     }
 }
 
-fn on_event(ev: Event<'_>, done: &mut Vec<PartSummary>, open: &mut Vec<Open>) {
+fn on_event(
+    ev: Event<'_>,
+    done: &mut Vec<PartSummary>,
+    open: &mut Vec<Open>,
+    preambles: &mut Vec<(usize, Vec<u8>)>,
+) {
     match ev {
         Event::PartStart(s) if s.kind == PartKind::Leaf => {
+            // A multipart's first body part: its preamble is no leaf's body.
+            if let Some(parent) = s.parent
+                && !s.from_preamble
+            {
+                preambles.retain(|(id, _)| *id != parent);
+            }
             let summary = describe(s.section, &s.mime);
             let text = summary.text.is_some().then(Vec::new);
-            open.push(Open {
+            let mut o = Open {
                 id: s.id,
                 index: done.len(),
                 hasher: Sha256::new(),
                 text,
                 mime: s.mime,
-            });
+            };
             done.push(summary);
+            if s.from_preamble {
+                // Its body went by as the parent's preamble.
+                let body = s
+                    .parent
+                    .and_then(|p| preambles.iter().position(|(id, _)| *id == p))
+                    .map(|i| preambles.remove(i).1)
+                    .unwrap_or_default();
+                o.add(&body, done);
+            }
+            open.push(o);
+        }
+        Event::PartStart(s) => {
+            if let Some(parent) = s.parent {
+                preambles.retain(|(id, _)| *id != parent);
+            }
+            if s.kind == PartKind::Multipart {
+                preambles.push((s.id, Vec::new()));
+            }
+        }
+        Event::Preamble { id, data, .. } => {
+            if let Some((_, p)) = preambles.iter_mut().rev().find(|(p, _)| *p == id) {
+                p.extend_from_slice(data);
+            }
         }
         Event::Decoded { id, data } => {
             if let Some(o) = open.iter_mut().rev().find(|o| o.id == id) {
-                o.hasher.update(data);
-                if let Some(t) = &mut o.text {
-                    t.extend_from_slice(data);
-                }
-                if let Some(s) = done.get_mut(o.index) {
-                    s.size += data.len() as u64;
-                }
+                o.add(data, done);
             }
         }
         Event::PartEnd(e) => {
+            preambles.retain(|(id, _)| *id != e.id);
             if let Some(pos) = open.iter().rposition(|o| o.id == e.id) {
                 let o = open.remove(pos);
                 if let Some(s) = done.get_mut(o.index) {

@@ -104,3 +104,29 @@ fn print_signatures() {
         println!("    (\"{rel}\", {:?}),", signature(&Message::parse(&data)));
     }
 }
+
+#[test]
+fn mime_fields_from_noted_lines_match_a_full_parse() {
+    // The parser reads the MIME fields from the lines it noted while
+    // finding the end of each header block; a full parse of the block
+    // must give the same fields.
+    use mailwire_mime::{DefectKind, MimeHeaders};
+    let Some(files) = corpus_files() else { return };
+    for f in &files {
+        let data = std::fs::read(f).unwrap();
+        let msg = Message::parse(&data);
+        if msg.has_defect(DefectKind::HeaderTooLarge) {
+            continue;
+        }
+        for p in msg.parts() {
+            let digest = p.parent.and_then(|q| msg.part(q)).is_some_and(|q| {
+                // The leaf given to a multipart without body parts is
+                // text/plain even in a digest.
+                let preamble_leaf = p.header.is_empty() && p.header.start == q.body.start;
+                q.mime.content_type.is("multipart", "digest") && !preamble_leaf
+            });
+            let full = MimeHeaders::parse(msg.header_bytes(p), digest);
+            assert_eq!(p.mime, full, "part {} of {}", p.id, f.display());
+        }
+    }
+}

@@ -98,6 +98,43 @@ proptest! {
     }
 
     #[test]
+    fn mime_fields_in_any_split(raw in arb_message(), cut in any::<usize>()) {
+        // The fields parsed from the lines noted while reading a header
+        // block, whole or in two pieces, equal a full parse of the block.
+        fn fields(raw: &[u8], cut: usize) -> Vec<mailwire_mime::MimeHeaders> {
+            let mut p = mailwire_mime::Parser::new();
+            let mut out = Vec::new();
+            let mut push = |ev: mailwire_mime::Event<'_>| {
+                if let mailwire_mime::Event::PartStart(s) = ev {
+                    out.push(s.mime);
+                }
+            };
+            p.feed(&raw[..cut], &mut push);
+            p.feed(&raw[cut..], &mut push);
+            p.finish(&mut push);
+            out
+        }
+        let msg = Message::parse(&raw);
+        let full: Vec<_> = msg
+            .parts()
+            .iter()
+            .map(|p| {
+                let digest = p
+                    .parent
+                    .and_then(|q| msg.part(q))
+                    .is_some_and(|q| {
+                        // The leaf given to a multipart without body parts
+                        // is text/plain even in a digest.
+                        let preamble_leaf = p.header.is_empty() && p.header.start == q.body.start;
+                        q.mime.content_type.is("multipart", "digest") && !preamble_leaf
+                    });
+                mailwire_mime::MimeHeaders::parse(msg.header_bytes(p), digest)
+            })
+            .collect();
+        prop_assert_eq!(&fields(&raw, cut % (raw.len() + 1)), &full);
+    }
+
+    #[test]
     fn byte_by_byte(raw in arb_message()) {
         let whole = events_split(&raw, &[]);
         let cuts: Vec<usize> = (1..raw.len()).collect();

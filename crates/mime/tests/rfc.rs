@@ -412,3 +412,115 @@ fn oversized_header_is_split_invariant() {
         assert_eq!(s.finish(), tree, "chunk {chunk}");
     }
 }
+
+/// Tree leaves and the streaming summary, fed whole, in every 2-way split
+/// and byte by byte: they must agree.
+fn check_stream_agrees(raw: &[u8]) {
+    use mailwire_mime::summary::{StreamSummarizer, leaf_parts};
+    let tree = leaf_parts(&Message::parse(raw));
+    let whole = events_split(raw, &[]);
+    for cut in 0..=raw.len() {
+        let mut s = StreamSummarizer::new();
+        s.feed(&raw[..cut]);
+        s.feed(&raw[cut..]);
+        assert_eq!(s.finish(), tree, "split at {cut}");
+        assert_same(
+            &events_split(raw, &[cut]),
+            &whole,
+            &format!("split at {cut}"),
+        );
+    }
+    let mut s = StreamSummarizer::new();
+    for b in raw {
+        s.feed(std::slice::from_ref(b));
+    }
+    assert_eq!(s.finish(), tree, "byte by byte");
+}
+
+#[test]
+fn multipart_without_its_boundary_gives_one_leaf() {
+    // The boundary never appears: the body becomes one text/plain leaf, as
+    // Dovecot gives one part, and the repair is reported.
+    let raw =
+        b"Content-Type: multipart/mixed; boundary=zz\r\n\r\nHello, this is\r\nthe whole text.\r\n";
+    let msg = Message::parse(raw);
+    assert!(msg.has_defect(DefectKind::NoParts));
+    assert!(msg.has_defect(DefectKind::MissingCloseDelimiter));
+    let leaves: Vec<_> = msg.leaves().collect();
+    assert_eq!(leaves.len(), 1);
+    assert_eq!(leaves[0].section_string(), "1");
+    assert_eq!(leaves[0].parent, Some(0));
+    assert_eq!(leaves[0].mime.mime_type(), "text/plain");
+    assert_eq!(
+        msg.text(leaves[0]).unwrap().0,
+        "Hello, this is\r\nthe whole text.\r\n"
+    );
+    assert_eq!(
+        msg.imap_section("1"),
+        Some(&b"Hello, this is\r\nthe whole text.\r\n"[..])
+    );
+    check_stream_agrees(raw);
+
+    // Only the close delimiter: the preamble is the leaf, the epilogue not.
+    let raw = b"Content-Type: multipart/mixed; boundary=zz\r\n\r\nthe preamble\r\n--zz--\r\nthe epilogue\r\n";
+    let msg = Message::parse(raw);
+    assert!(msg.has_defect(DefectKind::NoParts));
+    assert!(!msg.has_defect(DefectKind::MissingCloseDelimiter));
+    let leaves: Vec<_> = msg.leaves().collect();
+    assert_eq!(leaves.len(), 1);
+    assert_eq!(msg.raw_body(leaves[0]), b"the preamble");
+    check_stream_agrees(raw);
+
+    // An empty body still gives its (empty) leaf.
+    let raw = b"Content-Type: multipart/mixed; boundary=zz\r\n\r\n";
+    let msg = Message::parse(raw);
+    assert_eq!(msg.leaves().count(), 1);
+    check_stream_agrees(raw);
+}
+
+#[test]
+fn multipart_with_parts_cut_off_keeps_their_text() {
+    // An inner multipart whose boundary never appears, ended by the outer
+    // delimiter, and a last part cut off by the end of the input.
+    let raw = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n\
+Content-Type: multipart/alternative; boundary=i\r\n\r\ninner text, no delimiter\r\n\
+--o\r\nContent-Type: text/plain\r\n\r\ncut off in the mid";
+    let msg = Message::parse(raw);
+    let leaves: Vec<_> = msg
+        .leaves()
+        .map(|p| (p.section_string(), msg.raw_body(p)))
+        .collect();
+    assert_eq!(
+        leaves,
+        vec![
+            ("1.1".to_owned(), &b"inner text, no delimiter"[..]),
+            ("2".to_owned(), &b"cut off in the mid"[..]),
+        ]
+    );
+    assert!(msg.has_defect(DefectKind::NoParts));
+    check_stream_agrees(raw);
+}
+
+#[test]
+fn message_rfc822_with_an_empty_multipart_stays_in_the_parts() {
+    let raw = b"Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\n\
+Content-Type: text/plain\r\n\r\nsee attached\r\n--o\r\n\
+Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\
+Content-Type: multipart/alternative; boundary=in\r\n\r\nthe inner body\r\n--o--\r\n";
+    let msg = Message::parse(raw);
+    // The message/rfc822 part and its multipart are in the tree ...
+    let rfc822 = msg.find_section("2").unwrap();
+    assert_eq!(rfc822.kind, PartKind::Message);
+    assert_eq!(
+        msg.imap_section("2.HEADER").unwrap(),
+        b"Subject: inner\r\nContent-Type: multipart/alternative; boundary=in\r\n\r\n"
+    );
+    // ... and its text is a leaf of the parts list, under the message.
+    let parts = mailwire_mime::summary::leaf_parts(&msg);
+    let sections: Vec<_> = parts.iter().map(|p| p.section.as_str()).collect();
+    assert_eq!(sections, ["1", "2.1"]);
+    assert_eq!(parts[1].text.as_deref(), Some("the inner body"));
+    let leaf = msg.leaves().nth(1).unwrap();
+    assert!(msg.parts()[leaf.parent.unwrap()].parent == Some(rfc822.id));
+    check_stream_agrees(raw);
+}

@@ -1,0 +1,1 @@
+//! Nothing here: the package holds benches only (see Cargo.toml).
