@@ -1259,13 +1259,194 @@ impl fmt::Display for Reply<'_> {
     }
 }
 
+/// The SASL mechanisms of an EHLO `AUTH` line (RFC 4954 §3).
+///
+/// The mechanisms `mailwire-sasl` implements are a bit set (no allocation
+/// however many a server lists); any other name is kept, upper-cased, in
+/// [`AuthMechanisms::others`], borrowed from the reply when it already is
+/// upper case. Names are compared without regard to case, and listed once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthMechanisms<'a> {
+    known: u32,
+    others: Vec<Cow<'a, str>>,
+}
+
+/// The bit of a mechanism in [`AuthMechanisms::known`]; `None` for a
+/// variant added to `mailwire-sasl` after this crate (kept by name).
+pub(crate) const fn mechanism_bit(m: mailwire_sasl::Mechanism) -> Option<u32> {
+    use mailwire_sasl::Mechanism as M;
+    Some(match m {
+        M::ScramSha256 => 1 << 0,
+        M::ScramSha1 => 1 << 1,
+        M::CramMd5 => 1 << 2,
+        M::OAuthBearer => 1 << 3,
+        M::XOAuth2 => 1 << 4,
+        M::Plain => 1 << 5,
+        M::Login => 1 << 6,
+        M::External => 1 << 7,
+        _ => return None,
+    })
+}
+
+impl<'a> AuthMechanisms<'a> {
+    /// No mechanism.
+    pub const fn new() -> Self {
+        AuthMechanisms {
+            known: 0,
+            others: Vec::new(),
+        }
+    }
+
+    /// True when no mechanism is listed.
+    pub fn is_empty(&self) -> bool {
+        self.known == 0 && self.others.is_empty()
+    }
+
+    /// How many mechanisms are listed.
+    pub fn len(&self) -> usize {
+        self.known.count_ones() as usize + self.others.len()
+    }
+
+    /// True when `m` is listed.
+    pub fn contains(&self, m: mailwire_sasl::Mechanism) -> bool {
+        match mechanism_bit(m) {
+            Some(b) => self.known & b != 0,
+            None => self.contains_other(m.name().as_bytes()),
+        }
+    }
+
+    fn contains_other(&self, name: &[u8]) -> bool {
+        self.others
+            .iter()
+            .any(|o| o.as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// True when a mechanism of this name is listed (ASCII case ignored).
+    pub fn contains_name(&self, name: &str) -> bool {
+        match mailwire_sasl::Mechanism::from_name(name.as_bytes()) {
+            Some(m) => self.contains(m),
+            None => self.contains_other(name.as_bytes()),
+        }
+    }
+
+    /// Adds `m` (once).
+    pub fn insert(&mut self, m: mailwire_sasl::Mechanism) {
+        match mechanism_bit(m) {
+            Some(b) => self.known |= b,
+            None => self.insert_other(Cow::Borrowed(m.name())),
+        }
+    }
+
+    /// Adds a mechanism by name (once; ASCII case ignored). An unknown name
+    /// is kept upper-cased. The name is not checked against the RFC 4422
+    /// §3.1 syntax here; [`Capabilities::to_lines`] sends it as it is.
+    pub fn insert_name(&mut self, name: Cow<'a, str>) {
+        match mailwire_sasl::Mechanism::from_name(name.as_bytes()) {
+            Some(m) => self.insert(m),
+            None => self.insert_other(name),
+        }
+    }
+
+    /// Adds an unknown name unless already listed, upper-casing it (the
+    /// name stays borrowed when it already is upper case).
+    pub(crate) fn insert_other(&mut self, name: Cow<'a, str>) {
+        if self.contains_other(name.as_bytes()) {
+            return;
+        }
+        let name = if name.bytes().any(|b| b.is_ascii_lowercase()) {
+            Cow::Owned(name.to_ascii_uppercase())
+        } else {
+            name
+        };
+        self.others.push(name);
+    }
+
+    /// Adds the bits of `bits` (used by the parser).
+    pub(crate) fn insert_bits(&mut self, bits: u32) {
+        self.known |= bits;
+    }
+
+    /// The listed mechanisms `mailwire-sasl` implements, best first
+    /// ([`mailwire_sasl::Mechanism::PREFERENCE`]).
+    pub fn known(&self) -> impl Iterator<Item = mailwire_sasl::Mechanism> + '_ {
+        mailwire_sasl::Mechanism::PREFERENCE
+            .into_iter()
+            .filter(|m| mechanism_bit(*m).is_some_and(|b| self.known & b != 0))
+    }
+
+    /// The other names, upper case, in the order the server listed them.
+    pub fn others(&self) -> &[Cow<'a, str>] {
+        &self.others
+    }
+
+    /// Every name: the known mechanisms best first, then the others.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.known()
+            .map(|m| -> &str { m.name() })
+            .chain(self.others.iter().map(|o| o.as_ref()))
+    }
+
+    /// Detaches the value from the reply it borrows from.
+    pub fn into_owned(self) -> AuthMechanisms<'static> {
+        AuthMechanisms {
+            known: self.known,
+            others: self
+                .others
+                .into_iter()
+                .map(|o| Cow::Owned(o.into_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl FromIterator<mailwire_sasl::Mechanism> for AuthMechanisms<'_> {
+    fn from_iter<I: IntoIterator<Item = mailwire_sasl::Mechanism>>(iter: I) -> Self {
+        let mut set = AuthMechanisms::new();
+        for m in iter {
+            set.insert(m);
+        }
+        set
+    }
+}
+
+/// An EHLO keyword this crate does not interpret, with its parameters
+/// (RFC 5321 §4.1.1.1 `ehlo-line`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension<'a> {
+    /// The keyword, upper case.
+    pub keyword: Cow<'a, str>,
+    /// What follows the keyword and its space, verbatim (empty when
+    /// nothing does); [`Extension::words`] splits it.
+    pub params: Cow<'a, str>,
+}
+
+impl<'a> Extension<'a> {
+    /// The parameters, split at spaces (`ehlo-param` values, RFC 5321
+    /// §4.1.1.1), empty pieces skipped.
+    pub fn words(&self) -> impl Iterator<Item = &str> + '_ {
+        self.params.split(' ').filter(|w| !w.is_empty())
+    }
+
+    /// Detaches the value from the reply it borrows from.
+    pub fn into_owned(self) -> Extension<'static> {
+        Extension {
+            keyword: Cow::Owned(self.keyword.into_owned()),
+            params: Cow::Owned(self.params.into_owned()),
+        }
+    }
+}
+
 /// What a server offers in its EHLO reply (RFC 5321 §4.1.1.1 and the
 /// extension RFCs). Unknown keywords are kept in `other`.
+///
+/// A parsed value borrows from the reply ([`Capabilities::from_ehlo`]
+/// allocates only for names it must upper-case or repair, and for the list
+/// of unknown keywords); [`Capabilities::into_owned`] detaches it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub struct Capabilities {
-    /// The domain on the first line.
-    pub domain: String,
+pub struct Capabilities<'a> {
+    /// The domain on the first line (invalid UTF-8 replaced by U+FFFD).
+    pub domain: Cow<'a, str>,
     /// `PIPELINING` (RFC 2920).
     pub pipelining: bool,
     /// `SIZE [n]` (RFC 1870): `Some(0)` means no fixed limit.
@@ -1276,8 +1457,8 @@ pub struct Capabilities {
     pub smtputf8: bool,
     /// `STARTTLS` (RFC 3207).
     pub starttls: bool,
-    /// `AUTH mech...` (RFC 4954), upper case.
-    pub auth: Vec<String>,
+    /// `AUTH mech...` (RFC 4954).
+    pub auth: AuthMechanisms<'a>,
     /// `DSN` (RFC 3461).
     pub dsn: bool,
     /// `ENHANCEDSTATUSCODES` (RFC 2034).
@@ -1292,13 +1473,34 @@ pub struct Capabilities {
     pub mt_priority: bool,
     /// `DELIVERBY` (RFC 2852).
     pub deliverby: bool,
-    /// Other keywords with their parameters, verbatim.
-    pub other: Vec<(String, Vec<String>)>,
+    /// Other keywords with their parameters, in the order received.
+    pub other: Vec<Extension<'a>>,
 }
 
-impl Capabilities {
+impl Capabilities<'_> {
     /// True when `AUTH` lists `mech` (case-insensitive).
     pub fn has_auth(&self, mech: &str) -> bool {
-        self.auth.iter().any(|m| m.eq_ignore_ascii_case(mech))
+        self.auth.contains_name(mech)
+    }
+
+    /// Detaches the value from the reply it borrows from.
+    pub fn into_owned(self) -> Capabilities<'static> {
+        Capabilities {
+            domain: Cow::Owned(self.domain.into_owned()),
+            pipelining: self.pipelining,
+            size: self.size,
+            eightbitmime: self.eightbitmime,
+            smtputf8: self.smtputf8,
+            starttls: self.starttls,
+            auth: self.auth.into_owned(),
+            dsn: self.dsn,
+            enhanced_status_codes: self.enhanced_status_codes,
+            chunking: self.chunking,
+            binarymime: self.binarymime,
+            requiretls: self.requiretls,
+            mt_priority: self.mt_priority,
+            deliverby: self.deliverby,
+            other: self.other.into_iter().map(Extension::into_owned).collect(),
+        }
     }
 }

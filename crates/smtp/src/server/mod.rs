@@ -813,7 +813,7 @@ impl Server {
     fn ehlo_reply(&self, domain: &Host<'_>, extended: bool) -> Reply<'static> {
         let mut lines = vec![format!("{} greets {}", self.opts.hostname, domain)];
         if extended {
-            let mut caps = Capabilities {
+            let caps = Capabilities {
                 pipelining: self.opts.pipelining,
                 eightbitmime: self.opts.eightbitmime,
                 smtputf8: self.opts.smtputf8,
@@ -825,16 +825,20 @@ impl Server {
                 size: Some(self.opts.max_message_size),
                 ..Capabilities::default()
             };
-            if self.auth.is_none() {
-                caps.auth = self
-                    .opts
-                    .auth_mechanisms
-                    .iter()
-                    .filter(|m| self.mech_allowed(**m))
-                    .map(|m| m.name().to_owned())
-                    .collect();
-            }
             lines.extend(caps.to_lines());
+            // AUTH in the configured order (the capability set keeps none).
+            if self.auth.is_none() {
+                let mut auth = String::new();
+                for m in self.opts.auth_mechanisms.iter() {
+                    if self.mech_allowed(*m) {
+                        auth.push_str(if auth.is_empty() { "AUTH " } else { " " });
+                        auth.push_str(m.name());
+                    }
+                }
+                if !auth.is_empty() {
+                    lines.push(auth);
+                }
+            }
             lines.push("HELP".to_owned());
         }
         // The hostname comes from the application; the other lines are ours.
