@@ -1088,6 +1088,50 @@ impl fmt::Display for EnhancedCode {
     }
 }
 
+/// Appends one reply line, `code [SP / "-"] [enhanced SP] text CRLF`, to
+/// `out`, after checking that `text` holds no CR, LF or NUL (on error
+/// nothing is appended). No allocation: the digits are written directly.
+pub(crate) fn encode_reply_line(
+    out: &mut Vec<u8>,
+    code: ReplyCode,
+    enhanced: Option<EnhancedCode>,
+    text: &str,
+    last: bool,
+) -> Result<(), ValidationError> {
+    check_text(text.as_bytes())?;
+    push_digits(out, code.0, 3);
+    out.push(if last { b' ' } else { b'-' });
+    if let Some(e) = enhanced {
+        out.push(b'0' + e.class);
+        out.push(b'.');
+        push_digits(out, e.subject, 0);
+        out.push(b'.');
+        push_digits(out, e.detail, 0);
+        if !text.is_empty() {
+            out.push(b' ');
+        }
+    }
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends `n` (at most 999) in decimal, zero-padded to `width` digits.
+fn push_digits(out: &mut Vec<u8>, n: u16, width: usize) {
+    let d = [(n / 100 % 10) as u8, (n / 10 % 10) as u8, (n % 10) as u8];
+    let len = if n >= 100 {
+        3
+    } else if n >= 10 {
+        2
+    } else {
+        1
+    };
+    let start = 3 - len.max(width).min(3);
+    for &x in &d[start..] {
+        out.push(b'0' + x);
+    }
+}
+
 /// An SMTP reply (RFC 5321 §4.2), possibly multi-line, with the RFC 2034
 /// enhanced status code of its first line when there is one.
 ///
@@ -1119,23 +1163,29 @@ impl<'a> Reply<'a> {
         let n = lines.len().max(1);
         for i in 0..n {
             let text = lines.get(i).map(|s| s.as_ref()).unwrap_or("");
-            check_text(text.as_bytes())?;
-            raw.extend_from_slice(code.0.to_string().as_bytes());
-            raw.push(if i + 1 < n { b'-' } else { b' ' });
-            if let Some(e) = enhanced {
-                raw.extend_from_slice(e.to_string().as_bytes());
-                if !text.is_empty() {
-                    raw.push(b' ');
-                }
-            }
-            raw.extend_from_slice(text.as_bytes());
-            raw.extend_from_slice(b"\r\n");
+            encode_reply_line(&mut raw, code, enhanced, text, i + 1 == n)?;
         }
         Ok(Reply {
             code,
             enhanced,
             raw: Cow::Owned(raw),
         })
+    }
+
+    /// A reply whose wire form is a constant, e.g. `250 2.1.0 OK\r\n`.
+    /// Debug builds check that `raw` is one well-formed line with this code.
+    pub(crate) fn from_static(
+        code: ReplyCode,
+        enhanced: Option<EnhancedCode>,
+        raw: &'static [u8],
+    ) -> Reply<'static> {
+        debug_assert!(raw.starts_with(code.0.to_string().as_bytes()) && raw.ends_with(b"\r\n"));
+        debug_assert!(check_text(&raw[..raw.len() - 2]).is_ok());
+        Reply {
+            code,
+            enhanced,
+            raw: Cow::Borrowed(raw),
+        }
     }
 
     /// Builds from a code and one line of text. Panics never; refuses CR, LF
@@ -1501,6 +1551,46 @@ impl Capabilities<'_> {
             mt_priority: self.mt_priority,
             deliverby: self.deliverby,
             other: self.other.into_iter().map(Extension::into_owned).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // The allocation-free line encoder writes what `format!` would.
+        #[test]
+        fn encode_reply_line_matches_format(
+            code in 200u16..600,
+            enh in proptest::option::of((prop_oneof![Just(2u8), Just(4), Just(5)], 0u16..1000, 0u16..1000)),
+            text in "[ -~]{0,20}",
+            last in any::<bool>(),
+        ) {
+            prop_assume!(ReplyCode::new(code).is_ok());
+            let code = ReplyCode::new(code).unwrap();
+            let enh = enh.map(|(c, s, d)| EnhancedCode::new(c, s, d).unwrap());
+            let mut out = Vec::new();
+            encode_reply_line(&mut out, code, enh, &text, last).unwrap();
+            let sep = if last { ' ' } else { '-' };
+            let want = match enh {
+                Some(e) if text.is_empty() => format!("{code}{sep}{e}\r\n"),
+                Some(e) => format!("{code}{sep}{e} {text}\r\n"),
+                None => format!("{code}{sep}{text}\r\n"),
+            };
+            prop_assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+    }
+
+    #[test]
+    fn encode_reply_line_refuses_cr_lf_nul() {
+        let code = ReplyCode::new(250).unwrap();
+        for bad in ["a\rb", "a\nb", "a\0b"] {
+            let mut out = Vec::new();
+            assert!(encode_reply_line(&mut out, code, None, bad, true).is_err());
+            assert!(out.is_empty());
         }
     }
 }
