@@ -5,11 +5,6 @@
 //! [`parse_command`] then parse one complete unit with nom `complete`
 //! combinators and borrow from it.
 
-use nom::Parser;
-use nom::bytes::complete::{tag, tag_no_case, take_while1};
-use nom::combinator::opt;
-use nom::sequence::preceded;
-
 use std::borrow::Cow;
 
 use crate::types::*;
@@ -81,12 +76,6 @@ pub enum FrameError {
     /// with a bare LF.
     #[error("malformed reply line")]
     Malformed,
-}
-
-type PResult<'a, T> = nom::IResult<&'a [u8], T, nom::error::Error<&'a [u8]>>;
-
-fn syntax<T>(_: nom::Err<nom::error::Error<&[u8]>>) -> Result<T, ParseError> {
-    Err(ParseError::Syntax)
 }
 
 #[inline]
@@ -303,21 +292,17 @@ fn digits_u64(d: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+/// `BDAT SP chunk-size [SP "LAST"]` after the verb and its space
+/// (RFC 3030 §2): `chunk-size = 1*DIGIT`, `LAST` in any case.
 fn bdat(arg: &[u8]) -> Result<Command<'static>, ParseError> {
-    let r: PResult<'_, (&[u8], Option<&[u8]>)> = (
-        take_while1(|b: u8| b.is_ascii_digit()),
-        opt(preceded(tag(&b" "[..]), tag_no_case(&b"LAST"[..]))),
-    )
-        .parse(arg);
-    let (rest, (digits, last)) = r.or_else(syntax)?;
-    if !rest.is_empty() {
-        return Err(ParseError::Syntax);
-    }
-    let size = digits_u64(digits).ok_or(ParseError::Syntax)?;
-    Ok(Command::Bdat {
-        size,
-        last: last.is_some(),
-    })
+    let digits = arg.iter().take_while(|b| b.is_ascii_digit()).count();
+    let last = match &arg[digits..] {
+        b"" => false,
+        [b' ', l @ ..] if l.eq_ignore_ascii_case(b"LAST") => true,
+        _ => return Err(ParseError::Syntax),
+    };
+    let size = digits_u64(&arg[..digits]).ok_or(ParseError::Syntax)?;
+    Ok(Command::Bdat { size, last })
 }
 
 fn auth(arg: &[u8]) -> Result<Command<'_>, ParseError> {
@@ -1325,6 +1310,48 @@ mod tests {
         // Every line was checked above: three digits with one code, a valid
         // separator, no CR or NUL in the text, CRLF at the end.
         Ok(Reply::from_parts(code, enhanced, input))
+    }
+
+    /// The previous, nom-based BDAT argument parser, the reference.
+    fn reference_bdat(arg: &[u8]) -> Result<Command<'static>, ParseError> {
+        use nom::Parser;
+        use nom::bytes::complete::{tag, tag_no_case, take_while1};
+        use nom::combinator::opt;
+        use nom::sequence::preceded;
+        type PResult<'a, T> = nom::IResult<&'a [u8], T, nom::error::Error<&'a [u8]>>;
+        let r: PResult<'_, (&[u8], Option<&[u8]>)> = (
+            take_while1(|b: u8| b.is_ascii_digit()),
+            opt(preceded(tag(&b" "[..]), tag_no_case(&b"LAST"[..]))),
+        )
+            .parse(arg);
+        let Ok((rest, (digits, last))) = r else {
+            return Err(ParseError::Syntax);
+        };
+        if !rest.is_empty() {
+            return Err(ParseError::Syntax);
+        }
+        let size = digits_u64(digits).ok_or(ParseError::Syntax)?;
+        Ok(Command::Bdat {
+            size,
+            last: last.is_some(),
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn bdat_matches_reference(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"1"[..]), Just(&b"0"[..]), Just(&b"99999999999"[..]),
+                    Just(&b" "[..]), Just(&b"LAST"[..]), Just(&b"last"[..]), Just(&b"LAS"[..]),
+                    Just(&b"x"[..]), Just(&b"\xff"[..]),
+                ],
+                0..6,
+            ),
+        ) {
+            let arg = parts.concat();
+            prop_assert_eq!(bdat(&arg), reference_bdat(&arg));
+        }
     }
 
     fn naive(hay: &[u8], set: &[u8]) -> Option<usize> {

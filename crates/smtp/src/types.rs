@@ -156,6 +156,34 @@ pub(crate) fn check_domain(s: &[u8]) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// For `b` made only of digits and dots (else `None`): whether it is an
+/// IPv4 address as `std::net::Ipv4Addr` parses one (RFC 5321 §4.1.3
+/// `IPv4-address-literal`): four groups of one to three digits, each at
+/// most 255, no leading zero.
+fn dotted_quad(b: &[u8]) -> Option<bool> {
+    if b.is_empty() || !b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+        return None;
+    }
+    let mut groups = 0;
+    for g in b.split(|&c| c == b'.') {
+        groups += 1;
+        let ok = match *g {
+            [a] => a.is_ascii_digit(),
+            [a, _] => a != b'0',
+            [a, b, c] => {
+                a != b'0'
+                    && u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+                        <= 255
+            }
+            _ => false,
+        };
+        if !ok || groups > 4 {
+            return Some(false);
+        }
+    }
+    Some(groups == 4)
+}
+
 /// Checks an RFC 5321 §4.1.3 address literal, brackets included.
 pub(crate) fn check_address_literal(s: &[u8]) -> Result<(), ValidationError> {
     if s.len() > MAX_DOMAIN {
@@ -168,6 +196,14 @@ pub(crate) fn check_address_literal(s: &[u8]) -> Result<(), ValidationError> {
         return Err(ValidationError::Malformed);
     }
     let inner = &s[1..s.len() - 1];
+    // The usual case, a dotted quad, is checked without building strings.
+    if let Some(ok) = dotted_quad(inner) {
+        return if ok {
+            Ok(())
+        } else {
+            Err(ValidationError::Malformed)
+        };
+    }
     for (i, &b) in inner.iter().enumerate() {
         // dcontent = %d33-90 / %d94-126
         if !(33..=90).contains(&b) && !(94..=126).contains(&b) {
@@ -1582,6 +1618,38 @@ mod tests {
             };
             prop_assert_eq!(String::from_utf8(out).unwrap(), want);
         }
+    }
+
+    proptest! {
+        // The dotted-quad fast path agrees with the standard library.
+        #[test]
+        fn dotted_quad_matches_std(s in "[0-9.]{0,18}") {
+            let want = s.parse::<std::net::Ipv4Addr>().is_ok();
+            if !s.is_empty() {
+                prop_assert_eq!(dotted_quad(s.as_bytes()), Some(want));
+            }
+            let lit = format!("[{s}]");
+            prop_assert_eq!(check_address_literal(lit.as_bytes()).is_ok(), want);
+        }
+    }
+
+    #[test]
+    fn dotted_quad_edges() {
+        for (s, ok) in [
+            ("0.0.0.0", true),
+            ("255.255.255.255", true),
+            ("256.1.1.1", false),
+            ("01.1.1.1", false),
+            ("1.1.1", false),
+            ("1.1.1.1.1", false),
+            ("1..1.1", false),
+            ("192.0.2.17", true),
+            ("1234.1.1.1", false),
+        ] {
+            assert_eq!(dotted_quad(s.as_bytes()), Some(ok), "{s}");
+            assert_eq!(s.parse::<std::net::Ipv4Addr>().is_ok(), ok, "{s}");
+        }
+        assert_eq!(dotted_quad(b"IPv6:::1"), None);
     }
 
     #[test]
