@@ -137,15 +137,21 @@ fn find_by(
     hay[i..].iter().position(|&c| hit(c)).map(|j| i + j)
 }
 
+/// The index of the first `b` in `hay`.
+#[inline(always)]
+fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
+    find_by(
+        hay,
+        |w| zero_bytes(w ^ (LO * u64::from(b))),
+        |c| c == b,
+        |h| memchr::memchr(b, h),
+    )
+}
+
 /// The index of the first LF in `hay`.
 #[inline(always)]
 fn find_lf(hay: &[u8]) -> Option<usize> {
-    find_by(
-        hay,
-        |w| zero_bytes(w ^ (LO * u64::from(b'\n'))),
-        |c| c == b'\n',
-        |h| memchr::memchr(b'\n', h),
-    )
+    find_byte(hay, b'\n')
 }
 
 /// The index of the first CR, LF or NUL in `hay` at or after `from`.
@@ -879,12 +885,7 @@ fn find_sp_or_cr(hay: &[u8]) -> Option<usize> {
 /// The index of the first CR in `hay`.
 #[inline(always)]
 fn find_cr(hay: &[u8]) -> Option<usize> {
-    find_by(
-        hay,
-        |w| zero_bytes(w ^ (LO * u64::from(b'\r'))),
-        |c| c == b'\r',
-        |h| memchr::memchr(b'\r', h),
-    )
+    find_byte(hay, b'\r')
 }
 
 /// ASCII upper case of the eight bytes of a word at once; other bytes are
@@ -961,32 +962,39 @@ macro_rules! is_word {
     }};
 }
 
-/// Matches the keyword `hay[..len]` case-insensitively, comparing eight
-/// bytes at a time.
+/// Matches the word `hay[..len]` against rows `length name => value`, in
+/// any ASCII case, eight bytes at a time: the value of the matching row, or
+/// `None`. Each row's length is checked against its name at compile time.
+macro_rules! match_word {
+    ($hay:expr, $len:expr, { $($n:literal $name:literal => $v:expr,)* }) => {{
+        let (hay, len) = ($hay, $len);
+        let w0 = kw_word(hay, len, 0);
+        $(const { assert!($name.len() == $n) };)*
+        match len {
+            $($n if is_word!(hay, len, w0, $name) => Some($v),)*
+            _ => None,
+        }
+    }};
+}
+
+/// Matches the keyword `hay[..len]` case-insensitively.
 #[inline(always)]
 fn ehlo_keyword(hay: &[u8], len: usize) -> Option<EhloKeyword> {
     use EhloKeyword as K;
-    let w0 = kw_word(hay, len, 0);
-    macro_rules! is {
-        ($name:literal) => {
-            is_word!(hay, len, w0, $name)
-        };
-    }
-    Some(match len {
-        3 if is!(b"DSN") => K::Dsn,
-        4 if is!(b"SIZE") => K::Size,
-        4 if is!(b"AUTH") => K::Auth,
-        8 if is!(b"8BITMIME") => K::EightBitMime,
-        8 if is!(b"SMTPUTF8") => K::SmtpUtf8,
-        8 if is!(b"STARTTLS") => K::StartTls,
-        8 if is!(b"CHUNKING") => K::Chunking,
-        9 if is!(b"DELIVERBY") => K::DeliverBy,
-        10 if is!(b"PIPELINING") => K::Pipelining,
-        10 if is!(b"BINARYMIME") => K::BinaryMime,
-        10 if is!(b"REQUIRETLS") => K::RequireTls,
-        11 if is!(b"MT-PRIORITY") => K::MtPriority,
-        19 if is!(b"ENHANCEDSTATUSCODES") => K::EnhancedStatusCodes,
-        _ => return None,
+    match_word!(hay, len, {
+        3 b"DSN" => K::Dsn,
+        4 b"SIZE" => K::Size,
+        4 b"AUTH" => K::Auth,
+        8 b"8BITMIME" => K::EightBitMime,
+        8 b"SMTPUTF8" => K::SmtpUtf8,
+        8 b"STARTTLS" => K::StartTls,
+        8 b"CHUNKING" => K::Chunking,
+        9 b"DELIVERBY" => K::DeliverBy,
+        10 b"PIPELINING" => K::Pipelining,
+        10 b"BINARYMIME" => K::BinaryMime,
+        10 b"REQUIRETLS" => K::RequireTls,
+        11 b"MT-PRIORITY" => K::MtPriority,
+        19 b"ENHANCEDSTATUSCODES" => K::EnhancedStatusCodes,
     })
 }
 
@@ -996,23 +1004,16 @@ fn ehlo_keyword(hay: &[u8], len: usize) -> Option<EhloKeyword> {
 #[inline(always)]
 fn auth_mechanism_bit(hay: &[u8], len: usize) -> Option<u32> {
     use mailwire_sasl::Mechanism as M;
-    let w0 = kw_word(hay, len, 0);
-    macro_rules! is {
-        ($name:literal) => {
-            is_word!(hay, len, w0, $name)
-        };
-    }
-    let mech = match len {
-        5 if is!(b"PLAIN") => M::Plain,
-        5 if is!(b"LOGIN") => M::Login,
-        7 if is!(b"XOAUTH2") => M::XOAuth2,
-        8 if is!(b"CRAM-MD5") => M::CramMd5,
-        8 if is!(b"EXTERNAL") => M::External,
-        11 if is!(b"SCRAM-SHA-1") => M::ScramSha1,
-        11 if is!(b"OAUTHBEARER") => M::OAuthBearer,
-        13 if is!(b"SCRAM-SHA-256") => M::ScramSha256,
-        _ => return None,
-    };
+    let mech = match_word!(hay, len, {
+        5 b"PLAIN" => M::Plain,
+        5 b"LOGIN" => M::Login,
+        7 b"XOAUTH2" => M::XOAuth2,
+        8 b"CRAM-MD5" => M::CramMd5,
+        8 b"EXTERNAL" => M::External,
+        11 b"SCRAM-SHA-1" => M::ScramSha1,
+        11 b"OAUTHBEARER" => M::OAuthBearer,
+        13 b"SCRAM-SHA-256" => M::ScramSha256,
+    })?;
     mechanism_bit(mech)
 }
 
