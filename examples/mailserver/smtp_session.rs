@@ -195,17 +195,41 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// `port peer [user=NAME ]`: the start of every log line of the
+    /// session, in a buffer with room for `more` bytes.
+    fn log_start(&self, more: usize) -> String {
+        use std::fmt::Write as _;
+        let mut line = String::with_capacity(64 + more);
+        let _ = write!(line, "{} {} ", self.port.name(), self.peer);
+        if let Some(u) = &self.user {
+            let _ = write!(line, "user={u} ");
+        }
+        line
+    }
+
     fn log(&self, what: &str) {
-        crate::driver::log(format!(
-            "{} {} {}{}",
-            self.port.name(),
-            self.peer,
-            self.user
-                .as_deref()
-                .map(|u| format!("user={u} "))
-                .unwrap_or_default(),
-            what
-        ));
+        let mut line = self.log_start(what.len());
+        line.push_str(what);
+        crate::driver::log(line);
+    }
+
+    /// The log line of a stored message, built in one buffer.
+    fn log_delivery(&self, tx: &Tx, size: u64, stored: &crate::store::Stored) {
+        use std::fmt::Write as _;
+        let mut line = self.log_start(96 + tx.sender.len());
+        let _ = write!(line, "id={} from=<{}> rcpts=", tx.id, tx.sender);
+        for (i, r) in tx.rcpts.iter().enumerate() {
+            line.push_str(if i == 0 { "<" } else { ",<" });
+            line.push_str(&r.0);
+            line.push('>');
+        }
+        let _ = write!(
+            line,
+            " size={size} local={} queued={} 250",
+            stored.local.len(),
+            stored.queued
+        );
+        crate::driver::log(line);
     }
 
     fn end_tx(&mut self) {
@@ -385,13 +409,18 @@ impl Handler<Server> for Session<'_> {
                 if let Some(tx) = self.tx.as_ref() {
                     let for_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].0.as_str());
                     self.trace.tls = conn.is_tls() || self.port == Port::Smtps;
-                    let prefix = received_field(
-                        &self.shared.store.cfg.hostname,
-                        &tx.id,
-                        &self.trace,
-                        for_rcpt,
-                        unix_now(),
-                    );
+                    // `--sink` throws the content away: no trace field to build.
+                    let prefix = if self.shared.store.cfg.sink {
+                        String::new()
+                    } else {
+                        received_field(
+                            &self.shared.store.cfg.hostname,
+                            &tx.id,
+                            &self.trace,
+                            for_rcpt,
+                            unix_now(),
+                        )
+                    };
                     match self.shared.store.begin(
                         tx.id.clone(),
                         &tx.sender,
@@ -424,19 +453,11 @@ impl Handler<Server> for Session<'_> {
                     (Some(tx), Some(inc), None) => match inc.commit(&self.shared.store) {
                         Ok(stored) => {
                             self.messages += 1;
-                            self.log(&format!(
-                                "id={} from=<{}> rcpts={} size={size} local={} queued={} 250",
-                                tx.id,
-                                tx.sender,
-                                tx.rcpts
-                                    .iter()
-                                    .map(|r| format!("<{}>", r.0))
-                                    .collect::<Vec<_>>()
-                                    .join(","),
-                                stored.local.len(),
-                                stored.queued
-                            ));
-                            reply(250, (2, 0, 0), &format!("Ok: queued as {}", tx.id))
+                            self.log_delivery(&tx, size, &stored);
+                            let mut text = String::with_capacity(16 + tx.id.len());
+                            text.push_str("Ok: queued as ");
+                            text.push_str(&tx.id);
+                            reply(250, (2, 0, 0), &text)
                         }
                         Err(e) => {
                             self.log(&format!("id={} store failed: {e}", tx.id));

@@ -275,6 +275,10 @@ impl Incoming {
             ..
         } = self;
         let mut stored = Stored::default();
+        if let Spool::Sink = spool {
+            // `--sink`: nothing to make durable, no queue entry to build.
+            return Ok(stored);
+        }
         let remote: Vec<String> = rcpts
             .iter()
             .filter(|(_, d)| *d == Dest::Remote)

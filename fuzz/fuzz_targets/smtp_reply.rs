@@ -16,7 +16,8 @@ fuzz_target!(|data: &[u8]| {
             let again = parse_reply(&enc).expect("re-parses");
             assert_eq!(again, reply);
             let _ = reply.lines().count();
-            let _ = Capabilities::from_ehlo(&reply);
+            let caps = Capabilities::from_ehlo(&reply);
+            assert_eq!(caps.clone().into_owned(), caps);
         }
         rest = &rest[n..];
     }

@@ -177,7 +177,7 @@ impl Reply<'_> {
     }
 }
 
-impl Capabilities {
+impl Capabilities<'_> {
     /// The EHLO reply lines after the greeting line: one keyword (with its
     /// parameters) per line.
     pub fn to_lines(&self) -> Vec<String> {
@@ -206,13 +206,18 @@ impl Capabilities {
             });
         }
         if !self.auth.is_empty() {
-            v.push(format!("AUTH {}", self.auth.join(" ")));
-        }
-        for (k, params) in &self.other {
-            let mut s = k.clone();
-            for p in params {
+            let mut s = "AUTH".to_owned();
+            for m in self.auth.names() {
                 s.push(' ');
-                s.push_str(p);
+                s.push_str(m);
+            }
+            v.push(s);
+        }
+        for e in &self.other {
+            let mut s = e.keyword.to_string();
+            if !e.params.is_empty() {
+                s.push(' ');
+                s.push_str(&e.params);
             }
             v.push(s);
         }

@@ -5,10 +5,7 @@
 //! [`parse_command`] then parse one complete unit with nom `complete`
 //! combinators and borrow from it.
 
-use nom::Parser;
-use nom::bytes::complete::{tag, tag_no_case, take_while1};
-use nom::combinator::opt;
-use nom::sequence::preceded;
+use std::borrow::Cow;
 
 use crate::types::*;
 
@@ -81,12 +78,6 @@ pub enum FrameError {
     Malformed,
 }
 
-type PResult<'a, T> = nom::IResult<&'a [u8], T, nom::error::Error<&'a [u8]>>;
-
-fn syntax<T>(_: nom::Err<nom::error::Error<&[u8]>>) -> Result<T, ParseError> {
-    Err(ParseError::Syntax)
-}
-
 #[inline]
 fn bytes_str(b: &[u8]) -> Result<&str, ParseError> {
     std::str::from_utf8(b).map_err(|_| ParseError::Syntax)
@@ -146,15 +137,21 @@ fn find_by(
     hay[i..].iter().position(|&c| hit(c)).map(|j| i + j)
 }
 
+/// The index of the first `b` in `hay`.
+#[inline(always)]
+fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
+    find_by(
+        hay,
+        |w| zero_bytes(w ^ (LO * u64::from(b))),
+        |c| c == b,
+        |h| memchr::memchr(b, h),
+    )
+}
+
 /// The index of the first LF in `hay`.
 #[inline(always)]
 fn find_lf(hay: &[u8]) -> Option<usize> {
-    find_by(
-        hay,
-        |w| zero_bytes(w ^ (LO * u64::from(b'\n'))),
-        |c| c == b'\n',
-        |h| memchr::memchr(b'\n', h),
-    )
+    find_byte(hay, b'\n')
 }
 
 /// The index of the first CR, LF or NUL in `hay` at or after `from`.
@@ -301,21 +298,17 @@ fn digits_u64(d: &[u8]) -> Option<u64> {
     Some(n)
 }
 
+/// `BDAT SP chunk-size [SP "LAST"]` after the verb and its space
+/// (RFC 3030 §2): `chunk-size = 1*DIGIT`, `LAST` in any case.
 fn bdat(arg: &[u8]) -> Result<Command<'static>, ParseError> {
-    let r: PResult<'_, (&[u8], Option<&[u8]>)> = (
-        take_while1(|b: u8| b.is_ascii_digit()),
-        opt(preceded(tag(&b" "[..]), tag_no_case(&b"LAST"[..]))),
-    )
-        .parse(arg);
-    let (rest, (digits, last)) = r.or_else(syntax)?;
-    if !rest.is_empty() {
-        return Err(ParseError::Syntax);
-    }
-    let size = digits_u64(digits).ok_or(ParseError::Syntax)?;
-    Ok(Command::Bdat {
-        size,
-        last: last.is_some(),
-    })
+    let digits = arg.iter().take_while(|b| b.is_ascii_digit()).count();
+    let last = match &arg[digits..] {
+        b"" => false,
+        [b' ', l @ ..] if l.eq_ignore_ascii_case(b"LAST") => true,
+        _ => return Err(ParseError::Syntax),
+    };
+    let size = digits_u64(&arg[..digits]).ok_or(ParseError::Syntax)?;
+    Ok(Command::Bdat { size, last })
 }
 
 fn auth(arg: &[u8]) -> Result<Command<'_>, ParseError> {
@@ -878,19 +871,21 @@ pub fn parse_reply(input: &[u8]) -> Result<Reply<'_>, ParseError> {
     Ok(Reply::from_parts(code, enhanced, input))
 }
 
-/// The index of the first SP, CR or LF in `hay`.
+/// The index of the first SP or CR in `hay`.
 #[inline(always)]
-fn find_sp_or_eol(hay: &[u8]) -> Option<usize> {
+fn find_sp_or_cr(hay: &[u8]) -> Option<usize> {
     find_by(
         hay,
-        |w| {
-            zero_bytes(w ^ (LO * u64::from(b' ')))
-                | zero_bytes(w ^ (LO * u64::from(b'\r')))
-                | zero_bytes(w ^ (LO * u64::from(b'\n')))
-        },
-        |c| c == b' ' || c == b'\r' || c == b'\n',
-        |h| memchr::memchr3(b' ', b'\r', b'\n', h),
+        |w| zero_bytes(w ^ (LO * u64::from(b' '))) | zero_bytes(w ^ (LO * u64::from(b'\r'))),
+        |c| c == b' ' || c == b'\r',
+        |h| memchr::memchr2(b' ', b'\r', h),
     )
+}
+
+/// The index of the first CR in `hay`.
+#[inline(always)]
+fn find_cr(hay: &[u8]) -> Option<usize> {
+    find_byte(hay, b'\r')
 }
 
 /// ASCII upper case of the eight bytes of a word at once; other bytes are
@@ -917,13 +912,24 @@ const fn pack(s: &[u8], off: usize) -> u64 {
     w
 }
 
-/// Bytes `off..off + 8` of `kw` (zero-padded) in ASCII upper case.
+/// Bytes `off..off + 8` of the word `hay[..len]` (zero-padded) in ASCII
+/// upper case. Bytes of `hay` after the word let this load eight bytes at
+/// once (and mask) instead of gathering them one by one.
 #[inline(always)]
-fn kw_word(kw: &[u8], off: usize) -> u64 {
-    match kw.get(off..off + 8) {
-        Some(b) => upper_word(word(b)),
-        None => upper_word(pack(kw, off)),
+fn kw_word(hay: &[u8], len: usize, off: usize) -> u64 {
+    if off >= len {
+        return 0;
     }
+    let n = len - off;
+    let w = match hay.get(off..off + 8) {
+        Some(b) => word(b),
+        None => pack(hay.get(..len).unwrap_or(hay), off),
+    };
+    upper_word(if n >= 8 {
+        w
+    } else {
+        w & ((1u64 << (8 * n)) - 1)
+    })
 }
 
 /// The EHLO keywords this crate knows (RFC 5321 §4.1.1.1 and extensions).
@@ -944,42 +950,104 @@ enum EhloKeyword {
     Auth,
 }
 
-/// Matches a keyword case-insensitively, comparing eight bytes at a time.
+/// True when `kw` (whose first word, upper-cased, is `w0`) is `$name` in
+/// any ASCII case, comparing eight bytes at a time. The caller has checked
+/// the length.
+macro_rules! is_word {
+    ($hay:expr, $len:expr, $w0:expr, $name:literal) => {{
+        const N: &[u8] = $name;
+        $w0 == const { pack(N, 0) }
+            && (N.len() <= 8 || kw_word($hay, $len, 8) == const { pack(N, 8) })
+            && (N.len() <= 16 || kw_word($hay, $len, 16) == const { pack(N, 16) })
+    }};
+}
+
+/// Matches the word `hay[..len]` against rows `length name => value`, in
+/// any ASCII case, eight bytes at a time: the value of the matching row, or
+/// `None`. Each row's length is checked against its name at compile time.
+macro_rules! match_word {
+    ($hay:expr, $len:expr, { $($n:literal $name:literal => $v:expr,)* }) => {{
+        let (hay, len) = ($hay, $len);
+        let w0 = kw_word(hay, len, 0);
+        $(const { assert!($name.len() == $n) };)*
+        match len {
+            $($n if is_word!(hay, len, w0, $name) => Some($v),)*
+            _ => None,
+        }
+    }};
+}
+
+/// Matches the keyword `hay[..len]` case-insensitively.
 #[inline(always)]
-fn ehlo_keyword(kw: &[u8]) -> Option<EhloKeyword> {
+fn ehlo_keyword(hay: &[u8], len: usize) -> Option<EhloKeyword> {
     use EhloKeyword as K;
-    let w0 = kw_word(kw, 0);
-    macro_rules! is {
-        ($name:literal) => {{
-            const N: &[u8] = $name;
-            w0 == const { pack(N, 0) }
-                && (N.len() <= 8 || kw_word(kw, 8) == const { pack(N, 8) })
-                && (N.len() <= 16 || kw_word(kw, 16) == const { pack(N, 16) })
-        }};
-    }
-    Some(match kw.len() {
-        3 if is!(b"DSN") => K::Dsn,
-        4 if is!(b"SIZE") => K::Size,
-        4 if is!(b"AUTH") => K::Auth,
-        8 if is!(b"8BITMIME") => K::EightBitMime,
-        8 if is!(b"SMTPUTF8") => K::SmtpUtf8,
-        8 if is!(b"STARTTLS") => K::StartTls,
-        8 if is!(b"CHUNKING") => K::Chunking,
-        9 if is!(b"DELIVERBY") => K::DeliverBy,
-        10 if is!(b"PIPELINING") => K::Pipelining,
-        10 if is!(b"BINARYMIME") => K::BinaryMime,
-        10 if is!(b"REQUIRETLS") => K::RequireTls,
-        11 if is!(b"MT-PRIORITY") => K::MtPriority,
-        19 if is!(b"ENHANCEDSTATUSCODES") => K::EnhancedStatusCodes,
-        _ => return None,
+    match_word!(hay, len, {
+        3 b"DSN" => K::Dsn,
+        4 b"SIZE" => K::Size,
+        4 b"AUTH" => K::Auth,
+        8 b"8BITMIME" => K::EightBitMime,
+        8 b"SMTPUTF8" => K::SmtpUtf8,
+        8 b"STARTTLS" => K::StartTls,
+        8 b"CHUNKING" => K::Chunking,
+        9 b"DELIVERBY" => K::DeliverBy,
+        10 b"PIPELINING" => K::Pipelining,
+        10 b"BINARYMIME" => K::BinaryMime,
+        10 b"REQUIRETLS" => K::RequireTls,
+        11 b"MT-PRIORITY" => K::MtPriority,
+        19 b"ENHANCEDSTATUSCODES" => K::EnhancedStatusCodes,
     })
 }
 
-impl Capabilities {
+/// The [`AuthMechanisms`] bit of the SASL mechanism name `hay[..len]` if
+/// `mailwire-sasl` implements it (any ASCII case); `None` for any other
+/// name.
+#[inline(always)]
+fn auth_mechanism_bit(hay: &[u8], len: usize) -> Option<u32> {
+    use mailwire_sasl::Mechanism as M;
+    let mech = match_word!(hay, len, {
+        5 b"PLAIN" => M::Plain,
+        5 b"LOGIN" => M::Login,
+        7 b"XOAUTH2" => M::XOAuth2,
+        8 b"CRAM-MD5" => M::CramMd5,
+        8 b"EXTERNAL" => M::External,
+        11 b"SCRAM-SHA-1" => M::ScramSha1,
+        11 b"OAUTHBEARER" => M::OAuthBearer,
+        13 b"SCRAM-SHA-256" => M::ScramSha256,
+    })?;
+    mechanism_bit(mech)
+}
+
+/// `b` as text, borrowed when it is UTF-8, invalid sequences replaced
+/// (U+FFFD) otherwise.
+#[inline]
+fn lossy(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
+/// [`lossy`], ASCII upper-cased (copied only when a lower-case letter is
+/// there).
+#[inline]
+fn lossy_upper(b: &[u8]) -> Cow<'_, str> {
+    if b.iter().any(u8::is_ascii_lowercase) {
+        let mut s = lossy(b).into_owned();
+        s.make_ascii_uppercase();
+        Cow::Owned(s)
+    } else {
+        lossy(b)
+    }
+}
+
+impl<'a> Capabilities<'a> {
     /// Reads the extensions from a positive EHLO reply (RFC 5321 §4.1.1.1):
     /// the first line is the domain, each further line `ehlo-keyword
     /// *(SP ehlo-param)`. Keywords are case-insensitive.
-    pub fn from_ehlo(reply: &Reply<'_>) -> Capabilities {
+    ///
+    /// The value borrows from `reply` and allocates nothing for a reply
+    /// made of known keywords and mechanism names (the common case).
+    pub fn from_ehlo(reply: &'a Reply<'_>) -> Capabilities<'a> {
         let mut caps = Capabilities::default();
         // Every line of a `Reply` is `DDD [SP / "-"] text CRLF` with no CR
         // or LF in the text (its constructors check it); the scan below
@@ -991,36 +1059,33 @@ impl Capabilities {
                 Some(b' ' | b'-') => &raw[4..],
                 _ => &raw[3..],
             };
-            // "KEYWORD params\r\n" or "KEYWORD\r\n".
-            let kw_end = find_sp_or_eol(text).unwrap_or(text.len());
+            // "KEYWORD params\r\n" or "KEYWORD\r\n": the only CR is the
+            // one of the CRLF.
+            let kw_end = find_sp_or_cr(text).unwrap_or(text.len());
             let kw = &text[..kw_end];
-            let params: &[u8];
+            // `params` is `after[..params_len]`; `after` goes on to the end
+            // of the reply, so names in it can be loaded a word at a time.
+            let after: &[u8];
+            let params_len;
             if text.get(kw_end) == Some(&b' ') {
-                let after = &text[kw_end + 1..];
-                let lf = find_lf(after).unwrap_or(after.len());
-                let p = &after[..lf];
-                params = p.strip_suffix(b"\r").unwrap_or(p);
-                raw = after.get(lf + 1..).unwrap_or(b"");
+                after = &text[kw_end + 1..];
+                params_len = find_cr(after).unwrap_or(after.len());
+                raw = after.get(params_len + 2..).unwrap_or(b"");
             } else {
-                let after = &text[kw_end..];
-                params = b"";
-                raw = match after.strip_prefix(b"\r\n") {
-                    Some(r) => r,
-                    None => {
-                        let lf = find_lf(after).unwrap_or(after.len());
-                        after.get(lf + 1..).unwrap_or(b"")
-                    }
-                };
+                after = b"";
+                params_len = 0;
+                raw = text.get(kw_end + 2..).unwrap_or(b"");
             }
+            let params = &after[..params_len];
             if first {
                 first = false;
-                caps.domain = owned_str(kw);
+                caps.domain = lossy(kw);
                 continue;
             }
             if kw.is_empty() {
                 continue;
             }
-            match ehlo_keyword(kw) {
+            match ehlo_keyword(text, kw_end) {
                 Some(EhloKeyword::Pipelining) => caps.pipelining = true,
                 Some(EhloKeyword::Size) => {
                     let n = params.split(|&b| b == b' ').next().unwrap_or(b"");
@@ -1037,49 +1102,29 @@ impl Capabilities {
                 Some(EhloKeyword::MtPriority) => caps.mt_priority = true,
                 Some(EhloKeyword::DeliverBy) => caps.deliverby = true,
                 Some(EhloKeyword::Auth) => {
-                    for m in params.split(|&b| b == b' ').filter(|m| !m.is_empty()) {
-                        if !caps
-                            .auth
+                    let mut start = 0;
+                    while start < params_len {
+                        let len = params[start..]
                             .iter()
-                            .any(|a| a.as_bytes().eq_ignore_ascii_case(m))
-                        {
-                            caps.auth.push(owned_str_case(m, true));
+                            .position(|&b| b == b' ')
+                            .unwrap_or(params_len - start);
+                        if len > 0 {
+                            match auth_mechanism_bit(&after[start..], len) {
+                                Some(bit) => caps.auth.insert_bits(bit),
+                                None => caps.auth.insert_other(lossy(&params[start..start + len])),
+                            }
                         }
+                        start += len + 1;
                     }
                 }
-                None => {
-                    let words = params
-                        .split(|&b| b == b' ')
-                        .filter(|w| !w.is_empty())
-                        .map(owned_str)
-                        .collect();
-                    caps.other.push((owned_str_case(kw, true), words));
-                }
+                None => caps.other.push(Extension {
+                    keyword: lossy_upper(kw),
+                    params: lossy(params),
+                }),
             }
         }
         caps
     }
-}
-
-/// `b` as an owned string, invalid UTF-8 replaced (U+FFFD), with ASCII
-/// upper-cased when `upper`. One allocation of the exact size; ASCII (the
-/// common case) is copied without a separate UTF-8 validation pass.
-#[inline]
-fn owned_str_case(b: &[u8], upper: bool) -> String {
-    let mut s = if b.is_ascii() {
-        b.iter().map(|&c| char::from(c)).collect::<String>()
-    } else {
-        String::from_utf8_lossy(b).into_owned()
-    };
-    if upper {
-        s.make_ascii_uppercase();
-    }
-    s
-}
-
-#[inline]
-fn owned_str(b: &[u8]) -> String {
-    owned_str_case(b, false)
 }
 
 #[cfg(test)]
@@ -1087,10 +1132,71 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The previous representation of [`Capabilities`] (a String per
+    /// name), which the reference below builds.
+    #[derive(Debug, Default, PartialEq)]
+    struct OwnedCaps {
+        domain: String,
+        pipelining: bool,
+        size: Option<u64>,
+        eightbitmime: bool,
+        smtputf8: bool,
+        starttls: bool,
+        auth: Vec<String>,
+        dsn: bool,
+        enhanced_status_codes: bool,
+        chunking: bool,
+        binarymime: bool,
+        requiretls: bool,
+        mt_priority: bool,
+        deliverby: bool,
+        other: Vec<(String, Vec<String>)>,
+    }
+
+    impl OwnedCaps {
+        /// The mechanisms as a sorted list: the bit set does not keep the
+        /// server's order.
+        fn sorted(mut self) -> Self {
+            self.auth.sort();
+            self
+        }
+    }
+
+    /// `c` in the previous representation.
+    fn owned_caps(c: &Capabilities<'_>) -> OwnedCaps {
+        OwnedCaps {
+            domain: c.domain.to_string(),
+            pipelining: c.pipelining,
+            size: c.size,
+            eightbitmime: c.eightbitmime,
+            smtputf8: c.smtputf8,
+            starttls: c.starttls,
+            auth: c.auth.names().map(str::to_owned).collect(),
+            dsn: c.dsn,
+            enhanced_status_codes: c.enhanced_status_codes,
+            chunking: c.chunking,
+            binarymime: c.binarymime,
+            requiretls: c.requiretls,
+            mt_priority: c.mt_priority,
+            deliverby: c.deliverby,
+            other: c
+                .other
+                .iter()
+                .map(|e| {
+                    (
+                        e.keyword.to_string(),
+                        e.words().map(str::to_owned).collect(),
+                    )
+                })
+                .collect(),
+        }
+        .sorted()
+    }
+
     /// The previous, straightforward `from_ehlo`, kept as the reference
     /// the optimised one must agree with.
-    fn reference_from_ehlo(reply: &Reply<'_>) -> Capabilities {
-        let mut caps = Capabilities::default();
+    fn reference_from_ehlo(reply: &Reply<'_>) -> OwnedCaps {
+        let mut caps = OwnedCaps::default();
         let mut raw = reply.as_bytes();
         let mut first = true;
         while let Some(lf) = memchr::memchr(b'\n', raw) {
@@ -1149,7 +1255,7 @@ mod tests {
                 }
             }
         }
-        caps
+        caps.sorted()
     }
 
     /// The previous `parse_reply` (two scans per line), the reference.
@@ -1207,6 +1313,48 @@ mod tests {
         Ok(Reply::from_parts(code, enhanced, input))
     }
 
+    /// The previous, nom-based BDAT argument parser, the reference.
+    fn reference_bdat(arg: &[u8]) -> Result<Command<'static>, ParseError> {
+        use nom::Parser;
+        use nom::bytes::complete::{tag, tag_no_case, take_while1};
+        use nom::combinator::opt;
+        use nom::sequence::preceded;
+        type PResult<'a, T> = nom::IResult<&'a [u8], T, nom::error::Error<&'a [u8]>>;
+        let r: PResult<'_, (&[u8], Option<&[u8]>)> = (
+            take_while1(|b: u8| b.is_ascii_digit()),
+            opt(preceded(tag(&b" "[..]), tag_no_case(&b"LAST"[..]))),
+        )
+            .parse(arg);
+        let Ok((rest, (digits, last))) = r else {
+            return Err(ParseError::Syntax);
+        };
+        if !rest.is_empty() {
+            return Err(ParseError::Syntax);
+        }
+        let size = digits_u64(digits).ok_or(ParseError::Syntax)?;
+        Ok(Command::Bdat {
+            size,
+            last: last.is_some(),
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn bdat_matches_reference(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"1"[..]), Just(&b"0"[..]), Just(&b"99999999999"[..]),
+                    Just(&b" "[..]), Just(&b"LAST"[..]), Just(&b"last"[..]), Just(&b"LAS"[..]),
+                    Just(&b"x"[..]), Just(&b"\xff"[..]),
+                ],
+                0..6,
+            ),
+        ) {
+            let arg = parts.concat();
+            prop_assert_eq!(bdat(&arg), reference_bdat(&arg));
+        }
+    }
+
     fn naive(hay: &[u8], set: &[u8]) -> Option<usize> {
         hay.iter().position(|c| set.contains(c))
     }
@@ -1223,7 +1371,8 @@ mod tests {
             from in 0usize..10,
         ) {
             prop_assert_eq!(find_lf(&hay), naive(&hay, b"\n"));
-            prop_assert_eq!(find_sp_or_eol(&hay), naive(&hay, b" \r\n"));
+            prop_assert_eq!(find_sp_or_cr(&hay), naive(&hay, b" \r"));
+            prop_assert_eq!(find_cr(&hay), naive(&hay, b"\r"));
             let want = hay.get(from..).and_then(|h| naive(h, b"\r\n\0")).map(|i| i + from);
             prop_assert_eq!(find_ctl(&hay, from), want);
         }
@@ -1243,7 +1392,11 @@ mod tests {
                 b"MT-PRIORITY", b"DELIVERBY", b"AUTH",
             ];
             let known = |k: &[u8]| names.iter().any(|n| n.eq_ignore_ascii_case(k));
-            prop_assert_eq!(ehlo_keyword(&kw).is_some(), known(&kw));
+            prop_assert_eq!(ehlo_keyword(&kw, kw.len()).is_some(), known(&kw));
+            // With bytes after the keyword, as in a reply.
+            let mut longer = kw.clone();
+            longer.extend_from_slice(b" PARAMS AND MORE TEXT\r\n");
+            prop_assert_eq!(ehlo_keyword(&longer, kw.len()).is_some(), known(&kw));
             // A case-mangled known name always matches.
             let mut name = names[pick].to_vec();
             for (i, c) in name.iter_mut().enumerate() {
@@ -1251,7 +1404,29 @@ mod tests {
                     *c = c.to_ascii_lowercase();
                 }
             }
-            prop_assert!(ehlo_keyword(&name).is_some());
+            prop_assert!(ehlo_keyword(&name, name.len()).is_some());
+        }
+    }
+
+    proptest! {
+        // Mechanism matching is exactly `mailwire_sasl::Mechanism::from_name`.
+        #[test]
+        fn auth_mechanism_bit_exact(
+            name in proptest::collection::vec(any::<u8>(), 0..16),
+            pick in 0usize..8,
+        ) {
+            let want = mailwire_sasl::Mechanism::from_name(&name).and_then(mechanism_bit);
+            prop_assert_eq!(auth_mechanism_bit(&name, name.len()), want);
+            let mut longer = name.clone();
+            longer.extend_from_slice(b" LOGIN PLAIN\r\n");
+            prop_assert_eq!(auth_mechanism_bit(&longer, name.len()), want);
+            let mut m = mailwire_sasl::Mechanism::PREFERENCE[pick].name().to_owned();
+            if pick % 2 == 0 {
+                m.make_ascii_lowercase();
+            }
+            let want = mailwire_sasl::Mechanism::from_name(m.as_bytes()).and_then(mechanism_bit);
+            prop_assert!(want.is_some());
+            prop_assert_eq!(auth_mechanism_bit(m.as_bytes(), m.len()), want);
         }
     }
 
@@ -1279,9 +1454,12 @@ mod tests {
         ) {
             let lines: Vec<String> = lines.into_iter().map(|l| l.concat()).collect();
             let reply = Reply::new(ReplyCode::new(250).unwrap(), None, &lines).unwrap();
-            prop_assert_eq!(Capabilities::from_ehlo(&reply), reference_from_ehlo(&reply));
+            let caps = Capabilities::from_ehlo(&reply);
+            prop_assert_eq!(owned_caps(&caps), reference_from_ehlo(&reply));
             let parsed = parse_reply(reply.as_bytes()).unwrap();
-            prop_assert_eq!(Capabilities::from_ehlo(&parsed), reference_from_ehlo(&parsed));
+            prop_assert_eq!(owned_caps(&Capabilities::from_ehlo(&parsed)), reference_from_ehlo(&parsed));
+            // Detached, the value is the same.
+            prop_assert_eq!(caps.clone().into_owned(), caps);
         }
     }
 
@@ -1312,27 +1490,22 @@ mod tests {
 
     #[test]
     fn ehlo_keyword_maps_each_name() {
-        let caps = Capabilities::from_ehlo(
-            &parse_reply(
-                b"250-mx\r\n250-pipelining\r\n250-Size 10\r\n250-8bitmime\r\n250-smtputf8\r\n\
+        let reply = parse_reply(
+            b"250-mx\r\n250-pipelining\r\n250-Size 10\r\n250-8bitmime\r\n250-smtputf8\r\n\
                   250-starttls\r\n250-dsn\r\n250-enhancedstatuscodes\r\n250-chunking\r\n\
                   250-binarymime\r\n250-requiretls\r\n250-mt-priority MIXER\r\n250-deliverby 60\r\n\
                   250-auth plain Login\r\n250-X-\xffSTRANGE a  b\r\n250 \r\n",
-            )
-            .unwrap(),
-        );
+        )
+        .unwrap();
+        let caps = Capabilities::from_ehlo(&reply);
         assert_eq!(caps.domain, "mx");
         assert!(caps.pipelining && caps.eightbitmime && caps.smtputf8 && caps.starttls);
         assert!(caps.dsn && caps.enhanced_status_codes && caps.chunking && caps.binarymime);
         assert!(caps.requiretls && caps.mt_priority && caps.deliverby);
         assert_eq!(caps.size, Some(10));
-        assert_eq!(caps.auth, ["PLAIN", "LOGIN"]);
-        assert_eq!(
-            caps.other,
-            [(
-                "X-\u{fffd}STRANGE".to_owned(),
-                vec!["a".to_owned(), "b".to_owned()]
-            )]
-        );
+        assert_eq!(caps.auth.names().collect::<Vec<_>>(), ["PLAIN", "LOGIN"]);
+        assert_eq!(caps.other.len(), 1);
+        assert_eq!(caps.other[0].keyword, "X-\u{fffd}STRANGE");
+        assert_eq!(caps.other[0].words().collect::<Vec<_>>(), ["a", "b"]);
     }
 }

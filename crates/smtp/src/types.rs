@@ -156,6 +156,34 @@ pub(crate) fn check_domain(s: &[u8]) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// For `b` made only of digits and dots (else `None`): whether it is an
+/// IPv4 address as `std::net::Ipv4Addr` parses one (RFC 5321 §4.1.3
+/// `IPv4-address-literal`): four groups of one to three digits, each at
+/// most 255, no leading zero.
+fn dotted_quad(b: &[u8]) -> Option<bool> {
+    if b.is_empty() || !b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+        return None;
+    }
+    let mut groups = 0;
+    for g in b.split(|&c| c == b'.') {
+        groups += 1;
+        let ok = match *g {
+            [a] => a.is_ascii_digit(),
+            [a, _] => a != b'0',
+            [a, b, c] => {
+                a != b'0'
+                    && u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+                        <= 255
+            }
+            _ => false,
+        };
+        if !ok || groups > 4 {
+            return Some(false);
+        }
+    }
+    Some(groups == 4)
+}
+
 /// Checks an RFC 5321 §4.1.3 address literal, brackets included.
 pub(crate) fn check_address_literal(s: &[u8]) -> Result<(), ValidationError> {
     if s.len() > MAX_DOMAIN {
@@ -168,6 +196,14 @@ pub(crate) fn check_address_literal(s: &[u8]) -> Result<(), ValidationError> {
         return Err(ValidationError::Malformed);
     }
     let inner = &s[1..s.len() - 1];
+    // The usual case, a dotted quad, is checked without building strings.
+    if let Some(ok) = dotted_quad(inner) {
+        return if ok {
+            Ok(())
+        } else {
+            Err(ValidationError::Malformed)
+        };
+    }
     for (i, &b) in inner.iter().enumerate() {
         // dcontent = %d33-90 / %d94-126
         if !(33..=90).contains(&b) && !(94..=126).contains(&b) {
@@ -1088,6 +1124,50 @@ impl fmt::Display for EnhancedCode {
     }
 }
 
+/// Appends one reply line, `code [SP / "-"] [enhanced SP] text CRLF`, to
+/// `out`, after checking that `text` holds no CR, LF or NUL (on error
+/// nothing is appended). No allocation: the digits are written directly.
+pub(crate) fn encode_reply_line(
+    out: &mut Vec<u8>,
+    code: ReplyCode,
+    enhanced: Option<EnhancedCode>,
+    text: &str,
+    last: bool,
+) -> Result<(), ValidationError> {
+    check_text(text.as_bytes())?;
+    push_digits(out, code.0, 3);
+    out.push(if last { b' ' } else { b'-' });
+    if let Some(e) = enhanced {
+        out.push(b'0' + e.class);
+        out.push(b'.');
+        push_digits(out, e.subject, 0);
+        out.push(b'.');
+        push_digits(out, e.detail, 0);
+        if !text.is_empty() {
+            out.push(b' ');
+        }
+    }
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    Ok(())
+}
+
+/// Appends `n` (at most 999) in decimal, zero-padded to `width` digits.
+fn push_digits(out: &mut Vec<u8>, n: u16, width: usize) {
+    let d = [(n / 100 % 10) as u8, (n / 10 % 10) as u8, (n % 10) as u8];
+    let len = if n >= 100 {
+        3
+    } else if n >= 10 {
+        2
+    } else {
+        1
+    };
+    let start = 3 - len.max(width).min(3);
+    for &x in &d[start..] {
+        out.push(b'0' + x);
+    }
+}
+
 /// An SMTP reply (RFC 5321 §4.2), possibly multi-line, with the RFC 2034
 /// enhanced status code of its first line when there is one.
 ///
@@ -1119,23 +1199,29 @@ impl<'a> Reply<'a> {
         let n = lines.len().max(1);
         for i in 0..n {
             let text = lines.get(i).map(|s| s.as_ref()).unwrap_or("");
-            check_text(text.as_bytes())?;
-            raw.extend_from_slice(code.0.to_string().as_bytes());
-            raw.push(if i + 1 < n { b'-' } else { b' ' });
-            if let Some(e) = enhanced {
-                raw.extend_from_slice(e.to_string().as_bytes());
-                if !text.is_empty() {
-                    raw.push(b' ');
-                }
-            }
-            raw.extend_from_slice(text.as_bytes());
-            raw.extend_from_slice(b"\r\n");
+            encode_reply_line(&mut raw, code, enhanced, text, i + 1 == n)?;
         }
         Ok(Reply {
             code,
             enhanced,
             raw: Cow::Owned(raw),
         })
+    }
+
+    /// A reply whose wire form is a constant, e.g. `250 2.1.0 OK\r\n`.
+    /// Debug builds check that `raw` is one well-formed line with this code.
+    pub(crate) fn from_static(
+        code: ReplyCode,
+        enhanced: Option<EnhancedCode>,
+        raw: &'static [u8],
+    ) -> Reply<'static> {
+        debug_assert!(raw.starts_with(code.0.to_string().as_bytes()) && raw.ends_with(b"\r\n"));
+        debug_assert!(check_text(&raw[..raw.len() - 2]).is_ok());
+        Reply {
+            code,
+            enhanced,
+            raw: Cow::Borrowed(raw),
+        }
     }
 
     /// Builds from a code and one line of text. Panics never; refuses CR, LF
@@ -1259,13 +1345,194 @@ impl fmt::Display for Reply<'_> {
     }
 }
 
+/// The SASL mechanisms of an EHLO `AUTH` line (RFC 4954 §3).
+///
+/// The mechanisms `mailwire-sasl` implements are a bit set (no allocation
+/// however many a server lists); any other name is kept, upper-cased, in
+/// [`AuthMechanisms::others`], borrowed from the reply when it already is
+/// upper case. Names are compared without regard to case, and listed once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AuthMechanisms<'a> {
+    known: u32,
+    others: Vec<Cow<'a, str>>,
+}
+
+/// The bit of a mechanism in [`AuthMechanisms::known`]; `None` for a
+/// variant added to `mailwire-sasl` after this crate (kept by name).
+pub(crate) const fn mechanism_bit(m: mailwire_sasl::Mechanism) -> Option<u32> {
+    use mailwire_sasl::Mechanism as M;
+    Some(match m {
+        M::ScramSha256 => 1 << 0,
+        M::ScramSha1 => 1 << 1,
+        M::CramMd5 => 1 << 2,
+        M::OAuthBearer => 1 << 3,
+        M::XOAuth2 => 1 << 4,
+        M::Plain => 1 << 5,
+        M::Login => 1 << 6,
+        M::External => 1 << 7,
+        _ => return None,
+    })
+}
+
+impl<'a> AuthMechanisms<'a> {
+    /// No mechanism.
+    pub const fn new() -> Self {
+        AuthMechanisms {
+            known: 0,
+            others: Vec::new(),
+        }
+    }
+
+    /// True when no mechanism is listed.
+    pub fn is_empty(&self) -> bool {
+        self.known == 0 && self.others.is_empty()
+    }
+
+    /// How many mechanisms are listed.
+    pub fn len(&self) -> usize {
+        self.known.count_ones() as usize + self.others.len()
+    }
+
+    /// True when `m` is listed.
+    pub fn contains(&self, m: mailwire_sasl::Mechanism) -> bool {
+        match mechanism_bit(m) {
+            Some(b) => self.known & b != 0,
+            None => self.contains_other(m.name().as_bytes()),
+        }
+    }
+
+    fn contains_other(&self, name: &[u8]) -> bool {
+        self.others
+            .iter()
+            .any(|o| o.as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    /// True when a mechanism of this name is listed (ASCII case ignored).
+    pub fn contains_name(&self, name: &str) -> bool {
+        match mailwire_sasl::Mechanism::from_name(name.as_bytes()) {
+            Some(m) => self.contains(m),
+            None => self.contains_other(name.as_bytes()),
+        }
+    }
+
+    /// Adds `m` (once).
+    pub fn insert(&mut self, m: mailwire_sasl::Mechanism) {
+        match mechanism_bit(m) {
+            Some(b) => self.known |= b,
+            None => self.insert_other(Cow::Borrowed(m.name())),
+        }
+    }
+
+    /// Adds a mechanism by name (once; ASCII case ignored). An unknown name
+    /// is kept upper-cased. The name is not checked against the RFC 4422
+    /// §3.1 syntax here; [`Capabilities::to_lines`] sends it as it is.
+    pub fn insert_name(&mut self, name: Cow<'a, str>) {
+        match mailwire_sasl::Mechanism::from_name(name.as_bytes()) {
+            Some(m) => self.insert(m),
+            None => self.insert_other(name),
+        }
+    }
+
+    /// Adds an unknown name unless already listed, upper-casing it (the
+    /// name stays borrowed when it already is upper case).
+    pub(crate) fn insert_other(&mut self, name: Cow<'a, str>) {
+        if self.contains_other(name.as_bytes()) {
+            return;
+        }
+        let name = if name.bytes().any(|b| b.is_ascii_lowercase()) {
+            Cow::Owned(name.to_ascii_uppercase())
+        } else {
+            name
+        };
+        self.others.push(name);
+    }
+
+    /// Adds the bits of `bits` (used by the parser).
+    pub(crate) fn insert_bits(&mut self, bits: u32) {
+        self.known |= bits;
+    }
+
+    /// The listed mechanisms `mailwire-sasl` implements, best first
+    /// ([`mailwire_sasl::Mechanism::PREFERENCE`]).
+    pub fn known(&self) -> impl Iterator<Item = mailwire_sasl::Mechanism> + '_ {
+        mailwire_sasl::Mechanism::PREFERENCE
+            .into_iter()
+            .filter(|m| mechanism_bit(*m).is_some_and(|b| self.known & b != 0))
+    }
+
+    /// The other names, upper case, in the order the server listed them.
+    pub fn others(&self) -> &[Cow<'a, str>] {
+        &self.others
+    }
+
+    /// Every name: the known mechanisms best first, then the others.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.known()
+            .map(|m| -> &str { m.name() })
+            .chain(self.others.iter().map(|o| o.as_ref()))
+    }
+
+    /// Detaches the value from the reply it borrows from.
+    pub fn into_owned(self) -> AuthMechanisms<'static> {
+        AuthMechanisms {
+            known: self.known,
+            others: self
+                .others
+                .into_iter()
+                .map(|o| Cow::Owned(o.into_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl FromIterator<mailwire_sasl::Mechanism> for AuthMechanisms<'_> {
+    fn from_iter<I: IntoIterator<Item = mailwire_sasl::Mechanism>>(iter: I) -> Self {
+        let mut set = AuthMechanisms::new();
+        for m in iter {
+            set.insert(m);
+        }
+        set
+    }
+}
+
+/// An EHLO keyword this crate does not interpret, with its parameters
+/// (RFC 5321 §4.1.1.1 `ehlo-line`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extension<'a> {
+    /// The keyword, upper case.
+    pub keyword: Cow<'a, str>,
+    /// What follows the keyword and its space, verbatim (empty when
+    /// nothing does); [`Extension::words`] splits it.
+    pub params: Cow<'a, str>,
+}
+
+impl<'a> Extension<'a> {
+    /// The parameters, split at spaces (`ehlo-param` values, RFC 5321
+    /// §4.1.1.1), empty pieces skipped.
+    pub fn words(&self) -> impl Iterator<Item = &str> + '_ {
+        self.params.split(' ').filter(|w| !w.is_empty())
+    }
+
+    /// Detaches the value from the reply it borrows from.
+    pub fn into_owned(self) -> Extension<'static> {
+        Extension {
+            keyword: Cow::Owned(self.keyword.into_owned()),
+            params: Cow::Owned(self.params.into_owned()),
+        }
+    }
+}
+
 /// What a server offers in its EHLO reply (RFC 5321 §4.1.1.1 and the
 /// extension RFCs). Unknown keywords are kept in `other`.
+///
+/// A parsed value borrows from the reply ([`Capabilities::from_ehlo`]
+/// allocates only for names it must upper-case or repair, and for the list
+/// of unknown keywords); [`Capabilities::into_owned`] detaches it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
-pub struct Capabilities {
-    /// The domain on the first line.
-    pub domain: String,
+pub struct Capabilities<'a> {
+    /// The domain on the first line (invalid UTF-8 replaced by U+FFFD).
+    pub domain: Cow<'a, str>,
     /// `PIPELINING` (RFC 2920).
     pub pipelining: bool,
     /// `SIZE [n]` (RFC 1870): `Some(0)` means no fixed limit.
@@ -1276,8 +1543,8 @@ pub struct Capabilities {
     pub smtputf8: bool,
     /// `STARTTLS` (RFC 3207).
     pub starttls: bool,
-    /// `AUTH mech...` (RFC 4954), upper case.
-    pub auth: Vec<String>,
+    /// `AUTH mech...` (RFC 4954).
+    pub auth: AuthMechanisms<'a>,
     /// `DSN` (RFC 3461).
     pub dsn: bool,
     /// `ENHANCEDSTATUSCODES` (RFC 2034).
@@ -1292,13 +1559,106 @@ pub struct Capabilities {
     pub mt_priority: bool,
     /// `DELIVERBY` (RFC 2852).
     pub deliverby: bool,
-    /// Other keywords with their parameters, verbatim.
-    pub other: Vec<(String, Vec<String>)>,
+    /// Other keywords with their parameters, in the order received.
+    pub other: Vec<Extension<'a>>,
 }
 
-impl Capabilities {
+impl Capabilities<'_> {
     /// True when `AUTH` lists `mech` (case-insensitive).
     pub fn has_auth(&self, mech: &str) -> bool {
-        self.auth.iter().any(|m| m.eq_ignore_ascii_case(mech))
+        self.auth.contains_name(mech)
+    }
+
+    /// Detaches the value from the reply it borrows from.
+    pub fn into_owned(self) -> Capabilities<'static> {
+        Capabilities {
+            domain: Cow::Owned(self.domain.into_owned()),
+            pipelining: self.pipelining,
+            size: self.size,
+            eightbitmime: self.eightbitmime,
+            smtputf8: self.smtputf8,
+            starttls: self.starttls,
+            auth: self.auth.into_owned(),
+            dsn: self.dsn,
+            enhanced_status_codes: self.enhanced_status_codes,
+            chunking: self.chunking,
+            binarymime: self.binarymime,
+            requiretls: self.requiretls,
+            mt_priority: self.mt_priority,
+            deliverby: self.deliverby,
+            other: self.other.into_iter().map(Extension::into_owned).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // The allocation-free line encoder writes what `format!` would.
+        #[test]
+        fn encode_reply_line_matches_format(
+            code in 200u16..600,
+            enh in proptest::option::of((prop_oneof![Just(2u8), Just(4), Just(5)], 0u16..1000, 0u16..1000)),
+            text in "[ -~]{0,20}",
+            last in any::<bool>(),
+        ) {
+            prop_assume!(ReplyCode::new(code).is_ok());
+            let code = ReplyCode::new(code).unwrap();
+            let enh = enh.map(|(c, s, d)| EnhancedCode::new(c, s, d).unwrap());
+            let mut out = Vec::new();
+            encode_reply_line(&mut out, code, enh, &text, last).unwrap();
+            let sep = if last { ' ' } else { '-' };
+            let want = match enh {
+                Some(e) if text.is_empty() => format!("{code}{sep}{e}\r\n"),
+                Some(e) => format!("{code}{sep}{e} {text}\r\n"),
+                None => format!("{code}{sep}{text}\r\n"),
+            };
+            prop_assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+    }
+
+    proptest! {
+        // The dotted-quad fast path agrees with the standard library.
+        #[test]
+        fn dotted_quad_matches_std(s in "[0-9.]{0,18}") {
+            let want = s.parse::<std::net::Ipv4Addr>().is_ok();
+            if !s.is_empty() {
+                prop_assert_eq!(dotted_quad(s.as_bytes()), Some(want));
+            }
+            let lit = format!("[{s}]");
+            prop_assert_eq!(check_address_literal(lit.as_bytes()).is_ok(), want);
+        }
+    }
+
+    #[test]
+    fn dotted_quad_edges() {
+        for (s, ok) in [
+            ("0.0.0.0", true),
+            ("255.255.255.255", true),
+            ("256.1.1.1", false),
+            ("01.1.1.1", false),
+            ("1.1.1", false),
+            ("1.1.1.1.1", false),
+            ("1..1.1", false),
+            ("192.0.2.17", true),
+            ("1234.1.1.1", false),
+        ] {
+            assert_eq!(dotted_quad(s.as_bytes()), Some(ok), "{s}");
+            assert_eq!(s.parse::<std::net::Ipv4Addr>().is_ok(), ok, "{s}");
+        }
+        assert_eq!(dotted_quad(b"IPv6:::1"), None);
+    }
+
+    #[test]
+    fn encode_reply_line_refuses_cr_lf_nul() {
+        let code = ReplyCode::new(250).unwrap();
+        for bad in ["a\rb", "a\nb", "a\0b"] {
+            let mut out = Vec::new();
+            assert!(encode_reply_line(&mut out, code, None, bad, true).is_err());
+            assert!(out.is_empty());
+        }
     }
 }

@@ -484,26 +484,36 @@ proptest! {
 #[test]
 fn ehlo_capabilities_keywords_case_and_params() {
     let raw = b"250-mx.example.com Hello there\r\n250-size 52428800\r\n250-auth plain LOGIN Plain cram-md5\r\n250-AUTH=LOGIN PLAIN\r\n250-x-exps GSSAPI NTLM\r\n250-starttls\r\n250 CHUNKING\r\n";
-    let caps = Capabilities::from_ehlo(&parse_reply(raw).unwrap());
+    let reply = parse_reply(raw).unwrap();
+    let caps = Capabilities::from_ehlo(&reply);
     assert_eq!(caps.domain, "mx.example.com");
     assert_eq!(caps.size, Some(52428800));
-    assert_eq!(caps.auth, ["PLAIN", "LOGIN", "CRAM-MD5"]);
-    assert!(caps.has_auth("cram-md5") && caps.starttls && caps.chunking && !caps.pipelining);
+    // Known mechanisms come best first, whatever the server's order.
     assert_eq!(
-        caps.other,
+        caps.auth.names().collect::<Vec<_>>(),
+        ["CRAM-MD5", "PLAIN", "LOGIN"]
+    );
+    assert_eq!(caps.auth.len(), 3);
+    assert!(caps.auth.contains(mailwire_sasl::Mechanism::Login));
+    assert!(!caps.auth.contains(mailwire_sasl::Mechanism::ScramSha256));
+    assert!(caps.has_auth("cram-md5") && caps.starttls && caps.chunking && !caps.pipelining);
+    let other: Vec<(&str, Vec<&str>)> = caps
+        .other
+        .iter()
+        .map(|e| (e.keyword.as_ref(), e.words().collect()))
+        .collect();
+    assert_eq!(
+        other,
         [
-            ("AUTH=LOGIN".to_owned(), vec!["PLAIN".to_owned()]),
-            (
-                "X-EXPS".to_owned(),
-                vec!["GSSAPI".to_owned(), "NTLM".to_owned()]
-            )
+            ("AUTH=LOGIN", vec!["PLAIN"]),
+            ("X-EXPS", vec!["GSSAPI", "NTLM"])
         ]
     );
     // The server's own EHLO lines read back the same.
     let lines = caps.to_lines();
     let mut all = vec!["mx.example.com".to_owned()];
     all.extend(lines);
-    let again =
-        Capabilities::from_ehlo(&Reply::new(ReplyCode::new(250).unwrap(), None, &all).unwrap());
+    let reply = Reply::new(ReplyCode::new(250).unwrap(), None, &all).unwrap();
+    let again = Capabilities::from_ehlo(&reply);
     assert_eq!(again, caps);
 }

@@ -90,7 +90,7 @@ pub enum Event {
     Authenticated(mailwire_sasl::Mechanism),
     /// The session is ready for mail: EHLO (or HELO) done, TLS and AUTH done
     /// as configured. Messages handed in earlier go out now.
-    Ready(Capabilities),
+    Ready(Capabilities<'static>),
     /// A transaction ended: the replies, per recipient, or why it was not
     /// attempted.
     MailSent {

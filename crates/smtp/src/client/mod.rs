@@ -281,7 +281,7 @@ pub struct Client {
     now: Instant,
     phase: Phase,
     expect: VecDeque<Expect>,
-    caps: Option<Capabilities>,
+    caps: Option<Capabilities<'static>>,
     tls: bool,
     sasl: Option<mailwire_sasl::Client>,
     queue: VecDeque<Tx>,
@@ -333,7 +333,7 @@ impl Client {
 
     /// What the server offered in its last EHLO reply (after TLS, the new
     /// one).
-    pub fn capabilities(&self) -> Option<&Capabilities> {
+    pub fn capabilities(&self) -> Option<&Capabilities<'static>> {
         self.caps.as_ref()
     }
 
@@ -624,7 +624,7 @@ impl Client {
             }
             Expect::Ehlo => {
                 if code.is_positive() {
-                    self.caps = Some(Capabilities::from_ehlo(&reply));
+                    self.caps = Some(Capabilities::from_ehlo(&reply).into_owned());
                     self.after_hello();
                 } else if code.is_permanent() {
                     // RFC 5321 §4.1.1.1: fall back to HELO.
@@ -636,7 +636,7 @@ impl Client {
             Expect::Helo => {
                 if code.is_positive() {
                     self.caps = Some(Capabilities {
-                        domain: reply.text(),
+                        domain: reply.text().into(),
                         ..Capabilities::default()
                     });
                     self.after_hello();
@@ -697,7 +697,7 @@ impl Client {
         let offered: Vec<&str> = self
             .caps
             .as_ref()
-            .map(|c| c.auth.iter().map(String::as_str).collect())
+            .map(|c| c.auth.names().collect())
             .unwrap_or_default();
         let usable: Vec<SaslMechanism> = creds
             .mechanisms()

@@ -435,12 +435,23 @@ impl Server {
     /// MAIL, `250 2.1.5` to RCPT, `250 2.0.0` to the end of data, `235 2.7.0`
     /// to AUTH.
     pub fn accept(&mut self, handle: ReplyHandle) -> Result<(), ReplyError<ReplyHandle>> {
+        // Constant replies: nothing to format or allocate per transaction.
         let reply = match &self.pending {
             Some((h, p)) if *h == handle => match p {
-                Pending::Mail(_) => self.mk(250, (2, 1, 0), "OK"),
-                Pending::Rcpt => self.mk(250, (2, 1, 5), "OK"),
-                Pending::DataEnd => self.mk(250, (2, 0, 0), "OK: message accepted"),
-                Pending::Auth(_) => self.mk(235, (2, 7, 0), "Authentication successful"),
+                Pending::Mail(_) => self.fixed(250, (2, 1, 0), b"250 2.1.0 OK\r\n", b"250 OK\r\n"),
+                Pending::Rcpt => self.fixed(250, (2, 1, 5), b"250 2.1.5 OK\r\n", b"250 OK\r\n"),
+                Pending::DataEnd => self.fixed(
+                    250,
+                    (2, 0, 0),
+                    b"250 2.0.0 OK: message accepted\r\n",
+                    b"250 OK: message accepted\r\n",
+                ),
+                Pending::Auth(_) => self.fixed(
+                    235,
+                    (2, 7, 0),
+                    b"235 2.7.0 Authentication successful\r\n",
+                    b"235 Authentication successful\r\n",
+                ),
             },
             _ if self.is_closed() => return Err(ReplyError::Closed(handle)),
             _ => return Err(ReplyError::UnknownHandle(handle)),
@@ -584,33 +595,60 @@ impl Server {
 
     // ---- internals ----
 
-    fn mk(&self, code: u16, enh: (u8, u16, u16), text: &str) -> Reply<'static> {
-        let enh = if self.opts.enhanced_status_codes {
+    /// The enhanced code to send with a reply, if they are offered.
+    fn enhanced(&self, enh: (u8, u16, u16)) -> Option<EnhancedCode> {
+        if self.opts.enhanced_status_codes {
             EnhancedCode::new(enh.0, enh.1, enh.2).ok()
         } else {
             None
-        };
+        }
+    }
+
+    fn mk(&self, code: u16, enh: (u8, u16, u16), text: &str) -> Reply<'static> {
         // Codes and texts are our own constants; fall back to a bare line if
         // one ever failed validation.
-        match ReplyCode::new(code).and_then(|c| Reply::new(c, enh, &[text])) {
+        match ReplyCode::new(code).and_then(|c| Reply::new(c, self.enhanced(enh), &[text])) {
             Ok(r) => r,
             Err(_) => Reply::internal_error(),
         }
     }
 
-    fn send_raw(&mut self, code: u16, enh: Option<(u8, u16, u16)>, text: &str) {
-        let r = match enh {
-            Some(e) => self.mk(code, e, text),
-            None => match ReplyCode::new(code).and_then(|c| Reply::new(c, None, &[text])) {
-                Ok(r) => r,
-                Err(_) => self.mk(451, (4, 3, 0), "internal error"),
-            },
+    /// A constant reply: `with` when enhanced codes are offered (it must
+    /// read `code enh ...`), `without` otherwise.
+    fn fixed(
+        &self,
+        code: u16,
+        enh: (u8, u16, u16),
+        with: &'static [u8],
+        without: &'static [u8],
+    ) -> Reply<'static> {
+        let Ok(c) = ReplyCode::new(code) else {
+            return Reply::internal_error();
         };
-        r.encode(&mut self.out);
+        match self.enhanced(enh) {
+            Some(e) => Reply::from_static(c, Some(e), with),
+            None => Reply::from_static(c, None, without),
+        }
+    }
+
+    /// Appends one reply line to the output, with no allocation.
+    fn send_line(&mut self, code: u16, enh: Option<EnhancedCode>, text: &str) {
+        let ok = ReplyCode::new(code)
+            .and_then(|c| encode_reply_line(&mut self.out, c, enh, text, true))
+            .is_ok();
+        if !ok {
+            Reply::internal_error().encode(&mut self.out);
+        }
+    }
+
+    fn send_raw(&mut self, code: u16, enh: Option<(u8, u16, u16)>, text: &str) {
+        let enh = enh.and_then(|e| self.enhanced(e));
+        self.send_line(code, enh, text);
     }
 
     fn send(&mut self, code: u16, enh: (u8, u16, u16), text: &str) {
-        self.mk(code, enh, text).encode(&mut self.out);
+        let enh = self.enhanced(enh);
+        self.send_line(code, enh, text);
     }
 
     fn close(&mut self, reason: ConnectionError) {
@@ -813,7 +851,7 @@ impl Server {
     fn ehlo_reply(&self, domain: &Host<'_>, extended: bool) -> Reply<'static> {
         let mut lines = vec![format!("{} greets {}", self.opts.hostname, domain)];
         if extended {
-            let mut caps = Capabilities {
+            let caps = Capabilities {
                 pipelining: self.opts.pipelining,
                 eightbitmime: self.opts.eightbitmime,
                 smtputf8: self.opts.smtputf8,
@@ -825,16 +863,20 @@ impl Server {
                 size: Some(self.opts.max_message_size),
                 ..Capabilities::default()
             };
-            if self.auth.is_none() {
-                caps.auth = self
-                    .opts
-                    .auth_mechanisms
-                    .iter()
-                    .filter(|m| self.mech_allowed(**m))
-                    .map(|m| m.name().to_owned())
-                    .collect();
-            }
             lines.extend(caps.to_lines());
+            // AUTH in the configured order (the capability set keeps none).
+            if self.auth.is_none() {
+                let mut auth = String::new();
+                for m in self.opts.auth_mechanisms.iter() {
+                    if self.mech_allowed(*m) {
+                        auth.push_str(if auth.is_empty() { "AUTH " } else { " " });
+                        auth.push_str(m.name());
+                    }
+                }
+                if !auth.is_empty() {
+                    lines.push(auth);
+                }
+            }
             lines.push("HELP".to_owned());
         }
         // The hostname comes from the application; the other lines are ours.
