@@ -16,6 +16,12 @@
 mod common;
 
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/accounts.rs"]
+mod accounts;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/auth_guard.rs"]
+mod auth_guard;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/bounce.rs"]
 mod bounce;
 #[allow(dead_code, unreachable_pub)]
@@ -27,6 +33,9 @@ mod delivery;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/driver.rs"]
 mod driver;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/limits.rs"]
+mod limits;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/maildir.rs"]
 mod maildir;

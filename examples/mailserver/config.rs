@@ -9,20 +9,53 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// One account: a name and its password. The account receives mail for
-/// `NAME@D` for every local domain `D`.
-#[derive(Clone)]
+use mailwire::sasl::Secret;
+
+use crate::accounts::Credential;
+use crate::auth_guard::AuthPolicy;
+use crate::limits::ConnLimits;
+
+/// One account: a name and its password (or its keys). The account
+/// receives mail for `NAME@D` for every local domain `D`.
+#[derive(Clone, Debug)]
 pub(crate) struct User {
     pub(crate) name: String,
-    pub(crate) password: String,
+    pub(crate) credential: Credential,
 }
 
-impl fmt::Debug for User {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("User")
-            .field("name", &self.name)
-            .field("password", &"<redacted>")
-            .finish()
+impl User {
+    /// The plaintext password of a demo account (`--user`), for the banner.
+    pub(crate) fn demo_password(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::Plain(p) => Some(p.expose()),
+            Credential::Scram(_) => None,
+        }
+    }
+}
+
+/// Limits on what one SMTP connection may do (Postfix's
+/// `smtpd_hard_error_limit`, `smtpd_recipient_limit`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SessionLimits {
+    /// Errors (bad commands, refused recipients) before 421 and close.
+    pub(crate) max_errors: u32,
+    /// Recipients per transaction (452 beyond; RFC 5321 §4.5.3.1.8 asks
+    /// for at least 100).
+    pub(crate) max_recipients: usize,
+    /// Recipients per connection, all transactions together.
+    pub(crate) max_recipients_per_connection: usize,
+    /// Transactions (MAIL commands accepted) per connection.
+    pub(crate) max_transactions: u32,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            max_errors: 20,
+            max_recipients: 100,
+            max_recipients_per_connection: 1000,
+            max_transactions: 100,
+        }
     }
 }
 
@@ -65,6 +98,12 @@ pub(crate) struct Config {
     pub(crate) mx_port: u16,
     /// A DNS server to ask instead of the system's resolv.conf.
     pub(crate) dns: Option<SocketAddr>,
+    /// Connection limits.
+    pub(crate) limits: ConnLimits,
+    /// Defences against password guessing.
+    pub(crate) auth: AuthPolicy,
+    /// Limits within one SMTP or POP3 connection.
+    pub(crate) session: SessionLimits,
 }
 
 /// The usage text printed for `--help` and for a bad option.
@@ -89,6 +128,19 @@ usage: mailserver [OPTIONS]
   --max-size BYTES         the largest message accepted [36700160]
   --mx-port PORT           the port for MX and A/AAAA hosts [25]
   --dns ADDR               the DNS server to ask (UDP) [the system's, /etc/resolv.conf]
+Defences (0 turns a count limit off where said):
+  --max-connections N      connections served at once, all ports [500]
+  --max-per-address N      connections one client address (IPv6: /64) may hold [20]
+  --conn-rate N/DURATION   new connections per address and period, 0 = off [600/1m]
+  --auth-delay DURATION    delay before the first AUTH failure is answered; doubles [500ms]
+  --auth-max-delay DURATION  the longest such delay [8s]
+  --auth-max-failures N    AUTH failures before the connection is closed [3]
+  --auth-block-after N     AUTH failures of one address (in 10 minutes) before it is blocked [10]
+  --auth-block-for DURATION  how long such a block lasts [15m]
+  --max-errors N           bad commands and refused recipients before 421 and close [20]
+  --max-recipients N       recipients per transaction (at least 100) [100]
+  --max-recipients-per-connection N  recipients per connection [1000]
+  --max-transactions N     transactions per connection [100]
   -h, --help               this text";
 
 /// A bad command line.
@@ -183,7 +235,7 @@ pub(crate) fn parse_user(s: &str) -> Result<User, ConfigError> {
     }
     Ok(User {
         name: name.to_ascii_lowercase(),
-        password: password.to_string(),
+        credential: Credential::Plain(Secret::new(password.to_string())),
     })
 }
 
@@ -204,6 +256,31 @@ pub(crate) fn parse_route(s: &str) -> Result<(String, Route), ConfigError> {
             port,
         },
     ))
+}
+
+/// Parses `N/DURATION` (e.g. `600/1m`), or `0` for no limit.
+pub(crate) fn parse_rate(s: &str) -> Result<(u32, Duration), ConfigError> {
+    let bad = || {
+        ConfigError(format!(
+            "--conn-rate {s:?}: expected N/DURATION such as 600/1m, or 0"
+        ))
+    };
+    if s.trim() == "0" {
+        return Ok((0, Duration::from_secs(60)));
+    }
+    let (n, d) = s.split_once('/').ok_or_else(bad)?;
+    let n: u32 = n.trim().parse().map_err(|_| bad())?;
+    let d = parse_duration(d)?;
+    if d.is_zero() {
+        return Err(bad());
+    }
+    Ok((n, d))
+}
+
+fn parse_count<T: std::str::FromStr>(opt: &str, v: &str) -> Result<T, ConfigError> {
+    v.trim()
+        .parse()
+        .map_err(|_| ConfigError(format!("{opt} needs a number, not {v:?}")))
 }
 
 fn valid_domain(d: &str) -> bool {
@@ -244,6 +321,9 @@ impl Config {
         let mut max_size = 35 * 1024 * 1024;
         let mut mx_port = 25;
         let mut dns = None;
+        let mut limits = ConnLimits::default();
+        let mut auth = AuthPolicy::default();
+        let mut session = SessionLimits::default();
 
         let mut args = args.into_iter().map(Into::into);
         while let Some(arg) = args.next() {
@@ -314,6 +394,22 @@ impl Config {
                         .map_err(|_| ConfigError("--mx-port needs a port number".into()))?;
                 }
                 "--dns" => dns = Some(parse_addr("--dns", &value()?)?),
+                "--max-connections" => limits.max_total = parse_count(&opt, &value()?)?,
+                "--max-per-address" => limits.max_per_address = parse_count(&opt, &value()?)?,
+                "--conn-rate" => {
+                    (limits.rate, limits.rate_period) = parse_rate(&value()?)?;
+                }
+                "--auth-delay" => auth.delay = parse_duration(&value()?)?,
+                "--auth-max-delay" => auth.max_delay = parse_duration(&value()?)?,
+                "--auth-max-failures" => auth.max_per_connection = parse_count(&opt, &value()?)?,
+                "--auth-block-after" => auth.block_after = parse_count(&opt, &value()?)?,
+                "--auth-block-for" => auth.block_for = parse_duration(&value()?)?,
+                "--max-errors" => session.max_errors = parse_count(&opt, &value()?)?,
+                "--max-recipients" => session.max_recipients = parse_count(&opt, &value()?)?,
+                "--max-recipients-per-connection" => {
+                    session.max_recipients_per_connection = parse_count(&opt, &value()?)?;
+                }
+                "--max-transactions" => session.max_transactions = parse_count(&opt, &value()?)?,
                 other => return err(format!("unknown option {other:?}")),
             }
         }
@@ -326,8 +422,16 @@ impl Config {
         if users.is_empty() {
             users.push(User {
                 name: "demo".into(),
-                password: "demo".into(),
+                credential: Credential::Plain(Secret::new("demo".into())),
             });
+        }
+        if limits.max_total == 0 || limits.max_per_address == 0 {
+            return err("--max-connections and --max-per-address must be at least 1");
+        }
+        if auth.max_per_connection == 0 || auth.block_after == 0 || session.max_errors == 0 {
+            return err(
+                "--auth-max-failures, --auth-block-after and --max-errors must be at least 1",
+            );
         }
         let hostname = hostname.unwrap_or_else(|| domains[0].clone());
         Ok(Command::Run(Box::new(Config {
@@ -350,6 +454,9 @@ impl Config {
             max_size,
             mx_port,
             dns,
+            limits,
+            auth,
+            session,
         })))
     }
 
@@ -397,7 +504,10 @@ mod tests {
         assert_eq!(c.domains, vec!["localhost"]);
         assert_eq!(c.users.len(), 1);
         assert_eq!(c.users[0].name, "demo");
-        assert_eq!(c.users[0].password, "demo");
+        assert_eq!(c.users[0].demo_password(), Some("demo"));
+        assert_eq!(c.limits, ConnLimits::default());
+        assert_eq!(c.auth, AuthPolicy::default());
+        assert_eq!(c.session, SessionLimits::default());
         assert_eq!(c.smtp, Some("127.0.0.1:2525".parse().unwrap()));
         assert_eq!(c.submission, Some("127.0.0.1:2587".parse().unwrap()));
         assert_eq!(c.smtps, None);
@@ -447,10 +557,59 @@ mod tests {
             "2525",
             "--dns",
             "127.0.0.1:5353",
+            "--max-connections",
+            "7",
+            "--max-per-address=3",
+            "--conn-rate",
+            "5/10s",
+            "--auth-delay",
+            "10ms",
+            "--auth-max-delay",
+            "1s",
+            "--auth-max-failures",
+            "2",
+            "--auth-block-after",
+            "4",
+            "--auth-block-for",
+            "1m",
+            "--max-errors",
+            "5",
+            "--max-recipients",
+            "150",
+            "--max-recipients-per-connection",
+            "300",
+            "--max-transactions",
+            "9",
         ]);
+        assert_eq!(
+            c.limits,
+            ConnLimits {
+                max_total: 7,
+                max_per_address: 3,
+                rate: 5,
+                rate_period: Duration::from_secs(10)
+            }
+        );
+        assert_eq!(
+            (c.auth.delay, c.auth.max_delay, c.auth.max_per_connection),
+            (Duration::from_millis(10), Duration::from_secs(1), 2)
+        );
+        assert_eq!(
+            (c.auth.block_after, c.auth.block_for),
+            (4, Duration::from_secs(60))
+        );
+        assert_eq!(
+            c.session,
+            SessionLimits {
+                max_errors: 5,
+                max_recipients: 150,
+                max_recipients_per_connection: 300,
+                max_transactions: 9
+            }
+        );
         assert_eq!(c.domains, vec!["a.test", "b.test"]);
         assert_eq!(c.users[0].name, "alice");
-        assert_eq!(c.users[0].password, "pw:x");
+        assert_eq!(c.users[0].demo_password(), Some("pw:x"));
         assert_eq!(
             c.routes["c.test"],
             Route {
@@ -482,6 +641,13 @@ mod tests {
     }
 
     #[test]
+    fn rates() {
+        assert_eq!(parse_rate("0").unwrap().0, 0);
+        assert_eq!(parse_rate("30/1m").unwrap(), (30, Duration::from_secs(60)));
+        assert!(parse_rate("x/1m").is_err());
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));
@@ -508,6 +674,11 @@ mod tests {
             &["--domain", "bad domain"],
             &["--frobnicate"],
             &["--data"],
+            &["--max-connections", "0"],
+            &["--max-per-address", "x"],
+            &["--conn-rate", "5"],
+            &["--conn-rate", "5/0s"],
+            &["--auth-max-failures", "0"],
         ] {
             assert!(Config::parse(args.iter().copied()).is_err(), "{args:?}");
         }

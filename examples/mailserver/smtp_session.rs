@@ -2,22 +2,22 @@
 //! `mailwire::smtp::server::Server` (who may send, who receives, AUTH), and
 //! the hand-off of the content to the [`Store`](crate::store::Store).
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mailwire::sasl::{
-    FailureReason, Mechanism, ScramCredentials, ScramHash, Secret, Server as SaslServer,
-    ServerOptions as SaslOptions, ServerStep,
+    FailureReason, Mechanism, Server as SaslServer, ServerOptions as SaslOptions, ServerStep,
 };
 use mailwire::smtp::server::{Event, Options, ReplyHandle, Server};
 use mailwire::smtp::{BodyType, ForwardPath, Reply, ReversePath};
 
+use crate::accounts::Accounts;
+use crate::auth_guard::{Attempt, AuthGuard};
 use crate::driver::{Conn, Handler};
+use crate::limits::Limiter;
 use crate::maildir::queue_id;
 use crate::store::{Dest, Incoming, Store, Trace, received_field, unix_now};
 
@@ -57,8 +57,12 @@ impl Port {
 pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) tls: Arc<rustls::ServerConfig>,
-    /// SCRAM-SHA-256 keys per account, derived from the passwords at start.
-    pub(crate) scram: HashMap<String, ScramCredentials>,
+    /// Every account's keys.
+    pub(crate) accounts: Accounts,
+    /// Connection limits (taken by the accept loops).
+    pub(crate) limiter: Arc<Limiter>,
+    /// Failed AUTH attempts per client address.
+    pub(crate) auth_guard: AuthGuard,
     /// Set by SIGTERM: finish open transactions, take no new ones.
     pub(crate) shutdown: Arc<AtomicBool>,
 }
@@ -86,25 +90,19 @@ pub(crate) fn random_hex(n: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The idle timeout of sessions that start while the server is under
+/// stress ([`Limiter::stressed`]), instead of the RFC's minutes.
+pub(crate) const STRESS_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Shared {
-    /// Derives the SCRAM keys of every account.
-    pub(crate) fn scram_keys(
-        users: &[crate::config::User],
-    ) -> Result<HashMap<String, ScramCredentials>, String> {
-        let iterations = NonZeroU32::new(4096).ok_or("iterations")?;
-        let mut out = HashMap::new();
-        for u in users {
-            let salt = random_hex(16);
-            let c = ScramCredentials::derive(
-                ScramHash::Sha256,
-                &u.password,
-                salt.as_bytes(),
-                iterations,
-            )
-            .map_err(|e| format!("--user {}: {e}", u.name))?;
-            out.insert(u.name.clone(), c);
+    /// The SASL mechanisms offered: CRAM-MD5 only while every account
+    /// has its plaintext password (the `--user` demo accounts).
+    pub(crate) fn mechanisms(&self) -> Vec<Mechanism> {
+        let mut m = vec![Mechanism::Plain, Mechanism::Login, Mechanism::ScramSha256];
+        if self.accounts.all_plaintext() {
+            m.push(Mechanism::CramMd5);
         }
-        Ok(out)
+        m
     }
 }
 
@@ -144,6 +142,17 @@ pub(crate) struct Session<'a> {
     /// True from MAIL to the end of the transaction.
     in_tx: bool,
     pub(crate) messages: u32,
+    /// The AUTH attempt in progress.
+    attempt: Option<Attempt>,
+    /// AUTH failures on this connection.
+    auth_failures: u32,
+    /// Recipients refused by policy on this connection (the machine counts
+    /// bad commands itself).
+    errors: u32,
+    /// Recipients accepted on this connection.
+    recipients: usize,
+    /// Transactions started on this connection.
+    transactions: u32,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -162,15 +171,16 @@ pub(crate) fn options(shared: &Shared, port: Port, peer: SocketAddr) -> Options 
     o.hostname = cfg.hostname.clone();
     o.starttls = port != Port::Smtps;
     o.implicit_tls = port == Port::Smtps;
-    o.auth_mechanisms = vec![
-        Mechanism::Plain,
-        Mechanism::Login,
-        Mechanism::CramMd5,
-        Mechanism::ScramSha256,
-    ];
+    o.auth_mechanisms = shared.mechanisms();
     o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
     o.auth_required = port != Port::Mta;
     o.max_message_size = cfg.max_size as u64;
+    o.max_bad_commands = cfg.session.max_errors;
+    o.max_recipients = cfg.session.max_recipients;
+    if shared.limiter.stressed() {
+        o.command_timeout = STRESS_TIMEOUT;
+        o.data_timeout = STRESS_TIMEOUT;
+    }
     o
 }
 
@@ -192,7 +202,51 @@ impl<'a> Session<'a> {
             data_error: None,
             in_tx: false,
             messages: 0,
+            attempt: None,
+            auth_failures: 0,
+            errors: 0,
+            recipients: 0,
+            transactions: 0,
         }
+    }
+
+    /// A recipient refused by policy: `rep`, or 421 and the end of the
+    /// connection once the errors reach the limit.
+    fn refuse_rcpt(&mut self, m: &mut Server, handle: ReplyHandle, rep: Reply<'static>) {
+        self.errors += 1;
+        let rep = if self.errors >= self.shared.store.cfg.session.max_errors {
+            self.log("too many errors: closing");
+            reply(421, (4, 7, 0), "Error: too many errors")
+        } else {
+            rep
+        };
+        let _ = m.reply(handle, rep);
+    }
+
+    /// An AUTH attempt failed: wait (growing with the failures), then
+    /// answer `rep`, or 421 and close after too many failures.
+    fn auth_failed(&mut self, m: &mut Server, handle: ReplyHandle, rep: Reply<'static>, why: &str) {
+        self.auth_failures += 1;
+        let action = match self.attempt.take() {
+            Some(a) => self.shared.auth_guard.failed(a, self.auth_failures),
+            None => crate::auth_guard::FailureAction {
+                delay: self.shared.auth_guard.policy().delay,
+                disconnect: self.auth_failures
+                    >= self.shared.auth_guard.policy().max_per_connection,
+            },
+        };
+        self.log(&format!(
+            "AUTH failed: {why} ({} on this connection; answered after {} ms)",
+            self.auth_failures,
+            action.delay.as_millis()
+        ));
+        std::thread::sleep(action.delay);
+        let rep = if action.disconnect {
+            reply(421, (4, 7, 0), "Too many authentication failures")
+        } else {
+            rep
+        };
+        let _ = m.reply(handle, rep);
     }
 
     fn log(&self, what: &str) {
@@ -229,44 +283,28 @@ impl<'a> Session<'a> {
                     return;
                 }
                 ServerStep::NeedPassword { authcid, .. } => {
-                    let cfg = &self.shared.store.cfg;
-                    match cfg
-                        .users
-                        .iter()
-                        .find(|u| u.name.eq_ignore_ascii_case(&authcid))
-                    {
-                        Some(u) => match sasl.provide_password(Secret::new(u.password.clone())) {
-                            Ok(s) => s,
-                            Err(_) => ServerStep::Failure(FailureReason::UnexpectedResponse),
-                        },
-                        None => match sasl.reject() {
-                            Ok(s) => s,
-                            Err(_) => ServerStep::Failure(FailureReason::InvalidCredentials),
-                        },
-                    }
+                    let accounts = &self.shared.accounts;
+                    let answered = if sasl.mechanism() == Mechanism::CramMd5 {
+                        // Needs the plaintext (demo accounts only).
+                        match accounts.plaintext(&authcid) {
+                            Some(pw) => sasl.provide_password(pw).ok(),
+                            None => sasl.reject().ok(),
+                        }
+                    } else {
+                        // PLAIN, LOGIN: checked against the SCRAM keys, with
+                        // the same work for an unknown user.
+                        sasl.check_password(|pw| accounts.verify(&authcid, pw.expose()))
+                            .ok()
+                    };
+                    answered.unwrap_or(ServerStep::Failure(FailureReason::InvalidCredentials))
                 }
                 ServerStep::NeedScramCredentials { authcid, .. } => {
-                    let creds = self
-                        .shared
-                        .scram
-                        .get(&authcid.to_ascii_lowercase())
-                        .cloned();
-                    let creds = match creds {
-                        Some(c) => Some(c),
-                        // Unknown users fail at the proof, like a wrong password.
-                        None => NonZeroU32::new(4096).and_then(|i| {
-                            ScramCredentials::derive(
-                                ScramHash::Sha256,
-                                &random_hex(8),
-                                b"unknown-user-salt",
-                                i,
-                            )
-                            .ok()
-                        }),
-                    };
-                    match creds.map(|c| sasl.provide_scram_credentials(c)) {
-                        Some(Ok(s)) => s,
-                        _ => ServerStep::Failure(FailureReason::InvalidCredentials),
+                    // Unknown users get made-up keys and fail at the proof,
+                    // like a wrong password.
+                    let creds = self.shared.accounts.scram(&authcid);
+                    match sasl.provide_scram_credentials(creds) {
+                        Ok(s) => s,
+                        Err(_) => ServerStep::Failure(FailureReason::InvalidCredentials),
                     }
                 }
                 ServerStep::Success {
@@ -277,15 +315,19 @@ impl<'a> Session<'a> {
                         .as_deref()
                         .is_none_or(|z| z.is_empty() || z.eq_ignore_ascii_case(&authcid));
                     if ok {
+                        if let Some(a) = self.attempt.take() {
+                            self.shared.auth_guard.succeeded(a);
+                        }
                         let _ = m.auth_success(handle);
                         self.user = Some(authcid.to_ascii_lowercase());
                         self.trace.auth = true;
                     } else {
-                        let _ = m.reply(
+                        self.auth_failed(
+                            m,
                             handle,
                             reply(535, (5, 7, 8), "Authentication credentials invalid"),
+                            "authzid not allowed",
                         );
-                        self.log("AUTH failed: authzid not allowed");
                     }
                     return;
                 }
@@ -296,8 +338,7 @@ impl<'a> Session<'a> {
                     } else {
                         reply(535, (5, 7, 8), "Authentication credentials invalid")
                     };
-                    let _ = m.reply(handle, r);
-                    self.log(&format!("AUTH failed: {reason}"));
+                    self.auth_failed(m, handle, r, &reason.to_string());
                     return;
                 }
                 _ => {
@@ -333,6 +374,15 @@ impl Handler<Server> for Session<'_> {
                     let _ = m.reply(handle, reply(530, (5, 7, 0), "Authentication required"));
                     return Ok(());
                 }
+                if self.transactions >= self.shared.store.cfg.session.max_transactions {
+                    self.log("too many transactions: closing");
+                    let _ = m.reply(
+                        handle,
+                        reply(421, (4, 7, 0), "Too many transactions in this connection"),
+                    );
+                    return Ok(());
+                }
+                self.transactions += 1;
                 let sender = match &from {
                     ReversePath::Null => String::new(),
                     ReversePath::Mailbox(mb) => mb.to_string(),
@@ -367,9 +417,18 @@ impl Handler<Server> for Session<'_> {
                         &format!("<{addr}>: Recipient address rejected: User unknown"),
                     )),
                 };
+                let full =
+                    self.recipients >= self.shared.store.cfg.session.max_recipients_per_connection;
                 match (r, self.tx.as_mut()) {
+                    (Ok(_), Some(_)) if full => {
+                        let _ = m.reply(
+                            handle,
+                            reply(452, (4, 5, 3), "Too many recipients in this connection"),
+                        );
+                    }
                     (Ok(d), Some(tx)) => {
                         tx.rcpts.push((addr, d));
+                        self.recipients += 1;
                         let _ = m.accept(handle);
                     }
                     (Ok(_), None) => {
@@ -377,7 +436,7 @@ impl Handler<Server> for Session<'_> {
                     }
                     (Err(rep), _) => {
                         self.log(&format!("RCPT <{addr}> refused: {}", rep.text()));
-                        let _ = m.reply(handle, rep);
+                        self.refuse_rcpt(m, handle, rep);
                     }
                 }
             }
@@ -473,6 +532,21 @@ impl Handler<Server> for Session<'_> {
                 mechanism,
                 initial_response,
             } => {
+                match self.shared.auth_guard.begin(self.peer.ip(), Instant::now()) {
+                    Ok(a) => self.attempt = Some(a),
+                    Err(_) => {
+                        self.log("AUTH refused: address blocked after repeated failures");
+                        let _ = m.reply(
+                            handle,
+                            reply(
+                                421,
+                                (4, 7, 0),
+                                "Too many authentication failures from your address, try later",
+                            ),
+                        );
+                        return Ok(());
+                    }
+                }
                 let nonce = match mechanism {
                     Mechanism::CramMd5 => format!(
                         "<{}.{}@{}>",
@@ -510,7 +584,9 @@ impl Handler<Server> for Session<'_> {
                 }
             },
             Event::AuthCancelled => {
+                // Still counted against the address (begin counted it).
                 self.sasl = None;
+                self.attempt = None;
             }
             Event::StartTls => {
                 let tls = rustls::ServerConnection::new(self.shared.tls.clone())
