@@ -1,6 +1,7 @@
 //! Load tests of the mailserver example's defences (issue 15), on loopback
 //! only: connection limits, AUTH delays and blocks, error and recipient
-//! limits. Clients bind to distinct 127.0.0.0/8 source addresses (all of
+//! limits; and its accounts (config file, `mailserver passwd`, hashed
+//! passwords). Clients bind to distinct 127.0.0.0/8 source addresses (all of
 //! it is loopback on Linux) to play different hosts. Every loop is bounded
 //! in count and in time.
 //!
@@ -539,4 +540,116 @@ fn error_recipient_and_transaction_limits() {
     let r = cl.cmd("MAIL FROM:<a@e.test>");
     assert!(r.starts_with("421 4.7.0"), "{r}");
     assert!(cl.closed());
+}
+
+#[test]
+#[ignore = "interop: runs `mailserver passwd` and starts the mailserver with a config file"]
+fn config_file_accounts_from_passwd() {
+    let dir = scratch("accounts");
+    // `mailserver passwd alice`, the password on stdin.
+    let mut child = std::process::Command::new(example("mailserver"))
+        .args(["passwd", "alice"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        line.starts_with("\"alice\" = \"SCRAM-SHA-256$4096:"),
+        "{line}"
+    );
+    assert!(!line.contains("correct horse"));
+    let cfg = dir.join("mailserver.toml");
+    std::fs::write(
+        &cfg,
+        format!("domains = [\"localhost\"]\n[auth]\ndelay = \"50ms\"\n[accounts]\n{line}"),
+    )
+    .unwrap();
+
+    let srv = MailServer::start(&dir.join("data"), &["--config", cfg.to_str().unwrap()]);
+    assert!(!srv.stdout.contains("correct horse"), "{}", srv.stdout);
+    assert!(
+        srv.stdout.contains("(SCRAM-SHA-256 keys)"),
+        "{}",
+        srv.stdout
+    );
+
+    let mut c = Raw::connect(srv.submission());
+    assert_eq!(c.reply().0, 220);
+    let (_, ehlo) = c.cmd("EHLO client.test");
+    let auth = ehlo
+        .lines()
+        .find(|l| l.contains("AUTH"))
+        .unwrap()
+        .to_string();
+    assert!(
+        auth.contains("PLAIN") && auth.contains("SCRAM-SHA-256"),
+        "{auth}"
+    );
+    assert!(
+        !auth.contains("CRAM-MD5"),
+        "no CRAM-MD5 with hashed accounts: {auth}"
+    );
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain("alice", "wrong"))).0,
+        535
+    );
+    assert_eq!(
+        c.cmd(&format!("AUTH PLAIN {}", plain("alice", "correct horse")))
+            .0,
+        235
+    );
+    let mut c = Raw::connect(srv.submission());
+    c.reply();
+    c.cmd("EHLO client.test");
+    assert_eq!(c.auth_scram("alice", "correct horse").0, 235);
+    // LOGIN as well.
+    let mut c = Raw::connect(srv.submission());
+    c.reply();
+    c.cmd("EHLO client.test");
+    let b64 = |s: &str| mailwire::sasl::framing::encode(s.as_bytes());
+    assert_eq!(c.cmd("AUTH LOGIN").0, 334);
+    assert_eq!(c.cmd(&b64("alice")).0, 334);
+    assert_eq!(c.cmd(&b64("correct horse")).0, 235);
+
+    // Mail for the account is delivered; POP3 reads it with USER/PASS.
+    let mut c = Raw::connect(srv.smtp());
+    c.reply();
+    c.cmd("EHLO client.test");
+    let (code, _) = c.mail(
+        "x@elsewhere.test",
+        &["alice@localhost"],
+        b"Subject: hashed\r\n\r\nhi\r\n",
+    );
+    assert_eq!(code, 250);
+    let cl = Connector::new();
+    let mut p = Client::new(cl.connect(lo(0, 1), pop3_addr(&srv)).unwrap());
+    assert!(p.line().starts_with("+OK"));
+    let _ = p.s.write_all(b"CAPA\r\n");
+    let mut capa = String::new();
+    loop {
+        let l = p.line();
+        if l.is_empty() || l == ".\r\n" {
+            break;
+        }
+        capa.push_str(&l);
+    }
+    assert!(
+        capa.contains("SASL") && !capa.contains("CRAM-MD5"),
+        "{capa}"
+    );
+    assert!(p.pop("USER alice").starts_with("+OK"));
+    let r = p.pop("PASS correct horse");
+    assert!(r.starts_with("+OK"), "{r}");
+    assert!(p.pop("STAT").starts_with("+OK 1 "));
+    p.pop("QUIT");
 }

@@ -28,6 +28,9 @@ mod bounce;
 #[path = "../examples/mailserver/config.rs"]
 mod config;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/config_file.rs"]
+mod config_file;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/delivery.rs"]
 mod delivery;
 #[allow(dead_code, unreachable_pub)]
@@ -370,29 +373,13 @@ fn relay_refused_without_auth_and_auth_required_on_submission() {
 #[test]
 #[ignore = "interop: starts the mailserver"]
 fn scram_sha256_auth() {
-    use mailwire::sasl::{Client, Credentials, Mechanism, Secret};
     let dir = scratch("scram");
     let srv = MailServer::start(&dir.join("data"), &["--user", "alice:s3cret"]);
     for (password, want) in [("s3cret", 235), ("wrong", 535)] {
         let mut c = Raw::connect(srv.submission());
         assert_eq!(c.reply().0, 220);
         assert_eq!(c.cmd("EHLO client.test").0, 250);
-        let creds = Credentials::password("alice", Secret::new(password.to_string()));
-        let mut sasl =
-            Client::new(Mechanism::ScramSha256, &creds, "clientnonce0123456789").expect("client");
-        let first = sasl.initial_response().expect("client-first");
-        let b64 = |b: &[u8]| mailwire::sasl::framing::encode(b);
-        let (mut code, mut text) = c.cmd(&format!("AUTH SCRAM-SHA-256 {}", b64(&first)));
-        while code == 334 {
-            let challenge =
-                mailwire::sasl::framing::decode_challenge(text[4..].trim_end().as_bytes())
-                    .expect("334");
-            let resp = match sasl.step(&challenge) {
-                Ok(r) => b64(&r),
-                Err(_) => "*".into(),
-            };
-            (code, text) = c.cmd(&resp);
-        }
+        let (code, text) = c.auth_scram("alice", password);
         assert_eq!(code, want, "{password}: {text}");
     }
     let _ = fs::remove_dir_all(dir);

@@ -3,7 +3,7 @@
 //! Every option has a default, so `cargo run --example mailserver` starts a
 //! working server on loopback with the account `demo:demo`.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -104,14 +104,24 @@ pub(crate) struct Config {
     pub(crate) auth: AuthPolicy,
     /// Limits within one SMTP or POP3 connection.
     pub(crate) session: SessionLimits,
+    /// Address (lower case) to the addresses it stands for (`--alias`, the
+    /// config file's `[aliases]`).
+    pub(crate) aliases: BTreeMap<String, Vec<String>>,
+    /// Mailing lists of the config file (`[lists]`), kept for the list
+    /// service.
+    pub(crate) lists: BTreeMap<String, crate::config_file::List>,
 }
 
 /// The usage text printed for `--help` and for a bad option.
 pub(crate) const USAGE: &str = "\
 usage: mailserver [OPTIONS]
+       mailserver passwd NAME   read a password (stdin or prompt), print its [accounts] line
+  --config FILE            a TOML file with any of the settings below (see README);
+                           options on the command line override it
   --data DIR               mailboxes (DIR/mailboxes/USER) and queue (DIR/queue) [./mail-data]
   --domain D               a local domain, repeatable [localhost]
-  --user NAME:PASSWORD     an account, repeatable [demo:demo]
+  --user NAME:PASSWORD     a demo account, password in plain text, repeatable [demo:demo]
+  --alias ADDR=ADDR[,ADDR...]  mail for ADDR goes to these addresses instead, repeatable
   --smtp ADDR              MTA port: local mail without AUTH, relay with AUTH [127.0.0.1:2525]
   --submission ADDR        submission port, AUTH required [127.0.0.1:2587]
   --smtps ADDR             implicit-TLS submission (RFC 8314) [off]
@@ -164,6 +174,10 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 pub(crate) enum Command {
     Run(Box<Config>),
     Help,
+    /// `mailserver passwd NAME`: print the `[accounts]` line for a password.
+    Passwd {
+        name: String,
+    },
 }
 
 /// Parses a duration such as `90s`, `1m`, `2h`, `5d` or `250ms`. A bare
@@ -220,12 +234,7 @@ pub(crate) fn parse_user(s: &str) -> Result<User, ConfigError> {
     let Some((name, password)) = s.split_once(':') else {
         return err(format!("--user {s:?}: expected NAME:PASSWORD"));
     };
-    let ok_name = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
-        && !name.starts_with('.');
-    if !ok_name {
+    if !valid_user_name(name) {
         return err(format!(
             "--user {s:?}: the name must be letters, digits, '.', '_', '-' or '+'"
         ));
@@ -277,6 +286,39 @@ pub(crate) fn parse_rate(s: &str) -> Result<(u32, Duration), ConfigError> {
     Ok((n, d))
 }
 
+/// Whether `name` may be an account name (it is a mailbox directory and a
+/// local part).
+fn valid_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b))
+        && !name.starts_with('.')
+}
+
+/// Parses `ADDR=ADDR[,ADDR...]`.
+pub(crate) fn parse_alias(s: &str) -> Result<(String, Vec<String>), ConfigError> {
+    let bad = || ConfigError(format!("--alias {s:?}: expected ADDR=ADDR[,ADDR...]"));
+    let (from, to) = s.split_once('=').ok_or_else(bad)?;
+    let to: Vec<String> = to.split(',').map(|a| a.trim().to_string()).collect();
+    check_alias(from.trim(), &to).map_err(|_| bad())?;
+    Ok((from.trim().to_ascii_lowercase(), to))
+}
+
+fn is_address(a: &str) -> bool {
+    a.rsplit_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && valid_domain(d) && !a.contains(char::is_whitespace))
+}
+
+fn check_alias(from: &str, to: &[String]) -> Result<(), ConfigError> {
+    if !is_address(from) || to.is_empty() || !to.iter().all(|a| is_address(a)) {
+        return err(format!(
+            "alias {from:?}: addresses such as user@example.org"
+        ));
+    }
+    Ok(())
+}
+
 fn parse_count<T: std::str::FromStr>(opt: &str, v: &str) -> Result<T, ConfigError> {
     v.trim()
         .parse()
@@ -324,8 +366,127 @@ impl Config {
         let mut limits = ConnLimits::default();
         let mut auth = AuthPolicy::default();
         let mut session = SessionLimits::default();
+        let mut aliases = BTreeMap::new();
+        let mut lists = BTreeMap::new();
 
-        let mut args = args.into_iter().map(Into::into);
+        let args: Vec<String> = args.into_iter().map(Into::into).collect();
+        if args.first().is_some_and(|a| a == "passwd") {
+            return match &args[1..] {
+                [name] if valid_user_name(name) => Ok(Command::Passwd {
+                    name: name.to_ascii_lowercase(),
+                }),
+                _ => err("usage: mailserver passwd NAME (letters, digits, '.', '_', '-', '+')"),
+            };
+        }
+        // The file first, so that the options override it.
+        let config_path = args.iter().enumerate().find_map(|(i, a)| match a.as_str() {
+            "--config" => Some(args.get(i + 1).cloned()),
+            _ => a.strip_prefix("--config=").map(|p| Some(p.to_string())),
+        });
+        let mut file_domains = false;
+        if let Some(path) = config_path {
+            let path = path.ok_or_else(|| ConfigError("--config needs a value".into()))?;
+            let f = crate::config_file::load(std::path::Path::new(&path))?;
+            if let Some(v) = f.data {
+                data = v;
+            }
+            if let Some(h) = f.hostname {
+                let h = h.to_ascii_lowercase();
+                if !valid_domain(&h) {
+                    return err(format!("hostname {h:?} is not a domain name"));
+                }
+                hostname = Some(h);
+            }
+            for d in f.domains.unwrap_or_default() {
+                let d = d.to_ascii_lowercase();
+                if !valid_domain(&d) {
+                    return err(format!("domains: {d:?} is not a domain name"));
+                }
+                if !domains.contains(&d) {
+                    domains.push(d);
+                    file_domains = true;
+                }
+            }
+            for (slot, port, name) in [
+                (&mut smtp, &f.listen.smtp, "smtp"),
+                (&mut submission, &f.listen.submission, "submission"),
+                (&mut smtps, &f.listen.smtps, "smtps"),
+                (&mut pop3, &f.listen.pop3, "pop3"),
+                (&mut pop3s, &f.listen.pop3s, "pop3s"),
+            ] {
+                if let Some(p) = port {
+                    *slot = p.addr(name)?;
+                }
+            }
+            cert = f.tls.cert.or(cert);
+            key = f.tls.key.or(key);
+            for (d, target) in &f.routes {
+                let (d, r) = parse_route(&format!("{d}={target}"))?;
+                routes.insert(d, r);
+            }
+            if let Some(r) = &f.retry {
+                retry = parse_retry(r)?;
+            }
+            if let Some(e) = &f.expire {
+                expire = parse_duration(e)?;
+            }
+            max_size = f.max_size.unwrap_or(max_size);
+            mx_port = f.mx_port.unwrap_or(mx_port);
+            dns = f.dns.or(dns);
+            let l = &f.limits;
+            limits.max_total = l.max_connections.unwrap_or(limits.max_total);
+            limits.max_per_address = l.max_per_address.unwrap_or(limits.max_per_address);
+            if let Some(r) = &l.conn_rate {
+                (limits.rate, limits.rate_period) = parse_rate(r)?;
+            }
+            session.max_errors = l.max_errors.unwrap_or(session.max_errors);
+            session.max_recipients = l.max_recipients.unwrap_or(session.max_recipients);
+            session.max_recipients_per_connection = l
+                .max_recipients_per_connection
+                .unwrap_or(session.max_recipients_per_connection);
+            session.max_transactions = l.max_transactions.unwrap_or(session.max_transactions);
+            let a = &f.auth;
+            for (slot, v) in [
+                (&mut auth.delay, &a.delay),
+                (&mut auth.max_delay, &a.max_delay),
+                (&mut auth.block_for, &a.block_for),
+            ] {
+                if let Some(v) = v {
+                    *slot = parse_duration(v)?;
+                }
+            }
+            auth.max_per_connection = a.max_failures.unwrap_or(auth.max_per_connection);
+            auth.block_after = a.block_after.unwrap_or(auth.block_after);
+            allow_plaintext_auth = a.allow_plaintext.unwrap_or(allow_plaintext_auth);
+            for (name, keys) in &f.accounts {
+                if !valid_user_name(name) {
+                    return err(format!(
+                        "accounts: {name:?}: letters, digits, '.', '_', '-' or '+'"
+                    ));
+                }
+                let c = crate::accounts::parse_scram(keys)
+                    .map_err(|e| ConfigError(format!("accounts.{name}: {e}")))?;
+                users.push(User {
+                    name: name.to_ascii_lowercase(),
+                    credential: Credential::Scram(c),
+                });
+            }
+            for (from, to) in f.aliases {
+                check_alias(&from, &to)?;
+                aliases.insert(from.to_ascii_lowercase(), to);
+            }
+            for (addr, list) in f.lists {
+                if !is_address(&addr) || !list.members.iter().all(|m| is_address(m)) {
+                    return err(format!(
+                        "lists.{addr:?}: addresses such as user@example.org"
+                    ));
+                }
+                lists.insert(addr.to_ascii_lowercase(), list);
+            }
+        }
+        let file_users = users.len();
+
+        let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let (opt, inline) = match arg.split_once('=') {
                 Some((o, v)) if o.starts_with("--") => (o.to_string(), Some(v.to_string())),
@@ -341,8 +502,21 @@ impl Config {
             };
             match opt.as_str() {
                 "-h" | "--help" => return Ok(Command::Help),
+                "--config" => {
+                    // Read above, before the other options.
+                    value()?;
+                }
                 "--data" => data = PathBuf::from(value()?),
+                "--alias" => {
+                    let (from, to) = parse_alias(&value()?)?;
+                    aliases.insert(from, to);
+                }
                 "--domain" => {
+                    if file_domains {
+                        // The command line's domains replace the file's.
+                        domains.clear();
+                        file_domains = false;
+                    }
                     let d = value()?.to_ascii_lowercase();
                     if !valid_domain(&d) {
                         return err(format!("--domain {d:?} is not a domain name"));
@@ -353,10 +527,14 @@ impl Config {
                 }
                 "--user" => {
                     let u = parse_user(&value()?)?;
-                    if users.iter().any(|x| x.name == u.name) {
+                    if users[file_users..].iter().any(|x| x.name == u.name) {
                         return err(format!("--user {}: given twice", u.name));
                     }
-                    users.push(u);
+                    // It replaces an account of the same name from the file.
+                    match users[..file_users].iter().position(|x| x.name == u.name) {
+                        Some(i) => users[i] = u,
+                        None => users.push(u),
+                    }
                 }
                 "--smtp" => smtp = Some(parse_addr("--smtp", &value()?)?),
                 "--submission" => submission = Some(parse_addr("--submission", &value()?)?),
@@ -457,6 +635,8 @@ impl Config {
             limits,
             auth,
             session,
+            aliases,
+            lists,
         })))
     }
 
@@ -493,7 +673,7 @@ mod tests {
     fn run(args: &[&str]) -> Config {
         match Config::parse(args.iter().copied()).unwrap() {
             Command::Run(c) => *c,
-            Command::Help => panic!("help"),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -638,6 +818,114 @@ mod tests {
         assert_eq!(c.retry_after(2), Duration::from_secs(300));
         assert_eq!(c.retry_after(3), Duration::from_secs(4 * 3600));
         assert_eq!(c.retry_after(50), Duration::from_secs(4 * 3600));
+    }
+
+    #[test]
+    fn config_file_then_options_override() {
+        let dir = std::env::temp_dir().join(format!("mailwire-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("mailserver.toml");
+        let keys =
+            crate::accounts::format_scram(&crate::accounts::hash_password("s3cret", 4096).unwrap());
+        std::fs::write(
+            &path,
+            format!(
+                r#"
+data = "/srv/mail"
+hostname = "mx.example.org"
+domains = ["example.org", "example.net"]
+[listen]
+smtp = "127.0.0.1:25"
+pop3 = false
+[limits]
+max_connections = 50
+max_per_address = 5
+[auth]
+block_after = 4
+[accounts]
+alice = "{keys}"
+bob = "{keys}"
+[aliases]
+"Info@example.org" = ["alice@example.org", "x@elsewhere.test"]
+[lists."team@example.org"]
+members = ["alice@example.org"]
+"#
+            ),
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = run(&["--config", p]);
+        assert_eq!(c.data, PathBuf::from("/srv/mail"));
+        assert_eq!(c.hostname, "mx.example.org");
+        assert_eq!(c.domains, ["example.org", "example.net"]);
+        assert_eq!(c.smtp, Some("127.0.0.1:25".parse().unwrap()));
+        assert_eq!(c.pop3, None);
+        assert_eq!((c.limits.max_total, c.limits.max_per_address), (50, 5));
+        assert_eq!(c.auth.block_after, 4);
+        assert_eq!(c.users.len(), 2, "no demo account when the file has some");
+        assert!(c.users.iter().all(|u| u.demo_password().is_none()));
+        assert_eq!(c.aliases["info@example.org"].len(), 2);
+        assert_eq!(c.lists["team@example.org"].members.len(), 1);
+
+        // Options override the file; --domain replaces its domains; --user
+        // replaces an account of the same name.
+        let c = run(&[
+            "--max-connections",
+            "9",
+            &format!("--config={p}"),
+            "--domain",
+            "other.test",
+            "--user",
+            "bob:plain",
+            "--hostname",
+            "h.other.test",
+            "--alias",
+            "info@example.org=bob@example.org",
+        ]);
+        assert_eq!(c.limits.max_total, 9);
+        assert_eq!(c.limits.max_per_address, 5);
+        assert_eq!(c.domains, ["other.test"]);
+        assert_eq!(c.hostname, "h.other.test");
+        assert_eq!(c.users.len(), 2);
+        let bob = c.users.iter().find(|u| u.name == "bob").unwrap();
+        assert_eq!(bob.demo_password(), Some("plain"));
+        assert_eq!(c.aliases["info@example.org"], ["bob@example.org"]);
+
+        for bad in [
+            "[accounts]\nalice = \"secret\"",
+            "[accounts]\n\"a b\" = \"x\"",
+            "[aliases]\n\"info\" = [\"a@b.test\"]",
+            "hostname = \"bad host\"",
+            "[limits]\nconn_rate = \"5\"",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(Config::parse(["--config", p]).is_err(), "{bad:?}");
+        }
+        assert!(Config::parse(["--config", "/nonexistent/x.toml"]).is_err());
+        assert!(Config::parse(["--config"]).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn passwd_command_and_aliases() {
+        assert!(matches!(
+            Config::parse(["passwd", "Alice"]),
+            Ok(Command::Passwd { name }) if name == "alice"
+        ));
+        assert!(Config::parse(["passwd"]).is_err());
+        assert!(Config::parse(["passwd", "a b"]).is_err());
+        assert!(Config::parse(["passwd", "a", "b"]).is_err());
+        let (from, to) = parse_alias("Sales@A.test=x@a.test, y@b.test").unwrap();
+        assert_eq!(from, "sales@a.test");
+        assert_eq!(to, ["x@a.test", "y@b.test"]);
+        for bad in [
+            "x@a.test",
+            "x@a.test=",
+            "x=y@a.test",
+            "x@a.test=y@a.test,,z@a.test",
+        ] {
+            assert!(parse_alias(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

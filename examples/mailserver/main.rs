@@ -24,6 +24,7 @@ mod accounts;
 mod auth_guard;
 mod bounce;
 mod config;
+mod config_file;
 mod delivery;
 mod driver;
 mod limits;
@@ -412,12 +413,65 @@ fn banner(
     let _ = out.flush();
 }
 
+/// Reads one line from stdin; on a terminal, with a prompt and no echo
+/// (`stty -echo`, restored afterwards).
+fn read_password(prompt: &str) -> Result<String, String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let tty = io::stdin().is_terminal();
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if tty {
+        eprint!("{prompt}");
+        if !stty("-echo") {
+            return Err("cannot turn the terminal's echo off (stty)".into());
+        }
+    }
+    let mut line = String::new();
+    let read = io::stdin().lock().read_line(&mut line);
+    if tty {
+        stty("echo");
+        eprintln!();
+    }
+    read.map_err(|e| format!("reading the password: {e}"))?;
+    let pw = line.strip_suffix('\n').unwrap_or(&line);
+    let pw = pw.strip_suffix('\r').unwrap_or(pw);
+    if pw.is_empty() {
+        return Err("empty password".into());
+    }
+    Ok(pw.to_string())
+}
+
+/// `mailserver passwd NAME`: reads a password and prints the line for the
+/// config file's `[accounts]` table (SCRAM-SHA-256 keys, never the password).
+fn passwd(name: &str) -> Result<(), String> {
+    use std::io::IsTerminal as _;
+    let pw = read_password(&format!("password for {name}: "))?;
+    if io::stdin().is_terminal() && read_password("again: ")? != pw {
+        return Err("the passwords differ".into());
+    }
+    let keys = accounts::hash_password(&pw, accounts::ITERATIONS)?;
+    println!("\"{name}\" = \"{}\"", accounts::format_scram(&keys));
+    Ok(())
+}
+
 fn main() -> ExitCode {
     match Config::parse(std::env::args().skip(1)) {
         Ok(Command::Help) => {
             println!("{}", config::USAGE);
             ExitCode::SUCCESS
         }
+        Ok(Command::Passwd { name }) => match passwd(&name) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mailserver passwd: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(Command::Run(cfg)) => match run(*cfg) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
