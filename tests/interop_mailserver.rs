@@ -49,6 +49,9 @@ mod queue;
 #[path = "../examples/mailserver/resolve.rs"]
 mod resolve;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/rewrite.rs"]
+mod rewrite;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/smtp_session.rs"]
 mod smtp_session;
 #[allow(dead_code, unreachable_pub)]

@@ -107,8 +107,9 @@ pub(crate) struct Config {
     /// Address (lower case) to the addresses it stands for (`--alias`, the
     /// config file's `[aliases]`).
     pub(crate) aliases: BTreeMap<String, Vec<String>>,
-    /// Mailing lists of the config file (`[lists]`), kept for the list
-    /// service.
+    /// Mailing lists of the config file (`[lists]`), parsed and checked
+    /// and kept for the list service, which is not written yet.
+    #[allow(dead_code)]
     pub(crate) lists: BTreeMap<String, crate::config_file::List>,
 }
 

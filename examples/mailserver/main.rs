@@ -32,6 +32,7 @@ mod maildir;
 mod pop3_session;
 mod queue;
 mod resolve;
+mod rewrite;
 mod smtp_session;
 mod store;
 mod tls;

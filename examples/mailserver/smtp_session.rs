@@ -19,6 +19,7 @@ use crate::auth_guard::{Attempt, AuthGuard};
 use crate::driver::{Conn, Handler};
 use crate::limits::Limiter;
 use crate::maildir::queue_id;
+use crate::rewrite::Expansion;
 use crate::store::{Dest, Incoming, Store, Trace, received_field, unix_now};
 
 /// Which listener a session came in on.
@@ -404,14 +405,15 @@ impl Handler<Server> for Session<'_> {
                     }
                     ForwardPath::Mailbox(mb) => mb.to_string(),
                 };
-                let r = match self.shared.store.classify(&addr) {
-                    Some(Dest::Remote) if self.user.is_none() => Err(reply(
+                let r = match crate::rewrite::expand(&self.shared.store.cfg, &addr) {
+                    Expansion::Remote if self.user.is_none() => Err(reply(
                         550,
                         (5, 7, 1),
                         &format!("<{addr}>: Relay access denied"),
                     )),
-                    Some(d) => Ok(d),
-                    None => Err(reply(
+                    Expansion::Remote => Ok(vec![(addr.clone(), Dest::Remote)]),
+                    Expansion::Local(targets) => Ok(targets),
+                    Expansion::Unknown => Err(reply(
                         550,
                         (5, 1, 1),
                         &format!("<{addr}>: Recipient address rejected: User unknown"),
@@ -426,8 +428,12 @@ impl Handler<Server> for Session<'_> {
                             reply(452, (4, 5, 3), "Too many recipients in this connection"),
                         );
                     }
-                    (Ok(d), Some(tx)) => {
-                        tx.rcpts.push((addr, d));
+                    (Ok(targets), Some(tx)) => {
+                        for t in targets {
+                            if !tx.rcpts.contains(&t) {
+                                tx.rcpts.push(t);
+                            }
+                        }
                         self.recipients += 1;
                         let _ = m.accept(handle);
                     }
