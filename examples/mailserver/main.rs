@@ -341,7 +341,7 @@ fn banner(
         let what = match port {
             Port::Mta => "MTA: mail for local users, relay only after AUTH; STARTTLS",
             Port::Submission if cram => {
-                "submission: AUTH PLAIN LOGIN SCRAM-SHA-256 CRAM-MD5 required; STARTTLS"
+                "submission: AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 required; STARTTLS"
             }
             Port::Submission => "submission: AUTH PLAIN LOGIN SCRAM-SHA-256 required; STARTTLS",
             Port::Smtps => "submission over implicit TLS: AUTH required",

@@ -46,7 +46,12 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.hostname = cfg.hostname.clone();
     o.stls = !implicit_tls;
     o.implicit_tls = implicit_tls;
-    o.sasl_mechanisms = shared.mechanisms();
+    o.sasl_mechanisms = shared.mechanisms(&[
+        Mechanism::ScramSha256,
+        Mechanism::CramMd5,
+        Mechanism::Plain,
+        Mechanism::Login,
+    ]);
     o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
     o.max_bad_commands = cfg.session.max_errors;
     if shared.limiter.stressed() {

@@ -96,14 +96,16 @@ pub(crate) fn random_hex(n: usize) -> String {
 pub(crate) const STRESS_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Shared {
-    /// The SASL mechanisms offered: CRAM-MD5 only while every account
-    /// has its plaintext password (the `--user` demo accounts).
-    pub(crate) fn mechanisms(&self) -> Vec<Mechanism> {
-        let mut m = vec![Mechanism::Plain, Mechanism::Login, Mechanism::ScramSha256];
-        if self.accounts.all_plaintext() {
-            m.push(Mechanism::CramMd5);
-        }
-        m
+    /// The SASL mechanisms of `wanted` that can be offered: CRAM-MD5 only
+    /// while every account has its plaintext password (the `--user` demo
+    /// accounts).
+    pub(crate) fn mechanisms(&self, wanted: &[Mechanism]) -> Vec<Mechanism> {
+        let cram = self.accounts.all_plaintext();
+        wanted
+            .iter()
+            .copied()
+            .filter(|m| cram || *m != Mechanism::CramMd5)
+            .collect()
     }
 }
 
@@ -172,7 +174,12 @@ pub(crate) fn options(shared: &Shared, port: Port, peer: SocketAddr) -> Options 
     o.hostname = cfg.hostname.clone();
     o.starttls = port != Port::Smtps;
     o.implicit_tls = port == Port::Smtps;
-    o.auth_mechanisms = shared.mechanisms();
+    o.auth_mechanisms = shared.mechanisms(&[
+        Mechanism::Plain,
+        Mechanism::Login,
+        Mechanism::CramMd5,
+        Mechanism::ScramSha256,
+    ]);
     o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
     o.auth_required = port != Port::Mta;
     o.max_message_size = cfg.max_size as u64;
