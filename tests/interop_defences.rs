@@ -270,6 +270,33 @@ fn total_limit_refuses_at_once_and_frees_slots() {
     }
 }
 
+#[test]
+#[ignore = "interop: starts the mailserver; waits for a 10 s timeout"]
+fn idle_timeout_is_short_under_stress() {
+    let dir = scratch("stress");
+    let srv = MailServer::start(&dir.join("data"), &["--max-connections", "8"]);
+    let c = Connector::new();
+    // Six of eight slots taken: three quarters, the stress mark.
+    let mut held = Vec::new();
+    for _ in 0..6 {
+        let mut cl = Client::new(c.connect(lo(0, 2), srv.smtp()).unwrap());
+        assert!(cl.line().starts_with("220 "));
+        held.push(cl);
+    }
+    let mut idle = Client::new(c.connect(lo(0, 3), srv.smtp()).unwrap());
+    assert!(idle.line().starts_with("220 "));
+    let t = Instant::now();
+    let _ = idle.s.set_read_timeout(Some(Duration::from_secs(20)));
+    let l = idle.line();
+    let waited = t.elapsed();
+    assert!(l.starts_with("421 4.4.2"), "{l}");
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
+        "{waited:?}"
+    );
+    assert!(idle.closed());
+}
+
 /// One AUTH PLAIN on a fresh submission connection: the reply line and how
 /// long it took.
 fn auth_once(
