@@ -60,6 +60,9 @@ mod store;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/tls.rs"]
 mod tls;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/vacation.rs"]
+mod vacation;
 
 use std::collections::{HashMap, HashSet};
 use std::fs;

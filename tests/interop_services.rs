@@ -1,6 +1,7 @@
 //! Interop tests of the mailserver example's services (issue 15) with a
 //! real client (Python's smtplib): aliases, local and remote (the remote
-//! target is a second instance behind `--route`), and plus-addressing.
+//! target is a second instance behind `--route`), plus-addressing, and the
+//! vacation auto-reply (RFC 3834).
 //!
 //! Run them with `cargo test --release -p mailwire --test interop_services
 //! -- --ignored --test-threads=1` after `bash .ci/install-peers`.
@@ -17,22 +18,49 @@ use common::*;
 const PY_SEND: &str = r#"
 import smtplib, sys
 port, sender, rcpts, marker = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(","), sys.argv[4]
+extra = "".join(h + "\r\n" for h in sys.argv[5:])
 c = smtplib.SMTP("127.0.0.1", port)
 c.ehlo("client.test")
-refused = c.sendmail(sender, rcpts, "Subject: %s\r\nFrom: <%s>\r\n\r\nhello %s\r\n" % (marker, sender, marker))
+msg = "Subject: %s\r\nFrom: <%s>\r\nMessage-ID: <%s@client.test>\r\n%s\r\nhello %s\r\n" % (marker, sender, marker, extra, marker)
+refused = c.sendmail(sender, rcpts, msg)
 c.quit()
 print("refused", refused)
 "#;
 
 fn py_send(port: u16, from: &str, rcpts: &[&str], marker: &str) -> (bool, String) {
-    run(Command::new("python3").args([
-        "-c",
-        PY_SEND,
-        &port.to_string(),
-        from,
-        &rcpts.join(","),
-        marker,
-    ]))
+    py_send_with(port, from, rcpts, marker, &[])
+}
+
+/// As [`py_send`], with extra header fields.
+fn py_send_with(
+    port: u16,
+    from: &str,
+    rcpts: &[&str],
+    marker: &str,
+    fields: &[&str],
+) -> (bool, String) {
+    run(Command::new("python3")
+        .args([
+            "-c",
+            PY_SEND,
+            &port.to_string(),
+            from,
+            &rcpts.join(","),
+            marker,
+        ])
+        .args(fields))
+}
+
+/// Whether the server's log has `needle` within `timeout`.
+fn wait_log(srv: &MailServer, needle: &str, timeout: Duration) -> bool {
+    let end = std::time::Instant::now() + timeout;
+    while std::time::Instant::now() < end {
+        if srv.log().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
 }
 
 #[test]
@@ -110,4 +138,94 @@ fn aliases_and_plus_addressing_with_smtplib() {
     assert!(!ok && out.contains("550"), "{out}");
     let (ok, out) = py_send(port, "s@elsewhere.test", &["carol@b.test"], "alias-4");
     assert!(!ok && out.contains("Relay access denied"), "{out}");
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn vacation_reply_once_and_never_to_a_list() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("vacation");
+    let b = MailServer::start(
+        &dir.join("b"),
+        &[
+            "--domain",
+            "b.test",
+            "--hostname",
+            "mx.b.test",
+            "--user",
+            "carol:pc",
+        ],
+    );
+    let route = format!("b.test={}", b.smtp());
+    let a_data = dir.join("a");
+    std::fs::create_dir_all(a_data.join("mailboxes/demo")).unwrap();
+    std::fs::write(
+        a_data.join("mailboxes/demo/vacation.toml"),
+        "subject = \"Away\"\nstart = \"2000-01-01\"\ntext = \"\"\"\nI am away.\n\"\"\"\n",
+    )
+    .unwrap();
+    let a = MailServer::start(
+        &a_data,
+        &[
+            "--domain",
+            "a.test",
+            "--hostname",
+            "mx.a.test",
+            "--route",
+            &route,
+        ],
+    );
+    let port = a.smtp().port();
+    let (ok, out) = py_send(port, "carol@b.test", &["demo@a.test"], "vac-1");
+    assert!(ok, "{out}");
+    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "the reply\nA:\n{}\nB:\n{}", a.log(), b.log());
+    let reply = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    let unfolded = reply.replace("\r\n ", " ").replace("\r\n\t", " ");
+    for want in [
+        "Return-Path: <>\r\n",
+        "Auto-Submitted: auto-replied\r\n",
+        "In-Reply-To: <vac-1@client.test>\r\n",
+        "Subject: Away\r\n",
+        "From: demo@a.test\r\n",
+        "To: carol@b.test\r\n",
+        "I am away.\r\n",
+    ] {
+        assert!(unfolded.contains(want), "{want:?} in\n{reply}");
+    }
+    // The same sender again: no second reply within 7 days.
+    let (ok, out) = py_send(port, "carol@b.test", &["demo@a.test"], "vac-2");
+    assert!(ok, "{out}");
+    assert!(
+        wait_log(&a, "answered within 7 days", Duration::from_secs(10)),
+        "{}",
+        a.log()
+    );
+    // A list post from another sender: none either (RFC 3834 §2).
+    let (ok, out) = py_send_with(
+        port,
+        "dave@b.test",
+        &["demo@a.test"],
+        "vac-3",
+        &["List-Id: <team.b.test>"],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        wait_log(&a, "mailing list", Duration::from_secs(10)),
+        "{}",
+        a.log()
+    );
+    // Nor to the null sender.
+    let (ok, out) = py_send(port, "", &["demo@a.test"], "vac-4");
+    assert!(ok, "{out}");
+    assert!(
+        wait_log(&a, "null sender", Duration::from_secs(10)),
+        "{}",
+        a.log()
+    );
+    assert_eq!(a.wait_messages("demo", 4, Duration::from_secs(10)).len(), 4);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(b.messages("carol").len(), 1, "one reply only\n{}", a.log());
 }

@@ -36,6 +36,7 @@ mod rewrite;
 mod smtp_session;
 mod store;
 mod tls;
+mod vacation;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -508,6 +508,15 @@ impl Handler<Server> for Session<'_> {
                                 stored.local.len(),
                                 stored.queued
                             ));
+                            if let Some(copy) = stored.local.first() {
+                                let users = crate::vacation::local_users(&tx.rcpts);
+                                crate::vacation::after_delivery(
+                                    &self.shared.store,
+                                    &tx.sender,
+                                    &users,
+                                    copy,
+                                );
+                            }
                             reply(250, (2, 0, 0), &format!("Ok: queued as {}", tx.id))
                         }
                         Err(e) => {
