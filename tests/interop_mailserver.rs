@@ -865,17 +865,6 @@ fn free_port() -> std::net::SocketAddr {
         .unwrap()
 }
 
-fn wait_log(srv: &MailServer, needle: &str, timeout: Duration) -> bool {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if srv.log().contains(needle) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
 /// Submits one message through `srv`'s submission port with AUTH PLAIN.
 fn submit(
     srv: &MailServer,

@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -51,25 +52,9 @@ fn py_send_with(
         .args(fields))
 }
 
-/// Whether the server's log has `needle` within `timeout`.
-fn wait_log(srv: &MailServer, needle: &str, timeout: Duration) -> bool {
-    let end = std::time::Instant::now() + timeout;
-    while std::time::Instant::now() < end {
-        if srv.log().contains(needle) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-#[test]
-#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
-fn aliases_and_plus_addressing_with_smtplib() {
-    if !have("python3") {
-        return;
-    }
-    let dir = scratch("aliases");
+/// Instance B (b.test, account carol) and instance A (a.test, data in
+/// `a_data`) routing b.test to B, with `a_args` added.
+fn two_instances(dir: &Path, a_data: &Path, a_args: &[&str]) -> (MailServer, MailServer) {
     let b = MailServer::start(
         &dir.join("b"),
         &[
@@ -82,19 +67,33 @@ fn aliases_and_plus_addressing_with_smtplib() {
         ],
     );
     let route = format!("b.test={}", b.smtp());
-    let a = MailServer::start(
+    let mut args = vec![
+        "--domain",
+        "a.test",
+        "--hostname",
+        "mx.a.test",
+        "--route",
+        &route,
+    ];
+    args.extend_from_slice(a_args);
+    (MailServer::start(a_data, &args), b)
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn aliases_and_plus_addressing_with_smtplib() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("aliases");
+    let (a, b) = two_instances(
+        &dir,
         &dir.join("a"),
         &[
-            "--domain",
-            "a.test",
-            "--hostname",
-            "mx.a.test",
             "--user",
             "alice:pa",
             "--user",
             "bob:pb",
-            "--route",
-            &route,
             "--alias",
             "team@a.test=alice@a.test,staff@a.test",
             "--alias",
@@ -147,18 +146,6 @@ fn vacation_reply_once_and_never_to_a_list() {
         return;
     }
     let dir = scratch("vacation");
-    let b = MailServer::start(
-        &dir.join("b"),
-        &[
-            "--domain",
-            "b.test",
-            "--hostname",
-            "mx.b.test",
-            "--user",
-            "carol:pc",
-        ],
-    );
-    let route = format!("b.test={}", b.smtp());
     let a_data = dir.join("a");
     std::fs::create_dir_all(a_data.join("mailboxes/demo")).unwrap();
     std::fs::write(
@@ -166,17 +153,7 @@ fn vacation_reply_once_and_never_to_a_list() {
         "subject = \"Away\"\nstart = \"2000-01-01\"\ntext = \"\"\"\nI am away.\n\"\"\"\n",
     )
     .unwrap();
-    let a = MailServer::start(
-        &a_data,
-        &[
-            "--domain",
-            "a.test",
-            "--hostname",
-            "mx.a.test",
-            "--route",
-            &route,
-        ],
-    );
+    let (a, b) = two_instances(&dir, &a_data, &[]);
     let port = a.smtp().port();
     let (ok, out) = py_send(port, "carol@b.test", &["demo@a.test"], "vac-1");
     assert!(ok, "{out}");

@@ -57,23 +57,11 @@ pub(crate) struct Vacation {
     until: Option<u64>,
 }
 
-/// Days from 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// The Unix time of the start of a `YYYY-MM-DD` day (UTC).
 fn parse_day(s: &str) -> Result<u64, String> {
     let bad = || format!("bad date {s:?}: expected YYYY-MM-DD");
     let mut it = s.trim().splitn(3, '-');
-    let mut num = |len: usize| -> Result<i64, String> {
+    let mut num = |len: usize| -> Result<u16, String> {
         let p = it.next().ok_or_else(bad)?;
         if p.len() != len || !p.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
@@ -81,14 +69,14 @@ fn parse_day(s: &str) -> Result<u64, String> {
         p.parse().map_err(|_| bad())
     };
     let (y, m, d) = (num(4)?, num(2)?, num(2)?);
-    let month_days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let max = if m == 2 && leap { 29 } else { 0 };
-    let ok_m = (1..=12).contains(&m);
-    if y < 1970 || !ok_m || d < 1 || d > month_days[(m.clamp(1, 12) - 1) as usize].max(max) {
-        return Err(bad());
-    }
-    Ok(days_from_civil(y, m, d) as u64 * 86400)
+    let (m, d) = (
+        u8::try_from(m).map_err(|_| bad())?,
+        u8::try_from(d).map_err(|_| bad())?,
+    );
+    let t = DateTime::new(y, m, d, 0, 0, 0, 0)
+        .map_err(|_| bad())?
+        .unix_timestamp();
+    u64::try_from(t).map_err(|_| bad())
 }
 
 impl Vacation {

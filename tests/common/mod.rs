@@ -312,6 +312,18 @@ impl Drop for MailServer {
     }
 }
 
+/// Whether the server's log has `needle` within `timeout`.
+pub fn wait_log(srv: &MailServer, needle: &str, timeout: Duration) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if srv.log().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
 /// The files in `dir/new` and `dir/cur`, sorted.
 pub fn maildir_messages(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
