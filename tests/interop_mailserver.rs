@@ -37,6 +37,9 @@ mod delivery;
 #[path = "../examples/mailserver/driver.rs"]
 mod driver;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/hops.rs"]
+mod hops;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/limits.rs"]
 mod limits;
 #[allow(dead_code, unreachable_pub)]
@@ -54,6 +57,9 @@ mod rewrite;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/smtp_session.rs"]
 mod smtp_session;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/srs.rs"]
+mod srs;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/store.rs"]
 mod store;

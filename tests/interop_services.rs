@@ -206,3 +206,73 @@ fn vacation_reply_once_and_never_to_a_list() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(b.messages("carol").len(), 1, "one reply only\n{}", a.log());
 }
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn forward_file_with_srs_bounce_back_and_hop_limit() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("forward");
+    let a_data = dir.join("a");
+    std::fs::create_dir_all(a_data.join("mailboxes/alice")).unwrap();
+    std::fs::write(
+        a_data.join("mailboxes/alice/forward"),
+        "# on the road\nkeep\ncarol@b.test\n",
+    )
+    .unwrap();
+    let (a, b) = two_instances(&dir, &a_data, &["--user", "alice:pa"]);
+    let port = a.smtp().port();
+    let (ok, out) = py_send(port, "carol@b.test", &["alice@a.test"], "fwd-1");
+    assert!(ok, "{out}");
+    // The kept copy has the original sender...
+    let kept = String::from_utf8(find_one(&a, "alice", "fwd-1")).unwrap();
+    assert!(
+        kept.starts_with("Return-Path: <carol@b.test>\r\n"),
+        "{kept}"
+    );
+    // ...the forwarded one an SRS sender of a.test.
+    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "forwarded\nA:\n{}\nB:\n{}", a.log(), b.log());
+    let fwd = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    let rp = fwd
+        .strip_prefix("Return-Path: <")
+        .and_then(|r| r.split_once('>'))
+        .map(|(a, _)| a.to_string())
+        .unwrap();
+    assert!(
+        rp.starts_with("SRS0=") && rp.ends_with("=b.test=carol@a.test"),
+        "{rp}"
+    );
+    assert!(fwd.contains("fwd-1"));
+
+    // A bounce to the SRS address goes back to the original sender.
+    let (ok, out) = py_send(port, "", &[&rp], "bounce-1");
+    assert!(ok, "{out}\n{}", a.log());
+    let got = b.wait_messages("carol", 2, Duration::from_secs(30));
+    assert_eq!(
+        got.len(),
+        2,
+        "bounce relayed\nA:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
+    // A forged or unknown one is refused.
+    let forged = rp.replacen("=b.test=", "=evil.test=", 1);
+    let (ok, out) = py_send(port, "", &[&forged], "bounce-2");
+    assert!(!ok && out.contains("550"), "{out}");
+
+    // A message that has been round too often is refused (a mail loop).
+    let received: Vec<String> = (0..51)
+        .map(|i| {
+            format!(
+                "Received: from hop{i}.test by hop{}.test; Thu, 1 Jan 2026 00:00:00 +0000",
+                i + 1
+            )
+        })
+        .collect();
+    let fields: Vec<&str> = received.iter().map(String::as_str).collect();
+    let (ok, out) = py_send_with(port, "x@b.test", &["alice@a.test"], "loop-1", &fields);
+    assert!(!ok && out.contains("554"), "{out}");
+    assert!(a.log().contains("mail loop"), "{}", a.log());
+}

@@ -27,6 +27,7 @@ mod config;
 mod config_file;
 mod delivery;
 mod driver;
+mod hops;
 mod limits;
 mod maildir;
 mod pop3_session;
@@ -34,6 +35,7 @@ mod queue;
 mod resolve;
 mod rewrite;
 mod smtp_session;
+mod srs;
 mod store;
 mod tls;
 mod vacation;
@@ -256,6 +258,8 @@ fn run(cfg: Config) -> Result<(), String> {
         accounts,
         limiter: Limiter::new(cfg.limits),
         auth_guard: auth_guard::AuthGuard::new(cfg.auth),
+        srs: srs::Srs::open(&cfg.data)
+            .map_err(|e| format!("{}: SRS secret: {e}", cfg.data.display()))?,
         shutdown: shutdown.clone(),
     });
 

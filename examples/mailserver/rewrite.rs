@@ -1,11 +1,18 @@
 //! Recipient rewriting at RCPT time: aliases (`--alias`, the config file's
-//! `[aliases]`) and plus-addressing (`user+tag@domain` is `user`).
+//! `[aliases]`), per-account forward files, plus-addressing
+//! (`user+tag@domain` is `user`), and the return path of SRS addresses.
 //!
 //! - An alias stands for one or more addresses, local or remote, which may
 //!   be aliases themselves (up to [`MAX_DEPTH`] levels; a loop ends the
 //!   expansion of that branch). The expansion is done once, when the
-//!   recipient is accepted; the envelope sender is kept (no SRS: a remote
-//!   target's SPF check of the sender may fail).
+//!   recipient is accepted.
+//! - An account with a file `DATA/mailboxes/USER/forward` (one address a
+//!   line, `#` comments, and the word `keep` to keep a copy as well) has
+//!   its mail sent on to those addresses.
+//! - Mail forwarded to another domain (by an alias or a forward file)
+//!   leaves with an SRS envelope sender ([`crate::srs`]); mail to an
+//!   `SRS0=...` address of ours (a bounce of such mail) goes back to the
+//!   original sender, if the address is ours and recent.
 //! - `user+tag@domain` of a local domain, when no account or alias has that
 //!   exact name, is `user@domain` (the tag is not used for a folder yet).
 //!
@@ -16,6 +23,7 @@
 use std::collections::HashSet;
 
 use crate::config::Config;
+use crate::srs::Srs;
 use crate::store::{Dest, split_addr};
 
 /// How deep aliases may nest.
@@ -28,10 +36,37 @@ pub(crate) const MAX_TARGETS: usize = 1000;
 pub(crate) enum Expansion {
     /// Not ours: relay to it (after AUTH).
     Remote,
-    /// Ours: these deliveries (at least one).
+    /// Ours: these deliveries (at least one). A remote one among them is
+    /// forwarded mail (its sender is rewritten with SRS).
     Local(Vec<(String, Dest)>),
     /// A local domain without such an account or alias.
     Unknown,
+}
+
+/// What the rewriting needs besides the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Context<'a> {
+    pub(crate) srs: &'a Srs,
+    /// Days since 1970 (for SRS).
+    pub(crate) day: u64,
+}
+
+/// The targets of an account's forward file, and whether to keep a copy;
+/// `None` without a file (or with one that names no address).
+pub(crate) fn forward_file(cfg: &Config, user: &str) -> Option<(Vec<String>, bool)> {
+    let path = cfg.data.join("mailboxes").join(user).join("forward");
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut keep = false;
+    let mut targets = Vec::new();
+    for line in text.lines().take(MAX_TARGETS) {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.eq_ignore_ascii_case("keep") {
+            keep = true;
+        } else if split_addr(line).is_some() && !line.contains(char::is_whitespace) {
+            targets.push(line.to_string());
+        }
+    }
+    (!targets.is_empty()).then_some((targets, keep))
 }
 
 /// The account for a local part of a local domain, with plus-addressing.
@@ -55,8 +90,8 @@ fn alias<'c>(cfg: &'c Config, addr: &str) -> Option<&'c Vec<String>> {
 }
 
 /// Expands one recipient address.
-pub(crate) fn expand(cfg: &Config, addr: &str) -> Expansion {
-    let Some((_, domain)) = split_addr(addr) else {
+pub(crate) fn expand(cfg: &Config, cx: Context<'_>, addr: &str) -> Expansion {
+    let Some((local, domain)) = split_addr(addr) else {
         return Expansion::Unknown;
     };
     let local_domain = cfg.is_local_domain(domain);
@@ -66,6 +101,30 @@ pub(crate) fn expand(cfg: &Config, addr: &str) -> Expansion {
     }
     let mut out = Vec::new();
     let mut seen = HashSet::new();
+    if local_domain
+        && local
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("SRS0="))
+    {
+        // A bounce of forwarded mail: back to the original sender.
+        return match cx.srs.reverse(local, cx.day) {
+            Some(orig) => match split_addr(&orig) {
+                Some((_, d)) if !cfg.is_local_domain(d) => {
+                    Expansion::Local(vec![(orig, Dest::Remote)])
+                }
+                Some(_) => {
+                    walk(cfg, &orig, 0, &mut seen, &mut out);
+                    if out.is_empty() {
+                        Expansion::Unknown
+                    } else {
+                        Expansion::Local(out)
+                    }
+                }
+                None => Expansion::Unknown,
+            },
+            None => Expansion::Unknown,
+        };
+    }
     walk(cfg, addr, 0, &mut seen, &mut out);
     if out.is_empty() {
         Expansion::Unknown
@@ -96,7 +155,17 @@ fn walk(
     };
     let dest = if cfg.is_local_domain(domain) {
         match account(cfg, local) {
-            Some(user) => Dest::Local(user),
+            Some(user) => {
+                if let Some((targets, keep)) = forward_file(cfg, &user) {
+                    for t in &targets {
+                        walk(cfg, t, depth + 1, seen, out);
+                    }
+                    if !keep {
+                        return;
+                    }
+                }
+                Dest::Local(user)
+            }
             None => return,
         }
     } else {
@@ -116,6 +185,15 @@ fn walk(
 mod tests {
     use super::*;
     use crate::config::Command;
+
+    fn srs() -> Srs {
+        Srs::new(vec![1; 32])
+    }
+
+    fn expand(c: &Config, addr: &str) -> Expansion {
+        let s = srs();
+        super::expand(c, Context { srs: &s, day: 100 }, addr)
+    }
 
     fn cfg(args: &[&str]) -> Config {
         let mut all = vec!["--domain", "a.test", "--user", "alice:1", "--user", "bob:2"];
@@ -188,6 +266,47 @@ mod tests {
             local(&[("bob+l@a.test", "bob")])
         );
         assert_eq!(expand(&c, "gone@a.test"), Expansion::Unknown);
+    }
+
+    #[test]
+    fn forward_files_and_srs_returns() {
+        let dir = std::env::temp_dir().join(format!("mailwire-fwd-{}", std::process::id()));
+        let data = dir.to_str().unwrap().to_string();
+        let c = cfg(&["--data", &data]);
+        let fwd = |user: &str, text: &str| {
+            let d = dir.join("mailboxes").join(user);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("forward"), text).unwrap();
+        };
+        fwd("alice", "# away\nx@b.test\nbob@a.test  # and bob\n");
+        fwd("bob", "keep\nalice@a.test\n");
+        // alice -> x@b.test and bob; bob keeps his copy and sends on to
+        // alice, which is a loop: cut.
+        assert_eq!(
+            expand(&c, "alice@a.test"),
+            local(&[("x@b.test", ""), ("bob@a.test", "bob")])
+        );
+        assert_eq!(
+            forward_file(&c, "bob"),
+            Some((vec!["alice@a.test".to_string()], true))
+        );
+        fwd("bob", "# nothing\nkeep\n");
+        assert_eq!(forward_file(&c, "bob"), None, "no address: no forwarding");
+
+        let s = srs();
+        let rewritten = s.forward("carol@c.test", "a.test", 100);
+        assert_eq!(
+            expand(&c, &rewritten),
+            local(&[("carol@c.test", "")]),
+            "a bounce goes back"
+        );
+        let back_home = s.forward("bob@a.test", "a.test", 100);
+        assert_eq!(expand(&c, &back_home), local(&[("bob@a.test", "bob")]));
+        assert_eq!(
+            expand(&c, "SRS0=zzzz=aa=c.test=carol@a.test"),
+            Expansion::Unknown
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub(crate) struct Shared {
     pub(crate) limiter: Arc<Limiter>,
     /// Failed AUTH attempts per client address.
     pub(crate) auth_guard: AuthGuard,
+    /// The sender rewriting of forwarded mail.
+    pub(crate) srs: crate::srs::Srs,
     /// Set by SIGTERM: finish open transactions, take no new ones.
     pub(crate) shutdown: Arc<AtomicBool>,
 }
@@ -129,6 +131,9 @@ struct Tx {
     rcpts: Vec<(String, Dest)>,
     eight_bit: bool,
     smtputf8: bool,
+    /// A recipient is forwarded to another domain (alias, forward file):
+    /// the queued copy gets an SRS sender.
+    forwarded: bool,
 }
 
 /// One session.
@@ -156,6 +161,8 @@ pub(crate) struct Session<'a> {
     recipients: usize,
     /// Transactions started on this connection.
     transactions: u32,
+    /// `Received:` fields of the message coming in.
+    hops: crate::hops::HopCounter,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -215,7 +222,21 @@ impl<'a> Session<'a> {
             errors: 0,
             recipients: 0,
             transactions: 0,
+            hops: crate::hops::HopCounter::default(),
         }
+    }
+
+    /// The SRS envelope sender of a transaction's queued copy, when it
+    /// forwards mail of a foreign sender to another domain.
+    fn srs_sender(&self, tx: &Tx) -> Option<String> {
+        let cfg = &self.shared.store.cfg;
+        let foreign =
+            crate::store::split_addr(&tx.sender).is_some_and(|(_, d)| !cfg.is_local_domain(d));
+        (tx.forwarded && foreign).then(|| {
+            self.shared
+                .srs
+                .forward(&tx.sender, &cfg.domains[0], unix_now() / 86400)
+        })
     }
 
     /// A recipient refused by policy: `rep`, or 421 and the end of the
@@ -401,6 +422,7 @@ impl Handler<Server> for Session<'_> {
                     rcpts: Vec::new(),
                     eight_bit: params.body == Some(BodyType::EightBitMime),
                     smtputf8: params.smtputf8,
+                    forwarded: false,
                 });
                 self.in_tx = true;
                 let _ = m.accept(handle);
@@ -412,14 +434,22 @@ impl Handler<Server> for Session<'_> {
                     }
                     ForwardPath::Mailbox(mb) => mb.to_string(),
                 };
-                let r = match crate::rewrite::expand(&self.shared.store.cfg, &addr) {
+                let cx = crate::rewrite::Context {
+                    srs: &self.shared.srs,
+                    day: unix_now() / 86400,
+                };
+                let r = match crate::rewrite::expand(&self.shared.store.cfg, cx, &addr) {
                     Expansion::Remote if self.user.is_none() => Err(reply(
                         550,
                         (5, 7, 1),
                         &format!("<{addr}>: Relay access denied"),
                     )),
-                    Expansion::Remote => Ok(vec![(addr.clone(), Dest::Remote)]),
-                    Expansion::Local(targets) => Ok(targets),
+                    Expansion::Remote => Ok((vec![(addr.clone(), Dest::Remote)], false)),
+                    // A remote target of ours is forwarded mail.
+                    Expansion::Local(targets) => {
+                        let forwarded = targets.iter().any(|(_, d)| *d == Dest::Remote);
+                        Ok((targets, forwarded))
+                    }
                     Expansion::Unknown => Err(reply(
                         550,
                         (5, 1, 1),
@@ -435,7 +465,8 @@ impl Handler<Server> for Session<'_> {
                             reply(452, (4, 5, 3), "Too many recipients in this connection"),
                         );
                     }
-                    (Ok(targets), Some(tx)) => {
+                    (Ok((targets, forwarded)), Some(tx)) => {
+                        tx.forwarded |= forwarded;
                         for t in targets {
                             if !tx.rcpts.contains(&t) {
                                 tx.rcpts.push(t);
@@ -473,6 +504,7 @@ impl Handler<Server> for Session<'_> {
                         Ok(mut inc) => {
                             inc.eight_bit = tx.eight_bit;
                             inc.smtputf8 = tx.smtputf8;
+                            inc.remote_sender = self.srs_sender(tx);
                             self.incoming = Some(inc);
                         }
                         Err(e) => self.data_error = Some(e),
@@ -480,6 +512,7 @@ impl Handler<Server> for Session<'_> {
                 }
             }
             Event::DataChunk(bytes) => {
+                self.hops.feed(&bytes);
                 if let Some(inc) = self.incoming.as_mut()
                     && let Err(e) = inc.write(&bytes)
                 {
@@ -491,7 +524,23 @@ impl Handler<Server> for Session<'_> {
             }
             Event::DataEnd { handle, size } => {
                 let tx = self.tx.take();
-                let inc = self.incoming.take();
+                let mut inc = self.incoming.take();
+                let hops = std::mem::take(&mut self.hops);
+                if hops.too_many() {
+                    if let Some(inc) = inc.take() {
+                        inc.abort();
+                    }
+                    self.log(&format!(
+                        "refused: {} Received fields: a mail loop",
+                        hops.hops()
+                    ));
+                    self.in_tx = false;
+                    let _ = m.reply(
+                        handle,
+                        reply(554, (5, 4, 6), "Too many hops: mail loop detected"),
+                    );
+                    return Ok(());
+                }
                 let r = match (tx, inc, self.data_error.take()) {
                     (Some(tx), Some(inc), None) => match inc.commit(&self.shared.store) {
                         Ok(stored) => {
