@@ -55,6 +55,9 @@ mod resolve;
 #[path = "../examples/mailserver/rewrite.rs"]
 mod rewrite;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/runner.rs"]
+mod runner;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/smtp_session.rs"]
 mod smtp_session;
 #[allow(dead_code, unreachable_pub)]

@@ -276,3 +276,86 @@ fn forward_file_with_srs_bounce_back_and_hop_limit() {
     assert!(!ok && out.contains("554"), "{out}");
     assert!(a.log().contains("mail loop"), "{}", a.log());
 }
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn parallel_runner_slow_destination_does_not_hold_the_others() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    if !have("python3") {
+        return;
+    }
+    // A destination that accepts connections and never says a word.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    hole.set_nonblocking(true).unwrap();
+    let hole_addr = hole.local_addr().unwrap();
+    let (held, stop) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let holder = {
+        let (held, stop) = (held.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut socks = Vec::new();
+            // Bounded: until the test ends, at most two minutes.
+            let end = std::time::Instant::now() + Duration::from_secs(120);
+            while !stop.load(Ordering::SeqCst) && std::time::Instant::now() < end {
+                match hole.accept() {
+                    Ok((s, _)) => {
+                        socks.push(s);
+                        held.store(socks.len(), Ordering::SeqCst);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })
+    };
+    let dir = scratch("runner");
+    let slow_route = format!("slow.test={hole_addr}");
+    let (a, b) = two_instances(
+        &dir,
+        &dir.join("a"),
+        &[
+            "--route",
+            &slow_route,
+            "--alias",
+            "slow@a.test=x@slow.test",
+            "--alias",
+            "far@a.test=carol@b.test",
+            "--max-per-destination",
+            "2",
+        ],
+    );
+    let port = a.smtp().port();
+    for i in 0..3 {
+        let (ok, out) = py_send(port, "s@c.test", &["slow@a.test"], &format!("slow-{i}"));
+        assert!(ok, "{out}");
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(15);
+    while held.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        held.load(Ordering::SeqCst),
+        2,
+        "two deliveries to slow.test hang"
+    );
+    // Mail for another destination still goes out at once.
+    let t = std::time::Instant::now();
+    let (ok, out) = py_send(port, "s@c.test", &["far@a.test"], "fast-1");
+    assert!(ok, "{out}");
+    let got = b.wait_messages("carol", 1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1, "delivered past the slow one\nA:\n{}", a.log());
+    eprintln!(
+        "delivered to b.test {:?} after submission, slow.test hanging",
+        t.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        held.load(Ordering::SeqCst),
+        2,
+        "never more than two connections to one destination"
+    );
+    stop.store(true, Ordering::SeqCst);
+    holder.join().unwrap();
+}

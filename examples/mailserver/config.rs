@@ -14,6 +14,7 @@ use mailwire::sasl::Secret;
 use crate::accounts::Credential;
 use crate::auth_guard::AuthPolicy;
 use crate::limits::ConnLimits;
+use crate::runner::RunnerLimits;
 
 /// One account: a name and its password (or its keys). The account
 /// receives mail for `NAME@D` for every local domain `D`.
@@ -104,6 +105,8 @@ pub(crate) struct Config {
     pub(crate) auth: AuthPolicy,
     /// Limits within one SMTP or POP3 connection.
     pub(crate) session: SessionLimits,
+    /// Deliveries at once, in all and per destination.
+    pub(crate) runner: RunnerLimits,
     /// Address (lower case) to the addresses it stands for (`--alias`, the
     /// config file's `[aliases]`).
     pub(crate) aliases: BTreeMap<String, Vec<String>>,
@@ -152,6 +155,9 @@ Defences (0 turns a count limit off where said):
   --max-recipients N       recipients per transaction (at least 100) [100]
   --max-recipients-per-connection N  recipients per connection [1000]
   --max-transactions N     transactions per connection [100]
+Queue:
+  --queue-workers N        deliveries at once [8]
+  --max-per-destination N  deliveries at once to one domain [2]
   -h, --help               this text";
 
 /// A bad command line.
@@ -367,6 +373,7 @@ impl Config {
         let mut limits = ConnLimits::default();
         let mut auth = AuthPolicy::default();
         let mut session = SessionLimits::default();
+        let mut runner = RunnerLimits::default();
         let mut aliases = BTreeMap::new();
         let mut lists = BTreeMap::new();
 
@@ -446,6 +453,8 @@ impl Config {
                 .max_recipients_per_connection
                 .unwrap_or(session.max_recipients_per_connection);
             session.max_transactions = l.max_transactions.unwrap_or(session.max_transactions);
+            runner.workers = l.queue_workers.unwrap_or(runner.workers);
+            runner.per_destination = l.max_per_destination.unwrap_or(runner.per_destination);
             let a = &f.auth;
             for (slot, v) in [
                 (&mut auth.delay, &a.delay),
@@ -589,6 +598,8 @@ impl Config {
                     session.max_recipients_per_connection = parse_count(&opt, &value()?)?;
                 }
                 "--max-transactions" => session.max_transactions = parse_count(&opt, &value()?)?,
+                "--queue-workers" => runner.workers = parse_count(&opt, &value()?)?,
+                "--max-per-destination" => runner.per_destination = parse_count(&opt, &value()?)?,
                 other => return err(format!("unknown option {other:?}")),
             }
         }
@@ -606,6 +617,9 @@ impl Config {
         }
         if limits.max_total == 0 || limits.max_per_address == 0 {
             return err("--max-connections and --max-per-address must be at least 1");
+        }
+        if runner.workers == 0 || runner.per_destination == 0 {
+            return err("--queue-workers and --max-per-destination must be at least 1");
         }
         if auth.max_per_connection == 0 || auth.block_after == 0 || session.max_errors == 0 {
             return err(
@@ -636,6 +650,7 @@ impl Config {
             limits,
             auth,
             session,
+            runner,
             aliases,
             lists,
         })))
@@ -761,7 +776,18 @@ mod tests {
             "300",
             "--max-transactions",
             "9",
+            "--queue-workers",
+            "3",
+            "--max-per-destination",
+            "1",
         ]);
+        assert_eq!(
+            c.runner,
+            RunnerLimits {
+                workers: 3,
+                per_destination: 1
+            }
+        );
         assert_eq!(
             c.limits,
             ConnLimits {

@@ -86,6 +86,10 @@ pub(crate) struct Limits {
     pub(crate) max_recipients: Option<usize>,
     pub(crate) max_recipients_per_connection: Option<usize>,
     pub(crate) max_transactions: Option<u32>,
+    /// Deliveries at once (`--queue-workers`).
+    pub(crate) queue_workers: Option<usize>,
+    /// Deliveries at once to one domain (`--max-per-destination`).
+    pub(crate) max_per_destination: Option<usize>,
 }
 
 /// `[auth]`, as the options `--auth-*`.

@@ -42,19 +42,14 @@ pub(crate) enum Attempt {
     Done(Vec<(String, RcptResult)>),
 }
 
-/// Runs until the queue shuts down.
+/// Runs until the queue shuts down (the parallel runner, [`crate::runner`]).
 pub(crate) fn run_queue(shared: &Shared) {
-    let cfg = &shared.store.cfg;
-    let resolver = Resolver::new(cfg.routes.clone(), cfg.mx_port, cfg.dns);
-    let queue = &shared.store.queue;
-    while let Some(due) = queue.take_due(Duration::from_secs(1)) {
-        for entry in due {
-            process(shared, &resolver, entry);
-        }
-    }
+    crate::runner::run(shared);
 }
 
-fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
+/// One delivery attempt of `entry`: every recipient domain, then the
+/// bounce for permanent failures and the entry updated or removed.
+pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     let cfg = &shared.store.cfg;
     let queue = &shared.store.queue;
     let msg = match queue.read_message(&entry) {

@@ -34,6 +34,7 @@ mod pop3_session;
 mod queue;
 mod resolve;
 mod rewrite;
+mod runner;
 mod smtp_session;
 mod srs;
 mod store;
