@@ -43,6 +43,9 @@ mod hops;
 #[path = "../examples/mailserver/limits.rs"]
 mod limits;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/list.rs"]
+mod list;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/maildir.rs"]
 mod maildir;
 #[allow(dead_code, unreachable_pub)]

@@ -52,6 +52,19 @@ fn py_send_with(
         .args(fields))
 }
 
+/// One message with the given subject (list commands).
+fn py_send_subject(port: u16, from: &str, to: &str, subject: &str) -> (bool, String) {
+    run(Command::new("python3").args(["-c", PY_SUBJECT, &port.to_string(), from, to, subject]))
+}
+
+const PY_SUBJECT: &str = r#"
+import smtplib, sys
+port, sender, rcpt, subject = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = smtplib.SMTP("127.0.0.1", port)
+c.sendmail(sender, [rcpt], "Subject: %s\r\nFrom: <%s>\r\n\r\ncommand\r\n" % (subject, sender))
+c.quit()
+"#;
+
 /// Instance B (b.test, account carol) and instance A (a.test, data in
 /// `a_data`) routing b.test to B, with `a_args` added.
 fn two_instances(dir: &Path, a_data: &Path, a_args: &[&str]) -> (MailServer, MailServer) {
@@ -124,8 +137,10 @@ fn aliases_and_plus_addressing_with_smtplib() {
     let fwd = std::fs::read(&got[0]).unwrap();
     let fwd = String::from_utf8_lossy(&fwd);
     assert!(fwd.contains("alias-1"), "{fwd}");
+    // Forwarded by an alias: an SRS sender.
+    let rp = fwd.lines().next().unwrap();
     assert!(
-        fwd.starts_with("Return-Path: <sender@elsewhere.test>"),
+        rp.starts_with("Return-Path: <SRS0=") && rp.ends_with("=elsewhere.test=sender@a.test>"),
         "{fwd}"
     );
 
@@ -358,4 +373,118 @@ fn parallel_runner_slow_destination_does_not_hold_the_others() {
     );
     stop.store(true, Ordering::SeqCst);
     holder.join().unwrap();
+}
+
+/// The value of a header field of a stored message (first occurrence).
+fn field(msg: &str, name: &str) -> Option<String> {
+    msg.split("\r\n\r\n").next()?.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn mailing_list_post_members_only_confirmed_unsubscribe_and_bounces() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("list");
+    let members = dir.join("team.members");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&members, "alice@a.test\ncarol@b.test\n").unwrap();
+    let list = format!("team@a.test={}", members.display());
+    let (a, b) = two_instances(
+        &dir,
+        &dir.join("a"),
+        &["--user", "alice:pa", "--list", &list],
+    );
+    let port = a.smtp().port();
+
+    // A member's post reaches every member with the list fields.
+    let (ok, out) = py_send(port, "carol@b.test", &["team@a.test"], "list-1");
+    assert!(ok, "{out}");
+    let mine = String::from_utf8(find_one(&a, "alice", "list-1")).unwrap();
+    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "the post at b.test\nA:\n{}", a.log());
+    let theirs = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    for (copy, member) in [(&mine, "alice=a.test"), (&theirs, "carol=b.test")] {
+        assert_eq!(
+            field(copy, "List-Id").as_deref(),
+            Some("<team.a.test>"),
+            "{copy}"
+        );
+        assert_eq!(
+            field(copy, "List-Post").as_deref(),
+            Some("<mailto:team@a.test>")
+        );
+        assert_eq!(
+            field(copy, "List-Unsubscribe").as_deref(),
+            Some("<mailto:team-request@a.test?subject=unsubscribe>")
+        );
+        assert_eq!(
+            field(copy, "Return-Path"),
+            Some(format!("<team-bounces+{member}@a.test>")),
+            "VERP envelope sender"
+        );
+    }
+
+    // A non-member may not post.
+    let (ok, out) = py_send(port, "dave@c.test", &["team@a.test"], "list-2");
+    assert!(
+        !ok && out.contains("posting restricted to members"),
+        "{out}"
+    );
+
+    // Unsubscribing takes a confirmation from the address itself.
+    let (ok, out) = py_send_subject(port, "carol@b.test", "team-request@a.test", "unsubscribe");
+    assert!(ok, "{out}");
+    let got = b.wait_messages("carol", 2, Duration::from_secs(30));
+    let ask = got
+        .iter()
+        .map(|p| String::from_utf8(std::fs::read(p).unwrap()).unwrap())
+        .find(|m| field(m, "Subject").is_some_and(|s| s.starts_with("confirm ")))
+        .expect("the confirmation request");
+    assert!(
+        std::fs::read_to_string(&members)
+            .unwrap()
+            .contains("carol@b.test")
+    );
+    // A made-up token does nothing...
+    let (ok, _) = py_send_subject(
+        port,
+        "carol@b.test",
+        "team-request@a.test",
+        "confirm 0123456789abcdef",
+    );
+    assert!(ok);
+    assert!(wait_log(
+        &a,
+        "wrong or stale confirmation",
+        Duration::from_secs(10)
+    ));
+    assert!(
+        std::fs::read_to_string(&members)
+            .unwrap()
+            .contains("carol@b.test")
+    );
+    // ...the right one, answered as a reply, does.
+    let subject = format!("Re: {}", field(&ask, "Subject").unwrap());
+    let (ok, out) = py_send_subject(port, "carol@b.test", "team-request@a.test", &subject);
+    assert!(ok, "{out}");
+    assert!(
+        wait_log(&a, "unsubscribed", Duration::from_secs(10)),
+        "{}",
+        a.log()
+    );
+    assert_eq!(std::fs::read_to_string(&members).unwrap(), "alice@a.test\n");
+
+    // A bounce of a member's copy is counted.
+    let (ok, out) = py_send(port, "", &["team-bounces+alice=a.test@a.test"], "bounce-1");
+    assert!(ok, "{out}");
+    assert!(
+        wait_log(&a, "bounce 1 of <alice@a.test>", Duration::from_secs(10)),
+        "{}",
+        a.log()
+    );
 }

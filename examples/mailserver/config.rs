@@ -110,10 +110,9 @@ pub(crate) struct Config {
     /// Address (lower case) to the addresses it stands for (`--alias`, the
     /// config file's `[aliases]`).
     pub(crate) aliases: BTreeMap<String, Vec<String>>,
-    /// Mailing lists of the config file (`[lists]`), parsed and checked
-    /// and kept for the list service, which is not written yet.
-    #[allow(dead_code)]
-    pub(crate) lists: BTreeMap<String, crate::config_file::List>,
+    /// Mailing lists (`--list`, `[lists]`): address (lower case) to its
+    /// members file.
+    pub(crate) lists: BTreeMap<String, crate::list::ListConf>,
 }
 
 /// The usage text printed for `--help` and for a bad option.
@@ -126,6 +125,7 @@ usage: mailserver [OPTIONS]
   --domain D               a local domain, repeatable [localhost]
   --user NAME:PASSWORD     a demo account, password in plain text, repeatable [demo:demo]
   --alias ADDR=ADDR[,ADDR...]  mail for ADDR goes to these addresses instead, repeatable
+  --list ADDR=FILE         a mailing list, its members in FILE (one a line), repeatable
   --smtp ADDR              MTA port: local mail without AUTH, relay with AUTH [127.0.0.1:2525]
   --submission ADDR        submission port, AUTH required [127.0.0.1:2587]
   --smtps ADDR             implicit-TLS submission (RFC 8314) [off]
@@ -486,7 +486,7 @@ impl Config {
                 aliases.insert(from.to_ascii_lowercase(), to);
             }
             for (addr, list) in f.lists {
-                if !is_address(&addr) || !list.members.iter().all(|m| is_address(m)) {
+                if !is_address(&addr) {
                     return err(format!(
                         "lists.{addr:?}: addresses such as user@example.org"
                     ));
@@ -517,6 +517,21 @@ impl Config {
                     value()?;
                 }
                 "--data" => data = PathBuf::from(value()?),
+                "--list" => {
+                    let v = value()?;
+                    let bad = || ConfigError(format!("--list {v:?}: expected ADDR=FILE"));
+                    let (addr, file) = v.split_once('=').ok_or_else(bad)?;
+                    if !is_address(addr) || file.is_empty() {
+                        return Err(bad());
+                    }
+                    lists.insert(
+                        addr.to_ascii_lowercase(),
+                        crate::list::ListConf {
+                            file: PathBuf::from(file),
+                            open: false,
+                        },
+                    );
+                }
                 "--alias" => {
                     let (from, to) = parse_alias(&value()?)?;
                     aliases.insert(from, to);
@@ -875,7 +890,7 @@ bob = "{keys}"
 [aliases]
 "Info@example.org" = ["alice@example.org", "x@elsewhere.test"]
 [lists."team@example.org"]
-members = ["alice@example.org"]
+file = "/srv/team"
 "#
             ),
         )
@@ -892,7 +907,7 @@ members = ["alice@example.org"]
         assert_eq!(c.users.len(), 2, "no demo account when the file has some");
         assert!(c.users.iter().all(|u| u.demo_password().is_none()));
         assert_eq!(c.aliases["info@example.org"].len(), 2);
-        assert_eq!(c.lists["team@example.org"].members.len(), 1);
+        assert_eq!(c.lists["team@example.org"].file, PathBuf::from("/srv/team"));
 
         // Options override the file; --domain replaces its domains; --user
         // replaces an account of the same name.
@@ -908,7 +923,11 @@ members = ["alice@example.org"]
             "h.other.test",
             "--alias",
             "info@example.org=bob@example.org",
+            "--list",
+            "Staff@example.org=/srv/staff",
         ]);
+        assert_eq!(c.lists.len(), 2);
+        assert!(!c.lists["staff@example.org"].open);
         assert_eq!(c.limits.max_total, 9);
         assert_eq!(c.limits.max_per_address, 5);
         assert_eq!(c.domains, ["other.test"]);

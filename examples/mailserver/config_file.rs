@@ -20,7 +20,7 @@
 //! "info@example.org" = ["alice@example.org", "bob@example.net"]
 //!
 //! [lists."team@example.org"]
-//! members = ["alice@example.org", "carol@example.com"]
+//! file = "/var/lib/mailserver/team.members"
 //! ```
 //!
 //! Passwords are never in the file, only SCRAM-SHA-256 keys
@@ -105,17 +105,6 @@ pub(crate) struct Auth {
     pub(crate) allow_plaintext: Option<bool>,
 }
 
-/// One mailing list.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct List {
-    /// Its members' addresses.
-    pub(crate) members: Vec<String>,
-    /// Whether non-members may post. Default false.
-    #[serde(default)]
-    pub(crate) open: bool,
-}
-
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,9 +135,9 @@ pub(crate) struct File {
     /// Address to the addresses it stands for.
     #[serde(default)]
     pub(crate) aliases: BTreeMap<String, Vec<String>>,
-    /// List address to its members.
+    /// List address to its members file (`--list`).
     #[serde(default)]
-    pub(crate) lists: BTreeMap<String, List>,
+    pub(crate) lists: BTreeMap<String, crate::list::ListConf>,
 }
 
 /// Reads and parses the file.
@@ -207,7 +196,7 @@ alice = "SCRAM-SHA-256$4096:c2FsdA==$a:b"
 "info@example.org" = ["alice@example.org", "bob@example.net"]
 
 [lists."team@example.org"]
-members = ["alice@example.org"]
+file = "team.members"
 open = true
 "#,
         )
@@ -230,8 +219,8 @@ open = true
         assert_eq!(f.aliases["info@example.org"].len(), 2);
         assert_eq!(
             f.lists["team@example.org"],
-            List {
-                members: vec!["alice@example.org".into()],
+            crate::list::ListConf {
+                file: "team.members".into(),
                 open: true
             }
         );

@@ -29,6 +29,7 @@ mod delivery;
 mod driver;
 mod hops;
 mod limits;
+mod list;
 mod maildir;
 mod pop3_session;
 mod queue;

@@ -134,6 +134,8 @@ struct Tx {
     /// A recipient is forwarded to another domain (alias, forward file):
     /// the queued copy gets an SRS sender.
     forwarded: bool,
+    /// Mailing-list addresses among the recipients, and what for.
+    lists: Vec<(String, crate::list::Role)>,
 }
 
 /// One session.
@@ -163,6 +165,9 @@ pub(crate) struct Session<'a> {
     transactions: u32,
     /// `Received:` fields of the message coming in.
     hops: crate::hops::HopCounter,
+    /// The content of a message to a mailing list (bounded by the message
+    /// size limit), for the list to send on.
+    list_buf: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -223,6 +228,7 @@ impl<'a> Session<'a> {
             recipients: 0,
             transactions: 0,
             hops: crate::hops::HopCounter::default(),
+            list_buf: None,
         }
     }
 
@@ -298,6 +304,74 @@ impl<'a> Session<'a> {
         self.tx = None;
         self.data_error = None;
         self.in_tx = false;
+        self.list_buf = None;
+    }
+
+    /// A recipient that is an address of a mailing list: posts only from
+    /// members (unless the list is open).
+    fn list_rcpt(
+        &mut self,
+        m: &mut Server,
+        handle: ReplyHandle,
+        list: String,
+        role: crate::list::Role,
+    ) {
+        let cfg = &self.shared.store.cfg;
+        let Some(tx) = self.tx.as_mut() else {
+            let _ = m.reply(handle, reply(503, (5, 5, 1), "Need MAIL command"));
+            return;
+        };
+        let open = cfg.lists.get(&list).is_none_or(|c| c.open);
+        let member = || {
+            cfg.lists
+                .get(&list)
+                .is_some_and(|c| crate::list::is_member(c, &tx.sender))
+        };
+        if role == crate::list::Role::Post && !open && !member() {
+            let rep = reply(
+                550,
+                (5, 7, 1),
+                &format!("<{list}>: posting restricted to members"),
+            );
+            self.log(&format!("RCPT <{list}> refused: not a member"));
+            self.refuse_rcpt(m, handle, rep);
+            return;
+        }
+        if !tx.lists.iter().any(|(l, r)| *l == list && *r == role) {
+            tx.lists.push((list, role));
+        }
+        self.recipients += 1;
+        let _ = m.accept(handle);
+    }
+
+    /// Hands a received message to its lists.
+    fn run_lists(&mut self, tx: &Tx) -> io::Result<()> {
+        let content = self.list_buf.take().unwrap_or_default();
+        let store = &self.shared.store;
+        for (list, role) in &tx.lists {
+            let Some(conf) = store.cfg.lists.get(list) else {
+                continue;
+            };
+            match role {
+                crate::list::Role::Post => {
+                    crate::list::post(store, list, conf, &content)?;
+                }
+                crate::list::Role::Request => {
+                    crate::list::request(
+                        store,
+                        &self.shared.srs,
+                        list,
+                        conf,
+                        &tx.sender,
+                        &content,
+                    )?;
+                }
+                crate::list::Role::Bounce(member) => {
+                    crate::list::bounce(&store.cfg.data, list, member.as_deref())?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn sasl_step(&mut self, m: &mut Server, handle: ReplyHandle, step: ServerStep) {
@@ -423,6 +497,7 @@ impl Handler<Server> for Session<'_> {
                     eight_bit: params.body == Some(BodyType::EightBitMime),
                     smtputf8: params.smtputf8,
                     forwarded: false,
+                    lists: Vec::new(),
                 });
                 self.in_tx = true;
                 let _ = m.accept(handle);
@@ -434,6 +509,12 @@ impl Handler<Server> for Session<'_> {
                     }
                     ForwardPath::Mailbox(mb) => mb.to_string(),
                 };
+                if let Some((list, role)) =
+                    crate::list::classify(&self.shared.store.cfg.lists, &addr)
+                {
+                    self.list_rcpt(m, handle, list, role);
+                    return Ok(());
+                }
                 let cx = crate::rewrite::Context {
                     srs: &self.shared.srs,
                     day: unix_now() / 86400,
@@ -486,6 +567,9 @@ impl Handler<Server> for Session<'_> {
             }
             Event::DataStart { .. } => {
                 if let Some(tx) = self.tx.as_ref() {
+                    self.list_buf = (!tx.lists.is_empty()).then(Vec::new);
+                }
+                if let Some(tx) = self.tx.as_ref().filter(|tx| !tx.rcpts.is_empty()) {
                     let for_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].0.as_str());
                     self.trace.tls = conn.is_tls() || self.port == Port::Smtps;
                     let prefix = received_field(
@@ -513,6 +597,9 @@ impl Handler<Server> for Session<'_> {
             }
             Event::DataChunk(bytes) => {
                 self.hops.feed(&bytes);
+                if let Some(b) = self.list_buf.as_mut() {
+                    b.extend_from_slice(&bytes);
+                }
                 if let Some(inc) = self.incoming.as_mut()
                     && let Err(e) = inc.write(&bytes)
                 {
@@ -542,6 +629,19 @@ impl Handler<Server> for Session<'_> {
                     return Ok(());
                 }
                 let r = match (tx, inc, self.data_error.take()) {
+                    // Only list addresses: nothing to store here.
+                    (Some(tx), None, None) if tx.rcpts.is_empty() && !tx.lists.is_empty() => {
+                        match self.run_lists(&tx) {
+                            Ok(()) => {
+                                self.messages += 1;
+                                reply(250, (2, 0, 0), &format!("Ok: queued as {}", tx.id))
+                            }
+                            Err(e) => {
+                                self.log(&format!("id={} list: {e}", tx.id));
+                                reply(451, (4, 3, 0), "Local error in processing, try again later")
+                            }
+                        }
+                    }
                     (Some(tx), Some(inc), None) => match inc.commit(&self.shared.store) {
                         Ok(stored) => {
                             self.messages += 1;
@@ -557,6 +657,9 @@ impl Handler<Server> for Session<'_> {
                                 stored.local.len(),
                                 stored.queued
                             ));
+                            if let Err(e) = self.run_lists(&tx) {
+                                self.log(&format!("id={} list: {e}", tx.id));
+                            }
                             if let Some(copy) = stored.local.first() {
                                 let users = crate::vacation::local_users(&tx.rcpts);
                                 crate::vacation::after_delivery(

@@ -100,6 +100,20 @@ impl Srs {
             .collect()
     }
 
+    /// A MAC of `what` under the same secret (16 hex digits): the list
+    /// confirmation tokens.
+    pub(crate) fn token(&self, what: &str) -> String {
+        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC takes keys of any length"),
+        };
+        mac.update(what.as_bytes());
+        mac.finalize().into_bytes()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// The envelope sender for forwarding `sender` from `our_domain` on
     /// `day` (days since 1970). The null sender stays null.
     pub(crate) fn forward(&self, sender: &str, our_domain: &str, day: u64) -> String {
