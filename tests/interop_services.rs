@@ -99,6 +99,10 @@ fn aliases_and_plus_addressing_with_smtplib() {
         return;
     }
     let dir = scratch("aliases");
+    // alice has a folder "news" (Maildir++).
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(dir.join("a/mailboxes/alice/.news").join(sub)).unwrap();
+    }
     let (a, b) = two_instances(
         &dir,
         &dir.join("a"),
@@ -115,7 +119,8 @@ fn aliases_and_plus_addressing_with_smtplib() {
     );
     let port = a.smtp().port();
     // One transaction: the nested alias and alice's tagged address; alice
-    // gets one copy, bob one, carol (remote) one.
+    // gets one copy in her inbox and one in her folder, bob one, carol
+    // (remote) one.
     let (ok, out) = py_send(
         port,
         "sender@elsewhere.test",
@@ -126,6 +131,10 @@ fn aliases_and_plus_addressing_with_smtplib() {
     let stored = find_one(&a, "alice", "alias-1");
     assert!(String::from_utf8_lossy(&stored).contains("hello alias-1"));
     find_one(&a, "bob", "alias-1");
+    // alice+news went into the folder, the alias's copy into the inbox.
+    let news = maildir_messages(&dir.join("a/mailboxes/alice/.news"));
+    assert_eq!(news.len(), 1, "{}", a.log());
+    assert!(String::from_utf8_lossy(&std::fs::read(&news[0]).unwrap()).contains("alias-1"));
     let got = b.wait_messages("carol", 1, Duration::from_secs(30));
     assert_eq!(
         got.len(),

@@ -14,7 +14,12 @@
 //!   `SRS0=...` address of ours (a bounce of such mail) goes back to the
 //!   original sender, if the address is ours and recent.
 //! - `user+tag@domain` of a local domain, when no account or alias has that
-//!   exact name, is `user@domain` (the tag is not used for a folder yet).
+//!   exact name, is `user@domain`, delivered into the Maildir++ folder
+//!   `USER/.tag/` when that folder exists (made by the user; the tag is
+//!   lower-cased and must be letters, digits, `-` or `_`), otherwise into
+//!   the inbox. `Dest::Local` then names the folder, `USER/.tag`, which the
+//!   store joins to the mailboxes directory like an account name. POP3
+//!   serves the inbox only.
 //!
 //! Accepting a remote recipient without AUTH is the session's decision
 //! (relay): it is made on the address as given, not on what an alias of
@@ -69,13 +74,29 @@ pub(crate) fn forward_file(cfg: &Config, user: &str) -> Option<(Vec<String>, boo
     (!targets.is_empty()).then_some((targets, keep))
 }
 
-/// The account for a local part of a local domain, with plus-addressing.
+/// The mailbox for a local part of a local domain, with plus-addressing:
+/// the account, or its folder for the tag when that exists.
 fn account(cfg: &Config, local: &str) -> Option<String> {
     if let Some(u) = cfg.user(local) {
         return Some(u.name.clone());
     }
-    let (base, _tag) = local.split_once('+')?;
-    cfg.user(base).map(|u| u.name.clone())
+    let (base, tag) = local.split_once('+')?;
+    let user = cfg.user(base)?.name.clone();
+    let tag = tag.to_ascii_lowercase();
+    let safe = !tag.is_empty()
+        && tag.len() <= 64
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let folder = format!("{user}/.{tag}");
+    let exists = safe
+        && cfg
+            .data
+            .join("mailboxes")
+            .join(&folder)
+            .join("new")
+            .is_dir();
+    Some(if exists { folder } else { user })
 }
 
 /// The alias targets of `addr` (lower case), with plus-addressing
@@ -156,7 +177,8 @@ fn walk(
     let dest = if cfg.is_local_domain(domain) {
         match account(cfg, local) {
             Some(user) => {
-                if let Some((targets, keep)) = forward_file(cfg, &user) {
+                let account = user.split('/').next().unwrap_or(&user);
+                if let Some((targets, keep)) = forward_file(cfg, account) {
                     for t in &targets {
                         walk(cfg, t, depth + 1, seen, out);
                     }
@@ -266,6 +288,29 @@ mod tests {
             local(&[("bob+l@a.test", "bob")])
         );
         assert_eq!(expand(&c, "gone@a.test"), Expansion::Unknown);
+    }
+
+    #[test]
+    fn plus_address_into_an_existing_folder() {
+        let dir = std::env::temp_dir().join(format!("mailwire-plus-{}", std::process::id()));
+        let data = dir.to_str().unwrap().to_string();
+        let c = cfg(&["--data", &data]);
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(dir.join("mailboxes/alice/.news").join(sub)).unwrap();
+        }
+        assert_eq!(
+            expand(&c, "alice+News@a.test"),
+            local(&[("alice+News@a.test", "alice/.news")])
+        );
+        assert_eq!(
+            expand(&c, "alice+other@a.test"),
+            local(&[("alice+other@a.test", "alice")]),
+            "no such folder: the inbox"
+        );
+        for tricky in ["alice+../bob@a.test", "alice+.news@a.test", "alice+@a.test"] {
+            assert_eq!(expand(&c, tricky), local(&[(tricky, "alice")]), "{tricky}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

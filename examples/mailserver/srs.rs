@@ -81,17 +81,22 @@ impl Srs {
         }
     }
 
-    fn hash(&self, tt: &str, domain: &str, local: &str) -> String {
+    /// HMAC-SHA-256 of `data` under the secret.
+    fn mac(&self, data: &[u8]) -> [u8; 32] {
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
             Ok(m) => m,
             Err(_) => unreachable!("HMAC takes keys of any length"),
         };
-        mac.update(
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
+    fn hash(&self, tt: &str, domain: &str, local: &str) -> String {
+        let out = self.mac(
             format!("{tt}={domain}={local}")
                 .to_ascii_lowercase()
                 .as_bytes(),
         );
-        let out = mac.finalize().into_bytes();
         // Four base32 digits: 20 bits.
         let v = (u32::from(out[0]) << 12) | (u32::from(out[1]) << 4) | (u32::from(out[2]) >> 4);
         (0..4)
@@ -103,12 +108,7 @@ impl Srs {
     /// A MAC of `what` under the same secret (16 hex digits): the list
     /// confirmation tokens.
     pub(crate) fn token(&self, what: &str) -> String {
-        let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
-            Ok(m) => m,
-            Err(_) => unreachable!("HMAC takes keys of any length"),
-        };
-        mac.update(what.as_bytes());
-        mac.finalize().into_bytes()[..8]
+        self.mac(what.as_bytes())[..8]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()

@@ -271,14 +271,16 @@ pub(crate) fn after_delivery(store: &Store, sender: &str, users: &[&str], stored
     }
 }
 
-/// The local accounts among a transaction's recipients, each once.
+/// The local accounts among a transaction's recipients, each once (a
+/// delivery into a folder, `USER/.tag`, is the account's).
 pub(crate) fn local_users(rcpts: &[(String, Dest)]) -> Vec<&str> {
     let mut users: Vec<&str> = Vec::new();
     for (_, d) in rcpts {
-        if let Dest::Local(u) = d
-            && !users.contains(&u.as_str())
-        {
-            users.push(u);
+        if let Dest::Local(u) = d {
+            let u = u.split('/').next().unwrap_or(u);
+            if !users.contains(&u) {
+                users.push(u);
+            }
         }
     }
     users
