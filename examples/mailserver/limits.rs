@@ -132,6 +132,24 @@ pub(crate) fn address_key(ip: IpAddr) -> IpAddr {
 
 const MIN_PRUNE: usize = 1024;
 
+impl Client {
+    /// Its tokens at `now` (at most `rate`).
+    fn tokens_at(&self, now: Instant, rate: f64, per_sec: f64) -> f64 {
+        (self.tokens + now.duration_since(self.refilled).as_secs_f64() * per_sec).min(rate)
+    }
+
+    /// Spends a token of the rate limit if there is one.
+    fn spend(&mut self, now: Instant, rate: f64, per_sec: f64) -> bool {
+        self.tokens = self.tokens_at(now, rate, per_sec);
+        self.refilled = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
 impl Limiter {
     pub(crate) fn new(limits: ConnLimits) -> Arc<Self> {
         Arc::new(Limiter {
@@ -165,10 +183,9 @@ impl Limiter {
         let per_sec = self.refill_rate();
         let mut st = self.lock();
         if st.clients.len() >= st.prune_at {
+            // Forget the addresses with nothing open and a full bucket.
             st.clients.retain(|_, c| {
-                c.open > 0
-                    || rate > 0.0
-                        && c.tokens + now.duration_since(c.refilled).as_secs_f64() * per_sec < rate
+                c.open > 0 || (rate > 0.0 && c.tokens_at(now, rate, per_sec) < rate)
             });
             st.prune_at = (st.clients.len() * 2).max(MIN_PRUNE);
         }
@@ -178,25 +195,15 @@ impl Limiter {
             tokens: rate,
             refilled: now,
         });
-        let verdict = if self.limits.rate > 0 && {
-            let t = c.tokens + now.duration_since(c.refilled).as_secs_f64() * per_sec;
-            c.tokens = t.min(rate);
-            c.refilled = now;
-            c.tokens < 1.0
-        } {
+        let verdict = if self.limits.rate > 0 && !c.spend(now, rate, per_sec) {
             Err(Refusal::Rate)
+        } else if c.open >= self.limits.max_per_address {
+            Err(Refusal::PerAddress)
+        } else if total >= self.limits.max_total {
+            Err(Refusal::Total)
         } else {
-            if self.limits.rate > 0 {
-                c.tokens -= 1.0;
-            }
-            if c.open >= self.limits.max_per_address {
-                Err(Refusal::PerAddress)
-            } else if total >= self.limits.max_total {
-                Err(Refusal::Total)
-            } else {
-                c.open += 1;
-                Ok(())
-            }
+            c.open += 1;
+            Ok(())
         };
         match verdict {
             Ok(()) => {
