@@ -497,3 +497,55 @@ fn mailing_list_post_members_only_confirmed_unsubscribe_and_bounces() {
         a.log()
     );
 }
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn deferred_mail_of_a_destination_goes_when_it_takes_mail_again() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("wake");
+    // b.test is down (nothing listens on its port) and retried hourly.
+    let b_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let route = format!("b.test={b_addr}");
+    let a = MailServer::start(
+        &dir.join("a"),
+        &[
+            "--domain",
+            "a.test",
+            "--route",
+            &route,
+            "--retry",
+            "1h",
+            "--alias",
+            "far@a.test=carol@b.test",
+        ],
+    );
+    let port = a.smtp().port();
+    for i in 0..2 {
+        let (ok, out) = py_send(port, "s@c.test", &["far@a.test"], &format!("wait-{i}"));
+        assert!(ok, "{out}");
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while a.log().matches("deferred=1").count() < 2 && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(a.log().matches("deferred=1").count(), 2, "{}", a.log());
+    // b.test comes up; the next message goes at once, and takes the two
+    // deferred ones with it instead of leaving them for an hour.
+    let b_port = b_addr.to_string();
+    let b = MailServer::start(
+        &dir.join("b"),
+        &[
+            "--domain", "b.test", "--user", "carol:pc", "--smtp", &b_port,
+        ],
+    );
+    let (ok, out) = py_send(port, "s@c.test", &["far@a.test"], "now-1");
+    assert!(ok, "{out}");
+    let got = b.wait_messages("carol", 3, Duration::from_secs(20));
+    assert_eq!(got.len(), 3, "A:\n{}\nB:\n{}", a.log(), b.log());
+    assert!(a.log().contains("retried now"), "{}", a.log());
+}

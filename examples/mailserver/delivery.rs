@@ -91,6 +91,25 @@ pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     }
 
     let expired = now_ms().saturating_sub(entry.created) >= cfg.expire.as_millis() as u64;
+    // The domains that took mail: their deferred messages go now.
+    let mut took: Vec<String> = Vec::new();
+    for (rcpt, res) in &results {
+        if let (RcptResult::Delivered, Some((_, d))) = (res, split_addr(rcpt)) {
+            let d = d.to_ascii_lowercase();
+            if !took.contains(&d) {
+                took.push(d);
+            }
+        }
+    }
+    if !took.is_empty() {
+        let n = queue.wake_domains(&took);
+        if n > 0 {
+            crate::driver::log(format!(
+                "queue: {} took mail again: {n} deferred message(s) retried now",
+                took.join(", ")
+            ));
+        }
+    }
     let mut remaining = Vec::new();
     let mut failures = Vec::new();
     let mut delivered = 0;
