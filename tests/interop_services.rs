@@ -65,6 +65,16 @@ c.sendmail(sender, [rcpt], "Subject: %s\r\nFrom: <%s>\r\n\r\ncommand\r\n" % (sub
 c.quit()
 "#;
 
+/// Sends a message of about `size` bytes.
+const PY_BIG: &str = r#"
+import smtplib, sys
+port, sender, rcpt, size = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+line = "x" * 78 + "\r\n"
+c = smtplib.SMTP("127.0.0.1", port)
+c.sendmail(sender, [rcpt], "Subject: big\r\n\r\n" + line * (size // len(line)))
+c.quit()
+"#;
+
 /// Instance B (b.test, account carol) and instance A (a.test, data in
 /// `a_data`) routing b.test to B, with `a_args` added.
 fn two_instances(dir: &Path, a_data: &Path, a_args: &[&str]) -> (MailServer, MailServer) {
@@ -487,6 +497,17 @@ fn mailing_list_post_members_only_confirmed_unsubscribe_and_bounces() {
         a.log()
     );
     assert_eq!(std::fs::read_to_string(&members).unwrap(), "alice@a.test\n");
+
+    // A post over 10 MiB is refused whole.
+    let (ok, out) = run(Command::new("python3").args([
+        "-c",
+        PY_BIG,
+        &port.to_string(),
+        "alice@a.test",
+        "team@a.test",
+        &(11usize << 20).to_string(),
+    ]));
+    assert!(!ok && out.contains("552"), "{out}");
 
     // A bounce of a member's copy is counted.
     let (ok, out) = py_send(port, "", &["team-bounces+alice=a.test@a.test"], "bounce-1");

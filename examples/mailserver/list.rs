@@ -18,6 +18,7 @@
 //!   whose mail they do not receive.
 //! - Bounces to `NAME-bounces+...@DOMAIN` are counted per member in
 //!   `DATA/lists/NAME@DOMAIN.bounces` and logged.
+//! - A post is held in memory on its way through: at most [`MAX_POST`].
 
 use std::collections::BTreeMap;
 use std::io;
@@ -27,6 +28,10 @@ use serde::Deserialize;
 
 use crate::srs::Srs;
 use crate::store::{Store, split_addr, unix_now};
+
+/// The largest post a list takes (it is held in memory to be sent on):
+/// 10 MiB, `552 5.3.4` beyond.
+pub(crate) const MAX_POST: usize = 10 * 1024 * 1024;
 
 /// One list's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

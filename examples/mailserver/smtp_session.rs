@@ -598,7 +598,12 @@ impl Handler<Server> for Session<'_> {
             Event::DataChunk(bytes) => {
                 self.hops.feed(&bytes);
                 if let Some(b) = self.list_buf.as_mut() {
-                    b.extend_from_slice(&bytes);
+                    if b.len() + bytes.len() > crate::list::MAX_POST {
+                        // Refused at the end of DATA (the buffer goes now).
+                        self.list_buf = None;
+                    } else {
+                        b.extend_from_slice(&bytes);
+                    }
                 }
                 if let Some(inc) = self.incoming.as_mut()
                     && let Err(e) = inc.write(&bytes)
@@ -613,19 +618,31 @@ impl Handler<Server> for Session<'_> {
                 let tx = self.tx.take();
                 let mut inc = self.incoming.take();
                 let hops = std::mem::take(&mut self.hops);
-                if hops.too_many() {
-                    if let Some(inc) = inc.take() {
-                        inc.abort();
-                    }
+                let list_too_big = tx
+                    .as_ref()
+                    .is_some_and(|t| !t.lists.is_empty() && self.list_buf.is_none());
+                let refusal = if hops.too_many() {
                     self.log(&format!(
                         "refused: {} Received fields: a mail loop",
                         hops.hops()
                     ));
+                    Some(reply(554, (5, 4, 6), "Too many hops: mail loop detected"))
+                } else if list_too_big {
+                    self.log("refused: too big for a mailing list");
+                    Some(reply(
+                        552,
+                        (5, 3, 4),
+                        "Message too big for the mailing list",
+                    ))
+                } else {
+                    None
+                };
+                if let Some(r) = refusal {
+                    if let Some(inc) = inc.take() {
+                        inc.abort();
+                    }
                     self.in_tx = false;
-                    let _ = m.reply(
-                        handle,
-                        reply(554, (5, 4, 6), "Too many hops: mail loop detected"),
-                    );
+                    let _ = m.reply(handle, r);
                     return Ok(());
                 }
                 let r = match (tx, inc, self.data_error.take()) {
