@@ -109,7 +109,7 @@ for round in $(seq 1 "$ROUNDS"); do
 
   # 2. mailserver --sink
   port=$(free_port)
-  "$BIN" --sink --data "$WORK/sink$round" --smtp "127.0.0.1:$port" --no-submission >/dev/null 2>"$WORK/sink$round.log" &
+  "$BIN" --sink --data "$WORK/sink$round" --smtp "127.0.0.1:$port" --no-submission --conn-rate 0 >/dev/null 2>"$WORK/sink$round.log" &
   pid=$!; PIDS+=("$pid"); wait_port "$port"
   measure MS "$pid" "$port"
   stop "$pid"
@@ -117,7 +117,7 @@ for round in $(seq 1 "$ROUNDS"); do
   # 3. mailserver, durable Maildir delivery
   if [ "$DURABLE" = 1 ]; then
     port=$(free_port)
-    "$BIN" --data "$WORK/durable$round" --smtp "127.0.0.1:$port" --no-submission >/dev/null 2>"$WORK/durable$round.log" &
+    "$BIN" --data "$WORK/durable$round" --smtp "127.0.0.1:$port" --no-submission --conn-rate 0 >/dev/null 2>"$WORK/durable$round.log" &
     pid=$!; PIDS+=("$pid"); wait_port "$port"
     measure DUR "$pid" "$port"
     stop "$pid"

@@ -316,6 +316,8 @@ fn start_mailserver(root: &Path, maildir: &Path) -> Option<Dovecot> {
             &format!("127.0.0.1:{pop3}"),
         ])
         .args(["--user", "testuser:testpass"])
+        // One connection per iteration: no per-address rate limit.
+        .args(["--conn-rate", "0"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

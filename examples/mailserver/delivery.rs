@@ -42,19 +42,14 @@ pub(crate) enum Attempt {
     Done(Vec<(String, RcptResult)>),
 }
 
-/// Runs until the queue shuts down.
+/// Runs until the queue shuts down (the parallel runner, [`crate::runner`]).
 pub(crate) fn run_queue(shared: &Shared) {
-    let cfg = &shared.store.cfg;
-    let resolver = Resolver::new(cfg.routes.clone(), cfg.mx_port, cfg.dns);
-    let queue = &shared.store.queue;
-    while let Some(due) = queue.take_due(Duration::from_secs(1)) {
-        for entry in due {
-            process(shared, &resolver, entry);
-        }
-    }
+    crate::runner::run(shared);
 }
 
-fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
+/// One delivery attempt of `entry`: every recipient domain, then the
+/// bounce for permanent failures and the entry updated or removed.
+pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     let cfg = &shared.store.cfg;
     let queue = &shared.store.queue;
     let msg = match queue.read_message(&entry) {
@@ -96,6 +91,25 @@ fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     }
 
     let expired = now_ms().saturating_sub(entry.created) >= cfg.expire.as_millis() as u64;
+    // The domains that took mail: their deferred messages go now.
+    let mut took: Vec<String> = Vec::new();
+    for (rcpt, res) in &results {
+        if let (RcptResult::Delivered, Some((_, d))) = (res, split_addr(rcpt)) {
+            let d = d.to_ascii_lowercase();
+            if !took.contains(&d) {
+                took.push(d);
+            }
+        }
+    }
+    if !took.is_empty() {
+        let n = queue.wake_domains(&took);
+        if n > 0 {
+            crate::driver::log(format!(
+                "queue: {} took mail again: {n} deferred message(s) retried now",
+                took.join(", ")
+            ));
+        }
+    }
     let mut remaining = Vec::new();
     let mut failures = Vec::new();
     let mut delivered = 0;

@@ -11,18 +11,36 @@
 //! One thread per connection (threads are reused), one queue-runner
 //! thread, one signal thread. SIGTERM (or Ctrl-C) stops accepting, lets
 //! every open transaction finish, then exits.
+//!
+//! The thread model is bounded by the connection limits ([`limits`]): the
+//! accept loop takes a slot (total, per address, per-address rate) before
+//! it hands a connection to a thread, and answers the refused ones itself
+//! (`421` / `-ERR`, then close) without ever starting a thread for them.
+//! Session threads get a small stack (`STACK_SIZE`), so `--max-connections`
+//! of them fit easily in memory: the limit decides, not the operating
+//! system.
 
+mod accounts;
+mod auth_guard;
 mod bounce;
 mod config;
+mod config_file;
 mod delivery;
 mod driver;
+mod hops;
+mod limits;
+mod list;
 mod maildir;
 mod pop3_session;
 mod queue;
 mod resolve;
+mod rewrite;
+mod runner;
 mod smtp_session;
+mod srs;
 mod store;
 mod tls;
+mod vacation;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -33,14 +51,21 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use config::{Command, Config};
+use limits::{ConnGuard, Limiter, Refusal};
 use smtp_session::{Port, Shared};
 
-/// Connections served at once; more wait in the accept queue.
-const MAX_CONNECTIONS: usize = 1000;
 /// An idle worker thread exits after this long.
 const WORKER_IDLE: Duration = Duration::from_secs(30);
+/// The stack of a session thread. Sessions keep their buffers on the heap;
+/// 512 KiB leaves ample room for rustls and the parsers while 500 threads
+/// reserve a quarter of a gigabyte of address space, little of it touched.
+const STACK_SIZE: usize = 512 * 1024;
+/// Writes (and a TLS handshake) that make no progress for this long end
+/// the connection.
+const IO_TIMEOUT: Duration = Duration::from_secs(60);
 
-type Job = (TcpStream, SocketAddr, Port);
+/// A connection to serve, with the slot it holds.
+type Job = (TcpStream, SocketAddr, Port, ConnGuard);
 /// Idle workers: an id and the channel each one waits on.
 type IdleList = Arc<Mutex<Vec<(u64, Sender<Job>)>>>;
 
@@ -66,6 +91,9 @@ impl Pool {
         }
     }
 
+    /// Serves `job` on an idle thread or a new one. The caller holds a
+    /// slot of the connection limits, so threads busy with sessions never
+    /// outnumber `--max-connections`.
     fn submit(&self, mut job: Job) {
         loop {
             let worker = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
@@ -78,23 +106,6 @@ impl Pool {
                 None => break,
             }
         }
-        if self.threads.load(Ordering::SeqCst) >= MAX_CONNECTIONS {
-            // Too many connections: wait for a worker to come free.
-            loop {
-                if self.shared.shutdown.load(Ordering::SeqCst) {
-                    // Shutting down: workers no longer come back; drop it.
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(5));
-                let worker = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                if let Some((_, tx)) = worker {
-                    match tx.send(job) {
-                        Ok(()) => return,
-                        Err(e) => job = e.0,
-                    }
-                }
-            }
-        }
         self.threads.fetch_add(1, Ordering::SeqCst);
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let idle = self.idle.clone();
@@ -103,12 +114,14 @@ impl Pool {
         let shared = self.shared.clone();
         let spawned = std::thread::Builder::new()
             .name("smtp".into())
+            .stack_size(STACK_SIZE)
             .spawn(move || {
                 let (tx, rx) = mpsc::channel::<Job>();
                 let mut job = Some(job);
-                while let Some((sock, peer, port)) = job.take() {
+                while let Some((sock, peer, port, slot)) = job.take() {
                     active.fetch_add(1, Ordering::SeqCst);
                     serve_connection(&shared, sock, peer, port);
+                    drop(slot);
                     active.fetch_sub(1, Ordering::SeqCst);
                     if shared.shutdown.load(Ordering::SeqCst) {
                         break;
@@ -145,7 +158,7 @@ impl Pool {
 }
 
 fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Port) {
-    let mut conn = match driver::Conn::new(sock, Duration::from_secs(300)) {
+    let mut conn = match driver::Conn::new(sock, IO_TIMEOUT) {
         Ok(c) => c,
         Err(_) => return,
     };
@@ -174,14 +187,32 @@ fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Po
     conn.close();
 }
 
+/// Tells a refused client why, in its protocol, and closes at once. Runs
+/// on the accept loop: one non-blocking write of one line, no thread. The
+/// implicit-TLS ports get no line (the client expects a TLS handshake).
+fn refuse(sock: TcpStream, port: Port, hostname: &str, why: Refusal) {
+    if !port.implicit_tls() && sock.set_nonblocking(true).is_ok() {
+        let line = match port {
+            Port::Pop3 | Port::Pop3s => format!("-ERR [SYS/TEMP] {why}\r\n"),
+            _ => format!("421 4.7.0 {hostname} Error: {why}\r\n"),
+        };
+        let _ = (&sock).write_all(line.as_bytes());
+    }
+    let _ = sock.shutdown(std::net::Shutdown::Both);
+}
+
 fn accept_loop(listener: TcpListener, port: Port, pool: Arc<Pool>, shutdown: Arc<AtomicBool>) {
+    let limiter = pool.shared.limiter.clone();
     loop {
         let accepted = listener.accept();
         if shutdown.load(Ordering::SeqCst) {
             break;
         }
         match accepted {
-            Ok((s, peer)) => pool.submit((s, peer, port)),
+            Ok((s, peer)) => match limiter.try_acquire(peer.ip(), Instant::now()) {
+                Ok(slot) => pool.submit((s, peer, port, slot)),
+                Err(why) => refuse(s, port, &pool.shared.store.cfg.hostname, why),
+            },
             Err(e) => {
                 eprintln!("{}: accept: {e}", port.name());
                 std::thread::sleep(Duration::from_millis(50));
@@ -220,13 +251,17 @@ fn run(cfg: Config) -> Result<(), String> {
         }
     };
     let tls = tls::server_config(certs, key)?;
-    let scram = Shared::scram_keys(&cfg.users)?;
+    let accounts = accounts::Accounts::new(&cfg.users)?;
     let shutdown = Arc::new(AtomicBool::new(false));
     let queue = store.queue.clone();
     let shared = Arc::new(Shared {
         store,
         tls,
-        scram,
+        accounts,
+        limiter: Limiter::new(cfg.limits),
+        auth_guard: auth_guard::AuthGuard::new(cfg.auth),
+        srs: srs::Srs::open(&cfg.data)
+            .map_err(|e| format!("{}: SRS secret: {e}", cfg.data.display()))?,
         shutdown: shutdown.clone(),
     });
 
@@ -248,7 +283,13 @@ fn run(cfg: Config) -> Result<(), String> {
         return Err("no port to listen on".into());
     }
 
-    banner(&cfg, &listeners, &tls_desc, queue.len());
+    banner(
+        &cfg,
+        &listeners,
+        &tls_desc,
+        queue.len(),
+        shared.accounts.all_plaintext(),
+    );
 
     let pool = Arc::new(Pool::new(shared.clone()));
     let mut acceptors = Vec::new();
@@ -296,6 +337,7 @@ fn banner(
     listeners: &[(TcpListener, SocketAddr, Port)],
     tls_desc: &str,
     queued: usize,
+    cram: bool,
 ) {
     let mut o = String::new();
     let data = cfg.data.display();
@@ -305,9 +347,10 @@ fn banner(
     for (_, addr, port) in listeners {
         let what = match port {
             Port::Mta => "MTA: mail for local users, relay only after AUTH; STARTTLS",
-            Port::Submission => {
+            Port::Submission if cram => {
                 "submission: AUTH PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256 required; STARTTLS"
             }
+            Port::Submission => "submission: AUTH PLAIN LOGIN SCRAM-SHA-256 required; STARTTLS",
             Port::Smtps => "submission over implicit TLS: AUTH required",
             Port::Pop3 => "POP3 with STLS: USER/PASS, APOP, SASL; the same mailboxes",
             Port::Pop3s => "POP3 over implicit TLS",
@@ -332,7 +375,7 @@ fn banner(
         o.push_str(&format!(
             "  account     {}  password {}\n",
             addrs.join(", "),
-            u.password
+            u.demo_password().unwrap_or("(SCRAM-SHA-256 keys)")
         ));
     }
     if !cfg.routes.is_empty() {
@@ -351,7 +394,7 @@ fn banner(
         ));
     }
     if let Some((_, addr, _)) = listeners.iter().find(|(_, _, p)| *p == Port::Submission) {
-        let pw = &cfg.users[0].password;
+        let pw = cfg.users[0].demo_password().unwrap_or("PASSWORD");
         o.push_str(&format!(
             "Send as {rcpt} to anyone through submission (AUTH):\n  \
              swaks --server {} --port {} --tls --auth PLAIN --auth-user {user} --auth-password {pw} --from {rcpt} --to {rcpt}\n",
@@ -360,7 +403,7 @@ fn banner(
         ));
     }
     if let Some((_, addr, _)) = listeners.iter().find(|(_, _, p)| *p == Port::Pop3) {
-        let pw = &cfg.users[0].password;
+        let pw = cfg.users[0].demo_password().unwrap_or("PASSWORD");
         o.push_str(&format!(
             "Read it over POP3:\n  \
              curl pop3://{user}:{pw}@{}:{}/1\n",
@@ -378,12 +421,65 @@ fn banner(
     let _ = out.flush();
 }
 
+/// Reads one line from stdin; on a terminal, with a prompt and no echo
+/// (`stty -echo`, restored afterwards).
+fn read_password(prompt: &str) -> Result<String, String> {
+    use std::io::{BufRead as _, IsTerminal as _};
+    let tty = io::stdin().is_terminal();
+    let stty = |arg: &str| {
+        std::process::Command::new("stty")
+            .arg(arg)
+            .stdin(std::process::Stdio::inherit())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if tty {
+        eprint!("{prompt}");
+        if !stty("-echo") {
+            return Err("cannot turn the terminal's echo off (stty)".into());
+        }
+    }
+    let mut line = String::new();
+    let read = io::stdin().lock().read_line(&mut line);
+    if tty {
+        stty("echo");
+        eprintln!();
+    }
+    read.map_err(|e| format!("reading the password: {e}"))?;
+    let pw = line.strip_suffix('\n').unwrap_or(&line);
+    let pw = pw.strip_suffix('\r').unwrap_or(pw);
+    if pw.is_empty() {
+        return Err("empty password".into());
+    }
+    Ok(pw.to_string())
+}
+
+/// `mailserver passwd NAME`: reads a password and prints the line for the
+/// config file's `[accounts]` table (SCRAM-SHA-256 keys, never the password).
+fn passwd(name: &str) -> Result<(), String> {
+    use std::io::IsTerminal as _;
+    let pw = read_password(&format!("password for {name}: "))?;
+    if io::stdin().is_terminal() && read_password("again: ")? != pw {
+        return Err("the passwords differ".into());
+    }
+    let keys = accounts::hash_password(&pw, accounts::ITERATIONS)?;
+    println!("\"{name}\" = \"{}\"", accounts::format_scram(&keys));
+    Ok(())
+}
+
 fn main() -> ExitCode {
     match Config::parse(std::env::args().skip(1)) {
         Ok(Command::Help) => {
             println!("{}", config::USAGE);
             ExitCode::SUCCESS
         }
+        Ok(Command::Passwd { name }) => match passwd(&name) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("mailserver passwd: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Ok(Command::Run(cfg)) => match run(*cfg) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -19,13 +19,15 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
+use crate::auth_guard::Attempt;
+
 use mailwire::pop3::server::{AuthMethod, Event, MaildropEntry, Options, Server};
 use mailwire::pop3::{ResponseCode, StatusLine, Uid, WireSize};
-use mailwire::sasl::{Mechanism, Secret};
+use mailwire::sasl::Mechanism;
 use sha2::{Digest as _, Sha256};
 
 use crate::driver::{Conn, Handler, flush};
-use crate::smtp_session::{Shared, random_hex};
+use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
 
 /// Mailboxes with an open POP3 session (RFC 1939 §4: exclusive access).
 fn locks() -> &'static Mutex<HashSet<String>> {
@@ -44,13 +46,17 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.hostname = cfg.hostname.clone();
     o.stls = !implicit_tls;
     o.implicit_tls = implicit_tls;
-    o.sasl_mechanisms = vec![
+    o.sasl_mechanisms = shared.mechanisms(&[
         Mechanism::ScramSha256,
         Mechanism::CramMd5,
         Mechanism::Plain,
         Mechanism::Login,
-    ];
+    ]);
     o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
+    o.max_bad_commands = cfg.session.max_errors;
+    if shared.limiter.stressed() {
+        o.autologout = STRESS_TIMEOUT;
+    }
     o
 }
 
@@ -62,6 +68,12 @@ struct Session<'a> {
     /// The files of the maildrop, by message index.
     files: Vec<PathBuf>,
     out: Vec<u8>,
+    /// An AUTH attempt whose outcome the machine decides (SCRAM,
+    /// CRAM-MD5): it succeeded if `OpenMaildrop` follows, failed if another
+    /// attempt or the end of the session comes first.
+    attempt: Option<Attempt>,
+    /// AUTH failures on this connection.
+    auth_failures: u32,
 }
 
 /// The `W=` (wire size) field of a Maildir name: `...,S=1234,W=1260`.
@@ -81,6 +93,24 @@ fn uid_for(base: &str) -> Uid<'static> {
 }
 
 impl Session<'_> {
+    /// An attempt failed: wait (growing with the failures), and close the
+    /// session after too many. Whatever the machine queued (its `-ERR`)
+    /// goes out after the wait.
+    fn auth_failed(&mut self, m: &mut Server, attempt: Attempt) {
+        self.auth_failures += 1;
+        let action = self.shared.auth_guard.failed(attempt, self.auth_failures);
+        eprintln!(
+            "pop3 {}: authentication failed ({} on this connection; answered after {} ms)",
+            self.peer,
+            self.auth_failures,
+            action.delay.as_millis()
+        );
+        std::thread::sleep(action.delay);
+        if action.disconnect {
+            m.close_session();
+        }
+    }
+
     fn release(&mut self) {
         if let Some(u) = self.user.take() {
             locks().lock().unwrap_or_else(|e| e.into_inner()).remove(&u);
@@ -144,37 +174,68 @@ impl Handler<Server> for Session<'_> {
                 method,
                 ..
             } => {
-                let user = self
-                    .shared
-                    .store
-                    .cfg
-                    .users
-                    .iter()
-                    .find(|u| u.name == username);
+                // The last attempt the machine decided did not succeed.
+                if let Some(a) = self.attempt.take() {
+                    self.auth_failed(m, a);
+                    if m.is_closed() {
+                        return Ok(());
+                    }
+                }
+                let attempt = match self.shared.auth_guard.begin(self.peer.ip(), Instant::now()) {
+                    Ok(a) => a,
+                    Err(_) => {
+                        eprintln!(
+                            "pop3 {}: AUTH refused: address blocked after repeated failures",
+                            self.peer
+                        );
+                        let _ = m.refuse(
+                            handle,
+                            StatusLine::err(
+                                Some(ResponseCode::SysTemp),
+                                "too many authentication failures from your address, try later",
+                            ),
+                        );
+                        m.close_session();
+                        return Ok(());
+                    }
+                };
+                let accounts = &self.shared.accounts;
                 match method {
                     AuthMethod::Sasl(Mechanism::ScramSha256) => {
-                        let creds = user.and_then(|u| self.shared.scram.get(&u.name).cloned());
-                        let _ = m.provide_scram_credentials(handle, creds);
+                        // Unknown users get made-up keys and fail at the
+                        // proof, like a wrong password.
+                        let _ =
+                            m.provide_scram_credentials(handle, Some(accounts.scram(&username)));
+                        self.attempt = Some(attempt);
+                    }
+                    AuthMethod::Sasl(Mechanism::CramMd5) | AuthMethod::Apop => {
+                        // Need the plaintext (demo accounts only).
+                        let _ = m.provide_password(handle, accounts.plaintext(&username));
+                        self.attempt = Some(attempt);
                     }
                     _ => {
-                        let _ = m.provide_password(
-                            handle,
-                            user.map(|u| Secret::from(u.password.as_str())),
-                        );
+                        // USER/PASS, PLAIN, LOGIN: checked against the SCRAM
+                        // keys, with the same work for an unknown user.
+                        let mut ok = false;
+                        let _ = m.check_password(handle, |pw| {
+                            ok = accounts.verify(&username, pw.expose());
+                            ok
+                        });
+                        if ok {
+                            self.attempt = Some(attempt);
+                        } else {
+                            self.auth_failed(m, attempt);
+                        }
                     }
                 }
             }
             Event::OpenMaildrop { handle, username } => {
+                if let Some(a) = self.attempt.take() {
+                    self.shared.auth_guard.succeeded(a);
+                }
                 // Only the account itself (an authzid naming another user
                 // is refused).
-                if !self
-                    .shared
-                    .store
-                    .cfg
-                    .users
-                    .iter()
-                    .any(|u| u.name == username)
-                {
+                if !self.shared.accounts.exists(&username) {
                     let _ = m.refuse(
                         handle,
                         StatusLine::err(Some(ResponseCode::Auth), "no such mailbox"),
@@ -296,6 +357,8 @@ pub(crate) fn serve(
         user: None,
         files: Vec::new(),
         out: Vec::new(),
+        attempt: None,
+        auth_failures: 0,
     };
     let nonce = random_hex(18);
     let mut m = Server::new(options(shared, implicit_tls, peer), &nonce, Instant::now())
@@ -303,5 +366,8 @@ pub(crate) fn serve(
     let res = crate::driver::drive(&mut m, conn, &mut session);
     // Whatever happened, the lock goes (RFC 1939 §6: no UPDATE without QUIT).
     session.release();
+    // An attempt still open failed (it is already counted as a failure of
+    // the address).
+    session.attempt = None;
     res
 }

@@ -325,6 +325,31 @@ impl Queue {
         }
     }
 
+    /// Makes the waiting entries with a recipient in one of `domains` due
+    /// now: a destination that takes mail again gets its deferred mail at
+    /// once, not at each message's next retry. In memory only (a restart
+    /// keeps the saved retry times). Returns how many.
+    pub(crate) fn wake_domains(&self, domains: &[String]) -> usize {
+        let mut g = self.lock();
+        let now = now_ms();
+        let Inner { entries, busy, .. } = &mut *g;
+        let mut n = 0;
+        for e in entries.values_mut() {
+            let hit = e.recipients.iter().any(|r| {
+                r.rsplit_once('@')
+                    .is_some_and(|(_, d)| domains.iter().any(|x| x.eq_ignore_ascii_case(d)))
+            });
+            if hit && e.next_attempt > now && !busy.contains(&e.id) {
+                e.next_attempt = now;
+                n += 1;
+            }
+        }
+        if n > 0 {
+            self.wake.notify_all();
+        }
+        n
+    }
+
     /// Stops [`Self::take_due`].
     pub(crate) fn shutdown(&self) {
         self.lock().shutdown = true;
@@ -357,6 +382,32 @@ mod tests {
         let p = dir.join(format!("spool-{}", queue_id()));
         fs::write(&p, data).unwrap();
         p
+    }
+
+    #[test]
+    fn wake_domains_makes_deferred_entries_due() {
+        let dir = std::env::temp_dir().join(format!("mailwire-wake-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let q = Queue::open(&dir).unwrap();
+        let src = dir.join("src");
+        for (id, rcpt) in [("a1", "x@b.test"), ("a2", "y@B.test"), ("a3", "z@c.test")] {
+            fs::write(&src, b"Subject: x\r\n\r\nbody\r\n").unwrap();
+            let mut e = Entry::new(id.into(), "s@a.test".into(), vec![rcpt.into()]);
+            e.next_attempt = now_ms() + 3_600_000;
+            q.enqueue(e, &src, true).unwrap();
+        }
+        assert!(q.take_due(Duration::from_millis(1)).unwrap().is_empty());
+        assert_eq!(q.wake_domains(&["b.test".to_string()]), 2);
+        let due = q.take_due(Duration::from_millis(1)).unwrap();
+        let mut ids: Vec<&str> = due.iter().map(|e| e.id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["a1", "a2"]);
+        assert_eq!(
+            q.wake_domains(&["b.test".to_string()]),
+            0,
+            "busy ones are left alone"
+        );
+        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]

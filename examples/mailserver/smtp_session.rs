@@ -2,23 +2,24 @@
 //! `mailwire::smtp::server::Server` (who may send, who receives, AUTH), and
 //! the hand-off of the content to the [`Store`](crate::store::Store).
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mailwire::sasl::{
-    FailureReason, Mechanism, ScramCredentials, ScramHash, Secret, Server as SaslServer,
-    ServerOptions as SaslOptions, ServerStep,
+    FailureReason, Mechanism, Server as SaslServer, ServerOptions as SaslOptions, ServerStep,
 };
 use mailwire::smtp::server::{Event, Options, ReplyHandle, Server};
 use mailwire::smtp::{BodyType, ForwardPath, Reply, ReversePath};
 
+use crate::accounts::Accounts;
+use crate::auth_guard::{Attempt, AuthGuard};
 use crate::driver::{Conn, Handler};
+use crate::limits::Limiter;
 use crate::maildir::queue_id;
+use crate::rewrite::Expansion;
 use crate::store::{Dest, Incoming, Store, Trace, received_field, unix_now};
 
 /// Which listener a session came in on.
@@ -57,8 +58,14 @@ impl Port {
 pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) tls: Arc<rustls::ServerConfig>,
-    /// SCRAM-SHA-256 keys per account, derived from the passwords at start.
-    pub(crate) scram: HashMap<String, ScramCredentials>,
+    /// Every account's keys.
+    pub(crate) accounts: Accounts,
+    /// Connection limits (taken by the accept loops).
+    pub(crate) limiter: Arc<Limiter>,
+    /// Failed AUTH attempts per client address.
+    pub(crate) auth_guard: AuthGuard,
+    /// The sender rewriting of forwarded mail.
+    pub(crate) srs: crate::srs::Srs,
     /// Set by SIGTERM: finish open transactions, take no new ones.
     pub(crate) shutdown: Arc<AtomicBool>,
 }
@@ -86,25 +93,21 @@ pub(crate) fn random_hex(n: usize) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// The idle timeout of sessions that start while the server is under
+/// stress ([`Limiter::stressed`]), instead of the RFC's minutes.
+pub(crate) const STRESS_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Shared {
-    /// Derives the SCRAM keys of every account.
-    pub(crate) fn scram_keys(
-        users: &[crate::config::User],
-    ) -> Result<HashMap<String, ScramCredentials>, String> {
-        let iterations = NonZeroU32::new(4096).ok_or("iterations")?;
-        let mut out = HashMap::new();
-        for u in users {
-            let salt = random_hex(16);
-            let c = ScramCredentials::derive(
-                ScramHash::Sha256,
-                &u.password,
-                salt.as_bytes(),
-                iterations,
-            )
-            .map_err(|e| format!("--user {}: {e}", u.name))?;
-            out.insert(u.name.clone(), c);
-        }
-        Ok(out)
+    /// The SASL mechanisms of `wanted` that can be offered: CRAM-MD5 only
+    /// while every account has its plaintext password (the `--user` demo
+    /// accounts).
+    pub(crate) fn mechanisms(&self, wanted: &[Mechanism]) -> Vec<Mechanism> {
+        let cram = self.accounts.all_plaintext();
+        wanted
+            .iter()
+            .copied()
+            .filter(|m| cram || *m != Mechanism::CramMd5)
+            .collect()
     }
 }
 
@@ -128,6 +131,11 @@ struct Tx {
     rcpts: Vec<(String, Dest)>,
     eight_bit: bool,
     smtputf8: bool,
+    /// A recipient is forwarded to another domain (alias, forward file):
+    /// the queued copy gets an SRS sender.
+    forwarded: bool,
+    /// Mailing-list addresses among the recipients, and what for.
+    lists: Vec<(String, crate::list::Role)>,
 }
 
 /// One session.
@@ -144,6 +152,22 @@ pub(crate) struct Session<'a> {
     /// True from MAIL to the end of the transaction.
     in_tx: bool,
     pub(crate) messages: u32,
+    /// The AUTH attempt in progress.
+    attempt: Option<Attempt>,
+    /// AUTH failures on this connection.
+    auth_failures: u32,
+    /// Recipients refused by policy on this connection (the machine counts
+    /// bad commands itself).
+    errors: u32,
+    /// Recipients accepted on this connection.
+    recipients: usize,
+    /// Transactions started on this connection.
+    transactions: u32,
+    /// `Received:` fields of the message coming in.
+    hops: crate::hops::HopCounter,
+    /// The content of a message to a mailing list (bounded by the message
+    /// size limit), for the list to send on.
+    list_buf: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Session<'_> {
@@ -162,15 +186,21 @@ pub(crate) fn options(shared: &Shared, port: Port, peer: SocketAddr) -> Options 
     o.hostname = cfg.hostname.clone();
     o.starttls = port != Port::Smtps;
     o.implicit_tls = port == Port::Smtps;
-    o.auth_mechanisms = vec![
+    o.auth_mechanisms = shared.mechanisms(&[
         Mechanism::Plain,
         Mechanism::Login,
         Mechanism::CramMd5,
         Mechanism::ScramSha256,
-    ];
+    ]);
     o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
     o.auth_required = port != Port::Mta;
     o.max_message_size = cfg.max_size as u64;
+    o.max_bad_commands = cfg.session.max_errors;
+    o.max_recipients = cfg.session.max_recipients;
+    if shared.limiter.stressed() {
+        o.command_timeout = STRESS_TIMEOUT;
+        o.data_timeout = STRESS_TIMEOUT;
+    }
     o
 }
 
@@ -192,6 +222,13 @@ impl<'a> Session<'a> {
             data_error: None,
             in_tx: false,
             messages: 0,
+            attempt: None,
+            auth_failures: 0,
+            errors: 0,
+            recipients: 0,
+            transactions: 0,
+            hops: crate::hops::HopCounter::default(),
+            list_buf: None,
         }
     }
 
@@ -205,6 +242,58 @@ impl<'a> Session<'a> {
             let _ = write!(line, "user={u} ");
         }
         line
+    }
+
+    /// The SRS envelope sender of a transaction's queued copy, when it
+    /// forwards mail of a foreign sender to another domain.
+    fn srs_sender(&self, tx: &Tx) -> Option<String> {
+        let cfg = &self.shared.store.cfg;
+        let foreign =
+            crate::store::split_addr(&tx.sender).is_some_and(|(_, d)| !cfg.is_local_domain(d));
+        (tx.forwarded && foreign).then(|| {
+            self.shared
+                .srs
+                .forward(&tx.sender, &cfg.domains[0], unix_now() / 86400)
+        })
+    }
+
+    /// A recipient refused by policy: `rep`, or 421 and the end of the
+    /// connection once the errors reach the limit.
+    fn refuse_rcpt(&mut self, m: &mut Server, handle: ReplyHandle, rep: Reply<'static>) {
+        self.errors += 1;
+        let rep = if self.errors >= self.shared.store.cfg.session.max_errors {
+            self.log("too many errors: closing");
+            reply(421, (4, 7, 0), "Error: too many errors")
+        } else {
+            rep
+        };
+        let _ = m.reply(handle, rep);
+    }
+
+    /// An AUTH attempt failed: wait (growing with the failures), then
+    /// answer `rep`, or 421 and close after too many failures.
+    fn auth_failed(&mut self, m: &mut Server, handle: ReplyHandle, rep: Reply<'static>, why: &str) {
+        self.auth_failures += 1;
+        let action = match self.attempt.take() {
+            Some(a) => self.shared.auth_guard.failed(a, self.auth_failures),
+            None => crate::auth_guard::FailureAction {
+                delay: self.shared.auth_guard.policy().delay,
+                disconnect: self.auth_failures
+                    >= self.shared.auth_guard.policy().max_per_connection,
+            },
+        };
+        self.log(&format!(
+            "AUTH failed: {why} ({} on this connection; answered after {} ms)",
+            self.auth_failures,
+            action.delay.as_millis()
+        ));
+        std::thread::sleep(action.delay);
+        let rep = if action.disconnect {
+            reply(421, (4, 7, 0), "Too many authentication failures")
+        } else {
+            rep
+        };
+        let _ = m.reply(handle, rep);
     }
 
     fn log(&self, what: &str) {
@@ -239,6 +328,74 @@ impl<'a> Session<'a> {
         self.tx = None;
         self.data_error = None;
         self.in_tx = false;
+        self.list_buf = None;
+    }
+
+    /// A recipient that is an address of a mailing list: posts only from
+    /// members (unless the list is open).
+    fn list_rcpt(
+        &mut self,
+        m: &mut Server,
+        handle: ReplyHandle,
+        list: String,
+        role: crate::list::Role,
+    ) {
+        let cfg = &self.shared.store.cfg;
+        let Some(tx) = self.tx.as_mut() else {
+            let _ = m.reply(handle, reply(503, (5, 5, 1), "Need MAIL command"));
+            return;
+        };
+        let open = cfg.lists.get(&list).is_none_or(|c| c.open);
+        let member = || {
+            cfg.lists
+                .get(&list)
+                .is_some_and(|c| crate::list::is_member(c, &tx.sender))
+        };
+        if role == crate::list::Role::Post && !open && !member() {
+            let rep = reply(
+                550,
+                (5, 7, 1),
+                &format!("<{list}>: posting restricted to members"),
+            );
+            self.log(&format!("RCPT <{list}> refused: not a member"));
+            self.refuse_rcpt(m, handle, rep);
+            return;
+        }
+        if !tx.lists.iter().any(|(l, r)| *l == list && *r == role) {
+            tx.lists.push((list, role));
+        }
+        self.recipients += 1;
+        let _ = m.accept(handle);
+    }
+
+    /// Hands a received message to its lists.
+    fn run_lists(&mut self, tx: &Tx) -> io::Result<()> {
+        let content = self.list_buf.take().unwrap_or_default();
+        let store = &self.shared.store;
+        for (list, role) in &tx.lists {
+            let Some(conf) = store.cfg.lists.get(list) else {
+                continue;
+            };
+            match role {
+                crate::list::Role::Post => {
+                    crate::list::post(store, list, conf, &content)?;
+                }
+                crate::list::Role::Request => {
+                    crate::list::request(
+                        store,
+                        &self.shared.srs,
+                        list,
+                        conf,
+                        &tx.sender,
+                        &content,
+                    )?;
+                }
+                crate::list::Role::Bounce(member) => {
+                    crate::list::bounce(&store.cfg.data, list, member.as_deref())?;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn sasl_step(&mut self, m: &mut Server, handle: ReplyHandle, step: ServerStep) {
@@ -253,44 +410,28 @@ impl<'a> Session<'a> {
                     return;
                 }
                 ServerStep::NeedPassword { authcid, .. } => {
-                    let cfg = &self.shared.store.cfg;
-                    match cfg
-                        .users
-                        .iter()
-                        .find(|u| u.name.eq_ignore_ascii_case(&authcid))
-                    {
-                        Some(u) => match sasl.provide_password(Secret::new(u.password.clone())) {
-                            Ok(s) => s,
-                            Err(_) => ServerStep::Failure(FailureReason::UnexpectedResponse),
-                        },
-                        None => match sasl.reject() {
-                            Ok(s) => s,
-                            Err(_) => ServerStep::Failure(FailureReason::InvalidCredentials),
-                        },
-                    }
+                    let accounts = &self.shared.accounts;
+                    let answered = if sasl.mechanism() == Mechanism::CramMd5 {
+                        // Needs the plaintext (demo accounts only).
+                        match accounts.plaintext(&authcid) {
+                            Some(pw) => sasl.provide_password(pw).ok(),
+                            None => sasl.reject().ok(),
+                        }
+                    } else {
+                        // PLAIN, LOGIN: checked against the SCRAM keys, with
+                        // the same work for an unknown user.
+                        sasl.check_password(|pw| accounts.verify(&authcid, pw.expose()))
+                            .ok()
+                    };
+                    answered.unwrap_or(ServerStep::Failure(FailureReason::InvalidCredentials))
                 }
                 ServerStep::NeedScramCredentials { authcid, .. } => {
-                    let creds = self
-                        .shared
-                        .scram
-                        .get(&authcid.to_ascii_lowercase())
-                        .cloned();
-                    let creds = match creds {
-                        Some(c) => Some(c),
-                        // Unknown users fail at the proof, like a wrong password.
-                        None => NonZeroU32::new(4096).and_then(|i| {
-                            ScramCredentials::derive(
-                                ScramHash::Sha256,
-                                &random_hex(8),
-                                b"unknown-user-salt",
-                                i,
-                            )
-                            .ok()
-                        }),
-                    };
-                    match creds.map(|c| sasl.provide_scram_credentials(c)) {
-                        Some(Ok(s)) => s,
-                        _ => ServerStep::Failure(FailureReason::InvalidCredentials),
+                    // Unknown users get made-up keys and fail at the proof,
+                    // like a wrong password.
+                    let creds = self.shared.accounts.scram(&authcid);
+                    match sasl.provide_scram_credentials(creds) {
+                        Ok(s) => s,
+                        Err(_) => ServerStep::Failure(FailureReason::InvalidCredentials),
                     }
                 }
                 ServerStep::Success {
@@ -301,15 +442,19 @@ impl<'a> Session<'a> {
                         .as_deref()
                         .is_none_or(|z| z.is_empty() || z.eq_ignore_ascii_case(&authcid));
                     if ok {
+                        if let Some(a) = self.attempt.take() {
+                            self.shared.auth_guard.succeeded(a);
+                        }
                         let _ = m.auth_success(handle);
                         self.user = Some(authcid.to_ascii_lowercase());
                         self.trace.auth = true;
                     } else {
-                        let _ = m.reply(
+                        self.auth_failed(
+                            m,
                             handle,
                             reply(535, (5, 7, 8), "Authentication credentials invalid"),
+                            "authzid not allowed",
                         );
-                        self.log("AUTH failed: authzid not allowed");
                     }
                     return;
                 }
@@ -320,8 +465,7 @@ impl<'a> Session<'a> {
                     } else {
                         reply(535, (5, 7, 8), "Authentication credentials invalid")
                     };
-                    let _ = m.reply(handle, r);
-                    self.log(&format!("AUTH failed: {reason}"));
+                    self.auth_failed(m, handle, r, &reason.to_string());
                     return;
                 }
                 _ => {
@@ -357,6 +501,15 @@ impl Handler<Server> for Session<'_> {
                     let _ = m.reply(handle, reply(530, (5, 7, 0), "Authentication required"));
                     return Ok(());
                 }
+                if self.transactions >= self.shared.store.cfg.session.max_transactions {
+                    self.log("too many transactions: closing");
+                    let _ = m.reply(
+                        handle,
+                        reply(421, (4, 7, 0), "Too many transactions in this connection"),
+                    );
+                    return Ok(());
+                }
+                self.transactions += 1;
                 let sender = match &from {
                     ReversePath::Null => String::new(),
                     ReversePath::Mailbox(mb) => mb.to_string(),
@@ -367,6 +520,8 @@ impl Handler<Server> for Session<'_> {
                     rcpts: Vec::new(),
                     eight_bit: params.body == Some(BodyType::EightBitMime),
                     smtputf8: params.smtputf8,
+                    forwarded: false,
+                    lists: Vec::new(),
                 });
                 self.in_tx = true;
                 let _ = m.accept(handle);
@@ -378,22 +533,51 @@ impl Handler<Server> for Session<'_> {
                     }
                     ForwardPath::Mailbox(mb) => mb.to_string(),
                 };
-                let r = match self.shared.store.classify(&addr) {
-                    Some(Dest::Remote) if self.user.is_none() => Err(reply(
+                if let Some((list, role)) =
+                    crate::list::classify(&self.shared.store.cfg.lists, &addr)
+                {
+                    self.list_rcpt(m, handle, list, role);
+                    return Ok(());
+                }
+                let cx = crate::rewrite::Context {
+                    srs: &self.shared.srs,
+                    day: unix_now() / 86400,
+                };
+                let r = match crate::rewrite::expand(&self.shared.store.cfg, cx, &addr) {
+                    Expansion::Remote if self.user.is_none() => Err(reply(
                         550,
                         (5, 7, 1),
                         &format!("<{addr}>: Relay access denied"),
                     )),
-                    Some(d) => Ok(d),
-                    None => Err(reply(
+                    Expansion::Remote => Ok((vec![(addr.clone(), Dest::Remote)], false)),
+                    // A remote target of ours is forwarded mail.
+                    Expansion::Local(targets) => {
+                        let forwarded = targets.iter().any(|(_, d)| *d == Dest::Remote);
+                        Ok((targets, forwarded))
+                    }
+                    Expansion::Unknown => Err(reply(
                         550,
                         (5, 1, 1),
                         &format!("<{addr}>: Recipient address rejected: User unknown"),
                     )),
                 };
+                let full =
+                    self.recipients >= self.shared.store.cfg.session.max_recipients_per_connection;
                 match (r, self.tx.as_mut()) {
-                    (Ok(d), Some(tx)) => {
-                        tx.rcpts.push((addr, d));
+                    (Ok(_), Some(_)) if full => {
+                        let _ = m.reply(
+                            handle,
+                            reply(452, (4, 5, 3), "Too many recipients in this connection"),
+                        );
+                    }
+                    (Ok((targets, forwarded)), Some(tx)) => {
+                        tx.forwarded |= forwarded;
+                        for t in targets {
+                            if !tx.rcpts.contains(&t) {
+                                tx.rcpts.push(t);
+                            }
+                        }
+                        self.recipients += 1;
                         let _ = m.accept(handle);
                     }
                     (Ok(_), None) => {
@@ -401,12 +585,15 @@ impl Handler<Server> for Session<'_> {
                     }
                     (Err(rep), _) => {
                         self.log(&format!("RCPT <{addr}> refused: {}", rep.text()));
-                        let _ = m.reply(handle, rep);
+                        self.refuse_rcpt(m, handle, rep);
                     }
                 }
             }
             Event::DataStart { .. } => {
                 if let Some(tx) = self.tx.as_ref() {
+                    self.list_buf = (!tx.lists.is_empty()).then(Vec::new);
+                }
+                if let Some(tx) = self.tx.as_ref().filter(|tx| !tx.rcpts.is_empty()) {
                     let for_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].0.as_str());
                     self.trace.tls = conn.is_tls() || self.port == Port::Smtps;
                     // `--sink` throws the content away: no trace field to build.
@@ -430,6 +617,7 @@ impl Handler<Server> for Session<'_> {
                         Ok(mut inc) => {
                             inc.eight_bit = tx.eight_bit;
                             inc.smtputf8 = tx.smtputf8;
+                            inc.remote_sender = self.srs_sender(tx);
                             self.incoming = Some(inc);
                         }
                         Err(e) => self.data_error = Some(e),
@@ -437,6 +625,15 @@ impl Handler<Server> for Session<'_> {
                 }
             }
             Event::DataChunk(bytes) => {
+                self.hops.feed(&bytes);
+                if let Some(b) = self.list_buf.as_mut() {
+                    if b.len() + bytes.len() > crate::list::MAX_POST {
+                        // Refused at the end of DATA (the buffer goes now).
+                        self.list_buf = None;
+                    } else {
+                        b.extend_from_slice(&bytes);
+                    }
+                }
                 if let Some(inc) = self.incoming.as_mut()
                     && let Err(e) = inc.write(&bytes)
                 {
@@ -448,12 +645,65 @@ impl Handler<Server> for Session<'_> {
             }
             Event::DataEnd { handle, size } => {
                 let tx = self.tx.take();
-                let inc = self.incoming.take();
+                let mut inc = self.incoming.take();
+                let hops = std::mem::take(&mut self.hops);
+                let list_too_big = tx
+                    .as_ref()
+                    .is_some_and(|t| !t.lists.is_empty() && self.list_buf.is_none());
+                let refusal = if hops.too_many() {
+                    self.log(&format!(
+                        "refused: {} Received fields: a mail loop",
+                        hops.hops()
+                    ));
+                    Some(reply(554, (5, 4, 6), "Too many hops: mail loop detected"))
+                } else if list_too_big {
+                    self.log("refused: too big for a mailing list");
+                    Some(reply(
+                        552,
+                        (5, 3, 4),
+                        "Message too big for the mailing list",
+                    ))
+                } else {
+                    None
+                };
+                if let Some(r) = refusal {
+                    if let Some(inc) = inc.take() {
+                        inc.abort();
+                    }
+                    self.in_tx = false;
+                    let _ = m.reply(handle, r);
+                    return Ok(());
+                }
                 let r = match (tx, inc, self.data_error.take()) {
+                    // Only list addresses: nothing to store here.
+                    (Some(tx), None, None) if tx.rcpts.is_empty() && !tx.lists.is_empty() => {
+                        match self.run_lists(&tx) {
+                            Ok(()) => {
+                                self.messages += 1;
+                                reply(250, (2, 0, 0), &format!("Ok: queued as {}", tx.id))
+                            }
+                            Err(e) => {
+                                self.log(&format!("id={} list: {e}", tx.id));
+                                reply(451, (4, 3, 0), "Local error in processing, try again later")
+                            }
+                        }
+                    }
                     (Some(tx), Some(inc), None) => match inc.commit(&self.shared.store) {
                         Ok(stored) => {
                             self.messages += 1;
                             self.log_delivery(&tx, size, &stored);
+                            if let Err(e) = self.run_lists(&tx) {
+                                self.log(&format!("id={} list: {e}", tx.id));
+                            }
+                            if let Some(copy) = stored.local.first() {
+                                let users = crate::vacation::local_users(&tx.rcpts);
+                                crate::vacation::after_delivery(
+                                    &self.shared.store,
+                                    &tx.sender,
+                                    &users,
+                                    copy,
+                                );
+                            }
                             let mut text = String::with_capacity(16 + tx.id.len());
                             text.push_str("Ok: queued as ");
                             text.push_str(&tx.id);
@@ -494,6 +744,21 @@ impl Handler<Server> for Session<'_> {
                 mechanism,
                 initial_response,
             } => {
+                match self.shared.auth_guard.begin(self.peer.ip(), Instant::now()) {
+                    Ok(a) => self.attempt = Some(a),
+                    Err(_) => {
+                        self.log("AUTH refused: address blocked after repeated failures");
+                        let _ = m.reply(
+                            handle,
+                            reply(
+                                421,
+                                (4, 7, 0),
+                                "Too many authentication failures from your address, try later",
+                            ),
+                        );
+                        return Ok(());
+                    }
+                }
                 let nonce = match mechanism {
                     Mechanism::CramMd5 => format!(
                         "<{}.{}@{}>",
@@ -531,7 +796,9 @@ impl Handler<Server> for Session<'_> {
                 }
             },
             Event::AuthCancelled => {
+                // Still counted against the address (begin counted it).
                 self.sasl = None;
+                self.attempt = None;
             }
             Event::StartTls => {
                 let tls = rustls::ServerConnection::new(self.shared.tls.clone())

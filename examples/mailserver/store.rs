@@ -138,6 +138,9 @@ pub(crate) struct Incoming {
     pub(crate) size: u64,
     pub(crate) eight_bit: bool,
     pub(crate) smtputf8: bool,
+    /// The envelope sender of the queued (remote) copy when it differs
+    /// from the one in Return-Path: SRS for forwarded mail.
+    pub(crate) remote_sender: Option<String>,
 }
 
 impl std::fmt::Debug for Incoming {
@@ -221,6 +224,7 @@ impl Store {
             size: 0,
             eight_bit: false,
             smtputf8: false,
+            remote_sender: None,
         };
         inc.write(prefix)?;
         Ok(inc)
@@ -272,6 +276,7 @@ impl Incoming {
             offset,
             eight_bit,
             smtputf8,
+            remote_sender,
             ..
         } = self;
         let mut stored = Stored::default();
@@ -284,7 +289,7 @@ impl Incoming {
             .filter(|(_, d)| *d == Dest::Remote)
             .map(|(a, _)| a.clone())
             .collect();
-        let mut entry = Entry::new(id.clone(), sender.clone(), remote);
+        let mut entry = Entry::new(id.clone(), remote_sender.unwrap_or(sender), remote);
         entry.offset = offset;
         entry.eight_bit = eight_bit;
         entry.smtputf8 = smtputf8;

@@ -315,6 +315,18 @@ impl Drop for MailServer {
     }
 }
 
+/// Whether the server's log has `needle` within `timeout`.
+pub fn wait_log(srv: &MailServer, needle: &str, timeout: Duration) -> bool {
+    let end = Instant::now() + timeout;
+    while Instant::now() < end {
+        if srv.log().contains(needle) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
 /// The files in `dir/new` and `dir/cur`, sorted.
 pub fn maildir_messages(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -418,6 +430,28 @@ impl Raw {
     pub fn cmd(&mut self, line: &str) -> (u16, String) {
         self.send(format!("{line}\r\n").as_bytes());
         self.reply()
+    }
+
+    /// AUTH SCRAM-SHA-256 with the project's own SASL client; returns the
+    /// final reply.
+    pub fn auth_scram(&mut self, user: &str, password: &str) -> (u16, String) {
+        use mailwire::sasl::{Client, Credentials, Mechanism, Secret, framing};
+        let creds = Credentials::password(user, Secret::new(password.to_string()));
+        let mut sasl =
+            Client::new(Mechanism::ScramSha256, &creds, "clientnonce0123456789").expect("client");
+        let first = sasl.initial_response().expect("client-first");
+        let (mut code, mut text) =
+            self.cmd(&format!("AUTH SCRAM-SHA-256 {}", framing::encode(&first)));
+        while code == 334 {
+            let challenge =
+                framing::decode_challenge(text[4..].trim_end().as_bytes()).expect("334");
+            let resp = match sasl.step(&challenge) {
+                Ok(r) => framing::encode(&r),
+                Err(_) => "*".into(),
+            };
+            (code, text) = self.cmd(&resp);
+        }
+        (code, text)
     }
 
     /// Everything until the server closes.

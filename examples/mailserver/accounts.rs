@@ -1,0 +1,336 @@
+//! Accounts and their credentials.
+//!
+//! A password is kept as SCRAM-SHA-256 keys (RFC 5802 §3, RFC 7677): salt,
+//! iteration count, `StoredKey` and `ServerKey`, written in the text form
+//! PostgreSQL uses, `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`
+//! (base64). From these keys the server can
+//! - run SCRAM-SHA-256 itself (the client proves it knows the password);
+//! - check a password sent with PLAIN, LOGIN or POP3 `USER`/`PASS`:
+//!   `SaltedPassword = Hi(password, salt, i)`, `ClientKey =
+//!   HMAC(SaltedPassword, "Client Key")`, `StoredKey = H(ClientKey)`, and
+//!   the result compared with the stored key in constant time.
+//!
+//! CRAM-MD5 (and APOP) need the password itself, so they work only for the
+//! demo accounts given as `--user NAME:PASSWORD`; with any hashed account
+//! the servers stop offering CRAM-MD5.
+//!
+//! An unknown user costs the same as a known one: PLAIN is checked against
+//! keys made up for the name (a salt and keys derived from a secret drawn at
+//! start, so the same name always gets the same salt, as RFC 5802 §9 asks),
+//! with the same iteration count, and SCRAM is run with those keys to the
+//! end, where the proof fails like a wrong password.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read as _;
+use std::num::NonZeroU32;
+
+use mailwire::sasl::framing;
+use mailwire::sasl::{ScramCredentials, ScramHash, Secret};
+use sha2::{Digest as _, Sha256};
+
+/// The iteration count for new keys (RFC 7677 §4: at least 4096).
+pub(crate) const ITERATIONS: u32 = 4096;
+
+const SCHEME: &str = "SCRAM-SHA-256";
+
+/// How an account's password is known.
+#[derive(Clone)]
+pub(crate) enum Credential {
+    /// The password itself (`--user NAME:PASSWORD`, demo only).
+    Plain(Secret<String>),
+    /// SCRAM-SHA-256 keys (the config file).
+    Scram(ScramCredentials),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Credential::Plain(_) => "Plain(<redacted>)",
+            Credential::Scram(_) => "Scram(<keys>)",
+        })
+    }
+}
+
+/// `n` random bytes from the kernel.
+pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, String> {
+    let mut b = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .map_err(|e| format!("/dev/urandom: {e}"))?;
+    Ok(b)
+}
+
+/// New keys for `password` with a random 16-byte salt.
+pub(crate) fn hash_password(password: &str, iterations: u32) -> Result<ScramCredentials, String> {
+    let iterations = NonZeroU32::new(iterations).ok_or("zero iterations")?;
+    let salt = random_bytes(16)?;
+    ScramCredentials::derive(ScramHash::Sha256, password, &salt, iterations)
+        .map_err(|e| e.to_string())
+}
+
+/// The text form of SCRAM-SHA-256 keys.
+pub(crate) fn format_scram(c: &ScramCredentials) -> String {
+    format!(
+        "{SCHEME}${}:{}${}:{}",
+        c.iterations(),
+        framing::encode(c.salt()),
+        framing::encode(c.stored_key().expose()),
+        framing::encode(c.server_key().expose())
+    )
+}
+
+/// Parses `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`.
+pub(crate) fn parse_scram(s: &str) -> Result<ScramCredentials, String> {
+    let bad = |why: &str| {
+        format!("bad password hash ({why}): expected {SCHEME}$ITERATIONS:SALT$STOREDKEY:SERVERKEY")
+    };
+    let rest = s
+        .strip_prefix(SCHEME)
+        .and_then(|r| r.strip_prefix('$'))
+        .ok_or_else(|| bad("scheme"))?;
+    let (params, keys) = rest.split_once('$').ok_or_else(|| bad("no keys"))?;
+    let (iter, salt) = params.split_once(':').ok_or_else(|| bad("no salt"))?;
+    let (stored, server) = keys.split_once(':').ok_or_else(|| bad("no server key"))?;
+    let iterations = iter
+        .parse::<u32>()
+        .ok()
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| bad("iterations"))?;
+    if iterations.get() < ITERATIONS {
+        return Err(bad("fewer than 4096 iterations (RFC 7677 §4)"));
+    }
+    let b64 = |v: &str, what: &str| framing::decode(v.as_bytes()).map_err(|_| bad(what));
+    ScramCredentials::new(
+        ScramHash::Sha256,
+        b64(salt, "salt")?,
+        iterations,
+        Secret::new(b64(stored, "stored key")?),
+        Secret::new(b64(server, "server key")?),
+    )
+    .map_err(|e| bad(&e.to_string()))
+}
+
+struct Entry {
+    scram: ScramCredentials,
+    plain: Option<Secret<String>>,
+}
+
+/// Every account's keys, for the SMTP and POP3 sessions.
+pub(crate) struct Accounts {
+    map: HashMap<String, Entry>,
+    /// Drawn at start: the made-up keys of unknown users come from it.
+    secret: Vec<u8>,
+    /// The iteration count of the made-up keys (the most common one).
+    iterations: NonZeroU32,
+}
+
+impl fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accounts")
+            .field("names", &self.map.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Accounts {
+    /// The accounts of the configuration; plaintext passwords get their
+    /// keys derived here.
+    pub(crate) fn new(users: &[crate::config::User]) -> Result<Self, String> {
+        let mut map = HashMap::new();
+        let mut counts: HashMap<u32, usize> = HashMap::new();
+        for u in users {
+            let entry = match &u.credential {
+                Credential::Plain(pw) => Entry {
+                    scram: hash_password(pw.expose(), ITERATIONS)
+                        .map_err(|e| format!("account {}: {e}", u.name))?,
+                    plain: Some(pw.clone()),
+                },
+                Credential::Scram(c) => Entry {
+                    scram: c.clone(),
+                    plain: None,
+                },
+            };
+            *counts.entry(entry.scram.iterations().get()).or_default() += 1;
+            map.insert(u.name.clone(), entry);
+        }
+        let iterations = counts
+            .into_iter()
+            .max_by_key(|&(i, n)| (n, i))
+            .and_then(|(i, _)| NonZeroU32::new(i))
+            .or(NonZeroU32::new(ITERATIONS))
+            .ok_or("iterations")?;
+        Ok(Accounts {
+            map,
+            secret: random_bytes(32)?,
+            iterations,
+        })
+    }
+
+    /// Whether `name` (lower case) is an account.
+    pub(crate) fn exists(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// Whether every account has its plaintext password (CRAM-MD5 and APOP
+    /// can then be offered).
+    pub(crate) fn all_plaintext(&self) -> bool {
+        self.map.values().all(|e| e.plain.is_some())
+    }
+
+    /// The plaintext password, for CRAM-MD5 (demo accounts only).
+    pub(crate) fn plaintext(&self, name: &str) -> Option<Secret<String>> {
+        self.map
+            .get(&name.to_ascii_lowercase())
+            .and_then(|e| e.plain.clone())
+    }
+
+    fn made_up(&self, what: &str, name: &str) -> Vec<u8> {
+        let mut h = Sha256::new();
+        h.update(&self.secret);
+        h.update(what.as_bytes());
+        h.update([0]);
+        h.update(name.as_bytes());
+        h.finalize().to_vec()
+    }
+
+    /// Keys made up for a name that is no account: the same for the same
+    /// name, unusable without the secret.
+    fn dummy(&self, name: &str) -> ScramCredentials {
+        let mut salt = self.made_up("salt", name);
+        salt.truncate(16);
+        ScramCredentials::new(
+            ScramHash::Sha256,
+            salt,
+            self.iterations,
+            Secret::new(self.made_up("stored", name)),
+            Secret::new(self.made_up("server", name)),
+        )
+        .unwrap_or_else(|_| unreachable!("32-byte keys and a 16-byte salt"))
+    }
+
+    /// The SCRAM keys for `name` (case-insensitive): the account's, or
+    /// made-up ones for an unknown user, so that SCRAM fails at the proof
+    /// like a wrong password.
+    pub(crate) fn scram(&self, name: &str) -> ScramCredentials {
+        let name = name.to_ascii_lowercase();
+        match self.map.get(&name) {
+            Some(e) => e.scram.clone(),
+            None => self.dummy(&name),
+        }
+    }
+
+    /// Whether `password` is the password of `name` (case-insensitive).
+    /// Does the same work for an unknown user.
+    pub(crate) fn verify(&self, name: &str, password: &str) -> bool {
+        let lower = name.to_ascii_lowercase();
+        let (known, keys) = match self.map.get(&lower) {
+            Some(e) => (true, e.scram.clone()),
+            None => (false, self.dummy(&lower)),
+        };
+        let Ok(given) =
+            ScramCredentials::derive(keys.hash(), password, keys.salt(), keys.iterations())
+        else {
+            return false;
+        };
+        let same = keys.stored_key().ct_eq(given.stored_key().expose());
+        known & same
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::User;
+
+    fn users() -> Vec<User> {
+        vec![
+            User {
+                name: "demo".into(),
+                credential: Credential::Plain(Secret::new("demo".into())),
+            },
+            User {
+                name: "alice".into(),
+                credential: Credential::Scram(hash_password("s3cret", 4096).unwrap()),
+            },
+        ]
+    }
+
+    #[test]
+    fn format_and_parse_round_trip() {
+        let c = hash_password("pw", 4096).unwrap();
+        let text = format_scram(&c);
+        assert!(text.starts_with("SCRAM-SHA-256$4096:"), "{text}");
+        let back = parse_scram(&text).unwrap();
+        assert_eq!(back.salt(), c.salt());
+        assert_eq!(back.iterations(), c.iterations());
+        assert_eq!(back.stored_key().expose(), c.stored_key().expose());
+        assert_eq!(back.server_key().expose(), c.server_key().expose());
+    }
+
+    /// RFC 7677 §3's example keys: password "pencil", salt
+    /// W22ZaJ0SNY7soEsUEjb6gQ==, 4096 iterations.
+    #[test]
+    fn rfc7677_3_keys_parse_and_verify() {
+        let c = ScramCredentials::derive(
+            ScramHash::Sha256,
+            "pencil",
+            &framing::decode(b"W22ZaJ0SNY7soEsUEjb6gQ==").unwrap(),
+            NonZeroU32::new(4096).unwrap(),
+        )
+        .unwrap();
+        let text = format_scram(&c);
+        let users = vec![User {
+            name: "user".into(),
+            credential: Credential::Scram(parse_scram(&text).unwrap()),
+        }];
+        let a = Accounts::new(&users).unwrap();
+        assert!(a.verify("user", "pencil"));
+        assert!(a.verify("USER", "pencil"));
+        assert!(!a.verify("user", "pencil "));
+        assert!(!a.all_plaintext());
+    }
+
+    #[test]
+    fn parse_refuses_bad_text() {
+        for bad in [
+            "",
+            "SCRAM-SHA-1$4096:c2FsdA==$AAAA:AAAA",
+            "SCRAM-SHA-256$4096:c2FsdA==$AAAA",
+            "SCRAM-SHA-256$1000:c2FsdA==$AAAA:AAAA",
+            "SCRAM-SHA-256$x:c2FsdA==$AAAA:AAAA",
+            // Keys of the wrong length.
+            "SCRAM-SHA-256$4096:c2FsdA==$AAAA:AAAA",
+            "SCRAM-SHA-256$4096:!!$AAAA:AAAA",
+        ] {
+            assert!(parse_scram(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn verify_plain_and_hashed_accounts() {
+        let a = Accounts::new(&users()).unwrap();
+        assert!(a.verify("demo", "demo"));
+        assert!(a.verify("alice", "s3cret"));
+        assert!(!a.verify("alice", "demo"));
+        assert!(!a.verify("nobody", "demo"));
+        assert!(a.exists("alice") && !a.exists("nobody"));
+        assert!(!a.all_plaintext());
+        assert_eq!(a.plaintext("DEMO").unwrap().expose(), "demo");
+        assert!(a.plaintext("alice").is_none());
+    }
+
+    #[test]
+    fn unknown_users_get_stable_made_up_keys() {
+        let a = Accounts::new(&users()).unwrap();
+        let x1 = a.scram("nobody");
+        let x2 = a.scram("NOBODY");
+        let y = a.scram("someone");
+        assert_eq!(x1.salt(), x2.salt(), "same name, same salt");
+        assert_ne!(x1.salt(), y.salt());
+        assert_eq!(x1.salt().len(), 16);
+        assert_eq!(x1.iterations().get(), 4096);
+        let real = a.scram("alice");
+        assert_eq!(real.salt().len(), 16);
+    }
+}

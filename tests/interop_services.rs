@@ -1,0 +1,572 @@
+//! Interop tests of the mailserver example's services (issue 15) with a
+//! real client (Python's smtplib): aliases, local and remote (the remote
+//! target is a second instance behind `--route`), plus-addressing, and the
+//! vacation auto-reply (RFC 3834).
+//!
+//! Run them with `cargo test --release -p mailwire --test interop_services
+//! -- --ignored --test-threads=1` after `bash .ci/install-peers`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const PY_SEND: &str = r#"
+import smtplib, sys
+port, sender, rcpts, marker = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(","), sys.argv[4]
+extra = "".join(h + "\r\n" for h in sys.argv[5:])
+c = smtplib.SMTP("127.0.0.1", port)
+c.ehlo("client.test")
+msg = "Subject: %s\r\nFrom: <%s>\r\nMessage-ID: <%s@client.test>\r\n%s\r\nhello %s\r\n" % (marker, sender, marker, extra, marker)
+refused = c.sendmail(sender, rcpts, msg)
+c.quit()
+print("refused", refused)
+"#;
+
+fn py_send(port: u16, from: &str, rcpts: &[&str], marker: &str) -> (bool, String) {
+    py_send_with(port, from, rcpts, marker, &[])
+}
+
+/// As [`py_send`], with extra header fields.
+fn py_send_with(
+    port: u16,
+    from: &str,
+    rcpts: &[&str],
+    marker: &str,
+    fields: &[&str],
+) -> (bool, String) {
+    run(Command::new("python3")
+        .args([
+            "-c",
+            PY_SEND,
+            &port.to_string(),
+            from,
+            &rcpts.join(","),
+            marker,
+        ])
+        .args(fields))
+}
+
+/// One message with the given subject (list commands).
+fn py_send_subject(port: u16, from: &str, to: &str, subject: &str) -> (bool, String) {
+    run(Command::new("python3").args(["-c", PY_SUBJECT, &port.to_string(), from, to, subject]))
+}
+
+const PY_SUBJECT: &str = r#"
+import smtplib, sys
+port, sender, rcpt, subject = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = smtplib.SMTP("127.0.0.1", port)
+c.sendmail(sender, [rcpt], "Subject: %s\r\nFrom: <%s>\r\n\r\ncommand\r\n" % (subject, sender))
+c.quit()
+"#;
+
+/// Sends a message of about `size` bytes.
+const PY_BIG: &str = r#"
+import smtplib, sys
+port, sender, rcpt, size = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+line = "x" * 78 + "\r\n"
+c = smtplib.SMTP("127.0.0.1", port)
+c.sendmail(sender, [rcpt], "Subject: big\r\n\r\n" + line * (size // len(line)))
+c.quit()
+"#;
+
+/// Instance B (b.test, account carol) and instance A (a.test, data in
+/// `a_data`) routing b.test to B, with `a_args` added.
+fn two_instances(dir: &Path, a_data: &Path, a_args: &[&str]) -> (MailServer, MailServer) {
+    let b = MailServer::start(
+        &dir.join("b"),
+        &[
+            "--domain",
+            "b.test",
+            "--hostname",
+            "mx.b.test",
+            "--user",
+            "carol:pc",
+        ],
+    );
+    let route = format!("b.test={}", b.smtp());
+    let mut args = vec![
+        "--domain",
+        "a.test",
+        "--hostname",
+        "mx.a.test",
+        "--route",
+        &route,
+    ];
+    args.extend_from_slice(a_args);
+    (MailServer::start(a_data, &args), b)
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn aliases_and_plus_addressing_with_smtplib() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("aliases");
+    // alice has a folder "news" (Maildir++).
+    for sub in ["tmp", "new", "cur"] {
+        std::fs::create_dir_all(dir.join("a/mailboxes/alice/.news").join(sub)).unwrap();
+    }
+    let (a, b) = two_instances(
+        &dir,
+        &dir.join("a"),
+        &[
+            "--user",
+            "alice:pa",
+            "--user",
+            "bob:pb",
+            "--alias",
+            "team@a.test=alice@a.test,staff@a.test",
+            "--alias",
+            "staff@a.test=bob@a.test,carol@b.test",
+        ],
+    );
+    let port = a.smtp().port();
+    // One transaction: the nested alias and alice's tagged address; alice
+    // gets one copy in her inbox and one in her folder, bob one, carol
+    // (remote) one.
+    let (ok, out) = py_send(
+        port,
+        "sender@elsewhere.test",
+        &["team@a.test", "alice+news@a.test"],
+        "alias-1",
+    );
+    assert!(ok && out.contains("refused {}"), "{out}\n{}", a.log());
+    let stored = find_one(&a, "alice", "alias-1");
+    assert!(String::from_utf8_lossy(&stored).contains("hello alias-1"));
+    find_one(&a, "bob", "alias-1");
+    // alice+news went into the folder, the alias's copy into the inbox.
+    let news = maildir_messages(&dir.join("a/mailboxes/alice/.news"));
+    assert_eq!(news.len(), 1, "{}", a.log());
+    assert!(String::from_utf8_lossy(&std::fs::read(&news[0]).unwrap()).contains("alias-1"));
+    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
+    assert_eq!(
+        got.len(),
+        1,
+        "forwarded to b.test\nA:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
+    let fwd = std::fs::read(&got[0]).unwrap();
+    let fwd = String::from_utf8_lossy(&fwd);
+    assert!(fwd.contains("alias-1"), "{fwd}");
+    // Forwarded by an alias: an SRS sender.
+    let rp = fwd.lines().next().unwrap();
+    assert!(
+        rp.starts_with("Return-Path: <SRS0=") && rp.ends_with("=elsewhere.test=sender@a.test>"),
+        "{fwd}"
+    );
+
+    // A tag on an alias, an unknown tagged user, and relay still refused.
+    let (ok, out) = py_send(port, "s@elsewhere.test", &["staff+x@a.test"], "alias-2");
+    assert!(ok, "{out}");
+    find_one(&a, "bob", "alias-2");
+    let (ok, out) = py_send(port, "s@elsewhere.test", &["nobody+x@a.test"], "alias-3");
+    assert!(!ok && out.contains("550"), "{out}");
+    let (ok, out) = py_send(port, "s@elsewhere.test", &["carol@b.test"], "alias-4");
+    assert!(!ok && out.contains("Relay access denied"), "{out}");
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn vacation_reply_once_and_never_to_a_list() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("vacation");
+    let a_data = dir.join("a");
+    std::fs::create_dir_all(a_data.join("mailboxes/demo")).unwrap();
+    std::fs::write(
+        a_data.join("mailboxes/demo/vacation.toml"),
+        "subject = \"Away\"\nstart = \"2000-01-01\"\ntext = \"\"\"\nI am away.\n\"\"\"\n",
+    )
+    .unwrap();
+    let (a, b) = two_instances(&dir, &a_data, &[]);
+    let port = a.smtp().port();
+    let (ok, out) = py_send(port, "carol@b.test", &["demo@a.test"], "vac-1");
+    assert!(ok, "{out}");
+    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "the reply\nA:\n{}\nB:\n{}", a.log(), b.log());
+    let reply = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    let unfolded = reply.replace("\r\n ", " ").replace("\r\n\t", " ");
+    for want in [
+        "Return-Path: <>\r\n",
+        "Auto-Submitted: auto-replied\r\n",
+        "In-Reply-To: <vac-1@client.test>\r\n",
+        "Subject: Away\r\n",
+        "From: demo@a.test\r\n",
+        "To: carol@b.test\r\n",
+        "I am away.\r\n",
+    ] {
+        assert!(unfolded.contains(want), "{want:?} in\n{reply}");
+    }
+    // The same sender again: no second reply within 7 days.
+    let (ok, out) = py_send(port, "carol@b.test", &["demo@a.test"], "vac-2");
+    assert!(ok, "{out}");
+    assert!(
+        wait_log(&a, "answered within 7 days", Duration::from_secs(10)),
+        "{}",
+        a.log()
+    );
+    // A list post from another sender: none either (RFC 3834 §2).
+    let (ok, out) = py_send_with(
+        port,
+        "dave@b.test",
+        &["demo@a.test"],
+        "vac-3",
+        &["List-Id: <team.b.test>"],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        wait_log(&a, "mailing list", Duration::from_secs(10)),
+        "{}",
+        a.log()
+    );
+    // Nor to the null sender.
+    let (ok, out) = py_send(port, "", &["demo@a.test"], "vac-4");
+    assert!(ok, "{out}");
+    assert!(
+        wait_log(&a, "null sender", Duration::from_secs(10)),
+        "{}",
+        a.log()
+    );
+    assert_eq!(a.wait_messages("demo", 4, Duration::from_secs(10)).len(), 4);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(b.messages("carol").len(), 1, "one reply only\n{}", a.log());
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn forward_file_with_srs_bounce_back_and_hop_limit() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("forward");
+    let a_data = dir.join("a");
+    std::fs::create_dir_all(a_data.join("mailboxes/alice")).unwrap();
+    std::fs::write(
+        a_data.join("mailboxes/alice/forward"),
+        "# on the road\nkeep\ncarol@b.test\n",
+    )
+    .unwrap();
+    let (a, b) = two_instances(&dir, &a_data, &["--user", "alice:pa"]);
+    let port = a.smtp().port();
+    let (ok, out) = py_send(port, "carol@b.test", &["alice@a.test"], "fwd-1");
+    assert!(ok, "{out}");
+    // The kept copy has the original sender...
+    let kept = String::from_utf8(find_one(&a, "alice", "fwd-1")).unwrap();
+    assert!(
+        kept.starts_with("Return-Path: <carol@b.test>\r\n"),
+        "{kept}"
+    );
+    // ...the forwarded one an SRS sender of a.test.
+    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "forwarded\nA:\n{}\nB:\n{}", a.log(), b.log());
+    let fwd = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    let rp = fwd
+        .strip_prefix("Return-Path: <")
+        .and_then(|r| r.split_once('>'))
+        .map(|(a, _)| a.to_string())
+        .unwrap();
+    assert!(
+        rp.starts_with("SRS0=") && rp.ends_with("=b.test=carol@a.test"),
+        "{rp}"
+    );
+    assert!(fwd.contains("fwd-1"));
+
+    // A bounce to the SRS address goes back to the original sender.
+    let (ok, out) = py_send(port, "", &[&rp], "bounce-1");
+    assert!(ok, "{out}\n{}", a.log());
+    let got = b.wait_messages("carol", 2, Duration::from_secs(30));
+    assert_eq!(
+        got.len(),
+        2,
+        "bounce relayed\nA:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
+    // A forged or unknown one is refused.
+    let forged = rp.replacen("=b.test=", "=evil.test=", 1);
+    let (ok, out) = py_send(port, "", &[&forged], "bounce-2");
+    assert!(!ok && out.contains("550"), "{out}");
+
+    // A message that has been round too often is refused (a mail loop).
+    let received: Vec<String> = (0..51)
+        .map(|i| {
+            format!(
+                "Received: from hop{i}.test by hop{}.test; Thu, 1 Jan 2026 00:00:00 +0000",
+                i + 1
+            )
+        })
+        .collect();
+    let fields: Vec<&str> = received.iter().map(String::as_str).collect();
+    let (ok, out) = py_send_with(port, "x@b.test", &["alice@a.test"], "loop-1", &fields);
+    assert!(!ok && out.contains("554"), "{out}");
+    assert!(a.log().contains("mail loop"), "{}", a.log());
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn parallel_runner_slow_destination_does_not_hold_the_others() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    if !have("python3") {
+        return;
+    }
+    // A destination that accepts connections and never says a word.
+    let hole = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    hole.set_nonblocking(true).unwrap();
+    let hole_addr = hole.local_addr().unwrap();
+    let (held, stop) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let holder = {
+        let (held, stop) = (held.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut socks = Vec::new();
+            // Bounded: until the test ends, at most two minutes.
+            let end = std::time::Instant::now() + Duration::from_secs(120);
+            while !stop.load(Ordering::SeqCst) && std::time::Instant::now() < end {
+                match hole.accept() {
+                    Ok((s, _)) => {
+                        socks.push(s);
+                        held.store(socks.len(), Ordering::SeqCst);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        })
+    };
+    let dir = scratch("runner");
+    let slow_route = format!("slow.test={hole_addr}");
+    let (a, b) = two_instances(
+        &dir,
+        &dir.join("a"),
+        &[
+            "--route",
+            &slow_route,
+            "--alias",
+            "slow@a.test=x@slow.test",
+            "--alias",
+            "far@a.test=carol@b.test",
+            "--max-per-destination",
+            "2",
+        ],
+    );
+    let port = a.smtp().port();
+    for i in 0..3 {
+        let (ok, out) = py_send(port, "s@c.test", &["slow@a.test"], &format!("slow-{i}"));
+        assert!(ok, "{out}");
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(15);
+    while held.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        held.load(Ordering::SeqCst),
+        2,
+        "two deliveries to slow.test hang"
+    );
+    // Mail for another destination still goes out at once.
+    let t = std::time::Instant::now();
+    let (ok, out) = py_send(port, "s@c.test", &["far@a.test"], "fast-1");
+    assert!(ok, "{out}");
+    let got = b.wait_messages("carol", 1, Duration::from_secs(15));
+    assert_eq!(got.len(), 1, "delivered past the slow one\nA:\n{}", a.log());
+    eprintln!(
+        "delivered to b.test {:?} after submission, slow.test hanging",
+        t.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        held.load(Ordering::SeqCst),
+        2,
+        "never more than two connections to one destination"
+    );
+    stop.store(true, Ordering::SeqCst);
+    holder.join().unwrap();
+}
+
+/// The value of a header field of a stored message (first occurrence).
+fn field(msg: &str, name: &str) -> Option<String> {
+    msg.split("\r\n\r\n").next()?.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn mailing_list_post_members_only_confirmed_unsubscribe_and_bounces() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("list");
+    let members = dir.join("team.members");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&members, "alice@a.test\ncarol@b.test\n").unwrap();
+    let list = format!("team@a.test={}", members.display());
+    let (a, b) = two_instances(
+        &dir,
+        &dir.join("a"),
+        &["--user", "alice:pa", "--list", &list],
+    );
+    let port = a.smtp().port();
+
+    // A member's post reaches every member with the list fields.
+    let (ok, out) = py_send(port, "carol@b.test", &["team@a.test"], "list-1");
+    assert!(ok, "{out}");
+    let mine = String::from_utf8(find_one(&a, "alice", "list-1")).unwrap();
+    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "the post at b.test\nA:\n{}", a.log());
+    let theirs = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    for (copy, member) in [(&mine, "alice=a.test"), (&theirs, "carol=b.test")] {
+        assert_eq!(
+            field(copy, "List-Id").as_deref(),
+            Some("<team.a.test>"),
+            "{copy}"
+        );
+        assert_eq!(
+            field(copy, "List-Post").as_deref(),
+            Some("<mailto:team@a.test>")
+        );
+        assert_eq!(
+            field(copy, "List-Unsubscribe").as_deref(),
+            Some("<mailto:team-request@a.test?subject=unsubscribe>")
+        );
+        assert_eq!(
+            field(copy, "Return-Path"),
+            Some(format!("<team-bounces+{member}@a.test>")),
+            "VERP envelope sender"
+        );
+    }
+
+    // A non-member may not post.
+    let (ok, out) = py_send(port, "dave@c.test", &["team@a.test"], "list-2");
+    assert!(
+        !ok && out.contains("posting restricted to members"),
+        "{out}"
+    );
+
+    // Unsubscribing takes a confirmation from the address itself.
+    let (ok, out) = py_send_subject(port, "carol@b.test", "team-request@a.test", "unsubscribe");
+    assert!(ok, "{out}");
+    let got = b.wait_messages("carol", 2, Duration::from_secs(30));
+    let ask = got
+        .iter()
+        .map(|p| String::from_utf8(std::fs::read(p).unwrap()).unwrap())
+        .find(|m| field(m, "Subject").is_some_and(|s| s.starts_with("confirm ")))
+        .expect("the confirmation request");
+    assert!(
+        std::fs::read_to_string(&members)
+            .unwrap()
+            .contains("carol@b.test")
+    );
+    // A made-up token does nothing...
+    let (ok, _) = py_send_subject(
+        port,
+        "carol@b.test",
+        "team-request@a.test",
+        "confirm 0123456789abcdef",
+    );
+    assert!(ok);
+    assert!(wait_log(
+        &a,
+        "wrong or stale confirmation",
+        Duration::from_secs(10)
+    ));
+    assert!(
+        std::fs::read_to_string(&members)
+            .unwrap()
+            .contains("carol@b.test")
+    );
+    // ...the right one, answered as a reply, does.
+    let subject = format!("Re: {}", field(&ask, "Subject").unwrap());
+    let (ok, out) = py_send_subject(port, "carol@b.test", "team-request@a.test", &subject);
+    assert!(ok, "{out}");
+    assert!(
+        wait_log(&a, "unsubscribed", Duration::from_secs(10)),
+        "{}",
+        a.log()
+    );
+    assert_eq!(std::fs::read_to_string(&members).unwrap(), "alice@a.test\n");
+
+    // A post over 10 MiB is refused whole.
+    let (ok, out) = run(Command::new("python3").args([
+        "-c",
+        PY_BIG,
+        &port.to_string(),
+        "alice@a.test",
+        "team@a.test",
+        &(11usize << 20).to_string(),
+    ]));
+    assert!(!ok && out.contains("552"), "{out}");
+
+    // A bounce of a member's copy is counted.
+    let (ok, out) = py_send(port, "", &["team-bounces+alice=a.test@a.test"], "bounce-1");
+    assert!(ok, "{out}");
+    assert!(
+        wait_log(&a, "bounce 1 of <alice@a.test>", Duration::from_secs(10)),
+        "{}",
+        a.log()
+    );
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn deferred_mail_of_a_destination_goes_when_it_takes_mail_again() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("wake");
+    // b.test is down (nothing listens on its port) and retried hourly.
+    let b_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let route = format!("b.test={b_addr}");
+    let a = MailServer::start(
+        &dir.join("a"),
+        &[
+            "--domain",
+            "a.test",
+            "--route",
+            &route,
+            "--retry",
+            "1h",
+            "--alias",
+            "far@a.test=carol@b.test",
+        ],
+    );
+    let port = a.smtp().port();
+    for i in 0..2 {
+        let (ok, out) = py_send(port, "s@c.test", &["far@a.test"], &format!("wait-{i}"));
+        assert!(ok, "{out}");
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    while a.log().matches("deferred=1").count() < 2 && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(a.log().matches("deferred=1").count(), 2, "{}", a.log());
+    // b.test comes up; the next message goes at once, and takes the two
+    // deferred ones with it instead of leaving them for an hour.
+    let b_port = b_addr.to_string();
+    let b = MailServer::start(
+        &dir.join("b"),
+        &[
+            "--domain", "b.test", "--user", "carol:pc", "--smtp", &b_port,
+        ],
+    );
+    let (ok, out) = py_send(port, "s@c.test", &["far@a.test"], "now-1");
+    assert!(ok, "{out}");
+    let got = b.wait_messages("carol", 3, Duration::from_secs(20));
+    assert_eq!(got.len(), 3, "A:\n{}\nB:\n{}", a.log(), b.log());
+    assert!(a.log().contains("retried now"), "{}", a.log());
+}
