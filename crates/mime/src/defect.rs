@@ -30,7 +30,7 @@ pub enum DefectKind {
     MissingCloseDelimiter,
     /// A multipart with no body part at all (its boundary never appeared,
     /// or only its close delimiter did): it is given one `text/plain` leaf
-    /// holding its preamble, as Dovecot gives one part (see
+    /// holding its preamble, so its text is not lost (Dovecot gives one empty part; see
     /// [`crate::PartStart::from_preamble`]).
     NoParts,
     /// The input ended in the middle of a body part.

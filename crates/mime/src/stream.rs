@@ -150,7 +150,7 @@ pub struct PartStart<'a> {
     pub inner_stream: Option<usize>,
     /// True for the leaf given to a multipart that ended without any body
     /// part (its boundary never appeared, or only its close delimiter did;
-    /// reported as [`DefectKind::NoParts`]), as Dovecot gives one part: a
+    /// reported as [`DefectKind::NoParts`]), so its text is not lost: a
     /// `text/plain` leaf with an empty header whose body is the
     /// multipart's preamble. It comes just before the multipart's
     /// `PartEnd`; its bytes were already given as [`Event::Preamble`] of

@@ -47,6 +47,10 @@ pub struct Part {
     pub preamble: Option<Range<usize>>,
     /// Multipart epilogue.
     pub epilogue: Option<Range<usize>>,
+    /// True for the leaf given to a multipart without any body part: its
+    /// body is the multipart's preamble (see
+    /// [`PartStart::from_preamble`](crate::PartStart::from_preamble)).
+    pub from_preamble: bool,
 }
 
 impl Part {
@@ -341,6 +345,7 @@ impl Builder<'_> {
                     inner_stream: s.inner_stream,
                     preamble: None,
                     epilogue: None,
+                    from_preamble: s.from_preamble,
                 });
                 self.stack.push(id);
             }

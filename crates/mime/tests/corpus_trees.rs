@@ -2,7 +2,7 @@
 //! sizes and filenames, written as one signature per message
 //! (`section type [decoded-size "filename"]` per part, `-` for a message's
 //! own multipart body). A multipart without any body part has one
-//! `text/plain` leaf holding its preamble (as Dovecot gives one part). The
+//! `text/plain` leaf holding its preamble (Dovecot gives one empty part). The
 //! table was produced by this parser and checked
 //! by hand against the messages (outline example), e.g. rfc2060.txt gives
 //! exactly the numbering of RFC 3501 §6.4.5, and the same PNG attachments

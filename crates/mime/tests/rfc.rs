@@ -440,7 +440,7 @@ fn check_stream_agrees(raw: &[u8]) {
 #[test]
 fn multipart_without_its_boundary_gives_one_leaf() {
     // The boundary never appears: the body becomes one text/plain leaf, as
-    // Dovecot gives one part, and the repair is reported.
+    // One leaf over the preamble (the IMAP kit empties it, as Dovecot does), and the repair is reported.
     let raw =
         b"Content-Type: multipart/mixed; boundary=zz\r\n\r\nHello, this is\r\nthe whole text.\r\n";
     let msg = Message::parse(raw);

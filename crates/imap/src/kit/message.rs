@@ -59,7 +59,13 @@ impl Message {
             &raw,
             mailwire_mime::Options::default().with_limits(options.limits),
         );
-        let parts = tree.parts().to_vec();
+        let mut parts = tree.parts().to_vec();
+        // A multipart without body parts: mailwire-mime gives it one leaf
+        // over its preamble; Dovecot answers an empty text/plain part (size
+        // 0, `BODY[1]` empty), and so does the kit.
+        for p in parts.iter_mut().filter(|p| p.from_preamble) {
+            p.body = p.body.start..p.body.start;
+        }
         let last_stream = parts
             .iter()
             .flat_map(|p| [Some(p.stream), p.inner_stream])
