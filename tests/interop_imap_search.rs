@@ -306,7 +306,7 @@ Date: Tue, 8 Apr 2003 10:00:00 +0000\r\nIn-Reply-To: <extra1@example.be>\r\n\r\n
 /// The corpus messages (files holding NUL left out: IMAP cannot APPEND
 /// them without BINARY) and the messages of [`EXTRA`], with CRLF line ends.
 fn corpus() -> Option<Vec<Vec<u8>>> {
-    let mut out: Vec<Vec<u8>> = common::corpus::mime_messages()?
+    let mut out: Vec<Vec<u8>> = common::corpus::mime_messages(true)?
         .into_iter()
         .map(|(_, m)| m)
         .filter(|m| !m.is_empty() && !m.contains(&0))

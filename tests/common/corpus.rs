@@ -5,25 +5,30 @@ use std::path::{Path, PathBuf};
 /// The corpus folder, as seen from the repository root.
 pub const MIME: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/mime");
 
-/// Every file of the MIME corpus but the licence files, sorted, as
-/// (path below the corpus folder, bytes with CRLF line ends). `None` (the
-/// test skips) when the corpus is missing; under CI that fails instead.
-pub fn mime_messages() -> Option<Vec<(String, Vec<u8>)>> {
+/// The files of the MIME corpus, sorted, as (path below the corpus
+/// folder, bytes with CRLF line ends): the messages
+/// ([`mailwire_testkit::corpus::mime_messages`]), and with `fixtures` the
+/// encoder fixtures too (`photo.*`, `wikipedia.*`: bodies without a
+/// header). `None` (the test skips) when the corpus is missing; under CI
+/// that fails instead.
+pub fn mime_messages(fixtures: bool) -> Option<Vec<(String, Vec<u8>)>> {
     let root = Path::new(MIME);
     if !root.is_dir() {
         assert!(!super::ci(), "corpus {MIME} is missing (CI=true)");
         eprintln!("skipping: corpus {MIME} is missing");
         return None;
     }
-    let mut files: Vec<PathBuf> = Vec::new();
-    for d in std::fs::read_dir(root).unwrap().flatten() {
-        for f in std::fs::read_dir(d.path()).into_iter().flatten().flatten() {
-            let name = f.file_name().to_string_lossy().into_owned();
-            if name != "COPYING" && name != "LICENSE" {
-                files.push(f.path());
-            }
-        }
-    }
+    let mut files: Vec<PathBuf> = if fixtures {
+        std::fs::read_dir(root)
+            .unwrap()
+            .flatten()
+            .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+            .map(|f| f.path())
+            .filter(|p| !p.ends_with("COPYING") && !p.ends_with("LICENSE"))
+            .collect()
+    } else {
+        mailwire_testkit::corpus::mime_messages(root)?
+    };
     files.sort();
     Some(
         files

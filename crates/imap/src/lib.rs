@@ -75,7 +75,6 @@ pub mod kit;
 mod owned;
 pub mod parse;
 pub mod server;
-mod timer;
 pub mod types;
 
 /// The README's examples run as doctests.

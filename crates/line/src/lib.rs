@@ -1,7 +1,9 @@
 //! # mailwire-line
 //!
 //! CRLF line framing and dot-stuffing, shared by SMTP (the `DATA` body,
-//! RFC 5321 §4.5.2) and POP3 (multi-line responses, RFC 1939 §3).
+//! RFC 5321 §4.5.2) and POP3 (multi-line responses, RFC 1939 §3), and the
+//! [`timer::TimerTable`] the SMTP, POP3 and IMAP state machines keep their
+//! deadlines in.
 //!
 //! No I/O, no clock: every type here works on bytes the caller already has.
 //! Input may arrive split anywhere; the result is the same whatever the split.
@@ -72,6 +74,7 @@ mod framer;
 pub mod manual;
 mod simd;
 mod stuff;
+pub mod timer;
 mod unstuff;
 
 pub use framer::{BareLf, Line, LineConfig, LineError, LineFramer};

@@ -65,7 +65,6 @@ pub mod manual;
 mod parse;
 mod response;
 pub mod server;
-mod timer;
 mod types;
 
 pub use content::WireSize;

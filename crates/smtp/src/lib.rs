@@ -91,7 +91,6 @@ mod error;
 pub mod manual;
 mod parse;
 pub mod server;
-mod timer;
 mod types;
 
 pub use error::ConnectionError;

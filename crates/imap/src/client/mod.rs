@@ -94,7 +94,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::fragment::{FragmentOptions, Fragmenter};
-use crate::timer::TimerTable;
+use mailwire_line::timer::TimerTable;
 use crate::types::command::CommandBody;
 use crate::types::core::Tag;
 use receive::Streaming;

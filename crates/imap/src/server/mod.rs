@@ -93,7 +93,7 @@ use bytes::Bytes;
 use mailwire_sasl::Mechanism;
 
 use crate::fragment::{FragmentOptions, Fragmenter, Frame};
-use crate::timer::TimerTable;
+use mailwire_line::timer::TimerTable;
 use crate::types::core::{LiteralMode, Tag, Text};
 use crate::types::flag::Capability;
 use crate::types::response::{Code, Namespace, StatusKind, StatusResponse};

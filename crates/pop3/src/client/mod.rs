@@ -31,7 +31,7 @@ use md5::{Digest as _, Md5};
 use crate::error::ConnectionError;
 use crate::parse::{parse_capability, parse_drop_listing, parse_scan_listing, parse_uid_listing};
 use crate::response::{Decoded, ResponseDecoder};
-use crate::timer::TimerTable;
+use mailwire_line::timer::TimerTable;
 use crate::types::*;
 
 /// How the connection is protected.

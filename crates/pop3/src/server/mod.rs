@@ -46,7 +46,7 @@ use crate::content::TopCut;
 use crate::encode::{encode_continuation, stuffed_line};
 use crate::error::ConnectionError;
 use crate::parse::{CommandError, parse_command};
-use crate::timer::TimerTable;
+use mailwire_line::timer::TimerTable;
 use crate::types::*;
 
 /// Server configuration. Every default carries its reason.

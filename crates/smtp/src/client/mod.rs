@@ -34,7 +34,7 @@ use mailwire_sasl::{Credentials, Mechanism as SaslMechanism};
 
 use crate::error::ConnectionError;
 use crate::parse::{Status, parse_reply, reply_frame};
-use crate::timer::TimerTable;
+use mailwire_line::timer::TimerTable;
 use crate::types::*;
 
 /// When to use STARTTLS (RFC 3207).

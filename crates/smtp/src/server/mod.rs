@@ -36,7 +36,7 @@ use mailwire_sasl::framing::{ClientLine, decode_client_line, decode_initial_resp
 
 use crate::error::ConnectionError;
 use crate::parse::parse_command;
-use crate::timer::TimerTable;
+use mailwire_line::timer::TimerTable;
 use crate::types::*;
 
 /// Server configuration. Every default carries its reason.
