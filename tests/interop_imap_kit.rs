@@ -208,7 +208,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
     ("rfc-examples/008.eml", "BODY[2]", ENCODED_MESSAGE),
 ];
 
-
 fn nz(n: usize) -> NonZeroU32 {
     NonZeroU32::new(u32::try_from(n).unwrap()).unwrap()
 }
@@ -454,7 +453,9 @@ fn describe(ours: &FetchItem<'_>, theirs: Option<&FetchItem<'_>>) -> String {
 #[test]
 #[ignore = "interop: needs Dovecot (bash .ci/install-peers)"]
 fn kit_fetch_equals_dovecot_for_every_corpus_message() {
-    let Some(messages) = common::corpus::mime_messages(false) else { return };
+    let Some(messages) = common::corpus::mime_messages(false) else {
+        return;
+    };
     let Some(dovecot) = Dovecot::prepare() else {
         return;
     };

@@ -123,3 +123,28 @@ impl<T> Status<T> {
         }
     }
 }
+
+/// Moves the octets a machine has queued (`out`) to the caller's `buf`
+/// for `poll_transmit`: `buf` takes `out`'s allocation when it is empty,
+/// else they are appended. Returns how many octets moved, `None` when
+/// `out` held none.
+///
+/// ```
+/// let mut out = b"A1 NOOP\r\n".to_vec();
+/// let mut buf = Vec::new();
+/// assert_eq!(mailwire_line::drain_into(&mut out, &mut buf), Some(9));
+/// assert_eq!(mailwire_line::drain_into(&mut out, &mut buf), None);
+/// assert_eq!(buf, b"A1 NOOP\r\n");
+/// ```
+pub fn drain_into(out: &mut Vec<u8>, buf: &mut Vec<u8>) -> Option<usize> {
+    if out.is_empty() {
+        return None;
+    }
+    let n = out.len();
+    if buf.is_empty() {
+        std::mem::swap(buf, out);
+    } else {
+        buf.append(out);
+    }
+    Some(n)
+}

@@ -94,9 +94,9 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::fragment::{FragmentOptions, Fragmenter};
-use mailwire_line::timer::TimerTable;
 use crate::types::command::CommandBody;
 use crate::types::core::Tag;
+use mailwire_line::timer::TimerTable;
 use receive::Streaming;
 use send::{Idle, InFlight, Kind, Queued};
 
@@ -503,13 +503,7 @@ impl Client {
             return None;
         }
         self.rearm(now, false);
-        let n = self.out.len();
-        if buf.is_empty() {
-            std::mem::swap(buf, &mut self.out);
-        } else {
-            buf.append(&mut self.out);
-        }
-        Some(n)
+        mailwire_line::drain_into(&mut self.out, buf)
     }
 
     /// The next event.

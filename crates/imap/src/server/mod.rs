@@ -93,10 +93,10 @@ use bytes::Bytes;
 use mailwire_sasl::Mechanism;
 
 use crate::fragment::{FragmentOptions, Fragmenter, Frame};
-use mailwire_line::timer::TimerTable;
 use crate::types::core::{LiteralMode, Tag, Text};
 use crate::types::flag::Capability;
 use crate::types::response::{Code, Namespace, StatusKind, StatusResponse};
+use mailwire_line::timer::TimerTable;
 use state::{Mode, Pending, State};
 
 /// Which non-synchronizing literal extension to offer (RFC 7888).
@@ -612,17 +612,7 @@ impl Server {
     /// `None` when there is nothing. Changed by every input and answer.
     #[must_use]
     pub fn poll_transmit(&mut self, _now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
-        if self.out.is_empty() {
-            return None;
-        }
-        let n = self.out.len();
-        if buf.is_empty() {
-            std::mem::swap(buf, &mut self.out);
-        } else {
-            buf.extend_from_slice(&self.out);
-            self.out.clear();
-        }
-        Some(n)
+        mailwire_line::drain_into(&mut self.out, buf)
     }
 
     /// The next event. Answer decision events before polling for more

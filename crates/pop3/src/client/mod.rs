@@ -31,8 +31,8 @@ use md5::{Digest as _, Md5};
 use crate::error::ConnectionError;
 use crate::parse::{parse_capability, parse_drop_listing, parse_scan_listing, parse_uid_listing};
 use crate::response::{Decoded, ResponseDecoder};
-use mailwire_line::timer::TimerTable;
 use crate::types::*;
+use mailwire_line::timer::TimerTable;
 
 /// How the connection is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -374,14 +374,7 @@ impl Client {
                 now + self.options.response_timeout,
             );
         }
-        let n = self.out.len();
-        if buf.is_empty() {
-            std::mem::swap(buf, &mut self.out);
-        } else {
-            buf.extend_from_slice(&self.out);
-            self.out.clear();
-        }
-        Some(n)
+        mailwire_line::drain_into(&mut self.out, buf)
     }
 
     /// The next event.

@@ -46,8 +46,8 @@ use crate::content::TopCut;
 use crate::encode::{encode_continuation, stuffed_line};
 use crate::error::ConnectionError;
 use crate::parse::{CommandError, parse_command};
-use mailwire_line::timer::TimerTable;
 use crate::types::*;
+use mailwire_line::timer::TimerTable;
 
 /// Server configuration. Every default carries its reason.
 #[derive(Debug, Clone)]
@@ -441,17 +441,7 @@ impl Server {
     /// `None` when there is nothing. Changed by every input and answer.
     #[must_use]
     pub fn poll_transmit(&mut self, _now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
-        if self.out.is_empty() {
-            return None;
-        }
-        let n = self.out.len();
-        if buf.is_empty() {
-            std::mem::swap(buf, &mut self.out);
-        } else {
-            buf.extend_from_slice(&self.out);
-            self.out.clear();
-        }
-        Some(n)
+        mailwire_line::drain_into(&mut self.out, buf)
     }
 
     /// The next event. Answer decision events before polling for more

@@ -34,8 +34,8 @@ use mailwire_sasl::{Credentials, Mechanism as SaslMechanism};
 
 use crate::error::ConnectionError;
 use crate::parse::{Status, parse_reply, reply_frame};
-use mailwire_line::timer::TimerTable;
 use crate::types::*;
+use mailwire_line::timer::TimerTable;
 
 /// When to use STARTTLS (RFC 3207).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

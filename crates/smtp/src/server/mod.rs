@@ -36,8 +36,8 @@ use mailwire_sasl::framing::{ClientLine, decode_client_line, decode_initial_resp
 
 use crate::error::ConnectionError;
 use crate::parse::parse_command;
-use mailwire_line::timer::TimerTable;
 use crate::types::*;
+use mailwire_line::timer::TimerTable;
 
 /// Server configuration. Every default carries its reason.
 #[derive(Debug, Clone)]
@@ -571,13 +571,7 @@ impl Server {
     /// replies come out batched in one call (RFC 2920 §3.2).
     #[must_use]
     pub fn poll_transmit(&mut self, _now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
-        if self.out.is_empty() {
-            return None;
-        }
-        let n = self.out.len();
-        buf.extend_from_slice(&self.out);
-        self.out.clear();
-        Some(n)
+        mailwire_line::drain_into(&mut self.out, buf)
     }
 
     /// The next event; `None` when drained.
