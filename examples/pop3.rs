@@ -227,7 +227,7 @@ impl Maildir {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         format!(
-            "{}.M{}P{}Q{}.mailwire-pop3",
+            "{}.M{:06}P{}Q{}.mailwire-pop3",
             now.as_secs(),
             now.subsec_micros(),
             std::process::id(),

@@ -21,7 +21,7 @@ fn pid() -> u32 {
 
 /// A file name no other delivery in this or any other run gets: seconds,
 /// microseconds, process id, a per-process counter and the host name, in the
-/// form Maildir readers expect (`1700000000.M123456P42Q7.host`).
+/// form Maildir readers expect (`1700000000.M012345P42Q7.host`).
 pub(crate) fn unique_name(host: &str) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -36,8 +36,10 @@ pub(crate) fn unique_name(host: &str) -> String {
             c => c,
         })
         .collect();
+    // Microseconds zero-padded, so that names sort in delivery order
+    // (POP3 numbers the maildrop in name order).
     format!(
-        "{}.M{}P{}Q{}.{}",
+        "{}.M{:06}P{}Q{}.{}",
         now.as_secs(),
         now.subsec_micros(),
         pid(),
