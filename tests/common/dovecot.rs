@@ -6,7 +6,7 @@
 //! `doveadm exec imap` (PREAUTH, no socket, no daemon).
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -263,19 +263,48 @@ protocol pop3 {{
         let mut stdin = child.stdin.take().unwrap();
         let script = script.to_vec();
         // Write on a thread: a large reply would otherwise fill the pipe
-        // while we are still writing.
+        // while we are still writing. Keep stdin open until Dovecot has
+        // said BYE: at EOF on its input it drops output not yet written
+        // (a long FETCH reply came back cut short).
+        let (bye_tx, bye_rx) = std::sync::mpsc::channel::<()>();
         let writer = std::thread::spawn(move || {
             let _ = stdin.write_all(&script);
+            let _ = stdin.flush();
+            let _ = bye_rx.recv_timeout(Duration::from_secs(300));
         });
-        let out = child.wait_with_output().expect("doveadm exec imap runs");
+        let mut stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let err_reader = std::thread::spawn(move || {
+            let mut e = Vec::new();
+            let _ = stderr.read_to_end(&mut e);
+            e
+        });
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 65536];
+        let mut bye_sent = false;
+        loop {
+            let n = stdout.read(&mut chunk).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            let from = out.len().saturating_sub(6);
+            out.extend_from_slice(&chunk[..n]);
+            if !bye_sent && out[from..].windows(6).any(|w| w == b"\n* BYE") {
+                bye_sent = true;
+                let _ = bye_tx.send(());
+            }
+        }
+        drop(bye_tx);
+        let _ = child.wait();
         writer.join().unwrap();
+        let err = err_reader.join().unwrap();
         assert!(
-            out.stdout.starts_with(b"* PREAUTH"),
+            out.starts_with(b"* PREAUTH"),
             "doveadm exec imap: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&err)
         );
-        out.stdout
+        out
     }
 }
 
