@@ -72,10 +72,16 @@ pub(crate) fn decode_words(value: String) -> String {
     if !value.as_bytes().windows(2).any(|w| w == b"=?") {
         return value;
     }
-    match mailwire_message::decode_unstructured(value.as_bytes()) {
-        Cow::Borrowed(s) => s.to_owned(),
-        Cow::Owned(s) => s,
-    }
+    // The unstructured-field decoder drops white space at the ends of a
+    // field value; a parameter value keeps it.
+    let body = value.trim_matches([' ', '\t']);
+    let start = value.len() - value.trim_start_matches([' ', '\t']).len();
+    let decoded = mailwire_message::decode_unstructured(body.as_bytes());
+    let mut out = String::with_capacity(value.len());
+    out.push_str(&value[..start]);
+    out.push_str(&decoded);
+    out.push_str(&value[start + body.len()..]);
+    out
 }
 
 #[cfg(test)]

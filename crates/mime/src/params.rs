@@ -753,6 +753,10 @@ mod tests {
         let d =
             ContentDisposition::parse(b"attachment; filename*=iso-8859-1''%E9t%E9.txt").unwrap();
         assert_eq!(d.filename(), Some("été.txt"));
+        // White space around a value with "=?" but no encoded word is kept
+        // (found by `write_then_parse`).
+        let d = ContentDisposition::parse(b"attachment; filename=\" =? \"").unwrap();
+        assert_eq!(d.filename(), Some(" =? "));
     }
 
     #[test]
