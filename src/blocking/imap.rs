@@ -327,7 +327,7 @@ impl ImapSession {
         let caps = self.capabilities()?;
         let offered: Vec<&str> = caps.auth_mechanisms().collect();
         let creds = Credentials::password(user, Secret::new(password.to_owned()));
-        let nonce = random_nonce();
+        let nonce = super::random_nonce();
         let usable: Vec<Mechanism> = creds
             .mechanisms()
             .into_iter()
@@ -1133,17 +1133,6 @@ pub fn uid_set(uids: &[u32]) -> Result<SequenceSet, ImapError> {
         });
     }
     SequenceSet::new(ranges).ok_or_else(|| ImapError::InvalidArgument("no UID given".into()))
-}
-
-/// A SCRAM client nonce from the system's random source (`None` when
-/// there is none: SCRAM is then not used).
-fn random_nonce() -> Option<String> {
-    use std::io::Read as _;
-    let mut b = [0u8; 18];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .ok()?;
-    Some(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 #[cfg(test)]

@@ -5,6 +5,10 @@
 //!   implicit TLS or a STARTTLS upgrade; certificates verified by default
 //!   against the webpki roots, or a custom CA; connect, read and write
 //!   timeouts.
+//! - [`smtp`]: [`SmtpTransport`], an SMTP submission or relay session
+//!   (STARTTLS or implicit TLS, AUTH, envelope from the header with Bcc
+//!   removed, per-recipient results, connection reuse, bodies streamed
+//!   from a reader with bounded memory).
 //! - [`imap`]: [`ImapSession`], an IMAP client session (login, folders,
 //!   select, search, fetch streamed to a writer, store, move, append,
 //!   expunge, IDLE as a blocking iterator).
@@ -27,6 +31,7 @@
 //! non-default `blocking` feature) links rustls and touches sockets.
 
 pub mod imap;
+pub mod smtp;
 pub mod tls;
 
 #[cfg(test)]
@@ -36,4 +41,16 @@ pub use imap::{
     Folder, FolderStatus, IdleUpdates, ImapError, ImapOptions, ImapSession, MessageSummary,
     SummaryItems,
 };
+pub use smtp::{SmtpError, SmtpOptions, SmtpTransport};
 pub use tls::{Connection, ReadOutcome, Security, TransportError, TransportOptions, Verification};
+
+/// A fresh SASL client nonce (SCRAM, RFC 5802 §5.1) from the OS random
+/// source; `None` where there is none (SCRAM is then left out).
+pub(crate) fn random_nonce() -> Option<String> {
+    use std::io::Read as _;
+    let mut b = [0u8; 18];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .ok()?;
+    Some(b.iter().map(|x| format!("{x:02x}")).collect())
+}
