@@ -1219,3 +1219,31 @@ fn noop_and_rset_between_transactions() {
             .any(|e| matches!(e, Event::Reset(r) if r.text().contains("flushed")))
     );
 }
+
+#[test]
+fn pipelined_bdat_waits_for_the_recipients_beyond_the_buffer() {
+    // Chunks of 4, buffer 8: before MAIL and RCPT are answered at most 8
+    // octets of content go; the rest follows their replies.
+    let now = Instant::now();
+    let mut o = opts("c.example");
+    o.bdat_chunk_size = 4;
+    o.body_buffer = 8;
+    let mut c = Client::new(o, now);
+    c.send_mail(
+        env("a@b.c", &["d@e.f"]),
+        Bytes::from_static(b"0123456789abcdef"),
+    )
+    .unwrap();
+    let mut s = Scripted::new(Cli(c), now);
+    s.send(b"220 x\r\n");
+    s.expect(b"EHLO c.example\r\n");
+    s.send(b"250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    s.expect(b"MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nBDAT 4\r\n0123BDAT 4\r\n4567");
+    s.expect_nothing();
+    s.send(b"250 ok\r\n");
+    s.expect_nothing();
+    s.send(b"250 ok\r\n");
+    s.expect(b"BDAT 4\r\n89abBDAT 4 LAST\r\ncdef");
+    s.send(b"250 4\r\n250 4\r\n250 4\r\n250 done\r\n");
+    assert!(outcome(&s.events()).all_delivered());
+}

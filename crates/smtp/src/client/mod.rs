@@ -260,6 +260,8 @@ struct Tx {
     ready: VecDeque<Bytes>,
     ready_len: usize,
     canon: Canon,
+    /// BDAT content sent before MAIL and every RCPT were answered.
+    sent_early: usize,
     /// The application aborted it ([`Client::rset`]).
     aborted: bool,
     done: bool,
@@ -752,6 +754,7 @@ impl Client {
             ready: VecDeque::new(),
             ready_len: 0,
             canon: Canon::default(),
+            sent_early: 0,
             aborted: false,
             done: false,
             due: 0,
@@ -1175,6 +1178,7 @@ impl Client {
         let pipelining = self.pipelining();
         let chunking = self.chunking();
         let chunk = self.opts.bdat_chunk_size.max(1);
+        let early_budget = self.opts.body_buffer;
         let Client {
             queue,
             out,
@@ -1221,6 +1225,11 @@ impl Client {
                 break 'send;
             }
             let binary = tx.env.params.body == Some(BodyType::BinaryMime);
+            // Content pipelined before MAIL and every RCPT are answered is
+            // wasted when they are refused (and servers count the refused
+            // BDATs as bad commands): at most `body_buffer` of it.
+            let settled = tx.outcome.mail.is_some()
+                && tx.outcome.recipients.iter().all(|r| r.reply.is_some());
             loop {
                 while tx.ready_len <= chunk {
                     let Some(b) = tx.body.pop(usize::MAX) else {
@@ -1267,6 +1276,9 @@ impl Client {
                     out_queue.push_back(piece);
                 }
                 tx.ready_len -= size;
+                if !settled {
+                    tx.sent_early += size;
+                }
                 expects.push(Expect::Bdat { last });
                 tx.due += 1;
                 if last {
@@ -1274,7 +1286,7 @@ impl Client {
                     break;
                 }
                 // Without PIPELINING each chunk waits for its reply (RFC 3030 §4.2).
-                if !pipelining {
+                if !pipelining || (!settled && tx.sent_early >= early_budget) {
                     break;
                 }
             }
@@ -1356,6 +1368,9 @@ impl Client {
             let chunk_failed = matches!(expect, Expect::Bdat { .. }) && !ok;
             if mail_failed || chunk_failed || (rcpts_answered && tx.accepted == 0) {
                 tx.stop_sending();
+            } else if rcpts_answered && matches!(expect, Expect::Rcpt(_) | Expect::Mail) {
+                // Settled: the content held back may go now.
+                return self.pump();
             }
         }
         if !pipelining && tx.due == 0 && !tx.sent_all {
