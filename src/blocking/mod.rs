@@ -9,6 +9,9 @@
 //!   (STARTTLS or implicit TLS, AUTH, envelope from the header with Bcc
 //!   removed, per-recipient results, connection reuse, bodies streamed
 //!   from a reader with bounded memory).
+//! - [`pop3`]: [`Pop3Session`], a POP3 session (STLS or implicit TLS,
+//!   the best login method, list, retrieve streamed to a writer, delete,
+//!   UIDL-based "new since last time").
 //! - [`imap`]: [`ImapSession`], an IMAP client session (login, folders,
 //!   select, search, fetch streamed to a writer, store, move, append,
 //!   expunge, IDLE as a blocking iterator).
@@ -31,6 +34,7 @@
 //! non-default `blocking` feature) links rustls and touches sockets.
 
 pub mod imap;
+pub mod pop3;
 pub mod smtp;
 pub mod tls;
 
@@ -41,6 +45,7 @@ pub use imap::{
     Folder, FolderStatus, IdleUpdates, ImapError, ImapOptions, ImapSession, MessageSummary,
     SummaryItems,
 };
+pub use pop3::{Pop3Error, Pop3Message, Pop3Options, Pop3Session};
 pub use smtp::{SmtpError, SmtpOptions, SmtpTransport};
 pub use tls::{Connection, ReadOutcome, Security, TransportError, TransportOptions, Verification};
 
