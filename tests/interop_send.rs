@@ -8,11 +8,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use common::dovecot::free_port;
+use common::peer::{Peer, wait_listening};
 
 /// An aiosmtpd server that prints each message it gets, refuses recipients
 /// whose local part starts with `bad`, and (with auth) takes user/secret.
@@ -48,73 +49,6 @@ print('READY', flush=True)
 while True:
     time.sleep(1)
 "#;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn wait_listening(port: u16) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "server on port {port} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A peer process whose stdout is collected.
-struct Peer {
-    child: Child,
-    out: Arc<Mutex<String>>,
-}
-
-impl Peer {
-    fn spawn(cmd: &mut Command) -> Peer {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start peer");
-        let stdout = child.stdout.take().expect("stdout");
-        let out = Arc::new(Mutex::new(String::new()));
-        let o = out.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let mut g = o.lock().unwrap_or_else(|e| e.into_inner());
-                g.push_str(&line);
-                g.push('\n');
-            }
-        });
-        Peer { child, out }
-    }
-
-    fn wait_for(&self, marker: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.out.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            if s.contains(marker) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "peer never printed {marker:?}; got {s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn aiosmtpd(with_auth: bool) -> Option<(Peer, u16)> {
     if !common::have("python3") || !common::have_python_module("aiosmtpd") {
@@ -312,23 +246,10 @@ fn send_per_recipient_results_when_one_fails() {
 #[test]
 #[ignore = "interop: needs postfix's smtp-sink (bash .ci/install-peers)"]
 fn send_to_postfix_smtp_sink() {
-    if !common::have("smtp-sink") {
-        return;
-    }
     let port = free_port();
-    let sink = if std::path::Path::new("/usr/sbin/smtp-sink").exists() {
-        "/usr/sbin/smtp-sink"
-    } else {
-        "smtp-sink"
+    let Some(_peer) = common::peer::smtp_sink(port) else {
+        return;
     };
-    let _peer = Peer::spawn(Command::new(sink).args([
-        "-u",
-        "nobody",
-        "-c",
-        &format!("127.0.0.1:{port}"),
-        "200",
-    ]));
-    wait_listening(port);
     let dir = common::scratch("send-sink");
     let eml = dir.join("msg.eml");
     std::fs::write(

@@ -11,9 +11,7 @@
 mod common;
 
 use std::io::Read;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use mailwire::blocking::{Security, SmtpOptions, SmtpTransport};
 
@@ -110,40 +108,17 @@ fn send_gib(addr: &str, to: &str, bcc: &str, log: impl Fn() -> String) -> String
 #[test]
 #[ignore = "interop: needs postfix's smtp-sink (bash .ci/install-peers)"]
 fn one_gib_message_in_bounded_memory() {
-    if !common::have("smtp-sink") {
+    let port = common::dovecot::free_port();
+    let Some(sink) = common::peer::smtp_sink(port) else {
         return;
-    }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
-    let sink = if std::path::Path::new("/usr/sbin/smtp-sink").exists() {
-        "/usr/sbin/smtp-sink"
-    } else {
-        "smtp-sink"
     };
-    let mut child = Command::new(sink)
-        .args(["-u", "nobody", "-c", &format!("127.0.0.1:{port}"), "200"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "smtp-sink did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
     let report = send_gib(
         &format!("127.0.0.1:{port}"),
         "bob@example.net",
         "carol@example.net",
         String::new,
     );
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(sink);
     eprintln!("smtp-sink: {report}");
     // The mailserver example in sink mode offers CHUNKING: the BDAT path.
     let dir = common::scratch("smtp-memory");

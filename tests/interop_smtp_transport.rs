@@ -10,13 +10,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use common::dovecot::free_port;
+use common::peer::{Peer, wait_listening};
 use common::*;
 use mailwire::blocking::smtp::SmtpError;
 use mailwire::blocking::{Security, SmtpOptions, SmtpTransport, TransportError, Verification};
@@ -69,78 +68,6 @@ print('READY', flush=True)
 while True:
     time.sleep(1)
 "#;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn wait_listening(port: u16) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "server on port {port} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A peer process whose stdout is collected.
-struct Peer {
-    child: Child,
-    out: Arc<Mutex<String>>,
-}
-
-impl Peer {
-    fn spawn(cmd: &mut Command) -> Peer {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start peer");
-        let stdout = child.stdout.take().expect("stdout");
-        let out = Arc::new(Mutex::new(String::new()));
-        let o = out.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let mut g = o.lock().unwrap_or_else(|e| e.into_inner());
-                g.push_str(&line);
-                g.push('\n');
-            }
-        });
-        Peer { child, out }
-    }
-
-    fn text(&self) -> String {
-        self.out.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    /// Waits until `marker` was printed `n` times; returns the output.
-    fn wait_count(&self, marker: &str, n: usize) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.text();
-            if s.matches(marker).count() >= n {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "peer never printed {marker:?} {n} times; got {s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A test CA and a certificate for `localhost` and 127.0.0.1 it signed, as
 /// PEM files in `dir`; returns the CA's PEM.

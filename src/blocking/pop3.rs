@@ -35,7 +35,7 @@ use mailwire_pop3::client::{
 };
 use mailwire_pop3::{Capability, Command, ConnectionError, StatusLine};
 
-use super::tls::{Connection, ReadOutcome, Security, TransportError, TransportOptions};
+use super::tls::{Connection, Security, TransportError, TransportOptions};
 
 /// Session settings.
 #[derive(Debug, Clone)]
@@ -411,29 +411,15 @@ impl Pop3Session {
     }
 
     fn flush(&mut self) -> Result<(), Pop3Error> {
-        while self
-            .client
-            .poll_transmit(Instant::now(), &mut self.out)
-            .is_some()
-        {}
-        if !self.out.is_empty() {
-            let r = self.conn.write_all(&self.out);
-            self.out.clear();
-            r?;
-        }
-        Ok(())
+        Ok(super::flush(
+            &mut self.client,
+            &mut self.conn,
+            &mut self.out,
+        )?)
     }
 
     fn read_once(&mut self) -> Result<(), Pop3Error> {
-        let r = self
-            .conn
-            .read_until(&mut self.buf, self.client.poll_timeout())?;
-        let now = Instant::now();
-        match r {
-            ReadOutcome::Data(n) => self.client.handle_input(now, &self.buf[..n]),
-            ReadOutcome::Eof => self.client.handle_eof(now),
-            ReadOutcome::TimedOut => self.client.handle_timeout(now),
-        }
+        super::read_once(&mut self.client, &mut self.conn, &mut self.buf, None)?;
         Ok(())
     }
 }

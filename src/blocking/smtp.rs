@@ -51,7 +51,7 @@ use mailwire_smtp::client::{
 };
 use mailwire_smtp::{BodyType, Capabilities, ConnectionError, Mailbox, Reply, ReversePath};
 
-use super::tls::{Connection, ReadOutcome, Security, TransportError, TransportOptions};
+use super::tls::{Connection, Security, TransportError, TransportOptions};
 
 /// Transport settings.
 #[derive(Debug, Clone, Default)]
@@ -467,15 +467,7 @@ impl SmtpTransport {
         if self.closed.is_some() {
             return Err(self.closed_error());
         }
-        let r = self
-            .conn
-            .read_until(&mut self.buf, self.client.poll_timeout())?;
-        let now = Instant::now();
-        match r {
-            ReadOutcome::Data(n) => self.client.handle_input(now, &self.buf[..n]),
-            ReadOutcome::Eof => self.client.handle_eof(now),
-            ReadOutcome::TimedOut => self.client.handle_timeout(now),
-        }
+        super::read_once(&mut self.client, &mut self.conn, &mut self.buf, None)?;
         Ok(())
     }
 }
