@@ -13,57 +13,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::dovecot::free_port;
-use common::peer::{Peer, wait_listening};
 
-/// An aiosmtpd server that prints each message it gets, refuses recipients
-/// whose local part starts with `bad`, and (with auth) takes user/secret.
-const AIOSMTPD: &str = r#"
-import sys, time
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
-
-class Handler:
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith('bad'):
-            return '550 5.1.1 <%s>: no such user' % address
-        envelope.rcpt_tos.append(address)
-        return '250 OK'
-
-    async def handle_DATA(self, server, session, envelope):
-        print('MESSAGE-FROM', envelope.mail_from, flush=True)
-        print('MESSAGE-TO', ' '.join(envelope.rcpt_tos), flush=True)
-        print('AUTH', session.authenticated, flush=True)
-        print(envelope.content.decode('utf8', 'replace'), flush=True)
-        print('MESSAGE-END', flush=True)
-        return '250 2.0.0 OK queued'
-
-def auth(server, session, envelope, mechanism, data):
-    ok = isinstance(data, LoginPassword) and data.login == b'user' and data.password == b'secret'
-    return AuthResult(success=ok, handled=False)
-
-port, with_auth = int(sys.argv[1]), sys.argv[2] == '1'
-kw = dict(authenticator=auth, auth_require_tls=False, auth_required=True) if with_auth else {}
-c = Controller(Handler(), hostname='127.0.0.1', port=port, **kw)
-c.start()
-print('READY', flush=True)
-while True:
-    time.sleep(1)
-"#;
-
-fn aiosmtpd(with_auth: bool) -> Option<(Peer, u16)> {
-    if !common::have("python3") || !common::have_python_module("aiosmtpd") {
-        return None;
-    }
-    let port = free_port();
-    let peer = Peer::spawn(Command::new("python3").args([
-        "-c",
-        AIOSMTPD,
-        &port.to_string(),
-        if with_auth { "1" } else { "0" },
-    ]));
-    peer.wait_for("READY");
-    wait_listening(port);
-    Some((peer, port))
+fn aiosmtpd(with_auth: bool) -> Option<(common::peer::Peer, u16)> {
+    common::peer::aiosmtpd(with_auth, None)
 }
 
 fn send(args: &[&str]) -> Output {

@@ -12,62 +12,13 @@ mod common;
 
 use std::io::Read;
 use std::path::Path;
-use std::process::Command;
 
-use common::dovecot::free_port;
-use common::peer::{Peer, wait_listening};
+use common::peer::Peer;
 use common::*;
 use mailwire::blocking::smtp::SmtpError;
 use mailwire::blocking::{Security, SmtpOptions, SmtpTransport, TransportError, Verification};
 use mailwire::mime::builder::{MessageBuilder, PartBuilder};
 use mailwire::smtp::ConnectionError;
-
-/// aiosmtpd with STARTTLS (required before AUTH and mail when a
-/// certificate is given) and AUTH user/secret; prints every message with
-/// the peer's port (to see connection reuse) and refuses recipients whose
-/// local part starts with `bad`.
-const AIOSMTPD: &str = r#"
-import sys, time, ssl
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
-
-class Handler:
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith('bad'):
-            return '550 5.1.1 <%s>: no such user' % address
-        envelope.rcpt_tos.append(address)
-        return '250 OK'
-
-    async def handle_DATA(self, server, session, envelope):
-        print('MESSAGE-FROM', envelope.mail_from, flush=True)
-        print('MESSAGE-TO', ' '.join(envelope.rcpt_tos), flush=True)
-        print('PEER', session.peer[1], flush=True)
-        print('AUTH', session.authenticated, flush=True)
-        print('TLS', session.ssl is not None, flush=True)
-        print('SIZE', len(envelope.original_content), flush=True)
-        if len(envelope.original_content) < 100000:
-            print(envelope.original_content.decode('utf8', 'replace'), flush=True)
-        print('MESSAGE-END', flush=True)
-        return '250 2.0.0 OK queued'
-
-def auth(server, session, envelope, mechanism, data):
-    ok = isinstance(data, LoginPassword) and data.login == b'user' and data.password == b'secret'
-    return AuthResult(success=ok, handled=False)
-
-port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-kw = dict(authenticator=auth, auth_required=True)
-if cert:
-    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ctx.load_cert_chain(cert, key)
-    kw.update(tls_context=ctx, require_starttls=True, auth_require_tls=True)
-else:
-    kw.update(auth_require_tls=False)
-c = Controller(Handler(), hostname='127.0.0.1', port=port, data_size_limit=0, **kw)
-c.start()
-print('READY', flush=True)
-while True:
-    time.sleep(1)
-"#;
 
 /// A test CA and a certificate for `localhost` and 127.0.0.1 it signed, as
 /// PEM files in `dir`; returns the CA's PEM.
@@ -86,25 +37,14 @@ fn test_ca(dir: &Path) -> Vec<u8> {
     ca.pem().into_bytes()
 }
 
-/// aiosmtpd on a free port, with STARTTLS when `tls_dir` holds cert.pem
-/// and key.pem.
+/// aiosmtpd with AUTH, and STARTTLS when `tls_dir` holds cert.pem and
+/// key.pem.
 fn aiosmtpd(tls_dir: Option<&Path>) -> Option<(Peer, u16)> {
-    if !have("python3") || !have_python_module("aiosmtpd") {
-        return None;
-    }
-    let port = free_port();
-    let (cert, key) = match tls_dir {
-        Some(d) => (
-            d.join("cert.pem").display().to_string(),
-            d.join("key.pem").display().to_string(),
-        ),
-        None => (String::new(), String::new()),
-    };
-    let peer =
-        Peer::spawn(Command::new("python3").args(["-c", AIOSMTPD, &port.to_string(), &cert, &key]));
-    peer.wait_count("READY", 1);
-    wait_listening(port);
-    Some((peer, port))
+    let files = tls_dir.map(|d| (d.join("cert.pem"), d.join("key.pem")));
+    common::peer::aiosmtpd(
+        true,
+        files.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+    )
 }
 
 fn starttls_options(ca_pem: &[u8]) -> SmtpOptions {

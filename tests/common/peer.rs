@@ -101,3 +101,79 @@ pub fn smtp_sink(port: u16) -> Option<Peer> {
     wait_listening(port);
     Some(peer)
 }
+
+/// aiosmtpd 1.4.6: prints each message it gets (envelope, the peer's
+/// port, whether AUTH and TLS were used, the size, the content when under
+/// 100 kB), refuses recipients whose local part starts with `bad`; with
+/// auth, takes user/secret; with a certificate, offers STARTTLS and
+/// requires it before AUTH and mail.
+const AIOSMTPD: &str = r#"
+import sys, time, ssl
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+class Handler:
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith('bad'):
+            return '550 5.1.1 <%s>: no such user' % address
+        envelope.rcpt_tos.append(address)
+        return '250 OK'
+
+    async def handle_DATA(self, server, session, envelope):
+        print('MESSAGE-FROM', envelope.mail_from, flush=True)
+        print('MESSAGE-TO', ' '.join(envelope.rcpt_tos), flush=True)
+        print('PEER', session.peer[1], flush=True)
+        print('AUTH', session.authenticated, flush=True)
+        print('TLS', session.ssl is not None, flush=True)
+        print('SIZE', len(envelope.original_content), flush=True)
+        if len(envelope.original_content) < 100000:
+            print(envelope.content.decode('utf8', 'replace'), flush=True)
+        print('MESSAGE-END', flush=True)
+        return '250 2.0.0 OK queued'
+
+def auth(server, session, envelope, mechanism, data):
+    ok = isinstance(data, LoginPassword) and data.login == b'user' and data.password == b'secret'
+    return AuthResult(success=ok, handled=False)
+
+port, with_auth, cert, key = int(sys.argv[1]), sys.argv[2] == '1', sys.argv[3], sys.argv[4]
+kw = dict(data_size_limit=0)
+if with_auth:
+    kw.update(authenticator=auth, auth_required=True, auth_require_tls=bool(cert))
+if cert:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    kw.update(tls_context=ctx, require_starttls=True)
+c = Controller(Handler(), hostname='127.0.0.1', port=port, **kw)
+c.start()
+print('READY', flush=True)
+while True:
+    time.sleep(1)
+"#;
+
+/// aiosmtpd on a free port (see [`AIOSMTPD`]), with AUTH when
+/// `with_auth`, with STARTTLS when `tls` gives a certificate and key PEM
+/// file; `None` (skip, or fail under CI) when it is not installed.
+pub fn aiosmtpd(
+    with_auth: bool,
+    tls: Option<(&std::path::Path, &std::path::Path)>,
+) -> Option<(Peer, u16)> {
+    if !super::have("python3") || !super::have_python_module("aiosmtpd") {
+        return None;
+    }
+    let port = super::dovecot::free_port();
+    let (cert, key) = match tls {
+        Some((c, k)) => (c.display().to_string(), k.display().to_string()),
+        None => (String::new(), String::new()),
+    };
+    let peer = Peer::spawn(Command::new("python3").args([
+        "-c",
+        AIOSMTPD,
+        &port.to_string(),
+        if with_auth { "1" } else { "0" },
+        &cert,
+        &key,
+    ]));
+    peer.wait_for("READY");
+    wait_listening(port);
+    Some((peer, port))
+}
