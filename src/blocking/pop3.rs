@@ -62,6 +62,12 @@ impl Pop3Options {
         }
     }
 
+    /// How the connection is protected ([`TransportOptions::security`]).
+    pub fn security(mut self, security: Security) -> Pop3Options {
+        self.transport.security = security;
+        self
+    }
+
     /// Only this login method.
     pub fn auth(mut self, choice: AuthChoice) -> Pop3Options {
         self.machine.auth = choice;

@@ -14,8 +14,7 @@
 //!     .text("See the attachment.\r\n")
 //!     .attachment(PartBuilder::attachment("application/pdf", "r.pdf", std::fs::read("r.pdf")?))
 //!     .build();
-//! let mut options = SmtpOptions::new().login("fred", "secret");
-//! options.transport.security = Security::StartTls;
+//! let options = SmtpOptions::new().security(Security::StartTls).login("fred", "secret");
 //! let mut smtp = SmtpTransport::connect("smtp.example.org:587", options)?;
 //! let outcome = smtp.send(&message)?; // envelope from From/To/Cc/Bcc, Bcc removed
 //! for r in &outcome.recipients {
@@ -77,6 +76,12 @@ impl SmtpOptions {
     /// The defaults.
     pub fn new() -> SmtpOptions {
         SmtpOptions::default()
+    }
+
+    /// How the connection is protected ([`TransportOptions::security`]).
+    pub fn security(mut self, security: Security) -> SmtpOptions {
+        self.transport.security = security;
+        self
     }
 
     /// AUTH with a user name and password (RFC 4954), with the best SASL
