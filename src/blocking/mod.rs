@@ -39,6 +39,8 @@ pub mod smtp;
 pub mod tls;
 
 #[cfg(test)]
+mod smtp_tests;
+#[cfg(test)]
 mod tests;
 
 pub use imap::{

@@ -390,7 +390,9 @@ impl Pop3Session {
                         });
                     }
                     Event::Closed { reason } => {
+                        // The last bytes, then the socket is closed.
                         let _ = self.flush();
+                        self.conn.shutdown();
                         self.closed = Some(reason);
                     }
                     _ => {}

@@ -40,7 +40,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mailwire_message::{EnvelopeError, Message, derive_envelope};
@@ -165,7 +165,13 @@ pub struct SmtpTransport {
     results: VecDeque<(MailHandle, Result<Outcome, MailError>)>,
     noop: Option<Reply<'static>>,
     closed: Option<ConnectionError>,
+    /// The last time a reply was read.
+    last_read: Instant,
 }
+
+/// A connection idle for longer than this is checked for a server that
+/// closed it (or said 421) before a message goes.
+const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Pieces at least this long are written as they are, not gathered.
 const DIRECT_WRITE: usize = 16 * 1024;
@@ -197,6 +203,7 @@ impl SmtpTransport {
             results: VecDeque::new(),
             noop: None,
             closed: None,
+            last_read: Instant::now(),
         };
         t.pump_until(|t| t.caps.is_some())?;
         Ok(t)
@@ -379,6 +386,17 @@ impl SmtpTransport {
     /// The server may drop an idle connection between messages (RFC 5321
     /// §4.5.3.2.7): open a new one, never in the middle of a message.
     fn reconnect_if_closed(&mut self) -> Result<(), SmtpError> {
+        if self.closed.is_none() && self.last_read.elapsed() > IDLE_CHECK {
+            // Whatever the server said meanwhile (421, or its FIN).
+            let soon = Instant::now() + Duration::from_millis(1);
+            if super::read_once(&mut self.client, &mut self.conn, &mut self.buf, Some(soon))
+                .is_err()
+            {
+                // A reset connection is as closed as one with a FIN.
+                self.closed = Some(ConnectionError::Eof);
+            }
+            let _ = self.drain();
+        }
         if self.closed.is_none() && !self.client.is_closed() {
             return Ok(());
         }
@@ -455,7 +473,9 @@ impl SmtpTransport {
                 Event::MailSent { handle, result } => self.results.push_back((handle, result)),
                 Event::Noop(r) => self.noop = Some(r),
                 Event::Closed { reason } => {
+                    // The last bytes (QUIT), then the socket is closed.
                     let _ = self.flush();
+                    self.conn.shutdown();
                     self.closed = Some(reason);
                 }
                 _ => {}
@@ -473,6 +493,7 @@ impl SmtpTransport {
             return Err(self.closed_error());
         }
         super::read_once(&mut self.client, &mut self.conn, &mut self.buf, None)?;
+        self.last_read = Instant::now();
         Ok(())
     }
 }
