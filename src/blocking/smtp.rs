@@ -148,38 +148,51 @@ fn decisive_reply(o: &Outcome) -> String {
 pub const MAX_HEADER: usize = 1 << 20;
 
 /// Size of each read from a message source.
-const READ_CHUNK: usize = 64 * 1024;
-
-/// A blocking SMTP session that sends messages one after another. See the
-/// module docs.
-#[derive(Debug)]
-pub struct SmtpTransport {
-    addr: String,
-    options: SmtpOptions,
-    conn: Connection,
-    client: Client,
-    out: Vec<u8>,
-    buf: Vec<u8>,
-    caps: Option<Capabilities<'static>>,
-    authenticated: Option<Mechanism>,
-    results: VecDeque<(MailHandle, Result<Outcome, MailError>)>,
-    noop: Option<Reply<'static>>,
-    closed: Option<ConnectionError>,
-    /// The last time a reply was read.
-    last_read: Instant,
-}
+pub(crate) const READ_CHUNK: usize = 64 * 1024;
 
 /// A connection idle for longer than this is checked for a server that
 /// closed it (or said 421) before a message goes.
-const IDLE_CHECK: Duration = Duration::from_secs(1);
+pub(crate) const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 /// Pieces at least this long are written as they are, not gathered.
-const DIRECT_WRITE: usize = 16 * 1024;
+pub(crate) const DIRECT_WRITE: usize = 16 * 1024;
 
-impl SmtpTransport {
-    /// Connects, reads the greeting, says EHLO, runs STARTTLS and AUTH as
-    /// configured, and returns once the session is ready for mail.
-    pub fn connect(addr: &str, options: SmtpOptions) -> Result<SmtpTransport, SmtpError> {
+/// What the driver must do after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Nothing.
+    None,
+    /// Flush, run the TLS handshake, then `handle_tls_established`.
+    StartTls,
+    /// Flush the last bytes and close the socket.
+    Close,
+}
+
+/// The part of an SMTP transport that does no I/O, shared by the blocking
+/// and the tokio drivers: the machine and what its events said.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) client: Client,
+    pub(crate) caps: Option<Capabilities<'static>>,
+    pub(crate) authenticated: Option<Mechanism>,
+    results: VecDeque<(MailHandle, Result<Outcome, MailError>)>,
+    pub(crate) noop: Option<Reply<'static>>,
+    pub(crate) closed: Option<ConnectionError>,
+}
+
+/// A message being streamed from a source.
+#[derive(Debug)]
+pub(crate) struct Streaming {
+    pub(crate) handle: MailHandle,
+    pub(crate) source_error: Option<SmtpError>,
+    pub(crate) ended: bool,
+    eight_bit_ok: bool,
+    binary: bool,
+}
+
+impl Session {
+    /// A session at the start of a connection, set up from `options`.
+    pub(crate) fn new(options: &SmtpOptions) -> Session {
         let mut machine = options.machine.clone();
         machine.implicit_tls = options.transport.security == Security::Implicit;
         machine.starttls = match options.transport.security {
@@ -190,28 +203,211 @@ impl SmtpTransport {
         if machine.sasl_nonce.is_empty() {
             machine.sasl_nonce = super::random_nonce().unwrap_or_default();
         }
-        let conn = Connection::connect(addr, &options.transport)?;
-        let mut t = SmtpTransport {
-            addr: addr.to_owned(),
-            options,
-            conn,
+        Session {
             client: Client::new(machine, Instant::now()),
-            out: Vec::with_capacity(DIRECT_WRITE),
-            buf: vec![0; 16 * 1024],
             caps: None,
             authenticated: None,
             results: VecDeque::new(),
             noop: None,
             closed: None,
+        }
+    }
+
+    /// Records what one event says.
+    pub(crate) fn on_event(&mut self, ev: Event) -> Action {
+        match ev {
+            Event::StartTls => return Action::StartTls,
+            Event::Authenticated(m) => self.authenticated = Some(m),
+            Event::Ready(caps) => self.caps = Some(caps),
+            Event::MailSent { handle, result } => self.results.push_back((handle, result)),
+            Event::Noop(r) => self.noop = Some(r),
+            Event::Closed { reason } => {
+                self.closed = Some(reason);
+                return Action::Close;
+            }
+            _ => {}
+        }
+        Action::None
+    }
+
+    /// The session's end as an error, once it ended.
+    pub(crate) fn check(&self) -> Result<(), SmtpError> {
+        match &self.closed {
+            Some(reason) => Err(SmtpError::Closed(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn closed_error(&self) -> SmtpError {
+        SmtpError::Closed(self.closed.clone().unwrap_or(ConnectionError::Local))
+    }
+
+    /// True when the machine cannot take a message any more.
+    pub(crate) fn is_over(&self) -> bool {
+        self.closed.is_some() || self.client.is_closed()
+    }
+
+    pub(crate) fn has_result(&self, h: MailHandle) -> bool {
+        self.results.iter().any(|(x, _)| *x == h)
+    }
+
+    /// The result of message `h`: `Ok` when at least one recipient got it.
+    pub(crate) fn take_result(&mut self, h: MailHandle) -> Result<Outcome, SmtpError> {
+        let i = self.results.iter().position(|(x, _)| *x == h);
+        match i.and_then(|i| self.results.remove(i)) {
+            Some((_, Ok(o))) if o.is_delivered() => Ok(o),
+            Some((_, Ok(o))) => Err(SmtpError::Refused(Box::new(o))),
+            Some((_, Err(MailError::ConnectionLost(r)))) => Err(SmtpError::Closed(r)),
+            Some((_, Err(e))) => Err(SmtpError::NotSent(e)),
+            None => Err(self.closed_error()),
+        }
+    }
+
+    /// Hands a whole message to the machine.
+    pub(crate) fn send_mail(
+        &mut self,
+        envelope: Envelope,
+        message: Bytes,
+    ) -> Result<MailHandle, SmtpError> {
+        self.client
+            .send_mail(envelope, message)
+            .map_err(|_| self.closed_error())
+    }
+
+    /// Starts a streamed message: BODY=8BITMIME declared when offered.
+    pub(crate) fn start_streaming(
+        &mut self,
+        mut envelope: Envelope,
+        size: Option<u64>,
+    ) -> Result<Streaming, SmtpError> {
+        let eight_bit_ok = self.caps.as_ref().is_some_and(|c| c.eightbitmime);
+        if eight_bit_ok && envelope.params.body.is_none() {
+            envelope.params.body = Some(BodyType::EightBitMime);
+        }
+        let binary = envelope.params.body == Some(BodyType::BinaryMime);
+        let handle = self
+            .client
+            .start_mail(envelope, size)
+            .map_err(|_| self.closed_error())?;
+        Ok(Streaming {
+            handle,
+            source_error: None,
+            ended: false,
+            eight_bit_ok,
+            binary,
+        })
+    }
+
+    /// Hands what one read of the source gave to the machine: a chunk,
+    /// the end (empty), or an error, which aborts the message (nothing of
+    /// it may be delivered); so does 8-bit content without 8BITMIME.
+    pub(crate) fn feed(&mut self, s: &mut Streaming, read: io::Result<Vec<u8>>) {
+        let chunk = match read {
+            Ok(c) => c,
+            Err(e) => {
+                s.source_error = Some(SmtpError::Source(e));
+                Vec::new()
+            }
+        };
+        if s.source_error.is_none()
+            && !s.eight_bit_ok
+            && !s.binary
+            && chunk.iter().any(|&b| b >= 0x80)
+        {
+            s.source_error = Some(SmtpError::NotSent(MailError::EightBitUnsupported));
+        }
+        if s.source_error.is_some() {
+            self.client.rset();
+            s.ended = true;
+        } else if chunk.is_empty() {
+            let _ = self.client.end_body();
+            s.ended = true;
+        } else {
+            let _ = self.client.push_body(Bytes::from(chunk));
+        }
+    }
+
+    /// True when the source should be read now.
+    pub(crate) fn wants_body(&self, s: &Streaming) -> bool {
+        !s.ended && self.client.wants_body()
+    }
+
+    /// The streamed message's outcome, once its result came.
+    pub(crate) fn finish_streaming(&mut self, s: Streaming) -> Result<Outcome, SmtpError> {
+        let r = self.take_result(s.handle);
+        match s.source_error {
+            Some(e) => Err(e),
+            None => r,
+        }
+    }
+}
+
+/// The envelope and the copy to send of an RFC 5322 message (Bcc removed).
+pub(crate) fn prepare(message: &[u8]) -> Result<(Envelope, Bytes), SmtpError> {
+    let parsed = Message::parse(message);
+    let (env, copy) = derive_envelope(&parsed)?;
+    Ok((smtp_envelope(&env)?, Bytes::from(copy)))
+}
+
+/// The message in 7 bit (RFC 6152 §3), for a server without 8BITMIME.
+pub(crate) fn downgrade(copy: &[u8]) -> Bytes {
+    Bytes::from(
+        mailwire_mime::downgrade::downgrade_7bit(copy)
+            .bytes
+            .into_owned(),
+    )
+}
+
+/// From the header section read first (and what came after it): the
+/// envelope, the declared size of the copy without Bcc, and the octets to
+/// send before the rest of the source.
+pub(crate) fn prepare_streamed(
+    header: &[u8],
+    rest: &[u8],
+    size: Option<u64>,
+) -> Result<(Envelope, Option<u64>, Vec<u8>), SmtpError> {
+    let (envelope, copy) = prepare(header)?;
+    let size = size.map(|s| s.saturating_sub((header.len() - copy.len()) as u64));
+    let mut head = copy.to_vec();
+    head.extend_from_slice(rest);
+    Ok((envelope, size, head))
+}
+
+/// A blocking SMTP session that sends messages one after another. See the
+/// module docs.
+#[derive(Debug)]
+pub struct SmtpTransport {
+    addr: String,
+    options: SmtpOptions,
+    conn: Connection,
+    s: Session,
+    out: Vec<u8>,
+    buf: Vec<u8>,
+    /// The last time a reply was read.
+    last_read: Instant,
+}
+
+impl SmtpTransport {
+    /// Connects, reads the greeting, says EHLO, runs STARTTLS and AUTH as
+    /// configured, and returns once the session is ready for mail.
+    pub fn connect(addr: &str, options: SmtpOptions) -> Result<SmtpTransport, SmtpError> {
+        let conn = Connection::connect(addr, &options.transport)?;
+        let mut t = SmtpTransport {
+            addr: addr.to_owned(),
+            s: Session::new(&options),
+            options,
+            conn,
+            out: Vec::with_capacity(DIRECT_WRITE),
+            buf: vec![0; 16 * 1024],
             last_read: Instant::now(),
         };
-        t.pump_until(|t| t.caps.is_some())?;
+        t.pump_until(|t| t.s.caps.is_some())?;
         Ok(t)
     }
 
     /// What the server offered (after TLS, its second EHLO reply).
     pub fn capabilities(&self) -> Option<&Capabilities<'static>> {
-        self.caps.as_ref()
+        self.s.caps.as_ref()
     }
 
     /// True under TLS.
@@ -221,7 +417,7 @@ impl SmtpTransport {
 
     /// The SASL mechanism AUTH used, if any.
     pub fn authenticated(&self) -> Option<Mechanism> {
-        self.authenticated
+        self.s.authenticated
     }
 
     /// Sends an RFC 5322 message (as [`mailwire_mime::builder::MessageBuilder`]
@@ -234,14 +430,10 @@ impl SmtpTransport {
     /// `Ok` when at least one recipient got it (check
     /// [`Outcome::all_delivered`]); [`SmtpError::Refused`] when none did.
     pub fn send(&mut self, message: &[u8]) -> Result<Outcome, SmtpError> {
-        let parsed = Message::parse(message);
-        let (env, copy) = derive_envelope(&parsed)?;
-        let envelope = smtp_envelope(&env)?;
-        let copy = Bytes::from(copy);
+        let (envelope, copy) = prepare(message)?;
         match self.send_envelope(envelope.clone(), copy.clone()) {
             Err(SmtpError::NotSent(MailError::EightBitUnsupported)) => {
-                let down = mailwire_mime::downgrade::downgrade_7bit(&copy);
-                self.send_envelope(envelope, Bytes::from(down.bytes.into_owned()))
+                self.send_envelope(envelope, downgrade(&copy))
             }
             r => r,
         }
@@ -254,12 +446,9 @@ impl SmtpTransport {
         message: Bytes,
     ) -> Result<Outcome, SmtpError> {
         self.reconnect_if_closed()?;
-        let h = self
-            .client
-            .send_mail(envelope, message)
-            .map_err(|_| self.closed_error())?;
-        self.pump_until(|t| t.results.iter().any(|(x, _)| *x == h))?;
-        self.take_result(h)
+        let h = self.s.send_mail(envelope, message)?;
+        self.pump_until(|t| t.s.has_result(h))?;
+        self.s.take_result(h)
     }
 
     /// Streams an RFC 5322 message from `message`: the header section
@@ -275,13 +464,7 @@ impl SmtpTransport {
         size: Option<u64>,
     ) -> Result<Outcome, SmtpError> {
         let (header, rest) = read_header(message)?;
-        let parsed = Message::parse(&header);
-        let (env, copy) = derive_envelope(&parsed)?;
-        let envelope = smtp_envelope(&env)?;
-        // The copy is the header without Bcc: the declared size shrinks.
-        let size = size.map(|s| s.saturating_sub((header.len() - copy.len()) as u64));
-        let mut head = copy;
-        head.extend_from_slice(&rest);
+        let (envelope, size, head) = prepare_streamed(&header, &rest, size)?;
         self.send_envelope_reader(envelope, size, &mut io::Cursor::new(head).chain(message))
     }
 
@@ -289,95 +472,60 @@ impl SmtpTransport {
     /// given envelope; see [`send_reader`](Self::send_reader).
     pub fn send_envelope_reader(
         &mut self,
-        mut envelope: Envelope,
+        envelope: Envelope,
         size: Option<u64>,
         body: &mut dyn Read,
     ) -> Result<Outcome, SmtpError> {
         self.reconnect_if_closed()?;
-        let eight_bit_ok = self.caps.as_ref().is_some_and(|c| c.eightbitmime);
-        if eight_bit_ok && envelope.params.body.is_none() {
-            envelope.params.body = Some(BodyType::EightBitMime);
-        }
-        let binary = envelope.params.body == Some(BodyType::BinaryMime);
-        let h = self
-            .client
-            .start_mail(envelope, size)
-            .map_err(|_| self.closed_error())?;
-        let mut source_error = None;
-        let mut ended = false;
+        let mut st = self.s.start_streaming(envelope, size)?;
         loop {
-            while !ended && self.client.wants_body() {
+            while self.s.wants_body(&st) {
                 let mut chunk = vec![0u8; READ_CHUNK];
-                let n = match body.read(&mut chunk) {
-                    Ok(n) => n,
+                let read = match body.read(&mut chunk) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => {
-                        source_error = Some(SmtpError::Source(e));
-                        0
-                    }
+                    r => r.map(|n| {
+                        chunk.truncate(n);
+                        chunk
+                    }),
                 };
-                if source_error.is_none()
-                    && !eight_bit_ok
-                    && !binary
-                    && chunk[..n].iter().any(|&b| b >= 0x80)
-                {
-                    source_error = Some(SmtpError::NotSent(MailError::EightBitUnsupported));
-                }
-                if source_error.is_some() {
-                    // Nothing of it may be delivered.
-                    self.client.rset();
-                    ended = true;
-                    break;
-                }
-                if n == 0 {
-                    let _ = self.client.end_body();
-                    ended = true;
-                } else {
-                    chunk.truncate(n);
-                    let _ = self.client.push_body(Bytes::from(chunk));
-                }
+                self.s.feed(&mut st, read);
             }
             self.flush()?;
             let drained = self.drain();
-            if self.results.iter().any(|(x, _)| *x == h) {
+            if self.s.has_result(st.handle) {
                 break;
             }
             if let Err(e) = drained {
                 // After DATA an abort closes the connection.
-                return Err(source_error.unwrap_or(e));
+                return Err(st.source_error.unwrap_or(e));
             }
-            if !ended && self.client.wants_body() {
+            if self.s.wants_body(&st) {
                 continue;
             }
             self.read_once()?;
         }
-        let r = self.take_result(h);
-        match source_error {
-            Some(e) => Err(e),
-            None => r,
-        }
+        self.s.finish_streaming(st)
     }
 
     /// NOOP (RFC 5321 §4.1.1.9): checks that the connection still works;
     /// the server's reply.
     pub fn noop(&mut self) -> Result<Reply<'static>, SmtpError> {
         self.reconnect_if_closed()?;
-        self.noop = None;
-        self.client.noop();
-        self.pump_until(|t| t.noop.is_some())?;
-        self.noop.take().ok_or_else(|| self.closed_error())
+        self.s.noop = None;
+        self.s.client.noop();
+        self.pump_until(|t| t.s.noop.is_some())?;
+        self.s.noop.take().ok_or_else(|| self.s.closed_error())
     }
 
     /// QUIT (RFC 5321 §4.1.1.10) and close.
     pub fn quit(mut self) -> Result<(), SmtpError> {
-        if self.closed.is_some() {
+        if self.s.closed.is_some() {
             return Ok(());
         }
-        self.client.quit();
+        self.s.client.quit();
         match self.pump_until(|_| false) {
-            Err(SmtpError::Closed(ConnectionError::Quit)) => Ok(()),
+            Err(SmtpError::Closed(ConnectionError::Quit)) | Ok(()) => Ok(()),
             Err(e) => Err(e),
-            Ok(()) => Ok(()),
         }
     }
 
@@ -386,37 +534,27 @@ impl SmtpTransport {
     /// The server may drop an idle connection between messages (RFC 5321
     /// §4.5.3.2.7): open a new one, never in the middle of a message.
     fn reconnect_if_closed(&mut self) -> Result<(), SmtpError> {
-        if self.closed.is_none() && self.last_read.elapsed() > IDLE_CHECK {
+        if self.s.closed.is_none() && self.last_read.elapsed() > IDLE_CHECK {
             // Whatever the server said meanwhile (421, or its FIN).
             let soon = Instant::now() + Duration::from_millis(1);
-            if super::read_once(&mut self.client, &mut self.conn, &mut self.buf, Some(soon))
-                .is_err()
+            if super::read_once(
+                &mut self.s.client,
+                &mut self.conn,
+                &mut self.buf,
+                Some(soon),
+            )
+            .is_err()
             {
                 // A reset connection is as closed as one with a FIN.
-                self.closed = Some(ConnectionError::Eof);
+                self.s.closed = Some(ConnectionError::Eof);
             }
             let _ = self.drain();
         }
-        if self.closed.is_none() && !self.client.is_closed() {
+        if !self.s.is_over() {
             return Ok(());
         }
         *self = SmtpTransport::connect(&self.addr.clone(), self.options.clone())?;
         Ok(())
-    }
-
-    fn closed_error(&self) -> SmtpError {
-        SmtpError::Closed(self.closed.clone().unwrap_or(ConnectionError::Local))
-    }
-
-    fn take_result(&mut self, h: MailHandle) -> Result<Outcome, SmtpError> {
-        let i = self.results.iter().position(|(x, _)| *x == h);
-        match i.and_then(|i| self.results.remove(i)) {
-            Some((_, Ok(o))) if o.is_delivered() => Ok(o),
-            Some((_, Ok(o))) => Err(SmtpError::Refused(Box::new(o))),
-            Some((_, Err(MailError::ConnectionLost(r)))) => Err(SmtpError::Closed(r)),
-            Some((_, Err(e))) => Err(SmtpError::NotSent(e)),
-            None => Err(self.closed_error()),
-        }
     }
 
     fn pump_until(&mut self, cond: impl Fn(&Self) -> bool) -> Result<(), SmtpError> {
@@ -435,7 +573,7 @@ impl SmtpTransport {
     /// Writes what the machine has: small pieces gathered, large ones
     /// (BDAT content) written as they are.
     fn flush(&mut self) -> Result<(), SmtpError> {
-        while let Some(piece) = self.client.poll_transmit_bytes(Instant::now()) {
+        while let Some(piece) = self.s.client.poll_transmit_bytes(Instant::now()) {
             if piece.len() >= DIRECT_WRITE {
                 self.write_out()?;
                 self.conn.write_all(&piece)?;
@@ -460,39 +598,29 @@ impl SmtpTransport {
 
     /// Takes every pending event.
     fn drain(&mut self) -> Result<(), SmtpError> {
-        while let Some(ev) = self.client.poll_event() {
-            match ev {
-                Event::StartTls => {
+        while let Some(ev) = self.s.client.poll_event() {
+            match self.s.on_event(ev) {
+                Action::StartTls => {
                     self.flush()?;
                     self.conn.start_tls()?;
-                    self.client.handle_tls_established(Instant::now());
+                    self.s.client.handle_tls_established(Instant::now());
                     self.flush()?;
                 }
-                Event::Authenticated(m) => self.authenticated = Some(m),
-                Event::Ready(caps) => self.caps = Some(caps),
-                Event::MailSent { handle, result } => self.results.push_back((handle, result)),
-                Event::Noop(r) => self.noop = Some(r),
-                Event::Closed { reason } => {
+                Action::Close => {
                     // The last bytes (QUIT), then the socket is closed.
                     let _ = self.flush();
                     self.conn.shutdown();
-                    self.closed = Some(reason);
                 }
-                _ => {}
+                Action::None => {}
             }
         }
-        match &self.closed {
-            Some(reason) => Err(SmtpError::Closed(reason.clone())),
-            None => Ok(()),
-        }
+        self.s.check()
     }
 
     /// One read, bounded by the machine's deadline.
     fn read_once(&mut self) -> Result<(), SmtpError> {
-        if self.closed.is_some() {
-            return Err(self.closed_error());
-        }
-        super::read_once(&mut self.client, &mut self.conn, &mut self.buf, None)?;
+        self.s.check()?;
+        super::read_once(&mut self.s.client, &mut self.conn, &mut self.buf, None)?;
         self.last_read = Instant::now();
         Ok(())
     }
