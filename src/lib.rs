@@ -17,7 +17,8 @@
 //! No crate opens a socket, reads a clock or touches a file. The
 //! `mailwire::blocking` module (feature `blocking`, off by default)
 //! runs the client machines over std sockets and rustls: an SMTP transport,
-//! a POP3 session and an IMAP session.
+//! a POP3 session and an IMAP session; `mailwire::tokio` (feature `tokio`)
+//! has the SMTP transport on tokio.
 
 #[cfg(feature = "line")]
 #[doc(inline)]
@@ -49,6 +50,9 @@ pub use mailwire_imap as imap;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 /// The code blocks of README.md, compiled as doctests.
 #[cfg(all(doctest, feature = "blocking"))]

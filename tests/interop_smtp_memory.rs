@@ -105,6 +105,47 @@ fn send_gib(addr: &str, to: &str, bcc: &str, log: impl Fn() -> String) -> String
     )
 }
 
+/// As [`send_gib`], through the tokio transport.
+fn send_gib_tokio(addr: &str) -> String {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let o = SmtpOptions::new().security(Security::Plain);
+        let mut smtp = mailwire::tokio::SmtpTransport::connect(addr, o)
+            .await
+            .unwrap();
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let before = peak_kib();
+        let n = 1u64 << 30;
+        let t = Instant::now();
+        let mut source = AsyncGenerated(Generated::new(n, "bob@example.net", "carol@example.net"));
+        let out = smtp.send_reader(&mut source, Some(n)).await.unwrap();
+        let secs = t.elapsed().as_secs_f64();
+        smtp.quit().await.unwrap();
+        let peak = peak_kib();
+        assert!(out.all_delivered(), "{out:?}");
+        assert!(peak < 32 * 1024, "peak RSS {peak} KiB");
+        format!("1 GiB in {secs:.1} s; peak RSS {peak} KiB (before {before} KiB)")
+    })
+}
+
+/// [`Generated`] as an `AsyncRead` (it never waits).
+struct AsyncGenerated(Generated);
+
+impl tokio::io::AsyncRead for AsyncGenerated {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = self.0.read(buf.initialize_unfilled())?;
+        buf.advance(n);
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
 #[test]
 #[ignore = "interop: needs postfix's smtp-sink (bash .ci/install-peers)"]
 fn one_gib_message_in_bounded_memory() {
@@ -112,14 +153,12 @@ fn one_gib_message_in_bounded_memory() {
     let Some(sink) = common::peer::smtp_sink(port) else {
         return;
     };
-    let report = send_gib(
-        &format!("127.0.0.1:{port}"),
-        "bob@example.net",
-        "carol@example.net",
-        String::new,
-    );
-    drop(sink);
+    let addr = format!("127.0.0.1:{port}");
+    let report = send_gib(&addr, "bob@example.net", "carol@example.net", String::new);
     eprintln!("smtp-sink: {report}");
+    let report = send_gib_tokio(&addr);
+    eprintln!("smtp-sink, tokio transport: {report}");
+    drop(sink);
     // The mailserver example in sink mode offers CHUNKING: the BDAT path.
     let dir = common::scratch("smtp-memory");
     let srv = common::MailServer::start(&dir.join("data"), &["--sink", "--max-size", "2000000000"]);

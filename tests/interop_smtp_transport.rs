@@ -13,29 +13,12 @@ mod common;
 use std::io::Read;
 use std::path::Path;
 
-use common::peer::Peer;
+use common::peer::{Peer, test_ca};
 use common::*;
 use mailwire::blocking::smtp::SmtpError;
 use mailwire::blocking::{Security, SmtpOptions, SmtpTransport, TransportError, Verification};
 use mailwire::mime::builder::{MessageBuilder, PartBuilder};
 use mailwire::smtp::ConnectionError;
-
-/// A test CA and a certificate for `localhost` and 127.0.0.1 it signed, as
-/// PEM files in `dir`; returns the CA's PEM.
-fn test_ca(dir: &Path) -> Vec<u8> {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-    ca.pem().into_bytes()
-}
 
 /// aiosmtpd with AUTH, and STARTTLS when `tls_dir` holds cert.pem and
 /// key.pem.

@@ -674,7 +674,7 @@ fn read_header(r: &mut dyn Read) -> Result<(Vec<u8>, Vec<u8>), SmtpError> {
 }
 
 /// Where the body starts: after the first empty line.
-fn header_end(b: &[u8]) -> Option<usize> {
+pub(crate) fn header_end(b: &[u8]) -> Option<usize> {
     if b.starts_with(b"\r\n") {
         return Some(2);
     }

@@ -223,3 +223,106 @@ fn a_silent_server_times_out() {
     assert!(start.elapsed() < Duration::from_secs(2));
     t.join().unwrap();
 }
+
+/// The same behaviours through the tokio transport.
+#[cfg(feature = "tokio")]
+mod on_tokio {
+    use super::*;
+    use crate::tokio::SmtpTransport;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        ::tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// A reader of `good` octets that then fails.
+    struct FailingAsync(Vec<u8>);
+
+    impl ::tokio::io::AsyncRead for FailingAsync {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &mut ::tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            if self.0.is_empty() {
+                return std::task::Poll::Ready(Err(io::Error::other("disk on fire")));
+            }
+            let n = self.0.len().min(buf.remaining());
+            buf.put_slice(&self.0[..n]);
+            self.0.drain(..n);
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    fn failing_async() -> FailingAsync {
+        let mut v = msg("failing");
+        v.extend(std::iter::repeat_n(b'x', 300_000));
+        FailingAsync(v)
+    }
+
+    #[test]
+    fn reconnects_and_never_delivers_a_failing_source() {
+        // DATA: the failing message closes the connection; the next one
+        // reopens it; then the server ends the idle session with 421 and
+        // the third message reopens it again.
+        let mut so = server::Options::default();
+        so.chunking = false;
+        let (port, seen, t) = serve(so, 3, Some(1));
+        block_on(async {
+            let addr = format!("127.0.0.1:{port}");
+            let mut smtp = SmtpTransport::connect(&addr, plain()).await.unwrap();
+            let err = smtp
+                .send_reader(&mut failing_async(), None)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, SmtpError::Source(_)), "{err:?}");
+            assert!(smtp.send(&msg("two")).await.unwrap().all_delivered());
+            ::tokio::time::sleep(Duration::from_millis(1100)).await;
+            assert!(smtp.send(&msg("three")).await.unwrap().all_delivered());
+            smtp.quit().await.unwrap();
+        });
+        t.join().unwrap();
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.sessions, 3);
+        assert_eq!(seen.messages.len(), 2);
+
+        // BDAT: aborted, the session goes on.
+        let (port, seen, t) = serve(server::Options::default(), 1, None);
+        block_on(async {
+            let mut o = plain();
+            o.machine.bdat_chunk_size = 64 * 1024;
+            let addr = format!("127.0.0.1:{port}");
+            let mut smtp = SmtpTransport::connect(&addr, o).await.unwrap();
+            let err = smtp
+                .send_reader(&mut failing_async(), None)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, SmtpError::Source(_)), "{err:?}");
+            assert!(smtp.send(&msg("after")).await.unwrap().all_delivered());
+            smtp.quit().await.unwrap();
+        });
+        t.join().unwrap();
+        assert_eq!(seen.lock().unwrap().messages.len(), 1);
+    }
+
+    #[test]
+    fn a_silent_server_times_out() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let t = std::thread::spawn(move || {
+            let (_sock, _) = l.accept().unwrap();
+            std::thread::sleep(Duration::from_secs(2));
+        });
+        let mut o = plain();
+        o.machine.greeting_timeout = Duration::from_millis(300);
+        let err = block_on(SmtpTransport::connect(&format!("127.0.0.1:{port}"), o)).unwrap_err();
+        assert!(
+            matches!(err, SmtpError::Closed(ConnectionError::Timeout(_))),
+            "{err:?}"
+        );
+        t.join().unwrap();
+    }
+}

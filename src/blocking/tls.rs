@@ -121,7 +121,7 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    fn from_io(e: io::Error) -> TransportError {
+    pub(crate) fn from_io(e: io::Error) -> TransportError {
         match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => TransportError::Timeout,
             _ => match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
@@ -245,7 +245,7 @@ pub fn client_config(verification: &Verification) -> Result<Arc<ClientConfig>, T
 }
 
 /// The host part of `host:port` or `[v6]:port`.
-fn host_of(addr: &str) -> &str {
+pub(crate) fn host_of(addr: &str) -> &str {
     if let Some(rest) = addr.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }

@@ -177,3 +177,20 @@ pub fn aiosmtpd(
     wait_listening(port);
     Some((peer, port))
 }
+
+/// A test CA and a certificate for `localhost` and 127.0.0.1 it signed, as
+/// PEM files in `dir`; returns the CA's PEM.
+pub fn test_ca(dir: &std::path::Path) -> Vec<u8> {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca, &ca_key)
+        .unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    ca.pem().into_bytes()
+}
