@@ -102,27 +102,11 @@ fn tokio_starttls_auth_attachment_and_reuse() {
 #[ignore = "interop: starts the mailserver"]
 fn tokio_implicit_tls_to_the_mailserver_with_a_streamed_message() {
     let dir = scratch("smtp-tokio-ms");
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
-    let srv = MailServer::start(
-        &dir.join("data"),
-        &[
-            "--smtps",
-            "127.0.0.1:0",
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-        ],
-    );
+    let (srv, ca) = common::peer::mailserver_with_cert(&dir);
     let mut o = SmtpOptions::new()
         .security(Security::Implicit)
         .login("demo", "demo");
-    o.transport.verification = Verification::ca_pem(ck.cert.pem().as_bytes()).unwrap();
+    o.transport.verification = Verification::ca_pem(&ca).unwrap();
     o.transport.server_name = Some("localhost".into());
     let mut message =
         b"From: demo@localhost\r\nTo: demo@localhost\r\nBcc: demo@localhost\r\nSubject: tokio-streamed\r\n\r\n"

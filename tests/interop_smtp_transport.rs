@@ -307,24 +307,7 @@ fn streamed_message_from_a_reader() {
 #[ignore = "interop: starts the mailserver"]
 fn mailserver_submission_starttls_and_implicit_tls() {
     let dir = scratch("smtp-transport-ms");
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    std::fs::write(&cert, ck.cert.pem()).unwrap();
-    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
-    let srv = MailServer::start(
-        &dir.join("data"),
-        &[
-            "--smtps",
-            "127.0.0.1:0",
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-        ],
-    );
-    let ca = ck.cert.pem().into_bytes();
+    let (srv, ca) = common::peer::mailserver_with_cert(&dir);
     let sub = srv.submission().to_string();
     let smtps = srv.smtps.expect("smtps").to_string();
     for (marker, addr, security) in [

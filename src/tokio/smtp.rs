@@ -26,9 +26,7 @@ use crate::blocking::smtp::{
     Action, DIRECT_WRITE, IDLE_CHECK, MAX_HEADER, READ_CHUNK, Session, SmtpError, SmtpOptions,
     downgrade, header_end, prepare, prepare_streamed,
 };
-use crate::blocking::tls::{
-    ReadOutcome, Security, TransportError, TransportOptions, client_config, host_of,
-};
+use crate::blocking::tls::{ReadOutcome, Security, TransportError, TransportOptions, tls_setup};
 
 enum Inner {
     Plain(TcpStream),
@@ -56,13 +54,7 @@ impl std::fmt::Debug for Connection {
 
 impl Connection {
     async fn connect(addr: &str, options: &TransportOptions) -> Result<Connection, TransportError> {
-        let name = options
-            .server_name
-            .clone()
-            .unwrap_or_else(|| host_of(addr).to_owned());
-        let server_name =
-            ServerName::try_from(name).map_err(|e| TransportError::Address(e.to_string()))?;
-        let config = client_config(&options.verification)?;
+        let (server_name, config) = tls_setup(addr, options)?;
         let tcp =
             match ::tokio::time::timeout(options.connect_timeout, TcpStream::connect(addr)).await {
                 Err(_) => return Err(TransportError::Timeout),

@@ -194,3 +194,27 @@ pub fn test_ca(dir: &std::path::Path) -> Vec<u8> {
     std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
     ca.pem().into_bytes()
 }
+
+/// The mailserver with a self-signed certificate for localhost and
+/// 127.0.0.1 (STARTTLS on its ports, implicit TLS on `--smtps`), data
+/// under `dir`; returns it and the certificate's PEM, to trust.
+pub fn mailserver_with_cert(dir: &std::path::Path) -> (super::MailServer, Vec<u8>) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
+    let srv = super::MailServer::start(
+        &dir.join("data"),
+        &[
+            "--smtps",
+            "127.0.0.1:0",
+            "--cert",
+            cert.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+        ],
+    );
+    (srv, ck.cert.pem().into_bytes())
+}
