@@ -12,6 +12,17 @@
 //! chunks when CHUNKING is offered. With PIPELINING the whole group goes out
 //! at once (RFC 2920 §3.1); without it each command waits for its reply.
 //!
+//! A message too large to hold goes in pieces: [`Client::start_mail`],
+//! then [`Client::push_body`] while [`Client::wants_body`] is true, then
+//! [`Client::end_body`]. The machine holds at most
+//! [`Options::body_buffer`] of it; BDAT chunks are built from the pushed
+//! [`Bytes`] without copying ([`Client::poll_transmit_bytes`]), and the
+//! bytes on the wire do not depend on how the body was cut.
+//!
+//! ```text
+//! application ── start_mail ─ push_body… (while wants_body) ─ end_body ──▶ Client
+//! ```
+//!
 //! ```text
 //! C: MAIL FROM:<a@x> SIZE=1234 BODY=8BITMIME     (pipelined)
 //! C: RCPT TO:<b@y>
@@ -273,12 +284,17 @@ struct Tx {
 ///
 /// Method groups (STYLE.md (a)):
 /// - getters: [`is_closed`](Self::is_closed), [`wants_read`](Self::wants_read),
-///   [`capabilities`](Self::capabilities);
+///   [`capabilities`](Self::capabilities), [`wants_body`](Self::wants_body),
+///   [`open_body`](Self::open_body);
 /// - inputs: [`handle_input`](Self::handle_input), [`handle_eof`](Self::handle_eof),
 ///   [`handle_timeout`](Self::handle_timeout), [`handle_tls_established`](Self::handle_tls_established);
-/// - application commands: [`send_mail`](Self::send_mail), [`quit`](Self::quit);
-/// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
-///   [`poll_timeout`](Self::poll_timeout).
+/// - application commands: [`send_mail`](Self::send_mail),
+///   [`start_mail`](Self::start_mail), [`push_body`](Self::push_body),
+///   [`end_body`](Self::end_body), [`rset`](Self::rset), [`noop`](Self::noop),
+///   [`quit`](Self::quit);
+/// - outputs: [`poll_transmit`](Self::poll_transmit) (or
+///   [`poll_transmit_bytes`](Self::poll_transmit_bytes)),
+///   [`poll_event`](Self::poll_event), [`poll_timeout`](Self::poll_timeout).
 ///
 /// **Driver contract:** after any `handle_*` call or application command,
 /// drain `poll_transmit`, then `poll_event`, then ask `poll_timeout`; go
