@@ -14,8 +14,11 @@
 //! | [`pop3`] | `mailwire-pop3` | POP3 (RFC 1939, 2449, 2595, 5034) |
 //! | [`imap`] | `mailwire-imap` | IMAP (RFC 3501, RFC 9051 and extensions) |
 //!
-//! No crate opens a socket, reads a clock or touches a file: the examples in
-//! the repository wire them to std sockets.
+//! No crate opens a socket, reads a clock or touches a file. The
+//! `mailwire::blocking` module (feature `blocking`, off by default)
+//! runs the client machines over std sockets and rustls: an SMTP transport,
+//! a POP3 session and an IMAP session; `mailwire::tokio` (feature `tokio`)
+//! has the SMTP transport on tokio.
 
 #[cfg(feature = "line")]
 #[doc(inline)]
@@ -47,3 +50,11 @@ pub use mailwire_imap as imap;
 
 #[cfg(feature = "blocking")]
 pub mod blocking;
+
+#[cfg(feature = "tokio")]
+pub mod tokio;
+
+/// The code blocks of README.md, compiled as doctests.
+#[cfg(all(doctest, feature = "blocking"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -8,128 +8,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-/// An aiosmtpd server that prints each message it gets, refuses recipients
-/// whose local part starts with `bad`, and (with auth) takes user/secret.
-const AIOSMTPD: &str = r#"
-import sys, time
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+use common::dovecot::free_port;
 
-class Handler:
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith('bad'):
-            return '550 5.1.1 <%s>: no such user' % address
-        envelope.rcpt_tos.append(address)
-        return '250 OK'
-
-    async def handle_DATA(self, server, session, envelope):
-        print('MESSAGE-FROM', envelope.mail_from, flush=True)
-        print('MESSAGE-TO', ' '.join(envelope.rcpt_tos), flush=True)
-        print('AUTH', session.authenticated, flush=True)
-        print(envelope.content.decode('utf8', 'replace'), flush=True)
-        print('MESSAGE-END', flush=True)
-        return '250 2.0.0 OK queued'
-
-def auth(server, session, envelope, mechanism, data):
-    ok = isinstance(data, LoginPassword) and data.login == b'user' and data.password == b'secret'
-    return AuthResult(success=ok, handled=False)
-
-port, with_auth = int(sys.argv[1]), sys.argv[2] == '1'
-kw = dict(authenticator=auth, auth_require_tls=False, auth_required=True) if with_auth else {}
-c = Controller(Handler(), hostname='127.0.0.1', port=port, **kw)
-c.start()
-print('READY', flush=True)
-while True:
-    time.sleep(1)
-"#;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn wait_listening(port: u16) {
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "server on port {port} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// A peer process whose stdout is collected.
-struct Peer {
-    child: Child,
-    out: Arc<Mutex<String>>,
-}
-
-impl Peer {
-    fn spawn(cmd: &mut Command) -> Peer {
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start peer");
-        let stdout = child.stdout.take().expect("stdout");
-        let out = Arc::new(Mutex::new(String::new()));
-        let o = out.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let mut g = o.lock().unwrap_or_else(|e| e.into_inner());
-                g.push_str(&line);
-                g.push('\n');
-            }
-        });
-        Peer { child, out }
-    }
-
-    fn wait_for(&self, marker: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.out.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            if s.contains(marker) {
-                return s;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "peer never printed {marker:?}; got {s}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn aiosmtpd(with_auth: bool) -> Option<(Peer, u16)> {
-    if !common::have("python3") || !common::have_python_module("aiosmtpd") {
-        return None;
-    }
-    let port = free_port();
-    let peer = Peer::spawn(Command::new("python3").args([
-        "-c",
-        AIOSMTPD,
-        &port.to_string(),
-        if with_auth { "1" } else { "0" },
-    ]));
-    peer.wait_for("READY");
-    wait_listening(port);
-    Some((peer, port))
+fn aiosmtpd(with_auth: bool) -> Option<(common::peer::Peer, u16)> {
+    common::peer::aiosmtpd(with_auth, None)
 }
 
 fn send(args: &[&str]) -> Output {
@@ -312,23 +198,10 @@ fn send_per_recipient_results_when_one_fails() {
 #[test]
 #[ignore = "interop: needs postfix's smtp-sink (bash .ci/install-peers)"]
 fn send_to_postfix_smtp_sink() {
-    if !common::have("smtp-sink") {
-        return;
-    }
     let port = free_port();
-    let sink = if std::path::Path::new("/usr/sbin/smtp-sink").exists() {
-        "/usr/sbin/smtp-sink"
-    } else {
-        "smtp-sink"
+    let Some(_peer) = common::peer::smtp_sink(port) else {
+        return;
     };
-    let _peer = Peer::spawn(Command::new(sink).args([
-        "-u",
-        "nobody",
-        "-c",
-        &format!("127.0.0.1:{port}"),
-        "200",
-    ]));
-    wait_listening(port);
     let dir = common::scratch("send-sink");
     let eml = dir.join("msg.eml");
     std::fs::write(

@@ -1,5 +1,7 @@
-//! The SMTP client state machine, with credentials and a queued message,
-//! fed arbitrary server bytes in arbitrary pieces: never panics.
+//! The SMTP client state machine, with credentials, a queued message and a
+//! streamed one (pushed in pieces while the server talks, sometimes
+//! aborted with RSET), NOOP and RSET, fed arbitrary server bytes in
+//! arbitrary pieces: never panics.
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -37,14 +39,32 @@ fuzz_target!(|data: &[u8]| {
         .into_owned();
     let env = Envelope::new(from, [to.clone(), to]);
     let _ = c.send_mail(
-        env,
+        env.clone(),
         Bytes::from_static(b"Subject: x\r\n\r\n.dot\r\nh\xc3\xa9\r\n"),
     );
-    c.quit();
+    c.noop();
+    let _ = c.start_mail(env, if split & 4 == 4 { Some(40) } else { None });
+    let body = b"Subject: s\r\n\r\n.a\rb\nc\r\n..\r\n";
+    let mut fed = 0;
     let mut out = Vec::new();
-    let piece = usize::from(split >> 2).max(1);
-    for chunk in data.chunks(piece) {
+    let piece = usize::from(split >> 3).max(1);
+    for (i, chunk) in data.chunks(piece).enumerate() {
         c.handle_input(now, chunk);
+        // Push a few octets of the body per round while it is wanted;
+        // abort it on one round when asked to.
+        if c.wants_body() && fed < body.len() {
+            let end = (fed + 3).min(body.len());
+            let _ = c.push_body(Bytes::copy_from_slice(&body[fed..end]));
+            fed = end;
+        } else if fed == body.len() {
+            let _ = c.end_body();
+        }
+        if split & 0x80 == 0x80 && i == 2 {
+            c.rset();
+        }
+        if i == 4 {
+            c.quit();
+        }
         while c.poll_transmit(now, &mut out).is_some() {}
         while let Some(e) = c.poll_event() {
             if let Event::StartTls = e {
@@ -53,6 +73,10 @@ fuzz_target!(|data: &[u8]| {
         }
         out.clear();
     }
+    // A machine waiting for the application's body has no deadline: end it.
+    let _ = c.end_body();
+    c.quit();
+    while c.poll_transmit(now, &mut out).is_some() {}
     c.handle_timeout(now + Duration::from_secs(3600));
     assert!(c.is_closed());
 });

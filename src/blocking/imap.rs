@@ -43,7 +43,7 @@ use mailwire_imap::{
 };
 use mailwire_sasl::{Credentials, Mechanism, Secret};
 
-use super::tls::{Connection, ReadOutcome, Security, TransportError, TransportOptions};
+use super::tls::{Connection, Security, TransportError, TransportOptions};
 
 /// Session settings.
 #[derive(Debug, Clone, Default)]
@@ -327,7 +327,7 @@ impl ImapSession {
         let caps = self.capabilities()?;
         let offered: Vec<&str> = caps.auth_mechanisms().collect();
         let creds = Credentials::password(user, Secret::new(password.to_owned()));
-        let nonce = random_nonce();
+        let nonce = super::random_nonce();
         let usable: Vec<Mechanism> = creds
             .mechanisms()
             .into_iter()
@@ -882,17 +882,11 @@ impl ImapSession {
     }
 
     fn flush(&mut self) -> Result<(), ImapError> {
-        while self
-            .client
-            .poll_transmit(Instant::now(), &mut self.out)
-            .is_some()
-        {}
-        if !self.out.is_empty() {
-            let r = self.conn.write_all(&self.out);
-            self.out.clear();
-            r?;
-        }
-        Ok(())
+        Ok(super::flush(
+            &mut self.client,
+            &mut self.conn,
+            &mut self.out,
+        )?)
     }
 
     /// Takes every pending event; chunks of command `want` go to `sink`.
@@ -950,21 +944,12 @@ impl ImapSession {
     /// One read, bounded by the machine's deadline and `until`; true if
     /// `until` passed.
     fn read_once(&mut self, until: Option<Instant>) -> Result<bool, ImapError> {
-        let deadline = match (self.client.poll_timeout(), until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let r = self.conn.read_until(&mut self.buf, deadline)?;
-        let now = Instant::now();
-        match r {
-            ReadOutcome::Data(n) => self.client.handle_input(now, &self.buf[..n]),
-            ReadOutcome::Eof => self.client.handle_eof(now),
-            ReadOutcome::TimedOut => {
-                self.client.handle_timeout(now);
-                return Ok(until.is_some_and(|u| u <= now));
-            }
-        }
-        Ok(false)
+        Ok(super::read_once(
+            &mut self.client,
+            &mut self.conn,
+            &mut self.buf,
+            until,
+        )?)
     }
 }
 
@@ -1133,17 +1118,6 @@ pub fn uid_set(uids: &[u32]) -> Result<SequenceSet, ImapError> {
         });
     }
     SequenceSet::new(ranges).ok_or_else(|| ImapError::InvalidArgument("no UID given".into()))
-}
-
-/// A SCRAM client nonce from the system's random source (`None` when
-/// there is none: SCRAM is then not used).
-fn random_nonce() -> Option<String> {
-    use std::io::Read as _;
-    let mut b = [0u8; 18];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut b))
-        .ok()?;
-    Some(b.iter().map(|x| format!("{x:02x}")).collect())
 }
 
 #[cfg(test)]

@@ -5,6 +5,13 @@
 //!   implicit TLS or a STARTTLS upgrade; certificates verified by default
 //!   against the webpki roots, or a custom CA; connect, read and write
 //!   timeouts.
+//! - [`smtp`]: [`SmtpTransport`], an SMTP submission or relay session
+//!   (STARTTLS or implicit TLS, AUTH, envelope from the header with Bcc
+//!   removed, per-recipient results, connection reuse, bodies streamed
+//!   from a reader with bounded memory).
+//! - [`pop3`]: [`Pop3Session`], a POP3 session (STLS or implicit TLS,
+//!   the best login method, list, retrieve streamed to a writer, delete,
+//!   UIDL-based "new since last time").
 //! - [`imap`]: [`ImapSession`], an IMAP client session (login, folders,
 //!   select, search, fetch streamed to a writer, store, move, append,
 //!   expunge, IDLE as a blocking iterator).
@@ -27,8 +34,12 @@
 //! non-default `blocking` feature) links rustls and touches sockets.
 
 pub mod imap;
+pub mod pop3;
+pub mod smtp;
 pub mod tls;
 
+#[cfg(test)]
+mod smtp_tests;
 #[cfg(test)]
 mod tests;
 
@@ -36,4 +47,97 @@ pub use imap::{
     Folder, FolderStatus, IdleUpdates, ImapError, ImapOptions, ImapSession, MessageSummary,
     SummaryItems,
 };
+pub use pop3::{Pop3Error, Pop3Message, Pop3Options, Pop3Session};
+pub use smtp::{SmtpError, SmtpOptions, SmtpTransport};
+use std::time::Instant;
+
 pub use tls::{Connection, ReadOutcome, Security, TransportError, TransportOptions, Verification};
+
+/// A fresh SASL client nonce (SCRAM, RFC 5802 §5.1) from the OS random
+/// source; `None` where there is none (SCRAM is then left out).
+pub(crate) fn random_nonce() -> Option<String> {
+    use std::io::Read as _;
+    let mut b = [0u8; 18];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut b))
+        .ok()?;
+    Some(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// What every sans-IO client machine offers its driver (the contract of
+/// DESIGN.md), so that the drivers share their socket plumbing.
+pub(crate) trait Machine {
+    fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize>;
+    fn poll_timeout(&self) -> Option<Instant>;
+    fn handle_input(&mut self, now: Instant, data: &[u8]);
+    fn handle_eof(&mut self, now: Instant);
+    fn handle_timeout(&mut self, now: Instant);
+}
+
+macro_rules! machine {
+    ($($t:ty),*) => {$(
+        impl Machine for $t {
+            fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
+                <$t>::poll_transmit(self, now, buf)
+            }
+            fn poll_timeout(&self) -> Option<Instant> {
+                <$t>::poll_timeout(self)
+            }
+            fn handle_input(&mut self, now: Instant, data: &[u8]) {
+                <$t>::handle_input(self, now, data)
+            }
+            fn handle_eof(&mut self, now: Instant) {
+                <$t>::handle_eof(self, now)
+            }
+            fn handle_timeout(&mut self, now: Instant) {
+                <$t>::handle_timeout(self, now)
+            }
+        }
+    )*};
+}
+
+machine!(
+    mailwire_imap::client::Client,
+    mailwire_pop3::client::Client,
+    mailwire_smtp::client::Client
+);
+
+/// Writes everything the machine has to send (`out` is scratch space).
+pub(crate) fn flush(
+    machine: &mut impl Machine,
+    conn: &mut Connection,
+    out: &mut Vec<u8>,
+) -> Result<(), TransportError> {
+    while machine.poll_transmit(Instant::now(), out).is_some() {}
+    if !out.is_empty() {
+        let r = conn.write_all(out);
+        out.clear();
+        r?;
+    }
+    Ok(())
+}
+
+/// One read into the machine, waiting at most until its deadline or
+/// `until`; true when `until` passed.
+pub(crate) fn read_once(
+    machine: &mut impl Machine,
+    conn: &mut Connection,
+    buf: &mut [u8],
+    until: Option<Instant>,
+) -> Result<bool, TransportError> {
+    let deadline = match (machine.poll_timeout(), until) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let r = conn.read_until(buf, deadline)?;
+    let now = Instant::now();
+    match r {
+        ReadOutcome::Data(n) => machine.handle_input(now, &buf[..n]),
+        ReadOutcome::Eof => machine.handle_eof(now),
+        ReadOutcome::TimedOut => {
+            machine.handle_timeout(now);
+            return Ok(until.is_some_and(|u| u <= now));
+        }
+    }
+    Ok(false)
+}

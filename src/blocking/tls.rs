@@ -121,7 +121,7 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    fn from_io(e: io::Error) -> TransportError {
+    pub(crate) fn from_io(e: io::Error) -> TransportError {
         match e.kind() {
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => TransportError::Timeout,
             _ => match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
@@ -244,6 +244,21 @@ pub fn client_config(verification: &Verification) -> Result<Arc<ClientConfig>, T
     Ok(Arc::new(config))
 }
 
+/// The name the certificate must be valid for, and the rustls
+/// configuration, for a connection to `addr`.
+pub(crate) fn tls_setup(
+    addr: &str,
+    options: &TransportOptions,
+) -> Result<(ServerName<'static>, Arc<ClientConfig>), TransportError> {
+    let name = options
+        .server_name
+        .clone()
+        .unwrap_or_else(|| host_of(addr).to_owned());
+    let server_name =
+        ServerName::try_from(name).map_err(|e| TransportError::Address(e.to_string()))?;
+    Ok((server_name, client_config(&options.verification)?))
+}
+
 /// The host part of `host:port` or `[v6]:port`.
 fn host_of(addr: &str) -> &str {
     if let Some(rest) = addr.strip_prefix('[') {
@@ -261,13 +276,7 @@ impl Connection {
     /// connection starts plaintext: call [`start_tls`](Self::start_tls)
     /// when the protocol says so.
     pub fn connect(addr: &str, options: &TransportOptions) -> Result<Connection, TransportError> {
-        let name = options
-            .server_name
-            .clone()
-            .unwrap_or_else(|| host_of(addr).to_owned());
-        let server_name =
-            ServerName::try_from(name).map_err(|e| TransportError::Address(e.to_string()))?;
-        let config = client_config(&options.verification)?;
+        let (server_name, config) = tls_setup(addr, options)?;
         let addrs = addr
             .to_socket_addrs()
             .map_err(|e| TransportError::Address(format!("{addr}: {e}")))?;

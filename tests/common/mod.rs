@@ -6,6 +6,7 @@
 
 pub mod corpus;
 pub mod dovecot;
+pub mod peer;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use common::*;
 use mailwire_sasl::{Credentials, Secret};
-use mailwire_smtp::client::{Client, Envelope, Event, MailError, Options, TlsMode};
+use mailwire_smtp::client::{Client, Envelope, Event, MailError, Options, SendError, TlsMode};
 use mailwire_smtp::server::{self, Server};
 use mailwire_smtp::*;
 use mailwire_testkit::{Direction, Pair, Scripted, Side, Transcript};
@@ -874,4 +874,376 @@ fn rfc3030_4_2_client_pipelined_binarymime() {
             ..
         }
     )));
+}
+
+// ---- streamed bodies (start_mail / push_body / end_body), RSET, NOOP ----
+
+/// What a streamed run saw: every byte the client sent, the outcome, the
+/// content the server got, and the most the client held of the body.
+struct Streamed {
+    wire: Vec<u8>,
+    result: Option<Result<client::Outcome, MailError>>,
+    bodies: Vec<Vec<u8>>,
+    max_held: usize,
+}
+
+/// Runs one streamed message against the server machine, pushing `pieces`
+/// whenever the client wants body, and ending the body after them.
+fn stream_run(copts: Options, sopts: server::Options, e: Envelope, pieces: &[Bytes]) -> Streamed {
+    let now = Instant::now();
+    let mut c = Client::new(copts, now);
+    let size: u64 = pieces.iter().map(|p| p.len() as u64).sum();
+    let h = c.start_mail(e, Some(size)).unwrap();
+    c.quit();
+    let mut s = Server::new(sopts, now);
+    let mut st = Streamed {
+        wire: Vec::new(),
+        result: None,
+        bodies: Vec::new(),
+        max_held: 0,
+    };
+    let mut next = 0;
+    let mut pushed_total = 0usize;
+    let mut received = 0usize;
+    for _ in 0..100_000 {
+        let mut progress = false;
+        while c.wants_body() && next < pieces.len() {
+            c.push_body(pieces[next].clone()).unwrap();
+            pushed_total += pieces[next].len();
+            next += 1;
+            progress = true;
+        }
+        if next == pieces.len() && c.open_body() == Some(h) {
+            c.end_body().unwrap();
+            progress = true;
+        }
+        // Pushed and not yet at the server: for canonical content without
+        // leading dots, an upper bound of what the client holds.
+        st.max_held = st.max_held.max(pushed_total.saturating_sub(received));
+        let mut out = Vec::new();
+        while let Some(b) = c.poll_transmit_bytes(now) {
+            out.extend_from_slice(&b);
+        }
+        if !out.is_empty() {
+            progress = true;
+            st.wire.extend_from_slice(&out);
+            s.handle_input(now, &out);
+        }
+        while let Some(ev) = s.poll_event() {
+            match &ev {
+                server::Event::DataStart { .. } => st.bodies.push(Vec::new()),
+                server::Event::DataChunk(d) => {
+                    received += d.len();
+                    st.bodies.last_mut().unwrap().extend_from_slice(d)
+                }
+                _ => {}
+            }
+            server_policy(&mut s, ev);
+        }
+        let mut back = Vec::new();
+        while s.poll_transmit(now, &mut back).is_some() {}
+        if !back.is_empty() {
+            progress = true;
+            c.handle_input(now, &back);
+        }
+        while let Some(ev) = c.poll_event() {
+            if let Event::MailSent { handle, result } = ev {
+                assert_eq!(handle, h);
+                st.result = Some(result);
+            }
+        }
+        if c.is_closed() || !progress {
+            break;
+        }
+    }
+    st
+}
+
+fn caps_opts(chunking: bool, pipelining: bool, chunk: usize) -> (Options, server::Options) {
+    let mut co = opts("c.example");
+    co.chunking = chunking;
+    co.pipelining = pipelining;
+    co.bdat_chunk_size = chunk;
+    co.body_buffer = 64;
+    let mut so = server::Options::default();
+    so.chunking = chunking;
+    so.pipelining = pipelining;
+    (co, so)
+}
+
+fn cut(data: &[u8], cuts: &[usize]) -> Vec<Bytes> {
+    let mut cuts: Vec<usize> = cuts.iter().map(|&c| c.min(data.len())).collect();
+    cuts.sort_unstable();
+    let mut out = Vec::new();
+    let mut at = 0;
+    for c in cuts {
+        out.push(Bytes::copy_from_slice(&data[at..c]));
+        at = c;
+    }
+    out.push(Bytes::copy_from_slice(&data[at..]));
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any chunking of the body gives the same bytes on the wire as the
+    /// whole body in one piece, with DATA and with BDAT, with and without
+    /// PIPELINING; the server gets the canonical content.
+    #[test]
+    fn streamed_body_any_chunking_same_wire(
+        data in proptest::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'.'), Just(b'a')], 0..120),
+        cuts in proptest::collection::vec(0usize..120, 0..8),
+        chunking: bool,
+        pipelining: bool,
+        chunk in 1usize..40,
+    ) {
+        let (co, so) = caps_opts(chunking, pipelining, chunk);
+        let whole = stream_run(co.clone(), so.clone(), env("a@b.c", &["d@e.f"]), &[Bytes::from(data.clone())]);
+        let split = stream_run(co.clone(), so.clone(), env("a@b.c", &["d@e.f"]), &cut(&data, &cuts));
+        prop_assert_eq!(&whole.wire, &split.wire);
+        // And the same as send_mail with the whole body.
+        let (outcomes, _, bodies) = pair_run(co, so, &[(env("a@b.c", &["d@e.f"]), Box::leak(data.clone().into_boxed_slice()))], None);
+        prop_assert!(outcomes[0].all_delivered());
+        prop_assert!(split.result.unwrap().unwrap().all_delivered());
+        prop_assert_eq!(&split.bodies, &bodies);
+    }
+}
+
+#[test]
+fn streamed_bdat_wire_rfc3030_4_2() {
+    // Pieces of 7 octets, chunks of 16: BDAT boundaries follow the chunk
+    // size, not the pieces; the body is never held beyond the buffer.
+    let body: Vec<u8> = b"0123456789abcdef\r\n".repeat(5);
+    let (co, so) = caps_opts(true, true, 16);
+    let pieces: Vec<Bytes> = body.chunks(7).map(Bytes::copy_from_slice).collect();
+    let st = stream_run(co, so, env("a@b.c", &["d@e.f"]), &pieces);
+    let text = String::from_utf8_lossy(&st.wire).into_owned();
+    assert_eq!(text.matches("BDAT 16\r\n").count(), 5, "{text}");
+    assert!(text.contains("BDAT 10 LAST\r\n"), "{text}");
+    assert_eq!(st.bodies, vec![body]);
+    assert!(st.result.unwrap().unwrap().all_delivered());
+    // body_buffer 64 + a piece pushed while under it.
+    assert!(st.max_held <= 64 + 7 + 16, "held {}", st.max_held);
+}
+
+#[test]
+fn streamed_large_body_memory_bounded() {
+    // 8 MiB in 4 KiB pieces through DATA and BDAT: the client never holds
+    // more than its buffer plus one piece.
+    let piece = Bytes::from(
+        b"0123456789abcdef0123456789abcdef0123456789abcdef01234567890123\r\n".repeat(64),
+    );
+    let pieces: Vec<Bytes> = std::iter::repeat_n(piece, 2048).collect();
+    for chunking in [false, true] {
+        let mut co = opts("c.example");
+        co.chunking = chunking;
+        co.bdat_chunk_size = 64 << 10;
+        co.body_buffer = 256 << 10;
+        let mut so = server::Options::default();
+        so.chunking = chunking;
+        so.max_message_size = 64 << 20;
+        let st = stream_run(co, so, env("a@b.c", &["d@e.f"]), &pieces);
+        assert!(
+            st.result.unwrap().unwrap().all_delivered(),
+            "chunking={chunking}"
+        );
+        assert_eq!(st.bodies[0].len(), 2048 * 4096);
+        assert!(
+            st.max_held <= (256 << 10) + 4096,
+            "chunking={chunking} held {}",
+            st.max_held
+        );
+    }
+}
+
+#[test]
+fn bdat_content_is_the_pushed_chunk_not_a_copy() {
+    let now = Instant::now();
+    let mut o = opts("c.example");
+    o.bdat_chunk_size = 8;
+    let mut c = Client::new(o, now);
+    c.start_mail(env("a@b.c", &["d@e.f"]), None).unwrap();
+    c.handle_input(now, b"220 x\r\n");
+    while c.poll_transmit_bytes(now).is_some() {}
+    c.handle_input(now, b"250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    let chunk = Bytes::from_static(b"0123456789ab\r\n");
+    c.push_body(chunk.clone()).unwrap();
+    c.end_body().unwrap();
+    let pieces: Vec<Bytes> = std::iter::from_fn(|| c.poll_transmit_bytes(now)).collect();
+    let wire: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
+    assert_eq!(
+        wire,
+        b"MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nBDAT 8\r\n01234567BDAT 6 LAST\r\n89ab\r\n"
+    );
+    // The content pieces point into the pushed chunk.
+    let inside = |p: &Bytes| {
+        let r = chunk.as_ptr_range();
+        r.contains(&p.as_ptr()) && !p.is_empty()
+    };
+    assert_eq!(pieces.iter().filter(|p| inside(p)).count(), 2);
+}
+
+#[test]
+fn streamed_without_size_and_declared_size_checked() {
+    let now = Instant::now();
+    let mut c = Client::new(opts("c.example"), now);
+    let h = c.start_mail(env("a@b.c", &["d@e.f"]), Some(100)).unwrap();
+    // One body at a time.
+    assert!(matches!(
+        c.start_mail(env("a@b.c", &["d@e.f"]), None),
+        Err(SendError::BodyOpen(_))
+    ));
+    let mut s = Scripted::new(Cli(c), now);
+    s.send(b"220 x\r\n");
+    s.expect(b"EHLO c.example\r\n");
+    s.send(b"250-x\r\n250 SIZE 50\r\n");
+    let ev = s.events();
+    assert!(ev.iter().any(|e| matches!(e,
+        Event::MailSent { handle, result: Err(MailError::TooLarge { size: 100, limit: 50 }) } if *handle == h)));
+    // The body closed with its transaction.
+    assert!(!s.machine.wants_body());
+    assert!(matches!(
+        s.machine.push_body(Bytes::from_static(b"x")),
+        Err(SendError::NoOpenBody(_))
+    ));
+}
+
+#[test]
+fn rset_aborts_a_streamed_bdat_message() {
+    let now = Instant::now();
+    let mut o = opts("c.example");
+    o.bdat_chunk_size = 4;
+    let mut c = Client::new(o, now);
+    let h = c.start_mail(env("a@b.c", &["d@e.f"]), None).unwrap();
+    let mut s = Scripted::new(Cli(c), now);
+    s.send(b"220 x\r\n");
+    s.expect(b"EHLO c.example\r\n");
+    s.send(b"250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    s.machine.push_body(Bytes::from_static(b"abcdefg")).unwrap();
+    assert_eq!(
+        s.take_output(),
+        b"MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nBDAT 4\r\nabcd"
+    );
+    // The source failed: no LAST, RSET once the replies are in.
+    s.machine.rset();
+    s.expect_nothing();
+    s.send(b"250 ok\r\n250 ok\r\n250 4 octets\r\n");
+    s.expect(b"RSET\r\n");
+    let ev = s.events();
+    assert!(ev.iter().any(
+        |e| matches!(e, Event::MailSent { handle, result: Err(MailError::Aborted) } if *handle == h)
+    ));
+    s.send(b"250 reset\r\n");
+    // The session goes on: the next message is sent.
+    s.machine
+        .send_mail(env("a@b.c", &["d@e.f"]), Bytes::from_static(b"hi\r\n"))
+        .unwrap();
+    let out = String::from_utf8(s.take_output()).unwrap();
+    assert!(out.starts_with("MAIL FROM:<a@b.c>"), "{out}");
+}
+
+#[test]
+fn rset_before_start_and_during_data() {
+    let now = Instant::now();
+    // Not started: dropped without a word on the wire.
+    let mut c = Client::new(opts("c.example"), now);
+    let h = c.start_mail(env("a@b.c", &["d@e.f"]), None).unwrap();
+    c.rset();
+    assert!(matches!(c.poll_event(),
+        Some(Event::MailSent { handle, result: Err(MailError::Aborted) }) if handle == h));
+    // After 354 the only way not to deliver part of it is to close.
+    let mut c = Client::new(opts("c.example"), now);
+    c.start_mail(env("a@b.c", &["d@e.f"]), None).unwrap();
+    let mut s = Scripted::new(Cli(c), now);
+    s.send(b"220 x\r\n250-x\r\n250 PIPELINING\r\n");
+    let _ = s.take_output();
+    s.machine.push_body(Bytes::from_static(b"part")).unwrap();
+    s.send(b"250 ok\r\n250 ok\r\n354 go\r\n");
+    assert_eq!(s.take_output(), b"part");
+    s.machine.rset();
+    assert!(s.machine.is_closed());
+    assert!(s.events().iter().any(|e| matches!(
+        e,
+        Event::Closed {
+            reason: ConnectionError::Local
+        }
+    )));
+}
+
+#[test]
+fn streamed_bdat_stops_when_every_recipient_is_refused() {
+    let now = Instant::now();
+    let mut o = opts("c.example");
+    o.bdat_chunk_size = 4;
+    let mut c = Client::new(o, now);
+    c.start_mail(env("a@b.c", &["d@e.f"]), None).unwrap();
+    let mut s = Scripted::new(Cli(c), now);
+    s.send(b"220 x\r\n250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    s.machine.push_body(Bytes::from_static(b"abcdefg")).unwrap();
+    let _ = s.take_output();
+    s.send(b"250 ok\r\n550 no such user\r\n");
+    // Nothing can be delivered: the body is not wanted any more.
+    assert!(!s.machine.wants_body());
+    s.machine.push_body(Bytes::from_static(b"more")).unwrap();
+    s.machine.end_body().unwrap();
+    s.expect_nothing();
+    s.send(b"554 no valid recipients\r\n");
+    s.expect(b"RSET\r\n");
+    let ev = s.events();
+    let o = outcome(&ev);
+    assert!(!o.is_delivered());
+}
+
+#[test]
+fn noop_and_rset_between_transactions() {
+    let now = Instant::now();
+    let mut c = Client::new(opts("c.example"), now);
+    c.noop();
+    c.rset();
+    let mut s = Scripted::new(Cli(c), now);
+    s.send(b"220 x\r\n");
+    s.expect(b"EHLO c.example\r\n");
+    s.send(b"250-x\r\n250 PIPELINING\r\n");
+    s.expect(b"NOOP\r\n");
+    s.send(b"250 2.0.0 ok\r\n");
+    s.expect(b"RSET\r\n");
+    s.send(b"250 2.0.0 flushed\r\n");
+    let ev = s.events();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Noop(r) if r.code().get() == 250))
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Reset(r) if r.text().contains("flushed")))
+    );
+}
+
+#[test]
+fn pipelined_bdat_waits_for_the_recipients_beyond_the_buffer() {
+    // Chunks of 4, buffer 8: before MAIL and RCPT are answered at most 8
+    // octets of content go; the rest follows their replies.
+    let now = Instant::now();
+    let mut o = opts("c.example");
+    o.bdat_chunk_size = 4;
+    o.body_buffer = 8;
+    let mut c = Client::new(o, now);
+    c.send_mail(
+        env("a@b.c", &["d@e.f"]),
+        Bytes::from_static(b"0123456789abcdef"),
+    )
+    .unwrap();
+    let mut s = Scripted::new(Cli(c), now);
+    s.send(b"220 x\r\n");
+    s.expect(b"EHLO c.example\r\n");
+    s.send(b"250-x\r\n250-PIPELINING\r\n250 CHUNKING\r\n");
+    s.expect(b"MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nBDAT 4\r\n0123BDAT 4\r\n4567");
+    s.expect_nothing();
+    s.send(b"250 ok\r\n");
+    s.expect_nothing();
+    s.send(b"250 ok\r\n");
+    s.expect(b"BDAT 4\r\n89abBDAT 4 LAST\r\ncdef");
+    s.send(b"250 4\r\n250 4\r\n250 4\r\n250 done\r\n");
+    assert!(outcome(&s.events()).all_delivered());
 }

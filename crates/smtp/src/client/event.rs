@@ -70,6 +70,10 @@ pub enum MailError {
         /// The server's limit.
         limit: u64,
     },
+    /// The application aborted the message
+    /// ([`Client::rset`](super::Client::rset)): nothing was delivered.
+    #[error("aborted by the application")]
+    Aborted,
     /// The connection ended first.
     #[error("connection lost: {0}")]
     ConnectionLost(ConnectionError),
@@ -99,6 +103,12 @@ pub enum Event {
         /// The result.
         result: Result<Outcome, MailError>,
     },
+    /// The reply to a NOOP asked for with
+    /// [`Client::noop`](super::Client::noop).
+    Noop(Reply<'static>),
+    /// The reply to an RSET asked for with
+    /// [`Client::rset`](super::Client::rset) without an open body.
+    Reset(Reply<'static>),
     /// The connection is over; drain `poll_transmit` one last time, then
     /// close the socket.
     Closed {

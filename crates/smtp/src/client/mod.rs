@@ -12,6 +12,17 @@
 //! chunks when CHUNKING is offered. With PIPELINING the whole group goes out
 //! at once (RFC 2920 §3.1); without it each command waits for its reply.
 //!
+//! A message too large to hold goes in pieces: [`Client::start_mail`],
+//! then [`Client::push_body`] while [`Client::wants_body`] is true, then
+//! [`Client::end_body`]. The machine holds at most
+//! [`Options::body_buffer`] of it; BDAT chunks are built from the pushed
+//! [`Bytes`] without copying ([`Client::poll_transmit_bytes`]), and the
+//! bytes on the wire do not depend on how the body was cut.
+//!
+//! ```text
+//! application ── start_mail ─ push_body… (while wants_body) ─ end_body ──▶ Client
+//! ```
+//!
 //! ```text
 //! C: MAIL FROM:<a@x> SIZE=1234 BODY=8BITMIME     (pipelined)
 //! C: RCPT TO:<b@y>
@@ -21,6 +32,7 @@
 //! S: 250 / 550 / 250 / 250                        one result per recipient
 //! ```
 
+mod body;
 mod event;
 
 pub use event::{Event, MailError, MailHandle, Outcome, RecipientResult};
@@ -35,6 +47,7 @@ use mailwire_sasl::{Credentials, Mechanism as SaslMechanism};
 use crate::error::ConnectionError;
 use crate::parse::{Status, parse_reply, reply_frame};
 use crate::types::*;
+use body::{Body, Canon};
 use mailwire_line::timer::TimerTable;
 
 /// When to use STARTTLS (RFC 3207).
@@ -76,8 +89,14 @@ pub struct Options {
     pub pipelining: bool,
     /// Use BDAT when CHUNKING is offered (RFC 3030). Default true.
     pub chunking: bool,
-    /// Largest BDAT chunk. Default 1 MiB.
+    /// Largest BDAT chunk. Default 1 MiB. Content pushed in smaller
+    /// pieces is gathered (not copied) into chunks of this size, so the
+    /// commands on the wire do not depend on how the body was pushed.
     pub bdat_chunk_size: usize,
+    /// How much of a streamed body ([`Client::start_mail`]) the machine
+    /// holds before [`Client::wants_body`] says stop. Default 1 MiB; at
+    /// least `bdat_chunk_size` is always allowed.
+    pub body_buffer: usize,
     /// Longest reply line accepted. Default 4096: RFC 5321 §4.5.3.1.5 says
     /// 512, and real servers exceed it.
     pub max_reply_line: usize,
@@ -112,6 +131,7 @@ impl Default for Options {
             pipelining: true,
             chunking: true,
             bdat_chunk_size: 1 << 20,
+            body_buffer: 1 << 20,
             max_reply_line: 4096,
             max_reply_lines: 256,
             greeting_timeout: Duration::from_secs(300),
@@ -163,13 +183,23 @@ pub enum SendError<T> {
     /// The envelope has no recipient.
     #[error("no recipients")]
     NoRecipients(T),
+    /// Another message's body is still being pushed: end it first.
+    #[error("another message's body is still open")]
+    BodyOpen(T),
+    /// No message body is open for pushing (none was started, or it was
+    /// ended, or its transaction is already over).
+    #[error("no message body is open")]
+    NoOpenBody(T),
 }
 
 impl<T> SendError<T> {
     /// The value that was not used.
     pub fn into_inner(self) -> T {
         match self {
-            SendError::Closed(t) | SendError::NoRecipients(t) => t,
+            SendError::Closed(t)
+            | SendError::NoRecipients(t)
+            | SendError::BodyOpen(t)
+            | SendError::NoOpenBody(t) => t,
         }
     }
 }
@@ -192,9 +222,20 @@ enum Expect {
     Rcpt(usize),
     Data,
     DataEnd,
-    Bdat { last: bool },
+    Bdat {
+        last: bool,
+    },
     Rset,
+    /// RSET or NOOP asked for by the application.
+    Aux(Aux),
     Quit,
+}
+
+/// A command the application asks for between transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Aux {
+    Noop,
+    Rset,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,37 +254,47 @@ enum Phase {
 struct Tx {
     handle: MailHandle,
     env: Envelope,
-    body: Bytes,
+    /// The size to declare (SIZE, RFC 1870), when known.
+    size: Option<u64>,
+    /// The content has octets above 127.
+    eight_bit: bool,
+    body: Body,
     outcome: Outcome,
+    mail_sent: bool,
     /// Next RCPT to send (without pipelining).
     next_rcpt: usize,
     accepted: usize,
+    /// Every command of the transaction is out (DATA, or the last BDAT),
+    /// or it was cut short.
     sent_all: bool,
-    /// BDAT content and how much of it was sent.
-    bdat: Option<(Bytes, usize)>,
+    /// BDAT: canonical content ready to go, and its length.
+    ready: VecDeque<Bytes>,
+    ready_len: usize,
+    canon: Canon,
+    /// BDAT content sent before MAIL and every RCPT were answered.
+    sent_early: usize,
+    /// The application aborted it ([`Client::rset`]).
+    aborted: bool,
     done: bool,
     /// Replies still due for this transaction.
     due: usize,
-}
-
-/// Body bytes being written after 354.
-#[derive(Debug)]
-struct BodyOut {
-    body: Bytes,
-    pos: usize,
-    stuffer: Stuffer,
 }
 
 /// The SMTP client state machine. No I/O, no clock.
 ///
 /// Method groups (STYLE.md (a)):
 /// - getters: [`is_closed`](Self::is_closed), [`wants_read`](Self::wants_read),
-///   [`capabilities`](Self::capabilities);
+///   [`capabilities`](Self::capabilities), [`wants_body`](Self::wants_body),
+///   [`open_body`](Self::open_body);
 /// - inputs: [`handle_input`](Self::handle_input), [`handle_eof`](Self::handle_eof),
 ///   [`handle_timeout`](Self::handle_timeout), [`handle_tls_established`](Self::handle_tls_established);
-/// - application commands: [`send_mail`](Self::send_mail), [`quit`](Self::quit);
-/// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
-///   [`poll_timeout`](Self::poll_timeout).
+/// - application commands: [`send_mail`](Self::send_mail),
+///   [`start_mail`](Self::start_mail), [`push_body`](Self::push_body),
+///   [`end_body`](Self::end_body), [`rset`](Self::rset), [`noop`](Self::noop),
+///   [`quit`](Self::quit);
+/// - outputs: [`poll_transmit`](Self::poll_transmit) (or
+///   [`poll_transmit_bytes`](Self::poll_transmit_bytes)),
+///   [`poll_event`](Self::poll_event), [`poll_timeout`](Self::poll_timeout).
 ///
 /// **Driver contract:** after any `handle_*` call or application command,
 /// drain `poll_transmit`, then `poll_event`, then ask `poll_timeout`; go
@@ -274,8 +325,18 @@ struct BodyOut {
 pub struct Client {
     opts: Options,
     buf: BytesMut,
+    /// Commands being written; goes out after `out_queue`.
     out: Vec<u8>,
-    body_out: Option<BodyOut>,
+    /// Pieces ready to go (commands and BDAT content, never copied).
+    out_queue: VecDeque<Bytes>,
+    /// Octets in `out_queue`.
+    out_queued: usize,
+    /// DATA content is streaming out (after 354) through this stuffer.
+    body_out: Option<Stuffer>,
+    /// The message whose body the application is still pushing.
+    open: Option<MailHandle>,
+    /// NOOP or RSET asked for by the application, sent between transactions.
+    aux: VecDeque<Aux>,
     events: VecDeque<Event>,
     timers: TimerTable<1>,
     now: Instant,
@@ -302,7 +363,11 @@ impl Client {
             opts: options,
             buf: BytesMut::with_capacity(1024),
             out: Vec::with_capacity(512),
+            out_queue: VecDeque::new(),
+            out_queued: 0,
             body_out: None,
+            open: None,
+            aux: VecDeque::new(),
             events: VecDeque::new(),
             timers,
             now,
@@ -440,7 +505,8 @@ impl Client {
     /// ready, after the ones before it; [`Event::MailSent`] reports each
     /// recipient's result. `message` is the RFC 5322 message as it should be
     /// delivered (Bcc already removed); SIZE, BODY=8BITMIME and SMTPUTF8 are
-    /// set from its content and the envelope.
+    /// set from its content and the envelope. For a message too large to
+    /// hold in memory, use [`start_mail`](Self::start_mail).
     // The error hands the envelope and message back by value (STYLE.md
     // (a)); it is the cold path.
     #[allow(clippy::result_large_err)]
@@ -455,35 +521,151 @@ impl Client {
         if envelope.recipients.is_empty() {
             return Err(SendError::NoRecipients((envelope, message)));
         }
-        self.next_handle += 1;
-        let handle = MailHandle(self.next_handle);
-        let recipients = envelope
-            .recipients
-            .iter()
-            .map(|(to, _)| RecipientResult {
-                to: to.clone(),
-                reply: None,
-                delivered: false,
-            })
-            .collect();
-        self.queue.push_back(Tx {
-            handle,
-            env: envelope,
-            body: message,
-            outcome: Outcome {
-                mail: None,
-                recipients,
-                data: None,
-            },
-            next_rcpt: 0,
-            accepted: 0,
-            sent_all: false,
-            bdat: None,
-            done: false,
-            due: 0,
-        });
+        let size = Some(message.len() as u64);
+        let eight_bit = message.iter().any(|&b| b >= 0x80);
+        let handle = self.enqueue(envelope, Body::whole(message), size, eight_bit);
         self.pump();
         Ok(handle)
+    }
+
+    /// Starts a message whose body the application pushes in chunks
+    /// ([`push_body`](Self::push_body), then [`end_body`](Self::end_body)),
+    /// so a message of any size needs only [`Options::body_buffer`] of
+    /// memory. `size` is declared with SIZE (RFC 1870 §3) when the server
+    /// offers it, and checked against its limit; declare BODY=8BITMIME in
+    /// `envelope.params.body` when the content has octets above 127 (the
+    /// machine cannot scan a body it has not seen yet).
+    ///
+    /// The body goes out dot-stuffed after DATA, or as BDAT chunks
+    /// (RFC 3030) of [`Options::bdat_chunk_size`] made of the pushed
+    /// [`Bytes`] themselves, without copying them (bare CR and LF are
+    /// made CRLF unless BODY=BINARYMIME, which copies only the chunks that
+    /// need it). One body is open at a time.
+    // As send_mail: the envelope comes back by value.
+    #[allow(clippy::result_large_err)]
+    pub fn start_mail(
+        &mut self,
+        envelope: Envelope,
+        size: Option<u64>,
+    ) -> Result<MailHandle, SendError<Envelope>> {
+        if self.is_closed() || self.quit_requested {
+            return Err(SendError::Closed(envelope));
+        }
+        if self.open.is_some() {
+            return Err(SendError::BodyOpen(envelope));
+        }
+        if envelope.recipients.is_empty() {
+            return Err(SendError::NoRecipients(envelope));
+        }
+        let handle = self.enqueue(envelope, Body::default(), size, false);
+        self.open = Some(handle);
+        self.pump();
+        Ok(handle)
+    }
+
+    /// Appends a chunk to the open body. Push while
+    /// [`wants_body`](Self::wants_body) is true; chunks pushed after the
+    /// transaction failed are dropped. The error hands the chunk back when
+    /// no body is open (its [`Event::MailSent`] may already be out).
+    pub fn push_body(&mut self, chunk: Bytes) -> Result<(), SendError<Bytes>> {
+        let Some(tx) = self.open_tx() else {
+            return Err(SendError::NoOpenBody(chunk));
+        };
+        tx.body.push(chunk);
+        self.pump();
+        Ok(())
+    }
+
+    /// Ends the open body: the message is complete.
+    pub fn end_body(&mut self) -> Result<(), SendError<()>> {
+        let Some(tx) = self.open_tx() else {
+            return Err(SendError::NoOpenBody(()));
+        };
+        tx.body.ended = true;
+        self.open = None;
+        self.pump();
+        Ok(())
+    }
+
+    /// True when the open body should get more: the machine holds less
+    /// than [`Options::body_buffer`] of it (or of one BDAT chunk) and its
+    /// transaction can still succeed. When false, drain `poll_transmit` and
+    /// read the server until it turns true or [`Event::MailSent`] comes.
+    pub fn wants_body(&self) -> bool {
+        let Some(h) = self.open else {
+            return false;
+        };
+        let Some(tx) = self.queue.iter().find(|t| t.handle == h) else {
+            return false;
+        };
+        if tx.body.is_discarding() {
+            return false;
+        }
+        let mut held = tx.body.len() + tx.ready_len;
+        if self.queue.front().is_some_and(|f| f.handle == h) {
+            held += self.out_queued;
+        }
+        held <= self.opts.body_buffer.max(self.opts.bdat_chunk_size)
+    }
+
+    /// The message whose body is open for [`push_body`](Self::push_body).
+    pub fn open_body(&self) -> Option<MailHandle> {
+        self.open
+    }
+
+    /// RSET (RFC 5321 §4.1.1.5). With a body open (for instance because
+    /// its source failed), aborts that message so that no part of it is
+    /// delivered: not yet started, it is dropped; in BDAT, no further
+    /// chunk goes and RSET ends the transaction; [`Event::MailSent`]
+    /// reports [`MailError::Aborted`]. After DATA the only way not to
+    /// deliver a truncated message is to close the connection, which this
+    /// does ([`ConnectionError::Local`]). Without an open body, RSET is
+    /// sent between transactions and [`Event::Reset`] gives its reply.
+    pub fn rset(&mut self) {
+        if self.is_closed() {
+            return;
+        }
+        let Some(h) = self.open.take() else {
+            self.aux.push_back(Aux::Rset);
+            return self.pump();
+        };
+        let Some(i) = self.queue.iter().position(|t| t.handle == h) else {
+            return;
+        };
+        let tx = &mut self.queue[i];
+        if !tx.mail_sent {
+            if let Some(tx) = self.queue.remove(i) {
+                self.events.push_back(Event::MailSent {
+                    handle: tx.handle,
+                    result: Err(MailError::Aborted),
+                });
+            }
+            return self.pump();
+        }
+        if tx.body.is_discarding() {
+            // Already failed: its MailSent reports why.
+            return;
+        }
+        if tx.sent_all {
+            // DATA is out: "." would deliver what was sent so far.
+            return self.fail(ConnectionError::Local);
+        }
+        tx.aborted = true;
+        tx.stop_sending();
+        if tx.due == 0 {
+            let mail_ok = tx.mail_ok();
+            self.complete_front(mail_ok);
+        }
+    }
+
+    /// NOOP (RFC 5321 §4.1.1.9), sent between transactions; its reply is
+    /// [`Event::Noop`]. Checks that an idle connection is still usable.
+    pub fn noop(&mut self) {
+        if self.is_closed() {
+            return;
+        }
+        self.aux.push_back(Aux::Noop);
+        self.pump();
     }
 
     /// Ends the session with QUIT once every message handed in is done.
@@ -497,13 +679,17 @@ impl Client {
 
     // ---- outputs ----
 
-    /// Appends bytes to send to `buf`; `None` when there is nothing. A body
-    /// streams out in pieces of at most 64 KiB per call, dot-stuffed.
-    /// `now` starts the reply timer. Invalidated by every input and
-    /// application command.
+    /// Appends bytes to send to `buf`; `None` when there is nothing. A
+    /// DATA body streams out in pieces of at most 64 KiB per call,
+    /// dot-stuffed. `now` starts the reply timer. Invalidated by every
+    /// input and application command.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<usize> {
         self.now = now;
+        if let Some(b) = self.next_queued() {
+            buf.extend_from_slice(&b);
+            return Some(b.len());
+        }
         if !self.out.is_empty() {
             let n = self.out.len();
             buf.extend_from_slice(&self.out);
@@ -511,18 +697,27 @@ impl Client {
             self.arm();
             return Some(n);
         }
-        let body = self.body_out.as_mut()?;
-        let start = buf.len();
-        let end = (body.pos + 65536).min(body.body.len());
-        body.stuffer.push(&body.body[body.pos..end], buf);
-        body.pos = end;
-        if body.pos == body.body.len() {
-            let stuffer = body.stuffer;
-            stuffer.finish(buf);
-            self.body_out = None;
-            self.arm();
+        self.stuff_next(buf)
+    }
+
+    /// As [`poll_transmit`](Self::poll_transmit), one piece at a time as
+    /// [`Bytes`]: BDAT content comes out as the very chunks pushed (or
+    /// slices of them), never copied, for drivers that write pieces
+    /// (vectored writes, TLS records).
+    #[must_use]
+    pub fn poll_transmit_bytes(&mut self, now: Instant) -> Option<Bytes> {
+        self.now = now;
+        if let Some(b) = self.next_queued() {
+            return Some(b);
         }
-        Some(buf.len() - start)
+        if !self.out.is_empty() {
+            let b = Bytes::from(std::mem::replace(&mut self.out, Vec::with_capacity(512)));
+            self.arm();
+            return Some(b);
+        }
+        let mut v = Vec::new();
+        self.stuff_next(&mut v)?;
+        Some(Bytes::from(v))
     }
 
     /// The next event; `None` when drained.
@@ -538,6 +733,88 @@ impl Client {
     }
 
     // ---- internals ----
+
+    fn enqueue(
+        &mut self,
+        envelope: Envelope,
+        body: Body,
+        size: Option<u64>,
+        eight_bit: bool,
+    ) -> MailHandle {
+        self.next_handle += 1;
+        let handle = MailHandle(self.next_handle);
+        let recipients = envelope
+            .recipients
+            .iter()
+            .map(|(to, _)| RecipientResult {
+                to: to.clone(),
+                reply: None,
+                delivered: false,
+            })
+            .collect();
+        self.queue.push_back(Tx {
+            handle,
+            env: envelope,
+            size,
+            eight_bit,
+            body,
+            outcome: Outcome {
+                mail: None,
+                recipients,
+                data: None,
+            },
+            mail_sent: false,
+            next_rcpt: 0,
+            accepted: 0,
+            sent_all: false,
+            ready: VecDeque::new(),
+            ready_len: 0,
+            canon: Canon::default(),
+            sent_early: 0,
+            aborted: false,
+            done: false,
+            due: 0,
+        });
+        handle
+    }
+
+    fn open_tx(&mut self) -> Option<&mut Tx> {
+        let h = self.open?;
+        let tx = self.queue.iter_mut().find(|t| t.handle == h);
+        if tx.is_none() {
+            self.open = None;
+        }
+        tx
+    }
+
+    /// The next queued piece (commands before BDAT content, BDAT content).
+    fn next_queued(&mut self) -> Option<Bytes> {
+        let b = self.out_queue.pop_front()?;
+        self.out_queued -= b.len();
+        if self.out_queue.is_empty() && self.out.is_empty() {
+            self.arm();
+        }
+        Some(b)
+    }
+
+    /// The next piece of DATA content, dot-stuffed, and the terminator
+    /// once the body is complete.
+    fn stuff_next(&mut self, buf: &mut Vec<u8>) -> Option<usize> {
+        let stuffer = self.body_out.as_mut()?;
+        let tx = self.queue.front_mut()?;
+        let start = buf.len();
+        if let Some(piece) = tx.body.pop(65536) {
+            stuffer.push(&piece, buf);
+        }
+        if tx.body.is_drained() {
+            let st = *stuffer;
+            st.finish(buf);
+            self.body_out = None;
+            self.arm();
+        }
+        let n = buf.len() - start;
+        (n > 0).then_some(n)
+    }
 
     fn arm(&mut self) {
         if self.arm_on_transmit && self.body_out.is_none() {
@@ -589,6 +866,10 @@ impl Client {
         self.phase = Phase::Closed;
         self.timers.stop_all();
         self.body_out = None;
+        self.out_queue.clear();
+        self.out_queued = 0;
+        self.open = None;
+        self.aux.clear();
         self.expect.clear();
         self.buf.clear();
         self.events.push_back(Event::Closed { reason });
@@ -662,6 +943,13 @@ impl Client {
             }
             Expect::Auth => self.on_auth_reply(reply),
             Expect::AuthCancel => self.quit_and_fail(ConnectionError::AuthFailed(reply.text())),
+            Expect::Aux(a) => {
+                self.events.push_back(match a {
+                    Aux::Noop => Event::Noop(reply),
+                    Aux::Rset => Event::Reset(reply),
+                });
+                self.pump();
+            }
             Expect::Rset | Expect::Quit => {
                 if expect == Expect::Quit {
                     return self.finish(ConnectionError::Quit);
@@ -802,6 +1090,20 @@ impl Client {
             if !self.expect.is_empty() && !self.pipelining() {
                 return;
             }
+            let front_started = self.queue.front().is_some_and(|t| t.mail_sent);
+            if !front_started && !self.aux.is_empty() {
+                // RFC 2920 §3.1: NOOP ends a group; send it (and RSET) alone.
+                if self.expect.is_empty()
+                    && let Some(a) = self.aux.pop_front()
+                {
+                    let cmd = match a {
+                        Aux::Noop => Command::Noop(None),
+                        Aux::Rset => Command::Rset,
+                    };
+                    self.command(Expect::Aux(a), &cmd);
+                }
+                return;
+            }
             let Some(tx) = self.queue.front() else {
                 if self.quit_requested && !self.quit_sent && self.expect.is_empty() {
                     self.quit_sent = true;
@@ -812,7 +1114,7 @@ impl Client {
             if tx.sent_all {
                 return;
             }
-            if tx.due == 0 && tx.outcome.mail.is_none() {
+            if !tx.mail_sent {
                 // Not started yet: check the message against the capabilities.
                 if let Err(e) = self.prepare_front() {
                     if let Some(tx) = self.queue.pop_front() {
@@ -837,12 +1139,14 @@ impl Client {
             return Ok(());
         };
         let p = &mut tx.env.params;
-        let size = tx.body.len() as u64;
         if let Some(limit) = caps.size {
-            if limit > 0 && size > limit {
+            if let Some(size) = tx.size
+                && limit > 0
+                && size > limit
+            {
                 return Err(MailError::TooLarge { size, limit });
             }
-            p.size = Some(size);
+            p.size = tx.size;
         } else {
             p.size = None;
         }
@@ -853,8 +1157,7 @@ impl Client {
                 }
             }
             _ => {
-                let eight_bit = tx.body.iter().any(|&b| b >= 0x80);
-                if eight_bit || p.body == Some(BodyType::EightBitMime) {
+                if tx.eight_bit || p.body == Some(BodyType::EightBitMime) {
                     if !caps.eightbitmime {
                         return Err(MailError::EightBitUnsupported);
                     }
@@ -885,66 +1188,113 @@ impl Client {
         Ok(())
     }
 
-    /// Writes the next command(s) of the front transaction.
+    /// Writes the next command(s) of the front transaction: BDAT chunks
+    /// as far as the body pushed so far allows.
     fn send_next(&mut self) {
         let pipelining = self.pipelining();
         let chunking = self.chunking();
-        let Some(tx) = self.queue.front_mut() else {
+        let chunk = self.opts.bdat_chunk_size.max(1);
+        let early_budget = self.opts.body_buffer;
+        let Client {
+            queue,
+            out,
+            out_queue,
+            out_queued,
+            ..
+        } = self;
+        let Some(tx) = queue.front_mut() else {
             return;
         };
-        let mut out = std::mem::take(&mut self.out);
         let mut expects = Vec::new();
-        if tx.due == 0 && tx.outcome.mail.is_none() && tx.next_rcpt == 0 {
-            Command::Mail(tx.env.from.clone(), tx.env.params.clone()).encode(&mut out);
-            expects.push(Expect::Mail);
-            tx.due += 1;
-            if !pipelining {
-                self.out = out;
-                self.push_expects(expects);
-                return;
+        let mut refused = false;
+        'send: {
+            if !tx.mail_sent {
+                Command::Mail(tx.env.from.clone(), tx.env.params.clone()).encode(out);
+                expects.push(Expect::Mail);
+                tx.mail_sent = true;
+                tx.due += 1;
+                if !pipelining {
+                    break 'send;
+                }
             }
-        }
-        while tx.next_rcpt < tx.env.recipients.len() {
-            let (to, params) = &tx.env.recipients[tx.next_rcpt];
-            Command::Rcpt(to.clone(), params.clone()).encode(&mut out);
-            expects.push(Expect::Rcpt(tx.next_rcpt));
-            tx.next_rcpt += 1;
-            tx.due += 1;
-            if !pipelining {
-                self.out = out;
-                self.push_expects(expects);
-                return;
+            while tx.next_rcpt < tx.env.recipients.len() {
+                let (to, params) = &tx.env.recipients[tx.next_rcpt];
+                Command::Rcpt(to.clone(), params.clone()).encode(out);
+                expects.push(Expect::Rcpt(tx.next_rcpt));
+                tx.next_rcpt += 1;
+                tx.due += 1;
+                if !pipelining {
+                    break 'send;
+                }
             }
-        }
-        if !pipelining && tx.accepted == 0 {
-            // Every recipient was refused: no DATA (RFC 5321 §3.3).
-            tx.sent_all = true;
-            self.out = out;
-            self.push_expects(expects);
-            self.complete_front(true);
-            return;
-        }
-        if chunking {
-            if tx.bdat.is_none() {
-                let binary = tx.env.params.body == Some(BodyType::BinaryMime);
-                let body = if binary {
-                    tx.body.clone()
+            if !pipelining && tx.accepted == 0 {
+                // Every recipient was refused: no DATA (RFC 5321 §3.3).
+                tx.stop_sending();
+                refused = true;
+                break 'send;
+            }
+            if !chunking {
+                tx.sent_all = true;
+                Command::Data.encode(out);
+                expects.push(Expect::Data);
+                tx.due += 1;
+                break 'send;
+            }
+            let binary = tx.env.params.body == Some(BodyType::BinaryMime);
+            // Content pipelined before MAIL and every RCPT are answered is
+            // wasted when they are refused (and servers count the refused
+            // BDATs as bad commands): at most `body_buffer` of it.
+            let settled = tx.outcome.mail.is_some()
+                && tx.outcome.recipients.iter().all(|r| r.reply.is_some());
+            loop {
+                while tx.ready_len <= chunk {
+                    let Some(b) = tx.body.pop(usize::MAX) else {
+                        break;
+                    };
+                    tx.ready_len += if binary {
+                        let n = b.len();
+                        tx.ready.push_back(b);
+                        n
+                    } else {
+                        tx.canon.push(b, &mut tx.ready)
+                    };
+                }
+                let (size, last) = if tx.ready_len > chunk {
+                    (chunk, false)
+                } else if tx.body.is_drained() {
+                    (tx.ready_len, true)
                 } else {
-                    canonical_crlf(&tx.body)
+                    break;
                 };
-                tx.bdat = Some((body, 0));
-            }
-            let chunk = self.opts.bdat_chunk_size.max(1);
-            while let Some((body, pos)) = &mut tx.bdat {
-                let end = (*pos + chunk).min(body.len());
-                let last = end == body.len();
                 Command::Bdat {
-                    size: (end - *pos) as u64,
+                    size: size as u64,
                     last,
                 }
-                .encode(&mut out);
-                out.extend_from_slice(&body[*pos..end]);
-                *pos = end;
+                .encode(out);
+                let cmd = std::mem::replace(out, Vec::with_capacity(512));
+                *out_queued += cmd.len();
+                out_queue.push_back(Bytes::from(cmd));
+                let mut left = size;
+                while left > 0 {
+                    let Some(front) = tx.ready.front_mut() else {
+                        break;
+                    };
+                    let piece = if front.len() <= left {
+                        match tx.ready.pop_front() {
+                            Some(p) => p,
+                            None => break,
+                        }
+                    } else {
+                        front.split_to(left)
+                    };
+                    left -= piece.len();
+                    *out_queued += piece.len();
+                    out_queue.push_back(piece);
+                }
+                tx.ready_len -= size;
+                if !settled {
+                    tx.sent_early += size;
+                }
                 expects.push(Expect::Bdat { last });
                 tx.due += 1;
                 if last {
@@ -952,18 +1302,15 @@ impl Client {
                     break;
                 }
                 // Without PIPELINING each chunk waits for its reply (RFC 3030 §4.2).
-                if !pipelining {
+                if !pipelining || (!settled && tx.sent_early >= early_budget) {
                     break;
                 }
             }
-        } else {
-            tx.sent_all = true;
-            Command::Data.encode(&mut out);
-            expects.push(Expect::Data);
-            tx.due += 1;
         }
-        self.out = out;
         self.push_expects(expects);
+        if refused {
+            self.complete_front(true);
+        }
     }
 
     fn push_expects(&mut self, e: Vec<Expect>) {
@@ -991,26 +1338,14 @@ impl Client {
             }
             Expect::Data => {
                 if reply.code().get() == 354 {
-                    let body = if tx.accepted == 0
-                        || !tx
-                            .outcome
-                            .mail
-                            .as_ref()
-                            .is_some_and(|m| m.code().is_positive())
-                    {
+                    if tx.accepted == 0 || !tx.mail_ok() {
                         // RFC 2920 §3.1: nothing was accepted but the server
                         // wants data: send an empty message to end it.
-                        Bytes::new()
-                    } else {
-                        tx.body.clone()
-                    };
+                        tx.body.discard();
+                    }
                     tx.due += 1;
                     self.expect.push_back(Expect::DataEnd);
-                    self.body_out = Some(BodyOut {
-                        body,
-                        pos: 0,
-                        stuffer: Stuffer::new(),
-                    });
+                    self.body_out = Some(Stuffer::new());
                     self.arm_on_transmit = true;
                     self.timers.stop(Timer::Reply as usize);
                     return;
@@ -1041,6 +1376,19 @@ impl Client {
             .mail
             .as_ref()
             .is_some_and(|m| !m.code().is_positive());
+        if pipelining && !tx.sent_all {
+            // A streamed BDAT body whose transaction cannot succeed any
+            // more: send no further chunk (RSET follows).
+            let rcpts_answered = tx.next_rcpt == tx.env.recipients.len()
+                && tx.outcome.recipients.iter().all(|r| r.reply.is_some());
+            let chunk_failed = matches!(expect, Expect::Bdat { .. }) && !ok;
+            if mail_failed || chunk_failed || (rcpts_answered && tx.accepted == 0) {
+                tx.stop_sending();
+            } else if rcpts_answered && matches!(expect, Expect::Rcpt(_) | Expect::Mail) {
+                // Settled: the content held back may go now.
+                return self.pump();
+            }
+        }
         if !pipelining && tx.due == 0 && !tx.sent_all {
             let chunk_failed = tx
                 .outcome
@@ -1068,6 +1416,9 @@ impl Client {
             return;
         }
         tx.done = true;
+        if self.open == Some(tx.handle) {
+            self.open = None;
+        }
         let data_ok = tx
             .outcome
             .data
@@ -1089,44 +1440,30 @@ impl Client {
         }
         self.events.push_back(Event::MailSent {
             handle: tx.handle,
-            result: Ok(tx.outcome),
+            result: if tx.aborted {
+                Err(MailError::Aborted)
+            } else {
+                Ok(tx.outcome)
+            },
         });
         self.pump();
     }
 }
 
-/// The body with every bare CR or LF made CRLF (BDAT content must be
-/// canonical unless BINARYMIME, RFC 3030 §3); zero-copy when it already is.
-fn canonical_crlf(body: &Bytes) -> Bytes {
-    let b = &body[..];
-    let mut ok = true;
-    let mut i = 0;
-    while let Some(p) = memchr::memchr2(b'\r', b'\n', &b[i..]) {
-        let p = i + p;
-        if b[p] == b'\r' && b.get(p + 1) == Some(&b'\n') {
-            i = p + 2;
-        } else {
-            ok = false;
-            break;
-        }
+impl Tx {
+    /// MAIL was accepted.
+    fn mail_ok(&self) -> bool {
+        self.outcome
+            .mail
+            .as_ref()
+            .is_some_and(|m| m.code().is_positive())
     }
-    if ok {
-        return body.clone();
+
+    /// No further command or content for this transaction.
+    fn stop_sending(&mut self) {
+        self.sent_all = true;
+        self.body.discard();
+        self.ready.clear();
+        self.ready_len = 0;
     }
-    let mut v = Vec::with_capacity(b.len() + 64);
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\r' => {
-                v.extend_from_slice(b"\r\n");
-                if b.get(i + 1) == Some(&b'\n') {
-                    i += 1;
-                }
-            }
-            b'\n' => v.extend_from_slice(b"\r\n"),
-            c => v.push(c),
-        }
-        i += 1;
-    }
-    Bytes::from(v)
 }
