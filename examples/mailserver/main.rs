@@ -31,6 +31,7 @@ mod hops;
 mod limits;
 mod list;
 mod maildir;
+mod mailstore;
 mod pop3_session;
 mod queue;
 mod resolve;
