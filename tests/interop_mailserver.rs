@@ -49,6 +49,9 @@ mod list;
 #[path = "../examples/mailserver/maildir.rs"]
 mod maildir;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/mailstore/mod.rs"]
+mod mailstore;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/queue.rs"]
 mod queue;
 #[allow(dead_code, unreachable_pub)]

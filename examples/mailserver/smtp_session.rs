@@ -35,12 +35,16 @@ pub(crate) enum Port {
     Pop3,
     /// Port 995 (RFC 8314): POP3 under implicit TLS.
     Pop3s,
+    /// Port 143's role (RFC 9051): IMAP with STARTTLS.
+    Imap,
+    /// Port 993 (RFC 8314): IMAP under implicit TLS.
+    Imaps,
 }
 
 impl Port {
     /// Whether the connection starts with a TLS handshake (RFC 8314).
     pub(crate) fn implicit_tls(self) -> bool {
-        matches!(self, Port::Smtps | Port::Pop3s)
+        matches!(self, Port::Smtps | Port::Pop3s | Port::Imaps)
     }
 
     pub(crate) fn name(self) -> &'static str {
@@ -50,6 +54,8 @@ impl Port {
             Port::Smtps => "smtps",
             Port::Pop3 => "pop3",
             Port::Pop3s => "pop3s",
+            Port::Imap => "imap",
+            Port::Imaps => "imaps",
         }
     }
 }

@@ -149,6 +149,7 @@ pub struct MailServer {
     pub smtp: Option<SocketAddr>,
     pub submission: Option<SocketAddr>,
     pub smtps: Option<SocketAddr>,
+    pub imap: Option<SocketAddr>,
     pub stdout: String,
     pub log: PathBuf,
     args: Vec<String>,
@@ -168,6 +169,11 @@ impl MailServer {
         }
         if !args.contains(&"--pop3") {
             full.extend(["--pop3".into(), "127.0.0.1:0".into()]);
+        }
+        // IMAP is on by default (127.0.0.1:1143): never collide with
+        // another test or a server on the machine.
+        if !args.contains(&"--imap") && !args.contains(&"--no-imap") {
+            full.extend(["--imap".into(), "127.0.0.1:0".into()]);
         }
         full.extend(args.iter().map(|s| s.to_string()));
         Self::start_args(data, full)
@@ -194,7 +200,7 @@ impl MailServer {
         let out = child.stdout.take().expect("stdout");
         let mut r = BufReader::new(out);
         let mut stdout = String::new();
-        let (mut smtp, mut submission, mut smtps) = (None, None, None);
+        let (mut smtp, mut submission, mut smtps, mut imap) = (None, None, None, None);
         loop {
             let mut line = String::new();
             let n = r.read_line(&mut line).expect("read banner");
@@ -213,6 +219,7 @@ impl MailServer {
                     "smtp" => smtp = Some(addr),
                     "submission" => submission = Some(addr),
                     "smtps" => smtps = Some(addr),
+                    "imap" => imap = Some(addr),
                     _ => {}
                 }
             }
@@ -231,6 +238,7 @@ impl MailServer {
             smtp,
             submission,
             smtps,
+            imap,
             stdout,
             log,
             args,

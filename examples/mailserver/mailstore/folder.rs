@@ -306,9 +306,10 @@ impl Folder {
 
     /// Brings the UID list up to date with the files: new files get UIDs
     /// (in name order, which starts with the delivery time), files gone
-    /// lose their record, files in `new/` move to `cur/` (and are
-    /// `\Recent` for the caller). Returns every message.
-    pub(crate) fn sync(&self) -> io::Result<Snapshot> {
+    /// lose their record; with `take_recent`, files in `new/` move to
+    /// `cur/` and are `\Recent` for the caller (an IMAP session; POP3 and
+    /// STATUS leave them). Returns every message.
+    pub(crate) fn sync(&self, take_recent: bool) -> io::Result<Snapshot> {
         let _lock = self.lock()?;
         let mut list = self.read_uidlist()?;
         let fresh_list = !self.dir.join(UIDLIST).exists();
@@ -361,7 +362,7 @@ impl Folder {
                 other,
                 recent: false,
             };
-            if in_new {
+            if in_new && take_recent {
                 let to = format!("{}:2,{}", m.base, info);
                 match fs::rename(self.dir.join("new").join(&m.name), cur.join(&to)) {
                     Ok(()) => {
@@ -514,12 +515,6 @@ impl Folder {
         self.write_uidlist(&list)?;
         Ok((list.uid_validity, uids))
     }
-
-    /// UIDVALIDITY and UIDNEXT without a sync (STATUS of an idle folder).
-    pub(crate) fn counts(&self) -> io::Result<(u32, u32)> {
-        let l = self.read_uidlist()?;
-        Ok((l.uid_validity, l.next_uid))
-    }
 }
 
 /// Whether a lock file was left by a process that no longer runs, or is
@@ -569,14 +564,14 @@ mod tests {
     fn sync_assigns_moves_and_keeps_uids() {
         let f = scratch("sync");
         let a = deliver(&f, b"a\r\n");
-        let s = f.sync().unwrap();
+        let s = f.sync(true).unwrap();
         assert_eq!(s.messages.len(), 1);
         assert_eq!(s.messages[0].uid, 1);
         assert!(s.messages[0].recent);
         assert_eq!(s.messages[0].name, format!("{a}:2,"));
         assert_eq!(s.messages[0].size(), Some(3));
         let b = deliver(&f, b"bb\r\n");
-        let s2 = f.sync().unwrap();
+        let s2 = f.sync(true).unwrap();
         assert_eq!(s2.uid_validity, s.uid_validity);
         assert_eq!(
             s2.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
@@ -595,12 +590,12 @@ mod tests {
             fs::read_to_string(f.dir.join(KEYWORDS)).unwrap(),
             "0 $Work\n"
         );
-        let s3 = f.sync().unwrap();
+        let s3 = f.sync(true).unwrap();
         assert_eq!(s3.messages[0].flags, fl);
         // Expunge: the UID is not given again.
         f.expunge(&[&s3.messages[0], &s3.messages[1]]).unwrap();
         deliver(&f, b"c\r\n");
-        let s4 = f.sync().unwrap();
+        let s4 = f.sync(true).unwrap();
         assert_eq!(s4.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [3]);
         let list = fs::read_to_string(f.dir.join(UIDLIST)).unwrap();
         assert!(
@@ -625,7 +620,7 @@ mod tests {
         let (_, uids) = f.add(&items).unwrap();
         // The delivered file has no UID yet: the added ones come first.
         assert_eq!(uids, [1, 2, 3]);
-        let s = f.sync().unwrap();
+        let s = f.sync(true).unwrap();
         assert_eq!(
             s.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
             [1, 2, 3, 4]
@@ -653,7 +648,7 @@ mod tests {
                         fs::write(f.tmp_path(&base), b"x").unwrap();
                         f.add(&[(base, Flags::default())]).unwrap();
                     }
-                    let s = f.sync().unwrap();
+                    let s = f.sync(true).unwrap();
                     assert!(s.uid_next >= last_next, "UIDNEXT went back");
                     last_next = s.uid_next;
                     for w in s.messages.windows(2) {
@@ -670,7 +665,7 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let s = f.sync().unwrap();
+        let s = f.sync(true).unwrap();
         assert_eq!(s.messages.len(), 200);
         let uids: HashSet<u32> = s.messages.iter().map(|m| m.uid).collect();
         assert_eq!(uids.len(), 200, "no UID twice");
@@ -684,7 +679,7 @@ mod tests {
         let f = scratch("stale");
         // PID 0x7ffffffe does not exist.
         fs::write(f.dir.join(LOCK), "2147483646:host").unwrap();
-        f.sync().unwrap();
+        f.sync(true).unwrap();
         assert!(!f.dir.join(LOCK).exists());
         fs::remove_dir_all(&f.dir).unwrap();
     }

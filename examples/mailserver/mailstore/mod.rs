@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub(crate) use folder::{Folder, MsgFile, Snapshot};
+pub(crate) use folder::{Folder, MsgFile};
 
 /// The IMAP hierarchy delimiter.
 pub(crate) const DELIMITER: u8 = b'.';
@@ -177,9 +177,13 @@ impl MailStore {
         Ok(out)
     }
 
-    /// The SPECIAL-USE attribute of a folder.
+    /// The SPECIAL-USE attribute of a folder, without its backslash
+    /// (`Sent` for `\Sent`).
     pub(crate) fn special_use(name: &str) -> Option<&'static str> {
-        SPECIAL.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
+        SPECIAL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, a)| a.trim_start_matches('\\'))
     }
 
     /// Creates a folder.
@@ -322,7 +326,7 @@ mod tests {
             ["INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"]
         );
         assert!(d.join("u/.Sent/maildirfolder").exists());
-        assert_eq!(MailStore::special_use("Trash"), Some("\\Trash"));
+        assert_eq!(MailStore::special_use("Trash"), Some("Trash"));
         for bad in ["", "a/b", ".a", "a..b", "a.", "x\ny"] {
             assert!(
                 matches!(s.create("u", bad), Err(StoreError::BadName)),
