@@ -66,7 +66,7 @@ pub fn repo() -> PathBuf {
 }
 
 /// The facade features the examples need.
-pub const EXAMPLE_FEATURES: &str = "line,sasl,message,mime,smtp,pop3";
+pub const EXAMPLE_FEATURES: &str = "line,sasl,message,mime,smtp,pop3,imap";
 
 /// Builds an example of the root package (once per test binary) with the
 /// profile this test was built with, and returns its path.

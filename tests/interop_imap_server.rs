@@ -1,0 +1,529 @@
+//! Interop: the mailserver's IMAP service (and the mail store it shares
+//! with SMTP delivery and POP3) against real peers: Python's imaplib,
+//! poplib and smtplib, curl's `imap://`, and Dovecot serving the same
+//! Maildir.
+//!
+//! `#[ignore]`d: run with `cargo test --release -p mailwire --test
+//! interop_imap_server -- --ignored --test-threads=1` after `bash
+//! .ci/install-peers`. A missing peer skips the test, or fails it when
+//! `CI=true`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use common::{MailServer, have, scratch};
+
+/// The address a port's banner line gives (`pop3  listening on ADDR`).
+fn banner_addr(srv: &MailServer, port: &str) -> SocketAddr {
+    srv.stdout
+        .lines()
+        .find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() >= 4 && w[0] == port && w[1] == "listening").then(|| w[3].parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no {port} port in the banner:\n{}", srv.stdout))
+}
+
+/// Runs a Python script with arguments; panics with its output on failure.
+fn python(script: &str, args: &[String]) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The whole session: STARTTLS, LOGIN, LIST (SPECIAL-USE), SELECT, FETCH,
+/// SEARCH, STORE (keywords), COPY, UID MOVE, STATUS, APPEND, EXPUNGE,
+/// CREATE/RENAME/DELETE/SUBSCRIBE/LSUB, ESEARCH, SORT, IDLE through raw
+/// commands (a delivery seen within a second), a POP3 deletion seen as an
+/// EXPUNGE, LOGOUT. Every check is an assert in the script.
+const SESSION: &str = r#"
+import imaplib, poplib, smtplib, ssl, sys, time, re
+smtp_port, imap_port, pop3_port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+
+def deliver(subject, body="hello"):
+    s = smtplib.SMTP("127.0.0.1", smtp_port)
+    s.sendmail("a@example.com", ["demo@localhost"],
+               "From: A <a@example.com>\r\nSubject: %s\r\nMessage-ID: <%s@test>\r\n\r\n%s\r\n"
+               % (subject, subject.replace(" ", "."), body))
+    s.quit()
+
+for i in range(3):
+    deliver("msg %d" % i, "body number %d" % i)
+
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+assert "STARTTLS" in M.capabilities, M.capabilities
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+M.starttls(ssl_context=ctx)
+typ, data = M.login("demo", "demo")
+assert typ == "OK", data
+caps = M.capability()[1][0].decode().split()
+for c in ["IMAP4rev1", "IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "SORT", "NAMESPACE"]:
+    assert c in caps, (c, caps)
+
+typ, data = M.list()
+lines = [l.decode() for l in data]
+assert '(\\HasNoChildren \\Sent) "." Sent' in lines, lines
+assert '(\\HasNoChildren \\Trash) "." Trash' in lines, lines
+assert '(\\HasNoChildren) "." INBOX' in lines, lines
+
+typ, data = M.select("INBOX")
+assert data == [b"3"], data
+typ, data = M.uid("FETCH", "1:*", "(FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+subjects = [d[1].decode().strip() for d in data if isinstance(d, tuple)]
+assert subjects == ["Subject: msg 0", "Subject: msg 1", "Subject: msg 2"], subjects
+assert b"UID 1 " in data[0][0] and b"\\Recent" in data[0][0], data[0][0]
+
+typ, data = M.search(None, "SUBJECT", '"msg 1"')
+assert data == [b"2"], data
+typ, data = M.uid("SEARCH", "BODY", '"number 2"')
+assert data == [b"3"], data
+
+typ, data = M.store("2", "+FLAGS", "(\\Flagged $Work)")
+assert b"$Work" in data[0] and b"\\Flagged" in data[0], data
+typ, data = M.fetch("1", "(BODY[TEXT])")
+assert data[0][1] == b"body number 0\r\n", data
+typ, data = M.fetch("1", "(FLAGS)")
+assert b"\\Seen" in data[0], data
+
+typ, data = M.copy("1", "Archive")
+assert typ == "OK" and b"COPYUID" in data[0], data
+typ, data = M.uid("MOVE", "3", "Trash")
+assert typ == "OK", data
+typ, data = M.status("Trash", "(MESSAGES UIDNEXT UNSEEN)")
+assert b"MESSAGES 1 UIDNEXT 2 UNSEEN 1" in data[0], data
+typ, data = M.status("Archive", "(MESSAGES)")
+assert b"MESSAGES 1" in data[0], data
+
+typ, data = M.append("Sent", "(\\Seen)", imaplib.Time2Internaldate(time.time()),
+                     b"From: demo@localhost\r\nSubject: sent one\r\n\r\nsent body\r\n")
+assert typ == "OK" and b"APPENDUID" in data[0], data
+typ, data = M.status("Sent", "(MESSAGES)")
+assert b"MESSAGES 1" in data[0], data
+
+typ, data = M.store("1", "+FLAGS", "\\Deleted")
+typ, data = M.expunge()
+# imaplib keeps the MOVE's "* 3 EXPUNGE" too.
+assert data[-1] == b"1", data
+typ, data = M.uid("SEARCH", "ALL")
+assert data == [b"2"], data
+
+# Folders.
+assert M.create("Work.2024")[0] == "OK"
+assert M.create("Work")[0] == "OK"
+assert M.rename("Work", "Jobs")[0] == "OK"
+typ, data = M.list('""', "Jobs*")
+assert [l.decode() for l in data] == ['(\\HasChildren) "." Jobs', '(\\HasNoChildren) "." Jobs.2024'], data
+assert M.subscribe("Jobs")[0] == "OK"
+typ, data = M.lsub('""', "Jo*")
+assert len(data) == 1 and data[0].endswith(b'"." Jobs'), data
+assert M.delete("Jobs")[0] == "NO"
+assert M.delete("Jobs.2024")[0] == "OK"
+assert M.delete("Jobs")[0] == "OK"
+assert M.delete("INBOX")[0] == "NO"
+
+# ESEARCH and SORT through raw commands.
+typ, data = M._simple_command("UID", "SEARCH", "RETURN", "(COUNT MIN)", "ALL")
+typ, data = M._untagged_response(typ, data, "ESEARCH")
+assert b"UID COUNT 1 MIN 2" in data[0] or b"UID MIN 2 COUNT 1" in data[0], data
+typ, data = M.uid("SORT", "(REVERSE SUBJECT)", "UTF-8", "ALL")
+assert data == [b"2"], data
+
+# IDLE: a delivery shows up within a second of its 250.
+tag = M._new_tag().decode()
+M.send(("%s IDLE\r\n" % tag).encode())
+line = M.readline()
+assert line.startswith(b"+"), line
+t0 = time.time()
+deliver("idle one")
+seen = None
+while True:
+    line = M.readline()
+    if re.match(rb"\* \d+ EXISTS", line):
+        seen = time.time() - t0
+        break
+assert seen < 1.0, seen
+M.send(b"DONE\r\n")
+while True:
+    line = M.readline()
+    if line.startswith(tag.encode()):
+        assert b"OK" in line, line
+        break
+print("idle delay %.3f s" % seen)
+
+# POP3 deletes a message: an expunge for this session.
+P = poplib.POP3("127.0.0.1", pop3_port)
+P.user("demo")
+P.pass_("demo")
+count, _ = P.stat()
+assert count == 2, count
+P.dele(1)
+P.quit()
+typ, data = M.noop()
+typ, data = M._untagged_response(typ, data, "EXPUNGE")
+assert data == [b"1"], data
+typ, data = M.uid("SEARCH", "ALL")
+assert data == [b"4"], data
+
+assert M.logout()[0] == "BYE"
+print("ok")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn imaplib_session_against_mailserver() {
+    if !have("python3") {
+        return;
+    }
+    let data = scratch("imap-imaplib");
+    let srv = MailServer::start(&data, &[]);
+    let imap = srv.imap.expect("imap port");
+    let pop3 = banner_addr(&srv, "pop3");
+    let out = python(
+        SESSION,
+        &[
+            srv.smtp().port().to_string(),
+            imap.port().to_string(),
+            pop3.port().to_string(),
+        ],
+    );
+    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
+    eprint!("{out}");
+    // The Maildir is Dovecot's: a uidlist with every UID given.
+    let list = fs::read_to_string(data.join("mailboxes/demo/dovecot-uidlist")).unwrap();
+    assert!(list.starts_with("3 V"), "{list}");
+    assert!(list.contains(" N5 "), "{list}");
+    assert_eq!(
+        fs::read_to_string(data.join("mailboxes/demo/dovecot-keywords")).unwrap(),
+        "0 $Work\n"
+    );
+}
+
+#[test]
+#[ignore = "interop: needs curl"]
+fn curl_lists_fetches_and_searches() {
+    if !have("curl") {
+        return;
+    }
+    let data = scratch("imap-curl");
+    let mut srv = MailServer::start(&data, &[]);
+    let imap = srv.imap.expect("imap port");
+    for i in 0..2 {
+        let (code, _) = srv.smtp_mail(i);
+        assert_eq!(code, 250);
+    }
+    let url = |path: &str| format!("imap://demo:demo@{imap}/{path}");
+    let run = |args: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "20"])
+            .args(args)
+            .output()
+            .expect("curl runs");
+        assert!(
+            out.status.success(),
+            "curl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let list = run(&[&url("")]);
+    assert!(list.contains("\\Sent) \".\" Sent"), "{list}");
+    assert!(list.contains("INBOX"), "{list}");
+    let msg = run(&[&url("INBOX;UID=2")]);
+    assert!(msg.contains("Subject: curl 1"), "{msg}");
+    let found = run(&[&url("INBOX?SUBJECT%20%22curl%201%22")]);
+    assert_eq!(found.trim(), "* SEARCH 2", "{found}");
+    let found = run(&[&url("INBOX"), "-X", "UID SEARCH ALL"]);
+    assert_eq!(found.trim(), "* SEARCH 1 2", "{found}");
+    srv.terminate(std::time::Duration::from_secs(10));
+}
+
+/// A message for SMTP with a marker subject.
+trait SmtpMail {
+    fn smtp_mail(&mut self, i: usize) -> (u16, String);
+}
+
+impl SmtpMail for MailServer {
+    fn smtp_mail(&mut self, i: usize) -> (u16, String) {
+        let mut c = common::Raw::connect(self.smtp());
+        c.reply();
+        c.cmd("EHLO client.test");
+        let data = format!("From: a@example.com\r\nSubject: curl {i}\r\n\r\nhi {i}\r\n");
+        c.mail("a@example.com", &["demo@localhost"], data.as_bytes())
+    }
+}
+
+/// Several IMAP sessions (one in IDLE) while SMTP delivers from several
+/// connections at once: every message gets one UID, UIDs only grow for
+/// every session, no UID names two messages, and the IDLE session hears of
+/// every message.
+const CONCURRENT: &str = r#"
+import imaplib, smtplib, sys, threading, time, re
+smtp_port, imap_port, senders, per_sender, readers = [int(a) for a in sys.argv[1:6]]
+total = senders * per_sender
+errors = []
+uid_of = {}
+lock = threading.Lock()
+
+def send(n):
+    s = smtplib.SMTP("127.0.0.1", smtp_port)
+    for i in range(per_sender):
+        mid = "<%d.%d@test>" % (n, i)
+        s.sendmail("a@example.com", ["demo@localhost"],
+                   "From: a@example.com\r\nMessage-ID: %s\r\nSubject: c\r\n\r\nx\r\n" % mid)
+    s.quit()
+
+def read(r):
+    try:
+        M = imaplib.IMAP4("127.0.0.1", imap_port)
+        M.login("demo", "demo")
+        M.select("INBOX")
+        last = 0
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            M.noop()
+            typ, data = M.uid("FETCH", "%d:*" % (last + 1), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            for d in data:
+                if not isinstance(d, tuple):
+                    continue
+                uid = int(re.search(rb"UID (\d+)", d[0]).group(1))
+                if uid <= last:
+                    continue
+                assert uid > last, (uid, last)
+                last = uid
+                mid = d[1].decode().split(":", 1)[1].strip()
+                with lock:
+                    if uid_of.setdefault(mid, uid) != uid:
+                        errors.append("message %s has UIDs %d and %d" % (mid, uid_of[mid], uid))
+            if len(uid_of) >= total and last >= max(uid_of.values()):
+                break
+        M.logout()
+    except Exception as e:
+        errors.append("reader %d: %r" % (r, e))
+
+idle_seen = [0]
+def idle():
+    try:
+        M = imaplib.IMAP4("127.0.0.1", imap_port)
+        M.login("demo", "demo")
+        M.select("INBOX")
+        tag = M._new_tag().decode()
+        M.send(("%s IDLE\r\n" % tag).encode())
+        M.readline()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = M.readline()
+            m = re.match(rb"\* (\d+) EXISTS", line)
+            if m:
+                idle_seen[0] = int(m.group(1))
+                if idle_seen[0] >= total:
+                    break
+        M.send(b"DONE\r\n")
+        M.logout()
+    except Exception as e:
+        errors.append("idle: %r" % (e,))
+
+threads = [threading.Thread(target=idle)]
+threads[0].start()
+time.sleep(0.5)
+threads += [threading.Thread(target=read, args=(r,)) for r in range(readers)]
+threads += [threading.Thread(target=send, args=(n,)) for n in range(senders)]
+for t in threads[1:]:
+    t.start()
+for t in threads:
+    t.join()
+assert not errors, errors
+assert len(uid_of) == total, len(uid_of)
+assert len(set(uid_of.values())) == total, "a UID given twice"
+assert idle_seen[0] == total, idle_seen
+print("ok", total)
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn concurrent_sessions_and_deliveries_get_unique_ascending_uids() {
+    if !have("python3") {
+        return;
+    }
+    let data = scratch("imap-concurrent");
+    let srv = MailServer::start(&data, &[]);
+    let imap = srv.imap.expect("imap port");
+    let out = python(
+        CONCURRENT,
+        &[
+            srv.smtp().port().to_string(),
+            imap.port().to_string(),
+            "4".into(),
+            "50".into(),
+            "3".into(),
+        ],
+    );
+    assert_eq!(out.trim(), "ok 200", "{out}\n{}", srv.log());
+    // On disk: 200 records, UIDs 1..=200 ascending, each file once.
+    let list = fs::read_to_string(data.join("mailboxes/demo/dovecot-uidlist")).unwrap();
+    let uids: Vec<u32> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(uids, (1..=200).collect::<Vec<u32>>());
+    let names: HashSet<&str> = list
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(" :").nth(1))
+        .collect();
+    assert_eq!(names.len(), 200);
+}
+
+/// UID FETCH of UID and FLAGS from a `doveadm exec imap` transcript.
+fn dovecot_flags(out: &str) -> BTreeMap<u32, String> {
+    let mut m = BTreeMap::new();
+    for l in out.lines() {
+        if let (Some(u), Some(f)) = (l.find("UID "), l.find("FLAGS (")) {
+            let uid: u32 = l[u + 4..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let flags = l[f + 7..].split(')').next().unwrap().to_string();
+            m.insert(uid, flags);
+        }
+    }
+    m
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let _ = fs::remove_dir_all(to);
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+/// The mailserver gives UIDs and flags; Dovecot, on a copy of the same
+/// Maildir, serves the same UIDs, UIDVALIDITY and flags (keywords too).
+/// Then Dovecot changes flags and appends; the mailserver, on a copy of
+/// that Maildir, serves Dovecot's UIDs and flags.
+#[test]
+#[ignore = "interop: needs Dovecot and python3"]
+fn dovecot_serves_the_same_uids_and_flags_and_back() {
+    let Some(dc) = common::dovecot::Dovecot::prepare() else {
+        return;
+    };
+    if !have("python3") {
+        return;
+    }
+    let data = scratch("imap-dovecot");
+    let mut srv = MailServer::start(&data, &["--user", "testuser:testpass"]);
+    let imap = srv.imap.expect("imap port");
+    let script = r#"
+import imaplib, smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+for i in range(3):
+    s.sendmail("a@example.com", ["testuser@localhost"], "Subject: d%d\r\n\r\nx\r\n" % i)
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]))
+M.login("testuser", "testpass")
+typ, data = M.select("INBOX")
+print("validity", M.response("UIDVALIDITY")[1][0].decode())
+M.store("1", "+FLAGS", "(\\Seen)")
+M.store("2", "+FLAGS", "(\\Flagged $Work)")
+M.store("3", "+FLAGS", "(\\Answered)")
+M.store("3", "-FLAGS", "(\\Answered)")
+M.logout()
+"#;
+    let out = python(
+        script,
+        &[srv.smtp().port().to_string(), imap.port().to_string()],
+    );
+    let validity = out
+        .lines()
+        .find_map(|l| l.strip_prefix("validity "))
+        .unwrap()
+        .to_string();
+    srv.terminate(std::time::Duration::from_secs(10));
+
+    // Dovecot on the mailserver's Maildir.
+    copy_tree(&data.join("mailboxes/testuser"), &dc.maildir());
+    assert!(
+        Command::new("chown")
+            .args(["-R", "vmail:vmail"])
+            .arg(dc.maildir())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = dc.exec_imap(
+        b"a SELECT INBOX\r\nb UID FETCH 1:* (UID FLAGS)\r\n\
+c STORE 3 +FLAGS (\\Deleted $Later)\r\n\
+d APPEND INBOX (\\Seen) {14}\r\nSubject: x\r\n\r\n\r\ne LOGOUT\r\n",
+    );
+    let out = String::from_utf8_lossy(&out).into_owned();
+    assert!(out.contains(&format!("[UIDVALIDITY {validity}]")), "{out}");
+    let flags = dovecot_flags(&out);
+    assert_eq!(
+        flags.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 3],
+        "{out}"
+    );
+    assert!(flags[&1].contains("\\Seen"), "{out}");
+    assert!(
+        flags[&2].contains("\\Flagged") && flags[&2].contains("$Work"),
+        "{out}"
+    );
+    assert!(!flags[&3].contains("\\Answered"), "{out}");
+    assert!(out.contains("[APPENDUID "), "{out}");
+
+    // And back: the mailserver on Dovecot's Maildir.
+    copy_tree(&dc.maildir(), &data.join("mailboxes/testuser"));
+    srv.restart();
+    let imap = srv.imap.expect("imap port");
+    let script = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("testuser", "testpass")
+M.select("INBOX")
+print("validity", M.response("UIDVALIDITY")[1][0].decode())
+typ, data = M.uid("FETCH", "1:*", "(FLAGS)")
+for d in data:
+    print(d.decode())
+M.logout()
+"#;
+    let out = python(script, &[imap.port().to_string()]);
+    assert!(out.contains(&format!("validity {validity}")), "{out}");
+    let flags = dovecot_flags(&out);
+    assert_eq!(
+        flags.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 3, 4],
+        "{out}"
+    );
+    assert!(flags[&2].contains("$Work"), "{out}");
+    assert!(
+        flags[&3].contains("\\Deleted") && flags[&3].contains("$Later"),
+        "{out}"
+    );
+    assert!(flags[&4].contains("\\Seen"), "{out}");
+}
