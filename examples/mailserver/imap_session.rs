@@ -591,7 +591,7 @@ impl Session<'_> {
                 charset,
                 search,
             } => {
-                let seqs = match self.matching(&search.as_ref().to_vec(), Some(charset)) {
+                let seqs = match self.matching(search.as_ref(), Some(charset)) {
                     Ok(s) => s,
                     Err(c) => return c,
                 };
@@ -615,7 +615,7 @@ impl Session<'_> {
                 charset,
                 search,
             } => {
-                let seqs = match self.matching(&search.as_ref().to_vec(), Some(charset)) {
+                let seqs = match self.matching(search.as_ref(), Some(charset)) {
                     Ok(s) => s,
                     Err(c) => return c,
                 };

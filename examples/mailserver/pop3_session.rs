@@ -21,7 +21,8 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::auth_guard::Attempt;
-use crate::mailstore::{Folder, MsgFile};
+use crate::mailstore::Folder;
+use crate::mailstore::folder::MsgFile;
 
 use mailwire::pop3::server::{AuthMethod, Event, MaildropEntry, Options, Server};
 use mailwire::pop3::{ResponseCode, StatusLine, Uid, WireSize};

@@ -40,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub(crate) use folder::{Folder, MsgFile};
+pub(crate) use folder::Folder;
 
 /// The IMAP hierarchy delimiter.
 pub(crate) const DELIMITER: u8 = b'.';
