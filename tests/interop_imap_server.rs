@@ -183,6 +183,18 @@ assert data == [b"1"], data
 typ, data = M.uid("SEARCH", "ALL")
 assert data == [b"4"], data
 
+# A big message streams back from the file as it was appended.
+big = b"Subject: big\r\n\r\n" + b"".join(b"line %07d of a big message\r\n" % i for i in range(100000))
+typ, data = M.append("Drafts", "(\\Draft)", None, big)
+assert typ == "OK", data
+typ, data = M.select("Drafts")
+assert data == [b"1"], data
+typ, data = M.fetch("1", "(UID RFC822.SIZE BODY.PEEK[])")
+assert data[0][1] == big, (len(data[0][1]), len(big))
+assert (b"RFC822.SIZE %d" % len(big)) in data[0][0], data[0][0]
+typ, data = M.fetch("1", "(FLAGS)")
+assert b"\\Seen" not in data[0] and b"\\Draft" in data[0], data
+
 assert M.logout()[0] == "BYE"
 print("ok")
 "#;

@@ -22,7 +22,7 @@
 //!   METADATA.
 
 use std::fs::{self, File};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Write as _};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -36,12 +36,13 @@ use mailwire::imap::kit::search::{
     self, LazyContent, MessageMeta, Query, SearchContext, SearchError,
 };
 use mailwire::imap::server::{
-    AuthMethod, Completion, Event, Greeting, LiteralExtension, Namespaces, Options, Server,
+    AuthMethod, Completion, Event, FetchLiteral, Greeting, LiteralExtension, Namespaces, Options,
+    Server, Streamed,
 };
 use mailwire::imap::{
     Atom, Code, CommandBody, Data, Date, DateTime, FetchAttr, FetchAttrs, FetchItem, Flag, IString,
-    ListItem, ListReturn, ListSelect, Mailbox, Namespace, SearchReturn, SequenceSet, StatusAttr,
-    StatusItem, StoreKind, Tag, ThreadAlgorithm,
+    ListItem, ListReturn, ListSelect, Mailbox, Namespace, SearchReturn, Section, SequenceSet,
+    StatusAttr, StatusItem, StoreKind, Tag, ThreadAlgorithm,
 };
 use mailwire::pop3::WireSize;
 use mailwire::sasl::Mechanism;
@@ -410,6 +411,7 @@ impl Session<'_> {
     fn command(
         &mut self,
         m: &mut Server,
+        conn: &mut Conn,
         handle: mailwire::imap::server::Handle,
         tag: Tag<'static>,
         cmd: CommandBody<'static>,
@@ -557,7 +559,15 @@ impl Session<'_> {
             CommandBody::UidExpunge(set) => self.expunge_cmd(m, handle, Some(set)),
             CommandBody::Fetch {
                 uid, set, attrs, ..
-            } => self.fetch(m, handle, uid, &set, attrs),
+            } => match self.fetch(m, conn, handle, uid, &set, attrs) {
+                Ok(c) => c,
+                // The connection broke in the middle of a literal.
+                Err(e) => {
+                    self.log(&format!("FETCH: {e}"));
+                    m.close_session("I/O error");
+                    Completion::no("I/O error")
+                }
+            },
             CommandBody::Store {
                 uid,
                 set,
@@ -954,20 +964,26 @@ impl Session<'_> {
         }
     }
 
+    /// FETCH. A whole message asked last (`BODY[]`, `BODY.PEEK[]`,
+    /// `RFC822`) after items that need no parsing (the usual download)
+    /// streams from the file in 64 KiB chunks, sent as they are read: the
+    /// session never holds the message. Anything else parses the message
+    /// once with the kit.
     fn fetch(
         &mut self,
         m: &mut Server,
+        conn: &mut Conn,
         handle: mailwire::imap::server::Handle,
         uid: bool,
         set: &SequenceSet,
         attrs: FetchAttrs<'_>,
-    ) -> Completion<'static> {
+    ) -> io::Result<Completion<'static>> {
         let Some(sel) = self.sel.as_mut() else {
-            return Completion::bad("no mailbox selected");
+            return Ok(Completion::bad("no mailbox selected"));
         };
         let seqs = match sel.mb.resolve(set, uid) {
             Ok(s) => s,
-            Err(e) => return Completion::bad(&e.to_string()),
+            Err(e) => return Ok(Completion::bad(&e.to_string())),
         };
         let mut attrs = match attrs {
             FetchAttrs::All => vec![
@@ -1006,12 +1022,35 @@ impl Session<'_> {
         if sets_seen && !attrs.contains(&FetchAttr::Flags) {
             attrs.push(FetchAttr::Flags);
         }
-        let needs_content = attrs.iter().any(|a| {
-            !matches!(
-                a,
-                FetchAttr::Uid | FetchAttr::Flags | FetchAttr::InternalDate | FetchAttr::ModSeq
-            ) && !(matches!(a, FetchAttr::Rfc822Size))
-        });
+        let streamed = match attrs.last() {
+            Some(FetchAttr::BodySection {
+                section,
+                partial: None,
+                ..
+            }) if section.part.is_empty() && section.text.is_none() => Some(Streamed::Body {
+                section: Section::default(),
+                origin: None,
+            }),
+            Some(FetchAttr::Rfc822) => Some(Streamed::Rfc822),
+            _ => None,
+        };
+        let parse = |attrs: &[FetchAttr<'_>]| {
+            attrs.iter().any(|a| {
+                !matches!(
+                    a,
+                    FetchAttr::Uid
+                        | FetchAttr::Flags
+                        | FetchAttr::InternalDate
+                        | FetchAttr::ModSeq
+                        | FetchAttr::Rfc822Size
+                )
+            })
+        };
+        let streamed = streamed.filter(|_| !parse(&attrs[..attrs.len() - 1]));
+        if streamed.is_some() {
+            attrs.pop();
+        }
+        let needs_content = parse(&attrs);
         // \Seen first, so that the FLAGS returned are the new ones.
         if sets_seen {
             let unseen: Vec<u32> = seqs
@@ -1024,7 +1063,7 @@ impl Session<'_> {
                 })
                 .collect();
             if let Err(e) = set_flags(self.shared, sel, &unseen, StoreKind::Add, &[Flag::Seen]) {
-                return Completion::no(&format!("cannot set \\Seen: {e}"));
+                return Ok(Completion::no(&format!("cannot set \\Seen: {e}")));
             }
         }
         for seq in seqs {
@@ -1063,7 +1102,7 @@ impl Session<'_> {
                             Ok(Some(item)) => items.push(item),
                             Ok(None) => {}
                             Err(err) => {
-                                return Completion::no(&err.to_string()).with_code(err.code());
+                                return Ok(Completion::no(&err.to_string()).with_code(err.code()));
                             }
                         }
                     }
@@ -1072,9 +1111,40 @@ impl Session<'_> {
             let Some(seq) = NonZeroU32::new(seq) else {
                 continue;
             };
-            let _ = m.send_data(handle, Data::Fetch { seq, items });
+            let Some(item) = &streamed else {
+                let _ = m.send_data(handle, Data::Fetch { seq, items });
+                continue;
+            };
+            let Some(mut file) = path.and_then(|p| File::open(p).ok()) else {
+                continue;
+            };
+            let length = file.metadata()?.len();
+            let head = FetchLiteral {
+                seq,
+                items,
+                item: item.clone(),
+                length,
+            };
+            if m.start_fetch_literal(handle, head).is_err() {
+                return Ok(Completion::no("FETCH failed"));
+            }
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut left = length;
+            while left > 0 {
+                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                let n = file.read(&mut buf[..want])?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "message file shrank while sent",
+                    ));
+                }
+                let _ = m.send_literal_chunk(handle, &buf[..n]);
+                left -= n as u64;
+                crate::driver::flush(m, conn, &mut Vec::new())?;
+            }
         }
-        Completion::ok("FETCH completed")
+        Ok(Completion::ok("FETCH completed"))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1421,7 +1491,7 @@ impl Handler<Server> for Session<'_> {
                 tag,
                 command,
             } => {
-                let done = self.command(m, handle, tag, command);
+                let done = self.command(m, conn, handle, tag, command);
                 let _ = m.complete(handle, done);
             }
             Event::IdleStarted => {

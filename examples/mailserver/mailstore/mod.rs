@@ -119,6 +119,20 @@ impl MailStore {
             for (name, _) in SPECIAL {
                 Folder::new(this.user_root(u).join(format!(".{name}"))).create(true)?;
             }
+            // What a crash left in a folder's tmp/ was never acknowledged
+            // (APPEND, COPY, MOVE answer after the rename into cur/).
+            for name in this.list(u)? {
+                let tmp = this
+                    .dir_of(u, &name)
+                    .map_err(|_| io::Error::other("bad name"))?;
+                if let Ok(rd) = fs::read_dir(tmp.join("tmp")) {
+                    for e in rd.flatten() {
+                        if e.file_type().is_ok_and(|t| t.is_file()) {
+                            let _ = fs::remove_file(e.path());
+                        }
+                    }
+                }
+            }
             let subs = this.user_root(u).join(SUBSCRIPTIONS);
             if !subs.exists() {
                 let list: String = SPECIAL.iter().map(|(n, _)| format!("{n}\n")).collect();
@@ -354,6 +368,17 @@ mod tests {
             s.subscriptions("u").unwrap(),
             ["Drafts", "Trash", "Junk", "Archive", "INBOX"]
         );
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn open_cleans_folder_tmp() {
+        let (s, d) = store();
+        let junk = d.join("u/.Sent/tmp/partial");
+        fs::write(&junk, b"half an APPEND").unwrap();
+        drop(s);
+        MailStore::open(&d, &["u"]).unwrap();
+        assert!(!junk.exists());
         fs::remove_dir_all(d).unwrap();
     }
 
