@@ -539,3 +539,99 @@ M.logout()
     );
     assert!(flags[&4].contains("\\Seen"), "{out}");
 }
+
+/// Runs the `imap` user agent against the mailserver; panics on failure.
+fn ua(imap: SocketAddr, args: &[&str]) -> String {
+    let out = Command::new(common::example("imap"))
+        .args([
+            "--server",
+            &imap.to_string(),
+            "--user",
+            "demo",
+            "--password",
+            "demo",
+        ])
+        .args(args)
+        .output()
+        .expect("imap runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "imap {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The `imap` example in its three modes against the mailserver: online
+/// (folders, list, read, search, flag, move, delete), disconnected (sync
+/// twice: the second run has nothing to do), offline (download --delete),
+/// and watch (IDLE) seeing a delivery.
+#[test]
+#[ignore = "interop: the imap example against the mailserver"]
+fn imap_user_agent_against_mailserver() {
+    let data = scratch("imap-ua");
+    let mut srv = MailServer::start(&data, &[]);
+    let imap = srv.imap.expect("imap port");
+    for i in 0..3 {
+        let (code, _) = srv.smtp_mail(i);
+        assert_eq!(code, 250);
+    }
+    let folders = ua(imap, &["folders"]);
+    assert!(
+        folders.contains("INBOX") && folders.contains("3 messages"),
+        "{folders}"
+    );
+    assert!(
+        folders
+            .lines()
+            .any(|l| l.starts_with("Trash") && l.contains("Trash")),
+        "{folders}"
+    );
+    let list = ua(imap, &["list"]);
+    assert_eq!(list.lines().count(), 3, "{list}");
+    assert!(list.contains("curl 1"), "{list}");
+    let read = ua(imap, &["read", "2"]);
+    assert!(read.contains("hi 1"), "{read}");
+    let found = ua(imap, &["search", "--subject", "curl 2"]);
+    assert_eq!(found.lines().count(), 1, "{found}");
+    assert!(found.trim_start().starts_with('3'), "{found}");
+    let flagged = ua(imap, &["flag", "1", "--add", "flagged"]);
+    assert!(flagged.contains("\\Flagged"), "{flagged}");
+    ua(imap, &["move", "3", "Archive"]);
+    ua(imap, &["delete", "1"]);
+    let list = ua(imap, &["list"]);
+    assert_eq!(list.lines().count(), 1, "{list}");
+
+    let mirror = data.join("mirror");
+    let first = ua(imap, &["sync", "--dir", mirror.to_str().unwrap()]);
+    assert!(first.contains("sync: 2 down, 0 up"), "{first}");
+    let second = ua(imap, &["sync", "--dir", mirror.to_str().unwrap()]);
+    assert!(second.contains("sync: 0 down, 0 up"), "{second}");
+
+    let out = data.join("download");
+    let dl = ua(
+        imap,
+        &["download", "--out", out.to_str().unwrap(), "--delete"],
+    );
+    assert!(dl.contains("downloaded 1 messages"), "{dl}");
+    assert_eq!(ua(imap, &["list"]).trim(), "");
+
+    let watcher = {
+        let imap = imap.to_string();
+        std::thread::spawn(move || {
+            Command::new(common::example("imap"))
+                .args(["--server", &imap, "--user", "demo", "--password", "demo"])
+                .args(["watch", "--timeout", "20", "--count", "1"])
+                .output()
+                .expect("imap watch runs")
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (code, _) = srv.smtp_mail(7);
+    assert_eq!(code, 250);
+    let w = watcher.join().unwrap();
+    let wout = String::from_utf8_lossy(&w.stdout);
+    assert!(w.status.success() && wout.contains("curl 7"), "{wout}");
+    srv.terminate(std::time::Duration::from_secs(10));
+}

@@ -103,6 +103,30 @@ pub(crate) fn name_field(base: &str, key: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
+/// The order new files get their UIDs in: the delivery time and counter
+/// of a `SECS.M<micros>P<pid>Q<n>.host` name (numbers compared as numbers,
+/// so that `M99` comes before `M100`), then the name.
+fn delivery_order(base: &str) -> (u64, u64, u64, String) {
+    let mut parts = base.splitn(3, '.');
+    let secs = parts
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(u64::MAX);
+    let unique = parts.next().unwrap_or("");
+    let field = |key: char| -> u64 {
+        unique
+            .split_once(key)
+            .map(|(_, r)| {
+                r.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0)
+    };
+    (secs, field('M'), field('Q'), base.to_string())
+}
+
 /// A fresh base name carrying the sizes: `TIME.MmicrosPpidQn.host,S=..,W=..`.
 pub(crate) fn new_base(host: &str, size: u64, wire: u64) -> String {
     format!("{},S={size},W={wire}", unique_name(host))
@@ -331,7 +355,7 @@ impl Folder {
             .filter(|b| !known.contains(b.as_str()))
             .cloned()
             .collect();
-        unknown.sort();
+        unknown.sort_by_cached_key(|b| delivery_order(b));
         for b in unknown {
             if list.assign(b).is_none() {
                 return Err(io::Error::other(
@@ -603,6 +627,26 @@ mod tests {
             "{list}"
         );
         fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    #[test]
+    fn uids_follow_delivery_order() {
+        let mut names = vec![
+            "1700000001.M5P1Q1.h".to_string(),
+            "1700000000.M100P1Q3.h".to_string(),
+            "1700000000.M99P1Q2.h".to_string(),
+            "other-mda-name".to_string(),
+        ];
+        names.sort_by_cached_key(|b| delivery_order(b));
+        assert_eq!(
+            names,
+            [
+                "1700000000.M99P1Q2.h",
+                "1700000000.M100P1Q3.h",
+                "1700000001.M5P1Q1.h",
+                "other-mda-name"
+            ]
+        );
     }
 
     #[test]
