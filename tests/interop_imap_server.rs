@@ -635,3 +635,119 @@ fn imap_user_agent_against_mailserver() {
     assert!(w.status.success() && wout.contains("curl 7"), "{wout}");
     srv.terminate(std::time::Duration::from_secs(10));
 }
+
+/// APPENDs and MOVEs as fast as the server answers, printing each
+/// acknowledgement, until the server dies.
+const APPEND_MOVE_LOOP: &str = r#"
+import imaplib, sys, re
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("demo", "demo")
+M.select("INBOX")
+i = 0
+try:
+    while True:
+        subject = "k%d" % i
+        typ, data = M.append("INBOX", None, None, ("Subject: %s\r\n\r\nbody\r\n" % subject).encode())
+        v, uid = re.search(rb"APPENDUID (\d+) (\d+)", data[0]).groups()
+        print("append", v.decode(), uid.decode(), subject, flush=True)
+        if i % 2 == 0:
+            typ, data = M.uid("MOVE", uid.decode(), "Archive")
+            assert typ == "OK", data
+            print("moved", uid.decode(), subject, flush=True)
+        i += 1
+except Exception as e:
+    print("stopped", repr(e), flush=True)
+"#;
+
+/// Every subject by UID in a folder.
+const SUBJECTS: &str = r#"
+import imaplib, sys, re
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("demo", "demo")
+for folder in ["INBOX", "Archive"]:
+    typ, data = M.select(folder)
+    print("validity", folder, M.response("UIDVALIDITY")[1][0].decode())
+    typ, data = M.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    for d in data:
+        if isinstance(d, tuple):
+            uid = re.search(rb"UID (\d+)", d[0]).group(1).decode()
+            print("has", folder, uid, d[1].decode().split(":", 1)[1].strip())
+M.logout()
+"#;
+
+/// SIGKILL while a client APPENDs and MOVEs: after a restart every
+/// acknowledged APPEND is there under the UID it was given (or, moved, in
+/// Archive), UIDVALIDITY did not change, and no UID names two messages.
+#[test]
+#[ignore = "interop: needs python3"]
+fn sigkill_during_append_and_move_loses_nothing_acknowledged() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    if !have("python3") {
+        return;
+    }
+    let data = scratch("imap-sigkill");
+    let mut srv = MailServer::start(&data, &[]);
+    let imap = srv.imap.expect("imap port");
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(APPEND_MOVE_LOOP)
+        .arg(imap.port().to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut acks: Vec<(String, String, String)> = Vec::new();
+    let mut moved: HashSet<String> = HashSet::new();
+    while let Some(Ok(l)) = lines.next() {
+        let w: Vec<&str> = l.split(' ').collect();
+        match w[0] {
+            "append" => acks.push((w[1].into(), w[2].into(), w[3].into())),
+            "moved" => {
+                moved.insert(w[2].to_string());
+            }
+            _ => break,
+        }
+        if acks.len() == 60 {
+            srv.kill9();
+        }
+    }
+    let _ = child.wait();
+    assert!(acks.len() >= 60, "{acks:?}");
+    srv.restart();
+    let imap = srv.imap.expect("imap port");
+    let out = python(SUBJECTS, &[imap.port().to_string()]);
+    let validity = &acks[0].0;
+    assert!(out.contains(&format!("validity INBOX {validity}")), "{out}");
+    let mut has: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut subjects_seen: HashSet<String> = HashSet::new();
+    for l in out.lines().filter(|l| l.starts_with("has ")) {
+        let w: Vec<&str> = l.split(' ').collect();
+        assert!(
+            has.insert((w[1].into(), w[2].into()), w[3].into())
+                .is_none(),
+            "UID twice: {l}"
+        );
+        subjects_seen.insert(w[3].to_string());
+    }
+    for (_, uid, subject) in &acks {
+        if moved.contains(subject) {
+            assert!(
+                has.iter().any(|((f, _), s)| f == "Archive" && s == subject),
+                "moved {subject} lost:\n{out}"
+            );
+        } else {
+            let in_inbox = has.get(&("INBOX".into(), uid.clone())) == Some(subject);
+            let in_archive = has.iter().any(|((f, _), s)| f == "Archive" && s == subject);
+            assert!(
+                in_inbox || in_archive,
+                "appended {subject} (UID {uid}) lost:\n{out}"
+            );
+        }
+    }
+    eprintln!(
+        "{} APPENDs and {} MOVEs acknowledged before SIGKILL; all there",
+        acks.len(),
+        moved.len()
+    );
+}
