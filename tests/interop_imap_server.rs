@@ -31,21 +31,21 @@ fn banner_addr(srv: &MailServer, port: &str) -> SocketAddr {
         .unwrap_or_else(|| panic!("no {port} port in the banner:\n{}", srv.stdout))
 }
 
-/// Runs a Python script with arguments; panics with its output on failure.
-fn python(script: &str, args: &[String]) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 runs");
+/// Runs a program to its end; panics with its output on failure.
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the program runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "python failed:\n{stdout}\n{}",
+        "{cmd:?} failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// Runs a Python script with arguments; panics with its output on failure.
+fn python(script: &str, args: &[String]) -> String {
+    stdout_of(Command::new("python3").arg("-c").arg(script).args(args))
 }
 
 /// The whole session: STARTTLS, LOGIN, LIST (SPECIAL-USE), SELECT, FETCH,
@@ -244,17 +244,11 @@ fn curl_lists_fetches_and_searches() {
     }
     let url = |path: &str| format!("imap://demo:demo@{imap}/{path}");
     let run = |args: &[&str]| {
-        let out = Command::new("curl")
-            .args(["-sS", "--max-time", "20"])
-            .args(args)
-            .output()
-            .expect("curl runs");
-        assert!(
-            out.status.success(),
-            "curl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        stdout_of(
+            Command::new("curl")
+                .args(["-sS", "--max-time", "20"])
+                .args(args),
+        )
     };
     let list = run(&[&url("")]);
     assert!(list.contains("\\Sent) \".\" Sent"), "{list}");
@@ -542,25 +536,18 @@ M.logout()
 
 /// Runs the `imap` user agent against the mailserver; panics on failure.
 fn ua(imap: SocketAddr, args: &[&str]) -> String {
-    let out = Command::new(common::example("imap"))
-        .args([
-            "--server",
-            &imap.to_string(),
-            "--user",
-            "demo",
-            "--password",
-            "demo",
-        ])
-        .args(args)
-        .output()
-        .expect("imap runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "imap {args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    stdout_of(
+        Command::new(common::example("imap"))
+            .args([
+                "--server",
+                &imap.to_string(),
+                "--user",
+                "demo",
+                "--password",
+                "demo",
+            ])
+            .args(args),
+    )
 }
 
 /// The `imap` example in its three modes against the mailserver: online

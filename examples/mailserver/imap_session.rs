@@ -79,12 +79,7 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.hostname = cfg.hostname.clone();
     o.starttls = !implicit_tls;
     o.implicit_tls = implicit_tls;
-    o.sasl_mechanisms = shared.mechanisms(&[
-        Mechanism::ScramSha256,
-        Mechanism::CramMd5,
-        Mechanism::Plain,
-        Mechanism::Login,
-    ]);
+    o.sasl_mechanisms = shared.mailbox_mechanisms();
     o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
     o.max_bad_commands = cfg.session.max_errors;
     o.literal = LiteralExtension::Plus;
@@ -317,15 +312,12 @@ impl Session<'_> {
     }
 
     fn auth_failed(&mut self, m: &mut Server, attempt: Attempt) {
-        self.auth_failures += 1;
-        let action = self.shared.auth_guard.failed(attempt, self.auth_failures);
-        self.log(&format!(
-            "authentication failed ({} on this connection; answered after {} ms)",
-            self.auth_failures,
-            action.delay.as_millis()
-        ));
-        std::thread::sleep(action.delay);
-        if action.disconnect {
+        let who = format!("imap {}", self.peer);
+        if self
+            .shared
+            .auth_guard
+            .penalize(attempt, &mut self.auth_failures, &who)
+        {
             m.close_session("Too many authentication failures");
         }
     }
@@ -601,12 +593,9 @@ impl Session<'_> {
                 charset,
                 search,
             } => {
-                let seqs = match self.matching(search.as_ref(), Some(charset)) {
-                    Ok(s) => s,
+                let (sel, seqs) = match self.matching(search.as_ref(), Some(charset)) {
+                    Ok(r) => r,
                     Err(c) => return c,
-                };
-                let Some(sel) = self.sel.as_ref() else {
-                    return Completion::bad("no mailbox selected");
                 };
                 let numbers =
                     mailwire::imap::kit::sort::sort(criteria.as_ref(), uid, sel.rows(&seqs));
@@ -625,12 +614,9 @@ impl Session<'_> {
                 charset,
                 search,
             } => {
-                let seqs = match self.matching(search.as_ref(), Some(charset)) {
-                    Ok(s) => s,
+                let (sel, seqs) = match self.matching(search.as_ref(), Some(charset)) {
+                    Ok(r) => r,
                     Err(c) => return c,
-                };
-                let Some(sel) = self.sel.as_ref() else {
-                    return Completion::bad("no mailbox selected");
                 };
                 let threads = match algorithm {
                     ThreadAlgorithm::References => {
@@ -953,13 +939,8 @@ impl Session<'_> {
             return Completion::no("mailbox is read-only").with_code(Code::ReadOnly);
         }
         let seqs = deleted(&sel.mb, uids.as_ref());
-        match expunge(self.shared, sel, &seqs) {
-            Ok(nums) => {
-                for n in nums {
-                    let _ = m.send_data(handle, Data::Expunge(n));
-                }
-                Completion::ok("EXPUNGE completed")
-            }
+        match expunge_and_tell(self.shared, sel, m, handle, &seqs) {
+            Ok(()) => Completion::ok("EXPUNGE completed"),
             Err(e) => Completion::no(&format!("expunge failed: {e}")),
         }
     }
@@ -1181,12 +1162,12 @@ impl Session<'_> {
         Completion::ok("STORE completed")
     }
 
-    /// The sequence numbers the keys match.
+    /// The selected folder and the sequence numbers the keys match in it.
     fn matching(
         &self,
         criteria: &[mailwire::imap::SearchKey<'_>],
         charset: Option<IString<'_>>,
-    ) -> Result<Vec<u32>, Completion<'static>> {
+    ) -> Result<(&Selected, Vec<u32>), Completion<'static>> {
         let Some(sel) = self.sel.as_ref() else {
             return Err(Completion::bad("no mailbox selected"));
         };
@@ -1204,7 +1185,10 @@ impl Session<'_> {
             .map_or(0, |d| d.as_secs() as i64);
         let ctx = SearchContext::of(&sel.mb, now);
         let all: Vec<u32> = (1..=sel.mb.len()).collect();
-        Ok(search::search(&query, &ctx, false, sel.rows(&all)).numbers)
+        Ok((
+            sel,
+            search::search(&query, &ctx, false, sel.rows(&all)).numbers,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1219,7 +1203,7 @@ impl Session<'_> {
         criteria: &[mailwire::imap::SearchKey<'_>],
     ) -> Completion<'static> {
         let seqs = match self.matching(criteria, charset) {
-            Ok(s) => s,
+            Ok((_, s)) => s,
             Err(c) => return c,
         };
         let Some(sel) = self.sel.as_mut() else {
@@ -1370,13 +1354,8 @@ impl Session<'_> {
             let _ = m.send_status(handle, Completion::ok("Moved UIDs").with_code(c));
         }
         let moved: Vec<u32> = copied.iter().map(|(s, _)| *s).collect();
-        match expunge(self.shared, sel, &moved) {
-            Ok(nums) => {
-                for n in nums {
-                    let _ = m.send_data(handle, Data::Expunge(n));
-                }
-                Completion::ok("MOVE completed")
-            }
+        match expunge_and_tell(self.shared, sel, m, handle, &moved) {
+            Ok(()) => Completion::ok("MOVE completed"),
             Err(e) => Completion::no(&format!("copied, but the originals stay: {e}")),
         }
     }
@@ -1418,6 +1397,20 @@ fn expunge(shared: &Shared, sel: &mut Selected, seqs: &[u32]) -> io::Result<Vec<
         .into_iter()
         .filter_map(NonZeroU32::new)
         .collect())
+}
+
+/// [`expunge`], and the EXPUNGE responses for the command in progress.
+fn expunge_and_tell(
+    shared: &Shared,
+    sel: &mut Selected,
+    m: &mut Server,
+    handle: mailwire::imap::server::Handle,
+    seqs: &[u32],
+) -> io::Result<()> {
+    for n in expunge(shared, sel, seqs)? {
+        let _ = m.send_data(handle, Data::Expunge(n));
+    }
+    Ok(())
 }
 
 /// Applies a flag change to messages on disk and in the snapshot.

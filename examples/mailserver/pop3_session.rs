@@ -49,12 +49,7 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.hostname = cfg.hostname.clone();
     o.stls = !implicit_tls;
     o.implicit_tls = implicit_tls;
-    o.sasl_mechanisms = shared.mechanisms(&[
-        Mechanism::ScramSha256,
-        Mechanism::CramMd5,
-        Mechanism::Plain,
-        Mechanism::Login,
-    ]);
+    o.sasl_mechanisms = shared.mailbox_mechanisms();
     o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
     o.max_bad_commands = cfg.session.max_errors;
     if shared.limiter.stressed() {
@@ -94,16 +89,12 @@ impl Session<'_> {
     /// session after too many. Whatever the machine queued (its `-ERR`)
     /// goes out after the wait.
     fn auth_failed(&mut self, m: &mut Server, attempt: Attempt) {
-        self.auth_failures += 1;
-        let action = self.shared.auth_guard.failed(attempt, self.auth_failures);
-        eprintln!(
-            "pop3 {}: authentication failed ({} on this connection; answered after {} ms)",
-            self.peer,
-            self.auth_failures,
-            action.delay.as_millis()
-        );
-        std::thread::sleep(action.delay);
-        if action.disconnect {
+        let who = format!("pop3 {}", self.peer);
+        if self
+            .shared
+            .auth_guard
+            .penalize(attempt, &mut self.auth_failures, &who)
+        {
             m.close_session();
         }
     }

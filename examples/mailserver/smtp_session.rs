@@ -107,6 +107,16 @@ impl Shared {
     /// The SASL mechanisms of `wanted` that can be offered: CRAM-MD5 only
     /// while every account has its plaintext password (the `--user` demo
     /// accounts).
+    /// The SASL mechanisms of the mailbox services (POP3, IMAP).
+    pub(crate) fn mailbox_mechanisms(&self) -> Vec<Mechanism> {
+        self.mechanisms(&[
+            Mechanism::ScramSha256,
+            Mechanism::CramMd5,
+            Mechanism::Plain,
+            Mechanism::Login,
+        ])
+    }
+
     pub(crate) fn mechanisms(&self, wanted: &[Mechanism]) -> Vec<Mechanism> {
         let cram = self.accounts.all_plaintext();
         wanted
