@@ -277,8 +277,8 @@ impl SmtpMail for MailServer {
     }
 }
 
-/// Several IMAP sessions (one in IDLE) while SMTP delivers from several
-/// connections at once: every message gets one UID, UIDs only grow for
+/// Ten IMAP sessions (one in IDLE) while SMTP delivers 1,000 messages
+/// from ten connections at once: every message gets one UID, UIDs only grow for
 /// every session, no UID names two messages, and the IDLE session hears of
 /// every message.
 const CONCURRENT: &str = r#"
@@ -377,12 +377,12 @@ fn concurrent_sessions_and_deliveries_get_unique_ascending_uids() {
         &[
             srv.smtp().port().to_string(),
             imap.port().to_string(),
-            "4".into(),
-            "50".into(),
-            "3".into(),
+            "10".into(),
+            "100".into(),
+            "9".into(),
         ],
     );
-    assert_eq!(out.trim(), "ok 200", "{out}\n{}", srv.log());
+    assert_eq!(out.trim(), "ok 1000", "{out}\n{}", srv.log());
     // On disk: 200 records, UIDs 1..=200 ascending, each file once.
     let list = fs::read_to_string(data.join("mailboxes/demo/dovecot-uidlist")).unwrap();
     let uids: Vec<u32> = list
@@ -390,13 +390,13 @@ fn concurrent_sessions_and_deliveries_get_unique_ascending_uids() {
         .skip(1)
         .map(|l| l.split(' ').next().unwrap().parse().unwrap())
         .collect();
-    assert_eq!(uids, (1..=200).collect::<Vec<u32>>());
+    assert_eq!(uids, (1..=1000).collect::<Vec<u32>>());
     let names: HashSet<&str> = list
         .lines()
         .skip(1)
         .filter_map(|l| l.split(" :").nth(1))
         .collect();
-    assert_eq!(names.len(), 200);
+    assert_eq!(names.len(), 1000);
 }
 
 /// UID FETCH of UID and FLAGS from a `doveadm exec imap` transcript.

@@ -17,7 +17,7 @@
 //!   driver tick (200 ms), and the folder synced when it moved.
 //! - Offered beyond the machine's own: UIDPLUS, MOVE, SPECIAL-USE,
 //!   CHILDREN, ESEARCH, SORT, THREAD=REFERENCES, THREAD=ORDEREDSUBJECT,
-//!   LIST-STATUS, LITERAL+. Not offered: CONDSTORE and QRESYNC (no
+//!   LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, LITERAL+. Not offered: CONDSTORE and QRESYNC (no
 //!   persisted mod-sequences, see [`crate::mailstore`]), BINARY, QUOTA,
 //!   METADATA.
 
@@ -57,7 +57,7 @@ use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 10] = [
+const CAPABILITIES: [&str; 11] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -68,6 +68,7 @@ const CAPABILITIES: [&str; 10] = [
     "THREAD=ORDEREDSUBJECT",
     "LIST-EXTENDED",
     "LIST-STATUS",
+    "STATUS=SIZE",
 ];
 
 /// The machine's options for a port: STARTTLS on the plain port, implicit
