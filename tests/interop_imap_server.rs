@@ -738,3 +738,171 @@ fn sigkill_during_append_and_move_loses_nothing_acknowledged() {
         moved.len()
     );
 }
+
+/// A minimal IMAP client for timing: sends a command and reads until its
+/// tagged completion, counting the octets (literals included).
+struct Timer {
+    r: std::io::BufReader<std::net::TcpStream>,
+    w: std::net::TcpStream,
+    n: u32,
+}
+
+impl Timer {
+    fn connect(port: u16, user: &str, pass: &str) -> Timer {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut t = Timer {
+            r: std::io::BufReader::new(s.try_clone().unwrap()),
+            w: s,
+            n: 0,
+        };
+        let mut greeting = String::new();
+        std::io::BufRead::read_line(&mut t.r, &mut greeting).unwrap();
+        t.run(&format!("LOGIN {user} {pass}"));
+        t
+    }
+
+    /// The command's response octets and how long it took.
+    fn run(&mut self, cmd: &str) -> (usize, std::time::Duration) {
+        use std::io::{BufRead, Read, Write};
+        self.n += 1;
+        let tag = format!("t{}", self.n);
+        let start = std::time::Instant::now();
+        self.w
+            .write_all(format!("{tag} {cmd}\r\n").as_bytes())
+            .unwrap();
+        let mut total = 0;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            self.r.read_until(b'\n', &mut line).unwrap();
+            assert!(!line.is_empty(), "connection closed during {cmd}");
+            total += line.len();
+            if line.starts_with(tag.as_bytes()) {
+                assert!(
+                    line[tag.len()..].starts_with(b" OK"),
+                    "{cmd}: {}",
+                    String::from_utf8_lossy(&line)
+                );
+                return (total, start.elapsed());
+            }
+            // A literal: `{n}` at the end of the line.
+            let l = line.strip_suffix(b"\r\n").unwrap_or(&line);
+            if l.ends_with(b"}")
+                && let Some(open) = l.iter().rposition(|&b| b == b'{')
+                && let Ok(n) = std::str::from_utf8(&l[open + 1..l.len() - 1])
+                    .unwrap_or("x")
+                    .parse::<usize>()
+            {
+                let mut buf = vec![0u8; n];
+                self.r.read_exact(&mut buf).unwrap();
+                total += n;
+            }
+        }
+    }
+}
+
+/// Writes `n` messages (corpus-like, with a text and an attachment part)
+/// into a Maildir's `new/`, named with sizes as a delivery would.
+fn fill_maildir(dir: &Path, n: usize) {
+    for i in 0..n {
+        let body = format!(
+            "From: Sender {i} <s{i}@example.com>\r\nTo: demo@localhost\r\nSubject: message {i} about topic {}\r\n\
+Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <{i}@bench>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n\
+--b\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+            i % 17,
+            "Some words of the message text, long enough to search. ".repeat(20),
+            "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n".repeat(40)
+        );
+        let name = format!(
+            "1700000000.M{i}P1Q{i}.bench,S={},W={}",
+            body.len(),
+            body.len()
+        );
+        fs::write(dir.join("new").join(name), body).unwrap();
+    }
+}
+
+/// The mailserver against Dovecot on copies of the same Maildir of 10,000
+/// messages, the same client, the same run: SELECT, FETCH 1:* (FLAGS
+/// ENVELOPE BODYSTRUCTURE), FETCH 1:* BODY.PEEK[], SEARCH TEXT. Prints the
+/// times and ratios (run in release: `cargo test --release -p mailwire
+/// --test interop_imap_server -- --ignored bench --nocapture`). Asserts only
+/// that both answered the same amount of data for the FETCHes.
+#[test]
+#[ignore = "benchmark: needs Dovecot; run in release"]
+fn bench_against_dovecot_same_maildir() {
+    let Some(dc) = common::dovecot::Dovecot::start() else {
+        return;
+    };
+    let n: usize = std::env::var("MAILWIRE_IMAP_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let data = scratch("imap-bench");
+    let mut srv = MailServer::start(&data, &["--user", "testuser:testpass"]);
+    let inbox = data.join("mailboxes/testuser");
+    fill_maildir(&inbox, n);
+    let port = srv.imap.expect("imap port").port();
+    // UIDs given by the mailserver; then the same Maildir for Dovecot.
+    Timer::connect(port, "testuser", "testpass").run("SELECT INBOX");
+    srv.terminate(std::time::Duration::from_secs(10));
+    copy_tree(&inbox, &dc.maildir());
+    assert!(
+        Command::new("chown")
+            .args(["-R", "vmail:vmail"])
+            .arg(dc.maildir())
+            .status()
+            .unwrap()
+            .success()
+    );
+    srv.restart();
+    let ours = srv.imap.expect("imap port").port();
+    let commands = [
+        "SELECT INBOX",
+        "FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)",
+        "FETCH 1:* BODY.PEEK[]",
+        "SEARCH TEXT \"topic 15\"",
+    ];
+    let mut report = String::new();
+    for (name, port) in [("mailserver", ours), ("dovecot", dc.imap_port)] {
+        let mut c = Timer::connect(port, "testuser", "testpass");
+        // Warm up (Dovecot builds its index and cache on first use).
+        for cmd in &commands {
+            c.run(cmd);
+        }
+        for cmd in &commands {
+            let mut best = std::time::Duration::MAX;
+            let mut size = 0;
+            for _ in 0..3 {
+                let (s, t) = c.run(cmd);
+                best = best.min(t);
+                size = s;
+            }
+            report.push_str(&format!(
+                "{name}\t{cmd}\t{:.1} ms\t{size} octets\n",
+                best.as_secs_f64() * 1e3
+            ));
+        }
+    }
+    eprintln!("{n} messages\n{report}");
+    let rows: Vec<(String, String, f64)> = report
+        .lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split('\t').collect();
+            (
+                w[0].into(),
+                w[1].into(),
+                w[2].trim_end_matches(" ms").parse().unwrap(),
+            )
+        })
+        .collect();
+    for cmd in &commands {
+        let t = |who: &str| rows.iter().find(|r| r.0 == who && r.1 == *cmd).unwrap().2;
+        eprintln!(
+            "{cmd}: dovecot/mailserver = {:.2}x",
+            t("dovecot") / t("mailserver")
+        );
+    }
+    srv.terminate(std::time::Duration::from_secs(10));
+}
