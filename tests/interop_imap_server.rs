@@ -906,3 +906,84 @@ fn bench_against_dovecot_same_maildir() {
     }
     srv.terminate(std::time::Duration::from_secs(10));
 }
+
+const CONDSTORE: &str = r#"
+import imaplib, smtplib, sys, re
+smtp_port, imap_port = int(sys.argv[1]), int(sys.argv[2])
+s = smtplib.SMTP("127.0.0.1", smtp_port)
+for i in range(2):
+    s.sendmail("a@example.com", ["demo@localhost"], "Subject: c%d\r\n\r\nx\r\n" % i)
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("demo", "demo")
+assert "CONDSTORE" in M.capability()[1][0].decode().split()
+typ, data = M._simple_command("ENABLE", "CONDSTORE")
+assert typ == "OK", data
+M.select("INBOX")
+h0 = int(M.response("HIGHESTMODSEQ")[1][0])
+typ, data = M.uid("FETCH", "1:*", "(FLAGS MODSEQ)")
+assert all(b"MODSEQ (" in d for d in data), data
+typ, data = M.store("1", "+FLAGS", "(\\Seen)")
+m1 = int(re.search(rb"MODSEQ \((\d+)\)", data[0]).group(1))
+assert m1 > h0, (m1, h0, data)
+typ, data = M._simple_command("UID", "FETCH", "1:*", "(FLAGS)", "(CHANGEDSINCE %d)" % h0)
+typ, data = M._untagged_response(typ, data, "FETCH")
+assert len(data) == 1 and b"UID 1" in data[0] and (b"MODSEQ (%d)" % m1) in data[0], data
+typ, data = M._simple_command("STORE", "2", "(UNCHANGEDSINCE 1)", "+FLAGS", "(\\Flagged)")
+assert typ == "OK", data
+assert any(b"MODIFIED 2" in (x or b"") for x in data), data
+typ, data = M.fetch("2", "(FLAGS)")
+assert b"\\Flagged" not in data[0], data
+typ, data = M.search(None, "MODSEQ", str(h0 + 1))
+assert data[0].startswith(b"1 (MODSEQ "), data
+# Another session's change arrives with its MODSEQ.
+N = imaplib.IMAP4("127.0.0.1", imap_port)
+N.login("demo", "demo")
+N.select("INBOX")
+N.store("2", "+FLAGS", "(\\Answered)")
+N.logout()
+typ, data = M.noop()
+typ, data = M._untagged_response(typ, data, "FETCH")
+assert any(b"\\Answered" in d and b"MODSEQ" in d for d in data), data
+typ, data = M.status("INBOX", "(HIGHESTMODSEQ)")
+h = int(re.search(rb"HIGHESTMODSEQ (\d+)", data[0]).group(1))
+assert h > m1, (h, m1)
+print("highest", h)
+M.logout()
+"#;
+
+/// CONDSTORE (RFC 7162): MODSEQ in FETCH and after STORE, CHANGEDSINCE,
+/// UNCHANGEDSINCE, SEARCH MODSEQ, another session's change with its
+/// MODSEQ, STATUS HIGHESTMODSEQ; the mod-sequences survive a restart.
+#[test]
+#[ignore = "interop: needs python3"]
+fn condstore_with_imaplib_and_across_a_restart() {
+    if !have("python3") {
+        return;
+    }
+    let data = scratch("imap-condstore");
+    let mut srv = MailServer::start(&data, &[]);
+    let imap = srv.imap.expect("imap port");
+    let out = python(
+        CONDSTORE,
+        &[srv.smtp().port().to_string(), imap.port().to_string()],
+    );
+    let highest = out
+        .lines()
+        .find_map(|l| l.strip_prefix("highest "))
+        .unwrap()
+        .to_string();
+    srv.restart();
+    let imap = srv.imap.expect("imap port");
+    let again = python(
+        r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("demo", "demo")
+M.select("INBOX")
+print("highest", M.response("HIGHESTMODSEQ")[1][0].decode())
+"#,
+        &[imap.port().to_string()],
+    );
+    assert_eq!(again.trim(), format!("highest {highest}"), "{out}");
+}

@@ -17,9 +17,9 @@
 //!   driver tick (200 ms), and the folder synced when it moved.
 //! - Offered beyond the machine's own: UIDPLUS, MOVE, SPECIAL-USE,
 //!   CHILDREN, ESEARCH, SORT, THREAD=REFERENCES, THREAD=ORDEREDSUBJECT,
-//!   LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, LITERAL+. Not offered: CONDSTORE and QRESYNC (no
-//!   persisted mod-sequences, see [`crate::mailstore`]), BINARY, QUOTA,
-//!   METADATA.
+//!   LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, CONDSTORE (mod-sequences
+//!   persisted by the store), LITERAL+. Not offered: QRESYNC (expunged
+//!   UIDs are not remembered), BINARY, QUOTA, METADATA.
 
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
@@ -39,10 +39,11 @@ use mailwire::imap::server::{
     AuthMethod, Completion, Event, FetchLiteral, Greeting, LiteralExtension, Namespaces, Options,
     Server, Streamed,
 };
+
 use mailwire::imap::{
-    Atom, Code, CommandBody, Data, Date, DateTime, FetchAttr, FetchAttrs, FetchItem, Flag, IString,
-    ListItem, ListReturn, ListSelect, Mailbox, Namespace, SearchReturn, Section, SequenceSet,
-    StatusAttr, StatusItem, StoreKind, Tag, ThreadAlgorithm,
+    Atom, Code, CommandBody, Data, Date, DateTime, FetchAttr, FetchAttrs, FetchItem, FetchModifier,
+    Flag, IString, ListItem, ListReturn, ListSelect, Mailbox, Namespace, SearchReturn, Section,
+    SelectParam, SequenceSet, StatusAttr, StatusItem, StoreKind, Tag, ThreadAlgorithm,
 };
 use mailwire::pop3::WireSize;
 use mailwire::sasl::Mechanism;
@@ -57,7 +58,7 @@ use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 11] = [
+const CAPABILITIES: [&str; 12] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -69,6 +70,7 @@ const CAPABILITIES: [&str; 11] = [
     "LIST-EXTENDED",
     "LIST-STATUS",
     "STATUS=SIZE",
+    "CONDSTORE",
 ];
 
 /// The machine's options for a port: STARTTLS on the plain port, implicit
@@ -179,62 +181,81 @@ struct Selected {
     files: Vec<MsgFile>,
     watch: Arc<AtomicU64>,
     seen: u64,
+    keyword_room: bool,
+    /// HIGHESTMODSEQ as last read from the store.
+    highest_modseq: u64,
 }
 
 impl Selected {
+    /// The kit's model anew from `files`, with the store's mod-sequences
+    /// (the saved search result `$` kept).
+    fn rebuild(&mut self) {
+        let mut mb = KitMailbox::new(self.mb.uid_validity(), self.keyword_room);
+        for f in &self.files {
+            if let Some(uid) = NonZeroU32::new(f.uid) {
+                mb.push_existing(uid, f.flags.clone(), f.modseq, f.recent);
+            }
+        }
+        mb.raise_uid_next(self.mb.uid_next());
+        mb.raise_highest_modseq(self.highest_modseq.max(self.mb.highest_modseq()));
+        mb.save_result(self.mb.saved().to_vec());
+        self.mb = mb;
+    }
+
     /// Brings the snapshot up to date; returns the untagged responses that
-    /// tell the client (FETCH for flags, EXPUNGE, EXISTS, RECENT).
-    fn resync(&mut self) -> io::Result<Vec<Data<'static>>> {
+    /// tell the client (FETCH for flags, with MODSEQ under CONDSTORE;
+    /// EXPUNGE, EXISTS, RECENT).
+    fn resync(&mut self, condstore: bool) -> io::Result<Vec<Data<'static>>> {
         self.seen = self.watch.load(Ordering::SeqCst);
         let snap = self.folder.sync(true)?;
         let mut out = Vec::new();
         let mut gone = Vec::new();
         let mut disk = snap.messages.into_iter().peekable();
-        let mut changed = Vec::new();
-        for (i, e) in self.mb.entries().iter().enumerate() {
-            while disk.peek().is_some_and(|d| d.uid < e.uid.get()) {
+        for i in 0..self.files.len() {
+            let uid = self.files[i].uid;
+            while disk.peek().is_some_and(|d| d.uid < uid) {
                 disk.next();
             }
             match disk.peek() {
-                Some(d) if d.uid == e.uid.get() => {
+                Some(d) if d.uid == uid => {
                     let Some(d) = disk.next() else { break };
-                    if d.flags != e.flags {
-                        changed.push((i as u32 + 1, d.flags.clone()));
+                    let old = &self.files[i];
+                    if d.flags != old.flags || d.modseq != old.modseq {
+                        out.push(fetch_flags(
+                            i as u32 + 1,
+                            NonZeroU32::new(uid).unwrap_or(NonZeroU32::MIN),
+                            &d.flags,
+                            old.recent,
+                            true,
+                            condstore.then_some(d.modseq),
+                        ));
                     }
-                    let recent = self.files[i].recent;
+                    let recent = old.recent;
                     self.files[i] = MsgFile { recent, ..d };
                 }
                 _ => gone.push(i as u32 + 1),
             }
-        }
-        for (seq, flags) in changed {
-            self.mb
-                .store(&[seq], StoreKind::Replace, &flags.to_flags(false), None);
-            if let Some(e) = self.mb.entry(seq) {
-                out.push(fetch_flags(seq, e.uid, &e.flags, e.recent, true));
-            }
-        }
-        for &seq in gone.iter().rev() {
-            self.files.remove(seq as usize - 1);
         }
         for n in self.mb.expunge(&gone) {
             if let Some(n) = NonZeroU32::new(n) {
                 out.push(Data::Expunge(n));
             }
         }
-        let before = self.mb.len();
-        let mut recent = false;
-        for d in disk {
-            let Some(uid) = NonZeroU32::new(d.uid) else {
-                continue;
-            };
-            if self.mb.push_existing(uid, d.flags.clone(), 1, d.recent) {
-                recent |= d.recent;
-                self.files.push(d);
-            }
+        for &seq in gone.iter().rev() {
+            self.files.remove(seq as usize - 1);
         }
+        let before = self.files.len();
+        let last = self.files.last().map_or(0, |f| f.uid);
+        let mut recent = false;
+        for d in disk.filter(|d| d.uid > last) {
+            recent |= d.recent;
+            self.files.push(d);
+        }
+        self.keyword_room = snap.keyword_room;
+        self.highest_modseq = snap.highest_modseq;
         self.mb.raise_uid_next(snap.uid_next);
-        if self.mb.len() != before {
+        self.rebuild();
+        if self.files.len() != before {
             out.push(Data::Exists(self.mb.len()));
             if recent {
                 out.push(Data::Recent(self.mb.recent_count()));
@@ -262,18 +283,20 @@ impl Selected {
     }
 }
 
-/// `* seq FETCH (FLAGS (...) [UID n])`.
+/// `* seq FETCH (FLAGS (...) [UID n] [MODSEQ (m)])`.
 fn fetch_flags(
     seq: u32,
     uid: NonZeroU32,
     flags: &Flags,
     recent: bool,
     with_uid: bool,
+    modseq: Option<u64>,
 ) -> Data<'static> {
     let mut items = vec![FetchItem::Flags(flags.to_flags(recent))];
     if with_uid {
         items.push(FetchItem::Uid(uid));
     }
+    items.extend(modseq.map(FetchItem::ModSeq));
     Data::Fetch {
         seq: NonZeroU32::new(seq).unwrap_or(NonZeroU32::MIN),
         items,
@@ -299,11 +322,19 @@ struct Session<'a> {
     user: Option<String>,
     sel: Option<Selected>,
     idling: bool,
+    /// A CONDSTORE-enabling command was given (RFC 7162 §3.1).
+    condstore: bool,
     attempt: Option<Attempt>,
     auth_failures: u32,
 }
 
 impl Session<'_> {
+    /// Whether responses carry MODSEQ (ENABLE CONDSTORE, or a command
+    /// that enables it, RFC 7162 §3.1).
+    fn condstore(&self, m: &Server) -> bool {
+        self.condstore || m.is_enabled("CONDSTORE")
+    }
+
     fn store(&self) -> &MailStore {
         &self.shared.store.mail
     }
@@ -376,14 +407,14 @@ impl Session<'_> {
 
     /// What changed in the selected folder since the client last heard
     /// (when its counter moved, or `always`), as untagged responses.
-    fn changes(&mut self, always: bool) -> Vec<Data<'static>> {
+    fn changes(&mut self, always: bool, condstore: bool) -> Vec<Data<'static>> {
         let Some(sel) = self.sel.as_mut() else {
             return Vec::new();
         };
         if !always && sel.watch.load(Ordering::SeqCst) == sel.seen {
             return Vec::new();
         }
-        match sel.resync() {
+        match sel.resync(condstore) {
             Ok(data) => data,
             Err(e) => {
                 let name = sel.name.clone();
@@ -396,7 +427,8 @@ impl Session<'_> {
     /// Sends the changes as data of the command in progress (only when
     /// the moment allows EXPUNGE).
     fn updates(&mut self, m: &mut Server, handle: mailwire::imap::server::Handle, always: bool) {
-        for d in self.changes(always) {
+        let condstore = self.condstore(m);
+        for d in self.changes(always, condstore) {
             let _ = m.send_data(handle, d);
         }
     }
@@ -436,8 +468,14 @@ impl Session<'_> {
         match cmd {
             CommandBody::Noop => Completion::ok("NOOP completed"),
             CommandBody::Check => Completion::ok("CHECK completed"),
-            CommandBody::Select { mailbox, .. } => self.select(m, handle, &user, &mailbox, false),
-            CommandBody::Examine { mailbox, .. } => self.select(m, handle, &user, &mailbox, true),
+            CommandBody::Select { mailbox, params } => {
+                self.condstore |= params.contains(&SelectParam::CondStore);
+                self.select(m, handle, &user, &mailbox, false)
+            }
+            CommandBody::Examine { mailbox, params } => {
+                self.condstore |= params.contains(&SelectParam::CondStore);
+                self.select(m, handle, &user, &mailbox, true)
+            }
             CommandBody::Create { mailbox, .. } => match name_of(&mailbox) {
                 // A trailing delimiter only says a children will follow.
                 Some(n) => match self.store().create(&user, n.trim_end_matches('.')) {
@@ -551,8 +589,11 @@ impl Session<'_> {
             CommandBody::Expunge => self.expunge_cmd(m, handle, None),
             CommandBody::UidExpunge(set) => self.expunge_cmd(m, handle, Some(set)),
             CommandBody::Fetch {
-                uid, set, attrs, ..
-            } => match self.fetch(m, conn, handle, uid, &set, attrs) {
+                uid,
+                set,
+                attrs,
+                modifiers,
+            } => match self.fetch(m, conn, handle, uid, &set, attrs, &modifiers) {
                 Ok(c) => c,
                 // The connection broke in the middle of a literal.
                 Err(e) => {
@@ -569,10 +610,8 @@ impl Session<'_> {
                 silent,
                 flags,
             } => {
-                if unchanged_since.is_some() {
-                    return Completion::bad("CONDSTORE is not offered");
-                }
-                self.store_cmd(m, handle, uid, &set, kind, silent, &flags)
+                self.condstore |= unchanged_since.is_some();
+                self.store_cmd(m, handle, uid, &set, unchanged_since, kind, silent, &flags)
             }
             CommandBody::Search {
                 uid,
@@ -595,7 +634,7 @@ impl Session<'_> {
                 search,
             } => {
                 let (sel, seqs) = match self.matching(search.as_ref(), Some(charset)) {
-                    Ok(r) => r,
+                    Ok((sel, r)) => (sel, r.numbers),
                     Err(c) => return c,
                 };
                 let numbers =
@@ -616,7 +655,7 @@ impl Session<'_> {
                 search,
             } => {
                 let (sel, seqs) = match self.matching(search.as_ref(), Some(charset)) {
-                    Ok(r) => r,
+                    Ok((sel, r)) => (sel, r.numbers),
                     Err(c) => return c,
                 };
                 let threads = match algorithm {
@@ -665,16 +704,20 @@ impl Session<'_> {
             Ok(s) => s,
             Err(e) => return refusal(&StoreError::Io(e)),
         };
-        let mut mb = KitMailbox::new(snap.uid_validity, snap.keyword_room);
-        let mut files = Vec::with_capacity(snap.messages.len());
-        for f in snap.messages {
-            if let Some(uid) = NonZeroU32::new(f.uid)
-                && mb.push_existing(uid, f.flags.clone(), 1, f.recent)
-            {
-                files.push(f);
-            }
-        }
-        mb.raise_uid_next(snap.uid_next);
+        let mut sel = Selected {
+            name,
+            folder,
+            read_only: examine,
+            mb: KitMailbox::new(snap.uid_validity, snap.keyword_room),
+            files: snap.messages,
+            watch,
+            seen,
+            keyword_room: snap.keyword_room,
+            highest_modseq: snap.highest_modseq,
+        };
+        sel.mb.raise_uid_next(snap.uid_next);
+        sel.rebuild();
+        let mb = &sel.mb;
         let _ = m.send_data(handle, Data::Flags(mb.flags()));
         let _ = m.send_data(handle, Data::Exists(mb.len()));
         let _ = m.send_data(handle, Data::Recent(mb.recent_count()));
@@ -705,15 +748,11 @@ impl Session<'_> {
                 Completion::ok("First unseen").with_code(Code::Unseen(u)),
             );
         }
-        self.sel = Some(Selected {
-            name,
-            folder,
-            read_only: examine,
-            mb,
-            files,
-            watch,
-            seen,
-        });
+        let _ = m.send_status(
+            handle,
+            Completion::ok("Highest").with_code(Code::HighestModSeq(mb.highest_modseq())),
+        );
+        self.sel = Some(sel);
         if examine {
             Completion::ok("EXAMINE completed").with_code(Code::ReadOnly)
         } else {
@@ -866,7 +905,8 @@ impl Session<'_> {
                     })
                     .sum(),
                 StatusAttr::AppendLimit => self.shared.store.cfg.max_size as u64,
-                // HIGHESTMODSEQ, MAILBOXID: not kept.
+                StatusAttr::HighestModSeq => snap.highest_modseq,
+                // MAILBOXID: not kept.
                 _ => continue,
             };
             out.push(StatusItem::Number(*a, Some(v)));
@@ -951,6 +991,7 @@ impl Session<'_> {
     /// streams from the file in 64 KiB chunks, sent as they are read: the
     /// session never holds the message. Anything else parses the message
     /// once with the kit.
+    #[allow(clippy::too_many_arguments)]
     fn fetch(
         &mut self,
         m: &mut Server,
@@ -959,14 +1000,26 @@ impl Session<'_> {
         uid: bool,
         set: &SequenceSet,
         attrs: FetchAttrs<'_>,
+        modifiers: &[FetchModifier],
     ) -> io::Result<Completion<'static>> {
+        let mut changed_since = None;
+        for md in modifiers {
+            match md {
+                FetchModifier::ChangedSince(q) => changed_since = Some(*q),
+                FetchModifier::Vanished => return Ok(Completion::bad("QRESYNC is not offered")),
+            }
+        }
         let Some(sel) = self.sel.as_mut() else {
             return Ok(Completion::bad("no mailbox selected"));
         };
-        let seqs = match sel.mb.resolve(set, uid) {
+        let mut seqs = match sel.mb.resolve(set, uid) {
             Ok(s) => s,
             Err(e) => return Ok(Completion::bad(&e.to_string())),
         };
+        if let Some(q) = changed_since {
+            // RFC 7162 §3.1.4.1: only what changed, and MODSEQ with it.
+            seqs = sel.mb.changed_since(&seqs, q);
+        }
         let mut attrs = match attrs {
             FetchAttrs::All => vec![
                 FetchAttr::Flags,
@@ -990,6 +1043,12 @@ impl Session<'_> {
         };
         if uid && !attrs.contains(&FetchAttr::Uid) {
             attrs.insert(0, FetchAttr::Uid);
+        }
+        if changed_since.is_some() && !attrs.contains(&FetchAttr::ModSeq) {
+            attrs.push(FetchAttr::ModSeq);
+        }
+        if attrs.contains(&FetchAttr::ModSeq) {
+            self.condstore = true;
         }
         let sets_seen = !sel.read_only
             && attrs.iter().any(|a| {
@@ -1077,7 +1136,7 @@ impl Session<'_> {
                         };
                         items.push(FetchItem::Rfc822Size(size));
                     }
-                    FetchAttr::ModSeq => {}
+                    FetchAttr::ModSeq => items.push(FetchItem::ModSeq(e.modseq)),
                     a => {
                         let Some(msg) = &msg else { continue };
                         match msg.fetch(a) {
@@ -1136,10 +1195,12 @@ impl Session<'_> {
         handle: mailwire::imap::server::Handle,
         uid: bool,
         set: &SequenceSet,
+        unchanged_since: Option<u64>,
         kind: StoreKind,
         silent: bool,
         flags: &[Flag<'_>],
     ) -> Completion<'static> {
+        let condstore = self.condstore(m);
         let Some(sel) = self.sel.as_mut() else {
             return Completion::bad("no mailbox selected");
         };
@@ -1150,25 +1211,44 @@ impl Session<'_> {
             Ok(s) => s,
             Err(e) => return Completion::bad(&e.to_string()),
         };
+        // RFC 7162 §3.1.3: a message changed since UNCHANGEDSINCE is left
+        // alone and named in MODIFIED.
+        let (seqs, modified): (Vec<u32>, Vec<u32>) = seqs.into_iter().partition(|&s| {
+            unchanged_since.is_none_or(|u| sel.mb.entry(s).is_none_or(|e| e.modseq <= u))
+        });
         if let Err(e) = set_flags(self.shared, sel, &seqs, kind, flags) {
             return Completion::no(&format!("STORE failed: {e}"));
         }
         if !silent {
             for seq in seqs {
                 if let Some(e) = sel.mb.entry(seq) {
-                    let _ = m.send_data(handle, fetch_flags(seq, e.uid, &e.flags, e.recent, uid));
+                    let modseq = condstore.then_some(e.modseq);
+                    let _ = m.send_data(
+                        handle,
+                        fetch_flags(seq, e.uid, &e.flags, e.recent, uid, modseq),
+                    );
                 }
             }
         }
-        Completion::ok("STORE completed")
+        let done = Completion::ok("STORE completed");
+        let named: Vec<u32> = if uid {
+            modified.iter().filter_map(|&s| sel.mb.uid(s)).collect()
+        } else {
+            modified
+        };
+        match compact_set(&named) {
+            Some(set) => done.with_code(Code::Modified(set)),
+            None => done,
+        }
     }
 
-    /// The selected folder and the sequence numbers the keys match in it.
+    /// The selected folder and the sequence numbers the keys match in it
+    /// (with the highest mod-sequence among them for a MODSEQ key).
     fn matching(
         &self,
         criteria: &[mailwire::imap::SearchKey<'_>],
         charset: Option<IString<'_>>,
-    ) -> Result<(&Selected, Vec<u32>), Completion<'static>> {
+    ) -> Result<(&Selected, search::SearchResult), Completion<'static>> {
         let Some(sel) = self.sel.as_ref() else {
             return Err(Completion::bad("no mailbox selected"));
         };
@@ -1186,10 +1266,7 @@ impl Session<'_> {
             .map_or(0, |d| d.as_secs() as i64);
         let ctx = SearchContext::of(&sel.mb, now);
         let all: Vec<u32> = (1..=sel.mb.len()).collect();
-        Ok((
-            sel,
-            search::search(&query, &ctx, false, sel.rows(&all)).numbers,
-        ))
+        Ok((sel, search::search(&query, &ctx, false, sel.rows(&all))))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1203,10 +1280,11 @@ impl Session<'_> {
         charset: Option<IString<'_>>,
         criteria: &[mailwire::imap::SearchKey<'_>],
     ) -> Completion<'static> {
-        let seqs = match self.matching(criteria, charset) {
-            Ok((_, s)) => s,
+        let (seqs, modseq) = match self.matching(criteria, charset) {
+            Ok((_, r)) => (r.numbers, r.modseq),
             Err(c) => return c,
         };
+        self.condstore |= modseq.is_some();
         let Some(sel) = self.sel.as_mut() else {
             return Completion::bad("no mailbox selected");
         };
@@ -1220,8 +1298,9 @@ impl Session<'_> {
                 let _ = m.send_data(
                     handle,
                     Data::Search {
+                        // RFC 7162 §3.1.5: no MODSEQ when nothing matched.
+                        modseq: modseq.filter(|_| !numbers.is_empty()),
                         numbers,
-                        modseq: None,
                     },
                 );
             }
@@ -1230,10 +1309,7 @@ impl Session<'_> {
                     sel.mb
                         .save_result(seqs.iter().filter_map(|&s| sel.mb.uid(s)).collect());
                 }
-                let result = search::SearchResult {
-                    numbers,
-                    modseq: None,
-                };
+                let result = search::SearchResult { numbers, modseq };
                 let only_save = opts.iter().all(|o| *o == SearchReturn::Save) && !opts.is_empty();
                 if !only_save {
                     let wanted: Vec<SearchReturn> = opts
@@ -1387,7 +1463,9 @@ fn expunge(shared: &Shared, sel: &mut Selected, seqs: &[u32]) -> io::Result<Vec<
         .iter()
         .filter_map(|&s| sel.files.get(s as usize - 1))
         .collect();
-    sel.folder.expunge(&files)?;
+    let highest = sel.folder.expunge(&files)?;
+    sel.highest_modseq = sel.highest_modseq.max(highest);
+    sel.mb.raise_highest_modseq(highest);
     shared.store.mail.notify(&sel.folder.dir);
     for &s in seqs.iter().rev() {
         sel.files.remove(s as usize - 1);
@@ -1442,10 +1520,10 @@ fn set_flags(
         let Some(new) = r else { continue };
         let i = s as usize - 1;
         let recent = sel.files[i].recent;
-        sel.mb
-            .store(&[s], StoreKind::Replace, &new.flags.to_flags(false), None);
+        sel.highest_modseq = sel.highest_modseq.max(new.modseq);
         sel.files[i] = MsgFile { recent, ..new };
     }
+    sel.rebuild();
     shared.store.mail.notify(&sel.folder.dir);
     // Our own change: nothing to tell ourselves.
     sel.seen = sel.watch.load(Ordering::SeqCst);
@@ -1517,7 +1595,8 @@ impl Handler<Server> for Session<'_> {
 impl Session<'_> {
     /// During IDLE: pushes what changed (the counter moved, or `always`).
     fn push_changes(&mut self, m: &mut Server, always: bool) {
-        for d in self.changes(always) {
+        let condstore = self.condstore(m);
+        for d in self.changes(always, condstore) {
             let _ = m.push_update(&d);
         }
     }
@@ -1536,6 +1615,7 @@ pub(crate) fn serve(
         user: None,
         sel: None,
         idling: false,
+        condstore: false,
         attempt: None,
         auth_failures: 0,
     };

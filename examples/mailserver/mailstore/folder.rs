@@ -40,12 +40,14 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mailwire::imap::kit::mailbox::{Flags, SystemFlags};
 
 use super::keywords::Keywords;
+use super::modseq::ModSeqs;
 use super::uidlist::UidList;
 use crate::maildir::{create_new, sync_dir, unique_name, write_atomic};
 
 const UIDLIST: &str = "dovecot-uidlist";
 const KEYWORDS: &str = "dovecot-keywords";
 const LOCK: &str = "dovecot-uidlist.lock";
+const MODSEQ: &str = "mailwire-modseq";
 /// A lock older than this is stale (Dovecot's default for this lock).
 const STALE: Duration = Duration::from_secs(120);
 /// How long to wait for the lock before failing the operation.
@@ -75,9 +77,16 @@ pub(crate) struct MsgFile {
     pub(crate) other: String,
     /// This sync moved it from `new/` to `cur/`: `\Recent` for the caller.
     pub(crate) recent: bool,
+    /// Its mod-sequence (RFC 7162).
+    pub(crate) modseq: u64,
 }
 
 impl MsgFile {
+    /// The flag letters of its name (after `:2,`).
+    fn info(&self) -> &str {
+        self.name.split_once(":2,").map_or("", |(_, i)| i)
+    }
+
     /// Where the file was.
     pub(crate) fn path(&self, dir: &Path) -> PathBuf {
         dir.join(if self.in_new { "new" } else { "cur" })
@@ -141,6 +150,8 @@ pub(crate) struct Snapshot {
     pub(crate) messages: Vec<MsgFile>,
     /// Whether a new keyword can still be stored.
     pub(crate) keyword_room: bool,
+    /// HIGHESTMODSEQ.
+    pub(crate) highest_modseq: u64,
 }
 
 /// The held lock; dropping it releases it.
@@ -300,6 +311,18 @@ impl Folder {
         }
     }
 
+    fn read_modseqs(&self) -> io::Result<ModSeqs> {
+        match fs::read_to_string(self.dir.join(MODSEQ)) {
+            Ok(t) => Ok(ModSeqs::parse(&t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ModSeqs::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_modseqs(&self, m: &ModSeqs) -> io::Result<()> {
+        write_atomic(&self.dir.join(MODSEQ), m.format().as_bytes())
+    }
+
     fn write_keywords(&self, kw: &Keywords) -> io::Result<()> {
         write_atomic(&self.dir.join(KEYWORDS), kw.format().as_bytes())
     }
@@ -385,6 +408,7 @@ impl Folder {
                 flags,
                 other,
                 recent: false,
+                modseq: 0,
             };
             if in_new && take_recent {
                 let to = format!("{}:2,{}", m.base, info);
@@ -406,11 +430,38 @@ impl Folder {
             }
             messages.push(m);
         }
+        // Mod-sequences: a message new to the table, or whose letters
+        // changed behind the store's back, gets a new one; so does the
+        // folder when messages went away.
+        let mut ms = self.read_modseqs()?;
+        let before = ms.map.len();
+        let present: HashSet<u32> = messages.iter().map(|m| m.uid).collect();
+        ms.map.retain(|u, _| present.contains(u));
+        let mut next = None;
+        let mut ms_changed = ms.map.len() != before;
+        for m in &mut messages {
+            match ms.map.get(&m.uid) {
+                Some((q, info)) if info == m.info() => m.modseq = *q,
+                _ => {
+                    let q = *next.get_or_insert_with(|| ms.next());
+                    ms.map.insert(m.uid, (q, m.info().to_string()));
+                    m.modseq = q;
+                    ms_changed = true;
+                }
+            }
+        }
+        if ms_changed {
+            if next.is_none() {
+                ms.next();
+            }
+            self.write_modseqs(&ms)?;
+        }
         Ok(Snapshot {
             uid_validity: list.uid_validity,
             uid_next: list.next_uid,
             messages,
             keyword_room: kw.has_room(),
+            highest_modseq: ms.highest,
         })
     }
 
@@ -454,6 +505,8 @@ impl Folder {
             self.write_keywords(&kw)?;
         }
         let cur = self.dir.join("cur");
+        let mut ms = self.read_modseqs()?;
+        let modseq = ms.next();
         let mut out = Vec::with_capacity(changes.len());
         for ((m, _), info) in changes.iter().zip(infos) {
             let to = format!("{}:2,{}", m.base, info);
@@ -463,27 +516,33 @@ impl Folder {
                 in_new: false,
                 flags,
                 other,
+                modseq,
                 ..(*m).clone()
             };
-            if !m.in_new && m.name == to {
-                out.push(Some(new));
-                continue;
-            }
-            let Some(from) = self.find(m) else {
-                out.push(None);
-                continue;
+            let renamed = if !m.in_new && m.name == to {
+                true
+            } else if let Some(from) = self.find(m) {
+                match fs::rename(&from, cur.join(&to)) {
+                    Ok(()) => true,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                false
             };
-            match fs::rename(&from, cur.join(&to)) {
-                Ok(()) => out.push(Some(new)),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => out.push(None),
-                Err(e) => return Err(e),
+            if renamed {
+                ms.map.insert(m.uid, (modseq, info));
+                out.push(Some(new));
+            } else {
+                out.push(None);
             }
         }
+        self.write_modseqs(&ms)?;
         Ok(out)
     }
 
-    /// Removes the files and their records.
-    pub(crate) fn expunge(&self, files: &[&MsgFile]) -> io::Result<()> {
+    /// Removes the files and their records; returns the new HIGHESTMODSEQ.
+    pub(crate) fn expunge(&self, files: &[&MsgFile]) -> io::Result<u64> {
         let _lock = self.lock()?;
         let mut gone = HashSet::new();
         for m in files {
@@ -499,8 +558,15 @@ impl Folder {
         let mut list = self.read_uidlist()?;
         list.records.retain(|r| !gone.contains(r.base.as_str()));
         self.write_uidlist(&list)?;
+        let mut ms = self.read_modseqs()?;
+        for m in files {
+            ms.map.remove(&m.uid);
+        }
+        let highest = ms.next();
+        self.write_modseqs(&ms)?;
         sync_dir(&self.dir.join("cur"))?;
-        sync_dir(&self.dir.join("new"))
+        sync_dir(&self.dir.join("new"))?;
+        Ok(highest)
     }
 
     /// A path in `tmp/` for a message with this base name.
@@ -528,15 +594,20 @@ impl Folder {
         }
         let cur = self.dir.join("cur");
         let mut uids = Vec::with_capacity(items.len());
+        let mut ms = self.read_modseqs()?;
+        let modseq = ms.next();
         for ((base, _), name) in items.iter().zip(&names) {
             fs::rename(self.tmp_path(base), cur.join(name))?;
             let uid = list
                 .assign(base.clone())
                 .ok_or_else(|| io::Error::other("UIDs used up"))?;
+            let info = name.split_once(":2,").map_or("", |(_, i)| i);
+            ms.map.insert(uid, (modseq, info.to_string()));
             uids.push(uid);
         }
         sync_dir(&cur)?;
         self.write_uidlist(&list)?;
+        self.write_modseqs(&ms)?;
         Ok((list.uid_validity, uids))
     }
 }

@@ -20,10 +20,11 @@
 //! - **UIDs and flags**: [`folder`] (`dovecot-uidlist` version 3,
 //!   `dovecot-keywords`, flags in the `:2,` info part, `,S=` and `,W=`
 //!   sizes in the name).
-//! - **MODSEQ** is not persisted: Dovecot keeps mod-sequences in its index
-//!   files, which the mailserver does not write, and a field of our own in
-//!   `dovecot-uidlist` would be dropped when Dovecot rewrites the file. The
-//!   mailserver therefore does not offer CONDSTORE or QRESYNC.
+//! - **MODSEQ** (CONDSTORE): in [`modseq`]'s `mailwire-modseq`, a file of
+//!   our own. Dovecot keeps mod-sequences in its index files, which the
+//!   mailserver does not write, and a field of our own in
+//!   `dovecot-uidlist` would be dropped when Dovecot rewrites the file.
+//!   Expunged UIDs are not remembered, so QRESYNC is not offered.
 //! - **Change notification**: every change made through the store (a
 //!   delivery, an expunge, flags, APPEND, COPY, MOVE) bumps the folder's
 //!   counter ([`MailStore::watch`]); an IDLE session compares the counter
@@ -31,6 +32,7 @@
 
 pub(crate) mod folder;
 pub(crate) mod keywords;
+pub(crate) mod modseq;
 pub(crate) mod uidlist;
 
 use std::collections::HashMap;
