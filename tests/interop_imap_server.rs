@@ -37,7 +37,8 @@ fn stdout_of(cmd: &mut Command) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "{cmd:?} failed:\n{stdout}\n{}",
+        "{:?} failed:\n{stdout}\n{}",
+        cmd.get_program(),
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
@@ -921,6 +922,7 @@ typ, data = M._simple_command("ENABLE", "CONDSTORE")
 assert typ == "OK", data
 M.select("INBOX")
 h0 = int(M.response("HIGHESTMODSEQ")[1][0])
+validity = int(M.response("UIDVALIDITY")[1][0])
 typ, data = M.uid("FETCH", "1:*", "(FLAGS MODSEQ)")
 assert all(b"MODSEQ (" in d for d in data), data
 typ, data = M.store("1", "+FLAGS", "(\\Seen)")
@@ -945,6 +947,24 @@ N.logout()
 typ, data = M.noop()
 typ, data = M._untagged_response(typ, data, "FETCH")
 assert any(b"\\Answered" in d and b"MODSEQ" in d for d in data), data
+# QRESYNC: a client back after an expunge and a flag change.
+M.store("1", "+FLAGS", "(\\Deleted)")
+M.expunge()
+Q = imaplib.IMAP4("127.0.0.1", imap_port)
+Q.login("demo", "demo")
+typ, data = Q._simple_command("ENABLE", "QRESYNC")
+assert typ == "OK", data
+typ, data = Q._simple_command("SELECT", "INBOX", "(QRESYNC (%d %d))" % (validity, h0))
+assert typ == "OK", data
+Q.state = "SELECTED"  # imaplib tracks only its own select()
+assert Q.untagged_responses.get("VANISHED") == [b"(EARLIER) 1"], Q.untagged_responses
+fetched = Q.untagged_responses.get("FETCH", [])
+assert len(fetched) == 1 and b"UID 2" in fetched[0] and b"\\Answered" in fetched[0], fetched
+# Under QRESYNC an expunge is a VANISHED.
+Q._simple_command("STORE", "1", "+FLAGS", "(\\Deleted)")
+typ, data = Q._simple_command("EXPUNGE")
+assert Q.untagged_responses.get("VANISHED")[-1] == b"2", Q.untagged_responses
+Q.logout()
 typ, data = M.status("INBOX", "(HIGHESTMODSEQ)")
 h = int(re.search(rb"HIGHESTMODSEQ (\d+)", data[0]).group(1))
 assert h > m1, (h, m1)
@@ -952,9 +972,11 @@ print("highest", h)
 M.logout()
 "#;
 
-/// CONDSTORE (RFC 7162): MODSEQ in FETCH and after STORE, CHANGEDSINCE,
-/// UNCHANGEDSINCE, SEARCH MODSEQ, another session's change with its
-/// MODSEQ, STATUS HIGHESTMODSEQ; the mod-sequences survive a restart.
+/// CONDSTORE and QRESYNC (RFC 7162): MODSEQ in FETCH and after STORE,
+/// CHANGEDSINCE, UNCHANGEDSINCE, SEARCH MODSEQ, another session's change
+/// with its MODSEQ, SELECT (QRESYNC ...) with VANISHED (EARLIER) and the
+/// changed flags, VANISHED for an expunge, STATUS HIGHESTMODSEQ; the
+/// mod-sequences survive a restart.
 #[test]
 #[ignore = "interop: needs python3"]
 fn condstore_with_imaplib_and_across_a_restart() {

@@ -18,8 +18,10 @@
 //! - Offered beyond the machine's own: UIDPLUS, MOVE, SPECIAL-USE,
 //!   CHILDREN, ESEARCH, SORT, THREAD=REFERENCES, THREAD=ORDEREDSUBJECT,
 //!   LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, CONDSTORE (mod-sequences
-//!   persisted by the store), LITERAL+. Not offered: QRESYNC (expunged
-//!   UIDs are not remembered), BINARY, QUOTA, METADATA.
+//!   persisted by the store), QRESYNC (without an expunge history: a
+//!   resynchronization reports every UID of the client's known set that is
+//!   gone, as RFC 7162 §3.2.5.2 allows), LITERAL+. Not offered: BINARY,
+//!   QUOTA, METADATA.
 
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
@@ -58,7 +60,7 @@ use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 12] = [
+const CAPABILITIES: [&str; 13] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -71,6 +73,7 @@ const CAPABILITIES: [&str; 12] = [
     "LIST-STATUS",
     "STATUS=SIZE",
     "CONDSTORE",
+    "QRESYNC",
 ];
 
 /// The machine's options for a port: STARTTLS on the plain port, implicit
@@ -199,13 +202,16 @@ impl Selected {
         mb.raise_uid_next(self.mb.uid_next());
         mb.raise_highest_modseq(self.highest_modseq.max(self.mb.highest_modseq()));
         mb.save_result(self.mb.saved().to_vec());
+        // No expunge history across sessions: a QRESYNC from before now
+        // gets every missing UID of its known set (RFC 7162 §3.2.5.2).
+        mb.forget_expunged(mb.highest_modseq());
         self.mb = mb;
     }
 
     /// Brings the snapshot up to date; returns the untagged responses that
     /// tell the client (FETCH for flags, with MODSEQ under CONDSTORE;
     /// EXPUNGE, EXISTS, RECENT).
-    fn resync(&mut self, condstore: bool) -> io::Result<Vec<Data<'static>>> {
+    fn resync(&mut self, condstore: bool, qresync: bool) -> io::Result<Vec<Data<'static>>> {
         self.seen = self.watch.load(Ordering::SeqCst);
         let snap = self.folder.sync(true)?;
         let mut out = Vec::new();
@@ -236,11 +242,15 @@ impl Selected {
                 _ => gone.push(i as u32 + 1),
             }
         }
-        for n in self.mb.expunge(&gone) {
-            if let Some(n) = NonZeroU32::new(n) {
-                out.push(Data::Expunge(n));
-            }
-        }
+        let gone_uids: Vec<u32> = gone
+            .iter()
+            .map(|&s| self.files[s as usize - 1].uid)
+            .collect();
+        out.extend(expunge_responses(
+            self.mb.expunge(&gone),
+            &gone_uids,
+            qresync,
+        ));
         for &seq in gone.iter().rev() {
             self.files.remove(seq as usize - 1);
         }
@@ -407,14 +417,14 @@ impl Session<'_> {
 
     /// What changed in the selected folder since the client last heard
     /// (when its counter moved, or `always`), as untagged responses.
-    fn changes(&mut self, always: bool, condstore: bool) -> Vec<Data<'static>> {
+    fn changes(&mut self, always: bool, condstore: bool, qresync: bool) -> Vec<Data<'static>> {
         let Some(sel) = self.sel.as_mut() else {
             return Vec::new();
         };
         if !always && sel.watch.load(Ordering::SeqCst) == sel.seen {
             return Vec::new();
         }
-        match sel.resync(condstore) {
+        match sel.resync(condstore, qresync) {
             Ok(data) => data,
             Err(e) => {
                 let name = sel.name.clone();
@@ -428,7 +438,7 @@ impl Session<'_> {
     /// the moment allows EXPUNGE).
     fn updates(&mut self, m: &mut Server, handle: mailwire::imap::server::Handle, always: bool) {
         let condstore = self.condstore(m);
-        for d in self.changes(always, condstore) {
+        for d in self.changes(always, condstore, m.is_enabled("QRESYNC")) {
             let _ = m.send_data(handle, d);
         }
     }
@@ -470,11 +480,11 @@ impl Session<'_> {
             CommandBody::Check => Completion::ok("CHECK completed"),
             CommandBody::Select { mailbox, params } => {
                 self.condstore |= params.contains(&SelectParam::CondStore);
-                self.select(m, handle, &user, &mailbox, false)
+                self.select(m, handle, &user, &mailbox, false, &params)
             }
             CommandBody::Examine { mailbox, params } => {
                 self.condstore |= params.contains(&SelectParam::CondStore);
-                self.select(m, handle, &user, &mailbox, true)
+                self.select(m, handle, &user, &mailbox, true, &params)
             }
             CommandBody::Create { mailbox, .. } => match name_of(&mailbox) {
                 // A trailing delimiter only says a children will follow.
@@ -579,7 +589,7 @@ impl Session<'_> {
                     && !sel.read_only
                 {
                     let seqs = deleted(&sel.mb, None);
-                    if let Err(e) = expunge(self.shared, sel, &seqs) {
+                    if let Err(e) = expunge(self.shared, sel, &seqs, false) {
                         done = Completion::no(&format!("expunge failed: {e}"));
                     }
                 }
@@ -689,8 +699,21 @@ impl Session<'_> {
         user: &str,
         mailbox: &Mailbox<'_>,
         examine: bool,
+        params: &[SelectParam],
     ) -> Completion<'static> {
         self.sel = None;
+        let qresync = params.iter().find_map(|p| match p {
+            SelectParam::QResync {
+                uidvalidity,
+                modseq,
+                known_uids,
+                seq_match,
+            } => Some((*uidvalidity, *modseq, known_uids, seq_match)),
+            _ => None,
+        });
+        if qresync.is_some() && !m.is_enabled("QRESYNC") {
+            return Completion::bad("QRESYNC is not enabled");
+        }
         let Some(name) = name_of(mailbox) else {
             return refusal(&StoreError::NoSuch);
         };
@@ -752,6 +775,32 @@ impl Session<'_> {
             handle,
             Completion::ok("Highest").with_code(Code::HighestModSeq(mb.highest_modseq())),
         );
+        // RFC 7162 §3.2.5: what vanished and what changed since the
+        // client's mod-sequence, when its UIDVALIDITY is still good.
+        if let Some((validity, modseq, known, seq_match)) = qresync
+            && let Some(out) = mb.qresync(
+                validity,
+                modseq,
+                known.as_ref(),
+                seq_match.as_ref().map(|(a, b)| (a, b)),
+            )
+        {
+            if let Some(uids) = out.vanished {
+                let _ = m.send_data(
+                    handle,
+                    Data::Vanished {
+                        earlier: true,
+                        uids,
+                    },
+                );
+            }
+            for seq in out.changed {
+                if let Some(e) = mb.entry(seq) {
+                    let d = fetch_flags(seq, e.uid, &e.flags, e.recent, true, Some(e.modseq));
+                    let _ = m.send_data(handle, d);
+                }
+            }
+        }
         self.sel = Some(sel);
         if examine {
             Completion::ok("EXAMINE completed").with_code(Code::ReadOnly)
@@ -1003,11 +1052,18 @@ impl Session<'_> {
         modifiers: &[FetchModifier],
     ) -> io::Result<Completion<'static>> {
         let mut changed_since = None;
+        let mut vanished = false;
         for md in modifiers {
             match md {
                 FetchModifier::ChangedSince(q) => changed_since = Some(*q),
-                FetchModifier::Vanished => return Ok(Completion::bad("QRESYNC is not offered")),
+                FetchModifier::Vanished => vanished = true,
             }
+        }
+        // RFC 7162 §3.2.6: VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC.
+        if vanished && (!uid || changed_since.is_none() || !m.is_enabled("QRESYNC")) {
+            return Ok(Completion::bad(
+                "VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC",
+            ));
         }
         let Some(sel) = self.sel.as_mut() else {
             return Ok(Completion::bad("no mailbox selected"));
@@ -1017,6 +1073,15 @@ impl Session<'_> {
             Err(e) => return Ok(Completion::bad(&e.to_string())),
         };
         if let Some(q) = changed_since {
+            if vanished && let Some(uids) = sel.mb.vanished_since(q, Some(set)) {
+                let _ = m.send_data(
+                    handle,
+                    Data::Vanished {
+                        earlier: true,
+                        uids,
+                    },
+                );
+            }
             // RFC 7162 §3.1.4.1: only what changed, and MODSEQ with it.
             seqs = sel.mb.changed_since(&seqs, q);
         }
@@ -1453,9 +1518,34 @@ fn deleted(mb: &KitMailbox, uids: Option<&SequenceSet>) -> Vec<u32> {
         .collect()
 }
 
+/// The responses for expunged messages: `* n EXPUNGE` each, or after
+/// ENABLE QRESYNC one `* VANISHED uids` (RFC 7162 §3.2.10).
+fn expunge_responses(nums: Vec<u32>, uids: &[u32], qresync: bool) -> Vec<Data<'static>> {
+    if qresync {
+        let mut sorted = uids.to_vec();
+        sorted.sort_unstable();
+        return compact_set(&sorted)
+            .map(|uids| Data::Vanished {
+                earlier: false,
+                uids,
+            })
+            .into_iter()
+            .collect();
+    }
+    nums.into_iter()
+        .filter_map(NonZeroU32::new)
+        .map(Data::Expunge)
+        .collect()
+}
+
 /// Removes the messages (ascending sequence numbers) from disk and from the
-/// snapshot; returns the EXPUNGE numbers to send.
-fn expunge(shared: &Shared, sel: &mut Selected, seqs: &[u32]) -> io::Result<Vec<NonZeroU32>> {
+/// snapshot; returns the responses that tell the client.
+fn expunge(
+    shared: &Shared,
+    sel: &mut Selected,
+    seqs: &[u32],
+    qresync: bool,
+) -> io::Result<Vec<Data<'static>>> {
     if seqs.is_empty() {
         return Ok(Vec::new());
     }
@@ -1463,6 +1553,7 @@ fn expunge(shared: &Shared, sel: &mut Selected, seqs: &[u32]) -> io::Result<Vec<
         .iter()
         .filter_map(|&s| sel.files.get(s as usize - 1))
         .collect();
+    let uids: Vec<u32> = files.iter().map(|f| f.uid).collect();
     let highest = sel.folder.expunge(&files)?;
     sel.highest_modseq = sel.highest_modseq.max(highest);
     sel.mb.raise_highest_modseq(highest);
@@ -1470,15 +1561,10 @@ fn expunge(shared: &Shared, sel: &mut Selected, seqs: &[u32]) -> io::Result<Vec<
     for &s in seqs.iter().rev() {
         sel.files.remove(s as usize - 1);
     }
-    Ok(sel
-        .mb
-        .expunge(seqs)
-        .into_iter()
-        .filter_map(NonZeroU32::new)
-        .collect())
+    Ok(expunge_responses(sel.mb.expunge(seqs), &uids, qresync))
 }
 
-/// [`expunge`], and the EXPUNGE responses for the command in progress.
+/// [`expunge`], and its responses for the command in progress.
 fn expunge_and_tell(
     shared: &Shared,
     sel: &mut Selected,
@@ -1486,8 +1572,9 @@ fn expunge_and_tell(
     handle: mailwire::imap::server::Handle,
     seqs: &[u32],
 ) -> io::Result<()> {
-    for n in expunge(shared, sel, seqs)? {
-        let _ = m.send_data(handle, Data::Expunge(n));
+    let qresync = m.is_enabled("QRESYNC");
+    for d in expunge(shared, sel, seqs, qresync)? {
+        let _ = m.send_data(handle, d);
     }
     Ok(())
 }
@@ -1596,7 +1683,7 @@ impl Session<'_> {
     /// During IDLE: pushes what changed (the counter moved, or `always`).
     fn push_changes(&mut self, m: &mut Server, always: bool) {
         let condstore = self.condstore(m);
-        for d in self.changes(always, condstore) {
+        for d in self.changes(always, condstore, m.is_enabled("QRESYNC")) {
             let _ = m.push_update(&d);
         }
     }
