@@ -1739,6 +1739,50 @@ mod tests {
     }
 
     #[test]
+    fn expunges_or_vanished() {
+        let n = |v| NonZeroU32::new(v).unwrap();
+        assert_eq!(
+            expunge_responses(vec![3, 3], &[7, 9], false),
+            [Data::Expunge(n(3)), Data::Expunge(n(3))]
+        );
+        assert_eq!(
+            expunge_responses(vec![3, 3], &[9, 7, 8], true),
+            [Data::Vanished {
+                earlier: false,
+                uids: SequenceSet::range(7, 9).unwrap()
+            }]
+        );
+        assert!(expunge_responses(vec![], &[], true).is_empty());
+    }
+
+    #[test]
+    fn flag_fetch_items() {
+        let mut f = Flags::default();
+        f.system.insert(SystemFlags::SEEN);
+        let d = fetch_flags(2, NonZeroU32::new(5).unwrap(), &f, true, true, Some(9));
+        let Data::Fetch { seq, items } = d else {
+            panic!()
+        };
+        assert_eq!(seq.get(), 2);
+        assert_eq!(
+            items,
+            [
+                FetchItem::Flags(vec![Flag::Seen, Flag::Recent]),
+                FetchItem::Uid(NonZeroU32::new(5).unwrap()),
+                FetchItem::ModSeq(9)
+            ]
+        );
+    }
+
+    #[test]
+    fn mailbox_names() {
+        assert_eq!(name_of(&Mailbox::Inbox).as_deref(), Some("INBOX"));
+        assert_eq!(mailbox_of("INBOX"), Some(Mailbox::Inbox));
+        let m = mailbox_of("Archive.2024").unwrap();
+        assert_eq!(name_of(&m).as_deref(), Some("Archive.2024"));
+    }
+
+    #[test]
     fn dates() {
         let d = imap_date(951_782_400).unwrap();
         assert_eq!(
