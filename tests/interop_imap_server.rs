@@ -129,6 +129,8 @@ assert data == [b"2"], data
 
 # Folders.
 assert M.create("Work.2024")[0] == "OK"
+typ, data = M.list('""', "W%")
+assert [l.decode() for l in data] == ['(\\NonExistent \\Noselect \\HasChildren) "." Work'], data
 assert M.create("Work")[0] == "OK"
 assert M.rename("Work", "Jobs")[0] == "OK"
 typ, data = M.list('""', "Jobs*")
@@ -1008,4 +1010,54 @@ print("highest", M.response("HIGHESTMODSEQ")[1][0].decode())
         &[imap.port().to_string()],
     );
     assert_eq!(again.trim(), format!("highest {highest}"), "{out}");
+}
+
+/// SIGTERM while a session IDLEs: the session gets a BYE and the server
+/// exits at once instead of waiting for the client.
+#[test]
+#[ignore = "interop: needs python3"]
+fn sigterm_ends_an_idle_session_with_bye() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    if !have("python3") {
+        return;
+    }
+    let data = scratch("imap-sigterm");
+    let mut srv = MailServer::start(&data, &[]);
+    let imap = srv.imap.expect("imap port");
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("demo", "demo")
+M.select("INBOX")
+M.send(b"i IDLE\r\n")
+M.readline()
+print("idling", flush=True)
+while True:
+    line = M.readline()
+    if not line or line.startswith(b"* BYE"):
+        print("got", line.decode().strip(), flush=True)
+        break
+"#,
+        )
+        .arg(imap.port().to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "idling");
+    let start = std::time::Instant::now();
+    let status = srv.terminate(std::time::Duration::from_secs(20));
+    assert!(status.is_some_and(|s| s.success()), "{}", srv.log());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+    let got = lines.next().unwrap().unwrap();
+    assert!(got.starts_with("got * BYE"), "{got}");
+    let _ = child.wait();
 }

@@ -835,6 +835,20 @@ impl Session<'_> {
             Err(e) => return refusal(&StoreError::Io(e)),
         };
         let subs = self.store().subscriptions(user).unwrap_or_default();
+        // The folders, and the levels above them that are no folder.
+        let mut entries: Vec<(String, bool)> = names.iter().map(|n| (n.clone(), true)).collect();
+        for n in &names {
+            let mut level = n.as_str();
+            while let Some((parent, _)) = level.rsplit_once('.') {
+                if !entries.iter().any(|(e, _)| e == parent) {
+                    entries.push((parent.to_string(), false));
+                }
+                level = parent;
+            }
+        }
+        if let Some(rest) = entries.get_mut(1..) {
+            rest.sort();
+        }
         let want_subscribed = select.contains(&ListSelect::Subscribed)
             || return_opts.contains(&ListReturn::Subscribed);
         let only_special = select.contains(&ListSelect::SpecialUse);
@@ -863,7 +877,8 @@ impl Session<'_> {
             }
             let mut full = reference.clone();
             full.extend_from_slice(p.as_bytes());
-            for n in &names {
+            for (n, exists) in &entries {
+                let (n, exists) = (n.as_str(), *exists);
                 let subscribed = subs.iter().any(|s| s == n);
                 let is_match = if n == "INBOX" {
                     // INBOX is case-insensitive.
@@ -874,6 +889,7 @@ impl Session<'_> {
                 if !is_match
                     || (select.contains(&ListSelect::Subscribed) && !subscribed)
                     || (only_special && MailStore::special_use(n).is_none())
+                    || (lsub && !exists && !subscribed)
                 {
                     continue;
                 }
@@ -885,6 +901,11 @@ impl Session<'_> {
                         attributes.push(a);
                     }
                 };
+                if !exists {
+                    // A level that only has children (RFC 5258 §3.4).
+                    push("NonExistent");
+                    push("Noselect");
+                }
                 push(if children {
                     "HasChildren"
                 } else {
@@ -913,7 +934,7 @@ impl Session<'_> {
                         Data::List(item)
                     },
                 );
-                if let Some(items) = status
+                if let Some(items) = status.filter(|_| exists)
                     && let Ok(items) = self.status_items(user, n, items)
                 {
                     let _ = m.send_data(handle, Data::Status { mailbox, items });
@@ -1672,6 +1693,12 @@ impl Handler<Server> for Session<'_> {
     }
 
     fn tick(&mut self, m: &mut Server) -> bool {
+        // SIGTERM: a session waiting for its client (IDLE included) ends
+        // with a BYE; a command in progress is never cut.
+        if self.shared.shutdown.load(Ordering::SeqCst) {
+            m.close_session("Server shutting down");
+            return true;
+        }
         if self.idling {
             self.push_changes(m, false);
         }
