@@ -23,13 +23,14 @@
 //!   gone, as RFC 7162 §3.2.5.2 allows), LITERAL+. Not offered: BINARY,
 //!   QUOTA, METADATA.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use mailwire::imap::kit::Message;
@@ -43,9 +44,10 @@ use mailwire::imap::server::{
 };
 
 use mailwire::imap::{
-    Atom, Code, CommandBody, Data, Date, DateTime, FetchAttr, FetchAttrs, FetchItem, FetchModifier,
-    Flag, IString, ListItem, ListReturn, ListSelect, Mailbox, Namespace, SearchReturn, Section,
-    SelectParam, SequenceSet, StatusAttr, StatusItem, StoreKind, Tag, ThreadAlgorithm,
+    Atom, BodyStructure, Code, CommandBody, Data, Date, DateTime, Envelope, FetchAttr, FetchAttrs,
+    FetchItem, FetchModifier, Flag, IString, ListItem, ListReturn, ListSelect, Mailbox, Namespace,
+    SearchReturn, Section, SelectParam, SequenceSet, StatusAttr, StatusItem, StoreKind, Tag,
+    ThreadAlgorithm,
 };
 use mailwire::pop3::WireSize;
 use mailwire::sasl::Mechanism;
@@ -172,6 +174,51 @@ fn date_and_size(path: Option<&PathBuf>, m: &MsgFile) -> (DateTime, u64) {
         .unwrap_or(0);
     let epoch = imap_date(0).unwrap_or_else(|| unreachable!("1970 is a date"));
     (imap_date(unix).unwrap_or(epoch), size)
+}
+
+/// A message's ENVELOPE, BODYSTRUCTURE and BODY, computed once by the kit
+/// and shared by every session: a Maildir file never changes, so the
+/// answers for (folder, base name) never go stale.
+#[derive(Debug)]
+struct Shape {
+    envelope: Envelope<'static>,
+    structure: BodyStructure<'static>,
+    body: BodyStructure<'static>,
+}
+
+/// At most this many shapes are kept (about 1-2 KiB each); past it the
+/// cache starts over.
+const SHAPES_MAX: usize = 100_000;
+
+type ShapeMap = HashMap<(PathBuf, String), Arc<Shape>>;
+
+fn shapes() -> &'static Mutex<ShapeMap> {
+    static SHAPES: OnceLock<Mutex<ShapeMap>> = OnceLock::new();
+    SHAPES.get_or_init(Default::default)
+}
+
+impl Shape {
+    fn cached(dir: &Path, base: &str) -> Option<Arc<Shape>> {
+        shapes()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(dir.to_path_buf(), base.to_string()))
+            .cloned()
+    }
+
+    fn remember(dir: &Path, base: &str, msg: &Message) -> Arc<Shape> {
+        let shape = Arc::new(Shape {
+            envelope: msg.envelope(),
+            structure: msg.body_structure(),
+            body: msg.body(),
+        });
+        let mut map = shapes().lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= SHAPES_MAX {
+            map.clear();
+        }
+        map.insert((dir.to_path_buf(), base.to_string()), shape.clone());
+        shape
+    }
 }
 
 /// The selected folder: the kit's sequence/UID/flag model and, in the same
@@ -1193,12 +1240,35 @@ impl Session<'_> {
                 return Ok(Completion::no(&format!("cannot set \\Seen: {e}")));
             }
         }
+        // ENVELOPE, BODYSTRUCTURE and BODY come from the shared cache
+        // when nothing else needs the message.
+        let shape_only = attrs.iter().all(|a| {
+            matches!(
+                a,
+                FetchAttr::Uid
+                    | FetchAttr::Flags
+                    | FetchAttr::InternalDate
+                    | FetchAttr::ModSeq
+                    | FetchAttr::Rfc822Size
+                    | FetchAttr::Envelope
+                    | FetchAttr::BodyStructure
+                    | FetchAttr::Body
+            )
+        });
         for seq in seqs {
             let (Some(e), Some(f)) = (sel.mb.entry(seq), sel.files.get(seq as usize - 1)) else {
                 continue;
             };
-            let path = sel.folder.find(f);
-            let msg = if needs_content {
+            let need_path = needs_content
+                || streamed.is_some()
+                || attrs.contains(&FetchAttr::InternalDate)
+                || (attrs.contains(&FetchAttr::Rfc822Size) && f.wire_size().is_none());
+            let path = if need_path { sel.folder.find(f) } else { None };
+            let mut shape = None;
+            if needs_content && shape_only {
+                shape = Shape::cached(&sel.folder.dir, &f.base);
+            }
+            let msg = if needs_content && shape.is_none() {
                 match path.as_ref().and_then(|p| fs::read(p).ok()) {
                     Some(bytes) => Some(Message::parse(bytes)),
                     // Expunged by another session meanwhile.
@@ -1207,6 +1277,9 @@ impl Session<'_> {
             } else {
                 None
             };
+            if shape_only && let Some(msg) = &msg {
+                shape = Some(Shape::remember(&sel.folder.dir, &f.base, msg));
+            }
             let mut items: Vec<FetchItem<'_>> = Vec::with_capacity(attrs.len());
             for a in &attrs {
                 match a {
@@ -1223,6 +1296,21 @@ impl Session<'_> {
                         items.push(FetchItem::Rfc822Size(size));
                     }
                     FetchAttr::ModSeq => items.push(FetchItem::ModSeq(e.modseq)),
+                    FetchAttr::Envelope if shape.is_some() => {
+                        if let Some(sh) = &shape {
+                            items.push(FetchItem::Envelope(Box::new(sh.envelope.clone())));
+                        }
+                    }
+                    FetchAttr::BodyStructure if shape.is_some() => {
+                        if let Some(sh) = &shape {
+                            items.push(FetchItem::BodyStructure(Box::new(sh.structure.clone())));
+                        }
+                    }
+                    FetchAttr::Body if shape.is_some() => {
+                        if let Some(sh) = &shape {
+                            items.push(FetchItem::Body(Box::new(sh.body.clone())));
+                        }
+                    }
                     a => {
                         let Some(msg) = &msg else { continue };
                         match msg.fetch(a) {
