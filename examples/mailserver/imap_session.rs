@@ -1255,6 +1255,8 @@ impl Session<'_> {
                     | FetchAttr::Body
             )
         });
+        // What the streamed literals put out, written in big pieces.
+        let mut pending = Vec::new();
         for seq in seqs {
             let (Some(e), Some(f)) = (sel.mb.entry(seq), sel.files.get(seq as usize - 1)) else {
                 continue;
@@ -1317,6 +1319,7 @@ impl Session<'_> {
                             Ok(Some(item)) => items.push(item),
                             Ok(None) => {}
                             Err(err) => {
+                                conn.write_all(&pending)?;
                                 return Ok(Completion::no(&err.to_string()).with_code(err.code()));
                             }
                         }
@@ -1341,6 +1344,7 @@ impl Session<'_> {
                 length,
             };
             if m.start_fetch_literal(handle, head).is_err() {
+                conn.write_all(&pending)?;
                 return Ok(Completion::no("FETCH failed"));
             }
             let mut buf = vec![0u8; 64 * 1024];
@@ -1356,8 +1360,18 @@ impl Session<'_> {
                 }
                 let _ = m.send_literal_chunk(handle, &buf[..n]);
                 left -= n as u64;
-                crate::driver::flush(m, conn, &mut Vec::new())?;
+                // Out in writes of about 256 KiB: memory stays bounded,
+                // and many small messages do not cost a write each.
+                while m.poll_transmit(Instant::now(), &mut pending).is_some() {}
+                if pending.len() >= 256 << 10 {
+                    conn.write_all(&pending)?;
+                    pending.clear();
+                }
             }
+        }
+        while m.poll_transmit(Instant::now(), &mut pending).is_some() {}
+        if !pending.is_empty() {
+            conn.write_all(&pending)?;
         }
         Ok(Completion::ok("FETCH completed"))
     }
