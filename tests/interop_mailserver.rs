@@ -40,6 +40,9 @@ mod driver;
 #[path = "../examples/mailserver/hops.rs"]
 mod hops;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/imap_session.rs"]
+mod imap_session;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/limits.rs"]
 mod limits;
 #[allow(dead_code, unreachable_pub)]
