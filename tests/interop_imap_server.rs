@@ -31,6 +31,17 @@ fn banner_addr(srv: &MailServer, port: &str) -> SocketAddr {
         .unwrap_or_else(|| panic!("no {port} port in the banner:\n{}", srv.stdout))
 }
 
+/// A fresh mailserver (default options) for a test that drives it from
+/// Python; `None` (the test skips) when python3 is missing.
+fn python_server(tag: &str) -> Option<(MailServer, std::path::PathBuf)> {
+    if !have("python3") {
+        return None;
+    }
+    let data = scratch(tag);
+    let srv = MailServer::start(&data, &[]);
+    Some((srv, data))
+}
+
 /// Runs a program to its end; panics with its output on failure.
 fn stdout_of(cmd: &mut Command) -> String {
     let out = cmd.output().expect("the program runs");
@@ -205,11 +216,9 @@ print("ok")
 #[test]
 #[ignore = "interop: needs python3"]
 fn imaplib_session_against_mailserver() {
-    if !have("python3") {
+    let Some((srv, data)) = python_server("imap-imaplib") else {
         return;
-    }
-    let data = scratch("imap-imaplib");
-    let srv = MailServer::start(&data, &[]);
+    };
     let imap = srv.imap.expect("imap port");
     let pop3 = banner_addr(&srv, "pop3");
     let out = python(
@@ -369,11 +378,9 @@ print("ok", total)
 #[test]
 #[ignore = "interop: needs python3"]
 fn concurrent_sessions_and_deliveries_get_unique_ascending_uids() {
-    if !have("python3") {
+    let Some((srv, data)) = python_server("imap-concurrent") else {
         return;
-    }
-    let data = scratch("imap-concurrent");
-    let srv = MailServer::start(&data, &[]);
+    };
     let imap = srv.imap.expect("imap port");
     let out = python(
         CONCURRENT,
@@ -673,11 +680,9 @@ M.logout()
 fn sigkill_during_append_and_move_loses_nothing_acknowledged() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
-    if !have("python3") {
+    let Some((mut srv, _)) = python_server("imap-sigkill") else {
         return;
-    }
-    let data = scratch("imap-sigkill");
-    let mut srv = MailServer::start(&data, &[]);
+    };
     let imap = srv.imap.expect("imap port");
     let mut child = Command::new("python3")
         .arg("-c")
@@ -995,11 +1000,9 @@ M.logout()
 #[test]
 #[ignore = "interop: needs python3"]
 fn condstore_with_imaplib_and_across_a_restart() {
-    if !have("python3") {
+    let Some((mut srv, _)) = python_server("imap-condstore") else {
         return;
-    }
-    let data = scratch("imap-condstore");
-    let mut srv = MailServer::start(&data, &[]);
+    };
     let imap = srv.imap.expect("imap port");
     let out = python(
         CONDSTORE,
@@ -1032,11 +1035,9 @@ print("highest", M.response("HIGHESTMODSEQ")[1][0].decode())
 fn sigterm_ends_an_idle_session_with_bye() {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
-    if !have("python3") {
+    let Some((mut srv, _)) = python_server("imap-sigterm") else {
         return;
-    }
-    let data = scratch("imap-sigterm");
-    let mut srv = MailServer::start(&data, &[]);
+    };
     let imap = srv.imap.expect("imap port");
     let mut child = Command::new("python3")
         .arg("-c")
