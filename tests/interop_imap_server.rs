@@ -1075,3 +1075,47 @@ while True:
     assert!(got.starts_with("got * BYE"), "{got}");
     let _ = child.wait();
 }
+
+/// IMAPS (implicit TLS, RFC 8314) and the SASL mechanisms through imaplib:
+/// AUTHENTICATE PLAIN and CRAM-MD5 over TLS, a wrong password refused.
+#[test]
+#[ignore = "interop: needs python3"]
+fn imaps_and_sasl_with_imaplib() {
+    if !have("python3") {
+        return;
+    }
+    let data = scratch("imap-imaps");
+    let mut srv = MailServer::start(&data, &["--imaps", "127.0.0.1:0"]);
+    let imaps = banner_addr(&srv, "imaps");
+    let out = python(
+        r#"
+import imaplib, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+port = int(sys.argv[1])
+M = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+assert "STARTTLS" not in M.capabilities, M.capabilities
+assert "AUTH=PLAIN" in M.capabilities, M.capabilities
+typ, data = M.authenticate("PLAIN", lambda _: b"\0demo\0demo")
+assert typ == "OK", data
+typ, data = M.select("INBOX")
+assert typ == "OK", data
+M.logout()
+M = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+typ, data = M.login_cram_md5("demo", "demo")
+assert typ == "OK", data
+M.logout()
+M = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+try:
+    M.login("demo", "wrong")
+    raise SystemExit("a wrong password was taken")
+except imaplib.IMAP4.error:
+    pass
+print("ok")
+"#,
+        &[imaps.port().to_string()],
+    );
+    assert_eq!(out.trim(), "ok", "{}", srv.log());
+    srv.terminate(std::time::Duration::from_secs(10));
+}
