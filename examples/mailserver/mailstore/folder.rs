@@ -790,6 +790,41 @@ mod tests {
     }
 
     #[test]
+    fn modseqs_persist_and_follow_changes_made_elsewhere() {
+        let f = scratch("modseq");
+        deliver(&f, b"a\r\n");
+        deliver(&f, b"b\r\n");
+        let s = f.sync(true).unwrap();
+        let (q1, q2) = (s.messages[0].modseq, s.messages[1].modseq);
+        assert!(s.highest_modseq >= q1.max(q2));
+        // A STORE through the store: one new mod-sequence, recorded.
+        let mut fl = Flags::default();
+        fl.system.insert(SystemFlags::SEEN);
+        let out = f.set_flags(&[(&s.messages[0], fl)]).unwrap();
+        let q = out[0].as_ref().unwrap().modseq;
+        assert!(q > s.highest_modseq);
+        let s2 = f.sync(true).unwrap();
+        assert_eq!(s2.messages[0].modseq, q, "kept across syncs");
+        assert_eq!(s2.messages[1].modseq, q2, "the other one unchanged");
+        // Another program renames the second file (a flag): a new one.
+        let m = &s2.messages[1];
+        fs::rename(
+            m.path(&f.dir),
+            f.dir.join("cur").join(format!("{}:2,F", m.base)),
+        )
+        .unwrap();
+        let s3 = f.sync(true).unwrap();
+        assert!(s3.messages[1].modseq > q);
+        assert!(s3.messages[1].flags.system.contains(SystemFlags::FLAGGED));
+        assert_eq!(s3.messages[0].modseq, q);
+        // An expunge raises HIGHESTMODSEQ.
+        let h = f.expunge(&[&s3.messages[0]]).unwrap();
+        assert!(h > s3.highest_modseq);
+        assert_eq!(f.sync(true).unwrap().highest_modseq, h);
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    #[test]
     fn stale_lock_of_a_dead_process_is_taken() {
         let f = scratch("stale");
         // PID 0x7ffffffe does not exist.
