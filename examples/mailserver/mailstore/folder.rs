@@ -358,6 +358,46 @@ impl Folder {
     /// STATUS leave them). Returns every message.
     pub(crate) fn sync(&self, take_recent: bool) -> io::Result<Snapshot> {
         let _lock = self.lock()?;
+        let key = self.state_key();
+        if let Some(snap) = cached_snapshot(&self.dir, key.as_ref(), take_recent) {
+            return Ok(snap);
+        }
+        let snap = self.sync_locked(take_recent)?;
+        // The key after our own writes: unchanged since, the next sync
+        // can answer from memory.
+        remember_snapshot(&self.dir, self.state_key(), &snap);
+        Ok(snap)
+    }
+
+    /// What identifies the folder's state on disk: the control files'
+    /// and directories' modification times, sizes and inodes. `None` when
+    /// something changed less than [`TRUST_AFTER`] ago (a timestamp cannot
+    /// tell two changes within its granularity apart; Dovecot waits the
+    /// same way).
+    fn state_key(&self) -> Option<Vec<(u128, u64, u64)>> {
+        use std::os::unix::fs::MetadataExt as _;
+        let now = SystemTime::now();
+        let mut key = Vec::with_capacity(5);
+        for name in [UIDLIST, MODSEQ, KEYWORDS, "new", "cur"] {
+            match fs::metadata(self.dir.join(name)) {
+                Ok(md) => {
+                    let mtime = md.modified().ok()?;
+                    if now
+                        .duration_since(mtime)
+                        .map_or(true, |age| age < TRUST_AFTER)
+                    {
+                        return None;
+                    }
+                    let nanos = mtime.duration_since(UNIX_EPOCH).ok()?.as_nanos();
+                    key.push((nanos, md.len(), md.ino()));
+                }
+                Err(_) => key.push((0, 0, 0)),
+            }
+        }
+        Some(key)
+    }
+
+    fn sync_locked(&self, take_recent: bool) -> io::Result<Snapshot> {
         let mut list = self.read_uidlist()?;
         let fresh_list = !self.dir.join(UIDLIST).exists();
         let kw = self.read_keywords()?;
@@ -612,6 +652,51 @@ impl Folder {
     }
 }
 
+/// A state key older than this is trusted to tell changes apart.
+const TRUST_AFTER: Duration = Duration::from_secs(2);
+/// Snapshots kept in memory at most (one per folder); past it the cache
+/// starts over.
+const SNAPSHOTS_MAX: usize = 256;
+
+type StateKey = Vec<(u128, u64, u64)>;
+type SnapshotMap = HashMap<PathBuf, (StateKey, Snapshot)>;
+
+fn snapshots() -> &'static std::sync::Mutex<SnapshotMap> {
+    static SNAPSHOTS: std::sync::OnceLock<std::sync::Mutex<SnapshotMap>> =
+        std::sync::OnceLock::new();
+    SNAPSHOTS.get_or_init(Default::default)
+}
+
+/// The last sync's result when the folder's state key has not changed
+/// since (no file moved, no control file written): no directory is read.
+/// Not when files wait in `new/` and the caller takes `\Recent`. What was
+/// `\Recent` went to the sync that moved it.
+fn cached_snapshot(dir: &Path, key: Option<&StateKey>, take_recent: bool) -> Option<Snapshot> {
+    let key = key?;
+    let map = snapshots().lock().unwrap_or_else(|e| e.into_inner());
+    let (k, snap) = map.get(dir)?;
+    if k != key || (take_recent && snap.messages.iter().any(|m| m.in_new)) {
+        return None;
+    }
+    let mut snap = snap.clone();
+    for m in &mut snap.messages {
+        m.recent = false;
+    }
+    Some(snap)
+}
+
+fn remember_snapshot(dir: &Path, key: Option<StateKey>, snap: &Snapshot) {
+    let mut map = snapshots().lock().unwrap_or_else(|e| e.into_inner());
+    let Some(key) = key else {
+        map.remove(dir);
+        return;
+    };
+    if map.len() >= SNAPSHOTS_MAX {
+        map.clear();
+    }
+    map.insert(dir.to_path_buf(), (key, snap.clone()));
+}
+
 /// Whether a lock file was left by a process that no longer runs, or is
 /// older than [`STALE`].
 fn stale(path: &Path) -> bool {
@@ -635,6 +720,7 @@ fn stale(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::File;
     use std::sync::Arc;
 
     fn scratch(tag: &str) -> Folder {
@@ -821,6 +907,41 @@ mod tests {
         let h = f.expunge(&[&s3.messages[0]]).unwrap();
         assert!(h > s3.highest_modseq);
         assert_eq!(f.sync(true).unwrap().highest_modseq, h);
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// Sets a modification time back by a minute.
+    fn backdate(path: &Path) {
+        let then = SystemTime::now() - Duration::from_secs(60);
+        File::open(path).unwrap().set_modified(then).unwrap();
+    }
+
+    #[test]
+    fn unchanged_folder_answers_from_memory() {
+        let f = scratch("cache");
+        deliver(&f, b"a\r\n");
+        f.sync(true).unwrap();
+        let all = [UIDLIST, MODSEQ, "new", "cur"].map(|n| f.dir.join(n));
+        for p in &all {
+            backdate(p);
+        }
+        let s1 = f.sync(true).unwrap();
+        assert_eq!(s1.messages.len(), 1);
+        // A file slipped in without any time stamp moving (impossible in
+        // real life within TRUST_AFTER): the answer comes from memory.
+        let cur_mtime = fs::metadata(f.dir.join("cur")).unwrap().modified().unwrap();
+        fs::write(f.dir.join("cur").join("1700000000.M1P1Q1.h:2,"), b"x").unwrap();
+        File::open(f.dir.join("cur"))
+            .unwrap()
+            .set_modified(cur_mtime)
+            .unwrap();
+        let s2 = f.sync(true).unwrap();
+        assert_eq!(s2.messages.len(), 1, "cached");
+        assert!(!s2.messages[0].recent, "\\Recent went to the first sync");
+        // Any change moves a time stamp: read from disk again.
+        backdate(&f.dir.join("cur"));
+        let s3 = f.sync(true).unwrap();
+        assert_eq!(s3.messages.len(), 2);
         fs::remove_dir_all(&f.dir).unwrap();
     }
 
