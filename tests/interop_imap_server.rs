@@ -1119,3 +1119,216 @@ print("ok")
     assert_eq!(out.trim(), "ok", "{}", srv.log());
     srv.terminate(std::time::Duration::from_secs(10));
 }
+
+/// The issue's mixed load: SMTP delivers from several connections while
+/// IMAP sessions flag and MOVE messages to Archive, others EXPUNGE, a POP3
+/// session deletes some, and IDLE sessions follow. At the end: no
+/// Message-ID is stored twice, every delivered message not deleted is in
+/// INBOX or Archive, no UID names two messages, and every IDLE session's
+/// count (EXISTS, minus one per EXPUNGE) is the real one.
+const MIXED: &str = r#"
+import imaplib, poplib, smtplib, sys, threading, time, re
+smtp_port, imap_port, pop3_port = [int(a) for a in sys.argv[1:4]]
+SENDERS, PER = 5, 100
+total = SENDERS * PER
+errors, deleted = [], set()
+lock = threading.Lock()
+done = threading.Event()
+
+def err(what):
+    with lock:
+        errors.append(what)
+
+def send(n):
+    try:
+        s = smtplib.SMTP("127.0.0.1", smtp_port)
+        for i in range(PER):
+            s.sendmail("a@example.com", ["demo@localhost"],
+                       "From: a@example.com\r\nMessage-ID: <%d.%d@mixed>\r\nSubject: m\r\n\r\nx\r\n" % (n, i))
+        s.quit()
+    except Exception as e:
+        err("send %r" % (e,))
+
+def mid_of(M, uid):
+    typ, data = M.uid("FETCH", str(uid), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    for d in data:
+        if isinstance(d, tuple):
+            return d[1].decode().split(":", 1)[1].strip()
+    return None
+
+def mover(k):
+    try:
+        M = imaplib.IMAP4("127.0.0.1", imap_port)
+        M.login("demo", "demo")
+        M.select("INBOX")
+        while not done.is_set():
+            typ, data = M.uid("SEARCH", "ALL")
+            uids = [int(u) for u in data[0].split()]
+            for u in uids[k::7][:3]:
+                M.uid("STORE", str(u), "+FLAGS", "(\\Flagged)")
+                M.uid("MOVE", str(u), "Archive")
+            time.sleep(0.05)
+        M.logout()
+    except Exception as e:
+        err("mover %d %r" % (k, e))
+
+def expunger():
+    try:
+        M = imaplib.IMAP4("127.0.0.1", imap_port)
+        M.login("demo", "demo")
+        M.select("INBOX")
+        while not done.is_set():
+            typ, data = M.uid("SEARCH", "ALL")
+            uids = [int(u) for u in data[0].split()]
+            for u in uids[5::11][:2]:
+                mid = mid_of(M, u)
+                M.uid("STORE", str(u), "+FLAGS", "(\\Deleted)")
+                M._simple_command("UID", "EXPUNGE", str(u))
+                if mid:
+                    with lock:
+                        deleted.add(mid)
+            time.sleep(0.05)
+        M.logout()
+    except Exception as e:
+        err("expunger %r" % (e,))
+
+def pop3():
+    try:
+        while not done.is_set():
+            P = poplib.POP3("127.0.0.1", pop3_port)
+            P.user("demo")
+            P.pass_("demo")
+            n, _ = P.stat()
+            for i in range(1, min(n, 3) + 1):
+                try:
+                    head = b"\n".join(P.top(i, 0)[1]).decode()
+                except poplib.error_proto:
+                    # Moved or expunged over IMAP meanwhile.
+                    continue
+                m = re.search(r"Message-ID: (\S+)", head, re.I)
+                P.dele(i)
+                if m:
+                    with lock:
+                        deleted.add(m.group(1))
+            P.quit()
+            time.sleep(0.2)
+    except poplib.error_proto as e:
+        if b"IN-USE" not in str(e).encode():
+            err("pop3 %r" % (e,))
+    except Exception as e:
+        err("pop3 %r" % (e,))
+
+def idler(r, result):
+    try:
+        M = imaplib.IMAP4("127.0.0.1", imap_port)
+        M.login("demo", "demo")
+        typ, data = M.select("INBOX")
+        count = int(data[0])
+        # imaplib keeps the SELECT's EXISTS: only what the NOOP brings counts.
+        M.untagged_responses.clear()
+        tag = M._new_tag().decode()
+        M.send(("%s IDLE\r\n" % tag).encode())
+        M.readline()
+        # Until the end; the last delivery wakes every idler up.
+        while not done.is_set():
+            line = M.readline()
+            m = re.match(rb"\* (\d+) (EXISTS|EXPUNGE)", line)
+            if m and m.group(2) == b"EXISTS":
+                count = int(m.group(1))
+            elif m:
+                count -= 1
+        M.send(b"DONE\r\n")
+        while True:
+            line = M.readline()
+            m = re.match(rb"\* (\d+) (EXISTS|EXPUNGE)", line)
+            if m and m.group(2) == b"EXISTS":
+                count = int(m.group(1))
+            elif m:
+                count -= 1
+            if line.startswith(tag.encode()):
+                break
+        # Anything that happened after DONE comes with the NOOP (and any
+        # command after it).
+        def follow(count):
+            for x in M.untagged_responses.pop("EXPUNGE", []):
+                count -= 1
+            ex = M.untagged_responses.pop("EXISTS", [])
+            return int(ex[-1]) if ex else count
+        typ, data = M.noop()
+        count = follow(count)
+        typ, data = M.uid("SEARCH", "ALL")
+        count = follow(count)
+        real = len(data[0].split())
+        result[r] = (count, real)
+        M.logout()
+    except Exception as e:
+        err("idler %d %r" % (r, e))
+
+results = {}
+idlers = [threading.Thread(target=idler, args=(r, results)) for r in range(3)]
+for t in idlers:
+    t.start()
+time.sleep(0.5)
+senders = [threading.Thread(target=send, args=(n,)) for n in range(SENDERS)]
+workers = [threading.Thread(target=mover, args=(k,)) for k in range(3)]
+workers += [threading.Thread(target=expunger), threading.Thread(target=pop3)]
+for t in senders + workers:
+    t.start()
+for t in senders:
+    t.join()
+time.sleep(1.5)
+done.set()
+for t in workers:
+    t.join()
+send_final = smtplib.SMTP("127.0.0.1", smtp_port)
+send_final.sendmail("a@example.com", ["demo@localhost"], "Message-ID: <final@mixed>\r\n\r\nx\r\n")
+send_final.quit()
+for t in idlers:
+    t.join()
+assert not errors, errors
+for r, (count, real) in results.items():
+    assert count == real, ("idler", r, count, real)
+assert len(results) == 3, results
+
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("demo", "demo")
+seen = {}
+for folder in ["INBOX", "Archive"]:
+    M.select(folder)
+    typ, data = M.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    uids = set()
+    for d in data:
+        if not isinstance(d, tuple):
+            continue
+        uid = int(re.search(rb"UID (\d+)", d[0]).group(1))
+        assert uid not in uids, ("UID twice", folder, uid)
+        uids.add(uid)
+        mid = d[1].decode().split(":", 1)[1].strip()
+        assert mid not in seen, ("stored twice", mid, seen.get(mid), folder)
+        seen[mid] = folder
+for n in range(SENDERS):
+    for i in range(PER):
+        mid = "<%d.%d@mixed>" % (n, i)
+        assert mid in seen or mid in deleted, ("lost", mid)
+print("ok", len(seen), "kept", len(deleted), "deleted")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn mixed_load_imap_pop3_smtp_nothing_lost_or_duplicated() {
+    let Some((srv, _)) = python_server("imap-mixed") else {
+        return;
+    };
+    let imap = srv.imap.expect("imap port");
+    let pop3 = banner_addr(&srv, "pop3");
+    let out = python(
+        MIXED,
+        &[
+            srv.smtp().port().to_string(),
+            imap.port().to_string(),
+            pop3.port().to_string(),
+        ],
+    );
+    assert!(out.starts_with("ok "), "{out}\n{}", srv.log());
+    eprint!("{out}");
+}

@@ -1549,6 +1549,7 @@ impl Session<'_> {
         };
         let host = &self.shared.store.cfg.hostname;
         let mut items = Vec::new();
+        let mut moves = Vec::new();
         let mut copied = Vec::new();
         for &seq in &seqs {
             let (Some(e), Some(f)) = (sel.mb.entry(seq), sel.files.get(seq as usize - 1)) else {
@@ -1567,16 +1568,23 @@ impl Session<'_> {
                     None => WireSize::of(&fs::read(&src)?),
                 };
                 let base = new_base(host, size, wire);
-                let tmp = dest.tmp_path(&base);
-                if fs::hard_link(&src, &tmp).is_err() {
-                    fs::copy(&src, &tmp)?;
-                    File::open(&tmp)?.sync_all()?;
+                // MOVE renames the file over (move_in below); COPY links it.
+                if !is_move {
+                    let tmp = dest.tmp_path(&base);
+                    if fs::hard_link(&src, &tmp).is_err() {
+                        fs::copy(&src, &tmp)?;
+                        File::open(&tmp)?.sync_all()?;
+                    }
                 }
                 Ok(base)
             })();
             match res {
                 Ok(base) => {
-                    items.push((base, e.flags.clone()));
+                    if is_move {
+                        moves.push((src, base, e.flags.clone()));
+                    } else {
+                        items.push((base, e.flags.clone()));
+                    }
                     copied.push((seq, e.uid.get()));
                 }
                 // Expunged meanwhile: not copied.
@@ -1589,7 +1597,24 @@ impl Session<'_> {
                 }
             }
         }
-        let (validity, uids) = match dest.add(&items) {
+        let added = if is_move {
+            dest.move_in(&moves).map(|(v, uids)| {
+                // What another session moved or expunged first is not ours.
+                let mut kept = Vec::new();
+                let mut dest_uids = Vec::new();
+                for (c, u) in copied.iter().zip(uids) {
+                    if let Some(u) = u {
+                        kept.push(*c);
+                        dest_uids.push(u);
+                    }
+                }
+                copied = kept;
+                (v, dest_uids)
+            })
+        } else {
+            dest.add(&items)
+        };
+        let (validity, uids) = match added {
             Ok(r) => r,
             Err(e) => return refusal(&StoreError::Io(e)),
         };

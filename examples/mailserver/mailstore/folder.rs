@@ -619,12 +619,43 @@ impl Folder {
     /// UIDs in order. Returns the UIDs and UIDVALIDITY once everything is
     /// durable.
     pub(crate) fn add(&self, items: &[(String, Flags)]) -> io::Result<(u32, Vec<u32>)> {
+        let items: Vec<(Option<&Path>, &str, &Flags)> =
+            items.iter().map(|(b, f)| (None, b.as_str(), f)).collect();
+        let (validity, uids) = self.insert(&items)?;
+        Ok((validity, uids.into_iter().flatten().collect()))
+    }
+
+    /// MOVE: renames message files of another folder straight into this
+    /// one's `cur/` (under a new base name, with these flags) and gives
+    /// them UIDs. The rename is the claim: of two sessions moving the same
+    /// message, one gets it and the other finds it gone (`None`), so a
+    /// message is never moved twice; and at every moment the file is in
+    /// one folder or the other, so a crash loses nothing (a file without
+    /// a UID gets one at the next sync). The source's record goes with
+    /// its next expunge or sync.
+    pub(crate) fn move_in(
+        &self,
+        items: &[(PathBuf, String, Flags)],
+    ) -> io::Result<(u32, Vec<Option<u32>>)> {
+        let items: Vec<(Option<&Path>, &str, &Flags)> = items
+            .iter()
+            .map(|(p, b, f)| (Some(p.as_path()), b.as_str(), f))
+            .collect();
+        self.insert(&items)
+    }
+
+    /// [`Self::add`] and [`Self::move_in`]: each file (from `tmp/` when no
+    /// source is given) renamed into `cur/` and given the next UID.
+    fn insert(
+        &self,
+        items: &[(Option<&Path>, &str, &Flags)],
+    ) -> io::Result<(u32, Vec<Option<u32>>)> {
         let _lock = self.lock()?;
         let mut list = self.read_uidlist()?;
         let mut kw = self.read_keywords()?;
         let mut names = Vec::with_capacity(items.len());
         let mut kw_changed = false;
-        for (base, flags) in items {
+        for (_, base, flags) in items {
             let (info, ch) = format_info(flags, "", &mut kw);
             kw_changed |= ch;
             names.push(format!("{base}:2,{info}"));
@@ -636,14 +667,23 @@ impl Folder {
         let mut uids = Vec::with_capacity(items.len());
         let mut ms = self.read_modseqs()?;
         let modseq = ms.next();
-        for ((base, _), name) in items.iter().zip(&names) {
-            fs::rename(self.tmp_path(base), cur.join(name))?;
+        for ((src, base, _), name) in items.iter().zip(&names) {
+            let from = src.map_or_else(|| self.tmp_path(base), Path::to_path_buf);
+            match fs::rename(&from, cur.join(name)) {
+                Ok(()) => {}
+                // Moved or expunged by someone else meanwhile.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && src.is_some() => {
+                    uids.push(None);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
             let uid = list
-                .assign(base.clone())
+                .assign((*base).to_string())
                 .ok_or_else(|| io::Error::other("UIDs used up"))?;
             let info = name.split_once(":2,").map_or("", |(_, i)| i);
             ms.map.insert(uid, (modseq, info.to_string()));
-            uids.push(uid);
+            uids.push(Some(uid));
         }
         sync_dir(&cur)?;
         self.write_uidlist(&list)?;
@@ -908,6 +948,26 @@ mod tests {
         assert!(h > s3.highest_modseq);
         assert_eq!(f.sync(true).unwrap().highest_modseq, h);
         fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    #[test]
+    fn a_message_is_moved_once() {
+        let src = scratch("move-src");
+        let (b, c) = (scratch("move-b"), scratch("move-c"));
+        deliver(&src, b"m\r\n");
+        let s = src.sync(true).unwrap();
+        let path = s.messages[0].path(&src.dir);
+        let item = || (path.clone(), new_base("h", 3, 3), Flags::default());
+        let (_, won) = b.move_in(&[item()]).unwrap();
+        let (_, lost) = c.move_in(&[item()]).unwrap();
+        assert_eq!(won, [Some(1)]);
+        assert_eq!(lost, [None], "already moved: not twice");
+        assert_eq!(b.sync(true).unwrap().messages.len(), 1);
+        assert!(c.sync(true).unwrap().messages.is_empty());
+        assert!(src.sync(true).unwrap().messages.is_empty());
+        for f in [src, b, c] {
+            fs::remove_dir_all(&f.dir).unwrap();
+        }
     }
 
     /// Sets a modification time back by a minute.
