@@ -55,6 +55,17 @@ fn stdout_of(cmd: &mut Command) -> String {
     stdout
 }
 
+/// Runs a Python script with the server's SMTP, IMAP and POP3 ports as
+/// arguments; panics with its output on failure.
+fn python_on(script: &str, srv: &MailServer) -> String {
+    let ports = [
+        srv.smtp(),
+        srv.imap.expect("imap port"),
+        banner_addr(srv, "pop3"),
+    ];
+    python(script, &ports.map(|a| a.port().to_string()))
+}
+
 /// Runs a Python script with arguments; panics with its output on failure.
 fn python(script: &str, args: &[String]) -> String {
     stdout_of(Command::new("python3").arg("-c").arg(script).args(args))
@@ -219,16 +230,7 @@ fn imaplib_session_against_mailserver() {
     let Some((srv, data)) = python_server("imap-imaplib") else {
         return;
     };
-    let imap = srv.imap.expect("imap port");
-    let pop3 = banner_addr(&srv, "pop3");
-    let out = python(
-        SESSION,
-        &[
-            srv.smtp().port().to_string(),
-            imap.port().to_string(),
-            pop3.port().to_string(),
-        ],
-    );
+    let out = python_on(SESSION, &srv);
     assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
     eprint!("{out}");
     // The Maildir is Dovecot's: a uidlist with every UID given.
@@ -1003,11 +1005,7 @@ fn condstore_with_imaplib_and_across_a_restart() {
     let Some((mut srv, _)) = python_server("imap-condstore") else {
         return;
     };
-    let imap = srv.imap.expect("imap port");
-    let out = python(
-        CONDSTORE,
-        &[srv.smtp().port().to_string(), imap.port().to_string()],
-    );
+    let out = python_on(CONDSTORE, &srv);
     let highest = out
         .lines()
         .find_map(|l| l.strip_prefix("highest "))
@@ -1319,16 +1317,7 @@ fn mixed_load_imap_pop3_smtp_nothing_lost_or_duplicated() {
     let Some((srv, _)) = python_server("imap-mixed") else {
         return;
     };
-    let imap = srv.imap.expect("imap port");
-    let pop3 = banner_addr(&srv, "pop3");
-    let out = python(
-        MIXED,
-        &[
-            srv.smtp().port().to_string(),
-            imap.port().to_string(),
-            pop3.port().to_string(),
-        ],
-    );
+    let out = python_on(MIXED, &srv);
     assert!(out.starts_with("ok "), "{out}\n{}", srv.log());
     eprint!("{out}");
 }
