@@ -40,6 +40,9 @@ mod driver;
 #[path = "../examples/mailserver/hops.rs"]
 mod hops;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/imap_session.rs"]
+mod imap_session;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/limits.rs"]
 mod limits;
 #[allow(dead_code, unreachable_pub)]
@@ -48,6 +51,9 @@ mod list;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/maildir.rs"]
 mod maildir;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/mailstore/mod.rs"]
+mod mailstore;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/queue.rs"]
 mod queue;

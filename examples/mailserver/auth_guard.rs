@@ -180,6 +180,19 @@ impl AuthGuard {
             disconnect: conn_failures >= self.policy.max_per_connection,
         }
     }
+    /// A failed attempt of a POP3 or IMAP session (`who` names it in the
+    /// log): counts it in `conn_failures`, waits the delay, and says
+    /// whether to close the session.
+    pub(crate) fn penalize(&self, attempt: Attempt, conn_failures: &mut u32, who: &str) -> bool {
+        *conn_failures += 1;
+        let action = self.failed(attempt, *conn_failures);
+        crate::driver::log(format!(
+            "{who}: authentication failed ({conn_failures} on this connection; answered after {} ms)",
+            action.delay.as_millis()
+        ));
+        std::thread::sleep(action.delay);
+        action.disconnect
+    }
 }
 
 #[cfg(test)]

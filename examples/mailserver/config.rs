@@ -82,6 +82,10 @@ pub(crate) struct Config {
     pub(crate) pop3: Option<SocketAddr>,
     /// POP3 under implicit TLS (RFC 8314).
     pub(crate) pop3s: Option<SocketAddr>,
+    /// The IMAP port (RFC 9051, RFC 3501), with STARTTLS.
+    pub(crate) imap: Option<SocketAddr>,
+    /// IMAP under implicit TLS (RFC 8314).
+    pub(crate) imaps: Option<SocketAddr>,
     /// Domain (lower case) to route.
     pub(crate) routes: HashMap<String, Route>,
     /// Waits between delivery attempts; the last one repeats.
@@ -131,7 +135,9 @@ usage: mailserver [OPTIONS]
   --smtps ADDR             implicit-TLS submission (RFC 8314) [off]
   --pop3 ADDR              POP3 port with STLS over the same mailboxes [127.0.0.1:1110]
   --pop3s ADDR             POP3 over implicit TLS [off]
-  --no-smtp, --no-submission, --no-pop3  do not open that port
+  --imap ADDR              IMAP port with STARTTLS over the same mailboxes [127.0.0.1:1143]
+  --imaps ADDR             IMAP over implicit TLS [off]
+  --no-smtp, --no-submission, --no-pop3, --no-imap  do not open that port
   --route DOMAIN=HOST:PORT deliver DOMAIN to HOST:PORT instead of its MX, repeatable
   --retry LIST             waits between delivery attempts [1m,5m,15m,30m,1h,2h,4h]
   --expire DURATION        give up and bounce after this long [5d]
@@ -359,6 +365,8 @@ impl Config {
         let mut smtps = None;
         let mut pop3 = Some(parse_addr("--pop3", "127.0.0.1:1110")?);
         let mut pop3s = None;
+        let mut imap = Some(parse_addr("--imap", "127.0.0.1:1143")?);
+        let mut imaps = None;
         let mut routes = HashMap::new();
         let mut retry = parse_retry("1m,5m,15m,30m,1h,2h,4h")?;
         let mut expire = Duration::from_secs(5 * 86400);
@@ -421,6 +429,8 @@ impl Config {
                 (&mut smtps, &f.listen.smtps, "smtps"),
                 (&mut pop3, &f.listen.pop3, "pop3"),
                 (&mut pop3s, &f.listen.pop3s, "pop3s"),
+                (&mut imap, &f.listen.imap, "imap"),
+                (&mut imaps, &f.listen.imaps, "imaps"),
             ] {
                 if let Some(p) = port {
                     *slot = p.addr(name)?;
@@ -569,6 +579,9 @@ impl Config {
                 "--pop3" => pop3 = Some(parse_addr("--pop3", &value()?)?),
                 "--pop3s" => pop3s = Some(parse_addr("--pop3s", &value()?)?),
                 "--no-pop3" => pop3 = None,
+                "--imap" => imap = Some(parse_addr("--imap", &value()?)?),
+                "--imaps" => imaps = Some(parse_addr("--imaps", &value()?)?),
+                "--no-imap" => imap = None,
                 "--route" => {
                     let (d, r) = parse_route(&value()?)?;
                     routes.insert(d, r);
@@ -651,6 +664,8 @@ impl Config {
             smtps,
             pop3,
             pop3s,
+            imap,
+            imaps,
             routes,
             retry,
             expire,

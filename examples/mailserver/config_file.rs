@@ -43,6 +43,8 @@ pub(crate) struct Listen {
     pub(crate) smtps: Option<Port>,
     pub(crate) pop3: Option<Port>,
     pub(crate) pop3s: Option<Port>,
+    pub(crate) imap: Option<Port>,
+    pub(crate) imaps: Option<Port>,
 }
 
 /// An address to listen on, or `false` for none.

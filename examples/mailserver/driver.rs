@@ -237,16 +237,29 @@ impl Conn {
         }
     }
 
-    /// Writes all of `data` (through TLS when active).
+    /// Writes all of `data` (through TLS when active). Under TLS the data
+    /// goes in as pieces rustls buffers (its plaintext buffer is limited,
+    /// 64 KiB by default: one `write_all` of more fails with `WriteZero`),
+    /// each sent before the next.
     pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         match self.tls.as_mut() {
             None => self.sock.write_all(data),
             Some(tls) => {
-                tls.writer().write_all(data)?;
-                while tls.wants_write() {
-                    tls.write_tls(&mut self.sock)?;
+                let mut rest = data;
+                loop {
+                    let n = tls.writer().write(rest)?;
+                    rest = &rest[n..];
+                    let flushed = tls.wants_write();
+                    while tls.wants_write() {
+                        tls.write_tls(&mut self.sock)?;
+                    }
+                    if rest.is_empty() {
+                        return Ok(());
+                    }
+                    if n == 0 && !flushed {
+                        return Err(io::Error::new(io::ErrorKind::WriteZero, "TLS took no data"));
+                    }
                 }
-                Ok(())
             }
         }
     }

@@ -151,9 +151,17 @@ impl Maildirs {
 
     /// Delivers the already fsynced file `src` to `user` as well: a hard link
     /// into `tmp/`, then a rename into `new/` (a copy when the link fails,
-    /// e.g. across file systems). Does not fsync `new/`: call [`Self::sync_new`].
-    pub(crate) fn link_into(&self, src: &Path, user: &str, host: &str) -> io::Result<PathBuf> {
+    /// e.g. across file systems) under a fresh name ending in `suffix`.
+    /// Does not fsync `new/`: call [`Self::sync_new`].
+    pub(crate) fn link_into(
+        &self,
+        src: &Path,
+        user: &str,
+        host: &str,
+        suffix: &str,
+    ) -> io::Result<PathBuf> {
         let (tmp, name) = self.tmp_path(user, host);
+        let name = format!("{name}{suffix}");
         if fs::hard_link(src, &tmp).is_err() {
             fs::copy(src, &tmp)?;
             File::open(&tmp)?.sync_all()?;
@@ -216,7 +224,8 @@ mod tests {
         let mut f = create_new(&tmp).unwrap();
         f.write_all(b"Subject: x\r\n\r\nhi\r\n").unwrap();
         f.sync_all().unwrap();
-        let other = md.link_into(&tmp, "u2", "host").unwrap();
+        let other = md.link_into(&tmp, "u2", "host", ",S=17").unwrap();
+        assert!(other.to_string_lossy().ends_with(",S=17"));
         md.sync_new("u2").unwrap();
         let dest = md.commit(&tmp, "u1", &name).unwrap();
         assert!(!tmp.exists());

@@ -1,6 +1,7 @@
 //! A complete mail server over std sockets, built from the mailwire crates:
 //! an MTA port, a submission port with AUTH, STARTTLS and implicit TLS
-//! (rustls), Maildir mailboxes served over POP3, a persistent queue with retries and bounces,
+//! (rustls), Maildir mailboxes served over POP3 and IMAP (one mail store,
+//! Dovecot's Maildir++ layout), a persistent queue with retries and bounces,
 //! and an MX resolver (hickory-resolver).
 //!
 //! ```text
@@ -28,9 +29,11 @@ mod config_file;
 mod delivery;
 mod driver;
 mod hops;
+mod imap_session;
 mod limits;
 mod list;
 mod maildir;
+mod mailstore;
 mod pop3_session;
 mod queue;
 mod resolve;
@@ -179,6 +182,9 @@ fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Po
         Port::Pop3 | Port::Pop3s => {
             pop3_session::serve(shared, port.implicit_tls(), peer, &mut conn)
         }
+        Port::Imap | Port::Imaps => {
+            imap_session::serve(shared, port.implicit_tls(), peer, &mut conn)
+        }
         _ => smtp_session::serve(shared, port, peer, &mut conn),
     };
     if let Err(e) = served {
@@ -194,6 +200,7 @@ fn refuse(sock: TcpStream, port: Port, hostname: &str, why: Refusal) {
     if !port.implicit_tls() && sock.set_nonblocking(true).is_ok() {
         let line = match port {
             Port::Pop3 | Port::Pop3s => format!("-ERR [SYS/TEMP] {why}\r\n"),
+            Port::Imap | Port::Imaps => format!("* BYE [UNAVAILABLE] {why}\r\n"),
             _ => format!("421 4.7.0 {hostname} Error: {why}\r\n"),
         };
         let _ = (&sock).write_all(line.as_bytes());
@@ -272,6 +279,8 @@ fn run(cfg: Config) -> Result<(), String> {
         ("smtps", cfg.smtps, Port::Smtps),
         ("pop3", cfg.pop3, Port::Pop3),
         ("pop3s", cfg.pop3s, Port::Pop3s),
+        ("imap", cfg.imap, Port::Imap),
+        ("imaps", cfg.imaps, Port::Imaps),
     ] {
         if let Some(addr) = addr {
             let l = bind(name, addr)?;
@@ -354,6 +363,8 @@ fn banner(
             Port::Smtps => "submission over implicit TLS: AUTH required",
             Port::Pop3 => "POP3 with STLS: USER/PASS, APOP, SASL; the same mailboxes",
             Port::Pop3s => "POP3 over implicit TLS",
+            Port::Imap => "IMAP4rev1/rev2 with STARTTLS: the same mailboxes, folders, IDLE",
+            Port::Imaps => "IMAP over implicit TLS",
         };
         o.push_str(&format!(
             "  {:<11} listening on {addr}  ({what})\n",
@@ -407,6 +418,18 @@ fn banner(
         o.push_str(&format!(
             "Read it over POP3:\n  \
              curl pop3://{user}:{pw}@{}:{}/1\n",
+            addr.ip(),
+            addr.port()
+        ));
+    }
+    if let Some((_, addr, _)) = listeners.iter().find(|(_, _, p)| *p == Port::Imap) {
+        let pw = cfg.users[0].demo_password().unwrap_or("PASSWORD");
+        o.push_str(&format!(
+            "Read it over IMAP (folders INBOX, Sent, Drafts, Trash, Junk, Archive; delimiter '.'):\n  \
+             curl 'imap://{user}:{pw}@{}:{}/INBOX;UID=1'\n  \
+             or any IMAP client: server {}, port {}, STARTTLS, user {user}\n",
+            addr.ip(),
+            addr.port(),
             addr.ip(),
             addr.port()
         ));

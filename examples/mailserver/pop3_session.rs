@@ -1,6 +1,8 @@
 //! The POP3 service (RFC 1939, STLS, SASL AUTH) over the same Maildir
 //! mailboxes and accounts as SMTP: `mailwire::pop3::server::Server` driven by
-//! `driver::drive`, the events answered from `USER/{new,cur}`.
+//! `driver::drive`, the events answered from the INBOX of the mail store
+//! (`mailstore`): the maildrop is a sync of the INBOX (messages get their
+//! IMAP UIDs), and a deletion is an expunge that IMAP sessions see.
 //!
 //! - UIDL: the Maildir base name (before `:2,`), which never changes when a
 //!   message moves from new/ to cur/; a SHA-256 prefix when the name does
@@ -12,14 +14,15 @@
 //! - Deletion only in UPDATE (after QUIT).
 
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read as _};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use crate::auth_guard::Attempt;
+use crate::mailstore::Folder;
+use crate::mailstore::folder::MsgFile;
 
 use mailwire::pop3::server::{AuthMethod, Event, MaildropEntry, Options, Server};
 use mailwire::pop3::{ResponseCode, StatusLine, Uid, WireSize};
@@ -46,12 +49,7 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.hostname = cfg.hostname.clone();
     o.stls = !implicit_tls;
     o.implicit_tls = implicit_tls;
-    o.sasl_mechanisms = shared.mechanisms(&[
-        Mechanism::ScramSha256,
-        Mechanism::CramMd5,
-        Mechanism::Plain,
-        Mechanism::Login,
-    ]);
+    o.sasl_mechanisms = shared.mailbox_mechanisms();
     o.allow_plaintext_auth = cfg.allow_plaintext_auth || peer.ip().is_loopback();
     o.max_bad_commands = cfg.session.max_errors;
     if shared.limiter.stressed() {
@@ -65,8 +63,9 @@ struct Session<'a> {
     peer: SocketAddr,
     /// The locked mailbox, if any.
     user: Option<String>,
-    /// The files of the maildrop, by message index.
-    files: Vec<PathBuf>,
+    /// The INBOX and the messages of the maildrop, by message index.
+    inbox: Option<Folder>,
+    files: Vec<MsgFile>,
     out: Vec<u8>,
     /// An AUTH attempt whose outcome the machine decides (SCRAM,
     /// CRAM-MD5): it succeeded if `OpenMaildrop` follows, failed if another
@@ -74,13 +73,6 @@ struct Session<'a> {
     attempt: Option<Attempt>,
     /// AUTH failures on this connection.
     auth_failures: u32,
-}
-
-/// The `W=` (wire size) field of a Maildir name: `...,S=1234,W=1260`.
-fn wire_size_in_name(base: &str) -> Option<u64> {
-    base.split(',')
-        .find_map(|f| f.strip_prefix("W="))
-        .and_then(|w| w.parse().ok())
 }
 
 fn uid_for(base: &str) -> Uid<'static> {
@@ -97,16 +89,12 @@ impl Session<'_> {
     /// session after too many. Whatever the machine queued (its `-ERR`)
     /// goes out after the wait.
     fn auth_failed(&mut self, m: &mut Server, attempt: Attempt) {
-        self.auth_failures += 1;
-        let action = self.shared.auth_guard.failed(attempt, self.auth_failures);
-        eprintln!(
-            "pop3 {}: authentication failed ({} on this connection; answered after {} ms)",
-            self.peer,
-            self.auth_failures,
-            action.delay.as_millis()
-        );
-        std::thread::sleep(action.delay);
-        if action.disconnect {
+        let who = format!("pop3 {}", self.peer);
+        if self
+            .shared
+            .auth_guard
+            .penalize(attempt, &mut self.auth_failures, &who)
+        {
             m.close_session();
         }
     }
@@ -117,32 +105,24 @@ impl Session<'_> {
         }
     }
 
-    /// new/ and cur/ of `user`, oldest first (names start with the time).
+    /// The INBOX of `user` in UID order (oldest first), synced.
     fn listing(&mut self, user: &str) -> io::Result<Vec<MaildropEntry>> {
-        let dir = self.shared.store.maildirs.dir(user);
-        let mut found = Vec::new();
-        for sub in ["new", "cur"] {
-            for e in fs::read_dir(dir.join(sub))? {
-                let e = e?;
-                if !e.file_type()?.is_file() {
-                    continue;
-                }
-                let name = e.file_name().to_string_lossy().into_owned();
-                let base = name.split(":2,").next().unwrap_or(&name).to_owned();
-                found.push((base, e.path()));
-            }
-        }
-        found.sort();
-        let mut entries = Vec::with_capacity(found.len());
+        let inbox = self.shared.store.mail.inbox(user);
+        let snap = inbox.sync(false)?;
+        let mut entries = Vec::with_capacity(snap.messages.len());
         self.files.clear();
-        for (base, path) in found {
-            // RFC 1939 sizes count CRLF line ends. A `,W=<size>` in the
+        for m in snap.messages {
+            // RFC 1939 sizes count CRLF line ends. The `,W=<size>` in the
             // name (written at delivery, as Dovecot does) saves reading
             // the file; otherwise read it once.
-            let size = match wire_size_in_name(&base) {
+            let size = match m.wire_size() {
                 Some(w) => w,
                 None => {
                     let mut size = WireSize::new();
+                    let Some(path) = inbox.find(&m) else {
+                        // Expunged meanwhile: not in this maildrop.
+                        continue;
+                    };
                     let mut f = File::open(&path)?;
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
@@ -157,10 +137,11 @@ impl Session<'_> {
             };
             entries.push(MaildropEntry {
                 size,
-                uid: uid_for(&base),
+                uid: uid_for(&m.base),
             });
-            self.files.push(path);
+            self.files.push(m);
         }
+        self.inbox = Some(inbox);
         Ok(entries)
     }
 }
@@ -273,14 +254,19 @@ impl Handler<Server> for Session<'_> {
                 }
             }
             Event::Retrieve { handle, index, .. } => {
-                let Some(path) = self.files.get(index) else {
+                let path = self
+                    .files
+                    .get(index)
+                    .zip(self.inbox.as_ref())
+                    .and_then(|(m, inbox)| inbox.find(m));
+                let Some(path) = path else {
                     let _ = m.refuse(
                         handle,
                         StatusLine::err(Some(ResponseCode::SysTemp), "message unavailable"),
                     );
                     return Ok(());
                 };
-                let mut f = match File::open(path) {
+                let mut f = match File::open(&path) {
                     Ok(f) => f,
                     Err(_) => {
                         // Removed behind our back (another client, an admin).
@@ -303,19 +289,20 @@ impl Handler<Server> for Session<'_> {
                 let _ = m.end_content(handle);
             }
             Event::Update { handle, deleted } => {
+                let doomed: Vec<&MsgFile> = deleted
+                    .iter()
+                    .filter_map(|d| self.files.get(d.index))
+                    .collect();
                 let mut failed = 0;
-                for d in &deleted {
-                    if let Some(p) = self.files.get(d.index)
-                        && fs::remove_file(p).is_err()
-                        && p.exists()
-                    {
-                        failed += 1;
+                if let Some(inbox) = &self.inbox
+                    && !doomed.is_empty()
+                {
+                    // An expunge of the store: IMAP sessions see it.
+                    if let Err(e) = inbox.expunge(&doomed) {
+                        eprintln!("pop3 {}: expunge failed: {e}", self.peer);
+                        failed = doomed.len();
                     }
-                }
-                if let Some(u) = &self.user {
-                    let dir = self.shared.store.maildirs.dir(u);
-                    let _ = crate::maildir::sync_dir(&dir.join("new"));
-                    let _ = crate::maildir::sync_dir(&dir.join("cur"));
+                    self.shared.store.mail.notify(&inbox.dir);
                 }
                 self.release();
                 let result = if failed == 0 {
@@ -355,6 +342,7 @@ pub(crate) fn serve(
         shared,
         peer,
         user: None,
+        inbox: None,
         files: Vec::new(),
         out: Vec::new(),
         attempt: None,

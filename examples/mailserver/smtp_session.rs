@@ -35,12 +35,16 @@ pub(crate) enum Port {
     Pop3,
     /// Port 995 (RFC 8314): POP3 under implicit TLS.
     Pop3s,
+    /// Port 143's role (RFC 9051): IMAP with STARTTLS.
+    Imap,
+    /// Port 993 (RFC 8314): IMAP under implicit TLS.
+    Imaps,
 }
 
 impl Port {
     /// Whether the connection starts with a TLS handshake (RFC 8314).
     pub(crate) fn implicit_tls(self) -> bool {
-        matches!(self, Port::Smtps | Port::Pop3s)
+        matches!(self, Port::Smtps | Port::Pop3s | Port::Imaps)
     }
 
     pub(crate) fn name(self) -> &'static str {
@@ -50,6 +54,8 @@ impl Port {
             Port::Smtps => "smtps",
             Port::Pop3 => "pop3",
             Port::Pop3s => "pop3s",
+            Port::Imap => "imap",
+            Port::Imaps => "imaps",
         }
     }
 }
@@ -101,6 +107,16 @@ impl Shared {
     /// The SASL mechanisms of `wanted` that can be offered: CRAM-MD5 only
     /// while every account has its plaintext password (the `--user` demo
     /// accounts).
+    /// The SASL mechanisms of the mailbox services (POP3, IMAP).
+    pub(crate) fn mailbox_mechanisms(&self) -> Vec<Mechanism> {
+        self.mechanisms(&[
+            Mechanism::ScramSha256,
+            Mechanism::CramMd5,
+            Mechanism::Plain,
+            Mechanism::Login,
+        ])
+    }
+
     pub(crate) fn mechanisms(&self, wanted: &[Mechanism]) -> Vec<Mechanism> {
         let cram = self.accounts.all_plaintext();
         wanted

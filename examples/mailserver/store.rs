@@ -15,7 +15,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::Config;
 use crate::maildir::{self, Maildirs};
+use crate::mailstore::MailStore;
 use crate::queue::{Entry, Queue};
+use mailwire::pop3::WireSize;
 
 /// Where a recipient's copy goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +33,8 @@ pub(crate) enum Dest {
 pub(crate) struct Store {
     pub(crate) cfg: Arc<Config>,
     pub(crate) maildirs: Maildirs,
+    /// The folders, UIDs and flags over the same Maildirs (IMAP, POP3).
+    pub(crate) mail: MailStore,
     pub(crate) queue: Arc<Queue>,
 }
 
@@ -136,6 +140,8 @@ pub(crate) struct Incoming {
     /// Length of the Return-Path field at the start of the spool.
     offset: u64,
     pub(crate) size: u64,
+    /// The stored size with CRLF line ends (`,W=` in the Maildir name).
+    wire: WireSize,
     pub(crate) eight_bit: bool,
     pub(crate) smtputf8: bool,
     /// The envelope sender of the queued (remote) copy when it differs
@@ -165,10 +171,12 @@ impl Store {
         fs::create_dir_all(&cfg.data)?;
         let users: Vec<&str> = cfg.users.iter().map(|u| u.name.as_str()).collect();
         let maildirs = Maildirs::open(&cfg.data.join("mailboxes"), &users)?;
+        let mail = MailStore::open(&cfg.data.join("mailboxes"), &users)?;
         let queue = Arc::new(Queue::open(&cfg.data.join("queue"))?);
         Ok(Self {
             cfg,
             maildirs,
+            mail,
             queue,
         })
     }
@@ -193,6 +201,7 @@ impl Store {
         prefix: &[u8],
     ) -> io::Result<Incoming> {
         let mut offset = 0;
+        let mut wire = WireSize::new();
         let spool = if self.cfg.sink {
             Spool::Sink
         } else if let Some(user) = rcpts.iter().find_map(|(_, d)| match d {
@@ -203,6 +212,7 @@ impl Store {
             let mut file = BufWriter::with_capacity(64 * 1024, maildir::create_new(&path)?);
             let rp = return_path_field(sender);
             offset = rp.len() as u64;
+            wire.push(rp.as_bytes());
             file.write_all(rp.as_bytes())?;
             Spool::Maildir {
                 user,
@@ -222,6 +232,7 @@ impl Store {
             spool,
             offset,
             size: 0,
+            wire,
             eight_bit: false,
             smtputf8: false,
             remote_sender: None,
@@ -248,6 +259,7 @@ impl Incoming {
     /// Appends content.
     pub(crate) fn write(&mut self, data: &[u8]) -> io::Result<()> {
         self.size += data.len() as u64;
+        self.wire.push(data);
         match &mut self.spool {
             Spool::Sink => Ok(()),
             Spool::Maildir { file, .. } | Spool::Queue { file, .. } => file.write_all(data),
@@ -274,11 +286,16 @@ impl Incoming {
             rcpts,
             spool,
             offset,
+            size,
+            wire,
             eight_bit,
             smtputf8,
             remote_sender,
             ..
         } = self;
+        // The Maildir name carries the sizes (Dovecot's `,S=` and `,W=`),
+        // so that no reader opens the file to learn them.
+        let sizes = format!(",S={},W={}", offset + size, wire.size());
         let mut stored = Stored::default();
         if let Spool::Sink = spool {
             // `--sink`: nothing to make durable, no queue entry to build.
@@ -336,14 +353,21 @@ impl Incoming {
                             &path,
                             u,
                             &store.cfg.hostname,
+                            &sizes,
                         )?);
                     }
                     for u in &others {
                         store.maildirs.sync_new(u)?;
                     }
-                    stored
-                        .local
-                        .push(store.maildirs.commit(&path, &user, &name)?);
+                    stored.local.push(store.maildirs.commit(
+                        &path,
+                        &user,
+                        &format!("{name}{sizes}"),
+                    )?);
+                    // IMAP sessions (IDLE) of these accounts look now.
+                    for u in others.iter().copied().chain([user.as_str()]) {
+                        store.mail.notify(&store.mail.user_root(u));
+                    }
                     Ok(())
                 })();
                 if let Err(e) = res {

@@ -67,7 +67,7 @@ pub fn repo() -> PathBuf {
 }
 
 /// The facade features the examples need.
-pub const EXAMPLE_FEATURES: &str = "line,sasl,message,mime,smtp,pop3";
+pub const EXAMPLE_FEATURES: &str = "line,sasl,message,mime,smtp,pop3,imap";
 
 /// Builds an example of the root package (once per test binary) with the
 /// profile this test was built with, and returns its path.
@@ -150,6 +150,7 @@ pub struct MailServer {
     pub smtp: Option<SocketAddr>,
     pub submission: Option<SocketAddr>,
     pub smtps: Option<SocketAddr>,
+    pub imap: Option<SocketAddr>,
     pub stdout: String,
     pub log: PathBuf,
     args: Vec<String>,
@@ -169,6 +170,11 @@ impl MailServer {
         }
         if !args.contains(&"--pop3") {
             full.extend(["--pop3".into(), "127.0.0.1:0".into()]);
+        }
+        // IMAP is on by default (127.0.0.1:1143): never collide with
+        // another test or a server on the machine.
+        if !args.contains(&"--imap") && !args.contains(&"--no-imap") {
+            full.extend(["--imap".into(), "127.0.0.1:0".into()]);
         }
         full.extend(args.iter().map(|s| s.to_string()));
         Self::start_args(data, full)
@@ -195,7 +201,7 @@ impl MailServer {
         let out = child.stdout.take().expect("stdout");
         let mut r = BufReader::new(out);
         let mut stdout = String::new();
-        let (mut smtp, mut submission, mut smtps) = (None, None, None);
+        let (mut smtp, mut submission, mut smtps, mut imap) = (None, None, None, None);
         loop {
             let mut line = String::new();
             let n = r.read_line(&mut line).expect("read banner");
@@ -214,6 +220,7 @@ impl MailServer {
                     "smtp" => smtp = Some(addr),
                     "submission" => submission = Some(addr),
                     "smtps" => smtps = Some(addr),
+                    "imap" => imap = Some(addr),
                     _ => {}
                 }
             }
@@ -232,6 +239,7 @@ impl MailServer {
             smtp,
             submission,
             smtps,
+            imap,
             stdout,
             log,
             args,

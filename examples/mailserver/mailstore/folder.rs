@@ -1,0 +1,1017 @@
+//! One Maildir folder (`tmp/`, `new/`, `cur/`) with Dovecot's control files:
+//! UIDs, flags in file names, and the lock that serializes every change of
+//! the UID list.
+//!
+//! # Locking
+//!
+//! Every operation that reads and writes `dovecot-uidlist` holds
+//! `dovecot-uidlist.lock`, a dot-lock created with `O_EXCL` (the name
+//! Dovecot uses): it excludes the threads of this process and other
+//! processes alike. Its content is `PID:HOST`; a lock whose process no
+//! longer exists (a crash) is removed, and so is one older than two
+//! minutes, as Dovecot does.
+//!
+//! # Crash safety
+//!
+//! - A new `dovecot-uidlist` or `dovecot-keywords` is written to a
+//!   temporary file, fsynced, renamed over the old one and the directory
+//!   fsynced: after a crash the file is the old one or the new one, whole.
+//! - UIDs are given only under the lock, from the `N` (next UID) of the
+//!   file just read, and the file is written before the lock is released,
+//!   so no two processes or threads give the same UID. A crash after a
+//!   message file was renamed into `cur/` but before the list was written
+//!   leaves a file without a UID: the next sync gives it one. A crash after
+//!   the list was written but before a file was removed leaves a file whose
+//!   record is gone: it gets a new, higher UID. Either way nothing
+//!   acknowledged is lost and no UID goes back.
+//! - A message file is complete and fsynced in `tmp/` before it is renamed
+//!   into `cur/` or `new/`; the directory is fsynced before the client is
+//!   told (APPENDUID, COPYUID, 250).
+//! - A new keyword gets its letter in `dovecot-keywords` (written as above)
+//!   before any file name uses that letter.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mailwire::imap::kit::mailbox::{Flags, SystemFlags};
+
+use super::keywords::Keywords;
+use super::modseq::ModSeqs;
+use super::uidlist::UidList;
+use crate::maildir::{create_new, sync_dir, unique_name, write_atomic};
+
+const UIDLIST: &str = "dovecot-uidlist";
+const KEYWORDS: &str = "dovecot-keywords";
+const LOCK: &str = "dovecot-uidlist.lock";
+const MODSEQ: &str = "mailwire-modseq";
+/// A lock older than this is stale (Dovecot's default for this lock).
+const STALE: Duration = Duration::from_secs(120);
+/// How long to wait for the lock before failing the operation.
+const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// The system flags and their Maildir info letters (the Maildir spec).
+const LETTERS: [(char, SystemFlags); 5] = [
+    ('D', SystemFlags::DRAFT),
+    ('F', SystemFlags::FLAGGED),
+    ('R', SystemFlags::ANSWERED),
+    ('S', SystemFlags::SEEN),
+    ('T', SystemFlags::DELETED),
+];
+
+/// One message file as a sync found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MsgFile {
+    pub(crate) uid: u32,
+    /// The name before `:2,`.
+    pub(crate) base: String,
+    /// The whole current file name.
+    pub(crate) name: String,
+    /// In `new/` (else `cur/`).
+    pub(crate) in_new: bool,
+    pub(crate) flags: Flags,
+    /// Info letters with no IMAP meaning (`P` passed ...), kept as found.
+    pub(crate) other: String,
+    /// This sync moved it from `new/` to `cur/`: `\Recent` for the caller.
+    pub(crate) recent: bool,
+    /// Its mod-sequence (RFC 7162).
+    pub(crate) modseq: u64,
+}
+
+impl MsgFile {
+    /// The flag letters of its name (after `:2,`).
+    fn info(&self) -> &str {
+        self.name.split_once(":2,").map_or("", |(_, i)| i)
+    }
+
+    /// Where the file was.
+    pub(crate) fn path(&self, dir: &Path) -> PathBuf {
+        dir.join(if self.in_new { "new" } else { "cur" })
+            .join(&self.name)
+    }
+
+    /// The `S=` (file size) field of the name.
+    pub(crate) fn size(&self) -> Option<u64> {
+        name_field(&self.base, "S=")
+    }
+
+    /// The `W=` (size with CRLF line ends) field of the name.
+    pub(crate) fn wire_size(&self) -> Option<u64> {
+        name_field(&self.base, "W=")
+    }
+}
+
+/// A `,K=value` field of a Maildir base name.
+pub(crate) fn name_field(base: &str, key: &str) -> Option<u64> {
+    base.split(',')
+        .skip(1)
+        .find_map(|f| f.strip_prefix(key))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The order new files get their UIDs in: the delivery time and counter
+/// of a `SECS.M<micros>P<pid>Q<n>.host` name (numbers compared as numbers,
+/// so that `M99` comes before `M100`), then the name.
+fn delivery_order(base: &str) -> (u64, u64, u64, String) {
+    let mut parts = base.splitn(3, '.');
+    let secs = parts
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(u64::MAX);
+    let unique = parts.next().unwrap_or("");
+    let field = |key: char| -> u64 {
+        unique
+            .split_once(key)
+            .map(|(_, r)| {
+                r.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(0)
+    };
+    (secs, field('M'), field('Q'), base.to_string())
+}
+
+/// A fresh base name carrying the sizes: `TIME.MmicrosPpidQn.host,S=..,W=..`.
+pub(crate) fn new_base(host: &str, size: u64, wire: u64) -> String {
+    format!("{},S={size},W={wire}", unique_name(host))
+}
+
+/// What a sync saw.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub(crate) uid_validity: u32,
+    pub(crate) uid_next: u32,
+    /// By UID, ascending.
+    pub(crate) messages: Vec<MsgFile>,
+    /// Whether a new keyword can still be stored.
+    pub(crate) keyword_room: bool,
+    /// HIGHESTMODSEQ.
+    pub(crate) highest_modseq: u64,
+}
+
+/// The held lock; dropping it releases it.
+#[derive(Debug)]
+pub(crate) struct Lock {
+    path: PathBuf,
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// A UIDVALIDITY for a new folder: the time, and above any given before by
+/// this process (a folder deleted and created again within a second gets a
+/// different one).
+fn fresh_uid_validity() -> u32 {
+    static LAST: AtomicU32 = AtomicU32::new(0);
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(1)
+        .max(1);
+    let mut cur = LAST.load(Ordering::SeqCst);
+    loop {
+        let next = now.max(cur.saturating_add(1));
+        match LAST.compare_exchange(cur, next, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return next,
+            Err(c) => cur = c,
+        }
+    }
+}
+
+/// The flags of an info part (`:2,` letters).
+pub(crate) fn parse_info(info: &str, kw: &Keywords) -> (Flags, String) {
+    let mut flags = Flags::default();
+    let mut other = String::new();
+    for c in info.chars() {
+        if let Some((_, bit)) = LETTERS.iter().find(|(l, _)| *l == c) {
+            flags.system.insert(*bit);
+        } else if c.is_ascii_lowercase() {
+            match kw.name(c) {
+                Some(name) => {
+                    flags.insert_keyword(name);
+                }
+                // A letter without a name: keep it on the file.
+                None => other.push(c),
+            }
+        } else if c.is_ascii_graphic() {
+            other.push(c);
+        }
+    }
+    (flags, other)
+}
+
+/// The info letters for `flags`, in ASCII order as the Maildir spec wants;
+/// keywords get letters (the table may grow); keywords past the 26th are
+/// left out. The bool says whether the table changed.
+fn format_info(flags: &Flags, other: &str, kw: &mut Keywords) -> (String, bool) {
+    let mut letters: Vec<char> = other.chars().collect();
+    for (l, bit) in LETTERS {
+        if flags.system.contains(bit) {
+            letters.push(l);
+        }
+    }
+    let mut changed = false;
+    for k in flags.keywords() {
+        if let Some((l, new)) = kw.letter_or_assign(k) {
+            letters.push(l);
+            changed |= new;
+        }
+    }
+    letters.sort_unstable();
+    letters.dedup();
+    (letters.into_iter().collect(), changed)
+}
+
+/// A Maildir folder.
+#[derive(Debug, Clone)]
+pub(crate) struct Folder {
+    pub(crate) dir: PathBuf,
+}
+
+impl Folder {
+    pub(crate) fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    /// Creates `tmp/`, `new/` and `cur/` (and the `maildirfolder` marker of
+    /// a Maildir++ subfolder).
+    pub(crate) fn create(&self, subfolder: bool) -> io::Result<()> {
+        for sub in ["tmp", "new", "cur"] {
+            fs::create_dir_all(self.dir.join(sub))?;
+        }
+        if subfolder {
+            let marker = self.dir.join("maildirfolder");
+            if !marker.exists() {
+                fs::write(marker, b"")?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the folder's lock, waiting for another holder.
+    pub(crate) fn lock(&self) -> io::Result<Lock> {
+        let path = self.dir.join(LOCK);
+        let deadline = Instant::now() + LOCK_WAIT;
+        let mut wait = Duration::from_micros(200);
+        loop {
+            match create_new(&path) {
+                Ok(mut f) => {
+                    let host = crate::maildir::unique_name("h");
+                    let _ = write!(f, "{}:{}", std::process::id(), host);
+                    return Ok(Lock { path });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    if stale(&path) {
+                        let _ = fs::remove_file(&path);
+                        continue;
+                    }
+                    if Instant::now() >= deadline {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("{}: lock held too long", path.display()),
+                        ));
+                    }
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn read_uidlist(&self) -> io::Result<UidList> {
+        match fs::read_to_string(self.dir.join(UIDLIST)) {
+            Ok(t) => UidList::parse(&t)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(UidList::new(
+                fresh_uid_validity(),
+                crate::smtp_session::random_hex(16),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_uidlist(&self, list: &UidList) -> io::Result<()> {
+        write_atomic(&self.dir.join(UIDLIST), list.format().as_bytes())
+    }
+
+    fn read_keywords(&self) -> io::Result<Keywords> {
+        match fs::read_to_string(self.dir.join(KEYWORDS)) {
+            Ok(t) => Ok(Keywords::parse(&t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Keywords::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn read_modseqs(&self) -> io::Result<ModSeqs> {
+        match fs::read_to_string(self.dir.join(MODSEQ)) {
+            Ok(t) => Ok(ModSeqs::parse(&t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ModSeqs::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_modseqs(&self, m: &ModSeqs) -> io::Result<()> {
+        write_atomic(&self.dir.join(MODSEQ), m.format().as_bytes())
+    }
+
+    fn write_keywords(&self, kw: &Keywords) -> io::Result<()> {
+        write_atomic(&self.dir.join(KEYWORDS), kw.format().as_bytes())
+    }
+
+    /// The message files of `new/` then `cur/`: base name to (in new/, name).
+    /// `new/` is read first so that a file moved to `cur/` meanwhile is
+    /// still seen.
+    fn scan(&self) -> io::Result<HashMap<String, (bool, String)>> {
+        let mut found = HashMap::new();
+        for (sub, in_new) in [("new", true), ("cur", false)] {
+            let rd = match fs::read_dir(self.dir.join(sub)) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            for e in rd {
+                let e = e?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') {
+                    continue;
+                }
+                let base = name.split(":2,").next().unwrap_or(&name).to_string();
+                found.insert(base, (in_new, name));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Brings the UID list up to date with the files: new files get UIDs
+    /// (in name order, which starts with the delivery time), files gone
+    /// lose their record; with `take_recent`, files in `new/` move to
+    /// `cur/` and are `\Recent` for the caller (an IMAP session; POP3 and
+    /// STATUS leave them). Returns every message.
+    pub(crate) fn sync(&self, take_recent: bool) -> io::Result<Snapshot> {
+        let _lock = self.lock()?;
+        let key = self.state_key();
+        if let Some(snap) = cached_snapshot(&self.dir, key.as_ref(), take_recent) {
+            return Ok(snap);
+        }
+        let snap = self.sync_locked(take_recent)?;
+        // The key after our own writes: unchanged since, the next sync
+        // can answer from memory.
+        remember_snapshot(&self.dir, self.state_key(), &snap);
+        Ok(snap)
+    }
+
+    /// What identifies the folder's state on disk: the control files'
+    /// and directories' modification times, sizes and inodes. `None` when
+    /// something changed less than [`TRUST_AFTER`] ago (a timestamp cannot
+    /// tell two changes within its granularity apart; Dovecot waits the
+    /// same way).
+    fn state_key(&self) -> Option<Vec<(u128, u64, u64)>> {
+        use std::os::unix::fs::MetadataExt as _;
+        let now = SystemTime::now();
+        let mut key = Vec::with_capacity(5);
+        for name in [UIDLIST, MODSEQ, KEYWORDS, "new", "cur"] {
+            match fs::metadata(self.dir.join(name)) {
+                Ok(md) => {
+                    let mtime = md.modified().ok()?;
+                    if now
+                        .duration_since(mtime)
+                        .map_or(true, |age| age < TRUST_AFTER)
+                    {
+                        return None;
+                    }
+                    let nanos = mtime.duration_since(UNIX_EPOCH).ok()?.as_nanos();
+                    key.push((nanos, md.len(), md.ino()));
+                }
+                Err(_) => key.push((0, 0, 0)),
+            }
+        }
+        Some(key)
+    }
+
+    fn sync_locked(&self, take_recent: bool) -> io::Result<Snapshot> {
+        let mut list = self.read_uidlist()?;
+        let fresh_list = !self.dir.join(UIDLIST).exists();
+        let kw = self.read_keywords()?;
+        let mut found = self.scan()?;
+        if list.records.iter().any(|r| !found.contains_key(&r.base)) {
+            // A file may have been renamed while we read: look again
+            // before taking a record away.
+            for (b, v) in self.scan()? {
+                found.entry(b).or_insert(v);
+            }
+        }
+        let before = list.records.len();
+        list.records.retain(|r| found.contains_key(&r.base));
+        let mut changed = fresh_list || list.records.len() != before;
+        let known: HashSet<&str> = list.records.iter().map(|r| r.base.as_str()).collect();
+        let mut unknown: Vec<String> = found
+            .keys()
+            .filter(|b| !known.contains(b.as_str()))
+            .cloned()
+            .collect();
+        unknown.sort_by_cached_key(|b| delivery_order(b));
+        for b in unknown {
+            if list.assign(b).is_none() {
+                return Err(io::Error::other(
+                    "UIDs used up: the folder needs a new UIDVALIDITY",
+                ));
+            }
+            changed = true;
+        }
+        if changed {
+            self.write_uidlist(&list)?;
+        }
+        let cur = self.dir.join("cur");
+        let mut messages = Vec::with_capacity(list.records.len());
+        for r in &list.records {
+            let Some((in_new, name)) = found.remove(&r.base) else {
+                continue;
+            };
+            let info = name
+                .split_once(":2,")
+                .map_or(String::new(), |(_, i)| i.to_string());
+            let (flags, other) = parse_info(&info, &kw);
+            let mut m = MsgFile {
+                uid: r.uid,
+                base: r.base.clone(),
+                name,
+                in_new,
+                flags,
+                other,
+                recent: false,
+                modseq: 0,
+            };
+            if in_new && take_recent {
+                let to = format!("{}:2,{}", m.base, info);
+                match fs::rename(self.dir.join("new").join(&m.name), cur.join(&to)) {
+                    Ok(()) => {
+                        m.name = to;
+                        m.in_new = false;
+                        m.recent = true;
+                    }
+                    // Moved by someone else meanwhile: it is in cur/.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        if let Some(n) = self.locate(&m.base) {
+                            m.name = n;
+                            m.in_new = false;
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            messages.push(m);
+        }
+        // Mod-sequences: a message new to the table, or whose letters
+        // changed behind the store's back, gets a new one; so does the
+        // folder when messages went away.
+        let mut ms = self.read_modseqs()?;
+        let before = ms.map.len();
+        let present: HashSet<u32> = messages.iter().map(|m| m.uid).collect();
+        ms.map.retain(|u, _| present.contains(u));
+        let mut next = None;
+        let mut ms_changed = ms.map.len() != before;
+        for m in &mut messages {
+            match ms.map.get(&m.uid) {
+                Some((q, info)) if info == m.info() => m.modseq = *q,
+                _ => {
+                    let q = *next.get_or_insert_with(|| ms.next());
+                    ms.map.insert(m.uid, (q, m.info().to_string()));
+                    m.modseq = q;
+                    ms_changed = true;
+                }
+            }
+        }
+        if ms_changed {
+            if next.is_none() {
+                ms.next();
+            }
+            self.write_modseqs(&ms)?;
+        }
+        Ok(Snapshot {
+            uid_validity: list.uid_validity,
+            uid_next: list.next_uid,
+            messages,
+            keyword_room: kw.has_room(),
+            highest_modseq: ms.highest,
+        })
+    }
+
+    /// The current name in `cur/` of the file with this base name.
+    fn locate(&self, base: &str) -> Option<String> {
+        let rd = fs::read_dir(self.dir.join("cur")).ok()?;
+        rd.filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|n| n == base || n.strip_prefix(base).is_some_and(|r| r.starts_with(":2,")))
+    }
+
+    /// The path of the message with this base name, wherever it is now.
+    pub(crate) fn find(&self, m: &MsgFile) -> Option<PathBuf> {
+        let p = m.path(&self.dir);
+        if p.exists() {
+            return Some(p);
+        }
+        if let Some(n) = self.locate(&m.base) {
+            return Some(self.dir.join("cur").join(n));
+        }
+        let n = self.dir.join("new").join(&m.base);
+        n.exists().then_some(n)
+    }
+
+    /// Renames each file to carry its new flags. Returns the new state of
+    /// each (`None`: the file is gone, expunged by someone else).
+    pub(crate) fn set_flags(
+        &self,
+        changes: &[(&MsgFile, Flags)],
+    ) -> io::Result<Vec<Option<MsgFile>>> {
+        let _lock = self.lock()?;
+        let mut kw = self.read_keywords()?;
+        let mut infos = Vec::with_capacity(changes.len());
+        let mut kw_changed = false;
+        for (m, flags) in changes {
+            let (info, ch) = format_info(flags, &m.other, &mut kw);
+            kw_changed |= ch;
+            infos.push(info);
+        }
+        if kw_changed {
+            self.write_keywords(&kw)?;
+        }
+        let cur = self.dir.join("cur");
+        let mut ms = self.read_modseqs()?;
+        let modseq = ms.next();
+        let mut out = Vec::with_capacity(changes.len());
+        for ((m, _), info) in changes.iter().zip(infos) {
+            let to = format!("{}:2,{}", m.base, info);
+            let (flags, other) = parse_info(&info, &kw);
+            let new = MsgFile {
+                name: to.clone(),
+                in_new: false,
+                flags,
+                other,
+                modseq,
+                ..(*m).clone()
+            };
+            let renamed = if !m.in_new && m.name == to {
+                true
+            } else if let Some(from) = self.find(m) {
+                match fs::rename(&from, cur.join(&to)) {
+                    Ok(()) => true,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+                    Err(e) => return Err(e),
+                }
+            } else {
+                false
+            };
+            if renamed {
+                ms.map.insert(m.uid, (modseq, info));
+                out.push(Some(new));
+            } else {
+                out.push(None);
+            }
+        }
+        self.write_modseqs(&ms)?;
+        Ok(out)
+    }
+
+    /// Removes the files and their records; returns the new HIGHESTMODSEQ.
+    pub(crate) fn expunge(&self, files: &[&MsgFile]) -> io::Result<u64> {
+        let _lock = self.lock()?;
+        let mut gone = HashSet::new();
+        for m in files {
+            if let Some(p) = self.find(m) {
+                match fs::remove_file(&p) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            gone.insert(m.base.as_str());
+        }
+        let mut list = self.read_uidlist()?;
+        list.records.retain(|r| !gone.contains(r.base.as_str()));
+        self.write_uidlist(&list)?;
+        let mut ms = self.read_modseqs()?;
+        for m in files {
+            ms.map.remove(&m.uid);
+        }
+        let highest = ms.next();
+        self.write_modseqs(&ms)?;
+        sync_dir(&self.dir.join("cur"))?;
+        sync_dir(&self.dir.join("new"))?;
+        Ok(highest)
+    }
+
+    /// A path in `tmp/` for a message with this base name.
+    pub(crate) fn tmp_path(&self, base: &str) -> PathBuf {
+        self.dir.join("tmp").join(base)
+    }
+
+    /// Adds complete, fsynced files of `tmp/` (each with its base name and
+    /// flags) to the folder: renamed into `cur/` with their flags, given
+    /// UIDs in order. Returns the UIDs and UIDVALIDITY once everything is
+    /// durable.
+    pub(crate) fn add(&self, items: &[(String, Flags)]) -> io::Result<(u32, Vec<u32>)> {
+        let items: Vec<(Option<&Path>, &str, &Flags)> =
+            items.iter().map(|(b, f)| (None, b.as_str(), f)).collect();
+        let (validity, uids) = self.insert(&items)?;
+        Ok((validity, uids.into_iter().flatten().collect()))
+    }
+
+    /// MOVE: renames message files of another folder straight into this
+    /// one's `cur/` (under a new base name, with these flags) and gives
+    /// them UIDs. The rename is the claim: of two sessions moving the same
+    /// message, one gets it and the other finds it gone (`None`), so a
+    /// message is never moved twice; and at every moment the file is in
+    /// one folder or the other, so a crash loses nothing (a file without
+    /// a UID gets one at the next sync). The source's record goes with
+    /// its next expunge or sync.
+    pub(crate) fn move_in(
+        &self,
+        items: &[(PathBuf, String, Flags)],
+    ) -> io::Result<(u32, Vec<Option<u32>>)> {
+        let items: Vec<(Option<&Path>, &str, &Flags)> = items
+            .iter()
+            .map(|(p, b, f)| (Some(p.as_path()), b.as_str(), f))
+            .collect();
+        self.insert(&items)
+    }
+
+    /// [`Self::add`] and [`Self::move_in`]: each file (from `tmp/` when no
+    /// source is given) renamed into `cur/` and given the next UID.
+    fn insert(
+        &self,
+        items: &[(Option<&Path>, &str, &Flags)],
+    ) -> io::Result<(u32, Vec<Option<u32>>)> {
+        let _lock = self.lock()?;
+        let mut list = self.read_uidlist()?;
+        let mut kw = self.read_keywords()?;
+        let mut names = Vec::with_capacity(items.len());
+        let mut kw_changed = false;
+        for (_, base, flags) in items {
+            let (info, ch) = format_info(flags, "", &mut kw);
+            kw_changed |= ch;
+            names.push(format!("{base}:2,{info}"));
+        }
+        if kw_changed {
+            self.write_keywords(&kw)?;
+        }
+        let cur = self.dir.join("cur");
+        let mut uids = Vec::with_capacity(items.len());
+        let mut ms = self.read_modseqs()?;
+        let modseq = ms.next();
+        for ((src, base, _), name) in items.iter().zip(&names) {
+            let from = src.map_or_else(|| self.tmp_path(base), Path::to_path_buf);
+            match fs::rename(&from, cur.join(name)) {
+                Ok(()) => {}
+                // Moved or expunged by someone else meanwhile.
+                Err(e) if e.kind() == io::ErrorKind::NotFound && src.is_some() => {
+                    uids.push(None);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let uid = list
+                .assign((*base).to_string())
+                .ok_or_else(|| io::Error::other("UIDs used up"))?;
+            let info = name.split_once(":2,").map_or("", |(_, i)| i);
+            ms.map.insert(uid, (modseq, info.to_string()));
+            uids.push(Some(uid));
+        }
+        sync_dir(&cur)?;
+        self.write_uidlist(&list)?;
+        self.write_modseqs(&ms)?;
+        Ok((list.uid_validity, uids))
+    }
+}
+
+/// A state key older than this is trusted to tell changes apart.
+const TRUST_AFTER: Duration = Duration::from_secs(2);
+/// Snapshots kept in memory at most (one per folder); past it the cache
+/// starts over.
+const SNAPSHOTS_MAX: usize = 256;
+
+type StateKey = Vec<(u128, u64, u64)>;
+type SnapshotMap = HashMap<PathBuf, (StateKey, Snapshot)>;
+
+fn snapshots() -> &'static std::sync::Mutex<SnapshotMap> {
+    static SNAPSHOTS: std::sync::OnceLock<std::sync::Mutex<SnapshotMap>> =
+        std::sync::OnceLock::new();
+    SNAPSHOTS.get_or_init(Default::default)
+}
+
+/// The last sync's result when the folder's state key has not changed
+/// since (no file moved, no control file written): no directory is read.
+/// Not when files wait in `new/` and the caller takes `\Recent`. What was
+/// `\Recent` went to the sync that moved it.
+fn cached_snapshot(dir: &Path, key: Option<&StateKey>, take_recent: bool) -> Option<Snapshot> {
+    let key = key?;
+    let map = snapshots().lock().unwrap_or_else(|e| e.into_inner());
+    let (k, snap) = map.get(dir)?;
+    if k != key || (take_recent && snap.messages.iter().any(|m| m.in_new)) {
+        return None;
+    }
+    let mut snap = snap.clone();
+    for m in &mut snap.messages {
+        m.recent = false;
+    }
+    Some(snap)
+}
+
+fn remember_snapshot(dir: &Path, key: Option<StateKey>, snap: &Snapshot) {
+    let mut map = snapshots().lock().unwrap_or_else(|e| e.into_inner());
+    let Some(key) = key else {
+        map.remove(dir);
+        return;
+    };
+    if map.len() >= SNAPSHOTS_MAX {
+        map.clear();
+    }
+    map.insert(dir.to_path_buf(), (key, snap.clone()));
+}
+
+/// Whether a lock file was left by a process that no longer runs, or is
+/// older than [`STALE`].
+fn stale(path: &Path) -> bool {
+    let content = fs::read_to_string(path).unwrap_or_default();
+    if let Some(pid) = content
+        .split(':')
+        .next()
+        .and_then(|p| p.parse::<u32>().ok())
+        && pid != std::process::id()
+        && !Path::new(&format!("/proc/{pid}")).exists()
+    {
+        return true;
+    }
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age > STALE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+    use std::sync::Arc;
+
+    fn scratch(tag: &str) -> Folder {
+        let d = std::env::temp_dir().join(format!(
+            "mailstore-folder-{tag}-{}",
+            crate::maildir::queue_id()
+        ));
+        let f = Folder::new(d);
+        f.create(false).unwrap();
+        f
+    }
+
+    fn deliver(f: &Folder, body: &[u8]) -> String {
+        let base = new_base("test", body.len() as u64, body.len() as u64);
+        let tmp = f.tmp_path(&base);
+        fs::write(&tmp, body).unwrap();
+        fs::rename(&tmp, f.dir.join("new").join(&base)).unwrap();
+        base
+    }
+
+    #[test]
+    fn sync_assigns_moves_and_keeps_uids() {
+        let f = scratch("sync");
+        let a = deliver(&f, b"a\r\n");
+        let s = f.sync(true).unwrap();
+        assert_eq!(s.messages.len(), 1);
+        assert_eq!(s.messages[0].uid, 1);
+        assert!(s.messages[0].recent);
+        assert_eq!(s.messages[0].name, format!("{a}:2,"));
+        assert_eq!(s.messages[0].size(), Some(3));
+        let b = deliver(&f, b"bb\r\n");
+        let s2 = f.sync(true).unwrap();
+        assert_eq!(s2.uid_validity, s.uid_validity);
+        assert_eq!(
+            s2.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert!(!s2.messages[0].recent && s2.messages[1].recent);
+        assert_eq!(s2.messages[1].base, b);
+        // Flags, a keyword: file name and dovecot-keywords.
+        let mut fl = Flags::default();
+        fl.system.insert(SystemFlags::SEEN);
+        fl.system.insert(SystemFlags::DELETED);
+        fl.insert_keyword("$Work");
+        let out = f.set_flags(&[(&s2.messages[0], fl.clone())]).unwrap();
+        assert_eq!(out[0].as_ref().unwrap().name, format!("{a}:2,STa"));
+        assert_eq!(
+            fs::read_to_string(f.dir.join(KEYWORDS)).unwrap(),
+            "0 $Work\n"
+        );
+        let s3 = f.sync(true).unwrap();
+        assert_eq!(s3.messages[0].flags, fl);
+        // Expunge: the UID is not given again.
+        f.expunge(&[&s3.messages[0], &s3.messages[1]]).unwrap();
+        deliver(&f, b"c\r\n");
+        let s4 = f.sync(true).unwrap();
+        assert_eq!(s4.messages.iter().map(|m| m.uid).collect::<Vec<_>>(), [3]);
+        let list = fs::read_to_string(f.dir.join(UIDLIST)).unwrap();
+        assert!(
+            list.starts_with(&format!("3 V{} N4 G", s.uid_validity)),
+            "{list}"
+        );
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    #[test]
+    fn uids_follow_delivery_order() {
+        let mut names = vec![
+            "1700000001.M5P1Q1.h".to_string(),
+            "1700000000.M100P1Q3.h".to_string(),
+            "1700000000.M99P1Q2.h".to_string(),
+            "other-mda-name".to_string(),
+        ];
+        names.sort_by_cached_key(|b| delivery_order(b));
+        assert_eq!(
+            names,
+            [
+                "1700000000.M99P1Q2.h",
+                "1700000000.M100P1Q3.h",
+                "1700000001.M5P1Q1.h",
+                "other-mda-name"
+            ]
+        );
+    }
+
+    #[test]
+    fn add_gives_ascending_uids() {
+        let f = scratch("add");
+        deliver(&f, b"x\r\n");
+        let mut items = Vec::new();
+        for i in 0..3 {
+            let base = new_base("t", 2, 2);
+            fs::write(f.tmp_path(&base), format!("{i}\n")).unwrap();
+            let mut fl = Flags::default();
+            fl.system.insert(SystemFlags::SEEN);
+            items.push((base, fl));
+        }
+        let (_, uids) = f.add(&items).unwrap();
+        // The delivered file has no UID yet: the added ones come first.
+        assert_eq!(uids, [1, 2, 3]);
+        let s = f.sync(true).unwrap();
+        assert_eq!(
+            s.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [1, 2, 3, 4]
+        );
+        assert!(s.messages[0].flags.system.contains(SystemFlags::SEEN));
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// Many threads deliver and sync at once: every file gets exactly one
+    /// UID, no UID twice, and each thread sees UIDs only grow.
+    #[test]
+    fn concurrent_deliveries_and_syncs() {
+        let f = Arc::new(scratch("concurrent"));
+        let mut threads = Vec::new();
+        for t in 0..8 {
+            let f = f.clone();
+            threads.push(std::thread::spawn(move || {
+                let mut last_next = 0;
+                let mut seen: HashMap<String, u32> = HashMap::new();
+                for i in 0..25 {
+                    if t % 2 == 0 {
+                        deliver(&f, format!("{t} {i}\r\n").as_bytes());
+                    } else {
+                        let base = new_base("t", 1, 1);
+                        fs::write(f.tmp_path(&base), b"x").unwrap();
+                        f.add(&[(base, Flags::default())]).unwrap();
+                    }
+                    let s = f.sync(true).unwrap();
+                    assert!(s.uid_next >= last_next, "UIDNEXT went back");
+                    last_next = s.uid_next;
+                    for w in s.messages.windows(2) {
+                        assert!(w[0].uid < w[1].uid);
+                    }
+                    for m in &s.messages {
+                        if let Some(u) = seen.insert(m.base.clone(), m.uid) {
+                            assert_eq!(u, m.uid, "a message changed UID");
+                        }
+                    }
+                }
+            }));
+        }
+        for t in threads {
+            t.join().unwrap();
+        }
+        let s = f.sync(true).unwrap();
+        assert_eq!(s.messages.len(), 200);
+        let uids: HashSet<u32> = s.messages.iter().map(|m| m.uid).collect();
+        assert_eq!(uids.len(), 200, "no UID twice");
+        assert_eq!(s.uid_next, 201);
+        assert!(!f.dir.join(LOCK).exists());
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    #[test]
+    fn modseqs_persist_and_follow_changes_made_elsewhere() {
+        let f = scratch("modseq");
+        deliver(&f, b"a\r\n");
+        deliver(&f, b"b\r\n");
+        let s = f.sync(true).unwrap();
+        let (q1, q2) = (s.messages[0].modseq, s.messages[1].modseq);
+        assert!(s.highest_modseq >= q1.max(q2));
+        // A STORE through the store: one new mod-sequence, recorded.
+        let mut fl = Flags::default();
+        fl.system.insert(SystemFlags::SEEN);
+        let out = f.set_flags(&[(&s.messages[0], fl)]).unwrap();
+        let q = out[0].as_ref().unwrap().modseq;
+        assert!(q > s.highest_modseq);
+        let s2 = f.sync(true).unwrap();
+        assert_eq!(s2.messages[0].modseq, q, "kept across syncs");
+        assert_eq!(s2.messages[1].modseq, q2, "the other one unchanged");
+        // Another program renames the second file (a flag): a new one.
+        let m = &s2.messages[1];
+        fs::rename(
+            m.path(&f.dir),
+            f.dir.join("cur").join(format!("{}:2,F", m.base)),
+        )
+        .unwrap();
+        let s3 = f.sync(true).unwrap();
+        assert!(s3.messages[1].modseq > q);
+        assert!(s3.messages[1].flags.system.contains(SystemFlags::FLAGGED));
+        assert_eq!(s3.messages[0].modseq, q);
+        // An expunge raises HIGHESTMODSEQ.
+        let h = f.expunge(&[&s3.messages[0]]).unwrap();
+        assert!(h > s3.highest_modseq);
+        assert_eq!(f.sync(true).unwrap().highest_modseq, h);
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    #[test]
+    fn a_message_is_moved_once() {
+        let src = scratch("move-src");
+        let (b, c) = (scratch("move-b"), scratch("move-c"));
+        deliver(&src, b"m\r\n");
+        let s = src.sync(true).unwrap();
+        let path = s.messages[0].path(&src.dir);
+        let item = || (path.clone(), new_base("h", 3, 3), Flags::default());
+        let (_, won) = b.move_in(&[item()]).unwrap();
+        let (_, lost) = c.move_in(&[item()]).unwrap();
+        assert_eq!(won, [Some(1)]);
+        assert_eq!(lost, [None], "already moved: not twice");
+        assert_eq!(b.sync(true).unwrap().messages.len(), 1);
+        assert!(c.sync(true).unwrap().messages.is_empty());
+        assert!(src.sync(true).unwrap().messages.is_empty());
+        for f in [src, b, c] {
+            fs::remove_dir_all(&f.dir).unwrap();
+        }
+    }
+
+    /// Sets a modification time back by a minute.
+    fn backdate(path: &Path) {
+        let then = SystemTime::now() - Duration::from_secs(60);
+        File::open(path).unwrap().set_modified(then).unwrap();
+    }
+
+    #[test]
+    fn unchanged_folder_answers_from_memory() {
+        let f = scratch("cache");
+        deliver(&f, b"a\r\n");
+        f.sync(true).unwrap();
+        let all = [UIDLIST, MODSEQ, "new", "cur"].map(|n| f.dir.join(n));
+        for p in &all {
+            backdate(p);
+        }
+        let s1 = f.sync(true).unwrap();
+        assert_eq!(s1.messages.len(), 1);
+        // A file slipped in without any time stamp moving (impossible in
+        // real life within TRUST_AFTER): the answer comes from memory.
+        let cur_mtime = fs::metadata(f.dir.join("cur")).unwrap().modified().unwrap();
+        fs::write(f.dir.join("cur").join("1700000000.M1P1Q1.h:2,"), b"x").unwrap();
+        File::open(f.dir.join("cur"))
+            .unwrap()
+            .set_modified(cur_mtime)
+            .unwrap();
+        let s2 = f.sync(true).unwrap();
+        assert_eq!(s2.messages.len(), 1, "cached");
+        assert!(!s2.messages[0].recent, "\\Recent went to the first sync");
+        // Any change moves a time stamp: read from disk again.
+        backdate(&f.dir.join("cur"));
+        let s3 = f.sync(true).unwrap();
+        assert_eq!(s3.messages.len(), 2);
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    #[test]
+    fn stale_lock_of_a_dead_process_is_taken() {
+        let f = scratch("stale");
+        // PID 0x7ffffffe does not exist.
+        fs::write(f.dir.join(LOCK), "2147483646:host").unwrap();
+        f.sync(true).unwrap();
+        assert!(!f.dir.join(LOCK).exists());
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+}

@@ -1,0 +1,398 @@
+//! The mailbox store shared by SMTP delivery, POP3 and IMAP: one Maildir++
+//! tree per account, in the layout and with the control files Dovecot uses,
+//! so that Dovecot can serve the same mail with the same UIDs and flags.
+//!
+//! ```text
+//! DIR/mailboxes/USER/                 INBOX (tmp/ new/ cur/ dovecot-uidlist dovecot-keywords)
+//! DIR/mailboxes/USER/.Sent/           folder "Sent" (and maildirfolder)
+//! DIR/mailboxes/USER/.Archive.2024/   folder "Archive.2024": a child of "Archive"
+//! DIR/mailboxes/USER/subscriptions    subscribed folders, one a line
+//! ```
+//!
+//! - **Hierarchy delimiter `.`**, as Maildir++ and Dovecot's default
+//!   Maildir namespace: the IMAP name is the directory name without its
+//!   leading dot. Names are stored as they go over the wire (modified
+//!   UTF-7), as Dovecot stores them. A name with `/`, an empty level, or a
+//!   level starting with `.` is refused.
+//! - **SPECIAL-USE** (RFC 6154): Sent, Drafts, Trash, Junk and Archive are
+//!   created and subscribed for every account and carry `\Sent`,
+//!   `\Drafts`, `\Trash`, `\Junk`, `\Archive`.
+//! - **UIDs and flags**: [`folder`] (`dovecot-uidlist` version 3,
+//!   `dovecot-keywords`, flags in the `:2,` info part, `,S=` and `,W=`
+//!   sizes in the name).
+//! - **MODSEQ** (CONDSTORE): in [`modseq`]'s `mailwire-modseq`, a file of
+//!   our own. Dovecot keeps mod-sequences in its index files, which the
+//!   mailserver does not write, and a field of our own in
+//!   `dovecot-uidlist` would be dropped when Dovecot rewrites the file.
+//!   Expunged UIDs are not remembered: QRESYNC works without that history
+//!   (RFC 7162 §3.2.5.2: every UID of the client's known set that is gone).
+//! - **Change notification**: every change made through the store (a
+//!   delivery, an expunge, flags, APPEND, COPY, MOVE) bumps the folder's
+//!   counter ([`MailStore::watch`]); an IDLE session compares the counter
+//!   every driver tick (200 ms) and syncs only when it moved.
+
+pub(crate) mod folder;
+pub(crate) mod keywords;
+pub(crate) mod modseq;
+pub(crate) mod uidlist;
+
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub(crate) use folder::Folder;
+
+/// The IMAP hierarchy delimiter.
+pub(crate) const DELIMITER: u8 = b'.';
+
+/// The folders every account has, with their SPECIAL-USE attribute.
+pub(crate) const SPECIAL: [(&str, &str); 5] = [
+    ("Sent", "\\Sent"),
+    ("Drafts", "\\Drafts"),
+    ("Trash", "\\Trash"),
+    ("Junk", "\\Junk"),
+    ("Archive", "\\Archive"),
+];
+
+const SUBSCRIPTIONS: &str = "subscriptions";
+
+/// Why a folder operation was refused.
+#[derive(Debug)]
+pub(crate) enum StoreError {
+    /// Not a name this store accepts.
+    BadName,
+    /// No such folder.
+    NoSuch,
+    /// It exists already.
+    Exists,
+    /// Not allowed (INBOX, a folder with children).
+    Refused(&'static str),
+    Io(io::Error),
+}
+
+impl From<io::Error> for StoreError {
+    fn from(e: io::Error) -> Self {
+        StoreError::Io(e)
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::BadName => f.write_str("invalid mailbox name"),
+            StoreError::NoSuch => f.write_str("no such mailbox"),
+            StoreError::Exists => f.write_str("mailbox exists"),
+            StoreError::Refused(why) => f.write_str(why),
+            StoreError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Every account's mail.
+#[derive(Debug)]
+pub(crate) struct MailStore {
+    root: PathBuf,
+    watchers: Mutex<HashMap<PathBuf, Arc<AtomicU64>>>,
+}
+
+/// Whether `name` (not INBOX) is a folder name the store accepts.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 200
+        && !name.contains('/')
+        && !name.bytes().any(|b| b < 0x20 || b == 0x7f)
+        && name
+            .split('.')
+            .all(|level| !level.is_empty() && !level.starts_with('.'))
+}
+
+impl MailStore {
+    /// Opens the tree under `root`, creating each account's INBOX, special
+    /// folders and subscriptions.
+    pub(crate) fn open(root: &Path, users: &[&str]) -> io::Result<Self> {
+        let this = Self {
+            root: root.to_path_buf(),
+            watchers: Mutex::new(HashMap::new()),
+        };
+        for u in users {
+            Folder::new(this.user_root(u)).create(false)?;
+            for (name, _) in SPECIAL {
+                Folder::new(this.user_root(u).join(format!(".{name}"))).create(true)?;
+            }
+            // What a crash left in a folder's tmp/ was never acknowledged
+            // (APPEND, COPY, MOVE answer after the rename into cur/).
+            for name in this.list(u)? {
+                let tmp = this
+                    .dir_of(u, &name)
+                    .map_err(|_| io::Error::other("bad name"))?;
+                if let Ok(rd) = fs::read_dir(tmp.join("tmp")) {
+                    for e in rd.flatten() {
+                        if e.file_type().is_ok_and(|t| t.is_file()) {
+                            let _ = fs::remove_file(e.path());
+                        }
+                    }
+                }
+            }
+            let subs = this.user_root(u).join(SUBSCRIPTIONS);
+            if !subs.exists() {
+                let list: String = SPECIAL.iter().map(|(n, _)| format!("{n}\n")).collect();
+                crate::maildir::write_atomic(&subs, list.as_bytes())?;
+            }
+        }
+        Ok(this)
+    }
+
+    /// The Maildir of `user` (its INBOX).
+    pub(crate) fn user_root(&self, user: &str) -> PathBuf {
+        self.root.join(user)
+    }
+
+    /// The INBOX of `user`.
+    pub(crate) fn inbox(&self, user: &str) -> Folder {
+        Folder::new(self.user_root(user))
+    }
+
+    /// The directory of a folder name (INBOX in any case is the root).
+    fn dir_of(&self, user: &str, name: &str) -> Result<PathBuf, StoreError> {
+        if name.eq_ignore_ascii_case("INBOX") {
+            return Ok(self.user_root(user));
+        }
+        if !valid_name(name) {
+            return Err(StoreError::BadName);
+        }
+        Ok(self.user_root(user).join(format!(".{name}")))
+    }
+
+    /// An existing folder.
+    pub(crate) fn folder(&self, user: &str, name: &str) -> Result<Folder, StoreError> {
+        let dir = self.dir_of(user, name)?;
+        if dir.join("cur").is_dir() {
+            Ok(Folder::new(dir))
+        } else {
+            Err(StoreError::NoSuch)
+        }
+    }
+
+    /// Every folder of `user`, INBOX first, then sorted.
+    pub(crate) fn list(&self, user: &str) -> io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(self.user_root(user))? {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(n) = name.strip_prefix('.')
+                && valid_name(n)
+                && e.path().join("cur").is_dir()
+            {
+                out.push(n.to_string());
+            }
+        }
+        out.sort();
+        out.insert(0, "INBOX".to_string());
+        Ok(out)
+    }
+
+    /// The SPECIAL-USE attribute of a folder, without its backslash
+    /// (`Sent` for `\Sent`).
+    pub(crate) fn special_use(name: &str) -> Option<&'static str> {
+        SPECIAL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, a)| a.trim_start_matches('\\'))
+    }
+
+    /// Creates a folder.
+    pub(crate) fn create(&self, user: &str, name: &str) -> Result<(), StoreError> {
+        if name.eq_ignore_ascii_case("INBOX") {
+            return Err(StoreError::Exists);
+        }
+        let dir = self.dir_of(user, name)?;
+        if dir.exists() {
+            return Err(StoreError::Exists);
+        }
+        Folder::new(dir).create(true)?;
+        crate::maildir::sync_dir(&self.user_root(user))?;
+        Ok(())
+    }
+
+    /// Deletes a folder and its messages. INBOX and folders with children
+    /// are refused.
+    pub(crate) fn delete(&self, user: &str, name: &str) -> Result<(), StoreError> {
+        if name.eq_ignore_ascii_case("INBOX") {
+            return Err(StoreError::Refused("INBOX cannot be deleted"));
+        }
+        let dir = self.folder(user, name)?.dir;
+        let prefix = format!("{name}.");
+        if self.list(user)?.iter().any(|n| n.starts_with(&prefix)) {
+            return Err(StoreError::Refused("the mailbox has children"));
+        }
+        // Out of sight at once (a name starting with two dots is no
+        // folder), then removed.
+        let gone = self
+            .user_root(user)
+            .join(format!("..deleted-{}", crate::maildir::queue_id()));
+        fs::rename(&dir, &gone)?;
+        crate::maildir::sync_dir(&self.user_root(user))?;
+        fs::remove_dir_all(&gone)?;
+        self.notify(&dir);
+        Ok(())
+    }
+
+    /// Renames a folder and its children. Renaming INBOX is refused.
+    pub(crate) fn rename(&self, user: &str, from: &str, to: &str) -> Result<(), StoreError> {
+        if from.eq_ignore_ascii_case("INBOX") || to.eq_ignore_ascii_case("INBOX") {
+            return Err(StoreError::Refused("renaming INBOX is not supported"));
+        }
+        let src = self.folder(user, from)?.dir;
+        let dst = self.dir_of(user, to)?;
+        if dst.exists() {
+            return Err(StoreError::Exists);
+        }
+        let prefix = format!("{from}.");
+        let children: Vec<String> = self
+            .list(user)?
+            .into_iter()
+            .filter(|n| n.starts_with(&prefix))
+            .collect();
+        fs::rename(&src, &dst)?;
+        for c in children {
+            let new = format!("{to}.{}", &c[prefix.len()..]);
+            fs::rename(self.dir_of(user, &c)?, self.dir_of(user, &new)?)?;
+        }
+        crate::maildir::sync_dir(&self.user_root(user))?;
+        self.notify(&src);
+        Ok(())
+    }
+
+    /// The subscribed folder names.
+    pub(crate) fn subscriptions(&self, user: &str) -> io::Result<Vec<String>> {
+        match fs::read_to_string(self.user_root(user).join(SUBSCRIPTIONS)) {
+            // Dovecot 2.3's format starts with a "V\t2" line and an empty
+            // one; the old one is a name a line. Read both.
+            Ok(t) => Ok(t
+                .lines()
+                .filter(|l| !l.is_empty() && !l.starts_with("V\t"))
+                .map(|l| l.replace('\t', "."))
+                .collect()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Subscribes (`on`) or unsubscribes a name.
+    pub(crate) fn subscribe(&self, user: &str, name: &str, on: bool) -> Result<(), StoreError> {
+        if !name.eq_ignore_ascii_case("INBOX") && !valid_name(name) {
+            return Err(StoreError::BadName);
+        }
+        let path = self.user_root(user).join(SUBSCRIPTIONS);
+        // The folder's lock is not needed: one writer per account file is
+        // ensured by the INBOX lock.
+        let _lock = self.inbox(user).lock()?;
+        let mut subs = self.subscriptions(user)?;
+        subs.retain(|n| n != name);
+        if on {
+            subs.push(name.to_string());
+        }
+        let text: String = subs.iter().map(|n| format!("{n}\n")).collect();
+        crate::maildir::write_atomic(&path, text.as_bytes())?;
+        Ok(())
+    }
+
+    /// The change counter of a folder directory: it grows whenever a
+    /// message is delivered to, added to, changed in or removed from it
+    /// through the store.
+    pub(crate) fn watch(&self, dir: &Path) -> Arc<AtomicU64> {
+        self.watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(dir.to_path_buf())
+            .or_default()
+            .clone()
+    }
+
+    /// Tells the sessions watching `dir` that it changed.
+    pub(crate) fn notify(&self, dir: &Path) {
+        let w = self
+            .watchers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(dir)
+            .cloned();
+        if let Some(w) = w {
+            w.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (MailStore, PathBuf) {
+        let d = std::env::temp_dir().join(format!("mailstore-{}", crate::maildir::queue_id()));
+        (MailStore::open(&d, &["u"]).unwrap(), d)
+    }
+
+    #[test]
+    fn layout_names_and_folders() {
+        let (s, d) = store();
+        assert_eq!(
+            s.list("u").unwrap(),
+            ["INBOX", "Archive", "Drafts", "Junk", "Sent", "Trash"]
+        );
+        assert!(d.join("u/.Sent/maildirfolder").exists());
+        assert_eq!(MailStore::special_use("Trash"), Some("Trash"));
+        for bad in ["", "a/b", ".a", "a..b", "a.", "x\ny"] {
+            assert!(
+                matches!(s.create("u", bad), Err(StoreError::BadName)),
+                "{bad:?}"
+            );
+        }
+        s.create("u", "Work").unwrap();
+        s.create("u", "Work.2024").unwrap();
+        assert!(matches!(s.create("u", "Work"), Err(StoreError::Exists)));
+        assert!(matches!(s.delete("u", "Work"), Err(StoreError::Refused(_))));
+        s.rename("u", "Work", "Jobs").unwrap();
+        assert!(s.folder("u", "Jobs.2024").is_ok());
+        assert!(matches!(s.folder("u", "Work"), Err(StoreError::NoSuch)));
+        s.delete("u", "Jobs.2024").unwrap();
+        s.delete("u", "Jobs").unwrap();
+        assert!(matches!(
+            s.delete("u", "INBOX"),
+            Err(StoreError::Refused(_))
+        ));
+        assert_eq!(s.list("u").unwrap().len(), 6);
+        assert!(s.subscriptions("u").unwrap().contains(&"Sent".to_string()));
+        s.subscribe("u", "Sent", false).unwrap();
+        s.subscribe("u", "INBOX", true).unwrap();
+        assert_eq!(
+            s.subscriptions("u").unwrap(),
+            ["Drafts", "Trash", "Junk", "Archive", "INBOX"]
+        );
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn open_cleans_folder_tmp() {
+        let (s, d) = store();
+        let junk = d.join("u/.Sent/tmp/partial");
+        fs::write(&junk, b"half an APPEND").unwrap();
+        drop(s);
+        MailStore::open(&d, &["u"]).unwrap();
+        assert!(!junk.exists());
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn watchers_count_changes() {
+        let (s, d) = store();
+        let inbox = s.inbox("u").dir;
+        let w = s.watch(&inbox);
+        s.notify(&inbox);
+        s.notify(&inbox);
+        assert_eq!(w.load(Ordering::SeqCst), 2);
+        fs::remove_dir_all(d).unwrap();
+    }
+}

@@ -1,0 +1,1323 @@
+//! Interop: the mailserver's IMAP service (and the mail store it shares
+//! with SMTP delivery and POP3) against real peers: Python's imaplib,
+//! poplib and smtplib, curl's `imap://`, and Dovecot serving the same
+//! Maildir.
+//!
+//! `#[ignore]`d: run with `cargo test --release -p mailwire --test
+//! interop_imap_server -- --ignored --test-threads=1` after `bash
+//! .ci/install-peers`. A missing peer skips the test, or fails it when
+//! `CI=true`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+
+use common::{MailServer, have, scratch};
+
+/// The address a port's banner line gives (`pop3  listening on ADDR`).
+fn banner_addr(srv: &MailServer, port: &str) -> SocketAddr {
+    srv.stdout
+        .lines()
+        .find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() >= 4 && w[0] == port && w[1] == "listening").then(|| w[3].parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no {port} port in the banner:\n{}", srv.stdout))
+}
+
+/// A fresh mailserver (default options) for a test that drives it from
+/// Python; `None` (the test skips) when python3 is missing.
+fn python_server(tag: &str) -> Option<(MailServer, std::path::PathBuf)> {
+    if !have("python3") {
+        return None;
+    }
+    let data = scratch(tag);
+    let srv = MailServer::start(&data, &[]);
+    Some((srv, data))
+}
+
+/// Runs a program to its end; panics with its output on failure.
+fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("the program runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{:?} failed:\n{stdout}\n{}",
+        cmd.get_program(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs a Python script with the server's SMTP, IMAP and POP3 ports as
+/// arguments; panics with its output on failure.
+fn python_on(script: &str, srv: &MailServer) -> String {
+    let ports = [
+        srv.smtp(),
+        srv.imap.expect("imap port"),
+        banner_addr(srv, "pop3"),
+    ];
+    python(script, &ports.map(|a| a.port().to_string()))
+}
+
+/// Runs a Python script with arguments; panics with its output on failure.
+fn python(script: &str, args: &[String]) -> String {
+    stdout_of(Command::new("python3").arg("-c").arg(script).args(args))
+}
+
+/// The whole session: STARTTLS, LOGIN, LIST (SPECIAL-USE), SELECT, FETCH,
+/// SEARCH, STORE (keywords), COPY, UID MOVE, STATUS, APPEND, EXPUNGE,
+/// CREATE/RENAME/DELETE/SUBSCRIBE/LSUB, ESEARCH, SORT, IDLE through raw
+/// commands (a delivery seen within a second), a POP3 deletion seen as an
+/// EXPUNGE, LOGOUT. Every check is an assert in the script.
+const SESSION: &str = r#"
+import imaplib, poplib, smtplib, ssl, sys, time, re
+smtp_port, imap_port, pop3_port = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+
+def deliver(subject, body="hello"):
+    s = smtplib.SMTP("127.0.0.1", smtp_port)
+    s.sendmail("a@example.com", ["demo@localhost"],
+               "From: A <a@example.com>\r\nSubject: %s\r\nMessage-ID: <%s@test>\r\n\r\n%s\r\n"
+               % (subject, subject.replace(" ", "."), body))
+    s.quit()
+
+for i in range(3):
+    deliver("msg %d" % i, "body number %d" % i)
+
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+assert "STARTTLS" in M.capabilities, M.capabilities
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+M.starttls(ssl_context=ctx)
+typ, data = M.login("demo", "demo")
+assert typ == "OK", data
+caps = M.capability()[1][0].decode().split()
+for c in ["IMAP4rev1", "IDLE", "UIDPLUS", "MOVE", "SPECIAL-USE", "ESEARCH", "SORT", "NAMESPACE"]:
+    assert c in caps, (c, caps)
+
+typ, data = M.list()
+lines = [l.decode() for l in data]
+assert '(\\HasNoChildren \\Sent) "." Sent' in lines, lines
+assert '(\\HasNoChildren \\Trash) "." Trash' in lines, lines
+assert '(\\HasNoChildren) "." INBOX' in lines, lines
+
+typ, data = M.select("INBOX")
+assert data == [b"3"], data
+typ, data = M.uid("FETCH", "1:*", "(FLAGS RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+subjects = [d[1].decode().strip() for d in data if isinstance(d, tuple)]
+assert subjects == ["Subject: msg 0", "Subject: msg 1", "Subject: msg 2"], subjects
+assert b"UID 1 " in data[0][0] and b"\\Recent" in data[0][0], data[0][0]
+
+typ, data = M.search(None, "SUBJECT", '"msg 1"')
+assert data == [b"2"], data
+typ, data = M.uid("SEARCH", "BODY", '"number 2"')
+assert data == [b"3"], data
+
+typ, data = M.store("2", "+FLAGS", "(\\Flagged $Work)")
+assert b"$Work" in data[0] and b"\\Flagged" in data[0], data
+typ, data = M.fetch("1", "(BODY[TEXT])")
+assert data[0][1] == b"body number 0\r\n", data
+typ, data = M.fetch("1", "(FLAGS)")
+assert b"\\Seen" in data[0], data
+
+typ, data = M.copy("1", "Archive")
+assert typ == "OK" and b"COPYUID" in data[0], data
+typ, data = M.uid("MOVE", "3", "Trash")
+assert typ == "OK", data
+typ, data = M.status("Trash", "(MESSAGES UIDNEXT UNSEEN)")
+assert b"MESSAGES 1 UIDNEXT 2 UNSEEN 1" in data[0], data
+typ, data = M.status("Archive", "(MESSAGES)")
+assert b"MESSAGES 1" in data[0], data
+
+typ, data = M.append("Sent", "(\\Seen)", imaplib.Time2Internaldate(time.time()),
+                     b"From: demo@localhost\r\nSubject: sent one\r\n\r\nsent body\r\n")
+assert typ == "OK" and b"APPENDUID" in data[0], data
+typ, data = M.status("Sent", "(MESSAGES)")
+assert b"MESSAGES 1" in data[0], data
+
+typ, data = M.store("1", "+FLAGS", "\\Deleted")
+typ, data = M.expunge()
+# imaplib keeps the MOVE's "* 3 EXPUNGE" too.
+assert data[-1] == b"1", data
+typ, data = M.uid("SEARCH", "ALL")
+assert data == [b"2"], data
+
+# Folders.
+assert M.create("Work.2024")[0] == "OK"
+typ, data = M.list('""', "W%")
+assert [l.decode() for l in data] == ['(\\NonExistent \\Noselect \\HasChildren) "." Work'], data
+assert M.create("Work")[0] == "OK"
+assert M.rename("Work", "Jobs")[0] == "OK"
+typ, data = M.list('""', "Jobs*")
+assert [l.decode() for l in data] == ['(\\HasChildren) "." Jobs', '(\\HasNoChildren) "." Jobs.2024'], data
+assert M.subscribe("Jobs")[0] == "OK"
+typ, data = M.lsub('""', "Jo*")
+assert len(data) == 1 and data[0].endswith(b'"." Jobs'), data
+assert M.delete("Jobs")[0] == "NO"
+assert M.delete("Jobs.2024")[0] == "OK"
+assert M.delete("Jobs")[0] == "OK"
+assert M.delete("INBOX")[0] == "NO"
+
+# ESEARCH and SORT through raw commands.
+typ, data = M._simple_command("UID", "SEARCH", "RETURN", "(COUNT MIN)", "ALL")
+typ, data = M._untagged_response(typ, data, "ESEARCH")
+assert b"UID COUNT 1 MIN 2" in data[0] or b"UID MIN 2 COUNT 1" in data[0], data
+typ, data = M.uid("SORT", "(REVERSE SUBJECT)", "UTF-8", "ALL")
+assert data == [b"2"], data
+
+# IDLE: a delivery shows up within a second of its 250.
+tag = M._new_tag().decode()
+M.send(("%s IDLE\r\n" % tag).encode())
+line = M.readline()
+assert line.startswith(b"+"), line
+t0 = time.time()
+deliver("idle one")
+seen = None
+while True:
+    line = M.readline()
+    if re.match(rb"\* \d+ EXISTS", line):
+        seen = time.time() - t0
+        break
+assert seen < 1.0, seen
+M.send(b"DONE\r\n")
+while True:
+    line = M.readline()
+    if line.startswith(tag.encode()):
+        assert b"OK" in line, line
+        break
+print("idle delay %.3f s" % seen)
+
+# POP3 deletes a message: an expunge for this session.
+P = poplib.POP3("127.0.0.1", pop3_port)
+P.user("demo")
+P.pass_("demo")
+count, _ = P.stat()
+assert count == 2, count
+P.dele(1)
+P.quit()
+typ, data = M.noop()
+typ, data = M._untagged_response(typ, data, "EXPUNGE")
+assert data == [b"1"], data
+typ, data = M.uid("SEARCH", "ALL")
+assert data == [b"4"], data
+
+# A big message streams back from the file as it was appended.
+big = b"Subject: big\r\n\r\n" + b"".join(b"line %07d of a big message\r\n" % i for i in range(100000))
+typ, data = M.append("Drafts", "(\\Draft)", None, big)
+assert typ == "OK", data
+typ, data = M.select("Drafts")
+assert data == [b"1"], data
+typ, data = M.fetch("1", "(UID RFC822.SIZE BODY.PEEK[])")
+assert data[0][1] == big, (len(data[0][1]), len(big))
+assert (b"RFC822.SIZE %d" % len(big)) in data[0][0], data[0][0]
+typ, data = M.fetch("1", "(FLAGS)")
+assert b"\\Seen" not in data[0] and b"\\Draft" in data[0], data
+
+assert M.logout()[0] == "BYE"
+print("ok")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn imaplib_session_against_mailserver() {
+    let Some((srv, data)) = python_server("imap-imaplib") else {
+        return;
+    };
+    let out = python_on(SESSION, &srv);
+    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
+    eprint!("{out}");
+    // The Maildir is Dovecot's: a uidlist with every UID given.
+    let list = fs::read_to_string(data.join("mailboxes/demo/dovecot-uidlist")).unwrap();
+    assert!(list.starts_with("3 V"), "{list}");
+    assert!(list.contains(" N5 "), "{list}");
+    assert_eq!(
+        fs::read_to_string(data.join("mailboxes/demo/dovecot-keywords")).unwrap(),
+        "0 $Work\n"
+    );
+}
+
+#[test]
+#[ignore = "interop: needs curl"]
+fn curl_lists_fetches_and_searches() {
+    if !have("curl") {
+        return;
+    }
+    let data = scratch("imap-curl");
+    let mut srv = MailServer::start(&data, &[]);
+    let imap = srv.imap.expect("imap port");
+    for i in 0..2 {
+        let (code, _) = srv.smtp_mail(i);
+        assert_eq!(code, 250);
+    }
+    let url = |path: &str| format!("imap://demo:demo@{imap}/{path}");
+    let run = |args: &[&str]| {
+        stdout_of(
+            Command::new("curl")
+                .args(["-sS", "--max-time", "20"])
+                .args(args),
+        )
+    };
+    let list = run(&[&url("")]);
+    assert!(list.contains("\\Sent) \".\" Sent"), "{list}");
+    assert!(list.contains("INBOX"), "{list}");
+    let msg = run(&[&url("INBOX;UID=2")]);
+    assert!(msg.contains("Subject: curl 1"), "{msg}");
+    let found = run(&[&url("INBOX?SUBJECT%20%22curl%201%22")]);
+    assert_eq!(found.trim(), "* SEARCH 2", "{found}");
+    let found = run(&[&url("INBOX"), "-X", "UID SEARCH ALL"]);
+    assert_eq!(found.trim(), "* SEARCH 1 2", "{found}");
+    srv.terminate(std::time::Duration::from_secs(10));
+}
+
+/// A message for SMTP with a marker subject.
+trait SmtpMail {
+    fn smtp_mail(&mut self, i: usize) -> (u16, String);
+}
+
+impl SmtpMail for MailServer {
+    fn smtp_mail(&mut self, i: usize) -> (u16, String) {
+        let mut c = common::Raw::connect(self.smtp());
+        c.reply();
+        c.cmd("EHLO client.test");
+        let data = format!("From: a@example.com\r\nSubject: curl {i}\r\n\r\nhi {i}\r\n");
+        c.mail("a@example.com", &["demo@localhost"], data.as_bytes())
+    }
+}
+
+/// Ten IMAP sessions (one in IDLE) while SMTP delivers 1,000 messages
+/// from ten connections at once: every message gets one UID, UIDs only grow for
+/// every session, no UID names two messages, and the IDLE session hears of
+/// every message.
+const CONCURRENT: &str = r#"
+import imaplib, smtplib, sys, threading, time, re
+smtp_port, imap_port, senders, per_sender, readers = [int(a) for a in sys.argv[1:6]]
+total = senders * per_sender
+errors = []
+uid_of = {}
+lock = threading.Lock()
+
+def send(n):
+    s = smtplib.SMTP("127.0.0.1", smtp_port)
+    for i in range(per_sender):
+        mid = "<%d.%d@test>" % (n, i)
+        s.sendmail("a@example.com", ["demo@localhost"],
+                   "From: a@example.com\r\nMessage-ID: %s\r\nSubject: c\r\n\r\nx\r\n" % mid)
+    s.quit()
+
+def read(r):
+    try:
+        M = imaplib.IMAP4("127.0.0.1", imap_port)
+        M.login("demo", "demo")
+        M.select("INBOX")
+        last = 0
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            M.noop()
+            typ, data = M.uid("FETCH", "%d:*" % (last + 1), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+            for d in data:
+                if not isinstance(d, tuple):
+                    continue
+                uid = int(re.search(rb"UID (\d+)", d[0]).group(1))
+                if uid <= last:
+                    continue
+                assert uid > last, (uid, last)
+                last = uid
+                mid = d[1].decode().split(":", 1)[1].strip()
+                with lock:
+                    if uid_of.setdefault(mid, uid) != uid:
+                        errors.append("message %s has UIDs %d and %d" % (mid, uid_of[mid], uid))
+            if len(uid_of) >= total and last >= max(uid_of.values()):
+                break
+        M.logout()
+    except Exception as e:
+        errors.append("reader %d: %r" % (r, e))
+
+idle_seen = [0]
+def idle():
+    try:
+        M = imaplib.IMAP4("127.0.0.1", imap_port)
+        M.login("demo", "demo")
+        M.select("INBOX")
+        tag = M._new_tag().decode()
+        M.send(("%s IDLE\r\n" % tag).encode())
+        M.readline()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            line = M.readline()
+            m = re.match(rb"\* (\d+) EXISTS", line)
+            if m:
+                idle_seen[0] = int(m.group(1))
+                if idle_seen[0] >= total:
+                    break
+        M.send(b"DONE\r\n")
+        M.logout()
+    except Exception as e:
+        errors.append("idle: %r" % (e,))
+
+threads = [threading.Thread(target=idle)]
+threads[0].start()
+time.sleep(0.5)
+threads += [threading.Thread(target=read, args=(r,)) for r in range(readers)]
+threads += [threading.Thread(target=send, args=(n,)) for n in range(senders)]
+for t in threads[1:]:
+    t.start()
+for t in threads:
+    t.join()
+assert not errors, errors
+assert len(uid_of) == total, len(uid_of)
+assert len(set(uid_of.values())) == total, "a UID given twice"
+assert idle_seen[0] == total, idle_seen
+print("ok", total)
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn concurrent_sessions_and_deliveries_get_unique_ascending_uids() {
+    let Some((srv, data)) = python_server("imap-concurrent") else {
+        return;
+    };
+    let imap = srv.imap.expect("imap port");
+    let out = python(
+        CONCURRENT,
+        &[
+            srv.smtp().port().to_string(),
+            imap.port().to_string(),
+            "10".into(),
+            "100".into(),
+            "9".into(),
+        ],
+    );
+    assert_eq!(out.trim(), "ok 1000", "{out}\n{}", srv.log());
+    // On disk: 200 records, UIDs 1..=200 ascending, each file once.
+    let list = fs::read_to_string(data.join("mailboxes/demo/dovecot-uidlist")).unwrap();
+    let uids: Vec<u32> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(uids, (1..=1000).collect::<Vec<u32>>());
+    let names: HashSet<&str> = list
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(" :").nth(1))
+        .collect();
+    assert_eq!(names.len(), 1000);
+}
+
+/// UID FETCH of UID and FLAGS from a `doveadm exec imap` transcript.
+fn dovecot_flags(out: &str) -> BTreeMap<u32, String> {
+    let mut m = BTreeMap::new();
+    for l in out.lines() {
+        if let (Some(u), Some(f)) = (l.find("UID "), l.find("FLAGS (")) {
+            let uid: u32 = l[u + 4..]
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let flags = l[f + 7..].split(')').next().unwrap().to_string();
+            m.insert(uid, flags);
+        }
+    }
+    m
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let _ = fs::remove_dir_all(to);
+    let ok = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+/// The mailserver gives UIDs and flags; Dovecot, on a copy of the same
+/// Maildir, serves the same UIDs, UIDVALIDITY and flags (keywords too).
+/// Then Dovecot changes flags and appends; the mailserver, on a copy of
+/// that Maildir, serves Dovecot's UIDs and flags.
+#[test]
+#[ignore = "interop: needs Dovecot and python3"]
+fn dovecot_serves_the_same_uids_and_flags_and_back() {
+    let Some(dc) = common::dovecot::Dovecot::prepare() else {
+        return;
+    };
+    if !have("python3") {
+        return;
+    }
+    let data = scratch("imap-dovecot");
+    let mut srv = MailServer::start(&data, &["--user", "testuser:testpass"]);
+    let imap = srv.imap.expect("imap port");
+    let script = r#"
+import imaplib, smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+for i in range(3):
+    s.sendmail("a@example.com", ["testuser@localhost"], "Subject: d%d\r\n\r\nx\r\n" % i)
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]))
+M.login("testuser", "testpass")
+typ, data = M.select("INBOX")
+print("validity", M.response("UIDVALIDITY")[1][0].decode())
+M.store("1", "+FLAGS", "(\\Seen)")
+M.store("2", "+FLAGS", "(\\Flagged $Work)")
+M.store("3", "+FLAGS", "(\\Answered)")
+M.store("3", "-FLAGS", "(\\Answered)")
+M.logout()
+"#;
+    let out = python(
+        script,
+        &[srv.smtp().port().to_string(), imap.port().to_string()],
+    );
+    let validity = out
+        .lines()
+        .find_map(|l| l.strip_prefix("validity "))
+        .unwrap()
+        .to_string();
+    srv.terminate(std::time::Duration::from_secs(10));
+
+    // Dovecot on the mailserver's Maildir.
+    copy_tree(&data.join("mailboxes/testuser"), &dc.maildir());
+    assert!(
+        Command::new("chown")
+            .args(["-R", "vmail:vmail"])
+            .arg(dc.maildir())
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = dc.exec_imap(
+        b"a SELECT INBOX\r\nb UID FETCH 1:* (UID FLAGS)\r\n\
+c STORE 3 +FLAGS (\\Deleted $Later)\r\n\
+d APPEND INBOX (\\Seen) {14}\r\nSubject: x\r\n\r\n\r\ne LOGOUT\r\n",
+    );
+    let out = String::from_utf8_lossy(&out).into_owned();
+    assert!(out.contains(&format!("[UIDVALIDITY {validity}]")), "{out}");
+    let flags = dovecot_flags(&out);
+    assert_eq!(
+        flags.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 3],
+        "{out}"
+    );
+    assert!(flags[&1].contains("\\Seen"), "{out}");
+    assert!(
+        flags[&2].contains("\\Flagged") && flags[&2].contains("$Work"),
+        "{out}"
+    );
+    assert!(!flags[&3].contains("\\Answered"), "{out}");
+    assert!(out.contains("[APPENDUID "), "{out}");
+
+    // And back: the mailserver on Dovecot's Maildir.
+    copy_tree(&dc.maildir(), &data.join("mailboxes/testuser"));
+    srv.restart();
+    let imap = srv.imap.expect("imap port");
+    let script = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("testuser", "testpass")
+M.select("INBOX")
+print("validity", M.response("UIDVALIDITY")[1][0].decode())
+typ, data = M.uid("FETCH", "1:*", "(FLAGS)")
+for d in data:
+    print(d.decode())
+M.logout()
+"#;
+    let out = python(script, &[imap.port().to_string()]);
+    assert!(out.contains(&format!("validity {validity}")), "{out}");
+    let flags = dovecot_flags(&out);
+    assert_eq!(
+        flags.keys().copied().collect::<Vec<_>>(),
+        [1, 2, 3, 4],
+        "{out}"
+    );
+    assert!(flags[&2].contains("$Work"), "{out}");
+    assert!(
+        flags[&3].contains("\\Deleted") && flags[&3].contains("$Later"),
+        "{out}"
+    );
+    assert!(flags[&4].contains("\\Seen"), "{out}");
+}
+
+/// Runs the `imap` user agent against the mailserver; panics on failure.
+fn ua(imap: SocketAddr, args: &[&str]) -> String {
+    stdout_of(
+        Command::new(common::example("imap"))
+            .args([
+                "--server",
+                &imap.to_string(),
+                "--user",
+                "demo",
+                "--password",
+                "demo",
+            ])
+            .args(args),
+    )
+}
+
+/// The `imap` example in its three modes against the mailserver: online
+/// (folders, list, read, search, flag, move, delete), disconnected (sync
+/// twice: the second run has nothing to do), offline (download --delete),
+/// and watch (IDLE) seeing a delivery.
+#[test]
+#[ignore = "interop: the imap example against the mailserver"]
+fn imap_user_agent_against_mailserver() {
+    let data = scratch("imap-ua");
+    let mut srv = MailServer::start(&data, &[]);
+    let imap = srv.imap.expect("imap port");
+    for i in 0..3 {
+        let (code, _) = srv.smtp_mail(i);
+        assert_eq!(code, 250);
+    }
+    let folders = ua(imap, &["folders"]);
+    assert!(
+        folders.contains("INBOX") && folders.contains("3 messages"),
+        "{folders}"
+    );
+    assert!(
+        folders
+            .lines()
+            .any(|l| l.starts_with("Trash") && l.contains("Trash")),
+        "{folders}"
+    );
+    let list = ua(imap, &["list"]);
+    assert_eq!(list.lines().count(), 3, "{list}");
+    assert!(list.contains("curl 1"), "{list}");
+    let read = ua(imap, &["read", "2"]);
+    assert!(read.contains("hi 1"), "{read}");
+    let found = ua(imap, &["search", "--subject", "curl 2"]);
+    assert_eq!(found.lines().count(), 1, "{found}");
+    assert!(found.trim_start().starts_with('3'), "{found}");
+    let flagged = ua(imap, &["flag", "1", "--add", "flagged"]);
+    assert!(flagged.contains("\\Flagged"), "{flagged}");
+    ua(imap, &["move", "3", "Archive"]);
+    ua(imap, &["delete", "1"]);
+    let list = ua(imap, &["list"]);
+    assert_eq!(list.lines().count(), 1, "{list}");
+
+    let mirror = data.join("mirror");
+    let first = ua(imap, &["sync", "--dir", mirror.to_str().unwrap()]);
+    assert!(first.contains("sync: 2 down, 0 up"), "{first}");
+    let second = ua(imap, &["sync", "--dir", mirror.to_str().unwrap()]);
+    assert!(second.contains("sync: 0 down, 0 up"), "{second}");
+
+    let out = data.join("download");
+    let dl = ua(
+        imap,
+        &["download", "--out", out.to_str().unwrap(), "--delete"],
+    );
+    assert!(dl.contains("downloaded 1 messages"), "{dl}");
+    assert_eq!(ua(imap, &["list"]).trim(), "");
+
+    let watcher = {
+        let imap = imap.to_string();
+        std::thread::spawn(move || {
+            Command::new(common::example("imap"))
+                .args(["--server", &imap, "--user", "demo", "--password", "demo"])
+                .args(["watch", "--timeout", "20", "--count", "1"])
+                .output()
+                .expect("imap watch runs")
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (code, _) = srv.smtp_mail(7);
+    assert_eq!(code, 250);
+    let w = watcher.join().unwrap();
+    let wout = String::from_utf8_lossy(&w.stdout);
+    assert!(w.status.success() && wout.contains("curl 7"), "{wout}");
+    srv.terminate(std::time::Duration::from_secs(10));
+}
+
+/// APPENDs and MOVEs as fast as the server answers, printing each
+/// acknowledgement, until the server dies.
+const APPEND_MOVE_LOOP: &str = r#"
+import imaplib, sys, re
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("demo", "demo")
+M.select("INBOX")
+i = 0
+try:
+    while True:
+        subject = "k%d" % i
+        typ, data = M.append("INBOX", None, None, ("Subject: %s\r\n\r\nbody\r\n" % subject).encode())
+        v, uid = re.search(rb"APPENDUID (\d+) (\d+)", data[0]).groups()
+        print("append", v.decode(), uid.decode(), subject, flush=True)
+        if i % 2 == 0:
+            typ, data = M.uid("MOVE", uid.decode(), "Archive")
+            assert typ == "OK", data
+            print("moved", uid.decode(), subject, flush=True)
+        i += 1
+except Exception as e:
+    print("stopped", repr(e), flush=True)
+"#;
+
+/// Every subject by UID in a folder.
+const SUBJECTS: &str = r#"
+import imaplib, sys, re
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("demo", "demo")
+for folder in ["INBOX", "Archive"]:
+    typ, data = M.select(folder)
+    print("validity", folder, M.response("UIDVALIDITY")[1][0].decode())
+    typ, data = M.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    for d in data:
+        if isinstance(d, tuple):
+            uid = re.search(rb"UID (\d+)", d[0]).group(1).decode()
+            print("has", folder, uid, d[1].decode().split(":", 1)[1].strip())
+M.logout()
+"#;
+
+/// SIGKILL while a client APPENDs and MOVEs: after a restart every
+/// acknowledged APPEND is there under the UID it was given (or, moved, in
+/// Archive), UIDVALIDITY did not change, and no UID names two messages.
+#[test]
+#[ignore = "interop: needs python3"]
+fn sigkill_during_append_and_move_loses_nothing_acknowledged() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let Some((mut srv, _)) = python_server("imap-sigkill") else {
+        return;
+    };
+    let imap = srv.imap.expect("imap port");
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(APPEND_MOVE_LOOP)
+        .arg(imap.port().to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut acks: Vec<(String, String, String)> = Vec::new();
+    let mut moved: HashSet<String> = HashSet::new();
+    while let Some(Ok(l)) = lines.next() {
+        let w: Vec<&str> = l.split(' ').collect();
+        match w[0] {
+            "append" => acks.push((w[1].into(), w[2].into(), w[3].into())),
+            "moved" => {
+                moved.insert(w[2].to_string());
+            }
+            _ => break,
+        }
+        if acks.len() == 60 {
+            srv.kill9();
+        }
+    }
+    let _ = child.wait();
+    assert!(acks.len() >= 60, "{acks:?}");
+    srv.restart();
+    let imap = srv.imap.expect("imap port");
+    let out = python(SUBJECTS, &[imap.port().to_string()]);
+    let validity = &acks[0].0;
+    assert!(out.contains(&format!("validity INBOX {validity}")), "{out}");
+    let mut has: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut subjects_seen: HashSet<String> = HashSet::new();
+    for l in out.lines().filter(|l| l.starts_with("has ")) {
+        let w: Vec<&str> = l.split(' ').collect();
+        assert!(
+            has.insert((w[1].into(), w[2].into()), w[3].into())
+                .is_none(),
+            "UID twice: {l}"
+        );
+        subjects_seen.insert(w[3].to_string());
+    }
+    for (_, uid, subject) in &acks {
+        if moved.contains(subject) {
+            assert!(
+                has.iter().any(|((f, _), s)| f == "Archive" && s == subject),
+                "moved {subject} lost:\n{out}"
+            );
+        } else {
+            let in_inbox = has.get(&("INBOX".into(), uid.clone())) == Some(subject);
+            let in_archive = has.iter().any(|((f, _), s)| f == "Archive" && s == subject);
+            assert!(
+                in_inbox || in_archive,
+                "appended {subject} (UID {uid}) lost:\n{out}"
+            );
+        }
+    }
+    eprintln!(
+        "{} APPENDs and {} MOVEs acknowledged before SIGKILL; all there",
+        acks.len(),
+        moved.len()
+    );
+}
+
+/// A minimal IMAP client for timing: sends a command and reads until its
+/// tagged completion, counting the octets of the untagged data (literals
+/// included).
+struct Timer {
+    r: std::io::BufReader<std::net::TcpStream>,
+    w: std::net::TcpStream,
+    n: u32,
+}
+
+impl Timer {
+    fn connect(port: u16, user: &str, pass: &str) -> Timer {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut t = Timer {
+            r: std::io::BufReader::new(s.try_clone().unwrap()),
+            w: s,
+            n: 0,
+        };
+        let mut greeting = String::new();
+        std::io::BufRead::read_line(&mut t.r, &mut greeting).unwrap();
+        t.run(&format!("LOGIN {user} {pass}"));
+        t
+    }
+
+    /// The command's response octets and how long it took.
+    fn run(&mut self, cmd: &str) -> (usize, std::time::Duration) {
+        use std::io::{BufRead, Read, Write};
+        self.n += 1;
+        let tag = format!("t{}", self.n);
+        let start = std::time::Instant::now();
+        self.w
+            .write_all(format!("{tag} {cmd}\r\n").as_bytes())
+            .unwrap();
+        let mut total = 0;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            self.r.read_until(b'\n', &mut line).unwrap();
+            assert!(!line.is_empty(), "connection closed during {cmd}");
+            if line.starts_with(tag.as_bytes()) {
+                assert!(
+                    line[tag.len()..].starts_with(b" OK"),
+                    "{cmd}: {}",
+                    String::from_utf8_lossy(&line)
+                );
+                return (total, start.elapsed());
+            }
+            // Untagged data only: the completion texts differ.
+            total += line.len();
+            // A literal: `{n}` at the end of the line.
+            let l = line.strip_suffix(b"\r\n").unwrap_or(&line);
+            if l.ends_with(b"}")
+                && let Some(open) = l.iter().rposition(|&b| b == b'{')
+                && let Ok(n) = std::str::from_utf8(&l[open + 1..l.len() - 1])
+                    .unwrap_or("x")
+                    .parse::<usize>()
+            {
+                let mut buf = vec![0u8; n];
+                self.r.read_exact(&mut buf).unwrap();
+                total += n;
+            }
+        }
+    }
+}
+
+/// Writes `n` messages (corpus-like, with a text and an attachment part)
+/// into a Maildir's `new/`, named with sizes as a delivery would.
+fn fill_maildir(dir: &Path, n: usize) {
+    for i in 0..n {
+        let body = format!(
+            "From: Sender {i} <s{i}@example.com>\r\nTo: demo@localhost\r\nSubject: message {i} about topic {}\r\n\
+Date: Mon, 1 Jan 2024 10:00:00 +0000\r\nMessage-ID: <{i}@bench>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n\
+--b\r\nContent-Type: application/octet-stream; name=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+            i % 17,
+            "Some words of the message text, long enough to search. ".repeat(20),
+            "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n".repeat(40)
+        );
+        let name = format!(
+            "1700000000.M{i}P1Q{i}.bench,S={},W={}",
+            body.len(),
+            body.len()
+        );
+        fs::write(dir.join("new").join(name), body).unwrap();
+    }
+}
+
+/// The mailserver against Dovecot on copies of the same Maildir of 10,000
+/// messages, the same client, the same run: SELECT, FETCH 1:* (FLAGS
+/// ENVELOPE BODYSTRUCTURE), FETCH 1:* BODY.PEEK[], SEARCH TEXT. Prints the
+/// times and ratios (run in release: `cargo test --release -p mailwire
+/// --test interop_imap_server -- --ignored bench --nocapture`;
+/// `MAILWIRE_IMAP_BENCH_N` sets the number of messages). Asserts that every
+/// command completes OK on both servers and that both send the same
+/// message data for `BODY.PEEK[]`.
+#[test]
+#[ignore = "benchmark: needs Dovecot; run in release"]
+fn bench_against_dovecot_same_maildir() {
+    let Some(dc) = common::dovecot::Dovecot::start() else {
+        return;
+    };
+    let n: usize = std::env::var("MAILWIRE_IMAP_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let data = scratch("imap-bench");
+    let mut srv = MailServer::start(&data, &["--user", "testuser:testpass"]);
+    let inbox = data.join("mailboxes/testuser");
+    fill_maildir(&inbox, n);
+    let port = srv.imap.expect("imap port").port();
+    // UIDs given by the mailserver; then the same Maildir for Dovecot.
+    Timer::connect(port, "testuser", "testpass").run("SELECT INBOX");
+    srv.terminate(std::time::Duration::from_secs(10));
+    copy_tree(&inbox, &dc.maildir());
+    assert!(
+        Command::new("chown")
+            .args(["-R", "vmail:vmail"])
+            .arg(dc.maildir())
+            .status()
+            .unwrap()
+            .success()
+    );
+    srv.restart();
+    let ours = srv.imap.expect("imap port").port();
+    let commands = [
+        "SELECT INBOX",
+        "FETCH 1:* (FLAGS ENVELOPE BODYSTRUCTURE)",
+        "FETCH 1:* BODY.PEEK[]",
+        "SEARCH TEXT \"topic 15\"",
+    ];
+    let mut report = String::new();
+    for (name, port) in [("mailserver", ours), ("dovecot", dc.imap_port)] {
+        let mut c = Timer::connect(port, "testuser", "testpass");
+        // Warm up (Dovecot builds its index and cache on first use).
+        for cmd in &commands {
+            c.run(cmd);
+        }
+        for cmd in &commands {
+            let mut best = std::time::Duration::MAX;
+            let mut size = 0;
+            for _ in 0..3 {
+                let (s, t) = c.run(cmd);
+                best = best.min(t);
+                size = s;
+            }
+            report.push_str(&format!(
+                "{name}\t{cmd}\t{:.1} ms\t{size} octets\n",
+                best.as_secs_f64() * 1e3
+            ));
+        }
+    }
+    eprintln!("{n} messages\n{report}");
+    let size_of = |who: &str| {
+        report
+            .lines()
+            .find(|l| l.starts_with(who) && l.contains("BODY.PEEK[]"))
+            .and_then(|l| l.split('\t').nth(3))
+            .and_then(|v| v.trim_end_matches(" octets").parse::<usize>().ok())
+            .unwrap()
+    };
+    assert_eq!(size_of("mailserver"), size_of("dovecot"), "{report}");
+    let rows: Vec<(String, String, f64)> = report
+        .lines()
+        .map(|l| {
+            let w: Vec<&str> = l.split('\t').collect();
+            (
+                w[0].into(),
+                w[1].into(),
+                w[2].trim_end_matches(" ms").parse().unwrap(),
+            )
+        })
+        .collect();
+    for cmd in &commands {
+        let t = |who: &str| rows.iter().find(|r| r.0 == who && r.1 == *cmd).unwrap().2;
+        eprintln!(
+            "{cmd}: dovecot/mailserver = {:.2}x",
+            t("dovecot") / t("mailserver")
+        );
+    }
+    srv.terminate(std::time::Duration::from_secs(10));
+}
+
+const CONDSTORE: &str = r#"
+import imaplib, smtplib, sys, re
+smtp_port, imap_port = int(sys.argv[1]), int(sys.argv[2])
+s = smtplib.SMTP("127.0.0.1", smtp_port)
+for i in range(2):
+    s.sendmail("a@example.com", ["demo@localhost"], "Subject: c%d\r\n\r\nx\r\n" % i)
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("demo", "demo")
+assert "CONDSTORE" in M.capability()[1][0].decode().split()
+typ, data = M._simple_command("ENABLE", "CONDSTORE")
+assert typ == "OK", data
+M.select("INBOX")
+h0 = int(M.response("HIGHESTMODSEQ")[1][0])
+validity = int(M.response("UIDVALIDITY")[1][0])
+typ, data = M.uid("FETCH", "1:*", "(FLAGS MODSEQ)")
+assert all(b"MODSEQ (" in d for d in data), data
+typ, data = M.store("1", "+FLAGS", "(\\Seen)")
+m1 = int(re.search(rb"MODSEQ \((\d+)\)", data[0]).group(1))
+assert m1 > h0, (m1, h0, data)
+typ, data = M._simple_command("UID", "FETCH", "1:*", "(FLAGS)", "(CHANGEDSINCE %d)" % h0)
+typ, data = M._untagged_response(typ, data, "FETCH")
+assert len(data) == 1 and b"UID 1" in data[0] and (b"MODSEQ (%d)" % m1) in data[0], data
+typ, data = M._simple_command("STORE", "2", "(UNCHANGEDSINCE 1)", "+FLAGS", "(\\Flagged)")
+assert typ == "OK", data
+assert any(b"MODIFIED 2" in (x or b"") for x in data), data
+typ, data = M.fetch("2", "(FLAGS)")
+assert b"\\Flagged" not in data[0], data
+typ, data = M.search(None, "MODSEQ", str(h0 + 1))
+assert data[0].startswith(b"1 (MODSEQ "), data
+# Another session's change arrives with its MODSEQ.
+N = imaplib.IMAP4("127.0.0.1", imap_port)
+N.login("demo", "demo")
+N.select("INBOX")
+N.store("2", "+FLAGS", "(\\Answered)")
+N.logout()
+typ, data = M.noop()
+typ, data = M._untagged_response(typ, data, "FETCH")
+assert any(b"\\Answered" in d and b"MODSEQ" in d for d in data), data
+# QRESYNC: a client back after an expunge and a flag change.
+M.store("1", "+FLAGS", "(\\Deleted)")
+M.expunge()
+Q = imaplib.IMAP4("127.0.0.1", imap_port)
+Q.login("demo", "demo")
+typ, data = Q._simple_command("ENABLE", "QRESYNC")
+assert typ == "OK", data
+typ, data = Q._simple_command("SELECT", "INBOX", "(QRESYNC (%d %d))" % (validity, h0))
+assert typ == "OK", data
+Q.state = "SELECTED"  # imaplib tracks only its own select()
+assert Q.untagged_responses.get("VANISHED") == [b"(EARLIER) 1"], Q.untagged_responses
+fetched = Q.untagged_responses.get("FETCH", [])
+assert len(fetched) == 1 and b"UID 2" in fetched[0] and b"\\Answered" in fetched[0], fetched
+# Under QRESYNC an expunge is a VANISHED.
+Q._simple_command("STORE", "1", "+FLAGS", "(\\Deleted)")
+typ, data = Q._simple_command("EXPUNGE")
+assert Q.untagged_responses.get("VANISHED")[-1] == b"2", Q.untagged_responses
+Q.logout()
+typ, data = M.status("INBOX", "(HIGHESTMODSEQ)")
+h = int(re.search(rb"HIGHESTMODSEQ (\d+)", data[0]).group(1))
+assert h > m1, (h, m1)
+print("highest", h)
+M.logout()
+"#;
+
+/// CONDSTORE and QRESYNC (RFC 7162): MODSEQ in FETCH and after STORE,
+/// CHANGEDSINCE, UNCHANGEDSINCE, SEARCH MODSEQ, another session's change
+/// with its MODSEQ, SELECT (QRESYNC ...) with VANISHED (EARLIER) and the
+/// changed flags, VANISHED for an expunge, STATUS HIGHESTMODSEQ; the
+/// mod-sequences survive a restart.
+#[test]
+#[ignore = "interop: needs python3"]
+fn condstore_with_imaplib_and_across_a_restart() {
+    let Some((mut srv, _)) = python_server("imap-condstore") else {
+        return;
+    };
+    let out = python_on(CONDSTORE, &srv);
+    let highest = out
+        .lines()
+        .find_map(|l| l.strip_prefix("highest "))
+        .unwrap()
+        .to_string();
+    srv.restart();
+    let imap = srv.imap.expect("imap port");
+    let again = python(
+        r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("demo", "demo")
+M.select("INBOX")
+print("highest", M.response("HIGHESTMODSEQ")[1][0].decode())
+"#,
+        &[imap.port().to_string()],
+    );
+    assert_eq!(again.trim(), format!("highest {highest}"), "{out}");
+}
+
+/// SIGTERM while a session IDLEs: the session gets a BYE and the server
+/// exits at once instead of waiting for the client.
+#[test]
+#[ignore = "interop: needs python3"]
+fn sigterm_ends_an_idle_session_with_bye() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let Some((mut srv, _)) = python_server("imap-sigterm") else {
+        return;
+    };
+    let imap = srv.imap.expect("imap port");
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("demo", "demo")
+M.select("INBOX")
+M.send(b"i IDLE\r\n")
+M.readline()
+print("idling", flush=True)
+while True:
+    line = M.readline()
+    if not line or line.startswith(b"* BYE"):
+        print("got", line.decode().strip(), flush=True)
+        break
+"#,
+        )
+        .arg(imap.port().to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "idling");
+    let start = std::time::Instant::now();
+    let status = srv.terminate(std::time::Duration::from_secs(20));
+    assert!(status.is_some_and(|s| s.success()), "{}", srv.log());
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+    let got = lines.next().unwrap().unwrap();
+    assert!(got.starts_with("got * BYE"), "{got}");
+    let _ = child.wait();
+}
+
+/// IMAPS (implicit TLS, RFC 8314) and the SASL mechanisms through imaplib:
+/// AUTHENTICATE PLAIN and CRAM-MD5 over TLS, a wrong password refused.
+#[test]
+#[ignore = "interop: needs python3"]
+fn imaps_and_sasl_with_imaplib() {
+    if !have("python3") {
+        return;
+    }
+    let data = scratch("imap-imaps");
+    let mut srv = MailServer::start(&data, &["--imaps", "127.0.0.1:0"]);
+    let imaps = banner_addr(&srv, "imaps");
+    let out = python(
+        r#"
+import imaplib, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+port = int(sys.argv[1])
+M = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+assert "STARTTLS" not in M.capabilities, M.capabilities
+assert "AUTH=PLAIN" in M.capabilities, M.capabilities
+typ, data = M.authenticate("PLAIN", lambda _: b"\0demo\0demo")
+assert typ == "OK", data
+typ, data = M.select("INBOX")
+assert typ == "OK", data
+M.logout()
+M = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+typ, data = M.login_cram_md5("demo", "demo")
+assert typ == "OK", data
+M.logout()
+M = imaplib.IMAP4_SSL("127.0.0.1", port, ssl_context=ctx)
+try:
+    M.login("demo", "wrong")
+    raise SystemExit("a wrong password was taken")
+except imaplib.IMAP4.error:
+    pass
+print("ok")
+"#,
+        &[imaps.port().to_string()],
+    );
+    assert_eq!(out.trim(), "ok", "{}", srv.log());
+    srv.terminate(std::time::Duration::from_secs(10));
+}
+
+/// The issue's mixed load: SMTP delivers from several connections while
+/// IMAP sessions flag and MOVE messages to Archive, others EXPUNGE, a POP3
+/// session deletes some, and IDLE sessions follow. At the end: no
+/// Message-ID is stored twice, every delivered message not deleted is in
+/// INBOX or Archive, no UID names two messages, and every IDLE session's
+/// count (EXISTS, minus one per EXPUNGE) is the real one.
+const MIXED: &str = r#"
+import imaplib, poplib, smtplib, sys, threading, time, re
+smtp_port, imap_port, pop3_port = [int(a) for a in sys.argv[1:4]]
+SENDERS, PER = 5, 100
+total = SENDERS * PER
+errors, deleted = [], set()
+lock = threading.Lock()
+done = threading.Event()
+
+def err(what):
+    with lock:
+        errors.append(what)
+
+def send(n):
+    try:
+        s = smtplib.SMTP("127.0.0.1", smtp_port)
+        for i in range(PER):
+            s.sendmail("a@example.com", ["demo@localhost"],
+                       "From: a@example.com\r\nMessage-ID: <%d.%d@mixed>\r\nSubject: m\r\n\r\nx\r\n" % (n, i))
+        s.quit()
+    except Exception as e:
+        err("send %r" % (e,))
+
+def mid_of(M, uid):
+    typ, data = M.uid("FETCH", str(uid), "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    for d in data:
+        if isinstance(d, tuple):
+            return d[1].decode().split(":", 1)[1].strip()
+    return None
+
+def mover(k):
+    try:
+        M = imaplib.IMAP4("127.0.0.1", imap_port)
+        M.login("demo", "demo")
+        M.select("INBOX")
+        while not done.is_set():
+            typ, data = M.uid("SEARCH", "ALL")
+            uids = [int(u) for u in data[0].split()]
+            for u in uids[k::7][:3]:
+                M.uid("STORE", str(u), "+FLAGS", "(\\Flagged)")
+                M.uid("MOVE", str(u), "Archive")
+            time.sleep(0.05)
+        M.logout()
+    except Exception as e:
+        err("mover %d %r" % (k, e))
+
+def expunger():
+    try:
+        M = imaplib.IMAP4("127.0.0.1", imap_port)
+        M.login("demo", "demo")
+        M.select("INBOX")
+        while not done.is_set():
+            typ, data = M.uid("SEARCH", "ALL")
+            uids = [int(u) for u in data[0].split()]
+            for u in uids[5::11][:2]:
+                mid = mid_of(M, u)
+                M.uid("STORE", str(u), "+FLAGS", "(\\Deleted)")
+                M._simple_command("UID", "EXPUNGE", str(u))
+                if mid:
+                    with lock:
+                        deleted.add(mid)
+            time.sleep(0.05)
+        M.logout()
+    except Exception as e:
+        err("expunger %r" % (e,))
+
+def pop3():
+    try:
+        while not done.is_set():
+            P = poplib.POP3("127.0.0.1", pop3_port)
+            P.user("demo")
+            P.pass_("demo")
+            n, _ = P.stat()
+            for i in range(1, min(n, 3) + 1):
+                try:
+                    head = b"\n".join(P.top(i, 0)[1]).decode()
+                except poplib.error_proto:
+                    # Moved or expunged over IMAP meanwhile.
+                    continue
+                m = re.search(r"Message-ID: (\S+)", head, re.I)
+                P.dele(i)
+                if m:
+                    with lock:
+                        deleted.add(m.group(1))
+            P.quit()
+            time.sleep(0.2)
+    except poplib.error_proto as e:
+        if b"IN-USE" not in str(e).encode():
+            err("pop3 %r" % (e,))
+    except Exception as e:
+        err("pop3 %r" % (e,))
+
+def idler(r, result):
+    try:
+        M = imaplib.IMAP4("127.0.0.1", imap_port)
+        M.login("demo", "demo")
+        typ, data = M.select("INBOX")
+        count = int(data[0])
+        # imaplib keeps the SELECT's EXISTS: only what the NOOP brings counts.
+        M.untagged_responses.clear()
+        tag = M._new_tag().decode()
+        M.send(("%s IDLE\r\n" % tag).encode())
+        M.readline()
+        # Until the end; the last delivery wakes every idler up.
+        while not done.is_set():
+            line = M.readline()
+            m = re.match(rb"\* (\d+) (EXISTS|EXPUNGE)", line)
+            if m and m.group(2) == b"EXISTS":
+                count = int(m.group(1))
+            elif m:
+                count -= 1
+        M.send(b"DONE\r\n")
+        while True:
+            line = M.readline()
+            m = re.match(rb"\* (\d+) (EXISTS|EXPUNGE)", line)
+            if m and m.group(2) == b"EXISTS":
+                count = int(m.group(1))
+            elif m:
+                count -= 1
+            if line.startswith(tag.encode()):
+                break
+        # Anything that happened after DONE comes with the NOOP (and any
+        # command after it).
+        def follow(count):
+            for x in M.untagged_responses.pop("EXPUNGE", []):
+                count -= 1
+            ex = M.untagged_responses.pop("EXISTS", [])
+            return int(ex[-1]) if ex else count
+        typ, data = M.noop()
+        count = follow(count)
+        typ, data = M.uid("SEARCH", "ALL")
+        count = follow(count)
+        real = len(data[0].split())
+        result[r] = (count, real)
+        M.logout()
+    except Exception as e:
+        err("idler %d %r" % (r, e))
+
+results = {}
+idlers = [threading.Thread(target=idler, args=(r, results)) for r in range(3)]
+for t in idlers:
+    t.start()
+time.sleep(0.5)
+senders = [threading.Thread(target=send, args=(n,)) for n in range(SENDERS)]
+workers = [threading.Thread(target=mover, args=(k,)) for k in range(3)]
+workers += [threading.Thread(target=expunger), threading.Thread(target=pop3)]
+for t in senders + workers:
+    t.start()
+for t in senders:
+    t.join()
+time.sleep(1.5)
+done.set()
+for t in workers:
+    t.join()
+send_final = smtplib.SMTP("127.0.0.1", smtp_port)
+send_final.sendmail("a@example.com", ["demo@localhost"], "Message-ID: <final@mixed>\r\n\r\nx\r\n")
+send_final.quit()
+for t in idlers:
+    t.join()
+assert not errors, errors
+for r, (count, real) in results.items():
+    assert count == real, ("idler", r, count, real)
+assert len(results) == 3, results
+
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("demo", "demo")
+seen = {}
+for folder in ["INBOX", "Archive"]:
+    M.select(folder)
+    typ, data = M.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
+    uids = set()
+    for d in data:
+        if not isinstance(d, tuple):
+            continue
+        uid = int(re.search(rb"UID (\d+)", d[0]).group(1))
+        assert uid not in uids, ("UID twice", folder, uid)
+        uids.add(uid)
+        mid = d[1].decode().split(":", 1)[1].strip()
+        assert mid not in seen, ("stored twice", mid, seen.get(mid), folder)
+        seen[mid] = folder
+for n in range(SENDERS):
+    for i in range(PER):
+        mid = "<%d.%d@mixed>" % (n, i)
+        assert mid in seen or mid in deleted, ("lost", mid)
+print("ok", len(seen), "kept", len(deleted), "deleted")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn mixed_load_imap_pop3_smtp_nothing_lost_or_duplicated() {
+    let Some((srv, _)) = python_server("imap-mixed") else {
+        return;
+    };
+    let out = python_on(MIXED, &srv);
+    assert!(out.starts_with("ok "), "{out}\n{}", srv.log());
+    eprint!("{out}");
+}
