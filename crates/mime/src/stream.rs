@@ -239,7 +239,8 @@ struct Counters {
 #[derive(Debug)]
 enum FrameKind {
     Multipart {
-        boundary: Vec<u8>,
+        /// Where the boundary sits in [`Parser::boundaries`].
+        boundary: std::ops::Range<usize>,
         digest: bool,
         children: u32,
         closed: bool,
@@ -259,7 +260,8 @@ enum FrameKind {
 #[derive(Debug)]
 struct Frame {
     id: usize,
-    section: Vec<u32>,
+    /// The part's section is `Parser::path[..section_len]`.
+    section_len: usize,
     depth: usize,
     kind: FrameKind,
 }
@@ -293,8 +295,15 @@ pub struct Parser {
     scratch: Vec<u8>,
     /// This parser's stream number.
     stream: usize,
-    /// Section of the message this parser reads (empty for the top level).
-    base_section: Vec<u32>,
+    /// The section of the innermost open part: every open part's section
+    /// is a prefix of it (`path[..frame.section_len]`), so the frames need
+    /// no copy of their own. Starts as the section of the message this
+    /// parser reads (empty for the top level), `base_len` long.
+    path: Vec<u32>,
+    base_len: usize,
+    /// The boundaries of the open multiparts, innermost last (frames hold
+    /// ranges of it), so a multipart costs no allocation of its own.
+    boundaries: Vec<u8>,
     base_depth: usize,
     parent: Option<usize>,
     /// Whether the root entity was started.
@@ -337,7 +346,9 @@ impl Parser {
             ctr: Counters::default(),
             scratch: Vec::new(),
             stream: 0,
-            base_section: Vec::new(),
+            path: Vec::new(),
+            base_len: 0,
+            boundaries: Vec::new(),
             base_depth: 0,
             parent: None,
             root_started: false,
@@ -357,7 +368,8 @@ impl Parser {
     ) -> Self {
         let mut p = Self::with_options(opts);
         p.stream = stream;
-        p.base_section = section;
+        p.base_len = section.len();
+        p.path = section;
         p.base_depth = depth;
         p.parent = Some(parent);
         p
@@ -459,6 +471,7 @@ impl Parser {
             if *closed {
                 continue;
             }
+            let boundary = &self.boundaries[boundary.clone()];
             if body.len() < boundary.len() {
                 if !eof && boundary.starts_with(body) {
                     return Match::NeedMore;
@@ -786,25 +799,24 @@ impl Parser {
     ) {
         let _ = no_blank;
         // Where this entity sits.
-        let (parent, depth, section, digest, message_entity) = match self.stack.last_mut() {
-            None => (
-                self.parent,
-                self.base_depth,
-                self.base_section.clone(),
-                false,
-                true,
-            ),
+        // Its section: the enclosing part's (a prefix of `path`), with
+        // its number among the body parts of a multipart.
+        let (parent, depth, digest, message_entity) = match self.stack.last() {
+            None => {
+                self.path.truncate(self.base_len);
+                (self.parent, self.base_depth, false, true)
+            }
             Some(f) => {
+                self.path.truncate(f.section_len);
                 let depth = f.depth + 1;
-                match &mut f.kind {
+                match &f.kind {
                     FrameKind::Multipart {
                         digest, children, ..
                     } => {
-                        let mut s = f.section.clone();
-                        s.push(*children);
-                        (Some(f.id), depth, s, *digest, false)
+                        self.path.push(*children);
+                        (Some(f.id), depth, *digest, false)
                     }
-                    _ => (Some(f.id), depth, f.section.clone(), false, true),
+                    _ => (Some(f.id), depth, false, true),
                 }
             }
         };
@@ -844,7 +856,6 @@ impl Parser {
         } else {
             PartKind::Leaf
         };
-        let mut boundary = Vec::new();
         if kind == PartKind::Multipart {
             match mime.content_type.boundary() {
                 Some("") => {
@@ -855,7 +866,7 @@ impl Parser {
                     self.defect(DefectKind::BoundaryTooLong, id, offset, sink);
                     kind = PartKind::Leaf;
                 }
-                Some(b) => boundary = b.as_bytes().to_vec(),
+                Some(_) => {}
                 None => {
                     self.defect(DefectKind::MissingBoundary, id, offset, sink);
                     kind = PartKind::Leaf;
@@ -874,14 +885,19 @@ impl Parser {
             self.ctr.exhausted = true;
             kind = PartKind::Leaf;
         }
+        let mut boundary = 0..0;
+        if kind == PartKind::Multipart
+            && let Some(b) = mime.content_type.boundary()
+        {
+            let at = self.boundaries.len();
+            self.boundaries.extend_from_slice(b.as_bytes());
+            boundary = at..self.boundaries.len();
+        }
         // IMAP numbering: a message's non-multipart body is part 1 of it.
-        let section = if message_entity && kind != PartKind::Multipart {
-            let mut s = section;
-            s.push(1);
-            s
-        } else {
-            section
-        };
+        if message_entity && kind != PartKind::Multipart {
+            self.path.push(1);
+        }
+        let section_len = self.path.len();
         let inner_stream = if kind == PartKind::EncodedMessage {
             self.ctr.next_stream += 1;
             Some(self.ctr.next_stream)
@@ -895,7 +911,7 @@ impl Parser {
             parent,
             depth,
             stream: self.stream,
-            section: &section,
+            section: &self.path,
             offset,
             body_offset,
             header,
@@ -923,7 +939,7 @@ impl Parser {
                 child: Some(Box::new(Parser::nested(
                     self.opts,
                     inner_stream.unwrap_or_default(),
-                    section.clone(),
+                    self.path.clone(),
                     depth + 1,
                     id,
                 ))),
@@ -931,7 +947,7 @@ impl Parser {
         };
         self.stack.push(Frame {
             id,
-            section,
+            section_len,
             depth,
             kind: frame_kind,
         });
@@ -1023,12 +1039,15 @@ impl Parser {
                 }
             }
             FrameKind::Multipart {
+                boundary,
                 closed,
                 children,
                 body_start,
                 preamble_end,
                 ..
             } => {
+                // The innermost open multipart's boundary is the last one.
+                self.boundaries.truncate(boundary.start);
                 if *children == 0 {
                     self.defect(DefectKind::NoParts, frame.id, end, sink);
                 }
@@ -1055,14 +1074,14 @@ impl Parser {
         }
         let id = self.ctr.next_id;
         self.ctr.next_id += 1;
-        let mut section = frame.section.clone();
-        section.push(1);
+        self.path.truncate(frame.section_len);
+        self.path.push(1);
         sink(Event::PartStart(PartStart {
             id,
             parent: Some(frame.id),
             depth: frame.depth + 1,
             stream: self.stream,
-            section: &section,
+            section: &self.path,
             offset: body.start,
             body_offset: body.start,
             header: &[],
