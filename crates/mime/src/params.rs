@@ -52,36 +52,46 @@ pub struct ContentType {
 
 /// Lower-cases a name, without allocating for the common ones.
 fn intern(name: &[u8]) -> Cow<'static, str> {
-    /// The names interned: `$s` lower-cased is one of them, returned as
-    /// the static string (a `match` on strings compiles to a dispatch on
-    /// the length, then one comparison or a few).
-    macro_rules! known {
-        ($s:expr; $($name:literal),* $(,)?) => {
-            match $s {
-                $($name => Some($name),)*
-                _ => None,
-            }
-        };
-    }
-    // The longest known name ("modification-date") fits.
-    let mut buf = [0u8; 17];
-    if let Some(low) = buf.get_mut(..name.len()) {
+    /// The names interned, by length.
+    const BY_LEN: [&[&str]; 18] = [
+        &[],
+        &[],
+        &["id"],
+        &["pdf", "png", "gif"],
+        &["text", "html", "name", "type", "size", "jpeg"],
+        &[
+            "plain", "mixed", "image", "delsp", "audio", "video", "total",
+        ],
+        &[
+            "rfc822", "format", "signed", "report", "inline", "micalg", "digest", "number",
+            "method",
+        ],
+        &["message", "related", "charset", "partial", "flowed"],
+        &["boundary", "filename", "protocol", "enriched", "calendar"],
+        &["multipart"],
+        &["attachment"],
+        &["alternative", "application", "report-type"],
+        &["octet-stream"],
+        &["creation-date"],
+        &[],
+        &["delivery-status"],
+        &[],
+        &["modification-date"],
+    ];
+    if let Some(cands) = BY_LEN.get(name.len()) {
+        // Lower-cased once into a buffer as long as the longest name, then
+        // plain comparisons.
+        let mut buf = [0u8; 17];
+        let low = &mut buf[..name.len()];
         for (d, s) in low.iter_mut().zip(name) {
             *d = s.to_ascii_lowercase();
         }
-        let hit = std::str::from_utf8(low).ok().and_then(|s| {
-            known!(s;
-                "id", "pdf", "png", "gif", "text", "html", "name", "type", "size", "jpeg",
-                "plain", "mixed", "image", "delsp", "audio", "video", "total",
-                "rfc822", "format", "signed", "report", "inline", "micalg", "digest", "number",
-                "method", "message", "related", "charset", "partial", "flowed",
-                "boundary", "filename", "protocol", "enriched", "calendar",
-                "multipart", "attachment", "alternative", "application", "report-type",
-                "octet-stream", "creation-date", "delivery-status", "modification-date",
-            )
-        });
-        if let Some(k) = hit {
-            return Cow::Borrowed(k);
+        // The first byte rules out most candidates without a call to memcmp.
+        if let Some(c) = cands
+            .iter()
+            .find(|c| c.as_bytes().first() == low.first() && c.as_bytes() == low)
+        {
+            return Cow::Borrowed(c);
         }
     }
     Cow::Owned(String::from_utf8_lossy(name).to_ascii_lowercase())

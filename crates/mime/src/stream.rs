@@ -342,7 +342,7 @@ impl Parser {
             offset: 0,
             mode: Mode::Headers { scanned: 0 },
             at_line_start: false,
-            stack: Vec::new(),
+            stack: Vec::with_capacity(8),
             ctr: Counters::default(),
             scratch: Vec::new(),
             stream: 0,

@@ -95,7 +95,7 @@ impl<'a> Message<'a> {
     pub fn parse_with(input: &'a [u8], opts: Options) -> Self {
         let mut b = Builder {
             streams: vec![Cow::Borrowed(input)],
-            parts: Vec::with_capacity(8),
+            parts: Vec::with_capacity(part_capacity(input.len())),
             defects: Vec::new(),
             stack: Vec::new(),
         };
@@ -307,6 +307,14 @@ impl<'a> Message<'a> {
         }
         self.parts.iter().find(|p| p.section == want)
     }
+}
+
+/// The parts a message of `len` bytes is given room for at first: most
+/// messages need no reallocation of the list, whose entries are large
+/// (each one moved again when the list grows), and no message is given
+/// much more than it could use.
+fn part_capacity(len: usize) -> usize {
+    (len / 512).clamp(8, 64)
 }
 
 struct Builder<'a> {
