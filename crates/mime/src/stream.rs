@@ -782,6 +782,9 @@ impl Parser {
         if matches!(line.first(), Some(b'c' | b'C'))
             && let Ok(rel) = u32::try_from(rel)
         {
+            if self.content_lines.capacity() == 0 {
+                self.content_lines.reserve(16);
+            }
             self.content_lines.push(rel);
         }
     }
@@ -798,9 +801,12 @@ impl Parser {
         sink: &mut Sink<'_>,
     ) {
         let _ = no_blank;
-        // Where this entity sits.
-        // Its section: the enclosing part's (a prefix of `path`), with
-        // its number among the body parts of a multipart.
+        // Where this entity sits. Its section: the enclosing part's (a
+        // prefix of `path`), with its number among the body parts of a
+        // multipart.
+        if self.path.capacity() == 0 {
+            self.path.reserve(8);
+        }
         let (parent, depth, digest, message_entity) = match self.stack.last() {
             None => {
                 self.path.truncate(self.base_len);
@@ -889,6 +895,10 @@ impl Parser {
         if kind == PartKind::Multipart
             && let Some(b) = mime.content_type.boundary()
         {
+            if self.boundaries.capacity() == 0 {
+                // Room for a few nested boundaries at once.
+                self.boundaries.reserve(256);
+            }
             let at = self.boundaries.len();
             self.boundaries.extend_from_slice(b.as_bytes());
             boundary = at..self.boundaries.len();
