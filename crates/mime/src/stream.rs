@@ -1315,7 +1315,7 @@ mod tests {
             Just(0x80), Just(0xff), Just(0x1f), Just(0x21), any::<u8>()], 0..40)) {
             let want = line
                 .iter()
-                .position(|&b| b < b' ' || b == b' ' || b == b':' || b == 127)
+                .position(|&b| b <= b' ' || b == b':' || b == 127)
                 .unwrap_or(line.len());
             prop_assert_eq!(name_end(&line), want);
         }
