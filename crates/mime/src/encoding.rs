@@ -256,18 +256,30 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> bool {
                 i += 1;
             }
             Some(_) => {
-                // '=': the white space before it is data.
-                match input.get(i + 1..i + 3) {
-                    Some(&[h, l])
-                        if HEX_VALUES[usize::from(h)] | HEX_VALUES[usize::from(l)] < 16 =>
-                    {
-                        buf[o] = HEX_VALUES[usize::from(h)] << 4 | HEX_VALUES[usize::from(l)];
-                        o += 1;
-                        i += 3;
+                // '=': the white space before it is data. Escapes often
+                // come in a row (the UTF-8 bytes of one character): those
+                // are decoded here, without going back to the word loop.
+                let mut bad = false;
+                loop {
+                    match input.get(i + 1..i + 3) {
+                        Some(&[h, l])
+                            if HEX_VALUES[usize::from(h)] | HEX_VALUES[usize::from(l)] < 16 =>
+                        {
+                            buf[o] = HEX_VALUES[usize::from(h)] << 4 | HEX_VALUES[usize::from(l)];
+                            o += 1;
+                            i += 3;
+                            if input.get(i) == Some(&b'=') {
+                                continue;
+                            }
+                        }
+                        Some(b"\r\n") => i += 3,
+                        _ if input.get(i + 1) == Some(&b'\n') => i += 2,
+                        _ => bad = true,
                     }
-                    Some(b"\r\n") => i += 3,
-                    _ if input.get(i + 1) == Some(&b'\n') => i += 2,
-                    _ => break false,
+                    break;
+                }
+                if bad {
+                    break false;
                 }
             }
         }
