@@ -226,9 +226,10 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> bool {
             }
         }
         match input.get(i) {
-            None => {
-                // End of the body: trailing white space dropped, a lone CR
-                // kept (QpDecoder::finish).
+            end @ (None | Some(b'\n')) => {
+                // A hard line break, or the end of the body: trailing white
+                // space removed (rule 3), the CR of the line end kept (at
+                // the end of the body, a lone CR: QpDecoder::finish).
                 let (k, cr) = qp_trailing_ws(&buf[run..o]);
                 if o - run - k > MAX_HELD_WS {
                     break false;
@@ -238,18 +239,8 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> bool {
                     buf[o] = b'\r';
                     o += 1;
                 }
-                break true;
-            }
-            Some(b'\n') => {
-                // Hard line break: trailing white space removed (rule 3).
-                let (k, cr) = qp_trailing_ws(&buf[run..o]);
-                if o - run - k > MAX_HELD_WS {
-                    break false;
-                }
-                o = run + k;
-                if cr {
-                    buf[o] = b'\r';
-                    o += 1;
+                if end.is_none() {
+                    break true;
                 }
                 buf[o] = b'\n';
                 o += 1;
