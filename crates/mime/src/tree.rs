@@ -181,8 +181,10 @@ impl<'a> Message<'a> {
         if part.mime.content_type.ty() != "text" {
             return None;
         }
-        let cs = part.mime.content_type.charset();
-        let label = cs.as_deref().unwrap_or("us-ascii").as_bytes();
+        // The label as written (trimmed, as `ContentType::charset` gives it,
+        // without its lower-casing copy: every charset lookup ignores case).
+        let cs = part.mime.content_type.param("charset").map(str::trim);
+        let label = cs.unwrap_or("us-ascii").as_bytes();
         Some(match self.decoded(part) {
             Cow::Borrowed(b) => decode_text(label, b),
             Cow::Owned(v) => {
