@@ -134,7 +134,8 @@ impl Decoder {
 pub fn decode(encoding: TransferEncoding, input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(match encoding {
         TransferEncoding::Base64 | TransferEncoding::UuEncode => input.len() / 4 * 3 + 3,
-        _ => input.len(),
+        // The quoted-printable fast path writes words: a word of slack.
+        _ => input.len() + 8,
     });
     if encoding == TransferEncoding::Base64 && decode_base64_lines(input, &mut out) {
         return out;
@@ -159,30 +160,6 @@ fn decode_base64_lines(input: &[u8], out: &mut Vec<u8>) -> bool {
     encodify::base64::MIME.decode_append(input, out).is_ok()
 }
 
-/// Index of the first `=` or LF in `s` (`s.len()` when none): eight bytes
-/// at a time, since the runs between escapes in quoted-printable text are
-/// short; `memchr2` beyond the first 16 bytes.
-fn find_eq_or_lf(s: &[u8]) -> usize {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let mut i = 0;
-    while i < 16 {
-        let Some(w) = s.get(i..i + 8) else {
-            break;
-        };
-        let w = u64::from_le_bytes(w.try_into().unwrap_or_default());
-        // The lowest flagged byte is exact (borrows only run upwards).
-        let m = zero_byte(w ^ (ONES * u64::from(b'='))) | zero_byte(w ^ (ONES * u64::from(b'\n')));
-        if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    let rest = &s[i..];
-    i + memchr::memchr2(b'=', b'\n', rest).unwrap_or(rest.len())
-}
-
 /// The end of the raw white space held back at the end of `run` by
 /// [`QpDecoder`] (spaces and tabs, then at most one CR at the very end),
 /// and whether it ends with that CR.
@@ -203,50 +180,104 @@ fn qp_trailing_ws(run: &[u8]) -> (usize, bool) {
 /// break (`=` CRLF, `=` LF) and whose held-back white space stays under
 /// its bound; false for anything else (a bad escape, white space after a
 /// `=`, a final `=`), and the caller then runs [`QpDecoder`].
+///
+/// Decoding never makes the body longer, so `out` is grown once by the
+/// input's length (and a word of slack) and written in place: each word of
+/// input is stored to the output before it is looked at, and only the
+/// bytes before the first `=` or LF in it are kept; white space to drop at
+/// a line end is taken back from the output.
 fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> bool {
-    let mut i = 0;
-    loop {
-        let j = i + find_eq_or_lf(&input[i..]);
-        let run = &input[i..j];
-        match input.get(j) {
-            None => {
-                // End of the body: trailing white space dropped, a lone CR
-                // kept (QpDecoder::finish).
-                let (k, cr) = qp_trailing_ws(run);
-                if run.len() - k > MAX_HELD_WS {
-                    return false;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // The lowest flagged byte is exact (borrows only run upwards).
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let base = out.len();
+    out.resize(base + input.len() + 8, 0);
+    let buf = &mut out[base..];
+    // Input and output positions (o <= i), and where the current run of
+    // data (since the last line end or escape) starts in the output.
+    let (mut i, mut o, mut run) = (0usize, 0usize, 0usize);
+    let ok = loop {
+        // Copy up to the next '=' or LF.
+        loop {
+            if let Some(w) = input.get(i..i + 8) {
+                let w: [u8; 8] = w.try_into().unwrap_or_default();
+                buf[o..o + 8].copy_from_slice(&w);
+                let w = u64::from_le_bytes(w);
+                let m = zero_byte(w ^ (ONES * u64::from(b'=')))
+                    | zero_byte(w ^ (ONES * u64::from(b'\n')));
+                if m == 0 {
+                    i += 8;
+                    o += 8;
+                    continue;
                 }
-                out.extend_from_slice(&run[..k]);
-                if cr {
-                    out.push(b'\r');
-                }
-                return true;
+                let k = (m.trailing_zeros() / 8) as usize;
+                i += k;
+                o += k;
+                break;
             }
-            Some(b'\n') => {
-                // Hard line break: trailing white space removed (rule 3).
-                let (k, cr) = qp_trailing_ws(run);
-                if run.len() - k > MAX_HELD_WS {
-                    return false;
+            match input.get(i) {
+                Some(&c) if c != b'=' && c != b'\n' => {
+                    buf[o] = c;
+                    i += 1;
+                    o += 1;
                 }
-                out.extend_from_slice(&run[..k]);
-                out.extend_from_slice(if cr { b"\r\n" } else { b"\n" });
-                i = j + 1;
+                _ => break,
+            }
+        }
+        match input.get(i) {
+            end @ (None | Some(b'\n')) => {
+                // A hard line break, or the end of the body: trailing white
+                // space removed (rule 3), the CR of the line end kept (at
+                // the end of the body, a lone CR: QpDecoder::finish).
+                let (k, cr) = qp_trailing_ws(&buf[run..o]);
+                if o - run - k > MAX_HELD_WS {
+                    break false;
+                }
+                o = run + k;
+                if cr {
+                    buf[o] = b'\r';
+                    o += 1;
+                }
+                if end.is_none() {
+                    break true;
+                }
+                buf[o] = b'\n';
+                o += 1;
+                i += 1;
             }
             Some(_) => {
-                // '=': the white space before it is data.
-                out.extend_from_slice(run);
-                match input.get(j + 1..j + 3) {
-                    Some(&[h, l]) if let (Some(h), Some(l)) = (hex_val(h), hex_val(l)) => {
-                        out.push(h << 4 | l);
-                        i = j + 3;
+                // '=': the white space before it is data. Escapes often
+                // come in a row (the UTF-8 bytes of one character): those
+                // are decoded here, without going back to the word loop.
+                let mut bad = false;
+                loop {
+                    match input.get(i + 1..i + 3) {
+                        Some(&[h, l])
+                            if HEX_VALUES[usize::from(h)] | HEX_VALUES[usize::from(l)] < 16 =>
+                        {
+                            buf[o] = HEX_VALUES[usize::from(h)] << 4 | HEX_VALUES[usize::from(l)];
+                            o += 1;
+                            i += 3;
+                            if input.get(i) == Some(&b'=') {
+                                continue;
+                            }
+                        }
+                        Some(b"\r\n") => i += 3,
+                        _ if input.get(i + 1) == Some(&b'\n') => i += 2,
+                        _ => bad = true,
                     }
-                    Some(b"\r\n") => i = j + 3,
-                    _ if input.get(j + 1) == Some(&b'\n') => i = j + 2,
-                    _ => return false,
+                    break;
+                }
+                if bad {
+                    break false;
                 }
             }
         }
-    }
+        run = o;
+    };
+    out.truncate(base + o);
+    ok
 }
 
 /// Base64 decoder (RFC 2045 §6.8) that skips every character outside the
@@ -298,13 +329,26 @@ impl Base64Decoder {
     }
 }
 
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
+/// The value of each hex digit (either case); 0xff for other bytes.
+const HEX_VALUES: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
     }
+    let mut i = 0;
+    while i < 6 {
+        t[b'A' as usize + i] = 10 + i as u8;
+        t[b'a' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn hex_val(c: u8) -> Option<u8> {
+    let v = HEX_VALUES[usize::from(c)];
+    (v != 0xff).then_some(v)
 }
 
 /// Longest run of whitespace held back at a line end or after `=`.

@@ -45,6 +45,11 @@ impl MimeHeaders {
     pub(crate) fn parse_lines(block: &[u8], lines: &[u32], in_digest: bool) -> Self {
         let fields = lines.iter().filter_map(|&at| {
             let rest = block.get(at as usize..)?;
+            // Only a Content-* field is looked for to its end (a long Cc
+            // field is not); content_fields would drop the others anyway.
+            if rest.len() < 9 || !rest[..8].eq_ignore_ascii_case(b"content-") {
+                return None;
+            }
             raw_fields(rest).next()
         });
         Self::from_fields(content_fields(fields), in_digest)

@@ -239,7 +239,8 @@ struct Counters {
 #[derive(Debug)]
 enum FrameKind {
     Multipart {
-        boundary: Vec<u8>,
+        /// Where the boundary sits in [`Parser::boundaries`].
+        boundary: std::ops::Range<usize>,
         digest: bool,
         children: u32,
         closed: bool,
@@ -259,7 +260,8 @@ enum FrameKind {
 #[derive(Debug)]
 struct Frame {
     id: usize,
-    section: Vec<u32>,
+    /// The part's section is `Parser::path[..section_len]`.
+    section_len: usize,
     depth: usize,
     kind: FrameKind,
 }
@@ -293,8 +295,15 @@ pub struct Parser {
     scratch: Vec<u8>,
     /// This parser's stream number.
     stream: usize,
-    /// Section of the message this parser reads (empty for the top level).
-    base_section: Vec<u32>,
+    /// The section of the innermost open part: every open part's section
+    /// is a prefix of it (`path[..frame.section_len]`), so the frames need
+    /// no copy of their own. Starts as the section of the message this
+    /// parser reads (empty for the top level), `base_len` long.
+    path: Vec<u32>,
+    base_len: usize,
+    /// The boundaries of the open multiparts, innermost last (frames hold
+    /// ranges of it), so a multipart costs no allocation of its own.
+    boundaries: Vec<u8>,
     base_depth: usize,
     parent: Option<usize>,
     /// Whether the root entity was started.
@@ -333,11 +342,13 @@ impl Parser {
             offset: 0,
             mode: Mode::Headers { scanned: 0 },
             at_line_start: false,
-            stack: Vec::new(),
+            stack: Vec::with_capacity(8),
             ctr: Counters::default(),
             scratch: Vec::new(),
             stream: 0,
-            base_section: Vec::new(),
+            path: Vec::new(),
+            base_len: 0,
+            boundaries: Vec::new(),
             base_depth: 0,
             parent: None,
             root_started: false,
@@ -357,7 +368,8 @@ impl Parser {
     ) -> Self {
         let mut p = Self::with_options(opts);
         p.stream = stream;
-        p.base_section = section;
+        p.base_len = section.len();
+        p.path = section;
         p.base_depth = depth;
         p.parent = Some(parent);
         p
@@ -459,6 +471,7 @@ impl Parser {
             if *closed {
                 continue;
             }
+            let boundary = &self.boundaries[boundary.clone()];
             if body.len() < boundary.len() {
                 if !eof && boundary.starts_with(body) {
                     return Match::NeedMore;
@@ -769,6 +782,9 @@ impl Parser {
         if matches!(line.first(), Some(b'c' | b'C'))
             && let Ok(rel) = u32::try_from(rel)
         {
+            if self.content_lines.capacity() == 0 {
+                self.content_lines.reserve(16);
+            }
             self.content_lines.push(rel);
         }
     }
@@ -785,26 +801,28 @@ impl Parser {
         sink: &mut Sink<'_>,
     ) {
         let _ = no_blank;
-        // Where this entity sits.
-        let (parent, depth, section, digest, message_entity) = match self.stack.last_mut() {
-            None => (
-                self.parent,
-                self.base_depth,
-                self.base_section.clone(),
-                false,
-                true,
-            ),
+        // Where this entity sits. Its section: the enclosing part's (a
+        // prefix of `path`), with its number among the body parts of a
+        // multipart.
+        if self.path.capacity() == 0 {
+            self.path.reserve(8);
+        }
+        let (parent, depth, digest, message_entity) = match self.stack.last() {
+            None => {
+                self.path.truncate(self.base_len);
+                (self.parent, self.base_depth, false, true)
+            }
             Some(f) => {
+                self.path.truncate(f.section_len);
                 let depth = f.depth + 1;
-                match &mut f.kind {
+                match &f.kind {
                     FrameKind::Multipart {
                         digest, children, ..
                     } => {
-                        let mut s = f.section.clone();
-                        s.push(*children);
-                        (Some(f.id), depth, s, *digest, false)
+                        self.path.push(*children);
+                        (Some(f.id), depth, *digest, false)
                     }
-                    _ => (Some(f.id), depth, f.section.clone(), false, true),
+                    _ => (Some(f.id), depth, false, true),
                 }
             }
         };
@@ -844,7 +862,6 @@ impl Parser {
         } else {
             PartKind::Leaf
         };
-        let mut boundary = Vec::new();
         if kind == PartKind::Multipart {
             match mime.content_type.boundary() {
                 Some("") => {
@@ -855,7 +872,7 @@ impl Parser {
                     self.defect(DefectKind::BoundaryTooLong, id, offset, sink);
                     kind = PartKind::Leaf;
                 }
-                Some(b) => boundary = b.as_bytes().to_vec(),
+                Some(_) => {}
                 None => {
                     self.defect(DefectKind::MissingBoundary, id, offset, sink);
                     kind = PartKind::Leaf;
@@ -874,14 +891,23 @@ impl Parser {
             self.ctr.exhausted = true;
             kind = PartKind::Leaf;
         }
+        let mut boundary = 0..0;
+        if kind == PartKind::Multipart
+            && let Some(b) = mime.content_type.boundary()
+        {
+            if self.boundaries.capacity() == 0 {
+                // Room for a few nested boundaries at once.
+                self.boundaries.reserve(256);
+            }
+            let at = self.boundaries.len();
+            self.boundaries.extend_from_slice(b.as_bytes());
+            boundary = at..self.boundaries.len();
+        }
         // IMAP numbering: a message's non-multipart body is part 1 of it.
-        let section = if message_entity && kind != PartKind::Multipart {
-            let mut s = section;
-            s.push(1);
-            s
-        } else {
-            section
-        };
+        if message_entity && kind != PartKind::Multipart {
+            self.path.push(1);
+        }
+        let section_len = self.path.len();
         let inner_stream = if kind == PartKind::EncodedMessage {
             self.ctr.next_stream += 1;
             Some(self.ctr.next_stream)
@@ -895,7 +921,7 @@ impl Parser {
             parent,
             depth,
             stream: self.stream,
-            section: &section,
+            section: &self.path,
             offset,
             body_offset,
             header,
@@ -923,7 +949,7 @@ impl Parser {
                 child: Some(Box::new(Parser::nested(
                     self.opts,
                     inner_stream.unwrap_or_default(),
-                    section.clone(),
+                    self.path.clone(),
                     depth + 1,
                     id,
                 ))),
@@ -931,7 +957,7 @@ impl Parser {
         };
         self.stack.push(Frame {
             id,
-            section,
+            section_len,
             depth,
             kind: frame_kind,
         });
@@ -1023,12 +1049,15 @@ impl Parser {
                 }
             }
             FrameKind::Multipart {
+                boundary,
                 closed,
                 children,
                 body_start,
                 preamble_end,
                 ..
             } => {
+                // The innermost open multipart's boundary is the last one.
+                self.boundaries.truncate(boundary.start);
                 if *children == 0 {
                     self.defect(DefectKind::NoParts, frame.id, end, sink);
                 }
@@ -1055,14 +1084,14 @@ impl Parser {
         }
         let id = self.ctr.next_id;
         self.ctr.next_id += 1;
-        let mut section = frame.section.clone();
-        section.push(1);
+        self.path.truncate(frame.section_len);
+        self.path.push(1);
         sink(Event::PartStart(PartStart {
             id,
             parent: Some(frame.id),
             depth: frame.depth + 1,
             stream: self.stream,
-            section: &section,
+            section: &self.path,
             offset: body.start,
             body_offset: body.start,
             header: &[],
@@ -1181,30 +1210,57 @@ fn is_field_line(line: &[u8], first: bool) -> bool {
     match line.first() {
         Some(b' ' | b'\t') => !first,
         Some(_) => {
-            let mut i = 0;
             // A name runs at most to the line length limit (RFC 5322
             // §2.1.1); bounding it keeps the decision the same however much
             // of a long line has arrived.
-            while i < line.len().min(MAX_NAME) {
-                match line[i] {
-                    b':' => return i > 0,
-                    b' ' | b'\t' => {
-                        // Only white space may follow, then the colon.
-                        let rest = &line[i..line.len().min(MAX_NAME)];
-                        let ws = rest
-                            .iter()
-                            .take_while(|&&b| b == b' ' || b == b'\t')
-                            .count();
-                        return i > 0 && rest.get(ws) == Some(&b':');
-                    }
-                    b if b < b' ' || b == 127 => return false,
-                    _ => i += 1,
+            let line = &line[..line.len().min(MAX_NAME)];
+            let i = name_end(line);
+            match line.get(i) {
+                Some(b':') => i > 0,
+                Some(b' ' | b'\t') => {
+                    // Only white space may follow, then the colon.
+                    let rest = &line[i..];
+                    let ws = rest
+                        .iter()
+                        .take_while(|&&b| b == b' ' || b == b'\t')
+                        .count();
+                    i > 0 && rest.get(ws) == Some(&b':')
                 }
+                // A control character, or no colon within the limit.
+                _ => false,
             }
-            false
         }
         None => false,
     }
+}
+
+/// The index of the first byte of `line` that cannot be part of a field
+/// name: `:`, a space, a control character (tab included) or DEL
+/// (`line.len()` when none). Eight bytes at a time: names are short, but
+/// every header line has one.
+fn name_end(line: &[u8]) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Bytes below `n` (n <= 128) flagged; as for a zero byte, the lowest
+    // flag is exact (borrows only run upwards).
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGH;
+    let zero = |x: u64| below(x, 1);
+    let mut i = 0;
+    while let Some(w) = line.get(i..i + 8) {
+        let w = u64::from_le_bytes(w.try_into().unwrap_or_default());
+        let m = below(w, b' ')
+            | zero(w ^ (ONES * u64::from(b':')))
+            | zero(w ^ (ONES * u64::from(b' ')))
+            | zero(w ^ (ONES * 127));
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + line[i..]
+        .iter()
+        .position(|&b| b <= b' ' || b == b':' || b == 127)
+        .unwrap_or(line.len() - i)
 }
 
 /// How much of `data` (no candidate delimiter in it) can be emitted: all but
@@ -1243,4 +1299,25 @@ enum Match {
         close: bool,
         len: usize,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The word-at-a-time name scan stops where a byte-at-a-time one
+        /// does, whatever the line (every byte value, every length).
+        #[test]
+        fn name_end_matches_bytewise(line in proptest::collection::vec(prop_oneof![
+            Just(b':'), Just(b' '), Just(b'\t'), Just(127u8), Just(b'a'), Just(b'-'),
+            Just(0x80), Just(0xff), Just(0x1f), Just(0x21), any::<u8>()], 0..40)) {
+            let want = line
+                .iter()
+                .position(|&b| b <= b' ' || b == b':' || b == 127)
+                .unwrap_or(line.len());
+            prop_assert_eq!(name_end(&line), want);
+        }
+    }
 }

@@ -95,7 +95,7 @@ impl<'a> Message<'a> {
     pub fn parse_with(input: &'a [u8], opts: Options) -> Self {
         let mut b = Builder {
             streams: vec![Cow::Borrowed(input)],
-            parts: Vec::with_capacity(8),
+            parts: Vec::with_capacity(part_capacity(input.len())),
             defects: Vec::new(),
             stack: Vec::new(),
         };
@@ -181,8 +181,10 @@ impl<'a> Message<'a> {
         if part.mime.content_type.ty() != "text" {
             return None;
         }
-        let cs = part.mime.content_type.charset();
-        let label = cs.as_deref().unwrap_or("us-ascii").as_bytes();
+        // The label as written (trimmed, as `ContentType::charset` gives it,
+        // without its lower-casing copy: every charset lookup ignores case).
+        let cs = part.mime.content_type.param("charset").map(str::trim);
+        let label = cs.unwrap_or("us-ascii").as_bytes();
         Some(match self.decoded(part) {
             Cow::Borrowed(b) => decode_text(label, b),
             Cow::Owned(v) => {
@@ -307,6 +309,14 @@ impl<'a> Message<'a> {
         }
         self.parts.iter().find(|p| p.section == want)
     }
+}
+
+/// The parts a message of `len` bytes is given room for at first: most
+/// messages need no reallocation of the list, whose entries are large
+/// (each one moved again when the list grows), and no message is given
+/// much more than it could use.
+fn part_capacity(len: usize) -> usize {
+    (len / 512).clamp(8, 64)
 }
 
 struct Builder<'a> {
