@@ -20,6 +20,8 @@
 //! a POP3 session and an IMAP session; `mailwire::tokio` (feature `tokio`)
 //! has the SMTP transport on tokio.
 
+#![deny(missing_docs)]
+
 #[cfg(feature = "line")]
 #[doc(inline)]
 pub use mailwire_line as line;

@@ -66,7 +66,7 @@
 //! assert!(done.handle == handle && done.is_ok());
 //! assert_eq!(conn.selected().unwrap().exists, 3);
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod client;
 pub mod encode;

@@ -67,8 +67,13 @@
 //! let line = framer.next_line(&mut buf).unwrap().unwrap();
 //! assert_eq!(line.content(), b"QUIT");
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![deny(unsafe_code)]
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod framer;
 pub mod manual;

@@ -28,8 +28,13 @@
 //! assert_eq!(msg.date().unwrap().to_rfc3339(), "2005-05-17T15:58:25+02:00");
 //! assert_eq!(msg.body(), b"Body\r\n");
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod address;
 mod builder;

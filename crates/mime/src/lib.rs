@@ -51,7 +51,12 @@
 //!   each read, [`finish`](summary::StreamSummarizer::finish): the identical
 //!   list, with SHA-256 computed as the bytes pass and memory bounded.
 //! - `--tree`: [`summary::outline`]`(&msg)`.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod builder;
 mod charset;

@@ -7,6 +7,16 @@
 //! `poll_transmit`, decisions go to the application as events; time comes
 //! in as `now`.
 //!
+//! ```
+//! use mailwire_pop3::{parse_command, parse_status_line, Command, ResponseCode, Status};
+//!
+//! // What a server reads: RETR with a message number (never 0, RFC 1939 §5).
+//! assert_eq!(parse_command(b"retr 1").unwrap(), Command::Retr(1.try_into().unwrap()));
+//! // What a client reads: the status, the RFC 2449 §8 response code, the text.
+//! let line = parse_status_line(b"-ERR [IN-USE] Do you have another POP session running?").unwrap();
+//! assert_eq!((line.status, line.code), (Status::Err, Some(ResponseCode::InUse)));
+//! ```
+//!
 //! ```text
 //!   socket ─▶ handle_input(now, &[u8]) ─▶ ┌────────────────┐ ─▶ poll_transmit(now, &mut Vec<u8>) ─▶ socket
 //!                                         │ client::Client │
@@ -54,8 +64,13 @@
 //!     }
 //! }
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 pub mod client;
 mod content;

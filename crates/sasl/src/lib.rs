@@ -94,7 +94,12 @@
 //! }
 //! assert!(client.is_complete());
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
 
 mod client;
 pub mod framing;

@@ -82,7 +82,7 @@
 //!
 //! The [`manual`] module records the design reasons and the attacks the
 //! machines defend against.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod client;
