@@ -481,8 +481,9 @@ impl Folder {
         // folder when messages went away.
         let mut ms = self.read_modseqs()?;
         let before = ms.map.len();
-        let present: HashSet<u32> = messages.iter().map(|m| m.uid).collect();
-        ms.map.retain(|u, _| present.contains(u));
+        // `messages` is in UID order (the list's): no set of the UIDs.
+        ms.map
+            .retain(|u, _| messages.binary_search_by_key(u, |m| m.uid).is_ok());
         let mut next = None;
         let mut ms_changed = ms.map.len() != before;
         for m in &mut messages {
