@@ -843,6 +843,9 @@ Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/p
 /// `MAILWIRE_IMAP_BENCH_N` sets the number of messages). Asserts that every
 /// command completes OK on both servers and that both send the same
 /// message data for `BODY.PEEK[]`.
+/// The bench row of a SELECT right after another session's STORE.
+const AFTER_CHANGE: &str = "SELECT INBOX (after a STORE elsewhere)";
+
 #[test]
 #[ignore = "benchmark: needs Dovecot; run in release"]
 fn bench_against_dovecot_same_maildir() {
@@ -898,6 +901,23 @@ fn bench_against_dovecot_same_maildir() {
                 best.as_secs_f64() * 1e3
             ));
         }
+        // SELECT right after another session changed the folder (a flag
+        // stored: a file renamed, the mod-sequences written).
+        let mut other = Timer::connect(port, "testuser", "testpass");
+        other.run("SELECT INBOX");
+        let mut best = std::time::Duration::MAX;
+        let mut size = 0;
+        for i in 0..3 {
+            let sign = if i % 2 == 0 { '+' } else { '-' };
+            other.run(&format!("STORE {} {sign}FLAGS (\\Flagged)", i + 1));
+            let (s, t) = c.run("SELECT INBOX");
+            best = best.min(t);
+            size = s;
+        }
+        report.push_str(&format!(
+            "{name}\t{AFTER_CHANGE}\t{:.1} ms\t{size} octets\n",
+            best.as_secs_f64() * 1e3
+        ));
     }
     eprintln!("{n} messages\n{report}");
     let size_of = |who: &str| {
@@ -920,7 +940,7 @@ fn bench_against_dovecot_same_maildir() {
             )
         })
         .collect();
-    for cmd in &commands {
+    for cmd in commands.iter().chain([&AFTER_CHANGE]) {
         let t = |who: &str| rows.iter().find(|r| r.0 == who && r.1 == *cmd).unwrap().2;
         eprintln!(
             "{cmd}: dovecot/mailserver = {:.2}x",

@@ -190,7 +190,9 @@ struct Shape {
 /// cache starts over.
 const SHAPES_MAX: usize = 100_000;
 
-type ShapeMap = HashMap<(PathBuf, String), Arc<Shape>>;
+/// Per folder, then per base name: looked up with borrowed keys, so a
+/// FETCH of every message allocates no key.
+type ShapeMap = HashMap<PathBuf, HashMap<Box<str>, Arc<Shape>>>;
 
 fn shapes() -> &'static Mutex<ShapeMap> {
     static SHAPES: OnceLock<Mutex<ShapeMap>> = OnceLock::new();
@@ -202,7 +204,8 @@ impl Shape {
         shapes()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&(dir.to_path_buf(), base.to_string()))
+            .get(dir)?
+            .get(base)
             .cloned()
     }
 
@@ -213,10 +216,16 @@ impl Shape {
             body: msg.body(),
         });
         let mut map = shapes().lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= SHAPES_MAX {
+        if map.values().map(HashMap::len).sum::<usize>() >= SHAPES_MAX {
             map.clear();
         }
-        map.insert((dir.to_path_buf(), base.to_string()), shape.clone());
+        if let Some(folder) = map.get_mut(dir) {
+            folder.insert(base.into(), shape.clone());
+        } else {
+            map.entry(dir.to_path_buf())
+                .or_default()
+                .insert(base.into(), shape.clone());
+        }
         shape
     }
 }
@@ -1261,15 +1270,17 @@ impl Session<'_> {
             let (Some(e), Some(f)) = (sel.mb.entry(seq), sel.files.get(seq as usize - 1)) else {
                 continue;
             };
-            let need_path = needs_content
-                || streamed.is_some()
-                || attrs.contains(&FetchAttr::InternalDate)
-                || (attrs.contains(&FetchAttr::Rfc822Size) && f.wire_size().is_none());
-            let path = if need_path { sel.folder.find(f) } else { None };
             let mut shape = None;
             if needs_content && shape_only {
                 shape = Shape::cached(&sel.folder.dir, &f.base);
             }
+            // The file is looked for (a stat or more) only when something
+            // is read from it: not for a shape from the cache.
+            let need_path = (needs_content && shape.is_none())
+                || streamed.is_some()
+                || attrs.contains(&FetchAttr::InternalDate)
+                || (attrs.contains(&FetchAttr::Rfc822Size) && f.wire_size().is_none());
+            let path = if need_path { sel.folder.find(f) } else { None };
             let msg = if needs_content && shape.is_none() {
                 match path.as_ref().and_then(|p| fs::read(p).ok()) {
                     Some(bytes) => Some(Message::parse(bytes)),

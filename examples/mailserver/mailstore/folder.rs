@@ -330,8 +330,8 @@ impl Folder {
     /// The message files of `new/` then `cur/`: base name to (in new/, name).
     /// `new/` is read first so that a file moved to `cur/` meanwhile is
     /// still seen.
-    fn scan(&self) -> io::Result<HashMap<String, (bool, String)>> {
-        let mut found = HashMap::new();
+    fn scan(&self, expect: usize) -> io::Result<Found> {
+        let mut found = HashMap::with_capacity(expect);
         for (sub, in_new) in [("new", true), ("cur", false)] {
             let rd = match fs::read_dir(self.dir.join(sub)) {
                 Ok(rd) => rd,
@@ -340,12 +340,15 @@ impl Folder {
             };
             for e in rd {
                 let e = e?;
-                let name = e.file_name().to_string_lossy().into_owned();
+                let name = e
+                    .file_name()
+                    .into_string()
+                    .unwrap_or_else(|n| n.to_string_lossy().into_owned());
                 if name.starts_with('.') {
                     continue;
                 }
                 let base = name.split(":2,").next().unwrap_or(&name).to_string();
-                found.insert(base, (in_new, name));
+                found.insert(base, (in_new, name, false));
             }
         }
         Ok(found)
@@ -401,22 +404,25 @@ impl Folder {
         let mut list = self.read_uidlist()?;
         let fresh_list = !self.dir.join(UIDLIST).exists();
         let kw = self.read_keywords()?;
-        let mut found = self.scan()?;
-        if list.records.iter().any(|r| !found.contains_key(&r.base)) {
+        let mut found = self.scan(list.records.len())?;
+        let mut missing = !mark_known(&list.records, &mut found);
+        if missing {
             // A file may have been renamed while we read: look again
             // before taking a record away.
-            for (b, v) in self.scan()? {
+            for (b, v) in self.scan(0)? {
                 found.entry(b).or_insert(v);
             }
+            missing = !mark_known(&list.records, &mut found);
         }
         let before = list.records.len();
-        list.records.retain(|r| found.contains_key(&r.base));
+        if missing {
+            list.records.retain(|r| found.contains_key(&r.base));
+        }
         let mut changed = fresh_list || list.records.len() != before;
-        let known: HashSet<&str> = list.records.iter().map(|r| r.base.as_str()).collect();
         let mut unknown: Vec<String> = found
-            .keys()
-            .filter(|b| !known.contains(b.as_str()))
-            .cloned()
+            .iter()
+            .filter(|(_, (_, _, known))| !known)
+            .map(|(b, _)| b.clone())
             .collect();
         unknown.sort_by_cached_key(|b| delivery_order(b));
         for b in unknown {
@@ -433,7 +439,7 @@ impl Folder {
         let cur = self.dir.join("cur");
         let mut messages = Vec::with_capacity(list.records.len());
         for r in &list.records {
-            let Some((in_new, name)) = found.remove(&r.base) else {
+            let Some((in_new, name, _)) = found.remove(&r.base) else {
                 continue;
             };
             let info = name
@@ -475,8 +481,9 @@ impl Folder {
         // folder when messages went away.
         let mut ms = self.read_modseqs()?;
         let before = ms.map.len();
-        let present: HashSet<u32> = messages.iter().map(|m| m.uid).collect();
-        ms.map.retain(|u, _| present.contains(u));
+        // `messages` is in UID order (the list's): no set of the UIDs.
+        ms.map
+            .retain(|u, _| messages.binary_search_by_key(u, |m| m.uid).is_ok());
         let mut next = None;
         let mut ms_changed = ms.map.len() != before;
         for m in &mut messages {
@@ -690,6 +697,23 @@ impl Folder {
         self.write_modseqs(&ms)?;
         Ok((list.uid_validity, uids))
     }
+}
+
+/// The files a scan found: base name to (in `new/`, file name, has a
+/// record).
+type Found = HashMap<String, (bool, String, bool)>;
+
+/// Marks the files that have a record; whether every record has its file.
+/// One look-up per record: the files left unmarked are the new ones.
+fn mark_known(records: &[super::uidlist::Record], found: &mut Found) -> bool {
+    let mut all = true;
+    for r in records {
+        match found.get_mut(&r.base) {
+            Some(f) => f.2 = true,
+            None => all = false,
+        }
+    }
+    all
 }
 
 /// A state key older than this is trusted to tell changes apart.

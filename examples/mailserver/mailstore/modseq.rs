@@ -14,6 +14,7 @@
 //! change made by any program is seen by CONDSTORE clients.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 
 /// The table of one folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +65,8 @@ impl ModSeqs {
         rows.sort_unstable_by_key(|(u, _)| **u);
         let mut out = format!("H{}\n", self.highest);
         for (uid, (q, info)) in rows {
-            out.push_str(&format!("{uid} {q} {info}\n"));
+            // Into the one buffer: no string per row.
+            let _ = writeln!(out, "{uid} {q} {info}");
         }
         out
     }

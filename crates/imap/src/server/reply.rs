@@ -260,15 +260,17 @@ impl Server {
         if let Err(m) = self.misuse(handle, Self::command_open) {
             return Err(m.with(data));
         }
-        let mut bytes = Vec::new();
-        crate::encode::response(&Response::Data(data.clone()), &mut bytes);
+        // Encoded in place: no copy of the data (a FETCH of ENVELOPE and
+        // BODYSTRUCTURE is mostly owned strings), no buffer per response.
         if is_expunge(&data) && self.holds_expunge() {
+            let mut bytes = Vec::new();
+            crate::encode::response(&Response::Data(data), &mut bytes);
             self.updates.push_back(Queued {
                 expunge: true,
                 bytes,
             });
         } else {
-            self.out.extend_from_slice(&bytes);
+            crate::encode::response(&Response::Data(data), &mut self.out);
         }
         Ok(())
     }
