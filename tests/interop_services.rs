@@ -313,6 +313,75 @@ fn forward_file_with_srs_bounce_back_and_hop_limit() {
 
 #[test]
 #[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn delivered_to_added_and_a_message_coming_back_bounced() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("delivered-to");
+    let a_data = dir.join("a");
+    std::fs::create_dir_all(a_data.join("mailboxes/alice")).unwrap();
+    std::fs::write(
+        a_data.join("mailboxes/alice/forward"),
+        "keep\ncarol@b.test\n",
+    )
+    .unwrap();
+    let (a, b) = two_instances(&dir, &a_data, &["--user", "alice:pa", "--user", "dave:pd"]);
+    let port = a.smtp().port();
+    // The kept copy and the forwarded one name alice in Delivered-To.
+    let (ok, out) = py_send(port, "carol@b.test", &["alice@a.test"], "dt-1");
+    assert!(ok, "{out}");
+    let kept = String::from_utf8(find_one(&a, "alice", "dt-1")).unwrap();
+    assert!(
+        kept.starts_with("Return-Path: <carol@b.test>\r\nDelivered-To: alice@a.test\r\n"),
+        "{kept}"
+    );
+    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "forwarded\nA:\n{}\nB:\n{}", a.log(), b.log());
+    let fwd = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    assert!(fwd.contains("\r\nDelivered-To: alice@a.test\r\n"), "{fwd}");
+
+    // The message comes round again (as carol's forward file would send
+    // it): alice does not get it, the sender gets a DSN; dave gets it.
+    let (ok, out) = py_send_with(
+        port,
+        "carol@b.test",
+        &["alice@a.test", "dave@a.test"],
+        "dt-2",
+        &["Delivered-To: Alice@a.test"],
+    );
+    assert!(ok, "{out}");
+    let copy = String::from_utf8(find_one(&a, "dave", "dt-2")).unwrap();
+    assert!(copy.contains("Delivered-To: Alice@a.test"), "{copy}");
+    let got = b.wait_messages("carol", 2, Duration::from_secs(30));
+    assert_eq!(got.len(), 2, "bounce\nA:\n{}\nB:\n{}", a.log(), b.log());
+    let dsn = got
+        .iter()
+        .map(|p| String::from_utf8(std::fs::read(p).unwrap()).unwrap())
+        .find(|m| m.contains("multipart/report"))
+        .unwrap();
+    for want in [
+        "Final-Recipient: rfc822; alice@a.test",
+        "Action: failed",
+        "Status: 5.4.6",
+        "Subject: dt-2",
+    ] {
+        assert!(dsn.contains(want), "{want}\n{dsn}");
+    }
+    assert!(a.log().contains("mail loop (Delivered-To)"), "{}", a.log());
+    assert_eq!(
+        a.messages("alice")
+            .iter()
+            .filter(|p| std::fs::read_to_string(p).unwrap().contains("dt-2"))
+            .count(),
+        0
+    );
+    // Nothing forwarded from alice this time.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(b.messages("carol").len(), 2);
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
 fn parallel_runner_slow_destination_does_not_hold_the_others() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

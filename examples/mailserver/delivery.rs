@@ -208,20 +208,39 @@ fn deliver_domain(
 }
 
 fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8]) {
-    if entry.sender.is_empty() {
+    bounce_to_sender(
+        shared,
+        &entry.id,
+        &entry.sender,
+        entry.created / 1000,
+        failures,
+        msg,
+    );
+}
+
+/// Sends the RFC 3464 report of `failures` of message `qid` (which
+/// arrived at `arrival_unix`) to `sender`: into a local mailbox or the
+/// queue; never to the null sender.
+pub(crate) fn bounce_to_sender(
+    shared: &Shared,
+    qid: &str,
+    sender: &str,
+    arrival_unix: u64,
+    failures: &[Failure],
+    msg: &[u8],
+) {
+    if sender.is_empty() {
         crate::driver::log(format!(
-            "queue id={}: a bounce could not be delivered; dropped (never bounce a bounce)",
-            entry.id
+            "queue id={qid}: a bounce could not be delivered; dropped (never bounce a bounce)"
         ));
         return;
     }
     let store = &shared.store;
-    let dest = match store.classify(&entry.sender) {
+    let dest = match store.classify(sender) {
         Some(d) => d,
         None => {
             crate::driver::log(format!(
-                "queue id={}: no mailbox for the sender <{}>; bounce dropped",
-                entry.id, entry.sender
+                "queue id={qid}: no mailbox for the sender <{sender}>; bounce dropped"
             ));
             return;
         }
@@ -229,9 +248,9 @@ fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8])
     let id = crate::maildir::queue_id();
     let dsn = bounce::build(
         &store.cfg.hostname,
-        &entry.id,
-        &entry.sender,
-        entry.created / 1000,
+        qid,
+        sender,
+        arrival_unix,
         failures,
         msg,
         unix_now(),
@@ -247,23 +266,18 @@ fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8])
     match store.inject(
         id.clone(),
         "",
-        vec![(entry.sender.clone(), dest.clone())],
+        vec![(sender.to_string(), dest.clone())],
         &data,
     ) {
         Ok(_) => crate::driver::log(format!(
-            "queue id={}: bounce id={id} to <{}> ({})",
-            entry.id,
-            entry.sender,
+            "queue id={qid}: bounce id={id} to <{sender}> ({})",
             if dest == Dest::Remote {
                 "queued"
             } else {
                 "delivered"
             }
         )),
-        Err(e) => crate::driver::log(format!(
-            "queue id={}: cannot store the bounce: {e}",
-            entry.id
-        )),
+        Err(e) => crate::driver::log(format!("queue id={qid}: cannot store the bounce: {e}")),
     }
 }
 

@@ -5,6 +5,11 @@
 //! than [`MAX_HOPS`] is refused (Postfix's `hopcount_limit`, 50). This
 //! catches forwarding loops between servers, which a single server's alias
 //! expansion cannot see.
+//!
+//! The `Delivered-To:` fields are collected too ([`DeliveredTo`]): the
+//! server adds one at delivery, and a message coming back for an address
+//! it already names is a loop, seen on its second round rather than its
+//! fiftieth.
 
 /// The most `Received:` fields a message may have.
 pub(crate) const MAX_HOPS: u32 = 50;
@@ -62,6 +67,104 @@ impl HopCounter {
     }
 }
 
+/// The most `Delivered-To:` values kept.
+pub(crate) const MAX_DELIVERED_TO: usize = 100;
+/// The longest header line looked at (RFC 5322 §2.1.1's limit).
+const MAX_LINE: usize = 998;
+
+/// Collects the `Delivered-To:` fields of a header streamed in pieces
+/// (the field Postfix and qmail add at final delivery; one for this
+/// server's address means the message has come round again, a forwarding
+/// loop). Values are lower-cased, angle brackets and spaces removed; at
+/// most [`MAX_DELIVERED_TO`], lines longer than 998 bytes are skipped.
+#[derive(Debug, Default)]
+pub(crate) struct DeliveredTo {
+    values: Vec<String>,
+    /// The header section has ended.
+    done: bool,
+    /// The current line, while it is short enough.
+    line: Vec<u8>,
+    /// The current line is too long: ignored to its end.
+    skipping: bool,
+    /// The last complete line was (part of) a `Delivered-To:` field.
+    in_field: bool,
+}
+
+impl DeliveredTo {
+    /// Feeds content (as received, CRLF line ends).
+    pub(crate) fn feed(&mut self, data: &[u8]) {
+        for &b in data {
+            if self.done {
+                return;
+            }
+            if b == b'\n' {
+                let line = std::mem::take(&mut self.line);
+                let skipped = std::mem::take(&mut self.skipping);
+                self.end_line(&line, skipped);
+                continue;
+            }
+            if self.skipping {
+                continue;
+            }
+            if self.line.len() == MAX_LINE {
+                self.skipping = true;
+                self.line.clear();
+                continue;
+            }
+            self.line.push(b);
+        }
+    }
+
+    fn end_line(&mut self, line: &[u8], skipped: bool) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if skipped {
+            self.in_field = false;
+            return;
+        }
+        if line.is_empty() {
+            self.done = true;
+            return;
+        }
+        let value = if line[0] == b' ' || line[0] == b'\t' {
+            // A continuation (RFC 5322 §2.2.3).
+            if !self.in_field {
+                return;
+            }
+            match self.values.pop() {
+                Some(v) => [v.as_bytes(), line].concat(),
+                None => return,
+            }
+        } else if line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"Delivered-To:") {
+            if self.values.len() == MAX_DELIVERED_TO {
+                self.in_field = false;
+                return;
+            }
+            line[13..].to_vec()
+        } else {
+            self.in_field = false;
+            return;
+        };
+        self.in_field = true;
+        let v: String = String::from_utf8_lossy(&value)
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '<' && *c != '>')
+            .collect();
+        self.values.push(v.to_lowercase());
+    }
+
+    /// Whether a field names `addr` (compared without case).
+    pub(crate) fn contains(&self, addr: &str) -> bool {
+        let addr = addr.to_lowercase();
+        self.values.contains(&addr)
+    }
+
+    /// The values seen, lower case.
+    #[cfg(test)]
+    pub(crate) fn values(&self) -> &[String] {
+        &self.values
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +201,40 @@ mod tests {
         assert!(d.too_many());
     }
 
+    const LOOPED: &[u8] = b"Received: from x by y; date\r\n\
+        Delivered-To: Alice@A.test\r\n\
+        X-Delivered-To: not@this.test\r\n\
+        delivered-to:\r\n <bob@a.test>\r\n\
+        Subject: x\r\n\
+        \r\n\
+        Delivered-To: body@a.test\r\n";
+
+    #[test]
+    fn delivered_to_fields_of_the_header_only() {
+        let mut d = DeliveredTo::default();
+        d.feed(LOOPED);
+        assert_eq!(d.values(), ["alice@a.test", "bob@a.test"]);
+        assert!(d.contains("ALICE@a.test"));
+        assert!(d.contains("bob@a.test"));
+        assert!(!d.contains("not@this.test"));
+        assert!(!d.contains("body@a.test"));
+    }
+
+    #[test]
+    fn delivered_to_bounded() {
+        let mut m = Vec::new();
+        for i in 0..(MAX_DELIVERED_TO + 5) {
+            m.extend_from_slice(format!("Delivered-To: u{i}@a.test\r\n").as_bytes());
+        }
+        m.extend_from_slice(b"Delivered-To: ");
+        m.extend_from_slice(&vec![b'x'; 2 * MAX_LINE]);
+        m.extend_from_slice(b"\r\n\r\n");
+        let mut d = DeliveredTo::default();
+        d.feed(&m);
+        assert_eq!(d.values().len(), MAX_DELIVERED_TO);
+        assert!(!d.contains(&format!("u{MAX_DELIVERED_TO}@a.test")));
+    }
+
     proptest! {
         #[test]
         fn any_split_gives_the_same_count(n in 0usize..60, cuts in proptest::collection::vec(0usize..4000, 0..8)) {
@@ -114,6 +251,23 @@ mod tests {
             }
             parts.feed(&m[at..]);
             prop_assert_eq!(whole.hops(), parts.hops());
+        }
+
+        #[test]
+        fn any_split_gives_the_same_delivered_to(cuts in proptest::collection::vec(0usize..200, 0..8)) {
+            let m = LOOPED;
+            let mut whole = DeliveredTo::default();
+            whole.feed(m);
+            let mut parts = DeliveredTo::default();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (m.len() + 1)).collect();
+            cuts.sort();
+            let mut at = 0;
+            for c in cuts {
+                parts.feed(&m[at..c]);
+                at = c;
+            }
+            parts.feed(&m[at..]);
+            prop_assert_eq!(whole.values(), parts.values());
         }
     }
 }

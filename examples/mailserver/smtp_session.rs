@@ -152,6 +152,18 @@ struct Tx {
     forwarded: bool,
     /// Mailing-list addresses among the recipients, and what for.
     lists: Vec<(String, crate::list::Role)>,
+    /// Every accepted RCPT (the Delivered-To loop check).
+    accepted: Vec<Accepted>,
+}
+
+/// An accepted RCPT address.
+#[derive(Debug)]
+struct Accepted {
+    addr: String,
+    /// Ours (not relayed).
+    ours: bool,
+    /// The deliveries it expanded to.
+    targets: Vec<(String, Dest)>,
 }
 
 /// One session.
@@ -181,6 +193,8 @@ pub(crate) struct Session<'a> {
     transactions: u32,
     /// `Received:` fields of the message coming in.
     hops: crate::hops::HopCounter,
+    /// Its `Delivered-To:` fields.
+    delivered_to: crate::hops::DeliveredTo,
     /// The content of a message to a mailing list (bounded by the message
     /// size limit), for the list to send on.
     list_buf: Option<Vec<u8>>,
@@ -244,6 +258,7 @@ impl<'a> Session<'a> {
             recipients: 0,
             transactions: 0,
             hops: crate::hops::HopCounter::default(),
+            delivered_to: crate::hops::DeliveredTo::default(),
             list_buf: None,
         }
     }
@@ -335,6 +350,78 @@ impl<'a> Session<'a> {
             stored.queued
         );
         crate::driver::log(line);
+    }
+
+    /// The Delivered-To loop check at the end of DATA: the recipients of
+    /// ours that the message already names in a `Delivered-To:` field have
+    /// seen it before (a forwarding loop). They are bounced (RFC 3464,
+    /// status 5.4.6 of RFC 3463 §3.5) and the message is stored again for
+    /// the others, if any (`inc` is then a new spool, or `None`).
+    fn loop_check(
+        &self,
+        tx: &mut Tx,
+        inc: &mut Option<Incoming>,
+        delivered_to: &crate::hops::DeliveredTo,
+    ) -> io::Result<()> {
+        let looping: Vec<String> = tx
+            .accepted
+            .iter()
+            .filter(|a| a.ours && delivered_to.contains(&a.addr))
+            .map(|a| a.addr.clone())
+            .collect();
+        if looping.is_empty() {
+            return Ok(());
+        }
+        let Some(old) = inc.take() else {
+            return Ok(());
+        };
+        let remote_sender = old.remote_sender.clone();
+        let content = old.into_content()?;
+        let failures: Vec<crate::bounce::Failure> = looping
+            .iter()
+            .map(|a| crate::bounce::Failure {
+                rcpt: a.clone(),
+                status: "5.4.6".into(),
+                diagnostic: Some(format!(
+                    "mail forwarding loop for <{a}>: the message already has Delivered-To: {a}"
+                )),
+                remote_mta: None,
+            })
+            .collect();
+        self.log(&format!(
+            "id={} mail loop (Delivered-To) for <{}>: bounced",
+            tx.id,
+            looping.join(">,<")
+        ));
+        crate::delivery::bounce_to_sender(
+            self.shared,
+            &tx.id,
+            &tx.sender,
+            unix_now(),
+            &failures,
+            &content,
+        );
+        let accepted = &tx.accepted;
+        tx.rcpts.retain(|t| {
+            accepted
+                .iter()
+                .any(|a| !looping.contains(&a.addr) && a.targets.contains(t))
+        });
+        if !tx.rcpts.is_empty() {
+            let mut again =
+                self.shared
+                    .store
+                    .begin(tx.id.clone(), &tx.sender, tx.rcpts.clone(), b"")?;
+            again.eight_bit = tx.eight_bit;
+            again.smtputf8 = tx.smtputf8;
+            again.remote_sender = remote_sender;
+            if let Err(e) = again.write(&content) {
+                again.abort();
+                return Err(e);
+            }
+            *inc = Some(again);
+        }
+        Ok(())
     }
 
     fn end_tx(&mut self) {
@@ -538,6 +625,7 @@ impl Handler<Server> for Session<'_> {
                     smtputf8: params.smtputf8,
                     forwarded: false,
                     lists: Vec::new(),
+                    accepted: Vec::new(),
                 });
                 self.in_tx = true;
                 let _ = m.accept(handle);
@@ -588,11 +676,17 @@ impl Handler<Server> for Session<'_> {
                     }
                     (Ok((targets, forwarded)), Some(tx)) => {
                         tx.forwarded |= forwarded;
-                        for t in targets {
-                            if !tx.rcpts.contains(&t) {
-                                tx.rcpts.push(t);
+                        let ours = !matches!(targets.as_slice(), [(a, Dest::Remote)] if *a == addr);
+                        for t in &targets {
+                            if !tx.rcpts.contains(t) {
+                                tx.rcpts.push(t.clone());
                             }
                         }
+                        tx.accepted.push(Accepted {
+                            addr: addr.clone(),
+                            ours,
+                            targets,
+                        });
                         self.recipients += 1;
                         let _ = m.accept(handle);
                     }
@@ -606,6 +700,8 @@ impl Handler<Server> for Session<'_> {
                 }
             }
             Event::DataStart { .. } => {
+                self.hops = Default::default();
+                self.delivered_to = Default::default();
                 if let Some(tx) = self.tx.as_ref() {
                     self.list_buf = (!tx.lists.is_empty()).then(Vec::new);
                 }
@@ -616,13 +712,26 @@ impl Handler<Server> for Session<'_> {
                     let prefix = if self.shared.store.cfg.sink {
                         String::new()
                     } else {
-                        received_field(
-                            &self.shared.store.cfg.hostname,
-                            &tx.id,
-                            &self.trace,
-                            for_rcpt,
-                            unix_now(),
-                        )
+                        // Delivered-To (the loop check of the next round)
+                        // when the message is for one address of ours:
+                        // with more, it would tell each recipient the
+                        // others (as `for` in Received).
+                        let delivered = match tx.accepted.as_slice() {
+                            [
+                                Accepted {
+                                    addr, ours: true, ..
+                                },
+                            ] => format!("Delivered-To: {addr}\r\n"),
+                            _ => String::new(),
+                        };
+                        delivered
+                            + &received_field(
+                                &self.shared.store.cfg.hostname,
+                                &tx.id,
+                                &self.trace,
+                                for_rcpt,
+                                unix_now(),
+                            )
                     };
                     match self.shared.store.begin(
                         tx.id.clone(),
@@ -642,6 +751,7 @@ impl Handler<Server> for Session<'_> {
             }
             Event::DataChunk(bytes) => {
                 self.hops.feed(&bytes);
+                self.delivered_to.feed(&bytes);
                 if let Some(b) = self.list_buf.as_mut() {
                     if b.len() + bytes.len() > crate::list::MAX_POST {
                         // Refused at the end of DATA (the buffer goes now).
@@ -660,9 +770,10 @@ impl Handler<Server> for Session<'_> {
                 }
             }
             Event::DataEnd { handle, size } => {
-                let tx = self.tx.take();
+                let mut tx = self.tx.take();
                 let mut inc = self.incoming.take();
                 let hops = std::mem::take(&mut self.hops);
+                let delivered_to = std::mem::take(&mut self.delivered_to);
                 let list_too_big = tx
                     .as_ref()
                     .is_some_and(|t| !t.lists.is_empty() && self.list_buf.is_none());
@@ -690,7 +801,19 @@ impl Handler<Server> for Session<'_> {
                     let _ = m.reply(handle, r);
                     return Ok(());
                 }
+                if let Some(tx) = tx.as_mut()
+                    && self.data_error.is_none()
+                    && !hops.too_many()
+                    && let Err(e) = self.loop_check(tx, &mut inc, &delivered_to)
+                {
+                    self.data_error = Some(e);
+                }
                 let r = match (tx, inc, self.data_error.take()) {
+                    // Every recipient was a loop, bounced.
+                    (Some(tx), None, None) if tx.rcpts.is_empty() && tx.lists.is_empty() => {
+                        self.messages += 1;
+                        reply(250, (2, 0, 0), &format!("Ok: queued as {}", tx.id))
+                    }
                     // Only list addresses: nothing to store here.
                     (Some(tx), None, None) if tx.rcpts.is_empty() && !tx.lists.is_empty() => {
                         match self.run_lists(&tx) {

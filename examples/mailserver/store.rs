@@ -266,6 +266,25 @@ impl Incoming {
         }
     }
 
+    /// The content written so far (without the Return-Path field), the
+    /// spool removed: to store it again for other recipients.
+    pub(crate) fn into_content(self) -> io::Result<Vec<u8>> {
+        let offset = self.offset as usize;
+        match self.spool {
+            Spool::Sink => Ok(Vec::new()),
+            Spool::Maildir { path, file, .. } | Spool::Queue { path, file } => {
+                let res = file
+                    .into_inner()
+                    .map_err(|e| e.into_error())
+                    .and_then(|_| fs::read(&path));
+                let _ = fs::remove_file(&path);
+                let mut data = res?;
+                data.drain(..offset.min(data.len()));
+                Ok(data)
+            }
+        }
+    }
+
     /// Throws the message away.
     pub(crate) fn abort(self) {
         match self.spool {
@@ -474,6 +493,30 @@ mod tests {
                 .next()
                 .is_none()
         );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn content_read_back_without_return_path() {
+        let (s, dir) = store(&["--user", "a:1"]);
+        let mut inc = s
+            .begin(
+                "Q5".into(),
+                "s@x.test",
+                vec![("a@localhost".into(), Dest::Local("a".into()))],
+                b"Received: x\r\n",
+            )
+            .unwrap();
+        inc.write(b"Subject: t\r\n\r\nbody\r\n").unwrap();
+        assert_eq!(
+            inc.into_content().unwrap(),
+            b"Received: x\r\nSubject: t\r\n\r\nbody\r\n"
+        );
+        assert_eq!(
+            fs::read_dir(dir.join("mailboxes/a/tmp")).unwrap().count(),
+            0
+        );
+        assert!(s.maildirs.messages("a").unwrap().is_empty());
         fs::remove_dir_all(dir).unwrap();
     }
 
