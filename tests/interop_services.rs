@@ -1,7 +1,7 @@
 //! Interop tests of the mailserver example's services (issue 15) with a
 //! real client (Python's smtplib): aliases, local and remote (the remote
 //! target is a second instance behind `--route`), plus-addressing, and the
-//! vacation auto-reply (RFC 3834).
+//! vacation auto-reply (RFC 3834), Delivered-To loops and DSN (RFC 3461).
 //!
 //! Run them with `cargo test --release -p mailwire --test interop_services
 //! -- --ignored --test-threads=1` after `bash .ci/install-peers`.
@@ -368,6 +368,7 @@ fn delivered_to_added_and_a_message_coming_back_bounced() {
         assert!(dsn.contains(want), "{want}\n{dsn}");
     }
     assert!(a.log().contains("mail loop (Delivered-To)"), "{}", a.log());
+    assert!(a.log().contains("bounce id="), "{}", a.log());
     assert_eq!(
         a.messages("alice")
             .iter()
@@ -378,6 +379,111 @@ fn delivered_to_added_and_a_message_coming_back_bounced() {
     // Nothing forwarded from alice this time.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(b.messages("carol").len(), 2);
+}
+
+/// Sends the messages of a JSON list `[{"from", "mail": [MAIL options],
+/// "rcpts": [[address, [RCPT options]]], "msg"}]` in one session; prints
+/// whether EHLO offered DSN.
+const PY_DSN: &str = r#"
+import smtplib, sys, json
+port, spec = int(sys.argv[1]), json.loads(sys.argv[2])
+c = smtplib.SMTP("127.0.0.1", port)
+c.ehlo("client.test")
+print("dsn", c.has_extn("dsn"))
+for m in spec:
+    code, text = c.mail(m["from"], m["mail"])
+    assert code == 250, (code, text)
+    for r, opts in m["rcpts"]:
+        code, text = c.rcpt(r, opts)
+        assert code == 250, (code, text)
+    code, text = c.data(m["msg"].encode())
+    assert code == 250, (code, text)
+c.quit()
+"#;
+
+/// The reports (multipart/report) among `user`'s messages at `server`.
+fn reports(server: &MailServer, user: &str) -> Vec<String> {
+    server
+        .messages(user)
+        .iter()
+        .map(|p| String::from_utf8(std::fs::read(p).unwrap()).unwrap())
+        .filter(|m| m.contains("multipart/report"))
+        .collect()
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn dsn_notify_ret_envid_orcpt_with_smtplib() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("dsn");
+    let a_data = dir.join("a");
+    std::fs::create_dir_all(a_data.join("mailboxes/dave")).unwrap();
+    std::fs::write(a_data.join("mailboxes/dave/forward"), "carol@b.test\n").unwrap();
+    let (a, b) = two_instances(&dir, &a_data, &["--user", "alice:pa", "--user", "dave:pd"]);
+    let spec = r#"[
+      {"from": "carol@b.test", "mail": ["RET=HDRS", "ENVID=QQ+2B314159"],
+       "rcpts": [["alice@a.test", ["NOTIFY=SUCCESS", "ORCPT=rfc822;Alice@a.test"]]],
+       "msg": "Subject: dsn-1\r\n\r\nbody one\r\n"},
+      {"from": "carol@b.test", "mail": ["ENVID=fwd"],
+       "rcpts": [["dave@a.test", ["NOTIFY=SUCCESS,FAILURE"]]],
+       "msg": "Subject: dsn-2\r\n\r\nbody two\r\n"},
+      {"from": "carol@b.test", "mail": [],
+       "rcpts": [["alice@a.test", ["NOTIFY=NEVER"]]],
+       "msg": "Delivered-To: alice@a.test\r\nSubject: dsn-3\r\n\r\nbody three\r\n"},
+      {"from": "carol@b.test", "mail": ["RET=FULL"],
+       "rcpts": [["alice@a.test", ["NOTIFY=FAILURE"]]],
+       "msg": "Delivered-To: alice@a.test\r\nSubject: dsn-4\r\n\r\nbody four\r\n"}
+    ]"#;
+    let (ok, out) =
+        run(Command::new("python3").args(["-c", PY_DSN, &a.smtp().port().to_string(), spec]));
+    assert!(ok && out.contains("dsn True"), "{out}\n{}", a.log());
+    // Forwarded dsn-2, and three reports: delivered (dsn-1), relayed
+    // (dsn-2), failed (dsn-4); none for dsn-3 (NOTIFY=NEVER).
+    let got = b.wait_messages("carol", 4, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(500));
+    let got_now = b.messages("carol");
+    assert_eq!(
+        got_now.len(),
+        4,
+        "{got:?}\nA:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
+    let reps = reports(&b, "carol");
+    assert_eq!(reps.len(), 3, "{reps:?}");
+    let one = |action: &str| {
+        reps.iter()
+            .find(|r| r.contains(&format!("Action: {action}\r\n")))
+            .unwrap_or_else(|| panic!("no {action} report: {reps:?}"))
+            .clone()
+    };
+    let delivered = one("delivered");
+    for want in [
+        "Original-Envelope-Id: QQ+314159",
+        "Original-Recipient: rfc822;Alice@a.test",
+        "Final-Recipient: rfc822; alice@a.test",
+        "Status: 2.0.0",
+        "Subject: dsn-1",
+    ] {
+        assert!(delivered.contains(want), "{want}\n{delivered}");
+    }
+    assert!(!delivered.contains("body one"), "{delivered}");
+    let relayed = one("relayed");
+    for want in [
+        "Original-Envelope-Id: fwd",
+        "Final-Recipient: rfc822; carol@b.test",
+        "Subject: dsn-2",
+    ] {
+        assert!(relayed.contains(want), "{want}\n{relayed}");
+    }
+    let failed = one("failed");
+    for want in ["Status: 5.4.6", "message/rfc822", "body four"] {
+        assert!(failed.contains(want), "{want}\n{failed}");
+    }
+    assert!(!reps.iter().any(|r| r.contains("dsn-3")));
+    assert!(!find_one(&b, "carol", "body two").is_empty());
 }
 
 #[test]

@@ -8,10 +8,102 @@ use mailwire::mime::builder::PartBuilder;
 
 use crate::store::rfc5322_date;
 
-/// One recipient that could not be delivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What happened to a recipient (RFC 3464 §2.3.3 `Action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Action {
+    /// Could not be delivered.
+    #[default]
+    Failed,
+    /// Delivered into a mailbox here (NOTIFY=SUCCESS).
+    Delivered,
+    /// Handed to a server that does not offer DSN (NOTIFY=SUCCESS;
+    /// RFC 3461 §5.2.2): no further notices will come.
+    Relayed,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Failed => "failed",
+            Action::Delivered => "delivered",
+            Action::Relayed => "relayed",
+        }
+    }
+}
+
+/// The DSN request of a message (RFC 3461 §4.3, §4.4): kept with it in the
+/// queue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Request {
+    /// `ENVID`, xtext-decoded (RFC 3461 §6.3 (a)).
+    pub(crate) envid: Option<String>,
+    /// `RET=FULL`: the whole message in a failure report; else headers.
+    pub(crate) ret_full: bool,
+}
+
+/// A recipient's DSN request (RFC 3461 §4.1, §4.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct RcptRequest {
+    /// `NOTIFY`: `None` when not given (failures and delays are then
+    /// reported, RFC 3461 §4.1); `NEVER` is all false.
+    pub(crate) notify: Option<mailwire::smtp::Notify>,
+    /// `ORCPT` as given (`rfc822;xtext`).
+    pub(crate) orcpt: Option<String>,
+}
+
+impl RcptRequest {
+    /// Whether a failure is to be reported.
+    pub(crate) fn wants_failure(&self) -> bool {
+        self.notify.is_none_or(|n| n.failure)
+    }
+
+    /// Whether a success is to be reported.
+    pub(crate) fn wants_success(&self) -> bool {
+        self.notify.is_some_and(|n| n.success)
+    }
+
+    /// The `NOTIFY` value as written in the queue file.
+    pub(crate) fn notify_text(&self) -> Option<String> {
+        let n = self.notify?;
+        let mut v = Vec::new();
+        for (on, name) in [
+            (n.success, "SUCCESS"),
+            (n.failure, "FAILURE"),
+            (n.delay, "DELAY"),
+        ] {
+            if on {
+                v.push(name);
+            }
+        }
+        Some(if v.is_empty() {
+            "NEVER".into()
+        } else {
+            v.join(",")
+        })
+    }
+
+    /// Reads [`RcptRequest::notify_text`] back.
+    pub(crate) fn parse_notify(text: &str) -> mailwire::smtp::Notify {
+        let mut n = mailwire::smtp::Notify::NEVER;
+        for w in text.split(',') {
+            match w {
+                "SUCCESS" => n.success = true,
+                "FAILURE" => n.failure = true,
+                "DELAY" => n.delay = true,
+                _ => {}
+            }
+        }
+        n
+    }
+}
+
+/// One recipient reported on: by default one that could not be delivered.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Failure {
     pub(crate) rcpt: String,
+    pub(crate) action: Action,
+    /// The `Original-Recipient` (the ORCPT parameter, as given).
+    pub(crate) orcpt: Option<String>,
     /// The enhanced status code (RFC 3463), e.g. `5.1.1`.
     pub(crate) status: String,
     /// The remote reply, e.g. `550 5.1.1 no such user`.
@@ -48,8 +140,8 @@ fn field(out: &mut Vec<u8>, name: &str, value: &str) {
     mailwire::message::fold_field(name, value, out);
 }
 
-/// Builds the bounce for `failures` of message `qid` from `sender`.
-/// `seed` makes the MIME boundary.
+/// Builds the report on `failures` (all of one [`Action`]) of message
+/// `qid` from `sender`. `seed` makes the MIME boundary.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn build(
     hostname: &str,
@@ -57,15 +149,27 @@ pub(crate) fn build(
     sender: &str,
     arrival_unix: u64,
     failures: &[Failure],
+    request: &Request,
     original: &[u8],
     now_unix: u64,
     seed: u64,
 ) -> Vec<u8> {
     let now = rfc5322_date(now_unix);
-
+    let action = failures.first().map(|f| f.action).unwrap_or_default();
+    let (what, subject) = match action {
+        Action::Failed => (
+            "could not be delivered to",
+            "Undelivered Mail Returned to Sender",
+        ),
+        Action::Delivered => ("was delivered to", "Successful Mail Delivery Report"),
+        Action::Relayed => (
+            "was relayed, to a server that sends no delivery notices, for",
+            "Mail Relayed Report",
+        ),
+    };
     let mut human = format!(
         "This is the mail system at host {hostname}.\r\n\r\n\
-         Your message {qid} could not be delivered to the following recipients:\r\n\r\n"
+         Your message {qid} {what} the following recipients:\r\n\r\n"
     );
     for f in failures {
         human.push_str(&format!("<{}>: ", one_line(&f.rcpt)));
@@ -81,15 +185,21 @@ pub(crate) fn build(
     // RFC 3464 §2.2 per-message fields, then §2.3 per-recipient fields.
     let mut ds = String::new();
     ds.push_str(&format!("Reporting-MTA: dns; {hostname}\r\n"));
+    if let Some(e) = &request.envid {
+        ds.push_str(&format!("Original-Envelope-Id: {}\r\n", one_line(e)));
+    }
     ds.push_str(&format!("X-Mailwire-Queue-ID: {qid}\r\n"));
     ds.push_str(&format!("Arrival-Date: {}\r\n", rfc5322_date(arrival_unix)));
     for f in failures {
         ds.push_str("\r\n");
+        if let Some(o) = &f.orcpt {
+            ds.push_str(&format!("Original-Recipient: {}\r\n", one_line(o)));
+        }
         ds.push_str(&format!(
             "Final-Recipient: rfc822; {}\r\n",
             one_line(&f.rcpt)
         ));
-        ds.push_str("Action: failed\r\n");
+        ds.push_str(&format!("Action: {}\r\n", f.action.name()));
         ds.push_str(&format!("Status: {}\r\n", one_line(&f.status)));
         if let Some(h) = &f.remote_mta {
             ds.push_str(&format!("Remote-MTA: dns; {}\r\n", one_line(h)));
@@ -108,7 +218,13 @@ pub(crate) fn build(
             // RFC 6522 §3: message/delivery-status is never encoded.
             PartBuilder::data("message/delivery-status", ds.into_bytes())
                 .encoding(TransferEncoding::SevenBit),
-            PartBuilder::data("text/rfc822-headers", header_of(original).to_vec()),
+            // RFC 3461 §6.2: the whole message for RET=FULL in a failure
+            // report, else the header section.
+            if request.ret_full && action == Action::Failed {
+                PartBuilder::message(original.to_vec())
+            } else {
+                PartBuilder::data("text/rfc822-headers", header_of(original).to_vec())
+            },
         ],
     )
     .param("report-type", "delivery-status");
@@ -120,7 +236,7 @@ pub(crate) fn build(
         &format!("Mail Delivery System <MAILER-DAEMON@{hostname}>"),
     );
     field(&mut out, "To", &format!("<{}>", one_line(sender)));
-    field(&mut out, "Subject", "Undelivered Mail Returned to Sender");
+    field(&mut out, "Subject", subject);
     field(&mut out, "Date", &now);
     field(
         &mut out,
@@ -166,8 +282,19 @@ mod tests {
             status: "5.1.1".into(),
             diagnostic: Some("550 5.1.1 no such\r\nuser".into()),
             remote_mta: Some("127.0.0.1".into()),
+            ..Default::default()
         };
-        let b = build("a.test", "QID1", "a@x.test", 0, &[f], orig, 0, 7);
+        let b = build(
+            "a.test",
+            "QID1",
+            "a@x.test",
+            0,
+            &[f],
+            &Request::default(),
+            orig,
+            0,
+            7,
+        );
         let s = String::from_utf8(b.clone()).unwrap();
         assert!(s.starts_with(
             "From: Mail Delivery System <MAILER-DAEMON@a.test>\r\nTo: <a@x.test>\r\n"
@@ -210,6 +337,75 @@ mod tests {
                 assert_eq!(b[i - 1], b'\r');
             }
         }
+    }
+
+    #[test]
+    fn rfc3461_6_3_fields_and_ret_full() {
+        let orig = b"From: a@x.test\r\nSubject: hi\r\n\r\nthe body\r\n";
+        let req = Request {
+            envid: Some("QQ 314159".into()),
+            ret_full: true,
+        };
+        let f = Failure {
+            rcpt: "b@y.test".into(),
+            orcpt: Some("rfc822;B@y.test".into()),
+            status: "5.4.6".into(),
+            ..Default::default()
+        };
+        let b = build(
+            "a.test",
+            "Q",
+            "a@x.test",
+            0,
+            std::slice::from_ref(&f),
+            &req,
+            orig,
+            0,
+            1,
+        );
+        let msg = mailwire::mime::Message::parse(&b);
+        let leaves: Vec<_> = msg.leaves().collect();
+        let ds = mailwire::mime::report::DeliveryStatus::parse(&msg.decoded(leaves[1]));
+        assert_eq!(ds.field("original-envelope-id"), Some("QQ 314159"));
+        let s = String::from_utf8_lossy(&b);
+        assert!(s.contains("Original-Recipient: rfc822;B@y.test\r\n"), "{s}");
+        assert!(
+            s.contains("message/rfc822") && s.contains("the body"),
+            "{s}"
+        );
+        // A success report: headers only, whatever RET says; no ENVID
+        // field without ENVID (RFC 3461 §6.3 (a)).
+        let ok = Failure {
+            action: Action::Delivered,
+            status: "2.0.0".into(),
+            ..f
+        };
+        let req = Request {
+            envid: None,
+            ret_full: true,
+        };
+        let b = build("a.test", "Q", "a@x.test", 0, &[ok], &req, orig, 0, 1);
+        let s = String::from_utf8_lossy(&b);
+        assert!(s.contains("Subject: Successful Mail Delivery Report"));
+        assert!(s.contains("Action: delivered\r\n"));
+        assert!(!s.contains("the body") && !s.contains("Original-Envelope-Id"));
+    }
+
+    #[test]
+    fn notify_round_trip() {
+        for text in ["NEVER", "SUCCESS", "SUCCESS,FAILURE,DELAY", "FAILURE"] {
+            let r = RcptRequest {
+                notify: Some(RcptRequest::parse_notify(text)),
+                orcpt: None,
+            };
+            assert_eq!(r.notify_text().as_deref(), Some(text));
+        }
+        let never = RcptRequest {
+            notify: Some(mailwire::smtp::Notify::NEVER),
+            orcpt: None,
+        };
+        assert!(!never.wants_failure() && !never.wants_success());
+        assert!(RcptRequest::default().wants_failure());
     }
 
     #[test]

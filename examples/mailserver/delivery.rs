@@ -80,6 +80,7 @@ pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
                     status: "5.1.3".into(),
                     diagnostic: Some("bad recipient address syntax".into()),
                     remote_mta: None,
+                    ..Default::default()
                 }),
             )),
         }
@@ -112,16 +113,33 @@ pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     }
     let mut remaining = Vec::new();
     let mut failures = Vec::new();
+    let mut relayed = Vec::new();
     let mut delivered = 0;
     entry.last_error.clear();
     for (rcpt, res) in results {
         match res {
-            RcptResult::Delivered => delivered += 1,
+            RcptResult::Delivered => {
+                delivered += 1;
+                // RFC 3461 §5.2.2: the next server is not asked for
+                // notices (the client passes no DSN parameters on), so a
+                // requested success notice says "relayed".
+                let req = entry.rcpt_request(&rcpt);
+                if req.wants_success() {
+                    relayed.push(Failure {
+                        action: bounce::Action::Relayed,
+                        status: "2.0.0".into(),
+                        orcpt: req.orcpt,
+                        rcpt,
+                        ..Default::default()
+                    });
+                }
+            }
             RcptResult::Temporary(why) if expired => failures.push(Failure {
                 rcpt: rcpt.clone(),
                 status: "4.4.7".into(),
                 diagnostic: Some(format!("delivery time expired; last error: {why}")),
                 remote_mta: None,
+                ..Default::default()
             }),
             RcptResult::Temporary(why) => {
                 entry.last_error.insert(rcpt.clone(), why);
@@ -144,8 +162,15 @@ pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
             .map(|(r, e)| format!(" ({r}: {e})"))
             .unwrap_or_default()
     ));
-    if !failures.is_empty() {
-        send_bounce(shared, &entry, &failures, &msg);
+    // NOTIFY: a failure is reported unless the recipient asked otherwise.
+    failures.retain(|f| entry.rcpt_request(&f.rcpt).wants_failure());
+    for f in &mut failures {
+        f.orcpt = entry.rcpt_request(&f.rcpt).orcpt;
+    }
+    for report in [&failures, &relayed] {
+        if !report.is_empty() {
+            send_bounce(shared, &entry, report, &msg);
+        }
     }
     if remaining.is_empty() {
         if let Err(e) = queue.remove(&entry.id) {
@@ -189,6 +214,7 @@ fn deliver_domain(
                             status: "5.1.2".into(),
                             diagnostic: Some(why.clone()),
                             remote_mta: None,
+                            ..Default::default()
                         }),
                     )
                 })
@@ -214,6 +240,7 @@ fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8])
         &entry.sender,
         entry.created / 1000,
         failures,
+        &entry.dsn,
         msg,
     );
 }
@@ -227,6 +254,7 @@ pub(crate) fn bounce_to_sender(
     sender: &str,
     arrival_unix: u64,
     failures: &[Failure],
+    request: &bounce::Request,
     msg: &[u8],
 ) {
     if sender.is_empty() {
@@ -236,6 +264,12 @@ pub(crate) fn bounce_to_sender(
         return;
     }
     let store = &shared.store;
+    // Forwarded mail left with an SRS sender of ours: the report goes to
+    // the original sender it stands for.
+    let original = split_addr(sender)
+        .filter(|(_, d)| store.cfg.is_local_domain(d))
+        .and_then(|(l, _)| shared.srs.reverse(l, unix_now() / 86400));
+    let sender = original.as_deref().unwrap_or(sender);
     let dest = match store.classify(sender) {
         Some(d) => d,
         None => {
@@ -252,6 +286,7 @@ pub(crate) fn bounce_to_sender(
         sender,
         arrival_unix,
         failures,
+        request,
         msg,
         unix_now(),
         u64::from_str_radix(&crate::smtp_session::random_hex(8), 16).unwrap_or(0),
@@ -367,6 +402,7 @@ fn perm(rcpt: &str, status: &str, diag: String, host: Option<&str>) -> RcptResul
         status: status.to_string(),
         diagnostic: Some(diag),
         remote_mta: host.map(str::to_string),
+        ..Default::default()
     })
 }
 

@@ -51,6 +51,12 @@ pub(crate) struct Entry {
     /// The latest temporary failure, per recipient, for the log and the
     /// bounce.
     pub(crate) last_error: BTreeMap<String, String>,
+    /// The DSN request (RFC 3461): ENVID and RET. Absent from older
+    /// queue files, which read as no request.
+    pub(crate) dsn: crate::bounce::Request,
+    /// The recipients' DSN requests (NOTIFY, ORCPT), by recipient; one
+    /// without an entry asked for nothing.
+    pub(crate) rcpt_dsn: BTreeMap<String, crate::bounce::RcptRequest>,
 }
 
 impl Entry {
@@ -68,7 +74,14 @@ impl Entry {
             eight_bit: false,
             smtputf8: false,
             last_error: BTreeMap::new(),
+            dsn: Default::default(),
+            rcpt_dsn: BTreeMap::new(),
         }
+    }
+
+    /// The DSN request of a recipient.
+    pub(crate) fn rcpt_request(&self, rcpt: &str) -> crate::bounce::RcptRequest {
+        self.rcpt_dsn.get(rcpt).cloned().unwrap_or_default()
     }
 
     fn to_json(&self) -> Value {
@@ -84,6 +97,13 @@ impl Entry {
             "eight_bit": self.eight_bit,
             "smtputf8": self.smtputf8,
             "last_error": self.last_error,
+            "envid": self.dsn.envid,
+            "ret_full": self.dsn.ret_full,
+            "rcpt_dsn": self
+                .rcpt_dsn
+                .iter()
+                .map(|(r, d)| (r.clone(), json!({"notify": d.notify_text(), "orcpt": d.orcpt})))
+                .collect::<serde_json::Map<String, Value>>(),
         })
     }
 
@@ -104,7 +124,26 @@ impl Entry {
                 .collect(),
             None => BTreeMap::new(),
         };
+        let rcpt_dsn = match v.get("rcpt_dsn").and_then(Value::as_object) {
+            Some(m) => m
+                .iter()
+                .map(|(k, d)| {
+                    let notify = d
+                        .get("notify")
+                        .and_then(Value::as_str)
+                        .map(crate::bounce::RcptRequest::parse_notify);
+                    let orcpt = d.get("orcpt").and_then(Value::as_str).map(str::to_string);
+                    (k.clone(), crate::bounce::RcptRequest { notify, orcpt })
+                })
+                .collect(),
+            None => BTreeMap::new(),
+        };
         Some(Self {
+            dsn: crate::bounce::Request {
+                envid: s("envid"),
+                ret_full: b("ret_full"),
+            },
+            rcpt_dsn,
             id: s("id")?,
             sender: s("sender")?,
             recipients,
@@ -408,6 +447,29 @@ mod tests {
             "busy ones are left alone"
         );
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn dsn_request_round_trip_and_older_files() {
+        let mut e = Entry::new("Q".into(), "s@x.test".into(), vec!["r@y.test".into()]);
+        e.dsn = crate::bounce::Request {
+            envid: Some("id 1".into()),
+            ret_full: true,
+        };
+        e.rcpt_dsn.insert(
+            "r@y.test".into(),
+            crate::bounce::RcptRequest {
+                notify: Some(mailwire::smtp::Notify::NEVER),
+                orcpt: Some("rfc822;R@y.test".into()),
+            },
+        );
+        assert_eq!(Entry::from_json(&e.to_json()), Some(e.clone()));
+        // A file of before DSN: no request.
+        let old = json!({"version": 1, "id": "Q", "sender": "s@x.test",
+            "recipients": ["r@y.test"], "created": 1, "attempts": 0, "next_attempt": 1});
+        let o = Entry::from_json(&old).unwrap();
+        assert_eq!(o.dsn, crate::bounce::Request::default());
+        assert!(o.rcpt_request("r@y.test").wants_failure());
     }
 
     #[test]

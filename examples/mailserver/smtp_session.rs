@@ -12,7 +12,7 @@ use mailwire::sasl::{
     FailureReason, Mechanism, Server as SaslServer, ServerOptions as SaslOptions, ServerStep,
 };
 use mailwire::smtp::server::{Event, Options, ReplyHandle, Server};
-use mailwire::smtp::{BodyType, ForwardPath, Reply, ReversePath};
+use mailwire::smtp::{BodyType, ForwardPath, Reply, Ret, ReversePath};
 
 use crate::accounts::Accounts;
 use crate::auth_guard::{Attempt, AuthGuard};
@@ -154,6 +154,8 @@ struct Tx {
     lists: Vec<(String, crate::list::Role)>,
     /// Every accepted RCPT (the Delivered-To loop check).
     accepted: Vec<Accepted>,
+    /// The DSN request of MAIL (ENVID, RET).
+    dsn: crate::bounce::Request,
 }
 
 /// An accepted RCPT address.
@@ -164,6 +166,21 @@ struct Accepted {
     ours: bool,
     /// The deliveries it expanded to.
     targets: Vec<(String, Dest)>,
+    /// Its DSN request (NOTIFY, ORCPT), which its targets inherit.
+    req: crate::bounce::RcptRequest,
+}
+
+impl Tx {
+    /// The DSN request of each delivery (the first RCPT that led to it).
+    fn rcpt_requests(&self) -> std::collections::BTreeMap<String, crate::bounce::RcptRequest> {
+        let mut m = std::collections::BTreeMap::new();
+        for a in &self.accepted {
+            for (t, _) in &a.targets {
+                m.entry(t.clone()).or_insert_with(|| a.req.clone());
+            }
+        }
+        m
+    }
 }
 
 /// One session.
@@ -227,6 +244,8 @@ pub(crate) fn options(shared: &Shared, port: Port, peer: SocketAddr) -> Options 
     o.max_message_size = cfg.max_size as u64;
     o.max_bad_commands = cfg.session.max_errors;
     o.max_recipients = cfg.session.max_recipients;
+    // RFC 3461: NOTIFY, RET, ENVID and ORCPT are honoured through the queue.
+    o.dsn = true;
     if shared.limiter.stressed() {
         o.command_timeout = STRESS_TIMEOUT;
         o.data_timeout = STRESS_TIMEOUT;
@@ -377,30 +396,37 @@ impl<'a> Session<'a> {
         };
         let remote_sender = old.remote_sender.clone();
         let content = old.into_content()?;
-        let failures: Vec<crate::bounce::Failure> = looping
+        let failures: Vec<crate::bounce::Failure> = tx
+            .accepted
             .iter()
-            .map(|a| crate::bounce::Failure {
+            .filter(|a| looping.contains(&a.addr) && a.req.wants_failure())
+            .map(|Accepted { addr: a, req, .. }| crate::bounce::Failure {
                 rcpt: a.clone(),
+                orcpt: req.orcpt.clone(),
                 status: "5.4.6".into(),
                 diagnostic: Some(format!(
                     "mail forwarding loop for <{a}>: the message already has Delivered-To: {a}"
                 )),
                 remote_mta: None,
+                ..Default::default()
             })
             .collect();
         self.log(&format!(
-            "id={} mail loop (Delivered-To) for <{}>: bounced",
+            "id={} mail loop (Delivered-To) for <{}>: not delivered",
             tx.id,
             looping.join(">,<")
         ));
-        crate::delivery::bounce_to_sender(
-            self.shared,
-            &tx.id,
-            &tx.sender,
-            unix_now(),
-            &failures,
-            &content,
-        );
+        if !failures.is_empty() {
+            crate::delivery::bounce_to_sender(
+                self.shared,
+                &tx.id,
+                &tx.sender,
+                unix_now(),
+                &failures,
+                &tx.dsn,
+                &content,
+            );
+        }
         let accepted = &tx.accepted;
         tx.rcpts.retain(|t| {
             accepted
@@ -415,6 +441,8 @@ impl<'a> Session<'a> {
             again.eight_bit = tx.eight_bit;
             again.smtputf8 = tx.smtputf8;
             again.remote_sender = remote_sender;
+            again.dsn = tx.dsn.clone();
+            again.rcpt_dsn = tx.rcpt_requests();
             if let Err(e) = again.write(&content) {
                 again.abort();
                 return Err(e);
@@ -422,6 +450,44 @@ impl<'a> Session<'a> {
             *inc = Some(again);
         }
         Ok(())
+    }
+
+    /// The success notices (RFC 3461 NOTIFY=SUCCESS, action "delivered")
+    /// of the recipients delivered here, to the sender.
+    fn success_notices(&self, tx: &Tx, stored: &crate::store::Stored) {
+        let delivered: Vec<crate::bounce::Failure> = tx
+            .rcpt_requests()
+            .into_iter()
+            .filter(|(t, r)| {
+                r.wants_success()
+                    && tx
+                        .rcpts
+                        .iter()
+                        .any(|(a, d)| a == t && matches!(d, Dest::Local(_)))
+            })
+            .map(|(rcpt, r)| crate::bounce::Failure {
+                rcpt,
+                action: crate::bounce::Action::Delivered,
+                status: "2.0.0".into(),
+                orcpt: r.orcpt,
+                ..Default::default()
+            })
+            .collect();
+        let Some(copy) = stored.local.first().filter(|_| !delivered.is_empty()) else {
+            return;
+        };
+        match std::fs::read(copy) {
+            Ok(content) => crate::delivery::bounce_to_sender(
+                self.shared,
+                &tx.id,
+                &tx.sender,
+                unix_now(),
+                &delivered,
+                &tx.dsn,
+                &content,
+            ),
+            Err(e) => self.log(&format!("id={} success notice: {e}", tx.id)),
+        }
     }
 
     fn end_tx(&mut self) {
@@ -626,11 +692,18 @@ impl Handler<Server> for Session<'_> {
                     forwarded: false,
                     lists: Vec::new(),
                     accepted: Vec::new(),
+                    dsn: crate::bounce::Request {
+                        envid: params
+                            .envid
+                            .as_ref()
+                            .map(|e| String::from_utf8_lossy(&e.decode()).into_owned()),
+                        ret_full: params.ret == Some(Ret::Full),
+                    },
                 });
                 self.in_tx = true;
                 let _ = m.accept(handle);
             }
-            Event::Rcpt { handle, to, .. } => {
+            Event::Rcpt { handle, to, params } => {
                 let addr = match &to {
                     ForwardPath::Postmaster => {
                         format!("postmaster@{}", self.shared.store.cfg.domains[0])
@@ -686,6 +759,13 @@ impl Handler<Server> for Session<'_> {
                             addr: addr.clone(),
                             ours,
                             targets,
+                            req: crate::bounce::RcptRequest {
+                                notify: params.notify,
+                                orcpt: params
+                                    .orcpt
+                                    .as_ref()
+                                    .map(|o| format!("{};{}", o.addr_type, o.addr)),
+                            },
                         });
                         self.recipients += 1;
                         let _ = m.accept(handle);
@@ -743,6 +823,8 @@ impl Handler<Server> for Session<'_> {
                             inc.eight_bit = tx.eight_bit;
                             inc.smtputf8 = tx.smtputf8;
                             inc.remote_sender = self.srs_sender(tx);
+                            inc.dsn = tx.dsn.clone();
+                            inc.rcpt_dsn = tx.rcpt_requests();
                             self.incoming = Some(inc);
                         }
                         Err(e) => self.data_error = Some(e),
@@ -834,6 +916,7 @@ impl Handler<Server> for Session<'_> {
                             if let Err(e) = self.run_lists(&tx) {
                                 self.log(&format!("id={} list: {e}", tx.id));
                             }
+                            self.success_notices(&tx, &stored);
                             if let Some(copy) = stored.local.first() {
                                 let users = crate::vacation::local_users(&tx.rcpts);
                                 crate::vacation::after_delivery(

@@ -147,6 +147,9 @@ pub(crate) struct Incoming {
     /// The envelope sender of the queued (remote) copy when it differs
     /// from the one in Return-Path: SRS for forwarded mail.
     pub(crate) remote_sender: Option<String>,
+    /// The DSN requests (RFC 3461) for the queued copy.
+    pub(crate) dsn: crate::bounce::Request,
+    pub(crate) rcpt_dsn: std::collections::BTreeMap<String, crate::bounce::RcptRequest>,
 }
 
 impl std::fmt::Debug for Incoming {
@@ -236,6 +239,8 @@ impl Store {
             eight_bit: false,
             smtputf8: false,
             remote_sender: None,
+            dsn: Default::default(),
+            rcpt_dsn: Default::default(),
         };
         inc.write(prefix)?;
         Ok(inc)
@@ -310,6 +315,8 @@ impl Incoming {
             eight_bit,
             smtputf8,
             remote_sender,
+            dsn,
+            rcpt_dsn,
             ..
         } = self;
         // The Maildir name carries the sizes (Dovecot's `,S=` and `,W=`),
@@ -329,6 +336,11 @@ impl Incoming {
         entry.offset = offset;
         entry.eight_bit = eight_bit;
         entry.smtputf8 = smtputf8;
+        entry.dsn = dsn;
+        entry.rcpt_dsn = rcpt_dsn
+            .into_iter()
+            .filter(|(r, _)| entry.recipients.contains(r))
+            .collect();
         let finish = |file: BufWriter<File>| -> io::Result<()> {
             let f = file.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()
