@@ -1,6 +1,6 @@
 //! Interop tests of the mailserver example's services (issue 15) with a
 //! real client (Python's smtplib): aliases, local and remote (the remote
-//! target is a second instance behind `--route`), plus-addressing, and the
+//! target is a second instance behind `--route`), plus-addressing, the
 //! vacation auto-reply (RFC 3834), Delivered-To loops and DSN (RFC 3461).
 //!
 //! Run them with `cargo test --release -p mailwire --test interop_services

@@ -350,12 +350,14 @@ pub fn maildir_messages(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// The stored message without the Return-Path and Received fields the
-/// server put in front: what the client sent, after unstuffing.
+/// The stored message without the Return-Path, Delivered-To and Received
+/// fields the server put in front: what the client sent, after unstuffing.
 pub fn strip_trace(stored: &[u8]) -> &[u8] {
     let mut rest = stored;
     loop {
-        let is_trace = rest.starts_with(b"Return-Path:") || rest.starts_with(b"Received:");
+        let is_trace = rest.starts_with(b"Return-Path:")
+            || rest.starts_with(b"Delivered-To:")
+            || rest.starts_with(b"Received:");
         if !is_trace {
             return rest;
         }
