@@ -235,6 +235,18 @@ mod tests {
         assert!(!d.contains(&format!("u{MAX_DELIVERED_TO}@a.test")));
     }
 
+    /// Feeds `m` in the pieces cut at `cuts` (taken modulo its length).
+    fn feed_split(m: &[u8], cuts: Vec<usize>, mut feed: impl FnMut(&[u8])) {
+        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (m.len() + 1)).collect();
+        cuts.sort();
+        let mut at = 0;
+        for c in cuts {
+            feed(&m[at..c]);
+            at = c;
+        }
+        feed(&m[at..]);
+    }
+
     proptest! {
         #[test]
         fn any_split_gives_the_same_count(n in 0usize..60, cuts in proptest::collection::vec(0usize..4000, 0..8)) {
@@ -242,31 +254,16 @@ mod tests {
             let mut whole = HopCounter::default();
             whole.feed(&m);
             let mut parts = HopCounter::default();
-            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (m.len() + 1)).collect();
-            cuts.sort();
-            let mut at = 0;
-            for c in cuts {
-                parts.feed(&m[at..c]);
-                at = c;
-            }
-            parts.feed(&m[at..]);
+            feed_split(&m, cuts, |p| parts.feed(p));
             prop_assert_eq!(whole.hops(), parts.hops());
         }
 
         #[test]
         fn any_split_gives_the_same_delivered_to(cuts in proptest::collection::vec(0usize..200, 0..8)) {
-            let m = LOOPED;
             let mut whole = DeliveredTo::default();
-            whole.feed(m);
+            whole.feed(LOOPED);
             let mut parts = DeliveredTo::default();
-            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (m.len() + 1)).collect();
-            cuts.sort();
-            let mut at = 0;
-            for c in cuts {
-                parts.feed(&m[at..c]);
-                at = c;
-            }
-            parts.feed(&m[at..]);
+            feed_split(LOOPED, cuts, |p| parts.feed(p));
             prop_assert_eq!(whole.values(), parts.values());
         }
     }
