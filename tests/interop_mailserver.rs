@@ -859,30 +859,6 @@ fn durability_sigkill_under_load() {
     let _ = fs::remove_dir_all(dir);
 }
 
-/// Kills the child process it holds when dropped (a failed test leaves no
-/// peer running).
-struct ChildGuard(std::process::Child);
-
-impl ChildGuard {
-    fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> std::net::SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
 /// Submits one message through `srv`'s submission port with AUTH PLAIN.
 fn submit(
     srv: &MailServer,

@@ -417,11 +417,42 @@ fn dsn_notify_ret_envid_orcpt_with_smtplib() {
     if !have("python3") {
         return;
     }
+    if !have("smtp-sink") {
+        return;
+    }
     let dir = scratch("dsn");
+    // A server without DSN (smtp-sink -N) for c.test.
+    let sink_addr = free_port();
+    let _sink = ChildGuard(
+        Command::new("smtp-sink")
+            .args(["-u", "nobody", "-N"])
+            .arg(sink_addr.to_string())
+            .arg("10")
+            .spawn()
+            .expect("smtp-sink"),
+    );
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(sink_addr).is_err() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let a_data = dir.join("a");
     std::fs::create_dir_all(a_data.join("mailboxes/dave")).unwrap();
     std::fs::write(a_data.join("mailboxes/dave/forward"), "carol@b.test\n").unwrap();
-    let (a, b) = two_instances(&dir, &a_data, &["--user", "alice:pa", "--user", "dave:pd"]);
+    let sink_route = format!("c.test={sink_addr}");
+    let (a, b) = two_instances(
+        &dir,
+        &a_data,
+        &[
+            "--user",
+            "alice:pa",
+            "--user",
+            "dave:pd",
+            "--alias",
+            "sunk@a.test=x@c.test",
+            "--route",
+            &sink_route,
+        ],
+    );
     let spec = r#"[
       {"from": "carol@b.test", "mail": ["RET=HDRS", "ENVID=QQ+2B314159"],
        "rcpts": [["alice@a.test", ["NOTIFY=SUCCESS", "ORCPT=rfc822;Alice@a.test"]]],
@@ -429,6 +460,9 @@ fn dsn_notify_ret_envid_orcpt_with_smtplib() {
       {"from": "carol@b.test", "mail": ["ENVID=fwd"],
        "rcpts": [["dave@a.test", ["NOTIFY=SUCCESS,FAILURE"]]],
        "msg": "Subject: dsn-2\r\n\r\nbody two\r\n"},
+      {"from": "carol@b.test", "mail": ["ENVID=sunk"],
+       "rcpts": [["sunk@a.test", ["NOTIFY=SUCCESS"]]],
+       "msg": "Subject: dsn-5\r\n\r\nbody five\r\n"},
       {"from": "carol@b.test", "mail": [],
        "rcpts": [["alice@a.test", ["NOTIFY=NEVER"]]],
        "msg": "Delivered-To: alice@a.test\r\nSubject: dsn-3\r\n\r\nbody three\r\n"},
@@ -440,7 +474,10 @@ fn dsn_notify_ret_envid_orcpt_with_smtplib() {
         run(Command::new("python3").args(["-c", PY_DSN, &a.smtp().port().to_string(), spec]));
     assert!(ok && out.contains("dsn True"), "{out}\n{}", a.log());
     // Forwarded dsn-2, and three reports: delivered (dsn-1), relayed
-    // (dsn-2), failed (dsn-4); none for dsn-3 (NOTIFY=NEVER).
+    // (dsn-5, to the server without DSN), failed (dsn-4); none for dsn-3
+    // (NOTIFY=NEVER), and none from A for dsn-2: B offers DSN, the
+    // parameters went on, B sent its own notice (to the SRS sender, which
+    // B has no route for: its log shows it).
     let got = b.wait_messages("carol", 4, Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(500));
     let got_now = b.messages("carol");
@@ -472,9 +509,9 @@ fn dsn_notify_ret_envid_orcpt_with_smtplib() {
     assert!(!delivered.contains("body one"), "{delivered}");
     let relayed = one("relayed");
     for want in [
-        "Original-Envelope-Id: fwd",
-        "Final-Recipient: rfc822; carol@b.test",
-        "Subject: dsn-2",
+        "Original-Envelope-Id: sunk",
+        "Final-Recipient: rfc822; x@c.test",
+        "Subject: dsn-5",
     ] {
         assert!(relayed.contains(want), "{want}\n{relayed}");
     }
@@ -482,7 +519,16 @@ fn dsn_notify_ret_envid_orcpt_with_smtplib() {
     for want in ["Status: 5.4.6", "message/rfc822", "body four"] {
         assert!(failed.contains(want), "{want}\n{failed}");
     }
-    assert!(!reps.iter().any(|r| r.contains("dsn-3")));
+    assert!(
+        !reps
+            .iter()
+            .any(|r| r.contains("dsn-3") || r.contains("dsn-2"))
+    );
+    assert!(
+        wait_log(&b, "bounce id=", Duration::from_secs(10)),
+        "B's notice for dsn-2\n{}",
+        b.log()
+    );
     assert!(!find_one(&b, "carol", "body two").is_empty());
 }
 

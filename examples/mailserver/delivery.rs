@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use mailwire::smtp::client::{Client, Envelope, Event, MailError, Options, Outcome, TlsMode};
-use mailwire::smtp::{ForwardPath, Host, Mailbox, RcptParams, Reply, ReversePath};
+use mailwire::smtp::{
+    ForwardPath, Host, Keyword, Mailbox, Orcpt, RcptParams, Reply, Ret, ReversePath, XText,
+};
 use rustls::pki_types::ServerName;
 
 use crate::driver::{Conn, Handler};
@@ -25,7 +27,9 @@ use crate::store::{Dest, split_addr, unix_now};
 /// The outcome for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RcptResult {
-    Delivered,
+    /// Taken by the next server; `dsn`: with the DSN parameters (RFC 3461
+    /// §5.2.1), so notices are its business from now on.
+    Delivered { dsn: bool },
     /// Try again later.
     Temporary(String),
     /// Give up and bounce.
@@ -95,7 +99,7 @@ pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     // The domains that took mail: their deferred messages go now.
     let mut took: Vec<String> = Vec::new();
     for (rcpt, res) in &results {
-        if let (RcptResult::Delivered, Some((_, d))) = (res, split_addr(rcpt)) {
+        if let (RcptResult::Delivered { .. }, Some((_, d))) = (res, split_addr(rcpt)) {
             let d = d.to_ascii_lowercase();
             if !took.contains(&d) {
                 took.push(d);
@@ -118,13 +122,12 @@ pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     entry.last_error.clear();
     for (rcpt, res) in results {
         match res {
-            RcptResult::Delivered => {
+            RcptResult::Delivered { dsn } => {
                 delivered += 1;
-                // RFC 3461 §5.2.2: the next server is not asked for
-                // notices (the client passes no DSN parameters on), so a
+                // RFC 3461 §5.2.2: a server without DSN took it, so a
                 // requested success notice says "relayed".
                 let req = entry.rcpt_request(&rcpt);
-                if req.wants_success() {
+                if !dsn && req.wants_success() {
                     relayed.push(Failure {
                         action: bounce::Action::Relayed,
                         status: "2.0.0".into(),
@@ -326,6 +329,9 @@ struct Outgoing {
     message: Bytes,
     envelope: Envelope,
     downgraded: bool,
+    /// The DSN parameters are on the envelope (cleared when the server
+    /// does not offer DSN and the message goes without them).
+    dsn: bool,
     result: Option<Result<Outcome, MailError>>,
     closed: Option<String>,
     greeting: Option<String>,
@@ -354,6 +360,20 @@ impl Handler<Client> for Outgoing {
                     m.quit();
                 }
             }
+            Event::MailSent {
+                result: Err(MailError::DsnUnsupported),
+                ..
+            } if self.dsn => {
+                // RFC 3461 §5.2.2: relay without the parameters.
+                self.dsn = false;
+                without_dsn(&mut self.envelope);
+                if m.send_mail(self.envelope.clone(), self.message.clone())
+                    .is_err()
+                {
+                    self.result = Some(Err(MailError::DsnUnsupported));
+                    m.quit();
+                }
+            }
             Event::MailSent { result, .. } => {
                 self.result = Some(result);
                 m.quit();
@@ -362,6 +382,33 @@ impl Handler<Client> for Outgoing {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// The envelope without its DSN parameters.
+fn without_dsn(env: &mut Envelope) {
+    env.params.ret = None;
+    env.params.envid = None;
+    for (_, p) in &mut env.recipients {
+        p.notify = None;
+        p.orcpt = None;
+    }
+}
+
+/// The RCPT parameters of a queued recipient's DSN request (an ORCPT that
+/// does not parse, which the session would have refused, is left out).
+fn rcpt_params(req: &bounce::RcptRequest) -> RcptParams<'static> {
+    let orcpt = req.orcpt.as_ref().and_then(|o| {
+        let (t, a) = o.split_once(';')?;
+        Some(Orcpt {
+            addr_type: Keyword::try_from(t.to_string()).ok()?,
+            addr: XText::try_from(a.to_string()).ok()?,
+        })
+    });
+    RcptParams {
+        notify: req.notify,
+        orcpt,
+        ..Default::default()
     }
 }
 
@@ -439,14 +486,32 @@ pub(crate) fn smtp_deliver(
             Err(_) => ReversePath::Null,
         }
     };
-    let envelope = Envelope {
+    let mut envelope = Envelope {
         from,
         params: Default::default(),
         recipients: mailboxes
             .iter()
-            .map(|(_, mb)| (ForwardPath::Mailbox(mb.clone()), RcptParams::default()))
+            .map(|(r, mb)| {
+                (
+                    ForwardPath::Mailbox(mb.clone()),
+                    rcpt_params(&entry.rcpt_request(r)),
+                )
+            })
             .collect(),
     };
+    // RFC 3461 §5.2.1: the DSN parameters go on with the message.
+    envelope.params.envid = entry
+        .dsn
+        .envid
+        .as_ref()
+        .map(|e| XText::encode(e.as_bytes()));
+    envelope.params.ret = entry.dsn.ret_full.then_some(Ret::Full);
+    let dsn = envelope.params.envid.is_some()
+        || envelope.params.ret.is_some()
+        || envelope
+            .recipients
+            .iter()
+            .any(|(_, p)| p.notify.is_some() || p.orcpt.is_some());
     let sock = match TcpStream::connect_timeout(&addr, Duration::from_secs(30)) {
         Ok(s) => s,
         Err(e) => return Attempt::HostFailed(format!("connect: {e}")),
@@ -477,6 +542,7 @@ pub(crate) fn smtp_deliver(
         message,
         envelope,
         downgraded: false,
+        dsn,
         result: None,
         closed: None,
         greeting: None,
@@ -540,7 +606,7 @@ pub(crate) fn smtp_deliver(
     for (i, (r, _)) in mailboxes.iter().enumerate() {
         let rr = outcome.recipients.get(i);
         let res = match rr {
-            Some(x) if x.delivered => RcptResult::Delivered,
+            Some(x) if x.delivered => RcptResult::Delivered { dsn: h.dsn },
             Some(x) => {
                 // Which reply decided: RCPT's when it failed, else the data's.
                 let decisive = match &x.reply {

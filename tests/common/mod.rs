@@ -525,3 +525,29 @@ pub fn run(cmd: &mut Command) -> (bool, String) {
     );
     (out.status.success(), text)
 }
+
+/// Kills the child process it holds when dropped (a failed test leaves no
+/// peer running).
+pub struct ChildGuard(pub std::process::Child);
+
+impl ChildGuard {
+    /// Kills and reaps the child.
+    pub fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A loopback address with a port free at the time of asking.
+pub fn free_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
