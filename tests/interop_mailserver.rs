@@ -1323,21 +1323,8 @@ fn eight_bit_downgrade_to_smtp_sink() {
     let dir = scratch("downgrade");
     let dump = dir.join("dump");
     fs::create_dir_all(&dump).unwrap();
-    let sink_addr = free_port();
-    let mut sink = ChildGuard(
-        Command::new("smtp-sink")
-            .args(["-u", "nobody", "-8", "-d"])
-            .arg(format!("{}/%M.", dump.display()))
-            .arg(sink_addr.to_string())
-            .arg("10")
-            .spawn()
-            .expect("smtp-sink"),
-    );
-    // Let it bind: wait until the port answers.
-    let end = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(sink_addr).is_err() && Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let dump_arg = format!("{}/%M.", dump.display());
+    let (mut sink, sink_addr) = start_smtp_sink(&["-u", "nobody", "-8", "-d", &dump_arg]);
     // smtp-sink runs as nobody: the dump folder must be writable.
     let _ = Command::new("chmod").arg("777").arg(&dump).status();
     let route = format!("c.test={sink_addr}");

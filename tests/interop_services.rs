@@ -422,19 +422,7 @@ fn dsn_notify_ret_envid_orcpt_with_smtplib() {
     }
     let dir = scratch("dsn");
     // A server without DSN (smtp-sink -N) for c.test.
-    let sink_addr = free_port();
-    let _sink = ChildGuard(
-        Command::new("smtp-sink")
-            .args(["-u", "nobody", "-N"])
-            .arg(sink_addr.to_string())
-            .arg("10")
-            .spawn()
-            .expect("smtp-sink"),
-    );
-    let end = std::time::Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(sink_addr).is_err() && std::time::Instant::now() < end {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_sink, sink_addr) = start_smtp_sink(&["-u", "nobody", "-N"]);
     let a_data = dir.join("a");
     std::fs::create_dir_all(a_data.join("mailboxes/dave")).unwrap();
     std::fs::write(a_data.join("mailboxes/dave/forward"), "carol@b.test\n").unwrap();

@@ -551,3 +551,22 @@ pub fn free_port() -> std::net::SocketAddr {
         .local_addr()
         .unwrap()
 }
+
+/// Starts Postfix's smtp-sink on a free loopback port with `args` (before
+/// the address) for up to 10 sessions, and waits until it answers.
+pub fn start_smtp_sink(args: &[&str]) -> (ChildGuard, SocketAddr) {
+    let addr = free_port();
+    let sink = ChildGuard(
+        Command::new("smtp-sink")
+            .args(args)
+            .arg(addr.to_string())
+            .arg("10")
+            .spawn()
+            .expect("smtp-sink"),
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(addr).is_err() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (sink, addr)
+}
