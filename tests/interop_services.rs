@@ -521,6 +521,60 @@ fn dsn_notify_ret_envid_orcpt_with_smtplib() {
 }
 
 #[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts a mailserver"]
+fn dsn_delay_notice_once_after_the_delay_warning_time() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("dsn-delay");
+    // c.test goes to a port nobody listens on: every attempt fails.
+    let closed = free_port();
+    let route = format!("c.test={closed}");
+    let a = MailServer::start(
+        &dir.join("a"),
+        &[
+            "--domain",
+            "a.test",
+            "--user",
+            "alice:pa",
+            "--alias",
+            "away@a.test=x@c.test",
+            "--route",
+            &route,
+            "--retry",
+            "1s",
+            "--delay-warning",
+            "2s",
+        ],
+    );
+    let spec = r#"[
+      {"from": "alice@a.test", "mail": ["ENVID=wait"],
+       "rcpts": [["away@a.test", ["NOTIFY=DELAY,FAILURE", "ORCPT=rfc822;away@a.test"]]],
+       "msg": "Subject: dsn-delay\r\n\r\nwaiting\r\n"}
+    ]"#;
+    let (ok, out) =
+        run(Command::new("python3").args(["-c", PY_DSN, &a.smtp().port().to_string(), spec]));
+    assert!(ok, "{out}\n{}", a.log());
+    let got = a.wait_messages("alice", 1, Duration::from_secs(20));
+    assert_eq!(got.len(), 1, "{}", a.log());
+    let r = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    for want in [
+        "Action: delayed",
+        "Final-Recipient: rfc822; x@c.test",
+        "Original-Recipient: rfc822;away@a.test",
+        "Original-Envelope-Id: wait",
+        "Subject: Delayed Mail",
+        "Subject: dsn-delay",
+    ] {
+        assert!(r.contains(want), "{want}\n{r}");
+    }
+    // Once per message, while the retries go on.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(a.messages("alice").len(), 1, "{}", a.log());
+    assert!(a.log().matches("attempt=").count() >= 3, "{}", a.log());
+}
+
+#[test]
 #[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
 fn parallel_runner_slow_destination_does_not_hold_the_others() {
     use std::sync::Arc;

@@ -19,6 +19,8 @@ pub(crate) enum Action {
     /// Handed to a server that does not offer DSN (NOTIFY=SUCCESS;
     /// RFC 3461 §5.2.2): no further notices will come.
     Relayed,
+    /// Still waiting in the queue (NOTIFY=DELAY).
+    Delayed,
 }
 
 impl Action {
@@ -27,6 +29,7 @@ impl Action {
             Action::Failed => "failed",
             Action::Delivered => "delivered",
             Action::Relayed => "relayed",
+            Action::Delayed => "delayed",
         }
     }
 }
@@ -55,6 +58,11 @@ impl RcptRequest {
     /// Whether a failure is to be reported.
     pub(crate) fn wants_failure(&self) -> bool {
         self.notify.is_none_or(|n| n.failure)
+    }
+
+    /// Whether a delay is to be reported.
+    pub(crate) fn wants_delay(&self) -> bool {
+        self.notify.is_some_and(|n| n.delay)
     }
 
     /// Whether a success is to be reported.
@@ -165,6 +173,10 @@ pub(crate) fn build(
         Action::Relayed => (
             "was relayed, to a server that sends no delivery notices, for",
             "Mail Relayed Report",
+        ),
+        Action::Delayed => (
+            "is delayed (delivery will be tried again) for",
+            "Delayed Mail (still being retried)",
         ),
     };
     let mut human = format!(

@@ -91,6 +91,9 @@ pub(crate) struct Config {
     /// Waits between delivery attempts; the last one repeats.
     pub(crate) retry: Vec<Duration>,
     pub(crate) expire: Duration,
+    /// After this long in the queue a recipient that asked for it
+    /// (NOTIFY=DELAY, RFC 3461) gets one delay notice.
+    pub(crate) delay_warning: Duration,
     pub(crate) cert: Option<PathBuf>,
     pub(crate) key: Option<PathBuf>,
     pub(crate) allow_plaintext_auth: bool,
@@ -141,6 +144,7 @@ usage: mailserver [OPTIONS]
   --route DOMAIN=HOST:PORT deliver DOMAIN to HOST:PORT instead of its MX, repeatable
   --retry LIST             waits between delivery attempts [1m,5m,15m,30m,1h,2h,4h]
   --expire DURATION        give up and bounce after this long [5d]
+  --delay-warning DURATION NOTIFY=DELAY notice after this long in the queue [4h]
   --cert FILE --key FILE   PEM certificate chain and key [self-signed, generated at start]
   --allow-plaintext-auth   allow AUTH before TLS on any address [only on loopback]
   --sink                   accept and discard every message (benchmarks only)
@@ -370,6 +374,7 @@ impl Config {
         let mut routes = HashMap::new();
         let mut retry = parse_retry("1m,5m,15m,30m,1h,2h,4h")?;
         let mut expire = Duration::from_secs(5 * 86400);
+        let mut delay_warning = Duration::from_secs(4 * 3600);
         let mut cert = None;
         let mut key = None;
         let mut allow_plaintext_auth = false;
@@ -447,6 +452,9 @@ impl Config {
             }
             if let Some(e) = &f.expire {
                 expire = parse_duration(e)?;
+            }
+            if let Some(d) = &f.delay_warning {
+                delay_warning = parse_duration(d)?;
             }
             max_size = f.max_size.unwrap_or(max_size);
             mx_port = f.mx_port.unwrap_or(mx_port);
@@ -588,6 +596,7 @@ impl Config {
                 }
                 "--retry" => retry = parse_retry(&value()?)?,
                 "--expire" => expire = parse_duration(&value()?)?,
+                "--delay-warning" => delay_warning = parse_duration(&value()?)?,
                 "--cert" => cert = Some(PathBuf::from(value()?)),
                 "--key" => key = Some(PathBuf::from(value()?)),
                 "--allow-plaintext-auth" => allow_plaintext_auth = true,
@@ -669,6 +678,7 @@ impl Config {
             routes,
             retry,
             expire,
+            delay_warning,
             cert,
             key,
             allow_plaintext_auth,
@@ -741,6 +751,7 @@ mod tests {
         assert_eq!(c.retry[0], Duration::from_secs(60));
         assert_eq!(c.retry[6], Duration::from_secs(4 * 3600));
         assert_eq!(c.expire, Duration::from_secs(5 * 86400));
+        assert_eq!(c.delay_warning, Duration::from_secs(4 * 3600));
         assert!(!c.sink && !c.allow_plaintext_auth);
         assert_eq!(c.hostname, "localhost");
     }
@@ -769,6 +780,8 @@ mod tests {
             "1s,2s",
             "--expire",
             "30s",
+            "--delay-warning",
+            "10s",
             "--cert",
             "c.pem",
             "--key",
@@ -859,6 +872,7 @@ mod tests {
             vec![Duration::from_secs(1), Duration::from_secs(2)]
         );
         assert_eq!(c.expire, Duration::from_secs(30));
+        assert_eq!(c.delay_warning, Duration::from_secs(10));
         assert!(c.sink && c.allow_plaintext_auth);
         assert_eq!(c.hostname, "mx.a.test");
         assert_eq!(c.max_size, 1000);

@@ -124,6 +124,8 @@ pub(crate) struct File {
     /// As `--retry`, e.g. `"1m,5m,15m"`.
     pub(crate) retry: Option<String>,
     pub(crate) expire: Option<String>,
+    /// As `--delay-warning`.
+    pub(crate) delay_warning: Option<String>,
     pub(crate) max_size: Option<usize>,
     pub(crate) mx_port: Option<u16>,
     pub(crate) dns: Option<SocketAddr>,
@@ -168,6 +170,7 @@ hostname = "mx.example.org"
 domains = ["example.org"]
 retry = "1m,2m"
 expire = "2d"
+delay_warning = "1h"
 max_size = 1000
 mx_port = 2525
 dns = "127.0.0.1:53"
@@ -205,6 +208,7 @@ open = true
         .unwrap();
         assert_eq!(f.data.as_deref(), Some(Path::new("/var/lib/mail")));
         assert_eq!(f.domains.as_deref(), Some(&["example.org".to_string()][..]));
+        assert_eq!(f.delay_warning.as_deref(), Some("1h"));
         assert_eq!(
             f.listen.smtp.as_ref().unwrap().addr("smtp").unwrap(),
             Some("127.0.0.1:25".parse().unwrap())

@@ -118,6 +118,11 @@ pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     let mut remaining = Vec::new();
     let mut failures = Vec::new();
     let mut relayed = Vec::new();
+    let mut delayed = Vec::new();
+    // RFC 3461 §4.1 DELAY: one notice per message once it has waited
+    // `--delay-warning`.
+    let waited_long = !entry.delay_warned
+        && now_ms().saturating_sub(entry.created) >= cfg.delay_warning.as_millis() as u64;
     let mut delivered = 0;
     entry.last_error.clear();
     for (rcpt, res) in results {
@@ -145,6 +150,17 @@ pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
                 ..Default::default()
             }),
             RcptResult::Temporary(why) => {
+                let req = entry.rcpt_request(&rcpt);
+                if waited_long && req.wants_delay() {
+                    delayed.push(Failure {
+                        action: bounce::Action::Delayed,
+                        status: "4.0.0".into(),
+                        diagnostic: Some(why.clone()),
+                        orcpt: req.orcpt,
+                        rcpt: rcpt.clone(),
+                        ..Default::default()
+                    });
+                }
                 entry.last_error.insert(rcpt.clone(), why);
                 remaining.push(rcpt);
             }
@@ -170,7 +186,10 @@ pub(crate) fn process(shared: &Shared, resolver: &Resolver, mut entry: Entry) {
     for f in &mut failures {
         f.orcpt = entry.rcpt_request(&f.rcpt).orcpt;
     }
-    for report in [&failures, &relayed] {
+    if !delayed.is_empty() {
+        entry.delay_warned = true;
+    }
+    for report in [&failures, &relayed, &delayed] {
         if !report.is_empty() {
             send_bounce(shared, &entry, report, &msg);
         }

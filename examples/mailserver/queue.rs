@@ -57,6 +57,8 @@ pub(crate) struct Entry {
     /// The recipients' DSN requests (NOTIFY, ORCPT), by recipient; one
     /// without an entry asked for nothing.
     pub(crate) rcpt_dsn: BTreeMap<String, crate::bounce::RcptRequest>,
+    /// The delay notices have been sent (once per message).
+    pub(crate) delay_warned: bool,
 }
 
 impl Entry {
@@ -76,6 +78,7 @@ impl Entry {
             last_error: BTreeMap::new(),
             dsn: Default::default(),
             rcpt_dsn: BTreeMap::new(),
+            delay_warned: false,
         }
     }
 
@@ -99,6 +102,7 @@ impl Entry {
             "last_error": self.last_error,
             "envid": self.dsn.envid,
             "ret_full": self.dsn.ret_full,
+            "delay_warned": self.delay_warned,
             "rcpt_dsn": self
                 .rcpt_dsn
                 .iter()
@@ -144,6 +148,7 @@ impl Entry {
                 ret_full: b("ret_full"),
             },
             rcpt_dsn,
+            delay_warned: b("delay_warned"),
             id: s("id")?,
             sender: s("sender")?,
             recipients,
@@ -463,6 +468,7 @@ mod tests {
                 orcpt: Some("rfc822;R@y.test".into()),
             },
         );
+        e.delay_warned = true;
         assert_eq!(Entry::from_json(&e.to_json()), Some(e.clone()));
         // A file of before DSN: no request.
         let old = json!({"version": 1, "id": "Q", "sender": "s@x.test",
