@@ -417,23 +417,8 @@ fn scram_sha256_auth() {
 fn send_example_to_submission() {
     let dir = scratch("send");
     // A certificate for 127.0.0.1 and localhost, handed to both sides.
-    let ck =
-        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (srv, _) = common::peer::mailserver_with_cert(&dir);
     let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    fs::write(&cert, ck.cert.pem()).unwrap();
-    fs::write(&key, ck.key_pair.serialize_pem()).unwrap();
-    let srv = MailServer::start(
-        &dir.join("data"),
-        &[
-            "--smtps",
-            "127.0.0.1:0",
-            "--cert",
-            cert.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-        ],
-    );
     assert!(srv.stdout.contains("certificate from"), "{}", srv.stdout);
     let send = example("send");
     let sub = srv.submission().to_string();
