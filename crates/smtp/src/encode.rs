@@ -114,7 +114,7 @@ impl MailParams<'_> {
             param(out, "REQUIRETLS", None);
         }
         if let Some(p) = self.mt_priority {
-            param(out, "MT-PRIORITY", Some(&p.get().to_string()));
+            param(out, "MT-PRIORITY", Some(&p.to_string()));
         }
         if let Some(by) = self.by {
             let v = format!(
@@ -196,7 +196,12 @@ impl Capabilities<'_> {
         flag(self.chunking, "CHUNKING");
         flag(self.binarymime, "BINARYMIME");
         flag(self.requiretls, "REQUIRETLS");
-        flag(self.mt_priority, "MT-PRIORITY");
+        // RFC 6710 §3: the keyword and the optional policy name.
+        let mt_priority = match &self.mt_priority_policy {
+            Some(p) => format!("MT-PRIORITY {p}"),
+            None => "MT-PRIORITY".to_owned(),
+        };
+        flag(self.mt_priority, &mt_priority);
         flag(self.deliverby, "DELIVERBY");
         if let Some(n) = self.size {
             v.push(if n == 0 {

@@ -647,11 +647,10 @@ fn mail(arg: &str) -> Result<Command<'_>, ParseError> {
         } else if is("AUTH") {
             set(&mut p.auth, xtext(need(v)?)?)
         } else if is("MT-PRIORITY") {
-            let n: i8 = number(need(v)?)?;
-            set(
-                &mut p.mt_priority,
-                Priority::new(n).map_err(|_| ParseError::BadParameter)?,
-            )
+            // RFC 6710 §3: `[ "+" / "-" ] DIGIT`; anything else is 501
+            // 5.5.4 (RFC 6710 §4.1).
+            let n: Priority = need(v)?.parse().map_err(|_| ParseError::BadParameter)?;
+            set(&mut p.mt_priority, n)
         } else if is("BY") {
             set(&mut p.by, deliver_by(need(v)?)?)
         } else {
@@ -1099,7 +1098,14 @@ impl<'a> Capabilities<'a> {
                 Some(EhloKeyword::Chunking) => caps.chunking = true,
                 Some(EhloKeyword::BinaryMime) => caps.binarymime = true,
                 Some(EhloKeyword::RequireTls) => caps.requiretls = true,
-                Some(EhloKeyword::MtPriority) => caps.mt_priority = true,
+                Some(EhloKeyword::MtPriority) => {
+                    caps.mt_priority = true;
+                    // RFC 6710 §3: an optional policy name.
+                    caps.mt_priority_policy = params
+                        .split(|&b| b == b' ')
+                        .find(|w| !w.is_empty())
+                        .map(lossy_upper);
+                }
                 Some(EhloKeyword::DeliverBy) => caps.deliverby = true,
                 Some(EhloKeyword::Auth) => {
                     let mut start = 0;
@@ -1149,6 +1155,7 @@ mod tests {
         binarymime: bool,
         requiretls: bool,
         mt_priority: bool,
+        mt_priority_policy: Option<String>,
         deliverby: bool,
         other: Vec<(String, Vec<String>)>,
     }
@@ -1178,6 +1185,7 @@ mod tests {
             binarymime: c.binarymime,
             requiretls: c.requiretls,
             mt_priority: c.mt_priority,
+            mt_priority_policy: c.mt_priority_policy.as_deref().map(str::to_owned),
             deliverby: c.deliverby,
             other: c
                 .other
@@ -1228,7 +1236,13 @@ mod tests {
                 (8, Some(b'C')) if is(b"CHUNKING") => caps.chunking = true,
                 (10, Some(b'B')) if is(b"BINARYMIME") => caps.binarymime = true,
                 (10, Some(b'R')) if is(b"REQUIRETLS") => caps.requiretls = true,
-                (11, Some(b'M')) if is(b"MT-PRIORITY") => caps.mt_priority = true,
+                (11, Some(b'M')) if is(b"MT-PRIORITY") => {
+                    caps.mt_priority = true;
+                    caps.mt_priority_policy = params
+                        .split(|&b| b == b' ')
+                        .find(|w| !w.is_empty())
+                        .map(|w| String::from_utf8_lossy(w).to_ascii_uppercase());
+                }
                 (9, Some(b'D')) if is(b"DELIVERBY") => caps.deliverby = true,
                 (4, Some(b'A')) if is(b"AUTH") => {
                     for m in params.split(|&b| b == b' ').filter(|m| !m.is_empty()) {
@@ -1443,6 +1457,7 @@ mod tests {
                         Just("Pipelining".to_owned()),
                         Just("ENHANCEDSTATUSCODES".to_owned()),
                         Just("MT-PRIORITY".to_owned()),
+                        Just("Mixer".to_owned()),
                         Just("plain".to_owned()),
                         Just("123".to_owned()),
                         "[ -~\u{80}-\u{10ffff}]{0,12}",

@@ -867,11 +867,21 @@ pub struct Orcpt<'a> {
     pub addr: XText<'a>,
 }
 
-/// The `MT-PRIORITY=` value (RFC 6710 §3): -9 to 9.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The `MT-PRIORITY=` value (RFC 6710 §3): -9 (lowest) to 9 (highest),
+/// 0 when a message has none.
+///
+/// On the wire (`priority-value`, RFC 6710 §3) it is an optional sign and a
+/// single digit: `-4`, `0`, `+3` and `3` parse, `10`, `03` and `-` do not.
+/// [`Display`](fmt::Display) writes the shortest form (`-4`, `0`, `3`), so
+/// that parsing it gives the same value back. The same grammar is used by
+/// the `MT-Priority:` header field (RFC 6710 §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Priority(i8);
 
 impl Priority {
+    /// The priority of a message that carries none (RFC 6710 §3).
+    pub const NORMAL: Priority = Priority(0);
+
     /// Builds a priority, refusing values outside -9..=9.
     pub fn new(p: i8) -> Result<Self, ValidationError> {
         if (-9..=9).contains(&p) {
@@ -883,6 +893,62 @@ impl Priority {
     /// The value.
     pub fn get(self) -> i8 {
         self.0
+    }
+}
+
+impl std::str::FromStr for Priority {
+    type Err = ValidationError;
+
+    /// Parses `priority-value = [ "+" / "-" ] DIGIT` (RFC 6710 §3).
+    fn from_str(s: &str) -> Result<Self, ValidationError> {
+        let (neg, digits) = match s.as_bytes().first() {
+            Some(b'-') => (true, &s[1..]),
+            Some(b'+') => (false, &s[1..]),
+            _ => (false, s),
+        };
+        match digits.as_bytes() {
+            [d @ b'0'..=b'9'] => {
+                let v = (d - b'0') as i8;
+                Ok(Priority(if neg { -v } else { v }))
+            }
+            [] => Err(ValidationError::Empty),
+            _ => Err(ValidationError::OutOfRange),
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A Priority Assignment Policy a server names after its `MT-PRIORITY`
+/// EHLO keyword (RFC 6710 §3 and the IANA registry of §10): which of the
+/// ten priorities it distinguishes, and who may use which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PriorityPolicy {
+    /// `MIXER` (RFC 6710 Appendix A): the three levels of the X.400 /
+    /// RFC 2156 `Priority:` field: non-urgent (-4), normal (0) and
+    /// urgent (4).
+    Mixer,
+    /// `STANAG4406` (RFC 6710 Appendix B): the six military precedences,
+    /// deferred (-4), routine (-2), priority (0), immediate (2), flash (4)
+    /// and override (6).
+    Stanag4406,
+    /// `NSEP` (RFC 6710 Appendix C): National Security / Emergency
+    /// Preparedness, normal (0) and the five NSEP levels above it.
+    Nsep,
+}
+
+impl PriorityPolicy {
+    /// The name as it appears in the EHLO reply.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PriorityPolicy::Mixer => "MIXER",
+            PriorityPolicy::Stanag4406 => "STANAG4406",
+            PriorityPolicy::Nsep => "NSEP",
+        }
     }
 }
 
@@ -1557,6 +1623,9 @@ pub struct Capabilities<'a> {
     pub requiretls: bool,
     /// `MT-PRIORITY` (RFC 6710).
     pub mt_priority: bool,
+    /// The Priority Assignment Policy named after `MT-PRIORITY`, if any
+    /// (RFC 6710 §3; upper case, as received otherwise).
+    pub mt_priority_policy: Option<Cow<'a, str>>,
     /// `DELIVERBY` (RFC 2852).
     pub deliverby: bool,
     /// Other keywords with their parameters, in the order received.
@@ -1585,6 +1654,7 @@ impl Capabilities<'_> {
             binarymime: self.binarymime,
             requiretls: self.requiretls,
             mt_priority: self.mt_priority,
+            mt_priority_policy: self.mt_priority_policy.map(|p| Cow::Owned(p.into_owned())),
             deliverby: self.deliverby,
             other: self.other.into_iter().map(Extension::into_owned).collect(),
         }

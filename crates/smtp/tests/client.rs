@@ -531,6 +531,42 @@ fn extension_checks() {
     )));
 }
 
+/// RFC 6710 §3: MT-PRIORITY goes on MAIL only to a server that offers it;
+/// to one that does not, the message is not attempted.
+#[test]
+fn rfc6710_3_client_sends_mt_priority_only_when_offered() {
+    let now = Instant::now();
+    let run = |ehlo: &[u8], p: i8| {
+        let mut s = Scripted::new(Cli(Client::new(opts("c.example"), now)), now);
+        let mut e = env("a@b.c", &["d@e.f"]);
+        e.params.mt_priority = Some(Priority::new(p).unwrap());
+        s.act(|c| {
+            c.send_mail(e, Bytes::from_static(b"hi\r\n"))
+                .map(|_| ())
+                .unwrap()
+        });
+        s.send(b"220 x\r\n");
+        s.send(ehlo);
+        (text_without(&s.take_output()), s.events())
+    };
+    let (out, _) = run(b"250-x\r\n250 MT-PRIORITY MIXER\r\n", -4);
+    assert!(
+        out.contains("MAIL FROM:<a@b.c> MT-PRIORITY=-4\r\n"),
+        "{out}"
+    );
+    let (out, _) = run(b"250-x\r\n250 MT-PRIORITY\r\n", 9);
+    assert!(out.contains("MAIL FROM:<a@b.c> MT-PRIORITY=9\r\n"), "{out}");
+    let (out, ev) = run(b"250 x\r\n", 4);
+    assert!(!out.contains("MAIL"), "{out}");
+    assert!(ev.iter().any(|e| matches!(
+        e,
+        Event::MailSent {
+            result: Err(MailError::MtPriorityUnsupported),
+            ..
+        }
+    )));
+}
+
 #[test]
 fn client_inputs_refuse_cr_lf_nul() {
     for bad in ["x\ry", "x\ny", "x\0y", "x\r\nRCPT TO:<evil@x>"] {

@@ -440,6 +440,23 @@ fn arb_command() -> impl Strategy<Value = Command<'static>> {
 }
 
 proptest! {
+    /// RFC 6710 §3 `priority-value`: every value prints in a form that
+    /// parses back to it; a leading `+` is the same value; any other text
+    /// that parses is a sign and one digit.
+    #[test]
+    fn rfc6710_3_priority_round_trip(p in -9i8..=9, text in "[-+0-9a]{0,3}") {
+        let v = Priority::new(p).unwrap();
+        prop_assert_eq!(v.to_string().parse::<Priority>(), Ok(v));
+        if p >= 0 {
+            prop_assert_eq!(format!("+{p}").parse::<Priority>(), Ok(v));
+        }
+        if let Ok(q) = text.parse::<Priority>() {
+            let digits = text.trim_start_matches(['+', '-']);
+            prop_assert!(digits.len() == 1 && text.len() - digits.len() <= 1, "{}", text);
+            prop_assert_eq!(q.get().unsigned_abs(), digits.as_bytes()[0] - b'0');
+        }
+    }
+
     #[test]
     fn command_round_trip(cmd in arb_command()) {
         let enc = cmd.to_bytes();

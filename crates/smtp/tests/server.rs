@@ -295,6 +295,88 @@ fn rfc3461_dsn_parameters() {
     assert_eq!(reply_codes(&run.out), [220, 250, 555]);
 }
 
+fn mt_priority_opts(policy: Option<PriorityPolicy>) -> Options {
+    let mut o = Options::default();
+    o.mt_priority = true;
+    o.mt_priority_policy = policy;
+    o
+}
+
+/// RFC 6710 §3: the EHLO keyword `MT-PRIORITY`, with the optional name of
+/// the Priority Assignment Policy; not offered unless configured.
+#[test]
+fn rfc6710_3_ehlo_keyword_and_policy() {
+    let text = |o: Options| String::from_utf8(run_pieces(o, &[b"EHLO a\r\n"]).out).unwrap();
+    assert!(
+        text(mt_priority_opts(Some(PriorityPolicy::Mixer))).contains("250-MT-PRIORITY MIXER\r\n")
+    );
+    assert!(
+        text(mt_priority_opts(Some(PriorityPolicy::Stanag4406)))
+            .contains("250-MT-PRIORITY STANAG4406\r\n")
+    );
+    assert!(text(mt_priority_opts(None)).contains("250-MT-PRIORITY\r\n"));
+    assert!(!text(Options::default()).contains("MT-PRIORITY"));
+    // What the server writes, a client reads back.
+    let out = run_pieces(
+        mt_priority_opts(Some(PriorityPolicy::Nsep)),
+        &[b"EHLO a\r\n"],
+    )
+    .out;
+    let ehlo = &out[out.iter().position(|&b| b == b'\n').unwrap() + 1..];
+    let reply = parse_reply(ehlo).unwrap();
+    let caps = Capabilities::from_ehlo(&reply);
+    assert!(caps.mt_priority);
+    assert_eq!(caps.mt_priority_policy.as_deref(), Some("NSEP"));
+}
+
+/// RFC 6710 §3: the MAIL parameter, -9 to 9 with an optional sign, carried
+/// in the MAIL event; refused with 555 when the extension is not offered.
+#[test]
+fn rfc6710_3_mail_parameter() {
+    let run = run_pieces(
+        mt_priority_opts(Some(PriorityPolicy::Mixer)),
+        &[b"EHLO a\r\nMAIL FROM:<a@b.c> MT-PRIORITY=-9\r\nRSET\r\nMAIL FROM:<a@b.c> mt-priority=+4\r\n"],
+    );
+    assert_eq!(reply_codes(&run.out), [220, 250, 250, 250, 250]);
+    let mails: Vec<&String> = run
+        .events
+        .iter()
+        .filter(|e| e.starts_with("Mail("))
+        .collect();
+    assert!(
+        mails[0].contains("mt_priority: Some(Priority(-9))"),
+        "{mails:?}"
+    );
+    assert!(
+        mails[1].contains("mt_priority: Some(Priority(4))"),
+        "{mails:?}"
+    );
+    let run = run_pieces(
+        Options::default(),
+        &[b"EHLO a\r\nMAIL FROM:<a@b.c> MT-PRIORITY=3\r\n"],
+    );
+    assert_eq!(reply_codes(&run.out), [220, 250, 555]);
+}
+
+/// RFC 6710 §4.1: a value outside -9..9, not one digit, or given twice is
+/// a syntax error in the parameters (501 5.5.4), and no MAIL event.
+#[test]
+fn rfc6710_4_1_bad_value_501() {
+    for bad in ["10", "-10", "03", "", "+", "x", "1.0", "4 MT-PRIORITY=4"] {
+        let line = format!("EHLO a\r\nMAIL FROM:<a@b.c> MT-PRIORITY={bad}\r\n");
+        let run = run_pieces(mt_priority_opts(None), &[line.as_bytes()]);
+        assert_eq!(reply_codes(&run.out), [220, 250, 501], "{bad:?}");
+        assert!(
+            String::from_utf8_lossy(&run.out).contains("501 5.5.4"),
+            "{bad:?}"
+        );
+        assert!(
+            !run.events.iter().any(|e| e.starts_with("Mail(")),
+            "{bad:?}"
+        );
+    }
+}
+
 #[test]
 fn auth_cancel_and_bad_base64() {
     let run = run_pieces(

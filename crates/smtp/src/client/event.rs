@@ -62,6 +62,13 @@ pub enum MailError {
     /// DSN parameters and no DSN (RFC 3461 §4).
     #[error("DSN parameters given, but the server does not offer DSN")]
     DsnUnsupported,
+    /// `MT-PRIORITY=` given and the server does not offer MT-PRIORITY (RFC
+    /// 6710 §3: the parameter is only sent to a server that does). A
+    /// relay sends again without it, keeping the priority in an
+    /// `MT-Priority:` header field when it trusts the next hop (RFC 6710
+    /// §5).
+    #[error("MT-PRIORITY given, but the server does not offer MT-PRIORITY")]
+    MtPriorityUnsupported,
     /// The message is larger than the server's SIZE (RFC 1870 §4).
     #[error("message of {size} octets exceeds the server's limit of {limit}")]
     TooLarge {

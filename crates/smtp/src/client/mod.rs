@@ -1185,6 +1185,9 @@ impl Client {
         if dsn && !caps.dsn {
             return Err(MailError::DsnUnsupported);
         }
+        if p.mt_priority.is_some() && !caps.mt_priority {
+            return Err(MailError::MtPriorityUnsupported);
+        }
         Ok(())
     }
 

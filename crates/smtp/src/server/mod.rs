@@ -23,6 +23,7 @@ mod event;
 
 pub use event::{AbortReason, Event, ReplyHandle};
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -55,6 +56,13 @@ pub struct Options {
     /// Offer DSN (RFC 3461). Default false: the application must generate
     /// DSNs to honour it.
     pub dsn: bool,
+    /// Offer MT-PRIORITY (RFC 6710) and accept its MAIL parameter, which
+    /// reaches the application in [`Event::Mail`]'s parameters. Default
+    /// false: the application must honour (or lower) the priority.
+    pub mt_priority: bool,
+    /// The Priority Assignment Policy named after `MT-PRIORITY` in the
+    /// EHLO reply (RFC 6710 §3); `None` names none. Default `None`.
+    pub mt_priority_policy: Option<PriorityPolicy>,
     /// Offer CHUNKING (RFC 3030). Default true.
     pub chunking: bool,
     /// Offer BINARYMIME (RFC 3030). Default false: needs a store that keeps
@@ -113,6 +121,8 @@ impl Default for Options {
             eightbitmime: true,
             smtputf8: true,
             dsn: false,
+            mt_priority: false,
+            mt_priority_policy: None,
             chunking: true,
             binarymime: false,
             enhanced_status_codes: true,
@@ -851,6 +861,12 @@ impl Server {
                 smtputf8: self.opts.smtputf8,
                 starttls: self.opts.starttls && self.tls.is_none(),
                 dsn: self.opts.dsn,
+                mt_priority: self.opts.mt_priority,
+                mt_priority_policy: self
+                    .opts
+                    .mt_priority_policy
+                    .filter(|_| self.opts.mt_priority)
+                    .map(|p| Cow::Borrowed(p.as_str())),
                 enhanced_status_codes: self.opts.enhanced_status_codes,
                 chunking: self.opts.chunking,
                 binarymime: self.opts.binarymime && self.opts.chunking,
@@ -1028,7 +1044,7 @@ impl Server {
             || ((params.ret.is_some() || params.envid.is_some()) && !o.dsn)
             || (params.auth.is_some() && o.auth_mechanisms.is_empty())
             || params.requiretls
-            || params.mt_priority.is_some()
+            || (params.mt_priority.is_some() && !o.mt_priority)
             || params.by.is_some();
         if unsupported {
             return self.send(
