@@ -40,8 +40,17 @@ impl Action {
 pub(crate) struct Request {
     /// `ENVID`, xtext-decoded (RFC 3461 §6.3 (a)).
     pub(crate) envid: Option<String>,
-    /// `RET=FULL`: the whole message in a failure report; else headers.
-    pub(crate) ret_full: bool,
+    /// `RET` as given (RFC 3461 §4.3): `FULL` puts the whole message in a
+    /// failure report; `HDRS` or none, the header section. Passed on as
+    /// given to a next hop that offers DSN (§5.2.1).
+    pub(crate) ret: Option<mailwire::smtp::Ret>,
+}
+
+impl Request {
+    /// `RET=FULL` was asked for.
+    pub(crate) fn ret_full(&self) -> bool {
+        self.ret == Some(mailwire::smtp::Ret::Full)
+    }
 }
 
 /// A recipient's DSN request (RFC 3461 §4.1, §4.2).
@@ -232,7 +241,7 @@ pub(crate) fn build(
                 .encoding(TransferEncoding::SevenBit),
             // RFC 3461 §6.2: the whole message for RET=FULL in a failure
             // report, else the header section.
-            if request.ret_full && action == Action::Failed {
+            if request.ret_full() && action == Action::Failed {
                 PartBuilder::message(original.to_vec())
             } else {
                 PartBuilder::data("text/rfc822-headers", header_of(original).to_vec())
@@ -356,7 +365,7 @@ mod tests {
         let orig = b"From: a@x.test\r\nSubject: hi\r\n\r\nthe body\r\n";
         let req = Request {
             envid: Some("QQ 314159".into()),
-            ret_full: true,
+            ret: Some(mailwire::smtp::Ret::Full),
         };
         let f = Failure {
             rcpt: "b@y.test".into(),
@@ -394,7 +403,7 @@ mod tests {
         };
         let req = Request {
             envid: None,
-            ret_full: true,
+            ret: Some(mailwire::smtp::Ret::Full),
         };
         let b = build("a.test", "Q", "a@x.test", 0, &[ok], &req, orig, 0, 1);
         let s = String::from_utf8_lossy(&b);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mailwire::smtp::client::{Client, Envelope, Event, MailError, Options, Outcome, TlsMode};
 use mailwire::smtp::{
-    ForwardPath, Host, Keyword, Mailbox, Orcpt, RcptParams, Reply, Ret, ReversePath, XText,
+    ForwardPath, Host, Keyword, Mailbox, Orcpt, Priority, RcptParams, Reply, ReversePath, XText,
 };
 use rustls::pki_types::ServerName;
 
@@ -393,6 +393,24 @@ impl Handler<Client> for Outgoing {
                     m.quit();
                 }
             }
+            Event::MailSent {
+                result: Err(MailError::MtPriorityUnsupported),
+                ..
+            } if self.envelope.params.mt_priority.is_some() => {
+                // RFC 6710 §5: the next hop has no MT-PRIORITY; the
+                // priority goes on in an `MT-Priority:` header field
+                // (§9) instead of the MAIL parameter.
+                let prio = self.envelope.params.mt_priority.take();
+                if let Some(p) = prio.filter(|p| *p != Priority::NORMAL) {
+                    self.message = with_priority_field(p, &self.message);
+                }
+                if m.send_mail(self.envelope.clone(), self.message.clone())
+                    .is_err()
+                {
+                    self.result = Some(Err(MailError::MtPriorityUnsupported));
+                    m.quit();
+                }
+            }
             Event::MailSent { result, .. } => {
                 self.result = Some(result);
                 m.quit();
@@ -402,6 +420,33 @@ impl Handler<Client> for Outgoing {
         }
         Ok(())
     }
+}
+
+/// `message` with an `MT-Priority:` header field (RFC 6710 §9) in front,
+/// any such field it had taken out: the field says what the last MTA that
+/// knew the priority decided, and only that one.
+fn with_priority_field(p: Priority, message: &[u8]) -> Bytes {
+    let mut out = format!("MT-Priority: {p}\r\n").into_bytes();
+    out.reserve(message.len());
+    let mut rest = message;
+    let mut in_field = false;
+    // The header section, line by line, up to the empty line.
+    while !rest.is_empty() && !rest.starts_with(b"\r\n") && !rest.starts_with(b"\n") {
+        let line_len = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let line = &rest[..line_len];
+        if !matches!(line.first(), Some(b' ' | b'\t')) {
+            in_field = line.len() >= 12 && line[..12].eq_ignore_ascii_case(b"MT-Priority:");
+        }
+        if !in_field {
+            out.extend_from_slice(line);
+        }
+        rest = &rest[line_len..];
+    }
+    out.extend_from_slice(rest);
+    Bytes::from(out)
 }
 
 /// The envelope without its DSN parameters.
@@ -524,7 +569,10 @@ pub(crate) fn smtp_deliver(
         .envid
         .as_ref()
         .map(|e| XText::encode(e.as_bytes()));
-    envelope.params.ret = entry.dsn.ret_full.then_some(Ret::Full);
+    envelope.params.ret = entry.dsn.ret;
+    // RFC 6710: the priority goes on (see `Outgoing` for a next hop
+    // without MT-PRIORITY).
+    envelope.params.mt_priority = entry.priority;
     let dsn = envelope.params.envid.is_some()
         || envelope.params.ret.is_some()
         || envelope
@@ -645,4 +693,25 @@ pub(crate) fn smtp_deliver(
         results.push((r.clone(), res));
     }
     Attempt::Done(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6710 §5 and §9: the field goes in front; one already there
+    /// (folded or not) is replaced, the body is untouched.
+    #[test]
+    fn rfc6710_9_priority_field_replaces_any_other() {
+        let p = Priority::new(-4).unwrap();
+        let m = b"Subject: x\r\nmt-priority: 9\r\n  (folded)\r\nTo: a@b\r\n\r\nMT-Priority: 2\r\n";
+        assert_eq!(
+            &with_priority_field(p, m)[..],
+            &b"MT-Priority: -4\r\nSubject: x\r\nTo: a@b\r\n\r\nMT-Priority: 2\r\n"[..]
+        );
+        assert_eq!(
+            &with_priority_field(Priority::new(4).unwrap(), b"\r\nbody")[..],
+            &b"MT-Priority: 4\r\n\r\nbody"[..]
+        );
+    }
 }

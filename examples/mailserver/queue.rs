@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mailwire::smtp::{Priority, Ret};
 use serde_json::{Value, json};
 
 use crate::maildir::{sync_dir, write_atomic};
@@ -59,6 +60,10 @@ pub(crate) struct Entry {
     pub(crate) rcpt_dsn: BTreeMap<String, crate::bounce::RcptRequest>,
     /// The delay notices have been sent (once per message).
     pub(crate) delay_warned: bool,
+    /// `MT-PRIORITY` as accepted (RFC 6710), after the policy of
+    /// `smtp_session::mixer_priority`: orders the queue, and goes on to the
+    /// next hop.
+    pub(crate) priority: Option<Priority>,
 }
 
 impl Entry {
@@ -79,7 +84,17 @@ impl Entry {
             dsn: Default::default(),
             rcpt_dsn: BTreeMap::new(),
             delay_warned: false,
+            priority: None,
         }
+    }
+
+    /// The rank in the queue: higher priority first (RFC 6710 §4.1), then
+    /// the older message.
+    pub(crate) fn rank(&self) -> (std::cmp::Reverse<Priority>, u64) {
+        (
+            std::cmp::Reverse(self.priority.unwrap_or(Priority::NORMAL)),
+            self.created,
+        )
     }
 
     /// The DSN request of a recipient.
@@ -101,7 +116,8 @@ impl Entry {
             "smtputf8": self.smtputf8,
             "last_error": self.last_error,
             "envid": self.dsn.envid,
-            "ret_full": self.dsn.ret_full,
+            "ret": self.dsn.ret.map(|r| if r == Ret::Full { "FULL" } else { "HDRS" }),
+            "priority": self.priority.map(|p| p.get()),
             "delay_warned": self.delay_warned,
             "rcpt_dsn": self
                 .rcpt_dsn
@@ -145,8 +161,18 @@ impl Entry {
         Some(Self {
             dsn: crate::bounce::Request {
                 envid: s("envid"),
-                ret_full: b("ret_full"),
+                // Queue files before RET=HDRS was kept had `ret_full`.
+                ret: match s("ret").as_deref() {
+                    Some("FULL") => Some(Ret::Full),
+                    Some("HDRS") => Some(Ret::Hdrs),
+                    _ => b("ret_full").then_some(Ret::Full),
+                },
             },
+            // Absent from older queue files: no MT-PRIORITY.
+            priority: v
+                .get("priority")
+                .and_then(Value::as_i64)
+                .and_then(|p| Priority::new(i8::try_from(p).ok()?).ok()),
             rcpt_dsn,
             delay_warned: b("delay_warned"),
             id: s("id")?,
@@ -335,12 +361,13 @@ impl Queue {
                 return None;
             }
             let now = now_ms();
-            let due: Vec<Entry> = g
+            let mut due: Vec<Entry> = g
                 .entries
                 .values()
                 .filter(|e| e.next_attempt <= now && !g.busy.contains(&e.id))
                 .cloned()
                 .collect();
+            due.sort_by_key(Entry::rank);
             if !due.is_empty() {
                 for e in &due {
                     g.busy.insert(e.id.clone());
@@ -459,8 +486,9 @@ mod tests {
         let mut e = Entry::new("Q".into(), "s@x.test".into(), vec!["r@y.test".into()]);
         e.dsn = crate::bounce::Request {
             envid: Some("id 1".into()),
-            ret_full: true,
+            ret: Some(Ret::Hdrs),
         };
+        e.priority = Some(Priority::new(-4).unwrap());
         e.rcpt_dsn.insert(
             "r@y.test".into(),
             crate::bounce::RcptRequest {
@@ -475,7 +503,38 @@ mod tests {
             "recipients": ["r@y.test"], "created": 1, "attempts": 0, "next_attempt": 1});
         let o = Entry::from_json(&old).unwrap();
         assert_eq!(o.dsn, crate::bounce::Request::default());
+        assert_eq!(o.priority, None);
         assert!(o.rcpt_request("r@y.test").wants_failure());
+        // A file of before RET=HDRS was kept: `ret_full` is RET=FULL.
+        let mut old = old;
+        old["ret_full"] = json!(true);
+        let o = Entry::from_json(&old).unwrap();
+        assert_eq!(o.dsn.ret, Some(Ret::Full));
+    }
+
+    /// RFC 6710 §4.1: the due messages come out highest priority first,
+    /// then oldest first.
+    #[test]
+    fn rfc6710_4_1_due_in_priority_order() {
+        let root = scratch();
+        let q = Queue::open(&root.join("queue")).unwrap();
+        for (id, prio, created) in [
+            ("low", Some(-4), 1),
+            ("none", None, 3),
+            ("urgent", Some(4), 5),
+            ("normal", Some(0), 2),
+        ] {
+            let mut e = Entry::new(id.into(), "a@x.test".into(), vec!["b@y.test".into()]);
+            e.priority = prio.map(|p| Priority::new(p).unwrap());
+            e.created = created;
+            e.next_attempt = 0;
+            let src = spool(&root, b"Subject: x\r\n\r\nbody\r\n");
+            q.enqueue(e, &src, true).unwrap();
+        }
+        let due = q.take_due(Duration::from_millis(10)).unwrap();
+        let ids: Vec<&str> = due.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["urgent", "normal", "none", "low"]);
+        let _ = fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -111,6 +111,9 @@ pub(crate) fn run(shared: &Shared) {
                 let d = domains(&e);
                 (e, d)
             }));
+            // RFC 6710: higher priority first, also among the ones left
+            // waiting for a slot.
+            waiting.sort_by_key(|(e, _)| e.rank());
             let mut g = lock();
             let mut i = 0;
             while i < waiting.len() {

