@@ -187,3 +187,143 @@ fn mt_priority_passed_on_or_in_a_header_field_and_ret_hdrs_passed_on() {
     );
     assert!(!hdrs.contains("MT-Priority"), "{hdrs}");
 }
+
+/// Submission as alice: one message to the given recipients.
+const PY_SUBMIT: &str = r#"
+import smtplib, sys
+port, marker, rcpts = int(sys.argv[1]), sys.argv[2], sys.argv[3].split(",")
+c = smtplib.SMTP("127.0.0.1", port)
+c.login("alice", "pa")
+c.sendmail("alice@a.test", rcpts, "Subject: %s\r\n\r\nbody %s\r\n" % (marker, marker))
+c.quit()
+"#;
+
+fn submit(server: &MailServer, marker: &str, rcpts: &[&str]) {
+    let (ok, out) = run(Command::new("python3").args([
+        "-c",
+        PY_SUBMIT,
+        &server.submission().port().to_string(),
+        marker,
+        &rcpts.join(","),
+    ]));
+    assert!(ok, "{out}\n{}", server.log());
+}
+
+#[test]
+#[ignore = "interop: needs python3 with aiosmtpd (bash .ci/install-peers); starts a mailserver"]
+fn tls_policy_require_defers_a_destination_without_starttls_then_bounces() {
+    if !have("python3") {
+        return;
+    }
+    // aiosmtpd without a certificate: no STARTTLS.
+    let Some((peer, port)) = common::peer::aiosmtpd(false, None) else {
+        return;
+    };
+    let dir = scratch("relay-tls-require");
+    let c_route = format!("c.test=127.0.0.1:{port}");
+    let d_route = format!("d.test=127.0.0.1:{port}");
+    let a = MailServer::start(
+        &dir.join("a"),
+        &[
+            "--domain",
+            "a.test",
+            "--user",
+            "alice:pa",
+            "--route",
+            &c_route,
+            "--route",
+            &d_route,
+            "--tls-policy",
+            "require",
+            "--tls-policy",
+            "d.test=opportunistic",
+            "--retry",
+            "1s",
+            "--expire",
+            "4s",
+        ],
+    );
+    submit(&a, "tls-policy", &["x@c.test", "y@d.test"]);
+    // d.test is opportunistic: delivered in plain text.
+    let got = peer.wait_for("MESSAGE-TO y@d.test");
+    assert!(got.contains("TLS False"), "{got}");
+    // c.test requires TLS: deferred with the reason, retried, then
+    // bounced to alice after --expire, and never sent in plain text.
+    assert!(
+        wait_log(&a, "deferred=1", Duration::from_secs(20)),
+        "{}",
+        a.log()
+    );
+    let bounces = a.wait_messages("alice", 1, Duration::from_secs(30));
+    assert_eq!(bounces.len(), 1, "{}", a.log());
+    let bounce = String::from_utf8(std::fs::read(&bounces[0]).unwrap()).unwrap();
+    for want in [
+        "Final-Recipient: rfc822; x@c.test",
+        "Status: 4.4.7",
+        "STARTTLS",
+    ] {
+        assert!(bounce.contains(want), "{want}\n{bounce}\n{}", a.log());
+    }
+    assert!(a.log().matches("attempt=").count() >= 3, "{}", a.log());
+    assert!(!peer.text().contains("x@c.test"), "{}", peer.text());
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts three mailservers"]
+fn tls_policy_require_verifies_the_certificate() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("relay-tls-verify");
+    std::fs::create_dir_all(dir.join("b")).unwrap();
+    // B: STARTTLS with a self-signed certificate for 127.0.0.1.
+    let (b, b_pem) = common::peer::mailserver_with_cert(&dir.join("b"));
+    std::fs::write(dir.join("b.pem"), &b_pem).unwrap();
+    // Another CA, which B's certificate is not from.
+    std::fs::create_dir_all(dir.join("other")).unwrap();
+    std::fs::write(
+        dir.join("other.pem"),
+        common::peer::test_ca(&dir.join("other")),
+    )
+    .unwrap();
+    let route = format!("localhost={}", b.smtp());
+    let start = |name: &str, ca: &Path| {
+        MailServer::start(
+            &dir.join(name),
+            &[
+                "--domain",
+                "a.test",
+                "--user",
+                "alice:pa",
+                "--route",
+                &route,
+                "--tls-policy",
+                "require",
+                "--tls-ca",
+                ca.to_str().unwrap(),
+            ],
+        )
+    };
+    // Trusting B's certificate: delivered over TLS.
+    let trusting = start("a1", &dir.join("b.pem"));
+    submit(&trusting, "verified", &["demo@localhost"]);
+    let got = b.wait_messages("demo", 1, Duration::from_secs(30));
+    assert_eq!(got.len(), 1, "{}\n{}", trusting.log(), b.log());
+    let text = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    assert!(text.contains("with ESMTPS"), "{text}");
+    // Not trusting it: the handshake fails, the message stays queued.
+    let doubting = start("a2", &dir.join("other.pem"));
+    submit(&doubting, "unverified", &["demo@localhost"]);
+    assert!(
+        wait_log(&doubting, "deferred=1", Duration::from_secs(20)),
+        "{}",
+        doubting.log()
+    );
+    assert!(
+        doubting.log().to_ascii_lowercase().contains("certificate"),
+        "{}",
+        doubting.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(b.messages("demo").len(), 1, "{}", b.log());
+}

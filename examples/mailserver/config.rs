@@ -120,6 +120,8 @@ pub(crate) struct Config {
     /// Mailing lists (`--list`, `[lists]`): address (lower case) to its
     /// members file.
     pub(crate) lists: BTreeMap<String, crate::list::ListConf>,
+    /// Outbound TLS (`--tls-policy`, `--tls-ca`, `[tls]` in the file).
+    pub(crate) tls_policy: crate::tls::OutboundPolicy,
 }
 
 /// The usage text printed for `--help` and for a bad option.
@@ -146,6 +148,10 @@ usage: mailserver [OPTIONS]
   --expire DURATION        give up and bounce after this long [5d]
   --delay-warning DURATION NOTIFY=DELAY notice after this long in the queue [4h]
   --cert FILE --key FILE   PEM certificate chain and key [self-signed, generated at start]
+  --tls-policy [DOMAIN=]MODE  outbound STARTTLS: opportunistic, or require (verified
+                           certificate, else retried then bounced); DOMAIN= for one
+                           domain, repeatable [opportunistic]
+  --tls-ca FILE            PEM CAs that `require` trusts [the Mozilla roots]
   --allow-plaintext-auth   allow AUTH before TLS on any address [only on loopback]
   --sink                   accept and discard every message (benchmarks only)
   --hostname NAME          the name in greetings and Received fields [first domain]
@@ -389,6 +395,7 @@ impl Config {
         let mut runner = RunnerLimits::default();
         let mut aliases = BTreeMap::new();
         let mut lists = BTreeMap::new();
+        let mut tls_policy = crate::tls::OutboundPolicy::default();
 
         let args: Vec<String> = args.into_iter().map(Into::into).collect();
         if args.first().is_some_and(|a| a == "passwd") {
@@ -443,6 +450,13 @@ impl Config {
             }
             cert = f.tls.cert.or(cert);
             key = f.tls.key.or(key);
+            tls_policy.ca = f.tls.ca;
+            if let Some(m) = &f.tls.policy {
+                tls_policy.add(m).map_err(ConfigError)?;
+            }
+            for (d, m) in &f.tls.domains {
+                tls_policy.add(&format!("{d}={m}")).map_err(ConfigError)?;
+            }
             for (d, target) in &f.routes {
                 let (d, r) = parse_route(&format!("{d}={target}"))?;
                 routes.insert(d, r);
@@ -598,6 +612,8 @@ impl Config {
                 "--expire" => expire = parse_duration(&value()?)?,
                 "--delay-warning" => delay_warning = parse_duration(&value()?)?,
                 "--cert" => cert = Some(PathBuf::from(value()?)),
+                "--tls-policy" => tls_policy.add(&value()?).map_err(ConfigError)?,
+                "--tls-ca" => tls_policy.ca = Some(PathBuf::from(value()?)),
                 "--key" => key = Some(PathBuf::from(value()?)),
                 "--allow-plaintext-auth" => allow_plaintext_auth = true,
                 "--sink" => sink = true,
@@ -642,6 +658,12 @@ impl Config {
         }
         if cert.is_some() != key.is_some() {
             return err("--cert and --key go together");
+        }
+        if tls_policy.ca.is_some() {
+            // A CA file that does not read is a mistake to report now.
+            tls_policy
+                .client_config(crate::tls::OutboundMode::Require)
+                .map_err(ConfigError)?;
         }
         if domains.is_empty() {
             domains.push("localhost".to_string());
@@ -693,6 +715,7 @@ impl Config {
             runner,
             aliases,
             lists,
+            tls_policy,
         })))
     }
 

@@ -68,12 +68,18 @@ impl Port {
     }
 }
 
-/// `[tls]`: the certificate chain and key (PEM).
+/// `[tls]`: the certificate chain and key (PEM), and the outbound policy
+/// (`--tls-policy`, `--tls-ca`): `policy = "require"`, `ca = FILE`, and
+/// `[tls.domains]` with `"example.org" = "opportunistic"` lines.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Tls {
     pub(crate) cert: Option<PathBuf>,
     pub(crate) key: Option<PathBuf>,
+    pub(crate) policy: Option<String>,
+    pub(crate) ca: Option<PathBuf>,
+    #[serde(default)]
+    pub(crate) domains: std::collections::BTreeMap<String, String>,
 }
 
 /// `[limits]`, as the options `--max-connections` and following.

@@ -23,6 +23,7 @@ use crate::queue::{Entry, now_ms};
 use crate::resolve::{ResolveError, Resolver};
 use crate::smtp_session::Shared;
 use crate::store::{Dest, split_addr, unix_now};
+use crate::tls::OutboundMode;
 
 /// The outcome for one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -246,7 +247,7 @@ fn deliver_domain(
     let mut last = String::from("no host to try");
     for t in &targets {
         for addr in &t.addrs {
-            match crate::delivery::smtp_deliver(shared, *addr, &t.host, entry, rcpts, msg) {
+            match smtp_deliver(shared, *addr, &t.host, domain, entry, rcpts, msg) {
                 Attempt::Done(r) => return r,
                 Attempt::HostFailed(why) => last = format!("{} ({addr}): {why}", t.host),
             }
@@ -517,12 +518,13 @@ fn perm(rcpt: &str, status: &str, diag: String, host: Option<&str>) -> RcptResul
     })
 }
 
-/// Delivers `msg` to `rcpts` through the server at `addr` (`host` is its
-/// name, for TLS and the bounce).
-pub(crate) fn smtp_deliver(
+/// Delivers `msg` to `rcpts` (of `domain`) through the server at `addr`
+/// (`host` is its name, for TLS and the bounce).
+fn smtp_deliver(
     shared: &Shared,
     addr: SocketAddr,
     host: &str,
+    domain: &str,
     entry: &Entry,
     rcpts: &[String],
     msg: &[u8],
@@ -587,7 +589,8 @@ pub(crate) fn smtp_deliver(
         Ok(c) => c,
         Err(e) => return Attempt::HostFailed(e.to_string()),
     };
-    let tls = match crate::tls::client_config() {
+    let tls_mode = cfg.tls_policy.for_domain(domain);
+    let tls = match cfg.tls_policy.client_config(tls_mode) {
         Ok(t) => t,
         Err(e) => return Attempt::HostFailed(format!("TLS setup: {e}")),
     };
@@ -597,7 +600,10 @@ pub(crate) fn smtp_deliver(
     if let Ok(h) = Host::try_from(cfg.hostname.clone()) {
         opts.helo_domain = h;
     }
-    opts.starttls = TlsMode::Opportunistic;
+    opts.starttls = match tls_mode {
+        OutboundMode::Opportunistic => TlsMode::Opportunistic,
+        OutboundMode::Require => TlsMode::Required,
+    };
     let mut m = Client::new(opts, Instant::now());
     let message = Bytes::copy_from_slice(msg);
     if m.send_mail(envelope.clone(), message.clone()).is_err() {

@@ -1,11 +1,13 @@
 //! TLS configuration with rustls: the server certificate (self-signed by
 //! rcgen at start, or `--cert`/`--key` PEM files) and the client side used by
-//! the queue runner for opportunistic STARTTLS (RFC 3207, RFC 7435: the peer
-//! certificate is not verified, as MTAs do without DANE or MTA-STS).
+//! the queue runner: opportunistic STARTTLS by default (RFC 3207, RFC 7435:
+//! the peer certificate is not verified, as MTAs do without DANE or
+//! MTA-STS), or required with a verified certificate (`--tls-policy`).
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
@@ -62,6 +64,81 @@ pub(crate) fn server_config(
     Ok(Arc::new(cfg))
 }
 
+/// How the queue runner uses TLS towards a destination (`--tls-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum OutboundMode {
+    /// STARTTLS when offered, any certificate, plain text otherwise (RFC
+    /// 7435).
+    #[default]
+    Opportunistic,
+    /// STARTTLS must be offered and the certificate must verify for the
+    /// host name (the MX name, or the `--route` host): otherwise the
+    /// attempt fails for the time being, is retried on the `--retry`
+    /// schedule and bounced after `--expire` (as RFC 8461 §5 has it for an
+    /// MTA-STS `enforce` policy).
+    Require,
+}
+
+impl OutboundMode {
+    fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "opportunistic" | "may" => Some(OutboundMode::Opportunistic),
+            "require" | "verify" => Some(OutboundMode::Require),
+            _ => None,
+        }
+    }
+}
+
+/// The outbound TLS policy: a default and per-domain overrides, and the
+/// certificates that `require` trusts.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OutboundPolicy {
+    pub(crate) default: OutboundMode,
+    /// Recipient domain (lower case) to its mode.
+    pub(crate) domains: BTreeMap<String, OutboundMode>,
+    /// `--tls-ca FILE`: the CAs `require` trusts instead of the Mozilla
+    /// root program (webpki-roots).
+    pub(crate) ca: Option<PathBuf>,
+}
+
+impl OutboundPolicy {
+    /// Takes one `--tls-policy` value: `MODE` (the default) or
+    /// `DOMAIN=MODE`, MODE being `opportunistic` or `require`.
+    pub(crate) fn add(&mut self, v: &str) -> Result<(), String> {
+        let bad = || format!("--tls-policy {v:?}: expected opportunistic, require or DOMAIN=MODE");
+        match v.split_once('=') {
+            Some((d, m)) if !d.is_empty() => {
+                let m = OutboundMode::parse(m).ok_or_else(bad)?;
+                self.domains.insert(d.to_ascii_lowercase(), m);
+            }
+            Some(_) => return Err(bad()),
+            None => self.default = OutboundMode::parse(v).ok_or_else(bad)?,
+        }
+        Ok(())
+    }
+
+    /// The mode for mail to `domain`.
+    pub(crate) fn for_domain(&self, domain: &str) -> OutboundMode {
+        self.domains
+            .get(&domain.to_ascii_lowercase())
+            .copied()
+            .unwrap_or(self.default)
+    }
+
+    /// The rustls client configuration for `mode`.
+    pub(crate) fn client_config(&self, mode: OutboundMode) -> Result<Arc<ClientConfig>, String> {
+        use mailwire::blocking::Verification;
+        let verification = match (mode, &self.ca) {
+            (OutboundMode::Opportunistic, _) => return client_config(),
+            (OutboundMode::Require, None) => Verification::WebPki,
+            (OutboundMode::Require, Some(ca)) => {
+                Verification::ca_file(ca).map_err(|e| format!("{}: {e}", ca.display()))?
+            }
+        };
+        mailwire::blocking::tls::client_config(&verification).map_err(|e| e.to_string())
+    }
+}
+
 /// The client side configuration of the queue runner: any server
 /// certificate is accepted (opportunistic TLS between MTAs, RFC 7435), the
 /// handshake signatures still checked (the facade's blocking TLS setup).
@@ -79,6 +156,22 @@ mod tests {
         let (certs, key) = self_signed(&["localhost".into()]).unwrap();
         server_config(certs, key).unwrap();
         client_config().unwrap();
+    }
+
+    #[test]
+    fn tls_policy_values() {
+        let mut p = OutboundPolicy::default();
+        assert_eq!(p.for_domain("a.test"), OutboundMode::Opportunistic);
+        p.add("require").unwrap();
+        p.add("Legacy.TEST=opportunistic").unwrap();
+        assert_eq!(p.for_domain("a.test"), OutboundMode::Require);
+        assert_eq!(p.for_domain("legacy.test"), OutboundMode::Opportunistic);
+        for bad in ["", "always", "=require", "a.test=", "a.test=sometimes"] {
+            assert!(p.add(bad).is_err(), "{bad:?}");
+        }
+        p.client_config(OutboundMode::Require).unwrap();
+        p.ca = Some(PathBuf::from("/nonexistent/ca.pem"));
+        assert!(p.client_config(OutboundMode::Require).is_err());
     }
 
     #[test]
