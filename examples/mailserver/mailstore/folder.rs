@@ -142,7 +142,7 @@ pub(crate) fn new_base(host: &str, size: u64, wire: u64) -> String {
 }
 
 /// What a sync saw.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Snapshot {
     pub(crate) uid_validity: u32,
     pub(crate) uid_next: u32,
@@ -373,31 +373,41 @@ impl Folder {
     }
 
     /// What identifies the folder's state on disk: the control files'
-    /// and directories' modification times, sizes and inodes. `None` when
-    /// something changed less than [`TRUST_AFTER`] ago (a timestamp cannot
-    /// tell two changes within its granularity apart; Dovecot waits the
-    /// same way).
-    fn state_key(&self) -> Option<Vec<(u128, u64, u64)>> {
+    /// and directories' modification times, sizes and inodes, and the
+    /// newest of those times. `None` when a time cannot be read.
+    fn state_key(&self) -> Option<StateKey> {
         use std::os::unix::fs::MetadataExt as _;
-        let now = SystemTime::now();
-        let mut key = Vec::with_capacity(5);
+        let mut parts = Vec::with_capacity(5);
+        let mut newest = UNIX_EPOCH;
         for name in [UIDLIST, MODSEQ, KEYWORDS, "new", "cur"] {
             match fs::metadata(self.dir.join(name)) {
                 Ok(md) => {
                     let mtime = md.modified().ok()?;
-                    if now
-                        .duration_since(mtime)
-                        .map_or(true, |age| age < TRUST_AFTER)
-                    {
-                        return None;
-                    }
+                    newest = newest.max(mtime);
                     let nanos = mtime.duration_since(UNIX_EPOCH).ok()?.as_nanos();
-                    key.push((nanos, md.len(), md.ino()));
+                    parts.push((nanos, md.len(), md.ino()));
                 }
-                Err(_) => key.push((0, 0, 0)),
+                Err(_) => parts.push((0, 0, 0)),
             }
         }
-        Some(key)
+        Some(StateKey { parts, newest })
+    }
+
+    /// Before a change of our own, under the lock: the cached snapshot,
+    /// taken out of the cache, when it still describes the folder; the
+    /// change then updates it ([`Self::own_change_end`]) instead of the
+    /// next sync reading every file name again.
+    fn own_change_begin(&self) -> Option<Snapshot> {
+        let key = self.state_key();
+        let mut map = snapshots().lock().unwrap_or_else(|e| e.into_inner());
+        let c = map.remove(&self.dir)?;
+        (key.as_ref().is_some_and(|k| c.answers(k))).then_some(c.snap)
+    }
+
+    /// After a change of our own, still under the lock: the updated
+    /// snapshot under the folder's new state key.
+    fn own_change_end(&self, snap: Snapshot) {
+        remember_owned(&self.dir, self.state_key(), snap);
     }
 
     fn sync_locked(&self, take_recent: bool) -> io::Result<Snapshot> {
@@ -540,6 +550,7 @@ impl Folder {
         changes: &[(&MsgFile, Flags)],
     ) -> io::Result<Vec<Option<MsgFile>>> {
         let _lock = self.lock()?;
+        let mut cached = self.own_change_begin();
         let mut kw = self.read_keywords()?;
         let mut infos = Vec::with_capacity(changes.len());
         let mut kw_changed = false;
@@ -579,18 +590,32 @@ impl Folder {
             };
             if renamed {
                 ms.map.insert(m.uid, (modseq, info));
+                if let Some(snap) = &mut cached {
+                    match snap.messages.binary_search_by_key(&m.uid, |x| x.uid) {
+                        Ok(i) => snap.messages[i] = new.clone(),
+                        Err(_) => cached = None,
+                    }
+                }
                 out.push(Some(new));
             } else {
+                // Expunged by another program: the snapshot is behind.
+                cached = None;
                 out.push(None);
             }
         }
         self.write_modseqs(&ms)?;
+        if let Some(mut snap) = cached {
+            snap.highest_modseq = ms.highest;
+            snap.keyword_room = kw.has_room();
+            self.own_change_end(snap);
+        }
         Ok(out)
     }
 
     /// Removes the files and their records; returns the new HIGHESTMODSEQ.
     pub(crate) fn expunge(&self, files: &[&MsgFile]) -> io::Result<u64> {
         let _lock = self.lock()?;
+        let cached = self.own_change_begin();
         let mut gone = HashSet::new();
         for m in files {
             if let Some(p) = self.find(m) {
@@ -613,6 +638,11 @@ impl Folder {
         self.write_modseqs(&ms)?;
         sync_dir(&self.dir.join("cur"))?;
         sync_dir(&self.dir.join("new"))?;
+        if let Some(mut snap) = cached {
+            snap.messages.retain(|m| !gone.contains(m.base.as_str()));
+            snap.highest_modseq = ms.highest;
+            self.own_change_end(snap);
+        }
         Ok(highest)
     }
 
@@ -658,6 +688,7 @@ impl Folder {
         items: &[(Option<&Path>, &str, &Flags)],
     ) -> io::Result<(u32, Vec<Option<u32>>)> {
         let _lock = self.lock()?;
+        let mut cached = self.own_change_begin();
         let mut list = self.read_uidlist()?;
         let mut kw = self.read_keywords()?;
         let mut names = Vec::with_capacity(items.len());
@@ -691,10 +722,29 @@ impl Folder {
             let info = name.split_once(":2,").map_or("", |(_, i)| i);
             ms.map.insert(uid, (modseq, info.to_string()));
             uids.push(Some(uid));
+            if let Some(snap) = &mut cached {
+                let (flags, other) = parse_info(info, &kw);
+                snap.messages.push(MsgFile {
+                    uid,
+                    base: (*base).to_string(),
+                    name: name.clone(),
+                    in_new: false,
+                    flags,
+                    other,
+                    recent: false,
+                    modseq,
+                });
+            }
         }
         sync_dir(&cur)?;
         self.write_uidlist(&list)?;
         self.write_modseqs(&ms)?;
+        if let Some(mut snap) = cached {
+            snap.uid_next = list.next_uid;
+            snap.highest_modseq = ms.highest;
+            snap.keyword_room = kw.has_room();
+            self.own_change_end(snap);
+        }
         Ok((list.uid_validity, uids))
     }
 }
@@ -716,14 +766,63 @@ fn mark_known(records: &[super::uidlist::Record], found: &mut Found) -> bool {
     all
 }
 
-/// A state key older than this is trusted to tell changes apart.
+/// A time stamp older than this is trusted to tell changes apart (a
+/// timestamp cannot tell two changes within its granularity apart;
+/// Dovecot waits the same way).
 const TRUST_AFTER: Duration = Duration::from_secs(2);
 /// Snapshots kept in memory at most (one per folder); past it the cache
 /// starts over.
 const SNAPSHOTS_MAX: usize = 256;
 
-type StateKey = Vec<(u128, u64, u64)>;
-type SnapshotMap = HashMap<PathBuf, (StateKey, Snapshot)>;
+/// What identifies a folder's state on disk ([`Folder::state_key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StateKey {
+    /// (mtime in ns, size, inode) of the control files and directories.
+    parts: Vec<(u128, u64, u64)>,
+    /// The newest of the times.
+    newest: SystemTime,
+}
+
+/// A folder's last known state, and what it was at that moment.
+///
+/// # Trust
+///
+/// A key whose newest time is over [`TRUST_AFTER`] old tells every later
+/// change apart: the snapshot answers as long as the key is the same. A
+/// newer key (the folder changed less than that ago: the usual case right
+/// after a change of our own, which updates the snapshot in place) cannot
+/// tell a change made by another program (Dovecot) in the same clock tick
+/// from none. It answers anyway until `verify_at` (the newest time plus
+/// [`TRUST_AFTER`]), and the first sync after that reads the folder again:
+/// such a change is seen at most [`TRUST_AFTER`] late. Any change that moves
+/// a time, a size or an inode is seen at once.
+#[derive(Debug)]
+struct Cached {
+    key: StateKey,
+    snap: Snapshot,
+    verify_at: Option<SystemTime>,
+}
+
+impl Cached {
+    fn new(key: StateKey, snap: Snapshot) -> Self {
+        let verify_at = (SystemTime::now()
+            .duration_since(key.newest)
+            .map_or(true, |age| age < TRUST_AFTER))
+        .then(|| key.newest + TRUST_AFTER);
+        Self {
+            key,
+            snap,
+            verify_at,
+        }
+    }
+
+    /// Whether the snapshot describes the folder whose key is now `key`.
+    fn answers(&self, key: &StateKey) -> bool {
+        self.key == *key && self.verify_at.is_none_or(|t| SystemTime::now() < t)
+    }
+}
+
+type SnapshotMap = HashMap<PathBuf, Cached>;
 
 fn snapshots() -> &'static std::sync::Mutex<SnapshotMap> {
     static SNAPSHOTS: std::sync::OnceLock<std::sync::Mutex<SnapshotMap>> =
@@ -738,11 +837,11 @@ fn snapshots() -> &'static std::sync::Mutex<SnapshotMap> {
 fn cached_snapshot(dir: &Path, key: Option<&StateKey>, take_recent: bool) -> Option<Snapshot> {
     let key = key?;
     let map = snapshots().lock().unwrap_or_else(|e| e.into_inner());
-    let (k, snap) = map.get(dir)?;
-    if k != key || (take_recent && snap.messages.iter().any(|m| m.in_new)) {
+    let c = map.get(dir)?;
+    if !c.answers(key) || (take_recent && c.snap.messages.iter().any(|m| m.in_new)) {
         return None;
     }
-    let mut snap = snap.clone();
+    let mut snap = c.snap.clone();
     for m in &mut snap.messages {
         m.recent = false;
     }
@@ -750,6 +849,10 @@ fn cached_snapshot(dir: &Path, key: Option<&StateKey>, take_recent: bool) -> Opt
 }
 
 fn remember_snapshot(dir: &Path, key: Option<StateKey>, snap: &Snapshot) {
+    remember_owned(dir, key, snap.clone());
+}
+
+fn remember_owned(dir: &Path, key: Option<StateKey>, snap: Snapshot) {
     let mut map = snapshots().lock().unwrap_or_else(|e| e.into_inner());
     let Some(key) = key else {
         map.remove(dir);
@@ -758,7 +861,7 @@ fn remember_snapshot(dir: &Path, key: Option<StateKey>, snap: &Snapshot) {
     if map.len() >= SNAPSHOTS_MAX {
         map.clear();
     }
-    map.insert(dir.to_path_buf(), (key, snap.clone()));
+    map.insert(dir.to_path_buf(), Cached::new(key, snap));
 }
 
 /// Whether a lock file was left by a process that no longer runs, or is
@@ -1026,6 +1129,98 @@ mod tests {
         backdate(&f.dir.join("cur"));
         let s3 = f.sync(true).unwrap();
         assert_eq!(s3.messages.len(), 2);
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// A full read of the folder, the cache bypassed.
+    fn from_disk(f: &Folder) -> Snapshot {
+        snapshots()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&f.dir);
+        let s = f.sync(false).unwrap();
+        snapshots()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&f.dir);
+        s
+    }
+
+    /// Plants a file in `cur/` with no time stamp moving: what another
+    /// program's change within one clock tick looks like.
+    fn plant_unseen(f: &Folder, name: &str) {
+        let cur = f.dir.join("cur");
+        let mtime = fs::metadata(&cur).unwrap().modified().unwrap();
+        fs::write(cur.join(name), b"x").unwrap();
+        File::open(&cur).unwrap().set_modified(mtime).unwrap();
+    }
+
+    #[test]
+    fn own_changes_update_the_snapshot_in_memory() {
+        let f = scratch("own");
+        for b in [b"a\r\n", b"b\r\n", b"c\r\n"] {
+            deliver(&f, b);
+        }
+        let s = f.sync(true).unwrap();
+        // Flags: the next sync answers from memory (the planted file is
+        // not seen) and agrees with the disk.
+        let mut flags = Flags::default();
+        flags.system.insert(SystemFlags::FLAGGED);
+        flags.system.insert(SystemFlags::SEEN);
+        f.set_flags(&[(&s.messages[1], flags.clone())]).unwrap();
+        plant_unseen(&f, "1700000000.M1P1Q1.h:2,");
+        let cached = f.sync(true).unwrap();
+        assert_eq!(cached.messages.len(), 3, "from memory");
+        assert_eq!(cached.messages[1].flags, flags);
+        fs::remove_file(f.dir.join("cur/1700000000.M1P1Q1.h:2,")).unwrap();
+        let disk = from_disk(&f);
+        assert_eq!(cached, disk);
+        // Expunge and APPEND: the same.
+        f.sync(false).unwrap();
+        f.expunge(&[&disk.messages[0]]).unwrap();
+        let after_expunge = f.sync(false).unwrap();
+        assert_eq!(after_expunge, from_disk(&f));
+        assert_eq!(after_expunge.messages.len(), 2);
+        f.sync(false).unwrap();
+        let base = new_base("test", 3, 3);
+        fs::write(f.tmp_path(&base), b"d\r\n").unwrap();
+        let (_, uids) = f.add(&[(base, flags.clone())]).unwrap();
+        let after_add = f.sync(false).unwrap();
+        assert_eq!(after_add.messages.last().unwrap().uid, uids[0]);
+        assert_eq!(after_add, from_disk(&f));
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    #[test]
+    fn changes_of_another_program_are_seen() {
+        let f = scratch("foreign");
+        deliver(&f, b"a\r\n");
+        deliver(&f, b"b\r\n");
+        let s = f.sync(true).unwrap();
+        f.set_flags(&[(&s.messages[0], Flags::default())]).unwrap();
+        // A rename that moves a time stamp (Dovecot storing a flag in
+        // another clock tick): seen at once.
+        let m = &s.messages[1];
+        let cur = f.dir.join("cur");
+        fs::rename(cur.join(&m.name), cur.join(format!("{}:2,T", m.base))).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(1);
+        File::open(&cur).unwrap().set_modified(later).unwrap();
+        let seen = f.sync(false).unwrap();
+        assert!(seen.messages[1].flags.system.contains(SystemFlags::DELETED));
+        // One within the same tick: seen once the key is old enough to be
+        // checked (here: its check time set in the past).
+        f.set_flags(&[(&seen.messages[0], Flags::default())])
+            .unwrap();
+        plant_unseen(&f, "1700000000.M2P2Q2.h:2,");
+        assert_eq!(f.sync(false).unwrap().messages.len(), 2);
+        if let Some(c) = snapshots()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&f.dir)
+        {
+            c.verify_at = Some(UNIX_EPOCH);
+        }
+        assert_eq!(f.sync(false).unwrap().messages.len(), 3);
         fs::remove_dir_all(&f.dir).unwrap();
     }
 
