@@ -67,6 +67,15 @@ fn dumped<'a>(dump: &'a str, marker: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no message with {marker} in the dump:\n{dump}"))
 }
 
+/// An instance for `domain` (hostname `mx.DOMAIN`), data in `dir/NAME`,
+/// with `args` added.
+fn instance(dir: &Path, name: &str, domain: &str, args: &[&str]) -> MailServer {
+    let hostname = format!("mx.{domain}");
+    let mut all = vec!["--domain", domain, "--hostname", &hostname];
+    all.extend_from_slice(args);
+    MailServer::start(&dir.join(name), &all)
+}
+
 /// A scratch directory smtp-sink (running as nobody) may write its dump in.
 fn sink_dir(dir: &Path) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
@@ -88,32 +97,15 @@ fn mt_priority_passed_on_or_in_a_header_field_and_ret_hdrs_passed_on() {
     // envelope (X-Mail-Args) and the content of what it gets.
     let (_sink, sink_addr) = start_smtp_sink(&["-u", "nobody", "-D", dump.to_str().unwrap()]);
     // b.test: a second instance, which offers MT-PRIORITY.
-    let b = MailServer::start(
-        &dir.join("b"),
-        &[
-            "--domain",
-            "b.test",
-            "--hostname",
-            "mx.b.test",
-            "--user",
-            "carol:pc",
-        ],
-    );
+    let b = instance(&dir, "b", "b.test", &["--user", "carol:pc"]);
     let b_route = format!("b.test={}", b.smtp());
     let c_route = format!("c.test={sink_addr}");
-    let a = MailServer::start(
-        &dir.join("a"),
+    let a = instance(
+        &dir,
+        "a",
+        "a.test",
         &[
-            "--domain",
-            "a.test",
-            "--hostname",
-            "mx.a.test",
-            "--user",
-            "alice:pa",
-            "--route",
-            &b_route,
-            "--route",
-            &c_route,
+            "--user", "alice:pa", "--route", &b_route, "--route", &c_route,
         ],
     );
     let spec = r#"[
@@ -222,11 +214,11 @@ fn tls_policy_require_defers_a_destination_without_starttls_then_bounces() {
     let dir = scratch("relay-tls-require");
     let c_route = format!("c.test=127.0.0.1:{port}");
     let d_route = format!("d.test=127.0.0.1:{port}");
-    let a = MailServer::start(
-        &dir.join("a"),
+    let a = instance(
+        &dir,
+        "a",
+        "a.test",
         &[
-            "--domain",
-            "a.test",
             "--user",
             "alice:pa",
             "--route",
@@ -288,21 +280,17 @@ fn tls_policy_require_verifies_the_certificate() {
     .unwrap();
     let route = format!("localhost={}", b.smtp());
     let start = |name: &str, ca: &Path| {
-        MailServer::start(
-            &dir.join(name),
-            &[
-                "--domain",
-                "a.test",
-                "--user",
-                "alice:pa",
-                "--route",
-                &route,
-                "--tls-policy",
-                "require",
-                "--tls-ca",
-                ca.to_str().unwrap(),
-            ],
-        )
+        let args = [
+            "--user",
+            "alice:pa",
+            "--route",
+            &route,
+            "--tls-policy",
+            "require",
+            "--tls-ca",
+            ca.to_str().unwrap(),
+        ];
+        instance(&dir, name, "a.test", &args)
     };
     // Trusting B's certificate: delivered over TLS.
     let trusting = start("a1", &dir.join("b.pem"));

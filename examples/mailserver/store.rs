@@ -402,7 +402,7 @@ impl Incoming {
                     )?);
                     // IMAP sessions (IDLE) of these accounts look now.
                     for u in others.iter().copied().chain([user.as_str()]) {
-                        store.mail.notify(&store.mail.user_root(u));
+                        store.mail.delivered(&store.mail.user_root(u));
                     }
                     Ok(())
                 })();

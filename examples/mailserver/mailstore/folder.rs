@@ -362,13 +362,14 @@ impl Folder {
     pub(crate) fn sync(&self, take_recent: bool) -> io::Result<Snapshot> {
         let _lock = self.lock()?;
         let key = self.state_key();
-        if let Some(snap) = cached_snapshot(&self.dir, key.as_ref(), take_recent) {
-            return Ok(snap);
-        }
+        let epoch = match cached_snapshot(&self.dir, key.as_ref(), take_recent) {
+            Ok(snap) => return Ok(snap),
+            Err(epoch) => epoch,
+        };
         let snap = self.sync_locked(take_recent)?;
         // The key after our own writes: unchanged since, the next sync
         // can answer from memory.
-        remember_snapshot(&self.dir, self.state_key(), &snap);
+        remember_owned(&self.dir, epoch, self.state_key(), snap.clone());
         Ok(snap)
     }
 
@@ -397,17 +398,18 @@ impl Folder {
     /// taken out of the cache, when it still describes the folder; the
     /// change then updates it ([`Self::own_change_end`]) instead of the
     /// next sync reading every file name again.
-    fn own_change_begin(&self) -> Option<Snapshot> {
+    fn own_change_begin(&self) -> Option<(u64, Snapshot)> {
         let key = self.state_key();
-        let mut map = snapshots().lock().unwrap_or_else(|e| e.into_inner());
-        let c = map.remove(&self.dir)?;
-        (key.as_ref().is_some_and(|k| c.answers(k))).then_some(c.snap)
+        let mut cache = snapshots().lock().unwrap_or_else(|e| e.into_inner());
+        let epoch = cache.epoch(&self.dir);
+        let c = cache.entries.remove(&self.dir)?;
+        (key.as_ref().is_some_and(|k| c.answers(k))).then_some((epoch, c.snap))
     }
 
     /// After a change of our own, still under the lock: the updated
     /// snapshot under the folder's new state key.
-    fn own_change_end(&self, snap: Snapshot) {
-        remember_owned(&self.dir, self.state_key(), snap);
+    fn own_change_end(&self, (epoch, snap): (u64, Snapshot)) {
+        remember_owned(&self.dir, epoch, self.state_key(), snap);
     }
 
     fn sync_locked(&self, take_recent: bool) -> io::Result<Snapshot> {
@@ -590,7 +592,7 @@ impl Folder {
             };
             if renamed {
                 ms.map.insert(m.uid, (modseq, info));
-                if let Some(snap) = &mut cached {
+                if let Some((_, snap)) = &mut cached {
                     match snap.messages.binary_search_by_key(&m.uid, |x| x.uid) {
                         Ok(i) => snap.messages[i] = new.clone(),
                         Err(_) => cached = None,
@@ -604,10 +606,10 @@ impl Folder {
             }
         }
         self.write_modseqs(&ms)?;
-        if let Some(mut snap) = cached {
+        if let Some((epoch, mut snap)) = cached {
             snap.highest_modseq = ms.highest;
             snap.keyword_room = kw.has_room();
-            self.own_change_end(snap);
+            self.own_change_end((epoch, snap));
         }
         Ok(out)
     }
@@ -638,10 +640,10 @@ impl Folder {
         self.write_modseqs(&ms)?;
         sync_dir(&self.dir.join("cur"))?;
         sync_dir(&self.dir.join("new"))?;
-        if let Some(mut snap) = cached {
+        if let Some((epoch, mut snap)) = cached {
             snap.messages.retain(|m| !gone.contains(m.base.as_str()));
             snap.highest_modseq = ms.highest;
-            self.own_change_end(snap);
+            self.own_change_end((epoch, snap));
         }
         Ok(highest)
     }
@@ -722,7 +724,7 @@ impl Folder {
             let info = name.split_once(":2,").map_or("", |(_, i)| i);
             ms.map.insert(uid, (modseq, info.to_string()));
             uids.push(Some(uid));
-            if let Some(snap) = &mut cached {
+            if let Some((_, snap)) = &mut cached {
                 let (flags, other) = parse_info(info, &kw);
                 snap.messages.push(MsgFile {
                     uid,
@@ -739,11 +741,11 @@ impl Folder {
         sync_dir(&cur)?;
         self.write_uidlist(&list)?;
         self.write_modseqs(&ms)?;
-        if let Some(mut snap) = cached {
+        if let Some((epoch, mut snap)) = cached {
             snap.uid_next = list.next_uid;
             snap.highest_modseq = ms.highest;
             snap.keyword_room = kw.has_room();
-            self.own_change_end(snap);
+            self.own_change_end((epoch, snap));
         }
         Ok((list.uid_validity, uids))
     }
@@ -822,7 +824,22 @@ impl Cached {
     }
 }
 
-type SnapshotMap = HashMap<PathBuf, Cached>;
+/// The snapshots, and per folder the count of changes made by this
+/// process outside [`Folder`] ([`touched`]).
+#[derive(Debug, Default)]
+struct SnapshotMap {
+    entries: HashMap<PathBuf, Cached>,
+    /// A sync or a change stores its snapshot only if the folder's epoch
+    /// is still the one read when it started: a delivery meanwhile may be
+    /// missing from it.
+    epochs: HashMap<PathBuf, u64>,
+}
+
+impl SnapshotMap {
+    fn epoch(&self, dir: &Path) -> u64 {
+        self.epochs.get(dir).copied().unwrap_or(0)
+    }
+}
 
 fn snapshots() -> &'static std::sync::Mutex<SnapshotMap> {
     static SNAPSHOTS: std::sync::OnceLock<std::sync::Mutex<SnapshotMap>> =
@@ -830,38 +847,53 @@ fn snapshots() -> &'static std::sync::Mutex<SnapshotMap> {
     SNAPSHOTS.get_or_init(Default::default)
 }
 
+/// A change made to the folder `dir` by this process outside [`Folder`]
+/// (a delivery into `new/`), after it is on disk: the folder's snapshot
+/// in memory no longer answers, even when no time stamp moved (two
+/// deliveries in one clock tick), and a sync running meanwhile does not
+/// keep its result.
+pub(crate) fn touched(dir: &Path) {
+    let mut cache = snapshots().lock().unwrap_or_else(|e| e.into_inner());
+    cache.entries.remove(dir);
+    *cache.epochs.entry(dir.to_path_buf()).or_default() += 1;
+}
+
 /// The last sync's result when the folder's state key has not changed
 /// since (no file moved, no control file written): no directory is read.
 /// Not when files wait in `new/` and the caller takes `\Recent`. What was
 /// `\Recent` went to the sync that moved it.
-fn cached_snapshot(dir: &Path, key: Option<&StateKey>, take_recent: bool) -> Option<Snapshot> {
-    let key = key?;
-    let map = snapshots().lock().unwrap_or_else(|e| e.into_inner());
-    let c = map.get(dir)?;
+///
+/// Otherwise the folder's epoch, for [`remember_owned`].
+fn cached_snapshot(dir: &Path, key: Option<&StateKey>, take_recent: bool) -> Result<Snapshot, u64> {
+    let cache = snapshots().lock().unwrap_or_else(|e| e.into_inner());
+    let epoch = cache.epoch(dir);
+    let (Some(key), Some(c)) = (key, cache.entries.get(dir)) else {
+        return Err(epoch);
+    };
     if !c.answers(key) || (take_recent && c.snap.messages.iter().any(|m| m.in_new)) {
-        return None;
+        return Err(epoch);
     }
     let mut snap = c.snap.clone();
     for m in &mut snap.messages {
         m.recent = false;
     }
-    Some(snap)
+    Ok(snap)
 }
 
-fn remember_snapshot(dir: &Path, key: Option<StateKey>, snap: &Snapshot) {
-    remember_owned(dir, key, snap.clone());
-}
-
-fn remember_owned(dir: &Path, key: Option<StateKey>, snap: Snapshot) {
-    let mut map = snapshots().lock().unwrap_or_else(|e| e.into_inner());
-    let Some(key) = key else {
-        map.remove(dir);
+/// Keeps `snap` as the folder's state under `key`, unless the folder was
+/// [`touched`] since `epoch` was read.
+fn remember_owned(dir: &Path, epoch: u64, key: Option<StateKey>, snap: Snapshot) {
+    let mut cache = snapshots().lock().unwrap_or_else(|e| e.into_inner());
+    let Some(key) = key.filter(|_| cache.epoch(dir) == epoch) else {
+        cache.entries.remove(dir);
         return;
     };
-    if map.len() >= SNAPSHOTS_MAX {
-        map.clear();
+    if cache.entries.len() >= SNAPSHOTS_MAX {
+        cache.entries.clear();
     }
-    map.insert(dir.to_path_buf(), Cached::new(key, snap));
+    cache
+        .entries
+        .insert(dir.to_path_buf(), Cached::new(key, snap));
 }
 
 /// Whether a lock file was left by a process that no longer runs, or is
@@ -1134,15 +1166,16 @@ mod tests {
 
     /// A full read of the folder, the cache bypassed.
     fn from_disk(f: &Folder) -> Snapshot {
-        snapshots()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&f.dir);
+        let forget = || {
+            snapshots()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .entries
+                .remove(&f.dir)
+        };
+        forget();
         let s = f.sync(false).unwrap();
-        snapshots()
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&f.dir);
+        forget();
         s
     }
 
@@ -1216,11 +1249,35 @@ mod tests {
         if let Some(c) = snapshots()
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .entries
             .get_mut(&f.dir)
         {
             c.verify_at = Some(UNIX_EPOCH);
         }
         assert_eq!(f.sync(false).unwrap().messages.len(), 3);
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// Deliveries of this process (outside `Folder`) end the snapshot's
+    /// trust even when no time stamp moved, and a sync that ran across one
+    /// does not keep its result.
+    #[test]
+    fn deliveries_are_never_missed() {
+        let f = scratch("touched");
+        deliver(&f, b"a\r\n");
+        assert_eq!(f.sync(false).unwrap().messages.len(), 1);
+        let new = f.dir.join("new");
+        let mtime = fs::metadata(&new).unwrap().modified().unwrap();
+        deliver(&f, b"b\r\n");
+        File::open(&new).unwrap().set_modified(mtime).unwrap();
+        assert_eq!(f.sync(false).unwrap().messages.len(), 1, "same tick");
+        touched(&f.dir);
+        assert_eq!(f.sync(false).unwrap().messages.len(), 2);
+        // A result read before a delivery is not kept.
+        let (epoch, key) = (snapshots().lock().unwrap().epoch(&f.dir), f.state_key());
+        touched(&f.dir);
+        remember_owned(&f.dir, epoch, key, f.sync(false).unwrap());
+        assert!(!snapshots().lock().unwrap().entries.contains_key(&f.dir));
         fs::remove_dir_all(&f.dir).unwrap();
     }
 

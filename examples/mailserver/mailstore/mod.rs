@@ -312,6 +312,14 @@ impl MailStore {
             .clone()
     }
 
+    /// After a delivery into `dir/new` (made outside [`Folder`]): the
+    /// folder's snapshot in memory is dropped ([`folder::touched`]) and the
+    /// sessions watching it are told.
+    pub(crate) fn delivered(&self, dir: &Path) {
+        folder::touched(dir);
+        self.notify(dir);
+    }
+
     /// Tells the sessions watching `dir` that it changed.
     pub(crate) fn notify(&self, dir: &Path) {
         let w = self
