@@ -23,6 +23,9 @@ fuzz_target!(|data: &[u8]| {
     o.max_message_size = 4096;
     o.binarymime = true;
     o.dsn = true;
+    // MT-PRIORITY (RFC 6710) offered or not: the parameter accepted, or 555.
+    o.mt_priority = split & 1 == 0;
+    o.mt_priority_policy = Some(mailwire_smtp::PriorityPolicy::Mixer);
     let mut s = Server::new(o, now);
     let mut out = Vec::new();
     let piece = usize::from(split >> 2).max(1);
