@@ -936,8 +936,8 @@ pub enum PriorityPolicy {
     /// deferred (-4), routine (-2), priority (0), immediate (2), flash (4)
     /// and override (6).
     Stanag4406,
-    /// `NSEP` (RFC 6710 Appendix C): National Security / Emergency
-    /// Preparedness, normal (0) and the five NSEP levels above it.
+    /// `NSEP` (RFC 6710 Appendix C): the National Security / Emergency
+    /// Preparedness levels.
     Nsep,
 }
 
