@@ -711,6 +711,20 @@ fn smtputf8_addresses() {
     assert_eq!(reply_codes(&run.out), [220, 250, 553, 250, 250]);
 }
 
+/// `all` cut at the given offsets (taken modulo its length, in order).
+fn split_at(all: &[u8], cuts: Vec<usize>) -> Vec<&[u8]> {
+    let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (all.len() + 1)).collect();
+    cuts.sort();
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    for c in cuts {
+        pieces.push(&all[last..c]);
+        last = c;
+    }
+    pieces.push(&all[last..]);
+    pieces
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -720,20 +734,26 @@ proptest! {
         let text = [RFC5321_D_1, RFC5321_D_3, RFC2920_3_1, RFC3030_4_1, RFC3461_DSN][which];
         let t = Transcript::parse(text);
         let all = t.bytes_of(Side::Client);
-        let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (all.len() + 1)).collect();
-        cuts.sort();
-        let mut pieces = Vec::new();
-        let mut last = 0;
-        for c in cuts {
-            pieces.push(&all[last..c]);
-            last = c;
-        }
-        pieces.push(&all[last..]);
+        let pieces = split_at(&all, cuts);
         let whole = run_pieces(tls_opts(), &[&all]);
         let split = run_pieces(tls_opts(), &pieces);
         prop_assert_eq!(whole.out, split.out);
         prop_assert_eq!(whole.events, split.events);
         prop_assert_eq!(whole.body, split.body);
+    }
+
+    /// RFC 6710 §3: a session with MT-PRIORITY, split anywhere, gives the
+    /// same replies and events (the priority in the MAIL event).
+    #[test]
+    fn rfc6710_3_any_split_same_events(cuts in proptest::collection::vec(0usize..200, 0..8)) {
+        let all: &[u8] = b"EHLO a\r\nMAIL FROM:<a@b.c> MT-PRIORITY=-3\r\nRCPT TO:<d@e.f>\r\nDATA\r\nhi\r\n.\r\nMAIL FROM:<a@b.c> MT-PRIORITY=12\r\nQUIT\r\n";
+        let pieces = split_at(all, cuts);
+        let whole = run_pieces(mt_priority_opts(None), &[all]);
+        let split = run_pieces(mt_priority_opts(None), &pieces);
+        prop_assert_eq!(reply_codes(&whole.out), [220, 250, 250, 250, 354, 250, 501, 221]);
+        prop_assert!(whole.events.iter().any(|e| e.contains("Priority(-3)")));
+        prop_assert_eq!(whole.out, split.out);
+        prop_assert_eq!(whole.events, split.events);
     }
 
     /// Arbitrary bytes never panic, and memory stays bounded.
