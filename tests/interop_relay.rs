@@ -315,3 +315,51 @@ fn tls_policy_require_verifies_the_certificate() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(b.messages("demo").len(), 1, "{}", b.log());
 }
+
+/// A next hop with none of 8BITMIME, DSN and MT-PRIORITY (`smtp-sink -8
+/// -N`): the message goes once each fallback is taken, in 7 bit, with the
+/// priority in its header field, and the success notice says "relayed".
+#[test]
+#[ignore = "interop: needs python3 and Postfix's smtp-sink (bash .ci/install-peers); starts a mailserver"]
+fn every_fallback_at_once_to_a_plain_next_hop() {
+    if !have("python3") || !have("smtp-sink") {
+        return;
+    }
+    let dir = scratch("relay-fallbacks");
+    let dump = sink_dir(&dir).join("dump");
+    let (_sink, sink_addr) =
+        start_smtp_sink(&["-u", "nobody", "-8", "-N", "-D", dump.to_str().unwrap()]);
+    let c_route = format!("c.test={sink_addr}");
+    let a = instance(
+        &dir,
+        "a",
+        "a.test",
+        &["--user", "alice:pa", "--route", &c_route],
+    );
+    let spec = r#"[
+      {"mail": ["MT-PRIORITY=-4", "BODY=8BITMIME"],
+       "rcpts": [["w@c.test", ["NOTIFY=SUCCESS"]]],
+       "msg": "Subject: eight\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nh\u00e9llo eight\r\n"}
+    ]"#;
+    let (ok, out) = run(Command::new("python3").args([
+        "-c",
+        PY_PRIORITY,
+        &a.submission().port().to_string(),
+        &a.smtp().port().to_string(),
+        spec,
+    ]));
+    assert!(ok && out.contains("mail 250 2.1.0"), "{out}\n{}", a.log());
+    let text = wait_dump(&dump, 1, Duration::from_secs(30));
+    let got = dumped(&text, "Subject: eight");
+    assert!(got.is_ascii(), "7 bit on the wire: {got}");
+    assert!(got.contains("MT-Priority: -4\n"), "{got}");
+    let mail_args = got
+        .lines()
+        .find(|l| l.starts_with("X-Mail-Args:"))
+        .unwrap_or_else(|| panic!("{got}"));
+    assert!(!mail_args.contains('='), "no parameter left: {mail_args}");
+    let notices = a.wait_messages("alice", 1, Duration::from_secs(20));
+    assert_eq!(notices.len(), 1, "{}", a.log());
+    let notice = String::from_utf8(std::fs::read(&notices[0]).unwrap()).unwrap();
+    assert!(notice.contains("Action: relayed"), "{notice}");
+}

@@ -374,8 +374,12 @@ impl Handler<Client> for Outgoing {
                 // RFC 6152 §3: the server has no 8BITMIME; convert to 7 bit.
                 self.downgraded = true;
                 let down = mailwire::mime::downgrade::downgrade_7bit(&self.message);
-                let bytes = Bytes::from(down.bytes.into_owned());
-                if m.send_mail(self.envelope.clone(), bytes).is_err() {
+                // Kept: a later retry (without DSN or MT-PRIORITY) sends
+                // the 7-bit form too.
+                self.message = Bytes::from(down.bytes.into_owned());
+                if m.send_mail(self.envelope.clone(), self.message.clone())
+                    .is_err()
+                {
                     self.result = Some(Err(MailError::EightBitUnsupported));
                     m.quit();
                 }
