@@ -47,6 +47,26 @@ print("anonymous", code, text.decode())
 m.quit()
 "#;
 
+/// Runs [`PY_PRIORITY`] against `a` with the JSON `spec`.
+fn send_spec(a: &MailServer, spec: &str) -> (bool, String) {
+    run(Command::new("python3").args([
+        "-c",
+        PY_PRIORITY,
+        &a.submission().port().to_string(),
+        &a.smtp().port().to_string(),
+        spec,
+    ]))
+}
+
+/// The `X-Mail-Args:` line (MAIL FROM's path and parameters) of a dumped
+/// message from alice.
+fn mail_args(dumped: &str) -> &str {
+    dumped
+        .lines()
+        .find(|l| l.starts_with("X-Mail-Args: <alice@a.test>"))
+        .unwrap_or_else(|| panic!("{dumped}"))
+}
+
 /// Waits until `path` exists and contains `n` messages (smtp-sink's `-D`
 /// dump starts each with `X-Client-Addr:`); returns its text.
 fn wait_dump(path: &Path, n: usize, timeout: Duration) -> String {
@@ -120,13 +140,7 @@ fn mt_priority_passed_on_or_in_a_header_field_and_ret_hdrs_passed_on() {
        "rcpts": [["z@c.test", ["NOTIFY=FAILURE"]]],
        "msg": "Subject: ret-hdrs\r\n\r\nhdrs body\r\n"}
     ]"#;
-    let (ok, out) = run(Command::new("python3").args([
-        "-c",
-        PY_PRIORITY,
-        &a.submission().port().to_string(),
-        &a.smtp().port().to_string(),
-        spec,
-    ]));
+    let (ok, out) = send_spec(&a, spec);
     assert!(ok, "{out}\n{}", a.log());
     // RFC 6710 §3: the keyword with the policy; §4.1: 501 5.5.4 for a
     // value out of range; MIXER moves -2 to -4 and +3 to 4 (X.3.6), and a
@@ -166,12 +180,9 @@ fn mt_priority_passed_on_or_in_a_header_field_and_ret_hdrs_passed_on() {
     assert!(urgent.contains("MT-Priority: 4\n"), "{urgent}");
     // RFC 3461 §5.2.1: RET=HDRS (and ENVID, NOTIFY) went on as given.
     let hdrs = dumped(&text, "hdrs body");
-    let mail_args = hdrs
-        .lines()
-        .find(|l| l.starts_with("X-Mail-Args: <alice@a.test>"))
-        .unwrap_or_else(|| panic!("{hdrs}"));
+    let args = mail_args(hdrs);
     for want in [" RET=HDRS", " ENVID=hdrs-1"] {
-        assert!(mail_args.contains(want), "{want}: {mail_args}");
+        assert!(args.contains(want), "{want}: {args}");
     }
     assert!(
         hdrs.contains("X-Rcpt-Args: <z@c.test> NOTIFY=FAILURE"),
@@ -341,23 +352,14 @@ fn every_fallback_at_once_to_a_plain_next_hop() {
        "rcpts": [["w@c.test", ["NOTIFY=SUCCESS"]]],
        "msg": "Subject: eight\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nh\u00e9llo eight\r\n"}
     ]"#;
-    let (ok, out) = run(Command::new("python3").args([
-        "-c",
-        PY_PRIORITY,
-        &a.submission().port().to_string(),
-        &a.smtp().port().to_string(),
-        spec,
-    ]));
+    let (ok, out) = send_spec(&a, spec);
     assert!(ok && out.contains("mail 250 2.1.0"), "{out}\n{}", a.log());
     let text = wait_dump(&dump, 1, Duration::from_secs(30));
     let got = dumped(&text, "Subject: eight");
     assert!(got.is_ascii(), "7 bit on the wire: {got}");
     assert!(got.contains("MT-Priority: -4\n"), "{got}");
-    let mail_args = got
-        .lines()
-        .find(|l| l.starts_with("X-Mail-Args:"))
-        .unwrap_or_else(|| panic!("{got}"));
-    assert!(!mail_args.contains('='), "no parameter left: {mail_args}");
+    let args = mail_args(got);
+    assert!(!args.contains('='), "no parameter left: {args}");
     let notices = a.wait_messages("alice", 1, Duration::from_secs(20));
     assert_eq!(notices.len(), 1, "{}", a.log());
     let notice = String::from_utf8(std::fs::read(&notices[0]).unwrap()).unwrap();
