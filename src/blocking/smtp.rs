@@ -537,12 +537,12 @@ impl SmtpTransport {
         if self.s.closed.is_none() && self.last_read.elapsed() > IDLE_CHECK {
             // Whatever the server said meanwhile (421, or its FIN).
             let soon = Instant::now() + Duration::from_millis(1);
-            if super::read_once(
+            if super::block_on(super::read_once(
                 &mut self.s.client,
                 &mut self.conn,
                 &mut self.buf,
                 Some(soon),
-            )
+            ))
             .is_err()
             {
                 // A reset connection is as closed as one with a FIN.
@@ -620,7 +620,12 @@ impl SmtpTransport {
     /// One read, bounded by the machine's deadline.
     fn read_once(&mut self) -> Result<(), SmtpError> {
         self.s.check()?;
-        super::read_once(&mut self.s.client, &mut self.conn, &mut self.buf, None)?;
+        super::block_on(super::read_once(
+            &mut self.s.client,
+            &mut self.conn,
+            &mut self.buf,
+            None,
+        ))?;
         self.last_read = Instant::now();
         Ok(())
     }

@@ -6,6 +6,11 @@
 //!
 //! - [`smtp`]: [`SmtpTransport`], the SMTP transport of
 //!   [`crate::blocking::smtp`] as `async fn`s.
+//! - [`pop3`]: [`Pop3Session`], the POP3 session of
+//!   [`crate::blocking::pop3`]; messages stream to an `AsyncWrite`.
+//! - [`imap`]: [`ImapSession`], the IMAP session of
+//!   [`crate::blocking::imap`]; fetched messages stream to an
+//!   `AsyncWrite`, and IDLE is a `Stream` ([`IdleStream`]).
 //!
 //! ```no_run
 //! use mailwire::blocking::{Security, SmtpOptions};
@@ -19,6 +24,11 @@
 //! # }
 //! ```
 
+mod conn;
+pub mod imap;
+pub mod pop3;
 pub mod smtp;
 
+pub use imap::{IdleStream, ImapSession};
+pub use pop3::Pop3Session;
 pub use smtp::SmtpTransport;
