@@ -9,40 +9,25 @@
 
 mod common;
 
+use common::{block_on, pop3_plain};
+
 use std::collections::HashSet;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use common::dovecot::{Dovecot, free_port};
 use futures_core::Stream;
-use mailwire::blocking::{
-    ImapError, ImapOptions, Pop3Error, Pop3Options, Security, SmtpOptions, SummaryItems,
-};
+use mailwire::blocking::{ImapError, ImapOptions, Pop3Error, Security, SmtpOptions, SummaryItems};
 use mailwire::imap::client::Update;
 use mailwire::imap::{Flag, SearchKey, StoreKind};
 use mailwire::pop3::ConnectionError;
 use mailwire::tokio::{IdleStream, ImapSession, Pop3Session, SmtpTransport};
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
 
 fn message(i: usize) -> Vec<u8> {
     format!(
         "From: a@example.org\r\nTo: testuser@example.org\r\nSubject: tokio session {i}\r\nMessage-ID: <t{i}@test>\r\n\r\nBody {i}.\r\n.leading dot\r\n"
     )
     .into_bytes()
-}
-
-fn pop3_plain(user: &str, password: &str) -> Pop3Options {
-    let mut o = Pop3Options::new(user, password);
-    o.transport.security = Security::Plain;
-    o.machine.allow_plaintext_auth = true;
-    o
 }
 
 fn imap_plain() -> ImapOptions {
