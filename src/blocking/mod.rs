@@ -34,6 +34,8 @@
 //! non-default `blocking` feature) links rustls and touches sockets.
 
 pub mod imap;
+#[cfg(feature = "mx")]
+pub mod mx;
 pub mod pop3;
 pub mod smtp;
 pub mod tls;

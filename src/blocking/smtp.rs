@@ -130,6 +130,11 @@ pub enum SmtpError {
     /// delivered). After DATA that means closing the connection.
     #[error("reading the message: {0}")]
     Source(#[source] io::Error),
+    /// No host receives mail for the domain, or the lookup failed
+    /// (feature `mx`).
+    #[cfg(feature = "mx")]
+    #[error(transparent)]
+    Mx(#[from] super::mx::MxError),
 }
 
 /// The reply that tells why a refused message was refused.
@@ -403,6 +408,29 @@ impl SmtpTransport {
         };
         t.pump_until(|t| t.s.caps.is_some())?;
         Ok(t)
+    }
+
+    /// Connects to the mail hosts of `domain` on `port` (25 for relay),
+    /// as RFC 5321 §5.1 says: its MX hosts by preference, else the domain
+    /// itself (see [`super::mx`]), each address in turn until one answers
+    /// with a session ready for mail; its certificate is verified for the
+    /// MX host's name. The last failure is returned when none does.
+    #[cfg(feature = "mx")]
+    pub fn connect_domain(
+        resolver: &super::mx::MxResolver,
+        domain: &str,
+        port: u16,
+        options: SmtpOptions,
+    ) -> Result<SmtpTransport, SmtpError> {
+        let hosts = resolver.mail_hosts_blocking(domain, port)?;
+        let mut last = super::mx::MxError::NoHost(domain.to_owned()).into();
+        for (addr, o) in super::mx::attempts(&hosts, &options) {
+            match SmtpTransport::connect(&addr, o) {
+                Ok(t) => return Ok(t),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// What the server offered (after TLS, its second EHLO reply).

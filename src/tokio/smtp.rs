@@ -54,6 +54,26 @@ impl SmtpTransport {
         Ok(t)
     }
 
+    /// Connects to the mail hosts of `domain` on `port`, best first; see
+    /// [`crate::blocking::SmtpTransport::connect_domain`].
+    #[cfg(feature = "mx")]
+    pub async fn connect_domain(
+        resolver: &crate::blocking::mx::MxResolver,
+        domain: &str,
+        port: u16,
+        options: SmtpOptions,
+    ) -> Result<SmtpTransport, SmtpError> {
+        let hosts = resolver.mail_hosts(domain, port).await?;
+        let mut last = crate::blocking::mx::MxError::NoHost(domain.to_owned()).into();
+        for (addr, o) in crate::blocking::mx::attempts(&hosts, &options) {
+            match SmtpTransport::connect(&addr, o).await {
+                Ok(t) => return Ok(t),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
     /// What the server offered (after TLS, its second EHLO reply).
     pub fn capabilities(&self) -> Option<&Capabilities<'static>> {
         self.s.caps.as_ref()

@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod corpus;
+pub mod dns;
 pub mod dovecot;
 pub mod peer;
 
