@@ -36,7 +36,8 @@
 //! `mailwire::blocking` module (feature `blocking`, off by default)
 //! runs the client machines over std sockets and rustls: an SMTP transport,
 //! a POP3 session and an IMAP session; `mailwire::tokio` (feature `tokio`)
-//! has the same three on tokio.
+//! has the same three on tokio (IMAP IDLE as a `Stream`). Feature `mx`
+//! adds MX lookup to the SMTP transports (`connect_domain`).
 
 #![deny(missing_docs)]
 

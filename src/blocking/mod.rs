@@ -15,6 +15,11 @@
 //! - [`imap`]: [`ImapSession`], an IMAP client session (login, folders,
 //!   select, search, fetch streamed to a writer, store, move, append,
 //!   expunge, IDLE as a blocking iterator).
+//! - `mx` (feature `mx`): where mail for a domain goes (MX, else the
+//!   implicit MX; RFC 5321 §5.1), for `SmtpTransport::connect_domain`.
+//!
+//! The POP3 and IMAP session logic is written once, generic over the
+//! socket, and shared with the tokio sessions of `mailwire::tokio`.
 //!
 //! ```no_run
 //! use mailwire::blocking::{ImapOptions, ImapSession, Security};
