@@ -85,80 +85,79 @@ use mailwire::imap::{
     SeqRange, SequenceSet, SpecificFields, StoreKind,
 };
 
-const USAGE: &str = "usage: imap --server HOST:PORT --user U --password P [--starttls | --tls] \
-[--ca-file PEM | --insecure] [--folder F] COMMAND (folders, list, read, headers, part, search, \
-flag, move, delete, download, sync, watch; see the source's docs)";
-
-#[derive(Default)]
+/// The command line (see the module docs for the commands).
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "imap",
+    about = "An IMAP user agent: offline download, online commands, a Maildir sync, IDLE watch",
+    after_help = "COMMAND: folders, list [FOLDER], read UID, headers UID, part UID SECTION, \
+search, flag UIDS, move UIDS FOLDER, delete UIDS, download, sync, watch \
+(see the example's source docs)"
+)]
 struct Args {
+    /// The server, HOST:PORT.
+    #[arg(long)]
     server: String,
+    /// The user name.
+    #[arg(long)]
     user: String,
+    /// The password.
+    #[arg(long)]
     password: String,
+    /// STARTTLS (RFC 9051 §6.2.1), required.
+    #[arg(long, conflicts_with = "tls")]
     starttls: bool,
+    /// Implicit TLS (port 993).
+    #[arg(long)]
     tls: bool,
+    /// Trust only the CA certificates of this PEM file.
+    #[arg(long)]
     ca_file: Option<String>,
+    /// Accept any certificate (tests only).
+    #[arg(long)]
     insecure: bool,
+    /// The folder the online commands work in (default INBOX).
+    #[arg(long)]
     folder: Option<String>,
-    words: Vec<String>,
+    /// download: the Maildir; part: the file.
+    #[arg(long)]
     out: Option<PathBuf>,
+    /// sync: the directory of the Maildir mirror.
+    #[arg(long)]
     dir: Option<PathBuf>,
+    /// download: delete on the server once stored.
+    #[arg(long)]
     delete: bool,
+    /// list: at most this many messages (the newest).
+    #[arg(long)]
     limit: Option<usize>,
+    /// search: the sender contains this.
+    #[arg(long)]
     from: Option<String>,
+    /// search: the subject contains this.
+    #[arg(long)]
     subject: Option<String>,
+    /// search: the message contains this.
+    #[arg(long)]
     text: Option<String>,
+    /// search: since this date (2024-02-01 or 1-Feb-2024).
+    #[arg(long)]
     since: Option<String>,
+    /// flag: flags to add.
+    #[arg(long)]
     add: Vec<String>,
+    /// flag: flags to remove.
+    #[arg(long)]
     remove: Vec<String>,
+    /// watch: stop after this many seconds.
+    #[arg(long)]
     timeout: Option<u64>,
+    /// watch: stop after this many messages.
+    #[arg(long)]
     count: Option<usize>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args::default();
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        let num = |s: String, name: &str| {
-            s.parse::<u64>()
-                .map_err(|_| format!("{name} takes a number, not {s:?}"))
-        };
-        match arg.as_str() {
-            "--server" => a.server = val("--server")?,
-            "--user" => a.user = val("--user")?,
-            "--password" => a.password = val("--password")?,
-            "--starttls" => a.starttls = true,
-            "--tls" => a.tls = true,
-            "--ca-file" => a.ca_file = Some(val("--ca-file")?),
-            "--insecure" => a.insecure = true,
-            "--folder" => a.folder = Some(val("--folder")?),
-            "--out" => a.out = Some(val("--out")?.into()),
-            "--dir" => a.dir = Some(val("--dir")?.into()),
-            "--delete" => a.delete = true,
-            "--limit" => a.limit = Some(num(val("--limit")?, "--limit")? as usize),
-            "--from" => a.from = Some(val("--from")?),
-            "--subject" => a.subject = Some(val("--subject")?),
-            "--text" => a.text = Some(val("--text")?),
-            "--since" => a.since = Some(val("--since")?),
-            "--add" => a.add.push(val("--add")?),
-            "--remove" => a.remove.push(val("--remove")?),
-            "--timeout" => a.timeout = Some(num(val("--timeout")?, "--timeout")?),
-            "--count" => a.count = Some(num(val("--count")?, "--count")? as usize),
-            "-h" | "--help" => return Err(String::new()),
-            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
-            s => a.words.push(s.to_owned()),
-        }
-    }
-    if a.server.is_empty() || a.user.is_empty() {
-        return Err("--server, --user and --password are required".into());
-    }
-    if a.starttls && a.tls {
-        return Err("--starttls and --tls exclude each other".into());
-    }
-    if a.words.is_empty() {
-        return Err("a COMMAND is required".into());
-    }
-    Ok(a)
+    /// The command and its arguments.
+    #[arg(required = true)]
+    words: Vec<String>,
 }
 
 /// A failure: a usage or connection error (exit 2) or a refused command (exit 1).
@@ -1394,16 +1393,7 @@ fn run(a: &Args) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("imap: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Refused(e)) => {

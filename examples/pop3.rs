@@ -1,6 +1,6 @@
 //! An offline mail user agent over POP3 (RFC 1939): downloads a maildrop into
-//! a local Maildir, built on `mailwire::pop3::client::Client` over a std
-//! socket, with rustls for STLS (RFC 2595) and implicit TLS.
+//! a local Maildir with the blocking driver `mailwire::blocking::Pop3Session`
+//! (STLS, RFC 2595, or implicit TLS through rustls; the best login method).
 //!
 //! ```text
 //! cargo run --example pop3 -- --server HOST:PORT --user U --password P \
@@ -20,167 +20,74 @@
 //!   (default: the best the server offers).
 //!
 //! Without `--starttls` or `--tls` the session is plaintext and passwords
-//! may be sent in the clear (loopback tests). Prints a line per message and
-//! a summary.
+//! may be sent in the clear (loopback tests). With them the certificate is
+//! verified against the webpki roots, or the CAs of `--ca`; `--insecure`
+//! accepts any (tests). Prints a line per message and a summary.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, Read, Write};
-use std::net::TcpStream;
-use std::num::NonZeroU32;
+use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use mailwire::pop3::client::{AuthChoice, Client, CommandHandle, Event, Options, TlsMode};
-use mailwire::pop3::{Command, MsgNum};
+use mailwire::blocking::{Pop3Error, Pop3Options, Pop3Session, Security, Verification};
+use mailwire::pop3::client::AuthChoice;
 use mailwire::sasl::Mechanism;
-
-const USAGE: &str = "usage: pop3 --server HOST:PORT --user U --password P [--starttls | --tls] \
-[--ca FILE | --insecure] [--auth-mech NAME] [--keep | --delete] [--headers-only] --out DIR";
 
 const UIDL_FILE: &str = ".mailwire-pop3-uidl";
 
-#[derive(Debug)]
+/// The command line.
+#[derive(Debug, clap::Parser)]
+#[command(name = "pop3", about = "Download a POP3 maildrop into a local Maildir")]
 struct Args {
+    /// The server, HOST:PORT.
+    #[arg(long)]
     server: String,
+    /// The user name.
+    #[arg(long)]
     user: String,
+    /// The password.
+    #[arg(long)]
     password: String,
-    tls: TlsMode,
+    /// STLS (RFC 2595), required.
+    #[arg(long, conflicts_with = "tls")]
+    starttls: bool,
+    /// Implicit TLS (port 995).
+    #[arg(long)]
+    tls: bool,
+    /// Trust only the CA certificates of this PEM file.
+    #[arg(long, conflicts_with = "insecure")]
     ca: Option<PathBuf>,
+    /// Accept any certificate (tests only).
+    #[arg(long)]
     insecure: bool,
-    auth: AuthChoice,
+    /// SCRAM-SHA-256, CRAM-MD5, PLAIN, LOGIN, APOP or USER (default: the best offered).
+    #[arg(long, value_parser = auth_choice)]
+    auth_mech: Option<AuthChoice>,
+    /// Leave the messages on the server (the default).
+    #[arg(long, conflicts_with = "delete")]
+    keep: bool,
+    /// Delete each message on the server once stored.
+    #[arg(long, conflicts_with = "headers_only")]
     delete: bool,
+    /// Fetch the header only (TOP n 0).
+    #[arg(long)]
     headers_only: bool,
+    /// The Maildir to store into.
+    #[arg(long)]
     out: PathBuf,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut it = std::env::args().skip(1);
-    let mut a = Args {
-        server: String::new(),
-        user: String::new(),
-        password: String::new(),
-        tls: TlsMode::None,
-        ca: None,
-        insecure: false,
-        auth: AuthChoice::Auto,
-        delete: false,
-        headers_only: false,
-        out: PathBuf::new(),
-    };
-    let mut out = None;
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--server" => a.server = value("--server")?,
-            "--user" => a.user = value("--user")?,
-            "--password" => a.password = value("--password")?,
-            "--starttls" => a.tls = TlsMode::StartTls,
-            "--tls" => a.tls = TlsMode::Implicit,
-            "--ca" => a.ca = Some(PathBuf::from(value("--ca")?)),
-            "--insecure" => a.insecure = true,
-            "--auth-mech" => {
-                let v = value("--auth-mech")?;
-                a.auth = match v.to_ascii_uppercase().as_str() {
-                    "APOP" => AuthChoice::Apop,
-                    "USER" => AuthChoice::User,
-                    other => AuthChoice::Sasl(
-                        Mechanism::from_name(other.as_bytes())
-                            .ok_or_else(|| format!("unknown mechanism {v}"))?,
-                    ),
-                };
-            }
-            "--keep" => a.delete = false,
-            "--delete" => a.delete = true,
-            "--headers-only" => a.headers_only = true,
-            "--out" => out = Some(PathBuf::from(value("--out")?)),
-            "-h" | "--help" => return Err(USAGE.to_owned()),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if a.server.is_empty() || a.user.is_empty() {
-        return Err("--server and --user are required".into());
-    }
-    a.out = out.ok_or("--out is required")?;
-    if a.delete && a.headers_only {
-        return Err("--delete with --headers-only would delete messages never stored".into());
-    }
-    if a.tls != TlsMode::None && a.ca.is_none() && !a.insecure {
-        return Err("TLS needs --ca FILE (a PEM certificate to trust) or --insecure".into());
-    }
-    Ok(a)
-}
-
-// ----- transport ------------------------------------------------------------
-
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
-    Gone,
-}
-
-impl Stream {
-    fn tcp(&self) -> Option<&TcpStream> {
-        match self {
-            Stream::Plain(s) => Some(s),
-            Stream::Tls(t) => Some(&t.sock),
-            Stream::Gone => None,
-        }
-    }
-
-    fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.write_all(data),
-            Stream::Tls(t) => {
-                t.write_all(data)?;
-                t.flush()
-            }
-            Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
-        }
-    }
-
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(t) => match t.read(buf) {
-                // A peer that closes without close_notify: treat as EOF.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
-                r => r,
-            },
-            Stream::Gone => Ok(0),
-        }
-    }
-
-    fn start_tls(&mut self, config: Arc<rustls::ClientConfig>, host: &str) -> Result<(), String> {
-        let Stream::Plain(sock) = std::mem::replace(self, Stream::Gone) else {
-            return Err("TLS is already running".into());
-        };
-        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-            .map_err(|e| format!("{host}: {e}"))?;
-        let conn = rustls::ClientConnection::new(config, name).map_err(|e| e.to_string())?;
-        let mut tls = rustls::StreamOwned::new(conn, sock);
-        while tls.conn.is_handshaking() {
-            tls.conn
-                .complete_io(&mut tls.sock)
-                .map_err(|e| format!("TLS handshake: {e}"))?;
-        }
-        *self = Stream::Tls(Box::new(tls));
-        Ok(())
-    }
-}
-
-fn tls_config(args: &Args) -> Result<Arc<rustls::ClientConfig>, String> {
-    use mailwire::blocking::Verification;
-    let verification = match &args.ca {
-        Some(ca) => Verification::ca_file(ca).map_err(|e| format!("{}: {e}", ca.display()))?,
-        None => {
-            eprintln!("pop3: warning: --insecure: the server certificate is not verified");
-            Verification::InsecureAcceptAny
-        }
-    };
-    mailwire::blocking::tls::client_config(&verification).map_err(|e| e.to_string())
+fn auth_choice(v: &str) -> Result<AuthChoice, String> {
+    Ok(match v.to_ascii_uppercase().as_str() {
+        "APOP" => AuthChoice::Apop,
+        "USER" => AuthChoice::User,
+        other => AuthChoice::Sasl(
+            Mechanism::from_name(other.as_bytes())
+                .ok_or_else(|| format!("unknown mechanism {v}"))?,
+        ),
+    })
 }
 
 // ----- the Maildir ------------------------------------------------------------
@@ -243,15 +150,6 @@ impl Maildir {
     }
 }
 
-/// A message being written to `tmp/`.
-struct Download {
-    msg: MsgNum,
-    uid: Option<String>,
-    tmp: PathBuf,
-    name: String,
-    file: File,
-}
-
 // ----- the session --------------------------------------------------------------
 
 #[derive(Default)]
@@ -263,299 +161,122 @@ struct Summary {
     failed: u64,
 }
 
-struct Session {
-    args: Args,
-    maildir: Maildir,
-    client: Client,
-    /// UIDL answers by message number.
-    uids: BTreeMap<u32, String>,
-    sizes: BTreeMap<u32, u64>,
-    uidl_handle: Option<CommandHandle>,
-    list_handle: Option<CommandHandle>,
-    listed: u8,
-    retrievals: BTreeMap<CommandHandle, MsgNum>,
-    current: Option<Download>,
-    outstanding: usize,
-    quit_sent: bool,
-    summary: Summary,
+fn connect(a: &Args) -> Result<Pop3Session, String> {
+    let mut o = Pop3Options::new(&a.user, &a.password);
+    o.transport.security = match (a.starttls, a.tls) {
+        (true, _) => Security::StartTls,
+        (_, true) => Security::Implicit,
+        _ => Security::Plain,
+    };
+    if let Some(ca) = &a.ca {
+        o.transport.verification =
+            Verification::ca_file(ca).map_err(|e| format!("{}: {e}", ca.display()))?;
+    } else if a.insecure {
+        eprintln!("pop3: warning: --insecure: the server certificate is not verified");
+        o.transport.verification = Verification::InsecureAcceptAny;
+    }
+    o.machine.allow_plaintext_auth = o.transport.security == Security::Plain;
+    if let Some(choice) = a.auth_mech {
+        o.machine.auth = choice;
+    }
+    let pop = Pop3Session::connect(&a.server, o).map_err(|e| e.to_string())?;
+    eprintln!("pop3: logged in with {:?}", pop.login_method());
+    Ok(pop)
 }
 
-impl Session {
-    fn on_event(&mut self, ev: Event) -> Result<bool, String> {
-        match ev {
-            Event::Ready {
-                method, greeting, ..
-            } => {
-                eprintln!(
-                    "pop3: logged in with {method:?}: {}",
-                    greeting.text.to_str_lossy()
-                );
-                self.uidl_handle = self.client.enqueue(Command::Uidl(None)).ok();
-                self.list_handle = self.client.enqueue(Command::List(None)).ok();
-            }
-            Event::Uidl { handle, listings } if Some(handle) == self.uidl_handle => {
-                for l in listings {
-                    self.uids.insert(l.msg.get(), l.uid.to_string());
-                }
-                self.listed += 1;
-            }
-            Event::List { handle, listings } if Some(handle) == self.list_handle => {
-                for l in listings {
-                    self.sizes.insert(l.msg.get(), l.size);
-                }
-                self.listed += 1;
-            }
-            Event::Failed { handle, status } if Some(handle) == self.uidl_handle => {
-                eprintln!(
-                    "pop3: the server has no UIDL ({}): every message is fetched",
-                    status.text.to_str_lossy()
-                );
-                self.listed += 1;
-            }
-            Event::Failed { handle, status } => {
-                self.summary.failed += 1;
-                if let Some(msg) = self.retrievals.remove(&handle) {
-                    println!(
-                        "message {msg}: not retrieved: {}",
-                        status.text.to_str_lossy()
-                    );
-                    self.outstanding -= 1;
-                } else {
-                    println!("command failed: {}", status.text.to_str_lossy());
-                    self.outstanding = self.outstanding.saturating_sub(1);
-                }
-            }
-            Event::MessageStart { handle, msg } => {
-                let name = self.maildir.name();
-                let tmp = self.maildir.root.join("tmp").join(&name);
-                let file = File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-                let _ = handle;
-                self.current = Some(Download {
-                    msg,
-                    uid: self.uids.get(&msg.get()).cloned(),
-                    tmp,
-                    name,
-                    file,
-                });
-            }
-            Event::MessageChunk { data, .. } => {
-                if let Some(d) = &mut self.current {
-                    d.file
-                        .write_all(&data)
-                        .map_err(|e| format!("{}: {e}", d.tmp.display()))?;
-                }
-            }
-            Event::MessageEnd { handle, size } => {
-                let Some(d) = self.current.take() else {
-                    return Ok(false);
-                };
-                self.retrievals.remove(&handle);
-                self.store(d, size)?;
-                self.outstanding -= 1;
-            }
-            Event::Done { .. } => self.outstanding = self.outstanding.saturating_sub(1),
-            Event::Closed { reason } => {
-                return match reason {
-                    mailwire::pop3::ConnectionError::Quit => Ok(true),
-                    other => Err(format!("connection ended: {other}")),
-                };
-            }
-            _ => {}
+/// Retrieves message `number` into `tmp/`, fsyncs it and renames it into
+/// `new/`; returns its name and size, or the session's error (the outer
+/// error is a local file's).
+fn store(
+    pop: &mut Pop3Session,
+    dir: &mut Maildir,
+    number: u32,
+    a: &Args,
+) -> Result<Result<(String, u64), Pop3Error>, String> {
+    let name = dir.name();
+    let tmp = dir.root.join("tmp").join(&name);
+    let mut file = File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let got = if a.headers_only {
+        pop.top(number, 0, &mut file)
+    } else {
+        pop.retrieve(number, &mut file)
+    };
+    let size = match got {
+        Ok(size) => size,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Ok(Err(e));
         }
-        if self.listed == 2 {
-            self.listed = 3;
-            self.plan();
-        }
-        if self.listed == 3 && self.outstanding == 0 && !self.quit_sent {
-            self.quit_sent = true;
-            let _ = self.client.enqueue(Command::Quit);
-        }
-        Ok(false)
-    }
+    };
+    file.sync_all()
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let dest = dir.root.join("new").join(&name);
+    fs::rename(&tmp, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+    fsync_dir(&dir.root.join("new")).map_err(|e| e.to_string())?;
+    Ok(Ok((name, size)))
+}
 
-    /// Queues a RETR (or TOP) for every message not stored yet.
-    fn plan(&mut self) {
-        let numbers: Vec<u32> = self.sizes.keys().copied().collect();
-        for n in numbers {
-            let Some(msg) = NonZeroU32::new(n) else {
-                continue;
-            };
-            if self
-                .uids
-                .get(&n)
-                .is_some_and(|uid| self.maildir.have.contains(uid))
-            {
-                self.summary.skipped += 1;
-                // Already stored in an earlier run: in delete mode it may
-                // go now.
-                if self.args.delete && self.client.enqueue(Command::Dele(msg)).is_ok() {
-                    self.outstanding += 1;
-                    self.summary.deleted += 1;
-                }
-                continue;
-            }
-            let cmd = if self.args.headers_only {
-                Command::Top { msg, lines: 0 }
-            } else {
-                Command::Retr(msg)
-            };
-            if let Ok(h) = self.client.enqueue(cmd) {
-                self.retrievals.insert(h, msg);
-                self.outstanding += 1;
-            }
-        }
+fn run(a: &Args) -> Result<Summary, String> {
+    let mut dir = Maildir::open(&a.out).map_err(|e| format!("{}: {e}", a.out.display()))?;
+    let mut pop = connect(a)?;
+    let mut s = Summary::default();
+    let list = pop.list().map_err(|e| e.to_string())?;
+    if list.iter().any(|m| m.uid.is_none()) {
+        eprintln!("pop3: the server has no UIDL: every message is fetched");
     }
-
-    fn store(&mut self, d: Download, size: u64) -> Result<(), String> {
-        let Download {
-            msg,
-            uid,
-            tmp,
-            name,
-            file,
-        } = d;
-        file.sync_all()
-            .map_err(|e| format!("{}: {e}", tmp.display()))?;
-        drop(file);
-        let dest = self.maildir.root.join("new").join(&name);
-        fs::rename(&tmp, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
-        fsync_dir(&self.maildir.root.join("new")).map_err(|e| e.to_string())?;
-        self.summary.fetched += 1;
-        self.summary.octets += size;
-        if let Some(uid) = uid.as_deref().filter(|_| !self.args.headers_only) {
-            self.maildir.record_uid(uid).map_err(|e| e.to_string())?;
+    for m in list {
+        let stored = m.uid.as_ref().is_some_and(|u| dir.have.contains(u));
+        let mut line = None;
+        if stored {
+            s.skipped += 1;
+        } else {
+            match store(&mut pop, &mut dir, m.number, a)? {
+                Ok((name, size)) => {
+                    s.fetched += 1;
+                    s.octets += size;
+                    if let Some(uid) = m.uid.as_deref().filter(|_| !a.headers_only) {
+                        dir.record_uid(uid).map_err(|e| e.to_string())?;
+                    }
+                    let uid = m.uid.as_deref().map(|u| format!(" uid {u}"));
+                    line = Some(format!(
+                        "message {}: {size} octets{} -> new/{name}",
+                        m.number,
+                        uid.unwrap_or_default()
+                    ));
+                }
+                Err(Pop3Error::Failed { status, .. }) => {
+                    s.failed += 1;
+                    println!("message {}: not retrieved: {status}", m.number);
+                    continue;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
         }
-        let mut line = format!(
-            "message {msg}: {size} octets{} -> new/{name}",
-            uid.as_deref()
-                .map(|u| format!(" uid {u}"))
-                .unwrap_or_default()
-        );
         // Only now, with the copy on disk, may the original go.
-        if self.args.delete && self.client.enqueue(Command::Dele(msg)).is_ok() {
-            self.outstanding += 1;
-            self.summary.deleted += 1;
-            line.push_str(" (deleted at QUIT)");
-        }
-        println!("{line}");
-        Ok(())
-    }
-}
-
-fn random_nonce() -> String {
-    let mut b = [0u8; 18];
-    if let Ok(mut f) = File::open("/dev/urandom") {
-        let _ = f.read_exact(&mut b);
-    } else {
-        let t = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        b[..16].copy_from_slice(&t.to_le_bytes());
-    }
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn run(args: Args) -> Result<Summary, String> {
-    let host = args
-        .server
-        .rsplit_once(':')
-        .map_or(args.server.as_str(), |(h, _)| h)
-        .trim_matches(['[', ']'])
-        .to_owned();
-    let sock = TcpStream::connect(&args.server).map_err(|e| format!("{}: {e}", args.server))?;
-    let _ = sock.set_nodelay(true);
-    let mut stream = Stream::Plain(sock);
-    let tls = if args.tls != TlsMode::None {
-        Some(tls_config(&args)?)
-    } else {
-        None
-    };
-    if args.tls == TlsMode::Implicit {
-        stream.start_tls(tls.clone().ok_or("no TLS config")?, &host)?;
-    }
-    let mut o = Options::new(args.user.clone(), args.password.clone());
-    o.tls = args.tls;
-    o.auth = args.auth;
-    o.allow_plaintext_auth = args.tls == TlsMode::None;
-    o.sasl_nonce = random_nonce();
-    let maildir = Maildir::open(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let mut s = Session {
-        client: Client::new(o, Instant::now()),
-        args,
-        maildir,
-        uids: BTreeMap::new(),
-        sizes: BTreeMap::new(),
-        uidl_handle: None,
-        list_handle: None,
-        listed: 0,
-        retrievals: BTreeMap::new(),
-        current: None,
-        outstanding: 0,
-        quit_sent: false,
-        summary: Summary::default(),
-    };
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        // 1. what to send, 2. what happened, 3. when to wake up.
-        while s.client.poll_transmit(Instant::now(), &mut out).is_some() {}
-        if !out.is_empty() {
-            stream.write_all(&out).map_err(|e| format!("write: {e}"))?;
-            out.clear();
-        }
-        let mut answered = false;
-        while let Some(ev) = s.client.poll_event() {
-            answered = true;
-            if matches!(ev, Event::StartTls) {
-                while s.client.poll_transmit(Instant::now(), &mut out).is_some() {}
-                stream.start_tls(tls.clone().ok_or("STLS without a TLS config")?, &host)?;
-                s.client.handle_tls_established(Instant::now());
-                continue;
-            }
-            if s.on_event(ev)? {
-                if let Some(d) = s.current.take() {
-                    let _ = fs::remove_file(d.tmp);
+        if a.delete {
+            match pop.delete(m.number) {
+                Ok(()) => {
+                    s.deleted += 1;
+                    line = line.map(|l| l + " (deleted at QUIT)");
                 }
-                return Ok(s.summary);
+                Err(Pop3Error::Failed { status, .. }) => {
+                    s.failed += 1;
+                    println!("command failed: {status}");
+                }
+                Err(e) => return Err(e.to_string()),
             }
         }
-        if answered {
-            continue;
-        }
-        let timeout = s.client.poll_timeout().map(|t| {
-            t.saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1))
-        });
-        if let Some(tcp) = stream.tcp() {
-            let _ = tcp.set_read_timeout(timeout);
-        }
-        match stream.read(&mut buf) {
-            Ok(0) => s.client.handle_eof(Instant::now()),
-            Ok(n) => s.client.handle_input(Instant::now(), &buf[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                s.client.handle_timeout(Instant::now())
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(format!("read: {e}")),
+        if let Some(l) = line {
+            println!("{l}");
         }
     }
+    pop.quit().map_err(|e| format!("connection ended: {e}"))?;
+    Ok(s)
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("pop3: {e}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(args) {
+    let args = <Args as clap::Parser>::parse();
+    match run(&args) {
         Ok(s) => {
             println!(
                 "summary: {} fetched ({} octets), {} already stored, {} deleted, {} failed",

@@ -1,6 +1,13 @@
 //! `send`: a user agent that composes (or reads) a message and submits it
 //! over SMTP with mailwire-smtp's client state machine on a std socket.
 //!
+//! This is the one example that keeps the raw sans-IO driver loop (feed
+//! the machine what the socket read, write what it transmits, act on its
+//! events, honour its deadline, run the TLS handshake when it asks):
+//! what embedding a machine in another runtime or event loop takes. The
+//! shorter way is the ready driver, `mailwire::blocking::SmtpTransport`
+//! (or `mailwire::tokio::SmtpTransport`), as in the README.
+//!
 //! ```text
 //! cargo run --example send -- --server HOST:PORT [--starttls | --tls] [--ca-file PEM]
 //!     [--user U --password P] [--from ADDR] [--to ADDR]... [--cc ADDR]... [--bcc ADDR]...
@@ -26,62 +33,60 @@ use mailwire::sasl::{Credentials, Secret};
 use mailwire::smtp::client::{Client, Envelope, Event, MailError, Options, TlsMode};
 use mailwire::smtp::{ForwardPath, Host, Mailbox, ReversePath};
 
-#[derive(Default)]
+/// The command line.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "send",
+    about = "Compose (or read) a message and submit it over SMTP"
+)]
 struct Args {
+    /// The server, HOST:PORT.
+    #[arg(long)]
     server: String,
+    /// STARTTLS (RFC 3207), required.
+    #[arg(long, conflicts_with = "tls")]
     starttls: bool,
+    /// Implicit TLS (port 465, RFC 8314).
+    #[arg(long)]
     tls: bool,
+    /// Trust only the CA certificates of this PEM file.
+    #[arg(long)]
     ca_file: Option<String>,
+    /// AUTH as this user.
+    #[arg(long, requires = "password")]
     user: Option<String>,
+    /// The password for --user.
+    #[arg(long, requires = "user")]
     password: Option<String>,
+    /// From: of the composed message.
+    #[arg(long)]
     from: Option<String>,
+    /// A To: recipient.
+    #[arg(long)]
     to: Vec<String>,
+    /// A Cc: recipient.
+    #[arg(long)]
     cc: Vec<String>,
+    /// A Bcc: recipient (in the envelope, not in the copy sent).
+    #[arg(long)]
     bcc: Vec<String>,
+    /// Subject: of the composed message.
+    #[arg(long)]
     subject: Option<String>,
+    /// The text of the composed message.
+    #[arg(long, conflicts_with = "body_file")]
     body: Option<String>,
+    /// The text of the composed message, from a file.
+    #[arg(long)]
     body_file: Option<String>,
+    /// A file to attach.
+    #[arg(long)]
     attach: Vec<String>,
+    /// The EHLO name.
+    #[arg(long)]
     helo: Option<String>,
+    /// A message to send as it is, instead of composing one.
     file: Option<String>,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut a = Args::default();
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut val = |name: &str| it.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--server" => a.server = val("--server")?,
-            "--starttls" => a.starttls = true,
-            "--tls" => a.tls = true,
-            "--ca-file" => a.ca_file = Some(val("--ca-file")?),
-            "--user" => a.user = Some(val("--user")?),
-            "--password" => a.password = Some(val("--password")?),
-            "--from" => a.from = Some(val("--from")?),
-            "--to" => a.to.push(val("--to")?),
-            "--cc" => a.cc.push(val("--cc")?),
-            "--bcc" => a.bcc.push(val("--bcc")?),
-            "--subject" => a.subject = Some(val("--subject")?),
-            "--body" => a.body = Some(val("--body")?),
-            "--body-file" => a.body_file = Some(val("--body-file")?),
-            "--attach" => a.attach.push(val("--attach")?),
-            "--helo" => a.helo = Some(val("--helo")?),
-            "-h" | "--help" => return Err(String::new()),
-            s if s.starts_with("--") => return Err(format!("unknown option {s}")),
-            s => a.file = Some(s.to_owned()),
-        }
-    }
-    if a.server.is_empty() {
-        return Err("--server HOST:PORT is required".to_owned());
-    }
-    if a.starttls && a.tls {
-        return Err("--starttls and --tls exclude each other".to_owned());
-    }
-    if a.user.is_some() != a.password.is_some() {
-        return Err("--user and --password go together".to_owned());
-    }
-    Ok(a)
 }
 
 fn guess_type(name: &str) -> &'static str {
@@ -382,18 +387,7 @@ fn run(a: Args) -> Result<bool, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("send: {e}");
-            }
-            eprintln!(
-                "usage: send --server HOST:PORT [--starttls | --tls] [--ca-file PEM] [--user U --password P] [--from ADDR] [--to ADDR]... [--cc ADDR]... [--bcc ADDR]... [--subject S] [--body TEXT | --body-file F] [--attach FILE]... [--helo NAME] [MESSAGE.eml]"
-            );
-            return ExitCode::from(2);
-        }
-    };
+    let args = <Args as clap::Parser>::parse();
     match run(args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),

@@ -1,5 +1,23 @@
 //! # mailwire
 //!
+//! ```
+//! use mailwire::message::Message;
+//! use mailwire::mime::builder::MessageBuilder;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let raw = MessageBuilder::new()
+//!     .header("From", "fred@example.org")?
+//!     .header("Subject", "Hello")?
+//!     .text("Hi.\r\n")
+//!     .build();
+//! assert_eq!(Message::parse(&raw).subject().as_deref(), Some("Hello"));
+//! # Ok(()) }
+//! ```
+//!
+//! Sending it over SMTP takes the blocking driver
+//! (`mailwire::blocking::SmtpTransport`, feature `blocking`) or the tokio
+//! one (`mailwire::tokio::SmtpTransport`, feature `tokio`); the README has
+//! the whole examples, and a tokio IMAP reader.
+//!
 //! Sans-IO Internet mail for Rust. Each protocol and format lives in its own
 //! crate; this facade re-exports each one as a module behind a default-on
 //! cargo feature of the same name:
@@ -18,7 +36,8 @@
 //! `mailwire::blocking` module (feature `blocking`, off by default)
 //! runs the client machines over std sockets and rustls: an SMTP transport,
 //! a POP3 session and an IMAP session; `mailwire::tokio` (feature `tokio`)
-//! has the SMTP transport on tokio.
+//! has the same three on tokio (IMAP IDLE as a `Stream`). Feature `mx`
+//! adds MX lookup to the SMTP transports (`connect_domain`).
 
 #![deny(missing_docs)]
 
@@ -56,7 +75,8 @@ pub mod blocking;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 
-/// The code blocks of README.md, compiled as doctests.
-#[cfg(all(doctest, feature = "blocking"))]
+/// The code blocks of README.md, compiled as doctests (the first needs
+/// the `blocking` driver, the second the `tokio` one).
+#[cfg(all(doctest, feature = "tokio"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -14,6 +14,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::dovecot::{Dovecot, free_port};
+use common::pop3_plain;
 use mailwire::blocking::{
     Pop3Error, Pop3Options, Pop3Session, Security, SmtpOptions, SmtpTransport,
 };
@@ -27,13 +28,6 @@ fn message(i: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-fn plain(user: &str, password: &str) -> Pop3Options {
-    let mut o = Pop3Options::new(user, password);
-    o.transport.security = Security::Plain;
-    o.machine.allow_plaintext_auth = true;
-    o
-}
-
 #[test]
 #[ignore = "interop: needs dovecot (bash .ci/install-peers)"]
 fn session_against_dovecot() {
@@ -43,7 +37,7 @@ fn session_against_dovecot() {
     }
     let addr = format!("127.0.0.1:{}", d.port);
     // Wrong password: refused, with Dovecot's text.
-    let err = Pop3Session::connect(&addr, plain("testuser", "wrong")).unwrap_err();
+    let err = Pop3Session::connect(&addr, pop3_plain("testuser", "wrong")).unwrap_err();
     assert!(
         matches!(
             err,
@@ -56,14 +50,14 @@ fn session_against_dovecot() {
     o.transport.security = Security::Plain;
     assert!(Pop3Session::connect(&addr, o).is_err());
     // STLS required, Dovecot here has ssl = no.
-    let mut o = plain("testuser", "testpass");
+    let mut o = pop3_plain("testuser", "testpass");
     o.transport.security = Security::StartTls;
     assert!(matches!(
         Pop3Session::connect(&addr, o),
         Err(Pop3Error::Closed(_))
     ));
 
-    let mut pop = Pop3Session::connect(&addr, plain("testuser", "testpass")).unwrap();
+    let mut pop = Pop3Session::connect(&addr, pop3_plain("testuser", "testpass")).unwrap();
     assert!(matches!(pop.login_method(), Some(LoginMethod::Sasl(_))));
     let (count, size) = pop.stat().unwrap();
     assert_eq!(count, 3);
@@ -102,7 +96,7 @@ fn session_against_dovecot() {
 
     // Next session: a new message arrived; only it is new.
     d.deliver("1000000009.M1P1Q9.test", &message(9));
-    let mut pop = Pop3Session::connect(&addr, plain("testuser", "testpass")).unwrap();
+    let mut pop = Pop3Session::connect(&addr, pop3_plain("testuser", "testpass")).unwrap();
     let new = pop.new_messages(&seen).unwrap();
     assert_eq!(new.len(), 1, "{new:?}");
     let mut got = Vec::new();
@@ -114,7 +108,7 @@ fn session_against_dovecot() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(d.count(), 3);
     // USER/PASS when asked for.
-    let o = plain("testuser", "testpass").auth(mailwire::pop3::client::AuthChoice::User);
+    let o = pop3_plain("testuser", "testpass").auth(mailwire::pop3::client::AuthChoice::User);
     let pop = Pop3Session::connect(&addr, o).unwrap();
     assert_eq!(pop.login_method(), Some(LoginMethod::User));
     pop.quit().unwrap();
@@ -141,7 +135,7 @@ fn session_against_the_mailserver_with_smtp_delivery() {
     smtp.quit().unwrap();
     srv.wait_messages("demo", 2, std::time::Duration::from_secs(10));
 
-    let mut pop = Pop3Session::connect(&pop3, plain("demo", "demo")).unwrap();
+    let mut pop = Pop3Session::connect(&pop3, pop3_plain("demo", "demo")).unwrap();
     let list = pop.list().unwrap();
     assert_eq!(list.len(), 2, "{list:?}");
     let mut bodies = Vec::new();
@@ -162,10 +156,10 @@ fn session_against_the_mailserver_with_smtp_delivery() {
         pop.delete(m.number).unwrap();
     }
     pop.quit().unwrap();
-    let mut pop = Pop3Session::connect(&pop3, plain("demo", "demo")).unwrap();
+    let mut pop = Pop3Session::connect(&pop3, pop3_plain("demo", "demo")).unwrap();
     assert_eq!(pop.stat().unwrap().0, 0);
     // A wrong password: the session is refused.
-    let err = Pop3Session::connect(&pop3, plain("demo", "nope")).unwrap_err();
+    let err = Pop3Session::connect(&pop3, pop3_plain("demo", "nope")).unwrap_err();
     assert!(
         matches!(
             err,

@@ -16,14 +16,6 @@ use mailwire::blocking::{Security, SmtpOptions, TransportError, Verification};
 use mailwire::mime::builder::{MessageBuilder, PartBuilder};
 use mailwire::tokio::SmtpTransport;
 
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
 fn starttls(ca: &[u8]) -> SmtpOptions {
     let mut o = SmtpOptions::new()
         .security(Security::StartTls)

@@ -44,6 +44,7 @@ use mailwire_imap::{
 use mailwire_sasl::{Credentials, Mechanism, Secret};
 
 use super::tls::{Connection, Security, TransportError, TransportOptions};
+use super::{Conn, Discard, Sink, SyncSink, block_on};
 
 /// Session settings.
 #[derive(Debug, Clone, Default)]
@@ -233,7 +234,41 @@ impl SummaryItems {
 /// A blocking IMAP session. See the module docs.
 #[derive(Debug)]
 pub struct ImapSession {
-    conn: Connection,
+    core: Core<Connection>,
+}
+
+/// The accessors the blocking and the tokio session share (they read
+/// the session's state and do no I/O).
+macro_rules! session_accessors {
+    () => {
+        /// The greeting's text.
+        pub fn greeting(&self) -> &str {
+            self.core.greeting()
+        }
+
+        /// True once TLS protects the session.
+        pub fn is_tls(&self) -> bool {
+            self.core.is_tls()
+        }
+
+        /// The selected mailbox, kept up to date by the machine.
+        pub fn selected(&self) -> Option<&SelectedMailbox> {
+            self.core.selected()
+        }
+
+        /// The unsolicited updates received since the last call.
+        pub fn take_updates(&mut self) -> Vec<Update> {
+            self.core.take_updates()
+        }
+    };
+}
+pub(crate) use session_accessors;
+
+/// The session logic, written once for the blocking and the tokio
+/// session ([`Conn`] is their socket; see [`super::block_on`]).
+#[derive(Debug)]
+pub(crate) struct Core<C> {
+    conn: C,
     client: Client,
     out: Vec<u8>,
     buf: Vec<u8>,
@@ -242,6 +277,8 @@ pub struct ImapSession {
     done: VecDeque<Completion>,
     greeting: Option<String>,
     idle_started: Option<CommandHandle>,
+    /// The IDLE in progress and when it is to end.
+    idle: Option<(CommandHandle, Instant)>,
     closed: Option<ConnectionError>,
 }
 
@@ -250,18 +287,195 @@ pub struct ImapSession {
 const MAX_UPDATES: usize = 10_000;
 
 /// Counts what goes through to the caller's writer.
-struct Counting<'a> {
-    inner: &'a mut dyn Write,
+struct Counting<'a, S> {
+    inner: &'a mut S,
     n: u64,
 }
-
 impl ImapSession {
     /// Connects, reads the greeting and the capabilities, and upgrades with
     /// STARTTLS when [`TransportOptions::security`] says so.
     pub fn connect(addr: &str, options: ImapOptions) -> Result<ImapSession, ImapError> {
-        let security = options.transport.security;
         let conn = Connection::connect(addr, &options.transport)?;
-        let mut s = ImapSession {
+        let core = block_on(Core::start(conn, options))?;
+        Ok(ImapSession { core })
+    }
+
+    session_accessors!();
+
+    /// The server's capabilities as last announced (asked again when unknown).
+    pub fn capabilities(&mut self) -> Result<Capabilities, ImapError> {
+        block_on(self.core.capabilities())
+    }
+
+    /// Logs in with the best SASL mechanism both sides support
+    /// (SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN: see
+    /// [`mailwire_sasl::choose`]), else with LOGIN (RFC 9051 §6.2.3) unless
+    /// the server disabled it.
+    pub fn login(&mut self, user: &str, password: &str) -> Result<(), ImapError> {
+        block_on(self.core.login(user, password))
+    }
+
+    /// Sends one command and waits for its completion; NO and BAD are
+    /// errors. For commands without a method of their own.
+    pub fn run(&mut self, body: CommandBody<'static>) -> Result<Completion, ImapError> {
+        block_on(self.core.run(body))
+    }
+
+    /// `ENABLE` (RFC 5161); returns what the server enabled.
+    pub fn enable(&mut self, extensions: &[&str]) -> Result<Capabilities, ImapError> {
+        block_on(self.core.enable(extensions))
+    }
+
+    /// Every folder (`LIST "" "*"`), with SPECIAL-USE attributes when the
+    /// server offers them, and with STATUS when `status` is true (through
+    /// LIST-STATUS when offered, else one STATUS per selectable folder).
+    pub fn list_folders(&mut self, status: bool) -> Result<Vec<Folder>, ImapError> {
+        block_on(self.core.list_folders(status))
+    }
+
+    /// `SELECT` (RFC 9051 §6.3.2): opens the folder read-write.
+    pub fn select(&mut self, folder: &str) -> Result<SelectedMailbox, ImapError> {
+        block_on(self.core.select(folder))
+    }
+
+    /// `EXAMINE` (RFC 9051 §6.3.3): opens the folder read-only (no flag
+    /// changes, `\Seen` included).
+    pub fn examine(&mut self, folder: &str) -> Result<SelectedMailbox, ImapError> {
+        block_on(self.core.examine(folder))
+    }
+
+    /// `SELECT`/`EXAMINE` with CONDSTORE/QRESYNC parameters (RFC 7162);
+    /// returns the mailbox and the completion, whose data holds what
+    /// QRESYNC sends (VANISHED (EARLIER) and FETCH of changed messages).
+    pub fn select_with(
+        &mut self,
+        folder: &str,
+        read_only: bool,
+        params: Vec<SelectParam>,
+    ) -> Result<(SelectedMailbox, Completion), ImapError> {
+        block_on(self.core.select_with(folder, read_only, params))
+    }
+
+    /// `UID SEARCH` (RFC 9051 §6.4.4) evaluated by the server: the UIDs
+    /// matching every key, ascending. Non-ASCII strings are sent with
+    /// `CHARSET UTF-8`.
+    pub fn uid_search(&mut self, criteria: Vec<SearchKey<'static>>) -> Result<Vec<u32>, ImapError> {
+        block_on(self.core.uid_search(criteria))
+    }
+
+    /// `UID FETCH uids (UID FLAGS ...)`: one summary per message, in
+    /// UID order. With `changed_since` (CONDSTORE, RFC 7162 §3.1.4) only the
+    /// messages whose flags changed after that mod-sequence.
+    pub fn fetch_summaries(
+        &mut self,
+        uids: &SequenceSet,
+        what: SummaryItems,
+        changed_since: Option<u64>,
+    ) -> Result<Vec<MessageSummary>, ImapError> {
+        block_on(self.core.fetch_summaries(uids, what, changed_since))
+    }
+
+    /// The header section (`BODY.PEEK[HEADER]`).
+    pub fn fetch_header(&mut self, uid: u32) -> Result<Vec<u8>, ImapError> {
+        block_on(self.core.fetch_header(uid))
+    }
+
+    /// The whole message (`BODY.PEEK[]`) written to `out` as it arrives:
+    /// memory stays bounded by the machine's stream threshold whatever the
+    /// message's size. Returns the number of bytes written.
+    pub fn fetch_message_to(&mut self, uid: u32, out: &mut dyn Write) -> Result<u64, ImapError> {
+        block_on(self.core.fetch_message_to(uid, &mut SyncSink(out)))
+    }
+
+    /// One body section (`BODY.PEEK[section]`, e.g. part `1.2`, or its
+    /// `MIME` header) as on the wire (transfer encoding not undone), written
+    /// to `out` as it arrives. Nothing else of the message is fetched.
+    pub fn fetch_section_to(
+        &mut self,
+        uid: u32,
+        section: Section<'static>,
+        out: &mut dyn Write,
+    ) -> Result<u64, ImapError> {
+        block_on(self.core.fetch_section_to(uid, section, &mut SyncSink(out)))
+    }
+
+    /// One MIME part decoded by the server (`BINARY.PEEK[part]`, RFC 3516),
+    /// written to `out` as it arrives. Needs the BINARY extension.
+    pub fn fetch_binary_to(
+        &mut self,
+        uid: u32,
+        part: Vec<NonZeroU32>,
+        out: &mut dyn Write,
+    ) -> Result<u64, ImapError> {
+        block_on(self.core.fetch_binary_to(uid, part, &mut SyncSink(out)))
+    }
+
+    /// `UID STORE uids ±FLAGS.SILENT (flags)` (RFC 9051 §6.4.6).
+    pub fn store_flags(
+        &mut self,
+        uids: &SequenceSet,
+        kind: StoreKind,
+        flags: Vec<Flag<'static>>,
+    ) -> Result<(), ImapError> {
+        block_on(self.core.store_flags(uids, kind, flags))
+    }
+
+    /// Moves messages to `folder`: `UID MOVE` (RFC 6851) when offered,
+    /// else `UID COPY`, `\Deleted` and `UID EXPUNGE` (or `EXPUNGE` without
+    /// UIDPLUS, which also removes other messages already marked
+    /// `\Deleted`).
+    pub fn move_messages(&mut self, uids: &SequenceSet, folder: &str) -> Result<(), ImapError> {
+        block_on(self.core.move_messages(uids, folder))
+    }
+
+    /// Marks messages `\Deleted` and expunges exactly them (`UID EXPUNGE`
+    /// with UIDPLUS, else `EXPUNGE`).
+    pub fn delete_messages(&mut self, uids: &SequenceSet) -> Result<(), ImapError> {
+        block_on(self.core.delete_messages(uids))
+    }
+
+    /// `APPEND` (RFC 9051 §6.3.12) of one message with flags; returns its
+    /// UID when the server tells (UIDPLUS `APPENDUID`). The message is held
+    /// in memory while it is sent.
+    pub fn append(
+        &mut self,
+        folder: &str,
+        flags: Vec<Flag<'static>>,
+        message: &[u8],
+    ) -> Result<Option<u32>, ImapError> {
+        block_on(self.core.append(folder, flags, message))
+    }
+
+    /// `EXPUNGE`: removes every `\Deleted` message of the selected folder.
+    pub fn expunge(&mut self) -> Result<(), ImapError> {
+        block_on(self.core.expunge())
+    }
+
+    /// `UID EXPUNGE uids` (RFC 4315): removes those of `uids` marked `\Deleted`.
+    pub fn uid_expunge(&mut self, uids: &SequenceSet) -> Result<(), ImapError> {
+        block_on(self.core.uid_expunge(uids))
+    }
+
+    /// `LOGOUT`, then the connection is closed.
+    pub fn logout(mut self) -> Result<(), ImapError> {
+        block_on(self.core.logout())
+    }
+
+    /// `IDLE` (RFC 2177): an iterator of the selected mailbox's updates as
+    /// the server sends them, which ends (`DONE`) when `timeout` has
+    /// passed, or when dropped. Updates already received come first.
+    pub fn idle(&mut self, timeout: Duration) -> Result<IdleUpdates<'_>, ImapError> {
+        block_on(self.core.idle_start(timeout))?;
+        Ok(IdleUpdates { session: self })
+    }
+}
+
+impl<C: Conn> Core<C> {
+    /// Reads the greeting and the capabilities over `conn`, and upgrades
+    /// with STARTTLS when [`TransportOptions::security`] says so.
+    pub(crate) async fn start(conn: C, options: ImapOptions) -> Result<Core<C>, ImapError> {
+        let security = options.transport.security;
+        let mut s = Core {
             conn,
             client: Client::new(options.machine, Instant::now()),
             out: Vec::new(),
@@ -270,38 +484,42 @@ impl ImapSession {
             done: VecDeque::new(),
             greeting: None,
             idle_started: None,
+            idle: None,
             closed: None,
         };
-        s.pump_until(|s| s.greeting.is_some() && s.client.capabilities().is_some())?;
+        s.pump_until(|s| s.greeting.is_some() && s.client.capabilities().is_some())
+            .await?;
         if security == Security::StartTls {
             if !s.caps().has("STARTTLS") {
                 return Err(ImapError::StartTlsUnavailable);
             }
             let h = s.enqueue(CommandBody::StartTls)?;
             // Success is Event::StartTls (handled in `drain`); failure a Completed.
-            s.pump_until(|s| s.conn.is_tls() || s.done.iter().any(|c| c.handle == h))?;
+            s.pump_until(|s| s.conn.is_tls() || s.done.iter().any(|c| c.handle == h))
+                .await?;
             if let Some(c) = s.take_done(h) {
                 check(c)?;
                 return Err(ImapError::Protocol("STARTTLS did not start TLS".into()));
             }
-            s.pump_until(|s| s.client.capabilities().is_some())?;
+            s.pump_until(|s| s.client.capabilities().is_some()).await?;
         }
         Ok(s)
     }
 
     /// The greeting's text.
-    pub fn greeting(&self) -> &str {
+    pub(crate) fn greeting(&self) -> &str {
         self.greeting.as_deref().unwrap_or("")
     }
 
     /// True once TLS protects the session.
-    pub fn is_tls(&self) -> bool {
+    pub(crate) fn is_tls(&self) -> bool {
         self.conn.is_tls()
     }
 
     /// The server's capabilities as last announced (asked again when unknown).
-    pub fn capabilities(&mut self) -> Result<Capabilities, ImapError> {
-        self.pump_until(|s| s.client.capabilities().is_some())?;
+    pub(crate) async fn capabilities(&mut self) -> Result<Capabilities, ImapError> {
+        self.pump_until(|s| s.client.capabilities().is_some())
+            .await?;
         Ok(self.caps())
     }
 
@@ -310,12 +528,12 @@ impl ImapSession {
     }
 
     /// The selected mailbox, kept up to date by the machine.
-    pub fn selected(&self) -> Option<&SelectedMailbox> {
+    pub(crate) fn selected(&self) -> Option<&SelectedMailbox> {
         self.client.selected()
     }
 
     /// The unsolicited updates received since the last call.
-    pub fn take_updates(&mut self) -> Vec<Update> {
+    pub(crate) fn take_updates(&mut self) -> Vec<Update> {
         self.updates.drain(..).collect()
     }
 
@@ -323,8 +541,8 @@ impl ImapSession {
     /// (SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, PLAIN, LOGIN: see
     /// [`mailwire_sasl::choose`]), else with LOGIN (RFC 9051 §6.2.3) unless
     /// the server disabled it.
-    pub fn login(&mut self, user: &str, password: &str) -> Result<(), ImapError> {
-        let caps = self.capabilities()?;
+    pub(crate) async fn login(&mut self, user: &str, password: &str) -> Result<(), ImapError> {
+        let caps = self.capabilities().await?;
         let offered: Vec<&str> = caps.auth_mechanisms().collect();
         let creds = Credentials::password(user, Secret::new(password.to_owned()));
         let nonce = super::random_nonce();
@@ -342,7 +560,7 @@ impl ImapSession {
                     .client
                     .authenticate(sasl)
                     .map_err(|_| self.closed_error())?;
-                check(self.wait(h, &mut io::sink())?)?;
+                check(self.wait(h, &mut Discard).await?)?;
             }
             None if caps.has("LOGINDISABLED") => {
                 return Err(ImapError::NoLoginMethod(format!(
@@ -354,35 +572,38 @@ impl ImapSession {
                     username: istring(user)?,
                     password: mailwire_imap::Secret::new(istring(password)?),
                 };
-                self.run(login)?;
+                self.run(login).await?;
             }
         }
-        self.pump_until(|s| s.client.capabilities().is_some())
+        self.pump_until(|s| s.client.capabilities().is_some()).await
     }
 
     /// Sends one command and waits for its completion; NO and BAD are
     /// errors. For commands without a method of their own.
-    pub fn run(&mut self, body: CommandBody<'static>) -> Result<Completion, ImapError> {
-        self.run_to(body, &mut io::sink())
+    pub(crate) async fn run(
+        &mut self,
+        body: CommandBody<'static>,
+    ) -> Result<Completion, ImapError> {
+        self.run_to(body, &mut Discard).await
     }
 
     /// `ENABLE` (RFC 5161); returns what the server enabled.
-    pub fn enable(&mut self, extensions: &[&str]) -> Result<Capabilities, ImapError> {
+    pub(crate) async fn enable(&mut self, extensions: &[&str]) -> Result<Capabilities, ImapError> {
         let caps: Vec<Atom<'static>> = extensions
             .iter()
             .map(|e| atom(e))
             .collect::<Result<_, _>>()?;
         let caps = Vec1::try_from(caps)
             .map_err(|_| ImapError::InvalidArgument("ENABLE needs an extension".into()))?;
-        self.run(CommandBody::Enable(caps))?;
+        self.run(CommandBody::Enable(caps)).await?;
         Ok(self.client.enabled().clone())
     }
 
     /// Every folder (`LIST "" "*"`), with SPECIAL-USE attributes when the
     /// server offers them, and with STATUS when `status` is true (through
     /// LIST-STATUS when offered, else one STATUS per selectable folder).
-    pub fn list_folders(&mut self, status: bool) -> Result<Vec<Folder>, ImapError> {
-        let caps = self.capabilities()?;
+    pub(crate) async fn list_folders(&mut self, status: bool) -> Result<Vec<Folder>, ImapError> {
+        let caps = self.capabilities().await?;
         let items = vec![
             StatusAttr::Messages,
             StatusAttr::Unseen,
@@ -397,12 +618,14 @@ impl ImapSession {
         if list_status {
             return_opts.push(ListReturn::Status(items.clone()));
         }
-        let c = self.run(CommandBody::List {
-            select: Vec::new(),
-            reference: Mailbox::new(istring("")?),
-            patterns: Vec1::one(istring("*")?),
-            return_opts,
-        })?;
+        let c = self
+            .run(CommandBody::List {
+                select: Vec::new(),
+                reference: Mailbox::new(istring("")?),
+                patterns: Vec1::one(istring("*")?),
+                return_opts,
+            })
+            .await?;
         let mut folders: Vec<Folder> = Vec::new();
         for d in c.data() {
             match d {
@@ -444,10 +667,12 @@ impl ImapSession {
         }
         if status && !list_status {
             for f in folders.iter_mut().filter(|f| f.selectable()) {
-                let c = self.run(CommandBody::Status {
-                    mailbox: f.mailbox.clone(),
-                    items: items.clone(),
-                })?;
+                let c = self
+                    .run(CommandBody::Status {
+                        mailbox: f.mailbox.clone(),
+                        items: items.clone(),
+                    })
+                    .await?;
                 for d in c.data() {
                     if let Data::Status { items, .. } = d {
                         f.status = Some(folder_status(&items));
@@ -459,20 +684,24 @@ impl ImapSession {
     }
 
     /// `SELECT` (RFC 9051 §6.3.2): opens the folder read-write.
-    pub fn select(&mut self, folder: &str) -> Result<SelectedMailbox, ImapError> {
-        self.select_with(folder, false, Vec::new()).map(|(m, _)| m)
+    pub(crate) async fn select(&mut self, folder: &str) -> Result<SelectedMailbox, ImapError> {
+        self.select_with(folder, false, Vec::new())
+            .await
+            .map(|(m, _)| m)
     }
 
     /// `EXAMINE` (RFC 9051 §6.3.3): opens the folder read-only (no flag
     /// changes, `\Seen` included).
-    pub fn examine(&mut self, folder: &str) -> Result<SelectedMailbox, ImapError> {
-        self.select_with(folder, true, Vec::new()).map(|(m, _)| m)
+    pub(crate) async fn examine(&mut self, folder: &str) -> Result<SelectedMailbox, ImapError> {
+        self.select_with(folder, true, Vec::new())
+            .await
+            .map(|(m, _)| m)
     }
 
     /// `SELECT`/`EXAMINE` with CONDSTORE/QRESYNC parameters (RFC 7162);
     /// returns the mailbox and the completion, whose data holds what
     /// QRESYNC sends (VANISHED (EARLIER) and FETCH of changed messages).
-    pub fn select_with(
+    pub(crate) async fn select_with(
         &mut self,
         folder: &str,
         read_only: bool,
@@ -484,7 +713,7 @@ impl ImapSession {
         } else {
             CommandBody::Select { mailbox, params }
         };
-        let c = self.run(body)?;
+        let c = self.run(body).await?;
         let m =
             self.client.selected().cloned().ok_or_else(|| {
                 ImapError::Protocol("SELECT OK without a selected mailbox".into())
@@ -495,15 +724,20 @@ impl ImapSession {
     /// `UID SEARCH` (RFC 9051 §6.4.4) evaluated by the server: the UIDs
     /// matching every key, ascending. Non-ASCII strings are sent with
     /// `CHARSET UTF-8`.
-    pub fn uid_search(&mut self, criteria: Vec<SearchKey<'static>>) -> Result<Vec<u32>, ImapError> {
+    pub(crate) async fn uid_search(
+        &mut self,
+        criteria: Vec<SearchKey<'static>>,
+    ) -> Result<Vec<u32>, ImapError> {
         let utf8 = criteria.iter().any(non_ascii_key);
         let criteria = Vec1::try_from(criteria).unwrap_or_else(|_| Vec1::one(SearchKey::All));
-        let c = self.run(CommandBody::Search {
-            uid: true,
-            return_opts: None,
-            charset: if utf8 { Some(istring("UTF-8")?) } else { None },
-            criteria,
-        })?;
+        let c = self
+            .run(CommandBody::Search {
+                uid: true,
+                return_opts: None,
+                charset: if utf8 { Some(istring("UTF-8")?) } else { None },
+                criteria,
+            })
+            .await?;
         let mut uids = c.search_results(usize::MAX);
         uids.sort_unstable();
         uids.dedup();
@@ -513,7 +747,7 @@ impl ImapSession {
     /// `UID FETCH uids (UID FLAGS ...)`: one summary per message, in
     /// UID order. With `changed_since` (CONDSTORE, RFC 7162 §3.1.4) only the
     /// messages whose flags changed after that mod-sequence.
-    pub fn fetch_summaries(
+    pub(crate) async fn fetch_summaries(
         &mut self,
         uids: &SequenceSet,
         what: SummaryItems,
@@ -550,12 +784,14 @@ impl ImapSession {
         let modifiers = changed_since
             .map(|m| vec![FetchModifier::ChangedSince(m)])
             .unwrap_or_default();
-        let c = self.run(CommandBody::Fetch {
-            uid: true,
-            set: uids.clone(),
-            attrs: FetchAttrs::List(attrs),
-            modifiers,
-        })?;
+        let c = self
+            .run(CommandBody::Fetch {
+                uid: true,
+                set: uids.clone(),
+                attrs: FetchAttrs::List(attrs),
+                modifiers,
+            })
+            .await?;
         let mut out = Vec::new();
         for rec in &c.data {
             let Some(Data::Fetch { items, .. }) = rec.data() else {
@@ -592,31 +828,36 @@ impl ImapSession {
     }
 
     /// The header section (`BODY.PEEK[HEADER]`).
-    pub fn fetch_header(&mut self, uid: u32) -> Result<Vec<u8>, ImapError> {
+    pub(crate) async fn fetch_header(&mut self, uid: u32) -> Result<Vec<u8>, ImapError> {
         let mut v = Vec::new();
         let section = Section {
             part: Vec::new(),
             text: Some(SectionText::Header),
         };
-        self.fetch_section_to(uid, section, &mut v)?;
+        self.fetch_section_to(uid, section, &mut SyncSink(&mut v))
+            .await?;
         Ok(v)
     }
 
     /// The whole message (`BODY.PEEK[]`) written to `out` as it arrives:
     /// memory stays bounded by the machine's stream threshold whatever the
     /// message's size. Returns the number of bytes written.
-    pub fn fetch_message_to(&mut self, uid: u32, out: &mut dyn Write) -> Result<u64, ImapError> {
-        self.fetch_section_to(uid, Section::default(), out)
+    pub(crate) async fn fetch_message_to(
+        &mut self,
+        uid: u32,
+        out: &mut impl Sink,
+    ) -> Result<u64, ImapError> {
+        self.fetch_section_to(uid, Section::default(), out).await
     }
 
     /// One body section (`BODY.PEEK[section]`, e.g. part `1.2`, or its
     /// `MIME` header) as on the wire (transfer encoding not undone), written
     /// to `out` as it arrives. Nothing else of the message is fetched.
-    pub fn fetch_section_to(
+    pub(crate) async fn fetch_section_to(
         &mut self,
         uid: u32,
         section: Section<'static>,
-        out: &mut dyn Write,
+        out: &mut impl Sink,
     ) -> Result<u64, ImapError> {
         self.fetch_item_to(
             uid,
@@ -627,17 +868,18 @@ impl ImapSession {
             },
             out,
         )
+        .await
     }
 
     /// One MIME part decoded by the server (`BINARY.PEEK[part]`, RFC 3516),
     /// written to `out` as it arrives. Needs the BINARY extension.
-    pub fn fetch_binary_to(
+    pub(crate) async fn fetch_binary_to(
         &mut self,
         uid: u32,
         part: Vec<NonZeroU32>,
-        out: &mut dyn Write,
+        out: &mut impl Sink,
     ) -> Result<u64, ImapError> {
-        if !self.capabilities()?.has("BINARY") {
+        if !self.capabilities().await?.has("BINARY") {
             return Err(ImapError::Unsupported("BINARY"));
         }
         self.fetch_item_to(
@@ -649,25 +891,28 @@ impl ImapSession {
             },
             out,
         )
+        .await
     }
 
-    fn fetch_item_to(
+    async fn fetch_item_to(
         &mut self,
         uid: u32,
         attr: FetchAttr<'static>,
-        out: &mut dyn Write,
+        out: &mut impl Sink,
     ) -> Result<u64, ImapError> {
         let set = uid_set(&[uid])?;
         let mut sink = Counting { inner: out, n: 0 };
-        let c = self.run_to(
-            CommandBody::Fetch {
-                uid: true,
-                set,
-                attrs: FetchAttrs::List(vec![FetchAttr::Uid, attr]),
-                modifiers: Vec::new(),
-            },
-            &mut sink,
-        )?;
+        let c = self
+            .run_to(
+                CommandBody::Fetch {
+                    uid: true,
+                    set,
+                    attrs: FetchAttrs::List(vec![FetchAttr::Uid, attr]),
+                    modifiers: Vec::new(),
+                },
+                &mut sink,
+            )
+            .await?;
         let mut found = sink.n > 0;
         for (_, items) in c.fetches() {
             let is_ours = items
@@ -690,19 +935,19 @@ impl ImapSession {
                 };
                 // A streamed item appears empty here; its bytes went out as chunks.
                 if let Some(d) = data.filter(|d| !d.is_empty()) {
-                    sink.write_all(d).map_err(ImapError::Sink)?;
+                    sink.put(d).await.map_err(ImapError::Sink)?;
                 }
             }
         }
         if !found {
             return Err(ImapError::Protocol(format!("no message with UID {uid}")));
         }
-        sink.flush().map_err(ImapError::Sink)?;
+        sink.finish().await.map_err(ImapError::Sink)?;
         Ok(sink.n)
     }
 
     /// `UID STORE uids ±FLAGS.SILENT (flags)` (RFC 9051 §6.4.6).
-    pub fn store_flags(
+    pub(crate) async fn store_flags(
         &mut self,
         uids: &SequenceSet,
         kind: StoreKind,
@@ -716,6 +961,7 @@ impl ImapSession {
             silent: true,
             flags,
         })
+        .await
         .map(drop)
     }
 
@@ -723,53 +969,62 @@ impl ImapSession {
     /// else `UID COPY`, `\Deleted` and `UID EXPUNGE` (or `EXPUNGE` without
     /// UIDPLUS, which also removes other messages already marked
     /// `\Deleted`).
-    pub fn move_messages(&mut self, uids: &SequenceSet, folder: &str) -> Result<(), ImapError> {
+    pub(crate) async fn move_messages(
+        &mut self,
+        uids: &SequenceSet,
+        folder: &str,
+    ) -> Result<(), ImapError> {
         let mailbox = Mailbox::from_utf8_name(folder);
-        if self.capabilities()?.has("MOVE") {
+        if self.capabilities().await?.has("MOVE") {
             self.run(CommandBody::Move {
                 uid: true,
                 set: uids.clone(),
                 mailbox,
-            })?;
+            })
+            .await?;
             return Ok(());
         }
         self.run(CommandBody::Copy {
             uid: true,
             set: uids.clone(),
             mailbox,
-        })?;
-        self.delete_messages(uids)
+        })
+        .await?;
+        self.delete_messages(uids).await
     }
 
     /// Marks messages `\Deleted` and expunges exactly them (`UID EXPUNGE`
     /// with UIDPLUS, else `EXPUNGE`).
-    pub fn delete_messages(&mut self, uids: &SequenceSet) -> Result<(), ImapError> {
-        self.store_flags(uids, StoreKind::Add, vec![Flag::Deleted])?;
-        if self.capabilities()?.has("UIDPLUS") {
-            self.uid_expunge(uids)
+    pub(crate) async fn delete_messages(&mut self, uids: &SequenceSet) -> Result<(), ImapError> {
+        self.store_flags(uids, StoreKind::Add, vec![Flag::Deleted])
+            .await?;
+        if self.capabilities().await?.has("UIDPLUS") {
+            self.uid_expunge(uids).await
         } else {
-            self.expunge()
+            self.expunge().await
         }
     }
 
     /// `APPEND` (RFC 9051 §6.3.12) of one message with flags; returns its
     /// UID when the server tells (UIDPLUS `APPENDUID`). The message is held
     /// in memory while it is sent.
-    pub fn append(
+    pub(crate) async fn append(
         &mut self,
         folder: &str,
         flags: Vec<Flag<'static>>,
         message: &[u8],
     ) -> Result<Option<u32>, ImapError> {
-        let c = self.run(CommandBody::Append {
-            mailbox: Mailbox::from_utf8_name(folder),
-            messages: Vec1::one(AppendMessage {
-                flags,
-                date: None,
-                message: Binary(message.to_vec().into()),
-                utf8: false,
-            }),
-        })?;
+        let c = self
+            .run(CommandBody::Append {
+                mailbox: Mailbox::from_utf8_name(folder),
+                messages: Vec1::one(AppendMessage {
+                    flags,
+                    date: None,
+                    message: Binary(message.to_vec().into()),
+                    utf8: false,
+                }),
+            })
+            .await?;
         let uid = c.tagged.status().and_then(|s| match s.code {
             Some(Code::AppendUid { uids, .. }) => uids.iter(u32::MAX).next(),
             _ => None,
@@ -778,48 +1033,97 @@ impl ImapSession {
     }
 
     /// `EXPUNGE`: removes every `\Deleted` message of the selected folder.
-    pub fn expunge(&mut self) -> Result<(), ImapError> {
-        self.run(CommandBody::Expunge).map(drop)
+    pub(crate) async fn expunge(&mut self) -> Result<(), ImapError> {
+        self.run(CommandBody::Expunge).await.map(drop)
     }
 
     /// `UID EXPUNGE uids` (RFC 4315): removes those of `uids` marked `\Deleted`.
-    pub fn uid_expunge(&mut self, uids: &SequenceSet) -> Result<(), ImapError> {
-        if !self.capabilities()?.has("UIDPLUS") {
+    pub(crate) async fn uid_expunge(&mut self, uids: &SequenceSet) -> Result<(), ImapError> {
+        if !self.capabilities().await?.has("UIDPLUS") {
             return Err(ImapError::Unsupported("UIDPLUS"));
         }
-        self.run(CommandBody::UidExpunge(uids.clone())).map(drop)
+        self.run(CommandBody::UidExpunge(uids.clone()))
+            .await
+            .map(drop)
     }
 
     /// `LOGOUT`, then the connection is closed.
-    pub fn logout(mut self) -> Result<(), ImapError> {
-        let r = self.run(CommandBody::Logout).map(drop);
-        self.conn.shutdown();
+    pub(crate) async fn logout(&mut self) -> Result<(), ImapError> {
+        let r = self.run(CommandBody::Logout).await.map(drop);
+        self.conn.shutdown().await;
         match r {
             Err(ImapError::Closed(ConnectionError::Logout)) => Ok(()),
             other => other,
         }
     }
 
-    /// `IDLE` (RFC 2177): an iterator of the selected mailbox's updates as
-    /// the server sends them, which ends (`DONE`) when `timeout` has
-    /// passed, or when dropped. Updates already received come first.
-    pub fn idle(&mut self, timeout: Duration) -> Result<IdleUpdates<'_>, ImapError> {
-        if !self.capabilities()?.has("IDLE") {
+    /// `IDLE` (RFC 2177) until `timeout` has passed; the updates come
+    /// from [`idle_next`](Self::idle_next). Any other command ends it
+    /// first (`DONE`).
+    pub(crate) async fn idle_start(&mut self, timeout: Duration) -> Result<(), ImapError> {
+        if !self.capabilities().await?.has("IDLE") {
             return Err(ImapError::Unsupported("IDLE"));
         }
+        self.idle_finish().await?;
         let deadline = Instant::now() + timeout;
         let h = self.enqueue(CommandBody::Idle)?;
-        self.pump_until(|s| s.idle_started == Some(h) || s.done.iter().any(|c| c.handle == h))?;
+        self.pump_until(|s| s.idle_started == Some(h) || s.done.iter().any(|c| c.handle == h))
+            .await?;
         if let Some(c) = self.take_done(h) {
             check(c)?;
             return Err(ImapError::Protocol("IDLE completed at once".into()));
         }
-        Ok(IdleUpdates {
-            session: self,
-            handle: h,
-            deadline,
-            finished: false,
-        })
+        self.idle = Some((h, deadline));
+        Ok(())
+    }
+
+    /// The next update of the IDLE (those already received first); `None`
+    /// once it has ended: its deadline passed (then `DONE` is sent), the
+    /// server ended it, or it failed (the error is returned once).
+    pub(crate) async fn idle_next(&mut self) -> Option<Result<Update, ImapError>> {
+        loop {
+            if let Some(u) = self.updates.pop_front() {
+                return Some(Ok(u));
+            }
+            let (handle, deadline) = self.idle?;
+            let step = async {
+                self.flush().await?;
+                self.drain(None, &mut Discard).await?;
+                self.flush().await
+            };
+            if let Err(e) = step.await {
+                self.idle = None;
+                return Some(Err(e));
+            }
+            if !self.updates.is_empty() {
+                continue;
+            }
+            if self.done.iter().any(|c| c.handle == handle) {
+                // The server ended the IDLE by itself.
+                self.idle = None;
+                let c = self.take_done(handle)?;
+                return check(c).err().map(Err);
+            }
+            if Instant::now() >= deadline {
+                return self.idle_finish().await.err().map(Err);
+            }
+            if let Err(e) = self.read_once(Some(deadline)).await {
+                self.idle = None;
+                return Some(Err(e));
+            }
+        }
+    }
+
+    /// Ends the IDLE, if one is on (`DONE`), and waits for its tagged OK.
+    pub(crate) async fn idle_finish(&mut self) -> Result<(), ImapError> {
+        let Some((handle, _)) = self.idle.take() else {
+            return Ok(());
+        };
+        // Already over (the server ended it) when this fails: its
+        // completion is then waiting in `done`.
+        let _ = self.client.idle_done();
+        let c = self.wait(handle, &mut Discard).await?;
+        check(c).map(drop)
     }
 
     // ----- the driver loop ------------------------------------------------
@@ -838,13 +1142,14 @@ impl ImapSession {
         })
     }
 
-    fn run_to(
+    async fn run_to(
         &mut self,
         body: CommandBody<'static>,
-        sink: &mut dyn Write,
+        sink: &mut impl Sink,
     ) -> Result<Completion, ImapError> {
+        self.idle_finish().await?;
         let h = self.enqueue(body)?;
-        check(self.wait(h, sink)?)
+        check(self.wait(h, sink).await?)
     }
 
     fn take_done(&mut self, h: CommandHandle) -> Option<Completion> {
@@ -854,53 +1159,53 @@ impl ImapSession {
 
     /// Drives the machine until command `h` completes; its FETCH chunks go
     /// to `sink`.
-    fn wait(&mut self, h: CommandHandle, sink: &mut dyn Write) -> Result<Completion, ImapError> {
+    async fn wait(
+        &mut self,
+        h: CommandHandle,
+        sink: &mut impl Sink,
+    ) -> Result<Completion, ImapError> {
         loop {
             if let Some(c) = self.take_done(h) {
                 return Ok(c);
             }
-            self.flush()?;
-            self.drain(Some(h), sink)?;
+            self.flush().await?;
+            self.drain(Some(h), sink).await?;
             if let Some(c) = self.take_done(h) {
                 return Ok(c);
             }
-            self.flush()?;
-            self.read_once(None)?;
+            self.flush().await?;
+            self.read_once(None).await?;
         }
     }
 
-    fn pump_until(&mut self, cond: impl Fn(&Self) -> bool) -> Result<(), ImapError> {
+    async fn pump_until(&mut self, cond: impl Fn(&Self) -> bool) -> Result<(), ImapError> {
         loop {
-            self.flush()?;
-            self.drain(None, &mut io::sink())?;
+            self.flush().await?;
+            self.drain(None, &mut Discard).await?;
             if cond(self) {
                 return Ok(());
             }
-            self.flush()?;
-            self.read_once(None)?;
+            self.flush().await?;
+            self.read_once(None).await?;
         }
     }
 
-    fn flush(&mut self) -> Result<(), ImapError> {
-        Ok(super::flush(
-            &mut self.client,
-            &mut self.conn,
-            &mut self.out,
-        )?)
+    async fn flush(&mut self) -> Result<(), ImapError> {
+        Ok(super::flush(&mut self.client, &mut self.conn, &mut self.out).await?)
     }
 
     /// Takes every pending event; chunks of command `want` go to `sink`.
-    fn drain(
+    async fn drain(
         &mut self,
         want: Option<CommandHandle>,
-        sink: &mut dyn Write,
+        sink: &mut impl Sink,
     ) -> Result<(), ImapError> {
         while let Some(ev) = self.client.poll_event() {
             match ev {
                 Event::Greeting { text, .. } => self.greeting = Some(text),
                 Event::StartTls { .. } => {
-                    self.flush()?;
-                    self.conn.start_tls()?;
+                    self.flush().await?;
+                    self.conn.start_tls().await?;
                     self.client.handle_tls_established(Instant::now());
                 }
                 Event::IdleStarted { handle } => self.idle_started = Some(handle),
@@ -911,7 +1216,7 @@ impl ImapSession {
                     self.done.push_back(c);
                 }
                 Event::FetchChunk { handle, data, .. } if handle.is_some() && handle == want => {
-                    sink.write_all(&data).map_err(ImapError::Sink)?;
+                    sink.put(&data).await.map_err(ImapError::Sink)?;
                 }
                 Event::Refused { .. } => {
                     return Err(ImapError::NoLoginMethod("LOGINDISABLED".into()));
@@ -923,7 +1228,7 @@ impl ImapSession {
                     self.updates.push_back(u);
                 }
                 Event::Closed { reason } => {
-                    let _ = self.flush();
+                    let _ = self.flush().await;
                     self.closed = Some(reason.clone());
                     // The completion of LOGOUT came before; let `wait` find it.
                     if reason != ConnectionError::Logout || self.done.is_empty() {
@@ -943,25 +1248,20 @@ impl ImapSession {
 
     /// One read, bounded by the machine's deadline and `until`; true if
     /// `until` passed.
-    fn read_once(&mut self, until: Option<Instant>) -> Result<bool, ImapError> {
-        Ok(super::read_once(
-            &mut self.client,
-            &mut self.conn,
-            &mut self.buf,
-            until,
-        )?)
+    async fn read_once(&mut self, until: Option<Instant>) -> Result<bool, ImapError> {
+        Ok(super::read_once(&mut self.client, &mut self.conn, &mut self.buf, until).await?)
     }
 }
 
-impl Write for Counting<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.n += n as u64;
-        Ok(n)
+impl<S: Sink> Sink for Counting<'_, S> {
+    async fn put(&mut self, data: &[u8]) -> io::Result<()> {
+        self.inner.put(data).await?;
+        self.n += data.len() as u64;
+        Ok(())
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+    async fn finish(&mut self) -> io::Result<()> {
+        self.inner.finish().await
     }
 }
 
@@ -969,27 +1269,12 @@ impl Write for Counting<'_> {
 #[derive(Debug)]
 pub struct IdleUpdates<'a> {
     session: &'a mut ImapSession,
-    handle: CommandHandle,
-    deadline: Instant,
-    finished: bool,
 }
 
 impl IdleUpdates<'_> {
     /// Ends the IDLE (`DONE`) and waits for its tagged OK.
-    pub fn done(mut self) -> Result<(), ImapError> {
-        self.finish()
-    }
-
-    fn finish(&mut self) -> Result<(), ImapError> {
-        if self.finished {
-            return Ok(());
-        }
-        self.finished = true;
-        // Already over (the server ended it) when this fails: its
-        // completion is then waiting in `done`.
-        let _ = self.session.client.idle_done();
-        let c = self.session.wait(self.handle, &mut io::sink())?;
-        check(c).map(drop)
+    pub fn done(self) -> Result<(), ImapError> {
+        block_on(self.session.core.idle_finish())
     }
 }
 
@@ -997,45 +1282,13 @@ impl Iterator for IdleUpdates<'_> {
     type Item = Result<Update, ImapError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(u) = self.session.updates.pop_front() {
-                return Some(Ok(u));
-            }
-            if self.finished {
-                return None;
-            }
-            let s = &mut *self.session;
-            let step = s
-                .flush()
-                .and_then(|()| s.drain(None, &mut io::sink()))
-                .and_then(|()| s.flush());
-            if let Err(e) = step {
-                self.finished = true;
-                return Some(Err(e));
-            }
-            if !s.updates.is_empty() {
-                continue;
-            }
-            if s.done.iter().any(|c| c.handle == self.handle) {
-                // The server ended the IDLE by itself.
-                self.finished = true;
-                let c = s.take_done(self.handle)?;
-                return check(c).err().map(Err);
-            }
-            if Instant::now() >= self.deadline {
-                return self.finish().err().map(Err);
-            }
-            if let Err(e) = s.read_once(Some(self.deadline)) {
-                self.finished = true;
-                return Some(Err(e));
-            }
-        }
+        block_on(self.session.core.idle_next())
     }
 }
 
 impl Drop for IdleUpdates<'_> {
     fn drop(&mut self) {
-        let _ = self.finish();
+        let _ = block_on(self.session.core.idle_finish());
     }
 }
 

@@ -15,6 +15,11 @@
 //! - [`imap`]: [`ImapSession`], an IMAP client session (login, folders,
 //!   select, search, fetch streamed to a writer, store, move, append,
 //!   expunge, IDLE as a blocking iterator).
+//! - `mx` (feature `mx`): where mail for a domain goes (MX, else the
+//!   implicit MX; RFC 5321 §5.1), for `SmtpTransport::connect_domain`.
+//!
+//! The POP3 and IMAP session logic is written once, generic over the
+//! socket, and shared with the tokio sessions of `mailwire::tokio`.
 //!
 //! ```no_run
 //! use mailwire::blocking::{ImapOptions, ImapSession, Security};
@@ -34,6 +39,8 @@
 //! non-default `blocking` feature) links rustls and touches sockets.
 
 pub mod imap;
+#[cfg(feature = "mx")]
+pub mod mx;
 pub mod pop3;
 pub mod smtp;
 pub mod tls;
@@ -102,15 +109,100 @@ machine!(
     mailwire_smtp::client::Client
 );
 
+/// The socket a POP3 or IMAP session runs over: the blocking
+/// [`Connection`] or the tokio one. The session logic is written once, as
+/// `async fn`s generic over this; the blocking sessions run it with
+/// [`block_on`] (a blocking connection's futures are ready when first
+/// polled), the tokio ones `.await` it.
+pub(crate) trait Conn {
+    fn read_until(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<ReadOutcome, TransportError>>;
+    fn write_all(&mut self, data: &[u8]) -> impl Future<Output = Result<(), TransportError>>;
+    fn start_tls(&mut self) -> impl Future<Output = Result<(), TransportError>>;
+    fn shutdown(&mut self) -> impl Future<Output = ()>;
+    fn is_tls(&self) -> bool;
+}
+
+impl Conn for Connection {
+    fn read_until(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> impl Future<Output = Result<ReadOutcome, TransportError>> {
+        std::future::ready(Connection::read_until(self, buf, deadline))
+    }
+    fn write_all(&mut self, data: &[u8]) -> impl Future<Output = Result<(), TransportError>> {
+        std::future::ready(Connection::write_all(self, data))
+    }
+    fn start_tls(&mut self) -> impl Future<Output = Result<(), TransportError>> {
+        std::future::ready(Connection::start_tls(self))
+    }
+    fn shutdown(&mut self) -> impl Future<Output = ()> {
+        Connection::shutdown(self);
+        std::future::ready(())
+    }
+    fn is_tls(&self) -> bool {
+        Connection::is_tls(self)
+    }
+}
+
+/// Where streamed message bytes go: a [`std::io::Write`] ([`SyncSink`])
+/// or a tokio `AsyncWrite`.
+pub(crate) trait Sink {
+    async fn put(&mut self, data: &[u8]) -> std::io::Result<()>;
+    async fn finish(&mut self) -> std::io::Result<()>;
+}
+
+/// A blocking writer as a [`Sink`].
+pub(crate) struct SyncSink<'a>(pub(crate) &'a mut dyn std::io::Write);
+
+impl Sink for SyncSink<'_> {
+    async fn put(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(data)
+    }
+    async fn finish(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The sink of commands that stream nothing.
+pub(crate) struct Discard;
+
+impl Sink for Discard {
+    async fn put(&mut self, _: &[u8]) -> std::io::Result<()> {
+        Ok(())
+    }
+    async fn finish(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs a session future whose I/O is blocking to its end. Such a future
+/// never waits for a wake-up: every `.await` in it is on a
+/// [`std::future::ready`] value, so the first poll completes it (the loop
+/// is only there for the type's sake).
+pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
 /// Writes everything the machine has to send (`out` is scratch space).
-pub(crate) fn flush(
+pub(crate) async fn flush(
     machine: &mut impl Machine,
-    conn: &mut Connection,
+    conn: &mut impl Conn,
     out: &mut Vec<u8>,
 ) -> Result<(), TransportError> {
     while machine.poll_transmit(Instant::now(), out).is_some() {}
     if !out.is_empty() {
-        let r = conn.write_all(out);
+        let r = conn.write_all(out).await;
         out.clear();
         r?;
     }
@@ -119,9 +211,9 @@ pub(crate) fn flush(
 
 /// One read into the machine, waiting at most until its deadline or
 /// `until`; true when `until` passed.
-pub(crate) fn read_once(
+pub(crate) async fn read_once(
     machine: &mut impl Machine,
-    conn: &mut Connection,
+    conn: &mut impl Conn,
     buf: &mut [u8],
     until: Option<Instant>,
 ) -> Result<bool, TransportError> {
@@ -129,7 +221,7 @@ pub(crate) fn read_once(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    let r = conn.read_until(buf, deadline)?;
+    let r = conn.read_until(buf, deadline).await?;
     let now = Instant::now();
     match r {
         ReadOutcome::Data(n) => machine.handle_input(now, &buf[..n]),

@@ -36,6 +36,7 @@ use mailwire_pop3::client::{
 use mailwire_pop3::{Capability, Command, ConnectionError, StatusLine};
 
 use super::tls::{Connection, Security, TransportError, TransportOptions};
+use super::{Conn, Discard, Sink, SyncSink, block_on};
 
 /// Session settings.
 #[derive(Debug, Clone)]
@@ -131,19 +132,115 @@ enum Answer {
 /// A blocking POP3 session. See the module docs.
 #[derive(Debug)]
 pub struct Pop3Session {
-    conn: Connection,
-    client: Client,
-    out: Vec<u8>,
-    buf: Vec<u8>,
-    method: Option<LoginMethod>,
-    capabilities: Vec<Capability<'static>>,
-    closed: Option<ConnectionError>,
+    core: Core<Connection>,
 }
 
 impl Pop3Session {
     /// Connects, reads the greeting, upgrades with STLS when
     /// [`TransportOptions::security`] says so, and logs in.
     pub fn connect(addr: &str, options: Pop3Options) -> Result<Pop3Session, Pop3Error> {
+        let conn = Connection::connect(addr, &options.transport)?;
+        let core = block_on(Core::start(conn, options))?;
+        Ok(Pop3Session { core })
+    }
+
+    session_accessors!();
+
+    /// `STAT` (RFC 1939 §5): the number of messages and their total size.
+    pub fn stat(&mut self) -> Result<(u32, u64), Pop3Error> {
+        block_on(self.core.stat())
+    }
+
+    /// Every message with its size (`LIST`), and its unique id (`UIDL`)
+    /// when the server offers it.
+    pub fn list(&mut self) -> Result<Vec<Pop3Message>, Pop3Error> {
+        block_on(self.core.list())
+    }
+
+    /// `UIDL` (RFC 1939 §7): each message's number and unique id.
+    pub fn uidl(&mut self) -> Result<Vec<(u32, String)>, Pop3Error> {
+        block_on(self.core.uidl())
+    }
+
+    /// The messages whose unique id is not in `known`: what arrived since
+    /// the application last looked (it keeps the UIDs it has seen; RFC 1939
+    /// §7 makes them stable across sessions). Needs UIDL.
+    pub fn new_messages(&mut self, known: &HashSet<String>) -> Result<Vec<Pop3Message>, Pop3Error> {
+        block_on(self.core.new_messages(known))
+    }
+
+    /// `RETR` (RFC 1939 §5): writes the message to `sink` as it arrives
+    /// (dot-stuffing undone, CRLF line ends); returns its size.
+    pub fn retrieve(&mut self, number: u32, sink: &mut dyn Write) -> Result<u64, Pop3Error> {
+        block_on(self.core.retrieve(number, None, &mut SyncSink(sink)))
+    }
+
+    /// `TOP` (RFC 1939 §7): the header and the first `lines` body lines.
+    pub fn top(&mut self, number: u32, lines: u32, sink: &mut dyn Write) -> Result<u64, Pop3Error> {
+        block_on(self.core.retrieve(number, Some(lines), &mut SyncSink(sink)))
+    }
+
+    /// `DELE` (RFC 1939 §5): marks the message deleted; it goes at
+    /// [`quit`](Self::quit).
+    pub fn delete(&mut self, number: u32) -> Result<(), Pop3Error> {
+        block_on(self.core.delete(number))
+    }
+
+    /// `RSET` (RFC 1939 §5): unmarks every deleted message.
+    pub fn reset(&mut self) -> Result<(), Pop3Error> {
+        block_on(self.core.simple(Command::Rset, "RSET"))
+    }
+
+    /// `NOOP` (RFC 1939 §5).
+    pub fn noop(&mut self) -> Result<(), Pop3Error> {
+        block_on(self.core.simple(Command::Noop, "NOOP"))
+    }
+
+    /// `QUIT` (RFC 1939 §6): the messages marked deleted are removed.
+    pub fn quit(mut self) -> Result<(), Pop3Error> {
+        block_on(self.core.quit())
+    }
+}
+
+/// The accessors the blocking and the tokio session share (they read
+/// the session's state and do no I/O).
+macro_rules! session_accessors {
+    () => {
+        /// How the session logged in.
+        pub fn login_method(&self) -> Option<LoginMethod> {
+            self.core.method
+        }
+
+        /// True once TLS protects the session.
+        pub fn is_tls(&self) -> bool {
+            self.core.conn.is_tls()
+        }
+
+        /// The capabilities the server announced before login (RFC 2449).
+        pub fn capabilities(&self) -> &[Capability<'static>] {
+            &self.core.capabilities
+        }
+    };
+}
+pub(crate) use session_accessors;
+
+/// The session logic, written once for the blocking and the tokio
+/// session ([`Conn`] is their socket; see [`super::block_on`]).
+#[derive(Debug)]
+pub(crate) struct Core<C> {
+    pub(crate) conn: C,
+    client: Client,
+    out: Vec<u8>,
+    buf: Vec<u8>,
+    pub(crate) method: Option<LoginMethod>,
+    pub(crate) capabilities: Vec<Capability<'static>>,
+    closed: Option<ConnectionError>,
+}
+
+impl<C: Conn> Core<C> {
+    /// Reads the greeting over `conn`, upgrades with STLS when
+    /// [`TransportOptions::security`] says so, and logs in.
+    pub(crate) async fn start(conn: C, options: Pop3Options) -> Result<Core<C>, Pop3Error> {
         let mut machine = options.machine;
         machine.tls = match options.transport.security {
             Security::Plain => TlsMode::None,
@@ -153,8 +250,7 @@ impl Pop3Session {
         if machine.sasl_nonce.is_empty() {
             machine.sasl_nonce = super::random_nonce().unwrap_or_default();
         }
-        let conn = Connection::connect(addr, &options.transport)?;
-        let mut s = Pop3Session {
+        let mut s = Core {
             conn,
             client: Client::new(machine, Instant::now()),
             out: Vec::new(),
@@ -164,42 +260,28 @@ impl Pop3Session {
             closed: None,
         };
         while s.method.is_none() {
-            s.step(None, &mut io::sink())?;
+            s.step(None, &mut Discard).await?;
         }
         Ok(s)
     }
 
-    /// How the session logged in.
-    pub fn login_method(&self) -> Option<LoginMethod> {
-        self.method
-    }
-
-    /// True once TLS protects the session.
-    pub fn is_tls(&self) -> bool {
-        self.conn.is_tls()
-    }
-
-    /// The capabilities the server announced before login (RFC 2449).
-    pub fn capabilities(&self) -> &[Capability<'static>] {
-        &self.capabilities
-    }
-
-    /// `STAT` (RFC 1939 §5): the number of messages and their total size.
-    pub fn stat(&mut self) -> Result<(u32, u64), Pop3Error> {
-        match self.run(Command::Stat, "STAT", &mut io::sink())? {
+    pub(crate) async fn stat(&mut self) -> Result<(u32, u64), Pop3Error> {
+        match self.run(Command::Stat, "STAT", &mut Discard).await? {
             Answer::Stat(n, size) => Ok((n, size)),
-            _ => Err(self.protocol("STAT")),
+            _ => Err(protocol("STAT")),
         }
     }
 
-    /// Every message with its size (`LIST`), and its unique id (`UIDL`)
-    /// when the server offers it.
-    pub fn list(&mut self) -> Result<Vec<Pop3Message>, Pop3Error> {
-        let sizes = match self.run(Command::List(None), "LIST", &mut io::sink())? {
-            Answer::List(l) => l,
-            _ => return Err(self.protocol("LIST")),
-        };
-        let uids = match self.uidl() {
+    async fn sizes(&mut self) -> Result<Vec<(u32, u64)>, Pop3Error> {
+        match self.run(Command::List(None), "LIST", &mut Discard).await? {
+            Answer::List(l) => Ok(l),
+            _ => Err(protocol("LIST")),
+        }
+    }
+
+    pub(crate) async fn list(&mut self) -> Result<Vec<Pop3Message>, Pop3Error> {
+        let sizes = self.sizes().await?;
+        let uids = match self.uidl().await {
             Ok(u) => u,
             Err(Pop3Error::NoUidl) | Err(Pop3Error::Failed { .. }) => Vec::new(),
             Err(e) => return Err(e),
@@ -217,8 +299,7 @@ impl Pop3Session {
             .collect())
     }
 
-    /// `UIDL` (RFC 1939 §7): each message's number and unique id.
-    pub fn uidl(&mut self) -> Result<Vec<(u32, String)>, Pop3Error> {
+    pub(crate) async fn uidl(&mut self) -> Result<Vec<(u32, String)>, Pop3Error> {
         let known_capa = !self.capabilities.is_empty();
         let offers = self
             .capabilities
@@ -227,21 +308,18 @@ impl Pop3Session {
         if known_capa && !offers {
             return Err(Pop3Error::NoUidl);
         }
-        match self.run(Command::Uidl(None), "UIDL", &mut io::sink())? {
+        match self.run(Command::Uidl(None), "UIDL", &mut Discard).await? {
             Answer::Uidl(u) => Ok(u),
-            _ => Err(self.protocol("UIDL")),
+            _ => Err(protocol("UIDL")),
         }
     }
 
-    /// The messages whose unique id is not in `known`: what arrived since
-    /// the application last looked (it keeps the UIDs it has seen; RFC 1939
-    /// §7 makes them stable across sessions). Needs UIDL.
-    pub fn new_messages(&mut self, known: &HashSet<String>) -> Result<Vec<Pop3Message>, Pop3Error> {
-        let sizes = match self.run(Command::List(None), "LIST", &mut io::sink())? {
-            Answer::List(l) => l,
-            _ => return Err(self.protocol("LIST")),
-        };
-        let uids = self.uidl()?;
+    pub(crate) async fn new_messages(
+        &mut self,
+        known: &HashSet<String>,
+    ) -> Result<Vec<Pop3Message>, Pop3Error> {
+        let sizes = self.sizes().await?;
+        let uids = self.uidl().await?;
         Ok(uids
             .into_iter()
             .filter(|(_, u)| !known.contains(u))
@@ -256,46 +334,43 @@ impl Pop3Session {
             .collect())
     }
 
-    /// `RETR` (RFC 1939 §5): writes the message to `sink` as it arrives
-    /// (dot-stuffing undone, CRLF line ends); returns its size.
-    pub fn retrieve(&mut self, number: u32, sink: &mut dyn Write) -> Result<u64, Pop3Error> {
+    /// `RETR`, or `TOP` with `lines`: the message streamed to `sink`.
+    pub(crate) async fn retrieve(
+        &mut self,
+        number: u32,
+        lines: Option<u32>,
+        sink: &mut impl Sink,
+    ) -> Result<u64, Pop3Error> {
         let n = msg(number)?;
-        match self.run(Command::Retr(n), "RETR", sink)? {
-            Answer::Message(size) => Ok(size),
-            _ => Err(self.protocol("RETR")),
+        let (cmd, name) = match lines {
+            None => (Command::Retr(n), "RETR"),
+            Some(lines) => (Command::Top { msg: n, lines }, "TOP"),
+        };
+        match self.run(cmd, name, sink).await? {
+            Answer::Message(size) => {
+                sink.finish().await.map_err(Pop3Error::Sink)?;
+                Ok(size)
+            }
+            _ => Err(protocol(name)),
         }
     }
 
-    /// `TOP` (RFC 1939 §7): the header and the first `lines` body lines.
-    pub fn top(&mut self, number: u32, lines: u32, sink: &mut dyn Write) -> Result<u64, Pop3Error> {
+    pub(crate) async fn delete(&mut self, number: u32) -> Result<(), Pop3Error> {
         let n = msg(number)?;
-        match self.run(Command::Top { msg: n, lines }, "TOP", sink)? {
-            Answer::Message(size) => Ok(size),
-            _ => Err(self.protocol("TOP")),
-        }
+        self.simple(Command::Dele(n), "DELE").await
     }
 
-    /// `DELE` (RFC 1939 §5): marks the message deleted; it goes at
-    /// [`quit`](Self::quit).
-    pub fn delete(&mut self, number: u32) -> Result<(), Pop3Error> {
-        let n = msg(number)?;
-        self.run(Command::Dele(n), "DELE", &mut io::sink())
-            .map(|_| ())
+    /// A command whose answer is only OK or `-ERR`.
+    pub(crate) async fn simple(
+        &mut self,
+        cmd: Command<'static>,
+        name: &'static str,
+    ) -> Result<(), Pop3Error> {
+        self.run(cmd, name, &mut Discard).await.map(drop)
     }
 
-    /// `RSET` (RFC 1939 §5): unmarks every deleted message.
-    pub fn reset(&mut self) -> Result<(), Pop3Error> {
-        self.run(Command::Rset, "RSET", &mut io::sink()).map(|_| ())
-    }
-
-    /// `NOOP` (RFC 1939 §5).
-    pub fn noop(&mut self) -> Result<(), Pop3Error> {
-        self.run(Command::Noop, "NOOP", &mut io::sink()).map(|_| ())
-    }
-
-    /// `QUIT` (RFC 1939 §6): the messages marked deleted are removed.
-    pub fn quit(mut self) -> Result<(), Pop3Error> {
-        match self.run(Command::Quit, "QUIT", &mut io::sink()) {
+    pub(crate) async fn quit(&mut self) -> Result<(), Pop3Error> {
+        match self.run(Command::Quit, "QUIT", &mut Discard).await {
             Ok(_) | Err(Pop3Error::Closed(ConnectionError::Quit)) => Ok(()),
             Err(e) => Err(e),
         }
@@ -303,25 +378,18 @@ impl Pop3Session {
 
     // ---- the driver loop ----
 
-    fn protocol(&self, command: &'static str) -> Pop3Error {
-        Pop3Error::Failed {
-            command,
-            status: "unexpected answer".to_owned(),
-        }
-    }
-
-    fn run(
+    async fn run(
         &mut self,
         cmd: Command<'static>,
         name: &'static str,
-        sink: &mut dyn Write,
+        sink: &mut impl Sink,
     ) -> Result<Answer, Pop3Error> {
         let h = self
             .client
             .enqueue(cmd)
             .map_err(|_| Pop3Error::Closed(self.closed.clone().unwrap_or(ConnectionError::Quit)))?;
         loop {
-            if let Some(a) = self.step(Some((h, name)), sink)? {
+            if let Some(a) = self.step(Some((h, name)), sink).await? {
                 return Ok(a);
             }
         }
@@ -329,21 +397,21 @@ impl Pop3Session {
 
     /// Flushes, handles every event (the answer to `want` returned), and
     /// reads once when nothing answered.
-    fn step(
+    async fn step(
         &mut self,
         want: Option<(CommandHandle, &'static str)>,
-        sink: &mut dyn Write,
+        sink: &mut impl Sink,
     ) -> Result<Option<Answer>, Pop3Error> {
         loop {
-            self.flush()?;
+            self.flush().await?;
             let mut answer = None;
             let mut acted = false;
             while let Some(ev) = self.client.poll_event() {
                 let mine = |h: CommandHandle| want.is_some_and(|(w, _)| w == h);
                 match ev {
                     Event::StartTls => {
-                        self.flush()?;
-                        self.conn.start_tls()?;
+                        self.flush().await?;
+                        self.conn.start_tls().await?;
                         self.client.handle_tls_established(Instant::now());
                         acted = true;
                     }
@@ -376,7 +444,7 @@ impl Pop3Session {
                         capabilities,
                     } if mine(handle) => answer = Some(Answer::Capabilities(capabilities)),
                     Event::MessageChunk { handle, data } if mine(handle) => {
-                        sink.write_all(&data).map_err(Pop3Error::Sink)?;
+                        sink.put(&data).await.map_err(Pop3Error::Sink)?;
                     }
                     Event::MessageEnd { handle, size } if mine(handle) => {
                         answer = Some(Answer::Message(size));
@@ -391,8 +459,8 @@ impl Pop3Session {
                     }
                     Event::Closed { reason } => {
                         // The last bytes, then the socket is closed.
-                        let _ = self.flush();
-                        self.conn.shutdown();
+                        let _ = self.flush().await;
+                        self.conn.shutdown().await;
                         self.closed = Some(reason);
                     }
                     _ => {}
@@ -413,22 +481,20 @@ impl Pop3Session {
             if acted {
                 continue;
             }
-            self.read_once()?;
+            super::read_once(&mut self.client, &mut self.conn, &mut self.buf, None).await?;
             return Ok(None);
         }
     }
 
-    fn flush(&mut self) -> Result<(), Pop3Error> {
-        Ok(super::flush(
-            &mut self.client,
-            &mut self.conn,
-            &mut self.out,
-        )?)
+    async fn flush(&mut self) -> Result<(), Pop3Error> {
+        Ok(super::flush(&mut self.client, &mut self.conn, &mut self.out).await?)
     }
+}
 
-    fn read_once(&mut self) -> Result<(), Pop3Error> {
-        super::read_once(&mut self.client, &mut self.conn, &mut self.buf, None)?;
-        Ok(())
+fn protocol(command: &'static str) -> Pop3Error {
+    Pop3Error::Failed {
+        command,
+        status: "unexpected answer".to_owned(),
     }
 }
 

@@ -130,6 +130,11 @@ pub enum SmtpError {
     /// delivered). After DATA that means closing the connection.
     #[error("reading the message: {0}")]
     Source(#[source] io::Error),
+    /// No host receives mail for the domain, or the lookup failed
+    /// (feature `mx`).
+    #[cfg(feature = "mx")]
+    #[error(transparent)]
+    Mx(#[from] super::mx::MxError),
 }
 
 /// The reply that tells why a refused message was refused.
@@ -405,6 +410,29 @@ impl SmtpTransport {
         Ok(t)
     }
 
+    /// Connects to the mail hosts of `domain` on `port` (25 for relay),
+    /// as RFC 5321 §5.1 says: its MX hosts by preference, else the domain
+    /// itself (see [`super::mx`]), each address in turn until one answers
+    /// with a session ready for mail; its certificate is verified for the
+    /// MX host's name. The last failure is returned when none does.
+    #[cfg(feature = "mx")]
+    pub fn connect_domain(
+        resolver: &super::mx::MxResolver,
+        domain: &str,
+        port: u16,
+        options: SmtpOptions,
+    ) -> Result<SmtpTransport, SmtpError> {
+        let hosts = resolver.mail_hosts_blocking(domain, port)?;
+        let mut last = super::mx::MxError::NoHost(domain.to_owned()).into();
+        for (addr, o) in super::mx::attempts(&hosts, &options) {
+            match SmtpTransport::connect(&addr, o) {
+                Ok(t) => return Ok(t),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
     /// What the server offered (after TLS, its second EHLO reply).
     pub fn capabilities(&self) -> Option<&Capabilities<'static>> {
         self.s.caps.as_ref()
@@ -537,12 +565,12 @@ impl SmtpTransport {
         if self.s.closed.is_none() && self.last_read.elapsed() > IDLE_CHECK {
             // Whatever the server said meanwhile (421, or its FIN).
             let soon = Instant::now() + Duration::from_millis(1);
-            if super::read_once(
+            if super::block_on(super::read_once(
                 &mut self.s.client,
                 &mut self.conn,
                 &mut self.buf,
                 Some(soon),
-            )
+            ))
             .is_err()
             {
                 // A reset connection is as closed as one with a FIN.
@@ -620,7 +648,12 @@ impl SmtpTransport {
     /// One read, bounded by the machine's deadline.
     fn read_once(&mut self) -> Result<(), SmtpError> {
         self.s.check()?;
-        super::read_once(&mut self.s.client, &mut self.conn, &mut self.buf, None)?;
+        super::block_on(super::read_once(
+            &mut self.s.client,
+            &mut self.conn,
+            &mut self.buf,
+            None,
+        ))?;
         self.last_read = Instant::now();
         Ok(())
     }

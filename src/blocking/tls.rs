@@ -159,11 +159,20 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("tls", &self.is_tls())
-            .field("server_name", &self.server_name)
-            .finish_non_exhaustive()
+        debug_connection(f, self.is_tls(), &self.server_name)
     }
+}
+
+/// What the blocking and the tokio connection show of themselves.
+pub(crate) fn debug_connection(
+    f: &mut std::fmt::Formatter<'_>,
+    tls: bool,
+    server_name: &ServerName<'static>,
+) -> std::fmt::Result {
+    f.debug_struct("Connection")
+        .field("tls", &tls)
+        .field("server_name", server_name)
+        .finish_non_exhaustive()
 }
 
 /// Accepts every certificate ([`Verification::InsecureAcceptAny`]), still

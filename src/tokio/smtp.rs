@@ -7,155 +7,21 @@
 //! connection reuse and reopening, a message streamed from an
 //! [`AsyncRead`] in bounded memory.
 
-use std::io;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use ::tokio::net::TcpStream;
+use ::tokio::io::{AsyncRead, AsyncReadExt};
 use bytes::Bytes;
 use mailwire_sasl::Mechanism;
 use mailwire_smtp::client::{Envelope, MailError, Outcome};
 use mailwire_smtp::{Capabilities, ConnectionError, Reply};
-use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
+
+use super::conn::Connection;
 
 use crate::blocking::smtp::{
     Action, DIRECT_WRITE, IDLE_CHECK, MAX_HEADER, READ_CHUNK, Session, SmtpError, SmtpOptions,
     downgrade, header_end, prepare, prepare_streamed,
 };
-use crate::blocking::tls::{ReadOutcome, Security, TransportError, TransportOptions, tls_setup};
-
-enum Inner {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    /// Only while the upgrade swaps the two.
-    Gone,
-}
-
-/// A tokio TCP connection, plaintext or under TLS.
-struct Connection {
-    inner: Inner,
-    server_name: ServerName<'static>,
-    config: Arc<ClientConfig>,
-    write_timeout: Duration,
-}
-
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("tls", &self.is_tls())
-            .field("server_name", &self.server_name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Connection {
-    async fn connect(addr: &str, options: &TransportOptions) -> Result<Connection, TransportError> {
-        let (server_name, config) = tls_setup(addr, options)?;
-        let tcp =
-            match ::tokio::time::timeout(options.connect_timeout, TcpStream::connect(addr)).await {
-                Err(_) => return Err(TransportError::Timeout),
-                Ok(r) => r.map_err(TransportError::from_io)?,
-            };
-        tcp.set_nodelay(true).map_err(TransportError::Io)?;
-        let mut conn = Connection {
-            inner: Inner::Plain(tcp),
-            server_name,
-            config,
-            write_timeout: options.write_timeout,
-        };
-        if options.security == Security::Implicit {
-            conn.start_tls().await?;
-        }
-        Ok(conn)
-    }
-
-    fn is_tls(&self) -> bool {
-        matches!(self.inner, Inner::Tls(_))
-    }
-
-    /// The TLS handshake over the plaintext connection, within 30 s.
-    async fn start_tls(&mut self) -> Result<(), TransportError> {
-        let tcp = match std::mem::replace(&mut self.inner, Inner::Gone) {
-            Inner::Plain(t) => t,
-            other => {
-                self.inner = other;
-                return Err(TransportError::Config("TLS is already active".into()));
-            }
-        };
-        let connector = TlsConnector::from(self.config.clone());
-        let handshake = connector.connect(self.server_name.clone(), tcp);
-        let tls = match ::tokio::time::timeout(Duration::from_secs(30), handshake).await {
-            Err(_) => return Err(TransportError::Timeout),
-            Ok(r) => r.map_err(TransportError::from_io)?,
-        };
-        self.inner = Inner::Tls(Box::new(tls));
-        Ok(())
-    }
-
-    async fn read_until(
-        &mut self,
-        buf: &mut [u8],
-        deadline: Option<Instant>,
-    ) -> Result<ReadOutcome, TransportError> {
-        let read = async {
-            match &mut self.inner {
-                Inner::Plain(t) => t.read(buf).await,
-                Inner::Tls(s) => s.read(buf).await,
-                Inner::Gone => Err(io::ErrorKind::NotConnected.into()),
-            }
-        };
-        let r = match deadline {
-            Some(d) => {
-                match ::tokio::time::timeout_at(::tokio::time::Instant::from_std(d), read).await {
-                    Err(_) => return Ok(ReadOutcome::TimedOut),
-                    Ok(r) => r,
-                }
-            }
-            None => read.await,
-        };
-        match r {
-            Ok(0) => Ok(ReadOutcome::Eof),
-            Ok(n) => Ok(ReadOutcome::Data(n)),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(ReadOutcome::Data(0)),
-            // A peer that closes without close_notify: end of stream all the same.
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(ReadOutcome::Eof),
-            Err(e) => Err(TransportError::from_io(e)),
-        }
-    }
-
-    async fn write_all(&mut self, data: &[u8]) -> Result<(), TransportError> {
-        let write = async {
-            match &mut self.inner {
-                Inner::Plain(t) => t.write_all(data).await,
-                Inner::Tls(s) => {
-                    s.write_all(data).await?;
-                    s.flush().await
-                }
-                Inner::Gone => Err(io::ErrorKind::NotConnected.into()),
-            }
-        };
-        match ::tokio::time::timeout(self.write_timeout, write).await {
-            Err(_) => Err(TransportError::Timeout),
-            Ok(r) => r.map_err(TransportError::from_io),
-        }
-    }
-
-    /// Closes the connection (a TLS close_notify first, best effort).
-    async fn shutdown(&mut self) {
-        let close = async {
-            match &mut self.inner {
-                Inner::Plain(t) => t.shutdown().await,
-                Inner::Tls(s) => s.shutdown().await,
-                Inner::Gone => Ok(()),
-            }
-        };
-        let _ = ::tokio::time::timeout(Duration::from_secs(5), close).await;
-    }
-}
+use crate::blocking::tls::ReadOutcome;
 
 /// An SMTP session on tokio that sends messages one after another. See
 /// the module docs and [`crate::blocking::SmtpTransport`].
@@ -186,6 +52,26 @@ impl SmtpTransport {
         };
         t.pump_until(|t| t.s.caps.is_some()).await?;
         Ok(t)
+    }
+
+    /// Connects to the mail hosts of `domain` on `port`, best first; see
+    /// [`crate::blocking::SmtpTransport::connect_domain`].
+    #[cfg(feature = "mx")]
+    pub async fn connect_domain(
+        resolver: &crate::blocking::mx::MxResolver,
+        domain: &str,
+        port: u16,
+        options: SmtpOptions,
+    ) -> Result<SmtpTransport, SmtpError> {
+        let hosts = resolver.mail_hosts(domain, port).await?;
+        let mut last = crate::blocking::mx::MxError::NoHost(domain.to_owned()).into();
+        for (addr, o) in crate::blocking::mx::attempts(&hosts, &options) {
+            match SmtpTransport::connect(&addr, o).await {
+                Ok(t) => return Ok(t),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
     }
 
     /// What the server offered (after TLS, its second EHLO reply).

@@ -5,6 +5,7 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod corpus;
+pub mod dns;
 pub mod dovecot;
 pub mod peer;
 
@@ -569,4 +570,23 @@ pub fn start_smtp_sink(args: &[&str]) -> (ChildGuard, SocketAddr) {
         std::thread::sleep(Duration::from_millis(50));
     }
     (sink, addr)
+}
+
+/// Runs a future to its end on a fresh current-thread tokio runtime (the
+/// tokio drivers' tests).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// POP3 session options for a plaintext loopback session (passwords
+/// allowed in the clear).
+pub fn pop3_plain(user: &str, password: &str) -> mailwire::blocking::Pop3Options {
+    let mut o = mailwire::blocking::Pop3Options::new(user, password);
+    o.transport.security = mailwire::blocking::Security::Plain;
+    o.machine.allow_plaintext_auth = true;
+    o
 }
