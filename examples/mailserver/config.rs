@@ -86,6 +86,10 @@ pub(crate) struct Config {
     pub(crate) imap: Option<SocketAddr>,
     /// IMAP under implicit TLS (RFC 8314).
     pub(crate) imaps: Option<SocketAddr>,
+    /// The webmail over HTTP.
+    pub(crate) http: Option<SocketAddr>,
+    /// The webmail over HTTPS, with the server's certificate.
+    pub(crate) https: Option<SocketAddr>,
     /// Domain (lower case) to route.
     pub(crate) routes: HashMap<String, Route>,
     /// Waits between delivery attempts; the last one repeats.
@@ -140,7 +144,9 @@ usage: mailserver [OPTIONS]
   --pop3s ADDR             POP3 over implicit TLS [off]
   --imap ADDR              IMAP port with STARTTLS over the same mailboxes [127.0.0.1:1143]
   --imaps ADDR             IMAP over implicit TLS [off]
-  --no-smtp, --no-submission, --no-pop3, --no-imap  do not open that port
+  --http ADDR              the webmail over HTTP [127.0.0.1:8080]
+  --https ADDR             the webmail over HTTPS, with the server's certificate [off]
+  --no-smtp, --no-submission, --no-pop3, --no-imap, --no-http  do not open that port
   --route DOMAIN=HOST:PORT deliver DOMAIN to HOST:PORT instead of its MX, repeatable
   --retry LIST             waits between delivery attempts [1m,5m,15m,30m,1h,2h,4h]
   --expire DURATION        give up and bounce after this long [5d]
@@ -371,6 +377,8 @@ impl Config {
         let mut pop3s = None;
         let mut imap = Some(parse_addr("--imap", "127.0.0.1:1143")?);
         let mut imaps = None;
+        let mut http = Some(parse_addr("--http", "127.0.0.1:8080")?);
+        let mut https = None;
         let mut routes = HashMap::new();
         let mut retry = parse_retry("1m,5m,15m,30m,1h,2h,4h")?;
         let mut expire = Duration::from_secs(5 * 86400);
@@ -436,6 +444,8 @@ impl Config {
                 (&mut pop3s, &f.listen.pop3s, "pop3s"),
                 (&mut imap, &f.listen.imap, "imap"),
                 (&mut imaps, &f.listen.imaps, "imaps"),
+                (&mut http, &f.listen.http, "http"),
+                (&mut https, &f.listen.https, "https"),
             ] {
                 if let Some(p) = port {
                     *slot = p.addr(name)?;
@@ -590,6 +600,9 @@ impl Config {
                 "--imap" => imap = Some(parse_addr("--imap", &value()?)?),
                 "--imaps" => imaps = Some(parse_addr("--imaps", &value()?)?),
                 "--no-imap" => imap = None,
+                "--http" => http = Some(parse_addr("--http", &value()?)?),
+                "--https" => https = Some(parse_addr("--https", &value()?)?),
+                "--no-http" => http = None,
                 "--route" => {
                     let (d, r) = parse_route(&value()?)?;
                     routes.insert(d, r);
@@ -675,6 +688,8 @@ impl Config {
             pop3s,
             imap,
             imaps,
+            http,
+            https,
             routes,
             retry,
             expire,
