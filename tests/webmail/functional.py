@@ -1,0 +1,105 @@
+"""Functional browser test of the webmail: log in; a message sent with
+smtplib appears without a reload; open it; download its attachment and
+compare the bytes; reply; the reply arrives at the other account (over
+IMAP); move to a folder and delete. Screenshots of the login, list,
+message and compose views."""
+
+import secrets
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, URL, check, imap_find,
+                log, login, new_page, run, send, shot)
+
+
+def test(browser):
+    page = new_page(browser)
+    page.goto(URL + "/login")
+    shot(page, "login.png")
+    login(page, ALICE, ALICE_PW)
+    page.wait_for_url(URL + "/mail")
+    check(page.locator("#list").count() == 1, "logged in: the message list is shown")
+
+    # A message from Bob with an attachment, sent while the list is open.
+    tag = secrets.token_hex(4)
+    subject = f"Quarterly numbers {tag}"
+    attachment = bytes(range(256)) * 40 + secrets.token_bytes(517)
+    msgid = make_msgid(domain=DOMAIN)
+    m = EmailMessage()
+    m["From"] = f"Bob <{BOB}@{DOMAIN}>"
+    m["To"] = f"Alice <{ALICE}@{DOMAIN}>"
+    m["Subject"] = subject
+    m["Message-ID"] = msgid
+    m.set_content(f"Hello Alice,\n\nthe numbers are attached ({tag}).\n\nBob\n")
+    m.add_attachment(attachment, maintype="application", subtype="octet-stream",
+                     filename="numbers.bin")
+    page.evaluate("window.__noReload = 1")
+    send(m.as_bytes(), [f"{ALICE}@{DOMAIN}"])
+    row = page.locator("#list tr", has_text=subject)
+    row.wait_for()
+    check(page.evaluate("window.__noReload") == 1, "the new message appeared without a reload")
+    check("unread" in (row.get_attribute("class") or ""), "the new message is shown unread (bold)")
+    shot(page, "list.png")
+    page.set_viewport_size({"width": 390, "height": 800})
+    shot(page, "list-phone.png")
+    page.set_viewport_size({"width": 1200, "height": 800})
+
+    # Open it.
+    row.locator("a").click()
+    page.wait_for_url("**/msg?*")
+    check(page.locator("#subject").inner_text() == subject, "the message view shows the subject")
+    check(tag in page.locator("#body").inner_text(), "the message view shows the text")
+    shot(page, "message.png")
+    page.click("#show-headers")
+    check(msgid in page.locator("pre.raw-headers").inner_text(), "headers on demand")
+    page.go_back()
+
+    # Download the attachment; the bytes must be the same.
+    with page.expect_download() as dl:
+        page.click("ul.attachments a")
+    d = dl.value
+    check(d.suggested_filename == "numbers.bin", f"attachment file name ({d.suggested_filename})")
+    with open(d.path(), "rb") as f:
+        check(f.read() == attachment, "the downloaded attachment has the sent bytes")
+
+    # Reply.
+    page.click("#reply")
+    page.wait_for_url("**/compose?*")
+    check(f"{BOB}@{DOMAIN}" in page.input_value("#to"), "the reply goes to the sender")
+    check(page.input_value("#subject") == "Re: " + subject, "the reply's subject")
+    page.fill("#body", f"Thanks Bob, got them ({tag}).\n\n" + page.input_value("#body"))
+    shot(page, "compose.png")
+    page.click("button[name=action][value=send]")
+    page.wait_for_url("**/mail?*")
+
+    got = imap_find(BOB, BOB_PW, "INBOX", "Re: " + subject)
+    check(len(got) == 1, "the reply arrived at Bob's INBOX (IMAP)")
+    raw = got[0].decode("utf-8", "replace")
+    check(f"Thanks Bob, got them ({tag})" in raw, "the reply carries the typed text")
+    check(msgid in raw, "the reply refers to the original (In-Reply-To/References)")
+    check(len(imap_find(ALICE, ALICE_PW, "Sent", "Re: " + subject)) == 1, "a copy is in Alice's Sent")
+
+    # Move to Archive, then delete (to Trash), then delete for good.
+    page.goto(URL + "/mail?f=INBOX")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.select_option("#move-to", "Archive")
+    page.click("#move")
+    page.goto(URL + "/mail?f=Archive")
+    arch = page.locator("#list tr", has_text=subject)
+    check(arch.count() == 1, "moved to Archive")
+    check(page.goto(URL + "/mail?f=INBOX") and page.locator("#list tr", has_text=subject).count() == 0,
+          "gone from INBOX")
+    page.goto(URL + "/mail?f=Archive")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.click("#delete")
+    page.goto(URL + "/mail?f=Trash")
+    check(page.locator("#list tr", has_text=subject).count() == 1, "deleted: in Trash")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.click("#delete")
+    page.goto(URL + "/mail?f=Trash")
+    check(page.locator("#list tr", has_text=subject).count() == 0, "deleted from Trash: gone")
+    check(len(imap_find(ALICE, ALICE_PW, "Trash", subject, timeout=0)) == 0, "gone over IMAP too")
+    log("functional: all done")
+
+
+run(test)
