@@ -44,6 +44,7 @@ mod srs;
 mod store;
 mod tls;
 mod vacation;
+mod webmail;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
