@@ -11,13 +11,18 @@
 //!   counts, message lists sorted and searched by the IMAP server kit,
 //!   flags, move, delete to Trash, Sent and Drafts copies, and submission
 //!   through the server's own queue.
-//! - [`pages`]: the HTML (plain HTML and CSS, one small script).
-//! - `render` and `compose`: the message view (sanitized HTML) and the
-//!   building of new messages.
+//! - [`pages`]: the HTML (plain HTML and CSS, one small script);
+//!   [`view`]: the message view, its body frame, attachments, compose.
+//! - The HTTP-free parts: a stored message rendered for the browser with
+//!   its HTML made safe ([`render`], [`sanitize`]), and replies, forwards
+//!   and new messages built for submission ([`compose`]).
 
+pub(crate) mod compose;
 mod http;
 mod mailbox;
 mod pages;
+pub(crate) mod render;
+pub(crate) mod sanitize;
 mod session;
 mod view;
 

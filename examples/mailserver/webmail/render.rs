@@ -1,0 +1,550 @@
+//! A stored message as the webmail shows it: the header fields decoded
+//! (RFC 2047), the body to show (the HTML alternative made safe, else the
+//! text), the attachments, and single parts decoded for download.
+//!
+//! Parsing goes through mailwire-message (the header) and mailwire-mime
+//! (the tree, IMAP section numbers as part ids, RFC 3501 §6.4.5). Both are
+//! lenient and bounded, so any bytes give a view.
+//!
+//! Which part is the body (RFC 2046 §5.1):
+//!
+//! - a `text/plain` or `text/html` leaf that is not an attachment;
+//! - in a multipart/alternative, the last HTML alternative, else the last
+//!   one that can be shown (§5.1.4: the last is the richest);
+//! - in a multipart/related (RFC 2387 §3.1), the `start` part, else the
+//!   first;
+//! - in any other multipart (mixed, signed, ...), the first body part that
+//!   has a body.
+//!
+//! The attachments are every other leaf, and every encapsulated message
+//! (message/rfc822, listed once, not its parts), less the text
+//! alternatives not chosen and the parts the HTML shows by `cid:`.
+
+use std::collections::HashMap;
+
+use mailwire::message::{Message as Header, decode_unstructured};
+use mailwire::mime::{Message, Part as MimePart, PartKind, TransferEncoding};
+
+use super::sanitize::{self, CidTarget, Policy};
+
+/// How to show a message.
+pub(crate) struct ViewOptions<'a> {
+    /// Load `http(s):` images (the user asked for them).
+    pub(crate) show_remote_images: bool,
+    /// The URL the webmail serves part `id` of this message at (an IMAP
+    /// section such as `2.1`); used for `cid:` images and links.
+    pub(crate) part_url: &'a dyn Fn(&str) -> String,
+}
+
+impl std::fmt::Debug for ViewOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewOptions")
+            .field("show_remote_images", &self.show_remote_images)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The body to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Body {
+    /// Plain text, line ends `\n`; the page escapes it ([`escape_html`]).
+    Text(String),
+    /// Sanitized HTML, to insert as it is.
+    Html {
+        /// The HTML (see [`super::sanitize`] for what it can hold).
+        html: String,
+        /// Remote images taken out; the page offers to show them.
+        blocked_remote_images: usize,
+    },
+}
+
+/// One attachment of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AttachmentInfo {
+    /// Its IMAP section (`2`, `1.3`): the id for [`part`].
+    pub(crate) part_id: String,
+    /// A safe file name ([`safe_file_name`]).
+    pub(crate) file_name: String,
+    /// `type/subtype`, lower case.
+    pub(crate) content_type: String,
+    /// Decoded size in bytes.
+    pub(crate) size: usize,
+}
+
+/// A message as the webmail shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MessageView {
+    /// Subject, decoded.
+    pub(crate) subject: String,
+    /// From, as `Name <addr>, ...`, names decoded.
+    pub(crate) from: String,
+    /// To, as [`MessageView::from`].
+    pub(crate) to: String,
+    /// Cc, as [`MessageView::from`].
+    pub(crate) cc: String,
+    /// Date: RFC 5322 form when it parses, else the field as written.
+    pub(crate) date: String,
+    /// Message-ID, without angle brackets.
+    pub(crate) message_id: Option<String>,
+    /// Every header field in order: (name, unfolded value, RFC 2047 words
+    /// decoded), for "show all headers".
+    pub(crate) headers: Vec<(String, String)>,
+    /// The body.
+    pub(crate) body: Body,
+    /// The attachments.
+    pub(crate) attachments: Vec<AttachmentInfo>,
+}
+
+/// One part of a message, decoded, for download or a `cid:` image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Part {
+    /// `type/subtype`, lower case, always a valid `token/token`
+    /// (`application/octet-stream` when the message's was not).
+    pub(crate) content_type: String,
+    /// A safe file name.
+    pub(crate) file_name: String,
+    /// The bytes, transfer encoding removed (for message/rfc822: the
+    /// encapsulated message).
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl Part {
+    /// Whether the part may be shown inline by the webmail's origin: a
+    /// raster image (an SVG or HTML part served inline could run script in
+    /// the webmail's origin, so anything else must be a download,
+    /// `Content-Disposition: attachment` with `nosniff`).
+    pub(crate) fn inline_image(&self) -> bool {
+        is_raster_image(&self.content_type)
+    }
+}
+
+/// Builds the view of message `raw`.
+pub(crate) fn view(raw: &[u8], opts: &ViewOptions<'_>) -> MessageView {
+    let header = Header::parse(raw);
+    let msg = Message::parse(raw);
+    let body_id = body_part(&msg, 0);
+    let (body, shown_cids) = match body_id.and_then(|id| msg.part(id)) {
+        Some(p) if p.mime.content_type.is("text", "html") => {
+            let html = text_of(&msg, p);
+            let cids = referenced_cids(&html);
+            let policy = Policy {
+                show_remote_images: opts.show_remote_images,
+                cids: cid_targets(&msg, opts.part_url),
+            };
+            let s = sanitize::sanitize(&html, policy);
+            (
+                Body::Html {
+                    html: s.html,
+                    blocked_remote_images: s.blocked_remote_images,
+                },
+                cids,
+            )
+        }
+        Some(p) => (Body::Text(text_of(&msg, p)), Vec::new()),
+        None => (Body::Text(String::new()), Vec::new()),
+    };
+    MessageView {
+        subject: header.subject().map(|s| clean_line(&s)).unwrap_or_default(),
+        from: addresses(&header, "From"),
+        to: addresses(&header, "To"),
+        cc: addresses(&header, "Cc"),
+        date: match header.date() {
+            Some(d) => d.to_rfc5322(),
+            None => header
+                .get("Date")
+                .map(|f| clean_line(&f.value_text()))
+                .unwrap_or_default(),
+        },
+        message_id: header.message_id().map(|m| m.as_str().to_owned()),
+        headers: header
+            .fields()
+            .iter()
+            .map(|f| {
+                (
+                    f.name().to_owned(),
+                    clean_line(&decode_unstructured(f.raw_value())),
+                )
+            })
+            .collect(),
+        body,
+        attachments: attachments(&msg, body_id, &shown_cids),
+    }
+}
+
+/// Part `part_id` (an IMAP section, `1.2`) of message `raw`, decoded:
+/// `None` when there is no such leaf or encapsulated message.
+pub(crate) fn part(raw: &[u8], part_id: &str) -> Option<Part> {
+    if part_id.is_empty() {
+        return None;
+    }
+    let msg = Message::parse(raw);
+    let p = msg.find_section(part_id)?;
+    match p.kind {
+        PartKind::Leaf | PartKind::Message | PartKind::EncodedMessage => Some(Part {
+            content_type: valid_type(&p.mime.mime_type()),
+            file_name: file_name_of(&msg, p),
+            bytes: msg.decoded(p).into_owned(),
+        }),
+        PartKind::Multipart => None,
+    }
+}
+
+/// `text` with the five characters HTML gives meaning to escaped, for
+/// text and attribute values alike.
+pub(crate) fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Longest file name kept, in characters.
+const MAX_FILE_NAME: usize = 120;
+
+/// A file name that is safe to offer for download or to write to a
+/// header: no path separators or characters Windows refuses (`/ \ : * ?
+/// " < > |` become `_`), no control characters, no leading dots or
+/// spaces, no Windows device name, at most [`MAX_FILE_NAME`] characters
+/// with the extension kept; `attachment.bin` when nothing is left.
+pub(crate) fn safe_file_name(name: &str) -> String {
+    let mapped: String = name
+        .chars()
+        .filter(|c| !c.is_control() && !is_format_char(*c))
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c => c,
+        })
+        .collect();
+    let trimmed = mapped
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end_matches(|c: char| c == '.' || c.is_whitespace());
+    let mut out: String = if trimmed.chars().count() > MAX_FILE_NAME {
+        // Keep a short extension.
+        let ext = trimmed
+            .rsplit_once('.')
+            .map(|(_, e)| e)
+            .filter(|e| !e.is_empty() && e.chars().count() <= 10);
+        match ext {
+            Some(e) => {
+                let keep = MAX_FILE_NAME - 1 - e.chars().count();
+                let stem: String = trimmed.chars().take(keep).collect();
+                format!("{}.{e}", stem.trim_end())
+            }
+            None => trimmed.chars().take(MAX_FILE_NAME).collect(),
+        }
+    } else {
+        trimmed.to_owned()
+    };
+    let stem = out
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
+    let device = matches!(stem.as_str(), "CON" | "PRN" | "AUX" | "NUL")
+        || ((stem.starts_with("COM") || stem.starts_with("LPT"))
+            && stem.len() == 4
+            && stem.as_bytes()[3].is_ascii_digit());
+    if device {
+        out.insert(0, '_');
+    }
+    if out.is_empty() {
+        "attachment.bin".to_owned()
+    } else {
+        out
+    }
+}
+
+/// Bidirectional and other invisible format characters, which can make
+/// `evil.exe` look like `exe.pdf` (U+202E).
+fn is_format_char(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+}
+
+/// A Content-Disposition value for downloading `file_name` (RFC 6266
+/// §4.1, §4.3): `attachment; filename="ascii"; filename*=UTF-8''...`, the
+/// plain `filename` an ASCII stand-in for old clients and `filename*` the
+/// exact name (RFC 8187 encoding). The name is made safe first.
+pub(crate) fn content_disposition(file_name: &str) -> String {
+    let name = safe_file_name(file_name);
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii() && c != '%' { c } else { '_' })
+        .collect();
+    let mut ext = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            ext.push(char::from(b));
+        } else {
+            ext.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{ext}")
+}
+
+/// Whether `content_type` is an image a browser shows without running
+/// anything (not SVG).
+fn is_raster_image(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        "image/png"
+            | "image/gif"
+            | "image/jpeg"
+            | "image/jpg"
+            | "image/pjpeg"
+            | "image/webp"
+            | "image/bmp"
+            | "image/x-icon"
+            | "image/vnd.microsoft.icon"
+            | "image/avif"
+    )
+}
+
+/// `content_type` when it is a valid `token/token`, else
+/// `application/octet-stream`.
+pub(crate) fn valid_type(content_type: &str) -> String {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    match content_type.split_once('/') {
+        Some((t, s)) if token(t) && token(s) => content_type.to_ascii_lowercase(),
+        _ => "application/octet-stream".to_owned(),
+    }
+}
+
+/// One line of display text: controls (folding left-overs, NUL) become
+/// spaces, surrounding white space is trimmed.
+fn clean_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_owned()
+}
+
+/// The mailboxes of field `name` as `Name <addr>, ...`.
+fn addresses(header: &Header<'_>, name: &str) -> String {
+    let list = header.addresses(name);
+    let shown: Vec<String> = list
+        .mailboxes()
+        .map(|m| clean_line(&m.to_string()))
+        .collect();
+    if shown.is_empty() {
+        // Unparseable: the field as written, words decoded.
+        header
+            .get(name)
+            .map(|f| clean_line(&decode_unstructured(f.raw_value())))
+            .unwrap_or_default()
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// The text of a `text/*` part in UTF-8, line ends `\n`.
+pub(crate) fn text_of(msg: &Message<'_>, p: &MimePart) -> String {
+    let text = msg.text(p).map(|(t, _)| t.into_owned()).unwrap_or_default();
+    text.replace("\r\n", "\n")
+}
+
+/// The part to show as the body below part `id` (see the module doc).
+pub(crate) fn body_part(msg: &Message<'_>, id: usize) -> Option<usize> {
+    let p = msg.part(id)?;
+    match p.kind {
+        PartKind::Leaf => {
+            let ct = &p.mime.content_type;
+            let attachment = p
+                .mime
+                .disposition
+                .as_ref()
+                .is_some_and(|d| d.kind().eq_ignore_ascii_case("attachment"));
+            ((ct.is("text", "plain") || ct.is("text", "html")) && !attachment).then_some(id)
+        }
+        PartKind::Multipart => {
+            let ct = &p.mime.content_type;
+            if ct.is("multipart", "alternative") {
+                let shown: Vec<usize> = p
+                    .children
+                    .iter()
+                    .filter_map(|&c| body_part(msg, c))
+                    .collect();
+                shown
+                    .iter()
+                    .rev()
+                    .find(|&&b| {
+                        msg.part(b)
+                            .is_some_and(|q| q.mime.content_type.is("text", "html"))
+                    })
+                    .or(shown.last())
+                    .copied()
+            } else if ct.is("multipart", "related") {
+                let start = ct
+                    .param("start")
+                    .map(|s| s.trim().trim_matches(['<', '>']).to_owned());
+                let first = start
+                    .and_then(|s| {
+                        p.children.iter().copied().find(|&c| {
+                            msg.part(c)
+                                .and_then(|q| q.mime.content_id.as_deref())
+                                .is_some_and(|id| id == s)
+                        })
+                    })
+                    .or(p.children.first().copied())?;
+                body_part(msg, first)
+            } else {
+                p.children.iter().find_map(|&c| body_part(msg, c))
+            }
+        }
+        PartKind::Message | PartKind::EncodedMessage => None,
+    }
+}
+
+/// The `cid:` URLs an HTML body holds, as lookup keys.
+fn referenced_cids(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    lower
+        .match_indices("cid:")
+        .map(|(i, _)| {
+            let rest = &html[i + 4..];
+            let end = rest
+                .find(|c: char| c == '"' || c == '\'' || c == '>' || c.is_whitespace())
+                .unwrap_or(rest.len());
+            sanitize::cid_key(&rest[..end])
+        })
+        .collect()
+}
+
+/// Every leaf with a Content-ID, by lookup key, with the URL of its part.
+fn cid_targets(msg: &Message<'_>, part_url: &dyn Fn(&str) -> String) -> HashMap<String, CidTarget> {
+    let mut map = HashMap::new();
+    for p in msg.leaves() {
+        if let Some(id) = &p.mime.content_id {
+            let key = sanitize::cid_key(id);
+            if !key.is_empty() && !map.contains_key(&key) {
+                map.insert(
+                    key,
+                    CidTarget {
+                        url: part_url(&p.section_string()),
+                        image: is_raster_image(&p.mime.mime_type()),
+                    },
+                );
+            }
+        }
+    }
+    map
+}
+
+/// The attachments of `msg` (see the module doc).
+fn attachments(
+    msg: &Message<'_>,
+    body: Option<usize>,
+    shown_cids: &[String],
+) -> Vec<AttachmentInfo> {
+    let parts = msg.parts();
+    // For each part: inside an encapsulated message; inside an alternative.
+    let mut in_message = vec![false; parts.len()];
+    let mut in_alternative = vec![false; parts.len()];
+    for p in parts {
+        // Depth-first order: a parent comes before its children.
+        if let Some(q) = p.parent.and_then(|q| parts.get(q))
+            && q.id < p.id
+        {
+            in_message[p.id] =
+                in_message[q.id] || matches!(q.kind, PartKind::Message | PartKind::EncodedMessage);
+            in_alternative[p.id] =
+                in_alternative[q.id] || q.mime.content_type.is("multipart", "alternative");
+        }
+    }
+    let mut out = Vec::new();
+    for p in parts {
+        if in_message[p.id] || Some(p.id) == body {
+            continue;
+        }
+        let listed = match p.kind {
+            PartKind::Message | PartKind::EncodedMessage => true,
+            PartKind::Multipart => false,
+            PartKind::Leaf => {
+                let ct = &p.mime.content_type;
+                let alternative_text = in_alternative[p.id]
+                    && (ct.is("text", "plain") || ct.is("text", "html"))
+                    && p.mime.filename().is_none();
+                let shown = p
+                    .mime
+                    .content_id
+                    .as_deref()
+                    .is_some_and(|id| shown_cids.contains(&sanitize::cid_key(id)));
+                let empty_text = ct.ty() == "text" && msg.raw_body(p).trim_ascii().is_empty();
+                !alternative_text && !shown && !empty_text
+            }
+        };
+        if listed {
+            out.push(AttachmentInfo {
+                part_id: p.section_string(),
+                file_name: file_name_of(msg, p),
+                content_type: valid_type(&p.mime.mime_type()),
+                size: decoded_size(msg, p),
+            });
+        }
+    }
+    out
+}
+
+/// The decoded size of a part, counted without decoding base64.
+fn decoded_size(msg: &Message<'_>, p: &MimePart) -> usize {
+    let raw = msg.raw_body(p);
+    match p.mime.transfer_encoding {
+        TransferEncoding::Base64 => {
+            let chars = raw
+                .iter()
+                .filter(|b| b.is_ascii_alphanumeric() || **b == b'+' || **b == b'/')
+                .count();
+            chars * 3 / 4
+        }
+        _ => msg.decoded(p).len(),
+    }
+}
+
+/// The safe file name of a part: its own, else the subject of an
+/// encapsulated message, else one made from its type.
+fn file_name_of(msg: &Message<'_>, p: &MimePart) -> String {
+    if let Some(name) = p.mime.filename().filter(|n| !n.trim().is_empty()) {
+        return safe_file_name(name);
+    }
+    let ct = p.mime.mime_type();
+    if matches!(p.kind, PartKind::Message | PartKind::EncodedMessage) {
+        let inner = msg.decoded(p);
+        let subject = Header::parse(&inner)
+            .subject()
+            .map(|s| clean_line(&s))
+            .unwrap_or_default();
+        let subject: String = subject.chars().take(80).collect();
+        return safe_file_name(&format!(
+            "{}.eml",
+            if subject.is_empty() {
+                "message"
+            } else {
+                &subject
+            }
+        ));
+    }
+    let ext = match ct.as_str() {
+        "text/plain" => "txt",
+        "text/html" => "html",
+        "image/png" => "png",
+        "image/gif" => "gif",
+        "image/jpeg" | "image/jpg" => "jpg",
+        "application/pdf" => "pdf",
+        "message/rfc822" => "eml",
+        _ => "bin",
+    };
+    format!("attachment.{ext}")
+}
