@@ -34,7 +34,7 @@ def test(browser):
     m.add_attachment(attachment, maintype="application", subtype="octet-stream",
                      filename="numbers.bin")
     page.evaluate("window.__noReload = 1")
-    send(m.as_bytes(), [f"{ALICE}@{DOMAIN}"])
+    send(m, [f"{ALICE}@{DOMAIN}"])
     row = page.locator("#list tr", has_text=subject)
     row.wait_for()
     check(page.evaluate("window.__noReload") == 1, "the new message appeared without a reload")

@@ -95,7 +95,7 @@ def test(browser):
     m["Subject"] = subject
     m.set_content(f"Plain part {tag}")
     m.add_alternative(hostile(evil, tag), subtype="html")
-    send(m.as_bytes(), [f"{ALICE}@{DOMAIN}"])
+    send(m, [f"{ALICE}@{DOMAIN}"])
 
     # The wrong password first: refused, no session.
     page = new_page(browser)

@@ -61,9 +61,10 @@ def login(page, user, password):
     page.click("button[type=submit]")
 
 
-def send(msg_bytes, to):
+def send(msg, to):
+    """Sends an email.message.EmailMessage over SMTP (CRLF line ends)."""
     with smtplib.SMTP(*SMTP, timeout=10) as s:
-        s.sendmail(f"sender@example.org", to, msg_bytes)
+        s.send_message(msg, "sender@example.org", to)
 
 
 def imap(user, password):
@@ -80,7 +81,7 @@ def imap_find(user, password, folder, subject, timeout=10.0):
         c = imap(user, password)
         try:
             c.select(folder, readonly=True)
-            typ, data = c.uid("SEARCH", "CHARSET", "UTF-8", "SUBJECT", subject.encode())
+            typ, data = c.uid("SEARCH", "SUBJECT", '"%s"' % subject.replace("\\", "").replace('"', ""))
             uids = data[0].split() if typ == "OK" and data and data[0] else []
             out = []
             for u in uids:

@@ -288,27 +288,29 @@ where
     }
 }
 
-/// The logged-in frame's data (folders with counts), then the page.
+/// The logged-in frame (the folders with their counts) around the main
+/// part, which `main` makes knowing the folders.
 pub(super) async fn frame_page(
     ctx: &Ctx,
     user: &User,
     current: Option<String>,
     title: &str,
-    main: String,
+    main: impl FnOnce(&[mailbox::FolderInfo]) -> String,
 ) -> Response {
     let app = ctx.app.clone();
     let name = user.name.clone();
-    let folders = match blocking(move || mailbox::folders(&app.shared.store.mail, &name)).await {
-        Ok(f) => f,
-        Err(r) => return r,
-    };
+    let folders =
+        match blocking(move || mailbox::folders(&app.shared.store.mail, &name)).await {
+            Ok(f) => f,
+            Err(r) => return r,
+        };
     let frame = Frame {
         user: &user.name,
         csrf: &user.csrf,
         folders: &folders,
         current: current.as_deref(),
     };
-    html(pages::page(title, &frame, &main))
+    html(pages::page(title, &frame, &main(&folders)))
 }
 
 async fn root(State(ctx): State<Ctx>, headers: HeaderMap) -> Response {
@@ -488,7 +490,7 @@ async fn list(State(ctx): State<Ctx>, user: User, Query(p): Query<ListParams>) -
         Err(r) => return r,
     };
     let main = pages::list(&folder, &q, &listing, version);
-    frame_page(&ctx, &user, Some(folder.clone()), &folder, main).await
+    frame_page(&ctx, &user, Some(folder.clone()), &folder, |_| main).await
 }
 
 #[derive(Debug, Deserialize)]

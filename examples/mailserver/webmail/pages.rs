@@ -6,21 +6,8 @@ use std::fmt::Write as _;
 
 use super::mailbox::{Field, FolderInfo, ListQuery, Listing, PAGE, Sort};
 
-/// `s` escaped for HTML text and quoted attribute values.
-pub(crate) fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+/// Escapes text for HTML text and quoted attribute values.
+pub(crate) use super::render::escape_html as esc;
 
 /// `s` percent-encoded for a query string value (RFC 3986 unreserved
 /// characters kept).
@@ -284,10 +271,6 @@ mod tests {
 
     #[test]
     fn escaping() {
-        assert_eq!(
-            esc(r#"<a href="x" onclick='y'>&"#),
-            "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;"
-        );
         assert_eq!(url("Archive.2024 x&y=é"), "Archive.2024%20x%26y%3D%C3%A9");
     }
 
