@@ -1,9 +1,12 @@
 """Functional browser test of the webmail: log in; a message sent with
 smtplib appears without a reload; open it; download its attachment and
-compare the bytes; reply; the reply arrives at the other account (over
-IMAP); move to a folder and delete. Screenshots of the login, list,
-message and compose views."""
+compare the bytes; search, sort and flag; reply; the reply arrives at the
+other account (over IMAP); forward with an uploaded file; save a draft;
+move to a folder and delete. Screenshots of the login, list, message and
+compose views."""
 
+import email
+import email.policy
 import secrets
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -62,6 +65,31 @@ def test(browser):
     with open(d.path(), "rb") as f:
         check(f.read() == attachment, "the downloaded attachment has the sent bytes")
 
+    # Search (full text, sender, subject) and sort.
+    page.goto(URL + "/mail?f=INBOX")
+    for field, text, n in [("text", tag, 1), ("from", "Bob", 1), ("subject", "no-such-" + tag, 0)]:
+        page.fill("#q", text)
+        page.select_option("#in", field)
+        page.click("form.search button")
+        page.wait_for_url("**q=*")
+        check(page.locator("#list tbody tr").count() == n, f"search {field} {text!r}: {n} found")
+    page.goto(URL + "/mail?f=INBOX")
+    page.click("#list th >> text=Subject")
+    page.wait_for_url("**sort=subject*")
+    check(page.locator("#list tr", has_text=subject).count() == 1, "sorted by subject")
+
+    # Flag it, from its page.
+    page.goto(URL + "/mail?f=INBOX")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.click("#flag")
+    page.wait_for_url("**/msg?*")
+    check(page.locator("#flag").inner_text() == "Unflag", "flagged")
+    page.goto(URL + "/mail?f=INBOX")
+    row = page.locator("#list tr", has_text=subject)
+    cls = row.get_attribute("class") or ""
+    check("flagged" in cls and "unread" not in cls, "the list shows it flagged and read")
+    row.locator("a").click()
+
     # Reply.
     page.click("#reply")
     page.wait_for_url("**/compose?*")
@@ -78,6 +106,37 @@ def test(browser):
     check(f"Thanks Bob, got them ({tag})" in raw, "the reply carries the typed text")
     check(msgid in raw, "the reply refers to the original (In-Reply-To/References)")
     check(len(imap_find(ALICE, ALICE_PW, "Sent", "Re: " + subject)) == 1, "a copy is in Alice's Sent")
+
+    # Forward, with a file uploaded.
+    page.goto(URL + "/mail?f=INBOX")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.click("#forward")
+    page.wait_for_url("**/compose?*")
+    check(page.input_value("#subject") == "Fwd: " + subject, "the forward's subject")
+    page.fill("#to", f"{BOB}@{DOMAIN}")
+    upload = secrets.token_bytes(1500)
+    page.set_input_files("#attachments", files=[{"name": "extra.bin", "mimeType": "application/octet-stream",
+                                                  "buffer": upload}])
+    page.click("button[name=action][value=send]")
+    page.wait_for_url("**/mail?*")
+    got = imap_find(BOB, BOB_PW, "INBOX", "Fwd: " + subject)
+    check(len(got) == 1, "the forward arrived at Bob's INBOX")
+    fwd = email.message_from_bytes(got[0], policy=email.policy.default)
+    parts = {p.get_filename(): p for p in fwd.iter_attachments()}
+    check(parts.get("extra.bin") is not None and parts["extra.bin"].get_content() == upload,
+          "the uploaded file arrived with its bytes")
+    inner = [p for p in fwd.iter_attachments() if p.get_content_type() == "message/rfc822"]
+    check(len(inner) == 1 and tag in inner[0].as_string(), "the original is attached as message/rfc822")
+
+    # A draft.
+    page.goto(URL + "/compose")
+    page.fill("#to", f"{BOB}@{DOMAIN}")
+    page.fill("#subject", f"Draft {tag}")
+    page.fill("#body", "Not finished yet.")
+    page.click("button[name=action][value=draft]")
+    page.wait_for_url("**/mail?f=Drafts")
+    check(page.locator("#list tr", has_text=f"Draft {tag}").count() == 1, "the draft is in Drafts")
+    check(len(imap_find(BOB, BOB_PW, "INBOX", f"Draft {tag}", timeout=0)) == 0, "a draft is not sent")
 
     # Move to Archive, then delete (to Trash), then delete for good.
     page.goto(URL + "/mail?f=INBOX")

@@ -180,7 +180,9 @@ def test(browser):
     r = page.request.post(URL + "/login", form={"user": ALICE, "password": ALICE_PW}, max_redirects=0)
     check(r.status == 403, "POST /login without its token: 403")
 
-    # Another user cannot read Alice's message by its id.
+    # Another user cannot read Alice's message by its id (which is Alice's).
+    r = page.request.get(URL + href)
+    check(r.status == 200 and tag in r.text(), f"Alice reads her message at {href}")
     bob = new_page(browser)
     login(bob, BOB, BOB_PW)
     bob.wait_for_url(URL + "/mail")
