@@ -40,10 +40,7 @@ fn browser_ready() -> bool {
 fn screenshots() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     // .../target/<profile>/deps/interop_webmail-HASH
-    exe.ancestors()
-        .nth(3)
-        .unwrap()
-        .join("webmail-screenshots")
+    exe.ancestors().nth(3).unwrap().join("webmail-screenshots")
 }
 
 /// Starts the mailserver with two accounts and runs one browser script

@@ -8,20 +8,43 @@ compose views."""
 import email
 import email.policy
 import secrets
+import time
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 
 from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, URL, check, imap_find,
                 log, login, new_page, run, send, shot)
 
 
+def plain(sender, subject, text, when):
+    m = EmailMessage()
+    m["From"] = sender
+    m["To"] = f"Alice <{ALICE}@{DOMAIN}>"
+    m["Subject"] = subject
+    m["Date"] = formatdate(when, localtime=False)
+    m.set_content(text)
+    return m
+
+
 def test(browser):
+    # Some mail already there.
+    now = time.time()
+    send(plain("Carol Jones <carol@example.org>", "Lunch on Friday?", "Are you free?", now - 7200),
+         [f"{ALICE}@{DOMAIN}"])
+    send(plain("Release bot <builds@example.net>", "Build 1.4.2 passed", "All green.", now - 3600),
+         [f"{ALICE}@{DOMAIN}"])
     page = new_page(browser)
     page.goto(URL + "/login")
     shot(page, "login.png")
     login(page, ALICE, ALICE_PW)
     page.wait_for_url(URL + "/mail")
     check(page.locator("#list").count() == 1, "logged in: the message list is shown")
+    # Read one: it is no longer bold.
+    page.locator("#list tr", has_text="Lunch on Friday?").locator("a").click()
+    page.wait_for_url("**/msg?*")
+    page.goto(URL + "/mail")
+    check("unread" not in (page.locator("#list tr", has_text="Lunch on Friday?").get_attribute("class") or ""),
+          "a message read is no longer shown unread")
 
     # A message from Bob with an attachment, sent while the list is open.
     tag = secrets.token_hex(4)
@@ -33,6 +56,7 @@ def test(browser):
     m["To"] = f"Alice <{ALICE}@{DOMAIN}>"
     m["Subject"] = subject
     m["Message-ID"] = msgid
+    m["Date"] = formatdate(localtime=False)
     m.set_content(f"Hello Alice,\n\nthe numbers are attached ({tag}).\n\nBob\n")
     m.add_attachment(attachment, maintype="application", subtype="octet-stream",
                      filename="numbers.bin")

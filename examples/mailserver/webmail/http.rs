@@ -299,11 +299,10 @@ pub(super) async fn frame_page(
 ) -> Response {
     let app = ctx.app.clone();
     let name = user.name.clone();
-    let folders =
-        match blocking(move || mailbox::folders(&app.shared.store.mail, &name)).await {
-            Ok(f) => f,
-            Err(r) => return r,
-        };
+    let folders = match blocking(move || mailbox::folders(&app.shared.store.mail, &name)).await {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
     let frame = Frame {
         user: &user.name,
         csrf: &user.csrf,

@@ -242,9 +242,16 @@ fn row(folder: &Folder, m: &MsgFile) -> Row {
                 .to_string()
         })
         .unwrap_or_default();
+    // The Date field, else the arrival (the file's time, IMAP's
+    // INTERNALDATE).
     let date = msg
         .get("Date")
         .and_then(|f| mailwire::message::parse_date_time(f.raw_value()).0)
+        .or_else(|| {
+            let t = fs::metadata(path.as_ref()?).ok()?.modified().ok()?;
+            let unix = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+            mailwire::message::DateTime::from_unix(i64::try_from(unix).ok()?, 0).ok()
+        })
         .map(|d| {
             format!(
                 "{:04}-{:02}-{:02} {:02}:{:02}",

@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Multipart, Query, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_FRAME_OPTIONS};
+use axum::http::header::{
+    CONTENT_DISPOSITION, CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_FRAME_OPTIONS,
+};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -135,7 +137,12 @@ fn message_html(
         if flagged { "Unflag" } else { "Flag" },
     );
     for fi in folders.iter().filter(|fi| !fi.name.eq_ignore_ascii_case(f)) {
-        let _ = write!(o, r#"<option value="{}">{}</option>"#, esc(&fi.name), esc(&fi.name));
+        let _ = write!(
+            o,
+            r#"<option value="{}">{}</option>"#,
+            esc(&fi.name),
+            esc(&fi.name)
+        );
     }
     let _ = write!(
         o,
@@ -149,7 +156,10 @@ fn message_html(
     if !v.cc.is_empty() {
         let _ = write!(o, "<dt>Cc</dt><dd>{}</dd>", esc(&v.cc));
     }
-    let _ = write!(o, "<dt>Date</dt><dd>{}</dd></dl>", esc(&v.date));
+    if !v.date.is_empty() {
+        let _ = write!(o, "<dt>Date</dt><dd>{}</dd>", esc(&v.date));
+    }
+    o.push_str("</dl>");
     let images_q = if images { "&images=1" } else { "" };
     if show_headers {
         o.push_str(r#"<pre class="raw-headers">"#);
@@ -197,13 +207,29 @@ fn message_html(
         for a in &v.attachments {
             let _ = write!(
                 o,
-                r#"<li><a href="{}" download="{}">{}</a> <span class="meta">({}, {})</span></li>"#,
-                esc(&format!("{}&part={}", msg_url("/part", f, uid), url(&a.part_id))),
+                r#"<li><a href="{}" download="{}">{}</a> <span class="meta">({}, {})</span>"#,
+                esc(&format!(
+                    "{}&part={}",
+                    msg_url("/part", f, uid),
+                    url(&a.part_id)
+                )),
                 esc(&a.file_name),
                 esc(&a.file_name),
                 esc(&a.content_type),
                 size(a.size as u64)
             );
+            if a.content_type.starts_with("image/") {
+                let _ = write!(
+                    o,
+                    r#" <a href="{}">view</a>"#,
+                    esc(&format!(
+                        "{}&part={}&inline=1",
+                        msg_url("/part", f, uid),
+                        url(&a.part_id)
+                    ))
+                );
+            }
+            o.push_str("</li>");
         }
         o.push_str("</ul>");
     }
@@ -252,11 +278,14 @@ struct PartParams {
     f: String,
     uid: u32,
     part: String,
+    /// Show a raster image in the browser rather than download it.
+    inline: Option<String>,
 }
 
 /// One part, decoded: a download (or an image for the body frame).
 async fn part(State(ctx): State<Ctx>, user: User, Query(p): Query<PartParams>) -> Response {
     let app = ctx.app.clone();
+    let inline = p.inline.as_deref() == Some("1");
     let (name, f, uid, id) = (user.name.clone(), p.f, p.uid, p.part);
     let got = blocking(move || {
         let (_, _, raw) = mailbox::load(&app.shared.store.mail, &name, &f, uid)?;
@@ -267,12 +296,19 @@ async fn part(State(ctx): State<Ctx>, user: User, Query(p): Query<PartParams>) -
         Ok(x) => x,
         Err(r) => return r,
     };
+    let show_inline = inline && part.inline_image();
     let mut r = part.bytes.into_response();
     let h = r.headers_mut();
     let ct = HeaderValue::from_str(&part.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     h.insert(CONTENT_TYPE, ct);
-    if let Ok(v) = HeaderValue::from_str(&render::content_disposition(&part.file_name)) {
+    let mut disposition = render::content_disposition(&part.file_name);
+    // Only a raster image may be shown by the browser (never HTML or SVG,
+    // which could run script in the webmail's origin).
+    if show_inline {
+        disposition = disposition.replacen("attachment", "inline", 1);
+    }
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
         h.insert(CONTENT_DISPOSITION, v);
     }
     h.insert(
@@ -300,7 +336,11 @@ struct Origin {
 
 /// The compose form: new, or started from a message (reply, reply to
 /// all, forward).
-async fn compose_page(State(ctx): State<Ctx>, user: User, Query(p): Query<ComposeParams>) -> Response {
+async fn compose_page(
+    State(ctx): State<Ctx>,
+    user: User,
+    Query(p): Query<ComposeParams>,
+) -> Response {
     let me = mailbox::address_of(&ctx.app.shared, &user.name);
     let mode = p.mode.unwrap_or_default();
     let (draft, origin) = match (mode.as_str(), p.f, p.uid) {
@@ -488,10 +528,16 @@ async fn send(
             draft.forwarded = Some(raw);
         }
         let token = super::session::token().map_err(|e| WebError::Io(std::io::Error::other(e)))?;
-        let id = format!("{}.{}@{}", unix_now(), &token[..16], shared.store.cfg.hostname);
+        let id = format!(
+            "{}.{}@{}",
+            unix_now(),
+            &token[..16],
+            shared.store.cfg.hostname
+        );
         let date = mailwire::message::DateTime::from_unix(unix_now() as i64, 0)
             .map_err(|e| WebError::Refused(e.to_string()))?;
-        let raw = compose::build(&draft, &date, &id).map_err(|e| WebError::Refused(e.to_string()))?;
+        let raw =
+            compose::build(&draft, &date, &id).map_err(|e| WebError::Refused(e.to_string()))?;
         if action == "draft" {
             mailbox::append(&shared, &name, "Drafts", &raw, seen_and(SystemFlags::DRAFT))?;
             return Ok("Drafts");
@@ -501,7 +547,14 @@ async fn send(
         mailbox::append(&shared, &name, "Sent", &raw, seen_and(SystemFlags::empty()))?;
         if let Some((f, uid)) = &origin.replied {
             // The original may be gone meanwhile: the mail is sent anyway.
-            let _ = mailbox::set_flag(&shared.store.mail, &name, f, *uid, SystemFlags::ANSWERED, true);
+            let _ = mailbox::set_flag(
+                &shared.store.mail,
+                &name,
+                f,
+                *uid,
+                SystemFlags::ANSWERED,
+                true,
+            );
         }
         Ok("Sent")
     })
