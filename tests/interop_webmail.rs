@@ -102,3 +102,56 @@ fn webmail_functional() {
 fn webmail_security() {
     run_script("security.py");
 }
+
+/// `--https`: the webmail over TLS with the server's certificate (the
+/// self-signed one here), its cookies `Secure`. Checked with curl.
+#[test]
+#[ignore = "interop: curl against the webmail over HTTPS"]
+fn webmail_https() {
+    if !common::have("curl") {
+        return;
+    }
+    let data = scratch("webmail-https");
+    let srv = MailServer::start(&data, &["--https", "127.0.0.1:0", "--no-http"]);
+    assert!(srv.http.is_none(), "--no-http: no HTTP listener");
+    let addr = srv
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("https"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .expect("the banner gives the HTTPS address")
+        .to_string();
+    let url = format!("https://{addr}/login");
+    let out = Command::new("curl")
+        .args([
+            "-sk",
+            "--max-time",
+            "10",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    let cookie = head
+        .lines()
+        .find(|l| l.starts_with("set-cookie: wm_login="))
+        .expect("the log-in form's cookie");
+    for attr in ["httponly", "samesite=strict", "secure"] {
+        assert!(cookie.contains(attr), "{attr} missing: {cookie}");
+    }
+    assert!(
+        head.contains("content-security-policy: default-src 'none'"),
+        "{head}"
+    );
+    // Plain HTTP on the TLS port gets no page.
+    let plain = Command::new("curl")
+        .args(["-s", "--max-time", "5", &format!("http://{addr}/login")])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("<form"));
+}

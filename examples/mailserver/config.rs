@@ -898,6 +898,18 @@ mod tests {
     }
 
     #[test]
+    fn webmail_ports() {
+        let c = run(&[]);
+        assert_eq!(c.http, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(c.https, None);
+        let c = run(&["--http", "0.0.0.0:80", "--https", "[::1]:8443"]);
+        assert_eq!(c.http, Some("0.0.0.0:80".parse().unwrap()));
+        assert_eq!(c.https, Some("[::1]:8443".parse().unwrap()));
+        assert_eq!(run(&["--no-http"]).http, None);
+        assert!(Config::parse(["--http", "nowhere"]).is_err());
+    }
+
+    #[test]
     fn retry_schedule_repeats_last() {
         let c = run(&["--retry", "1m,5m,4h"]);
         assert_eq!(c.retry_after(1), Duration::from_secs(60));

@@ -192,13 +192,10 @@ pub(super) struct User {
 }
 
 impl User {
-    /// Refuses (403) a form whose token is not the session's.
-    pub(super) fn check(&self, token: &str) -> Result<(), Response> {
-        if same_token(token, &self.csrf) {
-            Ok(())
-        } else {
-            Err(forbidden())
-        }
+    /// Whether a form's token is the session's (else the POST is refused,
+    /// 403).
+    pub(super) fn token_ok(&self, token: &str) -> bool {
+        same_token(token, &self.csrf)
     }
 }
 
@@ -440,8 +437,8 @@ struct TokenForm {
 }
 
 async fn logout(State(ctx): State<Ctx>, user: User, Form(f): Form<TokenForm>) -> Response {
-    if let Err(r) = user.check(&f.csrf) {
-        return r;
+    if !user.token_ok(&f.csrf) {
+        return forbidden();
     }
     ctx.app.sessions.close(&user.sid);
     let mut r = redirect("/login");
@@ -538,8 +535,8 @@ struct ActionForm {
 
 /// Flag, read/unread, move and delete (to Trash) on one message.
 async fn action(State(ctx): State<Ctx>, user: User, Form(a): Form<ActionForm>) -> Response {
-    if let Err(r) = user.check(&a.csrf) {
-        return r;
+    if !user.token_ok(&a.csrf) {
+        return forbidden();
     }
     let app = ctx.app.clone();
     let (name, f, op, to, uid) = (user.name.clone(), a.f.clone(), a.op.clone(), a.to, a.uid);

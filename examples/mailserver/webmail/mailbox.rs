@@ -493,6 +493,135 @@ pub(crate) fn submit(
 mod tests {
     use super::*;
 
+    /// A store with one user and these messages (From, Subject, Date) in
+    /// INBOX, in this order.
+    fn store_with(tag: &str, msgs: &[(&str, &str, &str)]) -> MailStore {
+        let root = std::env::temp_dir().join(format!("webmail-mailbox-{tag}-{}", queue_id()));
+        let mail = MailStore::open(&root, &["u"]).unwrap();
+        let inbox = mail.inbox("u");
+        for (from, subject, date) in msgs {
+            let data = format!(
+                "From: {from}\r\nSubject: {subject}\r\nDate: {date}\r\n\r\nbody of {subject}\r\n"
+            );
+            let base = new_base("h", data.len() as u64, data.len() as u64);
+            fs::write(inbox.tmp_path(&base), &data).unwrap();
+            inbox.add(&[(base, Flags::default())]).unwrap();
+        }
+        mail
+    }
+
+    #[test]
+    fn list_sorts_searches_and_pages() {
+        let mail = store_with(
+            "list",
+            &[
+                (
+                    "Carol <c@x.test>",
+                    "banana",
+                    "Mon, 1 Jan 2024 10:00:00 +0000",
+                ),
+                (
+                    "alice@x.test",
+                    "Apple pie",
+                    "Wed, 3 Jan 2024 10:00:00 +0000",
+                ),
+                ("Bob <b@x.test>", "cherry", "Tue, 2 Jan 2024 10:00:00 +0000"),
+            ],
+        );
+        let subjects = |q: &ListQuery| -> Vec<String> {
+            list(&mail, "u", "INBOX", q)
+                .unwrap()
+                .rows
+                .into_iter()
+                .map(|r| r.subject)
+                .collect()
+        };
+        // Newest first by default.
+        assert_eq!(
+            subjects(&ListQuery::default()),
+            ["Apple pie", "cherry", "banana"]
+        );
+        let by_subject = ListQuery {
+            sort: Sort::Subject,
+            ascending: true,
+            ..ListQuery::default()
+        };
+        assert_eq!(subjects(&by_subject), ["Apple pie", "banana", "cherry"]);
+        let by_from = ListQuery {
+            sort: Sort::From,
+            ascending: true,
+            ..ListQuery::default()
+        };
+        // DISPLAYFROM: the name, else the address.
+        assert_eq!(subjects(&by_from), ["Apple pie", "cherry", "banana"]);
+        let from_bob = ListQuery {
+            search: "bob".into(),
+            field: Field::From,
+            ..ListQuery::default()
+        };
+        assert_eq!(subjects(&from_bob), ["cherry"]);
+        let text = ListQuery {
+            search: "BODY OF BANANA".into(),
+            ..ListQuery::default()
+        };
+        assert_eq!(subjects(&text), ["banana"]);
+        let none = ListQuery {
+            search: "banana".into(),
+            field: Field::From,
+            ..ListQuery::default()
+        };
+        assert!(subjects(&none).is_empty());
+        let page2 = ListQuery {
+            page: 1,
+            ..ListQuery::default()
+        };
+        let l = list(&mail, "u", "INBOX", &page2).unwrap();
+        assert!(l.rows.is_empty());
+        assert_eq!(l.matched, 3);
+        let rows = list(&mail, "u", "INBOX", &ListQuery::default())
+            .unwrap()
+            .rows;
+        assert_eq!(rows[0].from, "alice@x.test");
+        assert_eq!(rows[1].from, "Bob");
+        assert_eq!(rows[0].date, "2024-01-03 10:00");
+    }
+
+    #[test]
+    fn flags_and_unread_counts() {
+        let mail = store_with("flags", &[("a@x.test", "one", ""), ("a@x.test", "two", "")]);
+        let unread = |mail: &MailStore| {
+            folders(mail, "u")
+                .unwrap()
+                .into_iter()
+                .find(|f| f.name == "INBOX")
+                .unwrap()
+                .unread
+        };
+        assert_eq!(unread(&mail), 2);
+        let uid = list(&mail, "u", "INBOX", &ListQuery::default())
+            .unwrap()
+            .rows[0]
+            .uid;
+        set_flag(&mail, "u", "INBOX", uid, SystemFlags::SEEN, true).unwrap();
+        assert_eq!(unread(&mail), 1);
+        set_flag(&mail, "u", "INBOX", uid, SystemFlags::FLAGGED, true).unwrap();
+        let (_, m, raw) = load(&mail, "u", "INBOX", uid).unwrap();
+        assert!(m.flags.system.contains(SystemFlags::FLAGGED));
+        assert!(raw.starts_with(b"From: a@x.test"));
+        assert!(matches!(
+            load(&mail, "u", "INBOX", 999),
+            Err(WebError::NotFound)
+        ));
+        assert!(matches!(
+            load(&mail, "u", "../u", uid),
+            Err(WebError::NotFound)
+        ));
+        assert!(matches!(
+            load(&mail, "other", "INBOX", uid),
+            Err(WebError::NotFound)
+        ));
+    }
+
     #[test]
     fn header_end() {
         assert_eq!(memchr_header_end(b"A: b\r\n\r\nbody"), Some(8));

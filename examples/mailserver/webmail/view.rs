@@ -513,8 +513,8 @@ async fn send(
                 .into_response();
         }
     };
-    if let Err(r) = user.check(&p.csrf) {
-        return r;
+    if !user.token_ok(&p.csrf) {
+        return super::http::forbidden();
     }
     let shared = ctx.app.shared.clone();
     p.draft.from = mailbox::address_of(&shared, &user.name);
