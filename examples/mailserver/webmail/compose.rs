@@ -119,10 +119,27 @@ pub(crate) fn reply(raw: &[u8], reply_all: bool, me: &str) -> Draft {
         .get("Subject")
         .map(|s| decode_unstructured(s.as_bytes()).into_owned())
         .unwrap_or_else(|| "Re: ".to_owned());
+    let to = listed(&headers, "To");
+    // mailwire-message compares local parts exactly (RFC 5321 §2.4 lets
+    // a server tell case apart); nearly none does, so the Cc also leaves
+    // out whoever differs from me or an earlier recipient in case only.
+    let mut seen: Vec<String> = me_box
+        .iter()
+        .map(|m| m.addr_spec().to_owned())
+        .chain(to.iter().map(|e| addr_of(e)))
+        .collect();
+    let mut cc = Vec::new();
+    for e in listed(&headers, "Cc") {
+        let a = addr_of(&e);
+        if !seen.iter().any(|s| s.eq_ignore_ascii_case(&a)) {
+            seen.push(a);
+            cc.push(e);
+        }
+    }
     Draft {
         from: me.trim().to_owned(),
-        to: listed(&headers, "To"),
-        cc: listed(&headers, "Cc"),
+        to,
+        cc,
         subject,
         body: quoted(raw, &original),
         in_reply_to: ids(&headers, "In-Reply-To").into_iter().next(),
@@ -287,6 +304,15 @@ fn listed(h: &HeaderBuilder, name: &str) -> Vec<String> {
     list.mailboxes().map(|m| m.to_string()).collect()
 }
 
+/// The addr-spec of one `Name <addr>` entry written by [`listed`].
+fn addr_of(entry: &str) -> String {
+    let (list, _) = parse_address_list(entry.as_bytes());
+    list.mailboxes()
+        .next()
+        .map(|m| m.addr_spec().to_owned())
+        .unwrap_or_default()
+}
+
 /// The ids of a built field, without angle brackets.
 fn ids(h: &HeaderBuilder, name: &str) -> Vec<String> {
     h.get(name)
@@ -380,4 +406,321 @@ fn seed_of(id: &str) -> u64 {
     id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailwire::mime::Message as Tree;
+    use proptest::prelude::*;
+
+    fn date() -> DateTime {
+        DateTime::new(2026, 12, 4, 13, 0, 0, 60).unwrap()
+    }
+
+    /// RFC 5322 Appendix A.2, the first two messages.
+    const JOHN: &[u8] = b"From: John Doe <jdoe@machine.example>\r\n\
+To: Mary Smith <mary@example.net>\r\n\
+Subject: Saying Hello\r\n\
+Date: Fri, 21 Nov 1997 09:55:06 -0600\r\n\
+Message-ID: <1234@local.machine.example>\r\n\
+\r\n\
+This is a message just to say hello.\r\n\
+So, \"Hello\".\r\n";
+
+    const MARY: &[u8] = b"From: Mary Smith <mary@example.net>\r\n\
+To: John Doe <jdoe@machine.example>\r\n\
+Reply-To: \"Mary Smith: Personal Account\" <smith@home.example>\r\n\
+Subject: Re: Saying Hello\r\n\
+Date: Fri, 21 Nov 1997 10:01:10 -0600\r\n\
+Message-ID: <3456@example.net>\r\n\
+In-Reply-To: <1234@local.machine.example>\r\n\
+References: <1234@local.machine.example>\r\n\
+\r\n\
+This is a reply to your hello.\r\n";
+
+    /// RFC 5322 §3.6.4 and Appendix A.2: Mary's reply to John, then
+    /// John's reply to Mary's reply, as the RFC shows them.
+    #[test]
+    fn rfc5322_3_6_4_reply_threading() {
+        let mary = reply(JOHN, false, "Mary Smith <mary@example.net>");
+        assert_eq!(mary.to, ["John Doe <jdoe@machine.example>"]);
+        assert_eq!(mary.subject, "Re: Saying Hello");
+        assert_eq!(
+            mary.in_reply_to.as_deref(),
+            Some("1234@local.machine.example")
+        );
+        assert_eq!(mary.references, ["1234@local.machine.example"]);
+
+        // John answers Mary's reply: to her Reply-To (§3.6.3), "Re: " not
+        // doubled, References chained.
+        let john = reply(MARY, false, "John Doe <jdoe@machine.example>");
+        assert_eq!(
+            john.to,
+            ["\"Mary Smith: Personal Account\" <smith@home.example>"]
+        );
+        assert_eq!(john.subject, "Re: Saying Hello");
+        assert_eq!(john.in_reply_to.as_deref(), Some("3456@example.net"));
+        assert_eq!(
+            john.references,
+            ["1234@local.machine.example", "3456@example.net"]
+        );
+        // Built, the fields are the RFC's.
+        let raw = build(&john, &date(), "abcd.1234@local.machine.test").unwrap();
+        let m = Message::parse(&raw);
+        assert_eq!(
+            m.get("To").unwrap().value_text(),
+            "\"Mary Smith: Personal Account\" <smith@home.example>"
+        );
+        assert_eq!(m.get("Subject").unwrap().value_text(), "Re: Saying Hello");
+        assert_eq!(
+            m.get("Message-ID").unwrap().value_text(),
+            "<abcd.1234@local.machine.test>"
+        );
+        assert_eq!(
+            m.get("In-Reply-To").unwrap().value_text(),
+            "<3456@example.net>"
+        );
+        assert_eq!(
+            m.get("References").unwrap().value_text(),
+            "<1234@local.machine.example> <3456@example.net>"
+        );
+    }
+
+    #[test]
+    fn reply_quotes_the_original() {
+        let d = reply(JOHN, false, "mary@example.net");
+        assert_eq!(
+            d.body,
+            "\n\nOn Fri, 21 Nov 1997 09:55:06 -0600, John Doe <jdoe@machine.example> wrote:\n\
+             > This is a message just to say hello.\n> So, \"Hello\".\n"
+        );
+        assert_eq!(d.from, "mary@example.net");
+        // Quoted quotes get one more level, without a space.
+        let q = b"From: a@x.test\r\nSubject: q\r\n\r\n> earlier\r\n\r\nnew\r\n";
+        assert!(
+            reply(q, false, "me@x.test")
+                .body
+                .ends_with("wrote:\n>> earlier\n>\n> new\n")
+        );
+    }
+
+    #[test]
+    fn reply_to_html_quotes_the_text_alternative_or_the_html_text() {
+        let alt = b"From: a@x.test\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nplain words\r\n\
+--b\r\nContent-Type: text/html\r\n\r\n<p>html words</p>\r\n--b--\r\n";
+        assert!(
+            reply(alt, false, "me@x.test")
+                .body
+                .ends_with("> plain words\n")
+        );
+        let html = b"From: a@x.test\r\nContent-Type: text/html\r\n\r\n<p>one &amp; two</p><p>three<script>x()</script></p>\r\n";
+        assert!(
+            reply(html, false, "me@x.test")
+                .body
+                .ends_with("> one & two\n>\n> three\n"),
+            "{:?}",
+            reply(html, false, "me@x.test").body
+        );
+    }
+
+    #[test]
+    fn reply_all_excludes_me_and_duplicates() {
+        let raw = b"From: Ann <ann@x.test>\r\nTo: me@y.test, Bob <bob@x.test>, ann@x.test\r\n\
+Cc: BOB@x.test, Carol <carol@x.test>, Me Again <ME@y.test>\r\nSubject: RE: Re: plans\r\n\
+Message-ID: <p@x.test>\r\n\r\nhi\r\n";
+        let d = reply(raw, true, "Me <me@y.test>");
+        assert_eq!(d.to, ["Ann <ann@x.test>"]);
+        assert_eq!(d.cc, ["Bob <bob@x.test>", "Carol <carol@x.test>"]);
+        assert_eq!(d.subject, "Re: plans");
+        let one = reply(raw, false, "me@y.test");
+        assert!(one.cc.is_empty());
+    }
+
+    #[test]
+    fn forward_attaches_the_original() {
+        let d = forward(MARY, "John Doe <jdoe@machine.example>");
+        assert_eq!(d.subject, "Fwd: Re: Saying Hello");
+        assert!(d.to.is_empty() && d.in_reply_to.is_none() && d.references.is_empty());
+        assert_eq!(
+            forward(b"Subject: FWD: x\r\n\r\n", "a@b.test").subject,
+            "FWD: x"
+        );
+        let mut d = d;
+        d.to = vec!["Ann <ann@x.test>".to_owned()];
+        d.body = "See below.\n".to_owned();
+        let raw = build(&d, &date(), "fwd1@machine.example").unwrap();
+        let tree = Tree::parse(&raw);
+        assert!(tree.defects().is_empty(), "{:?}", tree.defects());
+        let rfc822 = tree
+            .parts()
+            .iter()
+            .find(|p| p.mime.content_type.is("message", "rfc822"))
+            .unwrap();
+        assert_eq!(tree.decoded(rfc822).as_ref(), MARY);
+        let text = tree.leaves().next().unwrap();
+        assert_eq!(tree.text(text).unwrap().0, "See below.\r\n");
+        // A stored message with bare LF line ends travels with CRLF.
+        let lf = forward(b"Subject: lf\n\nbody\n", "a@b.test");
+        let raw = build(&lf, &date(), "fwd2@b.test").unwrap();
+        let tree = Tree::parse(&raw);
+        let inner = tree
+            .parts()
+            .iter()
+            .find(|p| p.mime.content_type.is("message", "rfc822"))
+            .unwrap();
+        assert_eq!(tree.decoded(inner).as_ref(), b"Subject: lf\r\n\r\nbody\r\n");
+    }
+
+    #[test]
+    fn build_writes_headers_and_leaves_bcc_out() {
+        let d = Draft {
+            from: "Jörg <joerg@x.test>".to_owned(),
+            to: vec!["ann@x.test, Bob <bob@x.test>".to_owned(), " ".to_owned()],
+            cc: vec!["carol@x.test".to_owned()],
+            bcc: vec!["secret@x.test".to_owned(), "ANN@x.test".to_owned()],
+            subject: "Grüße aus Köln".to_owned(),
+            body: "Hallo\nWelt\n".to_owned(),
+            ..Draft::default()
+        };
+        let raw = build(&d, &date(), "m1@x.test").unwrap();
+        assert!(raw.is_ascii());
+        let text = String::from_utf8(raw.clone()).unwrap();
+        assert!(
+            text.starts_with("Date: Fri, 4 Dec 2026 13:00:00 +0100\r\n"),
+            "{text}"
+        );
+        assert!(!text.to_ascii_lowercase().contains("bcc") && !text.contains("secret"));
+        assert!(text.contains("Subject: =?UTF-8?"), "{text}");
+        assert!(text.contains("MIME-Version: 1.0\r\n"));
+        let m = Message::parse(&raw);
+        assert_eq!(m.subject().as_deref(), Some("Grüße aus Köln"));
+        assert_eq!(m.from().mailboxes().next().unwrap().name(), Some("Jörg"));
+        assert_eq!(m.to().mailboxes().count(), 2);
+        assert_eq!(m.message_id().unwrap().as_str(), "m1@x.test");
+        assert!(m.get("In-Reply-To").is_none() && m.get("References").is_none());
+        let tree = Tree::parse(&raw);
+        assert_eq!(tree.root().mime.mime_type(), "text/plain");
+        assert_eq!(tree.text(tree.root()).unwrap().0, "Hallo\r\nWelt\r\n");
+        let (from, rcpts) = envelope(&d).unwrap();
+        assert_eq!(from, "joerg@x.test");
+        assert_eq!(
+            rcpts,
+            ["ann@x.test", "bob@x.test", "carol@x.test", "secret@x.test"]
+        );
+    }
+
+    #[test]
+    fn build_refuses_bad_input() {
+        let good = Draft {
+            from: "a@x.test".to_owned(),
+            ..Draft::default()
+        };
+        assert!(build(&good, &date(), "ok@x.test").is_ok());
+        assert_eq!(
+            build(&good, &date(), "no at sign"),
+            Err(ComposeError::MessageId("no at sign".to_owned()))
+        );
+        let no_from = Draft::default();
+        assert_eq!(
+            build(&no_from, &date(), "ok@x.test"),
+            Err(ComposeError::NoFrom)
+        );
+        assert_eq!(envelope(&no_from), Err(ComposeError::NoFrom));
+        let injected = Draft {
+            subject: "hi\r\nBcc: victim@x.test".to_owned(),
+            ..good.clone()
+        };
+        assert!(matches!(
+            build(&injected, &date(), "ok@x.test"),
+            Err(ComposeError::Header(_))
+        ));
+        for bad in ["not an address", "a@x.test\r\nBcc: v@x.test", "<@>"] {
+            let d = Draft {
+                to: vec![bad.to_owned()],
+                ..good.clone()
+            };
+            assert!(
+                matches!(
+                    build(&d, &date(), "ok@x.test"),
+                    Err(ComposeError::Address { field: "To", .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        // A broken parent id is left out rather than refused.
+        let d = Draft {
+            in_reply_to: Some("broken id".to_owned()),
+            references: vec!["<a@b>".to_owned(), "bad".to_owned()],
+            ..good
+        };
+        let raw = build(&d, &date(), "ok@x.test").unwrap();
+        let m = Message::parse(&raw);
+        assert!(m.get("In-Reply-To").is_none());
+        assert_eq!(m.get("References").unwrap().value_text(), "<a@b>");
+    }
+
+    #[test]
+    fn attachment_names_and_types_are_made_safe() {
+        let d = Draft {
+            from: "a@x.test".to_owned(),
+            attachments: vec![Upload {
+                file_name: "../../évil\r\n.sh".to_owned(),
+                content_type: "text/html\r\nX-Evil: 1".to_owned(),
+                bytes: b"#!/bin/sh\n".to_vec(),
+            }],
+            ..Draft::default()
+        };
+        let raw = build(&d, &date(), "ok@x.test").unwrap();
+        let tree = Tree::parse(&raw);
+        let att = tree.leaves().nth(1).unwrap();
+        assert_eq!(att.mime.filename(), Some("_.._évil.sh"));
+        assert_eq!(att.mime.mime_type(), "application/octet-stream");
+        assert!(!String::from_utf8_lossy(&raw).contains("X-Evil"));
+    }
+
+    proptest! {
+        /// What `build` writes parses back with mailwire-mime: the text,
+        /// and every attachment with its name, type and exact bytes.
+        #[test]
+        fn build_parses_back(
+            body in "[ -~\n\u{e9}\u{4e2d}]{0,300}",
+            subject in "[ -~\u{e9}]{0,80}",
+            files in proptest::collection::vec(
+                ("[a-zA-Z0-9 ._\u{e9}-]{1,40}", prop_oneof![Just("application/pdf"), Just("image/png"), Just("text/plain")], proptest::collection::vec(any::<u8>(), 0..600)),
+                0..4,
+            ),
+            forwarded in proptest::option::of("[ -~]{0,60}"),
+        ) {
+            let d = Draft {
+                from: "Me <me@x.test>".to_owned(),
+                to: vec!["you@y.test".to_owned()],
+                subject: subject.clone(),
+                body: body.clone(),
+                attachments: files
+                    .iter()
+                    .map(|(n, t, b)| Upload { file_name: n.clone(), content_type: (*t).to_owned(), bytes: b.clone() })
+                    .collect(),
+                forwarded: forwarded.as_ref().map(|f| format!("Subject: inner\r\n\r\n{f}\r\n").into_bytes()),
+                ..Draft::default()
+            };
+            let raw = build(&d, &date(), "p@x.test").unwrap();
+            let m = Message::parse(&raw);
+            prop_assert_eq!(m.subject().unwrap_or_default().into_owned(), subject.trim());
+            let tree = Tree::parse(&raw);
+            prop_assert!(tree.defects().is_empty(), "{:?}", tree.defects());
+            let leaves: Vec<_> = tree.leaves().collect();
+            let want_text = body.replace('\n', "\r\n");
+            prop_assert_eq!(tree.text(leaves[0]).unwrap().0.into_owned(), want_text);
+            for (i, (n, t, b)) in files.iter().enumerate() {
+                let p = leaves[1 + i];
+                prop_assert_eq!(p.mime.filename().map(str::to_owned), Some(safe_file_name(n)));
+                prop_assert_eq!(p.mime.mime_type(), *t);
+                prop_assert_eq!(&tree.decoded(p).into_owned(), b);
+            }
+            let fwd = tree.parts().iter().find(|p| p.mime.content_type.is("message", "rfc822"));
+            prop_assert_eq!(fwd.is_some(), forwarded.is_some());
+        }
+    }
 }

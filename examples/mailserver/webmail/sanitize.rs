@@ -321,13 +321,35 @@ fn style_value_ok(value: &str) -> bool {
     true
 }
 
+/// Elements that start a line in [`html_to_text`].
+const BLOCK_TAGS: &[&str] = &[
+    "br",
+    "p",
+    "div",
+    "tr",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "hr",
+];
+
 /// The text of an HTML body, for quoting in a reply: tags removed (with
 /// the content of `script`, `style` and `title`), a line break at each
 /// block element and `<br>`, entities decoded, blank lines collapsed.
 pub(crate) fn html_to_text(html: &str) -> String {
     // Source line ends are white space in HTML; lines come from elements.
-    let mut marked = String::with_capacity(html.len() + html.len() / 16);
-    let lower = html.to_ascii_lowercase();
+    let flat = html.replace(['\r', '\n', '\t'], " ");
+    let lower = flat.to_ascii_lowercase();
+    let mut marked = String::with_capacity(flat.len() + flat.len() / 16);
     let mut last = 0;
     for (i, _) in lower.match_indices('<') {
         let rest = &lower[i + 1..];
@@ -336,33 +358,13 @@ pub(crate) fn html_to_text(html: &str) -> String {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect();
-        if matches!(
-            name.as_str(),
-            "br" | "p"
-                | "div"
-                | "tr"
-                | "li"
-                | "h1"
-                | "h2"
-                | "h3"
-                | "h4"
-                | "h5"
-                | "h6"
-                | "blockquote"
-                | "pre"
-                | "table"
-                | "ul"
-                | "ol"
-                | "hr"
-        ) {
-            marked.push_str(&html[last..i]);
-            marked.push_str("\u{1}");
+        if BLOCK_TAGS.contains(&name.as_str()) {
+            marked.push_str(&flat[last..i]);
+            marked.push('\n');
             last = i;
         }
     }
-    marked.push_str(&html[last..]);
-    let marked = marked.replace(['\r', '\n', '\t'], " ");
-    let marked = marked.replace('\u{1}', "\n");
+    marked.push_str(&flat[last..]);
     let text = Builder::empty()
         .clean_content_tags(["script", "style", "title"].into_iter().collect())
         .clean(&marked)
