@@ -183,6 +183,79 @@ pub(crate) fn build(
     date: &DateTime,
     message_id: &str,
 ) -> Result<Vec<u8>, ComposeError> {
+    write(draft, date, message_id, false)
+}
+
+/// The message of `draft` as [`build`] makes it, with a Bcc field when
+/// there are blind copies: for the copy kept in Drafts (so that
+/// [`open_draft`] gets them back) or in Sent (RFC 5322 §3.6.3 lets the
+/// sender's copy keep them). Never submit this one.
+pub(crate) fn build_draft(
+    draft: &Draft,
+    date: &DateTime,
+    message_id: &str,
+) -> Result<Vec<u8>, ComposeError> {
+    write(draft, date, message_id, true)
+}
+
+/// A saved draft (or any message) opened for editing again: its
+/// addresses, subject, threading fields, text, attachments and forwarded
+/// message (the first message/rfc822 attachment).
+pub(crate) fn open_draft(raw: &[u8]) -> Draft {
+    let m = Message::parse(raw);
+    let list = |name: &str| -> Vec<String> {
+        m.addresses(name)
+            .mailboxes()
+            .map(|b| b.to_string())
+            .collect()
+    };
+    let tree = mailwire::mime::Message::parse(raw);
+    let no_urls = |_: &str| String::new();
+    let view = render::view(
+        raw,
+        &render::ViewOptions {
+            show_remote_images: false,
+            part_url: &no_urls,
+        },
+    );
+    let mut draft = Draft {
+        from: list("From").into_iter().next().unwrap_or_default(),
+        to: list("To"),
+        cc: list("Cc"),
+        bcc: list("Bcc"),
+        subject: view.subject,
+        body: text_body(&tree),
+        in_reply_to: m.in_reply_to().first().map(|i| i.as_str().to_owned()),
+        references: m
+            .references()
+            .iter()
+            .map(|i| i.as_str().to_owned())
+            .collect(),
+        ..Draft::default()
+    };
+    for a in view.attachments {
+        let Some(p) = render::part(raw, &a.part_id) else {
+            continue;
+        };
+        if p.content_type == "message/rfc822" && draft.forwarded.is_none() {
+            draft.forwarded = Some(p.bytes);
+        } else {
+            draft.attachments.push(Upload {
+                file_name: p.file_name,
+                content_type: p.content_type,
+                bytes: p.bytes,
+            });
+        }
+    }
+    draft
+}
+
+fn write(
+    draft: &Draft,
+    date: &DateTime,
+    message_id: &str,
+    with_bcc: bool,
+) -> Result<Vec<u8>, ComposeError> {
     let from = mailboxes("From", std::slice::from_ref(&draft.from))?;
     if from.is_empty() {
         return Err(ComposeError::NoFrom);
@@ -197,6 +270,10 @@ pub(crate) fn build(
     let cc = mailboxes("Cc", &draft.cc)?;
     if !cc.is_empty() {
         h = h.mailboxes("Cc", &cc)?;
+    }
+    let bcc = mailboxes("Bcc", &draft.bcc)?;
+    if with_bcc && !bcc.is_empty() {
+        h = h.mailboxes("Bcc", &bcc)?;
     }
     h = h.subject(draft.subject.trim())?.message_id(&id);
     let parent: Vec<MessageId<'static>> = draft
@@ -680,7 +757,69 @@ Message-ID: <p@x.test>\r\n\r\nhi\r\n";
         assert!(!String::from_utf8_lossy(&raw).contains("X-Evil"));
     }
 
+    #[test]
+    fn drafts_keep_bcc_and_open_again() {
+        let d = Draft {
+            from: "Me <me@x.test>".to_owned(),
+            to: vec!["Ann <ann@x.test>".to_owned()],
+            bcc: vec!["hidden@x.test".to_owned()],
+            subject: "Re: plans".to_owned(),
+            body: "text\n".to_owned(),
+            in_reply_to: Some("p@x.test".to_owned()),
+            references: vec!["o@x.test".to_owned(), "p@x.test".to_owned()],
+            attachments: vec![Upload {
+                file_name: "empty.txt".to_owned(),
+                content_type: "text/plain".to_owned(),
+                bytes: Vec::new(),
+            }],
+            forwarded: Some(JOHN.to_vec()),
+            ..Draft::default()
+        };
+        let sent = build(&d, &date(), "s@x.test").unwrap();
+        assert!(Message::parse(&sent).get("Bcc").is_none());
+        let kept = build_draft(&d, &date(), "s@x.test").unwrap();
+        assert_eq!(
+            Message::parse(&kept).get("Bcc").unwrap().value_text(),
+            "hidden@x.test"
+        );
+        assert_eq!(open_draft(&kept), d);
+        // The submitted copy opens with everything but the blind copies.
+        assert_eq!(
+            open_draft(&sent),
+            Draft {
+                bcc: Vec::new(),
+                ..d
+            }
+        );
+    }
+
     proptest! {
+        /// A draft saved with `build_draft` opens as the same draft.
+        #[test]
+        fn saved_drafts_open_unchanged(
+            to in proptest::collection::vec("[a-z]{1,8}@[a-z]{1,8}\\.test", 0..3),
+            bcc in proptest::collection::vec("[a-z]{1,8}@[a-z]{1,8}\\.test", 0..2),
+            subject in "[!-~\u{e9}]([ -~\u{e9}]{0,60}[!-~\u{e9}])?",
+            body in "[ -~\n\u{e9}\u{4e2d}]{0,200}",
+            files in proptest::collection::vec(("[a-zA-Z0-9_\u{e9}-]{1,20}\\.bin", proptest::collection::vec(any::<u8>(), 0..300)), 0..3),
+        ) {
+            let d = Draft {
+                from: "me@x.test".to_owned(),
+                to,
+                bcc,
+                subject,
+                body,
+                attachments: files
+                    .into_iter()
+                    .map(|(file_name, bytes)| Upload { file_name, content_type: "application/octet-stream".to_owned(), bytes })
+                    .collect(),
+                ..Draft::default()
+            };
+            let raw = build_draft(&d, &date(), "d@x.test").unwrap();
+            prop_assert_eq!(open_draft(&raw), d);
+        }
+
+
         /// What `build` writes parses back with mailwire-mime: the text,
         /// and every attachment with its name, type and exact bytes.
         #[test]

@@ -482,7 +482,11 @@ fn attachments(
                     .content_id
                     .as_deref()
                     .is_some_and(|id| shown_cids.contains(&sanitize::cid_key(id)));
-                let empty_text = ct.ty() == "text" && msg.raw_body(p).trim_ascii().is_empty();
+                // An empty unnamed text part (a left-over of some
+                // clients) is nothing to download.
+                let empty_text = ct.ty() == "text"
+                    && p.mime.filename().is_none()
+                    && msg.raw_body(p).trim_ascii().is_empty();
                 !alternative_text && !shown && !empty_text
             }
         };
