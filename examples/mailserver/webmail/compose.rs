@@ -263,35 +263,22 @@ fn write(
     let id = MessageId::new(message_id.trim().trim_matches(['<', '>']))
         .map_err(|_| ComposeError::MessageId(message_id.to_owned()))?;
     let mut h = HeaderBuilder::new().date(date).mailboxes("From", &from)?;
-    let to = mailboxes("To", &draft.to)?;
-    if !to.is_empty() {
-        h = h.mailboxes("To", &to)?;
+    for (field, list, written) in [
+        ("To", &draft.to, true),
+        ("Cc", &draft.cc, true),
+        ("Bcc", &draft.bcc, with_bcc),
+    ] {
+        let list = mailboxes(field, list)?;
+        if written && !list.is_empty() {
+            h = h.mailboxes(field, &list)?;
+        }
     }
-    let cc = mailboxes("Cc", &draft.cc)?;
-    if !cc.is_empty() {
-        h = h.mailboxes("Cc", &cc)?;
-    }
-    let bcc = mailboxes("Bcc", &draft.bcc)?;
-    if with_bcc && !bcc.is_empty() {
-        h = h.mailboxes("Bcc", &bcc)?;
-    }
-    h = h.subject(draft.subject.trim())?.message_id(&id);
-    let parent: Vec<MessageId<'static>> = draft
-        .in_reply_to
-        .iter()
-        .filter_map(|i| MessageId::new(i.trim().trim_matches(['<', '>'])).ok())
-        .collect();
-    if !parent.is_empty() {
-        h = h.in_reply_to(&parent);
-    }
-    let refs: Vec<MessageId<'static>> = draft
-        .references
-        .iter()
-        .filter_map(|i| MessageId::new(i.trim().trim_matches(['<', '>'])).ok())
-        .collect();
-    if !refs.is_empty() {
-        h = h.references(&refs);
-    }
+    // The builder writes no id field for an empty list.
+    h = h
+        .subject(draft.subject.trim())?
+        .message_id(&id)
+        .in_reply_to(&valid_ids(&draft.in_reply_to))
+        .references(&valid_ids(&draft.references));
     let mut body = MessageBuilder::new().text(&draft.body);
     for a in &draft.attachments {
         body = body.attachment(
@@ -328,6 +315,14 @@ pub(crate) fn envelope(draft: &Draft) -> Result<(String, Vec<String>), ComposeEr
         }
     }
     Ok((sender.addr_spec().to_owned(), rcpts))
+}
+
+/// The valid ids among `ids` (with or without angle brackets); a broken
+/// one is left out rather than refused.
+fn valid_ids<'i>(ids: impl IntoIterator<Item = &'i String>) -> Vec<MessageId<'static>> {
+    ids.into_iter()
+        .filter_map(|i| MessageId::new(i.trim().trim_matches(['<', '>'])).ok())
+        .collect()
 }
 
 /// The mailboxes of the entries of field `field` (each an address list;
