@@ -4,7 +4,8 @@
 //!
 //! What the HTTP side must add for the guarantees to hold:
 //!
-//! - show [`render::Body::Text`] through [`render::escape_html`], and
+//! - show [`render::Body::Text`] through [`render::text_to_html`] (or
+//!   [`render::escape_html`]), and
 //!   [`render::Body::Html`] as it is, inside a box that clips it
 //!   (`overflow:hidden`);
 //! - serve a part ([`render::part`]) inline only when

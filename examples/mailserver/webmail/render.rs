@@ -206,6 +206,49 @@ pub(crate) fn escape_html(text: &str) -> String {
     out
 }
 
+/// A text body as HTML: escaped ([`escape_html`]), with `http://` and
+/// `https://` URLs made links that open apart from the webmail
+/// (`target="_blank" rel="noopener noreferrer"`). Closing punctuation
+/// after a URL is left out of it. Put the result in a `<pre>` (or a box
+/// with `white-space: pre-wrap`) to keep the lines.
+pub(crate) fn text_to_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut rest = text;
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        let start = [lower.find("https://"), lower.find("http://")]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(start) = start else {
+            break;
+        };
+        let end = rest[start..]
+            .find(|c: char| {
+                c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\'')
+            })
+            .map_or(rest.len(), |e| start + e);
+        let url = rest[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']']);
+        let scheme = if lower[start..].starts_with("https://") {
+            8
+        } else {
+            7
+        };
+        out.push_str(&escape_html(&rest[..start]));
+        if url.len() > scheme {
+            let u = escape_html(url);
+            out.push_str(&format!(
+                "<a href=\"{u}\" target=\"_blank\" rel=\"noopener noreferrer\">{u}</a>"
+            ));
+        } else {
+            out.push_str(&escape_html(url));
+        }
+        rest = &rest[start + url.len().max(scheme)..];
+    }
+    out.push_str(&escape_html(rest));
+    out
+}
+
 /// Longest file name kept, in characters.
 const MAX_FILE_NAME: usize = 120;
 
@@ -736,6 +779,23 @@ root\r\n\
     }
 
     #[test]
+    fn text_links() {
+        assert_eq!(
+            text_to_html("see <https://example.org/a?b=1&c=2>, or HTTP://x.example/p.\n<script>"),
+            "see &lt;<a href=\"https://example.org/a?b=1&amp;c=2\" target=\"_blank\" \
+             rel=\"noopener noreferrer\">https://example.org/a?b=1&amp;c=2</a>&gt;, or \
+             <a href=\"HTTP://x.example/p\" target=\"_blank\" rel=\"noopener noreferrer\">\
+             HTTP://x.example/p</a>.\n&lt;script&gt;"
+        );
+        assert_eq!(
+            text_to_html("javascript:alert(1) http:// \"https://x.example/\"onclick=\"y\""),
+            "javascript:alert(1) http:// &quot;<a href=\"https://x.example/\" target=\"_blank\" \
+             rel=\"noopener noreferrer\">https://x.example/</a>&quot;onclick=&quot;y&quot;"
+        );
+        assert_eq!(text_to_html("a < b"), "a &lt; b");
+    }
+
+    #[test]
     fn alternative_without_html_shows_text() {
         let raw = b"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\
 Content-Type: text/plain\r\n\r\nplain\r\n--b\r\nContent-Type: text/enriched\r\n\r\n<bold>x</bold>\r\n--b--\r\n";
@@ -875,6 +935,29 @@ Content-Type: text/plain\r\n\r\nplain\r\n--b\r\nContent-Type: text/enriched\r\n\
     }
 
     proptest! {
+        /// Escaped text with links holds no markup but the links, and
+        /// each link is an http(s) URL.
+        #[test]
+        fn text_to_html_makes_only_links(t in "([ -~\n\u{e9}]|https?://|<a |javascript:){0,60}") {
+            let html = text_to_html(&t);
+            let mut rest = html.as_str();
+            let mut plain = String::new();
+            while let Some(i) = rest.find("<a href=\"") {
+                plain.push_str(&rest[..i]);
+                let after = &rest[i + 9..];
+                let href_end = after.find('"').unwrap();
+                let href = after[..href_end].to_ascii_lowercase();
+                prop_assert!(href.starts_with("http://") || href.starts_with("https://"), "{}", html);
+                let open = "\" target=\"_blank\" rel=\"noopener noreferrer\">";
+                prop_assert!(after[href_end..].starts_with(open), "{}", html);
+                let close = after.find("</a>").unwrap();
+                plain.push_str(&after[href_end + open.len()..close]);
+                rest = &after[close + 4..];
+            }
+            plain.push_str(rest);
+            prop_assert!(!plain.contains(['<', '>', '"']), "{}", html);
+        }
+
         #[test]
         fn view_and_part_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..2000), id in "[0-9.]{0,6}") {
             let _ = view(&raw, &opts(false));
