@@ -5,9 +5,8 @@
 //! What the HTTP side must add for the guarantees to hold:
 //!
 //! - show [`render::Body::Text`] through [`render::text_to_html`] (or
-//!   [`render::escape_html`]), and
-//!   [`render::Body::Html`] as it is, inside a box that clips it
-//!   (`overflow:hidden`);
+//!   [`render::escape_html`]), and [`render::Body::Html`] as it is,
+//!   inside a box that clips it (`overflow:hidden`);
 //! - serve a part ([`render::part`]) inline only when
 //!   [`render::Part::inline_image`] says so (the `cid:` images), every
 //!   other part with [`render::content_disposition`] as
