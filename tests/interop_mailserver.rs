@@ -81,6 +81,14 @@ mod tls;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/vacation.rs"]
 mod vacation;
+/// The webmail's HTTP-free modules (its HTTP side needs the whole server).
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/webmail"]
+mod webmail {
+    pub(crate) mod compose;
+    pub(crate) mod render;
+    pub(crate) mod sanitize;
+}
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
