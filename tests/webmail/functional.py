@@ -157,10 +157,28 @@ def test(browser):
     page.fill("#to", f"{BOB}@{DOMAIN}")
     page.fill("#subject", f"Draft {tag}")
     page.fill("#body", "Not finished yet.")
+    plan = b"step 1\nstep 2\n" + tag.encode()
+    page.set_input_files("#attachments", files=[{"name": "plan.txt", "mimeType": "text/plain", "buffer": plan}])
     page.click("button[name=action][value=draft]")
     page.wait_for_url("**/mail?f=Drafts")
     check(page.locator("#list tr", has_text=f"Draft {tag}").count() == 1, "the draft is in Drafts")
     check(len(imap_find(BOB, BOB_PW, "INBOX", f"Draft {tag}", timeout=0)) == 0, "a draft is not sent")
+    # Open it again, finish it, send it: its file goes along, and it leaves Drafts.
+    page.locator("#list tr", has_text=f"Draft {tag}").locator("a").click()
+    page.click("#edit")
+    page.wait_for_url("**/compose?*")
+    check(page.input_value("#subject") == f"Draft {tag}" and "plan.txt" in page.inner_text("form.compose"),
+          "the draft opens again with its file")
+    page.fill("#subject", f"Finished {tag}")
+    page.click("button[name=action][value=send]")
+    page.wait_for_url("**/mail?f=Sent")
+    got = imap_find(BOB, BOB_PW, "INBOX", f"Finished {tag}")
+    check(len(got) == 1, "the finished draft arrived at Bob's")
+    sent = email.message_from_bytes(got[0], policy=email.policy.default)
+    files = {p.get_filename(): p.get_content() for p in sent.iter_attachments()}
+    check(files.get("plan.txt", "").encode() == plan, "with the draft's file")
+    page.goto(URL + "/mail?f=Drafts")
+    check(page.locator("#list tr", has_text=tag).count() == 0, "the draft left Drafts once sent")
 
     # Move to Archive, then delete (to Trash), then delete for good.
     page.goto(URL + "/mail?f=INBOX")

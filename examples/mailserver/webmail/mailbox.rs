@@ -378,15 +378,19 @@ pub(crate) fn move_to(
     Ok(())
 }
 
+/// Removes a message for good.
+pub(crate) fn expunge(mail: &MailStore, user: &str, name: &str, uid: u32) -> Result<(), WebError> {
+    let folder = mail.folder(user, name)?;
+    let m = find(&folder, uid)?;
+    folder.expunge(&[&m])?;
+    mail.notify(&folder.dir);
+    Ok(())
+}
+
 /// Deletes a message: to Trash, or for good when it is in Trash already.
 pub(crate) fn delete(shared: &Shared, user: &str, name: &str, uid: u32) -> Result<(), WebError> {
     if MailStore::special_use(name) == Some("Trash") {
-        let mail = &shared.store.mail;
-        let folder = mail.folder(user, name)?;
-        let m = find(&folder, uid)?;
-        folder.expunge(&[&m])?;
-        mail.notify(&folder.dir);
-        return Ok(());
+        return expunge(&shared.store.mail, user, name, uid);
     }
     move_to(shared, user, name, uid, "Trash")
 }

@@ -206,6 +206,49 @@ pub(crate) fn escape_html(text: &str) -> String {
     out
 }
 
+/// A text body as HTML: escaped ([`escape_html`]), with `http://` and
+/// `https://` URLs made links that open apart from the webmail
+/// (`target="_blank" rel="noopener noreferrer"`). Closing punctuation
+/// after a URL is left out of it. Put the result in a `<pre>` (or a box
+/// with `white-space: pre-wrap`) to keep the lines.
+pub(crate) fn text_to_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut rest = text;
+    loop {
+        let lower = rest.to_ascii_lowercase();
+        let start = [lower.find("https://"), lower.find("http://")]
+            .into_iter()
+            .flatten()
+            .min();
+        let Some(start) = start else {
+            break;
+        };
+        let end = rest[start..]
+            .find(|c: char| {
+                c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\'')
+            })
+            .map_or(rest.len(), |e| start + e);
+        let url = rest[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']']);
+        let scheme = if lower[start..].starts_with("https://") {
+            8
+        } else {
+            7
+        };
+        out.push_str(&escape_html(&rest[..start]));
+        if url.len() > scheme {
+            let u = escape_html(url);
+            out.push_str(&format!(
+                "<a href=\"{u}\" target=\"_blank\" rel=\"noopener noreferrer\">{u}</a>"
+            ));
+        } else {
+            out.push_str(&escape_html(url));
+        }
+        rest = &rest[start + url.len().max(scheme)..];
+    }
+    out.push_str(&escape_html(rest));
+    out
+}
+
 /// Longest file name kept, in characters.
 const MAX_FILE_NAME: usize = 120;
 
@@ -339,7 +382,7 @@ fn addresses(header: &Header<'_>, name: &str) -> String {
         .mailboxes()
         .map(|m| clean_line(&m.to_string()))
         .collect();
-    if shown.is_empty() {
+    if shown.is_empty() || list.mailboxes().any(|m| m.domain().is_none()) {
         // Unparseable: the field as written, words decoded.
         header
             .get(name)
@@ -482,7 +525,11 @@ fn attachments(
                     .content_id
                     .as_deref()
                     .is_some_and(|id| shown_cids.contains(&sanitize::cid_key(id)));
-                let empty_text = ct.ty() == "text" && msg.raw_body(p).trim_ascii().is_empty();
+                // An empty unnamed text part (a left-over of some
+                // clients) is nothing to download.
+                let empty_text = ct.ty() == "text"
+                    && p.mime.filename().is_none()
+                    && msg.raw_body(p).trim_ascii().is_empty();
                 !alternative_text && !shown && !empty_text
             }
         };
@@ -547,4 +594,403 @@ fn file_name_of(msg: &Message<'_>, p: &MimePart) -> String {
         _ => "bin",
     };
     format!("attachment.{ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn url(id: &str) -> String {
+        format!("/m/42/part/{id}")
+    }
+
+    fn opts(show_remote_images: bool) -> ViewOptions<'static> {
+        ViewOptions {
+            show_remote_images,
+            part_url: &url,
+        }
+    }
+
+    /// A message as mail clients send it: text and HTML alternatives, an
+    /// inline image the HTML shows by cid:, a PDF with a non-ASCII name
+    /// (RFC 2231), a forwarded message, and RFC 2047 header words.
+    const RICH: &[u8] = b"From: =?utf-8?q?J=C3=B6rg_M=C3=BCller?= <joerg@example.test>\r\n\
+To: Ann <ann@example.test>, bob@example.test\r\n\
+Cc: =?iso-8859-1?q?Ren=E9?= <rene@example.test>\r\n\
+Subject: =?utf-8?b?R3LDvMOfZQ==?= and more\r\n\
+Date: Fri, 21 Nov 1997 09:55:06 -0600\r\n\
+Message-ID: <rich@example.test>\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"outer\"\r\n\
+\r\n\
+--outer\r\n\
+Content-Type: multipart/related; boundary=\"rel\"\r\n\
+\r\n\
+--rel\r\n\
+Content-Type: multipart/alternative; boundary=\"alt\"\r\n\
+\r\n\
+--alt\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Transfer-Encoding: quoted-printable\r\n\
+\r\n\
+Gr=C3=BC=C3=9Fe, see the logo.\r\n\
+--alt\r\n\
+Content-Type: text/html; charset=utf-8\r\n\
+\r\n\
+<p>Gr\xc3\xbc\xc3\x9fe <img src=\"cid:logo@x\"><img src=\"https://t.example/p.gif\"><script>alert(1)</script></p>\r\n\
+--alt--\r\n\
+--rel\r\n\
+Content-Type: image/png\r\n\
+Content-ID: <logo@x>\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+iVBORw0KGgo=\r\n\
+--rel--\r\n\
+--outer\r\n\
+Content-Type: application/pdf\r\n\
+Content-Disposition: attachment; filename*=utf-8''rapport%20%C3%A9t%C3%A9.pdf\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+JVBERi0xLjQK\r\n\
+--outer\r\n\
+Content-Type: message/rfc822\r\n\
+\r\n\
+From: x@example.test\r\n\
+Subject: Inner news\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+inner body\r\n\
+--outer\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Disposition: attachment; filename=\"../../etc/.passwd\"\r\n\
+\r\n\
+root\r\n\
+--outer--\r\n";
+
+    #[test]
+    fn rich_message_view() {
+        let v = view(RICH, &opts(false));
+        assert_eq!(v.subject, "Grüße and more");
+        assert_eq!(v.from, "Jörg Müller <joerg@example.test>");
+        assert_eq!(v.to, "Ann <ann@example.test>, bob@example.test");
+        assert_eq!(v.cc, "René <rene@example.test>");
+        assert_eq!(v.date, "Fri, 21 Nov 1997 09:55:06 -0600");
+        assert_eq!(v.message_id.as_deref(), Some("rich@example.test"));
+        assert!(
+            v.headers
+                .contains(&("Subject".to_owned(), "Grüße and more".to_owned()))
+        );
+        assert_eq!(v.headers.len(), 8);
+        match &v.body {
+            Body::Html {
+                html,
+                blocked_remote_images,
+            } => {
+                assert_eq!(*blocked_remote_images, 1);
+                assert!(html.contains("Grüße"), "{html}");
+                assert!(html.contains(r#"<img src="/m/42/part/1.2">"#), "{html}");
+                assert!(
+                    !html.contains("script") && !html.contains("t.example"),
+                    "{html}"
+                );
+            }
+            b => panic!("expected HTML, got {b:?}"),
+        }
+        // The text alternative and the cid: image are not attachments.
+        let listed: Vec<(&str, &str, &str, usize)> = v
+            .attachments
+            .iter()
+            .map(|a| {
+                (
+                    a.part_id.as_str(),
+                    a.file_name.as_str(),
+                    a.content_type.as_str(),
+                    a.size,
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("2", "rapport été.pdf", "application/pdf", 9),
+                ("3", "Inner news.eml", "message/rfc822", 81),
+                ("4", "_.._etc_.passwd", "application/octet-stream", 4),
+            ]
+        );
+        // Every listed size is the size of the part as downloaded.
+        for a in &v.attachments {
+            let p = part(RICH, &a.part_id).unwrap();
+            assert_eq!(p.bytes.len(), a.size, "{}", a.part_id);
+            assert_eq!(p.file_name, a.file_name);
+            assert_eq!(p.content_type, a.content_type);
+        }
+    }
+
+    #[test]
+    fn remote_images_shown_on_request() {
+        let Body::Html {
+            html,
+            blocked_remote_images,
+        } = view(RICH, &opts(true)).body
+        else {
+            panic!("expected HTML");
+        };
+        assert_eq!(blocked_remote_images, 0);
+        assert!(
+            html.contains(r#"<img src="https://t.example/p.gif">"#),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn parts_are_decoded() {
+        let png = part(RICH, "1.2").unwrap();
+        assert_eq!(png.content_type, "image/png");
+        assert_eq!(png.bytes, b"\x89PNG\r\n\x1a\n");
+        assert!(png.inline_image());
+        assert_eq!(png.file_name, "attachment.png");
+        let text = part(RICH, "1.1.1").unwrap();
+        assert_eq!(text.bytes, "Grüße, see the logo.".as_bytes());
+        assert!(!text.inline_image());
+        let pdf = part(RICH, "2").unwrap();
+        assert_eq!(pdf.bytes, b"%PDF-1.4\n");
+        let inner = part(RICH, "3").unwrap();
+        assert!(inner.bytes.starts_with(b"From: x@example.test\r\n"));
+        assert_eq!(part(RICH, "1"), None, "a multipart has no bytes of its own");
+        assert_eq!(part(RICH, ""), None);
+        assert_eq!(part(RICH, "9"), None);
+        assert_eq!(part(RICH, "x.1"), None);
+    }
+
+    #[test]
+    fn plain_text_message() {
+        let raw = b"From: a@example.test\r\nSubject: plain\r\n\r\nline <1>\r\nline & 2\r\n";
+        let v = view(raw, &opts(false));
+        assert_eq!(v.body, Body::Text("line <1>\nline & 2\n".to_owned()));
+        assert!(v.attachments.is_empty());
+        assert_eq!(v.to, "");
+        // The body of a single-part message is section 1 (RFC 3501 §6.4.5).
+        assert_eq!(part(raw, "1").unwrap().bytes, b"line <1>\r\nline & 2\r\n");
+        assert_eq!(
+            escape_html("line <1> & \"2\" 'x'"),
+            "line &lt;1&gt; &amp; &quot;2&quot; &#39;x&#39;"
+        );
+    }
+
+    #[test]
+    fn text_links() {
+        assert_eq!(
+            text_to_html("see <https://example.org/a?b=1&c=2>, or HTTP://x.example/p.\n<script>"),
+            "see &lt;<a href=\"https://example.org/a?b=1&amp;c=2\" target=\"_blank\" \
+             rel=\"noopener noreferrer\">https://example.org/a?b=1&amp;c=2</a>&gt;, or \
+             <a href=\"HTTP://x.example/p\" target=\"_blank\" rel=\"noopener noreferrer\">\
+             HTTP://x.example/p</a>.\n&lt;script&gt;"
+        );
+        assert_eq!(
+            text_to_html("javascript:alert(1) http:// \"https://x.example/\"onclick=\"y\""),
+            "javascript:alert(1) http:// &quot;<a href=\"https://x.example/\" target=\"_blank\" \
+             rel=\"noopener noreferrer\">https://x.example/</a>&quot;onclick=&quot;y&quot;"
+        );
+        assert_eq!(text_to_html("a < b"), "a &lt; b");
+    }
+
+    #[test]
+    fn alternative_without_html_shows_text() {
+        let raw = b"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\
+Content-Type: text/plain\r\n\r\nplain\r\n--b\r\nContent-Type: text/enriched\r\n\r\n<bold>x</bold>\r\n--b--\r\n";
+        let v = view(raw, &opts(false));
+        assert_eq!(v.body, Body::Text("plain".to_owned()));
+    }
+
+    #[test]
+    fn html_only_single_part() {
+        let raw = b"Content-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<a href=3D\"javascript:x()\">caf=E9</a>\r\n";
+        let v = view(raw, &opts(false));
+        assert_eq!(
+            v.body,
+            Body::Html {
+                html: "<a target=\"_blank\" rel=\"noopener noreferrer\">café</a>\n".to_owned(),
+                blocked_remote_images: 0
+            }
+        );
+    }
+
+    #[test]
+    fn unparseable_addresses_and_dates_are_shown_as_written() {
+        let raw = b"From: =?utf-8?q?no_address?=\r\nDate: yesterday\r\nSubject: a\x01b\r\n\r\n";
+        let v = view(raw, &opts(false));
+        assert_eq!(v.from, "no address");
+        assert_eq!(v.date, "yesterday");
+        assert_eq!(v.subject, "a b");
+    }
+
+    #[test]
+    fn safe_file_names() {
+        for (given, safe) in [
+            ("report.pdf", "report.pdf"),
+            ("../../etc/passwd", "_.._etc_passwd"),
+            ("..\\..\\boot.ini", "_.._boot.ini"),
+            (".htaccess", "htaccess"),
+            ("  . hidden ", "hidden"),
+            ("a\r\nb\0c.txt", "abc.txt"),
+            ("evil\u{202e}fdp.exe", "evilfdp.exe"),
+            ("CON.txt", "_CON.txt"),
+            ("com1", "_com1"),
+            ("what?<>|*\".txt", "what______.txt"),
+            ("", "attachment.bin"),
+            ("...", "attachment.bin"),
+            ("/", "_"),
+            ("résumé.pdf", "résumé.pdf"),
+        ] {
+            assert_eq!(safe_file_name(given), safe, "{given:?}");
+        }
+        let long = format!("{}.pdf", "x".repeat(500));
+        let s = safe_file_name(&long);
+        assert_eq!(s.chars().count(), MAX_FILE_NAME);
+        assert!(s.ends_with("x.pdf"));
+        assert_eq!(
+            safe_file_name(&"é".repeat(500)).chars().count(),
+            MAX_FILE_NAME
+        );
+    }
+
+    #[test]
+    fn rfc6266_content_disposition() {
+        assert_eq!(
+            content_disposition("report.pdf"),
+            "attachment; filename=\"report.pdf\"; filename*=UTF-8''report.pdf"
+        );
+        assert_eq!(
+            content_disposition("rapport été 100%.pdf"),
+            "attachment; filename=\"rapport _t_ 100_.pdf\"; filename*=UTF-8''rapport%20%C3%A9t%C3%A9%20100%25.pdf"
+        );
+        assert_eq!(
+            content_disposition("a\"b\\c\r\n.txt"),
+            "attachment; filename=\"a_b_c.txt\"; filename*=UTF-8''a_b_c.txt"
+        );
+    }
+
+    #[test]
+    fn content_types_are_checked() {
+        assert_eq!(valid_type("image/png"), "image/png");
+        assert_eq!(valid_type("Text/HTML"), "text/html");
+        assert_eq!(valid_type("text/html\r\nX: y"), "application/octet-stream");
+        assert_eq!(valid_type("nonsense"), "application/octet-stream");
+    }
+
+    /// Every message of the corpus is viewed, and every attachment it
+    /// lists is fetched, without panic; listed sizes match the bytes.
+    #[test]
+    fn corpus_messages_render() {
+        let root = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/corpus/mime"
+        ));
+        let Some(files) = mailwire_testkit::corpus::mime_messages(root) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "corpus {} is missing (CI=true)",
+                root.display()
+            );
+            eprintln!("skipping: corpus {} is missing", root.display());
+            return;
+        };
+        assert!(files.len() > 100, "{} files", files.len());
+        let mut html = 0;
+        for f in &files {
+            let raw = std::fs::read(f).unwrap();
+            let v = view(&raw, &opts(false));
+            if let Body::Html { html: h, .. } = &v.body {
+                html += 1;
+                let l = h.to_ascii_lowercase();
+                assert!(!l.contains("<script"), "{}", f.display());
+                // No event handler in any tag.
+                for tag in l.split('<').skip(1) {
+                    let tag = tag.split('>').next().unwrap_or_default();
+                    for (i, _) in tag.match_indices(" on") {
+                        let name: String = tag[i + 3..]
+                            .chars()
+                            .take_while(char::is_ascii_alphabetic)
+                            .collect();
+                        assert!(
+                            !tag[i + 3 + name.len()..].starts_with('='),
+                            "{}: {tag}",
+                            f.display()
+                        );
+                    }
+                }
+            }
+            for a in &v.attachments {
+                let p = part(&raw, &a.part_id)
+                    .unwrap_or_else(|| panic!("{} {}", f.display(), a.part_id));
+                assert_eq!(p.file_name, a.file_name);
+                assert!(!a.file_name.is_empty() && !a.file_name.contains('/'));
+                // base64 sizes are counted, not decoded: a broken body may
+                // decode to fewer bytes than its characters promise.
+                assert!(p.bytes.len() <= a.size + 3, "{} {}", f.display(), a.part_id);
+            }
+        }
+        assert!(html > 5, "{html} HTML bodies");
+    }
+
+    proptest! {
+        /// Escaped text with links holds no markup but the links, and
+        /// each link is an http(s) URL.
+        #[test]
+        fn text_to_html_makes_only_links(t in "([ -~\n\u{e9}]|https?://|<a |javascript:){0,60}") {
+            let html = text_to_html(&t);
+            let mut rest = html.as_str();
+            let mut plain = String::new();
+            while let Some(i) = rest.find("<a href=\"") {
+                plain.push_str(&rest[..i]);
+                let after = &rest[i + 9..];
+                let href_end = after.find('"').unwrap();
+                let href = after[..href_end].to_ascii_lowercase();
+                prop_assert!(href.starts_with("http://") || href.starts_with("https://"), "{}", html);
+                let open = "\" target=\"_blank\" rel=\"noopener noreferrer\">";
+                prop_assert!(after[href_end..].starts_with(open), "{}", html);
+                let close = after.find("</a>").unwrap();
+                plain.push_str(&after[href_end + open.len()..close]);
+                rest = &after[close + 4..];
+            }
+            plain.push_str(rest);
+            prop_assert!(!plain.contains(['<', '>', '"']), "{}", html);
+        }
+
+        #[test]
+        fn view_and_part_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..2000), id in "[0-9.]{0,6}") {
+            let _ = view(&raw, &opts(false));
+            let _ = part(&raw, &id);
+        }
+
+        #[test]
+        fn view_never_panics_on_mime_shaped_input(
+            pieces in proptest::collection::vec(prop_oneof![
+                Just("Content-Type: multipart/mixed; boundary=b\r\n"),
+                Just("Content-Type: multipart/alternative; boundary=b\r\n"),
+                Just("Content-Type: multipart/related; boundary=b; start=\"<x>\"\r\n"),
+                Just("Content-Type: text/html\r\n"),
+                Just("Content-Type: message/rfc822\r\n"),
+                Just("Content-Transfer-Encoding: base64\r\n"),
+                Just("Content-Transfer-Encoding: quoted-printable\r\n"),
+                Just("Content-ID: <x>\r\n"),
+                Just("Content-Disposition: attachment; filename*=utf-8''%C3%A9\r\n"),
+                Just("\r\n"),
+                Just("--b\r\n"),
+                Just("--b--\r\n"),
+                Just("<img src=cid:x><a href=javascript:1>"),
+                Just("=C3=A9=\r\n"),
+                Just("QUJD\r\n"),
+            ], 0..40),
+            id in "[0-9]{1,2}(\\.[0-9]{1,2}){0,2}",
+        ) {
+            let raw = pieces.concat().into_bytes();
+            let v = view(&raw, &opts(false));
+            for a in &v.attachments {
+                prop_assert!(part(&raw, &a.part_id).is_some());
+            }
+            let _ = part(&raw, &id);
+        }
+    }
 }

@@ -321,13 +321,35 @@ fn style_value_ok(value: &str) -> bool {
     true
 }
 
+/// Elements that start a line in [`html_to_text`].
+const BLOCK_TAGS: &[&str] = &[
+    "br",
+    "p",
+    "div",
+    "tr",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "table",
+    "ul",
+    "ol",
+    "hr",
+];
+
 /// The text of an HTML body, for quoting in a reply: tags removed (with
 /// the content of `script`, `style` and `title`), a line break at each
 /// block element and `<br>`, entities decoded, blank lines collapsed.
 pub(crate) fn html_to_text(html: &str) -> String {
     // Source line ends are white space in HTML; lines come from elements.
-    let mut marked = String::with_capacity(html.len() + html.len() / 16);
-    let lower = html.to_ascii_lowercase();
+    let flat = html.replace(['\r', '\n', '\t'], " ");
+    let lower = flat.to_ascii_lowercase();
+    let mut marked = String::with_capacity(flat.len() + flat.len() / 16);
     let mut last = 0;
     for (i, _) in lower.match_indices('<') {
         let rest = &lower[i + 1..];
@@ -336,33 +358,13 @@ pub(crate) fn html_to_text(html: &str) -> String {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect();
-        if matches!(
-            name.as_str(),
-            "br" | "p"
-                | "div"
-                | "tr"
-                | "li"
-                | "h1"
-                | "h2"
-                | "h3"
-                | "h4"
-                | "h5"
-                | "h6"
-                | "blockquote"
-                | "pre"
-                | "table"
-                | "ul"
-                | "ol"
-                | "hr"
-        ) {
-            marked.push_str(&html[last..i]);
-            marked.push_str("\u{1}");
+        if BLOCK_TAGS.contains(&name.as_str()) {
+            marked.push_str(&flat[last..i]);
+            marked.push('\n');
             last = i;
         }
     }
-    marked.push_str(&html[last..]);
-    let marked = marked.replace(['\r', '\n', '\t'], " ");
-    let marked = marked.replace('\u{1}', "\n");
+    marked.push_str(&flat[last..]);
     let text = Builder::empty()
         .clean_content_tags(["script", "style", "title"].into_iter().collect())
         .clean(&marked)
@@ -638,5 +640,122 @@ mod tests {
             "<html><head><title>T</title><style>p{}</style></head><body>\n<p>Hello\n  <b>world</b> &amp; you</p><div>a&lt;b&nbsp;c</div><br>x<script>bad()</script></body></html>",
         );
         assert_eq!(t, "Hello world & you\n\na<b c\n\nx\n");
+    }
+
+    /// The tags of sanitized HTML: (name, [(attribute, value)]), read
+    /// from the serialisation (html5ever always quotes values with `"`
+    /// and escapes `"` inside them).
+    fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
+        let mut out = Vec::new();
+        for chunk in html.split('<').skip(1) {
+            let Some(tag) = chunk.split('>').next() else {
+                continue;
+            };
+            let mut rest = tag.trim_start_matches('/');
+            let name: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+            rest = &rest[name.len()..];
+            let mut attrs = Vec::new();
+            while let Some(eq) = rest.find("=\"") {
+                let attr = rest[..eq].trim().to_owned();
+                let after = &rest[eq + 2..];
+                let end = after.find('"').unwrap_or(after.len());
+                attrs.push((attr, after[..end].to_owned()));
+                rest = after.get(end + 1..).unwrap_or_default();
+            }
+            out.push((name.to_ascii_lowercase(), attrs));
+        }
+        out
+    }
+
+    #[test]
+    fn tags_reads_the_serialisation() {
+        assert_eq!(
+            tags(r#"x<a href="h" rel="noopener noreferrer">t</a><img src="s"><br>"#),
+            [
+                (
+                    "a".to_owned(),
+                    vec![
+                        ("href".to_owned(), "h".to_owned()),
+                        ("rel".to_owned(), "noopener noreferrer".to_owned())
+                    ]
+                ),
+                ("a".to_owned(), vec![]),
+                ("img".to_owned(), vec![("src".to_owned(), "s".to_owned())]),
+                ("br".to_owned(), vec![]),
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever tags, attributes and URLs are thrown at it, the output
+        /// holds only allowed elements, no event handler, and URLs that
+        /// stay in the message (or are links the user may follow).
+        #[test]
+        fn output_holds_only_allowed_elements_and_urls(
+            pieces in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just("<img src=\"https://tracker.example/a.gif\">"),
+                proptest::strategy::Just("<img src='cid:logo@example.test'>"),
+                proptest::strategy::Just("<img src=cid:doc@example.test>"),
+                proptest::strategy::Just("<img src=\"data:image/svg+xml,<svg onload=alert(1)>\">"),
+                proptest::strategy::Just("<a href=\"javascript:alert(1)\">"),
+                proptest::strategy::Just("<a href=\"jav&#x09;ascript:alert(1)\">"),
+                proptest::strategy::Just("<a href=\"https://example.org/\" onmouseover=x()>"),
+                proptest::strategy::Just("<a href=//evil.example/>"),
+                proptest::strategy::Just("<svg><a xlink:href=javascript:x()>"),
+                proptest::strategy::Just("<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>"),
+                proptest::strategy::Just("<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\">"),
+                proptest::strategy::Just("<style>*{background:url(https://evil.example/)}</style>"),
+                proptest::strategy::Just("<div style=\"background:url(https://evil.example/);color:red\">"),
+                proptest::strategy::Just("<p style='position:fixed;top:0'>"),
+                proptest::strategy::Just("<form action=https://evil.example/><input name=p><button>"),
+                proptest::strategy::Just("<iframe srcdoc=\"<script>x()</script>\">"),
+                proptest::strategy::Just("<script>x()</script>"),
+                proptest::strategy::Just("<!--"),
+                proptest::strategy::Just("-->"),
+                proptest::strategy::Just("<![CDATA["),
+                proptest::strategy::Just("]]>"),
+                proptest::strategy::Just("<table background=https://evil.example/t.png><tr><td>"),
+                proptest::strategy::Just("</td></tr></table>"),
+                proptest::strategy::Just("<base href=https://evil.example/>"),
+                proptest::strategy::Just("<meta http-equiv=refresh content='0;url=https://evil.example/'>"),
+                proptest::strategy::Just("<link rel=stylesheet href=https://evil.example/s.css>"),
+                proptest::strategy::Just("<object data=https://evil.example/o>"),
+                proptest::strategy::Just("\""),
+                proptest::strategy::Just("'"),
+                proptest::strategy::Just(">"),
+                proptest::strategy::Just("<"),
+                proptest::strategy::Just("text & more"),
+            ], 0..30),
+            show in proptest::bool::ANY,
+        ) {
+            let html = pieces.concat();
+            let out = sanitize(&html, policy(show));
+            let trackers = html.matches("tracker.example").count();
+            proptest::prop_assert!(out.blocked_remote_images <= trackers);
+            let allowed_elements = [
+                "a", "img", "p", "div", "table", "tbody", "tr", "td", "br", "b", "span",
+            ];
+            for (name, attrs) in tags(&out.html) {
+                proptest::prop_assert!(allowed_elements.contains(&name.as_str()), "<{}> in {}", name, out.html);
+                for (attr, value) in attrs {
+                    proptest::prop_assert!(!attr.starts_with("on"), "{} in {}", attr, out.html);
+                    let v = value.to_ascii_lowercase();
+                    proptest::prop_assert!(!v.contains("url(") && !v.contains("position"), "{}", out.html);
+                    match attr.as_str() {
+                        "src" => proptest::prop_assert!(
+                            v.starts_with("/part/7/1.2")
+                                || (show && v.starts_with("https://tracker.example/")),
+                            "{}", out.html
+                        ),
+                        "href" => proptest::prop_assert!(
+                            v.starts_with("https://example.org/") || v.starts_with("/part/7/"),
+                            "{}", out.html
+                        ),
+                        "style" | "target" | "rel" | "title" => {}
+                        other => proptest::prop_assert!(false, "attribute {} in {}", other, out.html),
+                    }
+                }
+            }
+        }
     }
 }

@@ -29,6 +29,7 @@ use super::http::{Ctx, User, blocking, frame_page, html, redirect};
 use super::mailbox::{self, FolderInfo, WebError};
 use super::pages::{csrf_field, esc, size, url};
 use super::render::{self, Body, MessageView, ViewOptions};
+use crate::mailstore::MailStore;
 use crate::store::unix_now;
 
 /// The routes of this module.
@@ -123,13 +124,21 @@ fn message_html(
     let mut o = format!(
         r#"<article class="message"><h1 id="subject">{}</h1>
 <div class="toolbar">
-<a class="button" id="reply" href="{}">Reply</a>
+{}<a class="button" id="reply" href="{}">Reply</a>
 <a class="button" id="reply-all" href="{}">Reply all</a>
 <a class="button" id="forward" href="{}">Forward</a>
 <form method="post" action="/action" class="inline">{hidden}<button type="submit" id="unread" name="op" value="unread">Mark unread</button></form>
 <form method="post" action="/action" class="inline">{hidden}<button type="submit" id="flag" name="op" value="{}">{}</button></form>
 <form method="post" action="/action" class="inline">{hidden}<label for="move-to">Move to</label> <select id="move-to" name="to">"#,
         esc(&v.subject),
+        if MailStore::special_use(f) == Some("Drafts") {
+            format!(
+                r#"<a class="button primary" id="edit" href="{}">Edit</a> "#,
+                compose("draft")
+            )
+        } else {
+            String::new()
+        },
         compose("reply"),
         compose("replyall"),
         compose("forward"),
@@ -181,7 +190,7 @@ fn message_html(
     o.push_str(r#"<div id="body">"#);
     match &v.body {
         Body::Text(t) => {
-            let _ = write!(o, r#"<pre class="text">{}</pre>"#, esc(t));
+            let _ = write!(o, r#"<pre class="text">{}</pre>"#, render::text_to_html(t));
         }
         Body::Html {
             blocked_remote_images,
@@ -258,7 +267,7 @@ async fn body(State(ctx): State<Ctx>, user: User, Query(p): Query<MsgParams>) ->
     .await;
     let inner = match got {
         Ok(Body::Html { html, .. }) => html,
-        Ok(Body::Text(t)) => format!("<pre>{}</pre>", esc(&t)),
+        Ok(Body::Text(t)) => format!("<pre>{}</pre>", render::text_to_html(&t)),
         Err(r) => return r,
     };
     let doc = format!(
@@ -332,6 +341,9 @@ struct Origin {
     replied: Option<(String, u32)>,
     /// Forward: attach this message.
     forwarded: Option<(String, u32)>,
+    /// A draft opened again: its attachments are kept, and it is replaced
+    /// once saved again or sent.
+    draft: Option<(String, u32)>,
 }
 
 /// The compose form: new, or started from a message (reply, reply to
@@ -344,18 +356,26 @@ async fn compose_page(
     let me = mailbox::address_of(&ctx.app.shared, &user.name);
     let mode = p.mode.unwrap_or_default();
     let (draft, origin) = match (mode.as_str(), p.f, p.uid) {
-        (m @ ("reply" | "replyall" | "forward"), Some(f), Some(uid)) => {
+        (m @ ("reply" | "replyall" | "forward" | "draft"), Some(f), Some(uid)) => {
             let app = ctx.app.clone();
             let (name, ff, me2, m2) = (user.name.clone(), f.clone(), me.clone(), m.to_string());
             let got = blocking(move || {
                 let (_, _, raw) = mailbox::load(&app.shared.store.mail, &name, &ff, uid)?;
                 Ok(match m2.as_str() {
                     "forward" => compose::forward(&raw, &me2),
+                    "draft" => compose::open_draft(&raw),
                     all => compose::reply(&raw, all == "replyall", &me2),
                 })
             })
             .await;
             match got {
+                Ok(d) if m == "draft" => (
+                    d,
+                    Origin {
+                        draft: Some((f, uid)),
+                        ..Origin::default()
+                    },
+                ),
                 Ok(d) if m == "forward" => (
                     d,
                     Origin {
@@ -433,6 +453,24 @@ fn compose_html(csrf: &str, d: &Draft, origin: &Origin, error: Option<&str>) -> 
             esc(f)
         );
     }
+    if let Some((f, uid)) = &origin.draft {
+        let _ = write!(
+            o,
+            r#"<input type="hidden" name="draft_f" value="{}"><input type="hidden" name="draft_uid" value="{uid}">"#,
+            esc(f)
+        );
+        let kept: Vec<&str> = d.attachments.iter().map(|a| a.file_name.as_str()).collect();
+        if !kept.is_empty() {
+            let _ = write!(
+                o,
+                r#"<p class="notice">Kept from the draft: {}</p>"#,
+                esc(&kept.join(", "))
+            );
+        }
+        if d.forwarded.is_some() {
+            o.push_str(r#"<p class="notice">The forwarded message is attached.</p>"#);
+        }
+    }
     o.push_str(
         r#"<div class="toolbar"><button type="submit" class="primary" name="action" value="send">Send</button> <button type="submit" name="action" value="draft">Save draft</button></div></form>"#,
     );
@@ -452,6 +490,7 @@ struct Posted {
 async fn read_form(mut mp: Multipart) -> Result<Posted, String> {
     let mut p = Posted::default();
     let (mut orig_f, mut orig_uid, mut fwd_f, mut fwd_uid) = (None, None, None, None);
+    let (mut draft_f, mut draft_uid) = (None, None);
     while let Some(field) = mp.next_field().await.map_err(|e| e.to_string())? {
         let name = field.name().unwrap_or("").to_string();
         if name == "attachment" {
@@ -487,11 +526,14 @@ async fn read_form(mut mp: Multipart) -> Result<Posted, String> {
             "orig_uid" => orig_uid = text.parse().ok(),
             "fwd_f" => fwd_f = Some(text),
             "fwd_uid" => fwd_uid = text.parse().ok(),
+            "draft_f" => draft_f = Some(text),
+            "draft_uid" => draft_uid = text.parse().ok(),
             _ => {}
         }
     }
     p.origin.replied = orig_f.zip(orig_uid);
     p.origin.forwarded = fwd_f.zip(fwd_uid);
+    p.origin.draft = draft_f.zip(draft_uid);
     Ok(p)
 }
 
@@ -523,10 +565,28 @@ async fn send(
     let (draft, origin, action) = (p.draft.clone(), p.origin.clone(), p.action.clone());
     let done = tokio::task::spawn_blocking(move || -> Result<&'static str, WebError> {
         let mut draft = draft;
+        let mail = &shared.store.mail;
         if let Some((f, uid)) = &origin.forwarded {
-            let (_, _, raw) = mailbox::load(&shared.store.mail, &name, f, *uid)?;
+            let (_, _, raw) = mailbox::load(mail, &name, f, *uid)?;
             draft.forwarded = Some(raw);
         }
+        if let Some((f, uid)) = &origin.draft {
+            // What the form cannot carry back: the draft's files and
+            // forwarded message.
+            let (_, _, raw) = mailbox::load(mail, &name, f, *uid)?;
+            let old = compose::open_draft(&raw);
+            let added = std::mem::replace(&mut draft.attachments, old.attachments);
+            draft.attachments.extend(added);
+            if draft.forwarded.is_none() {
+                draft.forwarded = old.forwarded;
+            }
+        }
+        // The old draft goes once its replacement is stored or sent.
+        let drop_old = |mail: &MailStore| {
+            if let Some((f, uid)) = &origin.draft {
+                let _ = mailbox::expunge(mail, &name, f, *uid);
+            }
+        };
         let token = super::session::token().map_err(|e| WebError::Io(std::io::Error::other(e)))?;
         let id = format!(
             "{}.{}@{}",
@@ -536,15 +596,31 @@ async fn send(
         );
         let date = mailwire::message::DateTime::from_unix(unix_now() as i64, 0)
             .map_err(|e| WebError::Refused(e.to_string()))?;
-        let raw =
-            compose::build(&draft, &date, &id).map_err(|e| WebError::Refused(e.to_string()))?;
+        let refused = |e: compose::ComposeError| WebError::Refused(e.to_string());
+        // Drafts and Sent keep Bcc; the message submitted does not.
+        let copy = compose::build_draft(&draft, &date, &id).map_err(refused)?;
         if action == "draft" {
-            mailbox::append(&shared, &name, "Drafts", &raw, seen_and(SystemFlags::DRAFT))?;
+            mailbox::append(
+                &shared,
+                &name,
+                "Drafts",
+                &copy,
+                seen_and(SystemFlags::DRAFT),
+            )?;
+            drop_old(mail);
             return Ok("Drafts");
         }
-        let (_, rcpts) = compose::envelope(&draft).map_err(|e| WebError::Refused(e.to_string()))?;
+        let raw = compose::build(&draft, &date, &id).map_err(refused)?;
+        let (_, rcpts) = compose::envelope(&draft).map_err(refused)?;
         mailbox::submit(&shared, &name, peer, secure, &rcpts, &raw)?;
-        mailbox::append(&shared, &name, "Sent", &raw, seen_and(SystemFlags::empty()))?;
+        mailbox::append(
+            &shared,
+            &name,
+            "Sent",
+            &copy,
+            seen_and(SystemFlags::empty()),
+        )?;
+        drop_old(mail);
         if let Some((f, uid)) = &origin.replied {
             // The original may be gone meanwhile: the mail is sent anyway.
             let _ = mailbox::set_flag(
