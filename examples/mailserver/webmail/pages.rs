@@ -232,7 +232,7 @@ pub(crate) fn list(folder: &str, q: &ListQuery, l: &Listing, version: u64) -> St
                 r.uid,
                 if r.flagged { "★ " } else { "" },
                 esc(subject),
-                esc(&r.date)
+                short_date(&r.date)
             );
         }
         o.push_str("</tbody></table>");
@@ -263,6 +263,14 @@ pub(crate) fn list(folder: &str, q: &ListQuery, l: &Listing, version: u64) -> St
         l.matched
     );
     o
+}
+
+/// `YYYY-MM-DD HH:MM` with the year in a span that a phone's width hides.
+fn short_date(date: &str) -> String {
+    match date.split_once('-') {
+        Some((year, rest)) => format!(r#"<span class="year">{}-</span>{}"#, esc(year), esc(rest)),
+        None => esc(date),
+    }
 }
 
 #[cfg(test)]
@@ -299,5 +307,9 @@ mod tests {
         assert!(!html.contains("<img"));
         assert!(html.contains(r#"class="unread""#));
         assert!(html.contains(r#"data-version="3""#));
+        assert_eq!(
+            short_date("2024-01-03 10:00"),
+            r#"<span class="year">2024-</span>01-03 10:00"#
+        );
     }
 }
