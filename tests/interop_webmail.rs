@@ -122,15 +122,21 @@ fn webmail_https() {
         .expect("the banner gives the HTTPS address")
         .to_string();
     let url = format!("https://{addr}/login");
+    let jar = data.with_extension("cookies");
+    let jar = jar.to_str().unwrap();
+    let page = data.with_extension("login.html");
+    let page = page.to_str().unwrap();
     let out = Command::new("curl")
         .args([
             "-sk",
             "--max-time",
             "10",
+            "-c",
+            jar,
             "-D",
             "-",
             "-o",
-            "/dev/null",
+            page,
             &url,
         ])
         .output()
@@ -147,6 +153,42 @@ fn webmail_https() {
     assert!(
         head.contains("content-security-policy: default-src 'none'"),
         "{head}"
+    );
+    // Log in over HTTPS: the session cookie is Secure too.
+    let html = std::fs::read_to_string(page).unwrap();
+    let token = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the form's token");
+    let out = Command::new("curl")
+        .args([
+            "-sk",
+            "--max-time",
+            "10",
+            "-b",
+            jar,
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+        ])
+        .args([
+            "--data",
+            &format!("user=demo&password=demo&csrf={token}"),
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 303"), "{head}");
+    let session = head
+        .lines()
+        .find(|l| l.starts_with("set-cookie: wm_session="))
+        .expect("a session cookie");
+    assert!(
+        session.contains("; secure") && session.contains("httponly"),
+        "{session}"
     );
     // Plain HTTP on the TLS port gets no page.
     let plain = Command::new("curl")
