@@ -113,6 +113,16 @@ def test(browser):
     cls = row.get_attribute("class") or ""
     check("flagged" in cls and "unread" not in cls, "the list shows it flagged and read")
     row.locator("a").click()
+    page.click("#unread")
+    page.wait_for_url("**/mail?*")
+    check("unread" in (page.locator("#list tr", has_text=subject).get_attribute("class") or ""),
+          "marked unread")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.click("#reply-all")
+    page.wait_for_url("**/compose?*")
+    check(f"{BOB}@{DOMAIN}" in page.input_value("#to") and f"{ALICE}@" not in page.input_value("#cc"),
+          "reply-all: to the sender, not to myself")
+    page.go_back()
 
     # Reply.
     page.click("#reply")

@@ -548,8 +548,9 @@ async fn action(State(ctx): State<Ctx>, user: User, Form(a): Form<ActionForm>) -
                 "read" => {
                     mailbox::set_flag(mail, &name, &f, uid, SystemFlags::SEEN, true).map(|_| true)
                 }
+                // Back to the list: the message page would mark it read.
                 "unread" => {
-                    mailbox::set_flag(mail, &name, &f, uid, SystemFlags::SEEN, false).map(|_| true)
+                    mailbox::set_flag(mail, &name, &f, uid, SystemFlags::SEEN, false).map(|_| false)
                 }
                 "flag" => mailbox::set_flag(mail, &name, &f, uid, SystemFlags::FLAGGED, true)
                     .map(|_| true),
@@ -565,7 +566,7 @@ async fn action(State(ctx): State<Ctx>, user: User, Form(a): Form<ActionForm>) -
         })
         .await;
     match done {
-        // The message is still here: back to it.
+        // Back to the message, or to its folder's list.
         Ok(true) => redirect(&format!("/msg?f={}&uid={}", pages::url(&a.f), a.uid)),
         Ok(false) => redirect(&format!("/mail?f={}", pages::url(&a.f))),
         Err(r) => r,
