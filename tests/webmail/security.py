@@ -12,6 +12,7 @@
 - A wrong password is refused.
 """
 
+import base64
 import http.server
 import secrets
 import threading
@@ -20,6 +21,11 @@ from urllib.parse import urlsplit
 
 from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, URL, check, log, login,
                 new_page, run, send)
+
+
+# A 1x1 PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
 
 
 class Evil(http.server.BaseHTTPRequestHandler):
@@ -48,6 +54,7 @@ def hostile(evil, tag):
 <base href="{e}/base/">
 </head><body onload="window.__pwned='onload'">
 <p>Hostile message {tag}</p>
+<img src="cid:logo-{tag}@example.org" alt="cid-logo" width="4" height="4">
 <img src="x" onerror="window.__pwned='onerror'; top.__pwned='onerror'">
 <img src="{e}/remote.png" alt="remote">
 <img srcset="{e}/srcset.png 2x">
@@ -95,6 +102,8 @@ def test(browser):
     m["Subject"] = subject
     m.set_content(f"Plain part {tag}")
     m.add_alternative(hostile(evil, tag), subtype="html")
+    # A cid: image in a multipart/related around the HTML part.
+    m.get_payload()[1].add_related(PNG, "image", "png", cid=f"<logo-{tag}@example.org>")
     send(m, [f"{ALICE}@{DOMAIN}"])
 
     # The wrong password first: refused, no session.
@@ -147,6 +156,10 @@ def test(browser):
     check(not bad, f"no request outside the origin ({bad})")
     check(not Evil.hits, f"the other origin got no request ({Evil.hits})")
     check(page.locator("#show-images").count() == 1, "remote images blocked, with a button to show them")
+    logo = body_frame.locator("img[alt=cid-logo]")
+    check(logo.count() == 1 and logo.evaluate("i => i.complete && i.naturalWidth") == 1,
+          "the cid: image is shown from the message's own part")
+    check(any("/part?" in u for u in requests), "served by the webmail (/part)")
     body = page.request.get(URL + "/body" + href[len("/msg"):])
     bcsp = body.headers.get("content-security-policy", "")
     check("default-src 'none'" in bcsp and "script-src" not in bcsp, f"the body's own CSP ({bcsp})")
