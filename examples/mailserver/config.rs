@@ -935,6 +935,8 @@ domains = ["example.org", "example.net"]
 [listen]
 smtp = "127.0.0.1:25"
 pop3 = false
+http = false
+https = "127.0.0.1:8443"
 [limits]
 max_connections = 50
 max_per_address = 5
@@ -958,6 +960,8 @@ file = "/srv/team"
         assert_eq!(c.domains, ["example.org", "example.net"]);
         assert_eq!(c.smtp, Some("127.0.0.1:25".parse().unwrap()));
         assert_eq!(c.pop3, None);
+        assert_eq!(c.http, None);
+        assert_eq!(c.https, Some("127.0.0.1:8443".parse().unwrap()));
         assert_eq!((c.limits.max_total, c.limits.max_per_address), (50, 5));
         assert_eq!(c.auth.block_after, 4);
         assert_eq!(c.users.len(), 2, "no demo account when the file has some");
