@@ -299,12 +299,12 @@ pub(crate) fn load(
     user: &str,
     name: &str,
     uid: u32,
-) -> Result<(Folder, MsgFile, Vec<u8>), WebError> {
+) -> Result<(MsgFile, Vec<u8>), WebError> {
     let folder = mail.folder(user, name)?;
     let m = find(&folder, uid)?;
     let path = folder.find(&m).ok_or(WebError::NotFound)?;
     let raw = fs::read(path)?;
-    Ok((folder, m, raw))
+    Ok((m, raw))
 }
 
 /// The record of a UID in a folder.
@@ -609,7 +609,7 @@ mod tests {
         set_flag(&mail, "u", "INBOX", uid, SystemFlags::SEEN, true).unwrap();
         assert_eq!(unread(&mail), 1);
         set_flag(&mail, "u", "INBOX", uid, SystemFlags::FLAGGED, true).unwrap();
-        let (_, m, raw) = load(&mail, "u", "INBOX", uid).unwrap();
+        let (m, raw) = load(&mail, "u", "INBOX", uid).unwrap();
         assert!(m.flags.system.contains(SystemFlags::FLAGGED));
         assert!(raw.starts_with(b"From: a@x.test"));
         assert!(matches!(

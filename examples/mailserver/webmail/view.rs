@@ -77,7 +77,7 @@ async fn message(State(ctx): State<Ctx>, user: User, Query(p): Query<MsgParams>)
     let (name, f, uid) = (user.name.clone(), p.f.clone(), p.uid);
     let got = blocking(move || {
         let mail = &app.shared.store.mail;
-        let (_, m, raw) = mailbox::load(mail, &name, &f, uid)?;
+        let (m, raw) = mailbox::load(mail, &name, &f, uid)?;
         if !m.flags.system.contains(SystemFlags::SEEN) {
             mailbox::set_flag(mail, &name, &f, uid, SystemFlags::SEEN, true)?;
         }
@@ -261,7 +261,7 @@ async fn body(State(ctx): State<Ctx>, user: User, Query(p): Query<MsgParams>) ->
     let app = ctx.app.clone();
     let (name, f, uid) = (user.name.clone(), p.f.clone(), p.uid);
     let got = blocking(move || {
-        let (_, _, raw) = mailbox::load(&app.shared.store.mail, &name, &f, uid)?;
+        let (_, raw) = mailbox::load(&app.shared.store.mail, &name, &f, uid)?;
         Ok(view_of(&raw, &f, uid, images).body)
     })
     .await;
@@ -297,7 +297,7 @@ async fn part(State(ctx): State<Ctx>, user: User, Query(p): Query<PartParams>) -
     let inline = p.inline.as_deref() == Some("1");
     let (name, f, uid, id) = (user.name.clone(), p.f, p.uid, p.part);
     let got = blocking(move || {
-        let (_, _, raw) = mailbox::load(&app.shared.store.mail, &name, &f, uid)?;
+        let (_, raw) = mailbox::load(&app.shared.store.mail, &name, &f, uid)?;
         render::part(&raw, &id).ok_or(WebError::NotFound)
     })
     .await;
@@ -360,7 +360,7 @@ async fn compose_page(
             let app = ctx.app.clone();
             let (name, ff, me2, m2) = (user.name.clone(), f.clone(), me.clone(), m.to_string());
             let got = blocking(move || {
-                let (_, _, raw) = mailbox::load(&app.shared.store.mail, &name, &ff, uid)?;
+                let (_, raw) = mailbox::load(&app.shared.store.mail, &name, &ff, uid)?;
                 Ok(match m2.as_str() {
                     "forward" => compose::forward(&raw, &me2),
                     "draft" => compose::open_draft(&raw),
@@ -567,13 +567,13 @@ async fn send(
         let mut draft = draft;
         let mail = &shared.store.mail;
         if let Some((f, uid)) = &origin.forwarded {
-            let (_, _, raw) = mailbox::load(mail, &name, f, *uid)?;
+            let (_, raw) = mailbox::load(mail, &name, f, *uid)?;
             draft.forwarded = Some(raw);
         }
         if let Some((f, uid)) = &origin.draft {
             // What the form cannot carry back: the draft's files and
             // forwarded message.
-            let (_, _, raw) = mailbox::load(mail, &name, f, *uid)?;
+            let (_, raw) = mailbox::load(mail, &name, f, *uid)?;
             let old = compose::open_draft(&raw);
             let added = std::mem::replace(&mut draft.attachments, old.attachments);
             draft.attachments.extend(added);
