@@ -486,7 +486,8 @@ async fn list(State(ctx): State<Ctx>, user: User, Query(p): Query<ListParams>) -
         Err(r) => return r,
     };
     let main = pages::list(&folder, &q, &listing, version);
-    frame_page(&ctx, &user, Some(folder.clone()), &folder, |_| main).await
+    let title = pages::folder_label(&folder);
+    frame_page(&ctx, &user, Some(folder.clone()), &title, |_| main).await
 }
 
 #[derive(Debug, Deserialize)]

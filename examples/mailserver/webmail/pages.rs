@@ -23,6 +23,12 @@ pub(crate) fn url(s: &str) -> String {
     o
 }
 
+/// A folder's name for people: the store keeps IMAP's modified UTF-7
+/// (RFC 3501 §5.1.3), as it goes over the wire.
+pub(crate) fn folder_label(name: &str) -> String {
+    mailwire::imap::decode_utf7(name.as_bytes()).unwrap_or_else(|| name.to_string())
+}
+
 /// A size for people: bytes, KiB or MiB.
 pub(crate) fn size(n: u64) -> String {
     match n {
@@ -84,7 +90,7 @@ pub(crate) fn folder_nav(folders: &[FolderInfo], current: Option<&str>) -> Strin
             r#"<li><a href="/mail?f={}"{cls}{}>{}</a>{count}</li>"#,
             url(&f.name),
             if cur { r#" aria-current="page""# } else { "" },
-            esc(&f.name)
+            esc(&folder_label(&f.name))
         );
     }
     o.push_str("</ul></nav>");
@@ -167,7 +173,7 @@ pub(crate) fn list(folder: &str, q: &ListQuery, l: &Listing, version: u64) -> St
 <label for="q">Search</label> <input id="q" name="q" type="search" value="{}">
 <label for="in">in</label> <select id="in" name="in">"#,
         esc(folder),
-        esc(folder),
+        esc(&folder_label(folder)),
         esc(folder),
         esc(&q.search)
     );
@@ -280,6 +286,8 @@ mod tests {
     #[test]
     fn escaping() {
         assert_eq!(url("Archive.2024 x&y=é"), "Archive.2024%20x%26y%3D%C3%A9");
+        assert_eq!(folder_label("Entw&APw-rfe"), "Entwürfe");
+        assert_eq!(folder_label("Sent"), "Sent");
     }
 
     #[test]

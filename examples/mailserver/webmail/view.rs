@@ -27,7 +27,7 @@ use serde::Deserialize;
 use super::compose::{self, Draft, Upload};
 use super::http::{Ctx, User, blocking, frame_page, html, redirect};
 use super::mailbox::{self, FolderInfo, WebError};
-use super::pages::{csrf_field, esc, size, url};
+use super::pages::{csrf_field, esc, folder_label, size, url};
 use super::render::{self, Body, MessageView, ViewOptions};
 use crate::mailstore::MailStore;
 use crate::store::unix_now;
@@ -150,7 +150,7 @@ fn message_html(
             o,
             r#"<option value="{}">{}</option>"#,
             esc(&fi.name),
-            esc(&fi.name)
+            esc(&folder_label(&fi.name))
         );
     }
     let _ = write!(
