@@ -1,6 +1,7 @@
 //! The HTTP side: axum's router on a tokio runtime of its own (one
-//! thread, started by [`start`]); HTTPS through tokio-rustls with the
-//! server's certificate, served by hyper.
+//! thread, started by [`start`]), each connection served by hyper's
+//! HTTP/1.1, under TLS (tokio-rustls, the server's certificate) for
+//! `--https`.
 //!
 //! Every response gets the security headers ([`security_headers`]): a
 //! strict Content-Security-Policy (scripts and styles only from
@@ -23,12 +24,15 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use mailwire::imap::kit::mailbox::SystemFlags;
 use serde::Deserialize;
 
 use super::mailbox::{self, Field, ListQuery, Sort, WebError};
 use super::pages::{self, Frame};
 use super::session::{self, LOGIN_COOKIE, SESSION_COOKIE, Sessions, same_token};
+use crate::limits::{ConnLimits, Limiter};
 use crate::smtp_session::Shared;
 
 /// The policy of every page: nothing inline, nothing from elsewhere.
@@ -98,11 +102,7 @@ pub(crate) fn start(
                             continue;
                         }
                     };
-                    tasks.push(if secure {
-                        tokio::spawn(serve_https(l, ctx))
-                    } else {
-                        tokio::spawn(serve_http(l, ctx))
-                    });
+                    tasks.push(tokio::spawn(serve(l, ctx)));
                 }
                 for t in tasks {
                     let _ = t.await;
@@ -113,39 +113,57 @@ pub(crate) fn start(
     Ok(())
 }
 
-async fn serve_http(l: tokio::net::TcpListener, ctx: Ctx) {
-    let app = router(ctx).into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(e) = axum::serve(l, app).await {
-        eprintln!("webmail: http: {e}");
-    }
-}
+/// The webmail's own connection budget (the mail ports' limiter, with
+/// limits of its own: a browser opens several connections, and a page
+/// waiting for new mail holds one).
+const WEB_LIMITS: ConnLimits = ConnLimits {
+    max_total: 256,
+    max_per_address: 64,
+    rate: 1200,
+    rate_period: Duration::from_secs(60),
+};
+/// A request's header section must arrive within this (slow clients
+/// cannot hold connections for nothing).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// HTTPS: each connection's TLS handshake with the server's certificate
-/// (the same rustls configuration as the mail ports), then HTTP/1.1 by
-/// hyper on the decrypted stream.
-async fn serve_https(l: tokio::net::TcpListener, ctx: Ctx) {
-    let acceptor = tokio_rustls::TlsAcceptor::from(ctx.app.shared.tls.clone());
+/// Serves one listener: each connection (after its TLS handshake with
+/// the server's certificate, the mail ports' rustls configuration, when
+/// `secure`) gets HTTP/1.1 from hyper with the router, while it holds a
+/// slot of [`WEB_LIMITS`]; a connection over the limits is closed at once.
+async fn serve(l: tokio::net::TcpListener, ctx: Ctx) {
+    let tls = ctx
+        .secure
+        .then(|| tokio_rustls::TlsAcceptor::from(ctx.app.shared.tls.clone()));
+    let limiter = Limiter::new(WEB_LIMITS);
     let app = router(ctx);
     loop {
         let (sock, peer) = match l.accept().await {
             Ok(a) => a,
             Err(e) => {
-                eprintln!("webmail: https accept: {e}");
+                eprintln!("webmail: accept: {e}");
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
-        let acceptor = acceptor.clone();
-        let svc = app.clone().layer(Extension(ConnectInfo(peer)));
+        let Ok(slot) = limiter.try_acquire(peer.ip(), Instant::now()) else {
+            continue;
+        };
+        let svc = TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo(peer))));
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(sock)).await {
-                Ok(Ok(s)) => s,
-                _ => return,
+            let _slot = slot;
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let _ = match tls {
+                Some(acceptor) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(sock)).await {
+                        Ok(Ok(s)) => http.serve_connection(TokioIo::new(s), svc).await,
+                        _ => return,
+                    }
+                }
+                None => http.serve_connection(TokioIo::new(sock), svc).await,
             };
-            let svc = hyper_util::service::TowerToHyperService::new(svc);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
-                .await;
         });
     }
 }
