@@ -212,40 +212,38 @@ pub(crate) fn escape_html(text: &str) -> String {
 /// after a URL is left out of it. Put the result in a `<pre>` (or a box
 /// with `white-space: pre-wrap`) to keep the lines.
 pub(crate) fn text_to_html(text: &str) -> String {
+    // One pass: ASCII lower-casing keeps every byte offset.
+    let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len() + text.len() / 8);
-    let mut rest = text;
-    loop {
-        let lower = rest.to_ascii_lowercase();
-        let start = [lower.find("https://"), lower.find("http://")]
-            .into_iter()
-            .flatten()
-            .min();
-        let Some(start) = start else {
-            break;
+    let mut done = 0;
+    for (start, _) in lower.match_indices("http") {
+        if start < done {
+            continue;
+        }
+        let scheme = if lower[start..].starts_with("https://") {
+            8
+        } else if lower[start..].starts_with("http://") {
+            7
+        } else {
+            continue;
         };
-        let end = rest[start..]
+        let end = text[start..]
             .find(|c: char| {
                 c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\'')
             })
-            .map_or(rest.len(), |e| start + e);
-        let url = rest[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']']);
-        let scheme = if lower[start..].starts_with("https://") {
-            8
-        } else {
-            7
-        };
-        out.push_str(&escape_html(&rest[..start]));
-        if url.len() > scheme {
-            let u = escape_html(url);
-            out.push_str(&format!(
-                "<a href=\"{u}\" target=\"_blank\" rel=\"noopener noreferrer\">{u}</a>"
-            ));
-        } else {
-            out.push_str(&escape_html(url));
+            .map_or(text.len(), |e| start + e);
+        let url = text[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']']);
+        if url.len() <= scheme {
+            continue;
         }
-        rest = &rest[start + url.len().max(scheme)..];
+        out.push_str(&escape_html(&text[done..start]));
+        let u = escape_html(url);
+        out.push_str(&format!(
+            "<a href=\"{u}\" target=\"_blank\" rel=\"noopener noreferrer\">{u}</a>"
+        ));
+        done = start + url.len();
     }
-    out.push_str(&escape_html(rest));
+    out.push_str(&escape_html(&text[done..]));
     out
 }
 
@@ -451,16 +449,30 @@ pub(crate) fn body_part(msg: &Message<'_>, id: usize) -> Option<usize> {
     }
 }
 
+/// The longest `cid:` URL looked at, in characters.
+const MAX_CID: usize = 256;
+
 /// The `cid:` URLs an HTML body holds, as lookup keys.
 fn referenced_cids(html: &str) -> Vec<String> {
     let lower = html.to_ascii_lowercase();
     lower
         .match_indices("cid:")
         .map(|(i, _)| {
+            // A Content-ID is short: looking further than this for its
+            // end would make a run of "cid:cid:..." cost quadratic time.
             let rest = &html[i + 4..];
             let end = rest
-                .find(|c: char| c == '"' || c == '\'' || c == '>' || c.is_whitespace())
-                .unwrap_or(rest.len());
+                .char_indices()
+                .take(MAX_CID)
+                .find(|&(_, c)| c == '"' || c == '\'' || c == '>' || c.is_whitespace())
+                .map_or_else(
+                    || {
+                        rest.char_indices()
+                            .nth(MAX_CID)
+                            .map_or(rest.len(), |(e, _)| e)
+                    },
+                    |(e, _)| e,
+                );
             sanitize::cid_key(&rest[..end])
         })
         .collect()
@@ -793,6 +805,31 @@ root\r\n\
              rel=\"noopener noreferrer\">https://x.example/</a>&quot;onclick=&quot;y&quot;"
         );
         assert_eq!(text_to_html("a < b"), "a &lt; b");
+        // Many URLs (or near-URLs) cost one pass, not one pass each.
+        let many = "http:// https://x.example/ ".repeat(50_000);
+        let t = std::time::Instant::now();
+        assert_eq!(text_to_html(&many).matches("</a>").count(), 50_000);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn pathological_html_is_handled_in_time_and_stack() {
+        let t = std::time::Instant::now();
+        let mut raw = b"Content-Type: text/html\r\n\r\n".to_vec();
+        raw.extend_from_slice("<div><b>".repeat(50_000).as_bytes());
+        raw.extend_from_slice("cid:".repeat(100_000).as_bytes());
+        let v = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || view(&raw, &opts(false)))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(matches!(v.body, Body::Html { .. }));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
