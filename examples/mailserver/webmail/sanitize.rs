@@ -221,8 +221,8 @@ const MAX_TAGS: usize = 20_000;
 /// roughly as the parser does: an end tag closes the innermost open
 /// element of its name and those inside it, and is ignored when none is
 /// open. The count is approximate (tags are found by `<name` and
-/// `</name`, not parsed), which is safe: tags are only ever removed, and
-/// the result is sanitized as any HTML.
+/// `</name`, not parsed), which is safe: whatever comes out, even a tag
+/// that the removal of another one put together, is sanitized next.
 pub(crate) fn flatten_deep(html: &str) -> Cow<'_, str> {
     let mut out = String::new();
     // html[..copied] is in `out` (once a tag has been dropped).
