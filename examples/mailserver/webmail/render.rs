@@ -140,7 +140,22 @@ pub(crate) fn view(raw: &[u8], opts: &ViewOptions<'_>) -> MessageView {
                 cids,
             )
         }
-        Some(p) => (Body::Text(text_of(&msg, p)), Vec::new()),
+        Some(p) => {
+            let ct = &p.mime.content_type;
+            let text = text_of(&msg, p);
+            let text = if ct
+                .param("format")
+                .is_some_and(|f| f.eq_ignore_ascii_case("flowed"))
+            {
+                let delsp = ct
+                    .param("delsp")
+                    .is_some_and(|d| d.eq_ignore_ascii_case("yes"));
+                unflow(&text, delsp)
+            } else {
+                text
+            };
+            (Body::Text(text), Vec::new())
+        }
         None => (Body::Text(String::new()), Vec::new()),
     };
     MessageView {
@@ -395,6 +410,50 @@ fn addresses(header: &Header<'_>, name: &str) -> String {
 pub(crate) fn text_of(msg: &Message<'_>, p: &MimePart) -> String {
     let text = msg.text(p).map(|(t, _)| t.into_owned()).unwrap_or_default();
     text.replace("\r\n", "\n")
+}
+
+/// `format=flowed` text (RFC 3676) with its paragraphs joined for
+/// display: a line ending in a space continues on the next one (§4.2),
+/// whose space is dropped too with `DelSp=yes` (§4.3); the space added in
+/// front of lines (§4.4, space-stuffing) is removed; a change of quote
+/// depth ends a paragraph (§4.5); the signature separator `-- ` is a
+/// line of its own. Quoted paragraphs are written back with their `>`s
+/// and a space.
+fn unflow(text: &str, delsp: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    // The quote depth of the paragraph being joined, if any.
+    let mut open: Option<usize> = None;
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    for line in body.split('\n') {
+        let depth = line.bytes().take_while(|&b| b == b'>').count();
+        let mut content = &line[depth..];
+        content = content.strip_prefix(' ').unwrap_or(content);
+        let flowed = content.ends_with(' ') && content != "-- ";
+        if open.is_some_and(|d| d != depth) {
+            out.push('\n');
+            open = None;
+        }
+        if open.is_none() && depth > 0 {
+            out.push_str(&line[..depth]);
+            out.push(' ');
+        }
+        if flowed {
+            out.push_str(if delsp {
+                &content[..content.len() - 1]
+            } else {
+                content
+            });
+            open = Some(depth);
+        } else {
+            out.push_str(content);
+            out.push('\n');
+            open = None;
+        }
+    }
+    if open.is_some() {
+        out.push('\n');
+    }
+    out
 }
 
 /// The part to show as the body below part `id` (see the module doc).
@@ -830,6 +889,38 @@ root\r\n\
             "{:?}",
             t.elapsed()
         );
+    }
+
+    #[test]
+    fn rfc3676_flowed_text_is_joined() {
+        let raw = "Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n\
+Dear friend, this paragraph was \r\nwrapped by the sender's \r\nclient.\r\n\
+\r\n\
+> Quoted text that \r\n> was wrapped too.\r\n\
+>> Deeper \r\n> back to one\r\n\
+ From the space-stuffed line.\r\n\
+-- \r\nSignature\r\n";
+        let v = view(raw.as_bytes(), &opts(false));
+        assert_eq!(
+            v.body,
+            Body::Text(
+                "Dear friend, this paragraph was wrapped by the sender's client.\n\
+                 \n\
+                 > Quoted text that was wrapped too.\n\
+                 >> Deeper \n\
+                 > back to one\n\
+                 From the space-stuffed line.\n\
+                 -- \n\
+                 Signature\n"
+                    .to_owned()
+            )
+        );
+        // DelSp=yes (§4.3): the space before a soft break goes too, as in
+        // text whose words are not separated by spaces.
+        assert_eq!(unflow("日本語の \nテキスト\n", true), "日本語のテキスト\n");
+        assert_eq!(unflow("a \nb\n", false), "a b\n");
+        // A flowed line at the end still ends the text with a line end.
+        assert_eq!(unflow("end ", false), "end \n");
     }
 
     #[test]

@@ -866,6 +866,16 @@ mod tests {
         let cut = flatten_deep(&html);
         assert_eq!(cut.matches("<b>").count(), MAX_TAGS / 2);
         assert_eq!(cut.matches('x').count(), MAX_TAGS);
+        // Tags put together by the removal of others are sanitized too.
+        let joined = format!(
+            "{}<<div>script>window.__pwned=1<</div>/script><<div>img src=x onerror=alert(1)>",
+            "<div>".repeat(300)
+        );
+        let out = sanitize(&joined, Policy::default()).html;
+        assert!(
+            !out.contains("<script") && !out.contains("onerror"),
+            "{out}"
+        );
         let deep = format!("{}x{}", "<div>".repeat(300), "</div>".repeat(300));
         let flat = flatten_deep(&deep);
         assert_eq!(flat.matches("<div>").count(), MAX_DEPTH);
