@@ -413,11 +413,11 @@ pub(crate) fn text_of(msg: &Message<'_>, p: &MimePart) -> String {
 }
 
 /// `format=flowed` text (RFC 3676) with its paragraphs joined for
-/// display: a line ending in a space continues on the next one (§4.2),
-/// whose space is dropped too with `DelSp=yes` (§4.3); the space added in
-/// front of lines (§4.4, space-stuffing) is removed; a change of quote
-/// depth ends a paragraph (§4.5); the signature separator `-- ` is a
-/// line of its own. Quoted paragraphs are written back with their `>`s
+/// display (§4.2): a line ending in a space continues on the next one,
+/// and with `DelSp=yes` that space is dropped; the space added in front
+/// of lines (§4.4, space-stuffing) is removed; a change of quote depth
+/// ends a paragraph (§4.5); the signature separator `-- ` is a line of
+/// its own (§4.3). Quoted paragraphs are written back with their `>`s
 /// and a space.
 fn unflow(text: &str, delsp: bool) -> String {
     let mut out = String::with_capacity(text.len());
@@ -915,7 +915,7 @@ Dear friend, this paragraph was \r\nwrapped by the sender's \r\nclient.\r\n\
                     .to_owned()
             )
         );
-        // DelSp=yes (§4.3): the space before a soft break goes too, as in
+        // DelSp=yes (§4.2): the space before a soft break goes too, as in
         // text whose words are not separated by spaces.
         assert_eq!(unflow("日本語の \nテキスト\n", true), "日本語のテキスト\n");
         assert_eq!(unflow("a \nb\n", false), "a b\n");
