@@ -125,19 +125,32 @@ pub(crate) fn view(raw: &[u8], opts: &ViewOptions<'_>) -> MessageView {
     let body_id = body_part(&msg, 0);
     let (body, shown_cids) = match body_id.and_then(|id| msg.part(id)) {
         Some(p) if p.mime.content_type.is("text", "html") => {
-            let html = text_of(&msg, p);
-            let cids = referenced_cids(&html);
+            let targets = cid_targets(&msg, opts.part_url);
+            let urls: Vec<(String, String)> = targets
+                .iter()
+                .map(|(k, t)| (k.clone(), t.url.clone()))
+                .collect();
             let policy = Policy {
                 show_remote_images: opts.show_remote_images,
-                cids: cid_targets(&msg, opts.part_url),
+                cids: targets,
             };
-            let s = sanitize::sanitize(&html, policy);
+            let s = sanitize::sanitize(&text_of(&msg, p), policy);
+            // The parts the sanitized HTML shows (as html5ever writes an
+            // attribute value) are not listed as attachments.
+            let shown = urls
+                .into_iter()
+                .filter(|(_, url)| {
+                    let written = url.replace('&', "&amp;").replace('"', "&quot;");
+                    s.html.contains(&format!("\"{written}\""))
+                })
+                .map(|(k, _)| k)
+                .collect();
             (
                 Body::Html {
                     html: s.html,
                     blocked_remote_images: s.blocked_remote_images,
                 },
-                cids,
+                shown,
             )
         }
         Some(p) => {
@@ -506,35 +519,6 @@ pub(crate) fn body_part(msg: &Message<'_>, id: usize) -> Option<usize> {
         }
         PartKind::Message | PartKind::EncodedMessage => None,
     }
-}
-
-/// The longest `cid:` URL looked at, in characters.
-const MAX_CID: usize = 256;
-
-/// The `cid:` URLs an HTML body holds, as lookup keys.
-fn referenced_cids(html: &str) -> Vec<String> {
-    let lower = html.to_ascii_lowercase();
-    lower
-        .match_indices("cid:")
-        .map(|(i, _)| {
-            // A Content-ID is short: looking further than this for its
-            // end would make a run of "cid:cid:..." cost quadratic time.
-            let rest = &html[i + 4..];
-            let end = rest
-                .char_indices()
-                .take(MAX_CID)
-                .find(|&(_, c)| c == '"' || c == '\'' || c == '>' || c.is_whitespace())
-                .map_or_else(
-                    || {
-                        rest.char_indices()
-                            .nth(MAX_CID)
-                            .map_or(rest.len(), |(e, _)| e)
-                    },
-                    |(e, _)| e,
-                );
-            sanitize::cid_key(&rest[..end])
-        })
-        .collect()
 }
 
 /// Every leaf with a Content-ID, by lookup key, with the URL of its part.
@@ -921,6 +905,25 @@ Dear friend, this paragraph was \r\nwrapped by the sender's \r\nclient.\r\n\
         assert_eq!(unflow("a \nb\n", false), "a b\n");
         // A flowed line at the end still ends the text with a line end.
         assert_eq!(unflow("end ", false), "end \n");
+    }
+
+    #[test]
+    fn only_images_the_html_shows_are_hidden_from_attachments() {
+        let raw = b"Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\n\
+Content-Type: text/html\r\n\r\n<!-- <img src=cid:a@x> --><script>x='cid:c@x'</script><img src=\"cid:B@x\">\r\n\
+--r\r\nContent-Type: image/gif\r\nContent-ID: <a@x>\r\n\r\nGIF89a\r\n\
+--r\r\nContent-Type: image/gif\r\nContent-ID: <b@x>\r\n\r\nGIF89a\r\n\
+--r\r\nContent-Type: image/gif\r\nContent-ID: <c@x>\r\n\r\nGIF89a\r\n--r--\r\n";
+        let v = view(raw, &opts(false));
+        let ids: Vec<&str> = v.attachments.iter().map(|a| a.part_id.as_str()).collect();
+        assert_eq!(ids, ["2", "4"]);
+        assert_eq!(
+            v.body,
+            Body::Html {
+                html: "<img src=\"/m/42/part/3\">".to_owned(),
+                blocked_remote_images: 0
+            }
+        );
     }
 
     #[test]
