@@ -1089,6 +1089,31 @@ Content-Type: text/plain\r\n\r\nplain\r\n--b\r\nContent-Type: text/enriched\r\n\
             prop_assert!(!plain.contains(['<', '>', '"']), "{}", html);
         }
 
+        /// Any name gives a header value of visible ASCII (what an HTTP
+        /// header may hold) whose `filename*` decodes to the safe name.
+        #[test]
+        fn content_disposition_is_a_valid_header(name in "\\PC{0,200}") {
+            let v = content_disposition(&name);
+            prop_assert!(v.bytes().all(|b| (b' '..=b'~').contains(&b)), "{}", v);
+            let ext = v.split("filename*=UTF-8''").nth(1).unwrap();
+            let mut bytes = Vec::new();
+            let mut i = 0;
+            while i < ext.len() {
+                if ext.as_bytes()[i] == b'%' {
+                    bytes.push(u8::from_str_radix(&ext[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                } else {
+                    bytes.push(ext.as_bytes()[i]);
+                    i += 1;
+                }
+            }
+            prop_assert_eq!(String::from_utf8(bytes).unwrap(), safe_file_name(&name));
+            let safe = safe_file_name(&name);
+            prop_assert!(!safe.is_empty() && !safe.starts_with('.'));
+            prop_assert!(!safe.contains(['/', '\\', '\0']) && safe.chars().count() <= MAX_FILE_NAME);
+            prop_assert_eq!(safe_file_name(&safe), safe.clone());
+        }
+
         #[test]
         fn view_and_part_never_panic(raw in proptest::collection::vec(any::<u8>(), 0..2000), id in "[0-9.]{0,6}") {
             let _ = view(&raw, &opts(false));
