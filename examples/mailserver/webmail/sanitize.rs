@@ -37,6 +37,11 @@
 //!   what is left with a CSS tokenizer (`cssparser`) and writes it back
 //!   normalised, keeping the same properties only.
 //!
+//! - **Size of the work**: before parsing, tags that nest deeper than
+//!   [`MAX_DEPTH`] and every tag after the first [`MAX_TAGS`] are taken
+//!   out, their text kept ([`flatten_deep`]), so a hostile message cannot
+//!   make the HTML5 tree builder work in quadratic time.
+//!
 //! So nothing in the sanitized HTML makes the browser fetch anything but
 //! the message's own parts (through the caller's URLs), unless the user
 //! asked for remote images. The page should still show it in a box that
