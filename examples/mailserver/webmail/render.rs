@@ -292,10 +292,13 @@ pub(crate) fn safe_file_name(name: &str) -> String {
             c => c,
         })
         .collect();
-    let trimmed = mapped
-        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
-        .trim_end_matches(|c: char| c == '.' || c.is_whitespace());
-    let mut out: String = if trimmed.chars().count() > MAX_FILE_NAME {
+    let trim = |s: &str| -> String {
+        s.trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+            .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+            .to_owned()
+    };
+    let trimmed = trim(&mapped);
+    let cut: String = if trimmed.chars().count() > MAX_FILE_NAME {
         // Keep a short extension.
         let ext = trimmed
             .rsplit_once('.')
@@ -310,8 +313,10 @@ pub(crate) fn safe_file_name(name: &str) -> String {
             None => trimmed.chars().take(MAX_FILE_NAME).collect(),
         }
     } else {
-        trimmed.to_owned()
+        trimmed
     };
+    // A cut may end in a dot or a space.
+    let mut out = trim(&cut);
     let stem = out
         .split('.')
         .next()
