@@ -125,22 +125,50 @@ pub(crate) fn view(raw: &[u8], opts: &ViewOptions<'_>) -> MessageView {
     let body_id = body_part(&msg, 0);
     let (body, shown_cids) = match body_id.and_then(|id| msg.part(id)) {
         Some(p) if p.mime.content_type.is("text", "html") => {
-            let html = text_of(&msg, p);
-            let cids = referenced_cids(&html);
+            let targets = cid_targets(&msg, opts.part_url);
+            let urls: Vec<(String, String)> = targets
+                .iter()
+                .map(|(k, t)| (k.clone(), t.url.clone()))
+                .collect();
             let policy = Policy {
                 show_remote_images: opts.show_remote_images,
-                cids: cid_targets(&msg, opts.part_url),
+                cids: targets,
             };
-            let s = sanitize::sanitize(&html, policy);
+            let s = sanitize::sanitize(&text_of(&msg, p), policy);
+            // The parts the sanitized HTML shows (as html5ever writes an
+            // attribute value) are not listed as attachments.
+            let shown = urls
+                .into_iter()
+                .filter(|(_, url)| {
+                    let written = url.replace('&', "&amp;").replace('"', "&quot;");
+                    s.html.contains(&format!("\"{written}\""))
+                })
+                .map(|(k, _)| k)
+                .collect();
             (
                 Body::Html {
                     html: s.html,
                     blocked_remote_images: s.blocked_remote_images,
                 },
-                cids,
+                shown,
             )
         }
-        Some(p) => (Body::Text(text_of(&msg, p)), Vec::new()),
+        Some(p) => {
+            let ct = &p.mime.content_type;
+            let text = text_of(&msg, p);
+            let text = if ct
+                .param("format")
+                .is_some_and(|f| f.eq_ignore_ascii_case("flowed"))
+            {
+                let delsp = ct
+                    .param("delsp")
+                    .is_some_and(|d| d.eq_ignore_ascii_case("yes"));
+                unflow(&text, delsp)
+            } else {
+                text
+            };
+            (Body::Text(text), Vec::new())
+        }
         None => (Body::Text(String::new()), Vec::new()),
     };
     MessageView {
@@ -212,40 +240,38 @@ pub(crate) fn escape_html(text: &str) -> String {
 /// after a URL is left out of it. Put the result in a `<pre>` (or a box
 /// with `white-space: pre-wrap`) to keep the lines.
 pub(crate) fn text_to_html(text: &str) -> String {
+    // One pass: ASCII lower-casing keeps every byte offset.
+    let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len() + text.len() / 8);
-    let mut rest = text;
-    loop {
-        let lower = rest.to_ascii_lowercase();
-        let start = [lower.find("https://"), lower.find("http://")]
-            .into_iter()
-            .flatten()
-            .min();
-        let Some(start) = start else {
-            break;
+    let mut done = 0;
+    for (start, _) in lower.match_indices("http") {
+        if start < done {
+            continue;
+        }
+        let scheme = if lower[start..].starts_with("https://") {
+            8
+        } else if lower[start..].starts_with("http://") {
+            7
+        } else {
+            continue;
         };
-        let end = rest[start..]
+        let end = text[start..]
             .find(|c: char| {
                 c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '\'')
             })
-            .map_or(rest.len(), |e| start + e);
-        let url = rest[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']']);
-        let scheme = if lower[start..].starts_with("https://") {
-            8
-        } else {
-            7
-        };
-        out.push_str(&escape_html(&rest[..start]));
-        if url.len() > scheme {
-            let u = escape_html(url);
-            out.push_str(&format!(
-                "<a href=\"{u}\" target=\"_blank\" rel=\"noopener noreferrer\">{u}</a>"
-            ));
-        } else {
-            out.push_str(&escape_html(url));
+            .map_or(text.len(), |e| start + e);
+        let url = text[start..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', ']']);
+        if url.len() <= scheme {
+            continue;
         }
-        rest = &rest[start + url.len().max(scheme)..];
+        out.push_str(&escape_html(&text[done..start]));
+        let u = escape_html(url);
+        out.push_str(&format!(
+            "<a href=\"{u}\" target=\"_blank\" rel=\"noopener noreferrer\">{u}</a>"
+        ));
+        done = start + url.len();
     }
-    out.push_str(&escape_html(rest));
+    out.push_str(&escape_html(&text[done..]));
     out
 }
 
@@ -266,10 +292,13 @@ pub(crate) fn safe_file_name(name: &str) -> String {
             c => c,
         })
         .collect();
-    let trimmed = mapped
-        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
-        .trim_end_matches(|c: char| c == '.' || c.is_whitespace());
-    let mut out: String = if trimmed.chars().count() > MAX_FILE_NAME {
+    let trim = |s: &str| -> String {
+        s.trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+            .trim_end_matches(|c: char| c == '.' || c.is_whitespace())
+            .to_owned()
+    };
+    let trimmed = trim(&mapped);
+    let cut: String = if trimmed.chars().count() > MAX_FILE_NAME {
         // Keep a short extension.
         let ext = trimmed
             .rsplit_once('.')
@@ -284,8 +313,10 @@ pub(crate) fn safe_file_name(name: &str) -> String {
             None => trimmed.chars().take(MAX_FILE_NAME).collect(),
         }
     } else {
-        trimmed.to_owned()
+        trimmed
     };
+    // A cut may end in a dot or a space.
+    let mut out = trim(&cut);
     let stem = out
         .split('.')
         .next()
@@ -399,6 +430,50 @@ pub(crate) fn text_of(msg: &Message<'_>, p: &MimePart) -> String {
     text.replace("\r\n", "\n")
 }
 
+/// `format=flowed` text (RFC 3676) with its paragraphs joined for
+/// display (§4.2): a line ending in a space continues on the next one,
+/// and with `DelSp=yes` that space is dropped; the space added in front
+/// of lines (§4.4, space-stuffing) is removed; a change of quote depth
+/// ends a paragraph (§4.5); the signature separator `-- ` is a line of
+/// its own (§4.3). Quoted paragraphs are written back with their `>`s
+/// and a space.
+fn unflow(text: &str, delsp: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    // The quote depth of the paragraph being joined, if any.
+    let mut open: Option<usize> = None;
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    for line in body.split('\n') {
+        let depth = line.bytes().take_while(|&b| b == b'>').count();
+        let mut content = &line[depth..];
+        content = content.strip_prefix(' ').unwrap_or(content);
+        let flowed = content.ends_with(' ') && content != "-- ";
+        if open.is_some_and(|d| d != depth) {
+            out.push('\n');
+            open = None;
+        }
+        if open.is_none() && depth > 0 {
+            out.push_str(&line[..depth]);
+            out.push(' ');
+        }
+        if flowed {
+            out.push_str(if delsp {
+                &content[..content.len() - 1]
+            } else {
+                content
+            });
+            open = Some(depth);
+        } else {
+            out.push_str(content);
+            out.push('\n');
+            open = None;
+        }
+    }
+    if open.is_some() {
+        out.push('\n');
+    }
+    out
+}
+
 /// The part to show as the body below part `id` (see the module doc).
 pub(crate) fn body_part(msg: &Message<'_>, id: usize) -> Option<usize> {
     let p = msg.part(id)?;
@@ -449,21 +524,6 @@ pub(crate) fn body_part(msg: &Message<'_>, id: usize) -> Option<usize> {
         }
         PartKind::Message | PartKind::EncodedMessage => None,
     }
-}
-
-/// The `cid:` URLs an HTML body holds, as lookup keys.
-fn referenced_cids(html: &str) -> Vec<String> {
-    let lower = html.to_ascii_lowercase();
-    lower
-        .match_indices("cid:")
-        .map(|(i, _)| {
-            let rest = &html[i + 4..];
-            let end = rest
-                .find(|c: char| c == '"' || c == '\'' || c == '>' || c.is_whitespace())
-                .unwrap_or(rest.len());
-            sanitize::cid_key(&rest[..end])
-        })
-        .collect()
 }
 
 /// Every leaf with a Content-ID, by lookup key, with the URL of its part.
@@ -793,6 +853,82 @@ root\r\n\
              rel=\"noopener noreferrer\">https://x.example/</a>&quot;onclick=&quot;y&quot;"
         );
         assert_eq!(text_to_html("a < b"), "a &lt; b");
+        // Many URLs (or near-URLs) cost one pass, not one pass each.
+        let many = "http:// https://x.example/ ".repeat(50_000);
+        let t = std::time::Instant::now();
+        assert_eq!(text_to_html(&many).matches("</a>").count(), 50_000);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn pathological_html_is_handled_in_time_and_stack() {
+        let t = std::time::Instant::now();
+        let mut raw = b"Content-Type: text/html\r\n\r\n".to_vec();
+        raw.extend_from_slice("<div><b>".repeat(50_000).as_bytes());
+        raw.extend_from_slice("cid:".repeat(100_000).as_bytes());
+        let v = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || view(&raw, &opts(false)))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(matches!(v.body, Body::Html { .. }));
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(30),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+
+    #[test]
+    fn rfc3676_flowed_text_is_joined() {
+        let raw = "Content-Type: text/plain; charset=utf-8; format=flowed\r\n\r\n\
+Dear friend, this paragraph was \r\nwrapped by the sender's \r\nclient.\r\n\
+\r\n\
+> Quoted text that \r\n> was wrapped too.\r\n\
+>> Deeper \r\n> back to one\r\n\
+ From the space-stuffed line.\r\n\
+-- \r\nSignature\r\n";
+        let v = view(raw.as_bytes(), &opts(false));
+        assert_eq!(
+            v.body,
+            Body::Text(
+                "Dear friend, this paragraph was wrapped by the sender's client.\n\
+                 \n\
+                 > Quoted text that was wrapped too.\n\
+                 >> Deeper \n\
+                 > back to one\n\
+                 From the space-stuffed line.\n\
+                 -- \n\
+                 Signature\n"
+                    .to_owned()
+            )
+        );
+        // DelSp=yes (§4.2): the space before a soft break goes too, as in
+        // text whose words are not separated by spaces.
+        assert_eq!(unflow("日本語の \nテキスト\n", true), "日本語のテキスト\n");
+        assert_eq!(unflow("a \nb\n", false), "a b\n");
+        // A flowed line at the end still ends the text with a line end.
+        assert_eq!(unflow("end ", false), "end \n");
+    }
+
+    #[test]
+    fn only_images_the_html_shows_are_hidden_from_attachments() {
+        let raw = b"Content-Type: multipart/related; boundary=r\r\n\r\n--r\r\n\
+Content-Type: text/html\r\n\r\n<!-- <img src=cid:a@x> --><script>x='cid:c@x'</script><img src=\"cid:B@x\">\r\n\
+--r\r\nContent-Type: image/gif\r\nContent-ID: <a@x>\r\n\r\nGIF89a\r\n\
+--r\r\nContent-Type: image/gif\r\nContent-ID: <b@x>\r\n\r\nGIF89a\r\n\
+--r\r\nContent-Type: image/gif\r\nContent-ID: <c@x>\r\n\r\nGIF89a\r\n--r--\r\n";
+        let v = view(raw, &opts(false));
+        let ids: Vec<&str> = v.attachments.iter().map(|a| a.part_id.as_str()).collect();
+        assert_eq!(ids, ["2", "4"]);
+        assert_eq!(
+            v.body,
+            Body::Html {
+                html: "<img src=\"/m/42/part/3\">".to_owned(),
+                blocked_remote_images: 0
+            }
+        );
     }
 
     #[test]
@@ -853,6 +989,9 @@ Content-Type: text/plain\r\n\r\nplain\r\n--b\r\nContent-Type: text/enriched\r\n\
             safe_file_name(&"é".repeat(500)).chars().count(),
             MAX_FILE_NAME
         );
+        // A cut that ends in a dot loses it (found by proptest).
+        let cut = format!("{}.{}", "a".repeat(MAX_FILE_NAME - 1), "b".repeat(20));
+        assert_eq!(safe_file_name(&cut), "a".repeat(MAX_FILE_NAME - 1));
     }
 
     #[test]
@@ -956,6 +1095,31 @@ Content-Type: text/plain\r\n\r\nplain\r\n--b\r\nContent-Type: text/enriched\r\n\
             }
             plain.push_str(rest);
             prop_assert!(!plain.contains(['<', '>', '"']), "{}", html);
+        }
+
+        /// Any name gives a header value of visible ASCII (what an HTTP
+        /// header may hold) whose `filename*` decodes to the safe name.
+        #[test]
+        fn content_disposition_is_a_valid_header(name in "\\PC{0,200}") {
+            let v = content_disposition(&name);
+            prop_assert!(v.bytes().all(|b| (b' '..=b'~').contains(&b)), "{}", v);
+            let ext = v.split("filename*=UTF-8''").nth(1).unwrap();
+            let mut bytes = Vec::new();
+            let mut i = 0;
+            while i < ext.len() {
+                if ext.as_bytes()[i] == b'%' {
+                    bytes.push(u8::from_str_radix(&ext[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                } else {
+                    bytes.push(ext.as_bytes()[i]);
+                    i += 1;
+                }
+            }
+            prop_assert_eq!(String::from_utf8(bytes).unwrap(), safe_file_name(&name));
+            let safe = safe_file_name(&name);
+            prop_assert!(!safe.is_empty() && !safe.starts_with('.'));
+            prop_assert!(!safe.contains(['/', '\\', '\0']) && safe.chars().count() <= MAX_FILE_NAME);
+            prop_assert_eq!(safe_file_name(&safe), safe.clone());
         }
 
         #[test]
