@@ -67,6 +67,8 @@ fn run_script(script: &str) {
     let out = Command::new("python3")
         .arg(common::repo().join("tests/webmail").join(script))
         .current_dir(common::repo().join("tests/webmail"))
+        // No __pycache__ left in the source tree.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("WEBMAIL_URL", format!("http://{http}"))
         .env("SMTP_HOST", smtp.ip().to_string())
         .env("SMTP_PORT", smtp.port().to_string())
