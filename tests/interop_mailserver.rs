@@ -81,6 +81,19 @@ mod tls;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/vacation.rs"]
 mod vacation;
+/// The webmail, so that its unit tests run with the plain cargo test.
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/webmail"]
+mod webmail {
+    pub(crate) mod compose;
+    mod http;
+    mod mailbox;
+    mod pages;
+    pub(crate) mod render;
+    pub(crate) mod sanitize;
+    mod session;
+    mod view;
+}
 
 use std::collections::{HashMap, HashSet};
 use std::fs;

@@ -86,6 +86,10 @@ pub(crate) struct Config {
     pub(crate) imap: Option<SocketAddr>,
     /// IMAP under implicit TLS (RFC 8314).
     pub(crate) imaps: Option<SocketAddr>,
+    /// The webmail over HTTP.
+    pub(crate) http: Option<SocketAddr>,
+    /// The webmail over HTTPS, with the server's certificate.
+    pub(crate) https: Option<SocketAddr>,
     /// Domain (lower case) to route.
     pub(crate) routes: HashMap<String, Route>,
     /// Waits between delivery attempts; the last one repeats.
@@ -142,7 +146,9 @@ usage: mailserver [OPTIONS]
   --pop3s ADDR             POP3 over implicit TLS [off]
   --imap ADDR              IMAP port with STARTTLS over the same mailboxes [127.0.0.1:1143]
   --imaps ADDR             IMAP over implicit TLS [off]
-  --no-smtp, --no-submission, --no-pop3, --no-imap  do not open that port
+  --http ADDR              the webmail over HTTP [127.0.0.1:8080]
+  --https ADDR             the webmail over HTTPS, with the server's certificate [off]
+  --no-smtp, --no-submission, --no-pop3, --no-imap, --no-http  do not open that port
   --route DOMAIN=HOST:PORT deliver DOMAIN to HOST:PORT instead of its MX, repeatable
   --retry LIST             waits between delivery attempts [1m,5m,15m,30m,1h,2h,4h]
   --expire DURATION        give up and bounce after this long [5d]
@@ -377,6 +383,8 @@ impl Config {
         let mut pop3s = None;
         let mut imap = Some(parse_addr("--imap", "127.0.0.1:1143")?);
         let mut imaps = None;
+        let mut http = Some(parse_addr("--http", "127.0.0.1:8080")?);
+        let mut https = None;
         let mut routes = HashMap::new();
         let mut retry = parse_retry("1m,5m,15m,30m,1h,2h,4h")?;
         let mut expire = Duration::from_secs(5 * 86400);
@@ -443,6 +451,8 @@ impl Config {
                 (&mut pop3s, &f.listen.pop3s, "pop3s"),
                 (&mut imap, &f.listen.imap, "imap"),
                 (&mut imaps, &f.listen.imaps, "imaps"),
+                (&mut http, &f.listen.http, "http"),
+                (&mut https, &f.listen.https, "https"),
             ] {
                 if let Some(p) = port {
                     *slot = p.addr(name)?;
@@ -604,6 +614,9 @@ impl Config {
                 "--imap" => imap = Some(parse_addr("--imap", &value()?)?),
                 "--imaps" => imaps = Some(parse_addr("--imaps", &value()?)?),
                 "--no-imap" => imap = None,
+                "--http" => http = Some(parse_addr("--http", &value()?)?),
+                "--https" => https = Some(parse_addr("--https", &value()?)?),
+                "--no-http" => http = None,
                 "--route" => {
                     let (d, r) = parse_route(&value()?)?;
                     routes.insert(d, r);
@@ -697,6 +710,8 @@ impl Config {
             pop3s,
             imap,
             imaps,
+            http,
+            https,
             routes,
             retry,
             expire,
@@ -906,6 +921,18 @@ mod tests {
     }
 
     #[test]
+    fn webmail_ports() {
+        let c = run(&[]);
+        assert_eq!(c.http, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(c.https, None);
+        let c = run(&["--http", "0.0.0.0:80", "--https", "[::1]:8443"]);
+        assert_eq!(c.http, Some("0.0.0.0:80".parse().unwrap()));
+        assert_eq!(c.https, Some("[::1]:8443".parse().unwrap()));
+        assert_eq!(run(&["--no-http"]).http, None);
+        assert!(Config::parse(["--http", "nowhere"]).is_err());
+    }
+
+    #[test]
     fn retry_schedule_repeats_last() {
         let c = run(&["--retry", "1m,5m,4h"]);
         assert_eq!(c.retry_after(1), Duration::from_secs(60));
@@ -931,6 +958,8 @@ domains = ["example.org", "example.net"]
 [listen]
 smtp = "127.0.0.1:25"
 pop3 = false
+http = false
+https = "127.0.0.1:8443"
 [limits]
 max_connections = 50
 max_per_address = 5
@@ -954,6 +983,8 @@ file = "/srv/team"
         assert_eq!(c.domains, ["example.org", "example.net"]);
         assert_eq!(c.smtp, Some("127.0.0.1:25".parse().unwrap()));
         assert_eq!(c.pop3, None);
+        assert_eq!(c.http, None);
+        assert_eq!(c.https, Some("127.0.0.1:8443".parse().unwrap()));
         assert_eq!((c.limits.max_total, c.limits.max_per_address), (50, 5));
         assert_eq!(c.auth.block_after, 4);
         assert_eq!(c.users.len(), 2, "no demo account when the file has some");

@@ -45,6 +45,9 @@ pub(crate) struct Listen {
     pub(crate) pop3s: Option<Port>,
     pub(crate) imap: Option<Port>,
     pub(crate) imaps: Option<Port>,
+    /// The webmail.
+    pub(crate) http: Option<Port>,
+    pub(crate) https: Option<Port>,
 }
 
 /// An address to listen on, or `false` for none.

@@ -333,20 +333,32 @@ impl Selected {
     /// The metadata and lazily loaded content of messages, for the kit's
     /// SEARCH, SORT and THREAD.
     fn rows(&self, seqs: &[u32]) -> Vec<(MessageMeta<'_>, LazyContent<'_>)> {
-        seqs.iter()
-            .filter_map(|&seq| {
-                let e = self.mb.entry(seq)?;
-                let m = self.files.get(seq as usize - 1)?;
-                let path = self.folder.find(m);
-                let (date, size) = date_and_size(path.as_ref(), m);
-                let meta = MessageMeta::of(seq, e, date, size);
-                let content = LazyContent::new(move || {
-                    Message::parse(path.and_then(|p| fs::read(p).ok()).unwrap_or_default())
-                });
-                Some((meta, content))
-            })
-            .collect()
+        kit_rows(&self.mb, &self.files, &self.folder, seqs)
     }
+}
+
+/// The kit's rows for SEARCH, SORT and THREAD: the metadata of each
+/// sequence number of `mb` (whose messages are `files`, in order) and a
+/// loader of its content. The IMAP session and the webmail share it.
+pub(crate) fn kit_rows<'a>(
+    mb: &'a KitMailbox,
+    files: &'a [MsgFile],
+    folder: &'a Folder,
+    seqs: &[u32],
+) -> Vec<(MessageMeta<'a>, LazyContent<'a>)> {
+    seqs.iter()
+        .filter_map(|&seq| {
+            let e = mb.entry(seq)?;
+            let m = files.get(seq as usize - 1)?;
+            let path = folder.find(m);
+            let (date, size) = date_and_size(path.as_ref(), m);
+            let meta = MessageMeta::of(seq, e, date, size);
+            let content = LazyContent::new(move || {
+                Message::parse(path.and_then(|p| fs::read(p).ok()).unwrap_or_default())
+            });
+            Some((meta, content))
+        })
+        .collect()
 }
 
 /// `* seq FETCH (FLAGS (...) [UID n] [MODSEQ (m)])`.

@@ -44,6 +44,7 @@ mod srs;
 mod store;
 mod tls;
 mod vacation;
+mod webmail;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -288,13 +289,34 @@ fn run(cfg: Config) -> Result<(), String> {
             listeners.push((l, local, port));
         }
     }
-    if listeners.is_empty() {
+    let mut web = Vec::new();
+    for (name, addr) in [("http", cfg.http), ("https", cfg.https)] {
+        if let Some(addr) = addr {
+            let l = bind(name, addr)?;
+            let local = l.local_addr().map_err(|e| e.to_string())?;
+            web.push((name, l, local));
+        }
+    }
+    if listeners.is_empty() && web.is_empty() {
         return Err("no port to listen on".into());
+    }
+    let web_addrs: Vec<(&str, SocketAddr)> = web.iter().map(|(n, _, a)| (*n, *a)).collect();
+    let (mut http, mut https) = (None, None);
+    for (name, l, _) in web {
+        if name == "https" {
+            https = Some(l);
+        } else {
+            http = Some(l);
+        }
+    }
+    if http.is_some() || https.is_some() {
+        webmail::start(shared.clone(), http, https)?;
     }
 
     banner(
         &cfg,
         &listeners,
+        &web_addrs,
         &tls_desc,
         queue.len(),
         shared.accounts.all_plaintext(),
@@ -344,6 +366,7 @@ fn run(cfg: Config) -> Result<(), String> {
 fn banner(
     cfg: &Config,
     listeners: &[(TcpListener, SocketAddr, Port)],
+    web: &[(&str, SocketAddr)],
     tls_desc: &str,
     queued: usize,
     cram: bool,
@@ -369,6 +392,12 @@ fn banner(
         o.push_str(&format!(
             "  {:<11} listening on {addr}  ({what})\n",
             port.name()
+        ));
+    }
+    for (name, addr) in web {
+        let scheme = if *name == "https" { "https" } else { "http" };
+        o.push_str(&format!(
+            "  {name:<11} listening on {addr}  (webmail: {scheme}://{addr}/ ; log in with an account below)\n"
         ));
     }
     o.push_str(&format!("  TLS         {tls_desc}\n"));

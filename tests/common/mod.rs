@@ -152,6 +152,8 @@ pub struct MailServer {
     pub submission: Option<SocketAddr>,
     pub smtps: Option<SocketAddr>,
     pub imap: Option<SocketAddr>,
+    /// The webmail (HTTP).
+    pub http: Option<SocketAddr>,
     pub stdout: String,
     pub log: PathBuf,
     args: Vec<String>,
@@ -176,6 +178,10 @@ impl MailServer {
         // another test or a server on the machine.
         if !args.contains(&"--imap") && !args.contains(&"--no-imap") {
             full.extend(["--imap".into(), "127.0.0.1:0".into()]);
+        }
+        // So is the webmail (127.0.0.1:8080).
+        if !args.contains(&"--http") && !args.contains(&"--no-http") {
+            full.extend(["--http".into(), "127.0.0.1:0".into()]);
         }
         full.extend(args.iter().map(|s| s.to_string()));
         Self::start_args(data, full)
@@ -202,7 +208,8 @@ impl MailServer {
         let out = child.stdout.take().expect("stdout");
         let mut r = BufReader::new(out);
         let mut stdout = String::new();
-        let (mut smtp, mut submission, mut smtps, mut imap) = (None, None, None, None);
+        let (mut smtp, mut submission, mut smtps, mut imap, mut http) =
+            (None, None, None, None, None);
         loop {
             let mut line = String::new();
             let n = r.read_line(&mut line).expect("read banner");
@@ -222,6 +229,7 @@ impl MailServer {
                     "submission" => submission = Some(addr),
                     "smtps" => smtps = Some(addr),
                     "imap" => imap = Some(addr),
+                    "http" => http = Some(addr),
                     _ => {}
                 }
             }
@@ -241,6 +249,7 @@ impl MailServer {
             submission,
             smtps,
             imap,
+            http,
             stdout,
             log,
             args,

@@ -1,0 +1,646 @@
+//! What the webmail does to the mail store, for one logged-in user. Every
+//! look-up goes through [`MailStore::folder`] with the session's user, so
+//! a folder name or UID from a URL never reaches another account. All of
+//! it is blocking file work: the HTTP side runs it in `spawn_blocking`.
+
+use std::fs;
+use std::io::{self, Write as _};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::time::SystemTime;
+
+use mailwire::imap::kit::mailbox::{Flags, Mailbox as KitMailbox, SystemFlags};
+use mailwire::imap::kit::search::{self, Query, SearchContext};
+use mailwire::imap::{IString, SearchKey, SortCriterion, SortKey};
+use mailwire::pop3::WireSize;
+
+use crate::imap_session::kit_rows;
+use crate::maildir::{create_new, queue_id};
+use crate::mailstore::folder::{MsgFile, new_base};
+use crate::mailstore::{Folder, MailStore, StoreError};
+use crate::rewrite::{Context, Expansion};
+use crate::smtp_session::Shared;
+use crate::store::{Dest, Trace, received_field, unix_now};
+
+/// Messages on one page of the list.
+pub(crate) const PAGE: usize = 50;
+
+/// Why a request on the store failed.
+#[derive(Debug)]
+pub(crate) enum WebError {
+    /// No such folder or message (for this user).
+    NotFound,
+    /// Refused, with the reason to show.
+    Refused(String),
+    /// The store failed.
+    Io(io::Error),
+}
+
+impl From<io::Error> for WebError {
+    fn from(e: io::Error) -> Self {
+        WebError::Io(e)
+    }
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NoSuch | StoreError::BadName => WebError::NotFound,
+            StoreError::Io(e) => WebError::Io(e),
+            other => WebError::Refused(other.to_string()),
+        }
+    }
+}
+
+/// One folder in the folder list.
+#[derive(Debug, Clone)]
+pub(crate) struct FolderInfo {
+    pub(crate) name: String,
+    pub(crate) unread: usize,
+}
+
+/// Every folder of `user` with its counts, INBOX first.
+pub(crate) fn folders(mail: &MailStore, user: &str) -> Result<Vec<FolderInfo>, WebError> {
+    let mut out = Vec::new();
+    for name in mail.list(user)? {
+        let Ok(f) = mail.folder(user, &name) else {
+            continue;
+        };
+        let snap = f.sync(false)?;
+        let unread = snap
+            .messages
+            .iter()
+            .filter(|m| !m.flags.system.contains(SystemFlags::SEEN))
+            .count();
+        out.push(FolderInfo { name, unread });
+    }
+    Ok(out)
+}
+
+/// The order of the message list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Sort {
+    #[default]
+    Date,
+    From,
+    Subject,
+}
+
+impl Sort {
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "from" => Sort::From,
+            "subject" => Sort::Subject,
+            _ => Sort::Date,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Sort::Date => "date",
+            Sort::From => "from",
+            Sort::Subject => "subject",
+        }
+    }
+}
+
+/// Where a search looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Field {
+    /// Headers and body (IMAP `TEXT`).
+    #[default]
+    Text,
+    From,
+    Subject,
+}
+
+impl Field {
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "from" => Field::From,
+            "subject" => Field::Subject,
+            _ => Field::Text,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Field::Text => "text",
+            Field::From => "from",
+            Field::Subject => "subject",
+        }
+    }
+}
+
+/// What the message list shows.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListQuery {
+    pub(crate) sort: Sort,
+    /// Oldest (or A) first.
+    pub(crate) ascending: bool,
+    pub(crate) search: String,
+    pub(crate) field: Field,
+    /// From 0.
+    pub(crate) page: usize,
+}
+
+/// One row of the message list.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) uid: u32,
+    pub(crate) from: String,
+    pub(crate) subject: String,
+    pub(crate) date: String,
+    pub(crate) seen: bool,
+    pub(crate) flagged: bool,
+}
+
+/// One page of a folder's list, and how many messages matched.
+#[derive(Debug, Clone)]
+pub(crate) struct Listing {
+    pub(crate) rows: Vec<Row>,
+    pub(crate) matched: usize,
+}
+
+/// The kit's model of a folder's messages, in UID order.
+fn kit_mailbox(uid_validity: u32, files: &[MsgFile]) -> KitMailbox {
+    let mut mb = KitMailbox::new(uid_validity, false);
+    for f in files {
+        if let Some(uid) = NonZeroU32::new(f.uid) {
+            mb.push_existing(uid, f.flags.clone(), f.modseq, false);
+        }
+    }
+    mb
+}
+
+/// The message list of a folder: searched (sender, subject or full text)
+/// and sorted by the IMAP server kit, as IMAP SEARCH and SORT are.
+pub(crate) fn list(
+    mail: &MailStore,
+    user: &str,
+    name: &str,
+    q: &ListQuery,
+) -> Result<Listing, WebError> {
+    let folder = mail.folder(user, name)?;
+    let snap = folder.sync(false)?;
+    let files = snap.messages;
+    let mb = kit_mailbox(snap.uid_validity, &files);
+    let all: Vec<u32> = (1..=mb.len()).collect();
+    let seqs = if q.search.trim().is_empty() {
+        all
+    } else {
+        let needle = IString::try_from(q.search.trim().to_string())
+            .map_err(|_| WebError::Refused("cannot search for that text".into()))?;
+        let key = match q.field {
+            Field::Text => SearchKey::Text(needle),
+            Field::From => SearchKey::From(needle),
+            Field::Subject => SearchKey::Subject(needle),
+        };
+        let query =
+            Query::new(&[key], Some(b"UTF-8")).map_err(|e| WebError::Refused(e.to_string()))?;
+        let ctx = SearchContext::of(&mb, unix_now() as i64);
+        search::search(&query, &ctx, false, kit_rows(&mb, &files, &folder, &all)).numbers
+    };
+    let key = match q.sort {
+        Sort::Date => SortKey::Date,
+        Sort::From => SortKey::DisplayFrom,
+        Sort::Subject => SortKey::Subject,
+    };
+    let criteria = [SortCriterion {
+        reverse: !q.ascending,
+        key,
+    }];
+    let order =
+        mailwire::imap::kit::sort::sort(&criteria, false, kit_rows(&mb, &files, &folder, &seqs));
+    let matched = order.len();
+    let rows = order
+        .iter()
+        .skip(q.page * PAGE)
+        .take(PAGE)
+        .filter_map(|&seq| files.get(seq as usize - 1))
+        .map(|m| row(&folder, m))
+        .collect();
+    Ok(Listing { rows, matched })
+}
+
+/// A list row from the message's header section.
+fn row(folder: &Folder, m: &MsgFile) -> Row {
+    let path = folder.find(m);
+    let raw = path
+        .as_ref()
+        .and_then(|p| read_header(p).ok())
+        .unwrap_or_default();
+    let msg = mailwire::message::Message::parse(&raw);
+    let from = msg
+        .from()
+        .mailboxes()
+        .next()
+        .map(|mb| {
+            mb.name()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(mb.addr_spec())
+                .to_string()
+        })
+        .unwrap_or_default();
+    // The Date field, else the arrival (the file's time, IMAP's
+    // INTERNALDATE).
+    let date = msg
+        .get("Date")
+        .and_then(|f| mailwire::message::parse_date_time(f.raw_value()).0)
+        .or_else(|| {
+            let t = fs::metadata(path.as_ref()?).ok()?.modified().ok()?;
+            let unix = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+            mailwire::message::DateTime::from_unix(i64::try_from(unix).ok()?, 0).ok()
+        })
+        .map(|d| {
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                d.year(),
+                d.month(),
+                d.day(),
+                d.hour(),
+                d.minute()
+            )
+        })
+        .unwrap_or_default();
+    Row {
+        uid: m.uid,
+        from,
+        subject: msg.subject().map(|s| s.into_owned()).unwrap_or_default(),
+        date,
+        seen: m.flags.system.contains(SystemFlags::SEEN),
+        flagged: m.flags.system.contains(SystemFlags::FLAGGED),
+    }
+}
+
+/// The header section of a message file (the first 64 KiB at most).
+fn read_header(path: &std::path::Path) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut buf = Vec::new();
+    fs::File::open(path)?
+        .take(64 * 1024)
+        .read_to_end(&mut buf)?;
+    let end = memchr_header_end(&buf).unwrap_or(buf.len());
+    buf.truncate(end);
+    Ok(buf)
+}
+
+/// Where the header section ends (after its empty line).
+fn memchr_header_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .or_else(|| buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
+}
+
+/// A message of `user`'s folder: its file record and content.
+pub(crate) fn load(
+    mail: &MailStore,
+    user: &str,
+    name: &str,
+    uid: u32,
+) -> Result<(MsgFile, Vec<u8>), WebError> {
+    let folder = mail.folder(user, name)?;
+    let m = find(&folder, uid)?;
+    let path = folder.find(&m).ok_or(WebError::NotFound)?;
+    let raw = fs::read(path)?;
+    Ok((m, raw))
+}
+
+/// The record of a UID in a folder.
+fn find(folder: &Folder, uid: u32) -> Result<MsgFile, WebError> {
+    folder
+        .sync(false)?
+        .messages
+        .into_iter()
+        .find(|m| m.uid == uid)
+        .ok_or(WebError::NotFound)
+}
+
+/// Sets (`on`) or clears a system flag of a message.
+pub(crate) fn set_flag(
+    mail: &MailStore,
+    user: &str,
+    name: &str,
+    uid: u32,
+    flag: SystemFlags,
+    on: bool,
+) -> Result<(), WebError> {
+    let folder = mail.folder(user, name)?;
+    let m = find(&folder, uid)?;
+    if m.flags.system.contains(flag) == on {
+        return Ok(());
+    }
+    let mut flags = m.flags.clone();
+    if on {
+        flags.system.insert(flag);
+    } else {
+        flags.system.remove(flag);
+    }
+    folder.set_flags(&[(&m, flags)])?;
+    mail.notify(&folder.dir);
+    Ok(())
+}
+
+/// Moves a message to another folder of the same user (IMAP MOVE's way:
+/// the file is renamed over, then its old record expunged).
+pub(crate) fn move_to(
+    shared: &Shared,
+    user: &str,
+    from: &str,
+    uid: u32,
+    to: &str,
+) -> Result<(), WebError> {
+    let mail = &shared.store.mail;
+    let src = mail.folder(user, from)?;
+    let dest = mail.folder(user, to)?;
+    if src.dir == dest.dir {
+        return Ok(());
+    }
+    let m = find(&src, uid)?;
+    let path = src.find(&m).ok_or(WebError::NotFound)?;
+    let size = match m.size() {
+        Some(s) => s,
+        None => fs::metadata(&path)?.len(),
+    };
+    let wire = match m.wire_size() {
+        Some(w) => w,
+        None => WireSize::of(&fs::read(&path)?),
+    };
+    let base = new_base(&shared.store.cfg.hostname, size, wire);
+    let (_, uids) = dest.move_in(&[(path, base, m.flags.clone())])?;
+    if uids.first().copied().flatten().is_none() {
+        return Err(WebError::NotFound);
+    }
+    src.expunge(&[&m])?;
+    mail.notify(&dest.dir);
+    mail.notify(&src.dir);
+    Ok(())
+}
+
+/// Removes a message for good.
+pub(crate) fn expunge(mail: &MailStore, user: &str, name: &str, uid: u32) -> Result<(), WebError> {
+    let folder = mail.folder(user, name)?;
+    let m = find(&folder, uid)?;
+    folder.expunge(&[&m])?;
+    mail.notify(&folder.dir);
+    Ok(())
+}
+
+/// Deletes a message: to Trash, or for good when it is in Trash already.
+pub(crate) fn delete(shared: &Shared, user: &str, name: &str, uid: u32) -> Result<(), WebError> {
+    if MailStore::special_use(name) == Some("Trash") {
+        return expunge(&shared.store.mail, user, name, uid);
+    }
+    move_to(shared, user, name, uid, "Trash")
+}
+
+/// Adds a message to a folder with these flags (IMAP APPEND's way: a
+/// complete, fsynced file in `tmp/`, then renamed in and given a UID).
+pub(crate) fn append(
+    shared: &Shared,
+    user: &str,
+    name: &str,
+    data: &[u8],
+    flags: SystemFlags,
+) -> Result<u32, WebError> {
+    let mail = &shared.store.mail;
+    let folder = mail.folder(user, name)?;
+    let base = new_base(
+        &shared.store.cfg.hostname,
+        data.len() as u64,
+        WireSize::of(data),
+    );
+    let tmp = folder.tmp_path(&base);
+    let written = (|| -> io::Result<()> {
+        let mut f = create_new(&tmp)?;
+        f.write_all(data)?;
+        f.set_modified(SystemTime::now())?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(e.into());
+    }
+    let mut fl = Flags::default();
+    fl.system = flags;
+    let (_, uids) = folder.add(&[(base, fl)])?;
+    mail.notify(&folder.dir);
+    uids.first().copied().ok_or(WebError::NotFound)
+}
+
+/// The envelope sender of `user`'s mail: the account at the first local
+/// domain.
+pub(crate) fn address_of(shared: &Shared, user: &str) -> String {
+    format!("{user}@{}", shared.store.cfg.domains[0])
+}
+
+/// Submits a message through the server's own path, as the submission
+/// port does after AUTH: each recipient expanded by the same rewriting
+/// (aliases, forwards, local accounts, relay), a Received field, and the
+/// store's commit, which returns only once every copy is durable (the
+/// queue for remote recipients, the Maildirs for local ones). Returns the
+/// queue id.
+pub(crate) fn submit(
+    shared: &Shared,
+    user: &str,
+    peer: SocketAddr,
+    tls: bool,
+    rcpts: &[String],
+    data: &[u8],
+) -> Result<String, WebError> {
+    if rcpts.is_empty() {
+        return Err(WebError::Refused("no recipient".into()));
+    }
+    let store = &shared.store;
+    let cx = Context {
+        srs: &shared.srs,
+        day: unix_now() / 86400,
+    };
+    let mut targets: Vec<(String, Dest)> = Vec::new();
+    for a in rcpts {
+        let more = match crate::rewrite::expand(&store.cfg, cx, a) {
+            Expansion::Remote => vec![(a.clone(), Dest::Remote)],
+            Expansion::Local(t) => t,
+            Expansion::Unknown => {
+                return Err(WebError::Refused(format!("{a}: no such recipient here")));
+            }
+        };
+        for t in more {
+            if !targets.contains(&t) {
+                targets.push(t);
+            }
+        }
+    }
+    let id = queue_id();
+    let trace = Trace {
+        helo: "webmail".into(),
+        peer: peer.ip().to_string(),
+        tls,
+        auth: true,
+        extended: true,
+    };
+    let for_rcpt = (rcpts.len() == 1).then(|| rcpts[0].as_str());
+    let mut full =
+        received_field(&store.cfg.hostname, &id, &trace, for_rcpt, unix_now()).into_bytes();
+    full.extend_from_slice(data);
+    let sender = address_of(shared, user);
+    store.inject(id.clone(), &sender, targets, &full)?;
+    crate::driver::log(format!(
+        "webmail: {user} sent id={id} to {} recipient(s)",
+        rcpts.len()
+    ));
+    Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store with one user and these messages (From, Subject, Date) in
+    /// INBOX, in this order.
+    fn store_with(tag: &str, msgs: &[(&str, &str, &str)]) -> MailStore {
+        let root = std::env::temp_dir().join(format!("webmail-mailbox-{tag}-{}", queue_id()));
+        let mail = MailStore::open(&root, &["u"]).unwrap();
+        let inbox = mail.inbox("u");
+        for (from, subject, date) in msgs {
+            let data = format!(
+                "From: {from}\r\nSubject: {subject}\r\nDate: {date}\r\n\r\nbody of {subject}\r\n"
+            );
+            let base = new_base("h", data.len() as u64, data.len() as u64);
+            fs::write(inbox.tmp_path(&base), &data).unwrap();
+            inbox.add(&[(base, Flags::default())]).unwrap();
+        }
+        mail
+    }
+
+    #[test]
+    fn list_sorts_searches_and_pages() {
+        let mail = store_with(
+            "list",
+            &[
+                (
+                    "Carol <c@x.test>",
+                    "banana",
+                    "Mon, 1 Jan 2024 10:00:00 +0000",
+                ),
+                (
+                    "alice@x.test",
+                    "Apple pie",
+                    "Wed, 3 Jan 2024 10:00:00 +0000",
+                ),
+                ("Bob <b@x.test>", "cherry", "Tue, 2 Jan 2024 10:00:00 +0000"),
+            ],
+        );
+        let subjects = |q: &ListQuery| -> Vec<String> {
+            list(&mail, "u", "INBOX", q)
+                .unwrap()
+                .rows
+                .into_iter()
+                .map(|r| r.subject)
+                .collect()
+        };
+        // Newest first by default.
+        assert_eq!(
+            subjects(&ListQuery::default()),
+            ["Apple pie", "cherry", "banana"]
+        );
+        let by_subject = ListQuery {
+            sort: Sort::Subject,
+            ascending: true,
+            ..ListQuery::default()
+        };
+        assert_eq!(subjects(&by_subject), ["Apple pie", "banana", "cherry"]);
+        let by_from = ListQuery {
+            sort: Sort::From,
+            ascending: true,
+            ..ListQuery::default()
+        };
+        // DISPLAYFROM: the name, else the address.
+        assert_eq!(subjects(&by_from), ["Apple pie", "cherry", "banana"]);
+        let from_bob = ListQuery {
+            search: "bob".into(),
+            field: Field::From,
+            ..ListQuery::default()
+        };
+        assert_eq!(subjects(&from_bob), ["cherry"]);
+        let text = ListQuery {
+            search: "BODY OF BANANA".into(),
+            ..ListQuery::default()
+        };
+        assert_eq!(subjects(&text), ["banana"]);
+        let none = ListQuery {
+            search: "banana".into(),
+            field: Field::From,
+            ..ListQuery::default()
+        };
+        assert!(subjects(&none).is_empty());
+        let page2 = ListQuery {
+            page: 1,
+            ..ListQuery::default()
+        };
+        let l = list(&mail, "u", "INBOX", &page2).unwrap();
+        assert!(l.rows.is_empty());
+        assert_eq!(l.matched, 3);
+        let rows = list(&mail, "u", "INBOX", &ListQuery::default())
+            .unwrap()
+            .rows;
+        assert_eq!(rows[0].from, "alice@x.test");
+        assert_eq!(rows[1].from, "Bob");
+        assert_eq!(rows[0].date, "2024-01-03 10:00");
+    }
+
+    #[test]
+    fn flags_and_unread_counts() {
+        let mail = store_with("flags", &[("a@x.test", "one", ""), ("a@x.test", "two", "")]);
+        let unread = |mail: &MailStore| {
+            folders(mail, "u")
+                .unwrap()
+                .into_iter()
+                .find(|f| f.name == "INBOX")
+                .unwrap()
+                .unread
+        };
+        assert_eq!(unread(&mail), 2);
+        let uid = list(&mail, "u", "INBOX", &ListQuery::default())
+            .unwrap()
+            .rows[0]
+            .uid;
+        set_flag(&mail, "u", "INBOX", uid, SystemFlags::SEEN, true).unwrap();
+        assert_eq!(unread(&mail), 1);
+        set_flag(&mail, "u", "INBOX", uid, SystemFlags::FLAGGED, true).unwrap();
+        let (m, raw) = load(&mail, "u", "INBOX", uid).unwrap();
+        assert!(m.flags.system.contains(SystemFlags::FLAGGED));
+        assert!(raw.starts_with(b"From: a@x.test"));
+        assert!(matches!(
+            load(&mail, "u", "INBOX", 999),
+            Err(WebError::NotFound)
+        ));
+        assert!(matches!(
+            load(&mail, "u", "../u", uid),
+            Err(WebError::NotFound)
+        ));
+        assert!(matches!(
+            load(&mail, "other", "INBOX", uid),
+            Err(WebError::NotFound)
+        ));
+    }
+
+    #[test]
+    fn header_end() {
+        assert_eq!(memchr_header_end(b"A: b\r\n\r\nbody"), Some(8));
+        assert_eq!(memchr_header_end(b"A: b\n\nbody"), Some(6));
+        assert_eq!(memchr_header_end(b"A: b\r\n"), None);
+    }
+
+    #[test]
+    fn sort_and_field_names_round_trip() {
+        for s in [Sort::Date, Sort::From, Sort::Subject] {
+            assert_eq!(Sort::parse(s.name()), s);
+        }
+        for f in [Field::Text, Field::From, Field::Subject] {
+            assert_eq!(Field::parse(f.name()), f);
+        }
+        assert_eq!(Sort::parse("nonsense"), Sort::Date);
+    }
+}

@@ -1,0 +1,29 @@
+//! The webmail: the mailboxes of the store over HTTP (and HTTPS with the
+//! server's certificate), for a web browser.
+//!
+//! - [`http`]: the routes (axum on a tokio runtime of its own, on one
+//!   thread; the store is blocking, so every store access runs in
+//!   `spawn_blocking`), the security headers, the long poll that shows new
+//!   mail without a reload.
+//! - [`session`]: log-in sessions (a random id in an HttpOnly,
+//!   SameSite=Strict cookie, Secure under HTTPS) and their CSRF tokens.
+//! - [`mailbox`]: what the pages do to the store: folders with unread
+//!   counts, message lists sorted and searched by the IMAP server kit,
+//!   flags, move, delete to Trash, Sent and Drafts copies, and submission
+//!   through the server's own queue.
+//! - [`pages`]: the HTML (plain HTML and CSS, one small script);
+//!   [`view`]: the message view, its body frame, attachments, compose.
+//! - The HTTP-free parts: a stored message rendered for the browser with
+//!   its HTML made safe ([`render`], [`sanitize`]), and replies, forwards
+//!   and new messages built for submission ([`compose`]).
+
+pub(crate) mod compose;
+mod http;
+mod mailbox;
+mod pages;
+pub(crate) mod render;
+pub(crate) mod sanitize;
+mod session;
+mod view;
+
+pub(crate) use http::start;

@@ -1,0 +1,216 @@
+"""Functional browser test of the webmail: log in; a message sent with
+smtplib appears without a reload; open it; download its attachment and
+compare the bytes; search, sort and flag; reply; the reply arrives at the
+other account (over IMAP); forward with an uploaded file; save a draft;
+move to a folder and delete. Screenshots of the login, list, message and
+compose views."""
+
+import email
+import email.policy
+import secrets
+import time
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, URL, check, imap_find,
+                log, login, new_page, run, send, shot)
+
+
+def plain(sender, subject, text, when):
+    m = EmailMessage()
+    m["From"] = sender
+    m["To"] = f"Alice <{ALICE}@{DOMAIN}>"
+    m["Subject"] = subject
+    m["Date"] = formatdate(when, localtime=False)
+    m.set_content(text)
+    return m
+
+
+def test(browser):
+    # Some mail already there.
+    now = time.time()
+    send(plain("Carol Jones <carol@example.org>", "Lunch on Friday?", "Are you free?", now - 7200),
+         [f"{ALICE}@{DOMAIN}"])
+    send(plain("Release bot <builds@example.net>", "Build 1.4.2 passed", "All green.", now - 3600),
+         [f"{ALICE}@{DOMAIN}"])
+    page = new_page(browser)
+    page.goto(URL + "/login")
+    shot(page, "login.png")
+    login(page, ALICE, ALICE_PW)
+    page.wait_for_url(URL + "/mail")
+    check(page.locator("#list").count() == 1, "logged in: the message list is shown")
+    # Read one: it is no longer bold.
+    page.locator("#list tr", has_text="Lunch on Friday?").locator("a").click()
+    page.wait_for_url("**/msg?*")
+    page.goto(URL + "/mail")
+    check("unread" not in (page.locator("#list tr", has_text="Lunch on Friday?").get_attribute("class") or ""),
+          "a message read is no longer shown unread")
+
+    # A message from Bob with an attachment, sent while the list is open.
+    tag = secrets.token_hex(4)
+    subject = f"Quarterly numbers {tag}"
+    attachment = bytes(range(256)) * 40 + secrets.token_bytes(517)
+    msgid = make_msgid(domain=DOMAIN)
+    m = EmailMessage()
+    m["From"] = f"Bob <{BOB}@{DOMAIN}>"
+    m["To"] = f"Alice <{ALICE}@{DOMAIN}>"
+    m["Subject"] = subject
+    m["Message-ID"] = msgid
+    m["Date"] = formatdate(localtime=False)
+    m.set_content(f"Hello Alice,\n\nthe numbers are attached ({tag}).\n\nBob\n")
+    m.add_attachment(attachment, maintype="application", subtype="octet-stream",
+                     filename="numbers.bin")
+    page.evaluate("window.__noReload = 1")
+    send(m, [f"{ALICE}@{DOMAIN}"])
+    row = page.locator("#list tr", has_text=subject)
+    row.wait_for()
+    check(page.evaluate("window.__noReload") == 1, "the new message appeared without a reload")
+    check("unread" in (row.get_attribute("class") or ""), "the new message is shown unread (bold)")
+    shot(page, "list.png")
+    page.set_viewport_size({"width": 390, "height": 800})
+    shot(page, "list-phone.png")
+    page.set_viewport_size({"width": 1200, "height": 800})
+
+    # Open it.
+    row.locator("a").click()
+    page.wait_for_url("**/msg?*")
+    check(page.locator("#subject").inner_text() == subject, "the message view shows the subject")
+    check(tag in page.locator("#body").inner_text(), "the message view shows the text")
+    shot(page, "message.png")
+    page.click("#show-headers")
+    check(msgid in page.locator("pre.raw-headers").inner_text(), "headers on demand")
+    page.go_back()
+
+    # Download the attachment; the bytes must be the same.
+    with page.expect_download() as dl:
+        page.click("ul.attachments a")
+    d = dl.value
+    check(d.suggested_filename == "numbers.bin", f"attachment file name ({d.suggested_filename})")
+    with open(d.path(), "rb") as f:
+        check(f.read() == attachment, "the downloaded attachment has the sent bytes")
+
+    # Search (full text, sender, subject) and sort.
+    page.goto(URL + "/mail?f=INBOX")
+    for field, text, n in [("text", tag, 1), ("from", "Bob", 1), ("subject", "no-such-" + tag, 0)]:
+        page.fill("#q", text)
+        page.select_option("#in", field)
+        page.click("form.search button")
+        page.wait_for_url("**q=*")
+        check(page.locator("#list tbody tr").count() == n, f"search {field} {text!r}: {n} found")
+    page.goto(URL + "/mail?f=INBOX")
+    page.click("#list th >> text=Subject")
+    page.wait_for_url("**sort=subject*")
+    check(page.locator("#list tr", has_text=subject).count() == 1, "sorted by subject")
+
+    # Flag it, from its page.
+    page.goto(URL + "/mail?f=INBOX")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.click("#flag")
+    page.wait_for_url("**/msg?*")
+    check(page.locator("#flag").inner_text() == "Unflag", "flagged")
+    page.goto(URL + "/mail?f=INBOX")
+    row = page.locator("#list tr", has_text=subject)
+    cls = row.get_attribute("class") or ""
+    check("flagged" in cls and "unread" not in cls, "the list shows it flagged and read")
+    row.locator("a").click()
+    page.click("#unread")
+    page.wait_for_url("**/mail?*")
+    check("unread" in (page.locator("#list tr", has_text=subject).get_attribute("class") or ""),
+          "marked unread")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.click("#reply-all")
+    page.wait_for_url("**/compose?*")
+    check(f"{BOB}@{DOMAIN}" in page.input_value("#to") and f"{ALICE}@" not in page.input_value("#cc"),
+          "reply-all: to the sender, not to myself")
+    page.go_back()
+
+    # Reply.
+    page.click("#reply")
+    page.wait_for_url("**/compose?*")
+    check(f"{BOB}@{DOMAIN}" in page.input_value("#to"), "the reply goes to the sender")
+    check(page.input_value("#subject") == "Re: " + subject, "the reply's subject")
+    page.fill("#body", f"Thanks Bob, got them ({tag}).\n\n" + page.input_value("#body"))
+    shot(page, "compose.png")
+    page.click("button[name=action][value=send]")
+    page.wait_for_url("**/mail?*")
+
+    got = imap_find(BOB, BOB_PW, "INBOX", "Re: " + subject)
+    check(len(got) == 1, "the reply arrived at Bob's INBOX (IMAP)")
+    raw = got[0].decode("utf-8", "replace")
+    check(f"Thanks Bob, got them ({tag})" in raw, "the reply carries the typed text")
+    check(msgid in raw, "the reply refers to the original (In-Reply-To/References)")
+    check(len(imap_find(ALICE, ALICE_PW, "Sent", "Re: " + subject)) == 1, "a copy is in Alice's Sent")
+
+    # Forward, with a file uploaded.
+    page.goto(URL + "/mail?f=INBOX")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.click("#forward")
+    page.wait_for_url("**/compose?*")
+    check(page.input_value("#subject") == "Fwd: " + subject, "the forward's subject")
+    page.fill("#to", f"{BOB}@{DOMAIN}")
+    upload = secrets.token_bytes(1500)
+    page.set_input_files("#attachments", files=[{"name": "extra.bin", "mimeType": "application/octet-stream",
+                                                  "buffer": upload}])
+    page.click("button[name=action][value=send]")
+    page.wait_for_url("**/mail?*")
+    got = imap_find(BOB, BOB_PW, "INBOX", "Fwd: " + subject)
+    check(len(got) == 1, "the forward arrived at Bob's INBOX")
+    fwd = email.message_from_bytes(got[0], policy=email.policy.default)
+    parts = {p.get_filename(): p for p in fwd.iter_attachments()}
+    check(parts.get("extra.bin") is not None and parts["extra.bin"].get_content() == upload,
+          "the uploaded file arrived with its bytes")
+    inner = [p for p in fwd.iter_attachments() if p.get_content_type() == "message/rfc822"]
+    check(len(inner) == 1 and tag in inner[0].as_string(), "the original is attached as message/rfc822")
+
+    # A draft.
+    page.goto(URL + "/compose")
+    page.fill("#to", f"{BOB}@{DOMAIN}")
+    page.fill("#subject", f"Draft {tag}")
+    page.fill("#body", "Not finished yet.")
+    plan = b"step 1\nstep 2\n" + tag.encode()
+    page.set_input_files("#attachments", files=[{"name": "plan.txt", "mimeType": "text/plain", "buffer": plan}])
+    page.click("button[name=action][value=draft]")
+    page.wait_for_url("**/mail?f=Drafts")
+    check(page.locator("#list tr", has_text=f"Draft {tag}").count() == 1, "the draft is in Drafts")
+    check(len(imap_find(BOB, BOB_PW, "INBOX", f"Draft {tag}", timeout=0)) == 0, "a draft is not sent")
+    # Open it again, finish it, send it: its file goes along, and it leaves Drafts.
+    page.locator("#list tr", has_text=f"Draft {tag}").locator("a").click()
+    page.click("#edit")
+    page.wait_for_url("**/compose?*")
+    check(page.input_value("#subject") == f"Draft {tag}" and "plan.txt" in page.inner_text("form.compose"),
+          "the draft opens again with its file")
+    page.fill("#subject", f"Finished {tag}")
+    page.click("button[name=action][value=send]")
+    page.wait_for_url("**/mail?f=Sent")
+    got = imap_find(BOB, BOB_PW, "INBOX", f"Finished {tag}")
+    check(len(got) == 1, "the finished draft arrived at Bob's")
+    sent = email.message_from_bytes(got[0], policy=email.policy.default)
+    files = {p.get_filename(): p.get_content() for p in sent.iter_attachments()}
+    check(files.get("plan.txt", "").encode() == plan, "with the draft's file")
+    page.goto(URL + "/mail?f=Drafts")
+    check(page.locator("#list tr", has_text=tag).count() == 0, "the draft left Drafts once sent")
+
+    # Move to Archive, then delete (to Trash), then delete for good.
+    page.goto(URL + "/mail?f=INBOX")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.select_option("#move-to", "Archive")
+    page.click("#move")
+    page.goto(URL + "/mail?f=Archive")
+    arch = page.locator("#list tr", has_text=subject)
+    check(arch.count() == 1, "moved to Archive")
+    check(page.goto(URL + "/mail?f=INBOX") and page.locator("#list tr", has_text=subject).count() == 0,
+          "gone from INBOX")
+    page.goto(URL + "/mail?f=Archive")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.click("#delete")
+    page.goto(URL + "/mail?f=Trash")
+    check(page.locator("#list tr", has_text=subject).count() == 1, "deleted: in Trash")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.click("#delete")
+    page.goto(URL + "/mail?f=Trash")
+    check(page.locator("#list tr", has_text=subject).count() == 0, "deleted from Trash: gone")
+    check(len(imap_find(ALICE, ALICE_PW, "Trash", subject, timeout=0)) == 0, "gone over IMAP too")
+    log("functional: all done")
+
+
+run(test)
