@@ -20,7 +20,10 @@
 //!   LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, CONDSTORE (mod-sequences
 //!   persisted by the store), QRESYNC (without an expunge history: a
 //!   resynchronization reports every UID of the client's known set that is
-//!   gone, as RFC 7162 §3.2.5.2 allows), LITERAL+. Not offered: BINARY,
+//!   gone, as RFC 7162 §3.2.5.2 allows), LITERAL+, BINARY (RFC 3516:
+//!   `BINARY[]` streams from the file like `BODY[]`, as a `literal8` only
+//!   when the message holds NUL; `BINARY[part]` is decoded by the kit in
+//!   memory, at most `--max-size`; APPEND takes `~{n}`). Not offered:
 //!   QUOTA, METADATA.
 
 use std::collections::HashMap;
@@ -62,7 +65,7 @@ use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 13] = [
+const CAPABILITIES: [&str; 14] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -76,6 +79,7 @@ const CAPABILITIES: [&str; 13] = [
     "STATUS=SIZE",
     "CONDSTORE",
     "QRESYNC",
+    "BINARY",
 ];
 
 /// The machine's options for a port: STARTTLS on the plain port, implicit
@@ -110,6 +114,26 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
         o.autologout = STRESS_TIMEOUT;
     }
     o
+}
+
+/// Whether a file holds a NUL octet, read in 64 KiB pieces; the file is
+/// left at its start again.
+fn holds_nul(file: &mut File) -> io::Result<bool> {
+    use std::io::Seek as _;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut found = false;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n].contains(&0) {
+            found = true;
+            break;
+        }
+    }
+    file.rewind()?;
+    Ok(found)
 }
 
 /// A response code by name (`NONEXISTENT`, `ALREADYEXISTS` ...).
@@ -1124,7 +1148,7 @@ impl Session<'_> {
         }
     }
 
-    /// FETCH. A whole message asked last (`BODY[]`, `BODY.PEEK[]`,
+    /// FETCH. A whole message asked last (`BODY[]`, `BODY.PEEK[]`, `BINARY[]`,
     /// `RFC822`) after items that need no parsing (the usual download)
     /// streams from the file in 64 KiB chunks, sent as they are read: the
     /// session never holds the message. Anything else parses the message
@@ -1225,6 +1249,16 @@ impl Session<'_> {
             }) if section.part.is_empty() && section.text.is_none() => Some(Streamed::Body {
                 section: Section::default(),
                 origin: None,
+            }),
+            // BINARY[] is the whole message as stored (RFC 3516 §4.2).
+            Some(FetchAttr::Binary {
+                part,
+                partial: None,
+                ..
+            }) if part.is_empty() => Some(Streamed::Binary {
+                part: Vec::new(),
+                origin: None,
+                literal8: false,
             }),
             Some(FetchAttr::Rfc822) => Some(Streamed::Rfc822),
             _ => None,
@@ -1360,10 +1394,15 @@ impl Session<'_> {
                 continue;
             };
             let length = file.metadata()?.len();
+            let mut item = item.clone();
+            if let Streamed::Binary { literal8, .. } = &mut item {
+                // RFC 3516 §4.2: `~{n}` only when the data holds NUL.
+                *literal8 = holds_nul(&mut file)?;
+            }
             let head = FetchLiteral {
                 seq,
                 items,
-                item: item.clone(),
+                item,
                 length,
             };
             if m.start_fetch_literal(handle, head).is_err() {

@@ -206,7 +206,7 @@ impl Encoder<'_> {
 
 /// The head of a FETCH response whose last item the caller streams as a
 /// literal of `length` octets: `* seq FETCH (items... NAME {length}CRLF`
-/// (`~{length}` for BINARY). The caller writes the data and `)CRLF`. Only
+/// (`~{length}` when `literal8`, for a BINARY holding NUL). The caller writes the data and `)CRLF`. Only
 /// the name of `streamed` is written; its data is ignored. The server
 /// machine sends a large `BODY[]` this way without holding it in memory.
 pub(crate) fn fetch_literal_head(
@@ -214,6 +214,7 @@ pub(crate) fn fetch_literal_head(
     items: &[FetchItem<'_>],
     streamed: &FetchItem<'_>,
     length: u64,
+    literal8: bool,
     out: &mut Vec<u8>,
 ) {
     let mut e = Encoder::new(out, false, super::EncodeOptions::default());
@@ -238,7 +239,7 @@ pub(crate) fn fetch_literal_head(
             e.part(part);
             e.out.push(b']');
             e.origin(*origin);
-            true
+            literal8
         }
         FetchItem::Rfc822Header(_) => {
             e.raw(b"RFC822.HEADER");

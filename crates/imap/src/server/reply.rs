@@ -132,12 +132,16 @@ pub enum Streamed<'a> {
         /// The first octet returned, for a partial FETCH.
         origin: Option<u32>,
     },
-    /// `BINARY[part]<origin>` (RFC 3516), sent as `~{n}`.
+    /// `BINARY[part]<origin>` (RFC 3516).
     Binary {
         /// The part.
         part: Vec<NonZeroU32>,
         /// The first octet returned.
         origin: Option<u32>,
+        /// Sent as a `literal8` (`~{n}`): the data holds NUL. RFC 3516
+        /// §4.2: without NUL the server SHOULD send a plain literal, so
+        /// that a client learns from the syntax alone whether NUL is there.
+        literal8: bool,
     },
     /// `RFC822`.
     Rfc822,
@@ -311,7 +315,7 @@ impl Server {
                 origin: *origin,
                 data: None,
             },
-            Streamed::Binary { part, origin } => FetchItem::Binary {
+            Streamed::Binary { part, origin, .. } => FetchItem::Binary {
                 part: part.clone(),
                 origin: *origin,
                 data: None,
@@ -320,11 +324,13 @@ impl Server {
             Streamed::Rfc822Header => FetchItem::Rfc822Header(None),
             Streamed::Rfc822Text => FetchItem::Rfc822Text(None),
         };
+        let literal8 = matches!(fetch.item, Streamed::Binary { literal8: true, .. });
         crate::encode::fetch_literal_head(
             fetch.seq,
             &fetch.items,
             &streamed,
             fetch.length,
+            literal8,
             &mut self.out,
         );
         if fetch.length == 0 {

@@ -1097,6 +1097,43 @@ fn streamed_fetch_literal_of_a_big_message() {
     s.expect(b"f OK FETCH completed\r\n");
 }
 
+/// RFC 3516 §4.2: a streamed `BINARY[]` is a `literal8` only when the data
+/// holds NUL; otherwise a plain literal.
+#[test]
+fn rfc3516_4_2_streamed_binary_literal8_only_with_nul() {
+    for (data, literal8, head) in [
+        (&b"a\0b\r\n"[..], true, &b"* 1 FETCH (BINARY[] ~{5}\r\n"[..]),
+        (&b"ab\r\n"[..], false, &b"* 1 FETCH (BINARY[] {4}\r\n"[..]),
+    ] {
+        let mut s = session(plain_options());
+        login(&mut s);
+        select(&mut s);
+        let h = command(&mut s, b"f FETCH 1 BINARY.PEEK[]\r\n");
+        s.act(|m| {
+            m.start_fetch_literal(
+                h,
+                FetchLiteral {
+                    seq: NonZeroU32::new(1).unwrap(),
+                    items: vec![],
+                    item: Streamed::Binary {
+                        part: vec![],
+                        origin: None,
+                        literal8,
+                    },
+                    length: data.len() as u64,
+                },
+            )
+            .unwrap()
+        });
+        s.act(|m| m.send_literal_chunk(h, data).unwrap());
+        s.act(|m| m.complete(h, Completion::ok("done")).unwrap());
+        let mut want = head.to_vec();
+        want.extend_from_slice(data);
+        want.extend_from_slice(b")\r\nf OK done\r\n");
+        s.expect(&want);
+    }
+}
+
 #[test]
 fn streamed_fetch_literal_with_section_and_origin() {
     let mut s = session(plain_options());
