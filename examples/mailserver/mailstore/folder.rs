@@ -208,6 +208,30 @@ pub(crate) fn parse_info(info: &str, kw: &Keywords) -> (Flags, String) {
     (flags, other)
 }
 
+/// `disk` with the change from `seen` to `want` made to it: the flags
+/// added and removed, each on its own.
+fn rebase(disk: &Flags, seen: &Flags, want: &Flags) -> Flags {
+    let mut out = disk.clone();
+    for (_, bit) in LETTERS {
+        match (seen.system.contains(bit), want.system.contains(bit)) {
+            (false, true) => out.system.insert(bit),
+            (true, false) => out.system.remove(bit),
+            _ => {}
+        }
+    }
+    for k in want.keywords() {
+        if !seen.has_keyword(k) {
+            out.insert_keyword(k);
+        }
+    }
+    for k in seen.keywords() {
+        if !want.has_keyword(k) {
+            out.remove_keyword(k);
+        }
+    }
+    out
+}
+
 /// The info letters for `flags`, in ASCII order as the Maildir spec wants;
 /// keywords get letters (the table may grow); keywords past the 26th are
 /// left out. The bool says whether the table changed.
@@ -547,6 +571,11 @@ impl Folder {
 
     /// Renames each file to carry its new flags. Returns the new state of
     /// each (`None`: the file is gone, expunged by someone else).
+    ///
+    /// Each change is what the caller did to the flags it saw (`m.flags`
+    /// to `flags`): under the lock it is applied to the flags the file has
+    /// now, so that two sessions storing different flags on one message at
+    /// once both keep theirs (no lost update).
     pub(crate) fn set_flags(
         &self,
         changes: &[(&MsgFile, Flags)],
@@ -554,12 +583,24 @@ impl Folder {
         let _lock = self.lock()?;
         let mut cached = self.own_change_begin();
         let mut kw = self.read_keywords()?;
-        let mut infos = Vec::with_capacity(changes.len());
+        // (where the file is now, its new info), per change.
+        let mut plans = Vec::with_capacity(changes.len());
         let mut kw_changed = false;
-        for (m, flags) in changes {
-            let (info, ch) = format_info(flags, &m.other, &mut kw);
+        for (m, want) in changes {
+            let Some(from) = self.find(m) else {
+                plans.push(None);
+                continue;
+            };
+            let name = from
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let info = name.split_once(":2,").map_or("", |(_, i)| i);
+            let (disk, other) = parse_info(info, &kw);
+            let flags = rebase(&disk, &m.flags, want);
+            let (info, ch) = format_info(&flags, &other, &mut kw);
             kw_changed |= ch;
-            infos.push(info);
+            plans.push(Some((from, info)));
         }
         if kw_changed {
             self.write_keywords(&kw)?;
@@ -568,29 +609,31 @@ impl Folder {
         let mut ms = self.read_modseqs()?;
         let modseq = ms.next();
         let mut out = Vec::with_capacity(changes.len());
-        for ((m, _), info) in changes.iter().zip(infos) {
-            let to = format!("{}:2,{}", m.base, info);
-            let (flags, other) = parse_info(&info, &kw);
-            let new = MsgFile {
-                name: to.clone(),
-                in_new: false,
-                flags,
-                other,
-                modseq,
-                ..(*m).clone()
-            };
-            let renamed = if !m.in_new && m.name == to {
-                true
-            } else if let Some(from) = self.find(m) {
-                match fs::rename(&from, cur.join(&to)) {
-                    Ok(()) => true,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-                    Err(e) => return Err(e),
+        for ((m, _), plan) in changes.iter().zip(plans) {
+            let renamed = plan.and_then(|(from, info)| {
+                let to = format!("{}:2,{}", m.base, info);
+                let moved = if from == cur.join(&to) {
+                    Ok(())
+                } else {
+                    fs::rename(&from, cur.join(&to))
+                };
+                match moved {
+                    Ok(()) => Some(Ok((to, info))),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                    Err(e) => Some(Err(e)),
                 }
-            } else {
-                false
-            };
-            if renamed {
+            });
+            if let Some(r) = renamed {
+                let (to, info) = r?;
+                let (flags, other) = parse_info(&info, &kw);
+                let new = MsgFile {
+                    name: to,
+                    in_new: false,
+                    flags,
+                    other,
+                    modseq,
+                    ..(*m).clone()
+                };
                 ms.map.insert(m.uid, (modseq, info));
                 if let Some((_, snap)) = &mut cached {
                     match snap.messages.binary_search_by_key(&m.uid, |x| x.uid) {
