@@ -1618,3 +1618,66 @@ s.quit()
     assert_eq!(plain_len, 8, "{our_status:?}");
     assert_eq!(our_status["f8"], "NO [UNKNOWN-CTE", "{our_status:?}");
 }
+
+/// MULTIAPPEND (RFC 3502) through imaplib's raw commands: one APPEND of
+/// three messages (synchronizing literals, then non-synchronizing ones)
+/// gives an APPENDUID with three UIDs, in order; an APPEND to a folder
+/// that does not exist appends none of its messages (RFC 3502 §3).
+const MULTIAPPEND: &str = r#"
+import imaplib, re, sys
+imap_port = int(sys.argv[2])
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("demo", "demo")
+assert "MULTIAPPEND" in M.capability()[1][0].decode().split()
+
+def raw(pieces, sync):
+    """Sends APPEND pieces: text, literal, text, literal, ..., text."""
+    tag = M._new_tag().decode()
+    out = [("%s " % tag).encode()]
+    for i, p in enumerate(pieces):
+        if i % 2 == 0:
+            out.append(p)
+            continue
+        out.append(b"{%d%s}\r\n" % (len(p), b"" if sync else b"+"))
+        if sync:
+            M.send(b"".join(out))
+            out = []
+            line = M.readline()
+            if not line.startswith(b"+"):
+                return line
+        out.append(p)
+    M.send(b"".join(out) + b"\r\n")
+    while True:
+        line = M.readline()
+        if line.startswith(tag.encode()):
+            return line
+
+msgs = [b"Subject: m%d\r\n\r\nbody %d\r\n" % (i, i) for i in range(3)]
+for sync in [True, False]:
+    line = raw([b"APPEND Drafts (\\Draft) ", msgs[0], b" ", msgs[1], b" (\\Seen) ", msgs[2], b""], sync)
+    m = re.search(rb"\[APPENDUID \d+ (\d+):(\d+)\]", line)
+    assert line.split()[1] == b"OK" and m, line
+    assert int(m.group(2)) - int(m.group(1)) == 2, line
+M.select("Drafts")
+typ, data = M.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+subjects = [d[1].strip() for d in data if isinstance(d, tuple)]
+assert subjects == [b"Subject: m0", b"Subject: m1", b"Subject: m2"] * 2, subjects
+flags = [d[0] for d in data if isinstance(d, tuple)]
+assert b"\\Draft" in flags[0] and b"\\Seen" in flags[2] and b"\\Seen" not in flags[1], flags
+line = raw([b"APPEND NoSuchFolder ", msgs[0], b" ", msgs[1], b""], False)
+assert line.split()[1] == b"NO" and b"[TRYCREATE]" in line, line
+typ, data = M.status("Drafts", "(MESSAGES)")
+assert b"MESSAGES 6" in data[0], data
+M.logout()
+print("ok")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn rfc3502_multiappend_with_imaplib() {
+    let Some((srv, _)) = python_server("imap-multiappend") else {
+        return;
+    };
+    let out = python_on(MULTIAPPEND, &srv);
+    assert_eq!(out.trim(), "ok", "{out}\n{}", srv.log());
+}

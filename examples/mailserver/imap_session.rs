@@ -23,7 +23,8 @@
 //!   gone, as RFC 7162 §3.2.5.2 allows), LITERAL+, BINARY (RFC 3516:
 //!   `BINARY[]` streams from the file like `BODY[]`, as a `literal8` only
 //!   when the message holds NUL; `BINARY[part]` is decoded by the kit in
-//!   memory, at most `--max-size`; APPEND takes `~{n}`). Not offered:
+//!   memory, at most `--max-size`; APPEND takes `~{n}`), MULTIAPPEND
+//!   (RFC 3502: the messages of one APPEND are added at once). Not offered:
 //!   QUOTA, METADATA.
 
 use std::collections::HashMap;
@@ -65,7 +66,7 @@ use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 14] = [
+const CAPABILITIES: [&str; 15] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -80,6 +81,7 @@ const CAPABILITIES: [&str; 14] = [
     "CONDSTORE",
     "QRESYNC",
     "BINARY",
+    "MULTIAPPEND",
 ];
 
 /// The machine's options for a port: STARTTLS on the plain port, implicit
