@@ -321,6 +321,33 @@ fn copy_tree(from: &Path, to: &Path) {
     assert!(ok);
 }
 
+/// A Dovecot prepared for `doveadm exec imap` and a mailserver with its
+/// user `testuser`; `None` (skip) without Dovecot or python3.
+fn dovecot_and_mailserver(
+    tag: &str,
+) -> Option<(common::dovecot::Dovecot, MailServer, std::path::PathBuf)> {
+    let dc = common::dovecot::Dovecot::prepare()?;
+    if !have("python3") {
+        return None;
+    }
+    let data = scratch(tag);
+    let srv = MailServer::start(&data, &["--user", "testuser:testpass"]);
+    Some((dc, srv, data))
+}
+
+/// Dovecot gets a copy of the mailserver's Maildir of `testuser`.
+fn give_to_dovecot(dc: &common::dovecot::Dovecot, data: &Path) {
+    copy_tree(&data.join("mailboxes/testuser"), &dc.maildir());
+    assert!(
+        Command::new("chown")
+            .args(["-R", "vmail:vmail"])
+            .arg(dc.maildir())
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
 /// The mailserver gives UIDs and flags; Dovecot, on a copy of the same
 /// Maildir, serves the same UIDs, UIDVALIDITY and flags (keywords too).
 /// Then Dovecot changes flags and appends; the mailserver, on a copy of
@@ -328,14 +355,9 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 #[ignore = "interop: needs Dovecot and python3"]
 fn dovecot_serves_the_same_uids_and_flags_and_back() {
-    let Some(dc) = common::dovecot::Dovecot::prepare() else {
+    let Some((dc, mut srv, data)) = dovecot_and_mailserver("imap-dovecot") else {
         return;
     };
-    if !have("python3") {
-        return;
-    }
-    let data = scratch("imap-dovecot");
-    let mut srv = MailServer::start(&data, &["--user", "testuser:testpass"]);
     let imap = srv.imap.expect("imap port");
     let script = r#"
 import imaplib, smtplib, sys
@@ -365,15 +387,7 @@ M.logout()
     srv.terminate(std::time::Duration::from_secs(10));
 
     // Dovecot on the mailserver's Maildir.
-    copy_tree(&data.join("mailboxes/testuser"), &dc.maildir());
-    assert!(
-        Command::new("chown")
-            .args(["-R", "vmail:vmail"])
-            .arg(dc.maildir())
-            .status()
-            .unwrap()
-            .success()
-    );
+    give_to_dovecot(&dc, &data);
     let out = dc.exec_imap(
         b"a SELECT INBOX\r\nb UID FETCH 1:* (UID FLAGS)\r\n\
 c STORE 3 +FLAGS (\\Deleted $Later)\r\n\
@@ -1531,14 +1545,9 @@ fn fetches_and_statuses(out: &[u8]) -> (Vec<Vec<u8>>, BTreeMap<String, String>) 
 #[test]
 #[ignore = "interop: needs Dovecot and python3"]
 fn binary_fetches_match_dovecot_on_the_same_maildir() {
-    let Some(dc) = common::dovecot::Dovecot::prepare() else {
+    let Some((dc, mut srv, data)) = dovecot_and_mailserver("imap-binary-dovecot") else {
         return;
     };
-    if !have("python3") {
-        return;
-    }
-    let data = scratch("imap-binary-dovecot");
-    let mut srv = MailServer::start(&data, &["--user", "testuser:testpass"]);
     python(
         r#"
 import smtplib, sys
@@ -1581,15 +1590,7 @@ s.quit()
         c.read_to_end(&mut ours).unwrap();
     }
     srv.terminate(std::time::Duration::from_secs(10));
-    copy_tree(&data.join("mailboxes/testuser"), &dc.maildir());
-    assert!(
-        Command::new("chown")
-            .args(["-R", "vmail:vmail"])
-            .arg(dc.maildir())
-            .status()
-            .unwrap()
-            .success()
-    );
+    give_to_dovecot(&dc, &data);
     let theirs = dc.exec_imap(script.as_bytes());
     let (ours, our_status) = fetches_and_statuses(&ours);
     let plain_len = ours.len();
