@@ -1117,6 +1117,39 @@ mod tests {
         fs::remove_dir_all(&f.dir).unwrap();
     }
 
+    /// Two sessions STORE different flags on one message from the same
+    /// snapshot: both changes stay (the second is applied to the flags the
+    /// file has by then, not to the stale ones it saw).
+    #[test]
+    fn concurrent_stores_from_one_snapshot_keep_both_changes() {
+        let f = scratch("lost-update");
+        deliver(&f, b"a\r\n");
+        let s = f.sync(true).unwrap();
+        let m = &s.messages[0];
+        let mut seen = Flags::default();
+        seen.system.insert(SystemFlags::SEEN);
+        f.set_flags(&[(m, seen)]).unwrap();
+        let mut flagged = Flags::default();
+        flagged.system.insert(SystemFlags::FLAGGED);
+        flagged.insert_keyword("$Work");
+        let out = f.set_flags(&[(m, flagged)]).unwrap();
+        let now = &out[0].as_ref().unwrap().flags;
+        assert!(now.system.contains(SystemFlags::SEEN), "{now:?}");
+        assert!(now.system.contains(SystemFlags::FLAGGED), "{now:?}");
+        assert!(now.has_keyword("$Work"));
+        // A removal from the same stale view removes only what it removes.
+        let out = f.set_flags(&[(&out[0].clone().unwrap(), Flags::default())]);
+        let s = f.sync(true).unwrap();
+        assert_eq!(s.messages[0].flags, Flags::default(), "{out:?}");
+        let mut again = Flags::default();
+        again.system.insert(SystemFlags::DRAFT);
+        f.set_flags(&[(m, again)]).unwrap();
+        let s = f.sync(true).unwrap();
+        let fl = &s.messages[0].flags;
+        assert!(fl.system.contains(SystemFlags::DRAFT) && !fl.system.contains(SystemFlags::SEEN));
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
     #[test]
     fn modseqs_persist_and_follow_changes_made_elsewhere() {
         let f = scratch("modseq");
