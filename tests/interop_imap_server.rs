@@ -42,6 +42,16 @@ fn python_server(tag: &str) -> Option<(MailServer, std::path::PathBuf)> {
     Some((srv, data))
 }
 
+/// Runs a script against a fresh mailserver with [`python_on`]; panics
+/// unless its output ends with `ok`. `None`: python3 is missing (skip).
+fn python_ok(tag: &str, script: &str) -> Option<(MailServer, std::path::PathBuf)> {
+    let (srv, data) = python_server(tag)?;
+    let out = python_on(script, &srv);
+    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
+    eprint!("{out}");
+    Some((srv, data))
+}
+
 /// Runs a program to its end; panics with its output on failure.
 fn stdout_of(cmd: &mut Command) -> String {
     let out = cmd.output().expect("the program runs");
@@ -227,12 +237,9 @@ print("ok")
 #[test]
 #[ignore = "interop: needs python3"]
 fn imaplib_session_against_mailserver() {
-    let Some((srv, data)) = python_server("imap-imaplib") else {
+    let Some((_srv, data)) = python_ok("imap-imaplib", SESSION) else {
         return;
     };
-    let out = python_on(SESSION, &srv);
-    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
-    eprint!("{out}");
     // The Maildir is Dovecot's: a uidlist with every UID given.
     let list = fs::read_to_string(data.join("mailboxes/demo/dovecot-uidlist")).unwrap();
     assert!(list.starts_with("3 V"), "{list}");
@@ -1676,9 +1683,5 @@ print("ok")
 #[test]
 #[ignore = "interop: needs python3"]
 fn rfc3502_multiappend_with_imaplib() {
-    let Some((srv, _)) = python_server("imap-multiappend") else {
-        return;
-    };
-    let out = python_on(MULTIAPPEND, &srv);
-    assert_eq!(out.trim(), "ok", "{out}\n{}", srv.log());
+    python_ok("imap-multiappend", MULTIAPPEND);
 }
