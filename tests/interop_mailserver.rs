@@ -55,6 +55,9 @@ mod maildir;
 #[path = "../examples/mailserver/mailstore/mod.rs"]
 mod mailstore;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/mta_sts.rs"]
+mod mta_sts;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/queue.rs"]
 mod queue;
 #[allow(dead_code, unreachable_pub)]

@@ -73,7 +73,8 @@ impl Port {
 
 /// `[tls]`: the certificate chain and key (PEM), and the outbound policy
 /// (`--tls-policy`, `--tls-ca`): `policy = "require"`, `ca = FILE`, and
-/// `[tls.domains]` with `"example.org" = "opportunistic"` lines.
+/// `[tls.domains]` with `"example.org" = "opportunistic"` lines;
+/// `mta_sts = false` as `--no-mta-sts`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Tls {
@@ -81,6 +82,7 @@ pub(crate) struct Tls {
     pub(crate) key: Option<PathBuf>,
     pub(crate) policy: Option<String>,
     pub(crate) ca: Option<PathBuf>,
+    pub(crate) mta_sts: Option<bool>,
     #[serde(default)]
     pub(crate) domains: std::collections::BTreeMap<String, String>,
 }

@@ -97,8 +97,14 @@ pub(crate) struct OutboundPolicy {
     /// Recipient domain (lower case) to its mode.
     pub(crate) domains: BTreeMap<String, OutboundMode>,
     /// `--tls-ca FILE`: the CAs `require` trusts instead of the Mozilla
-    /// root program (webpki-roots).
+    /// root program (webpki-roots); also for MTA-STS policy hosts.
     pub(crate) ca: Option<PathBuf>,
+    /// `--no-mta-sts`, `[tls] mta_sts = false`: do not look for MTA-STS
+    /// policies (RFC 8461; [`crate::mta_sts`]).
+    pub(crate) no_mta_sts: bool,
+    /// `--mta-sts-port N` (for tests): the HTTPS port of policy hosts
+    /// instead of 443.
+    pub(crate) mta_sts_port: Option<u16>,
 }
 
 impl OutboundPolicy {
@@ -115,6 +121,12 @@ impl OutboundPolicy {
             None => self.default = OutboundMode::parse(v).ok_or_else(bad)?,
         }
         Ok(())
+    }
+
+    /// Whether `domain` has its own `--tls-policy DOMAIN=MODE`, which wins
+    /// over any MTA-STS policy of the domain.
+    pub(crate) fn has_override(&self, domain: &str) -> bool {
+        self.domains.contains_key(&domain.to_ascii_lowercase())
     }
 
     /// The mode for mail to `domain`.

@@ -1,5 +1,5 @@
 //! A tiny DNS responder for the MX tests (the mail server's and the SMTP
-//! transports' `connect_domain`).
+//! transports' `connect_domain`) and the MTA-STS test (TXT records).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,8 @@ pub struct TinyDns {
 pub enum Rr {
     Mx(u16, &'static str),
     A([u8; 4]),
+    /// One TXT record of one string (at most 255 octets).
+    Txt(&'static str),
 }
 
 fn dns_name(out: &mut Vec<u8>, name: &str) {
@@ -106,6 +108,11 @@ impl TinyDns {
                         Rr::A(ip) => {
                             rdata.extend_from_slice(&ip);
                             1
+                        }
+                        Rr::Txt(text) => {
+                            rdata.push(text.len() as u8);
+                            rdata.extend_from_slice(text.as_bytes());
+                            16
                         }
                     };
                     r.extend_from_slice(&t.to_be_bytes());
