@@ -169,25 +169,10 @@ fn mta_sts_policies_fetched_cached_and_honoured() {
             &path("mx-key.pem"),
         ],
     );
-    let b_port = b.smtp().port().to_string();
-    let a = MailServer::start(
+    let a = dns.sender(
         &dir.join("a"),
-        &[
-            "--domain",
-            "a.test",
-            "--user",
-            "alice:pa",
-            "--retry",
-            "1h",
-            "--dns",
-            &dns.addr.to_string(),
-            "--mx-port",
-            &b_port,
-            "--tls-ca",
-            &path("ca.pem"),
-            "--mta-sts-port",
-            &port,
-        ],
+        &b,
+        &["--tls-ca", &path("ca.pem"), "--mta-sts-port", &port],
     );
 
     // (1) enforce, and the MX is not in the policy: deferred, never sent.

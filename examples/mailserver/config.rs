@@ -939,6 +939,17 @@ mod tests {
     }
 
     #[test]
+    fn mta_sts_options() {
+        let c = run(&[]);
+        assert!(!c.tls_policy.no_mta_sts);
+        assert_eq!(c.tls_policy.mta_sts_port, None);
+        let c = run(&["--no-mta-sts", "--mta-sts-port", "8443"]);
+        assert!(c.tls_policy.no_mta_sts);
+        assert_eq!(c.tls_policy.mta_sts_port, Some(8443));
+        assert!(Config::parse(["--mta-sts-port", "https"]).is_err());
+    }
+
+    #[test]
     fn retry_schedule_repeats_last() {
         let c = run(&["--retry", "1m,5m,4h"]);
         assert_eq!(c.retry_after(1), Duration::from_secs(60));

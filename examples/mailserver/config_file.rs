@@ -193,6 +193,7 @@ submission = false
 [tls]
 cert = "c.pem"
 key = "k.pem"
+mta_sts = false
 
 [routes]
 "example.com" = "127.0.0.1:2626"
@@ -230,6 +231,7 @@ open = true
         );
         assert!(f.listen.pop3.is_none());
         assert_eq!(f.routes["example.com"], "127.0.0.1:2626");
+        assert_eq!(f.tls.mta_sts, Some(false));
         assert_eq!(f.limits.max_connections, Some(100));
         assert_eq!(f.auth.allow_plaintext, Some(true));
         assert_eq!(f.accounts.len(), 1);

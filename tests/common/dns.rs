@@ -48,6 +48,32 @@ impl TinyDns {
         TinyDns::start(records)
     }
 
+    /// A mailserver for `a.test` (user `alice`, password `pa`) that looks
+    /// names up here (`--dns`) and delivers to MX hosts on `mx`'s SMTP port
+    /// (`--mx-port`), retrying hourly; data in `data`, `extra` added.
+    pub fn sender(
+        &self,
+        data: &std::path::Path,
+        mx: &super::MailServer,
+        extra: &[&str],
+    ) -> super::MailServer {
+        let (dns, port) = (self.addr.to_string(), mx.smtp().port().to_string());
+        let mut args = vec![
+            "--domain",
+            "a.test",
+            "--user",
+            "alice:pa",
+            "--retry",
+            "1h",
+            "--dns",
+            &dns,
+            "--mx-port",
+            &port,
+        ];
+        args.extend_from_slice(extra);
+        super::MailServer::start(data, &args)
+    }
+
     pub fn start(records: HashMap<(String, u16), Vec<Rr>>) -> TinyDns {
         let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(100)))
