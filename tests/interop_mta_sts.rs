@@ -54,7 +54,11 @@ srv.serve_forever()
 /// and MX hosts, all on 127.0.0.1.
 /// - `enf.test`: enforce, MX `mx.enf.test` (in the policy);
 /// - `bad.test`: enforce, MX `plain.bad.test` (not in the policy);
-/// - `tst.test`: testing, MX `plain.tst.test` (not in the policy).
+/// - `tst.test`: testing, MX `plain.tst.test` (not in the policy);
+/// - `crt.test`: enforce, MX `mx.crt.test` (in the policy, but B's
+///   certificate is not for that name);
+/// - `big.test`: enforce, MX `plain.big.test` (not in the policy), a
+///   policy over 64 KiB (so none is taken).
 fn zone() -> TinyDns {
     let mut r = HashMap::new();
     let a = || vec![Rr::A([127, 0, 0, 1])];
@@ -62,6 +66,8 @@ fn zone() -> TinyDns {
         ("enf.test", "mx.enf.test", "v=STSv1; id=enf1;"),
         ("bad.test", "plain.bad.test", "v=STSv1; id=bad1"),
         ("tst.test", "plain.tst.test", "v=STSv1; id=tst1"),
+        ("crt.test", "mx.crt.test", "v=STSv1; id=crt1"),
+        ("big.test", "plain.big.test", "v=STSv1; id=big1"),
     ] {
         r.insert((domain.to_string(), 15), vec![Rr::Mx(10, mx)]);
         r.insert((mx.to_string(), 1), a());
@@ -121,7 +127,13 @@ fn mta_sts_policies_fetched_cached_and_honoured() {
         &[
             (
                 "https-",
-                &["mta-sts.enf.test", "mta-sts.bad.test", "mta-sts.tst.test"],
+                &[
+                    "mta-sts.enf.test",
+                    "mta-sts.bad.test",
+                    "mta-sts.tst.test",
+                    "mta-sts.crt.test",
+                    "mta-sts.big.test",
+                ],
             ),
             ("mx-", &["mx.enf.test"]),
         ],
@@ -132,6 +144,12 @@ fn mta_sts_policies_fetched_cached_and_honoured() {
     policy(&root, "enf.test", "enforce", "mx.enf.test");
     policy(&root, "bad.test", "enforce", "mx.bad.test");
     policy(&root, "tst.test", "testing", "*.other.test");
+    policy(&root, "crt.test", "enforce", "*.crt.test");
+    policy(&root, "big.test", "enforce", "mx.big.test");
+    let big = root.join("mta-sts.big.test");
+    let padding = format!("x-padding: {}\r\n", "a".repeat(1000)).repeat(70);
+    let body = std::fs::read_to_string(&big).unwrap() + &padding;
+    std::fs::write(&big, body).unwrap();
     let path = |n: &str| dir.join(n).to_str().unwrap().to_string();
     let mut https = Some(Peer::spawn(Command::new("python3").args([
         "-c",
@@ -159,6 +177,10 @@ fn mta_sts_policies_fetched_cached_and_honoured() {
             "bad.test",
             "--domain",
             "tst.test",
+            "--domain",
+            "crt.test",
+            "--domain",
+            "big.test",
             "--hostname",
             "mx.enf.test",
             "--user",
@@ -209,6 +231,23 @@ fn mta_sts_policies_fetched_cached_and_honoured() {
         "{}",
         a.log()
     );
+    // enforce, a matching MX whose certificate is not for its name:
+    // deferred, never sent.
+    submit(&a, "to-crt-1", "bob@crt.test");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while a.log().matches("deferred=1").count() < 2 {
+        assert!(std::time::Instant::now() < deadline, "{}", a.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        a.log().contains("mx.crt.test") && a.log().to_ascii_lowercase().contains("certificate"),
+        "{}",
+        a.log()
+    );
+    // A policy over 64 KiB is refused, so big.test has none: delivered.
+    submit(&a, "to-big-1", "bob@big.test");
+    wait_received(&b, "to-big-1");
+    assert!(a.log().contains("policy larger than 65536"), "{}", a.log());
     let served = https.as_ref().unwrap().text();
     for d in ["enf.test", "bad.test", "tst.test"] {
         assert_eq!(
@@ -231,7 +270,11 @@ fn mta_sts_policies_fetched_cached_and_honoured() {
         assert!(std::time::Instant::now() < deadline, "{}", a.log());
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(!a.log().contains("policy fetch failed"), "{}", a.log());
+    for d in ["enf.test", "bad.test"] {
+        let failed = format!("mta-sts {d}: policy fetch failed");
+        assert!(!a.log().contains(&failed), "{}", a.log());
+    }
     assert!(received(&b, "to-bad").is_empty(), "{}", b.log());
+    assert!(received(&b, "to-crt").is_empty(), "{}", b.log());
     let _ = std::fs::remove_dir_all(&dir);
 }
