@@ -96,7 +96,7 @@ pub(crate) fn parse_txt(txt: &str) -> Option<String> {
 pub(crate) fn record_id(records: &[String]) -> Option<String> {
     let sts: Vec<&String> = records
         .iter()
-        .filter(|r| r.starts_with("v=STSv1;") || r.as_str() == "v=STSv1")
+        .filter(|r| r.starts_with("v=STSv1;"))
         .collect();
     match sts.as_slice() {
         [one] => parse_txt(one),
