@@ -283,7 +283,11 @@ fn deliver_domain(
             tls_mode = OutboundMode::Require;
             targets = ok;
         } else {
-            // `testing`: deliver as usual, report the failure.
+            // `testing`: deliver as usual, report the failures (here and
+            // in `OutboundMode::Testing`'s STARTTLS and certificate checks).
+            if tls_mode == OutboundMode::Opportunistic {
+                tls_mode = OutboundMode::Testing;
+            }
             if !bad.is_empty() {
                 crate::driver::log(format!(
                     "mta-sts {domain}: testing: MX {} not in the policy; delivering anyway",
@@ -404,6 +408,8 @@ struct Outgoing {
     result: Option<Result<Outcome, MailError>>,
     closed: Option<String>,
     greeting: Option<String>,
+    /// STARTTLS happened.
+    tls_started: bool,
 }
 
 impl Handler<Client> for Outgoing {
@@ -414,6 +420,7 @@ impl Handler<Client> for Outgoing {
                 let tls = rustls::ClientConnection::new(self.tls.clone(), self.server_name.clone())
                     .map_err(io::Error::other)?;
                 conn.start_tls(tls)?;
+                self.tls_started = true;
                 m.handle_tls_established(Instant::now());
             }
             Event::MailSent {
@@ -654,7 +661,7 @@ fn smtp_deliver(
         opts.helo_domain = h;
     }
     opts.starttls = match tls_mode {
-        OutboundMode::Opportunistic => TlsMode::Opportunistic,
+        OutboundMode::Opportunistic | OutboundMode::Testing => TlsMode::Opportunistic,
         OutboundMode::Require => TlsMode::Required,
     };
     let mut m = Client::new(opts, Instant::now());
@@ -672,9 +679,15 @@ fn smtp_deliver(
         result: None,
         closed: None,
         greeting: None,
+        tls_started: false,
     };
     let io_res = crate::driver::drive(&mut m, &mut conn, &mut h);
     conn.close();
+    if tls_mode == OutboundMode::Testing && !h.tls_started {
+        crate::driver::log(format!(
+            "mta-sts testing: {host} ({addr}) offered no STARTTLS; delivering anyway"
+        ));
+    }
     let outcome = match h.result {
         Some(Ok(o)) => o,
         Some(Err(MailError::TooLarge { size, limit })) => {

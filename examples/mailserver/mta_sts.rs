@@ -4,7 +4,8 @@
 //! cached on disk under `DATA/mta-sts/` (§5.1) and applied (§4, §5):
 //! `enforce` keeps only the MX hosts the policy names and requires
 //! STARTTLS with a certificate valid for the MX name; `testing` delivers
-//! anyway and logs the MX hosts that do not match.
+//! anyway and logs the MX hosts that do not match (and, through
+//! `OutboundMode::Testing`, a missing STARTTLS or a bad certificate).
 //!
 //! Explicit `--tls-policy DOMAIN=MODE` settings and `--route`s win over
 //! MTA-STS (the caller does not ask for a policy then).
