@@ -55,6 +55,9 @@ mod maildir;
 #[path = "../examples/mailserver/mailstore/mod.rs"]
 mod mailstore;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/mta_sts.rs"]
+mod mta_sts;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/queue.rs"]
 mod queue;
 #[allow(dead_code, unreachable_pub)]
@@ -1134,21 +1137,7 @@ fn mx_resolution_with_fallbacks() {
         ],
     );
     let dns = TinyDns::mx_test();
-    let a = MailServer::start(
-        &dir.join("a"),
-        &[
-            "--domain",
-            "a.test",
-            "--user",
-            "alice:pa",
-            "--retry",
-            "1h",
-            "--dns",
-            &dns.addr.to_string(),
-            "--mx-port",
-            &b.smtp().port().to_string(),
-        ],
-    );
+    let a = dns.sender(&dir.join("a"), &b, &[]);
     let data = sample("via-mx", "alice@a.test", "bob@mx.test");
     assert_eq!(
         submit(&a, "alice", "pa", "alice@a.test", &["bob@mx.test"], &data).0,

@@ -157,7 +157,10 @@ usage: mailserver [OPTIONS]
   --tls-policy [DOMAIN=]MODE  outbound STARTTLS: opportunistic, or require (verified
                            certificate, else retried then bounced); DOMAIN= for one
                            domain, repeatable [opportunistic]
-  --tls-ca FILE            PEM CAs that `require` trusts [the Mozilla roots]
+  --tls-ca FILE            PEM CAs that `require` and MTA-STS trust [the Mozilla roots]
+  --no-mta-sts             ignore MTA-STS policies (RFC 8461) of recipient domains;
+                           a DOMAIN= --tls-policy or a --route wins over them anyway
+  --mta-sts-port PORT      the HTTPS port of MTA-STS policy hosts, for tests [443]
   --allow-plaintext-auth   allow AUTH before TLS on any address [only on loopback]
   --sink                   accept and discard every message (benchmarks only)
   --hostname NAME          the name in greetings and Received fields [first domain]
@@ -461,6 +464,7 @@ impl Config {
             cert = f.tls.cert.or(cert);
             key = f.tls.key.or(key);
             tls_policy.ca = f.tls.ca;
+            tls_policy.no_mta_sts = f.tls.mta_sts == Some(false);
             if let Some(m) = &f.tls.policy {
                 tls_policy.add(m).map_err(ConfigError)?;
             }
@@ -627,6 +631,8 @@ impl Config {
                 "--cert" => cert = Some(PathBuf::from(value()?)),
                 "--tls-policy" => tls_policy.add(&value()?).map_err(ConfigError)?,
                 "--tls-ca" => tls_policy.ca = Some(PathBuf::from(value()?)),
+                "--no-mta-sts" => tls_policy.no_mta_sts = true,
+                "--mta-sts-port" => tls_policy.mta_sts_port = Some(parse_count(&opt, &value()?)?),
                 "--key" => key = Some(PathBuf::from(value()?)),
                 "--allow-plaintext-auth" => allow_plaintext_auth = true,
                 "--sink" => sink = true,
@@ -930,6 +936,17 @@ mod tests {
         assert_eq!(c.https, Some("[::1]:8443".parse().unwrap()));
         assert_eq!(run(&["--no-http"]).http, None);
         assert!(Config::parse(["--http", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn mta_sts_options() {
+        let c = run(&[]);
+        assert!(!c.tls_policy.no_mta_sts);
+        assert_eq!(c.tls_policy.mta_sts_port, None);
+        let c = run(&["--no-mta-sts", "--mta-sts-port", "8443"]);
+        assert!(c.tls_policy.no_mta_sts);
+        assert_eq!(c.tls_policy.mta_sts_port, Some(8443));
+        assert!(Config::parse(["--mta-sts-port", "https"]).is_err());
     }
 
     #[test]

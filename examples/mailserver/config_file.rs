@@ -73,7 +73,8 @@ impl Port {
 
 /// `[tls]`: the certificate chain and key (PEM), and the outbound policy
 /// (`--tls-policy`, `--tls-ca`): `policy = "require"`, `ca = FILE`, and
-/// `[tls.domains]` with `"example.org" = "opportunistic"` lines.
+/// `[tls.domains]` with `"example.org" = "opportunistic"` lines;
+/// `mta_sts = false` as `--no-mta-sts`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Tls {
@@ -81,6 +82,7 @@ pub(crate) struct Tls {
     pub(crate) key: Option<PathBuf>,
     pub(crate) policy: Option<String>,
     pub(crate) ca: Option<PathBuf>,
+    pub(crate) mta_sts: Option<bool>,
     #[serde(default)]
     pub(crate) domains: std::collections::BTreeMap<String, String>,
 }
@@ -191,6 +193,7 @@ submission = false
 [tls]
 cert = "c.pem"
 key = "k.pem"
+mta_sts = false
 
 [routes]
 "example.com" = "127.0.0.1:2626"
@@ -228,6 +231,7 @@ open = true
         );
         assert!(f.listen.pop3.is_none());
         assert_eq!(f.routes["example.com"], "127.0.0.1:2626");
+        assert_eq!(f.tls.mta_sts, Some(false));
         assert_eq!(f.limits.max_connections, Some(100));
         assert_eq!(f.auth.allow_plaintext, Some(true));
         assert_eq!(f.accounts.len(), 1);

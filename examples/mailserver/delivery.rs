@@ -244,10 +244,63 @@ fn deliver_domain(
                 .collect();
         }
     };
+    let cfg = &shared.store.cfg;
+    let mut tls_mode = cfg.tls_policy.for_domain(domain);
+    let mut targets = targets;
+    // RFC 8461: the domain's MTA-STS policy, unless a route, a domain
+    // literal or an explicit --tls-policy for the domain says otherwise.
+    let sts = (!cfg.tls_policy.no_mta_sts
+        && !cfg.tls_policy.has_override(domain)
+        && !resolver.bypasses_mx(domain))
+    .then(|| {
+        crate::mta_sts::policy_for(
+            resolver,
+            domain,
+            cfg.tls_policy.mta_sts_port.unwrap_or(443),
+            &|| cfg.tls_policy.client_config(OutboundMode::Require),
+            &cfg.data.join("mta-sts"),
+            unix_now(),
+        )
+    })
+    .flatten();
+    if let Some(p) = sts.filter(|p| p.mode != crate::mta_sts::Mode::None) {
+        let (ok, bad): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| p.matches(&t.host));
+        let bad_names = bad.iter().map(|t| t.host.as_str()).collect::<Vec<_>>();
+        if p.mode == crate::mta_sts::Mode::Enforce {
+            // §5: only matching MX hosts, over STARTTLS with a certificate
+            // valid for the MX name; else a temporary failure.
+            if !bad.is_empty() {
+                crate::driver::log(format!(
+                    "mta-sts {domain}: enforce: MX {} not in the policy, skipped",
+                    bad_names.join(", ")
+                ));
+            }
+            if ok.is_empty() {
+                return all(RcptResult::Temporary(format!(
+                    "MTA-STS: no MX host of {domain} matches its enforce policy"
+                )));
+            }
+            tls_mode = OutboundMode::Require;
+            targets = ok;
+        } else {
+            // `testing`: deliver as usual, report the failures (here and
+            // in `OutboundMode::Testing`'s STARTTLS and certificate checks).
+            if tls_mode == OutboundMode::Opportunistic {
+                tls_mode = OutboundMode::Testing;
+            }
+            if !bad.is_empty() {
+                crate::driver::log(format!(
+                    "mta-sts {domain}: testing: MX {} not in the policy; delivering anyway",
+                    bad_names.join(", ")
+                ));
+            }
+            targets = ok.into_iter().chain(bad).collect();
+        }
+    }
     let mut last = String::from("no host to try");
     for t in &targets {
         for addr in &t.addrs {
-            match smtp_deliver(shared, *addr, &t.host, domain, entry, rcpts, msg) {
+            match smtp_deliver(shared, *addr, &t.host, tls_mode, entry, rcpts, msg) {
                 Attempt::Done(r) => return r,
                 Attempt::HostFailed(why) => last = format!("{} ({addr}): {why}", t.host),
             }
@@ -355,6 +408,8 @@ struct Outgoing {
     result: Option<Result<Outcome, MailError>>,
     closed: Option<String>,
     greeting: Option<String>,
+    /// STARTTLS happened.
+    tls_started: bool,
 }
 
 impl Handler<Client> for Outgoing {
@@ -365,6 +420,7 @@ impl Handler<Client> for Outgoing {
                 let tls = rustls::ClientConnection::new(self.tls.clone(), self.server_name.clone())
                     .map_err(io::Error::other)?;
                 conn.start_tls(tls)?;
+                self.tls_started = true;
                 m.handle_tls_established(Instant::now());
             }
             Event::MailSent {
@@ -523,12 +579,13 @@ fn perm(rcpt: &str, status: &str, diag: String, host: Option<&str>) -> RcptResul
 }
 
 /// Delivers `msg` to `rcpts` (of `domain`) through the server at `addr`
-/// (`host` is its name, for TLS and the bounce).
+/// (`host` is its name, for TLS and the bounce) with TLS as `tls_mode`
+/// says.
 fn smtp_deliver(
     shared: &Shared,
     addr: SocketAddr,
     host: &str,
-    domain: &str,
+    tls_mode: OutboundMode,
     entry: &Entry,
     rcpts: &[String],
     msg: &[u8],
@@ -593,7 +650,6 @@ fn smtp_deliver(
         Ok(c) => c,
         Err(e) => return Attempt::HostFailed(e.to_string()),
     };
-    let tls_mode = cfg.tls_policy.for_domain(domain);
     let tls = match cfg.tls_policy.client_config(tls_mode) {
         Ok(t) => t,
         Err(e) => return Attempt::HostFailed(format!("TLS setup: {e}")),
@@ -605,7 +661,7 @@ fn smtp_deliver(
         opts.helo_domain = h;
     }
     opts.starttls = match tls_mode {
-        OutboundMode::Opportunistic => TlsMode::Opportunistic,
+        OutboundMode::Opportunistic | OutboundMode::Testing => TlsMode::Opportunistic,
         OutboundMode::Require => TlsMode::Required,
     };
     let mut m = Client::new(opts, Instant::now());
@@ -623,9 +679,15 @@ fn smtp_deliver(
         result: None,
         closed: None,
         greeting: None,
+        tls_started: false,
     };
     let io_res = crate::driver::drive(&mut m, &mut conn, &mut h);
     conn.close();
+    if tls_mode == OutboundMode::Testing && !h.tls_started {
+        crate::driver::log(format!(
+            "mta-sts testing: {host} ({addr}) offered no STARTTLS; delivering anyway"
+        ));
+    }
     let outcome = match h.result {
         Some(Ok(o)) => o,
         Some(Err(MailError::TooLarge { size, limit })) => {

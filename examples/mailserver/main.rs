@@ -34,6 +34,7 @@ mod limits;
 mod list;
 mod maildir;
 mod mailstore;
+mod mta_sts;
 mod pop3_session;
 mod queue;
 mod resolve;

@@ -142,7 +142,11 @@ impl Resolver {
     }
 
     /// The addresses of a host name or IP address.
-    fn host_addrs(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+    pub(crate) fn host_addrs(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, ResolveError> {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![SocketAddr::new(ip, port)]);
         }
@@ -153,6 +157,32 @@ impl Resolver {
             }
             Err(e) => Err(ResolveError::Temporary(format!("{host}: {e}"))),
         })
+    }
+
+    /// The TXT records of `name` (each record's strings joined), none for
+    /// a name without any (RFC 8461 §3.1 asks for `_mta-sts.DOMAIN`).
+    pub(crate) fn txt(&self, name: &str) -> Result<Vec<String>, ResolveError> {
+        self.with_dns(|dns| match dns.rt.block_on(dns.resolver.txt_lookup(name)) {
+            Ok(l) => Ok(l
+                .iter()
+                .map(|t| {
+                    t.txt_data()
+                        .iter()
+                        .map(|s| String::from_utf8_lossy(s))
+                        .collect::<String>()
+                })
+                .collect()),
+            Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
+            Err(e) => Err(ResolveError::Temporary(format!("{name}: TXT lookup: {e}"))),
+        })
+    }
+
+    /// Whether mail for `domain` goes where a `--route` or a domain
+    /// literal says rather than to its MX hosts (MTA-STS is about MX
+    /// hosts only).
+    pub(crate) fn bypasses_mx(&self, domain: &str) -> bool {
+        let domain = domain.to_ascii_lowercase();
+        self.routes.contains_key(&domain) || domain_literal(&domain).is_some()
     }
 
     /// The hosts to try for `domain`, best first.

@@ -77,6 +77,11 @@ pub(crate) enum OutboundMode {
     /// schedule and bounced after `--expire` (as RFC 8461 §5 has it for an
     /// MTA-STS `enforce` policy).
     Require,
+    /// An MTA-STS `testing` policy (RFC 8461 §5, not a `--tls-policy`
+    /// value): STARTTLS when offered and the certificate checked as
+    /// `Require` does, but a failure (no STARTTLS, a certificate not valid
+    /// for the MX name) is only logged and the message goes anyway.
+    Testing,
 }
 
 impl OutboundMode {
@@ -97,8 +102,14 @@ pub(crate) struct OutboundPolicy {
     /// Recipient domain (lower case) to its mode.
     pub(crate) domains: BTreeMap<String, OutboundMode>,
     /// `--tls-ca FILE`: the CAs `require` trusts instead of the Mozilla
-    /// root program (webpki-roots).
+    /// root program (webpki-roots); also for MTA-STS policy hosts.
     pub(crate) ca: Option<PathBuf>,
+    /// `--no-mta-sts`, `[tls] mta_sts = false`: do not look for MTA-STS
+    /// policies (RFC 8461; [`crate::mta_sts`]).
+    pub(crate) no_mta_sts: bool,
+    /// `--mta-sts-port N` (for tests): the HTTPS port of policy hosts
+    /// instead of 443.
+    pub(crate) mta_sts_port: Option<u16>,
 }
 
 impl OutboundPolicy {
@@ -117,6 +128,12 @@ impl OutboundPolicy {
         Ok(())
     }
 
+    /// Whether `domain` has its own `--tls-policy DOMAIN=MODE`, which wins
+    /// over any MTA-STS policy of the domain.
+    pub(crate) fn has_override(&self, domain: &str) -> bool {
+        self.domains.contains_key(&domain.to_ascii_lowercase())
+    }
+
     /// The mode for mail to `domain`.
     pub(crate) fn for_domain(&self, domain: &str) -> OutboundMode {
         self.domains
@@ -130,12 +147,96 @@ impl OutboundPolicy {
         use mailwire::blocking::Verification;
         let verification = match (mode, &self.ca) {
             (OutboundMode::Opportunistic, _) => return client_config(),
-            (OutboundMode::Require, None) => Verification::WebPki,
-            (OutboundMode::Require, Some(ca)) => {
+            (_, None) => Verification::WebPki,
+            (_, Some(ca)) => {
                 Verification::ca_file(ca).map_err(|e| format!("{}: {e}", ca.display()))?
             }
         };
+        if mode == OutboundMode::Testing {
+            return testing_config(verification);
+        }
         mailwire::blocking::tls::client_config(&verification).map_err(|e| e.to_string())
+    }
+}
+
+/// The configuration for [`OutboundMode::Testing`]: the certificate
+/// verified as for `require`, a failure logged and then accepted.
+fn testing_config(
+    verification: mailwire::blocking::Verification,
+) -> Result<Arc<ClientConfig>, String> {
+    use mailwire::blocking::Verification;
+    let roots = match verification {
+        Verification::CustomCa(certs) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in certs {
+                roots.add(c).map_err(|e| e.to_string())?;
+            }
+            roots
+        }
+        _ => rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        },
+    };
+    let inner =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| e.to_string())?;
+    let cfg = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(LogOnFailure(inner)))
+        .with_no_client_auth();
+    Ok(Arc::new(cfg))
+}
+
+/// Verifies as the inner verifier does; a certificate that fails is
+/// logged and accepted (MTA-STS `testing`), the handshake signatures are
+/// still checked.
+#[derive(Debug)]
+struct LogOnFailure(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for LogOnFailure {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if let Err(e) = self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            crate::driver::log(format!(
+                "mta-sts testing: certificate of {}: {e}; delivering anyway",
+                server_name.to_str()
+            ));
+        }
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
 
@@ -170,8 +271,10 @@ mod tests {
             assert!(p.add(bad).is_err(), "{bad:?}");
         }
         p.client_config(OutboundMode::Require).unwrap();
+        p.client_config(OutboundMode::Testing).unwrap();
         p.ca = Some(PathBuf::from("/nonexistent/ca.pem"));
         assert!(p.client_config(OutboundMode::Require).is_err());
+        assert!(p.client_config(OutboundMode::Testing).is_err());
     }
 
     #[test]

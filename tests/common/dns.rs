@@ -1,5 +1,5 @@
 //! A tiny DNS responder for the MX tests (the mail server's and the SMTP
-//! transports' `connect_domain`).
+//! transports' `connect_domain`) and the MTA-STS test (TXT records).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,8 @@ pub struct TinyDns {
 pub enum Rr {
     Mx(u16, &'static str),
     A([u8; 4]),
+    /// One TXT record of one string (at most 255 octets).
+    Txt(&'static str),
 }
 
 fn dns_name(out: &mut Vec<u8>, name: &str) {
@@ -44,6 +46,32 @@ impl TinyDns {
         records.insert(("backup.mx.test".to_string(), 1), a([127, 0, 0, 1]));
         records.insert(("amx.test".to_string(), 1), a([127, 0, 0, 1]));
         TinyDns::start(records)
+    }
+
+    /// A mailserver for `a.test` (user `alice`, password `pa`) that looks
+    /// names up here (`--dns`) and delivers to MX hosts on `mx`'s SMTP port
+    /// (`--mx-port`), retrying hourly; data in `data`, `extra` added.
+    pub fn sender(
+        &self,
+        data: &std::path::Path,
+        mx: &super::MailServer,
+        extra: &[&str],
+    ) -> super::MailServer {
+        let (dns, port) = (self.addr.to_string(), mx.smtp().port().to_string());
+        let mut args = vec![
+            "--domain",
+            "a.test",
+            "--user",
+            "alice:pa",
+            "--retry",
+            "1h",
+            "--dns",
+            &dns,
+            "--mx-port",
+            &port,
+        ];
+        args.extend_from_slice(extra);
+        super::MailServer::start(data, &args)
     }
 
     pub fn start(records: HashMap<(String, u16), Vec<Rr>>) -> TinyDns {
@@ -106,6 +134,11 @@ impl TinyDns {
                         Rr::A(ip) => {
                             rdata.extend_from_slice(&ip);
                             1
+                        }
+                        Rr::Txt(text) => {
+                            rdata.push(text.len() as u8);
+                            rdata.extend_from_slice(text.as_bytes());
+                            16
                         }
                     };
                     r.extend_from_slice(&t.to_be_bytes());

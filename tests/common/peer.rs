@@ -181,17 +181,27 @@ pub fn aiosmtpd(
 /// A test CA and a certificate for `localhost` and 127.0.0.1 it signed, as
 /// PEM files in `dir`; returns the CA's PEM.
 pub fn test_ca(dir: &std::path::Path) -> Vec<u8> {
+    ca_with_leaves(dir, &[("", &["localhost", "127.0.0.1"])])
+}
+
+/// A test CA and, for each `(prefix, names)`, a certificate for `names`
+/// it signed, written to `dir/PREFIXcert.pem` and `dir/PREFIXkey.pem`;
+/// returns the CA's PEM.
+pub fn ca_with_leaves(dir: &std::path::Path, leaves: &[(&str, &[&str])]) -> Vec<u8> {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    for (prefix, names) in leaves {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let cert = rcgen::CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &ca, &ca_key)
+            .unwrap();
+        std::fs::write(dir.join(format!("{prefix}cert.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{prefix}key.pem")), key.serialize_pem()).unwrap();
+    }
     ca.pem().into_bytes()
 }
 

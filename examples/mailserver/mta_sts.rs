@@ -1,0 +1,532 @@
+//! MTA-STS (RFC 8461) for the queue runner: the `_mta-sts` TXT record
+//! (§3.1) through the MX resolver, the policy fetched over HTTPS with a
+//! verified certificate (§3.3, hyper over tokio-rustls), parsed (§3.2),
+//! cached on disk under `DATA/mta-sts/` (§5.1) and applied (§4, §5):
+//! `enforce` keeps only the MX hosts the policy names and requires
+//! STARTTLS with a certificate valid for the MX name; `testing` delivers
+//! anyway and logs the MX hosts that do not match (and, through
+//! `OutboundMode::Testing`, a missing STARTTLS or a bad certificate).
+//!
+//! Explicit `--tls-policy DOMAIN=MODE` settings and `--route`s win over
+//! MTA-STS (the caller does not ask for a policy then).
+
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Body;
+use rustls::pki_types::ServerName;
+
+use crate::resolve::Resolver;
+
+/// The largest policy body taken (RFC 8461 §3.3 suggests 64 KiB).
+pub(crate) const MAX_POLICY: usize = 64 * 1024;
+/// How long a policy fetch may take (§3.3: no more than 60 seconds).
+const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest `max_age` honoured (§3.2: up to 31557600 seconds).
+const MAX_AGE_LIMIT: u64 = 31_557_600;
+
+/// The policy mode (§3.2 `mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Deliver only to matching MX hosts over verified TLS.
+    Enforce,
+    /// Deliver as usual; report (here: log) what `enforce` would refuse.
+    Testing,
+    /// The domain has no policy in force.
+    None,
+}
+
+/// A parsed policy (§3.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Policy {
+    pub(crate) mode: Mode,
+    /// The `mx` patterns, lower case, without a trailing dot.
+    pub(crate) mx: Vec<String>,
+    /// Seconds the policy may be cached (capped at 31557600).
+    pub(crate) max_age: u64,
+}
+
+impl Policy {
+    /// Whether the MX host `host` is one the policy names (§4.1): exact,
+    /// or `*.` standing for exactly one left-most label.
+    pub(crate) fn matches(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.mx.iter().any(|p| match p.strip_prefix("*.") {
+            Some(suffix) => host
+                .split_once('.')
+                .is_some_and(|(label, rest)| !label.is_empty() && rest == suffix),
+            None => *p == host,
+        })
+    }
+}
+
+/// The `id` of an MTA-STS TXT record (§3.1): `v=STSv1` first, then
+/// `;`-separated `key=value` fields with one `id` of 1 to 32 letters and
+/// digits. `None` for anything else.
+pub(crate) fn parse_txt(txt: &str) -> Option<String> {
+    // One trailing separator is allowed.
+    let txt = txt.trim_end_matches([' ', '\t']);
+    let txt = txt.strip_suffix(';').unwrap_or(txt);
+    let mut fields = txt.split(';').map(|f| f.trim_matches([' ', '\t']));
+    if fields.next()? != "v=STSv1" {
+        return None;
+    }
+    let mut id = None;
+    for f in fields {
+        let (k, v) = f.split_once('=')?;
+        if k == "id" {
+            let ok = (1..=32).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric());
+            if !ok || id.is_some() {
+                return None;
+            }
+            id = Some(v.to_string());
+        } else if k.is_empty() || v.is_empty() {
+            return None;
+        }
+    }
+    id
+}
+
+/// The id of the domain's one MTA-STS record among its TXT records
+/// (§3.1: records not starting with `v=STSv1;` are ignored; not exactly
+/// one left means no policy).
+pub(crate) fn record_id(records: &[String]) -> Option<String> {
+    let sts: Vec<&String> = records
+        .iter()
+        .filter(|r| r.starts_with("v=STSv1;"))
+        .collect();
+    match sts.as_slice() {
+        [one] => parse_txt(one),
+        _ => None,
+    }
+}
+
+/// Parses a policy body (§3.2): `key: value` lines ended by LF or CRLF;
+/// `version: STSv1`, `mode` and `max_age` required, `mx` repeatable and
+/// required unless the mode is `none`; unknown keys ignored; the first of
+/// a repeated singleton wins.
+pub(crate) fn parse_policy(text: &str) -> Result<Policy, String> {
+    let (mut version, mut mode, mut max_age) = (None, None, None);
+    let mut mx = Vec::new();
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let line = line.trim_end_matches([' ', '\t']);
+        if line.is_empty() {
+            continue;
+        }
+        let (k, v) = line
+            .split_once(':')
+            .ok_or_else(|| format!("policy line without a colon: {line:?}"))?;
+        let v = v.trim_start_matches([' ', '\t']);
+        match k {
+            "version" => {
+                version.get_or_insert(v);
+            }
+            "mode" => {
+                mode.get_or_insert(v);
+            }
+            "max_age" => {
+                max_age.get_or_insert(v);
+            }
+            "mx" => {
+                let host = v.strip_prefix("*.").unwrap_or(v);
+                let ok = !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+                if !ok {
+                    return Err(format!("bad mx pattern {v:?}"));
+                }
+                mx.push(v.trim_end_matches('.').to_ascii_lowercase());
+            }
+            _ => {}
+        }
+    }
+    if version != Some("STSv1") {
+        return Err("no version: STSv1".into());
+    }
+    let mode = match mode {
+        Some("enforce") => Mode::Enforce,
+        Some("testing") => Mode::Testing,
+        Some("none") => Mode::None,
+        m => return Err(format!("bad mode {m:?}")),
+    };
+    let max_age = match max_age {
+        Some(v) if (1..=10).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()) => v
+            .parse::<u64>()
+            .map_err(|e| e.to_string())?
+            .min(MAX_AGE_LIMIT),
+        m => return Err(format!("bad max_age {m:?}")),
+    };
+    if mode != Mode::None && mx.is_empty() {
+        return Err("no mx in an enforce or testing policy".into());
+    }
+    Ok(Policy { mode, mx, max_age })
+}
+
+/// A policy as cached on disk: the record id it came with, when it was
+/// fetched (Unix seconds), and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Cached {
+    pub(crate) id: String,
+    pub(crate) fetched: u64,
+    pub(crate) policy: Policy,
+    pub(crate) body: String,
+}
+
+impl Cached {
+    fn fresh(&self, now: u64) -> bool {
+        now < self.fetched.saturating_add(self.policy.max_age)
+    }
+}
+
+/// The cache file of `domain` under `dir`, for names made of letters,
+/// digits, `-` and `.` only (anything else is not cached).
+fn cache_path(dir: &Path, domain: &str) -> Option<PathBuf> {
+    let ok = !domain.is_empty()
+        && !domain.starts_with('.')
+        && domain.len() <= 253
+        && domain
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    ok.then(|| dir.join(domain))
+}
+
+/// Reads the cached policy of `domain` (file: `id`, fetch time, body).
+pub(crate) fn load(dir: &Path, domain: &str) -> Option<Cached> {
+    let text = std::fs::read_to_string(cache_path(dir, domain)?).ok()?;
+    let mut parts = text.splitn(3, '\n');
+    let id = parts.next()?.to_string();
+    let fetched = parts.next()?.parse().ok()?;
+    let body = parts.next()?.to_string();
+    let policy = parse_policy(&body).ok()?;
+    Some(Cached {
+        id,
+        fetched,
+        policy,
+        body,
+    })
+}
+
+/// Writes the cache file of `domain` (through a temporary file and a
+/// rename, so a reader never sees half of it).
+pub(crate) fn store(dir: &Path, domain: &str, c: &Cached) -> std::io::Result<()> {
+    let Some(path) = cache_path(dir, domain) else {
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{domain}.{}", crate::maildir::queue_id()));
+    std::fs::write(&tmp, format!("{}\n{}\n{}", c.id, c.fetched, c.body))?;
+    std::fs::rename(&tmp, path)
+}
+
+/// What to do given the cache and the TXT lookup (§5.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The cached policy is current: use it.
+    UseCached,
+    /// Fetch the policy (a new id, or nothing fresh cached); on failure
+    /// fall back to the fresh cached policy, if any.
+    Fetch(String),
+    /// The domain has no policy for us.
+    NoPolicy,
+}
+
+/// §5.1: a fresh cached policy stands while the TXT record's id is the
+/// same or the record cannot be had; a new id means fetching again; with
+/// nothing fresh cached, a record means fetching, no record no policy.
+pub(crate) fn next_step(cached: Option<&Cached>, txt_id: Option<&str>, now: u64) -> Step {
+    let fresh = cached.filter(|c| c.fresh(now));
+    match (fresh, txt_id) {
+        (Some(c), Some(id)) if c.id != id => Step::Fetch(id.to_string()),
+        (Some(_), _) => Step::UseCached,
+        (None, Some(id)) => Step::Fetch(id.to_string()),
+        (None, None) => Step::NoPolicy,
+    }
+}
+
+/// The policy in force for mail to `domain` (RFC 8461 §5.1), looked up,
+/// fetched and cached as needed; `None` when the domain has none (or
+/// none could be had, which §5 says to treat the same). `port` is the
+/// HTTPS port (443; other values for tests); `tls` verifies the policy
+/// host's certificate; `dir` is the cache directory.
+pub(crate) fn policy_for(
+    resolver: &Resolver,
+    domain: &str,
+    port: u16,
+    tls: &dyn Fn() -> Result<Arc<rustls::ClientConfig>, String>,
+    dir: &Path,
+    now: u64,
+) -> Option<Policy> {
+    let log = |m: String| crate::driver::log(format!("mta-sts {domain}: {m}"));
+    let cached = load(dir, domain);
+    let txt_id = match resolver.txt(&format!("_mta-sts.{domain}.")) {
+        Ok(records) => record_id(&records),
+        Err(e) => {
+            log(format!("TXT lookup: {e}"));
+            None
+        }
+    };
+    let fetch_id = match next_step(cached.as_ref(), txt_id.as_deref(), now) {
+        Step::UseCached => return cached.map(|c| c.policy),
+        Step::NoPolicy => return None,
+        Step::Fetch(id) => id,
+    };
+    let host = format!("mta-sts.{domain}");
+    let fetched = resolver
+        .host_addrs(&host, port)
+        .map_err(|e| e.to_string())
+        .and_then(|addrs| fetch(&host, &addrs, tls()?))
+        .and_then(|body| parse_policy(&body).map(|p| (p, body)));
+    match fetched {
+        Ok((policy, body)) => {
+            log(format!(
+                "policy id={fetch_id} mode={:?} max_age={}",
+                policy.mode, policy.max_age
+            ));
+            let c = Cached {
+                id: fetch_id,
+                fetched: now,
+                policy: policy.clone(),
+                body,
+            };
+            if let Err(e) = store(dir, domain, &c) {
+                log(format!("cannot cache the policy: {e}"));
+            }
+            Some(policy)
+        }
+        Err(e) => {
+            log(format!("policy fetch failed: {e}"));
+            cached.filter(|c| c.fresh(now)).map(|c| c.policy)
+        }
+    }
+}
+
+/// GETs `https://HOST/.well-known/mta-sts.txt` (§3.3) from the first of
+/// `addrs` that answers: a verified certificate for `host`, status 200
+/// (redirects are not followed), `text/plain`, at most [`MAX_POLICY`]
+/// octets, within [`FETCH_TIMEOUT`].
+fn fetch(
+    host: &str,
+    addrs: &[SocketAddr],
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<String, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let mut last = String::from("no address");
+    for addr in addrs {
+        let attempt =
+            async { tokio::time::timeout(FETCH_TIMEOUT, get(host, *addr, tls.clone())).await };
+        match rt.block_on(attempt) {
+            Ok(Ok(body)) => return Ok(body),
+            Ok(Err(e)) => last = format!("{addr}: {e}"),
+            Err(_) => last = format!("{addr}: timed out"),
+        }
+    }
+    Err(last)
+}
+
+async fn get(
+    host: &str,
+    addr: SocketAddr,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<String, String> {
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let name = ServerName::try_from(host.to_string()).map_err(|e| e.to_string())?;
+    let stream = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS: {e}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("HTTP: {e}"))?;
+    let conn = tokio::spawn(conn);
+    let req = hyper::Request::get("/.well-known/mta-sts.txt")
+        .header(hyper::header::HOST, host)
+        .body(String::new())
+        .map_err(|e| e.to_string())?;
+    let resp = sender
+        .send_request(req)
+        .await
+        .map_err(|e| format!("HTTP: {e}"))?;
+    let result = read_policy(resp).await;
+    conn.abort();
+    result
+}
+
+async fn read_policy(resp: hyper::Response<hyper::body::Incoming>) -> Result<String, String> {
+    if resp.status() != hyper::StatusCode::OK {
+        return Err(format!("HTTP status {}", resp.status()));
+    }
+    let ctype = resp
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ctype.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("text/plain") {
+        return Err(format!("Content-Type {ctype:?}, not text/plain"));
+    }
+    let mut body = resp.into_body();
+    let mut out = Vec::new();
+    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| format!("HTTP body: {e}"))?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > MAX_POLICY {
+                return Err(format!("policy larger than {MAX_POLICY} octets"));
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    String::from_utf8(out).map_err(|_| "policy not UTF-8".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "version: STSv1\nmode: enforce\nmx: mail.example.com\n\
+                          mx: *.example.net\nmx: backupmx.example.com\nmax_age: 604800\n";
+
+    /// RFC 8461 §3.2: the example policy.
+    #[test]
+    fn rfc8461_3_2_sample_policy() {
+        let p = parse_policy(SAMPLE).unwrap();
+        assert_eq!(p.mode, Mode::Enforce);
+        assert_eq!(p.max_age, 604800);
+        assert_eq!(
+            p.mx,
+            ["mail.example.com", "*.example.net", "backupmx.example.com"]
+        );
+        // CRLF line ends, spaces after the colon, unknown keys.
+        let crlf = SAMPLE.replace('\n', "\r\n").replace(": ", ":   ") + "ext: whatever\r\n";
+        assert_eq!(parse_policy(&crlf).unwrap(), p);
+    }
+
+    /// §3.2: version, mode, max_age required; mx unless mode none.
+    #[test]
+    fn rfc8461_3_2_required_fields() {
+        assert_eq!(
+            parse_policy("version: STSv1\nmode: none\nmax_age: 86400\n")
+                .unwrap()
+                .mode,
+            Mode::None
+        );
+        for bad in [
+            "mode: enforce\nmx: a.example\nmax_age: 1\n",
+            "version: STSv2\nmode: enforce\nmx: a.example\nmax_age: 1\n",
+            "version: STSv1\nmode: Enforce\nmx: a.example\nmax_age: 1\n",
+            "version: STSv1\nmode: enforce\nmax_age: 1\n",
+            "version: STSv1\nmode: enforce\nmx: a.example\n",
+            "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: -1\n",
+            "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 12345678901\n",
+            "version: STSv1\nmode: enforce\nmx: a example\nmax_age: 1\n",
+            "version: STSv1\nmode: enforce\nmx: a.example\nmax_age: 1\nno colon\n",
+        ] {
+            assert!(parse_policy(bad).is_err(), "{bad:?}");
+        }
+        // max_age is capped at a year.
+        let long = "version: STSv1\nmode: testing\nmx: a.example\nmax_age: 9999999999\n";
+        assert_eq!(parse_policy(long).unwrap().max_age, MAX_AGE_LIMIT);
+    }
+
+    /// §4.1: `*.example.net` matches one left-most label only.
+    #[test]
+    fn rfc8461_4_1_mx_matching() {
+        let p = parse_policy(SAMPLE).unwrap();
+        for ok in ["mail.example.com", "MAIL.Example.COM.", "mx1.example.net"] {
+            assert!(p.matches(ok), "{ok}");
+        }
+        for no in [
+            "example.net",
+            "a.b.example.net",
+            "xmail.example.com",
+            "mail.example.com.evil",
+            ".example.net",
+        ] {
+            assert!(!p.matches(no), "{no}");
+        }
+    }
+
+    /// §3.1: the TXT record and its id.
+    #[test]
+    fn rfc8461_3_1_txt_record() {
+        assert_eq!(
+            parse_txt("v=STSv1; id=20160831085700Z;").as_deref(),
+            Some("20160831085700Z")
+        );
+        assert_eq!(parse_txt("v=STSv1;id=abc").as_deref(), Some("abc"));
+        assert_eq!(parse_txt("v=STSv1; ext=1; id=abc").as_deref(), Some("abc"));
+        for bad in [
+            "id=abc; v=STSv1",
+            "v=STSv1",
+            "v=STSv1; id=",
+            "v=STSv1; id=a-b",
+            "v=STSv1; id=abc; id=def",
+            "v=STSv1;; id=abc",
+            "v=STSv2; id=abc",
+            &format!("v=STSv1; id={}", "a".repeat(33)),
+        ] {
+            assert_eq!(parse_txt(bad), None, "{bad:?}");
+        }
+        // Other TXT records are ignored; two STS records mean none.
+        let one = vec!["v=spf1 -all".to_string(), "v=STSv1; id=x1".to_string()];
+        assert_eq!(record_id(&one).as_deref(), Some("x1"));
+        let two = vec!["v=STSv1; id=x1".to_string(), "v=STSv1; id=x2".to_string()];
+        assert_eq!(record_id(&two), None);
+    }
+
+    /// §5.1: when to fetch, when to keep the cached policy.
+    #[test]
+    fn rfc8461_5_1_policy_refresh() {
+        let c = Cached {
+            id: "a".into(),
+            fetched: 1000,
+            policy: parse_policy(SAMPLE).unwrap(),
+            body: SAMPLE.into(),
+        };
+        let fresh_now = 1000 + 604799;
+        let stale_now = 1000 + 604800;
+        assert_eq!(next_step(Some(&c), Some("a"), fresh_now), Step::UseCached);
+        assert_eq!(next_step(Some(&c), None, fresh_now), Step::UseCached);
+        assert_eq!(
+            next_step(Some(&c), Some("b"), fresh_now),
+            Step::Fetch("b".into())
+        );
+        assert_eq!(
+            next_step(Some(&c), Some("a"), stale_now),
+            Step::Fetch("a".into())
+        );
+        assert_eq!(next_step(Some(&c), None, stale_now), Step::NoPolicy);
+        assert_eq!(next_step(None, None, 0), Step::NoPolicy);
+    }
+
+    #[test]
+    fn cache_round_trip() {
+        let dir =
+            std::env::temp_dir().join(format!("mailserver-sts-{}", crate::maildir::queue_id()));
+        let c = Cached {
+            id: "id1".into(),
+            fetched: 42,
+            policy: parse_policy(SAMPLE).unwrap(),
+            body: SAMPLE.into(),
+        };
+        store(&dir, "example.com", &c).unwrap();
+        assert_eq!(load(&dir, "example.com"), Some(c.clone()));
+        assert_eq!(load(&dir, "other.example"), None);
+        // Names that are not plain host names are never files.
+        store(&dir, "../evil", &c).unwrap();
+        assert_eq!(load(&dir, "../evil"), None);
+        assert!(!dir.join("../evil").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
