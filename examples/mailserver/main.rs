@@ -521,10 +521,6 @@ fn passwd(name: &str) -> Result<(), String> {
 
 fn main() -> ExitCode {
     match Config::parse(std::env::args().skip(1)) {
-        Ok(Command::Help) => {
-            println!("{}", config::USAGE);
-            ExitCode::SUCCESS
-        }
         Ok(Command::Passwd { name }) => match passwd(&name) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -539,9 +535,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Err(e) => {
-            eprintln!("mailserver: {e}\n{}", config::USAGE);
-            ExitCode::from(2)
-        }
+        // `--help` (stdout, exit 0) and a bad command line (stderr, exit 2).
+        Err(e) => e.exit(),
     }
 }
