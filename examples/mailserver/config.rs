@@ -262,10 +262,10 @@ struct PortArgs {
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     https: Option<SocketAddr>,
     /// PEM certificate chain (with --key) [default: self-signed, generated at start]
-    #[arg(long, value_name = "FILE", requires = "key")]
+    #[arg(long, value_name = "FILE")]
     cert: Option<PathBuf>,
     /// PEM private key (with --cert)
-    #[arg(long, value_name = "FILE", requires = "cert")]
+    #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
     /// Allow AUTH before TLS on any address [default: only on loopback]
     #[arg(long)]
@@ -800,9 +800,8 @@ impl Config {
                 *slot = None;
             }
         }
-        if p.cert.is_some() {
-            (self.cert, self.key) = (p.cert, p.key);
-        }
+        self.cert = p.cert.or(self.cert.take());
+        self.key = p.key.or(self.key.take());
         self.allow_plaintext_auth |= p.allow_plaintext_auth;
         self.sink |= p.sink;
         set(&mut self.max_size, p.max_size);
@@ -1279,7 +1278,7 @@ file = "/srv/team"
         );
         assert_eq!(
             error_kind(&["--cert", "c.pem"]),
-            ErrorKind::MissingRequiredArgument
+            ErrorKind::ValueValidation
         );
         // A bad combination found after parsing is a clap error too.
         assert_eq!(
