@@ -1276,10 +1276,7 @@ file = "/srv/team"
             error_kind(&["--max-errors", "x"]),
             ErrorKind::ValueValidation
         );
-        assert_eq!(
-            error_kind(&["--cert", "c.pem"]),
-            ErrorKind::ValueValidation
-        );
+        assert_eq!(error_kind(&["--cert", "c.pem"]), ErrorKind::ValueValidation);
         // A bad combination found after parsing is a clap error too.
         assert_eq!(
             error_kind(&["--max-errors", "0"]),
