@@ -128,64 +128,7 @@ pub(crate) struct Config {
     pub(crate) tls_policy: crate::tls::OutboundPolicy,
 }
 
-/// The usage text printed for `--help` and for a bad option.
-pub(crate) const USAGE: &str = "\
-usage: mailserver [OPTIONS]
-       mailserver passwd NAME   read a password (stdin or prompt), print its [accounts] line
-  --config FILE            a TOML file with any of the settings below (see README);
-                           options on the command line override it
-  --data DIR               mailboxes (DIR/mailboxes/USER) and queue (DIR/queue) [./mail-data]
-  --domain D               a local domain, repeatable [localhost]
-  --user NAME:PASSWORD     a demo account, password in plain text, repeatable [demo:demo]
-  --alias ADDR=ADDR[,ADDR...]  mail for ADDR goes to these addresses instead, repeatable
-  --list ADDR=FILE         a mailing list, its members in FILE (one a line), repeatable
-  --smtp ADDR              MTA port: local mail without AUTH, relay with AUTH [127.0.0.1:2525]
-  --submission ADDR        submission port, AUTH required [127.0.0.1:2587]
-  --smtps ADDR             implicit-TLS submission (RFC 8314) [off]
-  --pop3 ADDR              POP3 port with STLS over the same mailboxes [127.0.0.1:1110]
-  --pop3s ADDR             POP3 over implicit TLS [off]
-  --imap ADDR              IMAP port with STARTTLS over the same mailboxes [127.0.0.1:1143]
-  --imaps ADDR             IMAP over implicit TLS [off]
-  --http ADDR              the webmail over HTTP [127.0.0.1:8080]
-  --https ADDR             the webmail over HTTPS, with the server's certificate [off]
-  --no-smtp, --no-submission, --no-pop3, --no-imap, --no-http  do not open that port
-  --route DOMAIN=HOST:PORT deliver DOMAIN to HOST:PORT instead of its MX, repeatable
-  --retry LIST             waits between delivery attempts [1m,5m,15m,30m,1h,2h,4h]
-  --expire DURATION        give up and bounce after this long [5d]
-  --delay-warning DURATION NOTIFY=DELAY notice after this long in the queue [4h]
-  --cert FILE --key FILE   PEM certificate chain and key [self-signed, generated at start]
-  --tls-policy [DOMAIN=]MODE  outbound STARTTLS: opportunistic, or require (verified
-                           certificate, else retried then bounced); DOMAIN= for one
-                           domain, repeatable [opportunistic]
-  --tls-ca FILE            PEM CAs that `require` and MTA-STS trust [the Mozilla roots]
-  --no-mta-sts             ignore MTA-STS policies (RFC 8461) of recipient domains;
-                           a DOMAIN= --tls-policy or a --route wins over them anyway
-  --mta-sts-port PORT      the HTTPS port of MTA-STS policy hosts, for tests [443]
-  --allow-plaintext-auth   allow AUTH before TLS on any address [only on loopback]
-  --sink                   accept and discard every message (benchmarks only)
-  --hostname NAME          the name in greetings and Received fields [first domain]
-  --max-size BYTES         the largest message accepted [36700160]
-  --mx-port PORT           the port for MX and A/AAAA hosts [25]
-  --dns ADDR               the DNS server to ask (UDP) [the system's, /etc/resolv.conf]
-Defences (0 turns a count limit off where said):
-  --max-connections N      connections served at once, all ports [500]
-  --max-per-address N      connections one client address (IPv6: /64) may hold [20]
-  --conn-rate N/DURATION   new connections per address and period, 0 = off [600/1m]
-  --auth-delay DURATION    delay before the first AUTH failure is answered; doubles [500ms]
-  --auth-max-delay DURATION  the longest such delay [8s]
-  --auth-max-failures N    AUTH failures before the connection is closed [3]
-  --auth-block-after N     AUTH failures of one address (in 10 minutes) before it is blocked [10]
-  --auth-block-for DURATION  how long such a block lasts [15m]
-  --max-errors N           bad commands and refused recipients before 421 and close [20]
-  --max-recipients N       recipients per transaction (at least 100) [100]
-  --max-recipients-per-connection N  recipients per connection [1000]
-  --max-transactions N     transactions per connection [100]
-Queue:
-  --queue-workers N        deliveries at once [8]
-  --max-per-destination N  deliveries at once to one domain [2]
-  -h, --help               this text";
-
-/// A bad command line.
+/// A bad configuration file or a bad combination of settings.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct ConfigError(pub(crate) String);
 
@@ -205,12 +148,227 @@ fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
 #[derive(Debug)]
 pub(crate) enum Command {
     Run(Box<Config>),
-    Help,
     /// `mailserver passwd NAME`: print the `[accounts]` line for a password.
     Passwd {
         name: String,
     },
 }
+
+/// The command line, as clap parses it: every setting is an `Option` (or
+/// an empty list) so that only what is given overrides the config file;
+/// the defaults are applied when the [`Config`] is built.
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "mailserver",
+    about = "A mail server (SMTP, submission, POP3, IMAP, webmail) over the mailwire crates",
+    after_help = "Every option has a default, so `mailserver` alone starts a working server \
+                  on loopback with the account demo:demo. Options given on the command line \
+                  override the --config file.",
+    args_override_self = true,
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    /// A TOML file with any of the settings (see the README); options on the
+    /// command line override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Mailboxes (DIR/mailboxes/USER) and queue (DIR/queue) [default: ./mail-data]
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// A local domain, repeatable; replaces the file's domains [default: localhost]
+    #[arg(long = "domain", value_name = "D", value_parser = parse_domain)]
+    domains: Vec<String>,
+    /// A demo account, password in plain text, repeatable; replaces the
+    /// file's account of the same name [default: demo:demo]
+    #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = parse_user)]
+    users: Vec<User>,
+    /// Mail for ADDR goes to these addresses instead, repeatable
+    #[arg(long = "alias", value_name = "ADDR=ADDR[,ADDR...]", value_parser = parse_alias)]
+    aliases: Vec<(String, Vec<String>)>,
+    /// A mailing list, its members in FILE (one a line), repeatable
+    #[arg(long = "list", value_name = "ADDR=FILE", value_parser = parse_list)]
+    lists: Vec<(String, crate::list::ListConf)>,
+    /// The name in greetings and Received fields [default: the first domain]
+    #[arg(long, value_name = "NAME", value_parser = parse_hostname)]
+    hostname: Option<String>,
+    #[command(flatten)]
+    ports: PortArgs,
+    #[command(flatten)]
+    delivery: DeliveryArgs,
+    #[command(flatten)]
+    defences: DefenceArgs,
+}
+
+/// `mailserver passwd NAME`.
+#[derive(Debug, clap::Subcommand)]
+enum Sub {
+    /// Read a password (stdin or prompt) and print its `[accounts]` line
+    /// for the config file.
+    Passwd {
+        /// The account name: letters, digits, '.', '_', '-' or '+'.
+        #[arg(value_parser = parse_account_name)]
+        name: String,
+    },
+}
+
+/// The ports; the `--no-X` switch and the `--X ADDR` option override each
+/// other, the last given wins.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Ports")]
+struct PortArgs {
+    /// MTA port: local mail without AUTH, relay with AUTH [default: 127.0.0.1:2525]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr, overrides_with = "no_smtp")]
+    smtp: Option<SocketAddr>,
+    /// Do not open the MTA port
+    #[arg(long, overrides_with = "smtp")]
+    no_smtp: bool,
+    /// Submission port, AUTH required [default: 127.0.0.1:2587]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr, overrides_with = "no_submission")]
+    submission: Option<SocketAddr>,
+    /// Do not open the submission port
+    #[arg(long, overrides_with = "submission")]
+    no_submission: bool,
+    /// Implicit-TLS submission (RFC 8314) [default: off]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    smtps: Option<SocketAddr>,
+    /// POP3 port with STLS over the same mailboxes [default: 127.0.0.1:1110]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr, overrides_with = "no_pop3")]
+    pop3: Option<SocketAddr>,
+    /// Do not open the POP3 port
+    #[arg(long, overrides_with = "pop3")]
+    no_pop3: bool,
+    /// POP3 over implicit TLS [default: off]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    pop3s: Option<SocketAddr>,
+    /// IMAP port with STARTTLS over the same mailboxes [default: 127.0.0.1:1143]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr, overrides_with = "no_imap")]
+    imap: Option<SocketAddr>,
+    /// Do not open the IMAP port
+    #[arg(long, overrides_with = "imap")]
+    no_imap: bool,
+    /// IMAP over implicit TLS [default: off]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    imaps: Option<SocketAddr>,
+    /// The webmail over HTTP [default: 127.0.0.1:8080]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr, overrides_with = "no_http")]
+    http: Option<SocketAddr>,
+    /// Do not open the webmail's HTTP port
+    #[arg(long, overrides_with = "http")]
+    no_http: bool,
+    /// The webmail over HTTPS, with the server's certificate [default: off]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    https: Option<SocketAddr>,
+    /// PEM certificate chain (with --key) [default: self-signed, generated at start]
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// PEM private key (with --cert)
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Allow AUTH before TLS on any address [default: only on loopback]
+    #[arg(long)]
+    allow_plaintext_auth: bool,
+    /// Accept and discard every message (benchmarks only)
+    #[arg(long)]
+    sink: bool,
+    /// The largest message accepted, in bytes [default: 36700160]
+    #[arg(long, value_name = "BYTES")]
+    max_size: Option<usize>,
+}
+
+/// Outbound mail and the queue.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Delivery and queue")]
+struct DeliveryArgs {
+    /// Deliver DOMAIN to HOST:PORT instead of its MX, repeatable
+    #[arg(long = "route", value_name = "DOMAIN=HOST:PORT", value_parser = parse_route)]
+    routes: Vec<(String, Route)>,
+    /// Waits between delivery attempts, the last repeats [default: 1m,5m,15m,30m,1h,2h,4h]
+    #[arg(long, value_name = "LIST", value_parser = parse_retry)]
+    retry: Option<RetryList>,
+    /// Give up and bounce after this long [default: 5d]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    expire: Option<Duration>,
+    /// NOTIFY=DELAY notice after this long in the queue [default: 4h]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    delay_warning: Option<Duration>,
+    /// Outbound STARTTLS: opportunistic, or require (verified certificate,
+    /// else retried then bounced); DOMAIN= for one domain, repeatable
+    /// [default: opportunistic]
+    #[arg(long = "tls-policy", value_name = "[DOMAIN=]MODE", value_parser = parse_tls_policy)]
+    tls_policies: Vec<String>,
+    /// PEM CAs that `require` and MTA-STS trust [default: the Mozilla roots]
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Ignore MTA-STS policies (RFC 8461) of recipient domains; a DOMAIN=
+    /// --tls-policy or a --route wins over them anyway
+    #[arg(long)]
+    no_mta_sts: bool,
+    /// The HTTPS port of MTA-STS policy hosts, for tests [default: 443]
+    #[arg(long, value_name = "PORT")]
+    mta_sts_port: Option<u16>,
+    /// The port for MX and A/AAAA hosts [default: 25]
+    #[arg(long, value_name = "PORT")]
+    mx_port: Option<u16>,
+    /// The DNS server to ask (UDP) [default: the system's, /etc/resolv.conf]
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    dns: Option<SocketAddr>,
+    /// Deliveries at once [default: 8]
+    #[arg(long, value_name = "N")]
+    queue_workers: Option<usize>,
+    /// Deliveries at once to one domain [default: 2]
+    #[arg(long, value_name = "N")]
+    max_per_destination: Option<usize>,
+}
+
+/// Limits and defences against abuse.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Defences")]
+struct DefenceArgs {
+    /// Connections served at once, all ports [default: 500]
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Connections one client address (IPv6: /64) may hold [default: 20]
+    #[arg(long, value_name = "N")]
+    max_per_address: Option<usize>,
+    /// New connections per address and period, 0 = off [default: 600/1m]
+    #[arg(long, value_name = "N/DURATION", value_parser = parse_rate)]
+    conn_rate: Option<(u32, Duration)>,
+    /// Delay before the first AUTH failure is answered; doubles [default: 500ms]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    auth_delay: Option<Duration>,
+    /// The longest such delay [default: 8s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    auth_max_delay: Option<Duration>,
+    /// AUTH failures before the connection is closed [default: 3]
+    #[arg(long, value_name = "N")]
+    auth_max_failures: Option<u32>,
+    /// AUTH failures of one address (in 10 minutes) before it is blocked [default: 10]
+    #[arg(long, value_name = "N")]
+    auth_block_after: Option<u32>,
+    /// How long such a block lasts [default: 15m]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    auth_block_for: Option<Duration>,
+    /// Bad commands and refused recipients before 421 and close [default: 20]
+    #[arg(long, value_name = "N")]
+    max_errors: Option<u32>,
+    /// Recipients per transaction (at least 100) [default: 100]
+    #[arg(long, value_name = "N")]
+    max_recipients: Option<usize>,
+    /// Recipients per connection [default: 1000]
+    #[arg(long, value_name = "N")]
+    max_recipients_per_connection: Option<usize>,
+    /// Transactions per connection [default: 100]
+    #[arg(long, value_name = "N")]
+    max_transactions: Option<u32>,
+}
+
+/// A `--retry` list: its own type, because clap reads an `Option<Vec<_>>`
+/// as a repeatable option.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RetryList(pub(crate) Vec<Duration>);
 
 /// Parses a duration such as `90s`, `1m`, `2h`, `5d` or `250ms`. A bare
 /// number is seconds.
@@ -242,7 +400,7 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
 }
 
 /// Parses a comma-separated retry list such as `1m,5m,15m`.
-pub(crate) fn parse_retry(s: &str) -> Result<Vec<Duration>, ConfigError> {
+pub(crate) fn parse_retry(s: &str) -> Result<RetryList, ConfigError> {
     let list = s
         .split(',')
         .map(parse_duration)
@@ -250,15 +408,57 @@ pub(crate) fn parse_retry(s: &str) -> Result<Vec<Duration>, ConfigError> {
     if list.iter().any(|d| d.is_zero()) {
         return err("a retry interval must not be zero");
     }
-    Ok(list)
+    Ok(RetryList(list))
 }
 
-fn parse_addr(opt: &str, s: &str) -> Result<SocketAddr, ConfigError> {
-    s.parse().map_err(|_| {
-        ConfigError(format!(
-            "{opt}: {s:?} is not an address such as 127.0.0.1:2525"
-        ))
-    })
+fn parse_addr(s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse()
+        .map_err(|_| ConfigError("not an address such as 127.0.0.1:2525".into()))
+}
+
+/// Parses a domain name, to lower case.
+fn parse_domain(s: &str) -> Result<String, ConfigError> {
+    let d = s.to_ascii_lowercase();
+    if !valid_domain(&d) {
+        return err(format!("{d:?} is not a domain name"));
+    }
+    Ok(d)
+}
+
+/// `--hostname`: a domain name, as the config file's `hostname`.
+fn parse_hostname(s: &str) -> Result<String, ConfigError> {
+    parse_domain(s).map_err(|e| ConfigError(format!("hostname {}", e.0)))
+}
+
+/// The NAME of `mailserver passwd NAME`, to lower case.
+fn parse_account_name(s: &str) -> Result<String, ConfigError> {
+    if !valid_user_name(s) {
+        return err("the name must be letters, digits, '.', '_', '-' or '+'");
+    }
+    Ok(s.to_ascii_lowercase())
+}
+
+/// Checks one `--tls-policy` value (`MODE` or `DOMAIN=MODE`); it is added
+/// to the policy once the config file's are in.
+fn parse_tls_policy(s: &str) -> Result<String, String> {
+    crate::tls::OutboundPolicy::default().add(s)?;
+    Ok(s.to_string())
+}
+
+/// Parses `ADDR=FILE` (`--list`): a closed list, its members in FILE.
+fn parse_list(s: &str) -> Result<(String, crate::list::ListConf), ConfigError> {
+    let bad = || ConfigError(format!("--list {s:?}: expected ADDR=FILE"));
+    let (addr, file) = s.split_once('=').ok_or_else(bad)?;
+    if !is_address(addr) || file.is_empty() {
+        return Err(bad());
+    }
+    Ok((
+        addr.to_ascii_lowercase(),
+        crate::list::ListConf {
+            file: PathBuf::from(file),
+            open: false,
+        },
+    ))
 }
 
 /// Parses `NAME:PASSWORD`.
@@ -351,12 +551,6 @@ fn check_alias(from: &str, to: &[String]) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn parse_count<T: std::str::FromStr>(opt: &str, v: &str) -> Result<T, ConfigError> {
-    v.trim()
-        .parse()
-        .map_err(|_| ConfigError(format!("{opt} needs a number, not {v:?}")))
-}
-
 fn valid_domain(d: &str) -> bool {
     !d.is_empty()
         && d.len() <= 255
@@ -369,375 +563,333 @@ fn valid_domain(d: &str) -> bool {
         })
 }
 
+/// Sets `slot` to `v` when there is one.
+fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
 impl Config {
-    /// Parses the arguments after the program name.
-    pub(crate) fn parse<I, S>(args: I) -> Result<Command, ConfigError>
+    /// Parses the arguments after the program name. A bad or unknown
+    /// option, a bad config file and `--help` are clap errors: `exit()`
+    /// prints them (help on stdout, exit 0; errors on stderr, exit 2).
+    pub(crate) fn parse<I, S>(args: I) -> Result<Command, clap::Error>
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut data = PathBuf::from("./mail-data");
-        let mut domains = Vec::new();
-        let mut users: Vec<User> = Vec::new();
-        let mut smtp = Some(parse_addr("--smtp", "127.0.0.1:2525")?);
-        let mut submission = Some(parse_addr("--submission", "127.0.0.1:2587")?);
-        let mut smtps = None;
-        let mut pop3 = Some(parse_addr("--pop3", "127.0.0.1:1110")?);
-        let mut pop3s = None;
-        let mut imap = Some(parse_addr("--imap", "127.0.0.1:1143")?);
-        let mut imaps = None;
-        let mut http = Some(parse_addr("--http", "127.0.0.1:8080")?);
-        let mut https = None;
-        let mut routes = HashMap::new();
-        let mut retry = parse_retry("1m,5m,15m,30m,1h,2h,4h")?;
-        let mut expire = Duration::from_secs(5 * 86400);
-        let mut delay_warning = Duration::from_secs(4 * 3600);
-        let mut cert = None;
-        let mut key = None;
-        let mut allow_plaintext_auth = false;
-        let mut sink = false;
-        let mut hostname = None;
-        let mut max_size = 35 * 1024 * 1024;
-        let mut mx_port = 25;
-        let mut dns = None;
-        let mut limits = ConnLimits::default();
-        let mut auth = AuthPolicy::default();
-        let mut session = SessionLimits::default();
-        let mut runner = RunnerLimits::default();
-        let mut aliases = BTreeMap::new();
-        let mut lists = BTreeMap::new();
-        let mut tls_policy = crate::tls::OutboundPolicy::default();
+        use clap::{CommandFactory as _, Parser as _};
+        let argv =
+            std::iter::once("mailserver".to_string()).chain(args.into_iter().map(Into::into));
+        let args = Args::try_parse_from(argv)?;
+        if let Some(Sub::Passwd { name }) = args.command {
+            return Ok(Command::Passwd { name });
+        }
+        Self::build(args)
+            .map(|c| Command::Run(Box::new(c)))
+            .map_err(|e| Args::command().error(clap::error::ErrorKind::ValueValidation, e))
+    }
 
-        let args: Vec<String> = args.into_iter().map(Into::into).collect();
-        if args.first().is_some_and(|a| a == "passwd") {
-            return match &args[1..] {
-                [name] if valid_user_name(name) => Ok(Command::Passwd {
-                    name: name.to_ascii_lowercase(),
-                }),
-                _ => err("usage: mailserver passwd NAME (letters, digits, '.', '_', '-', '+')"),
-            };
+    /// The configuration: the defaults, then the config file, then the
+    /// options given.
+    fn build(args: Args) -> Result<Config, ConfigError> {
+        let mut c = Config::defaults();
+        if let Some(path) = &args.config {
+            c.apply_file(crate::config_file::load(path)?)?;
         }
-        // The file first, so that the options override it.
-        let config_path = args.iter().enumerate().find_map(|(i, a)| match a.as_str() {
-            "--config" => Some(args.get(i + 1).cloned()),
-            _ => a.strip_prefix("--config=").map(|p| Some(p.to_string())),
-        });
-        let mut file_domains = false;
-        if let Some(path) = config_path {
-            let path = path.ok_or_else(|| ConfigError("--config needs a value".into()))?;
-            let f = crate::config_file::load(std::path::Path::new(&path))?;
-            if let Some(v) = f.data {
-                data = v;
-            }
-            if let Some(h) = f.hostname {
-                let h = h.to_ascii_lowercase();
-                if !valid_domain(&h) {
-                    return err(format!("hostname {h:?} is not a domain name"));
-                }
-                hostname = Some(h);
-            }
-            for d in f.domains.unwrap_or_default() {
-                let d = d.to_ascii_lowercase();
-                if !valid_domain(&d) {
-                    return err(format!("domains: {d:?} is not a domain name"));
-                }
-                if !domains.contains(&d) {
-                    domains.push(d);
-                    file_domains = true;
-                }
-            }
-            for (slot, port, name) in [
-                (&mut smtp, &f.listen.smtp, "smtp"),
-                (&mut submission, &f.listen.submission, "submission"),
-                (&mut smtps, &f.listen.smtps, "smtps"),
-                (&mut pop3, &f.listen.pop3, "pop3"),
-                (&mut pop3s, &f.listen.pop3s, "pop3s"),
-                (&mut imap, &f.listen.imap, "imap"),
-                (&mut imaps, &f.listen.imaps, "imaps"),
-                (&mut http, &f.listen.http, "http"),
-                (&mut https, &f.listen.https, "https"),
-            ] {
-                if let Some(p) = port {
-                    *slot = p.addr(name)?;
-                }
-            }
-            cert = f.tls.cert.or(cert);
-            key = f.tls.key.or(key);
-            tls_policy.ca = f.tls.ca;
-            tls_policy.no_mta_sts = f.tls.mta_sts == Some(false);
-            if let Some(m) = &f.tls.policy {
-                tls_policy.add(m).map_err(ConfigError)?;
-            }
-            for (d, m) in &f.tls.domains {
-                tls_policy.add(&format!("{d}={m}")).map_err(ConfigError)?;
-            }
-            for (d, target) in &f.routes {
-                let (d, r) = parse_route(&format!("{d}={target}"))?;
-                routes.insert(d, r);
-            }
-            if let Some(r) = &f.retry {
-                retry = parse_retry(r)?;
-            }
-            if let Some(e) = &f.expire {
-                expire = parse_duration(e)?;
-            }
-            if let Some(d) = &f.delay_warning {
-                delay_warning = parse_duration(d)?;
-            }
-            max_size = f.max_size.unwrap_or(max_size);
-            mx_port = f.mx_port.unwrap_or(mx_port);
-            dns = f.dns.or(dns);
-            let l = &f.limits;
-            limits.max_total = l.max_connections.unwrap_or(limits.max_total);
-            limits.max_per_address = l.max_per_address.unwrap_or(limits.max_per_address);
-            if let Some(r) = &l.conn_rate {
-                (limits.rate, limits.rate_period) = parse_rate(r)?;
-            }
-            session.max_errors = l.max_errors.unwrap_or(session.max_errors);
-            session.max_recipients = l.max_recipients.unwrap_or(session.max_recipients);
-            session.max_recipients_per_connection = l
-                .max_recipients_per_connection
-                .unwrap_or(session.max_recipients_per_connection);
-            session.max_transactions = l.max_transactions.unwrap_or(session.max_transactions);
-            runner.workers = l.queue_workers.unwrap_or(runner.workers);
-            runner.per_destination = l.max_per_destination.unwrap_or(runner.per_destination);
-            let a = &f.auth;
-            for (slot, v) in [
-                (&mut auth.delay, &a.delay),
-                (&mut auth.max_delay, &a.max_delay),
-                (&mut auth.block_for, &a.block_for),
-            ] {
-                if let Some(v) = v {
-                    *slot = parse_duration(v)?;
-                }
-            }
-            auth.max_per_connection = a.max_failures.unwrap_or(auth.max_per_connection);
-            auth.block_after = a.block_after.unwrap_or(auth.block_after);
-            allow_plaintext_auth = a.allow_plaintext.unwrap_or(allow_plaintext_auth);
-            for (name, keys) in &f.accounts {
-                if !valid_user_name(name) {
-                    return err(format!(
-                        "accounts: {name:?}: letters, digits, '.', '_', '-' or '+'"
-                    ));
-                }
-                let c = crate::accounts::parse_scram(keys)
-                    .map_err(|e| ConfigError(format!("accounts.{name}: {e}")))?;
-                users.push(User {
-                    name: name.to_ascii_lowercase(),
-                    credential: Credential::Scram(c),
-                });
-            }
-            for (from, to) in f.aliases {
-                check_alias(&from, &to)?;
-                aliases.insert(from.to_ascii_lowercase(), to);
-            }
-            for (addr, list) in f.lists {
-                if !is_address(&addr) {
-                    return err(format!(
-                        "lists.{addr:?}: addresses such as user@example.org"
-                    ));
-                }
-                lists.insert(addr.to_ascii_lowercase(), list);
-            }
-        }
-        let file_users = users.len();
+        c.apply_args(args)?;
+        c.check()?;
+        Ok(c)
+    }
 
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let (opt, inline) = match arg.split_once('=') {
-                Some((o, v)) if o.starts_with("--") => (o.to_string(), Some(v.to_string())),
-                _ => (arg.clone(), None),
-            };
-            let mut value = || -> Result<String, ConfigError> {
-                match inline.clone() {
-                    Some(v) => Ok(v),
-                    None => args
-                        .next()
-                        .ok_or_else(|| ConfigError(format!("{opt} needs a value"))),
-                }
-            };
-            match opt.as_str() {
-                "-h" | "--help" => return Ok(Command::Help),
-                "--config" => {
-                    // Read above, before the other options.
-                    value()?;
-                }
-                "--data" => data = PathBuf::from(value()?),
-                "--list" => {
-                    let v = value()?;
-                    let bad = || ConfigError(format!("--list {v:?}: expected ADDR=FILE"));
-                    let (addr, file) = v.split_once('=').ok_or_else(bad)?;
-                    if !is_address(addr) || file.is_empty() {
-                        return Err(bad());
-                    }
-                    lists.insert(
-                        addr.to_ascii_lowercase(),
-                        crate::list::ListConf {
-                            file: PathBuf::from(file),
-                            open: false,
-                        },
-                    );
-                }
-                "--alias" => {
-                    let (from, to) = parse_alias(&value()?)?;
-                    aliases.insert(from, to);
-                }
-                "--domain" => {
-                    if file_domains {
-                        // The command line's domains replace the file's.
-                        domains.clear();
-                        file_domains = false;
-                    }
-                    let d = value()?.to_ascii_lowercase();
-                    if !valid_domain(&d) {
-                        return err(format!("--domain {d:?} is not a domain name"));
-                    }
-                    if !domains.contains(&d) {
-                        domains.push(d);
-                    }
-                }
-                "--user" => {
-                    let u = parse_user(&value()?)?;
-                    if users[file_users..].iter().any(|x| x.name == u.name) {
-                        return err(format!("--user {}: given twice", u.name));
-                    }
-                    // It replaces an account of the same name from the file.
-                    match users[..file_users].iter().position(|x| x.name == u.name) {
-                        Some(i) => users[i] = u,
-                        None => users.push(u),
-                    }
-                }
-                "--smtp" => smtp = Some(parse_addr("--smtp", &value()?)?),
-                "--submission" => submission = Some(parse_addr("--submission", &value()?)?),
-                "--smtps" => smtps = Some(parse_addr("--smtps", &value()?)?),
-                "--no-smtp" => smtp = None,
-                "--no-submission" => submission = None,
-                "--pop3" => pop3 = Some(parse_addr("--pop3", &value()?)?),
-                "--pop3s" => pop3s = Some(parse_addr("--pop3s", &value()?)?),
-                "--no-pop3" => pop3 = None,
-                "--imap" => imap = Some(parse_addr("--imap", &value()?)?),
-                "--imaps" => imaps = Some(parse_addr("--imaps", &value()?)?),
-                "--no-imap" => imap = None,
-                "--http" => http = Some(parse_addr("--http", &value()?)?),
-                "--https" => https = Some(parse_addr("--https", &value()?)?),
-                "--no-http" => http = None,
-                "--route" => {
-                    let (d, r) = parse_route(&value()?)?;
-                    routes.insert(d, r);
-                }
-                "--retry" => retry = parse_retry(&value()?)?,
-                "--expire" => expire = parse_duration(&value()?)?,
-                "--delay-warning" => delay_warning = parse_duration(&value()?)?,
-                "--cert" => cert = Some(PathBuf::from(value()?)),
-                "--tls-policy" => tls_policy.add(&value()?).map_err(ConfigError)?,
-                "--tls-ca" => tls_policy.ca = Some(PathBuf::from(value()?)),
-                "--no-mta-sts" => tls_policy.no_mta_sts = true,
-                "--mta-sts-port" => tls_policy.mta_sts_port = Some(parse_count(&opt, &value()?)?),
-                "--key" => key = Some(PathBuf::from(value()?)),
-                "--allow-plaintext-auth" => allow_plaintext_auth = true,
-                "--sink" => sink = true,
-                "--hostname" => {
-                    let h = value()?.to_ascii_lowercase();
-                    if !valid_domain(&h) {
-                        return err(format!("--hostname {h:?} is not a domain name"));
-                    }
-                    hostname = Some(h);
-                }
-                "--max-size" => {
-                    max_size = value()?
-                        .parse()
-                        .map_err(|_| ConfigError("--max-size needs a number of bytes".into()))?;
-                }
-                "--mx-port" => {
-                    mx_port = value()?
-                        .parse()
-                        .map_err(|_| ConfigError("--mx-port needs a port number".into()))?;
-                }
-                "--dns" => dns = Some(parse_addr("--dns", &value()?)?),
-                "--max-connections" => limits.max_total = parse_count(&opt, &value()?)?,
-                "--max-per-address" => limits.max_per_address = parse_count(&opt, &value()?)?,
-                "--conn-rate" => {
-                    (limits.rate, limits.rate_period) = parse_rate(&value()?)?;
-                }
-                "--auth-delay" => auth.delay = parse_duration(&value()?)?,
-                "--auth-max-delay" => auth.max_delay = parse_duration(&value()?)?,
-                "--auth-max-failures" => auth.max_per_connection = parse_count(&opt, &value()?)?,
-                "--auth-block-after" => auth.block_after = parse_count(&opt, &value()?)?,
-                "--auth-block-for" => auth.block_for = parse_duration(&value()?)?,
-                "--max-errors" => session.max_errors = parse_count(&opt, &value()?)?,
-                "--max-recipients" => session.max_recipients = parse_count(&opt, &value()?)?,
-                "--max-recipients-per-connection" => {
-                    session.max_recipients_per_connection = parse_count(&opt, &value()?)?;
-                }
-                "--max-transactions" => session.max_transactions = parse_count(&opt, &value()?)?,
-                "--queue-workers" => runner.workers = parse_count(&opt, &value()?)?,
-                "--max-per-destination" => runner.per_destination = parse_count(&opt, &value()?)?,
-                other => return err(format!("unknown option {other:?}")),
+    /// Every setting's default, before the file and the options.
+    fn defaults() -> Config {
+        let addr = |s: &str| s.parse().ok();
+        Config {
+            data: PathBuf::from("./mail-data"),
+            domains: Vec::new(),
+            users: Vec::new(),
+            smtp: addr("127.0.0.1:2525"),
+            submission: addr("127.0.0.1:2587"),
+            smtps: None,
+            pop3: addr("127.0.0.1:1110"),
+            pop3s: None,
+            imap: addr("127.0.0.1:1143"),
+            imaps: None,
+            http: addr("127.0.0.1:8080"),
+            https: None,
+            routes: HashMap::new(),
+            retry: [60, 300, 900, 1800, 3600, 7200, 14400]
+                .map(Duration::from_secs)
+                .to_vec(),
+            expire: Duration::from_secs(5 * 86400),
+            delay_warning: Duration::from_secs(4 * 3600),
+            cert: None,
+            key: None,
+            allow_plaintext_auth: false,
+            sink: false,
+            // Filled from the first domain by `check` unless given.
+            hostname: String::new(),
+            max_size: 35 * 1024 * 1024,
+            mx_port: 25,
+            dns: None,
+            limits: ConnLimits::default(),
+            auth: AuthPolicy::default(),
+            session: SessionLimits::default(),
+            runner: RunnerLimits::default(),
+            aliases: BTreeMap::new(),
+            lists: BTreeMap::new(),
+            tls_policy: crate::tls::OutboundPolicy::default(),
+        }
+    }
+
+    /// The config file's settings over the defaults.
+    fn apply_file(&mut self, f: crate::config_file::File) -> Result<(), ConfigError> {
+        set(&mut self.data, f.data);
+        if let Some(h) = f.hostname {
+            self.hostname = parse_hostname(&h)?;
+        }
+        for d in f.domains.unwrap_or_default() {
+            let d = parse_domain(&d).map_err(|e| ConfigError(format!("domains: {}", e.0)))?;
+            if !self.domains.contains(&d) {
+                self.domains.push(d);
             }
         }
-        if cert.is_some() != key.is_some() {
+        let l = &f.listen;
+        for (slot, port, name) in [
+            (&mut self.smtp, &l.smtp, "smtp"),
+            (&mut self.submission, &l.submission, "submission"),
+            (&mut self.smtps, &l.smtps, "smtps"),
+            (&mut self.pop3, &l.pop3, "pop3"),
+            (&mut self.pop3s, &l.pop3s, "pop3s"),
+            (&mut self.imap, &l.imap, "imap"),
+            (&mut self.imaps, &l.imaps, "imaps"),
+            (&mut self.http, &l.http, "http"),
+            (&mut self.https, &l.https, "https"),
+        ] {
+            if let Some(p) = port {
+                *slot = p.addr(name)?;
+            }
+        }
+        self.cert = f.tls.cert.or(self.cert.take());
+        self.key = f.tls.key.or(self.key.take());
+        self.tls_policy.ca = f.tls.ca;
+        self.tls_policy.no_mta_sts = f.tls.mta_sts == Some(false);
+        if let Some(m) = &f.tls.policy {
+            self.tls_policy.add(m).map_err(ConfigError)?;
+        }
+        for (d, m) in &f.tls.domains {
+            self.tls_policy
+                .add(&format!("{d}={m}"))
+                .map_err(ConfigError)?;
+        }
+        for (d, target) in &f.routes {
+            let (d, r) = parse_route(&format!("{d}={target}"))?;
+            self.routes.insert(d, r);
+        }
+        if let Some(r) = &f.retry {
+            self.retry = parse_retry(r)?.0;
+        }
+        for (slot, v) in [
+            (&mut self.expire, &f.expire),
+            (&mut self.delay_warning, &f.delay_warning),
+        ] {
+            if let Some(v) = v {
+                *slot = parse_duration(v)?;
+            }
+        }
+        set(&mut self.max_size, f.max_size);
+        set(&mut self.mx_port, f.mx_port);
+        self.dns = f.dns.or(self.dns);
+        let l = &f.limits;
+        set(&mut self.limits.max_total, l.max_connections);
+        set(&mut self.limits.max_per_address, l.max_per_address);
+        if let Some(r) = &l.conn_rate {
+            (self.limits.rate, self.limits.rate_period) = parse_rate(r)?;
+        }
+        set(&mut self.session.max_errors, l.max_errors);
+        set(&mut self.session.max_recipients, l.max_recipients);
+        set(
+            &mut self.session.max_recipients_per_connection,
+            l.max_recipients_per_connection,
+        );
+        set(&mut self.session.max_transactions, l.max_transactions);
+        set(&mut self.runner.workers, l.queue_workers);
+        set(&mut self.runner.per_destination, l.max_per_destination);
+        let a = &f.auth;
+        for (slot, v) in [
+            (&mut self.auth.delay, &a.delay),
+            (&mut self.auth.max_delay, &a.max_delay),
+            (&mut self.auth.block_for, &a.block_for),
+        ] {
+            if let Some(v) = v {
+                *slot = parse_duration(v)?;
+            }
+        }
+        set(&mut self.auth.max_per_connection, a.max_failures);
+        set(&mut self.auth.block_after, a.block_after);
+        set(&mut self.allow_plaintext_auth, a.allow_plaintext);
+        for (name, keys) in &f.accounts {
+            if !valid_user_name(name) {
+                return err(format!(
+                    "accounts: {name:?}: letters, digits, '.', '_', '-' or '+'"
+                ));
+            }
+            let c = crate::accounts::parse_scram(keys)
+                .map_err(|e| ConfigError(format!("accounts.{name}: {e}")))?;
+            self.users.push(User {
+                name: name.to_ascii_lowercase(),
+                credential: Credential::Scram(c),
+            });
+        }
+        for (from, to) in f.aliases {
+            check_alias(&from, &to)?;
+            self.aliases.insert(from.to_ascii_lowercase(), to);
+        }
+        for (addr, list) in f.lists {
+            if !is_address(&addr) {
+                return err(format!(
+                    "lists.{addr:?}: addresses such as user@example.org"
+                ));
+            }
+            self.lists.insert(addr.to_ascii_lowercase(), list);
+        }
+        Ok(())
+    }
+
+    /// The options given on the command line over the file and defaults.
+    fn apply_args(&mut self, a: Args) -> Result<(), ConfigError> {
+        set(&mut self.data, a.data);
+        if !a.domains.is_empty() {
+            // The command line's domains replace the file's.
+            self.domains.clear();
+            for d in a.domains {
+                if !self.domains.contains(&d) {
+                    self.domains.push(d);
+                }
+            }
+        }
+        let file_users = self.users.len();
+        for u in a.users {
+            if self.users[file_users..].iter().any(|x| x.name == u.name) {
+                return err(format!("--user {}: given twice", u.name));
+            }
+            // It replaces an account of the same name from the file.
+            match self.users[..file_users]
+                .iter()
+                .position(|x| x.name == u.name)
+            {
+                Some(i) => self.users[i] = u,
+                None => self.users.push(u),
+            }
+        }
+        self.aliases.extend(a.aliases);
+        self.lists.extend(a.lists);
+        if let Some(h) = a.hostname {
+            self.hostname = h;
+        }
+        let p = a.ports;
+        for (slot, on, off) in [
+            (&mut self.smtp, p.smtp, p.no_smtp),
+            (&mut self.submission, p.submission, p.no_submission),
+            (&mut self.smtps, p.smtps, false),
+            (&mut self.pop3, p.pop3, p.no_pop3),
+            (&mut self.pop3s, p.pop3s, false),
+            (&mut self.imap, p.imap, p.no_imap),
+            (&mut self.imaps, p.imaps, false),
+            (&mut self.http, p.http, p.no_http),
+            (&mut self.https, p.https, false),
+        ] {
+            if on.is_some() {
+                *slot = on;
+            }
+            if off {
+                *slot = None;
+            }
+        }
+        self.cert = p.cert.or(self.cert.take());
+        self.key = p.key.or(self.key.take());
+        self.allow_plaintext_auth |= p.allow_plaintext_auth;
+        self.sink |= p.sink;
+        set(&mut self.max_size, p.max_size);
+        let d = a.delivery;
+        self.routes.extend(d.routes);
+        set(&mut self.retry, d.retry.map(|r| r.0));
+        set(&mut self.expire, d.expire);
+        set(&mut self.delay_warning, d.delay_warning);
+        for m in &d.tls_policies {
+            self.tls_policy.add(m).map_err(ConfigError)?;
+        }
+        if d.tls_ca.is_some() {
+            self.tls_policy.ca = d.tls_ca;
+        }
+        self.tls_policy.no_mta_sts |= d.no_mta_sts;
+        self.tls_policy.mta_sts_port = d.mta_sts_port.or(self.tls_policy.mta_sts_port);
+        set(&mut self.mx_port, d.mx_port);
+        self.dns = d.dns.or(self.dns);
+        set(&mut self.runner.workers, d.queue_workers);
+        set(&mut self.runner.per_destination, d.max_per_destination);
+        let x = a.defences;
+        set(&mut self.limits.max_total, x.max_connections);
+        set(&mut self.limits.max_per_address, x.max_per_address);
+        if let Some(r) = x.conn_rate {
+            (self.limits.rate, self.limits.rate_period) = r;
+        }
+        set(&mut self.auth.delay, x.auth_delay);
+        set(&mut self.auth.max_delay, x.auth_max_delay);
+        set(&mut self.auth.max_per_connection, x.auth_max_failures);
+        set(&mut self.auth.block_after, x.auth_block_after);
+        set(&mut self.auth.block_for, x.auth_block_for);
+        set(&mut self.session.max_errors, x.max_errors);
+        set(&mut self.session.max_recipients, x.max_recipients);
+        set(
+            &mut self.session.max_recipients_per_connection,
+            x.max_recipients_per_connection,
+        );
+        set(&mut self.session.max_transactions, x.max_transactions);
+        Ok(())
+    }
+
+    /// The checks on the settings together, and the defaults that depend
+    /// on others (domain, account, hostname).
+    fn check(&mut self) -> Result<(), ConfigError> {
+        if self.cert.is_some() != self.key.is_some() {
             return err("--cert and --key go together");
         }
-        if tls_policy.ca.is_some() {
+        if self.tls_policy.ca.is_some() {
             // A CA file that does not read is a mistake to report now.
-            tls_policy
+            self.tls_policy
                 .client_config(crate::tls::OutboundMode::Require)
                 .map_err(ConfigError)?;
         }
-        if domains.is_empty() {
-            domains.push("localhost".to_string());
+        if self.domains.is_empty() {
+            self.domains.push("localhost".to_string());
         }
-        if users.is_empty() {
-            users.push(User {
+        if self.users.is_empty() {
+            self.users.push(User {
                 name: "demo".into(),
                 credential: Credential::Plain(Secret::new("demo".into())),
             });
         }
-        if limits.max_total == 0 || limits.max_per_address == 0 {
+        if self.limits.max_total == 0 || self.limits.max_per_address == 0 {
             return err("--max-connections and --max-per-address must be at least 1");
         }
-        if runner.workers == 0 || runner.per_destination == 0 {
+        if self.runner.workers == 0 || self.runner.per_destination == 0 {
             return err("--queue-workers and --max-per-destination must be at least 1");
         }
-        if auth.max_per_connection == 0 || auth.block_after == 0 || session.max_errors == 0 {
+        if self.auth.max_per_connection == 0
+            || self.auth.block_after == 0
+            || self.session.max_errors == 0
+        {
             return err(
                 "--auth-max-failures, --auth-block-after and --max-errors must be at least 1",
             );
         }
-        let hostname = hostname.unwrap_or_else(|| domains[0].clone());
-        Ok(Command::Run(Box::new(Config {
-            data,
-            domains,
-            users,
-            smtp,
-            submission,
-            smtps,
-            pop3,
-            pop3s,
-            imap,
-            imaps,
-            http,
-            https,
-            routes,
-            retry,
-            expire,
-            delay_warning,
-            cert,
-            key,
-            allow_plaintext_auth,
-            sink,
-            hostname,
-            max_size,
-            mx_port,
-            dns,
-            limits,
-            auth,
-            session,
-            runner,
-            aliases,
-            lists,
-            tls_policy,
-        })))
+        if self.hostname.is_empty() {
+            self.hostname = self.domains[0].clone();
+        }
+        Ok(())
     }
 
     /// The wait before attempt number `attempt + 1`, after `attempt` failed
@@ -939,17 +1091,6 @@ mod tests {
     }
 
     #[test]
-    fn mta_sts_options() {
-        let c = run(&[]);
-        assert!(!c.tls_policy.no_mta_sts);
-        assert_eq!(c.tls_policy.mta_sts_port, None);
-        let c = run(&["--no-mta-sts", "--mta-sts-port", "8443"]);
-        assert!(c.tls_policy.no_mta_sts);
-        assert_eq!(c.tls_policy.mta_sts_port, Some(8443));
-        assert!(Config::parse(["--mta-sts-port", "https"]).is_err());
-    }
-
-    #[test]
     fn retry_schedule_repeats_last() {
         let c = run(&["--retry", "1m,5m,4h"]);
         assert_eq!(c.retry_after(1), Duration::from_secs(60));
@@ -1091,6 +1232,7 @@ file = "/srv/team"
         assert!(parse_duration("5y").is_err());
         assert!(parse_duration("99999999999999999999s").is_err());
         assert!(parse_retry("1m,,2m").is_err());
+        assert_eq!(parse_retry("1s,2s").unwrap().0.len(), 2);
         assert!(parse_retry("0s").is_err());
     }
 
@@ -1116,7 +1258,171 @@ file = "/srv/team"
         ] {
             assert!(Config::parse(args.iter().copied()).is_err(), "{args:?}");
         }
-        assert!(matches!(Config::parse(["--help"]), Ok(Command::Help)));
+    }
+
+    fn error_kind(args: &[&str]) -> clap::error::ErrorKind {
+        match Config::parse(args.iter().copied()) {
+            Ok(c) => panic!("{args:?} parsed: {c:?}"),
+            Err(e) => e.kind(),
+        }
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn unknown_and_bad_options_are_usage_errors() {
+        use clap::error::ErrorKind;
+        assert_eq!(error_kind(&["--frobnicate"]), ErrorKind::UnknownArgument);
+        assert_eq!(error_kind(&["--data"]), ErrorKind::InvalidValue);
+        assert_eq!(
+            error_kind(&["--smtp", "nowhere"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            error_kind(&["--max-errors", "x"]),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(error_kind(&["--cert", "c.pem"]), ErrorKind::ValueValidation);
+        // A bad combination found after parsing is a clap error too.
+        assert_eq!(
+            error_kind(&["--max-errors", "0"]),
+            ErrorKind::ValueValidation
+        );
+        let e = Config::parse(["--user", "nopassword"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let text = e.to_string();
+        assert!(
+            text.contains("--user") && text.contains("NAME:PASSWORD"),
+            "{text}"
+        );
+        // `passwd` takes no options, and the options no `passwd`.
+        assert!(Config::parse(["--sink", "passwd", "a"]).is_err());
+    }
+
+    #[test]
+    fn help_lists_every_option_with_its_doc() {
+        use clap::CommandFactory as _;
+        let e = Config::parse(["--help"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert_eq!(e.exit_code(), 0);
+        let help = e.to_string();
+        let cmd = Args::command();
+        for arg in cmd.get_arguments() {
+            let Some(long) = arg.get_long() else { continue };
+            assert!(
+                help.contains(&format!("--{long}")),
+                "--{long} missing:\n{help}"
+            );
+            assert!(arg.get_help().is_some(), "--{long} has no doc");
+        }
+        // Every option of the hand-written parser this replaced, by name.
+        let before = "config data domain user alias list smtp submission smtps pop3 pop3s \
+                      imap imaps http https no-smtp no-submission no-pop3 no-imap no-http \
+                      route retry expire delay-warning cert key tls-policy tls-ca \
+                      allow-plaintext-auth sink hostname max-size mx-port dns \
+                      max-connections max-per-address conn-rate auth-delay auth-max-delay \
+                      auth-max-failures auth-block-after auth-block-for max-errors \
+                      max-recipients max-recipients-per-connection max-transactions \
+                      queue-workers max-per-destination";
+        for name in before.split_whitespace() {
+            assert!(
+                cmd.get_arguments().any(|a| a.get_long() == Some(name)),
+                "--{name} is gone"
+            );
+        }
+        for heading in ["Ports:", "Delivery and queue:", "Defences:", "passwd"] {
+            assert!(help.contains(heading), "{heading} missing:\n{help}");
+        }
+        assert!(help.contains("[default: 127.0.0.1:2525]"), "{help}");
+    }
+
+    #[test]
+    fn repeated_options_collect_and_single_ones_take_the_last() {
+        let c = run(&[
+            "--alias",
+            "a@x.test=b@x.test",
+            "--alias=c@x.test=d@x.test,e@y.test",
+            "--list",
+            "l1@x.test=/f1",
+            "--list",
+            "l2@x.test=/f2",
+            "--route",
+            "r1.test=127.0.0.1:1",
+            "--route",
+            "r2.test=[::1]:2",
+            "--tls-policy",
+            "require",
+            "--tls-policy",
+            "Lax.test=opportunistic",
+            "--max-size",
+            "5",
+            "--max-size",
+            "6",
+        ]);
+        assert_eq!(c.aliases.len(), 2);
+        assert_eq!(c.aliases["c@x.test"], ["d@x.test", "e@y.test"]);
+        assert_eq!(c.lists.len(), 2);
+        assert_eq!(c.routes.len(), 2);
+        assert_eq!(c.routes["r2.test"].host, "::1");
+        use crate::tls::OutboundMode;
+        assert_eq!(c.tls_policy.for_domain("other.test"), OutboundMode::Require);
+        assert_eq!(
+            c.tls_policy.for_domain("lax.test"),
+            OutboundMode::Opportunistic
+        );
+        assert_eq!(c.max_size, 6);
+        // A port and its --no- switch: the last wins.
+        assert_eq!(run(&["--smtp", "127.0.0.1:1", "--no-smtp"]).smtp, None);
+        assert_eq!(
+            run(&["--no-smtp", "--smtp", "127.0.0.1:1"]).smtp,
+            Some("127.0.0.1:1".parse().unwrap())
+        );
+        assert_eq!(run(&["--no-imap", "--no-pop3"]).imap, None);
+        assert!(Config::parse(["--user", "a:1", "--user", "A:2"]).is_err());
+    }
+
+    #[test]
+    fn a_flag_overrides_the_file_value() {
+        let dir = std::env::temp_dir().join(format!("mailwire-cfg-o-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("o.toml");
+        std::fs::write(
+            &path,
+            "expire = \"2d\"\nretry = \"1m\"\n[listen]\nimap = \"127.0.0.1:9\"\n\
+             [limits]\nconn_rate = \"5/1m\"\n[tls]\npolicy = \"require\"\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = run(&["--config", p]);
+        assert_eq!(c.expire, Duration::from_secs(2 * 86400));
+        assert_eq!(c.imap, Some("127.0.0.1:9".parse().unwrap()));
+        assert_eq!(c.limits.rate, 5);
+        let c = run(&[
+            "--expire",
+            "1h",
+            "--retry",
+            "2m,3m",
+            "--no-imap",
+            "--conn-rate",
+            "0",
+            "--tls-policy",
+            "opportunistic",
+            "--config",
+            p,
+        ]);
+        assert_eq!(c.expire, Duration::from_secs(3600));
+        assert_eq!(c.retry, [120, 180].map(Duration::from_secs));
+        assert_eq!(c.imap, None);
+        assert_eq!(c.limits.rate, 0);
+        assert_eq!(
+            c.tls_policy.for_domain("x.test"),
+            crate::tls::OutboundMode::Opportunistic
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
@@ -1127,5 +1433,16 @@ file = "/srv/team"
         assert!(c.user("c").is_none());
         assert!(c.is_local_domain("X.TEST"));
         assert!(!c.is_local_domain("y.test"));
+    }
+
+    #[test]
+    fn mta_sts_options() {
+        let c = run(&[]);
+        assert!(!c.tls_policy.no_mta_sts);
+        assert_eq!(c.tls_policy.mta_sts_port, None);
+        let c = run(&["--no-mta-sts", "--mta-sts-port", "8443"]);
+        assert!(c.tls_policy.no_mta_sts);
+        assert_eq!(c.tls_policy.mta_sts_port, Some(8443));
+        assert!(Config::parse(["--mta-sts-port", "https"]).is_err());
     }
 }

@@ -522,10 +522,6 @@ fn passwd(name: &str) -> Result<(), String> {
 
 fn main() -> ExitCode {
     match Config::parse(std::env::args().skip(1)) {
-        Ok(Command::Help) => {
-            println!("{}", config::USAGE);
-            ExitCode::SUCCESS
-        }
         Ok(Command::Passwd { name }) => match passwd(&name) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -540,9 +536,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Err(e) => {
-            eprintln!("mailserver: {e}\n{}", config::USAGE);
-            ExitCode::from(2)
-        }
+        // `--help` (stdout, exit 0) and a bad command line (stderr, exit 2).
+        Err(e) => e.exit(),
     }
 }
