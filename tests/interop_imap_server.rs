@@ -765,15 +765,7 @@ fn bench_against_dovecot_same_maildir() {
     // UIDs given by the mailserver; then the same Maildir for Dovecot.
     Timer::connect(port, "testuser", "testpass").run("SELECT INBOX");
     srv.terminate(std::time::Duration::from_secs(10));
-    copy_tree(&inbox, &dc.maildir());
-    assert!(
-        Command::new("chown")
-            .args(["-R", "vmail:vmail"])
-            .arg(dc.maildir())
-            .status()
-            .unwrap()
-            .success()
-    );
+    give_to_dovecot(&dc, &data);
     srv.restart();
     let ours = srv.imap.expect("imap port").port();
     let commands = [
