@@ -18,7 +18,7 @@
 //! - `mx` (feature `mx`): where mail for a domain goes (MX, else the
 //!   implicit MX; RFC 5321 §5.1), for `SmtpTransport::connect_domain`.
 //!
-//! The POP3 and IMAP session logic is written once, generic over the
+//! The SMTP, POP3 and IMAP session logic is written once, generic over the
 //! socket, and shared with the tokio sessions of `mailwire::tokio`.
 //!
 //! ```no_run
@@ -109,12 +109,16 @@ machine!(
     mailwire_smtp::client::Client
 );
 
-/// The socket a POP3 or IMAP session runs over: the blocking
+/// The socket an SMTP, POP3 or IMAP session runs over: the blocking
 /// [`Connection`] or the tokio one. The session logic is written once, as
 /// `async fn`s generic over this; the blocking sessions run it with
 /// [`block_on`] (a blocking connection's futures are ready when first
 /// polled), the tokio ones `.await` it.
-pub(crate) trait Conn {
+pub(crate) trait Conn: Sized {
+    fn connect(
+        addr: &str,
+        options: &TransportOptions,
+    ) -> impl Future<Output = Result<Self, TransportError>>;
     fn read_until(
         &mut self,
         buf: &mut [u8],
@@ -127,6 +131,12 @@ pub(crate) trait Conn {
 }
 
 impl Conn for Connection {
+    fn connect(
+        addr: &str,
+        options: &TransportOptions,
+    ) -> impl Future<Output = Result<Self, TransportError>> {
+        std::future::ready(Connection::connect(addr, options))
+    }
     fn read_until(
         &mut self,
         buf: &mut [u8],
@@ -165,6 +175,28 @@ impl Sink for SyncSink<'_> {
     }
     async fn finish(&mut self) -> std::io::Result<()> {
         self.0.flush()
+    }
+}
+
+/// Where a streamed message comes from: a [`std::io::Read`]
+/// ([`SyncSource`]) or a tokio `AsyncRead`.
+pub(crate) trait Source {
+    /// Reads some bytes into `buf`; 0 at the end.
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize>;
+}
+
+/// A blocking reader as a [`Source`] (reads interrupted by a signal are
+/// retried).
+pub(crate) struct SyncSource<'a>(pub(crate) &'a mut dyn std::io::Read);
+
+impl Source for SyncSource<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            match self.0.read(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
     }
 }
 

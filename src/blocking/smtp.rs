@@ -51,6 +51,7 @@ use mailwire_smtp::client::{
 use mailwire_smtp::{BodyType, Capabilities, ConnectionError, Mailbox, Reply, ReversePath};
 
 use super::tls::{Connection, Security, TransportError, TransportOptions};
+use super::{Conn, Source, SyncSource, block_on};
 
 /// Transport settings.
 #[derive(Debug, Clone, Default)]
@@ -382,32 +383,15 @@ pub(crate) fn prepare_streamed(
 /// module docs.
 #[derive(Debug)]
 pub struct SmtpTransport {
-    addr: String,
-    options: SmtpOptions,
-    conn: Connection,
-    s: Session,
-    out: Vec<u8>,
-    buf: Vec<u8>,
-    /// The last time a reply was read.
-    last_read: Instant,
+    core: Core<Connection>,
 }
 
 impl SmtpTransport {
     /// Connects, reads the greeting, says EHLO, runs STARTTLS and AUTH as
     /// configured, and returns once the session is ready for mail.
     pub fn connect(addr: &str, options: SmtpOptions) -> Result<SmtpTransport, SmtpError> {
-        let conn = Connection::connect(addr, &options.transport)?;
-        let mut t = SmtpTransport {
-            addr: addr.to_owned(),
-            s: Session::new(&options),
-            options,
-            conn,
-            out: Vec::with_capacity(DIRECT_WRITE),
-            buf: vec![0; 16 * 1024],
-            last_read: Instant::now(),
-        };
-        t.pump_until(|t| t.s.caps.is_some())?;
-        Ok(t)
+        let core = block_on(Core::connect(addr, options))?;
+        Ok(SmtpTransport { core })
     }
 
     /// Connects to the mail hosts of `domain` on `port` (25 for relay),
@@ -423,30 +407,11 @@ impl SmtpTransport {
         options: SmtpOptions,
     ) -> Result<SmtpTransport, SmtpError> {
         let hosts = resolver.mail_hosts_blocking(domain, port)?;
-        let mut last = super::mx::MxError::NoHost(domain.to_owned()).into();
-        for (addr, o) in super::mx::attempts(&hosts, &options) {
-            match SmtpTransport::connect(&addr, o) {
-                Ok(t) => return Ok(t),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+        let core = block_on(Core::connect_hosts(domain, &hosts, &options))?;
+        Ok(SmtpTransport { core })
     }
 
-    /// What the server offered (after TLS, its second EHLO reply).
-    pub fn capabilities(&self) -> Option<&Capabilities<'static>> {
-        self.s.caps.as_ref()
-    }
-
-    /// True under TLS.
-    pub fn is_tls(&self) -> bool {
-        self.conn.is_tls()
-    }
-
-    /// The SASL mechanism AUTH used, if any.
-    pub fn authenticated(&self) -> Option<Mechanism> {
-        self.s.authenticated
-    }
+    transport_accessors!();
 
     /// Sends an RFC 5322 message (as [`mailwire_mime::builder::MessageBuilder`]
     /// builds it): the envelope comes from its header (Sender or From; To,
@@ -458,13 +423,7 @@ impl SmtpTransport {
     /// `Ok` when at least one recipient got it (check
     /// [`Outcome::all_delivered`]); [`SmtpError::Refused`] when none did.
     pub fn send(&mut self, message: &[u8]) -> Result<Outcome, SmtpError> {
-        let (envelope, copy) = prepare(message)?;
-        match self.send_envelope(envelope.clone(), copy.clone()) {
-            Err(SmtpError::NotSent(MailError::EightBitUnsupported)) => {
-                self.send_envelope(envelope, downgrade(&copy))
-            }
-            r => r,
-        }
+        block_on(self.core.send(message))
     }
 
     /// Sends `message` as it is with the given envelope.
@@ -473,10 +432,7 @@ impl SmtpTransport {
         envelope: Envelope,
         message: Bytes,
     ) -> Result<Outcome, SmtpError> {
-        self.reconnect_if_closed()?;
-        let h = self.s.send_mail(envelope, message)?;
-        self.pump_until(|t| t.s.has_result(h))?;
-        self.s.take_result(h)
+        block_on(self.core.send_envelope(envelope, message))
     }
 
     /// Streams an RFC 5322 message from `message`: the header section
@@ -491,9 +447,7 @@ impl SmtpTransport {
         message: &mut dyn Read,
         size: Option<u64>,
     ) -> Result<Outcome, SmtpError> {
-        let (header, rest) = read_header(message)?;
-        let (envelope, size, head) = prepare_streamed(&header, &rest, size)?;
-        self.send_envelope_reader(envelope, size, &mut io::Cursor::new(head).chain(message))
+        block_on(self.core.send_reader(&mut SyncSource(message), size))
     }
 
     /// Streams `body` (the whole RFC 5322 message, sent as it is) with the
@@ -504,22 +458,152 @@ impl SmtpTransport {
         size: Option<u64>,
         body: &mut dyn Read,
     ) -> Result<Outcome, SmtpError> {
-        self.reconnect_if_closed()?;
+        block_on(
+            self.core
+                .send_envelope_reader(envelope, size, &mut SyncSource(body)),
+        )
+    }
+
+    /// NOOP (RFC 5321 §4.1.1.9): checks that the connection still works;
+    /// the server's reply.
+    pub fn noop(&mut self) -> Result<Reply<'static>, SmtpError> {
+        block_on(self.core.noop())
+    }
+
+    /// QUIT (RFC 5321 §4.1.1.10) and close.
+    pub fn quit(mut self) -> Result<(), SmtpError> {
+        block_on(self.core.quit())
+    }
+}
+
+/// The accessors the blocking and the tokio transport share (they read
+/// the session's state and do no I/O).
+macro_rules! transport_accessors {
+    () => {
+        /// What the server offered (after TLS, its second EHLO reply).
+        pub fn capabilities(&self) -> Option<&Capabilities<'static>> {
+            self.core.s.caps.as_ref()
+        }
+
+        /// True under TLS.
+        pub fn is_tls(&self) -> bool {
+            self.core.conn.is_tls()
+        }
+
+        /// The SASL mechanism AUTH used, if any.
+        pub fn authenticated(&self) -> Option<Mechanism> {
+            self.core.s.authenticated
+        }
+    };
+}
+pub(crate) use transport_accessors;
+
+/// The transport's logic, written once for the blocking and the tokio
+/// transport ([`Conn`] is their socket, [`Source`] their message reader;
+/// see [`super::block_on`]).
+#[derive(Debug)]
+pub(crate) struct Core<C> {
+    addr: String,
+    options: SmtpOptions,
+    pub(crate) conn: C,
+    pub(crate) s: Session,
+    out: Vec<u8>,
+    buf: Vec<u8>,
+    /// The last time a reply was read.
+    last_read: Instant,
+}
+
+impl<C: Conn> Core<C> {
+    /// Connects, reads the greeting, says EHLO, runs STARTTLS and AUTH as
+    /// configured; ready for mail.
+    pub(crate) async fn connect(addr: &str, options: SmtpOptions) -> Result<Core<C>, SmtpError> {
+        let conn = C::connect(addr, &options.transport).await?;
+        let mut t = Core {
+            addr: addr.to_owned(),
+            s: Session::new(&options),
+            options,
+            conn,
+            out: Vec::with_capacity(DIRECT_WRITE),
+            buf: vec![0; 16 * 1024],
+            last_read: Instant::now(),
+        };
+        t.pump_until(|t| t.s.caps.is_some()).await?;
+        Ok(t)
+    }
+
+    /// The first of `hosts` (a domain's mail hosts, best first) that
+    /// answers with a session ready for mail; the last failure otherwise.
+    #[cfg(feature = "mx")]
+    pub(crate) async fn connect_hosts(
+        domain: &str,
+        hosts: &[super::mx::MailHost],
+        options: &SmtpOptions,
+    ) -> Result<Core<C>, SmtpError> {
+        let mut last = super::mx::MxError::NoHost(domain.to_owned()).into();
+        for (addr, o) in super::mx::attempts(hosts, options) {
+            match Core::connect(&addr, o).await {
+                Ok(t) => return Ok(t),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    pub(crate) async fn send(&mut self, message: &[u8]) -> Result<Outcome, SmtpError> {
+        let (envelope, copy) = prepare(message)?;
+        match self.send_envelope(envelope.clone(), copy.clone()).await {
+            Err(SmtpError::NotSent(MailError::EightBitUnsupported)) => {
+                self.send_envelope(envelope, downgrade(&copy)).await
+            }
+            r => r,
+        }
+    }
+
+    pub(crate) async fn send_envelope(
+        &mut self,
+        envelope: Envelope,
+        message: Bytes,
+    ) -> Result<Outcome, SmtpError> {
+        self.reconnect_if_closed().await?;
+        let h = self.s.send_mail(envelope, message)?;
+        self.pump_until(|t| t.s.has_result(h)).await?;
+        self.s.take_result(h)
+    }
+
+    pub(crate) async fn send_reader(
+        &mut self,
+        message: &mut impl Source,
+        size: Option<u64>,
+    ) -> Result<Outcome, SmtpError> {
+        let (header, rest) = read_header(message).await?;
+        let (envelope, size, head) = prepare_streamed(&header, &rest, size)?;
+        let mut body = Prefixed {
+            head,
+            pos: 0,
+            rest: message,
+        };
+        self.send_envelope_reader(envelope, size, &mut body).await
+    }
+
+    pub(crate) async fn send_envelope_reader(
+        &mut self,
+        envelope: Envelope,
+        size: Option<u64>,
+        body: &mut impl Source,
+    ) -> Result<Outcome, SmtpError> {
+        self.reconnect_if_closed().await?;
         let mut st = self.s.start_streaming(envelope, size)?;
         loop {
             while self.s.wants_body(&st) {
                 let mut chunk = vec![0u8; READ_CHUNK];
-                let read = match body.read(&mut chunk) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    r => r.map(|n| {
-                        chunk.truncate(n);
-                        chunk
-                    }),
-                };
+                let read = body.read(&mut chunk).await.map(|n| {
+                    chunk.truncate(n);
+                    chunk
+                });
                 self.s.feed(&mut st, read);
             }
-            self.flush()?;
-            let drained = self.drain();
+            self.flush().await?;
+            let drained = self.drain().await;
             if self.s.has_result(st.handle) {
                 break;
             }
@@ -530,28 +614,25 @@ impl SmtpTransport {
             if self.s.wants_body(&st) {
                 continue;
             }
-            self.read_once()?;
+            self.read_once(None).await?;
         }
         self.s.finish_streaming(st)
     }
 
-    /// NOOP (RFC 5321 §4.1.1.9): checks that the connection still works;
-    /// the server's reply.
-    pub fn noop(&mut self) -> Result<Reply<'static>, SmtpError> {
-        self.reconnect_if_closed()?;
+    pub(crate) async fn noop(&mut self) -> Result<Reply<'static>, SmtpError> {
+        self.reconnect_if_closed().await?;
         self.s.noop = None;
         self.s.client.noop();
-        self.pump_until(|t| t.s.noop.is_some())?;
+        self.pump_until(|t| t.s.noop.is_some()).await?;
         self.s.noop.take().ok_or_else(|| self.s.closed_error())
     }
 
-    /// QUIT (RFC 5321 §4.1.1.10) and close.
-    pub fn quit(mut self) -> Result<(), SmtpError> {
+    pub(crate) async fn quit(&mut self) -> Result<(), SmtpError> {
         if self.s.closed.is_some() {
             return Ok(());
         }
         self.s.client.quit();
-        match self.pump_until(|_| false) {
+        match self.pump_until(|_| false).await {
             Err(SmtpError::Closed(ConnectionError::Quit)) | Ok(()) => Ok(()),
             Err(e) => Err(e),
         }
@@ -561,63 +642,56 @@ impl SmtpTransport {
 
     /// The server may drop an idle connection between messages (RFC 5321
     /// §4.5.3.2.7): open a new one, never in the middle of a message.
-    fn reconnect_if_closed(&mut self) -> Result<(), SmtpError> {
+    async fn reconnect_if_closed(&mut self) -> Result<(), SmtpError> {
         if self.s.closed.is_none() && self.last_read.elapsed() > IDLE_CHECK {
             // Whatever the server said meanwhile (421, or its FIN).
             let soon = Instant::now() + Duration::from_millis(1);
-            if super::block_on(super::read_once(
-                &mut self.s.client,
-                &mut self.conn,
-                &mut self.buf,
-                Some(soon),
-            ))
-            .is_err()
-            {
+            if self.read_once(Some(soon)).await.is_err() {
                 // A reset connection is as closed as one with a FIN.
                 self.s.closed = Some(ConnectionError::Eof);
             }
-            let _ = self.drain();
+            let _ = self.drain().await;
         }
         if !self.s.is_over() {
             return Ok(());
         }
-        *self = SmtpTransport::connect(&self.addr.clone(), self.options.clone())?;
+        *self = Core::connect(&self.addr.clone(), self.options.clone()).await?;
         Ok(())
     }
 
-    fn pump_until(&mut self, cond: impl Fn(&Self) -> bool) -> Result<(), SmtpError> {
+    async fn pump_until(&mut self, cond: impl Fn(&Self) -> bool) -> Result<(), SmtpError> {
         loop {
-            self.flush()?;
-            let r = self.drain();
+            self.flush().await?;
+            let r = self.drain().await;
             if cond(self) {
                 return Ok(());
             }
             r?;
-            self.flush()?;
-            self.read_once()?;
+            self.flush().await?;
+            self.read_once(None).await?;
         }
     }
 
     /// Writes what the machine has: small pieces gathered, large ones
     /// (BDAT content) written as they are.
-    fn flush(&mut self) -> Result<(), SmtpError> {
+    async fn flush(&mut self) -> Result<(), SmtpError> {
         while let Some(piece) = self.s.client.poll_transmit_bytes(Instant::now()) {
             if piece.len() >= DIRECT_WRITE {
-                self.write_out()?;
-                self.conn.write_all(&piece)?;
+                self.write_out().await?;
+                self.conn.write_all(&piece).await?;
             } else {
                 self.out.extend_from_slice(&piece);
                 if self.out.len() >= DIRECT_WRITE {
-                    self.write_out()?;
+                    self.write_out().await?;
                 }
             }
         }
-        self.write_out()
+        self.write_out().await
     }
 
-    fn write_out(&mut self) -> Result<(), SmtpError> {
+    async fn write_out(&mut self) -> Result<(), SmtpError> {
         if !self.out.is_empty() {
-            let r = self.conn.write_all(&self.out);
+            let r = self.conn.write_all(&self.out).await;
             self.out.clear();
             r?;
         }
@@ -625,19 +699,19 @@ impl SmtpTransport {
     }
 
     /// Takes every pending event.
-    fn drain(&mut self) -> Result<(), SmtpError> {
+    async fn drain(&mut self) -> Result<(), SmtpError> {
         while let Some(ev) = self.s.client.poll_event() {
             match self.s.on_event(ev) {
                 Action::StartTls => {
-                    self.flush()?;
-                    self.conn.start_tls()?;
+                    self.flush().await?;
+                    self.conn.start_tls().await?;
                     self.s.client.handle_tls_established(Instant::now());
-                    self.flush()?;
+                    self.flush().await?;
                 }
                 Action::Close => {
                     // The last bytes (QUIT), then the socket is closed.
-                    let _ = self.flush();
-                    self.conn.shutdown();
+                    let _ = self.flush().await;
+                    self.conn.shutdown().await;
                 }
                 Action::None => {}
             }
@@ -645,17 +719,31 @@ impl SmtpTransport {
         self.s.check()
     }
 
-    /// One read, bounded by the machine's deadline.
-    fn read_once(&mut self) -> Result<(), SmtpError> {
+    /// One read, bounded by the machine's deadline and `until`.
+    async fn read_once(&mut self, until: Option<Instant>) -> Result<(), SmtpError> {
         self.s.check()?;
-        super::block_on(super::read_once(
-            &mut self.s.client,
-            &mut self.conn,
-            &mut self.buf,
-            None,
-        ))?;
+        super::read_once(&mut self.s.client, &mut self.conn, &mut self.buf, until).await?;
         self.last_read = Instant::now();
         Ok(())
+    }
+}
+
+/// What was read past the header section, then the rest of the source.
+struct Prefixed<'a, S> {
+    head: Vec<u8>,
+    pos: usize,
+    rest: &'a mut S,
+}
+
+impl<S: Source> Source for Prefixed<'_, S> {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos < self.head.len() {
+            let n = buf.len().min(self.head.len() - self.pos);
+            buf[..n].copy_from_slice(&self.head[self.pos..self.pos + n]);
+            self.pos += n;
+            return Ok(n);
+        }
+        self.rest.read(buf).await
     }
 }
 
@@ -682,7 +770,7 @@ fn smtp_envelope(env: &mailwire_message::Envelope) -> Result<Envelope, SmtpError
 /// Reads up to the end of the header section (the empty line, CRLF or
 /// bare LF), at most [`MAX_HEADER`] octets; returns the header section
 /// with its empty line, and what was read after it.
-fn read_header(r: &mut dyn Read) -> Result<(Vec<u8>, Vec<u8>), SmtpError> {
+async fn read_header(r: &mut impl Source) -> Result<(Vec<u8>, Vec<u8>), SmtpError> {
     let mut buf = Vec::with_capacity(8192);
     let mut chunk = [0u8; 8192];
     loop {
@@ -693,11 +781,7 @@ fn read_header(r: &mut dyn Read) -> Result<(Vec<u8>, Vec<u8>), SmtpError> {
         if buf.len() > MAX_HEADER {
             return Err(SmtpError::HeaderTooLarge(MAX_HEADER));
         }
-        let n = match r.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(SmtpError::Source(e)),
-        };
+        let n = r.read(&mut chunk).await.map_err(SmtpError::Source)?;
         if n == 0 {
             // A message without a body: all of it is header.
             return Ok((buf, Vec::new()));
@@ -744,9 +828,30 @@ mod tests {
     #[test]
     fn read_header_keeps_the_body_read_past_it() {
         let mut r = io::Cursor::new(b"From: a@b.c\r\nBcc: x@y.z\r\n\r\nbody\r\n".to_vec());
-        let (h, rest) = read_header(&mut r).unwrap();
+        let (h, rest) = block_on(read_header(&mut SyncSource(&mut r))).unwrap();
         assert_eq!(h, b"From: a@b.c\r\nBcc: x@y.z\r\n\r\n");
         assert_eq!(rest, b"body\r\n");
+    }
+
+    #[test]
+    fn the_prefix_is_read_before_the_rest() {
+        let mut rest = io::Cursor::new(b"world".to_vec());
+        let mut src = SyncSource(&mut rest);
+        let mut p = Prefixed {
+            head: b"hello ".to_vec(),
+            pos: 0,
+            rest: &mut src,
+        };
+        let mut all = Vec::new();
+        let mut buf = [0u8; 4];
+        loop {
+            let n = block_on(p.read(&mut buf)).unwrap();
+            if n == 0 {
+                break;
+            }
+            all.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(all, b"hello world");
     }
 
     #[test]

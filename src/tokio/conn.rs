@@ -6,7 +6,7 @@ use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use ::tokio::net::TcpStream;
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
@@ -145,6 +145,12 @@ impl Connection {
 }
 
 impl crate::blocking::Conn for Connection {
+    fn connect(
+        addr: &str,
+        options: &TransportOptions,
+    ) -> impl Future<Output = Result<Self, TransportError>> {
+        Connection::connect(addr, options)
+    }
     fn read_until(
         &mut self,
         buf: &mut [u8],
@@ -175,5 +181,14 @@ impl<W: AsyncWrite + Unpin> crate::blocking::Sink for AsyncSink<'_, W> {
     }
     async fn finish(&mut self) -> io::Result<()> {
         self.0.flush().await
+    }
+}
+
+/// A tokio reader as a [`Source`](crate::blocking::Source).
+pub(crate) struct AsyncSource<'a, R>(pub(crate) &'a mut R);
+
+impl<R: AsyncRead + Unpin> crate::blocking::Source for AsyncSource<'_, R> {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf).await
     }
 }

@@ -36,7 +36,7 @@ pub use smtp::SmtpTransport;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blocking::{ImapOptions, Pop3Options};
+    use crate::blocking::{ImapOptions, Pop3Options, SmtpOptions};
     use std::time::Duration;
 
     fn send<T: Send>(_: &T) {}
@@ -57,6 +57,17 @@ mod tests {
         fn stream(s: &IdleStream<'_>) {
             send(s);
         }
-        let _ = (idle as fn(&mut ImapSession), stream as fn(&IdleStream<'_>));
+        fn smtp(t: &mut SmtpTransport, body: &mut &[u8]) {
+            send(&t.send(b"From: a@b.c\r\n\r\n"));
+            send(&t.send_reader(body, None));
+            send(&t.noop());
+        }
+        let smtp_connect = SmtpTransport::connect("127.0.0.1:1", SmtpOptions::new());
+        send(&smtp_connect);
+        let _ = (
+            idle as fn(&mut ImapSession),
+            stream as fn(&IdleStream<'_>),
+            smtp as fn(&mut SmtpTransport, &mut &[u8]),
+        );
     }
 }
