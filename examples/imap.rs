@@ -311,16 +311,7 @@ fn summary_line(s: &MessageSummary) -> String {
     let sum = head.summary();
     let date = sum
         .date
-        .map(|d| {
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}",
-                d.year(),
-                d.month(),
-                d.day(),
-                d.hour(),
-                d.minute()
-            )
-        })
+        .map(|d| d.to_short())
         .unwrap_or_else(|| "-".repeat(16));
     let from = sum
         .from

@@ -267,18 +267,37 @@ impl DateTime {
     /// `2005-05-17T15:58:25+02:00` (`-00:00` for an unknown offset, RFC 3339 §4.3).
     pub fn to_rfc3339(&self) -> String {
         let mut s = String::with_capacity(25);
-        s.push_str(&format!("{:04}-", self.year));
-        push2(&mut s, self.month);
-        s.push('-');
-        push2(&mut s, self.day);
-        s.push('T');
-        push2(&mut s, self.hour);
-        s.push(':');
-        push2(&mut s, self.minute);
+        self.write_date_minute(&mut s, 'T');
         s.push(':');
         push2(&mut s, self.second);
         self.write_offset(&mut s, true);
         s
+    }
+
+    /// The date and the time to the minute in the message's own offset,
+    /// as a message list shows them: `2005-05-17 15:58`.
+    ///
+    /// ```
+    /// use mailwire_message::DateTime;
+    /// let d = DateTime::from_unix(1_116_338_305, 120).unwrap();
+    /// assert_eq!(d.to_short(), "2005-05-17 15:58");
+    /// ```
+    pub fn to_short(&self) -> String {
+        let mut s = String::with_capacity(16);
+        self.write_date_minute(&mut s, ' ');
+        s
+    }
+
+    /// `YYYY-MM-DD` `sep` `HH:MM`.
+    fn write_date_minute(&self, s: &mut String, sep: char) {
+        s.push_str(&format!("{:04}-", self.year));
+        push2(s, self.month);
+        s.push('-');
+        push2(s, self.day);
+        s.push(sep);
+        push2(s, self.hour);
+        s.push(':');
+        push2(s, self.minute);
     }
 }
 

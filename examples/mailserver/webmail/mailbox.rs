@@ -252,16 +252,7 @@ fn row(folder: &Folder, m: &MsgFile) -> Row {
             let unix = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
             mailwire::message::DateTime::from_unix(i64::try_from(unix).ok()?, 0).ok()
         })
-        .map(|d| {
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}",
-                d.year(),
-                d.month(),
-                d.day(),
-                d.hour(),
-                d.minute()
-            )
-        })
+        .map(|d| d.to_short())
         .unwrap_or_default();
     Row {
         uid: m.uid,
