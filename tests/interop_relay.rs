@@ -257,9 +257,7 @@ fn tls_policy_require_defers_a_destination_without_starttls_then_bounces() {
         "{}",
         a.log()
     );
-    let bounces = a.wait_messages("alice", 1, Duration::from_secs(30));
-    assert_eq!(bounces.len(), 1, "{}", a.log());
-    let bounce = String::from_utf8(std::fs::read(&bounces[0]).unwrap()).unwrap();
+    let bounce = a.wait_one("alice", Duration::from_secs(30), "the bounce");
     for want in [
         "Final-Recipient: rfc822; x@c.test",
         "Status: 4.4.7",
@@ -306,9 +304,7 @@ fn tls_policy_require_verifies_the_certificate() {
     // Trusting B's certificate: delivered over TLS.
     let trusting = start("a1", &dir.join("b.pem"));
     submit(&trusting, "verified", &["demo@localhost"]);
-    let got = b.wait_messages("demo", 1, Duration::from_secs(30));
-    assert_eq!(got.len(), 1, "{}\n{}", trusting.log(), b.log());
-    let text = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    let text = b.wait_one("demo", Duration::from_secs(30), &trusting.log());
     assert!(text.contains("with ESMTPS"), "{text}");
     // Not trusting it: the handshake fails, the message stays queued.
     let doubting = start("a2", &dir.join("other.pem"));
@@ -360,8 +356,6 @@ fn every_fallback_at_once_to_a_plain_next_hop() {
     assert!(got.contains("MT-Priority: -4\n"), "{got}");
     let args = mail_args(got);
     assert!(!args.contains('='), "no parameter left: {args}");
-    let notices = a.wait_messages("alice", 1, Duration::from_secs(20));
-    assert_eq!(notices.len(), 1, "{}", a.log());
-    let notice = String::from_utf8(std::fs::read(&notices[0]).unwrap()).unwrap();
+    let notice = a.wait_one("alice", Duration::from_secs(20), "the relayed notice");
     assert!(notice.contains("Action: relayed"), "{notice}");
 }

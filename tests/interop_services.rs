@@ -191,9 +191,11 @@ fn vacation_reply_once_and_never_to_a_list() {
     let port = a.smtp().port();
     let (ok, out) = py_send(port, "carol@b.test", &["demo@a.test"], "vac-1");
     assert!(ok, "{out}");
-    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
-    assert_eq!(got.len(), 1, "the reply\nA:\n{}\nB:\n{}", a.log(), b.log());
-    let reply = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    let reply = b.wait_one(
+        "carol",
+        Duration::from_secs(30),
+        &format!("the reply\nA:\n{}", a.log()),
+    );
     let unfolded = reply.replace("\r\n ", " ").replace("\r\n\t", " ");
     for want in [
         "Return-Path: <>\r\n",
@@ -266,9 +268,11 @@ fn forward_file_with_srs_bounce_back_and_hop_limit() {
         "{kept}"
     );
     // ...the forwarded one an SRS sender of a.test.
-    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
-    assert_eq!(got.len(), 1, "forwarded\nA:\n{}\nB:\n{}", a.log(), b.log());
-    let fwd = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    let fwd = b.wait_one(
+        "carol",
+        Duration::from_secs(30),
+        &format!("forwarded\nA:\n{}", a.log()),
+    );
     let rp = fwd
         .strip_prefix("Return-Path: <")
         .and_then(|r| r.split_once('>'))
@@ -335,9 +339,11 @@ fn delivered_to_added_and_a_message_coming_back_bounced() {
         kept.starts_with("Return-Path: <carol@b.test>\r\nDelivered-To: alice@a.test\r\n"),
         "{kept}"
     );
-    let got = b.wait_messages("carol", 1, Duration::from_secs(30));
-    assert_eq!(got.len(), 1, "forwarded\nA:\n{}\nB:\n{}", a.log(), b.log());
-    let fwd = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    let fwd = b.wait_one(
+        "carol",
+        Duration::from_secs(30),
+        &format!("forwarded\nA:\n{}", a.log()),
+    );
     assert!(fwd.contains("\r\nDelivered-To: alice@a.test\r\n"), "{fwd}");
 
     // The message comes round again (as carol's forward file would send
@@ -555,9 +561,7 @@ fn dsn_delay_notice_once_after_the_delay_warning_time() {
     let (ok, out) =
         run(Command::new("python3").args(["-c", PY_DSN, &a.smtp().port().to_string(), spec]));
     assert!(ok, "{out}\n{}", a.log());
-    let got = a.wait_messages("alice", 1, Duration::from_secs(20));
-    assert_eq!(got.len(), 1, "{}", a.log());
-    let r = String::from_utf8(std::fs::read(&got[0]).unwrap()).unwrap();
+    let r = a.wait_one("alice", Duration::from_secs(20), "the delay notice");
     for want in [
         "Action: delayed",
         "Final-Recipient: rfc822; x@c.test",

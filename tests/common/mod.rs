@@ -326,6 +326,15 @@ impl MailServer {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+
+    /// The one message `user` gets within `timeout`, as text (lossy);
+    /// fails the test, with `context` and this server's log, when none or
+    /// more than one arrived.
+    pub fn wait_one(&self, user: &str, timeout: Duration, context: &str) -> String {
+        let got = self.wait_messages(user, 1, timeout);
+        assert_eq!(got.len(), 1, "{context}\n{}", self.log());
+        String::from_utf8_lossy(&std::fs::read(&got[0]).unwrap()).into_owned()
+    }
 }
 
 impl Drop for MailServer {
