@@ -1376,6 +1376,10 @@ caf=C3=A9 and a soft=\r\n break\r\n\
 AAFiaW5hcnkA/w==\r\n\
 --b\r\nContent-Type: text/plain\r\n\r\nplain part\r\n--b--\r\n";
 
+/// A message with a NUL in its body: `BODY[]` is an IMAP string and
+/// cannot carry it (RFC 3501 §4.3).
+const WITH_NUL: &[u8] = b"From: a@example.com\r\nSubject: nul\r\n\r\na\x00b\r\n";
+
 /// A message in an encoding no one knows (RFC 3516 §4.3: `UNKNOWN-CTE`).
 const BINARY_UNKNOWN: &[u8] = b"From: a@example.com\r\nSubject: odd\r\n\
 MIME-Version: 1.0\r\nContent-Transfer-Encoding: x-made-up\r\n\r\nzzzz\r\n";
@@ -1450,6 +1454,9 @@ typ, data = fetch("3", "(UID BINARY.PEEK[])")
 assert data[0][1] == with_nul and data[0][0].endswith(b"BINARY[] ~{%d}" % len(with_nul)), data
 typ, data = fetch("3", "(FLAGS)")
 assert b"\\Seen" not in data[0], data
+# BODY[] is an IMAP string: no NUL (RFC 3501 §4.3); 0x80 in its place, as Dovecot.
+typ, data = fetch("3", "(BODY.PEEK[])")
+assert data[0][1] == with_nul.replace(b"\x00", b"\x80") and data[0][0].endswith(b"BODY[] {%d}" % len(with_nul)), data
 typ, data = fetch("2", "(UID BINARY.PEEK[])")
 assert data[0][1].endswith(unknown) and data[0][0].endswith(b"BINARY[] {%d}" % len(data[0][1])), data
 typ, data = fetch("2", "(BINARY[])")
@@ -1483,7 +1490,7 @@ fn rfc3516_binary_with_imaplib() {
 }
 
 /// One IMAP session's output: its FETCH responses of BINARY items
-/// (literals included; Dovecot adds a `FETCH (UID n)` to a refusal) and
+/// One IMAP session's output: its FETCH responses of BINARY and BODY items
 /// each tagged reply's status with its response code (`NO [UNKNOWN-CTE]`),
 /// text dropped. Dovecot runs pipelined FETCH commands at once, so the
 /// responses are not cut per command: each command fetches other items.
@@ -1516,7 +1523,8 @@ fn fetches_and_statuses(out: &[u8]) -> (Vec<Vec<u8>>, BTreeMap<String, String>) 
             }
         }
         if resp.starts_with(b"* ") {
-            if resp.windows(7).any(|w| w == b" FETCH ") && resp.windows(6).any(|w| w == b"BINARY") {
+            let item = |name: &[u8]| resp.windows(name.len()).any(|w| w == name);
+            if item(b" FETCH ") && (item(b"BINARY") || item(b"BODY[")) {
                 fetches.push(resp);
             }
         } else if !resp.starts_with(b"+") && !resp.is_empty() {
@@ -1538,7 +1546,8 @@ fn fetches_and_statuses(out: &[u8]) -> (Vec<Vec<u8>>, BTreeMap<String, String>) 
 
 /// The mailserver and Dovecot answer the same BINARY fetches the same way
 /// on the same Maildir (both decode each part; both refuse an unknown
-/// encoding with `UNKNOWN-CTE`): every FETCH response and tagged status.
+/// encoding with `UNKNOWN-CTE`; both send a NUL of `BODY[]` as 0x80 and
+/// keep it in `BINARY[part]`): every FETCH response and tagged status.
 /// `BINARY[]` is left out: there the kit differs from Dovecot on purpose
 /// (see `mailwire_imap::kit`).
 #[test]
@@ -1559,6 +1568,7 @@ s.quit()
             srv.smtp().port().to_string(),
             hex(BINARY_MULTIPART),
             hex(BINARY_UNKNOWN),
+            hex(WITH_NUL),
         ],
     );
     let fetches: &[&str] = &[
@@ -1572,6 +1582,9 @@ s.quit()
         "FETCH 1 (BINARY.PEEK[2]<0.1>)",
         "FETCH 2 (BINARY.PEEK[1])",
         "FETCH 2 (BINARY.SIZE[1])",
+        "FETCH 3 (BODY.PEEK[])",
+        "FETCH 3 (BODY.PEEK[TEXT])",
+        "FETCH 3 (BINARY.PEEK[1])",
     ];
     let mut script = String::from("s EXAMINE INBOX\r\n");
     for (n, f) in fetches.iter().enumerate() {
@@ -1614,8 +1627,8 @@ s.quit()
             .collect()
     };
     assert_eq!(plain(ours), plain(theirs), "mailserver vs Dovecot");
-    // Not vacuous: eight FETCH responses, and the unknown encoding refused.
-    assert_eq!(plain_len, 8, "{our_status:?}");
+    // Not vacuous: eleven FETCH responses, and the unknown encoding refused.
+    assert_eq!(plain_len, 11, "{our_status:?}");
     assert_eq!(our_status["f8"], "NO [UNKNOWN-CTE", "{our_status:?}");
 }
 

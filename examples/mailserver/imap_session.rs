@@ -22,7 +22,7 @@
 //!   resynchronization reports every UID of the client's known set that is
 //!   gone, as RFC 7162 §3.2.5.2 allows), LITERAL+, BINARY (RFC 3516:
 //!   `BINARY[]` streams from the file like `BODY[]`, as a `literal8` only
-//!   when the message holds NUL; `BINARY[part]` is decoded by the kit in
+//!   when the message holds NUL, which `BODY[]` sends as 0x80 like Dovecot; `BINARY[part]` is decoded by the kit in
 //!   memory, at most `--max-size`; APPEND takes `~{n}`), MULTIAPPEND
 //!   (RFC 3502: the messages of one APPEND are added at once). Not offered:
 //!   QUOTA, METADATA.
@@ -1397,9 +1397,14 @@ impl Session<'_> {
             };
             let length = file.metadata()?.len();
             let mut item = item.clone();
+            // BODY[] and RFC822 are IMAP strings, which cannot hold NUL
+            // (RFC 3501 §4.3; RFC 9051 §4.3): each NUL goes out as 0x80,
+            // as Dovecot sends it. BINARY[] sends the octets as they are.
+            let mut no_nul = true;
             if let Streamed::Binary { literal8, .. } = &mut item {
                 // RFC 3516 §4.2: `~{n}` only when the data holds NUL.
                 *literal8 = holds_nul(&mut file)?;
+                no_nul = false;
             }
             let head = FetchLiteral {
                 seq,
@@ -1421,6 +1426,11 @@ impl Session<'_> {
                         io::ErrorKind::UnexpectedEof,
                         "message file shrank while sent",
                     ));
+                }
+                if no_nul {
+                    for b in buf[..n].iter_mut().filter(|b| **b == 0) {
+                        *b = 0x80;
+                    }
                 }
                 let _ = m.send_literal_chunk(handle, &buf[..n]);
                 left -= n as u64;

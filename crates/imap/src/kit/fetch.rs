@@ -92,9 +92,15 @@ impl Message {
                 text,
             })
         };
+        // An IMAP string cannot hold NUL (RFC 3501 §4.3): a section with
+        // one is copied with 0x80 in its place (as Dovecot sends it);
+        // BINARY keeps the octets.
         let string = |d: Option<Data>| -> Option<IString<'s>> {
             d.map(|d| match d {
-                Data::Slice(s, r) => IString::from_literal(self.stream_slice(s, r)),
+                Data::Slice(s, r) => match self.stream_slice(s, r) {
+                    b if b.contains(&0) => istr(b.to_vec()),
+                    b => IString::from_literal(b),
+                },
                 Data::Owned(v) => istr(v),
             })
         };
@@ -234,6 +240,25 @@ BODY (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7bit\" 3028 92))\r
         let base = m.raw().as_ptr() as usize;
         assert_eq!(s.as_bytes().as_ptr() as usize - base, 342);
         assert!(matches!(s.into_inner(), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn rfc3501_4_3_a_nul_of_a_section_goes_out_as_0x80() {
+        let m = Message::parse(b"Subject: nul\r\n\r\na\x00b\r\n".to_vec());
+        let text = FetchAttr::Rfc822Text;
+        let Some(FetchItem::Rfc822Text(Some(s))) = m.fetch(&text).unwrap() else {
+            panic!()
+        };
+        assert_eq!(s.as_bytes(), b"a\x80b\r\n");
+        let binary = FetchAttr::Binary {
+            part: vec![NonZeroU32::MIN],
+            partial: None,
+            peek: true,
+        };
+        let Some(FetchItem::Binary { data, .. }) = m.fetch(&binary).unwrap() else {
+            panic!()
+        };
+        assert_eq!(data.map(|d| d.0.into_owned()), Some(b"a\x00b\r\n".to_vec()));
     }
 
     #[test]
