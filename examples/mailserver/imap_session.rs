@@ -357,11 +357,25 @@ impl Selected {
     }
 
     /// The metadata and lazily loaded content of messages, for the kit's
-    /// SEARCH, SORT and THREAD.
-    fn rows(&self, seqs: &[u32]) -> Vec<(MessageMeta<'_>, LazyContent<'_>)> {
-        kit_rows(&self.mb, &self.files, &self.folder, seqs)
+    /// SEARCH (`Load::Whole`), SORT and THREAD (`Load::Header`).
+    fn rows(&self, seqs: &[u32], load: Load) -> Vec<(MessageMeta<'_>, LazyContent<'_>)> {
+        kit_rows(&self.mb, &self.files, &self.folder, seqs, load)
     }
 }
+
+/// How much of a message file the kit's rows load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Load {
+    /// All of it (SEARCH may look into bodies).
+    Whole,
+    /// The header section only, at most [`MAX_HEADER_READ`]: every SORT
+    /// key (RFC 5256 §3) and THREAD's fields are header fields or the
+    /// metadata, so a sort reads no bodies.
+    Header,
+}
+
+/// The most of a message file read for its header section.
+const MAX_HEADER_READ: u64 = 64 * 1024;
 
 /// The kit's rows for SEARCH, SORT and THREAD: the metadata of each
 /// sequence number of `mb` (whose messages are `files`, in order) and a
@@ -371,6 +385,7 @@ pub(crate) fn kit_rows<'a>(
     files: &'a [MsgFile],
     folder: &'a Folder,
     seqs: &[u32],
+    load: Load,
 ) -> Vec<(MessageMeta<'a>, LazyContent<'a>)> {
     seqs.iter()
         .filter_map(|&seq| {
@@ -380,11 +395,47 @@ pub(crate) fn kit_rows<'a>(
             let (date, size) = date_and_size(path.as_ref(), m);
             let meta = MessageMeta::of(seq, e, date, size);
             let content = LazyContent::new(move || {
-                Message::parse(path.and_then(|p| fs::read(p).ok()).unwrap_or_default())
+                let raw = path.and_then(|p| match load {
+                    Load::Whole => fs::read(p).ok(),
+                    Load::Header => read_header(&p).ok(),
+                });
+                Message::parse(raw.unwrap_or_default())
             });
             Some((meta, content))
         })
         .collect()
+}
+
+/// The header section of a message file with its empty line (the first
+/// [`MAX_HEADER_READ`] octets when it is longer, or the whole file when it
+/// has no body).
+pub(crate) fn read_header(path: &Path) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    File::open(path)?
+        .take(MAX_HEADER_READ)
+        .read_to_end(&mut buf)?;
+    let end = header_end(&buf).unwrap_or(buf.len());
+    buf.truncate(end);
+    Ok(buf)
+}
+
+/// Where the header section ends (after its empty line, CRLF or LF).
+fn header_end(buf: &[u8]) -> Option<usize> {
+    match buf {
+        [b'\n', ..] => return Some(1),
+        [b'\r', b'\n', ..] => return Some(2),
+        _ => {}
+    }
+    let mut from = 0;
+    while let Some(i) = buf[from..].iter().position(|&b| b == b'\n') {
+        let after = from + i + 1;
+        match &buf[after..] {
+            [b'\n', ..] => return Some(after + 1),
+            [b'\r', b'\n', ..] => return Some(after + 2),
+            _ => from = after,
+        }
+    }
+    None
 }
 
 /// `* seq FETCH (FLAGS (...) [UID n] [MODSEQ (m)])`.
@@ -741,8 +792,11 @@ impl Session<'_> {
                     Ok((sel, r)) => (sel, r.numbers),
                     Err(c) => return c,
                 };
-                let numbers =
-                    mailwire::imap::kit::sort::sort(criteria.as_ref(), uid, sel.rows(&seqs));
+                let numbers = mailwire::imap::kit::sort::sort(
+                    criteria.as_ref(),
+                    uid,
+                    sel.rows(&seqs, Load::Header),
+                );
                 let _ = m.send_data(
                     handle,
                     Data::Sort {
@@ -764,10 +818,13 @@ impl Session<'_> {
                 };
                 let threads = match algorithm {
                     ThreadAlgorithm::References => {
-                        mailwire::imap::kit::thread::references(uid, sel.rows(&seqs))
+                        mailwire::imap::kit::thread::references(uid, sel.rows(&seqs, Load::Header))
                     }
                     ThreadAlgorithm::OrderedSubject => {
-                        mailwire::imap::kit::thread::ordered_subject(uid, sel.rows(&seqs))
+                        mailwire::imap::kit::thread::ordered_subject(
+                            uid,
+                            sel.rows(&seqs, Load::Header),
+                        )
                     }
                     ThreadAlgorithm::Other(_) => {
                         return Completion::bad("unknown THREAD algorithm");
@@ -1528,7 +1585,10 @@ impl Session<'_> {
             .map_or(0, |d| d.as_secs() as i64);
         let ctx = SearchContext::of(&sel.mb, now);
         let all: Vec<u32> = (1..=sel.mb.len()).collect();
-        Ok((sel, search::search(&query, &ctx, false, sel.rows(&all))))
+        Ok((
+            sel,
+            search::search(&query, &ctx, false, sel.rows(&all, Load::Whole)),
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1953,6 +2013,17 @@ pub(crate) fn serve(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn header_end() {
+        use super::header_end;
+        assert_eq!(header_end(b"A: b\r\n\r\nbody"), Some(8));
+        assert_eq!(header_end(b"A: b\n\nbody"), Some(6));
+        assert_eq!(header_end(b"A: b\r\n"), None);
+        assert_eq!(header_end(b"\r\nbody"), Some(2));
+        assert_eq!(header_end(b"\nbody"), Some(1));
+        assert_eq!(header_end(b"A: b\r\n c\r\n\r\n"), Some(12));
+    }
+
     use super::*;
 
     #[test]

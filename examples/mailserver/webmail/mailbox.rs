@@ -14,7 +14,7 @@ use mailwire::imap::kit::search::{self, Query, SearchContext};
 use mailwire::imap::{IString, SearchKey, SortCriterion, SortKey};
 use mailwire::pop3::WireSize;
 
-use crate::imap_session::kit_rows;
+use crate::imap_session::{Load, kit_rows, read_header};
 use crate::maildir::{create_new, queue_id};
 use crate::mailstore::folder::{MsgFile, new_base};
 use crate::mailstore::{Folder, MailStore, StoreError};
@@ -199,7 +199,13 @@ pub(crate) fn list(
         let query =
             Query::new(&[key], Some(b"UTF-8")).map_err(|e| WebError::Refused(e.to_string()))?;
         let ctx = SearchContext::of(&mb, unix_now() as i64);
-        search::search(&query, &ctx, false, kit_rows(&mb, &files, &folder, &all)).numbers
+        search::search(
+            &query,
+            &ctx,
+            false,
+            kit_rows(&mb, &files, &folder, &all, Load::Whole),
+        )
+        .numbers
     };
     let key = match q.sort {
         Sort::Date => SortKey::Date,
@@ -210,8 +216,11 @@ pub(crate) fn list(
         reverse: !q.ascending,
         key,
     }];
-    let order =
-        mailwire::imap::kit::sort::sort(&criteria, false, kit_rows(&mb, &files, &folder, &seqs));
+    let order = mailwire::imap::kit::sort::sort(
+        &criteria,
+        false,
+        kit_rows(&mb, &files, &folder, &seqs, Load::Header),
+    );
     let matched = order.len();
     let rows = order
         .iter()
@@ -262,26 +271,6 @@ fn row(folder: &Folder, m: &MsgFile) -> Row {
         seen: m.flags.system.contains(SystemFlags::SEEN),
         flagged: m.flags.system.contains(SystemFlags::FLAGGED),
     }
-}
-
-/// The header section of a message file (the first 64 KiB at most).
-fn read_header(path: &std::path::Path) -> io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    let mut buf = Vec::new();
-    fs::File::open(path)?
-        .take(64 * 1024)
-        .read_to_end(&mut buf)?;
-    let end = memchr_header_end(&buf).unwrap_or(buf.len());
-    buf.truncate(end);
-    Ok(buf)
-}
-
-/// Where the header section ends (after its empty line).
-fn memchr_header_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| i + 4)
-        .or_else(|| buf.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
 }
 
 /// A message of `user`'s folder: its file record and content.
@@ -615,13 +604,6 @@ mod tests {
             load(&mail, "other", "INBOX", uid),
             Err(WebError::NotFound)
         ));
-    }
-
-    #[test]
-    fn header_end() {
-        assert_eq!(memchr_header_end(b"A: b\r\n\r\nbody"), Some(8));
-        assert_eq!(memchr_header_end(b"A: b\n\nbody"), Some(6));
-        assert_eq!(memchr_header_end(b"A: b\r\n"), None);
     }
 
     #[test]
