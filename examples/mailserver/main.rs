@@ -27,6 +27,7 @@ mod bounce;
 mod config;
 mod config_file;
 mod delivery;
+mod dkim;
 mod driver;
 mod hops;
 mod imap_session;
@@ -230,6 +231,18 @@ fn accept_loop(listener: TcpListener, port: Port, pool: Arc<Pool>, shutdown: Arc
     }
 }
 
+/// The webmail's HTTPS base URL for the lists' one-click links:
+/// `--public-url`, or else the `--https` listener under the hostname.
+fn public_url(cfg: &Config, web: &[(&str, SocketAddr)]) -> Option<String> {
+    cfg.public_url.clone().or_else(|| {
+        let (_, addr) = web.iter().find(|(n, _)| *n == "https")?;
+        Some(match addr.port() {
+            443 => format!("https://{}", cfg.hostname),
+            p => format!("https://{}:{p}", cfg.hostname),
+        })
+    })
+}
+
 fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(addr).map_err(|e| format!("--{name} {addr}: cannot listen: {e}"))
 }
@@ -260,21 +273,8 @@ fn run(cfg: Config) -> Result<(), String> {
         }
     };
     let tls = tls::server_config(certs, key)?;
-    let accounts = accounts::Accounts::new(&cfg.users)?;
-    let shutdown = Arc::new(AtomicBool::new(false));
-    let queue = store.queue.clone();
-    let shared = Arc::new(Shared {
-        store,
-        tls,
-        accounts,
-        limiter: Limiter::new(cfg.limits),
-        auth_guard: auth_guard::AuthGuard::new(cfg.auth),
-        srs: srs::Srs::open(&cfg.data)
-            .map_err(|e| format!("{}: SRS secret: {e}", cfg.data.display()))?,
-        shutdown: shutdown.clone(),
-    });
-
     let mut listeners = Vec::new();
+
     for (name, addr, port) in [
         ("smtp", cfg.smtp, Port::Mta),
         ("submission", cfg.submission, Port::Submission),
@@ -302,6 +302,21 @@ fn run(cfg: Config) -> Result<(), String> {
         return Err("no port to listen on".into());
     }
     let web_addrs: Vec<(&str, SocketAddr)> = web.iter().map(|(n, _, a)| (*n, *a)).collect();
+    let accounts = accounts::Accounts::new(&cfg.users)?;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let queue = store.queue.clone();
+    let shared = Arc::new(Shared {
+        store,
+        tls,
+        accounts,
+        limiter: Limiter::new(cfg.limits),
+        auth_guard: auth_guard::AuthGuard::new(cfg.auth),
+        srs: srs::Srs::open(&cfg.data)
+            .map_err(|e| format!("{}: SRS secret: {e}", cfg.data.display()))?,
+        public_url: public_url(&cfg, &web_addrs),
+        dkim: dkim::Signers::load(&cfg.dkim)?,
+        shutdown: shutdown.clone(),
+    });
     let (mut http, mut https) = (None, None);
     for (name, l, _) in web {
         if name == "https" {
@@ -526,6 +541,20 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("mailserver passwd: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(Command::DkimKeygen {
+            domain,
+            selector,
+            out,
+        }) => match dkim::keygen(&domain, &selector, &out) {
+            Ok(record) => {
+                println!("{record}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("mailserver dkim-keygen: {e}");
                 ExitCode::FAILURE
             }
         },

@@ -70,8 +70,14 @@ pub(crate) struct Shared {
     pub(crate) limiter: Arc<Limiter>,
     /// Failed AUTH attempts per client address.
     pub(crate) auth_guard: AuthGuard,
-    /// The sender rewriting of forwarded mail.
+    /// The sender rewriting of forwarded mail (its secret also makes the
+    /// list tokens).
     pub(crate) srs: crate::srs::Srs,
+    /// The webmail's HTTPS base URL (`https://host[:port]`, no final
+    /// slash), for the lists' one-click unsubscribe links (RFC 8058).
+    pub(crate) public_url: Option<String>,
+    /// The DKIM keys (`--dkim`).
+    pub(crate) dkim: crate::dkim::Signers,
     /// Set by SIGTERM: finish open transactions, take no new ones.
     pub(crate) shutdown: Arc<AtomicBool>,
 }
@@ -579,17 +585,10 @@ impl<'a> Session<'a> {
             };
             match role {
                 crate::list::Role::Post => {
-                    crate::list::post(store, list, conf, &content)?;
+                    crate::list::post(self.shared, list, conf, &content)?;
                 }
                 crate::list::Role::Request => {
-                    crate::list::request(
-                        store,
-                        &self.shared.srs,
-                        list,
-                        conf,
-                        &tx.sender,
-                        &content,
-                    )?;
+                    crate::list::request(self.shared, list, conf, &tx.sender, &content)?;
                 }
                 crate::list::Role::Bounce(member) => {
                     crate::list::bounce(&store.cfg.data, list, member.as_deref())?;
