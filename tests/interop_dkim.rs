@@ -1,0 +1,353 @@
+//! Interop tests of the mailserver example's list mail with RFC 8058
+//! one-click unsubscription and DKIM (RFC 6376, RFC 8463): Python's
+//! `dkimpy` (with `pynacl` for Ed25519) verifies a list post as a member
+//! received it, with both an RSA and an Ed25519 key; curl makes the
+//! one-click POST to the URL of the received `List-Unsubscribe` field.
+//!
+//! Run them with `cargo test --release -p mailwire --test interop_dkim
+//! -- --ignored --test-threads=1` after `bash .ci/install-peers`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+/// Sends a post from the MTA port.
+const PY_POST: &str = r#"
+import smtplib, sys
+port, sender, rcpt, marker = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = smtplib.SMTP("127.0.0.1", port)
+msg = ("From: Alice <%s>\r\nTo: <%s>\r\nSubject: post %s\r\nDate: Fri, 4 Dec 2026 10:00:00 +0000\r\n"
+       "Message-ID: <%s@a.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+       "\r\nhello  %s \r\n\r\n\r\n") % (sender, rcpt, marker, marker, marker)
+c.sendmail(sender, [rcpt], msg)
+c.quit()
+"#;
+
+/// Verifies every DKIM signature of the message in argv[1] with the DNS
+/// records given as `NAME=RECORD` arguments; prints one line per signature
+/// (`ok ALGORITHM H-TAG` or `bad ...`), then the result for a copy with
+/// the List-Unsubscribe-Post field changed and one with the body changed.
+const PY_VERIFY: &str = r#"
+import sys, dkim
+msg = open(sys.argv[1], "rb").read()
+records = dict(a.split("=", 1) for a in sys.argv[2:])
+def dns(name, timeout=5):
+    return records.get(name.decode().rstrip("."), "").encode() or None
+def check(m):
+    d = dkim.DKIM(m)
+    sigs = [v for (k, v) in d.headers if k.lower() == b"dkim-signature"]
+    out = []
+    for i, s in enumerate(sigs):
+        tags = dkim.util.parse_tag_value(s)
+        try:
+            ok = d.verify(idx=i, dnsfunc=dns)
+        except dkim.DKIMException:
+            ok = False
+        out.append("%s %s %s" % ("ok" if ok else "bad", tags[b"a"].decode(), b"".join(tags[b"h"].split()).decode().lower()))
+    return out
+for line in check(msg):
+    print(line)
+tampered = msg.replace(b"List-Unsubscribe=One-Click", b"List-Unsubscribe=Two-Click")
+assert tampered != msg
+print("header-tampered", " ".join(l.split()[0] for l in check(tampered)))
+body = msg.replace(b"hello ", b"HELLO ")
+assert body != msg
+print("body-tampered", " ".join(l.split()[0] for l in check(body)))
+"#;
+
+/// The unfolded value of the first `name` field of a message.
+fn field(msg: &str, name: &str) -> Option<String> {
+    let header = msg.split("\r\n\r\n").next()?;
+    let unfolded = header.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+/// The address of the banner line `NAME listening on ADDR`.
+fn banner_addr(srv: &MailServer, name: &str) -> SocketAddr {
+    srv.stdout
+        .lines()
+        .find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() >= 4 && w[0] == name && w[1] == "listening").then(|| w[3].parse().ok())?
+        })
+        .expect("listener in the banner")
+}
+
+/// curl to the webmail (as `a.test`, its self-signed certificate not
+/// verified); returns the status code and the body.
+fn curl(https: SocketAddr, url: &str, args: &[&str]) -> (u16, String) {
+    let resolve = format!("a.test:{}:127.0.0.1", https.port());
+    let out = Command::new("curl")
+        .args(["-sk", "--resolve", &resolve, "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// The RSA key (openssl) and its DNS record (`p=` the SubjectPublicKeyInfo).
+fn rsa_key(dir: &Path) -> (String, String) {
+    let key = dir.join("rsa.pem");
+    let (ok, out) = run(Command::new("openssl").args([
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        key.to_str().unwrap(),
+    ]));
+    assert!(ok, "{out}");
+    let der = Command::new("openssl")
+        .args([
+            "pkey",
+            "-pubout",
+            "-outform",
+            "DER",
+            "-in",
+            key.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(der.status.success());
+    use base64::Engine as _;
+    let p = base64::engine::general_purpose::STANDARD.encode(der.stdout);
+    (key.display().to_string(), format!("v=DKIM1; k=rsa; p={p}"))
+}
+
+#[test]
+#[ignore = "interop: needs python3 with dkimpy and pynacl, curl, openssl (bash .ci/install-peers); starts a mailserver"]
+fn list_post_dkim_verified_by_dkimpy_and_one_click_unsubscribe_with_curl() {
+    if !have("python3")
+        || !have("curl")
+        || !have("openssl")
+        || !have_python_module("dkim")
+        || !have_python_module("nacl")
+    {
+        return;
+    }
+    let dir = scratch("dkim");
+    let members = dir.join("team.members");
+    std::fs::write(&members, "alice@a.test\nCarol@a.test\n").unwrap();
+
+    // Keys: Ed25519 from the server's own dkim-keygen, RSA from openssl.
+    let ed = dir.join("ed.pem");
+    let out = Command::new(example("mailserver"))
+        .args(["dkim-keygen", "--domain", "a.test", "--selector", "ed"])
+        .arg("--out")
+        .arg(&ed)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let (name, txt) = printed
+        .trim()
+        .split_once(". IN TXT ")
+        .expect("a TXT record");
+    assert_eq!(name, "ed._domainkey.a.test");
+    let ed_record = txt.trim_matches('"').to_string();
+    assert!(
+        ed_record.starts_with("v=DKIM1; k=ed25519; p="),
+        "{ed_record}"
+    );
+    let (rsa, rsa_record) = rsa_key(&dir);
+
+    let list = format!("team@a.test={}", members.display());
+    let dkim_ed = format!("a.test:ed:{}", ed.display());
+    let dkim_rsa = format!("a.test:rsa:{rsa}");
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &[
+            "--domain",
+            "a.test",
+            "--user",
+            "alice:pa",
+            "--user",
+            "carol:pc",
+            "--list",
+            &list,
+            "--https",
+            "127.0.0.1:0",
+            "--dkim",
+            &dkim_rsa,
+            "--dkim",
+            &dkim_ed,
+        ],
+    );
+    let https = banner_addr(&srv, "https");
+    let port = srv.smtp().port();
+    let post = |marker: &str| {
+        let (ok, out) = run(Command::new("python3").args([
+            "-c",
+            PY_POST,
+            &port.to_string(),
+            "alice@a.test",
+            "team@a.test",
+            marker,
+        ]));
+        assert!(ok, "{out}");
+    };
+
+    post("one");
+    let raw = find_one(&srv, "carol", "post one");
+    let copy = String::from_utf8(raw.clone()).unwrap();
+    assert_eq!(
+        field(&copy, "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click"),
+        "{copy}"
+    );
+    let unsub = field(&copy, "List-Unsubscribe").unwrap();
+    let url = unsub
+        .strip_prefix('<')
+        .and_then(|u| u.split_once('>'))
+        .map(|(u, _)| u.to_string())
+        .unwrap();
+    let prefix = format!("https://a.test:{}/unsubscribe/", https.port());
+    assert!(url.starts_with(&prefix), "{url}");
+    assert!(
+        unsub.ends_with("<mailto:team-request@a.test?subject=unsubscribe>"),
+        "{unsub}"
+    );
+
+    // dkimpy verifies both signatures, which cover the list fields; a
+    // changed signed field or body fails both.
+    let stored = dir.join("carol.eml");
+    std::fs::write(&stored, &raw).unwrap();
+    let (ok, out) = run(Command::new("python3")
+        .args(["-c", PY_VERIFY])
+        .arg(&stored)
+        .arg(format!("ed._domainkey.a.test={ed_record}"))
+        .arg(format!("rsa._domainkey.a.test={rsa_record}")));
+    assert!(ok, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let mut algs: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("ok "))
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    algs.sort();
+    assert_eq!(algs, ["ed25519-sha256", "rsa-sha256"], "{out}");
+    for l in lines.iter().filter(|l| l.starts_with("ok ")) {
+        let h = l.split(' ').nth(2).unwrap();
+        for name in [
+            "from",
+            "to",
+            "subject",
+            "date",
+            "message-id",
+            "mime-version",
+            "content-type",
+            "list-id",
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+        ] {
+            assert!(h.split(':').any(|n| n == name), "h= lacks {name}: {l}");
+        }
+    }
+    assert!(lines.contains(&"header-tampered bad bad"), "{out}");
+    assert!(lines.contains(&"body-tampered bad bad"), "{out}");
+
+    // A GET shows the button and changes nothing.
+    let (code, page) = curl(https, &url, &[]);
+    assert_eq!(code, 200, "{page}");
+    assert!(
+        page.contains(r#"method="post""#) && page.contains("One-Click"),
+        "{page}"
+    );
+    assert!(
+        std::fs::read_to_string(&members)
+            .unwrap()
+            .contains("Carol@a.test")
+    );
+
+    // A forged token (another member's name, or a changed MAC) is refused.
+    let token = url.strip_prefix(&prefix).unwrap();
+    let mut forged = token.to_string();
+    let last = if forged.ends_with('A') { "B" } else { "A" };
+    forged.replace_range(forged.len() - 1.., last);
+    let mut other = token.to_string();
+    other.replace_range(..1, if other.starts_with('A') { "B" } else { "A" });
+    for bad in [forged, other, "bm90LWEtdG9rZW4".to_string()] {
+        let (code, _) = curl(
+            https,
+            &format!("{prefix}{bad}"),
+            &["-d", "List-Unsubscribe=One-Click"],
+        );
+        assert_eq!(code, 404, "{bad}");
+    }
+    // Without the form field: 400.
+    let (code, _) = curl(https, &url, &["-d", "List-Unsubscribe=Yes"]);
+    assert_eq!(code, 400);
+    assert!(
+        std::fs::read_to_string(&members)
+            .unwrap()
+            .contains("Carol@a.test")
+    );
+
+    // The one-click POST (no cookie) removes the member; again: still 200.
+    for _ in 0..2 {
+        let (code, page) = curl(https, &url, &["-d", "List-Unsubscribe=One-Click"]);
+        assert_eq!(code, 200, "{page}");
+        assert!(page.contains("no longer receives"), "{page}");
+    }
+    assert_eq!(std::fs::read_to_string(&members).unwrap(), "alice@a.test\n");
+    assert!(wait_log(
+        &srv,
+        "unsubscribed by one-click",
+        Duration::from_secs(5)
+    ));
+
+    // The next post reaches alice only.
+    post("two");
+    find_one(&srv, "alice", "post two");
+    assert_eq!(srv.messages("carol").len(), 1);
+}
+
+#[test]
+#[ignore = "interop: needs python3 and curl (bash .ci/install-peers); starts a mailserver"]
+fn without_https_url_the_list_offers_mailto_only() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("dkim-plain");
+    let members = dir.join("team.members");
+    std::fs::write(&members, "alice@a.test\n").unwrap();
+    let list = format!("team@a.test={}", members.display());
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &["--domain", "a.test", "--user", "alice:pa", "--list", &list],
+    );
+    let (ok, out) = run(Command::new("python3").args([
+        "-c",
+        PY_POST,
+        &srv.smtp().port().to_string(),
+        "alice@a.test",
+        "team@a.test",
+        "plain",
+    ]));
+    assert!(ok, "{out}");
+    let copy = String::from_utf8(find_one(&srv, "alice", "post plain")).unwrap();
+    assert_eq!(
+        field(&copy, "List-Unsubscribe").as_deref(),
+        Some("<mailto:team-request@a.test?subject=unsubscribe>")
+    );
+    assert_eq!(field(&copy, "List-Unsubscribe-Post"), None);
+    assert_eq!(
+        field(&copy, "DKIM-Signature"),
+        None,
+        "no --dkim, no signature"
+    );
+}
