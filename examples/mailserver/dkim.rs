@@ -18,10 +18,13 @@
 //!   each name as many times as the field occurs; `bh=` (§3.7) the SHA-256
 //!   of the canonical body; `t=` the signing time; no `l=` (the whole body
 //!   is signed).
-//! - Where: the list posts and the list's answers (signed for the list's
+//! - What and where: the list posts and the list's answers, for the list's
 //!   domain, once per member copy, before [`crate::store::Store::inject`]
-//!   makes them durable). A message is signed once, before it is queued,
-//!   so every retry sends the same bytes.
+//!   makes them durable; the messages of authenticated users (submission
+//!   after AUTH, the webmail) whose From domain has a key, at the end of
+//!   DATA, before the store's commit, so local copies and queued ones are
+//!   signed alike. A message is signed once, before it is queued, so every
+//!   retry sends the same bytes. Mail relayed for others is not signed.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -109,6 +112,25 @@ impl Signers {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Signers)
+    }
+
+    /// Whether there is a key for `domain`.
+    pub(crate) fn signs(&self, domain: &str) -> bool {
+        self.0.iter().any(|s| s.domain.eq_ignore_ascii_case(domain))
+    }
+
+    /// Whether there is no key at all.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `msg` signed for the domain of its From address (the submissions of
+    /// authenticated users), or as it is.
+    pub(crate) fn sign_as_from(&self, msg: &[u8], now: u64) -> Vec<u8> {
+        match from_domain(msg) {
+            Some(d) => self.sign(&d, msg, now),
+            None => msg.to_vec(),
+        }
     }
 
     /// `msg` with a DKIM-Signature field in front for every key of
@@ -265,6 +287,24 @@ fn field_name(f: &[u8]) -> &str {
     std::str::from_utf8(name)
         .unwrap_or_default()
         .trim_matches([' ', '\t'])
+}
+
+/// The domain (lower case) of the first address of the From field of
+/// `msg` (which may be the header section alone, or its start): the
+/// `<addr-spec>` if there is one, else the value.
+pub(crate) fn from_domain(msg: &[u8]) -> Option<String> {
+    let (header, _) = split_message(msg);
+    let field = fields(header)
+        .into_iter()
+        .find(|f| field_name(f).eq_ignore_ascii_case("from"))?;
+    let canon = relaxed_header(field);
+    let value = canon.split_once(':')?.1.trim_end();
+    let addr = match value.split_once('<') {
+        Some((_, rest)) => rest.split_once('>')?.0,
+        None => value,
+    };
+    let domain = addr.rsplit_once('@')?.1.trim().to_ascii_lowercase();
+    dns_name(&domain).then_some(domain)
 }
 
 /// The fields signed, as they occur (§5.4.1's recommended set, and the
@@ -437,6 +477,29 @@ mod tests {
             field_name(b"List-Unsubscribe-Post : x"),
             "List-Unsubscribe-Post"
         );
+    }
+
+    #[test]
+    fn from_domains() {
+        for (msg, d) in [
+            (&b"From: <x@A.test>\r\n\r\nbody"[..], Some("a.test")),
+            (
+                b"Subject: s\r\nFrom: \"b@c\" <x@a.test>\r\n",
+                Some("a.test"),
+            ),
+            (b"From: x@b.test (X)\r\n\r\n", None),
+            (b"From: x@b.test\r\n\r\n", Some("b.test")),
+            (b"From: Name\r\n <x@c.test>\r\n\r\n", Some("c.test")),
+            (b"To: x@b.test\r\n\r\n", None),
+            (b"From: <x@bad domain>\r\n\r\n", None),
+        ] {
+            assert_eq!(
+                from_domain(msg).as_deref(),
+                d,
+                "{}",
+                String::from_utf8_lossy(msg)
+            );
+        }
     }
 
     #[test]
