@@ -284,9 +284,17 @@ fn list_post_dkim_verified_by_dkimpy_and_one_click_unsubscribe_with_curl() {
     assert!(lines.contains(&"header-tampered bad bad"), "{out}");
     assert!(lines.contains(&"body-tampered bad bad"), "{out}");
 
-    // A GET shows the button and changes nothing.
-    let (code, page) = curl(https, &url, &[]);
+    // A GET shows the button (under the webmail's security headers, no
+    // inline script) and changes nothing.
+    let (code, page) = curl(https, &url, &["-i"]);
     assert_eq!(code, 200, "{page}");
+    let lower = page.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-security-policy: default-src 'none'")
+            && lower.contains("x-frame-options: deny")
+            && !lower.contains("<script>"),
+        "{page}"
+    );
     assert!(
         page.contains(r#"method="post""#) && page.contains("One-Click"),
         "{page}"
