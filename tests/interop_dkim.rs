@@ -30,6 +30,19 @@ c.sendmail(sender, [rcpt], msg)
 c.quit()
 "#;
 
+/// Sends `post MARKER` from alice@a.test to `to` on the MTA port `port`.
+fn post_from_alice(port: u16, to: &str, marker: &str) {
+    let (ok, out) = run(Command::new("python3").args([
+        "-c",
+        PY_POST,
+        &port.to_string(),
+        "alice@a.test",
+        to,
+        marker,
+    ]));
+    assert!(ok, "{out}");
+}
+
 /// Verifies every DKIM signature of the message in argv[1] with the DNS
 /// records given as `NAME=RECORD` arguments; prints one line per signature
 /// (`ok ALGORITHM H-TAG` or `bad ...`), then the result for a copy with
@@ -215,17 +228,7 @@ fn list_post_dkim_verified_by_dkimpy_and_one_click_unsubscribe_with_curl() {
     );
     let https = banner_addr(&srv, "https");
     let port = srv.smtp().port();
-    let post = |marker: &str| {
-        let (ok, out) = run(Command::new("python3").args([
-            "-c",
-            PY_POST,
-            &port.to_string(),
-            "alice@a.test",
-            "team@a.test",
-            marker,
-        ]));
-        assert!(ok, "{out}");
-    };
+    let post = |marker: &str| post_from_alice(port, "team@a.test", marker);
 
     post("one");
     let raw = find_one(&srv, "carol", "post one");
@@ -362,15 +365,7 @@ fn without_https_url_the_list_offers_mailto_only() {
         &dir.join("data"),
         &["--domain", "a.test", "--user", "alice:pa", "--list", &list],
     );
-    let (ok, out) = run(Command::new("python3").args([
-        "-c",
-        PY_POST,
-        &srv.smtp().port().to_string(),
-        "alice@a.test",
-        "team@a.test",
-        "plain",
-    ]));
-    assert!(ok, "{out}");
+    post_from_alice(srv.smtp().port(), "team@a.test", "plain");
     let copy = String::from_utf8(find_one(&srv, "alice", "post plain")).unwrap();
     assert_eq!(
         field(&copy, "List-Unsubscribe").as_deref(),
@@ -425,15 +420,7 @@ fn authenticated_submission_signed_for_its_from_domain_only() {
     let unsigned = String::from_utf8(find_one(&srv, "carol", "sub unsigned")).unwrap();
     assert_eq!(field(&unsigned, "DKIM-Signature"), None, "{unsigned}");
     // Mail from the MTA port without AUTH is not signed either.
-    let (ok, out) = run(Command::new("python3").args([
-        "-c",
-        PY_POST,
-        &srv.smtp().port().to_string(),
-        "alice@a.test",
-        "carol@a.test",
-        "noauth",
-    ]));
-    assert!(ok, "{out}");
+    post_from_alice(srv.smtp().port(), "carol@a.test", "noauth");
     let plain = String::from_utf8(find_one(&srv, "carol", "post noauth")).unwrap();
     assert_eq!(field(&plain, "DKIM-Signature"), None);
 }
