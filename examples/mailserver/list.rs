@@ -422,14 +422,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn members_file_and_bounces() {
-        let dir = std::env::temp_dir().join(format!("mailwire-list-{}", std::process::id()));
+    /// A scratch directory and a closed list whose members file is in it.
+    fn scratch_list(tag: &str) -> (PathBuf, ListConf) {
+        let dir = std::env::temp_dir().join(format!("mailwire-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let conf = ListConf {
             file: dir.join("team"),
             open: false,
         };
+        (dir, conf)
+    }
+
+    #[test]
+    fn members_file_and_bounces() {
+        let (dir, conf) = scratch_list("list");
         assert!(members(&conf).unwrap().is_empty());
         std::fs::write(
             &conf.file,
@@ -519,12 +525,7 @@ mod tests {
 
     #[test]
     fn set_member_adds_removes_and_is_idempotent() {
-        let dir = std::env::temp_dir().join(format!("mailwire-list-set-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let conf = ListConf {
-            file: dir.join("team"),
-            open: false,
-        };
+        let (dir, conf) = scratch_list("list-set");
         std::fs::write(&conf.file, "alice@a.test\nCarol@b.test\n").unwrap();
         assert!(set_member(&conf, "carol@B.test", false).unwrap());
         assert!(!set_member(&conf, "carol@b.test", false).unwrap());
