@@ -289,19 +289,26 @@ fn field_name(f: &[u8]) -> &str {
         .trim_matches([' ', '\t'])
 }
 
+/// The value of the first `name` field of `msg` (which may be the header
+/// section alone, or its start), unfolded, its blanks runs as one space
+/// and trimmed (the relaxed form, §3.4.2).
+pub(crate) fn header_value(msg: &[u8], name: &str) -> Option<String> {
+    let (header, _) = split_message(msg);
+    let field = fields(header)
+        .into_iter()
+        .find(|f| field_name(f).eq_ignore_ascii_case(name))?;
+    let canon = relaxed_header(field);
+    Some(canon.split_once(':')?.1.trim_end().to_string())
+}
+
 /// The domain (lower case) of the first address of the From field of
 /// `msg` (which may be the header section alone, or its start): the
 /// `<addr-spec>` if there is one, else the value.
 pub(crate) fn from_domain(msg: &[u8]) -> Option<String> {
-    let (header, _) = split_message(msg);
-    let field = fields(header)
-        .into_iter()
-        .find(|f| field_name(f).eq_ignore_ascii_case("from"))?;
-    let canon = relaxed_header(field);
-    let value = canon.split_once(':')?.1.trim_end();
+    let value = header_value(msg, "from")?;
     let addr = match value.split_once('<') {
         Some((_, rest)) => rest.split_once('>')?.0,
-        None => value,
+        None => value.as_str(),
     };
     let domain = addr.rsplit_once('@')?.1.trim().to_ascii_lowercase();
     dns_name(&domain).then_some(domain)
@@ -476,6 +483,19 @@ mod tests {
         assert_eq!(
             field_name(b"List-Unsubscribe-Post : x"),
             "List-Unsubscribe-Post"
+        );
+    }
+
+    #[test]
+    fn header_values() {
+        let m =
+            b"Subject: a\r\n  b\r\nMT-Priority:  -4 \r\nmt-priority: 2\r\n\r\nMT-Priority: 9\r\n";
+        assert_eq!(header_value(m, "subject").as_deref(), Some("a b"));
+        assert_eq!(header_value(m, "MT-PRIORITY").as_deref(), Some("-4"));
+        assert_eq!(header_value(m, "to"), None);
+        assert_eq!(
+            header_value(b"MT-Priority: 3", "mt-priority").as_deref(),
+            Some("3")
         );
     }
 

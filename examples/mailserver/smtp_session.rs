@@ -224,13 +224,14 @@ pub(crate) struct Session<'a> {
     /// size limit), for the list to send on.
     list_buf: Option<Vec<u8>>,
     /// The start of an authenticated user's message (at most
-    /// [`DKIM_HEAD`] bytes, up to the end of its header), while there are
-    /// DKIM keys: its From domain decides whether it is signed.
-    dkim_head: Option<Vec<u8>>,
+    /// [`AUTH_HEAD`] bytes, up to the end of its header): its From domain
+    /// decides whether it is DKIM-signed, its `MT-Priority:` field may set
+    /// its priority.
+    auth_head: Option<Vec<u8>>,
 }
 
-/// How much of a message's start [`Session::dkim_head`] keeps.
-const DKIM_HEAD: usize = 64 * 1024;
+/// How much of a message's start [`Session::auth_head`] keeps.
+const AUTH_HEAD: usize = 64 * 1024;
 
 impl std::fmt::Debug for Session<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -321,7 +322,7 @@ impl<'a> Session<'a> {
             hops: crate::hops::HopCounter::default(),
             delivered_to: crate::hops::DeliveredTo::default(),
             list_buf: None,
-            dkim_head: None,
+            auth_head: None,
         }
     }
 
@@ -510,15 +511,48 @@ impl<'a> Session<'a> {
         Ok(again)
     }
 
+    /// The `MT-Priority:` header field (RFC 6710 §9) of an authenticated
+    /// user's message that came without an `MT-PRIORITY=` parameter: read
+    /// as if it had been the parameter (the MSA case of RFC 6710 §4.1, which
+    /// lets a submission server take the priority from the field), under
+    /// the same MIXER policy. A field that is not a bare `priority-value`
+    /// (`-4`, `+3`; no comment) is ignored, as is one from a client that did
+    /// not authenticate: the field is only a hint from whoever wrote it.
+    fn header_priority(&self, tx: &mut Tx, inc: &mut Option<Incoming>) {
+        if tx.priority.is_some() {
+            return;
+        }
+        let Some(asked) = self
+            .auth_head
+            .as_deref()
+            .and_then(|h| crate::dkim::header_value(h, "mt-priority"))
+            .and_then(|v| v.parse::<Priority>().ok())
+        else {
+            return;
+        };
+        let (given, _) = mixer_priority(asked, true);
+        self.log(&format!(
+            "id={} priority {given} from the MT-Priority field ({asked})",
+            tx.id
+        ));
+        tx.priority = Some(given);
+        if let Some(inc) = inc.as_mut() {
+            inc.priority = Some(given);
+        }
+    }
+
     /// DKIM-signs (RFC 6376) an authenticated user's message whose From
     /// domain has a `--dkim` key: the spool is read back, signed and
     /// spooled again, before the commit makes it durable (the queue then
     /// sends the same signed bytes on every attempt). The DKIM-Signature
     /// field goes in front of the server's own trace fields.
     fn dkim_sign(&mut self, tx: &Tx, inc: &mut Option<Incoming>) -> io::Result<()> {
-        let Some(head) = self.dkim_head.take() else {
+        let Some(head) = self.auth_head.take() else {
             return Ok(());
         };
+        if self.shared.dkim.is_empty() {
+            return Ok(());
+        }
         let Some(domain) = crate::dkim::from_domain(&head) else {
             return Ok(());
         };
@@ -582,7 +616,7 @@ impl<'a> Session<'a> {
         self.data_error = None;
         self.in_tx = false;
         self.list_buf = None;
-        self.dkim_head = None;
+        self.auth_head = None;
     }
 
     /// A recipient that is an address of a mailing list: posts only from
@@ -882,8 +916,7 @@ impl Handler<Server> for Session<'_> {
                 if let Some(tx) = self.tx.as_ref() {
                     self.list_buf = (!tx.lists.is_empty()).then(Vec::new);
                 }
-                self.dkim_head =
-                    (self.user.is_some() && !self.shared.dkim.is_empty()).then(Vec::new);
+                self.auth_head = self.user.is_some().then(Vec::new);
                 if let Some(tx) = self.tx.as_ref().filter(|tx| !tx.rcpts.is_empty()) {
                     let for_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].0.as_str());
                     self.trace.tls = conn.is_tls() || self.port == Port::Smtps;
@@ -932,11 +965,11 @@ impl Handler<Server> for Session<'_> {
                 }
             }
             Event::DataChunk(bytes) => {
-                if let Some(h) = self.dkim_head.as_mut()
-                    && h.len() < DKIM_HEAD
+                if let Some(h) = self.auth_head.as_mut()
+                    && h.len() < AUTH_HEAD
                     && !h.windows(4).any(|w| w == b"\r\n\r\n")
                 {
-                    h.extend_from_slice(&bytes[..bytes.len().min(DKIM_HEAD - h.len())]);
+                    h.extend_from_slice(&bytes[..bytes.len().min(AUTH_HEAD - h.len())]);
                 }
                 self.hops.feed(&bytes);
                 self.delivered_to.feed(&bytes);
@@ -995,6 +1028,9 @@ impl Handler<Server> for Session<'_> {
                     && let Err(e) = self.loop_check(tx, &mut inc, &delivered_to)
                 {
                     self.data_error = Some(e);
+                }
+                if let Some(tx) = tx.as_mut() {
+                    self.header_priority(tx, &mut inc);
                 }
                 if let Some(tx) = tx.as_ref()
                     && self.data_error.is_none()
