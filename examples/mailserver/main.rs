@@ -315,6 +315,7 @@ fn run(cfg: Config) -> Result<(), String> {
             .map_err(|e| format!("{}: SRS secret: {e}", cfg.data.display()))?,
         public_url: public_url(&cfg, &web_addrs),
         dkim: dkim::Signers::load(&cfg.dkim)?,
+        mta_sts_failures: mta_sts::Failures::default(),
         shutdown: shutdown.clone(),
     });
     let (mut http, mut https) = (None, None);

@@ -78,6 +78,9 @@ pub(crate) struct Shared {
     pub(crate) public_url: Option<String>,
     /// The DKIM keys (`--dkim`).
     pub(crate) dkim: crate::dkim::Signers,
+    /// The MTA-STS policy fetches that failed lately (not retried on every
+    /// delivery).
+    pub(crate) mta_sts_failures: crate::mta_sts::Failures,
     /// Set by SIGTERM: finish open transactions, take no new ones.
     pub(crate) shutdown: Arc<AtomicBool>,
 }
