@@ -259,7 +259,9 @@ fn mta_sts_policies_fetched_cached_and_honoured() {
     submit(&a, "to-big-2", "bob@big.test");
     wait_received(&b, "to-big-2");
     assert_eq!(
-        a.log().matches("mta-sts big.test: policy fetch failed").count(),
+        a.log()
+            .matches("mta-sts big.test: policy fetch failed")
+            .count(),
         1,
         "{}",
         a.log()

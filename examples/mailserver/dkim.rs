@@ -225,12 +225,12 @@ impl Signer {
                 .filter(|f| field_name(f).eq_ignore_ascii_case(name))
                 .nth(k)
             {
-                data.extend_from_slice(relaxed_header(f).as_bytes());
+                data.extend_from_slice(&relaxed_header(f));
             }
         }
         // The signature field itself, without its final CRLF (§3.7).
         let own = relaxed_header(unsigned.as_bytes());
-        data.extend_from_slice(own.trim_end_matches("\r\n").as_bytes());
+        data.extend_from_slice(own.strip_suffix(b"\r\n").unwrap_or(&own));
         let sig = match &self.key {
             Key::Rsa(k) => {
                 let mut sig = vec![0; k.public().modulus_len()];
@@ -297,7 +297,7 @@ pub(crate) fn header_value(msg: &[u8], name: &str) -> Option<String> {
     let field = fields(header)
         .into_iter()
         .find(|f| field_name(f).eq_ignore_ascii_case(name))?;
-    let canon = relaxed_header(field);
+    let canon = String::from_utf8_lossy(&relaxed_header(field)).into_owned();
     Some(canon.split_once(':')?.1.trim_end().to_string())
 }
 
@@ -334,28 +334,51 @@ fn signed_names(fields: &[&[u8]]) -> Vec<String> {
         .collect()
 }
 
-/// A field in the "relaxed" canonical form (RFC 6376 §3.4.2): name in
-/// lower case, unfolded, runs of blanks as one space, no blanks at the end
-/// of the value or around the colon; with CRLF.
-pub(crate) fn relaxed_header(field: &[u8]) -> String {
-    let text = String::from_utf8_lossy(field);
-    let (name, value) = text.split_once(':').unwrap_or((&text, ""));
-    let mut out = name.trim_matches([' ', '\t']).to_ascii_lowercase();
-    out.push(':');
-    let unfolded = value.replace("\r\n", "");
+/// Appends `text` to `out` with each run of blanks (SP, HTAB) as one
+/// space and none at the end (the "reduce whitespace" step of RFC 6376
+/// §3.4.2 and §3.4.4).
+fn push_collapsed(out: &mut Vec<u8>, text: &[u8]) {
     let mut blank = false;
-    for c in unfolded.trim_matches([' ', '\t']).chars() {
-        if c == ' ' || c == '\t' {
+    for &b in text {
+        if b == b' ' || b == b'\t' {
             blank = true;
         } else {
             if blank {
-                out.push(' ');
+                out.push(b' ');
                 blank = false;
             }
-            out.push(c);
+            out.push(b);
         }
     }
-    out.push_str("\r\n");
+}
+
+/// A field in the "relaxed" canonical form (RFC 6376 §3.4.2): name in
+/// lower case, unfolded, runs of blanks as one space, no blanks at the end
+/// of the value or around the colon; with CRLF. Bytes are kept as they
+/// are (8-bit header fields too).
+pub(crate) fn relaxed_header(field: &[u8]) -> Vec<u8> {
+    let colon = field.iter().position(|b| *b == b':').unwrap_or(field.len());
+    let (name, value) = (&field[..colon], field.get(colon + 1..).unwrap_or_default());
+    let mut out = Vec::with_capacity(field.len());
+    push_collapsed(&mut out, name.trim_ascii());
+    out.make_ascii_lowercase();
+    out.push(b':');
+    let mut unfolded = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        if value[i..].starts_with(b"\r\n") {
+            i += 2;
+        } else {
+            unfolded.push(value[i]);
+            i += 1;
+        }
+    }
+    let start = unfolded
+        .iter()
+        .position(|b| *b != b' ' && *b != b'\t')
+        .unwrap_or(unfolded.len());
+    push_collapsed(&mut out, &unfolded[start..]);
+    out.extend_from_slice(b"\r\n");
     out
 }
 
@@ -374,18 +397,7 @@ pub(crate) fn relaxed_body(body: &[u8]) -> Vec<u8> {
         };
         rest = next;
         let mut canon = Vec::with_capacity(line.len());
-        let mut blank = false;
-        for &b in line {
-            if b == b' ' || b == b'\t' {
-                blank = true;
-            } else {
-                if blank {
-                    canon.push(b' ');
-                    blank = false;
-                }
-                canon.push(b);
-            }
-        }
+        push_collapsed(&mut canon, line);
         if canon.is_empty() {
             empties += 1;
             continue;
@@ -456,8 +468,11 @@ mod tests {
     fn rfc6376_3_4_5_relaxed_example() {
         let msg = b"A: X\r\nB : Y\t\r\n\tZ  \r\n\r\n C \r\nD \t E\r\n\r\n\r\n";
         let (header, body) = split_message(msg);
-        let canon: String = fields(header).iter().map(|f| relaxed_header(f)).collect();
-        assert_eq!(canon, "a:X\r\nb:Y Z\r\n");
+        let canon: Vec<u8> = fields(header)
+            .iter()
+            .flat_map(|f| relaxed_header(f))
+            .collect();
+        assert_eq!(canon, b"a:X\r\nb:Y Z\r\n");
         assert_eq!(relaxed_body(body), b" C\r\nD E\r\n");
     }
 
@@ -478,8 +493,13 @@ mod tests {
         let h = b"Subject: a\r\n  long\r\n\tsubject \r\nFrom:  <x@a.test>\r\n";
         let f = fields(h);
         assert_eq!(f.len(), 2);
-        assert_eq!(relaxed_header(f[0]), "subject:a long subject\r\n");
-        assert_eq!(relaxed_header(f[1]), "from:<x@a.test>\r\n");
+        assert_eq!(relaxed_header(f[0]), b"subject:a long subject\r\n");
+        assert_eq!(relaxed_header(f[1]), b"from:<x@a.test>\r\n");
+        // 8-bit bytes are kept as they are.
+        assert_eq!(
+            relaxed_header(b"X-Y:  \xff\xfe  z \r\n"),
+            b"x-y:\xff\xfe z\r\n"
+        );
         assert_eq!(
             field_name(b"List-Unsubscribe-Post : x"),
             "List-Unsubscribe-Post"
@@ -562,10 +582,10 @@ mod tests {
             let (header, _) = split_message(m);
             let mut data: Vec<u8> = fields(header)
                 .iter()
-                .flat_map(|f| relaxed_header(f).into_bytes())
+                .flat_map(|f| relaxed_header(f))
                 .collect();
             let own = relaxed_header(format!("{unsigned}b=").as_bytes());
-            data.extend_from_slice(own.trim_end().as_bytes());
+            data.extend_from_slice(own.strip_suffix(b"\r\n").unwrap());
             signature::UnparsedPublicKey::new(&signature::ED25519, &public)
                 .verify(&Sha256::digest(&data), &B64.decode(b).unwrap())
                 .is_ok()
@@ -593,7 +613,7 @@ mod tests {
             }
             field.push_str("\r\n");
             let h = relaxed_header(field.as_bytes());
-            prop_assert_eq!(relaxed_header(h.as_bytes()), h);
+            prop_assert_eq!(relaxed_header(&h), h);
         }
     }
 }
