@@ -246,6 +246,14 @@ fn list_post_dkim_verified_by_dkimpy_and_one_click_unsubscribe_with_curl() {
         .unwrap();
     let prefix = format!("https://a.test:{}/unsubscribe/", https.port());
     assert!(url.starts_with(&prefix), "{url}");
+    // The banner says where the URLs point, and which keys sign.
+    assert!(
+        srv.stdout.contains(&format!(
+            "team@a.test; one-click unsubscribe (RFC 8058) at {prefix}"
+        )) && srv.stdout.contains("dkim        a.test selector ed ("),
+        "{}",
+        srv.stdout
+    );
     assert!(
         unsub.ends_with("<mailto:team-request@a.test?subject=unsubscribe>"),
         "{unsub}"
@@ -372,6 +380,11 @@ fn without_https_url_the_list_offers_mailto_only() {
         Some("<mailto:team-request@a.test?subject=unsubscribe>")
     );
     assert_eq!(field(&copy, "List-Unsubscribe-Post"), None);
+    assert!(
+        srv.stdout.contains("team@a.test; unsubscribe by mail only"),
+        "{}",
+        srv.stdout
+    );
     assert_eq!(
         field(&copy, "DKIM-Signature"),
         None,

@@ -337,6 +337,7 @@ fn run(cfg: Config) -> Result<(), String> {
         &tls_desc,
         queue.len(),
         shared.accounts.all_plaintext(),
+        shared.public_url.as_deref(),
     );
 
     let pool = Arc::new(Pool::new(shared.clone()));
@@ -387,6 +388,7 @@ fn banner(
     tls_desc: &str,
     queued: usize,
     cram: bool,
+    public_url: Option<&str>,
 ) {
     let mut o = String::new();
     let data = cfg.data.display();
@@ -439,6 +441,22 @@ fn banner(
         for (d, r) in &cfg.routes {
             o.push_str(&format!("  route       {d} -> {}:{}\n", r.host, r.port));
         }
+    }
+    if !cfg.lists.is_empty() {
+        let names: Vec<&str> = cfg.lists.keys().map(String::as_str).collect();
+        let how = match public_url {
+            Some(u) => format!("one-click unsubscribe (RFC 8058) at {u}/unsubscribe/"),
+            None => "unsubscribe by mail only (no HTTPS URL: --public-url or --https)".into(),
+        };
+        o.push_str(&format!("  lists       {}; {how}\n", names.join(", ")));
+    }
+    for d in &cfg.dkim {
+        o.push_str(&format!(
+            "  dkim        {} selector {} ({})\n",
+            d.domain,
+            d.selector,
+            d.key.display()
+        ));
     }
     let user = &cfg.users[0].name;
     let rcpt = format!("{user}@{}", cfg.domains[0]);
