@@ -352,6 +352,7 @@ fn list_post_dkim_verified_by_dkimpy_and_one_click_unsubscribe_with_curl() {
         "unsubscribed by one-click",
         Duration::from_secs(5)
     ));
+    assert!(!srv.log().contains("no --dkim key"), "{}", srv.log());
 
     // The next post reaches alice only.
     post("two");
@@ -389,6 +390,28 @@ fn without_https_url_the_list_offers_mailto_only() {
         field(&copy, "DKIM-Signature"),
         None,
         "no --dkim, no signature"
+    );
+    drop(srv);
+
+    // An HTTPS URL without a DKIM key for the list's domain: warned about
+    // at start (RFC 8058 §4 wants the fields signed).
+    let srv = MailServer::start(
+        &dir.join("data2"),
+        &[
+            "--domain",
+            "a.test",
+            "--user",
+            "alice:pa",
+            "--list",
+            &list,
+            "--https",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(
+        wait_log(&srv, "no --dkim key for a.test", Duration::from_secs(5)),
+        "{}",
+        srv.log()
     );
 }
 

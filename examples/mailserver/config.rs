@@ -607,7 +607,9 @@ fn check_alias(from: &str, to: &[String]) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn valid_domain(d: &str) -> bool {
+/// Whether `d` is a domain name: dot-separated labels of letters, digits
+/// and `-`, each 1 to 63 long, 255 in all.
+pub(crate) fn valid_domain(d: &str) -> bool {
     !d.is_empty()
         && d.len() <= 255
         && d.split('.').all(|label| {

@@ -35,6 +35,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{self, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
 use sha2::{Digest as _, Sha256};
 
+// Selectors and signing domains are DNS names.
+use crate::config::valid_domain as dns_name;
+
 /// A `--dkim DOMAIN:SELECTOR:KEYFILE` setting.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct DkimConf {
@@ -45,17 +48,6 @@ pub(crate) struct DkimConf {
     pub(crate) selector: String,
     /// The PKCS#8 PEM private key.
     pub(crate) key: PathBuf,
-}
-
-/// Whether `s` is a DNS label sequence usable as a selector or a domain.
-fn dns_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
 }
 
 /// Parses `DOMAIN:SELECTOR:KEYFILE`.

@@ -329,6 +329,19 @@ fn run(cfg: Config) -> Result<(), String> {
     if http.is_some() || https.is_some() {
         webmail::start(shared.clone(), http, https)?;
     }
+    if shared.public_url.is_some() {
+        // RFC 8058 §4: receivers honour the one-click fields only under a
+        // DKIM signature that covers them.
+        for list in cfg.lists.keys() {
+            let domain = list.rsplit_once('@').map_or("", |(_, d)| d);
+            if !shared.dkim.signs(domain) {
+                driver::log(format!(
+                    "list {list}: one-click unsubscribe offered, but no --dkim key for {domain}: \
+                     receivers ignore List-Unsubscribe-Post without a DKIM signature (RFC 8058 §4)"
+                ));
+            }
+        }
+    }
 
     banner(
         &cfg,
