@@ -968,11 +968,17 @@ impl Handler<Server> for Session<'_> {
                 }
             }
             Event::DataChunk(bytes) => {
+                // Up to the end of the header: cut there, so that
+                // ends_with tells it is complete (no rescan per chunk).
                 if let Some(h) = self.auth_head.as_mut()
                     && h.len() < AUTH_HEAD
-                    && !h.windows(4).any(|w| w == b"\r\n\r\n")
+                    && !h.ends_with(b"\r\n\r\n")
                 {
+                    let from = h.len().saturating_sub(3);
                     h.extend_from_slice(&bytes[..bytes.len().min(AUTH_HEAD - h.len())]);
+                    if let Some(p) = h[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                        h.truncate(from + p + 4);
+                    }
                 }
                 self.hops.feed(&bytes);
                 self.delivered_to.feed(&bytes);
