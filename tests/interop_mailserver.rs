@@ -34,6 +34,9 @@ mod config_file;
 #[path = "../examples/mailserver/delivery.rs"]
 mod delivery;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/dkim.rs"]
+mod dkim;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/driver.rs"]
 mod driver;
 #[allow(dead_code, unreachable_pub)]
@@ -95,6 +98,7 @@ mod webmail {
     pub(crate) mod render;
     pub(crate) mod sanitize;
     mod session;
+    mod unsubscribe;
     mod view;
 }
 

@@ -254,6 +254,22 @@ fn mta_sts_policies_fetched_cached_and_honoured() {
     submit(&a, "to-big-1", "bob@big.test");
     wait_received(&b, "to-big-1");
     assert_logged(&a, "policy larger than 65536");
+    // The failed fetch is remembered for a few minutes: the next message
+    // to big.test does not fetch again.
+    submit(&a, "to-big-2", "bob@big.test");
+    wait_received(&b, "to-big-2");
+    assert_eq!(
+        a.log()
+            .matches("mta-sts big.test: policy fetch failed")
+            .count(),
+        1,
+        "{}",
+        a.log()
+    );
+    assert_logged(
+        &a,
+        "mta-sts big.test: policy id=big1 not fetched again yet (the fetch failed",
+    );
     let served = https.as_ref().unwrap().text();
     for d in ["enf.test", "bad.test", "tst.test"] {
         assert_eq!(

@@ -837,3 +837,79 @@ fn deferred_mail_of_a_destination_goes_when_it_takes_mail_again() {
     assert_eq!(got.len(), 3, "A:\n{}\nB:\n{}", a.log(), b.log());
     assert!(a.log().contains("retried now"), "{}", a.log());
 }
+
+/// One message with an `MT-Priority:` field: argv port, `auth` or not,
+/// recipient, the field's value, the MT-PRIORITY parameter (or empty).
+const PY_PRIORITY_FIELD: &str = r#"
+import smtplib, sys
+port, auth, to, value, param = int(sys.argv[1]), sys.argv[2] == "auth", sys.argv[3], sys.argv[4], sys.argv[5]
+c = smtplib.SMTP("127.0.0.1", port)
+if auth:
+    c.login("alice", "pa")
+opts = ["MT-PRIORITY=" + param] if param else []
+c.sendmail("alice@a.test", [to], "MT-Priority: %s\r\nSubject: prio\r\n\r\nprio\r\n" % value, mail_options=opts)
+c.quit()
+"#;
+
+/// The log line of the message accepted for `rcpt` alone.
+fn accepted_line(server: &MailServer, rcpt: &str) -> String {
+    let needle = format!("rcpts=<{rcpt}> ");
+    server
+        .log()
+        .lines()
+        .find(|l| l.contains(&needle))
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("no line for {rcpt}:\n{}", server.log()))
+}
+
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers); starts two mailservers"]
+fn mt_priority_field_of_an_authenticated_submission_is_its_priority() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("prio-field");
+    let (a, b) = two_instances(
+        &dir,
+        &dir.join("a"),
+        &[
+            "--user", "alice:pa", "--user", "bob:pb", "--user", "dave:pd", "--user", "erin:pe",
+        ],
+    );
+    let submission = a.submission().port();
+    let mta = a.smtp().port();
+    for (port, auth, to, value, param) in [
+        (submission, "auth", "carol@b.test", "-9", ""),
+        (submission, "auth", "bob@a.test", "9", ""),
+        (mta, "anonymous", "dave@a.test", "-9", ""),
+        (submission, "auth", "erin@a.test", "-9", "0"),
+    ] {
+        let (ok, out) = run(Command::new("python3").args([
+            "-c",
+            PY_PRIORITY_FIELD,
+            &port.to_string(),
+            auth,
+            to,
+            value,
+            param,
+        ]));
+        assert!(ok, "{to}: {out}");
+    }
+    // RFC 6710 §9 field, no parameter, after AUTH: MIXER's level of it,
+    // kept through the queue (B gets MT-PRIORITY=-4).
+    assert!(accepted_line(&a, "carol@b.test").contains(" priority=-4 "));
+    assert!(
+        wait_log(&b, "priority=-4", Duration::from_secs(30)),
+        "A:\n{}\nB:\n{}",
+        a.log(),
+        b.log()
+    );
+    assert!(accepted_line(&a, "bob@a.test").contains(" priority=4 "));
+    assert!(
+        a.log()
+            .contains("priority 4 from the MT-Priority field (9)")
+    );
+    // Without AUTH the field means nothing; the parameter wins over it.
+    assert!(!accepted_line(&a, "dave@a.test").contains("priority="));
+    assert!(accepted_line(&a, "erin@a.test").contains(" priority=0 "));
+}

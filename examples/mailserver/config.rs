@@ -126,6 +126,11 @@ pub(crate) struct Config {
     pub(crate) lists: BTreeMap<String, crate::list::ListConf>,
     /// Outbound TLS (`--tls-policy`, `--tls-ca`, `[tls]` in the file).
     pub(crate) tls_policy: crate::tls::OutboundPolicy,
+    /// The webmail's public HTTPS URL (`--public-url`, `public_url`):
+    /// `https://host[:port]`, no final slash.
+    pub(crate) public_url: Option<String>,
+    /// DKIM keys (`--dkim`, `dkim = [...]`).
+    pub(crate) dkim: Vec<crate::dkim::DkimConf>,
 }
 
 /// A bad configuration file or a bad combination of settings.
@@ -151,6 +156,12 @@ pub(crate) enum Command {
     /// `mailserver passwd NAME`: print the `[accounts]` line for a password.
     Passwd {
         name: String,
+    },
+    /// `mailserver dkim-keygen`: write an Ed25519 key, print its DNS record.
+    DkimKeygen {
+        domain: String,
+        selector: String,
+        out: PathBuf,
     },
 }
 
@@ -194,6 +205,15 @@ struct Args {
     /// The name in greetings and Received fields [default: the first domain]
     #[arg(long, value_name = "NAME", value_parser = parse_hostname)]
     hostname: Option<String>,
+    /// The webmail's HTTPS URL as mail readers reach it (behind a proxy);
+    /// lists then offer one-click unsubscription (RFC 8058)
+    /// [default: https://HOSTNAME:PORT of --https, if on]
+    #[arg(long, value_name = "https://HOST[:PORT]", value_parser = parse_public_url)]
+    public_url: Option<String>,
+    /// DKIM-sign (RFC 6376) the lists' mail of DOMAIN with the PKCS#8 PEM
+    /// key (RSA or Ed25519) in KEYFILE, published under SELECTOR; repeatable
+    #[arg(long = "dkim", value_name = "DOMAIN:SELECTOR:KEYFILE", value_parser = crate::dkim::parse_conf)]
+    dkim: Vec<crate::dkim::DkimConf>,
     #[command(flatten)]
     ports: PortArgs,
     #[command(flatten)]
@@ -211,6 +231,20 @@ enum Sub {
         /// The account name: letters, digits, '.', '_', '-' or '+'.
         #[arg(value_parser = parse_account_name)]
         name: String,
+    },
+    /// Write a new Ed25519 DKIM key (PKCS#8 PEM, never over a file) and
+    /// print the DNS TXT record that publishes it (RSA keys: `openssl
+    /// genpkey`).
+    DkimKeygen {
+        /// The signing domain (d=).
+        #[arg(long, value_parser = parse_domain)]
+        domain: String,
+        /// The selector (s=).
+        #[arg(long)]
+        selector: String,
+        /// The key file to write.
+        #[arg(long, value_name = "KEYFILE")]
+        out: PathBuf,
     },
 }
 
@@ -445,6 +479,28 @@ fn parse_tls_policy(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+/// `--public-url`: `https://` and a host, an optional port, nothing
+/// after (an optional final slash is dropped).
+pub(crate) fn parse_public_url(s: &str) -> Result<String, ConfigError> {
+    let bad = || ConfigError(format!("public URL {s:?}: expected https://HOST[:PORT]"));
+    let rest = s.strip_prefix("https://").ok_or_else(bad)?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    let host_ok = valid_domain(&host.to_ascii_lowercase())
+        || host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok());
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p != 0));
+    if !host_ok || !port_ok {
+        return Err(bad());
+    }
+    Ok(format!("https://{}", rest.to_ascii_lowercase()))
+}
+
 /// Parses `ADDR=FILE` (`--list`): a closed list, its members in FILE.
 fn parse_list(s: &str) -> Result<(String, crate::list::ListConf), ConfigError> {
     let bad = || ConfigError(format!("--list {s:?}: expected ADDR=FILE"));
@@ -551,7 +607,9 @@ fn check_alias(from: &str, to: &[String]) -> Result<(), ConfigError> {
     Ok(())
 }
 
-fn valid_domain(d: &str) -> bool {
+/// Whether `d` is a domain name: dot-separated labels of letters, digits
+/// and `-`, each 1 to 63 long, 255 in all.
+pub(crate) fn valid_domain(d: &str) -> bool {
     !d.is_empty()
         && d.len() <= 255
         && d.split('.').all(|label| {
@@ -583,8 +641,20 @@ impl Config {
         let argv =
             std::iter::once("mailserver".to_string()).chain(args.into_iter().map(Into::into));
         let args = Args::try_parse_from(argv)?;
-        if let Some(Sub::Passwd { name }) = args.command {
-            return Ok(Command::Passwd { name });
+        match args.command {
+            Some(Sub::Passwd { name }) => return Ok(Command::Passwd { name }),
+            Some(Sub::DkimKeygen {
+                domain,
+                selector,
+                out,
+            }) => {
+                return Ok(Command::DkimKeygen {
+                    domain,
+                    selector,
+                    out,
+                });
+            }
+            None => {}
         }
         Self::build(args)
             .map(|c| Command::Run(Box::new(c)))
@@ -641,6 +711,8 @@ impl Config {
             aliases: BTreeMap::new(),
             lists: BTreeMap::new(),
             tls_policy: crate::tls::OutboundPolicy::default(),
+            public_url: None,
+            dkim: Vec::new(),
         }
     }
 
@@ -755,6 +827,13 @@ impl Config {
             }
             self.lists.insert(addr.to_ascii_lowercase(), list);
         }
+        if let Some(u) = &f.public_url {
+            self.public_url = Some(parse_public_url(u)?);
+        }
+        for d in &f.dkim {
+            self.dkim
+                .push(crate::dkim::parse_conf(d).map_err(|e| ConfigError(format!("dkim: {e}")))?);
+        }
         Ok(())
     }
 
@@ -789,6 +868,8 @@ impl Config {
         if let Some(h) = a.hostname {
             self.hostname = h;
         }
+        self.public_url = a.public_url.or(self.public_url.take());
+        self.dkim.extend(a.dkim);
         let p = a.ports;
         for (slot, on, off) in [
             (&mut self.smtp, p.smtp, p.no_smtp),
@@ -1091,6 +1172,53 @@ mod tests {
     }
 
     #[test]
+    fn public_url_dkim_and_keygen() {
+        assert_eq!(run(&[]).public_url, None);
+        for (given, url) in [
+            ("https://Mail.A.test", "https://mail.a.test"),
+            ("https://mail.a.test:8443/", "https://mail.a.test:8443"),
+            ("https://[::1]:8443", "https://[::1]:8443"),
+        ] {
+            assert_eq!(
+                run(&["--public-url", given]).public_url.as_deref(),
+                Some(url)
+            );
+        }
+        for bad in [
+            "http://mail.a.test",
+            "https://",
+            "https://a.test/path",
+            "https://a.test:0",
+            "https://a.test:x",
+        ] {
+            assert!(Config::parse(["--public-url", bad]).is_err(), "{bad}");
+        }
+        let c = run(&["--dkim", "a.test:s1:/k1", "--dkim", "b.test:s2:/k2"]);
+        assert_eq!(c.dkim.len(), 2);
+        assert_eq!(c.dkim[1].selector, "s2");
+        assert!(Config::parse(["--dkim", "a.test"]).is_err());
+        match Config::parse([
+            "dkim-keygen",
+            "--domain",
+            "a.test",
+            "--selector",
+            "s1",
+            "--out",
+            "/k",
+        ]) {
+            Ok(Command::DkimKeygen {
+                domain,
+                selector,
+                out,
+            }) => assert_eq!(
+                (domain.as_str(), selector.as_str(), out),
+                ("a.test", "s1", PathBuf::from("/k"))
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn retry_schedule_repeats_last() {
         let c = run(&["--retry", "1m,5m,4h"]);
         assert_eq!(c.retry_after(1), Duration::from_secs(60));
@@ -1113,6 +1241,8 @@ mod tests {
 data = "/srv/mail"
 hostname = "mx.example.org"
 domains = ["example.org", "example.net"]
+public_url = "https://mail.example.org"
+dkim = ["example.org:s1:/etc/dkim.pem"]
 [listen]
 smtp = "127.0.0.1:25"
 pop3 = false
@@ -1149,6 +1279,8 @@ file = "/srv/team"
         assert!(c.users.iter().all(|u| u.demo_password().is_none()));
         assert_eq!(c.aliases["info@example.org"].len(), 2);
         assert_eq!(c.lists["team@example.org"].file, PathBuf::from("/srv/team"));
+        assert_eq!(c.public_url.as_deref(), Some("https://mail.example.org"));
+        assert_eq!(c.dkim[0].key, PathBuf::from("/etc/dkim.pem"));
 
         // Options override the file; --domain replaces its domains; --user
         // replaces an account of the same name.

@@ -23,6 +23,10 @@
 //! file = "/var/lib/mailserver/team.members"
 //! ```
 //!
+//! Top-level keys also include `public_url = "https://mail.example.org"`
+//! (`--public-url`) and `dkim = ["example.org:sel1:/etc/mail/dkim.pem"]`
+//! (`--dkim`).
+//!
 //! Passwords are never in the file, only SCRAM-SHA-256 keys
 //! ([`crate::accounts`]).
 
@@ -153,6 +157,11 @@ pub(crate) struct File {
     /// List address to its members file (`--list`).
     #[serde(default)]
     pub(crate) lists: BTreeMap<String, crate::list::ListConf>,
+    /// The webmail's HTTPS URL (`--public-url`).
+    pub(crate) public_url: Option<String>,
+    /// `DOMAIN:SELECTOR:KEYFILE` strings, as `--dkim`.
+    #[serde(default)]
+    pub(crate) dkim: Vec<String>,
 }
 
 /// Reads and parses the file.

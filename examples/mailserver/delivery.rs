@@ -259,6 +259,7 @@ fn deliver_domain(
             cfg.tls_policy.mta_sts_port.unwrap_or(443),
             &|| cfg.tls_policy.client_config(OutboundMode::Require),
             &cfg.data.join("mta-sts"),
+            &shared.mta_sts_failures,
             unix_now(),
         )
     })

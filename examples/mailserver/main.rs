@@ -27,6 +27,7 @@ mod bounce;
 mod config;
 mod config_file;
 mod delivery;
+mod dkim;
 mod driver;
 mod hops;
 mod imap_session;
@@ -230,6 +231,18 @@ fn accept_loop(listener: TcpListener, port: Port, pool: Arc<Pool>, shutdown: Arc
     }
 }
 
+/// The webmail's HTTPS base URL for the lists' one-click links:
+/// `--public-url`, or else the `--https` listener under the hostname.
+fn public_url(cfg: &Config, web: &[(&str, SocketAddr)]) -> Option<String> {
+    cfg.public_url.clone().or_else(|| {
+        let (_, addr) = web.iter().find(|(n, _)| *n == "https")?;
+        Some(match addr.port() {
+            443 => format!("https://{}", cfg.hostname),
+            p => format!("https://{}:{p}", cfg.hostname),
+        })
+    })
+}
+
 fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(addr).map_err(|e| format!("--{name} {addr}: cannot listen: {e}"))
 }
@@ -260,21 +273,8 @@ fn run(cfg: Config) -> Result<(), String> {
         }
     };
     let tls = tls::server_config(certs, key)?;
-    let accounts = accounts::Accounts::new(&cfg.users)?;
-    let shutdown = Arc::new(AtomicBool::new(false));
-    let queue = store.queue.clone();
-    let shared = Arc::new(Shared {
-        store,
-        tls,
-        accounts,
-        limiter: Limiter::new(cfg.limits),
-        auth_guard: auth_guard::AuthGuard::new(cfg.auth),
-        srs: srs::Srs::open(&cfg.data)
-            .map_err(|e| format!("{}: SRS secret: {e}", cfg.data.display()))?,
-        shutdown: shutdown.clone(),
-    });
-
     let mut listeners = Vec::new();
+
     for (name, addr, port) in [
         ("smtp", cfg.smtp, Port::Mta),
         ("submission", cfg.submission, Port::Submission),
@@ -302,6 +302,22 @@ fn run(cfg: Config) -> Result<(), String> {
         return Err("no port to listen on".into());
     }
     let web_addrs: Vec<(&str, SocketAddr)> = web.iter().map(|(n, _, a)| (*n, *a)).collect();
+    let accounts = accounts::Accounts::new(&cfg.users)?;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let queue = store.queue.clone();
+    let shared = Arc::new(Shared {
+        store,
+        tls,
+        accounts,
+        limiter: Limiter::new(cfg.limits),
+        auth_guard: auth_guard::AuthGuard::new(cfg.auth),
+        srs: srs::Srs::open(&cfg.data)
+            .map_err(|e| format!("{}: SRS secret: {e}", cfg.data.display()))?,
+        public_url: public_url(&cfg, &web_addrs),
+        dkim: dkim::Signers::load(&cfg.dkim)?,
+        mta_sts_failures: mta_sts::Failures::default(),
+        shutdown: shutdown.clone(),
+    });
     let (mut http, mut https) = (None, None);
     for (name, l, _) in web {
         if name == "https" {
@@ -313,6 +329,19 @@ fn run(cfg: Config) -> Result<(), String> {
     if http.is_some() || https.is_some() {
         webmail::start(shared.clone(), http, https)?;
     }
+    if shared.public_url.is_some() {
+        // RFC 8058 §4: receivers honour the one-click fields only under a
+        // DKIM signature that covers them.
+        for list in cfg.lists.keys() {
+            let domain = list.rsplit_once('@').map_or("", |(_, d)| d);
+            if !shared.dkim.signs(domain) {
+                driver::log(format!(
+                    "list {list}: one-click unsubscribe offered, but no --dkim key for {domain}: \
+                     receivers ignore List-Unsubscribe-Post without a DKIM signature (RFC 8058 §4)"
+                ));
+            }
+        }
+    }
 
     banner(
         &cfg,
@@ -321,6 +350,7 @@ fn run(cfg: Config) -> Result<(), String> {
         &tls_desc,
         queue.len(),
         shared.accounts.all_plaintext(),
+        shared.public_url.as_deref(),
     );
 
     let pool = Arc::new(Pool::new(shared.clone()));
@@ -371,6 +401,7 @@ fn banner(
     tls_desc: &str,
     queued: usize,
     cram: bool,
+    public_url: Option<&str>,
 ) {
     let mut o = String::new();
     let data = cfg.data.display();
@@ -423,6 +454,22 @@ fn banner(
         for (d, r) in &cfg.routes {
             o.push_str(&format!("  route       {d} -> {}:{}\n", r.host, r.port));
         }
+    }
+    if !cfg.lists.is_empty() {
+        let names: Vec<&str> = cfg.lists.keys().map(String::as_str).collect();
+        let how = match public_url {
+            Some(u) => format!("one-click unsubscribe (RFC 8058) at {u}/unsubscribe/"),
+            None => "unsubscribe by mail only (no HTTPS URL: --public-url or --https)".into(),
+        };
+        o.push_str(&format!("  lists       {}; {how}\n", names.join(", ")));
+    }
+    for d in &cfg.dkim {
+        o.push_str(&format!(
+            "  dkim        {} selector {} ({})\n",
+            d.domain,
+            d.selector,
+            d.key.display()
+        ));
     }
     let user = &cfg.users[0].name;
     let rcpt = format!("{user}@{}", cfg.domains[0]);
@@ -526,6 +573,20 @@ fn main() -> ExitCode {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("mailserver passwd: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Ok(Command::DkimKeygen {
+            domain,
+            selector,
+            out,
+        }) => match dkim::keygen(&domain, &selector, &out) {
+            Ok(record) => {
+                println!("{record}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("mailserver dkim-keygen: {e}");
                 ExitCode::FAILURE
             }
         },

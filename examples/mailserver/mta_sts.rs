@@ -9,12 +9,20 @@
 //!
 //! Explicit `--tls-policy DOMAIN=MODE` settings and `--route`s win over
 //! MTA-STS (the caller does not ask for a policy then).
+//!
+//! A fetch that failed is remembered per domain (and record id) for
+//! [`FAILURE_MEMORY`] ([`Failures`], in memory): meanwhile the domain's
+//! deliveries use what a failed fetch gives (the fresh cached policy, or
+//! none) without fetching again, so a policy host that is down or slow
+//! costs one attempt every few minutes, not one per delivery. A new id in
+//! DNS is fetched at once.
 
+use std::collections::HashMap;
 use std::future::poll_fn;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hyper::body::Body;
@@ -28,6 +36,47 @@ pub(crate) const MAX_POLICY: usize = 64 * 1024;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest `max_age` honoured (§3.2: up to 31557600 seconds).
 const MAX_AGE_LIMIT: u64 = 31_557_600;
+/// How long a failed policy fetch is remembered (seconds).
+pub(crate) const FAILURE_MEMORY: u64 = 300;
+/// The most domains remembered at once (expired ones go first; beyond,
+/// a failure is not remembered).
+const MAX_FAILURES: usize = 4096;
+
+/// The policy fetches that failed lately: domain to the record id asked
+/// for and when (Unix seconds).
+#[derive(Debug, Default)]
+pub(crate) struct Failures(Mutex<HashMap<String, (String, u64)>>);
+
+impl Failures {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, u64)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Seconds since fetching `domain`'s policy `id` failed, when that is
+    /// less than [`FAILURE_MEMORY`] ago.
+    pub(crate) fn recent(&self, domain: &str, id: &str, now: u64) -> Option<u64> {
+        let m = self.map();
+        let (failed_id, at) = m.get(domain)?;
+        let ago = now.saturating_sub(*at);
+        (failed_id == id && ago < FAILURE_MEMORY).then_some(ago)
+    }
+
+    /// Remembers that fetching `domain`'s policy `id` failed at `now`.
+    pub(crate) fn remember(&self, domain: &str, id: &str, now: u64) {
+        let mut m = self.map();
+        if m.len() >= MAX_FAILURES {
+            m.retain(|_, (_, at)| now.saturating_sub(*at) < FAILURE_MEMORY);
+        }
+        if m.len() < MAX_FAILURES || m.contains_key(domain) {
+            m.insert(domain.to_string(), (id.to_string(), now));
+        }
+    }
+
+    /// Forgets `domain`'s failure (its policy was fetched).
+    pub(crate) fn forget(&self, domain: &str) {
+        self.map().remove(domain);
+    }
+}
 
 /// The policy mode (§3.2 `mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,13 +302,15 @@ pub(crate) fn next_step(cached: Option<&Cached>, txt_id: Option<&str>, now: u64)
 /// fetched and cached as needed; `None` when the domain has none (or
 /// none could be had, which §5 says to treat the same). `port` is the
 /// HTTPS port (443; other values for tests); `tls` verifies the policy
-/// host's certificate; `dir` is the cache directory.
+/// host's certificate; `dir` is the cache directory; `failures` the
+/// fetches that failed lately (not tried again for a while).
 pub(crate) fn policy_for(
     resolver: &Resolver,
     domain: &str,
     port: u16,
     tls: &dyn Fn() -> Result<Arc<rustls::ClientConfig>, String>,
     dir: &Path,
+    failures: &Failures,
     now: u64,
 ) -> Option<Policy> {
     let log = |m: String| crate::driver::log(format!("mta-sts {domain}: {m}"));
@@ -276,6 +327,18 @@ pub(crate) fn policy_for(
         Step::NoPolicy => return None,
         Step::Fetch(id) => id,
     };
+    let fallback = || {
+        cached
+            .as_ref()
+            .filter(|c| c.fresh(now))
+            .map(|c| c.policy.clone())
+    };
+    if let Some(ago) = failures.recent(domain, &fetch_id, now) {
+        log(format!(
+            "policy id={fetch_id} not fetched again yet (the fetch failed {ago} s ago)"
+        ));
+        return fallback();
+    }
     let host = format!("mta-sts.{domain}");
     let fetched = resolver
         .host_addrs(&host, port)
@@ -297,11 +360,13 @@ pub(crate) fn policy_for(
             if let Err(e) = store(dir, domain, &c) {
                 log(format!("cannot cache the policy: {e}"));
             }
+            failures.forget(domain);
             Some(policy)
         }
         Err(e) => {
             log(format!("policy fetch failed: {e}"));
-            cached.filter(|c| c.fresh(now)).map(|c| c.policy)
+            failures.remember(domain, &fetch_id, now);
+            fallback()
         }
     }
 }
@@ -396,6 +461,34 @@ mod tests {
 
     const SAMPLE: &str = "version: STSv1\nmode: enforce\nmx: mail.example.com\n\
                           mx: *.example.net\nmx: backupmx.example.com\nmax_age: 604800\n";
+
+    #[test]
+    fn failed_fetches_remembered_for_a_while_per_domain_and_id() {
+        let f = Failures::default();
+        assert_eq!(f.recent("a.test", "id1", 1000), None);
+        f.remember("a.test", "id1", 1000);
+        assert_eq!(f.recent("a.test", "id1", 1000), Some(0));
+        assert_eq!(
+            f.recent("a.test", "id1", 1000 + FAILURE_MEMORY - 1),
+            Some(FAILURE_MEMORY - 1)
+        );
+        assert_eq!(f.recent("a.test", "id1", 1000 + FAILURE_MEMORY), None);
+        // A new id in DNS, or another domain: fetched at once.
+        assert_eq!(f.recent("a.test", "id2", 1001), None);
+        assert_eq!(f.recent("b.test", "id1", 1001), None);
+        f.forget("a.test");
+        assert_eq!(f.recent("a.test", "id1", 1001), None);
+        // Bounded: expired entries make room; beyond, new domains are not kept.
+        for i in 0..MAX_FAILURES {
+            f.remember(&format!("d{i}.test"), "x", 2000);
+        }
+        f.remember("late.test", "x", 2001);
+        assert_eq!(f.recent("late.test", "x", 2001), None);
+        assert_eq!(f.map().len(), MAX_FAILURES);
+        f.remember("late.test", "x", 2000 + FAILURE_MEMORY);
+        assert_eq!(f.recent("late.test", "x", 2000 + FAILURE_MEMORY), Some(0));
+        assert_eq!(f.map().len(), 1);
+    }
 
     /// RFC 8461 §3.2: the example policy.
     #[test]

@@ -70,8 +70,17 @@ pub(crate) struct Shared {
     pub(crate) limiter: Arc<Limiter>,
     /// Failed AUTH attempts per client address.
     pub(crate) auth_guard: AuthGuard,
-    /// The sender rewriting of forwarded mail.
+    /// The sender rewriting of forwarded mail (its secret also makes the
+    /// list tokens).
     pub(crate) srs: crate::srs::Srs,
+    /// The webmail's HTTPS base URL (`https://host[:port]`, no final
+    /// slash), for the lists' one-click unsubscribe links (RFC 8058).
+    pub(crate) public_url: Option<String>,
+    /// The DKIM keys (`--dkim`).
+    pub(crate) dkim: crate::dkim::Signers,
+    /// The MTA-STS policy fetches that failed lately (not retried on every
+    /// delivery).
+    pub(crate) mta_sts_failures: crate::mta_sts::Failures,
     /// Set by SIGTERM: finish open transactions, take no new ones.
     pub(crate) shutdown: Arc<AtomicBool>,
 }
@@ -217,7 +226,15 @@ pub(crate) struct Session<'a> {
     /// The content of a message to a mailing list (bounded by the message
     /// size limit), for the list to send on.
     list_buf: Option<Vec<u8>>,
+    /// The start of an authenticated user's message (at most
+    /// [`AUTH_HEAD`] bytes, up to the end of its header): its From domain
+    /// decides whether it is DKIM-signed, its `MT-Priority:` field may set
+    /// its priority.
+    auth_head: Option<Vec<u8>>,
 }
+
+/// How much of a message's start [`Session::auth_head`] keeps.
+const AUTH_HEAD: usize = 64 * 1024;
 
 impl std::fmt::Debug for Session<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -308,6 +325,7 @@ impl<'a> Session<'a> {
             hops: crate::hops::HopCounter::default(),
             delivered_to: crate::hops::DeliveredTo::default(),
             list_buf: None,
+            auth_head: None,
         }
     }
 
@@ -466,21 +484,92 @@ impl<'a> Session<'a> {
                 .any(|a| !looping.contains(&a.addr) && a.targets.contains(t))
         });
         if !tx.rcpts.is_empty() {
-            let mut again =
-                self.shared
-                    .store
-                    .begin(tx.id.clone(), &tx.sender, tx.rcpts.clone(), b"")?;
-            again.eight_bit = tx.eight_bit;
-            again.smtputf8 = tx.smtputf8;
-            again.remote_sender = remote_sender;
-            again.dsn = tx.dsn.clone();
-            again.rcpt_dsn = tx.rcpt_requests();
-            if let Err(e) = again.write(&content) {
-                again.abort();
-                return Err(e);
-            }
-            *inc = Some(again);
+            *inc = Some(self.respool(tx, remote_sender, &content)?);
         }
+        Ok(())
+    }
+
+    /// Spools `content` again as the transaction's message (after the first
+    /// spool was read back by [`Incoming::into_content`]).
+    fn respool(
+        &self,
+        tx: &Tx,
+        remote_sender: Option<String>,
+        content: &[u8],
+    ) -> io::Result<Incoming> {
+        let mut again =
+            self.shared
+                .store
+                .begin(tx.id.clone(), &tx.sender, tx.rcpts.clone(), b"")?;
+        again.eight_bit = tx.eight_bit;
+        again.smtputf8 = tx.smtputf8;
+        again.remote_sender = remote_sender;
+        again.dsn = tx.dsn.clone();
+        again.rcpt_dsn = tx.rcpt_requests();
+        again.priority = tx.priority;
+        if let Err(e) = again.write(content) {
+            again.abort();
+            return Err(e);
+        }
+        Ok(again)
+    }
+
+    /// The `MT-Priority:` header field (RFC 6710 §9) of an authenticated
+    /// user's message that came without an `MT-PRIORITY=` parameter: read
+    /// as if it had been the parameter (the MSA case of RFC 6710 §4.1, which
+    /// lets a submission server take the priority from the field), under
+    /// the same MIXER policy. A field that is not a bare `priority-value`
+    /// (`-4`, `+3`; no comment) is ignored, as is one from a client that did
+    /// not authenticate: the field is only a hint from whoever wrote it.
+    fn header_priority(&self, tx: &mut Tx, inc: &mut Option<Incoming>) {
+        if tx.priority.is_some() {
+            return;
+        }
+        let Some(asked) = self
+            .auth_head
+            .as_deref()
+            .and_then(|h| crate::dkim::header_value(h, "mt-priority"))
+            .and_then(|v| v.parse::<Priority>().ok())
+        else {
+            return;
+        };
+        let (given, _) = mixer_priority(asked, true);
+        self.log(&format!(
+            "id={} priority {given} from the MT-Priority field ({asked})",
+            tx.id
+        ));
+        tx.priority = Some(given);
+        if let Some(inc) = inc.as_mut() {
+            inc.priority = Some(given);
+        }
+    }
+
+    /// DKIM-signs (RFC 6376) an authenticated user's message whose From
+    /// domain has a `--dkim` key: the spool is read back, signed and
+    /// spooled again, before the commit makes it durable (the queue then
+    /// sends the same signed bytes on every attempt). The DKIM-Signature
+    /// field goes in front of the server's own trace fields.
+    fn dkim_sign(&mut self, tx: &Tx, inc: &mut Option<Incoming>) -> io::Result<()> {
+        let Some(head) = self.auth_head.take() else {
+            return Ok(());
+        };
+        if self.shared.dkim.is_empty() {
+            return Ok(());
+        }
+        let Some(domain) = crate::dkim::from_domain(&head) else {
+            return Ok(());
+        };
+        if !self.shared.dkim.signs(&domain) {
+            return Ok(());
+        }
+        let Some(old) = inc.take() else {
+            return Ok(());
+        };
+        let remote_sender = old.remote_sender.clone();
+        let content = old.into_content()?;
+        let signed = self.shared.dkim.sign(&domain, &content, unix_now());
+        self.log(&format!("id={} DKIM-signed for {domain}", tx.id));
+        *inc = Some(self.respool(tx, remote_sender, &signed)?);
         Ok(())
     }
 
@@ -530,6 +619,7 @@ impl<'a> Session<'a> {
         self.data_error = None;
         self.in_tx = false;
         self.list_buf = None;
+        self.auth_head = None;
     }
 
     /// A recipient that is an address of a mailing list: posts only from
@@ -579,17 +669,10 @@ impl<'a> Session<'a> {
             };
             match role {
                 crate::list::Role::Post => {
-                    crate::list::post(store, list, conf, &content)?;
+                    crate::list::post(self.shared, list, conf, &content)?;
                 }
                 crate::list::Role::Request => {
-                    crate::list::request(
-                        store,
-                        &self.shared.srs,
-                        list,
-                        conf,
-                        &tx.sender,
-                        &content,
-                    )?;
+                    crate::list::request(self.shared, list, conf, &tx.sender, &content)?;
                 }
                 crate::list::Role::Bounce(member) => {
                     crate::list::bounce(&store.cfg.data, list, member.as_deref())?;
@@ -836,6 +919,7 @@ impl Handler<Server> for Session<'_> {
                 if let Some(tx) = self.tx.as_ref() {
                     self.list_buf = (!tx.lists.is_empty()).then(Vec::new);
                 }
+                self.auth_head = self.user.is_some().then(Vec::new);
                 if let Some(tx) = self.tx.as_ref().filter(|tx| !tx.rcpts.is_empty()) {
                     let for_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].0.as_str());
                     self.trace.tls = conn.is_tls() || self.port == Port::Smtps;
@@ -884,6 +968,18 @@ impl Handler<Server> for Session<'_> {
                 }
             }
             Event::DataChunk(bytes) => {
+                // Up to the end of the header: cut there, so that
+                // ends_with tells it is complete (no rescan per chunk).
+                if let Some(h) = self.auth_head.as_mut()
+                    && h.len() < AUTH_HEAD
+                    && !h.ends_with(b"\r\n\r\n")
+                {
+                    let from = h.len().saturating_sub(3);
+                    h.extend_from_slice(&bytes[..bytes.len().min(AUTH_HEAD - h.len())]);
+                    if let Some(p) = h[from..].windows(4).position(|w| w == b"\r\n\r\n") {
+                        h.truncate(from + p + 4);
+                    }
+                }
                 self.hops.feed(&bytes);
                 self.delivered_to.feed(&bytes);
                 if let Some(b) = self.list_buf.as_mut() {
@@ -939,6 +1035,15 @@ impl Handler<Server> for Session<'_> {
                     && self.data_error.is_none()
                     && !hops.too_many()
                     && let Err(e) = self.loop_check(tx, &mut inc, &delivered_to)
+                {
+                    self.data_error = Some(e);
+                }
+                if let Some(tx) = tx.as_mut() {
+                    self.header_priority(tx, &mut inc);
+                }
+                if let Some(tx) = tx.as_ref()
+                    && self.data_error.is_none()
+                    && let Err(e) = self.dkim_sign(tx, &mut inc)
                 {
                     self.data_error = Some(e);
                 }

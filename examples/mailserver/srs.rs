@@ -81,14 +81,24 @@ impl Srs {
         }
     }
 
-    /// HMAC-SHA-256 of `data` under the secret.
-    fn mac(&self, data: &[u8]) -> [u8; 32] {
+    fn hmac(&self, data: &[u8]) -> Hmac<Sha256> {
         let mut mac = match Hmac::<Sha256>::new_from_slice(&self.secret) {
             Ok(m) => m,
             Err(_) => unreachable!("HMAC takes keys of any length"),
         };
         mac.update(data);
-        mac.finalize().into_bytes().into()
+        mac
+    }
+
+    /// HMAC-SHA-256 of `data` under the secret.
+    pub(crate) fn mac(&self, data: &[u8]) -> [u8; 32] {
+        self.hmac(data).finalize().into_bytes().into()
+    }
+
+    /// Whether `tag` is the start of [`Srs::mac`] of `data` (at least 16
+    /// bytes), compared in constant time.
+    pub(crate) fn verify_mac(&self, data: &[u8], tag: &[u8]) -> bool {
+        tag.len() >= 16 && self.hmac(data).verify_truncated_left(tag).is_ok()
     }
 
     fn hash(&self, tt: &str, domain: &str, local: &str) -> String {

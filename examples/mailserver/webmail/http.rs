@@ -7,7 +7,9 @@
 //! strict Content-Security-Policy (scripts and styles only from
 //! `/static/`, nothing inline), `X-Content-Type-Options: nosniff`, no
 //! referrer, no caching, no framing by other pages. Every POST carries
-//! the session's CSRF token; a POST without it is refused (403).
+//! the session's CSRF token; a POST without it is refused (403). The one
+//! exception is the lists' one-click unsubscribe URL ([`super::unsubscribe`]),
+//! whose token in the path is its authorization (RFC 8058 §3.2).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -180,6 +182,7 @@ fn router(ctx: Ctx) -> Router {
         .route("/poll", get(poll))
         .route("/action", post(action))
         .merge(super::view::routes())
+        .merge(super::unsubscribe::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(ctx)

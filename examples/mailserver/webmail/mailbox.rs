@@ -465,6 +465,8 @@ pub(crate) fn submit(
         received_field(&store.cfg.hostname, &id, &trace, for_rcpt, unix_now()).into_bytes();
     full.extend_from_slice(data);
     let sender = address_of(shared, user);
+    // DKIM-signed (`--dkim`) for its From domain, as the submission port does.
+    let full = shared.dkim.sign_as_from(&full, unix_now());
     store.inject(id.clone(), &sender, targets, &full)?;
     crate::driver::log(format!(
         "webmail: {user} sent id={id} to {} recipient(s)",

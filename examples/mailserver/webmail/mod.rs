@@ -13,6 +13,8 @@
 //!   through the server's own queue.
 //! - [`pages`]: the HTML (plain HTML and CSS, one small script);
 //!   [`view`]: the message view, its body frame, attachments, compose.
+//! - [`unsubscribe`]: the lists' one-click unsubscribe URL (RFC 8058),
+//!   the one POST without a session or CSRF token.
 //! - The HTTP-free parts: a stored message rendered for the browser with
 //!   its HTML made safe ([`render`], [`sanitize`]), and replies, forwards
 //!   and new messages built for submission ([`compose`]).
@@ -24,6 +26,7 @@ mod pages;
 pub(crate) mod render;
 pub(crate) mod sanitize;
 mod session;
+mod unsubscribe;
 mod view;
 
 pub(crate) use http::start;

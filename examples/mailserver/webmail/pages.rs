@@ -52,7 +52,8 @@ pub(crate) fn csrf_field(csrf: &str) -> String {
     format!(r#"<input type="hidden" name="csrf" value="{}">"#, esc(csrf))
 }
 
-fn head(title: &str) -> String {
+/// The document's head: title, the stylesheet and the script.
+pub(crate) fn head(title: &str) -> String {
     format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

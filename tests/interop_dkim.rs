@@ -1,0 +1,462 @@
+//! Interop tests of the mailserver example's list mail with RFC 8058
+//! one-click unsubscription and DKIM (RFC 6376, RFC 8463): Python's
+//! `dkimpy` (with `pynacl` for Ed25519) verifies a list post as a member
+//! received it, with both an RSA and an Ed25519 key; curl makes the
+//! one-click POST to the URL of the received `List-Unsubscribe` field.
+//!
+//! Run them with `cargo test --release -p mailwire --test interop_dkim
+//! -- --ignored --test-threads=1` after `bash .ci/install-peers`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+/// Sends a post from the MTA port.
+const PY_POST: &str = r#"
+import smtplib, sys
+port, sender, rcpt, marker = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+c = smtplib.SMTP("127.0.0.1", port)
+msg = ("From: Alice <%s>\r\nTo: <%s>\r\nSubject: post %s\r\nDate: Fri, 4 Dec 2026 10:00:00 +0000\r\n"
+       "Message-ID: <%s@a.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+       "\r\nhello  %s \r\n\r\n\r\n") % (sender, rcpt, marker, marker, marker)
+c.sendmail(sender, [rcpt], msg)
+c.quit()
+"#;
+
+/// Sends `post MARKER` from alice@a.test to `to` on the MTA port `port`.
+fn post_from_alice(port: u16, to: &str, marker: &str) {
+    let (ok, out) = run(Command::new("python3").args([
+        "-c",
+        PY_POST,
+        &port.to_string(),
+        "alice@a.test",
+        to,
+        marker,
+    ]));
+    assert!(ok, "{out}");
+}
+
+/// Verifies every DKIM signature of the message in argv[1] with the DNS
+/// records given as `NAME=RECORD` arguments; prints one line per signature
+/// (`ok ALGORITHM H-TAG` or `bad ...`), then the result for a copy with
+/// the List-Unsubscribe-Post field changed (if there is one) and one with
+/// the body changed.
+const PY_VERIFY: &str = r#"
+import sys, dkim
+msg = open(sys.argv[1], "rb").read()
+records = dict(a.split("=", 1) for a in sys.argv[2:])
+def dns(name, timeout=5):
+    return records.get(name.decode().rstrip("."), "").encode() or None
+def check(m):
+    d = dkim.DKIM(m)
+    sigs = [v for (k, v) in d.headers if k.lower() == b"dkim-signature"]
+    out = []
+    for i, s in enumerate(sigs):
+        tags = dkim.util.parse_tag_value(s)
+        try:
+            ok = d.verify(idx=i, dnsfunc=dns)
+        except dkim.DKIMException:
+            ok = False
+        out.append("%s %s %s" % ("ok" if ok else "bad", tags[b"a"].decode(), b"".join(tags[b"h"].split()).decode().lower()))
+    return out
+for line in check(msg):
+    print(line)
+tampered = msg.replace(b"List-Unsubscribe=One-Click", b"List-Unsubscribe=Two-Click")
+if tampered != msg:
+    print("header-tampered", " ".join(l.split()[0] for l in check(tampered)))
+body = msg + b"one more line\r\n"
+print("body-tampered", " ".join(l.split()[0] for l in check(body)))
+"#;
+
+/// Submits a message after AUTH (argv: port, user, password, From, To, marker).
+const PY_SUBMIT: &str = r#"
+import smtplib, sys
+port, user, pw, frm, to, marker = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+c = smtplib.SMTP("127.0.0.1", port)
+c.login(user, pw)
+c.sendmail(frm, [to], "From: <%s>\r\nTo: <%s>\r\nSubject: sub %s\r\n\r\nsubmitted %s\r\n" % (frm, to, marker, marker))
+c.quit()
+"#;
+
+/// dkimpy's lines for the message `raw` (see [`PY_VERIFY`]).
+fn dkimpy(dir: &Path, raw: &[u8], records: &[String]) -> Vec<String> {
+    let stored = dir.join("verify.eml");
+    std::fs::write(&stored, raw).unwrap();
+    let (ok, out) = run(Command::new("python3")
+        .args(["-c", PY_VERIFY])
+        .arg(&stored)
+        .args(records));
+    assert!(ok, "{out}");
+    out.lines().map(str::to_string).collect()
+}
+
+/// An Ed25519 key made by `mailserver dkim-keygen` for `selector._domainkey.a.test`,
+/// and its record as `NAME=RECORD`.
+fn ed_key(dir: &Path, selector: &str) -> (std::path::PathBuf, String) {
+    let ed = dir.join(format!("{selector}.pem"));
+    let out = Command::new(example("mailserver"))
+        .args(["dkim-keygen", "--domain", "a.test", "--selector", selector])
+        .arg("--out")
+        .arg(&ed)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let (name, txt) = printed
+        .trim()
+        .split_once(". IN TXT ")
+        .expect("a TXT record");
+    assert_eq!(name, format!("{selector}._domainkey.a.test"));
+    let record = txt.trim_matches('"').to_string();
+    assert!(record.starts_with("v=DKIM1; k=ed25519; p="), "{record}");
+    (ed, format!("{name}={record}"))
+}
+
+/// The unfolded value of the first `name` field of a message.
+fn field(msg: &str, name: &str) -> Option<String> {
+    let header = msg.split("\r\n\r\n").next()?;
+    let unfolded = header.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded.split("\r\n").find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
+/// The address of the banner line `NAME listening on ADDR`.
+fn banner_addr(srv: &MailServer, name: &str) -> SocketAddr {
+    srv.stdout
+        .lines()
+        .find_map(|l| {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            (w.len() >= 4 && w[0] == name && w[1] == "listening").then(|| w[3].parse().ok())?
+        })
+        .expect("listener in the banner")
+}
+
+/// curl to the webmail (as `a.test`, its self-signed certificate not
+/// verified); returns the status code and the body.
+fn curl(https: SocketAddr, url: &str, args: &[&str]) -> (u16, String) {
+    let resolve = format!("a.test:{}:127.0.0.1", https.port());
+    let out = Command::new("curl")
+        .args(["-sk", "--resolve", &resolve, "-w", "\n%{http_code}"])
+        .args(args)
+        .arg(url)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+/// The RSA key (openssl) and its DNS record (`p=` the SubjectPublicKeyInfo).
+fn rsa_key(dir: &Path) -> (String, String) {
+    let key = dir.join("rsa.pem");
+    let (ok, out) = run(Command::new("openssl").args([
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        key.to_str().unwrap(),
+    ]));
+    assert!(ok, "{out}");
+    let der = Command::new("openssl")
+        .args([
+            "pkey",
+            "-pubout",
+            "-outform",
+            "DER",
+            "-in",
+            key.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(der.status.success());
+    use base64::Engine as _;
+    let p = base64::engine::general_purpose::STANDARD.encode(der.stdout);
+    (key.display().to_string(), format!("v=DKIM1; k=rsa; p={p}"))
+}
+
+#[test]
+#[ignore = "interop: needs python3 with dkimpy and pynacl, curl, openssl (bash .ci/install-peers); starts a mailserver"]
+fn list_post_dkim_verified_by_dkimpy_and_one_click_unsubscribe_with_curl() {
+    if !have("python3")
+        || !have("curl")
+        || !have("openssl")
+        || !have_python_module("dkim")
+        || !have_python_module("nacl")
+    {
+        return;
+    }
+    let dir = scratch("dkim");
+    let members = dir.join("team.members");
+    std::fs::write(&members, "alice@a.test\nCarol@a.test\n").unwrap();
+
+    // Keys: Ed25519 from the server's own dkim-keygen, RSA from openssl.
+    let (ed, ed_record) = ed_key(&dir, "ed");
+    let (rsa, rsa_record) = rsa_key(&dir);
+
+    let list = format!("team@a.test={}", members.display());
+    let dkim_ed = format!("a.test:ed:{}", ed.display());
+    let dkim_rsa = format!("a.test:rsa:{rsa}");
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &[
+            "--domain",
+            "a.test",
+            "--user",
+            "alice:pa",
+            "--user",
+            "carol:pc",
+            "--list",
+            &list,
+            "--https",
+            "127.0.0.1:0",
+            "--dkim",
+            &dkim_rsa,
+            "--dkim",
+            &dkim_ed,
+        ],
+    );
+    let https = banner_addr(&srv, "https");
+    let port = srv.smtp().port();
+    let post = |marker: &str| post_from_alice(port, "team@a.test", marker);
+
+    post("one");
+    let raw = find_one(&srv, "carol", "post one");
+    let copy = String::from_utf8(raw.clone()).unwrap();
+    assert_eq!(
+        field(&copy, "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click"),
+        "{copy}"
+    );
+    let unsub = field(&copy, "List-Unsubscribe").unwrap();
+    let url = unsub
+        .strip_prefix('<')
+        .and_then(|u| u.split_once('>'))
+        .map(|(u, _)| u.to_string())
+        .unwrap();
+    let prefix = format!("https://a.test:{}/unsubscribe/", https.port());
+    assert!(url.starts_with(&prefix), "{url}");
+    // The banner says where the URLs point, and which keys sign.
+    assert!(
+        srv.stdout.contains(&format!(
+            "team@a.test; one-click unsubscribe (RFC 8058) at {prefix}"
+        )) && srv.stdout.contains("dkim        a.test selector ed ("),
+        "{}",
+        srv.stdout
+    );
+    assert!(
+        unsub.ends_with("<mailto:team-request@a.test?subject=unsubscribe>"),
+        "{unsub}"
+    );
+
+    // dkimpy verifies both signatures, which cover the list fields; a
+    // changed signed field or body fails both.
+    let lines = dkimpy(
+        &dir,
+        &raw,
+        &[ed_record, format!("rsa._domainkey.a.test={rsa_record}")],
+    );
+    let out = lines.join("\n");
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut algs: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("ok "))
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    algs.sort();
+    assert_eq!(algs, ["ed25519-sha256", "rsa-sha256"], "{out}");
+    for l in lines.iter().filter(|l| l.starts_with("ok ")) {
+        let h = l.split(' ').nth(2).unwrap();
+        for name in [
+            "from",
+            "to",
+            "subject",
+            "date",
+            "message-id",
+            "mime-version",
+            "content-type",
+            "list-id",
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+        ] {
+            assert!(h.split(':').any(|n| n == name), "h= lacks {name}: {l}");
+        }
+    }
+    assert!(lines.contains(&"header-tampered bad bad"), "{out}");
+    assert!(lines.contains(&"body-tampered bad bad"), "{out}");
+
+    // A GET shows the button (under the webmail's security headers, no
+    // inline script) and changes nothing.
+    let (code, page) = curl(https, &url, &["-i"]);
+    assert_eq!(code, 200, "{page}");
+    let lower = page.to_ascii_lowercase();
+    assert!(
+        lower.contains("content-security-policy: default-src 'none'")
+            && lower.contains("x-frame-options: deny")
+            && !lower.contains("<script>"),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"method="post""#) && page.contains("One-Click"),
+        "{page}"
+    );
+    assert!(
+        std::fs::read_to_string(&members)
+            .unwrap()
+            .contains("Carol@a.test")
+    );
+
+    // A forged token (another member's name, or a changed MAC) is refused.
+    let token = url.strip_prefix(&prefix).unwrap();
+    let mut forged = token.to_string();
+    let last = if forged.ends_with('A') { "B" } else { "A" };
+    forged.replace_range(forged.len() - 1.., last);
+    let mut other = token.to_string();
+    other.replace_range(..1, if other.starts_with('A') { "B" } else { "A" });
+    for bad in [forged, other, "bm90LWEtdG9rZW4".to_string()] {
+        let (code, _) = curl(
+            https,
+            &format!("{prefix}{bad}"),
+            &["-d", "List-Unsubscribe=One-Click"],
+        );
+        assert_eq!(code, 404, "{bad}");
+    }
+    // Without the form field: 400.
+    let (code, _) = curl(https, &url, &["-d", "List-Unsubscribe=Yes"]);
+    assert_eq!(code, 400);
+    assert!(
+        std::fs::read_to_string(&members)
+            .unwrap()
+            .contains("Carol@a.test")
+    );
+
+    // The one-click POST (no cookie) removes the member; again: still 200.
+    for _ in 0..2 {
+        let (code, page) = curl(https, &url, &["-d", "List-Unsubscribe=One-Click"]);
+        assert_eq!(code, 200, "{page}");
+        assert!(page.contains("no longer receives"), "{page}");
+    }
+    assert_eq!(std::fs::read_to_string(&members).unwrap(), "alice@a.test\n");
+    assert!(wait_log(
+        &srv,
+        "unsubscribed by one-click",
+        Duration::from_secs(5)
+    ));
+    assert!(!srv.log().contains("no --dkim key"), "{}", srv.log());
+
+    // The next post reaches alice only.
+    post("two");
+    find_one(&srv, "alice", "post two");
+    assert_eq!(srv.messages("carol").len(), 1);
+}
+
+#[test]
+#[ignore = "interop: needs python3 and curl (bash .ci/install-peers); starts a mailserver"]
+fn without_https_url_the_list_offers_mailto_only() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("dkim-plain");
+    let members = dir.join("team.members");
+    std::fs::write(&members, "alice@a.test\n").unwrap();
+    let list = format!("team@a.test={}", members.display());
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &["--domain", "a.test", "--user", "alice:pa", "--list", &list],
+    );
+    post_from_alice(srv.smtp().port(), "team@a.test", "plain");
+    let copy = String::from_utf8(find_one(&srv, "alice", "post plain")).unwrap();
+    assert_eq!(
+        field(&copy, "List-Unsubscribe").as_deref(),
+        Some("<mailto:team-request@a.test?subject=unsubscribe>")
+    );
+    assert_eq!(field(&copy, "List-Unsubscribe-Post"), None);
+    assert!(
+        srv.stdout.contains("team@a.test; unsubscribe by mail only"),
+        "{}",
+        srv.stdout
+    );
+    assert_eq!(
+        field(&copy, "DKIM-Signature"),
+        None,
+        "no --dkim, no signature"
+    );
+    drop(srv);
+
+    // An HTTPS URL without a DKIM key for the list's domain: warned about
+    // at start (RFC 8058 §4 wants the fields signed).
+    let srv = MailServer::start(
+        &dir.join("data2"),
+        &[
+            "--domain",
+            "a.test",
+            "--user",
+            "alice:pa",
+            "--list",
+            &list,
+            "--https",
+            "127.0.0.1:0",
+        ],
+    );
+    assert!(
+        wait_log(&srv, "no --dkim key for a.test", Duration::from_secs(5)),
+        "{}",
+        srv.log()
+    );
+}
+
+#[test]
+#[ignore = "interop: needs python3 with dkimpy and pynacl (bash .ci/install-peers); starts a mailserver"]
+fn authenticated_submission_signed_for_its_from_domain_only() {
+    if !have("python3") || !have_python_module("dkim") || !have_python_module("nacl") {
+        return;
+    }
+    let dir = scratch("dkim-submit");
+    let (ed, record) = ed_key(&dir, "sub");
+    let dkim = format!("a.test:sub:{}", ed.display());
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &[
+            "--domain", "a.test", "--user", "alice:pa", "--user", "carol:pc", "--dkim", &dkim,
+        ],
+    );
+    let port = srv.submission().port().to_string();
+    for (from, marker) in [("alice@a.test", "signed"), ("alice@other.test", "unsigned")] {
+        let (ok, out) = run(Command::new("python3").args([
+            "-c",
+            PY_SUBMIT,
+            &port,
+            "alice",
+            "pa",
+            from,
+            "carol@a.test",
+            marker,
+        ]));
+        assert!(ok, "{out}");
+    }
+    let signed = find_one(&srv, "carol", "sub signed");
+    let lines = dkimpy(&dir, &signed, std::slice::from_ref(&record));
+    assert!(
+        lines
+            .first()
+            .is_some_and(|l| l.starts_with("ok ed25519-sha256 from:to:subject")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l == "body-tampered bad"), "{lines:?}");
+    let unsigned = String::from_utf8(find_one(&srv, "carol", "sub unsigned")).unwrap();
+    assert_eq!(field(&unsigned, "DKIM-Signature"), None, "{unsigned}");
+    // Mail from the MTA port without AUTH is not signed either.
+    post_from_alice(srv.smtp().port(), "carol@a.test", "noauth");
+    let plain = String::from_utf8(find_one(&srv, "carol", "post noauth")).unwrap();
+    assert_eq!(field(&plain, "DKIM-Signature"), None);
+}
