@@ -175,6 +175,7 @@ fn find_ctl(hay: &[u8], from: usize) -> Option<usize> {
 /// Finds the end of the first command line in `input` (RFC 5321 §2.3.8:
 /// CRLF only). Returns `Complete(n)` with the length including the CRLF.
 /// A bare LF or a line longer than `max_len` (CRLF included) is an error.
+#[inline]
 pub fn command_frame(input: &[u8], max_len: usize) -> Result<Status<usize>, FrameError> {
     match find_lf(input) {
         None if input.len() >= max_len => Err(FrameError::LineTooLong),
