@@ -25,6 +25,8 @@
 
 use std::borrow::Cow;
 
+use crate::inline::InlineVec;
+
 use nom::{
     IResult, Parser,
     bytes::complete::{take_while, take_while1},
@@ -32,12 +34,14 @@ use nom::{
 };
 
 /// One parameter after RFC 2231 sections were joined and decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Param {
     /// Attribute name, lower-cased, without any `*` suffix.
     pub name: Cow<'static, str>,
-    /// The value as text (percent-decoding, charset and RFC 2047 words decoded).
-    pub value: String,
+    /// The value as text (percent-decoding, charset and RFC 2047 words
+    /// decoded). Common values (`us-ascii`, `utf-8`, ...) are borrowed
+    /// from a static table, the others owned.
+    pub value: Cow<'static, str>,
     /// The RFC 2231 language tag, when one was given.
     pub language: Option<String>,
 }
@@ -47,8 +51,12 @@ pub struct Param {
 pub struct ContentType {
     ty: Cow<'static, str>,
     subtype: Cow<'static, str>,
-    params: Vec<Param>,
+    params: Params,
 }
+
+/// The parameters of one field: one held inline (nearly every
+/// Content-Type has one: a charset, a boundary or a name), more on the heap.
+type Params = InlineVec<Param, 1>;
 
 /// Lower-cases a name, without allocating for the common ones.
 fn intern(name: &[u8]) -> Cow<'static, str> {
@@ -103,11 +111,12 @@ impl Default for ContentType {
         Self {
             ty: "text".into(),
             subtype: "plain".into(),
-            params: vec![Param {
+            params: std::iter::once(Param {
                 name: "charset".into(),
                 value: "us-ascii".into(),
                 language: None,
-            }],
+            })
+            .collect(),
         }
     }
 }
@@ -118,16 +127,16 @@ impl ContentType {
         Self {
             ty: intern(ty.as_bytes()),
             subtype: intern(subtype.as_bytes()),
-            params: Vec::new(),
+            params: Params::new(),
         }
     }
 
     /// A content type from lower-case static names, without allocating.
-    pub(crate) const fn new_static(ty: &'static str, subtype: &'static str) -> Self {
+    pub(crate) fn new_static(ty: &'static str, subtype: &'static str) -> Self {
         Self {
             ty: Cow::Borrowed(ty),
             subtype: Cow::Borrowed(subtype),
-            params: Vec::new(),
+            params: Params::new(),
         }
     }
 
@@ -201,7 +210,7 @@ impl ContentType {
         self.params.retain(|p| p.name != name);
         self.params.push(Param {
             name,
-            value: value.to_owned(),
+            value: Cow::Owned(value.to_owned()),
             language: None,
         });
         self
@@ -222,7 +231,7 @@ impl ContentType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentDisposition {
     kind: Cow<'static, str>,
-    params: Vec<Param>,
+    params: Params,
 }
 
 impl ContentDisposition {
@@ -240,7 +249,7 @@ impl ContentDisposition {
     pub fn new(kind: &str) -> Self {
         Self {
             kind: intern(kind.as_bytes()),
-            params: Vec::new(),
+            params: Params::new(),
         }
     }
 
@@ -279,7 +288,7 @@ fn find_param<'p>(params: &'p [Param], name: &str) -> Option<&'p str> {
     params
         .iter()
         .find(|p| p.name.eq_ignore_ascii_case(name))
-        .map(|p| p.value.as_str())
+        .map(|p| &*p.value)
 }
 
 /// Whether `b` may appear in a `token` (RFC 2045 §5.1): not a space, a
@@ -422,6 +431,39 @@ fn quoted_string(input: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
     (Cow::Owned(out), rest)
 }
 
+/// A parameter value as written (no RFC 2231 encoding) as text: one of
+/// the common values without allocating, else UTF-8 (windows-1252 when
+/// invalid) with RFC 2047 words decoded.
+fn param_value(value: &[u8]) -> Cow<'static, str> {
+    /// Values as common as the names `intern` knows, in the cases they
+    /// are written in (a value keeps its case).
+    const COMMON: [&str; 14] = [
+        "us-ascii",
+        "utf-8",
+        "UTF-8",
+        "US-ASCII",
+        "iso-8859-1",
+        "ISO-8859-1",
+        "iso-8859-15",
+        "ISO-8859-15",
+        "windows-1252",
+        "Windows-1252",
+        "flowed",
+        "fixed",
+        "yes",
+        "no",
+    ];
+    if let Some(c) = COMMON
+        .iter()
+        .find(|c| c.len() == value.len() && c.as_bytes() == value)
+    {
+        return Cow::Borrowed(c);
+    }
+    Cow::Owned(crate::charset::decode_words(
+        crate::charset::bytes_to_string(value),
+    ))
+}
+
 /// One raw parameter as written: `name`, section number, extended flag, value.
 struct RawParam<'a> {
     name: Cow<'static, str>,
@@ -432,7 +474,7 @@ struct RawParam<'a> {
 }
 
 /// Parses `*(";" parameter)`, leniently, then joins RFC 2231 sections.
-pub(crate) fn parse_params(input: &[u8]) -> Vec<Param> {
+pub(crate) fn parse_params(input: &[u8]) -> Params {
     simple_params(input).unwrap_or_else(|| general_params(input))
 }
 
@@ -442,14 +484,14 @@ pub(crate) fn parse_params(input: &[u8]) -> Vec<Param> {
 /// the general lexer's steps; `None` for anything else, which
 /// [`general_params`] then parses (to the same result on what this
 /// accepts: see the `simple_params_agree` test).
-fn simple_params(input: &[u8]) -> Option<Vec<Param>> {
+fn simple_params(input: &[u8]) -> Option<Params> {
     let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let skip_ws = |i: &mut usize| {
         while *i < input.len() && is_ws(input[*i]) {
             *i += 1;
         }
     };
-    let mut out: Vec<Param> = Vec::new();
+    let mut out = Params::new();
     let mut i = 0;
     loop {
         skip_ws(&mut i);
@@ -499,10 +541,9 @@ fn simple_params(input: &[u8]) -> Option<Vec<Param>> {
         if out.iter().any(|q| q.name == name) {
             continue;
         }
-        let text = crate::charset::bytes_to_string(value);
         out.push(Param {
             name,
-            value: crate::charset::decode_words(text),
+            value: param_value(value),
             language: None,
         });
     }
@@ -510,21 +551,20 @@ fn simple_params(input: &[u8]) -> Option<Vec<Param>> {
 
 /// The parameters of `input`, leniently (comments, unquoted values with
 /// spaces, broken quotes, RFC 2231 sections and charsets).
-fn general_params(input: &[u8]) -> Vec<Param> {
+fn general_params(input: &[u8]) -> Params {
     // Without RFC 2231 names (nearly always), the parameters go straight
     // into the list: the first occurrence of a name wins.
-    let mut out: Vec<Param> = Vec::new();
+    let mut out = Params::new();
     for p in raw_params(input) {
         if p.section.is_some() || p.extended {
-            return join_params(raw_params(input).collect());
+            return join_params(raw_params(input).collect()).into();
         }
         if out.iter().any(|q| q.name == p.name) {
             continue;
         }
-        let text = crate::charset::bytes_to_string(&p.value);
         out.push(Param {
             name: p.name,
-            value: crate::charset::decode_words(text),
+            value: param_value(&p.value),
             language: None,
         });
     }
@@ -700,7 +740,7 @@ fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
         };
         out.push(Param {
             name: p.name.clone(),
-            value: crate::charset::decode_words(value),
+            value: Cow::Owned(crate::charset::decode_words(value)),
             language,
         });
     }
@@ -714,7 +754,7 @@ fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
         let text = crate::charset::bytes_to_string(&p.value);
         out.push(Param {
             name: p.name,
-            value: crate::charset::decode_words(text),
+            value: Cow::Owned(crate::charset::decode_words(text)),
             language: None,
         });
     }
