@@ -142,11 +142,12 @@ impl<T: Default, const N: usize> Default for InlineVec<T, N> {
 impl<T: Default + Clone, const N: usize> From<&[T]> for InlineVec<T, N> {
     fn from(items: &[T]) -> Self {
         if items.len() <= N {
-            let mut v = Self::new();
-            for x in items {
-                v.push(x.clone());
-            }
-            v
+            // N <= 255 (ROOM).
+            let () = Self::ROOM;
+            Self(Repr::Inline {
+                len: items.len() as u8,
+                buf: std::array::from_fn(|i| items.get(i).cloned().unwrap_or_default()),
+            })
         } else {
             Self(Repr::Heap(items.to_vec()))
         }

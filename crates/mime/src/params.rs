@@ -27,11 +27,7 @@ use std::borrow::Cow;
 
 use crate::inline::InlineVec;
 
-use nom::{
-    IResult, Parser,
-    bytes::complete::{take_while, take_while1},
-    character::complete::char,
-};
+use nom::{IResult, Parser, bytes::complete::take_while1};
 
 /// One parameter after RFC 2231 sections were joined and decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -58,46 +54,61 @@ pub struct ContentType {
 /// Content-Type has one: a charset, a boundary or a name), more on the heap.
 type Params = InlineVec<Param, 1>;
 
+/// `name` lower-cased, as an integer: its first 16 bytes, the first one
+/// lowest (names are compared as one integer instead of a call to
+/// `memcmp`).
+const fn name_key(name: &[u8]) -> u128 {
+    let mut k = 0u128;
+    let mut i = 0;
+    while i < name.len() && i < 16 {
+        k |= (name[i].to_ascii_lowercase() as u128) << (8 * i);
+        i += 1;
+    }
+    k
+}
+
+/// The interned names of one length, each with its [`name_key`].
+macro_rules! interned {
+    ($($name:literal),* $(,)?) => {
+        &[$((name_key($name.as_bytes()), $name)),*]
+    };
+}
+
 /// Lower-cases a name, without allocating for the common ones.
 fn intern(name: &[u8]) -> Cow<'static, str> {
     /// The names interned, by length.
-    const BY_LEN: [&[&str]; 18] = [
+    const BY_LEN: [&[(u128, &str)]; 18] = [
         &[],
         &[],
-        &["id"],
-        &["pdf", "png", "gif"],
-        &["text", "html", "name", "type", "size", "jpeg"],
-        &[
-            "plain", "mixed", "image", "delsp", "audio", "video", "total",
+        interned!["id"],
+        interned!["pdf", "png", "gif"],
+        interned!["text", "html", "name", "type", "size", "jpeg"],
+        interned![
+            "plain", "mixed", "image", "delsp", "audio", "video", "total"
         ],
-        &[
+        interned![
             "rfc822", "format", "signed", "report", "inline", "micalg", "digest", "number",
             "method",
         ],
-        &["message", "related", "charset", "partial", "flowed"],
-        &["boundary", "filename", "protocol", "enriched", "calendar"],
-        &["multipart"],
-        &["attachment"],
-        &["alternative", "application", "report-type"],
-        &["octet-stream"],
-        &["creation-date"],
+        interned!["message", "related", "charset", "partial", "flowed"],
+        interned!["boundary", "filename", "protocol", "enriched", "calendar"],
+        interned!["multipart"],
+        interned!["attachment"],
+        interned!["alternative", "application", "report-type"],
+        interned!["octet-stream"],
+        interned!["creation-date"],
         &[],
-        &["delivery-status"],
+        interned!["delivery-status"],
         &[],
-        &["modification-date"],
+        interned!["modification-date"],
     ];
     if let Some(cands) = BY_LEN.get(name.len()) {
-        // Lower-cased once into a buffer as long as the longest name, then
-        // plain comparisons.
-        let mut buf = [0u8; 17];
-        let low = &mut buf[..name.len()];
-        for (d, s) in low.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
-        }
-        // The first byte rules out most candidates without a call to memcmp.
-        if let Some(c) = cands
+        let key = name_key(name);
+        // The key is the whole name up to 16 bytes; a longer one is
+        // compared in full once its first 16 bytes match.
+        if let Some((_, c)) = cands
             .iter()
-            .find(|c| c.as_bytes().first() == low.first() && c.as_bytes() == low)
+            .find(|(k, c)| *k == key && (c.len() <= 16 || c.as_bytes().eq_ignore_ascii_case(name)))
         {
             return Cow::Borrowed(c);
         }
@@ -155,7 +166,7 @@ impl ContentType {
     /// Parses a field value; `None` when `type/subtype` is missing or broken
     /// (RFC 2045 §5.2 then says to use `text/plain; charset=us-ascii`).
     pub fn try_parse(value: &[u8]) -> Option<Self> {
-        let (rest, (ty, sub)) = type_subtype(value).ok()?;
+        let (rest, (ty, sub)) = type_subtype(value)?;
         Some(Self {
             ty: intern(ty),
             subtype: intern(sub),
@@ -333,25 +344,33 @@ fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 /// `type "/" subtype` with optional CFWS around each.
-fn type_subtype(input: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
+fn type_subtype(input: &[u8]) -> Option<(&[u8], (&[u8], &[u8]))> {
     let input = skip_cfws(input);
-    let (input, ty) = token(input)?;
-    let input = skip_cfws(input);
-    let (input, _) = char('/').parse(input)?;
-    let input = skip_cfws(input);
-    let (input, sub) = token(input)?;
-    Ok((input, (ty, sub)))
+    let (ty, input) = split_token(input)?;
+    let input = skip_cfws(input).strip_prefix(b"/")?;
+    let (sub, input) = split_token(skip_cfws(input))?;
+    Some((input, (ty, sub)))
+}
+
+/// The token `input` starts with and what follows it; `None` when it
+/// does not start with one ([`token`] without the parser combinator's
+/// steps, for the Content-Type of every part).
+fn split_token(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let n = input
+        .iter()
+        .position(|&b| !is_token_char(b))
+        .unwrap_or(input.len());
+    (n > 0).then(|| input.split_at(n))
 }
 
 /// Skips whitespace and RFC 5322 comments (nested, with quoted pairs).
 pub(crate) fn skip_cfws(mut input: &[u8]) -> &[u8] {
     loop {
-        let (rest, _) = take_while::<_, _, nom::error::Error<&[u8]>>(|b: u8| {
-            matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-        })
-        .parse(input)
-        .unwrap_or((input, &[][..]));
-        input = rest;
+        let ws = input
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .unwrap_or(input.len());
+        input = &input[ws..];
         if input.first() == Some(&b'(') {
             let mut depth = 0usize;
             let mut i = 0;
@@ -972,7 +991,59 @@ mod tests {
         b"'",
     ];
 
+    /// Every interned name, in any case, comes back lower-cased and
+    /// borrowed; a name one byte off is not taken for it.
+    #[test]
+    fn intern_known_names() {
+        for name in [
+            "id",
+            "png",
+            "text",
+            "plain",
+            "rfc822",
+            "message",
+            "boundary",
+            "multipart",
+            "attachment",
+            "alternative",
+            "octet-stream",
+            "creation-date",
+            "delivery-status",
+            "modification-date",
+        ] {
+            for written in [name.to_owned(), name.to_ascii_uppercase()] {
+                let got = intern(written.as_bytes());
+                assert!(matches!(got, Cow::Borrowed(_)), "{written}");
+                assert_eq!(got, name);
+            }
+            let mut off = name.as_bytes().to_vec();
+            *off.last_mut().unwrap() ^= 1;
+            let got = intern(&off);
+            assert!(matches!(got, Cow::Owned(_)), "{off:?}");
+            assert_eq!(got.as_bytes(), off.to_ascii_lowercase());
+        }
+        // Only the 17th byte differs from an interned name.
+        assert!(matches!(intern(b"modification-datX"), Cow::Owned(_)));
+    }
+
     proptest! {
+        /// The integer comparison of `intern` gives what lower-casing the
+        /// name gives, whatever the name.
+        #[test]
+        fn intern_is_lowercase(name in proptest::collection::vec(prop_oneof![
+            any::<u8>(), Just(b'a'), Just(b'T'), Just(b'-'), Just(b'e'), Just(b'X')], 0..20)) {
+            let got = intern(&name);
+            prop_assert_eq!(&*got, String::from_utf8_lossy(&name).to_ascii_lowercase());
+        }
+
+        /// The hand-written token split agrees with the parser combinator.
+        #[test]
+        fn split_token_matches_nom(input in proptest::collection::vec(prop_oneof![
+            any::<u8>(), Just(b'a'), Just(b'/'), Just(b' '), Just(b';')], 0..20)) {
+            let want = token(&input).ok().map(|(rest, t)| (t, rest));
+            prop_assert_eq!(split_token(&input), want);
+        }
+
         #[test]
         fn write_then_parse(v in "\\PC{0,80}") {
             let v: String = v.chars().filter(|c| !c.is_control()).collect();
