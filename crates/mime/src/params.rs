@@ -103,7 +103,14 @@ fn intern(name: &[u8]) -> Cow<'static, str> {
         interned!["modification-date"],
     ];
     if let Some(cands) = BY_LEN.get(name.len()) {
-        let key = name_key(name);
+        // name_key at run time: sixteen bytes lower-cased at once.
+        let mut buf = [0u8; 16];
+        let n = name.len().min(16);
+        buf[..n].copy_from_slice(&name[..n]);
+        for b in &mut buf {
+            *b = b.to_ascii_lowercase();
+        }
+        let key = u128::from_le_bytes(buf);
         // The key is the whole name up to 16 bytes; a longer one is
         // compared in full once its first 16 bytes match.
         if let Some((_, c)) = cands
