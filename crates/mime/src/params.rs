@@ -54,23 +54,79 @@ pub struct ContentType {
 /// Content-Type has one: a charset, a boundary or a name), more on the heap.
 type Params = InlineVec<Param, 1>;
 
-/// `name` lower-cased, as an integer: its first 16 bytes, the first one
-/// lowest (names are compared as one integer instead of a call to
-/// `memcmp`).
-const fn name_key(name: &[u8]) -> u128 {
-    let mut k = 0u128;
+/// ASCII upper-case letters of the eight bytes of `x` lower-cased, the
+/// other bytes unchanged (per byte, without carries between them).
+const fn lower8(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = x & !HIGH;
+    // The high bit of a byte set when it is at least 'A' (then when it is
+    // above 'Z'): no sum passes 0xff.
+    let ge_a = low7 + 0x3f3f_3f3f_3f3f_3f3f;
+    let gt_z = low7 + 0x2525_2525_2525_2525;
+    let upper = (ge_a ^ gt_z) & !x & HIGH;
+    x | (upper >> 2)
+}
+
+/// The little-endian integer of `name[at..at + n]` (n <= 8), at compile
+/// time.
+const fn load_const(name: &[u8], at: usize, n: usize) -> u64 {
+    let mut k = 0u64;
     let mut i = 0;
-    while i < name.len() && i < 16 {
-        k |= (name[i].to_ascii_lowercase() as u128) << (8 * i);
+    while i < n {
+        k |= (name[at + i] as u64) << (8 * i);
         i += 1;
     }
     k
 }
 
+/// `name` lower-cased as one integer, to compare names of the same length
+/// without `memcmp`: its first and last eight bytes (four for a name of
+/// four to seven bytes, the bytes themselves for a shorter one), which
+/// overlap and so hold the whole name up to 16 bytes. The table's keys,
+/// at compile time; [`name_key`] is the same at run time.
+const fn name_key_const(name: &[u8]) -> u128 {
+    let n = name.len();
+    let (lo, hi) = if n >= 8 {
+        (load_const(name, 0, 8), load_const(name, n - 8, 8))
+    } else if n >= 4 {
+        (load_const(name, 0, 4), load_const(name, n - 4, 4))
+    } else {
+        (load_const(name, 0, n), 0)
+    };
+    (lower8(lo) as u128) | ((lower8(hi) as u128) << 64)
+}
+
+/// [`name_key_const`] with word loads.
+fn name_key(name: &[u8]) -> u128 {
+    let n = name.len();
+    let word = |at: usize| {
+        u64::from_le_bytes(
+            name.get(at..at + 8)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or_default(),
+        )
+    };
+    let half = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            name.get(at..at + 4)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or_default(),
+        ))
+    };
+    let (lo, hi) = if n >= 8 {
+        (word(0), word(n - 8))
+    } else if n >= 4 {
+        (half(0), half(n - 4))
+    } else {
+        (load_const(name, 0, n), 0)
+    };
+    u128::from(lower8(lo)) | (u128::from(lower8(hi)) << 64)
+}
+
 /// The interned names of one length, each with its [`name_key`].
 macro_rules! interned {
     ($($name:literal),* $(,)?) => {
-        &[$((name_key($name.as_bytes()), $name)),*]
+        &[$((name_key_const($name.as_bytes()), $name)),*]
     };
 }
 
@@ -103,16 +159,9 @@ fn intern(name: &[u8]) -> Cow<'static, str> {
         interned!["modification-date"],
     ];
     if let Some(cands) = BY_LEN.get(name.len()) {
-        // name_key at run time: sixteen bytes lower-cased at once.
-        let mut buf = [0u8; 16];
-        let n = name.len().min(16);
-        buf[..n].copy_from_slice(&name[..n]);
-        for b in &mut buf {
-            *b = b.to_ascii_lowercase();
-        }
-        let key = u128::from_le_bytes(buf);
+        let key = name_key(name);
         // The key is the whole name up to 16 bytes; a longer one is
-        // compared in full once its first 16 bytes match.
+        // compared in full once its key matches.
         if let Some((_, c)) = cands
             .iter()
             .find(|(k, c)| *k == key && (c.len() <= 16 || c.as_bytes().eq_ignore_ascii_case(name)))
@@ -1041,6 +1090,15 @@ mod tests {
             any::<u8>(), Just(b'a'), Just(b'T'), Just(b'-'), Just(b'e'), Just(b'X')], 0..20)) {
             let got = intern(&name);
             prop_assert_eq!(&*got, String::from_utf8_lossy(&name).to_ascii_lowercase());
+        }
+
+        /// The run-time key is the compile-time one, and lower8 is
+        /// to_ascii_lowercase, whatever the bytes.
+        #[test]
+        fn name_key_matches_const(name in proptest::collection::vec(any::<u8>(), 0..20)) {
+            prop_assert_eq!(name_key(&name), name_key_const(&name));
+            let lowered: Vec<u8> = name.iter().map(u8::to_ascii_lowercase).collect();
+            prop_assert_eq!(name_key(&name), name_key_const(&lowered));
         }
 
         /// The hand-written token split agrees with the parser combinator.
