@@ -222,7 +222,7 @@ impl ContentType {
     /// Parses a field value; `None` when `type/subtype` is missing or broken
     /// (RFC 2045 §5.2 then says to use `text/plain; charset=us-ascii`).
     pub fn try_parse(value: &[u8]) -> Option<Self> {
-        let (rest, (ty, sub)) = type_subtype(value)?;
+        let [ty, sub, rest] = type_subtype(value)?;
         Some(Self {
             ty: intern(ty),
             subtype: intern(sub),
@@ -400,12 +400,13 @@ fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 /// `type "/" subtype` with optional CFWS around each.
-fn type_subtype(input: &[u8]) -> Option<(&[u8], (&[u8], &[u8]))> {
+/// Returns type, subtype and what follows.
+fn type_subtype(input: &[u8]) -> Option<[&[u8]; 3]> {
     let input = skip_cfws(input);
     let (ty, input) = split_token(input)?;
     let input = skip_cfws(input).strip_prefix(b"/")?;
     let (sub, input) = split_token(skip_cfws(input))?;
-    Some((input, (ty, sub)))
+    Some([ty, sub, input])
 }
 
 /// The token `input` starts with and what follows it; `None` when it

@@ -5,7 +5,7 @@
 //! file names). A counting global allocator (this test binary's only
 //! test, counting on its own thread) checks it.
 
-#![allow(unsafe_code)]
+#![allow(unsafe_code, clippy::unwrap_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
