@@ -4,8 +4,8 @@
 //! The tree gives every part a section number and every composite part a
 //! list of children, and nearly every Content-Type has one or two
 //! parameters: short lists, one per part. Held inline they cost no
-//! allocation (a message of 18 parts made 67 allocations with `Vec`s for
-//! them, 18 without: see the `allocations` test).
+//! allocation (`Message::parse` of a message of 18 parts made 67
+//! allocations with `Vec`s for them; 15 now: see `tests/allocations.rs`).
 
 use std::fmt;
 use std::ops::Deref;
