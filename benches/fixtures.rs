@@ -259,7 +259,8 @@ pub type Pass<'a> = Box<dyn Fn() -> usize + 'a>;
 /// to each other, which that load affects alike: over all rounds, and over
 /// each library's best round (the least disturbed one, the robust figure
 /// when other jobs preempt the benchmark). `BENCH_NO_INTERLEAVED=1` skips
-/// it (for profiling one criterion benchmark).
+/// it (for profiling one criterion benchmark); `BENCH_INTERLEAVED=text`
+/// runs it only for the labels that contain `text` (`structure/forwards`).
 pub fn interleaved(label: &str, libs: &[(&str, Work)], inputs: &[Vec<u8>]) {
     let bytes: usize = inputs.iter().map(Vec::len).sum();
     let mut runs: Vec<(&str, Pass<'_>)> = libs
@@ -281,6 +282,11 @@ pub fn interleaved(label: &str, libs: &[(&str, Work)], inputs: &[Vec<u8>]) {
 /// bytes of input.
 pub fn interleaved_rounds(label: &str, bytes: usize, libs: &mut [(&str, Pass<'_>)]) {
     if std::env::var_os("BENCH_NO_INTERLEAVED").is_some() {
+        return;
+    }
+    if let Ok(only) = std::env::var("BENCH_INTERLEAVED")
+        && !label.contains(&only)
+    {
         return;
     }
     const ROUNDS: usize = 40;

@@ -39,20 +39,32 @@ impl MimeHeaders {
         Self::from_fields(content_fields(raw_fields(block)), in_digest)
     }
 
-    /// [`MimeHeaders::parse`] given where the lines that start with `c` or
-    /// `C` begin (every other field is not a `Content-*` one): the fields
-    /// starting there, without scanning the whole block again.
-    pub(crate) fn parse_lines(block: &[u8], lines: &[u32], in_digest: bool) -> Self {
-        let fields = lines.iter().filter_map(|&at| {
-            let rest = block.get(at as usize..)?;
-            // Only a Content-* field is looked for to its end (a long Cc
-            // field is not); content_fields would drop the others anyway.
-            if rest.len() < 9 || !rest[..8].eq_ignore_ascii_case(b"content-") {
-                return None;
+    /// [`MimeHeaders::parse`] given where the `Content-*` fields of `block`
+    /// are (every other field is not looked at): what the parser noted
+    /// while it read the block, so the block is not scanned again.
+    pub(crate) fn parse_noted(block: &[u8], noted: &[NotedField], in_digest: bool) -> Self {
+        let fields = noted.iter().filter_map(|f| {
+            let start = f.start as usize;
+            let end = if f.end == NotedField::OPEN {
+                block.len()
+            } else {
+                f.end as usize
+            };
+            let field = block.get(start..end)?;
+            match f.colon {
+                // The name ends where the colon (or the white space before
+                // it) begins: no byte of it is white space or a control.
+                Some(colon) => {
+                    let colon = colon as usize;
+                    let name_end = usize::from(f.name_len) + 8;
+                    Some((field.get(8..name_end)?, value_after(field, colon)))
+                }
+                // A stray line (no colon on it): as MimeHeaders::parse
+                // would take it.
+                None => content_fields(raw_fields(field).take(1)).next(),
             }
-            raw_fields(rest).next()
         });
-        Self::from_fields(content_fields(fields), in_digest)
+        Self::from_fields(fields, in_digest)
     }
 
     fn from_fields<'b>(
@@ -143,6 +155,49 @@ fn unfold_text(value: &[u8]) -> String {
         }
     }
     crate::charset::bytes_to_string(v.trim_ascii())
+}
+
+/// A `Content-*` field of a header block, as the streaming parser noted it
+/// while reading the block: offsets from the block's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NotedField {
+    /// Where its first line starts.
+    pub(crate) start: u32,
+    /// Where it ends (where the next line that is not a continuation
+    /// starts), or [`NotedField::OPEN`] while the block is being read and
+    /// when it runs to the end of the block.
+    pub(crate) end: u32,
+    /// The colon, from the field's start, when the first line is a field
+    /// line (`None` for a stray line that starts with `Content-`).
+    pub(crate) colon: Option<u32>,
+    /// The length of the name after `Content-` (up to the colon or the
+    /// white space before it).
+    pub(crate) name_len: u16,
+}
+
+impl NotedField {
+    /// The end of a field not yet known to end before the block does.
+    pub(crate) const OPEN: u32 = u32::MAX;
+
+    /// A field starting with `line` at `start` from the block's start,
+    /// when `line` starts with `Content-` and a name (else `None`).
+    pub(crate) fn new(line: &[u8], start: u32) -> Option<Self> {
+        if line.len() < 9 || !line[..8].eq_ignore_ascii_case(b"content-") {
+            return None;
+        }
+        let name_end = crate::stream::name_end(line);
+        let ws = line[name_end..]
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let colon = (line.get(name_end + ws) == Some(&b':')).then_some(name_end + ws);
+        Some(Self {
+            start,
+            end: Self::OPEN,
+            colon: colon.and_then(|c| u32::try_from(c).ok()),
+            name_len: u16::try_from(name_end - 8).ok()?,
+        })
+    }
 }
 
 /// Iterates the raw fields of a header block: each field's whole bytes,

@@ -25,19 +25,19 @@
 
 use std::borrow::Cow;
 
-use nom::{
-    IResult, Parser,
-    bytes::complete::{take_while, take_while1},
-    character::complete::char,
-};
+use crate::inline::InlineVec;
+
+use nom::{IResult, Parser, bytes::complete::take_while1};
 
 /// One parameter after RFC 2231 sections were joined and decoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Param {
     /// Attribute name, lower-cased, without any `*` suffix.
     pub name: Cow<'static, str>,
-    /// The value as text (percent-decoding, charset and RFC 2047 words decoded).
-    pub value: String,
+    /// The value as text (percent-decoding, charset and RFC 2047 words
+    /// decoded). Common values (`us-ascii`, `utf-8`, ...) are borrowed
+    /// from a static table, the others owned.
+    pub value: Cow<'static, str>,
     /// The RFC 2231 language tag, when one was given.
     pub language: Option<String>,
 }
@@ -47,49 +47,124 @@ pub struct Param {
 pub struct ContentType {
     ty: Cow<'static, str>,
     subtype: Cow<'static, str>,
-    params: Vec<Param>,
+    params: Params,
+}
+
+/// The parameters of one field: one held inline (nearly every
+/// Content-Type has one: a charset, a boundary or a name), more on the heap.
+type Params = InlineVec<Param, 1>;
+
+/// ASCII upper-case letters of the eight bytes of `x` lower-cased, the
+/// other bytes unchanged (per byte, without carries between them).
+const fn lower8(x: u64) -> u64 {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = x & !HIGH;
+    // The high bit of a byte set when it is at least 'A' (then when it is
+    // above 'Z'): no sum passes 0xff.
+    let ge_a = low7 + 0x3f3f_3f3f_3f3f_3f3f;
+    let gt_z = low7 + 0x2525_2525_2525_2525;
+    let upper = (ge_a ^ gt_z) & !x & HIGH;
+    x | (upper >> 2)
+}
+
+/// The little-endian integer of `name[at..at + n]` (n <= 8), at compile
+/// time.
+const fn load_const(name: &[u8], at: usize, n: usize) -> u64 {
+    let mut k = 0u64;
+    let mut i = 0;
+    while i < n {
+        k |= (name[at + i] as u64) << (8 * i);
+        i += 1;
+    }
+    k
+}
+
+/// `name` lower-cased as one integer, to compare names of the same length
+/// without `memcmp`: its first and last eight bytes (four for a name of
+/// four to seven bytes, the bytes themselves for a shorter one), which
+/// overlap and so hold the whole name up to 16 bytes. The table's keys,
+/// at compile time; [`name_key`] is the same at run time.
+const fn name_key_const(name: &[u8]) -> u128 {
+    let n = name.len();
+    let (lo, hi) = if n >= 8 {
+        (load_const(name, 0, 8), load_const(name, n - 8, 8))
+    } else if n >= 4 {
+        (load_const(name, 0, 4), load_const(name, n - 4, 4))
+    } else {
+        (load_const(name, 0, n), 0)
+    };
+    (lower8(lo) as u128) | ((lower8(hi) as u128) << 64)
+}
+
+/// [`name_key_const`] with word loads.
+fn name_key(name: &[u8]) -> u128 {
+    let n = name.len();
+    let word = |at: usize| {
+        u64::from_le_bytes(
+            name.get(at..at + 8)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or_default(),
+        )
+    };
+    let half = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            name.get(at..at + 4)
+                .and_then(|w| w.try_into().ok())
+                .unwrap_or_default(),
+        ))
+    };
+    let (lo, hi) = if n >= 8 {
+        (word(0), word(n - 8))
+    } else if n >= 4 {
+        (half(0), half(n - 4))
+    } else {
+        (load_const(name, 0, n), 0)
+    };
+    u128::from(lower8(lo)) | (u128::from(lower8(hi)) << 64)
+}
+
+/// The interned names of one length, each with its [`name_key`].
+macro_rules! interned {
+    ($($name:literal),* $(,)?) => {
+        &[$((name_key_const($name.as_bytes()), $name)),*]
+    };
 }
 
 /// Lower-cases a name, without allocating for the common ones.
 fn intern(name: &[u8]) -> Cow<'static, str> {
     /// The names interned, by length.
-    const BY_LEN: [&[&str]; 18] = [
+    const BY_LEN: [&[(u128, &str)]; 18] = [
         &[],
         &[],
-        &["id"],
-        &["pdf", "png", "gif"],
-        &["text", "html", "name", "type", "size", "jpeg"],
-        &[
-            "plain", "mixed", "image", "delsp", "audio", "video", "total",
+        interned!["id"],
+        interned!["pdf", "png", "gif"],
+        interned!["text", "html", "name", "type", "size", "jpeg"],
+        interned![
+            "plain", "mixed", "image", "delsp", "audio", "video", "total"
         ],
-        &[
+        interned![
             "rfc822", "format", "signed", "report", "inline", "micalg", "digest", "number",
             "method",
         ],
-        &["message", "related", "charset", "partial", "flowed"],
-        &["boundary", "filename", "protocol", "enriched", "calendar"],
-        &["multipart"],
-        &["attachment"],
-        &["alternative", "application", "report-type"],
-        &["octet-stream"],
-        &["creation-date"],
+        interned!["message", "related", "charset", "partial", "flowed"],
+        interned!["boundary", "filename", "protocol", "enriched", "calendar"],
+        interned!["multipart"],
+        interned!["attachment"],
+        interned!["alternative", "application", "report-type"],
+        interned!["octet-stream"],
+        interned!["creation-date"],
         &[],
-        &["delivery-status"],
+        interned!["delivery-status"],
         &[],
-        &["modification-date"],
+        interned!["modification-date"],
     ];
     if let Some(cands) = BY_LEN.get(name.len()) {
-        // Lower-cased once into a buffer as long as the longest name, then
-        // plain comparisons.
-        let mut buf = [0u8; 17];
-        let low = &mut buf[..name.len()];
-        for (d, s) in low.iter_mut().zip(name) {
-            *d = s.to_ascii_lowercase();
-        }
-        // The first byte rules out most candidates without a call to memcmp.
-        if let Some(c) = cands
+        let key = name_key(name);
+        // The key is the whole name up to 16 bytes; a longer one is
+        // compared in full once its key matches.
+        if let Some((_, c)) = cands
             .iter()
-            .find(|c| c.as_bytes().first() == low.first() && c.as_bytes() == low)
+            .find(|(k, c)| *k == key && (c.len() <= 16 || c.as_bytes().eq_ignore_ascii_case(name)))
         {
             return Cow::Borrowed(c);
         }
@@ -103,11 +178,12 @@ impl Default for ContentType {
         Self {
             ty: "text".into(),
             subtype: "plain".into(),
-            params: vec![Param {
+            params: std::iter::once(Param {
                 name: "charset".into(),
                 value: "us-ascii".into(),
                 language: None,
-            }],
+            })
+            .collect(),
         }
     }
 }
@@ -118,16 +194,16 @@ impl ContentType {
         Self {
             ty: intern(ty.as_bytes()),
             subtype: intern(subtype.as_bytes()),
-            params: Vec::new(),
+            params: Params::new(),
         }
     }
 
     /// A content type from lower-case static names, without allocating.
-    pub(crate) const fn new_static(ty: &'static str, subtype: &'static str) -> Self {
+    pub(crate) fn new_static(ty: &'static str, subtype: &'static str) -> Self {
         Self {
             ty: Cow::Borrowed(ty),
             subtype: Cow::Borrowed(subtype),
-            params: Vec::new(),
+            params: Params::new(),
         }
     }
 
@@ -146,7 +222,7 @@ impl ContentType {
     /// Parses a field value; `None` when `type/subtype` is missing or broken
     /// (RFC 2045 §5.2 then says to use `text/plain; charset=us-ascii`).
     pub fn try_parse(value: &[u8]) -> Option<Self> {
-        let (rest, (ty, sub)) = type_subtype(value).ok()?;
+        let [ty, sub, rest] = type_subtype(value)?;
         Some(Self {
             ty: intern(ty),
             subtype: intern(sub),
@@ -201,7 +277,7 @@ impl ContentType {
         self.params.retain(|p| p.name != name);
         self.params.push(Param {
             name,
-            value: value.to_owned(),
+            value: Cow::Owned(value.to_owned()),
             language: None,
         });
         self
@@ -222,7 +298,7 @@ impl ContentType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContentDisposition {
     kind: Cow<'static, str>,
-    params: Vec<Param>,
+    params: Params,
 }
 
 impl ContentDisposition {
@@ -240,7 +316,7 @@ impl ContentDisposition {
     pub fn new(kind: &str) -> Self {
         Self {
             kind: intern(kind.as_bytes()),
-            params: Vec::new(),
+            params: Params::new(),
         }
     }
 
@@ -279,7 +355,7 @@ fn find_param<'p>(params: &'p [Param], name: &str) -> Option<&'p str> {
     params
         .iter()
         .find(|p| p.name.eq_ignore_ascii_case(name))
-        .map(|p| p.value.as_str())
+        .map(|p| &*p.value)
 }
 
 /// Whether `b` may appear in a `token` (RFC 2045 §5.1): not a space, a
@@ -324,25 +400,34 @@ fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
 }
 
 /// `type "/" subtype` with optional CFWS around each.
-fn type_subtype(input: &[u8]) -> IResult<&[u8], (&[u8], &[u8])> {
+/// Returns type, subtype and what follows.
+fn type_subtype(input: &[u8]) -> Option<[&[u8]; 3]> {
     let input = skip_cfws(input);
-    let (input, ty) = token(input)?;
-    let input = skip_cfws(input);
-    let (input, _) = char('/').parse(input)?;
-    let input = skip_cfws(input);
-    let (input, sub) = token(input)?;
-    Ok((input, (ty, sub)))
+    let (ty, input) = split_token(input)?;
+    let input = skip_cfws(input).strip_prefix(b"/")?;
+    let (sub, input) = split_token(skip_cfws(input))?;
+    Some([ty, sub, input])
+}
+
+/// The token `input` starts with and what follows it; `None` when it
+/// does not start with one ([`token`] without the parser combinator's
+/// steps, for the Content-Type of every part).
+fn split_token(input: &[u8]) -> Option<(&[u8], &[u8])> {
+    let n = input
+        .iter()
+        .position(|&b| !is_token_char(b))
+        .unwrap_or(input.len());
+    (n > 0).then(|| input.split_at(n))
 }
 
 /// Skips whitespace and RFC 5322 comments (nested, with quoted pairs).
 pub(crate) fn skip_cfws(mut input: &[u8]) -> &[u8] {
     loop {
-        let (rest, _) = take_while::<_, _, nom::error::Error<&[u8]>>(|b: u8| {
-            matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-        })
-        .parse(input)
-        .unwrap_or((input, &[][..]));
-        input = rest;
+        let ws = input
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .unwrap_or(input.len());
+        input = &input[ws..];
         if input.first() == Some(&b'(') {
             let mut depth = 0usize;
             let mut i = 0;
@@ -422,6 +507,39 @@ fn quoted_string(input: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
     (Cow::Owned(out), rest)
 }
 
+/// A parameter value as written (no RFC 2231 encoding) as text: one of
+/// the common values without allocating, else UTF-8 (windows-1252 when
+/// invalid) with RFC 2047 words decoded.
+fn param_value(value: &[u8]) -> Cow<'static, str> {
+    /// Values as common as the names `intern` knows, in the cases they
+    /// are written in (a value keeps its case).
+    const COMMON: [&str; 14] = [
+        "us-ascii",
+        "utf-8",
+        "UTF-8",
+        "US-ASCII",
+        "iso-8859-1",
+        "ISO-8859-1",
+        "iso-8859-15",
+        "ISO-8859-15",
+        "windows-1252",
+        "Windows-1252",
+        "flowed",
+        "fixed",
+        "yes",
+        "no",
+    ];
+    if let Some(c) = COMMON
+        .iter()
+        .find(|c| c.len() == value.len() && c.as_bytes() == value)
+    {
+        return Cow::Borrowed(c);
+    }
+    Cow::Owned(crate::charset::decode_words(
+        crate::charset::bytes_to_string(value),
+    ))
+}
+
 /// One raw parameter as written: `name`, section number, extended flag, value.
 struct RawParam<'a> {
     name: Cow<'static, str>,
@@ -432,7 +550,7 @@ struct RawParam<'a> {
 }
 
 /// Parses `*(";" parameter)`, leniently, then joins RFC 2231 sections.
-pub(crate) fn parse_params(input: &[u8]) -> Vec<Param> {
+pub(crate) fn parse_params(input: &[u8]) -> Params {
     simple_params(input).unwrap_or_else(|| general_params(input))
 }
 
@@ -442,14 +560,14 @@ pub(crate) fn parse_params(input: &[u8]) -> Vec<Param> {
 /// the general lexer's steps; `None` for anything else, which
 /// [`general_params`] then parses (to the same result on what this
 /// accepts: see the `simple_params_agree` test).
-fn simple_params(input: &[u8]) -> Option<Vec<Param>> {
+fn simple_params(input: &[u8]) -> Option<Params> {
     let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let skip_ws = |i: &mut usize| {
         while *i < input.len() && is_ws(input[*i]) {
             *i += 1;
         }
     };
-    let mut out: Vec<Param> = Vec::new();
+    let mut out = Params::new();
     let mut i = 0;
     loop {
         skip_ws(&mut i);
@@ -499,10 +617,9 @@ fn simple_params(input: &[u8]) -> Option<Vec<Param>> {
         if out.iter().any(|q| q.name == name) {
             continue;
         }
-        let text = crate::charset::bytes_to_string(value);
         out.push(Param {
             name,
-            value: crate::charset::decode_words(text),
+            value: param_value(value),
             language: None,
         });
     }
@@ -510,21 +627,20 @@ fn simple_params(input: &[u8]) -> Option<Vec<Param>> {
 
 /// The parameters of `input`, leniently (comments, unquoted values with
 /// spaces, broken quotes, RFC 2231 sections and charsets).
-fn general_params(input: &[u8]) -> Vec<Param> {
+fn general_params(input: &[u8]) -> Params {
     // Without RFC 2231 names (nearly always), the parameters go straight
     // into the list: the first occurrence of a name wins.
-    let mut out: Vec<Param> = Vec::new();
+    let mut out = Params::new();
     for p in raw_params(input) {
         if p.section.is_some() || p.extended {
-            return join_params(raw_params(input).collect());
+            return join_params(raw_params(input).collect()).into();
         }
         if out.iter().any(|q| q.name == p.name) {
             continue;
         }
-        let text = crate::charset::bytes_to_string(&p.value);
         out.push(Param {
             name: p.name,
-            value: crate::charset::decode_words(text),
+            value: param_value(&p.value),
             language: None,
         });
     }
@@ -700,7 +816,7 @@ fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
         };
         out.push(Param {
             name: p.name.clone(),
-            value: crate::charset::decode_words(value),
+            value: Cow::Owned(crate::charset::decode_words(value)),
             language,
         });
     }
@@ -714,7 +830,7 @@ fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
         let text = crate::charset::bytes_to_string(&p.value);
         out.push(Param {
             name: p.name,
-            value: crate::charset::decode_words(text),
+            value: Cow::Owned(crate::charset::decode_words(text)),
             language: None,
         });
     }
@@ -932,7 +1048,68 @@ mod tests {
         b"'",
     ];
 
+    /// Every interned name, in any case, comes back lower-cased and
+    /// borrowed; a name one byte off is not taken for it.
+    #[test]
+    fn intern_known_names() {
+        for name in [
+            "id",
+            "png",
+            "text",
+            "plain",
+            "rfc822",
+            "message",
+            "boundary",
+            "multipart",
+            "attachment",
+            "alternative",
+            "octet-stream",
+            "creation-date",
+            "delivery-status",
+            "modification-date",
+        ] {
+            for written in [name.to_owned(), name.to_ascii_uppercase()] {
+                let got = intern(written.as_bytes());
+                assert!(matches!(got, Cow::Borrowed(_)), "{written}");
+                assert_eq!(got, name);
+            }
+            let mut off = name.as_bytes().to_vec();
+            *off.last_mut().unwrap() ^= 1;
+            let got = intern(&off);
+            assert!(matches!(got, Cow::Owned(_)), "{off:?}");
+            assert_eq!(got.as_bytes(), off.to_ascii_lowercase());
+        }
+        // Only the 17th byte differs from an interned name.
+        assert!(matches!(intern(b"modification-datX"), Cow::Owned(_)));
+    }
+
     proptest! {
+        /// The integer comparison of `intern` gives what lower-casing the
+        /// name gives, whatever the name.
+        #[test]
+        fn intern_is_lowercase(name in proptest::collection::vec(prop_oneof![
+            any::<u8>(), Just(b'a'), Just(b'T'), Just(b'-'), Just(b'e'), Just(b'X')], 0..20)) {
+            let got = intern(&name);
+            prop_assert_eq!(&*got, String::from_utf8_lossy(&name).to_ascii_lowercase());
+        }
+
+        /// The run-time key is the compile-time one, and lower8 is
+        /// to_ascii_lowercase, whatever the bytes.
+        #[test]
+        fn name_key_matches_const(name in proptest::collection::vec(any::<u8>(), 0..20)) {
+            prop_assert_eq!(name_key(&name), name_key_const(&name));
+            let lowered: Vec<u8> = name.iter().map(u8::to_ascii_lowercase).collect();
+            prop_assert_eq!(name_key(&name), name_key_const(&lowered));
+        }
+
+        /// The hand-written token split agrees with the parser combinator.
+        #[test]
+        fn split_token_matches_nom(input in proptest::collection::vec(prop_oneof![
+            any::<u8>(), Just(b'a'), Just(b'/'), Just(b' '), Just(b';')], 0..20)) {
+            let want = token(&input).ok().map(|(rest, t)| (t, rest));
+            prop_assert_eq!(split_token(&input), want);
+        }
+
         #[test]
         fn write_then_parse(v in "\\PC{0,80}") {
             let v: String = v.chars().filter(|c| !c.is_control()).collect();

@@ -14,6 +14,7 @@ use crate::charset::{TextStatus, decode_text};
 use crate::defect::{Defect, DefectKind};
 use crate::encoding::{TransferEncoding, decode};
 use crate::headers::MimeHeaders;
+use crate::inline::InlineVec;
 use crate::stream::{Event, Options, Parser, PartKind};
 
 /// One entity of the tree.
@@ -24,15 +25,15 @@ pub struct Part {
     /// The enclosing entity.
     pub parent: Option<usize>,
     /// Children in order (body parts of a multipart; the message inside an
-    /// encapsulated message part).
-    pub children: Vec<usize>,
+    /// encapsulated message part). Up to four inline, without allocating.
+    pub children: InlineVec<usize, 4>,
     /// Nesting depth.
     pub depth: usize,
     /// Which stream the ranges index (0: the input).
     pub stream: usize,
     /// IMAP section (RFC 3501 §6.4.5); empty for the message's own
-    /// multipart body.
-    pub section: Vec<u32>,
+    /// multipart body. Up to six levels inline, without allocating.
+    pub section: InlineVec<u32, 6>,
     /// The header block, blank line included.
     pub header: Range<usize>,
     /// The body (for a multipart: preamble, parts and epilogue).
@@ -79,7 +80,10 @@ pub(crate) fn section_to_string(s: &[u32]) -> String {
 /// A parsed message: its tree of parts over the input.
 #[derive(Debug, Clone)]
 pub struct Message<'a> {
-    streams: Vec<Cow<'a, [u8]>>,
+    input: &'a [u8],
+    /// Streams 1, 2, ...: the decoded bodies of encoded encapsulated
+    /// messages.
+    decoded: Vec<Vec<u8>>,
     parts: Vec<Part>,
     defects: Vec<Defect>,
 }
@@ -94,10 +98,9 @@ impl<'a> Message<'a> {
     /// raw ranges and decodes on request).
     pub fn parse_with(input: &'a [u8], opts: Options) -> Self {
         let mut b = Builder {
-            streams: vec![Cow::Borrowed(input)],
+            decoded: Vec::new(),
             parts: Vec::with_capacity(part_capacity(input.len())),
             defects: Vec::new(),
-            stack: Vec::new(),
         };
         let mut p = Parser::with_options(Options {
             decode: false,
@@ -106,7 +109,8 @@ impl<'a> Message<'a> {
         p.feed(input, &mut |ev| b.event(ev));
         p.finish(&mut |ev| b.event(ev));
         Message {
-            streams: b.streams,
+            input,
+            decoded: b.decoded,
             parts: b.parts,
             defects: b.defects,
         }
@@ -145,7 +149,10 @@ impl<'a> Message<'a> {
 
     /// The bytes of stream `n` (0 is the input).
     pub fn stream(&self, n: usize) -> &[u8] {
-        self.streams.get(n).map_or(&[][..], |s| s.as_ref())
+        match n.checked_sub(1) {
+            None => self.input,
+            Some(k) => self.decoded.get(k).map_or(&[][..], Vec::as_slice),
+        }
     }
 
     /// The header block of `part`.
@@ -319,15 +326,14 @@ fn part_capacity(len: usize) -> usize {
     (len / 512).clamp(8, 64)
 }
 
-struct Builder<'a> {
-    streams: Vec<Cow<'a, [u8]>>,
+struct Builder {
+    /// See [`Message::decoded`].
+    decoded: Vec<Vec<u8>>,
     parts: Vec<Part>,
     defects: Vec<Defect>,
-    /// Open parts.
-    stack: Vec<usize>,
 }
 
-impl Builder<'_> {
+impl Builder {
     fn event(&mut self, ev: Event<'_>) {
         match ev {
             Event::PartStart(s) => {
@@ -337,17 +343,17 @@ impl Builder<'_> {
                     p.children.push(id);
                 }
                 if let Some(n) = s.inner_stream {
-                    while self.streams.len() <= n {
-                        self.streams.push(Cow::Owned(Vec::new()));
+                    while self.decoded.len() < n {
+                        self.decoded.push(Vec::new());
                     }
                 }
                 self.parts.push(Part {
                     id,
                     parent: s.parent,
-                    children: Vec::new(),
+                    children: InlineVec::new(),
                     depth: s.depth,
                     stream: s.stream,
-                    section: s.section.to_vec(),
+                    section: s.section.into(),
                     header: s.offset as usize..s.body_offset as usize,
                     body: s.body_offset as usize..s.body_offset as usize,
                     mime: s.mime,
@@ -357,11 +363,10 @@ impl Builder<'_> {
                     epilogue: None,
                     from_preamble: s.from_preamble,
                 });
-                self.stack.push(id);
             }
             Event::Decoded { id, data } => {
                 if let Some(n) = self.parts.get(id).and_then(|p| p.inner_stream)
-                    && let Some(Cow::Owned(v)) = self.streams.get_mut(n)
+                    && let Some(v) = n.checked_sub(1).and_then(|k| self.decoded.get_mut(k))
                 {
                     v.extend_from_slice(data);
                 }
@@ -382,7 +387,6 @@ impl Builder<'_> {
                 if let Some(p) = self.parts.get_mut(e.id) {
                     p.body.end = (e.end as usize).max(p.body.start);
                 }
-                self.stack.pop();
             }
             Event::Defect(d) => self.defects.push(d),
             Event::Body { .. } => {}
