@@ -64,7 +64,6 @@ mod defect;
 pub mod downgrade;
 pub mod encoding;
 mod headers;
-mod inline;
 pub mod params;
 pub mod partial;
 pub mod report;
@@ -76,7 +75,8 @@ pub use charset::{TextStatus, decode_text};
 pub use defect::{Defect, DefectKind};
 pub use encoding::{Decoder, TransferEncoding};
 pub use headers::MimeHeaders;
-pub use inline::InlineVec;
 pub use params::{ContentDisposition, ContentType, Param};
 pub use stream::{Event, Limits, Options, Parser, PartEnd, PartKind, PartStart};
+/// The inline list type of [`Part::children`] and [`Part::section`].
+pub use tinyvec::TinyVec;
 pub use tree::{Message, Part};

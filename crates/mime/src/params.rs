@@ -25,7 +25,7 @@
 
 use std::borrow::Cow;
 
-use crate::inline::InlineVec;
+use tinyvec::TinyVec;
 
 use nom::{IResult, Parser, bytes::complete::take_while1};
 
@@ -52,7 +52,7 @@ pub struct ContentType {
 
 /// The parameters of one field: one held inline (nearly every
 /// Content-Type has one: a charset, a boundary or a name), more on the heap.
-type Params = InlineVec<Param, 1>;
+type Params = TinyVec<[Param; 1]>;
 
 /// ASCII upper-case letters of the eight bytes of `x` lower-cased, the
 /// other bytes unchanged (per byte, without carries between them).
@@ -633,7 +633,7 @@ fn general_params(input: &[u8]) -> Params {
     let mut out = Params::new();
     for p in raw_params(input) {
         if p.section.is_some() || p.extended {
-            return join_params(raw_params(input).collect()).into();
+            return TinyVec::Heap(join_params(raw_params(input).collect()));
         }
         if out.iter().any(|q| q.name == p.name) {
             continue;

@@ -14,8 +14,8 @@ use crate::charset::{TextStatus, decode_text};
 use crate::defect::{Defect, DefectKind};
 use crate::encoding::{TransferEncoding, decode};
 use crate::headers::MimeHeaders;
-use crate::inline::InlineVec;
 use crate::stream::{Event, Options, Parser, PartKind};
+use tinyvec::TinyVec;
 
 /// One entity of the tree.
 #[derive(Debug, Clone)]
@@ -26,14 +26,14 @@ pub struct Part {
     pub parent: Option<usize>,
     /// Children in order (body parts of a multipart; the message inside an
     /// encapsulated message part). Up to four inline, without allocating.
-    pub children: InlineVec<usize, 4>,
+    pub children: TinyVec<[usize; 4]>,
     /// Nesting depth.
     pub depth: usize,
     /// Which stream the ranges index (0: the input).
     pub stream: usize,
     /// IMAP section (RFC 3501 §6.4.5); empty for the message's own
     /// multipart body. Up to six levels inline, without allocating.
-    pub section: InlineVec<u32, 6>,
+    pub section: TinyVec<[u32; 6]>,
     /// The header block, blank line included.
     pub header: Range<usize>,
     /// The body (for a multipart: preamble, parts and epilogue).
@@ -314,7 +314,7 @@ impl<'a> Message<'a> {
         if want.is_empty() {
             return self.parts.first();
         }
-        self.parts.iter().find(|p| p.section == want)
+        self.parts.iter().find(|p| *p.section == *want)
     }
 }
 
@@ -350,7 +350,7 @@ impl Builder {
                 self.parts.push(Part {
                     id,
                     parent: s.parent,
-                    children: InlineVec::new(),
+                    children: TinyVec::new(),
                     depth: s.depth,
                     stream: s.stream,
                     section: s.section.into(),
