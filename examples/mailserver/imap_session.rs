@@ -1484,7 +1484,9 @@ impl Session<'_> {
                         "message file shrank while sent",
                     ));
                 }
-                if no_nul {
+                // (`contains` on bytes is a memchr: the common case costs a
+                // fast scan and no write.)
+                if no_nul && buf[..n].contains(&0) {
                     for b in buf[..n].iter_mut().filter(|b| **b == 0) {
                         *b = 0x80;
                     }
