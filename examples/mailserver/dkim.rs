@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use mailwire::message::{DefectKind, Field, HeaderSection, parse_address_list};
 use ring::rand::SystemRandom;
 use ring::signature::{self, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
 use sha2::{Digest as _, Sha256};
@@ -185,10 +186,10 @@ impl Signer {
 
     /// The DKIM-Signature field (with its CRLF) for `msg` (§5).
     pub(crate) fn signature(&self, msg: &[u8], now: u64) -> Result<String, String> {
-        let (header, body) = split_message(msg);
-        let fields = fields(header);
-        let names = signed_names(&fields);
-        let bh = B64.encode(body_hash(body));
+        let header = HeaderSection::parse(msg);
+        let fields = header.fields();
+        let names = signed_names(fields);
+        let bh = B64.encode(body_hash(header.body()));
         // Folded between tags; b= last and empty while hashing (§3.5).
         let unsigned = format!(
             "DKIM-Signature: v=1; a={}; c=relaxed/relaxed; d={}; s={};\r\n\tt={now}; h={};\r\n\tbh={bh};\r\n\tb=",
@@ -211,13 +212,8 @@ impl Signer {
                     0
                 }
             };
-            if let Some(f) = fields
-                .iter()
-                .rev()
-                .filter(|f| field_name(f).eq_ignore_ascii_case(name))
-                .nth(k)
-            {
-                data.extend_from_slice(&relaxed_header(f));
+            if let Some(f) = fields.iter().rev().filter(|f| f.is(name)).nth(k) {
+                data.extend_from_slice(&relaxed_header(f.raw()));
             }
         }
         // The signature field itself, without its final CRLF (§3.7).
@@ -241,74 +237,31 @@ impl Signer {
     }
 }
 
-/// The header section (up to and with the CRLF that ends its last field)
-/// and the body of a message; without an empty line, all header.
-fn split_message(msg: &[u8]) -> (&[u8], &[u8]) {
-    if msg.starts_with(b"\r\n") {
-        return (&[], &msg[2..]);
-    }
-    match msg.windows(4).position(|w| w == b"\r\n\r\n") {
-        Some(i) => (&msg[..i + 2], &msg[i + 4..]),
-        None => (msg, &[]),
-    }
-}
-
-/// The header fields, each with its continuation lines and CRLFs.
-fn fields(header: &[u8]) -> Vec<&[u8]> {
-    let mut out: Vec<&[u8]> = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < header.len() {
-        let end = header[i..]
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .map_or(header.len(), |p| i + p + 2);
-        let next_is_continuation = header.get(end).is_some_and(|b| *b == b' ' || *b == b'\t');
-        if !next_is_continuation {
-            out.push(&header[start..end]);
-            start = end;
-        }
-        i = end;
-    }
-    out
-}
-
-/// A field's name as written (before the colon, blanks trimmed).
-fn field_name(f: &[u8]) -> &str {
-    let name = f.split(|b| *b == b':').next().unwrap_or_default();
-    std::str::from_utf8(name)
-        .unwrap_or_default()
-        .trim_matches([' ', '\t'])
-}
-
-/// The value of the first `name` field of `msg` (which may be the header
-/// section alone, or its start), unfolded, its blanks runs as one space
-/// and trimmed (the relaxed form, §3.4.2).
-pub(crate) fn header_value(msg: &[u8], name: &str) -> Option<String> {
-    let (header, _) = split_message(msg);
-    let field = fields(header)
-        .into_iter()
-        .find(|f| field_name(f).eq_ignore_ascii_case(name))?;
-    let canon = String::from_utf8_lossy(&relaxed_header(field)).into_owned();
-    Some(canon.split_once(':')?.1.trim_end().to_string())
-}
-
-/// The domain (lower case) of the first address of the From field of
-/// `msg` (which may be the header section alone, or its start): the
-/// `<addr-spec>` if there is one, else the value.
+/// The domain (lower case) of the first mailbox of the From field of
+/// `msg` (which may be the header section alone, or its start), as the
+/// message crate parses the address list (comments, quoted names and
+/// folding included); `None` when it is not a DNS name.
 pub(crate) fn from_domain(msg: &[u8]) -> Option<String> {
-    let value = header_value(msg, "from")?;
-    let addr = match value.split_once('<') {
-        Some((_, rest)) => rest.split_once('>')?.0,
-        None => value.as_str(),
-    };
-    let domain = addr.rsplit_once('@')?.1.trim().to_ascii_lowercase();
+    let header = HeaderSection::parse(msg);
+    let (from, defects) = parse_address_list(header.get("from")?.raw_value());
+    // A field the parser had to repair (`<x@bad domain>` reads as
+    // `x@bad`) does not name a domain to sign for; the obsolete syntax of
+    // RFC 5322 §4 (`John Q. Public <x@d>`) is still the grammar.
+    if defects.iter().any(|d| {
+        !matches!(
+            d.kind,
+            DefectKind::ObsoleteSyntax | DefectKind::ObsoleteRoute
+        )
+    }) {
+        return None;
+    }
+    let domain = from.mailboxes().next()?.domain()?.to_ascii_lowercase();
     dns_name(&domain).then_some(domain)
 }
 
 /// The fields signed, as they occur (§5.4.1's recommended set, and the
 /// list fields), lower case, each as many times as it occurs.
-fn signed_names(fields: &[&[u8]]) -> Vec<String> {
+fn signed_names(fields: &[Field<'_>]) -> Vec<String> {
     const NAMES: [&str; 8] = [
         "from",
         "to",
@@ -321,7 +274,7 @@ fn signed_names(fields: &[&[u8]]) -> Vec<String> {
     ];
     fields
         .iter()
-        .map(|f| field_name(f).to_ascii_lowercase())
+        .map(|f| f.name().to_ascii_lowercase())
         .filter(|n| NAMES.contains(&n.as_str()) || n.starts_with("list-"))
         .collect()
 }
@@ -455,16 +408,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// The relaxed form of every header field of `m`, in order.
+    fn canonical_header(m: &[u8]) -> Vec<u8> {
+        HeaderSection::parse(m)
+            .fields()
+            .iter()
+            .flat_map(|f| relaxed_header(f.raw()))
+            .collect()
+    }
+
     /// RFC 6376 §3.4.5: the example of relaxed canonicalization.
     #[test]
     fn rfc6376_3_4_5_relaxed_example() {
         let msg = b"A: X\r\nB : Y\t\r\n\tZ  \r\n\r\n C \r\nD \t E\r\n\r\n\r\n";
-        let (header, body) = split_message(msg);
-        let canon: Vec<u8> = fields(header)
-            .iter()
-            .flat_map(|f| relaxed_header(f))
-            .collect();
-        assert_eq!(canon, b"a:X\r\nb:Y Z\r\n");
+        assert_eq!(canonical_header(msg), b"a:X\r\nb:Y Z\r\n");
+        let body = HeaderSection::parse(msg).body();
         assert_eq!(relaxed_body(body), b" C\r\nD E\r\n");
     }
 
@@ -483,31 +441,19 @@ mod tests {
     #[test]
     fn header_folding_and_field_split() {
         let h = b"Subject: a\r\n  long\r\n\tsubject \r\nFrom:  <x@a.test>\r\n";
-        let f = fields(h);
+        let header = HeaderSection::parse(h);
+        let f = header.fields();
         assert_eq!(f.len(), 2);
-        assert_eq!(relaxed_header(f[0]), b"subject:a long subject\r\n");
-        assert_eq!(relaxed_header(f[1]), b"from:<x@a.test>\r\n");
+        assert_eq!(relaxed_header(f[0].raw()), b"subject:a long subject\r\n");
+        assert_eq!(relaxed_header(f[1].raw()), b"from:<x@a.test>\r\n");
         // 8-bit bytes are kept as they are.
         assert_eq!(
             relaxed_header(b"X-Y:  \xff\xfe  z \r\n"),
             b"x-y:\xff\xfe z\r\n"
         );
         assert_eq!(
-            field_name(b"List-Unsubscribe-Post : x"),
-            "List-Unsubscribe-Post"
-        );
-    }
-
-    #[test]
-    fn header_values() {
-        let m =
-            b"Subject: a\r\n  b\r\nMT-Priority:  -4 \r\nmt-priority: 2\r\n\r\nMT-Priority: 9\r\n";
-        assert_eq!(header_value(m, "subject").as_deref(), Some("a b"));
-        assert_eq!(header_value(m, "MT-PRIORITY").as_deref(), Some("-4"));
-        assert_eq!(header_value(m, "to"), None);
-        assert_eq!(
-            header_value(b"MT-Priority: 3", "mt-priority").as_deref(),
-            Some("3")
+            signed_names(HeaderSection::parse(b"List-Unsubscribe-Post : x\r\n").fields()),
+            ["list-unsubscribe-post"]
         );
     }
 
@@ -519,7 +465,14 @@ mod tests {
                 b"Subject: s\r\nFrom: \"b@c\" <x@a.test>\r\n",
                 Some("a.test"),
             ),
-            (b"From: x@b.test (X)\r\n\r\n", None),
+            (b"From: x@b.test (X)\r\n\r\n", Some("b.test")),
+            (b"From: (c) x@B.test\r\n", Some("b.test")),
+            (
+                b"From: \"A, B\" <x@d.test>, y@e.test\r\n\r\n",
+                Some("d.test"),
+            ),
+            (b"From: x@[192.0.2.1]\r\n\r\n", None),
+            (b"From: John Q. Public <x@f.test>\r\n\r\n", Some("f.test")),
             (b"From: x@b.test\r\n\r\n", Some("b.test")),
             (b"From: Name\r\n <x@c.test>\r\n\r\n", Some("c.test")),
             (b"To: x@b.test\r\n\r\n", None),
@@ -538,7 +491,7 @@ mod tests {
     fn names_signed_and_conf() {
         let h = b"Received: x\r\nFrom: a\r\nTo: b\r\nList-Id: <l>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nTo: c\r\nX-Other: y\r\n";
         assert_eq!(
-            signed_names(&fields(h)),
+            signed_names(HeaderSection::parse(h).fields()),
             ["from", "to", "list-id", "list-unsubscribe-post", "to"]
         );
         assert_eq!(
@@ -571,11 +524,7 @@ mod tests {
         assert!(field.contains("h=from:subject;"), "{field}");
         let (unsigned, b) = field.trim_end().rsplit_once("b=").unwrap();
         let verify = |m: &[u8]| {
-            let (header, _) = split_message(m);
-            let mut data: Vec<u8> = fields(header)
-                .iter()
-                .flat_map(|f| relaxed_header(f))
-                .collect();
+            let mut data = canonical_header(m);
             let own = relaxed_header(format!("{unsigned}b=").as_bytes());
             data.extend_from_slice(own.strip_suffix(b"\r\n").unwrap());
             signature::UnparsedPublicKey::new(&signature::ED25519, &public)

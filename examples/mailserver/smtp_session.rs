@@ -525,12 +525,14 @@ impl<'a> Session<'a> {
         if tx.priority.is_some() {
             return;
         }
-        let Some(asked) = self
-            .auth_head
-            .as_deref()
-            .and_then(|h| crate::dkim::header_value(h, "mt-priority"))
-            .and_then(|v| v.parse::<Priority>().ok())
-        else {
+        let Some(asked) = self.auth_head.as_deref().and_then(|h| {
+            let header = mailwire::message::HeaderSection::parse(h);
+            header
+                .get("mt-priority")?
+                .value_text()
+                .parse::<Priority>()
+                .ok()
+        }) else {
             return;
         };
         let (given, _) = mixer_priority(asked, true);
