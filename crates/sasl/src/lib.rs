@@ -101,6 +101,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod check;
 mod client;
 pub mod framing;
 mod mechanism;
@@ -109,6 +110,7 @@ mod scram;
 mod secret;
 mod server;
 
+pub use check::{PendingCheck, Verdict};
 pub use client::{
     Client, ClientError, Credentials, DEFAULT_MAX_ITERATIONS, DEFAULT_MIN_ITERATIONS,
 };

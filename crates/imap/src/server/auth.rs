@@ -1,10 +1,12 @@
 //! LOGIN and AUTHENTICATE (RFC 9051 §6.2.2, §6.2.3; RFC 4959 SASL-IR)
 //! through mailwire-sasl's server machines.
 
-use mailwire_sasl::{Mechanism, ScramCredentials, Secret, ServerOptions, ServerStep};
+use mailwire_sasl::{
+    Mechanism, PendingCheck, ScramCredentials, Secret, ServerOptions, ServerStep, Verdict,
+};
 
 use super::event::{AuthMethod, Event, Handle};
-use super::state::{Check, Mode, Pending};
+use super::state::{Mode, Pending};
 use super::{ReplyError, Server};
 use crate::types::core::{Atom, Tag};
 use crate::types::response::{Code, StatusKind};
@@ -25,10 +27,6 @@ impl Authenticated {
 
 fn code(name: &'static str) -> Code<'static> {
     Code::Simple(Atom::unvalidated(name))
-}
-
-fn is_scram(m: Mechanism) -> bool {
-    matches!(m, Mechanism::ScramSha1 | Mechanism::ScramSha256)
 }
 
 impl Server {
@@ -69,7 +67,7 @@ impl Server {
                     handle,
                     Pending::Auth {
                         tag,
-                        check: Check::Password(Secret::new(p.to_owned())),
+                        check: PendingCheck::Password(Secret::new(p.to_owned())),
                         username: u.to_owned(),
                         authzid: None,
                         method: AuthMethod::Login,
@@ -155,7 +153,7 @@ impl Server {
                     handle,
                     Pending::Auth {
                         tag,
-                        check: Check::Sasl(sasl),
+                        check: PendingCheck::Sasl(sasl),
                         username: authcid.clone(),
                         authzid: authzid.clone(),
                         method,
@@ -209,59 +207,58 @@ impl Server {
         });
     }
 
-    fn take_auth(&mut self) -> Option<(Tag<'static>, Check, String, Option<String>, AuthMethod)> {
-        match self.pending.take() {
-            Some((
-                _,
-                Pending::Auth {
-                    tag,
-                    check,
-                    username,
-                    authzid,
-                    method,
-                },
-            )) => Some((tag, check, username, authzid, method)),
-            other => {
-                self.pending = other;
-                None
-            }
+    /// Ends the pending credential check with the application's answer,
+    /// given that it fits (`fits`); then drains the outputs.
+    fn answer_check<T>(
+        &mut self,
+        handle: Handle,
+        value: T,
+        fits: fn(&PendingCheck) -> bool,
+        answer: impl FnOnce(PendingCheck, T) -> Verdict,
+    ) -> Result<(), ReplyError<T>> {
+        if let Err(e) = self.misuse(
+            handle,
+            |p| matches!(p, Pending::Auth { check, .. } if fits(check)),
+        ) {
+            return Err(e.with(value));
         }
+        let Some((
+            _,
+            Pending::Auth {
+                tag,
+                check,
+                username,
+                authzid,
+                method,
+            },
+        )) = self.pending.take()
+        else {
+            return Ok(());
+        };
+        match answer(check, value) {
+            Verdict::Accepted => self.auth_succeeded(tag, authzid.unwrap_or(username), method),
+            Verdict::Rejected => self.auth_failed(&tag),
+            Verdict::Step(sasl, step) => self.sasl_step(tag, sasl, step),
+        }
+        self.process();
+        Ok(())
     }
 
     /// Answers [`Event::Authenticate`] with the user's plaintext password,
     /// or `None` for an unknown user. The machine compares it in constant
     /// time (the LOGIN command, SASL PLAIN and LOGIN) or runs CRAM-MD5. Not
-    /// for SCRAM. Then
-    /// drain the outputs.
+    /// for SCRAM. Then drain the outputs.
     pub fn provide_password(
         &mut self,
         handle: Handle,
         password: Option<Secret<String>>,
     ) -> Result<(), ReplyError<Option<Secret<String>>>> {
-        if let Err(e) = self.misuse(handle, |p| {
-            matches!(p, Pending::Auth { check, .. } if !matches!(check, Check::Sasl(s) if is_scram(s.mechanism())))
-        }) {
-            return Err(e.with(password));
-        }
-        let Some((tag, check, username, authzid, method)) = self.take_auth() else {
-            return Ok(());
-        };
-        match (check, password) {
-            (_, None) => self.auth_failed(&tag),
-            (Check::Password(given), Some(pw)) => {
-                if given.ct_eq(pw.expose().as_bytes()) {
-                    self.auth_succeeded(tag, authzid.unwrap_or(username), method);
-                } else {
-                    self.auth_failed(&tag);
-                }
-            }
-            (Check::Sasl(mut sasl), Some(pw)) => match sasl.provide_password(pw) {
-                Ok(step) => self.sasl_step(tag, sasl, step),
-                Err(_) => self.auth_failed(&tag),
-            },
-        }
-        self.process();
-        Ok(())
+        self.answer_check(
+            handle,
+            password,
+            PendingCheck::takes_password,
+            PendingCheck::with_password,
+        )
     }
 
     /// Answers [`Event::Authenticate`] for LOGIN and SASL PLAIN/LOGIN by
@@ -271,37 +268,12 @@ impl Server {
     where
         F: FnOnce(&Secret<String>) -> bool,
     {
-        if let Err(e) = self.misuse(handle, |p| match p {
-            Pending::Auth {
-                check: Check::Password(_),
-                ..
-            } => true,
-            Pending::Auth {
-                check: Check::Sasl(s),
-                ..
-            } => matches!(s.mechanism(), Mechanism::Plain | Mechanism::Login),
-            _ => false,
-        }) {
-            return Err(e.with(verify));
-        }
-        let Some((tag, check, username, authzid, method)) = self.take_auth() else {
-            return Ok(());
-        };
-        match check {
-            Check::Password(given) => {
-                if verify(&given) {
-                    self.auth_succeeded(tag, authzid.unwrap_or(username), method);
-                } else {
-                    self.auth_failed(&tag);
-                }
-            }
-            Check::Sasl(mut sasl) => match sasl.check_password(verify) {
-                Ok(step) => self.sasl_step(tag, sasl, step),
-                Err(_) => self.auth_failed(&tag),
-            },
-        }
-        self.process();
-        Ok(())
+        self.answer_check(
+            handle,
+            verify,
+            PendingCheck::takes_verifier,
+            PendingCheck::with_verifier,
+        )
     }
 
     /// Answers [`Event::Authenticate`] for SASL `SCRAM-*` with the user's
@@ -311,23 +283,11 @@ impl Server {
         handle: Handle,
         credentials: Option<ScramCredentials>,
     ) -> Result<(), ReplyError<Option<ScramCredentials>>> {
-        if let Err(e) = self.misuse(
+        self.answer_check(
             handle,
-            |p| matches!(p, Pending::Auth { check: Check::Sasl(s), .. } if is_scram(s.mechanism())),
-        ) {
-            return Err(e.with(credentials));
-        }
-        let Some((tag, Check::Sasl(mut sasl), ..)) = self.take_auth() else {
-            return Ok(());
-        };
-        match credentials {
-            None => self.auth_failed(&tag),
-            Some(c) => match sasl.provide_scram_credentials(c) {
-                Ok(step) => self.sasl_step(tag, sasl, step),
-                Err(_) => self.auth_failed(&tag),
-            },
-        }
-        self.process();
-        Ok(())
+            credentials,
+            PendingCheck::takes_scram,
+            PendingCheck::with_scram,
+        )
     }
 }

@@ -5,7 +5,7 @@ use super::auth::Authenticated;
 use super::event::AuthMethod;
 use crate::types::command::CommandBody;
 use crate::types::core::Tag;
-use mailwire_sasl::Secret;
+use mailwire_sasl::PendingCheck;
 
 /// The IMAP state (RFC 9051 §3, figure in §3.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,15 +41,6 @@ pub(crate) enum Mode {
     WaitTls,
 }
 
-/// How the client's credentials are checked.
-#[derive(Debug)]
-pub(crate) enum Check {
-    /// LOGIN: the password as sent.
-    Password(Secret<String>),
-    /// A SASL exchange waiting for credentials.
-    Sasl(Box<mailwire_sasl::Server>),
-}
-
 /// What a command handed to the application changes when it completes OK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -67,7 +58,7 @@ pub(crate) enum Pending {
     /// Credentials ([`super::Event::Authenticate`]).
     Auth {
         tag: Tag<'static>,
-        check: Check,
+        check: PendingCheck,
         username: String,
         authzid: Option<String>,
         method: AuthMethod,

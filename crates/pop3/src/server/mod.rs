@@ -39,8 +39,9 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use mailwire_line::{LineConfig, LineError, LineFramer, Stuffer};
-use mailwire_sasl::{Mechanism, ScramCredentials, Secret, ServerOptions, ServerStep};
-use md5::{Digest as _, Md5};
+use mailwire_sasl::{
+    Mechanism, PendingCheck, ScramCredentials, Secret, ServerOptions, ServerStep, Verdict,
+};
 
 use crate::content::TopCut;
 use crate::encode::{encode_continuation, stuffed_line};
@@ -208,13 +209,6 @@ enum Phase {
 }
 
 #[derive(Debug)]
-enum Check {
-    Password(Secret<String>),
-    Apop([u8; 16]),
-    Sasl(Box<mailwire_sasl::Server>),
-}
-
-#[derive(Debug)]
 struct Message {
     size: u64,
     uid: Uid<'static>,
@@ -224,7 +218,7 @@ struct Message {
 #[derive(Debug)]
 enum Pending {
     Auth {
-        check: Check,
+        check: PendingCheck,
         username: String,
         authzid: Option<String>,
         method: AuthMethod,
@@ -480,6 +474,42 @@ impl Server {
         }
     }
 
+    /// Ends the pending credential check with the application's answer,
+    /// given that it fits (`fits`); then drains the outputs.
+    fn answer_check<T>(
+        &mut self,
+        handle: Handle,
+        value: T,
+        fits: fn(&PendingCheck) -> bool,
+        answer: impl FnOnce(PendingCheck, T) -> Verdict,
+    ) -> Result<(), AnswerError<T>> {
+        if let Err(m) = self.check_pending(
+            handle,
+            |p| matches!(p, Pending::Auth { check, .. } if fits(check)),
+        ) {
+            return Err(m.with(value));
+        }
+        let Some((
+            _,
+            Pending::Auth {
+                check,
+                username,
+                authzid,
+                method,
+            },
+        )) = self.pending.take()
+        else {
+            return Ok(());
+        };
+        match answer(check, value) {
+            Verdict::Accepted => self.auth_succeeded(username, authzid, method),
+            Verdict::Rejected => self.auth_failed(),
+            Verdict::Step(sasl, step) => self.sasl_step(sasl, step),
+        }
+        self.process(self.last_now);
+        Ok(())
+    }
+
     /// Answers [`Event::Authenticate`] with the user's plaintext password,
     /// or `None` for an unknown user. The machine compares it in constant
     /// time (USER/PASS, PLAIN, LOGIN), checks the APOP digest, or runs
@@ -489,51 +519,12 @@ impl Server {
         handle: Handle,
         password: Option<Secret<String>>,
     ) -> Result<(), AnswerError<Option<Secret<String>>>> {
-        if let Err(m) = self.check_pending(handle, |p| {
-            matches!(p, Pending::Auth { check, .. } if !matches!(check, Check::Sasl(s) if is_scram(s.mechanism())))
-        }) {
-            return Err(m.with(password));
-        }
-        let Some((
-            _,
-            Pending::Auth {
-                check,
-                username,
-                authzid,
-                method,
-            },
-        )) = self.pending.take()
-        else {
-            return Ok(());
-        };
-        let now = self.last_now;
-        match (check, password) {
-            (_, None) => self.auth_failed(),
-            (Check::Password(given), Some(pw)) => {
-                if given.ct_eq(pw.expose().as_bytes()) {
-                    self.auth_succeeded(username, authzid, method);
-                } else {
-                    self.auth_failed();
-                }
-            }
-            (Check::Apop(digest), Some(pw)) => {
-                let mut h = Md5::new();
-                h.update(self.timestamp.as_bytes());
-                h.update(pw.expose().as_bytes());
-                let expected: [u8; 16] = h.finalize().into();
-                if Secret::new(expected.to_vec()).ct_eq(&digest) {
-                    self.auth_succeeded(username, authzid, method);
-                } else {
-                    self.auth_failed();
-                }
-            }
-            (Check::Sasl(mut sasl), Some(pw)) => match sasl.provide_password(pw) {
-                Ok(step) => self.sasl_step(sasl, step),
-                Err(_) => self.auth_failed(),
-            },
-        }
-        self.process(now);
-        Ok(())
+        self.answer_check(
+            handle,
+            password,
+            PendingCheck::takes_password,
+            PendingCheck::with_password,
+        )
     }
 
     /// Answers [`Event::Authenticate`] for [`AuthMethod::User`] and SASL
@@ -543,48 +534,12 @@ impl Server {
     where
         F: FnOnce(&Secret<String>) -> bool,
     {
-        if let Err(m) = self.check_pending(handle, |p| match p {
-            Pending::Auth {
-                check: Check::Password(_),
-                ..
-            } => true,
-            Pending::Auth {
-                check: Check::Sasl(s),
-                ..
-            } => matches!(s.mechanism(), Mechanism::Plain | Mechanism::Login),
-            _ => false,
-        }) {
-            return Err(m.with(verify));
-        }
-        let Some((
-            _,
-            Pending::Auth {
-                check,
-                username,
-                authzid,
-                method,
-            },
-        )) = self.pending.take()
-        else {
-            return Ok(());
-        };
-        let now = self.last_now;
-        match check {
-            Check::Password(given) => {
-                if verify(&given) {
-                    self.auth_succeeded(username, authzid, method);
-                } else {
-                    self.auth_failed();
-                }
-            }
-            Check::Sasl(mut sasl) => match sasl.check_password(verify) {
-                Ok(step) => self.sasl_step(sasl, step),
-                Err(_) => self.auth_failed(),
-            },
-            Check::Apop(_) => self.auth_failed(),
-        }
-        self.process(now);
-        Ok(())
+        self.answer_check(
+            handle,
+            verify,
+            PendingCheck::takes_verifier,
+            PendingCheck::with_verifier,
+        )
     }
 
     /// Answers [`Event::Authenticate`] for SASL `SCRAM-*` with the user's
@@ -594,32 +549,12 @@ impl Server {
         handle: Handle,
         credentials: Option<ScramCredentials>,
     ) -> Result<(), AnswerError<Option<ScramCredentials>>> {
-        if let Err(m) = self.check_pending(
+        self.answer_check(
             handle,
-            |p| matches!(p, Pending::Auth { check: Check::Sasl(s), .. } if is_scram(s.mechanism())),
-        ) {
-            return Err(m.with(credentials));
-        }
-        let Some((
-            _,
-            Pending::Auth {
-                check: Check::Sasl(mut sasl),
-                ..
-            },
-        )) = self.pending.take()
-        else {
-            return Ok(());
-        };
-        let now = self.last_now;
-        match credentials {
-            None => self.auth_failed(),
-            Some(c) => match sasl.provide_scram_credentials(c) {
-                Ok(step) => self.sasl_step(sasl, step),
-                Err(_) => self.auth_failed(),
-            },
-        }
-        self.process(now);
-        Ok(())
+            credentials,
+            PendingCheck::takes_scram,
+            PendingCheck::with_scram,
+        )
     }
 
     /// Answers [`Event::OpenMaildrop`]: the maildrop is locked and these are
@@ -930,7 +865,7 @@ impl Server {
                 self.pending = Some((
                     handle,
                     Pending::Auth {
-                        check: Check::Sasl(sasl),
+                        check: PendingCheck::Sasl(sasl),
                         username: authcid.clone(),
                         authzid: authzid.clone(),
                         method,
@@ -1067,7 +1002,7 @@ impl Server {
                         self.pending = Some((
                             handle,
                             Pending::Auth {
-                                check: Check::Password(Secret::new(p)),
+                                check: PendingCheck::Password(Secret::new(p)),
                                 username: username.clone(),
                                 authzid: None,
                                 method: AuthMethod::User,
@@ -1093,7 +1028,10 @@ impl Server {
                             self.pending = Some((
                                 handle,
                                 Pending::Auth {
-                                    check: Check::Apop(digest),
+                                    check: PendingCheck::Apop {
+                                        timestamp: self.timestamp.clone(),
+                                        digest,
+                                    },
                                     username: username.clone(),
                                     authzid: None,
                                     method: AuthMethod::Apop,
@@ -1291,10 +1229,6 @@ impl Server {
         self.out.extend_from_slice(text);
         self.out.extend_from_slice(b"\r\n");
     }
-}
-
-fn is_scram(m: Mechanism) -> bool {
-    matches!(m, Mechanism::ScramSha1 | Mechanism::ScramSha256)
 }
 
 #[derive(Debug, Clone, Copy)]
