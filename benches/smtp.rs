@@ -29,8 +29,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mailwire_smtp::client::{self, Client, Envelope};
 use mailwire_smtp::server::{self, Server};
 use mailwire_smtp::{
-    Capabilities, Mailbox, ReversePath, Status, command_frame, parse_command, parse_reply,
-    reply_frame,
+    Capabilities, Mailbox, ReversePath, Status, command_frame, ehlo_frame, parse_command,
+    parse_reply, reply_frame,
 };
 
 const COMMANDS: &[&str] = &[
@@ -214,6 +214,19 @@ fn proto_replies(input: &[u8]) -> usize {
 fn mailwire_ehlo(input: &[u8]) -> usize {
     let mut rest = input;
     let mut n = 0usize;
+    while let Ok(Status::Complete((len, r))) = ehlo_frame(rest, 4096, 100) {
+        let r = r.expect("parses");
+        n += black_box(&r).caps.auth.len();
+        rest = &rest[len..];
+    }
+    n
+}
+
+/// `mailwire_ehlo` the three-step way: `reply_frame`, `parse_reply`, then
+/// `Capabilities::from_ehlo` on the generic `Reply`.
+fn mailwire_ehlo_via_reply(input: &[u8]) -> usize {
+    let mut rest = input;
+    let mut n = 0usize;
     while let Ok(Status::Complete(len)) = reply_frame(rest, 4096, 100) {
         let r = parse_reply(&rest[..len]).expect("parses");
         let caps = Capabilities::from_ehlo(&r);
@@ -261,6 +274,12 @@ fn bench_replies(c: &mut Criterion) {
         "smtp_ehlo_replies",
         ehlo.len(),
         || mailwire_ehlo(&ehlo),
+        || proto_ehlo(&ehlo),
+    );
+    interleaved(
+        "smtp_ehlo_replies via Reply (reply_frame, parse_reply, from_ehlo)",
+        ehlo.len(),
+        || mailwire_ehlo_via_reply(&ehlo),
         || proto_ehlo(&ehlo),
     );
     let mut g = c.benchmark_group("smtp_replies");
