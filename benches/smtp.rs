@@ -12,8 +12,11 @@
 //!   refuses the command.
 //! - `smtp_replies`: single- and multi-line replies with enhanced status
 //!   codes, and EHLO replies; mailwire frames with `reply_frame` and parses
-//!   with `parse_reply` (plus `Capabilities::from_ehlo` for EHLO replies);
-//!   smtp-proto uses `ResponseReceiver` (and `EhloResponse::parse`).
+//!   with `parse_reply`, smtp-proto uses `ResponseReceiver`. EHLO replies:
+//!   mailwire frames, checks and reads them into `Capabilities` in one pass
+//!   with `ehlo_frame`, smtp-proto with `EhloResponse::parse` (which also
+//!   frames and reads in one pass); an extra line gives mailwire's
+//!   three-step way (`reply_frame`, `parse_reply`, `Capabilities::from_ehlo`).
 //! - `smtp_pair`: 10,000 transactions (2 recipients, 1 KiB message each)
 //!   over one connection with PIPELINING and CHUNKING, then the same with
 //!   DATA, client and server machines in memory; throughput in
