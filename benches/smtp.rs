@@ -12,8 +12,11 @@
 //!   refuses the command.
 //! - `smtp_replies`: single- and multi-line replies with enhanced status
 //!   codes, and EHLO replies; mailwire frames with `reply_frame` and parses
-//!   with `parse_reply` (plus `Capabilities::from_ehlo` for EHLO replies);
-//!   smtp-proto uses `ResponseReceiver` (and `EhloResponse::parse`).
+//!   with `parse_reply`, smtp-proto uses `ResponseReceiver`. EHLO replies:
+//!   mailwire frames, checks and reads them into `Capabilities` in one pass
+//!   with `ehlo_frame`, smtp-proto with `EhloResponse::parse` (which also
+//!   frames and reads in one pass); an extra line gives mailwire's
+//!   three-step way (`reply_frame`, `parse_reply`, `Capabilities::from_ehlo`).
 //! - `smtp_pair`: 10,000 transactions (2 recipients, 1 KiB message each)
 //!   over one connection with PIPELINING and CHUNKING, then the same with
 //!   DATA, client and server machines in memory; throughput in
@@ -29,8 +32,8 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mailwire_smtp::client::{self, Client, Envelope};
 use mailwire_smtp::server::{self, Server};
 use mailwire_smtp::{
-    Capabilities, Mailbox, ReversePath, Status, command_frame, parse_command, parse_reply,
-    reply_frame,
+    Capabilities, Mailbox, ReversePath, Status, command_frame, ehlo_frame, parse_command,
+    parse_reply, reply_frame,
 };
 
 const COMMANDS: &[&str] = &[
@@ -214,6 +217,19 @@ fn proto_replies(input: &[u8]) -> usize {
 fn mailwire_ehlo(input: &[u8]) -> usize {
     let mut rest = input;
     let mut n = 0usize;
+    while let Ok(Status::Complete((len, r))) = ehlo_frame(rest, 4096, 100) {
+        let r = r.expect("parses");
+        n += black_box(&r).caps.auth.len();
+        rest = &rest[len..];
+    }
+    n
+}
+
+/// `mailwire_ehlo` the three-step way: `reply_frame`, `parse_reply`, then
+/// `Capabilities::from_ehlo` on the generic `Reply`.
+fn mailwire_ehlo_via_reply(input: &[u8]) -> usize {
+    let mut rest = input;
+    let mut n = 0usize;
     while let Ok(Status::Complete(len)) = reply_frame(rest, 4096, 100) {
         let r = parse_reply(&rest[..len]).expect("parses");
         let caps = Capabilities::from_ehlo(&r);
@@ -261,6 +277,12 @@ fn bench_replies(c: &mut Criterion) {
         "smtp_ehlo_replies",
         ehlo.len(),
         || mailwire_ehlo(&ehlo),
+        || proto_ehlo(&ehlo),
+    );
+    interleaved(
+        "smtp_ehlo_replies via Reply (reply_frame, parse_reply, from_ehlo)",
+        ehlo.len(),
+        || mailwire_ehlo_via_reply(&ehlo),
         || proto_ehlo(&ehlo),
     );
     let mut g = c.benchmark_group("smtp_replies");

@@ -101,6 +101,7 @@ pub use error::ConnectionError;
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 pub use parse::{
-    FrameError, ParseError, Status, command_frame, parse_command, parse_reply, reply_frame,
+    EhloReply, FrameError, ParseError, Status, command_frame, ehlo_frame, parse_command,
+    parse_reply, reply_frame,
 };
 pub use types::*;

@@ -1021,9 +1021,13 @@ fn auth_mechanism_bit(hay: &[u8], len: usize) -> Option<u32> {
 /// (U+FFFD) otherwise.
 #[inline]
 fn lossy(b: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(b) {
-        Ok(s) => Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(b),
+    // `utf8_chunks` is inlined here (`from_utf8` is a call into std), which
+    // is faster on the short names of an EHLO reply. A first chunk with
+    // nothing invalid after it is the whole input.
+    match b.utf8_chunks().next() {
+        None => Cow::Borrowed(""),
+        Some(c) if c.invalid().is_empty() => Cow::Borrowed(c.valid()),
+        Some(_) => String::from_utf8_lossy(b),
     }
 }
 
@@ -1047,12 +1051,18 @@ impl<'a> Capabilities<'a> {
     ///
     /// The value borrows from `reply` and allocates nothing for a reply
     /// made of known keywords and mechanism names (the common case).
+    /// [`ehlo_frame`] frames, checks and reads a reply in one pass instead.
     pub fn from_ehlo(reply: &'a Reply<'_>) -> Capabilities<'a> {
+        Capabilities::from_ehlo_bytes(reply.as_bytes())
+    }
+
+    /// [`Capabilities::from_ehlo`] on the bytes of a reply.
+    fn from_ehlo_bytes(reply: &'a [u8]) -> Capabilities<'a> {
         let mut caps = Capabilities::default();
         // Every line of a `Reply` is `DDD [SP / "-"] text CRLF` with no CR
         // or LF in the text (its constructors check it); the scan below
         // still never indexes out of bounds whatever the bytes.
-        let mut raw = reply.as_bytes();
+        let mut raw = reply;
         let mut first = true;
         while raw.len() >= 3 {
             let text = match raw.get(3) {
@@ -1062,76 +1072,248 @@ impl<'a> Capabilities<'a> {
             // "KEYWORD params\r\n" or "KEYWORD\r\n": the only CR is the
             // one of the CRLF.
             let kw_end = find_sp_or_cr(text).unwrap_or(text.len());
-            let kw = &text[..kw_end];
-            // `params` is `after[..params_len]`; `after` goes on to the end
-            // of the reply, so names in it can be loaded a word at a time.
-            let after: &[u8];
             let params_len;
             if text.get(kw_end) == Some(&b' ') {
-                after = &text[kw_end + 1..];
-                params_len = find_cr(after).unwrap_or(after.len());
-                raw = after.get(params_len + 2..).unwrap_or(b"");
+                params_len = find_cr(&text[kw_end + 1..]).unwrap_or(text.len() - kw_end - 1);
+                raw = text.get(kw_end + 1 + params_len + 2..).unwrap_or(b"");
             } else {
-                after = b"";
                 params_len = 0;
                 raw = text.get(kw_end + 2..).unwrap_or(b"");
             }
-            let params = &after[..params_len];
-            if first {
-                first = false;
-                caps.domain = lossy(kw);
-                continue;
-            }
-            if kw.is_empty() {
-                continue;
-            }
-            match ehlo_keyword(text, kw_end) {
-                Some(EhloKeyword::Pipelining) => caps.pipelining = true,
-                Some(EhloKeyword::Size) => {
-                    let n = params.split(|&b| b == b' ').next().unwrap_or(b"");
-                    caps.size = Some(digits_u64(n).unwrap_or(0));
-                }
-                Some(EhloKeyword::EightBitMime) => caps.eightbitmime = true,
-                Some(EhloKeyword::SmtpUtf8) => caps.smtputf8 = true,
-                Some(EhloKeyword::StartTls) => caps.starttls = true,
-                Some(EhloKeyword::Dsn) => caps.dsn = true,
-                Some(EhloKeyword::EnhancedStatusCodes) => caps.enhanced_status_codes = true,
-                Some(EhloKeyword::Chunking) => caps.chunking = true,
-                Some(EhloKeyword::BinaryMime) => caps.binarymime = true,
-                Some(EhloKeyword::RequireTls) => caps.requiretls = true,
-                Some(EhloKeyword::MtPriority) => {
-                    caps.mt_priority = true;
-                    // RFC 6710 §3: an optional policy name.
-                    caps.mt_priority_policy = params
-                        .split(|&b| b == b' ')
-                        .find(|w| !w.is_empty())
-                        .map(lossy_upper);
-                }
-                Some(EhloKeyword::DeliverBy) => caps.deliverby = true,
-                Some(EhloKeyword::Auth) => {
-                    let mut start = 0;
-                    while start < params_len {
-                        let len = params[start..]
-                            .iter()
-                            .position(|&b| b == b' ')
-                            .unwrap_or(params_len - start);
-                        if len > 0 {
-                            match auth_mechanism_bit(&after[start..], len) {
-                                Some(bit) => caps.auth.insert_bits(bit),
-                                None => caps.auth.insert_other(lossy(&params[start..start + len])),
-                            }
-                        }
-                        start += len + 1;
-                    }
-                }
-                None => caps.other.push(Extension {
-                    keyword: lossy_upper(kw),
-                    params: lossy(params),
-                }),
-            }
+            caps.ehlo_line(first, text, kw_end, params_len);
+            first = false;
         }
         caps
     }
+
+    /// Reads one EHLO line: `text` starts with the keyword, which is
+    /// `text[..kw_end]`; when `params_len` is not zero the parameters are
+    /// the `params_len` bytes after the keyword's SP. `text` goes on past
+    /// the line (to the end of the reply), so names in it can be loaded a
+    /// word at a time. The first line names the domain.
+    #[inline(always)]
+    fn ehlo_line(&mut self, first: bool, text: &'a [u8], kw_end: usize, params_len: usize) {
+        let kw = &text[..kw_end];
+        let after = text.get(kw_end + 1..).unwrap_or(b"");
+        let params = after.get(..params_len).unwrap_or(after);
+        if first {
+            self.domain = lossy(kw);
+            return;
+        }
+        if kw.is_empty() {
+            return;
+        }
+        match ehlo_keyword(text, kw_end) {
+            Some(EhloKeyword::Pipelining) => self.pipelining = true,
+            Some(EhloKeyword::Size) => {
+                let n = params.split(|&b| b == b' ').next().unwrap_or(b"");
+                self.size = Some(digits_u64(n).unwrap_or(0));
+            }
+            Some(EhloKeyword::EightBitMime) => self.eightbitmime = true,
+            Some(EhloKeyword::SmtpUtf8) => self.smtputf8 = true,
+            Some(EhloKeyword::StartTls) => self.starttls = true,
+            Some(EhloKeyword::Dsn) => self.dsn = true,
+            Some(EhloKeyword::EnhancedStatusCodes) => self.enhanced_status_codes = true,
+            Some(EhloKeyword::Chunking) => self.chunking = true,
+            Some(EhloKeyword::BinaryMime) => self.binarymime = true,
+            Some(EhloKeyword::RequireTls) => self.requiretls = true,
+            Some(EhloKeyword::MtPriority) => {
+                self.mt_priority = true;
+                // RFC 6710 §3: an optional policy name.
+                self.mt_priority_policy = params
+                    .split(|&b| b == b' ')
+                    .find(|w| !w.is_empty())
+                    .map(lossy_upper);
+            }
+            Some(EhloKeyword::DeliverBy) => self.deliverby = true,
+            Some(EhloKeyword::Auth) => {
+                let params_len = params.len();
+                let mut start = 0;
+                while start < params_len {
+                    let len = params[start..]
+                        .iter()
+                        .position(|&b| b == b' ')
+                        .unwrap_or(params_len - start);
+                    if len > 0 {
+                        match auth_mechanism_bit(&after[start..], len) {
+                            Some(bit) => self.auth.insert_bits(bit),
+                            None => self.auth.insert_other(lossy(&params[start..start + len])),
+                        }
+                    }
+                    start += len + 1;
+                }
+            }
+            None => self.other.push(Extension {
+                keyword: lossy_upper(kw),
+                params: lossy(params),
+            }),
+        }
+    }
+}
+
+/// An EHLO reply read by [`ehlo_frame`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EhloReply<'a> {
+    /// The reply code: 250 for a positive reply (RFC 5321 §4.1.1.1); for
+    /// any other, `caps` reads the error text as if it were extensions and
+    /// means nothing.
+    pub code: ReplyCode,
+    /// What the server offers, as [`Capabilities::from_ehlo`] reads it.
+    pub caps: Capabilities<'a>,
+}
+
+/// The index of the first SP, CR, LF or NUL in `hay`.
+#[inline(always)]
+fn find_sp_or_ctl(hay: &[u8]) -> Option<usize> {
+    find_by(
+        hay,
+        // As in `find_ctl`: the lowest bit of the union is exact.
+        |w| {
+            zero_bytes(w)
+                | zero_bytes(w ^ (LO * u64::from(b' ')))
+                | zero_bytes(w ^ (LO * u64::from(b'\r')))
+                | zero_bytes(w ^ (LO * u64::from(b'\n')))
+        },
+        |c| c == b' ' || c == b'\r' || c == b'\n' || c == 0,
+        |h| {
+            h.iter()
+                .position(|&c| c == b' ' || c == b'\r' || c == b'\n' || c == 0)
+        },
+    )
+}
+
+/// Frames, checks and reads an EHLO reply in one pass: the same as
+/// [`reply_frame`] with these limits, then [`parse_reply`] on the framed
+/// reply and [`Capabilities::from_ehlo`] on the result, without building
+/// the [`Reply`] in between.
+///
+/// `Complete((n, parsed))` gives the length of the reply (its final CRLF
+/// included) and the reply read, or why it does not parse; a framing error
+/// (fatal for the connection, as for [`reply_frame`]) is the outer `Err`.
+///
+/// Lines of the usual shape are read here directly; anything else (a
+/// partial or malformed reply, a line without text) goes through the
+/// three functions above, so both ways accept and refuse the same input.
+///
+/// ```
+/// use mailwire_smtp::{ehlo_frame, Status};
+/// let input = b"250-mx.example.org\r\n250-PIPELINING\r\n250 SIZE 1000\r\n";
+/// let Ok(Status::Complete((n, Ok(ehlo)))) = ehlo_frame(input, 512, 100) else { panic!() };
+/// assert_eq!(n, input.len());
+/// assert_eq!(ehlo.code.get(), 250);
+/// assert!(ehlo.caps.pipelining);
+/// assert_eq!(ehlo.caps.size, Some(1000));
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn ehlo_frame(
+    input: &[u8],
+    max_line: usize,
+    max_lines: usize,
+) -> Result<Status<(usize, Result<EhloReply<'_>, ParseError>)>, FrameError> {
+    // Built in place: the capabilities are filled inside the value that
+    // is returned, so it is not copied out of a temporary.
+    let mut out = Ok(Status::Complete((
+        0,
+        Ok(EhloReply {
+            code: CODE_250,
+            caps: Capabilities::default(),
+        }),
+    )));
+    if let Ok(Status::Complete((n, Ok(reply)))) = &mut out
+        && let Some((len, code)) = ehlo_fast(input, max_line, max_lines, &mut reply.caps)
+    {
+        *n = len;
+        reply.code = code;
+        return out;
+    }
+    ehlo_frame_slow(input, max_line, max_lines)
+}
+
+const CODE_250: ReplyCode = match ReplyCode::new(250) {
+    Ok(c) => c,
+    Err(_) => panic!("250 is a reply code"),
+};
+
+/// The fast path of [`ehlo_frame`]: the length and code of a reply made of
+/// lines of the usual shape, its capabilities read into `caps`; `None` for
+/// anything else (`caps` then holds a part of the lines).
+#[inline(always)]
+fn ehlo_fast<'a>(
+    input: &'a [u8],
+    max_line: usize,
+    max_lines: usize,
+    caps: &mut Capabilities<'a>,
+) -> Option<(usize, ReplyCode)> {
+    let mut pos = 0;
+    let mut lines = 0;
+    let mut code = [0u8; 3];
+    loop {
+        let line = &input[pos..];
+        // "DDD" SP/"-" and at least a CRLF.
+        let [d0, d1, d2, sep, ..] = *line else {
+            return None;
+        };
+        if lines == 0 {
+            code = [d0, d1, d2];
+        }
+        if [d0, d1, d2] != code || (sep != b' ' && sep != b'-') {
+            return None;
+        }
+        let text = &line[4..];
+        // The keyword ends at an SP or the CR of the CRLF; the parameters
+        // at the CR. Any other CR, LF or NUL: the slow path decides.
+        let kw_end = find_sp_or_ctl(text)?;
+        let (cr, params_len) = if text[kw_end] == b' ' {
+            let cr = find_ctl(text, kw_end + 1)?;
+            (cr, cr - kw_end - 1)
+        } else {
+            (kw_end, 0)
+        };
+        let len = 4 + cr + 2;
+        lines += 1;
+        if text[cr] != b'\r'
+            || text.get(cr + 1) != Some(&b'\n')
+            || len > max_line
+            || lines > max_lines
+        {
+            return None;
+        }
+        caps.ehlo_line(lines == 1, text, kw_end, params_len);
+        pos += len;
+        if sep == b' ' {
+            break;
+        }
+    }
+    // Reply-code = %x32-35 %x30-35 %x30-39 (RFC 5321 §4.2)
+    match code.map(|d| u16::from(d.wrapping_sub(b'0'))) {
+        [a @ 2..=5, b @ 0..=5, c @ 0..=9] => {
+            ReplyCode::new(a * 100 + b * 10 + c).ok().map(|c| (pos, c))
+        }
+        _ => None,
+    }
+}
+
+/// [`ehlo_frame`] by way of [`reply_frame`], [`parse_reply`] and
+/// [`Capabilities::from_ehlo`].
+#[allow(clippy::type_complexity)]
+#[cold]
+fn ehlo_frame_slow(
+    input: &[u8],
+    max_line: usize,
+    max_lines: usize,
+) -> Result<Status<(usize, Result<EhloReply<'_>, ParseError>)>, FrameError> {
+    let n = match reply_frame(input, max_line, max_lines)? {
+        Status::Partial => return Ok(Status::Partial),
+        Status::Complete(n) => n,
+    };
+    let raw = &input[..n];
+    // `parse_reply` borrows `raw` as it is: reading the capabilities from
+    // `raw` is reading them from the reply.
+    let parsed = parse_reply(raw).map(|r| EhloReply {
+        code: r.code(),
+        caps: Capabilities::from_ehlo_bytes(raw),
+    });
+    Ok(Status::Complete((n, parsed)))
 }
 
 #[cfg(test)]
@@ -1502,6 +1684,127 @@ mod tests {
             let input = parts.concat();
             prop_assert_eq!(parse_reply(&input), reference_parse_reply(&input));
         }
+    }
+
+    /// An `ehlo_frame` result with the capabilities owned.
+    type OwnedEhloFrame =
+        Result<Status<(usize, Result<(ReplyCode, OwnedCaps), ParseError>)>, FrameError>;
+
+    /// `ehlo_frame` the long way: `reply_frame`, `parse_reply`, then
+    /// `Capabilities::from_ehlo`, owned so that it outlives the `Reply`.
+    fn reference_ehlo_frame(input: &[u8], max_line: usize, max_lines: usize) -> OwnedEhloFrame {
+        Ok(match reply_frame(input, max_line, max_lines)? {
+            Status::Partial => Status::Partial,
+            Status::Complete(n) => Status::Complete((
+                n,
+                parse_reply(&input[..n])
+                    .map(|r| (r.code(), owned_caps(&Capabilities::from_ehlo(&r)))),
+            )),
+        })
+    }
+
+    /// What `ehlo_frame` returns, in the reference's terms.
+    fn ehlo_frame_owned(input: &[u8], max_line: usize, max_lines: usize) -> OwnedEhloFrame {
+        Ok(match ehlo_frame(input, max_line, max_lines)? {
+            Status::Partial => Status::Partial,
+            Status::Complete((n, r)) => {
+                Status::Complete((n, r.map(|e| (e.code, owned_caps(&e.caps)))))
+            }
+        })
+    }
+
+    proptest! {
+        // The one-pass EHLO reader accepts, refuses and reads exactly as
+        // reply_frame + parse_reply + from_ehlo, whatever the bytes and
+        // limits.
+        #[test]
+        fn ehlo_frame_matches_reference(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"250-"[..]), Just(&b"250 "[..]), Just(&b"250"[..]),
+                    Just(&b"550 "[..]), Just(&b"251-"[..]), Just(&b"2x0-"[..]),
+                    Just(&b"\r\n"[..]), Just(&b"\r\n"[..]), Just(&b"\r"[..]),
+                    Just(&b"\n"[..]), Just(&b"\0"[..]), Just(&b" "[..]),
+                    Just(&b"mx.example.org"[..]), Just(&b"AUTH"[..]), Just(&b"auth"[..]),
+                    Just(&b"PLAIN login X-MECH"[..]), Just(&b"SIZE"[..]), Just(&b"100"[..]),
+                    Just(&b"PIPELINING"[..]), Just(&b"MT-PRIORITY mixer"[..]),
+                    Just(&b"ENHANCEDSTATUSCODES"[..]), Just(&b"x-unknown a  b"[..]),
+                    Just(&b"a keyword line long enough to cross the sixty-four octet word span"[..]),
+                    Just(&b"\xff"[..]),
+                ],
+                0..16,
+            ),
+            max_line in 4usize..120,
+            max_lines in 1usize..8,
+        ) {
+            let input = parts.concat();
+            prop_assert_eq!(
+                ehlo_frame_owned(&input, max_line, max_lines),
+                reference_ehlo_frame(&input, max_line, max_lines)
+            );
+        }
+
+        // Well-formed replies built from lines: the fast path itself (not
+        // only its fallback) gives the reference's value, for every prefix.
+        #[test]
+        fn ehlo_frame_matches_reference_on_replies(
+            lines in proptest::collection::vec(
+                proptest::collection::vec(
+                    prop_oneof![
+                        Just(" ".to_owned()), Just("AUTH".to_owned()), Just("size".to_owned()),
+                        Just("8BITMIME".to_owned()), Just("CRAM-MD5".to_owned()),
+                        Just("Mixer".to_owned()), Just("123".to_owned()),
+                        "[ -~\u{80}-\u{10ffff}]{0,12}",
+                    ],
+                    0..5,
+                ),
+                1..8,
+            ),
+            tail in proptest::collection::vec(any::<u8>(), 0..8),
+        ) {
+            let lines: Vec<String> = lines.into_iter().map(|l| l.concat()).collect();
+            let reply = Reply::new(ReplyCode::new(250).unwrap(), None, &lines).unwrap();
+            let mut input = reply.as_bytes().to_vec();
+            input.extend_from_slice(&tail);
+            for end in 0..=input.len() {
+                prop_assert_eq!(
+                    ehlo_frame_owned(&input[..end], 512, 100),
+                    reference_ehlo_frame(&input[..end], 512, 100)
+                );
+            }
+            let Ok(Status::Complete((n, Ok(e)))) = ehlo_frame(&input, 512, 100) else {
+                panic!("a built reply reads");
+            };
+            prop_assert_eq!(n, reply.as_bytes().len());
+            prop_assert_eq!(&e.caps, &Capabilities::from_ehlo(&reply));
+            // The fast path read it, not the fallback.
+            let mut caps = Capabilities::default();
+            prop_assert_eq!(ehlo_fast(&input, 512, 100, &mut caps), Some((n, e.code)));
+            prop_assert_eq!(caps, e.caps);
+        }
+    }
+
+    #[test]
+    fn ehlo_frame_reads_a_postfix_reply() {
+        let input = b"250-mx.example.com Hello\r\n250-SIZE 52428800\r\n250-8BITMIME\r\n\
+                      250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n221 bye\r\n";
+        let Ok(Status::Complete((n, Ok(e)))) = ehlo_frame(input, 512, 100) else {
+            panic!("reads");
+        };
+        assert_eq!(&input[n..], b"221 bye\r\n");
+        assert_eq!(e.code.get(), 250);
+        assert_eq!(e.caps.domain, "mx.example.com");
+        assert_eq!(e.caps.size, Some(52_428_800));
+        assert!(e.caps.eightbitmime && e.caps.starttls && !e.caps.pipelining);
+        assert_eq!(e.caps.auth.names().collect::<Vec<_>>(), ["PLAIN", "LOGIN"]);
+        // Partial, framing errors and parse errors as the three-step path.
+        assert_eq!(ehlo_frame(&input[..30], 512, 100), Ok(Status::Partial));
+        assert_eq!(ehlo_frame(input, 512, 2), Err(FrameError::TooManyLines));
+        assert_eq!(ehlo_frame(input, 20, 100), Err(FrameError::LineTooLong));
+        assert_eq!(
+            ehlo_frame(b"250-a\r\n251 b\r\n", 512, 100),
+            Ok(Status::Complete((14, Err(ParseError::BadReply))))
+        );
     }
 
     #[test]
