@@ -69,7 +69,9 @@ fn command(k: u8) -> CommandBody<'static> {
             }),
         },
         9 => CommandBody::Idle,
-        10 => CommandBody::Enable(Vec1::one(mailwire_imap::Atom::try_from("QRESYNC").expect("atom"))),
+        10 => CommandBody::Enable(Vec1::one(
+            mailwire_imap::Atom::try_from("QRESYNC").expect("atom"),
+        )),
         11 => CommandBody::StartTls,
         12 => CommandBody::List {
             select: vec![],
@@ -111,8 +113,14 @@ fuzz_target!(|data: &[u8]| {
     o.auto_capability = flags & 8 == 0;
     let mut c = Client::new(o, now);
     match flags & 3 {
-        1 => c.handle_input(now, b"* OK [CAPABILITY IMAP4rev2 LITERAL+ SASL-IR IDLE STARTTLS AUTH=PLAIN] hi\r\n"),
-        2 => c.handle_input(now, b"* PREAUTH [CAPABILITY IMAP4rev1 LITERAL- IDLE CONDSTORE] hi\r\n"),
+        1 => c.handle_input(
+            now,
+            b"* OK [CAPABILITY IMAP4rev2 LITERAL+ SASL-IR IDLE STARTTLS AUTH=PLAIN] hi\r\n",
+        ),
+        2 => c.handle_input(
+            now,
+            b"* PREAUTH [CAPABILITY IMAP4rev1 LITERAL- IDLE CONDSTORE] hi\r\n",
+        ),
         _ => {}
     }
     let mut out = Vec::new();
@@ -128,8 +136,14 @@ fuzz_target!(|data: &[u8]| {
             }
             1 => {
                 let sasl = match arg % 3 {
-                    0 => mailwire_sasl::Client::plain(None, "u", mailwire_sasl::Secret::new("p".into())),
-                    1 => mailwire_sasl::Client::cram_md5("u", mailwire_sasl::Secret::new("p".into())),
+                    0 => mailwire_sasl::Client::plain(
+                        None,
+                        "u",
+                        mailwire_sasl::Secret::new("p".into()),
+                    ),
+                    1 => {
+                        mailwire_sasl::Client::cram_md5("u", mailwire_sasl::Secret::new("p".into()))
+                    }
                     _ => mailwire_sasl::Client::scram_sha256(
                         None,
                         "u",

@@ -44,12 +44,16 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let kept: Vec<usize> = (0..raws.len()).filter(|&i| i != 1).collect();
     let items = || {
-        mb.entries().iter().zip(&kept).enumerate().map(|(s, (e, &i))| {
-            (
-                MessageMeta::of(s as u32 + 1, e, dates[i], raws[i].len() as u64),
-                LazyContent::borrowed(&messages[i]),
-            )
-        })
+        mb.entries()
+            .iter()
+            .zip(&kept)
+            .enumerate()
+            .map(|(s, (e, &i))| {
+                (
+                    MessageMeta::of(s as u32 + 1, e, dates[i], raws[i].len() as u64),
+                    LazyContent::borrowed(&messages[i]),
+                )
+            })
     };
     let ctx = SearchContext {
         saved: &[1, 3],

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use mailwire_imap::server::{
-    AuthMethod, Completion, Event, FetchLiteral, Greeting, LiteralExtension, Options, Server, Streamed,
+    AuthMethod, Completion, Event, FetchLiteral, Greeting, LiteralExtension, Options, Server,
+    Streamed,
 };
 use mailwire_imap::{Code, Data, FetchItem, Section, SequenceSet};
 use mailwire_sasl::{Mechanism, ScramCredentials, ScramHash, Secret};
@@ -108,7 +109,9 @@ fn answer(s: &mut Server, c: &mut Choices<'_>, now: Instant) -> bool {
             Event::Command { handle, .. } => {
                 for _ in 0..c.next() % 4 {
                     match c.next() % 6 {
-                        0 => s.send_data(handle, Data::Exists(u32::from(c.next()))).expect("data"),
+                        0 => s
+                            .send_data(handle, Data::Exists(u32::from(c.next())))
+                            .expect("data"),
                         1 => s
                             .send_data(handle, Data::Expunge(n(u32::from(c.next()))))
                             .expect("data"),
@@ -192,8 +195,16 @@ fuzz_target!(|data: &[u8]| {
     } else {
         LiteralExtension::Minus
     };
-    o.sasl_mechanisms = vec![Mechanism::ScramSha256, Mechanism::CramMd5, Mechanism::Plain, Mechanism::Login];
-    o.capabilities = vec![mailwire_imap::Atom::new("CONDSTORE").expect("atom"), mailwire_imap::Atom::new("QRESYNC").expect("atom")];
+    o.sasl_mechanisms = vec![
+        Mechanism::ScramSha256,
+        Mechanism::CramMd5,
+        Mechanism::Plain,
+        Mechanism::Login,
+    ];
+    o.capabilities = vec![
+        mailwire_imap::Atom::new("CONDSTORE").expect("atom"),
+        mailwire_imap::Atom::new("QRESYNC").expect("atom"),
+    ];
     o.max_buffered = 2048;
     o.max_line = 1024;
     o.max_literal = 256;
