@@ -41,22 +41,16 @@ pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStat
 }
 
 /// Like [`decode_text`] for owned bytes: no copy when they are UTF-8.
-/// `utf8` true says the bytes were already found to be valid UTF-8 (by
-/// the quoted-printable decoder's state machine, `UTF8_NEXT` in
-/// `encoding.rs`, which a property test checks against std): they are not
-/// validated again.
-pub(crate) fn decode_text_owned(label: &[u8], bytes: Vec<u8>, utf8: bool) -> (String, TextStatus) {
+pub(crate) fn decode_text_owned(label: &[u8], bytes: Vec<u8>) -> (String, TextStatus) {
     let plain = label.eq_ignore_ascii_case(b"utf-8")
         || label.eq_ignore_ascii_case(b"us-ascii")
         || label.eq_ignore_ascii_case(b"utf8");
-    debug_assert!(!utf8 || std::str::from_utf8(&bytes).is_ok());
-    if plain && (utf8 || simdutf8::basic::from_utf8(&bytes).is_ok()) {
+    if plain && simdutf8::basic::from_utf8(&bytes).is_ok() {
         #[allow(unsafe_code)]
-        // SAFETY: `bytes` are valid UTF-8: either the caller's decoder
-        // found them so while writing them (`utf8`), or simdutf8 just
-        // validated them (its `basic` validator accepts exactly what
-        // `std::str::from_utf8` accepts). Skipping the second, slower
-        // validation of `String::from_utf8` keeps the String invariant.
+        // SAFETY: simdutf8 just validated `bytes` as UTF-8 (its `basic`
+        // validator accepts exactly what `std::str::from_utf8` accepts), so
+        // skipping the second, slower validation of `String::from_utf8`
+        // keeps the String invariant.
         let s = unsafe { String::from_utf8_unchecked(bytes) };
         return (s, TextStatus::Ok);
     }
@@ -106,7 +100,7 @@ mod tests {
             prop_assert_eq!(std_ok, matches!(text, Cow::Borrowed(_)));
             prop_assert_eq!(std_ok, status == TextStatus::Ok);
             prop_assert_eq!(&*text, &*String::from_utf8_lossy(&bytes));
-            let (owned, st) = decode_text_owned(b"utf-8", bytes.clone(), false);
+            let (owned, st) = decode_text_owned(b"utf-8", bytes.clone());
             prop_assert_eq!(owned, text.into_owned());
             prop_assert_eq!(st, status);
         }

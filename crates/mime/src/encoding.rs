@@ -141,7 +141,7 @@ pub fn decode(encoding: TransferEncoding, input: &[u8]) -> Vec<u8> {
         return out;
     }
     if encoding == TransferEncoding::QuotedPrintable {
-        if decode_qp_whole(input, &mut out).is_some() {
+        if decode_qp_whole(input, &mut out) {
             return out;
         }
         out.clear();
@@ -150,86 +150,6 @@ pub fn decode(encoding: TransferEncoding, input: &[u8]) -> Vec<u8> {
     d.decode(input, &mut out);
     d.finish(&mut out);
     out
-}
-
-/// Decodes a whole quoted-printable body, and says whether the output is
-/// known to be valid UTF-8 (checked while decoding, see
-/// [`decode_qp_whole`]); false means not known either way.
-pub(crate) fn decode_qp_text(input: &[u8]) -> (Vec<u8>, bool) {
-    let mut out = Vec::with_capacity(input.len() + 8);
-    if let Some(utf8) = decode_qp_whole(input, &mut out) {
-        return (out, utf8);
-    }
-    out.clear();
-    let mut d = QpDecoder::new();
-    d.decode(input, &mut out);
-    d.finish(&mut out);
-    (out, false)
-}
-
-/// The states of [`UTF8_NEXT`]: a whole character read (the start state).
-const UTF8_ACCEPT: u8 = 0;
-/// Not UTF-8 (a sink).
-const UTF8_REJECT: u8 = 1;
-/// Continuation bytes still due: one, two, three (any of 80..BF).
-const UTF8_NEED1: u8 = 2;
-const UTF8_NEED2: u8 = 3;
-const UTF8_NEED3: u8 = 4;
-/// After E0, ED, F0, F4: the next byte has a narrower range (no overlong
-/// forms, no surrogates, nothing over U+10FFFF: RFC 3629 §4).
-const UTF8_AFTER_E0: u8 = 5;
-const UTF8_AFTER_ED: u8 = 6;
-const UTF8_AFTER_F0: u8 = 7;
-const UTF8_AFTER_F4: u8 = 8;
-
-/// The UTF-8 syntax of RFC 3629 §4 as a state machine over bytes: entry
-/// `state << 8 | byte` is the next state (16 rows so that masking the state
-/// keeps the index in bounds).
-const UTF8_NEXT: [u8; 16 * 256] = {
-    const fn cont(b: u8, lo: u8, hi: u8, next: u8) -> u8 {
-        if b >= lo && b <= hi {
-            next
-        } else {
-            UTF8_REJECT
-        }
-    }
-    let mut t = [UTF8_REJECT; 16 * 256];
-    let mut st = 0;
-    while st < 16 {
-        let mut b = 0;
-        while b < 256 {
-            let c = b as u8;
-            t[st << 8 | b] = match st as u8 {
-                UTF8_ACCEPT => match c {
-                    0..=0x7f => UTF8_ACCEPT,
-                    0xc2..=0xdf => UTF8_NEED1,
-                    0xe0 => UTF8_AFTER_E0,
-                    0xe1..=0xec | 0xee..=0xef => UTF8_NEED2,
-                    0xed => UTF8_AFTER_ED,
-                    0xf0 => UTF8_AFTER_F0,
-                    0xf1..=0xf3 => UTF8_NEED3,
-                    0xf4 => UTF8_AFTER_F4,
-                    _ => UTF8_REJECT,
-                },
-                UTF8_NEED1 => cont(c, 0x80, 0xbf, UTF8_ACCEPT),
-                UTF8_NEED2 => cont(c, 0x80, 0xbf, UTF8_NEED1),
-                UTF8_NEED3 => cont(c, 0x80, 0xbf, UTF8_NEED2),
-                UTF8_AFTER_E0 => cont(c, 0xa0, 0xbf, UTF8_NEED1),
-                UTF8_AFTER_ED => cont(c, 0x80, 0x9f, UTF8_NEED1),
-                UTF8_AFTER_F0 => cont(c, 0x90, 0xbf, UTF8_NEED2),
-                UTF8_AFTER_F4 => cont(c, 0x80, 0x8f, UTF8_NEED2),
-                _ => UTF8_REJECT,
-            };
-            b += 1;
-        }
-        st += 1;
-    }
-    t
-};
-
-/// The state of [`UTF8_NEXT`] after `b` in `state`.
-fn utf8_next(state: u8, b: u8) -> u8 {
-    UTF8_NEXT[usize::from(state & 15) << 8 | usize::from(b)]
 }
 
 /// The whole-body fast path for base64: encodify's line-aware SIMD decoder,
@@ -266,14 +186,7 @@ fn qp_trailing_ws(run: &[u8]) -> (usize, bool) {
 /// input is stored to the output before it is looked at, and only the
 /// bytes before the first `=` or LF in it are kept; white space to drop at
 /// a line end is taken back from the output.
-///
-/// `Some(utf8)` on success, where `utf8` says the output is valid UTF-8,
-/// found out on the way: when no input byte is over 127 (OR of the input
-/// words), every such output byte comes from an escape, so the escapes'
-/// bytes go through [`UTF8_NEXT`], and every other output byte (ASCII)
-/// must find it between characters. False means not known (raw 8-bit
-/// bytes in the input, or not UTF-8).
-fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> Option<bool> {
+fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // The lowest flagged byte is exact (borrows only run upwards).
@@ -284,9 +197,6 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> Option<bool> {
     // Input and output positions (o <= i), and where the current run of
     // data (since the last line end or escape) starts in the output.
     let (mut i, mut o, mut run) = (0usize, 0usize, 0usize);
-    // OR of the input words, the UTF-8 state after the last escape, and
-    // OR of the states where an ASCII byte was written (nonzero: not UTF-8).
-    let (mut high, mut utf8, mut utf8_bad) = (0u64, UTF8_ACCEPT, 0u8);
     let ok = loop {
         // Copy up to the next '=' or LF.
         loop {
@@ -294,7 +204,6 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> Option<bool> {
                 let w: [u8; 8] = w.try_into().unwrap_or_default();
                 buf[o..o + 8].copy_from_slice(&w);
                 let w = u64::from_le_bytes(w);
-                high |= w;
                 let m = zero_byte(w ^ (ONES * u64::from(b'=')))
                     | zero_byte(w ^ (ONES * u64::from(b'\n')));
                 if m == 0 {
@@ -309,7 +218,6 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> Option<bool> {
             }
             match input.get(i) {
                 Some(&c) if c != b'=' && c != b'\n' => {
-                    high |= u64::from(c);
                     buf[o] = c;
                     i += 1;
                     o += 1;
@@ -322,8 +230,6 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> Option<bool> {
                 // A hard line break, or the end of the body: trailing white
                 // space removed (rule 3), the CR of the line end kept (at
                 // the end of the body, a lone CR: QpDecoder::finish).
-                // A line end (or the end) is ASCII.
-                utf8_bad |= utf8;
                 let (k, cr) = qp_trailing_ws(&buf[run..o]);
                 if o - run - k > MAX_HELD_WS {
                     break false;
@@ -344,19 +250,13 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> Option<bool> {
                 // '=': the white space before it is data. Escapes often
                 // come in a row (the UTF-8 bytes of one character): those
                 // are decoded here, without going back to the word loop.
-                if o != run {
-                    // ASCII data since the last escape.
-                    utf8_bad |= utf8;
-                }
                 let mut bad = false;
                 loop {
                     match input.get(i + 1..i + 3) {
                         Some(&[h, l])
                             if HEX_VALUES[usize::from(h)] | HEX_VALUES[usize::from(l)] < 16 =>
                         {
-                            let b = HEX_VALUES[usize::from(h)] << 4 | HEX_VALUES[usize::from(l)];
-                            buf[o] = b;
-                            utf8 = utf8_next(utf8, b);
+                            buf[o] = HEX_VALUES[usize::from(h)] << 4 | HEX_VALUES[usize::from(l)];
                             o += 1;
                             i += 3;
                             if input.get(i) == Some(&b'=') {
@@ -377,7 +277,7 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> Option<bool> {
         run = o;
     };
     out.truncate(base + o);
-    ok.then_some(high & HIGH == 0 && utf8_bad == UTF8_ACCEPT)
+    ok
 }
 
 /// Base64 decoder (RFC 2045 §6.8) that skips every character outside the
@@ -1050,49 +950,6 @@ mod tests {
             assert_eq!(split_decode(enc, input, &[k]), want, "split at {k}");
         }
         assert_eq!(byte_by_byte(enc, input), want, "byte by byte");
-        if enc == TransferEncoding::QuotedPrintable {
-            assert_qp_text(input, want);
-        }
-    }
-
-    /// The text path of quoted-printable: the same bytes as the other
-    /// paths, and its UTF-8 flag never says valid when std says not, and
-    /// says exactly what std says when the fast path ran on an input
-    /// without 8-bit bytes.
-    fn assert_qp_text(input: &[u8], want: &[u8]) {
-        let (got, utf8) = decode_qp_text(input);
-        assert_eq!(got, want, "text path");
-        let std_ok = std::str::from_utf8(want).is_ok();
-        assert!(!utf8 || std_ok, "flagged UTF-8 but is not");
-        let fast = decode_qp_whole(input, &mut Vec::new()).is_some();
-        if fast && input.is_ascii() {
-            assert_eq!(utf8, std_ok, "flag differs from std");
-        }
-    }
-
-    /// Runs [`UTF8_NEXT`] over `bytes`: true if it ends between characters
-    /// without rejecting.
-    fn utf8_machine(bytes: &[u8]) -> bool {
-        bytes.iter().fold(UTF8_ACCEPT, |st, &b| utf8_next(st, b)) == UTF8_ACCEPT
-    }
-
-    #[test]
-    fn utf8_machine_matches_std_up_to_three_bytes() {
-        for a in 0..=255u8 {
-            assert_eq!(utf8_machine(&[a]), std::str::from_utf8(&[a]).is_ok());
-            for b in 0..=255u8 {
-                let two = [a, b];
-                assert_eq!(utf8_machine(&two), std::str::from_utf8(&two).is_ok());
-                if a >= 0xe0 {
-                    for c in [
-                        0x00, 0x41, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xff,
-                    ] {
-                        let three = [a, b, c];
-                        assert_eq!(utf8_machine(&three), std::str::from_utf8(&three).is_ok());
-                    }
-                }
-            }
-        }
     }
 
     #[test]
@@ -1171,31 +1028,6 @@ mod tests {
                 input.extend_from_slice(if crlf { b"\r\n" } else { b"\n" });
             }
             // Byte by byte is the portable path: no escape is ever whole.
-            let want = byte_by_byte(TransferEncoding::QuotedPrintable, &input);
-            assert_all_paths(TransferEncoding::QuotedPrintable, &input, &want);
-        }
-
-        #[test]
-        fn utf8_machine_matches_std(bytes in proptest::collection::vec(prop_oneof![
-            Just(b'a'), Just(0x80), Just(0x8f), Just(0x90), Just(0x9f), Just(0xa0), Just(0xbf),
-            Just(0xc2), Just(0xdf), Just(0xe0), Just(0xed), Just(0xef), Just(0xf0), Just(0xf4),
-            Just(0xf5), any::<u8>()], 0..12)) {
-            prop_assert_eq!(utf8_machine(&bytes), std::str::from_utf8(&bytes).is_ok());
-        }
-
-        #[test]
-        fn qp_text_utf8_flag(items in proptest::collection::vec(prop_oneof![
-            // Escapes of bytes that make and break UTF-8, plain text, soft
-            // and hard line breaks, a trailing space.
-            prop_oneof![Just(0xc3u8), Just(0xa9), Just(0xe2), Just(0x82), Just(0xac), Just(0xed),
-                Just(0xa0), Just(0xf0), Just(0x9f), Just(0x3d), any::<u8>()]
-                .prop_map(|b| format!("={b:02X}").into_bytes()),
-            Just(b"caf".to_vec()), Just(b"=\r\n".to_vec()), Just(b"=\n".to_vec()),
-            Just(b"\r\n".to_vec()), Just(b"\n".to_vec()), Just(b" ".to_vec()),
-            any::<u8>().prop_map(|b| vec![b]),
-        ], 0..40)) {
-            let input = items.concat();
-            // The other paths, then the text path's bytes and its flag.
             let want = byte_by_byte(TransferEncoding::QuotedPrintable, &input);
             assert_all_paths(TransferEncoding::QuotedPrintable, &input, &want);
         }

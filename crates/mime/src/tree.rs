@@ -192,18 +192,10 @@ impl<'a> Message<'a> {
         // without its lower-casing copy: every charset lookup ignores case).
         let cs = part.mime.content_type.param("charset").map(str::trim);
         let label = cs.unwrap_or("us-ascii").as_bytes();
-        // Quoted-printable text is checked for UTF-8 while it is decoded.
-        let (bytes, utf8) = match part.mime.transfer_encoding {
-            TransferEncoding::QuotedPrintable => {
-                let (v, utf8) = crate::encoding::decode_qp_text(self.raw_body(part));
-                (Cow::Owned(v), utf8)
-            }
-            _ => (self.decoded(part), false),
-        };
-        Some(match bytes {
+        Some(match self.decoded(part) {
             Cow::Borrowed(b) => decode_text(label, b),
             Cow::Owned(v) => {
-                let (t, st) = crate::charset::decode_text_owned(label, v, utf8);
+                let (t, st) = crate::charset::decode_text_owned(label, v);
                 (Cow::Owned(t), st)
             }
         })
