@@ -1,9 +1,10 @@
 //! The credential check a protocol server machine holds while its
 //! application looks the user up: a password the client sent as it is
 //! (IMAP `LOGIN`, POP3 `USER`/`PASS`), a POP3 `APOP` digest, or a SASL
-//! exchange waiting for the user's password or SCRAM keys. The IMAP and POP3 server machines keep
-//! one while their `Authenticate` event is unanswered, and answer it
-//! through the three methods here, so both judge credentials alike.
+//! exchange waiting for the user's password or SCRAM keys. The IMAP and
+//! POP3 server machines keep one while their `Authenticate` event is
+//! unanswered, and answer it through the three methods here, so both judge
+//! credentials alike.
 //!
 //! ```
 //! use mailwire_sasl::{PendingCheck, Secret, Verdict};
