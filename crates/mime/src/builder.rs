@@ -519,7 +519,7 @@ mod tests {
             ]
         );
         let img = &msg.parts()[5];
-        assert_eq!(img.mime.content_id.as_deref(), Some("img1@x"));
+        assert_eq!(img.mime.content_id(), Some("img1@x"));
         assert_eq!(msg.decoded(img).as_ref(), &[0x89, b'P', b'N', b'G', 0, 255]);
         let att = &msg.parts()[6];
         assert_eq!(att.mime.filename(), Some("données.bin"));

@@ -17,14 +17,11 @@ pub struct MimeHeaders {
     pub transfer_encoding: TransferEncoding,
     /// Content-Disposition (RFC 2183).
     pub disposition: Option<ContentDisposition>,
-    /// Content-ID without the angle brackets (RFC 2045 §7).
-    pub content_id: Option<String>,
-    /// Content-Description, RFC 2047 words decoded (RFC 2045 §8).
-    pub description: Option<String>,
-    /// Content-Language tags (RFC 3282).
-    pub language: Vec<String>,
-    /// Content-Location (RFC 2557).
-    pub location: Option<String>,
+    /// Content-ID, Content-Description, Content-Language and
+    /// Content-Location, which few parts have: on the heap only for those
+    /// (read them with [`MimeHeaders::content_id`] and the methods after
+    /// it), so every part of a tree stays small to build and move.
+    rare: Option<Box<RareFields>>,
     /// Whether an invalid Content-Type field was replaced by the default.
     pub content_type_invalid: bool,
     /// Whether the Content-Transfer-Encoding token was not understood.
@@ -78,10 +75,7 @@ impl MimeHeaders {
             content_type_present: false,
             transfer_encoding: TransferEncoding::default(),
             disposition: None,
-            content_id: None,
-            description: None,
-            language: Vec::new(),
-            location: None,
+            rare: None,
             content_type_invalid: false,
             transfer_encoding_unknown: false,
         };
@@ -109,18 +103,19 @@ impl MimeHeaders {
                 let v = String::from_utf8_lossy(skip_cfws(value)).trim().to_owned();
                 let v = v.trim_start_matches('<');
                 let v = v.split('>').next().unwrap_or_default();
-                h.content_id = Some(v.to_owned());
+                h.rare.get_or_insert_default().content_id = Some(v.to_owned());
             } else if n.eq_ignore_ascii_case(b"description") {
-                h.description = Some(mailwire_message::decode_unstructured(value).into_owned());
+                h.rare.get_or_insert_default().description =
+                    Some(mailwire_message::decode_unstructured(value).into_owned());
             } else if n.eq_ignore_ascii_case(b"language") {
-                h.language = unfold_text(value)
+                h.rare.get_or_insert_default().language = unfold_text(value)
                     .split(',')
                     .map(|t| t.trim().to_owned())
                     .filter(|t| !t.is_empty())
                     .collect();
             } else if n.eq_ignore_ascii_case(b"location") {
                 let v: String = unfold_text(value).split_whitespace().collect();
-                h.location = Some(v);
+                h.rare.get_or_insert_default().location = Some(v);
             }
         }
         if !h.content_type_present {
@@ -131,6 +126,26 @@ impl MimeHeaders {
             };
         }
         h
+    }
+
+    /// Content-ID without the angle brackets (RFC 2045 §7).
+    pub fn content_id(&self) -> Option<&str> {
+        self.rare.as_ref()?.content_id.as_deref()
+    }
+
+    /// Content-Description, RFC 2047 words decoded (RFC 2045 §8).
+    pub fn description(&self) -> Option<&str> {
+        self.rare.as_ref()?.description.as_deref()
+    }
+
+    /// Content-Language tags (RFC 3282); empty when there is none.
+    pub fn language(&self) -> &[String] {
+        self.rare.as_ref().map_or(&[], |r| &r.language)
+    }
+
+    /// Content-Location (RFC 2557).
+    pub fn location(&self) -> Option<&str> {
+        self.rare.as_ref()?.location.as_deref()
     }
 
     /// The `type/subtype` of the entity, lower-cased.
@@ -275,6 +290,17 @@ pub(crate) fn fields(block: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
 mod tests {
     use super::*;
 
+    /// Every part of a tree carries its `MimeHeaders`, moved from the
+    /// parser's event into the tree: keep them small (on 64-bit targets;
+    /// 336 and 560 bytes before the rare fields went behind one box).
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn part_values_stay_small() {
+        assert!(std::mem::size_of::<MimeHeaders>() <= 248);
+        assert!(std::mem::size_of::<crate::Part>() <= 472);
+        assert!(std::mem::size_of::<crate::PartStart<'static>>() <= 360);
+    }
+
     #[test]
     fn parses_fields() {
         let h = MimeHeaders::parse(
@@ -284,9 +310,14 @@ mod tests {
         assert_eq!(h.mime_type(), "image/gif");
         assert_eq!(h.filename(), Some("a.gif"));
         assert_eq!(h.transfer_encoding, TransferEncoding::Base64);
-        assert_eq!(h.content_id.as_deref(), Some("x@y"));
-        assert_eq!(h.language, vec!["en", "fr"]);
-        assert_eq!(h.description.as_deref(), Some("café"));
+        assert_eq!(h.content_id(), Some("x@y"));
+        assert_eq!(h.language(), ["en", "fr"]);
+        assert_eq!(h.description(), Some("café"));
+        assert_eq!(h.location(), None);
+        // Without any of the rare fields, nothing is allocated for them.
+        let plain = MimeHeaders::parse(b"Content-Type: text/plain\r\n\r\n", false);
+        assert!(plain.rare.is_none());
+        assert_eq!((plain.content_id(), plain.language()), (None, &[][..]));
         assert!(h.disposition.unwrap().is_inline());
     }
 
@@ -301,4 +332,13 @@ mod tests {
         assert!(h.content_type_invalid);
         assert_eq!(h.mime_type(), "text/plain");
     }
+}
+
+/// The MIME fields few parts have (see `MimeHeaders::rare`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct RareFields {
+    content_id: Option<String>,
+    description: Option<String>,
+    language: Vec<String>,
+    location: Option<String>,
 }

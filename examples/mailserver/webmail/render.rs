@@ -512,7 +512,7 @@ pub(crate) fn body_part(msg: &Message<'_>, id: usize) -> Option<usize> {
                     .and_then(|s| {
                         p.children.iter().copied().find(|&c| {
                             msg.part(c)
-                                .and_then(|q| q.mime.content_id.as_deref())
+                                .and_then(|q| q.mime.content_id())
                                 .is_some_and(|id| id == s)
                         })
                     })
@@ -530,7 +530,7 @@ pub(crate) fn body_part(msg: &Message<'_>, id: usize) -> Option<usize> {
 fn cid_targets(msg: &Message<'_>, part_url: &dyn Fn(&str) -> String) -> HashMap<String, CidTarget> {
     let mut map = HashMap::new();
     for p in msg.leaves() {
-        if let Some(id) = &p.mime.content_id {
+        if let Some(id) = p.mime.content_id() {
             let key = sanitize::cid_key(id);
             if !key.is_empty() && !map.contains_key(&key) {
                 map.insert(
@@ -582,8 +582,7 @@ fn attachments(
                     && p.mime.filename().is_none();
                 let shown = p
                     .mime
-                    .content_id
-                    .as_deref()
+                    .content_id()
                     .is_some_and(|id| shown_cids.contains(&sanitize::cid_key(id)));
                 // An empty unnamed text part (a left-over of some
                 // clients) is nothing to download.
