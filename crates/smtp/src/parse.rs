@@ -833,16 +833,9 @@ pub fn parse_reply(input: &[u8]) -> Result<Reply<'_>, ParseError> {
         }
         let line = &rest[..cr];
         rest = &rest[cr + 2..];
-        let (d0, d1, d2) = (
-            line[0].wrapping_sub(b'0'),
-            line[1].wrapping_sub(b'0'),
-            line[2].wrapping_sub(b'0'),
-        );
-        // Reply-code = %x32-35 %x30-35 %x30-39
-        if !(2..=5).contains(&d0) || d1 > 5 || d2 > 9 {
-            return Err(ParseError::BadReply);
-        }
-        let n = u16::from(d0) * 100 + u16::from(d1) * 10 + u16::from(d2);
+        let n = reply_code_number([line[0], line[1], line[2]]).ok_or(ParseError::BadReply)?;
+        // The class digit (2-5).
+        let d0 = (n / 100) as u8;
         if first {
             code = n;
         } else if n != code {
@@ -1284,10 +1277,17 @@ fn ehlo_fast<'a>(
             break;
         }
     }
-    // Reply-code = %x32-35 %x30-35 %x30-39 (RFC 5321 §4.2)
-    match code.map(|d| u16::from(d.wrapping_sub(b'0'))) {
+    let n = reply_code_number(code)?;
+    ReplyCode::new(n).ok().map(|c| (pos, c))
+}
+
+/// The number of a reply code's three digits when they are a `Reply-code`
+/// (RFC 5321 §4.2: `%x32-35 %x30-35 %x30-39`).
+#[inline(always)]
+fn reply_code_number(digits: [u8; 3]) -> Option<u16> {
+    match digits.map(|d| d.wrapping_sub(b'0')) {
         [a @ 2..=5, b @ 0..=5, c @ 0..=9] => {
-            ReplyCode::new(a * 100 + b * 10 + c).ok().map(|c| (pos, c))
+            Some(u16::from(a) * 100 + u16::from(b) * 10 + u16::from(c))
         }
         _ => None,
     }
