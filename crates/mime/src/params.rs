@@ -222,10 +222,16 @@ impl ContentType {
     /// Parses a field value; `None` when `type/subtype` is missing or broken
     /// (RFC 2045 §5.2 then says to use `text/plain; charset=us-ascii`).
     pub fn try_parse(value: &[u8]) -> Option<Self> {
-        let [ty, sub, rest] = type_subtype(value)?;
+        let (ty, subtype, rest) = match common_type(value) {
+            Some(found) => found,
+            None => {
+                let [ty, sub, rest] = type_subtype(value)?;
+                (intern(ty), intern(sub), rest)
+            }
+        };
         Some(Self {
-            ty: intern(ty),
-            subtype: intern(sub),
+            ty,
+            subtype,
             params: parse_params(rest),
         })
     }
@@ -397,6 +403,65 @@ const TOKEN_CHARS: [bool; 256] = {
 /// (RFC 2045 §5.1); octets over 127 are accepted (RFC 6532).
 fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
     take_while1(is_token_char).parse(input)
+}
+
+/// The `type/subtype` pairs most parts have, lower-case, by the first
+/// letter of the type (see [`common_type`]). Each name is one [`intern`]
+/// knows, so the result is what the general path gives.
+const COMMON_TYPES: [&[(&str, &str, &str)]; 4] = [
+    &[
+        ("text/plain", "text", "plain"),
+        ("text/html", "text", "html"),
+        ("text/calendar", "text", "calendar"),
+        ("text/enriched", "text", "enriched"),
+    ],
+    &[
+        ("multipart/alternative", "multipart", "alternative"),
+        ("multipart/mixed", "multipart", "mixed"),
+        ("multipart/related", "multipart", "related"),
+        ("multipart/signed", "multipart", "signed"),
+        ("multipart/report", "multipart", "report"),
+        ("multipart/digest", "multipart", "digest"),
+        ("message/rfc822", "message", "rfc822"),
+        ("message/delivery-status", "message", "delivery-status"),
+        ("message/partial", "message", "partial"),
+    ],
+    &[
+        ("image/png", "image", "png"),
+        ("image/jpeg", "image", "jpeg"),
+        ("image/gif", "image", "gif"),
+    ],
+    &[
+        ("application/octet-stream", "application", "octet-stream"),
+        ("application/pdf", "application", "pdf"),
+    ],
+];
+
+/// [`type_subtype`] and [`intern`] of both names for a value that starts
+/// (after white space) with one of [`COMMON_TYPES`] in any case, followed
+/// by a byte that cannot continue the subtype token: the two scans and
+/// lookups become one comparison. `None` for any other value (a comment
+/// before the type, white space around the `/`, another type), which the
+/// general path then parses.
+fn common_type(value: &[u8]) -> Option<(Cow<'static, str>, Cow<'static, str>, &[u8])> {
+    let ws = value
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))?;
+    let v = &value[ws..];
+    let list = match v[0] | 0x20 {
+        b't' => COMMON_TYPES[0],
+        b'm' => COMMON_TYPES[1],
+        b'i' => COMMON_TYPES[2],
+        b'a' => COMMON_TYPES[3],
+        _ => return None,
+    };
+    list.iter().find_map(|&(full, ty, sub)| {
+        let head = v.get(..full.len())?;
+        let rest = &v[full.len()..];
+        (head.eq_ignore_ascii_case(full.as_bytes())
+            && rest.first().is_none_or(|&b| !is_token_char(b)))
+        .then_some((Cow::Borrowed(ty), Cow::Borrowed(sub), rest))
+    })
 }
 
 /// `type "/" subtype` with optional CFWS around each.
@@ -1127,6 +1192,48 @@ mod tests {
             let input = pieces.concat();
             if let Some(fast) = simple_params(&input) {
                 prop_assert_eq!(fast, general_params(&input));
+            }
+        }
+
+        /// The table lookup of the common types gives what the scan and
+        /// `intern` give, whatever follows or precedes them.
+        #[test]
+        fn common_type_matches_general(
+            lead in "[ \t\r\n(]{0,2}",
+            pick in 0usize..18,
+            upper in any::<bool>(),
+            tail in proptest::collection::vec(prop_oneof![
+                any::<u8>(), Just(b';'), Just(b' '), Just(b'/'), Just(b'*'), Just(b'x'),
+                Just(b'('), Just(b'\r')], 0..6),
+        ) {
+            let names = [
+                "text/plain", "text/html", "TEXT/calendar", "text/enriched",
+                "multipart/alternative", "multipart/mixed", "multipart/related",
+                "multipart/signed", "multipart/report", "multipart/digest",
+                "message/rfc822", "message/delivery-status", "message/partial",
+                "image/png", "image/jpeg", "image/gif", "application/octet-stream",
+                "application/pdf",
+            ];
+            let name = if upper { names[pick].to_ascii_uppercase() } else { names[pick].to_owned() };
+            // Every prefix as well: cut names, names one byte short.
+            let mut value = lead.into_bytes();
+            value.extend_from_slice(name.as_bytes());
+            value.extend_from_slice(&tail);
+            // The written name itself, then what follows, takes the table.
+            let at = value.len() - tail.len();
+            let follows = tail.first().is_none_or(|&b| !is_token_char(b));
+            if !value[..at].contains(&b'(') && follows {
+                prop_assert!(common_type(&value).is_some(), "{:?}", value);
+            }
+            for cut in 0..=value.len() {
+                let v = &value[..cut];
+                let general = type_subtype(v).map(|[t, s, r]| (intern(t), intern(s), r));
+                if let Some(fast) = common_type(v) {
+                    prop_assert_eq!(Some(fast), general.clone());
+                }
+                prop_assert_eq!(ContentType::try_parse(v), general.map(|(t, s, r)| ContentType {
+                    ty: t, subtype: s, params: parse_params(r),
+                }));
             }
         }
 
