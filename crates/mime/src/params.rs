@@ -311,9 +311,24 @@ impl ContentDisposition {
     /// Parses a field value; `None` when there is no disposition type.
     pub fn parse(value: &[u8]) -> Option<Self> {
         let value = skip_cfws(value);
-        let (rest, kind) = token(value).ok()?;
+        // The two usual types by one comparison each, else the token scan
+        // and `intern` (the same result: see `common_disposition_agrees`).
+        let common = ["attachment", "inline"].into_iter().find_map(|kind| {
+            let head = value.get(..kind.len())?;
+            let rest = &value[kind.len()..];
+            (head.eq_ignore_ascii_case(kind.as_bytes())
+                && rest.first().is_none_or(|&b| !is_token_char(b)))
+            .then_some((Cow::Borrowed(kind), rest))
+        });
+        let (kind, rest) = match common {
+            Some(found) => found,
+            None => {
+                let (rest, kind) = token(value).ok()?;
+                (intern(kind), rest)
+            }
+        };
         Some(Self {
-            kind: intern(kind),
+            kind,
             params: parse_params(rest),
         })
     }
@@ -600,9 +615,22 @@ fn param_value(value: &[u8]) -> Cow<'static, str> {
     {
         return Cow::Borrowed(c);
     }
+    // UTF-8 without an encoded word (nearly every other value): the text
+    // as it is, without the copy's second scan in `decode_words`.
+    if let Ok(text) = std::str::from_utf8(value)
+        && !has_encoded_word(value)
+    {
+        return Cow::Owned(text.to_owned());
+    }
     Cow::Owned(crate::charset::decode_words(
         crate::charset::bytes_to_string(value),
     ))
+}
+
+/// Whether `value` holds `=?`, where an RFC 2047 encoded word starts (the
+/// test of `decode_words`): one search for the rare `?`.
+fn has_encoded_word(value: &[u8]) -> bool {
+    memchr::memchr_iter(b'?', value).any(|i| i > 0 && value[i - 1] == b'=')
 }
 
 /// One raw parameter as written: `name`, section number, extended flag, value.
@@ -1234,6 +1262,39 @@ mod tests {
                 prop_assert_eq!(ContentType::try_parse(v), general.map(|(t, s, r)| ContentType {
                     ty: t, subtype: s, params: parse_params(r),
                 }));
+            }
+        }
+
+        /// The shortcut for plain values gives what decoding every value
+        /// gives, whatever the bytes.
+        #[test]
+        fn param_value_matches_decoding(value in proptest::collection::vec(prop_oneof![
+            any::<u8>(), Just(b'='), Just(b'?'), Just(b'a'), Just(b'q'), Just(b' '),
+            Just(0xc3), Just(0xa9)], 0..24)) {
+            let want = crate::charset::decode_words(crate::charset::bytes_to_string(&value));
+            prop_assert_eq!(param_value(&value), want);
+            prop_assert_eq!(has_encoded_word(&value), value.windows(2).any(|w| w == b"=?"));
+        }
+
+        /// The comparison with the usual disposition types gives what the
+        /// token scan and `intern` give, on every prefix of the value.
+        #[test]
+        fn common_disposition_agrees(
+            lead in "[ \t(]{0,2}",
+            kind in prop_oneof![Just("attachment"), Just("INLINE"), Just("Inline"), Just("attach")],
+            tail in proptest::collection::vec(prop_oneof![
+                any::<u8>(), Just(b';'), Just(b' '), Just(b'x'), Just(b'=')], 0..6),
+        ) {
+            let mut value = lead.into_bytes();
+            value.extend_from_slice(kind.as_bytes());
+            value.extend_from_slice(&tail);
+            for cut in 0..=value.len() {
+                let v = &value[..cut];
+                let want = token(skip_cfws(v)).ok().map(|(rest, k)| ContentDisposition {
+                    kind: intern(k),
+                    params: parse_params(rest),
+                });
+                prop_assert_eq!(ContentDisposition::parse(v), want);
             }
         }
 
