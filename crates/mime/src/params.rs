@@ -56,7 +56,7 @@ type Params = TinyVec<[Param; 1]>;
 
 /// ASCII upper-case letters of the eight bytes of `x` lower-cased, the
 /// other bytes unchanged (per byte, without carries between them).
-const fn lower8(x: u64) -> u64 {
+pub(crate) const fn lower8(x: u64) -> u64 {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let low7 = x & !HIGH;
     // The high bit of a byte set when it is at least 'A' (then when it is

@@ -675,7 +675,7 @@ impl Parser {
                     Match::No => {}
                 }
             }
-            if !is_field_line(line, ls == start) {
+            let Some((name_end, colon)) = field_line(line, ls == start) else {
                 if ls == start && is_first_root && line.starts_with(b"From ") {
                     let id = self.ctr.next_id;
                     self.defect(DefectKind::MboxFromLine, id, self.abs(ls), sink);
@@ -713,8 +713,8 @@ impl Parser {
                 self.defect(DefectKind::MissingBlankLine, id, self.abs(ls), sink);
                 self.block_read(input, start, ls, true, sink);
                 return ls;
-            }
-            self.note_line(line, ls - start);
+            };
+            self.note_field_line(line, ls - start, name_end, colon);
             ls = line_end;
         }
     }
@@ -826,6 +826,20 @@ impl Parser {
         if matches!(line.first(), Some(b'c' | b'C'))
             && let Ok(rel) = u32::try_from(rel)
             && let Some(field) = NotedField::new(line, rel)
+        {
+            if self.content_fields.capacity() == 0 {
+                self.content_fields.reserve(16);
+            }
+            self.content_fields.push(field);
+        }
+    }
+
+    /// [`Parser::note_line`] for a line [`field_line`] accepted, given the
+    /// end of its name and its colon (from the line's start).
+    fn note_field_line(&mut self, line: &[u8], rel: usize, name_end: usize, colon: usize) {
+        if matches!(line.first(), Some(b'c' | b'C'))
+            && let Ok(rel) = u32::try_from(rel)
+            && let Some(field) = NotedField::with_name(line, rel, name_end, colon)
         {
             if self.content_fields.capacity() == 0 {
                 self.content_fields.reserve(16);
@@ -1280,8 +1294,15 @@ const MAX_NAME: usize = 998;
 /// a name of printable characters, optional white space, then `:`. Only
 /// the name is looked at.
 fn is_field_line(line: &[u8], first: bool) -> bool {
+    field_line(line, first).is_some()
+}
+
+/// [`is_field_line`], giving for a field line where its name ends and
+/// where its colon is (`(0, 0)` for a continuation line), so a
+/// `Content-*` field is noted without scanning its name again.
+fn field_line(line: &[u8], first: bool) -> Option<(usize, usize)> {
     match line.first() {
-        Some(b' ' | b'\t') => !first,
+        Some(b' ' | b'\t') => (!first).then_some((0, 0)),
         Some(_) => {
             // A name runs at most to the line length limit (RFC 5322
             // §2.1.1); bounding it keeps the decision the same however much
@@ -1289,7 +1310,7 @@ fn is_field_line(line: &[u8], first: bool) -> bool {
             let line = &line[..line.len().min(MAX_NAME)];
             let i = name_end(line);
             match line.get(i) {
-                Some(b':') => i > 0,
+                Some(b':') => (i > 0).then_some((i, i)),
                 Some(b' ' | b'\t') => {
                     // Only white space may follow, then the colon.
                     let rest = &line[i..];
@@ -1297,13 +1318,13 @@ fn is_field_line(line: &[u8], first: bool) -> bool {
                         .iter()
                         .take_while(|&&b| b == b' ' || b == b'\t')
                         .count();
-                    i > 0 && rest.get(ws) == Some(&b':')
+                    (i > 0 && rest.get(ws) == Some(&b':')).then_some((i, i + ws))
                 }
                 // A control character, or no colon within the limit.
-                _ => false,
+                _ => None,
             }
         }
-        None => false,
+        None => None,
     }
 }
 
