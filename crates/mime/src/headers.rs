@@ -64,6 +64,22 @@ impl MimeHeaders {
         Self::from_fields(fields, in_digest)
     }
 
+    /// [`MimeHeaders::parse_noted`] when the fields were noted, else
+    /// [`MimeHeaders::parse`]: one call whose result goes straight to the
+    /// caller's variable (a choice between the two calls in the caller
+    /// built each result aside and copied it).
+    #[inline(never)]
+    pub(crate) fn parse_given_noted(
+        block: &[u8],
+        noted: Option<&[NotedField]>,
+        in_digest: bool,
+    ) -> Self {
+        match noted {
+            Some(noted) => Self::parse_noted(block, noted, in_digest),
+            None => Self::parse(block, in_digest),
+        }
+    }
+
     fn from_fields<'b>(
         fields: impl Iterator<Item = (&'b [u8], &'b [u8])>,
         in_digest: bool,

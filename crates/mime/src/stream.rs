@@ -901,13 +901,11 @@ impl Parser {
         self.root_started = true;
         let id = self.ctr.next_id;
         self.ctr.next_id += 1;
-        let mime = if scanned {
-            let mime = MimeHeaders::parse_noted(header, &self.content_fields, digest);
+        let noted = scanned.then_some(&self.content_fields[..]);
+        let mime = MimeHeaders::parse_given_noted(header, noted, digest);
+        if scanned {
             self.content_fields.clear();
-            mime
-        } else {
-            MimeHeaders::parse(header, digest)
-        };
+        }
         if mime.content_type_invalid {
             self.defect(DefectKind::InvalidContentType, id, offset, sink);
         }
