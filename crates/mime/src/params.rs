@@ -420,35 +420,63 @@ fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
     take_while1(is_token_char).parse(input)
 }
 
+/// One of [`COMMON_TYPES`]: `type/subtype` (9 to 24 bytes, lower-case),
+/// its two names, and the words of `full` at 0, 8 (or `len - 8`) and
+/// `len - 8`, which cover it, to compare eight bytes at a time.
+struct CommonType {
+    full: &'static str,
+    ty: &'static str,
+    sub: &'static str,
+    words: [u64; 3],
+}
+
+/// A [`CommonType`] entry, its words computed at compile time.
+const fn common(full: &'static str, ty: &'static str, sub: &'static str) -> CommonType {
+    let b = full.as_bytes();
+    let n = b.len();
+    assert!(n >= 9 && n <= 24);
+    let mid = if n > 16 { 8 } else { n - 8 };
+    CommonType {
+        full,
+        ty,
+        sub,
+        words: [
+            load_const(b, 0, 8),
+            load_const(b, mid, 8),
+            load_const(b, n - 8, 8),
+        ],
+    }
+}
+
 /// The `type/subtype` pairs most parts have, lower-case, by the first
 /// letter of the type (see [`common_type`]). Each name is one [`intern`]
 /// knows, so the result is what the general path gives.
-const COMMON_TYPES: [&[(&str, &str, &str)]; 4] = [
+const COMMON_TYPES: [&[CommonType]; 4] = [
     &[
-        ("text/plain", "text", "plain"),
-        ("text/html", "text", "html"),
-        ("text/calendar", "text", "calendar"),
-        ("text/enriched", "text", "enriched"),
+        common("text/plain", "text", "plain"),
+        common("text/html", "text", "html"),
+        common("text/calendar", "text", "calendar"),
+        common("text/enriched", "text", "enriched"),
     ],
     &[
-        ("multipart/alternative", "multipart", "alternative"),
-        ("multipart/mixed", "multipart", "mixed"),
-        ("multipart/related", "multipart", "related"),
-        ("multipart/signed", "multipart", "signed"),
-        ("multipart/report", "multipart", "report"),
-        ("multipart/digest", "multipart", "digest"),
-        ("message/rfc822", "message", "rfc822"),
-        ("message/delivery-status", "message", "delivery-status"),
-        ("message/partial", "message", "partial"),
+        common("multipart/alternative", "multipart", "alternative"),
+        common("multipart/mixed", "multipart", "mixed"),
+        common("multipart/related", "multipart", "related"),
+        common("multipart/signed", "multipart", "signed"),
+        common("multipart/report", "multipart", "report"),
+        common("multipart/digest", "multipart", "digest"),
+        common("message/rfc822", "message", "rfc822"),
+        common("message/delivery-status", "message", "delivery-status"),
+        common("message/partial", "message", "partial"),
     ],
     &[
-        ("image/png", "image", "png"),
-        ("image/jpeg", "image", "jpeg"),
-        ("image/gif", "image", "gif"),
+        common("image/png", "image", "png"),
+        common("image/jpeg", "image", "jpeg"),
+        common("image/gif", "image", "gif"),
     ],
     &[
-        ("application/octet-stream", "application", "octet-stream"),
-        ("application/pdf", "application", "pdf"),
+        common("application/octet-stream", "application", "octet-stream"),
+        common("application/pdf", "application", "pdf"),
     ],
 ];
 
@@ -470,12 +498,29 @@ fn common_type(value: &[u8]) -> Option<(Cow<'static, str>, Cow<'static, str>, &[
         b'a' => COMMON_TYPES[3],
         _ => return None,
     };
-    list.iter().find_map(|&(full, ty, sub)| {
-        let head = v.get(..full.len())?;
-        let rest = &v[full.len()..];
-        (head.eq_ignore_ascii_case(full.as_bytes())
-            && rest.first().is_none_or(|&b| !is_token_char(b)))
-        .then_some((Cow::Borrowed(ty), Cow::Borrowed(sub), rest))
+    // `v`'s word at `at` lower-cased (the same as comparing each byte
+    // with `eq_ignore_ascii_case`, the table being lower-case).
+    let word = |at: usize| {
+        v.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map(|w| lower8(u64::from_le_bytes(w)))
+    };
+    list.iter().find_map(|c| {
+        let n = c.full.len();
+        let mid = if n > 16 { 8 } else { n - 8 };
+        if n > v.len()
+            || word(0)? != c.words[0]
+            || word(mid)? != c.words[1]
+            || word(n - 8)? != c.words[2]
+        {
+            return None;
+        }
+        let rest = &v[n..];
+        rest.first().is_none_or(|&b| !is_token_char(b)).then_some((
+            Cow::Borrowed(c.ty),
+            Cow::Borrowed(c.sub),
+            rest,
+        ))
     })
 }
 
