@@ -56,7 +56,7 @@ type Params = TinyVec<[Param; 1]>;
 
 /// ASCII upper-case letters of the eight bytes of `x` lower-cased, the
 /// other bytes unchanged (per byte, without carries between them).
-const fn lower8(x: u64) -> u64 {
+pub(crate) const fn lower8(x: u64) -> u64 {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let low7 = x & !HIGH;
     // The high bit of a byte set when it is at least 'A' (then when it is
@@ -222,10 +222,16 @@ impl ContentType {
     /// Parses a field value; `None` when `type/subtype` is missing or broken
     /// (RFC 2045 §5.2 then says to use `text/plain; charset=us-ascii`).
     pub fn try_parse(value: &[u8]) -> Option<Self> {
-        let [ty, sub, rest] = type_subtype(value)?;
+        let (ty, subtype, rest) = match common_type(value) {
+            Some(found) => found,
+            None => {
+                let [ty, sub, rest] = type_subtype(value)?;
+                (intern(ty), intern(sub), rest)
+            }
+        };
         Some(Self {
-            ty: intern(ty),
-            subtype: intern(sub),
+            ty,
+            subtype,
             params: parse_params(rest),
         })
     }
@@ -305,9 +311,24 @@ impl ContentDisposition {
     /// Parses a field value; `None` when there is no disposition type.
     pub fn parse(value: &[u8]) -> Option<Self> {
         let value = skip_cfws(value);
-        let (rest, kind) = token(value).ok()?;
+        // The two usual types by one comparison each, else the token scan
+        // and `intern` (the same result: see `common_disposition_agrees`).
+        let common = ["attachment", "inline"].into_iter().find_map(|kind| {
+            let head = value.get(..kind.len())?;
+            let rest = &value[kind.len()..];
+            (head.eq_ignore_ascii_case(kind.as_bytes())
+                && rest.first().is_none_or(|&b| !is_token_char(b)))
+            .then_some((Cow::Borrowed(kind), rest))
+        });
+        let (kind, rest) = match common {
+            Some(found) => found,
+            None => {
+                let (rest, kind) = token(value).ok()?;
+                (intern(kind), rest)
+            }
+        };
         Some(Self {
-            kind: intern(kind),
+            kind,
             params: parse_params(rest),
         })
     }
@@ -397,6 +418,110 @@ const TOKEN_CHARS: [bool; 256] = {
 /// (RFC 2045 §5.1); octets over 127 are accepted (RFC 6532).
 fn token(input: &[u8]) -> IResult<&[u8], &[u8]> {
     take_while1(is_token_char).parse(input)
+}
+
+/// One of [`COMMON_TYPES`]: `type/subtype` (9 to 24 bytes, lower-case),
+/// its two names, and the words of `full` at 0, 8 (or `len - 8`) and
+/// `len - 8`, which cover it, to compare eight bytes at a time.
+struct CommonType {
+    full: &'static str,
+    ty: &'static str,
+    sub: &'static str,
+    words: [u64; 3],
+}
+
+/// A [`CommonType`] entry, its words computed at compile time.
+const fn common(full: &'static str, ty: &'static str, sub: &'static str) -> CommonType {
+    let b = full.as_bytes();
+    let n = b.len();
+    assert!(n >= 9 && n <= 24);
+    let mid = if n > 16 { 8 } else { n - 8 };
+    CommonType {
+        full,
+        ty,
+        sub,
+        words: [
+            load_const(b, 0, 8),
+            load_const(b, mid, 8),
+            load_const(b, n - 8, 8),
+        ],
+    }
+}
+
+/// The `type/subtype` pairs most parts have, lower-case, by the first
+/// letter of the type (see [`common_type`]). Each name is one [`intern`]
+/// knows, so the result is what the general path gives.
+const COMMON_TYPES: [&[CommonType]; 4] = [
+    &[
+        common("text/plain", "text", "plain"),
+        common("text/html", "text", "html"),
+        common("text/calendar", "text", "calendar"),
+        common("text/enriched", "text", "enriched"),
+    ],
+    &[
+        common("multipart/alternative", "multipart", "alternative"),
+        common("multipart/mixed", "multipart", "mixed"),
+        common("multipart/related", "multipart", "related"),
+        common("multipart/signed", "multipart", "signed"),
+        common("multipart/report", "multipart", "report"),
+        common("multipart/digest", "multipart", "digest"),
+        common("message/rfc822", "message", "rfc822"),
+        common("message/delivery-status", "message", "delivery-status"),
+        common("message/partial", "message", "partial"),
+    ],
+    &[
+        common("image/png", "image", "png"),
+        common("image/jpeg", "image", "jpeg"),
+        common("image/gif", "image", "gif"),
+    ],
+    &[
+        common("application/octet-stream", "application", "octet-stream"),
+        common("application/pdf", "application", "pdf"),
+    ],
+];
+
+/// [`type_subtype`] and [`intern`] of both names for a value that starts
+/// (after white space) with one of [`COMMON_TYPES`] in any case, followed
+/// by a byte that cannot continue the subtype token: the two scans and
+/// lookups become one comparison. `None` for any other value (a comment
+/// before the type, white space around the `/`, another type), which the
+/// general path then parses.
+fn common_type(value: &[u8]) -> Option<(Cow<'static, str>, Cow<'static, str>, &[u8])> {
+    let ws = value
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))?;
+    let v = &value[ws..];
+    let list = match v[0] | 0x20 {
+        b't' => COMMON_TYPES[0],
+        b'm' => COMMON_TYPES[1],
+        b'i' => COMMON_TYPES[2],
+        b'a' => COMMON_TYPES[3],
+        _ => return None,
+    };
+    // `v`'s word at `at` lower-cased (the same as comparing each byte
+    // with `eq_ignore_ascii_case`, the table being lower-case).
+    let word = |at: usize| {
+        v.get(at..at + 8)
+            .and_then(|w| w.try_into().ok())
+            .map(|w| lower8(u64::from_le_bytes(w)))
+    };
+    list.iter().find_map(|c| {
+        let n = c.full.len();
+        let mid = if n > 16 { 8 } else { n - 8 };
+        if n > v.len()
+            || word(0)? != c.words[0]
+            || word(mid)? != c.words[1]
+            || word(n - 8)? != c.words[2]
+        {
+            return None;
+        }
+        let rest = &v[n..];
+        rest.first().is_none_or(|&b| !is_token_char(b)).then_some((
+            Cow::Borrowed(c.ty),
+            Cow::Borrowed(c.sub),
+            rest,
+        ))
+    })
 }
 
 /// `type "/" subtype` with optional CFWS around each.
@@ -535,9 +660,22 @@ fn param_value(value: &[u8]) -> Cow<'static, str> {
     {
         return Cow::Borrowed(c);
     }
+    // UTF-8 without an encoded word (nearly every other value): the text
+    // as it is, without the copy's second scan in `decode_words`.
+    if let Ok(text) = std::str::from_utf8(value)
+        && !has_encoded_word(value)
+    {
+        return Cow::Owned(text.to_owned());
+    }
     Cow::Owned(crate::charset::decode_words(
         crate::charset::bytes_to_string(value),
     ))
+}
+
+/// Whether `value` holds `=?`, where an RFC 2047 encoded word starts (the
+/// test of `decode_words`): one search for the rare `?`.
+fn has_encoded_word(value: &[u8]) -> bool {
+    memchr::memchr_iter(b'?', value).any(|i| i > 0 && value[i - 1] == b'=')
 }
 
 /// One raw parameter as written: `name`, section number, extended flag, value.
@@ -1127,6 +1265,81 @@ mod tests {
             let input = pieces.concat();
             if let Some(fast) = simple_params(&input) {
                 prop_assert_eq!(fast, general_params(&input));
+            }
+        }
+
+        /// The table lookup of the common types gives what the scan and
+        /// `intern` give, whatever follows or precedes them.
+        #[test]
+        fn common_type_matches_general(
+            lead in "[ \t\r\n(]{0,2}",
+            pick in 0usize..18,
+            upper in any::<bool>(),
+            tail in proptest::collection::vec(prop_oneof![
+                any::<u8>(), Just(b';'), Just(b' '), Just(b'/'), Just(b'*'), Just(b'x'),
+                Just(b'('), Just(b'\r')], 0..6),
+        ) {
+            let names = [
+                "text/plain", "text/html", "TEXT/calendar", "text/enriched",
+                "multipart/alternative", "multipart/mixed", "multipart/related",
+                "multipart/signed", "multipart/report", "multipart/digest",
+                "message/rfc822", "message/delivery-status", "message/partial",
+                "image/png", "image/jpeg", "image/gif", "application/octet-stream",
+                "application/pdf",
+            ];
+            let name = if upper { names[pick].to_ascii_uppercase() } else { names[pick].to_owned() };
+            // Every prefix as well: cut names, names one byte short.
+            let mut value = lead.into_bytes();
+            value.extend_from_slice(name.as_bytes());
+            value.extend_from_slice(&tail);
+            // The written name itself, then what follows, takes the table.
+            let at = value.len() - tail.len();
+            let follows = tail.first().is_none_or(|&b| !is_token_char(b));
+            if !value[..at].contains(&b'(') && follows {
+                prop_assert!(common_type(&value).is_some(), "{:?}", value);
+            }
+            for cut in 0..=value.len() {
+                let v = &value[..cut];
+                let general = type_subtype(v).map(|[t, s, r]| (intern(t), intern(s), r));
+                if let Some(fast) = common_type(v) {
+                    prop_assert_eq!(Some(fast), general.clone());
+                }
+                prop_assert_eq!(ContentType::try_parse(v), general.map(|(t, s, r)| ContentType {
+                    ty: t, subtype: s, params: parse_params(r),
+                }));
+            }
+        }
+
+        /// The shortcut for plain values gives what decoding every value
+        /// gives, whatever the bytes.
+        #[test]
+        fn param_value_matches_decoding(value in proptest::collection::vec(prop_oneof![
+            any::<u8>(), Just(b'='), Just(b'?'), Just(b'a'), Just(b'q'), Just(b' '),
+            Just(0xc3), Just(0xa9)], 0..24)) {
+            let want = crate::charset::decode_words(crate::charset::bytes_to_string(&value));
+            prop_assert_eq!(param_value(&value), want);
+            prop_assert_eq!(has_encoded_word(&value), value.windows(2).any(|w| w == b"=?"));
+        }
+
+        /// The comparison with the usual disposition types gives what the
+        /// token scan and `intern` give, on every prefix of the value.
+        #[test]
+        fn common_disposition_agrees(
+            lead in "[ \t(]{0,2}",
+            kind in prop_oneof![Just("attachment"), Just("INLINE"), Just("Inline"), Just("attach")],
+            tail in proptest::collection::vec(prop_oneof![
+                any::<u8>(), Just(b';'), Just(b' '), Just(b'x'), Just(b'=')], 0..6),
+        ) {
+            let mut value = lead.into_bytes();
+            value.extend_from_slice(kind.as_bytes());
+            value.extend_from_slice(&tail);
+            for cut in 0..=value.len() {
+                let v = &value[..cut];
+                let want = token(skip_cfws(v)).ok().map(|(rest, k)| ContentDisposition {
+                    kind: intern(k),
+                    params: parse_params(rest),
+                });
+                prop_assert_eq!(ContentDisposition::parse(v), want);
             }
         }
 

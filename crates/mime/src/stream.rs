@@ -18,6 +18,9 @@
 //! The tree parser ([`crate::Message::parse`]) is this parser fed the whole
 //! input at once, so the two agree by construction; the tests feed every
 //! corpus message in random splits and byte by byte and compare the events.
+//! (The tree builder is handed to the same code as a concrete sink rather
+//! than a `dyn` callback, so the compiler inlines it; the events it sees
+//! are the ones [`Parser::feed`] gives.)
 //!
 //! Boundary rules (RFC 2046 §5.1.1): a delimiter counts only at the start of
 //! a line and only as a whole delimiter, `--` boundary followed by `--`
@@ -327,6 +330,21 @@ impl Default for Parser {
 
 type Sink<'s> = dyn for<'e> FnMut(Event<'e>) + 's;
 
+/// What the parser's internals deliver events to: any callback taking
+/// every event (the `dyn` one of [`Parser::feed`]), or the tree builder
+/// through [`Parser::feed_into`].
+pub(crate) trait EventSink {
+    /// Takes the next event.
+    fn event(&mut self, ev: Event<'_>);
+}
+
+impl<F: ?Sized + for<'e> FnMut(Event<'e>)> EventSink for F {
+    #[inline]
+    fn event(&mut self, ev: Event<'_>) {
+        self(ev);
+    }
+}
+
 impl Parser {
     /// A parser with default options (no decoding).
     pub fn new() -> Self {
@@ -389,7 +407,14 @@ impl Parser {
 
     /// Feeds the next bytes of the message. Events are delivered to `sink`
     /// before this returns.
-    pub fn feed(&mut self, mut data: &[u8], sink: &mut Sink<'_>) {
+    pub fn feed(&mut self, data: &[u8], sink: &mut Sink<'_>) {
+        self.feed_into(data, sink);
+    }
+
+    /// [`Parser::feed`] into any sink: the tree builder's closure, which
+    /// the compiler then sees whole (each event built and taken apart in
+    /// place, no indirect call), or the callback of [`Parser::feed`].
+    pub(crate) fn feed_into<S: EventSink + ?Sized>(&mut self, mut data: &[u8], sink: &mut S) {
         if self.finished {
             return;
         }
@@ -414,6 +439,11 @@ impl Parser {
     /// Ends the message: flushes what was held back and closes every open
     /// part (reporting what was missing).
     pub fn finish(&mut self, sink: &mut Sink<'_>) {
+        self.finish_into(sink);
+    }
+
+    /// [`Parser::finish`] into any sink (see [`Parser::feed_into`]).
+    pub(crate) fn finish_into<S: EventSink + ?Sized>(&mut self, sink: &mut S) {
         if self.finished {
             return;
         }
@@ -431,13 +461,19 @@ impl Parser {
         self.finished = true;
     }
 
-    fn defect(&self, kind: DefectKind, part: usize, offset: u64, sink: &mut Sink<'_>) {
-        sink(Event::Defect(Defect { kind, part, offset }));
+    fn defect<S: EventSink + ?Sized>(
+        &self,
+        kind: DefectKind,
+        part: usize,
+        offset: u64,
+        sink: &mut S,
+    ) {
+        sink.event(Event::Defect(Defect { kind, part, offset }));
     }
 
     /// Processes `input` (which starts at `self.offset`); returns how many
     /// bytes were consumed.
-    fn process(&mut self, input: &[u8], eof: bool, sink: &mut Sink<'_>) -> usize {
+    fn process<S: EventSink + ?Sized>(&mut self, input: &[u8], eof: bool, sink: &mut S) -> usize {
         let mut pos = 0;
         loop {
             let mode = self.mode;
@@ -570,13 +606,13 @@ impl Parser {
                 .any(|f| matches!(&f.kind, FrameKind::Multipart { closed: false, .. }))
     }
 
-    fn scan_headers(
+    fn scan_headers<S: EventSink + ?Sized>(
         &mut self,
         input: &[u8],
         pos: usize,
         scanned: usize,
         eof: bool,
-        sink: &mut Sink<'_>,
+        sink: &mut S,
     ) -> usize {
         let start = pos;
         let mut ls = start + scanned;
@@ -591,7 +627,7 @@ impl Parser {
                 };
                 return self.check_header_overflow(input, start, ls, sink);
             }
-            let nl = memchr::memchr(b'\n', &input[ls..]);
+            let nl = find_line_end(&input[ls..]);
             let line_end = match nl {
                 Some(p) => ls + p + 1,
                 None if eof => input.len(),
@@ -639,7 +675,7 @@ impl Parser {
                     Match::No => {}
                 }
             }
-            if !is_field_line(line, ls == start) {
+            let Some((name_end, colon)) = field_line(line, ls == start) else {
                 if ls == start && is_first_root && line.starts_with(b"From ") {
                     let id = self.ctr.next_id;
                     self.defect(DefectKind::MboxFromLine, id, self.abs(ls), sink);
@@ -677,18 +713,18 @@ impl Parser {
                 self.defect(DefectKind::MissingBlankLine, id, self.abs(ls), sink);
                 self.block_read(input, start, ls, true, sink);
                 return ls;
-            }
-            self.note_line(line, ls - start);
+            };
+            self.note_field_line(line, ls - start, name_end, colon);
             ls = line_end;
         }
     }
 
-    fn check_header_overflow(
+    fn check_header_overflow<S: EventSink + ?Sized>(
         &mut self,
         input: &[u8],
         start: usize,
         upto: usize,
-        sink: &mut Sink<'_>,
+        sink: &mut S,
     ) -> usize {
         if upto - start > self.opts.limits.max_header_size {
             let Mode::Headers { scanned } = self.mode else {
@@ -699,12 +735,12 @@ impl Parser {
         start
     }
 
-    fn header_overflow(
+    fn header_overflow<S: EventSink + ?Sized>(
         &mut self,
         input: &[u8],
         start: usize,
         ls: usize,
-        sink: &mut Sink<'_>,
+        sink: &mut S,
     ) -> usize {
         let id = self.ctr.next_id;
         self.defect(DefectKind::HeaderTooLarge, id, self.abs(ls), sink);
@@ -715,7 +751,13 @@ impl Parser {
         ls
     }
 
-    fn skip_headers(&mut self, input: &[u8], pos: usize, eof: bool, sink: &mut Sink<'_>) -> usize {
+    fn skip_headers<S: EventSink + ?Sized>(
+        &mut self,
+        input: &[u8],
+        pos: usize,
+        eof: bool,
+        sink: &mut S,
+    ) -> usize {
         let mut ls = pos;
         loop {
             match memchr::memchr(b'\n', &input[ls..]) {
@@ -746,7 +788,7 @@ impl Parser {
     }
 
     /// The oversized header block ended at `body` (relative index).
-    fn end_skip(&mut self, body: usize, sink: &mut Sink<'_>) {
+    fn end_skip<S: EventSink + ?Sized>(&mut self, body: usize, sink: &mut S) {
         let (header, offset) = self.pending_header.take().unwrap_or_default();
         let body = self.abs(body);
         self.start_part(&header, offset, body, false, false, sink);
@@ -760,13 +802,13 @@ impl Parser {
     /// sets the mode for its body.
     /// The header block `input[start..end]` that `scan_headers` read is
     /// complete: start its entity.
-    fn block_read(
+    fn block_read<S: EventSink + ?Sized>(
         &mut self,
         input: &[u8],
         start: usize,
         end: usize,
         no_blank: bool,
-        sink: &mut Sink<'_>,
+        sink: &mut S,
     ) {
         self.start_part(
             &input[start..end],
@@ -792,6 +834,20 @@ impl Parser {
         }
     }
 
+    /// [`Parser::note_line`] for a line [`field_line`] accepted, given the
+    /// end of its name and its colon (from the line's start).
+    fn note_field_line(&mut self, line: &[u8], rel: usize, name_end: usize, colon: usize) {
+        if matches!(line.first(), Some(b'c' | b'C'))
+            && let Ok(rel) = u32::try_from(rel)
+            && let Some(field) = NotedField::with_name(line, rel, name_end, colon)
+        {
+            if self.content_fields.capacity() == 0 {
+                self.content_fields.reserve(16);
+            }
+            self.content_fields.push(field);
+        }
+    }
+
     /// A line that is not a continuation starts at `rel` from the start
     /// of the header block: the `Content-*` field before it, if any, ends
     /// there. (Beyond 4 GiB, which no limit allows by default, the field
@@ -807,14 +863,14 @@ impl Parser {
 
     /// `scanned`: `header` is the block `scan_headers` read, whose
     /// `Content-*` fields are in `content_fields`.
-    fn start_part(
+    fn start_part<S: EventSink + ?Sized>(
         &mut self,
         header: &[u8],
         offset: u64,
         body_offset: u64,
         no_blank: bool,
         scanned: bool,
-        sink: &mut Sink<'_>,
+        sink: &mut S,
     ) {
         let _ = no_blank;
         // Where this entity sits. Its section: the enclosing part's (a
@@ -845,13 +901,11 @@ impl Parser {
         self.root_started = true;
         let id = self.ctr.next_id;
         self.ctr.next_id += 1;
-        let mime = if scanned {
-            let mime = MimeHeaders::parse_noted(header, &self.content_fields, digest);
+        let noted = scanned.then_some(&self.content_fields[..]);
+        let mime = MimeHeaders::parse_given_noted(header, noted, digest);
+        if scanned {
             self.content_fields.clear();
-            mime
-        } else {
-            MimeHeaders::parse(header, digest)
-        };
+        }
         if mime.content_type_invalid {
             self.defect(DefectKind::InvalidContentType, id, offset, sink);
         }
@@ -930,7 +984,7 @@ impl Parser {
         };
         let te = mime.transfer_encoding;
         let digest = mime.content_type.subtype() == "digest";
-        sink(Event::PartStart(PartStart {
+        sink.event(Event::PartStart(PartStart {
             id,
             parent,
             depth,
@@ -983,7 +1037,7 @@ impl Parser {
     }
 
     /// Emits body bytes of the innermost frame.
-    fn emit(&mut self, data: &[u8], offset: u64, sink: &mut Sink<'_>) {
+    fn emit<S: EventSink + ?Sized>(&mut self, data: &[u8], offset: u64, sink: &mut S) {
         if data.is_empty() {
             return;
         }
@@ -993,13 +1047,13 @@ impl Parser {
         let id = frame.id;
         match &mut frame.kind {
             FrameKind::Leaf { decoder, child } => {
-                sink(Event::Body { id, offset, data });
+                sink.event(Event::Body { id, offset, data });
                 match decoder {
                     Some(Decoder::Identity) => {
-                        sink(Event::Decoded { id, data });
+                        sink.event(Event::Decoded { id, data });
                         if let Some(c) = child {
                             c.ctr = self.ctr;
-                            c.feed(data, sink);
+                            c.feed_into(data, sink);
                             self.ctr = c.ctr;
                         }
                     }
@@ -1007,13 +1061,13 @@ impl Parser {
                         self.scratch.clear();
                         d.decode(data, &mut self.scratch);
                         if !self.scratch.is_empty() {
-                            sink(Event::Decoded {
+                            sink.event(Event::Decoded {
                                 id,
                                 data: &self.scratch,
                             });
                             if let Some(c) = child {
                                 c.ctr = self.ctr;
-                                c.feed(&self.scratch, sink);
+                                c.feed_into(&self.scratch, sink);
                                 self.ctr = c.ctr;
                             }
                         }
@@ -1025,9 +1079,9 @@ impl Parser {
                 children, closed, ..
             } => {
                 if *closed {
-                    sink(Event::Epilogue { id, offset, data });
+                    sink.event(Event::Epilogue { id, offset, data });
                 } else if *children == 0 {
-                    sink(Event::Preamble { id, offset, data });
+                    sink.event(Event::Preamble { id, offset, data });
                 }
             }
             FrameKind::Message => {}
@@ -1035,7 +1089,7 @@ impl Parser {
     }
 
     /// Closes the innermost frame at offset `end`.
-    fn pop_frame(&mut self, end: u64, at_eof: bool, sink: &mut Sink<'_>) {
+    fn pop_frame<S: EventSink + ?Sized>(&mut self, end: u64, at_eof: bool, sink: &mut S) {
         let Some(mut frame) = self.stack.pop() else {
             return;
         };
@@ -1045,20 +1099,20 @@ impl Parser {
                     self.scratch.clear();
                     d.finish(&mut self.scratch);
                     if !self.scratch.is_empty() {
-                        sink(Event::Decoded {
+                        sink.event(Event::Decoded {
                             id: frame.id,
                             data: &self.scratch,
                         });
                         if let Some(c) = child.as_mut() {
                             c.ctr = self.ctr;
-                            c.feed(&self.scratch, sink);
+                            c.feed_into(&self.scratch, sink);
                             self.ctr = c.ctr;
                         }
                     }
                 }
                 if let Some(c) = child.as_mut() {
                     c.ctr = self.ctr;
-                    c.finish(sink);
+                    c.finish_into(sink);
                     self.ctr = c.ctr;
                 }
             }
@@ -1086,13 +1140,18 @@ impl Parser {
             FrameKind::Message => {}
         }
         let _ = at_eof;
-        sink(Event::PartEnd(PartEnd { id: frame.id, end }));
+        sink.event(Event::PartEnd(PartEnd { id: frame.id, end }));
     }
 
     /// Gives multipart `frame`, which ends without any body part, one leaf
     /// over `body` (its preamble): see [`PartStart::from_preamble`]. None
     /// once the part limit is reached.
-    fn preamble_leaf(&mut self, frame: &Frame, body: std::ops::Range<u64>, sink: &mut Sink<'_>) {
+    fn preamble_leaf<S: EventSink + ?Sized>(
+        &mut self,
+        frame: &Frame,
+        body: std::ops::Range<u64>,
+        sink: &mut S,
+    ) {
         if self.ctr.exhausted || self.ctr.next_id >= self.opts.limits.max_parts {
             return;
         }
@@ -1100,7 +1159,7 @@ impl Parser {
         self.ctr.next_id += 1;
         self.path.truncate(frame.section_len);
         self.path.push(1);
-        sink(Event::PartStart(PartStart {
+        sink.event(Event::PartStart(PartStart {
             id,
             parent: Some(frame.id),
             depth: frame.depth + 1,
@@ -1114,10 +1173,16 @@ impl Parser {
             inner_stream: None,
             from_preamble: true,
         }));
-        sink(Event::PartEnd(PartEnd { id, end: body.end }));
+        sink.event(Event::PartEnd(PartEnd { id, end: body.end }));
     }
 
-    fn scan_body(&mut self, input: &[u8], pos: usize, eof: bool, sink: &mut Sink<'_>) -> usize {
+    fn scan_body<S: EventSink + ?Sized>(
+        &mut self,
+        input: &[u8],
+        pos: usize,
+        eof: bool,
+        sink: &mut S,
+    ) -> usize {
         let data = &input[pos..];
         let base = self.abs(pos);
         if !self.has_active_boundary() {
@@ -1185,7 +1250,13 @@ impl Parser {
     }
 
     /// Handles a delimiter of frame `idx` whose line end begins at `end`.
-    fn delimiter(&mut self, idx: usize, close: bool, end: u64, sink: &mut Sink<'_>) {
+    fn delimiter<S: EventSink + ?Sized>(
+        &mut self,
+        idx: usize,
+        close: bool,
+        end: u64,
+        sink: &mut S,
+    ) {
         while self.stack.len() > idx + 1 {
             self.pop_frame(end, false, sink);
         }
@@ -1214,6 +1285,30 @@ impl Parser {
     }
 }
 
+/// The first `\n` of `hay`, as `memchr` finds it. Header lines are
+/// short, so the first 64 bytes are searched eight at a time in line,
+/// without the call and set-up of the vector search, which takes the rest.
+#[inline]
+fn find_line_end(hay: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = ONES * b'\n' as u64;
+    let mut i = 0;
+    while i < 64 {
+        let Some(w) = hay.get(i..i + 8) else {
+            return hay[i..].iter().position(|&b| b == b'\n').map(|p| i + p);
+        };
+        let x = u64::from_le_bytes(w.try_into().unwrap_or_default()) ^ NL;
+        // The lowest flagged byte is exact (borrows only run upwards).
+        let m = x.wrapping_sub(ONES) & !x & HIGH;
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr(b'\n', &hay[i..]).map(|p| i + p)
+}
+
 /// Longest field name (with the white space before its colon) looked at.
 const MAX_NAME: usize = 998;
 
@@ -1221,8 +1316,15 @@ const MAX_NAME: usize = 998;
 /// a name of printable characters, optional white space, then `:`. Only
 /// the name is looked at.
 fn is_field_line(line: &[u8], first: bool) -> bool {
+    field_line(line, first).is_some()
+}
+
+/// [`is_field_line`], giving for a field line where its name ends and
+/// where its colon is (`(0, 0)` for a continuation line), so a
+/// `Content-*` field is noted without scanning its name again.
+fn field_line(line: &[u8], first: bool) -> Option<(usize, usize)> {
     match line.first() {
-        Some(b' ' | b'\t') => !first,
+        Some(b' ' | b'\t') => (!first).then_some((0, 0)),
         Some(_) => {
             // A name runs at most to the line length limit (RFC 5322
             // §2.1.1); bounding it keeps the decision the same however much
@@ -1230,7 +1332,7 @@ fn is_field_line(line: &[u8], first: bool) -> bool {
             let line = &line[..line.len().min(MAX_NAME)];
             let i = name_end(line);
             match line.get(i) {
-                Some(b':') => i > 0,
+                Some(b':') => (i > 0).then_some((i, i)),
                 Some(b' ' | b'\t') => {
                     // Only white space may follow, then the colon.
                     let rest = &line[i..];
@@ -1238,13 +1340,13 @@ fn is_field_line(line: &[u8], first: bool) -> bool {
                         .iter()
                         .take_while(|&&b| b == b' ' || b == b'\t')
                         .count();
-                    i > 0 && rest.get(ws) == Some(&b':')
+                    (i > 0 && rest.get(ws) == Some(&b':')).then_some((i, i + ws))
                 }
                 // A control character, or no colon within the limit.
-                _ => false,
+                _ => None,
             }
         }
-        None => false,
+        None => None,
     }
 }
 
@@ -1382,6 +1484,22 @@ mod tests {
                     prop_assert_eq!(mime, &MimeHeaders::parse(header, false));
                 }
                 prop_assert!(!starts.is_empty());
+            }
+        }
+
+        /// The word-at-a-time line end search finds what memchr finds,
+        /// whatever the bytes and the length (below, at and beyond the
+        /// 64 bytes searched in line).
+        #[test]
+        fn find_line_end_matches_memchr(hay in proptest::collection::vec(prop_oneof![
+            Just(b'\n'), Just(b'\r'), Just(0x0b), Just(0x8a), Just(0x09), Just(b'a'),
+            any::<u8>()], 0..150), nl_rate in 0usize..4) {
+            // Fewer line ends at higher rates, so long lines come too.
+            let hay: Vec<u8> = hay.iter().enumerate()
+                .map(|(k, &b)| if b == b'\n' && k % (nl_rate * 40 + 1) != 0 { b'x' } else { b })
+                .collect();
+            for from in 0..hay.len().min(20) {
+                prop_assert_eq!(find_line_end(&hay[from..]), memchr::memchr(b'\n', &hay[from..]));
             }
         }
 

@@ -14,7 +14,7 @@ use crate::charset::{TextStatus, decode_text};
 use crate::defect::{Defect, DefectKind};
 use crate::encoding::{TransferEncoding, decode};
 use crate::headers::MimeHeaders;
-use crate::stream::{Event, Options, Parser, PartKind};
+use crate::stream::{Event, EventSink, Options, Parser, PartKind};
 use tinyvec::TinyVec;
 
 /// One entity of the tree.
@@ -106,8 +106,11 @@ impl<'a> Message<'a> {
             decode: false,
             ..opts
         });
-        p.feed(input, &mut |ev| b.event(ev));
-        p.finish(&mut |ev| b.event(ev));
+        // The same parser the streaming API drives, given the builder
+        // itself as its sink (not a `dyn` callback), so each event is built
+        // and taken apart in place.
+        p.feed_into(input, &mut b);
+        p.finish_into(&mut b);
         Message {
             input,
             decoded: b.decoded,
@@ -333,7 +336,8 @@ struct Builder {
     defects: Vec<Defect>,
 }
 
-impl Builder {
+impl EventSink for Builder {
+    #[inline(always)]
     fn event(&mut self, ev: Event<'_>) {
         match ev {
             Event::PartStart(s) => {
