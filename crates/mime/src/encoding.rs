@@ -198,6 +198,11 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> bool {
     // Input and output positions (o <= i), and where the current run of
     // data (since the last line end or escape) starts in the output.
     let (mut i, mut o, mut run) = (0usize, 0usize, 0usize);
+    // The last 16-byte block searched: where it starts in the input and
+    // its mask of '=' and LF. The stops after the one handled last are
+    // read from the mask rather than searched for again.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    let (mut block, mut block_mask) = (usize::MAX, 0u32);
     let ok = loop {
         // Copy up to the next '=' or LF.
         loop {
@@ -206,12 +211,23 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> bool {
                 let c: [u8; 16] = c.try_into().unwrap_or_default();
                 // `o <= i` and `buf` is a word longer than `input`.
                 buf[o..o + 16].copy_from_slice(&c);
+                let rel = i.wrapping_sub(block);
+                let left = if rel < 16 { block_mask >> rel } else { 0 };
+                if left != 0 {
+                    // The next stop lies in the block searched last, before
+                    // its end: within the 16 bytes just copied.
+                    let k = left.trailing_zeros() as usize;
+                    i += k;
+                    o += k;
+                    break;
+                }
                 let m = eq_or_lf_mask(c);
                 if m == 0 {
                     i += 16;
                     o += 16;
                     continue;
                 }
+                (block, block_mask) = (i, m);
                 let k = m.trailing_zeros() as usize;
                 i += k;
                 o += k;
