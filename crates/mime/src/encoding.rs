@@ -1073,6 +1073,28 @@ mod tests {
                 }
             }
         }
+        // Two stops a gap apart, so that the second is read from the mask
+        // of the block that found the first, or from the next block.
+        let stops: [&[u8]; 5] = [b"=41", b"=\r\n", b" \r\n", b"\n", b"=3D=3d"];
+        for first in stops {
+            for second in stops {
+                for before in [0usize, 3, 9, 14] {
+                    for gap in 0..20 {
+                        let mut input = vec![b'x'; before];
+                        input.extend_from_slice(first);
+                        input.extend((0..gap).map(|k| b'a' + (k % 26) as u8));
+                        input.extend_from_slice(second);
+                        input.extend_from_slice(b"0123456789abcdefghij");
+                        let want = byte_by_byte(TransferEncoding::QuotedPrintable, &input);
+                        assert_eq!(
+                            decode(TransferEncoding::QuotedPrintable, &input),
+                            want,
+                            "{input:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     proptest! {
