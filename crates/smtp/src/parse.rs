@@ -1155,24 +1155,68 @@ pub struct EhloReply<'a> {
     pub caps: Capabilities<'a>,
 }
 
+/// High bit set in each byte of `v` below `n` (`n` at most 0x80). As for
+/// [`zero_bytes`], bits above the first such byte may be false positives;
+/// the lowest set bit is exact (a byte at or above `n` borrows nothing).
+#[inline(always)]
+const fn bytes_below(v: u64, n: u8) -> u64 {
+    v.wrapping_sub(LO * n as u64) & !v & HI
+}
+
+/// The index of the first byte of `hay` that is in `set`, all of whose
+/// bytes are below `n`: the word-at-a-time step looks for any byte below
+/// `n` (three operations a word instead of three per pattern); when that
+/// byte is not in `set` (a TAB or another control, rare on a reply line)
+/// `exact` searches on from the byte after it.
+#[inline(always)]
+fn find_in_low_set(
+    hay: &[u8],
+    n: u8,
+    set: impl Fn(u8) -> bool,
+    exact: impl Fn(&[u8]) -> Option<usize>,
+) -> Option<usize> {
+    let i = find_by(
+        hay,
+        |w| bytes_below(w, n),
+        |c| c < n,
+        |h| h.iter().position(|&c| c < n),
+    )?;
+    if set(hay[i]) {
+        Some(i)
+    } else {
+        exact(&hay[i + 1..]).map(|j| i + 1 + j)
+    }
+}
+
 /// The index of the first SP, CR, LF or NUL in `hay`.
 #[inline(always)]
 fn find_sp_or_ctl(hay: &[u8]) -> Option<usize> {
-    find_by(
+    find_in_low_set(
         hay,
-        // As in `find_ctl`: the lowest bit of the union is exact.
-        |w| {
-            zero_bytes(w)
-                | zero_bytes(w ^ (LO * u64::from(b' ')))
-                | zero_bytes(w ^ (LO * u64::from(b'\r')))
-                | zero_bytes(w ^ (LO * u64::from(b'\n')))
-        },
-        |c| c == b' ' || c == b'\r' || c == b'\n' || c == 0,
-        |h| {
-            h.iter()
-                .position(|&c| c == b' ' || c == b'\r' || c == b'\n' || c == 0)
-        },
+        b' ' + 1,
+        |c| matches!(c, b' ' | b'\r' | b'\n' | 0),
+        find_sp_or_ctl_exact,
     )
+}
+
+/// [`find_sp_or_ctl`] with one pattern test per byte value.
+#[inline(never)]
+fn find_sp_or_ctl_exact(hay: &[u8]) -> Option<usize> {
+    hay.iter()
+        .position(|&c| matches!(c, b' ' | b'\r' | b'\n' | 0))
+}
+
+/// The index of the first CR, LF or NUL in `hay` at or after `from`: what
+/// [`find_ctl`] finds, by way of [`find_in_low_set`].
+#[inline(always)]
+fn find_line_ctl(hay: &[u8], from: usize) -> Option<usize> {
+    find_in_low_set(
+        hay.get(from..)?,
+        b'\r' + 1,
+        |c| matches!(c, b'\r' | b'\n' | 0),
+        |h| memchr::memchr3(b'\r', b'\n', 0, h),
+    )
+    .map(|i| i + from)
 }
 
 /// Frames, checks and reads an EHLO reply in one pass: the same as
@@ -1257,7 +1301,7 @@ fn ehlo_fast<'a>(
         // at the CR. Any other CR, LF or NUL: the slow path decides.
         let kw_end = find_sp_or_ctl(text)?;
         let (cr, params_len) = if text[kw_end] == b' ' {
-            let cr = find_ctl(text, kw_end + 1)?;
+            let cr = find_line_ctl(text, kw_end + 1)?;
             (cr, cr - kw_end - 1)
         } else {
             (kw_end, 0)
@@ -1572,6 +1616,24 @@ mod tests {
             prop_assert_eq!(find_cr(&hay), naive(&hay, b"\r"));
             let want = hay.get(from..).and_then(|h| naive(h, b"\r\n\0")).map(|i| i + from);
             prop_assert_eq!(find_ctl(&hay, from), want);
+            prop_assert_eq!(find_line_ctl(&hay, from), want);
+            prop_assert_eq!(find_sp_or_ctl(&hay), naive(&hay, b" \r\n\0"));
+        }
+
+        // The same on bytes around the two thresholds of `bytes_below`
+        // (controls that are candidates but not hits, and their
+        // neighbours), placed at every offset of a word.
+        #[test]
+        fn low_set_scanners_match_naive(
+            hay in proptest::collection::vec(
+                prop_oneof![0u8..=0x22, Just(b'\t'), 0x7e..=0x82u8, Just(0xff), b'a'..=b'z'],
+                0..150,
+            ),
+            from in 0usize..20,
+        ) {
+            let want = hay.get(from..).and_then(|h| naive(h, b"\r\n\0")).map(|i| i + from);
+            prop_assert_eq!(find_line_ctl(&hay, from), want);
+            prop_assert_eq!(find_sp_or_ctl(&hay), naive(&hay, b" \r\n\0"));
         }
 
         #[test]
@@ -1731,6 +1793,9 @@ mod tests {
                     Just(&b"ENHANCEDSTATUSCODES"[..]), Just(&b"x-unknown a  b"[..]),
                     Just(&b"a keyword line long enough to cross the sixty-four octet word span"[..]),
                     Just(&b"\xff"[..]),
+                    // Controls the word step of the scanners stops at
+                    // without their being a hit.
+                    Just(&b"\t"[..]), Just(&b"a\x0bb\x1f"[..]), Just(&b"SIZE\t1"[..]),
                 ],
                 0..16,
             ),
@@ -1754,6 +1819,7 @@ mod tests {
                         Just(" ".to_owned()), Just("AUTH".to_owned()), Just("size".to_owned()),
                         Just("8BITMIME".to_owned()), Just("CRAM-MD5".to_owned()),
                         Just("Mixer".to_owned()), Just("123".to_owned()),
+                        Just("\t".to_owned()), Just("a\u{b}\u{1f}".to_owned()),
                         "[ -~\u{80}-\u{10ffff}]{0,12}",
                     ],
                     0..5,
