@@ -532,10 +532,7 @@ fn params<'a>(
             Some(b'=') => {
                 // esmtp-value = 1*(%d33-60 / %d62-126)
                 let start = i + 1;
-                let mut j = start;
-                while j < b.len() && class(b[j], C_VALUE) {
-                    j += 1;
-                }
+                let j = find_value_end(&b[start..]).map_or(b.len(), |n| start + n);
                 if j == start || (j < b.len() && b[j] != b' ') {
                     return Err(ParseError::BadParameter);
                 }
@@ -548,6 +545,26 @@ fn params<'a>(
         each(k, v)?;
     }
     Ok(())
+}
+
+/// The index of the first byte of `hay` that cannot be in an
+/// `esmtp-value` (RFC 5321 §4.1.2 `%d33-60 / %d62-126`, RFC 6531
+/// UTF8-non-ascii): a control or space, `=` or DEL, eight bytes at a time.
+#[inline(always)]
+fn find_value_end(hay: &[u8]) -> Option<usize> {
+    find_by(
+        hay,
+        // Bytes below 0x21 (the borrow of `w - 0x21..` only runs upwards
+        // from such a byte, so the lowest bit is exact; `!w` drops bytes
+        // of 0x80 and above, which are allowed), `=` and DEL.
+        |w| {
+            (w.wrapping_sub(LO * 0x21) & !w & HI)
+                | zero_bytes(w ^ (LO * u64::from(b'=')))
+                | zero_bytes(w ^ (LO * 0x7f))
+        },
+        |c| !class(c, C_VALUE),
+        |h| h.iter().position(|&c| !class(c, C_VALUE)),
+    )
 }
 
 /// `s.split_once(c)` for an ASCII `c`, with a plain loop (the values are
@@ -768,6 +785,32 @@ fn rcpt(arg: &str) -> Result<Command<'_>, ParseError> {
         p.other = other.into_boxed_slice();
     }
     Ok(cmd)
+}
+
+#[cfg(test)]
+mod value_end_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // The SWAR search finds what a byte loop over the class finds, at
+        // every length and offset.
+        #[test]
+        fn find_value_end_matches_class(
+            v in proptest::collection::vec(
+                prop_oneof![any::<u8>(), 0x21u8..0x7f, Just(b'='), Just(b' '), Just(0x7f), Just(0x80)],
+                0..90,
+            ),
+        ) {
+            for from in 0..=v.len() {
+                let hay = &v[from..];
+                prop_assert_eq!(
+                    find_value_end(hay),
+                    hay.iter().position(|&c| !class(c, C_VALUE))
+                );
+            }
+        }
+    }
 }
 
 /// The command parser before the single-pass rewrite, as the oracle of
