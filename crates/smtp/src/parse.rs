@@ -531,12 +531,12 @@ fn params<'a>(
             return Err(ParseError::Syntax);
         }
         // esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
-        let mut i = 1;
-        while i < b.len() && (b[i].is_ascii_alphanumeric() || (b[i] == b'-' && i > 1)) {
-            i += 1;
-        }
-        if i == 1 {
+        if !b.get(1).is_some_and(u8::is_ascii_alphanumeric) {
             return Err(ParseError::Syntax);
+        }
+        let mut i = 2;
+        while i < b.len() && class(b[i], C_KEYWORD) {
+            i += 1;
         }
         let k = &s[1..i];
         let v = match b.get(i) {

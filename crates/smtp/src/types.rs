@@ -64,6 +64,9 @@ pub(crate) const C_VALUE: u8 = 4;
 /// `xchar` of RFC 3461 xtext.
 pub(crate) const C_XCHAR: u8 = 8;
 
+/// `esmtp-keyword` bytes after the first: ASCII letters, digits and `-`.
+pub(crate) const C_KEYWORD: u8 = 16;
+
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut i = 0;
@@ -106,6 +109,9 @@ static CLASS: [u8; 256] = {
         }
         if b >= 33 && b <= 126 && b != b'+' && b != b'=' {
             c |= C_XCHAR;
+        }
+        if alnum || b == b'-' {
+            c |= C_KEYWORD;
         }
         t[i] = c;
         i += 1;
