@@ -66,6 +66,10 @@ pub(crate) const C_XCHAR: u8 = 8;
 
 /// `esmtp-keyword` bytes after the first: ASCII letters, digits and `-`.
 pub(crate) const C_KEYWORD: u8 = 16;
+/// Base64 bytes and `=` (an AUTH initial response, RFC 4954 §4).
+const C_BASE64: u8 = 32;
+/// SASL mechanism name bytes (RFC 4422 §3.1 `mech-char`).
+const C_MECH: u8 = 64;
 
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -112,6 +116,12 @@ static CLASS: [u8; 256] = {
         }
         if alnum || b == b'-' {
             c |= C_KEYWORD;
+        }
+        if alnum || b == b'+' || b == b'/' || b == b'=' {
+            c |= C_BASE64;
+        }
+        if b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_' {
+            c |= C_MECH;
         }
         t[i] = c;
         i += 1;
@@ -585,10 +595,8 @@ fn check_mechanism(s: &[u8]) -> Result<(), ValidationError> {
             len: s.len(),
         });
     }
-    for (i, &b) in s.iter().enumerate() {
-        if !(b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
-            return Err(bad(s, i));
-        }
+    if let Some(i) = s.iter().position(|&b| !class(b, C_MECH)) {
+        return Err(bad(s, i));
     }
     Ok(())
 }
@@ -612,10 +620,8 @@ fn check_base64_or_eq(s: &[u8]) -> Result<(), ValidationError> {
     if s.is_empty() {
         return Err(ValidationError::Empty);
     }
-    for (i, &b) in s.iter().enumerate() {
-        if !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=') {
-            return Err(bad(s, i));
-        }
+    if let Some(i) = s.iter().position(|&b| !class(b, C_BASE64)) {
+        return Err(bad(s, i));
     }
     Ok(())
 }
@@ -1751,6 +1757,25 @@ mod tests {
             }
             let lit = format!("[{s}]");
             prop_assert_eq!(check_address_literal(lit.as_bytes()).is_ok(), want);
+        }
+    }
+
+    /// Each class bit holds exactly for the bytes of its rule.
+    #[test]
+    fn class_bits_match_their_rules() {
+        for b in 0..=255u8 {
+            let alnum = b.is_ascii_alphanumeric();
+            assert_eq!(class(b, C_KEYWORD), alnum || b == b'-', "{b}");
+            assert_eq!(
+                class(b, C_BASE64),
+                alnum || b == b'+' || b == b'/' || b == b'=',
+                "{b}"
+            );
+            assert_eq!(
+                class(b, C_MECH),
+                b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_',
+                "{b}"
+            );
         }
     }
 
