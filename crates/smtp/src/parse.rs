@@ -2,8 +2,11 @@
 //!
 //! Two layers (STYLE.md (b)): [`reply_frame`] finds where a complete,
 //! possibly multi-line reply ends in a stream; [`parse_reply`] and
-//! [`parse_command`] then parse one complete unit with nom `complete`
-//! combinators and borrow from it.
+//! [`parse_command`] then parse one complete unit in one hand-written pass
+//! and borrow from it ([`ehlo_frame`] frames and reads an EHLO reply in
+//! one). The earlier parsers (nom combinators, then the first hand-written
+//! command parser) are kept in the tests as the oracles the fast ones must
+//! agree with.
 
 use std::borrow::Cow;
 
