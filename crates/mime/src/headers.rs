@@ -213,21 +213,13 @@ impl NotedField {
     /// A field starting with `line` at `start` from the block's start,
     /// when `line` starts with `Content-` and a name (else `None`).
     pub(crate) fn new(line: &[u8], start: u32) -> Option<Self> {
-        if line.len() < 9 || !line[..8].eq_ignore_ascii_case(b"content-") {
-            return None;
-        }
         let name_end = crate::stream::name_end(line);
         let ws = line[name_end..]
             .iter()
             .take_while(|&&b| b == b' ' || b == b'\t')
             .count();
         let colon = (line.get(name_end + ws) == Some(&b':')).then_some(name_end + ws);
-        Some(Self {
-            start,
-            end: Self::OPEN,
-            colon: colon.and_then(|c| u32::try_from(c).ok()),
-            name_len: u16::try_from(name_end - 8).ok()?,
-        })
+        Self::named(line, start, name_end, colon)
     }
 
     /// [`NotedField::new`] for a field line whose name ends at `name_end`
@@ -239,20 +231,27 @@ impl NotedField {
         name_end: usize,
         colon: usize,
     ) -> Option<Self> {
+        let field = Self::named(line, start, name_end, Some(colon));
+        // What scanning the name again gives (checked in test builds, where
+        // `noted_fields_match_full_parse` drives every form of line).
+        debug_assert_eq!(field, Self::new(line, start));
+        field
+    }
+
+    /// The field of `line` (at `start`) whose name ends at `name_end` and
+    /// whose colon, if the line is a field line, is at `colon`; `None`
+    /// unless the name starts with `Content-` and goes on after it.
+    fn named(line: &[u8], start: u32, name_end: usize, colon: Option<usize>) -> Option<Self> {
         let head = u64::from_le_bytes(line.get(..8)?.try_into().ok()?);
         if line.len() < 9 || crate::params::lower8(head) != u64::from_le_bytes(*b"content-") {
             return None;
         }
-        let field = Self {
+        Some(Self {
             start,
             end: Self::OPEN,
-            colon: u32::try_from(colon).ok(),
+            colon: colon.and_then(|c| u32::try_from(c).ok()),
             name_len: u16::try_from(name_end.checked_sub(8)?).ok()?,
-        };
-        // What scanning the name again gives (checked in test builds, where
-        // `noted_fields_match_full_parse` drives every form of line).
-        debug_assert_eq!(Self::new(line, start), Some(field));
-        Some(field)
+        })
     }
 }
 

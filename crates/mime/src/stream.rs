@@ -823,23 +823,29 @@ impl Parser {
     /// Notes a line of the header block (at `rel` from its start) that
     /// may start a `Content-*` field.
     fn note_line(&mut self, line: &[u8], rel: usize) {
-        if matches!(line.first(), Some(b'c' | b'C'))
-            && let Ok(rel) = u32::try_from(rel)
-            && let Some(field) = NotedField::new(line, rel)
-        {
-            if self.content_fields.capacity() == 0 {
-                self.content_fields.reserve(16);
-            }
-            self.content_fields.push(field);
-        }
+        self.note(line, rel, NotedField::new);
     }
 
     /// [`Parser::note_line`] for a line [`field_line`] accepted, given the
     /// end of its name and its colon (from the line's start).
     fn note_field_line(&mut self, line: &[u8], rel: usize, name_end: usize, colon: usize) {
+        self.note(line, rel, |line, rel| {
+            NotedField::with_name(line, rel, name_end, colon)
+        });
+    }
+
+    /// Keeps the field `noted` makes of `line` (at `rel`), if it starts
+    /// with a `c`: the only lines that can start a `Content-*` field.
+    #[inline(always)]
+    fn note(
+        &mut self,
+        line: &[u8],
+        rel: usize,
+        noted: impl FnOnce(&[u8], u32) -> Option<NotedField>,
+    ) {
         if matches!(line.first(), Some(b'c' | b'C'))
             && let Ok(rel) = u32::try_from(rel)
-            && let Some(field) = NotedField::with_name(line, rel, name_end, colon)
+            && let Some(field) = noted(line, rel)
         {
             if self.content_fields.capacity() == 0 {
                 self.content_fields.reserve(16);
