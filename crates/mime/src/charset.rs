@@ -64,12 +64,17 @@ pub(crate) fn bytes_to_string(bytes: &[u8]) -> String {
     charset::bytes_to_text(bytes).into_owned()
 }
 
+/// Whether `value` holds `=?`, where an RFC 2047 encoded word starts: one
+/// search for the rare `?` (`str::contains` would build a substring
+/// searcher per call, which costs more than these short values).
+pub(crate) fn has_encoded_word(value: &[u8]) -> bool {
+    memchr::memchr_iter(b'?', value).any(|i| i > 0 && value[i - 1] == b'=')
+}
+
 /// Decodes RFC 2047 encoded words found in a parameter value (not allowed
 /// there by RFC 2047 §5, but what many clients write in filenames).
 pub(crate) fn decode_words(value: String) -> String {
-    // A plain scan: `str::contains` builds a substring searcher per call,
-    // which costs more than these short values.
-    if !value.as_bytes().windows(2).any(|w| w == b"=?") {
+    if !has_encoded_word(value.as_bytes()) {
         return value;
     }
     // The unstructured-field decoder drops white space at the ends of a

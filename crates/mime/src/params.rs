@@ -435,7 +435,7 @@ const fn common(full: &'static str, ty: &'static str, sub: &'static str) -> Comm
     let b = full.as_bytes();
     let n = b.len();
     assert!(n >= 9 && n <= 24);
-    let mid = if n > 16 { 8 } else { n - 8 };
+    let mid = middle_word(n);
     CommonType {
         full,
         ty,
@@ -446,6 +446,12 @@ const fn common(full: &'static str, ty: &'static str, sub: &'static str) -> Comm
             load_const(b, n - 8, 8),
         ],
     }
+}
+
+/// Where the middle of the three words that cover `n` bytes (9 to 24)
+/// starts: at 8, or at `n - 8` when two words cover them.
+const fn middle_word(n: usize) -> usize {
+    if n > 16 { 8 } else { n - 8 }
 }
 
 /// The `type/subtype` pairs most parts have, lower-case, by the first
@@ -507,7 +513,7 @@ fn common_type(value: &[u8]) -> Option<(Cow<'static, str>, Cow<'static, str>, &[
     };
     list.iter().find_map(|c| {
         let n = c.full.len();
-        let mid = if n > 16 { 8 } else { n - 8 };
+        let mid = middle_word(n);
         if n > v.len()
             || word(0)? != c.words[0]
             || word(mid)? != c.words[1]
@@ -660,22 +666,9 @@ fn param_value(value: &[u8]) -> Cow<'static, str> {
     {
         return Cow::Borrowed(c);
     }
-    // UTF-8 without an encoded word (nearly every other value): the text
-    // as it is, without the copy's second scan in `decode_words`.
-    if let Ok(text) = std::str::from_utf8(value)
-        && !has_encoded_word(value)
-    {
-        return Cow::Owned(text.to_owned());
-    }
     Cow::Owned(crate::charset::decode_words(
         crate::charset::bytes_to_string(value),
     ))
-}
-
-/// Whether `value` holds `=?`, where an RFC 2047 encoded word starts (the
-/// test of `decode_words`): one search for the rare `?`.
-fn has_encoded_word(value: &[u8]) -> bool {
-    memchr::memchr_iter(b'?', value).any(|i| i > 0 && value[i - 1] == b'=')
 }
 
 /// One raw parameter as written: `name`, section number, extended flag, value.
@@ -1310,15 +1303,16 @@ mod tests {
             }
         }
 
-        /// The shortcut for plain values gives what decoding every value
-        /// gives, whatever the bytes.
+        /// The table of common values gives what decoding every value
+        /// gives, and the search for `=?` what a scan of every byte pair
+        /// finds, whatever the bytes.
         #[test]
         fn param_value_matches_decoding(value in proptest::collection::vec(prop_oneof![
             any::<u8>(), Just(b'='), Just(b'?'), Just(b'a'), Just(b'q'), Just(b' '),
             Just(0xc3), Just(0xa9)], 0..24)) {
             let want = crate::charset::decode_words(crate::charset::bytes_to_string(&value));
             prop_assert_eq!(param_value(&value), want);
-            prop_assert_eq!(has_encoded_word(&value), value.windows(2).any(|w| w == b"=?"));
+            prop_assert_eq!(crate::charset::has_encoded_word(&value), value.windows(2).any(|w| w == b"=?"));
         }
 
         /// The comparison with the usual disposition types gives what the
