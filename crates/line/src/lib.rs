@@ -77,12 +77,14 @@ struct ReadmeDoctests;
 
 mod framer;
 pub mod manual;
+mod search;
 mod simd;
 mod stuff;
 pub mod timer;
 mod unstuff;
 
 pub use framer::{BareLf, Line, LineConfig, LineError, LineFramer};
+pub use search::find_lf;
 pub use stuff::{Stuffer, stuff_all};
 pub use unstuff::{BareEol, BareEolKind, DataEnd, UnstuffConfig, Unstuffed, Unstuffer};
 

@@ -190,31 +190,6 @@ fn is_ftext(b: u8) -> bool {
     b.wrapping_sub(33) < 94 && b != b':'
 }
 
-/// The first LF in `hay`. Header lines are short, where starting a SIMD
-/// search costs more than it saves: the first 64 bytes are searched eight
-/// at a time in a `u64` (SWAR), the rest with `memchr`.
-#[inline]
-fn find_lf(hay: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const LF: u64 = LO * b'\n' as u64;
-    let mut i = 0;
-    while i + 8 <= hay.len() && i < 64 {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&hay[i..i + 8]);
-        let x = u64::from_le_bytes(w) ^ LF;
-        let found = x.wrapping_sub(LO) & !x & HI;
-        if found != 0 {
-            return Some(i + (found.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    if i < 64 {
-        return hay[i..].iter().position(|&b| b == b'\n').map(|p| p + i);
-    }
-    memchr::memchr(b'\n', &hay[i..]).map(|p| p + i)
-}
-
 /// A lazy iterator over the fields of a header section: no allocation
 /// except for defects.
 ///
@@ -287,7 +262,7 @@ impl<'a> FieldIter<'a> {
     #[inline]
     fn line_at(&mut self, start: usize) -> (usize, usize) {
         let input = self.input;
-        match find_lf(&input[start..]) {
+        match mailwire_line::find_lf(&input[start..]) {
             Some(i) => {
                 let nl = start + i;
                 let end = if nl > start && input[nl - 1] == b'\r' {
@@ -564,20 +539,6 @@ mod tests {
         assert_eq!(f.value_in(&whole).unwrap(), &b" 2"[..]);
         let other = bytes::Bytes::from_static(b"A: 1\r\n");
         assert!(f.raw_in(&other).is_none());
-    }
-
-    #[test]
-    fn find_lf_agrees_with_memchr() {
-        let mut buf = [b'a'; 200];
-        for len in 0..200 {
-            for at in 0..len {
-                buf[at] = b'\n';
-                assert_eq!(find_lf(&buf[..len]), memchr::memchr(b'\n', &buf[..len]));
-                buf[at] = 0x8a;
-                assert_eq!(find_lf(&buf[..len]), None);
-                buf[at] = b'a';
-            }
-        }
     }
 
     #[test]

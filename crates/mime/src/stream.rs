@@ -627,7 +627,7 @@ impl Parser {
                 };
                 return self.check_header_overflow(input, start, ls, sink);
             }
-            let nl = find_line_end(&input[ls..]);
+            let nl = mailwire_line::find_lf(&input[ls..]);
             let line_end = match nl {
                 Some(p) => ls + p + 1,
                 None if eof => input.len(),
@@ -1291,30 +1291,6 @@ impl Parser {
     }
 }
 
-/// The first `\n` of `hay`, as `memchr` finds it. Header lines are
-/// short, so the first 64 bytes are searched eight at a time in line,
-/// without the call and set-up of the vector search, which takes the rest.
-#[inline]
-fn find_line_end(hay: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    const NL: u64 = ONES * b'\n' as u64;
-    let mut i = 0;
-    while i < 64 {
-        let Some(w) = hay.get(i..i + 8) else {
-            return hay[i..].iter().position(|&b| b == b'\n').map(|p| i + p);
-        };
-        let x = u64::from_le_bytes(w.try_into().unwrap_or_default()) ^ NL;
-        // The lowest flagged byte is exact (borrows only run upwards).
-        let m = x.wrapping_sub(ONES) & !x & HIGH;
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    memchr::memchr(b'\n', &hay[i..]).map(|p| i + p)
-}
-
 /// Longest field name (with the white space before its colon) looked at.
 const MAX_NAME: usize = 998;
 
@@ -1490,22 +1466,6 @@ mod tests {
                     prop_assert_eq!(mime, &MimeHeaders::parse(header, false));
                 }
                 prop_assert!(!starts.is_empty());
-            }
-        }
-
-        /// The word-at-a-time line end search finds what memchr finds,
-        /// whatever the bytes and the length (below, at and beyond the
-        /// 64 bytes searched in line).
-        #[test]
-        fn find_line_end_matches_memchr(hay in proptest::collection::vec(prop_oneof![
-            Just(b'\n'), Just(b'\r'), Just(0x0b), Just(0x8a), Just(0x09), Just(b'a'),
-            any::<u8>()], 0..150), nl_rate in 0usize..4) {
-            // Fewer line ends at higher rates, so long lines come too.
-            let hay: Vec<u8> = hay.iter().enumerate()
-                .map(|(k, &b)| if b == b'\n' && k % (nl_rate * 40 + 1) != 0 { b'x' } else { b })
-                .collect();
-            for from in 0..hay.len().min(20) {
-                prop_assert_eq!(find_line_end(&hay[from..]), memchr::memchr(b'\n', &hay[from..]));
             }
         }
 
