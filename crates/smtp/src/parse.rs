@@ -169,24 +169,6 @@ fn find_lf(hay: &[u8]) -> Option<usize> {
     find_byte(hay, b'\n')
 }
 
-/// The index of the first CR, LF or NUL in `hay` at or after `from`.
-#[inline(always)]
-fn find_ctl(hay: &[u8], from: usize) -> Option<usize> {
-    find_by(
-        hay.get(from..)?,
-        // A false positive of one pattern lies above a true hit of the same
-        // pattern, so the lowest bit of the union is still exact.
-        |w| {
-            zero_bytes(w)
-                | zero_bytes(w ^ (LO * u64::from(b'\r')))
-                | zero_bytes(w ^ (LO * u64::from(b'\n')))
-        },
-        |c| c == b'\r' || c == b'\n' || c == 0,
-        |h| memchr::memchr3(b'\r', b'\n', 0, h),
-    )
-    .map(|i| i + from)
-}
-
 /// Finds the end of the first command line in `input` (RFC 5321 §2.3.8:
 /// CRLF only). Returns `Complete(n)` with the length including the CRLF.
 /// A bare LF or a line longer than `max_len` (CRLF included) is an error.
@@ -943,7 +925,7 @@ pub fn parse_reply(input: &[u8]) -> Result<Reply<'_>, ParseError> {
         // Find the line end in one pass: the first CR, LF or NUL after the
         // code must be the CR of the CRLF, so a bare CR or LF or a NUL
         // inside the text is refused.
-        let cr = find_ctl(rest, 3).ok_or(ParseError::BadReply)?;
+        let cr = find_line_ctl(rest, 3).ok_or(ParseError::BadReply)?;
         if rest[cr] != b'\r' || rest.get(cr + 1) != Some(&b'\n') {
             return Err(ParseError::BadReply);
         }
@@ -1322,8 +1304,8 @@ fn find_sp_or_ctl_exact(hay: &[u8]) -> Option<usize> {
         .position(|&c| matches!(c, b' ' | b'\r' | b'\n' | 0))
 }
 
-/// The index of the first CR, LF or NUL in `hay` at or after `from`: what
-/// [`find_ctl`] finds, by way of [`find_in_low_set`].
+/// The index of the first CR, LF or NUL in `hay` at or after `from`, by
+/// way of [`find_in_low_set`].
 #[inline(always)]
 fn find_line_ctl(hay: &[u8], from: usize) -> Option<usize> {
     find_in_low_set(
@@ -1731,7 +1713,6 @@ mod tests {
             prop_assert_eq!(find_sp_or_cr(&hay), naive(&hay, b" \r"));
             prop_assert_eq!(find_cr(&hay), naive(&hay, b"\r"));
             let want = hay.get(from..).and_then(|h| naive(h, b"\r\n\0")).map(|i| i + from);
-            prop_assert_eq!(find_ctl(&hay, from), want);
             prop_assert_eq!(find_line_ctl(&hay, from), want);
             prop_assert_eq!(find_sp_or_ctl(&hay), naive(&hay, b" \r\n\0"));
         }
