@@ -120,7 +120,7 @@ impl Signers {
     /// `msg` signed for the domain of its From address (the submissions of
     /// authenticated users), or as it is.
     pub(crate) fn sign_as_from(&self, msg: &[u8], now: u64) -> Vec<u8> {
-        match from_domain(msg) {
+        match from_domain(&HeaderSection::parse(msg)) {
             Some(d) => self.sign(&d, msg, now),
             None => msg.to_vec(),
         }
@@ -238,11 +238,10 @@ impl Signer {
 }
 
 /// The domain (lower case) of the first mailbox of the From field of
-/// `msg` (which may be the header section alone, or its start), as the
-/// message crate parses the address list (comments, quoted names and
+/// `header` (parsed from the header section alone, or from its start), as
+/// the message crate parses the address list (comments, quoted names and
 /// folding included); `None` when it is not a DNS name.
-pub(crate) fn from_domain(msg: &[u8]) -> Option<String> {
-    let header = HeaderSection::parse(msg);
+pub(crate) fn from_domain(header: &HeaderSection<'_>) -> Option<String> {
     let (from, defects) = parse_address_list(header.get("from")?.raw_value());
     // A field the parser had to repair (`<x@bad domain>` reads as
     // `x@bad`) does not name a domain to sign for; the obsolete syntax of
@@ -479,7 +478,7 @@ mod tests {
             (b"From: <x@bad domain>\r\n\r\n", None),
         ] {
             assert_eq!(
-                from_domain(msg).as_deref(),
+                from_domain(&HeaderSection::parse(msg)).as_deref(),
                 d,
                 "{}",
                 String::from_utf8_lossy(msg)

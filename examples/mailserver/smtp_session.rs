@@ -521,18 +521,19 @@ impl<'a> Session<'a> {
     /// the same MIXER policy. A field that is not a bare `priority-value`
     /// (`-4`, `+3`; no comment) is ignored, as is one from a client that did
     /// not authenticate: the field is only a hint from whoever wrote it.
-    fn header_priority(&self, tx: &mut Tx, inc: &mut Option<Incoming>) {
+    fn header_priority(
+        &self,
+        tx: &mut Tx,
+        inc: &mut Option<Incoming>,
+        header: &mailwire::message::HeaderSection<'_>,
+    ) {
         if tx.priority.is_some() {
             return;
         }
-        let Some(asked) = self.auth_head.as_deref().and_then(|h| {
-            let header = mailwire::message::HeaderSection::parse(h);
-            header
-                .get("mt-priority")?
-                .value_text()
-                .parse::<Priority>()
-                .ok()
-        }) else {
+        let Some(asked) = header
+            .get("mt-priority")
+            .and_then(|f| f.value_text().parse::<Priority>().ok())
+        else {
             return;
         };
         let (given, _) = mixer_priority(asked, true);
@@ -551,14 +552,16 @@ impl<'a> Session<'a> {
     /// spooled again, before the commit makes it durable (the queue then
     /// sends the same signed bytes on every attempt). The DKIM-Signature
     /// field goes in front of the server's own trace fields.
-    fn dkim_sign(&mut self, tx: &Tx, inc: &mut Option<Incoming>) -> io::Result<()> {
-        let Some(head) = self.auth_head.take() else {
-            return Ok(());
-        };
+    fn dkim_sign(
+        &self,
+        tx: &Tx,
+        inc: &mut Option<Incoming>,
+        header: &mailwire::message::HeaderSection<'_>,
+    ) -> io::Result<()> {
         if self.shared.dkim.is_empty() {
             return Ok(());
         }
-        let Some(domain) = crate::dkim::from_domain(&head) else {
+        let Some(domain) = crate::dkim::from_domain(header) else {
             return Ok(());
         };
         if !self.shared.dkim.signs(&domain) {
@@ -1040,12 +1043,16 @@ impl Handler<Server> for Session<'_> {
                 {
                     self.data_error = Some(e);
                 }
-                if let Some(tx) = tx.as_mut() {
-                    self.header_priority(tx, &mut inc);
+                // An authenticated user's header, parsed once for both of
+                // its readers: the MT-Priority field and the DKIM From.
+                let head = self.auth_head.take();
+                let header = head.as_deref().map(mailwire::message::HeaderSection::parse);
+                if let (Some(tx), Some(header)) = (tx.as_mut(), header.as_ref()) {
+                    self.header_priority(tx, &mut inc, header);
                 }
-                if let Some(tx) = tx.as_ref()
+                if let (Some(tx), Some(header)) = (tx.as_ref(), header.as_ref())
                     && self.data_error.is_none()
-                    && let Err(e) = self.dkim_sign(tx, &mut inc)
+                    && let Err(e) = self.dkim_sign(tx, &mut inc, header)
                 {
                     self.data_error = Some(e);
                 }
