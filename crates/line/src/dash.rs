@@ -177,6 +177,9 @@ mod avx2 {
     /// Start positions the dash pre-check clears at once.
     const WIDE: usize = 2 * STEP;
 
+    /// The haystack length from which the pre-check loop aligns its loads.
+    const ALIGN_FROM: usize = 1024;
+
     /// [`super::find_dash_line`] with AVX2, for `hay` of at least `STEP`
     /// bytes. Call only when the CPU has AVX2.
     #[allow(unsafe_code)]
@@ -214,41 +217,61 @@ mod avx2 {
         half(0) | half(32) << 32
     }
 
+    /// The first start in `0..WIDE` of `w` where `"\n--"` begins.
+    ///
+    /// A match starting there has its second dash in `2..WIDE + 2`: when
+    /// no byte there is a dash (one compare per byte), there is no match.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn wide(w: &[u8; WIDE + 2]) -> Option<usize> {
+        let dash = _mm256_set1_epi8(b'-' as i8);
+        let d = _mm256_or_si256(
+            _mm256_or_si256(
+                _mm256_cmpeq_epi8(load(w, 2), dash),
+                _mm256_cmpeq_epi8(load(w, 34), dash),
+            ),
+            _mm256_or_si256(
+                _mm256_cmpeq_epi8(load(w, 66), dash),
+                _mm256_cmpeq_epi8(load(w, 98), dash),
+            ),
+        );
+        if _mm256_testz_si256(d, d) != 0 {
+            return None;
+        }
+        for k in [0, STEP] {
+            let m = exact(w[k..].first_chunk::<READ>()?);
+            if m != 0 {
+                return Some(k + m.trailing_zeros() as usize);
+            }
+        }
+        None
+    }
+
     // A `-` is rare in the bodies searched (base64 has none; QP text few),
-    // so one compare per byte clears most blocks, and only a block with a
-    // dash pays the three shifted loads of the exact check. Doing the exact
-    // check on every block measured slower (bound by loads that split cache
-    // lines), and so did building LF and dash bit masks per block and
-    // shifting those (bound by the mask moves and shifts).
+    // so the dash pre-check of `wide` clears most blocks, and only a block
+    // with a dash pays the three shifted loads of the exact check. Doing the
+    // exact check on every block measured slower (bound by loads that split
+    // cache lines), and so did building LF and dash bit masks per block and
+    // shifting those (bound by the mask moves and shifts), and so did a
+    // pre-check of 256 bytes per step.
     #[target_feature(enable = "avx2")]
     fn find_avx2(hay: &[u8]) -> Option<usize> {
-        let dash = _mm256_set1_epi8(b'-' as i8);
+        let wide_at = |i: usize| hay.get(i..i + WIDE + 2)?.first_chunk::<{ WIDE + 2 }>();
         let mut i = 0;
-        // A match starting in `i..i + WIDE` has its second dash in
-        // `i + 2..i + WIDE + 2`: no dash there, no match.
-        while let Some(w) = hay
-            .get(i..i + WIDE + 2)
-            .and_then(|w| w.first_chunk::<{ WIDE + 2 }>())
+        // On a long haystack, after one step from the start, the loop goes
+        // on where its loads (at `i + 2`, every 32 bytes) are aligned, so
+        // none splits a cache line (a few starts are checked twice).
+        if hay.len() >= ALIGN_FROM
+            && let Some(w) = wide_at(0)
         {
-            let d = _mm256_or_si256(
-                _mm256_or_si256(
-                    _mm256_cmpeq_epi8(load(w, 2), dash),
-                    _mm256_cmpeq_epi8(load(w, 34), dash),
-                ),
-                _mm256_or_si256(
-                    _mm256_cmpeq_epi8(load(w, 66), dash),
-                    _mm256_cmpeq_epi8(load(w, 98), dash),
-                ),
-            );
-            if _mm256_testz_si256(d, d) == 0 {
-                for k in [0, STEP] {
-                    if let Some(block) = w[k..].first_chunk::<READ>() {
-                        let m = exact(block);
-                        if m != 0 {
-                            return Some(i + k + m.trailing_zeros() as usize);
-                        }
-                    }
-                }
+            if let Some(p) = wide(w) {
+                return Some(p);
+            }
+            i = WIDE - (hay.as_ptr() as usize + WIDE + 2) % 32;
+        }
+        while let Some(w) = wide_at(i) {
+            if let Some(p) = wide(w) {
+                return Some(i + p);
             }
             i += WIDE;
         }
@@ -328,6 +351,30 @@ mod tests {
                 if at + 6 <= len {
                     hay[len - 3..].copy_from_slice(NEEDLE);
                     check(&hay);
+                }
+            }
+        }
+    }
+
+    /// Haystacks long enough for the AVX2 loop to align its loads, at
+    /// every start alignment, with the match early (before, at and after
+    /// the aligned restart) or near the end.
+    #[test]
+    fn long_haystacks_at_every_alignment() {
+        let filler: Vec<u8> = b"\n-x-\n\n-ab-\n-"
+            .iter()
+            .copied()
+            .cycle()
+            .take(1400)
+            .collect();
+        for from in 0..40 {
+            let end = filler.len() - from % 7;
+            let at_list = (0..200).chain((end - 140..end - 2).step_by(3));
+            for at in at_list {
+                let mut hay = filler.clone();
+                hay[at..at + 3].copy_from_slice(NEEDLE);
+                if at >= from {
+                    check(&hay[from..end]);
                 }
             }
         }
