@@ -165,7 +165,7 @@ mod sse2 {
 mod avx2 {
     use core::arch::x86_64::{
         __m256i, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
-        _mm256_or_si256, _mm256_set1_epi8, _mm256_testz_si256,
+        _mm256_or_si256, _mm256_set1_epi8,
     };
 
     /// Start positions an exact step decides (two 32-byte vectors).
@@ -235,7 +235,7 @@ mod avx2 {
                 _mm256_cmpeq_epi8(load(w, 98), dash),
             ),
         );
-        if _mm256_testz_si256(d, d) != 0 {
+        if _mm256_movemask_epi8(d) == 0 {
             return None;
         }
         for k in [0, STEP] {
