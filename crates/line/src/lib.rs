@@ -75,6 +75,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod dash;
 mod framer;
 pub mod manual;
 mod search;
@@ -83,6 +84,7 @@ mod stuff;
 pub mod timer;
 mod unstuff;
 
+pub use dash::find_dash_line;
 pub use framer::{BareLf, Line, LineConfig, LineError, LineFramer};
 pub use search::find_lf;
 pub use stuff::{Stuffer, stuff_all};

@@ -96,7 +96,7 @@ fn rewrite_header(header: &[u8], te: TransferEncoding, out: &mut Vec<u8>) {
 /// A line of quoted-printable output that starts with `--` could be read as
 /// a boundary delimiter: encode its first `-`.
 fn guard_dashes(qp: Vec<u8>) -> Vec<u8> {
-    if memchr::memmem::find(&qp, b"\n--").is_none() && !qp.starts_with(b"--") {
+    if mailwire_line::find_dash_line(&qp).is_none() && !qp.starts_with(b"--") {
         return qp;
     }
     let mut out = Vec::with_capacity(qp.len() + 16);

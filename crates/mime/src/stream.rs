@@ -227,10 +227,6 @@ pub enum Event<'a> {
 /// padding, junk after a close delimiter) before the line is judged.
 const LINE_SLACK: usize = 256;
 
-/// Searches for a line that starts with `--` (built once).
-static DELIM_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
-    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n--"));
-
 #[derive(Debug, Clone, Copy, Default)]
 struct Counters {
     next_id: usize,
@@ -1246,7 +1242,7 @@ impl Parser {
 
     /// Finds "\n--" at or after `from`: returns (line start, line-end start).
     fn find_candidate(&self, data: &[u8], from: usize) -> Option<(usize, usize)> {
-        let p = from + DELIM_FINDER.find(&data[from..])?;
+        let p = from + mailwire_line::find_dash_line(&data[from..])?;
         let nl = if p > 0 && data[p - 1] == b'\r' {
             p - 1
         } else {
