@@ -288,7 +288,9 @@ impl<'a> FieldIter<'a> {
     }
 
     /// Find the end of the line starting at `start`: (content end, next line start).
-    #[inline]
+    /// Always inlined: as a call it spent a tenth of its samples on its
+    /// prologue, for lines of a few dozen bytes.
+    #[inline(always)]
     fn line_at(&mut self, start: usize) -> (usize, usize) {
         let input = self.input;
         match mailwire_line::find_lf(&input[start..]) {
