@@ -185,40 +185,6 @@ pub(crate) fn trim_wsp(mut b: &[u8]) -> &[u8] {
     b
 }
 
-#[inline]
-fn is_ftext(b: u8) -> bool {
-    b.wrapping_sub(33) < 94 && b != b':'
-}
-
-/// The length of the run of `ftext` at the start of `line` (a field name),
-/// eight bytes at a time: the byte loop took over a third of
-/// `FieldIter::next`'s samples in the headers bench.
-#[inline]
-fn ftext_len(line: &[u8]) -> usize {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = LO * 0x80;
-    // Flags the bytes equal to `b` (`x ^ b*LO` is zero there).
-    let eq = |x: u64, b: u8| {
-        let y = x ^ (LO * b as u64);
-        y.wrapping_sub(LO) & !y
-    };
-    let mut i = 0;
-    while let Some(w) = line.get(i..i + 8) {
-        let x = u64::from_le_bytes(w.try_into().unwrap_or_default());
-        // Controls and space (below 33), ':', DEL, and (the bare `x`)
-        // any byte with its top bit set. Each term's lowest flagged byte
-        // is exact, as borrows only run upwards, so the lowest of the
-        // union is the first byte that is not ftext.
-        let below = x.wrapping_sub(LO * 33) & !x;
-        let found = (below | eq(x, b':') | eq(x, 0x7f) | x) & HI;
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i + line[i..].iter().take_while(|&&b| is_ftext(b)).count()
-}
-
 /// A lazy iterator over the fields of a header section: no allocation
 /// except for defects.
 ///
@@ -369,7 +335,7 @@ impl<'a> Iterator for FieldIter<'a> {
                 continue;
             }
             // field-name = 1*ftext, then optional WSP (obs), then ':'.
-            let name_end = ftext_len(line);
+            let name_end = mailwire_line::field_name_len(line, false);
             let mut colon = name_end;
             while colon < line.len() && matches!(line[colon], b' ' | b'\t') {
                 colon += 1;
@@ -520,24 +486,6 @@ impl<'a> HeaderSection<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    proptest! {
-        /// The word-at-a-time name scan stops where the byte loop stops,
-        /// for every start and length (names shorter and longer than a
-        /// word, every byte value, ftext's edges weighted).
-        #[test]
-        fn ftext_len_matches_byte_loop(line in proptest::collection::vec(prop_oneof![
-            Just(b':'), Just(b' '), Just(b'!'), Just(b'~'), Just(0x7f), Just(0x80),
-            Just(0x20), Just(0xff), Just(b'\t'), Just(b'a'), Just(b'a'), Just(b'-'),
-            any::<u8>()], 0..40)) {
-            for from in 0..=line.len() {
-                let l = &line[from..];
-                let plain = l.iter().take_while(|&&b| is_ftext(b)).count();
-                prop_assert_eq!(ftext_len(l), plain);
-            }
-        }
-    }
 
     #[test]
     fn split_crlf() {
