@@ -390,17 +390,22 @@ mod tests {
         }
     }
 
+    /// `len` bytes of near misses ("\n-x", "-\n-", "\n\n-") and no match.
+    fn near_misses(len: usize) -> Vec<u8> {
+        b"\n-x-\n\n-ab-\n-"
+            .iter()
+            .copied()
+            .cycle()
+            .take(len)
+            .collect()
+    }
+
     /// One match at every position of every length up to 200, in filler
     /// full of near misses ("\n-x", "-\n-", "\n\n-"), so every block edge
     /// (16, 32, 64 bytes) and every tail length is crossed.
     #[test]
     fn finds_each_position_of_each_length() {
-        let filler: Vec<u8> = b"\n-x-\n\n-ab-\n-"
-            .iter()
-            .copied()
-            .cycle()
-            .take(200)
-            .collect();
+        let filler = near_misses(200);
         assert_eq!(memchr::memmem::find(&filler, NEEDLE), None);
         for len in 0..200 {
             check(&filler[..len]);
@@ -422,12 +427,7 @@ mod tests {
     /// the aligned restart) or near the end.
     #[test]
     fn long_haystacks_at_every_alignment() {
-        let filler: Vec<u8> = b"\n-x-\n\n-ab-\n-"
-            .iter()
-            .copied()
-            .cycle()
-            .take(1400)
-            .collect();
+        let filler = near_misses(1400);
         for from in 0..40 {
             let end = filler.len() - from % 7;
             let at_list = (0..420).chain((end - 140..end - 2).step_by(3));
