@@ -18,9 +18,10 @@
 //! - Offered beyond the machine's own: UIDPLUS, MOVE, SPECIAL-USE,
 //!   CHILDREN, ESEARCH, SORT, THREAD=REFERENCES, THREAD=ORDEREDSUBJECT,
 //!   LIST-EXTENDED, LIST-STATUS, STATUS=SIZE, CONDSTORE (mod-sequences
-//!   persisted by the store), QRESYNC (without an expunge history: a
-//!   resynchronization reports every UID of the client's known set that is
-//!   gone, as RFC 7162 §3.2.5.2 allows), LITERAL+, BINARY (RFC 3516:
+//!   persisted by the store), QRESYNC (VANISHED (EARLIER) from the store's
+//!   expunge history, across sessions and restarts; a client older than
+//!   the history gets every UID of its known set that is gone, as RFC 7162
+//!   §3.2.5.2 allows), LITERAL+, BINARY (RFC 3516:
 //!   `BINARY[]` streams from the file like `BODY[]`, as a `literal8` only
 //!   when the message holds NUL, which `BODY[]` sends as 0x80 like Dovecot; `BINARY[part]` is decoded by the kit in
 //!   memory, at most `--max-size`; APPEND takes `~{n}`), MULTIAPPEND
@@ -269,6 +270,11 @@ struct Selected {
     keyword_room: bool,
     /// HIGHESTMODSEQ as last read from the store.
     highest_modseq: u64,
+    /// The store's expunge history, `(uid, modseq)` by UID, with the
+    /// mod-sequence at or below which it forgot: what QRESYNC's VANISHED
+    /// (EARLIER) answers from.
+    expunged: Vec<(u32, u64)>,
+    expunge_horizon: u64,
 }
 
 impl Selected {
@@ -284,10 +290,27 @@ impl Selected {
         mb.raise_uid_next(self.mb.uid_next());
         mb.raise_highest_modseq(self.highest_modseq.max(self.mb.highest_modseq()));
         mb.save_result(self.mb.saved().to_vec());
-        // No expunge history across sessions: a QRESYNC from before now
-        // gets every missing UID of its known set (RFC 7162 §3.2.5.2).
-        mb.forget_expunged(mb.highest_modseq());
+        // The store's expunge history: a QRESYNC from after its horizon
+        // learns exactly what vanished (RFC 7162 §3.2.5.1), one from
+        // before gets every missing UID of its known set (§3.2.5.2).
+        for &(uid, modseq) in &self.expunged {
+            if let Some(uid) = NonZeroU32::new(uid) {
+                mb.push_expunged(uid, modseq);
+            }
+        }
+        mb.forget_expunged(self.expunge_horizon);
         self.mb = mb;
+    }
+
+    /// Adds our own expunge of `uids` at `modseq` to the history the store
+    /// has just written, as [`Selected::rebuild`] reads it.
+    fn note_expunged(&mut self, uids: &[u32], modseq: u64) {
+        for &uid in uids {
+            match self.expunged.binary_search_by_key(&uid, |e| e.0) {
+                Ok(i) => self.expunged[i].1 = modseq,
+                Err(i) => self.expunged.insert(i, (uid, modseq)),
+            }
+        }
     }
 
     /// Brings the snapshot up to date; returns the untagged responses that
@@ -328,8 +351,9 @@ impl Selected {
             .iter()
             .map(|&s| self.files[s as usize - 1].uid)
             .collect();
+        // At the store's mod-sequence: the kit and the store agree.
         out.extend(expunge_responses(
-            self.mb.expunge(&gone),
+            self.mb.expunge_at(&gone, snap.highest_modseq),
             &gone_uids,
             qresync,
         ));
@@ -345,6 +369,8 @@ impl Selected {
         }
         self.keyword_room = snap.keyword_room;
         self.highest_modseq = snap.highest_modseq;
+        self.expunged = snap.expunged;
+        self.expunge_horizon = snap.expunge_horizon;
         self.mb.raise_uid_next(snap.uid_next);
         self.rebuild();
         if self.files.len() != before {
@@ -888,6 +914,8 @@ impl Session<'_> {
             seen,
             keyword_room: snap.keyword_room,
             highest_modseq: snap.highest_modseq,
+            expunged: snap.expunged,
+            expunge_horizon: snap.expunge_horizon,
         };
         sel.mb.raise_uid_next(snap.uid_next);
         sel.rebuild();
@@ -1840,12 +1868,18 @@ fn expunge(
     let uids: Vec<u32> = files.iter().map(|f| f.uid).collect();
     let highest = sel.folder.expunge(&files)?;
     sel.highest_modseq = sel.highest_modseq.max(highest);
-    sel.mb.raise_highest_modseq(highest);
+    sel.note_expunged(&uids, highest);
     shared.store.mail.notify(&sel.folder.dir);
     for &s in seqs.iter().rev() {
         sel.files.remove(s as usize - 1);
     }
-    Ok(expunge_responses(sel.mb.expunge(seqs), &uids, qresync))
+    // At the store's mod-sequence, so the kit's record and the store's
+    // agree and HIGHESTMODSEQ does not run ahead of the store's.
+    Ok(expunge_responses(
+        sel.mb.expunge_at(seqs, highest),
+        &uids,
+        qresync,
+    ))
 }
 
 /// [`expunge`], and its responses for the command in progress.

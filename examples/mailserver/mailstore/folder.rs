@@ -152,6 +152,11 @@ pub(crate) struct Snapshot {
     pub(crate) keyword_room: bool,
     /// HIGHESTMODSEQ.
     pub(crate) highest_modseq: u64,
+    /// `(uid, modseq)` of the expunges remembered, by UID (see
+    /// [`super::modseq`]).
+    pub(crate) expunged: Vec<(u32, u64)>,
+    /// Expunges at or below this mod-sequence are forgotten.
+    pub(crate) expunge_horizon: u64,
 }
 
 /// The held lock; dropping it releases it.
@@ -516,12 +521,24 @@ impl Folder {
         // changed behind the store's back, gets a new one; so does the
         // folder when messages went away.
         let mut ms = self.read_modseqs()?;
-        let before = ms.map.len();
         // `messages` is in UID order (the list's): no set of the UIDs.
-        ms.map
-            .retain(|u, _| messages.binary_search_by_key(u, |m| m.uid).is_ok());
+        let gone: Vec<u32> = ms
+            .map
+            .keys()
+            .copied()
+            .filter(|u| messages.binary_search_by_key(u, |m| m.uid).is_err())
+            .collect();
         let mut next = None;
-        let mut ms_changed = ms.map.len() != before;
+        let mut ms_changed = !gone.is_empty();
+        if ms_changed {
+            // Expunged by another program (or by hand): remembered for
+            // QRESYNC like the store's own expunges.
+            for u in &gone {
+                ms.map.remove(u);
+            }
+            let q = *next.get_or_insert_with(|| ms.next());
+            ms.record_expunged(gone, q);
+        }
         for m in &mut messages {
             match ms.map.get(&m.uid) {
                 Some((q, info)) if info == m.info() => m.modseq = *q,
@@ -534,9 +551,6 @@ impl Folder {
             }
         }
         if ms_changed {
-            if next.is_none() {
-                ms.next();
-            }
             self.write_modseqs(&ms)?;
         }
         Ok(Snapshot {
@@ -545,6 +559,8 @@ impl Folder {
             messages,
             keyword_room: kw.has_room(),
             highest_modseq: ms.highest,
+            expunged: ms.expunged,
+            expunge_horizon: ms.horizon,
         })
     }
 
@@ -680,12 +696,15 @@ impl Folder {
             ms.map.remove(&m.uid);
         }
         let highest = ms.next();
+        ms.record_expunged(files.iter().map(|m| m.uid), highest);
         self.write_modseqs(&ms)?;
         sync_dir(&self.dir.join("cur"))?;
         sync_dir(&self.dir.join("new"))?;
         if let Some((epoch, mut snap)) = cached {
             snap.messages.retain(|m| !gone.contains(m.base.as_str()));
             snap.highest_modseq = ms.highest;
+            snap.expunged = ms.expunged;
+            snap.expunge_horizon = ms.horizon;
             self.own_change_end((epoch, snap));
         }
         Ok(highest)
@@ -1182,6 +1201,34 @@ mod tests {
         let h = f.expunge(&[&s3.messages[0]]).unwrap();
         assert!(h > s3.highest_modseq);
         assert_eq!(f.sync(true).unwrap().highest_modseq, h);
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// Expunges through the store and files removed by another program
+    /// are both remembered with their mod-sequence, on disk (a fresh read
+    /// has them) and in the cached snapshot alike.
+    #[test]
+    fn expunge_history_persists() {
+        let f = scratch("expunged");
+        for body in [b"a\r\n", b"b\r\n", b"c\r\n"] {
+            deliver(&f, body);
+        }
+        let s = f.sync(true).unwrap();
+        let uids: Vec<u32> = s.messages.iter().map(|m| m.uid).collect();
+        assert!(s.expunged.is_empty());
+        let h = f.expunge(&[&s.messages[0]]).unwrap();
+        let cached = f.sync(false).unwrap();
+        assert_eq!(cached.expunged, vec![(uids[0], h)]);
+        assert_eq!(from_disk(&f).expunged, vec![(uids[0], h)]);
+        assert!(cached.expunge_horizon < h);
+        // Another program deletes the third file.
+        fs::remove_file(cached.messages[1].path(&f.dir)).unwrap();
+        backdate(&f.dir.join("cur"));
+        let s2 = from_disk(&f);
+        assert_eq!(s2.messages.len(), 1);
+        let q = s2.highest_modseq;
+        assert!(q > h);
+        assert_eq!(s2.expunged, vec![(uids[0], h), (uids[2], q)]);
         fs::remove_dir_all(&f.dir).unwrap();
     }
 

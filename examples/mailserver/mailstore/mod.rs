@@ -24,8 +24,8 @@
 //!   our own. Dovecot keeps mod-sequences in its index files, which the
 //!   mailserver does not write, and a field of our own in
 //!   `dovecot-uidlist` would be dropped when Dovecot rewrites the file.
-//!   Expunged UIDs are not remembered: QRESYNC works without that history
-//!   (RFC 7162 §3.2.5.2: every UID of the client's known set that is gone).
+//!   The same file keeps the folder's last expunges with their
+//!   mod-sequences, for QRESYNC's VANISHED (EARLIER) (RFC 7162 §3.2.5.1).
 //! - **Change notification**: every change made through the store (a
 //!   delivery, an expunge, flags, APPEND, COPY, MOVE) bumps the folder's
 //!   counter ([`MailStore::watch`]); an IDLE session compares the counter

@@ -7,14 +7,26 @@
 //! H42            the folder's HIGHESTMODSEQ
 //! 1 17 S         UID, mod-sequence, the flag letters it was given for
 //! 2 42 FSa
+//! F30            expunges at or below 30 are forgotten
+//! X3 35          UID 3 was expunged at mod-sequence 35
 //! ```
 //!
 //! A message whose flag letters differ from the ones recorded (changed by
 //! Dovecot, or by hand) gets a new mod-sequence at the next sync, so a
 //! change made by any program is seen by CONDSTORE clients.
+//!
+//! The `X` lines are the expunge history QRESYNC's VANISHED (EARLIER)
+//! answers from (RFC 7162 §3.2.5.1), at most [`MAX_EXPUNGED`] of them: the
+//! oldest are forgotten beyond that, and `F` says up to where, so a client
+//! whose mod-sequence is older gets every missing UID of its known set
+//! instead (§3.2.5.2). A file without `F` (written before the history was
+//! kept) has forgotten everything up to its `H`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+
+/// The most expunges a folder remembers.
+pub(crate) const MAX_EXPUNGED: usize = 8192;
 
 /// The table of one folder.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +34,10 @@ pub(crate) struct ModSeqs {
     pub(crate) highest: u64,
     /// UID to (mod-sequence, flag letters).
     pub(crate) map: HashMap<u32, (u64, String)>,
+    /// `(uid, modseq)` of the expunges remembered, by UID.
+    pub(crate) expunged: Vec<(u32, u64)>,
+    /// Expunges at or below this mod-sequence are forgotten.
+    pub(crate) horizon: u64,
 }
 
 impl Default for ModSeqs {
@@ -29,6 +45,8 @@ impl Default for ModSeqs {
         Self {
             highest: 1,
             map: HashMap::new(),
+            expunged: Vec::new(),
+            horizon: 1,
         }
     }
 }
@@ -46,7 +64,22 @@ impl ModSeqs {
         {
             m.highest = h;
         }
+        let mut horizon = None;
         for l in lines {
+            if let Some(f) = l.strip_prefix('F') {
+                horizon = f.parse().ok().or(horizon);
+                continue;
+            }
+            if let Some(x) = l.strip_prefix('X') {
+                if let Some((Ok(uid), Ok(q))) = x
+                    .split_once(' ')
+                    .map(|(u, q)| (u.parse::<u32>(), q.parse::<u64>()))
+                {
+                    m.expunged.push((uid, q));
+                    m.highest = m.highest.max(q);
+                }
+                continue;
+            }
             let mut w = l.splitn(3, ' ');
             if let (Some(Ok(uid)), Some(Ok(q))) = (
                 w.next().map(str::parse::<u32>),
@@ -56,7 +89,39 @@ impl ModSeqs {
                 m.highest = m.highest.max(q);
             }
         }
+        // Without `F`, nothing before this file's highest is known.
+        m.horizon = horizon.unwrap_or(m.highest);
+        m.expunged.sort_unstable();
+        m.expunged.dedup_by_key(|e| e.0);
+        m.expunged.retain(|&(_, q)| q > m.horizon);
+        m.bound();
         m
+    }
+
+    /// Remembers that `uids` were expunged at `modseq`.
+    pub(crate) fn record_expunged(&mut self, uids: impl IntoIterator<Item = u32>, modseq: u64) {
+        for uid in uids {
+            match self.expunged.binary_search_by_key(&uid, |e| e.0) {
+                Ok(i) => self.expunged[i].1 = modseq,
+                Err(i) => self.expunged.insert(i, (uid, modseq)),
+            }
+        }
+        self.bound();
+    }
+
+    /// Keeps the [`MAX_EXPUNGED`] most recent expunges; the horizon rises
+    /// over the ones forgotten.
+    fn bound(&mut self) {
+        if self.expunged.len() <= MAX_EXPUNGED {
+            return;
+        }
+        let mut qs: Vec<u64> = self.expunged.iter().map(|e| e.1).collect();
+        let cut = qs.len() - MAX_EXPUNGED;
+        // The mod-sequence of the last one forgotten: every expunge at or
+        // below it goes (some more than `cut` when several share it).
+        let (_, &mut q, _) = qs.select_nth_unstable(cut - 1);
+        self.horizon = self.horizon.max(q);
+        self.expunged.retain(|e| e.1 > q);
     }
 
     /// The file's text, by UID.
@@ -67,6 +132,10 @@ impl ModSeqs {
         for (uid, (q, info)) in rows {
             // Into the one buffer: no string per row.
             let _ = writeln!(out, "{uid} {q} {info}");
+        }
+        let _ = writeln!(out, "F{}", self.horizon);
+        for (uid, q) in &self.expunged {
+            let _ = writeln!(out, "X{uid} {q}");
         }
         out
     }
@@ -92,5 +161,38 @@ mod tests {
         let mut m = ModSeqs::parse("");
         assert_eq!(m.highest, 1);
         assert_eq!(m.next(), 2);
+    }
+
+    #[test]
+    fn expunge_history_round_trip() {
+        // A file from before the history: everything up to H forgotten.
+        let mut m = ModSeqs::parse("H9\n1 3 S\n");
+        assert_eq!((m.horizon, m.expunged.len()), (9, 0));
+        let q = m.next();
+        m.record_expunged([7, 2], q);
+        assert_eq!(m.expunged, vec![(2, 10), (7, 10)]);
+        let text = m.format();
+        assert!(text.contains("\nF9\nX2 10\nX7 10\n"), "{text}");
+        assert_eq!(ModSeqs::parse(&text), m);
+        // Entries at or below F are dropped; an X above H raises it.
+        let m = ModSeqs::parse("H5\nF4\nX1 3\nX2 6\nbad\n");
+        assert_eq!((m.highest, m.horizon), (6, 4));
+        assert_eq!(m.expunged, vec![(2, 6)]);
+    }
+
+    #[test]
+    fn expunge_history_is_bounded() {
+        let mut m = ModSeqs::default();
+        let n = u32::try_from(MAX_EXPUNGED).unwrap();
+        for uid in 1..=n + 5 {
+            let q = m.next();
+            m.record_expunged([uid], q);
+        }
+        assert_eq!(m.expunged.len(), MAX_EXPUNGED);
+        // The five oldest (mod-sequences 2 to 6) went; the horizon says so.
+        assert_eq!(m.horizon, 6);
+        assert_eq!(m.expunged[0], (6, 7));
+        assert!(m.expunged.iter().all(|e| e.1 > m.horizon));
+        assert_eq!(ModSeqs::parse(&m.format()), m);
     }
 }

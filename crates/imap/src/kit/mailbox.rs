@@ -546,6 +546,14 @@ impl Mailbox {
     /// returns the EXPUNGE numbers to send, as [`Mailbox::expunge_deleted`].
     /// The UIDs are remembered with the expunge's mod-sequence for VANISHED.
     pub fn expunge(&mut self, seqs: &[u32]) -> Vec<u32> {
+        let modseq = self.highest_modseq + 1;
+        self.expunge_at(seqs, modseq)
+    }
+
+    /// [`Mailbox::expunge`] at a mod-sequence the caller's store gave the
+    /// expunge (HIGHESTMODSEQ is raised to it), so that the kit's record of
+    /// the expunge and the store's agree.
+    pub fn expunge_at(&mut self, seqs: &[u32], modseq: u64) -> Vec<u32> {
         let mut doomed = vec![false; self.messages.len()];
         for &s in seqs {
             if let Some(d) = (s as usize).checked_sub(1).and_then(|i| doomed.get_mut(i)) {
@@ -556,7 +564,7 @@ impl Mailbox {
         if count == 0 {
             return Vec::new();
         }
-        let modseq = self.next_modseq();
+        self.raise_highest_modseq(modseq);
         let mut out = Vec::with_capacity(count);
         let mut gone = Vec::with_capacity(count);
         let mut removed = 0u32;
@@ -575,6 +583,27 @@ impl Mailbox {
         let old = std::mem::take(&mut self.expunged);
         self.expunged = merge_sorted(old, gone);
         out
+    }
+
+    /// Loads an expunge the store remembers: `uid` was expunged at
+    /// `modseq` (a mailbox rebuilt from storage keeps what
+    /// VANISHED (EARLIER) needs, RFC 7162 §3.2.5.1). A UID held by a message
+    /// is ignored; HIGHESTMODSEQ is raised to `modseq`.
+    pub fn push_expunged(&mut self, uid: NonZeroU32, modseq: u64) {
+        let uid = uid.get();
+        if self
+            .messages
+            .binary_search_by_key(&uid, |m| m.uid.get())
+            .is_ok()
+        {
+            return;
+        }
+        self.raise_highest_modseq(modseq);
+        self.uid_next = self.uid_next.max(u64::from(uid) + 1);
+        match self.expunged.binary_search_by_key(&uid, |&(u, _)| u) {
+            Ok(i) => self.expunged[i].1 = self.expunged[i].1.max(modseq),
+            Err(i) => self.expunged.insert(i, (uid, modseq)),
+        }
     }
 
     /// Forgets expunges at or below `modseq` (bounding memory); a later
@@ -940,6 +969,31 @@ mod tests {
         let q = mb.qresync(7, m1, None, None).unwrap();
         assert_eq!(q.vanished, Some(set("7")));
         assert!(mb.qresync(8, m1, None, None).is_none());
+    }
+
+    /// A mailbox rebuilt from storage with the store's expunge history
+    /// answers VANISHED (EARLIER) from it, not with every missing UID; an
+    /// expunge at the store's mod-sequence is recorded at that one.
+    #[test]
+    fn rfc7162_3_2_5_1_history_loaded_from_storage() {
+        let mut mb = Mailbox::new(7, true);
+        for uid in [1, 4, 5, 9] {
+            mb.push_existing(NonZeroU32::new(uid).unwrap(), Flags::default(), 3, false);
+        }
+        mb.push_expunged(NonZeroU32::new(2).unwrap(), 5);
+        mb.push_expunged(NonZeroU32::new(3).unwrap(), 8);
+        mb.push_expunged(NonZeroU32::new(4).unwrap(), 9); // held: ignored
+        mb.forget_expunged(4);
+        assert_eq!(mb.highest_modseq(), 8);
+        assert_eq!(mb.vanished_since(5, None), Some(set("3")));
+        assert_eq!(mb.vanished_since(4, None), Some(set("2:3")));
+        // Below the horizon: every UID without a message, up to UIDNEXT.
+        assert_eq!(mb.vanished_since(3, None), Some(set("2:3,6:8")));
+        assert_eq!(mb.expunge_at(&[2], 12), vec![2]);
+        assert_eq!(mb.highest_modseq(), 12);
+        assert_eq!(mb.vanished_since(8, None), Some(set("4")));
+        assert_eq!(mb.vanished_since(11, None), Some(set("4")));
+        assert_eq!(mb.vanished_since(12, None), None);
     }
 
     #[test]
