@@ -460,3 +460,173 @@ fn authenticated_submission_signed_for_its_from_domain_only() {
     let plain = String::from_utf8(find_one(&srv, "carol", "post noauth")).unwrap();
     assert_eq!(field(&plain, "DKIM-Signature"), None);
 }
+
+/// Signs the same kind of message several ways with dkimpy for `b.test`
+/// (argv: the RSA key file, the output directory, our hostname) and
+/// prints the Ed25519 record (made here with pynacl) as `ed RECORD`.
+const PY_SIGN: &str = r#"
+import base64, dkim, nacl.signing, sys
+rsa, out, host = open(sys.argv[1], "rb").read(), sys.argv[2], sys.argv[3].encode()
+def msg(marker):
+    return (b"From: Bob <bob@b.test>\r\nTo: <carol@a.test>\r\nSubject: in " + marker +
+            b"\r\nDate: Fri, 4 Dec 2026 10:00:00 +0000\r\nMessage-ID: <" + marker + b"@b.test>\r\n"
+            b"\r\nhello  " + marker + b" \r\n\r\n\r\n")
+hs = [b"from", b"to", b"subject", b"date", b"message-id"]
+def sign(m, sel, key, canon, alg=b"rsa-sha256"):
+    return dkim.sign(m, sel, b"b.test", key, canonicalize=canon, include_headers=hs,
+                     signature_algorithm=alg) + m
+ed = nacl.signing.SigningKey.generate()
+edkey = base64.b64encode(bytes(ed))
+files = {
+    "rsa": sign(msg(b"rsa"), b"rsa", rsa, (b"relaxed", b"relaxed")),
+    "ed": sign(msg(b"ed"), b"ed", edkey, (b"simple", b"simple"), b"ed25519-sha256"),
+    "both": sign(sign(msg(b"both"), b"rsa", rsa, (b"relaxed", b"simple")), b"ed", edkey,
+                 (b"relaxed", b"relaxed"), b"ed25519-sha256"),
+    "tampered": sign(msg(b"tampered"), b"rsa", rsa, (b"relaxed", b"relaxed")).replace(b"hello", b"HELLO"),
+    "gone": sign(msg(b"gone"), b"gone", rsa, (b"relaxed", b"relaxed")),
+    "forged": b"Authentication-Results: " + host + b"; dkim=pass header.d=b.test\r\n" + msg(b"forged"),
+}
+for name, data in files.items():
+    open("%s/%s.eml" % (out, name), "wb").write(data)
+print("ed v=DKIM1; k=ed25519; p=" + base64.b64encode(bytes(ed.verify_key)).decode())
+"#;
+
+/// Sends the message file argv[2] from bob@b.test to carol@a.test on the
+/// MTA port argv[1].
+const PY_SEND_FILE: &str = r#"
+import smtplib, sys
+c = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+c.sendmail("bob@b.test", ["carol@a.test"], open(sys.argv[2], "rb").read())
+c.quit()
+"#;
+
+/// Incoming DKIM (RFC 6376 §6) against dkimpy's signatures, keys from a
+/// DNS responder (`--dns`): RSA relaxed/relaxed and Ed25519 simple/simple
+/// pass, two signatures get one result each, a changed body fails, a key
+/// not in DNS is a permerror; an `Authentication-Results` field that
+/// claims to be the server's own is removed (RFC 8601 §5), and with
+/// `--no-dkim-verify` nothing is checked.
+#[test]
+#[ignore = "interop: needs python3 with dkimpy and pynacl, openssl (bash .ci/install-peers); starts a mailserver and a DNS responder"]
+fn incoming_dkim_checked_against_dkimpy_signatures() {
+    if !have("python3") || !have_python_module("dkim") || !have_python_module("nacl") {
+        return;
+    }
+    use common::dns::{Rr, TinyDns};
+    let dir = scratch("dkim-verify");
+    let (rsa, rsa_record) = rsa_key(&dir);
+    let (ok, out) = run(Command::new("python3")
+        .args(["-c", PY_SIGN, &rsa])
+        .arg(&dir)
+        .arg("a.test"));
+    assert!(ok, "{out}");
+    let ed_record = out
+        .lines()
+        .find_map(|l| l.strip_prefix("ed "))
+        .expect("the Ed25519 record")
+        .to_string();
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let mut records = std::collections::HashMap::new();
+    records.insert(
+        ("rsa._domainkey.b.test".to_string(), 16),
+        vec![Rr::Txt(leak(rsa_record))],
+    );
+    records.insert(
+        ("ed._domainkey.b.test".to_string(), 16),
+        vec![Rr::Txt("v=spf1 -all"), Rr::Txt(leak(ed_record))],
+    );
+    let dns = TinyDns::start(records);
+    let dns_addr = dns.addr.to_string();
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &[
+            "--domain", "a.test", "--user", "carol:pc", "--dns", &dns_addr,
+        ],
+    );
+    let send = |srv: &MailServer, name: &str| {
+        let (ok, out) = run(Command::new("python3")
+            .args(["-c", PY_SEND_FILE, &srv.smtp().port().to_string()])
+            .arg(dir.join(format!("{name}.eml"))));
+        assert!(ok, "{out}");
+    };
+    let results = |srv: &MailServer, marker: &str| -> Vec<String> {
+        let msg =
+            String::from_utf8(find_one(srv, "carol", &format!("Subject: in {marker}"))).unwrap();
+        let header = msg
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .replace("\r\n\t", " ")
+            .replace("\r\n ", " ");
+        header
+            .split("\r\n")
+            .filter_map(|l| l.strip_prefix("Authentication-Results: "))
+            .map(str::to_string)
+            .collect()
+    };
+    for name in ["rsa", "ed", "both", "tampered", "gone", "forged"] {
+        send(&srv, name);
+    }
+    let one = |marker: &str| -> String {
+        let r = results(&srv, marker);
+        assert_eq!(r.len(), 1, "{marker}: {r:?}\n{}", srv.log());
+        r.into_iter().next().unwrap()
+    };
+    let r = one("rsa");
+    assert!(
+        r.starts_with(
+            "a.test; dkim=pass header.d=b.test header.s=rsa header.a=rsa-sha256 header.b="
+        ),
+        "{r}"
+    );
+    let r = one("ed");
+    assert!(
+        r.starts_with("a.test; dkim=pass header.d=b.test header.s=ed header.a=ed25519-sha256"),
+        "{r}"
+    );
+    // dkimpy puts the newer signature on top: the Ed25519 one first.
+    let r = one("both");
+    assert!(
+        r.contains("dkim=pass header.d=b.test header.s=ed")
+            && r.contains("dkim=pass header.d=b.test header.s=rsa"),
+        "{r}"
+    );
+    let r = one("tampered");
+    assert!(
+        r.starts_with("a.test; dkim=fail (body hash did not verify) header.d=b.test"),
+        "{r}"
+    );
+    let r = one("gone");
+    assert!(
+        r.starts_with("a.test; dkim=permerror (no key) header.d=b.test header.s=gone"),
+        "{r}"
+    );
+    // The forged pass is gone; an unsigned message gets dkim=none.
+    assert_eq!(one("forged"), "a.test; dkim=none");
+    let queried = dns.queries.lock().unwrap().clone();
+    assert!(
+        queried
+            .iter()
+            .any(|(n, t)| n == "ed._domainkey.b.test" && *t == 16),
+        "{queried:?}"
+    );
+    drop(srv);
+
+    // Without the check: no field, and still no forged one.
+    let off = MailServer::start(
+        &dir.join("data-off"),
+        &[
+            "--domain",
+            "a.test",
+            "--user",
+            "carol:pc",
+            "--dns",
+            &dns_addr,
+            "--no-dkim-verify",
+        ],
+    );
+    send(&off, "rsa");
+    send(&off, "forged");
+    assert!(results(&off, "rsa").is_empty());
+    assert!(results(&off, "forged").is_empty());
+}

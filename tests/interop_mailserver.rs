@@ -36,6 +36,11 @@ mod delivery;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/dkim.rs"]
 mod dkim;
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/dkim_verify.rs"]
+mod dkim_verify;
+
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/driver.rs"]
 mod driver;

@@ -102,6 +102,9 @@ pub(crate) struct Config {
     pub(crate) key: Option<PathBuf>,
     pub(crate) allow_plaintext_auth: bool,
     pub(crate) sink: bool,
+    /// Whether incoming mail's DKIM signatures are checked
+    /// (`--no-dkim-verify` turns it off).
+    pub(crate) dkim_verify: bool,
     /// The name this server gives itself in greetings and Received fields.
     pub(crate) hostname: String,
     /// The largest message accepted (SIZE extension), in bytes.
@@ -214,6 +217,10 @@ struct Args {
     /// key (RSA or Ed25519) in KEYFILE, published under SELECTOR; repeatable
     #[arg(long = "dkim", value_name = "DOMAIN:SELECTOR:KEYFILE", value_parser = crate::dkim::parse_conf)]
     dkim: Vec<crate::dkim::DkimConf>,
+    /// Do not check the DKIM signatures of mail from other servers (no
+    /// Authentication-Results field; forged ones are still removed)
+    #[arg(long)]
+    no_dkim_verify: bool,
     #[command(flatten)]
     ports: PortArgs,
     #[command(flatten)]
@@ -699,6 +706,7 @@ impl Config {
             key: None,
             allow_plaintext_auth: false,
             sink: false,
+            dkim_verify: true,
             // Filled from the first domain by `check` unless given.
             hostname: String::new(),
             max_size: 35 * 1024 * 1024,
@@ -870,6 +878,7 @@ impl Config {
         }
         self.public_url = a.public_url.or(self.public_url.take());
         self.dkim.extend(a.dkim);
+        self.dkim_verify &= !a.no_dkim_verify;
         let p = a.ports;
         for (slot, on, off) in [
             (&mut self.smtp, p.smtp, p.no_smtp),

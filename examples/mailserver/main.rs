@@ -28,6 +28,7 @@ mod config;
 mod config_file;
 mod delivery;
 mod dkim;
+mod dkim_verify;
 mod driver;
 mod hops;
 mod imap_session;

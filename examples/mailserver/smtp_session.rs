@@ -226,15 +226,18 @@ pub(crate) struct Session<'a> {
     /// The content of a message to a mailing list (bounded by the message
     /// size limit), for the list to send on.
     list_buf: Option<Vec<u8>>,
-    /// The start of an authenticated user's message (at most
-    /// [`AUTH_HEAD`] bytes, up to the end of its header): its From domain
-    /// decides whether it is DKIM-signed, its `MT-Priority:` field may set
-    /// its priority.
-    auth_head: Option<Vec<u8>>,
+    /// The start of the message (at most [`HEAD`] bytes, up to the end of
+    /// its header). An authenticated user's: its From domain decides
+    /// whether it is DKIM-signed, its `MT-Priority:` field may set its
+    /// priority. Any other: whether it has DKIM signatures to check, or
+    /// result fields that claim to be ours (see [`crate::dkim_verify`]).
+    head: Option<Vec<u8>>,
+    /// The TXT lookups of the DKIM check, made when first needed.
+    resolver: Option<crate::resolve::Resolver>,
 }
 
-/// How much of a message's start [`Session::auth_head`] keeps.
-const AUTH_HEAD: usize = 64 * 1024;
+/// How much of a message's start [`Session::head`] keeps.
+const HEAD: usize = 64 * 1024;
 
 impl std::fmt::Debug for Session<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -325,7 +328,8 @@ impl<'a> Session<'a> {
             hops: crate::hops::HopCounter::default(),
             delivered_to: crate::hops::DeliveredTo::default(),
             list_buf: None,
-            auth_head: None,
+            head: None,
+            resolver: None,
         }
     }
 
@@ -578,6 +582,68 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// The DKIM check (RFC 6376 §6) of a message from another server, told
+    /// in an `Authentication-Results` field (RFC 8601) in front of the
+    /// server's trace fields; and, in any message, the removal of result
+    /// fields that claim to come from this server (RFC 8601 §5). Only a
+    /// message with signatures or such fields (or a header too long to
+    /// tell from `header`, not `whole`) is read back and spooled again;
+    /// a result never refuses a message. An authenticated user's message
+    /// is not checked (it is ours to sign).
+    fn authentication_results(
+        &mut self,
+        tx: &Tx,
+        inc: &mut Option<Incoming>,
+        header: &mailwire::message::HeaderSection<'_>,
+        whole: bool,
+    ) -> io::Result<()> {
+        use crate::dkim_verify::{claims_to_be_ours, results_field, rewrite, verify};
+        let cfg = &self.shared.store.cfg;
+        let check = self.user.is_none() && cfg.dkim_verify;
+        let fields = header.fields();
+        let signed = check && fields.iter().any(|f| f.is("dkim-signature"));
+        let forged = fields.iter().any(|f| claims_to_be_ours(f, &cfg.hostname));
+        if !signed && !forged && whole {
+            return Ok(());
+        }
+        let Some(old) = inc.take() else {
+            return Ok(());
+        };
+        let remote_sender = old.remote_sender.clone();
+        let content = old.into_content()?;
+        let result = if check {
+            let resolver = self.resolver.get_or_insert_with(|| {
+                crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns)
+            });
+            let lookup = |name: &str| resolver.txt(name).map_err(|e| e.to_string());
+            let outcomes = verify(&content, &lookup, unix_now());
+            // A header too long for `header` that turned out unsigned
+            // gets no field (as a short unsigned one).
+            if outcomes.is_empty() && !signed && !forged {
+                String::new()
+            } else {
+                let f = results_field(&cfg.hostname, &outcomes);
+                self.log(&format!(
+                    "id={} {}",
+                    tx.id,
+                    f.trim_end().replace("\r\n\t", " ").replace("\r\n ", " ")
+                ));
+                f
+            }
+        } else {
+            String::new()
+        };
+        if forged {
+            self.log(&format!(
+                "id={} removed a forged Authentication-Results field",
+                tx.id
+            ));
+        }
+        let new = rewrite(&content, &cfg.hostname, &result);
+        *inc = Some(self.respool(tx, remote_sender, &new)?);
+        Ok(())
+    }
+
     /// The success notices (RFC 3461 NOTIFY=SUCCESS, action "delivered")
     /// of the recipients delivered here, to the sender.
     fn success_notices(&self, tx: &Tx, stored: &crate::store::Stored) {
@@ -624,7 +690,7 @@ impl<'a> Session<'a> {
         self.data_error = None;
         self.in_tx = false;
         self.list_buf = None;
-        self.auth_head = None;
+        self.head = None;
     }
 
     /// A recipient that is an address of a mailing list: posts only from
@@ -924,7 +990,8 @@ impl Handler<Server> for Session<'_> {
                 if let Some(tx) = self.tx.as_ref() {
                     self.list_buf = (!tx.lists.is_empty()).then(Vec::new);
                 }
-                self.auth_head = self.user.is_some().then(Vec::new);
+                // `--sink` stores nothing: no header to look at.
+                self.head = (self.user.is_some() || !self.shared.store.cfg.sink).then(Vec::new);
                 if let Some(tx) = self.tx.as_ref().filter(|tx| !tx.rcpts.is_empty()) {
                     let for_rcpt = (tx.rcpts.len() == 1).then(|| tx.rcpts[0].0.as_str());
                     self.trace.tls = conn.is_tls() || self.port == Port::Smtps;
@@ -975,12 +1042,12 @@ impl Handler<Server> for Session<'_> {
             Event::DataChunk(bytes) => {
                 // Up to the end of the header: cut there, so that
                 // ends_with tells it is complete (no rescan per chunk).
-                if let Some(h) = self.auth_head.as_mut()
-                    && h.len() < AUTH_HEAD
+                if let Some(h) = self.head.as_mut()
+                    && h.len() < HEAD
                     && !h.ends_with(b"\r\n\r\n")
                 {
                     let from = h.len().saturating_sub(3);
-                    h.extend_from_slice(&bytes[..bytes.len().min(AUTH_HEAD - h.len())]);
+                    h.extend_from_slice(&bytes[..bytes.len().min(HEAD - h.len())]);
                     if let Some(p) = h[from..].windows(4).position(|w| w == b"\r\n\r\n") {
                         h.truncate(from + p + 4);
                     }
@@ -1043,18 +1110,32 @@ impl Handler<Server> for Session<'_> {
                 {
                     self.data_error = Some(e);
                 }
-                // An authenticated user's header, parsed once for both of
-                // its readers: the MT-Priority field and the DKIM From.
-                let head = self.auth_head.take();
+                // The header, parsed once for all its readers: an
+                // authenticated user's MT-Priority field and DKIM From;
+                // the DKIM signatures of anybody else's message; result
+                // fields that claim to be ours in either.
+                let head = self.head.take();
                 let header = head.as_deref().map(mailwire::message::HeaderSection::parse);
-                if let (Some(tx), Some(header)) = (tx.as_mut(), header.as_ref()) {
-                    self.header_priority(tx, &mut inc, header);
-                }
+                // Shorter than the limit: the whole message was seen.
+                let whole = head
+                    .as_ref()
+                    .is_some_and(|h| h.len() < HEAD || h.ends_with(b"\r\n\r\n"));
                 if let (Some(tx), Some(header)) = (tx.as_ref(), header.as_ref())
                     && self.data_error.is_none()
-                    && let Err(e) = self.dkim_sign(tx, &mut inc, header)
+                    && let Err(e) = self.authentication_results(tx, &mut inc, header, whole)
                 {
                     self.data_error = Some(e);
+                }
+                if self.user.is_some() {
+                    if let (Some(tx), Some(header)) = (tx.as_mut(), header.as_ref()) {
+                        self.header_priority(tx, &mut inc, header);
+                    }
+                    if let (Some(tx), Some(header)) = (tx.as_ref(), header.as_ref())
+                        && self.data_error.is_none()
+                        && let Err(e) = self.dkim_sign(tx, &mut inc, header)
+                    {
+                        self.data_error = Some(e);
+                    }
                 }
                 let r = match (tx, inc, self.data_error.take()) {
                     // Every recipient was a loop, bounced.

@@ -18,7 +18,7 @@ pub struct TinyDns {
 pub enum Rr {
     Mx(u16, &'static str),
     A([u8; 4]),
-    /// One TXT record of one string (at most 255 octets).
+    /// One TXT record (in strings of at most 255 octets).
     Txt(&'static str),
 }
 
@@ -136,8 +136,13 @@ impl TinyDns {
                             1
                         }
                         Rr::Txt(text) => {
-                            rdata.push(text.len() as u8);
-                            rdata.extend_from_slice(text.as_bytes());
+                            // One character-string holds 255 octets; a
+                            // longer text (a DKIM RSA key) takes several,
+                            // which resolvers join.
+                            for chunk in text.as_bytes().chunks(255) {
+                                rdata.push(chunk.len() as u8);
+                                rdata.extend_from_slice(chunk);
+                            }
                             16
                         }
                     };
