@@ -3,7 +3,8 @@ smtplib appears without a reload; open it; download its attachment and
 compare the bytes; search, sort and flag; reply; the reply arrives at the
 other account (over IMAP); forward with an uploaded file; save a draft;
 move to a folder and delete. Screenshots of the login, list, message and
-compose views."""
+compose views; several messages ticked in the list and marked read,
+moved, deleted; a folder made, renamed and deleted on the folder page."""
 
 import email
 import email.policy
@@ -210,6 +211,72 @@ def test(browser):
     page.goto(URL + "/mail?f=Trash")
     check(page.locator("#list tr", has_text=subject).count() == 0, "deleted from Trash: gone")
     check(len(imap_find(ALICE, ALICE_PW, "Trash", subject, timeout=0)) == 0, "gone over IMAP too")
+    # Several messages at once: two ticked in the list and marked read,
+    # then moved to a folder made on the folder page, which is renamed,
+    # emptied with "select all" and deleted.
+    for i in range(2):
+        send(plain("Carol Jones <carol@example.org>", f"Bulk {i} {tag}", "Bulk.", time.time()),
+             [f"{ALICE}@{DOMAIN}"])
+    bulk_rows = [f"Bulk {i} {tag}" for i in range(2)]
+    page.goto(URL + "/mail?f=INBOX")
+    for text in bulk_rows:
+        page.locator("#list tr", has_text=text).wait_for()
+    for text in bulk_rows:
+        page.locator("#list tr", has_text=text).locator("input[name=u]").check()
+    page.select_option("#op", "read")
+    page.click("#bulk .bulk button[type=submit]")
+    page.wait_for_url("**/mail?f=INBOX")
+    for text in bulk_rows:
+        check("unread" not in (page.locator("#list tr", has_text=text).get_attribute("class") or ""),
+              f"ticked and marked read: {text}")
+
+    page.click("text=Manage folders")
+    page.wait_for_url("**/folders")
+    made = f"Bulk é {tag}"
+    page.fill("#new", made)
+    page.click("form.create button")
+    page.wait_for_url("**/folders")
+    check(page.locator("table.folders tr", has_text=made).count() == 1, "a folder made on the folder page")
+    check(page.locator("table.folders tr", has_text="Trash").locator("button").count() == 0,
+          "the special folders cannot be renamed or deleted")
+    shot(page, "folders.png")
+
+    page.goto(URL + "/mail?f=INBOX")
+    for text in bulk_rows:
+        page.locator("#list tr", has_text=text).locator("input[name=u]").check()
+    page.select_option("#op", "move")
+    page.select_option("#to", label=made)
+    page.click("#bulk .bulk button[type=submit]")
+    page.wait_for_url("**/mail?f=INBOX")
+    check(page.locator("#list tr", has_text=f"Bulk 0 {tag}").count() == 0
+          and page.locator("#list tr", has_text=f"Bulk 1 {tag}").count() == 0, "both moved out of INBOX")
+
+    page.goto(URL + "/folders")
+    row = page.locator("table.folders tr", has_text=made)
+    check(row.locator("td", has_text="2").count() >= 1, "the new folder holds both")
+    check(row.locator("button", has_text="Delete").is_disabled(), "a folder with messages cannot be deleted")
+    kept = f"Kept-{tag}"
+    row.locator("input[name=to]").fill(kept)
+    row.locator("button", has_text="Rename").click()
+    page.wait_for_url("**/folders")
+    check(page.locator("table.folders tr", has_text=made).count() == 0
+          and page.locator("table.folders tr", has_text=kept).count() == 1, "renamed")
+    check(len(imap_find(ALICE, ALICE_PW, kept, f"Bulk 1 {tag}")) == 1, "the renamed folder over IMAP")
+
+    page.locator("table.folders tr", has_text=kept).locator("a").click()
+    page.wait_for_url("**/mail?f=*")
+    page.check("#pick-all")
+    check(page.locator("#list input[name=u]:checked").count() == 2, "select all ticks the page's messages")
+    page.select_option("#op", "delete")
+    page.click("#bulk .bulk button[type=submit]")
+    page.wait_for_url("**/mail?f=*")
+    check(page.locator("#list tbody tr").count() == 0, "the folder emptied (to Trash)")
+    page.goto(URL + "/mail?f=Trash")
+    check(page.locator("#list tr", has_text=f"Bulk 0 {tag}").count() == 1, "the deleted ones are in Trash")
+    page.goto(URL + "/folders")
+    page.locator("table.folders tr", has_text=kept).locator("button", has_text="Delete").click()
+    page.wait_for_url("**/folders")
+    check(page.locator("table.folders tr", has_text=kept).count() == 0, "the empty folder deleted")
     log("functional: all done")
 
 

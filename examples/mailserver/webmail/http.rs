@@ -181,6 +181,8 @@ fn router(ctx: Ctx) -> Router {
         .route("/mail", get(list))
         .route("/poll", get(poll))
         .route("/action", post(action))
+        .route("/bulk", post(bulk))
+        .route("/folders", get(folders_page).post(folders_action))
         .merge(super::view::routes())
         .merge(super::unsubscribe::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -506,9 +508,12 @@ async fn list(State(ctx): State<Ctx>, user: User, Query(p): Query<ListParams>) -
         Ok(v) => v,
         Err(r) => return r,
     };
-    let main = pages::list(&folder, &q, &listing, version);
     let title = pages::folder_label(&folder);
-    frame_page(&ctx, &user, Some(folder.clone()), &title, |_| main).await
+    let csrf = user.csrf.clone();
+    frame_page(&ctx, &user, Some(folder.clone()), &title, |folders| {
+        pages::list(&folder, &q, &listing, version, folders, &csrf)
+    })
+    .await
 }
 
 #[derive(Debug, Deserialize)]
@@ -555,42 +560,136 @@ struct ActionForm {
     to: Option<String>,
 }
 
-/// Flag, read/unread, move and delete (to Trash) on one message.
+/// The actions of the message view and the list: read, unread, flag,
+/// unflag, move (to `to`) and delete (to Trash) on messages of folder `f`.
+fn apply(
+    shared: &Shared,
+    user: &str,
+    f: &str,
+    uids: &[u32],
+    op: &str,
+    to: Option<&str>,
+) -> Result<(), WebError> {
+    let mail = &shared.store.mail;
+    match op {
+        "read" => mailbox::set_flag(mail, user, f, uids, SystemFlags::SEEN, true),
+        "unread" => mailbox::set_flag(mail, user, f, uids, SystemFlags::SEEN, false),
+        "flag" => mailbox::set_flag(mail, user, f, uids, SystemFlags::FLAGGED, true),
+        "unflag" => mailbox::set_flag(mail, user, f, uids, SystemFlags::FLAGGED, false),
+        "move" => {
+            let to = to.ok_or_else(|| WebError::Refused("no folder to move to".into()))?;
+            mailbox::move_to(shared, user, f, uids, to)
+        }
+        "delete" => mailbox::delete(shared, user, f, uids),
+        _ => Err(WebError::Refused("unknown action".into())),
+    }
+}
+
+/// One action on one message, from its view.
 async fn action(State(ctx): State<Ctx>, user: User, Form(a): Form<ActionForm>) -> Response {
     if !user.token_ok(&a.csrf) {
         return forbidden();
     }
     let app = ctx.app.clone();
     let (name, f, op, to, uid) = (user.name.clone(), a.f.clone(), a.op.clone(), a.to, a.uid);
-    let done =
-        blocking(move || {
-            let shared = &app.shared;
-            let mail = &shared.store.mail;
-            match op.as_str() {
-                "read" => {
-                    mailbox::set_flag(mail, &name, &f, uid, SystemFlags::SEEN, true).map(|_| true)
-                }
-                // Back to the list: the message page would mark it read.
-                "unread" => {
-                    mailbox::set_flag(mail, &name, &f, uid, SystemFlags::SEEN, false).map(|_| false)
-                }
-                "flag" => mailbox::set_flag(mail, &name, &f, uid, SystemFlags::FLAGGED, true)
-                    .map(|_| true),
-                "unflag" => mailbox::set_flag(mail, &name, &f, uid, SystemFlags::FLAGGED, false)
-                    .map(|_| true),
-                "move" => {
-                    let to = to.ok_or_else(|| WebError::Refused("no folder to move to".into()))?;
-                    mailbox::move_to(shared, &name, &f, uid, &to).map(|_| false)
-                }
-                "delete" => mailbox::delete(shared, &name, &f, uid).map(|_| false),
-                _ => Err(WebError::Refused("unknown action".into())),
-            }
-        })
-        .await;
+    let done = blocking(move || apply(&app.shared, &name, &f, &[uid], &op, to.as_deref())).await;
     match done {
-        // Back to the message, or to its folder's list.
-        Ok(true) => redirect(&format!("/msg?f={}&uid={}", pages::url(&a.f), a.uid)),
-        Ok(false) => redirect(&format!("/mail?f={}", pages::url(&a.f))),
+        // Back to the message, or to its folder's list (for "unread":
+        // the message page would mark it read again).
+        Ok(()) if matches!(a.op.as_str(), "read" | "flag" | "unflag") => {
+            redirect(&format!("/msg?f={}&uid={}", pages::url(&a.f), a.uid))
+        }
+        Ok(()) => redirect(&format!("/mail?f={}", pages::url(&a.f))),
+        Err(r) => r,
+    }
+}
+
+/// The most messages one list action takes (a page holds fewer).
+const MAX_BULK: usize = 1000;
+
+/// One action on the messages ticked in a folder's list (`u`, repeated),
+/// then back to the list.
+async fn bulk(
+    State(ctx): State<Ctx>,
+    user: User,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if !user.token_ok(&get("csrf").unwrap_or_default()) {
+        return forbidden();
+    }
+    let Some(f) = get("f") else {
+        return failure(WebError::Refused("no folder".into()));
+    };
+    let uids: Vec<u32> = pairs
+        .iter()
+        .filter(|(n, _)| n == "u")
+        .filter_map(|(_, v)| v.parse().ok())
+        .take(MAX_BULK)
+        .collect();
+    let back = format!("/mail?f={}", pages::url(&f));
+    if uids.is_empty() {
+        return redirect(&back);
+    }
+    let (app, name, op, to) = (ctx.app.clone(), user.name.clone(), get("op"), get("to"));
+    let done = blocking(move || {
+        apply(
+            &app.shared,
+            &name,
+            &f,
+            &uids,
+            op.as_deref().unwrap_or(""),
+            to.as_deref(),
+        )
+    })
+    .await;
+    match done {
+        Ok(()) => redirect(&back),
+        Err(r) => r,
+    }
+}
+
+/// The folder management page: create, rename and delete folders.
+async fn folders_page(State(ctx): State<Ctx>, user: User) -> Response {
+    let csrf = user.csrf.clone();
+    frame_page(&ctx, &user, None, "Folders", |folders| {
+        pages::folders(folders, &csrf)
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+struct FolderForm {
+    #[serde(default)]
+    csrf: String,
+    op: String,
+    /// The folder acted on (stored name), or the new one's name as typed.
+    name: String,
+    /// The new name as typed (rename).
+    to: Option<String>,
+}
+
+/// Creates, renames or deletes a folder, then back to the folder page.
+async fn folders_action(State(ctx): State<Ctx>, user: User, Form(a): Form<FolderForm>) -> Response {
+    if !user.token_ok(&a.csrf) {
+        return forbidden();
+    }
+    let (app, name) = (ctx.app.clone(), user.name.clone());
+    let done = blocking(move || {
+        let mail = &app.shared.store.mail;
+        match a.op.as_str() {
+            "create" => mailbox::create_folder(mail, &name, &a.name).map(drop),
+            "rename" => {
+                let to = a.to.as_deref().unwrap_or("");
+                mailbox::rename_folder(mail, &name, &a.name, to).map(drop)
+            }
+            "delete" => mailbox::delete_folder(mail, &name, &a.name),
+            _ => Err(WebError::Refused("unknown action".into())),
+        }
+    })
+    .await;
+    match done {
+        Ok(()) => redirect("/folders"),
         Err(r) => r,
     }
 }

@@ -57,6 +57,7 @@ impl From<StoreError> for WebError {
 pub(crate) struct FolderInfo {
     pub(crate) name: String,
     pub(crate) unread: usize,
+    pub(crate) total: usize,
 }
 
 /// Every folder of `user` with its counts, INBOX first.
@@ -72,9 +73,87 @@ pub(crate) fn folders(mail: &MailStore, user: &str) -> Result<Vec<FolderInfo>, W
             .iter()
             .filter(|m| !m.flags.system.contains(SystemFlags::SEEN))
             .count();
-        out.push(FolderInfo { name, unread });
+        out.push(FolderInfo {
+            name,
+            unread,
+            total: snap.messages.len(),
+        });
     }
     Ok(out)
+}
+
+/// Whether a folder is one the webmail lets people rename or delete: not
+/// INBOX and not one of the special-use folders every account has.
+pub(crate) fn is_own_folder(name: &str) -> bool {
+    !name.eq_ignore_ascii_case("INBOX") && MailStore::special_use(name).is_none()
+}
+
+/// A folder name as typed (Unicode, `.` between levels) in the store's
+/// form (IMAP's modified UTF-7, RFC 3501 §5.1.3).
+fn stored_name(typed: &str) -> Result<String, WebError> {
+    let typed = typed.trim();
+    if typed.is_empty() {
+        return Err(WebError::Refused("a folder needs a name".into()));
+    }
+    Ok(mailwire::imap::encode_utf7(typed))
+}
+
+/// Creates a folder (subscribed, so IMAP clients show it too); returns
+/// its stored name.
+pub(crate) fn create_folder(mail: &MailStore, user: &str, typed: &str) -> Result<String, WebError> {
+    let name = stored_name(typed)?;
+    mail.create(user, &name).map_err(|e| match e {
+        StoreError::BadName => WebError::Refused(
+            "not a folder name: no '/', no empty level, no level starting with '.'".into(),
+        ),
+        other => other.into(),
+    })?;
+    mail.subscribe(user, &name, true)?;
+    Ok(name)
+}
+
+/// Renames one of the user's own folders (with its children); the
+/// subscription follows.
+pub(crate) fn rename_folder(
+    mail: &MailStore,
+    user: &str,
+    from: &str,
+    typed: &str,
+) -> Result<String, WebError> {
+    if !is_own_folder(from) {
+        return Err(WebError::Refused("this folder cannot be renamed".into()));
+    }
+    let to = stored_name(typed)?;
+    if !is_own_folder(&to) {
+        return Err(WebError::Refused(
+            "that name belongs to a standard folder".into(),
+        ));
+    }
+    mail.rename(user, from, &to).map_err(|e| match e {
+        StoreError::BadName => WebError::Refused("not a folder name".into()),
+        other => other.into(),
+    })?;
+    if mail.subscriptions(user)?.iter().any(|s| s == from) {
+        mail.subscribe(user, from, false)?;
+        mail.subscribe(user, &to, true)?;
+    }
+    Ok(to)
+}
+
+/// Deletes one of the user's own folders when it is empty (the webmail
+/// never throws messages away with a folder: move or delete them first).
+pub(crate) fn delete_folder(mail: &MailStore, user: &str, name: &str) -> Result<(), WebError> {
+    if !is_own_folder(name) {
+        return Err(WebError::Refused("this folder cannot be deleted".into()));
+    }
+    if !mail.folder(user, name)?.sync(false)?.messages.is_empty() {
+        return Err(WebError::Refused(
+            "the folder is not empty: move or delete its messages first".into(),
+        ));
+    }
+    mail.delete(user, name)?;
+    mail.subscribe(user, name, false)?;
+    Ok(())
 }
 
 /// The order of the message list.
@@ -289,46 +368,67 @@ pub(crate) fn load(
 
 /// The record of a UID in a folder.
 fn find(folder: &Folder, uid: u32) -> Result<MsgFile, WebError> {
-    folder
-        .sync(false)?
-        .messages
+    find_all(folder, &[uid])?
         .into_iter()
-        .find(|m| m.uid == uid)
+        .next()
         .ok_or(WebError::NotFound)
 }
 
-/// Sets (`on`) or clears a system flag of a message.
+/// The records of these UIDs in a folder, in UID order (one read of the
+/// folder); those gone meanwhile are left out, [`WebError::NotFound`] when
+/// every one is.
+fn find_all(folder: &Folder, uids: &[u32]) -> Result<Vec<MsgFile>, WebError> {
+    let found: Vec<MsgFile> = folder
+        .sync(false)?
+        .messages
+        .into_iter()
+        .filter(|m| uids.contains(&m.uid))
+        .collect();
+    if found.is_empty() {
+        return Err(WebError::NotFound);
+    }
+    Ok(found)
+}
+
+/// Sets (`on`) or clears a system flag of these messages.
 pub(crate) fn set_flag(
     mail: &MailStore,
     user: &str,
     name: &str,
-    uid: u32,
+    uids: &[u32],
     flag: SystemFlags,
     on: bool,
 ) -> Result<(), WebError> {
     let folder = mail.folder(user, name)?;
-    let m = find(&folder, uid)?;
-    if m.flags.system.contains(flag) == on {
+    let found = find_all(&folder, uids)?;
+    let changes: Vec<(&MsgFile, _)> = found
+        .iter()
+        .filter(|m| m.flags.system.contains(flag) != on)
+        .map(|m| {
+            let mut flags = m.flags.clone();
+            if on {
+                flags.system.insert(flag);
+            } else {
+                flags.system.remove(flag);
+            }
+            (m, flags)
+        })
+        .collect();
+    if changes.is_empty() {
         return Ok(());
     }
-    let mut flags = m.flags.clone();
-    if on {
-        flags.system.insert(flag);
-    } else {
-        flags.system.remove(flag);
-    }
-    folder.set_flags(&[(&m, flags)])?;
+    folder.set_flags(&changes)?;
     mail.notify(&folder.dir);
     Ok(())
 }
 
-/// Moves a message to another folder of the same user (IMAP MOVE's way:
-/// the file is renamed over, then its old record expunged).
+/// Moves messages to another folder of the same user (IMAP MOVE's way:
+/// the files are renamed over, then their old records expunged).
 pub(crate) fn move_to(
     shared: &Shared,
     user: &str,
     from: &str,
-    uid: u32,
+    uids: &[u32],
     to: &str,
 ) -> Result<(), WebError> {
     let mail = &shared.store.mail;
@@ -337,42 +437,66 @@ pub(crate) fn move_to(
     if src.dir == dest.dir {
         return Ok(());
     }
-    let m = find(&src, uid)?;
-    let path = src.find(&m).ok_or(WebError::NotFound)?;
-    let size = match m.size() {
-        Some(s) => s,
-        None => fs::metadata(&path)?.len(),
-    };
-    let wire = match m.wire_size() {
-        Some(w) => w,
-        None => WireSize::of(&fs::read(&path)?),
-    };
-    let base = new_base(&shared.store.cfg.hostname, size, wire);
-    let (_, uids) = dest.move_in(&[(path, base, m.flags.clone())])?;
-    if uids.first().copied().flatten().is_none() {
+    let found = find_all(&src, uids)?;
+    let mut items = Vec::with_capacity(found.len());
+    let mut moving = Vec::with_capacity(found.len());
+    for m in &found {
+        // Gone since the folder was read: nothing to move.
+        let Some(path) = src.find(m) else { continue };
+        let size = match m.size() {
+            Some(s) => s,
+            None => fs::metadata(&path)?.len(),
+        };
+        let wire = match m.wire_size() {
+            Some(w) => w,
+            None => WireSize::of(&fs::read(&path)?),
+        };
+        let base = new_base(&shared.store.cfg.hostname, size, wire);
+        items.push((path, base, m.flags.clone()));
+        moving.push(m);
+    }
+    let (_, given) = dest.move_in(&items)?;
+    // Only the ones that arrived leave their old record.
+    let moved: Vec<&MsgFile> = moving
+        .into_iter()
+        .zip(given)
+        .filter_map(|(m, uid)| uid.map(|_| m))
+        .collect();
+    if moved.is_empty() {
         return Err(WebError::NotFound);
     }
-    src.expunge(&[&m])?;
+    src.expunge(&moved)?;
     mail.notify(&dest.dir);
     mail.notify(&src.dir);
     Ok(())
 }
 
-/// Removes a message for good.
-pub(crate) fn expunge(mail: &MailStore, user: &str, name: &str, uid: u32) -> Result<(), WebError> {
+/// Removes messages for good.
+pub(crate) fn expunge(
+    mail: &MailStore,
+    user: &str,
+    name: &str,
+    uids: &[u32],
+) -> Result<(), WebError> {
     let folder = mail.folder(user, name)?;
-    let m = find(&folder, uid)?;
-    folder.expunge(&[&m])?;
+    let found = find_all(&folder, uids)?;
+    let refs: Vec<&MsgFile> = found.iter().collect();
+    folder.expunge(&refs)?;
     mail.notify(&folder.dir);
     Ok(())
 }
 
-/// Deletes a message: to Trash, or for good when it is in Trash already.
-pub(crate) fn delete(shared: &Shared, user: &str, name: &str, uid: u32) -> Result<(), WebError> {
+/// Deletes messages: to Trash, or for good when they are in Trash already.
+pub(crate) fn delete(
+    shared: &Shared,
+    user: &str,
+    name: &str,
+    uids: &[u32],
+) -> Result<(), WebError> {
     if MailStore::special_use(name) == Some("Trash") {
-        return expunge(&shared.store.mail, user, name, uid);
+        return expunge(&shared.store.mail, user, name, uids);
     }
-    move_to(shared, user, name, uid, "Trash")
+    move_to(shared, user, name, uids, "Trash")
 }
 
 /// Adds a message to a folder with these flags (IMAP APPEND's way: a
@@ -588,9 +712,9 @@ mod tests {
             .unwrap()
             .rows[0]
             .uid;
-        set_flag(&mail, "u", "INBOX", uid, SystemFlags::SEEN, true).unwrap();
+        set_flag(&mail, "u", "INBOX", &[uid], SystemFlags::SEEN, true).unwrap();
         assert_eq!(unread(&mail), 1);
-        set_flag(&mail, "u", "INBOX", uid, SystemFlags::FLAGGED, true).unwrap();
+        set_flag(&mail, "u", "INBOX", &[uid], SystemFlags::FLAGGED, true).unwrap();
         let (m, raw) = load(&mail, "u", "INBOX", uid).unwrap();
         assert!(m.flags.system.contains(SystemFlags::FLAGGED));
         assert!(raw.starts_with(b"From: a@x.test"));
@@ -606,6 +730,126 @@ mod tests {
             load(&mail, "other", "INBOX", uid),
             Err(WebError::NotFound)
         ));
+    }
+
+    /// The list's actions on several messages at once: the ones gone
+    /// meanwhile are left out, none left is NotFound.
+    #[test]
+    fn actions_on_several_messages() {
+        let mail = store_with(
+            "bulk",
+            &[
+                ("a@x.test", "one", ""),
+                ("a@x.test", "two", ""),
+                ("a@x.test", "three", ""),
+            ],
+        );
+        let rows = || {
+            list(&mail, "u", "INBOX", &ListQuery::default())
+                .unwrap()
+                .rows
+        };
+        let uids: Vec<u32> = rows().iter().map(|r| r.uid).collect();
+        set_flag(
+            &mail,
+            "u",
+            "INBOX",
+            &[uids[0], uids[2], 999],
+            SystemFlags::SEEN,
+            true,
+        )
+        .unwrap();
+        let seen: Vec<bool> = rows().iter().map(|r| r.seen).collect();
+        assert_eq!(seen.iter().filter(|s| **s).count(), 2);
+        expunge(&mail, "u", "INBOX", &[uids[0], uids[1]]).unwrap();
+        assert_eq!(rows().len(), 1);
+        assert!(matches!(
+            expunge(&mail, "u", "INBOX", &[uids[0], 999]),
+            Err(WebError::NotFound)
+        ));
+    }
+
+    /// Folders made, renamed (subscription following) and deleted from
+    /// the webmail; INBOX, the special folders and non-empty folders are
+    /// kept.
+    #[test]
+    fn folder_management() {
+        let mail = store_with("folders", &[("a@x.test", "one", "")]);
+        let names = || -> Vec<String> {
+            folders(&mail, "u")
+                .unwrap()
+                .into_iter()
+                .map(|f| f.name)
+                .collect()
+        };
+        assert_eq!(create_folder(&mail, "u", " Café ").unwrap(), "Caf&AOk-");
+        assert!(names().contains(&"Caf&AOk-".to_string()));
+        assert!(
+            mail.subscriptions("u")
+                .unwrap()
+                .contains(&"Caf&AOk-".to_string())
+        );
+        assert!(matches!(
+            create_folder(&mail, "u", "Café"),
+            Err(WebError::Refused(_))
+        ));
+        assert!(matches!(
+            create_folder(&mail, "u", "a/b"),
+            Err(WebError::Refused(_))
+        ));
+        assert!(matches!(
+            create_folder(&mail, "u", "  "),
+            Err(WebError::Refused(_))
+        ));
+        assert_eq!(
+            rename_folder(&mail, "u", "Caf&AOk-", "Projects.2026").unwrap(),
+            "Projects.2026"
+        );
+        let subs = mail.subscriptions("u").unwrap();
+        assert!(
+            subs.contains(&"Projects.2026".to_string()) && !subs.contains(&"Caf&AOk-".to_string())
+        );
+        for refused in ["INBOX", "Trash", "Sent"] {
+            assert!(matches!(
+                rename_folder(&mail, "u", refused, "X"),
+                Err(WebError::Refused(_))
+            ));
+            assert!(matches!(
+                delete_folder(&mail, "u", refused),
+                Err(WebError::Refused(_))
+            ));
+        }
+        assert!(matches!(
+            rename_folder(&mail, "u", "Projects.2026", "Trash"),
+            Err(WebError::Refused(_))
+        ));
+        // Not empty: kept.
+        let uid = list(&mail, "u", "INBOX", &ListQuery::default())
+            .unwrap()
+            .rows[0]
+            .uid;
+        let inbox = mail.folder("u", "INBOX").unwrap();
+        let m = find(&inbox, uid).unwrap();
+        let dest = mail.folder("u", "Projects.2026").unwrap();
+        dest.move_in(&[(
+            inbox.find(&m).unwrap(),
+            new_base("h", 1, 1),
+            m.flags.clone(),
+        )])
+        .unwrap();
+        assert!(matches!(
+            delete_folder(&mail, "u", "Projects.2026"),
+            Err(WebError::Refused(_))
+        ));
+        expunge(&mail, "u", "Projects.2026", &[1]).unwrap();
+        delete_folder(&mail, "u", "Projects.2026").unwrap();
+        assert!(!names().contains(&"Projects.2026".to_string()));
+        assert!(
+            !mail
+                .subscriptions("u")
+                .unwrap()
+                .contains(&"Projects.2026".to_string())
+        );
     }
 
     #[test]

@@ -94,7 +94,48 @@ pub(crate) fn folder_nav(folders: &[FolderInfo], current: Option<&str>) -> Strin
             esc(&folder_label(&f.name))
         );
     }
-    o.push_str("</ul></nav>");
+    o.push_str(r#"</ul><p class="manage"><a href="/folders">Manage folders</a></p></nav>"#);
+    o
+}
+
+/// The folder management page: a new folder; rename or delete (when
+/// empty) each of the user's own folders.
+pub(crate) fn folders(folders: &[FolderInfo], csrf: &str) -> String {
+    let mut o = format!(
+        r#"<section id="manage"><h1>Folders</h1>
+<form method="post" action="/folders" class="create">{}<input type="hidden" name="op" value="create">
+<label for="new">New folder</label> <input id="new" name="name" required maxlength="200">
+<button type="submit">Create</button></form>
+<p class="hint">A "." in a name makes a folder inside another (Projects.2026).</p>
+<table class="folders"><thead><tr><th scope="col">Folder</th><th scope="col">Messages</th><th scope="col">Rename</th><th scope="col">Delete</th></tr></thead><tbody>"#,
+        csrf_field(csrf)
+    );
+    for f in folders {
+        let label = esc(&folder_label(&f.name));
+        let _ = write!(
+            o,
+            r#"<tr><td><a href="/mail?f={}">{label}</a></td><td>{}</td>"#,
+            url(&f.name),
+            f.total
+        );
+        if super::mailbox::is_own_folder(&f.name) {
+            let _ = write!(
+                o,
+                r#"<td><form method="post" action="/folders" class="inline">{csrf}<input type="hidden" name="op" value="rename"><input type="hidden" name="name" value="{name}"><input name="to" value="{label}" aria-label="New name for {label}" required maxlength="200"> <button type="submit">Rename</button></form></td>
+<td><form method="post" action="/folders" class="inline">{csrf}<input type="hidden" name="op" value="delete"><input type="hidden" name="name" value="{name}"><button type="submit"{disabled}>Delete</button></form></td></tr>"#,
+                csrf = csrf_field(csrf),
+                name = esc(&f.name),
+                disabled = if f.total > 0 {
+                    r#" disabled title="Not empty""#
+                } else {
+                    ""
+                },
+            );
+        } else {
+            o.push_str("<td></td><td></td></tr>");
+        }
+    }
+    o.push_str("</tbody></table></section>");
     o
 }
 
@@ -165,7 +206,15 @@ fn list_url(folder: &str, q: &ListQuery, sort: Sort, ascending: bool, page: usiz
 
 /// The message list of a folder. `version` is the folder's change
 /// counter: the script waits for it to move, then reloads the list.
-pub(crate) fn list(folder: &str, q: &ListQuery, l: &Listing, version: u64) -> String {
+/// `folders` are the move targets of the actions on ticked messages.
+pub(crate) fn list(
+    folder: &str,
+    q: &ListQuery,
+    l: &Listing,
+    version: u64,
+    folders: &[FolderInfo],
+    csrf: &str,
+) -> String {
     let mut o = format!(
         r#"<section id="list" data-folder="{}" data-version="{version}">
 <h1>{}</h1>
@@ -209,9 +258,33 @@ pub(crate) fn list(folder: &str, q: &ListQuery, l: &Listing, version: u64) -> St
     if l.rows.is_empty() {
         o.push_str(r#"<p class="empty">No messages.</p>"#);
     } else {
+        // The ticked messages (`u`) go to /bulk with one action.
         let _ = write!(
             o,
-            r#"<table class="messages"><thead><tr><th scope="col">{}</th><th scope="col">{}</th><th scope="col" class="date">{}</th></tr></thead><tbody>"#,
+            r#"<form method="post" action="/bulk" id="bulk">{}<input type="hidden" name="f" value="{}">
+<div class="bulk"><label for="op">Selected:</label> <select id="op" name="op">
+<option value="read">Mark read</option><option value="unread">Mark unread</option>
+<option value="flag">Flag</option><option value="unflag">Unflag</option>
+<option value="delete">Delete</option><option value="move">Move to folder:</option></select>
+<label for="to" class="visually-hidden">Folder</label> <select id="to" name="to">"#,
+            csrf_field(csrf),
+            esc(folder)
+        );
+        for f in folders
+            .iter()
+            .filter(|f| !f.name.eq_ignore_ascii_case(folder))
+        {
+            let _ = write!(
+                o,
+                r#"<option value="{}">{}</option>"#,
+                esc(&f.name),
+                esc(&folder_label(&f.name))
+            );
+        }
+        let _ = write!(
+            o,
+            r#"</select> <button type="submit">Apply</button></div>
+<table class="messages"><thead><tr><th scope="col" class="pick"><input type="checkbox" id="pick-all" aria-label="Select all"></th><th scope="col">{}</th><th scope="col">{}</th><th scope="col" class="date">{}</th></tr></thead><tbody>"#,
             head_link(Sort::From, "From"),
             head_link(Sort::Subject, "Subject"),
             head_link(Sort::Date, "Date")
@@ -231,8 +304,9 @@ pub(crate) fn list(folder: &str, q: &ListQuery, l: &Listing, version: u64) -> St
             };
             let _ = write!(
                 o,
-                r#"<tr class="{}" data-uid="{}"><td class="from">{}</td><td class="subject"><a href="/msg?f={}&amp;uid={}">{}{}</a></td><td class="date">{}</td></tr>"#,
+                r#"<tr class="{}" data-uid="{}"><td class="pick"><input type="checkbox" name="u" value="{}" aria-label="Select"></td><td class="from">{}</td><td class="subject"><a href="/msg?f={}&amp;uid={}">{}{}</a></td><td class="date">{}</td></tr>"#,
                 cls.join(" "),
+                r.uid,
                 r.uid,
                 esc(&r.from),
                 url(folder),
@@ -242,7 +316,7 @@ pub(crate) fn list(folder: &str, q: &ListQuery, l: &Listing, version: u64) -> St
                 short_date(&r.date)
             );
         }
-        o.push_str("</tbody></table>");
+        o.push_str("</tbody></table></form>");
     }
     let pages = l.matched.div_ceil(PAGE).max(1);
     if pages > 1 {
@@ -299,6 +373,31 @@ mod tests {
     }
 
     #[test]
+    fn folder_page_offers_only_own_folders() {
+        let folder = |name: &str, total| FolderInfo {
+            name: name.into(),
+            unread: 0,
+            total,
+        };
+        let html = folders(
+            &[
+                folder("INBOX", 3),
+                folder("Trash", 0),
+                folder("Projects", 0),
+                folder("Caf&AOk-", 2),
+            ],
+            "t",
+        );
+        // Rename and delete forms for the user's own folders only.
+        assert_eq!(html.matches(r#"value="rename""#).count(), 2, "{html}");
+        assert!(!html.contains(r#"name="name" value="INBOX""#));
+        assert!(!html.contains(r#"name="name" value="Trash""#));
+        // The label is the decoded name; deleting a non-empty one is off.
+        assert!(html.contains(r#"value="Café""#), "{html}");
+        assert_eq!(html.matches("disabled").count(), 1, "{html}");
+    }
+
+    #[test]
     fn list_escapes_message_fields() {
         let l = Listing {
             rows: vec![super::super::mailbox::Row {
@@ -311,11 +410,30 @@ mod tests {
             }],
             matched: 1,
         };
-        let html = list("INBOX", &ListQuery::default(), &l, 3);
+        let folder = |name: &str, total| FolderInfo {
+            name: name.into(),
+            unread: 0,
+            total,
+        };
+        let folders = [folder("INBOX", 1), folder("\"><b>x", 0)];
+        let html = list("INBOX", &ListQuery::default(), &l, 3, &folders, "tok\"en");
         assert!(!html.contains("<script>"));
         assert!(!html.contains("<img"));
+        assert!(!html.contains("<b>"));
         assert!(html.contains(r#"class="unread""#));
         assert!(html.contains(r#"data-version="3""#));
+        // The ticked messages go to /bulk, with the token; the folder
+        // itself is no move target.
+        assert!(html.contains(r#"<input type="checkbox" name="u" value="7""#));
+        assert!(
+            html.contains(r#"name="csrf" value="tok&quot;en""#),
+            "{html}"
+        );
+        assert!(!html.contains(r#"<option value="INBOX">"#));
+        assert!(
+            html.contains(r#"<option value="&quot;&gt;&lt;b&gt;x">"#),
+            "{html}"
+        );
         assert_eq!(
             short_date("2024-01-03 10:00"),
             r#"<span class="year">2024-</span>01-03 10:00"#

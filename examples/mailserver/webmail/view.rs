@@ -79,7 +79,7 @@ async fn message(State(ctx): State<Ctx>, user: User, Query(p): Query<MsgParams>)
         let mail = &app.shared.store.mail;
         let (m, raw) = mailbox::load(mail, &name, &f, uid)?;
         if !m.flags.system.contains(SystemFlags::SEEN) {
-            mailbox::set_flag(mail, &name, &f, uid, SystemFlags::SEEN, true)?;
+            mailbox::set_flag(mail, &name, &f, &[uid], SystemFlags::SEEN, true)?;
         }
         let flagged = m.flags.system.contains(SystemFlags::FLAGGED);
         Ok((flagged, view_of(&raw, &f, uid, images)))
@@ -584,7 +584,7 @@ async fn send(
         // The old draft goes once its replacement is stored or sent.
         let drop_old = |mail: &MailStore| {
             if let Some((f, uid)) = &origin.draft {
-                let _ = mailbox::expunge(mail, &name, f, *uid);
+                let _ = mailbox::expunge(mail, &name, f, &[*uid]);
             }
         };
         let token = super::session::token().map_err(|e| WebError::Io(std::io::Error::other(e)))?;
@@ -627,7 +627,7 @@ async fn send(
                 &shared.store.mail,
                 &name,
                 f,
-                *uid,
+                &[*uid],
                 SystemFlags::ANSWERED,
                 true,
             );

@@ -1,8 +1,9 @@
 // mailwire webmail: the only script (no inline script is allowed by the
 // page's Content-Security-Policy). It waits on /poll for the shown
 // folder's change counter to move, then reloads the message list and the
-// folder list in place: new mail appears without a reload. In the message
-// view it sizes the (sandboxed, script-free) message frame to its content.
+// folder list in place: new mail appears without a reload (ticked messages
+// stay ticked). "Select all" ticks a page's messages. In the message view
+// it sizes the (sandboxed, script-free) message frame to its content.
 "use strict";
 (function () {
   function listLoop() {
@@ -22,9 +23,16 @@
             var fresh = doc.getElementById("list");
             var nav = doc.getElementById("folders");
             var current = document.getElementById("list");
-            // Keep what is being typed in the search box.
+            // Keep what is being typed in the search box, the ticked
+            // messages and the chosen action.
             var focused = document.activeElement && document.activeElement.id;
+            var ticked = {};
+            document.querySelectorAll("#list input[name=u]:checked").forEach(function (c) { ticked[c.value] = true; });
+            var kept = {};
+            ["op", "to"].forEach(function (id) { var el = document.getElementById(id); if (el) kept[id] = el.value; });
             if (fresh && current) current.replaceWith(fresh);
+            document.querySelectorAll("#list input[name=u]").forEach(function (c) { if (ticked[c.value]) c.checked = true; });
+            Object.keys(kept).forEach(function (id) { var el = document.getElementById(id); if (el) el.value = kept[id]; });
             var oldNav = document.getElementById("folders");
             if (nav && oldNav) oldNav.replaceWith(nav);
             if (focused) { var el = document.getElementById(focused); if (el) el.focus(); }
@@ -47,8 +55,18 @@
     fit();
   }
 
+  // "Select all" in the list's head ticks every message of the page (a
+  // listener on the document: the list is replaced when mail comes).
+  function pickAll() {
+    document.addEventListener("change", function (e) {
+      if (!e.target || e.target.id !== "pick-all") return;
+      document.querySelectorAll("#list input[name=u]").forEach(function (c) { c.checked = e.target.checked; });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     listLoop();
     sizeFrame();
+    pickAll();
   });
 })();
