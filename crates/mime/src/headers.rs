@@ -33,13 +33,31 @@ impl MimeHeaders {
     /// including the blank line). `in_digest` selects the multipart/digest
     /// default content type.
     pub fn parse(block: &[u8], in_digest: bool) -> Self {
-        Self::from_fields(content_fields(raw_fields(block)), in_digest)
+        let mut h = Self::blank();
+        h.fill(content_fields(raw_fields(block)), in_digest);
+        h
     }
 
-    /// [`MimeHeaders::parse`] given where the `Content-*` fields of `block`
-    /// are (every other field is not looked at): what the parser noted
-    /// while it read the block, so the block is not scanned again.
-    pub(crate) fn parse_noted(block: &[u8], noted: &[NotedField], in_digest: bool) -> Self {
+    /// No fields yet: `text/plain` without parameters (what
+    /// [`MimeHeaders::fill`] starts from; the default with its charset
+    /// parameter is set only when no valid Content-Type is found).
+    fn blank() -> Self {
+        MimeHeaders {
+            content_type: ContentType::new_static("text", "plain"),
+            content_type_present: false,
+            transfer_encoding: TransferEncoding::default(),
+            disposition: None,
+            rare: None,
+            content_type_invalid: false,
+            transfer_encoding_unknown: false,
+        }
+    }
+
+    /// [`MimeHeaders::parse`] into `self` (blank) given where the
+    /// `Content-*` fields of `block` are (every other field is not looked
+    /// at): what the parser noted while it read the block, so the block is
+    /// not scanned again.
+    fn fill_noted(&mut self, block: &[u8], noted: &[NotedField], in_digest: bool) {
         let fields = noted.iter().filter_map(|f| {
             let start = f.start as usize;
             let end = if f.end == NotedField::OPEN {
@@ -61,40 +79,31 @@ impl MimeHeaders {
                 None => content_fields(raw_fields(field).take(1)).next(),
             }
         });
-        Self::from_fields(fields, in_digest)
+        self.fill(fields, in_digest);
     }
 
-    /// [`MimeHeaders::parse_noted`] when the fields were noted, else
-    /// [`MimeHeaders::parse`]: one call whose result goes straight to the
-    /// caller's variable (a choice between the two calls in the caller
-    /// built each result aside and copied it).
+    /// [`MimeHeaders::parse`] given where the `Content-*` fields are when
+    /// they were noted (see [`MimeHeaders::fill_noted`]): one call whose
+    /// result goes straight to the caller's variable (a choice between two
+    /// calls in the caller built each result aside and copied it).
     #[inline(never)]
     pub(crate) fn parse_given_noted(
         block: &[u8],
         noted: Option<&[NotedField]>,
         in_digest: bool,
     ) -> Self {
+        let mut h = Self::blank();
         match noted {
-            Some(noted) => Self::parse_noted(block, noted, in_digest),
-            None => Self::parse(block, in_digest),
+            Some(noted) => h.fill_noted(block, noted, in_digest),
+            None => h.fill(content_fields(raw_fields(block)), in_digest),
         }
+        h
     }
 
-    fn from_fields<'b>(
-        fields: impl Iterator<Item = (&'b [u8], &'b [u8])>,
-        in_digest: bool,
-    ) -> Self {
-        let mut h = MimeHeaders {
-            // Filled in below; the default (which allocates its charset
-            // parameter) only when no valid Content-Type is found.
-            content_type: ContentType::new_static("text", "plain"),
-            content_type_present: false,
-            transfer_encoding: TransferEncoding::default(),
-            disposition: None,
-            rare: None,
-            content_type_invalid: false,
-            transfer_encoding_unknown: false,
-        };
+    /// Sets the fields of `self` ([`MimeHeaders::blank`]) from the
+    /// `Content-*` fields given.
+    fn fill<'b>(&mut self, fields: impl Iterator<Item = (&'b [u8], &'b [u8])>, in_digest: bool) {
+        let h = self;
         let mut ct_seen = false;
         for (name, value) in fields {
             let n = name;
@@ -103,12 +112,10 @@ impl MimeHeaders {
                     continue; // the first one wins
                 }
                 ct_seen = true;
-                match ContentType::try_parse(value) {
-                    Some(ct) => {
-                        h.content_type = ct;
-                        h.content_type_present = true;
-                    }
-                    None => h.content_type_invalid = true,
+                if h.content_type.parse_into(value) {
+                    h.content_type_present = true;
+                } else {
+                    h.content_type_invalid = true;
                 }
             } else if n.eq_ignore_ascii_case(b"transfer-encoding") {
                 h.transfer_encoding = TransferEncoding::parse(value);
@@ -141,7 +148,6 @@ impl MimeHeaders {
                 ContentType::default()
             };
         }
-        h
     }
 
     /// Content-ID without the angle brackets (RFC 2045 §7).

@@ -222,18 +222,26 @@ impl ContentType {
     /// Parses a field value; `None` when `type/subtype` is missing or broken
     /// (RFC 2045 §5.2 then says to use `text/plain; charset=us-ascii`).
     pub fn try_parse(value: &[u8]) -> Option<Self> {
+        let mut ct = Self::new_static("", "");
+        ct.parse_into(value).then_some(ct)
+    }
+
+    /// [`ContentType::try_parse`] into `self`, which is left as it was
+    /// when the value is not a content type (false). The header parser
+    /// fills its part's field this way: a value built elsewhere and moved
+    /// in was copied, its loads waiting on the stores that built it.
+    pub(crate) fn parse_into(&mut self, value: &[u8]) -> bool {
         let (ty, subtype, rest) = match common_type(value) {
             Some(found) => found,
-            None => {
-                let [ty, sub, rest] = type_subtype(value)?;
-                (intern(ty), intern(sub), rest)
-            }
+            None => match type_subtype(value) {
+                Some([ty, sub, rest]) => (intern(ty), intern(sub), rest),
+                None => return false,
+            },
         };
-        Some(Self {
-            ty,
-            subtype,
-            params: parse_params(rest),
-        })
+        self.ty = ty;
+        self.subtype = subtype;
+        parse_params_into(rest, &mut self.params);
+        true
     }
 
     /// The top-level type, lower-cased (`text`).
@@ -682,28 +690,55 @@ struct RawParam<'a> {
 
 /// Parses `*(";" parameter)`, leniently, then joins RFC 2231 sections.
 pub(crate) fn parse_params(input: &[u8]) -> Params {
-    simple_params(input).unwrap_or_else(|| general_params(input))
+    let mut out = Params::new();
+    parse_params_into(input, &mut out);
+    out
+}
+
+/// [`parse_params`] into `out` (emptied first), where the caller keeps
+/// the list: built in place, it is not copied on the way back (a copy
+/// whose loads waited on the stores that had just built it).
+pub(crate) fn parse_params_into(input: &[u8], out: &mut Params) {
+    out.clear();
+    if !simple_params_into(input, out) {
+        out.clear();
+        general_params_into(input, out);
+    }
+}
+
+/// [`simple_params_into`] as a value (the tests compare the two ways).
+#[cfg(test)]
+fn simple_params(input: &[u8]) -> Option<Params> {
+    let mut out = Params::new();
+    simple_params_into(input, &mut out).then_some(out)
+}
+
+/// [`general_params_into`] as a value.
+#[cfg(test)]
+fn general_params(input: &[u8]) -> Params {
+    let mut out = Params::new();
+    general_params_into(input, &mut out);
+    out
 }
 
 /// Parameters in the form nearly every message writes them: `name=token`
 /// or `name="text"` without comments, escapes, folds inside the quotes or
 /// RFC 2231 names, separated by `;` and white space. In one pass, without
-/// the general lexer's steps; `None` for anything else, which
-/// [`general_params`] then parses (to the same result on what this
-/// accepts: see the `simple_params_agree` test).
-fn simple_params(input: &[u8]) -> Option<Params> {
+/// the general lexer's steps, into `out` (empty); false for anything
+/// else, which [`general_params_into`] then parses (to the same result on
+/// what this accepts: see the `simple_params_agree` test).
+fn simple_params_into(input: &[u8], out: &mut Params) -> bool {
     let is_ws = |b: u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
     let skip_ws = |i: &mut usize| {
         while *i < input.len() && is_ws(input[*i]) {
             *i += 1;
         }
     };
-    let mut out = Params::new();
     let mut i = 0;
     loop {
         skip_ws(&mut i);
         match input.get(i) {
-            None => return Some(out),
+            None => return true,
             Some(b';') => {
                 i += 1;
                 continue;
@@ -713,22 +748,24 @@ fn simple_params(input: &[u8]) -> Option<Params> {
         let name_start = i;
         while i < input.len() && is_token_char(input[i]) {
             if input[i] == b'*' {
-                return None;
+                return false;
             }
             i += 1;
         }
         let name = &input[name_start..i];
         skip_ws(&mut i);
         if name.is_empty() || input.get(i) != Some(&b'=') {
-            return None;
+            return false;
         }
         i += 1;
         skip_ws(&mut i);
         let value = if input.get(i) == Some(&b'"') {
             let body = &input[i + 1..];
-            let q = memchr::memchr3(b'"', b'\\', b'\n', body)?;
+            let Some(q) = memchr::memchr3(b'"', b'\\', b'\n', body) else {
+                return false;
+            };
             if body[q] != b'"' || body[..q].contains(&b'\r') {
-                return None;
+                return false;
             }
             i += q + 2;
             &body[..q]
@@ -740,7 +777,7 @@ fn simple_params(input: &[u8]) -> Option<Params> {
             let v = &input[start..i];
             skip_ws(&mut i);
             if v.is_empty() || !matches!(input.get(i), None | Some(b';')) {
-                return None;
+                return false;
             }
             v
         };
@@ -758,13 +795,13 @@ fn simple_params(input: &[u8]) -> Option<Params> {
 
 /// The parameters of `input`, leniently (comments, unquoted values with
 /// spaces, broken quotes, RFC 2231 sections and charsets).
-fn general_params(input: &[u8]) -> Params {
+fn general_params_into(input: &[u8], out: &mut Params) {
     // Without RFC 2231 names (nearly always), the parameters go straight
     // into the list: the first occurrence of a name wins.
-    let mut out = Params::new();
     for p in raw_params(input) {
         if p.section.is_some() || p.extended {
-            return TinyVec::Heap(join_params(raw_params(input).collect()));
+            *out = TinyVec::Heap(join_params(raw_params(input).collect()));
+            return;
         }
         if out.iter().any(|q| q.name == p.name) {
             continue;
@@ -775,7 +812,6 @@ fn general_params(input: &[u8]) -> Params {
             language: None,
         });
     }
-    out
 }
 
 /// The parameters of `*(";" parameter)` as written, leniently.
