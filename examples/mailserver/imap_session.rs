@@ -1723,15 +1723,7 @@ impl Session<'_> {
                 continue;
             };
             let res = (|| -> io::Result<String> {
-                let size = match f.size() {
-                    Some(s) => s,
-                    None => fs::metadata(&src)?.len(),
-                };
-                let wire = match f.wire_size() {
-                    Some(w) => w,
-                    None => WireSize::of(&fs::read(&src)?),
-                };
-                let base = new_base(host, size, wire);
+                let base = f.copy_base(&src, host)?;
                 // MOVE renames the file over (move_in below); COPY links it.
                 if !is_move {
                     let tmp = dest.tmp_path(&base);

@@ -102,6 +102,21 @@ impl MsgFile {
     pub(crate) fn wire_size(&self) -> Option<u64> {
         name_field(&self.base, "W=")
     }
+
+    /// A new base name (from `host`) for a copy of this message in
+    /// another folder (COPY, MOVE): its sizes from this name, else from
+    /// the file at `path`.
+    pub(crate) fn copy_base(&self, path: &Path, host: &str) -> io::Result<String> {
+        let size = match self.size() {
+            Some(s) => s,
+            None => fs::metadata(path)?.len(),
+        };
+        let wire = match self.wire_size() {
+            Some(w) => w,
+            None => mailwire::pop3::WireSize::of(&fs::read(path)?),
+        };
+        Ok(new_base(host, size, wire))
+    }
 }
 
 /// A `,K=value` field of a Maildir base name.

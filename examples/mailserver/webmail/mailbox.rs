@@ -443,15 +443,7 @@ pub(crate) fn move_to(
     for m in &found {
         // Gone since the folder was read: nothing to move.
         let Some(path) = src.find(m) else { continue };
-        let size = match m.size() {
-            Some(s) => s,
-            None => fs::metadata(&path)?.len(),
-        };
-        let wire = match m.wire_size() {
-            Some(w) => w,
-            None => WireSize::of(&fs::read(&path)?),
-        };
-        let base = new_base(&shared.store.cfg.hostname, size, wire);
+        let base = m.copy_base(&path, &shared.store.cfg.hostname)?;
         items.push((path, base, m.flags.clone()));
         moving.push(m);
     }
