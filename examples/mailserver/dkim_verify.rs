@@ -575,6 +575,7 @@ pub(crate) fn rewrite(content: &[u8], authserv_id: &str, prepend: &str) -> Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use ring::rand::SystemRandom;
     use ring::signature::{Ed25519KeyPair, KeyPair as _};
 
@@ -765,6 +766,44 @@ mod tests {
             verdict(no_from.as_bytes()),
             Verdict::PermError("From not signed".into())
         );
+    }
+
+    proptest! {
+        /// Whatever the signature field, the key record and the message
+        /// hold, the check gives a verdict and never panics (the DER
+        /// reader, the tag lists, `l=` beyond the body, a `b=` at the end).
+        #[test]
+        fn never_panics(
+            tags in proptest::collection::vec(
+                prop_oneof![
+                    Just("v=1".to_string()),
+                    Just("a=rsa-sha256".to_string()),
+                    Just("a=ed25519-sha256".to_string()),
+                    Just("d=b.test".to_string()),
+                    Just("s=s".to_string()),
+                    Just("h=from:to".to_string()),
+                    Just("c=simple/relaxed".to_string()),
+                    "[a-z]{1,2}=[ -~]{0,12}",
+                    "l=[0-9]{1,22}",
+                    "x=[0-9]{1,22}",
+                    "b(h)?=[A-Za-z0-9+/=]{0,16}",
+                ],
+                0..10,
+            ),
+            record in "[ -~]{0,80}",
+            der in proptest::collection::vec(any::<u8>(), 0..64),
+            body in "[ -~\r\n]{0,60}",
+        ) {
+            let msg = format!("DKIM-Signature: {}\r\nFrom: a@b.test\r\nTo: c@d.test\r\n\r\n{body}", tags.join("; "));
+            let key = format!("v=DKIM1; p={}", B64.encode(&der));
+            let lookup = |_: &str| -> Result<Vec<String>, String> { Ok(vec![record.clone(), key.clone()]) };
+            let out = verify(msg.as_bytes(), &lookup, 1_000);
+            prop_assert_eq!(out.len(), 1);
+            let _ = results_field("mx.test", &out);
+            let _ = rsa_public_key(&der);
+            let _ = tag_list(&record);
+            let _ = without_b(msg.as_bytes());
+        }
     }
 
     #[test]
