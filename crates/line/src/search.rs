@@ -1,9 +1,14 @@
 //! Searching short lines.
 
 /// The index of the first LF in `hay`, for a search that usually ends
-/// within a short line (a header field, a command). Starting a SIMD search
-/// costs more than it saves there: the first 64 bytes are searched eight at
-/// a time in a `u64` (SWAR), the rest with `memchr`.
+/// within a short line (a header field, a command). The first 64 bytes are
+/// one window: its LF mask comes from four SSE2 compares (the portable
+/// form elsewhere) and the first bit set is the answer, with no branch that
+/// depends on where the line ends; beyond the window `memchr` goes on.
+/// Input shorter than a window is searched eight bytes at a time in a
+/// `u64` (SWAR). (The eight-at-a-time loop over the whole window, whose
+/// exit branch varied with every line's length, made the MIME structure
+/// parse of the corpus 6% slower.)
 ///
 /// ```
 /// assert_eq!(mailwire_line::find_lf(b"Subject: hi\r\nFrom: x\r\n"), Some(12));
@@ -11,6 +16,62 @@
 /// ```
 #[inline]
 pub fn find_lf(hay: &[u8]) -> Option<usize> {
+    // A 64-byte window at once: a header line fits in one, so the search
+    // takes no data-dependent branch within it.
+    if let Some(w) = hay.get(..64)
+        && let Ok(w) = <&[u8; 64]>::try_from(w)
+    {
+        let m = lf_mask(w);
+        if m != 0 {
+            return Some(m.trailing_zeros() as usize);
+        }
+        return memchr::memchr(b'\n', &hay[64..]).map(|p| 64 + p);
+    }
+    find_lf_words(hay)
+}
+
+/// Bit `i` set where `w[i]` is an LF.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+#[allow(unsafe_code)]
+fn lf_mask(w: &[u8; 64]) -> u64 {
+    use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let mut m = 0u64;
+    // SAFETY: the cfg above guarantees SSE2 is enabled for this build, so
+    // calling these SSE2 intrinsics is sound. Each `_mm_loadu_si128` reads
+    // 16 bytes at offset 16*k (k < 4) of a 64-byte array we borrow, so it
+    // stays in bounds; `loadu` has no alignment requirement.
+    unsafe {
+        let lf = _mm_set1_epi8(b'\n' as i8);
+        for k in 0..4 {
+            let v = _mm_loadu_si128(w.as_ptr().add(16 * k).cast());
+            m |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)) as u16) << (16 * k);
+        }
+    }
+    m
+}
+
+/// Bit `i` set where `w[i]` is an LF (the portable form).
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn lf_mask(w: &[u8; 64]) -> u64 {
+    portable_lf_mask(w)
+}
+
+/// [`lf_mask`] byte by byte: the form other targets use, and what the
+/// tests check the SSE2 form against.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+#[inline(always)]
+fn portable_lf_mask(w: &[u8; 64]) -> u64 {
+    w.iter()
+        .enumerate()
+        .fold(0, |m, (i, &b)| m | (u64::from(b == b'\n') << i))
+}
+
+/// [`find_lf`] eight bytes at a time (SWAR), for inputs shorter than a
+/// window.
+#[inline]
+fn find_lf_words(hay: &[u8]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const LF: u64 = LO * b'\n' as u64;
@@ -123,9 +184,17 @@ mod tests {
             }
         }
 
-        /// The word-at-a-time search finds what memchr finds, whatever the
-        /// bytes and the length (below, at and beyond the 64 bytes searched
-        /// in line).
+        /// The SSE2 window mask is the byte loop's, whatever the bytes.
+        #[test]
+        fn lf_mask_matches_portable(w in proptest::collection::vec(prop_oneof![
+            Just(b'\n'), Just(0x8a), Just(0x0b), any::<u8>()], 64)) {
+            let w: [u8; 64] = w.try_into().unwrap_or([0; 64]);
+            prop_assert_eq!(lf_mask(&w), portable_lf_mask(&w));
+        }
+
+        /// The search (a 64-byte window, memchr beyond it, eight bytes at a
+        /// time below a window) finds what memchr finds, whatever the bytes
+        /// and the length (below, at and beyond 64 bytes).
         #[test]
         fn find_lf_matches_memchr(hay in proptest::collection::vec(prop_oneof![
             Just(b'\n'), Just(b'\r'), Just(0x0b), Just(0x8a), Just(0x09), Just(b'a'),
