@@ -163,10 +163,11 @@ fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
     )
 }
 
-/// The index of the first LF in `hay`.
+/// The index of the first LF in `hay`: the header parsers' search (a
+/// 64-byte window at once).
 #[inline(always)]
 fn find_lf(hay: &[u8]) -> Option<usize> {
-    find_byte(hay, b'\n')
+    mailwire_line::find_lf(hay)
 }
 
 /// Finds the end of the first command line in `input` (RFC 5321 §2.3.8:
