@@ -14,7 +14,7 @@
 /// assert_eq!(mailwire_line::find_lf(b"Subject: hi\r\nFrom: x\r\n"), Some(12));
 /// assert_eq!(mailwire_line::find_lf(b"no line end"), None);
 /// ```
-#[inline]
+#[inline(always)]
 pub fn find_lf(hay: &[u8]) -> Option<usize> {
     // A 64-byte window at once: a header line fits in one, so the search
     // takes no data-dependent branch within it.
