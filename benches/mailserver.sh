@@ -26,18 +26,23 @@
 # tcp_sendmsg alone (which on loopback also delivers to the client and wakes it)
 # is ~29%, the wake-ups and context switches of one blocked thread per
 # connection ~12%, the accept thread's hand-off to a worker (mpsc channel,
-# futex) ~5%. smtp-sink has the same socket calls plus ~19 poll and 8
+# futex) ~5% (since removed, below). smtp-sink has the same socket calls plus ~19 poll and 8
 # sigprocmask per message, and the same 65/35 kernel/user split. Before the
 # changes below the server also made per message a shutdown() (half failing
 # with ENOTCONN), a 16 KiB zeroed buffer and a dozen formatted strings; those
 # are gone, which moved the CPU per message by less than the noise between
 # runs (136-154 us before, 151-154 us after, smtp-sink 146-152 us, in one
-# interleaved run). What is left beyond the socket calls: 3 setsockopt per connection
-# (TCP_NODELAY, SO_SNDTIMEO, SO_RCVTIMEO; accepted sockets would inherit them
-# from the listener), the hand-off (workers accepting themselves saved 3-8%
-# CPU in a trial) and the log line (one write per message). Since the socket
-# work alone is about smtp-sink's whole kernel time, half of smtp-sink's CPU
-# per message is out of reach of any design that makes the same calls.
+# interleaved run). The accept thread's hand-off is gone too: each session
+# thread accepts its own connections (leader/followers), which took the CPU
+# per message from 96-104 us to 90-97 us against smtp-sink's 82-83 us (3
+# alternating runs, December 2026, third machine) and left the messages per
+# second where they were. What is left beyond the socket calls: 3
+# setsockopt per connection (TCP_NODELAY, SO_SNDTIMEO, SO_RCVTIMEO; Linux's
+# accepted sockets would inherit them from the listener), the check for
+# the recipient's forward file (one failing openat) and the log line (one
+# write per message). Since the socket work alone is about smtp-sink's
+# whole kernel time, half of smtp-sink's CPU per message is out of reach of
+# any design that makes the same calls.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -4,12 +4,12 @@
 //! `smtpd_client_connection_rate_limit`, kept in-process instead of in
 //! anvil).
 //!
-//! The accept loop asks [`Limiter::try_acquire`] *before* a thread is taken
-//! for the connection. A refused connection gets one line (`421` for SMTP,
+//! The thread that accepts a connection asks [`Limiter::try_acquire`]
+//! *before* it serves it or starts another thread. A refused connection gets one line (`421` for SMTP,
 //! `-ERR` for POP3; nothing on the implicit-TLS ports, which expect a TLS
 //! handshake) and is closed at once on the accepting thread, so a flood of
 //! connections costs one `accept`, one `write` and one `close` each and
-//! never a thread. An accepted connection carries its [`ConnGuard`]; the
+//! never a new thread. An accepted connection carries its [`ConnGuard`]; the
 //! slot is given back when the guard drops, whatever way the session ends.
 //! The number of session threads is so bounded by `max_total`, well below
 //! what the operating system allows, and it is this limit, not a full

@@ -66,7 +66,7 @@ pub(crate) struct Shared {
     pub(crate) tls: Arc<rustls::ServerConfig>,
     /// Every account's keys.
     pub(crate) accounts: Accounts,
-    /// Connection limits (taken by the accept loops).
+    /// Connection limits (taken by the threads that accept).
     pub(crate) limiter: Arc<Limiter>,
     /// Failed AUTH attempts per client address.
     pub(crate) auth_guard: AuthGuard,
