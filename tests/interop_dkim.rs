@@ -630,3 +630,64 @@ fn incoming_dkim_checked_against_dkimpy_signatures() {
     assert!(results(&off, "rsa").is_empty());
     assert!(results(&off, "forged").is_empty());
 }
+
+/// A name server that never answers does not hold a signed message's final
+/// reply for every signature's lookup timeouts (5 signatures of 2 tries of
+/// 5 s each, close to a minute before): the key lookups of one message
+/// share one 10-second budget, and each signature whose key could not be
+/// fetched in it is a `temperror`.
+#[test]
+#[ignore = "interop: starts a mailserver whose DNS server never answers (about 10 s)"]
+fn dead_dns_costs_one_time_budget_per_message() {
+    use sha2::Digest as _;
+    // Bound, never read: queries to it go unanswered.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dns_addr = silent.local_addr().unwrap().to_string();
+    let dir = scratch("dkim-dead-dns");
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &[
+            "--domain", "a.test", "--user", "carol:pc", "--dns", &dns_addr,
+        ],
+    );
+    use base64::Engine as _;
+    let bh = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b"body\r\n"));
+    let mut msg = String::new();
+    for d in 0..5 {
+        msg.push_str(&format!(
+            "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=d{d}.test; s=s;\r\n\th=from; bh={bh}; b=AAAA\r\n"
+        ));
+    }
+    msg.push_str(
+        "From: x@d0.test\r\nTo: carol@a.test\r\nSubject: in dead-dns\r\n\r\nbody\r\n.\r\n",
+    );
+    let mut c = Raw::connect(srv.smtp());
+    assert_eq!(c.reply().0, 220);
+    assert_eq!(c.cmd("EHLO client.test").0, 250);
+    assert_eq!(c.cmd("MAIL FROM:<x@d0.test>").0, 250);
+    assert_eq!(c.cmd("RCPT TO:<carol@a.test>").0, 250);
+    assert_eq!(c.cmd("DATA").0, 354);
+    let start = std::time::Instant::now();
+    c.send(msg.as_bytes());
+    let (code, text) = c.reply();
+    let took = start.elapsed();
+    assert_eq!(code, 250, "{text}\n{}", srv.log());
+    eprintln!("final reply after {took:?}");
+    assert!(
+        took >= Duration::from_secs(5) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
+    let stored = String::from_utf8(find_one(&srv, "carol", "Subject: in dead-dns")).unwrap();
+    let header = stored
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .replace("\r\n\t", " ")
+        .replace("\r\n ", " ");
+    let results = header
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("Authentication-Results: "))
+        .unwrap_or_else(|| panic!("no Authentication-Results in {header}"));
+    assert_eq!(results.matches("dkim=temperror").count(), 5, "{results}");
+    drop(silent);
+}

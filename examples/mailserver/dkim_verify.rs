@@ -25,6 +25,7 @@
 //!   §5), so that a sender cannot forge a `pass`.
 
 use std::fmt::Write as _;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -37,6 +38,12 @@ use crate::dkim::{relaxed_body, relaxed_header};
 /// The most signatures of one message checked (each may cost a DNS
 /// lookup and a public-key operation).
 pub(crate) const MAX_SIGNATURES: usize = 5;
+
+/// The longest the key lookups of one message take together. Each
+/// lookup may otherwise last the resolver's timeouts and retries (10 s),
+/// so five signatures of domains whose name servers do not answer held
+/// the client's final reply for close to a minute.
+pub(crate) const DNS_BUDGET: Duration = Duration::from_secs(10);
 
 /// What the check of one signature gave (RFC 8601 §2.7.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +93,23 @@ pub(crate) struct Outcome {
 /// The TXT records of a name (none when it has none or does not exist),
 /// or why the lookup failed for now.
 pub(crate) type Lookup<'a> = dyn Fn(&str) -> Result<Vec<String>, String> + 'a;
+
+/// `lookup` (given the time it may take) within a budget for all the
+/// lookups of one message: each gets what is left of `budget`, and once it
+/// is spent the next fails at once, a `temperror` for its signature.
+pub(crate) fn within_budget<'a>(
+    lookup: impl Fn(&str, Duration) -> Result<Vec<String>, String> + 'a,
+    budget: Duration,
+) -> impl Fn(&str) -> Result<Vec<String>, String> + 'a {
+    let deadline = Instant::now() + budget;
+    move |name| {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err("the DNS time for this message is spent".into());
+        }
+        lookup(name, left)
+    }
+}
 
 /// Checks every DKIM-Signature field of `msg` (header and body, CRLF line
 /// ends) at Unix time `now`; `lookup` gives the TXT records of a name
@@ -646,6 +670,54 @@ mod tests {
 
     /// A message signed here with a fresh Ed25519 key, as the signer of
     /// `dkim.rs` would (relaxed/relaxed), then every way to break it.
+    /// Five signatures whose key lookups never answer cost one budget,
+    /// not five lookups' timeouts: those after the budget fail at once
+    /// (`temperror`), and no lookup is given more than what is left.
+    #[test]
+    fn key_lookups_share_one_time_budget() {
+        let body = b"body\r\n";
+        let bh = B64.encode(Sha256::digest(relaxed_body(body)));
+        let mut msg = String::new();
+        for d in 0..MAX_SIGNATURES {
+            msg.push_str(&format!(
+                "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=d{d}.test; s=s;\r\n\th=from; bh={bh}; b=AAAA\r\n"
+            ));
+        }
+        msg.push_str("From: a@d0.test\r\n\r\nbody\r\n");
+        let budget = Duration::from_millis(300);
+        let given = std::cell::RefCell::new(Vec::new());
+        let lookup = within_budget(
+            |name: &str, left: Duration| {
+                given.borrow_mut().push((name.to_string(), left));
+                // A name server that does not answer: the lookup takes
+                // all the time it is given.
+                std::thread::sleep(left.min(Duration::from_millis(120)));
+                Err("no answer".to_string())
+            },
+            budget,
+        );
+        let start = Instant::now();
+        let out = verify(msg.as_bytes(), &lookup, 1_000);
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(out.len(), MAX_SIGNATURES);
+        let given = given.borrow();
+        assert!((1..=3).contains(&given.len()), "{given:?}");
+        assert!(given.iter().all(|(_, left)| *left <= budget));
+        assert_eq!(given[0].0, "s._domainkey.d0.test.");
+        for (k, o) in out.iter().enumerate() {
+            let want = if k < given.len() {
+                "key lookup: no answer"
+            } else {
+                "key lookup: the DNS time for this message is spent"
+            };
+            assert_eq!(o.verdict, Verdict::TempError(want.into()), "signature {k}");
+        }
+    }
+
     #[test]
     fn ed25519_pass_and_each_failure() {
         let rng = SystemRandom::new();

@@ -162,18 +162,42 @@ impl Resolver {
     /// The TXT records of `name` (each record's strings joined), none for
     /// a name without any (RFC 8461 §3.1 asks for `_mta-sts.DOMAIN`).
     pub(crate) fn txt(&self, name: &str) -> Result<Vec<String>, ResolveError> {
-        self.with_dns(|dns| match dns.rt.block_on(dns.resolver.txt_lookup(name)) {
-            Ok(l) => Ok(l
-                .iter()
-                .map(|t| {
-                    t.txt_data()
-                        .iter()
-                        .map(|s| String::from_utf8_lossy(s))
-                        .collect::<String>()
-                })
-                .collect()),
-            Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
-            Err(e) => Err(ResolveError::Temporary(format!("{name}: TXT lookup: {e}"))),
+        self.txt_within(name, None)
+    }
+
+    /// [`Resolver::txt`] given up after `limit` (a temporary failure),
+    /// whatever the resolver's own timeouts and retries would allow.
+    pub(crate) fn txt_within(
+        &self,
+        name: &str,
+        limit: Option<Duration>,
+    ) -> Result<Vec<String>, ResolveError> {
+        self.with_dns(|dns| {
+            let found = dns.rt.block_on(async {
+                let lookup = dns.resolver.txt_lookup(name);
+                match limit {
+                    Some(d) => tokio::time::timeout(d, lookup).await.ok(),
+                    None => Some(lookup.await),
+                }
+            });
+            let Some(found) = found else {
+                return Err(ResolveError::Temporary(format!(
+                    "{name}: TXT lookup: no answer in time"
+                )));
+            };
+            match found {
+                Ok(l) => Ok(l
+                    .iter()
+                    .map(|t| {
+                        t.txt_data()
+                            .iter()
+                            .map(|s| String::from_utf8_lossy(s))
+                            .collect::<String>()
+                    })
+                    .collect()),
+                Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
+                Err(e) => Err(ResolveError::Temporary(format!("{name}: TXT lookup: {e}"))),
+            }
         })
     }
 

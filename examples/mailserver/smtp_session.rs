@@ -597,7 +597,9 @@ impl<'a> Session<'a> {
         header: &mailwire::message::HeaderSection<'_>,
         whole: bool,
     ) -> io::Result<()> {
-        use crate::dkim_verify::{claims_to_be_ours, results_field, rewrite, verify};
+        use crate::dkim_verify::{
+            DNS_BUDGET, claims_to_be_ours, results_field, rewrite, verify, within_budget,
+        };
         let cfg = &self.shared.store.cfg;
         let check = self.user.is_none() && cfg.dkim_verify;
         let fields = header.fields();
@@ -615,8 +617,17 @@ impl<'a> Session<'a> {
             let resolver = self.resolver.get_or_insert_with(|| {
                 crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns)
             });
-            let lookup = |name: &str| resolver.txt(name).map_err(|e| e.to_string());
-            let outcomes = verify(&content, &lookup, unix_now());
+            let outcomes = {
+                let lookup = within_budget(
+                    |name: &str, left| {
+                        resolver
+                            .txt_within(name, Some(left))
+                            .map_err(|e| e.to_string())
+                    },
+                    DNS_BUDGET,
+                );
+                verify(&content, &lookup, unix_now())
+            };
             // A header too long for `header` that turned out unsigned
             // gets no field (as a short unsigned one).
             if outcomes.is_empty() && !signed && !forged {
