@@ -132,6 +132,24 @@ impl Conn {
         })
     }
 
+    /// A plaintext connection accepted from a listener whose `TCP_NODELAY`
+    /// and write timeout (`io_timeout`) it inherited, with the inherited
+    /// read timeout `read_timeout`: [`Conn::new`] without the two or three
+    /// `setsockopt` calls (Linux copies these options from a listening
+    /// socket to the sockets it accepts; see `main.rs`).
+    pub(crate) fn inherited(
+        sock: TcpStream,
+        io_timeout: Duration,
+        read_timeout: Option<Duration>,
+    ) -> Self {
+        Self {
+            sock,
+            tls: None,
+            read_timeout,
+            io_timeout,
+        }
+    }
+
     pub(crate) fn is_tls(&self) -> bool {
         self.tls.is_some()
     }

@@ -90,6 +90,27 @@ struct Acceptors {
     sessions: Arc<Sessions>,
 }
 
+/// Whether accepted sockets inherit `TCP_NODELAY` and the send and
+/// receive timeouts of their listening socket (Linux copies the listener's
+/// socket to make each accepted one), so that [`listener_options`] sets
+/// them once for every connection.
+const LISTENER_OPTIONS_INHERITED: bool = cfg!(target_os = "linux");
+
+/// Sets the options of a listening socket: a receive timeout of
+/// [`WORKER_IDLE`], which `accept` honours (so idle threads can leave)
+/// and accepted sockets start with; where [`LISTENER_OPTIONS_INHERITED`],
+/// also what every connection needs (`TCP_NODELAY`, the write timeout),
+/// saving two `setsockopt` calls per connection.
+fn listener_options(listener: &TcpListener) -> io::Result<()> {
+    let sock = socket2::SockRef::from(listener);
+    sock.set_read_timeout(Some(WORKER_IDLE))?;
+    if LISTENER_OPTIONS_INHERITED {
+        sock.set_tcp_nodelay(true)?;
+        sock.set_write_timeout(Some(IO_TIMEOUT))?;
+    }
+    Ok(())
+}
+
 /// What the session threads of every port share.
 struct Sessions {
     shared: Arc<Shared>,
@@ -174,9 +195,13 @@ impl Acceptors {
 }
 
 fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Port) {
-    let mut conn = match driver::Conn::new(sock, IO_TIMEOUT) {
-        Ok(c) => c,
-        Err(_) => return,
+    let mut conn = if LISTENER_OPTIONS_INHERITED {
+        driver::Conn::inherited(sock, IO_TIMEOUT, Some(WORKER_IDLE))
+    } else {
+        match driver::Conn::new(sock, IO_TIMEOUT) {
+            Ok(c) => c,
+            Err(_) => return,
+        }
     };
     if port.implicit_tls() {
         let tls = match rustls::ServerConnection::new(shared.tls.clone()) {
@@ -349,10 +374,7 @@ fn run(cfg: Config) -> Result<(), String> {
     });
     let mut acceptors = Vec::new();
     for (listener, local, port) in listeners {
-        // accept() gives up after WORKER_IDLE, so idle threads can leave.
-        socket2::SockRef::from(&listener)
-            .set_read_timeout(Some(WORKER_IDLE))
-            .map_err(|e| format!("{}: {e}", port.name()))?;
+        listener_options(&listener).map_err(|e| format!("{}: {e}", port.name()))?;
         let acc = Arc::new(Acceptors {
             listener,
             local,
@@ -596,5 +618,25 @@ fn main() -> ExitCode {
         },
         // `--help` (stdout, exit 0) and a bad command line (stderr, exit 2).
         Err(e) => e.exit(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `Conn::inherited` relies on: an accepted socket starts with
+    /// the options `listener_options` gave its listener.
+    #[test]
+    fn accepted_sockets_inherit_the_listener_options() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener_options(&l).unwrap();
+        let _client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        assert_eq!(s.read_timeout().unwrap(), Some(WORKER_IDLE));
+        if LISTENER_OPTIONS_INHERITED {
+            assert!(s.nodelay().unwrap());
+            assert_eq!(s.write_timeout().unwrap(), Some(IO_TIMEOUT));
+        }
     }
 }
