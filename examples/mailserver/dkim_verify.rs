@@ -668,8 +668,6 @@ mod tests {
         assert_eq!(rsa_public_key(&[]), None);
     }
 
-    /// A message signed here with a fresh Ed25519 key, as the signer of
-    /// `dkim.rs` would (relaxed/relaxed), then every way to break it.
     /// Five signatures whose key lookups never answer cost one budget,
     /// not five lookups' timeouts: those after the budget fail at once
     /// (`temperror`), and no lookup is given more than what is left.
@@ -718,6 +716,8 @@ mod tests {
         }
     }
 
+    /// A message signed here with a fresh Ed25519 key, as the signer of
+    /// `dkim.rs` would (relaxed/relaxed), then every way to break it.
     #[test]
     fn ed25519_pass_and_each_failure() {
         let rng = SystemRandom::new();

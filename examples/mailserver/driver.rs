@@ -134,7 +134,7 @@ impl Conn {
 
     /// A plaintext connection accepted from a listener whose `TCP_NODELAY`
     /// and write timeout (`io_timeout`) it inherited, with the inherited
-    /// read timeout `read_timeout`: [`Conn::new`] without the two or three
+    /// read timeout `read_timeout`: [`Conn::new`] without its two
     /// `setsockopt` calls (Linux copies these options from a listening
     /// socket to the sockets it accepts; see `main.rs`).
     pub(crate) fn inherited(

@@ -76,8 +76,8 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// The session threads of one listening port. Each thread accepts its own
 /// connections and serves them ("leader/followers"): a connection costs no
 /// hand-off from an accepting thread to a worker (a channel send and a
-/// futex wake-up, with a second thread switched in, measured at 8-10% of
-/// the server's CPU per message under `smtp-source`). The thread that
+/// futex wake-up, with a second thread switched in: 6% of the server's
+/// CPU per message under `smtp-source`, see `benches/mailserver.sh`). The thread that
 /// takes the last waiting place starts another before it serves, so one
 /// always accepts; surplus idle threads leave after [`WORKER_IDLE`].
 struct Acceptors {
@@ -233,7 +233,8 @@ fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Po
 
 /// Tells a refused client why, in its protocol, and closes at once. Runs
 /// on the thread that accepted it: one non-blocking write of one line, no
-/// other thread. The implicit-TLS ports get no line (the client expects a TLS handshake).
+/// other thread. The implicit-TLS ports get no line (the client expects a
+/// TLS handshake).
 fn refuse(sock: TcpStream, port: Port, hostname: &str, why: Refusal) {
     if !port.implicit_tls() && sock.set_nonblocking(true).is_ok() {
         let line = match port {
