@@ -124,12 +124,7 @@ impl Conn {
     pub(crate) fn new(sock: TcpStream, io_timeout: Duration) -> io::Result<Self> {
         sock.set_nodelay(true)?;
         sock.set_write_timeout(Some(io_timeout))?;
-        Ok(Self {
-            sock,
-            tls: None,
-            read_timeout: None,
-            io_timeout,
-        })
+        Ok(Self::inherited(sock, io_timeout, None))
     }
 
     /// A plaintext connection accepted from a listener whose `TCP_NODELAY`
