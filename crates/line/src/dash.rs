@@ -9,10 +9,10 @@
 //! `\n`, `-`, `-` and ANDed decide each start position exactly, with no
 //! verification step.
 //!
-//! On x86-64 the compares use AVX2 when the CPU reports it at run time, else
-//! SSE2 (part of the x86-64 base ABI). Elsewhere a `memchr` loop over line
-//! ends gives the same answer. The tests check every form against
-//! `memchr::memmem::find`.
+//! On x86-64 the compares use AVX-512 (AVX512BW) or else AVX2 when the CPU
+//! reports it at run time, else SSE2 (part of the x86-64 base ABI).
+//! Elsewhere a `memchr` loop over line ends gives the same answer. The tests
+//! check every form this CPU runs against `memchr::memmem::find`.
 
 /// The needle: a line end followed by the two dashes of a delimiter.
 const NEEDLE: &[u8; 3] = b"\n--";
@@ -30,6 +30,9 @@ const NEEDLE: &[u8; 3] = b"\n--";
 pub fn find_dash_line(hay: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
+        if hay.len() >= avx512::STEP && std::is_x86_feature_detected!("avx512bw") {
+            return avx512::find(hay);
+        }
         if hay.len() >= avx2::STEP && std::is_x86_feature_detected!("avx2") {
             return avx2::find(hay);
         }
@@ -348,6 +351,161 @@ mod avx2 {
     }
 }
 
+/// The AVX-512 form: the AVX2 one's steps with 64-byte vectors, whose
+/// compares give bit masks directly (no `movemask`), so a 128-byte
+/// pre-check is two loads and two compares.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use core::arch::x86_64::{
+        __m512i, _MM_HINT_T0, _mm_prefetch, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512,
+        _mm512_set1_epi8,
+    };
+
+    /// Start positions an exact step decides (one 64-byte vector).
+    pub(super) const STEP: usize = 64;
+
+    /// Bytes an exact step reads: the two after the last start.
+    const READ: usize = STEP + 2;
+
+    /// Start positions the dash pre-check clears at once.
+    const WIDE: usize = 2 * STEP;
+
+    /// The haystack length from which the pre-check loop aligns its loads.
+    const ALIGN_FROM: usize = 1024;
+
+    /// How far ahead the search asks for cache lines (as the AVX2 form).
+    const PREFETCH: usize = 4096;
+
+    /// [`super::find_dash_line`] with AVX-512 (AVX512BW), for `hay` of at
+    /// least `STEP` bytes. Call only when the CPU has AVX512BW.
+    #[allow(unsafe_code)]
+    pub(super) fn find(hay: &[u8]) -> Option<usize> {
+        // SAFETY: the only callers check
+        // `is_x86_feature_detected!("avx512bw")` first, so the CPU runs
+        // AVX512F and AVX512BW instructions.
+        unsafe { find_avx512(hay) }
+    }
+
+    /// The 64 bytes at `k` of `w`, for `k + 64 <= N`.
+    #[target_feature(enable = "avx512bw")]
+    #[inline]
+    #[allow(unsafe_code)]
+    fn load<const N: usize>(w: &[u8; N], k: usize) -> __m512i {
+        assert!(k + 64 <= N);
+        // SAFETY: the assert keeps the 64 bytes read inside the N-byte
+        // array we borrow (it folds away: every caller passes constants);
+        // `loadu` has no alignment requirement. AVX512F is enabled here.
+        unsafe { _mm512_loadu_si512(w.as_ptr().add(k).cast()) }
+    }
+
+    /// Bit `j` set where byte `j` of `v` is `b`.
+    #[target_feature(enable = "avx512bw")]
+    #[inline]
+    fn eq(v: __m512i, b: u8) -> u64 {
+        _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b as i8))
+    }
+
+    /// The start positions `0..64` of `w` where `"\n--"` begins, as a bit
+    /// mask (bit `j` for position `j`).
+    #[target_feature(enable = "avx512bw")]
+    #[inline]
+    fn exact(w: &[u8; READ]) -> u64 {
+        eq(load(w, 0), b'\n') & eq(load(w, 1), b'-') & eq(load(w, 2), b'-')
+    }
+
+    /// Whether any byte at `2..WIDE + 2` of `w` is a dash: a match starting
+    /// in `0..WIDE` has its second dash there.
+    #[target_feature(enable = "avx512bw")]
+    #[inline]
+    fn dashes(w: &[u8; WIDE + 2]) -> bool {
+        eq(load(w, 2), b'-') | eq(load(w, 66), b'-') != 0
+    }
+
+    /// The exact check of the starts `0..WIDE` of `w`.
+    #[target_feature(enable = "avx512bw")]
+    #[inline]
+    fn exact_wide(w: &[u8; WIDE + 2]) -> Option<usize> {
+        for k in [0, STEP] {
+            let m = exact(w[k..].first_chunk::<READ>()?);
+            if m != 0 {
+                return Some(k + m.trailing_zeros() as usize);
+            }
+        }
+        None
+    }
+
+    /// Asks for the four cache lines of the two pre-checks at `i +
+    /// PREFETCH` of `hay` (see the AVX2 form's `prefetch_ahead`).
+    #[target_feature(enable = "avx512bw")]
+    #[inline]
+    fn prefetch_ahead(hay: &[u8], i: usize) {
+        // A prefetch is a hint that never faults, so the address may lie
+        // past the end of `hay` (`wrapping_add` computes it without
+        // claiming it is in bounds); nothing is read through it.
+        let at = hay.as_ptr().wrapping_add(i + PREFETCH);
+        for line in [0, 64, 128, 192] {
+            _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(line).cast());
+        }
+    }
+
+    /// The loop of the AVX2 form (aligned pre-checks of two blocks per
+    /// step, then single blocks, then exact steps, then SSE2 for the last
+    /// few starts), with 64-byte loads aligned to the cache line.
+    #[target_feature(enable = "avx512bw")]
+    fn find_avx512(hay: &[u8]) -> Option<usize> {
+        let wide_at = |i: usize| hay.get(i..i + WIDE + 2)?.first_chunk::<{ WIDE + 2 }>();
+        let mut i = 0;
+        if hay.len() >= ALIGN_FROM
+            && let Some(w) = wide_at(0)
+        {
+            if dashes(w)
+                && let Some(p) = exact_wide(w)
+            {
+                return Some(p);
+            }
+            // From here the pre-check loads (at `i + 2`, every 64 bytes)
+            // start on a cache line; a few starts are checked twice.
+            i = WIDE - (hay.as_ptr() as usize + WIDE + 2) % 64;
+        }
+        while let Some(w2) = hay.get(i..i + 2 * WIDE + 2) {
+            let (Some(a), Some(b)) = (
+                w2.first_chunk::<{ WIDE + 2 }>(),
+                w2[WIDE..].first_chunk::<{ WIDE + 2 }>(),
+            ) else {
+                break;
+            };
+            prefetch_ahead(hay, i);
+            let (da, db) = (dashes(a), dashes(b));
+            if da | db {
+                if da && let Some(p) = exact_wide(a) {
+                    return Some(i + p);
+                }
+                if db && let Some(p) = exact_wide(b) {
+                    return Some(i + WIDE + p);
+                }
+            }
+            i += 2 * WIDE;
+        }
+        while let Some(w) = wide_at(i) {
+            if dashes(w)
+                && let Some(p) = exact_wide(w)
+            {
+                return Some(i + p);
+            }
+            i += WIDE;
+        }
+        while let Some(block) = hay.get(i..).and_then(|w| w.first_chunk::<READ>()) {
+            let m = exact(block);
+            if m != 0 {
+                return Some(i + m.trailing_zeros() as usize);
+            }
+            i += STEP;
+        }
+        // Every start before `i` is ruled out; fewer than a block is left.
+        super::sse2::find(hay.get(i..)?).map(|p| i + p)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,6 +536,17 @@ mod tests {
                 }));
             } else {
                 eprintln!("no AVX2 on this CPU: its form is not tested");
+            }
+            if std::is_x86_feature_detected!("avx512bw") {
+                forms.push(("avx512", |hay| {
+                    if hay.len() >= avx512::STEP {
+                        avx512::find(hay)
+                    } else {
+                        sse2::find(hay)
+                    }
+                }));
+            } else {
+                eprintln!("no AVX512BW on this CPU: its form is not tested");
             }
         }
         forms
