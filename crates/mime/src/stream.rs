@@ -623,7 +623,9 @@ impl Parser {
                 };
                 return self.check_header_overflow(input, start, ls, sink);
             }
-            let nl = mailwire_line::find_lf(&input[ls..]);
+            // The line's end, and where the CPU allows it its name's end,
+            // from one pass.
+            let (nl, name_end) = mailwire_line::find_header_line(&input[ls..]);
             let line_end = match nl {
                 Some(p) => ls + p + 1,
                 None if eof => input.len(),
@@ -671,7 +673,7 @@ impl Parser {
                     Match::No => {}
                 }
             }
-            let Some((name_end, colon)) = field_line(line, ls == start) else {
+            let Some((name_end, colon)) = field_line_named(line, ls == start, name_end) else {
                 if ls == start && is_first_root && line.starts_with(b"From ") {
                     let id = self.ctr.next_id;
                     self.defect(DefectKind::MboxFromLine, id, self.abs(ls), sink);
@@ -1301,6 +1303,13 @@ fn is_field_line(line: &[u8], first: bool) -> bool {
 /// where its colon is (`(0, 0)` for a continuation line), so a
 /// `Content-*` field is noted without scanning its name again.
 fn field_line(line: &[u8], first: bool) -> Option<(usize, usize)> {
+    field_line_named(line, first, None)
+}
+
+/// [`field_line`] given where the line's name ends when that is known
+/// already ([`mailwire_line::find_header_line`] finds it with the line).
+#[inline(always)]
+fn field_line_named(line: &[u8], first: bool, name_end: Option<usize>) -> Option<(usize, usize)> {
     match line.first() {
         Some(b' ' | b'\t') => (!first).then_some((0, 0)),
         Some(_) => {
@@ -1308,7 +1317,7 @@ fn field_line(line: &[u8], first: bool) -> Option<(usize, usize)> {
             // §2.1.1); bounding it keeps the decision the same however much
             // of a long line has arrived.
             let line = &line[..line.len().min(MAX_NAME)];
-            let i = name_end(line);
+            let i = name_end.unwrap_or_else(|| self::name_end(line));
             match line.get(i) {
                 Some(b':') => (i > 0).then_some((i, i)),
                 Some(b' ' | b'\t') => {
