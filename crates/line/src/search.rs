@@ -32,8 +32,8 @@ pub fn find_lf(hay: &[u8]) -> Option<usize> {
 
 /// One header line at the start of `hay`: where its LF is (as
 /// [`find_lf`]) and, where the same pass can tell, where its field name
-/// ends (as [`field_name_len`] with eight-bit bytes taken into names: the
-/// first control character, space, `:` or DEL).
+/// ends (as [`field_name_len`] with the same `eight_bit`: the first control
+/// character, space, `:` or DEL, or byte from 0x80 up unless `eight_bit`).
 ///
 /// With AVX-512 (AVX512BW, detected at run time) the first 64 bytes are
 /// one vector: a load and four compares give the LF mask and the name's
@@ -46,17 +46,17 @@ pub fn find_lf(hay: &[u8]) -> Option<usize> {
 ///
 /// ```
 /// let line = b"Subject: a subject long enough to fill the window of 64 bytes\r\nTo: x\r\n";
-/// let (lf, name) = mailwire_line::find_header_line(line);
+/// let (lf, name) = mailwire_line::find_header_line(line, false);
 /// assert_eq!(lf, Some(62));
 /// assert!(name == Some(7) || name.is_none());
-/// assert_eq!(mailwire_line::find_header_line(b"To: x\r\n"), (Some(6), None));
+/// assert_eq!(mailwire_line::find_header_line(b"To: x\r\n", false), (Some(6), None));
 /// ```
 #[inline(always)]
-pub fn find_header_line(hay: &[u8]) -> (Option<usize>, Option<usize>) {
+pub fn find_header_line(hay: &[u8], eight_bit: bool) -> (Option<usize>, Option<usize>) {
     if let Some(w) = hay.get(..64)
         && let Ok(w) = <&[u8; 64]>::try_from(w)
     {
-        let (lf, name) = match avx512_header_masks(w) {
+        let (lf, name) = match avx512_header_masks(w, eight_bit) {
             Some((lf, stop)) => (lf, (stop != 0).then(|| stop.trailing_zeros() as usize)),
             None => (lf_mask(w), None),
         };
@@ -73,48 +73,51 @@ pub fn find_header_line(hay: &[u8]) -> (Option<usize>, Option<usize>) {
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(unsafe_code)]
-fn avx512_header_masks(w: &[u8; 64]) -> Option<(u64, u64)> {
+fn avx512_header_masks(w: &[u8; 64], eight_bit: bool) -> Option<(u64, u64)> {
     if !std::is_x86_feature_detected!("avx512bw") {
         return None;
     }
     // SAFETY: AVX512BW (which implies AVX512F) was detected just above.
-    Some(unsafe { avx512::header_masks(w) })
+    let (lf, stop, high) = unsafe { avx512::header_masks(w) };
+    Some((lf, if eight_bit { stop } else { stop | high }))
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn avx512_header_masks(_: &[u8; 64]) -> Option<(u64, u64)> {
+fn avx512_header_masks(_: &[u8; 64], _: bool) -> Option<(u64, u64)> {
     None
 }
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use core::arch::x86_64::{
-        _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512, _mm512_set1_epi8,
+        _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512, _mm512_movepi8_mask,
+        _mm512_set1_epi8,
     };
 
-    /// [`super::portable_header_masks`] with one 64-byte vector.
+    /// [`super::portable_header_masks`] with one 64-byte vector: the LF
+    /// mask, the lenient name-stop mask, and the bytes from 0x80 up.
     #[target_feature(enable = "avx512bw")]
     #[allow(unsafe_code)]
-    pub(super) fn header_masks(w: &[u8; 64]) -> (u64, u64) {
+    pub(super) fn header_masks(w: &[u8; 64]) -> (u64, u64, u64) {
         // SAFETY: reads the 64 bytes of the array we borrow; `loadu` has
         // no alignment requirement. AVX512F is enabled in this function.
         let v = unsafe { _mm512_loadu_si512(w.as_ptr().cast()) };
         let is = |b: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b as i8));
         let low = _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(b' ' as i8));
-        (is(b'\n'), low | is(b':') | is(0x7f))
+        (is(b'\n'), low | is(b':') | is(0x7f), _mm512_movepi8_mask(v))
     }
 }
 
-/// Byte by byte, what [`avx512::header_masks`] gives: bit `i` of the first
+/// Byte by byte, what [`avx512_header_masks`] gives: bit `i` of the first
 /// mask set where `w[i]` is an LF, of the second where `w[i]` cannot be in
-/// a lenient field name (below 33, `:` or DEL; see [`field_name_len`]).
+/// a field name (see [`field_name_len`]).
 #[cfg(test)]
-fn portable_header_masks(w: &[u8; 64]) -> (u64, u64) {
+fn portable_header_masks(w: &[u8; 64], eight_bit: bool) -> (u64, u64) {
     w.iter().enumerate().fold((0, 0), |(lf, stop), (i, &b)| {
         (
             lf | (u64::from(b == b'\n') << i),
-            stop | (u64::from(!in_field_name(b, true)) << i),
+            stop | (u64::from(!in_field_name(b, eight_bit)) << i),
         )
     })
 }
@@ -281,14 +284,17 @@ mod tests {
             prop_assert_eq!(lf_mask(&w), portable_lf_mask(&w));
         }
 
-        /// The AVX-512 window masks are the byte loop's, whatever the bytes.
+        /// The AVX-512 window masks are the byte loop's, whatever the bytes,
+        /// with eight-bit bytes in names and without.
         #[test]
         fn header_masks_match_portable(w in proptest::collection::vec(prop_oneof![
             Just(b'\n'), Just(b':'), Just(b' '), Just(b'!'), Just(0x7f), Just(0x80),
             Just(0x1f), Just(0x21), Just(0xff), Just(0x8a), any::<u8>()], 64)) {
             let w: [u8; 64] = w.try_into().unwrap_or([0; 64]);
-            if let Some(m) = avx512_header_masks(&w) {
-                prop_assert_eq!(m, portable_header_masks(&w));
+            for eight_bit in [false, true] {
+                if let Some(m) = avx512_header_masks(&w, eight_bit) {
+                    prop_assert_eq!(m, portable_header_masks(&w, eight_bit));
+                }
             }
         }
 
@@ -305,15 +311,17 @@ mod tests {
             let hay: Vec<u8> = hay.iter().enumerate()
                 .map(|(k, &b)| if !in_field_name(b, true) && k % (sparse * 40 + 1) != 0 { b'x' } else { b })
                 .collect();
-            let fused = avx512_header_masks(&[0; 64]).is_some();
+            let fused = avx512_header_masks(&[0; 64], true).is_some();
             for from in 0..hay.len().min(30) {
                 let h = &hay[from..];
-                let (lf, name) = find_header_line(h);
-                prop_assert_eq!(lf, memchr::memchr(b'\n', h));
-                let want = field_name_len(h, true);
-                match name {
-                    Some(n) => prop_assert_eq!(n, want),
-                    None => prop_assert!(!fused || h.len() < 64 || want >= 64),
+                for eight_bit in [false, true] {
+                    let (lf, name) = find_header_line(h, eight_bit);
+                    prop_assert_eq!(lf, memchr::memchr(b'\n', h));
+                    let want = field_name_len(h, eight_bit);
+                    match name {
+                        Some(n) => prop_assert_eq!(n, want),
+                        None => prop_assert!(!fused || h.len() < 64 || want >= 64),
+                    }
                 }
             }
         }

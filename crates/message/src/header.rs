@@ -258,8 +258,18 @@ impl<'a> FieldIter<'a> {
     /// prologue, for lines of a few dozen bytes.
     #[inline(always)]
     fn line_at(&mut self, start: usize) -> (usize, usize) {
+        let (end, next, _) = self.field_line_at(start);
+        (end, next)
+    }
+
+    /// [`FieldIter::line_at`], with where the line's field name ends when
+    /// the line search found that too (see
+    /// [`mailwire_line::find_header_line`]).
+    #[inline(always)]
+    fn field_line_at(&mut self, start: usize) -> (usize, usize, Option<usize>) {
         let input = self.input;
-        match mailwire_line::find_lf(&input[start..]) {
+        let (lf, name_end) = mailwire_line::find_header_line(&input[start..], false);
+        let (end, next) = match lf {
             Some(i) => {
                 let nl = start + i;
                 let end = if nl > start && input[nl - 1] == b'\r' {
@@ -286,7 +296,8 @@ impl<'a> FieldIter<'a> {
                 }
                 (input.len(), input.len())
             }
-        }
+        };
+        (end, next, name_end)
     }
 }
 
@@ -316,7 +327,7 @@ impl<'a> Iterator for FieldIter<'a> {
                 self.finish(start, start);
                 return None;
             }
-            let (end, next) = self.line_at(start);
+            let (end, next, name_end) = self.field_line_at(start);
             let line = &input[start..end];
             if line.is_empty() {
                 // The blank line that separates header and body.
@@ -335,7 +346,7 @@ impl<'a> Iterator for FieldIter<'a> {
                 continue;
             }
             // field-name = 1*ftext, then optional WSP (obs), then ':'.
-            let name_end = mailwire_line::field_name_len(line, false);
+            let name_end = name_end.unwrap_or_else(|| mailwire_line::field_name_len(line, false));
             let mut colon = name_end;
             while colon < line.len() && matches!(line[colon], b' ' | b'\t') {
                 colon += 1;

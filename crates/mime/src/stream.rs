@@ -625,7 +625,7 @@ impl Parser {
             }
             // The line's end, and where the CPU allows it its name's end,
             // from one pass.
-            let (nl, name_end) = mailwire_line::find_header_line(&input[ls..]);
+            let (nl, name_end) = mailwire_line::find_header_line(&input[ls..], true);
             let line_end = match nl {
                 Some(p) => ls + p + 1,
                 None if eof => input.len(),
