@@ -451,6 +451,9 @@ fn parse_list<'a, S: DefectSink + ?Sized>(
 ) -> Vec<Address<'a>> {
     let mut out = Vec::new();
     loop {
+        // A comment read for the address before (which the lexer keeps
+        // until it skips something) is not this one's: it could name it.
+        lx.last_comment = None;
         lx.skip_cfws(sink);
         match lx.peek() {
             None => break,
@@ -933,6 +936,36 @@ mod tests {
                 (Some("Mary Smith".into()), "mary@x.test".into()),
                 (None, "jdoe@example.org".into()),
                 (Some("Who?".into()), "one@y.test".into())
+            ]
+        );
+    }
+
+    /// A comment that names one address does not name the next, however
+    /// close the comma: "a@b (Alice),x@y" gave x@y the name "Alice".
+    #[test]
+    fn comment_name_stays_with_its_address() {
+        for v in [
+            &b"a@b (Alice),x@y"[..],
+            b"a@b (Alice) ,x@y",
+            b"a@b(Alice),x@y",
+            b"(Alice) a@b,x@y",
+        ] {
+            let got = mbs(v);
+            assert_eq!(got.len(), 2, "{v:?}");
+            assert_eq!(got[0].0.as_deref(), Some("Alice"), "{v:?}");
+            assert_eq!(got[1], (None, "x@y".into()), "{v:?}");
+        }
+        // A comment after an angle address names nothing (it named the
+        // next address before).
+        assert_eq!(
+            mbs(b"<a@b> (Alice),x@y"),
+            [(None, "a@b".into()), (None, "x@y".into())]
+        );
+        assert_eq!(
+            mbs(b"a@b (Alice),x@y (Bob)"),
+            [
+                (Some("Alice".into()), "a@b".into()),
+                (Some("Bob".into()), "x@y".into())
             ]
         );
     }
