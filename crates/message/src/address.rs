@@ -371,7 +371,7 @@ pub fn parse_address_list_with<'a, S: DefectSink + ?Sized>(
     sink: &mut S,
 ) -> AddressList<'a> {
     let mut lx = Lexer::new(value, 0);
-    AddressList(parse_list(&mut lx, sink, false, &mut Vec::new()))
+    AddressList(parse_list(&mut lx, sink, false, &mut Vec::new(), true))
 }
 
 /// Parse a mailbox list (From, Resent-From; RFC 5322 §3.6.2): as an
@@ -390,7 +390,7 @@ pub fn parse_mailbox_list_with<'a, S: DefectSink + ?Sized>(
 ) -> Vec<Mailbox<'a>> {
     let mut lx = Lexer::new(value, 0);
     let mut out = Vec::new();
-    for a in parse_list(&mut lx, sink, false, &mut Vec::new()) {
+    for a in parse_list(&mut lx, sink, false, &mut Vec::new(), true) {
         match a {
             Address::Mailbox(m) => out.push(m),
             Address::Group(g) => {
@@ -434,7 +434,7 @@ pub fn parse_return_path(value: &[u8]) -> (Option<Mailbox<'_>>, Vec<Defect>) {
         }
         lx.pos = save;
     }
-    let list = parse_list(&mut lx, &mut defects, false, &mut Vec::new());
+    let list = parse_list(&mut lx, &mut defects, false, &mut Vec::new(), true);
     let first = list.into_iter().find_map(|a| match a {
         Address::Mailbox(m) => Some(m),
         Address::Group(_) => None,
@@ -443,11 +443,14 @@ pub fn parse_return_path(value: &[u8]) -> (Option<Mailbox<'_>>, Vec<Defect>) {
 }
 
 /// `items` is scratch space for phrase tokens, reused across addresses.
+/// With `fast`, addresses of the usual shapes are read by
+/// [`simple_address`] (the tests compare both ways).
 fn parse_list<'a, S: DefectSink + ?Sized>(
     lx: &mut Lexer<'a>,
     sink: &mut S,
     in_group: bool,
     items: &mut Vec<PhraseItem<'a>>,
+    fast: bool,
 ) -> Vec<Address<'a>> {
     let mut out = Vec::new();
     loop {
@@ -465,7 +468,14 @@ fn parse_list<'a, S: DefectSink + ?Sized>(
             _ => {}
         }
         let before = lx.pos;
-        if let Some(a) = parse_address(lx, sink, in_group, items) {
+        // (A comment just skipped may name the address: the general way.)
+        if fast
+            && lx.last_comment.is_none()
+            && let Some((mb, end)) = simple_address(lx.src, lx.pos)
+        {
+            out.push(Address::Mailbox(mb));
+            lx.pos = end;
+        } else if let Some(a) = parse_address(lx, sink, in_group, items, fast) {
             out.push(a);
         }
         lx.skip_cfws(sink);
@@ -485,6 +495,125 @@ fn parse_list<'a, S: DefectSink + ?Sized>(
         }
     }
     out
+}
+
+/// One address of the usual shapes at `from` (after the white space and
+/// comments the list parser skipped), read in one pass over its bytes
+/// instead of token by token: `local@domain`, `Display Name
+/// <local@domain>` (words of ASCII atext, one space apart) and `"Quoted
+/// Name" <local@domain>` (printable ASCII, no backslash), the addr-spec a
+/// dot-atom on each side of the `@`, spaces around, up to a comma or the
+/// end of the value. Returns the mailbox the general parser gives for it
+/// (borrowed, without defects) and where the address ends: at the comma
+/// or the end. `None` for anything else, which the general parser reads:
+/// comments, folding, tabs, quoted local parts, domain literals, encoded
+/// words, dots in names, eight-bit bytes, groups.
+fn simple_address(src: &[u8], from: usize) -> Option<(Mailbox<'_>, usize)> {
+    let at = |i: usize| src.get(i).copied();
+    let atext_run = |i: usize| {
+        src.get(i..).map_or(0, |r| {
+            r.iter().take_while(|&&b| crate::lex::is_atext(b)).count()
+        })
+    };
+    // A dot-atom at `i`: where it ends.
+    let dot_atom = |mut i: usize| -> Option<usize> {
+        loop {
+            let n = atext_run(i);
+            if n == 0 {
+                return None;
+            }
+            i += n;
+            if at(i) != Some(b'.') {
+                return Some(i);
+            }
+            i += 1;
+        }
+    };
+    let spaces = |mut i: usize| {
+        while at(i) == Some(b' ') {
+            i += 1;
+        }
+        i
+    };
+    let mut i = spaces(from);
+    let mut name: Option<&[u8]> = None;
+    let angle = match at(i)? {
+        b'"' => {
+            let q = src.get(i + 1..)?;
+            let q = &q[..memchr::memchr(b'"', q)?];
+            if !q.iter().all(|&c| (b' '..=b'~').contains(&c) && c != b'\\') {
+                return None;
+            }
+            name = (!q.is_empty()).then_some(q);
+            i = spaces(i + 2 + q.len());
+            (at(i) == Some(b'<')).then_some(true)?
+        }
+        b'<' => true,
+        _ => {
+            let first = atext_run(i);
+            match at(i + first) {
+                _ if first == 0 => return None,
+                // The local part of a bare addr-spec.
+                Some(b'@' | b'.') => false,
+                _ => {
+                    // A display name: words one space apart, then `<`.
+                    let start = i;
+                    let mut end = i + first;
+                    loop {
+                        let j = spaces(end);
+                        match at(j) {
+                            Some(b'<') => {
+                                i = j;
+                                break;
+                            }
+                            Some(_) if j == end + 1 => {
+                                let n = atext_run(j);
+                                if n == 0 {
+                                    return None;
+                                }
+                                end = j + n;
+                            }
+                            _ => return None,
+                        }
+                    }
+                    name = Some(&src[start..end]);
+                    true
+                }
+            }
+        }
+    };
+    let addr_start = if angle { i + 1 } else { i };
+    let local_end = dot_atom(addr_start)?;
+    if at(local_end) != Some(b'@') {
+        return None;
+    }
+    let addr_end = dot_atom(local_end + 1)?;
+    let mut end = addr_end;
+    if angle {
+        if at(end) != Some(b'>') {
+            return None;
+        }
+        end += 1;
+    }
+    let end = spaces(end);
+    if !matches!(at(end), None | Some(b','))
+        || memchr::memmem::find(&src[from..end], b"=?").is_some()
+    {
+        return None;
+    }
+    // ASCII throughout, so both conversions succeed.
+    let text = |b| std::str::from_utf8(b).ok().map(Cow::Borrowed);
+    Some((
+        Mailbox {
+            name: match name {
+                Some(n) => Some(text(n)?),
+                None => None,
+            },
+            addr: text(&src[addr_start..addr_end])?,
+            at: Some(local_end - addr_start),
+        },
+        end,
+    ))
 }
 
 fn skip_to_comma<S: DefectSink + ?Sized>(lx: &mut Lexer<'_>, sink: &mut S, in_group: bool) {
@@ -509,6 +638,7 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
     sink: &mut S,
     in_group: bool,
     items: &mut Vec<PhraseItem<'a>>,
+    fast: bool,
 ) -> Option<Address<'a>> {
     let src = lx.src;
     items.clear();
@@ -542,7 +672,7 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
             Some(b':') if !in_group => {
                 lx.pos += 1;
                 let name = render_phrase(src, items, sink);
-                let members_all = parse_list(lx, sink, true, items);
+                let members_all = parse_list(lx, sink, true, items, fast);
                 let mut members = Vec::with_capacity(members_all.len());
                 for a in members_all {
                     match a {
@@ -938,6 +1068,117 @@ mod tests {
                 (Some("Who?".into()), "one@y.test".into())
             ]
         );
+    }
+
+    /// A list as read: the addresses and the defects.
+    type Read<'a> = (Vec<Address<'a>>, Vec<Defect>);
+
+    /// Both ways of reading a list: with the one-pass reading of the usual
+    /// shapes, and token by token only.
+    fn both_ways(v: &[u8]) -> (Read<'_>, Read<'_>) {
+        let run = |fast| {
+            let mut defects = Vec::new();
+            let list = parse_list(
+                &mut Lexer::new(v, 0),
+                &mut defects,
+                false,
+                &mut Vec::new(),
+                fast,
+            );
+            (list, defects)
+        };
+        (run(true), run(false))
+    }
+
+    #[test]
+    fn simple_shapes_read_in_one_pass() {
+        for (v, name, addr) in [
+            (&b"jdoe@example.org"[..], None, "jdoe@example.org"),
+            (
+                b"  first.last@sub.example.org  ",
+                None,
+                "first.last@sub.example.org",
+            ),
+            (
+                b"Mary Smith <mary@x.test>",
+                Some("Mary Smith"),
+                "mary@x.test",
+            ),
+            (
+                b"\"Smith, Mary\" <mary@x.test>",
+                Some("Smith, Mary"),
+                "mary@x.test",
+            ),
+            (b"<mary@x.test>", None, "mary@x.test"),
+            (b"\"\" <mary@x.test>", None, "mary@x.test"),
+        ] {
+            let (mb, end) = simple_address(v, 0).expect("a usual shape");
+            assert_eq!((mb.name(), mb.addr_spec(), end), (name, addr, v.len()));
+            assert_eq!(both_ways(v).0, both_ways(v).1);
+        }
+        for v in [
+            &b"Mary  Smith <mary@x.test>"[..],
+            b"John Q. Public <j@x.test>",
+            b"a@b (Alice)",
+            b"=?utf-8?q?J=C3=B6rg?= <j@x.test>",
+            b"\"a\\\"b\" <j@x.test>",
+            b"< j@x.test>",
+            b"j@[192.0.2.1]",
+            b"j.@x.test",
+            b"j@x.test;",
+            b"J\xc3\xb6rg <j@x.test>",
+            b"Mary\tSmith <mary@x.test>",
+        ] {
+            assert!(
+                simple_address(v, 0).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// The one-pass reading gives what the token-by-token parser gives
+        /// (addresses and defects), on lists of the usual shapes with one
+        /// piece changed and on lists made of any pieces.
+        #[test]
+        fn one_pass_reading_agrees(
+            pieces in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just("a"), proptest::strategy::Just("john"),
+                proptest::strategy::Just("Mary"), proptest::strategy::Just(" "),
+                proptest::strategy::Just("  "), proptest::strategy::Just("\t"),
+                proptest::strategy::Just("."), proptest::strategy::Just("@"),
+                proptest::strategy::Just("<"), proptest::strategy::Just(">"),
+                proptest::strategy::Just(","), proptest::strategy::Just("\""),
+                proptest::strategy::Just("\\"), proptest::strategy::Just("("),
+                proptest::strategy::Just(")"), proptest::strategy::Just("=?"),
+                proptest::strategy::Just("?="), proptest::strategy::Just(";"),
+                proptest::strategy::Just(":"), proptest::strategy::Just("\r\n "),
+                proptest::strategy::Just("é"), proptest::strategy::Just("[1.2.3.4]"),
+                proptest::strategy::Just("-"), proptest::strategy::Just("x.test"),
+                proptest::strategy::Just("Mary Smith <m@x.test>"),
+                proptest::strategy::Just("\"Smith, M\" <m@x.test>"),
+                proptest::strategy::Just("j.doe@x.test"), proptest::strategy::Just("(c) ")], 0..12),
+            names in proptest::collection::vec("[A-Za-z]{1,6}( [A-Za-z!#'-]{1,5}){0,2}", 1..4),
+            cut in 0usize..64, with in proptest::prelude::any::<u8>(),
+        ) {
+            let any = pieces.concat();
+            let (fast, general) = both_ways(any.as_bytes());
+            proptest::prop_assert_eq!(fast, general);
+            // The usual shapes, then the same with one byte changed.
+            let list = names.iter().enumerate().map(|(k, n)| match k % 3 {
+                0 => format!("{n} <u{k}.x@mail.example.org>"),
+                1 => format!("\"{n}\" <u{k}@example.org>"),
+                _ => format!("u{k}@example.net"),
+            }).collect::<Vec<_>>().join(", ");
+            let mut bytes = list.into_bytes();
+            let (fast, general) = both_ways(&bytes);
+            proptest::prop_assert_eq!(fast, general);
+            let k = cut % bytes.len();
+            bytes[k] = with;
+            let (fast, general) = both_ways(&bytes);
+            proptest::prop_assert_eq!(fast, general);
+        }
     }
 
     /// A comment that names one address does not name the next, however
