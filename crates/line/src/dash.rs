@@ -9,8 +9,9 @@
 //! `\n`, `-`, `-` and ANDed decide each start position exactly, with no
 //! verification step.
 //!
-//! On x86-64 the compares use AVX-512 (AVX512BW) or else AVX2 when the CPU
-//! reports it at run time, else SSE2 (part of the x86-64 base ABI).
+//! On x86-64 the compares use AVX-512 (AVX512BW on a CPU from Ice Lake on,
+//! see `has_avx512`) or else AVX2 when the CPU reports it at run time, else
+//! SSE2 (part of the x86-64 base ABI).
 //! Elsewhere a `memchr` loop over line ends gives the same answer. The tests
 //! check every form this CPU runs against `memchr::memmem::find`.
 
@@ -30,7 +31,7 @@ const NEEDLE: &[u8; 3] = b"\n--";
 pub fn find_dash_line(hay: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
-        if hay.len() >= avx512::STEP && std::is_x86_feature_detected!("avx512bw") {
+        if hay.len() >= avx512::STEP && crate::has_avx512() {
             return avx512::find(hay);
         }
         if hay.len() >= avx2::STEP && std::is_x86_feature_detected!("avx2") {
@@ -380,9 +381,9 @@ mod avx512 {
     /// least `STEP` bytes. Call only when the CPU has AVX512BW.
     #[allow(unsafe_code)]
     pub(super) fn find(hay: &[u8]) -> Option<usize> {
-        // SAFETY: the only callers check
-        // `is_x86_feature_detected!("avx512bw")` first, so the CPU runs
-        // AVX512F and AVX512BW instructions.
+        // SAFETY: the only callers check `crate::has_avx512()` (the
+        // dispatch) or `is_x86_feature_detected!("avx512bw")` (the tests)
+        // first, so the CPU runs AVX512F and AVX512BW instructions.
         unsafe { find_avx512(hay) }
     }
 

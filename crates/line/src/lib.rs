@@ -85,6 +85,17 @@ pub mod timer;
 mod unstuff;
 
 pub use dash::find_dash_line;
+
+/// Whether the AVX-512 forms of the searches run: the CPU has AVX512BW
+/// (the instructions they use) and VBMI2, the mark of a CPU from Ice Lake
+/// on, where 512-bit integer work no longer slows the clock as it did on
+/// Skylake-SP (a cost short searches between other code would pay; simdutf
+/// and simdjson draw the same line). Detected once, then a load and a test.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn has_avx512() -> bool {
+    std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vbmi2")
+}
 pub use framer::{BareLf, Line, LineConfig, LineError, LineFramer};
 pub use search::{field_name_len, find_header_line, find_lf};
 pub use stuff::{Stuffer, stuff_all};
