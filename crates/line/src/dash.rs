@@ -166,33 +166,176 @@ mod sse2 {
     }
 }
 
+/// Start positions an exact step of the wide forms decides.
+#[cfg(target_arch = "x86_64")]
+const STEP: usize = 64;
+
+/// Bytes an exact step reads: the two after the last start.
+#[cfg(target_arch = "x86_64")]
+const READ: usize = STEP + 2;
+
+/// Start positions the dash pre-check of the wide forms clears at once.
+#[cfg(target_arch = "x86_64")]
+const WIDE: usize = 2 * STEP;
+
+/// The haystack length from which the pre-check loop aligns its loads.
+#[cfg(target_arch = "x86_64")]
+const ALIGN_FROM: usize = 1024;
+
+/// How far ahead of the search [`prefetch_ahead`] asks for the cache
+/// lines: a page, since the hardware prefetcher stops at a page edge and
+/// starts again on the next page only after a few misses there.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH: usize = 4096;
+
+/// Asks for the four cache lines of the two pre-checks at `i + PREFETCH`
+/// of `hay` (structure/qp-newsletters 1.30-1.33x against 1.20-1.25x
+/// without, structure/base64-1mib a little better; SSE, so every x86-64
+/// CPU has it).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse")]
+#[inline]
+fn prefetch_ahead(hay: &[u8], i: usize) {
+    use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+    // A prefetch is a hint that never faults, so the address may lie past
+    // the end of `hay` (`wrapping_add` computes it without claiming it is
+    // in bounds); nothing is read through it.
+    let at = hay.as_ptr().wrapping_add(i + PREFETCH);
+    for line in [0, 64, 128, 192] {
+        _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(line).cast());
+    }
+}
+
+// A `-` is rare in the bodies searched (base64 has none; QP text few), so
+// the dash pre-check of `wide` clears most blocks, and only a block with a
+// dash pays the three shifted loads of the exact check. Doing the exact
+// check on every block measured slower (bound by loads that split cache
+// lines), and so did building LF and dash bit masks per block and shifting
+// those (bound by the mask moves and shifts), and so did a first software
+// prefetch (better on QP, worse on base64); the one a page ahead in
+// `prefetch_ahead` measured faster on both. Four pre-checks per step
+// measured slower on QP and the same on base64.
+
+/// The search of the wide forms (AVX2, AVX-512), written once over each
+/// form's own vector code: a macro, so that every function it makes is
+/// compiled under the form's target feature `$feature` and inlines that
+/// code. The module it expands in provides `exact` (the start mask of a
+/// `READ`-byte window), `dashes` (the pre-check of a `WIDE + 2`-byte
+/// window), `any` (whether a pre-check saw a dash) and `any2` (whether
+/// either of two did, in one test); `$lane` is its load width, to which the
+/// pre-check loads are aligned on a long haystack.
+#[cfg(target_arch = "x86_64")]
+macro_rules! wide_search {
+    ($feature:tt, $find:ident, $lane:expr) => {
+        /// The exact check of the starts `0..WIDE` of `w`.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn exact_wide(w: &[u8; WIDE + 2]) -> Option<usize> {
+            for k in [0, STEP] {
+                let m = exact(w[k..].first_chunk::<READ>()?);
+                if m != 0 {
+                    return Some(k + m.trailing_zeros() as usize);
+                }
+            }
+            None
+        }
+
+        /// The first start in `0..WIDE` of `w` where `"\n--"` begins.
+        ///
+        /// A match starting there has its second dash in `2..WIDE + 2`:
+        /// when no byte there is a dash (one compare per byte), there is
+        /// no match.
+        #[target_feature(enable = $feature)]
+        #[inline]
+        fn wide(w: &[u8; WIDE + 2]) -> Option<usize> {
+            if !any(dashes(w)) {
+                return None;
+            }
+            exact_wide(w)
+        }
+
+        /// [`super::find_dash_line`] for `hay` of at least `STEP` bytes.
+        #[target_feature(enable = $feature)]
+        fn $find(hay: &[u8]) -> Option<usize> {
+            let wide_at = |i: usize| hay.get(i..i + WIDE + 2)?.first_chunk::<{ WIDE + 2 }>();
+            let mut i = 0;
+            // On a long haystack, after one step from the start, the loop
+            // goes on where its loads (at `i + 2`, every `$lane` bytes) are
+            // aligned, so none splits a cache line (a few starts are
+            // checked twice).
+            if hay.len() >= ALIGN_FROM
+                && let Some(w) = wide_at(0)
+            {
+                if let Some(p) = wide(w) {
+                    return Some(p);
+                }
+                i = WIDE - (hay.as_ptr() as usize + WIDE + 2) % $lane;
+            }
+            // Two pre-checks per step, one branch for both (a single
+            // pre-check of 256 bytes measured slower on QP, whose HTML
+            // holds dashes).
+            while let Some(w2) = hay.get(i..i + 2 * WIDE + 2) {
+                let (Some(a), Some(b)) = (
+                    w2.first_chunk::<{ WIDE + 2 }>(),
+                    w2[WIDE..].first_chunk::<{ WIDE + 2 }>(),
+                ) else {
+                    break;
+                };
+                super::prefetch_ahead(hay, i);
+                let (da, db) = (dashes(a), dashes(b));
+                if any2(da, db) {
+                    if any(da)
+                        && let Some(p) = exact_wide(a)
+                    {
+                        return Some(i + p);
+                    }
+                    if any(db)
+                        && let Some(p) = exact_wide(b)
+                    {
+                        return Some(i + WIDE + p);
+                    }
+                }
+                i += 2 * WIDE;
+            }
+            while let Some(w) = wide_at(i) {
+                if let Some(p) = wide(w) {
+                    return Some(i + p);
+                }
+                i += WIDE;
+            }
+            while let Some(block) = hay.get(i..).and_then(|w| w.first_chunk::<READ>()) {
+                let m = exact(block);
+                if m != 0 {
+                    return Some(i + m.trailing_zeros() as usize);
+                }
+                i += STEP;
+            }
+            // Every start before `i` is ruled out; fewer than a block is
+            // left.
+            super::sse2::find(hay.get(i..)?).map(|p| i + p)
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    pub(super) use super::STEP;
+    use super::{ALIGN_FROM, READ, WIDE};
     use core::arch::x86_64::{
-        __m256i, _MM_HINT_T0, _mm_prefetch, _mm256_and_si256, _mm256_cmpeq_epi8,
-        _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
+        __m256i, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8,
     };
-
-    /// Start positions an exact step decides (two 32-byte vectors).
-    pub(super) const STEP: usize = 64;
-
-    /// Bytes an exact step reads: the two after the last start.
-    const READ: usize = STEP + 2;
-
-    /// Start positions the dash pre-check clears at once.
-    const WIDE: usize = 2 * STEP;
-
-    /// The haystack length from which the pre-check loop aligns its loads.
-    const ALIGN_FROM: usize = 1024;
 
     /// [`super::find_dash_line`] with AVX2, for `hay` of at least `STEP`
     /// bytes. Call only when the CPU has AVX2.
     #[allow(unsafe_code)]
     pub(super) fn find(hay: &[u8]) -> Option<usize> {
-        // SAFETY: the only caller checks `is_x86_feature_detected!("avx2")`
+        // SAFETY: the only callers check `is_x86_feature_detected!("avx2")`
         // first, so the CPU runs AVX2 instructions.
         unsafe { find_avx2(hay) }
     }
+
+    wide_search!("avx2", find_avx2, 32);
 
     /// The 32 bytes at `k` of `w`, for `k + 32 <= N`.
     #[target_feature(enable = "avx2")]
@@ -222,19 +365,6 @@ mod avx2 {
         half(0) | half(32) << 32
     }
 
-    /// The first start in `0..WIDE` of `w` where `"\n--"` begins.
-    ///
-    /// A match starting there has its second dash in `2..WIDE + 2`: when
-    /// no byte there is a dash (one compare per byte), there is no match.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn wide(w: &[u8; WIDE + 2]) -> Option<usize> {
-        if _mm256_movemask_epi8(dashes(w)) == 0 {
-            return None;
-        }
-        exact_wide(w)
-    }
-
     /// The dashes at `2..WIDE + 2` of `w`, ORed into one vector.
     #[target_feature(enable = "avx2")]
     #[inline]
@@ -252,103 +382,18 @@ mod avx2 {
         )
     }
 
-    /// How far ahead of the search `prefetch_ahead` asks for the cache
-    /// lines: a page, since the hardware prefetcher stops at a page edge
-    /// and starts again on the next page only after a few misses there.
-    const PREFETCH: usize = 4096;
-
-    /// Asks for the four cache lines of the two pre-checks at `i +
-    /// PREFETCH` of `hay` (structure/qp-newsletters 1.30-1.33x against
-    /// 1.20-1.25x without, structure/base64-1mib a little better).
+    /// Whether the pre-check `d` saw a dash.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn prefetch_ahead(hay: &[u8], i: usize) {
-        // A prefetch is a hint that never faults, so the address may lie
-        // past the end of `hay` (`wrapping_add` computes it without
-        // claiming it is in bounds); nothing is read through it.
-        let at = hay.as_ptr().wrapping_add(i + PREFETCH);
-        for line in [0, 64, 128, 192] {
-            _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(line).cast());
-        }
+    fn any(d: __m256i) -> bool {
+        _mm256_movemask_epi8(d) != 0
     }
 
-    /// The exact check of the starts `0..WIDE` of `w`.
+    /// Whether either pre-check saw a dash: one mask for both.
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn exact_wide(w: &[u8; WIDE + 2]) -> Option<usize> {
-        for k in [0, STEP] {
-            let m = exact(w[k..].first_chunk::<READ>()?);
-            if m != 0 {
-                return Some(k + m.trailing_zeros() as usize);
-            }
-        }
-        None
-    }
-
-    // A `-` is rare in the bodies searched (base64 has none; QP text few),
-    // so the dash pre-check of `wide` clears most blocks, and only a block
-    // with a dash pays the three shifted loads of the exact check. Doing the
-    // exact check on every block measured slower (bound by loads that split
-    // cache lines), and so did building LF and dash bit masks per block and
-    // shifting those (bound by the mask moves and shifts), and so did a
-    // first software prefetch (better on QP, worse on base64); the one a
-    // page ahead in `prefetch_ahead` measured faster on both. Four
-    // pre-checks per step measured slower on QP and the same on base64.
-    #[target_feature(enable = "avx2")]
-    fn find_avx2(hay: &[u8]) -> Option<usize> {
-        let wide_at = |i: usize| hay.get(i..i + WIDE + 2)?.first_chunk::<{ WIDE + 2 }>();
-        let mut i = 0;
-        // On a long haystack, after one step from the start, the loop goes
-        // on where its loads (at `i + 2`, every 32 bytes) are aligned, so
-        // none splits a cache line (a few starts are checked twice).
-        if hay.len() >= ALIGN_FROM
-            && let Some(w) = wide_at(0)
-        {
-            if let Some(p) = wide(w) {
-                return Some(p);
-            }
-            i = WIDE - (hay.as_ptr() as usize + WIDE + 2) % 32;
-        }
-        // Two pre-checks per step, one branch for both (a single pre-check
-        // of 256 bytes measured slower on QP, whose HTML holds dashes).
-        while let Some(w2) = hay.get(i..i + 2 * WIDE + 2) {
-            let (Some(a), Some(b)) = (
-                w2.first_chunk::<{ WIDE + 2 }>(),
-                w2[WIDE..].first_chunk::<{ WIDE + 2 }>(),
-            ) else {
-                break;
-            };
-            prefetch_ahead(hay, i);
-            let (da, db) = (dashes(a), dashes(b));
-            if _mm256_movemask_epi8(_mm256_or_si256(da, db)) != 0 {
-                if _mm256_movemask_epi8(da) != 0
-                    && let Some(p) = exact_wide(a)
-                {
-                    return Some(i + p);
-                }
-                if _mm256_movemask_epi8(db) != 0
-                    && let Some(p) = exact_wide(b)
-                {
-                    return Some(i + WIDE + p);
-                }
-            }
-            i += 2 * WIDE;
-        }
-        while let Some(w) = wide_at(i) {
-            if let Some(p) = wide(w) {
-                return Some(i + p);
-            }
-            i += WIDE;
-        }
-        while let Some(block) = hay.get(i..).and_then(|w| w.first_chunk::<READ>()) {
-            let m = exact(block);
-            if m != 0 {
-                return Some(i + m.trailing_zeros() as usize);
-            }
-            i += STEP;
-        }
-        // Every start before `i` is ruled out; fewer than a block is left.
-        super::sse2::find(hay.get(i..)?).map(|p| i + p)
+    fn any2(a: __m256i, b: __m256i) -> bool {
+        any(_mm256_or_si256(a, b))
     }
 }
 
@@ -357,25 +402,11 @@ mod avx2 {
 /// pre-check is two loads and two compares.
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
+    pub(super) use super::STEP;
+    use super::{ALIGN_FROM, READ, WIDE};
     use core::arch::x86_64::{
-        __m512i, _MM_HINT_T0, _mm_prefetch, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512,
-        _mm512_set1_epi8,
+        __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_set1_epi8,
     };
-
-    /// Start positions an exact step decides (one 64-byte vector).
-    pub(super) const STEP: usize = 64;
-
-    /// Bytes an exact step reads: the two after the last start.
-    const READ: usize = STEP + 2;
-
-    /// Start positions the dash pre-check clears at once.
-    const WIDE: usize = 2 * STEP;
-
-    /// The haystack length from which the pre-check loop aligns its loads.
-    const ALIGN_FROM: usize = 1024;
-
-    /// How far ahead the search asks for cache lines (as the AVX2 form).
-    const PREFETCH: usize = 4096;
 
     /// [`super::find_dash_line`] with AVX-512 (AVX512BW), for `hay` of at
     /// least `STEP` bytes. Call only when the CPU has AVX512BW.
@@ -386,6 +417,8 @@ mod avx512 {
         // first, so the CPU runs AVX512F and AVX512BW instructions.
         unsafe { find_avx512(hay) }
     }
+
+    wide_search!("avx512bw", find_avx512, 64);
 
     /// The 64 bytes at `k` of `w`, for `k + 64 <= N`.
     #[target_feature(enable = "avx512bw")]
@@ -414,96 +447,26 @@ mod avx512 {
         eq(load(w, 0), b'\n') & eq(load(w, 1), b'-') & eq(load(w, 2), b'-')
     }
 
-    /// Whether any byte at `2..WIDE + 2` of `w` is a dash: a match starting
-    /// in `0..WIDE` has its second dash there.
+    /// The dashes at `2..WIDE + 2` of `w`, bit `j` for the bytes `2 + j`
+    /// and `66 + j` together.
     #[target_feature(enable = "avx512bw")]
     #[inline]
-    fn dashes(w: &[u8; WIDE + 2]) -> bool {
-        eq(load(w, 2), b'-') | eq(load(w, 66), b'-') != 0
+    fn dashes(w: &[u8; WIDE + 2]) -> u64 {
+        eq(load(w, 2), b'-') | eq(load(w, 66), b'-')
     }
 
-    /// The exact check of the starts `0..WIDE` of `w`.
+    /// Whether the pre-check `d` saw a dash.
     #[target_feature(enable = "avx512bw")]
     #[inline]
-    fn exact_wide(w: &[u8; WIDE + 2]) -> Option<usize> {
-        for k in [0, STEP] {
-            let m = exact(w[k..].first_chunk::<READ>()?);
-            if m != 0 {
-                return Some(k + m.trailing_zeros() as usize);
-            }
-        }
-        None
+    fn any(d: u64) -> bool {
+        d != 0
     }
 
-    /// Asks for the four cache lines of the two pre-checks at `i +
-    /// PREFETCH` of `hay` (see the AVX2 form's `prefetch_ahead`).
+    /// Whether either pre-check saw a dash.
     #[target_feature(enable = "avx512bw")]
     #[inline]
-    fn prefetch_ahead(hay: &[u8], i: usize) {
-        // A prefetch is a hint that never faults, so the address may lie
-        // past the end of `hay` (`wrapping_add` computes it without
-        // claiming it is in bounds); nothing is read through it.
-        let at = hay.as_ptr().wrapping_add(i + PREFETCH);
-        for line in [0, 64, 128, 192] {
-            _mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(line).cast());
-        }
-    }
-
-    /// The loop of the AVX2 form (aligned pre-checks of two blocks per
-    /// step, then single blocks, then exact steps, then SSE2 for the last
-    /// few starts), with 64-byte loads aligned to the cache line.
-    #[target_feature(enable = "avx512bw")]
-    fn find_avx512(hay: &[u8]) -> Option<usize> {
-        let wide_at = |i: usize| hay.get(i..i + WIDE + 2)?.first_chunk::<{ WIDE + 2 }>();
-        let mut i = 0;
-        if hay.len() >= ALIGN_FROM
-            && let Some(w) = wide_at(0)
-        {
-            if dashes(w)
-                && let Some(p) = exact_wide(w)
-            {
-                return Some(p);
-            }
-            // From here the pre-check loads (at `i + 2`, every 64 bytes)
-            // start on a cache line; a few starts are checked twice.
-            i = WIDE - (hay.as_ptr() as usize + WIDE + 2) % 64;
-        }
-        while let Some(w2) = hay.get(i..i + 2 * WIDE + 2) {
-            let (Some(a), Some(b)) = (
-                w2.first_chunk::<{ WIDE + 2 }>(),
-                w2[WIDE..].first_chunk::<{ WIDE + 2 }>(),
-            ) else {
-                break;
-            };
-            prefetch_ahead(hay, i);
-            let (da, db) = (dashes(a), dashes(b));
-            if da | db {
-                if da && let Some(p) = exact_wide(a) {
-                    return Some(i + p);
-                }
-                if db && let Some(p) = exact_wide(b) {
-                    return Some(i + WIDE + p);
-                }
-            }
-            i += 2 * WIDE;
-        }
-        while let Some(w) = wide_at(i) {
-            if dashes(w)
-                && let Some(p) = exact_wide(w)
-            {
-                return Some(i + p);
-            }
-            i += WIDE;
-        }
-        while let Some(block) = hay.get(i..).and_then(|w| w.first_chunk::<READ>()) {
-            let m = exact(block);
-            if m != 0 {
-                return Some(i + m.trailing_zeros() as usize);
-            }
-            i += STEP;
-        }
-        // Every start before `i` is ruled out; fewer than a block is left.
-        super::sse2::find(hay.get(i..)?).map(|p| i + p)
+    fn any2(a: u64, b: u64) -> bool {
+        a | b != 0
     }
 }
 
