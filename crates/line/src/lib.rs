@@ -86,6 +86,11 @@ mod unstuff;
 
 pub use dash::find_dash_line;
 
+pub use framer::{BareLf, Line, LineConfig, LineError, LineFramer};
+pub use search::{field_name_len, find_header_line, find_lf};
+pub use stuff::{Stuffer, stuff_all};
+pub use unstuff::{BareEol, BareEolKind, DataEnd, UnstuffConfig, Unstuffed, Unstuffer};
+
 /// Whether the AVX-512 forms of the searches run: the CPU has AVX512BW
 /// (the instructions they use) and VBMI2, the mark of a CPU from Ice Lake
 /// on, where 512-bit integer work no longer slows the clock as it did on
@@ -96,10 +101,6 @@ pub use dash::find_dash_line;
 pub(crate) fn has_avx512() -> bool {
     std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vbmi2")
 }
-pub use framer::{BareLf, Line, LineConfig, LineError, LineFramer};
-pub use search::{field_name_len, find_header_line, find_lf};
-pub use stuff::{Stuffer, stuff_all};
-pub use unstuff::{BareEol, BareEolKind, DataEnd, UnstuffConfig, Unstuffed, Unstuffer};
 
 /// The result of a step that may need more input (the shape of httparse's
 /// `Status`).
