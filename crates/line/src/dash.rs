@@ -260,7 +260,7 @@ macro_rules! wide_search {
             let wide_at = |i: usize| hay.get(i..i + WIDE + 2)?.first_chunk::<{ WIDE + 2 }>();
             let mut i = 0;
             // On a long haystack, after one step from the start, the loop
-            // goes on where its loads (at `i + 2`, every `$lane` bytes) are
+            // goes on where its loads (at `i + 2`, one load width apart) are
             // aligned, so none splits a cache line (a few starts are
             // checked twice).
             if hay.len() >= ALIGN_FROM
