@@ -21,13 +21,19 @@ pub fn find_lf(hay: &[u8]) -> Option<usize> {
     if let Some(w) = hay.get(..64)
         && let Ok(w) = <&[u8; 64]>::try_from(w)
     {
-        let m = lf_mask(w);
-        if m != 0 {
-            return Some(m.trailing_zeros() as usize);
-        }
-        return memchr::memchr(b'\n', &hay[64..]).map(|p| 64 + p);
+        return lf_at(hay, lf_mask(w));
     }
     find_lf_words(hay)
+}
+
+/// The first LF of `hay` given the LF mask `m` of its first 64 bytes: the
+/// mask's first bit, else `memchr` beyond the window.
+#[inline(always)]
+fn lf_at(hay: &[u8], m: u64) -> Option<usize> {
+    if m != 0 {
+        return Some(m.trailing_zeros() as usize);
+    }
+    memchr::memchr(b'\n', hay.get(64..)?).map(|p| 64 + p)
 }
 
 /// One header line at the start of `hay`: where its LF is (as
@@ -61,10 +67,7 @@ pub fn find_header_line(hay: &[u8], eight_bit: bool) -> (Option<usize>, Option<u
             Some((lf, stop)) => (lf, (stop != 0).then(|| stop.trailing_zeros() as usize)),
             None => (lf_mask(w), None),
         };
-        if lf != 0 {
-            return (Some(lf.trailing_zeros() as usize), name);
-        }
-        return (memchr::memchr(b'\n', &hay[64..]).map(|p| 64 + p), name);
+        return (lf_at(hay, lf), name);
     }
     (find_lf_words(hay), None)
 }

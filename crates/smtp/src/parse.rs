@@ -163,7 +163,7 @@ fn find_byte(hay: &[u8], b: u8) -> Option<usize> {
     )
 }
 
-/// The index of the first LF in `hay`: the header parsers' search (a
+/// The index of the first LF in `hay`: mailwire-line's short-line search (a
 /// 64-byte window at once).
 #[inline(always)]
 fn find_lf(hay: &[u8]) -> Option<usize> {
