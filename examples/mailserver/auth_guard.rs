@@ -190,7 +190,7 @@ impl AuthGuard {
             "{who}: authentication failed ({conn_failures} on this connection; answered after {} ms)",
             action.delay.as_millis()
         ));
-        std::thread::sleep(action.delay);
+        crate::driver::blocking(|| std::thread::sleep(action.delay));
         action.disconnect
     }
 }

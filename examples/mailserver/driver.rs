@@ -6,7 +6,9 @@
 //! [`Conn`] is a TCP socket with rustls optionally layered under the machine
 //! (socket, then rustls, then `handle_input`; `poll_transmit`, then rustls,
 //! then socket). [`drive`] runs one connection to its end on the calling
-//! thread.
+//! thread; [`Driven`] holds one connection's machine, handler and socket
+//! for the thread pool (`pool.rs`), which runs the same loop only while
+//! input is there and keeps the connection in an epoll set between.
 
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, TcpStream};
@@ -78,6 +80,9 @@ pub(crate) trait Handler<M: Machine> {
     fn tick(&mut self, _m: &mut M) -> bool {
         false
     }
+    /// Called once when the connection is over, whatever ended it (after
+    /// the last event; the socket is still open).
+    fn end(&mut self) {}
 }
 
 /// How often a waiting connection looks at [`Handler::tick`].
@@ -101,6 +106,10 @@ pub(crate) struct Conn {
     read_timeout: Option<Duration>,
     /// Timeout for writes and for a TLS handshake.
     io_timeout: Duration,
+    /// The socket is non-blocking (the pool's connections): a read returns
+    /// at once, and a write or handshake that would block waits in `poll`
+    /// (up to `io_timeout`) instead of in the system call.
+    nonblocking: bool,
 }
 
 impl std::fmt::Debug for Conn {
@@ -117,6 +126,74 @@ fn is_timeout(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
+}
+
+/// What a thread pool does around a long wait of one of its threads
+/// (`pool.rs`: make sure another thread takes the events meanwhile).
+pub(crate) trait Waits: Sync {
+    /// A thread of the pool is about to wait.
+    fn enter(&'static self);
+    /// The wait is over.
+    fn leave(&'static self);
+}
+
+/// The pool's [`Waits`], set once by the pool; [`POOL_THREAD`] marks its
+/// threads.
+pub(crate) static POOL_WAITS: std::sync::OnceLock<&'static dyn Waits> = std::sync::OnceLock::new();
+
+thread_local! {
+    /// This thread is one of the pool's.
+    pub(crate) static POOL_THREAD: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, which may wait long (an `fsync`, a DNS lookup, a TLS
+/// handshake's round trips, an AUTH failure's delay): on a thread of the
+/// connection pool, another thread serves the other connections meanwhile
+/// (see `pool.rs`). Elsewhere just runs `f`.
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    struct Leave(&'static dyn Waits);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            self.0.leave();
+        }
+    }
+    let _leave = match POOL_WAITS.get() {
+        Some(&w) if POOL_THREAD.get() => {
+            w.enter();
+            Some(Leave(w))
+        }
+        _ => None,
+    };
+    f()
+}
+
+/// Waits until `sock` is readable (`read`) or writable (`write`), or
+/// fails with `TimedOut` at `deadline` (`poll(2)`).
+fn wait_ready(sock: &TcpStream, read: bool, write: bool, deadline: Instant) -> io::Result<()> {
+    blocking(|| poll_until(sock, read, write, deadline))
+}
+
+fn poll_until(sock: &TcpStream, read: bool, write: bool, deadline: Instant) -> io::Result<()> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut flags = PollFlags::empty();
+    flags.set(PollFlags::IN, read);
+    flags.set(PollFlags::OUT, write);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+        }
+        let ts = Timespec {
+            tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
+            tv_nsec: left.subsec_nanos().into(),
+        };
+        match poll(&mut [PollFd::new(sock, flags)], Some(&ts)) {
+            // Ready, or an error or hang-up the next call reports.
+            Ok(n) if n > 0 => return Ok(()),
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 impl Conn {
@@ -142,7 +219,27 @@ impl Conn {
             tls: None,
             read_timeout,
             io_timeout,
+            nonblocking: false,
         }
+    }
+
+    /// A plaintext connection over a non-blocking socket (accepted with
+    /// `SOCK_NONBLOCK`, `TCP_NODELAY` inherited from the listener): reads
+    /// never wait; writes and handshakes wait in `poll` for up to
+    /// `io_timeout`.
+    pub(crate) fn nonblocking(sock: TcpStream, io_timeout: Duration) -> Self {
+        Self {
+            sock,
+            tls: None,
+            read_timeout: None,
+            io_timeout,
+            nonblocking: true,
+        }
+    }
+
+    /// The socket (for the pool's epoll set).
+    pub(crate) fn socket(&self) -> &TcpStream {
+        &self.sock
     }
 
     pub(crate) fn is_tls(&self) -> bool {
@@ -150,6 +247,10 @@ impl Conn {
     }
 
     fn set_read_timeout(&mut self, d: Duration) -> io::Result<()> {
+        if self.nonblocking {
+            // Reads return at once; waits happen in `poll` (or epoll).
+            return Ok(());
+        }
         let d = d.max(Duration::from_millis(1));
         if self.read_timeout != Some(d) {
             self.sock.set_read_timeout(Some(d))?;
@@ -179,13 +280,15 @@ impl Conn {
                     ));
                 }
                 Ok(_) => {}
+                Err(e) if self.nonblocking && e.kind() == io::ErrorKind::WouldBlock => {
+                    let out = tls.wants_write();
+                    wait_ready(&self.sock, !out, out, deadline)?;
+                }
                 Err(e) if is_timeout(&e) => {}
                 Err(e) => return Err(e),
             }
         }
-        while tls.wants_write() {
-            tls.write_tls(&mut self.sock)?;
-        }
+        self.send_tls(&mut tls)?;
         self.tls = Some(Box::new(tls));
         Ok(())
     }
@@ -225,19 +328,21 @@ impl Conn {
             };
             match res {
                 Ok(0) => return Ok(ReadResult::Eof),
-                Ok(n) => match self.tls.as_mut() {
-                    None => return Ok(ReadResult::Data(n)),
-                    Some(tls) => {
-                        if let Err(e) = tls.process_new_packets() {
+                Ok(n) => {
+                    let Some(mut tls) = self.tls.take() else {
+                        return Ok(ReadResult::Data(n));
+                    };
+                    let res = match tls.process_new_packets() {
+                        Err(e) => {
                             // Send the alert, then give up.
                             let _ = tls.write_tls(&mut self.sock);
-                            return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+                            Err(io::Error::new(io::ErrorKind::InvalidData, e))
                         }
-                        while tls.wants_write() {
-                            tls.write_tls(&mut self.sock)?;
-                        }
-                    }
-                },
+                        Ok(_) => self.send_tls(&mut tls),
+                    };
+                    self.tls = Some(tls);
+                    res?;
+                }
                 Err(e) if is_timeout(&e) => {
                     if deadline.is_some_and(|d| Instant::now() >= d) {
                         return Ok(ReadResult::TimedOut);
@@ -255,26 +360,64 @@ impl Conn {
     /// 64 KiB by default: one `write_all` of more fails with `WriteZero`),
     /// each sent before the next.
     pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        match self.tls.as_mut() {
-            None => self.sock.write_all(data),
-            Some(tls) => {
-                let mut rest = data;
-                loop {
-                    let n = tls.writer().write(rest)?;
-                    rest = &rest[n..];
-                    let flushed = tls.wants_write();
-                    while tls.wants_write() {
-                        tls.write_tls(&mut self.sock)?;
-                    }
-                    if rest.is_empty() {
-                        return Ok(());
-                    }
-                    if n == 0 && !flushed {
-                        return Err(io::Error::new(io::ErrorKind::WriteZero, "TLS took no data"));
-                    }
-                }
+        let Some(mut tls) = self.tls.take() else {
+            return self.send(data);
+        };
+        let res = self.write_tls_all(&mut tls, data);
+        self.tls = Some(tls);
+        res
+    }
+
+    fn write_tls_all(&mut self, tls: &mut rustls::Connection, data: &[u8]) -> io::Result<()> {
+        let mut rest = data;
+        loop {
+            let n = tls.writer().write(rest)?;
+            rest = &rest[n..];
+            let flushed = tls.wants_write();
+            self.send_tls(tls)?;
+            if rest.is_empty() {
+                return Ok(());
+            }
+            if n == 0 && !flushed {
+                return Err(io::Error::new(io::ErrorKind::WriteZero, "TLS took no data"));
             }
         }
+    }
+
+    /// Writes all of `data` to the socket; on a non-blocking socket, waits
+    /// in `poll` while the send buffer is full, up to `io_timeout`.
+    fn send(&mut self, mut data: &[u8]) -> io::Result<()> {
+        let mut deadline = None;
+        while !data.is_empty() {
+            match self.sock.write(data) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => data = &data[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if self.nonblocking && e.kind() == io::ErrorKind::WouldBlock => {
+                    let d = *deadline.get_or_insert_with(|| Instant::now() + self.io_timeout);
+                    wait_ready(&self.sock, false, true, d)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends what rustls has queued, as [`Conn::send`] does.
+    fn send_tls(&mut self, tls: &mut rustls::Connection) -> io::Result<()> {
+        let mut deadline = None;
+        while tls.wants_write() {
+            match tls.write_tls(&mut self.sock) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if self.nonblocking && e.kind() == io::ErrorKind::WouldBlock => {
+                    let d = *deadline.get_or_insert_with(|| Instant::now() + self.io_timeout);
+                    wait_ready(&self.sock, false, true, d)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
     }
 
     /// Ends the connection: TLS close_notify, then a TCP shutdown. A plain
@@ -282,13 +425,9 @@ impl Conn {
     /// dropping the `Conn` closes it and sends the FIN (one system call
     /// fewer per connection).
     pub(crate) fn close(&mut self) {
-        if let Some(tls) = self.tls.as_mut() {
+        if let Some(mut tls) = self.tls.take() {
             tls.send_close_notify();
-            while tls.wants_write() {
-                if tls.write_tls(&mut self.sock).is_err() {
-                    break;
-                }
-            }
+            let _ = self.send_tls(&mut tls);
             let _ = self.sock.shutdown(Shutdown::Both);
         }
     }
@@ -306,38 +445,47 @@ pub(crate) fn flush<M: Machine>(m: &mut M, conn: &mut Conn, out: &mut Vec<u8>) -
 }
 
 /// Runs `m` over `conn` until the machine closes, the peer goes away, or the
-/// handler's tick asks to stop. Does not close `conn`.
+/// handler's tick asks to stop; then [`Handler::end`]. Does not close
+/// `conn`.
 pub(crate) fn drive<M: Machine, H: Handler<M>>(
     m: &mut M,
     conn: &mut Conn,
     h: &mut H,
 ) -> io::Result<()> {
-    // The buffers outlive the connection: a worker thread serves one
-    // connection after another and reuses them (no 16 KiB allocation and
-    // zeroing per connection).
+    let res = with_buffers(|out, buf| drive_with(m, conn, h, out, buf));
+    h.end();
+    res
+}
+
+/// Runs `f` with this thread's output and read buffers. They outlive the
+/// connection: a thread serves one connection after another and reuses
+/// them (no 16 KiB allocation and zeroing per connection).
+fn with_buffers<T>(f: impl FnOnce(&mut Vec<u8>, &mut [u8]) -> T) -> T {
     let (mut out, mut buf) = BUFFERS
         .with(|b| b.take())
         .unwrap_or_else(|| (Vec::with_capacity(4096), vec![0u8; 16 * 1024]));
-    let res = drive_with(m, conn, h, &mut out, &mut buf);
+    let res = f(&mut out, &mut buf);
     out.clear();
     BUFFERS.with(|b| b.set(Some((out, buf))));
     res
 }
 
 thread_local! {
-    /// [`drive`]'s output and read buffers, kept between connections.
+    /// [`with_buffers`]'s buffers, kept between connections.
     static BUFFERS: std::cell::Cell<Option<(Vec<u8>, Vec<u8>)>> =
         const { std::cell::Cell::new(None) };
 }
 
-fn drive_with<M: Machine, H: Handler<M>>(
+/// Transmits and answers events until the machine needs input: the
+/// deadline to wait until, or `None` when the connection is over (the
+/// machine closed, or saw the end of input and has nothing more to say).
+fn settle<M: Machine, H: Handler<M>>(
     m: &mut M,
     conn: &mut Conn,
     h: &mut H,
     out: &mut Vec<u8>,
-    buf: &mut [u8],
-) -> io::Result<()> {
-    let mut eof = false;
+    eof: bool,
+) -> io::Result<Option<Option<Instant>>> {
     loop {
         // 1. transmit, 2. events, 3. timeout: always in this order.
         flush(m, conn, out)?;
@@ -349,28 +497,201 @@ fn drive_with<M: Machine, H: Handler<M>>(
         if any {
             continue;
         }
-        if m.is_closed() {
-            return Ok(());
+        if m.is_closed() || eof {
+            return Ok(None);
         }
-        if eof {
-            // The machine saw the end of input and has nothing more to say.
-            return Ok(());
+        return Ok(Some(m.poll_timeout()));
+    }
+}
+
+/// Gives the machine what one read brought. False when the handler's tick
+/// ends the connection (after a last flush).
+fn take_read<M: Machine, H: Handler<M>>(
+    m: &mut M,
+    conn: &mut Conn,
+    h: &mut H,
+    out: &mut Vec<u8>,
+    res: ReadResult,
+    buf: &[u8],
+    eof: &mut bool,
+) -> io::Result<bool> {
+    match res {
+        ReadResult::Data(n) => m.handle_input(Instant::now(), &buf[..n]),
+        ReadResult::Eof => {
+            *eof = true;
+            m.handle_eof(Instant::now());
         }
-        let deadline = m.poll_timeout();
-        match conn.read(buf, deadline, Some(TICK))? {
-            ReadResult::Data(n) => m.handle_input(Instant::now(), &buf[..n]),
-            ReadResult::Eof => {
-                eof = true;
-                m.handle_eof(Instant::now());
+        ReadResult::TimedOut => m.handle_timeout(Instant::now()),
+        ReadResult::Tick => {
+            if h.tick(m) {
+                flush(m, conn, out)?;
+                return Ok(false);
             }
-            ReadResult::TimedOut => m.handle_timeout(Instant::now()),
-            ReadResult::Tick => {
-                if h.tick(m) {
-                    flush(m, conn, out)?;
-                    return Ok(());
+        }
+    }
+    Ok(true)
+}
+
+fn drive_with<M: Machine, H: Handler<M>>(
+    m: &mut M,
+    conn: &mut Conn,
+    h: &mut H,
+    out: &mut Vec<u8>,
+    buf: &mut [u8],
+) -> io::Result<()> {
+    let mut eof = false;
+    while let Some(deadline) = settle(m, conn, h, out, eof)? {
+        let res = conn.read(buf, deadline, Some(TICK))?;
+        if !take_read(m, conn, h, out, res, buf, &mut eof)? {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// What [`Resumable::resume`] left the connection in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Waiting for input (nothing left to read; the timeout is checked at
+    /// the next tick).
+    Wait,
+    /// Over: the handler has ended and the socket is closed.
+    Over,
+}
+
+/// A connection the pool serves a little at a time.
+pub(crate) trait Resumable: Send {
+    /// Serves the connection until it waits for input (its socket has
+    /// nothing more to read) or ends. `tick` asks for the periodic check
+    /// instead of a read: the deadline's timeout if it passed, else
+    /// [`Handler::tick`]; then only what that produced is answered (the
+    /// pool resumes with `tick` false when input arrives).
+    fn resume(&mut self, tick: bool) -> Step;
+    /// Serves the connection to its end on this thread, waiting in blocking
+    /// reads (the thread-per-connection server, where there is no pool).
+    #[cfg(not(target_os = "linux"))]
+    fn run(&mut self);
+    /// The socket, for the epoll set.
+    fn socket(&self) -> &TcpStream;
+}
+
+/// One connection: its machine, its handler and its socket. Dropped
+/// before its end, it ends (the handler's end, the socket closed).
+pub(crate) struct Driven<M: Machine, H: Handler<M>> {
+    m: M,
+    h: H,
+    conn: Conn,
+    eof: bool,
+    over: bool,
+    /// For the log line of an I/O error: the port's name and the peer.
+    name: &'static str,
+    peer: std::net::SocketAddr,
+}
+
+impl<M: Machine, H: Handler<M>> Driven<M, H> {
+    pub(crate) fn new(
+        (m, h): (M, H),
+        conn: Conn,
+        name: &'static str,
+        peer: std::net::SocketAddr,
+    ) -> Self {
+        Self {
+            m,
+            h,
+            conn,
+            eof: false,
+            over: false,
+            name,
+            peer,
+        }
+    }
+
+    fn turn(&mut self, tick: bool, out: &mut Vec<u8>, buf: &mut [u8]) -> io::Result<Step> {
+        let Self { m, h, conn, .. } = self;
+        if tick {
+            let now = Instant::now();
+            let res = if m.poll_timeout().is_some_and(|d| d <= now) {
+                ReadResult::TimedOut
+            } else {
+                ReadResult::Tick
+            };
+            if !take_read(m, conn, h, out, res, buf, &mut self.eof)? {
+                return Ok(Step::Over);
+            }
+            return Ok(match settle(m, conn, h, out, self.eof)? {
+                Some(_) => Step::Wait,
+                None => Step::Over,
+            });
+        }
+        while settle(m, conn, h, out, self.eof)?.is_some() {
+            match conn.read(buf, None, None)? {
+                // Nothing more to read now (a non-blocking socket).
+                ReadResult::Tick => return Ok(Step::Wait),
+                res => {
+                    if !take_read(m, conn, h, out, res, buf, &mut self.eof)? {
+                        break;
+                    }
                 }
             }
         }
+        Ok(Step::Over)
+    }
+
+    /// Ends the connection: the handler's end, TLS close, an I/O error
+    /// logged.
+    fn finish(&mut self, res: io::Result<()>) {
+        self.over = true;
+        self.h.end();
+        if let Err(e) = res {
+            log(format!("{} {} connection error: {e}", self.name, self.peer));
+        }
+        self.conn.close();
+    }
+}
+
+impl<M: Machine, H: Handler<M>> Drop for Driven<M, H> {
+    fn drop(&mut self) {
+        if !self.over {
+            self.finish(Ok(()));
+        }
+    }
+}
+
+impl<M, H> Resumable for Driven<M, H>
+where
+    M: Machine + Send,
+    H: Handler<M> + Send,
+{
+    fn resume(&mut self, tick: bool) -> Step {
+        if self.over {
+            return Step::Over;
+        }
+        let res = with_buffers(|out, buf| self.turn(tick, out, buf));
+        match res {
+            Ok(Step::Wait) => Step::Wait,
+            Ok(Step::Over) => {
+                self.finish(Ok(()));
+                Step::Over
+            }
+            Err(e) => {
+                self.finish(Err(e));
+                Step::Over
+            }
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn run(&mut self) {
+        if self.over {
+            return;
+        }
+        let Self { m, h, conn, .. } = self;
+        let res = with_buffers(|out, buf| drive_with(m, conn, h, out, buf));
+        self.finish(res);
+    }
+
+    fn socket(&self) -> &TcpStream {
+        self.conn.socket()
     }
 }
 

@@ -497,7 +497,7 @@ fn matches(pattern: &[u8], name: &[u8]) -> bool {
     }
 }
 
-struct Session<'a> {
+pub(crate) struct Session<'a> {
     shared: &'a Shared,
     peer: SocketAddr,
     user: Option<String>,
@@ -1192,7 +1192,7 @@ impl Session<'_> {
                     .map(|t| UNIX_EPOCH + std::time::Duration::from_secs(t))
                     .unwrap_or_else(SystemTime::now);
                 f.set_modified(when)?;
-                f.sync_all()?;
+                crate::maildir::sync_file(&f)?;
                 items.push((base, Flags::from_flags(&msg.flags)));
             }
             Ok(())
@@ -1729,7 +1729,7 @@ impl Session<'_> {
                     let tmp = dest.tmp_path(&base);
                     if fs::hard_link(&src, &tmp).is_err() {
                         fs::copy(&src, &tmp)?;
-                        File::open(&tmp)?.sync_all()?;
+                        crate::maildir::sync_file(&File::open(&tmp)?)?;
                     }
                 }
                 Ok(base)
@@ -1993,6 +1993,11 @@ impl Handler<Server> for Session<'_> {
         }
         false
     }
+
+    fn end(&mut self) {
+        // An attempt still open failed (it is already counted).
+        self.attempt = None;
+    }
 }
 
 impl Session<'_> {
@@ -2005,14 +2010,14 @@ impl Session<'_> {
     }
 }
 
-/// Serves one IMAP connection (the imaps port has TLS in place already).
-pub(crate) fn serve(
+/// A session for an accepted IMAP connection (the imaps port has TLS in
+/// place already): the machine (its greeting queued) and the handler.
+pub(crate) fn start(
     shared: &Shared,
     implicit_tls: bool,
     peer: SocketAddr,
-    conn: &mut Conn,
-) -> io::Result<()> {
-    let mut session = Session {
+) -> io::Result<(Server, Session<'_>)> {
+    let session = Session {
         shared,
         peer,
         user: None,
@@ -2027,16 +2032,14 @@ pub(crate) fn serve(
         "{} mailwire IMAP ready",
         shared.store.cfg.hostname
     ));
-    let mut m = Server::new(
+    let m = Server::new(
         options(shared, implicit_tls, peer),
         greeting,
         &nonce,
         Instant::now(),
     )
     .map_err(io::Error::other)?;
-    let res = crate::driver::drive(&mut m, conn, &mut session);
-    session.attempt = None;
-    res
+    Ok((m, session))
 }
 
 #[cfg(test)]

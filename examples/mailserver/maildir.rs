@@ -67,7 +67,13 @@ pub(crate) fn queue_id() -> String {
 /// fsyncs a directory, so that entries created or renamed in it survive a
 /// crash.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    sync_file(&File::open(dir)?)
+}
+
+/// fsyncs a file. On a thread of the connection pool, another thread
+/// serves the other connections while it waits (`driver::blocking`).
+pub(crate) fn sync_file(f: &File) -> io::Result<()> {
+    crate::driver::blocking(|| f.sync_all())
 }
 
 /// Creates a new file that must not exist yet.
@@ -88,7 +94,7 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
     let res = (|| {
         let mut f = create_new(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
+        sync_file(&f)?;
         fs::rename(&tmp, path)?;
         sync_dir(dir)
     })();
@@ -164,7 +170,7 @@ impl Maildirs {
         let name = format!("{name}{suffix}");
         if fs::hard_link(src, &tmp).is_err() {
             fs::copy(src, &tmp)?;
-            File::open(&tmp)?.sync_all()?;
+            sync_file(&File::open(&tmp)?)?;
         }
         let dest = self.dir(user).join("new").join(name);
         fs::rename(&tmp, &dest)?;

@@ -38,6 +38,8 @@ mod list;
 mod maildir;
 mod mailstore;
 mod mta_sts;
+#[cfg(target_os = "linux")]
+mod pool;
 mod pop3_session;
 mod queue;
 mod resolve;
@@ -54,7 +56,9 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(not(target_os = "linux"))]
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use config::{Command, Config};
@@ -80,6 +84,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// CPU per message under `smtp-source`, see `benches/mailserver.sh`). The thread that
 /// takes the last waiting place starts another before it serves, so one
 /// always accepts; surplus idle threads leave after [`WORKER_IDLE`].
+#[cfg(not(target_os = "linux"))]
 struct Acceptors {
     listener: TcpListener,
     /// The address to connect to to wake a waiting thread at shutdown.
@@ -112,12 +117,14 @@ fn listener_options(listener: &TcpListener) -> io::Result<()> {
 }
 
 /// What the session threads of every port share.
+#[cfg(not(target_os = "linux"))]
 struct Sessions {
     shared: Arc<Shared>,
     /// Threads serving a connection now (shutdown waits for them).
     active: AtomicUsize,
 }
 
+#[cfg(not(target_os = "linux"))]
 impl Acceptors {
     /// Starts a session thread on this port.
     fn spawn(self: &Arc<Self>) {
@@ -194,8 +201,56 @@ impl Acceptors {
     }
 }
 
+/// The session of an accepted connection over `conn`, its implicit TLS
+/// handshake done: the port's machine and handler, not yet run. `None`
+/// when it cannot start (logged).
+fn open_session(
+    shared: &Shared,
+    mut conn: driver::Conn,
+    peer: SocketAddr,
+    port: Port,
+) -> Option<Box<dyn driver::Resumable + '_>> {
+    use driver::Driven;
+    let name = port.name();
+    let tls = port.implicit_tls();
+    if tls {
+        let tls = match rustls::ServerConnection::new(shared.tls.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                driver::log(format!("{name}: TLS setup failed: {e}"));
+                return None;
+            }
+        };
+        if let Err(e) = conn.start_tls(tls) {
+            driver::log(format!("{name} {peer} TLS handshake failed: {e}"));
+            return None;
+        }
+    }
+    let started: io::Result<Box<dyn driver::Resumable + '_>> = match port {
+        Port::Pop3 | Port::Pop3s => pop3_session::start(shared, tls, peer)
+            .map(|s| Box::new(Driven::new(s, conn, name, peer)) as _),
+        Port::Imap | Port::Imaps => imap_session::start(shared, tls, peer)
+            .map(|s| Box::new(Driven::new(s, conn, name, peer)) as _),
+        _ => Ok(Box::new(Driven::new(
+            smtp_session::start(shared, port, peer),
+            conn,
+            name,
+            peer,
+        ))),
+    };
+    match started {
+        Ok(s) => Some(s),
+        Err(e) => {
+            driver::log(format!("{name} {peer} cannot start: {e}"));
+            None
+        }
+    }
+}
+
+/// Serves one connection to its end on this thread.
+#[cfg(not(target_os = "linux"))]
 fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Port) {
-    let mut conn = if LISTENER_OPTIONS_INHERITED {
+    let conn = if LISTENER_OPTIONS_INHERITED {
         driver::Conn::inherited(sock, IO_TIMEOUT, Some(WORKER_IDLE))
     } else {
         match driver::Conn::new(sock, IO_TIMEOUT) {
@@ -203,32 +258,9 @@ fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Po
             Err(_) => return,
         }
     };
-    if port.implicit_tls() {
-        let tls = match rustls::ServerConnection::new(shared.tls.clone()) {
-            Ok(t) => t,
-            Err(e) => {
-                eprintln!("{}: TLS setup failed: {e}", port.name());
-                return;
-            }
-        };
-        if let Err(e) = conn.start_tls(tls) {
-            eprintln!("{} {} TLS handshake failed: {e}", port.name(), peer);
-            return;
-        }
+    if let Some(mut session) = open_session(shared, conn, peer, port) {
+        session.run();
     }
-    let served = match port {
-        Port::Pop3 | Port::Pop3s => {
-            pop3_session::serve(shared, port.implicit_tls(), peer, &mut conn)
-        }
-        Port::Imap | Port::Imaps => {
-            imap_session::serve(shared, port.implicit_tls(), peer, &mut conn)
-        }
-        _ => smtp_session::serve(shared, port, peer, &mut conn),
-    };
-    if let Err(e) = served {
-        eprintln!("{} {} connection error: {e}", port.name(), peer);
-    }
-    conn.close();
 }
 
 /// Tells a refused client why, in its protocol, and closes at once. Runs
@@ -369,23 +401,47 @@ fn run(cfg: Config) -> Result<(), String> {
         shared.public_url.as_deref(),
     );
 
-    let sessions = Arc::new(Sessions {
-        shared: shared.clone(),
-        active: AtomicUsize::new(0),
-    });
-    let mut acceptors = Vec::new();
-    for (listener, local, port) in listeners {
-        listener_options(&listener).map_err(|e| format!("{}: {e}", port.name()))?;
-        let acc = Arc::new(Acceptors {
-            listener,
-            local,
-            port,
-            waiting: AtomicUsize::new(0),
-            sessions: sessions.clone(),
+    // Linux: one pool of threads over an epoll set serves every port
+    // (pool.rs); elsewhere, one thread per connection (`Acceptors`).
+    #[cfg(target_os = "linux")]
+    let active = {
+        // The pool and its sessions live as long as the process.
+        let shared: &'static Shared = Box::leak(Box::new(shared.clone()));
+        let mut ports = Vec::new();
+        for (listener, _, port) in listeners {
+            listener_options(&listener).map_err(|e| format!("{}: {e}", port.name()))?;
+            ports.push(pool::Listener {
+                socket: listener,
+                port,
+            });
+        }
+        let pool = pool::Pool::new(shared, ports, cfg.limits.max_total + 1)
+            .map_err(|e| format!("epoll: {e}"))?;
+        let pool: &'static pool::Pool = Box::leak(Box::new(pool));
+        pool.start().map_err(|e| format!("threads: {e}"))?;
+        move || pool.active()
+    };
+    #[cfg(not(target_os = "linux"))]
+    let (active, acceptors) = {
+        let sessions = Arc::new(Sessions {
+            shared: shared.clone(),
+            active: AtomicUsize::new(0),
         });
-        acc.spawn();
-        acceptors.push(acc);
-    }
+        let mut acceptors = Vec::new();
+        for (listener, local, port) in listeners {
+            listener_options(&listener).map_err(|e| format!("{}: {e}", port.name()))?;
+            let acc = Arc::new(Acceptors {
+                listener,
+                local,
+                port,
+                waiting: AtomicUsize::new(0),
+                sessions: sessions.clone(),
+            });
+            acc.spawn();
+            acceptors.push(acc);
+        }
+        (move || sessions.active.load(Ordering::SeqCst), acceptors)
+    };
 
     let runner = {
         let shared = shared.clone();
@@ -402,11 +458,12 @@ fn run(cfg: Config) -> Result<(), String> {
     eprintln!("signal {}: finishing open transactions", sig.unwrap_or(0));
     shutdown.store(true, Ordering::SeqCst);
     queue.shutdown();
+    #[cfg(not(target_os = "linux"))]
     for a in &acceptors {
         a.wake_all(Duration::from_secs(5));
     }
     let deadline = Instant::now() + Duration::from_secs(300);
-    while sessions.active.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+    while active() > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     let _ = runner.join();

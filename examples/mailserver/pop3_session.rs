@@ -58,7 +58,7 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o
 }
 
-struct Session<'a> {
+pub(crate) struct Session<'a> {
     shared: &'a Shared,
     peer: SocketAddr,
     /// The locked mailbox, if any.
@@ -329,16 +329,24 @@ impl Handler<Server> for Session<'_> {
         }
         Ok(())
     }
+
+    fn end(&mut self) {
+        // Whatever happened, the lock goes (RFC 1939 §6: no UPDATE without QUIT).
+        self.release();
+        // An attempt still open failed (it is already counted as a failure of
+        // the address).
+        self.attempt = None;
+    }
 }
 
-/// Serves one POP3 connection (the pop3s port has TLS in place already).
-pub(crate) fn serve(
+/// A session for an accepted POP3 connection (the pop3s port has TLS in
+/// place already): the machine (its greeting queued) and the handler.
+pub(crate) fn start(
     shared: &Shared,
     implicit_tls: bool,
     peer: SocketAddr,
-    conn: &mut Conn,
-) -> io::Result<()> {
-    let mut session = Session {
+) -> io::Result<(Server, Session<'_>)> {
+    let session = Session {
         shared,
         peer,
         user: None,
@@ -349,13 +357,7 @@ pub(crate) fn serve(
         auth_failures: 0,
     };
     let nonce = random_hex(18);
-    let mut m = Server::new(options(shared, implicit_tls, peer), &nonce, Instant::now())
+    let m = Server::new(options(shared, implicit_tls, peer), &nonce, Instant::now())
         .map_err(io::Error::other)?;
-    let res = crate::driver::drive(&mut m, conn, &mut session);
-    // Whatever happened, the lock goes (RFC 1939 §6: no UPDATE without QUIT).
-    session.release();
-    // An attempt still open failed (it is already counted as a failure of
-    // the address).
-    session.attempt = None;
-    res
+    Ok((m, session))
 }

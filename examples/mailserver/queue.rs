@@ -297,7 +297,7 @@ impl Queue {
             fs::rename(src, &msg)?;
         } else if fs::hard_link(src, &msg).is_err() {
             fs::copy(src, &msg)?;
-            fs::File::open(&msg)?.sync_all()?;
+            crate::maildir::sync_file(&fs::File::open(&msg)?)?;
         }
         if let Err(e) = write_atomic(
             &self.env_path(&entry.id),

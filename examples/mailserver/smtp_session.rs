@@ -388,7 +388,7 @@ impl<'a> Session<'a> {
             self.auth_failures,
             action.delay.as_millis()
         ));
-        std::thread::sleep(action.delay);
+        crate::driver::blocking(|| std::thread::sleep(action.delay));
         let rep = if action.disconnect {
             reply(421, (4, 7, 0), "Too many authentication failures")
         } else {
@@ -626,7 +626,8 @@ impl<'a> Session<'a> {
                     },
                     DNS_BUDGET,
                 );
-                verify(&content, &lookup, unix_now())
+                // DNS: up to DNS_BUDGET.
+                crate::driver::blocking(|| verify(&content, &lookup, unix_now()))
             };
             // A header too long for `header` that turned out unsigned
             // gets no field (as a short unsigned one).
@@ -1313,20 +1314,17 @@ impl Handler<Server> for Session<'_> {
         }
         false
     }
+
+    fn end(&mut self) {
+        self.end_tx();
+    }
 }
 
-/// Runs one accepted connection to its end.
-pub(crate) fn serve(
-    shared: &Shared,
-    port: Port,
-    peer: SocketAddr,
-    conn: &mut Conn,
-) -> io::Result<()> {
-    let mut session = Session::new(shared, port, peer);
-    let mut m = Server::new(options(shared, port, peer), Instant::now());
-    let res = crate::driver::drive(&mut m, conn, &mut session);
-    session.end_tx();
-    res
+/// A session for an accepted connection: the machine (its greeting
+/// queued) and the handler.
+pub(crate) fn start(shared: &Shared, port: Port, peer: SocketAddr) -> (Server, Session<'_>) {
+    let m = Server::new(options(shared, port, peer), Instant::now());
+    (m, Session::new(shared, port, peer))
 }
 
 #[cfg(test)]

@@ -348,7 +348,7 @@ impl Incoming {
             .collect();
         let finish = |file: BufWriter<File>| -> io::Result<()> {
             let f = file.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()
+            crate::maildir::sync_file(&f)
         };
         match spool {
             Spool::Sink => {}
