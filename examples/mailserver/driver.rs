@@ -555,7 +555,8 @@ pub(crate) enum Step {
     /// Waiting for input (nothing left to read; the timeout is checked at
     /// the next tick).
     Wait,
-    /// Over: the handler has ended and the socket is closed.
+    /// Over: the handler has ended (and TLS with it); dropping the
+    /// session closes the socket.
     Over,
 }
 
@@ -896,5 +897,65 @@ mod tests {
         let _ = s.read_to_string(&mut got);
         assert_eq!(got, "hello\r\ngo ahead\r\n");
         assert_eq!(t.join().unwrap(), ["plaintext after starttls"]);
+    }
+
+    /// A connected pair: the client end, and the server end non-blocking.
+    fn nonblocking_pair() -> (TcpStream, TcpStream, SocketAddr) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, peer) = l.accept().unwrap();
+        s.set_nonblocking(true).unwrap();
+        (client, s, peer)
+    }
+
+    /// The pool's way of driving: resumed while input is there, `Wait`
+    /// when the socket has nothing more, ticks for the timeout.
+    #[test]
+    fn resumed_over_a_nonblocking_socket() {
+        let (client, s, peer) = nonblocking_pair();
+        let (certs, key) = crate::tls::self_signed(&["localhost".into()]).unwrap();
+        let tls = crate::tls::server_config(certs, key).unwrap();
+        let h = EchoHandler { tls, seen: vec![] };
+        let conn = Conn::nonblocking(s, Duration::from_secs(5));
+        let mut d = Driven::new((Echo::new(Instant::now()), h), conn, "test", peer);
+        assert_eq!(d.resume(false), Step::Wait, "greeted; nothing to read");
+        let mut r = BufReader::new(client.try_clone().unwrap());
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line, "hello\r\n");
+        (&client).write_all(b"a\r\nb\r\n").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while d.h.seen.len() < 2 {
+            assert!(Instant::now() < deadline, "input never read");
+            assert_eq!(d.resume(false), Step::Wait);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert_eq!(d.h.seen, ["a", "b"]);
+        assert_eq!(d.resume(true), Step::Wait, "a tick before the deadline");
+        std::thread::sleep(Duration::from_millis(350));
+        assert_eq!(d.resume(true), Step::Over, "the tick after the deadline");
+        assert_eq!(d.resume(false), Step::Over, "over stays over");
+        drop(d);
+        let mut rest = String::new();
+        r.read_to_string(&mut rest).unwrap();
+        assert_eq!(rest, "echo a\r\necho b\r\ntimeout\r\n");
+    }
+
+    /// A write larger than the socket buffers completes on a non-blocking
+    /// socket: it waits in `poll` while the peer has not read.
+    #[test]
+    fn nonblocking_write_waits_for_the_peer() {
+        let (mut client, s, _) = nonblocking_pair();
+        let data: Vec<u8> = (0..8 << 20).map(|i| (i % 251) as u8).collect();
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).unwrap();
+            got
+        });
+        let mut conn = Conn::nonblocking(s, Duration::from_secs(10));
+        conn.write_all(&data).unwrap();
+        drop(conn);
+        assert!(reader.join().unwrap() == data);
     }
 }
