@@ -9,18 +9,23 @@
 //! cargo run --release --example mailserver -- --help  # every option
 //! ```
 //!
-//! One thread per connection (threads are reused: each accepts its own
-//! next connection, see [`Acceptors`]), one queue-runner thread, one
-//! signal thread. SIGTERM (or Ctrl-C) stops accepting, lets every open
-//! transaction finish, then exits.
+//! On Linux one pool of threads serves the connections of every port over
+//! an epoll set (`pool.rs`): one thread runs per CPU, a connection waiting
+//! for its client holds no thread, and a handler that waits long (an
+//! `fsync`, a DNS lookup) has another thread take the events meanwhile.
+//! Elsewhere, one thread per connection (threads are reused: each accepts
+//! its own next connection, see `Acceptors`). Besides: one queue-runner
+//! thread, one signal thread. SIGTERM (or Ctrl-C) stops accepting, lets
+//! every open transaction finish, then exits.
 //!
-//! The thread model is bounded by the connection limits ([`limits`]): a
+//! Connections are bounded by the connection limits ([`limits`]): the
 //! thread that accepts a connection takes a slot (total, per address,
 //! per-address rate) before it serves it, and answers the refused ones
-//! itself (`421` / `-ERR`, then close) and goes back to `accept`, so a
-//! refused connection never starts a thread. Session threads get a small
-//! stack (`STACK_SIZE`), so `--max-connections` of them fit easily in
-//! memory: the limit decides, not the operating system.
+//! itself (`421` / `-ERR`, then close), so a refused connection costs no
+//! session. Session threads get a small stack (`STACK_SIZE`), so even
+//! `--max-connections` of them (the most the pool starts, and the
+//! thread-per-connection model's bound) fit easily in memory: the limit
+//! decides, not the operating system.
 
 mod accounts;
 mod auth_guard;
