@@ -297,6 +297,63 @@ fn idle_timeout_is_short_under_stress() {
     assert!(idle.closed());
 }
 
+#[test]
+#[ignore = "interop: starts the mailserver and holds connections open"]
+fn waiting_connections_hold_no_thread_and_a_delay_holds_up_no_one() {
+    let dir = scratch("pool");
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &["--auth-delay", "2s", "--auth-max-delay", "2s"],
+    );
+    let (addr, sub, pid) = (srv.smtp(), srv.submission(), srv.pid());
+    let c = Connector::new();
+    // One connection served first, so the pool's threads are all there.
+    send_one(&c, lo(3, 1), addr, "pool-first");
+    let before = threads(pid);
+    // 200 connections (10 addresses, 20 each: the per-address limit),
+    // greeted, then waiting for their client.
+    let mut held = Vec::new();
+    for a in 1..=10 {
+        for _ in 0..20 {
+            let mut cl = Client::new(c.connect(lo(1, a), addr).unwrap());
+            assert!(cl.reply().starts_with("220 "), "greeting");
+            held.push(cl);
+        }
+    }
+    let during = threads(pid);
+    eprintln!("threads: {before} before, {during} with 200 waiting connections");
+    assert!(
+        during <= before + 2,
+        "a waiting connection holds no thread: {before} -> {during}"
+    );
+    for cl in &mut held {
+        assert!(cl.cmd("NOOP").starts_with("250"), "each one still answers");
+    }
+    // Four failed AUTHs, each answered after 2 s on a thread of the pool
+    // (more than one per CPU): meanwhile another client is served at once.
+    let guessers: Vec<_> = (1..=4)
+        .map(|i| {
+            std::thread::spawn(move || auth_once(&Connector::new(), lo(2, i), sub, "demo", "bad"))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let took = send_one(&c, lo(3, 2), addr, "pool-during-delays");
+    for g in guessers {
+        let (r, t) = g.join().unwrap();
+        assert!(r.starts_with("535"), "{r}");
+        assert!(t >= Duration::from_secs(2), "{t:?}");
+    }
+    eprintln!("a message sent while four AUTH failures waited: {took:?}");
+    assert!(
+        took < Duration::from_millis(600),
+        "the delays held up another client: {took:?}"
+    );
+    assert_eq!(
+        srv.wait_messages("demo", 2, Duration::from_secs(10)).len(),
+        2
+    );
+}
+
 /// One AUTH PLAIN on a fresh submission connection: the reply line and how
 /// long it took.
 fn auth_once(
