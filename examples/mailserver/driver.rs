@@ -384,31 +384,37 @@ impl Conn {
         }
     }
 
-    /// Writes all of `data` to the socket; on a non-blocking socket, waits
-    /// in `poll` while the send buffer is full, up to `io_timeout`.
-    fn send(&mut self, mut data: &[u8]) -> io::Result<()> {
-        let mut deadline = None;
-        while !data.is_empty() {
-            match self.sock.write(data) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => data = &data[n..],
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if self.nonblocking && e.kind() == io::ErrorKind::WouldBlock => {
-                    let d = *deadline.get_or_insert_with(|| Instant::now() + self.io_timeout);
-                    wait_ready(&self.sock, false, true, d)?;
+    /// Writes all of `data` to the socket (see [`Conn::write_with`]).
+    fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut rest = data;
+        self.write_with(|sock| {
+            (!rest.is_empty()).then(|| match sock.write(rest) {
+                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    rest = &rest[n..];
+                    Ok(())
                 }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+                Err(e) => Err(e),
+            })
+        })
     }
 
-    /// Sends what rustls has queued, as [`Conn::send`] does.
+    /// Sends what rustls has queued (see [`Conn::write_with`]).
     fn send_tls(&mut self, tls: &mut rustls::Connection) -> io::Result<()> {
+        self.write_with(|sock| tls.wants_write().then(|| tls.write_tls(sock).map(drop)))
+    }
+
+    /// Makes the writes `write` asks for (it returns `None` when there is
+    /// nothing left) until it is done: on a non-blocking socket, waiting in
+    /// `poll` while the send buffer is full, up to `io_timeout`.
+    fn write_with(
+        &mut self,
+        mut write: impl FnMut(&mut TcpStream) -> Option<io::Result<()>>,
+    ) -> io::Result<()> {
         let mut deadline = None;
-        while tls.wants_write() {
-            match tls.write_tls(&mut self.sock) {
-                Ok(_) => {}
+        while let Some(res) = write(&mut self.sock) {
+            match res {
+                Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if self.nonblocking && e.kind() == io::ErrorKind::WouldBlock => {
                     let d = *deadline.get_or_insert_with(|| Instant::now() + self.io_timeout);
