@@ -227,6 +227,7 @@ impl Conn {
     /// `SOCK_NONBLOCK`, `TCP_NODELAY` inherited from the listener): reads
     /// never wait; writes and handshakes wait in `poll` for up to
     /// `io_timeout`.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     pub(crate) fn nonblocking(sock: TcpStream, io_timeout: Duration) -> Self {
         Self {
             sock,
@@ -238,6 +239,7 @@ impl Conn {
     }
 
     /// The socket (for the pool's epoll set).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     pub(crate) fn socket(&self) -> &TcpStream {
         &self.sock
     }
@@ -458,7 +460,7 @@ pub(crate) fn drive<M: Machine, H: Handler<M>>(
     conn: &mut Conn,
     h: &mut H,
 ) -> io::Result<()> {
-    let res = with_buffers(|out, buf| drive_with(m, conn, h, out, buf));
+    let res = with_buffers(|out, buf| drive_with(m, conn, h, out, buf, &mut false));
     h.end();
     res
 }
@@ -544,11 +546,11 @@ fn drive_with<M: Machine, H: Handler<M>>(
     h: &mut H,
     out: &mut Vec<u8>,
     buf: &mut [u8],
+    eof: &mut bool,
 ) -> io::Result<()> {
-    let mut eof = false;
-    while let Some(deadline) = settle(m, conn, h, out, eof)? {
+    while let Some(deadline) = settle(m, conn, h, out, *eof)? {
         let res = conn.read(buf, deadline, Some(TICK))?;
-        if !take_read(m, conn, h, out, res, buf, &mut eof)? {
+        if !take_read(m, conn, h, out, res, buf, eof)? {
             break;
         }
     }
@@ -557,6 +559,7 @@ fn drive_with<M: Machine, H: Handler<M>>(
 
 /// What [`Resumable::resume`] left the connection in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
 pub(crate) enum Step {
     /// Waiting for input (nothing left to read; the timeout is checked at
     /// the next tick).
@@ -573,12 +576,14 @@ pub(crate) trait Resumable: Send {
     /// instead of a read: the deadline's timeout if it passed, else
     /// [`Handler::tick`]; then only what that produced is answered (the
     /// pool resumes with `tick` false when input arrives).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     fn resume(&mut self, tick: bool) -> Step;
     /// Serves the connection to its end on this thread, waiting in blocking
     /// reads (the thread-per-connection server, where there is no pool).
     #[cfg(not(target_os = "linux"))]
     fn run(&mut self);
     /// The socket, for the epoll set.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     fn socket(&self) -> &TcpStream;
 }
 
@@ -613,6 +618,7 @@ impl<M: Machine, H: Handler<M>> Driven<M, H> {
         }
     }
 
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     fn turn(&mut self, tick: bool, out: &mut Vec<u8>, buf: &mut [u8]) -> io::Result<Step> {
         let Self { m, h, conn, .. } = self;
         if tick {
@@ -692,8 +698,10 @@ where
         if self.over {
             return;
         }
-        let Self { m, h, conn, .. } = self;
-        let res = with_buffers(|out, buf| drive_with(m, conn, h, out, buf));
+        let Self {
+            m, h, conn, eof, ..
+        } = self;
+        let res = with_buffers(|out, buf| drive_with(m, conn, h, out, buf, eof));
         self.finish(res);
     }
 
