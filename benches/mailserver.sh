@@ -55,7 +55,7 @@
 # command is usually there before the server looks), 2 epoll_ctl (the
 # listener's one-shot re-arm, the connection's add), 1.5 epoll_wait, accept4,
 # close, the log line's write and the forward file's openat. 75% of the
-# server's samples are in the kernel, 12% of them where a thread sleeps in
+# server's samples are in the kernel, 12% of all where a thread sleeps in
 # epoll_wait and is woken. Messages per second are bounded by smtp-source:
 # it is one process, and under /usr/bin/time it used 1.57-1.63 s of CPU for
 # its 20,000 messages in 1.64-1.75 s against either server (one core full,
