@@ -173,8 +173,17 @@ fn wait_ready(sock: &TcpStream, read: bool, write: bool, deadline: Instant) -> i
     blocking(|| poll_until(sock, read, write, deadline))
 }
 
+/// `d` as the timeout of `poll` and `epoll_wait` (saturated, not refused,
+/// past `i64::MAX` seconds).
+pub(crate) fn timespec(d: Duration) -> rustix::event::Timespec {
+    rustix::event::Timespec {
+        tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),
+        tv_nsec: d.subsec_nanos().into(),
+    }
+}
+
 fn poll_until(sock: &TcpStream, read: bool, write: bool, deadline: Instant) -> io::Result<()> {
-    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    use rustix::event::{PollFd, PollFlags, poll};
     let mut flags = PollFlags::empty();
     flags.set(PollFlags::IN, read);
     flags.set(PollFlags::OUT, write);
@@ -183,11 +192,7 @@ fn poll_until(sock: &TcpStream, read: bool, write: bool, deadline: Instant) -> i
         if left.is_zero() {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
         }
-        let ts = Timespec {
-            tv_sec: left.as_secs().try_into().unwrap_or(i64::MAX),
-            tv_nsec: left.subsec_nanos().into(),
-        };
-        match poll(&mut [PollFd::new(sock, flags)], Some(&ts)) {
+        match poll(&mut [PollFd::new(sock, flags)], Some(&timespec(left))) {
             // Ready, or an error or hang-up the next call reports.
             Ok(n) if n > 0 => return Ok(()),
             Ok(_) | Err(rustix::io::Errno::INTR) => {}

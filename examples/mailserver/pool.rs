@@ -38,11 +38,11 @@ use std::time::{Duration, Instant};
 
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
-use rustix::event::{PollFd, PollFlags, Timespec, poll};
+use rustix::event::{PollFd, PollFlags, poll};
 use rustix::fd::OwnedFd;
 use rustix::net::SocketFlags;
 
-use crate::driver::{Conn, POOL_THREAD, POOL_WAITS, Resumable, Step, TICK, Waits, log};
+use crate::driver::{Conn, POOL_THREAD, POOL_WAITS, Resumable, Step, TICK, Waits, log, timespec};
 use crate::limits::ConnGuard;
 use crate::smtp_session::{Port, Shared};
 
@@ -506,12 +506,5 @@ impl Pool {
             };
             self.serve(index as u32, live, true);
         }
-    }
-}
-
-fn timespec(d: Duration) -> Timespec {
-    Timespec {
-        tv_sec: d.as_secs().try_into().unwrap_or(i64::MAX),
-        tv_nsec: d.subsec_nanos().into(),
     }
 }
