@@ -354,6 +354,69 @@ fn waiting_connections_hold_no_thread_and_a_delay_holds_up_no_one() {
     );
 }
 
+#[test]
+#[ignore = "interop: starts the mailserver and floods it with commands"]
+fn a_client_that_sends_without_pause_keeps_no_thread_from_others() {
+    let dir = scratch("fair");
+    let srv = MailServer::start(&dir.join("data"), &[]);
+    let addr = srv.smtp();
+    let c = Connector::new();
+    send_one(&c, lo(4, 1), addr, "fair-first");
+    // As many flooding clients as the pool has threads (one per CPU):
+    // each sends NOOPs faster than they are answered, so its socket never
+    // runs dry, and reads the replies on a thread of its own.
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let floods: Vec<_> = (1..=cpus as u8)
+        .map(|i| {
+            let mut cl = Client::new(c.connect(lo(5, i), addr).unwrap());
+            assert!(cl.reply().starts_with("220 "), "greeting");
+            assert!(cl.cmd("EHLO flood.test").starts_with("250"));
+            let mut w = cl.s.try_clone().unwrap();
+            let mut r = cl.s;
+            let reader = std::thread::spawn(move || {
+                let mut buf = vec![0u8; 1 << 16];
+                let mut n = 0usize;
+                while let Ok(k @ 1..) = r.read(&mut buf) {
+                    n += k;
+                }
+                n
+            });
+            let stop = stop.clone();
+            let writer = std::thread::spawn(move || {
+                let chunk = "NOOP\r\n".repeat(10_000);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if w.write_all(chunk.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+                let _ = w.write_all(b"QUIT\r\n");
+            });
+            (writer, reader)
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    // Meanwhile another client: connect, a message, its 250.
+    let took = send_one(&c, lo(4, 2), addr, "fair-during-flood");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for (writer, reader) in floods {
+        writer.join().unwrap();
+        let replies = reader.join().unwrap();
+        assert!(replies > 1 << 20, "the flood was answered: {replies} bytes");
+    }
+    eprintln!("a message sent while {cpus} clients flooded the pool: {took:?}");
+    // Without turns, the flooding clients keep every thread until the
+    // monitor adds one (a tick of 200 ms without progress, or two).
+    assert!(
+        took < Duration::from_millis(150),
+        "the floods held up another client: {took:?}"
+    );
+    assert_eq!(
+        srv.wait_messages("demo", 2, Duration::from_secs(10)).len(),
+        2
+    );
+}
+
 /// One AUTH PLAIN on a fresh submission connection: the reply line and how
 /// long it took.
 fn auth_once(

@@ -300,6 +300,14 @@ impl Conn {
         Ok(())
     }
 
+    /// Whether all the input not yet read is in the socket: none waits
+    /// decrypted in the TLS buffer (rustls wants to read only once that
+    /// is empty), so an epoll event for the socket covers it.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
+    pub(crate) fn may_yield(&self) -> bool {
+        self.tls.as_ref().is_none_or(|t| t.wants_read())
+    }
+
     /// Reads what is there, waiting until `deadline` (and at most `tick`).
     pub(crate) fn read(
         &mut self,
@@ -572,7 +580,18 @@ pub(crate) enum Step {
     /// Over: the handler has ended (and TLS with it); dropping the
     /// session closes the socket.
     Over,
+    /// Served its turn ([`READ_BUDGET`] reads): input may be left in the
+    /// socket (none in the connection's TLS buffer). The pool puts the
+    /// session back and has epoll report the socket again, behind the
+    /// connections already waiting to be served.
+    Yield,
 }
+
+/// Reads one turn of [`Resumable::resume`] may take before it yields
+/// (16 KiB each: 256 KiB): a client that sends faster than its commands
+/// are served does not keep a thread of the pool from the others.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
+pub(crate) const READ_BUDGET: u32 = 16;
 
 /// A connection the pool serves a little at a time.
 pub(crate) trait Resumable: Send {
@@ -641,11 +660,16 @@ impl<M: Machine, H: Handler<M>> Driven<M, H> {
                 None => Step::Over,
             });
         }
+        let mut reads = 0;
         while settle(m, conn, h, out, self.eof)?.is_some() {
+            if reads == READ_BUDGET && conn.may_yield() {
+                return Ok(Step::Yield);
+            }
             match conn.read(buf, None, None)? {
                 // Nothing more to read now (a non-blocking socket).
                 ReadResult::Tick => return Ok(Step::Wait),
                 res => {
+                    reads = (reads + 1).min(READ_BUDGET);
                     if !take_read(m, conn, h, out, res, buf, &mut self.eof)? {
                         break;
                     }
@@ -686,7 +710,7 @@ where
         }
         let res = with_buffers(|out, buf| self.turn(tick, out, buf));
         match res {
-            Ok(Step::Wait) => Step::Wait,
+            Ok(step @ (Step::Wait | Step::Yield)) => step,
             Ok(Step::Over) => {
                 self.finish(Ok(()));
                 Step::Over
@@ -958,6 +982,56 @@ mod tests {
         let mut rest = String::new();
         r.read_to_string(&mut rest).unwrap();
         assert_eq!(rest, "echo a\r\necho b\r\ntimeout\r\n");
+    }
+
+    /// A client that sends without pause: a turn ends after
+    /// [`READ_BUDGET`] reads with `Yield` (input left in the socket), and
+    /// the next turns go on where it stopped.
+    #[test]
+    fn a_turn_yields_after_its_read_budget() {
+        let (client, s, peer) = nonblocking_pair();
+        let (certs, key) = crate::tls::self_signed(&["localhost".into()]).unwrap();
+        let tls = crate::tls::server_config(certs, key).unwrap();
+        let h = EchoHandler { tls, seen: vec![] };
+        let conn = Conn::nonblocking(s, Duration::from_secs(10));
+        let mut d = Driven::new((Echo::new(Instant::now()), h), conn, "test", peer);
+        // 1 MiB of one-letter lines (four budgets' worth), written while
+        // the echoes are read on another thread.
+        const LINES: usize = (1 << 20) / 3;
+        let mut w = client.try_clone().unwrap();
+        let writer = std::thread::spawn(move || w.write_all(&b"a\r\n".repeat(LINES)).unwrap());
+        // `client` stays open here until every line was read: the turns
+        // see no end of input.
+        let r = client.try_clone().unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut r = BufReader::new(r);
+            let mut line = String::new();
+            let mut echoes = 0;
+            while echoes < LINES && r.read_line(&mut line).unwrap() > 0 {
+                echoes += usize::from(line == "echo a\r\n");
+                line.clear();
+            }
+            echoes
+        });
+        let (mut yields, mut waits) = (0, 0);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while d.h.seen.len() < LINES {
+            assert!(Instant::now() < deadline, "input never read");
+            match d.resume(false) {
+                Step::Yield => yields += 1,
+                Step::Wait => {
+                    waits += 1;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Step::Over => panic!("over"),
+            }
+        }
+        writer.join().unwrap();
+        drop(d);
+        drop(client);
+        assert_eq!(reader.join().unwrap(), LINES, "every line answered, once");
+        eprintln!("{yields} turns yielded, {waits} waited");
+        assert!(yields > 0, "no turn used up its reads ({waits} waited)");
     }
 
     /// A write larger than the socket buffers completes on a non-blocking

@@ -5,7 +5,13 @@
 //! the epoll set (edge-triggered) and its session ([`Resumable`]: machine,
 //! handler, socket) in a slot of the [`Table`]. When input arrives, a
 //! thread of the pool takes the session out of its slot, runs the driver
-//! loop until the socket has nothing more to read, and puts it back.
+//! loop until the socket has nothing more to read, and puts it back. A turn
+//! ends after [`READ_BUDGET`](crate::driver::READ_BUDGET) reads at the latest ([`Step::Yield`]): then
+//! the socket is modified in the epoll set, which reports it again behind
+//! the events already waiting, so a client that sends faster than it is
+//! served shares its thread with the others (before these turns, two such
+//! clients kept a two-CPU server's threads from everyone else for
+//! seconds).
 //!
 //! One thread runs per CPU, so under load a thread goes from one ready
 //! connection to the next without sleeping, where one thread per
@@ -473,6 +479,26 @@ impl Pool {
                     let slot = &mut table.slots[index as usize];
                     if let State::Busy { more: true } = slot.state {
                         slot.state = State::Busy { more: false };
+                        tick = false;
+                        continue;
+                    }
+                    slot.state = State::Waiting(live);
+                    return;
+                }
+                Step::Yield => {
+                    // Back into the slot, then the socket modified in the
+                    // set with the same flags: epoll looks at it again and,
+                    // as input is left, reports it behind the events already
+                    // ready (an edge-triggered socket with unread input
+                    // gives no new edge by itself).
+                    let mut table = self.table();
+                    let slot = &mut table.slots[index as usize];
+                    let data = EventData::new_u64(token(index, slot.generation));
+                    let rearmed =
+                        epoll::modify(&self.epoll, live.session.socket(), data, conn_flags());
+                    if let Err(e) = rearmed {
+                        // Not reported again: this thread goes on instead.
+                        log(format!("epoll: {e}"));
                         tick = false;
                         continue;
                     }
