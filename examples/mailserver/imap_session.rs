@@ -1927,6 +1927,23 @@ fn set_flags(
     Ok(())
 }
 
+/// Whether `cmd` reads message files or lists a folder's files
+/// (`SELECT` on a folder changed behind the session, `STATUS`, `FETCH`,
+/// `SEARCH`, `SORT`, `THREAD`). Commands that write wait in
+/// [`crate::maildir::sync_file`] already.
+fn reads_messages(cmd: &CommandBody<'_>) -> bool {
+    matches!(
+        cmd,
+        CommandBody::Select { .. }
+            | CommandBody::Examine { .. }
+            | CommandBody::Status { .. }
+            | CommandBody::Fetch { .. }
+            | CommandBody::Search { .. }
+            | CommandBody::Sort { .. }
+            | CommandBody::Thread { .. }
+    )
+}
+
 impl Handler<Server> for Session<'_> {
     fn event(&mut self, m: &mut Server, ev: Event, conn: &mut Conn) -> io::Result<()> {
         match ev {
@@ -1960,7 +1977,14 @@ impl Handler<Server> for Session<'_> {
                 tag,
                 command,
             } => {
-                let done = self.command(m, conn, handle, tag, command);
+                // A command that reads message files or scans a folder may
+                // wait on the disk (a cold cache): another thread of the
+                // pool serves meanwhile.
+                let done = if reads_messages(&command) {
+                    crate::driver::blocking(|| self.command(m, conn, handle, tag, command))
+                } else {
+                    self.command(m, conn, handle, tag, command)
+                };
                 let _ = m.complete(handle, done);
             }
             Event::IdleStarted => {

@@ -126,7 +126,7 @@ impl Session<'_> {
                     let mut f = File::open(&path)?;
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
-                        let n = f.read(&mut buf)?;
+                        let n = crate::driver::blocking(|| f.read(&mut buf))?;
                         if n == 0 {
                             break;
                         }
@@ -239,7 +239,9 @@ impl Handler<Server> for Session<'_> {
                     return Ok(());
                 }
                 self.user = Some(username.clone());
-                match self.listing(&username) {
+                // Every file of the maildrop looked at: may wait on the
+                // disk, so another thread of the pool serves meanwhile.
+                match crate::driver::blocking(|| self.listing(&username)) {
                     Ok(entries) => {
                         let _ = m.open_maildrop(handle, entries);
                     }
