@@ -396,24 +396,30 @@ fn a_client_that_sends_without_pause_keeps_no_thread_from_others() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(500));
-    // Meanwhile another client: connect, a message, its 250.
-    let took = send_one(&c, lo(4, 2), addr, "fair-during-flood");
+    // Meanwhile another client: connect, a transaction's commands without
+    // DATA (no fsync in what is measured), QUIT.
+    let t = Instant::now();
+    let mut cl = Client::new(c.connect(lo(4, 2), addr).expect("connect"));
+    assert!(cl.reply().starts_with("220 "), "greeting");
+    assert!(cl.cmd("EHLO legit.test").starts_with("250"));
+    assert!(cl.cmd("MAIL FROM:<a@legit.test>").starts_with("250"));
+    assert!(cl.cmd("RCPT TO:<demo@localhost>").starts_with("250"));
+    assert!(cl.cmd("RSET").starts_with("250"));
+    assert!(cl.cmd("QUIT").starts_with("221"));
+    let took = t.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     for (writer, reader) in floods {
         writer.join().unwrap();
         let replies = reader.join().unwrap();
         assert!(replies > 1 << 20, "the flood was answered: {replies} bytes");
     }
-    eprintln!("a message sent while {cpus} clients flooded the pool: {took:?}");
-    // Without turns, the flooding clients keep every thread until the
-    // monitor adds one (a tick of 200 ms without progress, or two).
+    eprintln!("a session while {cpus} clients flooded the pool: {took:?}");
+    // Before the pool's turns and its rule that a thread the monitor
+    // added stays while no other thread waits for events, this took
+    // 3.5-5.9 s; with either alone 0.4-17 ms.
     assert!(
         took < Duration::from_millis(150),
         "the floods held up another client: {took:?}"
-    );
-    assert_eq!(
-        srv.wait_messages("demo", 2, Duration::from_secs(10)).len(),
-        2
     );
 }
 
