@@ -43,7 +43,7 @@ mod list;
 mod maildir;
 mod mailstore;
 mod mta_sts;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(mailserver_threads)))]
 mod pool;
 mod pop3_session;
 mod queue;
@@ -61,7 +61,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), mailserver_threads))]
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -89,7 +89,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// CPU per message under `smtp-source`, see `benches/mailserver.sh`). The thread that
 /// takes the last waiting place starts another before it serves, so one
 /// always accepts; surplus idle threads leave after [`WORKER_IDLE`].
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), mailserver_threads))]
 struct Acceptors {
     listener: TcpListener,
     /// The address to connect to to wake a waiting thread at shutdown.
@@ -122,14 +122,14 @@ fn listener_options(listener: &TcpListener) -> io::Result<()> {
 }
 
 /// What the session threads of every port share.
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), mailserver_threads))]
 struct Sessions {
     shared: Arc<Shared>,
     /// Threads serving a connection now (shutdown waits for them).
     active: AtomicUsize,
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), mailserver_threads))]
 impl Acceptors {
     /// Starts a session thread on this port.
     fn spawn(self: &Arc<Self>) {
@@ -253,7 +253,7 @@ fn open_session(
 }
 
 /// Serves one connection to its end on this thread.
-#[cfg(not(target_os = "linux"))]
+#[cfg(any(not(target_os = "linux"), mailserver_threads))]
 fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Port) {
     let conn = if LISTENER_OPTIONS_INHERITED {
         driver::Conn::inherited(sock, IO_TIMEOUT, Some(WORKER_IDLE))
@@ -408,7 +408,7 @@ fn run(cfg: Config) -> Result<(), String> {
 
     // Linux: one pool of threads over an epoll set serves every port
     // (pool.rs); elsewhere, one thread per connection (`Acceptors`).
-    #[cfg(target_os = "linux")]
+    #[cfg(all(target_os = "linux", not(mailserver_threads)))]
     let active = {
         // The pool and its sessions live as long as the process.
         let shared: &'static Shared = Box::leak(Box::new(shared.clone()));
@@ -426,7 +426,7 @@ fn run(cfg: Config) -> Result<(), String> {
         pool.start().map_err(|e| format!("threads: {e}"))?;
         move || pool.active()
     };
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(not(target_os = "linux"), mailserver_threads))]
     let (active, acceptors) = {
         let sessions = Arc::new(Sessions {
             shared: shared.clone(),
@@ -463,7 +463,7 @@ fn run(cfg: Config) -> Result<(), String> {
     eprintln!("signal {}: finishing open transactions", sig.unwrap_or(0));
     shutdown.store(true, Ordering::SeqCst);
     queue.shutdown();
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(any(not(target_os = "linux"), mailserver_threads))]
     for a in &acceptors {
         a.wake_all(Duration::from_secs(5));
     }
