@@ -318,7 +318,7 @@ impl PartBuilder {
         out.extend_from_slice(b"Content-Type: ");
         out.extend_from_slice(ct.mime_type().as_bytes());
         for p in ct.params() {
-            write_param(out, &p.name, &p.value);
+            write_param(out, p.name(), p.value());
         }
         out.extend_from_slice(b"\r\n");
         if encoding != TransferEncoding::SevenBit {

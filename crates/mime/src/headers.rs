@@ -123,8 +123,8 @@ impl MimeHeaders {
             } else if n.eq_ignore_ascii_case(b"disposition") {
                 h.disposition = ContentDisposition::parse(value);
             } else if n.eq_ignore_ascii_case(b"id") {
-                let v = String::from_utf8_lossy(skip_cfws(value)).trim().to_owned();
-                let v = v.trim_start_matches('<');
+                let v = String::from_utf8_lossy(skip_cfws(value));
+                let v = v.trim().trim_start_matches('<');
                 let v = v.split('>').next().unwrap_or_default();
                 h.rare.get_or_insert_default().content_id = Some(v.to_owned());
             } else if n.eq_ignore_ascii_case(b"description") {
@@ -195,8 +195,9 @@ fn unfold_text(value: &[u8]) -> String {
 }
 
 /// A `Content-*` field of a header block, as the streaming parser noted it
-/// while reading the block: offsets from the block's start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// while reading the block: offsets from the block's start. (`Default`
+/// only fills the unused inline slots of the parser's list.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct NotedField {
     /// Where its first line starts.
     pub(crate) start: u32,

@@ -25,21 +25,48 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
 use tinyvec::TinyVec;
 
 use nom::{IResult, Parser, bytes::complete::take_while1};
 
 /// One parameter after RFC 2231 sections were joined and decoded.
+///
+/// Common names (`charset`, `boundary`, ...) are held by static
+/// reference; values of up to 24 bytes (nearly all but boundaries) are
+/// held inline, so a parsed parameter rarely costs an allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Param {
-    /// Attribute name, lower-cased, without any `*` suffix.
-    pub name: Cow<'static, str>,
+    name: Cow<'static, str>,
+    value: CompactString,
+    language: Option<String>,
+}
+
+impl Param {
+    /// A parameter without a language; `name` is lower-cased.
+    pub fn new(name: &str, value: &str) -> Self {
+        Self {
+            name: intern(name.as_bytes()),
+            value: CompactString::new(value),
+            language: None,
+        }
+    }
+
+    /// Attribute name, lower-cased, without any RFC 2231 `*` suffix.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The value as text (percent-decoding, charset and RFC 2047 words
-    /// decoded). Common values (`us-ascii`, `utf-8`, ...) are borrowed
-    /// from a static table, the others owned.
-    pub value: Cow<'static, str>,
+    /// decoded).
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
     /// The RFC 2231 language tag, when one was given.
-    pub language: Option<String>,
+    pub fn language(&self) -> Option<&str> {
+        self.language.as_deref()
+    }
 }
 
 /// A parsed Content-Type (RFC 2045 §5).
@@ -180,7 +207,7 @@ impl Default for ContentType {
             subtype: "plain".into(),
             params: std::iter::once(Param {
                 name: "charset".into(),
-                value: "us-ascii".into(),
+                value: const { CompactString::const_new("us-ascii") },
                 language: None,
             })
             .collect(),
@@ -287,13 +314,9 @@ impl ContentType {
 
     /// Adds or replaces a parameter (a builder helper).
     pub fn with_param(mut self, name: &str, value: &str) -> Self {
-        let name = intern(name.as_bytes());
-        self.params.retain(|p| p.name != name);
-        self.params.push(Param {
-            name,
-            value: Cow::Owned(value.to_owned()),
-            language: None,
-        });
+        let param = Param::new(name, value);
+        self.params.retain(|p| p.name != param.name);
+        self.params.push(param);
         self
     }
 
@@ -646,13 +669,20 @@ fn quoted_string(input: &[u8]) -> (Cow<'_, [u8]>, &[u8]) {
     (Cow::Owned(out), rest)
 }
 
+/// Each string with its [`CompactString`], built at compile time.
+macro_rules! with_compact {
+    ($($s:literal),* $(,)?) => {
+        [$(($s, CompactString::const_new($s))),*]
+    };
+}
+
 /// A parameter value as written (no RFC 2231 encoding) as text: one of
-/// the common values without allocating, else UTF-8 (windows-1252 when
-/// invalid) with RFC 2047 words decoded.
-fn param_value(value: &[u8]) -> Cow<'static, str> {
+/// the common values copied from a table, else UTF-8 (windows-1252 when
+/// invalid) with RFC 2047 words decoded, inline up to 24 bytes.
+fn param_value(value: &[u8]) -> CompactString {
     /// Values as common as the names `intern` knows, in the cases they
     /// are written in (a value keeps its case).
-    const COMMON: [&str; 14] = [
+    static COMMON: [(&str, CompactString); 14] = with_compact![
         "us-ascii",
         "utf-8",
         "UTF-8",
@@ -668,13 +698,20 @@ fn param_value(value: &[u8]) -> Cow<'static, str> {
         "yes",
         "no",
     ];
-    if let Some(c) = COMMON
+    if let Some((_, c)) = COMMON
         .iter()
-        .find(|c| c.len() == value.len() && c.as_bytes() == value)
+        .find(|(c, _)| c.len() == value.len() && c.as_bytes() == value)
     {
-        return Cow::Borrowed(c);
+        return c.clone();
     }
-    Cow::Owned(crate::charset::decode_words(
+    // UTF-8 without an encoded word (nearly every value) is the text
+    // itself: copied once, into the inline buffer when it fits.
+    if let Ok(text) = std::str::from_utf8(value)
+        && !crate::charset::has_encoded_word(value)
+    {
+        return CompactString::new(text);
+    }
+    CompactString::from(crate::charset::decode_words(
         crate::charset::bytes_to_string(value),
     ))
 }
@@ -983,7 +1020,7 @@ fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
         };
         out.push(Param {
             name: p.name.clone(),
-            value: Cow::Owned(crate::charset::decode_words(value)),
+            value: CompactString::from(crate::charset::decode_words(value)),
             language,
         });
     }
@@ -997,7 +1034,7 @@ fn join_params(raw: Vec<RawParam<'_>>) -> Vec<Param> {
         let text = crate::charset::bytes_to_string(&p.value);
         out.push(Param {
             name: p.name,
-            value: Cow::Owned(crate::charset::decode_words(text)),
+            value: CompactString::from(crate::charset::decode_words(text)),
             language: None,
         });
     }
@@ -1099,6 +1136,28 @@ mod tests {
         }
     }
 
+    /// Values of up to 24 bytes are held inline, longer ones on the heap;
+    /// the accessors give them back as written.
+    #[test]
+    fn param_values_inline_up_to_24_bytes() {
+        let ct = ContentType::parse(
+            b"multipart/mixed; boundary=\"----=_Part_12345_67890.1234567890\"; name=\"report 2024.pdf\"; charset=utf-8",
+        );
+        let [boundary, name, charset] = ct.params() else {
+            panic!("{ct:?}");
+        };
+        assert_eq!(boundary.name(), "boundary");
+        assert_eq!(boundary.value(), "----=_Part_12345_67890.1234567890");
+        assert!(boundary.value.is_heap_allocated());
+        assert_eq!((name.name(), name.value()), ("name", "report 2024.pdf"));
+        assert!(!name.value.is_heap_allocated());
+        assert_eq!((charset.value(), charset.language()), ("utf-8", None));
+        assert!(!charset.value.is_heap_allocated());
+        let p = Param::new("Title", "x");
+        assert_eq!((p.name(), p.value(), p.language()), ("title", "x", None));
+        assert_eq!(Param::default().value(), "");
+    }
+
     #[test]
     fn rfc2045_5_2_default() {
         let ct = ContentType::parse(b"garbage");
@@ -1138,7 +1197,7 @@ mod tests {
             b"application/x-stuff;\r\n title*=us-ascii'en-us'This%20is%20%2A%2A%2Afun%2A%2A%2A",
         );
         assert_eq!(ct.param("title"), Some("This is ***fun***"));
-        assert_eq!(ct.params()[0].language.as_deref(), Some("en-us"));
+        assert_eq!(ct.params()[0].language(), Some("en-us"));
     }
 
     #[test]
