@@ -951,16 +951,24 @@ mod tests {
         (client, s, peer)
     }
 
-    /// The pool's way of driving: resumed while input is there, `Wait`
-    /// when the socket has nothing more, ticks for the timeout.
-    #[test]
-    fn resumed_over_a_nonblocking_socket() {
+    /// The echo machine driven the pool's way over the server side of a
+    /// fresh connection (non-blocking, `io_timeout` for writes), and the
+    /// client side.
+    fn driven_echo(io_timeout: Duration) -> (TcpStream, Driven<Echo, EchoHandler>) {
         let (client, s, peer) = nonblocking_pair();
         let (certs, key) = crate::tls::self_signed(&["localhost".into()]).unwrap();
         let tls = crate::tls::server_config(certs, key).unwrap();
         let h = EchoHandler { tls, seen: vec![] };
-        let conn = Conn::nonblocking(s, Duration::from_secs(5));
-        let mut d = Driven::new((Echo::new(Instant::now()), h), conn, "test", peer);
+        let conn = Conn::nonblocking(s, io_timeout);
+        let d = Driven::new((Echo::new(Instant::now()), h), conn, "test", peer);
+        (client, d)
+    }
+
+    /// The pool's way of driving: resumed while input is there, `Wait`
+    /// when the socket has nothing more, ticks for the timeout.
+    #[test]
+    fn resumed_over_a_nonblocking_socket() {
+        let (client, mut d) = driven_echo(Duration::from_secs(5));
         assert_eq!(d.resume(false), Step::Wait, "greeted; nothing to read");
         let mut r = BufReader::new(client.try_clone().unwrap());
         let mut line = String::new();
@@ -989,12 +997,7 @@ mod tests {
     /// the next turns go on where it stopped.
     #[test]
     fn a_turn_yields_after_its_read_budget() {
-        let (client, s, peer) = nonblocking_pair();
-        let (certs, key) = crate::tls::self_signed(&["localhost".into()]).unwrap();
-        let tls = crate::tls::server_config(certs, key).unwrap();
-        let h = EchoHandler { tls, seen: vec![] };
-        let conn = Conn::nonblocking(s, Duration::from_secs(10));
-        let mut d = Driven::new((Echo::new(Instant::now()), h), conn, "test", peer);
+        let (client, mut d) = driven_echo(Duration::from_secs(10));
         // 1 MiB of one-letter lines (four budgets' worth), written while
         // the echoes are read on another thread.
         const LINES: usize = (1 << 20) / 3;
