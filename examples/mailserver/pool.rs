@@ -5,11 +5,11 @@
 //! the epoll set (edge-triggered) and its session ([`Resumable`]: machine,
 //! handler, socket) in a slot of the [`Table`]. When input arrives, a
 //! thread of the pool takes the session out of its slot, runs the driver
-//! loop until the socket has nothing more to read, and puts it back. A turn
-//! ends after [`READ_BUDGET`](crate::driver::READ_BUDGET) reads at the latest ([`Step::Yield`]): then
-//! the socket is modified in the epoll set, which reports it again behind
-//! the events already waiting, so a client that sends faster than it is
-//! served shares its thread with the others.
+//! loop until the socket has nothing more to read, and puts it back. A
+//! turn ends after [`READ_BUDGET`](crate::driver::READ_BUDGET) reads at the
+//! latest ([`Step::Yield`]): then the socket is modified in the epoll set,
+//! which reports it again behind the events already waiting, so a client
+//! that sends faster than it is served shares its thread with the others.
 //!
 //! One thread runs per CPU, so under load a thread goes from one ready
 //! connection to the next without sleeping, where one thread per
