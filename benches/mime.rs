@@ -12,7 +12,8 @@
 //! Two groups per input:
 //! - `full`: the whole message with every leaf decoded. mailwire: the
 //!   top-level header parsed (mailwire-message `Message::summary`: subject,
-//!   addresses, date, ids), the MIME tree, every leaf's body decoded
+//!   addresses, date, ids), the MIME tree after that header
+//!   (`Message::parse_after_header`), every leaf's body decoded
 //!   (text/* ones on to UTF-8). mail-parser: `MessageParser::default().parse`
 //!   (it parses every header and decodes every part while parsing), then every
 //!   part's contents touched. mailparse: `parse_mail`, then `get_body_raw` of

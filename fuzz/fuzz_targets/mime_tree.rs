@@ -1,6 +1,7 @@
 #![no_main]
 //! The tree parser on arbitrary bytes: never panics, ranges stay inside
-//! their streams, and every accessor works on every part.
+//! their streams, every accessor works on every part, and the tree built
+//! after a split header is the tree of a full scan.
 use libfuzzer_sys::fuzz_target;
 use mailwire_mime::{Limits, Message, Options};
 
@@ -27,6 +28,16 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = mailwire_mime::summary::parts_json(&mailwire_mime::summary::leaf_parts(&msg));
     let _ = mailwire_mime::summary::outline(&msg);
+    // After the message crate split the header, the same tree as a parse
+    // that scans it (default options on both sides).
+    let header = mailwire_message::HeaderSection::parse(data);
+    let after = Message::parse_after_header(&header);
+    let scanned = Message::parse(data);
+    assert_eq!(
+        format!("{:?}", after.parts()),
+        format!("{:?}", scanned.parts())
+    );
+    assert_eq!(after.defects(), scanned.defects());
     // Downgrading keeps the structure's leaf count.
     let down = mailwire_mime::downgrade::downgrade_7bit(data);
     let _ = Message::parse(&down.bytes);

@@ -831,6 +831,36 @@ impl Parser {
         );
     }
 
+    /// Starts the top-level entity from its header block `input[..end]`
+    /// (blank line included) as another parser split it, instead of
+    /// scanning it: `fields` gives each field's start, end (past its final
+    /// line end) and colon, from the block's start, in order. What follows
+    /// goes to [`Parser::feed_into`] from `end` on. The caller makes sure
+    /// the split is one this parser's scan would have made (a clean
+    /// header, see [`crate::Message::parse_after_header`]).
+    pub(crate) fn start_root_split<S: EventSink + ?Sized>(
+        &mut self,
+        input: &[u8],
+        end: usize,
+        fields: impl Iterator<Item = (usize, usize, usize)>,
+        sink: &mut S,
+    ) {
+        self.content_fields.clear();
+        for (start, field_end, colon) in fields {
+            let line = &input[start..field_end];
+            let (Ok(rel), Ok(rel_end)) = (u32::try_from(start), u32::try_from(field_end)) else {
+                continue;
+            };
+            let name_end = name_end(line);
+            if let Some(mut f) = NotedField::with_name(line, rel, name_end, colon) {
+                f.end = rel_end;
+                self.content_fields.push(f);
+            }
+        }
+        self.block_read(input, 0, end, false, sink);
+        self.offset += end as u64;
+    }
+
     /// Notes a line of the header block (at `rel` from its start) that
     /// may start a `Content-*` field.
     fn note_line(&mut self, line: &[u8], rel: usize) {
@@ -1518,6 +1548,30 @@ mod tests {
                 }
                 prop_assert!(!starts.is_empty());
             }
+        }
+
+        /// The tree of a message whose header another parser split
+        /// (`Message::parse_after_header`) is the tree of `Message::parse`,
+        /// whatever the header lines (every form of `Content-*` field,
+        /// stray lines, controls), line ends, blank line and body.
+        #[test]
+        fn tree_after_a_split_header_is_the_same(
+            lines in proptest::collection::vec((header_line(), prop_oneof![Just("\r\n"), Just("\n")]), 0..10),
+            blank in prop_oneof![Just(""), Just("\r\n"), Just("\n")],
+            body in "[a-z\r\n-]{0,20}",
+        ) {
+            let mut msg = Vec::new();
+            for (line, end) in &lines {
+                msg.extend_from_slice(line);
+                msg.extend_from_slice(end.as_bytes());
+            }
+            msg.extend_from_slice(blank.as_bytes());
+            msg.extend_from_slice(body.as_bytes());
+            let header = mailwire_message::HeaderSection::parse(&msg);
+            let after = crate::Message::parse_after_header(&header);
+            let scanned = crate::Message::parse(&msg);
+            prop_assert_eq!(format!("{:?}", after.parts()), format!("{:?}", scanned.parts()));
+            prop_assert_eq!(after.defects(), scanned.defects());
         }
     }
 }

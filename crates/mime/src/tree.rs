@@ -97,6 +97,14 @@ impl<'a> Message<'a> {
     /// Parses a message with `opts` (only the limits matter; the tree keeps
     /// raw ranges and decodes on request).
     pub fn parse_with(input: &'a [u8], opts: Options) -> Self {
+        Self::build(input, opts, |p, b| p.feed_into(input, b))
+    }
+
+    /// The tree of `input`, built by the parser `feed` drives: the same
+    /// parser the streaming API drives, given the builder itself as its
+    /// sink (not a `dyn` callback), so each event is built and taken apart
+    /// in place.
+    fn build(input: &'a [u8], opts: Options, feed: impl FnOnce(&mut Parser, &mut Builder)) -> Self {
         let mut b = Builder {
             decoded: Vec::new(),
             parts: Vec::with_capacity(part_capacity(input.len())),
@@ -106,10 +114,7 @@ impl<'a> Message<'a> {
             decode: false,
             ..opts
         });
-        // The same parser the streaming API drives, given the builder
-        // itself as its sink (not a `dyn` callback), so each event is built
-        // and taken apart in place.
-        p.feed_into(input, &mut b);
+        feed(&mut p, &mut b);
         p.finish_into(&mut b);
         Message {
             input,
@@ -117,6 +122,65 @@ impl<'a> Message<'a> {
             parts: b.parts,
             defects: b.defects,
         }
+    }
+
+    /// Parses the message whose header `header` split (with default
+    /// options), without scanning the top-level header block again: the
+    /// tree is the one [`Message::parse`] gives for `header.input()`.
+    ///
+    /// For a reader that wants the header's fields too (a summary, a
+    /// Received chain) and the MIME tree: the header is read once. A header
+    /// with defects (other than LF line ends and white space before a
+    /// colon), or one past the MIME limits, is scanned again as
+    /// [`Message::parse`] does (the two parsers may treat a broken header
+    /// differently, and the tree must not depend on which read it).
+    ///
+    /// ```
+    /// use mailwire_message::HeaderSection;
+    /// use mailwire_mime::Message;
+    /// let raw = b"Subject: hi\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody\r\n";
+    /// let header = HeaderSection::parse(raw);
+    /// let msg = Message::parse_after_header(&header);
+    /// assert_eq!(msg.root().mime.content_type.charset().as_deref(), Some("utf-8"));
+    /// assert_eq!(msg.raw_body(msg.root()), b"body\r\n");
+    /// ```
+    pub fn parse_after_header(header: &mailwire_message::HeaderSection<'a>) -> Self {
+        let input = header.input();
+        let opts = Options::default();
+        let end = header.body_offset();
+        let fields = header.fields();
+        // The split this parser's own scan makes: every line a field or a
+        // continuation, from the first byte on, ended by a blank line.
+        // LF line ends and white space before a colon are defects of
+        // the message format, not of the split.
+        let split_defect = |d: &mailwire_message::Defect| {
+            !matches!(
+                d.kind,
+                mailwire_message::DefectKind::BareLf
+                    | mailwire_message::DefectKind::WhitespaceBeforeColon
+            )
+        };
+        let clean = !header.defects().iter().any(split_defect)
+            && end <= opts.limits.max_header_size
+            && matches!(input.get(header.header_end()..end), Some(b"\n" | b"\r\n"))
+            && fields.first().is_some_and(|f| f.offset() == 0)
+            && fields.windows(2).all(|w| w[0].end() == w[1].offset())
+            && fields
+                .last()
+                .is_some_and(|f| f.end() == header.header_end())
+            && fields.iter().all(|f| {
+                f.value_offset() > f.offset() && input.get(f.value_offset() - 1) == Some(&b':')
+            });
+        if !clean {
+            return Self::parse_with(input, opts);
+        }
+        Self::build(input, opts, |p, b| {
+            let split = fields
+                .iter()
+                .map(|f| (f.offset(), f.end(), f.value_offset() - 1 - f.offset()));
+            p.start_root_split(input, end, split, b);
+            p.feed_into(&input[end..], b);
+        })
     }
 
     /// Every part, depth-first.

@@ -130,3 +130,34 @@ fn mime_fields_from_noted_lines_match_a_full_parse() {
         }
     }
 }
+
+/// A tree built after the message crate split the header
+/// (`Message::parse_after_header`) is the tree `Message::parse` builds, on
+/// every corpus message; most of them have a clean header, so the split
+/// is used, the others are scanned again.
+#[test]
+fn tree_after_a_split_header_on_corpus() {
+    let Some(files) = corpus_files() else { return };
+    let mut clean = 0;
+    for f in &files {
+        let data = std::fs::read(f).unwrap();
+        let header = mailwire_message::HeaderSection::parse(&data);
+        clean += usize::from(header.defects().iter().all(|d| {
+            matches!(
+                d.kind,
+                mailwire_message::DefectKind::BareLf
+                    | mailwire_message::DefectKind::WhitespaceBeforeColon
+            )
+        }));
+        let after = Message::parse_after_header(&header);
+        let scanned = Message::parse(&data);
+        assert_eq!(
+            format!("{:?}", after.parts()),
+            format!("{:?}", scanned.parts()),
+            "{}",
+            f.display()
+        );
+        assert_eq!(after.defects(), scanned.defects(), "{}", f.display());
+    }
+    assert!(clean * 2 > files.len(), "{clean} of {} clean", files.len());
+}

@@ -88,6 +88,15 @@ proptest! {
     }
 
     #[test]
+    fn tree_after_a_split_header_agrees(raw in arb_message()) {
+        let header = mailwire_message::HeaderSection::parse(&raw);
+        let after = Message::parse_after_header(&header);
+        let scanned = Message::parse(&raw);
+        prop_assert_eq!(format!("{:?}", after.parts()), format!("{:?}", scanned.parts()));
+        prop_assert_eq!(after.defects(), scanned.defects());
+    }
+
+    #[test]
     fn tree_and_stream_agree(raw in arb_message(), chunk in 1usize..64) {
         let tree = leaf_parts(&Message::parse(&raw));
         let mut s = StreamSummarizer::new();
