@@ -660,16 +660,18 @@ impl<M: Machine, H: Handler<M>> Driven<M, H> {
                 None => Step::Over,
             });
         }
-        let mut reads = 0;
+        let mut reads: u32 = 0;
         while settle(m, conn, h, out, self.eof)?.is_some() {
-            if reads == READ_BUDGET && conn.may_yield() {
+            // Past the budget, the turn ends as soon as no input waits in
+            // the TLS buffer.
+            if reads >= READ_BUDGET && conn.may_yield() {
                 return Ok(Step::Yield);
             }
             match conn.read(buf, None, None)? {
                 // Nothing more to read now (a non-blocking socket).
                 ReadResult::Tick => return Ok(Step::Wait),
                 res => {
-                    reads = (reads + 1).min(READ_BUDGET);
+                    reads = reads.saturating_add(1);
                     if !take_read(m, conn, h, out, res, buf, &mut self.eof)? {
                         break;
                     }
