@@ -216,7 +216,25 @@ const V_AUTH: u32 = verb(b"AUTH");
 /// let cmd = parse_command(b"RCPT TO:<bob@example.org> NOTIFY=FAILURE").unwrap();
 /// assert!(matches!(cmd, Command::Rcpt(..)));
 /// ```
+#[inline]
 pub fn parse_command(line: &[u8]) -> Result<Command<'_>, ParseError> {
+    // The verbs without an argument are answered here, inlined into the
+    // caller, so the caller's frame holds the command without a copy out of
+    // a returned value (a copy that stalls on its partly written bytes).
+    if let &[a, b, c, d] = line {
+        match verb(&[a, b, c, d]) {
+            V_DATA => return Ok(Command::Data),
+            V_RSET => return Ok(Command::Rset),
+            V_QUIT => return Ok(Command::Quit),
+            V_NOOP => return Ok(Command::Noop(None)),
+            _ => {}
+        }
+    }
+    parse_command_line(line)
+}
+
+/// [`parse_command`] for every line.
+fn parse_command_line(line: &[u8]) -> Result<Command<'_>, ParseError> {
     // Almost every verb has four letters: look there before searching.
     let verb_len = if line.len() == 4 || line.get(4) == Some(&b' ') {
         4
@@ -298,15 +316,31 @@ fn digits_u64(d: &[u8]) -> Option<u64> {
 }
 
 /// `BDAT SP chunk-size [SP "LAST"]` after the verb and its space
-/// (RFC 3030 §2): `chunk-size = 1*DIGIT`, `LAST` in any case.
+/// (RFC 3030 §2): `chunk-size = 1*DIGIT` (at most 20, as [`digits_u64`]),
+/// `LAST` in any case. One pass over the digits, and `LAST` compared as one
+/// word.
+#[inline]
 fn bdat(arg: &[u8]) -> Result<Command<'static>, ParseError> {
-    let digits = arg.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut size: u64 = 0;
+    let mut digits = 0;
+    while let Some(d) = arg.get(digits).map(|b| b.wrapping_sub(b'0')) {
+        if d > 9 {
+            break;
+        }
+        size = size
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d)))
+            .ok_or(ParseError::Syntax)?;
+        digits += 1;
+    }
+    if digits == 0 || digits > 20 {
+        return Err(ParseError::Syntax);
+    }
     let last = match &arg[digits..] {
-        b"" => false,
-        [b' ', l @ ..] if l.eq_ignore_ascii_case(b"LAST") => true,
+        [] => false,
+        [b' ', l0, l1, l2, l3] if verb(&[*l0, *l1, *l2, *l3]) == verb(b"LAST") => true,
         _ => return Err(ParseError::Syntax),
     };
-    let size = digits_u64(&arg[..digits]).ok_or(ParseError::Syntax)?;
     Ok(Command::Bdat { size, last })
 }
 
@@ -608,9 +642,55 @@ fn number<T: std::str::FromStr>(v: &str) -> Result<T, ParseError> {
     v.parse::<T>().map_err(|_| ParseError::BadParameter)
 }
 
+/// `b` is the ASCII literal `lit` in any case. From four to eight bytes
+/// (the keywords and values of most ESMTP parameters) both are upper-cased
+/// and compared as one word ([`short_word`], [`upper_word`]), where
+/// `eq_ignore_ascii_case` goes byte by byte.
+#[inline(always)]
+fn is_word(b: &[u8], lit: &[u8]) -> bool {
+    if b.len() != lit.len() {
+        return false;
+    }
+    if !(4..=8).contains(&lit.len()) {
+        return b.eq_ignore_ascii_case(lit);
+    }
+    upper_word(short_word(b)) == upper_word(pack(lit, 0))
+}
+
+/// `b` (four to eight bytes) as a little-endian word, zero-padded, from two
+/// overlapping four-byte loads (the bytes both hold are the same in each).
+#[inline(always)]
+fn short_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    debug_assert!((4..=8).contains(&n));
+    let quad = |at: usize| u64::from(u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]));
+    quad(0) | (quad(n - 4) << (8 * (n - 4)))
+}
+
+/// An `xtext` (RFC 3461 §4) out of (part of) an `esmtp-value` that
+/// [`params`] checked. Such a value holds no control, space, `=` or DEL, so
+/// it is an xtext when it is ASCII and each `+` starts a `hexchar`: one
+/// word-at-a-time pass for each, where [`XText::try_from`] classifies every
+/// byte (a quarter of a RCPT with NOTIFY and ORCPT).
 #[inline]
 fn xtext(v: &str) -> Result<XText<'_>, ParseError> {
-    XText::try_from(v).map_err(|_| ParseError::BadParameter)
+    let b = v.as_bytes();
+    if !b.is_ascii() {
+        return Err(ParseError::BadParameter);
+    }
+    let mut from = 0;
+    while let Some(i) = find_byte(&b[from..], b'+') {
+        let at = from + i;
+        let upper_hex = |c: &u8| c.is_ascii_digit() || (b'A'..=b'F').contains(c);
+        if !b
+            .get(at + 1..at + 3)
+            .is_some_and(|h| h.iter().all(upper_hex))
+        {
+            return Err(ParseError::BadParameter);
+        }
+        from = at + 3;
+    }
+    Ok(XText::unvalidated(v))
 }
 
 #[inline]
@@ -645,17 +725,17 @@ fn mail(arg: &str) -> Result<Command<'_>, ParseError> {
     };
     let mut other = Vec::new();
     params(rest, |k, v| {
-        let is = |n: &str| k.len() == n.len() && k.eq_ignore_ascii_case(n);
+        let is = |n: &str| is_word(k.as_bytes(), n.as_bytes());
         if is("SIZE") {
             let n = digits_u64(need(v)?.as_bytes()).ok_or(ParseError::BadParameter)?;
             set(&mut p.size, n)
         } else if is("BODY") {
             let v = need(v)?;
-            let b = if v.eq_ignore_ascii_case("8BITMIME") {
+            let b = if is_word(v.as_bytes(), b"8BITMIME") {
                 BodyType::EightBitMime
-            } else if v.eq_ignore_ascii_case("7BIT") {
+            } else if is_word(v.as_bytes(), b"7BIT") {
                 BodyType::SevenBit
-            } else if v.eq_ignore_ascii_case("BINARYMIME") {
+            } else if is_word(v.as_bytes(), b"BINARYMIME") {
                 BodyType::BinaryMime
             } else {
                 return Err(ParseError::BadParameter);
@@ -667,9 +747,9 @@ fn mail(arg: &str) -> Result<Command<'_>, ParseError> {
             set_flag(&mut p.requiretls, v)
         } else if is("RET") {
             let v = need(v)?;
-            let r = if v.eq_ignore_ascii_case("FULL") {
+            let r = if is_word(v.as_bytes(), b"FULL") {
                 Ret::Full
-            } else if v.eq_ignore_ascii_case("HDRS") {
+            } else if is_word(v.as_bytes(), b"HDRS") {
                 Ret::Hdrs
             } else {
                 return Err(ParseError::BadParameter);
@@ -745,17 +825,22 @@ fn rcpt(arg: &str) -> Result<Command<'_>, ParseError> {
     };
     let mut other = Vec::new();
     params(rest, |k, v| {
-        if k.eq_ignore_ascii_case("NOTIFY") {
+        if is_word(k.as_bytes(), b"NOTIFY") {
             let v = need(v)?;
             let mut n = Notify::NEVER;
-            if !v.eq_ignore_ascii_case("NEVER") {
-                for item in v.as_bytes().split(|&b| b == b',') {
-                    let flag = if item.eq_ignore_ascii_case(b"SUCCESS") {
-                        &mut n.success
-                    } else if item.eq_ignore_ascii_case(b"FAILURE") {
-                        &mut n.failure
-                    } else if item.eq_ignore_ascii_case(b"DELAY") {
-                        &mut n.delay
+            if !is_word(v.as_bytes(), b"NEVER") {
+                // A list of SUCCESS, FAILURE and DELAY, each at most once:
+                // each item read from the front as one word.
+                let mut rest = v.as_bytes();
+                loop {
+                    let starts =
+                        |lit: &[u8]| rest.get(..lit.len()).is_some_and(|w| is_word(w, lit));
+                    let (flag, len) = if starts(b"SUCCESS") {
+                        (&mut n.success, 7)
+                    } else if starts(b"FAILURE") {
+                        (&mut n.failure, 7)
+                    } else if starts(b"DELAY") {
+                        (&mut n.delay, 5)
                     } else {
                         return Err(ParseError::BadParameter);
                     };
@@ -763,13 +848,28 @@ fn rcpt(arg: &str) -> Result<Command<'_>, ParseError> {
                         return Err(ParseError::BadParameter);
                     }
                     *flag = true;
+                    match rest.get(len) {
+                        None => break,
+                        Some(b',') => rest = &rest[len + 1..],
+                        Some(_) => return Err(ParseError::BadParameter),
+                    }
                 }
             }
             set(&mut p.notify, n)
-        } else if k.eq_ignore_ascii_case("ORCPT") {
-            let (t, a) = split_at_byte(need(v)?, b';').ok_or(ParseError::BadParameter)?;
-            let addr_type = Keyword::try_from(t).map_err(|_| ParseError::BadParameter)?;
-            let addr = xtext(a)?;
+        } else if is_word(k.as_bytes(), b"ORCPT") {
+            // `addr-type ";" xtext` (RFC 3461 §4.2), the type an atom
+            // checked as an esmtp-keyword: one scan finds its end, which
+            // must be the `;`.
+            let v = need(v)?;
+            let t = v
+                .bytes()
+                .position(|c| !class(c, C_KEYWORD))
+                .unwrap_or(v.len());
+            if t == 0 || v.as_bytes()[0] == b'-' || v.as_bytes().get(t) != Some(&b';') {
+                return Err(ParseError::BadParameter);
+            }
+            let addr_type = Keyword::unvalidated(&v[..t]);
+            let addr = xtext(&v[t + 1..])?;
             if addr.as_str().is_empty() {
                 return Err(ParseError::BadParameter);
             }
@@ -808,6 +908,82 @@ mod value_end_tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod param_value_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const WORDS: &[&[u8]] = &[
+        b"RET",
+        b"SIZE",
+        b"BODY",
+        b"ENVID",
+        b"NOTIFY",
+        b"SUCCESS",
+        b"8BITMIME",
+        b"BINARYMIME",
+    ];
+
+    proptest! {
+        // The word compare agrees with `eq_ignore_ascii_case` on any bytes,
+        // and on every case of each literal with one byte changed.
+        #[test]
+        fn is_word_matches_eq_ignore_ascii_case(
+            w in prop::sample::select(WORDS),
+            flips in proptest::collection::vec(any::<bool>(), 10),
+            change in proptest::option::of((any::<prop::sample::Index>(), any::<u8>())),
+            raw in proptest::collection::vec(any::<u8>(), 0..11),
+        ) {
+            let mut b: Vec<u8> = w
+                .iter()
+                .zip(&flips)
+                .map(|(&c, &f)| if f { c.to_ascii_lowercase() } else { c })
+                .collect();
+            if let Some((at, byte)) = change {
+                let i = at.index(b.len());
+                b[i] = byte;
+            }
+            prop_assert_eq!(is_word(&b, w), b.eq_ignore_ascii_case(w));
+            prop_assert_eq!(is_word(&raw, w), raw.eq_ignore_ascii_case(w));
+        }
+
+        // On any run of `esmtp-value` bytes (what `params` hands it), the
+        // shortcut accepts what the type's own check accepts.
+        #[test]
+        fn xtext_of_a_value_matches_the_type_check(
+            v in proptest::collection::vec(
+                prop_oneof![
+                    0x21u8..0x7f,
+                    Just(b'+'),
+                    prop::sample::select(b"0123456789ABCDEFabcdef".to_vec()),
+                    Just(0xc3),
+                    Just(0xa9),
+                ],
+                0..80,
+            ),
+        ) {
+            let Ok(s) = std::str::from_utf8(&v) else { return Ok(()) };
+            if find_value_end(&v).is_some() {
+                return Ok(());
+            }
+            prop_assert_eq!(
+                xtext(s).map(|x| x.as_str().to_owned()).ok(),
+                XText::try_from(s).map(|x| x.as_str().to_owned()).ok()
+            );
+        }
+    }
+
+    #[test]
+    fn rfc_3461_section_4_hexchars() {
+        assert!(xtext("rfc822;a+2Bb@example.org").is_ok());
+        assert!(xtext("a+2b").is_err(), "lower-case hex");
+        assert!(xtext("a+2").is_err(), "cut short");
+        assert!(xtext("a+").is_err());
+        assert!(xtext("+41+42+43").is_ok());
+        assert!(xtext("caf\u{e9}").is_err(), "not ASCII");
     }
 }
 
@@ -1685,7 +1861,7 @@ mod tests {
                 prop_oneof![
                     Just(&b"1"[..]), Just(&b"0"[..]), Just(&b"99999999999"[..]),
                     Just(&b" "[..]), Just(&b"LAST"[..]), Just(&b"last"[..]), Just(&b"LAS"[..]),
-                    Just(&b"x"[..]), Just(&b"\xff"[..]),
+                    Just(&b"x"[..]), Just(&b"\xff"[..]), Just(&b"00000000000"[..]), Just(&b"lAsT"[..]),
                 ],
                 0..6,
             ),

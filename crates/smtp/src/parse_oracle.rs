@@ -15,9 +15,14 @@
 use super::{
     ParseError, V_AUTH, V_BDAT, V_DATA, V_EHLO, V_EXPN, V_HELO, V_HELP, V_MAIL, V_NOOP, V_QUIT,
     V_RCPT, V_RSET, V_VRFY, auth, bdat, deliver_by, digits_u64, host_arg, map_validation, need,
-    opt_text, other_param, set, set_flag, split_at_byte, text_arg, xtext,
+    opt_text, other_param, set, set_flag, split_at_byte, text_arg,
 };
 use crate::types::*;
+
+/// An `xtext` checked by the type, byte by byte.
+fn xtext(v: &str) -> Result<XText<'_>, ParseError> {
+    XText::try_from(v).map_err(|_| ParseError::BadParameter)
+}
 
 fn bytes_str(b: &[u8]) -> Result<&str, ParseError> {
     std::str::from_utf8(b).map_err(|_| ParseError::Syntax)
@@ -424,6 +429,8 @@ mod tests {
         "RCPT TO:<Postmaster> NOTIFY=NEVER X-Y",
         "RCPT TO:<user@[192.0.2.17]>",
         "RCPT TO:<user@[255.0.10.1]> NOTIFY=DELAY",
+        "RCPT TO:<a@b.c> NOTIFY=delay,Success,fAILURE ORCPT=x-Type;a+2Bb+3D",
+        "MAIL FROM:<a@b.c> BODY=binarymime ENVID=a+2B SIZE=0",
         "RCPT TO:<user@[IPv6:::1]>",
         "RCPT TO:<user@[tag:content]>",
         "RCPT TO:<用户@例子.广告>",
