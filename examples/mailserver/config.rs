@@ -60,6 +60,39 @@ impl Default for SessionLimits {
     }
 }
 
+/// How the server serves its connections (`--connections`, `[limits]
+/// connections`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Connections {
+    /// One thread per CPU over an epoll set (`pool.rs`): Linux only, and
+    /// the default there.
+    Pool,
+    /// One thread per connection, in blocking reads and writes: the model
+    /// on other systems, and a choice on Linux.
+    Threads,
+}
+
+impl Connections {
+    /// The default of this system.
+    pub(crate) const fn default_here() -> Self {
+        if cfg!(target_os = "linux") {
+            Connections::Pool
+        } else {
+            Connections::Threads
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, ConfigError> {
+        match s {
+            "pool" => Ok(Connections::Pool),
+            "threads" => Ok(Connections::Threads),
+            _ => err(format!(
+                "connections: {s:?} is neither \"pool\" nor \"threads\""
+            )),
+        }
+    }
+}
+
 /// A `--route DOMAIN=HOST:PORT` override: mail for DOMAIN goes to HOST:PORT
 /// instead of the domain's MX hosts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +148,8 @@ pub(crate) struct Config {
     pub(crate) dns: Option<SocketAddr>,
     /// Connection limits.
     pub(crate) limits: ConnLimits,
+    /// How connections are served.
+    pub(crate) connections: Connections,
     /// Defences against password guessing.
     pub(crate) auth: AuthPolicy,
     /// Limits within one SMTP or POP3 connection.
@@ -371,6 +406,9 @@ struct DefenceArgs {
     /// Connections served at once, all ports [default: 500]
     #[arg(long, value_name = "N")]
     max_connections: Option<usize>,
+    /// How connections are served: a pool of one thread per CPU (Linux only), or a thread per connection [default: pool on Linux, threads elsewhere]
+    #[arg(long, value_name = "MODEL")]
+    connections: Option<Connections>,
     /// Connections one client address (IPv6: /64) may hold [default: 20]
     #[arg(long, value_name = "N")]
     max_per_address: Option<usize>,
@@ -713,6 +751,7 @@ impl Config {
             mx_port: 25,
             dns: None,
             limits: ConnLimits::default(),
+            connections: Connections::default_here(),
             auth: AuthPolicy::default(),
             session: SessionLimits::default(),
             runner: RunnerLimits::default(),
@@ -784,6 +823,9 @@ impl Config {
         self.dns = f.dns.or(self.dns);
         let l = &f.limits;
         set(&mut self.limits.max_total, l.max_connections);
+        if let Some(c) = &l.connections {
+            self.connections = Connections::parse(c)?;
+        }
         set(&mut self.limits.max_per_address, l.max_per_address);
         if let Some(r) = &l.conn_rate {
             (self.limits.rate, self.limits.rate_period) = parse_rate(r)?;
@@ -922,6 +964,7 @@ impl Config {
         set(&mut self.runner.per_destination, d.max_per_destination);
         let x = a.defences;
         set(&mut self.limits.max_total, x.max_connections);
+        set(&mut self.connections, x.connections);
         set(&mut self.limits.max_per_address, x.max_per_address);
         if let Some(r) = x.conn_rate {
             (self.limits.rate, self.limits.rate_period) = r;
@@ -961,6 +1004,9 @@ impl Config {
                 name: "demo".into(),
                 credential: Credential::Plain(Secret::new("demo".into())),
             });
+        }
+        if self.connections == Connections::Pool && !cfg!(target_os = "linux") {
+            return err("--connections pool needs Linux (epoll); use threads");
         }
         if self.limits.max_total == 0 || self.limits.max_per_address == 0 {
             return err("--max-connections and --max-per-address must be at least 1");
@@ -1260,6 +1306,7 @@ https = "127.0.0.1:8443"
 [limits]
 max_connections = 50
 max_per_address = 5
+connections = "threads"
 [auth]
 block_after = 4
 [accounts]
@@ -1283,6 +1330,7 @@ file = "/srv/team"
         assert_eq!(c.http, None);
         assert_eq!(c.https, Some("127.0.0.1:8443".parse().unwrap()));
         assert_eq!((c.limits.max_total, c.limits.max_per_address), (50, 5));
+        assert_eq!(c.connections, Connections::Threads);
         assert_eq!(c.auth.block_after, 4);
         assert_eq!(c.users.len(), 2, "no demo account when the file has some");
         assert!(c.users.iter().all(|u| u.demo_password().is_none()));
@@ -1392,6 +1440,7 @@ file = "/srv/team"
             &["--frobnicate"],
             &["--data"],
             &["--max-connections", "0"],
+            &["--connections", "fibres"],
             &["--max-per-address", "x"],
             &["--conn-rate", "5"],
             &["--conn-rate", "5/0s"],
@@ -1399,6 +1448,25 @@ file = "/srv/team"
         ] {
             assert!(Config::parse(args.iter().copied()).is_err(), "{args:?}");
         }
+    }
+
+    #[test]
+    fn connections_default_to_the_systems_model_and_take_the_flag() {
+        assert_eq!(run(&[]).connections, Connections::default_here());
+        assert_eq!(
+            run(&["--connections", "threads"]).connections,
+            Connections::Threads
+        );
+        if cfg!(target_os = "linux") {
+            assert_eq!(
+                run(&["--connections", "pool"]).connections,
+                Connections::Pool
+            );
+        } else {
+            let pool = Config::parse(["--connections", "pool"]);
+            assert!(pool.is_err(), "the pool is Linux's");
+        }
+        assert!(Connections::parse("fibres").is_err());
     }
 
     fn error_kind(args: &[&str]) -> clap::error::ErrorKind {

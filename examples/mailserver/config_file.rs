@@ -96,6 +96,8 @@ pub(crate) struct Tls {
 #[serde(deny_unknown_fields)]
 pub(crate) struct Limits {
     pub(crate) max_connections: Option<usize>,
+    /// `"pool"` or `"threads"`.
+    pub(crate) connections: Option<String>,
     pub(crate) max_per_address: Option<usize>,
     /// `N/DURATION` or `"0"`.
     pub(crate) conn_rate: Option<String>,

@@ -232,7 +232,7 @@ impl Conn {
     /// `SOCK_NONBLOCK`, `TCP_NODELAY` inherited from the listener): reads
     /// never wait; writes and handshakes wait in `poll` for up to
     /// `io_timeout`.
-    #[cfg_attr(any(not(target_os = "linux"), mailserver_threads), allow(dead_code))] // the pool's (Linux)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     pub(crate) fn nonblocking(sock: TcpStream, io_timeout: Duration) -> Self {
         Self {
             sock,
@@ -244,7 +244,7 @@ impl Conn {
     }
 
     /// The socket (for the pool's epoll set).
-    #[cfg_attr(any(not(target_os = "linux"), mailserver_threads), allow(dead_code))] // the pool's (Linux)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     pub(crate) fn socket(&self) -> &TcpStream {
         &self.sock
     }
@@ -303,7 +303,7 @@ impl Conn {
     /// Whether all the input not yet read is in the socket: none waits
     /// decrypted in the TLS buffer (rustls wants to read only once that
     /// is empty), so an epoll event for the socket covers it.
-    #[cfg_attr(any(not(target_os = "linux"), mailserver_threads), allow(dead_code))] // the pool's (Linux)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     pub(crate) fn may_yield(&self) -> bool {
         self.tls.as_ref().is_none_or(|t| t.wants_read())
     }
@@ -572,7 +572,7 @@ fn drive_with<M: Machine, H: Handler<M>>(
 
 /// What [`Resumable::resume`] left the connection in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(any(not(target_os = "linux"), mailserver_threads), allow(dead_code))] // the pool's (Linux)
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
 pub(crate) enum Step {
     /// Waiting for input (nothing left to read; the timeout is checked at
     /// the next tick).
@@ -590,7 +590,7 @@ pub(crate) enum Step {
 /// Reads one turn of [`Resumable::resume`] may take before it yields
 /// (16 KiB each: 256 KiB): a client that sends faster than its commands
 /// are served does not keep a thread of the pool from the others.
-#[cfg_attr(any(not(target_os = "linux"), mailserver_threads), allow(dead_code))] // the pool's (Linux)
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
 pub(crate) const READ_BUDGET: u32 = 16;
 
 /// A connection the pool serves a little at a time.
@@ -600,14 +600,13 @@ pub(crate) trait Resumable: Send {
     /// instead of a read: the deadline's timeout if it passed, else
     /// [`Handler::tick`]; then only what that produced is answered (the
     /// pool resumes with `tick` false when input arrives).
-    #[cfg_attr(any(not(target_os = "linux"), mailserver_threads), allow(dead_code))] // the pool's (Linux)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     fn resume(&mut self, tick: bool) -> Step;
     /// Serves the connection to its end on this thread, waiting in blocking
     /// reads (the thread-per-connection server, where there is no pool).
-    #[cfg(any(not(target_os = "linux"), mailserver_threads))]
     fn run(&mut self);
     /// The socket, for the epoll set.
-    #[cfg_attr(any(not(target_os = "linux"), mailserver_threads), allow(dead_code))] // the pool's (Linux)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     fn socket(&self) -> &TcpStream;
 }
 
@@ -642,7 +641,7 @@ impl<M: Machine, H: Handler<M>> Driven<M, H> {
         }
     }
 
-    #[cfg_attr(any(not(target_os = "linux"), mailserver_threads), allow(dead_code))] // the pool's (Linux)
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     fn turn(&mut self, tick: bool, out: &mut Vec<u8>, buf: &mut [u8]) -> io::Result<Step> {
         let Self { m, h, conn, .. } = self;
         if tick {
@@ -724,7 +723,6 @@ where
         }
     }
 
-    #[cfg(any(not(target_os = "linux"), mailserver_threads))]
     fn run(&mut self) {
         if self.over {
             return;

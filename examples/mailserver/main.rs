@@ -43,7 +43,7 @@ mod list;
 mod maildir;
 mod mailstore;
 mod mta_sts;
-#[cfg(all(target_os = "linux", not(mailserver_threads)))]
+#[cfg(target_os = "linux")]
 mod pool;
 mod pop3_session;
 mod queue;
@@ -61,9 +61,7 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::Arc;
-#[cfg(any(not(target_os = "linux"), mailserver_threads))]
-use std::sync::atomic::AtomicUsize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use config::{Command, Config};
@@ -89,7 +87,6 @@ const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// CPU per message under `smtp-source`, see `benches/mailserver.sh`). The thread that
 /// takes the last waiting place starts another before it serves, so one
 /// always accepts; surplus idle threads leave after [`WORKER_IDLE`].
-#[cfg(any(not(target_os = "linux"), mailserver_threads))]
 struct Acceptors {
     listener: TcpListener,
     /// The address to connect to to wake a waiting thread at shutdown.
@@ -122,14 +119,12 @@ fn listener_options(listener: &TcpListener) -> io::Result<()> {
 }
 
 /// What the session threads of every port share.
-#[cfg(any(not(target_os = "linux"), mailserver_threads))]
 struct Sessions {
     shared: Arc<Shared>,
     /// Threads serving a connection now (shutdown waits for them).
     active: AtomicUsize,
 }
 
-#[cfg(any(not(target_os = "linux"), mailserver_threads))]
 impl Acceptors {
     /// Starts a session thread on this port.
     fn spawn(self: &Arc<Self>) {
@@ -253,7 +248,6 @@ fn open_session(
 }
 
 /// Serves one connection to its end on this thread.
-#[cfg(any(not(target_os = "linux"), mailserver_threads))]
 fn serve_connection(shared: &Shared, sock: TcpStream, peer: SocketAddr, port: Port) {
     let conn = if LISTENER_OPTIONS_INHERITED {
         driver::Conn::inherited(sock, IO_TIMEOUT, Some(WORKER_IDLE))
@@ -406,46 +400,48 @@ fn run(cfg: Config) -> Result<(), String> {
         shared.public_url.as_deref(),
     );
 
-    // Linux: one pool of threads over an epoll set serves every port
-    // (pool.rs); elsewhere, one thread per connection (`Acceptors`).
-    #[cfg(all(target_os = "linux", not(mailserver_threads)))]
-    let active = {
-        // The pool and its sessions live as long as the process.
-        let shared: &'static Shared = Box::leak(Box::new(shared.clone()));
-        let mut ports = Vec::new();
-        for (listener, _, port) in listeners {
-            listener_options(&listener).map_err(|e| format!("{}: {e}", port.name()))?;
-            ports.push(pool::Listener {
-                socket: listener,
-                port,
-            });
+    // One pool of threads over an epoll set serves every port (pool.rs,
+    // Linux), or one thread per connection (`Acceptors`): `--connections`.
+    let mut acceptors = Vec::new();
+    let active: Box<dyn Fn() -> usize> = match cfg.connections {
+        #[cfg(target_os = "linux")]
+        config::Connections::Pool => {
+            // The pool and its sessions live as long as the process.
+            let shared: &'static Shared = Box::leak(Box::new(shared.clone()));
+            let mut ports = Vec::new();
+            for (listener, _, port) in listeners {
+                listener_options(&listener).map_err(|e| format!("{}: {e}", port.name()))?;
+                ports.push(pool::Listener {
+                    socket: listener,
+                    port,
+                });
+            }
+            let pool = pool::Pool::new(shared, ports, cfg.limits.max_total + 1)
+                .map_err(|e| format!("epoll: {e}"))?;
+            let pool: &'static pool::Pool = Box::leak(Box::new(pool));
+            pool.start().map_err(|e| format!("threads: {e}"))?;
+            Box::new(move || pool.active())
         }
-        let pool = pool::Pool::new(shared, ports, cfg.limits.max_total + 1)
-            .map_err(|e| format!("epoll: {e}"))?;
-        let pool: &'static pool::Pool = Box::leak(Box::new(pool));
-        pool.start().map_err(|e| format!("threads: {e}"))?;
-        move || pool.active()
-    };
-    #[cfg(any(not(target_os = "linux"), mailserver_threads))]
-    let (active, acceptors) = {
-        let sessions = Arc::new(Sessions {
-            shared: shared.clone(),
-            active: AtomicUsize::new(0),
-        });
-        let mut acceptors = Vec::new();
-        for (listener, local, port) in listeners {
-            listener_options(&listener).map_err(|e| format!("{}: {e}", port.name()))?;
-            let acc = Arc::new(Acceptors {
-                listener,
-                local,
-                port,
-                waiting: AtomicUsize::new(0),
-                sessions: sessions.clone(),
+        // Elsewhere the configuration refuses the pool.
+        _ => {
+            let sessions = Arc::new(Sessions {
+                shared: shared.clone(),
+                active: AtomicUsize::new(0),
             });
-            acc.spawn();
-            acceptors.push(acc);
+            for (listener, local, port) in listeners {
+                listener_options(&listener).map_err(|e| format!("{}: {e}", port.name()))?;
+                let acc = Arc::new(Acceptors {
+                    listener,
+                    local,
+                    port,
+                    waiting: AtomicUsize::new(0),
+                    sessions: sessions.clone(),
+                });
+                acc.spawn();
+                acceptors.push(acc);
+            }
+            Box::new(move || sessions.active.load(Ordering::SeqCst))
         }
-        (move || sessions.active.load(Ordering::SeqCst), acceptors)
     };
 
     let runner = {
@@ -463,7 +459,6 @@ fn run(cfg: Config) -> Result<(), String> {
     eprintln!("signal {}: finishing open transactions", sig.unwrap_or(0));
     shutdown.store(true, Ordering::SeqCst);
     queue.shutdown();
-    #[cfg(any(not(target_os = "linux"), mailserver_threads))]
     for a in &acceptors {
         a.wake_all(Duration::from_secs(5));
     }
@@ -515,6 +510,12 @@ fn banner(
         ));
     }
     o.push_str(&format!("  TLS         {tls_desc}\n"));
+    o.push_str(match cfg.connections {
+        config::Connections::Pool => {
+            "  connections a pool of threads over epoll, one per CPU (--connections threads: one per connection)\n"
+        }
+        config::Connections::Threads => "  connections one thread per connection\n",
+    });
     if cfg.sink {
         o.push_str(
             "  SINK MODE   every message is read and thrown away (--sink, benchmarks only)\n",

@@ -184,6 +184,14 @@ impl MailServer {
             full.extend(["--http".into(), "127.0.0.1:0".into()]);
         }
         full.extend(args.iter().map(|s| s.to_string()));
+        // `MAILWIRE_TEST_CONNECTIONS=threads`: every server of the run
+        // serves a thread per connection (`.ci/run` runs the server's
+        // tests once more so, the model of other systems than Linux).
+        if let Ok(model) = std::env::var("MAILWIRE_TEST_CONNECTIONS")
+            && !args.contains(&"--connections")
+        {
+            full.extend(["--connections".into(), model]);
+        }
         Self::start_args(data, full)
     }
 
@@ -242,6 +250,15 @@ impl MailServer {
             let mut sink = Vec::new();
             let _ = r.read_to_end(&mut sink);
         });
+        if args
+            .windows(2)
+            .any(|w| w[0] == "--connections" && w[1] == "threads")
+        {
+            assert!(
+                stdout.contains("one thread per connection"),
+                "--connections threads not taken:\n{stdout}"
+            );
+        }
         MailServer {
             child: Some(child),
             data: data.to_path_buf(),
