@@ -41,7 +41,7 @@ impl MimeHeaders {
     /// No fields yet: `text/plain` without parameters (what
     /// [`MimeHeaders::fill`] starts from; the default with its charset
     /// parameter is set only when no valid Content-Type is found).
-    fn blank() -> Self {
+    pub(crate) fn blank() -> Self {
         MimeHeaders {
             content_type: ContentType::new_static("text", "plain"),
             content_type_present: false,
@@ -82,22 +82,22 @@ impl MimeHeaders {
         self.fill(fields, in_digest);
     }
 
-    /// [`MimeHeaders::parse`] given where the `Content-*` fields are when
-    /// they were noted (see [`MimeHeaders::fill_noted`]): one call whose
-    /// result goes straight to the caller's variable (a choice between two
-    /// calls in the caller built each result aside and copied it).
+    /// [`MimeHeaders::parse`] into `self` ([`MimeHeaders::blank`]) given
+    /// where the `Content-*` fields are when they were noted (see
+    /// [`MimeHeaders::fill_noted`]). Filled in place, in the caller's
+    /// variable: a result returned by value was built aside and copied, and
+    /// the caller's first reads of it waited on that copy.
     #[inline(never)]
-    pub(crate) fn parse_given_noted(
+    pub(crate) fn fill_given_noted(
+        &mut self,
         block: &[u8],
         noted: Option<&[NotedField]>,
         in_digest: bool,
-    ) -> Self {
-        let mut h = Self::blank();
+    ) {
         match noted {
-            Some(noted) => h.fill_noted(block, noted, in_digest),
-            None => h.fill(content_fields(raw_fields(block)), in_digest),
+            Some(noted) => self.fill_noted(block, noted, in_digest),
+            None => self.fill(content_fields(raw_fields(block)), in_digest),
         }
-        h
     }
 
     /// Sets the fields of `self` ([`MimeHeaders::blank`]) from the

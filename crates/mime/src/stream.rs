@@ -945,7 +945,8 @@ impl Parser {
         let id = self.ctr.next_id;
         self.ctr.next_id += 1;
         let noted = scanned.then_some(&self.content_fields[..]);
-        let mime = MimeHeaders::parse_given_noted(header, noted, digest);
+        let mut mime = MimeHeaders::blank();
+        mime.fill_given_noted(header, noted, digest);
         if scanned {
             self.content_fields.clear();
         }
