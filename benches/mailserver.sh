@@ -13,6 +13,7 @@
 #   bash benches/mailserver.sh                 # smtp-source -s 10 -m 20000 -l 2048
 #   MSGS=5000 ROUNDS=1 bash benches/mailserver.sh
 #   DURABLE=0 bash benches/mailserver.sh       # skip 3 (the fsync run)
+#   CONNECTIONS=threads bash benches/mailserver.sh   # the server's --connections (default: pool)
 #   bash benches/mailserver.sh --build-only    # CI: build what the script runs, run nothing
 #
 # Needs smtp-source and smtp-sink (apt-get install postfix; bash .ci/install-peers).
@@ -77,6 +78,7 @@ SESS=${SESS:-10}
 SIZE=${SIZE:-2048}
 ROUNDS=${ROUNDS:-2}
 DURABLE=${DURABLE:-1}
+CONNECTIONS=${CONNECTIONS:-pool}
 export PATH="$PATH:/usr/sbin"
 for p in smtp-source smtp-sink python3; do
   command -v "$p" >/dev/null || { echo "missing $p (bash .ci/install-peers)" >&2; exit 1; }
@@ -134,7 +136,7 @@ for round in $(seq 1 "$ROUNDS"); do
 
   # 2. mailserver --sink
   port=$(free_port)
-  "$BIN" --sink --data "$WORK/sink$round" --smtp "127.0.0.1:$port" --no-submission --conn-rate 0 >/dev/null 2>"$WORK/sink$round.log" &
+  "$BIN" --sink --data "$WORK/sink$round" --smtp "127.0.0.1:$port" --no-submission --conn-rate 0 --connections "$CONNECTIONS" >/dev/null 2>"$WORK/sink$round.log" &
   pid=$!; PIDS+=("$pid"); wait_port "$port"
   measure MS "$pid" "$port"
   stop "$pid"
@@ -142,7 +144,7 @@ for round in $(seq 1 "$ROUNDS"); do
   # 3. mailserver, durable Maildir delivery
   if [ "$DURABLE" = 1 ]; then
     port=$(free_port)
-    "$BIN" --data "$WORK/durable$round" --smtp "127.0.0.1:$port" --no-submission --conn-rate 0 >/dev/null 2>"$WORK/durable$round.log" &
+    "$BIN" --data "$WORK/durable$round" --smtp "127.0.0.1:$port" --no-submission --conn-rate 0 --connections "$CONNECTIONS" >/dev/null 2>"$WORK/durable$round.log" &
     pid=$!; PIDS+=("$pid"); wait_port "$port"
     measure DUR "$pid" "$port"
     stop "$pid"
@@ -156,7 +158,7 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round: smtp-sink ${R_SINK[-1]} msg/s (${C_SINK[-1]} us CPU/msg) | mailserver --sink ${R_MS[-1]} msg/s (${C_MS[-1]} us) | Maildir+fsync ${R_DUR[-1]} msg/s (${C_DUR[-1]} us)" >&2
 done
 
-echo "smtp-source -s $SESS -m $MSGS -l $SIZE, $ROUNDS rounds: messages per second; server CPU microseconds per message"
+echo "smtp-source -s $SESS -m $MSGS -l $SIZE, $ROUNDS rounds, mailserver --connections $CONNECTIONS: messages per second; server CPU microseconds per message"
 printf '%-28s %-24s %s\n' "Postfix smtp-sink" "${R_SINK[*]}" "${C_SINK[*]}"
 printf '%-28s %-24s %s\n' "mailserver --sink" "${R_MS[*]}" "${C_MS[*]}"
 [ "$DURABLE" = 1 ] && printf '%-28s %-24s %s\n' "mailserver Maildir (fsync)" "${R_DUR[*]}" "${C_DUR[*]}"
