@@ -603,7 +603,8 @@ pub(crate) trait Resumable: Send {
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     fn resume(&mut self, tick: bool) -> Step;
     /// Serves the connection to its end on this thread, waiting in blocking
-    /// reads (the thread-per-connection server, where there is no pool).
+    /// reads (the thread-per-connection model: `--connections threads`,
+    /// and the only one on other systems than Linux).
     fn run(&mut self);
     /// The socket, for the epoll set.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)

@@ -13,8 +13,9 @@
 //! an epoll set (`pool.rs`): one thread runs per CPU, a connection waiting
 //! for its client holds no thread, and a handler that waits long (an
 //! `fsync`, a DNS lookup) has another thread take the events meanwhile.
-//! Elsewhere, one thread per connection (threads are reused: each accepts
-//! its own next connection, see `Acceptors`). Besides: one queue-runner
+//! Elsewhere, and on Linux with `--connections threads`, one thread per
+//! connection (threads are reused: each accepts its own next connection,
+//! see `Acceptors`). Besides: one queue-runner
 //! thread, one signal thread. SIGTERM (or Ctrl-C) stops accepting, lets
 //! every open transaction finish, then exits.
 //!
@@ -422,7 +423,8 @@ fn run(cfg: Config) -> Result<(), String> {
             pool.start().map_err(|e| format!("threads: {e}"))?;
             Box::new(move || pool.active())
         }
-        // Elsewhere the configuration refuses the pool.
+        // Threads: on other systems than Linux the only model (their
+        // configuration refuses the pool).
         _ => {
             let sessions = Arc::new(Sessions {
                 shared: shared.clone(),
