@@ -62,7 +62,8 @@ impl Default for SessionLimits {
 
 /// How the server serves its connections (`--connections`, `[limits]
 /// connections`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub(crate) enum Connections {
     /// One thread per CPU over an epoll set (`pool.rs`): Linux only, and
     /// the default there.
@@ -79,16 +80,6 @@ impl Connections {
             Connections::Pool
         } else {
             Connections::Threads
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, ConfigError> {
-        match s {
-            "pool" => Ok(Connections::Pool),
-            "threads" => Ok(Connections::Threads),
-            _ => err(format!(
-                "connections: {s:?} is neither \"pool\" nor \"threads\""
-            )),
         }
     }
 }
@@ -823,9 +814,7 @@ impl Config {
         self.dns = f.dns.or(self.dns);
         let l = &f.limits;
         set(&mut self.limits.max_total, l.max_connections);
-        if let Some(c) = &l.connections {
-            self.connections = Connections::parse(c)?;
-        }
+        set(&mut self.connections, l.connections);
         set(&mut self.limits.max_per_address, l.max_per_address);
         if let Some(r) = &l.conn_rate {
             (self.limits.rate, self.limits.rate_period) = parse_rate(r)?;
@@ -1466,7 +1455,6 @@ file = "/srv/team"
             let pool = Config::parse(["--connections", "pool"]);
             assert!(pool.is_err(), "the pool is Linux's");
         }
-        assert!(Connections::parse("fibres").is_err());
     }
 
     fn error_kind(args: &[&str]) -> clap::error::ErrorKind {

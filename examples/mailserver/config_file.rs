@@ -97,7 +97,7 @@ pub(crate) struct Tls {
 pub(crate) struct Limits {
     pub(crate) max_connections: Option<usize>,
     /// `"pool"` or `"threads"`.
-    pub(crate) connections: Option<String>,
+    pub(crate) connections: Option<crate::config::Connections>,
     pub(crate) max_per_address: Option<usize>,
     /// `N/DURATION` or `"0"`.
     pub(crate) conn_rate: Option<String>,
@@ -267,6 +267,7 @@ open = true
         for bad in [
             "max_conections = 5",
             "[limits]\nmax_conections = 5",
+            "[limits]\nconnections = \"fibres\"",
             "[listen]\nsmtp = true",
             "[listen]\nsmtp = \"nowhere\"",
             "domains = \"example.org\"",
