@@ -126,7 +126,9 @@ impl Session<'_> {
                     let mut f = File::open(&path)?;
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
-                        let n = crate::driver::blocking(|| f.read(&mut buf))?;
+                        // (The caller runs the whole listing in
+                        // `driver::blocking`.)
+                        let n = f.read(&mut buf)?;
                         if n == 0 {
                             break;
                         }
@@ -281,7 +283,9 @@ impl Handler<Server> for Session<'_> {
                 };
                 let mut buf = vec![0u8; 64 * 1024];
                 loop {
-                    let n = f.read(&mut buf)?;
+                    // A read may wait on the disk: another thread of the
+                    // pool serves meanwhile.
+                    let n = crate::driver::blocking(|| f.read(&mut buf))?;
                     if n == 0 || !m.send_content(handle, &buf[..n]).unwrap_or(false) {
                         break;
                     }
