@@ -12,9 +12,10 @@
 //! Two groups per input:
 //! - `full`: the whole message with every leaf decoded. mailwire: the
 //!   top-level header parsed (mailwire-message `Message::summary`: subject,
-//!   addresses, date, ids), the MIME tree after that header
-//!   (`Message::parse_after_header`), every leaf's body decoded
-//!   (text/* ones on to UTF-8). mail-parser: `MessageParser::default().parse`
+//!   addresses, date, ids), the MIME tree after that header with its base64
+//!   leaves decoded as it goes (`Message::parse_after_header_with`,
+//!   `Options::decoding`), every leaf's body decoded (text/* ones on to
+//!   UTF-8). mail-parser: `MessageParser::default().parse`
 //!   (it parses every header and decodes every part while parsing), then every
 //!   part's contents touched. mailparse: `parse_mail`, then `get_body_raw` of
 //!   every leaf and `get_body` of text parts.

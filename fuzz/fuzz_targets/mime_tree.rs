@@ -1,7 +1,8 @@
 #![no_main]
 //! The tree parser on arbitrary bytes: never panics, ranges stay inside
 //! their streams, every accessor works on every part, and the tree built
-//! after a split header is the tree of a full scan.
+//! after a split header, or by the decoding parse, is the tree of a full
+//! scan (the decoding parse's bodies are the ones decoded on request).
 use libfuzzer_sys::fuzz_target;
 use mailwire_mime::{Limits, Message, Options};
 
@@ -38,6 +39,16 @@ fuzz_target!(|data: &[u8]| {
         format!("{:?}", scanned.parts())
     );
     assert_eq!(after.defects(), scanned.defects());
+    // The decoding parse: the same tree, the same bytes from every part.
+    let decoding = Message::parse_with(data, Options::decoding());
+    assert_eq!(
+        format!("{:?}", decoding.parts()),
+        format!("{:?}", scanned.parts())
+    );
+    assert_eq!(decoding.defects(), scanned.defects());
+    for (a, b) in decoding.parts().iter().zip(scanned.parts()) {
+        assert!(decoding.decoded(a) == scanned.decoded(b));
+    }
     // Downgrading keeps the structure's leaf count.
     let down = mailwire_mime::downgrade::downgrade_7bit(data);
     let _ = Message::parse(&down.bytes);

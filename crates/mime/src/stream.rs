@@ -88,7 +88,15 @@ pub struct Options {
     /// Emit [`Event::Decoded`] for every leaf (transfer encoding removed).
     /// Encapsulated messages in base64 or quoted-printable are always
     /// decoded, since they are parsed.
+    ///
+    /// For [`Message::parse_with`](crate::Message::parse_with) and
+    /// [`Message::parse_after_header_with`](crate::Message::parse_after_header_with):
+    /// decode base64 leaves while parsing, each in the same pass that
+    /// finds where it ends.
     pub decode: bool,
+    /// The tree's decoding parse: base64 leaves decoded whole into buffers
+    /// the sink keeps ([`EventSink::keep_decoded`]).
+    pub(crate) keep_base64: bool,
 }
 
 impl Options {
@@ -224,6 +232,14 @@ pub enum Event<'a> {
     Defect(Defect),
 }
 
+/// Spare room a body decoded whole may keep (see `Parser::base64_body`),
+/// or an eighth of its length.
+const SPARE_KEPT: usize = 16 * 1024;
+
+/// The length under which a base64 body is not decoded whole while
+/// parsing (see `Parser::base64_body`).
+const SHORT_BODY: usize = 16 * 1024;
+
 /// Extra bytes allowed after a boundary on a delimiter line (transport
 /// padding, junk after a close delimiter) before the line is judged.
 const LINE_SLACK: usize = 256;
@@ -254,6 +270,9 @@ enum FrameKind {
     Leaf {
         decoder: Option<Decoder>,
         child: Option<Box<Parser>>,
+        /// A base64 body the tree's decoding parse decodes whole as it
+        /// comes to it (see [`Parser::base64_body`]); cleared once tried.
+        whole_base64: bool,
     },
 }
 
@@ -351,6 +370,12 @@ type Sink<'s> = dyn for<'e> FnMut(Event<'e>) + 's;
 pub(crate) trait EventSink {
     /// Takes the next event.
     fn event(&mut self, ev: Event<'_>);
+
+    /// Takes the decoded body of leaf `id`, decoded whole while parsing
+    /// (with [`Options::keep_base64`]; no [`Event::Decoded`] is sent).
+    fn keep_decoded(&mut self, id: usize, bytes: Vec<u8>) {
+        let _ = (id, bytes);
+    }
 }
 
 impl<F: ?Sized + for<'e> FnMut(Event<'e>)> EventSink for F {
@@ -1051,6 +1076,7 @@ impl Parser {
             PartKind::Leaf => FrameKind::Leaf {
                 decoder: self.opts.decode.then(|| Decoder::new(te)),
                 child: None,
+                whole_base64: self.opts.keep_base64 && te == crate::TransferEncoding::Base64,
             },
             PartKind::EncodedMessage => FrameKind::Leaf {
                 decoder: Some(Decoder::new(te)),
@@ -1061,6 +1087,7 @@ impl Parser {
                     depth + 1,
                     id,
                 ))),
+                whole_base64: false,
             },
         };
         self.stack.push(Frame {
@@ -1086,7 +1113,7 @@ impl Parser {
         };
         let id = frame.id;
         match &mut frame.kind {
-            FrameKind::Leaf { decoder, child } => {
+            FrameKind::Leaf { decoder, child, .. } => {
                 sink.event(Event::Body { id, offset, data });
                 match decoder {
                     Some(Decoder::Identity) => {
@@ -1134,7 +1161,7 @@ impl Parser {
             return;
         };
         match &mut frame.kind {
-            FrameKind::Leaf { decoder, child } => {
+            FrameKind::Leaf { decoder, child, .. } => {
                 if let Some(d) = decoder {
                     self.scratch.clear();
                     d.finish(&mut self.scratch);
@@ -1223,6 +1250,7 @@ impl Parser {
         eof: bool,
         sink: &mut S,
     ) -> usize {
+        let pos = pos + self.base64_body(&input[pos..], self.abs(pos), eof, sink);
         let data = &input[pos..];
         let base = self.abs(pos);
         if !self.has_active_boundary() {
@@ -1276,6 +1304,70 @@ impl Parser {
                 }
             }
         }
+    }
+
+    /// The tree's decoding parse, at the start of a base64 leaf's body:
+    /// the body decoded whole by encodify's SIMD decoder, which takes the
+    /// longest run of base64 symbols, white space and `=` and stops at any
+    /// other byte. If that byte starts a delimiter line of an open
+    /// multipart, the run was the body: no delimiter can hide in it (`-`
+    /// is no base64 byte), so the body needs no search of its own, and is
+    /// read once instead of once for the search and once more when
+    /// decoded. The sink keeps the bytes; the body is emitted as its raw
+    /// bytes without the line end that belongs to the delimiter (RFC 2046
+    /// §5.1.1), which the search after this finds. Anything else (junk, a
+    /// run cut short, a body no boundary ends, which is never searched
+    /// anyway) is left to the usual path and the body decoded on request.
+    /// Returns the bytes taken.
+    fn base64_body<S: EventSink + ?Sized>(
+        &mut self,
+        data: &[u8],
+        offset: u64,
+        eof: bool,
+        sink: &mut S,
+    ) -> usize {
+        let Some(Frame {
+            id,
+            kind: FrameKind::Leaf { whole_base64, .. },
+            ..
+        }) = self.stack.last_mut()
+        else {
+            return 0;
+        };
+        if !std::mem::take(whole_base64) || !self.at_line_start {
+            return 0;
+        }
+        // A short body is left to the usual path (searched, then decoded
+        // on request): read twice, it is still in the cache the second
+        // time, and its room is made to measure.
+        if data.len() < SHORT_BODY || mailwire_line::find_dash_line(&data[..SHORT_BODY]).is_some() {
+            return 0;
+        }
+        let id = *id;
+        // Room for all `data` can decode to (untouched past what is
+        // written), given back below if the body was much shorter.
+        let mut bytes = Vec::with_capacity(data.len() / 4 * 3 + 3);
+        let run = encodify::base64::MIME.decode_prefix(data, &mut bytes);
+        let delimiter = run > 0
+            && data[run - 1] == b'\n'
+            && matches!(self.match_delimiter(&data[run..], eof), Match::Yes { .. });
+        if !delimiter {
+            return 0;
+        }
+        // The body ends where the delimiter's line end (LF, after a CR if
+        // there is one) begins.
+        let body = run - 1 - usize::from(run >= 2 && data[run - 2] == b'\r');
+        if bytes.capacity() - bytes.len() > SPARE_KEPT.max(bytes.len() / 8) {
+            bytes.shrink_to_fit();
+        }
+        sink.keep_decoded(id, bytes);
+        sink.event(Event::Body {
+            id,
+            offset,
+            data: &data[..body],
+        });
+        self.at_line_start = false;
+        body
     }
 
     /// Finds "\n--" at or after `from`: returns (line start, line-end start).

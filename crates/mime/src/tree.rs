@@ -84,6 +84,8 @@ pub struct Message<'a> {
     /// Streams 1, 2, ...: the decoded bodies of encoded encapsulated
     /// messages.
     decoded: Vec<Vec<u8>>,
+    /// The leaves decoded while parsing (a decoding parse), by part id.
+    leaves: Vec<(usize, Vec<u8>)>,
     parts: Vec<Part>,
     defects: Vec<Defect>,
 }
@@ -94,8 +96,39 @@ impl<'a> Message<'a> {
         Self::parse_with(input, Options::default())
     }
 
-    /// Parses a message with `opts` (only the limits matter; the tree keeps
-    /// raw ranges and decodes on request).
+    /// Parses a message with `opts`: the limits, and whether to decode
+    /// while parsing.
+    ///
+    /// The tree keeps raw ranges and decodes a body on request
+    /// ([`Message::decoded`], [`Message::text`]). With
+    /// [`Options::decoding`], the parse also decodes each base64 leaf as
+    /// it comes to it, with the search for where the leaf ends: encodify's
+    /// SIMD decoder takes the body's run of base64 symbols, white space
+    /// and `=`, and stops at the first other byte; when that byte starts
+    /// the delimiter line of an open multipart, the run was the whole body
+    /// (a delimiter cannot hide in it, since `-` is no base64 byte), so the
+    /// parser looks for no boundary inside it. The body is read once
+    /// instead of twice (once for the boundary, once more to decode), and
+    /// the tree keeps the bytes: [`Message::decoded`] lends them. A body
+    /// with anything else in it (junk, a stray `-`), or a short one (under
+    /// 16 KiB, which costs little to read twice), is parsed as usual and
+    /// decoded on request. The tree is the same either way. For a reader
+    /// that decodes every leaf anyway: an indexer, a mail client that
+    /// shows the attachments.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use mailwire_mime::{Message, Options};
+    /// use mailwire_mime::builder::{MessageBuilder, PartBuilder};
+    /// let photo = vec![0x5a; 100_000];
+    /// let raw = MessageBuilder::new()
+    ///     .text("The photo.\n")
+    ///     .attachment(PartBuilder::attachment("image/jpeg", "p.jpg", photo.clone()))
+    ///     .build();
+    /// let msg = Message::parse_with(&raw, Options::decoding());
+    /// let file = msg.leaves().nth(1).unwrap();
+    /// assert!(matches!(msg.decoded(file), Cow::Borrowed(b) if b == photo));
+    /// ```
     pub fn parse_with(input: &'a [u8], opts: Options) -> Self {
         Self::build(input, opts, |p, b| p.feed_into(input, b))
     }
@@ -107,11 +140,13 @@ impl<'a> Message<'a> {
     fn build(input: &'a [u8], opts: Options, feed: impl FnOnce(&mut Parser, &mut Builder)) -> Self {
         let mut b = Builder {
             decoded: Vec::new(),
+            leaves: Vec::new(),
             parts: Vec::with_capacity(part_capacity(input.len())),
             defects: Vec::new(),
         };
         let mut p = Parser::with_options(Options {
             decode: false,
+            keep_base64: opts.decode,
             ..opts
         });
         feed(&mut p, &mut b);
@@ -119,6 +154,7 @@ impl<'a> Message<'a> {
         Message {
             input,
             decoded: b.decoded,
+            leaves: b.leaves,
             parts: b.parts,
             defects: b.defects,
         }
@@ -145,8 +181,16 @@ impl<'a> Message<'a> {
     /// assert_eq!(msg.raw_body(msg.root()), b"body\r\n");
     /// ```
     pub fn parse_after_header(header: &mailwire_message::HeaderSection<'a>) -> Self {
+        Self::parse_after_header_with(header, Options::default())
+    }
+
+    /// [`Message::parse_after_header`] with `opts`, as
+    /// [`Message::parse_with`] takes them.
+    pub fn parse_after_header_with(
+        header: &mailwire_message::HeaderSection<'a>,
+        opts: Options,
+    ) -> Self {
         let input = header.input();
-        let opts = Options::default();
         let end = header.body_offset();
         let fields = header.fields();
         // The split this parser's own scan makes: every line a field or a
@@ -237,8 +281,13 @@ impl<'a> Message<'a> {
         &self.stream(part.stream)[part.header.start..part.body.end]
     }
 
-    /// The body of `part` with its transfer encoding removed.
+    /// The body of `part` with its transfer encoding removed: lent when
+    /// it needs no decoding or was decoded while parsing
+    /// ([`Options::decoding`]), decoded now otherwise.
     pub fn decoded(&self, part: &Part) -> Cow<'_, [u8]> {
+        if let Ok(i) = self.leaves.binary_search_by_key(&part.id, |(id, _)| *id) {
+            return Cow::Borrowed(&self.leaves[i].1);
+        }
         let raw = self.raw_body(part);
         match part.mime.transfer_encoding {
             TransferEncoding::Base64
@@ -411,11 +460,18 @@ fn section_of(section: &[u32]) -> TinyVec<[u32; 6]> {
 struct Builder {
     /// See [`Message::decoded`].
     decoded: Vec<Vec<u8>>,
+    /// In a decoding parse, the decoded bodies of the leaves decoded while
+    /// parsing, by part id (in parse order, so sorted).
+    leaves: Vec<(usize, Vec<u8>)>,
     parts: Vec<Part>,
     defects: Vec<Defect>,
 }
 
 impl EventSink for Builder {
+    fn keep_decoded(&mut self, id: usize, bytes: Vec<u8>) {
+        self.leaves.push((id, bytes));
+    }
+
     #[inline(always)]
     fn event(&mut self, ev: Event<'_>) {
         match ev {
@@ -479,9 +535,50 @@ impl EventSink for Builder {
 
 #[cfg(test)]
 mod tests {
-    use super::section_of;
+    use super::{Cow, Message, Options, TransferEncoding, section_of};
+    use crate::builder::{MessageBuilder, PartBuilder};
     use proptest::prelude::*;
     use tinyvec::TinyVec;
+
+    /// A decoding parse keeps a long base64 leaf decoded while parsing
+    /// and lends it, and leaves a short one to be decoded on request, as
+    /// the default parse does with both. All give the attachments' bytes.
+    #[test]
+    fn decoding_parse_keeps_long_base64_leaves() {
+        let long: Vec<u8> = (0..60_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let short = long[..5000].to_vec();
+        let raw = MessageBuilder::new()
+            .text("see the files\n")
+            .attachment(PartBuilder::attachment(
+                "application/octet-stream",
+                "long.bin",
+                long.clone(),
+            ))
+            .attachment(PartBuilder::attachment(
+                "application/octet-stream",
+                "short.bin",
+                short.clone(),
+            ))
+            .build();
+        let files = |m: &Message<'_>| -> Vec<super::Part> {
+            m.leaves()
+                .filter(|p| p.mime.transfer_encoding == TransferEncoding::Base64)
+                .cloned()
+                .collect()
+        };
+        let decoding = Message::parse_with(&raw, Options::decoding());
+        let [l, s] = &files(&decoding)[..] else {
+            panic!("two attachments")
+        };
+        assert!(matches!(decoding.decoded(l), Cow::Borrowed(b) if b == long));
+        assert!(matches!(decoding.decoded(s), Cow::Owned(b) if b == short));
+        let plain = Message::parse(&raw);
+        let [l, s] = &files(&plain)[..] else {
+            panic!("two attachments")
+        };
+        assert!(matches!(plain.decoded(l), Cow::Owned(b) if b == long));
+        assert!(matches!(plain.decoded(s), Cow::Owned(b) if b == short));
+    }
 
     proptest! {
         /// The element-wise copy gives what the general conversion gives,

@@ -47,6 +47,15 @@ fn stream_events_are_split_invariant_on_corpus() {
 }
 
 #[test]
+fn decoding_parse_agrees_on_corpus() {
+    let Some(files) = corpus_files() else { return };
+    for f in &files {
+        let data = std::fs::read(f).unwrap();
+        assert_decoding_parse_agrees(&data, &f.display().to_string());
+    }
+}
+
+#[test]
 fn tree_and_stream_summaries_agree_on_corpus() {
     let Some(files) = corpus_files() else { return };
     let mut rng = Lcg(11);

@@ -217,3 +217,29 @@ pub(crate) fn signature(msg: &Message<'_>) -> String {
     }
     out.join("; ")
 }
+
+/// The decoding parse ([`Options::decoding`]) gives the tree the default
+/// parse gives (parts, defects) and the same decoded body for every part,
+/// from the whole message and after a split header.
+pub(crate) fn assert_decoding_parse_agrees(raw: &[u8], what: &str) {
+    let plain = Message::parse(raw);
+    let header = mailwire_message::HeaderSection::parse(raw);
+    for decoding in [
+        Message::parse_with(raw, Options::decoding()),
+        Message::parse_after_header_with(&header, Options::decoding()),
+    ] {
+        assert_eq!(
+            format!("{:?}", decoding.parts()),
+            format!("{:?}", plain.parts()),
+            "{what}: parts"
+        );
+        assert_eq!(decoding.defects(), plain.defects(), "{what}: defects");
+        for (a, b) in decoding.parts().iter().zip(plain.parts()) {
+            assert!(
+                decoding.decoded(a) == plain.decoded(b),
+                "{what}: part {} decodes differently",
+                a.section_string()
+            );
+        }
+    }
+}
