@@ -360,8 +360,28 @@ impl Base64Decoder {
     }
 
     /// Decodes `input`, appending to `out`.
+    ///
+    /// The first line (to its line end) goes through the quantum decoder,
+    /// since it may finish a quantum an earlier call began; then, if that
+    /// leaves the decoder between quanta, the whole lines after it go to
+    /// encodify's whole-body decoder at once ([`whole_lines`]),
+    /// and what follows the last line end through the quantum decoder again.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len() / 4 * 3 + 3);
+        let first = memchr::memchr(b'\n', input).map_or(input.len(), |p| p + 1);
+        self.decode_runs(&input[..first], out);
+        let rest = &input[first..];
+        let lines = memchr::memrchr(b'\n', rest).map_or(0, |p| p + 1);
+        let done = if self.inner.is_aligned() && whole_lines(&rest[..lines], out) {
+            lines
+        } else {
+            0
+        };
+        self.decode_runs(&rest[done..], out);
+    }
+
+    /// The quantum decoder over `input`: runs of symbols, `=` flushing.
+    fn decode_runs(&mut self, input: &[u8], out: &mut Vec<u8>) {
         let mut i = 0;
         while i < input.len() {
             i += self.inner.decode_symbols(&input[i..], out);
@@ -380,6 +400,41 @@ impl Base64Decoder {
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         self.inner.pad(out);
     }
+}
+
+/// Decodes `lines` at once with encodify's whole-body decoder, for a
+/// [`Base64Decoder`] between quanta, when that gives what its quantum
+/// decoder would: no `=` in them (one flushes a quantum), only symbols and
+/// white space (else encodify fails), and a whole number of quanta (else
+/// encodify flushes the last one, which the quantum decoder keeps open for
+/// the next call; every byte that is not a symbol is white space, at most
+/// `b' '`, and every symbol is above it). False, with `out` as it was,
+/// when it does not apply.
+fn whole_lines(lines: &[u8], out: &mut Vec<u8>) -> bool {
+    if lines.is_empty() || memchr::memchr(b'=', lines).is_some() {
+        return false;
+    }
+    let start = out.len();
+    if encodify::base64::MIME.decode_append(lines, out).is_err() {
+        return false;
+    }
+    // Counted in blocks of 255 bytes with a byte-wide sum, which the
+    // compiler turns into vector compares.
+    let space: usize = lines
+        .chunks(255)
+        .map(|block| {
+            usize::from(
+                block
+                    .iter()
+                    .fold(0u8, |n, &b| n.wrapping_add(u8::from(b <= b' '))),
+            )
+        })
+        .sum();
+    if !(lines.len() - space).is_multiple_of(4) {
+        out.truncate(start);
+        return false;
+    }
+    true
 }
 
 /// The value of each hex digit (either case); 0xff for other bytes.
