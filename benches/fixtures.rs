@@ -183,9 +183,9 @@ pub fn mime_inputs(dir: &Path) -> [(&'static str, Vec<Vec<u8>>); 4] {
 /// mailwire's full parse: the top-level header (`Message::summary`: subject,
 /// addresses, date, ids), the MIME tree after that header
 /// (`Message::parse_after_header_with`: the header block is not scanned
-/// again; `Options::decoding`: base64 leaves decoded as the parser reads
-/// them, where the CPU has the AVX-512 line kernel), every leaf's body
-/// decoded (text/* ones on to UTF-8). Returns a checksum.
+/// again; `Options::decoding`: a long base64 leaf decoded in the pass
+/// that finds its end), every leaf's body decoded (text/* ones on to
+/// UTF-8). Returns a checksum.
 pub fn mailwire_full(data: &[u8]) -> usize {
     let header = mailwire_message::Message::parse(data);
     let mut n = header.summary().from.len();
