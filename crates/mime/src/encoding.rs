@@ -364,7 +364,7 @@ impl Base64Decoder {
     /// The first line (to its line end) goes through the quantum decoder,
     /// since it may finish a quantum an earlier call began; then, if that
     /// leaves the decoder between quanta, the whole lines after it go to
-    /// encodify's whole-body decoder at once ([`whole_lines`]),
+    /// encodify's whole-body decoder at once (`whole_lines`),
     /// and what follows the last line end through the quantum decoder again.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len() / 4 * 3 + 3);
@@ -481,8 +481,33 @@ impl QpDecoder {
     }
 
     /// Decodes `input`, appending to `out`.
+    ///
+    /// The first line (to its line end) goes through the byte path, since
+    /// it may go on with what an earlier call held back; after a line end
+    /// the decoder holds nothing, and the whole lines after it go to the
+    /// whole-body decoder at once (`decode_qp_whole`, which gives what
+    /// this decoder gives, or declines), what follows the last line end
+    /// through the byte path again.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len());
+        let first = memchr::memchr(b'\n', input).map_or(input.len(), |p| p + 1);
+        self.decode_bytes(&input[..first], out);
+        let rest = &input[first..];
+        let lines = memchr::memrchr(b'\n', rest).map_or(0, |p| p + 1);
+        let mut done = 0;
+        if lines > 0 && self.ws.is_empty() && self.eq.is_empty() {
+            let start = out.len();
+            if decode_qp_whole(&rest[..lines], out) {
+                done = lines;
+            } else {
+                out.truncate(start);
+            }
+        }
+        self.decode_bytes(&rest[done..], out);
+    }
+
+    /// The byte path of [`QpDecoder::decode`].
+    fn decode_bytes(&mut self, input: &[u8], out: &mut Vec<u8>) {
         let mut i = 0;
         while i < input.len() {
             if !self.eq.is_empty() {
@@ -579,7 +604,7 @@ impl QpDecoder {
             // "=A" followed by a non-hex: keep literally, reprocess c.
             out.extend_from_slice(&self.eq);
             self.eq.clear();
-            self.decode(&[c], out);
+            self.decode_bytes(&[c], out);
             return;
         }
         // self.eq is "=" followed by whitespace (possibly CR) only.
@@ -593,7 +618,7 @@ impl QpDecoder {
                     // "=\r" followed by something other than LF: not a break.
                     let held = std::mem::take(&mut self.eq);
                     out.extend_from_slice(&held);
-                    self.decode(&[c], out);
+                    self.decode_bytes(&[c], out);
                 } else {
                     self.eq.push(c);
                 }
@@ -602,7 +627,7 @@ impl QpDecoder {
                 // A bad escape: keep "=" (and any whitespace) as it is.
                 let held = std::mem::take(&mut self.eq);
                 out.extend_from_slice(&held);
-                self.decode(&[c], out);
+                self.decode_bytes(&[c], out);
             }
         }
     }
