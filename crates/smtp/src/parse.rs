@@ -302,43 +302,38 @@ fn opt_text(rest: &[u8]) -> Result<Option<Text<'_>>, ParseError> {
 /// Parses 1 to 20 ASCII digits.
 #[inline]
 fn digits_u64(d: &[u8]) -> Option<u64> {
-    if d.is_empty() || d.len() > 20 {
-        return None;
-    }
+    leading_u64(d)
+        .filter(|&(_, len)| len == d.len())
+        .map(|(n, _)| n)
+}
+
+/// The number the ASCII digits at the start of `d` spell and how many
+/// there are, read in one pass: `None` for none, more than 20 (at most 21
+/// are looked at), or a number past `u64`.
+#[inline]
+fn leading_u64(d: &[u8]) -> Option<(u64, usize)> {
     let mut n: u64 = 0;
-    for &b in d {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    let mut len = 0;
+    while len <= 20 {
+        let Some(x) = d.get(len).map(|b| b.wrapping_sub(b'0')).filter(|&x| x <= 9) else {
+            break;
+        };
+        n = n.checked_mul(10)?.checked_add(u64::from(x))?;
+        len += 1;
     }
-    Some(n)
+    (1..=20).contains(&len).then_some((n, len))
 }
 
 /// `BDAT SP chunk-size [SP "LAST"]` after the verb and its space
 /// (RFC 3030 §2): `chunk-size = 1*DIGIT` (at most 20, as [`digits_u64`]),
-/// `LAST` in any case. One pass over the digits, and `LAST` compared as one
-/// word.
+/// `LAST` in any case. One pass over the digits ([`leading_u64`]), and
+/// `LAST` compared as one word ([`is_word`]).
 #[inline]
 fn bdat(arg: &[u8]) -> Result<Command<'static>, ParseError> {
-    let mut size: u64 = 0;
-    let mut digits = 0;
-    while let Some(d) = arg.get(digits).map(|b| b.wrapping_sub(b'0')) {
-        if d > 9 {
-            break;
-        }
-        size = size
-            .checked_mul(10)
-            .and_then(|n| n.checked_add(u64::from(d)))
-            .ok_or(ParseError::Syntax)?;
-        digits += 1;
-    }
-    if digits == 0 || digits > 20 {
-        return Err(ParseError::Syntax);
-    }
+    let (size, digits) = leading_u64(arg).ok_or(ParseError::Syntax)?;
     let last = match &arg[digits..] {
         [] => false,
-        [b' ', l0, l1, l2, l3] if verb(&[*l0, *l1, *l2, *l3]) == verb(b"LAST") => true,
+        [b' ', l @ ..] if is_word(l, b"LAST") => true,
         _ => return Err(ParseError::Syntax),
     };
     Ok(Command::Bdat { size, last })
@@ -681,11 +676,7 @@ fn xtext(v: &str) -> Result<XText<'_>, ParseError> {
     let mut from = 0;
     while let Some(i) = find_byte(&b[from..], b'+') {
         let at = from + i;
-        let upper_hex = |c: &u8| c.is_ascii_digit() || (b'A'..=b'F').contains(c);
-        if !b
-            .get(at + 1..at + 3)
-            .is_some_and(|h| h.iter().all(upper_hex))
-        {
+        if !is_hexchar(b, at) {
             return Err(ParseError::BadParameter);
         }
         from = at + 3;

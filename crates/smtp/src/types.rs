@@ -550,16 +550,21 @@ string_newtype!(
     check_esmtp_value
 );
 
+/// Whether the `+` at `plus` in `s` starts an xtext `hexchar` (RFC 3461
+/// §4): two upper-case hex digits follow it.
+pub(crate) fn is_hexchar(s: &[u8], plus: usize) -> bool {
+    s.get(plus + 1..plus + 3).is_some_and(|h| {
+        h.iter()
+            .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+    })
+}
+
 fn check_xtext(s: &[u8]) -> Result<(), ValidationError> {
     let mut i = 0;
     while i < s.len() {
         let b = s[i];
         if b == b'+' {
-            let ok = s.get(i + 1..i + 3).is_some_and(|h| {
-                h.iter()
-                    .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
-            });
-            if !ok {
+            if !is_hexchar(s, i) {
                 return Err(bad(s, i));
             }
             i += 3;
