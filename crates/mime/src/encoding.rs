@@ -368,16 +368,13 @@ impl Base64Decoder {
     /// and what follows the last line end through the quantum decoder again.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len() / 4 * 3 + 3);
-        let first = memchr::memchr(b'\n', input).map_or(input.len(), |p| p + 1);
-        self.decode_runs(&input[..first], out);
-        let rest = &input[first..];
-        let lines = memchr::memrchr(b'\n', rest).map_or(0, |p| p + 1);
-        let done = if self.inner.is_aligned() && whole_lines(&rest[..lines], out) {
-            lines
-        } else {
-            0
-        };
-        self.decode_runs(&rest[done..], out);
+        let (first, lines) = split_lines(input);
+        self.decode_runs(first, out);
+        let done = self.inner.is_aligned() && whole_lines(lines, out);
+        self.decode_runs(
+            &input[first.len() + if done { lines.len() } else { 0 }..],
+            out,
+        );
     }
 
     /// The quantum decoder over `input`: runs of symbols, `=` flushing.
@@ -400,6 +397,17 @@ impl Base64Decoder {
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         self.inner.pad(out);
     }
+}
+
+/// How the streaming decoders split their input: the first line (to its
+/// line end, or all of it), which may go on with what an earlier call left
+/// open, and the whole lines after it (to the last line end, maybe none),
+/// which they may hand to a whole-body decoder at once.
+fn split_lines(input: &[u8]) -> (&[u8], &[u8]) {
+    let first = memchr::memchr(b'\n', input).map_or(input.len(), |p| p + 1);
+    let rest = &input[first..];
+    let lines = memchr::memrchr(b'\n', rest).map_or(0, |p| p + 1);
+    (&input[..first], &rest[..lines])
 }
 
 /// Decodes `lines` at once with encodify's whole-body decoder, for a
@@ -435,6 +443,17 @@ fn whole_lines(lines: &[u8], out: &mut Vec<u8>) -> bool {
         return false;
     }
     true
+}
+
+/// [`decode_qp_whole`] for the whole lines of a [`QpDecoder`] that holds
+/// nothing back; false, with `out` as it was, when it declines.
+fn qp_whole_lines(lines: &[u8], out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    if !lines.is_empty() && decode_qp_whole(lines, out) {
+        return true;
+    }
+    out.truncate(start);
+    false
 }
 
 /// The value of each hex digit (either case); 0xff for other bytes.
@@ -485,25 +504,18 @@ impl QpDecoder {
     /// The first line (to its line end) goes through the byte path, since
     /// it may go on with what an earlier call held back; after a line end
     /// the decoder holds nothing, and the whole lines after it go to the
-    /// whole-body decoder at once (`decode_qp_whole`, which gives what
+    /// whole-body decoder at once (`qp_whole_lines`, which gives what
     /// this decoder gives, or declines), what follows the last line end
     /// through the byte path again.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len());
-        let first = memchr::memchr(b'\n', input).map_or(input.len(), |p| p + 1);
-        self.decode_bytes(&input[..first], out);
-        let rest = &input[first..];
-        let lines = memchr::memrchr(b'\n', rest).map_or(0, |p| p + 1);
-        let mut done = 0;
-        if lines > 0 && self.ws.is_empty() && self.eq.is_empty() {
-            let start = out.len();
-            if decode_qp_whole(&rest[..lines], out) {
-                done = lines;
-            } else {
-                out.truncate(start);
-            }
-        }
-        self.decode_bytes(&rest[done..], out);
+        let (first, lines) = split_lines(input);
+        self.decode_bytes(first, out);
+        let done = self.ws.is_empty() && self.eq.is_empty() && qp_whole_lines(lines, out);
+        self.decode_bytes(
+            &input[first.len() + if done { lines.len() } else { 0 }..],
+            out,
+        );
     }
 
     /// The byte path of [`QpDecoder::decode`].
