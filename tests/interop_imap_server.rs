@@ -37,8 +37,9 @@ fn python_server(tag: &str) -> Option<(MailServer, std::path::PathBuf)> {
     if !have("python3") {
         return None;
     }
-    let data = scratch(tag);
-    let srv = MailServer::start(&data, &[]);
+    let dir = scratch(tag);
+    let data = dir.to_path_buf();
+    let srv = MailServer::start(&data, &[]).owning(dir);
     Some((srv, data))
 }
 
@@ -337,8 +338,9 @@ fn dovecot_and_mailserver(
     if !have("python3") {
         return None;
     }
-    let data = scratch(tag);
-    let srv = MailServer::start(&data, &["--user", "testuser:testpass"]);
+    let dir = scratch(tag);
+    let data = dir.to_path_buf();
+    let srv = MailServer::start(&data, &["--user", "testuser:testpass"]).owning(dir);
     Some((dc, srv, data))
 }
 

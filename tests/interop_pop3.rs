@@ -317,6 +317,7 @@ impl Drop for Mailserver {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = fs::remove_dir_all(&self.data);
+        let _ = fs::remove_file(self.data.with_extension("log"));
     }
 }
 

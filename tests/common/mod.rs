@@ -134,14 +134,62 @@ pub fn example(name: &str) -> PathBuf {
     path
 }
 
-/// A fresh scratch directory.
-pub fn scratch(tag: &str) -> PathBuf {
+/// A fresh scratch directory under the system's temporary directory,
+/// removed with what the test left in it when the guard is dropped (and
+/// the files beside it named after it: a server's `DIR.log...`, a
+/// client's `DIR.cookies`), so runs do not pile up directories and
+/// Maildirs in `/tmp`. A failing test keeps them for a look and prints
+/// where they are. Declare it before the server that uses it (locals drop
+/// in reverse order), or give it to the server ([`MailServer::owning`]).
+pub fn scratch(tag: &str) -> Scratch {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let d = std::env::temp_dir().join(format!("mailwire-it-{tag}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).expect("scratch dir");
-    d
+    Scratch(d)
+}
+
+/// A directory [`scratch`] made; derefs to its path.
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("scratch directory kept: {}", self.0.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+        let (Some(parent), Some(name)) = (self.0.parent(), self.0.file_name()) else {
+            return;
+        };
+        let prefix = format!("{}.", name.to_string_lossy());
+        for entry in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 /// A running mailserver.
@@ -157,6 +205,9 @@ pub struct MailServer {
     pub stdout: String,
     pub log: PathBuf,
     args: Vec<String>,
+    /// The scratch directory the server was given to own: removed after
+    /// the server is stopped (fields drop after `Drop::drop`).
+    dir: Option<Scratch>,
 }
 
 impl MailServer {
@@ -270,7 +321,15 @@ impl MailServer {
             stdout,
             log,
             args,
+            dir: None,
         }
+    }
+
+    /// This server, owning `dir` (its data directory): removed once the
+    /// server is stopped, for a helper that returns the server.
+    pub fn owning(mut self, dir: Scratch) -> Self {
+        self.dir = Some(dir);
+        self
     }
 
     pub fn smtp(&self) -> SocketAddr {
@@ -323,8 +382,10 @@ impl MailServer {
     pub fn restart(&mut self) {
         self.kill9();
         let args = self.args.clone();
-        let fresh = Self::start_args(&self.data, args);
-        *self = fresh;
+        // The data directory stays with the server that goes on using it.
+        let dir = self.dir.take();
+        *self = Self::start_args(&self.data, args);
+        self.dir = dir;
     }
 
     /// The message files of `user` (new/ and cur/).

@@ -595,9 +595,29 @@ pub(crate) fn submit(
 mod tests {
     use super::*;
 
+    /// A store in a directory of its own under the system's temporary
+    /// directory, removed when the test is done with the store.
+    struct TestStore {
+        mail: MailStore,
+        root: std::path::PathBuf,
+    }
+
+    impl std::ops::Deref for TestStore {
+        type Target = MailStore;
+        fn deref(&self) -> &MailStore {
+            &self.mail
+        }
+    }
+
+    impl Drop for TestStore {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.root);
+        }
+    }
+
     /// A store with one user and these messages (From, Subject, Date) in
     /// INBOX, in this order.
-    fn store_with(tag: &str, msgs: &[(&str, &str, &str)]) -> MailStore {
+    fn store_with(tag: &str, msgs: &[(&str, &str, &str)]) -> TestStore {
         let root = std::env::temp_dir().join(format!("webmail-mailbox-{tag}-{}", queue_id()));
         let mail = MailStore::open(&root, &["u"]).unwrap();
         let inbox = mail.inbox("u");
@@ -609,7 +629,7 @@ mod tests {
             fs::write(inbox.tmp_path(&base), &data).unwrap();
             inbox.add(&[(base, Flags::default())]).unwrap();
         }
-        mail
+        TestStore { mail, root }
     }
 
     #[test]
