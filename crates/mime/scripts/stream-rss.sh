@@ -11,11 +11,13 @@ cd "$(dirname "$0")/../../.."
 cargo build --release -q -p mailwire-mime --example stream_summary
 bin="${CARGO_TARGET_DIR:-target}/release/examples/stream_summary"
 msg="${TMPDIR:-/tmp}/mailwire-mime-big.eml"
+# The message, the summary and time's report go when the script ends,
+# whichever way.
+trap 'rm -f "$msg" "$msg.json" "$msg.time"' EXIT
 want="$("$bin" gen "$msg" "$size")"
 /usr/bin/time -v "$bin" "$msg" >"$msg.json" 2>"$msg.time"
 rss_kb="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$msg.time")"
 got="$(grep -o '"sha256":"[0-9a-f]*"' "$msg.json" | tail -1 | cut -d'"' -f4)"
-rm -f "$msg"
 echo "peak RSS: ${rss_kb} KiB; attachment sha256: ${got}"
 [ "$got" = "$want" ] || { echo "FAIL: sha256 differs from $want"; exit 1; }
 [ "$rss_kb" -lt 32768 ] || { echo "FAIL: peak RSS over 32 MiB"; exit 1; }
