@@ -140,11 +140,8 @@ pub fn decode(encoding: TransferEncoding, input: &[u8]) -> Vec<u8> {
     if encoding == TransferEncoding::Base64 && decode_base64_lines(input, &mut out) {
         return out;
     }
-    if encoding == TransferEncoding::QuotedPrintable {
-        if decode_qp_whole(input, &mut out) {
-            return out;
-        }
-        out.clear();
+    if encoding == TransferEncoding::QuotedPrintable && decode_qp_whole(input, &mut out) {
+        return out;
     }
     let mut d = Decoder::new(encoding);
     d.decode(input, &mut out);
@@ -178,8 +175,9 @@ fn qp_trailing_ws(run: &[u8]) -> (usize, bool) {
 /// The whole-body fast path for quoted-printable: the same output as
 /// [`QpDecoder`] for bodies whose every `=` starts an escape or a soft line
 /// break (`=` CRLF, `=` LF) and whose held-back white space stays under
-/// its bound; false for anything else (a bad escape, white space after a
-/// `=`, a final `=`), and the caller then runs [`QpDecoder`].
+/// its bound; false, with `out` as it was, for anything else (a bad
+/// escape, white space after a `=`, a final `=`), and the caller then runs
+/// [`QpDecoder`].
 ///
 /// Decoding never makes the body longer, so `out` is grown once by the
 /// input's length (and a word of slack) and written in place: each block of
@@ -309,7 +307,7 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> bool {
         }
         run = o;
     };
-    out.truncate(base + o);
+    out.truncate(if ok { base + o } else { base });
     ok
 }
 
@@ -445,17 +443,6 @@ fn whole_lines(lines: &[u8], out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// [`decode_qp_whole`] for the whole lines of a [`QpDecoder`] that holds
-/// nothing back; false, with `out` as it was, when it declines.
-fn qp_whole_lines(lines: &[u8], out: &mut Vec<u8>) -> bool {
-    let start = out.len();
-    if !lines.is_empty() && decode_qp_whole(lines, out) {
-        return true;
-    }
-    out.truncate(start);
-    false
-}
-
 /// The value of each hex digit (either case); 0xff for other bytes.
 const HEX_VALUES: [u8; 256] = {
     let mut t = [0xffu8; 256];
@@ -504,14 +491,17 @@ impl QpDecoder {
     /// The first line (to its line end) goes through the byte path, since
     /// it may go on with what an earlier call held back; after a line end
     /// the decoder holds nothing, and the whole lines after it go to the
-    /// whole-body decoder at once (`qp_whole_lines`, which gives what
+    /// whole-body decoder at once (`decode_qp_whole`, which gives what
     /// this decoder gives, or declines), what follows the last line end
     /// through the byte path again.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
         out.reserve(input.len());
         let (first, lines) = split_lines(input);
         self.decode_bytes(first, out);
-        let done = self.ws.is_empty() && self.eq.is_empty() && qp_whole_lines(lines, out);
+        let done = self.ws.is_empty()
+            && self.eq.is_empty()
+            && !lines.is_empty()
+            && decode_qp_whole(lines, out);
         self.decode_bytes(
             &input[first.len() + if done { lines.len() } else { 0 }..],
             out,
