@@ -106,7 +106,8 @@ fn webmail_security() {
 }
 
 /// `--https`: the webmail over TLS with the server's certificate (the
-/// self-signed one here), its cookies `Secure`. Checked with curl.
+/// self-signed one here), its cookies `Secure`; the session outlives a
+/// restart of the server until it logs out. Checked with curl.
 #[test]
 #[ignore = "interop: curl against the webmail over HTTPS"]
 fn webmail_https() {
@@ -114,15 +115,17 @@ fn webmail_https() {
         return;
     }
     let data = scratch("webmail-https");
-    let srv = MailServer::start(&data, &["--https", "127.0.0.1:0", "--no-http"]);
+    let mut srv = MailServer::start(&data, &["--https", "127.0.0.1:0", "--no-http"]);
     assert!(srv.http.is_none(), "--no-http: no HTTP listener");
-    let addr = srv
-        .stdout
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("https"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        .expect("the banner gives the HTTPS address")
-        .to_string();
+    let https = |srv: &MailServer| {
+        srv.stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("https"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            .expect("the banner gives the HTTPS address")
+            .to_string()
+    };
+    let addr = https(&srv);
     let url = format!("https://{addr}/login");
     let jar = data.with_extension("cookies");
     let jar = jar.to_str().unwrap();
@@ -170,6 +173,8 @@ fn webmail_https() {
             "10",
             "-b",
             jar,
+            "-c",
+            jar,
             "-D",
             "-",
             "-o",
@@ -198,4 +203,45 @@ fn webmail_https() {
         .output()
         .unwrap();
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("<form"));
+    // The session outlives a restart (even a SIGKILL): the same cookie
+    // still opens the mailbox, and the log-out then ends it.
+    srv.restart();
+    let addr = https(&srv);
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10", "-b", jar, "-D", "-"])
+        .arg(format!("https://{addr}/mail"))
+        .output()
+        .unwrap();
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        page.to_ascii_lowercase().starts_with("http/1.1 200"),
+        "logged out by the restart:\n{page}\n{}",
+        srv.log()
+    );
+    let token = page
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the page's log-out form and its token")
+        .to_string();
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10", "-b", jar, "-o", "/dev/null"])
+        .args(["-w", "%{http_code}", "--data", &format!("csrf={token}")])
+        .arg(format!("https://{addr}/logout"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "303");
+    srv.restart();
+    let addr2 = https(&srv);
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "10", "-b", jar, "-o", "/dev/null"])
+        .args(["-w", "%{http_code} %{redirect_url}"])
+        .arg(format!("https://{addr2}/mail"))
+        .output()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.starts_with("303") && answer.ends_with("/login"),
+        "{answer}"
+    );
 }

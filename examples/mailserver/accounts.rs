@@ -61,6 +61,11 @@ pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, String> {
     Ok(b)
 }
 
+/// `bytes` in lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// New keys for `password` with a random 16-byte salt.
 pub(crate) fn hash_password(password: &str, iterations: u32) -> Result<ScramCredentials, String> {
     let iterations = NonZeroU32::new(iterations).ok_or("zero iterations")?;
@@ -170,6 +175,33 @@ impl Accounts {
     /// Whether `name` (lower case) is an account.
     pub(crate) fn exists(&self, name: &str) -> bool {
         self.map.contains_key(name)
+    }
+
+    /// A tag of `name`'s password (case-insensitive), mixed with `salt`
+    /// under `mac` (a keyed hash), in hex: the same while the password is,
+    /// another once it changes (the webmail's sessions end then). `None`
+    /// when `name` is no account. A plaintext password is tagged itself
+    /// (its SCRAM keys get a new salt at every start), a SCRAM one by its
+    /// keys.
+    pub(crate) fn credential_tag(
+        &self,
+        name: &str,
+        salt: &[u8],
+        mac: impl Fn(&[u8]) -> [u8; 32],
+    ) -> Option<String> {
+        let e = self.map.get(&name.to_ascii_lowercase())?;
+        let mut data = salt.to_vec();
+        match &e.plain {
+            Some(pw) => {
+                data.extend_from_slice(b"\0plain\0");
+                data.extend_from_slice(pw.expose().as_bytes());
+            }
+            None => {
+                data.extend_from_slice(b"\0scram\0");
+                data.extend_from_slice(format_scram(&e.scram).as_bytes());
+            }
+        }
+        Some(hex(&mac(&data)))
     }
 
     /// Whether every account has its plaintext password (CRAM-MD5 and APOP

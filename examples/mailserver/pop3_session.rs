@@ -78,7 +78,7 @@ pub(crate) struct Session<'a> {
 fn uid_for(base: &str) -> Uid<'static> {
     Uid::try_from(base.to_owned()).unwrap_or_else(|_| {
         let h = Sha256::digest(base.as_bytes());
-        let hex: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::accounts::hex(&h[..16]);
         // 32 hex digits: always a valid unique-id.
         Uid::try_from(hex).unwrap_or_else(|_| unreachable!("hex is a valid uid"))
     })

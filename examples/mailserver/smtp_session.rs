@@ -105,7 +105,7 @@ pub(crate) fn random_hex(n: usize) -> String {
             b[i % n] ^= c;
         }
     }
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    crate::accounts::hex(&b)
 }
 
 /// The idle timeout of sessions that start while the server is under

@@ -118,10 +118,7 @@ impl Srs {
     /// A MAC of `what` under the same secret (16 hex digits): the list
     /// confirmation tokens.
     pub(crate) fn token(&self, what: &str) -> String {
-        self.mac(what.as_bytes())[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::accounts::hex(&self.mac(what.as_bytes())[..8])
     }
 
     /// The envelope sender for forwarding `sender` from `our_domain` on

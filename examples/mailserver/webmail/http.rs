@@ -71,10 +71,16 @@ pub(crate) fn start(
     http: Option<std::net::TcpListener>,
     https: Option<std::net::TcpListener>,
 ) -> Result<(), String> {
-    let app = Arc::new(App {
-        shared,
-        sessions: Sessions::default(),
-    });
+    let tagging = shared.clone();
+    let sessions = Sessions::load(
+        shared.store.cfg.data.join("webmail-sessions"),
+        Box::new(move |user, salt| {
+            tagging
+                .accounts
+                .credential_tag(user, salt, |d| tagging.srs.mac(d))
+        }),
+    );
+    let app = Arc::new(App { shared, sessions });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
