@@ -97,6 +97,7 @@ mod vacation;
 #[path = "../examples/mailserver/webmail"]
 mod webmail {
     pub(crate) mod compose;
+    mod contacts;
     mod http;
     mod mailbox;
     mod pages;

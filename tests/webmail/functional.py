@@ -4,7 +4,9 @@ compare the bytes; search, sort and flag; reply; the reply arrives at the
 other account (over IMAP); forward with an uploaded file; save a draft;
 move to a folder and delete. Screenshots of the login, list, message and
 compose views; several messages ticked in the list and marked read,
-moved, deleted; a folder made, renamed and deleted on the folder page."""
+moved, deleted; a folder made, renamed and deleted on the folder page;
+the address book: recipients collected, a sender added from a message,
+a contact added, written to, suggested when composing, and deleted."""
 
 import email
 import email.policy
@@ -277,6 +279,38 @@ def test(browser):
     page.locator("table.folders tr", has_text=kept).locator("button", has_text="Delete").click()
     page.wait_for_url("**/folders")
     check(page.locator("table.folders tr", has_text=kept).count() == 0, "the empty folder deleted")
+
+    # The address book: Bob is there since Alice wrote to him, Carol is
+    # added from her message's view; a contact added by hand is offered
+    # when writing, and deleted again.
+    page.click("#contacts-link")
+    page.wait_for_url("**/contacts")
+    check(page.locator("table.contacts tr", has_text=f"{BOB}@{DOMAIN}").count() == 1,
+          "the people written to are in the contacts")
+    page.goto(URL + "/mail?f=INBOX")
+    page.locator("#list tr", has_text="Lunch on Friday?").locator("a").click()
+    page.wait_for_url("**/msg?*")
+    page.click("#add-contact")
+    page.wait_for_url("**/contacts")
+    check(page.locator("table.contacts tr", has_text="Carol Jones").count() == 1,
+          "the sender added from the message")
+    page.fill("#contact-name", "Dana Scully")
+    page.fill("#contact-addr", "dana@example.org")
+    page.click("#address-book form.create button")
+    page.wait_for_url("**/contacts")
+    row = page.locator("table.contacts tr", has_text="dana@example.org")
+    check(row.count() == 1 and "Dana Scully" in row.inner_text(), "a contact added by hand")
+    shot(page, "contacts.png")
+    row.locator("a", has_text="Write").click()
+    page.wait_for_url("**/compose?*")
+    check(page.input_value("#to") == "Dana Scully <dana@example.org>", "Write starts a message to the contact")
+    options = page.eval_on_selector_all("datalist#contacts option", "els => els.map(e => e.value)")
+    check("Dana Scully <dana@example.org>" in options and any(f"{BOB}@{DOMAIN}" in o for o in options),
+          "the compose form suggests the contacts")
+    page.goto(URL + "/contacts")
+    page.locator("table.contacts tr", has_text="dana@example.org").locator("button", has_text="Delete").click()
+    page.wait_for_url("**/contacts")
+    check(page.locator("table.contacts tr", has_text="dana@example.org").count() == 0, "a contact deleted")
     log("functional: all done")
 
 

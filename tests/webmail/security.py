@@ -191,6 +191,19 @@ def test(browser):
     check(r.status == 403, "POST /bulk without a token: 403")
     r = page.request.post(URL + "/folders", form={"op": "create", "name": "Evil"}, max_redirects=0)
     check(r.status == 403, "POST /folders without a token: 403")
+    r = page.request.post(URL + "/contacts", form={"op": "add", "name": "Evil", "addr": "evil@example.org"},
+                          max_redirects=0)
+    check(r.status == 403, "POST /contacts without a token: 403")
+    # A contact's name is shown escaped (contacts page, compose suggestions).
+    page.goto(URL + "/contacts")
+    page.fill("#contact-name", "<img src=x onerror=window.__pwned=1>")
+    page.fill("#contact-addr", "evil@example.org")
+    page.click("#address-book form.create button")
+    page.wait_for_url("**/contacts")
+    check(page.locator("table.contacts td", has_text="<img src=x").count() == 1, "a hostile contact name as text")
+    check(all(p is None for p in pwned(page)), "no script from a contact name")
+    page.goto(URL + "/compose")
+    check(all(p is None for p in pwned(page)), "no script from a contact name in the suggestions")
     # A folder name is shown escaped (folder list, folder page, move targets).
     page.goto(URL + "/folders")
     page.fill("#new", "<img src=x onerror=window.__pwned=1>")

@@ -317,6 +317,15 @@ pub(crate) fn envelope(draft: &Draft) -> Result<(String, Vec<String>), ComposeEr
     Ok((sender.addr_spec().to_owned(), rcpts))
 }
 
+/// The To, Cc and Bcc mailboxes of `draft` (an entry that is no address
+/// list is left out).
+pub(crate) fn recipients(draft: &Draft) -> Vec<Mailbox<'static>> {
+    [("To", &draft.to), ("Cc", &draft.cc), ("Bcc", &draft.bcc)]
+        .into_iter()
+        .flat_map(|(field, list)| mailboxes(field, list).unwrap_or_default())
+        .collect()
+}
+
 /// The valid ids among `ids` (with or without angle brackets); a broken
 /// one is left out rather than refused.
 fn valid_ids<'i>(ids: impl IntoIterator<Item = &'i String>) -> Vec<MessageId<'static>> {

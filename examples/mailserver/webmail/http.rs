@@ -191,6 +191,7 @@ fn router(ctx: Ctx) -> Router {
         .route("/folders", get(folders_page).post(folders_action))
         .merge(super::view::routes())
         .merge(super::unsubscribe::routes())
+        .merge(super::contacts::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(ctx)

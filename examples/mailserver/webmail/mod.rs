@@ -13,6 +13,8 @@
 //!   through the server's own queue.
 //! - [`pages`]: the HTML (plain HTML and CSS, one small script);
 //!   [`view`]: the message view, its body frame, attachments, compose.
+//! - [`contacts`]: the address book (a file per account), its page, the
+//!   compose form's suggestions, the recipients of sent mail collected.
 //! - [`unsubscribe`]: the lists' one-click unsubscribe URL (RFC 8058),
 //!   the one POST without a session or CSRF token.
 //! - The HTTP-free parts: a stored message rendered for the browser with
@@ -20,6 +22,7 @@
 //!   and new messages built for submission ([`compose`]).
 
 pub(crate) mod compose;
+mod contacts;
 mod http;
 mod mailbox;
 mod pages;

@@ -25,6 +25,7 @@ use mailwire::imap::kit::mailbox::SystemFlags;
 use serde::Deserialize;
 
 use super::compose::{self, Draft, Upload};
+use super::contacts::{self, Contact};
 use super::http::{Ctx, User, blocking, frame_page, html, redirect};
 use super::mailbox::{self, FolderInfo, WebError};
 use super::pages::{csrf_field, esc, folder_label, size, url};
@@ -158,9 +159,18 @@ fn message_html(
         r#"</select> <button type="submit" id="move" name="op" value="move">Move</button></form>
 <form method="post" action="/action" class="inline">{hidden}<button type="submit" id="delete" name="op" value="delete">Delete</button></form>
 </div>
-<dl class="headers"><dt>From</dt><dd>{}</dd><dt>To</dt><dd>{}</dd>"#,
-        esc(&v.from),
-        esc(&v.to)
+<dl class="headers"><dt>From</dt><dd>{from}{}</dd><dt>To</dt><dd>{}</dd>"#,
+        // A sender that is an address can go to the contacts.
+        match Contact::parse(&v.from) {
+            Some(_) => format!(
+                r#" <form method="post" action="/contacts" class="inline">{}<input type="hidden" name="op" value="add"><input type="hidden" name="entry" value="{}"><button type="submit" id="add-contact">Add to contacts</button></form>"#,
+                csrf_field(csrf),
+                esc(&v.from)
+            ),
+            None => String::new(),
+        },
+        esc(&v.to),
+        from = esc(&v.from),
     );
     if !v.cc.is_empty() {
         let _ = write!(o, "<dt>Cc</dt><dd>{}</dd>", esc(&v.cc));
@@ -332,6 +342,8 @@ struct ComposeParams {
     mode: Option<String>,
     f: Option<String>,
     uid: Option<u32>,
+    /// A new message to this mailbox (the contacts page's "Write").
+    to: Option<String>,
 }
 
 /// Where a compose form came from: the message replied to or forwarded.
@@ -396,6 +408,7 @@ async fn compose_page(
         _ => (
             Draft {
                 from: me,
+                to: p.to.into_iter().collect(),
                 ..Draft::default()
             },
             Origin::default(),
@@ -406,9 +419,13 @@ async fn compose_page(
     } else {
         draft.subject.clone()
     };
+    let suggestions = match contacts::of_user(&ctx, &user.name).await {
+        Ok(book) => contacts::datalist(&book),
+        Err(r) => return r,
+    };
     let csrf = user.csrf.clone();
     frame_page(&ctx, &user, None, &title, move |_| {
-        compose_html(&csrf, &draft, &origin, None)
+        compose_html(&csrf, &draft, &origin, None) + &suggestions
     })
     .await
 }
@@ -422,9 +439,9 @@ fn compose_html(csrf: &str, d: &Draft, origin: &Origin, error: Option<&str>) -> 
         o,
         r#"<form class="compose" method="post" action="/send" enctype="multipart/form-data">{}
 <p><span>From</span> <span class="from">{}</span></p>
-<p><label for="to">To</label><input id="to" name="to" type="text" value="{}" autocomplete="email"></p>
-<p><label for="cc">Cc</label><input id="cc" name="cc" type="text" value="{}"></p>
-<p><label for="bcc">Bcc</label><input id="bcc" name="bcc" type="text" value="{}"></p>
+<p><label for="to">To</label><input id="to" name="to" type="text" value="{}" autocomplete="email" list="contacts"></p>
+<p><label for="cc">Cc</label><input id="cc" name="cc" type="text" value="{}" list="contacts"></p>
+<p><label for="bcc">Bcc</label><input id="bcc" name="bcc" type="text" value="{}" list="contacts"></p>
 <p><label for="subject">Subject</label><input id="subject" name="subject" type="text" value="{}"></p>
 <p><label for="body">Text</label><textarea id="body" name="body" rows="16">{}</textarea></p>
 <p><label for="attachments">Attach files</label><input id="attachments" name="attachment" type="file" multiple></p>
@@ -613,6 +630,8 @@ async fn send(
         let raw = compose::build(&draft, &date, &id).map_err(refused)?;
         let (_, rcpts) = compose::envelope(&draft).map_err(refused)?;
         mailbox::submit(&shared, &name, peer, secure, &rcpts, &raw)?;
+        let book = shared.store.maildirs.dir(&name);
+        contacts::collect(&book, &name, &compose::recipients(&draft));
         mailbox::append(
             &shared,
             &name,
@@ -643,8 +662,13 @@ async fn send(
             let csrf = user.csrf.clone();
             let draft = p.draft;
             let origin = p.origin;
+            let suggestions = contacts::of_user(&ctx, &user.name)
+                .await
+                .map(|b| contacts::datalist(&b))
+                .unwrap_or_default();
             let mut r = frame_page(&ctx, &user, None, "Not sent", move |_| {
                 compose_html(&csrf, &draft, &origin, Some(&format!("Not sent: {why}")))
+                    + &suggestions
             })
             .await;
             *r.status_mut() = StatusCode::BAD_REQUEST;
