@@ -1722,3 +1722,101 @@ print("ok")
 fn rfc3502_multiappend_with_imaplib() {
     python_ok("imap-multiappend", MULTIAPPEND);
 }
+
+/// RFC 6855 with imaplib: a client that ENABLEs UTF8=ACCEPT creates,
+/// lists and selects a mailbox named in UTF-8, APPENDs a message with
+/// 8-bit header fields in the UTF8 form (§4; sent by hand: imaplib puts
+/// `UTF8 (` inside the literal) and searches it without CHARSET, which it
+/// may no longer give (§3: BAD; sent by hand too); a client that did not enable it sees the
+/// same mailbox in modified UTF-7 and may not APPEND 8-bit header fields
+/// (NO); one that enabled IMAP4rev2 sees UTF-8 names too.
+const UTF8: &str = r#"
+import imaplib, sys
+imap_port = int(sys.argv[2])
+name = "Grüße & Co"
+utf7 = "Gr&APwA3w-e &- Co"
+
+def listed(M, pattern):
+    typ, data = M.list('""', pattern)
+    assert typ == "OK", data
+    return b"\n".join(x if isinstance(x, bytes) else b" ".join(x) for x in data)
+
+def tagged(M, tag):
+    while True:
+        line = M.readline()
+        if line.startswith(tag + b" "):
+            return line
+
+def raw(M, tag, command):
+    M.send(tag + b" " + command + b"\r\n")
+    return tagged(M, tag)
+
+def append_utf8(M, tag, mailbox, message):
+    M.send(b'%s APPEND "%s" UTF8 (~{%d}\r\n' % (tag, mailbox.encode(), len(message)))
+    line = M.readline()
+    assert line.startswith(b"+"), line
+    M.send(message + b")\r\n")
+    return tagged(M, tag)
+
+def login():
+    M = imaplib.IMAP4("127.0.0.1", imap_port)
+    M.login("demo", "demo")
+    # The capabilities after log-in (the greeting's lack ENABLE).
+    M._get_capabilities()
+    return M
+
+A = login()
+assert "UTF8=ACCEPT" in A.capabilities, A.capabilities
+typ, data = A.enable("UTF8=ACCEPT")
+assert typ == "OK", data
+typ, data = A.create('"%s"' % name)
+assert typ == "OK", data
+out = listed(A, '"Grü*"')
+assert name.encode() in out and utf7.encode() not in out, out
+msg = "From: Jörg <joerg@example.org>\r\nSubject: Grüße aus Köln\r\n\r\nHallo\r\n".encode()
+done = append_utf8(A, b"u1", name, msg)
+assert done.startswith(b"u1 OK"), done
+typ, data = A.select('"%s"' % name)
+assert typ == "OK" and data == [b"1"], data
+typ, data = A.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+assert "Grüße aus Köln".encode() in data[0][1], data
+typ, data = A.search(None, "SUBJECT", '"Köln"')
+assert data == [b"1"], data
+# Sent by hand: imaplib itself refuses a charset in UTF-8 mode.
+done = raw(A, b"s1", b"SEARCH CHARSET UTF-8 ALL")
+assert done.startswith(b"s1 BAD"), done
+A.logout()
+
+B = login()
+out = listed(B, '"Gr*"')
+assert utf7.encode() in out and name.encode() not in out, out
+typ, data = B.select('"%s"' % utf7)
+assert typ == "OK" and data == [b"1"], data
+typ, data = B.append('"%s"' % utf7, None, None, msg)
+assert typ == "NO" and b"UTF8=ACCEPT" in data[0], (typ, data)
+typ, data = B.append('"%s"' % utf7, None, None, "Subject: plain\r\n\r\nGrüße\r\n".encode())
+assert typ == "OK", (typ, data)
+B.logout()
+
+C = login()
+typ, data = C.enable("IMAP4rev2")
+assert typ == "OK", data
+out = listed(C, '"*"')
+assert name.encode() in out, out
+C.logout()
+print("ok")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn utf8_accept_with_imaplib() {
+    let Some((_srv, data)) = python_ok("imap-utf8", UTF8) else {
+        return;
+    };
+    // Stored as Dovecot names folders: modified UTF-7 after the dot.
+    let folder = data.join("mailboxes/demo/.Gr&APwA3w-e &- Co");
+    assert!(
+        folder.join("cur").is_dir() || folder.join("new").is_dir(),
+        "{folder:?}"
+    );
+}

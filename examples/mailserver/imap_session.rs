@@ -67,7 +67,7 @@ use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 15] = [
+const CAPABILITIES: [&str; 16] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -83,6 +83,7 @@ const CAPABILITIES: [&str; 15] = [
     "QRESYNC",
     "BINARY",
     "MULTIAPPEND",
+    "UTF8=ACCEPT",
 ];
 
 /// The machine's options for a port: STARTTLS on the plain port, implicit
@@ -158,19 +159,58 @@ fn refusal(e: &StoreError) -> Completion<'static> {
     }
 }
 
-/// The UTF-7 name of a mailbox as stored.
-fn name_of(m: &Mailbox<'_>) -> Option<String> {
+/// The name of a mailbox as stored: modified UTF-7 (RFC 3501 §5.1.3), as
+/// Dovecot keeps it. A client that uses UTF-8 names (`utf8`: it enabled
+/// UTF8=ACCEPT or IMAP4rev2) sends UTF-8, converted here (RFC 6855 §3:
+/// Net-Unicode, so no control characters and no line or paragraph
+/// separator; `&` is then a character like any other); another client
+/// sends the stored form.
+fn name_of(m: &Mailbox<'_>, utf8: bool) -> Option<String> {
     match m {
         Mailbox::Inbox => Some("INBOX".to_string()),
+        Mailbox::Other(s) if utf8 => {
+            let text = s.to_str()?;
+            if text
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+            {
+                return None;
+            }
+            String::from_utf8(Mailbox::from_utf8_name(text).as_bytes().to_vec()).ok()
+        }
         Mailbox::Other(s) => s.to_str().map(str::to_string),
     }
 }
 
-fn mailbox_of(name: &str) -> Option<Mailbox<'static>> {
+/// A stored name as the client reads it: UTF-8 for a client that uses
+/// UTF-8 names (see [`name_of`]), else the stored form. `None` for a
+/// stored name that is no modified UTF-7.
+fn shown_name(name: &str, utf8: bool) -> Option<String> {
+    if !utf8 || name.is_ascii() && !name.contains('&') {
+        return Some(name.to_string());
+    }
+    let stored = IString::try_from(name.to_string()).ok()?;
+    Mailbox::Other(stored).to_utf8_name()
+}
+
+/// The mailbox of a stored name, as the client reads it ([`shown_name`]).
+fn mailbox_of(name: &str, utf8: bool) -> Option<Mailbox<'static>> {
     if name == "INBOX" {
         return Some(Mailbox::Inbox);
     }
-    IString::try_from(name.to_string()).ok().map(Mailbox::Other)
+    IString::try_from(shown_name(name, utf8)?)
+        .ok()
+        .map(Mailbox::Other)
+}
+
+/// Whether the header of `message` holds a byte above 127 (RFC 6855 §4:
+/// such an APPEND needs UTF8=ACCEPT enabled).
+fn eight_bit_header(message: &[u8]) -> bool {
+    let end = message
+        .windows(2)
+        .position(|w| w == b"\n\n" || w == b"\n\r")
+        .unwrap_or(message.len());
+    !message[..end].is_ascii()
 }
 
 /// The IMAP date-time of a Unix time, in UTC.
@@ -505,6 +545,9 @@ pub(crate) struct Session<'a> {
     idling: bool,
     /// A CONDSTORE-enabling command was given (RFC 7162 §3.1).
     condstore: bool,
+    /// Mailbox names are UTF-8 (see [`name_of`]), as of the command in
+    /// progress.
+    utf8: bool,
     attempt: Option<Attempt>,
     auth_failures: u32,
 }
@@ -625,6 +668,8 @@ impl Session<'_> {
         let Some(user) = self.user.clone() else {
             return Completion::bad("not logged in");
         };
+        self.utf8 = m.is_enabled("UTF8=ACCEPT") || m.is_enabled("IMAP4rev2");
+        let utf8 = self.utf8;
         // Commands that name messages by sequence number must not see
         // expunges (RFC 9051 §7.5.1); the others bring the folder up to date.
         let by_seq = matches!(
@@ -657,7 +702,7 @@ impl Session<'_> {
                 self.condstore |= params.contains(&SelectParam::CondStore);
                 self.select(m, handle, &user, &mailbox, true, &params)
             }
-            CommandBody::Create { mailbox, .. } => match name_of(&mailbox) {
+            CommandBody::Create { mailbox, .. } => match name_of(&mailbox, utf8) {
                 // A trailing delimiter only says a children will follow.
                 Some(n) => match self.store().create(&user, n.trim_end_matches('.')) {
                     Ok(()) => Completion::ok("CREATE completed"),
@@ -666,7 +711,7 @@ impl Session<'_> {
                 None => Completion::no("invalid name").with_code(code("CANNOT")),
             },
             CommandBody::Delete(mailbox) => {
-                let Some(n) = name_of(&mailbox) else {
+                let Some(n) = name_of(&mailbox, utf8) else {
                     return refusal(&StoreError::NoSuch);
                 };
                 if self.sel.as_ref().is_some_and(|s| s.name == n) {
@@ -680,7 +725,7 @@ impl Session<'_> {
                     Err(e) => refusal(&e),
                 }
             }
-            CommandBody::Rename { from, to } => match (name_of(&from), name_of(&to)) {
+            CommandBody::Rename { from, to } => match (name_of(&from, utf8), name_of(&to, utf8)) {
                 (Some(f), Some(t)) => match self.store().rename(&user, &f, &t) {
                     Ok(()) => Completion::ok("RENAME completed"),
                     Err(e) => refusal(&e),
@@ -688,19 +733,19 @@ impl Session<'_> {
                 _ => refusal(&StoreError::BadName),
             },
             CommandBody::Subscribe(mailbox) | CommandBody::Unsubscribe(mailbox)
-                if name_of(&mailbox).is_none() =>
+                if name_of(&mailbox, utf8).is_none() =>
             {
                 refusal(&StoreError::BadName)
             }
             CommandBody::Subscribe(mailbox) => {
-                let n = name_of(&mailbox).unwrap_or_default();
+                let n = name_of(&mailbox, utf8).unwrap_or_default();
                 match self.store().subscribe(&user, &n, true) {
                     Ok(()) => Completion::ok("SUBSCRIBE completed"),
                     Err(e) => refusal(&e),
                 }
             }
             CommandBody::Unsubscribe(mailbox) => {
-                let n = name_of(&mailbox).unwrap_or_default();
+                let n = name_of(&mailbox, utf8).unwrap_or_default();
                 match self.store().subscribe(&user, &n, false) {
                     Ok(()) => Completion::ok("UNSUBSCRIBE completed"),
                     Err(e) => refusal(&e),
@@ -732,7 +777,7 @@ impl Session<'_> {
                 true,
             ),
             CommandBody::Status { mailbox, items } => {
-                let Some(n) = name_of(&mailbox) else {
+                let Some(n) = name_of(&mailbox, utf8) else {
                     return refusal(&StoreError::NoSuch);
                 };
                 match self.status_items(&user, &n, &items) {
@@ -744,9 +789,20 @@ impl Session<'_> {
                 }
             }
             CommandBody::Append { mailbox, messages } => {
-                let Some(n) = name_of(&mailbox) else {
+                let Some(n) = name_of(&mailbox, utf8) else {
                     return refusal(&StoreError::NoSuch);
                 };
+                // RFC 6855 §4: 8-bit header fields only from a client that
+                // enabled UTF8=ACCEPT (or IMAP4rev2, whose messages may
+                // have them: RFC 9051 §6.3.12), in the UTF8 form.
+                if !utf8
+                    && messages
+                        .iter()
+                        .any(|msg| msg.utf8 || eight_bit_header(&msg.message.0))
+                {
+                    return Completion::no("8-bit header fields need ENABLE UTF8=ACCEPT")
+                        .with_code(code("CANNOT"));
+                }
                 let r = self.append(&user, &n, messages.as_ref());
                 // The client's own APPEND to the selected folder: EXISTS now.
                 if self.sel.as_ref().is_some_and(|s| s.name == n) {
@@ -793,6 +849,12 @@ impl Session<'_> {
             } => {
                 self.condstore |= unchanged_since.is_some();
                 self.store_cmd(m, handle, uid, &set, unchanged_since, kind, silent, &flags)
+            }
+            CommandBody::Search {
+                charset: Some(_), ..
+            } if m.is_enabled("UTF8=ACCEPT") => {
+                // RFC 6855 §3: strings are UTF-8 once enabled.
+                Completion::bad("no CHARSET after ENABLE UTF8=ACCEPT")
             }
             CommandBody::Search {
                 uid,
@@ -891,7 +953,7 @@ impl Session<'_> {
         if qresync.is_some() && !m.is_enabled("QRESYNC") {
             return Completion::bad("QRESYNC is not enabled");
         }
-        let Some(name) = name_of(mailbox) else {
+        let Some(name) = name_of(mailbox, self.utf8) else {
             return refusal(&StoreError::NoSuch);
         };
         let folder = match self.store().folder(user, &name) {
@@ -1059,11 +1121,15 @@ impl Session<'_> {
             for (n, exists) in &entries {
                 let (n, exists) = (n.as_str(), *exists);
                 let subscribed = subs.iter().any(|s| s == n);
+                // The pattern is in the form the client uses for names.
+                let Some(shown) = shown_name(n, self.utf8) else {
+                    continue;
+                };
                 let is_match = if n == "INBOX" {
                     // INBOX is case-insensitive.
                     matches(&full.to_ascii_uppercase(), b"INBOX")
                 } else {
-                    matches(&full, n.as_bytes())
+                    matches(&full, shown.as_bytes())
                 };
                 if !is_match
                     || (select.contains(&ListSelect::Subscribed) && !subscribed)
@@ -1096,7 +1162,7 @@ impl Session<'_> {
                 if let Some(s) = MailStore::special_use(n) {
                     push(s);
                 }
-                let Some(mailbox) = mailbox_of(n) else {
+                let Some(mailbox) = mailbox_of(n, self.utf8) else {
                     continue;
                 };
                 let item = ListItem {
@@ -1693,7 +1759,7 @@ impl Session<'_> {
         mailbox: &Mailbox<'_>,
         is_move: bool,
     ) -> Completion<'static> {
-        let name = name_of(mailbox).unwrap_or_default();
+        let name = name_of(mailbox, self.utf8).unwrap_or_default();
         let dest = match self.shared.store.mail.folder(user, &name) {
             Ok(f) => f,
             Err(StoreError::NoSuch) => {
@@ -2048,6 +2114,7 @@ pub(crate) fn start(
         sel: None,
         idling: false,
         condstore: false,
+        utf8: false,
         attempt: None,
         auth_failures: 0,
     };
@@ -2130,10 +2197,43 @@ mod tests {
 
     #[test]
     fn mailbox_names() {
-        assert_eq!(name_of(&Mailbox::Inbox).as_deref(), Some("INBOX"));
-        assert_eq!(mailbox_of("INBOX"), Some(Mailbox::Inbox));
-        let m = mailbox_of("Archive.2024").unwrap();
-        assert_eq!(name_of(&m).as_deref(), Some("Archive.2024"));
+        for utf8 in [false, true] {
+            assert_eq!(name_of(&Mailbox::Inbox, utf8).as_deref(), Some("INBOX"));
+            assert_eq!(mailbox_of("INBOX", utf8), Some(Mailbox::Inbox));
+            let m = mailbox_of("Archive.2024", utf8).unwrap();
+            assert_eq!(name_of(&m, utf8).as_deref(), Some("Archive.2024"));
+        }
+    }
+
+    /// RFC 6855 §3: a client that enabled UTF8=ACCEPT names mailboxes in
+    /// UTF-8; they are stored in modified UTF-7 (RFC 3501 §5.1.3, the
+    /// example of RFC 9051 Appendix A.1), so that a client without it, and
+    /// Dovecot, see the same mailbox; `&` is a character there.
+    #[test]
+    fn rfc6855_3_utf8_names_are_stored_in_modified_utf7() {
+        let wire = |s: &str| Mailbox::new(IString::try_from(s.to_string()).unwrap());
+        let stored = "~peter/mail/&U,BTFw-/&ZeVnLIqe-";
+        let text = "~peter/mail/台北/日本語";
+        assert_eq!(name_of(&wire(text), true).as_deref(), Some(stored));
+        assert_eq!(mailbox_of(stored, true), Some(wire(text)));
+        assert_eq!(mailbox_of(stored, false), Some(wire(stored)));
+        assert_eq!(name_of(&wire(stored), false).as_deref(), Some(stored));
+        assert_eq!(name_of(&wire("R&D"), true).as_deref(), Some("R&-D"));
+        assert_eq!(mailbox_of("R&-D", true), Some(wire("R&D")));
+        assert_eq!(
+            shown_name("Plain.Name", true).as_deref(),
+            Some("Plain.Name")
+        );
+        for bad in ["tab\there", "line\u{2028}sep", "del\u{7f}"] {
+            assert_eq!(name_of(&wire(bad), true), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rfc6855_4_eight_bit_headers() {
+        assert!(eight_bit_header("Subject: Grüße\r\n\r\nbody".as_bytes()));
+        assert!(!eight_bit_header("Subject: hi\r\n\r\nGrüße".as_bytes()));
+        assert!(!eight_bit_header("Subject: hi\n\nGrüße".as_bytes()));
     }
 
     #[test]
