@@ -684,3 +684,126 @@ fn dead_dns_costs_one_time_budget_per_message() {
     );
     drop(silent);
 }
+
+/// Sends one message per line of argv[2] (`SENDER MARKER`, `<>` the null
+/// sender) to carol@a.test on the MTA port argv[1], saying HELO argv[3].
+const PY_SEND_FROM: &str = r#"
+import smtplib, sys
+c = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname=sys.argv[3])
+for line in sys.argv[2].splitlines():
+    sender, marker = line.split()
+    msg = "From: x@x.test\r\nTo: carol@a.test\r\nSubject: in %s\r\n\r\nbody\r\n" % marker
+    if marker == "forged":
+        msg = "Authentication-Results: a.test; spf=pass\r\n" + msg
+    c.sendmail("" if sender == "<>" else sender, ["carol@a.test"], msg)
+c.quit()
+"#;
+
+/// Incoming SPF (RFC 7208) against records from a DNS responder, the
+/// client at 127.0.0.1 (`--spf-exempt none`; by default loopback is not
+/// checked): `ip4` passes, a record without the address fails, `a` of
+/// another address with `~all` soft-fails, `include` passes, a domain
+/// without a record is `none`, the null sender is checked as
+/// `postmaster@` its HELO name (`smtp.helo`); each told in the
+/// `Authentication-Results` field (with the DKIM result when the message
+/// is read back for that check: here because of a forged field, which is
+/// removed); and none by default or with `--no-spf`.
+#[test]
+#[ignore = "interop: needs python3; starts a mailserver and a DNS responder"]
+fn incoming_spf_checked_against_dns_records() {
+    if !have("python3") {
+        return;
+    }
+    use common::dns::{Rr, TinyDns};
+    let mut records = std::collections::HashMap::new();
+    let txt = |t: &'static str| vec![Rr::Txt(t)];
+    records.insert(
+        ("pass.test".to_string(), 16),
+        txt("v=spf1 ip4:127.0.0.0/8 -all"),
+    );
+    records.insert(
+        ("fail.test".to_string(), 16),
+        txt("v=spf1 ip4:192.0.2.1 -all"),
+    );
+    records.insert(
+        ("soft.test".to_string(), 16),
+        txt("v=spf1 a:mx.soft.test ~all"),
+    );
+    records.insert(("mx.soft.test".to_string(), 1), vec![Rr::A([192, 0, 2, 7])]);
+    records.insert(
+        ("inc.test".to_string(), 16),
+        txt("v=spf1 include:pass.test -all"),
+    );
+    records.insert(("helo.test".to_string(), 16), txt("v=spf1 a -all"));
+    records.insert(("helo.test".to_string(), 1), vec![Rr::A([127, 0, 0, 1])]);
+    let dns = TinyDns::start(records);
+    let dns_addr = dns.addr.to_string();
+    let dir = scratch("spf");
+    let args = |extra: &[&'static str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--domain", "a.test", "--user", "carol:pc", "--dns", &dns_addr,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let start = |name: &str, extra: &[&'static str]| {
+        let a = args(extra);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        MailServer::start(&dir.join(name), &a)
+    };
+    let send = |srv: &MailServer, lines: &str| {
+        let (ok, out) = run(Command::new("python3").args([
+            "-c",
+            PY_SEND_FROM,
+            &srv.smtp().port().to_string(),
+            lines,
+            "helo.test",
+        ]));
+        assert!(ok, "{out}");
+    };
+    let srv = start("data", &["--spf-exempt", "none"]);
+    send(
+        &srv,
+        "bob@pass.test pass\nbob@fail.test fail\nbob@soft.test soft\nbob@inc.test inc\nbob@none.test none\n<> null\nbob@fail.test forged",
+    );
+    let one = |marker: &str| -> String {
+        let r = auth_results(&srv, "carol", marker);
+        assert_eq!(r.len(), 1, "{marker}: {r:?}\n{}", srv.log());
+        r.into_iter().next().unwrap()
+    };
+    assert_eq!(one("pass"), "a.test; spf=pass smtp.mailfrom=bob@pass.test");
+    assert_eq!(one("fail"), "a.test; spf=fail smtp.mailfrom=bob@fail.test");
+    assert_eq!(
+        one("soft"),
+        "a.test; spf=softfail smtp.mailfrom=bob@soft.test"
+    );
+    assert_eq!(one("inc"), "a.test; spf=pass smtp.mailfrom=bob@inc.test");
+    assert_eq!(one("none"), "a.test; spf=none smtp.mailfrom=bob@none.test");
+    assert_eq!(one("null"), "a.test; spf=pass smtp.helo=helo.test");
+    // A forged field claiming a pass is removed; the message, read back
+    // for that, keeps its own result (in the field of the DKIM check).
+    assert_eq!(
+        one("forged"),
+        "a.test; dkim=none; spf=fail smtp.mailfrom=bob@fail.test"
+    );
+    assert!(
+        srv.log()
+            .contains("spf=fail smtp.mailfrom=bob@fail.test client 127.0.0.1"),
+        "{}",
+        srv.log()
+    );
+    drop(srv);
+
+    // Loopback is exempt by default; --no-spf checks nobody.
+    for (name, extra) in [
+        ("default", &[][..]),
+        ("off", &["--no-spf", "--spf-exempt", "none"][..]),
+    ] {
+        let srv = start(name, extra);
+        send(&srv, "bob@fail.test fail");
+        assert!(auth_results(&srv, "carol", "fail").is_empty(), "{name}");
+    }
+}

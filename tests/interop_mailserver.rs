@@ -40,6 +40,9 @@ mod dkim;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/dkim_verify.rs"]
 mod dkim_verify;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/spf.rs"]
+mod spf;
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/driver.rs"]

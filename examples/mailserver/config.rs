@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -129,6 +129,10 @@ pub(crate) struct Config {
     /// Whether incoming mail's DKIM signatures are checked
     /// (`--no-dkim-verify` turns it off).
     pub(crate) dkim_verify: bool,
+    /// Whether the SPF of incoming mail is checked (`--no-spf` turns it
+    /// off), and the client networks that are not (`--spf-exempt`).
+    pub(crate) spf: bool,
+    pub(crate) spf_exempt: Vec<(IpAddr, u8)>,
     /// The name this server gives itself in greetings and Received fields.
     pub(crate) hostname: String,
     /// The largest message accepted (SIZE extension), in bytes.
@@ -247,6 +251,13 @@ struct Args {
     /// Authentication-Results field; forged ones are still removed)
     #[arg(long)]
     no_dkim_verify: bool,
+    /// Do not check the SPF (RFC 7208) of mail from other servers
+    #[arg(long)]
+    no_spf: bool,
+    /// Client networks whose mail gets no SPF check, comma-separated
+    /// CIDRs, or `none` (default: loopback, 127.0.0.0/8 and ::1)
+    #[arg(long, value_name = "CIDR,...", value_parser = parse_networks)]
+    spf_exempt: Option<Networks>,
     #[command(flatten)]
     ports: PortArgs,
     #[command(flatten)]
@@ -517,6 +528,53 @@ fn parse_tls_policy(s: &str) -> Result<String, String> {
 
 /// `--public-url`: `https://` and a host, an optional port, nothing
 /// after (an optional final slash is dropped).
+/// The networks exempt from SPF by default: loopback.
+fn default_spf_exempt() -> Vec<(IpAddr, u8)> {
+    vec![
+        (IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8),
+        (IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), 128),
+    ]
+}
+
+/// Networks given on the command line (one argument, so that clap takes
+/// the list as one value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Networks(pub(crate) Vec<(IpAddr, u8)>);
+
+/// `CIDR,...` (an address alone is a /32 or /128), or `none`.
+pub(crate) fn parse_networks(s: &str) -> Result<Networks, ConfigError> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(Networks(Vec::new()));
+    }
+    s.split(',')
+        .map(|n| {
+            let n = n.trim();
+            let bad = || ConfigError(format!("network {n:?}: expected ADDRESS[/LENGTH]"));
+            let (addr, len) = n.split_once('/').unwrap_or((n, ""));
+            let addr: IpAddr = addr.parse().map_err(|_| bad())?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let len = if len.is_empty() {
+                max
+            } else {
+                len.parse::<u8>()
+                    .ok()
+                    .filter(|&l| l <= max)
+                    .ok_or_else(bad)?
+            };
+            Ok((addr, len))
+        })
+        .collect::<Result<_, _>>()
+        .map(Networks)
+}
+
+/// Whether `ip` is in one of `nets` (an IPv4-mapped IPv6 address counts
+/// as IPv4).
+pub(crate) fn in_networks(ip: IpAddr, nets: &[(IpAddr, u8)]) -> bool {
+    let ip = crate::spf::unmapped(ip);
+    nets.iter()
+        .any(|&(net, len)| crate::spf::in_net(ip, net, len))
+}
+
 pub(crate) fn parse_public_url(s: &str) -> Result<String, ConfigError> {
     let bad = || ConfigError(format!("public URL {s:?}: expected https://HOST[:PORT]"));
     let rest = s.strip_prefix("https://").ok_or_else(bad)?;
@@ -736,6 +794,8 @@ impl Config {
             allow_plaintext_auth: false,
             sink: false,
             dkim_verify: true,
+            spf: true,
+            spf_exempt: default_spf_exempt(),
             // Filled from the first domain by `check` unless given.
             hostname: String::new(),
             max_size: 35 * 1024 * 1024,
@@ -910,6 +970,10 @@ impl Config {
         self.public_url = a.public_url.or(self.public_url.take());
         self.dkim.extend(a.dkim);
         self.dkim_verify &= !a.no_dkim_verify;
+        self.spf &= !a.no_spf;
+        if let Some(nets) = a.spf_exempt {
+            self.spf_exempt = nets.0;
+        }
         let p = a.ports;
         for (slot, on, off) in [
             (&mut self.smtp, p.smtp, p.no_smtp),

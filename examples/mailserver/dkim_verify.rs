@@ -522,11 +522,21 @@ fn clean(v: &str) -> String {
         .collect()
 }
 
-/// The `Authentication-Results` field (RFC 8601 §2.2) for `outcomes`,
-/// with its CRLF, as `authserv_id` (the hostname) reports them.
-pub(crate) fn results_field(authserv_id: &str, outcomes: &[Outcome]) -> String {
+/// The `Authentication-Results` field (RFC 8601 §2.2) for the DKIM
+/// `outcomes` (when checked; none: `dkim=none`) and the SPF result (a
+/// `resinfo`, see `crate::spf`), with its CRLF, as `authserv_id` (the
+/// hostname) reports them; empty without either.
+pub(crate) fn results_field(
+    authserv_id: &str,
+    dkim: Option<&[Outcome]>,
+    spf: Option<&str>,
+) -> String {
+    if dkim.is_none() && spf.is_none() {
+        return String::new();
+    }
     let mut value = clean(authserv_id);
-    if outcomes.is_empty() {
+    let outcomes = dkim.unwrap_or_default();
+    if dkim.is_some_and(<[Outcome]>::is_empty) {
         value.push_str("; dkim=none");
     }
     for o in outcomes {
@@ -551,6 +561,9 @@ pub(crate) fn results_field(authserv_id: &str, outcomes: &[Outcome]) -> String {
                 let _ = write!(value, " {p}={v}");
             }
         }
+    }
+    if let Some(s) = spf {
+        let _ = write!(value, "; {s}");
     }
     let mut out = Vec::new();
     mailwire::message::fold_field("Authentication-Results", &value, &mut out);
@@ -871,7 +884,7 @@ mod tests {
             let lookup = |_: &str| -> Result<Vec<String>, String> { Ok(vec![record.clone(), key.clone()]) };
             let out = verify(msg.as_bytes(), &lookup, 1_000);
             prop_assert_eq!(out.len(), 1);
-            let _ = results_field("mx.test", &out);
+            let _ = results_field("mx.test", Some(&out), None);
             let _ = rsa_public_key(&der);
             let _ = tag_list(&record);
             let _ = without_b(msg.as_bytes());
@@ -887,7 +900,7 @@ mod tests {
             algorithm: "rsa-sha256".into(),
             b_prefix: "AbCd+/12".into(),
         };
-        let f = results_field("mx.example", &[o]);
+        let f = results_field("mx.example", Some(&[o]), None);
         assert!(
             f.starts_with(
                 "Authentication-Results: mx.example; dkim=fail (body hash did not verify)"
@@ -900,9 +913,18 @@ mod tests {
         );
         assert!(f.ends_with("\r\n"));
         assert_eq!(
-            results_field("mx.example", &[]),
+            results_field("mx.example", Some(&[]), None),
             "Authentication-Results: mx.example; dkim=none\r\n"
         );
+        assert_eq!(
+            results_field(
+                "mx.example",
+                Some(&[]),
+                Some("spf=pass smtp.mailfrom=a@b.test")
+            ),
+            "Authentication-Results: mx.example; dkim=none; spf=pass smtp.mailfrom=a@b.test\r\n"
+        );
+        assert_eq!(results_field("mx.example", None, None), "");
         let msg = b"Authentication-Results: (c) MX.example; dkim=pass\r\nAuthentication-Results: other.example; dkim=pass\r\nSubject: s\r\nAuthentication-Results:mx.example\r\n\t; spf=pass\r\n\r\nbody\r\n";
         let out = rewrite(msg, "mx.example", "X: y\r\n");
         assert_eq!(

@@ -52,6 +52,7 @@ mod resolve;
 mod rewrite;
 mod runner;
 mod smtp_session;
+mod spf;
 mod srs;
 mod store;
 mod tls;

@@ -5,11 +5,12 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::proto::rr::{RData, RecordType};
 
 use crate::config::Route;
 
@@ -201,6 +202,38 @@ impl Resolver {
         })
     }
 
+    /// The records of type `rtype` of `name`, given up after `limit` (a
+    /// temporary failure); none for a name that does not exist or has
+    /// none of the type.
+    fn records_within(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        limit: Duration,
+    ) -> Result<Vec<RData>, ResolveError> {
+        self.with_dns(|dns| {
+            // The timer is made inside the runtime (it needs its clock).
+            let lookup =
+                async { tokio::time::timeout(limit, dns.resolver.lookup(name, rtype)).await };
+            let Ok(found) = dns.rt.block_on(lookup) else {
+                return Err(ResolveError::Temporary(format!(
+                    "{name}: {rtype} lookup: no answer in time"
+                )));
+            };
+            match found {
+                Ok(l) => Ok(l
+                    .iter()
+                    .filter(|r| r.record_type() == rtype)
+                    .cloned()
+                    .collect()),
+                Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
+                Err(e) => Err(ResolveError::Temporary(format!(
+                    "{name}: {rtype} lookup: {e}"
+                ))),
+            }
+        })
+    }
+
     /// Whether mail for `domain` goes where a `--route` or a domain
     /// literal says rather than to its MX hosts (MTA-STS is about MX
     /// hosts only).
@@ -264,6 +297,73 @@ impl Resolver {
             }));
         }
         Ok(out)
+    }
+}
+
+/// SPF's lookups ([`crate::spf::Dns`]) through a resolver, all of one
+/// check within one time budget (a check makes up to some twenty
+/// lookups, each of which could otherwise take the resolver's timeouts
+/// and retries).
+pub(crate) struct SpfDns<'r> {
+    pub(crate) resolver: &'r Resolver,
+    pub(crate) deadline: Instant,
+}
+
+impl SpfDns<'_> {
+    fn left(&self) -> Result<Duration, String> {
+        self.deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| "the SPF check's DNS time is used up".to_string())
+    }
+
+    fn records(&self, name: &str, rtype: RecordType) -> Result<Vec<RData>, String> {
+        self.resolver
+            .records_within(name, rtype, self.left()?)
+            .map_err(|e| e.to_string())
+    }
+}
+
+impl crate::spf::Dns for SpfDns<'_> {
+    fn txt(&self, name: &str) -> crate::spf::Answer<String> {
+        self.resolver
+            .txt_within(name, Some(self.left()?))
+            .map_err(|e| e.to_string())
+    }
+
+    fn addrs(&self, name: &str, v6: bool) -> crate::spf::Answer<IpAddr> {
+        let rtype = if v6 { RecordType::AAAA } else { RecordType::A };
+        Ok(self
+            .records(name, rtype)?
+            .into_iter()
+            .filter_map(|r| match r {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn mx(&self, name: &str) -> crate::spf::Answer<String> {
+        Ok(self
+            .records(name, RecordType::MX)?
+            .into_iter()
+            .filter_map(|r| match r {
+                RData::MX(mx) => Some(mx.exchange().to_ascii()),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn ptr(&self, name: &str) -> crate::spf::Answer<String> {
+        Ok(self
+            .records(name, RecordType::PTR)?
+            .into_iter()
+            .filter_map(|r| match r {
+                RData::PTR(p) => Some(p.0.to_ascii()),
+                _ => None,
+            })
+            .collect())
     }
 }
 

@@ -232,8 +232,11 @@ pub(crate) struct Session<'a> {
     /// priority. Any other: whether it has DKIM signatures to check, or
     /// result fields that claim to be ours (see [`crate::dkim_verify`]).
     head: Option<Vec<u8>>,
-    /// The TXT lookups of the DKIM check, made when first needed.
+    /// The DNS lookups of the DKIM and SPF checks, made when first needed.
     resolver: Option<crate::resolve::Resolver>,
+    /// The SPF result of the transaction (`spf=RESULT smtp.mailfrom=...`,
+    /// RFC 8601 §2.7.2), when checked.
+    spf: Option<String>,
 }
 
 /// How much of a message's start [`Session::head`] keeps.
@@ -330,6 +333,7 @@ impl<'a> Session<'a> {
             list_buf: None,
             head: None,
             resolver: None,
+            spf: None,
         }
     }
 
@@ -582,6 +586,54 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
+    /// The SPF check (RFC 7208, see [`crate::spf`]) of the transaction's
+    /// MAIL FROM (or HELO) identity for a client that is not logged in and
+    /// not in `--spf-exempt`: the result for the `Authentication-Results`
+    /// field, logged. DNS: up to [`crate::spf::DNS_BUDGET`].
+    fn spf_check(&mut self) -> Option<String> {
+        let cfg = &self.shared.store.cfg;
+        let ip = self.peer.ip();
+        if !cfg.spf
+            || cfg.sink
+            || self.user.is_some()
+            || crate::config::in_networks(ip, &cfg.spf_exempt)
+        {
+            return None;
+        }
+        let tx = self.tx.as_ref()?;
+        let helo = self.trace.helo.as_str();
+        let (local, domain) = crate::spf::identity(&tx.sender, helo)?;
+        let resolver = self.resolver.get_or_insert_with(|| {
+            crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns)
+        });
+        let dns = crate::resolve::SpfDns {
+            resolver,
+            deadline: std::time::Instant::now() + crate::spf::DNS_BUDGET,
+        };
+        let result =
+            crate::driver::blocking(|| crate::spf::check_host(&dns, ip, &local, &domain, helo));
+        // The property's value as RFC 8601 §2.3 allows it (no white
+        // space, comment or separator from the peer).
+        let safe = |s: &str| -> String {
+            s.chars()
+                .filter(|c| {
+                    !c.is_whitespace()
+                        && !c.is_control()
+                        && !matches!(c, ';' | '(' | ')' | '"' | '\\')
+                })
+                .take(255)
+                .collect()
+        };
+        let property = if tx.sender.is_empty() {
+            format!("smtp.helo={}", safe(&domain))
+        } else {
+            format!("smtp.mailfrom={}", safe(&format!("{local}@{domain}")))
+        };
+        let resinfo = format!("spf={} {property}", result.word());
+        self.log(&format!("id={} {resinfo} client {ip}", tx.id));
+        Some(resinfo)
+    }
+
     /// The DKIM check (RFC 6376 §6) of a message from another server, told
     /// in an `Authentication-Results` field (RFC 8601) in front of the
     /// server's trace fields; and, in any message, the removal of result
@@ -613,6 +665,7 @@ impl<'a> Session<'a> {
         };
         let remote_sender = old.remote_sender.clone();
         let content = old.into_content()?;
+        let spf = self.spf.clone();
         let result = if check {
             let resolver = self.resolver.get_or_insert_with(|| {
                 crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns)
@@ -630,20 +683,21 @@ impl<'a> Session<'a> {
                 crate::driver::blocking(|| verify(&content, &lookup, unix_now()))
             };
             // A header too long for `header` that turned out unsigned
-            // gets no field (as a short unsigned one).
-            if outcomes.is_empty() && !signed && !forged {
-                String::new()
-            } else {
-                let f = results_field(&cfg.hostname, &outcomes);
+            // gets no DKIM result (as a short unsigned one).
+            let dkim = (!outcomes.is_empty() || signed || forged).then_some(outcomes.as_slice());
+            let f = results_field(&cfg.hostname, dkim, spf.as_deref());
+            if dkim.is_some() {
                 self.log(&format!(
                     "id={} {}",
                     tx.id,
                     f.trim_end().replace("\r\n\t", " ").replace("\r\n ", " ")
                 ));
-                f
             }
+            f
         } else {
-            String::new()
+            // The SPF result the spool's first field had (removed below
+            // with the other fields that claim to be ours).
+            results_field(&cfg.hostname, None, spf.as_deref())
         };
         if forged {
             self.log(&format!(
@@ -999,6 +1053,7 @@ impl Handler<Server> for Session<'_> {
             Event::DataStart { .. } => {
                 self.hops = Default::default();
                 self.delivered_to = Default::default();
+                self.spf = self.spf_check();
                 if let Some(tx) = self.tx.as_ref() {
                     self.list_buf = (!tx.lists.is_empty()).then(Vec::new);
                 }
@@ -1023,7 +1078,12 @@ impl Handler<Server> for Session<'_> {
                             ] => format!("Delivered-To: {addr}\r\n"),
                             _ => String::new(),
                         };
-                        delivered
+                        let spf = crate::dkim_verify::results_field(
+                            &self.shared.store.cfg.hostname,
+                            None,
+                            self.spf.as_deref(),
+                        );
+                        spf + &delivered
                             + &received_field(
                                 &self.shared.store.cfg.hostname,
                                 &tx.id,
