@@ -322,6 +322,19 @@ impl SpfDns<'_> {
             .records_within(name, rtype, self.left()?)
             .map_err(|e| e.to_string())
     }
+
+    /// The host names of the MX or PTR records of `name`.
+    fn names(&self, name: &str, rtype: RecordType) -> crate::spf::Answer<String> {
+        Ok(self
+            .records(name, rtype)?
+            .into_iter()
+            .filter_map(|r| match r {
+                RData::MX(mx) => Some(mx.exchange().to_ascii()),
+                RData::PTR(p) => Some(p.0.to_ascii()),
+                _ => None,
+            })
+            .collect())
+    }
 }
 
 impl crate::spf::Dns for SpfDns<'_> {
@@ -345,25 +358,11 @@ impl crate::spf::Dns for SpfDns<'_> {
     }
 
     fn mx(&self, name: &str) -> crate::spf::Answer<String> {
-        Ok(self
-            .records(name, RecordType::MX)?
-            .into_iter()
-            .filter_map(|r| match r {
-                RData::MX(mx) => Some(mx.exchange().to_ascii()),
-                _ => None,
-            })
-            .collect())
+        self.names(name, RecordType::MX)
     }
 
     fn ptr(&self, name: &str) -> crate::spf::Answer<String> {
-        Ok(self
-            .records(name, RecordType::PTR)?
-            .into_iter()
-            .filter_map(|r| match r {
-                RData::PTR(p) => Some(p.0.to_ascii()),
-                _ => None,
-            })
-            .collect())
+        self.names(name, RecordType::PTR)
     }
 }
 
