@@ -526,8 +526,6 @@ fn parse_tls_policy(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-/// `--public-url`: `https://` and a host, an optional port, nothing
-/// after (an optional final slash is dropped).
 /// The networks exempt from SPF by default: loopback.
 fn default_spf_exempt() -> Vec<(IpAddr, u8)> {
     vec![
@@ -550,16 +548,15 @@ pub(crate) fn parse_networks(s: &str) -> Result<Networks, ConfigError> {
         .map(|n| {
             let n = n.trim();
             let bad = || ConfigError(format!("network {n:?}: expected ADDRESS[/LENGTH]"));
-            let (addr, len) = n.split_once('/').unwrap_or((n, ""));
+            let (addr, len) = match n.split_once('/') {
+                Some((a, l)) => (a, Some(l)),
+                None => (n, None),
+            };
             let addr: IpAddr = addr.parse().map_err(|_| bad())?;
             let max = if addr.is_ipv4() { 32 } else { 128 };
-            let len = if len.is_empty() {
-                max
-            } else {
-                len.parse::<u8>()
-                    .ok()
-                    .filter(|&l| l <= max)
-                    .ok_or_else(bad)?
+            let len = match len {
+                None => max,
+                Some(l) => l.parse::<u8>().ok().filter(|&l| l <= max).ok_or_else(bad)?,
             };
             Ok((addr, len))
         })
@@ -575,6 +572,8 @@ pub(crate) fn in_networks(ip: IpAddr, nets: &[(IpAddr, u8)]) -> bool {
         .any(|&(net, len)| crate::spf::in_net(ip, net, len))
 }
 
+/// `--public-url`: `https://` and a host, an optional port, nothing
+/// after (an optional final slash is dropped).
 pub(crate) fn parse_public_url(s: &str) -> Result<String, ConfigError> {
     let bad = || ConfigError(format!("public URL {s:?}: expected https://HOST[:PORT]"));
     let rest = s.strip_prefix("https://").ok_or_else(bad)?;
@@ -1116,6 +1115,26 @@ mod tests {
             Command::Run(c) => *c,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn spf_exempt_networks() {
+        let n = parse_networks("192.0.2.0/24, 2001:db8::/32,10.0.0.1")
+            .unwrap()
+            .0;
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert!(in_networks(ip("192.0.2.77"), &n));
+        assert!(in_networks(ip("::ffff:192.0.2.77"), &n), "IPv4-mapped");
+        assert!(in_networks(ip("10.0.0.1"), &n));
+        assert!(!in_networks(ip("10.0.0.2"), &n));
+        assert!(in_networks(ip("2001:db8::5"), &n));
+        assert!(parse_networks("none").unwrap().0.is_empty());
+        for bad in ["192.0.2.0/33", "x", "::/129", "", "192.0.2.0/"] {
+            assert!(parse_networks(bad).is_err(), "{bad:?}");
+        }
+        assert!(in_networks(ip("127.0.0.9"), &default_spf_exempt()));
+        assert!(in_networks(ip("::1"), &default_spf_exempt()));
+        assert!(!in_networks(ip("192.0.2.1"), &default_spf_exempt()));
     }
 
     #[test]
