@@ -618,9 +618,12 @@ mod tests {
         let got = t.join().unwrap();
         assert_eq!(got, vec![e.clone()]);
         let mut later = e.clone();
+        // Timed from before the due time is set: the update's fsync may
+        // take long on a loaded machine (timed after it, the wait was
+        // shorter than 150 ms once).
+        let start = std::time::Instant::now();
         later.next_attempt = now_ms() + 200;
         q.update(later).unwrap();
-        let start = std::time::Instant::now();
         let got = q.take_due(Duration::from_secs(5)).unwrap();
         assert_eq!(got.len(), 1);
         assert!(start.elapsed() >= Duration::from_millis(150));
