@@ -99,6 +99,7 @@ mod vacation;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/webmail"]
 mod webmail {
+    mod checks;
     pub(crate) mod compose;
     mod contacts;
     mod http;

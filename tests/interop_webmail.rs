@@ -50,6 +50,16 @@ fn run_script(script: &str) {
         return;
     }
     let data = scratch("webmail");
+    // The scripts send from sender@example.org; its SPF record (from a
+    // local DNS responder) passes 127.0.0.1, which is checked here
+    // (`--spf-exempt none`), so the message view has results to show.
+    let mut records = std::collections::HashMap::new();
+    records.insert(
+        ("example.org".to_string(), 16),
+        vec![common::dns::Rr::Txt("v=spf1 ip4:127.0.0.0/8 -all")],
+    );
+    let dns = common::dns::TinyDns::start(records);
+    let dns_addr = dns.addr.to_string();
     let srv = MailServer::start(
         &data,
         &[
@@ -59,6 +69,10 @@ fn run_script(script: &str) {
             "bob:bob-secret",
             "--domain",
             "example.test",
+            "--dns",
+            &dns_addr,
+            "--spf-exempt",
+            "none",
         ],
     );
     let http = srv.http.expect("the banner gives the webmail's address");

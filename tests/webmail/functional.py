@@ -2,8 +2,9 @@
 smtplib appears without a reload; open it; download its attachment and
 compare the bytes; search, sort and flag; reply; the reply arrives at the
 other account (over IMAP); forward with an uploaded file; save a draft;
-move to a folder and delete. Screenshots of the login, list, message and
-compose views; several messages ticked in the list and marked read,
+move to a folder and delete; the server's SPF result in the message
+view. Screenshots of the login, list, message and compose views;
+several messages ticked in the list and marked read,
 moved, deleted; a folder made, renamed and deleted on the folder page;
 the address book: recipients collected, a sender added from a message,
 a contact added, written to, suggested when composing, and deleted."""
@@ -45,6 +46,9 @@ def test(browser):
     # Read one: it is no longer bold.
     page.locator("#list tr", has_text="Lunch on Friday?").locator("a").click()
     page.wait_for_url("**/msg?*")
+    checks = page.locator("dd.checks")
+    check(checks.count() == 1 and "SPF pass" in checks.inner_text()
+          and checks.locator(".check-pass").count() == 1, "the server's SPF result is shown")
     page.goto(URL + "/mail")
     check("unread" not in (page.locator("#list tr", has_text="Lunch on Friday?").get_attribute("class") or ""),
           "a message read is no longer shown unread")

@@ -13,6 +13,8 @@
 //!   through the server's own queue.
 //! - [`pages`]: the HTML (plain HTML and CSS, one small script);
 //!   [`view`]: the message view, its body frame, attachments, compose.
+//! - [`checks`]: the server's own DKIM and SPF results of a message
+//!   (its `Authentication-Results` field), shown in the message view.
 //! - [`contacts`]: the address book (a file per account), its page, the
 //!   compose form's suggestions, the recipients of sent mail collected.
 //! - [`unsubscribe`]: the lists' one-click unsubscribe URL (RFC 8058),
@@ -21,6 +23,7 @@
 //!   its HTML made safe ([`render`], [`sanitize`]), and replies, forwards
 //!   and new messages built for submission ([`compose`]).
 
+mod checks;
 pub(crate) mod compose;
 mod contacts;
 mod http;

@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 use mailwire::imap::kit::mailbox::SystemFlags;
 use serde::Deserialize;
 
+use super::checks;
 use super::compose::{self, Draft, Upload};
 use super::contacts::{self, Contact};
 use super::http::{Ctx, User, blocking, frame_page, html, redirect};
@@ -98,8 +99,20 @@ async fn message(State(ctx): State<Ctx>, user: User, Query(p): Query<MsgParams>)
     let csrf = user.csrf.clone();
     let show_headers = p.headers.as_deref() == Some("1");
     let f = p.f.clone();
+    let checks = checks::sender_checks(&v.headers, &ctx.app.shared.store.cfg.hostname);
     frame_page(&ctx, &user, Some(p.f.clone()), &title, move |folders| {
-        message_html(&f, p.uid, &csrf, folders, &v, flagged, show_headers, images)
+        let checks = checks::html(&checks);
+        message_html(
+            &f,
+            p.uid,
+            &csrf,
+            folders,
+            &v,
+            &checks,
+            flagged,
+            show_headers,
+            images,
+        )
     })
     .await
 }
@@ -111,6 +124,7 @@ fn message_html(
     csrf: &str,
     folders: &[FolderInfo],
     v: &MessageView,
+    checks: &str,
     flagged: bool,
     show_headers: bool,
     images: bool,
@@ -178,6 +192,8 @@ fn message_html(
     if !v.date.is_empty() {
         let _ = write!(o, "<dt>Date</dt><dd>{}</dd>", esc(&v.date));
     }
+    // The server's DKIM and SPF results (HTML of `checks::html`).
+    o.push_str(checks);
     o.push_str("</dl>");
     let images_q = if images { "&images=1" } else { "" };
     if show_headers {

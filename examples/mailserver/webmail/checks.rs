@@ -1,0 +1,264 @@
+//! The sender checks the server made of a message, for the message view:
+//! the results of its own `Authentication-Results` field (RFC 8601; the
+//! DKIM and SPF checks of `dkim_verify.rs` and `spf.rs`).
+//!
+//! Only the topmost field whose authserv-id is this server's hostname
+//! counts: the server removes fields that claim its name from every
+//! message it takes (RFC 8601 §5), so that one is its own; fields of
+//! other servers say what those servers found and are not shown.
+
+use std::fmt::Write as _;
+
+use super::pages::esc;
+
+/// One result: the method (`dkim`, `spf`), its result (`pass`, `fail`,
+/// ...) and what it is about (the signing domain, the MAIL FROM address
+/// or the HELO name), when given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SenderCheck {
+    pub(crate) method: String,
+    pub(crate) result: String,
+    pub(crate) about: Option<String>,
+}
+
+impl SenderCheck {
+    /// Whether the result speaks for the sender.
+    pub(crate) fn passed(&self) -> bool {
+        self.result == "pass"
+    }
+
+    /// Whether the result speaks against it (RFC 8601 §2.7.1, §2.7.2).
+    pub(crate) fn failed(&self) -> bool {
+        matches!(self.result.as_str(), "fail" | "softfail" | "permerror")
+    }
+}
+
+/// The results of the topmost `Authentication-Results` field of
+/// `headers` (name, unfolded value) whose authserv-id is `authserv_id`;
+/// none without one.
+pub(crate) fn sender_checks(headers: &[(String, String)], authserv_id: &str) -> Vec<SenderCheck> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("authentication-results"))
+        .map(|(_, v)| parse(v))
+        .find(|(id, _)| id.eq_ignore_ascii_case(authserv_id))
+        .map(|(_, checks)| checks)
+        .unwrap_or_default()
+}
+
+/// The checks as a row of the message view's header list (nothing
+/// without any): each method and result, marked as speaking for or
+/// against the sender, with what it is about.
+pub(crate) fn html(checks: &[SenderCheck]) -> String {
+    if checks.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from(r#"<dt>Checks</dt><dd class="checks">"#);
+    for (i, c) in checks.iter().enumerate() {
+        if i > 0 {
+            o.push_str(", ");
+        }
+        let class = if c.passed() {
+            "check-pass"
+        } else if c.failed() {
+            "check-fail"
+        } else {
+            "check-other"
+        };
+        let _ = write!(
+            o,
+            r#"<span class="{class}">{} {}</span>"#,
+            esc(&c.method.to_ascii_uppercase()),
+            esc(&c.result)
+        );
+        if let Some(a) = &c.about {
+            let _ = write!(o, " ({})", esc(a));
+        }
+    }
+    o.push_str("</dd>");
+    o
+}
+
+/// `value` without its comments (RFC 5322 §3.2.2: nested, with quoted
+/// pairs; quoted strings kept).
+fn without_comments(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Splits on `;` outside quoted strings.
+fn segments(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut start, mut quoted, mut escaped) = (0, false, false);
+    for (i, c) in value.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                out.push(&value[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&value[start..]);
+    out
+}
+
+/// The authserv-id and the results of one field value (RFC 8601 §2.2).
+fn parse(value: &str) -> (String, Vec<SenderCheck>) {
+    let clean = without_comments(value);
+    let mut parts = segments(&clean).into_iter();
+    let id = parts
+        .next()
+        .and_then(|p| p.split_whitespace().next())
+        .unwrap_or("")
+        .to_string();
+    let checks = parts
+        .filter_map(|resinfo| {
+            // White space around "=" is CFWS (§2.2): joined first.
+            let joined = resinfo
+                .split('=')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join("=");
+            let mut words = joined.split_whitespace();
+            let (method, result) = words.next()?.split_once('=')?;
+            let method = method.to_ascii_lowercase();
+            let wanted: &[&str] = match method.as_str() {
+                "dkim" => &["header.d", "header.i"],
+                "spf" => &["smtp.mailfrom", "smtp.helo"],
+                _ => &[],
+            };
+            let about = words
+                .filter_map(|w| w.split_once('='))
+                .find(|(p, _)| wanted.iter().any(|x| p.eq_ignore_ascii_case(x)))
+                .map(|(_, v)| v.trim_matches('"').to_string());
+            Some(SenderCheck {
+                method,
+                result: result.to_ascii_lowercase(),
+                about,
+            })
+        })
+        .collect();
+    (id, checks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(v: &str) -> (String, String) {
+        ("Authentication-Results".into(), v.into())
+    }
+
+    fn check(method: &str, result: &str, about: Option<&str>) -> SenderCheck {
+        SenderCheck {
+            method: method.into(),
+            result: result.into(),
+            about: about.map(Into::into),
+        }
+    }
+
+    /// The fields the server writes (`dkim_verify::results_field`).
+    #[test]
+    fn the_servers_own_field() {
+        let h = [
+            ("Received".into(), "from x by y".into()),
+            field(
+                "mx.example; dkim=fail (body hash did not verify) header.d=b.test header.s=s1 \
+                 header.a=rsa-sha256 header.b=AbCd; spf=softfail smtp.mailfrom=bob@b.test",
+            ),
+        ];
+        assert_eq!(
+            sender_checks(&h, "MX.example"),
+            [
+                check("dkim", "fail", Some("b.test")),
+                check("spf", "softfail", Some("bob@b.test"))
+            ]
+        );
+        assert!(sender_checks(&h, "other.example").is_empty());
+        assert_eq!(
+            sender_checks(&[field("mx.example; dkim=none")], "mx.example"),
+            [check("dkim", "none", None)]
+        );
+        assert_eq!(
+            sender_checks(
+                &[field("mx.example; spf=pass smtp.helo=h.test")],
+                "mx.example"
+            ),
+            [check("spf", "pass", Some("h.test"))]
+        );
+    }
+
+    /// Only the topmost field of this server counts; another server's
+    /// field is not this server's word.
+    #[test]
+    fn other_servers_fields_are_not_shown() {
+        let h = [
+            field("relay.example; spf=pass smtp.mailfrom=a@a.test"),
+            field("mx.example; spf=fail smtp.mailfrom=a@a.test"),
+            field("mx.example; spf=pass smtp.mailfrom=a@a.test"),
+        ];
+        assert_eq!(
+            sender_checks(&h, "mx.example"),
+            [check("spf", "fail", Some("a@a.test"))]
+        );
+    }
+
+    /// RFC 8601 §2.2's syntax: comments anywhere, CFWS around "=", a
+    /// version, quoted values (with ";" inside).
+    #[test]
+    fn rfc8601_2_2_syntax() {
+        let h = [field(
+            "mx.example (the (nested) comment) 1; dkim = pass (good; signature) header.d = \"b;test\"; \
+             SPF=Neutral",
+        )];
+        assert_eq!(
+            sender_checks(&h, "mx.example"),
+            [
+                check("dkim", "pass", Some("b;test")),
+                check("spf", "neutral", None)
+            ]
+        );
+        assert!(check("spf", "softfail", None).failed());
+        let row = html(&[
+            check("dkim", "pass", Some("<b>.test")),
+            check("spf", "fail", Some("a@a.test")),
+        ]);
+        assert_eq!(
+            row,
+            r#"<dt>Checks</dt><dd class="checks"><span class="check-pass">DKIM pass</span> (&lt;b&gt;.test), <span class="check-fail">SPF fail</span> (a@a.test)</dd>"#
+        );
+        assert_eq!(html(&[]), "");
+        assert!(check("dkim", "pass", None).passed());
+        assert!(!check("spf", "temperror", None).failed());
+    }
+}
