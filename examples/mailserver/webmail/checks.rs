@@ -4,8 +4,10 @@
 //!
 //! Only the topmost field whose authserv-id is this server's hostname
 //! counts: the server removes fields that claim its name from every
-//! message it takes (RFC 8601 §5), so that one is its own; fields of
-//! other servers say what those servers found and are not shown.
+//! message it takes over SMTP (RFC 8601 §5), so that one is its own (a
+//! message the user APPENDed over IMAP carries what the user put there);
+//! fields of other servers say what those servers found and are not
+//! shown.
 
 use std::fmt::Write as _;
 
