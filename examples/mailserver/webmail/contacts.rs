@@ -34,6 +34,25 @@ const MAX_NAME: usize = 200;
 /// without its angle brackets.
 const MAX_ADDR: usize = 254;
 
+/// Held around each read-change-write of a contacts file, so that two
+/// requests changing one account's contacts at once (two tabs, a send's
+/// collection beside an add) do not lose either change.
+static CHANGING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Loads the contacts of `dir`, lets `change` change them, and writes
+/// them back when it says it did; under [`CHANGING`].
+fn change<E: From<io::Error>>(
+    dir: &Path,
+    change: impl FnOnce(&mut Contacts) -> Result<bool, E>,
+) -> Result<(), E> {
+    let _one = CHANGING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut book = Contacts::load(dir)?;
+    if change(&mut book)? {
+        book.save(dir)?;
+    }
+    Ok(())
+}
+
 /// One contact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Contact {
@@ -171,14 +190,14 @@ impl Contacts {
 /// (new addresses only; names already there stay). A failure is logged:
 /// the message is sent anyway.
 pub(crate) fn collect(dir: &Path, user: &str, recipients: &[Mailbox<'_>]) {
-    let added = Contacts::load(dir).and_then(|mut book| {
+    let added = change(dir, |book| -> io::Result<bool> {
         let mut changed = false;
         for m in recipients {
             if let Some(c) = Contact::new(m.name().unwrap_or(""), m.addr_spec()) {
                 changed |= book.add(c, false);
             }
         }
-        if changed { book.save(dir) } else { Ok(()) }
+        Ok(changed)
     });
     if let Err(e) = added {
         crate::driver::log(format!("webmail {user}: contacts: {e}"));
@@ -274,8 +293,7 @@ async fn action(State(ctx): State<Ctx>, user: User, Form(a): Form<ContactForm>) 
     }
     let dir = dir_of(&ctx, &user.name);
     let done = blocking(move || {
-        let mut book = Contacts::load(&dir)?;
-        let changed = match a.op.as_str() {
+        change(&dir, |book| match a.op.as_str() {
             "add" => {
                 let c = if a.entry.is_empty() {
                     Contact::new(&a.name, &a.addr)
@@ -297,15 +315,11 @@ async fn action(State(ctx): State<Ctx>, user: User, Form(a): Form<ContactForm>) 
                         "The address book is full ({MAX_CONTACTS} contacts)."
                     )));
                 }
-                book.add(c, true)
+                Ok(book.add(c, true))
             }
-            "delete" => book.remove(&a.addr),
-            _ => return Err(WebError::Refused("unknown action".into())),
-        };
-        if changed {
-            book.save(&dir)?;
-        }
-        Ok(())
+            "delete" => Ok(book.remove(&a.addr)),
+            _ => Err(WebError::Refused("unknown action".into())),
+        })
     })
     .await;
     match done {
@@ -454,6 +468,22 @@ mod tests {
         b.add(Contact::new("Carol", "carol@example.org").unwrap(), false);
         b.save(&dir).unwrap();
         assert_eq!(Contacts::load(&dir).unwrap(), b);
+        // Changes at the same moment all land.
+        let dir2 = dir.clone();
+        let threads: Vec<_> = (0..8)
+            .map(|i| {
+                let dir = dir2.clone();
+                std::thread::spawn(move || {
+                    collect(
+                        &dir,
+                        "u",
+                        &[Mailbox::new(None, &format!("t{i}@example.org")).unwrap()],
+                    );
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(Contacts::load(&dir).unwrap().all().len(), 9);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
