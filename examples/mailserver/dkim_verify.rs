@@ -577,18 +577,55 @@ pub(crate) fn claims_to_be_ours(field: &Field<'_>, authserv_id: &str) -> bool {
     if !field.is("authentication-results") {
         return false;
     }
-    // The authserv-id is the first token of the value (after CFWS), up to
-    // ";" or white space (an optional version number may follow).
-    let v = String::from_utf8_lossy(field.raw_value());
-    let mut v = v.trim_start();
-    while let Some(rest) = v.strip_prefix('(') {
-        v = rest.split_once(')').map_or("", |(_, r)| r).trim_start();
-    }
-    let id = v
-        .split(|c: char| c == ';' || c.is_ascii_whitespace())
+    self::authserv_id(&String::from_utf8_lossy(field.raw_value())).eq_ignore_ascii_case(authserv_id)
+}
+
+/// The authserv-id of an `Authentication-Results` value (RFC 8601 §2.2):
+/// its first token once the comments are gone (nested ones too), up to
+/// ";" or white space (an optional version number may follow), without
+/// the quotes of a quoted-string.
+pub(crate) fn authserv_id(value: &str) -> String {
+    let v = without_comments(value);
+    let before_results = v.split(';').next().unwrap_or("");
+    before_results
+        .split_ascii_whitespace()
         .next()
-        .unwrap_or("");
-    id.eq_ignore_ascii_case(authserv_id)
+        .unwrap_or("")
+        .trim_matches('"')
+        .to_string()
+}
+
+/// `value` without its comments (RFC 5322 §3.2.2: nested, with quoted
+/// pairs; quoted strings kept).
+pub(crate) fn without_comments(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
+    for c in value.chars() {
+        if escaped {
+            escaped = false;
+            if depth == 0 {
+                out.push(c);
+            }
+            continue;
+        }
+        match c {
+            '\\' => {
+                escaped = true;
+                if depth == 0 {
+                    out.push(c);
+                }
+            }
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// The message `content` with the forged result fields removed and
@@ -931,5 +968,14 @@ mod tests {
             out,
             b"X: y\r\nAuthentication-Results: other.example; dkim=pass\r\nSubject: s\r\n\r\nbody\r\n"
         );
+        // A nested comment before the authserv-id, or a quoted one, does
+        // not hide a forgery.
+        let msg = b"Authentication-Results: (a (b) c) mx.example; dkim=pass\r\nAuthentication-Results: \"mx.example\" 1; spf=pass\r\nSubject: s\r\n\r\nbody\r\n";
+        assert_eq!(
+            rewrite(msg, "mx.example", ""),
+            b"Subject: s\r\n\r\nbody\r\n"
+        );
+        assert_eq!(authserv_id("; spf=pass"), "");
+        assert_eq!(authserv_id(" mx.example 1 (v); dkim=none"), "mx.example");
     }
 }

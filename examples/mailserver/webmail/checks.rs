@@ -11,7 +11,10 @@
 
 use std::fmt::Write as _;
 
+use mailwire::message::HeaderSection;
+
 use super::pages::esc;
+use crate::dkim_verify::{claims_to_be_ours, without_comments};
 
 /// One result: the method (`dkim`, `spf`), its result (`pass`, `fail`,
 /// ...) and what it is about (the signing domain, the MAIL FROM address
@@ -35,16 +38,19 @@ impl SenderCheck {
     }
 }
 
-/// The results of the topmost `Authentication-Results` field of
-/// `headers` (name, unfolded value) whose authserv-id is `authserv_id`;
+/// The results of the topmost `Authentication-Results` field of the
+/// message `raw` that claims to come from `authserv_id`: the one the
+/// server's own test ([`crate::dkim_verify::claims_to_be_ours`], the same
+/// that removes such fields from what arrives) says is its own, read from
+/// the field as written (not RFC 2047-decoded: the field is structured);
 /// none without one.
-pub(crate) fn sender_checks(headers: &[(String, String)], authserv_id: &str) -> Vec<SenderCheck> {
-    headers
+pub(crate) fn sender_checks(raw: &[u8], authserv_id: &str) -> Vec<SenderCheck> {
+    let header = HeaderSection::parse(raw);
+    header
+        .fields()
         .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("authentication-results"))
-        .map(|(_, v)| parse(v))
-        .find(|(id, _)| id.eq_ignore_ascii_case(authserv_id))
-        .map(|(_, checks)| checks)
+        .find(|f| claims_to_be_ours(f, authserv_id))
+        .map(|f| parse(&String::from_utf8_lossy(f.raw_value())))
         .unwrap_or_default()
 }
 
@@ -81,39 +87,6 @@ pub(crate) fn html(checks: &[SenderCheck]) -> String {
     o
 }
 
-/// `value` without its comments (RFC 5322 §3.2.2: nested, with quoted
-/// pairs; quoted strings kept).
-fn without_comments(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
-    for c in value.chars() {
-        if escaped {
-            escaped = false;
-            if depth == 0 {
-                out.push(c);
-            }
-            continue;
-        }
-        match c {
-            '\\' => {
-                escaped = true;
-                if depth == 0 {
-                    out.push(c);
-                }
-            }
-            '"' if depth == 0 => {
-                quoted = !quoted;
-                out.push(c);
-            }
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
-            _ if depth == 0 => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
 /// Splits on `;` outside quoted strings.
 fn segments(value: &str) -> Vec<&str> {
     let mut out = Vec::new();
@@ -134,16 +107,13 @@ fn segments(value: &str) -> Vec<&str> {
     out
 }
 
-/// The authserv-id and the results of one field value (RFC 8601 §2.2).
-fn parse(value: &str) -> (String, Vec<SenderCheck>) {
+/// The results of one field value (RFC 8601 §2.2), after its
+/// authserv-id.
+fn parse(value: &str) -> Vec<SenderCheck> {
     let clean = without_comments(value);
-    let mut parts = segments(&clean).into_iter();
-    let id = parts
-        .next()
-        .and_then(|p| p.split_whitespace().next())
-        .unwrap_or("")
-        .to_string();
-    let checks = parts
+    segments(&clean)
+        .into_iter()
+        .skip(1)
         .filter_map(|resinfo| {
             // White space around "=" is CFWS (§2.2): joined first.
             let joined = resinfo
@@ -169,16 +139,20 @@ fn parse(value: &str) -> (String, Vec<SenderCheck>) {
                 about,
             })
         })
-        .collect();
-    (id, checks)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn field(v: &str) -> (String, String) {
-        ("Authentication-Results".into(), v.into())
+    fn field(v: &str) -> String {
+        format!("Authentication-Results: {v}\r\n")
+    }
+
+    /// A message with these header fields.
+    fn msg(fields: &[String]) -> Vec<u8> {
+        (fields.concat() + "Subject: s\r\n\r\nbody\r\n").into_bytes()
     }
 
     fn check(method: &str, result: &str, about: Option<&str>) -> SenderCheck {
@@ -193,27 +167,27 @@ mod tests {
     #[test]
     fn the_servers_own_field() {
         let h = [
-            ("Received".into(), "from x by y".into()),
+            "Received: from x by y\r\n".to_string(),
             field(
                 "mx.example; dkim=fail (body hash did not verify) header.d=b.test header.s=s1 \
                  header.a=rsa-sha256 header.b=AbCd; spf=softfail smtp.mailfrom=bob@b.test",
             ),
         ];
         assert_eq!(
-            sender_checks(&h, "MX.example"),
+            sender_checks(&msg(&h), "MX.example"),
             [
                 check("dkim", "fail", Some("b.test")),
                 check("spf", "softfail", Some("bob@b.test"))
             ]
         );
-        assert!(sender_checks(&h, "other.example").is_empty());
+        assert!(sender_checks(&msg(&h), "other.example").is_empty());
         assert_eq!(
-            sender_checks(&[field("mx.example; dkim=none")], "mx.example"),
+            sender_checks(&msg(&[field("mx.example; dkim=none")]), "mx.example"),
             [check("dkim", "none", None)]
         );
         assert_eq!(
             sender_checks(
-                &[field("mx.example; spf=pass smtp.helo=h.test")],
+                &msg(&[field("mx.example; spf=pass smtp.helo=h.test")]),
                 "mx.example"
             ),
             [check("spf", "pass", Some("h.test"))]
@@ -230,9 +204,39 @@ mod tests {
             field("mx.example; spf=pass smtp.mailfrom=a@a.test"),
         ];
         assert_eq!(
-            sender_checks(&h, "mx.example"),
+            sender_checks(&msg(&h), "mx.example"),
             [check("spf", "fail", Some("a@a.test"))]
         );
+    }
+
+    /// The field shown is the one the server's delivery would have
+    /// removed as a forgery had it come from outside
+    /// (`claims_to_be_ours`), whatever its form: comments, nested ones
+    /// too, before the authserv-id, or a quoted authserv-id. An RFC 2047
+    /// word is no authserv-id (the field is structured): such a field is
+    /// not the server's, and is not shown.
+    #[test]
+    fn shown_only_what_delivery_treats_as_its_own() {
+        for own in [
+            "(a (nested) comment) mx.example; spf=fail smtp.mailfrom=a@a.test",
+            "\"mx.example\"; spf=fail smtp.mailfrom=a@a.test",
+        ] {
+            let m = msg(&[field(own)]);
+            assert_eq!(
+                sender_checks(&m, "mx.example"),
+                [check("spf", "fail", Some("a@a.test"))],
+                "{own}"
+            );
+            let header = HeaderSection::parse(&m);
+            assert!(
+                claims_to_be_ours(&header.fields()[0], "mx.example"),
+                "{own}"
+            );
+        }
+        let m = msg(&[field(
+            "=?utf-8?q?mx.example?=; spf=pass smtp.mailfrom=a@a.test",
+        )]);
+        assert!(sender_checks(&m, "mx.example").is_empty());
     }
 
     /// RFC 8601 §2.2's syntax: comments anywhere, CFWS around "=", a
@@ -244,7 +248,7 @@ mod tests {
              SPF=Neutral",
         )];
         assert_eq!(
-            sender_checks(&h, "mx.example"),
+            sender_checks(&msg(&h), "mx.example"),
             [
                 check("dkim", "pass", Some("b;test")),
                 check("spf", "neutral", None)

@@ -84,10 +84,11 @@ async fn message(State(ctx): State<Ctx>, user: User, Query(p): Query<MsgParams>)
             mailbox::set_flag(mail, &name, &f, &[uid], SystemFlags::SEEN, true)?;
         }
         let flagged = m.flags.system.contains(SystemFlags::FLAGGED);
-        Ok((flagged, view_of(&raw, &f, uid, images)))
+        let checks = checks::sender_checks(&raw, &app.shared.store.cfg.hostname);
+        Ok((flagged, view_of(&raw, &f, uid, images), checks))
     })
     .await;
-    let (flagged, v) = match got {
+    let (flagged, v, checks) = match got {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -99,7 +100,6 @@ async fn message(State(ctx): State<Ctx>, user: User, Query(p): Query<MsgParams>)
     let csrf = user.csrf.clone();
     let show_headers = p.headers.as_deref() == Some("1");
     let f = p.f.clone();
-    let checks = checks::sender_checks(&v.headers, &ctx.app.shared.store.cfg.hostname);
     frame_page(&ctx, &user, Some(p.f.clone()), &title, move |folders| {
         let checks = checks::html(&checks);
         message_html(
