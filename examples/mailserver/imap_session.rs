@@ -206,10 +206,7 @@ fn mailbox_of(name: &str, utf8: bool) -> Option<Mailbox<'static>> {
 /// Whether the header of `message` holds a byte above 127 (RFC 6855 §4:
 /// such an APPEND needs UTF8=ACCEPT enabled).
 fn eight_bit_header(message: &[u8]) -> bool {
-    let end = message
-        .windows(2)
-        .position(|w| w == b"\n\n" || w == b"\n\r")
-        .unwrap_or(message.len());
+    let end = header_end(message).unwrap_or(message.len());
     !message[..end].is_ascii()
 }
 

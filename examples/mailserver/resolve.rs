@@ -173,49 +173,40 @@ impl Resolver {
         name: &str,
         limit: Option<Duration>,
     ) -> Result<Vec<String>, ResolveError> {
+        Ok(self
+            .records_within(name, RecordType::TXT, limit)?
+            .into_iter()
+            .filter_map(|r| match r {
+                RData::TXT(t) => Some(
+                    t.txt_data()
+                        .iter()
+                        .map(|s| String::from_utf8_lossy(s))
+                        .collect::<String>(),
+                ),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// The records of type `rtype` of `name`, given up after `limit` (a
+    /// temporary failure; none: the resolver's own timeouts and retries);
+    /// none for a name that does not exist or has none of the type.
+    fn records_within(
+        &self,
+        name: &str,
+        rtype: RecordType,
+        limit: Option<Duration>,
+    ) -> Result<Vec<RData>, ResolveError> {
         self.with_dns(|dns| {
+            // The timer is made inside the runtime (it needs its clock).
             let found = dns.rt.block_on(async {
-                let lookup = dns.resolver.txt_lookup(name);
+                let lookup = dns.resolver.lookup(name, rtype);
                 match limit {
                     Some(d) => tokio::time::timeout(d, lookup).await.ok(),
                     None => Some(lookup.await),
                 }
             });
             let Some(found) = found else {
-                return Err(ResolveError::Temporary(format!(
-                    "{name}: TXT lookup: no answer in time"
-                )));
-            };
-            match found {
-                Ok(l) => Ok(l
-                    .iter()
-                    .map(|t| {
-                        t.txt_data()
-                            .iter()
-                            .map(|s| String::from_utf8_lossy(s))
-                            .collect::<String>()
-                    })
-                    .collect()),
-                Err(e) if e.is_nx_domain() || e.is_no_records_found() => Ok(Vec::new()),
-                Err(e) => Err(ResolveError::Temporary(format!("{name}: TXT lookup: {e}"))),
-            }
-        })
-    }
-
-    /// The records of type `rtype` of `name`, given up after `limit` (a
-    /// temporary failure); none for a name that does not exist or has
-    /// none of the type.
-    fn records_within(
-        &self,
-        name: &str,
-        rtype: RecordType,
-        limit: Duration,
-    ) -> Result<Vec<RData>, ResolveError> {
-        self.with_dns(|dns| {
-            // The timer is made inside the runtime (it needs its clock).
-            let lookup =
-                async { tokio::time::timeout(limit, dns.resolver.lookup(name, rtype)).await };
-            let Ok(found) = dns.rt.block_on(lookup) else {
                 return Err(ResolveError::Temporary(format!(
                     "{name}: {rtype} lookup: no answer in time"
                 )));
@@ -319,7 +310,7 @@ impl SpfDns<'_> {
 
     fn records(&self, name: &str, rtype: RecordType) -> Result<Vec<RData>, String> {
         self.resolver
-            .records_within(name, rtype, self.left()?)
+            .records_within(name, rtype, Some(self.left()?))
             .map_err(|e| e.to_string())
     }
 
