@@ -182,6 +182,12 @@ fn name_of(m: &Mailbox<'_>, utf8: bool) -> Option<String> {
     }
 }
 
+/// Whether the client uses UTF-8 mailbox names: it enabled UTF8=ACCEPT
+/// (RFC 6855 §3) or IMAP4rev2 (RFC 9051 §5.1).
+fn utf8_names(m: &Server) -> bool {
+    m.is_enabled("UTF8=ACCEPT") || m.is_enabled("IMAP4rev2")
+}
+
 /// A stored name as the client reads it: UTF-8 for a client that uses
 /// UTF-8 names (see [`name_of`]), else the stored form. `None` for a
 /// stored name that is no modified UTF-7.
@@ -542,9 +548,6 @@ pub(crate) struct Session<'a> {
     idling: bool,
     /// A CONDSTORE-enabling command was given (RFC 7162 §3.1).
     condstore: bool,
-    /// Mailbox names are UTF-8 (see [`name_of`]), as of the command in
-    /// progress.
-    utf8: bool,
     attempt: Option<Attempt>,
     auth_failures: u32,
 }
@@ -665,8 +668,7 @@ impl Session<'_> {
         let Some(user) = self.user.clone() else {
             return Completion::bad("not logged in");
         };
-        self.utf8 = m.is_enabled("UTF8=ACCEPT") || m.is_enabled("IMAP4rev2");
-        let utf8 = self.utf8;
+        let utf8 = utf8_names(m);
         // Commands that name messages by sequence number must not see
         // expunges (RFC 9051 §7.5.1); the others bring the folder up to date.
         let by_seq = matches!(
@@ -950,7 +952,7 @@ impl Session<'_> {
         if qresync.is_some() && !m.is_enabled("QRESYNC") {
             return Completion::bad("QRESYNC is not enabled");
         }
-        let Some(name) = name_of(mailbox, self.utf8) else {
+        let Some(name) = name_of(mailbox, utf8_names(m)) else {
             return refusal(&StoreError::NoSuch);
         };
         let folder = match self.store().folder(user, &name) {
@@ -1059,6 +1061,8 @@ impl Session<'_> {
         return_opts: &[ListReturn],
         lsub: bool,
     ) -> Completion<'static> {
+        // The names are read and shown in the form the client uses.
+        let utf8 = utf8_names(m);
         let done = if lsub {
             "LSUB completed"
         } else {
@@ -1119,7 +1123,7 @@ impl Session<'_> {
                 let (n, exists) = (n.as_str(), *exists);
                 let subscribed = subs.iter().any(|s| s == n);
                 // The pattern is in the form the client uses for names.
-                let Some(shown) = shown_name(n, self.utf8) else {
+                let Some(shown) = shown_name(n, utf8) else {
                     continue;
                 };
                 let is_match = if n == "INBOX" {
@@ -1159,7 +1163,7 @@ impl Session<'_> {
                 if let Some(s) = MailStore::special_use(n) {
                     push(s);
                 }
-                let Some(mailbox) = mailbox_of(n, self.utf8) else {
+                let Some(mailbox) = mailbox_of(n, utf8) else {
                     continue;
                 };
                 let item = ListItem {
@@ -1756,7 +1760,7 @@ impl Session<'_> {
         mailbox: &Mailbox<'_>,
         is_move: bool,
     ) -> Completion<'static> {
-        let name = name_of(mailbox, self.utf8).unwrap_or_default();
+        let name = name_of(mailbox, utf8_names(m)).unwrap_or_default();
         let dest = match self.shared.store.mail.folder(user, &name) {
             Ok(f) => f,
             Err(StoreError::NoSuch) => {
@@ -2111,7 +2115,6 @@ pub(crate) fn start(
         sel: None,
         idling: false,
         condstore: false,
-        utf8: false,
         attempt: None,
         auth_failures: 0,
     };
