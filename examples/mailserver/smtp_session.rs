@@ -600,7 +600,8 @@ impl<'a> Session<'a> {
         {
             return None;
         }
-        let tx = self.tx.as_ref()?;
+        // Nothing is stored without a recipient: nothing to tell.
+        let tx = self.tx.as_ref().filter(|tx| !tx.rcpts.is_empty())?;
         let helo = self.trace.helo.as_str();
         let (local, domain) = crate::spf::identity(&tx.sender, helo)?;
         let resolver = self.resolver.get_or_insert_with(|| {

@@ -410,8 +410,8 @@ fn valid_domain(d: &str) -> bool {
     d.len() <= 253 && d.contains('.') && d.split('.').all(|l| !l.is_empty() && l.len() <= 63)
 }
 
-/// The name of `ip` under `in-addr.arpa` or `ip6.arpa` (the PTR
-/// lookup), and the `%{i}` form: dotted octets or nibbles.
+/// The `%{i}` form of `ip` (§7.3): dotted octets, or dotted nibbles for
+/// IPv6.
 fn ip_dotted(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
@@ -425,6 +425,8 @@ fn ip_dotted(ip: IpAddr) -> String {
     }
 }
 
+/// The name of `ip` under `in-addr.arpa` or `ip6.arpa`: the PTR lookup
+/// of `ptr` (§5.5).
 fn reverse_name(ip: IpAddr) -> String {
     let d = ip_dotted(ip);
     let rev: Vec<&str> = d.split('.').rev().collect();
