@@ -491,6 +491,25 @@ for name, data in files.items():
 print("ed v=DKIM1; k=ed25519; p=" + base64.b64encode(bytes(ed.verify_key)).decode())
 "#;
 
+/// PY_SIGN's messages, signed for `b.test` with a fresh RSA key and a
+/// fresh Ed25519 key, written to `dir` as `NAME.eml`; returns the key
+/// records (RSA, Ed25519) for `rsa._domainkey.b.test` and
+/// `ed._domainkey.b.test`.
+fn dkimpy_signed(dir: &Path) -> (String, String) {
+    let (rsa, rsa_record) = rsa_key(dir);
+    let (ok, out) = run(Command::new("python3")
+        .args(["-c", PY_SIGN, &rsa])
+        .arg(dir)
+        .arg("a.test"));
+    assert!(ok, "{out}");
+    let ed_record = out
+        .lines()
+        .find_map(|l| l.strip_prefix("ed "))
+        .expect("the Ed25519 record")
+        .to_string();
+    (rsa_record, ed_record)
+}
+
 /// Sends the message file argv[2] from bob@b.test to carol@a.test on the
 /// MTA port argv[1].
 const PY_SEND_FILE: &str = r#"
@@ -531,17 +550,7 @@ fn incoming_dkim_checked_against_dkimpy_signatures() {
     }
     use common::dns::{Rr, TinyDns};
     let dir = scratch("dkim-verify");
-    let (rsa, rsa_record) = rsa_key(&dir);
-    let (ok, out) = run(Command::new("python3")
-        .args(["-c", PY_SIGN, &rsa])
-        .arg(&dir)
-        .arg("a.test"));
-    assert!(ok, "{out}");
-    let ed_record = out
-        .lines()
-        .find_map(|l| l.strip_prefix("ed "))
-        .expect("the Ed25519 record")
-        .to_string();
+    let (rsa_record, ed_record) = dkimpy_signed(&dir);
     let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
     let mut records = std::collections::HashMap::new();
     records.insert(
@@ -805,5 +814,202 @@ fn incoming_spf_checked_against_dns_records() {
         let srv = start(name, extra);
         send(&srv, "bob@fail.test fail");
         assert!(auth_results(&srv, "carol", "fail").is_empty(), "{name}");
+    }
+}
+
+/// Sends one message per line of argv[2] (`MAIL-FROM FROM-ADDRESS
+/// MARKER`, `<>` the null sender) to carol@a.test on the MTA port
+/// argv[1], saying HELO argv[3]; prints `MARKER CODE` for each (250, or
+/// the code of a refusal).
+const PY_SEND_AS: &str = r#"
+import smtplib, sys
+c = smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname=sys.argv[3])
+for line in sys.argv[2].splitlines():
+    sender, author, marker = line.split()
+    msg = "From: %s\r\nTo: carol@a.test\r\nSubject: in %s\r\n\r\nbody\r\n" % (author, marker)
+    try:
+        c.sendmail("" if sender == "<>" else sender, ["carol@a.test"], msg)
+        print(marker, 250)
+    except smtplib.SMTPDataError as e:
+        print(marker, e.smtp_code, e.smtp_error.decode())
+c.quit()
+"#;
+
+/// DMARC (RFC 7489) of the From domain against records from a DNS
+/// responder, the client at 127.0.0.1 (`--spf-exempt none`): an SPF pass
+/// of the same domain or of a subdomain (relaxed alignment) passes; a
+/// dkimpy signature of the From domain passes with no SPF record; an SPF
+/// pass of an unrelated domain fails, and `p=reject` refuses the message
+/// with 550 5.7.1 (nothing stored), `p=quarantine` puts it in carol's
+/// Junk folder, `sp=none` lets a subdomain's failure through, a changed
+/// signed body is refused; a domain without a record gets no DMARC
+/// result. The results are told in the `Authentication-Results` field;
+/// with `--no-dmarc`, or by default for loopback, nothing is refused.
+#[test]
+#[ignore = "interop: needs python3 with dkimpy, openssl (bash .ci/install-peers); starts a mailserver and a DNS responder"]
+fn incoming_dmarc_policies_applied() {
+    if !have("python3") || !have_python_module("dkim") || !have_python_module("nacl") {
+        return;
+    }
+    use common::dns::{Rr, TinyDns};
+    let dir = scratch("dmarc");
+    let (rsa_record, _) = dkimpy_signed(&dir);
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let mut records = std::collections::HashMap::new();
+    let txt = |t: &'static str| vec![Rr::Txt(t)];
+    records.insert(
+        ("rsa._domainkey.b.test".to_string(), 16),
+        vec![Rr::Txt(leak(rsa_record))],
+    );
+    records.insert(("_dmarc.b.test".to_string(), 16), txt("v=DMARC1; p=reject"));
+    let spf_loopback = "v=spf1 ip4:127.0.0.0/8 -all";
+    for d in ["pass.test", "mail.al.test", "other.test"] {
+        records.insert((d.to_string(), 16), txt(spf_loopback));
+    }
+    records.insert(
+        ("fail.test".to_string(), 16),
+        txt("v=spf1 ip4:192.0.2.1 -all"),
+    );
+    for (d, r) in [
+        ("pass.test", "v=DMARC1; p=reject"),
+        ("al.test", "v=DMARC1; p=reject"),
+        (
+            "reject.test",
+            "v=DMARC1; p=reject; rua=mailto:r@reject.test",
+        ),
+        ("q.test", "v=DMARC1; p=quarantine"),
+        ("s.test", "v=DMARC1; p=reject; sp=none"),
+    ] {
+        records.insert((format!("_dmarc.{d}"), 16), txt(r));
+    }
+    let dns = TinyDns::start(records);
+    let dns_addr = dns.addr.to_string();
+    let start = |name: &str, extra: &[&str]| {
+        let mut a = vec![
+            "--domain", "a.test", "--user", "carol:pc", "--dns", &dns_addr,
+        ];
+        a.extend_from_slice(extra);
+        MailServer::start(&dir.join(name), &a)
+    };
+    let send = |srv: &MailServer, lines: &str| -> String {
+        let (ok, out) = run(Command::new("python3").args([
+            "-c",
+            PY_SEND_AS,
+            &srv.smtp().port().to_string(),
+            lines,
+            "client.test",
+        ]));
+        assert!(ok, "{out}");
+        out
+    };
+    let send_file = |srv: &MailServer, name: &str| -> u16 {
+        let mut c = Raw::connect(srv.smtp());
+        assert_eq!(c.reply().0, 220);
+        assert_eq!(c.cmd("EHLO client.test").0, 250);
+        let msg = std::fs::read(dir.join(format!("{name}.eml"))).unwrap();
+        c.mail("bob@b.test", &["carol@a.test"], &msg).0
+    };
+    let srv = start("data", &["--spf-exempt", "none"]);
+    let out = send(
+        &srv,
+        "bob@pass.test bob@pass.test aligned\n\
+         bounce@mail.al.test bob@al.test relaxed\n\
+         bob@other.test bob@reject.test unaligned\n\
+         bob@fail.test bob@reject.test spffail\n\
+         bob@other.test bob@sub.q.test quarantined\n\
+         bob@other.test bob@news.s.test subdomain\n\
+         bob@other.test bob@nopolicy.test nopolicy",
+    );
+    let code = |marker: &str| -> String {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{marker} ")))
+            .unwrap_or_else(|| panic!("{marker}: {out}"))
+            .to_string()
+    };
+    for m in ["aligned", "relaxed", "quarantined", "subdomain", "nopolicy"] {
+        assert_eq!(code(m), "250", "{m}\n{}", srv.log());
+    }
+    for m in ["unaligned", "spffail"] {
+        assert!(code(m).starts_with("550 5.7.1 "), "{m}: {}", code(m));
+        let marker = format!("Subject: in {m}");
+        let stored = srv
+            .messages("carol")
+            .into_iter()
+            .chain(maildir_messages(&srv.data.join("mailboxes/carol/.Junk")))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .any(|d| d.contains(&marker));
+        assert!(!stored, "{m}");
+    }
+    assert_eq!(send_file(&srv, "rsa"), 250);
+    assert_eq!(send_file(&srv, "tampered"), 550);
+    let one = |marker: &str| -> String {
+        let r = auth_results(&srv, "carol", marker);
+        assert_eq!(r.len(), 1, "{marker}: {r:?}\n{}", srv.log());
+        r.into_iter().next().unwrap()
+    };
+    assert_eq!(
+        one("aligned"),
+        "a.test; dkim=none; spf=pass smtp.mailfrom=bob@pass.test; dmarc=pass (p=reject dis=none) header.from=pass.test"
+    );
+    assert!(
+        one("relaxed").ends_with("dmarc=pass (p=reject dis=none) header.from=al.test"),
+        "{}",
+        one("relaxed")
+    );
+    assert!(
+        one("subdomain").ends_with("dmarc=fail (p=none dis=none) header.from=news.s.test"),
+        "{}",
+        one("subdomain")
+    );
+    assert_eq!(
+        one("nopolicy"),
+        "a.test; spf=pass smtp.mailfrom=bob@other.test"
+    );
+    let r = one("rsa");
+    assert!(
+        r.starts_with("a.test; dkim=pass header.d=b.test")
+            && r.ends_with("spf=none smtp.mailfrom=bob@b.test; dmarc=pass (p=reject dis=none) header.from=b.test"),
+        "{r}"
+    );
+    // Quarantined: in Junk, not in INBOX.
+    let junk = maildir_messages(&srv.data.join("mailboxes/carol/.Junk"));
+    assert_eq!(junk.len(), 1, "{junk:?}\n{}", srv.log());
+    let quarantined = String::from_utf8(std::fs::read(&junk[0]).unwrap()).unwrap();
+    assert!(
+        quarantined.contains("Subject: in quarantined"),
+        "{quarantined}"
+    );
+    assert!(
+        quarantined
+            .replace("\r\n ", " ")
+            .replace("\r\n\t", " ")
+            .contains("dmarc=fail (p=quarantine dis=quarantine) header.from=sub.q.test"),
+        "{quarantined}"
+    );
+    assert!(
+        srv.log()
+            .contains("refused: the DMARC policy of its From domain"),
+        "{}",
+        srv.log()
+    );
+    let queried = dns.queries.lock().unwrap().clone();
+    assert!(
+        queried
+            .iter()
+            .any(|(n, t)| n == "_dmarc.q.test" && *t == 16),
+        "the organizational domain's record: {queried:?}"
+    );
+    drop(srv);
+
+    // --no-dmarc, and loopback by default: delivered, no DMARC result.
+    for (name, extra) in [
+        ("off", &["--no-dmarc", "--spf-exempt", "none"][..]),
+        ("default", &[][..]),
+    ] {
+        let srv = start(name, extra);
+        let out = send(&srv, "bob@fail.test bob@reject.test spffail");
+        assert_eq!(out.trim(), "spffail 250", "{name}");
+        let r = auth_results(&srv, "carol", "spffail");
+        assert!(r.iter().all(|r| !r.contains("dmarc=")), "{name}: {r:?}");
     }
 }

@@ -41,8 +41,14 @@ mod dkim;
 #[path = "../examples/mailserver/dkim_verify.rs"]
 mod dkim_verify;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/dmarc.rs"]
+mod dmarc;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/spf.rs"]
 mod spf;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/txt.rs"]
+mod txt;
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/driver.rs"]

@@ -133,6 +133,10 @@ pub(crate) struct Config {
     /// off), and the client networks that are not (`--spf-exempt`).
     pub(crate) spf: bool,
     pub(crate) spf_exempt: Vec<(IpAddr, u8)>,
+    /// Whether the DMARC policy (RFC 7489) of incoming mail's From domain
+    /// is checked and applied (`--no-dmarc` turns it off; the clients of
+    /// `spf_exempt` are not checked either).
+    pub(crate) dmarc: bool,
     /// The name this server gives itself in greetings and Received fields.
     pub(crate) hostname: String,
     /// The largest message accepted (SIZE extension), in bytes.
@@ -254,8 +258,14 @@ struct Args {
     /// Do not check the SPF (RFC 7208) of mail from other servers
     #[arg(long)]
     no_spf: bool,
-    /// Client networks whose mail gets no SPF check, comma-separated
-    /// CIDRs, or `none` (default: loopback, 127.0.0.0/8 and ::1)
+    /// Do not check the DMARC policy (RFC 7489) of the From domain of mail
+    /// from other servers (by default a failing message is refused or put
+    /// in Junk, as the domain's policy asks)
+    #[arg(long)]
+    no_dmarc: bool,
+    /// Client networks whose mail gets no SPF and no DMARC check,
+    /// comma-separated CIDRs, or `none` (default: loopback, 127.0.0.0/8
+    /// and ::1)
     #[arg(long, value_name = "CIDR,...", value_parser = parse_networks)]
     spf_exempt: Option<Networks>,
     #[command(flatten)]
@@ -795,6 +805,7 @@ impl Config {
             dkim_verify: true,
             spf: true,
             spf_exempt: default_spf_exempt(),
+            dmarc: true,
             // Filled from the first domain by `check` unless given.
             hostname: String::new(),
             max_size: 35 * 1024 * 1024,
@@ -970,6 +981,7 @@ impl Config {
         self.dkim.extend(a.dkim);
         self.dkim_verify &= !a.no_dkim_verify;
         self.spf &= !a.no_spf;
+        self.dmarc &= !a.no_dmarc;
         if let Some(nets) = a.spf_exempt {
             self.spf_exempt = nets.0;
         }

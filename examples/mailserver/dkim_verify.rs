@@ -34,6 +34,7 @@ use ring::signature::{self, UnparsedPublicKey};
 use sha2::{Digest as _, Sha256};
 
 use crate::dkim::{relaxed_body, relaxed_header};
+use crate::txt::{Lookup, tag, tag_list};
 
 /// The most signatures of one message checked (each may cost a DNS
 /// lookup and a public-key operation).
@@ -90,10 +91,6 @@ pub(crate) struct Outcome {
     pub(crate) b_prefix: String,
 }
 
-/// The TXT records of a name (none when it has none or does not exist),
-/// or why the lookup failed for now.
-pub(crate) type Lookup<'a> = dyn Fn(&str) -> Result<Vec<String>, String> + 'a;
-
 /// `lookup` (given the time it may take) within a budget for all the
 /// lookups of one message: each gets what is left of `budget`, and once it
 /// is spent the next fails at once, a `temperror` for its signature.
@@ -123,46 +120,6 @@ pub(crate) fn verify(msg: &[u8], lookup: &Lookup<'_>, now: u64) -> Vec<Outcome> 
         .take(MAX_SIGNATURES)
         .map(|sig| check(sig, fields, header.body(), lookup, now))
         .collect()
-}
-
-/// A tag list (RFC 6376 §3.2): the tags in order, values with the folding
-/// white space at both ends removed; `None` when it does not parse or a
-/// tag repeats.
-pub(crate) fn tag_list(text: &str) -> Option<Vec<(String, String)>> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for spec in text.split(';') {
-        let spec = spec.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n');
-        if spec.is_empty() {
-            // After a final ";" (allowed); elsewhere skipped as leniently.
-            continue;
-        }
-        let (name, value) = spec.split_once('=')?;
-        let name = name.trim_end_matches([' ', '\t', '\r', '\n']);
-        let mut chars = name.chars();
-        if !chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-            || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return None;
-        }
-        let value = value.trim_matches(|c: char| c == ' ' || c == '\t' || c == '\r' || c == '\n');
-        // VALCHAR is %x21-3A / %x3C-7E, with folding white space between.
-        if value.bytes().any(|b| {
-            !(b == b' ' || b == b'\t' || b == b'\r' || b == b'\n' || (0x21..=0x7e).contains(&b))
-        }) {
-            return None;
-        }
-        if out.iter().any(|(n, _)| n == name) {
-            return None;
-        }
-        out.push((name.to_string(), value.to_string()));
-    }
-    Some(out)
-}
-
-fn tag<'t>(tags: &'t [(String, String)], name: &str) -> Option<&'t str> {
-    tags.iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
 }
 
 /// A value with all white space removed (base64 of `b=`, `bh=`, `p=`).
@@ -523,15 +480,17 @@ fn clean(v: &str) -> String {
 }
 
 /// The `Authentication-Results` field (RFC 8601 §2.2) for the DKIM
-/// `outcomes` (when checked; none: `dkim=none`) and the SPF result (a
-/// `resinfo`, see `crate::spf`), with its CRLF, as `authserv_id` (the
-/// hostname) reports them; empty without either.
+/// `outcomes` (when checked; none: `dkim=none`), the SPF result and the
+/// DMARC results (`resinfo`s, see `crate::spf` and `crate::dmarc`), with
+/// its CRLF, as `authserv_id` (the hostname) reports them; empty without
+/// any.
 pub(crate) fn results_field(
     authserv_id: &str,
     dkim: Option<&[Outcome]>,
     spf: Option<&str>,
+    dmarc: &[String],
 ) -> String {
-    if dkim.is_none() && spf.is_none() {
+    if dkim.is_none() && spf.is_none() && dmarc.is_empty() {
         return String::new();
     }
     let mut value = clean(authserv_id);
@@ -562,7 +521,7 @@ pub(crate) fn results_field(
             }
         }
     }
-    if let Some(s) = spf {
+    for s in spf.into_iter().chain(dmarc.iter().map(String::as_str)) {
         let _ = write!(value, "; {s}");
     }
     let mut out = Vec::new();
@@ -652,19 +611,6 @@ mod tests {
     use proptest::prelude::*;
     use ring::rand::SystemRandom;
     use ring::signature::{Ed25519KeyPair, KeyPair as _};
-
-    #[test]
-    fn tag_lists() {
-        let t = tag_list(" v=1; a=rsa-sha256;\r\n\td=example.net; b=ab\r\n cd ;").unwrap();
-        assert_eq!(tag(&t, "v"), Some("1"));
-        assert_eq!(tag(&t, "d"), Some("example.net"));
-        assert_eq!(tag(&t, "b"), Some("ab\r\n cd"));
-        assert!(tag_list("v=1; v=1").is_none(), "a tag twice");
-        assert!(tag_list("v=1; =x").is_none(), "no name");
-        assert!(tag_list("1v=1").is_none(), "a name starts with a letter");
-        assert!(tag_list("v=1; d").is_none(), "no =");
-        assert!(tag_list("v=1; n=caf\u{e9}").is_none(), "not VALCHAR");
-    }
 
     #[test]
     fn rfc6376_3_4_5_canonicalization_examples() {
@@ -921,7 +867,7 @@ mod tests {
             let lookup = |_: &str| -> Result<Vec<String>, String> { Ok(vec![record.clone(), key.clone()]) };
             let out = verify(msg.as_bytes(), &lookup, 1_000);
             prop_assert_eq!(out.len(), 1);
-            let _ = results_field("mx.test", Some(&out), None);
+            let _ = results_field("mx.test", Some(&out), None, &[]);
             let _ = rsa_public_key(&der);
             let _ = tag_list(&record);
             let _ = without_b(msg.as_bytes());
@@ -937,7 +883,7 @@ mod tests {
             algorithm: "rsa-sha256".into(),
             b_prefix: "AbCd+/12".into(),
         };
-        let f = results_field("mx.example", Some(&[o]), None);
+        let f = results_field("mx.example", Some(&[o]), None, &[]);
         assert!(
             f.starts_with(
                 "Authentication-Results: mx.example; dkim=fail (body hash did not verify)"
@@ -950,18 +896,19 @@ mod tests {
         );
         assert!(f.ends_with("\r\n"));
         assert_eq!(
-            results_field("mx.example", Some(&[]), None),
+            results_field("mx.example", Some(&[]), None, &[]),
             "Authentication-Results: mx.example; dkim=none\r\n"
         );
         assert_eq!(
             results_field(
                 "mx.example",
                 Some(&[]),
-                Some("spf=pass smtp.mailfrom=a@b.test")
+                Some("spf=pass smtp.mailfrom=a@b.test"),
+                &["dmarc=pass (p=reject dis=none) header.from=b.test".into()]
             ),
-            "Authentication-Results: mx.example; dkim=none; spf=pass smtp.mailfrom=a@b.test\r\n"
+            "Authentication-Results: mx.example; dkim=none; spf=pass\r\n smtp.mailfrom=a@b.test; dmarc=pass (p=reject dis=none) header.from=b.test\r\n"
         );
-        assert_eq!(results_field("mx.example", None, None), "");
+        assert_eq!(results_field("mx.example", None, None, &[]), "");
         let msg = b"Authentication-Results: (c) MX.example; dkim=pass\r\nAuthentication-Results: other.example; dkim=pass\r\nSubject: s\r\nAuthentication-Results:mx.example\r\n\t; spf=pass\r\n\r\nbody\r\n";
         let out = rewrite(msg, "mx.example", "X: y\r\n");
         assert_eq!(

@@ -145,17 +145,25 @@ impl Maildirs {
         (self.dir(user).join("tmp").join(&name), name)
     }
 
-    /// Moves a complete, fsynced `tmp` file of `user` into `new/` and fsyncs
-    /// `new/`.
-    pub(crate) fn commit(&self, tmp: &Path, user: &str, name: &str) -> io::Result<PathBuf> {
-        let new_dir = self.dir(user).join("new");
+    /// Moves a complete, fsynced `tmp` file of `user` into `new/` of
+    /// `folder` (a Maildir++ folder directory such as `.Junk`; `""` for
+    /// INBOX) and fsyncs that `new/`.
+    pub(crate) fn commit(
+        &self,
+        tmp: &Path,
+        user: &str,
+        folder: &str,
+        name: &str,
+    ) -> io::Result<PathBuf> {
+        let new_dir = self.dir(user).join(folder).join("new");
         let dest = new_dir.join(name);
         fs::rename(tmp, &dest)?;
         sync_dir(&new_dir)?;
         Ok(dest)
     }
 
-    /// Delivers the already fsynced file `src` to `user` as well: a hard link
+    /// Delivers the already fsynced file `src` to `user`'s `folder` (as in
+    /// [`Self::commit`]) as well: a hard link
     /// into `tmp/`, then a rename into `new/` (a copy when the link fails,
     /// e.g. across file systems) under a fresh name ending in `suffix`.
     /// Does not fsync `new/`: call [`Self::sync_new`].
@@ -163,6 +171,7 @@ impl Maildirs {
         &self,
         src: &Path,
         user: &str,
+        folder: &str,
         host: &str,
         suffix: &str,
     ) -> io::Result<PathBuf> {
@@ -172,14 +181,20 @@ impl Maildirs {
             fs::copy(src, &tmp)?;
             sync_file(&File::open(&tmp)?)?;
         }
-        let dest = self.dir(user).join("new").join(name);
+        let dest = self.dir(user).join(folder).join("new").join(name);
         fs::rename(&tmp, &dest)?;
         Ok(dest)
     }
 
-    /// fsyncs `USER/new`.
-    pub(crate) fn sync_new(&self, user: &str) -> io::Result<()> {
-        sync_dir(&self.dir(user).join("new"))
+    /// fsyncs `USER/FOLDER/new`.
+    pub(crate) fn sync_new(&self, user: &str, folder: &str) -> io::Result<()> {
+        sync_dir(&self.dir(user).join(folder).join("new"))
+    }
+
+    /// Whether `USER/FOLDER` (a Maildir++ folder directory such as
+    /// `.Junk`) can take a delivery.
+    pub(crate) fn has_folder(&self, user: &str, folder: &str) -> bool {
+        self.dir(user).join(folder).join("new").is_dir()
     }
 
     /// The files in `USER/new` and `USER/cur` (for tests and the log).
@@ -230,10 +245,10 @@ mod tests {
         let mut f = create_new(&tmp).unwrap();
         f.write_all(b"Subject: x\r\n\r\nhi\r\n").unwrap();
         f.sync_all().unwrap();
-        let other = md.link_into(&tmp, "u2", "host", ",S=17").unwrap();
+        let other = md.link_into(&tmp, "u2", "", "host", ",S=17").unwrap();
         assert!(other.to_string_lossy().ends_with(",S=17"));
-        md.sync_new("u2").unwrap();
-        let dest = md.commit(&tmp, "u1", &name).unwrap();
+        md.sync_new("u2", "").unwrap();
+        let dest = md.commit(&tmp, "u1", "", &name).unwrap();
         assert!(!tmp.exists());
         assert_eq!(fs::read(&dest).unwrap(), b"Subject: x\r\n\r\nhi\r\n");
         assert_eq!(fs::read(&other).unwrap(), b"Subject: x\r\n\r\nhi\r\n");

@@ -36,6 +36,7 @@ mod config_file;
 mod delivery;
 mod dkim;
 mod dkim_verify;
+mod dmarc;
 mod driver;
 mod hops;
 mod imap_session;
@@ -56,6 +57,7 @@ mod spf;
 mod srs;
 mod store;
 mod tls;
+mod txt;
 mod vacation;
 mod webmail;
 

@@ -234,9 +234,43 @@ pub(crate) struct Session<'a> {
     head: Option<Vec<u8>>,
     /// The DNS lookups of the DKIM and SPF checks, made when first needed.
     resolver: Option<crate::resolve::Resolver>,
-    /// The SPF result of the transaction (`spf=RESULT smtp.mailfrom=...`,
-    /// RFC 8601 §2.7.2), when checked.
-    spf: Option<String>,
+    /// The SPF result of the transaction, when checked.
+    spf: Option<SpfChecked>,
+}
+
+/// The SPF check of a transaction: the result for the
+/// `Authentication-Results` field and for DMARC.
+#[derive(Debug, Clone)]
+struct SpfChecked {
+    /// `spf=RESULT smtp.mailfrom=...` (RFC 8601 §2.7.2).
+    resinfo: String,
+    result: crate::spf::SpfResult,
+    /// The domain checked: of MAIL FROM, or the HELO name for the null
+    /// sender (what DMARC aligns, RFC 7489 §3.1.2).
+    domain: String,
+}
+
+/// What the checks of a message from another server decided (RFC 7489
+/// §6.3 for the DMARC policy of its author domain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Deliver,
+    /// Into each local recipient's Junk folder.
+    Quarantine,
+    /// Refused with 550 5.7.1: nothing stored.
+    Reject,
+}
+
+/// A number from 0 to 99 at random: the DMARC `pct=` sampling (RFC 7489
+/// §6.6.4). From the system's random source; 0 (the policy applies) if
+/// it fails.
+fn percent_roll() -> u8 {
+    use ring::rand::SecureRandom as _;
+    let mut b = [0u8; 4];
+    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
+        return 0;
+    }
+    (u32::from_le_bytes(b) % 100) as u8
 }
 
 /// How much of a message's start [`Session::head`] keeps.
@@ -590,14 +624,10 @@ impl<'a> Session<'a> {
     /// MAIL FROM (or HELO) identity for a client that is not logged in and
     /// not in `--spf-exempt`: the result for the `Authentication-Results`
     /// field, logged. DNS: up to [`crate::spf::DNS_BUDGET`].
-    fn spf_check(&mut self) -> Option<String> {
+    fn spf_check(&mut self) -> Option<SpfChecked> {
         let cfg = &self.shared.store.cfg;
         let ip = self.peer.ip();
-        if !cfg.spf
-            || cfg.sink
-            || self.user.is_some()
-            || crate::config::in_networks(ip, &cfg.spf_exempt)
-        {
+        if !cfg.spf || !self.sender_checked() {
             return None;
         }
         // Nothing is stored without a recipient: nothing to tell.
@@ -632,83 +662,143 @@ impl<'a> Session<'a> {
         };
         let resinfo = format!("spf={} {property}", result.word());
         self.log(&format!("id={} {resinfo} client {ip}", tx.id));
-        Some(resinfo)
+        Some(SpfChecked {
+            resinfo,
+            result,
+            domain,
+        })
     }
 
-    /// The DKIM check (RFC 6376 §6) of a message from another server, told
-    /// in an `Authentication-Results` field (RFC 8601) in front of the
-    /// server's trace fields; and, in any message, the removal of result
-    /// fields that claim to come from this server (RFC 8601 §5). Only a
-    /// message with signatures or such fields (or a header too long to
-    /// tell from `header`, not `whole`) is read back and spooled again;
-    /// a result never refuses a message. An authenticated user's message
-    /// is not checked (it is ours to sign).
+    /// Whether the sender of this session's mail is one the SPF and DMARC
+    /// checks are for: not a user who logged in, not a client of
+    /// `--spf-exempt`, and not `--sink` (nothing stored).
+    fn sender_checked(&self) -> bool {
+        let cfg = &self.shared.store.cfg;
+        !cfg.sink
+            && self.user.is_none()
+            && !crate::config::in_networks(self.peer.ip(), &cfg.spf_exempt)
+    }
+
+    /// The DKIM check (RFC 6376 §6) and the DMARC check (RFC 7489, see
+    /// [`crate::dmarc`]) of a message from another server, told in an
+    /// `Authentication-Results` field (RFC 8601) in front of the server's
+    /// trace fields; and, in any message, the removal of result fields
+    /// that claim to come from this server (RFC 8601 §5). Only a message
+    /// with signatures, such fields, an author domain with a DMARC policy
+    /// (or a header too long to tell from `header`, not `whole`) is read
+    /// back and spooled again. The DMARC policy of a failing author domain
+    /// is the verdict; no other result refuses a message. An authenticated
+    /// user's message is not checked (it is ours to sign).
     fn authentication_results(
         &mut self,
         tx: &Tx,
         inc: &mut Option<Incoming>,
         header: &mailwire::message::HeaderSection<'_>,
         whole: bool,
-    ) -> io::Result<()> {
+    ) -> io::Result<Verdict> {
         use crate::dkim_verify::{
-            DNS_BUDGET, claims_to_be_ours, results_field, rewrite, verify, within_budget,
+            DNS_BUDGET, Verdict as Dkim, claims_to_be_ours, results_field, rewrite, verify,
+            within_budget,
         };
+        use crate::dmarc::{Authenticated, Policy};
         let cfg = &self.shared.store.cfg;
         let check = self.user.is_none() && cfg.dkim_verify;
         let fields = header.fields();
         let signed = check && fields.iter().any(|f| f.is("dkim-signature"));
         let forged = fields.iter().any(|f| claims_to_be_ours(f, &cfg.hostname));
-        if !signed && !forged && whole {
-            return Ok(());
+        let authors = if cfg.dmarc && self.sender_checked() {
+            crate::dmarc::author_domains(header)
+        } else {
+            Vec::new()
+        };
+        if !signed && !forged && whole && authors.is_empty() {
+            return Ok(Verdict::Deliver);
         }
         let Some(old) = inc.take() else {
-            return Ok(());
+            return Ok(Verdict::Deliver);
         };
+        // The DMARC policies and the DKIM keys of one message share one
+        // DNS budget: up to DNS_BUDGET in all. No resolver is made for a
+        // message that needs no lookup (only a forged field to remove).
+        let resolver: Option<&crate::resolve::Resolver> =
+            (check || !authors.is_empty()).then(|| {
+                &*self.resolver.get_or_insert_with(|| {
+                    crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns)
+                })
+            });
+        let lookup = within_budget(
+            |name: &str, left| {
+                resolver
+                    .ok_or("no DNS lookup for this message")?
+                    .txt_within(name, Some(left))
+                    .map_err(|e| e.to_string())
+            },
+            DNS_BUDGET,
+        );
+        let policies = crate::driver::blocking(|| crate::dmarc::policies(&lookup, &authors));
+        if !signed && !forged && whole && policies.is_empty() {
+            *inc = Some(old);
+            return Ok(Verdict::Deliver);
+        }
         let remote_sender = old.remote_sender.clone();
         let content = old.into_content()?;
-        let spf = self.spf.clone();
-        let result = if check {
-            let resolver = self.resolver.get_or_insert_with(|| {
-                crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns)
-            });
-            let outcomes = {
-                let lookup = within_budget(
-                    |name: &str, left| {
-                        resolver
-                            .txt_within(name, Some(left))
-                            .map_err(|e| e.to_string())
-                    },
-                    DNS_BUDGET,
-                );
-                // DNS: up to DNS_BUDGET.
-                crate::driver::blocking(|| verify(&content, &lookup, unix_now()))
-            };
-            // A header too long for `header` that turned out unsigned
-            // gets no DKIM result (as a short unsigned one).
-            let dkim = (!outcomes.is_empty() || signed || forged).then_some(outcomes.as_slice());
-            let f = results_field(&cfg.hostname, dkim, spf.as_deref());
-            if dkim.is_some() {
-                self.log(&format!(
-                    "id={} {}",
-                    tx.id,
-                    f.trim_end().replace("\r\n\t", " ").replace("\r\n ", " ")
-                ));
-            }
-            f
+        let outcomes = if check {
+            crate::driver::blocking(|| verify(&content, &lookup, unix_now()))
         } else {
-            // The SPF result the spool's first field had (removed below
-            // with the other fields that claim to be ours).
-            results_field(&cfg.hostname, None, spf.as_deref())
+            Vec::new()
         };
+        drop(lookup);
+        let passed: Vec<&str> = outcomes
+            .iter()
+            .filter(|o| o.verdict == Dkim::Pass)
+            .map(|o| o.domain.as_str())
+            .collect();
+        let spf = self.spf.as_ref();
+        let evaluations = crate::dmarc::evaluate(
+            &policies,
+            Authenticated {
+                spf: spf.map(|s| (s.result, s.domain.as_str())),
+                dkim: &passed,
+            },
+            percent_roll(),
+        );
+        let dmarc: Vec<String> = evaluations.iter().map(|e| e.resinfo()).collect();
+        // `dkim=none` for an unsigned message read back for a forged field
+        // or for DMARC; a header too long for `header` that turned out
+        // unsigned gets no DKIM result (as a short unsigned one).
+        let dkim = (check && (!outcomes.is_empty() || signed || forged || !policies.is_empty()))
+            .then_some(outcomes.as_slice());
+        let result = results_field(&cfg.hostname, dkim, spf.map(|s| s.resinfo.as_str()), &dmarc);
+        if dkim.is_some() || !dmarc.is_empty() {
+            self.log(&format!(
+                "id={} {}",
+                tx.id,
+                result
+                    .trim_end()
+                    .replace("\r\n\t", " ")
+                    .replace("\r\n ", " ")
+            ));
+        }
         if forged {
             self.log(&format!(
                 "id={} removed a forged Authentication-Results field",
                 tx.id
             ));
         }
-        let new = rewrite(&content, &cfg.hostname, &result);
-        *inc = Some(self.respool(tx, remote_sender, &new)?);
-        Ok(())
+        let verdict = match crate::dmarc::disposition(&evaluations) {
+            Policy::Reject => Verdict::Reject,
+            Policy::Quarantine => Verdict::Quarantine,
+            Policy::None => Verdict::Deliver,
+        };
+        if verdict == Verdict::Reject {
+            // Read back and removed: nothing of it is stored.
+            return Ok(verdict);
+        }
+        let new = rewrite(&content, &self.shared.store.cfg.hostname, &result);
+        let mut again = self.respool(tx, remote_sender, &new)?;
+        again.junk = verdict == Verdict::Quarantine;
+        *inc = Some(again);
+        Ok(verdict)
     }
 
     /// The success notices (RFC 3461 NOTIFY=SUCCESS, action "delivered")
@@ -1082,7 +1172,8 @@ impl Handler<Server> for Session<'_> {
                         let spf = crate::dkim_verify::results_field(
                             &self.shared.store.cfg.hostname,
                             None,
-                            self.spf.as_deref(),
+                            self.spf.as_ref().map(|s| s.resinfo.as_str()),
+                            &[],
                         );
                         spf + &delivered
                             + &received_field(
@@ -1195,9 +1286,27 @@ impl Handler<Server> for Session<'_> {
                     .is_some_and(|h| h.len() < HEAD || h.ends_with(b"\r\n\r\n"));
                 if let (Some(tx), Some(header)) = (tx.as_ref(), header.as_ref())
                     && self.data_error.is_none()
-                    && let Err(e) = self.authentication_results(tx, &mut inc, header, whole)
                 {
-                    self.data_error = Some(e);
+                    match self.authentication_results(tx, &mut inc, header, whole) {
+                        Ok(Verdict::Reject) => {
+                            self.log(&format!(
+                                "id={} refused: the DMARC policy of its From domain",
+                                tx.id
+                            ));
+                            self.in_tx = false;
+                            let _ = m.reply(
+                                handle,
+                                reply(
+                                    550,
+                                    (5, 7, 1),
+                                    "Rejected by the DMARC policy of the From domain",
+                                ),
+                            );
+                            return Ok(());
+                        }
+                        Ok(_) => {}
+                        Err(e) => self.data_error = Some(e),
+                    }
                 }
                 if self.user.is_some() {
                     if let (Some(tx), Some(header)) = (tx.as_mut(), header.as_ref()) {

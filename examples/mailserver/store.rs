@@ -152,6 +152,9 @@ pub(crate) struct Incoming {
     pub(crate) rcpt_dsn: std::collections::BTreeMap<String, crate::bounce::RcptRequest>,
     /// MT-PRIORITY (RFC 6710) for the queued copy.
     pub(crate) priority: Option<mailwire::smtp::Priority>,
+    /// Local copies go to the recipients' Junk folder (a DMARC
+    /// quarantine), where it exists; INBOX otherwise.
+    pub(crate) junk: bool,
 }
 
 impl std::fmt::Debug for Incoming {
@@ -244,6 +247,7 @@ impl Store {
             dsn: Default::default(),
             rcpt_dsn: Default::default(),
             priority: None,
+            junk: false,
         };
         inc.write(prefix)?;
         Ok(inc)
@@ -321,6 +325,7 @@ impl Incoming {
             dsn,
             rcpt_dsn,
             priority,
+            junk,
             ..
         } = self;
         // The Maildir name carries the sizes (Dovecot's `,S=` and `,W=`),
@@ -384,25 +389,41 @@ impl Incoming {
                             others.push(u);
                         }
                     }
+                    let folder = |u: &str| {
+                        if junk && store.maildirs.has_folder(u, JUNK) {
+                            JUNK
+                        } else {
+                            ""
+                        }
+                    };
                     for u in &others {
                         stored.local.push(store.maildirs.link_into(
                             &path,
                             u,
+                            folder(u),
                             &store.cfg.hostname,
                             &sizes,
                         )?);
                     }
                     for u in &others {
-                        store.maildirs.sync_new(u)?;
+                        store.maildirs.sync_new(u, folder(u))?;
                     }
                     stored.local.push(store.maildirs.commit(
                         &path,
                         &user,
+                        folder(&user),
                         &format!("{name}{sizes}"),
                     )?);
-                    // IMAP sessions (IDLE) of these accounts look now.
+                    // IMAP sessions (IDLE) of these folders look now (the
+                    // folder's directory as the store names it: INBOX is
+                    // the account's root, without a final separator).
                     for u in others.iter().copied().chain([user.as_str()]) {
-                        store.mail.delivered(&store.mail.user_root(u));
+                        let root = store.mail.user_root(u);
+                        let dir = match folder(u) {
+                            "" => root,
+                            f => root.join(f),
+                        };
+                        store.mail.delivered(&dir);
                     }
                     Ok(())
                 })();
@@ -415,6 +436,9 @@ impl Incoming {
         Ok(stored)
     }
 }
+
+/// The Maildir++ directory of the Junk folder (see [`crate::mailstore`]).
+const JUNK: &str = ".Junk";
 
 /// Reads a file, for tests and bounces.
 #[allow(dead_code)]
@@ -510,6 +534,37 @@ mod tests {
                 .next()
                 .is_none()
         );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A quarantined message (DMARC) goes to each account's Junk folder,
+    /// or to INBOX where the account deleted its Junk folder; the queued
+    /// copy is the same.
+    #[test]
+    fn quarantine_goes_to_junk() {
+        let (s, dir) = store(&["--user", "a:1", "--user", "b:2", "--user", "c:3"]);
+        fs::remove_dir_all(dir.join("mailboxes/c/.Junk")).unwrap();
+        let rcpts = vec![
+            ("a@localhost".to_string(), Dest::Local("a".into())),
+            ("b@localhost".to_string(), Dest::Local("b".into())),
+            ("c@localhost".to_string(), Dest::Local("c".into())),
+            ("z@remote.test".to_string(), Dest::Remote),
+        ];
+        let mut inc = s.begin("Q9".into(), "s@x.test", rcpts, b"").unwrap();
+        inc.junk = true;
+        inc.write(b"Subject: t\r\n\r\nbody\r\n").unwrap();
+        let st = inc.commit(&s).unwrap();
+        let mut places: Vec<String> = st
+            .local
+            .iter()
+            .map(|p| {
+                let p = p.strip_prefix(dir.join("mailboxes")).unwrap();
+                p.parent().unwrap().display().to_string()
+            })
+            .collect();
+        places.sort();
+        assert_eq!(places, ["a/.Junk/new", "b/.Junk/new", "c/new"]);
+        assert_eq!(st.queued, 1);
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -1,6 +1,7 @@
 //! The sender checks the server made of a message, for the message view:
 //! the results of its own `Authentication-Results` field (RFC 8601; the
-//! DKIM and SPF checks of `dkim_verify.rs` and `spf.rs`).
+//! DKIM, SPF and DMARC checks of `dkim_verify.rs`, `spf.rs` and
+//! `dmarc.rs`).
 //!
 //! Only the topmost field whose authserv-id is this server's hostname
 //! counts: the server removes fields that claim its name from every
@@ -16,9 +17,9 @@ use mailwire::message::HeaderSection;
 use super::pages::esc;
 use crate::dkim_verify::{claims_to_be_ours, without_comments};
 
-/// One result: the method (`dkim`, `spf`), its result (`pass`, `fail`,
-/// ...) and what it is about (the signing domain, the MAIL FROM address
-/// or the HELO name), when given.
+/// One result: the method (`dkim`, `spf`, `dmarc`), its result (`pass`,
+/// `fail`, ...) and what it is about (the signing domain, the MAIL FROM
+/// address or the HELO name, the From domain), when given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SenderCheck {
     pub(crate) method: String,
@@ -127,6 +128,7 @@ fn parse(value: &str) -> Vec<SenderCheck> {
             let wanted: &[&str] = match method.as_str() {
                 "dkim" => &["header.d", "header.i"],
                 "spf" => &["smtp.mailfrom", "smtp.helo"],
+                "dmarc" => &["header.from"],
                 _ => &[],
             };
             let about = words
@@ -191,6 +193,18 @@ mod tests {
                 "mx.example"
             ),
             [check("spf", "pass", Some("h.test"))]
+        );
+        assert_eq!(
+            sender_checks(
+                &msg(&[field(
+                    "mx.example; spf=pass smtp.mailfrom=a@x.b.test; dmarc=pass (p=reject dis=none) header.from=b.test"
+                )]),
+                "mx.example"
+            ),
+            [
+                check("spf", "pass", Some("a@x.b.test")),
+                check("dmarc", "pass", Some("b.test"))
+            ]
         );
     }
 
