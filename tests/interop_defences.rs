@@ -816,3 +816,130 @@ fn config_file_accounts_from_passwd() {
     assert!(p.pop("STAT").starts_with("+OK 1 "));
     p.pop("QUIT");
 }
+
+/// DNS blocklists (RFC 5782, `--dnsbl`) against a local DNS responder:
+/// a client the list has (answer 127.0.0.2) gets `554 5.7.1` for each
+/// recipient but postmaster, whose mail is delivered; an answer outside
+/// the listing codes (127.255.255.254: a list refusing the query) and an
+/// address the list does not have are served; a list that does not answer
+/// blocks nobody; a user who logged in is not looked up; each client is
+/// looked up once per session.
+#[test]
+#[ignore = "interop: starts the mailserver and a DNS responder"]
+fn dnsbl_listed_clients_are_refused() {
+    use common::dns::{Rr, TinyDns};
+    let mut records = std::collections::HashMap::new();
+    records.insert(
+        ("2.9.0.127.bl.test".to_string(), 1),
+        vec![Rr::A([127, 0, 0, 2])],
+    );
+    records.insert(
+        ("3.9.0.127.bl.test".to_string(), 1),
+        vec![Rr::A([127, 255, 255, 254])],
+    );
+    let dns = TinyDns::start(records);
+    let dns_addr = dns.addr.to_string();
+    // Bound, never read: a list whose server does not answer.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dir = scratch("dnsbl");
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &[
+            "--user",
+            "demo:pw",
+            "--dns",
+            &dns_addr,
+            "--spf-exempt",
+            "none",
+            "--dnsbl",
+            "bl.test",
+        ],
+    );
+    let smtp = srv.smtp();
+    let c = Connector::new();
+    let session = |src: IpAddr| {
+        let mut cl = Client::new(c.connect(src, smtp).unwrap());
+        assert!(cl.reply().starts_with("220 "));
+        assert!(cl.cmd("EHLO client.test").starts_with("250"));
+        assert!(cl.cmd("MAIL FROM:<a@client.test>").starts_with("250"));
+        cl
+    };
+
+    let mut cl = session(lo(9, 2));
+    let r = cl.cmd("RCPT TO:<demo@localhost>");
+    assert!(
+        r.starts_with("554 5.7.1 ") && r.contains("[127.0.9.2] blocked using bl.test"),
+        "{r}"
+    );
+    assert!(cl.cmd("RCPT TO:<demo@localhost>").starts_with("554 5.7.1"));
+    assert!(cl.cmd("RCPT TO:<Postmaster>").starts_with("250"));
+    assert!(cl.cmd("DATA").starts_with("354"));
+    let r = cl.cmd("Subject: to postmaster\r\n\r\nhello\r\n.");
+    assert!(r.starts_with("250"), "{r}");
+    cl.cmd("QUIT");
+    srv.wait_one("demo", Duration::from_secs(5), "postmaster's mail");
+    let looked_up = |name: &str| {
+        dns.queries
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(n, t)| n == name && *t == 1)
+            .count()
+    };
+    assert_eq!(looked_up("2.9.0.127.bl.test"), 1, "once per session");
+
+    for src in [lo(9, 3), lo(9, 4)] {
+        let mut cl = session(src);
+        let r = cl.cmd("RCPT TO:<demo@localhost>");
+        assert!(r.starts_with("250"), "{src}: {r}");
+        cl.cmd("QUIT");
+    }
+    assert!(
+        srv.log()
+            .contains("dnsbl: client 127.0.9.2 listed by bl.test (127.0.0.2)"),
+        "{}",
+        srv.log()
+    );
+
+    // Logged in: not looked up.
+    let sub = srv.submission();
+    let mut cl = Client::new(c.connect(lo(9, 2), sub).unwrap());
+    cl.reply();
+    cl.cmd("EHLO client.test");
+    assert!(
+        cl.cmd(&format!("AUTH PLAIN {}", plain("demo", "pw")))
+            .starts_with("235")
+    );
+    assert!(cl.cmd("MAIL FROM:<demo@localhost>").starts_with("250"));
+    assert!(cl.cmd("RCPT TO:<demo@localhost>").starts_with("250"));
+    cl.cmd("QUIT");
+    assert_eq!(looked_up("2.9.0.127.bl.test"), 1, "not for a user");
+    drop(srv);
+
+    // A list that does not answer: served, after its time at most.
+    let srv = MailServer::start(
+        &dir.join("data-silent"),
+        &[
+            "--user",
+            "demo:pw",
+            "--dns",
+            &silent.local_addr().unwrap().to_string(),
+            "--spf-exempt",
+            "none",
+            "--no-spf",
+            "--no-dmarc",
+            "--dnsbl",
+            "bl.test",
+        ],
+    );
+    let smtp = srv.smtp();
+    let mut cl = Client::new(c.connect(lo(9, 2), smtp).unwrap());
+    cl.reply();
+    cl.cmd("EHLO client.test");
+    cl.cmd("MAIL FROM:<a@client.test>");
+    let t = Instant::now();
+    let r = cl.cmd("RCPT TO:<demo@localhost>");
+    assert!(r.starts_with("250"), "{r}");
+    assert!(t.elapsed() < Duration::from_secs(8), "{:?}", t.elapsed());
+    assert!(srv.log().contains("dnsbl: lookup failed"), "{}", srv.log());
+}

@@ -44,6 +44,9 @@ mod dkim_verify;
 #[path = "../examples/mailserver/dmarc.rs"]
 mod dmarc;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/dnsbl.rs"]
+mod dnsbl;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/spf.rs"]
 mod spf;
 #[allow(dead_code, unreachable_pub)]

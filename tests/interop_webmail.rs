@@ -52,11 +52,16 @@ fn run_script(script: &str) {
     let data = scratch("webmail");
     // The scripts send from sender@example.org; its SPF record (from a
     // local DNS responder) passes 127.0.0.1, which is checked here
-    // (`--spf-exempt none`), so the message view has results to show.
+    // (`--spf-exempt none`), and its DMARC policy passes mail From
+    // example.org on that, so the message view has results to show.
     let mut records = std::collections::HashMap::new();
     records.insert(
         ("example.org".to_string(), 16),
         vec![common::dns::Rr::Txt("v=spf1 ip4:127.0.0.0/8 -all")],
+    );
+    records.insert(
+        ("_dmarc.example.org".to_string(), 16),
+        vec![common::dns::Rr::Txt("v=DMARC1; p=reject")],
     );
     let dns = common::dns::TinyDns::start(records);
     let dns_addr = dns.addr.to_string();

@@ -137,6 +137,10 @@ pub(crate) struct Config {
     /// is checked and applied (`--no-dmarc` turns it off; the clients of
     /// `spf_exempt` are not checked either).
     pub(crate) dmarc: bool,
+    /// DNS blocklists (RFC 5782) the addresses of clients that are not
+    /// checked are looked up in (`--dnsbl`, `dnsbl = [...]`); none by
+    /// default.
+    pub(crate) dnsbl: Vec<crate::dnsbl::Dnsbl>,
     /// The name this server gives itself in greetings and Received fields.
     pub(crate) hostname: String,
     /// The largest message accepted (SIZE extension), in bytes.
@@ -454,6 +458,12 @@ struct DefenceArgs {
     /// Transactions per connection [default: 100]
     #[arg(long, value_name = "N")]
     max_transactions: Option<u32>,
+    /// Refuse mail (554 5.7.1, postmaster excepted) from clients whose
+    /// address this DNS blocklist (RFC 5782) lists: an answer from
+    /// 127.0.0.2 to 127.0.0.255, or one of CODES; repeatable. Clients of
+    /// --spf-exempt and users who logged in are not looked up
+    #[arg(long = "dnsbl", value_name = "ZONE[=CODE,...]", value_parser = crate::dnsbl::Dnsbl::parse)]
+    dnsbl: Vec<crate::dnsbl::Dnsbl>,
 }
 
 /// A `--retry` list: its own type, because clap reads an `Option<Vec<_>>`
@@ -806,6 +816,7 @@ impl Config {
             spf: true,
             spf_exempt: default_spf_exempt(),
             dmarc: true,
+            dnsbl: Vec::new(),
             // Filled from the first domain by `check` unless given.
             hostname: String::new(),
             max_size: 35 * 1024 * 1024,
@@ -943,6 +954,11 @@ impl Config {
             self.dkim
                 .push(crate::dkim::parse_conf(d).map_err(|e| ConfigError(format!("dkim: {e}")))?);
         }
+        for z in &f.dnsbl {
+            self.dnsbl.push(
+                crate::dnsbl::Dnsbl::parse(z).map_err(|e| ConfigError(format!("dnsbl: {e}")))?,
+            );
+        }
         Ok(())
     }
 
@@ -1027,6 +1043,7 @@ impl Config {
         set(&mut self.runner.workers, d.queue_workers);
         set(&mut self.runner.per_destination, d.max_per_destination);
         let x = a.defences;
+        self.dnsbl.extend(x.dnsbl);
         set(&mut self.limits.max_total, x.max_connections);
         set(&mut self.connections, x.connections);
         set(&mut self.limits.max_per_address, x.max_per_address);
@@ -1332,6 +1349,11 @@ mod tests {
         ] {
             assert!(Config::parse(["--public-url", bad]).is_err(), "{bad}");
         }
+        assert!(run(&[]).dnsbl.is_empty());
+        let c = run(&["--dnsbl", "bl.a.test", "--dnsbl", "bl.b.test=127.0.0.4"]);
+        assert_eq!(c.dnsbl.len(), 2);
+        assert_eq!(c.dnsbl[1].zone, "bl.b.test");
+        assert!(Config::parse(["--dnsbl", "bl.a.test=x"]).is_err());
         let c = run(&["--dkim", "a.test:s1:/k1", "--dkim", "b.test:s2:/k2"]);
         assert_eq!(c.dkim.len(), 2);
         assert_eq!(c.dkim[1].selector, "s2");
@@ -1382,6 +1404,7 @@ hostname = "mx.example.org"
 domains = ["example.org", "example.net"]
 public_url = "https://mail.example.org"
 dkim = ["example.org:s1:/etc/dkim.pem"]
+dnsbl = ["bl.example.net=127.0.0.4"]
 [listen]
 smtp = "127.0.0.1:25"
 pop3 = false
@@ -1422,6 +1445,10 @@ file = "/srv/team"
         assert_eq!(c.lists["team@example.org"].file, PathBuf::from("/srv/team"));
         assert_eq!(c.public_url.as_deref(), Some("https://mail.example.org"));
         assert_eq!(c.dkim[0].key, PathBuf::from("/etc/dkim.pem"));
+        assert_eq!(
+            c.dnsbl,
+            [crate::dnsbl::Dnsbl::parse("bl.example.net=127.0.0.4").unwrap()]
+        );
 
         // Options override the file; --domain replaces its domains; --user
         // replaces an account of the same name.

@@ -24,8 +24,8 @@
 //! ```
 //!
 //! Top-level keys also include `public_url = "https://mail.example.org"`
-//! (`--public-url`) and `dkim = ["example.org:sel1:/etc/mail/dkim.pem"]`
-//! (`--dkim`).
+//! (`--public-url`), `dkim = ["example.org:sel1:/etc/mail/dkim.pem"]`
+//! (`--dkim`) and `dnsbl = ["zen.spamhaus.org"]` (`--dnsbl`).
 //!
 //! Passwords are never in the file, only SCRAM-SHA-256 keys
 //! ([`crate::accounts`]).
@@ -164,6 +164,9 @@ pub(crate) struct File {
     /// `DOMAIN:SELECTOR:KEYFILE` strings, as `--dkim`.
     #[serde(default)]
     pub(crate) dkim: Vec<String>,
+    /// `ZONE[=CODE,...]` strings, as `--dnsbl`.
+    #[serde(default)]
+    pub(crate) dnsbl: Vec<String>,
 }
 
 /// Reads and parses the file.

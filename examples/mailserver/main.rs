@@ -37,6 +37,7 @@ mod delivery;
 mod dkim;
 mod dkim_verify;
 mod dmarc;
+mod dnsbl;
 mod driver;
 mod hops;
 mod imap_session;

@@ -236,6 +236,9 @@ pub(crate) struct Session<'a> {
     resolver: Option<crate::resolve::Resolver>,
     /// The SPF result of the transaction, when checked.
     spf: Option<SpfChecked>,
+    /// Whether a `--dnsbl` list has the client (the list and its answer),
+    /// once looked up (at the session's first recipient).
+    dnsbl: Option<Option<(String, std::net::Ipv4Addr)>>,
 }
 
 /// The SPF check of a transaction: the result for the
@@ -368,6 +371,7 @@ impl<'a> Session<'a> {
             head: None,
             resolver: None,
             spf: None,
+            dnsbl: None,
         }
     }
 
@@ -669,8 +673,49 @@ impl<'a> Session<'a> {
         })
     }
 
-    /// Whether the sender of this session's mail is one the SPF and DMARC
-    /// checks are for: not a user who logged in, not a client of
+    /// The refusal of recipient `addr` for a client a `--dnsbl` list has
+    /// (RFC 5782, see [`crate::dnsbl`]): looked up at the session's first
+    /// recipient, for clients the checks are for. Postmaster is never
+    /// refused (RFC 5321 §4.5.1), so a listed sender can still reach a
+    /// person. DNS: up to [`crate::dnsbl::DNS_BUDGET`], once a session.
+    fn dnsbl_refusal(&mut self, addr: &str) -> Option<Reply<'static>> {
+        let cfg = &self.shared.store.cfg;
+        if cfg.dnsbl.is_empty()
+            || !self.sender_checked()
+            || addr
+                .rsplit_once('@')
+                .is_some_and(|(local, _)| local.eq_ignore_ascii_case("postmaster"))
+        {
+            return None;
+        }
+        let ip = self.peer.ip();
+        if self.dnsbl.is_none() {
+            let resolver = self.resolver.get_or_insert_with(|| {
+                crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns)
+            });
+            let dns = crate::resolve::SpfDns {
+                resolver,
+                deadline: std::time::Instant::now() + crate::dnsbl::DNS_BUDGET,
+            };
+            let found = crate::driver::blocking(|| crate::dnsbl::check(&dns, ip, &cfg.dnsbl));
+            for f in &found.failed {
+                self.log(&format!("dnsbl: lookup failed, not counted: {f}"));
+            }
+            if let Some((zone, code)) = &found.listed {
+                self.log(&format!("dnsbl: client {ip} listed by {zone} ({code})"));
+            }
+            self.dnsbl = Some(found.listed);
+        }
+        let (zone, _) = self.dnsbl.as_ref()?.as_ref()?;
+        Some(reply(
+            554,
+            (5, 7, 1),
+            &format!("Service unavailable; client [{ip}] blocked using {zone}"),
+        ))
+    }
+
+    /// Whether the sender of this session's mail is one the SPF, DMARC and
+    /// DNSBL checks are for: not a user who logged in, not a client of
     /// `--spf-exempt`, and not `--sink` (nothing stored).
     fn sender_checked(&self) -> bool {
         let cfg = &self.shared.store.cfg;
@@ -1072,6 +1117,11 @@ impl Handler<Server> for Session<'_> {
                     }
                     ForwardPath::Mailbox(mb) => mb.to_string(),
                 };
+                if let Some(rep) = self.dnsbl_refusal(&addr) {
+                    self.log(&format!("RCPT <{addr}> refused: {}", rep.text()));
+                    self.refuse_rcpt(m, handle, rep);
+                    return Ok(());
+                }
                 if let Some((list, role)) =
                     crate::list::classify(&self.shared.store.cfg.lists, &addr)
                 {

@@ -425,14 +425,20 @@ fn ip_dotted(ip: IpAddr) -> String {
     }
 }
 
+/// `ip`'s octets (IPv4) or nibbles (IPv6) in reverse order, dotted: the
+/// form names under `in-addr.arpa` and `ip6.arpa` and DNS blocklists
+/// (RFC 5782 §2) use.
+pub(crate) fn reversed(ip: IpAddr) -> String {
+    let d = ip_dotted(ip);
+    d.split('.').rev().collect::<Vec<&str>>().join(".")
+}
+
 /// The name of `ip` under `in-addr.arpa` or `ip6.arpa`: the PTR lookup
 /// of `ptr` (§5.5).
 fn reverse_name(ip: IpAddr) -> String {
-    let d = ip_dotted(ip);
-    let rev: Vec<&str> = d.split('.').rev().collect();
     match ip {
-        IpAddr::V4(_) => format!("{}.in-addr.arpa", rev.join(".")),
-        IpAddr::V6(_) => format!("{}.ip6.arpa", rev.join(".")),
+        IpAddr::V4(_) => format!("{}.in-addr.arpa", reversed(ip)),
+        IpAddr::V6(_) => format!("{}.ip6.arpa", reversed(ip)),
     }
 }
 

@@ -48,7 +48,8 @@ def test(browser):
     page.wait_for_url("**/msg?*")
     checks = page.locator("dd.checks")
     check(checks.count() == 1 and "SPF pass" in checks.inner_text()
-          and checks.locator(".check-pass").count() == 1, "the server's SPF result is shown")
+          and "DMARC pass (example.org)" in checks.inner_text()
+          and checks.locator(".check-pass").count() == 2, "the server's SPF and DMARC results are shown")
     page.goto(URL + "/mail")
     check("unread" not in (page.locator("#list tr", has_text="Lunch on Friday?").get_attribute("class") or ""),
           "a message read is no longer shown unread")
