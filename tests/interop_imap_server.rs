@@ -1820,3 +1820,84 @@ fn utf8_accept_with_imaplib() {
         "{folder:?}"
     );
 }
+
+/// QUOTA (RFC 9208) with `--quota 10K`, through imaplib and smtplib.
+const QUOTA: &str = r#"
+import imaplib, smtplib, sys
+smtp_port, imap_port = int(sys.argv[1]), int(sys.argv[2])
+imaplib.Commands.setdefault("MOVE", ("SELECTED",))
+
+def msg(n, subject):
+    return (b"From: a@example.com\r\nSubject: " + subject + b"\r\n\r\n" + b"x" * n + b"\r\n")
+
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("demo", "demo")
+M._get_capabilities()
+assert "QUOTA" in M.capabilities and "QUOTA=RES-STORAGE" in M.capabilities, M.capabilities
+typ, data = M.getquotaroot("INBOX")
+assert typ == "OK", data
+roots, quotas = data
+assert roots == [b'INBOX ""'], roots
+assert quotas == [b'"" (STORAGE 0 10)'], quotas
+typ, data = M.append("INBOX", None, None, msg(6000, b"first"))
+assert typ == "OK", data
+typ, data = M.getquota('""')
+assert typ == "OK" and data == [b'"" (STORAGE 6 10)'], data
+# Past the quota: APPEND and COPY refused; MOVE takes no more room.
+typ, data = M.append("Archive", None, None, msg(6000, b"second"))
+assert typ == "NO" and data[0].startswith(b"[OVERQUOTA]"), (typ, data)
+M.select("INBOX")
+typ, data = M.copy("1", "Archive")
+assert typ == "NO" and data[0].startswith(b"[OVERQUOTA]"), (typ, data)
+typ, data = M._simple_command("MOVE", "1", "Archive")
+assert typ == "OK", data
+typ, data = M.getquotaroot("Archive")
+assert typ == "OK" and data[1] == [b'"" (STORAGE 6 10)'], data
+typ, data = M.getquota('"other"')
+assert typ == "NO", data
+typ, data = M.setquota('""', "(STORAGE 100)")
+assert typ == "NO" and data[0].startswith(b"[NOPERM]"), (typ, data)
+# SMTP: taken while under the quota (even past it), then 452 4.2.2.
+S = smtplib.SMTP("127.0.0.1", smtp_port)
+S.sendmail("a@example.com", ["demo@localhost"], msg(5000, b"third"))
+try:
+    S.sendmail("a@example.com", ["demo@localhost"], msg(10, b"fourth"))
+    raise AssertionError("a full mailbox took mail")
+except smtplib.SMTPRecipientsRefused as e:
+    code, text = e.recipients["demo@localhost"]
+    assert code == 452 and text.startswith(b"4.2.2 "), (code, text)
+S.quit()
+# The delivered copy carries the server's trace fields too.
+typ, data = M.getquota('""')
+used = int(data[0].split()[2])
+assert typ == "OK" and 11 <= used <= 13 and data[0].endswith(b" 10)"), data
+M.logout()
+print("ok")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3 (imaplib, smtplib); starts the mailserver"]
+fn quota_with_imaplib_and_smtplib() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("imap-quota");
+    let srv = MailServer::start(&dir, &["--quota", "10K"]).owning(dir);
+    let out = python_on(QUOTA, &srv);
+    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
+    // Without --quota: not offered.
+    let dir = scratch("imap-no-quota");
+    let srv = MailServer::start(&dir, &[]).owning(dir);
+    let out = python_on(
+        r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]))
+M.login("demo", "demo")
+M._get_capabilities()
+assert not any(c.startswith("QUOTA") for c in M.capabilities), M.capabilities
+print("ok")
+"#,
+        &srv,
+    );
+    assert!(out.ends_with("ok\n"), "{out}");
+}

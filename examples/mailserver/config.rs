@@ -145,6 +145,9 @@ pub(crate) struct Config {
     pub(crate) hostname: String,
     /// The largest message accepted (SIZE extension), in bytes.
     pub(crate) max_size: usize,
+    /// The storage each account may use, in bytes, all folders together
+    /// (`--quota`; IMAP QUOTA, RFC 9208); none: no limit.
+    pub(crate) quota: Option<u64>,
     /// The port used for MX and A/AAAA hosts (25 in real life).
     pub(crate) mx_port: u16,
     /// A DNS server to ask instead of the system's resolv.conf.
@@ -368,6 +371,10 @@ struct PortArgs {
     /// The largest message accepted, in bytes [default: 36700160]
     #[arg(long, value_name = "BYTES")]
     max_size: Option<usize>,
+    /// The storage each account may use, all folders together, e.g. 500M
+    /// or 2G (K, M, G: 1024-based) [default: no limit]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    quota: Option<u64>,
 }
 
 /// Outbound mail and the queue.
@@ -498,6 +505,25 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, ConfigError> {
         "d" => secs(86400),
         _ => err(format!("bad duration {s:?}: unknown unit {unit:?}")),
     }
+}
+
+/// Parses a size such as `500M`: a number of bytes, or of KiB, MiB or
+/// GiB with the suffix `K`, `M` or `G` (either case).
+pub(crate) fn parse_size(s: &str) -> Result<u64, ConfigError> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        _ => return err(format!("bad size {s:?}: the units are K, M and G")),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1 << shift))
+        .ok_or_else(|| ConfigError(format!("bad size {s:?}: expected a number")))
 }
 
 /// Parses a comma-separated retry list such as `1m,5m,15m`.
@@ -820,6 +846,7 @@ impl Config {
             // Filled from the first domain by `check` unless given.
             hostname: String::new(),
             max_size: 35 * 1024 * 1024,
+            quota: None,
             mx_port: 25,
             dns: None,
             limits: ConnLimits::default(),
@@ -891,6 +918,9 @@ impl Config {
             }
         }
         set(&mut self.max_size, f.max_size);
+        if let Some(q) = &f.quota {
+            self.quota = Some(parse_size(q)?);
+        }
         set(&mut self.mx_port, f.mx_port);
         self.dns = f.dns.or(self.dns);
         let l = &f.limits;
@@ -1025,6 +1055,7 @@ impl Config {
         self.allow_plaintext_auth |= p.allow_plaintext_auth;
         self.sink |= p.sink;
         set(&mut self.max_size, p.max_size);
+        self.quota = p.quota.or(self.quota);
         let d = a.delivery;
         self.routes.extend(d.routes);
         set(&mut self.retry, d.retry.map(|r| r.0));
@@ -1350,6 +1381,14 @@ mod tests {
             assert!(Config::parse(["--public-url", bad]).is_err(), "{bad}");
         }
         assert!(run(&[]).dnsbl.is_empty());
+        assert_eq!(run(&[]).quota, None);
+        assert_eq!(run(&["--quota", "500M"]).quota, Some(500 << 20));
+        for (given, bytes) in [("0", 0), ("2g", 2 << 30), ("12K", 12 << 10), ("77", 77)] {
+            assert_eq!(parse_size(given).unwrap(), bytes, "{given}");
+        }
+        for bad in ["", "M", "5T", "1.5G", "99999999999G"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
         let c = run(&["--dnsbl", "bl.a.test", "--dnsbl", "bl.b.test=127.0.0.4"]);
         assert_eq!(c.dnsbl.len(), 2);
         assert_eq!(c.dnsbl[1].zone, "bl.b.test");
@@ -1405,6 +1444,7 @@ domains = ["example.org", "example.net"]
 public_url = "https://mail.example.org"
 dkim = ["example.org:s1:/etc/dkim.pem"]
 dnsbl = ["bl.example.net=127.0.0.4"]
+quota = "1G"
 [listen]
 smtp = "127.0.0.1:25"
 pop3 = false

@@ -144,6 +144,8 @@ pub(crate) struct File {
     /// As `--delay-warning`.
     pub(crate) delay_warning: Option<String>,
     pub(crate) max_size: Option<usize>,
+    /// As `--quota`, e.g. `"500M"`.
+    pub(crate) quota: Option<String>,
     pub(crate) mx_port: Option<u16>,
     pub(crate) dns: Option<SocketAddr>,
     #[serde(default)]

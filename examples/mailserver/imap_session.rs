@@ -25,8 +25,11 @@
 //!   `BINARY[]` streams from the file like `BODY[]`, as a `literal8` only
 //!   when the message holds NUL, which `BODY[]` sends as 0x80 like Dovecot; `BINARY[part]` is decoded by the kit in
 //!   memory, at most `--max-size`; APPEND takes `~{n}`), MULTIAPPEND
-//!   (RFC 3502: the messages of one APPEND are added at once). Not offered:
-//!   QUOTA, METADATA.
+//!   (RFC 3502: the messages of one APPEND are added at once), QUOTA and
+//!   QUOTA=RES-STORAGE with `--quota` (RFC 9208, not in `shared/rfc`,
+//!   sections as published: the root `""` of each
+//!   account, the storage of all its folders; APPEND and COPY beyond it
+//!   get `NO [OVERQUOTA]`; SETQUOTA is refused). Not offered: METADATA.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -86,6 +89,14 @@ const CAPABILITIES: [&str; 16] = [
     "UTF8=ACCEPT",
 ];
 
+/// Capabilities offered with `--quota` (RFC 9208 §3.1, §5.1): the one
+/// quota root `""` of each account, its resource the storage of all its
+/// folders.
+const QUOTA_CAPABILITIES: [&str; 2] = ["QUOTA", "QUOTA=RES-STORAGE"];
+
+/// The one quota root of an account (RFC 9208 §3.1).
+const QUOTA_ROOT: &str = "";
+
 /// The machine's options for a port: STARTTLS on the plain port, implicit
 /// TLS on the imaps port; passwords in the clear before TLS on loopback
 /// only, unless --allow-plaintext-auth.
@@ -101,8 +112,14 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.literal = LiteralExtension::Plus;
     o.max_literal = cfg.max_size as u64;
     o.max_command = cfg.max_size as u64 + (64 << 10);
+    let quota: &[&str] = if cfg.quota.is_some() {
+        &QUOTA_CAPABILITIES
+    } else {
+        &[]
+    };
     o.capabilities = CAPABILITIES
         .iter()
+        .chain(quota)
         .filter_map(|c| Atom::new(*c).ok())
         .collect();
     o.namespaces = Some(Namespaces {
@@ -157,6 +174,11 @@ fn refusal(e: &StoreError) -> Completion<'static> {
         StoreError::BadName | StoreError::Refused(_) => c.with_code(code("CANNOT")),
         StoreError::Io(_) => c.with_code(code("SERVERBUG")),
     }
+}
+
+/// [`QUOTA_ROOT`] as the string the responses carry.
+fn quota_root() -> IString<'static> {
+    IString::try_from(QUOTA_ROOT).unwrap_or_else(|_| unreachable!("empty is a string"))
 }
 
 /// The name of a mailbox as stored: modified UTF-7 (RFC 3501 §5.1.3), as
@@ -923,6 +945,31 @@ impl Session<'_> {
             CommandBody::Copy { uid, set, mailbox } => {
                 self.copy(m, handle, &user, uid, &set, &mailbox, false)
             }
+            CommandBody::GetQuotaRoot(mailbox) => {
+                let Some(n) = name_of(&mailbox, utf8) else {
+                    return refusal(&StoreError::NoSuch);
+                };
+                if let Err(e) = self.store().folder(&user, &n) {
+                    return refusal(&e);
+                }
+                let _ = m.send_data(
+                    handle,
+                    Data::QuotaRoot {
+                        mailbox: mailbox.into_owned(),
+                        roots: vec![quota_root()],
+                    },
+                );
+                self.quota(m, handle, &user, "GETQUOTAROOT completed")
+            }
+            CommandBody::GetQuota(root) if root.as_bytes() == QUOTA_ROOT.as_bytes() => {
+                self.quota(m, handle, &user, "GETQUOTA completed")
+            }
+            CommandBody::GetQuota(_) => {
+                Completion::no("no such quota root").with_code(code("NONEXISTENT"))
+            }
+            CommandBody::SetQuota { .. } => {
+                Completion::no("quotas are set by the administrator").with_code(code("NOPERM"))
+            }
             CommandBody::Move { uid, set, mailbox } => {
                 self.copy(m, handle, &user, uid, &set, &mailbox, true)
             }
@@ -1190,6 +1237,52 @@ impl Session<'_> {
         Completion::ok(done)
     }
 
+    /// The `QUOTA` response of the account's root (RFC 9208 §5.1:
+    /// `STORAGE` in units of 1024 octets, the usage rounded up) and the
+    /// command's completion `done`.
+    fn quota(
+        &self,
+        m: &mut Server,
+        handle: mailwire::imap::server::Handle,
+        user: &str,
+        done: &str,
+    ) -> Completion<'static> {
+        let Some(limit) = self.shared.store.cfg.quota else {
+            return Completion::no("no quota").with_code(code("NONEXISTENT"));
+        };
+        let used = match self.store().usage(user) {
+            Ok(u) => u,
+            Err(e) => return refusal(&StoreError::Io(e)),
+        };
+        let storage = Atom::new("STORAGE").unwrap_or_else(|_| unreachable!("an atom"));
+        let _ = m.send_data(
+            handle,
+            Data::Quota {
+                root: quota_root(),
+                resources: vec![(storage, used.div_ceil(1024), limit / 1024)],
+            },
+        );
+        Completion::ok(done)
+    }
+
+    /// Whether adding `bytes` would take `user` over the quota: the
+    /// refusal (RFC 9208 §4.3.1 `OVERQUOTA`, RFC 5530) if so. Without a
+    /// quota, or adding nothing (MOVE), never.
+    fn over_quota(&self, user: &str, bytes: u64) -> Option<Completion<'static>> {
+        let limit = self.shared.store.cfg.quota?;
+        if bytes == 0 {
+            return None;
+        }
+        match self.store().usage(user) {
+            Ok(used) if used.saturating_add(bytes) > limit => Some(
+                Completion::no("the account's storage quota would be exceeded")
+                    .with_code(code("OVERQUOTA")),
+            ),
+            Ok(_) => None,
+            Err(e) => Some(refusal(&StoreError::Io(e))),
+        }
+    }
+
     fn status_items(
         &self,
         user: &str,
@@ -1209,17 +1302,7 @@ impl Session<'_> {
                 StatusAttr::UidValidity => u64::from(snap.uid_validity),
                 StatusAttr::Unseen => count(&|m| !m.flags.system.contains(SystemFlags::SEEN)),
                 StatusAttr::Deleted => count(&|m| m.flags.system.contains(SystemFlags::DELETED)),
-                StatusAttr::Size => msgs
-                    .iter()
-                    .map(|m| {
-                        m.size().unwrap_or_else(|| {
-                            folder
-                                .find(m)
-                                .and_then(|p| fs::metadata(p).ok())
-                                .map_or(0, |md| md.len())
-                        })
-                    })
-                    .sum(),
+                StatusAttr::Size => msgs.iter().map(|m| folder.message_size(m)).sum(),
                 StatusAttr::AppendLimit => self.shared.store.cfg.max_size as u64,
                 StatusAttr::HighestModSeq => snap.highest_modseq,
                 // MAILBOXID: not kept.
@@ -1243,6 +1326,10 @@ impl Session<'_> {
             }
             Err(e) => return refusal(&e),
         };
+        let bytes = messages.iter().map(|msg| msg.message.0.len() as u64).sum();
+        if let Some(refused) = self.over_quota(user, bytes) {
+            return refused;
+        }
         let mut items = Vec::with_capacity(messages.len());
         let host = &self.shared.store.cfg.hostname;
         let res = (|| -> io::Result<()> {
@@ -1777,6 +1864,20 @@ impl Session<'_> {
         let seqs = match sel.mb.resolve(set, uid) {
             Ok(s) => s,
             Err(e) => return Completion::bad(&e.to_string()),
+        };
+        // A copy takes room again; a move does not.
+        if !is_move {
+            let bytes = seqs
+                .iter()
+                .filter_map(|&seq| sel.files.get(seq as usize - 1))
+                .map(|f| sel.folder.message_size(f))
+                .sum();
+            if let Some(refused) = self.over_quota(user, bytes) {
+                return refused;
+            }
+        }
+        let Some(sel) = self.sel.as_mut() else {
+            return Completion::bad("no mailbox selected");
         };
         let host = &self.shared.store.cfg.hostname;
         let mut items = Vec::new();

@@ -714,6 +714,23 @@ impl<'a> Session<'a> {
         ))
     }
 
+    /// The refusal of a recipient one of whose local accounts has used its
+    /// quota (`--quota`) up: `452 4.2.2` (RFC 3463: mailbox full), a
+    /// temporary failure, so that the sender retries while the user makes
+    /// room. A message under the quota is taken whole, so an account can
+    /// go past its quota by up to one message.
+    fn mailbox_full(&self, targets: &[(String, Dest)]) -> Option<Reply<'static>> {
+        let limit = self.shared.store.cfg.quota?;
+        let mail = &self.shared.store.mail;
+        targets.iter().find_map(|(addr, d)| match d {
+            Dest::Local(user) if mail.usage(user).is_ok_and(|used| used >= limit) => {
+                self.log(&format!("RCPT <{addr}>: the mailbox of {user} is full"));
+                Some(reply(452, (4, 2, 2), &format!("<{addr}>: Mailbox full")))
+            }
+            _ => None,
+        })
+    }
+
     /// Whether the sender of this session's mail is one the SPF, DMARC and
     /// DNSBL checks are for: not a user who logged in, not a client of
     /// `--spf-exempt`, and not `--sink` (nothing stored).
@@ -1150,6 +1167,10 @@ impl Handler<Server> for Session<'_> {
                         &format!("<{addr}>: Recipient address rejected: User unknown"),
                     )),
                 };
+                let r = r.and_then(|(targets, forwarded)| match self.mailbox_full(&targets) {
+                    Some(rep) => Err(rep),
+                    None => Ok((targets, forwarded)),
+                });
                 let full =
                     self.recipients >= self.shared.store.cfg.session.max_recipients_per_connection;
                 match (r, self.tx.as_mut()) {

@@ -587,6 +587,16 @@ impl Folder {
             .find(|n| n == base || n.strip_prefix(base).is_some_and(|r| r.starts_with(":2,")))
     }
 
+    /// The size of a message: from its name (`,S=`), else its file's
+    /// (0 when it is gone).
+    pub(crate) fn message_size(&self, m: &MsgFile) -> u64 {
+        m.size().unwrap_or_else(|| {
+            self.find(m)
+                .and_then(|p| fs::metadata(p).ok())
+                .map_or(0, |md| md.len())
+        })
+    }
+
     /// The path of the message with this base name, wherever it is now.
     pub(crate) fn find(&self, m: &MsgFile) -> Option<PathBuf> {
         let p = m.path(&self.dir);

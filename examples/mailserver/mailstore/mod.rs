@@ -176,6 +176,27 @@ impl MailStore {
         }
     }
 
+    /// The storage `user`'s messages take, every folder together: what a
+    /// quota's `STORAGE` counts (RFC 9208 §5.1; a copy counts again, as in
+    /// Dovecot, though it is a hard link). Each folder is synced (from
+    /// memory when unchanged).
+    pub(crate) fn usage(&self, user: &str) -> io::Result<u64> {
+        let mut total = 0;
+        for name in self.list(user)? {
+            // A folder deleted meanwhile holds nothing.
+            let Ok(folder) = self.folder(user, &name) else {
+                continue;
+            };
+            let snap = folder.sync(false)?;
+            total += snap
+                .messages
+                .iter()
+                .map(|m| folder.message_size(m))
+                .sum::<u64>();
+        }
+        Ok(total)
+    }
+
     /// Every folder of `user`, INBOX first, then sorted.
     pub(crate) fn list(&self, user: &str) -> io::Result<Vec<String>> {
         let mut out = Vec::new();
@@ -341,6 +362,19 @@ mod tests {
     fn store() -> (MailStore, PathBuf) {
         let d = std::env::temp_dir().join(format!("mailstore-{}", crate::maildir::queue_id()));
         (MailStore::open(&d, &["u"]).unwrap(), d)
+    }
+
+    /// Every folder's messages count, by their `,S=` size or else their
+    /// file's.
+    #[test]
+    fn usage_of_every_folder() {
+        let (s, d) = store();
+        assert_eq!(s.usage("u").unwrap(), 0);
+        fs::write(d.join("u/new/1.a,S=100,W=102"), b"x").unwrap();
+        fs::write(d.join("u/.Archive/cur/2.b,S=50:2,S"), b"y").unwrap();
+        fs::write(d.join("u/.Junk/new/3.c"), b"seven b").unwrap();
+        assert_eq!(s.usage("u").unwrap(), 157);
+        fs::remove_dir_all(d).unwrap();
     }
 
     #[test]
