@@ -47,6 +47,9 @@ mod dmarc;
 #[path = "../examples/mailserver/dnsbl.rs"]
 mod dnsbl;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/greylist.rs"]
+mod greylist;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/spf.rs"]
 mod spf;
 #[allow(dead_code, unreachable_pub)]

@@ -141,6 +141,9 @@ pub(crate) struct Config {
     /// checked are looked up in (`--dnsbl`, `dnsbl = [...]`); none by
     /// default.
     pub(crate) dnsbl: Vec<crate::dnsbl::Dnsbl>,
+    /// Greylisting (`--greylist DELAY`): how long a new client network,
+    /// sender and recipient wait; none: off.
+    pub(crate) greylist: Option<Duration>,
     /// The name this server gives itself in greetings and Received fields.
     pub(crate) hostname: String,
     /// The largest message accepted (SIZE extension), in bytes.
@@ -471,6 +474,11 @@ struct DefenceArgs {
     /// --spf-exempt and users who logged in are not looked up
     #[arg(long = "dnsbl", value_name = "ZONE[=CODE,...]", value_parser = crate::dnsbl::Dnsbl::parse)]
     dnsbl: Vec<crate::dnsbl::Dnsbl>,
+    /// Greylist (RFC 6647): refuse for now (451 4.7.1) mail from a new
+    /// client network, sender and recipient until it is retried after
+    /// DELAY, e.g. 5m; a network that retried is then let through [default: off]
+    #[arg(long, value_name = "DELAY", value_parser = parse_duration)]
+    greylist: Option<Duration>,
 }
 
 /// A `--retry` list: its own type, because clap reads an `Option<Vec<_>>`
@@ -843,6 +851,7 @@ impl Config {
             spf_exempt: default_spf_exempt(),
             dmarc: true,
             dnsbl: Vec::new(),
+            greylist: None,
             // Filled from the first domain by `check` unless given.
             hostname: String::new(),
             max_size: 35 * 1024 * 1024,
@@ -984,6 +993,9 @@ impl Config {
             self.dkim
                 .push(crate::dkim::parse_conf(d).map_err(|e| ConfigError(format!("dkim: {e}")))?);
         }
+        if let Some(g) = &f.greylist {
+            self.greylist = Some(parse_duration(g)?);
+        }
         for z in &f.dnsbl {
             self.dnsbl.push(
                 crate::dnsbl::Dnsbl::parse(z).map_err(|e| ConfigError(format!("dnsbl: {e}")))?,
@@ -1075,6 +1087,7 @@ impl Config {
         set(&mut self.runner.per_destination, d.max_per_destination);
         let x = a.defences;
         self.dnsbl.extend(x.dnsbl);
+        self.greylist = x.greylist.or(self.greylist);
         set(&mut self.limits.max_total, x.max_connections);
         set(&mut self.connections, x.connections);
         set(&mut self.limits.max_per_address, x.max_per_address);
@@ -1382,6 +1395,11 @@ mod tests {
         }
         assert!(run(&[]).dnsbl.is_empty());
         assert_eq!(run(&[]).quota, None);
+        assert_eq!(run(&[]).greylist, None);
+        assert_eq!(
+            run(&["--greylist", "90s"]).greylist,
+            Some(Duration::from_secs(90))
+        );
         assert_eq!(run(&["--quota", "500M"]).quota, Some(500 << 20));
         for (given, bytes) in [("0", 0), ("2g", 2 << 30), ("12K", 12 << 10), ("77", 77)] {
             assert_eq!(parse_size(given).unwrap(), bytes, "{given}");
@@ -1445,6 +1463,7 @@ public_url = "https://mail.example.org"
 dkim = ["example.org:s1:/etc/dkim.pem"]
 dnsbl = ["bl.example.net=127.0.0.4"]
 quota = "1G"
+greylist = "5m"
 [listen]
 smtp = "127.0.0.1:25"
 pop3 = false

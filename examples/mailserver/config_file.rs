@@ -169,6 +169,8 @@ pub(crate) struct File {
     /// `ZONE[=CODE,...]` strings, as `--dnsbl`.
     #[serde(default)]
     pub(crate) dnsbl: Vec<String>,
+    /// As `--greylist`, e.g. `"5m"`.
+    pub(crate) greylist: Option<String>,
 }
 
 /// Reads and parses the file.

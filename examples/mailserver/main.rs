@@ -39,6 +39,7 @@ mod dkim_verify;
 mod dmarc;
 mod dnsbl;
 mod driver;
+mod greylist;
 mod hops;
 mod imap_session;
 mod limits;
@@ -368,6 +369,13 @@ fn run(cfg: Config) -> Result<(), String> {
         public_url: public_url(&cfg, &web_addrs),
         dkim: dkim::Signers::load(&cfg.dkim)?,
         mta_sts_failures: mta_sts::Failures::default(),
+        greylist: match cfg.greylist {
+            Some(delay) => Some(
+                greylist::Greylist::open(cfg.data.join("greylist"), delay, store::unix_now())
+                    .map_err(|e| format!("{}: greylist: {e}", cfg.data.display()))?,
+            ),
+            None => None,
+        },
         shutdown: shutdown.clone(),
     });
     let (mut http, mut https) = (None, None);

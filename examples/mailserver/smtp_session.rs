@@ -81,6 +81,8 @@ pub(crate) struct Shared {
     /// The MTA-STS policy fetches that failed lately (not retried on every
     /// delivery).
     pub(crate) mta_sts_failures: crate::mta_sts::Failures,
+    /// The greylist (`--greylist`), when on.
+    pub(crate) greylist: Option<crate::greylist::Greylist>,
     /// Set by SIGTERM: finish open transactions, take no new ones.
     pub(crate) shutdown: Arc<AtomicBool>,
 }
@@ -714,6 +716,41 @@ impl<'a> Session<'a> {
         ))
     }
 
+    /// The refusal for now (`451 4.7.1`) of recipient `addr` of a client
+    /// network, sender and recipient the greylist (`--greylist`, see
+    /// [`crate::greylist`]) has not seen retried; for clients the checks
+    /// are for, and not for postmaster.
+    fn greylisted(&self, addr: &str) -> Option<Reply<'static>> {
+        let greylist = self.shared.greylist.as_ref()?;
+        let tx = self.tx.as_ref()?;
+        if !self.sender_checked()
+            || addr
+                .rsplit_once('@')
+                .is_some_and(|(local, _)| local.eq_ignore_ascii_case("postmaster"))
+        {
+            return None;
+        }
+        let ip = self.peer.ip();
+        let (verdict, written) = greylist.check(ip, &tx.sender, addr, unix_now());
+        if let Err(e) = written {
+            self.log(&format!("greylist: not written: {e}"));
+        }
+        match verdict {
+            crate::greylist::Verdict::Pass => None,
+            crate::greylist::Verdict::Wait(secs) => {
+                self.log(&format!(
+                    "RCPT <{addr}> greylisted: client {ip}, sender <{}>",
+                    tx.sender
+                ));
+                Some(reply(
+                    451,
+                    (4, 7, 1),
+                    &format!("<{addr}>: Greylisted, please try again in {secs} seconds"),
+                ))
+            }
+        }
+    }
+
     /// The refusal of a recipient one of whose local accounts has used its
     /// quota (`--quota`) up: `452 4.2.2` (RFC 3463: mailbox full), a
     /// temporary failure, so that the sender retries while the user makes
@@ -1171,6 +1208,14 @@ impl Handler<Server> for Session<'_> {
                     Some(rep) => Err(rep),
                     None => Ok((targets, forwarded)),
                 });
+                // Greylisted: refused for now, without counting as an error
+                // (a retry is what is asked for).
+                if r.is_ok()
+                    && let Some(rep) = self.greylisted(&addr)
+                {
+                    let _ = m.reply(handle, rep);
+                    return Ok(());
+                }
                 let full =
                     self.recipients >= self.shared.store.cfg.session.max_recipients_per_connection;
                 match (r, self.tx.as_mut()) {
