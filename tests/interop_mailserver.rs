@@ -111,6 +111,7 @@ mod vacation;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/webmail"]
 mod webmail {
+    mod autoreply;
     mod checks;
     pub(crate) mod compose;
     mod contacts;

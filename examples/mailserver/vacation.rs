@@ -38,13 +38,53 @@ const MAX_SEEN: usize = 10_000;
 /// Header bytes read from the delivered message.
 const MAX_HEADER: u64 = 64 * 1024;
 
-#[derive(Debug, Deserialize)]
+/// The file's fields as written: what the webmail's form shows and saves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
-struct FileForm {
-    subject: Option<String>,
-    text: String,
-    start: Option<String>,
-    end: Option<String>,
+pub(crate) struct FileForm {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) start: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) end: Option<String>,
+    pub(crate) text: String,
+}
+
+/// The vacation file of the account whose directory is `dir`.
+pub(crate) const FILE: &str = "vacation.toml";
+
+impl FileForm {
+    /// The settings in `dir`'s file: none when there is no file (or it
+    /// does not parse).
+    pub(crate) fn load(dir: &Path) -> io::Result<Option<FileForm>> {
+        match std::fs::read_to_string(dir.join(FILE)) {
+            Ok(t) => Ok(toml::from_str(&t).ok()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes `form` as `dir`'s file (atomically) when it passes the
+    /// checks delivery makes ([`Vacation::parse`]; `Ok(Err(reason))`
+    /// otherwise); `None` removes the file.
+    pub(crate) fn save(dir: &Path, form: Option<&FileForm>) -> io::Result<Result<(), String>> {
+        let path = dir.join(FILE);
+        let Some(form) = form else {
+            return match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(Ok(())),
+            };
+        };
+        let text = match toml::to_string(form) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        if let Err(why) = Vacation::parse(&text) {
+            return Ok(Err(why));
+        }
+        crate::maildir::write_atomic(&path, text.as_bytes()).map(Ok)
+    }
 }
 
 /// An account's vacation settings.
@@ -223,7 +263,7 @@ pub(crate) fn after_delivery(store: &Store, sender: &str, users: &[&str], stored
     let now = unix_now();
     for user in users {
         let dir = store.maildirs.dir(user);
-        let text = match std::fs::read_to_string(dir.join("vacation.toml")) {
+        let text = match std::fs::read_to_string(dir.join(FILE)) {
             Ok(t) => t,
             Err(_) => continue,
         };
@@ -305,6 +345,52 @@ mod tests {
         ] {
             assert!(parse_day(bad).is_err(), "{bad}");
         }
+    }
+
+    /// What the webmail saves is what delivery reads; a form delivery
+    /// would not take is refused and leaves the file as it was; `None`
+    /// removes it.
+    #[test]
+    fn settings_saved_and_loaded() {
+        let dir =
+            std::env::temp_dir().join(format!("vacation-form-{}", crate::maildir::queue_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(FileForm::load(&dir).unwrap(), None);
+        let form = FileForm {
+            subject: Some("Away \"for\" now".into()),
+            start: Some("2026-12-20".into()),
+            end: None,
+            text: "Back in January.\nRegards = me\n".into(),
+        };
+        FileForm::save(&dir, Some(&form)).unwrap().unwrap();
+        assert_eq!(FileForm::load(&dir).unwrap().as_ref(), Some(&form));
+        let v = Vacation::parse(&std::fs::read_to_string(dir.join(FILE)).unwrap()).unwrap();
+        assert!(!v.active(parse_day("2026-12-19").unwrap()));
+        assert!(v.active(parse_day("2027-06-01").unwrap()));
+        for bad in [
+            FileForm {
+                text: " ".into(),
+                ..form.clone()
+            },
+            FileForm {
+                end: Some("2026-13-01".into()),
+                ..form.clone()
+            },
+            FileForm {
+                subject: Some("two\nlines".into()),
+                ..form.clone()
+            },
+        ] {
+            assert!(
+                FileForm::save(&dir, Some(&bad)).unwrap().is_err(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(FileForm::load(&dir).unwrap().as_ref(), Some(&form));
+        FileForm::save(&dir, None).unwrap().unwrap();
+        assert_eq!(FileForm::load(&dir).unwrap(), None);
+        FileForm::save(&dir, None).unwrap().unwrap();
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -12,11 +12,12 @@ a contact added, written to, suggested when composing, and deleted."""
 import email
 import email.policy
 import secrets
+import smtplib
 import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, URL, check, imap_find,
+from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, SMTP, URL, check, imap_find,
                 log, login, new_page, run, send, shot)
 
 
@@ -316,6 +317,31 @@ def test(browser):
     page.locator("table.contacts tr", has_text="dana@example.org").locator("button", has_text="Delete").click()
     page.wait_for_url("**/contacts")
     check(page.locator("table.contacts tr", has_text="dana@example.org").count() == 0, "a contact deleted")
+
+    # The vacation reply: set on its page, kept, sent to a sender (Bob,
+    # over SMTP) by delivery, then turned off.
+    page.click("#vacation-link")
+    page.wait_for_url("**/vacation")
+    check(not page.is_checked("#vacation-on"), "the vacation reply is off at first")
+    page.check("#vacation-on")
+    page.fill("#vacation-subject", f"Away {tag}")
+    page.fill("#vacation-text", "Back on Monday.\nAlice")
+    page.click("#vacation form button[type=submit]")
+    page.wait_for_url("**/vacation")
+    check(page.is_checked("#vacation-on") and page.input_value("#vacation-subject") == f"Away {tag}"
+          and page.input_value("#vacation-text").startswith("Back on Monday."),
+          "the vacation reply is saved and shown again")
+    shot(page, "vacation.png")
+    question = plain(f"Bob <{BOB}@{DOMAIN}>", f"Are you there {tag}?", "Hello?", time.time())
+    with smtplib.SMTP(*SMTP, timeout=10) as s:
+        s.send_message(question, f"{BOB}@{DOMAIN}", [f"{ALICE}@{DOMAIN}"])
+    got = imap_find(BOB, BOB_PW, "INBOX", f"Away {tag}")
+    check(len(got) == 1 and b"Back on Monday." in got[0] and b"Auto-Submitted: auto-replied" in got[0],
+          "the vacation reply reaches the sender")
+    page.uncheck("#vacation-on")
+    page.click("#vacation form button[type=submit]")
+    page.wait_for_url("**/vacation")
+    check(not page.is_checked("#vacation-on"), "the vacation reply is turned off")
     log("functional: all done")
 
 

@@ -194,6 +194,8 @@ def test(browser):
     r = page.request.post(URL + "/contacts", form={"op": "add", "name": "Evil", "addr": "evil@example.org"},
                           max_redirects=0)
     check(r.status == 403, "POST /contacts without a token: 403")
+    r = page.request.post(URL + "/vacation", form={"on": "1", "text": "Gone phishing"}, max_redirects=0)
+    check(r.status == 403, "POST /vacation without a token: 403")
     def hostile_name(path, fields, table, what):
         """Types a name with markup into the form of `path`; it shows as text."""
         page.goto(URL + path)
@@ -210,6 +212,19 @@ def test(browser):
                  "table.contacts", "contact")
     page.goto(URL + "/compose")
     check(all(p is None for p in pwned(page)), "no script from a contact name in the suggestions")
+    # A vacation subject and text with markup are shown as text.
+    page.goto(URL + "/vacation")
+    page.check("#vacation-on")
+    page.fill("#vacation-subject", evil)
+    page.fill("#vacation-text", "</textarea>" + evil)
+    page.click("#vacation form button[type=submit]")
+    page.wait_for_url("**/vacation")
+    check(page.input_value("#vacation-subject") == evil
+          and page.input_value("#vacation-text") == "</textarea>" + evil
+          and all(p is None for p in pwned(page)), "a hostile vacation reply shown as text")
+    page.uncheck("#vacation-on")
+    page.click("#vacation form button[type=submit]")
+    page.wait_for_url("**/vacation")
     # A folder name is shown escaped (folder list, folder page, move targets).
     hostile_name("/folders", {"#new": evil}, "table.folders", "folder")
     page.goto(URL + "/mail")

@@ -192,6 +192,7 @@ fn router(ctx: Ctx) -> Router {
         .merge(super::view::routes())
         .merge(super::unsubscribe::routes())
         .merge(super::contacts::routes())
+        .merge(super::autoreply::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(ctx)

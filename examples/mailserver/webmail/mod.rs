@@ -13,16 +13,20 @@
 //!   through the server's own queue.
 //! - [`pages`]: the HTML (plain HTML and CSS, one small script);
 //!   [`view`]: the message view, its body frame, attachments, compose.
-//! - [`checks`]: the server's own DKIM and SPF results of a message
-//!   (its `Authentication-Results` field), shown in the message view.
+//! - [`checks`]: the server's own DKIM, SPF and DMARC results of a
+//!   message (its `Authentication-Results` field), shown in the message
+//!   view.
 //! - [`contacts`]: the address book (a file per account), its page, the
 //!   compose form's suggestions, the recipients of sent mail collected.
+//! - [`autoreply`]: the vacation reply's page (the account's
+//!   `vacation.toml`, which delivery answers with).
 //! - [`unsubscribe`]: the lists' one-click unsubscribe URL (RFC 8058),
 //!   the one POST without a session or CSRF token.
 //! - The HTTP-free parts: a stored message rendered for the browser with
 //!   its HTML made safe ([`render`], [`sanitize`]), and replies, forwards
 //!   and new messages built for submission ([`compose`]).
 
+mod autoreply;
 mod checks;
 pub(crate) mod compose;
 mod contacts;
