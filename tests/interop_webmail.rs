@@ -78,6 +78,9 @@ fn run_script(script: &str) {
             &dns_addr,
             "--spf-exempt",
             "none",
+            // The folder page shows the storage against it.
+            "--quota",
+            "1G",
         ],
     );
     let http = srv.http.expect("the banner gives the webmail's address");

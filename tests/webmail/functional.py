@@ -240,6 +240,9 @@ def test(browser):
 
     page.click("text=Manage folders")
     page.wait_for_url("**/folders")
+    storage = page.inner_text("#storage")
+    check(storage.startswith("Storage used: ") and storage.rstrip().endswith("of 1.0 GiB (0%)")
+          and page.locator("#storage meter").count() == 1, "the storage used, of the quota, is shown")
     made = f"Bulk é {tag}"
     page.fill("#new", made)
     page.click("form.create button")
@@ -342,6 +345,22 @@ def test(browser):
     page.click("#vacation form button[type=submit]")
     page.wait_for_url("**/vacation")
     check(not page.is_checked("#vacation-on"), "the vacation reply is turned off")
+
+    # Junk and back: one click each way.
+    page.goto(URL + "/mail?f=INBOX")
+    page.locator("#list tr", has_text="Lunch on Friday?").locator("a").click()
+    page.wait_for_url("**/msg?*")
+    page.click("#junk")
+    page.wait_for_url("**/mail?f=INBOX")
+    check(page.locator("#list tr", has_text="Lunch on Friday?").count() == 0, "moved out of INBOX as junk")
+    page.goto(URL + "/mail?f=Junk")
+    page.locator("#list tr", has_text="Lunch on Friday?").locator("a").click()
+    page.wait_for_url("**/msg?*")
+    check(page.locator("#junk").count() == 0, "no Junk button in Junk")
+    page.click("#not-junk")
+    page.wait_for_url("**/mail?f=Junk")
+    page.goto(URL + "/mail?f=INBOX")
+    check(page.locator("#list tr", has_text="Lunch on Friday?").count() == 1, "back in INBOX as not junk")
     log("functional: all done")
 
 

@@ -659,9 +659,15 @@ async fn bulk(
 
 /// The folder management page: create, rename and delete folders.
 async fn folders_page(State(ctx): State<Ctx>, user: User) -> Response {
+    let (app, name) = (ctx.app.clone(), user.name.clone());
+    let used = match blocking(move || Ok(app.shared.store.mail.usage(&name)?)).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let storage = pages::storage(used, ctx.app.shared.store.cfg.quota);
     let csrf = user.csrf.clone();
     frame_page(&ctx, &user, None, "Folders", |folders| {
-        pages::folders(folders, &csrf)
+        pages::folders(folders, &csrf, &storage)
     })
     .await
 }

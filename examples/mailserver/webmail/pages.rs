@@ -29,12 +29,33 @@ pub(crate) fn folder_label(name: &str) -> String {
     mailwire::imap::decode_utf7(name.as_bytes()).unwrap_or_else(|| name.to_string())
 }
 
-/// A size for people: bytes, KiB or MiB.
+/// A size for people: bytes, KiB, MiB or GiB.
 pub(crate) fn size(n: u64) -> String {
     match n {
         0..1024 => format!("{n} B"),
         1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
-        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+        1_048_576..1_073_741_824 => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+        _ => format!("{:.1} GiB", n as f64 / 1_073_741_824.0),
+    }
+}
+
+/// The account's storage for the folder page: what its messages take
+/// and, with `--quota`, of how much (a `meter` beside the text).
+pub(crate) fn storage(used: u64, quota: Option<u64>) -> String {
+    match quota {
+        None => format!(
+            r#"<p class="storage" id="storage">Storage used: {}</p>"#,
+            size(used)
+        ),
+        Some(limit) => {
+            let percent = used.saturating_mul(100) / limit.max(1);
+            format!(
+                r#"<p class="storage" id="storage">Storage used: {} of {} ({percent}%) <meter min="0" max="{limit}" high="{high}" value="{used}"></meter></p>"#,
+                size(used),
+                size(limit),
+                high = limit / 10 * 9,
+            )
+        }
     }
 }
 
@@ -100,9 +121,11 @@ pub(crate) fn folder_nav(folders: &[FolderInfo], current: Option<&str>) -> Strin
 
 /// The folder management page: a new folder; rename or delete (when
 /// empty) each of the user's own folders.
-pub(crate) fn folders(folders: &[FolderInfo], csrf: &str) -> String {
+/// `storage` is [`storage`]'s line.
+pub(crate) fn folders(folders: &[FolderInfo], csrf: &str, storage: &str) -> String {
     let mut o = format!(
         r#"<section id="manage"><h1>Folders</h1>
+{storage}
 <form method="post" action="/folders" class="create">{}<input type="hidden" name="op" value="create">
 <label for="new">New folder</label> <input id="new" name="name" required maxlength="200">
 <button type="submit">Create</button></form>
@@ -371,6 +394,16 @@ mod tests {
     fn sizes() {
         assert_eq!(size(10), "10 B");
         assert_eq!(size(2048), "2.0 KiB");
+        assert_eq!(size(3 << 30), "3.0 GiB");
+        assert_eq!(
+            storage(5 << 20, None),
+            r#"<p class="storage" id="storage">Storage used: 5.0 MiB</p>"#
+        );
+        assert_eq!(
+            storage(512 << 20, Some(1 << 30)),
+            r#"<p class="storage" id="storage">Storage used: 512.0 MiB of 1.0 GiB (50%) <meter min="0" max="1073741824" high="966367638" value="536870912"></meter></p>"#
+        );
+        assert!(storage(11 << 10, Some(10 << 10)).contains("(110%)"));
         assert_eq!(size(3 * 1_048_576), "3.0 MiB");
     }
 
@@ -389,7 +422,9 @@ mod tests {
                 folder("Caf&AOk-", 2),
             ],
             "t",
+            &storage(2048, None),
         );
+        assert!(html.contains("Storage used: 2.0 KiB"), "{html}");
         // Rename and delete forms for the user's own folders only.
         assert_eq!(html.matches(r#"value="rename""#).count(), 2, "{html}");
         assert!(!html.contains(r#"name="name" value="INBOX""#));

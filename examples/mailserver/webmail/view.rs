@@ -168,9 +168,25 @@ fn message_html(
             esc(&folder_label(&fi.name))
         );
     }
+    // One click to the Junk folder (DMARC's quarantine and the user's
+    // own), or out of it back to INBOX.
+    let in_junk = MailStore::special_use(f) == Some("Junk");
+    let junk = folders
+        .iter()
+        .find(|fi| MailStore::special_use(&fi.name) == Some("Junk"))
+        .filter(|_| !in_junk)
+        .map(|fi| (fi.name.as_str(), "junk", "Junk"))
+        .or(in_junk.then_some(("INBOX", "not-junk", "Not junk")))
+        .map_or(String::new(), |(to, id, label)| {
+            format!(
+                r#"
+<form method="post" action="/action" class="inline">{hidden}<input type="hidden" name="to" value="{}"><button type="submit" id="{id}" name="op" value="move">{label}</button></form>"#,
+                esc(to)
+            )
+        });
     let _ = write!(
         o,
-        r#"</select> <button type="submit" id="move" name="op" value="move">Move</button></form>
+        r#"</select> <button type="submit" id="move" name="op" value="move">Move</button></form>{junk}
 <form method="post" action="/action" class="inline">{hidden}<button type="submit" id="delete" name="op" value="delete">Delete</button></form>
 </div>
 <dl class="headers"><dt>From</dt><dd>{from}{}</dd><dt>To</dt><dd>{}</dd>"#,
