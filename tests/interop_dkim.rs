@@ -694,6 +694,19 @@ fn dead_dns_costs_one_time_budget_per_message() {
     drop(silent);
 }
 
+/// A DNS responder with these TXT records (one each) and A records.
+fn zone(txt: &[(&str, &'static str)], a: &[(&str, [u8; 4])]) -> common::dns::TinyDns {
+    use common::dns::Rr;
+    let mut records: std::collections::HashMap<(String, u16), Vec<Rr>> = Default::default();
+    for (name, t) in txt {
+        records.insert((name.to_string(), 16), vec![Rr::Txt(t)]);
+    }
+    for (name, ip) in a {
+        records.insert((name.to_string(), 1), vec![Rr::A(*ip)]);
+    }
+    common::dns::TinyDns::start(records)
+}
+
 /// Sends one message per line of argv[2] (`SENDER MARKER`, `<>` the null
 /// sender) to carol@a.test on the MTA port argv[1], saying HELO argv[3].
 const PY_SEND_FROM: &str = r#"
@@ -723,29 +736,16 @@ fn incoming_spf_checked_against_dns_records() {
     if !have("python3") {
         return;
     }
-    use common::dns::{Rr, TinyDns};
-    let mut records = std::collections::HashMap::new();
-    let txt = |t: &'static str| vec![Rr::Txt(t)];
-    records.insert(
-        ("pass.test".to_string(), 16),
-        txt("v=spf1 ip4:127.0.0.0/8 -all"),
+    let dns = zone(
+        &[
+            ("pass.test", "v=spf1 ip4:127.0.0.0/8 -all"),
+            ("fail.test", "v=spf1 ip4:192.0.2.1 -all"),
+            ("soft.test", "v=spf1 a:mx.soft.test ~all"),
+            ("inc.test", "v=spf1 include:pass.test -all"),
+            ("helo.test", "v=spf1 a -all"),
+        ],
+        &[("mx.soft.test", [192, 0, 2, 7]), ("helo.test", [127, 0, 0, 1])],
     );
-    records.insert(
-        ("fail.test".to_string(), 16),
-        txt("v=spf1 ip4:192.0.2.1 -all"),
-    );
-    records.insert(
-        ("soft.test".to_string(), 16),
-        txt("v=spf1 a:mx.soft.test ~all"),
-    );
-    records.insert(("mx.soft.test".to_string(), 1), vec![Rr::A([192, 0, 2, 7])]);
-    records.insert(
-        ("inc.test".to_string(), 16),
-        txt("v=spf1 include:pass.test -all"),
-    );
-    records.insert(("helo.test".to_string(), 16), txt("v=spf1 a -all"));
-    records.insert(("helo.test".to_string(), 1), vec![Rr::A([127, 0, 0, 1])]);
-    let dns = TinyDns::start(records);
     let dns_addr = dns.addr.to_string();
     let dir = scratch("spf");
     let args = |extra: &[&'static str]| -> Vec<String> {
@@ -1012,4 +1012,105 @@ fn incoming_dmarc_policies_applied() {
         let r = auth_results(&srv, "carol", "spffail");
         assert!(r.iter().all(|r| !r.contains("dmarc=")), "{name}: {r:?}");
     }
+}
+
+/// Reads the DMARC aggregate report message argv[1] with Python's email,
+/// gzip and xml.etree; prints the report's domain, the sum of its rows'
+/// counts, then one line per row: `IP COUNT DISPOSITION DKIM SPF`.
+const PY_READ_REPORT: &str = r#"
+import email, email.policy, gzip, sys, xml.etree.ElementTree as ET
+msg = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=email.policy.default)
+gz = [p for p in msg.walk() if p.get_content_type() == "application/gzip"]
+assert len(gz) == 1, [p.get_content_type() for p in msg.walk()]
+assert gz[0].get_filename().endswith(".xml.gz"), gz[0].get_filename()
+root = ET.fromstring(gzip.decompress(gz[0].get_payload(decode=True)))
+assert root.tag == "feedback"
+rows = root.findall("record/row")
+print(root.findtext("policy_published/domain"), sum(int(r.findtext("count")) for r in rows))
+for r in rows:
+    pe = r.find("policy_evaluated")
+    print(r.findtext("source_ip"), r.findtext("count"), pe.findtext("disposition"),
+          pe.findtext("dkim"), pe.findtext("spf"))
+"#;
+
+/// DMARC aggregate reports (RFC 7489 §7.2, `--dmarc-reports`): the checks
+/// of a domain whose record has `rua=` are kept and sent as a gzipped XML
+/// report, which Python's email, gzip and ElementTree read: the policy
+/// domain, the passes and the refused one counted by disposition; the
+/// address at another organization goes only with that domain's
+/// `_report._dmarc` record (§7.1).
+#[test]
+#[ignore = "interop: needs python3; starts a mailserver and a DNS responder"]
+fn dmarc_aggregate_report_read_by_python() {
+    if !have("python3") {
+        return;
+    }
+    let dns = zone(
+        &[
+            ("pass.test", "v=spf1 ip4:127.0.0.0/8 -all"),
+            (
+                "_dmarc.pass.test",
+                "v=DMARC1; p=reject; rua=mailto:carol@a.test,mailto:x@elsewhere.test",
+            ),
+            ("pass.test._report._dmarc.a.test", "v=DMARC1"),
+        ],
+        &[],
+    );
+    let dns_addr = dns.addr.to_string();
+    let dir = scratch("dmarc-report");
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &[
+            "--domain",
+            "a.test",
+            "--user",
+            "carol:pc",
+            "--dns",
+            &dns_addr,
+            "--spf-exempt",
+            "none",
+            "--dmarc-reports",
+            "1s",
+        ],
+    );
+    let (ok, out) = run(Command::new("python3").args([
+        "-c",
+        PY_SEND_AS,
+        &srv.smtp().port().to_string(),
+        "bob@pass.test bob@pass.test one\nbob@pass.test alice@pass.test two\n<> bob@pass.test refused",
+        "client.test",
+    ]));
+    assert!(ok, "{out}");
+    assert!(out.contains("refused 550"), "{out}");
+    // The report arrives in carol's mailbox within a few periods.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let report = loop {
+        let found = srv.messages("carol").into_iter().find(|p| {
+            std::fs::read_to_string(p).is_ok_and(|t| t.contains("Report Domain: pass.test"))
+        });
+        if let Some(p) = found {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no report:\n{}",
+            srv.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (ok, out) = run(Command::new("python3")
+        .args(["-c", PY_READ_REPORT])
+        .arg(&report));
+    assert!(ok, "{out}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("pass.test 3"), "{out}");
+    let rows: Vec<&str> = lines.collect();
+    assert!(rows.contains(&"127.0.0.1 2 none fail pass"), "{out}");
+    assert!(rows.contains(&"127.0.0.1 1 reject fail fail"), "{out}");
+    assert!(
+        srv.log()
+            .contains("pass.test: <x@elsewhere.test> has not agreed to take them"),
+        "{}",
+        srv.log()
+    );
 }

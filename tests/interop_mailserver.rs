@@ -44,6 +44,9 @@ mod dkim_verify;
 #[path = "../examples/mailserver/dmarc.rs"]
 mod dmarc;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/dmarc_report.rs"]
+mod dmarc_report;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/dnsbl.rs"]
 mod dnsbl;
 #[allow(dead_code, unreachable_pub)]

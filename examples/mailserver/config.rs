@@ -137,6 +137,9 @@ pub(crate) struct Config {
     /// is checked and applied (`--no-dmarc` turns it off; the clients of
     /// `spf_exempt` are not checked either).
     pub(crate) dmarc: bool,
+    /// DMARC aggregate reports (`--dmarc-reports INTERVAL`): how often
+    /// they go out; none: not kept nor sent.
+    pub(crate) dmarc_reports: Option<Duration>,
     /// DNS blocklists (RFC 5782) the addresses of clients that are not
     /// checked are looked up in (`--dnsbl`, `dnsbl = [...]`); none by
     /// default.
@@ -273,6 +276,10 @@ struct Args {
     /// in Junk, as the domain's policy asks)
     #[arg(long)]
     no_dmarc: bool,
+    /// Send DMARC aggregate reports (RFC 7489 §7.2) every INTERVAL (e.g.
+    /// 1d) to the domains whose records ask for them [default: off]
+    #[arg(long, value_name = "INTERVAL", value_parser = parse_duration)]
+    dmarc_reports: Option<Duration>,
     /// Client networks whose mail gets no SPF and no DMARC check,
     /// comma-separated CIDRs, or `none` (default: loopback, 127.0.0.0/8
     /// and ::1)
@@ -850,6 +857,7 @@ impl Config {
             spf: true,
             spf_exempt: default_spf_exempt(),
             dmarc: true,
+            dmarc_reports: None,
             dnsbl: Vec::new(),
             greylist: None,
             // Filled from the first domain by `check` unless given.
@@ -993,6 +1001,9 @@ impl Config {
             self.dkim
                 .push(crate::dkim::parse_conf(d).map_err(|e| ConfigError(format!("dkim: {e}")))?);
         }
+        if let Some(r) = &f.dmarc_reports {
+            self.dmarc_reports = Some(parse_duration(r)?);
+        }
         if let Some(g) = &f.greylist {
             self.greylist = Some(parse_duration(g)?);
         }
@@ -1040,6 +1051,10 @@ impl Config {
         self.dkim_verify &= !a.no_dkim_verify;
         self.spf &= !a.no_spf;
         self.dmarc &= !a.no_dmarc;
+        self.dmarc_reports = a.dmarc_reports.or(self.dmarc_reports);
+        if self.dmarc_reports.is_some_and(|d| d.is_zero()) {
+            return err("--dmarc-reports: the interval must not be zero");
+        }
         if let Some(nets) = a.spf_exempt {
             self.spf_exempt = nets.0;
         }
@@ -1396,6 +1411,8 @@ mod tests {
         assert!(run(&[]).dnsbl.is_empty());
         assert_eq!(run(&[]).quota, None);
         assert_eq!(run(&[]).greylist, None);
+        assert_eq!(run(&[]).dmarc_reports, None);
+        assert!(Config::parse(["--dmarc-reports", "0s"]).is_err());
         assert_eq!(
             run(&["--greylist", "90s"]).greylist,
             Some(Duration::from_secs(90))
@@ -1464,6 +1481,7 @@ dkim = ["example.org:s1:/etc/dkim.pem"]
 dnsbl = ["bl.example.net=127.0.0.4"]
 quota = "1G"
 greylist = "5m"
+dmarc_reports = "1d"
 [listen]
 smtp = "127.0.0.1:25"
 pop3 = false

@@ -171,6 +171,8 @@ pub(crate) struct File {
     pub(crate) dnsbl: Vec<String>,
     /// As `--greylist`, e.g. `"5m"`.
     pub(crate) greylist: Option<String>,
+    /// As `--dmarc-reports`, e.g. `"1d"`.
+    pub(crate) dmarc_reports: Option<String>,
 }
 
 /// Reads and parses the file.

@@ -57,7 +57,7 @@ impl Policy {
         }
     }
 
-    fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Policy::None => "none",
             Policy::Quarantine => "quarantine",
@@ -91,6 +91,9 @@ pub(crate) struct Record {
     pub(crate) aspf: Mode,
     /// `pct=`: the share of failing messages the policy is for, 0 to 100.
     pub(crate) pct: u8,
+    /// The addresses of `rua=`'s `mailto:` URIs (§6.2, a size limit after
+    /// `!` dropped), where aggregate reports go.
+    pub(crate) rua: Vec<String>,
 }
 
 impl Record {
@@ -111,6 +114,20 @@ impl Record {
         let policy = value("p").and_then(Policy::parse);
         let subdomain_policy = value("sp").map(Policy::parse);
         let has_rua = value("rua").is_some_and(|v| v.split(',').any(|u| u.contains(':')));
+        let rua = value("rua")
+            .map(|v| {
+                v.split(',')
+                    .filter_map(|u| {
+                        let u = u.trim();
+                        let scheme = u.get(..7)?;
+                        scheme
+                            .eq_ignore_ascii_case("mailto:")
+                            .then(|| u[7..].split('!').next().unwrap_or_default().to_string())
+                    })
+                    .filter(|a| a.contains('@'))
+                    .collect()
+            })
+            .unwrap_or_default();
         let (policy, subdomain_policy) = match (policy, subdomain_policy) {
             (Some(p), None) => (p, None),
             (Some(p), Some(Some(sp))) => (p, Some(sp)),
@@ -127,6 +144,7 @@ impl Record {
             adkim: mode("adkim"),
             aspf: mode("aspf"),
             pct,
+            rua,
         })
     }
 }
@@ -244,6 +262,12 @@ pub(crate) struct Evaluation {
     /// What is done: the policy for a failing message `pct=` selected,
     /// the next milder one for one it did not, none otherwise.
     pub(crate) disposition: Policy,
+    /// The record checked against, and the domain it was found at (the
+    /// author domain or its organizational domain): for reports.
+    pub(crate) published: Option<(String, Record)>,
+    /// Whether a DKIM pass and an SPF pass were aligned.
+    pub(crate) dkim_aligned: bool,
+    pub(crate) spf_aligned: bool,
 }
 
 impl Evaluation {
@@ -318,6 +342,9 @@ pub(crate) fn evaluate(
                 result,
                 policy,
                 disposition,
+                published: None,
+                dkim_aligned: false,
+                spf_aligned: false,
             };
             let (record, from_org) = match found {
                 Found::Policy(record, from_org) => (record, *from_org),
@@ -342,12 +369,23 @@ pub(crate) fn evaluate(
                 (true, Some(sp)) => sp,
                 _ => record.policy,
             };
-            if spf_aligned || dkim_aligned {
-                evaluation(DmarcResult::Pass, policy, Policy::None)
+            let (result, disposition) = if spf_aligned || dkim_aligned {
+                (DmarcResult::Pass, Policy::None)
             } else if roll < record.pct {
-                evaluation(DmarcResult::Fail, policy, policy)
+                (DmarcResult::Fail, policy)
             } else {
-                evaluation(DmarcResult::Fail, policy, policy.milder())
+                (DmarcResult::Fail, policy.milder())
+            };
+            let at = if from_org {
+                organizational_domain(domain)
+            } else {
+                domain.clone()
+            };
+            Evaluation {
+                published: Some((at, record.clone())),
+                dkim_aligned,
+                spf_aligned,
+                ..evaluation(result, policy, disposition)
             }
         })
         .collect()
@@ -410,8 +448,15 @@ mod tests {
                 adkim: Mode::Strict,
                 aspf: Mode::Relaxed,
                 pct: 20,
+                rua: Vec::new(),
             }
         );
+        // rua=: the mailto: addresses, a size limit dropped, others left.
+        let r = Record::parse(
+            "v=DMARC1; p=none; rua=mailto:a@example.com!10m, https://x.example/r,MAILTO:b@example.net",
+        )
+        .unwrap();
+        assert_eq!(r.rua, ["a@example.com", "b@example.net"]);
         let r = Record::parse("v=DMARC1;p=Quarantine").unwrap();
         assert_eq!(r.policy, Policy::Quarantine);
         assert_eq!(
@@ -558,13 +603,18 @@ mod tests {
             0,
         );
         assert_eq!(
-            e,
-            [Evaluation {
-                domain: "example.com".into(),
-                result: DmarcResult::Fail,
-                policy: Policy::Reject,
-                disposition: Policy::Reject,
-            }]
+            (&e[0].domain, e[0].result, e[0].policy, e[0].disposition),
+            (
+                &"example.com".to_string(),
+                DmarcResult::Fail,
+                Policy::Reject,
+                Policy::Reject
+            )
+        );
+        assert!(!e[0].dkim_aligned && !e[0].spf_aligned);
+        assert_eq!(
+            e[0].published.as_ref().map(|p| p.0.as_str()),
+            Some("example.com")
         );
         assert_eq!(
             e[0].resinfo(),
@@ -598,6 +648,11 @@ mod tests {
         assert_eq!(
             (e[0].policy, e[0].disposition),
             (Policy::Quarantine, Policy::Quarantine)
+        );
+        // The record is the organizational domain's.
+        assert_eq!(
+            e[0].published.as_ref().map(|p| p.0.as_str()),
+            Some("example.com")
         );
         // Each author domain is checked; the strongest disposition wins,
         // and a domain without a policy adds nothing.

@@ -37,6 +37,7 @@ mod delivery;
 mod dkim;
 mod dkim_verify;
 mod dmarc;
+mod dmarc_report;
 mod dnsbl;
 mod driver;
 mod greylist;
@@ -376,6 +377,13 @@ fn run(cfg: Config) -> Result<(), String> {
             ),
             None => None,
         },
+        dmarc_records: match cfg.dmarc_reports {
+            Some(_) => Some(
+                dmarc_report::Records::open(&cfg.data)
+                    .map_err(|e| format!("{}: dmarc: {e}", cfg.data.display()))?,
+            ),
+            None => None,
+        },
         shutdown: shutdown.clone(),
     });
     let (mut http, mut https) = (None, None);
@@ -462,6 +470,10 @@ fn run(cfg: Config) -> Result<(), String> {
         let shared = shared.clone();
         std::thread::spawn(move || delivery::run_queue(&shared))
     };
+    if let Some(every) = cfg.dmarc_reports {
+        let shared = shared.clone();
+        std::thread::spawn(move || dmarc_report::run(&shared, every));
+    }
 
     // Wait for SIGTERM or SIGINT.
     let mut signals = signal_hook::iterator::Signals::new([

@@ -83,6 +83,8 @@ pub(crate) struct Shared {
     pub(crate) mta_sts_failures: crate::mta_sts::Failures,
     /// The greylist (`--greylist`), when on.
     pub(crate) greylist: Option<crate::greylist::Greylist>,
+    /// The DMARC checks kept for aggregate reports (`--dmarc-reports`).
+    pub(crate) dmarc_records: Option<crate::dmarc_report::Records>,
     /// Set by SIGTERM: finish open transactions, take no new ones.
     pub(crate) shutdown: Arc<AtomicBool>,
 }
@@ -862,6 +864,17 @@ impl<'a> Session<'a> {
             percent_roll(),
         );
         let dmarc: Vec<String> = evaluations.iter().map(|e| e.resinfo()).collect();
+        if let Some(records) = &self.shared.dmarc_records {
+            let spf = spf.map(|s| (s.result, s.domain.as_str(), tx.sender.is_empty()));
+            for e in &evaluations {
+                if let Some(entry) =
+                    crate::dmarc_report::Entry::of(e, self.peer.ip(), &outcomes, spf, unix_now())
+                    && let Err(err) = records.record(&entry)
+                {
+                    self.log(&format!("dmarc report record: {err}"));
+                }
+            }
+        }
         // `dkim=none` for an unsigned message read back for a forged field
         // or for DMARC; a header too long for `header` that turned out
         // unsigned gets no DKIM result (as a short unsigned one).
