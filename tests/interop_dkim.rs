@@ -744,7 +744,10 @@ fn incoming_spf_checked_against_dns_records() {
             ("inc.test", "v=spf1 include:pass.test -all"),
             ("helo.test", "v=spf1 a -all"),
         ],
-        &[("mx.soft.test", [192, 0, 2, 7]), ("helo.test", [127, 0, 0, 1])],
+        &[
+            ("mx.soft.test", [192, 0, 2, 7]),
+            ("helo.test", [127, 0, 0, 1]),
+        ],
     );
     let dns_addr = dns.addr.to_string();
     let dir = scratch("spf");

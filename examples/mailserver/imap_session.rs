@@ -1266,7 +1266,7 @@ impl Session<'_> {
     }
 
     /// Whether adding `bytes` would take `user` over the quota: the
-    /// refusal (RFC 9208 §4.3.1 `OVERQUOTA`, RFC 5530) if so. Without a
+    /// refusal (the `OVERQUOTA` response code of RFC 5530) if so. Without a
     /// quota, or adding nothing (MOVE), never.
     fn over_quota(&self, user: &str, bytes: u64) -> Option<Completion<'static>> {
         let limit = self.shared.store.cfg.quota?;

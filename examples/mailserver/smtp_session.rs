@@ -236,7 +236,8 @@ pub(crate) struct Session<'a> {
     /// priority. Any other: whether it has DKIM signatures to check, or
     /// result fields that claim to be ours (see [`crate::dkim_verify`]).
     head: Option<Vec<u8>>,
-    /// The DNS lookups of the DKIM and SPF checks, made when first needed.
+    /// The DNS lookups of the DKIM, SPF, DMARC and DNSBL checks, made when
+    /// first needed.
     resolver: Option<crate::resolve::Resolver>,
     /// The SPF result of the transaction, when checked.
     spf: Option<SpfChecked>,
