@@ -945,6 +945,16 @@ fn incoming_dmarc_policies_applied() {
     }
     assert_eq!(send_file(&srv, "rsa"), 250);
     assert_eq!(send_file(&srv, "tampered"), 550);
+    // A From after 70 KiB of other header fields is checked all the same.
+    let pad = format!("X-Pad: {}\r\n", "x".repeat(900)).repeat(80);
+    let padded = format!(
+        "{pad}From: bob@reject.test\r\nTo: carol@a.test\r\nSubject: in padded\r\n\r\nbody\r\n"
+    );
+    let mut c = Raw::connect(srv.smtp());
+    assert_eq!(c.reply().0, 220);
+    assert_eq!(c.cmd("EHLO client.test").0, 250);
+    let (code, text) = c.mail("bob@other.test", &["carol@a.test"], padded.as_bytes());
+    assert_eq!(code, 550, "{text}\n{}", srv.log());
     let one = |marker: &str| -> String {
         let r = auth_results(&srv, "carol", marker);
         assert_eq!(r.len(), 1, "{marker}: {r:?}\n{}", srv.log());

@@ -808,7 +808,8 @@ impl<'a> Session<'a> {
         let fields = header.fields();
         let signed = check && fields.iter().any(|f| f.is("dkim-signature"));
         let forged = fields.iter().any(|f| claims_to_be_ours(f, &cfg.hostname));
-        let authors = if cfg.dmarc && self.sender_checked() {
+        let dmarc_on = cfg.dmarc && self.sender_checked();
+        let mut authors = if dmarc_on {
             crate::dmarc::author_domains(header)
         } else {
             Vec::new()
@@ -819,6 +820,20 @@ impl<'a> Session<'a> {
         let Some(old) = inc.take() else {
             return Ok(Verdict::Deliver);
         };
+        let remote_sender = old.remote_sender.clone();
+        // A header longer than `header` holds is read whole now (it is
+        // spooled again below in any case): its From fields may come after
+        // what `header` saw, and a From hidden past the first 64 KiB must
+        // not escape DMARC.
+        let (mut old, mut content) = (Some(old), None);
+        if !whole && let Some(o) = old.take() {
+            let c = o.into_content()?;
+            if dmarc_on {
+                authors =
+                    crate::dmarc::author_domains(&mailwire::message::HeaderSection::parse(&c));
+            }
+            content = Some(c);
+        }
         // The DMARC policies and the DKIM keys of one message share one
         // DNS budget: up to DNS_BUDGET in all. No resolver is made for a
         // message that needs no lookup (only a forged field to remove).
@@ -839,11 +854,14 @@ impl<'a> Session<'a> {
         );
         let policies = crate::driver::blocking(|| crate::dmarc::policies(&lookup, &authors));
         if !signed && !forged && whole && policies.is_empty() {
-            *inc = Some(old);
+            *inc = old;
             return Ok(Verdict::Deliver);
         }
-        let remote_sender = old.remote_sender.clone();
-        let content = old.into_content()?;
+        let content = match (content, old) {
+            (Some(c), _) => c,
+            (None, Some(o)) => o.into_content()?,
+            (None, None) => return Ok(Verdict::Deliver),
+        };
         let outcomes = if check {
             crate::driver::blocking(|| verify(&content, &lookup, unix_now()))
         } else {
