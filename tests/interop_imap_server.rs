@@ -1900,4 +1900,42 @@ print("ok")
         &srv,
     );
     assert!(out.ends_with("ok\n"), "{out}");
+    // A limit for one account only (the config file's [quotas]): offered,
+    // and the other account has no quota root.
+    let dir = scratch("imap-one-quota");
+    let conf = dir.join("mailserver.toml");
+    std::fs::write(&conf, "[quotas]\ndemo = \"10K\"\nbob = \"none\"\n").unwrap();
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &[
+            "--config",
+            conf.to_str().unwrap(),
+            "--user",
+            "demo:demo",
+            "--user",
+            "bob:bob",
+        ],
+    )
+    .owning(dir);
+    let out = python_on(
+        r#"
+import imaplib, sys
+def login(user):
+    M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]))
+    M.login(user, user)
+    M._get_capabilities()
+    return M
+D, B = login("demo"), login("bob")
+assert "QUOTA" in B.capabilities, B.capabilities
+typ, data = D.getquotaroot("INBOX")
+assert typ == "OK" and data[1] == [b'"" (STORAGE 0 10)'], data
+typ, data = B.getquotaroot("INBOX")
+assert typ == "OK" and data[0] == [b"INBOX"], data
+typ, data = B.getquota('""')
+assert typ == "NO", data
+print("ok")
+"#,
+        &srv,
+    );
+    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
 }

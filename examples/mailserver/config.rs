@@ -154,6 +154,9 @@ pub(crate) struct Config {
     /// The storage each account may use, in bytes, all folders together
     /// (`--quota`; IMAP QUOTA, RFC 9208); none: no limit.
     pub(crate) quota: Option<u64>,
+    /// Accounts with a quota of their own (the config file's `[quotas]`:
+    /// a size, or `none` for no limit), over `quota`.
+    pub(crate) quotas: BTreeMap<String, Option<u64>>,
     /// The port used for MX and A/AAAA hosts (25 in real life).
     pub(crate) mx_port: u16,
     /// A DNS server to ask instead of the system's resolv.conf.
@@ -864,6 +867,7 @@ impl Config {
             hostname: String::new(),
             max_size: 35 * 1024 * 1024,
             quota: None,
+            quotas: BTreeMap::new(),
             mx_port: 25,
             dns: None,
             limits: ConnLimits::default(),
@@ -937,6 +941,15 @@ impl Config {
         set(&mut self.max_size, f.max_size);
         if let Some(q) = &f.quota {
             self.quota = Some(parse_size(q)?);
+        }
+        for (name, q) in &f.quotas {
+            let limit = match q.trim() {
+                "none" => None,
+                q => Some(
+                    parse_size(q).map_err(|e| ConfigError(format!("quotas.{name}: {}", e.0)))?,
+                ),
+            };
+            self.quotas.insert(name.to_ascii_lowercase(), limit);
         }
         set(&mut self.mx_port, f.mx_port);
         self.dns = f.dns.or(self.dns);
@@ -1145,6 +1158,13 @@ impl Config {
                 credential: Credential::Plain(Secret::new("demo".into())),
             });
         }
+        if let Some(name) = self
+            .quotas
+            .keys()
+            .find(|q| !self.users.iter().any(|u| &u.name == *q))
+        {
+            return err(format!("quotas: {name:?} is no account"));
+        }
         if self.connections == Connections::Pool && !cfg!(target_os = "linux") {
             return err("--connections pool needs Linux (epoll); use threads");
         }
@@ -1181,6 +1201,20 @@ impl Config {
     /// Whether `domain` is one of ours (case-insensitive).
     pub(crate) fn is_local_domain(&self, domain: &str) -> bool {
         self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    /// The storage `user` may use (`[quotas]` over `--quota`); none: no
+    /// limit.
+    pub(crate) fn quota_of(&self, user: &str) -> Option<u64> {
+        match self.quotas.get(user) {
+            Some(q) => *q,
+            None => self.quota,
+        }
+    }
+
+    /// Whether any account has a quota (IMAP then offers QUOTA).
+    pub(crate) fn any_quota(&self) -> bool {
+        self.quota.is_some() || self.quotas.values().any(Option::is_some)
     }
 
     /// The account for a local part (case-insensitive); `postmaster` is the
@@ -1410,6 +1444,7 @@ mod tests {
         }
         assert!(run(&[]).dnsbl.is_empty());
         assert_eq!(run(&[]).quota, None);
+        assert!(!run(&[]).any_quota());
         assert_eq!(run(&[]).greylist, None);
         assert_eq!(run(&[]).dmarc_reports, None);
         assert!(Config::parse(["--dmarc-reports", "0s"]).is_err());
@@ -1500,6 +1535,9 @@ bob = "{keys}"
 "Info@example.org" = ["alice@example.org", "x@elsewhere.test"]
 [lists."team@example.org"]
 file = "/srv/team"
+[quotas]
+Alice = "2G"
+bob = "none"
 "#
             ),
         )
@@ -1526,6 +1564,12 @@ file = "/srv/team"
             c.dnsbl,
             [crate::dnsbl::Dnsbl::parse("bl.example.net=127.0.0.4").unwrap()]
         );
+        assert_eq!(c.quota, Some(1 << 30));
+        assert_eq!(c.quota_of("alice"), Some(2 << 30));
+        assert_eq!(c.quota_of("bob"), None);
+        assert!(c.any_quota());
+        assert_eq!(c.greylist, Some(Duration::from_secs(300)));
+        assert_eq!(c.dmarc_reports, Some(Duration::from_secs(86400)));
 
         // Options override the file; --domain replaces its domains; --user
         // replaces an account of the same name.
@@ -1561,6 +1605,9 @@ file = "/srv/team"
             "[aliases]\n\"info\" = [\"a@b.test\"]",
             "hostname = \"bad host\"",
             "[limits]\nconn_rate = \"5\"",
+            "[quotas]\nnobody = \"1G\"",
+            "[quotas]\ndemo = \"lots\"",
+            "quota = \"5T\"",
         ] {
             std::fs::write(&path, bad).unwrap();
             assert!(Config::parse(["--config", p]).is_err(), "{bad:?}");

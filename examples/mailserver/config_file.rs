@@ -25,7 +25,10 @@
 //!
 //! Top-level keys also include `public_url = "https://mail.example.org"`
 //! (`--public-url`), `dkim = ["example.org:sel1:/etc/mail/dkim.pem"]`
-//! (`--dkim`) and `dnsbl = ["zen.spamhaus.org"]` (`--dnsbl`).
+//! (`--dkim`), `dnsbl = ["zen.spamhaus.org"]` (`--dnsbl`), `quota = "1G"`
+//! (`--quota`), `greylist = "5m"` (`--greylist`), `dmarc_reports = "1d"`
+//! (`--dmarc-reports`), and the table `[quotas]` (an account's own quota,
+//! `alice = "5G"`, or `bob = "none"` for no limit).
 //!
 //! Passwords are never in the file, only SCRAM-SHA-256 keys
 //! ([`crate::accounts`]).
@@ -146,6 +149,9 @@ pub(crate) struct File {
     pub(crate) max_size: Option<usize>,
     /// As `--quota`, e.g. `"500M"`.
     pub(crate) quota: Option<String>,
+    /// Account name to its own quota (`"2G"`, or `"none"`: no limit).
+    #[serde(default)]
+    pub(crate) quotas: BTreeMap<String, String>,
     pub(crate) mx_port: Option<u16>,
     pub(crate) dns: Option<SocketAddr>,
     #[serde(default)]

@@ -112,7 +112,7 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.literal = LiteralExtension::Plus;
     o.max_literal = cfg.max_size as u64;
     o.max_command = cfg.max_size as u64 + (64 << 10);
-    let quota: &[&str] = if cfg.quota.is_some() {
+    let quota: &[&str] = if cfg.any_quota() {
         &QUOTA_CAPABILITIES
     } else {
         &[]
@@ -952,13 +952,22 @@ impl Session<'_> {
                 if let Err(e) = self.store().folder(&user, &n) {
                     return refusal(&e);
                 }
+                // An account without a limit has no quota root (RFC 9208).
+                let limited = self.shared.store.cfg.quota_of(&user).is_some();
                 let _ = m.send_data(
                     handle,
                     Data::QuotaRoot {
                         mailbox: mailbox.into_owned(),
-                        roots: vec![quota_root()],
+                        roots: if limited {
+                            vec![quota_root()]
+                        } else {
+                            Vec::new()
+                        },
                     },
                 );
+                if !limited {
+                    return Completion::ok("GETQUOTAROOT completed");
+                }
                 self.quota(m, handle, &user, "GETQUOTAROOT completed")
             }
             CommandBody::GetQuota(root) if root.as_bytes() == QUOTA_ROOT.as_bytes() => {
@@ -1247,7 +1256,7 @@ impl Session<'_> {
         user: &str,
         done: &str,
     ) -> Completion<'static> {
-        let Some(limit) = self.shared.store.cfg.quota else {
+        let Some(limit) = self.shared.store.cfg.quota_of(user) else {
             return Completion::no("no quota").with_code(code("NONEXISTENT"));
         };
         let used = match self.store().usage(user) {
@@ -1269,7 +1278,7 @@ impl Session<'_> {
     /// refusal (the `OVERQUOTA` response code of RFC 5530) if so. Without a
     /// quota, or adding nothing (MOVE), never.
     fn over_quota(&self, user: &str, bytes: u64) -> Option<Completion<'static>> {
-        let limit = self.shared.store.cfg.quota?;
+        let limit = self.shared.store.cfg.quota_of(user)?;
         if bytes == 0 {
             return None;
         }

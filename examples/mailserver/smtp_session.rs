@@ -760,10 +760,21 @@ impl<'a> Session<'a> {
     /// room. A message under the quota is taken whole, so an account can
     /// go past its quota by up to one message.
     fn mailbox_full(&self, targets: &[(String, Dest)]) -> Option<Reply<'static>> {
-        let limit = self.shared.store.cfg.quota?;
+        let cfg = &self.shared.store.cfg;
+        if !cfg.any_quota() {
+            return None;
+        }
         let mail = &self.shared.store.mail;
         targets.iter().find_map(|(addr, d)| match d {
-            Dest::Local(user) if mail.usage(user).is_ok_and(|used| used >= limit) => {
+            // A delivery into a folder (`user/.tag`) is the account's.
+            Dest::Local(to) => {
+                let user = to.split('/').next().unwrap_or(to);
+                let full = cfg
+                    .quota_of(user)
+                    .is_some_and(|limit| mail.usage(user).is_ok_and(|used| used >= limit));
+                if !full {
+                    return None;
+                }
                 self.log(&format!("RCPT <{addr}>: the mailbox of {user} is full"));
                 Some(reply(452, (4, 2, 2), &format!("<{addr}>: Mailbox full")))
             }

@@ -389,37 +389,45 @@ impl Incoming {
                             others.push(u);
                         }
                     }
-                    let folder = |u: &str| {
-                        if junk && store.maildirs.has_folder(u, JUNK) {
-                            JUNK
+                    // Where each copy goes: `u`'s own directory (INBOX, or
+                    // a plus-address folder `user/.tag`), or, quarantined,
+                    // the account's Junk folder when it has one.
+                    let place = |u: &'_ str| -> (String, &'static str) {
+                        let account = u.split('/').next().unwrap_or(u);
+                        if junk && store.maildirs.has_folder(account, JUNK) {
+                            (account.to_string(), JUNK)
                         } else {
-                            ""
+                            (u.to_string(), "")
                         }
                     };
                     for u in &others {
+                        let (to, folder) = place(u);
                         stored.local.push(store.maildirs.link_into(
                             &path,
-                            u,
-                            folder(u),
+                            &to,
+                            folder,
                             &store.cfg.hostname,
                             &sizes,
                         )?);
                     }
                     for u in &others {
-                        store.maildirs.sync_new(u, folder(u))?;
+                        let (to, folder) = place(u);
+                        store.maildirs.sync_new(&to, folder)?;
                     }
+                    let (to, folder) = place(&user);
                     stored.local.push(store.maildirs.commit(
                         &path,
-                        &user,
-                        folder(&user),
+                        &to,
+                        folder,
                         &format!("{name}{sizes}"),
                     )?);
                     // IMAP sessions (IDLE) of these folders look now (the
                     // folder's directory as the store names it: INBOX is
                     // the account's root, without a final separator).
                     for u in others.iter().copied().chain([user.as_str()]) {
-                        let root = store.mail.user_root(u);
-                        let dir = match folder(u) {
+                        let (to, folder) = place(u);
+                        let root = store.mail.user_root(&to);
+                        let dir = match folder {
                             "" => root,
                             f => root.join(f),
                         };
@@ -542,12 +550,22 @@ mod tests {
     /// copy is the same.
     #[test]
     fn quarantine_goes_to_junk() {
-        let (s, dir) = store(&["--user", "a:1", "--user", "b:2", "--user", "c:3"]);
+        let (s, dir) = store(&[
+            "--user", "a:1", "--user", "b:2", "--user", "c:3", "--user", "d:4",
+        ]);
         fs::remove_dir_all(dir.join("mailboxes/c/.Junk")).unwrap();
+        for sub in ["tmp", "new", "cur"] {
+            fs::create_dir_all(dir.join("mailboxes/d/.lists").join(sub)).unwrap();
+        }
         let rcpts = vec![
             ("a@localhost".to_string(), Dest::Local("a".into())),
             ("b@localhost".to_string(), Dest::Local("b".into())),
             ("c@localhost".to_string(), Dest::Local("c".into())),
+            // Plus-addressed into a folder: the account's Junk all the same.
+            (
+                "d+lists@localhost".to_string(),
+                Dest::Local("d/.lists".into()),
+            ),
             ("z@remote.test".to_string(), Dest::Remote),
         ];
         let mut inc = s.begin("Q9".into(), "s@x.test", rcpts, b"").unwrap();
@@ -563,7 +581,10 @@ mod tests {
             })
             .collect();
         places.sort();
-        assert_eq!(places, ["a/.Junk/new", "b/.Junk/new", "c/new"]);
+        assert_eq!(
+            places,
+            ["a/.Junk/new", "b/.Junk/new", "c/new", "d/.Junk/new"]
+        );
         assert_eq!(st.queued, 1);
         fs::remove_dir_all(dir).unwrap();
     }
