@@ -1007,17 +1007,79 @@ fn greylisting_defers_new_senders_once() {
     logged_in_rcpt_taken(&c, lo(6, 1), &srv);
 }
 
-/// demo (password `pw`) logs in on the submission port from `src` and
-/// gets a recipient taken.
-fn logged_in_rcpt_taken(c: &Connector, src: IpAddr, srv: &MailServer) {
+/// A session of `user` (password `pw`) logged in on the submission port
+/// from `src`, its MAIL FROM taken.
+fn logged_in(c: &Connector, src: IpAddr, srv: &MailServer, user: &str) -> Client {
     let mut cl = Client::new(c.connect(src, srv.submission()).unwrap());
     cl.reply();
     cl.cmd("EHLO client.test");
     assert!(
-        cl.cmd(&format!("AUTH PLAIN {}", plain("demo", "pw")))
+        cl.cmd(&format!("AUTH PLAIN {}", plain(user, "pw")))
             .starts_with("235")
     );
-    assert!(cl.cmd("MAIL FROM:<demo@localhost>").starts_with("250"));
+    assert!(
+        cl.cmd(&format!("MAIL FROM:<{user}@localhost>"))
+            .starts_with("250")
+    );
+    cl
+}
+
+/// demo (password `pw`) logs in on the submission port from `src` and
+/// gets a recipient taken.
+fn logged_in_rcpt_taken(c: &Connector, src: IpAddr, srv: &MailServer) {
+    let mut cl = logged_in(c, src, srv, "demo");
     assert!(cl.cmd("RCPT TO:<demo@localhost>").starts_with("250"));
     cl.cmd("QUIT");
+}
+
+/// `--send-rate`: an account that logged in gets its first N recipients,
+/// then `450 4.7.1` for the period, whichever session it uses; another
+/// account has its own; mail from outside is not counted.
+#[test]
+#[ignore = "interop: starts the mailserver"]
+fn send_rate_bounds_an_accounts_recipients() {
+    let dir = scratch("send-rate");
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &[
+            "--user",
+            "demo:pw",
+            "--user",
+            "bob:pw",
+            "--send-rate",
+            "3/1h",
+        ],
+    );
+    let c = Connector::new();
+    let logged_in = |user: &str| logged_in(&c, lo(5, 1), &srv, user);
+    let mut cl = logged_in("demo");
+    for i in 0..3 {
+        let r = cl.cmd(&format!("RCPT TO:<r{i}@remote.test>"));
+        assert!(r.starts_with("250"), "{i}: {r}");
+    }
+    let r = cl.cmd("RCPT TO:<r3@remote.test>");
+    assert!(r.starts_with("450 4.7.1 "), "{r}");
+    cl.cmd("QUIT");
+    // Another session of the same account: the same bucket.
+    let mut cl = logged_in("demo");
+    assert!(cl.cmd("RCPT TO:<bob@localhost>").starts_with("450 4.7.1 "));
+    cl.cmd("QUIT");
+    let mut cl = logged_in("bob");
+    assert!(cl.cmd("RCPT TO:<demo@localhost>").starts_with("250"));
+    cl.cmd("QUIT");
+    // Mail from outside to the account is not its sending.
+    for i in 0..4 {
+        let mut cl = Client::new(c.connect(lo(5, 2), srv.smtp()).unwrap());
+        cl.reply();
+        cl.cmd("EHLO outside.test");
+        cl.cmd(&format!("MAIL FROM:<x{i}@outside.test>"));
+        assert!(cl.cmd("RCPT TO:<demo@localhost>").starts_with("250"));
+        cl.cmd("QUIT");
+    }
+    assert!(
+        srv.log()
+            .contains("demo has sent to its --send-rate of recipients"),
+        "{}",
+        srv.log()
+    );
 }

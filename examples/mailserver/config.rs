@@ -47,6 +47,9 @@ pub(crate) struct SessionLimits {
     pub(crate) max_recipients_per_connection: usize,
     /// Transactions (MAIL commands accepted) per connection.
     pub(crate) max_transactions: u32,
+    /// Recipients an account that logged in may send to per period, all
+    /// its sessions together (`--send-rate`; 0: no limit).
+    pub(crate) send_rate: (u32, Duration),
 }
 
 impl Default for SessionLimits {
@@ -56,6 +59,7 @@ impl Default for SessionLimits {
             max_recipients: 100,
             max_recipients_per_connection: 1000,
             max_transactions: 100,
+            send_rate: (0, Duration::from_secs(3600)),
         }
     }
 }
@@ -478,6 +482,11 @@ struct DefenceArgs {
     /// Transactions per connection [default: 100]
     #[arg(long, value_name = "N")]
     max_transactions: Option<u32>,
+    /// Recipients an account that logged in may send to per period, all
+    /// its sessions together (450 4.7.1 beyond: a stolen password sends
+    /// little), e.g. 500/1h; 0 = off [default: 0]
+    #[arg(long, value_name = "N/DURATION", value_parser = parse_rate)]
+    send_rate: Option<(u32, Duration)>,
     /// Refuse mail (554 5.7.1, postmaster excepted) from clients whose
     /// address this DNS blocklist (RFC 5782) lists: an answer from
     /// 127.0.0.2 to 127.0.0.255, or one of CODES; repeatable. Clients of
@@ -716,7 +725,7 @@ pub(crate) fn parse_route(s: &str) -> Result<(String, Route), ConfigError> {
 pub(crate) fn parse_rate(s: &str) -> Result<(u32, Duration), ConfigError> {
     let bad = || {
         ConfigError(format!(
-            "--conn-rate {s:?}: expected N/DURATION such as 600/1m, or 0"
+            "rate {s:?}: expected N/DURATION such as 600/1m, or 0"
         ))
     };
     if s.trim() == "0" {
@@ -960,6 +969,9 @@ impl Config {
         if let Some(r) = &l.conn_rate {
             (self.limits.rate, self.limits.rate_period) = parse_rate(r)?;
         }
+        if let Some(r) = &l.send_rate {
+            self.session.send_rate = parse_rate(r)?;
+        }
         set(&mut self.session.max_errors, l.max_errors);
         set(&mut self.session.max_recipients, l.max_recipients);
         set(
@@ -1119,6 +1131,7 @@ impl Config {
         set(&mut self.limits.max_total, x.max_connections);
         set(&mut self.connections, x.connections);
         set(&mut self.limits.max_per_address, x.max_per_address);
+        set(&mut self.session.send_rate, x.send_rate);
         if let Some(r) = x.conn_rate {
             (self.limits.rate, self.limits.rate_period) = r;
         }
@@ -1345,6 +1358,8 @@ mod tests {
             "300",
             "--max-transactions",
             "9",
+            "--send-rate",
+            "50/1h",
             "--queue-workers",
             "3",
             "--max-per-destination",
@@ -1380,7 +1395,8 @@ mod tests {
                 max_errors: 5,
                 max_recipients: 150,
                 max_recipients_per_connection: 300,
-                max_transactions: 9
+                max_transactions: 9,
+                send_rate: (50, Duration::from_secs(3600)),
             }
         );
         assert_eq!(c.domains, vec!["a.test", "b.test"]);

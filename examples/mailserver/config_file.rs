@@ -104,6 +104,8 @@ pub(crate) struct Limits {
     pub(crate) max_per_address: Option<usize>,
     /// `N/DURATION` or `"0"`.
     pub(crate) conn_rate: Option<String>,
+    /// As `--send-rate`: `N/DURATION` or `"0"`.
+    pub(crate) send_rate: Option<String>,
     pub(crate) max_errors: Option<u32>,
     pub(crate) max_recipients: Option<usize>,
     pub(crate) max_recipients_per_connection: Option<usize>,

@@ -254,6 +254,47 @@ impl Limiter {
     }
 }
 
+/// The recipients each account that logged in may send to per period
+/// (`--send-rate N/DURATION`), all its sessions together: a token bucket
+/// per account, so that a stolen password sends a little, not a flood,
+/// before someone notices. Off when N is 0.
+#[derive(Debug)]
+pub(crate) struct SendRate {
+    rate: u32,
+    period: Duration,
+    /// Account to its tokens and when they were counted.
+    buckets: Mutex<HashMap<String, (f64, Instant)>>,
+}
+
+impl SendRate {
+    pub(crate) fn new((rate, period): (u32, Duration)) -> Self {
+        SendRate {
+            rate,
+            period,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Spends one token of `user`'s for a recipient at `now`; false when
+    /// there is none left (the recipient is refused for now).
+    pub(crate) fn spend(&self, user: &str, now: Instant) -> bool {
+        if self.rate == 0 {
+            return true;
+        }
+        let rate = f64::from(self.rate);
+        let per_sec = rate / self.period.as_secs_f64().max(1e-3);
+        let mut b = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, at) = b.entry(user.to_string()).or_insert((rate, now));
+        *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * per_sec).min(rate);
+        *at = now;
+        if *tokens < 1.0 {
+            return false;
+        }
+        *tokens -= 1.0;
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,5 +415,21 @@ mod tests {
             drop(l.try_acquire(a, later).unwrap());
         }
         assert!(l.lock().clients.len() <= 2 * MIN_PRUNE);
+    }
+
+    /// Each account has its own bucket: N recipients at once, then one
+    /// more per period/N; 0 is no limit.
+    #[test]
+    fn send_rate_per_account() {
+        let t0 = Instant::now();
+        let r = SendRate::new((3, Duration::from_secs(60)));
+        assert!((0..3).all(|_| r.spend("alice", t0)));
+        assert!(!r.spend("alice", t0));
+        assert!(r.spend("bob", t0), "another account's own bucket");
+        assert!(!r.spend("alice", t0 + Duration::from_secs(19)));
+        assert!(r.spend("alice", t0 + Duration::from_secs(21)));
+        assert!(!r.spend("alice", t0 + Duration::from_secs(22)));
+        let off = SendRate::new((0, Duration::from_secs(60)));
+        assert!((0..1000).all(|_| off.spend("alice", t0)));
     }
 }

@@ -377,6 +377,7 @@ fn run(cfg: Config) -> Result<(), String> {
             ),
             None => None,
         },
+        send_rate: limits::SendRate::new(cfg.session.send_rate),
         dmarc_records: match cfg.dmarc_reports {
             Some(_) => Some(
                 dmarc_report::Records::open(&cfg.data)

@@ -85,6 +85,9 @@ pub(crate) struct Shared {
     pub(crate) greylist: Option<crate::greylist::Greylist>,
     /// The DMARC checks kept for aggregate reports (`--dmarc-reports`).
     pub(crate) dmarc_records: Option<crate::dmarc_report::Records>,
+    /// The recipients per period of each account that logged in
+    /// (`--send-rate`).
+    pub(crate) send_rate: crate::limits::SendRate,
     /// Set by SIGTERM: finish open transactions, take no new ones.
     pub(crate) shutdown: Arc<AtomicBool>,
 }
@@ -1251,6 +1254,25 @@ impl Handler<Server> for Session<'_> {
                     Some(rep) => Err(rep),
                     None => Ok((targets, forwarded)),
                 });
+                // An account past its --send-rate: refused for now (450
+                // 4.7.1), logged for whoever watches for stolen passwords.
+                if r.is_ok()
+                    && let Some(user) = self.user.as_deref()
+                    && !self.shared.send_rate.spend(user, std::time::Instant::now())
+                {
+                    self.log(&format!(
+                        "RCPT <{addr}> refused: {user} has sent to its --send-rate of recipients"
+                    ));
+                    let _ = m.reply(
+                        handle,
+                        reply(
+                            450,
+                            (4, 7, 1),
+                            &format!("<{addr}>: Too many recipients from your account, try later"),
+                        ),
+                    );
+                    return Ok(());
+                }
                 // Greylisted: refused for now, without counting as an error
                 // (a retry is what is asked for).
                 if r.is_ok()
