@@ -121,6 +121,7 @@ mod webmail {
     mod http;
     mod mailbox;
     mod pages;
+    mod password;
     pub(crate) mod render;
     pub(crate) mod sanitize;
     mod session;

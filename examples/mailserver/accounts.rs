@@ -19,11 +19,18 @@
 //! start, so the same name always gets the same salt, as RFC 5802 §9 asks),
 //! with the same iteration count, and SCRAM is run with those keys to the
 //! end, where the proof fails like a wrong password.
+//!
+//! A user changes their password in the webmail: the new keys go into
+//! `DATA/passwords` (one `NAME KEYS` line an account, mode 0600, written
+//! atomically), which overrides the configuration's credential at every
+//! start and at once in the running server.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Read as _;
 use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::{RwLock, RwLockReadGuard};
 
 use mailwire::sasl::framing;
 use mailwire::sasl::{ScramCredentials, ScramHash, Secret};
@@ -121,9 +128,34 @@ struct Entry {
     plain: Option<Secret<String>>,
 }
 
+/// Writes `path` anew through a temporary file beside it (fsynced, then
+/// renamed over it), readable by its owner only.
+fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let tmp = path.with_extension("tmp");
+    let res = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res
+}
+
 /// Every account's keys, for the SMTP and POP3 sessions.
 pub(crate) struct Accounts {
-    map: HashMap<String, Entry>,
+    map: RwLock<HashMap<String, Entry>>,
+    /// The passwords users changed (`DATA/passwords`), when kept.
+    changed: Option<PathBuf>,
     /// Drawn at start: the made-up keys of unknown users come from it.
     secret: Vec<u8>,
     /// The iteration count of the made-up keys (the most common one).
@@ -133,7 +165,7 @@ pub(crate) struct Accounts {
 impl fmt::Debug for Accounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Accounts")
-            .field("names", &self.map.keys().collect::<Vec<_>>())
+            .field("names", &self.read().keys().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
@@ -166,15 +198,78 @@ impl Accounts {
             .or(NonZeroU32::new(ITERATIONS))
             .ok_or("iterations")?;
         Ok(Accounts {
-            map,
+            map: RwLock::new(map),
+            changed: None,
             secret: random_bytes(32)?,
             iterations,
         })
     }
 
+    /// The accounts with the passwords changed in `file` (see the module
+    /// text) over the configuration's; later changes are written there. A
+    /// missing file changes nothing; a line for no account, or one that
+    /// does not parse, is skipped.
+    pub(crate) fn with_changes(mut self, file: PathBuf) -> Result<Self, String> {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(format!("{}: {e}", file.display())),
+        };
+        {
+            let map = self.map.get_mut().unwrap_or_else(|e| e.into_inner());
+            for line in text.lines() {
+                if let Some((name, keys)) = line.split_once(' ')
+                    && let Some(e) = map.get_mut(name)
+                    && let Ok(keys) = parse_scram(keys)
+                {
+                    *e = Entry {
+                        scram: keys,
+                        plain: None,
+                    };
+                }
+            }
+        }
+        self.changed = Some(file);
+        Ok(self)
+    }
+
+    /// Makes `new` the password of `name` (lower case): its keys replace
+    /// the old ones here and in the file of [`Accounts::with_changes`]
+    /// before this returns. `Err`: not changed.
+    pub(crate) fn change_password(&self, name: &str, new: &str) -> Result<(), String> {
+        let keys = hash_password(new, ITERATIONS)?;
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if !map.contains_key(name) {
+            return Err("no such account".into());
+        }
+        if let Some(file) = &self.changed {
+            let mut lines: Vec<String> = std::fs::read_to_string(file)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.split_once(' ').is_some_and(|(n, _)| n != name))
+                .map(str::to_string)
+                .collect();
+            lines.push(format!("{name} {}", format_scram(&keys)));
+            write_private(file, (lines.join("\n") + "\n").as_bytes())
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+        }
+        map.insert(
+            name.to_string(),
+            Entry {
+                scram: keys,
+                plain: None,
+            },
+        );
+        Ok(())
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Entry>> {
+        self.map.read().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Whether `name` (lower case) is an account.
     pub(crate) fn exists(&self, name: &str) -> bool {
-        self.map.contains_key(name)
+        self.read().contains_key(name)
     }
 
     /// A tag of `name`'s password (case-insensitive), mixed with `salt`
@@ -189,7 +284,8 @@ impl Accounts {
         salt: &[u8],
         mac: impl Fn(&[u8]) -> [u8; 32],
     ) -> Option<String> {
-        let e = self.map.get(&name.to_ascii_lowercase())?;
+        let map = self.read();
+        let e = map.get(&name.to_ascii_lowercase())?;
         let mut data = salt.to_vec();
         match &e.plain {
             Some(pw) => {
@@ -207,12 +303,12 @@ impl Accounts {
     /// Whether every account has its plaintext password (CRAM-MD5 and APOP
     /// can then be offered).
     pub(crate) fn all_plaintext(&self) -> bool {
-        self.map.values().all(|e| e.plain.is_some())
+        self.read().values().all(|e| e.plain.is_some())
     }
 
     /// The plaintext password, for CRAM-MD5 (demo accounts only).
     pub(crate) fn plaintext(&self, name: &str) -> Option<Secret<String>> {
-        self.map
+        self.read()
             .get(&name.to_ascii_lowercase())
             .and_then(|e| e.plain.clone())
     }
@@ -246,18 +342,17 @@ impl Accounts {
     /// like a wrong password.
     pub(crate) fn scram(&self, name: &str) -> ScramCredentials {
         let name = name.to_ascii_lowercase();
-        match self.map.get(&name) {
-            Some(e) => e.scram.clone(),
-            None => self.dummy(&name),
-        }
+        let known = self.read().get(&name).map(|e| e.scram.clone());
+        known.unwrap_or_else(|| self.dummy(&name))
     }
 
     /// Whether `password` is the password of `name` (case-insensitive).
     /// Does the same work for an unknown user.
     pub(crate) fn verify(&self, name: &str, password: &str) -> bool {
         let lower = name.to_ascii_lowercase();
-        let (known, keys) = match self.map.get(&lower) {
-            Some(e) => (true, e.scram.clone()),
+        let found = self.read().get(&lower).map(|e| e.scram.clone());
+        let (known, keys) = match found {
+            Some(keys) => (true, keys),
             None => (false, self.dummy(&lower)),
         };
         let Ok(given) =
@@ -286,6 +381,50 @@ mod tests {
                 credential: Credential::Scram(hash_password("s3cret", 4096).unwrap()),
             },
         ]
+    }
+
+    /// A changed password is in force at once, written to the file (mode
+    /// 0600, without the password), and over the configuration's at the
+    /// next start; the old one no longer works; no account, no change.
+    #[test]
+    fn changed_passwords_kept() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("accounts-{}", crate::maildir::queue_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("passwords");
+        let a = Accounts::new(&users())
+            .unwrap()
+            .with_changes(file.clone())
+            .unwrap();
+        assert!(a.plaintext("demo").is_some());
+        let tag = |a: &Accounts| a.credential_tag("demo", b"salt", |d| Sha256::digest(d).into());
+        let before = tag(&a);
+        a.change_password("demo", "a new one!").unwrap();
+        assert!(a.verify("demo", "a new one!"));
+        assert!(!a.verify("demo", "demo"));
+        assert_eq!(
+            a.plaintext("demo"),
+            None,
+            "no plaintext for CRAM-MD5 any more"
+        );
+        assert_ne!(tag(&a), before, "the webmail's sessions see the change");
+        a.change_password("alice", "another one").unwrap();
+        a.change_password("demo", "third time").unwrap();
+        assert!(a.change_password("nobody", "whatever1").is_err());
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
+        assert!(!text.contains("third time"));
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let b = Accounts::new(&users())
+            .unwrap()
+            .with_changes(file.clone())
+            .unwrap();
+        assert!(b.verify("demo", "third time") && b.verify("alice", "another one"));
+        assert!(!b.verify("alice", "s3cret"));
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -356,7 +356,7 @@ fn run(cfg: Config) -> Result<(), String> {
         return Err("no port to listen on".into());
     }
     let web_addrs: Vec<(&str, SocketAddr)> = web.iter().map(|(n, _, a)| (*n, *a)).collect();
-    let accounts = accounts::Accounts::new(&cfg.users)?;
+    let accounts = accounts::Accounts::new(&cfg.users)?.with_changes(cfg.data.join("passwords"))?;
     let shutdown = Arc::new(AtomicBool::new(false));
     let queue = store.queue.clone();
     let shared = Arc::new(Shared {

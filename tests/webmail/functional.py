@@ -10,6 +10,7 @@ the address book: recipients collected, a sender added from a message,
 a contact added, written to, suggested when composing, and deleted."""
 
 import email
+import imaplib
 import email.policy
 import secrets
 import smtplib
@@ -17,7 +18,7 @@ import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, SMTP, URL, check, imap_find,
+from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, SMTP, URL, check, imap, imap_find,
                 log, login, new_page, run, send, shot)
 
 
@@ -361,6 +362,31 @@ def test(browser):
     page.wait_for_url("**/mail?f=Junk")
     page.goto(URL + "/mail?f=INBOX")
     check(page.locator("#list tr", has_text="Lunch on Friday?").count() == 1, "back in INBOX as not junk")
+
+    # The password: a wrong current one is refused; a change is in force
+    # at once over IMAP, and this browser stays logged in.
+    page.click("#password-link")
+    page.wait_for_url("**/password")
+    page.fill("#current", "not it")
+    page.fill("#new", "a new secret 1")
+    page.fill("#repeat", "a new secret 1")
+    page.click("#password form button[type=submit]")
+    check("current password is wrong" in page.inner_text("#password-note"), "a wrong current password is refused")
+    new_pw = f"new secret {tag}"
+    page.fill("#current", ALICE_PW)
+    page.fill("#new", new_pw)
+    page.fill("#repeat", new_pw)
+    page.click("#password form button[type=submit]")
+    page.wait_for_url("**/password?done=1")
+    check("was changed" in page.inner_text("#password-note"), "the password is changed")
+    imap(ALICE, new_pw).logout()
+    try:
+        imap(ALICE, ALICE_PW)
+        raise AssertionError("the old password still works over IMAP")
+    except imaplib.IMAP4.error:
+        log("ok: the old password no longer works over IMAP")
+    page.goto(URL + "/mail")
+    check(page.locator("#list").count() == 1, "still logged in after the change")
     log("functional: all done")
 
 

@@ -196,6 +196,9 @@ def test(browser):
     check(r.status == 403, "POST /contacts without a token: 403")
     r = page.request.post(URL + "/vacation", form={"on": "1", "text": "Gone phishing"}, max_redirects=0)
     check(r.status == 403, "POST /vacation without a token: 403")
+    r = page.request.post(URL + "/password", form={"current": "x", "new": "evil-pass-1", "repeat": "evil-pass-1"},
+                          max_redirects=0)
+    check(r.status == 403, "POST /password without a token: 403")
     def hostile_name(path, fields, table, what):
         """Types a name with markup into the form of `path`; it shows as text."""
         page.goto(URL + path)

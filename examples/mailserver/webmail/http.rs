@@ -193,6 +193,7 @@ fn router(ctx: Ctx) -> Router {
         .merge(super::unsubscribe::routes())
         .merge(super::contacts::routes())
         .merge(super::autoreply::routes())
+        .merge(super::password::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(ctx)

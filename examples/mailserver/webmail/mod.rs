@@ -20,6 +20,8 @@
 //!   compose form's suggestions, the recipients of sent mail collected.
 //! - [`autoreply`]: the vacation reply's page (the account's
 //!   `vacation.toml`, which delivery answers with).
+//! - [`password`]: the user's own password change (in force at once for
+//!   every protocol; the account's other webmail sessions end).
 //! - [`unsubscribe`]: the lists' one-click unsubscribe URL (RFC 8058),
 //!   the one POST without a session or CSRF token.
 //! - The HTTP-free parts: a stored message rendered for the browser with
@@ -33,6 +35,7 @@ mod contacts;
 mod http;
 mod mailbox;
 mod pages;
+mod password;
 pub(crate) mod render;
 pub(crate) mod sanitize;
 mod session;

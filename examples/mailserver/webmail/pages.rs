@@ -170,6 +170,7 @@ pub(crate) fn page(title: &str, frame: &Frame<'_>, main: &str) -> String {
 <a class="button primary" href="/compose">Compose</a>
 <a class="button" id="contacts-link" href="/contacts">Contacts</a>
 <a class="button" id="vacation-link" href="/vacation">Vacation reply</a>
+<a class="button" id="password-link" href="/password">Password</a>
 <span class="user">{}</span>
 <form method="post" action="/logout" class="inline">{}<button type="submit">Log out</button></form>
 </header>

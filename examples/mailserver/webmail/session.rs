@@ -286,6 +286,19 @@ impl Sessions {
         Some(found)
     }
 
+    /// Ends every session of `user` (after a password change).
+    pub(crate) fn close_user(&self, user: &str) {
+        let before = {
+            let mut map = self.lock();
+            let n = map.len();
+            map.retain(|_, s| s.user != user);
+            n - map.len()
+        };
+        if before > 0 {
+            self.save();
+        }
+    }
+
     /// Ends a session.
     pub(crate) fn close(&self, id: &str) {
         let removed = self.lock().remove(&key(id)).is_some();
