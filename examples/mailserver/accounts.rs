@@ -129,7 +129,7 @@ struct Entry {
 }
 
 /// Writes `path` anew through a temporary file beside it (fsynced, then
-/// renamed over it), readable by its owner only.
+/// renamed over it, the directory fsynced), readable by its owner only.
 fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
@@ -143,7 +143,8 @@ fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
             .open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        crate::maildir::sync_dir(path.parent().unwrap_or(std::path::Path::new(".")))
     })();
     if res.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -243,8 +244,14 @@ impl Accounts {
             return Err("no such account".into());
         }
         if let Some(file) = &self.changed {
-            let mut lines: Vec<String> = std::fs::read_to_string(file)
-                .unwrap_or_default()
+            // The other accounts' lines are kept: a file that is there but
+            // does not read is an error, not an empty file.
+            let text = match std::fs::read_to_string(file) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                Err(e) => return Err(format!("{}: {e}", file.display())),
+            };
+            let mut lines: Vec<String> = text
                 .lines()
                 .filter(|l| l.split_once(' ').is_some_and(|(n, _)| n != name))
                 .map(str::to_string)
