@@ -14,6 +14,8 @@
 //! - An address at another organizational domain than the policy's is
 //!   only sent to when that domain agrees (§7.1): a `v=DMARC1` TXT record
 //!   at `POLICYDOMAIN._report._dmarc.RUADOMAIN`.
+//! - The records file holds at most [`MAX_RECORDS`] bytes between two
+//!   reports; the checks past it are counted and the count logged.
 //! - Not done: failure reports (`ruf=`, §7.3), the size limits of `rua`
 //!   URIs (the `!10m` suffix is dropped; a report of one period and domain
 //!   is small), reports over other URI schemes.
@@ -117,12 +119,21 @@ impl Entry {
     }
 }
 
+/// The most the records file holds between two reports (about 100,000
+/// checks); the checks past it are counted, not kept, and the count logged
+/// when the reports go out.
+pub(crate) const MAX_RECORDS: u64 = 64 << 20;
+
 /// The entries kept between reports: `DATA/dmarc/records`, one JSON
 /// object a line, appended under a lock and taken whole by the sender.
 #[derive(Debug)]
 pub(crate) struct Records {
     dir: PathBuf,
     lock: Mutex<()>,
+    /// Checks not kept since the last report ([`MAX_RECORDS`]).
+    dropped: std::sync::atomic::AtomicU64,
+    /// The file's bound: [`MAX_RECORDS`] (less in tests).
+    max: u64,
 }
 
 impl Records {
@@ -133,6 +144,8 @@ impl Records {
         Ok(Records {
             dir,
             lock: Mutex::new(()),
+            dropped: Default::default(),
+            max: MAX_RECORDS,
         })
     }
 
@@ -141,11 +154,22 @@ impl Records {
         let mut line = serde_json::to_string(e).map_err(io::Error::other)?;
         line.push('\n');
         let _one = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        OpenOptions::new()
+        let mut f = OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.dir.join("records"))?
-            .write_all(line.as_bytes())
+            .open(self.dir.join("records"))?;
+        if f.metadata()?.len() + line.len() as u64 > self.max {
+            self.dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(());
+        }
+        f.write_all(line.as_bytes())
+    }
+
+    /// How many checks were not kept since the last call (the file was
+    /// full).
+    pub(crate) fn take_dropped(&self) -> u64 {
+        self.dropped.swap(0, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every entry kept, taken away (lines that do not parse are dropped).
@@ -372,6 +396,12 @@ pub(crate) fn send_due(shared: &crate::smtp_session::Shared) {
         Ok(e) => e,
         Err(e) => return log(format!("cannot read the records: {e}")),
     };
+    let dropped = records.take_dropped();
+    if dropped > 0 {
+        log(format!(
+            "{dropped} checks were not kept for this period: the records file was full"
+        ));
+    }
     if entries.is_empty() {
         return;
     }
@@ -488,7 +518,7 @@ mod tests {
     #[test]
     fn records_kept_and_taken() {
         let d = std::env::temp_dir().join(format!("dmarc-records-{}", crate::maildir::queue_id()));
-        let rec = Records::open(&d).unwrap();
+        let mut rec = Records::open(&d).unwrap();
         assert!(rec.take().unwrap().is_empty());
         rec.record(&entry("192.0.2.1", "none", 1)).unwrap();
         rec.record(&entry("192.0.2.2", "reject", 2)).unwrap();
@@ -502,6 +532,14 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].source_ip, "192.0.2.2");
         assert!(rec.take().unwrap().is_empty(), "taken away");
+        // A full file keeps no more, and counts what it did not keep.
+        rec.max = 1000;
+        std::fs::write(d.join("dmarc/records"), vec![b'\n'; 990]).unwrap();
+        rec.record(&entry("192.0.2.3", "none", 3)).unwrap();
+        rec.record(&entry("192.0.2.4", "none", 4)).unwrap();
+        assert_eq!(rec.take_dropped(), 2);
+        assert_eq!(rec.take_dropped(), 0);
+        assert!(rec.take().unwrap().is_empty());
         std::fs::remove_dir_all(d).unwrap();
     }
 
