@@ -563,12 +563,7 @@ fn incoming_dkim_checked_against_dkimpy_signatures() {
     );
     let dns = TinyDns::start(records);
     let dns_addr = dns.addr.to_string();
-    let srv = MailServer::start(
-        &dir.join("data"),
-        &[
-            "--domain", "a.test", "--user", "carol:pc", "--dns", &dns_addr,
-        ],
-    );
+    let srv = carol_server(&dir.join("data"), &dns_addr, &[]);
     let send = |srv: &MailServer, name: &str| {
         let (ok, out) = run(Command::new("python3")
             .args(["-c", PY_SEND_FILE, &srv.smtp().port().to_string()])
@@ -578,11 +573,7 @@ fn incoming_dkim_checked_against_dkimpy_signatures() {
     for name in ["rsa", "ed", "both", "tampered", "gone", "forged"] {
         send(&srv, name);
     }
-    let one = |marker: &str| -> String {
-        let r = auth_results(&srv, "carol", marker);
-        assert_eq!(r.len(), 1, "{marker}: {r:?}\n{}", srv.log());
-        r.into_iter().next().unwrap()
-    };
+    let one = |marker: &str| carol_result(&srv, marker);
     let r = one("rsa");
     assert!(
         r.starts_with(
@@ -624,18 +615,7 @@ fn incoming_dkim_checked_against_dkimpy_signatures() {
     drop(srv);
 
     // Without the check: no field, and still no forged one.
-    let off = MailServer::start(
-        &dir.join("data-off"),
-        &[
-            "--domain",
-            "a.test",
-            "--user",
-            "carol:pc",
-            "--dns",
-            &dns_addr,
-            "--no-dkim-verify",
-        ],
-    );
+    let off = carol_server(&dir.join("data-off"), &dns_addr, &["--no-dkim-verify"]);
     send(&off, "rsa");
     send(&off, "forged");
     assert!(auth_results(&off, "carol", "rsa").is_empty());
@@ -655,12 +635,7 @@ fn dead_dns_costs_one_time_budget_per_message() {
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let dns_addr = silent.local_addr().unwrap().to_string();
     let dir = scratch("dkim-dead-dns");
-    let srv = MailServer::start(
-        &dir.join("data"),
-        &[
-            "--domain", "a.test", "--user", "carol:pc", "--dns", &dns_addr,
-        ],
-    );
+    let srv = carol_server(&dir.join("data"), &dns_addr, &[]);
     use base64::Engine as _;
     let bh = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(b"body\r\n"));
     let mut msg = String::new();
@@ -692,6 +667,24 @@ fn dead_dns_costs_one_time_budget_per_message() {
         "{results:?}"
     );
     drop(silent);
+}
+
+/// A mailserver for `a.test` with the account carol (password `pc`),
+/// asking the DNS responder at `dns`, with the options `extra`, its data
+/// in `data`.
+fn carol_server(data: &Path, dns: &str, extra: &[&str]) -> MailServer {
+    let mut args = vec!["--domain", "a.test", "--user", "carol:pc", "--dns", dns];
+    args.extend_from_slice(extra);
+    MailServer::start(data, &args)
+}
+
+/// The one `Authentication-Results` field of carol's message `in
+/// MARKER` (fails the test, with the server's log, when there is not
+/// exactly one).
+fn carol_result(srv: &MailServer, marker: &str) -> String {
+    let r = auth_results(srv, "carol", marker);
+    assert_eq!(r.len(), 1, "{marker}: {r:?}\n{}", srv.log());
+    r.into_iter().next().unwrap_or_default()
 }
 
 /// A DNS responder with these TXT records (one each) and A records.
@@ -751,21 +744,7 @@ fn incoming_spf_checked_against_dns_records() {
     );
     let dns_addr = dns.addr.to_string();
     let dir = scratch("spf");
-    let args = |extra: &[&'static str]| -> Vec<String> {
-        let mut a: Vec<String> = [
-            "--domain", "a.test", "--user", "carol:pc", "--dns", &dns_addr,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        a.extend(extra.iter().map(|s| s.to_string()));
-        a
-    };
-    let start = |name: &str, extra: &[&'static str]| {
-        let a = args(extra);
-        let a: Vec<&str> = a.iter().map(String::as_str).collect();
-        MailServer::start(&dir.join(name), &a)
-    };
+    let start = |name: &str, extra: &[&str]| carol_server(&dir.join(name), &dns_addr, extra);
     let send = |srv: &MailServer, lines: &str| {
         let (ok, out) = run(Command::new("python3").args([
             "-c",
@@ -781,11 +760,7 @@ fn incoming_spf_checked_against_dns_records() {
         &srv,
         "bob@pass.test pass\nbob@fail.test fail\nbob@soft.test soft\nbob@inc.test inc\nbob@none.test none\n<> null\nbob@fail.test forged",
     );
-    let one = |marker: &str| -> String {
-        let r = auth_results(&srv, "carol", marker);
-        assert_eq!(r.len(), 1, "{marker}: {r:?}\n{}", srv.log());
-        r.into_iter().next().unwrap()
-    };
+    let one = |marker: &str| carol_result(&srv, marker);
     assert_eq!(one("pass"), "a.test; spf=pass smtp.mailfrom=bob@pass.test");
     assert_eq!(one("fail"), "a.test; spf=fail smtp.mailfrom=bob@fail.test");
     assert_eq!(
@@ -854,46 +829,31 @@ fn incoming_dmarc_policies_applied() {
     if !have("python3") || !have_python_module("dkim") || !have_python_module("nacl") {
         return;
     }
-    use common::dns::{Rr, TinyDns};
     let dir = scratch("dmarc");
     let (rsa_record, _) = dkimpy_signed(&dir);
-    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
-    let mut records = std::collections::HashMap::new();
-    let txt = |t: &'static str| vec![Rr::Txt(t)];
-    records.insert(
-        ("rsa._domainkey.b.test".to_string(), 16),
-        vec![Rr::Txt(leak(rsa_record))],
-    );
-    records.insert(("_dmarc.b.test".to_string(), 16), txt("v=DMARC1; p=reject"));
+    let rsa_record: &'static str = Box::leak(rsa_record.into_boxed_str());
     let spf_loopback = "v=spf1 ip4:127.0.0.0/8 -all";
-    for d in ["pass.test", "mail.al.test", "other.test"] {
-        records.insert((d.to_string(), 16), txt(spf_loopback));
-    }
-    records.insert(
-        ("fail.test".to_string(), 16),
-        txt("v=spf1 ip4:192.0.2.1 -all"),
+    let dns = zone(
+        &[
+            ("rsa._domainkey.b.test", rsa_record),
+            ("_dmarc.b.test", "v=DMARC1; p=reject"),
+            ("pass.test", spf_loopback),
+            ("mail.al.test", spf_loopback),
+            ("other.test", spf_loopback),
+            ("fail.test", "v=spf1 ip4:192.0.2.1 -all"),
+            ("_dmarc.pass.test", "v=DMARC1; p=reject"),
+            ("_dmarc.al.test", "v=DMARC1; p=reject"),
+            (
+                "_dmarc.reject.test",
+                "v=DMARC1; p=reject; rua=mailto:r@reject.test",
+            ),
+            ("_dmarc.q.test", "v=DMARC1; p=quarantine"),
+            ("_dmarc.s.test", "v=DMARC1; p=reject; sp=none"),
+        ],
+        &[],
     );
-    for (d, r) in [
-        ("pass.test", "v=DMARC1; p=reject"),
-        ("al.test", "v=DMARC1; p=reject"),
-        (
-            "reject.test",
-            "v=DMARC1; p=reject; rua=mailto:r@reject.test",
-        ),
-        ("q.test", "v=DMARC1; p=quarantine"),
-        ("s.test", "v=DMARC1; p=reject; sp=none"),
-    ] {
-        records.insert((format!("_dmarc.{d}"), 16), txt(r));
-    }
-    let dns = TinyDns::start(records);
     let dns_addr = dns.addr.to_string();
-    let start = |name: &str, extra: &[&str]| {
-        let mut a = vec![
-            "--domain", "a.test", "--user", "carol:pc", "--dns", &dns_addr,
-        ];
-        a.extend_from_slice(extra);
-        MailServer::start(&dir.join(name), &a)
-    };
+    let start = |name: &str, extra: &[&str]| carol_server(&dir.join(name), &dns_addr, extra);
     let send = |srv: &MailServer, lines: &str| -> String {
         let (ok, out) = run(Command::new("python3").args([
             "-c",
@@ -955,11 +915,7 @@ fn incoming_dmarc_policies_applied() {
     assert_eq!(c.cmd("EHLO client.test").0, 250);
     let (code, text) = c.mail("bob@other.test", &["carol@a.test"], padded.as_bytes());
     assert_eq!(code, 550, "{text}\n{}", srv.log());
-    let one = |marker: &str| -> String {
-        let r = auth_results(&srv, "carol", marker);
-        assert_eq!(r.len(), 1, "{marker}: {r:?}\n{}", srv.log());
-        r.into_iter().next().unwrap()
-    };
+    let one = |marker: &str| carol_result(&srv, marker);
     assert_eq!(
         one("aligned"),
         "a.test; dkim=none; spf=pass smtp.mailfrom=bob@pass.test; dmarc=pass (p=reject dis=none) header.from=pass.test"
@@ -1071,20 +1027,10 @@ fn dmarc_aggregate_report_read_by_python() {
     );
     let dns_addr = dns.addr.to_string();
     let dir = scratch("dmarc-report");
-    let srv = MailServer::start(
+    let srv = carol_server(
         &dir.join("data"),
-        &[
-            "--domain",
-            "a.test",
-            "--user",
-            "carol:pc",
-            "--dns",
-            &dns_addr,
-            "--spf-exempt",
-            "none",
-            "--dmarc-reports",
-            "1s",
-        ],
+        &dns_addr,
+        &["--spf-exempt", "none", "--dmarc-reports", "1s"],
     );
     let (ok, out) = run(Command::new("python3").args([
         "-c",
