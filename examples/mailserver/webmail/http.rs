@@ -412,39 +412,20 @@ async fn login(
     if !ok_token {
         return forbidden();
     }
-    let shared = ctx.app.shared.clone();
-    let attempt = match shared.auth_guard.begin(peer.ip(), Instant::now()) {
-        Ok(a) => a,
-        Err(_) => {
+    let name = account_name(&ctx, &f.user);
+    match check_password(&ctx, peer, &name, f.password, "log-in").await {
+        Ok(()) => {}
+        Err(Denied::Blocked) => {
+            return login_form(&ctx, StatusCode::TOO_MANY_REQUESTS, Some(BLOCKED));
+        }
+        Err(Denied::Wrong) => {
             return login_form(
                 &ctx,
-                StatusCode::TOO_MANY_REQUESTS,
-                Some("Too many failed log-ins from your address; try again later."),
+                StatusCode::UNAUTHORIZED,
+                Some("Wrong user name or password."),
             );
         }
-    };
-    let name = account_name(&ctx, &f.user);
-    let (n, pw) = (name.clone(), f.password);
-    let verified = {
-        let shared = shared.clone();
-        tokio::task::spawn_blocking(move || shared.accounts.verify(&n, &pw))
-            .await
-            .unwrap_or(false)
-    };
-    if !verified {
-        let action = shared.auth_guard.failed(attempt, 1);
-        crate::driver::log(format!(
-            "webmail {peer}: log-in as {name:?} failed (answered after {} ms)",
-            action.delay.as_millis()
-        ));
-        tokio::time::sleep(action.delay).await;
-        return login_form(
-            &ctx,
-            StatusCode::UNAUTHORIZED,
-            Some("Wrong user name or password."),
-        );
     }
-    shared.auth_guard.succeeded(attempt);
     let sid = match ctx.app.sessions.open(&name) {
         Ok(s) => s,
         Err(e) => return failure(WebError::Io(std::io::Error::other(e))),
@@ -460,6 +441,53 @@ async fn login(
         }
     }
     r
+}
+
+/// What the page says to an address the AUTH guard blocks.
+pub(super) const BLOCKED: &str = "Too many failed log-ins from your address; try again later.";
+
+/// Why [`check_password`] said no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Denied {
+    /// The client's address is blocked for now (too many failures).
+    Blocked,
+    /// Not the password (answered after the guard's delay).
+    Wrong,
+}
+
+/// Checks `password` of account `name` for a request from `peer` under
+/// the AUTH guard that SMTP, POP3 and IMAP share: a blocked address is
+/// refused before any check, a wrong password counts as a failure of the
+/// address and is answered after the guard's delay (slept here), logged
+/// as a failed `what` (a log-in, a password change).
+pub(super) async fn check_password(
+    ctx: &Ctx,
+    peer: SocketAddr,
+    name: &str,
+    password: String,
+    what: &str,
+) -> Result<(), Denied> {
+    let shared = ctx.app.shared.clone();
+    let Ok(attempt) = shared.auth_guard.begin(peer.ip(), Instant::now()) else {
+        return Err(Denied::Blocked);
+    };
+    let verified = {
+        let (shared, name) = (shared.clone(), name.to_string());
+        tokio::task::spawn_blocking(move || shared.accounts.verify(&name, &password))
+            .await
+            .unwrap_or(false)
+    };
+    if !verified {
+        let action = shared.auth_guard.failed(attempt, 1);
+        crate::driver::log(format!(
+            "webmail {peer}: {what} as {name:?} failed (answered after {} ms)",
+            action.delay.as_millis()
+        ));
+        tokio::time::sleep(action.delay).await;
+        return Err(Denied::Wrong);
+    }
+    shared.auth_guard.succeeded(attempt);
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]

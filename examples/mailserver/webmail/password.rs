@@ -7,7 +7,6 @@
 //! address (the same guard, delays and blocks).
 
 use std::net::SocketAddr;
-use std::time::Instant;
 
 use axum::Form;
 use axum::Router;
@@ -19,7 +18,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::http::{Ctx, User, forbidden, frame_page, redirect};
+use super::http::{BLOCKED, Ctx, Denied, User, check_password, forbidden, frame_page, redirect};
 use super::pages::csrf_field;
 use super::session::{self, SESSION_COOKIE};
 
@@ -118,48 +117,26 @@ async fn change(
     if let Some(why) = refusal(&f.new, &f.repeat) {
         return again(StatusCode::BAD_REQUEST, why).await;
     }
-    let shared = ctx.app.shared.clone();
-    let Ok(attempt) = shared.auth_guard.begin(peer.ip(), Instant::now()) else {
-        return again(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed log-ins from your address; try again later.",
-        )
-        .await;
-    };
-    let (name, current, new) = (user.name.clone(), f.current, f.new);
-    let changed = {
-        let shared = shared.clone();
-        tokio::task::spawn_blocking(move || {
-            if !shared.accounts.verify(&name, &current) {
-                return Ok(false);
-            }
-            shared.accounts.change_password(&name, &new).map(|()| true)
-        })
-        .await
-        .unwrap_or_else(|_| Err("task failed".into()))
-    };
-    match changed {
-        Ok(true) => {}
-        Ok(false) => {
-            let action = shared.auth_guard.failed(attempt, 1);
-            crate::driver::log(format!(
-                "webmail {peer}: {}: wrong current password for a change",
-                user.name
-            ));
-            tokio::time::sleep(action.delay).await;
+    match check_password(&ctx, peer, &user.name, f.current, "password change").await {
+        Ok(()) => {}
+        Err(Denied::Blocked) => return again(StatusCode::TOO_MANY_REQUESTS, BLOCKED).await,
+        Err(Denied::Wrong) => {
             return again(StatusCode::UNAUTHORIZED, "The current password is wrong.").await;
         }
-        Err(e) => {
-            shared.auth_guard.succeeded(attempt);
-            crate::driver::log(format!("webmail {}: password not changed: {e}", user.name));
-            return again(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "The password could not be changed; it is the old one still.",
-            )
-            .await;
-        }
     }
-    shared.auth_guard.succeeded(attempt);
+    let shared = ctx.app.shared.clone();
+    let (name, new) = (user.name.clone(), f.new);
+    let changed = tokio::task::spawn_blocking(move || shared.accounts.change_password(&name, &new))
+        .await
+        .unwrap_or_else(|_| Err("task failed".into()));
+    if let Err(e) = changed {
+        crate::driver::log(format!("webmail {}: password not changed: {e}", user.name));
+        return again(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "The password could not be changed; it is the old one still.",
+        )
+        .await;
+    }
     crate::driver::log(format!(
         "webmail {peer}: {} changed their password",
         user.name
