@@ -128,30 +128,6 @@ struct Entry {
     plain: Option<Secret<String>>,
 }
 
-/// Writes `path` anew through a temporary file beside it (fsynced, then
-/// renamed over it, the directory fsynced), readable by its owner only.
-fn write_private(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let tmp = path.with_extension("tmp");
-    let res = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        crate::maildir::sync_dir(path.parent().unwrap_or(std::path::Path::new(".")))
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    res
-}
-
 /// Every account's keys, for the SMTP and POP3 sessions.
 pub(crate) struct Accounts {
     map: RwLock<HashMap<String, Entry>>,
@@ -257,7 +233,7 @@ impl Accounts {
                 .map(str::to_string)
                 .collect();
             lines.push(format!("{name} {}", format_scram(&keys)));
-            write_private(file, (lines.join("\n") + "\n").as_bytes())
+            crate::maildir::write_atomic_private(file, (lines.join("\n") + "\n").as_bytes())
                 .map_err(|e| format!("{}: {e}", file.display()))?;
         }
         map.insert(

@@ -84,7 +84,20 @@ pub(crate) fn create_new(path: &Path) -> io::Result<File> {
 /// Writes `data` to `path` atomically: a temporary file beside it, fsync,
 /// rename over `path`, fsync of the directory.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_through_tmp(path, data, 0o666)
+}
+
+/// [`write_atomic`] for a file readable by its owner only (mode 0600,
+/// from its creation on).
+pub(crate) fn write_atomic_private(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_through_tmp(path, data, 0o600)
+}
+
+/// [`write_atomic`] with the temporary file created with `mode` (less
+/// the umask).
+fn write_through_tmp(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
@@ -92,7 +105,11 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", unique_name("w")));
     let res = (|| {
-        let mut f = create_new(&tmp)?;
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
         f.write_all(data)?;
         sync_file(&f)?;
         fs::rename(&tmp, path)?;

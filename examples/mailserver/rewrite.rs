@@ -29,7 +29,7 @@ use std::collections::HashSet;
 
 use crate::config::Config;
 use crate::srs::Srs;
-use crate::store::{Dest, split_addr};
+use crate::store::{Dest, account_of, split_addr};
 
 /// How deep aliases may nest.
 pub(crate) const MAX_DEPTH: usize = 8;
@@ -177,7 +177,7 @@ fn walk(
     let dest = if cfg.is_local_domain(domain) {
         match account(cfg, local) {
             Some(user) => {
-                let account = user.split('/').next().unwrap_or(&user);
+                let account = account_of(&user);
                 if let Some((targets, keep)) = forward_file(cfg, account) {
                     for t in &targets {
                         walk(cfg, t, depth + 1, seen, out);

@@ -272,6 +272,13 @@ enum Verdict {
     Reject,
 }
 
+/// Whether `addr` is a postmaster address, which the DNSBL and greylisting
+/// never refuse (RFC 5321 §4.5.1: a sender must be able to reach a person).
+fn is_postmaster(addr: &str) -> bool {
+    addr.rsplit_once('@')
+        .is_some_and(|(local, _)| local.eq_ignore_ascii_case("postmaster"))
+}
+
 /// A number from 0 to 99 at random: the DMARC `pct=` sampling (RFC 7489
 /// §6.6.4). From the system's random source; 0 (the policy applies) if
 /// it fails.
@@ -688,12 +695,7 @@ impl<'a> Session<'a> {
     /// person. DNS: up to [`crate::dnsbl::DNS_BUDGET`], once a session.
     fn dnsbl_refusal(&mut self, addr: &str) -> Option<Reply<'static>> {
         let cfg = &self.shared.store.cfg;
-        if cfg.dnsbl.is_empty()
-            || !self.sender_checked()
-            || addr
-                .rsplit_once('@')
-                .is_some_and(|(local, _)| local.eq_ignore_ascii_case("postmaster"))
-        {
+        if cfg.dnsbl.is_empty() || !self.sender_checked() || is_postmaster(addr) {
             return None;
         }
         let ip = self.peer.ip();
@@ -729,11 +731,7 @@ impl<'a> Session<'a> {
     fn greylisted(&self, addr: &str) -> Option<Reply<'static>> {
         let greylist = self.shared.greylist.as_ref()?;
         let tx = self.tx.as_ref()?;
-        if !self.sender_checked()
-            || addr
-                .rsplit_once('@')
-                .is_some_and(|(local, _)| local.eq_ignore_ascii_case("postmaster"))
-        {
+        if !self.sender_checked() || is_postmaster(addr) {
             return None;
         }
         let ip = self.peer.ip();
@@ -771,7 +769,7 @@ impl<'a> Session<'a> {
         targets.iter().find_map(|(addr, d)| match d {
             // A delivery into a folder (`user/.tag`) is the account's.
             Dest::Local(to) => {
-                let user = to.split('/').next().unwrap_or(to);
+                let user = crate::store::account_of(to);
                 let full = cfg
                     .quota_of(user)
                     .is_some_and(|limit| mail.usage(user).is_ok_and(|used| used >= limit));

@@ -22,10 +22,17 @@ use mailwire::pop3::WireSize;
 /// Where a recipient's copy goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Dest {
-    /// The Maildir of this account.
+    /// The Maildir of this account (or of one of its folders, `user/.tag`,
+    /// see [`account_of`]).
     Local(String),
     /// The queue, for delivery to another server.
     Remote,
+}
+
+/// The account of a local destination: its name without the folder a
+/// plus-address put after a `/` (`alice/.lists` is alice's).
+pub(crate) fn account_of(local: &str) -> &str {
+    local.split('/').next().unwrap_or(local)
 }
 
 /// Everything that stores mail.
@@ -393,7 +400,7 @@ impl Incoming {
                     // a plus-address folder `user/.tag`), or, quarantined,
                     // the account's Junk folder when it has one.
                     let place = |u: &'_ str| -> (String, &'static str) {
-                        let account = u.split('/').next().unwrap_or(u);
+                        let account = account_of(u);
                         if junk && store.maildirs.has_folder(account, JUNK) {
                             (account.to_string(), JUNK)
                         } else {

@@ -29,7 +29,7 @@ use std::sync::Mutex;
 use mailwire::message::{DateTime, Mailbox, Message, MessageBuilder, MessageId, auto_reply};
 use serde::Deserialize;
 
-use crate::store::{Dest, Store, unix_now};
+use crate::store::{Dest, Store, account_of, unix_now};
 
 /// How long a sender is not answered again.
 pub(crate) const ONCE_PER: u64 = 7 * 86400;
@@ -317,7 +317,7 @@ pub(crate) fn local_users(rcpts: &[(String, Dest)]) -> Vec<&str> {
     let mut users: Vec<&str> = Vec::new();
     for (_, d) in rcpts {
         if let Dest::Local(u) = d {
-            let u = u.split('/').next().unwrap_or(u);
+            let u = account_of(u);
             if !users.contains(&u) {
                 users.push(u);
             }
