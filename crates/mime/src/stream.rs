@@ -752,6 +752,17 @@ impl Parser {
             };
             self.note_field_line(line, ls - start, name_end, colon);
             ls = line_end;
+            // A folded field: its continuation lines hold nothing the loop
+            // acts on (no name, no delimiter, no blank line), so the run of
+            // them is found in one search. Where the field's end is not in
+            // the input yet, or lies past the header limit, the loop takes
+            // the lines one at a time as before.
+            if matches!(input.get(ls), Some(b' ' | b'\t'))
+                && let Some(p) = mailwire_line::find_field_end(&input[ls..])
+                && ls + p + 1 - start <= self.opts.limits.max_header_size
+            {
+                ls += p + 1;
+            }
         }
     }
 
@@ -1641,6 +1652,55 @@ mod tests {
                 }
                 prop_assert!(!starts.is_empty());
             }
+        }
+
+        /// A folded field's continuation lines, skipped in one search when
+        /// the input holds the field's end: whole or in chunks (where the
+        /// end is often not there yet and the lines go one at a time), the
+        /// entities start at the same places with the same fields and the
+        /// same defects, the header limit falling before, inside or after
+        /// a long fold.
+        #[test]
+        fn folded_fields_in_any_split(
+            folds in proptest::collection::vec(
+                ("[a-z ]{0,90}", prop_oneof![Just(" "), Just("\t"), Just("  ")], prop_oneof![Just("\r\n"), Just("\n")]),
+                0..40),
+            fold_ct in any::<bool>(),
+            limit in prop_oneof![Just(usize::MAX), 40usize..3000],
+            split in 1usize..100,
+        ) {
+            let mut msg = b"Subject: long\r\n".to_vec();
+            msg.extend_from_slice(if fold_ct { b"Content-Type: text/plain;\r\n" } else { b"To: a,\r\n" });
+            for (text, lead, end) in &folds {
+                msg.extend_from_slice(lead.as_bytes());
+                msg.extend_from_slice(text.as_bytes());
+                msg.extend_from_slice(end.as_bytes());
+            }
+            msg.extend_from_slice(b" charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\naGk=\r\n");
+            let opts = Options {
+                limits: Limits { max_header_size: limit, ..Limits::default() },
+                ..Options::default()
+            };
+            let run = |chunk: usize| {
+                let mut parser = Parser::with_options(opts);
+                let mut seen = Vec::new();
+                let mut sink = |ev: Event<'_>| match ev {
+                    Event::PartStart(s) => seen.push(format!(
+                        "start {} {} {:?} {:?}", s.offset, s.body_offset, s.header, s.mime
+                    )),
+                    Event::Defect(d) => seen.push(format!("{d:?}")),
+                    _ => {}
+                };
+                for c in msg.chunks(chunk) {
+                    parser.feed(c, &mut sink);
+                }
+                parser.finish(&mut sink);
+                seen
+            };
+            let whole = run(msg.len());
+            prop_assert_eq!(&run(1), &whole);
+            prop_assert_eq!(&run(split), &whole);
+            prop_assert!(whole.iter().any(|e| e.starts_with("start")));
         }
 
         /// The tree of a message whose header another parser split
