@@ -43,6 +43,13 @@ pub struct Param {
 }
 
 impl Param {
+    /// An empty parameter: the unused inline room of a parameter list.
+    const EMPTY: Param = Param {
+        name: Cow::Borrowed(""),
+        value: CompactString::const_new(""),
+        language: None,
+    };
+
     /// A parameter without a language; `name` is lower-cased.
     pub fn new(name: &str, value: &str) -> Self {
         Self {
@@ -226,11 +233,12 @@ impl ContentType {
     }
 
     /// A content type from lower-case static names, without allocating.
-    pub(crate) fn new_static(ty: &'static str, subtype: &'static str) -> Self {
+    /// A `const fn`, for the constant blank MIME fields of the tree parse.
+    pub(crate) const fn new_static(ty: &'static str, subtype: &'static str) -> Self {
         Self {
             ty: Cow::Borrowed(ty),
             subtype: Cow::Borrowed(subtype),
-            params: Params::new(),
+            params: TinyVec::Inline(tinyvec::ArrayVec::from_array_empty([Param::EMPTY])),
         }
     }
 

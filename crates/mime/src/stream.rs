@@ -376,7 +376,76 @@ pub(crate) trait EventSink {
     fn keep_decoded(&mut self, id: usize, bytes: Vec<u8>) {
         let _ = (id, bytes);
     }
+
+    /// Where the parser fills in the MIME fields of entity `id`, which it
+    /// starts next: the sink's own blank [`MimeHeaders`], or `None` (the
+    /// default) for a local one that [`Event::PartStart`] then carries.
+    /// The tree builder gives the fields of a new part at the end of its
+    /// list, so they are written once, where they stay, instead of built,
+    /// moved into the event and copied into the list (copies whose loads
+    /// met the fill's stores: a store-forwarding stall per part). A sink
+    /// that gives a slot is told the rest of the start by
+    /// [`EventSink::part_started`], not by an event.
+    #[inline(always)]
+    fn mime_slot(&mut self, id: usize) -> Option<&mut MimeHeaders> {
+        let _ = id;
+        None
+    }
+
+    /// Entity `start.id` starts, its MIME fields in the slot
+    /// [`EventSink::mime_slot`] gave: the rest of [`PartStart`].
+    #[inline(always)]
+    fn part_started(&mut self, start: Started<'_>) {
+        let _ = start;
+    }
 }
+
+/// [`PartStart`] but for its MIME fields, for a sink that holds them (see
+/// [`EventSink::mime_slot`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Started<'a> {
+    pub(crate) id: usize,
+    pub(crate) parent: Option<usize>,
+    pub(crate) depth: usize,
+    pub(crate) stream: usize,
+    pub(crate) section: &'a [u32],
+    pub(crate) offset: u64,
+    pub(crate) body_offset: u64,
+    pub(crate) kind: PartKind,
+    pub(crate) inner_stream: Option<usize>,
+}
+
+impl<'a> Started<'a> {
+    /// The event of this start, with its MIME fields and header block.
+    fn event(self, header: &'a [u8], mime: MimeHeaders) -> Event<'a> {
+        Event::PartStart(PartStart {
+            id: self.id,
+            parent: self.parent,
+            depth: self.depth,
+            stream: self.stream,
+            section: self.section,
+            offset: self.offset,
+            body_offset: self.body_offset,
+            header,
+            mime,
+            kind: self.kind,
+            inner_stream: self.inner_stream,
+            from_preamble: false,
+        })
+    }
+}
+
+/// The defects a header block's MIME fields give its entity, as bits of a
+/// set (reported in this order).
+const START_DEFECTS: [DefectKind; 7] = [
+    DefectKind::InvalidContentType,
+    DefectKind::UnknownTransferEncoding,
+    DefectKind::UnknownCharset,
+    DefectKind::MissingBoundary,
+    DefectKind::BoundaryTooLong,
+    DefectKind::EncodedComposite,
+    DefectKind::DepthLimit,
+];
 
 impl<F: ?Sized + for<'e> FnMut(Event<'e>)> EventSink for F {
     #[inline]
@@ -981,22 +1050,36 @@ impl Parser {
         let id = self.ctr.next_id;
         self.ctr.next_id += 1;
         let noted = scanned.then_some(&self.content_fields[..]);
-        let mut mime = MimeHeaders::blank();
+        // The fields go into the sink's slot where it has one, else into a
+        // local that the event carries.
+        let mut local = None;
+        let mime = match sink.mime_slot(id) {
+            Some(slot) => slot,
+            None => local.insert(MimeHeaders::blank()),
+        };
         mime.fill_given_noted(header, noted, digest);
         if scanned {
             self.content_fields.clear();
         }
+        // What the fields make of the entity, read while they are borrowed;
+        // the defects are reported after.
+        let mut defects = 0u8;
+        let mut flag = |k: DefectKind| {
+            if let Some(i) = START_DEFECTS.iter().position(|&d| d == k) {
+                defects |= 1 << i;
+            }
+        };
         if mime.content_type_invalid {
-            self.defect(DefectKind::InvalidContentType, id, offset, sink);
+            flag(DefectKind::InvalidContentType);
         }
         if mime.transfer_encoding_unknown {
-            self.defect(DefectKind::UnknownTransferEncoding, id, offset, sink);
+            flag(DefectKind::UnknownTransferEncoding);
         }
         if mime.content_type.ty() == "text"
             && let Some(cs) = mime.content_type.param("charset")
             && mailwire_message::charset::Charset::for_label(cs.as_bytes()).is_none()
         {
-            self.defect(DefectKind::UnknownCharset, id, offset, sink);
+            flag(DefectKind::UnknownCharset);
         }
         let limits = self.opts.limits;
         let mut kind = if mime.content_type.is_multipart() {
@@ -1010,42 +1093,49 @@ impl Parser {
         } else {
             PartKind::Leaf
         };
+        let mut boundary_text = None;
         if kind == PartKind::Multipart {
             match mime.content_type.boundary() {
-                Some("") => {
-                    self.defect(DefectKind::MissingBoundary, id, offset, sink);
+                Some("") | None => {
+                    flag(DefectKind::MissingBoundary);
                     kind = PartKind::Leaf;
                 }
                 Some(b) if b.len() > limits.max_boundary_len => {
-                    self.defect(DefectKind::BoundaryTooLong, id, offset, sink);
+                    flag(DefectKind::BoundaryTooLong);
                     kind = PartKind::Leaf;
                 }
-                Some(_) => {}
-                None => {
-                    self.defect(DefectKind::MissingBoundary, id, offset, sink);
-                    kind = PartKind::Leaf;
-                }
+                Some(b) => boundary_text = Some(b),
             }
             if kind == PartKind::Multipart && !mime.transfer_encoding.is_identity() {
-                self.defect(DefectKind::EncodedComposite, id, offset, sink);
+                flag(DefectKind::EncodedComposite);
             }
         }
         if kind != PartKind::Leaf && depth >= limits.max_depth {
-            self.defect(DefectKind::DepthLimit, id, offset, sink);
+            flag(DefectKind::DepthLimit);
             kind = PartKind::Leaf;
         }
-        if !self.ctr.exhausted && self.ctr.next_id >= limits.max_parts {
-            self.defect(DefectKind::PartLimit, id, offset, sink);
+        let part_limit = !self.ctr.exhausted && self.ctr.next_id >= limits.max_parts;
+        if part_limit {
             self.ctr.exhausted = true;
             kind = PartKind::Leaf;
         }
         let mut boundary = 0..0;
         if kind == PartKind::Multipart
-            && let Some(b) = mime.content_type.boundary()
+            && let Some(b) = boundary_text
         {
             let at = self.boundaries.len();
             self.boundaries.extend_from_slice(b.as_bytes());
             boundary = at..self.boundaries.len();
+        }
+        let te = mime.transfer_encoding;
+        let digest = mime.content_type.subtype() == "digest";
+        for (i, &k) in START_DEFECTS.iter().enumerate() {
+            if defects & (1 << i) != 0 {
+                self.defect(k, id, offset, sink);
+            }
+        }
+        if part_limit {
+            self.defect(DefectKind::PartLimit, id, offset, sink);
         }
         // IMAP numbering: a message's non-multipart body is part 1 of it.
         if message_entity && kind != PartKind::Multipart {
@@ -1058,9 +1148,7 @@ impl Parser {
         } else {
             None
         };
-        let te = mime.transfer_encoding;
-        let digest = mime.content_type.subtype() == "digest";
-        sink.event(Event::PartStart(PartStart {
+        let started = Started {
             id,
             parent,
             depth,
@@ -1068,45 +1156,61 @@ impl Parser {
             section: &self.path,
             offset,
             body_offset,
-            header,
-            mime,
             kind,
             inner_stream,
-            from_preamble: false,
-        }));
-        let frame_kind = match kind {
-            PartKind::Multipart => FrameKind::Multipart {
-                boundary,
-                digest,
-                children: 0,
-                closed: false,
-                body_start: body_offset,
-                preamble_end: None,
-            },
-            PartKind::Message => FrameKind::Message,
-            PartKind::Leaf => FrameKind::Leaf {
-                decoder: self.opts.decode.then(|| Decoder::new(te)),
-                child: None,
-                whole_base64: self.opts.keep_base64 && te == crate::TransferEncoding::Base64,
-            },
-            PartKind::EncodedMessage => FrameKind::Leaf {
-                decoder: Some(Decoder::new(te)),
-                child: Some(Box::new(Parser::nested(
+        };
+        match local {
+            Some(mime) => sink.event(started.event(header, mime)),
+            None => sink.part_started(started),
+        }
+        // The frame written where it goes, each arm a literal of scalars:
+        // a `FrameKind` built first and copied in put 8-byte stores right
+        // before the copy's 16-byte loads (a store-forwarding stall per part).
+        let frame = |kind| Frame {
+            id,
+            section_len,
+            depth,
+            kind,
+        };
+        match kind {
+            PartKind::Multipart => push_in_place(
+                &mut self.stack,
+                frame(FrameKind::Multipart {
+                    boundary,
+                    digest,
+                    children: 0,
+                    closed: false,
+                    body_start: body_offset,
+                    preamble_end: None,
+                }),
+            ),
+            PartKind::Message => push_in_place(&mut self.stack, frame(FrameKind::Message)),
+            PartKind::Leaf => push_in_place(
+                &mut self.stack,
+                frame(FrameKind::Leaf {
+                    decoder: self.opts.decode.then(|| Decoder::new(te)),
+                    child: None,
+                    whole_base64: self.opts.keep_base64 && te == crate::TransferEncoding::Base64,
+                }),
+            ),
+            PartKind::EncodedMessage => {
+                let child = Box::new(Parser::nested(
                     self.opts,
                     inner_stream.unwrap_or_default(),
                     &self.path,
                     depth + 1,
                     id,
-                ))),
-                whole_base64: false,
-            },
-        };
-        self.stack.push(Frame {
-            id,
-            section_len,
-            depth,
-            kind: frame_kind,
-        });
+                ));
+                push_in_place(
+                    &mut self.stack,
+                    frame(FrameKind::Leaf {
+                        decoder: Some(Decoder::new(te)),
+                        child: Some(child),
+                        whole_base64: false,
+                    }),
+                );
+            }
+        }
         self.mode = match kind {
             PartKind::Message => Mode::Headers { scanned: 0 },
             _ => Mode::Body,
@@ -1434,6 +1538,28 @@ const MAX_NAME: usize = 998;
 /// Whether `line` is a header field line (or a continuation, unless `first`):
 /// a name of printable characters, optional white space, then `:`. Only
 /// the name is looked at.
+/// `v.push(x)`, with `x` written straight into the vector's storage:
+/// capacity is made first, so no call comes between building `x` and
+/// storing it, and the compiler need not build it on the stack and copy it.
+#[inline(always)]
+fn push_in_place<T>(v: &mut Vec<T>, x: T) {
+    v.reserve(1);
+    let len = v.len();
+    match v.spare_capacity_mut().first_mut() {
+        Some(slot) => {
+            slot.write(x);
+            // SAFETY: the element at `len`, the first of the spare
+            // capacity, was written just above, so the first `len + 1`
+            // elements are initialised.
+            #[allow(unsafe_code)]
+            unsafe {
+                v.set_len(len + 1)
+            };
+        }
+        None => v.push(x),
+    }
+}
+
 fn is_field_line(line: &[u8], first: bool) -> bool {
     field_line(line, first).is_some()
 }

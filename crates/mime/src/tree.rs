@@ -14,7 +14,7 @@ use crate::charset::{TextStatus, decode_text};
 use crate::defect::{Defect, DefectKind};
 use crate::encoding::{TransferEncoding, decode};
 use crate::headers::MimeHeaders;
-use crate::stream::{Event, EventSink, Options, Parser, PartKind};
+use crate::stream::{Event, EventSink, Options, Parser, PartKind, Started};
 use tinyvec::TinyVec;
 
 /// One entity of the tree.
@@ -55,6 +55,26 @@ pub struct Part {
 }
 
 impl Part {
+    /// A part with nothing set and blank MIME fields, which the tree parse
+    /// copies into its list and fills in (a constant: copied from
+    /// read-only data).
+    const BLANK: Part = Part {
+        id: 0,
+        parent: None,
+        children: TinyVec::Inline(tinyvec::ArrayVec::from_array_empty([0; 4])),
+        depth: 0,
+        stream: 0,
+        section: TinyVec::Inline(tinyvec::ArrayVec::from_array_empty([0; 6])),
+        header: 0..0,
+        body: 0..0,
+        mime: MimeHeaders::BLANK,
+        kind: PartKind::Leaf,
+        inner_stream: None,
+        preamble: None,
+        epilogue: None,
+        from_preamble: false,
+    };
+
     /// The section as IMAP writes it (`1.2.3`, empty for the message body).
     pub fn section_string(&self) -> String {
         section_to_string(&self.section)
@@ -450,10 +470,10 @@ fn section_of(section: &[u32]) -> TinyVec<[u32; 6]> {
     if section.len() > 6 {
         return section.into();
     }
-    let mut arr = [0u32; 6];
-    for (d, s) in arr.iter_mut().zip(section) {
-        *d = *s;
-    }
+    // Element by element, not a copy of the slice: a `memcpy` call whose
+    // small stores the next loads of the array could not take
+    // (store-forwarding stalls).
+    let arr: [u32; 6] = std::array::from_fn(|i| section.get(i).copied().unwrap_or(0));
     TinyVec::Inline(tinyvec::ArrayVec::from_array_len(arr, section.len()))
 }
 
@@ -467,9 +487,50 @@ struct Builder {
     defects: Vec<Defect>,
 }
 
+impl Builder {
+    /// Part `id` starts: its parent's child, and the stream of its decoded
+    /// body made.
+    #[inline(always)]
+    fn link(&mut self, id: usize, parent: Option<usize>, inner_stream: Option<usize>) {
+        if let Some(p) = parent.and_then(|p| self.parts.get_mut(p)) {
+            p.children.push(id);
+        }
+        if let Some(n) = inner_stream {
+            while self.decoded.len() < n {
+                self.decoded.push(Vec::new());
+            }
+        }
+    }
+}
+
 impl EventSink for Builder {
     fn keep_decoded(&mut self, id: usize, bytes: Vec<u8>) {
         self.leaves.push((id, bytes));
+    }
+
+    /// The new part, blank, at the end of the list: the parser fills its
+    /// MIME fields in place.
+    #[inline(always)]
+    fn mime_slot(&mut self, id: usize) -> Option<&mut MimeHeaders> {
+        debug_assert_eq!(id, self.parts.len());
+        self.parts.push(Part::BLANK);
+        self.parts.last_mut().map(|p| &mut p.mime)
+    }
+
+    #[inline(always)]
+    fn part_started(&mut self, s: Started<'_>) {
+        self.link(s.id, s.parent, s.inner_stream);
+        if let Some(p) = self.parts.last_mut() {
+            p.id = s.id;
+            p.parent = s.parent;
+            p.depth = s.depth;
+            p.stream = s.stream;
+            p.section = section_of(s.section);
+            p.header = s.offset as usize..s.body_offset as usize;
+            p.body = s.body_offset as usize..s.body_offset as usize;
+            p.kind = s.kind;
+            p.inner_stream = s.inner_stream;
+        }
     }
 
     #[inline(always)]
@@ -478,14 +539,7 @@ impl EventSink for Builder {
             Event::PartStart(s) => {
                 let id = s.id;
                 debug_assert_eq!(id, self.parts.len());
-                if let Some(p) = s.parent.and_then(|p| self.parts.get_mut(p)) {
-                    p.children.push(id);
-                }
-                if let Some(n) = s.inner_stream {
-                    while self.decoded.len() < n {
-                        self.decoded.push(Vec::new());
-                    }
-                }
+                self.link(id, s.parent, s.inner_stream);
                 self.parts.push(Part {
                     id,
                     parent: s.parent,
