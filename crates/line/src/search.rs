@@ -113,37 +113,33 @@ mod avx512 {
         (is(b'\n'), low | is(b':') | is(0x7f), _mm512_movepi8_mask(v))
     }
 
-    /// [`super::find_field_end`] with one 64-byte vector for the LFs of a
-    /// window and one, a byte further on, for the spaces and tabs after
-    /// them; the tail shorter than a window byte by byte.
+    /// [`super::fold_end`] with one 64-byte vector for the LFs and CRs of
+    /// a window and one, a byte further on, for the spaces and tabs.
     #[target_feature(enable = "avx512bw")]
     #[allow(unsafe_code)]
-    pub(super) fn find_field_end(hay: &[u8]) -> Option<usize> {
-        let (lf, sp, tab) = (
+    pub(super) fn fold_end(hay: &[u8], check: Option<super::LineCheck>) -> Option<usize> {
+        let (lf, cr, sp, tab) = (
             _mm512_set1_epi8(b'\n' as i8),
+            _mm512_set1_epi8(b'\r' as i8),
             _mm512_set1_epi8(b' ' as i8),
             _mm512_set1_epi8(b'\t' as i8),
         );
-        let mut i = 0;
-        while i + 65 <= hay.len() {
-            // SAFETY: both loads read 64 bytes inside `hay` (from `i` and
-            // from `i + 1`, and `i + 65 <= hay.len()`); `loadu` has no
-            // alignment requirement.
+        super::fold_end(hay, check, |w| {
+            // SAFETY: both loads read 64 bytes inside the 65-byte array we
+            // borrow (from 0 and from 1); `loadu` has no alignment
+            // requirement. AVX512BW is enabled in this function.
             let (v, next) = unsafe {
-                let at = hay.as_ptr().add(i);
                 (
-                    _mm512_loadu_si512(at.cast()),
-                    _mm512_loadu_si512(at.add(1).cast()),
+                    _mm512_loadu_si512(w.as_ptr().cast()),
+                    _mm512_loadu_si512(w.as_ptr().add(1).cast()),
                 )
             };
-            let ends = _mm512_cmpeq_epi8_mask(v, lf)
-                & !(_mm512_cmpeq_epi8_mask(next, sp) | _mm512_cmpeq_epi8_mask(next, tab));
-            if ends != 0 {
-                return Some(i + ends.trailing_zeros() as usize);
-            }
-            i += 64;
-        }
-        super::portable_field_end(hay, i)
+            (
+                _mm512_cmpeq_epi8_mask(v, lf),
+                _mm512_cmpeq_epi8_mask(next, sp) | _mm512_cmpeq_epi8_mask(next, tab),
+                _mm512_cmpeq_epi8_mask(v, cr),
+            )
+        })
     }
 }
 
@@ -161,10 +157,16 @@ fn portable_header_masks(w: &[u8; 64], eight_bit: bool) -> (u64, u64) {
 }
 
 /// Bit `i` set where `w[i]` is an LF.
+#[inline(always)]
+fn lf_mask(w: &[u8; 64]) -> u64 {
+    byte_mask(w, b'\n')
+}
+
+/// Bit `i` set where `w[i]` is `b`.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 #[allow(unsafe_code)]
-fn lf_mask(w: &[u8; 64]) -> u64 {
+fn byte_mask(w: &[u8; 64], b: u8) -> u64 {
     use core::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
     let mut m = 0u64;
     // SAFETY: the cfg above guarantees SSE2 is enabled for this build, so
@@ -172,20 +174,22 @@ fn lf_mask(w: &[u8; 64]) -> u64 {
     // 16 bytes at offset 16*k (k < 4) of a 64-byte array we borrow, so it
     // stays in bounds; `loadu` has no alignment requirement.
     unsafe {
-        let lf = _mm_set1_epi8(b'\n' as i8);
+        let b = _mm_set1_epi8(b as i8);
         for k in 0..4 {
             let v = _mm_loadu_si128(w.as_ptr().add(16 * k).cast());
-            m |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)) as u16) << (16 * k);
+            m |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, b)) as u16) << (16 * k);
         }
     }
     m
 }
 
-/// Bit `i` set where `w[i]` is an LF (the portable form).
+/// Bit `i` set where `w[i]` is `b` (the portable form).
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
-fn lf_mask(w: &[u8; 64]) -> u64 {
-    portable_lf_mask(w)
+fn byte_mask(w: &[u8; 64], b: u8) -> u64 {
+    w.iter()
+        .enumerate()
+        .fold(0, |m, (i, &x)| m | (u64::from(x == b) << i))
 }
 
 /// [`lf_mask`] byte by byte: the form other targets use, and what the
@@ -283,62 +287,161 @@ pub fn field_name_len(line: &[u8], eight_bit: bool) -> usize {
 /// ```
 #[inline]
 pub fn find_field_end(hay: &[u8]) -> Option<usize> {
-    match avx512_find_field_end(hay) {
+    match avx512_fold_end(hay, None) {
         Some(found) => found,
-        None => windows_find_field_end(hay),
+        None => windows_fold_end(hay, None),
     }
 }
 
-/// [`find_field_end`] a 64-byte window at a time with the SSE2 (or
-/// portable) masks, the tail byte by byte.
+/// [`find_field_end`] for a parser that reports defects per line: the end
+/// only when no line up to it holds more than `max_line` bytes before its
+/// line end (CRLF, or with `lone_lf` an LF alone too) and, unless
+/// `lone_lf`, every line ends in CRLF. `None` also when one does not (or
+/// when `hay` starts with an LF, whose CR could be before it), so that the
+/// caller reads that fold a line at a time and finds which. The checks
+/// come from the same masks (the CRs a byte before the LFs, the distance
+/// from one LF to the next), so a clean fold costs about what
+/// [`find_field_end`] does.
+///
+/// ```
+/// let h = b" a,\r\n b\r\nSubject: x\r\n";
+/// assert_eq!(mailwire_line::find_checked_field_end(h, 998, false), Some(8));
+/// assert_eq!(mailwire_line::find_checked_field_end(h, 2, false), None);
+/// let lf = b" a,\n b\r\nS: x\r\n";
+/// assert_eq!(mailwire_line::find_checked_field_end(lf, 998, false), None);
+/// assert_eq!(mailwire_line::find_checked_field_end(lf, 998, true), Some(7));
+/// ```
 #[inline]
-fn windows_find_field_end(hay: &[u8]) -> Option<usize> {
+pub fn find_checked_field_end(hay: &[u8], max_line: usize, lone_lf: bool) -> Option<usize> {
+    let check = Some(LineCheck { max_line, lone_lf });
+    match avx512_fold_end(hay, check) {
+        Some(found) => found,
+        None => windows_fold_end(hay, check),
+    }
+}
+
+/// What [`find_checked_field_end`] asks of each line of a fold.
+#[derive(Debug, Clone, Copy)]
+struct LineCheck {
+    max_line: usize,
+    lone_lf: bool,
+}
+
+impl LineCheck {
+    /// Whether the line from `start` whose LF is at `lf` passes, `cr`
+    /// telling whether a CR comes before the LF.
+    #[inline(always)]
+    fn passes(self, start: usize, lf: usize, cr: bool) -> bool {
+        (cr || self.lone_lf) && (lf - usize::from(cr)).saturating_sub(start) <= self.max_line
+    }
+}
+
+/// The masks of the 64-byte window at the start of a 65-byte array: its
+/// LFs, the spaces and tabs a byte further on (`w[1..]`), and its CRs.
+type FoldMasks = (u64, u64, u64);
+
+/// The search of [`find_field_end`] (`check` `None`) and of
+/// [`find_checked_field_end`], given the window masks: 64 bytes a step,
+/// the tail shorter than a window byte by byte.
+#[inline(always)]
+fn fold_end(
+    hay: &[u8],
+    check: Option<LineCheck>,
+    masks: impl Fn(&[u8; 65]) -> FoldMasks,
+) -> Option<usize> {
     let mut i = 0;
+    // Where the current line starts; whether the byte before the window
+    // is a CR.
+    let mut line_start = 0;
+    let mut cr_carry = 0;
     while let Some(w) = hay.get(i..i + 65) {
-        let m = field_end_mask(window65(w, 0));
-        if m != 0 {
-            return Some(i + m.trailing_zeros() as usize);
+        let (lf, blank, cr) = masks(window65(w, 0));
+        let ends = lf & !blank;
+        if let Some(check) = check {
+            // The LFs of the fold in this window: up to the first end.
+            let upto = lf & ((ends & ends.wrapping_neg()) << 1).wrapping_sub(1);
+            let cr_before = (cr << 1) | cr_carry;
+            if upto & !cr_before != 0 && !check.lone_lf {
+                return None;
+            }
+            let mut m = upto;
+            while m != 0 {
+                let bit = m.trailing_zeros();
+                let at = i + bit as usize;
+                if !check.passes(line_start, at, cr_before >> bit & 1 != 0) {
+                    return None;
+                }
+                line_start = at + 1;
+                m &= m - 1;
+            }
+            cr_carry = cr >> 63;
+        }
+        if ends != 0 {
+            return Some(i + ends.trailing_zeros() as usize);
         }
         i += 64;
     }
-    portable_field_end(hay, i)
+    let mut j = i;
+    while let (Some(&b), Some(&next)) = (hay.get(j), hay.get(j + 1)) {
+        if b == b'\n' {
+            if let Some(check) = check {
+                let cr = j > 0 && hay[j - 1] == b'\r';
+                if !check.passes(line_start, j, cr) {
+                    return None;
+                }
+                line_start = j + 1;
+            }
+            if next != b' ' && next != b'\t' {
+                return Some(j);
+            }
+        }
+        j += 1;
+    }
+    None
 }
 
-/// [`find_field_end`] with AVX-512, when its forms run
-/// ([`crate::has_avx512`]): the whole search in one function built for it,
-/// so the loop's two loads and three compares per 64 bytes are inlined.
+/// [`fold_end`] with the SSE2 (or portable) masks.
+#[inline]
+fn windows_fold_end(hay: &[u8], check: Option<LineCheck>) -> Option<usize> {
+    fold_end(hay, check, |w| {
+        let head = window(w, 0);
+        (
+            lf_mask(head),
+            blank_mask(window(w, 1)),
+            byte_mask(head, b'\r'),
+        )
+    })
+}
+
+/// [`fold_end`] with AVX-512, when its forms run ([`crate::has_avx512`]):
+/// the whole search in one function built for it, so the loop's loads and
+/// compares are inlined.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 #[allow(unsafe_code)]
-fn avx512_find_field_end(hay: &[u8]) -> Option<Option<usize>> {
+fn avx512_fold_end(hay: &[u8], check: Option<LineCheck>) -> Option<Option<usize>> {
     if !crate::has_avx512() {
         return None;
     }
     // SAFETY: AVX512BW (which implies AVX512F) was detected just above.
-    Some(unsafe { avx512::find_field_end(hay) })
+    Some(unsafe { avx512::fold_end(hay, check) })
 }
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn avx512_find_field_end(_: &[u8]) -> Option<Option<usize>> {
+fn avx512_fold_end(_: &[u8], _: Option<LineCheck>) -> Option<Option<usize>> {
     None
 }
 
 /// The first index from `from` on that ends a field (see
-/// [`find_field_end`]), a byte at a time: the tail shorter than a window,
-/// and what the tests check the window masks against.
+/// [`find_field_end`]), a byte at a time: what the tests check the window
+/// searches against.
+#[cfg(test)]
 fn portable_field_end(hay: &[u8], from: usize) -> Option<usize> {
     let rest = hay.get(from..)?;
     rest.windows(2)
         .position(|p| p[0] == b'\n' && p[1] != b' ' && p[1] != b'\t')
         .map(|p| from + p)
-}
-
-/// Bit `i` set where `w[i]` is an LF and `w[i + 1]` is neither a space nor
-/// a tab.
-#[inline(always)]
-fn field_end_mask(w: &[u8; 65]) -> u64 {
-    lf_mask(window(w, 0)) & !blank_mask(window(w, 1))
 }
 
 /// The 65 bytes of `b` from `at` (`b` holds them).
@@ -401,6 +504,28 @@ fn in_field_name(b: u8, eight_bit: bool) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// [`find_checked_field_end`] a line at a time: the model the tests
+    /// check it against.
+    fn checked_line_loop(hay: &[u8], max: usize, lone_lf: bool) -> Option<usize> {
+        let mut start = 0;
+        for (j, &b) in hay.iter().enumerate() {
+            if b != b'\n' {
+                continue;
+            }
+            let next = *hay.get(j + 1)?;
+            let cr = j > 0 && hay[j - 1] == b'\r';
+            let content = if cr { j - 1 } else { j };
+            if !(cr || lone_lf) || content - start > max {
+                return None;
+            }
+            if next != b' ' && next != b'\t' {
+                return Some(j);
+            }
+            start = j + 1;
+        }
+        None
+    }
 
     #[test]
     fn find_lf_agrees_with_memchr() {
@@ -489,19 +614,6 @@ mod tests {
             }
         }
 
-        /// The fold mask of the SSE2 (or portable) search is the byte
-        /// loop's, whatever the bytes.
-        #[test]
-        fn fold_masks_match_portable(w in proptest::collection::vec(prop_oneof![
-            Just(b'\n'), Just(b' '), Just(b'\t'), Just(0x8a), Just(0xa0), Just(0x89),
-            any::<u8>()], 65)) {
-            let w: [u8; 65] = w.try_into().unwrap_or([0; 65]);
-            let want = (0..64).fold(0u64, |m, i| {
-                m | (u64::from(w[i] == b'\n' && w[i + 1] != b' ' && w[i + 1] != b'\t') << i)
-            });
-            prop_assert_eq!(field_end_mask(&w), want);
-        }
-
         /// The folded field's end from 64-byte windows (SSE2 or AVX-512
         /// masks, the byte loop for the tail) is the byte loop's, for every
         /// start and length (folds shorter and longer than a window, LFs
@@ -523,7 +635,39 @@ mod tests {
                 let want = portable_field_end(h, 0);
                 prop_assert_eq!(find_field_end(h), want);
                 // The SSE2 (or portable) form too, where AVX-512 ran above.
-                prop_assert_eq!(windows_find_field_end(h), want);
+                prop_assert_eq!(windows_fold_end(h, None), want);
+            }
+        }
+
+        /// The fold's end with its lines checked (CRLF or also LF alone,
+        /// none longer than the limit) is what a line-at-a-time loop finds, in both forms
+        /// (AVX-512 where it runs, SSE2 or portable), for every start and
+        /// limit (below, at and above a window, lines across windows).
+        #[test]
+        fn find_checked_field_end_matches_line_loop(hay in proptest::collection::vec(prop_oneof![
+            Just(b'\n'), Just(b'\r'), Just(b' '), Just(b'\t'), Just(b'a'), Just(b'a'),
+            Just(b'a'), any::<u8>()], 0..400), fold_rate in 0usize..4) {
+            // Mostly CRLF line ends followed by white space, so long clean
+            // folds come too.
+            let mut hay = hay;
+            for k in 1..hay.len() {
+                if hay[k - 1] == b'\n' && k % (fold_rate * 30 + 1) != 0 {
+                    hay[k] = if k % 2 == 0 { b' ' } else { b'\t' };
+                }
+                if k + 1 < hay.len() && hay[k + 1] == b'\n' && k % 7 != 0 {
+                    hay[k] = b'\r';
+                }
+            }
+            for from in 0..hay.len().min(70) {
+                let h = &hay[from..];
+                for max in [0, 1, 3, 10, 62, 63, 64, 65, 70, 130, 998] {
+                    for lone_lf in [false, true] {
+                        let want = checked_line_loop(h, max, lone_lf);
+                        prop_assert_eq!(find_checked_field_end(h, max, lone_lf), want);
+                        let check = Some(LineCheck { max_line: max, lone_lf });
+                        prop_assert_eq!(windows_fold_end(h, check), want);
+                    }
+                }
             }
         }
 

@@ -201,6 +201,9 @@ pub struct FieldIter<'a> {
     header_end: usize,
     defects: Vec<Defect>,
     bare_lf_seen: bool,
+    /// Whether a fold's continuation lines are found in one search (always,
+    /// but in the tests that compare it with the line-at-a-time loop).
+    fold_search: bool,
 }
 
 impl<'a> FieldIter<'a> {
@@ -217,6 +220,7 @@ impl<'a> FieldIter<'a> {
             header_end: input.len(),
             defects: Vec::new(),
             bare_lf_seen: false,
+            fold_search: true,
         }
     }
 
@@ -378,9 +382,25 @@ impl<'a> Iterator for FieldIter<'a> {
                 self.finish(start, start);
                 return None;
             }
-            // Continuation lines.
+            // Continuation lines: a fold's end found in one search where
+            // the input holds it within the limit and no line of it gives a
+            // defect (a long recipient list folded over thousands of
+            // lines), else a line at a time.
             let mut value_end = end;
             let mut field_next = next;
+            if self.fold_search
+                && matches!(input.get(field_next), Some(b' ' | b'\t'))
+                && let Some(p) = mailwire_line::find_checked_field_end(
+                    &input[field_next..],
+                    998,
+                    self.bare_lf_seen,
+                )
+                && field_next + p <= self.limits.max_header_bytes
+            {
+                let lf = field_next + p;
+                value_end = if input[lf - 1] == b'\r' { lf - 1 } else { lf };
+                field_next = lf + 1;
+            }
             while field_next < input.len() && matches!(input[field_next], b' ' | b'\t') {
                 if field_next > self.limits.max_header_bytes {
                     break;
@@ -497,6 +517,61 @@ impl<'a> HeaderSection<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Every field `FieldIter` gives (name, value, raw, offsets), then its
+    /// defects and where the body starts.
+    fn split(input: &[u8], limits: Limits, fold_search: bool) -> String {
+        let mut it = FieldIter::new(input, limits);
+        it.fold_search = fold_search;
+        let fields: Vec<String> = it
+            .by_ref()
+            .map(|f| {
+                format!(
+                    "{:?} {:?} {:?} {} {}",
+                    f.name, f.value, f.raw, f.offset, f.value_offset
+                )
+            })
+            .collect();
+        format!(
+            "{fields:?} {:?} {} {}",
+            it.defects, it.header_end, it.body_offset
+        )
+    }
+
+    proptest! {
+        /// A fold's continuation lines found in one search give the fields,
+        /// defects (bare LFs, lines over 998 bytes) and body the
+        /// line-at-a-time loop gives, whatever the folds, line ends and
+        /// header limit (before, inside or after a long fold).
+        #[test]
+        fn fold_search_matches_line_loop(
+            fields in proptest::collection::vec((
+                "[A-Za-z-]{1,12}",
+                "[ -~]{0,40}",
+                proptest::collection::vec((
+                    prop_oneof![Just(" "), Just("\t")],
+                    prop_oneof![Just(0usize), Just(20), Just(70), Just(997), Just(998), Just(1000)],
+                    prop_oneof![Just("\r\n"), Just("\n")],
+                ), 0..12),
+                prop_oneof![Just("\r\n"), Just("\n")],
+            ), 0..6),
+            limit in prop_oneof![Just(usize::MAX), 0usize..4000],
+        ) {
+            let mut msg = Vec::new();
+            for (name, value, folds, end) in &fields {
+                msg.extend_from_slice(format!("{name}: {value}{end}").as_bytes());
+                for (lead, len, end) in folds {
+                    msg.extend_from_slice(lead.as_bytes());
+                    msg.extend(std::iter::repeat_n(b'w', *len));
+                    msg.extend_from_slice(end.as_bytes());
+                }
+            }
+            msg.extend_from_slice(b"\r\nbody");
+            let limits = Limits { max_header_bytes: limit, ..Limits::default() };
+            prop_assert_eq!(split(&msg, limits, true), split(&msg, limits, false));
+        }
+    }
 
     #[test]
     fn split_crlf() {
