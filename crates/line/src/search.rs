@@ -113,33 +113,37 @@ mod avx512 {
         (is(b'\n'), low | is(b':') | is(0x7f), _mm512_movepi8_mask(v))
     }
 
-    /// [`super::fold_end`] with one 64-byte vector for the LFs and CRs of
+    /// [`super::fold_end`] without line checks: the plain search of
+    /// [`super::find_field_end`], its own function so that it has none of
+    /// the checks' work.
+    #[target_feature(enable = "avx512bw")]
+    pub(super) fn fold_end_plain(hay: &[u8]) -> Option<usize> {
+        super::fold_end(hay, None, |w| masks(w))
+    }
+
+    /// [`super::fold_end`] with line checks.
+    #[target_feature(enable = "avx512bw")]
+    pub(super) fn fold_end_checked(hay: &[u8], check: super::LineCheck) -> Option<usize> {
+        super::fold_end(hay, Some(check), |w| masks(w))
+    }
+
+    /// [`super::FoldMasks`] with one 64-byte vector for the LFs and CRs of
     /// a window and one, a byte further on, for the spaces and tabs.
     #[target_feature(enable = "avx512bw")]
+    #[inline]
     #[allow(unsafe_code)]
-    pub(super) fn fold_end(hay: &[u8], check: Option<super::LineCheck>) -> Option<usize> {
-        let (lf, cr, sp, tab) = (
-            _mm512_set1_epi8(b'\n' as i8),
-            _mm512_set1_epi8(b'\r' as i8),
-            _mm512_set1_epi8(b' ' as i8),
-            _mm512_set1_epi8(b'\t' as i8),
-        );
-        super::fold_end(hay, check, |w| {
-            // SAFETY: both loads read 64 bytes inside the 65-byte array we
-            // borrow (from 0 and from 1); `loadu` has no alignment
-            // requirement. AVX512BW is enabled in this function.
-            let (v, next) = unsafe {
-                (
-                    _mm512_loadu_si512(w.as_ptr().cast()),
-                    _mm512_loadu_si512(w.as_ptr().add(1).cast()),
-                )
-            };
+    fn masks(w: &[u8; 65]) -> super::FoldMasks {
+        // SAFETY: both loads read 64 bytes inside the 65-byte array we
+        // borrow (from 0 and from 1); `loadu` has no alignment requirement.
+        // AVX512BW is enabled in this function.
+        let (v, next) = unsafe {
             (
-                _mm512_cmpeq_epi8_mask(v, lf),
-                _mm512_cmpeq_epi8_mask(next, sp) | _mm512_cmpeq_epi8_mask(next, tab),
-                _mm512_cmpeq_epi8_mask(v, cr),
+                _mm512_loadu_si512(w.as_ptr().cast()),
+                _mm512_loadu_si512(w.as_ptr().add(1).cast()),
             )
-        })
+        };
+        let is = |v, b: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b as i8));
+        (is(v, b'\n'), is(next, b' ') | is(next, b'\t'), is(v, b'\r'))
     }
 }
 
@@ -424,7 +428,12 @@ fn avx512_fold_end(hay: &[u8], check: Option<LineCheck>) -> Option<Option<usize>
         return None;
     }
     // SAFETY: AVX512BW (which implies AVX512F) was detected just above.
-    Some(unsafe { avx512::fold_end(hay, check) })
+    Some(unsafe {
+        match check {
+            None => avx512::fold_end_plain(hay),
+            Some(check) => avx512::fold_end_checked(hay, check),
+        }
+    })
 }
 
 #[cfg(not(target_arch = "x86_64"))]
