@@ -1163,54 +1163,39 @@ impl Parser {
             Some(mime) => sink.event(started.event(header, mime)),
             None => sink.part_started(started),
         }
-        // The frame written where it goes, each arm a literal of scalars:
-        // a `FrameKind` built first and copied in put 8-byte stores right
-        // before the copy's 16-byte loads (a store-forwarding stall per part).
-        let frame = |kind| Frame {
-            id,
-            section_len,
-            depth,
-            kind,
-        };
-        match kind {
-            PartKind::Multipart => push_in_place(
-                &mut self.stack,
-                frame(FrameKind::Multipart {
-                    boundary,
-                    digest,
-                    children: 0,
-                    closed: false,
-                    body_start: body_offset,
-                    preamble_end: None,
-                }),
-            ),
-            PartKind::Message => push_in_place(&mut self.stack, frame(FrameKind::Message)),
-            PartKind::Leaf => push_in_place(
-                &mut self.stack,
-                frame(FrameKind::Leaf {
-                    decoder: self.opts.decode.then(|| Decoder::new(te)),
-                    child: None,
-                    whole_base64: self.opts.keep_base64 && te == crate::TransferEncoding::Base64,
-                }),
-            ),
-            PartKind::EncodedMessage => {
-                let child = Box::new(Parser::nested(
+        let frame_kind = match kind {
+            PartKind::Multipart => FrameKind::Multipart {
+                boundary,
+                digest,
+                children: 0,
+                closed: false,
+                body_start: body_offset,
+                preamble_end: None,
+            },
+            PartKind::Message => FrameKind::Message,
+            PartKind::Leaf => FrameKind::Leaf {
+                decoder: self.opts.decode.then(|| Decoder::new(te)),
+                child: None,
+                whole_base64: self.opts.keep_base64 && te == crate::TransferEncoding::Base64,
+            },
+            PartKind::EncodedMessage => FrameKind::Leaf {
+                decoder: Some(Decoder::new(te)),
+                child: Some(Box::new(Parser::nested(
                     self.opts,
                     inner_stream.unwrap_or_default(),
                     &self.path,
                     depth + 1,
                     id,
-                ));
-                push_in_place(
-                    &mut self.stack,
-                    frame(FrameKind::Leaf {
-                        decoder: Some(Decoder::new(te)),
-                        child: Some(child),
-                        whole_base64: false,
-                    }),
-                );
-            }
-        }
+                ))),
+                whole_base64: false,
+            },
+        };
+        self.stack.push(Frame {
+            id,
+            section_len,
+            depth,
+            kind: frame_kind,
+        });
         self.mode = match kind {
             PartKind::Message => Mode::Headers { scanned: 0 },
             _ => Mode::Body,
@@ -1538,28 +1523,6 @@ const MAX_NAME: usize = 998;
 /// Whether `line` is a header field line (or a continuation, unless `first`):
 /// a name of printable characters, optional white space, then `:`. Only
 /// the name is looked at.
-/// `v.push(x)`, with `x` written straight into the vector's storage:
-/// capacity is made first, so no call comes between building `x` and
-/// storing it, and the compiler need not build it on the stack and copy it.
-#[inline(always)]
-fn push_in_place<T>(v: &mut Vec<T>, x: T) {
-    v.reserve(1);
-    let len = v.len();
-    match v.spare_capacity_mut().first_mut() {
-        Some(slot) => {
-            slot.write(x);
-            // SAFETY: the element at `len`, the first of the spare
-            // capacity, was written just above, so the first `len + 1`
-            // elements are initialised.
-            #[allow(unsafe_code)]
-            unsafe {
-                v.set_len(len + 1)
-            };
-        }
-        None => v.push(x),
-    }
-}
-
 fn is_field_line(line: &[u8], first: bool) -> bool {
     field_line(line, first).is_some()
 }
