@@ -185,6 +185,10 @@ pub(crate) fn trim_wsp(mut b: &[u8]) -> &[u8] {
     b
 }
 
+/// The longest line RFC 5322 §2.1.1 allows, line end not counted: a longer
+/// one is a [`DefectKind::LineTooLong`].
+const MAX_LINE: usize = 998;
+
 /// A lazy iterator over the fields of a header section: no allocation
 /// except for defects.
 ///
@@ -287,16 +291,16 @@ impl<'a> FieldIter<'a> {
                     }
                     nl
                 };
-                if end - start > 998 {
+                if end - start > MAX_LINE {
                     self.defects
-                        .push(Defect::new(DefectKind::LineTooLong, start + 998));
+                        .push(Defect::new(DefectKind::LineTooLong, start + MAX_LINE));
                 }
                 (end, nl + 1)
             }
             None => {
-                if input.len() - start > 998 {
+                if input.len() - start > MAX_LINE {
                     self.defects
-                        .push(Defect::new(DefectKind::LineTooLong, start + 998));
+                        .push(Defect::new(DefectKind::LineTooLong, start + MAX_LINE));
                 }
                 (input.len(), input.len())
             }
@@ -392,7 +396,7 @@ impl<'a> Iterator for FieldIter<'a> {
                 && matches!(input.get(field_next), Some(b' ' | b'\t'))
                 && let Some(p) = mailwire_line::find_checked_field_end(
                     &input[field_next..],
-                    998,
+                    MAX_LINE,
                     self.bare_lf_seen,
                 )
                 && field_next + p <= self.limits.max_header_bytes
