@@ -1279,15 +1279,12 @@ impl Session<'_> {
     /// quota, or adding nothing (MOVE), never.
     fn over_quota(&self, user: &str, bytes: u64) -> Option<Completion<'static>> {
         let limit = self.shared.store.cfg.quota_of(user)?;
-        if bytes == 0 {
-            return None;
-        }
-        match self.store().usage(user) {
-            Ok(used) if used.saturating_add(bytes) > limit => Some(
+        match self.store().would_exceed(user, limit, bytes) {
+            Ok(true) => Some(
                 Completion::no("the account's storage quota would be exceeded")
                     .with_code(code("OVERQUOTA")),
             ),
-            Ok(_) => None,
+            Ok(false) => None,
             Err(e) => Some(refusal(&StoreError::Io(e))),
         }
     }

@@ -197,6 +197,16 @@ impl MailStore {
         Ok(total)
     }
 
+    /// Whether adding `bytes` would take `user` past `limit` (a quota):
+    /// the check IMAP's APPEND and COPY and the webmail's saves make before
+    /// they store. Adding nothing never does.
+    pub(crate) fn would_exceed(&self, user: &str, limit: u64, bytes: u64) -> io::Result<bool> {
+        if bytes == 0 {
+            return Ok(false);
+        }
+        Ok(self.usage(user)?.saturating_add(bytes) > limit)
+    }
+
     /// Every folder of `user`, INBOX first, then sorted.
     pub(crate) fn list(&self, user: &str) -> io::Result<Vec<String>> {
         let mut out = Vec::new();
@@ -374,6 +384,9 @@ mod tests {
         fs::write(d.join("u/.Archive/cur/2.b,S=50:2,S"), b"y").unwrap();
         fs::write(d.join("u/.Junk/new/3.c"), b"seven b").unwrap();
         assert_eq!(s.usage("u").unwrap(), 157);
+        assert!(!s.would_exceed("u", 160, 3).unwrap());
+        assert!(s.would_exceed("u", 160, 4).unwrap());
+        assert!(!s.would_exceed("u", 100, 0).unwrap());
         fs::remove_dir_all(d).unwrap();
     }
 

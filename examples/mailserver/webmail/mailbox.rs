@@ -491,6 +491,26 @@ pub(crate) fn delete(
     move_to(shared, user, name, uids, "Trash")
 }
 
+/// Refuses to store `bytes` more for `user` when that would take the
+/// account past `limit`, its quota (none: no limit), as IMAP's APPEND
+/// does: the webmail's own saves (a draft, the copy of a message sent)
+/// count against the quota like any other.
+pub(crate) fn within_quota(
+    mail: &MailStore,
+    limit: Option<u64>,
+    user: &str,
+    bytes: u64,
+) -> Result<(), WebError> {
+    match limit {
+        Some(limit) if mail.would_exceed(user, limit, bytes)? => Err(WebError::Refused(
+            "Your storage quota is full: delete or move some messages (and empty the Trash) \
+             to make room."
+                .into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Adds a message to a folder with these flags (IMAP APPEND's way: a
 /// complete, fsynced file in `tmp/`, then renamed in and given a UID).
 pub(crate) fn append(
@@ -784,6 +804,21 @@ mod tests {
     /// Folders made, renamed (subscription following) and deleted from
     /// the webmail; INBOX, the special folders and non-empty folders are
     /// kept.
+    /// The webmail's saves count against the quota: refused when the
+    /// message would take the account past it, taken up to it; without a
+    /// quota, always taken.
+    #[test]
+    fn saves_within_the_quota() {
+        let mail = store_with("quota", &[("a@x.test", "one", "")]);
+        let used = mail.usage("u").unwrap();
+        assert!(within_quota(&mail, None, "u", 1 << 40).is_ok());
+        assert!(within_quota(&mail, Some(used + 10), "u", 10).is_ok());
+        assert!(matches!(
+            within_quota(&mail, Some(used + 10), "u", 11),
+            Err(WebError::Refused(_))
+        ));
+    }
+
     #[test]
     fn folder_management() {
         let mail = store_with("folders", &[("a@x.test", "one", "")]);

@@ -648,6 +648,15 @@ async fn send(
         let refused = |e: compose::ComposeError| WebError::Refused(e.to_string());
         // Drafts and Sent keep Bcc; the message submitted does not.
         let copy = compose::build_draft(&draft, &date, &id).map_err(refused)?;
+        // The copy kept (the draft, or the message in Sent) must fit the
+        // quota: checked before anything is sent, so that a message is not
+        // sent without its copy.
+        mailbox::within_quota(
+            mail,
+            shared.store.cfg.quota_of(&name),
+            &name,
+            copy.len() as u64,
+        )?;
         if action == "draft" {
             mailbox::append(
                 &shared,
