@@ -96,6 +96,8 @@ fn run_script(script: &str) {
         .env("SMTP_PORT", smtp.port().to_string())
         .env("IMAP_HOST", imap.ip().to_string())
         .env("IMAP_PORT", imap.port().to_string())
+        .env("SUBMISSION_HOST", srv.submission().ip().to_string())
+        .env("SUBMISSION_PORT", srv.submission().port().to_string())
         .env("ALICE", "alice")
         .env("ALICE_PW", "alice-secret")
         .env("BOB", "bob")

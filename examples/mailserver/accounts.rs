@@ -126,6 +126,9 @@ pub(crate) fn parse_scram(s: &str) -> Result<ScramCredentials, String> {
 struct Entry {
     scram: ScramCredentials,
     plain: Option<Secret<String>>,
+    /// How many times the password was changed since the start (see
+    /// [`Accounts::generation`]).
+    generation: u64,
 }
 
 /// Every account's keys, for the SMTP and POP3 sessions.
@@ -159,10 +162,12 @@ impl Accounts {
                     scram: hash_password(pw.expose(), ITERATIONS)
                         .map_err(|e| format!("account {}: {e}", u.name))?,
                     plain: Some(pw.clone()),
+                    generation: 0,
                 },
                 Credential::Scram(c) => Entry {
                     scram: c.clone(),
                     plain: None,
+                    generation: 0,
                 },
             };
             *counts.entry(entry.scram.iterations().get()).or_default() += 1;
@@ -202,6 +207,7 @@ impl Accounts {
                     *e = Entry {
                         scram: keys,
                         plain: None,
+                        generation: 0,
                     };
                 }
             }
@@ -236,14 +242,31 @@ impl Accounts {
             crate::maildir::write_atomic_private(file, (lines.join("\n") + "\n").as_bytes())
                 .map_err(|e| format!("{}: {e}", file.display()))?;
         }
+        let generation = map.get(name).map_or(0, |e| e.generation + 1);
         map.insert(
             name.to_string(),
             Entry {
                 scram: keys,
                 plain: None,
+                generation,
             },
         );
         Ok(())
+    }
+
+    /// A number that changes whenever `name`'s password does (0 for no
+    /// account). A session keeps it from its log-in and ends once it
+    /// differs ([`Accounts::changed_since`]), so that a password changed
+    /// (because someone else learnt it) also shuts out the IMAP, POP3 and
+    /// SMTP sessions that logged in with the old one.
+    pub(crate) fn generation(&self, name: &str) -> u64 {
+        self.read().get(name).map_or(0, |e| e.generation)
+    }
+
+    /// Whether `name`'s password changed since its [`Accounts::generation`]
+    /// was `generation`.
+    pub(crate) fn changed_since(&self, name: &str, generation: u64) -> bool {
+        self.generation(name) != generation
     }
 
     fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Entry>> {
@@ -382,7 +405,13 @@ mod tests {
         assert!(a.plaintext("demo").is_some());
         let tag = |a: &Accounts| a.credential_tag("demo", b"salt", |d| Sha256::digest(d).into());
         let before = tag(&a);
+        let logged_in = a.generation("demo");
         a.change_password("demo", "a new one!").unwrap();
+        assert!(
+            a.changed_since("demo", logged_in),
+            "the other sessions see the change"
+        );
+        assert!(!a.changed_since("alice", a.generation("alice")));
         assert!(a.verify("demo", "a new one!"));
         assert!(!a.verify("demo", "demo"));
         assert_eq!(

@@ -572,6 +572,9 @@ pub(crate) struct Session<'a> {
     condstore: bool,
     attempt: Option<Attempt>,
     auth_failures: u32,
+    /// The password's generation at log-in (see
+    /// [`crate::accounts::Accounts::generation`]).
+    generation: u64,
 }
 
 impl Session<'_> {
@@ -690,6 +693,11 @@ impl Session<'_> {
         let Some(user) = self.user.clone() else {
             return Completion::bad("not logged in");
         };
+        if self.shared.accounts.changed_since(&user, self.generation) {
+            self.log(&format!("{user}'s password changed: session closed"));
+            m.close_session("Your password was changed: log in again");
+            return Completion::no("password changed");
+        }
         let utf8 = utf8_names(m);
         // Commands that name messages by sequence number must not see
         // expunges (RFC 9051 §7.5.1); the others bring the folder up to date.
@@ -2137,6 +2145,7 @@ impl Handler<Server> for Session<'_> {
                 // is refused).
                 if self.shared.accounts.exists(&username) {
                     self.log(&format!("{username} logged in"));
+                    self.generation = self.shared.accounts.generation(&username);
                     self.user = Some(username);
                     let _ = m.complete(handle, Completion::ok("Logged in"));
                 } else {
@@ -2224,6 +2233,7 @@ pub(crate) fn start(
         condstore: false,
         attempt: None,
         auth_failures: 0,
+        generation: 0,
     };
     let nonce = random_hex(18);
     let greeting = Greeting::ok(&format!(

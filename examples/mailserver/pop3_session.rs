@@ -73,6 +73,14 @@ pub(crate) struct Session<'a> {
     attempt: Option<Attempt>,
     /// AUTH failures on this connection.
     auth_failures: u32,
+    /// The password's generation at log-in (see
+    /// [`crate::accounts::Accounts::generation`]).
+    generation: u64,
+}
+
+/// The refusal a session whose password was changed gets.
+fn password_changed_line(text: &'static str) -> StatusLine<'static> {
+    StatusLine::err(Some(ResponseCode::Auth), text)
 }
 
 fn uid_for(base: &str) -> Uid<'static> {
@@ -97,6 +105,19 @@ impl Session<'_> {
         {
             m.close_session();
         }
+    }
+
+    /// Whether the account's password changed since this session logged
+    /// in (see [`crate::accounts::Accounts::generation`]).
+    fn password_changed(&self) -> bool {
+        let changed = self
+            .user
+            .as_deref()
+            .is_some_and(|u| self.shared.accounts.changed_since(u, self.generation));
+        if changed {
+            eprintln!("pop3 {}: the password changed: session ended", self.peer);
+        }
+        changed
     }
 
     fn release(&mut self) {
@@ -240,6 +261,7 @@ impl Handler<Server> for Session<'_> {
                     );
                     return Ok(());
                 }
+                self.generation = self.shared.accounts.generation(&username);
                 self.user = Some(username.clone());
                 // Every file of the maildrop looked at: may wait on the
                 // disk, so another thread of the pool serves meanwhile.
@@ -258,6 +280,14 @@ impl Handler<Server> for Session<'_> {
                 }
             }
             Event::Retrieve { handle, index, .. } => {
+                if self.password_changed() {
+                    let _ = m.refuse(
+                        handle,
+                        password_changed_line("your password was changed: log in again"),
+                    );
+                    m.close_session();
+                    return Ok(());
+                }
                 let path = self
                     .files
                     .get(index)
@@ -295,6 +325,17 @@ impl Handler<Server> for Session<'_> {
                 let _ = m.end_content(handle);
             }
             Event::Update { handle, deleted } => {
+                if self.password_changed() {
+                    // No deletion from a session whose password is old.
+                    self.release();
+                    let _ = m.finish_update(
+                        handle,
+                        Err(password_changed_line(
+                            "your password was changed: nothing deleted",
+                        )),
+                    );
+                    return Ok(());
+                }
                 let doomed: Vec<&MsgFile> = deleted
                     .iter()
                     .filter_map(|d| self.files.get(d.index))
@@ -361,6 +402,7 @@ pub(crate) fn start(
         out: Vec::new(),
         attempt: None,
         auth_failures: 0,
+        generation: 0,
     };
     let nonce = random_hex(18);
     let m = Server::new(options(shared, implicit_tls, peer), &nonce, Instant::now())

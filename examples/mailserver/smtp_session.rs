@@ -208,6 +208,9 @@ pub(crate) struct Session<'a> {
     peer: SocketAddr,
     trace: Trace,
     user: Option<String>,
+    /// The password's generation at log-in (see
+    /// [`crate::accounts::Accounts::generation`]).
+    generation: u64,
     sasl: Option<SaslServer>,
     tx: Option<Tx>,
     incoming: Option<Incoming>,
@@ -369,6 +372,7 @@ impl<'a> Session<'a> {
                 ..Trace::default()
             },
             user: None,
+            generation: 0,
             sasl: None,
             tx: None,
             incoming: None,
@@ -1101,7 +1105,9 @@ impl<'a> Session<'a> {
                             self.shared.auth_guard.succeeded(a);
                         }
                         let _ = m.auth_success(handle);
-                        self.user = Some(authcid.to_ascii_lowercase());
+                        let user = authcid.to_ascii_lowercase();
+                        self.generation = self.shared.accounts.generation(&user);
+                        self.user = Some(user);
                         self.trace.auth = true;
                     } else {
                         self.auth_failed(
@@ -1154,6 +1160,16 @@ impl Handler<Server> for Session<'_> {
                 if self.port != Port::Mta && self.user.is_none() {
                     self.log("MAIL refused: authentication required (530)");
                     let _ = m.reply(handle, reply(530, (5, 7, 0), "Authentication required"));
+                    return Ok(());
+                }
+                if let Some(user) = &self.user
+                    && self.shared.accounts.changed_since(user, self.generation)
+                {
+                    self.log(&format!("{user}'s password changed: closing"));
+                    let _ = m.reply(
+                        handle,
+                        reply(421, (4, 7, 0), "Your password was changed: log in again"),
+                    );
                     return Ok(());
                 }
                 if self.transactions >= self.shared.store.cfg.session.max_transactions {

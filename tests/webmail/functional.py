@@ -18,7 +18,7 @@ import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, SMTP, URL, check, imap, imap_find,
+from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, SMTP, SUBMISSION, URL, check, imap, imap_find,
                 log, login, new_page, run, send, shot)
 
 
@@ -364,7 +364,12 @@ def test(browser):
     check(page.locator("#list tr", has_text="Lunch on Friday?").count() == 1, "back in INBOX as not junk")
 
     # The password: a wrong current one is refused; a change is in force
-    # at once over IMAP, and this browser stays logged in.
+    # at once over IMAP, and this browser stays logged in; the IMAP and
+    # SMTP sessions that logged in with the old one end.
+    held_imap = imap(ALICE, ALICE_PW)
+    held_imap.select("INBOX")
+    held_smtp = smtplib.SMTP(*SUBMISSION, timeout=10)
+    held_smtp.login(ALICE, ALICE_PW)
     page.click("#password-link")
     page.wait_for_url("**/password")
     page.fill("#current", "not it")
@@ -385,6 +390,18 @@ def test(browser):
         raise AssertionError("the old password still works over IMAP")
     except imaplib.IMAP4.error:
         log("ok: the old password no longer works over IMAP")
+    try:
+        typ, _ = held_imap.noop()
+        imap_closed = typ != "OK"
+    except (imaplib.IMAP4.abort, imaplib.IMAP4.error, OSError):
+        imap_closed = True
+    check(imap_closed, "the IMAP session logged in with the old password is closed")
+    try:
+        code, _ = held_smtp.mail(f"{ALICE}@{DOMAIN}")
+        smtp_closed = code == 421
+    except (smtplib.SMTPServerDisconnected, OSError):
+        smtp_closed = True
+    check(smtp_closed, "the SMTP session logged in with the old password is closed (421)")
     page.goto(URL + "/mail")
     check(page.locator("#list").count() == 1, "still logged in after the change")
     log("functional: all done")

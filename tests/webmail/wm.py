@@ -2,8 +2,8 @@
 
 The Rust test starts the mailserver with two accounts and passes, in the
 environment: WEBMAIL_URL, SMTP_HOST/SMTP_PORT (the MTA port), IMAP_HOST/
-IMAP_PORT, the accounts (ALICE/ALICE_PW, BOB/BOB_PW), the mail domain
-(DOMAIN) and SCREENSHOTS (a directory). Chromium is Debian's, driven by
+IMAP_PORT, SUBMISSION_HOST/SUBMISSION_PORT, the accounts (ALICE/ALICE_PW,
+BOB/BOB_PW), the mail domain (DOMAIN) and SCREENSHOTS (a directory). Chromium is Debian's, driven by
 Playwright for Python.
 """
 
@@ -18,6 +18,7 @@ from playwright.sync_api import sync_playwright
 URL = os.environ["WEBMAIL_URL"].rstrip("/")
 SMTP = (os.environ["SMTP_HOST"], int(os.environ["SMTP_PORT"]))
 IMAP = (os.environ["IMAP_HOST"], int(os.environ["IMAP_PORT"]))
+SUBMISSION = (os.environ["SUBMISSION_HOST"], int(os.environ["SUBMISSION_PORT"]))
 ALICE, ALICE_PW = os.environ["ALICE"], os.environ["ALICE_PW"]
 BOB, BOB_PW = os.environ["BOB"], os.environ["BOB_PW"]
 DOMAIN = os.environ["DOMAIN"]
