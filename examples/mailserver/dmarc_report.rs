@@ -410,7 +410,7 @@ pub(crate) fn send_due(shared: &crate::smtp_session::Shared) {
     let domain = &cfg.domains[0];
     let from = format!("postmaster@{domain}");
     let id = format!("{now}.{}", crate::smtp_session::random_hex(4));
-    let resolver = crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns);
+    let resolver = crate::resolve::Resolver::for_checks(cfg);
     let lookup = |name: &str| resolver.txt(name).map_err(|e| e.to_string());
     for r in build(&entries, &cfg.hostname, &from, &id, now) {
         let to: Vec<(String, crate::store::Dest)> = r

@@ -94,6 +94,13 @@ impl std::fmt::Debug for Resolver {
 }
 
 impl Resolver {
+    /// The resolver of the checks of incoming mail (SPF, DKIM, DMARC and
+    /// its reports, DNS blocklists): the configured nameserver, no
+    /// `--route` (they look up TXT and A records, not where mail goes).
+    pub(crate) fn for_checks(cfg: &crate::config::Config) -> Self {
+        Self::new(Default::default(), cfg.mx_port, cfg.dns)
+    }
+
     /// `port` is the SMTP port of MX hosts (25).
     pub(crate) fn new(
         routes: HashMap<String, Route>,

@@ -657,9 +657,9 @@ impl<'a> Session<'a> {
         let tx = self.tx.as_ref().filter(|tx| !tx.rcpts.is_empty())?;
         let helo = self.trace.helo.as_str();
         let (local, domain) = crate::spf::identity(&tx.sender, helo)?;
-        let resolver = self.resolver.get_or_insert_with(|| {
-            crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns)
-        });
+        let resolver = self
+            .resolver
+            .get_or_insert_with(|| crate::resolve::Resolver::for_checks(cfg));
         let dns = crate::resolve::SpfDns {
             resolver,
             deadline: std::time::Instant::now() + crate::spf::DNS_BUDGET,
@@ -704,9 +704,9 @@ impl<'a> Session<'a> {
         }
         let ip = self.peer.ip();
         if self.dnsbl.is_none() {
-            let resolver = self.resolver.get_or_insert_with(|| {
-                crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns)
-            });
+            let resolver = self
+                .resolver
+                .get_or_insert_with(|| crate::resolve::Resolver::for_checks(cfg));
             let dns = crate::resolve::SpfDns {
                 resolver,
                 deadline: std::time::Instant::now() + crate::dnsbl::DNS_BUDGET,
@@ -855,9 +855,9 @@ impl<'a> Session<'a> {
         // message that needs no lookup (only a forged field to remove).
         let resolver: Option<&crate::resolve::Resolver> =
             (check || !authors.is_empty()).then(|| {
-                &*self.resolver.get_or_insert_with(|| {
-                    crate::resolve::Resolver::new(Default::default(), cfg.mx_port, cfg.dns)
-                })
+                &*self
+                    .resolver
+                    .get_or_insert_with(|| crate::resolve::Resolver::for_checks(cfg))
             });
         let lookup = within_budget(
             |name: &str, left| {
