@@ -57,7 +57,9 @@ pub(crate) enum Verdict {
 }
 
 impl Verdict {
-    fn word(&self) -> &'static str {
+    /// The result's word, as RFC 8601 and the DMARC report schema (RFC
+    /// 7489 Appendix C) write it.
+    pub(crate) fn word(&self) -> &'static str {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail(_) => "fail",

@@ -29,7 +29,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dkim_verify::{Outcome, Verdict as Dkim};
+use crate::dkim_verify::Outcome;
 use crate::dmarc::{Evaluation, Mode};
 use crate::spf::SpfResult;
 
@@ -98,14 +98,11 @@ impl Entry {
             dkim: dkim
                 .iter()
                 .map(|o| {
-                    let result = match o.verdict {
-                        Dkim::Pass => "pass",
-                        Dkim::Fail(_) => "fail",
-                        Dkim::Neutral(_) => "neutral",
-                        Dkim::TempError(_) => "temperror",
-                        Dkim::PermError(_) => "permerror",
-                    };
-                    [o.domain.clone(), o.selector.clone(), result.to_string()]
+                    [
+                        o.domain.clone(),
+                        o.selector.clone(),
+                        o.verdict.word().to_string(),
+                    ]
                 })
                 .collect(),
             spf: spf.map(|(r, d, helo)| {
