@@ -774,9 +774,11 @@ impl<'a> Session<'a> {
             // A delivery into a folder (`user/.tag`) is the account's.
             Dest::Local(to) => {
                 let user = crate::store::account_of(to);
+                // Full: not a byte more fits (a usage that cannot be read
+                // refuses nothing).
                 let full = cfg
                     .quota_of(user)
-                    .is_some_and(|limit| mail.usage(user).is_ok_and(|used| used >= limit));
+                    .is_some_and(|limit| mail.would_exceed(user, limit, 1).unwrap_or(false));
                 if !full {
                     return None;
                 }
