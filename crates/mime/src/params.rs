@@ -166,31 +166,59 @@ macro_rules! interned {
 
 /// Lower-cases a name, without allocating for the common ones.
 fn intern(name: &[u8]) -> Cow<'static, str> {
-    /// The names interned, by length.
-    const BY_LEN: [&[(u128, &str)]; 18] = [
+    /// The names interned, by length: the types, subtypes and parameters
+    /// that RFC 2045, 2046, 2183, 2387, 1847, 3676, 3462/6522, 5965, 8098
+    /// and 8551 define or that mail commonly carries.
+    const BY_LEN: [&[(u128, &str)]; 25] = [
         &[],
         &[],
         interned!["id"],
-        interned!["pdf", "png", "gif"],
-        interned!["text", "html", "name", "type", "size", "jpeg"],
+        interned!["pdf", "png", "gif", "zip", "xml", "url"],
         interned![
-            "plain", "mixed", "image", "delsp", "audio", "video", "total"
+            "text", "html", "name", "type", "size", "jpeg", "mode", "site", "json"
+        ],
+        interned![
+            "plain", "mixed", "image", "delsp", "audio", "video", "total", "basic", "start"
         ],
         interned![
             "rfc822", "format", "signed", "report", "inline", "micalg", "digest", "number",
-            "method",
+            "method", "server", "global",
         ],
-        interned!["message", "related", "charset", "partial", "flowed"],
-        interned!["boundary", "filename", "protocol", "enriched", "calendar"],
-        interned!["multipart"],
-        interned!["attachment"],
-        interned!["alternative", "application", "report-type"],
+        interned![
+            "message", "related", "charset", "partial", "flowed", "subject", "padding"
+        ],
+        interned![
+            "boundary", "filename", "protocol", "enriched", "calendar", "parallel"
+        ],
+        interned!["multipart", "directory", "read-date", "encrypted"],
+        interned![
+            "attachment",
+            "expiration",
+            "permission",
+            "postscript",
+            "smime-type",
+            "start-info",
+            "pkcs7-mime",
+        ],
+        interned!["alternative", "application", "report-type", "access-type"],
         interned!["octet-stream"],
-        interned!["creation-date"],
-        &[],
-        interned!["delivery-status"],
+        interned![
+            "creation-date",
+            "external-body",
+            "pgp-signature",
+            "pgp-encrypted"
+        ],
+        interned!["rfc822-headers"],
+        interned!["delivery-status", "pkcs7-signature", "feedback-report"],
         &[],
         interned!["modification-date"],
+        &[],
+        &[],
+        &[],
+        &[],
+        &[],
+        &[],
+        interned!["disposition-notification"],
     ];
     if let Some(cands) = BY_LEN.get(name.len()) {
         let key = name_key(name);
@@ -1301,6 +1329,10 @@ mod tests {
             "creation-date",
             "delivery-status",
             "modification-date",
+            "access-type",
+            "external-body",
+            "pkcs7-signature",
+            "disposition-notification",
         ] {
             for written in [name.to_owned(), name.to_ascii_uppercase()] {
                 let got = intern(written.as_bytes());
@@ -1315,6 +1347,8 @@ mod tests {
         }
         // Only the 17th byte differs from an interned name.
         assert!(matches!(intern(b"modification-datX"), Cow::Owned(_)));
+        // A byte no key holds (past the first eight, before the last eight).
+        assert!(matches!(intern(b"disposition-nXtification"), Cow::Owned(_)));
     }
 
     proptest! {
