@@ -29,7 +29,12 @@
 //!   QUOTA=RES-STORAGE with `--quota` (RFC 9208, not in `shared/rfc`,
 //!   sections as published: the root `""` of each
 //!   account, the storage of all its folders; APPEND and COPY beyond it
-//!   get `NO [OVERQUOTA]`; SETQUOTA is refused). Not offered: METADATA.
+//!   get `NO [OVERQUOTA]`; SETQUOTA is refused), METADATA (RFC 5464, not
+//!   in `shared/rfc`, sections as published: server and folder
+//!   annotations kept by [`crate::mailstore::metadata`]; the server's
+//!   shared `/shared/admin` is `mailto:postmaster@` the host name, and
+//!   shared server entries are not written over IMAP; no unsolicited
+//!   METADATA responses, which §4.4.2 makes optional).
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -53,9 +58,9 @@ use mailwire::imap::server::{
 
 use mailwire::imap::{
     Atom, BodyStructure, Code, CommandBody, Data, Date, DateTime, Envelope, FetchAttr, FetchAttrs,
-    FetchItem, FetchModifier, Flag, IString, ListItem, ListReturn, ListSelect, Mailbox, Namespace,
-    SearchReturn, Section, SelectParam, SequenceSet, StatusAttr, StatusItem, StoreKind, Tag,
-    ThreadAlgorithm,
+    FetchItem, FetchModifier, Flag, IString, ListItem, ListReturn, ListSelect, Mailbox,
+    MetadataOptions, NString, Namespace, SearchReturn, Section, SelectParam, SequenceSet,
+    StatusAttr, StatusItem, StoreKind, Tag, ThreadAlgorithm,
 };
 use mailwire::pop3::WireSize;
 use mailwire::sasl::Mechanism;
@@ -64,13 +69,14 @@ use crate::auth_guard::Attempt;
 use crate::driver::{Conn, Handler};
 use crate::maildir::create_new;
 use crate::mailstore::folder::{MsgFile, new_base};
+use crate::mailstore::metadata::{self, Depth, Scope, SetError};
 use crate::mailstore::{DELIMITER, Folder, MailStore, StoreError};
 use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
 
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 16] = [
+const CAPABILITIES: [&str; 17] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -87,6 +93,7 @@ const CAPABILITIES: [&str; 16] = [
     "BINARY",
     "MULTIAPPEND",
     "UTF8=ACCEPT",
+    "METADATA",
 ];
 
 /// Capabilities offered with `--quota` (RFC 9208 §3.1, §5.1): the one
@@ -173,6 +180,16 @@ fn refusal(e: &StoreError) -> Completion<'static> {
         StoreError::Exists => c.with_code(code("ALREADYEXISTS")),
         StoreError::BadName | StoreError::Refused(_) => c.with_code(code("CANNOT")),
         StoreError::Io(_) => c.with_code(code("SERVERBUG")),
+    }
+}
+
+/// Where the annotations of mailbox `name` (stored form) are: the
+/// server's for `""` (RFC 5464 §4.2, §4.3).
+fn metadata_scope(name: &str) -> Scope<'_> {
+    if name.is_empty() {
+        Scope::Server
+    } else {
+        Scope::Folder(name)
     }
 }
 
@@ -990,6 +1007,14 @@ impl Session<'_> {
             CommandBody::Move { uid, set, mailbox } => {
                 self.copy(m, handle, &user, uid, &set, &mailbox, true)
             }
+            CommandBody::GetMetadata {
+                options,
+                mailbox,
+                entries,
+            } => self.get_metadata(m, handle, &user, options, mailbox, &entries, utf8),
+            CommandBody::SetMetadata { mailbox, entries } => {
+                self.set_metadata(&user, &mailbox, entries, utf8)
+            }
             _ => Completion::bad("command not supported"),
         }
     }
@@ -1280,6 +1305,109 @@ impl Session<'_> {
             },
         );
         Completion::ok(done)
+    }
+
+    /// GETMETADATA (RFC 5464 §4.2): the entries asked for, of the server
+    /// (the mailbox `""`: the account's private entries and the
+    /// administrator's shared ones) or of a folder, in one `METADATA`
+    /// response (none when nothing is found); values over MAXSIZE left
+    /// out and the longest named by `METADATA LONGENTRIES`.
+    #[allow(clippy::too_many_arguments)]
+    fn get_metadata(
+        &self,
+        m: &mut Server,
+        handle: mailwire::imap::server::Handle,
+        user: &str,
+        options: MetadataOptions,
+        mailbox: Mailbox<'static>,
+        names: &[IString<'static>],
+        utf8: bool,
+    ) -> Completion<'static> {
+        let Some(depth) = Depth::from_option(options.depth) else {
+            return Completion::bad("DEPTH is 0, 1 or infinity");
+        };
+        let mut wanted = Vec::with_capacity(names.len());
+        for n in names {
+            match metadata::entry_name(n.as_bytes(), true) {
+                Ok(n) => wanted.push(n),
+                Err(why) => return Completion::bad(why),
+            }
+        }
+        let Some(name) = name_of(&mailbox, utf8) else {
+            return refusal(&StoreError::NoSuch);
+        };
+        let scope = metadata_scope(&name);
+        let mut stored = match self.store().metadata(user, scope) {
+            Ok(e) => e,
+            Err(e) => return refusal(&e),
+        };
+        if scope == Scope::Server {
+            let admin = format!("mailto:postmaster@{}", self.shared.store.cfg.hostname);
+            stored.insert("/shared/admin".to_string(), admin.into_bytes());
+        }
+        let (found, longest) = metadata::select(&stored, &wanted, depth, options.max_size);
+        // Names and values hold no NUL (checked when they were set).
+        let entries: Vec<(IString<'static>, NString<'static>)> = found
+            .into_iter()
+            .filter_map(|(n, v)| {
+                let value = match v {
+                    Some(v) => Some(IString::try_from(v).ok()?),
+                    None => None,
+                };
+                Some((IString::try_from(n).ok()?, value))
+            })
+            .collect();
+        if !entries.is_empty() {
+            let _ = m.send_data(handle, Data::Metadata { mailbox, entries });
+        }
+        let done = Completion::ok("GETMETADATA completed");
+        match longest {
+            Some(n) => done.with_code(Code::MetadataLongEntries(
+                u32::try_from(n).unwrap_or(u32::MAX),
+            )),
+            None => done,
+        }
+    }
+
+    /// SETMETADATA (RFC 5464 §4.3): every change made, or none.
+    fn set_metadata(
+        &self,
+        user: &str,
+        mailbox: &Mailbox<'_>,
+        entries: Vec<(IString<'static>, NString<'static>)>,
+        utf8: bool,
+    ) -> Completion<'static> {
+        let mut changes = Vec::with_capacity(entries.len());
+        for (n, v) in entries {
+            let name = match metadata::entry_name(n.as_bytes(), false) {
+                Ok(n) => n,
+                Err(why) => return Completion::bad(why),
+            };
+            if v.as_ref().is_some_and(|v| v.as_bytes().contains(&0)) {
+                return Completion::bad("a value must not hold NUL");
+            }
+            changes.push((name, v.map(|v| v.into_inner().into_owned())));
+        }
+        let Some(name) = name_of(mailbox, utf8) else {
+            return refusal(&StoreError::NoSuch);
+        };
+        match self
+            .store()
+            .set_metadata(user, metadata_scope(&name), changes)
+        {
+            Ok(()) => Completion::ok("SETMETADATA completed"),
+            Err(SetError::MaxSize) => Completion::no("value too long").with_code(
+                Code::MetadataMaxSize(u32::try_from(metadata::MAX_VALUE).unwrap_or(u32::MAX)),
+            ),
+            Err(SetError::TooMany) => {
+                Completion::no("too many entries").with_code(Code::MetadataTooMany)
+            }
+            Err(SetError::NoPermission) => {
+                Completion::no("shared server entries are the administrator's")
+                    .with_code(code("NOPERM"))
+            }
+            Err(SetError::Store(e)) => refusal(&e),
+        }
     }
 
     /// Whether adding `bytes` would take `user` over the quota: the

@@ -97,18 +97,24 @@ impl Dovecot {
     /// the daemon (for [`Dovecot::exec_imap`]), or returns `None` (skip)
     /// when Dovecot is not installed.
     pub fn prepare() -> Option<Dovecot> {
-        Self::setup(0, 0)
+        Self::setup(0, 0, "")
     }
 
     /// Starts the daemon serving POP3 ([`Dovecot::port`]) and IMAP
     /// ([`Dovecot::imap_port`]) on loopback, or returns `None` (skip) when
     /// it is not installed.
     pub fn start() -> Option<Dovecot> {
+        Self::start_with("")
+    }
+
+    /// [`Dovecot::start`] with `extra` settings at the end of the config
+    /// (IMAP METADATA, say, which takes settings the plain peer has not).
+    pub fn start_with(extra: &str) -> Option<Dovecot> {
         let Some(dovecot) = which("dovecot") else {
             peer_missing("dovecot (apt-get install dovecot-pop3d dovecot-imapd)");
             return None;
         };
-        let mut d = Self::setup(free_port(), free_port())?;
+        let mut d = Self::setup(free_port(), free_port(), extra)?;
         let log = d.root.join("dovecot.log");
         let mut child = Command::new(dovecot)
             .args(["-F", "-c"])
@@ -124,7 +130,7 @@ impl Dovecot {
         Some(d)
     }
 
-    fn setup(port: u16, imap_port: u16) -> Option<Dovecot> {
+    fn setup(port: u16, imap_port: u16, extra: &str) -> Option<Dovecot> {
         if which("dovecot").is_none() || which("doveadm").is_none() {
             peer_missing("dovecot (apt-get install dovecot-pop3d dovecot-imapd)");
             return None;
@@ -189,7 +195,7 @@ service imap-login {{
 protocol pop3 {{
   pop3_uidl_format = %08Xu%08Xv
 }}
-"
+{extra}"
         );
         fs::write(root.join("dovecot.conf"), conf).unwrap();
         fs::write(root.join("users"), "testuser:{PLAIN}testpass::::::\n").unwrap();

@@ -7,6 +7,8 @@
 //! DIR/mailboxes/USER/.Sent/           folder "Sent" (and maildirfolder)
 //! DIR/mailboxes/USER/.Archive.2024/   folder "Archive.2024": a child of "Archive"
 //! DIR/mailboxes/USER/subscriptions    subscribed folders, one a line
+//! DIR/mailboxes/USER/mailwire-metadata         INBOX's annotations (each folder has its own)
+//! DIR/mailboxes/USER/mailwire-server-metadata  the account's server annotations
 //! ```
 //!
 //! - **Hierarchy delimiter `.`**, as Maildir++ and Dovecot's default
@@ -26,6 +28,8 @@
 //!   `dovecot-uidlist` would be dropped when Dovecot rewrites the file.
 //!   The same file keeps the folder's last expunges with their
 //!   mod-sequences, for QRESYNC's VANISHED (EARLIER) (RFC 7162 §3.2.5.1).
+//! - **Annotations** (IMAP METADATA): [`metadata`]'s files of our own
+//!   (Dovecot keeps them in a dictionary it is configured with).
 //! - **Change notification**: every change made through the store (a
 //!   delivery, an expunge, flags, APPEND, COPY, MOVE) bumps the folder's
 //!   counter ([`MailStore::watch`]); an IDLE session compares the counter
@@ -33,6 +37,7 @@
 
 pub(crate) mod folder;
 pub(crate) mod keywords;
+pub(crate) mod metadata;
 pub(crate) mod modseq;
 pub(crate) mod uidlist;
 
