@@ -129,17 +129,6 @@ fn field(msg: &str, name: &str) -> Option<String> {
     })
 }
 
-/// The address of the banner line `NAME listening on ADDR`.
-fn banner_addr(srv: &MailServer, name: &str) -> SocketAddr {
-    srv.stdout
-        .lines()
-        .find_map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            (w.len() >= 4 && w[0] == name && w[1] == "listening").then(|| w[3].parse().ok())?
-        })
-        .expect("listener in the banner")
-}
-
 /// curl to the webmail (as `a.test`, its self-signed certificate not
 /// verified); returns the status code and the body.
 fn curl(https: SocketAddr, url: &str, args: &[&str]) -> (u16, String) {
@@ -226,7 +215,7 @@ fn list_post_dkim_verified_by_dkimpy_and_one_click_unsubscribe_with_curl() {
             &dkim_ed,
         ],
     );
-    let https = banner_addr(&srv, "https");
+    let https = srv.listener("https");
     let port = srv.smtp().port();
     let post = |marker: &str| post_from_alice(port, "team@a.test", marker);
 

@@ -20,17 +20,6 @@ use std::process::Command;
 
 use common::{MailServer, have, scratch};
 
-/// The address a port's banner line gives (`pop3  listening on ADDR`).
-fn banner_addr(srv: &MailServer, port: &str) -> SocketAddr {
-    srv.stdout
-        .lines()
-        .find_map(|l| {
-            let w: Vec<&str> = l.split_whitespace().collect();
-            (w.len() >= 4 && w[0] == port && w[1] == "listening").then(|| w[3].parse().unwrap())
-        })
-        .unwrap_or_else(|| panic!("no {port} port in the banner:\n{}", srv.stdout))
-}
-
 /// A fresh mailserver (default options) for a test that drives it from
 /// Python; `None` (the test skips) when python3 is missing.
 fn python_server(tag: &str) -> Option<(MailServer, std::path::PathBuf)> {
@@ -72,7 +61,7 @@ fn python_on(script: &str, srv: &MailServer) -> String {
     let ports = [
         srv.smtp(),
         srv.imap.expect("imap port"),
-        banner_addr(srv, "pop3"),
+        srv.listener("pop3"),
     ];
     python(script, &ports.map(|a| a.port().to_string()))
 }
@@ -1029,7 +1018,7 @@ fn imaps_and_sasl_with_imaplib() {
     }
     let data = scratch("imap-imaps");
     let mut srv = MailServer::start(&data, &["--imaps", "127.0.0.1:0"]);
-    let imaps = banner_addr(&srv, "imaps");
+    let imaps = srv.listener("imaps");
     let out = python(
         r#"
 import imaplib, ssl, sys
@@ -1513,7 +1502,7 @@ fn rfc3516_binary_with_imaplib() {
     let ports = [
         srv.smtp().port().to_string(),
         srv.imap.expect("imap port").port().to_string(),
-        banner_addr(&srv, "pop3").port().to_string(),
+        srv.listener("pop3").port().to_string(),
         hex(BINARY_MULTIPART),
         hex(BINARY_UNKNOWN),
     ];

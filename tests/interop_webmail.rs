@@ -98,6 +98,8 @@ fn run_script(script: &str) {
         .env("IMAP_PORT", imap.port().to_string())
         .env("SUBMISSION_HOST", srv.submission().ip().to_string())
         .env("SUBMISSION_PORT", srv.submission().port().to_string())
+        .env("POP3_HOST", srv.listener("pop3").ip().to_string())
+        .env("POP3_PORT", srv.listener("pop3").port().to_string())
         .env("ALICE", "alice")
         .env("ALICE_PW", "alice-secret")
         .env("BOB", "bob")

@@ -340,6 +340,18 @@ impl MailServer {
         self.submission.expect("submission port")
     }
 
+    /// The address of the banner line `NAME listening on ADDR` (`pop3`,
+    /// `imaps`, `https`, ...); panics when the server has no such port.
+    pub fn listener(&self, name: &str) -> SocketAddr {
+        self.stdout
+            .lines()
+            .find_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                (w.len() >= 4 && w[0] == name && w[1] == "listening").then(|| w[3].parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("no {name} port in the banner:\n{}", self.stdout))
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }

@@ -12,13 +12,14 @@ a contact added, written to, suggested when composing, and deleted."""
 import email
 import imaplib
 import email.policy
+import poplib
 import secrets
 import smtplib
 import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, SMTP, SUBMISSION, URL, check, imap, imap_find,
+from wm import (ALICE, ALICE_PW, BOB, BOB_PW, DOMAIN, POP3, SMTP, SUBMISSION, URL, check, imap, imap_find,
                 log, login, new_page, run, send, shot)
 
 
@@ -364,12 +365,19 @@ def test(browser):
     check(page.locator("#list tr", has_text="Lunch on Friday?").count() == 1, "back in INBOX as not junk")
 
     # The password: a wrong current one is refused; a change is in force
-    # at once over IMAP, and this browser stays logged in; the IMAP and
-    # SMTP sessions that logged in with the old one end.
+    # at once over IMAP, and this browser stays logged in; the IMAP, SMTP
+    # and POP3 sessions that logged in with the old one end, the POP3 one
+    # deleting nothing it had marked.
     held_imap = imap(ALICE, ALICE_PW)
     held_imap.select("INBOX")
     held_smtp = smtplib.SMTP(*SUBMISSION, timeout=10)
     held_smtp.login(ALICE, ALICE_PW)
+    held_pop = poplib.POP3(*POP3, timeout=10)
+    held_pop.user(ALICE)
+    held_pop.pass_(ALICE_PW)
+    pop_count = held_pop.stat()[0]
+    check(pop_count >= 1, "the POP3 session sees the INBOX")
+    held_pop.dele(1)
     page.click("#password-link")
     page.wait_for_url("**/password")
     page.fill("#current", "not it")
@@ -402,6 +410,17 @@ def test(browser):
     except (smtplib.SMTPServerDisconnected, OSError):
         smtp_closed = True
     check(smtp_closed, "the SMTP session logged in with the old password is closed (421)")
+    try:
+        held_pop.quit()
+        pop_refused = False
+    except poplib.error_proto as e:
+        pop_refused = b"[AUTH]" in e.args[0]
+    check(pop_refused, "the POP3 session logged in with the old password gets -ERR [AUTH] at QUIT")
+    fresh_pop = poplib.POP3(*POP3, timeout=10)
+    fresh_pop.user(ALICE)
+    fresh_pop.pass_(new_pw)
+    check(fresh_pop.stat()[0] == pop_count, "the message it marked was not deleted")
+    fresh_pop.quit()
     page.goto(URL + "/mail")
     check(page.locator("#list").count() == 1, "still logged in after the change")
     log("functional: all done")

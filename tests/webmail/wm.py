@@ -2,7 +2,7 @@
 
 The Rust test starts the mailserver with two accounts and passes, in the
 environment: WEBMAIL_URL, SMTP_HOST/SMTP_PORT (the MTA port), IMAP_HOST/
-IMAP_PORT, SUBMISSION_HOST/SUBMISSION_PORT, the accounts (ALICE/ALICE_PW,
+IMAP_PORT, SUBMISSION_HOST/SUBMISSION_PORT, POP3_HOST/POP3_PORT, the accounts (ALICE/ALICE_PW,
 BOB/BOB_PW), the mail domain (DOMAIN) and SCREENSHOTS (a directory). Chromium is Debian's, driven by
 Playwright for Python.
 """
@@ -19,6 +19,7 @@ URL = os.environ["WEBMAIL_URL"].rstrip("/")
 SMTP = (os.environ["SMTP_HOST"], int(os.environ["SMTP_PORT"]))
 IMAP = (os.environ["IMAP_HOST"], int(os.environ["IMAP_PORT"]))
 SUBMISSION = (os.environ["SUBMISSION_HOST"], int(os.environ["SUBMISSION_PORT"]))
+POP3 = (os.environ["POP3_HOST"], int(os.environ["POP3_PORT"]))
 ALICE, ALICE_PW = os.environ["ALICE"], os.environ["ALICE_PW"]
 BOB, BOB_PW = os.environ["BOB"], os.environ["BOB_PW"]
 DOMAIN = os.environ["DOMAIN"]
