@@ -21,9 +21,15 @@
 //! end, where the proof fails like a wrong password.
 //!
 //! A user changes their password in the webmail: the new keys go into
-//! `DATA/passwords` (one `NAME KEYS` line an account, mode 0600, written
-//! atomically), which overrides the configuration's credential at every
-//! start and at once in the running server.
+//! `DATA/passwords` (one `NAME KEYS MARK` line an account, mode 0600,
+//! written atomically), which overrides the configuration's credential at
+//! once in the running server and at every start, as long as the
+//! configuration's credential is the one the user changed: `MARK` is a
+//! digest of it ([`config_mark`]). When an administrator gives the account
+//! a new password in the configuration (a user who forgot theirs), the
+//! mark no longer matches and the configuration's password is in force at
+//! the next start; the stale line is dropped from the file. A line without
+//! a mark (written before there were marks) overrides as before.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -123,9 +129,31 @@ pub(crate) fn parse_scram(s: &str) -> Result<ScramCredentials, String> {
     .map_err(|e| bad(&e.to_string()))
 }
 
+/// A digest of an account's credential in the configuration, which a
+/// line of `DATA/passwords` keeps to say which credential it replaced: of
+/// the keys' text form, or for a plaintext demo password of keys derived
+/// from it with a salt made from the account's name (the same at every
+/// start, and as slow to guess from as the stored keys).
+pub(crate) fn config_mark(name: &str, credential: &Credential) -> Result<String, String> {
+    let keys = match credential {
+        Credential::Scram(c) => format_scram(c),
+        Credential::Plain(pw) => {
+            let salt = Sha256::digest(format!("mailwire config mark {name}"));
+            let iterations = NonZeroU32::new(ITERATIONS).ok_or("iterations")?;
+            let c =
+                ScramCredentials::derive(ScramHash::Sha256, pw.expose(), &salt[..16], iterations)
+                    .map_err(|e| e.to_string())?;
+            format_scram(&c)
+        }
+    };
+    Ok(hex(&Sha256::digest(keys.as_bytes())[..16]))
+}
+
 struct Entry {
     scram: ScramCredentials,
     plain: Option<Secret<String>>,
+    /// [`config_mark`] of the configuration's credential.
+    mark: String,
     /// How many times the password was changed since the start (see
     /// [`Accounts::generation`]).
     generation: u64,
@@ -157,16 +185,19 @@ impl Accounts {
         let mut map = HashMap::new();
         let mut counts: HashMap<u32, usize> = HashMap::new();
         for u in users {
+            let mark = config_mark(&u.name, &u.credential)?;
             let entry = match &u.credential {
                 Credential::Plain(pw) => Entry {
                     scram: hash_password(pw.expose(), ITERATIONS)
                         .map_err(|e| format!("account {}: {e}", u.name))?,
                     plain: Some(pw.clone()),
+                    mark,
                     generation: 0,
                 },
                 Credential::Scram(c) => Entry {
                     scram: c.clone(),
                     plain: None,
+                    mark,
                     generation: 0,
                 },
             };
@@ -190,27 +221,47 @@ impl Accounts {
     /// The accounts with the passwords changed in `file` (see the module
     /// text) over the configuration's; later changes are written there. A
     /// missing file changes nothing; a line for no account, or one that
-    /// does not parse, is skipped.
+    /// does not parse, is skipped; a line whose mark is not that of the
+    /// configuration's credential is dropped (from the file too: the
+    /// configuration's password was changed after the user's).
     pub(crate) fn with_changes(mut self, file: PathBuf) -> Result<Self, String> {
         let text = match std::fs::read_to_string(&file) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(format!("{}: {e}", file.display())),
         };
+        let mut kept = Vec::new();
         {
             let map = self.map.get_mut().unwrap_or_else(|e| e.into_inner());
             for line in text.lines() {
-                if let Some((name, keys)) = line.split_once(' ')
-                    && let Some(e) = map.get_mut(name)
-                    && let Ok(keys) = parse_scram(keys)
-                {
-                    *e = Entry {
-                        scram: keys,
-                        plain: None,
-                        generation: 0,
-                    };
+                let mut words = line.split(' ');
+                let (Some(name), Some(keys), mark) = (words.next(), words.next(), words.next())
+                else {
+                    kept.push(line);
+                    continue;
+                };
+                let Some(e) = map.get_mut(name) else {
+                    kept.push(line);
+                    continue;
+                };
+                if mark.is_some_and(|m| m != e.mark) {
+                    eprintln!(
+                        "account {name}: its password in the configuration changed after the \
+                         user changed it: the configuration's is in force"
+                    );
+                    continue;
+                }
+                kept.push(line);
+                if let Ok(keys) = parse_scram(keys) {
+                    e.scram = keys;
+                    e.plain = None;
                 }
             }
+        }
+        if kept.len() < text.lines().count() {
+            let text: String = kept.iter().map(|l| format!("{l}\n")).collect();
+            crate::maildir::write_atomic_private(&file, text.as_bytes())
+                .map_err(|e| format!("{}: {e}", file.display()))?;
         }
         self.changed = Some(file);
         Ok(self)
@@ -222,9 +273,9 @@ impl Accounts {
     pub(crate) fn change_password(&self, name: &str, new: &str) -> Result<(), String> {
         let keys = hash_password(new, ITERATIONS)?;
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if !map.contains_key(name) {
+        let Some(mark) = map.get(name).map(|e| e.mark.clone()) else {
             return Err("no such account".into());
-        }
+        };
         if let Some(file) = &self.changed {
             // The other accounts' lines are kept: a file that is there but
             // does not read is an error, not an empty file.
@@ -238,7 +289,7 @@ impl Accounts {
                 .filter(|l| l.split_once(' ').is_some_and(|(n, _)| n != name))
                 .map(str::to_string)
                 .collect();
-            lines.push(format!("{name} {}", format_scram(&keys)));
+            lines.push(format!("{name} {} {mark}", format_scram(&keys)));
             crate::maildir::write_atomic_private(file, (lines.join("\n") + "\n").as_bytes())
                 .map_err(|e| format!("{}: {e}", file.display()))?;
         }
@@ -248,6 +299,7 @@ impl Accounts {
             Entry {
                 scram: keys,
                 plain: None,
+                mark,
                 generation,
             },
         );
@@ -398,7 +450,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("accounts-{}", crate::maildir::queue_id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("passwords");
-        let a = Accounts::new(&users())
+        // One configuration for both starts (its hashed password, salted
+        // at random, must be the same text).
+        let config = users();
+        let a = Accounts::new(&config)
             .unwrap()
             .with_changes(file.clone())
             .unwrap();
@@ -430,12 +485,55 @@ mod tests {
             std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        let b = Accounts::new(&users())
+        let b = Accounts::new(&config)
             .unwrap()
             .with_changes(file.clone())
             .unwrap();
         assert!(b.verify("demo", "third time") && b.verify("alice", "another one"));
         assert!(!b.verify("alice", "s3cret"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// An administrator's new password in the configuration wins over the
+    /// user's older change at the next start, and the stale line leaves
+    /// the file; the same configuration keeps the user's change; a line
+    /// without a mark (an older file) still overrides.
+    #[test]
+    fn config_change_after_the_users_wins() {
+        let dir = std::env::temp_dir().join(format!("accounts-{}", crate::maildir::queue_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("passwords");
+        let start = |users: &[User]| {
+            Accounts::new(users)
+                .unwrap()
+                .with_changes(file.clone())
+                .unwrap()
+        };
+        let config = users();
+        let a = start(&config);
+        a.change_password("alice", "mine now").unwrap();
+        a.change_password("demo", "mine too").unwrap();
+        let b = start(&config);
+        assert!(b.verify("alice", "mine now") && b.verify("demo", "mine too"));
+        // The administrator resets alice (new keys) and demo (new password).
+        let mut reset = users();
+        reset[0].credential = Credential::Plain(Secret::new("reset 1".into()));
+        reset[1].credential = Credential::Scram(hash_password("reset 2", 4096).unwrap());
+        let c = start(&reset);
+        assert!(c.verify("demo", "reset 1") && !c.verify("demo", "mine too"));
+        assert!(c.verify("alice", "reset 2") && !c.verify("alice", "mine now"));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+        // Back to the first configuration: the user's change is gone.
+        assert!(start(&config).verify("alice", "s3cret"));
+        // A line without a mark overrides whatever the configuration says.
+        let keys = format_scram(&hash_password("old file", 4096).unwrap());
+        std::fs::write(&file, format!("alice {keys}\n")).unwrap();
+        assert!(start(&reset).verify("alice", "old file"));
+        assert_eq!(
+            config_mark("demo", &config[0].credential).unwrap(),
+            config_mark("demo", &users()[0].credential).unwrap(),
+            "a plaintext password's mark is the same at every start"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 
