@@ -1774,6 +1774,25 @@ assert data == [b"1"], data
 # Sent by hand: imaplib itself refuses a charset in UTF-8 mode.
 done = raw(A, b"s1", b"SEARCH CHARSET UTF-8 ALL")
 assert done.startswith(b"s1 BAD"), done
+# A name not in NFC (e and a combining acute accent) is made in NFC, told
+# with OLDNAME (RFC 9051 §6.3.4), and either form names it afterwards.
+decomposed, composed = "Cafe\u0301", "Caf\u00e9"
+typ, data = A.create('"%s"' % decomposed)
+assert typ == "OK", data
+told = A.untagged_responses.pop("LIST", [])
+# imaplib gives a response with literals as tuples of its pieces.
+told = [b"".join(b"".join(p) if isinstance(p, tuple) else p for p in told)]
+assert composed.encode() in told[0] and b"OLDNAME" in told[0] and decomposed.encode() in told[0], told
+out = listed(A, '"Caf*"')
+assert composed.encode() in out and decomposed.encode() not in out, out
+typ, data = A.select('"%s"' % decomposed)
+assert typ == "OK", data
+typ, data = A.append('"%s"' % composed, None, None, b"Subject: nfc\r\n\r\nx\r\n")
+assert typ == "OK", data
+typ, data = A.select('"%s"' % decomposed)
+assert typ == "OK" and data == [b"1"], data
+typ, data = A.create('"%s"' % composed)
+assert typ == "NO", data
 A.logout()
 
 B = login()
@@ -1802,12 +1821,15 @@ fn utf8_accept_with_imaplib() {
     let Some((_srv, data)) = python_ok("imap-utf8", UTF8) else {
         return;
     };
-    // Stored as Dovecot names folders: modified UTF-7 after the dot.
-    let folder = data.join("mailboxes/demo/.Gr&APwA3w-e &- Co");
-    assert!(
-        folder.join("cur").is_dir() || folder.join("new").is_dir(),
-        "{folder:?}"
-    );
+    // Stored as Dovecot names folders: modified UTF-7 after the dot; the
+    // name given in another normal form, once, in NFC.
+    for name in ["Gr&APwA3w-e &- Co", "Caf&AOk-"] {
+        let folder = data.join("mailboxes/demo").join(format!(".{name}"));
+        assert!(
+            folder.join("cur").is_dir() || folder.join("new").is_dir(),
+            "{folder:?}"
+        );
+    }
 }
 
 /// QUOTA (RFC 9208) with `--quota 10K`, through imaplib and smtplib.

@@ -60,7 +60,7 @@ use mailwire::imap::{
     Atom, BodyStructure, Code, CommandBody, Data, Date, DateTime, Envelope, FetchAttr, FetchAttrs,
     FetchItem, FetchModifier, Flag, IString, ListItem, ListReturn, ListSelect, Mailbox,
     MetadataOptions, NString, Namespace, SearchReturn, Section, SelectParam, SequenceSet,
-    StatusAttr, StatusItem, StoreKind, Tag, ThreadAlgorithm,
+    StatusAttr, StatusItem, StoreKind, Tag, ThreadAlgorithm, Value,
 };
 use mailwire::pop3::WireSize;
 use mailwire::sasl::Mechanism;
@@ -202,7 +202,9 @@ fn quota_root() -> IString<'static> {
 /// Dovecot keeps it. A client that uses UTF-8 names (`utf8`: it enabled
 /// UTF8=ACCEPT or IMAP4rev2) sends UTF-8, converted here (RFC 6855 §3:
 /// Net-Unicode, so no control characters and no line or paragraph
-/// separator; `&` is then a character like any other); another client
+/// separator; `&` is then a character like any other), in NFC: a name
+/// not in it is taken as its NFC form in every command, so SELECT opens
+/// what CREATE made under either form (RFC 9051 §5.1); another client
 /// sends the stored form.
 fn name_of(m: &Mailbox<'_>, utf8: bool) -> Option<String> {
     match m {
@@ -215,7 +217,8 @@ fn name_of(m: &Mailbox<'_>, utf8: bool) -> Option<String> {
             {
                 return None;
             }
-            String::from_utf8(Mailbox::from_utf8_name(text).as_bytes().to_vec()).ok()
+            let text: String = unicode_normalization::UnicodeNormalization::nfc(text).collect();
+            String::from_utf8(Mailbox::from_utf8_name(&text).as_bytes().to_vec()).ok()
         }
         Mailbox::Other(s) => s.to_str().map(str::to_string),
     }
@@ -751,7 +754,10 @@ impl Session<'_> {
             CommandBody::Create { mailbox, .. } => match name_of(&mailbox, utf8) {
                 // A trailing delimiter only says a children will follow.
                 Some(n) => match self.store().create(&user, n.trim_end_matches('.')) {
-                    Ok(()) => Completion::ok("CREATE completed"),
+                    Ok(()) => {
+                        self.tell_normalized(m, handle, &mailbox, &n, utf8);
+                        Completion::ok("CREATE completed")
+                    }
                     Err(e) => refusal(&e),
                 },
                 None => Completion::no("invalid name").with_code(code("CANNOT")),
@@ -1305,6 +1311,41 @@ impl Session<'_> {
             },
         );
         Completion::ok(done)
+    }
+
+    /// After a CREATE whose UTF-8 name was not in NFC (and was made under
+    /// its NFC form, see [`name_of`]): the untagged LIST of the name made,
+    /// with the name given as `OLDNAME` (RFC 9051 §6.3.4, §6.3.9.7).
+    fn tell_normalized(
+        &self,
+        m: &mut Server,
+        handle: mailwire::imap::server::Handle,
+        given: &Mailbox<'_>,
+        stored: &str,
+        utf8: bool,
+    ) {
+        let Mailbox::Other(given) = given else {
+            return;
+        };
+        if !utf8 || given.to_str().is_none_or(unicode_normalization::is_nfc) {
+            return;
+        }
+        let (Some(made), Ok(name)) = (
+            mailbox_of(stored.trim_end_matches('.'), utf8),
+            IString::try_from("OLDNAME"),
+        ) else {
+            return;
+        };
+        let old = Value::List(vec![Value::String(given.clone().into_owned())]);
+        let _ = m.send_data(
+            handle,
+            Data::List(ListItem {
+                attributes: Vec::new(),
+                delimiter: Some(DELIMITER),
+                mailbox: made,
+                extended: vec![(name, old)],
+            }),
+        );
     }
 
     /// GETMETADATA (RFC 5464 §4.2): the entries asked for, of the server
