@@ -89,13 +89,15 @@ pub(crate) fn is_own_folder(name: &str) -> bool {
 }
 
 /// A folder name as typed (Unicode, `.` between levels) in the store's
-/// form (IMAP's modified UTF-7, RFC 3501 §5.1.3).
+/// form (IMAP's modified UTF-7, RFC 3501 §5.1.3), from its NFC form, as
+/// IMAP takes UTF-8 names (RFC 9051 §5.1), so the two make one folder.
 fn stored_name(typed: &str) -> Result<String, WebError> {
     let typed = typed.trim();
     if typed.is_empty() {
         return Err(WebError::Refused("a folder needs a name".into()));
     }
-    Ok(mailwire::imap::encode_utf7(typed))
+    let nfc: String = unicode_normalization::UnicodeNormalization::nfc(typed).collect();
+    Ok(mailwire::imap::encode_utf7(&nfc))
 }
 
 /// Creates a folder (subscribed, so IMAP clients show it too); returns
@@ -614,6 +616,15 @@ pub(crate) fn submit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A typed name in any normal form is stored from its NFC form, the
+    /// form IMAP clients' UTF-8 names are taken in.
+    #[test]
+    fn typed_names_in_nfc() {
+        assert_eq!(stored_name(" Cafe\u{301} ").unwrap(), "Caf&AOk-");
+        assert_eq!(stored_name("Caf\u{e9}").unwrap(), "Caf&AOk-");
+        assert!(stored_name("  ").is_err());
+    }
 
     /// A store in a directory of its own under the system's temporary
     /// directory, removed when the test is done with the store.
