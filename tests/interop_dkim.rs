@@ -704,7 +704,7 @@ c.quit()
 "#;
 
 /// Incoming SPF (RFC 7208) against records from a DNS responder, the
-/// client at 127.0.0.1 (`--spf-exempt none`; by default loopback is not
+/// client at 127.0.0.1 (`--trusted-networks none`; by default loopback is not
 /// checked): `ip4` passes, a record without the address fails, `a` of
 /// another address with `~all` soft-fails, `include` passes, a domain
 /// without a record is `none`, the null sender is checked as
@@ -744,7 +744,7 @@ fn incoming_spf_checked_against_dns_records() {
         ]));
         assert!(ok, "{out}");
     };
-    let srv = start("data", &["--spf-exempt", "none"]);
+    let srv = start("data", &["--trusted-networks", "none"]);
     send(
         &srv,
         "bob@pass.test pass\nbob@fail.test fail\nbob@soft.test soft\nbob@inc.test inc\nbob@none.test none\n<> null\nbob@fail.test forged",
@@ -776,7 +776,7 @@ fn incoming_spf_checked_against_dns_records() {
     // Loopback is exempt by default; --no-spf checks nobody.
     for (name, extra) in [
         ("default", &[][..]),
-        ("off", &["--no-spf", "--spf-exempt", "none"][..]),
+        ("off", &["--no-spf", "--trusted-networks", "none"][..]),
     ] {
         let srv = start(name, extra);
         send(&srv, "bob@fail.test fail");
@@ -803,7 +803,7 @@ c.quit()
 "#;
 
 /// DMARC (RFC 7489) of the From domain against records from a DNS
-/// responder, the client at 127.0.0.1 (`--spf-exempt none`): an SPF pass
+/// responder, the client at 127.0.0.1 (`--trusted-networks none`): an SPF pass
 /// of the same domain or of a subdomain (relaxed alignment) passes; a
 /// dkimpy signature of the From domain passes with no SPF record; an SPF
 /// pass of an unrelated domain fails, and `p=reject` refuses the message
@@ -861,7 +861,7 @@ fn incoming_dmarc_policies_applied() {
         let msg = std::fs::read(dir.join(format!("{name}.eml"))).unwrap();
         c.mail("bob@b.test", &["carol@a.test"], &msg).0
     };
-    let srv = start("data", &["--spf-exempt", "none"]);
+    let srv = start("data", &["--trusted-networks", "none"]);
     let out = send(
         &srv,
         "bob@pass.test bob@pass.test aligned\n\
@@ -961,7 +961,7 @@ fn incoming_dmarc_policies_applied() {
 
     // --no-dmarc, and loopback by default: delivered, no DMARC result.
     for (name, extra) in [
-        ("off", &["--no-dmarc", "--spf-exempt", "none"][..]),
+        ("off", &["--no-dmarc", "--trusted-networks", "none"][..]),
         ("default", &[][..]),
     ] {
         let srv = start(name, extra);
@@ -1019,7 +1019,7 @@ fn dmarc_aggregate_report_read_by_python() {
     let srv = carol_server(
         &dir.join("data"),
         &dns_addr,
-        &["--spf-exempt", "none", "--dmarc-reports", "1s"],
+        &["--trusted-networks", "none", "--dmarc-reports", "1s"],
     );
     let (ok, out) = run(Command::new("python3").args([
         "-c",

@@ -52,7 +52,7 @@ fn run_script(script: &str) {
     let data = scratch("webmail");
     // The scripts send from sender@example.org; its SPF record (from a
     // local DNS responder) passes 127.0.0.1, which is checked here
-    // (`--spf-exempt none`), and its DMARC policy passes mail From
+    // (`--trusted-networks none`), and its DMARC policy passes mail From
     // example.org on that, so the message view has results to show.
     let mut records = std::collections::HashMap::new();
     records.insert(
@@ -76,7 +76,7 @@ fn run_script(script: &str) {
             "example.test",
             "--dns",
             &dns_addr,
-            "--spf-exempt",
+            "--trusted-networks",
             "none",
             // The folder page shows the storage against it.
             "--quota",

@@ -134,12 +134,13 @@ pub(crate) struct Config {
     /// (`--no-dkim-verify` turns it off).
     pub(crate) dkim_verify: bool,
     /// Whether the SPF of incoming mail is checked (`--no-spf` turns it
-    /// off), and the client networks that are not (`--spf-exempt`).
+    /// off), and the client networks whose mail gets no SPF, DMARC, DNS
+    /// blocklist and greylisting check (`--trusted-networks`).
     pub(crate) spf: bool,
-    pub(crate) spf_exempt: Vec<(IpAddr, u8)>,
+    pub(crate) trusted_networks: Vec<(IpAddr, u8)>,
     /// Whether the DMARC policy (RFC 7489) of incoming mail's From domain
     /// is checked and applied (`--no-dmarc` turns it off; the clients of
-    /// `spf_exempt` are not checked either).
+    /// `trusted_networks` are not checked either).
     pub(crate) dmarc: bool,
     /// DMARC aggregate reports (`--dmarc-reports INTERVAL`): how often
     /// they go out; none: not kept nor sent.
@@ -287,11 +288,12 @@ struct Args {
     /// 1d) to the domains whose records ask for them [default: off]
     #[arg(long, value_name = "INTERVAL", value_parser = parse_duration)]
     dmarc_reports: Option<Duration>,
-    /// Client networks whose mail gets no SPF and no DMARC check,
-    /// comma-separated CIDRs, or `none` (default: loopback, 127.0.0.0/8
-    /// and ::1)
-    #[arg(long, value_name = "CIDR,...", value_parser = parse_networks)]
-    spf_exempt: Option<Networks>,
+    /// Client networks whose mail gets no SPF, DMARC, DNS blocklist and
+    /// greylisting check, comma-separated CIDRs, or `none` (default:
+    /// loopback, 127.0.0.0/8 and ::1); `--spf-exempt`, its first name, is
+    /// taken too
+    #[arg(long, alias = "spf-exempt", value_name = "CIDR,...", value_parser = parse_networks)]
+    trusted_networks: Option<Networks>,
     #[command(flatten)]
     ports: PortArgs,
     #[command(flatten)]
@@ -490,7 +492,7 @@ struct DefenceArgs {
     /// Refuse mail (554 5.7.1, postmaster excepted) from clients whose
     /// address this DNS blocklist (RFC 5782) lists: an answer from
     /// 127.0.0.2 to 127.0.0.255, or one of CODES; repeatable. Clients of
-    /// --spf-exempt and users who logged in are not looked up
+    /// --trusted-networks and users who logged in are not looked up
     #[arg(long = "dnsbl", value_name = "ZONE[=CODE,...]", value_parser = crate::dnsbl::Dnsbl::parse)]
     dnsbl: Vec<crate::dnsbl::Dnsbl>,
     /// Greylist (RFC 6647): refuse for now (451 4.7.1) mail from a new
@@ -600,7 +602,7 @@ fn parse_tls_policy(s: &str) -> Result<String, String> {
 }
 
 /// The networks exempt from SPF by default: loopback.
-fn default_spf_exempt() -> Vec<(IpAddr, u8)> {
+fn default_trusted_networks() -> Vec<(IpAddr, u8)> {
     vec![
         (IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8),
         (IpAddr::V6(std::net::Ipv6Addr::LOCALHOST), 128),
@@ -867,7 +869,7 @@ impl Config {
             sink: false,
             dkim_verify: true,
             spf: true,
-            spf_exempt: default_spf_exempt(),
+            trusted_networks: default_trusted_networks(),
             dmarc: true,
             dmarc_reports: None,
             dnsbl: Vec::new(),
@@ -1080,8 +1082,8 @@ impl Config {
         if self.dmarc_reports.is_some_and(|d| d.is_zero()) {
             return err("--dmarc-reports: the interval must not be zero");
         }
-        if let Some(nets) = a.spf_exempt {
-            self.spf_exempt = nets.0;
+        if let Some(nets) = a.trusted_networks {
+            self.trusted_networks = nets.0;
         }
         let p = a.ports;
         for (slot, on, off) in [
@@ -1253,7 +1255,7 @@ mod tests {
     }
 
     #[test]
-    fn spf_exempt_networks() {
+    fn trusted_networks_default_and_list() {
         let n = parse_networks("192.0.2.0/24, 2001:db8::/32,10.0.0.1")
             .unwrap()
             .0;
@@ -1267,9 +1269,16 @@ mod tests {
         for bad in ["192.0.2.0/33", "x", "::/129", "", "192.0.2.0/"] {
             assert!(parse_networks(bad).is_err(), "{bad:?}");
         }
-        assert!(in_networks(ip("127.0.0.9"), &default_spf_exempt()));
-        assert!(in_networks(ip("::1"), &default_spf_exempt()));
-        assert!(!in_networks(ip("192.0.2.1"), &default_spf_exempt()));
+        assert!(in_networks(ip("127.0.0.9"), &default_trusted_networks()));
+        assert!(in_networks(ip("::1"), &default_trusted_networks()));
+        assert!(!in_networks(ip("192.0.2.1"), &default_trusted_networks()));
+        // The flag, and its first name.
+        for flag in ["--trusted-networks", "--spf-exempt"] {
+            let c = run(&[flag, "192.0.2.0/24"]);
+            assert!(in_networks(ip("192.0.2.9"), &c.trusted_networks), "{flag}");
+            assert!(!in_networks(ip("127.0.0.1"), &c.trusted_networks), "{flag}");
+        }
+        assert!(in_networks(ip("127.0.0.1"), &run(&[]).trusted_networks));
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //!   passes), so that a restart neither forgets the allowed networks nor
 //!   makes the waiting senders start over; at most [`MAX_TRIPLETS`]
 //!   waiting triplets are kept (the oldest go first).
-//! - Users who logged in and clients of `--spf-exempt` are never
+//! - Users who logged in and clients of `--trusted-networks` are never
 //!   greylisted (the caller decides); nor is postmaster.
 
 use std::collections::HashMap;

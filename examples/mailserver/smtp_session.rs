@@ -645,7 +645,7 @@ impl<'a> Session<'a> {
 
     /// The SPF check (RFC 7208, see [`crate::spf`]) of the transaction's
     /// MAIL FROM (or HELO) identity for a client that is not logged in and
-    /// not in `--spf-exempt`: the result for the `Authentication-Results`
+    /// not in `--trusted-networks`: the result for the `Authentication-Results`
     /// field, logged. DNS: up to [`crate::spf::DNS_BUDGET`].
     fn spf_check(&mut self) -> Option<SpfChecked> {
         let cfg = &self.shared.store.cfg;
@@ -791,12 +791,12 @@ impl<'a> Session<'a> {
 
     /// Whether the sender of this session's mail is one the SPF, DMARC and
     /// DNSBL checks are for: not a user who logged in, not a client of
-    /// `--spf-exempt`, and not `--sink` (nothing stored).
+    /// `--trusted-networks`, and not `--sink` (nothing stored).
     fn sender_checked(&self) -> bool {
         let cfg = &self.shared.store.cfg;
         !cfg.sink
             && self.user.is_none()
-            && !crate::config::in_networks(self.peer.ip(), &cfg.spf_exempt)
+            && !crate::config::in_networks(self.peer.ip(), &cfg.trusted_networks)
     }
 
     /// The DKIM check (RFC 6376 §6) and the DMARC check (RFC 7489, see
