@@ -31,7 +31,8 @@
 //!   account, the storage of all its folders; APPEND and COPY beyond it
 //!   get `NO [OVERQUOTA]`; SETQUOTA is refused), METADATA (RFC 5464, not
 //!   in `shared/rfc`, sections as published: server and folder
-//!   annotations kept by [`crate::mailstore::metadata`]; the server's
+//!   annotations, the rules from the kit's `kit::metadata`, kept by
+//!   [`crate::mailstore::metadata`]; the server's
 //!   shared `/shared/admin` is `mailto:postmaster@` the host name, and
 //!   shared server entries are not written over IMAP; no unsolicited
 //!   METADATA responses, which §4.4.2 makes optional).
@@ -69,9 +70,10 @@ use crate::auth_guard::Attempt;
 use crate::driver::{Conn, Handler};
 use crate::maildir::create_new;
 use crate::mailstore::folder::{MsgFile, new_base};
-use crate::mailstore::metadata::{self, Depth, Scope, SetError};
+use crate::mailstore::metadata::{Scope, SetError};
 use crate::mailstore::{DELIMITER, Folder, MailStore, StoreError};
 use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
+use mailwire::imap::kit::metadata::{self, Depth};
 
 crate::driver::impl_machine!(Server, Event);
 
@@ -180,16 +182,6 @@ fn refusal(e: &StoreError) -> Completion<'static> {
         StoreError::Exists => c.with_code(code("ALREADYEXISTS")),
         StoreError::BadName | StoreError::Refused(_) => c.with_code(code("CANNOT")),
         StoreError::Io(_) => c.with_code(code("SERVERBUG")),
-    }
-}
-
-/// Where the annotations of mailbox `name` (stored form) are: the
-/// server's for `""` (RFC 5464 §4.2, §4.3).
-fn metadata_scope(name: &str) -> Scope<'_> {
-    if name.is_empty() {
-        Scope::Server
-    } else {
-        Scope::Folder(name)
     }
 }
 
@@ -1350,9 +1342,7 @@ impl Session<'_> {
 
     /// GETMETADATA (RFC 5464 §4.2): the entries asked for, of the server
     /// (the mailbox `""`: the account's private entries and the
-    /// administrator's shared ones) or of a folder, in one `METADATA`
-    /// response (none when nothing is found); values over MAXSIZE left
-    /// out and the longest named by `METADATA LONGENTRIES`.
+    /// administrator's shared ones) or of a folder, chosen by the kit.
     #[allow(clippy::too_many_arguments)]
     fn get_metadata(
         &self,
@@ -1364,20 +1354,21 @@ impl Session<'_> {
         names: &[IString<'static>],
         utf8: bool,
     ) -> Completion<'static> {
-        let Some(depth) = Depth::from_option(options.depth) else {
+        let Some(depth) = Depth::of(&options) else {
             return Completion::bad("DEPTH is 0, 1 or infinity");
         };
-        let mut wanted = Vec::with_capacity(names.len());
-        for n in names {
-            match metadata::entry_name(n.as_bytes(), true) {
-                Ok(n) => wanted.push(n),
-                Err(why) => return Completion::bad(why),
-            }
-        }
+        let wanted: Result<Vec<String>, _> = names
+            .iter()
+            .map(|n| metadata::entry_name(n.as_bytes(), true))
+            .collect();
+        let wanted = match wanted {
+            Ok(w) => w,
+            Err(why) => return Completion::bad(&why.to_string()),
+        };
         let Some(name) = name_of(&mailbox, utf8) else {
             return refusal(&StoreError::NoSuch);
         };
-        let scope = metadata_scope(&name);
+        let scope = Scope::of(&name);
         let mut stored = match self.store().metadata(user, scope) {
             Ok(e) => e,
             Err(e) => return refusal(&e),
@@ -1386,26 +1377,13 @@ impl Session<'_> {
             let admin = format!("mailto:postmaster@{}", self.shared.store.cfg.hostname);
             stored.insert("/shared/admin".to_string(), admin.into_bytes());
         }
-        let (found, longest) = metadata::select(&stored, &wanted, depth, options.max_size);
-        // Names and values hold no NUL (checked when they were set).
-        let entries: Vec<(IString<'static>, NString<'static>)> = found
-            .into_iter()
-            .filter_map(|(n, v)| {
-                let value = match v {
-                    Some(v) => Some(IString::try_from(v).ok()?),
-                    None => None,
-                };
-                Some((IString::try_from(n).ok()?, value))
-            })
-            .collect();
-        if !entries.is_empty() {
-            let _ = m.send_data(handle, Data::Metadata { mailbox, entries });
+        let found = metadata::select(&stored, &wanted, depth, options.max_size);
+        if let Some(data) = found.response(mailbox) {
+            let _ = m.send_data(handle, data);
         }
         let done = Completion::ok("GETMETADATA completed");
-        match longest {
-            Some(n) => done.with_code(Code::MetadataLongEntries(
-                u32::try_from(n).unwrap_or(u32::MAX),
-            )),
+        match found.code() {
+            Some(c) => done.with_code(c),
             None => done,
         }
     }
@@ -1418,31 +1396,16 @@ impl Session<'_> {
         entries: Vec<(IString<'static>, NString<'static>)>,
         utf8: bool,
     ) -> Completion<'static> {
-        let mut changes = Vec::with_capacity(entries.len());
-        for (n, v) in entries {
-            let name = match metadata::entry_name(n.as_bytes(), false) {
-                Ok(n) => n,
-                Err(why) => return Completion::bad(why),
-            };
-            if v.as_ref().is_some_and(|v| v.as_bytes().contains(&0)) {
-                return Completion::bad("a value must not hold NUL");
-            }
-            changes.push((name, v.map(|v| v.into_inner().into_owned())));
-        }
+        let changes = match metadata::changes(entries) {
+            Ok(c) => c,
+            Err(why) => return Completion::bad(&why.to_string()),
+        };
         let Some(name) = name_of(mailbox, utf8) else {
             return refusal(&StoreError::NoSuch);
         };
-        match self
-            .store()
-            .set_metadata(user, metadata_scope(&name), changes)
-        {
+        match self.store().set_metadata(user, Scope::of(&name), changes) {
             Ok(()) => Completion::ok("SETMETADATA completed"),
-            Err(SetError::MaxSize) => Completion::no("value too long").with_code(
-                Code::MetadataMaxSize(u32::try_from(metadata::MAX_VALUE).unwrap_or(u32::MAX)),
-            ),
-            Err(SetError::TooMany) => {
-                Completion::no("too many entries").with_code(Code::MetadataTooMany)
-            }
+            Err(SetError::Over(over)) => Completion::no(&over.to_string()).with_code(over.code()),
             Err(SetError::NoPermission) => {
                 Completion::no("shared server entries are the administrator's")
                     .with_code(code("NOPERM"))

@@ -1,14 +1,16 @@
-//! Annotations of the server and of each folder: IMAP METADATA (RFC 5464).
+//! Where the annotations of IMAP METADATA (RFC 5464) are kept: the
+//! server's and each folder's. The protocol's rules (entry names, DEPTH,
+//! MAXSIZE, the limits of a SETMETADATA) are the server kit's
+//! ([`mailwire::imap::kit::metadata`]); this is the storage.
 //!
 //! RFC 5464 is not in `shared/rfc`; the sections cited are those of the
-//! published RFC. What a client reads and writes:
+//! published RFC.
 //!
 //! - **Entries** (§3.2) are slash-separated paths under `/private` (the
 //!   user's own) or `/shared` (every user's who can see the mailbox; on
 //!   this server, where no mailbox is shared, the owner's alone, kept
-//!   apart from the private ones). Names compare without ASCII case: they
-//!   are stored lower-cased. A name with `*` or `%`, two slashes in a row,
-//!   a slash at its end, a NUL, or that is not UTF-8, is refused (BAD).
+//!   apart from the private ones), stored lower-cased as the kit gives
+//!   them.
 //! - **Where they live**: a folder's entries in `mailwire-metadata` in
 //!   its directory (INBOX's in the account's root), so RENAME takes them
 //!   along and DELETE removes them with the folder (§4.3: a mailbox
@@ -19,31 +21,27 @@
 //!   through a temporary file, synced, then renamed over the old one, so
 //!   a crash leaves the old entries or the new ones; the account's INBOX
 //!   lock keeps two writers apart.
-//! - **Limits** (§4.3): a value of at most [`MAX_VALUE`] octets (else
-//!   `METADATA MAXSIZE`), at most [`MAX_ENTRIES`] entries in one file
-//!   (else `METADATA TOOMANY`); a SETMETADATA that breaks one sets
-//!   nothing.
+//! - **Limits** (§4.3, [`LIMITS`]): a value of at most 64 KiB (else
+//!   `METADATA MAXSIZE`), at most 128 entries in one file (else `METADATA
+//!   TOOMANY`); a SETMETADATA that breaks one sets nothing.
 //!
 //! The file: a first line `mailwire-metadata 1`, then per entry a line
 //! with the name's and the value's lengths in octets and the two after it,
 //! then a line end: any byte but NUL may be in either.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::PathBuf;
 
+use mailwire::imap::kit::metadata::{Change, Entries, Limits, OverLimit, apply};
+
 use super::{MailStore, StoreError};
 
-/// The longest value stored, in octets (`METADATA MAXSIZE`).
-pub(crate) const MAX_VALUE: usize = 64 * 1024;
-
-/// The most entries one folder, or one account's server entries, hold
-/// (`METADATA TOOMANY`).
-pub(crate) const MAX_ENTRIES: usize = 128;
-
-/// The longest entry name, in octets.
-const MAX_NAME: usize = 1024;
+/// What one folder, or one account's server entries, may hold.
+pub(crate) const LIMITS: Limits = Limits {
+    max_value: 64 * 1024,
+    max_entries: 128,
+};
 
 /// A folder's entries, in its directory.
 const FOLDER_FILE: &str = "mailwire-metadata";
@@ -54,37 +52,6 @@ const SERVER_FILE: &str = "mailwire-server-metadata";
 /// The file's first line.
 const MAGIC: &[u8] = b"mailwire-metadata 1\n";
 
-/// Entry names (lower-cased) and their values.
-pub(crate) type Entries = BTreeMap<String, Vec<u8>>;
-
-/// An entry name and its value, `None` for NIL: what a GETMETADATA
-/// returns, what a SETMETADATA sets (NIL removes).
-pub(crate) type EntryValue = (String, Option<Vec<u8>>);
-
-/// How far below each entry asked for a GETMETADATA reads (§4.2.2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Depth {
-    /// The entry alone (the default).
-    Zero,
-    /// The entry and its children.
-    One,
-    /// The entry and everything below it.
-    Infinity,
-}
-
-impl Depth {
-    /// The `DEPTH` option's value (`u32::MAX` for `infinity`); `None`
-    /// for a number the RFC does not define.
-    pub(crate) fn from_option(depth: Option<u32>) -> Option<Depth> {
-        match depth {
-            None | Some(0) => Some(Depth::Zero),
-            Some(1) => Some(Depth::One),
-            Some(u32::MAX) => Some(Depth::Infinity),
-            Some(_) => None,
-        }
-    }
-}
-
 /// Where an annotation is kept: on the server (the mailbox `""`) or on a
 /// folder (its stored name).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,13 +60,23 @@ pub(crate) enum Scope<'a> {
     Folder(&'a str),
 }
 
+impl<'a> Scope<'a> {
+    /// The scope of mailbox `name` (stored form): the server's for `""`
+    /// (RFC 5464 §4.2, §4.3).
+    pub(crate) fn of(name: &'a str) -> Self {
+        if name.is_empty() {
+            Scope::Server
+        } else {
+            Scope::Folder(name)
+        }
+    }
+}
+
 /// Why a SETMETADATA was refused.
 #[derive(Debug)]
 pub(crate) enum SetError {
-    /// A value is longer than [`MAX_VALUE`].
-    MaxSize,
-    /// The entries would pass [`MAX_ENTRIES`].
-    TooMany,
+    /// Over [`LIMITS`].
+    Over(OverLimit),
     /// A shared server entry: the administrator's.
     NoPermission,
     /// The folder, or the store.
@@ -116,112 +93,6 @@ impl From<io::Error> for SetError {
     fn from(e: io::Error) -> Self {
         SetError::Store(StoreError::Io(e))
     }
-}
-
-/// An entry name as stored (§3.2): checked, ASCII letters lower-cased.
-/// `root` allows `/private` and `/shared` alone (a GETMETADATA that asks
-/// for every entry below one with DEPTH); a SETMETADATA names an entry
-/// below one. The error says why, for the BAD.
-pub(crate) fn entry_name(raw: &[u8], root: bool) -> Result<String, &'static str> {
-    if raw.len() > MAX_NAME {
-        return Err("entry name too long");
-    }
-    let name = std::str::from_utf8(raw).map_err(|_| "entry name is not UTF-8")?;
-    let lower = name.to_ascii_lowercase();
-    let under = ["/private", "/shared"]
-        .iter()
-        .find_map(|p| lower.strip_prefix(p))
-        .ok_or("entry name must begin with /private or /shared")?;
-    if under.is_empty() && !root || !under.is_empty() && !under.starts_with('/') {
-        return Err("entry name must begin with /private/ or /shared/");
-    }
-    if lower.contains(['*', '%']) {
-        return Err("entry name must not hold * or %");
-    }
-    if lower.contains("//") {
-        return Err("entry name must not hold two slashes in a row");
-    }
-    if lower.ends_with('/') {
-        return Err("entry name must not end with a slash");
-    }
-    if lower.contains('\0') {
-        return Err("entry name must not hold NUL");
-    }
-    Ok(lower)
-}
-
-/// What a GETMETADATA returns from `entries` (§4.2): for each name asked
-/// for, in order, the entry itself (`None`, NIL, when it has no value and
-/// DEPTH is 0, as Dovecot answers; left out otherwise), then with DEPTH 1
-/// its children, with DEPTH infinity everything below it, sorted. An
-/// entry is given once. Values longer than `max_size` are left out, and
-/// the longest of them returned (for `METADATA LONGENTRIES`, §4.2.1).
-pub(crate) fn select(
-    entries: &Entries,
-    names: &[String],
-    depth: Depth,
-    max_size: Option<u32>,
-) -> (Vec<EntryValue>, Option<usize>) {
-    let mut out: Vec<EntryValue> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut longest = None;
-    let mut give = |name: &str, value: Option<&Vec<u8>>, out: &mut Vec<_>| {
-        if !seen.insert(name.to_string()) {
-            return;
-        }
-        if let Some(v) = value
-            && max_size.is_some_and(|m| v.len() > m as usize)
-        {
-            longest = longest.max(Some(v.len()));
-            return;
-        }
-        out.push((name.to_string(), value.cloned()));
-    };
-    for name in names {
-        match entries.get(name) {
-            Some(v) => give(name, Some(v), &mut out),
-            None if depth == Depth::Zero => give(name, None, &mut out),
-            None => {}
-        }
-        if depth == Depth::Zero {
-            continue;
-        }
-        let prefix = format!("{name}/");
-        for (k, v) in entries.range(prefix.clone()..) {
-            let Some(rest) = k.strip_prefix(&prefix) else {
-                break;
-            };
-            if depth == Depth::One && rest.contains('/') {
-                continue;
-            }
-            give(k, Some(v), &mut out);
-        }
-    }
-    (out, longest)
-}
-
-/// `changes` made to `entries` (a `None` value removes the entry, §4.3),
-/// or why nothing may be: a value over [`MAX_VALUE`], more than
-/// [`MAX_ENTRIES`] entries after.
-pub(crate) fn apply(entries: &mut Entries, changes: Vec<EntryValue>) -> Result<(), SetError> {
-    if changes
-        .iter()
-        .any(|(_, v)| v.as_ref().is_some_and(|v| v.len() > MAX_VALUE))
-    {
-        return Err(SetError::MaxSize);
-    }
-    let mut next = entries.clone();
-    for (name, value) in changes {
-        match value {
-            Some(v) => next.insert(name, v),
-            None => next.remove(&name),
-        };
-    }
-    if next.len() > MAX_ENTRIES && next.len() > entries.len() {
-        return Err(SetError::TooMany);
-    }
-    *entries = next;
-    Ok(())
 }
 
 /// The file's bytes for `entries`.
@@ -288,14 +159,14 @@ impl MailStore {
         &self,
         user: &str,
         scope: Scope<'_>,
-        changes: Vec<EntryValue>,
+        changes: Vec<Change>,
     ) -> Result<(), SetError> {
         if scope == Scope::Server && changes.iter().any(|(n, _)| n.starts_with("/shared")) {
             return Err(SetError::NoPermission);
         }
         let _lock = self.inbox(user).lock()?;
         let mut entries = self.metadata(user, scope)?;
-        apply(&mut entries, changes)?;
+        apply(&mut entries, changes, LIMITS).map_err(SetError::Over)?;
         let path = self.metadata_file(user, scope)?;
         crate::maildir::write_atomic(&path, &encode(&entries))?;
         Ok(())
@@ -311,134 +182,6 @@ mod tests {
         list.iter()
             .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
             .collect()
-    }
-
-    fn names(list: &[&str]) -> Vec<String> {
-        list.iter().map(|n| n.to_string()).collect()
-    }
-
-    #[test]
-    fn rfc5464_3_2_entry_names() {
-        assert_eq!(
-            entry_name(b"/Private/Comment", false).as_deref(),
-            Ok("/private/comment")
-        );
-        assert_eq!(
-            entry_name(b"/shared/vendor/Example/x", false).as_deref(),
-            Ok("/shared/vendor/example/x")
-        );
-        assert_eq!(entry_name(b"/private", true).as_deref(), Ok("/private"));
-        for bad in [
-            &b"/private"[..],
-            b"/shared",
-            b"/privatex/a",
-            b"/other/a",
-            b"private/a",
-            b"/private/a*",
-            b"/private/%",
-            b"/private//a",
-            b"/private/a/",
-            b"/private/a\0",
-            b"/private/\xff",
-        ] {
-            assert!(entry_name(bad, false).is_err(), "{bad:?}");
-        }
-        assert!(entry_name(&[b'a'; MAX_NAME + 1], true).is_err());
-    }
-
-    /// The answers Dovecot 2.3 gave to the same questions (what
-    /// tests/interop_mailserver_metadata compares against the server).
-    #[test]
-    fn rfc5464_4_2_depth_and_max_size() {
-        let e = entries(&[
-            ("/private/vendor/x/a", "1"),
-            ("/private/vendor/x/a/b", "2"),
-            ("/private/vendor/x/c", "0123456789"),
-            ("/private/vendor/xy", "other"),
-            ("/shared/comment", "shared one"),
-        ]);
-        let vals = |r: (Vec<EntryValue>, Option<usize>)| {
-            (
-                r.0.into_iter()
-                    .map(|(n, v)| (n, v.map(|v| String::from_utf8(v).unwrap())))
-                    .collect::<Vec<_>>(),
-                r.1,
-            )
-        };
-        let s = |n: &str, v: Option<&str>| (n.to_string(), v.map(str::to_string));
-        assert_eq!(
-            vals(select(&e, &names(&["/private/vendor/x"]), Depth::One, None)),
-            (
-                vec![
-                    s("/private/vendor/x/a", Some("1")),
-                    s("/private/vendor/x/c", Some("0123456789"))
-                ],
-                None
-            )
-        );
-        assert_eq!(
-            vals(select(&e, &names(&["/private"]), Depth::Infinity, Some(5))),
-            (
-                vec![
-                    s("/private/vendor/x/a", Some("1")),
-                    s("/private/vendor/x/a/b", Some("2")),
-                    s("/private/vendor/xy", Some("other")),
-                ],
-                Some(10)
-            )
-        );
-        // Depth 0: an entry without a value is NIL; the root alone too.
-        assert_eq!(
-            vals(select(
-                &e,
-                &names(&["/shared/comment", "/private/nothere", "/private"]),
-                Depth::Zero,
-                None
-            )),
-            (
-                vec![
-                    s("/shared/comment", Some("shared one")),
-                    s("/private/nothere", None),
-                    s("/private", None)
-                ],
-                None
-            )
-        );
-        // An entry asked for twice, or found under two names, comes once.
-        let (got, _) = select(
-            &e,
-            &names(&["/private/vendor/x", "/private/vendor/x/a"]),
-            Depth::Infinity,
-            None,
-        );
-        assert_eq!(got.len(), 3);
-    }
-
-    #[test]
-    fn rfc5464_4_3_limits_set_nothing() {
-        let mut e = entries(&[("/private/a", "1")]);
-        let big = vec![b'x'; MAX_VALUE + 1];
-        let r = apply(
-            &mut e,
-            vec![
-                ("/private/b".into(), Some(b"2".to_vec())),
-                ("/private/c".into(), Some(big)),
-            ],
-        );
-        assert!(matches!(r, Err(SetError::MaxSize)));
-        assert_eq!(e, entries(&[("/private/a", "1")]));
-        let many = (0..MAX_ENTRIES)
-            .map(|i| (format!("/private/n{i}"), Some(vec![b'v'])))
-            .collect();
-        assert!(matches!(apply(&mut e, many), Err(SetError::TooMany)));
-        assert_eq!(e.len(), 1);
-        // NIL removes; removing what is not there is no error.
-        apply(
-            &mut e,
-            vec![("/private/a".into(), None), ("/private/z".into(), None)],
-        )
-        .unwrap();
-        assert!(e.is_empty());
     }
 
     #[test]
@@ -495,10 +238,10 @@ mod tests {
         s.delete("u", "Work").unwrap();
         s.create("u", "Work").unwrap();
         assert!(get(Scope::Folder("Work")).is_empty());
-        let big = "x".repeat(MAX_VALUE + 1);
+        let big = "x".repeat(LIMITS.max_value + 1);
         assert!(matches!(
             set(Scope::Folder("INBOX"), "/private/big", Some(&big)),
-            Err(SetError::MaxSize)
+            Err(SetError::Over(OverLimit::MaxSize(_)))
         ));
         set(Scope::Folder("INBOX"), "/private/comment", None).unwrap();
         assert!(get(Scope::Folder("INBOX")).is_empty());

@@ -60,6 +60,7 @@ pub(crate) fn istr(mut v: Vec<u8>) -> IString<'static> {
 }
 
 pub mod mailbox;
+pub mod metadata;
 pub mod search;
 pub mod sort;
 pub mod thread;
