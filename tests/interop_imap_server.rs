@@ -2155,3 +2155,101 @@ fn metadata_matches_dovecot() {
     assert_eq!(mine["x3"].0, "NO [METADATA MAXSIZE 65536]");
     assert_eq!(mine["x4"].1, vec![("INBOX /private/big".into(), None)]);
 }
+
+/// Big APPENDs stream into files: a 30 MB message through imaplib (a
+/// synchronizing literal) and a MULTIAPPEND of a small and a 1 MB message
+/// with LITERAL+ come back byte for byte with the right sizes; a
+/// streamed APPEND to a folder that does not exist, or one whose
+/// connection drops in its literal, leaves no file behind.
+const BIG_APPEND: &str = r#"
+import hashlib, imaplib, socket, sys, time
+imap_port = int(sys.argv[2])
+big = b"Subject: big\r\n\r\n" + b"".join(b"line %08d of the big message\r\n" % i for i in range(1_000_000))
+M = imaplib.IMAP4("127.0.0.1", imap_port)
+M.login("demo", "demo")
+typ, data = M.append("INBOX", None, None, big)
+assert typ == "OK", data
+M.select("INBOX")
+typ, data = M.uid("FETCH", "1:*", "(RFC822.SIZE BODY.PEEK[])")
+assert typ == "OK", typ
+got = data[0][1]
+assert len(big) == len(got) and hashlib.sha256(got).digest() == hashlib.sha256(big).digest(), len(got)
+assert b"RFC822.SIZE %d" % len(big) in data[0][0], data[0][0]
+print("big", len(big))
+
+mid = b"Subject: mid\n\n" + b"x" * 1_000_000 + b"\n"
+s = socket.create_connection(("127.0.0.1", imap_port))
+f = s.makefile("rb")
+f.readline()
+def cmd(raw):
+    s.sendall(raw)
+    while True:
+        l = f.readline()
+        if l.startswith(raw.split(b" ")[0] + b" "):
+            return l
+assert cmd(b"l LOGIN demo demo\r\n").startswith(b"l OK")
+done = cmd(b"a APPEND Archive {11+}\r\nSubject: a\n (\\Seen) {%d+}\r\n%s\r\n" % (len(mid), mid))
+assert done.startswith(b"a OK [APPENDUID"), done
+done = cmd(b"b APPEND Nowhere {%d+}\r\n%s\r\n" % (len(mid), mid))
+assert done.startswith(b"b NO [TRYCREATE]"), done
+assert cmd(b"c SELECT Archive\r\n").startswith(b"c OK")
+s.sendall(b"d UID FETCH 1:* (FLAGS RFC822.SIZE)\r\n")
+lines = []
+while True:
+    l = f.readline()
+    lines.append(l)
+    if l.startswith(b"d "):
+        break
+text = b"".join(lines)
+# Stored as sent (LF line ends); RFC822.SIZE counts each as CRLF, as
+# Dovecot does.
+assert b"RFC822.SIZE 12" in text and b"RFC822.SIZE %d" % (len(mid) + 3) in text and b"\\Seen" in text, text
+s.close()
+
+# A literal cut off by the connection's end.
+s = socket.create_connection(("127.0.0.1", imap_port))
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"l LOGIN demo demo\r\n")
+f.readline()
+s.sendall(b"a APPEND INBOX {5000000+}\r\n" + b"y" * 2_000_000)
+time.sleep(0.5)
+s.close()
+print("ok")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn big_appends_stream_to_files() {
+    let Some((srv, data)) = python_server("imap-big-append") else {
+        return;
+    };
+    let out = python_on(BIG_APPEND, &srv);
+    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
+    // The server's peak memory is far below the 30 MB message.
+    let status = fs::read_to_string(format!("/proc/{}/status", srv.pid())).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    eprintln!("peak RSS {peak_kib} KiB");
+    assert!(peak_kib < 24 * 1024, "peak RSS {peak_kib} KiB");
+    // Nothing left staged or half written.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left: Vec<_> = ["mailboxes/demo/tmp", "mailboxes/demo/.Archive/tmp"]
+            .iter()
+            .flat_map(|d| fs::read_dir(data.join(d)).unwrap().flatten())
+            .map(|e| e.file_name())
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left in tmp: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

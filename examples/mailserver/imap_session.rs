@@ -24,7 +24,8 @@
 //!   §3.2.5.2 allows), LITERAL+, BINARY (RFC 3516:
 //!   `BINARY[]` streams from the file like `BODY[]`, as a `literal8` only
 //!   when the message holds NUL, which `BODY[]` sends as 0x80 like Dovecot; `BINARY[part]` is decoded by the kit in
-//!   memory, at most `--max-size`; APPEND takes `~{n}`), MULTIAPPEND
+//!   memory, at most `--max-size`; APPEND takes `~{n}`, and a message over
+//!   256 KiB streams into a file as it arrives), MULTIAPPEND
 //!   (RFC 3502: the messages of one APPEND are added at once), QUOTA and
 //!   QUOTA=RES-STORAGE with `--quota` (RFC 9208, not in `shared/rfc`,
 //!   sections as published: the root `""` of each
@@ -103,6 +104,12 @@ const CAPABILITIES: [&str; 17] = [
 /// folders.
 const QUOTA_CAPABILITIES: [&str; 2] = ["QUOTA", "QUOTA=RES-STORAGE"];
 
+/// APPEND messages longer than this stream into a file as they arrive
+/// (the machine's `AppendData` events) instead of being held whole: the
+/// memory of an APPEND is one read whatever its size (`--max-size` limits
+/// the message, 35 MiB by default, and a session holds no more of it).
+const STREAM_APPEND: u64 = 256 << 10;
+
 /// The one quota root of an account (RFC 9208 §3.1).
 const QUOTA_ROOT: &str = "";
 
@@ -120,6 +127,7 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.max_bad_commands = cfg.session.max_errors;
     o.literal = LiteralExtension::Plus;
     o.max_literal = cfg.max_size as u64;
+    o.append_stream_threshold = Some(STREAM_APPEND);
     o.max_command = cfg.max_size as u64 + (64 << 10);
     let quota: &[&str] = if cfg.any_quota() {
         &QUOTA_CAPABILITIES
@@ -587,9 +595,92 @@ pub(crate) struct Session<'a> {
     /// The password's generation at log-in (see
     /// [`crate::accounts::Accounts::generation`]).
     generation: u64,
+    /// The APPEND messages that streamed in for the command to come, by
+    /// their index in it.
+    staged: Vec<Option<Staged>>,
+}
+
+/// An APPEND message that streamed in (over [`STREAM_APPEND`] octets),
+/// in a file of the account's INBOX `tmp/` until its command comes (the
+/// folder it goes to is known then); renamed into that folder's `tmp/`
+/// and added like any other. A file left by a crash is removed at the
+/// next start with the rest of `tmp/`.
+#[derive(Debug)]
+struct Staged {
+    path: PathBuf,
+    file: Option<File>,
+    len: u64,
+    wire: WireSize,
+    /// A write failed: the APPEND is refused.
+    failed: bool,
+}
+
+impl Staged {
+    /// Removes the file (nothing when it was taken into a folder).
+    fn discard(self) {
+        drop(self.file);
+        let _ = fs::remove_file(&self.path);
+    }
 }
 
 impl Session<'_> {
+    /// Takes a piece of streamed APPEND message `message` (see
+    /// [`Staged`]): its first piece starts a new file (and, for the first
+    /// message, a new command: what an earlier one left is removed).
+    fn stage(&mut self, message: usize, offset: u64, data: &[u8]) {
+        let Some(user) = self.user.clone() else {
+            return;
+        };
+        if offset == 0 {
+            if message == 0 {
+                self.discard_staged();
+            }
+            if self.staged.len() <= message {
+                self.staged.resize_with(message + 1, || None);
+            }
+            if let Some(old) = self.staged[message].take() {
+                old.discard();
+            }
+            let base = new_base(&self.shared.store.cfg.hostname, 0, 0);
+            let path = self
+                .store()
+                .inbox(&user)
+                .tmp_path(&format!("append.{base}"));
+            let file = create_new(&path);
+            if let Err(e) = &file {
+                self.log(&format!("APPEND staging {}: {e}", path.display()));
+            }
+            let failed = file.is_err();
+            self.staged[message] = Some(Staged {
+                path,
+                file: file.ok(),
+                len: 0,
+                wire: WireSize::new(),
+                failed,
+            });
+        }
+        let Some(Some(st)) = self.staged.get_mut(message) else {
+            return;
+        };
+        if st.failed {
+            return;
+        }
+        match st.file.as_mut().map(|f| f.write_all(data)) {
+            Some(Ok(())) => {
+                st.len += data.len() as u64;
+                st.wire.push(data);
+            }
+            _ => st.failed = true,
+        }
+    }
+
+    /// Removes every staged APPEND message.
+    fn discard_staged(&mut self) {
+        for st in self.staged.drain(..).flatten() {
+            st.discard();
+        }
+    }
+
     /// Whether responses carry MODSEQ (ENABLE CONDSTORE, or a command
     /// that enables it, RFC 7162 §3.1).
     fn condstore(&self, m: &Server) -> bool {
@@ -839,15 +930,23 @@ impl Session<'_> {
                 // RFC 6855 §4: 8-bit header fields only from a client that
                 // enabled UTF8=ACCEPT (or IMAP4rev2, whose messages may
                 // have them: RFC 9051 §6.3.12), in the UTF8 form.
+                let staged = std::mem::take(&mut self.staged);
+                let header_of = |i: usize, data: &[u8]| match staged.get(i) {
+                    Some(Some(st)) => read_header(&st.path).unwrap_or_default(),
+                    _ => data.to_vec(),
+                };
                 if !utf8
                     && messages
                         .iter()
-                        .any(|msg| msg.utf8 || eight_bit_header(&msg.message.0))
+                        .enumerate()
+                        .any(|(i, msg)| msg.utf8 || eight_bit_header(&header_of(i, &msg.message.0)))
                 {
+                    self.staged = staged;
+                    self.discard_staged();
                     return Completion::no("8-bit header fields need ENABLE UTF8=ACCEPT")
                         .with_code(code("CANNOT"));
                 }
-                let r = self.append(&user, &n, messages.as_ref());
+                let r = self.append(&user, &n, messages.as_ref(), staged);
                 // The client's own APPEND to the selected folder: EXISTS now.
                 if self.sel.as_ref().is_some_and(|s| s.name == n) {
                     self.updates(m, handle, true);
@@ -1459,11 +1558,30 @@ impl Session<'_> {
         Ok(out)
     }
 
+    /// APPEND (and MULTIAPPEND, RFC 3502): every message written and
+    /// synced in the folder's `tmp/` (a streamed one, [`Staged`], renamed
+    /// there), then all added at once; `staged` removed whatever happens.
     fn append(
         &mut self,
         user: &str,
         name: &str,
         messages: &[mailwire::imap::AppendMessage<'_>],
+        mut staged: Vec<Option<Staged>>,
+    ) -> Completion<'static> {
+        staged.resize_with(messages.len().max(staged.len()), || None);
+        let done = self.append_staged(user, name, messages, &mut staged);
+        for st in staged.into_iter().flatten() {
+            st.discard();
+        }
+        done
+    }
+
+    fn append_staged(
+        &mut self,
+        user: &str,
+        name: &str,
+        messages: &[mailwire::imap::AppendMessage<'_>],
+        staged: &mut [Option<Staged>],
     ) -> Completion<'static> {
         let folder = match self.store().folder(user, name) {
             Ok(f) => f,
@@ -1472,28 +1590,50 @@ impl Session<'_> {
             }
             Err(e) => return refusal(&e),
         };
-        let bytes = messages.iter().map(|msg| msg.message.0.len() as u64).sum();
+        if staged.iter().flatten().any(|st| st.failed) {
+            return refusal(&StoreError::Io(io::Error::other(
+                "the streamed message could not be written",
+            )));
+        }
+        let len_of = |i: usize, msg: &mailwire::imap::AppendMessage<'_>| match &staged[i] {
+            Some(st) => st.len,
+            None => msg.message.0.len() as u64,
+        };
+        let bytes = messages.iter().enumerate().map(|(i, m)| len_of(i, m)).sum();
         if let Some(refused) = self.over_quota(user, bytes) {
             return refused;
         }
         let mut items = Vec::with_capacity(messages.len());
         let host = &self.shared.store.cfg.hostname;
         let res = (|| -> io::Result<()> {
-            for msg in messages {
-                let data = &msg.message.0;
-                let base = new_base(host, data.len() as u64, WireSize::of(data));
-                let path = folder.tmp_path(&base);
-                let mut f = create_new(&path)?;
-                f.write_all(data)?;
+            for (i, msg) in messages.iter().enumerate() {
                 let when = msg
                     .date
                     .map(|d| mailwire::imap::kit::search::unix_time(&d))
                     .and_then(|t| u64::try_from(t).ok())
                     .map(|t| UNIX_EPOCH + std::time::Duration::from_secs(t))
                     .unwrap_or_else(SystemTime::now);
-                f.set_modified(when)?;
-                crate::maildir::sync_file(&f)?;
-                items.push((base, Flags::from_flags(&msg.flags)));
+                match &mut staged[i] {
+                    Some(st) => {
+                        let base = new_base(host, st.len, st.wire.size());
+                        let f = st.file.take().ok_or_else(|| io::Error::other("no file"))?;
+                        f.set_modified(when)?;
+                        crate::maildir::sync_file(&f)?;
+                        fs::rename(&st.path, folder.tmp_path(&base))?;
+                        st.path = folder.tmp_path(&base);
+                        items.push((base, Flags::from_flags(&msg.flags)));
+                    }
+                    None => {
+                        let data = &msg.message.0;
+                        let base = new_base(host, data.len() as u64, WireSize::of(data));
+                        let path = folder.tmp_path(&base);
+                        let mut f = create_new(&path)?;
+                        items.push((base, Flags::from_flags(&msg.flags)));
+                        f.write_all(data)?;
+                        f.set_modified(when)?;
+                        crate::maildir::sync_file(&f)?;
+                    }
+                }
             }
             Ok(())
         })();
@@ -1503,7 +1643,12 @@ impl Session<'_> {
             }
             return refusal(&StoreError::Io(e));
         }
-        match folder.add(&items) {
+        let added = folder.add(&items);
+        // Taken into the folder (or removed above): nothing to discard.
+        for st in staged.iter_mut() {
+            *st = None;
+        }
+        match added {
             Ok((validity, uids)) => {
                 self.store().notify(&folder.dir);
                 match (NonZeroU32::new(validity), compact_set(&uids)) {
@@ -2287,6 +2432,11 @@ impl Handler<Server> for Session<'_> {
                     );
                 }
             }
+            Event::AppendData {
+                message,
+                offset,
+                data,
+            } => self.stage(message, offset, &data),
             Event::Command {
                 handle,
                 tag,
@@ -2300,6 +2450,9 @@ impl Handler<Server> for Session<'_> {
                 } else {
                     self.command(m, conn, handle, tag, command)
                 };
+                // What streamed in for a command that turned out to be
+                // another (or none) is not kept.
+                self.discard_staged();
                 let _ = m.complete(handle, done);
             }
             Event::IdleStarted => {
@@ -2336,6 +2489,8 @@ impl Handler<Server> for Session<'_> {
     fn end(&mut self) {
         // An attempt still open failed (it is already counted).
         self.attempt = None;
+        // An APPEND whose command never came.
+        self.discard_staged();
     }
 }
 
@@ -2366,6 +2521,7 @@ pub(crate) fn start(
         attempt: None,
         auth_failures: 0,
         generation: 0,
+        staged: Vec::new(),
     };
     let nonce = random_hex(18);
     let greeting = Greeting::ok(&format!(

@@ -94,10 +94,15 @@ pub enum Event {
     /// (e.g. in a temporary file). The [`Event::Command`] of the APPEND
     /// follows once the command is complete; in it, message `message` has
     /// empty content: its octets are these. Throw them away if that
-    /// command never comes (the connection closes first).
+    /// command never comes (the connection closes first, or the command
+    /// turns out malformed after the literal and the machine answers BAD
+    /// itself: the next streamed message then starts again at `offset`
+    /// 0).
     AppendData {
         /// The message's index in the APPEND (MULTIAPPEND sends several).
         message: usize,
+        /// Where `data` starts in the message: 0 for its first piece.
+        offset: u64,
         /// The octets.
         data: bytes::Bytes,
     },

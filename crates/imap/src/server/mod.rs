@@ -414,6 +414,8 @@ pub struct Server {
     bad_commands: u32,
     /// The APPEND message (its index in the command) being streamed.
     streaming_append: Option<usize>,
+    /// Octets of the streaming APPEND message given so far.
+    streamed: u64,
     closed: bool,
     last_now: Instant,
 }
@@ -475,6 +477,7 @@ impl Server {
             timers: TimerTable::new(),
             bad_commands: 0,
             streaming_append: None,
+            streamed: 0,
             closed: false,
             last_now: now,
             options,
@@ -704,7 +707,13 @@ impl Server {
         while !self.closed && !self.waiting() {
             if let Some(message) = self.streaming_append {
                 while let Some(data) = self.frag.poll_streamed() {
-                    self.events.push_back(Event::AppendData { message, data });
+                    let offset = self.streamed;
+                    self.streamed += data.len() as u64;
+                    self.events.push_back(Event::AppendData {
+                        message,
+                        offset,
+                        data,
+                    });
                 }
                 if self.frag.streaming().is_some() {
                     break;
@@ -853,6 +862,7 @@ impl Server {
             && self.frag.stream_literal()
         {
             self.streaming_append = Some(i);
+            self.streamed = 0;
         }
     }
 }

@@ -1579,9 +1579,19 @@ fn run_append(s: &mut Scripted<Srv>, wire: &[u8], step: usize) -> (StreamedOctet
         );
         for ev in s.events() {
             match ev {
-                Event::AppendData { message, data } => match streamed.last_mut() {
-                    Some((m, d)) if *m == message => d.extend_from_slice(&data),
-                    _ => streamed.push((message, data.to_vec())),
+                Event::AppendData {
+                    message,
+                    offset,
+                    data,
+                } => match streamed.last_mut() {
+                    Some((m, d)) if *m == message && offset > 0 => {
+                        assert_eq!(offset, d.len() as u64);
+                        d.extend_from_slice(&data)
+                    }
+                    _ => {
+                        assert_eq!(offset, 0);
+                        streamed.push((message, data.to_vec()))
+                    }
                 },
                 Event::Command {
                     command: CommandBody::Append { messages: m, .. },
