@@ -2159,8 +2159,9 @@ fn metadata_matches_dovecot() {
 /// Big APPENDs stream into files: a 30 MB message through imaplib (a
 /// synchronizing literal) and a MULTIAPPEND of a small and a 1 MB message
 /// with LITERAL+ come back byte for byte with the right sizes; a
-/// streamed APPEND to a folder that does not exist, or one whose
-/// connection drops in its literal, leaves no file behind.
+/// streamed APPEND to a folder that does not exist, one malformed after
+/// its literal, or one whose connection drops in its literal, leaves no
+/// file behind.
 const BIG_APPEND: &str = r#"
 import hashlib, imaplib, socket, sys, time
 imap_port = int(sys.argv[2])
@@ -2192,6 +2193,9 @@ done = cmd(b"a APPEND Archive {11+}\r\nSubject: a\n (\\Seen) {%d+}\r\n%s\r\n" % 
 assert done.startswith(b"a OK [APPENDUID"), done
 done = cmd(b"b APPEND Nowhere {%d+}\r\n%s\r\n" % (len(mid), mid))
 assert done.startswith(b"b NO [TRYCREATE]"), done
+# Malformed after its literal: the machine answers BAD itself.
+done = cmd(b"e APPEND INBOX {%d+}\r\n%s (junk\r\n" % (len(mid), mid))
+assert done.startswith(b"e BAD"), done
 assert cmd(b"c SELECT Archive\r\n").startswith(b"c OK")
 s.sendall(b"d UID FETCH 1:* (FLAGS RFC822.SIZE)\r\n")
 lines = []

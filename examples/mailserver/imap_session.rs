@@ -2437,6 +2437,7 @@ impl Handler<Server> for Session<'_> {
                 offset,
                 data,
             } => self.stage(message, offset, &data),
+            Event::AppendAbandoned => self.discard_staged(),
             Event::Command {
                 handle,
                 tag,

@@ -93,11 +93,8 @@ pub enum Event {
     /// in order, as it arrives (a view of the receive buffer). Store it
     /// (e.g. in a temporary file). The [`Event::Command`] of the APPEND
     /// follows once the command is complete; in it, message `message` has
-    /// empty content: its octets are these. Throw them away if that
-    /// command never comes (the connection closes first, or the command
-    /// turns out malformed after the literal and the machine answers BAD
-    /// itself: the next streamed message then starts again at `offset`
-    /// 0).
+    /// empty content: its octets are these. Throw them away at
+    /// [`Event::AppendAbandoned`], or when the connection closes first.
     AppendData {
         /// The message's index in the APPEND (MULTIAPPEND sends several).
         message: usize,
@@ -106,6 +103,11 @@ pub enum Event {
         /// The octets.
         data: bytes::Bytes,
     },
+    /// The APPEND whose messages came as [`Event::AppendData`] ended
+    /// without its [`Event::Command`]: the machine refused it itself (a
+    /// syntax error after the literal, a later literal too large). Throw
+    /// the streamed octets away.
+    AppendAbandoned,
     /// ENABLE turned these extensions on (RFC 5161); the machine answered.
     /// Responses from now on must use them (e.g. MODSEQ in FETCH after
     /// CONDSTORE, VANISHED instead of EXPUNGE after QRESYNC).

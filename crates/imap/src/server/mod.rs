@@ -416,6 +416,9 @@ pub struct Server {
     streaming_append: Option<usize>,
     /// Octets of the streaming APPEND message given so far.
     streamed: u64,
+    /// The command being read streamed a message: its end is told, as
+    /// [`Event::Command`] or [`Event::AppendAbandoned`].
+    streamed_pending: bool,
     closed: bool,
     last_now: Instant,
 }
@@ -478,6 +481,7 @@ impl Server {
             bad_commands: 0,
             streaming_append: None,
             streamed: 0,
+            streamed_pending: false,
             closed: false,
             last_now: now,
             options,
@@ -759,14 +763,27 @@ impl Server {
                     self.bad_command(Some(tag), "Expected DONE");
                 }
             },
-            Mode::Commands => match crate::parse::command(&msg) {
-                Ok((cmd, n)) if n == msg.len() => self.command(cmd),
-                Ok(_) => self.bad_command(tag_of(&msg), "Syntax error: junk after the command"),
-                Err(e) => {
-                    let t = format!("Syntax error at byte {}: expected {}", e.offset, e.expected);
-                    self.bad_command(tag_of(&msg), &t)
+            Mode::Commands => {
+                let before = self.events.len();
+                match crate::parse::command(&msg) {
+                    Ok((cmd, n)) if n == msg.len() => self.command(cmd),
+                    Ok(_) => self.bad_command(tag_of(&msg), "Syntax error: junk after the command"),
+                    Err(e) => {
+                        let t =
+                            format!("Syntax error at byte {}: expected {}", e.offset, e.expected);
+                        self.bad_command(tag_of(&msg), &t)
+                    }
                 }
-            },
+                let commanded = self
+                    .events
+                    .iter()
+                    .skip(before)
+                    .any(|e| matches!(e, Event::Command { .. }));
+                if !commanded {
+                    self.abandon_streamed();
+                }
+                self.streamed_pending = false;
+            }
             Mode::WaitTls => self.mode = Mode::WaitTls,
         }
     }
@@ -816,6 +833,7 @@ impl Server {
             // literal bytes; the announcement line is dropped.
             (LiteralMode::Sync, Some(refusal)) => {
                 self.frag.reject_literal();
+                self.abandon_streamed();
                 match (std::mem::replace(&mut self.mode, Mode::Commands), refusal) {
                     (Mode::AuthLine { tag, .. }, _) => {
                         self.bad_command(Some(tag), "No literal expected here")
@@ -843,6 +861,7 @@ impl Server {
             // Otherwise the command is judged whole once it is complete.
             (LiteralMode::NonSync, _) => {
                 if too_big || (self.options.literal != LiteralExtension::Plus && length > 4096) {
+                    self.abandon_streamed();
                     let t = "Literal too large";
                     self.status(tag, StatusKind::Bad, Some(atom("TOOBIG")), t);
                     self.bye(Some(atom("TOOBIG")), t);
@@ -863,6 +882,15 @@ impl Server {
         {
             self.streaming_append = Some(i);
             self.streamed = 0;
+            self.streamed_pending = true;
+        }
+    }
+
+    /// The command whose messages streamed ends without an
+    /// [`Event::Command`]: [`Event::AppendAbandoned`].
+    fn abandon_streamed(&mut self) {
+        if std::mem::take(&mut self.streamed_pending) {
+            self.events.push_back(Event::AppendAbandoned);
         }
     }
 }

@@ -1619,6 +1619,52 @@ fn big_append_messages_stream_to_the_application() {
     }
 }
 
+/// A command whose message streamed but that the machine refuses itself
+/// (a syntax error after the literal; a later literal too large) ends
+/// with `AppendAbandoned`, never a `Command`, so the application drops
+/// what it stored.
+#[test]
+fn refused_streamed_appends_are_abandoned() {
+    let big = vec![b'x'; 300];
+    let cases: [(&[u8], &[u8]); 2] = [
+        (b"a APPEND INBOX {300+}\r\n", b" (junk\r\n"),
+        (b"a APPEND INBOX {300+}\r\n", b" {99999999}\r\n"),
+    ];
+    for (head, tail) in cases {
+        let mut wire = head.to_vec();
+        wire.extend_from_slice(&big);
+        wire.extend_from_slice(tail);
+        let mut s = streaming_session(100);
+        s.send(&wire);
+        let events = s.events();
+        assert!(
+            matches!(events.first(), Some(Event::AppendData { offset: 0, .. })),
+            "{events:?}"
+        );
+        assert!(
+            matches!(events.last(), Some(Event::AppendAbandoned)),
+            "{events:?}"
+        );
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Command { .. })),
+            "{events:?}"
+        );
+        let out = s.take_output();
+        assert!(
+            out.starts_with(b"a BAD") || out.starts_with(b"a NO"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+        // The next command is read as usual.
+        s.send(b"b NOOP\r\n");
+        assert!(
+            s.events()
+                .iter()
+                .all(|e| !matches!(e, Event::AppendAbandoned)),
+        );
+    }
+}
+
 #[test]
 fn multiappend_streams_only_the_big_message() {
     let big = vec![b'x'; 300];
