@@ -4,7 +4,9 @@
 //! update, close the input), and a fuzzer-driven application answers every
 //! event (accept or deny logins, send data, stream FETCH literals, complete
 //! with OK/NO/BAD). Never panics; every answer the machine asked for is
-//! accepted; output stays bounded; after Closed nothing more happens.
+//! accepted; output stays bounded; after Closed nothing more happens; a
+//! streamed APPEND message comes in order, from offset 0, and its command
+//! ends with its Command or AppendAbandoned before another one streams.
 #![no_main]
 
 use std::num::NonZeroU32;
@@ -66,10 +68,32 @@ fn n(v: u32) -> NonZeroU32 {
     NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN)
 }
 
-fn answer(s: &mut Server, c: &mut Choices<'_>, now: Instant) -> bool {
+/// The streamed APPEND message being received: its index and the octets
+/// so far.
+type Streaming = Option<(usize, u64)>;
+
+fn answer(s: &mut Server, c: &mut Choices<'_>, now: Instant, st: &mut Streaming) -> bool {
     let mut any = false;
     while let Some(ev) = s.poll_event() {
         any = true;
+        match &ev {
+            Event::AppendData {
+                message,
+                offset,
+                data,
+            } => {
+                if *offset == 0 {
+                    // A new message: the command's next one, never a new
+                    // command's while the last is not told.
+                    assert!(st.is_none_or(|(m, _)| m < *message), "{st:?} {message}");
+                } else {
+                    assert_eq!(*st, Some((*message, *offset)));
+                }
+                *st = Some((*message, offset + data.len() as u64));
+            }
+            Event::Command { .. } | Event::AppendAbandoned | Event::Closed { .. } => *st = None,
+            _ => {}
+        }
         match ev {
             Event::Authenticate {
                 handle,
@@ -168,10 +192,10 @@ fn answer(s: &mut Server, c: &mut Choices<'_>, now: Instant) -> bool {
     any
 }
 
-fn drain(s: &mut Server, c: &mut Choices<'_>, now: Instant, out: &mut Vec<u8>) {
+fn drain(s: &mut Server, c: &mut Choices<'_>, now: Instant, out: &mut Vec<u8>, st: &mut Streaming) {
     loop {
         while s.poll_transmit(now, out).is_some() {}
-        if !answer(s, c, now) {
+        if !answer(s, c, now, st) {
             break;
         }
     }
@@ -218,7 +242,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut s = Server::new(o, greeting, "fuzz", now).expect("nonce");
     let mut out = Vec::new();
-    drain(&mut s, &mut c, now, &mut out);
+    let mut st = None;
+    drain(&mut s, &mut c, now, &mut out, &mut st);
     let mut p = program;
     while let Some((&op, tail)) = p.split_first() {
         p = tail;
@@ -257,7 +282,7 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        drain(&mut s, &mut c, now, &mut out);
+        drain(&mut s, &mut c, now, &mut out, &mut st);
         if s.is_closed() {
             assert!(s.poll_timeout().is_none());
             s.handle_input(now, b"a NOOP\r\n");
@@ -267,6 +292,6 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     s.handle_eof(now);
-    drain(&mut s, &mut c, now, &mut out);
+    drain(&mut s, &mut c, now, &mut out, &mut st);
     assert!(s.is_closed());
 });
