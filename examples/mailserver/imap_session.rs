@@ -38,6 +38,7 @@
 //!   shared server entries are not written over IMAP; no unsolicited
 //!   METADATA responses, which §4.4.2 makes optional).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
@@ -249,6 +250,16 @@ fn mailbox_of(name: &str, utf8: bool) -> Option<Mailbox<'static>> {
     IString::try_from(shown_name(name, utf8)?)
         .ok()
         .map(Mailbox::Other)
+}
+
+/// The header of APPEND message `i`: read from its file when it streamed
+/// in ([`Staged`]), else `data` itself (its header is all
+/// [`eight_bit_header`] looks at).
+fn staged_header<'d>(staged: &[Option<Staged>], i: usize, data: &'d [u8]) -> Cow<'d, [u8]> {
+    match staged.get(i) {
+        Some(Some(st)) => Cow::Owned(read_header(&st.path).unwrap_or_default()),
+        _ => Cow::Borrowed(data),
+    }
 }
 
 /// Whether the header of `message` holds a byte above 127 (RFC 6855 §4:
@@ -931,10 +942,7 @@ impl Session<'_> {
                 // enabled UTF8=ACCEPT (or IMAP4rev2, whose messages may
                 // have them: RFC 9051 §6.3.12), in the UTF8 form.
                 let staged = std::mem::take(&mut self.staged);
-                let header_of = |i: usize, data: &[u8]| match staged.get(i) {
-                    Some(Some(st)) => read_header(&st.path).unwrap_or_default(),
-                    _ => data.to_vec(),
-                };
+                let header_of = |i: usize, data| staged_header(&staged, i, data);
                 if !utf8
                     && messages
                         .iter()
