@@ -996,7 +996,8 @@ for r in rows:
 /// report, which Python's email, gzip and ElementTree read: the policy
 /// domain, the passes and the refused one counted by disposition; the
 /// address at another organization goes only with that domain's
-/// `_report._dmarc` record (§7.1).
+/// `_report._dmarc` record (§7.1), and one whose size limit the report
+/// passes (`!100`, §6.2) gets none.
 #[test]
 #[ignore = "interop: needs python3; starts a mailserver and a DNS responder"]
 fn dmarc_aggregate_report_read_by_python() {
@@ -1008,7 +1009,7 @@ fn dmarc_aggregate_report_read_by_python() {
             ("pass.test", "v=spf1 ip4:127.0.0.0/8 -all"),
             (
                 "_dmarc.pass.test",
-                "v=DMARC1; p=reject; rua=mailto:carol@a.test,mailto:x@elsewhere.test",
+                "v=DMARC1; p=reject; rua=mailto:carol@a.test,mailto:x@elsewhere.test,mailto:tiny@a.test!100",
             ),
             ("pass.test._report._dmarc.a.test", "v=DMARC1"),
         ],
@@ -1058,6 +1059,12 @@ fn dmarc_aggregate_report_read_by_python() {
     assert!(
         srv.log()
             .contains("pass.test: <x@elsewhere.test> has not agreed to take them"),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.log()
+            .contains("is over <tiny@a.test>'s limit, 100 octets"),
         "{}",
         srv.log()
     );

@@ -91,9 +91,40 @@ pub(crate) struct Record {
     pub(crate) aspf: Mode,
     /// `pct=`: the share of failing messages the policy is for, 0 to 100.
     pub(crate) pct: u8,
-    /// The addresses of `rua=`'s `mailto:` URIs (§6.2, a size limit after
-    /// `!` dropped), where aggregate reports go.
+    /// The addresses of `rua=`'s `mailto:` URIs (§6.2), each with its
+    /// size limit as `ADDRESS!OCTETS` when it has one (see
+    /// [`report_destination`]); a URI whose limit does not parse is left
+    /// out (its limit could not be kept).
     pub(crate) rua: Vec<String>,
+}
+
+/// A `dmarc-uri`'s size limit (§6.2: digits, then `k`, `m`, `g` or `t`)
+/// in octets, the units powers of 1024 as Mail::DMARC reads them; `None`
+/// for anything else or a number past 64 bits.
+fn size_limit(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (digits, shift) = match s.as_bytes().last()?.to_ascii_lowercase() {
+        b'k' => (&s[..s.len() - 1], 10),
+        b'm' => (&s[..s.len() - 1], 20),
+        b'g' => (&s[..s.len() - 1], 30),
+        b't' => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+}
+
+/// A `rua` destination as kept ([`Record::rua`]): the address, and the
+/// most octets a report to it may have.
+pub(crate) fn report_destination(kept: &str) -> (&str, Option<u64>) {
+    match kept.rsplit_once('!') {
+        Some((addr, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (addr, n.parse().ok())
+        }
+        _ => (kept, None),
+    }
 }
 
 impl Record {
@@ -120,9 +151,15 @@ impl Record {
                     .filter_map(|u| {
                         let u = u.trim();
                         let scheme = u.get(..7)?;
-                        scheme
-                            .eq_ignore_ascii_case("mailto:")
-                            .then(|| u[7..].split('!').next().unwrap_or_default().to_string())
+                        if !scheme.eq_ignore_ascii_case("mailto:") {
+                            return None;
+                        }
+                        // A `!` in the URI itself is percent-encoded: the
+                        // first one starts the size limit.
+                        match u[7..].split_once('!') {
+                            None => Some(u[7..].to_string()),
+                            Some((addr, size)) => Some(format!("{addr}!{}", size_limit(size)?)),
+                        }
                     })
                     .filter(|a| a.contains('@'))
                     .collect()
@@ -451,12 +488,32 @@ mod tests {
                 rua: Vec::new(),
             }
         );
-        // rua=: the mailto: addresses, a size limit dropped, others left.
+        // rua=: the mailto: addresses with their size limits in octets,
+        // others left, a limit that does not parse left with its URI.
         let r = Record::parse(
-            "v=DMARC1; p=none; rua=mailto:a@example.com!10m, https://x.example/r,MAILTO:b@example.net",
+            "v=DMARC1; p=none; rua=mailto:a@example.com!10m, https://x.example/r,MAILTO:b@example.net,mailto:c@example.org!12x,mailto:d@example.org!2K",
         )
         .unwrap();
-        assert_eq!(r.rua, ["a@example.com", "b@example.net"]);
+        assert_eq!(
+            r.rua,
+            [
+                "a@example.com!10485760",
+                "b@example.net",
+                "d@example.org!2048"
+            ]
+        );
+        assert_eq!(
+            report_destination(&r.rua[0]),
+            ("a@example.com", Some(10 << 20))
+        );
+        assert_eq!(report_destination("b@example.net"), ("b@example.net", None));
+        assert_eq!(
+            report_destination("x!y@example.net"),
+            ("x!y@example.net", None)
+        );
+        assert_eq!(size_limit("18446744073709551615"), Some(u64::MAX));
+        assert_eq!(size_limit("18446744073709551615k"), None);
+        assert_eq!(size_limit("m"), None);
         let r = Record::parse("v=DMARC1;p=Quarantine").unwrap();
         assert_eq!(r.policy, Policy::Quarantine);
         assert_eq!(

@@ -16,9 +16,10 @@
 //!   at `POLICYDOMAIN._report._dmarc.RUADOMAIN`.
 //! - The records file holds at most [`MAX_RECORDS`] bytes between two
 //!   reports; the checks past it are counted and the count logged.
-//! - Not done: failure reports (`ruf=`, §7.3), the size limits of `rua`
-//!   URIs (the `!10m` suffix is dropped; a report of one period and domain
-//!   is small), reports over other URI schemes.
+//! - A `rua` address with a size limit (`mailto:a@example.com!10m`,
+//!   §6.2) gets no report whose message is larger; that is logged.
+//! - Not done: failure reports (`ruf=`, §7.3), reports over other URI
+//!   schemes.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -30,7 +31,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::dkim_verify::Outcome;
-use crate::dmarc::{Evaluation, Mode};
+use crate::dmarc::{Evaluation, Mode, report_destination};
 use crate::spf::SpfResult;
 
 /// One message's DMARC check against a record with `rua=`, as kept until
@@ -220,11 +221,23 @@ pub(crate) fn build(entries: &[Entry], org: &str, email: &str, id: &str, end: u6
         .map(|(domain, list)| {
             let last = list[list.len() - 1];
             let begin = list.iter().map(|e| e.time).min().unwrap_or(end);
+            // Each address once, with the smallest size limit any entry
+            // gave it.
             let mut rua: Vec<String> = Vec::new();
             for e in &list {
-                for a in &e.rua {
-                    if !rua.iter().any(|r| r.eq_ignore_ascii_case(a)) {
-                        rua.push(a.clone());
+                for kept in &e.rua {
+                    let (addr, limit) = report_destination(kept);
+                    let known = rua
+                        .iter()
+                        .position(|r| report_destination(r).0.eq_ignore_ascii_case(addr));
+                    match known {
+                        None => rua.push(kept.clone()),
+                        Some(i) => {
+                            let old = report_destination(&rua[i]).1;
+                            if limit.is_some_and(|l| old.is_none_or(|o| l < o)) {
+                                rua[i] = kept.clone();
+                            }
+                        }
                     }
                 }
             }
@@ -365,6 +378,16 @@ pub(crate) fn destination_agrees(
     })
 }
 
+/// The address of the kept `rua` destination `kept` if a report message
+/// of `size` octets may go to it (§6.2: not past the limit it asked for;
+/// the whole message is counted), else the address and its limit.
+fn within_limit(kept: &str, size: u64) -> Result<&str, (&str, u64)> {
+    match report_destination(kept) {
+        (addr, Some(limit)) if size > limit => Err((addr, limit)),
+        (addr, _) => Ok(addr),
+    }
+}
+
 /// Sends the reports every `every` until shutdown (what is left at
 /// shutdown goes with the next period after a restart: the records are
 /// on disk).
@@ -410,21 +433,6 @@ pub(crate) fn send_due(shared: &crate::smtp_session::Shared) {
     let resolver = crate::resolve::Resolver::for_checks(cfg);
     let lookup = |name: &str| resolver.txt(name).map_err(|e| e.to_string());
     for r in build(&entries, &cfg.hostname, &from, &id, now) {
-        let to: Vec<(String, crate::store::Dest)> = r
-            .rua
-            .iter()
-            .filter(|a| {
-                let ok = destination_agrees(&lookup, &r.domain, a);
-                if !ok {
-                    log(format!("{}: <{a}> has not agreed to take them", r.domain));
-                }
-                ok
-            })
-            .filter_map(|a| Some((a.clone(), shared.store.classify(a)?)))
-            .collect();
-        if to.is_empty() {
-            continue;
-        }
         let msg = match message(&r, &from, &cfg.hostname, now) {
             Ok(m) => shared.dkim.sign(domain, &m, now),
             Err(e) => {
@@ -432,6 +440,31 @@ pub(crate) fn send_due(shared: &crate::smtp_session::Shared) {
                 continue;
             }
         };
+        let to: Vec<(String, crate::store::Dest)> = r
+            .rua
+            .iter()
+            .filter_map(|kept| {
+                let a = match within_limit(kept, msg.len() as u64) {
+                    Ok(a) => a,
+                    Err((a, limit)) => {
+                        log(format!(
+                            "{}: the report ({} octets) is over <{a}>'s limit, {limit} octets",
+                            r.domain,
+                            msg.len()
+                        ));
+                        return None;
+                    }
+                };
+                if !destination_agrees(&lookup, &r.domain, a) {
+                    log(format!("{}: <{a}> has not agreed to take them", r.domain));
+                    return None;
+                }
+                Some((a.to_string(), shared.store.classify(a)?))
+            })
+            .collect();
+        if to.is_empty() {
+            continue;
+        }
         let qid = crate::maildir::queue_id();
         match shared.store.inject(qid.clone(), &from, to, &msg) {
             Ok(_) => log(format!(
@@ -475,7 +508,13 @@ mod tests {
     fn rfc7489_appendix_c_report() {
         let mut other = entry("192.0.2.9", "none", 50);
         other.domain = "other.example".into();
-        other.rua = vec!["r@other.example".into(), "R@other.example".into()];
+        // One address under three spellings, two size limits: once, with
+        // the smaller limit.
+        other.rua = vec![
+            "r@other.example!5000".into(),
+            "R@other.example".into(),
+            "r@other.example!3000".into(),
+        ];
         let entries = [
             entry("192.0.2.1", "none", 100),
             entry("192.0.2.1", "none", 160),
@@ -490,7 +529,19 @@ mod tests {
             ("example.com", 100, 200)
         );
         assert_eq!(r.id, "1700.example.com");
-        assert_eq!(reports[1].rua, ["r@other.example"]);
+        assert_eq!(reports[1].rua, ["r@other.example!3000"]);
+        assert_eq!(
+            within_limit(&reports[1].rua[0], 3000),
+            Ok("r@other.example")
+        );
+        assert_eq!(
+            within_limit(&reports[1].rua[0], 3001),
+            Err(("r@other.example", 3000))
+        );
+        assert_eq!(
+            within_limit("dmarc@example.com", u64::MAX),
+            Ok("dmarc@example.com")
+        );
         let x = &r.xml;
         assert!(
             x.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<feedback>\n"),
