@@ -417,7 +417,8 @@ pub struct Server {
     /// Octets of the streaming APPEND message given so far.
     streamed: u64,
     /// The command being read streamed a message: its end is told, as
-    /// [`Event::Command`] or [`Event::AppendAbandoned`].
+    /// [`Event::Command`] (which clears this) or
+    /// [`Event::AppendAbandoned`].
     streamed_pending: bool,
     closed: bool,
     last_now: Instant,
@@ -764,7 +765,6 @@ impl Server {
                 }
             },
             Mode::Commands => {
-                let before = self.events.len();
                 match crate::parse::command(&msg) {
                     Ok((cmd, n)) if n == msg.len() => self.command(cmd),
                     Ok(_) => self.bad_command(tag_of(&msg), "Syntax error: junk after the command"),
@@ -774,15 +774,9 @@ impl Server {
                         self.bad_command(tag_of(&msg), &t)
                     }
                 }
-                let commanded = self
-                    .events
-                    .iter()
-                    .skip(before)
-                    .any(|e| matches!(e, Event::Command { .. }));
-                if !commanded {
-                    self.abandon_streamed();
-                }
-                self.streamed_pending = false;
+                // Not given to the application (`command_event` clears
+                // the flag when it is): the streamed octets are dropped.
+                self.abandon_streamed();
             }
             Mode::WaitTls => self.mode = Mode::WaitTls,
         }

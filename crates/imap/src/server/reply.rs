@@ -524,6 +524,8 @@ impl Server {
                 literal_left: None,
             },
         ));
+        // The command whose messages streamed is told: not abandoned.
+        self.streamed_pending = false;
         self.events.push_back(Event::Command {
             handle,
             tag,
