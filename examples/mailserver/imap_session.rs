@@ -614,8 +614,9 @@ pub(crate) struct Session<'a> {
 /// An APPEND message that streamed in (over [`STREAM_APPEND`] octets),
 /// in a file of the account's INBOX `tmp/` until its command comes (the
 /// folder it goes to is known then); renamed into that folder's `tmp/`
-/// and added like any other. A file left by a crash is removed at the
-/// next start with the rest of `tmp/`.
+/// and added like any other. Dropped, it removes its file (nothing once
+/// the folder took it into `cur/`); a file left by a crash is removed at
+/// the next start with the rest of `tmp/`.
 #[derive(Debug)]
 struct Staged {
     path: PathBuf,
@@ -626,31 +627,25 @@ struct Staged {
     failed: bool,
 }
 
-impl Staged {
-    /// Removes the file (nothing when it was taken into a folder).
-    fn discard(self) {
-        drop(self.file);
+impl Drop for Staged {
+    fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
     }
 }
 
 impl Session<'_> {
     /// Takes a piece of streamed APPEND message `message` (see
-    /// [`Staged`]): its first piece starts a new file (and, for the first
-    /// message, a new command: what an earlier one left is removed).
+    /// [`Staged`]): its first piece starts a new file. (The machine ends
+    /// every command that streamed with its `Command` or
+    /// `AppendAbandoned`, where the staged files go: none is left from an
+    /// earlier one.)
     fn stage(&mut self, message: usize, offset: u64, data: &[u8]) {
         let Some(user) = self.user.clone() else {
             return;
         };
         if offset == 0 {
-            if message == 0 {
-                self.discard_staged();
-            }
             if self.staged.len() <= message {
                 self.staged.resize_with(message + 1, || None);
-            }
-            if let Some(old) = self.staged[message].take() {
-                old.discard();
             }
             let base = new_base(&self.shared.store.cfg.hostname, 0, 0);
             let path = self
@@ -682,13 +677,6 @@ impl Session<'_> {
                 st.wire.push(data);
             }
             _ => st.failed = true,
-        }
-    }
-
-    /// Removes every staged APPEND message.
-    fn discard_staged(&mut self) {
-        for st in self.staged.drain(..).flatten() {
-            st.discard();
         }
     }
 
@@ -941,19 +929,17 @@ impl Session<'_> {
                 // RFC 6855 §4: 8-bit header fields only from a client that
                 // enabled UTF8=ACCEPT (or IMAP4rev2, whose messages may
                 // have them: RFC 9051 §6.3.12), in the UTF8 form.
-                let staged = std::mem::take(&mut self.staged);
-                let header_of = |i: usize, data| staged_header(&staged, i, data);
+                // (A refused APPEND's staged files go at the command's end.)
                 if !utf8
-                    && messages
-                        .iter()
-                        .enumerate()
-                        .any(|(i, msg)| msg.utf8 || eight_bit_header(&header_of(i, &msg.message.0)))
+                    && messages.iter().enumerate().any(|(i, msg)| {
+                        msg.utf8
+                            || eight_bit_header(&staged_header(&self.staged, i, &msg.message.0))
+                    })
                 {
-                    self.staged = staged;
-                    self.discard_staged();
                     return Completion::no("8-bit header fields need ENABLE UTF8=ACCEPT")
                         .with_code(code("CANNOT"));
                 }
+                let staged = std::mem::take(&mut self.staged);
                 let r = self.append(&user, &n, messages.as_ref(), staged);
                 // The client's own APPEND to the selected folder: EXISTS now.
                 if self.sel.as_ref().is_some_and(|s| s.name == n) {
@@ -1568,7 +1554,8 @@ impl Session<'_> {
 
     /// APPEND (and MULTIAPPEND, RFC 3502): every message written and
     /// synced in the folder's `tmp/` (a streamed one, [`Staged`], renamed
-    /// there), then all added at once; `staged` removed whatever happens.
+    /// there), then all added at once; what is left of `staged` is removed
+    /// when it drops.
     fn append(
         &mut self,
         user: &str,
@@ -1577,20 +1564,6 @@ impl Session<'_> {
         mut staged: Vec<Option<Staged>>,
     ) -> Completion<'static> {
         staged.resize_with(messages.len().max(staged.len()), || None);
-        let done = self.append_staged(user, name, messages, &mut staged);
-        for st in staged.into_iter().flatten() {
-            st.discard();
-        }
-        done
-    }
-
-    fn append_staged(
-        &mut self,
-        user: &str,
-        name: &str,
-        messages: &[mailwire::imap::AppendMessage<'_>],
-        staged: &mut [Option<Staged>],
-    ) -> Completion<'static> {
         let folder = match self.store().folder(user, name) {
             Ok(f) => f,
             Err(StoreError::NoSuch) => {
@@ -1651,12 +1624,9 @@ impl Session<'_> {
             }
             return refusal(&StoreError::Io(e));
         }
-        let added = folder.add(&items);
-        // Taken into the folder (or removed above): nothing to discard.
-        for st in staged.iter_mut() {
-            *st = None;
-        }
-        match added {
+        // Each staged file is in `cur/` now (its drop finds nothing), or
+        // was not taken and goes with `staged`.
+        match folder.add(&items) {
             Ok((validity, uids)) => {
                 self.store().notify(&folder.dir);
                 match (NonZeroU32::new(validity), compact_set(&uids)) {
@@ -2445,7 +2415,7 @@ impl Handler<Server> for Session<'_> {
                 offset,
                 data,
             } => self.stage(message, offset, &data),
-            Event::AppendAbandoned => self.discard_staged(),
+            Event::AppendAbandoned => self.staged.clear(),
             Event::Command {
                 handle,
                 tag,
@@ -2459,9 +2429,9 @@ impl Handler<Server> for Session<'_> {
                 } else {
                     self.command(m, conn, handle, tag, command)
                 };
-                // What streamed in for a command that turned out to be
-                // another (or none) is not kept.
-                self.discard_staged();
+                // The staged files of an APPEND refused before it took
+                // them are removed.
+                self.staged.clear();
                 let _ = m.complete(handle, done);
             }
             Event::IdleStarted => {
@@ -2499,7 +2469,7 @@ impl Handler<Server> for Session<'_> {
         // An attempt still open failed (it is already counted).
         self.attempt = None;
         // An APPEND whose command never came.
-        self.discard_staged();
+        self.staged.clear();
     }
 }
 
