@@ -178,12 +178,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn entries(list: &[(&str, &str)]) -> Entries {
-        list.iter()
-            .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
-            .collect()
-    }
-
     #[test]
     fn damaged_files_are_errors() {
         for bad in [
@@ -219,9 +213,12 @@ mod tests {
         set(Scope::Server, "/private/motd", Some("hi")).unwrap();
         assert_eq!(
             get(Scope::Folder("INBOX")),
-            entries(&[("/private/comment", "in")])
+            Entries::from([("/private/comment".to_string(), b"in".to_vec())])
         );
-        assert_eq!(get(Scope::Server), entries(&[("/private/motd", "hi")]));
+        assert_eq!(
+            get(Scope::Server),
+            Entries::from([("/private/motd".to_string(), b"hi".to_vec())])
+        );
         assert!(matches!(
             set(Scope::Server, "/shared/comment", Some("x")),
             Err(SetError::NoPermission)
@@ -233,7 +230,7 @@ mod tests {
         s.rename("u", "Projects", "Work").unwrap();
         assert_eq!(
             get(Scope::Folder("Work")),
-            entries(&[("/shared/comment", "proj")])
+            Entries::from([("/shared/comment".to_string(), b"proj".to_vec())])
         );
         s.delete("u", "Work").unwrap();
         s.create("u", "Work").unwrap();
