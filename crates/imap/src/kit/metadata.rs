@@ -189,7 +189,7 @@ pub fn select<'e>(
         longest_omitted: None,
     };
     let mut seen = std::collections::HashSet::new();
-    let mut give = |name: &'e str, value: Option<&'e [u8]>, out: &mut Selection<'e>| {
+    let mut give = |name: &'e str, value: Option<&'e [u8]>| {
         if !seen.insert(name) {
             return;
         }
@@ -203,8 +203,8 @@ pub fn select<'e>(
     };
     for name in names {
         match entries.get_key_value(name) {
-            Some((k, v)) => give(k, Some(v), &mut out),
-            None if depth == Depth::Zero => give(name, None, &mut out),
+            Some((k, v)) => give(k, Some(v)),
+            None if depth == Depth::Zero => give(name, None),
             None => {}
         }
         if depth == Depth::Zero {
@@ -218,7 +218,7 @@ pub fn select<'e>(
             if depth == Depth::One && rest.contains('/') {
                 continue;
             }
-            give(k, Some(v), &mut out);
+            give(k, Some(v));
         }
     }
     out
