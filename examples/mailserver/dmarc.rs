@@ -488,8 +488,8 @@ mod tests {
                 rua: Vec::new(),
             }
         );
-        // rua=: the mailto: addresses with their size limits in octets,
-        // others left, a limit that does not parse left with its URI.
+        // rua=: the mailto: addresses with their size limits in octets;
+        // other schemes, and a URI whose limit does not parse, left out.
         let r = Record::parse(
             "v=DMARC1; p=none; rua=mailto:a@example.com!10m, https://x.example/r,MAILTO:b@example.net,mailto:c@example.org!12x,mailto:d@example.org!2K",
         )
