@@ -1613,15 +1613,7 @@ s.quit()
     }
     script += "z LOGOUT\r\n";
 
-    let imap = srv.imap.expect("imap port");
-    let mut ours = Vec::new();
-    {
-        use std::io::{Read, Write};
-        let mut c = std::net::TcpStream::connect(imap).unwrap();
-        c.write_all(format!("l LOGIN testuser testpass\r\n{script}").as_bytes())
-            .unwrap();
-        c.read_to_end(&mut ours).unwrap();
-    }
+    let ours = imap_session(srv.imap.expect("imap port"), &script);
     srv.terminate(std::time::Duration::from_secs(10));
     give_to_dovecot(&dc, &data);
     let theirs = dc.exec_imap(script.as_bytes());
