@@ -620,11 +620,11 @@ pub(crate) struct Session<'a> {
 #[derive(Debug)]
 struct Staged {
     path: PathBuf,
+    /// None once a write failed (the APPEND is then refused), or once the
+    /// file was synced for its folder.
     file: Option<File>,
     len: u64,
     wire: WireSize,
-    /// A write failed: the APPEND is refused.
-    failed: bool,
 }
 
 impl Drop for Staged {
@@ -656,27 +656,23 @@ impl Session<'_> {
             if let Err(e) = &file {
                 self.log(&format!("APPEND staging {}: {e}", path.display()));
             }
-            let failed = file.is_err();
             self.staged[message] = Some(Staged {
                 path,
                 file: file.ok(),
                 len: 0,
                 wire: WireSize::new(),
-                failed,
             });
         }
         let Some(Some(st)) = self.staged.get_mut(message) else {
             return;
         };
-        if st.failed {
-            return;
-        }
         match st.file.as_mut().map(|f| f.write_all(data)) {
             Some(Ok(())) => {
                 st.len += data.len() as u64;
                 st.wire.push(data);
             }
-            _ => st.failed = true,
+            Some(Err(_)) => st.file = None,
+            None => {}
         }
     }
 
@@ -1571,7 +1567,7 @@ impl Session<'_> {
             }
             Err(e) => return refusal(&e),
         };
-        if staged.iter().flatten().any(|st| st.failed) {
+        if staged.iter().flatten().any(|st| st.file.is_none()) {
             return refusal(&StoreError::Io(io::Error::other(
                 "the streamed message could not be written",
             )));
