@@ -201,6 +201,9 @@ impl CommandBody<'_> {
                 password: Secret::new(password.into_inner().into_owned()),
             },
             B::Enable(caps) => B::Enable(caps.map(|c| c.into_owned())),
+            B::Compress { algorithm } => B::Compress {
+                algorithm: algorithm.into_owned(),
+            },
             B::Select { mailbox, params } => B::Select {
                 mailbox: mailbox.into_owned(),
                 params,

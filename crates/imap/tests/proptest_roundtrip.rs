@@ -558,6 +558,7 @@ fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
                 initial_response
             }),
         vec1(atom(), 2).prop_map(CommandBody::Enable),
+        atom().prop_map(|algorithm| CommandBody::Compress { algorithm }),
         (
             mailbox(),
             vec(

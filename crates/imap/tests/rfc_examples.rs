@@ -979,3 +979,24 @@ fn fuzz_regressions() {
     assert_eq!(n, 21);
     assert!(matches!(r, Response::Data(Data::Other { .. })));
 }
+
+/// RFC 4978 §3's example: COMPRESS after STARTTLS, and the NO a server
+/// gives when a lower layer compresses already.
+#[test]
+fn rfc4978_3_compress() {
+    assert_eq!(
+        cmd("b compress deflate").body,
+        CommandBody::Compress {
+            algorithm: atom("deflate")
+        }
+    );
+    assert_eq!(
+        encode::command_to_vec(&cmd("b COMPRESS DEFLATE")),
+        b"b COMPRESS DEFLATE\r\n"
+    );
+    let Response::Status(s) = resp("b NO [COMPRESSIONACTIVE] DEFLATE active via TLS") else {
+        panic!("not a status")
+    };
+    assert_eq!(s.code, Some(Code::Simple(atom("COMPRESSIONACTIVE"))));
+    assert!(parse::command(b"b COMPRESS\r\n").is_err());
+}

@@ -106,6 +106,10 @@ impl Encoder<'_> {
                 self.sp();
                 self.astring(password.expose());
             }
+            CommandBody::Compress { algorithm } => {
+                self.raw(b"COMPRESS ");
+                self.atom(algorithm);
+            }
             CommandBody::Enable(caps) => {
                 self.raw(b"ENABLE ");
                 self.sep(caps, |e, a| e.atom(a));

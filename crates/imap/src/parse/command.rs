@@ -447,6 +447,10 @@ fn command_body(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
                 },
             )
         }
+        b"COMPRESS" => {
+            let (j, algorithm) = atom(sp(j)?.0)?;
+            (j, CommandBody::Compress { algorithm })
+        }
         b"LOGIN" => {
             let (j, username) = astring(sp(j)?.0)?;
             let (j, password) = astring(sp(j)?.0)?;

@@ -392,6 +392,13 @@ pub enum CommandBody<'a> {
         /// Entry names.
         entries: Vec<IString<'a>>,
     },
+    /// `COMPRESS algorithm` (RFC 4978 §3): after the tagged OK, both sides
+    /// compress everything they send (`DEFLATE`, RFC 1951, is the one
+    /// algorithm defined).
+    Compress {
+        /// The algorithm, e.g. `DEFLATE`.
+        algorithm: Atom<'a>,
+    },
     /// `SETMETADATA mailbox (entry value ...)` (RFC 5464).
     SetMetadata {
         /// The mailbox.
@@ -450,6 +457,7 @@ impl CommandBody<'_> {
             Self::SetQuota { .. } => "SETQUOTA",
             Self::GetMetadata { .. } => "GETMETADATA",
             Self::SetMetadata { .. } => "SETMETADATA",
+            Self::Compress { .. } => "COMPRESS",
         }
     }
 }
