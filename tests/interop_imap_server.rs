@@ -2274,3 +2274,109 @@ fn big_appends_stream_to_files() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// RFC 4978 with Python's zlib (raw DEFLATE, sync flush) under imaplib,
+/// over plain IMAP and over implicit TLS: COMPRESS=DEFLATE offered after
+/// log-in, the OK in the clear and everything after compressed (APPEND of
+/// a 300 KB message, FETCH of it byte for byte, a delivery told by NOOP,
+/// a second COMPRESS answered `NO [COMPRESSIONACTIVE]`, LOGOUT), with
+/// fewer octets on the wire than the message.
+const COMPRESS: &str = r#"
+import imaplib, smtplib, ssl, sys, zlib
+imaplib.Commands["COMPRESS"] = ("AUTH", "SELECTED")
+smtp_port, imap_port, imaps_port = (int(a) for a in sys.argv[1:4])
+
+class Deflating:
+    compressing = False
+    def compress(self):
+        typ, data = self._simple_command("COMPRESS", "DEFLATE")
+        assert typ == "OK", data
+        self.z_out = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.z_in = zlib.decompressobj(-15)
+        self.plain = b""
+        self.wire_in = self.wire_out = 0
+        self.compressing = True
+    def send(self, data):
+        if not self.compressing:
+            return super().send(data)
+        wire = self.z_out.compress(data) + self.z_out.flush(zlib.Z_SYNC_FLUSH)
+        self.wire_out += len(wire)
+        self.sock.sendall(wire)
+    def fill(self):
+        wire = self.sock.recv(65536)
+        if not wire:
+            raise EOFError("connection closed")
+        self.wire_in += len(wire)
+        self.plain += self.z_in.decompress(wire)
+    def read(self, size):
+        if not self.compressing:
+            return super().read(size)
+        while len(self.plain) < size:
+            self.fill()
+        out, self.plain = self.plain[:size], self.plain[size:]
+        return out
+    def readline(self):
+        if not self.compressing:
+            return super().readline()
+        while b"\n" not in self.plain:
+            self.fill()
+        i = self.plain.index(b"\n") + 1
+        out, self.plain = self.plain[:i], self.plain[i:]
+        return out
+
+class Plain(Deflating, imaplib.IMAP4): pass
+class Tls(Deflating, imaplib.IMAP4_SSL): pass
+
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+text = b"".join(b"Line %d of a long and very repetitive message body.\r\n" % i for i in range(6000))
+# A timeout: a server that does not compress leaves the client waiting.
+sessions = [Plain("127.0.0.1", imap_port, timeout=20), Tls("127.0.0.1", imaps_port, ssl_context=ctx, timeout=20)]
+for n, M in enumerate(sessions):
+    assert "COMPRESS=DEFLATE" not in M.capabilities, M.capabilities
+    typ, data = M.login("demo", "demo")
+    assert typ == "OK", data
+    M._get_capabilities()
+    assert "COMPRESS=DEFLATE" in M.capabilities, M.capabilities
+    M.compress()
+    message = b"Subject: compressed %d\r\n\r\n" % n + text
+    typ, data = M.append("INBOX", None, None, message)
+    assert typ == "OK", data
+    typ, data = M.select("INBOX")
+    assert typ == "OK", data
+    count = int(data[0])
+    typ, data = M.fetch(str(count), "(BODY.PEEK[])")
+    assert typ == "OK" and data[0][1] == message, (typ, len(data[0][1]))
+    assert M.wire_in < len(message) // 10 and M.wire_out < len(message) // 10, (M.wire_in, M.wire_out, len(message))
+    s = smtplib.SMTP("127.0.0.1", smtp_port)
+    s.sendmail("a@example.com", ["demo@localhost"], "Subject: news %d\r\n\r\nx\r\n" % n)
+    s.quit()
+    typ, data = M.noop()
+    told = M.untagged_responses.get("EXISTS", [])
+    assert told and int(told[-1]) == count + 1, (typ, data, told)
+    typ, data = M._simple_command("COMPRESS", "DEFLATE")
+    assert typ == "NO" and data[0].startswith(b"[COMPRESSIONACTIVE]"), (typ, data)
+    typ, data = M.logout()
+    assert typ == "BYE", (typ, data)
+print("ok")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn rfc4978_compress_with_python_zlib() {
+    if !have("python3") {
+        return;
+    }
+    let data = scratch("imap-compress");
+    let srv = MailServer::start(&data, &["--imaps", "127.0.0.1:0"]);
+    let args = [
+        srv.smtp(),
+        srv.imap.expect("imap port"),
+        srv.listener("imaps"),
+    ];
+    let out = python(COMPRESS, &args.map(|a| a.port().to_string()));
+    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
+    let log = srv.log();
+    assert_eq!(log.matches("COMPRESS=DEFLATE on").count(), 2, "{log}");
+}

@@ -99,10 +99,13 @@ pub(crate) enum ReadResult {
     Tick,
 }
 
-/// A TCP connection, plain or with TLS.
+/// A TCP connection, plain or with TLS, and compressed above that once
+/// an IMAP client asked (RFC 4978).
 pub(crate) struct Conn {
     sock: TcpStream,
     tls: Option<Box<rustls::Connection>>,
+    /// COMPRESS=DEFLATE, between the machine and TLS.
+    deflate: Option<Box<crate::deflate::Deflate>>,
     read_timeout: Option<Duration>,
     /// Timeout for writes and for a TLS handshake.
     io_timeout: Duration,
@@ -117,6 +120,7 @@ impl std::fmt::Debug for Conn {
         f.debug_struct("Conn")
             .field("peer", &self.sock.peer_addr().ok())
             .field("tls", &self.tls.is_some())
+            .field("deflate", &self.deflate.is_some())
             .finish()
     }
 }
@@ -222,6 +226,7 @@ impl Conn {
         Self {
             sock,
             tls: None,
+            deflate: None,
             read_timeout,
             io_timeout,
             nonblocking: false,
@@ -237,6 +242,7 @@ impl Conn {
         Self {
             sock,
             tls: None,
+            deflate: None,
             read_timeout: None,
             io_timeout,
             nonblocking: true,
@@ -300,16 +306,52 @@ impl Conn {
         Ok(())
     }
 
+    /// Compresses everything written and decompresses everything read
+    /// from now on (RFC 4978 §3: after the OK to COMPRESS, which must have
+    /// been written).
+    pub(crate) fn start_deflate(&mut self) {
+        self.deflate = Some(Box::new(crate::deflate::Deflate::new()));
+    }
+
     /// Whether all the input not yet read is in the socket: none waits
     /// decrypted in the TLS buffer (rustls wants to read only once that
-    /// is empty), so an epoll event for the socket covers it.
+    /// is empty) or compressed in the COMPRESS layer, so an epoll event
+    /// for the socket covers it.
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     pub(crate) fn may_yield(&self) -> bool {
         self.tls.as_ref().is_none_or(|t| t.wants_read())
+            && self.deflate.as_ref().is_none_or(|z| !z.pending())
     }
 
-    /// Reads what is there, waiting until `deadline` (and at most `tick`).
+    /// Reads what is there, waiting until `deadline` (and at most `tick`):
+    /// decompressed when COMPRESS is on.
     pub(crate) fn read(
+        &mut self,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+        tick: Option<Duration>,
+    ) -> io::Result<ReadResult> {
+        let Some(mut z) = self.deflate.take() else {
+            return self.read_raw(buf, deadline, tick);
+        };
+        let res = loop {
+            match z.inflate(buf) {
+                Ok(0) if z.ended() => break Ok(ReadResult::Eof),
+                Ok(0) => {}
+                Ok(n) => break Ok(ReadResult::Data(n)),
+                Err(e) => break Err(e),
+            }
+            match self.read_raw(buf, deadline, tick) {
+                Ok(ReadResult::Data(n)) => z.feed(&buf[..n]),
+                other => break other,
+            }
+        };
+        self.deflate = Some(z);
+        res
+    }
+
+    /// [`Conn::read`] below the COMPRESS layer.
+    fn read_raw(
         &mut self,
         buf: &mut [u8],
         deadline: Option<Instant>,
@@ -375,6 +417,16 @@ impl Conn {
     /// 64 KiB by default: one `write_all` of more fails with `WriteZero`),
     /// each sent before the next.
     pub(crate) fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        let Some(mut z) = self.deflate.take() else {
+            return self.write_raw(data);
+        };
+        let res = z.deflate(data, |piece| self.write_raw(piece));
+        self.deflate = Some(z);
+        res
+    }
+
+    /// [`Conn::write_all`] below the COMPRESS layer.
+    fn write_raw(&mut self, data: &[u8]) -> io::Result<()> {
         let Some(mut tls) = self.tls.take() else {
             return self.send(data);
         };

@@ -129,6 +129,7 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.literal = LiteralExtension::Plus;
     o.max_literal = cfg.max_size as u64;
     o.append_stream_threshold = Some(STREAM_APPEND);
+    o.compress = true;
     o.max_command = cfg.max_size as u64 + (64 << 10);
     let quota: &[&str] = if cfg.any_quota() {
         &QUOTA_CAPABILITIES
@@ -2441,6 +2442,12 @@ impl Handler<Server> for Session<'_> {
                     .map_err(io::Error::other)?;
                 conn.start_tls(tls)?;
                 m.handle_tls_established(Instant::now());
+            }
+            // The OK went out as it is (the driver flushes before it
+            // hands over events); all after it is compressed.
+            Event::Compress => {
+                conn.start_deflate();
+                self.log("COMPRESS=DEFLATE on");
             }
             Event::Closed { reason } => self.log(&format!("closed: {reason}")),
             _ => {}

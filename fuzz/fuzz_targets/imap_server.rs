@@ -21,7 +21,7 @@ use mailwire_imap::{Code, Data, FetchItem, Section, SequenceSet};
 use mailwire_sasl::{Mechanism, ScramCredentials, ScramHash, Secret};
 
 /// Commands that move the session between states.
-const COMMANDS: [&[u8]; 25] = [
+const COMMANDS: [&[u8]; 27] = [
     b"a LOGIN u p\r\n",
     b"a LOGIN u wrong\r\n",
     b"a AUTHENTICATE PLAIN AHUAcA==\r\n",
@@ -47,6 +47,8 @@ const COMMANDS: [&[u8]; 25] = [
     b"a CAPABILITY\r\nb NAMESPACE\r\nc ID NIL\r\n",
     b"a LOGOUT\r\n",
     b"*\r\n",
+    b"a COMPRESS DEFLATE\r\n",
+    b"a COMPRESS DEFLATE\r\nb NOOP\r\n",
 ];
 
 /// Bytes the application reads its decisions from.
@@ -181,6 +183,7 @@ fn answer(s: &mut Server, c: &mut Choices<'_>, now: Instant, st: &mut Streaming)
                 };
                 s.complete(handle, done).expect("complete");
             }
+            Event::Compress => assert!(s.is_compressed(), "Compress event, not compressed"),
             Event::StartTls => {
                 if c.next() & 1 == 0 {
                     s.handle_tls_established(now);
@@ -235,6 +238,7 @@ fuzz_target!(|data: &[u8]| {
     o.max_command = 2048;
     o.max_bad_commands = 50;
     o.append_stream_threshold = (flags & 8 != 0).then_some(16);
+    o.compress = flags & 16 != 0;
     let greeting = match flags >> 6 {
         0 => Greeting::PreAuth("hi".into()),
         1 => Greeting::Bye("go".into()),

@@ -63,6 +63,7 @@ impl Server {
                 (o.idle, "IDLE"),
                 (o.unselect, "UNSELECT"),
                 (o.namespaces.is_some(), "NAMESPACE"),
+                (o.compress, "COMPRESS=DEFLATE"),
             ] {
                 if on {
                     c.push(cap(name));
@@ -96,6 +97,7 @@ impl Server {
             CommandBody::Unselect => o.unselect,
             CommandBody::Namespace => o.namespaces.is_some(),
             CommandBody::Id(_) => o.id.is_some(),
+            CommandBody::Compress { .. } => o.compress,
             // Extension commands need their capability (IMAP4rev2 includes
             // MOVE and UIDPLUS's UID EXPUNGE, RFC 9051 §6.4.8, §6.4.9).
             CommandBody::Move { .. } => o.imap4rev2 || self.app_offers("MOVE"),
@@ -128,6 +130,27 @@ impl Server {
     fn done(&mut self, tag: &Tag<'_>, name: &str) {
         self.flush_updates(true);
         self.tagged(tag, StatusKind::Ok, None, &format!("{name} completed"));
+    }
+
+    /// COMPRESS (RFC 4978 §3): `NO [COMPRESSIONACTIVE]` once compressed
+    /// already, NO for an algorithm other than DEFLATE; otherwise the OK,
+    /// after which the driver compresses ([`Event::Compress`]). A client
+    /// that sent more before the answer breaks §3 (it cannot know yet how
+    /// to send it): those bytes may be either, so the session ends unread.
+    fn compress(&mut self, tag: &Tag<'_>, algorithm: &str) {
+        if self.compressed {
+            let code = Code::Simple(cap("COMPRESSIONACTIVE"));
+            self.tagged(tag, StatusKind::No, Some(code), "DEFLATE active already");
+        } else if !algorithm.eq_ignore_ascii_case("DEFLATE") {
+            self.tagged(tag, StatusKind::No, None, "Unknown compression algorithm");
+        } else if self.frag.buffered() > 0 {
+            self.bye(None, "Nothing may follow COMPRESS before its answer");
+            self.close(super::ConnectionError::PipelinedAfterCompress);
+        } else {
+            self.done(tag, "COMPRESS");
+            self.compressed = true;
+            self.events.push_back(Event::Compress);
+        }
     }
 
     pub(super) fn command(&mut self, cmd: Command<'_>) {
@@ -189,6 +212,7 @@ impl Server {
                 self.mode = Mode::WaitTls;
                 self.events.push_back(Event::StartTls);
             }
+            CommandBody::Compress { algorithm } => self.compress(&tag, algorithm.as_str()),
             CommandBody::Login { username, password } => {
                 self.login(tag, username.as_bytes(), password.expose().as_bytes())
             }

@@ -23,6 +23,12 @@ pub enum ConnectionError {
     /// acted on.
     #[error("plaintext received after STARTTLS")]
     PlaintextAfterStartTls,
+    /// Bytes arrived after the COMPRESS command, before its answer (RFC
+    /// 4978 §3: the client sends nothing more until it has seen the
+    /// result). Whether they were compressed cannot be known: never acted
+    /// on; `* BYE` was sent.
+    #[error("input pipelined after COMPRESS")]
+    PipelinedAfterCompress,
     /// The client sent too many bad commands; `* BYE` was sent.
     #[error("too many bad commands")]
     TooManyBadCommands,

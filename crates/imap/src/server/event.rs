@@ -129,6 +129,15 @@ pub enum Event {
     /// [`Server::handle_tls_established`](super::Server::handle_tls_established).
     /// Any byte fed before that closes the connection.
     StartTls,
+    /// The OK to `COMPRESS DEFLATE` was queued (RFC 4978 §3). Send it
+    /// (drain `poll_transmit`) as it is; from the next byte on, compress
+    /// everything sent (raw DEFLATE, RFC 1951, without the zlib header,
+    /// flushed at the end of every write so that the client can read each
+    /// response at once) and decompress everything received before
+    /// feeding it to `handle_input`. Compression goes under the machine
+    /// and over TLS. Nothing was buffered after the command (the machine
+    /// closed the connection otherwise).
+    Compress,
     /// The connection is over; drain `poll_transmit` one last time (a BYE
     /// may be queued), then close the socket.
     Closed {

@@ -1,5 +1,5 @@
 //! The IMAP server state machine (RFC 9051 and RFC 3501, with IDLE,
-//! ENABLE, UNSELECT, NAMESPACE, ID, LITERAL+/LITERAL-, SASL-IR).
+//! ENABLE, UNSELECT, NAMESPACE, ID, LITERAL+/LITERAL-, SASL-IR, COMPRESS).
 //!
 //! ```text
 //!            handle_input(now, bytes)               poll_transmit(now, &mut out)
@@ -32,7 +32,10 @@
 //! C: DONE                                S: a4 OK IDLE terminated
 //! C: a5 STARTTLS                         S: a5 OK ...; Event::StartTls; any byte before
 //!                                        handle_tls_established ends the session
-//! C: a6 LOGOUT                           S: * BYE ...  S: a6 OK ...  Event::Closed{Logout}
+//! C: a6 COMPRESS DEFLATE                 S: a6 OK ...; Event::Compress: the driver
+//!                                        compresses both ways from the next byte on
+//!                                        (RFC 4978, with Options::compress)
+//! C: a7 LOGOUT                           S: * BYE ...  S: a7 OK ...  Event::Closed{Logout}
 //! ```
 //!
 //! # Untagged updates
@@ -207,6 +210,10 @@ pub struct Options {
     pub enable: bool,
     /// Offer UNSELECT (RFC 3691). Default true: the machine answers it.
     pub unselect: bool,
+    /// Offer `COMPRESS=DEFLATE` (RFC 4978) once authenticated. Default
+    /// false: the driver must then compress and decompress the stream
+    /// after [`Event::Compress`], which only it can do.
+    pub compress: bool,
     /// Answer NAMESPACE (RFC 2342) with these. Default one personal
     /// namespace `""` with delimiter `/`, as a flat Maildir++-less store has.
     /// `None`: not offered.
@@ -282,6 +289,7 @@ impl Default for Options {
             idle: true,
             enable: true,
             unselect: true,
+            compress: false,
             namespaces: Some(Namespaces {
                 personal: vec![Namespace {
                     prefix: crate::types::core::IString::unvalidated(&b""[..]),
@@ -401,6 +409,9 @@ pub struct Server {
     nonce: String,
     auth_attempts: u32,
     tls: Option<TlsActive>,
+    /// COMPRESS was answered OK (RFC 4978 §3): the stream is compressed
+    /// from then on, and a second COMPRESS gets `NO [COMPRESSIONACTIVE]`.
+    compressed: bool,
     state: State,
     mode: Mode,
     enabled: Vec<Capability<'static>>,
@@ -467,6 +478,7 @@ impl Server {
         let frag = Fragmenter::new(Self::frag_options(&options));
         let mut s = Server {
             tls: options.implicit_tls.then_some(TlsActive(())),
+            compressed: false,
             nonce: nonce.to_owned(),
             auth_attempts: 0,
             state: State::NotAuthenticated,
@@ -521,6 +533,12 @@ impl Server {
     /// True when TLS is in place (STARTTLS done, or implicit TLS).
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
+    }
+
+    /// True once COMPRESS was answered OK (RFC 4978): the driver compresses
+    /// and decompresses the stream since [`Event::Compress`].
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
     }
 
     /// True in the authenticated and selected states.

@@ -1707,3 +1707,56 @@ fn a_big_mailbox_literal_is_not_streamed_and_limits_still_hold() {
     s.expect(b"c BAD Command not allowed in this state\r\n");
     assert!(s.events().is_empty());
 }
+
+fn compress_options() -> Options {
+    let mut o = plain_options();
+    o.compress = true;
+    o
+}
+
+/// RFC 4978 §3: COMPRESS=DEFLATE is offered once authenticated; the OK
+/// goes out, then the event; a second COMPRESS gets COMPRESSIONACTIVE,
+/// and the session goes on (the driver decompresses what it feeds).
+#[test]
+fn rfc4978_3_compress() {
+    let mut s = session(compress_options());
+    s.send(b"c CAPABILITY\r\n");
+    assert!(!String::from_utf8_lossy(&s.take_output()).contains("COMPRESS"));
+    s.send(b"a COMPRESS DEFLATE\r\n");
+    s.expect(b"a BAD Command not allowed in this state\r\n");
+    login(&mut s);
+    s.send(b"c CAPABILITY\r\n");
+    assert!(String::from_utf8_lossy(&s.take_output()).contains(" COMPRESS=DEFLATE"));
+    s.send(b"b compress x-lzw\r\n");
+    s.expect(b"b NO Unknown compression algorithm\r\n");
+    assert!(!s.act(|m| m.is_compressed()));
+    select(&mut s);
+    s.send(b"d COMPRESS deflate\r\n");
+    s.expect(b"d OK COMPRESS completed\r\n");
+    let evs: Vec<String> = s.events().iter().map(|e| format!("{e:?}")).collect();
+    assert_eq!(evs, ["Compress"]);
+    assert!(s.act(|m| m.is_compressed()));
+    s.send(b"e COMPRESS DEFLATE\r\n");
+    s.expect(b"e NO [COMPRESSIONACTIVE] DEFLATE active already\r\n");
+    let h = command(&mut s, b"f NOOP\r\n");
+    s.act(|m| m.complete(h, Completion::ok("done")).unwrap());
+    s.expect(b"f OK done\r\n");
+}
+
+/// Without the option COMPRESS is unknown; bytes pipelined after COMPRESS
+/// (which §3 forbids: they may be plaintext or compressed) end the session
+/// unread, whether the client sent them with the command or not.
+#[test]
+fn compress_not_offered_or_pipelined() {
+    let mut s = session(plain_options());
+    login(&mut s);
+    s.send(b"a COMPRESS DEFLATE\r\n");
+    s.expect(b"a BAD Unknown command\r\n");
+    let mut s = session(compress_options());
+    login(&mut s);
+    s.send(b"a COMPRESS DEFLATE\r\nb NOOP\r\n");
+    s.expect(b"* BYE Nothing may follow COMPRESS before its answer\r\n");
+    let evs: Vec<String> = s.events().iter().map(|e| format!("{e:?}")).collect();
+    assert_eq!(evs, ["Closed { reason: PipelinedAfterCompress }"]);
+    assert!(!s.act(|m| m.is_compressed()));
+}
