@@ -2380,3 +2380,44 @@ fn rfc4978_compress_with_python_zlib() {
     let log = srv.log();
     assert_eq!(log.matches("COMPRESS=DEFLATE on").count(), 2, "{log}");
 }
+
+/// RFC 5032 (WITHIN) and RFC 7889 (APPENDLIMIT) with imaplib: OLDER and
+/// YOUNGER against the internal dates APPEND set, the limit announced in
+/// the capabilities and STATUS, and a larger APPEND refused before its
+/// literal is sent.
+const WITHIN_APPENDLIMIT: &str = r#"
+import imaplib, sys, time
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]), timeout=20)
+M.login("demo", "demo")
+M._get_capabilities()
+assert "WITHIN" in M.capabilities, M.capabilities
+limit = [c for c in M.capabilities if c.startswith("APPENDLIMIT=")]
+assert len(limit) == 1, M.capabilities
+limit = int(limit[0].split("=")[1])
+assert limit == 35 << 20, limit
+typ, data = M.status("INBOX", "(APPENDLIMIT)")
+assert typ == "OK" and b"APPENDLIMIT %d" % limit in data[0], data
+two_days_ago = imaplib.Time2Internaldate(time.time() - 2 * 86400)
+typ, data = M.append("INBOX", None, two_days_ago, b"Subject: old\r\n\r\nx\r\n")
+assert typ == "OK", data
+typ, data = M.append("INBOX", None, None, b"Subject: new\r\n\r\nx\r\n")
+assert typ == "OK", data
+typ, data = M.select("INBOX")
+assert typ == "OK", data
+typ, data = M.search(None, "YOUNGER", "3600")
+assert data == [b"2"], data
+typ, data = M.search(None, "OLDER", "86400")
+assert data == [b"1"], data
+typ, data = M.search(None, "OLDER", "3600", "YOUNGER", "259200")
+assert data == [b"1"], data
+typ, data = M.append("INBOX", None, None, b"x" * (limit + 1))
+assert typ == "NO" and b"TOOBIG" in data[0], (typ, data)
+M.logout()
+print("ok")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn rfc5032_within_and_rfc7889_appendlimit_with_imaplib() {
+    python_ok("imap-within", WITHIN_APPENDLIMIT);
+}

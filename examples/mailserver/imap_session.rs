@@ -80,7 +80,7 @@ use mailwire::imap::kit::metadata::{self, Depth};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 17] = [
+const CAPABILITIES: [&str; 18] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -98,6 +98,7 @@ const CAPABILITIES: [&str; 17] = [
     "MULTIAPPEND",
     "UTF8=ACCEPT",
     "METADATA",
+    "WITHIN",
 ];
 
 /// Capabilities offered with `--quota` (RFC 9208 §3.1, §5.1): the one
@@ -136,10 +137,13 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     } else {
         &[]
     };
+    // RFC 7889 §3: one limit for every folder, the largest message taken.
+    let append_limit = Atom::new(format!("APPENDLIMIT={}", cfg.max_size)).ok();
     o.capabilities = CAPABILITIES
         .iter()
         .chain(quota)
         .filter_map(|c| Atom::new(*c).ok())
+        .chain(append_limit)
         .collect();
     o.namespaces = Some(Namespaces {
         personal: vec![Namespace {
