@@ -2381,16 +2381,17 @@ fn rfc4978_compress_with_python_zlib() {
     assert_eq!(log.matches("COMPRESS=DEFLATE on").count(), 2, "{log}");
 }
 
-/// RFC 5032 (WITHIN) and RFC 7889 (APPENDLIMIT) with imaplib: OLDER and
-/// YOUNGER against the internal dates APPEND set, the limit announced in
-/// the capabilities and STATUS, and a larger APPEND refused before its
-/// literal is sent.
+/// RFC 5032 (WITHIN), RFC 7889 (APPENDLIMIT) and RFC 8970 (PREVIEW) with
+/// imaplib: OLDER and YOUNGER against the internal dates APPEND set, the
+/// limit announced in the capabilities and STATUS, a larger APPEND
+/// refused before its literal is sent, the previews of a plain, a quoted
+/// and an HTML-only message in UTF-8.
 const WITHIN_APPENDLIMIT: &str = r#"
 import imaplib, sys, time
 M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]), timeout=20)
 M.login("demo", "demo")
 M._get_capabilities()
-assert "WITHIN" in M.capabilities, M.capabilities
+assert "WITHIN" in M.capabilities and "PREVIEW" in M.capabilities, M.capabilities
 limit = [c for c in M.capabilities if c.startswith("APPENDLIMIT=")]
 assert len(limit) == 1, M.capabilities
 limit = int(limit[0].split("=")[1])
@@ -2412,12 +2413,27 @@ typ, data = M.search(None, "OLDER", "3600", "YOUNGER", "259200")
 assert data == [b"1"], data
 typ, data = M.append("INBOX", None, None, b"x" * (limit + 1))
 assert typ == "NO" and b"TOOBIG" in data[0], (typ, data)
+quoted = "Subject: re\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n> old words\r\nGrüße,\r\n  bis  bald\r\n-- \r\nAnn\r\n"
+html = "Subject: h\r\nContent-Type: text/html\r\n\r\n<html><style>p{}</style><p>Caf&#233; &amp; more</p></html>\r\n"
+for m in (quoted, html):
+    typ, data = M.append("INBOX", None, None, m.encode())
+    assert typ == "OK", data
+M.select("INBOX")
+typ, data = M.fetch("1:4", "(PREVIEW)")
+assert typ == "OK", data
+previews = [d for d in data if d != b")"]
+assert previews[0] == b'1 (PREVIEW "x")', previews
+# imaplib returns a literal as a (prefix, text) tuple.
+assert previews[2][1].decode() == "Grüße, bis bald", previews
+assert previews[3] == b'4 (PREVIEW "Caf\xc3\xa9 & more")' or previews[3][1] == "Café & more".encode(), previews
+typ, data = M.fetch("1", "(PREVIEW (LAZY))")
+assert typ == "OK" and data[0] == b'1 (PREVIEW "x")', data
 M.logout()
 print("ok")
 "#;
 
 #[test]
 #[ignore = "interop: needs python3"]
-fn rfc5032_within_and_rfc7889_appendlimit_with_imaplib() {
+fn rfc5032_within_rfc7889_appendlimit_rfc8970_preview_with_imaplib() {
     python_ok("imap-within", WITHIN_APPENDLIMIT);
 }

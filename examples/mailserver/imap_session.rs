@@ -80,7 +80,7 @@ use mailwire::imap::kit::metadata::{self, Depth};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 18] = [
+const CAPABILITIES: [&str; 19] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -99,6 +99,7 @@ const CAPABILITIES: [&str; 18] = [
     "UTF8=ACCEPT",
     "METADATA",
     "WITHIN",
+    "PREVIEW",
 ];
 
 /// Capabilities offered with `--quota` (RFC 9208 §3.1, §5.1): the one

@@ -85,6 +85,7 @@ impl FetchAttr<'_> {
             },
             FetchAttr::BinarySize(p) => FetchAttr::BinarySize(p),
             FetchAttr::ModSeq => FetchAttr::ModSeq,
+            FetchAttr::Preview { lazy } => FetchAttr::Preview { lazy },
             FetchAttr::Other(a) => FetchAttr::Other(a.into_owned()),
         }
     }

@@ -188,6 +188,7 @@ fn fetch_attr() -> impl Strategy<Value = FetchAttr<'static>> {
         Just(FetchAttr::Body),
         Just(FetchAttr::Uid),
         Just(FetchAttr::ModSeq),
+        any::<bool>().prop_map(|lazy| FetchAttr::Preview { lazy }),
         (any::<bool>(), section(), partial()).prop_map(|(peek, section, partial)| {
             FetchAttr::BodySection {
                 peek,
@@ -398,6 +399,7 @@ fn fetch_item() -> impl Strategy<Value = FetchItem<'static>> {
         (part(), modseq()).prop_map(|(part, size)| FetchItem::BinarySize { part, size }),
         nz().prop_map(FetchItem::Uid),
         modseq().prop_map(FetchItem::ModSeq),
+        nstring().prop_map(FetchItem::Preview),
         modseq().prop_map(FetchItem::GmailMsgId),
         vec(value(), 0..3).prop_map(FetchItem::GmailLabels),
         ("XT-[A-Z]{1,6}", value()).prop_map(|(n, value)| FetchItem::Other {

@@ -1000,3 +1000,40 @@ fn rfc4978_3_compress() {
     assert_eq!(s.code, Some(Code::Simple(atom("COMPRESSIONACTIVE"))));
     assert!(parse::command(b"b COMPRESS\r\n").is_err());
 }
+
+/// RFC 8970 §4's examples: PREVIEW and PREVIEW (LAZY) asked, a preview
+/// and NIL answered.
+#[test]
+fn rfc8970_4_preview() {
+    let c = cmd("A1 FETCH 1 (PREVIEW)");
+    let CommandBody::Fetch { attrs, .. } = c.body else {
+        panic!("not a FETCH")
+    };
+    assert_eq!(
+        attrs,
+        FetchAttrs::List(vec![FetchAttr::Preview { lazy: false }])
+    );
+    let c = cmd("A2 FETCH 1 (PREVIEW (LAZY))");
+    let CommandBody::Fetch { attrs, .. } = c.body else {
+        panic!("not a FETCH")
+    };
+    assert_eq!(
+        attrs,
+        FetchAttrs::List(vec![FetchAttr::Preview { lazy: true }])
+    );
+    assert!(parse::command(b"A3 FETCH 1 (PREVIEW (FUZZY))\r\n").is_err());
+    assert_eq!(
+        untagged(resp("* 1 FETCH (PREVIEW \"Preview text!\")")),
+        Data::Fetch {
+            seq: nz(1),
+            items: vec![FetchItem::Preview(Some(s("Preview text!")))]
+        }
+    );
+    assert_eq!(
+        untagged(resp("* 1 FETCH (PREVIEW NIL)")),
+        Data::Fetch {
+            seq: nz(1),
+            items: vec![FetchItem::Preview(None)]
+        }
+    );
+}

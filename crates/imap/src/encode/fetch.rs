@@ -70,6 +70,9 @@ impl Encoder<'_> {
             FetchAttr::BodyStructure => self.raw(b"BODYSTRUCTURE"),
             FetchAttr::Uid => self.raw(b"UID"),
             FetchAttr::ModSeq => self.raw(b"MODSEQ"),
+            FetchAttr::Preview { lazy } => {
+                self.raw(if *lazy { b"PREVIEW (LAZY)" } else { b"PREVIEW" })
+            }
             FetchAttr::Other(a) => self.atom(a),
             FetchAttr::BodySection {
                 peek,
@@ -132,6 +135,10 @@ impl Encoder<'_> {
             }
             FetchItem::Rfc822Text(s) => {
                 self.raw(b"RFC822.TEXT ");
+                self.nstring(s);
+            }
+            FetchItem::Preview(s) => {
+                self.raw(b"PREVIEW ");
                 self.nstring(s);
             }
             FetchItem::Rfc822Size(n) => {

@@ -146,6 +146,9 @@ impl Message {
                 part: part.clone(),
                 size: self.binary_size(part)?.unwrap_or(0),
             },
+            FetchAttr::Preview { .. } => {
+                FetchItem::Preview(Some(istr(self.preview().into_bytes())))
+            }
             FetchAttr::Flags
             | FetchAttr::InternalDate
             | FetchAttr::Uid

@@ -32,6 +32,9 @@
 //! parts inside it), and each part is decoded on its own (Dovecot refuses
 //! `BINARY` for the whole message when any part has bad base64 or an
 //! encoding it does not know; the kit decodes x-uuencode).
+//!
+//! `PREVIEW` (RFC 8970) is the kit's own algorithm ([`Message::preview`]):
+//! RFC 8970 leaves it to the server.
 
 mod address;
 mod bodystructure;
@@ -40,10 +43,12 @@ mod envelope;
 mod fetch;
 mod lex;
 mod message;
+mod preview;
 mod section;
 
 pub use fetch::FetchError;
 pub use message::{Message, Options};
+pub use preview::{PREVIEW_CHARS, READ_LIMIT, preview_of_text};
 
 use crate::types::core::IString;
 

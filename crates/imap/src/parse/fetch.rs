@@ -162,6 +162,7 @@ pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
         b"BODY" => body(i, 0).map(|(r, b)| (r, FetchItem::Body(Box::new(b))))?,
         b"BODYSTRUCTURE" => body(i, 0).map(|(r, b)| (r, FetchItem::BodyStructure(Box::new(b))))?,
         b"UID" => nz_number(i).map(|(r, n)| (r, FetchItem::Uid(n)))?,
+        b"PREVIEW" => nstring(i).map(|(r, s)| (r, FetchItem::Preview(s)))?,
         b"MODSEQ" => {
             let (i, _) = byte(b'(', "'('")(i)?;
             let (i, n) = number64(opt_sp(i))?;
@@ -240,6 +241,21 @@ pub(crate) fn fetch_att(i: &[u8]) -> IResult<'_, FetchAttr<'_>> {
         b"BODYSTRUCTURE" => FetchAttr::BodyStructure,
         b"UID" => FetchAttr::Uid,
         b"MODSEQ" => FetchAttr::ModSeq,
+        // RFC 8970 §7: `"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`,
+        // `preview-mod = "LAZY"`.
+        b"PREVIEW" => {
+            let Ok((j, ())) = sp(i) else {
+                return Ok((i, FetchAttr::Preview { lazy: false }));
+            };
+            if j.first() != Some(&b'(') {
+                return Ok((i, FetchAttr::Preview { lazy: false }));
+            }
+            let (j, mods) = paren_list(j, atom)?;
+            if mods.is_empty() || !mods.iter().all(|m| m.as_str().eq_ignore_ascii_case("LAZY")) {
+                return fail(i, "preview modifier LAZY");
+            }
+            return Ok((j, FetchAttr::Preview { lazy: true }));
+        }
         _ => {
             let (_, a) = atom(name)?;
             FetchAttr::Other(a)

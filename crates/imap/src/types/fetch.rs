@@ -85,6 +85,13 @@ pub enum FetchAttr<'a> {
     BinarySize(Vec<NonZeroU32>),
     /// `MODSEQ` (RFC 7162).
     ModSeq,
+    /// `PREVIEW` or `PREVIEW (LAZY)` (RFC 8970 §3): a short plain-text
+    /// preview of the message. With `lazy` the server may answer NIL
+    /// rather than compute one now.
+    Preview {
+        /// `(LAZY)` was given.
+        lazy: bool,
+    },
     /// Another attribute by name (`X-GM-LABELS`, `EMAILID`, `PREVIEW` ...).
     Other(Atom<'a>),
 }
@@ -170,6 +177,9 @@ pub enum FetchItem<'a> {
     Uid(NonZeroU32),
     /// `MODSEQ (n)` (RFC 7162).
     ModSeq(u64),
+    /// `PREVIEW nstring` (RFC 8970 §3): up to 256 characters of UTF-8
+    /// text; NIL when none is available (yet).
+    Preview(NString<'a>),
     /// `X-GM-MSGID n` (Gmail).
     GmailMsgId(u64),
     /// `X-GM-THRID n` (Gmail).
