@@ -126,8 +126,11 @@ fn html_text(html: &str) -> String {
         if skip_until.is_none() {
             push_decoded(&mut out, &rest[..lt]);
         }
-        let tag_end = rest[lt..].find('>').map_or(rest.len(), |e| lt + e + 1);
-        let tag = rest[lt + 1..tag_end.saturating_sub(1).max(lt + 1)].trim();
+        let (tag, tag_end) = match rest[lt..].find('>') {
+            Some(e) => (&rest[lt + 1..lt + e], lt + e + 1),
+            None => (&rest[lt + 1..], rest.len()),
+        };
+        let tag = tag.trim();
         let name: String = tag
             .trim_start_matches('/')
             .chars()
@@ -183,7 +186,8 @@ fn push_decoded(out: &mut String, text: &str) {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let end = rest[..rest.len().min(12)].find(';');
+        // A reference is short: `;` within its first 12 octets.
+        let end = rest.bytes().take(12).position(|b| b == b';');
         let decoded = end.and_then(|e| {
             let name = &rest[1..e];
             let c = match name {
@@ -254,6 +258,26 @@ On Monday Ann wrote:\r\n> Lunch?\r\n>> old\r\nYes,   caf=E9 at\tnoon.\r\n\r\n-- 
 --b\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\ninner text\r\n\
 --b\r\nContent-Type: text/plain\r\n\r\nouter text\r\n--b--\r\n";
         assert_eq!(preview(raw), "outer text");
+    }
+
+    proptest::proptest! {
+        /// Any text, plain or HTML, gives a preview of at most 256
+        /// characters without control characters or runs of spaces.
+        #[test]
+        fn any_text_gives_a_bounded_preview(text in "(\\PC|[<>&;#x/ \r\n\t]){0,600}") {
+            for p in [preview_of_text(&text), preview_of_text(&html_text(&text))] {
+                proptest::prop_assert!(p.chars().count() <= PREVIEW_CHARS);
+                proptest::prop_assert!(!p.contains("  ") && !p.chars().any(char::is_control));
+                proptest::prop_assert!(!p.starts_with(' ') && !p.ends_with(' '));
+            }
+        }
+    }
+
+    #[test]
+    fn unclosed_tags_and_references_in_any_text() {
+        assert_eq!(html_text("a <é"), "a ");
+        assert_eq!(html_text("&é;&ééééééé;x&#xé;"), "&é;&ééééééé;x&#xé;");
+        assert_eq!(preview_of_text(&html_text("x<p")), "x");
     }
 
     /// RFC 8970 §3.1: at most 256 characters (not octets).
