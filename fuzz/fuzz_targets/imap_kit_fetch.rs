@@ -2,8 +2,9 @@
 //! The IMAP server kit on any message: FETCH of every attribute, of every
 //! section of every part, and of sections and partial ranges taken from
 //! the input, never panics; a partial section is a cut of the whole one;
-//! ENVELOPE, BODYSTRUCTURE and BODY encode to a response the codec parses
-//! back to the same values.
+//! ENVELOPE, BODYSTRUCTURE, BODY and PREVIEW encode to a response the
+//! codec parses back to the same values; a preview holds at most 256
+//! characters.
 //!
 //! Input: the first 16 bytes choose extra sections and ranges, the rest is
 //! the message.
@@ -79,6 +80,7 @@ fuzz_target!(|data: &[u8]| {
         FetchAttr::Envelope,
         FetchAttr::BodyStructure,
         FetchAttr::Body,
+        FetchAttr::Preview { lazy: false },
     ]
     .iter()
     .map(|a| m.fetch(a).unwrap().unwrap())
@@ -94,6 +96,7 @@ fuzz_target!(|data: &[u8]| {
         panic!("not a FETCH")
     };
     assert_eq!(back, items);
+    assert!(m.preview().chars().count() <= mailwire_imap::kit::PREVIEW_CHARS);
     for a in [
         FetchAttr::Rfc822,
         FetchAttr::Rfc822Header,
