@@ -292,6 +292,23 @@ pub enum Event {
         /// The STARTTLS command.
         handle: CommandHandle,
     },
+    /// The tagged OK to COMPRESS arrived (RFC 4978 §3): the server compresses
+    /// everything after it. The machine sends nothing more and parses
+    /// nothing more until the switch. The driver MUST take the bytes that
+    /// followed the OK with
+    /// [`Client::take_compressed_input`](super::Client::take_compressed_input),
+    /// put raw DEFLATE (RFC 1951, sync flush after each write; RFC 4978 §4)
+    /// between the machine and the socket or TLS layer, then call
+    /// [`Client::handle_compression_started`](super::Client::handle_compression_started)
+    /// and feed the inflated leftover through
+    /// [`Client::handle_input`](super::Client::handle_input). (A NO or BAD
+    /// to COMPRESS is an ordinary [`Event::Completed`].)
+    Compress {
+        /// The COMPRESS command.
+        handle: CommandHandle,
+        /// The text of the tagged OK.
+        text: String,
+    },
     /// The server accepted IDLE (RFC 2177 §3): updates now come as
     /// [`Event::Update`] until the application MUST call
     /// [`Client::idle_done`](super::Client::idle_done) to end it (the

@@ -18,6 +18,11 @@
 //! C: A6 SEARCH UNSEEN
 //! S: * 3 FETCH ...  A5 OK ...           one Event::Completed per command, with its data
 //! S: * 4 EXISTS                         Event::Update, applied to Client::selected
+//! C: A7 COMPRESS DEFLATE                waits for everything before it (RFC 4978)
+//! S: A7 OK DEFLATE active               Event::Compress; the driver takes
+//!                                       take_compressed_input, layers DEFLATE
+//!                                       both ways, then handle_compression_started
+//! C: A8 NOOP                            compressed from here on, both ways
 //! ```
 //!
 //! The application queues commands with [`Client::enqueue_command`] (any
@@ -51,6 +56,32 @@
 //! closes the connection with [`ConnectionError::PlaintextAfterStartTls`]
 //! (CVE-2011-0411). Once TLS is up the capabilities are forgotten and asked
 //! again.
+//!
+//! # COMPRESS=DEFLATE (RFC 4978)
+//!
+//! `COMPRESS DEFLATE` is queued like any command and is a barrier: it waits
+//! until every earlier command completed, and nothing is sent after it
+//! until its answer (RFC 4978 §3: "the client MUST NOT send any further
+//! commands until it has seen the result of COMPRESS"). On NO or BAD
+//! (`NO [COMPRESSIONACTIVE]` when a lower layer compresses already) it
+//! completes as an [`Event::Completed`] and nothing changes. On the tagged
+//! OK the machine yields [`Event::Compress`], stops sending (commands
+//! queued meanwhile stay queued) and stops reading: the server compresses
+//! everything after the CRLF of its OK, so bytes that came after it in the
+//! same read, or are fed before the switch, are never parsed but kept for
+//! [`Client::take_compressed_input`]. The driver then puts DEFLATE (RFC
+//! 1951, raw, with a sync flush after each write) between the machine and
+//! the socket (below TLS: app, DEFLATE, TLS, socket), calls
+//! [`Client::handle_compression_started`], and feeds the inflated leftover
+//! back through [`Client::handle_input`]. The machine itself never sees a
+//! compressed byte.
+//!
+//! ```text
+//! C: A1 COMPRESS DEFLATE
+//! S: A1 OK DEFLATE active<compressed bytes...>   Event::Compress
+//!    take_compressed_input() == <compressed bytes...>
+//!    handle_compression_started(now)             queued commands flow again
+//! ```
 //!
 //! # IDLE (RFC 2177)
 //!
@@ -194,12 +225,14 @@ enum Timer {
 /// - getters: [`is_closed`](Self::is_closed), [`wants_read`](Self::wants_read),
 ///   [`capabilities`](Self::capabilities), [`enabled`](Self::enabled),
 ///   [`selected`](Self::selected), [`is_authenticated`](Self::is_authenticated),
-///   [`is_idle`](Self::is_idle);
+///   [`is_idle`](Self::is_idle), [`is_compressed`](Self::is_compressed);
 /// - inputs: [`handle_input`](Self::handle_input), [`handle_eof`](Self::handle_eof),
 ///   [`handle_timeout`](Self::handle_timeout),
-///   [`handle_tls_established`](Self::handle_tls_established);
+///   [`handle_tls_established`](Self::handle_tls_established),
+///   [`handle_compression_started`](Self::handle_compression_started);
 /// - commands: [`enqueue_command`](Self::enqueue_command),
-///   [`authenticate`](Self::authenticate), [`idle_done`](Self::idle_done);
+///   [`authenticate`](Self::authenticate), [`idle_done`](Self::idle_done),
+///   [`take_compressed_input`](Self::take_compressed_input);
 /// - outputs: [`poll_transmit`](Self::poll_transmit), [`poll_event`](Self::poll_event),
 ///   [`poll_timeout`](Self::poll_timeout).
 ///
@@ -254,6 +287,13 @@ pub struct Client {
     authenticated: bool,
     tls: bool,
     wait_tls: bool,
+    /// COMPRESS is active (RFC 4978): the driver inflates and deflates.
+    compressed: bool,
+    /// The tagged OK to COMPRESS arrived; waiting for the driver to switch.
+    wait_compress: bool,
+    /// Bytes received after the tagged OK to COMPRESS: raw DEFLATE data for
+    /// the driver to inflate ([`Client::take_compressed_input`]).
+    compressed_input: Vec<u8>,
     logout_queued: bool,
     closed: bool,
     bye: Option<String>,
@@ -267,13 +307,7 @@ impl Client {
     /// A new session: the machine waits for the greeting (timed by
     /// [`Options::command_timeout`]).
     pub fn new(options: Options, now: Instant) -> Client {
-        let frag = Fragmenter::new(FragmentOptions {
-            max_line: options.max_line,
-            max_literal: options.max_literal,
-            max_message: options.max_response,
-            blank_line_after_literal_continues: options.blank_line_after_literal_continues,
-            max_streamed_literal: options.max_streamed_literal,
-        });
+        let frag = Fragmenter::new(frag_options(&options));
         let mut timers = TimerTable::new();
         timers.set(Timer::Response as usize, now + options.command_timeout);
         Client {
@@ -289,6 +323,9 @@ impl Client {
             authenticated: false,
             tls: false,
             wait_tls: false,
+            compressed: false,
+            wait_compress: false,
+            compressed_input: Vec::new(),
             logout_queued: false,
             closed: false,
             bye: None,
@@ -342,6 +379,12 @@ impl Client {
             .any(|c| matches!(c.idle, Some(Idle::Active)))
     }
 
+    /// True once COMPRESS is active (RFC 4978 §3): after
+    /// [`handle_compression_started`](Self::handle_compression_started).
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+
     // ----- commands ------------------------------------------------------
 
     /// Queues a command; it is sent as soon as the rules of pipelining
@@ -350,7 +393,8 @@ impl Client {
     /// Refused, with the command handed back: anything after LOGOUT or
     /// once closed; LOGIN under LOGINDISABLED ([`SendError::LoginDisabled`]);
     /// AUTHENTICATE (use [`authenticate`](Self::authenticate)); STARTTLS
-    /// when TLS is active; a second IDLE.
+    /// when TLS is active; a second IDLE; COMPRESS while one is queued, in
+    /// progress or active (RFC 4978 §3: a second COMPRESS is an error).
     pub fn enqueue_command(
         &mut self,
         body: CommandBody<'static>,
@@ -367,6 +411,9 @@ impl Client {
                 return Err(SendError::NotAllowed(body));
             }
             CommandBody::Idle if self.idle_pending() => return Err(SendError::NotAllowed(body)),
+            CommandBody::Compress { .. } if self.compress_pending() => {
+                return Err(SendError::NotAllowed(body));
+            }
             CommandBody::Logout => self.logout_queued = true,
             _ => {}
         }
@@ -417,6 +464,19 @@ impl Client {
         Err(NotIdling)
     }
 
+    /// Takes the bytes that arrived after the tagged OK to COMPRESS (RFC
+    /// 4978 §3): the server compresses everything after the CRLF of that OK,
+    /// so they are raw DEFLATE data, never parsed here. After
+    /// [`Event::Compress`], take them, inflate them with the new DEFLATE
+    /// layer and feed the result back through
+    /// [`handle_input`](Self::handle_input) once
+    /// [`handle_compression_started`](Self::handle_compression_started) was
+    /// called. Bytes fed between the event and that call are added here too.
+    /// Empty at any other time.
+    pub fn take_compressed_input(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.compressed_input)
+    }
+
     // ----- inputs --------------------------------------------------------
 
     /// Feeds bytes from the server (plaintext), split anywhere. Then drain
@@ -429,11 +489,19 @@ impl Client {
             self.close(ConnectionError::PlaintextAfterStartTls);
             return;
         }
+        if self.wait_compress {
+            // Compressed already (RFC 4978 §3): for the driver to inflate.
+            self.compressed_input.extend_from_slice(data);
+            return;
+        }
         self.frag.push(data);
         self.process();
         if !self.closed && self.wait_tls && self.frag.buffered() > 0 {
             // Bytes after the tagged OK to STARTTLS in the same read.
             self.close(ConnectionError::PlaintextAfterStartTls);
+        }
+        if !self.closed && self.wait_compress && self.frag.buffered() > 0 {
+            self.split_compressed(data);
         }
         // Any byte is progress: the server is working on our commands.
         self.rearm(now, true);
@@ -488,6 +556,21 @@ impl Client {
         self.tls = true;
         self.caps = None;
         self.ask_capabilities();
+        self.pump();
+        self.rearm(now, false);
+    }
+
+    /// DEFLATE is in place both ways after [`Event::Compress`] (RFC 4978
+    /// §3): from now on everything the machine sends is compressed by the
+    /// driver, and what it is fed has been inflated. Queued commands flow
+    /// again. Feed the inflated [`take_compressed_input`](Self::take_compressed_input)
+    /// next, then drain the outputs. Does nothing at any other time.
+    pub fn handle_compression_started(&mut self, now: Instant) {
+        if self.closed || !self.wait_compress {
+            return;
+        }
+        self.wait_compress = false;
+        self.compressed = true;
         self.pump();
         self.rearm(now, false);
     }
@@ -557,9 +640,34 @@ impl Client {
         self.events.push_back(Event::Closed { reason });
     }
 
+    /// The tagged OK to COMPRESS ended within `data`, the bytes just fed:
+    /// what the fragmenter holds after it is compressed data. It came whole
+    /// from `data` (the OK itself completed in this read, and every earlier
+    /// byte was framed), so it is the end of `data`; the fragmenter is
+    /// replaced by an empty one, as no plaintext is left to frame.
+    fn split_compressed(&mut self, data: &[u8]) {
+        let n = self.frag.buffered();
+        debug_assert!(n <= data.len());
+        let n = n.min(data.len());
+        self.compressed_input
+            .extend_from_slice(&data[data.len() - n..]);
+        self.frag = Fragmenter::new(frag_options(&self.options));
+    }
+
     fn check_event_limit(&mut self) {
         if self.events.len() > self.options.max_pending_events.saturating_mul(2) {
             self.close(ConnectionError::TooManyResponses);
         }
+    }
+}
+
+/// The fragmenter's limits, from the client's options.
+fn frag_options(options: &Options) -> FragmentOptions {
+    FragmentOptions {
+        max_line: options.max_line,
+        max_literal: options.max_literal,
+        max_message: options.max_response,
+        blank_line_after_literal_continues: options.blank_line_after_literal_continues,
+        max_streamed_literal: options.max_streamed_literal,
     }
 }

@@ -30,7 +30,7 @@ pub(super) struct Streaming {
 
 impl Client {
     pub(super) fn process(&mut self) {
-        while !self.closed && !self.wait_tls {
+        while !self.closed && !self.wait_tls && !self.wait_compress {
             if let Some(chunk) = self.frag.poll_streamed() {
                 self.chunk(chunk);
                 continue;
@@ -269,6 +269,16 @@ impl Client {
                 self.caps = None;
                 self.events
                     .push_back(Event::StartTls { handle: cmd.handle });
+                return;
+            }
+            Kind::Compress if ok => {
+                // RFC 4978 §3: the server compresses from the byte after this
+                // OK's CRLF; nothing more is parsed or sent until the switch.
+                self.wait_compress = true;
+                self.events.push_back(Event::Compress {
+                    handle: cmd.handle,
+                    text: text_of(&s.text),
+                });
                 return;
             }
             Kind::Login | Kind::Authenticate if ok => {

@@ -19,6 +19,8 @@ use crate::types::sequence::SequenceSet;
 pub(super) enum Kind {
     Capability,
     StartTls,
+    /// COMPRESS (RFC 4978).
+    Compress,
     Login,
     Authenticate,
     Select,
@@ -54,6 +56,7 @@ impl Kind {
         match body {
             B::Capability => Kind::Capability,
             B::StartTls => Kind::StartTls,
+            B::Compress { .. } => Kind::Compress,
             B::Login { .. } => Kind::Login,
             B::Authenticate { .. } => Kind::Authenticate,
             B::Select { .. } | B::Examine { .. } => Kind::Select,
@@ -81,6 +84,7 @@ impl Kind {
         matches!(
             self,
             Kind::StartTls
+                | Kind::Compress
                 | Kind::Login
                 | Kind::Authenticate
                 | Kind::Select
@@ -228,6 +232,17 @@ impl Client {
                 .any(|(_, q)| matches!(q, Queued::Command(CommandBody::Idle)))
     }
 
+    /// COMPRESS is active, about to be, or queued or in progress (RFC 4978 §3).
+    pub(super) fn compress_pending(&self) -> bool {
+        self.compressed
+            || self.wait_compress
+            || self.inflight.iter().any(|c| c.kind == Kind::Compress)
+            || self
+                .queue
+                .iter()
+                .any(|(_, q)| matches!(q, Queued::Command(CommandBody::Compress { .. })))
+    }
+
     pub(super) fn next_tag(&mut self) -> Tag<'static> {
         let n = self.next_tag;
         self.next_tag += 1;
@@ -238,7 +253,7 @@ impl Client {
 
     /// Sends queued commands while the pipelining rules allow.
     pub(super) fn pump(&mut self) {
-        while self.greeted && !self.wait_tls && !self.closed {
+        while self.greeted && !self.wait_tls && !self.wait_compress && !self.closed {
             if self
                 .inflight
                 .iter()

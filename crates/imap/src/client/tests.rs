@@ -910,6 +910,246 @@ fn starttls_forgets_capabilities_and_asks_again() {
     );
 }
 
+// ----- COMPRESS=DEFLATE (RFC 4978) -------------------------------------------
+
+fn compress_deflate() -> CommandBody<'static> {
+    CommandBody::Compress {
+        algorithm: Atom::try_from("DEFLATE").unwrap(),
+    }
+}
+
+/// A deterministic stand-in for DEFLATE (STYLE.md (d)): the machine never
+/// looks into compressed bytes, it only hands them back, so any reversible
+/// transform shows whether they were parsed, lost or altered.
+fn squash(b: &[u8]) -> Vec<u8> {
+    b.iter().map(|x| x ^ 0xa5).collect()
+}
+
+#[test]
+fn rfc4978_3_compress_ok_waits_for_the_switch() {
+    let mut sc = preauth("IMAP4rev1 COMPRESS=DEFLATE");
+    sc.events(); // the greeting
+    let h = sc.act(|c| c.enqueue_command(compress_deflate()).unwrap());
+    sc.expect(b"A001 COMPRESS DEFLATE\r\n");
+    let noop = sc.act(|c| c.enqueue_command(CommandBody::Noop).unwrap());
+    // RFC 4978 §3: nothing more until the result of COMPRESS.
+    sc.expect_nothing();
+    // The OK and, in the same read, compressed bytes that look like
+    // responses once inflated (and must not be parsed before).
+    let later = b"* 7 EXISTS\r\n* OK [ALERT] compressed\r\n";
+    let mut read = b"A001 OK DEFLATE active\r\n".to_vec();
+    read.extend(squash(&later[..15]));
+    sc.send(&read);
+    let ev = sc.events();
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert!(
+        matches!(&ev[0], Event::Compress { handle, text } if *handle == h && text == "DEFLATE active")
+    );
+    assert!(!sc.machine.is_compressed());
+    // Nothing is sent before the switch, however the machine is pushed.
+    sc.expect_nothing();
+    sc.advance(Duration::from_secs(60));
+    sc.expect_nothing();
+    assert!(sc.machine.poll_timeout().is_none());
+    // Compressed bytes fed before the switch join the leftover.
+    sc.send(&squash(&later[15..]));
+    assert!(sc.events().is_empty());
+    assert_eq!(sc.act(|c| c.take_compressed_input()), squash(later));
+    assert!(sc.act(|c| c.take_compressed_input()).is_empty());
+    sc.act(|c| c.handle_compression_started(t0()));
+    assert!(sc.machine.is_compressed());
+    // The queued NOOP is released by the switch.
+    sc.expect(b"A002 NOOP\r\n");
+    // The inflated leftover, fed back, is parsed as usual.
+    sc.send(later);
+    sc.send(b"A002 OK done\r\n");
+    let ev = sc.events();
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Update(Update::Exists(7))))
+    );
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::Update(Update::Alert(t)) if t == "compressed"))
+    );
+    assert_eq!(completions(&ev).len(), 1);
+    assert_eq!(completions(&ev)[0].handle, noop);
+    // A second switch call does nothing.
+    sc.act(|c| c.handle_compression_started(t0()));
+    sc.expect_nothing();
+}
+
+#[test]
+fn rfc4978_3_compress_ok_at_the_end_of_a_read_leaves_nothing() {
+    let mut sc = preauth("IMAP4rev1 COMPRESS=DEFLATE");
+    sc.act(|c| c.enqueue_command(compress_deflate()).unwrap());
+    sc.expect(b"A001 COMPRESS DEFLATE\r\n");
+    sc.events(); // the greeting
+    sc.send(b"A001 OK");
+    assert!(sc.events().is_empty());
+    sc.send(b" go\r\n");
+    assert!(
+        sc.events()
+            .iter()
+            .any(|e| matches!(e, Event::Compress { .. }))
+    );
+    assert!(sc.act(|c| c.take_compressed_input()).is_empty());
+}
+
+#[test]
+fn rfc4978_3_compress_no_or_bad_changes_nothing() {
+    for answer in [
+        &b"A001 NO [COMPRESSIONACTIVE] DEFLATE active via TLS\r\n"[..],
+        b"A001 NO not now\r\n",
+        b"A001 BAD unknown command\r\n",
+    ] {
+        let mut sc = preauth("IMAP4rev1 COMPRESS=DEFLATE");
+        let h = sc.act(|c| c.enqueue_command(compress_deflate()).unwrap());
+        sc.act(|c| c.enqueue_command(CommandBody::Noop).unwrap());
+        sc.expect(b"A001 COMPRESS DEFLATE\r\n");
+        sc.expect_nothing();
+        // Plaintext after the refusal is plaintext.
+        let mut read = answer.to_vec();
+        read.extend_from_slice(b"* 3 EXISTS\r\n");
+        sc.send(&read);
+        sc.expect(b"A002 NOOP\r\n");
+        let ev = sc.events();
+        assert!(!ev.iter().any(|e| matches!(e, Event::Compress { .. })));
+        let done = completions(&ev);
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].handle, h);
+        assert_ne!(done[0].status, StatusKind::Ok);
+        if answer.starts_with(b"A001 NO [") {
+            assert!(
+                matches!(done[0].code(), Some(Code::Simple(a)) if a.as_str() == "COMPRESSIONACTIVE")
+            );
+        }
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, Event::Update(Update::Exists(3))))
+        );
+        assert!(!sc.machine.is_compressed());
+        assert!(sc.act(|c| c.take_compressed_input()).is_empty());
+        // It may be tried again.
+        assert!(sc.act(|c| c.enqueue_command(compress_deflate())).is_ok());
+    }
+}
+
+#[test]
+fn rfc4978_3_compress_is_a_barrier_both_ways() {
+    let mut sc = preauth("IMAP4rev1 COMPRESS=DEFLATE");
+    sc.act(|c| {
+        c.enqueue_command(CommandBody::Noop).unwrap();
+        c.enqueue_command(compress_deflate()).unwrap();
+        c.enqueue_command(CommandBody::Noop).unwrap();
+    });
+    // COMPRESS waits for the NOOP before it, the NOOP after waits for it.
+    sc.expect(b"A001 NOOP\r\n");
+    sc.expect_nothing();
+    sc.send(b"A001 OK done\r\n");
+    sc.expect(b"A002 COMPRESS DEFLATE\r\n");
+    sc.expect_nothing();
+    sc.send(b"A002 OK go\r\n");
+    sc.expect_nothing();
+    sc.act(|c| c.handle_compression_started(t0()));
+    sc.expect(b"A003 NOOP\r\n");
+}
+
+#[test]
+fn rfc4978_3_second_compress_is_refused() {
+    let mut sc = preauth("IMAP4rev1 COMPRESS=DEFLATE");
+    let refused = |sc: &mut Scripted<Client>| {
+        matches!(
+            sc.act(|c| c.enqueue_command(compress_deflate())),
+            Err(SendError::NotAllowed(CommandBody::Compress { .. }))
+        )
+    };
+    sc.act(|c| c.enqueue_command(compress_deflate()).unwrap());
+    // In progress.
+    assert!(refused(&mut sc));
+    sc.send(b"A001 OK go\r\n");
+    // Waiting for the switch.
+    assert!(refused(&mut sc));
+    sc.act(|c| c.handle_compression_started(t0()));
+    // Active.
+    assert!(refused(&mut sc));
+    sc.expect(b"A001 COMPRESS DEFLATE\r\n");
+    sc.expect_nothing();
+}
+
+/// Runs PREAUTH, COMPRESS, NOOP against `server` (the OK to COMPRESS and
+/// the squashed rest) cut at `cuts`, switching as a driver would; returns
+/// the event log and what the machine sent.
+fn compress_session(server: &[u8], cuts: &[usize]) -> (Vec<String>, Vec<u8>) {
+    let mut sc = preauth("IMAP4rev1 COMPRESS=DEFLATE");
+    sc.act(|c| {
+        c.enqueue_command(compress_deflate()).unwrap();
+        c.enqueue_command(CommandBody::Noop).unwrap();
+    });
+    let mut log = Vec::new();
+    let mut active = false;
+    let mut from = 0;
+    let mut cuts = cuts.to_vec();
+    cuts.push(server.len());
+    cuts.sort_unstable();
+    for to in cuts {
+        let to = to.clamp(from, server.len());
+        let piece = &server[from..to];
+        from = to;
+        if active {
+            sc.send(&squash(piece));
+        } else {
+            sc.send(piece);
+        }
+        for e in sc.events() {
+            let switch = matches!(e, Event::Compress { .. });
+            log.push(format!("{e:?}"));
+            if switch {
+                let left = sc.act(|c| c.take_compressed_input());
+                sc.act(|c| c.handle_compression_started(t0()));
+                active = true;
+                sc.send(&squash(&left));
+            }
+        }
+    }
+    log.extend(sc.events().iter().map(|e| format!("{e:?}")));
+    (log, sc.take_output())
+}
+
+fn compress_server_bytes() -> Vec<u8> {
+    let mut server =
+        b"* OK [ALERT] before\r\nA001 OK [CAPABILITY IMAP4rev1] DEFLATE active\r\n".to_vec();
+    server.extend(squash(
+        b"* 2 EXISTS\r\n* 1 FETCH (FLAGS (\\Seen) BODY[] {5}\r\nhello)\r\nA002 OK done\r\n",
+    ));
+    server
+}
+
+#[test]
+fn compress_bytewise_gives_the_same_events() {
+    let server = compress_server_bytes();
+    let whole = compress_session(&server, &[]);
+    assert!(whole.0.iter().any(|e| e.starts_with("Compress")));
+    assert!(whole.0.iter().any(|e| e.contains("Exists(2)")));
+    assert!(whole.0.iter().any(|e| e.contains("A002 OK done")));
+    assert_eq!(whole.1, b"A001 COMPRESS DEFLATE\r\nA002 NOOP\r\n");
+    let every: Vec<usize> = (1..server.len()).collect();
+    assert_eq!(compress_session(&server, &every), whole);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Any split of the server's bytes around and after the OK to COMPRESS
+    /// gives the same events and output.
+    #[test]
+    fn compress_any_split_gives_the_same_events(a in 0usize..200, b in 0usize..200) {
+        let server = compress_server_bytes();
+        let whole = compress_session(&server, &[]);
+        prop_assert_eq!(compress_session(&server, &[a, b]), whole);
+    }
+}
+
 #[test]
 fn authenticate_plain_with_sasl_ir_and_without() {
     let plain = || {
