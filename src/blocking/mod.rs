@@ -14,7 +14,7 @@
 //!   UIDL-based "new since last time").
 //! - [`imap`]: [`ImapSession`], an IMAP client session (login, folders,
 //!   select, search, fetch streamed to a writer, store, move, append,
-//!   expunge, IDLE as a blocking iterator).
+//!   expunge, IDLE as a blocking iterator, COMPRESS=DEFLATE on request).
 //! - `mx` (feature `mx`): where mail for a domain goes (MX, else the
 //!   implicit MX; RFC 5321 §5.1), for `SmtpTransport::connect_domain`.
 //!
@@ -38,6 +38,7 @@
 //! The sans-IO crates stay free of any I/O: only this module (behind the
 //! non-default `blocking` feature) links rustls and touches sockets.
 
+mod deflate;
 pub mod imap;
 #[cfg(feature = "mx")]
 pub mod mx;

@@ -1,8 +1,10 @@
 //! The blocking IMAP driver against a tiny scripted IMAP server on a
 //! loopback thread, with real rustls on both sides: STARTTLS and implicit
 //! TLS verified against a test CA, a certificate from another CA refused,
-//! STARTTLS required but not offered refused, and a server that stops
-//! answering timed out. (Dovecot is the peer of tests/interop_imap_ua.rs.)
+//! STARTTLS required but not offered refused, a server that stops
+//! answering timed out, and COMPRESS=DEFLATE (RFC 4978) accepted, under TLS
+//! or not, and refused. (Dovecot is the peer of tests/interop_imap_ua.rs
+//! and tests/imap_compress_dovecot.rs.)
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -83,6 +85,21 @@ fn serve<S: Read + Write>(
                     .write_all(format!("{tag} OK begin TLS\r\n").as_bytes())
                     .unwrap();
                 return r.into_inner();
+            }
+            // Answered by the caller (`serve_compress`).
+            "COMPRESS" => return r.into_inner(),
+            "LIST" => format!(
+                "* LIST () \"/\" INBOX\r\n* LIST (\\HasNoChildren) \"/\" Archive\r\n{tag} OK done\r\n"
+            ),
+            "UID FETCH" => {
+                let body = fetched_body();
+                let mut reply =
+                    format!("* 1 FETCH (UID 7 BODY[] {{{}}}\r\n", body.len()).into_bytes();
+                reply.extend_from_slice(&body);
+                reply.extend_from_slice(format!(")\r\n{tag} OK done\r\n").as_bytes());
+                r.get_mut().write_all(&reply).unwrap();
+                r.get_mut().flush().unwrap();
+                continue;
             }
             "AUTHENTICATE" | "LOGIN" => format!("{tag} OK [CAPABILITY {caps}] welcome\r\n"),
             "SELECT" | "EXAMINE" => format!(
@@ -304,4 +321,303 @@ fn move_without_move_is_copy_store_and_uid_expunge() {
         ],
         "{log:?}"
     );
+}
+
+// ----- COMPRESS=DEFLATE (RFC 4978) ------------------------------------------
+
+/// The message the scripted server's UID FETCH returns: 200 KB of text
+/// that compresses well.
+fn fetched_body() -> Vec<u8> {
+    (0..5000)
+        .flat_map(|i| format!("Line {i:05}: the quick brown fox jumps.\r\n").into_bytes())
+        .collect()
+}
+
+/// The server's side of COMPRESS=DEFLATE over any stream (TLS or not):
+/// raw DEFLATE both ways (RFC 4978 §4), a sync flush at each `flush`, which
+/// `serve` calls after each reply. Written with flate2's own streaming
+/// types, independently of the client's `deflate` module.
+struct Deflated<S> {
+    inner: S,
+    decompress: flate2::Decompress,
+    encoder: flate2::write::DeflateEncoder<Vec<u8>>,
+    input: Vec<u8>,
+    pos: usize,
+    /// The last read filled the buffer: output may be pending.
+    out_full: bool,
+    /// Octets written to `inner` (compressed).
+    wire_out: usize,
+    /// Octets handed to the encoder (before compression).
+    plain_out: usize,
+}
+
+impl<S: Read + Write> Deflated<S> {
+    fn new(inner: S) -> Self {
+        Deflated {
+            inner,
+            decompress: flate2::Decompress::new(false),
+            encoder: flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default()),
+            input: Vec::new(),
+            pos: 0,
+            out_full: false,
+            wire_out: 0,
+            plain_out: 0,
+        }
+    }
+
+    /// Compresses and flushes `data` without sending it.
+    fn deflate(&mut self, data: &[u8]) -> Vec<u8> {
+        self.encoder.write_all(data).unwrap();
+        self.encoder.flush().unwrap();
+        self.plain_out += data.len();
+        std::mem::take(self.encoder.get_mut())
+    }
+}
+
+impl<S: Read + Write> Read for Deflated<S> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.pos < self.input.len() || self.out_full {
+                let (i, o) = (self.decompress.total_in(), self.decompress.total_out());
+                self.decompress
+                    .decompress(&self.input[self.pos..], buf, flate2::FlushDecompress::None)
+                    .map_err(std::io::Error::other)?;
+                self.pos += (self.decompress.total_in() - i) as usize;
+                let made = (self.decompress.total_out() - o) as usize;
+                self.out_full = made == buf.len() && made > 0;
+                if made > 0 {
+                    return Ok(made);
+                }
+                if self.pos < self.input.len() {
+                    return Err(std::io::Error::other("DEFLATE: no progress"));
+                }
+                continue;
+            }
+            self.input.resize(4096, 0);
+            let n = self.inner.read(&mut self.input)?;
+            self.input.truncate(n);
+            self.pos = 0;
+            if n == 0 {
+                return Ok(0);
+            }
+        }
+    }
+}
+
+impl<S: Read + Write> Write for Deflated<S> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.plain_out += data.len();
+        self.encoder.write(data)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.encoder.flush()?;
+        let wire = std::mem::take(self.encoder.get_mut());
+        self.wire_out += wire.len();
+        self.inner.write_all(&wire)?;
+        self.inner.flush()
+    }
+}
+
+/// How the scripted server answers COMPRESS.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum CompressAnswer {
+    /// OK, with a compressed ALERT in the same write as the OK.
+    Ok,
+    /// `NO [COMPRESSIONACTIVE]`: the session goes on uncompressed.
+    No,
+}
+
+/// What the compressing server saw: the commands, and the octets it sent
+/// compressed and before compression.
+struct CompressLog {
+    commands: Vec<String>,
+    wire_out: usize,
+    plain_out: usize,
+}
+
+/// Serves `io` up to COMPRESS, answers it, and serves the rest.
+fn serve_compress<S: Read + Write>(
+    io: S,
+    greeting: Option<&str>,
+    caps: &str,
+    answer: CompressAnswer,
+) -> CompressLog {
+    let mut commands = Vec::new();
+    let mut io = serve(io, greeting, caps, &mut commands);
+    let Some(tag) = commands
+        .last()
+        .filter(|l| l.to_ascii_uppercase().ends_with(" COMPRESS DEFLATE"))
+        .and_then(|l| l.split(' ').next())
+        .map(str::to_owned)
+    else {
+        // The client never sent COMPRESS: it logged out or closed.
+        return CompressLog {
+            commands,
+            wire_out: 0,
+            plain_out: 0,
+        };
+    };
+    match answer {
+        CompressAnswer::No => {
+            let no = format!("{tag} NO [COMPRESSIONACTIVE] DEFLATE active via TLS\r\n");
+            io.write_all(no.as_bytes()).unwrap();
+            serve(io, None, caps, &mut commands);
+            CompressLog {
+                commands,
+                wire_out: 0,
+                plain_out: 0,
+            }
+        }
+        CompressAnswer::Ok => {
+            // The OK in plaintext and, in the same write, the first
+            // compressed response (RFC 4978 §3: compression starts right
+            // after the OK's CRLF).
+            let mut z = Deflated::new(io);
+            let mut first = format!("{tag} OK DEFLATE active\r\n").into_bytes();
+            first.extend(z.deflate(b"* OK [ALERT] compressed from here\r\n"));
+            z.inner.write_all(&first).unwrap();
+            z.inner.flush().unwrap();
+            let mut z = serve(z, None, caps, &mut commands);
+            z.flush().unwrap();
+            CompressLog {
+                commands,
+                wire_out: z.wire_out,
+                plain_out: z.plain_out,
+            }
+        }
+    }
+}
+
+/// One connection, plaintext or implicit TLS, that offers COMPRESS=DEFLATE.
+fn spawn_compress(
+    p: &Pki,
+    mode: Security,
+    answer: CompressAnswer,
+) -> (u16, JoinHandle<CompressLog>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = server_config(p);
+    let h = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let caps = "IMAP4rev1 AUTH=PLAIN SASL-IR COMPRESS=DEFLATE";
+        let greeting = format!("* OK [CAPABILITY {caps}] hello\r\n");
+        match mode {
+            Security::Implicit => {
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut s = rustls::StreamOwned::new(conn, tcp);
+                s.conn.complete_io(&mut s.sock).unwrap();
+                serve_compress(s, Some(&greeting), caps, answer)
+            }
+            _ => serve_compress(tcp, Some(&greeting), caps, answer),
+        }
+    });
+    (port, h)
+}
+
+/// Logs in with compression asked for, then SELECT, LIST, a 200 KB FETCH
+/// and LOGOUT; returns whether compression was on, and the updates.
+fn compressed_session(port: u16, mode: Security, ca: &CertificateDer<'static>) -> (bool, String) {
+    let mut o = options(mode, ca).compress(true);
+    // A DEFLATE layer out of step shows up as a stall: fail soon.
+    o.machine.command_timeout = Duration::from_secs(10);
+    let mut s = ImapSession::connect(&format!("localhost:{port}"), o).unwrap();
+    assert!(!s.is_compressed(), "not before authentication");
+    s.login("fred", "secret").unwrap();
+    let on = s.is_compressed();
+    let m = s.select("INBOX").unwrap();
+    assert_eq!((m.exists, m.uid_validity.map(|v| v.get())), (2, Some(42)));
+    let names: Vec<String> = s
+        .list_folders(false)
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, ["INBOX", "Archive"]);
+    let mut got = Vec::new();
+    let n = s.fetch_message_to(7, &mut got).unwrap();
+    assert_eq!(n as usize, got.len());
+    assert!(got == fetched_body(), "the fetched body differs");
+    let updates = format!("{:?}", s.take_updates());
+    s.logout().unwrap();
+    (on, updates)
+}
+
+#[test]
+fn rfc4978_compress_deflate_after_login() {
+    let p = pki();
+    for mode in [Security::Plain, Security::Implicit] {
+        let (port, h) = spawn_compress(&p, mode, CompressAnswer::Ok);
+        let (on, updates) = compressed_session(port, mode, &p.ca);
+        assert!(on, "{mode:?}");
+        // The response compressed in the same write as the OK arrived.
+        assert!(updates.contains("compressed from here"), "{updates}");
+        let log = h.join().unwrap();
+        // The server read the commands after COMPRESS through its inflater.
+        let cmds: Vec<&str> = log
+            .commands
+            .iter()
+            .map(|l| l.split_once(' ').map_or(l.as_str(), |(_, c)| c))
+            .collect();
+        let at = cmds.iter().position(|c| *c == "COMPRESS DEFLATE").unwrap();
+        assert!(cmds[at + 1].starts_with("SELECT"), "{cmds:?}");
+        assert!(cmds.last().unwrap().starts_with("LOGOUT"), "{cmds:?}");
+        // The text went over the wire compressed.
+        assert!(log.plain_out > fetched_body().len());
+        assert!(
+            log.wire_out * 10 < log.plain_out,
+            "{} {}",
+            log.wire_out,
+            log.plain_out
+        );
+    }
+}
+
+#[test]
+fn rfc4978_compressionactive_leaves_the_session_uncompressed() {
+    let p = pki();
+    let (port, h) = spawn_compress(&p, Security::Plain, CompressAnswer::No);
+    let (on, _) = compressed_session(port, Security::Plain, &p.ca);
+    assert!(!on);
+    let log = h.join().unwrap();
+    assert!(log.commands.iter().any(|c| c.ends_with("COMPRESS DEFLATE")));
+    assert!(log.commands.last().unwrap().ends_with("LOGOUT"));
+}
+
+#[test]
+fn compression_is_not_asked_for_by_default() {
+    let p = pki();
+    let (port, h) = spawn_compress(&p, Security::Plain, CompressAnswer::Ok);
+    let mut s = connect(port, Security::Plain, &p.ca).unwrap();
+    s.login("fred", "secret").unwrap();
+    assert!(!s.is_compressed());
+    s.logout().unwrap();
+    let log = h.join().unwrap();
+    assert!(!log.commands.iter().any(|c| c.contains("COMPRESS")));
+}
+
+/// The tokio session shares the session logic, the DEFLATE layer included.
+#[cfg(feature = "tokio")]
+#[test]
+fn rfc4978_compress_deflate_on_tokio() {
+    let p = pki();
+    let (port, h) = spawn_compress(&p, Security::Implicit, CompressAnswer::Ok);
+    let mut o = options(Security::Implicit, &p.ca).compress(true);
+    o.machine.command_timeout = Duration::from_secs(10);
+    let rt = ::tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let addr = format!("localhost:{port}");
+        let mut s = crate::tokio::ImapSession::connect(&addr, o).await.unwrap();
+        s.login("fred", "secret").await.unwrap();
+        assert!(s.is_compressed() && s.is_tls());
+        assert_eq!(s.select("INBOX").await.unwrap().exists, 2);
+        let mut got = Vec::new();
+        s.fetch_message_to(7, &mut got).await.unwrap();
+        assert!(got == fetched_body(), "the fetched body differs");
+        s.logout().await.unwrap();
+    });
+    let log = h.join().unwrap();
+    assert!(log.wire_out * 10 < log.plain_out);
 }
