@@ -1,7 +1,9 @@
 //! The IMAP client machine driven by structured input: selector bytes
-//! choose application commands, AUTHENTICATE, TLS established, timeouts and
-//! IDLE's DONE; the rest is server bytes in pieces. Never panics; nothing
-//! happens after Closed; memory stays bounded by the options.
+//! choose application commands, AUTHENTICATE, TLS established or
+//! compression started, timeouts and IDLE's DONE; the rest is server bytes
+//! in pieces. Never panics; nothing happens after Closed; memory stays
+//! bounded by the options; nothing is sent between the OK to COMPRESS and
+//! the switch (RFC 4978 §3).
 #![no_main]
 
 use std::time::{Duration, Instant};
@@ -24,7 +26,7 @@ fn command(k: u8) -> CommandBody<'static> {
             partial: None,
         },
     ]);
-    match k % 20 {
+    match k % 21 {
         0 => CommandBody::Capability,
         1 => CommandBody::Noop,
         2 => CommandBody::Login {
@@ -92,6 +94,9 @@ fn command(k: u8) -> CommandBody<'static> {
         },
         17 => CommandBody::Namespace,
         18 => CommandBody::UidExpunge(SequenceSet::all()),
+        19 => CommandBody::Compress {
+            algorithm: mailwire_imap::Atom::try_from("DEFLATE").expect("atom"),
+        },
         _ => CommandBody::Logout,
     }
 }
@@ -115,7 +120,7 @@ fuzz_target!(|data: &[u8]| {
     match flags & 3 {
         1 => c.handle_input(
             now,
-            b"* OK [CAPABILITY IMAP4rev2 LITERAL+ SASL-IR IDLE STARTTLS AUTH=PLAIN] hi\r\n",
+            b"* OK [CAPABILITY IMAP4rev2 LITERAL+ SASL-IR IDLE STARTTLS AUTH=PLAIN COMPRESS=DEFLATE] hi\r\n",
         ),
         2 => c.handle_input(
             now,
@@ -126,6 +131,8 @@ fuzz_target!(|data: &[u8]| {
     let mut out = Vec::new();
     let mut closed = false;
     let mut events = 0usize;
+    // The OK to COMPRESS arrived and the switch was not made yet.
+    let mut compress_pending = false;
     while let Some((&op, rest)) = data.split_first() {
         data = rest;
         let arg = data.first().copied().unwrap_or(0);
@@ -156,7 +163,18 @@ fuzz_target!(|data: &[u8]| {
                 }
                 data = data.get(1..).unwrap_or(&[]);
             }
-            2 => c.handle_tls_established(now),
+            2 => {
+                c.handle_tls_established(now);
+                if compress_pending {
+                    // The stand-in for DEFLATE is the identity: the leftover
+                    // is fed back as it was taken.
+                    compress_pending = false;
+                    let left = c.take_compressed_input();
+                    c.handle_compression_started(now);
+                    assert!(c.is_compressed());
+                    c.handle_input(now, &left);
+                }
+            }
             3 => {
                 now += Duration::from_secs(u64::from(arg) * 60);
                 c.handle_timeout(now);
@@ -174,12 +192,18 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         while c.poll_transmit(now, &mut out).is_some() {}
+        assert!(
+            !compress_pending || out.is_empty(),
+            "sent before the switch to COMPRESS"
+        );
         out.clear();
         while let Some(e) = c.poll_event() {
             assert!(!closed, "event after Closed");
             events += 1;
-            if let Event::Closed { .. } = e {
-                closed = true;
+            match e {
+                Event::Closed { .. } => closed = true,
+                Event::Compress { .. } => compress_pending = true,
+                _ => {}
             }
         }
         if let Some(t) = c.poll_timeout() {
