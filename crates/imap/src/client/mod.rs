@@ -1,6 +1,6 @@
 //! The IMAP client state machine (RFC 9051 IMAP4rev2 and RFC 3501
 //! IMAP4rev1, with IDLE, LITERAL+/LITERAL-, SASL-IR, ENABLE, CONDSTORE,
-//! QRESYNC, MOVE and UIDPLUS).
+//! QRESYNC, MOVE, UIDPLUS and COMPRESS=DEFLATE).
 //!
 //! ```text
 //! S: * OK [CAPABILITY IMAP4rev2 STARTTLS LOGINDISABLED] hi   Event::Greeting, Event::Capabilities
