@@ -1,7 +1,8 @@
 //! The DEFLATE layer of IMAP COMPRESS=DEFLATE (RFC 4978): raw RFC 1951
-//! streams (no zlib header or trailer, RFC 4978 §4), one per direction,
+//! streams (no zlib header or trailer), one per direction,
 //! each write ended with a sync flush so that the server can decode each
-//! command at once (RFC 4978 §4: "the sender MUST flush its compressor").
+//! command at once (RFC 4978 has each side flush after each command or
+//! response).
 //!
 //! It sits between the client machine and the connection (which does TLS
 //! and the socket): the machine's output is deflated before it is written,
@@ -51,7 +52,7 @@ impl Deflate {
     pub(crate) fn new(leftover: Vec<u8>) -> Deflate {
         Deflate {
             // Level 6, zlib's default: most of the gain of 9 at a third of
-            // the time. `false`: raw DEFLATE, no zlib wrapper (RFC 4978 §4).
+            // the time. `false`: raw DEFLATE, no zlib wrapper (RFC 4978).
             compress: Compress::new(Compression::default(), false),
             decompress: Decompress::new(false),
             input: leftover,

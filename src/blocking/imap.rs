@@ -67,9 +67,9 @@ pub struct ImapOptions {
     /// server announces it; a NO (`COMPRESSIONACTIVE`: a lower layer
     /// compresses already) or BAD leaves the session uncompressed. Default
     /// false: it saves bandwidth on text (headers, FETCH lists) at a cost
-    /// in CPU and memory per session (two DEFLATE streams), and RFC 4978 §7
-    /// warns that compression under encryption may leak what is sent next
-    /// to attacker-chosen data.
+    /// in CPU and memory per session (two DEFLATE streams), and compressing
+    /// secrets next to data an attacker chooses, under TLS, is the CRIME
+    /// class of leak.
     pub compress: bool,
 }
 
@@ -1259,7 +1259,7 @@ impl<C: Conn> Core<C> {
     }
 
     /// Writes what the machine has to send (deflated and sync-flushed when
-    /// COMPRESS is active, RFC 4978 §4).
+    /// COMPRESS is active, RFC 4978).
     async fn flush(&mut self) -> Result<(), ImapError> {
         let Some(z) = self.deflate.as_mut() else {
             return Ok(super::flush(&mut self.client, &mut self.conn, &mut self.out).await?);

@@ -334,7 +334,7 @@ fn fetched_body() -> Vec<u8> {
 }
 
 /// The server's side of COMPRESS=DEFLATE over any stream (TLS or not):
-/// raw DEFLATE both ways (RFC 4978 §4), a sync flush at each `flush`, which
+/// raw DEFLATE both ways (RFC 4978), a sync flush at each `flush`, which
 /// `serve` calls after each reply. Written with flate2's own streaming
 /// types, independently of the client's `deflate` module.
 struct Deflated<S> {

@@ -297,7 +297,7 @@ pub enum Event {
     /// nothing more until the switch. The driver MUST take the bytes that
     /// followed the OK with
     /// [`Client::take_compressed_input`](super::Client::take_compressed_input),
-    /// put raw DEFLATE (RFC 1951, sync flush after each write; RFC 4978 §4)
+    /// put raw DEFLATE (RFC 1951, a sync flush after each write, as RFC 4978 asks)
     /// between the machine and the socket or TLS layer, then call
     /// [`Client::handle_compression_started`](super::Client::handle_compression_started)
     /// and feed the inflated leftover through

@@ -35,8 +35,8 @@
 //! # Pipelining (RFC 9051 §5.5)
 //!
 //! Commands are sent without waiting where the RFC allows it:
-//! - STARTTLS, AUTHENTICATE, LOGIN, SELECT, EXAMINE, ENABLE, IDLE, CLOSE,
-//!   UNSELECT and LOGOUT change the session's state: each waits until every
+//! - STARTTLS, COMPRESS, AUTHENTICATE, LOGIN, SELECT, EXAMINE, ENABLE, IDLE,
+//!   CLOSE, UNSELECT and LOGOUT change the session's state: each waits until every
 //!   earlier command completed, and later commands wait for it.
 //! - A command with message sequence numbers (FETCH, STORE, SEARCH, COPY,
 //!   MOVE, SORT, THREAD; UID SEARCH/SORT/THREAD too, as their keys may hold
@@ -61,8 +61,8 @@
 //!
 //! `COMPRESS DEFLATE` is queued like any command and is a barrier: it waits
 //! until every earlier command completed, and nothing is sent after it
-//! until its answer (RFC 4978 §3: "the client MUST NOT send any further
-//! commands until it has seen the result of COMPRESS"). On NO or BAD
+//! until its answer (RFC 4978 §3: the client sends no further command
+//! until it has seen the result of COMPRESS). On NO or BAD
 //! (`NO [COMPRESSIONACTIVE]` when a lower layer compresses already) it
 //! completes as an [`Event::Completed`] and nothing changes. On the tagged
 //! OK the machine yields [`Event::Compress`], stops sending (commands
@@ -71,7 +71,7 @@
 //! same read, or are fed before the switch, are never parsed but kept for
 //! [`Client::take_compressed_input`]. The driver then puts DEFLATE (RFC
 //! 1951, raw, with a sync flush after each write) between the machine and
-//! the socket (below TLS: app, DEFLATE, TLS, socket), calls
+//! TLS or the socket (app, DEFLATE, TLS, socket), calls
 //! [`Client::handle_compression_started`], and feeds the inflated leftover
 //! back through [`Client::handle_input`]. The machine itself never sees a
 //! compressed byte.
