@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example imap -- --server HOST:PORT --user U --password P
-//!     [--starttls | --tls] [--ca-file PEM | --insecure] [--folder F] COMMAND
+//!     [--starttls | --tls] [--ca-file PEM | --insecure] [--compress] [--folder F] COMMAND
 //!
 //! offline
 //!   download --out DIR [--delete]    new messages of the folder into the Maildir DIR;
@@ -32,6 +32,8 @@
 //! Without `--starttls` or `--tls` the session is plaintext (loopback and
 //! tests); with them certificates are verified against the webpki roots, or
 //! the CAs of `--ca-file`. `--insecure` accepts any certificate (tests).
+//! `--compress` compresses the session after log-in (COMPRESS=DEFLATE, RFC
+//! 4978) when the server offers it: a mobile link's friend.
 //! UIDS is a UID set: `7`, `1,3`, `2:5`. `--folder` (default INBOX) is the
 //! folder the online commands work in.
 //!
@@ -116,6 +118,10 @@ struct Args {
     /// Accept any certificate (tests only).
     #[arg(long)]
     insecure: bool,
+    /// Compress the session (COMPRESS=DEFLATE, RFC 4978) when the server
+    /// offers it.
+    #[arg(long)]
+    compress: bool,
     /// The folder the online commands work in (default INBOX).
     #[arg(long)]
     folder: Option<String>,
@@ -202,6 +208,7 @@ fn connect(a: &Args) -> Result<ImapSession, Failure> {
     } else if a.insecure {
         options.transport.verification = Verification::InsecureAcceptAny;
     }
+    options = options.compress(a.compress);
     let mut s = ImapSession::connect(&a.server, options)
         .map_err(|e| usage(format!("{}: {e}", a.server)))?;
     s.login(&a.user, &a.password)?;

@@ -438,7 +438,10 @@ M.logout()
     assert!(flags[&4].contains("\\Seen"), "{out}");
 }
 
-/// Runs the `imap` user agent against the mailserver; panics on failure.
+/// Runs the `imap` user agent against the mailserver, compressed (RFC
+/// 4978: our client's DEFLATE layer against the server's, through every
+/// command the agent sends, IDLE included; `interop_imap_ua.rs` runs it
+/// uncompressed against Dovecot); panics on failure.
 fn ua(imap: SocketAddr, args: &[&str]) -> String {
     stdout_of(
         Command::new(common::example("imap"))
@@ -449,6 +452,7 @@ fn ua(imap: SocketAddr, args: &[&str]) -> String {
                 "demo",
                 "--password",
                 "demo",
+                "--compress",
             ])
             .args(args),
     )
@@ -513,7 +517,7 @@ fn imap_user_agent_against_mailserver() {
         std::thread::spawn(move || {
             Command::new(common::example("imap"))
                 .args(["--server", &imap, "--user", "demo", "--password", "demo"])
-                .args(["watch", "--timeout", "20", "--count", "1"])
+                .args(["--compress", "watch", "--timeout", "20", "--count", "1"])
                 .output()
                 .expect("imap watch runs")
         })
@@ -524,6 +528,9 @@ fn imap_user_agent_against_mailserver() {
     let w = watcher.join().unwrap();
     let wout = String::from_utf8_lossy(&w.stdout);
     assert!(w.status.success() && wout.contains("curl 7"), "{wout}");
+    let log = srv.log();
+    let sessions = log.matches("COMPRESS=DEFLATE on").count();
+    assert!(sessions >= 10, "{sessions} compressed sessions:\n{log}");
     srv.terminate(std::time::Duration::from_secs(10));
 }
 

@@ -31,9 +31,6 @@ mod config;
 #[path = "../examples/mailserver/config_file.rs"]
 mod config_file;
 #[allow(dead_code, unreachable_pub)]
-#[path = "../examples/mailserver/deflate.rs"]
-mod deflate;
-#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/delivery.rs"]
 mod delivery;
 #[allow(dead_code, unreachable_pub)]

@@ -104,8 +104,9 @@ pub(crate) enum ReadResult {
 pub(crate) struct Conn {
     sock: TcpStream,
     tls: Option<Box<rustls::Connection>>,
-    /// COMPRESS=DEFLATE, between the machine and TLS.
-    deflate: Option<Box<crate::deflate::Deflate>>,
+    /// COMPRESS=DEFLATE, between the machine and TLS (the facade's layer,
+    /// which the IMAP client drivers use too), and its output buffer.
+    deflate: Option<Box<(mailwire::blocking::Deflate, Vec<u8>)>>,
     read_timeout: Option<Duration>,
     /// Timeout for writes and for a TLS handshake.
     io_timeout: Duration,
@@ -310,7 +311,8 @@ impl Conn {
     /// from now on (RFC 4978 §3: after the OK to COMPRESS, which must have
     /// been written).
     pub(crate) fn start_deflate(&mut self) {
-        self.deflate = Some(Box::new(crate::deflate::Deflate::new()));
+        let z = mailwire::blocking::Deflate::new(Vec::new());
+        self.deflate = Some(Box::new((z, Vec::new())));
     }
 
     /// Whether all the input not yet read is in the socket: none waits
@@ -320,7 +322,7 @@ impl Conn {
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))] // the pool's (Linux)
     pub(crate) fn may_yield(&self) -> bool {
         self.tls.as_ref().is_none_or(|t| t.wants_read())
-            && self.deflate.as_ref().is_none_or(|z| !z.pending())
+            && self.deflate.as_ref().is_none_or(|z| !z.0.has_pending())
     }
 
     /// Reads what is there, waiting until `deadline` (and at most `tick`):
@@ -335,15 +337,18 @@ impl Conn {
             return self.read_raw(buf, deadline, tick);
         };
         let res = loop {
-            match z.inflate(buf) {
-                Ok(0) if z.ended() => break Ok(ReadResult::Eof),
+            match z.0.inflate(buf) {
                 Ok(0) => {}
                 Ok(n) => break Ok(ReadResult::Data(n)),
                 Err(e) => break Err(e),
             }
-            match self.read_raw(buf, deadline, tick) {
-                Ok(ReadResult::Data(n)) => z.feed(&buf[..n]),
-                other => break other,
+            // Nothing pending: read compressed octets into the layer.
+            match self.read_raw(z.0.input_space(), deadline, tick) {
+                Ok(ReadResult::Data(n)) => z.0.filled(n),
+                other => {
+                    z.0.filled(0);
+                    break other;
+                }
             }
         };
         self.deflate = Some(z);
@@ -420,7 +425,16 @@ impl Conn {
         let Some(mut z) = self.deflate.take() else {
             return self.write_raw(data);
         };
-        let res = z.deflate(data, |piece| self.write_raw(piece));
+        let (layer, out) = &mut *z;
+        out.clear();
+        let res = match layer.compress(data, out) {
+            Ok(()) => self.write_raw(out),
+            Err(e) => Err(e),
+        };
+        // A big FETCH's buffer is not kept for the rest of the session.
+        if out.capacity() > 1 << 20 {
+            *out = Vec::new();
+        }
         self.deflate = Some(z);
         res
     }

@@ -33,7 +33,6 @@ mod auth_guard;
 mod bounce;
 mod config;
 mod config_file;
-mod deflate;
 mod delivery;
 mod dkim;
 mod dkim_verify;

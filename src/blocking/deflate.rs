@@ -4,9 +4,12 @@
 //! command at once (RFC 4978 has each side flush after each command or
 //! response).
 //!
-//! It sits between the client machine and the connection (which does TLS
-//! and the socket): the machine's output is deflated before it is written,
-//! the bytes read are inflated before the machine sees them. Inflating goes
+//! It sits between a machine and the connection (which does TLS and the
+//! socket): the machine's output is deflated before it is written, the
+//! bytes read are inflated before the machine sees them. The blocking and
+//! tokio IMAP sessions put it under the client machine; a server puts it
+//! under the server machine after `Event::Compress` (the mail server
+//! example does). Inflating goes
 //! into the caller's fixed buffer, one buffer at a time, so a server that
 //! sends a tiny stream expanding to gigabytes (a "zip bomb") costs no more
 //! memory than any read: the machine's own limits then apply to what it is
@@ -21,7 +24,21 @@ const RAW_READ: usize = 16 * 1024;
 
 /// Both DEFLATE streams of a compressed session, and the compressed bytes
 /// read and not yet inflated.
-pub(crate) struct Deflate {
+///
+/// ```
+/// use mailwire::blocking::Deflate;
+/// let (mut client, mut server) = (Deflate::new(Vec::new()), Deflate::new(Vec::new()));
+/// let mut wire = Vec::new();
+/// client.compress(b"a1 NOOP\r\n", &mut wire)?;
+/// // What a read from the socket brought goes into the input space.
+/// server.input_space()[..wire.len()].copy_from_slice(&wire);
+/// server.filled(wire.len());
+/// let mut buf = [0u8; 64];
+/// let n = server.inflate(&mut buf)?;
+/// assert_eq!(&buf[..n], b"a1 NOOP\r\n");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct Deflate {
     compress: Compress,
     decompress: Decompress,
     /// Compressed input; `input[pos..]` is not inflated yet.
@@ -48,8 +65,9 @@ fn invalid(what: &str) -> io::Error {
 impl Deflate {
     /// Both streams fresh; `leftover` is compressed data that came with the
     /// server's tagged OK to COMPRESS (the client machine's
-    /// `take_compressed_input`), inflated before anything read later.
-    pub(crate) fn new(leftover: Vec<u8>) -> Deflate {
+    /// `take_compressed_input`; empty for a server), inflated before
+    /// anything read later.
+    pub fn new(leftover: Vec<u8>) -> Deflate {
         Deflate {
             // Level 6, zlib's default: most of the gain of 9 at a third of
             // the time. `false`: raw DEFLATE, no zlib wrapper (RFC 4978).
@@ -62,7 +80,7 @@ impl Deflate {
     }
 
     /// Deflates `data` and flushes (Z_SYNC_FLUSH), appending to `out`.
-    pub(crate) fn compress(&mut self, data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+    pub fn compress(&mut self, data: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
         let mut rest = data;
         loop {
             if out.capacity() - out.len() < 64 {
@@ -84,14 +102,14 @@ impl Deflate {
 
     /// True while read bytes wait to be inflated, or output may be left
     /// from the last [`inflate`](Self::inflate): call it before reading more.
-    pub(crate) fn has_pending(&self) -> bool {
+    pub fn has_pending(&self) -> bool {
         self.pos < self.input.len() || self.out_full
     }
 
     /// Where the next raw read goes (only when
     /// [`has_pending`](Self::has_pending) is false); then call
     /// [`filled`](Self::filled).
-    pub(crate) fn input_space(&mut self) -> &mut [u8] {
+    pub fn input_space(&mut self) -> &mut [u8] {
         debug_assert!(self.pos >= self.input.len());
         self.input.clear();
         self.input.resize(RAW_READ, 0);
@@ -100,7 +118,7 @@ impl Deflate {
     }
 
     /// `n` bytes were read into [`input_space`](Self::input_space).
-    pub(crate) fn filled(&mut self, n: usize) {
+    pub fn filled(&mut self, n: usize) {
         self.input.truncate(n);
         self.pos = 0;
     }
@@ -109,7 +127,7 @@ impl Deflate {
     /// nothing is pending any more (the input was used up without output,
     /// e.g. a flush marker alone): read more. Never more than `out.len()`,
     /// whatever the input expands to.
-    pub(crate) fn inflate(&mut self, out: &mut [u8]) -> io::Result<usize> {
+    pub fn inflate(&mut self, out: &mut [u8]) -> io::Result<usize> {
         while self.has_pending() {
             let (in0, out0) = (self.decompress.total_in(), self.decompress.total_out());
             let status = self
@@ -210,6 +228,35 @@ mod tests {
         let n = c.inflate(&mut buf).unwrap();
         assert_eq!(n, 1024);
         assert!(c.has_pending());
+    }
+
+    proptest::proptest! {
+        /// Any writes, any split of the wire and any read size give the
+        /// octets written, in order.
+        #[test]
+        fn any_split_and_read_size_round_trip(
+            writes in proptest::collection::vec(proptest::collection::vec(0u8..4, 1..3000), 1..6),
+            piece in 1usize..200,
+            read in 1usize..300,
+        ) {
+            let mut s = server();
+            let mut wire = Vec::new();
+            for w in &writes {
+                s.compress(w, &mut wire).unwrap();
+            }
+            let mut c = Deflate::new(Vec::new());
+            let mut got = Vec::new();
+            let mut buf = vec![0u8; read];
+            for chunk in wire.chunks(piece) {
+                c.input_space()[..chunk.len()].copy_from_slice(chunk);
+                c.filled(chunk.len());
+                while c.has_pending() {
+                    let n = c.inflate(&mut buf).unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                }
+            }
+            proptest::prop_assert_eq!(got, writes.concat());
+        }
     }
 
     #[test]

@@ -40,6 +40,7 @@
 
 mod deflate;
 pub mod imap;
+pub use deflate::Deflate;
 #[cfg(feature = "mx")]
 pub mod mx;
 pub mod pop3;
