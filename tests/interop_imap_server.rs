@@ -2392,7 +2392,8 @@ fn rfc4978_compress_with_python_zlib() {
 /// imaplib: OLDER and YOUNGER against the internal dates APPEND set, the
 /// limit announced in the capabilities and STATUS, a larger APPEND
 /// refused before its literal is sent, the previews of a plain, a quoted
-/// and an HTML-only message in UTF-8.
+/// and an HTML-only message in UTF-8; RFC 9394 PARTIAL from the start
+/// and the end, past the end (NIL), and with ALL (BAD).
 const WITHIN_APPENDLIMIT: &str = r#"
 import imaplib, sys, time
 M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]), timeout=20)
@@ -2435,12 +2436,29 @@ assert previews[2][1].decode() == "Grüße, bis bald", previews
 assert previews[3] == b'4 (PREVIEW "Caf\xc3\xa9 & more")' or previews[3][1] == "Café & more".encode(), previews
 typ, data = M.fetch("1", "(PREVIEW (LAZY))")
 assert typ == "OK" and data[0] == b'1 (PREVIEW "x")', data
+# RFC 9394: PARTIAL pages through a result, from either end.
+def raw(tag, command):
+    M.send(tag + b" " + command + b"\r\n")
+    lines = []
+    while True:
+        line = M.readline()
+        lines.append(line)
+        if line.startswith(tag + b" "):
+            return lines
+out = raw(b"p1", b"UID SEARCH RETURN (PARTIAL 2:3 COUNT) ALL")
+assert out[0].startswith(b'* ESEARCH (TAG "p1") UID PARTIAL (2:3 2:3) COUNT 4'), out
+out = raw(b"p2", b"SEARCH RETURN (PARTIAL -1:-1) ALL")
+assert out[0] == b'* ESEARCH (TAG "p2") PARTIAL (-1:-1 4)\r\n', out
+out = raw(b"p3", b"SEARCH RETURN (PARTIAL 10:20) ALL")
+assert out[0] == b'* ESEARCH (TAG "p3") PARTIAL (10:20 NIL)\r\n', out
+out = raw(b"p4", b"SEARCH RETURN (PARTIAL 1:2 ALL) ALL")
+assert out[-1].startswith(b"p4 BAD"), out
 M.logout()
 print("ok")
 "#;
 
 #[test]
 #[ignore = "interop: needs python3"]
-fn rfc5032_within_rfc7889_appendlimit_rfc8970_preview_with_imaplib() {
+fn within_appendlimit_preview_partial_with_imaplib() {
     python_ok("imap-within", WITHIN_APPENDLIMIT);
 }

@@ -80,7 +80,7 @@ use mailwire::imap::kit::metadata::{self, Depth};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 19] = [
+const CAPABILITIES: [&str; 20] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -100,6 +100,7 @@ const CAPABILITIES: [&str; 19] = [
     "METADATA",
     "WITHIN",
     "PREVIEW",
+    "PARTIAL",
 ];
 
 /// Capabilities offered with `--quota` (RFC 9208 §3.1, §5.1): the one
@@ -2057,6 +2058,13 @@ impl Session<'_> {
         charset: Option<IString<'_>>,
         criteria: &[mailwire::imap::SearchKey<'_>],
     ) -> Completion<'static> {
+        if let Some(o) = &return_opts
+            && o.contains(&SearchReturn::All)
+            && o.iter().any(|r| matches!(r, SearchReturn::Partial(_)))
+        {
+            // RFC 9394 §3.1: one or the other.
+            return Completion::bad("PARTIAL and ALL together");
+        }
         let (seqs, modseq) = match self.matching(criteria, charset) {
             Ok((_, r)) => (r.numbers, r.modseq),
             Err(c) => return c,

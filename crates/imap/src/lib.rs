@@ -90,7 +90,8 @@ pub use types::body::{
 };
 pub use types::command::{
     AppendMessage, Command, CommandBody, FetchModifier, ListReturn, ListSelect, MetadataOptions,
-    SearchReturn, SelectParam, SortCriterion, SortKey, StatusAttr, StoreKind, ThreadAlgorithm,
+    PartialRange, SearchReturn, SelectParam, SortCriterion, SortKey, StatusAttr, StoreKind,
+    ThreadAlgorithm,
 };
 pub use types::core::{
     Atom, Binary, Date, DateTime, IString, LiteralMode, NString, Tag, Text, ValidationError,

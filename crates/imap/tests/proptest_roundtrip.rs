@@ -493,6 +493,8 @@ fn data() -> impl Strategy<Value = Data<'static>> {
                     any::<u32>().prop_map(ESearchItem::Count),
                     seq_set().prop_map(ESearchItem::All),
                     modseq().prop_map(ESearchItem::ModSeq),
+                    (partial_range(), option::of(seq_set()))
+                        .prop_map(|(range, set)| ESearchItem::Partial { range, set }),
                     (atom(), value()).prop_map(|(a, v)| ESearchItem::Other(a, v)),
                 ],
                 0..3
@@ -537,6 +539,15 @@ fn response() -> impl Strategy<Value = Response<'static>> {
                 text
             })),
     ]
+}
+
+/// A `partial-range` (RFC 9394), from the start or from the end.
+fn partial_range() -> impl Strategy<Value = PartialRange> {
+    (any::<bool>(), nz(), nz()).prop_map(|(from_end, first, last)| PartialRange {
+        from_end,
+        first,
+        last,
+    })
 }
 
 fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
@@ -663,7 +674,8 @@ fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
                 prop_oneof![
                     Just(SearchReturn::Min),
                     Just(SearchReturn::All),
-                    Just(SearchReturn::Save)
+                    Just(SearchReturn::Save),
+                    partial_range().prop_map(SearchReturn::Partial)
                 ],
                 0..3
             )),

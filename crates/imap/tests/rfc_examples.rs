@@ -1037,3 +1037,61 @@ fn rfc8970_4_preview() {
         }
     );
 }
+
+/// RFC 9394 §3.1: PARTIAL from the start and from the end, and an answer
+/// with matches and one without (NIL).
+#[test]
+fn rfc9394_3_1_partial() {
+    let range = |from_end, first, last| PartialRange {
+        from_end,
+        first: nz(first),
+        last: nz(last),
+    };
+    for (line, r) in [
+        (
+            "A01 UID SEARCH RETURN (PARTIAL 1:500) UNDELETED",
+            range(false, 1, 500),
+        ),
+        (
+            "A02 UID SEARCH RETURN (PARTIAL -1:-100) UNDELETED",
+            range(true, 1, 100),
+        ),
+    ] {
+        let CommandBody::Search { return_opts, .. } = cmd(line).body else {
+            panic!("not a SEARCH")
+        };
+        assert_eq!(return_opts, Some(vec![SearchReturn::Partial(r)]));
+    }
+    assert!(parse::command(b"A03 SEARCH RETURN (PARTIAL -1:100) ALL\r\n").is_err());
+    assert!(parse::command(b"A03 SEARCH RETURN (PARTIAL 0:100) ALL\r\n").is_err());
+    assert_eq!(
+        untagged(resp(
+            "* ESEARCH (TAG \"A01\") UID PARTIAL (1:500 23764:24000,24003:24006)"
+        )),
+        Data::ESearch {
+            tag: Some(s("A01")),
+            uid: true,
+            items: vec![ESearchItem::Partial {
+                range: range(false, 1, 500),
+                set: Some(SequenceSet::Set(
+                    Vec1::try_from(vec![
+                        SeqRange::Range(SeqNum::Value(nz(23764)), SeqNum::Value(nz(24000))),
+                        SeqRange::Range(SeqNum::Value(nz(24003)), SeqNum::Value(nz(24006))),
+                    ])
+                    .unwrap()
+                ))
+            }]
+        }
+    );
+    assert_eq!(
+        untagged(resp("* ESEARCH (TAG \"A04\") UID PARTIAL (-1:-100 NIL)")),
+        Data::ESearch {
+            tag: Some(s("A04")),
+            uid: true,
+            items: vec![ESearchItem::Partial {
+                range: range(true, 1, 100),
+                set: None
+            }]
+        }
+    );
+}

@@ -243,14 +243,16 @@ impl Encoder<'_> {
                 self.raw(b"SEARCH");
                 if let Some(r) = return_opts {
                     self.raw(b" RETURN ");
-                    self.list(r, |e, r| {
-                        e.raw(match r {
-                            SearchReturn::Min => b"MIN",
-                            SearchReturn::Max => b"MAX",
-                            SearchReturn::All => b"ALL",
-                            SearchReturn::Count => b"COUNT",
-                            SearchReturn::Save => b"SAVE",
-                        })
+                    self.list(r, |e, r| match r {
+                        SearchReturn::Min => e.raw(b"MIN"),
+                        SearchReturn::Max => e.raw(b"MAX"),
+                        SearchReturn::All => e.raw(b"ALL"),
+                        SearchReturn::Count => e.raw(b"COUNT"),
+                        SearchReturn::Save => e.raw(b"SAVE"),
+                        SearchReturn::Partial(range) => {
+                            e.raw(b"PARTIAL ");
+                            e.partial_range(range);
+                        }
                     });
                 }
                 if let Some(c) = charset {

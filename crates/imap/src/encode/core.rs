@@ -173,6 +173,12 @@ impl Encoder<'_> {
         }
     }
 
+    /// `partial-range` (RFC 9394 §3.1).
+    pub(crate) fn partial_range(&mut self, r: &crate::types::command::PartialRange) {
+        let minus = if r.from_end { "-" } else { "" };
+        self.raw(format!("{minus}{}:{minus}{}", r.first, r.last).as_bytes());
+    }
+
     pub(crate) fn sequence_set(&mut self, s: &SequenceSet) {
         match s {
             SequenceSet::Saved => self.out.push(b'$'),

@@ -284,6 +284,16 @@ impl Encoder<'_> {
                             self.raw(b"ALL ");
                             self.sequence_set(s);
                         }
+                        ESearchItem::Partial { range, set } => {
+                            self.raw(b"PARTIAL (");
+                            self.partial_range(range);
+                            self.sp();
+                            match set {
+                                Some(s) => self.sequence_set(s),
+                                None => self.raw(b"NIL"),
+                            }
+                            self.out.push(b')');
+                        }
                         ESearchItem::Other(a, v) => {
                             self.atom(a);
                             self.sp();

@@ -520,7 +520,8 @@ pub struct SearchResult {
 impl SearchResult {
     /// The `ESEARCH` items for `RETURN (options)` (RFC 4731 §3.1): no
     /// option (`RETURN ()`) means ALL; MIN, MAX and ALL are left out when
-    /// nothing matched; COUNT is always given. SAVE is the caller's
+    /// nothing matched; COUNT is always given; PARTIAL (RFC 9394) gives the
+    /// matches at its positions, NIL for none. SAVE is the caller's
     /// business ([`super::mailbox::Mailbox::save_result`]; with SAVE alone
     /// no ESEARCH response is sent, RFC 5182 §2.1).
     pub fn esearch_items(&self, options: &[SearchReturn]) -> Vec<ESearchItem<'static>> {
@@ -536,6 +537,13 @@ impl SearchResult {
         }
         if wants(SearchReturn::All) {
             out.extend(compact_set(&self.numbers).map(ESearchItem::All));
+        }
+        // RFC 9394 §3.1: the matches at the range's positions, NIL for none.
+        for o in options {
+            if let SearchReturn::Partial(range) = *o {
+                let set = compact_set(&self.numbers[range.indices(self.numbers.len())]);
+                out.push(ESearchItem::Partial { range, set });
+            }
         }
         if wants(SearchReturn::Count) {
             out.push(ESearchItem::Count(
@@ -812,6 +820,53 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
         assert!(q.needs_content());
         assert!(!q.matches(&ctx, &meta, &mut c));
         assert!(!c.is_loaded());
+    }
+
+    /// RFC 9394 §3.1: PARTIAL from the start and from the end, either
+    /// order of the ends, past the result, and NIL when nothing matched.
+    #[test]
+    fn rfc9394_3_1_partial() {
+        use crate::types::command::PartialRange;
+        let n = |v| std::num::NonZeroU32::new(v).unwrap();
+        let r = SearchResult {
+            numbers: vec![2, 10, 11, 12, 43, 50],
+            modseq: None,
+        };
+        let partial = |from_end, first, last| {
+            let range = PartialRange {
+                from_end,
+                first: n(first),
+                last: n(last),
+            };
+            match &r.esearch_items(&[SearchReturn::Partial(range)])[..] {
+                [ESearchItem::Partial { range: back, set }] => {
+                    assert_eq!(*back, range);
+                    set.clone()
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(partial(false, 1, 3), compact_set(&[2, 10, 11]));
+        assert_eq!(partial(false, 3, 1), compact_set(&[2, 10, 11]));
+        assert_eq!(partial(true, 1, 2), compact_set(&[43, 50]));
+        assert_eq!(partial(true, 2, 1), compact_set(&[43, 50]));
+        assert_eq!(partial(false, 5, 100), compact_set(&[43, 50]));
+        assert_eq!(partial(true, 5, 100), compact_set(&[2, 10]));
+        assert_eq!(partial(false, 7, 9), None);
+        assert_eq!(partial(true, 7, 9), None);
+        let none = SearchResult::default();
+        let range = PartialRange {
+            from_end: false,
+            first: n(1),
+            last: n(10),
+        };
+        assert_eq!(
+            none.esearch_items(&[SearchReturn::Partial(range), SearchReturn::Count]),
+            vec![
+                ESearchItem::Partial { range, set: None },
+                ESearchItem::Count(0)
+            ]
+        );
     }
 
     #[test]

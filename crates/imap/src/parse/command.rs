@@ -110,6 +110,10 @@ fn search(i: &[u8], uid: bool) -> IResult<'_, CommandBody<'_>> {
     if let Ok((j, ())) = sp(i).and_then(|(j, ())| kw("RETURN")(j)) {
         let (j, opts) = paren_list(sp(j)?.0, |k| {
             use crate::types::command::SearchReturn as R;
+            if let Ok((k, ())) = kw("PARTIAL")(k) {
+                let (k, range) = super::core::partial_range(sp(k)?.0)?;
+                return Ok((k, R::Partial(range)));
+            }
             alt((
                 nom_value(R::Min, kw("MIN")),
                 nom_value(R::Max, kw("MAX")),

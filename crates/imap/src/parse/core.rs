@@ -189,6 +189,28 @@ pub(crate) fn nz_number(i: &[u8]) -> IResult<'_, NonZeroU32> {
     }
 }
 
+/// `partial-range` (RFC 9394 §3.1): `nz-number ":" nz-number`, or both
+/// with a minus sign (counted from the end).
+pub(crate) fn partial_range(i: &[u8]) -> IResult<'_, crate::types::command::PartialRange> {
+    let from_end = i.first() == Some(&b'-');
+    let (j, first) = nz_number(&i[usize::from(from_end)..])?;
+    let (j, _) = byte(b':', "':'")(j)?;
+    let (j, _) = if from_end {
+        byte(b'-', "'-'")(j)?
+    } else {
+        (j, ())
+    };
+    let (j, last) = nz_number(j)?;
+    Ok((
+        j,
+        crate::types::command::PartialRange {
+            from_end,
+            first,
+            last,
+        },
+    ))
+}
+
 #[inline]
 fn take_while1_str<'a>(
     i: &'a [u8],

@@ -320,6 +320,18 @@ fn esearch_item(i: &[u8]) -> IResult<'_, ESearchItem<'_>> {
         "COUNT" => number(i).map(|(r, n)| (r, ESearchItem::Count(n)))?,
         "ALL" => sequence_set(i).map(|(r, s)| (r, ESearchItem::All(s)))?,
         "MODSEQ" => number64(i).map(|(r, n)| (r, ESearchItem::ModSeq(n)))?,
+        // RFC 9394 §3.1: `"(" partial-range SP (sequence-set / "NIL") ")"`.
+        "PARTIAL" => {
+            let (i, _) = byte(b'(', "'('")(i)?;
+            let (i, range) = super::core::partial_range(i)?;
+            let (i, _) = sp(i)?;
+            let (i, set) = match nil(i) {
+                Ok((j, ())) => (j, None),
+                Err(_) => sequence_set(i).map(|(r, s)| (r, Some(s)))?,
+            };
+            let (i, _) = byte(b')', "')'")(i)?;
+            (i, ESearchItem::Partial { range, set })
+        }
         _ => value(i, 0).map(|(r, v)| (r, ESearchItem::Other(name, v)))?,
     })
 }

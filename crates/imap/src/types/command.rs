@@ -98,6 +98,46 @@ pub enum SearchReturn {
     Count,
     /// `SAVE` (RFC 5182).
     Save,
+    /// `PARTIAL range` (RFC 9394 §3.1): only the matches at these
+    /// positions of the result.
+    Partial(PartialRange),
+}
+
+/// A `partial-range` (RFC 9394 §3.1): positions in a search result,
+/// counted from 1, from the start (`1:100`) or from the end (`-1:-100`,
+/// -1 being the last match). The two ends may come in either order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartialRange {
+    /// Counted from the end (the `-` form).
+    pub from_end: bool,
+    /// The first position as written.
+    pub first: std::num::NonZeroU32,
+    /// The second position as written.
+    pub last: std::num::NonZeroU32,
+}
+
+impl PartialRange {
+    /// The zero-based indices the range selects in a result of `len`
+    /// matches (empty when it lies past the result).
+    ///
+    /// ```
+    /// use mailwire_imap::PartialRange;
+    /// use std::num::NonZeroU32;
+    /// let n = |v| NonZeroU32::new(v).unwrap();
+    /// let r = PartialRange { from_end: true, first: n(1), last: n(2) };
+    /// assert_eq!(r.indices(5), 3..5);
+    /// let r = PartialRange { from_end: false, first: n(4), last: n(9) };
+    /// assert_eq!(r.indices(5), 3..5);
+    /// ```
+    pub fn indices(&self, len: usize) -> std::ops::Range<usize> {
+        let (lo, hi) = (self.first.min(self.last), self.first.max(self.last));
+        let (lo, hi) = (lo.get() as usize, hi.get() as usize);
+        if self.from_end {
+            len.saturating_sub(hi)..len.saturating_sub(lo - 1)
+        } else {
+            (lo - 1).min(len)..hi.min(len)
+        }
+    }
 }
 
 /// LIST selection options (RFC 5258 §3.1, RFC 6154).

@@ -162,6 +162,14 @@ pub enum ESearchItem<'a> {
     Count(u32),
     /// `MODSEQ n`.
     ModSeq(u64),
+    /// `PARTIAL (range set)` (RFC 9394 §3.1): the matches at the range's
+    /// positions; `None` (NIL) when there are none.
+    Partial {
+        /// The range asked for, as asked.
+        range: crate::types::command::PartialRange,
+        /// The matches.
+        set: Option<SequenceSet>,
+    },
     /// Another item and its value (`PARTIAL (...)`, `RELEVANCY (...)` ...).
     Other(Atom<'a>, Value<'a>),
 }
