@@ -1283,3 +1283,42 @@ fn pipelined_bdat_waits_for_the_recipients_beyond_the_buffer() {
     s.send(b"250 4\r\n250 4\r\n250 4\r\n250 done\r\n");
     assert!(outcome(&s.events()).all_delivered());
 }
+
+/// RFC 8689 §4.2.1: a REQUIRETLS message goes only to a server that offers
+/// REQUIRETLS under TLS, with the parameter; elsewhere it is refused
+/// before MAIL.
+#[test]
+fn rfc8689_4_2_1_requiretls_only_to_a_tls_server_that_offers_it() {
+    let now = Instant::now();
+    let run = |implicit_tls: bool, ehlo: &[u8]| {
+        let mut o = opts("c.example");
+        o.implicit_tls = implicit_tls;
+        let mut s = Scripted::new(Cli(Client::new(o, now)), now);
+        let mut e = env("a@b.c", &["d@e.f"]);
+        e.params.requiretls = true;
+        s.act(|c| {
+            c.send_mail(e, Bytes::from_static(b"hi\r\n"))
+                .map(|_| ())
+                .unwrap()
+        });
+        s.send(b"220 x\r\n");
+        s.send(ehlo);
+        (text_without(&s.take_output()), s.events())
+    };
+    let (out, _) = run(true, b"250-x\r\n250 REQUIRETLS\r\n");
+    assert!(out.contains("MAIL FROM:<a@b.c> REQUIRETLS\r\n"), "{out}");
+    for (tls, ehlo) in [
+        (true, &b"250 x\r\n"[..]),
+        (false, b"250-x\r\n250 REQUIRETLS\r\n"),
+    ] {
+        let (out, ev) = run(tls, ehlo);
+        assert!(!out.contains("MAIL"), "{out}");
+        assert!(ev.iter().any(|e| matches!(
+            e,
+            Event::MailSent {
+                result: Err(MailError::RequireTlsUnsupported),
+                ..
+            }
+        )));
+    }
+}

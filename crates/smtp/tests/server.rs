@@ -780,3 +780,31 @@ fn every_split_point_and_bytewise() {
         assert_eq!(bw.events, whole.events);
     }
 }
+
+/// RFC 8689 §4.1: REQUIRETLS offered and its MAIL parameter taken only
+/// under TLS (530 5.7.10 before), carried in the MAIL event; refused as
+/// unknown (555) when not configured.
+#[test]
+fn rfc8689_4_1_requiretls_only_under_tls() {
+    let mut o = Options::default();
+    o.requiretls = true;
+    let plain = run_pieces(o.clone(), &[b"EHLO a\r\nMAIL FROM:<a@b.c> REQUIRETLS\r\n"]);
+    assert!(!String::from_utf8_lossy(&plain.out).contains("250-REQUIRETLS"));
+    assert_eq!(reply_codes(&plain.out), [220, 250, 530]);
+    assert!(String::from_utf8_lossy(&plain.out).contains("530 5.7.10 "));
+    o.implicit_tls = true;
+    let tls = run_pieces(o.clone(), &[b"EHLO a\r\nMAIL FROM:<a@b.c> REQUIRETLS\r\n"]);
+    assert!(String::from_utf8_lossy(&tls.out).contains("250-REQUIRETLS\r\n"));
+    assert_eq!(reply_codes(&tls.out), [220, 250, 250]);
+    assert!(
+        tls.events
+            .iter()
+            .any(|e| e.starts_with("Mail(") && e.contains("requiretls: true")),
+        "{:?}",
+        tls.events
+    );
+    o.requiretls = false;
+    let off = run_pieces(o, &[b"EHLO a\r\nMAIL FROM:<a@b.c> REQUIRETLS\r\n"]);
+    assert!(!String::from_utf8_lossy(&off.out).contains("250-REQUIRETLS"));
+    assert_eq!(reply_codes(&off.out), [220, 250, 555]);
+}

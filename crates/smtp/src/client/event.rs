@@ -69,6 +69,11 @@ pub enum MailError {
     /// §5).
     #[error("MT-PRIORITY given, but the server does not offer MT-PRIORITY")]
     MtPriorityUnsupported,
+    /// REQUIRETLS given (RFC 8689 §4.2.1), but the session is not under
+    /// TLS or the server does not offer REQUIRETLS: the message must not go
+    /// to this server.
+    #[error("REQUIRETLS given, but the session is not under TLS or the server does not offer it")]
+    RequireTlsUnsupported,
     /// The message is larger than the server's SIZE (RFC 1870 §4).
     #[error("message of {size} octets exceeds the server's limit of {limit}")]
     TooLarge {

@@ -1135,6 +1135,7 @@ impl Client {
     fn prepare_front(&mut self) -> Result<(), MailError> {
         let caps = self.caps.clone().unwrap_or_default();
         let chunking = self.chunking();
+        let tls = self.tls;
         let Some(tx) = self.queue.front_mut() else {
             return Ok(());
         };
@@ -1187,6 +1188,9 @@ impl Client {
         }
         if p.mt_priority.is_some() && !caps.mt_priority {
             return Err(MailError::MtPriorityUnsupported);
+        }
+        if p.requiretls && !(caps.requiretls && tls) {
+            return Err(MailError::RequireTlsUnsupported);
         }
         Ok(())
     }

@@ -63,6 +63,12 @@ pub struct Options {
     /// The Priority Assignment Policy named after `MT-PRIORITY` in the
     /// EHLO reply (RFC 6710 §3); `None` names none. Default `None`.
     pub mt_priority_policy: Option<PriorityPolicy>,
+    /// Offer REQUIRETLS (RFC 8689 §4.1) once the session is under TLS, and
+    /// accept its MAIL parameter there (before TLS: 530 5.7.10). Default
+    /// false: the application must then relay such a message only under
+    /// the RFC's conditions (or bounce it), which [`Event::Mail`]'s
+    /// parameters tell it to.
+    pub requiretls: bool,
     /// Offer CHUNKING (RFC 3030). Default true.
     pub chunking: bool,
     /// Offer BINARYMIME (RFC 3030). Default false: needs a store that keeps
@@ -123,6 +129,7 @@ impl Default for Options {
             dsn: false,
             mt_priority: false,
             mt_priority_policy: None,
+            requiretls: false,
             chunking: true,
             binarymime: false,
             enhanced_status_codes: true,
@@ -862,6 +869,7 @@ impl Server {
                 starttls: self.opts.starttls && self.tls.is_none(),
                 dsn: self.opts.dsn,
                 mt_priority: self.opts.mt_priority,
+                requiretls: self.opts.requiretls && self.tls.is_some(),
                 mt_priority_policy: self
                     .opts
                     .mt_priority_policy
@@ -1043,7 +1051,7 @@ impl Server {
             || (params.body == Some(BodyType::BinaryMime) && !(o.binarymime && o.chunking))
             || ((params.ret.is_some() || params.envid.is_some()) && !o.dsn)
             || (params.auth.is_some() && o.auth_mechanisms.is_empty())
-            || params.requiretls
+            || (params.requiretls && !o.requiretls)
             || (params.mt_priority.is_some() && !o.mt_priority)
             || params.by.is_some();
         if unsupported {
@@ -1052,6 +1060,10 @@ impl Server {
                 (5, 5, 4),
                 "Error: MAIL parameters not recognized or not implemented",
             );
+        }
+        if params.requiretls && self.tls.is_none() {
+            // RFC 8689 §4.1: REQUIRETLS only over TLS.
+            return self.send(530, (5, 7, 10), "REQUIRETLS needs a TLS session");
         }
         if params.size.is_some_and(|s| s > self.opts.max_message_size) {
             return self.send(
