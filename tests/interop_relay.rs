@@ -3,7 +3,8 @@
 //! instance) and turned into an `MT-Priority:` header field for one that
 //! does not (Postfix's smtp-sink), RET=HDRS passed on (RFC 3461 §5.2.1),
 //! and `--tls-policy` (a destination without STARTTLS deferred under
-//! `require`).
+//! `require`), and REQUIRETLS (RFC 8689) relayed only to a next hop that
+//! offers it.
 //!
 //! Run them with `cargo test --release -p mailwire --test interop_relay
 //! -- --ignored --test-threads=1` after `bash .ci/install-peers`.
@@ -358,4 +359,102 @@ fn every_fallback_at_once_to_a_plain_next_hop() {
     assert!(!args.contains('='), "no parameter left: {args}");
     let notice = a.wait_one("alice", Duration::from_secs(20), "the relayed notice");
     assert!(notice.contains("Action: relayed"), "{notice}");
+}
+
+/// Submission with REQUIRETLS (RFC 8689): refused before STARTTLS (530
+/// 5.7.10, and not offered), then after it to two routed next hops.
+const PY_REQUIRETLS: &str = r#"
+import smtplib, ssl, sys
+port = int(sys.argv[1])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+c = smtplib.SMTP("127.0.0.1", port, timeout=20)
+c.ehlo("client.test")
+assert "requiretls" not in c.esmtp_features, c.esmtp_features
+c.login("alice", "pa")
+code, text = c.mail("alice@a.test", ["REQUIRETLS"])
+assert code == 530 and b"5.7.10" in text, (code, text)
+c.rset()
+c.starttls(context=ctx)
+c.ehlo("client.test")
+assert "requiretls" in c.esmtp_features, c.esmtp_features
+c.login("alice", "pa")
+msg = "Subject: {0}\r\n\r\nsecret body {0}\r\n"
+c.sendmail("alice@a.test", ["demo@localhost"], msg.format("to-b"), mail_options=["REQUIRETLS"])
+c.sendmail("alice@a.test", ["x@c.test"], msg.format("to-c"), mail_options=["REQUIRETLS"])
+c.quit()
+print("ok")
+"#;
+
+/// RFC 8689 §4.2.1 and §5: a REQUIRETLS message goes on over verified TLS
+/// to a next hop that offers REQUIRETLS (a second instance: it gets the
+/// parameter and logs it), never to one that only offers STARTTLS
+/// (aiosmtpd with a certificate from a trusted CA): that one's recipient
+/// is bounced with 5.7.30, the bounce without the message's body.
+#[test]
+#[ignore = "interop: needs python3 with aiosmtpd (bash .ci/install-peers); starts two mailservers"]
+fn rfc8689_requiretls_relayed_only_to_a_next_hop_that_offers_it() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("relay-requiretls");
+    std::fs::create_dir_all(dir.join("b")).unwrap();
+    std::fs::create_dir_all(dir.join("c")).unwrap();
+    // B: STARTTLS with a self-signed certificate for localhost.
+    let (b, b_pem) = common::peer::mailserver_with_cert(&dir.join("b"));
+    // C: aiosmtpd with STARTTLS (a certificate for 127.0.0.1 from a test
+    // CA), without REQUIRETLS.
+    let c_ca = common::peer::test_ca(&dir.join("c"));
+    let Some((peer, c_port)) = common::peer::aiosmtpd(
+        false,
+        Some((&dir.join("c/cert.pem"), &dir.join("c/key.pem"))),
+    ) else {
+        return;
+    };
+    let cas = dir.join("cas.pem");
+    std::fs::write(&cas, [b_pem, c_ca].concat()).unwrap();
+    let b_route = format!("localhost={}", b.smtp());
+    let c_route = format!("c.test=127.0.0.1:{c_port}");
+    let a = instance(
+        &dir,
+        "a",
+        "a.test",
+        &[
+            "--user",
+            "alice:pa",
+            "--route",
+            &b_route,
+            "--route",
+            &c_route,
+            "--tls-ca",
+            cas.to_str().unwrap(),
+        ],
+    );
+    let (ok, out) = run(Command::new("python3").args([
+        "-c",
+        PY_REQUIRETLS,
+        &a.submission().port().to_string(),
+    ]));
+    assert!(ok && out.ends_with("ok\n"), "{out}\n{}", a.log());
+    let text = b.wait_one("demo", Duration::from_secs(30), &a.log());
+    assert!(
+        text.contains("with ESMTPS") && text.contains("to-b"),
+        "{text}"
+    );
+    assert!(
+        wait_log(&b, "requiretls", Duration::from_secs(10)),
+        "{}",
+        b.log()
+    );
+    let bounce = a.wait_one("alice", Duration::from_secs(30), "the bounce");
+    for want in [
+        "Final-Recipient: rfc822; x@c.test",
+        "Status: 5.7.30",
+        "Subject: to-c",
+    ] {
+        assert!(bounce.contains(want), "{want}\n{bounce}\n{}", a.log());
+    }
+    assert!(!bounce.contains("secret body to-c"), "{bounce}");
+    assert!(!peer.text().contains("secret body"), "{}", peer.text());
 }

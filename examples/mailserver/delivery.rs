@@ -247,9 +247,13 @@ fn deliver_domain(
     let cfg = &shared.store.cfg;
     let mut tls_mode = cfg.tls_policy.for_domain(domain);
     let mut targets = targets;
+    // RFC 8689 §4.2.2: `TLS-Required: No` (without REQUIRETLS) asks that
+    // the recipient domain's TLS policy be ignored: no MTA-STS.
+    let tls_optional = !entry.requiretls && tls_required_no(msg);
     // RFC 8461: the domain's MTA-STS policy, unless a route, a domain
     // literal or an explicit --tls-policy for the domain says otherwise.
     let sts = (!cfg.tls_policy.no_mta_sts
+        && !tls_optional
         && !cfg.tls_policy.has_override(domain)
         && !resolver.bypasses_mx(domain))
     .then(|| {
@@ -264,6 +268,9 @@ fn deliver_domain(
         )
     })
     .flatten();
+    let enforced = sts
+        .as_ref()
+        .is_some_and(|p| p.mode == crate::mta_sts::Mode::Enforce);
     if let Some(p) = sts.filter(|p| p.mode != crate::mta_sts::Mode::None) {
         let (ok, bad): (Vec<_>, Vec<_>) = targets.into_iter().partition(|t| p.matches(&t.host));
         let bad_names = bad.iter().map(|t| t.host.as_str()).collect::<Vec<_>>();
@@ -298,6 +305,26 @@ fn deliver_domain(
             targets = ok.into_iter().chain(bad).collect();
         }
     }
+    if entry.requiretls {
+        // RFC 8689 §4.2.1: only to MX hosts validated by the domain's
+        // MTA-STS policy in enforce mode (DNSSEC is not checked here) or
+        // named by a route of ours, over TLS with a certificate valid for
+        // the host, which must offer REQUIRETLS (`smtp_deliver`).
+        let routed = resolver.bypasses_mx(domain) && !domain.starts_with('[');
+        if !routed && !enforced {
+            return rcpts
+                .iter()
+                .map(|r| {
+                    let why = format!(
+                        "REQUIRETLS: the MX hosts of {domain} cannot be validated (no MTA-STS \
+                         policy in enforce mode)"
+                    );
+                    (r.clone(), perm(r, "5.7.30", why, None))
+                })
+                .collect();
+        }
+        tls_mode = OutboundMode::Require;
+    }
     let mut last = String::from("no host to try");
     for t in &targets {
         for addr in &t.addrs {
@@ -311,15 +338,30 @@ fn deliver_domain(
 }
 
 fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8]) {
+    let mut request = entry.dsn.clone();
+    if entry.requiretls {
+        // RFC 8689 §5: the content of a message that asked for TLS is not
+        // sent back over a path that may lack it: the header only.
+        request.ret = Some(mailwire::smtp::Ret::Hdrs);
+    }
     bounce_to_sender(
         shared,
         &entry.id,
         &entry.sender,
         entry.created / 1000,
         failures,
-        &entry.dsn,
+        &request,
         msg,
     );
+}
+
+/// Whether the message's header has `TLS-Required: No` (RFC 8689 §5.1).
+fn tls_required_no(msg: &[u8]) -> bool {
+    let header = mailwire::message::HeaderSection::parse(msg);
+    header.fields().iter().any(|f| {
+        f.name_bytes().eq_ignore_ascii_case(b"TLS-Required")
+            && f.raw_value().trim_ascii().eq_ignore_ascii_case(b"No")
+    })
 }
 
 /// Sends the RFC 3464 report of `failures` of message `qid` (which
@@ -637,6 +679,7 @@ fn smtp_deliver(
     // RFC 6710: the priority goes on (see `Outgoing` for a next hop
     // without MT-PRIORITY).
     envelope.params.mt_priority = entry.priority;
+    envelope.params.requiretls = entry.requiretls;
     let dsn = envelope.params.envid.is_some()
         || envelope.params.ret.is_some()
         || envelope
@@ -702,6 +745,15 @@ fn smtp_deliver(
                         Some(host),
                     ),
                 ));
+            }
+            return Attempt::Done(results);
+        }
+        Some(Err(MailError::RequireTlsUnsupported)) => {
+            // RFC 8689 §4.2.1: a host that does not offer REQUIRETLS under
+            // TLS does not get the message.
+            for (r, _) in &mailboxes {
+                let why = "REQUIRETLS: the server does not offer REQUIRETLS".into();
+                results.push((r.clone(), perm(r, "5.7.30", why, Some(host))));
             }
             return Attempt::Done(results);
         }
@@ -771,6 +823,19 @@ fn smtp_deliver(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 8689 §5.1: `TLS-Required: No` in any case and spacing, in the
+    /// header only.
+    #[test]
+    fn rfc8689_5_1_tls_required_no() {
+        assert!(tls_required_no(
+            b"Subject: x\r\nTLS-Required: No\r\n\r\nbody\r\n"
+        ));
+        assert!(tls_required_no(b"tls-required:  no \r\n\r\n"));
+        assert!(!tls_required_no(b"TLS-Required: Yes\r\n\r\n"));
+        assert!(!tls_required_no(b"Subject: x\r\n\r\nTLS-Required: No\r\n"));
+        assert!(!tls_required_no(b"X-TLS-Required: No\r\n\r\n"));
+    }
 
     /// RFC 6710 §5 and §9: the field goes in front; one already there
     /// (folded or not) is replaced, the body is untouched.

@@ -64,6 +64,10 @@ pub(crate) struct Entry {
     /// `smtp_session::mixer_priority`: orders the queue, and goes on to the
     /// next hop.
     pub(crate) priority: Option<Priority>,
+    /// Received with `REQUIRETLS` (RFC 8689): relayed only under its
+    /// conditions (see `delivery.rs`), bounced otherwise, the bounce
+    /// without the message's content.
+    pub(crate) requiretls: bool,
 }
 
 impl Entry {
@@ -85,6 +89,7 @@ impl Entry {
             rcpt_dsn: BTreeMap::new(),
             delay_warned: false,
             priority: None,
+            requiretls: false,
         }
     }
 
@@ -119,6 +124,7 @@ impl Entry {
             "ret": self.dsn.ret.map(|r| if r == Ret::Full { "FULL" } else { "HDRS" }),
             "priority": self.priority.map(|p| p.get()),
             "delay_warned": self.delay_warned,
+            "requiretls": self.requiretls,
             "rcpt_dsn": self
                 .rcpt_dsn
                 .iter()
@@ -175,6 +181,8 @@ impl Entry {
                 .and_then(|p| Priority::new(i8::try_from(p).ok()?).ok()),
             rcpt_dsn,
             delay_warned: b("delay_warned"),
+            // Absent from older queue files: no REQUIRETLS.
+            requiretls: b("requiretls"),
             id: s("id")?,
             sender: s("sender")?,
             recipients,
@@ -497,6 +505,7 @@ mod tests {
             },
         );
         e.delay_warned = true;
+        e.requiretls = true;
         assert_eq!(Entry::from_json(&e.to_json()), Some(e.clone()));
         // A file of before DSN: no request.
         let old = json!({"version": 1, "id": "Q", "sender": "s@x.test",
@@ -504,6 +513,7 @@ mod tests {
         let o = Entry::from_json(&old).unwrap();
         assert_eq!(o.dsn, crate::bounce::Request::default());
         assert_eq!(o.priority, None);
+        assert!(!o.requiretls);
         assert!(o.rcpt_request("r@y.test").wants_failure());
         // A file of before RET=HDRS was kept: `ret_full` is RET=FULL.
         let mut old = old;

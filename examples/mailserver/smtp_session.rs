@@ -174,6 +174,8 @@ struct Tx {
     dsn: crate::bounce::Request,
     /// MT-PRIORITY after [`mixer_priority`].
     priority: Option<Priority>,
+    /// MAIL had REQUIRETLS (RFC 8689; the machine takes it under TLS only).
+    requiretls: bool,
 }
 
 /// An accepted RCPT address.
@@ -352,6 +354,9 @@ pub(crate) fn options(shared: &Shared, port: Port, peer: SocketAddr) -> Options 
     // RFC 6710: priorities order the queue and go on to the next hop,
     // under the MIXER policy (see `mixer_priority`).
     o.mt_priority = true;
+    // RFC 8689: offered under TLS; such mail is relayed only as
+    // `delivery.rs` says, or bounced.
+    o.requiretls = true;
     o.mt_priority_policy = Some(PriorityPolicy::Mixer);
     if shared.limiter.stressed() {
         o.command_timeout = STRESS_TIMEOUT;
@@ -477,6 +482,9 @@ impl<'a> Session<'a> {
         if let Some(p) = tx.priority {
             let _ = write!(line, " priority={p}");
         }
+        if tx.requiretls {
+            line.push_str(" requiretls");
+        }
         let _ = write!(
             line,
             " size={size} local={} queued={} 250",
@@ -572,6 +580,7 @@ impl<'a> Session<'a> {
         again.dsn = tx.dsn.clone();
         again.rcpt_dsn = tx.rcpt_requests();
         again.priority = tx.priority;
+        again.requiretls = tx.requiretls;
         if let Err(e) = again.write(content) {
             again.abort();
             return Err(e);
@@ -1204,6 +1213,7 @@ impl Handler<Server> for Session<'_> {
                         ret: params.ret,
                     },
                     priority: None,
+                    requiretls: params.requiretls,
                 });
                 self.in_tx = true;
                 match params.mt_priority {
@@ -1394,6 +1404,7 @@ impl Handler<Server> for Session<'_> {
                             inc.dsn = tx.dsn.clone();
                             inc.rcpt_dsn = tx.rcpt_requests();
                             inc.priority = tx.priority;
+                            inc.requiretls = tx.requiretls;
                             self.incoming = Some(inc);
                         }
                         Err(e) => self.data_error = Some(e),

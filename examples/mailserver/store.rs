@@ -159,6 +159,8 @@ pub(crate) struct Incoming {
     pub(crate) rcpt_dsn: std::collections::BTreeMap<String, crate::bounce::RcptRequest>,
     /// MT-PRIORITY (RFC 6710) for the queued copy.
     pub(crate) priority: Option<mailwire::smtp::Priority>,
+    /// REQUIRETLS (RFC 8689) for the queued copy.
+    pub(crate) requiretls: bool,
     /// Local copies go to the recipients' Junk folder (a DMARC
     /// quarantine), where it exists; INBOX otherwise.
     pub(crate) junk: bool,
@@ -254,6 +256,7 @@ impl Store {
             dsn: Default::default(),
             rcpt_dsn: Default::default(),
             priority: None,
+            requiretls: false,
             junk: false,
         };
         inc.write(prefix)?;
@@ -332,6 +335,7 @@ impl Incoming {
             dsn,
             rcpt_dsn,
             priority,
+            requiretls,
             junk,
             ..
         } = self;
@@ -354,6 +358,7 @@ impl Incoming {
         entry.smtputf8 = smtputf8;
         entry.dsn = dsn;
         entry.priority = priority;
+        entry.requiretls = requiretls;
         entry.rcpt_dsn = rcpt_dsn
             .into_iter()
             .filter(|(r, _)| entry.recipients.contains(r))
