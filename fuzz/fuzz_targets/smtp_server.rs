@@ -26,6 +26,8 @@ fuzz_target!(|data: &[u8]| {
     // MT-PRIORITY (RFC 6710) offered or not: the parameter accepted, or 555.
     o.mt_priority = split & 1 == 0;
     o.mt_priority_policy = Some(mailwire_smtp::PriorityPolicy::Mixer);
+    // REQUIRETLS (RFC 8689): 530 before TLS, accepted after STARTTLS.
+    o.requiretls = true;
     let mut s = Server::new(o, now);
     let mut out = Vec::new();
     let piece = usize::from(split >> 2).max(1);
