@@ -202,6 +202,15 @@ c.sendmail("alice@a.test", rcpts, "Subject: %s\r\n\r\nbody %s\r\n" % (marker, ma
 c.quit()
 "#;
 
+/// The bounce alice gets from `a`, checked to hold each of `wants`.
+fn alice_bounce(a: &MailServer, wants: &[&str]) -> String {
+    let bounce = a.wait_one("alice", Duration::from_secs(30), "the bounce");
+    for want in wants {
+        assert!(bounce.contains(want), "{want}\n{bounce}\n{}", a.log());
+    }
+    bounce
+}
+
 fn submit(server: &MailServer, marker: &str, rcpts: &[&str]) {
     let (ok, out) = run(Command::new("python3").args([
         "-c",
@@ -258,14 +267,14 @@ fn tls_policy_require_defers_a_destination_without_starttls_then_bounces() {
         "{}",
         a.log()
     );
-    let bounce = a.wait_one("alice", Duration::from_secs(30), "the bounce");
-    for want in [
-        "Final-Recipient: rfc822; x@c.test",
-        "Status: 4.4.7",
-        "STARTTLS",
-    ] {
-        assert!(bounce.contains(want), "{want}\n{bounce}\n{}", a.log());
-    }
+    alice_bounce(
+        &a,
+        &[
+            "Final-Recipient: rfc822; x@c.test",
+            "Status: 4.4.7",
+            "STARTTLS",
+        ],
+    );
     assert!(a.log().matches("attempt=").count() >= 3, "{}", a.log());
     assert!(!peer.text().contains("x@c.test"), "{}", peer.text());
 }
@@ -447,14 +456,14 @@ fn rfc8689_requiretls_relayed_only_to_a_next_hop_that_offers_it() {
         "{}",
         b.log()
     );
-    let bounce = a.wait_one("alice", Duration::from_secs(30), "the bounce");
-    for want in [
-        "Final-Recipient: rfc822; x@c.test",
-        "Status: 5.7.30",
-        "Subject: to-c",
-    ] {
-        assert!(bounce.contains(want), "{want}\n{bounce}\n{}", a.log());
-    }
+    let bounce = alice_bounce(
+        &a,
+        &[
+            "Final-Recipient: rfc822; x@c.test",
+            "Status: 5.7.30",
+            "Subject: to-c",
+        ],
+    );
     assert!(!bounce.contains("secret body to-c"), "{bounce}");
     assert!(!peer.text().contains("secret body"), "{}", peer.text());
 }

@@ -533,21 +533,36 @@ fn extension_checks() {
 
 /// RFC 6710 §3: MT-PRIORITY goes on MAIL only to a server that offers it;
 /// to one that does not, the message is not attempted.
+/// One message from a@b.c to d@e.f with the MAIL parameters `params`
+/// sets, to a server greeting `220 x` and answering EHLO with `ehlo`
+/// (under implicit TLS or not): what the client sent, and its events.
+fn one_mail(
+    implicit_tls: bool,
+    ehlo: &[u8],
+    params: impl FnOnce(&mut MailParams),
+) -> (String, Vec<Event>) {
+    let now = Instant::now();
+    let mut o = opts("c.example");
+    o.implicit_tls = implicit_tls;
+    let mut s = Scripted::new(Cli(Client::new(o, now)), now);
+    let mut e = env("a@b.c", &["d@e.f"]);
+    params(&mut e.params);
+    s.act(|c| {
+        c.send_mail(e, Bytes::from_static(b"hi\r\n"))
+            .map(|_| ())
+            .unwrap()
+    });
+    s.send(b"220 x\r\n");
+    s.send(ehlo);
+    (text_without(&s.take_output()), s.events())
+}
+
 #[test]
 fn rfc6710_3_client_sends_mt_priority_only_when_offered() {
-    let now = Instant::now();
     let run = |ehlo: &[u8], p: i8| {
-        let mut s = Scripted::new(Cli(Client::new(opts("c.example"), now)), now);
-        let mut e = env("a@b.c", &["d@e.f"]);
-        e.params.mt_priority = Some(Priority::new(p).unwrap());
-        s.act(|c| {
-            c.send_mail(e, Bytes::from_static(b"hi\r\n"))
-                .map(|_| ())
-                .unwrap()
-        });
-        s.send(b"220 x\r\n");
-        s.send(ehlo);
-        (text_without(&s.take_output()), s.events())
+        one_mail(false, ehlo, |params| {
+            params.mt_priority = Some(Priority::new(p).unwrap())
+        })
     };
     let (out, _) = run(b"250-x\r\n250 MT-PRIORITY MIXER\r\n", -4);
     assert!(
@@ -1289,21 +1304,8 @@ fn pipelined_bdat_waits_for_the_recipients_beyond_the_buffer() {
 /// before MAIL.
 #[test]
 fn rfc8689_4_2_1_requiretls_only_to_a_tls_server_that_offers_it() {
-    let now = Instant::now();
     let run = |implicit_tls: bool, ehlo: &[u8]| {
-        let mut o = opts("c.example");
-        o.implicit_tls = implicit_tls;
-        let mut s = Scripted::new(Cli(Client::new(o, now)), now);
-        let mut e = env("a@b.c", &["d@e.f"]);
-        e.params.requiretls = true;
-        s.act(|c| {
-            c.send_mail(e, Bytes::from_static(b"hi\r\n"))
-                .map(|_| ())
-                .unwrap()
-        });
-        s.send(b"220 x\r\n");
-        s.send(ehlo);
-        (text_without(&s.take_output()), s.events())
+        one_mail(implicit_tls, ehlo, |params| params.requiretls = true)
     };
     let (out, _) = run(true, b"250-x\r\n250 REQUIRETLS\r\n");
     assert!(out.contains("MAIL FROM:<a@b.c> REQUIRETLS\r\n"), "{out}");
