@@ -115,9 +115,9 @@ pub fn preview_of_text(text: &str) -> String {
     out
 }
 
-/// The text of HTML: tags removed (with the contents of `script`, `style`
-/// and `head`), block ends as line breaks, the common character
-/// references decoded.
+/// The text of HTML: tags and comments removed (with the contents of
+/// `script`, `style` and `head`), block ends as line breaks, the common
+/// character references decoded.
 fn html_text(html: &str) -> String {
     let mut out = String::with_capacity(html.len() / 2);
     let mut rest = html;
@@ -125,6 +125,13 @@ fn html_text(html: &str) -> String {
     while let Some(lt) = rest.find('<') {
         if skip_until.is_none() {
             push_decoded(&mut out, &rest[..lt]);
+        }
+        if rest[lt..].starts_with("<!--") {
+            // A comment ends at `-->`, whatever `>` it holds.
+            rest = rest[lt + 4..]
+                .find("-->")
+                .map_or("", |e| &rest[lt + 4 + e + 3..]);
+            continue;
         }
         let (tag, tag_end) = match rest[lt..].find('>') {
             Some(e) => (&rest[lt + 1..lt + e], lt + e + 1),
@@ -278,6 +285,7 @@ On Monday Ann wrote:\r\n> Lunch?\r\n>> old\r\nYes,   caf=E9 at\tnoon.\r\n\r\n-- 
         assert_eq!(html_text("a <é"), "a ");
         assert_eq!(html_text("&é;&ééééééé;x&#xé;"), "&é;&ééééééé;x&#xé;");
         assert_eq!(preview_of_text(&html_text("x<p")), "x");
+        assert_eq!(html_text("a<!-- b > c -->d<!-- e"), "ad");
     }
 
     /// RFC 8970 §3.1: at most 256 characters (not octets).
