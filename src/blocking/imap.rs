@@ -1358,27 +1358,14 @@ impl<C: Conn> Core<C> {
                 }
                 continue; // nothing pending now: read
             }
-            let deadline = match (self.client.poll_timeout(), until) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let deadline = super::read_deadline(&self.client, until);
             let r = self.conn.read_until(z.input_space(), deadline).await;
-            let now = Instant::now();
             match r {
                 Ok(ReadOutcome::Data(n)) => z.filled(n),
-                Ok(ReadOutcome::Eof) => {
+                other => {
+                    // The end, a timeout or an error: nothing was read.
                     z.filled(0);
-                    self.client.handle_eof(now);
-                    return Ok(false);
-                }
-                Ok(ReadOutcome::TimedOut) => {
-                    z.filled(0);
-                    self.client.handle_timeout(now);
-                    return Ok(until.is_some_and(|u| u <= now));
-                }
-                Err(e) => {
-                    z.filled(0);
-                    return Err(e.into());
+                    return Ok(super::take_read(&mut self.client, other?, &[], until));
                 }
             }
         }

@@ -251,19 +251,35 @@ pub(crate) async fn read_once(
     buf: &mut [u8],
     until: Option<Instant>,
 ) -> Result<bool, TransportError> {
-    let deadline = match (machine.poll_timeout(), until) {
+    let r = conn.read_until(buf, read_deadline(machine, until)).await?;
+    Ok(take_read(machine, r, buf, until))
+}
+
+/// How long one read may wait: until the machine's deadline or `until`,
+/// whichever comes first.
+pub(crate) fn read_deadline(machine: &impl Machine, until: Option<Instant>) -> Option<Instant> {
+    match (machine.poll_timeout(), until) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    };
-    let r = conn.read_until(buf, deadline).await?;
+    }
+}
+
+/// Gives the machine what one read brought (the data in `buf`); true when
+/// it timed out and `until` passed.
+pub(crate) fn take_read(
+    machine: &mut impl Machine,
+    r: ReadOutcome,
+    buf: &[u8],
+    until: Option<Instant>,
+) -> bool {
     let now = Instant::now();
     match r {
         ReadOutcome::Data(n) => machine.handle_input(now, &buf[..n]),
         ReadOutcome::Eof => machine.handle_eof(now),
         ReadOutcome::TimedOut => {
             machine.handle_timeout(now);
-            return Ok(until.is_some_and(|u| u <= now));
+            return until.is_some_and(|u| u <= now);
         }
     }
-    Ok(false)
+    false
 }
