@@ -133,7 +133,9 @@ impl Decoder {
 /// Decodes a whole body in one call.
 pub fn decode(encoding: TransferEncoding, input: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(match encoding {
-        TransferEncoding::Base64 | TransferEncoding::UuEncode => input.len() / 4 * 3 + 3,
+        TransferEncoding::Base64 | TransferEncoding::UuEncode => {
+            crate::base64_avx512::room(input.len())
+        }
         // The quoted-printable fast path writes words: a word of slack.
         _ => input.len() + 8,
     });
@@ -149,12 +151,24 @@ pub fn decode(encoding: TransferEncoding, input: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The whole-body fast path for base64: encodify's line-aware SIMD decoder,
-/// whose lenient mode skips white space and flushes a quantum at `=`, as
-/// [`Base64Decoder`] does, and fails on any other byte (then nothing was
-/// written and the caller falls back to the decoder that skips junk).
+/// The whole-body fast path for base64: the whole lines at the start
+/// decoded with AVX-512 where the CPU has it (`base64_avx512`), the rest
+/// by encodify's line-aware SIMD decoder, whose lenient mode skips white
+/// space and flushes a quantum at `=`, as [`Base64Decoder`] does, and fails
+/// on any other byte (then `out` is as it was and the caller falls back to
+/// the decoder that skips junk). The first part always ends between
+/// quanta, so encodify goes on as if it had decoded those lines itself.
 fn decode_base64_lines(input: &[u8], out: &mut Vec<u8>) -> bool {
-    encodify::base64::MIME.decode_append(input, out).is_ok()
+    let start = out.len();
+    let done = crate::base64_avx512::decode_lines(input, out);
+    if encodify::base64::MIME
+        .decode_append(&input[done..], out)
+        .is_ok()
+    {
+        return true;
+    }
+    out.truncate(start);
+    false
 }
 
 /// The end of the raw white space held back at the end of `run` by
@@ -365,7 +379,7 @@ impl Base64Decoder {
     /// encodify's whole-body decoder at once (`whole_lines`),
     /// and what follows the last line end through the quantum decoder again.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<u8>) {
-        out.reserve(input.len() / 4 * 3 + 3);
+        out.reserve(crate::base64_avx512::room(input.len()));
         let (first, lines) = split_lines(input);
         self.decode_runs(first, out);
         let done = self.inner.is_aligned() && whole_lines(lines, out);
@@ -421,7 +435,7 @@ fn whole_lines(lines: &[u8], out: &mut Vec<u8>) -> bool {
         return false;
     }
     let start = out.len();
-    if encodify::base64::MIME.decode_append(lines, out).is_err() {
+    if !decode_base64_lines(lines, out) {
         return false;
     }
     // Counted in blocks of 255 bytes with a byte-wide sum, which the

@@ -58,6 +58,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod base64_avx512;
 pub mod builder;
 mod charset;
 mod defect;

@@ -1407,7 +1407,8 @@ impl Parser {
     }
 
     /// The tree's decoding parse, at the start of a base64 leaf's body:
-    /// the body decoded whole by encodify's SIMD decoder, which takes the
+    /// the body decoded whole (its whole lines by `base64_avx512` where
+    /// the CPU has AVX-512 VBMI, the rest by encodify's SIMD decoder), which takes the
     /// longest run of base64 symbols, white space and `=` and stops at any
     /// other byte. If that byte starts a delimiter line of an open
     /// multipart, the run was the body: no delimiter can hide in it (`-`
@@ -1446,8 +1447,11 @@ impl Parser {
         let id = *id;
         // Room for all `data` can decode to (untouched past what is
         // written), given back below if the body was much shorter.
-        let mut bytes = Vec::with_capacity(data.len() / 4 * 3 + 3);
-        let run = encodify::base64::MIME.decode_prefix(data, &mut bytes);
+        let mut bytes = Vec::with_capacity(crate::base64_avx512::room(data.len()));
+        // Whole lines first where the CPU has AVX-512 (they end between
+        // quanta, so encodify goes on as if it had read them itself).
+        let lines = crate::base64_avx512::decode_lines(data, &mut bytes);
+        let run = lines + encodify::base64::MIME.decode_prefix(&data[lines..], &mut bytes);
         let delimiter = run > 0
             && data[run - 1] == b'\n'
             && matches!(self.match_delimiter(&data[run..], eof), Match::Yes { .. });
