@@ -467,3 +467,67 @@ fn rfc8689_requiretls_relayed_only_to_a_next_hop_that_offers_it() {
     assert!(!bounce.contains("secret body to-c"), "{bounce}");
     assert!(!peer.text().contains("secret body"), "{}", peer.text());
 }
+
+/// aiosmtpd announcing `LIMITS RCPTMAX=3 MAILMAX=2` (RFC 9422) in its
+/// EHLO reply; prints each EHLO and each transaction's recipients.
+const PY_LIMITS: &str = r#"
+import sys, time
+from aiosmtpd.controller import Controller
+
+class Handler:
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        print('EHLO', hostname, flush=True)
+        return responses[:-1] + ['250-LIMITS RCPTMAX=3 MAILMAX=2', responses[-1]]
+
+    async def handle_DATA(self, server, session, envelope):
+        print('TX', ' '.join(envelope.rcpt_tos), flush=True)
+        return '250 2.0.0 OK'
+
+c = Controller(Handler(), hostname='127.0.0.1', port=int(sys.argv[1]))
+c.start()
+print('READY', flush=True)
+while True:
+    time.sleep(1)
+"#;
+
+/// RFC 9422: a message to seven recipients relayed to a next hop that
+/// takes three RCPTs a transaction and two transactions a session goes in
+/// two transactions of three, then, the session's transactions used, the
+/// seventh recipient at the next attempt in a new session.
+#[test]
+#[ignore = "interop: needs python3 with aiosmtpd (bash .ci/install-peers); starts a mailserver"]
+fn rfc9422_limits_of_the_next_hop_kept() {
+    if !have("python3") || !have_python_module("aiosmtpd") {
+        return;
+    }
+    let port = common::dovecot::free_port();
+    let peer = common::peer::Peer::spawn(Command::new("python3").args([
+        "-c",
+        PY_LIMITS,
+        &port.to_string(),
+    ]));
+    peer.wait_for("READY");
+    let dir = scratch("relay-limits");
+    let c_route = format!("c.test=127.0.0.1:{port}");
+    let a = instance(
+        &dir,
+        "a",
+        "a.test",
+        &["--user", "alice:pa", "--route", &c_route, "--retry", "1s"],
+    );
+    let rcpts: Vec<String> = (1..=7).map(|k| format!("r{k}@c.test")).collect();
+    let rcpts: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+    submit(&a, "limits", &rcpts);
+    let got = peer.wait_for("TX r7@c.test");
+    let lines: Vec<&str> = got
+        .lines()
+        .filter(|l| l.starts_with("EHLO") || l.starts_with("TX"))
+        .collect();
+    assert_eq!(lines.len(), 5, "{got}\n{}", a.log());
+    assert!(lines[0].starts_with("EHLO"), "{got}");
+    assert_eq!(lines[1], "TX r1@c.test r2@c.test r3@c.test", "{got}");
+    assert_eq!(lines[2], "TX r4@c.test r5@c.test r6@c.test", "{got}");
+    assert!(lines[3].starts_with("EHLO"), "{got}");
+    assert_eq!(lines[4], "TX r7@c.test", "{got}");
+}

@@ -516,6 +516,37 @@ impl Handler<Client> for Outgoing {
                 }
             }
             Event::MailSent { result, .. } => {
+                let result = match (self.result.take(), result) {
+                    // A later transaction of the message: its recipients'
+                    // results join the first one's.
+                    (Some(Ok(mut first)), later) => {
+                        if let Ok(later) = later {
+                            first.absorb(later);
+                        }
+                        Ok(first)
+                    }
+                    (_, result) => result,
+                };
+                // RFC 9422: the recipients past the server's RCPTMAX go in
+                // another transaction of this session (past its MAILMAX,
+                // they wait for the next attempt).
+                if let Ok(o) = &result {
+                    let mail_ok = o.mail.as_ref().is_some_and(|r| r.code().is_positive());
+                    let unsent: Vec<_> = o.unsent().cloned().collect();
+                    let asked = self.envelope.recipients.len();
+                    if mail_ok && !unsent.is_empty() && unsent.len() < asked {
+                        self.envelope
+                            .recipients
+                            .retain(|(to, _)| unsent.contains(to));
+                        self.result = Some(result);
+                        if m.send_mail(self.envelope.clone(), self.message.clone())
+                            .is_err()
+                        {
+                            m.quit();
+                        }
+                        return Ok(());
+                    }
+                }
                 self.result = Some(result);
                 m.quit();
             }
@@ -799,6 +830,11 @@ fn smtp_deliver(
         let rr = outcome.recipients.get(i);
         let res = match rr {
             Some(x) if x.delivered => RcptResult::Delivered { dsn: h.dsn },
+            // Never sent (past the server's LIMITS, RFC 9422): the next
+            // attempt sends it.
+            Some(x) if x.reply.is_none() => {
+                RcptResult::Temporary(format!("{host}: not attempted in this session"))
+            }
             Some(x) => {
                 // Which reply decided: RCPT's when it failed, else the data's.
                 let decisive = match &x.reply {

@@ -28,6 +28,8 @@ fuzz_target!(|data: &[u8]| {
     o.mt_priority_policy = Some(mailwire_smtp::PriorityPolicy::Mixer);
     // REQUIRETLS (RFC 8689): 530 before TLS, accepted after STARTTLS.
     o.requiretls = true;
+    // LIMITS (RFC 9422): MAILMAX kept at two transactions a session.
+    o.max_transactions = (split & 2 == 0).then_some(2);
     let mut s = Server::new(o, now);
     let mut out = Vec::new();
     let piece = usize::from(split >> 2).max(1);

@@ -259,13 +259,28 @@ impl Session {
 
     /// The result of message `h`: `Ok` when at least one recipient got it.
     pub(crate) fn take_result(&mut self, h: MailHandle) -> Result<Outcome, SmtpError> {
+        let result = self.take_mail_result(h)?;
+        self.judge(result)
+    }
+
+    /// The machine's result for `h` as it came; the session's end when
+    /// there is none.
+    fn take_mail_result(&mut self, h: MailHandle) -> Result<Result<Outcome, MailError>, SmtpError> {
         let i = self.results.iter().position(|(x, _)| *x == h);
         match i.and_then(|i| self.results.remove(i)) {
-            Some((_, Ok(o))) if o.is_delivered() => Ok(o),
-            Some((_, Ok(o))) => Err(SmtpError::Refused(Box::new(o))),
-            Some((_, Err(MailError::ConnectionLost(r)))) => Err(SmtpError::Closed(r)),
-            Some((_, Err(e))) => Err(SmtpError::NotSent(e)),
+            Some((_, result)) => Ok(result),
             None => Err(self.closed_error()),
+        }
+    }
+
+    /// A transaction's result as the facade reports it: `Ok` when at least
+    /// one recipient got the message.
+    fn judge(&self, result: Result<Outcome, MailError>) -> Result<Outcome, SmtpError> {
+        match result {
+            Ok(o) if o.is_delivered() => Ok(o),
+            Ok(o) => Err(SmtpError::Refused(Box::new(o))),
+            Err(MailError::ConnectionLost(r)) => Err(SmtpError::Closed(r)),
+            Err(e) => Err(SmtpError::NotSent(e)),
         }
     }
 
@@ -559,15 +574,50 @@ impl<C: Conn> Core<C> {
         }
     }
 
+    /// Sends `message` to the envelope's recipients, within the server's
+    /// LIMITS (RFC 9422): the recipients past its RCPTMAX go in further
+    /// transactions, and once the session has had MAILMAX transactions
+    /// the rest goes in a new session. The outcome is the first
+    /// transaction's (MAIL and data replies) with every recipient's own
+    /// result.
     pub(crate) async fn send_envelope(
         &mut self,
-        envelope: Envelope,
+        mut envelope: Envelope,
         message: Bytes,
     ) -> Result<Outcome, SmtpError> {
-        self.reconnect_if_closed().await?;
-        let h = self.s.send_mail(envelope, message)?;
-        self.pump_until(|t| t.s.has_result(h)).await?;
-        self.s.take_result(h)
+        let mut merged: Option<Outcome> = None;
+        loop {
+            self.reconnect_if_closed().await?;
+            let h = self.s.send_mail(envelope.clone(), message.clone())?;
+            self.pump_until(|t| t.s.has_result(h)).await?;
+            let outcome = match self.s.take_mail_result(h)? {
+                Err(MailError::MailMaxReached { .. }) => {
+                    self.quit().await?;
+                    continue;
+                }
+                Err(e) if merged.is_none() => return self.s.judge(Err(e)),
+                Err(_) => break,
+                Ok(o) => o,
+            };
+            let mail_ok = outcome
+                .mail
+                .as_ref()
+                .is_some_and(|m| m.code().is_positive());
+            let unsent: Vec<_> = outcome.unsent().cloned().collect();
+            let progress = mail_ok && unsent.len() < envelope.recipients.len();
+            match &mut merged {
+                None => merged = Some(outcome),
+                Some(first) => first.absorb(outcome),
+            }
+            if unsent.is_empty() || !progress {
+                break;
+            }
+            envelope.recipients.retain(|(to, _)| unsent.contains(to));
+        }
+        match merged {
+            Some(o) => self.s.judge(Ok(o)),
+            None => Err(self.s.closed_error()),
+        }
     }
 
     pub(crate) async fn send_reader(

@@ -125,6 +125,39 @@ fn reconnects_after_the_server_ended_an_idle_session() {
     assert!(!String::from_utf8_lossy(&seen.messages[1]).contains("Bcc"));
 }
 
+/// RFC 9422 with the server machine announcing `LIMITS MAILMAX=2
+/// RCPTMAX=100`: 130 recipients go in two transactions (100, then 30) and
+/// the outcome has each one's result; the next message finds the session's
+/// two transactions used and goes in a new session.
+#[test]
+fn limits_split_recipients_and_sessions() {
+    use mailwire_smtp::client::Envelope;
+    use mailwire_smtp::{Mailbox, ReversePath};
+    let mut so = server::Options::default();
+    so.max_transactions = Some(2);
+    let (port, seen, t) = serve(so, 2, None);
+    let mut smtp = SmtpTransport::connect(&format!("127.0.0.1:{port}"), plain()).unwrap();
+    let mbox = |s: String| Mailbox::try_from(s).unwrap();
+    let envelope = Envelope::new(
+        ReversePath::Mailbox(mbox("a@example.org".into())),
+        (0..130).map(|k| mbox(format!("u{k}@example.net"))),
+    );
+    let o = smtp
+        .send_envelope(
+            envelope,
+            bytes::Bytes::from_static(b"Subject: many\r\n\r\nhi\r\n"),
+        )
+        .unwrap();
+    assert_eq!(o.recipients.len(), 130);
+    assert!(o.all_delivered());
+    assert!(smtp.send(&msg("next")).unwrap().all_delivered());
+    smtp.quit().unwrap();
+    t.join().unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.messages.len(), 3);
+    assert_eq!(seen.sessions, 2);
+}
+
 /// Gives `good` octets of a message, then fails.
 struct Failing {
     data: io::Cursor<Vec<u8>>,

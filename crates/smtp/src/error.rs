@@ -23,6 +23,10 @@ pub enum ConnectionError {
     /// closing with 421).
     #[error("too many bad commands")]
     TooManyBadCommands,
+    /// More mail transactions than `max_transactions` (the MAILMAX of RFC
+    /// 9422); the server answered 421.
+    #[error("too many mail transactions in one session")]
+    TooManyTransactions,
     /// The peer sent more than the machine may buffer while it waited for
     /// the application (the driver ignored `wants_read`).
     #[error("input buffer limit exceeded")]

@@ -9,8 +9,11 @@
 //! Extensions: SIZE (RFC 1870), 8BITMIME (RFC 6152), PIPELINING (RFC 2920),
 //! SMTPUTF8 (RFC 6531), STARTTLS (RFC 3207), AUTH (RFC 4954), DSN (RFC 3461),
 //! ENHANCEDSTATUSCODES (RFC 2034, RFC 3463), CHUNKING and BINARYMIME
-//! (RFC 3030), MT-PRIORITY (RFC 6710, with its policy name); the parser also
-//! knows REQUIRETLS and BY.
+//! (RFC 3030), MT-PRIORITY (RFC 6710, with its policy name), REQUIRETLS
+//! (RFC 8689), LIMITS (RFC 9422: the server announces RCPTMAX and MAILMAX
+//! and keeps MAILMAX; the client sends no more RCPTs than RCPTMAX, leaving
+//! the rest [`client::Outcome::unsent`], and no more transactions than
+//! MAILMAX); the parser also knows BY.
 //!
 //! ```text
 //!            ┌──────────── your driver (socket, TLS, clock) ────────────┐

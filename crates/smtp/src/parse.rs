@@ -1970,6 +1970,9 @@ mod tests {
                         Just("Mixer".to_owned()),
                         Just("plain".to_owned()),
                         Just("123".to_owned()),
+                        Just("LIMITS".to_owned()),
+                        Just("RCPTMAX=".to_owned()),
+                        Just("mailmax=12".to_owned()),
                         "[ -~\u{80}-\u{10ffff}]{0,12}",
                     ],
                     0..5,
@@ -2144,7 +2147,7 @@ mod tests {
             b"250-mx\r\n250-pipelining\r\n250-Size 10\r\n250-8bitmime\r\n250-smtputf8\r\n\
                   250-starttls\r\n250-dsn\r\n250-enhancedstatuscodes\r\n250-chunking\r\n\
                   250-binarymime\r\n250-requiretls\r\n250-mt-priority MIXER\r\n250-deliverby 60\r\n\
-                  250-auth plain Login\r\n250-X-\xffSTRANGE a  b\r\n250 \r\n",
+                  250-auth plain Login\r\n250-X-\xffSTRANGE a  b\r\n250-limits RCPTMAX=20 MAILMAX=0\r\n250 \r\n",
         )
         .unwrap();
         let caps = Capabilities::from_ehlo(&reply);
@@ -2152,9 +2155,12 @@ mod tests {
         assert!(caps.pipelining && caps.eightbitmime && caps.smtputf8 && caps.starttls);
         assert!(caps.dsn && caps.enhanced_status_codes && caps.chunking && caps.binarymime);
         assert!(caps.requiretls && caps.mt_priority && caps.deliverby);
+        // RFC 9422: MAILMAX=0 is no positive number, so no limit.
+        assert_eq!(caps.limits().rcptmax.map(|n| n.get()), Some(20));
+        assert_eq!(caps.limits().mailmax, None);
         assert_eq!(caps.size, Some(10));
         assert_eq!(caps.auth.names().collect::<Vec<_>>(), ["PLAIN", "LOGIN"]);
-        assert_eq!(caps.other.len(), 1);
+        assert_eq!(caps.other.len(), 2);
         assert_eq!(caps.other[0].keyword, "X-\u{fffd}STRANGE");
         assert_eq!(caps.other[0].words().collect::<Vec<_>>(), ["a", "b"]);
     }

@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::num::NonZeroU32;
 
 /// RFC 5321 §4.5.3.1.1: the maximum total length of a local part.
 pub const MAX_LOCAL_PART: usize = 64;
@@ -1694,6 +1695,120 @@ impl<'a> Extension<'a> {
     }
 }
 
+/// The limits a server announces after the `LIMITS` EHLO keyword (RFC
+/// 9422): what it intends to apply for the rest of the session, so that a
+/// client keeps within them instead of meeting refusals. A limit the server
+/// does not name, or names with a value that is not a positive decimal
+/// number (RFC 9422 has a client ignore a limit it cannot use), is `None`;
+/// so are limits of names this type does not know.
+///
+/// ```
+/// use mailwire_smtp::Limits;
+///
+/// // RFC 9422's syntax: names in any case, an optional "=value" each.
+/// let l = Limits::parse(b"MAILMAX=1000 rcptmax=50 X-OTHER RCPTDOMAINMAX=oops");
+/// assert_eq!(l.mailmax.map(|n| n.get()), Some(1000));
+/// assert_eq!(l.rcptmax.map(|n| n.get()), Some(50));
+/// assert_eq!(l.rcptdomainmax, None);
+/// assert_eq!(l.to_string(), "MAILMAX=1000 RCPTMAX=50");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub struct Limits {
+    /// `MAILMAX`: the mail transactions (MAIL commands) the server takes
+    /// in one session; a client with more opens another session.
+    pub mailmax: Option<NonZeroU32>,
+    /// `RCPTMAX`: the RCPT commands the server takes in one transaction,
+    /// refused ones included (a pipelining client cannot count only the
+    /// accepted ones); a client with more recipients sends them in more
+    /// transactions.
+    pub rcptmax: Option<NonZeroU32>,
+    /// `RCPTDOMAINMAX`: the different domains the recipients of one
+    /// transaction may have.
+    pub rcptdomainmax: Option<NonZeroU32>,
+}
+
+impl Limits {
+    /// No limits: the server named none.
+    pub const NONE: Limits = Limits {
+        mailmax: None,
+        rcptmax: None,
+        rcptdomainmax: None,
+    };
+
+    /// Limits with these values.
+    pub const fn new(
+        mailmax: Option<NonZeroU32>,
+        rcptmax: Option<NonZeroU32>,
+        rcptdomainmax: Option<NonZeroU32>,
+    ) -> Limits {
+        Limits {
+            mailmax,
+            rcptmax,
+            rcptdomainmax,
+        }
+    }
+
+    /// The limits in the parameter of a `LIMITS` EHLO line (RFC 9422:
+    /// `limit-name ["=" limit-value]`, separated by spaces). Never fails:
+    /// what it cannot read it leaves out.
+    pub fn parse(params: &[u8]) -> Limits {
+        let mut l = Limits::NONE;
+        for item in params.split(|&b| b == b' ').filter(|w| !w.is_empty()) {
+            let (name, value) = match item.iter().position(|&b| b == b'=') {
+                Some(eq) => (&item[..eq], &item[eq + 1..]),
+                None => continue,
+            };
+            let slot = if name.eq_ignore_ascii_case(b"MAILMAX") {
+                &mut l.mailmax
+            } else if name.eq_ignore_ascii_case(b"RCPTMAX") {
+                &mut l.rcptmax
+            } else if name.eq_ignore_ascii_case(b"RCPTDOMAINMAX") {
+                &mut l.rcptdomainmax
+            } else {
+                continue;
+            };
+            *slot = positive(value);
+        }
+        l
+    }
+
+    /// True when no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Limits::NONE
+    }
+}
+
+/// A positive decimal number of at most nine digits (so it fits a `u32`).
+fn positive(digits: &[u8]) -> Option<NonZeroU32> {
+    if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
+    NonZeroU32::new(n)
+}
+
+/// The parameter of the `LIMITS` line: the set limits as `NAME=value`,
+/// separated by spaces (empty when none is set).
+impl fmt::Display for Limits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        for (name, v) in [
+            ("MAILMAX", self.mailmax),
+            ("RCPTMAX", self.rcptmax),
+            ("RCPTDOMAINMAX", self.rcptdomainmax),
+        ] {
+            if let Some(v) = v {
+                write!(f, "{sep}{name}={v}")?;
+                sep = " ";
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What a server offers in its EHLO reply (RFC 5321 §4.1.1.1 and the
 /// extension RFCs). Unknown keywords are kept in `other`.
 ///
@@ -1742,6 +1857,16 @@ impl Capabilities<'_> {
     /// True when `AUTH` lists `mech` (case-insensitive).
     pub fn has_auth(&self, mech: &str) -> bool {
         self.auth.contains_name(mech)
+    }
+
+    /// The limits of the `LIMITS` line (RFC 9422), read from `other`
+    /// (kept there, as its parameter came, so that the reply's value stays
+    /// small); [`Limits::NONE`] when the server offers no such line.
+    pub fn limits(&self) -> Limits {
+        self.other
+            .iter()
+            .find(|e| e.keyword.eq_ignore_ascii_case("LIMITS"))
+            .map_or(Limits::NONE, |e| Limits::parse(e.params.as_bytes()))
     }
 
     /// Detaches the value from the reply it borrows from.

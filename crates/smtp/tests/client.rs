@@ -770,6 +770,58 @@ fn pair_per_recipient_results_and_several_transactions() {
     }
 }
 
+/// RFC 9422 against the server machine, which announces `LIMITS MAILMAX=2
+/// RCPTMAX=100`: the client sends the first 100 of 130 recipients (the
+/// rest are `unsent`, for another transaction), and of three messages the
+/// third fails with `MailMaxReached` instead of meeting the server's 421;
+/// with and without pipelining.
+#[test]
+fn rfc9422_client_keeps_rcptmax_and_mailmax() {
+    let many: Vec<String> = (0..130).map(|k| format!("u{k}@d.e")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    for pipelining in [true, false] {
+        let mut so = server::Options::default();
+        so.max_transactions = Some(2);
+        let now = Instant::now();
+        let mut co = opts("c.example");
+        co.pipelining = pipelining;
+        let mut c = Client::new(co, now);
+        for e in [
+            env("a@b.c", &many),
+            env("a@b.c", &["x@d.e"]),
+            env("a@b.c", &["y@d.e"]),
+        ] {
+            c.send_mail(e, Bytes::from_static(b"Subject: s\r\n\r\nbody\r\n"))
+                .unwrap();
+        }
+        c.quit();
+        let mut pair = Pair::new(Cli(c), Srv(Server::new(so, now)), now);
+        let mut results = Vec::new();
+        let mut rcpts = 0;
+        pair.drive(
+            |_, e| {
+                if let Event::MailSent { result, .. } = e {
+                    results.push(result);
+                }
+            },
+            |s, e| {
+                if matches!(e, server::Event::Rcpt { .. }) {
+                    rcpts += 1;
+                }
+                server_policy(s, e)
+            },
+        );
+        assert_eq!(rcpts, 101, "pipelining={pipelining}");
+        let first = results[0].as_ref().unwrap();
+        assert_eq!(first.recipients.iter().filter(|r| r.delivered).count(), 100);
+        let unsent: Vec<String> = first.unsent().map(|t| t.to_string()).collect();
+        assert_eq!(unsent.len(), 30);
+        assert_eq!(unsent[0], "u100@d.e");
+        assert!(results[1].as_ref().unwrap().all_delivered());
+        assert_eq!(results[2], Err(MailError::MailMaxReached { limit: 2 }));
+    }
+}
+
 #[test]
 fn pair_oversized_message_is_refused_per_message() {
     let mut so = server::Options::default();

@@ -329,6 +329,42 @@ fn rfc6710_3_ehlo_keyword_and_policy() {
     assert_eq!(caps.mt_priority_policy.as_deref(), Some("NSEP"));
 }
 
+/// RFC 9422: LIMITS in the EHLO reply, RCPTMAX from `max_recipients` and
+/// MAILMAX from `max_transactions`; a MAIL past MAILMAX gets 421 and the
+/// session ends; `limits: false` announces nothing.
+#[test]
+fn rfc9422_limits_announced_and_mailmax_kept() {
+    let text = |o: Options| String::from_utf8(run_pieces(o, &[b"EHLO a\r\n"]).out).unwrap();
+    assert!(text(Options::default()).contains("250-LIMITS RCPTMAX=100\r\n"));
+    let mut o = Options::default();
+    o.max_recipients = 250;
+    o.max_transactions = Some(2);
+    assert!(text(o.clone()).contains("250-LIMITS MAILMAX=2 RCPTMAX=250\r\n"));
+    let mut off = Options::default();
+    off.limits = false;
+    assert!(!text(off).contains("LIMITS"));
+    // What the server writes, a client reads back.
+    let out = run_pieces(o.clone(), &[b"EHLO a\r\n"]).out;
+    let ehlo = &out[out.iter().position(|&b| b == b'\n').unwrap() + 1..];
+    let limits = Capabilities::from_ehlo(&parse_reply(ehlo).unwrap()).limits();
+    assert_eq!(limits.mailmax.map(|n| n.get()), Some(2));
+    assert_eq!(limits.rcptmax.map(|n| n.get()), Some(250));
+    // Two transactions (one of them reset) are taken, the third MAIL not.
+    let run = run_pieces(
+        o,
+        &[
+            b"EHLO a\r\nMAIL FROM:<a@b.c>\r\nRSET\r\nMAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\n\
+            DATA\r\nx\r\n.\r\nMAIL FROM:<a@b.c>\r\nNOOP\r\n",
+        ],
+    );
+    assert_eq!(
+        reply_codes(&run.out),
+        [220, 250, 250, 250, 250, 250, 354, 250, 421]
+    );
+    assert!(String::from_utf8_lossy(&run.out).contains("421 4.7.0 "));
+    assert!(run.events.last().unwrap().contains("TooManyTransactions"));
+}
+
 /// RFC 6710 §3: the MAIL parameter, -9 to 9 with an optional sign, carried
 /// in the MAIL event; refused with 555 when the extension is not offered.
 #[test]

@@ -14,7 +14,9 @@ pub struct RecipientResult {
     /// The recipient.
     pub to: ForwardPath<'static>,
     /// The server's reply to its RCPT; `None` when the transaction ended
-    /// before RCPT was answered (e.g. MAIL refused without pipelining).
+    /// before RCPT was answered (e.g. MAIL refused without pipelining), or
+    /// when RCPT was not sent because the server's RCPTMAX (RFC 9422) was
+    /// reached.
     pub reply: Option<Reply<'static>>,
     /// True when the message was delivered to this recipient: RCPT and the
     /// end of data both succeeded.
@@ -43,12 +45,46 @@ impl Outcome {
     pub fn all_delivered(&self) -> bool {
         !self.recipients.is_empty() && self.recipients.iter().all(|r| r.delivered)
     }
+
+    /// The recipients whose RCPT was never answered: those past the
+    /// server's RCPTMAX (RFC 9422), which the client does not send, or all
+    /// of them when the transaction ended before (MAIL refused). Send them
+    /// in another transaction (after MAILMAX of them, in another session).
+    pub fn unsent(&self) -> impl Iterator<Item = &ForwardPath<'static>> + '_ {
+        self.recipients
+            .iter()
+            .filter(|r| r.reply.is_none())
+            .map(|r| &r.to)
+    }
+
+    /// Takes in the outcome of a later transaction of the same message
+    /// to recipients that were [`unsent`](Self::unsent) here: each one's
+    /// result becomes the later one. MAIL and the data reply stay this
+    /// transaction's.
+    pub fn absorb(&mut self, later: Outcome) {
+        for r in later.recipients {
+            if let Some(slot) = self
+                .recipients
+                .iter_mut()
+                .find(|x| x.reply.is_none() && x.to == r.to)
+            {
+                *slot = r;
+            }
+        }
+    }
 }
 
 /// Why a message was not attempted or not finished.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MailError {
+    /// The session has had as many transactions as the server's MAILMAX
+    /// (RFC 9422): send the message in a new session.
+    #[error("the server takes {limit} transactions a session (LIMITS MAILMAX)")]
+    MailMaxReached {
+        /// The server's MAILMAX.
+        limit: u32,
+    },
     /// The content has 8-bit bytes and the server lacks 8BITMIME (RFC 6152
     /// §3): downgrade it to 7 bit (mailwire-mime) and send again.
     #[error("the message needs 8BITMIME, which the server does not offer")]

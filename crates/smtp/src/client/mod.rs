@@ -263,6 +263,9 @@ struct Tx {
     mail_sent: bool,
     /// Next RCPT to send (without pipelining).
     next_rcpt: usize,
+    /// The recipients sent: all of them, or the first RCPTMAX when the
+    /// server announces fewer (RFC 9422); the others stay unanswered.
+    rcpt_end: usize,
     accepted: usize,
     /// Every command of the transaction is out (DATA, or the last BDAT),
     /// or it was cut short.
@@ -347,6 +350,8 @@ pub struct Client {
     sasl: Option<mailwire_sasl::Client>,
     queue: VecDeque<Tx>,
     next_handle: u64,
+    /// MAIL commands sent in the session (RFC 9422 MAILMAX counts them).
+    transactions: usize,
     quit_requested: bool,
     quit_sent: bool,
     /// The reply timer must be (re)started at the next transmit.
@@ -378,6 +383,7 @@ impl Client {
             sasl: None,
             queue: VecDeque::new(),
             next_handle: 0,
+            transactions: 0,
             quit_requested: false,
             quit_sent: false,
             arm_on_transmit: false,
@@ -743,6 +749,7 @@ impl Client {
     ) -> MailHandle {
         self.next_handle += 1;
         let handle = MailHandle(self.next_handle);
+        let envelope_len = envelope.recipients.len();
         let recipients = envelope
             .recipients
             .iter()
@@ -765,6 +772,7 @@ impl Client {
             },
             mail_sent: false,
             next_rcpt: 0,
+            rcpt_end: envelope_len,
             accepted: 0,
             sent_all: false,
             ready: VecDeque::new(),
@@ -1136,9 +1144,23 @@ impl Client {
         let caps = self.caps.clone().unwrap_or_default();
         let chunking = self.chunking();
         let tls = self.tls;
+        let transactions = self.transactions;
         let Some(tx) = self.queue.front_mut() else {
             return Ok(());
         };
+        // RFC 9422: no more transactions than MAILMAX in the session, no
+        // more RCPT commands than RCPTMAX in one (the rest stay unsent,
+        // for another transaction: `Outcome::unsent`).
+        let limits = caps.limits();
+        if let Some(max) = limits.mailmax
+            && transactions >= max.get() as usize
+        {
+            return Err(MailError::MailMaxReached { limit: max.get() });
+        }
+        tx.rcpt_end = tx.env.recipients.len();
+        if let Some(max) = limits.rcptmax {
+            tx.rcpt_end = tx.rcpt_end.min(max.get() as usize);
+        }
         let p = &mut tx.env.params;
         if let Some(limit) = caps.size {
             if let Some(size) = tx.size
@@ -1207,6 +1229,7 @@ impl Client {
             out,
             out_queue,
             out_queued,
+            transactions,
             ..
         } = self;
         let Some(tx) = queue.front_mut() else {
@@ -1219,12 +1242,13 @@ impl Client {
                 Command::Mail(tx.env.from.clone(), tx.env.params.clone()).encode(out);
                 expects.push(Expect::Mail);
                 tx.mail_sent = true;
+                *transactions += 1;
                 tx.due += 1;
                 if !pipelining {
                     break 'send;
                 }
             }
-            while tx.next_rcpt < tx.env.recipients.len() {
+            while tx.next_rcpt < tx.rcpt_end {
                 let (to, params) = &tx.env.recipients[tx.next_rcpt];
                 Command::Rcpt(to.clone(), params.clone()).encode(out);
                 expects.push(Expect::Rcpt(tx.next_rcpt));
@@ -1252,7 +1276,9 @@ impl Client {
             // wasted when they are refused (and servers count the refused
             // BDATs as bad commands): at most `body_buffer` of it.
             let settled = tx.outcome.mail.is_some()
-                && tx.outcome.recipients.iter().all(|r| r.reply.is_some());
+                && tx.outcome.recipients[..tx.rcpt_end]
+                    .iter()
+                    .all(|r| r.reply.is_some());
             loop {
                 while tx.ready_len <= chunk {
                     let Some(b) = tx.body.pop(usize::MAX) else {
@@ -1386,8 +1412,10 @@ impl Client {
         if pipelining && !tx.sent_all {
             // A streamed BDAT body whose transaction cannot succeed any
             // more: send no further chunk (RSET follows).
-            let rcpts_answered = tx.next_rcpt == tx.env.recipients.len()
-                && tx.outcome.recipients.iter().all(|r| r.reply.is_some());
+            let rcpts_answered = tx.next_rcpt == tx.rcpt_end
+                && tx.outcome.recipients[..tx.rcpt_end]
+                    .iter()
+                    .all(|r| r.reply.is_some());
             let chunk_failed = matches!(expect, Expect::Bdat { .. }) && !ok;
             if mail_failed || chunk_failed || (rcpts_answered && tx.accepted == 0) {
                 tx.stop_sending();

@@ -25,6 +25,7 @@ pub use event::{AbortReason, Event, ReplyHandle};
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
+use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -96,6 +97,17 @@ pub struct Options {
     /// and §4.5.3.1.10). Default 100, the RFC's minimum; values below 100
     /// are raised to 100.
     pub max_recipients: usize,
+    /// Mail transactions (MAIL commands that get as far as the
+    /// application) taken in one session; the next MAIL is answered 421
+    /// 4.7.0 and the session ends, so the client goes on in a new one.
+    /// Default `None`, no limit (Exim's `smtp_accept_max_per_connection`
+    /// is 1000).
+    pub max_transactions: Option<usize>,
+    /// Announce LIMITS (RFC 9422) in the EHLO reply: RCPTMAX is
+    /// `max_recipients`, MAILMAX `max_transactions` when set, so a client
+    /// splits its recipients and sessions instead of meeting 452 and 421.
+    /// Default true.
+    pub limits: bool,
     /// Bad commands before 421 and close. Default 20, Postfix's
     /// `smtpd_hard_error_limit`.
     pub max_bad_commands: u32,
@@ -140,6 +152,8 @@ impl Default for Options {
             auth_required: false,
             max_message_size: 10_240_000,
             max_recipients: 100,
+            max_transactions: None,
+            limits: true,
             max_bad_commands: 20,
             max_command_line: 2048,
             max_auth_line: 12288,
@@ -285,6 +299,8 @@ pub struct Server {
     tls: Option<TlsActive>,
     auth: Option<Authenticated>,
     bad_commands: u32,
+    /// MAIL commands handed to the application in this session.
+    transactions: usize,
     /// The last command line was too long: its tail was dropped.
     rejecting_greeting: bool,
 }
@@ -330,6 +346,7 @@ impl Server {
             tls,
             auth: None,
             bad_commands: 0,
+            transactions: 0,
             rejecting_greeting: false,
         }
     }
@@ -859,6 +876,23 @@ impl Server {
         }
     }
 
+    /// The LIMITS line of the EHLO reply (RFC 9422), when announced.
+    fn limits_line(&self) -> Vec<Extension<'static>> {
+        if !self.opts.limits {
+            return Vec::new();
+        }
+        let n = |v: usize| NonZeroU32::new(u32::try_from(v).unwrap_or(u32::MAX));
+        let limits = Limits::new(
+            self.opts.max_transactions.and_then(n),
+            n(self.opts.max_recipients),
+            None,
+        );
+        vec![Extension {
+            keyword: Cow::Borrowed("LIMITS"),
+            params: Cow::Owned(limits.to_string()),
+        }]
+    }
+
     fn ehlo_reply(&self, domain: &Host<'_>, extended: bool) -> Reply<'static> {
         let mut lines = vec![format!("{} greets {}", self.opts.hostname, domain)];
         if extended {
@@ -879,6 +913,7 @@ impl Server {
                 chunking: self.opts.chunking,
                 binarymime: self.opts.binarymime && self.opts.chunking,
                 size: Some(self.opts.max_message_size),
+                other: self.limits_line(),
                 ..Capabilities::default()
             };
             lines.extend(caps.to_lines());
@@ -1075,6 +1110,21 @@ impl Server {
         if !from.is_ascii() && !params.smtputf8 {
             return self.send(553, (5, 6, 7), "Non-ASCII address requires SMTPUTF8");
         }
+        if self
+            .opts
+            .max_transactions
+            .is_some_and(|max| self.transactions >= max)
+        {
+            // The MAILMAX announced (RFC 9422): the client goes on in a
+            // new session.
+            let t = format!(
+                "{} Error: too many transactions in one session",
+                self.opts.hostname
+            );
+            self.send(421, (4, 7, 0), &t);
+            return self.close(ConnectionError::TooManyTransactions);
+        }
+        self.transactions += 1;
         let handle = self.decide(Pending::Mail(params.clone().into_owned()));
         self.events.push_back(Event::Mail {
             handle,
