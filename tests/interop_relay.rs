@@ -393,6 +393,18 @@ msg = "Subject: {0}\r\n\r\nsecret body {0}\r\n"
 c.sendmail("alice@a.test", ["demo@localhost"], msg.format("to-b"), mail_options=["REQUIRETLS"])
 c.sendmail("alice@a.test", ["x@c.test"], msg.format("to-c"), mail_options=["REQUIRETLS"])
 c.quit()
+# From a remote sender, a REQUIRETLS message that loops (Delivered-To):
+# its report goes back to the sender's server with REQUIRETLS (RFC 8689 §5).
+m = smtplib.SMTP("127.0.0.1", int(sys.argv[2]), timeout=20)
+m.ehlo("peer.test")
+m.starttls(context=ctx)
+m.ehlo("peer.test")
+looped = "Delivered-To: alice@a.test\r\n" + msg.format("looped")
+try:
+    m.sendmail("demo@localhost", ["alice@a.test"], looped, mail_options=["REQUIRETLS"])
+except smtplib.SMTPException as e:
+    print("looped refused", e)
+m.quit()
 print("ok")
 "#;
 
@@ -400,7 +412,9 @@ print("ok")
 /// to a next hop that offers REQUIRETLS (a second instance: it gets the
 /// parameter and logs it), never to one that only offers STARTTLS
 /// (aiosmtpd with a certificate from a trusted CA): that one's recipient
-/// is bounced with 5.7.30, the bounce without the message's body.
+/// is bounced with 5.7.30, the bounce without the message's body. The
+/// report of a REQUIRETLS message from a remote sender (one that loops)
+/// goes back to the sender's server with REQUIRETLS, without the body.
 #[test]
 #[ignore = "interop: needs python3 with aiosmtpd (bash .ci/install-peers); starts two mailservers"]
 fn rfc8689_requiretls_relayed_only_to_a_next_hop_that_offers_it() {
@@ -444,13 +458,22 @@ fn rfc8689_requiretls_relayed_only_to_a_next_hop_that_offers_it() {
         "-c",
         PY_REQUIRETLS,
         &a.submission().port().to_string(),
+        &a.smtp().port().to_string(),
     ]));
     assert!(ok && out.ends_with("ok\n"), "{out}\n{}", a.log());
-    let text = b.wait_one("demo", Duration::from_secs(30), &a.log());
-    assert!(
-        text.contains("with ESMTPS") && text.contains("to-b"),
-        "{text}"
-    );
+    // At B: the message, and the report of the looped one.
+    let at_b: Vec<String> = b
+        .wait_messages("demo", 2, Duration::from_secs(30))
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let with = |s: &str| {
+        at_b.iter()
+            .find(|t| t.contains(s))
+            .unwrap_or_else(|| panic!("no {s} at B\n{}\n{}", a.log(), b.log()))
+    };
+    let text = with("Subject: to-b");
+    assert!(text.contains("with ESMTPS"), "{text}");
     assert!(
         wait_log(&b, "requiretls", Duration::from_secs(10)),
         "{}",
@@ -466,6 +489,10 @@ fn rfc8689_requiretls_relayed_only_to_a_next_hop_that_offers_it() {
     );
     assert!(!bounce.contains("secret body to-c"), "{bounce}");
     assert!(!peer.text().contains("secret body"), "{}", peer.text());
+    // The remote sender's report: to B, with REQUIRETLS, the header only.
+    let report = with("Subject: looped");
+    assert!(!report.contains("secret body looped"), "{report}");
+    assert_eq!(b.log().matches("requiretls").count(), 2, "{}", b.log());
 }
 
 /// aiosmtpd announcing `LIMITS RCPTMAX=3 MAILMAX=2` (RFC 9422) in its

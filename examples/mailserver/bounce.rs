@@ -44,12 +44,28 @@ pub(crate) struct Request {
     /// failure report; `HDRS` or none, the header section. Passed on as
     /// given to a next hop that offers DSN (§5.2.1).
     pub(crate) ret: Option<mailwire::smtp::Ret>,
+    /// The message came with REQUIRETLS (RFC 8689): its reports hold the
+    /// returned header only and go with REQUIRETLS too (§5).
+    pub(crate) requiretls: bool,
 }
 
 impl Request {
     /// `RET=FULL` was asked for.
     pub(crate) fn ret_full(&self) -> bool {
         self.ret == Some(mailwire::smtp::Ret::Full)
+    }
+
+    /// The request for the reports of a message that came with
+    /// REQUIRETLS or not (RFC 8689 §5): with it, the header only (the
+    /// content is not sent back over a path that may lack TLS), and the
+    /// report itself sent with REQUIRETLS.
+    pub(crate) fn with_requiretls(&self, requiretls: bool) -> Request {
+        let mut r = self.clone();
+        if requiretls {
+            r.ret = Some(mailwire::smtp::Ret::Hdrs);
+            r.requiretls = true;
+        }
+        r
     }
 }
 
@@ -361,11 +377,24 @@ mod tests {
     }
 
     #[test]
+    fn rfc8689_5_report_of_a_requiretls_message() {
+        let full = Request {
+            ret: Some(mailwire::smtp::Ret::Full),
+            ..Default::default()
+        };
+        let r = full.with_requiretls(true);
+        assert_eq!(r.ret, Some(mailwire::smtp::Ret::Hdrs));
+        assert!(r.requiretls && !r.ret_full());
+        assert_eq!(full.with_requiretls(false), full);
+    }
+
+    #[test]
     fn rfc3461_6_3_fields_and_ret_full() {
         let orig = b"From: a@x.test\r\nSubject: hi\r\n\r\nthe body\r\n";
         let req = Request {
             envid: Some("QQ 314159".into()),
             ret: Some(mailwire::smtp::Ret::Full),
+            ..Default::default()
         };
         let f = Failure {
             rcpt: "b@y.test".into(),
@@ -404,6 +433,7 @@ mod tests {
         let req = Request {
             envid: None,
             ret: Some(mailwire::smtp::Ret::Full),
+            ..Default::default()
         };
         let b = build("a.test", "Q", "a@x.test", 0, &[ok], &req, orig, 0, 1);
         let s = String::from_utf8_lossy(&b);

@@ -338,12 +338,7 @@ fn deliver_domain(
 }
 
 fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8]) {
-    let mut request = entry.dsn.clone();
-    if entry.requiretls {
-        // RFC 8689 §5: the content of a message that asked for TLS is not
-        // sent back over a path that may lack it: the header only.
-        request.ret = Some(mailwire::smtp::Ret::Hdrs);
-    }
+    let request = entry.dsn.with_requiretls(entry.requiretls);
     bounce_to_sender(
         shared,
         &entry.id,
@@ -417,11 +412,13 @@ pub(crate) fn bounce_to_sender(
     );
     let mut data = received.into_bytes();
     data.extend_from_slice(&dsn);
-    match store.inject(
+    // RFC 8689 §5: the report of a REQUIRETLS message goes with it too.
+    match store.inject_requiring_tls(
         id.clone(),
         "",
         vec![(sender.to_string(), dest.clone())],
         &data,
+        request.requiretls,
     ) {
         Ok(_) => crate::driver::log(format!(
             "queue id={qid}: bounce id={id} to <{sender}> ({})",

@@ -173,6 +173,8 @@ impl Entry {
                     Some("HDRS") => Some(Ret::Hdrs),
                     _ => b("ret_full").then_some(Ret::Full),
                 },
+                // Kept as the entry's own `requiretls`.
+                requiretls: false,
             },
             // Absent from older queue files: no MT-PRIORITY.
             priority: v
@@ -495,6 +497,7 @@ mod tests {
         e.dsn = crate::bounce::Request {
             envid: Some("id 1".into()),
             ret: Some(Ret::Hdrs),
+            ..Default::default()
         };
         e.priority = Some(Priority::new(-4).unwrap());
         e.rcpt_dsn.insert(

@@ -546,7 +546,7 @@ impl<'a> Session<'a> {
                 &tx.sender,
                 unix_now(),
                 &failures,
-                &tx.dsn,
+                &tx.dsn.with_requiretls(tx.requiretls),
                 &content,
             );
         }
@@ -990,7 +990,7 @@ impl<'a> Session<'a> {
                 &tx.sender,
                 unix_now(),
                 &delivered,
-                &tx.dsn,
+                &tx.dsn.with_requiretls(tx.requiretls),
                 &content,
             ),
             Err(e) => self.log(&format!("id={} success notice: {e}", tx.id)),
@@ -1211,6 +1211,7 @@ impl Handler<Server> for Session<'_> {
                             .as_ref()
                             .map(|e| String::from_utf8_lossy(&e.decode()).into_owned()),
                         ret: params.ret,
+                        requiretls: params.requiretls,
                     },
                     priority: None,
                     requiretls: params.requiretls,

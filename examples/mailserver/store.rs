@@ -271,7 +271,21 @@ impl Store {
         rcpts: Vec<(String, Dest)>,
         data: &[u8],
     ) -> io::Result<Stored> {
+        self.inject_requiring_tls(id, sender, rcpts, data, false)
+    }
+
+    /// [`inject`](Self::inject), with `requiretls` the message is relayed
+    /// only as REQUIRETLS (RFC 8689) allows, with the parameter.
+    pub(crate) fn inject_requiring_tls(
+        &self,
+        id: String,
+        sender: &str,
+        rcpts: Vec<(String, Dest)>,
+        data: &[u8],
+        requiretls: bool,
+    ) -> io::Result<Stored> {
         let mut inc = self.begin(id, sender, rcpts, b"")?;
+        inc.requiretls = requiretls;
         inc.write(data)?;
         inc.commit(self)
     }
