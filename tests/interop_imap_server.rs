@@ -2462,3 +2462,48 @@ print("ok")
 fn within_appendlimit_preview_partial_with_imaplib() {
     python_ok("imap-within", WITHIN_APPENDLIMIT);
 }
+
+/// RFC 8437 with imaplib: demo logs in, appends and selects, then
+/// UNAUTHENTICATE: OK, the authenticated commands refused (BAD), and a
+/// LOGIN as alice in the same connection sees alice's INBOX, not demo's.
+const UNAUTHENTICATE: &str = r#"
+import imaplib, sys
+imaplib.Commands["UNAUTHENTICATE"] = ("AUTH", "SELECTED")
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]), timeout=20)
+M.login("demo", "demo")
+M._get_capabilities()
+assert "UNAUTHENTICATE" in M.capabilities, M.capabilities
+typ, data = M.append("INBOX", None, None, b"Subject: demo-only\r\n\r\nx\r\n")
+assert typ == "OK", data
+typ, data = M.select("INBOX")
+assert typ == "OK" and data == [b"1"], data
+typ, data = M._simple_command("UNAUTHENTICATE")
+assert typ == "OK", (typ, data)
+# imaplib does not know the state changed: tell it, then try SELECT.
+M.state = "AUTH"
+try:
+    M.select("INBOX")
+    raise SystemExit("SELECT after UNAUTHENTICATE was accepted")
+except imaplib.IMAP4.error as e:
+    assert "BAD" in str(e) or "not" in str(e).lower(), e
+M.state = "NONAUTH"
+M.login("alice", "pa")
+typ, data = M.select("INBOX")
+assert typ == "OK" and data == [b"0"], data
+M.logout()
+print("ok")
+"#;
+
+#[test]
+#[ignore = "interop: needs python3"]
+fn rfc8437_unauthenticate_with_imaplib() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("imap-unauthenticate");
+    let users = ["--user", "demo:demo", "--user", "alice:pa"];
+    let srv = MailServer::start(&dir, &users).owning(dir);
+    let out = python_on(UNAUTHENTICATE, &srv);
+    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
+    assert!(srv.log().contains("demo unauthenticated"), "{}", srv.log());
+}

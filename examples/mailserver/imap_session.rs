@@ -133,6 +133,8 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     o.max_literal = cfg.max_size as u64;
     o.append_stream_threshold = Some(STREAM_APPEND);
     o.compress = true;
+    // RFC 8437: the session forgets its user (`Event::Unauthenticated`).
+    o.unauthenticate = true;
     o.max_command = cfg.max_size as u64 + (64 << 10);
     let quota: &[&str] = if cfg.any_quota() {
         &QUOTA_CAPABILITIES
@@ -2450,6 +2452,18 @@ impl Handler<Server> for Session<'_> {
             }
             Event::IdleDone => self.idling = false,
             Event::Unselected => self.sel = None,
+            Event::Unauthenticated => {
+                // RFC 8437: as before LOGIN; the machine refuses the
+                // authenticated commands until the next one.
+                if let Some(user) = self.user.take() {
+                    self.log(&format!("{user} unauthenticated"));
+                }
+                self.sel = None;
+                self.staged.clear();
+                self.idling = false;
+                self.condstore = false;
+                self.generation = 0;
+            }
             Event::StartTls => {
                 let tls = rustls::ServerConnection::new(self.shared.tls.clone())
                     .map_err(io::Error::other)?;

@@ -21,7 +21,7 @@ use mailwire_imap::{Code, Data, FetchItem, Section, SequenceSet};
 use mailwire_sasl::{Mechanism, ScramCredentials, ScramHash, Secret};
 
 /// Commands that move the session between states.
-const COMMANDS: [&[u8]; 27] = [
+const COMMANDS: [&[u8]; 28] = [
     b"a LOGIN u p\r\n",
     b"a LOGIN u wrong\r\n",
     b"a AUTHENTICATE PLAIN AHUAcA==\r\n",
@@ -39,6 +39,7 @@ const COMMANDS: [&[u8]; 27] = [
     b"a SEARCH ALL\r\n",
     b"a NOOP\r\n",
     b"a UNSELECT\r\n",
+    b"a UNAUTHENTICATE\r\n",
     b"a CLOSE\r\n",
     b"a APPEND INBOX {5}\r\n",
     b"hello\r\n",
@@ -239,6 +240,7 @@ fuzz_target!(|data: &[u8]| {
     o.max_bad_commands = 50;
     o.append_stream_threshold = (flags & 8 != 0).then_some(16);
     o.compress = flags & 16 != 0;
+    o.unauthenticate = flags & 16 == 0;
     let greeting = match flags >> 6 {
         0 => Greeting::PreAuth("hi".into()),
         1 => Greeting::Bye("go".into()),

@@ -255,6 +255,7 @@ impl CommandBody<'_> {
             B::Check => B::Check,
             B::Close => B::Close,
             B::Unselect => B::Unselect,
+            B::Unauthenticate => B::Unauthenticate,
             B::Expunge => B::Expunge,
             B::UidExpunge(s) => B::UidExpunge(s),
             B::Search {

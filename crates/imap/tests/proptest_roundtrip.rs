@@ -556,6 +556,7 @@ fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
         Just(CommandBody::Capability),
         Just(CommandBody::Idle),
         Just(CommandBody::Unselect),
+        Just(CommandBody::Unauthenticate),
         (istring(), istring()).prop_map(|(username, password)| CommandBody::Login {
             username,
             password: Secret::new(password)

@@ -307,6 +307,17 @@ impl Client {
                 };
             }
             Kind::Close if ok => self.selected = None,
+            Kind::Unauthenticate if ok => {
+                // RFC 8437 §3: as before LOGIN, the mailbox closed and
+                // the ENABLEd extensions off; the capabilities change back.
+                self.authenticated = false;
+                self.selected = None;
+                self.enabled = Capabilities::default();
+                if !caps_in_code {
+                    self.caps = None;
+                    self.ask_capabilities();
+                }
+            }
             Kind::Idle
                 if ok
                     && cmd.idle == Some(Idle::Ending { refresh: true })

@@ -29,6 +29,8 @@ pub(super) enum Kind {
     Logout,
     /// CLOSE or UNSELECT: leaves the selected state.
     Close,
+    /// UNAUTHENTICATE (RFC 8437): back to the not authenticated state.
+    Unauthenticate,
     Fetch {
         uid: bool,
     },
@@ -64,6 +66,7 @@ impl Kind {
             B::Idle => Kind::Idle,
             B::Logout => Kind::Logout,
             B::Close | B::Unselect => Kind::Close,
+            B::Unauthenticate => Kind::Unauthenticate,
             B::Fetch { uid, .. } => Kind::Fetch { uid: *uid },
             B::Store { uid, .. } => Kind::Store { uid: *uid },
             B::Search { uid, .. } => Kind::Search { uid: *uid },
@@ -92,6 +95,7 @@ impl Kind {
                 | Kind::Idle
                 | Kind::Logout
                 | Kind::Close
+                | Kind::Unauthenticate
         )
     }
 

@@ -1713,3 +1713,37 @@ fn corpus_recordings() {
     assert!(files > 250, "only {files} recordings");
     eprintln!("{files} recordings, {responses} events");
 }
+
+/// RFC 8437: after the OK to UNAUTHENTICATE the client is not
+/// authenticated, no mailbox is selected and ENABLE is undone; it asks the
+/// capabilities again unless the OK carried them, and may LOGIN again.
+#[test]
+fn rfc8437_unauthenticate() {
+    let text = r#"
+S: * OK [CAPABILITY IMAP4rev1 IMAP4rev2] hi
+C: a1 LOGIN u p
+S: a1 OK [CAPABILITY IMAP4rev1 IMAP4rev2 ENABLE UNAUTHENTICATE] done
+C: e1 ENABLE IMAP4rev2
+S: * ENABLED IMAP4rev2
+S: e1 OK enabled
+C: s1 SELECT INBOX
+S: * 3 EXISTS
+S: s1 OK [READ-WRITE] selected
+C: u1 UNAUTHENTICATE
+S: u1 OK [CAPABILITY IMAP4rev1 IMAP4rev2] UNAUTHENTICATE completed
+"#;
+    let actions = vec![
+        cmd(login("u", "p")),
+        cmd(CommandBody::Enable(Vec1::one(
+            Atom::try_from("IMAP4rev2").unwrap(),
+        ))),
+        cmd(select("INBOX")),
+        cmd(CommandBody::Unauthenticate),
+    ];
+    let (client, events) = run(opts(), text, actions, Feed::Whole);
+    assert_eq!(completions(&events).len(), 4);
+    assert!(!client.is_authenticated());
+    assert!(client.selected().is_none());
+    assert!(!client.enabled().has("IMAP4rev2"));
+    assert!(!client.capabilities().unwrap().has("UNAUTHENTICATE"));
+}

@@ -88,6 +88,7 @@ impl Encoder<'_> {
             CommandBody::Check => self.raw(b"CHECK"),
             CommandBody::Close => self.raw(b"CLOSE"),
             CommandBody::Unselect => self.raw(b"UNSELECT"),
+            CommandBody::Unauthenticate => self.raw(b"UNAUTHENTICATE"),
             CommandBody::Expunge => self.raw(b"EXPUNGE"),
             CommandBody::Authenticate {
                 mechanism,

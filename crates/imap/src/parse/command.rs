@@ -434,6 +434,7 @@ fn command_body(i: &[u8]) -> IResult<'_, CommandBody<'_>> {
         b"CHECK" => (j, CommandBody::Check),
         b"CLOSE" => (j, CommandBody::Close),
         b"UNSELECT" => (j, CommandBody::Unselect),
+        b"UNAUTHENTICATE" => (j, CommandBody::Unauthenticate),
         b"EXPUNGE" => (j, CommandBody::Expunge),
         b"AUTHENTICATE" => {
             let (j, mechanism) = atom(sp(j)?.0)?;

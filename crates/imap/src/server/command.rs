@@ -62,6 +62,7 @@ impl Server {
                 (o.enable, "ENABLE"),
                 (o.idle, "IDLE"),
                 (o.unselect, "UNSELECT"),
+                (o.unauthenticate, "UNAUTHENTICATE"),
                 (o.namespaces.is_some(), "NAMESPACE"),
                 (o.compress, "COMPRESS=DEFLATE"),
             ] {
@@ -95,6 +96,7 @@ impl Server {
             CommandBody::Enable(_) => o.enable,
             CommandBody::Idle => o.idle,
             CommandBody::Unselect => o.unselect,
+            CommandBody::Unauthenticate => o.unauthenticate,
             CommandBody::Namespace => o.namespaces.is_some(),
             CommandBody::Id(_) => o.id.is_some(),
             CommandBody::Compress { .. } => o.compress,
@@ -274,6 +276,19 @@ impl Server {
                 self.updates.clear();
                 self.events.push_back(Event::Unselected);
                 self.tagged(&tag, StatusKind::Ok, None, "UNSELECT completed");
+            }
+            CommandBody::Unauthenticate => {
+                // RFC 8437 §3: back to the not authenticated state, as at
+                // the start of the connection but for TLS and COMPRESS,
+                // which stay: the mailbox closed without expunge, the
+                // ENABLEd extensions off. The capabilities change back.
+                self.state = State::NotAuthenticated;
+                self.updates.clear();
+                self.enabled.clear();
+                self.auth_attempts = 0;
+                self.events.push_back(Event::Unauthenticated);
+                let code = self.capability_code();
+                self.tagged(&tag, StatusKind::Ok, code, "UNAUTHENTICATE completed");
             }
             body @ (CommandBody::Select { .. } | CommandBody::Examine { .. }) => {
                 let examine = matches!(body, CommandBody::Examine { .. });

@@ -124,6 +124,10 @@ pub enum Event {
     /// UNSELECT closed the mailbox without expunging (RFC 3691); the
     /// machine answered.
     Unselected,
+    /// The machine answered UNAUTHENTICATE (RFC 8437): the session is
+    /// back in the not authenticated state; forget the user and the
+    /// selected mailbox. A LOGIN or AUTHENTICATE may follow.
+    Unauthenticated,
     /// The OK to STARTTLS was queued. Send it (drain `poll_transmit`), run
     /// the TLS handshake under the machine, then MUST call
     /// [`Server::handle_tls_established`](super::Server::handle_tls_established).

@@ -210,6 +210,12 @@ pub struct Options {
     pub enable: bool,
     /// Offer UNSELECT (RFC 3691). Default true: the machine answers it.
     pub unselect: bool,
+    /// Offer UNAUTHENTICATE (RFC 8437) once authenticated. The machine
+    /// answers it and goes back to the not authenticated state, the
+    /// selected mailbox closed (no expunge), ENABLEd extensions dropped;
+    /// [`Event::Unauthenticated`] tells the application to forget the
+    /// user. Default false: the application must handle that event.
+    pub unauthenticate: bool,
     /// Offer `COMPRESS=DEFLATE` (RFC 4978) once authenticated. Default
     /// false: the driver must then compress and decompress the stream
     /// after [`Event::Compress`], which only it can do.
@@ -289,6 +295,7 @@ impl Default for Options {
             idle: true,
             enable: true,
             unselect: true,
+            unauthenticate: false,
             compress: false,
             namespaces: Some(Namespaces {
                 personal: vec![Namespace {

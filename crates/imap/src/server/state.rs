@@ -118,7 +118,7 @@ impl Allowed {
             b"SELECT" | b"EXAMINE" | b"CREATE" | b"DELETE" | b"RENAME" | b"SUBSCRIBE"
             | b"UNSUBSCRIBE" | b"LIST" | b"LSUB" | b"NAMESPACE" | b"STATUS" | b"APPEND"
             | b"IDLE" | b"GETQUOTA" | b"GETQUOTAROOT" | b"SETQUOTA" | b"GETMETADATA"
-            | b"SETMETADATA" | b"COMPRESS" => Allowed::Authenticated,
+            | b"SETMETADATA" | b"COMPRESS" | b"UNAUTHENTICATE" => Allowed::Authenticated,
             b"CHECK" | b"CLOSE" | b"UNSELECT" | b"EXPUNGE" | b"SEARCH" | b"FETCH" | b"STORE"
             | b"COPY" | b"MOVE" | b"SORT" | b"THREAD" | b"UID" => Allowed::Selected,
             _ => return None,

@@ -1760,3 +1760,57 @@ fn compress_not_offered_or_pipelined() {
     assert_eq!(evs, ["Closed { reason: PipelinedAfterCompress }"]);
     assert!(!s.act(|m| m.is_compressed()));
 }
+
+/// The output so far, as text.
+fn output(s: &mut Scripted<Srv>) -> String {
+    String::from_utf8(s.take_output()).unwrap()
+}
+
+/// RFC 8437: UNAUTHENTICATE, offered once authenticated when switched on,
+/// takes the session back to the not authenticated state: the selected
+/// mailbox closed, ENABLE undone, the capabilities of that state in the OK;
+/// the application is told, and the commands of the authenticated state
+/// are refused until a new LOGIN. Before LOGIN, or switched off, it is
+/// refused.
+#[test]
+fn rfc8437_unauthenticate() {
+    let mut o = ext_options(&["CONDSTORE"]);
+    o.unauthenticate = true;
+    let mut s = session(o);
+    s.send(b"c CAPABILITY\r\n");
+    assert!(!output(&mut s).contains("UNAUTHENTICATE"));
+    s.send(b"u UNAUTHENTICATE\r\n");
+    assert!(output(&mut s).starts_with("u BAD"));
+    login(&mut s);
+    s.send(b"c CAPABILITY\r\n");
+    assert!(output(&mut s).contains(" UNAUTHENTICATE"));
+    s.send(b"e ENABLE CONDSTORE\r\n");
+    s.events();
+    s.take_output();
+    assert!(s.machine.is_enabled("CONDSTORE"));
+    select(&mut s);
+    s.send(b"u UNAUTHENTICATE\r\n");
+    let out = output(&mut s);
+    assert!(out.starts_with("u OK [CAPABILITY "), "{out}");
+    assert!(
+        !out.contains("UNAUTHENTICATE]") && !out.contains(" IDLE"),
+        "{out}"
+    );
+    assert!(
+        s.events()
+            .iter()
+            .any(|e| matches!(e, Event::Unauthenticated))
+    );
+    assert_eq!(s.machine.is_selected(), None);
+    assert!(!s.machine.is_enabled("CONDSTORE"));
+    s.send(b"l LIST \"\" *\r\n");
+    assert!(output(&mut s).starts_with("l BAD"));
+    // A new LOGIN, as at the start.
+    login(&mut s);
+    select(&mut s);
+    // Switched off: refused.
+    let mut s = session(plain_options());
+    login(&mut s);
+    s.send(b"u UNAUTHENTICATE\r\n");
+    assert!(output(&mut s).starts_with("u BAD"));
+}

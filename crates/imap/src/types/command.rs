@@ -329,6 +329,9 @@ pub enum CommandBody<'a> {
     Close,
     /// `UNSELECT` (RFC 3691).
     Unselect,
+    /// `UNAUTHENTICATE` (RFC 8437): back to the not authenticated state,
+    /// the selected mailbox closed without expunging.
+    Unauthenticate,
     /// `EXPUNGE`.
     Expunge,
     /// `UID EXPUNGE set` (RFC 4315).
@@ -475,6 +478,7 @@ impl CommandBody<'_> {
             Self::Check => "CHECK",
             Self::Close => "CLOSE",
             Self::Unselect => "UNSELECT",
+            Self::Unauthenticate => "UNAUTHENTICATE",
             Self::Expunge => "EXPUNGE",
             Self::UidExpunge(_) => "UID EXPUNGE",
             Self::Search { uid: true, .. } => "UID SEARCH",
