@@ -301,7 +301,7 @@ fn opt_text(rest: &[u8]) -> Result<Option<Text<'_>>, ParseError> {
 
 /// Parses 1 to 20 ASCII digits.
 #[inline]
-fn digits_u64(d: &[u8]) -> Option<u64> {
+pub(crate) fn digits_u64(d: &[u8]) -> Option<u64> {
     leading_u64(d)
         .filter(|&(_, len)| len == d.len())
         .map(|(n, _)| n)

@@ -1779,15 +1779,11 @@ impl Limits {
     }
 }
 
-/// A positive decimal number of at most nine digits (so it fits a `u32`).
+/// A positive decimal number that fits a `u32`.
 fn positive(digits: &[u8]) -> Option<NonZeroU32> {
-    if digits.is_empty() || digits.len() > 9 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = digits
-        .iter()
-        .fold(0u32, |n, &d| n * 10 + u32::from(d - b'0'));
-    NonZeroU32::new(n)
+    crate::parse::digits_u64(digits)
+        .and_then(|n| u32::try_from(n).ok())
+        .and_then(NonZeroU32::new)
 }
 
 /// The parameter of the `LIMITS` line: the set limits as `NAME=value`,
