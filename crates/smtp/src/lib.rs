@@ -11,9 +11,10 @@
 //! ENHANCEDSTATUSCODES (RFC 2034, RFC 3463), CHUNKING and BINARYMIME
 //! (RFC 3030), MT-PRIORITY (RFC 6710, with its policy name), REQUIRETLS
 //! (RFC 8689), LIMITS (RFC 9422: the server announces RCPTMAX and MAILMAX
-//! and keeps MAILMAX; the client sends no more RCPTs than RCPTMAX, leaving
-//! the rest [`client::Outcome::unsent`], and no more transactions than
-//! MAILMAX); the parser also knows BY.
+//! and keeps MAILMAX; the client sends no more RCPTs than RCPTMAX and no
+//! more domains than RCPTDOMAINMAX in a transaction, leaving the rest
+//! [`client::Outcome::unsent`], and no more transactions than MAILMAX);
+//! the parser also knows BY.
 //!
 //! ```text
 //!            ┌──────────── your driver (socket, TLS, clock) ────────────┐

@@ -822,6 +822,43 @@ fn rfc9422_client_keeps_rcptmax_and_mailmax() {
     }
 }
 
+/// RFC 9422 RCPTDOMAINMAX: of recipients in three domains, the client
+/// sends those up to the first of a third domain; the rest are `unsent`.
+#[test]
+fn rfc9422_client_keeps_rcptdomainmax() {
+    let now = Instant::now();
+    let mut c = Client::new(opts("a.example"), now);
+    c.send_mail(
+        env(
+            "a@b.c",
+            &[
+                "x@one.test",
+                "y@TWO.test",
+                "z@One.Test",
+                "w@three.test",
+                "v@one.test",
+            ],
+        ),
+        Bytes::from_static(b"x\r\n"),
+    )
+    .unwrap();
+    let mut s = Scripted::new(Cli(c), now);
+    s.send(b"220 x\r\n");
+    s.expect(b"EHLO a.example\r\n");
+    s.send(b"250-x\r\n250-PIPELINING\r\n250 LIMITS RCPTDOMAINMAX=2\r\n");
+    s.expect(
+        b"MAIL FROM:<a@b.c>\r\nRCPT TO:<x@one.test>\r\nRCPT TO:<y@TWO.test>\r\n\
+          RCPT TO:<z@One.Test>\r\nDATA\r\n",
+    );
+    s.send(b"250 ok\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n");
+    s.send(b"250 done\r\n");
+    let events = s.events();
+    let o = outcome(&events);
+    assert_eq!(o.recipients.iter().filter(|r| r.delivered).count(), 3);
+    let unsent: Vec<String> = o.unsent().map(|t| t.to_string()).collect();
+    assert_eq!(unsent, ["w@three.test", "v@one.test"]);
+}
+
 #[test]
 fn pair_oversized_message_is_refused_per_message() {
     let mut so = server::Options::default();

@@ -1149,8 +1149,9 @@ impl Client {
             return Ok(());
         };
         // RFC 9422: no more transactions than MAILMAX in the session, no
-        // more RCPT commands than RCPTMAX in one (the rest stay unsent,
-        // for another transaction: `Outcome::unsent`).
+        // more RCPT commands than RCPTMAX in one, no more domains than
+        // RCPTDOMAINMAX among its recipients (the rest stay unsent, for
+        // another transaction: `Outcome::unsent`).
         let limits = caps.limits();
         if let Some(max) = limits.mailmax
             && transactions >= max.get() as usize
@@ -1160,6 +1161,29 @@ impl Client {
         tx.rcpt_end = tx.env.recipients.len();
         if let Some(max) = limits.rcptmax {
             tx.rcpt_end = tx.rcpt_end.min(max.get() as usize);
+        }
+        if let Some(max) = limits.rcptdomainmax {
+            // The recipients up to the first of one domain more than
+            // RCPTDOMAINMAX (domains compared in any case; <Postmaster>
+            // is the server's own).
+            let mut domains: Vec<&str> = Vec::new();
+            let mut end = 0;
+            for (to, _) in &tx.env.recipients[..tx.rcpt_end] {
+                let domain = match to {
+                    // The host: after the last `@` (a quoted local part
+                    // may hold one, a host never does).
+                    ForwardPath::Mailbox(m) => m.as_str().rsplit_once('@').map_or("", |(_, h)| h),
+                    ForwardPath::Postmaster => "",
+                };
+                if !domains.iter().any(|d| d.eq_ignore_ascii_case(domain)) {
+                    if domains.len() == max.get() as usize {
+                        break;
+                    }
+                    domains.push(domain);
+                }
+                end += 1;
+            }
+            tx.rcpt_end = end;
         }
         let p = &mut tx.env.params;
         if let Some(limit) = caps.size {
