@@ -437,6 +437,9 @@ impl SmtpTransport {
     ///
     /// `Ok` when at least one recipient got it (check
     /// [`Outcome::all_delivered`]); [`SmtpError::Refused`] when none did.
+    /// Within the server's LIMITS (RFC 9422): the recipients past its
+    /// RCPTMAX or RCPTDOMAINMAX go in further transactions, and past its
+    /// MAILMAX in a new session; the outcome has each one's result.
     pub fn send(&mut self, message: &[u8]) -> Result<Outcome, SmtpError> {
         block_on(self.core.send(message))
     }
@@ -456,7 +459,10 @@ impl SmtpTransport {
     /// read, so a message of any size needs about 2 MiB of memory.
     /// `size`, when known, is declared with SIZE. BODY=8BITMIME is
     /// declared when the server offers it; without it, 8-bit content
-    /// aborts the message ([`MailError::EightBitUnsupported`]).
+    /// aborts the message ([`MailError::EightBitUnsupported`]). A body
+    /// read once goes in one transaction: recipients past the server's
+    /// LIMITS (RFC 9422) come back in [`Outcome::unsent`], where
+    /// [`send`](Self::send) sends them in further transactions.
     pub fn send_reader(
         &mut self,
         message: &mut dyn Read,
