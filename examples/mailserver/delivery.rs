@@ -527,22 +527,15 @@ impl Handler<Client> for Outgoing {
                 // RFC 9422: the recipients past the server's RCPTMAX go in
                 // another transaction of this session (past its MAILMAX,
                 // they wait for the next attempt).
-                if let Ok(o) = &result {
-                    let mail_ok = o.mail.as_ref().is_some_and(|r| r.code().is_positive());
-                    let unsent: Vec<_> = o.unsent().cloned().collect();
-                    let asked = self.envelope.recipients.len();
-                    if mail_ok && !unsent.is_empty() && unsent.len() < asked {
-                        self.envelope
-                            .recipients
-                            .retain(|(to, _)| unsent.contains(to));
-                        self.result = Some(result);
-                        if m.send_mail(self.envelope.clone(), self.message.clone())
-                            .is_err()
-                        {
-                            m.quit();
-                        }
-                        return Ok(());
+                if let Some(rest) = result.as_ref().ok().and_then(|o| o.rest(&self.envelope)) {
+                    self.envelope = rest;
+                    self.result = Some(result);
+                    if m.send_mail(self.envelope.clone(), self.message.clone())
+                        .is_err()
+                    {
+                        m.quit();
                     }
+                    return Ok(());
                 }
                 self.result = Some(result);
                 m.quit();

@@ -605,20 +605,15 @@ impl<C: Conn> Core<C> {
                 Err(_) => break,
                 Ok(o) => o,
             };
-            let mail_ok = outcome
-                .mail
-                .as_ref()
-                .is_some_and(|m| m.code().is_positive());
-            let unsent: Vec<_> = outcome.unsent().cloned().collect();
-            let progress = mail_ok && unsent.len() < envelope.recipients.len();
+            let rest = outcome.rest(&envelope);
             match &mut merged {
                 None => merged = Some(outcome),
                 Some(first) => first.absorb(outcome),
             }
-            if unsent.is_empty() || !progress {
-                break;
+            match rest {
+                Some(rest) => envelope = rest,
+                None => break,
             }
-            envelope.recipients.retain(|(to, _)| unsent.contains(to));
         }
         match merged {
             Some(o) => self.s.judge(Ok(o)),

@@ -817,7 +817,11 @@ fn rfc9422_client_keeps_rcptmax_and_mailmax() {
         let unsent: Vec<String> = first.unsent().map(|t| t.to_string()).collect();
         assert_eq!(unsent.len(), 30);
         assert_eq!(unsent[0], "u100@d.e");
+        // The next transaction's envelope: those 30.
+        let rest = first.rest(&env("a@b.c", &many)).unwrap();
+        assert_eq!(rest.recipients.len(), 30);
         assert!(results[1].as_ref().unwrap().all_delivered());
+        assert!(results[1].as_ref().unwrap().rest(&rest).is_none());
         assert_eq!(results[2], Err(MailError::MailMaxReached { limit: 2 }));
     }
 }

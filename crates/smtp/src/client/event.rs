@@ -57,6 +57,22 @@ impl Outcome {
             .map(|r| &r.to)
     }
 
+    /// The envelope of the next transaction for the recipients this one
+    /// left [`unsent`](Self::unsent) (past the server's LIMITS, RFC 9422):
+    /// `envelope`, this transaction's, with only those. `None` when none
+    /// is left, or when MAIL was refused or no recipient was sent (a next
+    /// transaction would get no further).
+    pub fn rest(&self, envelope: &super::Envelope) -> Option<super::Envelope> {
+        let mail_ok = self.mail.as_ref().is_some_and(|r| r.code().is_positive());
+        let unsent: Vec<&ForwardPath<'static>> = self.unsent().collect();
+        if !mail_ok || unsent.is_empty() || unsent.len() >= envelope.recipients.len() {
+            return None;
+        }
+        let mut rest = envelope.clone();
+        rest.recipients.retain(|(to, _)| unsent.contains(&to));
+        Some(rest)
+    }
+
     /// Takes in the outcome of a later transaction of the same message
     /// to recipients that were [`unsent`](Self::unsent) here: each one's
     /// result becomes the later one. MAIL and the data reply stay this

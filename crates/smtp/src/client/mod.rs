@@ -263,8 +263,9 @@ struct Tx {
     mail_sent: bool,
     /// Next RCPT to send (without pipelining).
     next_rcpt: usize,
-    /// The recipients sent: all of them, or the first RCPTMAX when the
-    /// server announces fewer (RFC 9422); the others stay unanswered.
+    /// The recipients sent: all of them, or as many first ones as the
+    /// server's RCPTMAX and RCPTDOMAINMAX allow (RFC 9422); the others
+    /// stay unanswered.
     rcpt_end: usize,
     accepted: usize,
     /// Every command of the transaction is out (DATA, or the last BDAT),

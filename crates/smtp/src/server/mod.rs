@@ -101,7 +101,7 @@ pub struct Options {
     /// application) taken in one session; the next MAIL is answered 421
     /// 4.7.0 and the session ends, so the client goes on in a new one.
     /// Default `None`, no limit (Exim's `smtp_accept_max_per_connection`
-    /// is 1000).
+    /// is 1000); `Some(0)` is taken as 1.
     pub max_transactions: Option<usize>,
     /// Announce LIMITS (RFC 9422) in the EHLO reply: RCPTMAX is
     /// `max_recipients`, MAILMAX `max_transactions` when set, so a client
@@ -326,6 +326,7 @@ impl Server {
 
     fn build(mut options: Options, now: Instant) -> Server {
         options.max_recipients = options.max_recipients.max(100);
+        options.max_transactions = options.max_transactions.map(|m| m.max(1));
         let mut timers = TimerTable::new();
         timers.set(Timer::Command as usize, now + options.command_timeout);
         let tls = options.implicit_tls.then_some(TlsActive(()));
