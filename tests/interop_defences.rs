@@ -687,10 +687,12 @@ fn error_recipient_and_transaction_limits() {
     assert!(replies[4].starts_with("421 4.7.0"), "{replies:?}");
     assert!(cl.closed());
 
-    // Recipients per connection, then transactions per connection.
+    // Recipients per connection, then transactions per connection, the
+    // latter announced (RFC 9422) with the recipients per transaction.
     let mut cl = Client::new(c.connect(lo(2, 2), smtp).unwrap());
     cl.reply();
-    cl.cmd("EHLO e.test");
+    let ehlo = cl.cmd("EHLO e.test");
+    assert!(ehlo.contains("LIMITS MAILMAX=2 RCPTMAX=100"), "{ehlo}");
     assert!(cl.cmd("MAIL FROM:<a@e.test>").starts_with("250"));
     for _ in 0..3 {
         assert!(cl.cmd("RCPT TO:<demo@localhost>").starts_with("250"));

@@ -229,8 +229,6 @@ pub(crate) struct Session<'a> {
     errors: u32,
     /// Recipients accepted on this connection.
     recipients: usize,
-    /// Transactions started on this connection.
-    transactions: u32,
     /// `Received:` fields of the message coming in.
     hops: crate::hops::HopCounter,
     /// Its `Delivered-To:` fields.
@@ -349,6 +347,9 @@ pub(crate) fn options(shared: &Shared, port: Port, peer: SocketAddr) -> Options 
     o.max_message_size = cfg.max_size as u64;
     o.max_bad_commands = cfg.session.max_errors;
     o.max_recipients = cfg.session.max_recipients;
+    // The machine keeps the transactions per connection and announces
+    // them with the recipients per transaction (RFC 9422 LIMITS).
+    o.max_transactions = Some(cfg.session.max_transactions as usize);
     // RFC 3461: NOTIFY, RET, ENVID and ORCPT are honoured through the queue.
     o.dsn = true;
     // RFC 6710: priorities order the queue and go on to the next hop,
@@ -388,7 +389,6 @@ impl<'a> Session<'a> {
             auth_failures: 0,
             errors: 0,
             recipients: 0,
-            transactions: 0,
             hops: crate::hops::HopCounter::default(),
             delivered_to: crate::hops::DeliveredTo::default(),
             list_buf: None,
@@ -1183,15 +1183,6 @@ impl Handler<Server> for Session<'_> {
                     );
                     return Ok(());
                 }
-                if self.transactions >= self.shared.store.cfg.session.max_transactions {
-                    self.log("too many transactions: closing");
-                    let _ = m.reply(
-                        handle,
-                        reply(421, (4, 7, 0), "Too many transactions in this connection"),
-                    );
-                    return Ok(());
-                }
-                self.transactions += 1;
                 let sender = match &from {
                     ReversePath::Null => String::new(),
                     ReversePath::Mailbox(mb) => mb.to_string(),
