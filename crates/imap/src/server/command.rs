@@ -282,10 +282,11 @@ impl Server {
                 // the start of the connection but for TLS and COMPRESS,
                 // which stay: the mailbox closed without expunge, the
                 // ENABLEd extensions off. The capabilities change back.
+                // The count of authentications stays: it makes each
+                // exchange's SASL nonce a new one, in this session too.
                 self.state = State::NotAuthenticated;
                 self.updates.clear();
                 self.enabled.clear();
-                self.auth_attempts = 0;
                 self.events.push_back(Event::Unauthenticated);
                 let code = self.capability_code();
                 self.tagged(&tag, StatusKind::Ok, code, "UNAUTHENTICATE completed");
