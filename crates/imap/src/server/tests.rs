@@ -1776,7 +1776,23 @@ fn output(s: &mut Scripted<Srv>) -> String {
 fn rfc8437_unauthenticate() {
     let mut o = ext_options(&["CONDSTORE"]);
     o.unauthenticate = true;
+    o.sasl_mechanisms = vec![Mechanism::CramMd5];
+    o.hostname = "h".into();
     let mut s = session(o);
+    // The CRAM-MD5 challenge of the session's n-th AUTHENTICATE.
+    let challenge = |s: &mut Scripted<Srv>| {
+        s.send(b"m AUTHENTICATE CRAM-MD5\r\n");
+        let out = s.take_output();
+        let b64 = out
+            .strip_prefix(b"+ ")
+            .unwrap()
+            .strip_suffix(b"\r\n")
+            .unwrap();
+        s.send(b"*\r\n");
+        s.take_output();
+        mailwire_sasl::framing::decode_initial_response(b64).unwrap()
+    };
+    assert_eq!(challenge(&mut s), b"<n.1@h>");
     s.send(b"c CAPABILITY\r\n");
     assert!(!output(&mut s).contains("UNAUTHENTICATE"));
     s.send(b"u UNAUTHENTICATE\r\n");
@@ -1805,6 +1821,8 @@ fn rfc8437_unauthenticate() {
     assert!(!s.machine.is_enabled("CONDSTORE"));
     s.send(b"l LIST \"\" *\r\n");
     assert!(output(&mut s).starts_with("l BAD"));
+    // The SASL nonce is not used again in the session.
+    assert_eq!(challenge(&mut s), b"<n.2@h>");
     // A new LOGIN, as at the start.
     login(&mut s);
     select(&mut s);
