@@ -2506,4 +2506,18 @@ fn rfc8437_unauthenticate_with_imaplib() {
     let out = python_on(UNAUTHENTICATE, &srv);
     assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
     assert!(srv.log().contains("demo unauthenticated"), "{}", srv.log());
+    // The same with the blocking facade, under COMPRESS, which stays.
+    use mailwire::blocking::{ImapOptions, ImapSession, Security};
+    let mut o = ImapOptions::default().compress(true);
+    o.transport.security = Security::Plain;
+    let addr = srv.imap.expect("imap port").to_string();
+    let mut s = ImapSession::connect(&addr, o).unwrap();
+    s.login("demo", "demo").unwrap();
+    assert_eq!(s.select("INBOX").unwrap().exists, 1);
+    s.unauthenticate().unwrap();
+    assert!(s.is_compressed());
+    assert!(s.select("INBOX").is_err());
+    s.login("alice", "pa").unwrap();
+    assert_eq!(s.select("INBOX").unwrap().exists, 0);
+    s.logout().unwrap();
 }

@@ -355,6 +355,14 @@ impl ImapSession {
         block_on(self.core.run(body))
     }
 
+    /// `UNAUTHENTICATE` (RFC 8437), where the server offers it: back to
+    /// the not authenticated state in the same connection (TLS and
+    /// COMPRESS stay), the selected folder closed without expunge, so that
+    /// [`login`](Self::login) may log in as another user.
+    pub fn unauthenticate(&mut self) -> Result<(), ImapError> {
+        block_on(self.core.run(CommandBody::Unauthenticate)).map(drop)
+    }
+
     /// `ENABLE` (RFC 5161); returns what the server enabled.
     pub fn enable(&mut self, extensions: &[&str]) -> Result<Capabilities, ImapError> {
         block_on(self.core.enable(extensions))

@@ -63,6 +63,12 @@ impl ImapSession {
         self.core.run(body).await
     }
 
+    /// [`blocking::ImapSession::unauthenticate`](crate::blocking::ImapSession::unauthenticate)
+    /// on tokio.
+    pub async fn unauthenticate(&mut self) -> Result<(), ImapError> {
+        self.core.run(CommandBody::Unauthenticate).await.map(drop)
+    }
+
     /// [`blocking::ImapSession::enable`](crate::blocking::ImapSession::enable) on tokio.
     pub async fn enable(&mut self, extensions: &[&str]) -> Result<Capabilities, ImapError> {
         self.core.enable(extensions).await
