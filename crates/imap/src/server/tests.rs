@@ -1515,14 +1515,7 @@ fn sasl_login_cram_md5_and_scram_nonces() {
     s.expect(b"a NO [AUTHENTICATIONFAILED] Authentication failed\r\n");
     // CRAM-MD5: the challenge is built from the nonce, the attempt and the host.
     s.send(b"b AUTHENTICATE CRAM-MD5\r\n");
-    let out = s.take_output();
-    let b64 = out
-        .strip_prefix(b"+ ")
-        .unwrap()
-        .strip_suffix(b"\r\n")
-        .unwrap();
-    let challenge = mailwire_sasl::framing::decode_initial_response(b64).unwrap();
-    assert_eq!(challenge, b"<n.2@imap.example.org>");
+    assert_eq!(sasl_challenge(&mut s), b"<n.2@imap.example.org>");
     s.send(b"*\r\n");
     s.expect(b"b BAD Authentication cancelled or malformed\r\n");
     // SCRAM after the first attempt: the server nonce gets `.n` appended.
@@ -1538,18 +1531,23 @@ fn sasl_login_cram_md5_and_scram_nonces() {
     )
     .unwrap();
     s.act(|m| m.provide_scram_credentials(handle, Some(creds)).unwrap());
+    let first = sasl_challenge(&mut s);
+    assert!(
+        first.starts_with(b"r=abcn.3,"),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
+}
+
+/// The decoded challenge of the `+ base64` line the server sent last.
+fn sasl_challenge(s: &mut Scripted<Srv>) -> Vec<u8> {
     let out = s.take_output();
     let b64 = out
         .strip_prefix(b"+ ")
         .unwrap()
         .strip_suffix(b"\r\n")
         .unwrap();
-    let first = mailwire_sasl::framing::decode_initial_response(b64).unwrap();
-    assert!(
-        first.starts_with(b"r=abcn.3,"),
-        "{}",
-        String::from_utf8_lossy(&first)
-    );
+    mailwire_sasl::framing::decode_initial_response(b64).unwrap()
 }
 
 fn streaming_session(threshold: u64) -> Scripted<Srv> {
@@ -1782,15 +1780,10 @@ fn rfc8437_unauthenticate() {
     // The CRAM-MD5 challenge of the session's n-th AUTHENTICATE.
     let challenge = |s: &mut Scripted<Srv>| {
         s.send(b"m AUTHENTICATE CRAM-MD5\r\n");
-        let out = s.take_output();
-        let b64 = out
-            .strip_prefix(b"+ ")
-            .unwrap()
-            .strip_suffix(b"\r\n")
-            .unwrap();
+        let c = sasl_challenge(s);
         s.send(b"*\r\n");
         s.take_output();
-        mailwire_sasl::framing::decode_initial_response(b64).unwrap()
+        c
     };
     assert_eq!(challenge(&mut s), b"<n.1@h>");
     s.send(b"c CAPABILITY\r\n");
