@@ -513,6 +513,11 @@ impl Handler<Client> for Outgoing {
                 }
             }
             Event::MailSent { result, .. } => {
+                // RFC 9422: the recipients this transaction left past the
+                // server's RCPTMAX go in another transaction of this
+                // session (past its MAILMAX, they wait for the next
+                // attempt).
+                let rest = result.as_ref().ok().and_then(|o| o.rest(&self.envelope));
                 let result = match (self.result.take(), result) {
                     // A later transaction of the message: its recipients'
                     // results join the first one's.
@@ -524,10 +529,7 @@ impl Handler<Client> for Outgoing {
                     }
                     (_, result) => result,
                 };
-                // RFC 9422: the recipients past the server's RCPTMAX go in
-                // another transaction of this session (past its MAILMAX,
-                // they wait for the next attempt).
-                if let Some(rest) = result.as_ref().ok().and_then(|o| o.rest(&self.envelope)) {
+                if let Some(rest) = rest {
                     self.envelope = rest;
                     self.result = Some(result);
                     if m.send_mail(self.envelope.clone(), self.message.clone())

@@ -59,31 +59,37 @@ impl Outcome {
 
     /// The envelope of the next transaction for the recipients this one
     /// left [`unsent`](Self::unsent) (past the server's LIMITS, RFC 9422):
-    /// `envelope`, this transaction's, with only those. `None` when none
-    /// is left, or when MAIL was refused or no recipient was sent (a next
-    /// transaction would get no further).
+    /// `envelope`, the one this transaction was sent with (whose
+    /// recipients are this outcome's, in the same order), with only those.
+    /// `None` when none is left, or when MAIL was refused or no recipient
+    /// was sent (a next transaction would get no further), or when
+    /// `envelope` is not this transaction's.
     pub fn rest(&self, envelope: &super::Envelope) -> Option<super::Envelope> {
         let mail_ok = self.mail.as_ref().is_some_and(|r| r.code().is_positive());
-        let unsent: Vec<&ForwardPath<'static>> = self.unsent().collect();
-        if !mail_ok || unsent.is_empty() || unsent.len() >= envelope.recipients.len() {
+        let unsent = self.unsent().count();
+        if !mail_ok
+            || unsent == 0
+            || unsent == self.recipients.len()
+            || envelope.recipients.len() != self.recipients.len()
+        {
             return None;
         }
         let mut rest = envelope.clone();
-        rest.recipients.retain(|(to, _)| unsent.contains(&to));
+        // One pass, by position: the recipients line up with the outcome's.
+        let mut sent = self.recipients.iter().map(|r| r.reply.is_some());
+        rest.recipients.retain(|_| !sent.next().unwrap_or(true));
         Some(rest)
     }
 
-    /// Takes in the outcome of a later transaction of the same message
-    /// to recipients that were [`unsent`](Self::unsent) here: each one's
-    /// result becomes the later one. MAIL and the data reply stay this
-    /// transaction's.
+    /// Takes in the outcome of a later transaction of the same message:
+    /// the one sent with this outcome's [`rest`](Self::rest), whose
+    /// recipients are the ones [`unsent`](Self::unsent) here, in the same
+    /// order. Each one's result becomes the later one (found in one pass
+    /// over both lists); MAIL and the data reply stay this transaction's.
     pub fn absorb(&mut self, later: Outcome) {
+        let mut slots = self.recipients.iter_mut().filter(|x| x.reply.is_none());
         for r in later.recipients {
-            if let Some(slot) = self
-                .recipients
-                .iter_mut()
-                .find(|x| x.reply.is_none() && x.to == r.to)
-            {
+            if let Some(slot) = slots.find(|x| x.to == r.to) {
                 *slot = r;
             }
         }
