@@ -390,14 +390,26 @@ pub fn parse_mailbox_list_with<'a, S: DefectSink + ?Sized>(
 ) -> Vec<Mailbox<'a>> {
     let mut lx = Lexer::new(value, 0);
     let mut out = Vec::new();
-    for a in parse_list(&mut lx, sink, false, &mut Vec::new(), true) {
-        match a {
+    // Straight into the mailbox list, without a list of addresses between
+    // (an allocation per field); a group's defects come after the parse's,
+    // as they would from that list.
+    let mut groups = 0;
+    parse_list_into(
+        &mut lx,
+        sink,
+        false,
+        &mut Vec::new(),
+        true,
+        &mut |a| match a {
             Address::Mailbox(m) => out.push(m),
             Address::Group(g) => {
-                sink.push_defect(Defect::new(DefectKind::UnexpectedGroup, 0));
+                groups += 1;
                 out.extend(g.members);
             }
-        }
+        },
+    );
+    for _ in 0..groups {
+        sink.push_defect(Defect::new(DefectKind::UnexpectedGroup, 0));
     }
     out
 }
@@ -453,6 +465,19 @@ fn parse_list<'a, S: DefectSink + ?Sized>(
     fast: bool,
 ) -> Vec<Address<'a>> {
     let mut out = Vec::new();
+    parse_list_into(lx, sink, in_group, items, fast, &mut |a| out.push(a));
+    out
+}
+
+/// [`parse_list`], each address given to `out` in order.
+fn parse_list_into<'a, S: DefectSink + ?Sized>(
+    lx: &mut Lexer<'a>,
+    sink: &mut S,
+    in_group: bool,
+    items: &mut Vec<PhraseItem<'a>>,
+    fast: bool,
+    out: &mut impl FnMut(Address<'a>),
+) {
     loop {
         // A comment read for the address before (which the lexer keeps
         // until it skips something) is not this one's: it could name it.
@@ -473,10 +498,10 @@ fn parse_list<'a, S: DefectSink + ?Sized>(
             && lx.last_comment.is_none()
             && let Some((mb, end)) = simple_address(lx.src, lx.pos)
         {
-            out.push(Address::Mailbox(mb));
+            out(Address::Mailbox(mb));
             lx.pos = end;
         } else if let Some(a) = parse_address(lx, sink, in_group, items, fast) {
-            out.push(a);
+            out(a);
         }
         lx.skip_cfws(sink);
         match lx.peek() {
@@ -494,7 +519,6 @@ fn parse_list<'a, S: DefectSink + ?Sized>(
             lx.pos += 1;
         }
     }
-    out
 }
 
 /// One address of the usual shapes at `from` (after the white space and
@@ -1045,6 +1069,25 @@ mod tests {
             .mailboxes()
             .map(|m| (m.name().map(str::to_owned), m.addr_spec().to_owned()))
             .collect()
+    }
+
+    /// A mailbox list flattens groups into their members, in order, and
+    /// reports each group after the defects of the parse itself.
+    #[test]
+    fn mailbox_list_flattens_groups() {
+        let (list, defects) =
+            parse_mailbox_list(b"a@b, G: c@d, \"E\" <e@f>;, H:;, (x) g@h, i, j@k");
+        let addrs: Vec<&str> = list.iter().map(|m| m.addr_spec()).collect();
+        assert_eq!(addrs, ["a@b", "c@d", "e@f", "g@h", "i", "j@k"]);
+        let kinds: Vec<DefectKind> = defects.iter().map(|d| d.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                DefectKind::MissingDomain,
+                DefectKind::UnexpectedGroup,
+                DefectKind::UnexpectedGroup
+            ]
+        );
     }
 
     #[test]
