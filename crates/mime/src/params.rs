@@ -165,7 +165,27 @@ macro_rules! interned {
 }
 
 /// Lower-cases a name, without allocating for the common ones.
+///
+/// Inline, with the table's look-up apart ([`interned`], whose answer
+/// comes back in two registers): a `Cow` returned from a call comes back
+/// in memory, and the caller's copy of it waited on the stores that wrote
+/// it (a store-forwarding stall per name).
+#[inline]
 fn intern(name: &[u8]) -> Cow<'static, str> {
+    match interned(name) {
+        Some(c) => Cow::Borrowed(c),
+        None => Cow::Owned(lower_owned(name)),
+    }
+}
+
+/// `name` lower-cased as a new string (a name [`interned`] does not know).
+#[cold]
+fn lower_owned(name: &[u8]) -> String {
+    String::from_utf8_lossy(name).to_ascii_lowercase()
+}
+
+/// The interned name `name` is, in any case; `None` for another.
+fn interned(name: &[u8]) -> Option<&'static str> {
     /// The names interned, by length: the types, subtypes and parameters
     /// that RFC 2045, 2046, 2183, 2387, 1847, 3676, 3462/6522, 5965, 8098
     /// and 8551 define or that mail commonly carries.
@@ -228,10 +248,10 @@ fn intern(name: &[u8]) -> Cow<'static, str> {
             .iter()
             .find(|(k, c)| *k == key && (c.len() <= 16 || c.as_bytes().eq_ignore_ascii_case(name)))
         {
-            return Cow::Borrowed(c);
+            return Some(c);
         }
     }
-    Cow::Owned(String::from_utf8_lossy(name).to_ascii_lowercase())
+    None
 }
 
 impl Default for ContentType {
@@ -294,15 +314,25 @@ impl ContentType {
     /// fills its part's field this way: a value built elsewhere and moved
     /// in was copied, its loads waiting on the stores that built it.
     pub(crate) fn parse_into(&mut self, value: &[u8]) -> bool {
-        let (ty, subtype, rest) = match common_type(value) {
-            Some(found) => found,
+        // Each way's names stored in its own branch: both ways' results
+        // joined into one value on the stack were copied into `self` with
+        // loads that waited on the stores that made it (a
+        // store-forwarding stall per Content-Type).
+        let rest = match common_type(value) {
+            Some((ty, subtype, rest)) => {
+                self.ty = ty;
+                self.subtype = subtype;
+                rest
+            }
             None => match type_subtype(value) {
-                Some([ty, sub, rest]) => (intern(ty), intern(sub), rest),
+                Some([ty, sub, rest]) => {
+                    self.ty = intern(ty);
+                    self.subtype = intern(sub);
+                    rest
+                }
                 None => return false,
             },
         };
-        self.ty = ty;
-        self.subtype = subtype;
         parse_params_into(rest, &mut self.params);
         true
     }
@@ -854,13 +884,17 @@ fn simple_params_into(input: &[u8], out: &mut Params) -> bool {
             }
             v
         };
+        // The value is made before the name is looked up: made right
+        // before the push, the stores that wrote it were still pending
+        // when the push copied it with wider loads, which then waited.
+        let value = param_value(value);
         let name = intern(name);
         if out.iter().any(|q| q.name == name) {
             continue;
         }
         out.push(Param {
             name,
-            value: param_value(value),
+            value,
             language: None,
         });
     }
