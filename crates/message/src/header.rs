@@ -313,6 +313,17 @@ impl<'a> Iterator for FieldIter<'a> {
     type Item = Field<'a>;
 
     fn next(&mut self) -> Option<Field<'a>> {
+        self.next_field()
+    }
+}
+
+impl<'a> FieldIter<'a> {
+    /// The next field. Inline in [`HeaderSection::parse_with`], whose list
+    /// gets each field's parts where they are found: a `Field` returned
+    /// from a call comes back in memory, and its copy into the list waited
+    /// on the stores that wrote it (a store-forwarding stall per field).
+    #[inline(always)]
+    fn next_field(&mut self) -> Option<Field<'a>> {
         let input = self.input;
         loop {
             if self.done {
@@ -451,7 +462,9 @@ impl<'a> HeaderSection<'a> {
         let mut it = FieldIter::new(input, limits);
         // Most messages have fewer than 32 fields: one allocation.
         let mut fields: Vec<Field<'a>> = Vec::with_capacity(32);
-        fields.extend(it.by_ref());
+        while let Some(f) = it.next_field() {
+            fields.push(f);
+        }
         HeaderSection {
             input,
             fields,
