@@ -892,11 +892,32 @@ fn simple_params_into(input: &[u8], out: &mut Params) -> bool {
         if out.iter().any(|q| q.name == name) {
             continue;
         }
-        out.push(Param {
-            name,
-            value,
-            language: None,
-        });
+        push_param(
+            out,
+            Param {
+                name,
+                value,
+                language: None,
+            },
+        );
+    }
+}
+
+/// `out.push(p)`, with the inline case in the caller: `TinyVec::push`,
+/// out of line, took the parameter by reference and copied it with loads
+/// that waited on the caller's stores that had just made it (a
+/// store-forwarding stall per parameter).
+#[inline(always)]
+fn push_param(out: &mut Params, p: Param) {
+    let spilled = match out {
+        TinyVec::Inline(a) => a.try_push(p),
+        TinyVec::Heap(v) => {
+            v.push(p);
+            None
+        }
+    };
+    if let Some(p) = spilled {
+        out.push(p);
     }
 }
 
