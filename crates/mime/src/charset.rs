@@ -23,6 +23,12 @@ pub enum TextStatus {
 
 /// Decodes `bytes` in the charset `label` to UTF-8 (borrowed when the
 /// bytes already are valid UTF-8 in an ASCII-compatible charset).
+///
+/// Inline, with the conversion apart ([`decode_text_converted`]): the
+/// usual answer, borrowed text, is then made where the caller keeps it (a
+/// result returned from a call comes back in memory, and the caller's copy
+/// of it waited on the stores that wrote it).
+#[inline]
 pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStatus) {
     // Fast path: US-ASCII and UTF-8 text that is valid UTF-8.
     let plain = label.eq_ignore_ascii_case(b"utf-8")
@@ -31,6 +37,11 @@ pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStat
     if plain && let Ok(s) = simdutf8::basic::from_utf8(bytes) {
         return (Cow::Borrowed(s), TextStatus::Ok);
     }
+    decode_text_converted(label, bytes)
+}
+
+/// [`decode_text`] past its fast path.
+fn decode_text_converted<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStatus) {
     let (text, status) = charset::decode(label, bytes);
     let status = match status {
         DecodeStatus::Ok => TextStatus::Ok,
