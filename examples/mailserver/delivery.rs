@@ -45,6 +45,10 @@ pub(crate) enum Attempt {
     HostFailed(String),
     /// Per-recipient results.
     Done(Vec<(String, RcptResult)>),
+    /// Per-recipient results of the recipients sent, and those the host's
+    /// MAILMAX (RFC 9422) left unsent in this session: a new session to
+    /// the same host takes them.
+    Partial(Vec<(String, RcptResult)>, Vec<String>),
 }
 
 /// Runs until the queue shuts down (the parallel runner, [`crate::runner`]).
@@ -330,11 +334,57 @@ fn deliver_domain(
         for addr in &t.addrs {
             match smtp_deliver(shared, *addr, &t.host, tls_mode, entry, rcpts, msg) {
                 Attempt::Done(r) => return r,
+                Attempt::Partial(r, rest) => {
+                    return sessions_for_rest(r, rest, |rest| {
+                        smtp_deliver(shared, *addr, &t.host, tls_mode, entry, rest, msg)
+                    });
+                }
                 Attempt::HostFailed(why) => last = format!("{} ({addr}): {why}", t.host),
             }
         }
     }
     all(RcptResult::Temporary(last))
+}
+
+/// The results of a host's first session, `results`, joined by those of
+/// further sessions to it (`session`) for the recipients its MAILMAX (RFC
+/// 9422) left, `rest`, as long as each session sends some of them; what a
+/// session cannot take waits for the next attempt.
+fn sessions_for_rest(
+    mut results: Vec<(String, RcptResult)>,
+    mut rest: Vec<String>,
+    mut session: impl FnMut(&[String]) -> Attempt,
+) -> Vec<(String, RcptResult)> {
+    let wait = |r: &[String], why: &str| {
+        r.iter()
+            .map(|r| (r.clone(), RcptResult::Temporary(why.to_string())))
+            .collect::<Vec<_>>()
+    };
+    while !rest.is_empty() {
+        match session(&rest) {
+            Attempt::Done(r) => {
+                results.extend(r);
+                return results;
+            }
+            Attempt::Partial(r, left) if left.len() < rest.len() => {
+                results.extend(r);
+                rest = left;
+            }
+            Attempt::Partial(r, left) => {
+                results.extend(r);
+                results.extend(wait(
+                    &left,
+                    "not attempted: the host took none in a new session",
+                ));
+                return results;
+            }
+            Attempt::HostFailed(why) => {
+                results.extend(wait(&rest, &why));
+                return results;
+            }
+        }
+    }
+    results
 }
 
 fn send_bounce(shared: &Shared, entry: &Entry, failures: &[Failure], msg: &[u8]) {
@@ -515,8 +565,8 @@ impl Handler<Client> for Outgoing {
             Event::MailSent { result, .. } => {
                 // RFC 9422: the recipients this transaction left past the
                 // server's RCPTMAX go in another transaction of this
-                // session (past its MAILMAX, they wait for the next
-                // attempt).
+                // session (past its MAILMAX, in a new session:
+                // `sessions_for_rest`).
                 let rest = result.as_ref().ok().and_then(|o| o.rest(&self.envelope));
                 let result = match (self.result.take(), result) {
                     // A later transaction of the message: its recipients'
@@ -818,14 +868,16 @@ fn smtp_deliver(
         }
         return Attempt::Done(results);
     }
+    let mut unsent = Vec::new();
     for (i, (r, _)) in mailboxes.iter().enumerate() {
         let rr = outcome.recipients.get(i);
         let res = match rr {
             Some(x) if x.delivered => RcptResult::Delivered { dsn: h.dsn },
-            // Never sent (past the server's LIMITS, RFC 9422): the next
-            // attempt sends it.
+            // Never sent (past the server's LIMITS, RFC 9422): a new
+            // session sends it.
             Some(x) if x.reply.is_none() => {
-                RcptResult::Temporary(format!("{host}: not attempted in this session"))
+                unsent.push(r.clone());
+                continue;
             }
             Some(x) => {
                 // Which reply decided: RCPT's when it failed, else the data's.
@@ -845,12 +897,68 @@ fn smtp_deliver(
         };
         results.push((r.clone(), res));
     }
-    Attempt::Done(results)
+    if unsent.is_empty() {
+        Attempt::Done(results)
+    } else {
+        Attempt::Partial(results, unsent)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names(r: &[(String, RcptResult)]) -> Vec<(&str, bool)> {
+        r.iter()
+            .map(|(n, res)| (n.as_str(), matches!(res, RcptResult::Delivered { .. })))
+            .collect()
+    }
+
+    fn sent(r: &[String]) -> Vec<(String, RcptResult)> {
+        r.iter()
+            .map(|r| (r.clone(), RcptResult::Delivered { dsn: false }))
+            .collect()
+    }
+
+    /// RFC 9422: the recipients a host's MAILMAX left go in new sessions
+    /// while each sends some; one that sends none, or fails, leaves the
+    /// rest to the next attempt.
+    #[test]
+    fn rfc9422_rest_in_new_sessions() {
+        let first = sent(&["a".into()]);
+        let rest: Vec<String> = ["b", "c", "d"].map(String::from).to_vec();
+        // Two at a time: two more sessions.
+        let mut calls = Vec::new();
+        let r = sessions_for_rest(first.clone(), rest.clone(), |rest| {
+            calls.push(rest.len());
+            let n = rest.len().min(2);
+            if n == rest.len() {
+                Attempt::Done(sent(rest))
+            } else {
+                Attempt::Partial(sent(&rest[..n]), rest[n..].to_vec())
+            }
+        });
+        assert_eq!(calls, [3, 1]);
+        assert_eq!(
+            names(&r),
+            [("a", true), ("b", true), ("c", true), ("d", true)]
+        );
+        // A session that sends none: no more sessions.
+        let mut calls = 0;
+        let r = sessions_for_rest(first.clone(), rest.clone(), |rest| {
+            calls += 1;
+            Attempt::Partial(Vec::new(), rest.to_vec())
+        });
+        assert_eq!(calls, 1);
+        assert_eq!(
+            names(&r),
+            [("a", true), ("b", false), ("c", false), ("d", false)]
+        );
+        // A host that fails in the second session.
+        let r = sessions_for_rest(first, rest, |_| Attempt::HostFailed("421".into()));
+        assert!(matches!(&r[1].1, RcptResult::Temporary(w) if w == "421"));
+        assert_eq!(r.len(), 4);
+    }
 
     /// RFC 8689 §5.1: `TLS-Required: No` in any case and spacing, in the
     /// header only.
