@@ -771,8 +771,18 @@ fn param_value(value: &[u8]) -> CompactString {
         return c.clone();
     }
     // UTF-8 without an encoded word (nearly every value) is the text
-    // itself: copied once, into the inline buffer when it fits.
-    if let Ok(text) = std::str::from_utf8(value)
+    // itself: copied once, into the inline buffer when it fits. ASCII
+    // (nearly every value again: a boundary, a file name) is checked a
+    // word at a time and taken as it is; `str::from_utf8`'s set-up cost
+    // more than these few dozen bytes.
+    if value.is_ascii() {
+        #[allow(unsafe_code)]
+        // SAFETY: every byte of `value` is ASCII, and ASCII is UTF-8.
+        let text = unsafe { std::str::from_utf8_unchecked(value) };
+        if !crate::charset::has_encoded_word(value) {
+            return CompactString::new(text);
+        }
+    } else if let Ok(text) = std::str::from_utf8(value)
         && !crate::charset::has_encoded_word(value)
     {
         return CompactString::new(text);
