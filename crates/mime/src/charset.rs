@@ -79,7 +79,15 @@ pub(crate) fn bytes_to_string(bytes: &[u8]) -> String {
 /// search for the rare `?` (`str::contains` would build a substring
 /// searcher per call, which costs more than these short values).
 pub(crate) fn has_encoded_word(value: &[u8]) -> bool {
-    memchr::memchr_iter(b'?', value).any(|i| i > 0 && value[i - 1] == b'=')
+    let mut from = 0;
+    while let Some(p) = mailwire_line::find_any_short(&value[from..], [b'?']) {
+        let i = from + p;
+        if i > 0 && value[i - 1] == b'=' {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
 }
 
 /// Decodes RFC 2047 encoded words found in a parameter value (not allowed
