@@ -518,7 +518,7 @@ fn in_field_name(b: u8, eight_bit: bool) -> bool {
 /// assert_eq!(mailwire_line::find_any_short(b"utf-8?Q?a?=", [b'?', b' ']), Some(5));
 /// assert_eq!(mailwire_line::find_any_short(b"plain", [b'?']), None);
 /// ```
-#[inline]
+#[inline(always)]
 pub fn find_any_short<const N: usize>(hay: &[u8], set: [u8; N]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
