@@ -128,7 +128,7 @@ impl MimeHeaders {
                 h.transfer_encoding = TransferEncoding::parse(value);
                 h.transfer_encoding_unknown = h.transfer_encoding == TransferEncoding::Unknown;
             } else if n.eq_ignore_ascii_case(b"disposition") {
-                h.disposition = ContentDisposition::parse(value);
+                ContentDisposition::parse_into(value, &mut h.disposition);
             } else if n.eq_ignore_ascii_case(b"id") {
                 let v = String::from_utf8_lossy(skip_cfws(value));
                 let v = v.trim().trim_start_matches('<');

@@ -407,6 +407,16 @@ pub struct ContentDisposition {
 impl ContentDisposition {
     /// Parses a field value; `None` when there is no disposition type.
     pub fn parse(value: &[u8]) -> Option<Self> {
+        let mut slot = None;
+        Self::parse_into(value, &mut slot);
+        slot
+    }
+
+    /// [`ContentDisposition::parse`] into `slot` (`None`), where the
+    /// header parser keeps it: its parameters are read into their place
+    /// there, not into a value that is then copied (the copy's loads
+    /// waited on the stores that had just made it).
+    pub(crate) fn parse_into(value: &[u8], slot: &mut Option<Self>) {
         let value = skip_cfws(value);
         // The two usual types by one comparison each, else the token scan
         // and `intern` (the same result: see `common_disposition_agrees`).
@@ -419,15 +429,19 @@ impl ContentDisposition {
         });
         let (kind, rest) = match common {
             Some(found) => found,
-            None => {
-                let (rest, kind) = token(value).ok()?;
-                (intern(kind), rest)
-            }
+            None => match token(value) {
+                Ok((rest, kind)) => (intern(kind), rest),
+                Err(_) => {
+                    *slot = None;
+                    return;
+                }
+            },
         };
-        Some(Self {
+        let d = slot.insert(Self {
             kind,
-            params: parse_params(rest),
-        })
+            params: Params::new(),
+        });
+        parse_params_into(rest, &mut d.params);
     }
 
     /// A disposition with no parameters.
