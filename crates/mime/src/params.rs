@@ -815,14 +815,16 @@ struct RawParam<'a> {
     quoted: bool,
 }
 
-/// Parses `*(";" parameter)`, leniently, then joins RFC 2231 sections.
-pub(crate) fn parse_params(input: &[u8]) -> Params {
+/// Parses `*(";" parameter)`, leniently, then joins RFC 2231 sections
+/// (the parser reads them in place: [`parse_params_into`]).
+#[cfg(test)]
+fn parse_params(input: &[u8]) -> Params {
     let mut out = Params::new();
     parse_params_into(input, &mut out);
     out
 }
 
-/// [`parse_params`] into `out` (emptied first), where the caller keeps
+/// `*(";" parameter)` into `out` (emptied first), where the caller keeps
 /// the list: built in place, it is not copied on the way back (a copy
 /// whose loads waited on the stores that had just built it).
 pub(crate) fn parse_params_into(input: &[u8], out: &mut Params) {
