@@ -24,7 +24,7 @@ pub enum TextStatus {
 /// Decodes `bytes` in the charset `label` to UTF-8 (borrowed when the
 /// bytes already are valid UTF-8 in an ASCII-compatible charset).
 ///
-/// Inline, with the conversion apart ([`decode_text_converted`]): the
+/// Inline, with the conversion apart (`decode_text_converted`): the
 /// usual answer, borrowed text, is then made where the caller keeps it (a
 /// result returned from a call comes back in memory, and the caller's copy
 /// of it waited on the stores that wrote it).
