@@ -484,9 +484,12 @@ impl ContentDisposition {
 }
 
 fn find_param<'p>(params: &'p [Param], name: &str) -> Option<&'p str> {
+    // Names are kept lower-cased: a lower-case `name` (every one this
+    // crate asks for) matches as it is, without the byte loop that folds
+    // case, which runs only for another spelling.
     params
         .iter()
-        .find(|p| p.name.eq_ignore_ascii_case(name))
+        .find(|p| *p.name == *name || p.name.eq_ignore_ascii_case(name))
         .map(|p| &*p.value)
 }
 
