@@ -1022,6 +1022,35 @@ fn rfc8970_4_preview() {
         FetchAttrs::List(vec![FetchAttr::Preview { lazy: true }])
     );
     assert!(parse::command(b"A3 FETCH 1 (PREVIEW (FUZZY))\r\n").is_err());
+    // A bare PREVIEW and then the command's fetch modifiers: the list is
+    // the modifiers', not PREVIEW's (RFC 8970 §7 with RFC 7162 §3.1.4);
+    // written back, the attribute goes in parentheses, which nothing
+    // can read the other way.
+    for (wire, lazy) in [
+        ("A4 FETCH 1 PREVIEW (CHANGEDSINCE 5)", false),
+        ("A5 FETCH 1 PREVIEW (LAZY) (CHANGEDSINCE 5)", true),
+    ] {
+        let c = cmd(wire);
+        let CommandBody::Fetch {
+            ref attrs,
+            ref modifiers,
+            ..
+        } = c.body
+        else {
+            panic!("not a FETCH")
+        };
+        assert_eq!(*attrs, FetchAttrs::List(vec![FetchAttr::Preview { lazy }]));
+        assert_eq!(*modifiers, vec![FetchModifier::ChangedSince(5)]);
+        let again = String::from_utf8(encode::command_to_vec(&c)).unwrap();
+        assert!(
+            again.contains(if lazy {
+                "PREVIEW (LAZY) (CHANGEDSINCE 5)"
+            } else {
+                "(PREVIEW) (CHANGEDSINCE 5)"
+            }),
+            "{again}"
+        );
+    }
     assert_eq!(
         untagged(resp("* 1 FETCH (PREVIEW \"Preview text!\")")),
         Data::Fetch {

@@ -106,7 +106,14 @@ impl Encoder<'_> {
             FetchAttrs::All => self.raw(b"ALL"),
             FetchAttrs::Fast => self.raw(b"FAST"),
             FetchAttrs::Full => self.raw(b"FULL"),
-            FetchAttrs::List(l) if l.len() == 1 => self.fetch_attr(&l[0]),
+            // One attribute goes bare, but PREVIEW without LAZY: bare, a
+            // fetch-modifier list after it would read as its own
+            // modifier list (RFC 8970 §7, `PREVIEW (CHANGEDSINCE 1)`).
+            FetchAttrs::List(l)
+                if l.len() == 1 && !matches!(l[0], FetchAttr::Preview { lazy: false }) =>
+            {
+                self.fetch_attr(&l[0])
+            }
             FetchAttrs::List(l) => self.list(l, |e, a| e.fetch_attr(a)),
         }
     }

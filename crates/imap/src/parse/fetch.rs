@@ -250,11 +250,18 @@ pub(crate) fn fetch_att(i: &[u8]) -> IResult<'_, FetchAttr<'_>> {
             if j.first() != Some(&b'(') {
                 return Ok((i, FetchAttr::Preview { lazy: false }));
             }
-            let (j, mods) = paren_list(j, atom)?;
-            if mods.is_empty() || !mods.iter().all(|m| m.as_str().eq_ignore_ascii_case("LAZY")) {
-                return fail(i, "preview modifier LAZY");
-            }
-            return Ok((j, FetchAttr::Preview { lazy: true }));
+            // A list of LAZY is PREVIEW's own; any other list after a
+            // bare PREVIEW is the command's fetch modifiers
+            // (`FETCH 1 PREVIEW (CHANGEDSINCE 1)`), left to them.
+            return match paren_list(j, atom) {
+                Ok((j, mods))
+                    if !mods.is_empty()
+                        && mods.iter().all(|m| m.as_str().eq_ignore_ascii_case("LAZY")) =>
+                {
+                    Ok((j, FetchAttr::Preview { lazy: true }))
+                }
+                _ => Ok((i, FetchAttr::Preview { lazy: false })),
+            };
         }
         _ => {
             let (_, a) = atom(name)?;
