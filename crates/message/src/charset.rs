@@ -43,6 +43,11 @@ pub enum Charset {
 impl Charset {
     /// Look a MIME charset label up (case-insensitive, surrounding white
     /// space ignored). `None` when the label is unknown.
+    ///
+    /// Inline for the usual labels (`utf-8`, `us-ascii`, `iso-8859-1`,
+    /// checked where the caller asks, a MIME parser once per text part),
+    /// the table look-up apart.
+    #[inline]
     pub fn for_label(label: &[u8]) -> Option<Charset> {
         let label = crate::header::trim_wsp(label);
         // The usual labels first, without a table lookup.
@@ -52,6 +57,11 @@ impl Charset {
         if label.eq_ignore_ascii_case(b"iso-8859-1") || label.eq_ignore_ascii_case(b"us-ascii") {
             return Some(Charset::Whatwg(encoding_rs::WINDOWS_1252));
         }
+        Self::for_other_label(label)
+    }
+
+    /// [`Charset::for_label`] past the usual labels (`label` trimmed).
+    fn for_other_label(label: &[u8]) -> Option<Charset> {
         if label.eq_ignore_ascii_case(b"utf-7")
             || label.eq_ignore_ascii_case(b"utf7")
             || label.eq_ignore_ascii_case(b"unicode-1-1-utf-7")

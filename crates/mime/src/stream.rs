@@ -285,23 +285,6 @@ struct Frame {
     kind: FrameKind,
 }
 
-/// Whether `label` is `us-ascii` or `utf-8` in any case (most text parts'
-/// charset): compared as one lower-cased word, before the charset table's
-/// look-up for any label.
-#[inline]
-fn common_charset(label: &[u8]) -> bool {
-    let word = |w: &[u8]| {
-        let mut b = [0u8; 8];
-        b[..w.len()].copy_from_slice(w);
-        crate::params::lower8(u64::from_le_bytes(b))
-    };
-    match label.len() {
-        8 => word(label) == u64::from_le_bytes(*b"us-ascii"),
-        5 => word(label) == word(b"utf-8"),
-        _ => false,
-    }
-}
-
 /// The section levels a parser holds without allocating (a part as deep
 /// as `1.2.3.4.5.6.7.8`). This and the next two bounds keep the tree parse
 /// of a small message from allocating for the parser's own lists (an
@@ -1094,7 +1077,6 @@ impl Parser {
         }
         if mime.content_type.ty() == "text"
             && let Some(cs) = mime.content_type.param("charset")
-            && !common_charset(cs.as_bytes())
             && mailwire_message::charset::Charset::for_label(cs.as_bytes()).is_none()
         {
             flag(DefectKind::UnknownCharset);
@@ -1642,32 +1624,6 @@ enum Match {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    /// The two common charsets in any case, and nothing one byte off them.
-    #[test]
-    fn common_charset_is_us_ascii_or_utf_8() {
-        for yes in [
-            "us-ascii", "US-ASCII", "Us-Ascii", "utf-8", "UTF-8", "uTf-8",
-        ] {
-            assert!(common_charset(yes.as_bytes()), "{yes}");
-            assert!(
-                mailwire_message::charset::Charset::for_label(yes.as_bytes()).is_some(),
-                "{yes}"
-            );
-        }
-        for no in [
-            "us-ascii ",
-            "us_ascii",
-            "utf8",
-            "utf-7",
-            "utf-88",
-            "",
-            "us-asci",
-            "Ut\u{0}-8",
-        ] {
-            assert!(!common_charset(no.as_bytes()), "{no}");
-        }
-    }
 
     /// Header lines for [`noted_fields_match_full_parse`]: `Content-*`
     /// fields in every form (folded, white space before the colon, no
