@@ -792,14 +792,14 @@ fn param_value(value: &[u8]) -> CompactString {
     // (nearly every value again: a boundary, a file name) is checked a
     // word at a time and taken as it is; `str::from_utf8`'s set-up cost
     // more than these few dozen bytes.
-    if value.is_ascii() {
+    let text = if value.is_ascii() {
         #[allow(unsafe_code)]
         // SAFETY: every byte of `value` is ASCII, and ASCII is UTF-8.
-        let text = unsafe { std::str::from_utf8_unchecked(value) };
-        if !crate::charset::has_encoded_word(value) {
-            return CompactString::new(text);
-        }
-    } else if let Ok(text) = std::str::from_utf8(value)
+        Some(unsafe { std::str::from_utf8_unchecked(value) })
+    } else {
+        std::str::from_utf8(value).ok()
+    };
+    if let Some(text) = text
         && !crate::charset::has_encoded_word(value)
     {
         return CompactString::new(text);
@@ -966,11 +966,14 @@ fn general_params_into(input: &[u8], out: &mut Params) {
         if out.iter().any(|q| q.name == p.name) {
             continue;
         }
-        out.push(Param {
-            name: p.name,
-            value: param_value(&p.value),
-            language: None,
-        });
+        push_param(
+            out,
+            Param {
+                name: p.name,
+                value: param_value(&p.value),
+                language: None,
+            },
+        );
     }
 }
 
