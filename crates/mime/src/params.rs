@@ -924,33 +924,36 @@ fn simple_params_into(input: &[u8], out: &mut Params) -> bool {
         if out.iter().any(|q| q.name == name) {
             continue;
         }
-        push_param(
-            out,
-            Param {
-                name,
-                value,
-                language: None,
-            },
-        );
+        push_param(out, name, value);
     }
 }
 
-/// `out.push(p)`, with the inline case in the caller: `TinyVec::push`,
-/// out of line, took the parameter by reference and copied it with loads
-/// that waited on the caller's stores that had just made it (a
-/// store-forwarding stall per parameter).
+/// Pushes the parameter `name=value` (no language) onto `out`, with the
+/// inline case in the caller and written field by field into the free
+/// slot: `TinyVec::push`, out of line, took the parameter by reference,
+/// and a whole `Param` made on the stack and moved into the slot was
+/// copied with wide loads that waited on the narrow stores that had just
+/// made it (a store-forwarding stall per parameter).
 #[inline(always)]
-fn push_param(out: &mut Params, p: Param) {
-    let spilled = match out {
-        TinyVec::Inline(a) => a.try_push(p),
-        TinyVec::Heap(v) => {
-            v.push(p);
-            None
-        }
-    };
-    if let Some(p) = spilled {
-        out.push(p);
+fn push_param(out: &mut Params, name: Cow<'static, str>, value: CompactString) {
+    if let TinyVec::Inline(a) = out
+        && a.len() < a.capacity()
+    {
+        // The slot past the end holds a valid `Param` (an `ArrayVec`'s
+        // whole array is), whose fields are replaced and dropped.
+        let at = a.len();
+        a.set_len(at + 1);
+        let slot = &mut a[at];
+        slot.name = name;
+        slot.value = value;
+        slot.language = None;
+        return;
     }
+    out.push(Param {
+        name,
+        value,
+        language: None,
+    });
 }
 
 /// The parameters of `input`, leniently (comments, unquoted values with
@@ -966,14 +969,7 @@ fn general_params_into(input: &[u8], out: &mut Params) {
         if out.iter().any(|q| q.name == p.name) {
             continue;
         }
-        push_param(
-            out,
-            Param {
-                name: p.name,
-                value: param_value(&p.value),
-                language: None,
-            },
-        );
+        push_param(out, p.name, param_value(&p.value));
     }
 }
 
