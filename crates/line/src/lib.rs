@@ -88,8 +88,8 @@ pub use dash::find_dash_line;
 
 pub use framer::{BareLf, Line, LineConfig, LineError, LineFramer};
 pub use search::{
-    field_name_len, find_any_short, find_checked_field_end, find_field_end, find_header_line,
-    find_lf,
+    HeaderWindow, field_name_len, find_any_short, find_checked_field_end, find_field_end,
+    find_header_line, find_lf,
 };
 pub use stuff::{Stuffer, stuff_all};
 pub use unstuff::{BareEol, BareEolKind, DataEnd, UnstuffConfig, Unstuffed, Unstuffer};

@@ -47,6 +47,7 @@
 use crate::defect::{Defect, DefectKind};
 use crate::encoding::Decoder;
 use crate::headers::{MimeHeaders, NotedField};
+use mailwire_line::HeaderWindow;
 use tinyvec::TinyVec;
 
 /// Limits that bound the parser's memory and work (STYLE.md: everything is
@@ -723,6 +724,9 @@ impl Parser {
             self.content_fields.clear();
         }
         let is_first_root = !self.root_started;
+        // The window the lines are found in while it holds them, and where
+        // it starts: a part's short header block is read from one.
+        let mut window: Option<(usize, HeaderWindow)> = None;
         loop {
             if ls >= input.len() && !eof {
                 self.mode = Mode::Headers {
@@ -731,8 +735,17 @@ impl Parser {
                 return self.check_header_overflow(input, start, ls, sink);
             }
             // The line's end, and where the CPU allows it its name's end,
-            // from one pass.
-            let (nl, name_end) = mailwire_line::find_header_line(&input[ls..], true);
+            // from one pass (over the window, or the line alone).
+            let (nl, name_end) = match window.and_then(|(at, w)| w.line(ls - at)) {
+                Some((lf, name)) => (Some(lf), Some(name)),
+                None => {
+                    window = HeaderWindow::new(&input[ls..], true).map(|w| (ls, w));
+                    match window.and_then(|(_, w)| w.line(0)) {
+                        Some((lf, name)) => (Some(lf), Some(name)),
+                        None => mailwire_line::find_header_line(&input[ls..], true),
+                    }
+                }
+            };
             let line_end = match nl {
                 Some(p) => ls + p + 1,
                 None if eof => input.len(),
@@ -827,7 +840,9 @@ impl Parser {
             // the input yet, or lies past the header limit, the loop takes
             // the lines one at a time as before.
             if matches!(input.get(ls), Some(b' ' | b'\t'))
-                && let Some(p) = mailwire_line::find_field_end(&input[ls..])
+                && let Some(p) = window
+                    .and_then(|(at, w)| w.field_end(ls - at))
+                    .or_else(|| mailwire_line::find_field_end(&input[ls..]))
                 && ls + p + 1 - start <= self.opts.limits.max_header_size
             {
                 ls += p + 1;
