@@ -877,19 +877,31 @@ fn simple_params_into(input: &[u8], out: &mut Params) -> bool {
             }
             Some(_) => {}
         }
-        let name_start = i;
-        while i < input.len() && is_token_char(input[i]) {
-            if input[i] == b'*' {
-                return false;
+        // `charset=` and `boundary=`, the names nearly every part has,
+        // are matched whole from one eight-byte load; another name is
+        // scanned and then looked up.
+        let name = match known_name(&input[i..]) {
+            Some((name, len)) => {
+                i += len;
+                Cow::Borrowed(name)
             }
-            i += 1;
-        }
-        let name = &input[name_start..i];
-        skip_ws(&mut i);
-        if name.is_empty() || input.get(i) != Some(&b'=') {
-            return false;
-        }
-        i += 1;
+            None => {
+                let name_start = i;
+                while i < input.len() && is_token_char(input[i]) {
+                    if input[i] == b'*' {
+                        return false;
+                    }
+                    i += 1;
+                }
+                let name = &input[name_start..i];
+                skip_ws(&mut i);
+                if name.is_empty() || input.get(i) != Some(&b'=') {
+                    return false;
+                }
+                i += 1;
+                intern(name)
+            }
+        };
         skip_ws(&mut i);
         let value = if input.get(i) == Some(&b'"') {
             let body = &input[i + 1..];
@@ -916,15 +928,27 @@ fn simple_params_into(input: &[u8], out: &mut Params) -> bool {
             }
             v
         };
-        // The value is made before the name is looked up: made right
-        // before the push, the stores that wrote it were still pending
-        // when the push copied it with wider loads, which then waited.
         let value = param_value(value);
-        let name = intern(name);
         if out.iter().any(|q| q.name == name) {
             continue;
         }
         push_param(out, name, value);
+    }
+}
+
+/// `charset=` or `boundary=` (in any case) at the start of `input`: the
+/// name, and the bytes up to the value.
+#[inline(always)]
+fn known_name(input: &[u8]) -> Option<(&'static str, usize)> {
+    const CHARSET: u64 = u64::from_le_bytes(*b"charset=");
+    const BOUNDARY: u64 = u64::from_le_bytes(*b"boundary");
+    let word = lower8(u64::from_le_bytes(*input.first_chunk::<8>()?));
+    if word == CHARSET {
+        Some(("charset", 8))
+    } else if word == BOUNDARY && input.get(8) == Some(&b'=') {
+        Some(("boundary", 9))
+    } else {
+        None
     }
 }
 
@@ -1372,6 +1396,8 @@ mod tests {
         b"charset",
         b"Name",
         b"boundary",
+        b"CharSet",
+        b"BOUNDARY",
         b"x*",
         b"x*0*",
         b"=",
