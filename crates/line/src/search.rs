@@ -63,14 +63,10 @@ pub fn find_header_line(hay: &[u8], eight_bit: bool) -> (Option<usize>, Option<u
     if let Some(w) = hay.get(..64)
         && let Ok(w) = <&[u8; 64]>::try_from(w)
     {
-        let (lf, name) = match avx512_window(w, eight_bit) {
-            Some(w) => (
-                w.lf,
-                (w.stop != 0).then(|| w.stop.trailing_zeros() as usize),
-            ),
-            None => (lf_mask(w), None),
+        return match avx512_window(w, eight_bit) {
+            Some(w) => w.first_line(hay),
+            None => (lf_at(hay, lf_mask(w)), None),
         };
-        return (lf_at(hay, lf), name);
     }
     (find_lf_words(hay), None)
 }
@@ -139,6 +135,15 @@ impl HeaderWindow {
         // The LF is a stop too, so the name ends at it at the latest.
         let stop = self.stop >> off;
         Some((lf.trailing_zeros() as usize, stop.trailing_zeros() as usize))
+    }
+
+    /// The line at the start of `hay`, over whose first bytes the window
+    /// was made: what [`find_header_line`] gives (the LF beyond the window
+    /// found by `memchr`, the name's end when the window holds it).
+    #[inline(always)]
+    pub fn first_line(&self, hay: &[u8]) -> (Option<usize>, Option<usize>) {
+        let name = (self.stop != 0).then(|| self.stop.trailing_zeros() as usize);
+        (lf_at(hay, self.lf), name)
     }
 
     /// The end of the folded field whose lines go on at `off` (what

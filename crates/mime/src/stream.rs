@@ -740,8 +740,8 @@ impl Parser {
                 Some((lf, name)) => (Some(lf), Some(name)),
                 None => {
                     window = HeaderWindow::new(&input[ls..], true).map(|w| (ls, w));
-                    match window.and_then(|(_, w)| w.line(0)) {
-                        Some((lf, name)) => (Some(lf), Some(name)),
+                    match window {
+                        Some((_, w)) => w.first_line(&input[ls..]),
                         None => mailwire_line::find_header_line(&input[ls..], true),
                     }
                 }
