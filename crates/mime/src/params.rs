@@ -936,20 +936,42 @@ fn simple_params_into(input: &[u8], out: &mut Params) -> bool {
     }
 }
 
-/// `charset=` or `boundary=` (in any case) at the start of `input`: the
-/// name, and the bytes up to the value.
+/// The usual parameter names with their `=` (in any case) at the start of
+/// `input`, from one eight-byte load: `charset=`, `boundary=`,
+/// `filename=`, `name=` and `format=`. The name, and the bytes up to the
+/// value; `None` for another name (or fewer than eight bytes left).
 #[inline(always)]
 fn known_name(input: &[u8]) -> Option<(&'static str, usize)> {
-    const CHARSET: u64 = u64::from_le_bytes(*b"charset=");
-    const BOUNDARY: u64 = u64::from_le_bytes(*b"boundary");
+    /// Each name: its bytes with `=` as a word (the bytes past them zero),
+    /// and how many of the word's bytes they fill (8 with `=` past the
+    /// word).
+    const KNOWN: [(u64, usize, &str); 5] = {
+        const fn entry(with_eq: &[u8]) -> (u64, usize) {
+            let n = if with_eq.len() > 8 { 8 } else { with_eq.len() };
+            (load_const(with_eq, 0, n), with_eq.len())
+        }
+        let c = entry(b"charset=");
+        let b = entry(b"boundary=");
+        let f = entry(b"filename=");
+        let n = entry(b"name=");
+        let m = entry(b"format=");
+        [
+            (c.0, c.1, "charset"),
+            (b.0, b.1, "boundary"),
+            (f.0, f.1, "filename"),
+            (n.0, n.1, "name"),
+            (m.0, m.1, "format"),
+        ]
+    };
     let word = lower8(u64::from_le_bytes(*input.first_chunk::<8>()?));
-    if word == CHARSET {
-        Some(("charset", 8))
-    } else if word == BOUNDARY && input.get(8) == Some(&b'=') {
-        Some(("boundary", 9))
-    } else {
-        None
-    }
+    KNOWN.iter().find_map(|&(key, len, name)| {
+        let hit = if len > 8 {
+            word == key && input.get(8) == Some(&b'=')
+        } else {
+            word & (u64::MAX >> (64 - 8 * len as u32)) == key
+        };
+        hit.then_some((name, len))
+    })
 }
 
 /// Pushes the parameter `name=value` (no language) onto `out`, with the
@@ -1261,6 +1283,40 @@ mod tests {
         }
     }
 
+    /// The usual names are matched whole with their `=` in any case, and
+    /// a longer name that starts like one is not.
+    #[test]
+    fn known_names_whole_in_any_case() {
+        for (written, name) in [
+            ("charset=utf-8;", "charset"),
+            ("CHARSET=utf-8;", "charset"),
+            ("Boundary=\"x\"", "boundary"),
+            ("FileName=\"a.pdf\"", "filename"),
+            ("name=\"a.pdf\"", "name"),
+            ("Format=flowed", "format"),
+        ] {
+            let len = name.len() + 1;
+            assert_eq!(
+                known_name(written.as_bytes()),
+                Some((name, len)),
+                "{written}"
+            );
+        }
+        for other in [
+            "charsets=x",
+            "boundary =x",
+            "boundaryx=",
+            "filenames=x",
+            "names=xyz",
+            "formats=x",
+            "nam=xyzw",
+            "name",
+            "x-name=ab",
+        ] {
+            assert_eq!(known_name(other.as_bytes()), None, "{other}");
+        }
+    }
+
     #[test]
     fn simple_params_take_the_usual_forms() {
         for input in [
@@ -1398,6 +1454,10 @@ mod tests {
         b"boundary",
         b"CharSet",
         b"BOUNDARY",
+        b"filename",
+        b"NAME",
+        b"format",
+        b"flowed",
         b"x*",
         b"x*0*",
         b"=",
