@@ -877,9 +877,9 @@ fn simple_params_into(input: &[u8], out: &mut Params) -> bool {
             }
             Some(_) => {}
         }
-        // `charset=` and `boundary=`, the names nearly every part has,
-        // are matched whole from one eight-byte load; another name is
-        // scanned and then looked up.
+        // The usual names (`charset=`, `boundary=`, ...: see
+        // `known_name`) are matched whole from one eight-byte load;
+        // another name is scanned and then looked up.
         let name = match known_name(&input[i..]) {
             Some((name, len)) => {
                 i += len;
