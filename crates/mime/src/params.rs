@@ -943,26 +943,27 @@ fn simple_params_into(input: &[u8], out: &mut Params) -> bool {
 #[inline(always)]
 fn known_name(input: &[u8]) -> Option<(&'static str, usize)> {
     /// Each name: its bytes with `=` as a word (the bytes past them zero),
-    /// and how many of the word's bytes they fill (8 with `=` past the
-    /// word).
-    const KNOWN: [(u64, usize, &str); 5] = {
-        const fn entry(with_eq: &[u8]) -> (u64, usize) {
-            let n = if with_eq.len() > 8 { 8 } else { with_eq.len() };
-            (load_const(with_eq, 0, n), with_eq.len())
-        }
-        let c = entry(b"charset=");
-        let b = entry(b"boundary=");
-        let f = entry(b"filename=");
-        let n = entry(b"name=");
-        let m = entry(b"format=");
-        [
-            (c.0, c.1, "charset"),
-            (b.0, b.1, "boundary"),
-            (f.0, f.1, "filename"),
-            (n.0, n.1, "name"),
-            (m.0, m.1, "format"),
-        ]
-    };
+    /// how many bytes that is (9 when the `=` lies past the word), and
+    /// the name.
+    const fn known(with_eq: &'static [u8]) -> (u64, usize, &'static str) {
+        let n = with_eq.len();
+        let in_word = if n > 8 { 8 } else { n };
+        let name = match with_eq.split_last() {
+            Some((_, name)) => match std::str::from_utf8(name) {
+                Ok(name) => name,
+                Err(_) => panic!("an ASCII name"),
+            },
+            None => panic!("a name"),
+        };
+        (load_const(with_eq, 0, in_word), n, name)
+    }
+    const KNOWN: [(u64, usize, &str); 5] = [
+        known(b"charset="),
+        known(b"boundary="),
+        known(b"filename="),
+        known(b"name="),
+        known(b"format="),
+    ];
     let word = lower8(u64::from_le_bytes(*input.first_chunk::<8>()?));
     KNOWN.iter().find_map(|&(key, len, name)| {
         let hit = if len > 8 {
