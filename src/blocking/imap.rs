@@ -314,6 +314,9 @@ pub(crate) struct Core<C> {
     /// The DEFLATE layer between the machine and `conn`, once COMPRESS is
     /// active (RFC 4978).
     deflate: Option<Deflate>,
+    /// What one flush deflated (scratch space like `out`: cleared, its room
+    /// kept for the next).
+    wire: Vec<u8>,
 }
 
 /// Most unsolicited updates kept between [`ImapSession::take_updates`]
@@ -531,6 +534,7 @@ impl<C: Conn> Core<C> {
             closed: None,
             want_compress,
             deflate: None,
+            wire: Vec::new(),
         };
         s.pump_until(|s| s.greeting.is_some() && s.client.capabilities().is_some())
             .await?;
@@ -1280,11 +1284,11 @@ impl<C: Conn> Core<C> {
         if self.out.is_empty() {
             return Ok(());
         }
-        let mut wire = Vec::new();
-        let r = z.compress(&self.out, &mut wire);
+        self.wire.clear();
+        let r = z.compress(&self.out, &mut self.wire);
         self.out.clear();
         r.map_err(TransportError::Io)?;
-        Ok(self.conn.write_all(&wire).await?)
+        Ok(self.conn.write_all(&self.wire).await?)
     }
 
     /// Takes every pending event; chunks of command `want` go to `sink`.
