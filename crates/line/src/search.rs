@@ -23,7 +23,8 @@ pub fn find_lf(hay: &[u8]) -> Option<usize> {
     {
         return lf_at(hay, lf_mask(w));
     }
-    find_lf_words(hay)
+    // Shorter than a window: eight bytes at a time.
+    find_in_words(hay, &[b'\n'])
 }
 
 /// The first LF of `hay` given the LF mask `m` of its first 64 bytes: the
@@ -68,7 +69,7 @@ pub fn find_header_line(hay: &[u8], eight_bit: bool) -> (Option<usize>, Option<u
             None => (lf_at(hay, lf_mask(w)), None),
         };
     }
-    (find_lf_words(hay), None)
+    (find_in_words(hay, &[b'\n']), None)
 }
 
 /// The lines of the first [`HeaderWindow::LEN`] bytes of a header block,
@@ -296,29 +297,6 @@ fn portable_lf_mask(w: &[u8; 64]) -> u64 {
     w.iter()
         .enumerate()
         .fold(0, |m, (i, &b)| m | (u64::from(b == b'\n') << i))
-}
-
-/// [`find_lf`] eight bytes at a time (SWAR), for inputs shorter than a
-/// window.
-#[inline]
-fn find_lf_words(hay: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const LF: u64 = LO * b'\n' as u64;
-    let mut i = 0;
-    while i < 64 {
-        let Some(w) = hay.get(i..i + 8) else {
-            return hay[i..].iter().position(|&b| b == b'\n').map(|p| i + p);
-        };
-        let x = u64::from_le_bytes(w.try_into().unwrap_or_default()) ^ LF;
-        // The lowest flagged byte is exact (borrows only run upwards).
-        let found = x.wrapping_sub(LO) & !x & HI;
-        if found != 0 {
-            return Some(i + (found.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    memchr::memchr(b'\n', &hay[i..]).map(|p| i + p)
 }
 
 /// The length of the field name at the start of `line`: the run of bytes a
