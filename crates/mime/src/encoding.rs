@@ -40,14 +40,7 @@ impl TransferEncoding {
     /// surrounding whitespace and comments ignored). Unknown tokens give
     /// [`TransferEncoding::Unknown`].
     pub fn parse(value: &[u8]) -> Self {
-        // A lone token (nearly every field): trimmed, with no comment or
-        // `;` to cut at, it is what `trim_comments` would give.
-        let t = value.trim_ascii();
-        let v = if t.iter().any(|&b| b == b'(' || b == b';') {
-            crate::params::trim_comments(value).trim_ascii()
-        } else {
-            t
-        };
+        let v = crate::params::trim_comments(value).trim_ascii();
         let eq = |s: &str| v.eq_ignore_ascii_case(s.as_bytes());
         if eq("7bit") {
             Self::SevenBit

@@ -698,8 +698,13 @@ pub(crate) fn skip_cfws(mut input: &[u8]) -> &[u8] {
     }
 }
 
-/// Removes comments from a short structured value (Content-Transfer-Encoding).
+/// Removes comments from a short structured value (Content-Transfer-Encoding);
+/// the caller trims white space. A value with no comment or `;` (nearly
+/// every one) is given back as it is, without the comment scan.
 pub(crate) fn trim_comments(value: &[u8]) -> &[u8] {
+    if !value.iter().any(|&b| b == b'(' || b == b';') {
+        return value;
+    }
     let v = skip_cfws(value);
     let end = v
         .iter()
