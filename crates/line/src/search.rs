@@ -24,7 +24,7 @@ pub fn find_lf(hay: &[u8]) -> Option<usize> {
         return lf_at(hay, lf_mask(w));
     }
     // Shorter than a window: eight bytes at a time.
-    find_in_words(hay, &[b'\n'])
+    find_in_words(hay, b"\n")
 }
 
 /// The first LF of `hay` given the LF mask `m` of its first 64 bytes: the
@@ -69,7 +69,7 @@ pub fn find_header_line(hay: &[u8], eight_bit: bool) -> (Option<usize>, Option<u
             None => (lf_at(hay, lf_mask(w)), None),
         };
     }
-    (find_in_words(hay, &[b'\n']), None)
+    (find_in_words(hay, b"\n"), None)
 }
 
 /// The lines of the first [`HeaderWindow::LEN`] bytes of a header block,
