@@ -38,19 +38,28 @@ pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStat
         // ASCII, nearly all mail text, is checked a word at a time first:
         // a text part of a few hundred bytes cost simdutf8 (or std, to
         // which it leaves inputs under 64 bytes) more than the check.
-        if bytes.len() <= ASCII_FIRST && bytes.is_ascii() {
-            #[allow(unsafe_code)]
-            // SAFETY: every byte of `bytes` is ASCII, and ASCII is UTF-8.
-            return (
-                Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(bytes) }),
-                TextStatus::Ok,
-            );
+        if bytes.len() <= ASCII_FIRST
+            && let Some(s) = ascii_str(bytes)
+        {
+            return (Cow::Borrowed(s), TextStatus::Ok);
         }
         if let Ok(s) = simdutf8::basic::from_utf8(bytes) {
             return (Cow::Borrowed(s), TextStatus::Ok);
         }
     }
     decode_text_converted(label, bytes)
+}
+
+/// `bytes` as text when every byte is ASCII, checked a word at a time
+/// (for short values, where `str::from_utf8`'s or simdutf8's set-up costs
+/// more than the check); `None` otherwise, for a UTF-8 check.
+#[inline]
+pub(crate) fn ascii_str(bytes: &[u8]) -> Option<&str> {
+    #[allow(unsafe_code)]
+    // SAFETY: every byte of `bytes` is ASCII, and ASCII is UTF-8.
+    bytes
+        .is_ascii()
+        .then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
 /// The longest text [`decode_text`] checks for ASCII before it validates

@@ -797,13 +797,7 @@ fn param_value(value: &[u8]) -> CompactString {
     // (nearly every value again: a boundary, a file name) is checked a
     // word at a time and taken as it is; `str::from_utf8`'s set-up cost
     // more than these few dozen bytes.
-    let text = if value.is_ascii() {
-        #[allow(unsafe_code)]
-        // SAFETY: every byte of `value` is ASCII, and ASCII is UTF-8.
-        Some(unsafe { std::str::from_utf8_unchecked(value) })
-    } else {
-        std::str::from_utf8(value).ok()
-    };
+    let text = crate::charset::ascii_str(value).or_else(|| std::str::from_utf8(value).ok());
     if let Some(text) = text
         && !crate::charset::has_encoded_word(value)
     {
