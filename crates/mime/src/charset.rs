@@ -31,9 +31,7 @@ pub enum TextStatus {
 #[inline]
 pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStatus) {
     // Fast path: US-ASCII and UTF-8 text that is valid UTF-8.
-    let plain = label.eq_ignore_ascii_case(b"utf-8")
-        || label.eq_ignore_ascii_case(b"us-ascii")
-        || label.eq_ignore_ascii_case(b"utf8");
+    let plain = is_utf8_label(label);
     if plain {
         // ASCII, nearly all mail text, is checked a word at a time first:
         // a text part of a few hundred bytes cost simdutf8 (or std, to
@@ -67,6 +65,16 @@ pub(crate) fn ascii_str(bytes: &[u8]) -> Option<&str> {
 /// with a non-ASCII byte late in it would be read twice.
 const ASCII_FIRST: usize = 2048;
 
+/// Whether text in charset `label` is UTF-8 as it is (`utf-8`, its alias
+/// `utf8`, or `us-ascii`, a subset), so that valid UTF-8 needs no
+/// conversion.
+#[inline]
+fn is_utf8_label(label: &[u8]) -> bool {
+    label.eq_ignore_ascii_case(b"utf-8")
+        || label.eq_ignore_ascii_case(b"us-ascii")
+        || label.eq_ignore_ascii_case(b"utf8")
+}
+
 /// [`decode_text`] past its fast path.
 fn decode_text_converted<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStatus) {
     let (text, status) = charset::decode(label, bytes);
@@ -80,9 +88,7 @@ fn decode_text_converted<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, Te
 
 /// Like [`decode_text`] for owned bytes: no copy when they are UTF-8.
 pub(crate) fn decode_text_owned(label: &[u8], bytes: Vec<u8>) -> (String, TextStatus) {
-    let plain = label.eq_ignore_ascii_case(b"utf-8")
-        || label.eq_ignore_ascii_case(b"us-ascii")
-        || label.eq_ignore_ascii_case(b"utf8");
+    let plain = is_utf8_label(label);
     if plain && simdutf8::basic::from_utf8(&bytes).is_ok() {
         #[allow(unsafe_code)]
         // SAFETY: simdutf8 just validated `bytes` as UTF-8 (its `basic`
