@@ -747,6 +747,41 @@ mod tests {
         }
     }
 
+    /// Header-like bytes for the line searches' properties: line ends,
+    /// field-name stops and bytes one off them, of `len` bytes.
+    fn header_bytes(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just(b'\n'),
+                Just(b'\r'),
+                Just(b':'),
+                Just(b' '),
+                Just(b'\t'),
+                Just(0x7f),
+                Just(0x80),
+                Just(b'a'),
+                Just(b'-'),
+                any::<u8>()
+            ],
+            len,
+        )
+    }
+
+    /// `hay` with all but every `every`-th name stop made a name byte:
+    /// fewer stops at higher `every`, so long names and lines come too.
+    fn thin_stops(hay: Vec<u8>, every: usize) -> Vec<u8> {
+        hay.iter()
+            .enumerate()
+            .map(|(k, &b)| {
+                if !in_field_name(b, true) && k % every != 0 {
+                    b'x'
+                } else {
+                    b
+                }
+            })
+            .collect()
+    }
+
     proptest! {
         /// The short search finds the first byte of the set a byte loop
         /// finds, for sets of one to four bytes, every length around the
@@ -823,13 +858,8 @@ mod tests {
         /// name's end is missing only without AVX-512 or when the window
         /// does not hold it.
         #[test]
-        fn find_header_line_matches_separate_scans(hay in proptest::collection::vec(prop_oneof![
-            Just(b'\n'), Just(b'\r'), Just(b':'), Just(b' '), Just(b'\t'), Just(0x7f),
-            Just(0x80), Just(b'a'), Just(b'-'), any::<u8>()], 0..200), sparse in 0usize..4) {
-            // Fewer stops at higher rates, so long names and lines come too.
-            let hay: Vec<u8> = hay.iter().enumerate()
-                .map(|(k, &b)| if !in_field_name(b, true) && k % (sparse * 40 + 1) != 0 { b'x' } else { b })
-                .collect();
+        fn find_header_line_matches_separate_scans(hay in header_bytes(0..200), sparse in 0usize..4) {
+            let hay = thin_stops(hay, sparse * 40 + 1);
             let fused = avx512_window(&[0; 64], true).is_some();
             for from in 0..hay.len().min(30) {
                 let h = &hay[from..];
@@ -851,12 +881,8 @@ mod tests {
         /// offset, with and without eight-bit bytes in names (lines and
         /// folds shorter and longer than the window, LFs at its edges).
         #[test]
-        fn header_window_matches_line_searches(hay in proptest::collection::vec(prop_oneof![
-            Just(b'\n'), Just(b'\r'), Just(b':'), Just(b' '), Just(b'\t'), Just(0x7f),
-            Just(0x80), Just(b'a'), Just(b'-'), any::<u8>()], 64..160), sparse in 0usize..4) {
-            let hay: Vec<u8> = hay.iter().enumerate()
-                .map(|(k, &b)| if !in_field_name(b, true) && k % (sparse * 20 + 1) != 0 { b'x' } else { b })
-                .collect();
+        fn header_window_matches_line_searches(hay in header_bytes(64..160), sparse in 0usize..4) {
+            let hay = thin_stops(hay, sparse * 20 + 1);
             for eight_bit in [false, true] {
                 let Some(w) = HeaderWindow::new(&hay, eight_bit) else {
                     prop_assert!(avx512_window(&[0; 64], eight_bit).is_none());
