@@ -14,6 +14,7 @@
 #   MSGS=5000 ROUNDS=1 bash benches/mailserver.sh
 #   DURABLE=0 bash benches/mailserver.sh       # skip 3 (the fsync run)
 #   CONNECTIONS=threads bash benches/mailserver.sh   # the server's --connections (default: pool)
+#   PERSIST=1 bash benches/mailserver.sh       # smtp-source -d: one connection per session, not per message
 #   bash benches/mailserver.sh --build-only    # CI: build what the script runs, run nothing
 #
 # Needs smtp-source and smtp-sink (apt-get install postfix; bash .ci/install-peers).
@@ -64,6 +65,21 @@
 # by it here, 1.1x smtp-sink's; 1.5x would need a load generator with more
 # than one process. Half of smtp-sink's CPU per message would need about
 # 40 us, below what the bare epoll loop makes of the same socket calls.
+#
+# With every pool thread waiting in epoll at once, each event that came while
+# one thread served woke the other, which slept again after it: 1.5-1.7
+# context switches per message (smtp-sink: 0.25-0.30), and over persistent
+# connections (PERSIST=1, where smtp-sink makes 0.02-0.04) 0.7-1.3. Since
+# December 2026 only one thread waits in epoll while no events back up; the
+# others park until a blocking handler or the monitor calls them, or a tick
+# passes with events waiting (examples/mailserver/pool.rs, `may_wait`). The
+# same binary before and after, alternately, 3 runs, third machine: per
+# connection 66-71.5 -> 60.5-63 us CPU per message (smtp-sink 83-85.5),
+# switches 1.5-1.7 -> 0.8-1.0, messages per second unchanged (smtp-source's
+# bound); persistent 20.5-25.3k msg/s at 34-37.5 us -> 27.0-28.8k at 32-32.5
+# us, against smtp-sink's 28.2-31.1k at 30.5-33 us. Calling a follower
+# whenever a second event was ready made it worse (0.5-2.4 switches per
+# message: it parked again right after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -79,6 +95,14 @@ SIZE=${SIZE:-2048}
 ROUNDS=${ROUNDS:-2}
 DURABLE=${DURABLE:-1}
 CONNECTIONS=${CONNECTIONS:-pool}
+# PERSIST=1: smtp-source -d, every message of a session over one connection
+# (the server's per-session limits raised to match).
+KEEP=()
+LIMITS=()
+if [ "${PERSIST:-0}" = 1 ]; then
+  KEEP=(-d)
+  LIMITS=(--max-transactions 1000000 --max-recipients-per-connection 1000000)
+fi
 export PATH="$PATH:/usr/sbin"
 for p in smtp-source smtp-sink python3; do
   command -v "$p" >/dev/null || { echo "missing $p (bash .ci/install-peers)" >&2; exit 1; }
@@ -111,7 +135,7 @@ cpu_us() {
 load() {
   local start end
   start=$(date +%s.%N)
-  smtp-source -s "$SESS" -m "$MSGS" -l "$SIZE" -f bench@client.test -t "$2" "127.0.0.1:$1" >/dev/null
+  smtp-source "${KEEP[@]}" -s "$SESS" -m "$MSGS" -l "$SIZE" -f bench@client.test -t "$2" "127.0.0.1:$1" >/dev/null
   end=$(date +%s.%N)
   python3 -c "print(f'{$MSGS/($end-$start):.0f}')"
 }
@@ -136,7 +160,7 @@ for round in $(seq 1 "$ROUNDS"); do
 
   # 2. mailserver --sink
   port=$(free_port)
-  "$BIN" --sink --data "$WORK/sink$round" --smtp "127.0.0.1:$port" --no-submission --conn-rate 0 --connections "$CONNECTIONS" >/dev/null 2>"$WORK/sink$round.log" &
+  "$BIN" --sink --data "$WORK/sink$round" --smtp "127.0.0.1:$port" --no-submission --conn-rate 0 --connections "$CONNECTIONS" "${LIMITS[@]}" >/dev/null 2>"$WORK/sink$round.log" &
   pid=$!; PIDS+=("$pid"); wait_port "$port"
   measure MS "$pid" "$port"
   stop "$pid"
@@ -144,7 +168,7 @@ for round in $(seq 1 "$ROUNDS"); do
   # 3. mailserver, durable Maildir delivery
   if [ "$DURABLE" = 1 ]; then
     port=$(free_port)
-    "$BIN" --data "$WORK/durable$round" --smtp "127.0.0.1:$port" --no-submission --conn-rate 0 --connections "$CONNECTIONS" >/dev/null 2>"$WORK/durable$round.log" &
+    "$BIN" --data "$WORK/durable$round" --smtp "127.0.0.1:$port" --no-submission --conn-rate 0 --connections "$CONNECTIONS" "${LIMITS[@]}" >/dev/null 2>"$WORK/durable$round.log" &
     pid=$!; PIDS+=("$pid"); wait_port "$port"
     measure DUR "$pid" "$port"
     stop "$pid"
@@ -158,7 +182,7 @@ for round in $(seq 1 "$ROUNDS"); do
   echo "round $round: smtp-sink ${R_SINK[-1]} msg/s (${C_SINK[-1]} us CPU/msg) | mailserver --sink ${R_MS[-1]} msg/s (${C_MS[-1]} us) | Maildir+fsync ${R_DUR[-1]} msg/s (${C_DUR[-1]} us)" >&2
 done
 
-echo "smtp-source -s $SESS -m $MSGS -l $SIZE, $ROUNDS rounds, mailserver --connections $CONNECTIONS: messages per second; server CPU microseconds per message"
+echo "smtp-source ${KEEP[*]} -s $SESS -m $MSGS -l $SIZE, $ROUNDS rounds, mailserver --connections $CONNECTIONS: messages per second; server CPU microseconds per message"
 printf '%-28s %-24s %s\n' "Postfix smtp-sink" "${R_SINK[*]}" "${C_SINK[*]}"
 printf '%-28s %-24s %s\n' "mailserver --sink" "${R_MS[*]}" "${C_MS[*]}"
 [ "$DURABLE" = 1 ] && printf '%-28s %-24s %s\n' "mailserver Maildir (fsync)" "${R_DUR[*]}" "${C_DUR[*]}"

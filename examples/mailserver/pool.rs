@@ -15,15 +15,18 @@
 //! connection to the next without sleeping, where one thread per
 //! connection sleeps and is woken for every command (under `smtp-source`
 //! that took the server's CPU per message from 85-95 us to about 60; see
-//! `benches/mailserver.sh`). A handler that may wait long (an `fsync`, a
-//! DNS lookup, a TLS handshake's round trips, an AUTH failure's delay)
-//! runs it in [`blocking`], which first makes sure another thread waits
-//! for events: a spare woken, or a new thread (up to the pool's
+//! `benches/mailserver.sh`). Only one of them waits in epoll while no
+//! events back up; the others park as followers ([`Pool::may_wait`]), so
+//! that an event that comes while one thread serves does not wake another
+//! just for it. A handler that may wait long (an `fsync`, a DNS lookup, a
+//! TLS handshake's round trips, an AUTH failure's delay) runs it in
+//! [`blocking`], which first makes sure another thread waits for events: a
+//! follower called, a spare woken, or a new thread (up to the pool's
 //! `max_threads`). When the wait is over, the surplus thread becomes a
 //! spare again; spares unused for [`WORKER_IDLE`] leave. A handler that
 //! blocks without saying so holds up at most one [`TICK`]: the monitor
-//! thread starts another when events wait, no thread waits for them, and
-//! none was taken since its last look; that thread stays as long as no
+//! thread calls a follower or starts another thread when events wait, no
+//! thread waits for them, and none was taken since its last look; that thread stays as long as no
 //! other one waits for events. (Before that rule, it went back to the
 //! spares after one event, so two clients flooding a two-CPU server kept
 //! another client's session without DATA waiting 3.5-5.9 s; with the rule
@@ -142,8 +145,13 @@ pub(crate) struct Listener {
 /// The pool's threads, counted under one lock.
 #[derive(Debug, Default)]
 struct Threads {
-    /// Threads taking events (waiting in epoll or serving).
+    /// Threads taking events (waiting in epoll or serving, or parked as
+    /// followers).
     running: usize,
+    /// Running threads parked until events back up ([`Pool::may_wait`]).
+    followers: usize,
+    /// Followers called to wait for events (and not yet up).
+    called: usize,
     /// Threads parked as spares, ready to run when one blocks.
     spare: usize,
     /// Spares asked to run (and not yet running).
@@ -165,6 +173,8 @@ pub(crate) struct Pool {
     threads: Mutex<Threads>,
     /// Where spares wait.
     spares: Condvar,
+    /// Where followers wait.
+    followers: Condvar,
     /// Threads that run when none blocks: one per CPU.
     base: usize,
     max_threads: usize,
@@ -179,7 +189,7 @@ impl Waits for Pool {
     fn enter(&'static self) {
         let mut t = self.lock_threads();
         t.blocked += 1;
-        if self.idle.load(Ordering::SeqCst) == 0 {
+        if self.idle.load(Ordering::SeqCst) == 0 && !self.call_follower(&mut t) {
             self.add_thread(&mut t);
         }
     }
@@ -219,6 +229,7 @@ impl Pool {
             taken: AtomicUsize::new(0),
             threads: Mutex::new(Threads::default()),
             spares: Condvar::new(),
+            followers: Condvar::new(),
             base,
             max_threads: max_threads.max(base + 1),
             active: AtomicUsize::new(0),
@@ -318,6 +329,9 @@ impl Pool {
                 self.lock_threads().running -= 1;
                 return;
             }
+            if !self.may_wait() {
+                continue;
+            }
             self.idle.fetch_add(1, Ordering::SeqCst);
             events.clear();
             let res = epoll::wait(&self.epoll, spare_capacity(&mut events), Some(&wait));
@@ -344,6 +358,47 @@ impl Pool {
         }
     }
 
+    /// Whether this thread waits for events now: when no other thread
+    /// does, or when events are ready already (a backlog, which more
+    /// threads take). Else it parks as a follower until it is called (by
+    /// [`blocking`] or the monitor, when no thread waits for events) or a
+    /// [`TICK`] passes, and returns false (the caller looks again): under
+    /// a load that keeps events waiting, every thread runs again within a
+    /// tick.
+    ///
+    /// Every thread waiting in epoll at once is woken for each event that
+    /// comes while the others serve, and sleeps again after it: with two
+    /// threads on two CPUs under `smtp-source`, 1.3-1.5 context switches a
+    /// message, against 0.07-0.9 with one waiter (see
+    /// `benches/mailserver.sh`). Calling a follower whenever a second
+    /// event was ready made 0.5-2.4: it parked again right after.
+    fn may_wait(&self) -> bool {
+        if self.idle.load(Ordering::SeqCst) == 0 || self.pending() {
+            return true;
+        }
+        let mut t = self.lock_threads();
+        t.followers += 1;
+        let (mut t, _) = self
+            .followers
+            .wait_timeout_while(t, TICK, |t| t.called == 0)
+            .unwrap_or_else(|e| e.into_inner());
+        t.followers -= 1;
+        // Called or not (a tick passed), it answers one call if any.
+        t.called = t.called.saturating_sub(1);
+        false
+    }
+
+    /// Calls a parked follower to wait for events; false when none is
+    /// parked (or all are called already).
+    fn call_follower(&self, t: &mut Threads) -> bool {
+        if t.followers <= t.called {
+            return false;
+        }
+        t.called += 1;
+        self.followers.notify_one();
+        true
+    }
+
     /// Every [`TICK`]: starts a thread when events wait while every
     /// thread is busy and none was taken since the last look (a handler
     /// that blocks without [`blocking`]), then the ticks of the waiting
@@ -358,7 +413,9 @@ impl Pool {
             let now_taken = self.taken.load(Ordering::Relaxed);
             if now_taken == taken && self.idle.load(Ordering::SeqCst) == 0 && self.pending() {
                 let mut t = self.lock_threads();
-                self.add_thread(&mut t);
+                if !self.call_follower(&mut t) {
+                    self.add_thread(&mut t);
+                }
             }
             taken = now_taken;
             self.ticks();
