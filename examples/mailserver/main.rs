@@ -19,7 +19,7 @@
 //! thread, one signal thread. SIGTERM (or Ctrl-C) stops accepting, lets
 //! every open transaction finish, then exits.
 //!
-//! Connections are bounded by the connection limits ([`limits`]): the
+//! Connections are bounded by the connection limits (`limits.rs`): the
 //! thread that accepts a connection takes a slot (total, per address,
 //! per-address rate) before it serves it, and answers the refused ones
 //! itself (`421` / `-ERR`, then close), so a refused connection costs no
