@@ -28,30 +28,28 @@ pub(crate) struct HopCounter {
 
 impl HopCounter {
     /// Feeds content (as received, CRLF line ends).
-    pub(crate) fn feed(&mut self, data: &[u8]) {
-        if self.done {
-            return;
-        }
-        for &b in data {
-            if b == b'\n' {
+    pub(crate) fn feed(&mut self, mut data: &[u8]) {
+        while !self.done
+            && let Some((piece, ended, rest)) = line_piece(data)
+        {
+            data = rest;
+            if !self.mid_line {
+                let take = (9 - self.line.len()).min(piece.len());
+                self.line.extend_from_slice(&piece[..take]);
+                if self.line.len() == 9 {
+                    if self.line.eq_ignore_ascii_case(b"Received:") {
+                        self.hops += 1;
+                    }
+                    self.mid_line = true;
+                    self.line.clear();
+                }
+            }
+            if ended {
                 let line = std::mem::take(&mut self.line);
                 if !self.mid_line && (line.is_empty() || line == b"\r") {
                     self.done = true;
-                    return;
                 }
                 self.mid_line = false;
-                continue;
-            }
-            if self.mid_line {
-                continue;
-            }
-            self.line.push(b);
-            if self.line.len() == 9 {
-                if self.line.eq_ignore_ascii_case(b"Received:") {
-                    self.hops += 1;
-                }
-                self.mid_line = true;
-                self.line.clear();
             }
         }
     }
@@ -65,6 +63,19 @@ impl HopCounter {
     pub(crate) fn too_many(&self) -> bool {
         self.hops > MAX_HOPS
     }
+}
+
+/// The bytes of `data` up to its first LF (without it), whether there was
+/// one, and the rest after it; `None` for no data. The header scans take a
+/// line's bytes a piece at a time, not byte by byte.
+fn line_piece(data: &[u8]) -> Option<(&[u8], bool, &[u8])> {
+    if data.is_empty() {
+        return None;
+    }
+    Some(match mailwire::line::find_lf(data) {
+        Some(p) => (&data[..p], true, &data[p + 1..]),
+        None => (data, false, &[][..]),
+    })
 }
 
 /// The most `Delivered-To:` values kept.
@@ -92,26 +103,24 @@ pub(crate) struct DeliveredTo {
 
 impl DeliveredTo {
     /// Feeds content (as received, CRLF line ends).
-    pub(crate) fn feed(&mut self, data: &[u8]) {
-        for &b in data {
-            if self.done {
-                return;
+    pub(crate) fn feed(&mut self, mut data: &[u8]) {
+        while !self.done
+            && let Some((piece, ended, rest)) = line_piece(data)
+        {
+            data = rest;
+            if !self.skipping {
+                if self.line.len() + piece.len() > MAX_LINE {
+                    self.skipping = true;
+                    self.line.clear();
+                } else {
+                    self.line.extend_from_slice(piece);
+                }
             }
-            if b == b'\n' {
+            if ended {
                 let line = std::mem::take(&mut self.line);
                 let skipped = std::mem::take(&mut self.skipping);
                 self.end_line(&line, skipped);
-                continue;
             }
-            if self.skipping {
-                continue;
-            }
-            if self.line.len() == MAX_LINE {
-                self.skipping = true;
-                self.line.clear();
-                continue;
-            }
-            self.line.push(b);
         }
     }
 
@@ -218,6 +227,22 @@ mod tests {
         assert!(d.contains("bob@a.test"));
         assert!(!d.contains("not@this.test"));
         assert!(!d.contains("body@a.test"));
+    }
+
+    #[test]
+    fn delivered_to_lines_up_to_the_limit_in_any_split() {
+        // "Delivered-To: " and the value: the line with its CR exactly
+        // MAX_LINE bytes is read, one byte more is skipped.
+        for (extra, kept) in [(0, true), (1, false)] {
+            let value = "v".repeat(MAX_LINE - 15 + extra);
+            let m = format!("Delivered-To: {value}\r\n\r\n");
+            for cut in [0, 1, 14, 500, MAX_LINE - 1, MAX_LINE, MAX_LINE + 1, m.len()] {
+                let mut d = DeliveredTo::default();
+                d.feed(&m.as_bytes()[..cut]);
+                d.feed(&m.as_bytes()[cut..]);
+                assert_eq!(d.contains(&value), kept, "extra {extra}, cut {cut}");
+            }
+        }
     }
 
     #[test]
