@@ -45,11 +45,11 @@ impl HopCounter {
                 }
             }
             if ended {
-                let line = std::mem::take(&mut self.line);
-                if !self.mid_line && (line.is_empty() || line == b"\r") {
+                if !self.mid_line && (self.line.is_empty() || self.line == b"\r") {
                     self.done = true;
                 }
                 self.mid_line = false;
+                self.line.clear();
             }
         }
     }
@@ -117,9 +117,13 @@ impl DeliveredTo {
                 }
             }
             if ended {
-                let line = std::mem::take(&mut self.line);
+                // The line's buffer is lent to `end_line` and kept for the
+                // next line, not allocated again per line.
+                let mut line = std::mem::take(&mut self.line);
                 let skipped = std::mem::take(&mut self.skipping);
                 self.end_line(&line, skipped);
+                line.clear();
+                self.line = line;
             }
         }
     }
