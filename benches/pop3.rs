@@ -8,8 +8,9 @@
 //!    the files),
 //!
 //! 3. the `mailserver` example's POP3 service (`--pop3`), when it has one:
-//!    `$MAILWIRE_MAILSERVER_BIN`, or `target/release/examples/mailserver`
-//!    (build it first with `cargo build --release --example mailserver`),
+//!    `$MAILWIRE_MAILSERVER_BIN` (an absolute path: the bench runs in
+//!    `benches/`), or `target/release/examples/mailserver` (build it first
+//!    with `cargo build --release --example mailserver`),
 //!
 //! all serving the same Maildir. Reports messages per second (criterion
 //! "elem/s") and prints the ratio. Dovecot must be installed and the bench
