@@ -231,14 +231,12 @@ mod avx512 {
             // first that is not such a line, and the last ones, go on below.
             if (1..=20).contains(&in_b) {
                 let symbols_b = lanes(in_b);
-                let ends = if eol == 1 {
-                    1u64 << in_b
-                } else {
-                    0b11u64 << in_b
-                };
+                // The line end the first line had, where the second vector
+                // holds it, and the lanes it takes there.
+                let line_end: &[u8] = if eol == 1 { b"\n" } else { b"\r\n" };
                 let mut end_bytes = [0u8; 64];
-                end_bytes[in_b + eol - 1] = b'\n';
-                end_bytes[in_b] = if eol == 1 { b'\n' } else { b'\r' };
+                end_bytes[in_b..in_b + eol].copy_from_slice(line_end);
+                let ends = lanes(eol) << in_b;
                 // The first vector's 48 bytes, then the second's (lanes 64
                 // on of the two-vector permute).
                 let join: [u8; 64] =
