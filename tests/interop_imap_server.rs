@@ -1881,6 +1881,13 @@ S.quit()
 typ, data = M.getquota('""')
 used = int(data[0].split()[2])
 assert typ == "OK" and 11 <= used <= 13 and data[0].endswith(b" 10)"), data
+# An expunge gives the room back (the moved message, about 6 KiB).
+M.select("Archive")
+M.store("1", "+FLAGS", "\\Deleted")
+typ, data = M.expunge()
+assert typ == "OK", data
+typ, data = M.getquota('""')
+assert typ == "OK" and 5 <= int(data[0].split()[2]) <= used - 6, (used, data)
 M.logout()
 print("ok")
 "#;
@@ -1892,9 +1899,21 @@ fn quota_with_imaplib_and_smtplib() {
         return;
     }
     let dir = scratch("imap-quota");
+    let sizes_file = dir.join("mailboxes/demo/maildirsize");
     let srv = MailServer::start(&dir, &["--quota", "10K"]).owning(dir);
     let out = python_on(QUOTA, &srv);
     assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
+    // The usage the checks read: Maildir++'s maildirsize, the limit, then
+    // lines of bytes and messages whose sums are the one message left.
+    let sizes = std::fs::read_to_string(&sizes_file).unwrap();
+    let mut lines = sizes.lines();
+    assert_eq!(lines.next(), Some("10240S"), "{sizes}");
+    let (bytes, messages) = lines.fold((0i64, 0i64), |(b, m), l| {
+        let mut cols = l.split_whitespace().map(|c| c.parse::<i64>().unwrap());
+        (b + cols.next().unwrap(), m + cols.next().unwrap())
+    });
+    assert_eq!(messages, 1, "{sizes}");
+    assert!((5000..6000).contains(&bytes), "{sizes}");
     // Without --quota: not offered.
     let dir = scratch("imap-no-quota");
     let srv = MailServer::start(&dir, &[]).owning(dir);

@@ -452,6 +452,10 @@ impl Incoming {
                     // the account's root, without a final separator).
                     for u in others.iter().copied().chain([user.as_str()]) {
                         let (to, folder) = place(u);
+                        // The account's usage (`maildirsize`) grows by
+                        // the copy.
+                        let account = store.mail.user_root(account_of(&to));
+                        crate::mailstore::quota::record(&account, (offset + size) as i64, 1);
                         let root = store.mail.user_root(&to);
                         let dir = match folder {
                             "" => root,
@@ -568,6 +572,37 @@ mod tests {
                 .next()
                 .is_none()
         );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Each local copy adds its size to its account's `maildirsize` where
+    /// the account has one (a quota check made it), a plus-addressed
+    /// folder's to the account's; without the file nothing is written.
+    #[test]
+    fn deliveries_count_in_maildirsize() {
+        let (s, dir) = store(&["--user", "a:1", "--user", "b:2", "--user", "d:4"]);
+        for sub in ["tmp", "new", "cur"] {
+            fs::create_dir_all(dir.join("mailboxes/d/.lists").join(sub)).unwrap();
+        }
+        assert!(!s.mail.would_exceed("a", 10_000, 1).unwrap());
+        assert!(!s.mail.would_exceed("d", 10_000, 1).unwrap());
+        let rcpts = vec![
+            ("a@localhost".to_string(), Dest::Local("a".into())),
+            ("b@localhost".to_string(), Dest::Local("b".into())),
+            (
+                "d+lists@localhost".to_string(),
+                Dest::Local("d/.lists".into()),
+            ),
+        ];
+        let mut inc = s.begin("Q2".into(), "s@x.test", rcpts, b"").unwrap();
+        inc.write(b"Subject: t\r\n\r\nbody\r\n").unwrap();
+        let st = inc.commit(&s).unwrap();
+        let size = fs::metadata(&st.local[0]).unwrap().len();
+        let file = |u: &str| fs::read_to_string(dir.join("mailboxes").join(u).join("maildirsize"));
+        assert_eq!(file("a").unwrap(), format!("10000S\n0 0\n{size} 1\n"));
+        assert_eq!(file("d").unwrap(), format!("10000S\n0 0\n{size} 1\n"));
+        assert!(file("b").is_err());
+        assert_eq!(s.mail.usage("d").unwrap(), size);
         fs::remove_dir_all(dir).unwrap();
     }
 

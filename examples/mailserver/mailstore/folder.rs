@@ -41,6 +41,7 @@ use mailwire::imap::kit::mailbox::{Flags, SystemFlags};
 
 use super::keywords::Keywords;
 use super::modseq::ModSeqs;
+use super::quota::Change;
 use super::uidlist::UidList;
 use crate::maildir::{create_new, sync_dir, unique_name, write_atomic};
 
@@ -117,6 +118,11 @@ impl MsgFile {
         };
         Ok(new_base(host, size, wire))
     }
+}
+
+/// The length of the file at `path`, `None` when it cannot be read.
+fn file_len(path: &Path) -> Option<u64> {
+    fs::metadata(path).ok().map(|md| md.len())
 }
 
 /// A `,K=value` field of a Maildir base name.
@@ -587,14 +593,30 @@ impl Folder {
             .find(|n| n == base || n.strip_prefix(base).is_some_and(|r| r.starts_with(":2,")))
     }
 
+    /// The bytes and messages the folder holds (synced, from memory when
+    /// unchanged): its part of the account's usage.
+    pub(crate) fn usage(&self) -> io::Result<(u64, u64)> {
+        let snap = self.sync(false)?;
+        let bytes = snap.messages.iter().map(|m| self.message_size(m)).sum();
+        Ok((bytes, snap.messages.len() as u64))
+    }
+
+    /// The account's root, whose `maildirsize` ([`super::quota`]) counts
+    /// this folder: the folder itself for INBOX, else its parent (a
+    /// Maildir++ folder is a `.NAME` directory in the root).
+    fn account_root(&self) -> &Path {
+        match (self.dir.file_name(), self.dir.parent()) {
+            (Some(n), Some(parent)) if n.as_encoded_bytes().starts_with(b".") => parent,
+            _ => &self.dir,
+        }
+    }
+
     /// The size of a message: from its name (`,S=`), else its file's
     /// (0 when it is gone).
     pub(crate) fn message_size(&self, m: &MsgFile) -> u64 {
-        m.size().unwrap_or_else(|| {
-            self.find(m)
-                .and_then(|p| fs::metadata(p).ok())
-                .map_or(0, |md| md.len())
-        })
+        m.size()
+            .or_else(|| self.find(m).and_then(|p| file_len(&p)))
+            .unwrap_or(0)
     }
 
     /// The path of the message with this base name, wherever it is now.
@@ -703,10 +725,14 @@ impl Folder {
         let _lock = self.lock()?;
         let cached = self.own_change_begin();
         let mut gone = HashSet::new();
+        // What this expunge removes (a file gone already was someone
+        // else's to count: another expunge, or a MOVE that took it).
+        let mut usage = Change::new(self.account_root());
         for m in files {
             if let Some(p) = self.find(m) {
+                let size = m.size().or_else(|| file_len(&p)).unwrap_or(0);
                 match fs::remove_file(&p) {
-                    Ok(()) => {}
+                    Ok(()) => usage.remove(size),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => return Err(e),
                 }
@@ -794,9 +820,17 @@ impl Folder {
         let mut uids = Vec::with_capacity(items.len());
         let mut ms = self.read_modseqs()?;
         let modseq = ms.next();
+        // What comes from `tmp/` adds to the account's usage (a message
+        // moved in from another folder was counted there already).
+        let mut usage = Change::new(self.account_root());
         for ((src, base, _), name) in items.iter().zip(&names) {
             let from = src.map_or_else(|| self.tmp_path(base), Path::to_path_buf);
             match fs::rename(&from, cur.join(name)) {
+                Ok(()) if src.is_none() => usage.add(
+                    name_field(base, "S=")
+                        .or_else(|| file_len(&cur.join(name)))
+                        .unwrap_or(0),
+                ),
                 Ok(()) => {}
                 // Moved or expunged by someone else meanwhile.
                 Err(e) if e.kind() == io::ErrorKind::NotFound && src.is_some() => {

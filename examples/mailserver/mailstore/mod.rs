@@ -7,6 +7,7 @@
 //! DIR/mailboxes/USER/.Sent/           folder "Sent" (and maildirfolder)
 //! DIR/mailboxes/USER/.Archive.2024/   folder "Archive.2024": a child of "Archive"
 //! DIR/mailboxes/USER/subscriptions    subscribed folders, one a line
+//! DIR/mailboxes/USER/maildirsize      the storage used, Maildir++'s way (with a quota)
 //! DIR/mailboxes/USER/mailwire-metadata         INBOX's annotations (each folder has its own)
 //! DIR/mailboxes/USER/mailwire-server-metadata  the account's server annotations
 //! ```
@@ -28,6 +29,9 @@
 //!   `dovecot-uidlist` would be dropped when Dovecot rewrites the file.
 //!   The same file keeps the folder's last expunges with their
 //!   mod-sequences, for QRESYNC's VANISHED (EARLIER) (RFC 7162 §3.2.5.1).
+//! - **Quota usage**: [`quota`]'s `maildirsize`, as Maildir++ (and
+//!   Dovecot's `maildir` quota backend) keeps it: a check reads one small
+//!   file; every change made through the store appends a line to it.
 //! - **Annotations** (IMAP METADATA): [`metadata`]'s files of our own
 //!   (Dovecot keeps them in a dictionary it is configured with).
 //! - **Change notification**: every change made through the store (a
@@ -39,6 +43,7 @@ pub(crate) mod folder;
 pub(crate) mod keywords;
 pub(crate) mod metadata;
 pub(crate) mod modseq;
+pub(crate) mod quota;
 pub(crate) mod uidlist;
 
 use std::collections::HashMap;
@@ -183,33 +188,55 @@ impl MailStore {
 
     /// The storage `user`'s messages take, every folder together: what a
     /// quota's `STORAGE` counts (RFC 9208 §5.1; a copy counts again, as in
-    /// Dovecot, though it is a hard link). Each folder is synced (from
-    /// memory when unchanged).
+    /// Dovecot, though it is a hard link). From the account's
+    /// `maildirsize` ([`quota`]) when it has a usable one, else counted.
     pub(crate) fn usage(&self, user: &str) -> io::Result<u64> {
-        let mut total = 0;
+        match quota::read(&self.user_root(user))? {
+            Some(s) if s.len < quota::RECOUNT_LEN && s.bytes >= 0 && s.messages >= 0 => {
+                Ok(s.bytes as u64)
+            }
+            _ => Ok(self.count(user)?.0),
+        }
+    }
+
+    /// Whether adding `bytes` would take `user` past `limit` (a quota):
+    /// the check SMTP's RCPT, IMAP's APPEND and COPY and the webmail's
+    /// saves make before they store. Adding nothing never does. Reads the
+    /// account's `maildirsize`, or counts every folder and writes the file
+    /// anew when it cannot answer ([`quota::Sizes::answers`]): a check is
+    /// one small read, not a walk through every message.
+    pub(crate) fn would_exceed(&self, user: &str, limit: u64, bytes: u64) -> io::Result<bool> {
+        if bytes == 0 {
+            return Ok(false);
+        }
+        let root = self.user_root(user);
+        let used = match quota::read(&root)? {
+            Some(s) if s.answers(limit, bytes, std::time::SystemTime::now()) => s.bytes as u64,
+            _ => {
+                let (used, messages) = self.count(user)?;
+                // A file that cannot be written leaves the next check to
+                // count again.
+                let _ = quota::write(&root, limit, used, messages);
+                used
+            }
+        };
+        Ok(used.saturating_add(bytes) > limit)
+    }
+
+    /// The bytes and messages of every folder of `user`, counted (each
+    /// folder synced, from memory when unchanged).
+    fn count(&self, user: &str) -> io::Result<(u64, u64)> {
+        let (mut bytes, mut messages) = (0, 0);
         for name in self.list(user)? {
             // A folder deleted meanwhile holds nothing.
             let Ok(folder) = self.folder(user, &name) else {
                 continue;
             };
-            let snap = folder.sync(false)?;
-            total += snap
-                .messages
-                .iter()
-                .map(|m| folder.message_size(m))
-                .sum::<u64>();
+            let (b, m) = folder.usage()?;
+            bytes += b;
+            messages += m;
         }
-        Ok(total)
-    }
-
-    /// Whether adding `bytes` would take `user` past `limit` (a quota):
-    /// the check IMAP's APPEND and COPY and the webmail's saves make before
-    /// they store. Adding nothing never does.
-    pub(crate) fn would_exceed(&self, user: &str, limit: u64, bytes: u64) -> io::Result<bool> {
-        if bytes == 0 {
-            return Ok(false);
-        }
-        Ok(self.usage(user)?.saturating_add(bytes) > limit)
+        Ok((bytes, messages))
     }
 
     /// Every folder of `user`, INBOX first, then sorted.
@@ -259,11 +286,13 @@ impl MailStore {
         if name.eq_ignore_ascii_case("INBOX") {
             return Err(StoreError::Refused("INBOX cannot be deleted"));
         }
-        let dir = self.folder(user, name)?.dir;
+        let folder = self.folder(user, name)?;
         let prefix = format!("{name}.");
         if self.list(user)?.iter().any(|n| n.starts_with(&prefix)) {
             return Err(StoreError::Refused("the mailbox has children"));
         }
+        let (bytes, messages) = folder.usage()?;
+        let dir = folder.dir;
         // Out of sight at once (a name starting with two dots is no
         // folder), then removed.
         let gone = self
@@ -271,6 +300,8 @@ impl MailStore {
             .join(format!("..deleted-{}", crate::maildir::queue_id()));
         fs::rename(&dir, &gone)?;
         crate::maildir::sync_dir(&self.user_root(user))?;
+        // Out of sight, out of the usage.
+        quota::record(&self.user_root(user), -(bytes as i64), -(messages as i64));
         fs::remove_dir_all(&gone)?;
         self.notify(&dir);
         Ok(())
@@ -392,6 +423,109 @@ mod tests {
         assert!(!s.would_exceed("u", 160, 3).unwrap());
         assert!(s.would_exceed("u", 160, 4).unwrap());
         assert!(!s.would_exceed("u", 100, 0).unwrap());
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    /// A message of `size` bytes in `folder`'s `tmp/`, added through the
+    /// store (as APPEND adds it); its base name.
+    fn append(f: &Folder, size: u64) -> String {
+        let base = folder::new_base("t", size, size);
+        fs::write(f.tmp_path(&base), vec![b'x'; size as usize]).unwrap();
+        f.add(&[(base.clone(), Default::default())]).unwrap();
+        base
+    }
+
+    fn quota_file(d: &Path) -> String {
+        fs::read_to_string(d.join("u").join(quota::FILE)).unwrap()
+    }
+
+    /// Once a quota check has counted the folders, every change made
+    /// through the store is a line of `maildirsize`, and the checks read
+    /// that file only: a message put in behind the store's back shows
+    /// when the file is counted again (a new limit here).
+    #[test]
+    fn maildirsize_follows_the_changes_made_through_the_store() {
+        let (s, d) = store();
+        fs::write(d.join("u/new/1.a,S=100,W=102"), b"x").unwrap();
+        assert!(!s.would_exceed("u", 1000, 1).unwrap());
+        assert_eq!(quota_file(&d), "1000S\n100 1\n");
+        // APPEND and a COPY (an add from tmp/): counted.
+        let inbox = s.inbox("u");
+        append(&inbox, 200);
+        let archive = s.folder("u", "Archive").unwrap();
+        append(&archive, 300);
+        assert_eq!(s.usage("u").unwrap(), 600);
+        // A MOVE counts nothing: the message was counted where it was.
+        let snap = inbox.sync(false).unwrap();
+        let moved = snap
+            .messages
+            .iter()
+            .find(|m| m.size() == Some(200))
+            .unwrap();
+        let base = folder::new_base("t", 200, 200);
+        archive
+            .move_in(&[(moved.path(&inbox.dir), base, Default::default())])
+            .unwrap();
+        // Its source's expunge finds it gone: nothing to count either.
+        inbox.expunge(&[moved]).unwrap();
+        assert_eq!(s.usage("u").unwrap(), 600);
+        // An expunge of a message there: taken off.
+        let first = inbox.sync(false).unwrap().messages[0].clone();
+        inbox.expunge(&[&first]).unwrap();
+        assert_eq!(s.usage("u").unwrap(), 500);
+        assert!(s.would_exceed("u", 1000, 501).unwrap());
+        assert!(!s.would_exceed("u", 1000, 500).unwrap());
+        // Deleting a folder takes its messages off.
+        s.create("u", "Work").unwrap();
+        append(&s.folder("u", "Work").unwrap(), 50);
+        assert_eq!(s.usage("u").unwrap(), 550);
+        s.delete("u", "Work").unwrap();
+        assert_eq!(s.usage("u").unwrap(), 500);
+        assert_eq!(
+            quota_file(&d),
+            "1000S\n100 1\n200 1\n300 1\n-100 -1\n50 1\n-50 -1\n"
+        );
+        // Behind the store's back: not seen until the file is counted
+        // again, here for a check against another limit.
+        fs::write(d.join("u/new/2.b,S=7,W=7"), b"x").unwrap();
+        assert_eq!(s.usage("u").unwrap(), 500);
+        assert!(!s.would_exceed("u", 2000, 1).unwrap());
+        assert_eq!(quota_file(&d), "2000S\n507 3\n");
+        assert_eq!(s.usage("u").unwrap(), 507);
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    /// The file is counted again when it has grown to 5120 bytes, when it
+    /// is damaged, and when it says the account is full and is older than
+    /// 15 minutes; a fresh one that says so is believed.
+    #[test]
+    fn maildirsize_is_counted_again() {
+        let (s, d) = store();
+        let path = d.join("u").join(quota::FILE);
+        fs::write(d.join("u/new/1.a,S=100,W=102"), b"x").unwrap();
+        // Long: 5120 bytes of changes summing to nothing.
+        let long = format!("1000S\n{}", "1 1\n-1 -1\n".repeat(512));
+        assert!(long.len() >= quota::RECOUNT_LEN as usize);
+        fs::write(&path, long).unwrap();
+        assert!(!s.would_exceed("u", 1000, 1).unwrap());
+        assert_eq!(quota_file(&d), "1000S\n100 1\n");
+        // Damaged (a line cut short).
+        fs::write(&path, "1000S\n100 1\n5").unwrap();
+        assert!(!s.would_exceed("u", 1000, 1).unwrap());
+        assert_eq!(quota_file(&d), "1000S\n100 1\n");
+        // Full by the file's word: believed while fresh...
+        fs::write(&path, "1000S\n999 1\n").unwrap();
+        assert!(s.would_exceed("u", 1000, 2).unwrap());
+        // ...and counted again once it is old.
+        let old = std::time::SystemTime::now() - quota::RECOUNT_AGE * 2;
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        assert!(!s.would_exceed("u", 1000, 2).unwrap());
+        assert_eq!(quota_file(&d), "1000S\n100 1\n");
         fs::remove_dir_all(d).unwrap();
     }
 
