@@ -438,6 +438,174 @@ M.logout()
     assert!(flags[&4].contains("\\Seen"), "{out}");
 }
 
+/// Dovecot's Maildir++ quota for `testuser`: the `maildir` backend (the
+/// `maildirsize` file), 10 KiB, as the mailserver's `--quota 10K`.
+const DOVECOT_QUOTA: &str = "mail_plugins = $mail_plugins quota
+protocol imap {
+  mail_plugins = $mail_plugins imap_quota
+}
+plugin {
+  quota = maildir:User quota
+  quota_rule = *:storage=10K
+}
+";
+
+/// The byte and message sums of a `maildirsize` (the first line is the
+/// limit).
+fn maildirsize_sums(text: &str) -> (i64, i64) {
+    text.lines().skip(1).fold((0, 0), |(b, m), l| {
+        let mut cols = l.split_whitespace().map(|c| c.parse::<i64>().unwrap());
+        (b + cols.next().unwrap(), m + cols.next().unwrap())
+    })
+}
+
+/// The KiB values of the `STORAGE` usages a script printed, in order.
+fn storage_values(out: &str) -> Vec<u64> {
+    out.lines()
+        .filter_map(|l| l.split_once("(STORAGE ").map(|(_, r)| r))
+        .map(|r| r.split(' ').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// The mailserver's `maildirsize` is Maildir++'s, both ways: Dovecot's
+/// `maildir` quota backend, on a copy of the Maildir, takes the file as
+/// it is (its usage is the file's sum, and its own APPEND and expunge go
+/// after the mailserver's lines instead of a recount); the mailserver,
+/// on Dovecot's copy, reads Dovecot's lines and appends its next
+/// delivery the same way.
+#[test]
+#[ignore = "interop: needs Dovecot and python3"]
+fn dovecot_and_mailserver_share_maildirsize() {
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("imap-dovecot-quota");
+    let data = dir.to_path_buf();
+    let mut srv =
+        MailServer::start(&data, &["--user", "testuser:testpass", "--quota", "10K"]).owning(dir);
+    let script = r#"
+import imaplib, smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+s.sendmail("a@example.com", ["testuser@localhost"], "Subject: one\r\n\r\n" + "x" * 2000 + "\r\n")
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]))
+M.login("testuser", "testpass")
+typ, data = M.append("Archive", None, None, b"Subject: two\r\n\r\n" + b"y" * 1500 + b"\r\n")
+assert typ == "OK", data
+M.logout()
+"#;
+    let imap = srv.imap.expect("imap port");
+    python(
+        script,
+        &[srv.smtp().port().to_string(), imap.port().to_string()],
+    );
+    srv.terminate(std::time::Duration::from_secs(10));
+    let sizes = data.join("mailboxes/testuser/maildirsize");
+    let ours = fs::read_to_string(&sizes).unwrap();
+    assert!(ours.starts_with("10240S\n"), "{ours}");
+    let (bytes, messages) = maildirsize_sums(&ours);
+    assert_eq!(messages, 2, "{ours}");
+
+    assert_eq!(maildir_total(&data.join("mailboxes/testuser")), (bytes, 2));
+
+    // Dovecot on a copy: the usage of the file, and its changes (an
+    // APPEND, an expunge) appended after the mailserver's lines.
+    let Some(dc) = common::dovecot::Dovecot::start_with(DOVECOT_QUOTA) else {
+        return;
+    };
+    give_to_dovecot(&dc, &data);
+    let script = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("testuser", "testpass")
+print(M.getquotaroot("INBOX")[1][1][0].decode())
+typ, data = M.append("INBOX", None, None, b"Subject: three\r\n\r\n" + b"z" * 1000 + b"\r\n")
+assert typ == "OK", data
+M.select("Archive")
+M.store("1", "+FLAGS", "\\Deleted")
+typ, data = M.expunge()
+assert typ == "OK", data
+print(M.getquotaroot("INBOX")[1][1][0].decode())
+M.logout()
+"#;
+    let out = python(script, &[dc.imap_port.to_string()]);
+    let storage = storage_values(&out);
+    let kib = |b: i64| (b as u64 / 1024)..=(b as u64).div_ceil(1024);
+    assert!(kib(bytes).contains(&storage[0]), "{bytes} {out}");
+    let theirs = fs::read_to_string(dc.maildir().join("maildirsize")).unwrap();
+    assert!(
+        theirs.starts_with(&ours),
+        "ours:\n{ours}\ntheirs:\n{theirs}"
+    );
+    let (bytes, messages) = maildirsize_sums(&theirs);
+    assert_eq!(maildir_total(&dc.maildir()), (bytes, messages), "{theirs}");
+    assert_eq!(messages, 2, "{theirs}");
+    assert!(kib(bytes).contains(&storage[1]), "{bytes} {out}");
+
+    // And back: the mailserver reads Dovecot's lines (no recount) and
+    // appends its next delivery.
+    copy_tree(&dc.maildir(), &data.join("mailboxes/testuser"));
+    srv.restart();
+    let script = r#"
+import imaplib, smtplib, sys
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+s.sendmail("a@example.com", ["testuser@localhost"], "Subject: four\r\n\r\nw\r\n")
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]))
+M.login("testuser", "testpass")
+typ, data = M.getquota('""')
+print(data[0].decode())
+M.logout()
+"#;
+    let imap = srv.imap.expect("imap port");
+    let out = python(
+        script,
+        &[srv.smtp().port().to_string(), imap.port().to_string()],
+    );
+    let ours = fs::read_to_string(&sizes).unwrap();
+    assert!(
+        ours.starts_with(&theirs),
+        "theirs:\n{theirs}\nours:\n{ours}"
+    );
+    let (bytes, messages) = maildirsize_sums(&ours);
+    assert_eq!(messages, 3, "{ours}");
+    assert_eq!(maildir_total(&data.join("mailboxes/testuser")), (bytes, 3));
+    assert!(
+        out.contains(&format!("(STORAGE {} 10)", (bytes as u64).div_ceil(1024))),
+        "{bytes} {out}"
+    );
+}
+
+/// The bytes (by the `,S=` of each name, else the file's length) and the
+/// messages of every folder of a Maildir++ tree: what a recount finds.
+fn maildir_total(root: &Path) -> (i64, i64) {
+    let mut dirs = vec![root.to_path_buf()];
+    for e in fs::read_dir(root).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with('.') && e.path().join("cur").is_dir() {
+            dirs.push(e.path());
+        }
+    }
+    let (mut bytes, mut messages) = (0, 0);
+    for d in dirs {
+        for sub in ["new", "cur"] {
+            for e in fs::read_dir(d.join(sub)).unwrap().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let size = name
+                    .split(':')
+                    .next()
+                    .unwrap()
+                    .split(',')
+                    .find_map(|f| f.strip_prefix("S="))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| e.metadata().unwrap().len() as i64);
+                bytes += size;
+                messages += 1;
+            }
+        }
+    }
+    (bytes, messages)
+}
+
 /// Runs the `imap` user agent against the mailserver, compressed (RFC
 /// 4978: our client's DEFLATE layer against the server's, through every
 /// command the agent sends, IDLE included; `interop_imap_ua.rs` runs it
