@@ -2074,12 +2074,8 @@ fn quota_with_imaplib_and_smtplib() {
     // The usage the checks read: Maildir++'s maildirsize, the limit, then
     // lines of bytes and messages whose sums are the one message left.
     let sizes = std::fs::read_to_string(&sizes_file).unwrap();
-    let mut lines = sizes.lines();
-    assert_eq!(lines.next(), Some("10240S"), "{sizes}");
-    let (bytes, messages) = lines.fold((0i64, 0i64), |(b, m), l| {
-        let mut cols = l.split_whitespace().map(|c| c.parse::<i64>().unwrap());
-        (b + cols.next().unwrap(), m + cols.next().unwrap())
-    });
+    assert!(sizes.starts_with("10240S\n"), "{sizes}");
+    let (bytes, messages) = maildirsize_sums(&sizes);
     assert_eq!(messages, 1, "{sizes}");
     assert!((5000..6000).contains(&bytes), "{sizes}");
     // Without --quota: not offered.
