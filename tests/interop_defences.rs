@@ -712,33 +712,12 @@ fn error_recipient_and_transaction_limits() {
 fn config_file_accounts_from_passwd() {
     let dir = scratch("accounts");
     // `mailserver passwd alice`, the password on stdin.
-    let mut child = std::process::Command::new(example("mailserver"))
-        .args(["passwd", "alice"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"correct horse\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{out:?}");
-    let line = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        line.starts_with("\"alice\" = \"SCRAM-SHA-256$4096:"),
-        "{line}"
-    );
-    assert!(!line.contains("correct horse"));
+    let line = passwd("alice", "correct horse");
     let cfg = dir.join("mailserver.toml");
-    std::fs::write(
-        &cfg,
-        format!("domains = [\"localhost\"]\n[auth]\ndelay = \"50ms\"\n[accounts]\n{line}"),
-    )
-    .unwrap();
+    let config = |line: &str| {
+        format!("domains = [\"localhost\"]\n[auth]\ndelay = \"50ms\"\n[accounts]\n{line}")
+    };
+    std::fs::write(&cfg, config(&line)).unwrap();
 
     let srv = MailServer::start(&dir.join("data"), &["--config", cfg.to_str().unwrap()]);
     assert!(!srv.stdout.contains("correct horse"), "{}", srv.stdout);
@@ -817,6 +796,69 @@ fn config_file_accounts_from_passwd() {
     assert!(r.starts_with("+OK"), "{r}");
     assert!(p.pop("STAT").starts_with("+OK 1 "));
     p.pop("QUIT");
+
+    // A new line from `mailserver passwd` in the running server's config
+    // file: in force within a few seconds, without a restart; the old
+    // password no longer works, and a session that logged in with it
+    // ends at its next transaction.
+    let mut held = Raw::connect(srv.submission());
+    held.reply();
+    held.cmd("EHLO client.test");
+    assert_eq!(
+        held.cmd(&format!("AUTH PLAIN {}", plain("alice", "correct horse")))
+            .0,
+        235
+    );
+    std::fs::write(&cfg, config(&passwd("alice", "battery staple"))).unwrap();
+    let auth = |pw: &str| {
+        let mut c = Raw::connect(srv.submission());
+        c.reply();
+        c.cmd("EHLO client.test");
+        c.cmd(&format!("AUTH PLAIN {}", plain("alice", pw))).0
+    };
+    let logged = |what: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !srv.log().contains(what) {
+            assert!(std::time::Instant::now() < deadline, "{}", srv.log());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    logged("alice password changed, in force now");
+    assert_eq!(auth("battery staple"), 235);
+    assert_eq!(auth("correct horse"), 535);
+    let (code, text) = held.cmd("MAIL FROM:<alice@localhost>");
+    assert_eq!(code, 421, "{text}");
+    // A file that does not read changes nothing.
+    std::fs::write(&cfg, "domains = [").unwrap();
+    logged("not read again, nothing changed");
+    assert_eq!(auth("battery staple"), 235);
+}
+
+/// `mailserver passwd NAME` with `password` on its standard input: the
+/// config file's line (SCRAM-SHA-256 keys, never the password).
+fn passwd(name: &str, password: &str) -> String {
+    let mut child = std::process::Command::new(example("mailserver"))
+        .args(["passwd", name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        line.starts_with(&format!("\"{name}\" = \"SCRAM-SHA-256$4096:")),
+        "{line}"
+    );
+    assert!(!line.contains(password));
+    line
 }
 
 /// DNS blocklists (RFC 5782, `--dnsbl`) against a local DNS responder:

@@ -149,6 +149,44 @@ pub(crate) fn config_mark(name: &str, credential: &Credential) -> Result<String,
     Ok(hex(&Sha256::digest(keys.as_bytes())[..16]))
 }
 
+/// What [`Accounts::reload`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Reloaded {
+    /// Accounts whose password changed, in force now.
+    pub(crate) changed: Vec<String>,
+    /// Accounts of the configuration the server did not start with.
+    pub(crate) added: Vec<String>,
+    /// Accounts the configuration lost: shut out now.
+    pub(crate) removed: Vec<String>,
+}
+
+/// Writes the passwords file `file` again with the lines of the accounts
+/// `keep` keeps (and lines that name none), then `add`. The other
+/// accounts' lines are kept: a file that is there but does not read is an
+/// error, not an empty file.
+fn rewrite_changes(
+    file: &std::path::Path,
+    keep: impl Fn(&str) -> bool,
+    add: Option<&str>,
+) -> Result<(), String> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+    };
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.split_once(' ').is_none_or(|(n, _)| keep(n)))
+        .chain(add)
+        .collect();
+    if add.is_none() && lines.len() == text.lines().count() {
+        return Ok(());
+    }
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    crate::maildir::write_atomic_private(file, text.as_bytes())
+        .map_err(|e| format!("{}: {e}", file.display()))
+}
+
 struct Entry {
     scram: ScramCredentials,
     plain: Option<Secret<String>>,
@@ -277,21 +315,8 @@ impl Accounts {
             return Err("no such account".into());
         };
         if let Some(file) = &self.changed {
-            // The other accounts' lines are kept: a file that is there but
-            // does not read is an error, not an empty file.
-            let text = match std::fs::read_to_string(file) {
-                Ok(t) => t,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-                Err(e) => return Err(format!("{}: {e}", file.display())),
-            };
-            let mut lines: Vec<String> = text
-                .lines()
-                .filter(|l| l.split_once(' ').is_some_and(|(n, _)| n != name))
-                .map(str::to_string)
-                .collect();
-            lines.push(format!("{name} {} {mark}", format_scram(&keys)));
-            crate::maildir::write_atomic_private(file, (lines.join("\n") + "\n").as_bytes())
-                .map_err(|e| format!("{}: {e}", file.display()))?;
+            let line = format!("{name} {} {mark}", format_scram(&keys));
+            rewrite_changes(file, |n| n != name, Some(&line))?;
         }
         let generation = map.get(name).map_or(0, |e| e.generation + 1);
         map.insert(
@@ -304,6 +329,69 @@ impl Accounts {
             },
         );
         Ok(())
+    }
+
+    /// The accounts of a configuration read again (its file changed): an
+    /// account whose credential there is not the one in force at the
+    /// start, or at the last reload, takes it at once, as if the server
+    /// had started with it (its line in the passwords file, a password the
+    /// user set over the old one, is dropped; its sessions end, see
+    /// [`Accounts::generation`]). An account the configuration lost can
+    /// no longer log in, and its sessions end (its keys are made-up ones,
+    /// as for a name that is no account); its mail is still delivered
+    /// until the next start, which drops it (mail routing reads the
+    /// configuration of the start), and an account that came waits for
+    /// that start too. The answer names them all, for the log.
+    pub(crate) fn reload(&self, users: &[crate::config::User]) -> Result<Reloaded, String> {
+        let mut out = Reloaded::default();
+        // The marks (a plaintext password's derives keys) before the lock.
+        let marks = users
+            .iter()
+            .map(|u| config_mark(&u.name, &u.credential))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        for (u, mark) in users.iter().zip(marks) {
+            let Some(e) = map.get_mut(&u.name) else {
+                out.added.push(u.name.clone());
+                continue;
+            };
+            if mark == e.mark {
+                continue;
+            }
+            let (scram, plain) = match &u.credential {
+                Credential::Plain(pw) => {
+                    (hash_password(pw.expose(), ITERATIONS)?, Some(pw.clone()))
+                }
+                Credential::Scram(c) => (c.clone(), None),
+            };
+            *e = Entry {
+                scram,
+                plain,
+                mark,
+                generation: e.generation + 1,
+            };
+            out.changed.push(u.name.clone());
+        }
+        for (name, e) in map.iter_mut() {
+            // Shut out once (a shut-out account has no mark).
+            if e.mark.is_empty() || users.iter().any(|u| &u.name == name) {
+                continue;
+            }
+            *e = Entry {
+                scram: self.dummy(name),
+                plain: None,
+                mark: String::new(),
+                generation: e.generation + 1,
+            };
+            out.removed.push(name.clone());
+        }
+        out.removed.sort();
+        if !out.changed.is_empty()
+            && let Some(file) = &self.changed
+        {
+            rewrite_changes(file, |name| !out.changed.iter().any(|c| c == name), None)?;
+        }
+        Ok(out)
     }
 
     /// A number that changes whenever `name`'s password does (0 for no
@@ -534,6 +622,65 @@ mod tests {
             config_mark("demo", &users()[0].credential).unwrap(),
             "a plaintext password's mark is the same at every start"
         );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A configuration read again while running: the administrator's new
+    /// password is in force at once (the user's older change dropped from
+    /// the file, the sessions told), the same configuration changes
+    /// nothing, an account taken out is shut out (once) and comes back
+    /// with the configuration, a new one waits for the start.
+    #[test]
+    fn reload_takes_the_configurations_passwords() {
+        let dir = std::env::temp_dir().join(format!("accounts-{}", crate::maildir::queue_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("passwords");
+        let config = users();
+        let a = Accounts::new(&config)
+            .unwrap()
+            .with_changes(file.clone())
+            .unwrap();
+        a.change_password("alice", "mine now").unwrap();
+        a.change_password("demo", "mine too").unwrap();
+        assert_eq!(a.reload(&config).unwrap(), Reloaded::default());
+        assert!(a.verify("alice", "mine now") && a.verify("demo", "mine too"));
+        // alice reset by the administrator; demo left as the user made it.
+        let mut reset = users();
+        reset[0] = config[0].clone();
+        reset[1].credential = Credential::Scram(hash_password("reset", 4096).unwrap());
+        let logged_in = a.generation("alice");
+        let r = a.reload(&reset).unwrap();
+        assert_eq!(r.changed, ["alice"]);
+        assert!(r.added.is_empty() && r.removed.is_empty());
+        assert!(a.verify("alice", "reset") && !a.verify("alice", "mine now"));
+        assert!(a.changed_since("alice", logged_in));
+        assert!(a.verify("demo", "mine too"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("demo ") && text.lines().count() == 1,
+            "{text}"
+        );
+        assert_eq!(a.reload(&reset).unwrap(), Reloaded::default());
+        // demo taken out, bob put in.
+        let mut next = vec![reset[1].clone()];
+        next.push(User {
+            name: "bob".into(),
+            credential: Credential::Plain(Secret::new("b".into())),
+        });
+        let demo_in = a.generation("demo");
+        let r = a.reload(&next).unwrap();
+        assert_eq!(
+            (r.added, r.removed),
+            (vec!["bob".to_string()], vec!["demo".to_string()])
+        );
+        assert!(!a.verify("demo", "mine too") && !a.verify("bob", "b"));
+        assert!(a.changed_since("demo", demo_in));
+        assert!(a.plaintext("demo").is_none());
+        assert!(a.reload(&next).unwrap().removed.is_empty(), "shut out once");
+        // demo back: the configuration's password.
+        let r = a.reload(&reset).unwrap();
+        assert_eq!(r.changed, ["demo"]);
+        assert!(a.verify("demo", "demo"));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -99,6 +99,12 @@ pub(crate) struct Route {
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
+    /// The `--config` file, read again when it changes (its accounts'
+    /// passwords take effect at once: see [`Config::reread`]).
+    pub(crate) config_file: Option<PathBuf>,
+    /// The arguments this configuration was made from (after the
+    /// program's name), to make it again.
+    pub(crate) argv: Vec<String>,
     pub(crate) data: PathBuf,
     /// Local domains, lower case, in the order given.
     pub(crate) domains: Vec<String>,
@@ -806,8 +812,8 @@ impl Config {
         S: Into<String>,
     {
         use clap::{CommandFactory as _, Parser as _};
-        let argv =
-            std::iter::once("mailserver".to_string()).chain(args.into_iter().map(Into::into));
+        let given: Vec<String> = args.into_iter().map(Into::into).collect();
+        let argv = std::iter::once("mailserver".to_string()).chain(given.iter().cloned());
         let args = Args::try_parse_from(argv)?;
         match args.command {
             Some(Sub::Passwd { name }) => return Ok(Command::Passwd { name }),
@@ -825,8 +831,19 @@ impl Config {
             None => {}
         }
         Self::build(args)
-            .map(|c| Command::Run(Box::new(c)))
+            .map(|c| Command::Run(Box::new(Config { argv: given, ..c })))
             .map_err(|e| Args::command().error(clap::error::ErrorKind::ValueValidation, e))
+    }
+
+    /// The configuration made again from the same arguments, with the
+    /// config file as it is now; an error (a file that no longer reads)
+    /// as the message `--config` would print.
+    pub(crate) fn reread(&self) -> Result<Config, String> {
+        match Self::parse(self.argv.iter().cloned()) {
+            Ok(Command::Run(c)) => Ok(*c),
+            Ok(_) => Err("the arguments name a subcommand".into()),
+            Err(e) => Err(e.to_string().trim_end().to_string()),
+        }
     }
 
     /// The configuration: the defaults, then the config file, then the
@@ -835,6 +852,7 @@ impl Config {
         let mut c = Config::defaults();
         if let Some(path) = &args.config {
             c.apply_file(crate::config_file::load(path)?)?;
+            c.config_file = Some(path.clone());
         }
         c.apply_args(args)?;
         c.check()?;
@@ -845,6 +863,8 @@ impl Config {
     fn defaults() -> Config {
         let addr = |s: &str| s.parse().ok();
         Config {
+            config_file: None,
+            argv: Vec::new(),
             data: PathBuf::from("./mail-data"),
             domains: Vec::new(),
             users: Vec::new(),
@@ -1623,6 +1643,22 @@ bob = "none"
         let bob = c.users.iter().find(|u| u.name == "bob").unwrap();
         assert_eq!(bob.demo_password(), Some("plain"));
         assert_eq!(c.aliases["info@example.org"], ["bob@example.org"]);
+
+        // Made again from the same arguments with the file as it is now
+        // (the options still over it); a file that no longer reads is an
+        // error, and the configuration in hand stays as it was.
+        assert_eq!(c.config_file.as_deref(), Some(path.as_path()));
+        std::fs::write(&path, "hostname = \"new.example.org\"\nquota = \"5M\"\n").unwrap();
+        let again = c.reread().unwrap();
+        assert_eq!(again.quota, Some(5 << 20));
+        assert_eq!(again.hostname, "h.other.test");
+        assert_eq!(again.argv, c.argv);
+        std::fs::write(&path, "quota = [").unwrap();
+        assert!(
+            c.reread().unwrap_err().contains("quota"),
+            "the file's error"
+        );
+        assert_eq!(run(&[]).config_file, None);
 
         for bad in [
             "[accounts]\nalice = \"secret\"",

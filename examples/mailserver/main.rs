@@ -398,6 +398,13 @@ fn run(cfg: Config) -> Result<(), String> {
     if http.is_some() || https.is_some() {
         webmail::start(shared.clone(), http, https)?;
     }
+    if let Some(file) = cfg.config_file.clone() {
+        let (shared, cfg) = (shared.clone(), cfg.clone());
+        std::thread::Builder::new()
+            .name("config-watch".into())
+            .spawn(move || watch_config(&shared, &cfg, &file))
+            .map_err(|e| format!("threads: {e}"))?;
+    }
     if shared.public_url.is_some() {
         // RFC 8058 §4: receivers honour the one-click fields only under a
         // DKIM signature that covers them.
@@ -662,6 +669,65 @@ fn read_password(prompt: &str) -> Result<String, String> {
         return Err("empty password".into());
     }
     Ok(pw.to_string())
+}
+
+/// How often the config file is looked at ([`watch_config`]).
+const CONFIG_LOOK: Duration = Duration::from_secs(1);
+
+/// What identifies a version of a file: its modification time, length
+/// and inode (`None` while it cannot be read).
+fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64, u64)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let md = std::fs::metadata(path).ok()?;
+    Some((md.modified().ok()?, md.len(), md.ino()))
+}
+
+/// Reads the `--config` file again whenever it changes (looked at every
+/// [`CONFIG_LOOK`]) and gives the accounts their passwords from it
+/// ([`accounts::Accounts::reload`]): `mailserver passwd NAME`'s line in
+/// `[accounts]` takes effect without a restart, and an account taken out
+/// can no longer log in. A file that does not read (half written, say)
+/// changes nothing until it does; every other setting is the start's, and
+/// the log says so for accounts added.
+fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
+    let mut seen = file_stamp(file);
+    loop {
+        std::thread::sleep(CONFIG_LOOK);
+        if shared.shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = file_stamp(file);
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        let what = match cfg.reread() {
+            Ok(new) => match shared.accounts.reload(&new.users) {
+                Ok(r) => {
+                    let mut what = Vec::new();
+                    for (names, says) in [
+                        (&r.changed, "password changed, in force now"),
+                        (&r.added, "added: taken at the next start"),
+                        (
+                            &r.removed,
+                            "removed: logins refused now, mail kept until the next start",
+                        ),
+                    ] {
+                        if !names.is_empty() {
+                            what.push(format!("{} {says}", names.join(", ")));
+                        }
+                    }
+                    if what.is_empty() {
+                        continue;
+                    }
+                    what.join("; ")
+                }
+                Err(e) => format!("accounts not read again: {e}"),
+            },
+            Err(e) => format!("not read again, nothing changed: {e}"),
+        };
+        driver::log(format!("config {}: {what}", file.display()));
+    }
 }
 
 /// `mailserver passwd NAME`: reads a password and prints the line for the
