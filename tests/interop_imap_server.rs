@@ -446,7 +446,7 @@ protocol imap {
 }
 plugin {
   quota = maildir:User quota
-  quota_rule = *:storage=10K
+  quota_rule = *:storage=10K:messages=100
 }
 ";
 
@@ -481,8 +481,18 @@ fn dovecot_and_mailserver_share_maildirsize() {
     }
     let dir = scratch("imap-dovecot-quota");
     let data = dir.to_path_buf();
-    let mut srv =
-        MailServer::start(&data, &["--user", "testuser:testpass", "--quota", "10K"]).owning(dir);
+    let mut srv = MailServer::start(
+        &data,
+        &[
+            "--user",
+            "testuser:testpass",
+            "--quota",
+            "10K",
+            "--message-quota",
+            "100",
+        ],
+    )
+    .owning(dir);
     let script = r#"
 import imaplib, smtplib, sys
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
@@ -502,7 +512,7 @@ M.logout()
     srv.terminate(std::time::Duration::from_secs(10));
     let sizes = data.join("mailboxes/testuser/maildirsize");
     let ours = fs::read_to_string(&sizes).unwrap();
-    assert!(ours.starts_with("10240S\n"), "{ours}");
+    assert!(ours.starts_with("10240S,100C\n"), "{ours}");
     let (bytes, messages) = maildirsize_sums(&ours);
     assert_eq!(messages, 2, "{ours}");
 
@@ -571,7 +581,10 @@ M.logout()
     assert_eq!(messages, 3, "{ours}");
     assert_eq!(maildir_total(&data.join("mailboxes/testuser")), (bytes, 3));
     assert!(
-        out.contains(&format!("(STORAGE {} 10)", (bytes as u64).div_ceil(1024))),
+        out.contains(&format!(
+            "(STORAGE {} 10 MESSAGE 3 100)",
+            (bytes as u64).div_ceil(1024)
+        )),
         "{bytes} {out}"
     );
 }

@@ -168,6 +168,13 @@ pub(crate) struct Config {
     /// Accounts with a quota of their own (the config file's `[quotas]`:
     /// a size, or `none` for no limit), over `quota`.
     pub(crate) quotas: BTreeMap<String, Option<u64>>,
+    /// The messages each account may keep, all folders together
+    /// (`--message-quota`; IMAP QUOTA's `MESSAGE`, RFC 9208 §5.2); none:
+    /// no limit.
+    pub(crate) message_quota: Option<u64>,
+    /// Accounts with a message quota of their own (`[message_quotas]`),
+    /// over `message_quota`.
+    pub(crate) message_quotas: BTreeMap<String, Option<u64>>,
     /// The port used for MX and A/AAAA hosts (25 in real life).
     pub(crate) mx_port: u16,
     /// A DNS server to ask instead of the system's resolv.conf.
@@ -400,6 +407,10 @@ struct PortArgs {
     /// or 2G (K, M, G: 1024-based) [default: no limit]
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     quota: Option<u64>,
+    /// The messages each account may keep, all folders together
+    /// [default: no limit]
+    #[arg(long, value_name = "N")]
+    message_quota: Option<u64>,
 }
 
 /// Outbound mail and the queue.
@@ -899,6 +910,8 @@ impl Config {
             max_size: 35 * 1024 * 1024,
             quota: None,
             quotas: BTreeMap::new(),
+            message_quota: None,
+            message_quotas: BTreeMap::new(),
             mx_port: 25,
             dns: None,
             limits: ConnLimits::default(),
@@ -981,6 +994,20 @@ impl Config {
                 ),
             };
             self.quotas.insert(name.to_ascii_lowercase(), limit);
+        }
+        self.message_quota = f.message_quota.or(self.message_quota);
+        for (name, q) in &f.message_quotas {
+            use crate::config_file::Count;
+            let limit = match q {
+                Count::Number(n) => Some(*n),
+                Count::Word(w) if w.trim() == "none" => None,
+                Count::Word(w) => {
+                    return Err(ConfigError(format!(
+                        "message_quotas.{name}: {w:?} is neither a number nor \"none\""
+                    )));
+                }
+            };
+            self.message_quotas.insert(name.to_ascii_lowercase(), limit);
         }
         set(&mut self.mx_port, f.mx_port);
         self.dns = f.dns.or(self.dns);
@@ -1130,6 +1157,7 @@ impl Config {
         self.sink |= p.sink;
         set(&mut self.max_size, p.max_size);
         self.quota = p.quota.or(self.quota);
+        self.message_quota = p.message_quota.or(self.message_quota);
         let d = a.delivery;
         self.routes.extend(d.routes);
         set(&mut self.retry, d.retry.map(|r| r.0));
@@ -1193,12 +1221,16 @@ impl Config {
                 credential: Credential::Plain(Secret::new("demo".into())),
             });
         }
-        if let Some(name) = self
-            .quotas
-            .keys()
-            .find(|q| !self.users.iter().any(|u| &u.name == *q))
-        {
-            return err(format!("quotas: {name:?} is no account"));
+        for (table, names) in [
+            ("quotas", self.quotas.keys().collect::<Vec<_>>()),
+            ("message_quotas", self.message_quotas.keys().collect()),
+        ] {
+            if let Some(name) = names
+                .into_iter()
+                .find(|q| !self.users.iter().any(|u| &u.name == *q))
+            {
+                return err(format!("{table}: {name:?} is no account"));
+            }
         }
         if self.connections == Connections::Pool && !cfg!(target_os = "linux") {
             return err("--connections pool needs Linux (epoll); use threads");
@@ -1247,9 +1279,29 @@ impl Config {
         }
     }
 
+    /// The messages `user` may keep (`[message_quotas]` over
+    /// `--message-quota`); none: no limit.
+    pub(crate) fn message_quota_of(&self, user: &str) -> Option<u64> {
+        match self.message_quotas.get(user) {
+            Some(q) => *q,
+            None => self.message_quota,
+        }
+    }
+
+    /// Both limits of `user`'s quota.
+    pub(crate) fn quota_limits(&self, user: &str) -> crate::mailstore::Limits {
+        crate::mailstore::Limits {
+            storage: self.quota_of(user),
+            messages: self.message_quota_of(user),
+        }
+    }
+
     /// Whether any account has a quota (IMAP then offers QUOTA).
     pub(crate) fn any_quota(&self) -> bool {
-        self.quota.is_some() || self.quotas.values().any(Option::is_some)
+        self.quota.is_some()
+            || self.quotas.values().any(Option::is_some)
+            || self.message_quota.is_some()
+            || self.message_quotas.values().any(Option::is_some)
     }
 
     /// The account for a local part (case-insensitive); `postmaster` is the
@@ -1498,6 +1550,12 @@ mod tests {
             Some(Duration::from_secs(90))
         );
         assert_eq!(run(&["--quota", "500M"]).quota, Some(500 << 20));
+        let c = run(&["--message-quota", "7"]);
+        assert_eq!(
+            (c.message_quota_of("demo"), c.quota_of("demo")),
+            (Some(7), None)
+        );
+        assert!(c.any_quota());
         for (given, bytes) in [("0", 0), ("2g", 2 << 30), ("12K", 12 << 10), ("77", 77)] {
             assert_eq!(parse_size(given).unwrap(), bytes, "{given}");
         }
@@ -1560,6 +1618,7 @@ public_url = "https://mail.example.org"
 dkim = ["example.org:s1:/etc/dkim.pem"]
 dnsbl = ["bl.example.net=127.0.0.4"]
 quota = "1G"
+message_quota = 500
 greylist = "5m"
 dmarc_reports = "1d"
 [listen]
@@ -1582,6 +1641,9 @@ bob = "{keys}"
 file = "/srv/team"
 [quotas]
 Alice = "2G"
+bob = "none"
+[message_quotas]
+alice = 1000
 bob = "none"
 "#
             ),
@@ -1613,6 +1675,16 @@ bob = "none"
         assert_eq!(c.quota_of("alice"), Some(2 << 30));
         assert_eq!(c.quota_of("bob"), None);
         assert!(c.any_quota());
+        assert_eq!(c.message_quota, Some(500));
+        assert_eq!(c.message_quota_of("alice"), Some(1000));
+        assert_eq!(c.message_quota_of("bob"), None);
+        assert_eq!(
+            c.quota_limits("alice"),
+            crate::mailstore::Limits {
+                storage: Some(2 << 30),
+                messages: Some(1000)
+            }
+        );
         assert_eq!(c.greylist, Some(Duration::from_secs(300)));
         assert_eq!(c.dmarc_reports, Some(Duration::from_secs(86400)));
 
@@ -1667,6 +1739,10 @@ bob = "none"
             "hostname = \"bad host\"",
             "[limits]\nconn_rate = \"5\"",
             "[quotas]\nnobody = \"1G\"",
+            "[message_quotas]\nnobody = 5",
+            "[message_quotas]\ndemo = \"lots\"",
+            "[message_quotas]\ndemo = -1",
+            "message_quota = \"5\"",
             "[quotas]\ndemo = \"lots\"",
             "quota = \"5T\"",
         ] {

@@ -28,7 +28,9 @@
 //! (`--dkim`), `dnsbl = ["zen.spamhaus.org"]` (`--dnsbl`), `quota = "1G"`
 //! (`--quota`), `greylist = "5m"` (`--greylist`), `dmarc_reports = "1d"`
 //! (`--dmarc-reports`), and the table `[quotas]` (an account's own quota,
-//! `alice = "5G"`, or `bob = "none"` for no limit).
+//! `alice = "5G"`, or `bob = "none"` for no limit); `message_quota =
+//! 10000` (`--message-quota`) and `[message_quotas]` (`alice = 50000`,
+//! `bob = "none"`) the same for the number of messages.
 //!
 //! Passwords are never in the file, only SCRAM-SHA-256 keys
 //! ([`crate::accounts`]).
@@ -55,6 +57,14 @@ pub(crate) struct Listen {
     /// The webmail.
     pub(crate) http: Option<Port>,
     pub(crate) https: Option<Port>,
+}
+
+/// A number, or a word in its place (`"none"`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Count {
+    Number(u64),
+    Word(String),
 }
 
 /// An address to listen on, or `false` for none.
@@ -154,6 +164,11 @@ pub(crate) struct File {
     /// Account name to its own quota (`"2G"`, or `"none"`: no limit).
     #[serde(default)]
     pub(crate) quotas: BTreeMap<String, String>,
+    /// As `--message-quota`: how many messages each account may keep.
+    pub(crate) message_quota: Option<u64>,
+    /// Account name to its own message quota (a number, or `"none"`).
+    #[serde(default)]
+    pub(crate) message_quotas: BTreeMap<String, Count>,
     pub(crate) mx_port: Option<u16>,
     pub(crate) dns: Option<SocketAddr>,
     #[serde(default)]

@@ -26,11 +26,12 @@
 //!   when the message holds NUL, which `BODY[]` sends as 0x80 like Dovecot; `BINARY[part]` is decoded by the kit in
 //!   memory, at most `--max-size`; APPEND takes `~{n}`, and a message over
 //!   256 KiB streams into a file as it arrives), MULTIAPPEND
-//!   (RFC 3502: the messages of one APPEND are added at once), QUOTA and
-//!   QUOTA=RES-STORAGE with `--quota` (RFC 9208, not in `shared/rfc`,
-//!   sections as published: the root `""` of each
-//!   account, the storage of all its folders; APPEND and COPY beyond it
-//!   get `NO [OVERQUOTA]`; SETQUOTA is refused), METADATA (RFC 5464, not
+//!   (RFC 3502: the messages of one APPEND are added at once), QUOTA,
+//!   QUOTA=RES-STORAGE and QUOTA=RES-MESSAGE with `--quota` or
+//!   `--message-quota` (RFC 9208, not in `shared/rfc`, sections as
+//!   published: the root `""` of each account, the storage and the
+//!   messages of all its folders; APPEND and COPY beyond a limit get
+//!   `NO [OVERQUOTA]`; SETQUOTA is refused), METADATA (RFC 5464, not
 //!   in `shared/rfc`, sections as published: server and folder
 //!   annotations, the rules from the kit's `kit::metadata`, kept by
 //!   [`crate::mailstore::metadata`]; the server's
@@ -73,6 +74,7 @@ use crate::driver::{Conn, Handler};
 use crate::maildir::create_new;
 use crate::mailstore::folder::{MsgFile, new_base};
 use crate::mailstore::metadata::{Scope, SetError};
+use crate::mailstore::quota::Resource;
 use crate::mailstore::{DELIMITER, Folder, MailStore, StoreError};
 use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
 use mailwire::imap::kit::metadata::{self, Depth};
@@ -103,10 +105,10 @@ const CAPABILITIES: [&str; 20] = [
     "PARTIAL",
 ];
 
-/// Capabilities offered with `--quota` (RFC 9208 §3.1, §5.1): the one
-/// quota root `""` of each account, its resource the storage of all its
-/// folders.
-const QUOTA_CAPABILITIES: [&str; 2] = ["QUOTA", "QUOTA=RES-STORAGE"];
+/// Capabilities offered with a quota (RFC 9208 §3.1, §5.1, §5.2): the
+/// one quota root `""` of each account, its resources the storage and
+/// the messages of all its folders.
+const QUOTA_CAPABILITIES: [&str; 3] = ["QUOTA", "QUOTA=RES-STORAGE", "QUOTA=RES-MESSAGE"];
 
 /// APPEND messages longer than this stream into a file as they arrive
 /// (the machine's `AppendData` events) instead of being held whole: the
@@ -1074,7 +1076,7 @@ impl Session<'_> {
                     return refusal(&e);
                 }
                 // An account without a limit has no quota root (RFC 9208).
-                let limited = self.shared.store.cfg.quota_of(&user).is_some();
+                let limited = self.shared.store.cfg.quota_limits(&user).any();
                 let _ = m.send_data(
                     handle,
                     Data::QuotaRoot {
@@ -1375,9 +1377,10 @@ impl Session<'_> {
         Completion::ok(done)
     }
 
-    /// The `QUOTA` response of the account's root (RFC 9208 §5.1:
-    /// `STORAGE` in units of 1024 octets, the usage rounded up) and the
-    /// command's completion `done`.
+    /// The `QUOTA` response of the account's root, one resource for each
+    /// limit it has (RFC 9208 §5.1: `STORAGE` in units of 1024 octets, the
+    /// usage rounded up; §5.2: `MESSAGE`, a count), and the command's
+    /// completion `done`.
     fn quota(
         &self,
         m: &mut Server,
@@ -1385,19 +1388,24 @@ impl Session<'_> {
         user: &str,
         done: &str,
     ) -> Completion<'static> {
-        let Some(limit) = self.shared.store.cfg.quota_of(user) else {
+        let limits = self.shared.store.cfg.quota_limits(user);
+        if !limits.any() {
             return Completion::no("no quota").with_code(code("NONEXISTENT"));
-        };
+        }
         let used = match self.store().usage(user) {
             Ok(u) => u,
             Err(e) => return refusal(&StoreError::Io(e)),
         };
-        let storage = Atom::new("STORAGE").unwrap_or_else(|_| unreachable!("an atom"));
+        let atom = |a: &'static str| Atom::new(a).unwrap_or_else(|_| unreachable!("an atom"));
+        let storage = limits
+            .storage
+            .map(|l| (atom("STORAGE"), used.bytes.div_ceil(1024), l / 1024));
+        let messages = limits.messages.map(|l| (atom("MESSAGE"), used.messages, l));
         let _ = m.send_data(
             handle,
             Data::Quota {
                 root: quota_root(),
-                resources: vec![(storage, used.div_ceil(1024), limit / 1024)],
+                resources: storage.into_iter().chain(messages).collect(),
             },
         );
         Completion::ok(done)
@@ -1512,17 +1520,21 @@ impl Session<'_> {
         }
     }
 
-    /// Whether adding `bytes` would take `user` over the quota: the
-    /// refusal (the `OVERQUOTA` response code of RFC 5530) if so. Without a
-    /// quota, or adding nothing (MOVE), never.
-    fn over_quota(&self, user: &str, bytes: u64) -> Option<Completion<'static>> {
-        let limit = self.shared.store.cfg.quota_of(user)?;
-        match self.store().would_exceed(user, limit, bytes) {
-            Ok(true) => Some(
-                Completion::no("the account's storage quota would be exceeded")
-                    .with_code(code("OVERQUOTA")),
+    /// Whether adding `messages` of `bytes` would take `user` over the
+    /// quota: the refusal (the `OVERQUOTA` response code of RFC 5530) if
+    /// so. Without a quota, or adding nothing (MOVE), never.
+    fn over_quota(&self, user: &str, bytes: u64, messages: u64) -> Option<Completion<'static>> {
+        let limits = self.shared.store.cfg.quota_limits(user);
+        let adding = crate::mailstore::Usage { bytes, messages };
+        match self.store().exceeds(user, &limits, adding) {
+            Ok(Some(which)) => Some(
+                Completion::no(match which {
+                    Resource::Storage => "the account's storage quota would be exceeded",
+                    Resource::Messages => "the account's message quota would be exceeded",
+                })
+                .with_code(code("OVERQUOTA")),
             ),
-            Ok(false) => None,
+            Ok(None) => None,
             Err(e) => Some(refusal(&StoreError::Io(e))),
         }
     }
@@ -1586,7 +1598,7 @@ impl Session<'_> {
             None => msg.message.0.len() as u64,
         };
         let bytes = messages.iter().enumerate().map(|(i, m)| len_of(i, m)).sum();
-        if let Some(refused) = self.over_quota(user, bytes) {
+        if let Some(refused) = self.over_quota(user, bytes, messages.len() as u64) {
             return refused;
         }
         let mut items = Vec::with_capacity(messages.len());
@@ -2153,7 +2165,7 @@ impl Session<'_> {
                 .filter_map(|&seq| sel.files.get(seq as usize - 1))
                 .map(|f| sel.folder.message_size(f))
                 .sum();
-            if let Some(refused) = self.over_quota(user, bytes) {
+            if let Some(refused) = self.over_quota(user, bytes, seqs.len() as u64) {
                 return refused;
             }
         }

@@ -783,11 +783,15 @@ impl<'a> Session<'a> {
             // A delivery into a folder (`user/.tag`) is the account's.
             Dest::Local(to) => {
                 let user = crate::store::account_of(to);
-                // Full: not a byte more fits (a usage that cannot be read
-                // refuses nothing).
-                let full = cfg
-                    .quota_of(user)
-                    .is_some_and(|limit| mail.would_exceed(user, limit, 1).unwrap_or(false));
+                // Full: not a byte or a message more fits (a usage that
+                // cannot be read refuses nothing).
+                let one = crate::mailstore::Usage {
+                    bytes: 1,
+                    messages: 1,
+                };
+                let full = mail
+                    .exceeds(user, &cfg.quota_limits(user), one)
+                    .is_ok_and(|over| over.is_some());
                 if !full {
                     return None;
                 }

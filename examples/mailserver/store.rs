@@ -584,8 +584,17 @@ mod tests {
         for sub in ["tmp", "new", "cur"] {
             fs::create_dir_all(dir.join("mailboxes/d/.lists").join(sub)).unwrap();
         }
-        assert!(!s.mail.would_exceed("a", 10_000, 1).unwrap());
-        assert!(!s.mail.would_exceed("d", 10_000, 1).unwrap());
+        let limits = crate::mailstore::Limits {
+            storage: Some(10_000),
+            messages: None,
+        };
+        let one = crate::mailstore::Usage {
+            bytes: 1,
+            messages: 1,
+        };
+        for u in ["a", "d"] {
+            assert_eq!(s.mail.exceeds(u, &limits, one).unwrap(), None);
+        }
         let rcpts = vec![
             ("a@localhost".to_string(), Dest::Local("a".into())),
             ("b@localhost".to_string(), Dest::Local("b".into())),
@@ -602,7 +611,7 @@ mod tests {
         assert_eq!(file("a").unwrap(), format!("10000S\n0 0\n{size} 1\n"));
         assert_eq!(file("d").unwrap(), format!("10000S\n0 0\n{size} 1\n"));
         assert!(file("b").is_err());
-        assert_eq!(s.mail.usage("d").unwrap(), size);
+        assert_eq!(s.mail.usage("d").unwrap().bytes, size);
         fs::remove_dir_all(dir).unwrap();
     }
 

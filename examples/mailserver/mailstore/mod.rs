@@ -54,6 +54,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub(crate) use folder::Folder;
+pub(crate) use quota::{Limits, Usage};
 
 /// The IMAP hierarchy delimiter.
 pub(crate) const DELIMITER: u8 = b'.';
@@ -186,57 +187,62 @@ impl MailStore {
         }
     }
 
-    /// The storage `user`'s messages take, every folder together: what a
-    /// quota's `STORAGE` counts (RFC 9208 §5.1; a copy counts again, as in
-    /// Dovecot, though it is a hard link). From the account's
-    /// `maildirsize` ([`quota`]) when it has a usable one, else counted.
-    pub(crate) fn usage(&self, user: &str) -> io::Result<u64> {
+    /// The bytes and messages of `user`, every folder together: what a
+    /// quota's `STORAGE` and `MESSAGE` count (RFC 9208 §5.1, §5.2; a copy
+    /// counts again, as in Dovecot, though it is a hard link). From the
+    /// account's `maildirsize` ([`quota`]) when it has a usable one, else
+    /// counted.
+    pub(crate) fn usage(&self, user: &str) -> io::Result<Usage> {
         match quota::read(&self.user_root(user))? {
-            Some(s) if s.len < quota::RECOUNT_LEN && s.bytes >= 0 && s.messages >= 0 => {
-                Ok(s.bytes as u64)
-            }
-            _ => Ok(self.count(user)?.0),
+            Some(s) if s.sane() => Ok(s.usage()),
+            _ => self.count(user),
         }
     }
 
-    /// Whether adding `bytes` would take `user` past `limit` (a quota):
-    /// the check SMTP's RCPT, IMAP's APPEND and COPY and the webmail's
-    /// saves make before they store. Adding nothing never does. Reads the
-    /// account's `maildirsize`, or counts every folder and writes the file
-    /// anew when it cannot answer ([`quota::Sizes::answers`]): a check is
-    /// one small read, not a walk through every message.
-    pub(crate) fn would_exceed(&self, user: &str, limit: u64, bytes: u64) -> io::Result<bool> {
-        if bytes == 0 {
-            return Ok(false);
+    /// The limit of `limits` (the account's quota) that adding `adding`
+    /// would take `user` past, if any: the check SMTP's RCPT, IMAP's
+    /// APPEND and COPY and the webmail's saves make before they store.
+    /// Adding nothing never does. Reads the account's `maildirsize`, or
+    /// counts every folder and writes the file anew when it cannot answer
+    /// ([`quota::Sizes::answers`]): a check is one small read, not a walk
+    /// through every message.
+    pub(crate) fn exceeds(
+        &self,
+        user: &str,
+        limits: &Limits,
+        adding: Usage,
+    ) -> io::Result<Option<quota::Resource>> {
+        if !limits.any() || adding == Usage::default() {
+            return Ok(None);
         }
         let root = self.user_root(user);
         let used = match quota::read(&root)? {
-            Some(s) if s.answers(limit, bytes, std::time::SystemTime::now()) => s.bytes as u64,
+            Some(s) if s.answers(limits, adding, std::time::SystemTime::now()) => s.usage(),
             _ => {
-                let (used, messages) = self.count(user)?;
+                let used = self.count(user)?;
                 // A file that cannot be written leaves the next check to
                 // count again.
-                let _ = quota::write(&root, limit, used, messages);
+                let _ = quota::write(&root, limits, used);
                 used
             }
         };
-        Ok(used.saturating_add(bytes) > limit)
+        Ok(limits.passed_by(used, adding))
     }
 
     /// The bytes and messages of every folder of `user`, counted (each
     /// folder synced, from memory when unchanged).
-    fn count(&self, user: &str) -> io::Result<(u64, u64)> {
-        let (mut bytes, mut messages) = (0, 0);
+    fn count(&self, user: &str) -> io::Result<Usage> {
+        let mut used = Usage::default();
         for name in self.list(user)? {
             // A folder deleted meanwhile holds nothing.
             let Ok(folder) = self.folder(user, &name) else {
                 continue;
             };
             let (b, m) = folder.usage()?;
-            bytes += b;
-            messages += m;
+            used.bytes += b;
+            used.messages += m;
         }
-        Ok((bytes, messages))
+        Ok(used)
     }
 
     /// Every folder of `user`, INBOX first, then sorted.
@@ -405,6 +411,24 @@ impl MailStore {
 mod tests {
     use super::*;
 
+    /// Whether storing `bytes` more (one message; nothing for 0) would
+    /// pass a storage quota of `limit`.
+    fn over(s: &MailStore, limit: u64, bytes: u64) -> bool {
+        let limits = Limits {
+            storage: Some(limit),
+            messages: None,
+        };
+        let adding = Usage {
+            bytes,
+            messages: u64::from(bytes > 0),
+        };
+        s.exceeds("u", &limits, adding).unwrap().is_some()
+    }
+
+    fn bytes(s: &MailStore) -> u64 {
+        s.usage("u").unwrap().bytes
+    }
+
     fn store() -> (MailStore, PathBuf) {
         let d = std::env::temp_dir().join(format!("mailstore-{}", crate::maildir::queue_id()));
         (MailStore::open(&d, &["u"]).unwrap(), d)
@@ -415,14 +439,14 @@ mod tests {
     #[test]
     fn usage_of_every_folder() {
         let (s, d) = store();
-        assert_eq!(s.usage("u").unwrap(), 0);
+        assert_eq!(bytes(&s), 0);
         fs::write(d.join("u/new/1.a,S=100,W=102"), b"x").unwrap();
         fs::write(d.join("u/.Archive/cur/2.b,S=50:2,S"), b"y").unwrap();
         fs::write(d.join("u/.Junk/new/3.c"), b"seven b").unwrap();
-        assert_eq!(s.usage("u").unwrap(), 157);
-        assert!(!s.would_exceed("u", 160, 3).unwrap());
-        assert!(s.would_exceed("u", 160, 4).unwrap());
-        assert!(!s.would_exceed("u", 100, 0).unwrap());
+        assert_eq!(bytes(&s), 157);
+        assert!(!over(&s, 160, 3));
+        assert!(over(&s, 160, 4));
+        assert!(!over(&s, 100, 0));
         fs::remove_dir_all(d).unwrap();
     }
 
@@ -447,14 +471,14 @@ mod tests {
     fn maildirsize_follows_the_changes_made_through_the_store() {
         let (s, d) = store();
         fs::write(d.join("u/new/1.a,S=100,W=102"), b"x").unwrap();
-        assert!(!s.would_exceed("u", 1000, 1).unwrap());
+        assert!(!over(&s, 1000, 1));
         assert_eq!(quota_file(&d), "1000S\n100 1\n");
         // APPEND and a COPY (an add from tmp/): counted.
         let inbox = s.inbox("u");
         append(&inbox, 200);
         let archive = s.folder("u", "Archive").unwrap();
         append(&archive, 300);
-        assert_eq!(s.usage("u").unwrap(), 600);
+        assert_eq!(bytes(&s), 600);
         // A MOVE counts nothing: the message was counted where it was.
         let snap = inbox.sync(false).unwrap();
         let moved = snap
@@ -468,19 +492,19 @@ mod tests {
             .unwrap();
         // Its source's expunge finds it gone: nothing to count either.
         inbox.expunge(&[moved]).unwrap();
-        assert_eq!(s.usage("u").unwrap(), 600);
+        assert_eq!(bytes(&s), 600);
         // An expunge of a message there: taken off.
         let first = inbox.sync(false).unwrap().messages[0].clone();
         inbox.expunge(&[&first]).unwrap();
-        assert_eq!(s.usage("u").unwrap(), 500);
-        assert!(s.would_exceed("u", 1000, 501).unwrap());
-        assert!(!s.would_exceed("u", 1000, 500).unwrap());
+        assert_eq!(bytes(&s), 500);
+        assert!(over(&s, 1000, 501));
+        assert!(!over(&s, 1000, 500));
         // Deleting a folder takes its messages off.
         s.create("u", "Work").unwrap();
         append(&s.folder("u", "Work").unwrap(), 50);
-        assert_eq!(s.usage("u").unwrap(), 550);
+        assert_eq!(bytes(&s), 550);
         s.delete("u", "Work").unwrap();
-        assert_eq!(s.usage("u").unwrap(), 500);
+        assert_eq!(bytes(&s), 500);
         assert_eq!(
             quota_file(&d),
             "1000S\n100 1\n200 1\n300 1\n-100 -1\n50 1\n-50 -1\n"
@@ -488,10 +512,10 @@ mod tests {
         // Behind the store's back: not seen until the file is counted
         // again, here for a check against another limit.
         fs::write(d.join("u/new/2.b,S=7,W=7"), b"x").unwrap();
-        assert_eq!(s.usage("u").unwrap(), 500);
-        assert!(!s.would_exceed("u", 2000, 1).unwrap());
+        assert_eq!(bytes(&s), 500);
+        assert!(!over(&s, 2000, 1));
         assert_eq!(quota_file(&d), "2000S\n507 3\n");
-        assert_eq!(s.usage("u").unwrap(), 507);
+        assert_eq!(bytes(&s), 507);
         fs::remove_dir_all(d).unwrap();
     }
 
@@ -507,15 +531,15 @@ mod tests {
         let long = format!("1000S\n{}", "1 1\n-1 -1\n".repeat(512));
         assert!(long.len() >= quota::RECOUNT_LEN as usize);
         fs::write(&path, long).unwrap();
-        assert!(!s.would_exceed("u", 1000, 1).unwrap());
+        assert!(!over(&s, 1000, 1));
         assert_eq!(quota_file(&d), "1000S\n100 1\n");
         // Damaged (a line cut short).
         fs::write(&path, "1000S\n100 1\n5").unwrap();
-        assert!(!s.would_exceed("u", 1000, 1).unwrap());
+        assert!(!over(&s, 1000, 1));
         assert_eq!(quota_file(&d), "1000S\n100 1\n");
         // Full by the file's word: believed while fresh...
         fs::write(&path, "1000S\n999 1\n").unwrap();
-        assert!(s.would_exceed("u", 1000, 2).unwrap());
+        assert!(over(&s, 1000, 2));
         // ...and counted again once it is old.
         let old = std::time::SystemTime::now() - quota::RECOUNT_AGE * 2;
         fs::File::options()
@@ -524,8 +548,49 @@ mod tests {
             .unwrap()
             .set_modified(old)
             .unwrap();
-        assert!(!s.would_exceed("u", 1000, 2).unwrap());
+        assert!(!over(&s, 1000, 2));
         assert_eq!(quota_file(&d), "1000S\n100 1\n");
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    /// A message quota (RFC 9208 §5.2, Maildir++'s `C`) counts messages
+    /// the same way, in the same file, beside the storage one.
+    #[test]
+    fn message_quota_in_maildirsize() {
+        let (s, d) = store();
+        fs::write(d.join("u/new/1.a,S=100,W=102"), b"x").unwrap();
+        let inbox = s.inbox("u");
+        append(&inbox, 10);
+        let both = Limits {
+            storage: Some(1000),
+            messages: Some(3),
+        };
+        let one = |bytes| Usage { bytes, messages: 1 };
+        assert_eq!(s.exceeds("u", &both, one(1)).unwrap(), None);
+        assert_eq!(quota_file(&d), "1000S,3C\n110 2\n");
+        append(&inbox, 10);
+        assert_eq!(
+            s.exceeds("u", &both, one(1)).unwrap(),
+            Some(quota::Resource::Messages)
+        );
+        assert_eq!(
+            s.exceeds("u", &both, one(900)).unwrap(),
+            Some(quota::Resource::Storage)
+        );
+        assert_eq!(
+            s.usage("u").unwrap(),
+            Usage {
+                bytes: 120,
+                messages: 3
+            }
+        );
+        // A message limit alone: the file names only that.
+        let count = Limits {
+            storage: None,
+            messages: Some(10),
+        };
+        assert_eq!(s.exceeds("u", &count, one(1)).unwrap(), None);
+        assert_eq!(quota_file(&d), "10C\n120 3\n");
         fs::remove_dir_all(d).unwrap();
     }
 

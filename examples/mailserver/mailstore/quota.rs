@@ -4,18 +4,20 @@
 //! that a quota check reads one small file instead of every folder.
 //!
 //! ```text
-//! 1048576S          the quota definition: bytes (a line of its own)
+//! 1048576S,1000C    the quota definition: bytes and messages (a line of its own)
 //! 52314 13          bytes and messages, summed at the last recount
 //! 2048 1            a delivery, an APPEND or a COPY
 //! -4096 -2          an expunge
 //! ```
 //!
-//! The first line is the limit the server enforces (`--quota`); every
-//! other line is a change in bytes and messages, appended with one
-//! `O_APPEND` write, and the usage is their sum. The file is counted from
+//! The first line is the limits the server enforces ([`Limits`]:
+//! `--quota` and `--message-quota`, `S` and `C`, either left out when the
+//! account has no such limit); every other line is a change in bytes and
+//! messages, appended with one `O_APPEND` write, and the usage is their
+//! sum. The file is counted from
 //! scratch (every folder's messages, by the `,S=` sizes of their names)
 //! and written anew when it is missing or unreadable, when it has grown to
-//! [`RECOUNT_LEN`] bytes, when its first line is not the limit checked
+//! [`RECOUNT_LEN`] bytes, when its first line is not the limits checked
 //! against, and when it says an account is over its quota and was last
 //! written more than [`RECOUNT_AGE`] ago: as Maildir++ says, a change made
 //! behind the file's back (a message removed by hand, a change whose line
@@ -41,11 +43,66 @@ pub(crate) const RECOUNT_LEN: u64 = 5120;
 /// was last written longer ago than this (Maildir++: 15 minutes).
 pub(crate) const RECOUNT_AGE: Duration = Duration::from_secs(15 * 60);
 
+/// An account's quota (RFC 9208 §5): the bytes of its messages, all
+/// folders together (`STORAGE`, Maildir++'s `S`), and their number
+/// (`MESSAGE`, `C`); `None`: no such limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Limits {
+    pub(crate) storage: Option<u64>,
+    pub(crate) messages: Option<u64>,
+}
+
+/// What an account holds, or what an operation adds to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Usage {
+    pub(crate) bytes: u64,
+    pub(crate) messages: u64,
+}
+
+/// The resource a quota limits (RFC 9208 §5.1, §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resource {
+    Storage,
+    Messages,
+}
+
+impl Limits {
+    /// Whether there is any limit (the account then has a quota root).
+    pub(crate) fn any(&self) -> bool {
+        self.storage.is_some() || self.messages.is_some()
+    }
+
+    /// The limit `used` and then `adding` would pass, if any (the storage
+    /// first). Adding nothing passes none, even over a limit (a MOVE).
+    pub(crate) fn passed_by(&self, used: Usage, adding: Usage) -> Option<Resource> {
+        if adding == Usage::default() {
+            return None;
+        }
+        let over = |limit: Option<u64>, used: u64, adding: u64| {
+            limit.is_some_and(|l| used.saturating_add(adding) > l)
+        };
+        if over(self.storage, used.bytes, adding.bytes) {
+            Some(Resource::Storage)
+        } else if over(self.messages, used.messages, adding.messages) {
+            Some(Resource::Messages)
+        } else {
+            None
+        }
+    }
+
+    /// The quota definition line (`1048576S,1000C`; empty for none).
+    fn definition(&self) -> String {
+        let s = self.storage.map(|n| format!("{n}S"));
+        let c = self.messages.map(|n| format!("{n}C"));
+        s.into_iter().chain(c).collect::<Vec<_>>().join(",")
+    }
+}
+
 /// What a `maildirsize` holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Sizes {
-    /// The byte limit of the first line (`None`: the line gives none).
-    pub(crate) limit: Option<u64>,
+    /// The limits of the first line.
+    pub(crate) limits: Limits,
     /// The sum of the byte column.
     pub(crate) bytes: i64,
     /// The sum of the message column.
@@ -57,18 +114,28 @@ pub(crate) struct Sizes {
 }
 
 impl Sizes {
-    /// Whether these sums answer a check against `limit` adding `adding`
-    /// bytes at `now`, or the folders must be counted again.
-    pub(crate) fn answers(&self, limit: u64, adding: u64, now: SystemTime) -> bool {
-        let over = self.bytes.max(0) as u64 + adding > limit;
+    /// The sums as a usage (a negative one as nothing).
+    pub(crate) fn usage(&self) -> Usage {
+        Usage {
+            bytes: self.bytes.max(0) as u64,
+            messages: self.messages.max(0) as u64,
+        }
+    }
+
+    /// Whether the sums can be believed at all: a file not grown too
+    /// long, without a negative sum.
+    pub(crate) fn sane(&self) -> bool {
+        self.len < RECOUNT_LEN && self.bytes >= 0 && self.messages >= 0
+    }
+
+    /// Whether these sums answer a check against `limits` adding `adding`
+    /// at `now`, or the folders must be counted again.
+    pub(crate) fn answers(&self, limits: &Limits, adding: Usage, now: SystemTime) -> bool {
+        let over = limits.passed_by(self.usage(), adding).is_some();
         let old = now
             .duration_since(self.modified)
             .is_ok_and(|age| age > RECOUNT_AGE);
-        self.limit == Some(limit)
-            && self.len < RECOUNT_LEN
-            && self.bytes >= 0
-            && self.messages >= 0
-            && !(over && old)
+        self.limits == *limits && self.sane() && !(over && old)
     }
 }
 
@@ -81,8 +148,8 @@ pub(crate) fn read(root: &Path) -> io::Result<Option<Sizes>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    Ok(parse(&text).map(|(limit, bytes, messages)| Sizes {
-        limit,
+    Ok(parse(&text).map(|(limits, bytes, messages)| Sizes {
+        limits,
         bytes,
         messages,
         len: md.len(),
@@ -90,14 +157,14 @@ pub(crate) fn read(root: &Path) -> io::Result<Option<Sizes>> {
     }))
 }
 
-/// The limit of the first line and the sums of the others; `None` for a
+/// The limits of the first line and the sums of the others; `None` for a
 /// text that is not a `maildirsize` (a last line cut short by a crash
 /// included: the file is then counted again).
-fn parse(text: &[u8]) -> Option<(Option<u64>, i64, i64)> {
+fn parse(text: &[u8]) -> Option<(Limits, i64, i64)> {
     let text = std::str::from_utf8(text).ok()?;
     let body = text.strip_suffix('\n')?;
     let mut lines = body.split('\n');
-    let limit = parse_definition(lines.next()?)?;
+    let limits = parse_definition(lines.next()?)?;
     let (mut bytes, mut messages) = (0i64, 0i64);
     for line in lines {
         let mut cols = line.split_ascii_whitespace();
@@ -109,28 +176,33 @@ fn parse(text: &[u8]) -> Option<(Option<u64>, i64, i64)> {
         bytes = bytes.checked_add(b)?;
         messages = messages.checked_add(m)?;
     }
-    Some((limit, bytes, messages))
+    Some((limits, bytes, messages))
 }
 
-/// A quota definition (`1000000S,1000C`): its byte limit, `None` when it
-/// has none; not a definition (`None` outside) for anything else.
-fn parse_definition(line: &str) -> Option<Option<u64>> {
-    let mut limit = None;
+/// A quota definition (`1000000S,1000C`, either part left out): its
+/// limits; `None` for anything else.
+fn parse_definition(line: &str) -> Option<Limits> {
+    let mut limits = Limits::default();
     for member in line.split(',').filter(|m| !m.trim().is_empty()) {
         let m = member.trim();
         if let Some(n) = m.strip_suffix('S') {
-            limit = Some(n.parse().ok()?);
+            limits.storage = Some(n.parse().ok()?);
         } else {
-            m.strip_suffix('C')?.parse::<u64>().ok()?;
+            limits.messages = Some(m.strip_suffix('C')?.parse().ok()?);
         }
     }
-    Some(limit)
+    Some(limits)
 }
 
-/// Writes `root`'s `maildirsize` anew (atomically): `limit` and the sums
+/// Writes `root`'s `maildirsize` anew (atomically): `limits` and the sums
 /// of a recount.
-pub(crate) fn write(root: &Path, limit: u64, bytes: u64, messages: u64) -> io::Result<()> {
-    let text = format!("{limit}S\n{bytes} {messages}\n");
+pub(crate) fn write(root: &Path, limits: &Limits, used: Usage) -> io::Result<()> {
+    let text = format!(
+        "{}\n{} {}\n",
+        limits.definition(),
+        used.bytes,
+        used.messages
+    );
     crate::maildir::write_atomic(&root.join(FILE), text.as_bytes())
 }
 
@@ -214,9 +286,20 @@ mod tests {
         // README.maildirquota's form: a definition, then byte and message
         // counts, some negative, padded with spaces as Courier pads them.
         let text = b"10000000S,1000C\n  52314    13\n2048 1\n-4096 -2\n";
-        assert_eq!(parse(text), Some((Some(10_000_000), 50266, 12)));
-        assert_eq!(parse(b"1000C\n5 1\n"), Some((None, 5, 1)));
-        assert_eq!(parse(b"\n"), Some((None, 0, 0)));
+        let both = Limits {
+            storage: Some(10_000_000),
+            messages: Some(1000),
+        };
+        assert_eq!(parse(text), Some((both, 50266, 12)));
+        let count = Limits {
+            storage: None,
+            messages: Some(1000),
+        };
+        assert_eq!(parse(b"1000C\n5 1\n"), Some((count, 5, 1)));
+        assert_eq!(parse(b"\n"), Some((Limits::default(), 0, 0)));
+        // Written as read.
+        assert_eq!(both.definition(), "10000000S,1000C");
+        assert_eq!(count.definition(), "1000C");
     }
 
     #[test]
@@ -240,12 +323,12 @@ mod tests {
         let d = dir("append");
         record(&d, 100, 1);
         assert_eq!(read(&d).unwrap(), None);
-        write(&d, 1000, 300, 3).unwrap();
+        write(&d, &storage(1000), used(300, 3)).unwrap();
         record(&d, 100, 1);
         record(&d, -50, -1);
         record(&d, 0, 0);
         let s = read(&d).unwrap().unwrap();
-        assert_eq!((s.limit, s.bytes, s.messages), (Some(1000), 350, 3));
+        assert_eq!((s.limits, s.bytes, s.messages), (storage(1000), 350, 3));
         assert_eq!(
             fs::read_to_string(d.join(FILE)).unwrap(),
             "1000S\n300 3\n100 1\n-50 -1\n"
@@ -256,7 +339,7 @@ mod tests {
     #[test]
     fn a_change_is_one_line_when_dropped() {
         let d = dir("change");
-        write(&d, 1000, 0, 0).unwrap();
+        write(&d, &storage(1000), Usage::default()).unwrap();
         {
             let mut c = Change::new(&d);
             c.add(300);
@@ -271,31 +354,72 @@ mod tests {
         fs::remove_dir_all(&d).unwrap();
     }
 
+    fn storage(n: u64) -> Limits {
+        Limits {
+            storage: Some(n),
+            messages: None,
+        }
+    }
+
+    fn used(bytes: u64, messages: u64) -> Usage {
+        Usage { bytes, messages }
+    }
+
     #[test]
     fn when_the_sums_answer() {
         let now = SystemTime::now();
         let s = Sizes {
-            limit: Some(1000),
+            limits: storage(1000),
             bytes: 900,
             messages: 9,
             len: 100,
             modified: now,
         };
-        assert!(s.answers(1000, 100, now));
-        // Another limit, a long file, a negative sum: counted again.
-        assert!(!s.answers(2000, 100, now));
-        assert!(
-            !Sizes {
-                len: RECOUNT_LEN,
-                ..s
-            }
-            .answers(1000, 100, now)
-        );
-        assert!(!Sizes { bytes: -1, ..s }.answers(1000, 100, now));
+        let l = storage(1000);
+        assert!(s.answers(&l, used(100, 1), now));
+        // Other limits, a long file, a negative sum: counted again.
+        assert!(!s.answers(&storage(2000), used(100, 1), now));
+        let counted = Limits {
+            messages: Some(10),
+            ..l
+        };
+        assert!(!s.answers(&counted, used(100, 1), now));
+        let long = Sizes {
+            len: RECOUNT_LEN,
+            ..s
+        };
+        assert!(!long.answers(&l, used(100, 1), now));
+        assert!(!Sizes { bytes: -1, ..s }.answers(&l, used(100, 1), now));
         // Over the quota: believed while fresh, counted again when old.
-        assert!(s.answers(1000, 101, now));
+        assert!(s.answers(&l, used(101, 1), now));
         let later = now + RECOUNT_AGE + Duration::from_secs(1);
-        assert!(!s.answers(1000, 101, later));
-        assert!(s.answers(1000, 100, later));
+        assert!(!s.answers(&l, used(101, 1), later));
+        assert!(s.answers(&l, used(100, 1), later));
+    }
+
+    /// RFC 9208 §5: a limit is passed when what is held and what comes
+    /// together go over it (equal fits); the storage is named first;
+    /// nothing added passes nothing.
+    #[test]
+    fn which_limit_is_passed() {
+        let l = Limits {
+            storage: Some(1000),
+            messages: Some(10),
+        };
+        assert_eq!(l.passed_by(used(900, 9), used(100, 1)), None);
+        assert_eq!(
+            l.passed_by(used(900, 9), used(101, 1)),
+            Some(Resource::Storage)
+        );
+        assert_eq!(
+            l.passed_by(used(900, 10), used(1, 1)),
+            Some(Resource::Messages)
+        );
+        assert_eq!(l.passed_by(used(2000, 20), Usage::default()), None);
+        assert_eq!(
+            Limits::default().passed_by(used(u64::MAX, 0), used(1, 1)),
+            None
+        );
+        assert!(l.any() && !Limits::default().any());
     }
 }

@@ -17,6 +17,7 @@ use mailwire::pop3::WireSize;
 use crate::imap_session::{Load, kit_rows, read_header};
 use crate::maildir::{create_new, queue_id};
 use crate::mailstore::folder::{MsgFile, new_base};
+use crate::mailstore::quota::{Limits, Resource, Usage};
 use crate::mailstore::{Folder, MailStore, StoreError};
 use crate::rewrite::{Context, Expansion};
 use crate::smtp_session::Shared;
@@ -493,23 +494,27 @@ pub(crate) fn delete(
     move_to(shared, user, name, uids, "Trash")
 }
 
-/// Refuses to store `bytes` more for `user` when that would take the
-/// account past `limit`, its quota (none: no limit), as IMAP's APPEND
-/// does: the webmail's own saves (a draft, the copy of a message sent)
-/// count against the quota like any other.
+/// Refuses to store a message of `bytes` for `user` when that would take
+/// the account past `limits`, its quota, as IMAP's APPEND does: the
+/// webmail's own saves (a draft, the copy of a message sent) count
+/// against the quota like any other.
 pub(crate) fn within_quota(
     mail: &MailStore,
-    limit: Option<u64>,
+    limits: &Limits,
     user: &str,
     bytes: u64,
 ) -> Result<(), WebError> {
-    match limit {
-        Some(limit) if mail.would_exceed(user, limit, bytes)? => Err(WebError::Refused(
-            "Your storage quota is full: delete or move some messages (and empty the Trash) \
-             to make room."
-                .into(),
-        )),
-        _ => Ok(()),
+    let adding = Usage { bytes, messages: 1 };
+    match mail.exceeds(user, limits, adding)? {
+        None => Ok(()),
+        Some(which) => Err(WebError::Refused(format!(
+            "Your {} quota is full: delete or move some messages (and empty the Trash) \
+             to make room.",
+            match which {
+                Resource::Storage => "storage",
+                Resource::Messages => "message",
+            }
+        ))),
     }
 }
 
@@ -822,11 +827,29 @@ mod tests {
     fn saves_within_the_quota() {
         let mail = store_with("quota", &[("a@x.test", "one", "")]);
         let used = mail.usage("u").unwrap();
-        assert!(within_quota(&mail, None, "u", 1 << 40).is_ok());
-        assert!(within_quota(&mail, Some(used + 10), "u", 10).is_ok());
+        let storage = |n| Limits {
+            storage: Some(n),
+            messages: None,
+        };
+        assert!(within_quota(&mail, &Limits::default(), "u", 1 << 40).is_ok());
+        assert!(within_quota(&mail, &storage(used.bytes + 10), "u", 10).is_ok());
         assert!(matches!(
-            within_quota(&mail, Some(used + 10), "u", 11),
+            within_quota(&mail, &storage(used.bytes + 10), "u", 11),
             Err(WebError::Refused(_))
+        ));
+        // A message quota: one more message than there are fits, not two.
+        let count = Limits {
+            storage: None,
+            messages: Some(used.messages + 1),
+        };
+        assert!(within_quota(&mail, &count, "u", 10).is_ok());
+        let inbox = mail.inbox("u");
+        let base = new_base("h", 10, 10);
+        fs::write(inbox.tmp_path(&base), b"0123456789").unwrap();
+        inbox.add(&[(base, Flags::default())]).unwrap();
+        assert!(matches!(
+            within_quota(&mail, &count, "u", 10),
+            Err(WebError::Refused(m)) if m.contains("message quota")
         ));
     }
 
