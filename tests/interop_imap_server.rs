@@ -2091,6 +2091,40 @@ fn quota_with_imaplib_and_smtplib() {
     let (bytes, messages) = maildirsize_sums(&sizes);
     assert_eq!(messages, 1, "{sizes}");
     assert!((5000..6000).contains(&bytes), "{sizes}");
+    // Both limits (RFC 9208 §5.2 MESSAGE beside STORAGE): the message
+    // count refuses APPEND and RCPT first here.
+    let dir = scratch("imap-message-quota");
+    let srv = MailServer::start(&dir, &["--quota", "1M", "--message-quota", "2"]).owning(dir);
+    let out = python_on(
+        r#"
+import imaplib, smtplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]))
+M.login("demo", "demo")
+M._get_capabilities()
+assert "QUOTA=RES-MESSAGE" in M.capabilities, M.capabilities
+typ, data = M.getquotaroot("INBOX")
+assert typ == "OK" and data[1] == [b'"" (STORAGE 0 1024 MESSAGE 0 2)'], data
+for i in range(2):
+    typ, data = M.append("INBOX", None, None, b"Subject: m%d\r\n\r\nx\r\n" % i)
+    assert typ == "OK", data
+typ, data = M.append("Archive", None, None, b"Subject: m3\r\n\r\nx\r\n")
+assert typ == "NO" and data[0].startswith(b"[OVERQUOTA]") and b"message quota" in data[0], (typ, data)
+S = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+try:
+    S.sendmail("a@example.com", ["demo@localhost"], "Subject: m4\r\n\r\nx\r\n")
+    raise AssertionError("a full mailbox took mail")
+except smtplib.SMTPRecipientsRefused as e:
+    code, text = e.recipients["demo@localhost"]
+    assert code == 452 and text.startswith(b"4.2.2 "), (code, text)
+S.quit()
+typ, data = M.getquota('""')
+assert typ == "OK" and data == [b'"" (STORAGE 1 1024 MESSAGE 2 2)'], data
+M.logout()
+print("ok")
+"#,
+        &srv,
+    );
+    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
     // Without --quota: not offered.
     let dir = scratch("imap-no-quota");
     let srv = MailServer::start(&dir, &[]).owning(dir);
