@@ -516,6 +516,22 @@ mod tests {
     use super::*;
     use crate::config::User;
 
+    /// A scratch directory and the passwords file in it.
+    fn passwords_file() -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("accounts-{}", crate::maildir::queue_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("passwords");
+        (dir, file)
+    }
+
+    /// The accounts of `users` with the changes in `file`, as at a start.
+    fn start(users: &[User], file: &std::path::Path) -> Accounts {
+        Accounts::new(users)
+            .unwrap()
+            .with_changes(file.to_path_buf())
+            .unwrap()
+    }
+
     fn users() -> Vec<User> {
         vec![
             User {
@@ -535,16 +551,11 @@ mod tests {
     #[test]
     fn changed_passwords_kept() {
         use std::os::unix::fs::PermissionsExt as _;
-        let dir = std::env::temp_dir().join(format!("accounts-{}", crate::maildir::queue_id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("passwords");
+        let (dir, file) = passwords_file();
         // One configuration for both starts (its hashed password, salted
         // at random, must be the same text).
         let config = users();
-        let a = Accounts::new(&config)
-            .unwrap()
-            .with_changes(file.clone())
-            .unwrap();
+        let a = start(&config, &file);
         assert!(a.plaintext("demo").is_some());
         let tag = |a: &Accounts| a.credential_tag("demo", b"salt", |d| Sha256::digest(d).into());
         let before = tag(&a);
@@ -573,10 +584,7 @@ mod tests {
             std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        let b = Accounts::new(&config)
-            .unwrap()
-            .with_changes(file.clone())
-            .unwrap();
+        let b = start(&config, &file);
         assert!(b.verify("demo", "third time") && b.verify("alice", "another one"));
         assert!(!b.verify("alice", "s3cret"));
         std::fs::remove_dir_all(dir).unwrap();
@@ -588,15 +596,8 @@ mod tests {
     /// without a mark (an older file) still overrides.
     #[test]
     fn config_change_after_the_users_wins() {
-        let dir = std::env::temp_dir().join(format!("accounts-{}", crate::maildir::queue_id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("passwords");
-        let start = |users: &[User]| {
-            Accounts::new(users)
-                .unwrap()
-                .with_changes(file.clone())
-                .unwrap()
-        };
+        let (dir, file) = passwords_file();
+        let start = |users: &[User]| start(users, &file);
         let config = users();
         let a = start(&config);
         a.change_password("alice", "mine now").unwrap();
@@ -632,14 +633,9 @@ mod tests {
     /// with the configuration, a new one waits for the start.
     #[test]
     fn reload_takes_the_configurations_passwords() {
-        let dir = std::env::temp_dir().join(format!("accounts-{}", crate::maildir::queue_id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("passwords");
+        let (dir, file) = passwords_file();
         let config = users();
-        let a = Accounts::new(&config)
-            .unwrap()
-            .with_changes(file.clone())
-            .unwrap();
+        let a = start(&config, &file);
         a.change_password("alice", "mine now").unwrap();
         a.change_password("demo", "mine too").unwrap();
         assert_eq!(a.reload(&config).unwrap(), Reloaded::default());

@@ -14,19 +14,17 @@
 //! `--quota` and `--message-quota`, `S` and `C`, either left out when the
 //! account has no such limit); every other line is a change in bytes and
 //! messages, appended with one `O_APPEND` write, and the usage is their
-//! sum. The file is counted from
-//! scratch (every folder's messages, by the `,S=` sizes of their names)
-//! and written anew when it is missing or unreadable, when it has grown to
-//! [`RECOUNT_LEN`] bytes, when its first line is not the limits checked
-//! against, and when it says an account is over its quota and was last
-//! written more than [`RECOUNT_AGE`] ago: as Maildir++ says, a change made
-//! behind the file's back (a message removed by hand, a change whose line
-//! was lost) shows until then. A change when there is no file is left
-//! out: the next recount sees it.
+//! sum. The file is counted from scratch (every folder's messages, by the
+//! `,S=` sizes of their names) and written anew when it is missing or
+//! unreadable, when it has grown to [`RECOUNT_LEN`] bytes, when its first
+//! line is not the limits checked against, and when it says an account is
+//! over its quota and was last written more than [`RECOUNT_AGE`] ago: as
+//! Maildir++ says, a change made behind the file's back (a message removed
+//! by hand, a change whose line was lost) shows until then. A change when
+//! there is no file is left out: the next recount sees it.
 //!
-//! An account without a quota has no file: its usage (IMAP's GETQUOTA
-//! without a limit, the webmail's display) is counted from the folders
-//! each time, as before.
+//! An account without a quota has no file: its usage (the webmail's
+//! display) is counted from the folders whenever it is asked for.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
@@ -140,7 +138,8 @@ impl Sizes {
 }
 
 /// Reads `root`'s `maildirsize`: `None` when there is none or it is not
-/// one (a line that is not two integers, a first line without a limit).
+/// one (a first line that is no quota definition, another line that is
+/// not two integers).
 pub(crate) fn read(root: &Path) -> io::Result<Option<Sizes>> {
     let path = root.join(FILE);
     let (text, md) = match fs::read(&path).and_then(|t| Ok((t, fs::metadata(&path)?))) {
