@@ -270,6 +270,7 @@ impl Drop for Change<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn dir(tag: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!(
@@ -394,6 +395,32 @@ mod tests {
         let later = now + RECOUNT_AGE + Duration::from_secs(1);
         assert!(!s.answers(&l, used(101, 1), later));
         assert!(s.answers(&l, used(100, 1), later));
+    }
+
+    proptest! {
+        /// Any bytes: a `maildirsize` or not, never a panic; and what is
+        /// written, then changed line by line, reads back as its sums.
+        #[test]
+        fn any_text_parses_or_not(text in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn written_and_changed_reads_back(
+            storage in proptest::option::of(0u64..1 << 40),
+            messages in proptest::option::of(0u64..1 << 20),
+            start in (0u64..1 << 30, 0u64..1000),
+            changes in proptest::collection::vec((-5000i64..5000, -3i64..3), 0..20),
+        ) {
+            let limits = Limits { storage, messages };
+            let mut text = format!("{}\n{} {}\n", limits.definition(), start.0, start.1);
+            for (b, m) in &changes {
+                text.push_str(&format!("{b} {m}\n"));
+            }
+            let bytes = start.0 as i64 + changes.iter().map(|c| c.0).sum::<i64>();
+            let count = start.1 as i64 + changes.iter().map(|c| c.1).sum::<i64>();
+            prop_assert_eq!(parse(text.as_bytes()), Some((limits, bytes, count)));
+        }
     }
 
     /// RFC 9208 §5: a limit is passed when what is held and what comes
