@@ -103,8 +103,9 @@ pub(crate) struct Config {
     /// passwords take effect at once: see [`Config::reread`]).
     pub(crate) config_file: Option<PathBuf>,
     /// The arguments this configuration was made from (after the
-    /// program's name), to make it again.
-    pub(crate) argv: Vec<String>,
+    /// program's name), to make it again; kept out of `Debug` (a demo
+    /// account's `--user NAME:PASSWORD` is among them).
+    pub(crate) argv: Secret<Vec<String>>,
     pub(crate) data: PathBuf,
     /// Local domains, lower case, in the order given.
     pub(crate) domains: Vec<String>,
@@ -842,7 +843,12 @@ impl Config {
             None => {}
         }
         Self::build(args)
-            .map(|c| Command::Run(Box::new(Config { argv: given, ..c })))
+            .map(|c| {
+                Command::Run(Box::new(Config {
+                    argv: Secret::new(given),
+                    ..c
+                }))
+            })
             .map_err(|e| Args::command().error(clap::error::ErrorKind::ValueValidation, e))
     }
 
@@ -850,7 +856,7 @@ impl Config {
     /// config file as it is now; an error (a file that no longer reads)
     /// as the message `--config` would print.
     pub(crate) fn reread(&self) -> Result<Config, String> {
-        match Self::parse(self.argv.iter().cloned()) {
+        match Self::parse(self.argv.expose().iter().cloned()) {
             Ok(Command::Run(c)) => Ok(*c),
             Ok(_) => Err("the arguments name a subcommand".into()),
             Err(e) => Err(e.to_string().trim_end().to_string()),
@@ -875,7 +881,7 @@ impl Config {
         let addr = |s: &str| s.parse().ok();
         Config {
             config_file: None,
-            argv: Vec::new(),
+            argv: Secret::new(Vec::new()),
             data: PathBuf::from("./mail-data"),
             domains: Vec::new(),
             users: Vec::new(),
@@ -1724,7 +1730,11 @@ bob = "none"
         let again = c.reread().unwrap();
         assert_eq!(again.quota, Some(5 << 20));
         assert_eq!(again.hostname, "h.other.test");
-        assert_eq!(again.argv, c.argv);
+        assert_eq!(again.argv.expose(), c.argv.expose());
+        assert!(
+            !format!("{c:?}").contains("bob:plain"),
+            "no password in Debug"
+        );
         std::fs::write(&path, "quota = [").unwrap();
         assert!(
             c.reread().unwrap_err().contains("quota"),

@@ -7,7 +7,7 @@
 //! DIR/mailboxes/USER/.Sent/           folder "Sent" (and maildirfolder)
 //! DIR/mailboxes/USER/.Archive.2024/   folder "Archive.2024": a child of "Archive"
 //! DIR/mailboxes/USER/subscriptions    subscribed folders, one a line
-//! DIR/mailboxes/USER/maildirsize      the storage used, Maildir++'s way (with a quota)
+//! DIR/mailboxes/USER/maildirsize      bytes and messages used, Maildir++'s way (with a quota)
 //! DIR/mailboxes/USER/mailwire-metadata         INBOX's annotations (each folder has its own)
 //! DIR/mailboxes/USER/mailwire-server-metadata  the account's server annotations
 //! ```
