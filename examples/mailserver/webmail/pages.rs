@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::mailbox::{Field, FolderInfo, ListQuery, Listing, PAGE, Sort};
+use crate::mailstore::{Limits, Usage};
 
 /// Escapes text for HTML text and quoted attribute values.
 pub(crate) use super::render::escape_html as esc;
@@ -37,6 +38,22 @@ pub(crate) fn size(n: u64) -> String {
         1_048_576..1_073_741_824 => format!("{:.1} MiB", n as f64 / 1_048_576.0),
         _ => format!("{:.1} GiB", n as f64 / 1_073_741_824.0),
     }
+}
+
+/// The account's usage for the folder page: the storage line, and with
+/// `--message-quota` a line of the messages of how many.
+pub(crate) fn usage(used: Usage, limits: &Limits) -> String {
+    let mut html = storage(used.bytes, limits.storage);
+    if let Some(limit) = limits.messages {
+        let percent = used.messages.saturating_mul(100) / limit.max(1);
+        html.push_str(&format!(
+            r#"<p class="storage" id="messages">Messages: {} of {limit} ({percent}%) <meter min="0" max="{limit}" high="{high}" value="{}"></meter></p>"#,
+            used.messages,
+            used.messages,
+            high = limit / 10 * 9,
+        ));
+    }
+    html
 }
 
 /// The account's storage for the folder page: what its messages take
@@ -405,6 +422,24 @@ mod tests {
             r#"<p class="storage" id="storage">Storage used: 512.0 MiB of 1.0 GiB (50%) <meter min="0" max="1073741824" high="966367638" value="536870912"></meter></p>"#
         );
         assert!(storage(11 << 10, Some(10 << 10)).contains("(110%)"));
+        // The message line only with a message quota.
+        let used = Usage {
+            bytes: 2048,
+            messages: 45,
+        };
+        assert_eq!(usage(used, &Limits::default()), storage(2048, None));
+        let counted = Limits {
+            storage: None,
+            messages: Some(50),
+        };
+        assert_eq!(
+            usage(used, &counted),
+            format!(
+                "{}{}",
+                storage(2048, None),
+                r#"<p class="storage" id="messages">Messages: 45 of 50 (90%) <meter min="0" max="50" high="45" value="45"></meter></p>"#
+            )
+        );
         assert_eq!(size(3 * 1_048_576), "3.0 MiB");
     }
 
