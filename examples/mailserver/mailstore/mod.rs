@@ -191,12 +191,21 @@ impl MailStore {
     /// quota's `STORAGE` and `MESSAGE` count (RFC 9208 §5.1, §5.2; a copy
     /// counts again, as in Dovecot, though it is a hard link). From the
     /// account's `maildirsize` ([`quota`]) when it has a usable one, else
-    /// counted.
+    /// counted and the file written anew (with the limits it had, none
+    /// for an account without a quota), so that the next ask reads it.
     pub(crate) fn usage(&self, user: &str) -> io::Result<Usage> {
-        match quota::read(&self.user_root(user))? {
-            Some(s) if s.sane() => Ok(s.usage()),
-            _ => self.count(user),
+        let root = self.user_root(user);
+        let file = quota::read(&root)?;
+        if let Some(s) = &file
+            && s.sane()
+        {
+            return Ok(s.usage());
         }
+        let used = self.count(user)?;
+        // A file that cannot be written leaves the next ask to count.
+        let limits = file.map(|s| s.limits).unwrap_or_default();
+        let _ = quota::write(&root, &limits, used);
+        Ok(used)
     }
 
     /// The limit of `limits` (the account's quota) that adding `adding`
@@ -439,11 +448,16 @@ mod tests {
     #[test]
     fn usage_of_every_folder() {
         let (s, d) = store();
-        assert_eq!(bytes(&s), 0);
         fs::write(d.join("u/new/1.a,S=100,W=102"), b"x").unwrap();
         fs::write(d.join("u/.Archive/cur/2.b,S=50:2,S"), b"y").unwrap();
         fs::write(d.join("u/.Junk/new/3.c"), b"seven b").unwrap();
         assert_eq!(bytes(&s), 157);
+        // Counted once, then read from the file (without limits): a
+        // message put in behind the store's back is not seen.
+        assert_eq!(quota_file(&d), "\n157 3\n");
+        fs::write(d.join("u/new/4.d,S=1000,W=1000"), b"z").unwrap();
+        assert_eq!(bytes(&s), 157);
+        fs::remove_file(d.join("u/new/4.d,S=1000,W=1000")).unwrap();
         assert!(!over(&s, 160, 3));
         assert!(over(&s, 160, 4));
         assert!(!over(&s, 100, 0));

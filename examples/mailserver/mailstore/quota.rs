@@ -23,8 +23,9 @@
 //! by hand, a change whose line was lost) shows until then. A change when
 //! there is no file is left out: the next recount sees it.
 //!
-//! An account without a quota has no file: its usage (the webmail's
-//! display) is counted from the folders whenever it is asked for.
+//! An account without a quota gets its file, with an empty first line,
+//! the first time its usage is asked for (the webmail's display): then
+//! its deliveries and changes are lines too, and the display one read.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write as _};
