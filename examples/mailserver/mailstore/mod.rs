@@ -54,7 +54,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub(crate) use folder::Folder;
-pub(crate) use quota::{Limits, Usage};
+pub(crate) use quota::{Limits, Resource, Usage};
 
 /// The IMAP hierarchy delimiter.
 pub(crate) const DELIMITER: u8 = b'.';
@@ -220,7 +220,7 @@ impl MailStore {
         user: &str,
         limits: &Limits,
         adding: Usage,
-    ) -> io::Result<Option<quota::Resource>> {
+    ) -> io::Result<Option<Resource>> {
         if !limits.any() || adding == Usage::default() {
             return Ok(None);
         }
@@ -585,11 +585,11 @@ mod tests {
         append(&inbox, 10);
         assert_eq!(
             s.exceeds("u", &both, one(1)).unwrap(),
-            Some(quota::Resource::Messages)
+            Some(Resource::Messages)
         );
         assert_eq!(
             s.exceeds("u", &both, one(900)).unwrap(),
-            Some(quota::Resource::Storage)
+            Some(Resource::Storage)
         );
         assert_eq!(
             s.usage("u").unwrap(),
