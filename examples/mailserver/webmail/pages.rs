@@ -45,12 +45,14 @@ pub(crate) fn size(n: u64) -> String {
 pub(crate) fn usage(used: Usage, limits: &Limits) -> String {
     let mut html = storage(used.bytes, limits.storage);
     if let Some(limit) = limits.messages {
-        let percent = used.messages.saturating_mul(100) / limit.max(1);
-        html.push_str(&format!(
-            r#"<p class="storage" id="messages">Messages: {} of {limit} ({percent}%) <meter min="0" max="{limit}" high="{high}" value="{}"></meter></p>"#,
+        let (n, of) = (used.messages.to_string(), limit.to_string());
+        html.push_str(&of_limit(
+            "messages",
+            "Messages",
+            &n,
+            &of,
             used.messages,
-            used.messages,
-            high = limit / 10 * 9,
+            limit,
         ));
     }
     html
@@ -64,16 +66,32 @@ pub(crate) fn storage(used: u64, quota: Option<u64>) -> String {
             r#"<p class="storage" id="storage">Storage used: {}</p>"#,
             size(used)
         ),
-        Some(limit) => {
-            let percent = used.saturating_mul(100) / limit.max(1);
-            format!(
-                r#"<p class="storage" id="storage">Storage used: {} of {} ({percent}%) <meter min="0" max="{limit}" high="{high}" value="{used}"></meter></p>"#,
-                size(used),
-                size(limit),
-                high = limit / 10 * 9,
-            )
-        }
+        Some(limit) => of_limit(
+            "storage",
+            "Storage used",
+            &size(used),
+            &size(limit),
+            used,
+            limit,
+        ),
     }
+}
+
+/// A usage line against its limit: `label: used of limit (percent%)` and a
+/// `meter` that turns high at 90%.
+fn of_limit(
+    id: &str,
+    label: &str,
+    used_text: &str,
+    limit_text: &str,
+    used: u64,
+    limit: u64,
+) -> String {
+    let percent = used.saturating_mul(100) / limit.max(1);
+    format!(
+        r#"<p class="storage" id="{id}">{label}: {used_text} of {limit_text} ({percent}%) <meter min="0" max="{limit}" high="{high}" value="{used}"></meter></p>"#,
+        high = limit / 10 * 9,
+    )
 }
 
 /// The logged-in frame: the page's user and token, the folders.
