@@ -142,8 +142,14 @@ impl Sizes {
 /// one (a first line that is no quota definition, another line that is
 /// not two integers).
 pub(crate) fn read(root: &Path) -> io::Result<Option<Sizes>> {
-    let path = root.join(FILE);
-    let (text, md) = match fs::read(&path).and_then(|t| Ok((t, fs::metadata(&path)?))) {
+    // One open: the text and the length and time of the same file.
+    let read = |mut f: fs::File| -> io::Result<(Vec<u8>, fs::Metadata)> {
+        let md = f.metadata()?;
+        let mut text = Vec::with_capacity(md.len() as usize);
+        io::Read::read_to_end(&mut f, &mut text)?;
+        Ok((text, md))
+    };
+    let (text, md) = match fs::File::open(root.join(FILE)).and_then(read) {
         Ok(x) => x,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
