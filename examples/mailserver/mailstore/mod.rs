@@ -306,7 +306,10 @@ impl MailStore {
         if self.list(user)?.iter().any(|n| n.starts_with(&prefix)) {
             return Err(StoreError::Refused("the mailbox has children"));
         }
-        let (bytes, messages) = folder.usage()?;
+        // What the folder held, for the usage; a folder that cannot be
+        // read is still deleted (as before there was a usage file), and
+        // the usage counted again at the next check.
+        let held = folder.usage().ok();
         let dir = folder.dir;
         // Out of sight at once (a name starting with two dots is no
         // folder), then removed.
@@ -316,7 +319,11 @@ impl MailStore {
         fs::rename(&dir, &gone)?;
         crate::maildir::sync_dir(&self.user_root(user))?;
         // Out of sight, out of the usage.
-        quota::record(&self.user_root(user), -(bytes as i64), -(messages as i64));
+        let root = self.user_root(user);
+        match held {
+            Some((bytes, messages)) => quota::record(&root, -(bytes as i64), -(messages as i64)),
+            None => quota::forget(&root),
+        }
         fs::remove_dir_all(&gone)?;
         self.notify(&dir);
         Ok(())

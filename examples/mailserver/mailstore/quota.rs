@@ -229,10 +229,14 @@ pub(crate) fn record(root: &Path, bytes: i64, messages: i64) {
     match res {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(_) => {
-            let _ = fs::remove_file(&path);
-        }
+        Err(_) => forget(root),
     }
+}
+
+/// Takes `root`'s `maildirsize` away after a change it cannot record: the
+/// next check counts from scratch.
+pub(crate) fn forget(root: &Path) {
+    let _ = fs::remove_file(root.join(FILE));
 }
 
 /// The change one operation makes to an account's usage, recorded in
