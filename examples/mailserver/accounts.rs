@@ -160,13 +160,14 @@ pub(crate) struct Reloaded {
     pub(crate) removed: Vec<String>,
 }
 
-/// Writes the passwords file `file` again with the lines of the accounts
-/// `keep` keeps (and lines that name none), then `add`. The other
-/// accounts' lines are kept: a file that is there but does not read is an
-/// error, not an empty file.
+/// Reads the passwords file `file`, keeps the lines `keep` keeps (each
+/// line is shown to it once, in order), adds `add`, and writes the file
+/// again when that changed it. A missing file is an empty one; a file
+/// that is there but does not read is an error, not an empty file (the
+/// other accounts' lines must not be lost).
 fn rewrite_changes(
     file: &std::path::Path,
-    keep: impl Fn(&str) -> bool,
+    mut keep: impl FnMut(&str) -> bool,
     add: Option<&str>,
 ) -> Result<(), String> {
     let text = match std::fs::read_to_string(file) {
@@ -174,17 +175,19 @@ fn rewrite_changes(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(format!("{}: {e}", file.display())),
     };
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| l.split_once(' ').is_none_or(|(n, _)| keep(n)))
-        .chain(add)
-        .collect();
+    let lines: Vec<&str> = text.lines().filter(|l| keep(l)).chain(add).collect();
     if add.is_none() && lines.len() == text.lines().count() {
         return Ok(());
     }
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     crate::maildir::write_atomic_private(file, text.as_bytes())
         .map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Whether a passwords-file line is not `name`'s (a line that names no
+/// account is kept too).
+fn not_of(line: &str, name: &str) -> bool {
+    line.split_once(' ').is_none_or(|(n, _)| n != name)
 }
 
 struct Entry {
@@ -263,44 +266,33 @@ impl Accounts {
     /// configuration's credential is dropped (from the file too: the
     /// configuration's password was changed after the user's).
     pub(crate) fn with_changes(mut self, file: PathBuf) -> Result<Self, String> {
-        let text = match std::fs::read_to_string(&file) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(format!("{}: {e}", file.display())),
-        };
-        let mut kept = Vec::new();
-        {
-            let map = self.map.get_mut().unwrap_or_else(|e| e.into_inner());
-            for line in text.lines() {
+        let map = self.map.get_mut().unwrap_or_else(|e| e.into_inner());
+        rewrite_changes(
+            &file,
+            |line| {
                 let mut words = line.split(' ');
                 let (Some(name), Some(keys), mark) = (words.next(), words.next(), words.next())
                 else {
-                    kept.push(line);
-                    continue;
+                    return true;
                 };
                 let Some(e) = map.get_mut(name) else {
-                    kept.push(line);
-                    continue;
+                    return true;
                 };
                 if mark.is_some_and(|m| m != e.mark) {
                     eprintln!(
                         "account {name}: its password in the configuration changed after the \
                          user changed it: the configuration's is in force"
                     );
-                    continue;
+                    return false;
                 }
-                kept.push(line);
                 if let Ok(keys) = parse_scram(keys) {
                     e.scram = keys;
                     e.plain = None;
                 }
-            }
-        }
-        if kept.len() < text.lines().count() {
-            let text: String = kept.iter().map(|l| format!("{l}\n")).collect();
-            crate::maildir::write_atomic_private(&file, text.as_bytes())
-                .map_err(|e| format!("{}: {e}", file.display()))?;
-        }
+                true
+            },
+            None,
+        )?;
         self.changed = Some(file);
         Ok(self)
     }
@@ -316,7 +308,7 @@ impl Accounts {
         };
         if let Some(file) = &self.changed {
             let line = format!("{name} {} {mark}", format_scram(&keys));
-            rewrite_changes(file, |n| n != name, Some(&line))?;
+            rewrite_changes(file, |l| not_of(l, name), Some(&line))?;
         }
         let generation = map.get(name).map_or(0, |e| e.generation + 1);
         map.insert(
@@ -389,7 +381,7 @@ impl Accounts {
         if !out.changed.is_empty()
             && let Some(file) = &self.changed
         {
-            rewrite_changes(file, |name| !out.changed.iter().any(|c| c == name), None)?;
+            rewrite_changes(file, |l| out.changed.iter().all(|c| not_of(l, c)), None)?;
         }
         Ok(out)
     }
