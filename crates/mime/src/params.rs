@@ -166,7 +166,7 @@ macro_rules! interned {
 
 /// Lower-cases a name, without allocating for the common ones.
 ///
-/// Inline, with the table's look-up apart ([`interned`], whose answer
+/// Inline, with the table's look-up apart ([`interned()`], whose answer
 /// comes back in two registers): a `Cow` returned from a call comes back
 /// in memory, and the caller's copy of it waited on the stores that wrote
 /// it (a store-forwarding stall per name).
@@ -178,7 +178,7 @@ fn intern(name: &[u8]) -> Cow<'static, str> {
     }
 }
 
-/// `name` lower-cased as a new string (a name [`interned`] does not know).
+/// `name` lower-cased as a new string (a name [`interned()`] does not know).
 #[cold]
 fn lower_owned(name: &[u8]) -> String {
     String::from_utf8_lossy(name).to_ascii_lowercase()
