@@ -809,7 +809,8 @@ fn config_file_accounts_from_passwd() {
             .0,
         235
     );
-    std::fs::write(&cfg, config(&passwd("alice", "battery staple"))).unwrap();
+    let line = passwd("alice", "battery staple");
+    std::fs::write(&cfg, config(&line)).unwrap();
     let auth = |pw: &str| {
         let mut c = Raw::connect(srv.submission());
         c.reply();
@@ -828,6 +829,33 @@ fn config_file_accounts_from_passwd() {
     assert_eq!(auth("correct horse"), 535);
     let (code, text) = held.cmd("MAIL FROM:<alice@localhost>");
     assert_eq!(code, 421, "{text}");
+    // A message quota in the file: in force at the next check (alice keeps
+    // one message, so a second is refused at RCPT), and gone again when
+    // taken out.
+    let rcpt = || {
+        let mut c = Raw::connect(srv.smtp());
+        c.reply();
+        c.cmd("EHLO client.test");
+        c.cmd("MAIL FROM:<x@elsewhere.test>");
+        c.cmd("RCPT TO:<alice@localhost>")
+    };
+    assert_eq!(rcpt().0, 250);
+    std::fs::write(
+        &cfg,
+        format!("{}[message_quotas]\nalice = 1\n", config(&line)),
+    )
+    .unwrap();
+    logged("quotas in force now");
+    let (code, text) = rcpt();
+    assert_eq!(code, 452, "{text}");
+    assert!(text.contains("4.2.2"), "{text}");
+    std::fs::write(&cfg, config(&line)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while rcpt().0 != 250 {
+        assert!(std::time::Instant::now() < deadline, "{}", srv.log());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(auth("battery staple"), 235, "the password stays");
     // A file that does not read changes nothing.
     std::fs::write(&cfg, "domains = [").unwrap();
     logged("not read again, nothing changed");

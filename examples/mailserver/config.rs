@@ -163,19 +163,10 @@ pub(crate) struct Config {
     pub(crate) hostname: String,
     /// The largest message accepted (SIZE extension), in bytes.
     pub(crate) max_size: usize,
-    /// The storage each account may use, in bytes, all folders together
-    /// (`--quota`; IMAP QUOTA, RFC 9208); none: no limit.
-    pub(crate) quota: Option<u64>,
-    /// Accounts with a quota of their own (the config file's `[quotas]`:
-    /// a size, or `none` for no limit), over `quota`.
-    pub(crate) quotas: BTreeMap<String, Option<u64>>,
-    /// The messages each account may keep, all folders together
-    /// (`--message-quota`; IMAP QUOTA's `MESSAGE`, RFC 9208 §5.2); none:
-    /// no limit.
-    pub(crate) message_quota: Option<u64>,
-    /// Accounts with a message quota of their own (`[message_quotas]`),
-    /// over `message_quota`.
-    pub(crate) message_quotas: BTreeMap<String, Option<u64>>,
+    /// The quotas (`--quota`, `--message-quota`, `[quotas]`,
+    /// `[message_quotas]`). The running server keeps its own copy, which a
+    /// change of the config file replaces (`Store::set_quotas`).
+    pub(crate) quotas: Quotas,
     /// The port used for MX and A/AAAA hosts (25 in real life).
     pub(crate) mx_port: u16,
     /// A DNS server to ask instead of the system's resolv.conf.
@@ -914,10 +905,7 @@ impl Config {
             // Filled from the first domain by `check` unless given.
             hostname: String::new(),
             max_size: 35 * 1024 * 1024,
-            quota: None,
-            quotas: BTreeMap::new(),
-            message_quota: None,
-            message_quotas: BTreeMap::new(),
+            quotas: Quotas::default(),
             mx_port: 25,
             dns: None,
             limits: ConnLimits::default(),
@@ -990,7 +978,7 @@ impl Config {
         }
         set(&mut self.max_size, f.max_size);
         if let Some(q) = &f.quota {
-            self.quota = Some(parse_size(q)?);
+            self.quotas.storage = Some(parse_size(q)?);
         }
         for (name, q) in &f.quotas {
             let limit = match q.trim() {
@@ -999,9 +987,11 @@ impl Config {
                     parse_size(q).map_err(|e| ConfigError(format!("quotas.{name}: {}", e.0)))?,
                 ),
             };
-            self.quotas.insert(name.to_ascii_lowercase(), limit);
+            self.quotas
+                .storages
+                .insert(name.to_ascii_lowercase(), limit);
         }
-        self.message_quota = f.message_quota.or(self.message_quota);
+        self.quotas.messages = f.message_quota.or(self.quotas.messages);
         for (name, q) in &f.message_quotas {
             use crate::config_file::Count;
             let limit = match q {
@@ -1013,7 +1003,9 @@ impl Config {
                     )));
                 }
             };
-            self.message_quotas.insert(name.to_ascii_lowercase(), limit);
+            self.quotas
+                .message_counts
+                .insert(name.to_ascii_lowercase(), limit);
         }
         set(&mut self.mx_port, f.mx_port);
         self.dns = f.dns.or(self.dns);
@@ -1162,8 +1154,8 @@ impl Config {
         self.allow_plaintext_auth |= p.allow_plaintext_auth;
         self.sink |= p.sink;
         set(&mut self.max_size, p.max_size);
-        self.quota = p.quota.or(self.quota);
-        self.message_quota = p.message_quota.or(self.message_quota);
+        self.quotas.storage = p.quota.or(self.quotas.storage);
+        self.quotas.messages = p.message_quota.or(self.quotas.messages);
         let d = a.delivery;
         self.routes.extend(d.routes);
         set(&mut self.retry, d.retry.map(|r| r.0));
@@ -1228,8 +1220,11 @@ impl Config {
             });
         }
         for (table, names) in [
-            ("quotas", self.quotas.keys().collect::<Vec<_>>()),
-            ("message_quotas", self.message_quotas.keys().collect()),
+            ("quotas", self.quotas.storages.keys().collect::<Vec<_>>()),
+            (
+                "message_quotas",
+                self.quotas.message_counts.keys().collect(),
+            ),
         ] {
             if let Some(name) = names
                 .into_iter()
@@ -1276,40 +1271,6 @@ impl Config {
         self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
     }
 
-    /// The storage `user` may use (`[quotas]` over `--quota`); none: no
-    /// limit.
-    pub(crate) fn quota_of(&self, user: &str) -> Option<u64> {
-        match self.quotas.get(user) {
-            Some(q) => *q,
-            None => self.quota,
-        }
-    }
-
-    /// The messages `user` may keep (`[message_quotas]` over
-    /// `--message-quota`); none: no limit.
-    pub(crate) fn message_quota_of(&self, user: &str) -> Option<u64> {
-        match self.message_quotas.get(user) {
-            Some(q) => *q,
-            None => self.message_quota,
-        }
-    }
-
-    /// Both limits of `user`'s quota.
-    pub(crate) fn quota_limits(&self, user: &str) -> crate::mailstore::Limits {
-        crate::mailstore::Limits {
-            storage: self.quota_of(user),
-            messages: self.message_quota_of(user),
-        }
-    }
-
-    /// Whether any account has a quota (IMAP then offers QUOTA).
-    pub(crate) fn any_quota(&self) -> bool {
-        self.quota.is_some()
-            || self.quotas.values().any(Option::is_some)
-            || self.message_quota.is_some()
-            || self.message_quotas.values().any(Option::is_some)
-    }
-
     /// The account for a local part (case-insensitive); `postmaster` is the
     /// first account (RFC 5321 §4.5.1).
     pub(crate) fn user(&self, local_part: &str) -> Option<&User> {
@@ -1318,6 +1279,48 @@ impl Config {
             .iter()
             .find(|u| u.name == lp)
             .or_else(|| (lp == "postmaster").then(|| &self.users[0]))
+    }
+}
+
+/// The quotas of the accounts: a default for each resource and the
+/// accounts with a limit of their own.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Quotas {
+    /// The storage each account may use, in bytes, all folders together
+    /// (`--quota`; IMAP QUOTA, RFC 9208); none: no limit.
+    pub(crate) storage: Option<u64>,
+    /// Accounts with a quota of their own (the config file's `[quotas]`:
+    /// a size, or `none` for no limit), over `storage`.
+    pub(crate) storages: BTreeMap<String, Option<u64>>,
+    /// The messages each account may keep, all folders together
+    /// (`--message-quota`; IMAP QUOTA's `MESSAGE`, RFC 9208 §5.2); none:
+    /// no limit.
+    pub(crate) messages: Option<u64>,
+    /// Accounts with a message quota of their own (`[message_quotas]`),
+    /// over `messages`.
+    pub(crate) message_counts: BTreeMap<String, Option<u64>>,
+}
+
+impl Quotas {
+    /// Both limits of `user`'s quota: its own where it has one, else the
+    /// default.
+    pub(crate) fn limits(&self, user: &str) -> crate::mailstore::Limits {
+        let of = |own: &BTreeMap<String, Option<u64>>, default| match own.get(user) {
+            Some(q) => *q,
+            None => default,
+        };
+        crate::mailstore::Limits {
+            storage: of(&self.storages, self.storage),
+            messages: of(&self.message_counts, self.messages),
+        }
+    }
+
+    /// Whether any account has a quota (IMAP then offers QUOTA).
+    pub(crate) fn any(&self) -> bool {
+        self.storage.is_some()
+            || self.storages.values().any(Option::is_some)
+            || self.messages.is_some()
+            || self.message_counts.values().any(Option::is_some)
     }
 }
 
@@ -1546,8 +1549,8 @@ mod tests {
             assert!(Config::parse(["--public-url", bad]).is_err(), "{bad}");
         }
         assert!(run(&[]).dnsbl.is_empty());
-        assert_eq!(run(&[]).quota, None);
-        assert!(!run(&[]).any_quota());
+        assert_eq!(run(&[]).quotas.storage, None);
+        assert!(!run(&[]).quotas.any());
         assert_eq!(run(&[]).greylist, None);
         assert_eq!(run(&[]).dmarc_reports, None);
         assert!(Config::parse(["--dmarc-reports", "0s"]).is_err());
@@ -1555,13 +1558,16 @@ mod tests {
             run(&["--greylist", "90s"]).greylist,
             Some(Duration::from_secs(90))
         );
-        assert_eq!(run(&["--quota", "500M"]).quota, Some(500 << 20));
+        assert_eq!(run(&["--quota", "500M"]).quotas.storage, Some(500 << 20));
         let c = run(&["--message-quota", "7"]);
         assert_eq!(
-            (c.message_quota_of("demo"), c.quota_of("demo")),
+            (
+                c.quotas.limits("demo").messages,
+                c.quotas.limits("demo").storage
+            ),
             (Some(7), None)
         );
-        assert!(c.any_quota());
+        assert!(c.quotas.any());
         for (given, bytes) in [("0", 0), ("2g", 2 << 30), ("12K", 12 << 10), ("77", 77)] {
             assert_eq!(parse_size(given).unwrap(), bytes, "{given}");
         }
@@ -1677,15 +1683,15 @@ bob = "none"
             c.dnsbl,
             [crate::dnsbl::Dnsbl::parse("bl.example.net=127.0.0.4").unwrap()]
         );
-        assert_eq!(c.quota, Some(1 << 30));
-        assert_eq!(c.quota_of("alice"), Some(2 << 30));
-        assert_eq!(c.quota_of("bob"), None);
-        assert!(c.any_quota());
-        assert_eq!(c.message_quota, Some(500));
-        assert_eq!(c.message_quota_of("alice"), Some(1000));
-        assert_eq!(c.message_quota_of("bob"), None);
+        assert_eq!(c.quotas.storage, Some(1 << 30));
+        assert_eq!(c.quotas.limits("alice").storage, Some(2 << 30));
+        assert_eq!(c.quotas.limits("bob").storage, None);
+        assert!(c.quotas.any());
+        assert_eq!(c.quotas.messages, Some(500));
+        assert_eq!(c.quotas.limits("alice").messages, Some(1000));
+        assert_eq!(c.quotas.limits("bob").messages, None);
         assert_eq!(
-            c.quota_limits("alice"),
+            c.quotas.limits("alice"),
             crate::mailstore::Limits {
                 storage: Some(2 << 30),
                 messages: Some(1000)
@@ -1728,7 +1734,7 @@ bob = "none"
         assert_eq!(c.config_file.as_deref(), Some(path.as_path()));
         std::fs::write(&path, "hostname = \"new.example.org\"\nquota = \"5M\"\n").unwrap();
         let again = c.reread().unwrap();
-        assert_eq!(again.quota, Some(5 << 20));
+        assert_eq!(again.quotas.storage, Some(5 << 20));
         assert_eq!(again.hostname, "h.other.test");
         assert_eq!(again.argv.expose(), c.argv.expose());
         assert!(

@@ -138,7 +138,7 @@ pub(crate) fn options(shared: &Shared, implicit_tls: bool, peer: SocketAddr) -> 
     // RFC 8437: the session forgets its user (`Event::Unauthenticated`).
     o.unauthenticate = true;
     o.max_command = cfg.max_size as u64 + (64 << 10);
-    let quota: &[&str] = if cfg.any_quota() {
+    let quota: &[&str] = if shared.store.any_quota() {
         &QUOTA_CAPABILITIES
     } else {
         &[]
@@ -1076,7 +1076,7 @@ impl Session<'_> {
                     return refusal(&e);
                 }
                 // An account without a limit has no quota root (RFC 9208).
-                let limited = self.shared.store.cfg.quota_limits(&user).any();
+                let limited = self.shared.store.quota_limits(&user).any();
                 let _ = m.send_data(
                     handle,
                     Data::QuotaRoot {
@@ -1388,7 +1388,7 @@ impl Session<'_> {
         user: &str,
         done: &str,
     ) -> Completion<'static> {
-        let limits = self.shared.store.cfg.quota_limits(user);
+        let limits = self.shared.store.quota_limits(user);
         if !limits.any() {
             return Completion::no("no quota").with_code(code("NONEXISTENT"));
         }
@@ -1524,7 +1524,7 @@ impl Session<'_> {
     /// quota: the refusal (the `OVERQUOTA` response code of RFC 5530) if
     /// so. Without a quota, or adding nothing (MOVE), never.
     fn over_quota(&self, user: &str, bytes: u64, messages: u64) -> Option<Completion<'static>> {
-        let limits = self.shared.store.cfg.quota_limits(user);
+        let limits = self.shared.store.quota_limits(user);
         let adding = crate::mailstore::Usage { bytes, messages };
         match self.store().exceeds(user, &limits, adding) {
             Ok(Some(which)) => Some(

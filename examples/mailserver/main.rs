@@ -686,9 +686,12 @@ fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64, u64
 /// [`CONFIG_LOOK`]) and gives the accounts their passwords from it
 /// ([`accounts::Accounts::reload`]): `mailserver passwd NAME`'s line in
 /// `[accounts]` takes effect without a restart, and an account taken out
-/// can no longer log in. A file that does not read (half written, say)
-/// changes nothing until it does; every other setting is the start's, and
-/// the log says so for accounts added.
+/// can no longer log in; and the quotas (`quota`, `message_quota`,
+/// `[quotas]`, `[message_quotas]`, and the command line's, which stay over
+/// the file's) are in force for the next check ([`store::Store::set_quotas`]).
+/// A file that does not read (half written, say) changes nothing until it
+/// does; every other setting is the start's, and the log says so for
+/// accounts added.
 fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
     let mut seen = file_stamp(file);
     loop {
@@ -705,6 +708,9 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
             Ok(new) => match shared.accounts.reload(&new.users) {
                 Ok(r) => {
                     let mut what = Vec::new();
+                    if shared.store.set_quotas(new.quotas.clone()) {
+                        what.push("quotas in force now".to_string());
+                    }
                     for (names, says) in [
                         (&r.changed, "password changed, in force now"),
                         (&r.added, "added: taken at the next start"),

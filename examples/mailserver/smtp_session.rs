@@ -774,11 +774,11 @@ impl<'a> Session<'a> {
     /// room. A message under the quota is taken whole, so an account can
     /// go past its quota by up to one message.
     fn mailbox_full(&self, targets: &[(String, Dest)]) -> Option<Reply<'static>> {
-        let cfg = &self.shared.store.cfg;
-        if !cfg.any_quota() {
+        let store = &self.shared.store;
+        if !store.any_quota() {
             return None;
         }
-        let mail = &self.shared.store.mail;
+        let mail = &store.mail;
         targets.iter().find_map(|(addr, d)| match d {
             // A delivery into a folder (`user/.tag`) is the account's.
             Dest::Local(to) => {
@@ -790,7 +790,7 @@ impl<'a> Session<'a> {
                     messages: 1,
                 };
                 let full = mail
-                    .exceeds(user, &cfg.quota_limits(user), one)
+                    .exceeds(user, &store.quota_limits(user), one)
                     .is_ok_and(|over| over.is_some());
                 if !full {
                     return None;

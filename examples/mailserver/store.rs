@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::config::Config;
+use crate::config::{Config, Quotas};
 use crate::maildir::{self, Maildirs};
 use crate::mailstore::MailStore;
 use crate::queue::{Entry, Queue};
@@ -39,6 +39,9 @@ pub(crate) fn account_of(local: &str) -> &str {
 #[derive(Debug)]
 pub(crate) struct Store {
     pub(crate) cfg: Arc<Config>,
+    /// The quotas in force: the configuration's at the start, replaced by
+    /// [`Store::set_quotas`] when the config file changes.
+    quotas: std::sync::RwLock<Quotas>,
     pub(crate) maildirs: Maildirs,
     /// The folders, UIDs and flags over the same Maildirs (IMAP, POP3).
     pub(crate) mail: MailStore,
@@ -191,11 +194,37 @@ impl Store {
         let mail = MailStore::open(&cfg.data.join("mailboxes"), &users)?;
         let queue = Arc::new(Queue::open(&cfg.data.join("queue"))?);
         Ok(Self {
+            quotas: std::sync::RwLock::new(cfg.quotas.clone()),
             cfg,
             maildirs,
             mail,
             queue,
         })
+    }
+
+    /// The quotas in force.
+    fn quotas(&self) -> std::sync::RwLockReadGuard<'_, Quotas> {
+        self.quotas.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Both limits of `user`'s quota, as in force now.
+    pub(crate) fn quota_limits(&self, user: &str) -> crate::mailstore::Limits {
+        self.quotas().limits(user)
+    }
+
+    /// Whether any account has a quota now.
+    pub(crate) fn any_quota(&self) -> bool {
+        self.quotas().any()
+    }
+
+    /// Puts `quotas` in force (a change of the config file: every check
+    /// from now on uses them, and an account's `maildirsize` takes its new
+    /// limits at its next check). Whether they differ from those in force.
+    pub(crate) fn set_quotas(&self, quotas: Quotas) -> bool {
+        let mut now = self.quotas.write().unwrap_or_else(|e| e.into_inner());
+        let changed = *now != quotas;
+        *now = quotas;
+        changed
     }
 
     /// Where mail for `addr` goes, or `None` for a local domain without
@@ -522,6 +551,34 @@ mod tests {
             received_field("mx.test", "ABC", &t, Some("u@mx.test"), 0),
             "Received: from client.test ([127.0.0.1]) by mx.test (mailwire) with ESMTPS id\r\n ABC for <u@mx.test>; Thu, 1 Jan 1970 00:00:00 +0000\r\n"
         );
+    }
+
+    /// The quotas start as the configuration's; new ones are in force for
+    /// the next check, and a store says whether they changed anything.
+    #[test]
+    fn quotas_replaced() {
+        let (s, dir) = store(&["--user", "x:1", "--quota", "1K"]);
+        let limits = |storage, messages| crate::mailstore::Limits { storage, messages };
+        assert_eq!(s.quota_limits("x"), limits(Some(1024), None));
+        assert!(s.any_quota());
+        let mut q = s.cfg.quotas.clone();
+        assert!(!s.set_quotas(q.clone()), "the same quotas change nothing");
+        q.messages = Some(2);
+        q.storages.insert("x".into(), None);
+        assert!(s.set_quotas(q));
+        assert_eq!(s.quota_limits("x"), limits(None, Some(2)));
+        // Two messages fit, three do not: the check has the new limits
+        // (and no longer the storage one).
+        let usage = |messages| crate::mailstore::Usage {
+            bytes: 4096,
+            messages,
+        };
+        let over = |n| s.mail.exceeds("x", &s.quota_limits("x"), usage(n)).unwrap();
+        assert_eq!(over(2), None);
+        assert_eq!(over(3), Some(crate::mailstore::Resource::Messages));
+        assert!(s.set_quotas(Default::default()));
+        assert!(!s.any_quota());
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

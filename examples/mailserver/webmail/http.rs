@@ -693,7 +693,7 @@ async fn folders_page(State(ctx): State<Ctx>, user: User) -> Response {
         Ok(u) => u,
         Err(r) => return r,
     };
-    let storage = pages::usage(used, &ctx.app.shared.store.cfg.quota_limits(&user.name));
+    let storage = pages::usage(used, &ctx.app.shared.store.quota_limits(&user.name));
     let csrf = user.csrf.clone();
     frame_page(&ctx, &user, None, "Folders", |folders| {
         pages::folders(folders, &csrf, &storage)

@@ -653,7 +653,7 @@ async fn send(
         // sent without its copy.
         mailbox::within_quota(
             mail,
-            &shared.store.cfg.quota_limits(&name),
+            &shared.store.quota_limits(&name),
             &name,
             copy.len() as u64,
         )?;
