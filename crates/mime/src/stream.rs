@@ -1473,8 +1473,12 @@ impl Parser {
         // quanta, so encodify goes on as if it had read them itself).
         let lines = crate::base64_avx512::decode_lines(data, &mut bytes);
         let run = lines + encodify::base64::MIME.decode_prefix(&data[lines..], &mut bytes);
+        // A delimiter line starts with two dashes (which `match_delimiter`
+        // takes as given); the run may end anywhere else too: at the end
+        // of the input, at one dash, at junk.
         let delimiter = run > 0
             && data[run - 1] == b'\n'
+            && data[run..].starts_with(b"--")
             && matches!(self.match_delimiter(&data[run..], eof), Match::Yes { .. });
         if !delimiter {
             return 0;

@@ -634,6 +634,34 @@ mod tests {
         assert!(matches!(plain.decoded(s), Cow::Owned(b) if b == short));
     }
 
+    /// A long base64 leaf whose run of symbols ends at the end of the
+    /// input, or at a byte that cannot start a delimiter line (one dash,
+    /// junk), just after a line end: no delimiter there, so the decoding
+    /// parse leaves the body to the usual path and gives the tree the
+    /// default parse gives (it once read past such an end).
+    #[test]
+    fn decoding_parse_of_a_long_base64_body_without_a_delimiter() {
+        let lines = "QUFB\r\n".repeat(5000);
+        for tail in ["", "-", "!", "-\r\n", "=", "--"] {
+            for multipart in [false, true] {
+                let raw = if multipart {
+                    format!(
+                        "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\
+                         Content-Transfer-Encoding: base64\r\n\r\n{lines}{tail}"
+                    )
+                } else {
+                    format!("Content-Transfer-Encoding: base64\r\n\r\n{lines}{tail}")
+                };
+                let decoding = Message::parse_with(raw.as_bytes(), Options::decoding());
+                let plain = Message::parse(raw.as_bytes());
+                let tree = |m: &Message<'_>| format!("{:?}", m.parts());
+                assert_eq!(tree(&decoding), tree(&plain), "{tail:?} {multipart}");
+                let leaf = decoding.leaves().last().unwrap();
+                assert!(decoding.decoded(leaf).starts_with(b"AAAAAA"), "{tail:?}");
+            }
+        }
+    }
+
     proptest! {
         /// The element-wise copy gives what the general conversion gives,
         /// inline for six levels or fewer and on the heap beyond.
