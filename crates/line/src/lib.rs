@@ -75,6 +75,7 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+mod ascii;
 mod dash;
 mod framer;
 pub mod manual;
@@ -84,6 +85,7 @@ mod stuff;
 pub mod timer;
 mod unstuff;
 
+pub use ascii::is_ascii;
 pub use dash::find_dash_line;
 
 pub use framer::{BareLf, Line, LineConfig, LineError, LineFramer};

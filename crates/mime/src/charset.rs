@@ -33,9 +33,9 @@ pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStat
     // Fast path: US-ASCII and UTF-8 text that is valid UTF-8.
     let plain = is_utf8_label(label);
     if plain {
-        // ASCII, nearly all mail text, is checked a word at a time first:
-        // a text part of a few hundred bytes cost simdutf8 (or std, to
-        // which it leaves inputs under 64 bytes) more than the check.
+        // ASCII, nearly all mail text, is checked first: a text part of a
+        // few hundred bytes cost simdutf8 (or std, to which it leaves
+        // inputs under 64 bytes) more than the check.
         if bytes.len() <= ASCII_FIRST
             && let Some(s) = ascii_str(bytes)
         {
@@ -48,16 +48,14 @@ pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStat
     decode_text_converted(label, bytes)
 }
 
-/// `bytes` as text when every byte is ASCII, checked a word at a time
-/// (for short values, where `str::from_utf8`'s or simdutf8's set-up costs
+/// `bytes` as text when every byte is ASCII (`mailwire_line::is_ascii`,
+/// for short texts, where `str::from_utf8`'s or simdutf8's set-up costs
 /// more than the check); `None` otherwise, for a UTF-8 check.
 #[inline]
 pub(crate) fn ascii_str(bytes: &[u8]) -> Option<&str> {
     #[allow(unsafe_code)]
     // SAFETY: every byte of `bytes` is ASCII, and ASCII is UTF-8.
-    bytes
-        .is_ascii()
-        .then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
+    mailwire_line::is_ascii(bytes).then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
 /// The longest text [`decode_text`] checks for ASCII before it validates
