@@ -69,8 +69,9 @@ fn decode_lines_any(input: &[u8], out: &mut Vec<u8>) -> usize {
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
     use core::arch::x86_64::{
-        __m512i, _mm512_loadu_si512, _mm512_maskz_loadu_epi8, _mm512_movepi8_mask,
-        _mm512_movm_epi8, _mm512_multishift_epi64_epi8, _mm512_or_si512, _mm512_permutex2var_epi8,
+        __m512i, _mm512_loadu_si512, _mm512_mask_blend_epi8, _mm512_maskz_loadu_epi8,
+        _mm512_maskz_set1_epi8, _mm512_movepi8_mask, _mm512_movm_epi8,
+        _mm512_multishift_epi64_epi8, _mm512_or_si512, _mm512_permutex2var_epi8,
         _mm512_permutexvar_epi8, _mm512_set1_epi8, _mm512_setzero_si512, _mm512_storeu_si512,
         _mm512_ternarylogic_epi32, _mm512_test_epi8_mask,
     };
@@ -108,6 +109,19 @@ mod avx512 {
         }
         t[b'+' as usize] = 62;
         t[b'/' as usize] = 63;
+        t
+    };
+
+    /// Where each output byte of a line of two vectors comes from: the
+    /// first vector's 48 bytes ([`PACK`]), then the second's (lanes 64 on
+    /// of the two-vector permute).
+    static JOIN: [u8; 64] = {
+        let mut t = [0u8; 64];
+        let mut j = 0;
+        while j < 64 {
+            t[j] = if j < 48 { PACK[j] } else { 64 + PACK[j - 48] };
+            j += 1;
+        }
         t
     };
 
@@ -286,23 +300,18 @@ mod avx512 {
                 // each such lane).
                 let symbols_b = _mm512_movm_epi8(lanes(in_b));
                 // The line end the first line had, where the second vector
-                // holds it, and the lanes it takes there.
-                let line_end: &[u8] = if eol == 1 { b"\n" } else { b"\r\n" };
-                let mut end_bytes = [0u8; 64];
-                end_bytes[in_b..in_b + eol].copy_from_slice(line_end);
+                // holds it (an LF in its lane, for CRLF a CR in the lane
+                // before), and the lanes it takes there.
+                let lf = 1u64 << (in_b + eol - 1);
+                let end_bytes = _mm512_mask_blend_epi8(
+                    lf,
+                    _mm512_maskz_set1_epi8(lanes(eol) << in_b, b'\r' as i8),
+                    _mm512_set1_epi8(b'\n' as i8),
+                );
                 let ends = _mm512_movm_epi8(lanes(eol) << in_b);
                 let top_bit = _mm512_set1_epi8(NOT_SYMBOL as i8);
-                // The first vector's 48 bytes, then the second's (lanes 64
-                // on of the two-vector permute).
-                let join: [u8; 64] =
-                    std::array::from_fn(|j| if j < 48 { PACK[j] } else { 64 + PACK[j - 48] });
-                // SAFETY: the loads read the two 64-byte arrays above.
-                let (end_bytes, join) = unsafe {
-                    (
-                        _mm512_loadu_si512(end_bytes.as_ptr().cast()),
-                        _mm512_loadu_si512(join.as_ptr().cast()),
-                    )
-                };
+                // SAFETY: the load reads the 64 bytes of the table.
+                let join = unsafe { _mm512_loadu_si512(JOIN.as_ptr().cast()) };
                 while i + 128 <= input.len() {
                     ahead(input, i, dst, base + o);
                     // SAFETY: both read 64 bytes within the 128 from `i`,
