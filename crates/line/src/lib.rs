@@ -77,6 +77,7 @@ struct ReadmeDoctests;
 
 mod ascii;
 mod dash;
+mod equal;
 mod framer;
 pub mod manual;
 mod search;
@@ -87,6 +88,7 @@ mod unstuff;
 
 pub use ascii::is_ascii;
 pub use dash::find_dash_line;
+pub use equal::{equal, starts_with};
 
 pub use framer::{BareLf, Line, LineConfig, LineError, LineFramer};
 pub use search::{

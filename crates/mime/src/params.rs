@@ -489,7 +489,10 @@ fn find_param<'p>(params: &'p [Param], name: &str) -> Option<&'p str> {
     // case, which runs only for another spelling.
     params
         .iter()
-        .find(|p| *p.name == *name || p.name.eq_ignore_ascii_case(name))
+        .find(|p| {
+            mailwire_line::equal(p.name.as_bytes(), name.as_bytes())
+                || p.name.eq_ignore_ascii_case(name)
+        })
         .map(|p| &*p.value)
 }
 

@@ -617,7 +617,7 @@ impl Parser {
                 }
                 continue;
             }
-            if !body.starts_with(boundary) {
+            if !mailwire_line::starts_with(body, boundary) {
                 continue;
             }
             let rest = &body[boundary.len()..];
