@@ -50,7 +50,15 @@ impl Charset {
     #[inline]
     pub fn for_label(label: &[u8]) -> Option<Charset> {
         let label = crate::header::trim_wsp(label);
-        // The usual labels first, without a table lookup.
+        // The usual labels first, without a table lookup: as usually
+        // written (compared whole, without a byte loop), then in any case.
+        match label {
+            b"utf-8" | b"UTF-8" => return Some(Charset::Whatwg(encoding_rs::UTF_8)),
+            b"us-ascii" | b"US-ASCII" | b"iso-8859-1" | b"ISO-8859-1" => {
+                return Some(Charset::Whatwg(encoding_rs::WINDOWS_1252));
+            }
+            _ => {}
+        }
         if label.eq_ignore_ascii_case(b"utf-8") {
             return Some(Charset::Whatwg(encoding_rs::UTF_8));
         }

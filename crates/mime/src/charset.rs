@@ -68,7 +68,9 @@ const ASCII_FIRST: usize = 2048;
 /// conversion.
 #[inline]
 fn is_utf8_label(label: &[u8]) -> bool {
-    label.eq_ignore_ascii_case(b"utf-8")
+    // As usually written first (compared whole, without a byte loop).
+    matches!(label, b"us-ascii" | b"utf-8" | b"UTF-8" | b"US-ASCII")
+        || label.eq_ignore_ascii_case(b"utf-8")
         || label.eq_ignore_ascii_case(b"us-ascii")
         || label.eq_ignore_ascii_case(b"utf8")
 }
