@@ -7,11 +7,11 @@
 //! the line's end found as the first byte outside the alphabet (the
 //! translation of Muła and Lemire, "Base64 encoding and decoding at almost
 //! the speed of a memory copy", 2019), and its values packed to bytes by
-//! two `vpmultishiftqb`, a `vpternlogd` and a `vpermb`. No line is copied and no line end
-//! compressed out: a line is decoded where it lies. Once a line is
-//! decoded, the lines after it are taken to be as long and checked to be
-//! so, so where the next line starts never waits for the search of the
-//! last one's end: the loads of several lines are in flight at once.
+//! two `vpmultishiftqb`, a `vpternlogd` and a `vpermb`. No line is copied
+//! and no line end compressed out: a line is decoded where it lies. Once a
+//! line is decoded, the lines after it are taken to be as long and checked
+//! to be so, so where the next line starts never waits for the search of
+//! the last one's end: the loads of several lines are in flight at once.
 //!
 //! It stops, and leaves the rest to the caller's general decoder, at the
 //! first line that is not exactly symbols then a line end: a `=`, white
@@ -292,8 +292,8 @@ mod avx512 {
             // while 128 bytes are left: both vectors loaded whole (no
             // masks), the symbols and the line end checked together by
             // one test, and the line's bytes (at most 63) packed from both
-            // vectors into one store. The lines from the
-            // first that is not such a line, and the last ones, go on below.
+            // vectors into one store. The lines from the first that is not
+            // such a line, and the last ones, go on below.
             if (1..=20).contains(&in_b) {
                 // The lanes of the second vector that hold symbols, and
                 // those that hold the line end, as vectors (all ones in
