@@ -345,6 +345,9 @@ fn to_text<'a, S: DefectSink + ?Sized>(b: &'a [u8], offset: usize, sink: &mut S)
             .collect();
         return Cow::Owned(to_text(&v, offset, sink).into_owned());
     }
+    if let Some(s) = mailwire_line::ascii_str(b) {
+        return Cow::Borrowed(s);
+    }
     match std::str::from_utf8(b) {
         Ok(s) => Cow::Borrowed(s),
         Err(e) => {
@@ -626,7 +629,7 @@ fn simple_address(src: &[u8], from: usize) -> Option<(Mailbox<'_>, usize)> {
         return None;
     }
     // ASCII throughout, so both conversions succeed.
-    let text = |b| std::str::from_utf8(b).ok().map(Cow::Borrowed);
+    let text = |b| mailwire_line::ascii_str(b).map(Cow::Borrowed);
     Some((
         Mailbox {
             name: match name {
@@ -955,7 +958,7 @@ fn addr_spec_after_local<'a, S: DefectSink + ?Sized>(
         && !items.is_empty()
         && memchr::memchr2(b'\r', b'\n', whole).is_none()
     {
-        match std::str::from_utf8(whole) {
+        match mailwire_line::ascii_str(whole).map_or_else(|| std::str::from_utf8(whole), Ok) {
             Ok(text) => {
                 // The local part is the same bytes, so `at` is its length.
                 return Some(Mailbox {

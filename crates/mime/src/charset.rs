@@ -37,7 +37,7 @@ pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStat
         // few hundred bytes cost simdutf8 (or std, to which it leaves
         // inputs under 64 bytes) more than the check.
         if bytes.len() <= ASCII_FIRST
-            && let Some(s) = ascii_str(bytes)
+            && let Some(s) = mailwire_line::ascii_str(bytes)
         {
             return (Cow::Borrowed(s), TextStatus::Ok);
         }
@@ -46,16 +46,6 @@ pub fn decode_text<'a>(label: &[u8], bytes: &'a [u8]) -> (Cow<'a, str>, TextStat
         }
     }
     decode_text_converted(label, bytes)
-}
-
-/// `bytes` as text when every byte is ASCII (`mailwire_line::is_ascii`,
-/// for short texts, where `str::from_utf8`'s or simdutf8's set-up costs
-/// more than the check); `None` otherwise, for a UTF-8 check.
-#[inline]
-pub(crate) fn ascii_str(bytes: &[u8]) -> Option<&str> {
-    #[allow(unsafe_code)]
-    // SAFETY: every byte of `bytes` is ASCII, and ASCII is UTF-8.
-    mailwire_line::is_ascii(bytes).then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
 /// The longest text [`decode_text`] checks for ASCII before it validates

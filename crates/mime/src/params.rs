@@ -800,7 +800,7 @@ fn param_value(value: &[u8]) -> CompactString {
     // (nearly every value again: a boundary, a file name) is checked a
     // word at a time and taken as it is; `str::from_utf8`'s set-up cost
     // more than these few dozen bytes.
-    let text = crate::charset::ascii_str(value).or_else(|| std::str::from_utf8(value).ok());
+    let text = mailwire_line::ascii_str(value).or_else(|| std::str::from_utf8(value).ok());
     if let Some(text) = text
         && !crate::charset::has_encoded_word(value)
     {
