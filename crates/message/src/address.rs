@@ -524,6 +524,13 @@ fn parse_list_into<'a, S: DefectSink + ?Sized>(
     }
 }
 
+/// Whether `span` holds `=?`, the start of an encoded word (RFC 2047
+/// §2): one `memchr` for the `=` most addresses do not have (a
+/// `memmem` search's set-up cost more than a short address's whole scan).
+fn has_encoded_word_start(span: &[u8]) -> bool {
+    memchr::memchr(b'=', span).is_some_and(|p| span[p..].windows(2).any(|w| w == b"=?"))
+}
+
 /// One address of the usual shapes at `from` (after the white space and
 /// comments the list parser skipped), read in one pass over its bytes
 /// instead of token by token: `local@domain`, `Display Name
@@ -623,9 +630,7 @@ fn simple_address(src: &[u8], from: usize) -> Option<(Mailbox<'_>, usize)> {
         end += 1;
     }
     let end = spaces(end);
-    if !matches!(at(end), None | Some(b','))
-        || memchr::memmem::find(&src[from..end], b"=?").is_some()
-    {
+    if !matches!(at(end), None | Some(b',')) || has_encoded_word_start(&src[from..end]) {
         return None;
     }
     // ASCII throughout, so both conversions succeed.
@@ -1065,6 +1070,23 @@ fn scan_domain<'a, S: DefectSink + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `=?` found wherever it is, and only there.
+    #[test]
+    fn encoded_word_start_in_a_span() {
+        for (span, has) in [
+            (&b""[..], false),
+            (b"=", false),
+            (b"=?", true),
+            (b"a=b=?c", true),
+            (b"a==?", true),
+            (b"a?=b", false),
+            (b"=x=y=", false),
+            (b"Name <a@b>", false),
+        ] {
+            assert_eq!(has_encoded_word_start(span), has, "{span:?}");
+        }
+    }
 
     fn mbs(v: &[u8]) -> Vec<(Option<String>, String)> {
         parse_address_list(v)
