@@ -490,6 +490,34 @@ mod tests {
         }
     }
 
+    /// A line longer than the ones before it, where the line end should
+    /// be: whatever symbols stand there, and whatever symbols stand in the
+    /// first vector's lanes beside them (the one test ORs both vectors'
+    /// lanes, so a check that let one lane hide another's mismatch would
+    /// take the long line as a short one), the lines decode as the
+    /// reference decodes them (the long line too, as lines of its own
+    /// length).
+    #[test]
+    fn a_longer_line_where_the_line_end_should_be() {
+        let good = lines(&[7u8; 57 * 4], 76, b"\r\n");
+        let symbols = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (k, &early) in symbols.iter().enumerate() {
+            for &late in symbols.iter().skip(k % 8).step_by(8) {
+                let mut long = vec![b'Q'; 80];
+                // Lanes 12 and 13 of the first vector, and bytes 76, 77 of
+                // the line (lanes 12 and 13 of the second): where a 76-symbol
+                // line's CRLF would be.
+                long[12] = early;
+                long[13] = late;
+                long[76] = late;
+                long[77] = early;
+                let body = [good.as_slice(), &long, b"\r\n", &good].concat();
+                let (_, all) = split(&body);
+                assert_eq!(all, reference(&body), "{}{}", early as char, late as char);
+            }
+        }
+    }
+
     #[test]
     fn stops_before_what_it_does_not_decode() {
         let good = lines(&[7u8; 57 * 10], 76, b"\r\n");
