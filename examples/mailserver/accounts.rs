@@ -200,6 +200,28 @@ struct Entry {
     generation: u64,
 }
 
+impl Entry {
+    /// The entry of a configured account: its credential's keys (derived
+    /// from a plaintext password, which is kept for CRAM-MD5), whose
+    /// [`config_mark`] is `mark`.
+    fn configured(u: &crate::config::User, mark: String, generation: u64) -> Result<Self, String> {
+        let (scram, plain) = match &u.credential {
+            Credential::Plain(pw) => (
+                hash_password(pw.expose(), ITERATIONS)
+                    .map_err(|e| format!("account {}: {e}", u.name))?,
+                Some(pw.clone()),
+            ),
+            Credential::Scram(c) => (c.clone(), None),
+        };
+        Ok(Entry {
+            scram,
+            plain,
+            mark,
+            generation,
+        })
+    }
+}
+
 /// Every account's keys, for the SMTP and POP3 sessions.
 pub(crate) struct Accounts {
     map: RwLock<HashMap<String, Entry>>,
@@ -226,22 +248,7 @@ impl Accounts {
         let mut map = HashMap::new();
         let mut counts: HashMap<u32, usize> = HashMap::new();
         for u in users {
-            let mark = config_mark(&u.name, &u.credential)?;
-            let entry = match &u.credential {
-                Credential::Plain(pw) => Entry {
-                    scram: hash_password(pw.expose(), ITERATIONS)
-                        .map_err(|e| format!("account {}: {e}", u.name))?,
-                    plain: Some(pw.clone()),
-                    mark,
-                    generation: 0,
-                },
-                Credential::Scram(c) => Entry {
-                    scram: c.clone(),
-                    plain: None,
-                    mark,
-                    generation: 0,
-                },
-            };
+            let entry = Entry::configured(u, config_mark(&u.name, &u.credential)?, 0)?;
             *counts.entry(entry.scram.iterations().get()).or_default() += 1;
             map.insert(u.name.clone(), entry);
         }
@@ -350,18 +357,7 @@ impl Accounts {
             if mark == e.mark {
                 continue;
             }
-            let (scram, plain) = match &u.credential {
-                Credential::Plain(pw) => {
-                    (hash_password(pw.expose(), ITERATIONS)?, Some(pw.clone()))
-                }
-                Credential::Scram(c) => (c.clone(), None),
-            };
-            *e = Entry {
-                scram,
-                plain,
-                mark,
-                generation: e.generation + 1,
-            };
+            *e = Entry::configured(u, mark, e.generation + 1)?;
             out.changed.push(u.name.clone());
         }
         for (name, e) in map.iter_mut() {
