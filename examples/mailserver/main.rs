@@ -708,7 +708,7 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
             Ok(new) => match shared.accounts.reload(&new.users) {
                 Ok(r) => {
                     let mut what = Vec::new();
-                    if shared.store.set_quotas(new.quotas.clone()) {
+                    if shared.store.set_quotas(new.quotas) {
                         what.push("quotas in force now".to_string());
                     }
                     for (names, says) in [

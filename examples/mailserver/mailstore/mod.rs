@@ -201,11 +201,7 @@ impl MailStore {
         {
             return Ok(s.usage());
         }
-        let used = self.count(user)?;
-        // A file that cannot be written leaves the next ask to count.
-        let limits = file.map(|s| s.limits).unwrap_or_default();
-        let _ = quota::write(&root, &limits, used);
-        Ok(used)
+        self.recount(user, &root, &file.map(|s| s.limits).unwrap_or_default())
     }
 
     /// The limit of `limits` (the account's quota) that adding `adding`
@@ -227,15 +223,19 @@ impl MailStore {
         let root = self.user_root(user);
         let used = match quota::read(&root)? {
             Some(s) if s.answers(limits, adding, std::time::SystemTime::now()) => s.usage(),
-            _ => {
-                let used = self.count(user)?;
-                // A file that cannot be written leaves the next check to
-                // count again.
-                let _ = quota::write(&root, limits, used);
-                used
-            }
+            _ => self.recount(user, &root, limits)?,
         };
         Ok(limits.passed_by(used, adding))
+    }
+
+    /// Counts `user`'s folders ([`MailStore::count`]) and writes the
+    /// account's `maildirsize` (at `root`) anew with `limits` and the
+    /// count. A file that cannot be written leaves the next check to count
+    /// again.
+    fn recount(&self, user: &str, root: &Path, limits: &Limits) -> io::Result<Usage> {
+        let used = self.count(user)?;
+        let _ = quota::write(root, limits, used);
+        Ok(used)
     }
 
     /// The bytes and messages of every folder of `user`, counted (each
