@@ -72,7 +72,6 @@ use mailwire::sasl::Mechanism;
 use crate::auth_guard::Attempt;
 use crate::driver::{Conn, Handler};
 use crate::maildir::create_new;
-use crate::mailstore::Resource;
 use crate::mailstore::folder::{MsgFile, new_base};
 use crate::mailstore::metadata::{Scope, SetError};
 use crate::mailstore::{DELIMITER, Folder, MailStore, StoreError};
@@ -1528,10 +1527,10 @@ impl Session<'_> {
         let adding = crate::mailstore::Usage { bytes, messages };
         match self.store().exceeds(user, &limits, adding) {
             Ok(Some(which)) => Some(
-                Completion::no(match which {
-                    Resource::Storage => "the account's storage quota would be exceeded",
-                    Resource::Messages => "the account's message quota would be exceeded",
-                })
+                Completion::no(&format!(
+                    "the account's {} quota would be exceeded",
+                    which.word()
+                ))
                 .with_code(code("OVERQUOTA")),
             ),
             Ok(None) => None,

@@ -65,6 +65,17 @@ pub(crate) enum Resource {
     Messages,
 }
 
+impl Resource {
+    /// The resource as a quota's kind is named in a sentence
+    /// (`storage`, `message`).
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            Resource::Storage => "storage",
+            Resource::Messages => "message",
+        }
+    }
+}
+
 impl Limits {
     /// Whether there is any limit (the account then has a quota root).
     pub(crate) fn any(&self) -> bool {

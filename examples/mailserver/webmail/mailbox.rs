@@ -18,7 +18,7 @@ use crate::imap_session::{Load, kit_rows, read_header};
 use crate::maildir::{create_new, queue_id};
 use crate::mailstore::folder::{MsgFile, new_base};
 use crate::mailstore::{Folder, MailStore, StoreError};
-use crate::mailstore::{Limits, Resource, Usage};
+use crate::mailstore::{Limits, Usage};
 use crate::rewrite::{Context, Expansion};
 use crate::smtp_session::Shared;
 use crate::store::{Dest, Trace, received_field, unix_now};
@@ -510,10 +510,7 @@ pub(crate) fn within_quota(
         Some(which) => Err(WebError::Refused(format!(
             "Your {} quota is full: delete or move some messages (and empty the Trash) \
              to make room.",
-            match which {
-                Resource::Storage => "storage",
-                Resource::Messages => "message",
-            }
+            which.word()
         ))),
     }
 }
