@@ -854,6 +854,62 @@ fn config_file_accounts_from_passwd() {
     std::fs::write(&cfg, config(&line)).unwrap();
     eventually(&|| rcpt().0 == 250);
     assert_eq!(auth("battery staple"), 235, "the password stays");
+
+    // An account added to the file: mail for it is taken and it can log
+    // in, without a restart. Taken out again: its logins and its mail are
+    // refused, its mailbox stays.
+    let rcpt_to = |to: &str| {
+        let mut c = Raw::connect(srv.smtp());
+        c.reply();
+        c.cmd("EHLO client.test");
+        c.cmd("MAIL FROM:<x@elsewhere.test>");
+        c.cmd(&format!("RCPT TO:<{to}>"))
+    };
+    let login = |user: &str, pw: &str| {
+        let mut c = Raw::connect(srv.submission());
+        c.reply();
+        c.cmd("EHLO client.test");
+        c.cmd(&format!("AUTH PLAIN {}", plain(user, pw))).0
+    };
+    assert_eq!(rcpt_to("bob@localhost").0, 550);
+    let bob = passwd("bob", "bobs secret");
+    std::fs::write(&cfg, config(&format!("{line}{bob}"))).unwrap();
+    logged("bob added, in force now");
+    assert_eq!(login("bob", "bobs secret"), 235);
+    let mut c = Raw::connect(srv.smtp());
+    c.reply();
+    c.cmd("EHLO client.test");
+    let (code, text) = c.mail(
+        "x@elsewhere.test",
+        &["bob@localhost"],
+        b"Subject: welcome\r\n\r\nhi bob\r\n",
+    );
+    assert_eq!(code, 250, "{text}");
+    let mut p = Client::new(cl.connect(lo(0, 1), pop3_addr(&srv)).unwrap());
+    assert!(p.line().starts_with("+OK"));
+    assert!(p.pop("USER bob").starts_with("+OK"));
+    assert!(p.pop("PASS bobs secret").starts_with("+OK"));
+    assert!(p.pop("STAT").starts_with("+OK 1 "));
+    p.pop("QUIT");
+    std::fs::write(&cfg, config(&line)).unwrap();
+    logged("bob removed: logins and mail refused now");
+    let (code, text) = rcpt_to("bob@localhost");
+    assert_eq!(code, 550, "{text}");
+    assert_eq!(login("bob", "bobs secret"), 535);
+    let kept = std::fs::read_dir(dir.join("data/mailboxes/bob/new"))
+        .unwrap()
+        .count()
+        + std::fs::read_dir(dir.join("data/mailboxes/bob/cur"))
+            .unwrap()
+            .count();
+    assert_eq!(kept, 1, "bob's mailbox stays");
+    // A file without any account: the demo account it would fall back to
+    // is not let in, the accounts stay.
+    std::fs::write(&cfg, config("")).unwrap();
+    logged("no account left in it");
+    assert_eq!(login("demo", "demo"), 535);
+    assert_eq!(login("alice", "battery staple"), 235);
+    assert_eq!(rcpt_to("alice@localhost").0, 250);
     // A file that does not read changes nothing.
     std::fs::write(&cfg, "domains = [").unwrap();
     logged("not read again, nothing changed");

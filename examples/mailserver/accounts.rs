@@ -27,8 +27,9 @@
 //! configuration's credential is the one the user changed: `MARK` is a
 //! digest of it ([`config_mark`]). When an administrator gives the account
 //! a new password in the configuration (a user who forgot theirs), the
-//! mark no longer matches and the configuration's password is in force at
-//! the next start; the stale line is dropped from the file. A line without
+//! mark no longer matches and the configuration's password is in force
+//! (once the running server reads its config file again, or at the next
+//! start); the stale line is dropped from the file. A line without
 //! a mark (written before there were marks) overrides as before.
 
 use std::collections::HashMap;
@@ -154,7 +155,7 @@ pub(crate) fn config_mark(name: &str, credential: &Credential) -> Result<String,
 pub(crate) struct Reloaded {
     /// Accounts whose password changed, in force now.
     pub(crate) changed: Vec<String>,
-    /// Accounts of the configuration the server did not start with.
+    /// Accounts the configuration gained: they can log in now.
     pub(crate) added: Vec<String>,
     /// Accounts the configuration lost: shut out now.
     pub(crate) removed: Vec<String>,
@@ -182,6 +183,34 @@ fn rewrite_changes(
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     crate::maildir::write_atomic_private(file, text.as_bytes())
         .map_err(|e| format!("{}: {e}", file.display()))
+}
+
+/// Takes a passwords-file line (see [`Accounts::with_changes`]) into `map`
+/// when it is of an account `of` names: its keys replace the
+/// configuration's while its mark is that of the configuration's
+/// credential; a line with another mark is to be dropped (false: the
+/// configuration's password was changed after the user's). Other lines
+/// are kept as they are.
+fn take_change(map: &mut HashMap<String, Entry>, line: &str, of: impl Fn(&str) -> bool) -> bool {
+    let mut words = line.split(' ');
+    let (Some(name), Some(keys), mark) = (words.next(), words.next(), words.next()) else {
+        return true;
+    };
+    let Some(e) = map.get_mut(name).filter(|_| of(name)) else {
+        return true;
+    };
+    if mark.is_some_and(|m| m != e.mark) {
+        eprintln!(
+            "account {name}: its password in the configuration changed after the user \
+             changed it: the configuration's is in force"
+        );
+        return false;
+    }
+    if let Ok(keys) = parse_scram(keys) {
+        e.scram = keys;
+        e.plain = None;
+    }
+    true
 }
 
 /// Whether a passwords-file line is not `name`'s (a line that names no
@@ -274,32 +303,7 @@ impl Accounts {
     /// configuration's password was changed after the user's).
     pub(crate) fn with_changes(mut self, file: PathBuf) -> Result<Self, String> {
         let map = self.map.get_mut().unwrap_or_else(|e| e.into_inner());
-        rewrite_changes(
-            &file,
-            |line| {
-                let mut words = line.split(' ');
-                let (Some(name), Some(keys), mark) = (words.next(), words.next(), words.next())
-                else {
-                    return true;
-                };
-                let Some(e) = map.get_mut(name) else {
-                    return true;
-                };
-                if mark.is_some_and(|m| m != e.mark) {
-                    eprintln!(
-                        "account {name}: its password in the configuration changed after the \
-                         user changed it: the configuration's is in force"
-                    );
-                    return false;
-                }
-                if let Ok(keys) = parse_scram(keys) {
-                    e.scram = keys;
-                    e.plain = None;
-                }
-                true
-            },
-            None,
-        )?;
+        rewrite_changes(&file, |line| take_change(map, line, |_| true), None)?;
         self.changed = Some(file);
         Ok(self)
     }
@@ -337,10 +341,12 @@ impl Accounts {
     /// user set over the old one, is dropped; its sessions end, see
     /// [`Accounts::generation`]). An account the configuration lost can
     /// no longer log in, and its sessions end (its keys are made-up ones,
-    /// as for a name that is no account); its mail is still delivered
-    /// until the next start, which drops it (mail routing reads the
-    /// configuration of the start), and an account that came waits for
-    /// that start too. The answer names them all, for the log.
+    /// as for a name that is no account); an account it gained can log in
+    /// (the store routes mail by the same reading, [`Store::take_accounts`],
+    /// which the caller calls first so that the account's folders exist).
+    /// The answer names them all, for the log.
+    ///
+    /// [`Store::take_accounts`]: crate::store::Store::take_accounts
     pub(crate) fn reload(&self, users: &[crate::config::User]) -> Result<Reloaded, String> {
         let mut out = Reloaded::default();
         // The marks (a plaintext password's derives keys) before the lock.
@@ -351,14 +357,21 @@ impl Accounts {
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
         for (u, mark) in users.iter().zip(marks) {
             let Some(e) = map.get_mut(&u.name) else {
+                map.insert(u.name.clone(), Entry::configured(u, mark, 0)?);
                 out.added.push(u.name.clone());
                 continue;
             };
             if mark == e.mark {
                 continue;
             }
+            // An account shut out at an earlier reading has no mark.
+            let list = if e.mark.is_empty() {
+                &mut out.added
+            } else {
+                &mut out.changed
+            };
             *e = Entry::configured(u, mark, e.generation + 1)?;
-            out.changed.push(u.name.clone());
+            list.push(u.name.clone());
         }
         for (name, e) in map.iter_mut() {
             // Shut out once (a shut-out account has no mark).
@@ -374,10 +387,19 @@ impl Accounts {
             out.removed.push(name.clone());
         }
         out.removed.sort();
-        if !out.changed.is_empty()
+        // The lines of the changed accounts go; an added account's line
+        // counts as at a start.
+        if !(out.changed.is_empty() && out.added.is_empty())
             && let Some(file) = &self.changed
         {
-            rewrite_changes(file, |l| out.changed.iter().all(|c| not_of(l, c)), None)?;
+            rewrite_changes(
+                file,
+                |l| {
+                    out.changed.iter().all(|c| not_of(l, c))
+                        && take_change(&mut map, l, |n| out.added.iter().any(|a| a == n))
+                },
+                None,
+            )?;
         }
         Ok(out)
     }
@@ -618,7 +640,8 @@ mod tests {
     /// password is in force at once (the user's older change dropped from
     /// the file, the sessions told), the same configuration changes
     /// nothing, an account taken out is shut out (once) and comes back
-    /// with the configuration, a new one waits for the start.
+    /// with the configuration (and with the password its user set, as at a
+    /// start), a new one can log in at once.
     #[test]
     fn reload_takes_the_configurations_passwords() {
         let (dir, file) = passwords_file();
@@ -657,14 +680,24 @@ mod tests {
             (r.added, r.removed),
             (vec!["bob".to_string()], vec!["demo".to_string()])
         );
-        assert!(!a.verify("demo", "mine too") && !a.verify("bob", "b"));
+        assert!(!a.verify("demo", "mine too") && a.verify("bob", "b"));
         assert!(a.changed_since("demo", demo_in));
         assert!(a.plaintext("demo").is_none());
         assert!(a.reload(&next).unwrap().removed.is_empty(), "shut out once");
-        // demo back: the configuration's password.
+        // demo back: the password its user set over the configuration's
+        // (its line's mark is still the configuration's credential's).
         let r = a.reload(&reset).unwrap();
-        assert_eq!(r.changed, ["demo"]);
-        assert!(a.verify("demo", "demo"));
+        assert_eq!((r.added, r.changed), (vec!["demo".to_string()], vec![]));
+        assert!(a.verify("demo", "mine too") && !a.verify("demo", "demo"));
+        assert_eq!(r.removed, ["bob"]);
+        // A line whose mark is not the configuration's is dropped for an
+        // account that comes back, as at a start.
+        a.reload(&next).unwrap();
+        let mut other = reset.clone();
+        other[0].credential = Credential::Plain(Secret::new("new".into()));
+        assert_eq!(a.reload(&other).unwrap().added, ["demo"]);
+        assert!(a.verify("demo", "new") && !a.verify("demo", "mine too"));
+        assert!(!std::fs::read_to_string(&file).unwrap().contains("demo "));
         std::fs::remove_dir_all(dir).unwrap();
     }
 

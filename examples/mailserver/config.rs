@@ -110,6 +110,9 @@ pub(crate) struct Config {
     /// Local domains, lower case, in the order given.
     pub(crate) domains: Vec<String>,
     pub(crate) users: Vec<User>,
+    /// Whether `users` is the demo account made for a configuration
+    /// without any (`demo`, password `demo`).
+    pub(crate) demo_account: bool,
     pub(crate) smtp: Option<SocketAddr>,
     pub(crate) submission: Option<SocketAddr>,
     pub(crate) smtps: Option<SocketAddr>,
@@ -876,6 +879,7 @@ impl Config {
             data: PathBuf::from("./mail-data"),
             domains: Vec::new(),
             users: Vec::new(),
+            demo_account: false,
             smtp: addr("127.0.0.1:2525"),
             submission: addr("127.0.0.1:2587"),
             smtps: None,
@@ -1218,6 +1222,7 @@ impl Config {
                 name: "demo".into(),
                 credential: Credential::Plain(Secret::new("demo".into())),
             });
+            self.demo_account = true;
         }
         for (table, names) in [
             ("quotas", self.quotas.storages.keys().collect::<Vec<_>>()),
@@ -1370,6 +1375,11 @@ mod tests {
         assert_eq!(c.users.len(), 1);
         assert_eq!(c.users[0].name, "demo");
         assert_eq!(c.users[0].demo_password(), Some("demo"));
+        assert!(c.demo_account);
+        assert!(
+            !run(&["--user", "demo:demo"]).demo_account,
+            "an account given"
+        );
         assert_eq!(c.limits, ConnLimits::default());
         assert_eq!(c.auth, AuthPolicy::default());
         assert_eq!(c.session, SessionLimits::default());

@@ -705,18 +705,31 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
         }
         seen = now;
         let what = match cfg.reread() {
-            Ok(new) => match shared.accounts.reload(&new.users) {
-                Ok(r) => {
+            // The file lost its last account: the demo account it would
+            // fall back to (with its known password) is not let in.
+            Ok(new) if new.demo_account && !cfg.demo_account => {
+                "no account left in it: the accounts in force kept, nothing changed".to_string()
+            }
+            Ok(new) => match shared
+                .store
+                .take_accounts(&new)
+                .map_err(|e| format!("the new accounts' folders: {e}"))
+                .and_then(|aliases| Ok((aliases, shared.accounts.reload(&new.users)?)))
+            {
+                Ok((aliases, r)) => {
                     let mut what = Vec::new();
+                    if aliases {
+                        what.push("aliases in force now".to_string());
+                    }
                     if shared.store.set_quotas(new.quotas) {
                         what.push("quotas in force now".to_string());
                     }
                     for (names, says) in [
                         (&r.changed, "password changed, in force now"),
-                        (&r.added, "added: taken at the next start"),
+                        (&r.added, "added, in force now"),
                         (
                             &r.removed,
-                            "removed: logins refused now, mail kept until the next start",
+                            "removed: logins and mail refused now, the mailbox kept",
                         ),
                     ] {
                         if !names.is_empty() {

@@ -1254,7 +1254,7 @@ impl Handler<Server> for Session<'_> {
                     srs: &self.shared.srs,
                     day: unix_now() / 86400,
                 };
-                let r = match crate::rewrite::expand(&self.shared.store.cfg, cx, &addr) {
+                let r = match crate::rewrite::expand(&self.shared.store.routing(), cx, &addr) {
                     Expansion::Remote if self.user.is_none() => Err(reply(
                         550,
                         (5, 7, 1),

@@ -38,7 +38,12 @@ pub(crate) fn account_of(local: &str) -> &str {
 /// Everything that stores mail.
 #[derive(Debug)]
 pub(crate) struct Store {
+    /// The configuration of the start.
     pub(crate) cfg: Arc<Config>,
+    /// Where mail goes: the configuration of the start with the accounts
+    /// and aliases of the config file's last reading
+    /// ([`Store::take_accounts`]).
+    routing: std::sync::RwLock<Arc<Config>>,
     /// The quotas in force: the configuration's at the start, replaced by
     /// [`Store::set_quotas`] when the config file changes.
     quotas: std::sync::RwLock<Quotas>,
@@ -195,6 +200,7 @@ impl Store {
         let queue = Arc::new(Queue::open(&cfg.data.join("queue"))?);
         Ok(Self {
             quotas: std::sync::RwLock::new(cfg.quotas.clone()),
+            routing: std::sync::RwLock::new(cfg.clone()),
             cfg,
             maildirs,
             mail,
@@ -227,12 +233,53 @@ impl Store {
         changed
     }
 
+    /// The accounts and aliases mail is routed by now (see
+    /// [`Store::take_accounts`]), in the configuration of the start.
+    pub(crate) fn routing(&self) -> Arc<Config> {
+        self.routing
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Puts the accounts and aliases of `new` (the config file read again)
+    /// in force for mail routing: an account it gained gets its folders
+    /// first, then mail for it is accepted; mail for an account it lost is
+    /// refused from now on (its folders stay as they are). Whether the
+    /// aliases changed; `Err`: a gained account's folders could not be
+    /// made, nothing changed.
+    pub(crate) fn take_accounts(&self, new: &Config) -> io::Result<bool> {
+        let mut routing = self.routing.write().unwrap_or_else(|e| e.into_inner());
+        let same = |a: &Config, b: &Config| {
+            a.aliases == b.aliases
+                && a.users.len() == b.users.len()
+                && a.users.iter().zip(&b.users).all(|(x, y)| x.name == y.name)
+        };
+        if same(&routing, new) {
+            return Ok(false);
+        }
+        let aliases = routing.aliases != new.aliases;
+        for u in &new.users {
+            if routing.user(&u.name).is_none_or(|had| had.name != u.name) {
+                // Its INBOX is the Maildir deliveries write into.
+                self.mail.create_account(&u.name)?;
+            }
+        }
+        let mut next = (*self.cfg).clone();
+        next.users = new.users.clone();
+        next.aliases = new.aliases.clone();
+        *routing = Arc::new(next);
+        Ok(aliases)
+    }
+
     /// Where mail for `addr` goes, or `None` for a local domain without
     /// such an account.
     pub(crate) fn classify(&self, addr: &str) -> Option<Dest> {
         let (local, domain) = split_addr(addr)?;
         if self.cfg.is_local_domain(domain) {
-            self.cfg.user(local).map(|u| Dest::Local(u.name.clone()))
+            self.routing()
+                .user(local)
+                .map(|u| Dest::Local(u.name.clone()))
         } else {
             Some(Dest::Remote)
         }
@@ -592,6 +639,43 @@ mod tests {
         assert_eq!(s.classify("y@a.test"), None);
         assert_eq!(s.classify("y@b.test"), Some(Dest::Remote));
         assert_eq!(s.classify("nodomain"), None);
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// The accounts and aliases of a config file read again route mail at
+    /// once: a gained account has its folders before mail for it is
+    /// taken, a lost one's mail is refused (its folders stay), the rest of
+    /// the configuration is the start's.
+    #[test]
+    fn accounts_read_again_route_mail() {
+        let (s, dir) = store(&["--domain", "a.test", "--user", "x:1"]);
+        let reread = |args: &[&str]| {
+            let mut all = vec!["--data", dir.to_str().unwrap(), "--domain", "b.test"];
+            all.extend_from_slice(args);
+            let Command::Run(c) = Config::parse(all).unwrap() else {
+                panic!()
+            };
+            c
+        };
+        assert!(
+            !s.take_accounts(&reread(&["--user", "x:2"])).unwrap(),
+            "same names"
+        );
+        assert_eq!(s.classify("y@a.test"), None);
+        let new = reread(&["--user", "y:1", "--alias", "team@a.test=y@a.test"]);
+        assert!(s.take_accounts(&new).unwrap(), "the aliases changed");
+        assert_eq!(s.classify("y@a.test"), Some(Dest::Local("y".into())));
+        assert!(dir.join("mailboxes/y/new").is_dir());
+        assert!(dir.join("mailboxes/y/.Sent/cur").is_dir());
+        assert_eq!(s.classify("x@a.test"), None, "x is gone");
+        assert!(dir.join("mailboxes/x/new").is_dir(), "its mailbox stays");
+        assert_eq!(
+            s.classify("postmaster@a.test"),
+            Some(Dest::Local("y".into()))
+        );
+        assert_eq!(s.routing().aliases.len(), 1);
+        // The domains stay the start's.
+        assert_eq!(s.classify("y@b.test"), Some(Dest::Remote));
         fs::remove_dir_all(dir).unwrap();
     }
 

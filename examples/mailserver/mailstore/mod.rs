@@ -129,10 +129,7 @@ impl MailStore {
             watchers: Mutex::new(HashMap::new()),
         };
         for u in users {
-            Folder::new(this.user_root(u)).create(false)?;
-            for (name, _) in SPECIAL {
-                Folder::new(this.user_root(u).join(format!(".{name}"))).create(true)?;
-            }
+            this.create_account(u)?;
             // What a crash left in a folder's tmp/ was never acknowledged
             // (APPEND, COPY, MOVE answer after the rename into cur/).
             for name in this.list(u)? {
@@ -147,13 +144,24 @@ impl MailStore {
                     }
                 }
             }
-            let subs = this.user_root(u).join(SUBSCRIPTIONS);
-            if !subs.exists() {
-                let list: String = SPECIAL.iter().map(|(n, _)| format!("{n}\n")).collect();
-                crate::maildir::write_atomic(&subs, list.as_bytes())?;
-            }
         }
         Ok(this)
+    }
+
+    /// Creates what `user`'s account lacks of its INBOX, special folders
+    /// and subscriptions (at the start, or for an account the config file
+    /// gained while the server runs).
+    pub(crate) fn create_account(&self, user: &str) -> io::Result<()> {
+        Folder::new(self.user_root(user)).create(false)?;
+        for (name, _) in SPECIAL {
+            Folder::new(self.user_root(user).join(format!(".{name}"))).create(true)?;
+        }
+        let subs = self.user_root(user).join(SUBSCRIPTIONS);
+        if !subs.exists() {
+            let list: String = SPECIAL.iter().map(|(n, _)| format!("{n}\n")).collect();
+            crate::maildir::write_atomic(&subs, list.as_bytes())?;
+        }
+        Ok(())
     }
 
     /// The Maildir of `user` (its INBOX).
