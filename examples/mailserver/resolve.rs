@@ -12,6 +12,8 @@ use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
 use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::proto::rr::{RData, RecordType};
 
+use mailwire::blocking::mx::{MxError, domain_literal, order_mx};
+
 use crate::config::Route;
 
 /// One host to try, with its addresses.
@@ -38,36 +40,19 @@ impl std::fmt::Display for ResolveError {
     }
 }
 
-/// Sorts MX records by preference (lowest first), keeping the DNS order
-/// among equals, and drops duplicate hosts. A single record for "." is a
-/// null MX (RFC 7505).
-pub(crate) fn order_mx(mut records: Vec<(u16, String)>) -> Result<Vec<String>, ResolveError> {
-    for r in &mut records {
-        r.1 = r.1.trim_end_matches('.').to_ascii_lowercase();
-    }
-    if records.len() == 1 && records[0].1.is_empty() {
-        return Err(ResolveError::Permanent(
-            "the domain accepts no mail (null MX, RFC 7505)".into(),
-        ));
-    }
-    records.sort_by_key(|r| r.0);
-    let mut out: Vec<String> = Vec::new();
-    for (_, host) in records {
-        if !host.is_empty() && !out.contains(&host) {
-            out.push(host);
+/// The MX hosts of `domain` in the order to try them: the facade's
+/// [`order_mx`] (lowest preference first, equal preferences in random
+/// order as RFC 5321 §5.1 asks, each host once), a null MX (RFC 7505) a
+/// permanent failure.
+fn ordered_hosts(domain: &str, records: Vec<(u16, String)>) -> Result<Vec<String>, ResolveError> {
+    // Where the kernel's random bytes cannot be read, the DNS order stays.
+    let seed = crate::accounts::random_bytes(16).unwrap_or_default();
+    order_mx(domain, records, &seed).map_err(|e| match e {
+        MxError::NullMx(_) => {
+            ResolveError::Permanent("the domain accepts no mail (null MX, RFC 7505)".into())
         }
-    }
-    Ok(out)
-}
-
-/// Parses a domain literal `[1.2.3.4]` or `[IPv6:::1]` (RFC 5321 §4.1.3).
-pub(crate) fn domain_literal(domain: &str) -> Option<IpAddr> {
-    let inner = domain.strip_prefix('[')?.strip_suffix(']')?;
-    let inner = inner
-        .strip_prefix("IPv6:")
-        .or_else(|| inner.strip_prefix("ipv6:"))
-        .unwrap_or(inner);
-    inner.parse().ok()
+        other => ResolveError::Temporary(other.to_string()),
+    })
 }
 
 struct Dns {
@@ -276,7 +261,7 @@ impl Resolver {
                 },
             )?;
         let hosts = match mx {
-            Some(records) if !records.is_empty() => order_mx(records)?,
+            Some(records) if !records.is_empty() => ordered_hosts(&domain, records)?,
             // No MX: the domain itself is the implicit MX (RFC 5321 §5.1).
             _ => vec![domain.clone()],
         };
@@ -370,29 +355,20 @@ mod tests {
 
     #[test]
     fn mx_order() {
-        let got = order_mx(vec![
-            (20, "b.example.".into()),
-            (10, "A.example.".into()),
-            (20, "c.example".into()),
-            (30, "a.example.".into()),
-        ])
+        let got = ordered_hosts(
+            "example",
+            vec![
+                (20, "b.example.".into()),
+                (10, "A.example.".into()),
+                (30, "a.example.".into()),
+            ],
+        )
         .unwrap();
-        assert_eq!(got, ["a.example", "b.example", "c.example"]);
+        assert_eq!(got, ["a.example", "b.example"]);
         assert!(matches!(
-            order_mx(vec![(0, ".".into())]),
+            ordered_hosts("example", vec![(0, ".".into())]),
             Err(ResolveError::Permanent(_))
         ));
-    }
-
-    #[test]
-    fn literals() {
-        assert_eq!(
-            domain_literal("[127.0.0.1]"),
-            Some("127.0.0.1".parse().unwrap())
-        );
-        assert_eq!(domain_literal("[IPv6:::1]"), Some("::1".parse().unwrap()));
-        assert_eq!(domain_literal("example.com"), None);
-        assert_eq!(domain_literal("[nonsense]"), None);
     }
 
     #[test]

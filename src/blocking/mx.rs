@@ -97,7 +97,7 @@ impl MxResolver {
         }
         let resolver = self.build()?;
         let names = match resolver.mx_lookup(domain.as_str()).await {
-            Ok(l) => order(
+            Ok(l) => order_mx(
                 &domain,
                 l.iter()
                     .map(|mx| (mx.preference(), mx.exchange().to_ascii()))
@@ -158,10 +158,26 @@ pub(crate) fn attempts(
     out
 }
 
-/// MX records in the order to try (RFC 5321 §5.1): lowest preference
-/// first, equal preferences shuffled by `seed`; a null MX (a single `.`,
-/// RFC 7505) is an error. Names lose their trailing dot and case.
-fn order(
+/// The MX records of `domain` in the order to try their hosts (RFC 5321
+/// §5.1): lowest preference first, hosts of equal preference in an order
+/// drawn from `seed` (§5.1: the sender MUST randomize them, to spread the
+/// load), each host once (at its lowest preference). Names lose their
+/// trailing dot and their case. Records that name only `.` are a null MX
+/// (RFC 7505 §3): the domain accepts no mail; a `.` beside real hosts (a
+/// domain that breaks RFC 7505's rule) is passed over. The lookup is the
+/// caller's: [`MxResolver`] calls this with the answers of hickory-resolver,
+/// a mail server with those of its own resolver.
+///
+/// ```
+/// use mailwire::blocking::mx::{MxError, order_mx};
+/// let records = vec![(20, "B.example.".to_string()), (10, "a.example.".to_string())];
+/// assert_eq!(order_mx("example.org", records, b"seed").unwrap(), ["a.example", "b.example"]);
+/// assert_eq!(
+///     order_mx("example.net", vec![(0, ".".to_string())], b"seed"),
+///     Err(MxError::NullMx("example.net".into()))
+/// );
+/// ```
+pub fn order_mx(
     domain: &str,
     mut records: Vec<(u16, String)>,
     seed: &[u8],
@@ -169,11 +185,14 @@ fn order(
     for r in &mut records {
         r.1 = r.1.trim_end_matches('.').to_ascii_lowercase();
     }
-    if records.iter().any(|r| r.1.is_empty()) {
+    if records.iter().all(|r| r.1.is_empty()) && !records.is_empty() {
         return Err(MxError::NullMx(domain.to_owned()));
     }
+    records.retain(|r| !r.1.is_empty());
     records.sort();
-    records.dedup_by(|a, b| a.1 == b.1);
+    // Each host once, at its lowest preference (sorted: the first).
+    let mut seen = std::collections::HashSet::new();
+    records.retain(|r| seen.insert(r.1.clone()));
     // Equal preferences: a Fisher-Yates shuffle within each run.
     let mut seed = seed.iter().copied().cycle();
     let mut start = 0;
@@ -188,8 +207,15 @@ fn order(
     Ok(records.into_iter().map(|r| r.1).collect())
 }
 
-/// The address of a domain literal (RFC 5321 §4.1.3), if `domain` is one.
-fn domain_literal(domain: &str) -> Option<IpAddr> {
+/// The address of a domain literal (RFC 5321 §4.1.3: `[192.0.2.1]`,
+/// `[IPv6:2001:db8::1]`, the tag in any case), if `domain` is one.
+///
+/// ```
+/// use mailwire::blocking::mx::domain_literal;
+/// assert_eq!(domain_literal("[IPv6:::1]"), "::1".parse().ok());
+/// assert_eq!(domain_literal("example.org"), None);
+/// ```
+pub fn domain_literal(domain: &str) -> Option<IpAddr> {
     let inner = domain.strip_prefix('[')?.strip_suffix(']')?;
     match inner.get(..5) {
         Some(p) if p.eq_ignore_ascii_case("ipv6:") => inner[5..].parse().ok(),
@@ -207,7 +233,7 @@ mod tests {
 
     #[test]
     fn rfc5321_5_1_lowest_preference_first() {
-        let got = order(
+        let got = order_mx(
             "example.org",
             recs(&[(20, "B.example."), (10, "a.example."), (30, "c.example")]),
             &[0],
@@ -227,7 +253,7 @@ mod tests {
         ]);
         let mut seen = std::collections::HashSet::new();
         for seed in 0..=255u8 {
-            let got = order("x", r.clone(), &[seed, seed.wrapping_mul(7)]).unwrap();
+            let got = order_mx("x", r.clone(), &[seed, seed.wrapping_mul(7)]).unwrap();
             assert_eq!(got[0], "first.x");
             assert_eq!(got[4], "last.x");
             let mut mid = got[1..4].to_vec();
@@ -241,9 +267,30 @@ mod tests {
     #[test]
     fn rfc7505_null_mx_is_refused() {
         assert_eq!(
-            order("x.org", recs(&[(0, ".")]), &[0]),
+            order_mx("x.org", recs(&[(0, ".")]), &[0]),
             Err(MxError::NullMx("x.org".into()))
         );
+        // A null MX beside a host: the host.
+        assert_eq!(
+            order_mx("x.org", recs(&[(0, "."), (10, "mx.x.org")]), &[0]).unwrap(),
+            ["mx.x.org"]
+        );
+        // No records at all is not a null MX (the caller's implicit MX).
+        assert_eq!(
+            order_mx("x.org", vec![], &[0]).unwrap(),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn each_host_once_at_its_lowest_preference() {
+        let got = order_mx(
+            "x",
+            recs(&[(30, "a.x"), (10, "b.x"), (20, "A.x."), (10, "b.x")]),
+            &[3],
+        )
+        .unwrap();
+        assert_eq!(got, ["b.x", "a.x"]);
     }
 
     #[test]
