@@ -710,6 +710,11 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
             Ok(new) if new.demo_account && !cfg.demo_account => {
                 "no account left in it: the accounts in force kept, nothing changed".to_string()
             }
+            // The folders and the routing first, so that an account can
+            // log in only once its mailbox is there. (Should the keys then
+            // fail, a passwords file that cannot be written say, mail for a
+            // gained account is taken and its logins wait for the file's
+            // next change or a restart; the log says so.)
             Ok(new) => match shared
                 .store
                 .take_accounts(&new)
