@@ -720,6 +720,23 @@ fn config_file_accounts_from_passwd() {
     std::fs::write(&cfg, config(&line)).unwrap();
 
     let srv = MailServer::start(&dir.join("data"), &["--config", cfg.to_str().unwrap()]);
+    // A session on `addr` after its greeting and EHLO.
+    let hello = |addr| {
+        let mut c = Raw::connect(addr);
+        c.reply();
+        c.cmd("EHLO client.test");
+        c
+    };
+    // RCPT to `to` in a new session; AUTH PLAIN's code.
+    let rcpt_to = |to: &str| {
+        let mut c = hello(srv.smtp());
+        c.cmd("MAIL FROM:<x@elsewhere.test>");
+        c.cmd(&format!("RCPT TO:<{to}>"))
+    };
+    let login = |user: &str, pw: &str| {
+        let mut c = hello(srv.submission());
+        c.cmd(&format!("AUTH PLAIN {}", plain(user, pw))).0
+    };
     assert!(!srv.stdout.contains("correct horse"), "{}", srv.stdout);
     assert!(
         srv.stdout.contains("(SCRAM-SHA-256 keys)"),
@@ -752,23 +769,17 @@ fn config_file_accounts_from_passwd() {
             .0,
         235
     );
-    let mut c = Raw::connect(srv.submission());
-    c.reply();
-    c.cmd("EHLO client.test");
+    let mut c = hello(srv.submission());
     assert_eq!(c.auth_scram("alice", "correct horse").0, 235);
     // LOGIN as well.
-    let mut c = Raw::connect(srv.submission());
-    c.reply();
-    c.cmd("EHLO client.test");
+    let mut c = hello(srv.submission());
     let b64 = |s: &str| mailwire::sasl::framing::encode(s.as_bytes());
     assert_eq!(c.cmd("AUTH LOGIN").0, 334);
     assert_eq!(c.cmd(&b64("alice")).0, 334);
     assert_eq!(c.cmd(&b64("correct horse")).0, 235);
 
     // Mail for the account is delivered; POP3 reads it with USER/PASS.
-    let mut c = Raw::connect(srv.smtp());
-    c.reply();
-    c.cmd("EHLO client.test");
+    let mut c = hello(srv.smtp());
     let (code, _) = c.mail(
         "x@elsewhere.test",
         &["alice@localhost"],
@@ -801,9 +812,7 @@ fn config_file_accounts_from_passwd() {
     // file: in force within a few seconds, without a restart; the old
     // password no longer works, and a session that logged in with it
     // ends at its next transaction.
-    let mut held = Raw::connect(srv.submission());
-    held.reply();
-    held.cmd("EHLO client.test");
+    let mut held = hello(srv.submission());
     assert_eq!(
         held.cmd(&format!("AUTH PLAIN {}", plain("alice", "correct horse")))
             .0,
@@ -811,12 +820,7 @@ fn config_file_accounts_from_passwd() {
     );
     let line = passwd("alice", "battery staple");
     std::fs::write(&cfg, config(&line)).unwrap();
-    let auth = |pw: &str| {
-        let mut c = Raw::connect(srv.submission());
-        c.reply();
-        c.cmd("EHLO client.test");
-        c.cmd(&format!("AUTH PLAIN {}", plain("alice", pw))).0
-    };
+    let auth = |pw: &str| login("alice", pw);
     // Within 10 s (the server looks at its file every second).
     let eventually = |ok: &dyn Fn() -> bool| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -834,13 +838,7 @@ fn config_file_accounts_from_passwd() {
     // A message quota in the file: in force at the next check (alice keeps
     // one message, so a second is refused at RCPT), and gone again when
     // taken out.
-    let rcpt = || {
-        let mut c = Raw::connect(srv.smtp());
-        c.reply();
-        c.cmd("EHLO client.test");
-        c.cmd("MAIL FROM:<x@elsewhere.test>");
-        c.cmd("RCPT TO:<alice@localhost>")
-    };
+    let rcpt = || rcpt_to("alice@localhost");
     assert_eq!(rcpt().0, 250);
     std::fs::write(
         &cfg,
@@ -858,27 +856,12 @@ fn config_file_accounts_from_passwd() {
     // An account added to the file: mail for it is taken and it can log
     // in, without a restart. Taken out again: its logins and its mail are
     // refused, its mailbox stays.
-    let rcpt_to = |to: &str| {
-        let mut c = Raw::connect(srv.smtp());
-        c.reply();
-        c.cmd("EHLO client.test");
-        c.cmd("MAIL FROM:<x@elsewhere.test>");
-        c.cmd(&format!("RCPT TO:<{to}>"))
-    };
-    let login = |user: &str, pw: &str| {
-        let mut c = Raw::connect(srv.submission());
-        c.reply();
-        c.cmd("EHLO client.test");
-        c.cmd(&format!("AUTH PLAIN {}", plain(user, pw))).0
-    };
     assert_eq!(rcpt_to("bob@localhost").0, 550);
     let bob = passwd("bob", "bobs secret");
     std::fs::write(&cfg, config(&format!("{line}{bob}"))).unwrap();
     logged("bob added, in force now");
     assert_eq!(login("bob", "bobs secret"), 235);
-    let mut c = Raw::connect(srv.smtp());
-    c.reply();
-    c.cmd("EHLO client.test");
+    let mut c = hello(srv.smtp());
     let (code, text) = c.mail(
         "x@elsewhere.test",
         &["bob@localhost"],
