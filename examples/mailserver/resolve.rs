@@ -45,7 +45,8 @@ impl std::fmt::Display for ResolveError {
 /// order as RFC 5321 §5.1 asks, each host once), a null MX (RFC 7505) a
 /// permanent failure.
 fn ordered_hosts(domain: &str, records: Vec<(u16, String)>) -> Result<Vec<String>, ResolveError> {
-    // Where the kernel's random bytes cannot be read, the DNS order stays.
+    // Where the kernel's random bytes cannot be read, equal preferences
+    // come in one fixed order (the mail still goes).
     let seed = crate::accounts::random_bytes(16).unwrap_or_default();
     order_mx(domain, records, &seed).map_err(|e| match e {
         MxError::NullMx(_) => {
