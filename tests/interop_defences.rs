@@ -886,6 +886,18 @@ fn config_file_accounts_from_passwd() {
             .unwrap()
             .count();
     assert_eq!(kept, 1, "bob's mailbox stays");
+    // An alias written into the file routes the next recipient.
+    assert_eq!(rcpt_to("team@localhost").0, 550);
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}[aliases]\n\"team@localhost\" = [\"alice@localhost\"]\n",
+            config(&line)
+        ),
+    )
+    .unwrap();
+    logged("aliases in force now");
+    assert_eq!(rcpt_to("team@localhost").0, 250);
     // A file without any account: the demo account it would fall back to
     // is not let in, the accounts stay.
     std::fs::write(&cfg, config("")).unwrap();
