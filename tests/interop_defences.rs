@@ -737,6 +737,22 @@ fn config_file_accounts_from_passwd() {
         let mut c = hello(srv.submission());
         c.cmd(&format!("AUTH PLAIN {}", plain(user, pw))).0
     };
+    // A message from outside to `to`; the messages in `user`'s INBOX.
+    let deliver = |to: &str, subject: &str| {
+        let mut c = hello(srv.smtp());
+        let data = format!("Subject: {subject}\r\n\r\nhi\r\n");
+        c.mail("x@elsewhere.test", &[to], data.as_bytes())
+    };
+    let inbox = |user: &str| {
+        ["new", "cur"]
+            .iter()
+            .map(|d| {
+                std::fs::read_dir(dir.join("data/mailboxes").join(user).join(d))
+                    .unwrap()
+                    .count()
+            })
+            .sum::<usize>()
+    };
     assert!(!srv.stdout.contains("correct horse"), "{}", srv.stdout);
     assert!(
         srv.stdout.contains("(SCRAM-SHA-256 keys)"),
@@ -861,12 +877,7 @@ fn config_file_accounts_from_passwd() {
     std::fs::write(&cfg, config(&format!("{line}{bob}"))).unwrap();
     logged("bob added, in force now");
     assert_eq!(login("bob", "bobs secret"), 235);
-    let mut c = hello(srv.smtp());
-    let (code, text) = c.mail(
-        "x@elsewhere.test",
-        &["bob@localhost"],
-        b"Subject: welcome\r\n\r\nhi bob\r\n",
-    );
+    let (code, text) = deliver("bob@localhost", "welcome");
     assert_eq!(code, 250, "{text}");
     let mut p = Client::new(cl.connect(lo(0, 1), pop3_addr(&srv)).unwrap());
     assert!(p.line().starts_with("+OK"));
@@ -879,13 +890,7 @@ fn config_file_accounts_from_passwd() {
     let (code, text) = rcpt_to("bob@localhost");
     assert_eq!(code, 550, "{text}");
     assert_eq!(login("bob", "bobs secret"), 535);
-    let kept = std::fs::read_dir(dir.join("data/mailboxes/bob/new"))
-        .unwrap()
-        .count()
-        + std::fs::read_dir(dir.join("data/mailboxes/bob/cur"))
-            .unwrap()
-            .count();
-    assert_eq!(kept, 1, "bob's mailbox stays");
+    assert_eq!(inbox("bob"), 1, "bob's mailbox stays");
     // An alias written into the file routes the next recipient.
     assert_eq!(rcpt_to("team@localhost").0, 550);
     std::fs::write(
@@ -898,6 +903,24 @@ fn config_file_accounts_from_passwd() {
     .unwrap();
     logged("aliases in force now");
     assert_eq!(rcpt_to("team@localhost").0, 250);
+    // A mailing list written into the file takes posts for its members.
+    let members = dir.join("news.members");
+    std::fs::write(&members, "alice@localhost\n").unwrap();
+    assert_eq!(rcpt_to("news@localhost").0, 550);
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}[lists.\"news@localhost\"]\nfile = {:?}\nopen = true\n",
+            config(&line),
+            members.display().to_string()
+        ),
+    )
+    .unwrap();
+    logged("lists in force now");
+    let before = inbox("alice");
+    let (code, text) = deliver("news@localhost", "news");
+    assert_eq!(code, 250, "{text}");
+    eventually(&|| inbox("alice") == before + 1);
     // A file without any account: the demo account it would fall back to
     // is not let in, the accounts stay.
     std::fs::write(&cfg, config("")).unwrap();

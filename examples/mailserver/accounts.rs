@@ -342,11 +342,11 @@ impl Accounts {
     /// [`Accounts::generation`]). An account the configuration lost can
     /// no longer log in, and its sessions end (its keys are made-up ones,
     /// as for a name that is no account); an account it gained can log in
-    /// (the store routes mail by the same reading, [`Store::take_accounts`],
+    /// (the store routes mail by the same reading, [`Store::take_routing`],
     /// which the caller calls first so that the account's folders exist).
     /// The answer names them all, for the log.
     ///
-    /// [`Store::take_accounts`]: crate::store::Store::take_accounts
+    /// [`Store::take_routing`]: crate::store::Store::take_routing
     pub(crate) fn reload(&self, users: &[crate::config::User]) -> Result<Reloaded, String> {
         let mut out = Reloaded::default();
         // The marks (a plaintext password's derives keys) before the lock.

@@ -717,15 +717,13 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
             // next change or a restart; the log says so.)
             Ok(new) => match shared
                 .store
-                .take_accounts(&new)
+                .take_routing(&new)
                 .map_err(|e| format!("the new accounts' folders: {e}"))
-                .and_then(|aliases| Ok((aliases, shared.accounts.reload(&new.users)?)))
+                .and_then(|routed| Ok((routed, shared.accounts.reload(&new.users)?)))
             {
-                Ok((aliases, r)) => {
-                    let mut what = Vec::new();
-                    if aliases {
-                        what.push("aliases in force now".to_string());
-                    }
+                Ok((routed, r)) => {
+                    let mut what: Vec<String> =
+                        routed.iter().map(|w| format!("{w} in force now")).collect();
                     if shared.store.set_quotas(new.quotas) {
                         what.push("quotas in force now".to_string());
                     }

@@ -166,8 +166,10 @@ struct Tx {
     /// A recipient is forwarded to another domain (alias, forward file):
     /// the queued copy gets an SRS sender.
     forwarded: bool,
-    /// Mailing-list addresses among the recipients, and what for.
-    lists: Vec<(String, crate::list::Role)>,
+    /// Mailing-list addresses among the recipients, what for, and the
+    /// list's configuration as it was at RCPT (a reload of the config file
+    /// that drops the list meanwhile does not drop this post).
+    lists: Vec<(String, crate::list::Role, crate::list::ListConf)>,
     /// Every accepted RCPT (the Delivered-To loop check).
     accepted: Vec<Accepted>,
     /// The DSN request of MAIL (ENVID, RET).
@@ -1020,19 +1022,16 @@ impl<'a> Session<'a> {
         handle: ReplyHandle,
         list: String,
         role: crate::list::Role,
+        conf: crate::list::ListConf,
     ) {
-        let cfg = &self.shared.store.cfg;
         let Some(tx) = self.tx.as_mut() else {
             let _ = m.reply(handle, reply(503, (5, 5, 1), "Need MAIL command"));
             return;
         };
-        let open = cfg.lists.get(&list).is_none_or(|c| c.open);
-        let member = || {
-            cfg.lists
-                .get(&list)
-                .is_some_and(|c| crate::list::is_member(c, &tx.sender))
-        };
-        if role == crate::list::Role::Post && !open && !member() {
+        if role == crate::list::Role::Post
+            && !conf.open
+            && !crate::list::is_member(&conf, &tx.sender)
+        {
             let rep = reply(
                 550,
                 (5, 7, 1),
@@ -1042,8 +1041,8 @@ impl<'a> Session<'a> {
             self.refuse_rcpt(m, handle, rep);
             return;
         }
-        if !tx.lists.iter().any(|(l, r)| *l == list && *r == role) {
-            tx.lists.push((list, role));
+        if !tx.lists.iter().any(|(l, r, _)| *l == list && *r == role) {
+            tx.lists.push((list, role, conf));
         }
         self.recipients += 1;
         let _ = m.accept(handle);
@@ -1053,10 +1052,7 @@ impl<'a> Session<'a> {
     fn run_lists(&mut self, tx: &Tx) -> io::Result<()> {
         let content = self.list_buf.take().unwrap_or_default();
         let store = &self.shared.store;
-        for (list, role) in &tx.lists {
-            let Some(conf) = store.cfg.lists.get(list) else {
-                continue;
-            };
+        for (list, role, conf) in &tx.lists {
             match role {
                 crate::list::Role::Post => {
                     crate::list::post(self.shared, list, conf, &content)?;
@@ -1244,17 +1240,18 @@ impl Handler<Server> for Session<'_> {
                     self.refuse_rcpt(m, handle, rep);
                     return Ok(());
                 }
-                if let Some((list, role)) =
-                    crate::list::classify(&self.shared.store.cfg.lists, &addr)
+                let routing = self.shared.store.routing();
+                if let Some((list, role)) = crate::list::classify(&routing.lists, &addr)
+                    && let Some(conf) = routing.lists.get(&list)
                 {
-                    self.list_rcpt(m, handle, list, role);
+                    self.list_rcpt(m, handle, list, role, conf.clone());
                     return Ok(());
                 }
                 let cx = crate::rewrite::Context {
                     srs: &self.shared.srs,
                     day: unix_now() / 86400,
                 };
-                let r = match crate::rewrite::expand(&self.shared.store.routing(), cx, &addr) {
+                let r = match crate::rewrite::expand(&routing, cx, &addr) {
                     Expansion::Remote if self.user.is_none() => Err(reply(
                         550,
                         (5, 7, 1),

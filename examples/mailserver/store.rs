@@ -40,9 +40,9 @@ pub(crate) fn account_of(local: &str) -> &str {
 pub(crate) struct Store {
     /// The configuration of the start.
     pub(crate) cfg: Arc<Config>,
-    /// Where mail goes: the configuration of the start with the accounts
-    /// and aliases of the config file's last reading
-    /// ([`Store::take_accounts`]).
+    /// Where mail goes: the configuration of the start with the accounts,
+    /// aliases and lists of the config file's last reading
+    /// ([`Store::take_routing`]).
     routing: std::sync::RwLock<Arc<Config>>,
     /// The quotas in force: the configuration's at the start, replaced by
     /// [`Store::set_quotas`] when the config file changes.
@@ -233,8 +233,8 @@ impl Store {
         changed
     }
 
-    /// The accounts and aliases mail is routed by now (see
-    /// [`Store::take_accounts`]), in the configuration of the start.
+    /// The accounts, aliases and lists mail is routed by now (see
+    /// [`Store::take_routing`]), in the configuration of the start.
     pub(crate) fn routing(&self) -> Arc<Config> {
         self.routing
             .read()
@@ -242,23 +242,32 @@ impl Store {
             .clone()
     }
 
-    /// Puts the accounts and aliases of `new` (the config file read again)
-    /// in force for mail routing: an account it gained gets its folders
-    /// first, then mail for it is accepted; mail for an account it lost is
-    /// refused from now on (its folders stay as they are). Whether the
-    /// aliases changed; `Err`: a gained account's folders could not be
-    /// made, nothing changed.
-    pub(crate) fn take_accounts(&self, new: &Config) -> io::Result<bool> {
+    /// Puts the accounts, aliases and mailing lists of `new` (the config
+    /// file read again) in force for mail routing: an account it gained
+    /// gets its folders first, then mail for it is accepted; mail for an
+    /// account it lost is refused from now on (its folders stay as they
+    /// are); the next recipient meets the aliases and lists as they are
+    /// now (a post accepted before keeps its list's configuration). Which
+    /// of the aliases and lists changed, for the log; `Err`: a gained
+    /// account's folders could not be made, nothing changed.
+    pub(crate) fn take_routing(&self, new: &Config) -> io::Result<Vec<&'static str>> {
         let mut routing = self.routing.write().unwrap_or_else(|e| e.into_inner());
-        let same = |a: &Config, b: &Config| {
-            a.aliases == b.aliases
-                && a.users.len() == b.users.len()
-                && a.users.iter().zip(&b.users).all(|(x, y)| x.name == y.name)
-        };
-        if same(&routing, new) {
-            return Ok(false);
+        let mut changed = Vec::new();
+        if routing.aliases != new.aliases {
+            changed.push("aliases");
         }
-        let aliases = routing.aliases != new.aliases;
+        if routing.lists != new.lists {
+            changed.push("lists");
+        }
+        let same_accounts = routing.users.len() == new.users.len()
+            && routing
+                .users
+                .iter()
+                .zip(&new.users)
+                .all(|(x, y)| x.name == y.name);
+        if same_accounts && changed.is_empty() {
+            return Ok(changed);
+        }
         for u in &new.users {
             if routing.user(&u.name).is_none_or(|had| had.name != u.name) {
                 // Its INBOX is the Maildir deliveries write into.
@@ -268,8 +277,9 @@ impl Store {
         let mut next = (*self.cfg).clone();
         next.users = new.users.clone();
         next.aliases = new.aliases.clone();
+        next.lists = new.lists.clone();
         *routing = Arc::new(next);
-        Ok(aliases)
+        Ok(changed)
     }
 
     /// Where mail for `addr` goes, or `None` for a local domain without
@@ -658,12 +668,14 @@ mod tests {
             c
         };
         assert!(
-            !s.take_accounts(&reread(&["--user", "x:2"])).unwrap(),
+            s.take_routing(&reread(&["--user", "x:2"]))
+                .unwrap()
+                .is_empty(),
             "same names"
         );
         assert_eq!(s.classify("y@a.test"), None);
         let new = reread(&["--user", "y:1", "--alias", "team@a.test=y@a.test"]);
-        assert!(s.take_accounts(&new).unwrap(), "the aliases changed");
+        assert_eq!(s.take_routing(&new).unwrap(), ["aliases"]);
         assert_eq!(s.classify("y@a.test"), Some(Dest::Local("y".into())));
         assert!(dir.join("mailboxes/y/new").is_dir());
         assert!(dir.join("mailboxes/y/.Sent/cur").is_dir());
@@ -676,6 +688,21 @@ mod tests {
         assert_eq!(s.routing().aliases.len(), 1);
         // The domains stay the start's.
         assert_eq!(s.classify("y@b.test"), Some(Dest::Remote));
+        // A list: in the routing, the rest as it was.
+        let members = dir.join("team.members");
+        let list = format!("news@a.test={}", members.display());
+        let with_list = reread(&[
+            "--user",
+            "y:1",
+            "--alias",
+            "team@a.test=y@a.test",
+            "--list",
+            &list,
+        ]);
+        assert_eq!(s.take_routing(&with_list).unwrap(), ["lists"]);
+        assert_eq!(s.routing().lists["news@a.test"].file, members);
+        assert_eq!(s.classify("y@a.test"), Some(Dest::Local("y".into())));
+        assert!(s.take_routing(&with_list).unwrap().is_empty());
         fs::remove_dir_all(dir).unwrap();
     }
 

@@ -34,7 +34,7 @@ pub(super) fn routes() -> Router<Ctx> {
 fn target(ctx: &Ctx, token: &str) -> Option<(String, ListConf, String)> {
     let shared = &ctx.app.shared;
     let (list, member) = crate::list::check_one_click(&shared.srs, token)?;
-    let conf = shared.store.cfg.lists.get(&list)?.clone();
+    let conf = shared.store.routing().lists.get(&list)?.clone();
     Some((list, conf, member))
 }
 
