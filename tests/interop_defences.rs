@@ -715,7 +715,11 @@ fn config_file_accounts_from_passwd() {
     let line = passwd("alice", "correct horse");
     let cfg = dir.join("mailserver.toml");
     let config = |line: &str| {
-        format!("domains = [\"localhost\"]\n[auth]\ndelay = \"50ms\"\n[accounts]\n{line}")
+        // (The public URL: the lists offer one-click unsubscribe.)
+        format!(
+            "domains = [\"localhost\"]\npublic_url = \"https://mail.test\"\n\
+             [auth]\ndelay = \"50ms\"\n[accounts]\n{line}"
+        )
     };
     std::fs::write(&cfg, config(&line)).unwrap();
 
@@ -917,6 +921,8 @@ fn config_file_accounts_from_passwd() {
     )
     .unwrap();
     logged("lists in force now");
+    // No DKIM key signs its one-click unsubscribe: said, as at a start.
+    logged("list news@localhost: one-click unsubscribe offered, but no --dkim key");
     let before = inbox("alice");
     let (code, text) = deliver("news@localhost", "news");
     assert_eq!(code, 250, "{text}");

@@ -405,19 +405,7 @@ fn run(cfg: Config) -> Result<(), String> {
             .spawn(move || watch_config(&shared, &cfg, &file))
             .map_err(|e| format!("threads: {e}"))?;
     }
-    if shared.public_url.is_some() {
-        // RFC 8058 §4: receivers honour the one-click fields only under a
-        // DKIM signature that covers them.
-        for list in cfg.lists.keys() {
-            let domain = list.rsplit_once('@').map_or("", |(_, d)| d);
-            if !shared.dkim.signs(domain) {
-                driver::log(format!(
-                    "list {list}: one-click unsubscribe offered, but no --dkim key for {domain}: \
-                     receivers ignore List-Unsubscribe-Post without a DKIM signature (RFC 8058 §4)"
-                ));
-            }
-        }
-    }
+    warn_unsigned_lists(&shared, cfg.lists.keys());
 
     banner(
         &cfg,
@@ -704,6 +692,7 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
             continue;
         }
         seen = now;
+        let lists_before = shared.store.routing().lists.clone();
         let what = match cfg.reread() {
             // The file lost its last account: the demo account it would
             // fall back to (with its known password) is not let in.
@@ -722,6 +711,10 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
                 .and_then(|routed| Ok((routed, shared.accounts.reload(&new.users)?)))
             {
                 Ok((routed, r)) => {
+                    warn_unsigned_lists(
+                        shared,
+                        new.lists.keys().filter(|l| !lists_before.contains_key(*l)),
+                    );
                     let mut what: Vec<String> =
                         routed.iter().map(|w| format!("{w} in force now")).collect();
                     if shared.store.set_quotas(new.quotas) {
@@ -749,6 +742,24 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
             Err(e) => format!("not read again, nothing changed: {e}"),
         };
         driver::log(format!("config {}: {what}", file.display()));
+    }
+}
+
+/// Logs each of `lists` whose one-click unsubscribe (offered with the
+/// webmail's URL) no DKIM key signs: RFC 8058 §4 has receivers honour the
+/// one-click fields only under a DKIM signature that covers them.
+fn warn_unsigned_lists<'a>(shared: &Shared, lists: impl Iterator<Item = &'a String>) {
+    if shared.public_url.is_none() {
+        return;
+    }
+    for list in lists {
+        let domain = list.rsplit_once('@').map_or("", |(_, d)| d);
+        if !shared.dkim.signs(domain) {
+            driver::log(format!(
+                "list {list}: one-click unsubscribe offered, but no --dkim key for {domain}: \
+                 receivers ignore List-Unsubscribe-Post without a DKIM signature (RFC 8058 §4)"
+            ));
+        }
     }
 }
 
