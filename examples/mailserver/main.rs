@@ -692,7 +692,8 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
             continue;
         }
         seen = now;
-        let lists_before = shared.store.routing().lists.clone();
+        // The routing in force before (its lists: which ones are new).
+        let before = shared.store.routing();
         let what = match cfg.reread() {
             // The file lost its last account: the demo account it would
             // fall back to (with its known password) is not let in.
@@ -713,7 +714,7 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
                 Ok((routed, r)) => {
                     warn_unsigned_lists(
                         shared,
-                        new.lists.keys().filter(|l| !lists_before.contains_key(*l)),
+                        new.lists.keys().filter(|l| !before.lists.contains_key(*l)),
                     );
                     let mut what: Vec<String> =
                         routed.iter().map(|w| format!("{w} in force now")).collect();
