@@ -40,6 +40,21 @@ pub fn ascii_str(bytes: &[u8]) -> Option<&str> {
     is_ascii(bytes).then(|| unsafe { std::str::from_utf8_unchecked(bytes) })
 }
 
+/// `bytes` as a string, UTF-8 validated only when a byte is not ASCII
+/// ([`ascii_str`] first): for the short values a parser takes as text,
+/// which are nearly always ASCII; a long text with a late non-ASCII byte
+/// is read twice.
+///
+/// ```
+/// assert_eq!(mailwire_line::short_str(b"boundary"), Ok("boundary"));
+/// assert_eq!(mailwire_line::short_str("Zo\u{eb}".as_bytes()), Ok("Zo\u{eb}"));
+/// assert!(mailwire_line::short_str(b"\xff").is_err());
+/// ```
+#[inline]
+pub fn short_str(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    ascii_str(bytes).map_or_else(|| std::str::from_utf8(bytes), Ok)
+}
+
 /// [`is_ascii`] with SSE2.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[allow(unsafe_code)]
@@ -94,7 +109,7 @@ fn is_ascii_sse2(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{ascii_str, is_ascii};
+    use super::{ascii_str, is_ascii, short_str};
     use proptest::prelude::*;
 
     /// Every length up to three steps of 128 bytes, with one byte from
@@ -126,6 +141,7 @@ mod tests {
             let s = &v[skip.min(v.len())..];
             prop_assert_eq!(is_ascii(s), s.is_ascii());
             prop_assert_eq!(ascii_str(s), s.is_ascii().then(|| std::str::from_utf8(s).unwrap()));
+            prop_assert_eq!(short_str(s), std::str::from_utf8(s));
         }
     }
 }

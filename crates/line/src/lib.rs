@@ -86,7 +86,7 @@ mod stuff;
 pub mod timer;
 mod unstuff;
 
-pub use ascii::{ascii_str, is_ascii};
+pub use ascii::{ascii_str, is_ascii, short_str};
 pub use dash::find_dash_line;
 pub use equal::{equal, starts_with};
 

@@ -345,10 +345,7 @@ fn to_text<'a, S: DefectSink + ?Sized>(b: &'a [u8], offset: usize, sink: &mut S)
             .collect();
         return Cow::Owned(to_text(&v, offset, sink).into_owned());
     }
-    if let Some(s) = mailwire_line::ascii_str(b) {
-        return Cow::Borrowed(s);
-    }
-    match std::str::from_utf8(b) {
+    match mailwire_line::short_str(b) {
         Ok(s) => Cow::Borrowed(s),
         Err(e) => {
             sink.push_defect(Defect::new(
@@ -963,7 +960,7 @@ fn addr_spec_after_local<'a, S: DefectSink + ?Sized>(
         && !items.is_empty()
         && memchr::memchr2(b'\r', b'\n', whole).is_none()
     {
-        match mailwire_line::ascii_str(whole).map_or_else(|| std::str::from_utf8(whole), Ok) {
+        match mailwire_line::short_str(whole) {
             Ok(text) => {
                 // The local part is the same bytes, so `at` is its length.
                 return Some(Mailbox {

@@ -800,8 +800,7 @@ fn param_value(value: &[u8]) -> CompactString {
     // (nearly every value again: a boundary, a file name) is checked a
     // word at a time and taken as it is; `str::from_utf8`'s set-up cost
     // more than these few dozen bytes.
-    let text = mailwire_line::ascii_str(value).or_else(|| std::str::from_utf8(value).ok());
-    if let Some(text) = text
+    if let Ok(text) = mailwire_line::short_str(value)
         && !crate::charset::has_encoded_word(value)
     {
         return CompactString::new(text);
