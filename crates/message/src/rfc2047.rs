@@ -83,28 +83,43 @@ enum WordParse<'a> {
     NotAWord,
 }
 
+/// Where the charset (`charset ["*" language]`, token characters and the
+/// `.` seen in the wild) at the start of `rest` ends: the position of its
+/// `?` and of its `*`, if any. `None` when `rest` does not start with one.
+///
+/// `utf-8`, the charset of nearly every word, is matched in any case from
+/// one eight-byte load: the byte loop cost a word a quarter of its time
+/// (a `To:` of 2,710 encoded words read in 53 µs with the loop, 40 without).
+#[inline]
+fn charset_end(rest: &[u8]) -> Option<(usize, Option<usize>)> {
+    const UTF8: u64 = u64::from_le_bytes(*b"utf-8?\0\0");
+    // The three letters lower-cased (an OR of 0x20 makes only `U`, `T`
+    // and `F` into them), the six bytes compared.
+    if let Some(w) = rest.first_chunk::<8>()
+        && (u64::from_le_bytes(*w) | 0x20_2020) & 0xffff_ffff_ffff == UTF8
+    {
+        return Some((5, None));
+    }
+    let mut star = None;
+    for (q1, &b) in rest.iter().enumerate().take(81) {
+        match b {
+            b'?' if q1 == 0 || star == Some(0) => return None,
+            b'?' => return Some((q1, star)),
+            b'*' if star.is_none() => star = Some(q1),
+            b if is_token_char(b) || b == b'.' => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
 #[inline]
 fn parse_word_at(input: &[u8]) -> WordParse<'_> {
     // input starts with "=?"
     let rest = &input[2..];
-    // charset ["*" language] "?": token characters (and '.' seen in the wild).
-    let mut q1 = 0;
-    let mut star = None;
-    loop {
-        match rest.get(q1) {
-            Some(b'?') => break,
-            Some(b'*') if star.is_none() => star = Some(q1),
-            Some(&b) if is_token_char(b) || b == b'.' => {}
-            _ => return WordParse::NotAWord,
-        }
-        q1 += 1;
-        if q1 > 80 {
-            return WordParse::NotAWord;
-        }
-    }
-    if q1 == 0 || star == Some(0) {
+    let Some((q1, star)) = charset_end(rest) else {
         return WordParse::NotAWord;
-    }
+    };
     let cs_full = &rest[..q1];
     let after = &rest[q1 + 1..];
     if after.len() < 2 || after[1] != b'?' {
@@ -1004,5 +1019,68 @@ mod tests {
             decode_phrase(encode_phrase("Jörg \"x\"", false).as_bytes()),
             "Jörg \"x\""
         );
+    }
+
+    /// The charset scan byte by byte, as it was before the `utf-8` load.
+    fn charset_end_model(rest: &[u8]) -> Option<(usize, Option<usize>)> {
+        let mut star = None;
+        let mut q1 = 0;
+        loop {
+            match rest.get(q1) {
+                Some(b'?') => break,
+                Some(b'*') if star.is_none() => star = Some(q1),
+                Some(&b) if is_token_char(b) || b == b'.' => {}
+                _ => return None,
+            }
+            q1 += 1;
+            if q1 > 80 {
+                return None;
+            }
+        }
+        (q1 != 0 && star != Some(0)).then_some((q1, star))
+    }
+
+    #[test]
+    fn charset_end_takes_utf8_in_any_case() {
+        for cs in [&b"utf-8?Q?"[..], b"UTF-8?B?", b"Utf-8?q?x"] {
+            assert_eq!(charset_end(cs), Some((5, None)), "{cs:?}");
+        }
+        // Not the fast path's: a language, a longer name, too short a rest,
+        // and bytes that an OR of 0x20 would turn into `-`, `8` or `?`.
+        assert_eq!(charset_end(b"utf-8*en?Q?"), Some((8, Some(5))));
+        assert_eq!(charset_end(b"utf-16?B?"), Some((6, None)));
+        assert_eq!(charset_end(b"utf-8?"), Some((5, None)));
+        assert_eq!(charset_end(b"utf\r8?Q?x"), None);
+        assert_eq!(charset_end(b"utf-\x188?Q?"), None);
+        assert_eq!(charset_end(b"utf-8\x1fQ?x?="), None);
+        assert_eq!(
+            parse_encoded_word(b"=?UTF-8?Q?caf=C3=A9?=").map(|(w, _)| w.charset),
+            Some(&b"UTF-8"[..])
+        );
+    }
+
+    proptest::proptest! {
+        /// The `utf-8` load and the byte loop agree with the byte scan on
+        /// names built from the bytes around `utf-8` (and those an OR of
+        /// 0x20 confuses with them).
+        #[test]
+        fn charset_end_agrees_with_the_byte_scan(
+            rest in proptest::collection::vec(proptest::sample::select(
+                b"uUtTfF-8?*. \r\x0d\x18\x1f\x15\x14\x06=aZ".to_vec()), 0..90),
+        ) {
+            proptest::prop_assert_eq!(charset_end(&rest), charset_end_model(&rest));
+        }
+
+        #[test]
+        fn charset_end_agrees_after_utf8(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..12), upper in 0u8..8) {
+            let mut rest = b"utf-8".to_vec();
+            for (i, b) in rest.iter_mut().take(3).enumerate() {
+                if upper >> i & 1 == 1 {
+                    b.make_ascii_uppercase();
+                }
+            }
+            rest.extend_from_slice(&tail);
+            proptest::prop_assert_eq!(charset_end(&rest), charset_end_model(&rest));
+        }
     }
 }
