@@ -687,7 +687,7 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
                 } else {
                     Some(render_phrase(src, items, sink)).filter(|n| !n.is_empty())
                 };
-                if items.iter().any(|i| matches!(i.token, PhraseToken::Dot)) {
+                if items.iter().any(PhraseItem::is_dot) {
                     sink.push_defect(Defect::new(DefectKind::ObsoleteSyntax, items[0].offset));
                 }
                 let mut mb = angle_addr(lx, sink, items)?;
@@ -737,7 +737,7 @@ fn parse_address<'a, S: DefectSink + ?Sized>(
     }
     let start = items[0].offset;
     if items.len() == 1
-        && let PhraseToken::Atom(a) = items[0].token
+        && let PhraseToken::Atom(a) = items[0].token(src)
     {
         sink.push_defect(Defect::new(DefectKind::MissingDomain, start));
         return Some(Address::Mailbox(Mailbox {
@@ -776,11 +776,7 @@ fn push_word<'a, S: DefectSink + ?Sized>(
             }
         },
     };
-    items.push(PhraseItem {
-        token,
-        space_before,
-        offset,
-    });
+    items.push(PhraseItem::new(lx.src, token, space_before, offset));
 }
 
 fn comment_name<'a, S: DefectSink + ?Sized>(c: &'a [u8], sink: &mut S) -> Option<Cow<'a, str>> {
@@ -873,7 +869,7 @@ fn local_text<'a, S: DefectSink + ?Sized>(
     let mut obs = false;
     let mut joined = false;
     for (i, it) in items.iter().enumerate() {
-        let is_dot = matches!(it.token, PhraseToken::Dot);
+        let is_dot = it.is_dot();
         if i > 0 && it.space_before {
             contiguous = false;
             if is_dot || prev_dot {
@@ -893,18 +889,13 @@ fn local_text<'a, S: DefectSink + ?Sized>(
             sink.push_defect(Defect::new(DefectKind::InvalidLocalPart, f.offset));
         }
         if contiguous {
-            let end = match l.token {
-                PhraseToken::Atom(a) => l.offset + a.len(),
-                PhraseToken::Quoted(q) => l.offset + q.len() + 2,
-                PhraseToken::Dot => l.offset + 1,
-            };
-            let end = end.min(src.len());
+            let end = l.end().min(src.len());
             return (to_text(&src[f.offset..end], f.offset, sink), true);
         }
     }
     let mut s = String::new();
     for it in items {
-        match it.token {
+        match it.token(src) {
             PhraseToken::Atom(a) => s.push_str(&to_text(a, it.offset, sink)),
             PhraseToken::Quoted(q) => {
                 s.push('"');
@@ -930,15 +921,7 @@ fn addr_spec_after_local<'a, S: DefectSink + ?Sized>(
         sink.push_defect(Defect::new(DefectKind::MissingLocalPart, at_pos));
     }
     let (local, local_contiguous) = local_text(src, items, sink);
-    let local_end_contiguous = local_contiguous
-        && items.last().is_none_or(|l| {
-            let end = match l.token {
-                PhraseToken::Atom(a) => l.offset + a.len(),
-                PhraseToken::Quoted(q) => l.offset + q.len() + 2,
-                PhraseToken::Dot => l.offset + 1,
-            };
-            end == at_pos
-        });
+    let local_end_contiguous = local_contiguous && items.last().is_none_or(|l| l.end() == at_pos);
     lx.pos += 1; // '@'
     let after_at = lx.pos;
     let scan = scan_domain(lx, sink, None);
