@@ -31,11 +31,18 @@ const NEEDLE: &[u8; 3] = b"\n--";
 pub fn find_dash_line(hay: &[u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     {
-        if hay.len() >= avx512::STEP && crate::has_avx512() {
+        // On AMD's CPUs, AVX2 without the software prefetch (see
+        // `crate::is_amd`).
+        let amd = crate::is_amd();
+        if hay.len() >= avx512::STEP && !amd && crate::has_avx512() {
             return avx512::find(hay);
         }
         if hay.len() >= avx2::STEP && std::is_x86_feature_detected!("avx2") {
-            return avx2::find(hay);
+            return if amd {
+                avx2::find_unaided(hay)
+            } else {
+                avx2::find(hay)
+            };
         }
         sse2::find(hay)
     }
@@ -254,9 +261,11 @@ macro_rules! wide_search {
             exact_wide(w)
         }
 
-        /// [`super::find_dash_line`] for `hay` of at least `STEP` bytes.
+        /// [`super::find_dash_line`] for `hay` of at least `STEP` bytes;
+        /// with `PREFETCH`, asking for the lines a page ahead as it goes
+        /// ([`super::prefetch_ahead`]).
         #[target_feature(enable = $feature)]
-        fn $find(hay: &[u8]) -> Option<usize> {
+        fn $find<const PREFETCH: bool>(hay: &[u8]) -> Option<usize> {
             let wide_at = |i: usize| hay.get(i..i + WIDE + 2)?.first_chunk::<{ WIDE + 2 }>();
             let mut i = 0;
             // On a long haystack, after one step from the start, the loop
@@ -281,7 +290,9 @@ macro_rules! wide_search {
                 ) else {
                     break;
                 };
-                super::prefetch_ahead(hay, i);
+                if PREFETCH {
+                    super::prefetch_ahead(hay, i);
+                }
                 let (da, db) = (dashes(a), dashes(b));
                 if any2(da, db) {
                     if any(da)
@@ -332,7 +343,14 @@ mod avx2 {
     pub(super) fn find(hay: &[u8]) -> Option<usize> {
         // SAFETY: the only callers check `is_x86_feature_detected!("avx2")`
         // first, so the CPU runs AVX2 instructions.
-        unsafe { find_avx2(hay) }
+        unsafe { find_avx2::<true>(hay) }
+    }
+
+    /// [`find`] without the software prefetch (for AMD's CPUs).
+    #[allow(unsafe_code)]
+    pub(super) fn find_unaided(hay: &[u8]) -> Option<usize> {
+        // SAFETY: as for `find`: the callers check for AVX2 first.
+        unsafe { find_avx2::<false>(hay) }
     }
 
     wide_search!("avx2", find_avx2, 32);
@@ -415,7 +433,7 @@ mod avx512 {
         // SAFETY: the only callers check `crate::has_avx512()` (the
         // dispatch) or `is_x86_feature_detected!("avx512bw")` (the tests)
         // first, so the CPU runs AVX512F and AVX512BW instructions.
-        unsafe { find_avx512(hay) }
+        unsafe { find_avx512::<true>(hay) }
     }
 
     wide_search!("avx512bw", find_avx512, 64);
@@ -494,6 +512,13 @@ mod tests {
                 forms.push(("avx2", |hay| {
                     if hay.len() >= avx2::STEP {
                         avx2::find(hay)
+                    } else {
+                        sse2::find(hay)
+                    }
+                }));
+                forms.push(("avx2 unaided", |hay| {
+                    if hay.len() >= avx2::STEP {
+                        avx2::find_unaided(hay)
                     } else {
                         sse2::find(hay)
                     }
