@@ -186,11 +186,10 @@ fn qp_trailing_ws(run: &[u8]) -> (usize, bool) {
 }
 
 /// The whole-body fast path for quoted-printable: the same output as
-/// [`QpDecoder`] for bodies whose every `=` starts an escape or a soft line
-/// break (`=` CRLF, `=` LF) and whose held-back white space stays under
-/// its bound; false, with `out` as it was, for anything else (a bad
-/// escape, white space after a `=`, a final `=`), and the caller then runs
-/// [`QpDecoder`].
+/// [`QpDecoder`] for bodies where no `=` is followed by white space and
+/// whose held-back white space stays under its bound (a bad escape keeps
+/// its `=`, a final `=` is dropped, as there); false, with `out` as it
+/// was, for anything else, and the caller then runs [`QpDecoder`].
 ///
 /// Decoding never makes the body longer, so `out` is grown once by the
 /// input's length (and a word of slack) and written in place: each block of
@@ -308,8 +307,22 @@ fn decode_qp_whole(input: &[u8], out: &mut Vec<u8>) -> bool {
                             }
                         }
                         Some(b"\r\n") => i += 3,
-                        _ if input.get(i + 1) == Some(&b'\n') => i += 2,
-                        _ => bad = true,
+                        _ => match input.get(i + 1) {
+                            Some(b'\n') => i += 2,
+                            // A final '=': a soft break at the end (dropped).
+                            None => i += 1,
+                            // A bad escape (a bare '=' in HTML written as
+                            // it is, say): the '=' kept as it is and what
+                            // follows read as data, which is what
+                            // `QpDecoder` makes of it (a '=' followed by
+                            // white space is left to it).
+                            Some(b' ' | b'\t' | b'\r') => bad = true,
+                            Some(_) => {
+                                buf[o] = b'=';
+                                o += 1;
+                                i += 1;
+                            }
+                        },
                     }
                     break;
                 }
