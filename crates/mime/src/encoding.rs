@@ -707,6 +707,13 @@ impl UuDecoder {
             if self.state == UuState::Done {
                 return;
             }
+            if self.state == UuState::Data && self.line.is_empty() {
+                // A run of full lines at once, where the CPU can.
+                input = &input[uu_full_lines(input, out)..];
+                if input.is_empty() {
+                    return;
+                }
+            }
             match memchr::memchr(b'\n', input) {
                 Some(p) => {
                     if self.line.is_empty() {
@@ -761,6 +768,99 @@ impl UuDecoder {
             self.line_done(&line, out);
         }
     }
+}
+
+/// Decodes the full lines at the start of `input` (`M` and 60 symbols,
+/// then LF or CRLF: the 45 bytes uuencode writes on every line but the
+/// last) with AVX2 where the CPU has it, 32 symbols a step, appending their
+/// bytes to `out`. Returns the input bytes consumed: whole lines, none on a
+/// CPU without AVX2. What it gives is what [`UuDecoder`]'s line by line
+/// path gives for those lines (the tests compare them): each byte's value
+/// is `(c - 0x20) & 0x3f`, junk included, and a line holds no LF.
+fn uu_full_lines(input: &[u8], out: &mut Vec<u8>) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if input.len() >= 64 && input[0] == b'M' && std::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 was detected just above.
+        #[allow(unsafe_code)]
+        return unsafe { uu_full_lines_avx2(input, out) };
+    }
+    let _ = (input, out);
+    0
+}
+
+/// See [`uu_full_lines`]. Each line's 60 symbols are read as two
+/// overlapping 32-byte vectors (symbols 0-31 and 28-59, eight groups of
+/// four each); a group's four 6-bit values are joined by `vpmaddubsw`
+/// and `vpmaddwd` into 24 bits, whose three bytes a shuffle puts in
+/// order, 12 to each 128-bit half.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[allow(unsafe_code)]
+unsafe fn uu_full_lines_avx2(input: &[u8], out: &mut Vec<u8>) -> usize {
+    use core::arch::x86_64::{
+        __m256i, _mm_storeu_si128, _mm256_and_si256, _mm256_castsi256_si128, _mm256_cmpeq_epi8,
+        _mm256_extracti128_si256, _mm256_loadu_si256, _mm256_madd_epi16, _mm256_maddubs_epi16,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm256_set1_epi32,
+        _mm256_setr_epi8, _mm256_shuffle_epi8, _mm256_sub_epi8,
+    };
+    let low6 = _mm256_set1_epi8(0x3f);
+    let space = _mm256_set1_epi8(0x20);
+    let lf = _mm256_set1_epi8(b'\n' as i8);
+    let pairs = _mm256_set1_epi32(0x0140_0140);
+    let quads = _mm256_set1_epi32(0x0001_1000);
+    #[rustfmt::skip]
+    let order = _mm256_setr_epi8(
+        2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+        2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
+    );
+    let mut i = 0;
+    // The line: `M`, 60 symbols at `i + 1`, its end at `i + 61`, and 64
+    // bytes readable from `i`.
+    while let Some(line) = input.get(i..i + 64) {
+        let eol = match (line[0], line[61], line[62]) {
+            (b'M', b'\n', _) => 1,
+            (b'M', b'\r', b'\n') => 2,
+            _ => break,
+        };
+        // SAFETY: both loads read 32 bytes within the 64 of `line`
+        // (from 1 and from 29, ending at 33 and 61).
+        let (a, b) = unsafe {
+            (
+                _mm256_loadu_si256(line.as_ptr().add(1).cast::<__m256i>()),
+                _mm256_loadu_si256(line.as_ptr().add(29).cast::<__m256i>()),
+            )
+        };
+        if _mm256_movemask_epi8(_mm256_or_si256(
+            _mm256_cmpeq_epi8(a, lf),
+            _mm256_cmpeq_epi8(b, lf),
+        )) != 0
+        {
+            break;
+        }
+        // Three bytes from each group, 12 in each half's first lanes.
+        let bytes = |v: __m256i| {
+            let values = _mm256_and_si256(_mm256_sub_epi8(v, space), low6);
+            let joined = _mm256_madd_epi16(_mm256_maddubs_epi16(values, pairs), quads);
+            _mm256_shuffle_epi8(joined, order)
+        };
+        let (a, b) = (bytes(a), bytes(b));
+        out.reserve(64);
+        let at = out.len();
+        // SAFETY: the four 16-byte stores end at `at + 49`, within the 64
+        // bytes reserved past the length; the 45 bytes up to `at + 45` are
+        // all written (12 at 0, 12 at 12, 12 at 21, 12 at 33: symbols 28-59
+        // are groups 7-14, bytes 21-44) before the length takes them in.
+        unsafe {
+            let dst = out.as_mut_ptr().add(at);
+            _mm_storeu_si128(dst.cast(), _mm256_castsi256_si128(a));
+            _mm_storeu_si128(dst.add(12).cast(), _mm256_extracti128_si256::<1>(a));
+            _mm_storeu_si128(dst.add(21).cast(), _mm256_castsi256_si128(b));
+            _mm_storeu_si128(dst.add(33).cast(), _mm256_extracti128_si256::<1>(b));
+            out.set_len(at + 45);
+        }
+        i += 61 + eol;
+    }
+    i
 }
 
 /// The bytes of one uuencoded data line: as many as its length character
@@ -1265,6 +1365,51 @@ mod tests {
     }
 
     proptest! {
+        /// Bodies of full lines (with junk, CRs, LFs and short lines
+        /// among them) give the same bytes through the decoder, with its
+        /// full-line fast path, as line by line.
+        #[test]
+        fn uu_full_lines_agree_with_line_by_line(
+            lines in proptest::collection::vec((
+                proptest::collection::vec(prop_oneof![8 => 32u8..=96, 1 => any::<u8>()], 60),
+                prop_oneof![Just(&b"\n"[..]), Just(&b"\r\n"[..]), Just(&b"\r"[..]), Just(&b""[..])],
+                0usize..70,
+                any::<bool>(),
+            ), 0..8),
+            splits in proptest::collection::vec(0usize..600, 0..3),
+        ) {
+            let mut body = b"begin 644 f\n".to_vec();
+            for (symbols, eol, cut, full) in &lines {
+                if *full {
+                    body.push(b'M');
+                    body.extend_from_slice(symbols);
+                } else {
+                    body.push(b'0' + (*cut % 40) as u8);
+                    body.extend_from_slice(&symbols[..cut % 60]);
+                }
+                body.extend_from_slice(eol);
+                body.push(b'\n');
+            }
+            body.extend_from_slice(b"`\nend\n");
+            let mut want = Vec::new();
+            let mut reference = UuDecoder::new();
+            for line in body.split(|&b| b == b'\n') {
+                reference.line_done(line, &mut want);
+            }
+            let mut got = Vec::new();
+            let mut d = UuDecoder::new();
+            let mut at = 0;
+            let mut cuts: Vec<usize> = splits.iter().map(|s| s % (body.len() + 1)).collect();
+            cuts.sort_unstable();
+            for c in cuts {
+                d.decode(&body[at..c], &mut got);
+                at = c;
+            }
+            d.decode(&body[at..], &mut got);
+            d.finish(&mut got);
+            prop_assert_eq!(got, want);
+        }
+
         /// Any length character and any line (short, exact, long, any
         /// bytes): the same bytes as the first form.
         #[test]
