@@ -9,9 +9,10 @@
 //! `\n`, `-`, `-` and ANDed decide each start position exactly, with no
 //! verification step.
 //!
-//! On x86-64 the compares use AVX-512 (AVX512BW on a CPU from Ice Lake on,
-//! see `has_avx512`) or else AVX2 when the CPU reports it at run time, else
-//! SSE2 (part of the x86-64 base ABI).
+//! On x86-64 the compares use AVX-512 (AVX512BW on an Intel CPU from Ice
+//! Lake on, see `has_avx512`) or else AVX2 when the CPU reports it at run
+//! time, else SSE2 (part of the x86-64 base ABI). On AMD's CPUs the AVX2
+//! form runs, without the software prefetch (see `is_amd`).
 //! Elsewhere a `memchr` loop over line ends gives the same answer. The tests
 //! check every form this CPU runs against `memchr::memmem::find`.
 
