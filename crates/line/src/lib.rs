@@ -111,12 +111,14 @@ pub(crate) fn has_avx512() -> bool {
 
 /// Whether the CPU is AMD's (CPUID vendor `AuthenticAMD`), read once.
 /// There the dash search runs its AVX2 form and without its software
-/// prefetch: on an AMD EPYC (Zen 4, 2 vCPUs, December 2026) the prefetch
-/// took the structure parse of the bench's 1 MiB base64 bodies from 47 to
-/// 67 µs (its hardware prefetcher follows the search without help), and
-/// the AVX-512 form, whose 512-bit compares Zen 4 splits in two, was 9%
-/// slower on the QP newsletters; on the Intel Xeon the forms were tuned
-/// on, both paid.
+/// prefetch, and header blocks are searched line by line rather than from
+/// one AVX-512 window ([`HeaderWindow`] is not made): on an AMD EPYC (Zen
+/// 4, 2 vCPUs, December 2026) the prefetch took the structure parse of the
+/// bench's 1 MiB base64 bodies from 47 to 67 µs (its hardware prefetcher
+/// follows the search without help), the AVX-512 dash search, whose
+/// 512-bit compares Zen 4 splits in two, was 9% slower on the QP
+/// newsletters, and the window 11% slower on the corpus's headers; on the
+/// Intel Xeon the forms were tuned on, all three paid.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(crate) fn is_amd() -> bool {
