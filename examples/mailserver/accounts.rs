@@ -159,6 +159,19 @@ pub(crate) struct Reloaded {
     pub(crate) added: Vec<String>,
     /// Accounts the configuration lost: shut out now.
     pub(crate) removed: Vec<String>,
+    /// Why the passwords file was not read or written again, when it was
+    /// not: the accounts above are in force all the same (in memory); a
+    /// line left for a changed account is not taken at a start, its mark
+    /// being the old credential's, but a password the user of an added
+    /// account had set stays out until the file's next reading.
+    pub(crate) file_error: Option<String>,
+}
+
+/// What [`Accounts::prepare_reload`] made: the configuration's account
+/// names, and the entries of those gained or changed.
+pub(crate) struct PreparedReload {
+    names: std::collections::HashSet<String>,
+    fresh: Vec<(String, Entry)>,
 }
 
 /// Reads the passwords file `file`, keeps the lines `keep` keeps (each
@@ -334,6 +347,13 @@ impl Accounts {
         Ok(())
     }
 
+    /// [`Accounts::prepare_reload`] then [`Accounts::apply_reload`], for
+    /// the tests.
+    #[cfg(test)]
+    pub(crate) fn reload(&self, users: &[crate::config::User]) -> Result<Reloaded, String> {
+        Ok(self.apply_reload(self.prepare_reload(users)?))
+    }
+
     /// The accounts of a configuration read again (its file changed): an
     /// account whose credential there is not the one in force at the
     /// start, or at the last reload, takes it at once, as if the server
@@ -343,39 +363,76 @@ impl Accounts {
     /// no longer log in, and its sessions end (its keys are made-up ones,
     /// as for a name that is no account); an account it gained can log in
     /// (the store routes mail by the same reading, [`Store::take_routing`],
-    /// which the caller calls first so that the account's folders exist).
-    /// The answer names them all, for the log.
+    /// which the caller calls between the two halves, so that the
+    /// account's folders exist before it can log in, and nothing changes
+    /// when either this half or the routing fails). The answer of the
+    /// second half names them all, for the log.
+    ///
+    /// This half changes nothing and is the one that can fail (a
+    /// credential whose keys cannot be derived): the marks of `users`, and
+    /// the entries of the accounts gained or changed, made before the
+    /// write lock (a plaintext password's keys take a while to derive, and
+    /// logins wait on the lock). Only a reading changes a mark, and the
+    /// config watcher is the one reader, so the entries are still the ones
+    /// to put in force when [`Accounts::apply_reload`] takes them.
     ///
     /// [`Store::take_routing`]: crate::store::Store::take_routing
-    pub(crate) fn reload(&self, users: &[crate::config::User]) -> Result<Reloaded, String> {
-        let mut out = Reloaded::default();
-        // The marks (a plaintext password's derives keys) before the lock.
+    pub(crate) fn prepare_reload(
+        &self,
+        users: &[crate::config::User],
+    ) -> Result<PreparedReload, String> {
         let marks = users
             .iter()
             .map(|u| config_mark(&u.name, &u.credential))
             .collect::<Result<Vec<_>, _>>()?;
+        let stale: Vec<bool> = {
+            let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+            users
+                .iter()
+                .zip(&marks)
+                .map(|(u, mark)| map.get(&u.name).is_none_or(|e| &e.mark != mark))
+                .collect()
+        };
+        let fresh = users
+            .iter()
+            .zip(marks)
+            .zip(stale)
+            .filter(|&(_, stale)| stale)
+            .map(|((u, mark), _)| Ok((u.name.clone(), Entry::configured(u, mark, 0)?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(PreparedReload {
+            names: users.iter().map(|u| u.name.clone()).collect(),
+            fresh,
+        })
+    }
+
+    /// The second half of a reading: puts what
+    /// [`Accounts::prepare_reload`] made in force. It cannot fail; the
+    /// passwords file's reading or writing, when it fails, is in the
+    /// answer ([`Reloaded::file_error`]).
+    pub(crate) fn apply_reload(&self, prepared: PreparedReload) -> Reloaded {
+        let PreparedReload { names, fresh } = prepared;
+        let mut out = Reloaded::default();
         let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        for (u, mark) in users.iter().zip(marks) {
-            let Some(e) = map.get_mut(&u.name) else {
-                map.insert(u.name.clone(), Entry::configured(u, mark, 0)?);
-                out.added.push(u.name.clone());
+        for (name, mut entry) in fresh {
+            let Some(e) = map.get_mut(&name) else {
+                out.added.push(name.clone());
+                map.insert(name, entry);
                 continue;
             };
-            if mark == e.mark {
-                continue;
-            }
             // An account shut out at an earlier reading has no mark.
             let list = if e.mark.is_empty() {
                 &mut out.added
             } else {
                 &mut out.changed
             };
-            *e = Entry::configured(u, mark, e.generation + 1)?;
-            list.push(u.name.clone());
+            entry.generation = e.generation + 1;
+            *e = entry;
+            list.push(name);
         }
         for (name, e) in map.iter_mut() {
             // Shut out once (a shut-out account has no mark).
-            if e.mark.is_empty() || users.iter().any(|u| &u.name == name) {
+            if e.mark.is_empty() || names.contains(name) {
                 continue;
             }
             *e = Entry {
@@ -392,16 +449,18 @@ impl Accounts {
         if !(out.changed.is_empty() && out.added.is_empty())
             && let Some(file) = &self.changed
         {
-            rewrite_changes(
+            let (changed, added) = (&out.changed, &out.added);
+            out.file_error = rewrite_changes(
                 file,
                 |l| {
-                    out.changed.iter().all(|c| not_of(l, c))
-                        && take_change(&mut map, l, |n| out.added.iter().any(|a| a == n))
+                    changed.iter().all(|c| not_of(l, c))
+                        && take_change(&mut map, l, |n| added.iter().any(|a| a == n))
                 },
                 None,
-            )?;
+            )
+            .err();
         }
-        Ok(out)
+        out
     }
 
     /// A number that changes whenever `name`'s password does (0 for no
@@ -698,6 +757,39 @@ mod tests {
         assert_eq!(a.reload(&other).unwrap().added, ["demo"]);
         assert!(a.verify("demo", "new") && !a.verify("demo", "mine too"));
         assert!(!std::fs::read_to_string(&file).unwrap().contains("demo "));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A passwords file that cannot be read or written again (here a
+    /// directory where the file was) does not keep a reading's accounts
+    /// out of force: the new password is taken, the account gained can
+    /// log in, the one lost is shut out, and the answer says why the file
+    /// was left as it was (before, the error made the reading look failed
+    /// while its accounts were in force).
+    #[test]
+    fn reload_without_the_passwords_file_still_takes_the_accounts() {
+        let (dir, file) = passwords_file();
+        let config = users();
+        let a = start(&config, &file);
+        a.change_password("demo", "mine").unwrap();
+        std::fs::remove_file(&file).unwrap();
+        std::fs::create_dir(&file).unwrap();
+        let mut next = vec![config[1].clone()];
+        next[0].credential = Credential::Plain(Secret::new("reset".into()));
+        next.push(User {
+            name: "bob".into(),
+            credential: Credential::Plain(Secret::new("b".into())),
+        });
+        let r = a.reload(&next).unwrap();
+        assert_eq!(r.changed, ["alice"]);
+        assert_eq!(r.added, ["bob"]);
+        assert_eq!(r.removed, ["demo"]);
+        let e = r.file_error.expect("the file's error");
+        assert!(e.contains("passwords"), "{e}");
+        assert!(a.verify("alice", "reset") && !a.verify("alice", "s3cret"));
+        assert!(a.verify("bob", "b") && !a.verify("demo", "mine"));
+        // The same reading again changes nothing and touches no file.
+        assert_eq!(a.reload(&next).unwrap(), Reloaded::default());
         std::fs::remove_dir_all(dir).unwrap();
     }
 

@@ -700,17 +700,20 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
             Ok(new) if new.demo_account && !cfg.demo_account => {
                 "no account left in it: the accounts in force kept, nothing changed".to_string()
             }
-            // The folders and the routing first, so that an account can
-            // log in only once its mailbox is there. (Should the keys then
-            // fail, a passwords file that cannot be written say, mail for a
-            // gained account is taken and its logins wait for the file's
-            // next change or a restart; the log says so.)
+            // The accounts' keys first (which can fail, changing
+            // nothing), then the folders and the routing (which can fail,
+            // changing nothing), then the keys in force: an account can
+            // log in only once its mailbox is there.
             Ok(new) => match shared
-                .store
-                .take_routing(&new)
-                .map_err(|e| format!("the new accounts' folders: {e}"))
-                .and_then(|routed| Ok((routed, shared.accounts.reload(&new.users)?)))
-            {
+                .accounts
+                .prepare_reload(&new.users)
+                .and_then(|prepared| {
+                    let routed = shared
+                        .store
+                        .take_routing(&new)
+                        .map_err(|e| format!("the new accounts' folders: {e}"))?;
+                    Ok((routed, shared.accounts.apply_reload(prepared)))
+                }) {
                 Ok((routed, r)) => {
                     warn_unsigned_lists(
                         shared,
@@ -733,12 +736,19 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
                             what.push(format!("{} {says}", names.join(", ")));
                         }
                     }
+                    if let Some(e) = r.file_error {
+                        what.push(format!(
+                            "the passwords file not read and written again ({e}): the \
+                             accounts above are in force; a password an added account's user \
+                             had set waits for the file's next reading"
+                        ));
+                    }
                     if what.is_empty() {
                         continue;
                     }
                     what.join("; ")
                 }
-                Err(e) => format!("accounts not read again: {e}"),
+                Err(e) => format!("not read again, nothing changed: {e}"),
             },
             Err(e) => format!("not read again, nothing changed: {e}"),
         };
