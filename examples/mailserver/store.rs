@@ -15,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::config::{Config, Quotas};
 use crate::maildir::{self, Maildirs};
-use crate::mailstore::MailStore;
+use crate::mailstore::{MailStore, quota};
 use crate::queue::{Entry, Queue};
 use mailwire::pop3::WireSize;
 
@@ -512,6 +512,25 @@ impl Incoming {
                             (u.to_string(), "")
                         }
                     };
+                    // Each account's usage (`maildirsize`) grows by its
+                    // copies: each change begun before the first copy is
+                    // made (a recount meanwhile leaves the file alone) and
+                    // recorded when dropped, the copies made before an
+                    // error included.
+                    let mut changes: Vec<(&str, quota::Change)> = Vec::new();
+                    for u in others.iter().copied().chain([user.as_str()]) {
+                        let account = account_of(u);
+                        if !changes.iter().any(|(a, _)| *a == account) {
+                            changes
+                                .push((account, quota::Change::new(store.mail.user_root(account))));
+                        }
+                    }
+                    let mut grown = |to: &str| {
+                        if let Some((_, c)) = changes.iter_mut().find(|(a, _)| *a == account_of(to))
+                        {
+                            c.add(offset + size);
+                        }
+                    };
                     for u in &others {
                         let (to, folder) = place(u);
                         stored.local.push(store.maildirs.link_into(
@@ -521,6 +540,7 @@ impl Incoming {
                             &store.cfg.hostname,
                             &sizes,
                         )?);
+                        grown(&to);
                     }
                     for u in &others {
                         let (to, folder) = place(u);
@@ -533,15 +553,13 @@ impl Incoming {
                         folder,
                         &format!("{name}{sizes}"),
                     )?);
+                    grown(&to);
+                    drop(changes);
                     // IMAP sessions (IDLE) of these folders look now (the
                     // folder's directory as the store names it: INBOX is
                     // the account's root, without a final separator).
                     for u in others.iter().copied().chain([user.as_str()]) {
                         let (to, folder) = place(u);
-                        // The account's usage (`maildirsize`) grows by
-                        // the copy.
-                        let account = store.mail.user_root(account_of(&to));
-                        crate::mailstore::quota::record(&account, (offset + size) as i64, 1);
                         let root = store.mail.user_root(&to);
                         let dir = match folder {
                             "" => root,

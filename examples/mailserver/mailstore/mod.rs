@@ -241,8 +241,11 @@ impl MailStore {
     /// count. A file that cannot be written leaves the next check to count
     /// again.
     fn recount(&self, user: &str, root: &Path, limits: &Limits) -> io::Result<Usage> {
+        // Written only when no change of the account overlapped the count
+        // (`quota::Recount`): the next check counts again otherwise.
+        let recount = quota::Recount::begin(root);
         let used = self.count(user)?;
-        let _ = quota::write(root, limits, used);
+        recount.write(limits, used);
         Ok(used)
     }
 
@@ -317,6 +320,8 @@ impl MailStore {
         // What the folder held, for the usage; a folder that cannot be
         // read is still deleted (as before there was a usage file), and
         // the usage counted again at the next check.
+        let root = self.user_root(user);
+        let mut change = quota::Change::new(root.as_path());
         let held = folder.usage().ok();
         let dir = folder.dir;
         // Out of sight at once (a name starting with two dots is no
@@ -325,13 +330,14 @@ impl MailStore {
             .user_root(user)
             .join(format!("..deleted-{}", crate::maildir::queue_id()));
         fs::rename(&dir, &gone)?;
-        crate::maildir::sync_dir(&self.user_root(user))?;
-        // Out of sight, out of the usage.
-        let root = self.user_root(user);
+        // Out of sight, out of the usage (recorded when `change` is
+        // dropped, whatever happens next).
         match held {
-            Some((bytes, messages)) => quota::record(&root, -(bytes as i64), -(messages as i64)),
-            None => quota::forget(&root),
+            Some((bytes, messages)) => change.add_counts(-(bytes as i64), -(messages as i64)),
+            None => change.forget(),
         }
+        crate::maildir::sync_dir(&root)?;
+        drop(change);
         fs::remove_dir_all(&gone)?;
         self.notify(&dir);
         Ok(())
@@ -579,6 +585,80 @@ mod tests {
             .unwrap();
         assert!(!over(&s, 1000, 2));
         assert_eq!(quota_file(&d), "1000S\n100 1\n");
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    /// A recount that a change overlaps does not write its file (the race
+    /// Maildir++ leaves open: a change recorded in the old file while the
+    /// new one is counted would be lost, one counted and then recorded
+    /// would count twice); one that none overlaps does.
+    #[test]
+    fn a_recount_overlapped_by_a_change_leaves_the_file() {
+        let (s, d) = store();
+        let limits = Limits {
+            storage: Some(1 << 40),
+            messages: None,
+        };
+        let root = s.user_root("u");
+        let inbox = s.inbox("u");
+        let truth = |s: &MailStore| s.count("u").unwrap();
+        let sums = || quota::read(&root).unwrap().expect("the file").usage();
+        s.recount("u", &root, &limits).unwrap();
+        // An APPEND between the count and the write: recorded in the old
+        // file, which stays.
+        let recount = quota::Recount::begin(&root);
+        let counted = truth(&s);
+        append(&inbox, 50);
+        assert!(!recount.write(&limits, counted));
+        assert_eq!(sums(), truth(&s));
+        // A change begun before the count and finished after the write.
+        let mut change = quota::Change::new(root.as_path());
+        let recount = quota::Recount::begin(&root);
+        let counted = truth(&s);
+        assert!(!recount.write(&limits, counted));
+        change.add(7);
+        drop(change);
+        assert_eq!(sums().bytes, truth(&s).bytes + 7);
+        // None: written.
+        let recount = quota::Recount::begin(&root);
+        let counted = truth(&s);
+        assert!(recount.write(&limits, counted));
+        assert_eq!(sums(), truth(&s));
+        fs::remove_dir_all(d).unwrap();
+    }
+
+    /// APPENDs on one thread and recounts on another: no deadlock (a
+    /// change holds its folder's lock, a recount takes the folders' locks
+    /// one at a time and never a change's), and the file's sums agree with
+    /// a count at the end.
+    #[test]
+    fn recounts_beside_appends() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let (s, d) = store();
+        let limits = Limits {
+            storage: Some(1 << 40),
+            messages: None,
+        };
+        let root = s.user_root("u");
+        s.recount("u", &root, &limits).unwrap();
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let inbox = s.inbox("u");
+                for i in 0..100 {
+                    append(&inbox, 10 + i);
+                }
+                done.store(true, Ordering::SeqCst);
+            });
+            scope.spawn(|| {
+                while !done.load(Ordering::SeqCst) {
+                    s.recount("u", &root, &limits).unwrap();
+                }
+            });
+        });
+        let file = quota::read(&root).unwrap().expect("the file");
+        assert_eq!(file.usage(), s.count("u").unwrap());
+        assert_eq!(file.usage().messages, 100);
         fs::remove_dir_all(d).unwrap();
     }
 

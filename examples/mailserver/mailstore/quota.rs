@@ -26,10 +26,24 @@
 //! An account without a quota gets its file, with an empty first line,
 //! the first time its usage is asked for (the webmail's display): then
 //! its deliveries and changes are lines too, and the display one read.
+//!
+//! A recount races the changes made while it counts (Maildir++'s own
+//! flaw): a change whose line lands between the count and the new file
+//! is lost, one counted and then appended to the new file counts twice.
+//! Within the server every change is a [`Change`], begun before its
+//! first file operation and finished after its line, and a recount
+//! writes its file only when no change of the account was in flight
+//! from before its count to its write ([`Recount`]); otherwise it
+//! answers with its count and leaves the file to the next check. A
+//! change made by another program (Dovecot on the same Maildir) still
+//! races as Maildir++ says.
 
+use std::borrow::Cow;
 use std::fs::{self, OpenOptions};
+use std::hash::{Hash as _, Hasher as _};
 use std::io::{self, Write as _};
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 /// The file's name in the account's root.
@@ -213,7 +227,7 @@ fn parse_definition(line: &str) -> Option<Limits> {
 
 /// Writes `root`'s `maildirsize` anew (atomically): `limits` and the sums
 /// of a recount.
-pub(crate) fn write(root: &Path, limits: &Limits, used: Usage) -> io::Result<()> {
+fn write(root: &Path, limits: &Limits, used: Usage) -> io::Result<()> {
     let text = format!(
         "{}\n{} {}\n",
         limits.definition(),
@@ -227,7 +241,7 @@ pub(crate) fn write(root: &Path, limits: &Limits, used: Usage) -> io::Result<()>
 /// when it has one (one write of one line, `O_APPEND`). Never fails the
 /// change itself, which is done: a line that cannot be written takes the
 /// file away, so that the next check counts from scratch.
-pub(crate) fn record(root: &Path, bytes: i64, messages: i64) {
+fn record(root: &Path, bytes: i64, messages: i64) {
     if bytes == 0 && messages == 0 {
         return;
     }
@@ -246,28 +260,113 @@ pub(crate) fn record(root: &Path, bytes: i64, messages: i64) {
 
 /// Takes `root`'s `maildirsize` away after a change it cannot record: the
 /// next check counts from scratch.
-pub(crate) fn forget(root: &Path) {
+fn forget(root: &Path) {
     let _ = fs::remove_file(root.join(FILE));
+}
+
+/// The changes begun and finished of the accounts whose roots hash to
+/// one stripe ([`stripe`]): a recount compares them before its count and
+/// before its write. Accounts that share a stripe only make a recount
+/// leave its file unwritten more often.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct InFlight {
+    begun: u64,
+    finished: u64,
+}
+
+/// The stripes of [`InFlight`] counts.
+static IN_FLIGHT: [Mutex<InFlight>; 64] = [const {
+    Mutex::new(InFlight {
+        begun: 0,
+        finished: 0,
+    })
+}; 64];
+
+/// The stripe of the account whose root is `root`.
+fn stripe(root: &Path) -> std::sync::MutexGuard<'static, InFlight> {
+    let mut h = std::hash::DefaultHasher::new();
+    root.hash(&mut h);
+    IN_FLIGHT[(h.finish() % IN_FLIGHT.len() as u64) as usize]
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// A recount of an account's folders under way: made before the count
+/// ([`Recount::begin`]), it writes the account's file after it only when
+/// no change was in flight at the start and none began meanwhile
+/// ([`Recount::write`]).
+pub(crate) struct Recount<'a> {
+    root: &'a Path,
+    /// The changes begun when the count started, if none was in flight.
+    quiet_at: Option<u64>,
+}
+
+impl<'a> Recount<'a> {
+    /// A recount of the account whose root is `root`, starting now.
+    pub(crate) fn begin(root: &'a Path) -> Self {
+        let f = *stripe(root);
+        Self {
+            root,
+            quiet_at: (f.begun == f.finished).then_some(f.begun),
+        }
+    }
+
+    /// Writes the account's file anew with `limits` and the count `used`
+    /// ([`write`]) when no change of it overlapped the count; the stripe
+    /// is held through the write, so a change that begins now makes its
+    /// file operations after it and its line goes into the new file.
+    /// Whether it was written (a change overlapped, or the write failed:
+    /// the next check counts again either way).
+    pub(crate) fn write(self, limits: &Limits, used: Usage) -> bool {
+        let f = stripe(self.root);
+        let quiet = self
+            .quiet_at
+            .is_some_and(|b| f.begun == b && f.finished == b);
+        let written = quiet && write(self.root, limits, used).is_ok();
+        drop(f);
+        written
+    }
 }
 
 /// The change one operation makes to an account's usage, recorded in
 /// one line when it is dropped: after the operation, whether it finished
 /// or stopped at an error part of the way (what it did by then counts).
+/// Made before the operation's first file operation: while it lives, a
+/// recount of the account does not write its file ([`Recount`]).
 #[derive(Debug)]
 pub(crate) struct Change<'a> {
-    root: &'a Path,
+    root: Cow<'a, Path>,
     bytes: i64,
     messages: i64,
+    /// Take the file away instead of recording (a change that cannot be
+    /// known: [`Change::forget`]).
+    forget: bool,
 }
 
 impl<'a> Change<'a> {
     /// No change yet to the account whose root is `root`.
-    pub(crate) fn new(root: &'a Path) -> Self {
+    pub(crate) fn new(root: impl Into<Cow<'a, Path>>) -> Self {
+        let root = root.into();
+        stripe(&root).begun += 1;
         Self {
             root,
             bytes: 0,
             messages: 0,
+            forget: false,
         }
+    }
+
+    /// A change of `bytes` and `messages` in one (a folder deleted whole).
+    pub(crate) fn add_counts(&mut self, bytes: i64, messages: i64) {
+        self.bytes = self.bytes.saturating_add(bytes);
+        self.messages = self.messages.saturating_add(messages);
+    }
+
+    /// A change whose size is not known (a folder that could not be read
+    /// was deleted): the file is taken away when this is dropped, so that
+    /// the next check counts from scratch ([`forget`]).
+    pub(crate) fn forget(&mut self) {
+        self.forget = true;
     }
 
     /// A message of `size` bytes came in.
@@ -285,7 +384,12 @@ impl<'a> Change<'a> {
 
 impl Drop for Change<'_> {
     fn drop(&mut self) {
-        record(self.root, self.bytes, self.messages);
+        if self.forget {
+            forget(&self.root);
+        } else {
+            record(&self.root, self.bytes, self.messages);
+        }
+        stripe(&self.root).finished += 1;
     }
 }
 
