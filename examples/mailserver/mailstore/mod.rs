@@ -588,22 +588,29 @@ mod tests {
         fs::remove_dir_all(d).unwrap();
     }
 
-    /// A recount that a change overlaps does not write its file (the race
-    /// Maildir++ leaves open: a change recorded in the old file while the
-    /// new one is counted would be lost, one counted and then recorded
-    /// would count twice); one that none overlaps does.
-    #[test]
-    fn a_recount_overlapped_by_a_change_leaves_the_file() {
+    /// A store whose account `u` has a `maildirsize` (a storage quota
+    /// nothing reaches), with the account's root and the limits.
+    fn counted_store() -> (MailStore, PathBuf, PathBuf, Limits) {
         let (s, d) = store();
         let limits = Limits {
             storage: Some(1 << 40),
             messages: None,
         };
         let root = s.user_root("u");
+        s.recount("u", &root, &limits).unwrap();
+        (s, d, root, limits)
+    }
+
+    /// A recount that a change overlaps does not write its file (the race
+    /// Maildir++ leaves open: a change recorded in the old file while the
+    /// new one is counted would be lost, one counted and then recorded
+    /// would count twice); one that none overlaps does.
+    #[test]
+    fn a_recount_overlapped_by_a_change_leaves_the_file() {
+        let (s, d, root, limits) = counted_store();
         let inbox = s.inbox("u");
         let truth = |s: &MailStore| s.count("u").unwrap();
         let sums = || quota::read(&root).unwrap().expect("the file").usage();
-        s.recount("u", &root, &limits).unwrap();
         // An APPEND between the count and the write: recorded in the old
         // file, which stays.
         let recount = quota::Recount::begin(&root);
@@ -634,13 +641,7 @@ mod tests {
     #[test]
     fn recounts_beside_appends() {
         use std::sync::atomic::{AtomicBool, Ordering};
-        let (s, d) = store();
-        let limits = Limits {
-            storage: Some(1 << 40),
-            messages: None,
-        };
-        let root = s.user_root("u");
-        s.recount("u", &root, &limits).unwrap();
+        let (s, d, root, limits) = counted_store();
         let done = AtomicBool::new(false);
         std::thread::scope(|scope| {
             scope.spawn(|| {
