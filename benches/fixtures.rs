@@ -274,12 +274,13 @@ pub type Pass<'a> = Box<dyn Fn() -> usize + 'a>;
 /// The machine is shared, so load changes within seconds: besides
 /// criterion's figures, time the libraries in alternation (40 passes of
 /// each, in the order of [`follow_order`], so that each library follows
-/// each other one equally often) and print the throughput of each and the ratio of the first
-/// to each other, which that load affects alike: over all rounds, and over
-/// each library's best round (the least disturbed one, the robust figure
-/// when other jobs preempt the benchmark). `BENCH_NO_INTERLEAVED=1` skips
-/// it (for profiling one criterion benchmark); `BENCH_INTERLEAVED=text`
-/// runs it only for the labels that contain `text` (`structure/forwards`).
+/// each other one equally often) and print the throughput of each and the
+/// ratio of the first to each other, which that load affects alike: over
+/// all rounds, and over each library's best round (the least disturbed
+/// one, the robust figure when other jobs preempt the benchmark).
+/// `BENCH_NO_INTERLEAVED=1` skips it (for profiling one criterion
+/// benchmark); `BENCH_INTERLEAVED=text` runs it only for the labels that
+/// contain `text` (`structure/forwards`).
 pub fn interleaved(label: &str, libs: &[(&str, Work)], inputs: &[Vec<u8>]) {
     let bytes: usize = inputs.iter().map(Vec::len).sum();
     let mut runs: Vec<(&str, Pass<'_>)> = libs
