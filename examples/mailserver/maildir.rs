@@ -172,11 +172,15 @@ impl Maildirs {
         folder: &str,
         name: &str,
     ) -> io::Result<PathBuf> {
-        let new_dir = self.dir(user).join(folder).join("new");
-        let dest = new_dir.join(name);
+        let dest = self.new_path(user, folder, name);
         fs::rename(tmp, &dest)?;
-        sync_dir(&new_dir)?;
+        sync_dir(&self.dir(user).join(folder).join("new"))?;
         Ok(dest)
+    }
+
+    /// Where [`Self::commit`] puts a message named `name`.
+    pub(crate) fn new_path(&self, user: &str, folder: &str, name: &str) -> PathBuf {
+        self.dir(user).join(folder).join("new").join(name)
     }
 
     /// Delivers the already fsynced file `src` to `user`'s `folder` (as in
@@ -194,12 +198,18 @@ impl Maildirs {
     ) -> io::Result<PathBuf> {
         let (tmp, name) = self.tmp_path(user, host);
         let name = format!("{name}{suffix}");
-        if fs::hard_link(src, &tmp).is_err() {
-            fs::copy(src, &tmp)?;
-            sync_file(&File::open(&tmp)?)?;
+        if fs::hard_link(src, &tmp).is_err()
+            && let Err(e) = fs::copy(src, &tmp).and_then(|_| sync_file(&File::open(&tmp)?))
+        {
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
         }
         let dest = self.dir(user).join(folder).join("new").join(name);
-        fs::rename(&tmp, &dest)?;
+        if let Err(e) = fs::rename(&tmp, &dest) {
+            // Not left in `tmp/` for the next cleanup to find.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
         Ok(dest)
     }
 

@@ -302,6 +302,17 @@ impl Queue {
     /// renamed into the queue when `move_src`, else hard-linked (or copied).
     /// Returns when message and envelope are on disk.
     pub(crate) fn enqueue(&self, entry: Entry, src: &Path, move_src: bool) -> io::Result<()> {
+        self.prepare(&entry, src, move_src)?;
+        self.publish(entry);
+        Ok(())
+    }
+
+    /// The first half of [`Queue::enqueue`]: the message and its envelope
+    /// on disk, the entry not yet given to the delivery threads. Then
+    /// [`Queue::publish`] gives it to them, or [`Queue::discard`] takes
+    /// the files away (a delivery that failed elsewhere before its
+    /// answer). An error leaves nothing.
+    pub(crate) fn prepare(&self, entry: &Entry, src: &Path, move_src: bool) -> io::Result<()> {
         let msg = self.msg_path(&entry.id);
         if move_src {
             fs::rename(src, &msg)?;
@@ -316,9 +327,22 @@ impl Queue {
             let _ = fs::remove_file(&msg);
             return Err(e);
         }
+        Ok(())
+    }
+
+    /// Gives an entry [`Queue::prepare`] wrote to the delivery threads.
+    pub(crate) fn publish(&self, entry: Entry) {
         self.lock().entries.insert(entry.id.clone(), entry);
         self.wake.notify_all();
-        Ok(())
+    }
+
+    /// Takes away the files of an entry [`Queue::prepare`] wrote and
+    /// [`Queue::publish`] did not give out: the envelope first, then the
+    /// message (as [`Queue::remove`]). A restart after a crash between
+    /// the two halves finds the entry and delivers it.
+    pub(crate) fn discard(&self, id: &str) {
+        let _ = fs::remove_file(self.env_path(id));
+        let _ = fs::remove_file(self.msg_path(id));
     }
 
     /// Saves a changed entry (after an attempt) and gives it back to the

@@ -419,7 +419,10 @@ impl Incoming {
     }
 
     /// Makes the message durable for every recipient. On error nothing was
-    /// acknowledged, though some copies may exist.
+    /// acknowledged and, for local recipients, nothing is left: the copies
+    /// and queue files made before the failing step are taken away (a
+    /// crash part of the way can still leave some: a copy not yet taken
+    /// away, or queue files a restart delivers).
     pub(crate) fn commit(self, store: &Store) -> io::Result<Stored> {
         let Incoming {
             id,
@@ -487,91 +490,109 @@ impl Incoming {
                     let _ = fs::remove_file(&path);
                     return Err(e);
                 }
+                let mut others: Vec<&str> = Vec::new();
+                for (_, d) in &rcpts {
+                    if let Dest::Local(u) = d
+                        && u != &user
+                        && !others.contains(&u.as_str())
+                    {
+                        others.push(u);
+                    }
+                }
+                // Where each copy goes: `u`'s own directory (INBOX, or a
+                // plus-address folder `user/.tag`), or, quarantined, the
+                // account's Junk folder when it has one.
+                let place = |u: &'_ str| -> (String, &'static str) {
+                    let account = account_of(u);
+                    if junk && store.maildirs.has_folder(account, JUNK) {
+                        (account.to_string(), JUNK)
+                    } else {
+                        (u.to_string(), "")
+                    }
+                };
+                // Each account's usage (`maildirsize`) grows by its copies:
+                // each change begun before the first copy is made (a
+                // recount meanwhile leaves the file alone) and recorded
+                // when dropped.
+                let mut changes: Vec<(&str, quota::Change)> = Vec::new();
+                for u in others.iter().copied().chain([user.as_str()]) {
+                    let account = account_of(u);
+                    if !changes.iter().any(|(a, _)| *a == account) {
+                        let root = store.mail.user_root(account);
+                        changes.push((account, quota::Change::new(root)));
+                    }
+                }
+                // All or nothing: the copies for the other accounts, the
+                // queue's files, then the spool itself into the first
+                // account's folder; should a step fail, those before it
+                // are undone, so that the 451 the client gets leaves no
+                // copy its retry would make twice. The queue's entry goes
+                // to the delivery threads only after the last step.
+                let mut made: Vec<(PathBuf, String)> = Vec::new();
+                let mut prepared = false;
                 let res = (|| -> io::Result<()> {
-                    if !entry.recipients.is_empty() {
-                        stored.queued = entry.recipients.len();
-                        store.queue.enqueue(entry, &path, false)?;
-                    }
-                    let mut others: Vec<&str> = Vec::new();
-                    for (_, d) in &rcpts {
-                        if let Dest::Local(u) = d
-                            && u != &user
-                            && !others.contains(&u.as_str())
-                        {
-                            others.push(u);
-                        }
-                    }
-                    // Where each copy goes: `u`'s own directory (INBOX, or
-                    // a plus-address folder `user/.tag`), or, quarantined,
-                    // the account's Junk folder when it has one.
-                    let place = |u: &'_ str| -> (String, &'static str) {
-                        let account = account_of(u);
-                        if junk && store.maildirs.has_folder(account, JUNK) {
-                            (account.to_string(), JUNK)
-                        } else {
-                            (u.to_string(), "")
-                        }
-                    };
-                    // Each account's usage (`maildirsize`) grows by its
-                    // copies: each change begun before the first copy is
-                    // made (a recount meanwhile leaves the file alone) and
-                    // recorded when dropped, the copies made before an
-                    // error included.
-                    let mut changes: Vec<(&str, quota::Change)> = Vec::new();
-                    for u in others.iter().copied().chain([user.as_str()]) {
-                        let account = account_of(u);
-                        if !changes.iter().any(|(a, _)| *a == account) {
-                            changes
-                                .push((account, quota::Change::new(store.mail.user_root(account))));
-                        }
-                    }
-                    let mut grown = |to: &str| {
-                        if let Some((_, c)) = changes.iter_mut().find(|(a, _)| *a == account_of(to))
-                        {
-                            c.add(offset + size);
-                        }
-                    };
                     for u in &others {
                         let (to, folder) = place(u);
-                        stored.local.push(store.maildirs.link_into(
+                        let dest = store.maildirs.link_into(
                             &path,
                             &to,
                             folder,
                             &store.cfg.hostname,
                             &sizes,
-                        )?);
-                        grown(&to);
+                        )?;
+                        made.push((dest, to));
                     }
                     for u in &others {
                         let (to, folder) = place(u);
                         store.maildirs.sync_new(&to, folder)?;
                     }
-                    let (to, folder) = place(&user);
-                    stored.local.push(store.maildirs.commit(
-                        &path,
-                        &to,
-                        folder,
-                        &format!("{name}{sizes}"),
-                    )?);
-                    grown(&to);
-                    drop(changes);
-                    // IMAP sessions (IDLE) of these folders look now (the
-                    // folder's directory as the store names it: INBOX is
-                    // the account's root, without a final separator).
-                    for u in others.iter().copied().chain([user.as_str()]) {
-                        let (to, folder) = place(u);
-                        let root = store.mail.user_root(&to);
-                        let dir = match folder {
-                            "" => root,
-                            f => root.join(f),
-                        };
-                        store.mail.delivered(&dir);
+                    if !entry.recipients.is_empty() {
+                        store.queue.prepare(&entry, &path, false)?;
+                        prepared = true;
                     }
+                    // Listed before it is made: a rename whose directory
+                    // then cannot be synced is undone too.
+                    let (to, folder) = place(&user);
+                    let name = format!("{name}{sizes}");
+                    made.push((store.maildirs.new_path(&to, folder, &name), to.clone()));
+                    store.maildirs.commit(&path, &to, folder, &name)?;
                     Ok(())
                 })();
                 if let Err(e) = res {
+                    // Undone, uncounted: no session was told of these
+                    // copies (one that looked in `new/` on its own in the
+                    // meantime keeps what it took there).
+                    for (dest, _) in &made {
+                        let _ = fs::remove_file(dest);
+                    }
+                    if prepared {
+                        store.queue.discard(&entry.id);
+                    }
                     let _ = fs::remove_file(&path);
                     return Err(e);
+                }
+                for (dest, to) in made {
+                    if let Some((_, c)) = changes.iter_mut().find(|(a, _)| *a == account_of(&to)) {
+                        c.add(offset + size);
+                    }
+                    stored.local.push(dest);
+                }
+                drop(changes);
+                if prepared {
+                    stored.queued = entry.recipients.len();
+                    store.queue.publish(entry);
+                }
+                // IMAP sessions (IDLE) of these folders look now (the
+                // folder's directory as the store names it: INBOX is the
+                // account's root, without a final separator).
+                for u in others.iter().copied().chain([user.as_str()]) {
+                    let (to, folder) = place(u);
+                    let root = store.mail.user_root(&to);
+                    let dir = match folder {
+                        "" => root,
+                        f => root.join(f),
+                    };
+                    store.mail.delivered(&dir);
                 }
             }
         }
@@ -758,6 +779,52 @@ mod tests {
                 .next()
                 .is_none()
         );
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A delivery that fails part of the way leaves nothing: the copies
+    /// made for the other accounts and the queue's files are taken away,
+    /// and the queue's delivery threads never saw the entry, so the
+    /// client's retry after the 451 makes no copy twice. Here the first
+    /// account's `new/` is a file, so the last step fails; then another
+    /// account's, so the first one does.
+    #[test]
+    fn a_delivery_that_fails_part_of_the_way_is_undone() {
+        let (s, dir) = store(&["--user", "a:1", "--user", "b:2", "--user", "c:3"]);
+        let boxes = dir.join("mailboxes");
+        let rcpts = vec![
+            ("a@localhost".to_string(), Dest::Local("a".into())),
+            ("b@localhost".to_string(), Dest::Local("b".into())),
+            ("c@localhost".to_string(), Dest::Local("c".into())),
+            ("z@remote.test".to_string(), Dest::Remote),
+        ];
+        let files = |p: PathBuf| fs::read_dir(p).unwrap().count();
+        for (broken, id) in [("a", "Q7"), ("c", "Q8")] {
+            fs::remove_dir(boxes.join(broken).join("new")).unwrap();
+            fs::write(boxes.join(broken).join("new"), b"not a directory").unwrap();
+            let mut inc = s.begin(id.into(), "s@x.test", rcpts.clone(), b"").unwrap();
+            inc.write(b"Subject: t\r\n\r\nbody\r\n").unwrap();
+            assert!(inc.commit(&s).is_err(), "{broken}");
+            for u in ["a", "b", "c"] {
+                if u != broken {
+                    assert_eq!(files(boxes.join(u).join("new")), 0, "{broken}: {u}/new");
+                }
+                assert_eq!(files(boxes.join(u).join("tmp")), 0, "{broken}: {u}/tmp");
+            }
+            assert!(s.queue.entries().is_empty(), "{broken}");
+            assert!(!s.queue.msg_path(id).exists(), "{broken}");
+            fs::remove_file(boxes.join(broken).join("new")).unwrap();
+            fs::create_dir(boxes.join(broken).join("new")).unwrap();
+        }
+        // Mended, the same delivery goes through whole.
+        let mut inc = s.begin("Q9".into(), "s@x.test", rcpts, b"").unwrap();
+        inc.write(b"Subject: t\r\n\r\nbody\r\n").unwrap();
+        let st = inc.commit(&s).unwrap();
+        assert_eq!((st.local.len(), st.queued), (3, 1));
+        for u in ["a", "b", "c"] {
+            assert_eq!(files(boxes.join(u).join("new")), 1, "{u}");
+        }
+        assert_eq!(s.queue.entries().len(), 1);
         fs::remove_dir_all(dir).unwrap();
     }
 
