@@ -39,11 +39,11 @@
 //! races as Maildir++ says.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
-use std::hash::{Hash as _, Hasher as _};
 use std::io::{self, Write as _};
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 /// The file's name in the account's root.
@@ -264,31 +264,33 @@ fn forget(root: &Path) {
     let _ = fs::remove_file(root.join(FILE));
 }
 
-/// The changes begun and finished of the accounts whose roots hash to
-/// one stripe ([`stripe`]): a recount compares them before its count and
-/// before its write. Accounts that share a stripe only make a recount
-/// leave its file unwritten more often.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The changes begun and finished of one account: a recount compares
+/// them before its count and before its write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct InFlight {
     begun: u64,
     finished: u64,
 }
 
-/// The stripes of [`InFlight`] counts.
-static IN_FLIGHT: [Mutex<InFlight>; 64] = [const {
-    Mutex::new(InFlight {
-        begun: 0,
-        finished: 0,
-    })
-}; 64];
+/// The [`InFlight`] counts of every account a change or recount has
+/// touched, by its root (an entry per account, kept: a count that started
+/// again from zero could match an earlier one). Each account's counts have
+/// a lock of their own, which a recount holds through its write without
+/// holding up the changes of other accounts.
+static IN_FLIGHT: Mutex<BTreeMap<PathBuf, Arc<Mutex<InFlight>>>> = Mutex::new(BTreeMap::new());
 
-/// The stripe of the account whose root is `root`.
-fn stripe(root: &Path) -> std::sync::MutexGuard<'static, InFlight> {
-    let mut h = std::hash::DefaultHasher::new();
-    root.hash(&mut h);
-    IN_FLIGHT[(h.finish() % IN_FLIGHT.len() as u64) as usize]
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+/// The counts of the account whose root is `root`.
+fn counts_of(root: &Path) -> Arc<Mutex<InFlight>> {
+    let mut all = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    match all.get(root) {
+        Some(c) => Arc::clone(c),
+        None => Arc::clone(all.entry(root.to_path_buf()).or_default()),
+    }
+}
+
+/// Locks `counts`.
+fn lock(counts: &Mutex<InFlight>) -> std::sync::MutexGuard<'_, InFlight> {
+    counts.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A recount of an account's folders under way: made before the count
@@ -297,6 +299,7 @@ fn stripe(root: &Path) -> std::sync::MutexGuard<'static, InFlight> {
 /// ([`Recount::write`]).
 pub(crate) struct Recount<'a> {
     root: &'a Path,
+    counts: Arc<Mutex<InFlight>>,
     /// The changes begun when the count started, if none was in flight.
     quiet_at: Option<u64>,
 }
@@ -304,27 +307,27 @@ pub(crate) struct Recount<'a> {
 impl<'a> Recount<'a> {
     /// A recount of the account whose root is `root`, starting now.
     pub(crate) fn begin(root: &'a Path) -> Self {
-        let f = *stripe(root);
+        let counts = counts_of(root);
+        let f = *lock(&counts);
         Self {
             root,
+            counts,
             quiet_at: (f.begun == f.finished).then_some(f.begun),
         }
     }
 
     /// Writes the account's file anew with `limits` and the count `used`
-    /// ([`write`]) when no change of it overlapped the count; the stripe
-    /// is held through the write, so a change that begins now makes its
-    /// file operations after it and its line goes into the new file.
+    /// ([`write`]) when no change of it overlapped the count; the counts'
+    /// lock is held through the write, so a change that begins now makes
+    /// its file operations after it and its line goes into the new file.
     /// Whether it was written (a change overlapped, or the write failed:
     /// the next check counts again either way).
     pub(crate) fn write(self, limits: &Limits, used: Usage) -> bool {
-        let f = stripe(self.root);
+        let f = lock(&self.counts);
         let quiet = self
             .quiet_at
             .is_some_and(|b| f.begun == b && f.finished == b);
-        let written = quiet && write(self.root, limits, used).is_ok();
-        drop(f);
-        written
+        quiet && write(self.root, limits, used).is_ok()
     }
 }
 
@@ -336,6 +339,7 @@ impl<'a> Recount<'a> {
 #[derive(Debug)]
 pub(crate) struct Change<'a> {
     root: Cow<'a, Path>,
+    counts: Arc<Mutex<InFlight>>,
     bytes: i64,
     messages: i64,
     /// Take the file away instead of recording (a change that cannot be
@@ -347,9 +351,11 @@ impl<'a> Change<'a> {
     /// No change yet to the account whose root is `root`.
     pub(crate) fn new(root: impl Into<Cow<'a, Path>>) -> Self {
         let root = root.into();
-        stripe(&root).begun += 1;
+        let counts = counts_of(&root);
+        lock(&counts).begun += 1;
         Self {
             root,
+            counts,
             bytes: 0,
             messages: 0,
             forget: false,
@@ -389,7 +395,7 @@ impl Drop for Change<'_> {
         } else {
             record(&self.root, self.bytes, self.messages);
         }
-        stripe(&self.root).finished += 1;
+        lock(&self.counts).finished += 1;
     }
 }
 
