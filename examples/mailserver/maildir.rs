@@ -164,7 +164,7 @@ impl Maildirs {
 
     /// Moves a complete, fsynced `tmp` file of `user` into `new/` of
     /// `folder` (a Maildir++ folder directory such as `.Junk`; `""` for
-    /// INBOX) and fsyncs that `new/`.
+    /// INBOX) and fsyncs that `new/`. On error the file is at `tmp`.
     pub(crate) fn commit(
         &self,
         tmp: &Path,
@@ -172,15 +172,16 @@ impl Maildirs {
         folder: &str,
         name: &str,
     ) -> io::Result<PathBuf> {
-        let dest = self.new_path(user, folder, name);
+        let new_dir = self.dir(user).join(folder).join("new");
+        let dest = new_dir.join(name);
         fs::rename(tmp, &dest)?;
-        sync_dir(&self.dir(user).join(folder).join("new"))?;
+        if let Err(e) = sync_dir(&new_dir) {
+            // Not delivered: back in `tmp/`, where the caller's clean-up
+            // of a failed delivery finds it.
+            let _ = fs::rename(&dest, tmp);
+            return Err(e);
+        }
         Ok(dest)
-    }
-
-    /// Where [`Self::commit`] puts a message named `name`.
-    pub(crate) fn new_path(&self, user: &str, folder: &str, name: &str) -> PathBuf {
-        self.dir(user).join(folder).join("new").join(name)
     }
 
     /// Delivers the already fsynced file `src` to `user`'s `folder` (as in

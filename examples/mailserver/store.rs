@@ -550,12 +550,12 @@ impl Incoming {
                         store.queue.prepare(&entry, &path, false)?;
                         prepared = true;
                     }
-                    // Listed before it is made: a rename whose directory
-                    // then cannot be synced is undone too.
                     let (to, folder) = place(&user);
-                    let name = format!("{name}{sizes}");
-                    made.push((store.maildirs.new_path(&to, folder, &name), to.clone()));
-                    store.maildirs.commit(&path, &to, folder, &name)?;
+                    let dest =
+                        store
+                            .maildirs
+                            .commit(&path, &to, folder, &format!("{name}{sizes}"))?;
+                    made.push((dest, to));
                     Ok(())
                 })();
                 if let Err(e) = res {
