@@ -346,8 +346,10 @@ pub fn interleaved_rounds(label: &str, bytes: usize, libs: &mut [(&str, Pass<'_>
     let mut total = vec![0f64; libs.len()];
     let mut best = vec![f64::MAX; libs.len()];
     let order = follow_order(libs.len());
-    // Each library runs `libs.len() - 1` times in one pass of `order`.
-    let cycles = ROUNDS.div_ceil(libs.len().saturating_sub(1).max(1));
+    // Each library runs `libs.len() - 1` times (once alone) in one pass of
+    // `order`.
+    let per_pass = libs.len().saturating_sub(1).max(1);
+    let cycles = ROUNDS.div_ceil(per_pass);
     for _ in 0..cycles {
         for &k in &order {
             let f = &libs[k].1;
@@ -360,7 +362,7 @@ pub fn interleaved_rounds(label: &str, bytes: usize, libs: &mut [(&str, Pass<'_>
             best[k] = best[k].min(e);
         }
     }
-    let rounds = cycles * libs.len().saturating_sub(1).max(1);
+    let rounds = cycles * per_pass;
     let mib = |s: f64, rounds: usize| (bytes * reps * rounds) as f64 / s / 1048576.0;
     let mut line = format!("interleaved {label}:");
     for (k, (name, _)) in libs.iter().enumerate() {
