@@ -817,9 +817,12 @@ unsafe fn uu_full_lines_avx2(input: &[u8], out: &mut Vec<u8>) -> usize {
     // The line: `M`, 60 symbols at `i + 1`, its end at `i + 61`, and 64
     // bytes readable from `i`.
     while let Some(line) = input.get(i..i + 64) {
-        let eol = match (line[0], line[61], line[62]) {
-            (b'M', b'\n', _) => 1,
-            (b'M', b'\r', b'\n') => 2,
+        let eol = match (line[0], line[60], line[61], line[62]) {
+            // A CR right before the LF ends the line (59 symbols, then
+            // CRLF), as the line-by-line path reads it.
+            (b'M', b'\r', b'\n', _) => break,
+            (b'M', _, b'\n', _) => 1,
+            (b'M', _, b'\r', b'\n') => 2,
             _ => break,
         };
         // SAFETY: both loads read 32 bytes within the 64 of `line`
@@ -1362,6 +1365,23 @@ mod tests {
             out.extend_from_slice(&bytes[..take]);
             produced += take;
         }
+    }
+
+    /// A line of `M` and 59 symbols ended by CRLF is a short line (its
+    /// CR is part of the line end), not 60 symbols with a CR for the last:
+    /// the full-line path leaves it to the line-by-line one.
+    #[test]
+    fn uu_full_line_path_leaves_a_short_line_ending_in_crlf() {
+        let mut body = b"begin 644 f\nM".to_vec();
+        body.extend_from_slice(&[b' '; 60]);
+        body.extend_from_slice(b"\nM");
+        body.extend_from_slice(&[b' '; 59]);
+        body.extend_from_slice(b"\r\n`\nend\n");
+        let mut got = Vec::new();
+        let mut d = UuDecoder::new();
+        d.decode(&body, &mut got);
+        d.finish(&mut got);
+        assert_eq!(got, [0u8; 90]);
     }
 
     proptest! {
