@@ -45,6 +45,7 @@ fn fetch_item_name(it: &FetchItem<'_>) -> String {
         FetchItem::Uid(_) => "UID".into(),
         FetchItem::ModSeq(_) => "MODSEQ".into(),
         FetchItem::Preview(_) => "PREVIEW".into(),
+        FetchItem::SaveDate(_) => "SAVEDATE".into(),
         FetchItem::GmailMsgId(_) => "X-GM-MSGID".into(),
         FetchItem::GmailThrId(_) => "X-GM-THRID".into(),
         FetchItem::GmailLabels(_) => "X-GM-LABELS".into(),
@@ -124,6 +125,7 @@ fn fetch_attr_name(a: &FetchAttr<'_>) -> String {
         FetchAttr::BodyStructure => "BODYSTRUCTURE".into(),
         FetchAttr::Uid => "UID".into(),
         FetchAttr::ModSeq => "MODSEQ".into(),
+        FetchAttr::SaveDate => "SAVEDATE".into(),
         FetchAttr::Preview { lazy: true } => "PREVIEW (LAZY)".into(),
         FetchAttr::Preview { .. } => "PREVIEW".into(),
     }

@@ -2751,3 +2751,162 @@ fn rfc8437_unauthenticate_with_imaplib() {
     assert_eq!(s.select("INBOX").unwrap().exists, 0);
     s.logout().unwrap();
 }
+
+/// RFC 8514 SAVEDATE under imaplib: a delivered message is saved as of
+/// its delivery (not the later SELECT), an APPEND with an old internal
+/// date as of the APPEND, a COPY as of the COPY; a STORE keeps the save
+/// date; SAVEDBEFORE, SAVEDON, SAVEDSINCE and SAVEDATESUPPORTED against
+/// BEFORE on the internal dates. Prints the save dates and the SEARCH
+/// answers for the comparisons after it.
+const SAVEDATE: &str = r#"
+import datetime, imaplib, re, smtplib, sys, time
+def dates(data, item):
+    out = []
+    for d in data:
+        m = re.search(item.encode() + rb' "([^"]+)"', d)
+        t = datetime.datetime.strptime(m.group(1).decode().strip(), "%d-%b-%Y %H:%M:%S %z")
+        out.append(int(t.timestamp()))
+    return out
+def search(*keys):
+    typ, data = M.search(None, *keys)
+    assert typ == "OK", data
+    return (data[0] or b"").decode()
+t0 = int(time.time())
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+s.sendmail("a@example.com", ["testuser@localhost"], "Subject: s1\r\n\r\nx\r\n")
+s.quit()
+t1 = time.time()
+time.sleep(1.2)
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]), timeout=20)
+M.login("testuser", "testpass")
+M._get_capabilities()
+assert "SAVEDATE" in M.capabilities, M.capabilities
+M.select("INBOX")
+t2 = int(time.time())
+old = imaplib.Time2Internaldate(time.time() - 3 * 86400)
+typ, data = M.append("INBOX", None, old, b"Subject: s2\r\n\r\ny\r\n")
+assert typ == "OK", data
+M.select("INBOX")
+typ, data = M.fetch("1:2", "(SAVEDATE INTERNALDATE)")
+saved, internal = dates(data, "SAVEDATE"), dates(data, "INTERNALDATE")
+assert t0 - 1 <= saved[0] <= t1 + 1, (t0, saved, t1)
+assert saved[1] >= t2 and internal[1] < t2 - 2 * 86400, (saved, internal, t2)
+M.store("1", "+FLAGS", "(\\Seen)")
+time.sleep(1.1)
+typ, data = M.fetch("1", "(SAVEDATE)")
+assert dates(data, "SAVEDATE") == saved[:1], (data, saved)
+tc = int(time.time())
+typ, data = M.copy("1", "Archive")
+assert typ == "OK", data
+M.select("Archive")
+typ, data = M.fetch("1", "(SAVEDATE)")
+assert dates(data, "SAVEDATE")[0] >= tc > saved[0], (data, tc, saved)
+M.select("INBOX")
+day = lambda t: time.strftime("%d-%b-%Y", time.gmtime(t))
+print("saved", *saved)
+print("day", day(saved[1]))
+if day(saved[0]) == day(saved[1]):
+    assert search("SAVEDATESUPPORTED") == "1 2"
+    assert search("SAVEDON", day(saved[1])) == "1 2"
+    assert search("SAVEDSINCE", day(saved[1])) == "1 2"
+    assert search("SAVEDBEFORE", day(saved[1])) == ""
+    assert search("SAVEDBEFORE", day(saved[1] + 86400)) == "1 2"
+    assert search("BEFORE", day(saved[1])) == "2"
+    assert search("NOT", "SAVEDSINCE", day(saved[1])) == ""
+M.logout()
+print("ok")
+"#;
+
+/// The SEARCH commands both servers are asked on the same Maildir, with
+/// `DAY` the day the messages were saved.
+const SAVEDATE_SEARCHES: [&str; 4] = [
+    "SEARCH SAVEDATESUPPORTED",
+    "SEARCH SAVEDSINCE DAY",
+    "SEARCH SAVEDBEFORE DAY",
+    "SEARCH SAVEDON DAY",
+];
+
+/// RFC 8514 SAVEDATE ([`SAVEDATE`]), then kept across a restart of the
+/// server; then Dovecot on a copy of the same Maildir gives the same
+/// answers to the same SEARCH commands. (Its save dates are its own: it
+/// sets one when it first indexes a message, the copy's first SELECT.)
+#[test]
+#[ignore = "interop: needs Dovecot and python3"]
+fn savedate_with_imaplib_and_like_dovecot() {
+    let Some((dc, mut srv, data)) = dovecot_and_mailserver("imap-savedate") else {
+        return;
+    };
+    let imap = srv.imap.expect("imap port");
+    let out = python(
+        SAVEDATE,
+        &[srv.smtp().port().to_string(), imap.port().to_string()],
+    );
+    assert!(out.ends_with("ok\n"), "{out}\n{}", srv.log());
+    let saved = out.lines().find_map(|l| l.strip_prefix("saved ")).unwrap();
+    let day = out.lines().find_map(|l| l.strip_prefix("day ")).unwrap();
+    srv.restart();
+    let script = r#"
+import imaplib, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[1]))
+M.login("testuser", "testpass")
+M.select("INBOX")
+typ, data = M.fetch("1:2", "(SAVEDATE)")
+for d in data:
+    print(d.decode())
+for q in sys.argv[2:]:
+    typ, data = M._simple_command(*q.split(" "))
+    print(q, "->", (M.untagged_responses.pop("SEARCH", [b""])[0] or b"").decode())
+M.logout()
+"#;
+    let searches: Vec<String> = SAVEDATE_SEARCHES
+        .iter()
+        .map(|q| q.replace("DAY", day))
+        .collect();
+    let mut args = vec![srv.imap.expect("imap port").port().to_string()];
+    args.extend(searches.iter().cloned());
+    let after = python(script, &args);
+    // The same save dates after the restart, read from the store.
+    let again: Vec<i64> = after
+        .lines()
+        .filter_map(|l| l.split_once("SAVEDATE \"").map(|(_, r)| r))
+        .map(|r| imap_unix(r.split('"').next().unwrap()))
+        .collect();
+    let before: Vec<i64> = saved.split(' ').map(|t| t.parse().unwrap()).collect();
+    assert_eq!(again, before, "{after}");
+    srv.terminate(std::time::Duration::from_secs(10));
+
+    give_to_dovecot(&dc, &data);
+    let mut script = String::from("a SELECT INBOX\r\nb FETCH 1:* (SAVEDATE)\r\n");
+    for (i, q) in searches.iter().enumerate() {
+        script.push_str(&format!("s{i} {q}\r\n"));
+    }
+    script.push_str("z LOGOUT\r\n");
+    let dovecot = String::from_utf8_lossy(&dc.exec_imap(script.as_bytes())).into_owned();
+    assert_eq!(
+        dovecot.matches("FETCH (SAVEDATE \"").count(),
+        2,
+        "{dovecot}"
+    );
+    let mut answers = dovecot
+        .lines()
+        .filter_map(|l| l.strip_prefix("* SEARCH"))
+        .map(|r| r.trim().to_string());
+    for q in &searches {
+        let ours = after
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{q} -> ")))
+            .unwrap();
+        assert_eq!(
+            Some(ours.to_string()),
+            answers.next(),
+            "{q}\n{after}\n{dovecot}"
+        );
+    }
+}
+
+/// Seconds since 1970 of an IMAP date-time (`" 7-Dec-2026 19:48:46 +0000"`),
+/// read as the RFC 5322 date it is with spaces for its dashes.
+fn imap_unix(s: &str) -> i64 {
+    let (dt, _) = mailwire::message::parse_date_time(s.replacen('-', " ", 2).as_bytes());
+    dt.expect("a date-time").unix_timestamp()
+}

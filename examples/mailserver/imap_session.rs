@@ -81,7 +81,7 @@ use mailwire::imap::kit::metadata::{self, Depth};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 20] = [
+const CAPABILITIES: [&str; 21] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -102,6 +102,7 @@ const CAPABILITIES: [&str; 20] = [
     "WITHIN",
     "PREVIEW",
     "PARTIAL",
+    "SAVEDATE",
 ];
 
 /// Capabilities offered with a quota (RFC 9208 §3.1, §5.1, §5.2): the
@@ -525,7 +526,7 @@ pub(crate) fn kit_rows<'a>(
             let m = files.get(seq as usize - 1)?;
             let path = folder.find(m);
             let (date, size) = date_and_size(path.as_ref(), m);
-            let meta = MessageMeta::of(seq, e, date, size);
+            let meta = MessageMeta::of(seq, e, date, size).with_save_date(imap_date(m.save_date));
             let content = LazyContent::new(move || {
                 let raw = path.and_then(|p| match load {
                     Load::Whole => fs::read(p).ok(),
@@ -1796,6 +1797,7 @@ impl Session<'_> {
                     FetchAttr::Uid
                         | FetchAttr::Flags
                         | FetchAttr::InternalDate
+                        | FetchAttr::SaveDate
                         | FetchAttr::ModSeq
                         | FetchAttr::Rfc822Size
                 )
@@ -1829,6 +1831,7 @@ impl Session<'_> {
                 FetchAttr::Uid
                     | FetchAttr::Flags
                     | FetchAttr::InternalDate
+                    | FetchAttr::SaveDate
                     | FetchAttr::ModSeq
                     | FetchAttr::Rfc822Size
                     | FetchAttr::Envelope
@@ -1873,6 +1876,8 @@ impl Session<'_> {
                     FetchAttr::InternalDate => {
                         items.push(FetchItem::InternalDate(date_and_size(path.as_ref(), f).0))
                     }
+                    // RFC 8514 §4.2: kept by the store, not the file.
+                    FetchAttr::SaveDate => items.push(FetchItem::SaveDate(imap_date(f.save_date))),
                     FetchAttr::Rfc822Size => {
                         let size = match &msg {
                             Some(msg) => WireSize::of(msg.raw()),

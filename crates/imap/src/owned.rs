@@ -86,6 +86,7 @@ impl FetchAttr<'_> {
             FetchAttr::BinarySize(p) => FetchAttr::BinarySize(p),
             FetchAttr::ModSeq => FetchAttr::ModSeq,
             FetchAttr::Preview { lazy } => FetchAttr::Preview { lazy },
+            FetchAttr::SaveDate => FetchAttr::SaveDate,
             FetchAttr::Other(a) => FetchAttr::Other(a.into_owned()),
         }
     }
@@ -153,6 +154,10 @@ impl SearchKey<'_> {
             },
             K::Older(n) => K::Older(n),
             K::Younger(n) => K::Younger(n),
+            K::SavedBefore(d) => K::SavedBefore(d),
+            K::SavedOn(d) => K::SavedOn(d),
+            K::SavedSince(d) => K::SavedSince(d),
+            K::SaveDateSupported => K::SaveDateSupported,
         }
     }
 }

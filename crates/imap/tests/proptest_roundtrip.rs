@@ -155,6 +155,10 @@ fn search_key() -> impl Strategy<Value = SearchKey<'static>> {
             modseq: m
         }),
         any::<u32>().prop_map(SearchKey::Older),
+        date().prop_map(SearchKey::SavedBefore),
+        date().prop_map(SearchKey::SavedOn),
+        date().prop_map(SearchKey::SavedSince),
+        Just(SearchKey::SaveDateSupported),
     ];
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
@@ -197,6 +201,7 @@ fn fetch_attr() -> impl Strategy<Value = FetchAttr<'static>> {
         Just(FetchAttr::Body),
         Just(FetchAttr::Uid),
         Just(FetchAttr::ModSeq),
+        Just(FetchAttr::SaveDate),
         any::<bool>().prop_map(|lazy| FetchAttr::Preview { lazy }),
         (any::<bool>(), section(), partial()).prop_map(|(peek, section, partial)| {
             FetchAttr::BodySection {
@@ -409,6 +414,7 @@ fn fetch_item() -> impl Strategy<Value = FetchItem<'static>> {
         nz().prop_map(FetchItem::Uid),
         modseq().prop_map(FetchItem::ModSeq),
         nstring().prop_map(FetchItem::Preview),
+        option::of(date_time()).prop_map(FetchItem::SaveDate),
         modseq().prop_map(FetchItem::GmailMsgId),
         vec(value(), 0..3).prop_map(FetchItem::GmailLabels),
         (re("XT-[A-Z]{1,6}"), value()).prop_map(|(n, value)| FetchItem::Other {

@@ -1124,3 +1124,169 @@ fn rfc9394_3_1_partial() {
         }
     );
 }
+
+/// The command `s` written back byte for byte.
+fn cmd_exact(s: &'static str) -> Command<'static> {
+    let c = cmd(s);
+    assert_eq!(
+        String::from_utf8(encode::command_to_vec(&c)).unwrap(),
+        format!("{s}\r\n")
+    );
+    c
+}
+
+fn search_keys(c: Command<'static>) -> Vec<SearchKey<'static>> {
+    let CommandBody::Search {
+        uid: false,
+        return_opts: None,
+        charset: None,
+        criteria,
+    } = c.body
+    else {
+        panic!("not a plain SEARCH: {c:?}")
+    };
+    criteria.into_iter().collect()
+}
+
+/// RFC 8514 §4.2's example: `FETCH 998 (SAVEDATE)` and its answer. Both
+/// lines come back in the encoder's canonical form, which the grammar
+/// gives as well and which reads back to the same value: one attribute
+/// goes without parentheses (as for every attribute but a bare PREVIEW),
+/// and the answer's `date-day-fixed`, `01` in the RFC, is written in its
+/// `SP DIGIT` form (` 1`), as for every date-time (INTERNALDATE too).
+#[test]
+fn rfc8514_4_2_fetch_savedate() {
+    let c = cmd("A101 FETCH 998 (SAVEDATE)");
+    assert_eq!(encode::command_to_vec(&c), b"A101 FETCH 998 SAVEDATE\r\n");
+    let CommandBody::Fetch { set, attrs, .. } = c.body else {
+        panic!("not a FETCH")
+    };
+    assert_eq!(
+        set,
+        SequenceSet::Set(Vec1::one(SeqRange::Single(SeqNum::Value(nz(998)))))
+    );
+    assert_eq!(attrs, FetchAttrs::List(vec![FetchAttr::SaveDate]));
+    let when = DateTime::new(Date::new(2015, 1, 1).unwrap(), 18, 50, 53, 60).unwrap();
+    let r = resp("* 998 FETCH (SAVEDATE \"01-Jan-2015 18:50:53 +0100\")");
+    assert_eq!(
+        encode::response_to_vec(&r),
+        b"* 998 FETCH (SAVEDATE \" 1-Jan-2015 18:50:53 +0100\")\r\n"
+    );
+    assert_eq!(
+        untagged(r),
+        Data::Fetch {
+            seq: nz(998),
+            items: vec![FetchItem::SaveDate(Some(when))]
+        }
+    );
+    // A save date on day 10 or later has one form only: byte for byte.
+    let wire = "* 998 FETCH (SAVEDATE \"28-Dec-2014 23:59:59 -0800\")";
+    let r = resp(wire);
+    assert_eq!(
+        encode::response_to_vec(&r),
+        format!("{wire}\r\n").as_bytes()
+    );
+    // The name and NIL in any case (RFC 3501 §9: case-insensitive).
+    assert_eq!(
+        cmd("A102 FETCH 1 savedate").body,
+        cmd_exact("A102 FETCH 1 SAVEDATE").body
+    );
+    cmd_exact("A103 UID FETCH 1:* (UID SAVEDATE INTERNALDATE)");
+    assert_eq!(
+        untagged(resp("* 1 FETCH (SaveDate nil)")),
+        untagged(resp("* 1 FETCH (SAVEDATE NIL)"))
+    );
+    // Neither a date-time nor NIL.
+    for bad in [
+        &b"* 1 FETCH (SAVEDATE 01-Jan-2015)\r\n"[..],
+        b"* 1 FETCH (SAVEDATE \"01-Jan-2015\")\r\n",
+        b"* 1 FETCH (SAVEDATE)\r\n",
+        b"* 1 FETCH (SAVEDATE NILL)\r\n",
+    ] {
+        assert!(parse::response(bad).is_err(), "{bad:?}");
+    }
+}
+
+/// RFC 8514 §4.2: NIL where the mailbox's storage keeps no save dates.
+#[test]
+fn rfc8514_4_2_savedate_nil() {
+    let wire = "* 998 FETCH (UID 42 SAVEDATE NIL)";
+    let r = resp(wire);
+    assert_eq!(
+        encode::response_to_vec(&r),
+        format!("{wire}\r\n").as_bytes()
+    );
+    assert_eq!(
+        untagged(r),
+        Data::Fetch {
+            seq: nz(998),
+            items: vec![FetchItem::Uid(nz(42)), FetchItem::SaveDate(None)]
+        }
+    );
+}
+
+/// RFC 8514 §4.3's first example.
+#[test]
+fn rfc8514_4_3_savedon() {
+    let keys = search_keys(cmd_exact("A102 SEARCH SAVEDON 28-Dec-2014"));
+    assert_eq!(
+        keys,
+        vec![SearchKey::SavedOn(Date::new(2014, 12, 28).unwrap())]
+    );
+}
+
+/// RFC 8514 §4.3's second example.
+#[test]
+fn rfc8514_4_3_savedsince() {
+    let keys = search_keys(cmd_exact("A103 SEARCH SAVEDSINCE 28-Dec-2014"));
+    assert_eq!(
+        keys,
+        vec![SearchKey::SavedSince(Date::new(2014, 12, 28).unwrap())]
+    );
+}
+
+/// RFC 8514 §5's other search keys, SAVEDBEFORE and SAVEDATESUPPORTED,
+/// in any case and nested like the others.
+#[test]
+fn rfc8514_5_savedbefore_savedatesupported() {
+    let day = Date::new(2014, 12, 28).unwrap();
+    let keys = search_keys(cmd_exact(
+        "A104 SEARCH SAVEDATESUPPORTED NOT SAVEDBEFORE 28-Dec-2014",
+    ));
+    assert_eq!(
+        keys,
+        vec![
+            SearchKey::SaveDateSupported,
+            SearchKey::Not(Box::new(SearchKey::SavedBefore(day)))
+        ]
+    );
+    let lower = search_keys(cmd(
+        "A105 SEARCH (savedatesupported OR savedbefore \"28-Dec-2014\" savedon 28-dec-2014) savedsince 28-Dec-2014",
+    ));
+    assert_eq!(
+        lower,
+        vec![
+            SearchKey::And(
+                Vec1::try_from(vec![
+                    SearchKey::SaveDateSupported,
+                    SearchKey::Or(
+                        Box::new(SearchKey::SavedBefore(day)),
+                        Box::new(SearchKey::SavedOn(day))
+                    )
+                ])
+                .unwrap()
+            ),
+            SearchKey::SavedSince(day)
+        ]
+    );
+    // A date is required; SAVEDATESUPPORTED takes none; a longer name is
+    // not the key.
+    for bad in [
+        &b"A106 SEARCH SAVEDON\r\n"[..],
+        b"A106 SEARCH SAVEDSINCE 28-Dec\r\n",
+        b"A106 SEARCH SAVEDATESUPPORTED 28-Dec-2014\r\n",
+        b"A106 SEARCH SAVEDATESUPPORTEDX\r\n",
+    ] {
+        assert!(parse::command(bad).is_err(), "{bad:?}");
+    }
+}

@@ -80,6 +80,9 @@ pub(crate) struct MsgFile {
     pub(crate) recent: bool,
     /// Its mod-sequence (RFC 7162).
     pub(crate) modseq: u64,
+    /// When it was saved in this folder (RFC 8514 §3), in seconds since
+    /// 1970 UTC: kept in the `mailwire-modseq` file ([`super::modseq`]).
+    pub(crate) save_date: i64,
 }
 
 impl MsgFile {
@@ -118,6 +121,20 @@ impl MsgFile {
         };
         Ok(new_base(host, size, wire))
     }
+}
+
+/// The time now in seconds since 1970 UTC.
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The status-change time of the file at `path` (its last rename or
+/// link), in seconds since 1970 UTC; now when it cannot be read.
+fn ctime(path: &Path) -> i64 {
+    use std::os::unix::fs::MetadataExt as _;
+    fs::metadata(path).map_or_else(|_| unix_now(), |md| md.ctime())
 }
 
 /// The length of the file at `path`, `None` when it cannot be read.
@@ -499,10 +516,25 @@ impl Folder {
             self.write_uidlist(&list)?;
         }
         let cur = self.dir.join("cur");
+        let mut ms = self.read_modseqs()?;
+        let mut ms_changed = false;
         let mut messages = Vec::with_capacity(list.records.len());
         for r in &list.records {
             let Some((in_new, name, _)) = found.remove(&r.base) else {
                 continue;
+            };
+            // A message new to the table is saved as of its file's last
+            // rename (the delivery's into `new/`, a program's into
+            // `cur/`), read before this sync moves it.
+            let save_date = match ms.saved.get(&r.uid) {
+                Some(&t) => t,
+                None => {
+                    let sub = if in_new { "new" } else { "cur" };
+                    let t = ctime(&self.dir.join(sub).join(&name));
+                    ms.saved.insert(r.uid, t);
+                    ms_changed = true;
+                    t
+                }
             };
             let info = name
                 .split_once(":2,")
@@ -517,6 +549,7 @@ impl Folder {
                 other,
                 recent: false,
                 modseq: 0,
+                save_date,
             };
             if in_new && take_recent {
                 let to = format!("{}:2,{}", m.base, info);
@@ -541,7 +574,6 @@ impl Folder {
         // Mod-sequences: a message new to the table, or whose letters
         // changed behind the store's back, gets a new one; so does the
         // folder when messages went away.
-        let mut ms = self.read_modseqs()?;
         // `messages` is in UID order (the list's): no set of the UIDs.
         let gone: Vec<u32> = ms
             .map
@@ -550,12 +582,12 @@ impl Folder {
             .filter(|u| messages.binary_search_by_key(u, |m| m.uid).is_err())
             .collect();
         let mut next = None;
-        let mut ms_changed = !gone.is_empty();
-        if ms_changed {
+        if !gone.is_empty() {
+            ms_changed = true;
             // Expunged by another program (or by hand): remembered for
             // QRESYNC like the store's own expunges.
-            for u in &gone {
-                ms.map.remove(u);
+            for &u in &gone {
+                ms.remove(u);
             }
             let q = *next.get_or_insert_with(|| ms.next());
             ms.record_expunged(gone, q);
@@ -744,7 +776,7 @@ impl Folder {
         self.write_uidlist(&list)?;
         let mut ms = self.read_modseqs()?;
         for m in files {
-            ms.map.remove(&m.uid);
+            ms.remove(m.uid);
         }
         let highest = ms.next();
         ms.record_expunged(files.iter().map(|m| m.uid), highest);
@@ -820,6 +852,8 @@ impl Folder {
         let mut uids = Vec::with_capacity(items.len());
         let mut ms = self.read_modseqs()?;
         let modseq = ms.next();
+        // APPEND, COPY and MOVE save the message now (RFC 8514 §3).
+        let save_date = unix_now();
         // What comes from `tmp/` adds to the account's usage (a message
         // moved in from another folder was counted there already).
         let mut usage = Change::new(self.account_root());
@@ -844,6 +878,7 @@ impl Folder {
                 .ok_or_else(|| io::Error::other("UIDs used up"))?;
             let info = name.split_once(":2,").map_or("", |(_, i)| i);
             ms.map.insert(uid, (modseq, info.to_string()));
+            ms.saved.insert(uid, save_date);
             uids.push(Some(uid));
             if let Some((_, snap)) = &mut cached {
                 let (flags, other) = parse_info(info, &kw);
@@ -856,6 +891,7 @@ impl Folder {
                     other,
                     recent: false,
                     modseq,
+                    save_date,
                 });
             }
         }
@@ -1266,6 +1302,65 @@ mod tests {
         let h = f.expunge(&[&s3.messages[0]]).unwrap();
         assert!(h > s3.highest_modseq);
         assert_eq!(f.sync(true).unwrap().highest_modseq, h);
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// RFC 8514 §3: a delivered message is saved as of its rename into
+    /// `new/` (not the later sync that moves it to `cur/`), an added one
+    /// (APPEND, COPY, MOVE) as of the addition; a flag change (a rename)
+    /// keeps the save date, which a fresh read finds in the file.
+    #[test]
+    fn save_dates_are_set_once() {
+        use std::os::unix::fs::MetadataExt as _;
+        let f = scratch("savedate");
+        let base = deliver(&f, b"a\r\n");
+        let delivered = fs::metadata(f.dir.join("new").join(&base)).unwrap().ctime();
+        // The sync's rename comes in a later second.
+        std::thread::sleep(Duration::from_millis(1100));
+        let s = f.sync(true).unwrap();
+        assert_eq!(s.messages[0].save_date, delivered);
+        assert!(!s.messages[0].in_new);
+        let mut fl = Flags::default();
+        fl.system.insert(SystemFlags::SEEN);
+        f.set_flags(&[(&s.messages[0], fl)]).unwrap();
+        let added = new_base("t", 2, 2);
+        fs::write(f.tmp_path(&added), b"b\n").unwrap();
+        let (_, uids) = f.add(&[(added, Flags::default())]).unwrap();
+        let s = from_disk(&f);
+        assert_eq!(s.messages[0].save_date, delivered, "kept through STORE");
+        assert_eq!(s.messages[1].uid, uids[0]);
+        assert!(s.messages[1].save_date > delivered, "saved at the APPEND");
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// A `mailwire-modseq` file written before the save-date column: its
+    /// rows keep their mod-sequences, and the next sync gives every
+    /// message a save date and writes it.
+    #[test]
+    fn save_dates_added_to_an_old_modseq_file() {
+        let f = scratch("savedate-old");
+        deliver(&f, b"a\r\n");
+        deliver(&f, b"b\r\n");
+        let s = f.sync(true).unwrap();
+        let old: String = fs::read_to_string(f.dir.join(MODSEQ))
+            .unwrap()
+            .lines()
+            .map(|l| match l.split(' ').collect::<Vec<_>>()[..] {
+                [uid, q, info, _] => format!("{uid} {q} {info}\n"),
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        assert!(!old.contains(&s.messages[0].save_date.to_string()));
+        fs::write(f.dir.join(MODSEQ), &old).unwrap();
+        let again = from_disk(&f);
+        let modseqs = |s: &Snapshot| s.messages.iter().map(|m| m.modseq).collect::<Vec<_>>();
+        assert_eq!(modseqs(&again), modseqs(&s));
+        assert!(again.messages.iter().all(|m| m.save_date > 0));
+        let text = fs::read_to_string(f.dir.join(MODSEQ)).unwrap();
+        for m in &again.messages {
+            let row = format!("{} {} {} {}\n", m.uid, m.modseq, m.info(), m.save_date);
+            assert!(text.contains(&row), "{text}");
+        }
         fs::remove_dir_all(&f.dir).unwrap();
     }
 

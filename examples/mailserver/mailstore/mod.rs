@@ -28,7 +28,8 @@
 //!   mailserver does not write, and a field of our own in
 //!   `dovecot-uidlist` would be dropped when Dovecot rewrites the file.
 //!   The same file keeps the folder's last expunges with their
-//!   mod-sequences, for QRESYNC's VANISHED (EARLIER) (RFC 7162 §3.2.5.1).
+//!   mod-sequences, for QRESYNC's VANISHED (EARLIER) (RFC 7162 §3.2.5.1),
+//!   and each message's save date (RFC 8514 SAVEDATE), set once.
 //! - **Quota usage**: [`quota`]'s `maildirsize`, as Maildir++ (and
 //!   Dovecot's `maildir` quota backend) keeps it: a check reads one small
 //!   file; every change made through the store appends a line to it.

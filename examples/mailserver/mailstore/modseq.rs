@@ -4,16 +4,24 @@
 //! this file, so neither server disturbs the other.
 //!
 //! ```text
-//! H42            the folder's HIGHESTMODSEQ
-//! 1 17 S         UID, mod-sequence, the flag letters it was given for
-//! 2 42 FSa
-//! F30            expunges at or below 30 are forgotten
-//! X3 35          UID 3 was expunged at mod-sequence 35
+//! H42                  the folder's HIGHESTMODSEQ
+//! 1 17 S 1765100000    UID, mod-sequence, the flag letters it was given
+//! 2 42 FSa 1765100042  for, and its save date (RFC 8514) in seconds since 1970
+//! F30                  expunges at or below 30 are forgotten
+//! X3 35                UID 3 was expunged at mod-sequence 35
 //! ```
 //!
 //! A message whose flag letters differ from the ones recorded (changed by
 //! Dovecot, or by hand) gets a new mod-sequence at the next sync, so a
 //! change made by any program is seen by CONDSTORE clients.
+//!
+//! The save date (RFC 8514 SAVEDATE) is set once, when the message gets its
+//! row, and kept while the message stays in the folder (§3): a flag change
+//! renames the file (and changes its ctime) but not this column. A row
+//! without it (a file written before the column) has no save date known;
+//! the next sync that finds the message gives it one. An older reader of
+//! this file takes the column for part of the flag letters, finds them
+//! changed, and gives the message a new mod-sequence: always safe.
 //!
 //! The `X` lines are the expunge history QRESYNC's VANISHED (EARLIER)
 //! answers from (RFC 7162 §3.2.5.1), at most [`MAX_EXPUNGED`] of them: the
@@ -34,6 +42,8 @@ pub(crate) struct ModSeqs {
     pub(crate) highest: u64,
     /// UID to (mod-sequence, flag letters).
     pub(crate) map: HashMap<u32, (u64, String)>,
+    /// UID to save date (RFC 8514), seconds since 1970 UTC.
+    pub(crate) saved: HashMap<u32, i64>,
     /// `(uid, modseq)` of the expunges remembered, by UID.
     pub(crate) expunged: Vec<(u32, u64)>,
     /// Expunges at or below this mod-sequence are forgotten.
@@ -45,6 +55,7 @@ impl Default for ModSeqs {
         Self {
             highest: 1,
             map: HashMap::new(),
+            saved: HashMap::new(),
             expunged: Vec::new(),
             horizon: 1,
         }
@@ -80,13 +91,16 @@ impl ModSeqs {
                 }
                 continue;
             }
-            let mut w = l.splitn(3, ' ');
+            let mut w = l.splitn(4, ' ');
             if let (Some(Ok(uid)), Some(Ok(q))) = (
                 w.next().map(str::parse::<u32>),
                 w.next().map(str::parse::<u64>),
             ) {
                 m.map.insert(uid, (q, w.next().unwrap_or("").to_string()));
                 m.highest = m.highest.max(q);
+                if let Some(Ok(t)) = w.next().map(str::parse::<i64>) {
+                    m.saved.insert(uid, t);
+                }
             }
         }
         // Without `F`, nothing before this file's highest is known.
@@ -96,6 +110,12 @@ impl ModSeqs {
         m.expunged.retain(|&(_, q)| q > m.horizon);
         m.bound();
         m
+    }
+
+    /// Forgets the row and save date of `uid` (gone from the folder).
+    pub(crate) fn remove(&mut self, uid: u32) {
+        self.map.remove(&uid);
+        self.saved.remove(&uid);
     }
 
     /// Remembers that `uids` were expunged at `modseq`.
@@ -131,7 +151,10 @@ impl ModSeqs {
         let mut out = format!("H{}\n", self.highest);
         for (uid, (q, info)) in rows {
             // Into the one buffer: no string per row.
-            let _ = writeln!(out, "{uid} {q} {info}");
+            let _ = match self.saved.get(uid) {
+                Some(t) => writeln!(out, "{uid} {q} {info} {t}"),
+                None => writeln!(out, "{uid} {q} {info}"),
+            };
         }
         let _ = writeln!(out, "F{}", self.horizon);
         for (uid, q) in &self.expunged {
@@ -161,6 +184,24 @@ mod tests {
         let mut m = ModSeqs::parse("");
         assert_eq!(m.highest, 1);
         assert_eq!(m.next(), 2);
+    }
+
+    /// The save-date column: read and written back, absent in an older
+    /// file's rows (and for a row with empty flag letters), forgotten
+    /// with its row.
+    #[test]
+    fn save_dates_round_trip() {
+        let mut m = ModSeqs::parse("H9\n1 3 S 1700000000\n2 7  1700000042\n3 8 F\n");
+        assert_eq!(m.map[&2], (7, String::new()));
+        assert_eq!(m.saved[&1], 1_700_000_000);
+        assert_eq!(m.saved[&2], 1_700_000_042);
+        assert!(!m.saved.contains_key(&3));
+        let text = m.format();
+        assert!(text.contains("\n2 7  1700000042\n3 8 F\n"), "{text}");
+        assert_eq!(ModSeqs::parse(&text), m);
+        m.remove(1);
+        assert!(!m.map.contains_key(&1) && !m.saved.contains_key(&1));
+        assert_eq!(ModSeqs::parse(&m.format()), m);
     }
 
     #[test]

@@ -70,6 +70,7 @@ impl Encoder<'_> {
             FetchAttr::BodyStructure => self.raw(b"BODYSTRUCTURE"),
             FetchAttr::Uid => self.raw(b"UID"),
             FetchAttr::ModSeq => self.raw(b"MODSEQ"),
+            FetchAttr::SaveDate => self.raw(b"SAVEDATE"),
             FetchAttr::Preview { lazy } => {
                 self.raw(if *lazy { b"PREVIEW (LAZY)" } else { b"PREVIEW" })
             }
@@ -131,6 +132,13 @@ impl Encoder<'_> {
             FetchItem::InternalDate(d) => {
                 self.raw(b"INTERNALDATE ");
                 self.date_time(d);
+            }
+            FetchItem::SaveDate(d) => {
+                self.raw(b"SAVEDATE ");
+                match d {
+                    Some(d) => self.date_time(d),
+                    None => self.raw(b"NIL"),
+                }
             }
             FetchItem::Rfc822(s) => {
                 self.raw(b"RFC822 ");

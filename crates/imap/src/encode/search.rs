@@ -34,6 +34,7 @@ impl Encoder<'_> {
             SearchKey::Undraft => self.raw(b"UNDRAFT"),
             SearchKey::Unflagged => self.raw(b"UNFLAGGED"),
             SearchKey::Unseen => self.raw(b"UNSEEN"),
+            SearchKey::SaveDateSupported => self.raw(b"SAVEDATESUPPORTED"),
             SearchKey::Bcc(v) => s!(b"BCC", v),
             SearchKey::Body(v) => s!(b"BODY", v),
             SearchKey::Cc(v) => s!(b"CC", v),
@@ -60,6 +61,9 @@ impl Encoder<'_> {
             SearchKey::SentBefore(v) => d!(b"SENTBEFORE", v),
             SearchKey::SentOn(v) => d!(b"SENTON", v),
             SearchKey::SentSince(v) => d!(b"SENTSINCE", v),
+            SearchKey::SavedBefore(v) => d!(b"SAVEDBEFORE", v),
+            SearchKey::SavedOn(v) => d!(b"SAVEDON", v),
+            SearchKey::SavedSince(v) => d!(b"SAVEDSINCE", v),
             SearchKey::Larger(n) => {
                 self.raw(b"LARGER ");
                 self.num(*n);

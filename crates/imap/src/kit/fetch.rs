@@ -74,8 +74,10 @@ impl Message {
     }
 
     /// Answers one FETCH attribute. `Ok(None)` for what the stored message
-    /// does not hold (FLAGS, UID, INTERNALDATE, MODSEQ and unknown
-    /// attributes: the mailbox supplies them). Section data borrow from
+    /// does not hold (FLAGS, UID, INTERNALDATE, SAVEDATE, MODSEQ and
+    /// unknown attributes: the mailbox supplies them; SAVEDATE is the date
+    /// the message was saved in its mailbox, RFC 8514 §3, answered NIL
+    /// where the storage keeps none, §4.2). Section data borrow from
     /// the message (no copy). A section that does not exist is the empty
     /// string, as Dovecot answers it.
     ///
@@ -151,6 +153,7 @@ impl Message {
             }
             FetchAttr::Flags
             | FetchAttr::InternalDate
+            | FetchAttr::SaveDate
             | FetchAttr::Uid
             | FetchAttr::ModSeq
             | FetchAttr::Other(_) => return Ok(None),
@@ -312,6 +315,7 @@ Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b--\r\n"[..],
             FetchAttr::Flags,
             FetchAttr::Uid,
             FetchAttr::InternalDate,
+            FetchAttr::SaveDate,
             FetchAttr::ModSeq,
         ] {
             assert_eq!(m.fetch(&a), Ok(None));

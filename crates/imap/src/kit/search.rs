@@ -1,5 +1,6 @@
 //! SEARCH evaluation (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 §3.1.5
-//! MODSEQ, RFC 5032 OLDER/YOUNGER) and ESEARCH results (RFC 4731, RFC 9051
+//! MODSEQ, RFC 5032 OLDER/YOUNGER, RFC 8514 §4.3 SAVEDBEFORE/SAVEDON/
+//! SAVEDSINCE/SAVEDATESUPPORTED) and ESEARCH results (RFC 4731, RFC 9051
 //! §7.3.4, RFC 5182 SAVE).
 //!
 //! A [`Query`] is compiled once from the command's keys (the search strings
@@ -7,7 +8,9 @@
 //! checked), then run per message over the [`MessageMeta`] the server keeps
 //! and a [`LazyContent`] that parses the stored message only if a key needs
 //! its content (HEADER, FROM, BODY, SENTON ...): a search on flags, dates,
-//! sizes and sets never reads a message.
+//! sizes and sets never reads a message. The save date of RFC 8514 is
+//! metadata too ([`MessageMeta::with_save_date`]); a mailbox that keeps
+//! none leaves it `None`, and the SAVED* keys then use the INTERNALDATE.
 //!
 //! ```
 //! use mailwire_imap::kit::search::{Query, SearchContext, MessageMeta, LazyContent};
@@ -24,9 +27,21 @@
 //! let meta = MessageMeta {
 //!     seq: 1, uid: 10, flags: &flags, recent: false, size: raw.len() as u64, modseq: 1,
 //!     internal_date: DateTime::new(Date::new(2024, 5, 1).unwrap(), 12, 0, 0, 0).unwrap(),
+//!     save_date: None,
 //! };
 //! let ctx = SearchContext { max_seq: 1, max_uid: 10, saved: &[], now: 0 };
 //! let mut content = LazyContent::new(|| Message::parse(&raw[..]));
+//! assert!(query.matches(&ctx, &meta, &mut content));
+//!
+//! // RFC 8514 §4.3: the SAVED* keys compare the save date, or the
+//! // INTERNALDATE where the mailbox keeps no save dates.
+//! let (cmd, _) = parse::command(b"b SEARCH SAVEDSINCE 2-May-2024\r\n").unwrap();
+//! let CommandBody::Search { criteria, .. } = cmd.body else { panic!() };
+//! let query = Query::new(&criteria, None).unwrap();
+//! let mut content = LazyContent::new(|| panic!("SAVEDSINCE reads no message"));
+//! assert!(!query.matches(&ctx, &meta, &mut content));
+//! let saved = DateTime::new(Date::new(2024, 5, 2).unwrap(), 8, 0, 0, 0).unwrap();
+//! let meta = meta.with_save_date(Some(saved));
 //! assert!(query.matches(&ctx, &meta, &mut content));
 //! ```
 
@@ -73,11 +88,20 @@ pub struct MessageMeta<'a> {
     pub size: u64,
     /// MODSEQ (RFC 7162).
     pub modseq: u64,
+    /// The SAVEDATE of RFC 8514 (§3): when the message was saved in this
+    /// mailbox (delivery, APPEND, COPY, MOVE); it does not change while
+    /// the message stays here. `None` for every message of a mailbox whose
+    /// storage keeps no save dates: SAVEDATESUPPORTED then matches nothing
+    /// and SAVEDBEFORE, SAVEDON and SAVEDSINCE compare
+    /// [`internal_date`](Self::internal_date) instead (§4.3).
+    pub save_date: Option<DateTime>,
 }
 
 impl<'a> MessageMeta<'a> {
     /// The metadata of a [`Mailbox`] entry with sequence number `seq`, with
-    /// what the mailbox does not keep: the INTERNALDATE and the size.
+    /// what the mailbox does not keep: the INTERNALDATE and the size. The
+    /// save date is `None` (storage without save dates, RFC 8514 §4.3);
+    /// give one with [`with_save_date`](Self::with_save_date).
     pub fn of(seq: u32, entry: &'a Entry, internal_date: DateTime, size: u64) -> Self {
         Self {
             seq,
@@ -87,7 +111,16 @@ impl<'a> MessageMeta<'a> {
             internal_date,
             size,
             modseq: entry.modseq,
+            save_date: None,
         }
+    }
+
+    /// The same metadata with the RFC 8514 save date (§3) set: `Some` when
+    /// the mailbox's storage keeps save dates, `None` when it keeps none
+    /// (the same for every message of the mailbox, §4.3).
+    #[must_use]
+    pub fn with_save_date(self, save_date: Option<DateTime>) -> Self {
+        Self { save_date, ..self }
     }
 }
 
@@ -178,11 +211,16 @@ impl<'l> LazyContent<'l> {
     }
 }
 
-/// Which header an address key searches.
+/// Which date a date key compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum DateOf {
+    /// INTERNALDATE (BEFORE, ON, SINCE).
     Internal,
+    /// The Date: header (SENTBEFORE, SENTON, SENTSINCE).
     Sent,
+    /// The save date, else INTERNALDATE (RFC 8514 §4.3: SAVEDBEFORE,
+    /// SAVEDON, SAVEDSINCE).
+    Saved,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,6 +250,8 @@ enum Node {
     ModSeq(u64),
     Older(u32),
     Younger(u32),
+    /// SAVEDATESUPPORTED (RFC 8514 §4.3).
+    SaveDateSupported,
     Not(Box<Node>),
     Or(Box<Node>, Box<Node>),
     And(Vec<Node>),
@@ -361,6 +401,10 @@ impl Compiler {
             SearchKey::SentBefore(d) => Node::Date(DateOf::Sent, Cmp::Before, date(d)),
             SearchKey::SentOn(d) => Node::Date(DateOf::Sent, Cmp::On, date(d)),
             SearchKey::SentSince(d) => Node::Date(DateOf::Sent, Cmp::Since, date(d)),
+            SearchKey::SavedBefore(d) => Node::Date(DateOf::Saved, Cmp::Before, date(d)),
+            SearchKey::SavedOn(d) => Node::Date(DateOf::Saved, Cmp::On, date(d)),
+            SearchKey::SavedSince(d) => Node::Date(DateOf::Saved, Cmp::Since, date(d)),
+            SearchKey::SaveDateSupported => Node::SaveDateSupported,
             SearchKey::Larger(n) => Node::Larger(*n),
             SearchKey::Smaller(n) => Node::Smaller(*n),
             SearchKey::From(s) => header(self, "from", s.as_bytes()),
@@ -439,6 +483,16 @@ fn eval(
             let d = meta.internal_date.date();
             compare((d.year(), d.month(), d.day()), *cmp, *key)
         }
+        // RFC 8514 §4.3: the save date in its own zone, as INTERNALDATE
+        // above; storage without save dates MUST use the internal date.
+        Node::Date(DateOf::Saved, cmp, key) => {
+            let d = meta
+                .save_date
+                .as_ref()
+                .unwrap_or(&meta.internal_date)
+                .date();
+            compare((d.year(), d.month(), d.day()), *cmp, *key)
+        }
         // A missing or unparseable Date: is the earliest date (1 Jan
         // 1970, as Dovecot has it): before any date, so SENTBEFORE and
         // NOT SENTSINCE find it.
@@ -454,6 +508,9 @@ fn eval(
         Node::ModSeq(n) => meta.modseq >= *n,
         Node::Older(s) => ctx.now - unix_time(&meta.internal_date) >= i64::from(*s),
         Node::Younger(s) => ctx.now - unix_time(&meta.internal_date) <= i64::from(*s),
+        // RFC 8514 §4.3: all messages where the storage keeps save dates,
+        // none where it does not.
+        Node::SaveDateSupported => meta.save_date.is_some(),
         Node::Header(name, needle) => header_matches(content.get(), name, needle),
         Node::Body(needle) => body_matches(content.get(), needle),
         Node::Text(needle) => text_matches(content.get(), needle),
@@ -633,6 +690,7 @@ mod tests {
                 internal_date: m.date,
                 size: m.raw.len() as u64,
                 modseq: m.modseq,
+                save_date: None,
             };
             let raw = m.raw.clone();
             (meta, LazyContent::new(move || Message::parse(raw)))
@@ -805,6 +863,7 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
             internal_date: dt(2020, 1, 1, 0, 0),
             size: 10,
             modseq: 1,
+            save_date: None,
         };
         let ctx = SearchContext {
             max_seq: 1,
@@ -820,6 +879,132 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
         assert!(q.needs_content());
         assert!(!q.matches(&ctx, &meta, &mut c));
         assert!(!c.is_loaded());
+    }
+
+    /// Four dates to compare against 28 Dec 2014, on either side of that
+    /// day's two boundaries, three of them in a zone that puts them on
+    /// another day in UTC (the day counts as written, in its own zone).
+    fn day_boundaries() -> [DateTime; 4] {
+        let at = |d, h, m, s, zone| {
+            DateTime::new(Date::new(2014, 12, d).unwrap(), h, m, s, zone).unwrap()
+        };
+        [
+            at(27, 23, 59, 59, -60),  // 28 Dec 00:59 UTC, but the 27th
+            at(28, 0, 0, 0, 60),      // 27 Dec 23:00 UTC, but the 28th
+            at(28, 23, 59, 59, -300), // 29 Dec 04:59 UTC, but the 28th
+            at(29, 0, 0, 0, 0),
+        ]
+    }
+
+    /// The matching sequence numbers of messages with these INTERNALDATEs
+    /// and save dates. No key here may read a message.
+    fn run_saved(q: &Query, dates: &[(DateTime, Option<DateTime>)]) -> Vec<u32> {
+        assert!(!q.needs_content());
+        let flags = Flags::default();
+        let ctx = SearchContext {
+            max_seq: dates.len() as u32,
+            max_uid: dates.len() as u32,
+            saved: &[],
+            now: 0,
+        };
+        let iter = dates.iter().enumerate().map(|(i, &(internal_date, save))| {
+            let meta = MessageMeta {
+                seq: i as u32 + 1,
+                uid: i as u32 + 1,
+                flags: &flags,
+                recent: false,
+                internal_date,
+                size: 1,
+                modseq: 1,
+                save_date: None,
+            }
+            .with_save_date(save);
+            (meta, LazyContent::new(|| panic!("content loaded")))
+        });
+        search(q, &ctx, false, iter).numbers
+    }
+
+    /// RFC 8514 §4.3: SAVEDBEFORE, SAVEDON and SAVEDSINCE compare the save
+    /// date's day as written in its own zone (as BEFORE, ON and SINCE
+    /// compare INTERNALDATE's), never the INTERNALDATE when there is a
+    /// save date; SAVEDATESUPPORTED matches every such message.
+    #[test]
+    fn rfc8514_4_3_saved_keys_with_save_dates() {
+        // INTERNALDATEs a year away from the save dates, so that reading
+        // the wrong date gives other answers.
+        let long_ago = DateTime::new(Date::new(2013, 12, 28).unwrap(), 12, 0, 0, 0).unwrap();
+        let m: Vec<_> = day_boundaries()
+            .into_iter()
+            .map(|d| (long_ago, Some(d)))
+            .collect();
+        assert_eq!(run_saved(&keys("SAVEDBEFORE 28-Dec-2014"), &m), vec![1]);
+        assert_eq!(run_saved(&keys("SAVEDON 28-Dec-2014"), &m), vec![2, 3]);
+        assert_eq!(
+            run_saved(&keys("SAVEDSINCE 28-Dec-2014"), &m),
+            vec![2, 3, 4]
+        );
+        assert_eq!(run_saved(&keys("SAVEDON 27-Dec-2014"), &m), vec![1]);
+        assert_eq!(run_saved(&keys("SAVEDON 29-Dec-2014"), &m), vec![4]);
+        assert_eq!(
+            run_saved(&keys("SAVEDBEFORE 29-Dec-2014"), &m),
+            vec![1, 2, 3]
+        );
+        assert_eq!(run_saved(&keys("SAVEDSINCE 29-Dec-2014"), &m), vec![4]);
+        assert_eq!(
+            run_saved(&keys("savedsince 1-Jan-2015"), &m),
+            Vec::<u32>::new()
+        );
+        assert_eq!(run_saved(&keys("SAVEDATESUPPORTED"), &m), vec![1, 2, 3, 4]);
+        assert_eq!(
+            run_saved(&keys("NOT SAVEDATESUPPORTED"), &m),
+            Vec::<u32>::new()
+        );
+        // The INTERNALDATE keys still read the INTERNALDATE.
+        assert_eq!(run_saved(&keys("ON 28-Dec-2013"), &m), vec![1, 2, 3, 4]);
+        assert_eq!(
+            run_saved(&keys("SAVEDON 28-Dec-2013"), &m),
+            Vec::<u32>::new()
+        );
+    }
+
+    /// RFC 8514 §4.3: where the storage keeps no save dates, SAVEDBEFORE,
+    /// SAVEDON and SAVEDSINCE MUST use the INTERNALDATE (the same answers
+    /// as BEFORE, ON and SINCE), and SAVEDATESUPPORTED matches nothing.
+    #[test]
+    fn rfc8514_4_3_saved_keys_without_save_dates() {
+        let m: Vec<_> = day_boundaries().into_iter().map(|d| (d, None)).collect();
+        for (saved, internal, want) in [
+            ("SAVEDBEFORE 28-Dec-2014", "BEFORE 28-Dec-2014", vec![1]),
+            ("SAVEDON 28-Dec-2014", "ON 28-Dec-2014", vec![2, 3]),
+            ("SAVEDSINCE 28-Dec-2014", "SINCE 28-Dec-2014", vec![2, 3, 4]),
+            ("SAVEDON 29-Dec-2014", "ON 29-Dec-2014", vec![4]),
+            (
+                "SAVEDBEFORE 29-Dec-2014",
+                "BEFORE 29-Dec-2014",
+                vec![1, 2, 3],
+            ),
+        ] {
+            assert_eq!(run_saved(&keys(saved), &m), want, "{saved}");
+            assert_eq!(run_saved(&keys(internal), &m), want, "{internal}");
+        }
+        assert_eq!(run_saved(&keys("SAVEDATESUPPORTED"), &m), Vec::<u32>::new());
+        assert_eq!(
+            run_saved(&keys("NOT SAVEDATESUPPORTED"), &m),
+            vec![1, 2, 3, 4]
+        );
+        // MessageMeta::of keeps no save date.
+        let mut mailbox = Mailbox::new(1, false);
+        assert_eq!(mailbox.append(Flags::default(), false), Some((1, 1)));
+        let meta = MessageMeta::of(1, &mailbox.entries()[0], m[0].0, 1);
+        assert_eq!(meta.save_date, None);
+        let ctx = SearchContext::of(&mailbox, 0);
+        let mut c = LazyContent::new(|| panic!("content loaded"));
+        assert!(keys("SAVEDBEFORE 28-Dec-2014").matches(&ctx, &meta, &mut c));
+        assert!(!keys("SAVEDATESUPPORTED").matches(&ctx, &meta, &mut c));
+        let meta = meta.with_save_date(Some(m[3].0));
+        assert_eq!(meta.save_date, Some(m[3].0));
+        assert!(!keys("SAVEDBEFORE 28-Dec-2014").matches(&ctx, &meta, &mut c));
+        assert!(keys("SAVEDATESUPPORTED").matches(&ctx, &meta, &mut c));
     }
 
     /// RFC 9394 §3.1: PARTIAL from the start and from the end, either
@@ -921,6 +1106,7 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
                         internal_date: s.date,
                         size: 1,
                         modseq: s.modseq,
+                        save_date: None,
                     },
                     LazyContent::new(|| Message::parse(bytes::Bytes::new())),
                 )

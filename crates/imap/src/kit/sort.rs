@@ -334,6 +334,7 @@ mod tests {
                     internal_date: m.date,
                     size: m.size,
                     modseq: 1,
+                    save_date: None,
                 },
                 LazyContent::new(move || Message::parse(m.raw)),
             )

@@ -489,6 +489,7 @@ mod tests {
                     internal_date: date,
                     size: raw.len() as u64,
                     modseq: 1,
+                    save_date: None,
                 },
                 LazyContent::new(move || Message::parse(raw.clone().into_bytes())),
             )

@@ -163,6 +163,11 @@ pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
         b"BODYSTRUCTURE" => body(i, 0).map(|(r, b)| (r, FetchItem::BodyStructure(Box::new(b))))?,
         b"UID" => nz_number(i).map(|(r, n)| (r, FetchItem::Uid(n)))?,
         b"PREVIEW" => nstring(i).map(|(r, s)| (r, FetchItem::Preview(s)))?,
+        // RFC 8514 §5: `"SAVEDATE" SP (date-time / nil)`.
+        b"SAVEDATE" => match nil(i) {
+            Ok((r, ())) => (r, FetchItem::SaveDate(None)),
+            Err(_) => date_time(i).map(|(r, d)| (r, FetchItem::SaveDate(Some(d))))?,
+        },
         b"MODSEQ" => {
             let (i, _) = byte(b'(', "'('")(i)?;
             let (i, n) = number64(opt_sp(i))?;
@@ -241,6 +246,7 @@ pub(crate) fn fetch_att(i: &[u8]) -> IResult<'_, FetchAttr<'_>> {
         b"BODYSTRUCTURE" => FetchAttr::BodyStructure,
         b"UID" => FetchAttr::Uid,
         b"MODSEQ" => FetchAttr::ModSeq,
+        b"SAVEDATE" => FetchAttr::SaveDate,
         // RFC 8970 §7: `"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`,
         // `preview-mod = "LAZY"`.
         b"PREVIEW" => {

@@ -1,4 +1,5 @@
-//! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 §3.1.5, RFC 5032).
+//! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 §3.1.5, RFC 5032,
+//! RFC 8514 §4.3).
 
 use super::core::{
     IResult, MAX_DEPTH, astring, atom, byte, date, fail, number, number64, opt_sp, sequence_set,
@@ -55,6 +56,7 @@ pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
                 b"UNDRAFT" => (j, SearchKey::Undraft),
                 b"UNFLAGGED" => (j, SearchKey::Unflagged),
                 b"UNSEEN" => (j, SearchKey::Unseen),
+                b"SAVEDATESUPPORTED" => (j, SearchKey::SaveDateSupported),
                 b"BCC" => s(j).map(|(r, v)| (r, SearchKey::Bcc(v)))?,
                 b"BODY" => s(j).map(|(r, v)| (r, SearchKey::Body(v)))?,
                 b"CC" => s(j).map(|(r, v)| (r, SearchKey::Cc(v)))?,
@@ -75,6 +77,9 @@ pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
                 b"SENTBEFORE" => d(j).map(|(r, v)| (r, SearchKey::SentBefore(v)))?,
                 b"SENTON" => d(j).map(|(r, v)| (r, SearchKey::SentOn(v)))?,
                 b"SENTSINCE" => d(j).map(|(r, v)| (r, SearchKey::SentSince(v)))?,
+                b"SAVEDBEFORE" => d(j).map(|(r, v)| (r, SearchKey::SavedBefore(v)))?,
+                b"SAVEDON" => d(j).map(|(r, v)| (r, SearchKey::SavedOn(v)))?,
+                b"SAVEDSINCE" => d(j).map(|(r, v)| (r, SearchKey::SavedSince(v)))?,
                 b"LARGER" => number64(sp(j)?.0).map(|(r, v)| (r, SearchKey::Larger(v)))?,
                 b"SMALLER" => number64(sp(j)?.0).map(|(r, v)| (r, SearchKey::Smaller(v)))?,
                 b"OLDER" => number(sp(j)?.0).map(|(r, v)| (r, SearchKey::Older(v)))?,

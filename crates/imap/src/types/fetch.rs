@@ -1,5 +1,6 @@
 //! FETCH attributes and their returned values (RFC 3501 §6.4.5, §7.4.2;
-//! RFC 9051 §6.4.5, §7.5.2; RFC 3516 BINARY; RFC 7162 MODSEQ).
+//! RFC 9051 §6.4.5, §7.5.2; RFC 3516 BINARY; RFC 7162 MODSEQ; RFC 8514
+//! SAVEDATE).
 
 use std::num::NonZeroU32;
 
@@ -92,7 +93,12 @@ pub enum FetchAttr<'a> {
         /// `(LAZY)` was given.
         lazy: bool,
     },
-    /// Another attribute by name (`X-GM-LABELS`, `EMAILID`, `PREVIEW` ...).
+    /// `SAVEDATE` (RFC 8514 §4.2, `fetch-att =/ "SAVEDATE"` in §5): the
+    /// date and time the message was saved in its current mailbox (§3),
+    /// answered by [`FetchItem::SaveDate`]. Servers that support it
+    /// advertise the `SAVEDATE` capability (§4.1).
+    SaveDate,
+    /// Another attribute by name (`X-GM-LABELS`, `EMAILID` ...).
     Other(Atom<'a>),
 }
 
@@ -180,6 +186,11 @@ pub enum FetchItem<'a> {
     /// `PREVIEW nstring` (RFC 8970 §3): up to 256 characters of UTF-8
     /// text; NIL when none is available (yet).
     Preview(NString<'a>),
+    /// `SAVEDATE (date-time / nil)` (RFC 8514 §4.2, `msg-att-static` in
+    /// §5): when the message was saved in its current mailbox (§3).
+    /// `None` is NIL: the mailbox's storage keeps no save dates, and then
+    /// the answer is NIL for every message of it.
+    SaveDate(Option<DateTime>),
     /// `X-GM-MSGID n` (Gmail).
     GmailMsgId(u64),
     /// `X-GM-THRID n` (Gmail).

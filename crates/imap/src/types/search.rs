@@ -1,4 +1,5 @@
-//! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 MODSEQ, RFC 5032 OLDER/YOUNGER).
+//! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 MODSEQ, RFC 5032
+//! OLDER/YOUNGER, RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED).
 
 use super::core::{Atom, Date, IString};
 use super::secret::Vec1;
@@ -103,4 +104,20 @@ pub enum SearchKey<'a> {
     Older(u32),
     /// `YOUNGER n` seconds (RFC 5032).
     Younger(u32),
+    /// `SAVEDBEFORE date` (RFC 8514 §4.3): messages whose save date
+    /// (disregarding time and timezone) is earlier than the date. Where the
+    /// mailbox keeps no save dates, the internal date is used instead.
+    SavedBefore(Date),
+    /// `SAVEDON date` (RFC 8514 §4.3): messages whose save date
+    /// (disregarding time and timezone) is within the date. Where the
+    /// mailbox keeps no save dates, the internal date is used instead.
+    SavedOn(Date),
+    /// `SAVEDSINCE date` (RFC 8514 §4.3): messages whose save date
+    /// (disregarding time and timezone) is within or later than the date.
+    /// Where the mailbox keeps no save dates, the internal date is used
+    /// instead.
+    SavedSince(Date),
+    /// `SAVEDATESUPPORTED` (RFC 8514 §4.3): every message of the mailbox
+    /// when its storage keeps save dates, none otherwise.
+    SaveDateSupported,
 }
