@@ -104,6 +104,8 @@ mod srs;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/store.rs"]
 mod store;
+#[path = "../examples/mailserver/testdir.rs"]
+mod testdir;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/tls.rs"]
 mod tls;

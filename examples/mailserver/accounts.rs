@@ -585,10 +585,10 @@ mod tests {
     use super::*;
     use crate::config::User;
 
-    /// A scratch directory and the passwords file in it.
-    fn passwords_file() -> (std::path::PathBuf, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("accounts-{}", crate::maildir::queue_id()));
-        std::fs::create_dir_all(&dir).unwrap();
+    /// A scratch directory (removed when the test ends) and the
+    /// passwords file in it.
+    fn passwords_file() -> (crate::testdir::TestDir, std::path::PathBuf) {
+        let dir = crate::testdir::TestDir::new("accounts");
         let file = dir.join("passwords");
         (dir, file)
     }
@@ -620,7 +620,7 @@ mod tests {
     #[test]
     fn changed_passwords_kept() {
         use std::os::unix::fs::PermissionsExt as _;
-        let (dir, file) = passwords_file();
+        let (_dir, file) = passwords_file();
         // One configuration for both starts (its hashed password, salted
         // at random, must be the same text).
         let config = users();
@@ -656,7 +656,6 @@ mod tests {
         let b = start(&config, &file);
         assert!(b.verify("demo", "third time") && b.verify("alice", "another one"));
         assert!(!b.verify("alice", "s3cret"));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     /// An administrator's new password in the configuration wins over the
@@ -665,7 +664,7 @@ mod tests {
     /// without a mark (an older file) still overrides.
     #[test]
     fn config_change_after_the_users_wins() {
-        let (dir, file) = passwords_file();
+        let (_dir, file) = passwords_file();
         let start = |users: &[User]| start(users, &file);
         let config = users();
         let a = start(&config);
@@ -692,7 +691,6 @@ mod tests {
             config_mark("demo", &users()[0].credential).unwrap(),
             "a plaintext password's mark is the same at every start"
         );
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     /// A configuration read again while running: the administrator's new
@@ -703,7 +701,7 @@ mod tests {
     /// start), a new one can log in at once.
     #[test]
     fn reload_takes_the_configurations_passwords() {
-        let (dir, file) = passwords_file();
+        let (_dir, file) = passwords_file();
         let config = users();
         let a = start(&config, &file);
         a.change_password("alice", "mine now").unwrap();
@@ -757,7 +755,6 @@ mod tests {
         assert_eq!(a.reload(&other).unwrap().added, ["demo"]);
         assert!(a.verify("demo", "new") && !a.verify("demo", "mine too"));
         assert!(!std::fs::read_to_string(&file).unwrap().contains("demo "));
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     /// A passwords file that cannot be read or written again (here a
@@ -768,7 +765,7 @@ mod tests {
     /// while its accounts were in force).
     #[test]
     fn reload_without_the_passwords_file_still_takes_the_accounts() {
-        let (dir, file) = passwords_file();
+        let (_dir, file) = passwords_file();
         let config = users();
         let a = start(&config, &file);
         a.change_password("demo", "mine").unwrap();
@@ -790,7 +787,6 @@ mod tests {
         assert!(a.verify("bob", "b") && !a.verify("demo", "mine"));
         // The same reading again changes nothing and touches no file.
         assert_eq!(a.reload(&next).unwrap(), Reloaded::default());
-        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -59,6 +59,8 @@ mod smtp_session;
 mod spf;
 mod srs;
 mod store;
+#[cfg(test)]
+mod testdir;
 mod tls;
 mod txt;
 mod vacation;

@@ -364,26 +364,15 @@ mod tests {
     }
 
     /// A directory for one test's sessions file, removed afterwards.
-    struct Dir(std::path::PathBuf);
+    struct Dir(crate::testdir::TestDir);
 
     impl Dir {
         fn new(tag: &str) -> Dir {
-            let d = std::env::temp_dir().join(format!(
-                "mailwire-sessions-{tag}-{}",
-                crate::maildir::queue_id()
-            ));
-            std::fs::create_dir_all(&d).unwrap();
-            Dir(d)
+            Dir(crate::testdir::TestDir::new(&format!("sessions-{tag}")))
         }
 
         fn file(&self) -> std::path::PathBuf {
             self.0.join("webmail-sessions")
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 
