@@ -7,6 +7,9 @@
 //! `BODYSTRUCTURE` with the same content so all three libraries parse it), a FETCH carrying a 64 KiB literal (with a memcpy of the same
 //! 64 KiB as the yardstick), a 200-line LIST reply and a UID FETCH command.
 //! imap-proto only parses server output, so it has no figure for the command.
+//! Besides criterion's figures, each case runs the libraries interleaved,
+//! round after round, and prints MiB/s and the ratios (`interleaved ...`
+//! lines): a shared machine's load then weighs on all of them alike.
 //!
 //! Run: `cargo bench -p mailwire-benches --bench imap -- --warm-up-time 1 --measurement-time 3`
 
@@ -15,6 +18,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use imap_codec::decode::Decoder;
 use imap_codec::{CommandCodec, GreetingCodec, ResponseCodec};
+use mailwire_benches::fixtures::{Work, interleaved};
 use mailwire_imap::{FragmentOptions, Fragmenter, Frame, parse};
 
 const GREETING: &[u8] = b"* OK [CAPABILITY IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE LITERAL+ AUTH=PLAIN] Dovecot ready.\r\n";
@@ -92,7 +96,95 @@ fn sanity(fetch_literal: &[u8], list: &[u8]) {
     assert_eq!(n, 200);
 }
 
+// The work of each library on one input, as the interleaved rounds take
+// it: 1 when it parsed.
+
+fn mailwire_response(d: &[u8]) -> usize {
+    usize::from(parse::response(d).is_ok())
+}
+
+fn mailwire_fragmented(d: &[u8]) -> usize {
+    let mut f = Fragmenter::new(FragmentOptions::default());
+    f.push(d);
+    let mut ok = 0;
+    while let Ok(Some(fr)) = f.poll() {
+        if let Frame::Message(m) = fr {
+            ok = usize::from(parse::response(&m).is_ok());
+        }
+    }
+    ok
+}
+
+fn codec_response(d: &[u8]) -> usize {
+    usize::from(ResponseCodec::default().decode(d).is_ok())
+}
+
+fn codec_greeting(d: &[u8]) -> usize {
+    usize::from(GreetingCodec::default().decode(d).is_ok())
+}
+
+fn proto_response(d: &[u8]) -> usize {
+    usize::from(imap_proto::parser::parse_response(d).is_ok())
+}
+
+fn mailwire_responses(d: &[u8]) -> usize {
+    let (mut i, mut n) = (d, 0);
+    while let Ok((_, used)) = parse::response(i) {
+        i = &i[used..];
+        n += 1;
+    }
+    n
+}
+
+fn codec_responses(d: &[u8]) -> usize {
+    let codec = ResponseCodec::default();
+    let (mut i, mut n) = (d, 0);
+    while let Ok((rest, _)) = codec.decode(i) {
+        i = rest;
+        n += 1;
+    }
+    n
+}
+
+fn proto_responses(d: &[u8]) -> usize {
+    let (mut i, mut n) = (d, 0);
+    while !i.is_empty()
+        && let Ok((rest, _)) = imap_proto::parser::parse_response(i)
+    {
+        i = rest;
+        n += 1;
+    }
+    n
+}
+
+fn mailwire_command(d: &[u8]) -> usize {
+    usize::from(parse::command(d).is_ok())
+}
+
+fn codec_command(d: &[u8]) -> usize {
+    usize::from(CommandCodec::default().decode(d).is_ok())
+}
+
+/// The interleaved rounds of `libs` over `input`.
+fn rounds(name: &str, libs: &[(&str, Work)], input: &[u8]) {
+    interleaved(name, libs, &[input.to_vec()]);
+}
+
 fn responses(c: &mut Criterion, name: &str, input: &[u8], greeting: bool) {
+    let codec: Work = if greeting {
+        codec_greeting
+    } else {
+        codec_response
+    };
+    rounds(
+        name,
+        &[
+            ("mailwire-imap", mailwire_response),
+            ("imap-codec", codec),
+            ("imap-proto", proto_response),
+        ],
+        input,
+    );
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Bytes(input.len() as u64));
     g.bench_function("mailwire-imap", |b| {
@@ -123,6 +215,16 @@ fn benches(c: &mut Criterion) {
     responses(c, "imap/fetch-envelope-body", FETCH, false);
 
     {
+        rounds(
+            "imap/fetch-64k-literal",
+            &[
+                ("mailwire-imap", mailwire_response),
+                ("mailwire-imap+fragmenter", mailwire_fragmented),
+                ("imap-codec", codec_response),
+                ("imap-proto", proto_response),
+            ],
+            &lit,
+        );
         let mut g = c.benchmark_group("imap/fetch-64k-literal");
         g.throughput(Throughput::Bytes(lit.len() as u64));
         g.bench_function("mailwire-imap", |b| {
@@ -158,6 +260,15 @@ fn benches(c: &mut Criterion) {
     }
 
     {
+        rounds(
+            "imap/list-200",
+            &[
+                ("mailwire-imap", mailwire_responses),
+                ("imap-codec", codec_responses),
+                ("imap-proto", proto_responses),
+            ],
+            &list,
+        );
         let mut g = c.benchmark_group("imap/list-200");
         g.throughput(Throughput::Bytes(list.len() as u64));
         g.bench_function("mailwire-imap", |b| {
@@ -198,6 +309,14 @@ fn benches(c: &mut Criterion) {
     }
 
     {
+        rounds(
+            "imap/uid-fetch-command",
+            &[
+                ("mailwire-imap", mailwire_command),
+                ("imap-codec", codec_command),
+            ],
+            UID_FETCH,
+        );
         let mut g = c.benchmark_group("imap/uid-fetch-command");
         g.throughput(Throughput::Bytes(UID_FETCH.len() as u64));
         g.bench_function("mailwire-imap", |b| {
