@@ -46,6 +46,8 @@ fn fetch_item_name(it: &FetchItem<'_>) -> String {
         FetchItem::ModSeq(_) => "MODSEQ".into(),
         FetchItem::Preview(_) => "PREVIEW".into(),
         FetchItem::SaveDate(_) => "SAVEDATE".into(),
+        FetchItem::EmailId(_) => "EMAILID".into(),
+        FetchItem::ThreadId(_) => "THREADID".into(),
         FetchItem::GmailMsgId(_) => "X-GM-MSGID".into(),
         FetchItem::GmailThrId(_) => "X-GM-THRID".into(),
         FetchItem::GmailLabels(_) => "X-GM-LABELS".into(),
@@ -126,6 +128,8 @@ fn fetch_attr_name(a: &FetchAttr<'_>) -> String {
         FetchAttr::Uid => "UID".into(),
         FetchAttr::ModSeq => "MODSEQ".into(),
         FetchAttr::SaveDate => "SAVEDATE".into(),
+        FetchAttr::EmailId => "EMAILID".into(),
+        FetchAttr::ThreadId => "THREADID".into(),
         FetchAttr::Preview { lazy: true } => "PREVIEW (LAZY)".into(),
         FetchAttr::Preview { .. } => "PREVIEW".into(),
     }

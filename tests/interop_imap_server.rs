@@ -2910,3 +2910,100 @@ fn imap_unix(s: &str) -> i64 {
     let (dt, _) = mailwire::message::parse_date_time(s.replacen('-', " ", 2).as_bytes());
     dt.expect("a date-time").unix_timestamp()
 }
+
+/// RFC 8474 OBJECTID under imaplib: CREATE's MAILBOXID is the one SELECT
+/// and STATUS give, goes with the folder through RENAME and is new for a
+/// folder made again under the old name; each message has its EMAILID,
+/// which a COPY and a MOVE keep and SEARCH EMAILID finds (case-sensitive);
+/// THREADID is NIL and SEARCH THREADID finds nothing (§5.2). Prints the
+/// ids for the check after a restart.
+const OBJECTID: &str = r#"
+import imaplib, re, smtplib, sys
+imaplib.Commands.setdefault("MOVE", ("SELECTED",))
+def ids(data, item):
+    return [re.search(item.encode() + rb" \(([A-Za-z0-9_-]+)\)", d).group(1).decode()
+            for d in data if isinstance(d, bytes)]
+def code():
+    return M.response("MAILBOXID")[1][-1].decode().strip("()")
+def search(*keys):
+    typ, data = M.search(None, *keys)
+    assert typ == "OK", data
+    return (data[0] or b"").decode()
+s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
+for i in range(2):
+    s.sendmail("a@example.com", ["demo@localhost"], "Subject: o%d\r\n\r\nx\r\n" % i)
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]), timeout=20)
+M.login("demo", "demo")
+M._get_capabilities()
+assert "OBJECTID" in M.capabilities, M.capabilities
+typ, data = M.create("Projects")
+assert typ == "OK", data
+made = code()
+typ, data = M.status("Projects", "(MAILBOXID)")
+assert ("(MAILBOXID (%s))" % made).encode() in data[0], (data, made)
+M.select("Projects")
+assert code() == made
+typ, data = M.rename("Projects", "Work")
+assert typ == "OK", data
+typ, data = M.status("Work", "(MAILBOXID)")
+assert made.encode() in data[0], (data, made)
+M.create("Projects")
+assert code() != made
+M.select("INBOX")
+inbox = code()
+assert inbox not in (made,)
+typ, data = M.fetch("1:2", "(EMAILID THREADID)")
+e = ids(data, "EMAILID")
+assert len(e) == 2 and e[0] != e[1], data
+assert all(b"THREADID NIL" in d for d in data), data
+assert search("EMAILID", e[1]) == "2"
+if e[1].upper() != e[1]:
+    assert search("EMAILID", e[1].upper()) == ""
+assert search("THREADID", "T1") == ""
+typ, data = M.copy("1", "Work")
+assert typ == "OK", data
+typ, data = M._simple_command("MOVE", "2", "Work")
+assert typ == "OK", data
+M.select("Work")
+typ, data = M.fetch("1:2", "(EMAILID)")
+assert ids(data, "EMAILID") == e, (data, e)
+assert search("EMAILID", e[0]) == "1"
+print("work", made, *e)
+M.logout()
+print("ok")
+"#;
+
+/// [`OBJECTID`], then the same MAILBOXID and EMAILIDs after a restart.
+#[test]
+#[ignore = "interop: needs python3"]
+fn objectid_with_imaplib() {
+    let Some((mut srv, _data)) = python_ok("imap-objectid", OBJECTID) else {
+        return;
+    };
+    let out = python_on(OBJECTID_IDS, &srv);
+    let before = out
+        .lines()
+        .find_map(|l| l.strip_prefix("ids "))
+        .unwrap()
+        .to_string();
+    srv.restart();
+    let after = python_on(OBJECTID_IDS, &srv);
+    assert!(
+        after.contains(&format!("ids {before}")),
+        "{before}\n{after}"
+    );
+}
+
+/// The MAILBOXID and EMAILIDs of the folder `Work`, printed.
+const OBJECTID_IDS: &str = r#"
+import imaplib, re, sys
+M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]), timeout=20)
+M.login("demo", "demo")
+M.select("Work")
+mailbox = M.response("MAILBOXID")[1][-1].decode().strip("()")
+typ, data = M.fetch("1:2", "(EMAILID)")
+e = [re.search(rb"EMAILID \(([A-Za-z0-9_-]+)\)", d).group(1).decode() for d in data]
+print("ids", mailbox, *e)
+M.logout()
+"#;

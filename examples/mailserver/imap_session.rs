@@ -37,7 +37,13 @@
 //!   [`crate::mailstore::metadata`]; the server's
 //!   shared `/shared/admin` is `mailto:postmaster@` the host name, and
 //!   shared server entries are not written over IMAP; no unsolicited
-//!   METADATA responses, which §4.4.2 makes optional).
+//!   METADATA responses, which §4.4.2 makes optional), SAVEDATE (RFC
+//!   8514, not in `shared/rfc`: the save date the store keeps beside the
+//!   mod-sequence, set once), OBJECTID (RFC 8474, not in `shared/rfc`:
+//!   MAILBOXID from the folder's `dovecot-uidlist` GUID, so it goes with
+//!   the folder through RENAME; EMAILID from the message file's name, a
+//!   copy's name carrying its original's; THREADID NIL, as §5.2 allows a
+//!   server that keeps no threads).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -81,7 +87,7 @@ use mailwire::imap::kit::metadata::{self, Depth};
 crate::driver::impl_machine!(Server, Event);
 
 /// Capabilities the session implements on top of the machine's.
-const CAPABILITIES: [&str; 21] = [
+const CAPABILITIES: [&str; 22] = [
     "UIDPLUS",
     "MOVE",
     "SPECIAL-USE",
@@ -103,6 +109,7 @@ const CAPABILITIES: [&str; 21] = [
     "PREVIEW",
     "PARTIAL",
     "SAVEDATE",
+    "OBJECTID",
 ];
 
 /// Capabilities offered with a quota (RFC 9208 §3.1, §5.1, §5.2): the
@@ -526,7 +533,9 @@ pub(crate) fn kit_rows<'a>(
             let m = files.get(seq as usize - 1)?;
             let path = folder.find(m);
             let (date, size) = date_and_size(path.as_ref(), m);
-            let meta = MessageMeta::of(seq, e, date, size).with_save_date(imap_date(m.save_date));
+            let meta = MessageMeta::of(seq, e, date, size)
+                .with_save_date(imap_date(m.save_date))
+                .with_object_ids(Some(&m.email_id), None);
             let content = LazyContent::new(move || {
                 let raw = path.and_then(|p| match load {
                     Load::Whole => fs::read(p).ok(),
@@ -845,7 +854,13 @@ impl Session<'_> {
                 Some(n) => match self.store().create(&user, n.trim_end_matches('.')) {
                     Ok(()) => {
                         self.tell_normalized(m, handle, &mailbox, &n, utf8);
-                        Completion::ok("CREATE completed")
+                        let done = Completion::ok("CREATE completed");
+                        // RFC 8474 §4.1: the new folder's MAILBOXID (its
+                        // first sync writes the GUID it comes from).
+                        match self.mailbox_id(&user, n.trim_end_matches('.')) {
+                            Some(id) => done.with_code(Code::MailboxId(id)),
+                            None => done,
+                        }
                     }
                     Err(e) => refusal(&e),
                 },
@@ -1152,6 +1167,7 @@ impl Session<'_> {
             Ok(s) => s,
             Err(e) => return refusal(&StoreError::Io(e)),
         };
+        let mailbox_id = Atom::new(snap.mailbox_id.clone()).ok();
         let mut sel = Selected {
             name,
             folder,
@@ -1202,6 +1218,10 @@ impl Session<'_> {
             handle,
             Completion::ok("Highest").with_code(Code::HighestModSeq(mb.highest_modseq())),
         );
+        // RFC 8474 §4.2.
+        if let Some(id) = mailbox_id {
+            let _ = m.send_status(handle, Completion::ok("Ok").with_code(Code::MailboxId(id)));
+        }
         // RFC 7162 §3.2.5: what vanished and what changed since the
         // client's mod-sequence, when its UIDVALIDITY is still good.
         if let Some((validity, modseq, known, seq_match)) = qresync
@@ -1539,6 +1559,12 @@ impl Session<'_> {
         }
     }
 
+    /// The MAILBOXID (RFC 8474 §4) of `user`'s folder `name`.
+    fn mailbox_id(&self, user: &str, name: &str) -> Option<Atom<'static>> {
+        let snap = self.store().folder(user, name).ok()?.sync(false).ok()?;
+        Atom::new(snap.mailbox_id).ok()
+    }
+
     fn status_items(
         &self,
         user: &str,
@@ -1561,8 +1587,13 @@ impl Session<'_> {
                 StatusAttr::Size => msgs.iter().map(|m| folder.message_size(m)).sum(),
                 StatusAttr::AppendLimit => self.shared.store.cfg.max_size as u64,
                 StatusAttr::HighestModSeq => snap.highest_modseq,
-                // MAILBOXID: not kept.
-                _ => continue,
+                // RFC 8474 §4.3.
+                StatusAttr::MailboxId => {
+                    if let Ok(id) = Atom::new(snap.mailbox_id.clone()) {
+                        out.push(StatusItem::MailboxId(id));
+                    }
+                    continue;
+                }
             };
             out.push(StatusItem::Number(*a, Some(v)));
         }
@@ -1798,6 +1829,8 @@ impl Session<'_> {
                         | FetchAttr::Flags
                         | FetchAttr::InternalDate
                         | FetchAttr::SaveDate
+                        | FetchAttr::EmailId
+                        | FetchAttr::ThreadId
                         | FetchAttr::ModSeq
                         | FetchAttr::Rfc822Size
                 )
@@ -1832,6 +1865,8 @@ impl Session<'_> {
                     | FetchAttr::Flags
                     | FetchAttr::InternalDate
                     | FetchAttr::SaveDate
+                    | FetchAttr::EmailId
+                    | FetchAttr::ThreadId
                     | FetchAttr::ModSeq
                     | FetchAttr::Rfc822Size
                     | FetchAttr::Envelope
@@ -1878,6 +1913,14 @@ impl Session<'_> {
                     }
                     // RFC 8514 §4.2: kept by the store, not the file.
                     FetchAttr::SaveDate => items.push(FetchItem::SaveDate(imap_date(f.save_date))),
+                    // RFC 8474 §5.3: from the file's name; no threads
+                    // are kept, so THREADID is NIL (§5.2).
+                    FetchAttr::EmailId => {
+                        if let Ok(id) = Atom::new(f.email_id.clone()) {
+                            items.push(FetchItem::EmailId(id));
+                        }
+                    }
+                    FetchAttr::ThreadId => items.push(FetchItem::ThreadId(None)),
                     FetchAttr::Rfc822Size => {
                         let size = match &msg {
                             Some(msg) => WireSize::of(msg.raw()),

@@ -1,10 +1,10 @@
 //! The IMAP server kit's SEARCH, SORT, THREAD and mailbox bookkeeping on
 //! any input: the input starts with a command the codec parses (SEARCH,
 //! SORT, THREAD, FETCH, STORE, UID EXPUNGE, SELECT with QRESYNC ...); the
-//! rest, split at 0xFF bytes, are up to eight stored messages. Never
-//! panics; nesting is bounded by the parser and by `Query::new`; the
-//! results are consistent (ascending, within the mailbox, NOT k the
-//! complement of k).
+//! rest, split at 0xFF bytes, are up to eight stored messages, some with
+//! RFC 8474 EMAILIDs and THREADIDs. Never panics; nesting is bounded by
+//! the parser and by `Query::new`; the results are consistent (ascending,
+//! within the mailbox, NOT k the complement of k).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -42,6 +42,17 @@ fuzz_target!(|data: &[u8]| {
             DateTime::new(Date::new(2020, 1, day).unwrap(), 12, 0, 0, 60).unwrap()
         })
         .collect();
+    // RFC 8474 identifiers: an EMAILID by content length, a THREADID by
+    // parity, each missing on some messages (EMAILID x and THREADID x
+    // never match those).
+    let object_ids = |i: usize| {
+        const EMAIL: [&str; 3] = ["M1", "M2", "M3"];
+        const THREAD: [&str; 2] = ["T1", "T2"];
+        (
+            (i % 4 != 3).then(|| EMAIL[raws[i].len() % 3]),
+            (i % 3 != 2).then(|| THREAD[raws[i].len() % 2]),
+        )
+    };
     let kept: Vec<usize> = (0..raws.len()).filter(|&i| i != 1).collect();
     let items = || {
         mb.entries()
@@ -49,8 +60,10 @@ fuzz_target!(|data: &[u8]| {
             .zip(&kept)
             .enumerate()
             .map(|(s, (e, &i))| {
+                let (email_id, thread_id) = object_ids(i);
                 (
-                    MessageMeta::of(s as u32 + 1, e, dates[i], raws[i].len() as u64),
+                    MessageMeta::of(s as u32 + 1, e, dates[i], raws[i].len() as u64)
+                        .with_object_ids(email_id, thread_id),
                     LazyContent::borrowed(&messages[i]),
                 )
             })

@@ -95,6 +95,7 @@ pub use types::command::{
 };
 pub use types::core::{
     Atom, Binary, Date, DateTime, IString, LiteralMode, NString, Tag, Text, ValidationError,
+    is_object_id,
 };
 pub use types::fetch::{FetchAttr, FetchAttrs, FetchItem, Partial, Section, SectionText, Value};
 pub use types::flag::{Capability, Flag, MailboxAttr};

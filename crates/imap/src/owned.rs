@@ -87,6 +87,8 @@ impl FetchAttr<'_> {
             FetchAttr::ModSeq => FetchAttr::ModSeq,
             FetchAttr::Preview { lazy } => FetchAttr::Preview { lazy },
             FetchAttr::SaveDate => FetchAttr::SaveDate,
+            FetchAttr::EmailId => FetchAttr::EmailId,
+            FetchAttr::ThreadId => FetchAttr::ThreadId,
             FetchAttr::Other(a) => FetchAttr::Other(a.into_owned()),
         }
     }
@@ -158,6 +160,8 @@ impl SearchKey<'_> {
             K::SavedOn(d) => K::SavedOn(d),
             K::SavedSince(d) => K::SavedSince(d),
             K::SaveDateSupported => K::SaveDateSupported,
+            K::EmailId(a) => K::EmailId(a.into_owned()),
+            K::ThreadId(a) => K::ThreadId(a.into_owned()),
         }
     }
 }

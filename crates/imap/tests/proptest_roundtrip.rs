@@ -52,6 +52,9 @@ const KNOWN: &[&str] = &[
     "RFC822",
     "INTERNALDATE",
     "BODYSTRUCTURE",
+    "MAILBOXID",
+    "EMAILID",
+    "THREADID",
 ];
 
 /// A string strategy from a regular expression compiled once, here: a
@@ -69,6 +72,20 @@ fn atom() -> impl Strategy<Value = Atom<'static>> {
             !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(s)) && !s.starts_with("X-GM")
         })
         .prop_map(|s| Atom::try_from(s).unwrap())
+}
+
+/// An RFC 8474 `objectid` (§7): 1 to 255 of ALPHA, DIGIT, `_` and `-`,
+/// mostly short, sometimes at the length limit.
+fn objectid() -> impl Strategy<Value = Atom<'static>> {
+    prop_oneof![
+        4 => re("[A-Za-z0-9_-]{1,24}"),
+        1 => re("[A-Za-z0-9_-]{1,255}"),
+        1 => re("[A-Za-z0-9_-]{255}"),
+    ]
+    .prop_map(|s| {
+        assert!(is_object_id(s.as_bytes()), "{s}");
+        Atom::try_from(s).unwrap()
+    })
 }
 
 fn istring() -> impl Strategy<Value = IString<'static>> {
@@ -159,6 +176,8 @@ fn search_key() -> impl Strategy<Value = SearchKey<'static>> {
         date().prop_map(SearchKey::SavedOn),
         date().prop_map(SearchKey::SavedSince),
         Just(SearchKey::SaveDateSupported),
+        objectid().prop_map(SearchKey::EmailId),
+        objectid().prop_map(SearchKey::ThreadId),
     ];
     leaf.prop_recursive(4, 24, 4, |inner| {
         prop_oneof![
@@ -202,6 +221,8 @@ fn fetch_attr() -> impl Strategy<Value = FetchAttr<'static>> {
         Just(FetchAttr::Uid),
         Just(FetchAttr::ModSeq),
         Just(FetchAttr::SaveDate),
+        Just(FetchAttr::EmailId),
+        Just(FetchAttr::ThreadId),
         any::<bool>().prop_map(|lazy| FetchAttr::Preview { lazy }),
         (any::<bool>(), section(), partial()).prop_map(|(peek, section, partial)| {
             FetchAttr::BodySection {
@@ -415,6 +436,8 @@ fn fetch_item() -> impl Strategy<Value = FetchItem<'static>> {
         modseq().prop_map(FetchItem::ModSeq),
         nstring().prop_map(FetchItem::Preview),
         option::of(date_time()).prop_map(FetchItem::SaveDate),
+        objectid().prop_map(FetchItem::EmailId),
+        option::of(objectid()).prop_map(FetchItem::ThreadId),
         modseq().prop_map(FetchItem::GmailMsgId),
         vec(value(), 0..3).prop_map(FetchItem::GmailLabels),
         (re("XT-[A-Z]{1,6}"), value()).prop_map(|(n, value)| FetchItem::Other {
@@ -444,6 +467,7 @@ fn code() -> impl Strategy<Value = Code<'static>> {
         seq_set().prop_map(Code::Modified),
         any::<u32>().prop_map(Code::MetadataMaxSize),
         Just(Code::MetadataNoPrivate),
+        objectid().prop_map(Code::MailboxId),
         atom().prop_map(Code::Simple),
         (atom(), re("[a-z0-9:/][a-z0-9:/ ]{0,10}"))
             .prop_map(|(a, t)| Code::Other(a, Text::try_from(t.as_str()).unwrap().into_owned())),
@@ -489,7 +513,7 @@ fn data() -> impl Strategy<Value = Data<'static>> {
                         option::of(modseq())
                     )
                         .prop_map(|(a, n)| StatusItem::Number(a, n)),
-                    atom().prop_map(StatusItem::MailboxId),
+                    objectid().prop_map(StatusItem::MailboxId),
                 ],
                 0..4
             )
@@ -652,7 +676,8 @@ fn command_body() -> impl Strategy<Value = CommandBody<'static>> {
                 prop_oneof![
                     Just(StatusAttr::Messages),
                     Just(StatusAttr::Unseen),
-                    Just(StatusAttr::Deleted)
+                    Just(StatusAttr::Deleted),
+                    Just(StatusAttr::MailboxId)
                 ],
                 1..3
             )

@@ -1290,3 +1290,410 @@ fn rfc8514_5_savedbefore_savedatesupported() {
         assert!(parse::command(bad).is_err(), "{bad:?}");
     }
 }
+
+/// The response `s` written back byte for byte.
+fn resp_exact(s: &'static str) -> Response<'static> {
+    let r = resp(s);
+    assert_eq!(
+        String::from_utf8(encode::response_to_vec(&r)).unwrap(),
+        format!("{s}\r\n")
+    );
+    r
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// The RFC 8474 identifiers of §4 and §5.3's examples.
+const MAILBOX_ID: &str = "F2212ea87-6097-4256-9d51-71338625";
+const EMAIL_ID_1: &str = "M6d99ac3275bb4e";
+const EMAIL_ID_2: &str = "M5fdc09b49ea703";
+const THREAD_ID_1: &str = "T64b478a75b7ea9";
+
+/// Objectids RFC 8474 §7 does not allow (`1*255(ALPHA / DIGIT / "_" /
+/// "-")`), in the places the grammar puts an objectid: empty, 256 bytes
+/// long, with a `.` or `=` inside, with a space, another atom character.
+fn bad_object_ids() -> Vec<String> {
+    vec![
+        String::new(),
+        "a".repeat(256),
+        "F2212ea87.6097".into(),
+        "M6d99ac3275bb4e=".into(),
+        "=M6d99".into(),
+        "M6d99 ac32".into(),
+        "M6d99$".into(),
+    ]
+}
+
+/// RFC 8474 §3: servers announce the extension as `OBJECTID`.
+#[test]
+fn rfc8474_3_capability() {
+    let d = untagged(resp_exact("* CAPABILITY IMAP4rev1 OBJECTID"));
+    assert_eq!(
+        d,
+        Data::Capability(Vec1::try_from(vec![atom("IMAP4rev1"), atom("OBJECTID")]).unwrap())
+    );
+}
+
+/// RFC 8474 §4.1: the tagged OK of a successful CREATE carries the new
+/// mailbox's MAILBOXID. The answer comes back byte for byte; the command
+/// in the encoder's upper-case keyword.
+#[test]
+fn rfc8474_4_1_create_mailboxid() {
+    let c = cmd("3 create foo");
+    assert_eq!(encode::command_to_vec(&c), b"3 CREATE foo\r\n");
+    let Response::Status(st) =
+        resp_exact(leak(format!("3 OK [MAILBOXID ({MAILBOX_ID})] Completed")))
+    else {
+        panic!("not a status")
+    };
+    assert_eq!(st.tag.unwrap().as_str(), "3");
+    assert_eq!(st.kind, StatusKind::Ok);
+    assert_eq!(st.code, Some(Code::MailboxId(atom(MAILBOX_ID))));
+    assert_eq!(st.text.as_bytes(), b"Completed");
+    // The code's name in any case (RFC 3501 §9); the objectid keeps its
+    // case (RFC 8474 §7: case is significant).
+    let Response::Status(lower) = resp("3 OK [mailboxid (f2212EA87-6097)] Completed") else {
+        panic!("not a status")
+    };
+    assert_eq!(lower.code, Some(Code::MailboxId(atom("f2212EA87-6097"))));
+    // The longest objectid.
+    let long = "_".repeat(255);
+    let Response::Status(st) = resp_exact(leak(format!("3 OK [MAILBOXID ({long})] Completed")))
+    else {
+        panic!("not a status")
+    };
+    assert_eq!(st.code, Some(Code::MailboxId(atom(leak(long)))));
+}
+
+/// RFC 8474 §7: a MAILBOXID code whose argument is not `"(" objectid ")"`
+/// never becomes `Code::MailboxId`. Like any known code the parser cannot
+/// read (`[UIDNEXT 0]` ...), the response still parses, with the code kept
+/// as `Code::Other` (its raw arguments), or read as text when there are no
+/// arguments at all.
+#[test]
+fn rfc8474_4_1_invalid_mailboxid_code_refused() {
+    let mut args: Vec<String> = bad_object_ids()
+        .into_iter()
+        .map(|id| format!("({id})"))
+        .collect();
+    args.extend([
+        MAILBOX_ID.to_owned(),
+        format!("(({MAILBOX_ID}))"),
+        format!("({MAILBOX_ID}"),
+        format!("( {MAILBOX_ID})"),
+        "NIL".into(),
+    ]);
+    for arg in args {
+        for line in [
+            format!("3 OK [MAILBOXID {arg}] Completed\r\n"),
+            format!("* OK [MAILBOXID {arg}] Ok\r\n"),
+        ] {
+            let (r, n) = parse::response(line.as_bytes()).unwrap();
+            assert_eq!(n, line.len());
+            let Response::Status(st) = r else {
+                panic!("{line}")
+            };
+            match st.code {
+                Some(Code::Other(name, _)) => assert_eq!(name.as_str(), "MAILBOXID", "{line}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+    }
+    let (r, _) = parse::response(b"* OK [MAILBOXID] Ok\r\n").unwrap();
+    assert!(matches!(
+        r,
+        Response::Status(StatusResponse { code: None, .. })
+    ));
+}
+
+/// RFC 8474 §4.2: SELECT and EXAMINE answer the mailbox's MAILBOXID in an
+/// untagged OK, byte for byte.
+#[test]
+fn rfc8474_4_2_select_mailboxid() {
+    let Response::Status(st) = resp_exact(leak(format!("* OK [MAILBOXID ({MAILBOX_ID})] Ok")))
+    else {
+        panic!("not a status")
+    };
+    assert_eq!(
+        st,
+        StatusResponse {
+            tag: None,
+            kind: StatusKind::Ok,
+            code: Some(Code::MailboxId(atom(MAILBOX_ID))),
+            text: Text::try_from("Ok").unwrap(),
+        }
+    );
+}
+
+/// RFC 8474 §4.3's example: `STATUS foo (MAILBOXID)` and its answer. The
+/// answer comes back byte for byte; the command in the encoder's
+/// upper-case keywords (`6 STATUS foo (MAILBOXID)`).
+#[test]
+fn rfc8474_4_3_status_mailboxid() {
+    let c = cmd("6 status foo (mailboxid)");
+    assert_eq!(encode::command_to_vec(&c), b"6 STATUS foo (MAILBOXID)\r\n");
+    assert_eq!(
+        c.body,
+        CommandBody::Status {
+            mailbox: Mailbox::Other(s("foo")),
+            items: vec![StatusAttr::MailboxId]
+        }
+    );
+    assert_eq!(
+        untagged(resp_exact(leak(format!(
+            "* STATUS foo (MAILBOXID ({MAILBOX_ID}))"
+        )))),
+        Data::Status {
+            mailbox: Mailbox::Other(s("foo")),
+            items: vec![StatusItem::MailboxId(atom(MAILBOX_ID))]
+        }
+    );
+    // Among other items, the name in any case.
+    assert_eq!(
+        untagged(resp(
+            "* STATUS foo (MESSAGES 3 mailboxid (abc_D-1) UIDNEXT 4)"
+        )),
+        Data::Status {
+            mailbox: Mailbox::Other(s("foo")),
+            items: vec![
+                StatusItem::Number(StatusAttr::Messages, Some(3)),
+                StatusItem::MailboxId(atom("abc_D-1")),
+                StatusItem::Number(StatusAttr::UidNext, Some(4)),
+            ]
+        }
+    );
+    // Not an objectid in parentheses: the response is refused.
+    let mut args: Vec<String> = bad_object_ids()
+        .into_iter()
+        .map(|id| format!("({id})"))
+        .collect();
+    args.extend([
+        MAILBOX_ID.to_owned(),
+        "NIL".into(),
+        format!("(({MAILBOX_ID}))"),
+    ]);
+    for arg in args {
+        let line = format!("* STATUS foo (MAILBOXID {arg})\r\n");
+        assert!(parse::response(line.as_bytes()).is_err(), "{line}");
+    }
+}
+
+/// RFC 8474 §5.3's example: `FETCH 1:* (EMAILID THREADID)` and its answers,
+/// one with a THREADID, one with NIL (§5.2: a server without threads). The
+/// answers come back byte for byte; the command in the encoder's
+/// upper-case keywords.
+#[test]
+fn rfc8474_5_3_fetch_emailid_threadid() {
+    let c = cmd("11 fetch 1:* (emailid threadid)");
+    assert_eq!(
+        encode::command_to_vec(&c),
+        b"11 FETCH 1:* (EMAILID THREADID)\r\n"
+    );
+    let CommandBody::Fetch { attrs, .. } = c.body else {
+        panic!("not a FETCH")
+    };
+    assert_eq!(
+        attrs,
+        FetchAttrs::List(vec![FetchAttr::EmailId, FetchAttr::ThreadId])
+    );
+    assert_eq!(
+        untagged(resp_exact(leak(format!(
+            "* 1 FETCH (EMAILID ({EMAIL_ID_1}) THREADID ({THREAD_ID_1}))"
+        )))),
+        Data::Fetch {
+            seq: nz(1),
+            items: vec![
+                FetchItem::EmailId(atom(EMAIL_ID_1)),
+                FetchItem::ThreadId(Some(atom(THREAD_ID_1)))
+            ]
+        }
+    );
+    assert_eq!(
+        untagged(resp_exact(leak(format!(
+            "* 2 FETCH (EMAILID ({EMAIL_ID_2}) THREADID NIL)"
+        )))),
+        Data::Fetch {
+            seq: nz(2),
+            items: vec![
+                FetchItem::EmailId(atom(EMAIL_ID_2)),
+                FetchItem::ThreadId(None)
+            ]
+        }
+    );
+    // One attribute goes bare; with others, in UID FETCH.
+    cmd_exact("A1 FETCH 1 EMAILID");
+    cmd_exact("A2 UID FETCH 1:* (UID EMAILID THREADID SAVEDATE)");
+    // Names and NIL in any case; the objectids keep theirs.
+    assert_eq!(
+        untagged(resp("* 2 FETCH (emailid (M5fdc09b49ea703) ThreadId nil)")),
+        untagged(resp(leak(format!(
+            "* 2 FETCH (EMAILID ({EMAIL_ID_2}) THREADID NIL)"
+        ))))
+    );
+    assert_ne!(
+        untagged(resp("* 1 FETCH (EMAILID (m6d99ac3275bb4e))")),
+        untagged(resp(leak(format!("* 1 FETCH (EMAILID ({EMAIL_ID_1}))"))))
+    );
+    // A THREADID that reads like NIL in parentheses is an objectid.
+    assert_eq!(
+        untagged(resp_exact("* 3 FETCH (THREADID (NIL))")),
+        Data::Fetch {
+            seq: nz(3),
+            items: vec![FetchItem::ThreadId(Some(atom("NIL")))]
+        }
+    );
+    // The longest objectid.
+    let long = "9".repeat(255);
+    let wire = leak(format!("* 4 FETCH (EMAILID ({long}) THREADID ({long}))"));
+    let Data::Fetch { items, .. } = untagged(resp_exact(wire)) else {
+        panic!("not a FETCH")
+    };
+    assert_eq!(items[0], FetchItem::EmailId(atom(leak(long.clone()))));
+    assert_eq!(items[1], FetchItem::ThreadId(Some(atom(leak(long)))));
+}
+
+/// RFC 8474 §7: EMAILID and THREADID answers without a valid objectid in
+/// parentheses are refused (EMAILID has no NIL form).
+#[test]
+fn rfc8474_5_3_invalid_objectids_refused() {
+    let mut args: Vec<String> = bad_object_ids()
+        .into_iter()
+        .map(|id| format!("({id})"))
+        .collect();
+    args.extend([
+        EMAIL_ID_1.to_owned(),
+        format!("(({EMAIL_ID_1}))"),
+        format!("({EMAIL_ID_1}"),
+        format!("( {EMAIL_ID_1} )"),
+        format!("\"{EMAIL_ID_1}\""),
+    ]);
+    for arg in &args {
+        for name in ["EMAILID", "THREADID"] {
+            let line = format!("* 1 FETCH ({name} {arg})\r\n");
+            assert!(parse::response(line.as_bytes()).is_err(), "{line}");
+        }
+    }
+    for line in [
+        &b"* 1 FETCH (EMAILID NIL)\r\n"[..],
+        b"* 1 FETCH (EMAILID)\r\n",
+        b"* 1 FETCH (THREADID)\r\n",
+        b"* 1 FETCH (THREADID NILL)\r\n",
+    ] {
+        assert!(parse::response(line).is_err(), "{line:?}");
+    }
+}
+
+/// RFC 8474 §6's examples: `SEARCH EMAILID M6d99ac3275bb4e` and `SEARCH
+/// THREADID T64b478a75b7ea9`, the objectid bare (no parentheses). They come
+/// back in the encoder's upper-case keywords.
+#[test]
+fn rfc8474_6_search_emailid_threadid() {
+    let c = cmd(leak(format!("27 search emailid {EMAIL_ID_1}")));
+    assert_eq!(
+        encode::command_to_vec(&c),
+        format!("27 SEARCH EMAILID {EMAIL_ID_1}\r\n").as_bytes()
+    );
+    assert_eq!(search_keys(c), vec![SearchKey::EmailId(atom(EMAIL_ID_1))]);
+    let c = cmd(leak(format!("28 search threadid {THREAD_ID_1}")));
+    assert_eq!(
+        encode::command_to_vec(&c),
+        format!("28 SEARCH THREADID {THREAD_ID_1}\r\n").as_bytes()
+    );
+    assert_eq!(search_keys(c), vec![SearchKey::ThreadId(atom(THREAD_ID_1))]);
+    // Nested like the other keys; the objectids keep their case; NIL is an
+    // objectid here.
+    let keys = search_keys(cmd_exact(
+        "29 SEARCH OR EMAILID m6d99ac3275bb4e THREADID NIL NOT (EMAILID _ THREADID -)",
+    ));
+    assert_eq!(
+        keys,
+        vec![
+            SearchKey::Or(
+                Box::new(SearchKey::EmailId(atom("m6d99ac3275bb4e"))),
+                Box::new(SearchKey::ThreadId(atom("NIL")))
+            ),
+            SearchKey::Not(Box::new(SearchKey::And(
+                Vec1::try_from(vec![
+                    SearchKey::EmailId(atom("_")),
+                    SearchKey::ThreadId(atom("-"))
+                ])
+                .unwrap()
+            )))
+        ]
+    );
+    cmd_exact("30 UID SEARCH RETURN (COUNT) EMAILID M1 THREADID T1");
+    // The longest objectid.
+    let long = leak("Z".repeat(255));
+    let c = cmd_exact(leak(format!("31 SEARCH EMAILID {long}")));
+    assert_eq!(search_keys(c), vec![SearchKey::EmailId(atom(long))]);
+    // Not an objectid, or one in parentheses, quoted or missing: refused.
+    let mut args = bad_object_ids();
+    args.extend([
+        format!("({EMAIL_ID_1})"),
+        format!("\"{EMAIL_ID_1}\""),
+        format!("{{15}}\r\n{EMAIL_ID_1}"),
+    ]);
+    for arg in &args {
+        for name in ["EMAILID", "THREADID"] {
+            let line = format!("32 SEARCH {name} {arg}\r\n");
+            assert!(parse::command(line.as_bytes()).is_err(), "{line}");
+        }
+    }
+    for line in [
+        &b"33 SEARCH EMAILID\r\n"[..],
+        b"33 SEARCH THREADID\r\n",
+        b"33 SEARCH EMAILIDX M1\r\n",
+        b"33 SEARCH EMAILID M1.\r\n",
+    ] {
+        assert!(parse::command(line).is_err(), "{line:?}");
+    }
+}
+
+/// RFC 8474 §7's `objectid`: 1 to 255 bytes of ALPHA, DIGIT, `_` and `-`.
+#[test]
+fn rfc8474_7_is_object_id() {
+    for ok in [
+        &b"a"[..],
+        b"Z",
+        b"0",
+        b"_",
+        b"-",
+        b"--",
+        MAILBOX_ID.as_bytes(),
+        EMAIL_ID_1.as_bytes(),
+        b"azAZ09_-",
+        &[b'x'; 255],
+    ] {
+        assert!(is_object_id(ok), "{ok:?}");
+    }
+    for bad in [
+        &b""[..],
+        &[b'x'; 256],
+        &[b'x'; 1000],
+        b"a.b",
+        b"a=b",
+        b"=",
+        b".",
+        b"a b",
+        b"a+b",
+        b"a/b",
+        b"a$",
+        b"(a)",
+        b"a\0",
+        b"a\r\n",
+        "é".as_bytes(),
+        b"\xff",
+    ] {
+        assert!(!is_object_id(bad), "{bad:?}");
+    }
+    // Every byte value, alone: exactly the 64 of the grammar.
+    let allowed = (0..=255u8).filter(|&b| is_object_id(&[b])).count();
+    assert_eq!(allowed, 26 + 26 + 10 + 2);
+    // Each one is an atom too.
+    for b in (0..=255u8).filter(|&b| is_object_id(&[b])) {
+        let s = String::from_utf8(vec![b]).unwrap();
+        assert!(Atom::try_from(s).is_ok());
+    }
+}

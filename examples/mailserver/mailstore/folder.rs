@@ -83,6 +83,8 @@ pub(crate) struct MsgFile {
     /// When it was saved in this folder (RFC 8514 §3), in seconds since
     /// 1970 UTC: kept in the `mailwire-modseq` file ([`super::modseq`]).
     pub(crate) save_date: i64,
+    /// Its EMAILID (RFC 8474 §5.1): [`email_id_of`] its base name.
+    pub(crate) email_id: String,
 }
 
 impl MsgFile {
@@ -109,7 +111,8 @@ impl MsgFile {
 
     /// A new base name (from `host`) for a copy of this message in
     /// another folder (COPY, MOVE): its sizes from this name, else from
-    /// the file at `path`.
+    /// the file at `path`, and this message's EMAILID in an `E=` field,
+    /// which the copy keeps (RFC 8474 §5.1).
     pub(crate) fn copy_base(&self, path: &Path, host: &str) -> io::Result<String> {
         let size = match self.size() {
             Some(s) => s,
@@ -119,8 +122,56 @@ impl MsgFile {
             Some(w) => w,
             None => mailwire::pop3::WireSize::of(&fs::read(path)?),
         };
-        Ok(new_base(host, size, wire))
+        Ok(format!(
+            "{},E={}",
+            new_base(host, size, wire),
+            self.email_id
+        ))
     }
+}
+
+/// The EMAILID (RFC 8474 §5.1) of the message with this base name: the
+/// `E=` field a copy's name carries (the EMAILID of the message it was
+/// copied or moved from), else `M` and 24 hex digits of the name's
+/// SHA-256: the same for the file's whole life in the folder (a flag
+/// change keeps the base name), known from the name alone (no file of
+/// the store's keeps it), and telling nothing of the name (§11).
+pub(crate) fn email_id_of(base: &str) -> String {
+    let given = base
+        .split(',')
+        .skip(1)
+        .find_map(|f| f.strip_prefix("E="))
+        .filter(|id| mailwire::imap::is_object_id(id.as_bytes()));
+    match given {
+        Some(id) => id.to_string(),
+        None => hashed_id('M', base),
+    }
+}
+
+/// The MAILBOXID (RFC 8474 §4) of a folder whose `dovecot-uidlist` has
+/// this GUID: `F` and the GUID (32 hex digits, as the store and Dovecot
+/// write it), or `F` and a hash of it when it would not make an objectid.
+pub(crate) fn mailbox_id_of(guid: &str) -> String {
+    let id = format!("F{guid}");
+    if mailwire::imap::is_object_id(id.as_bytes()) {
+        id
+    } else {
+        hashed_id('F', guid)
+    }
+}
+
+/// `prefix` and 24 hex digits of the SHA-256 of `text`: an objectid
+/// (RFC 8474 §7) that says nothing of `text`.
+fn hashed_id(prefix: char, text: &str) -> String {
+    use sha2::{Digest as _, Sha256};
+    use std::fmt::Write as _;
+    let digest = Sha256::digest(text.as_bytes());
+    let mut id = String::with_capacity(25);
+    id.push(prefix);
+    for b in &digest[..12] {
+        let _ = write!(id, "{b:02x}");
+    }
+    id
 }
 
 /// The time now in seconds since 1970 UTC.
@@ -183,6 +234,10 @@ pub(crate) fn new_base(host: &str, size: u64, wire: u64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Snapshot {
     pub(crate) uid_validity: u32,
+    /// The MAILBOXID (RFC 8474 §4): `F` and the GUID of the folder's
+    /// `dovecot-uidlist` (Dovecot's mailbox GUID), which goes with the
+    /// folder through RENAME and is new for a folder made again.
+    pub(crate) mailbox_id: String,
     pub(crate) uid_next: u32,
     /// By UID, ascending.
     pub(crate) messages: Vec<MsgFile>,
@@ -498,6 +553,12 @@ impl Folder {
             list.records.retain(|r| found.contains_key(&r.base));
         }
         let mut changed = fresh_list || list.records.len() != before;
+        // A list written without a GUID (by hand, or a program that keeps
+        // none) gets one: the MAILBOXID needs it.
+        if list.guid.is_empty() {
+            list.guid = crate::smtp_session::random_hex(16);
+            changed = true;
+        }
         let mut unknown: Vec<String> = found
             .iter()
             .filter(|(_, (_, _, known))| !known)
@@ -550,6 +611,7 @@ impl Folder {
                 recent: false,
                 modseq: 0,
                 save_date,
+                email_id: email_id_of(&r.base),
             };
             if in_new && take_recent {
                 let to = format!("{}:2,{}", m.base, info);
@@ -608,6 +670,7 @@ impl Folder {
         }
         Ok(Snapshot {
             uid_validity: list.uid_validity,
+            mailbox_id: mailbox_id_of(&list.guid),
             uid_next: list.next_uid,
             messages,
             keyword_room: kw.has_room(),
@@ -892,6 +955,7 @@ impl Folder {
                     recent: false,
                     modseq,
                     save_date,
+                    email_id: email_id_of(base),
                 });
             }
         }
@@ -1330,6 +1394,53 @@ mod tests {
         assert_eq!(s.messages[0].save_date, delivered, "kept through STORE");
         assert_eq!(s.messages[1].uid, uids[0]);
         assert!(s.messages[1].save_date > delivered, "saved at the APPEND");
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// RFC 8474 §5.1: a message's EMAILID comes from its name, so it is
+    /// the same at every sync and after a flag change; a copy's name
+    /// carries its original's (COPY and MOVE keep the EMAILID); an `E=`
+    /// field that is no objectid is not taken.
+    #[test]
+    fn email_ids_follow_copies() {
+        let f = scratch("emailid");
+        deliver(&f, b"a\r\n");
+        let s = f.sync(true).unwrap();
+        let m = &s.messages[0];
+        assert_eq!(m.email_id, email_id_of(&m.base));
+        assert!(m.email_id.starts_with('M') && m.email_id.len() == 25);
+        assert!(mailwire::imap::is_object_id(m.email_id.as_bytes()));
+        let mut fl = Flags::default();
+        fl.system.insert(SystemFlags::FLAGGED);
+        f.set_flags(&[(m, fl)]).unwrap();
+        assert_eq!(from_disk(&f).messages[0].email_id, m.email_id);
+        let copy = m.copy_base(&m.path(&f.dir), "h").unwrap();
+        assert_eq!(email_id_of(&copy), m.email_id);
+        fs::write(f.tmp_path(&copy), b"a\r\n").unwrap();
+        f.add(&[(copy, Flags::default())]).unwrap();
+        let s = from_disk(&f);
+        assert_eq!(s.messages[1].email_id, m.email_id);
+        assert_ne!(s.messages[1].base, m.base);
+        let odd = "1.M1P1Q1.h,S=3,W=3,E=no.dots";
+        assert_eq!(email_id_of(odd), hashed_id('M', odd));
+        assert_ne!(email_id_of("1.M1P1Q1.h"), email_id_of("1.M1P1Q2.h"));
+        fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// RFC 8474 §4: the MAILBOXID is `F` and the uidlist's GUID, the same
+    /// at every sync; a uidlist without a GUID gets one, written.
+    #[test]
+    fn mailbox_id_from_the_uidlist_guid() {
+        let f = scratch("mailboxid");
+        let id = f.sync(false).unwrap().mailbox_id;
+        assert!(id.starts_with('F') && id.len() == 33, "{id}");
+        assert!(mailwire::imap::is_object_id(id.as_bytes()));
+        assert_eq!(from_disk(&f).mailbox_id, id);
+        fs::write(f.dir.join(UIDLIST), "3 V1234 N1\n").unwrap();
+        let fresh = from_disk(&f).mailbox_id;
+        assert_ne!(fresh, id);
+        assert_eq!(from_disk(&f).mailbox_id, fresh, "the new GUID was written");
+        assert_eq!(mailbox_id_of("not:an id"), hashed_id('F', "not:an id"));
         fs::remove_dir_all(&f.dir).unwrap();
     }
 

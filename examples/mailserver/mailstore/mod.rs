@@ -22,7 +22,9 @@
 //!   `\Drafts`, `\Trash`, `\Junk`, `\Archive`.
 //! - **UIDs and flags**: [`folder`] (`dovecot-uidlist` version 3,
 //!   `dovecot-keywords`, flags in the `:2,` info part, `,S=` and `,W=`
-//!   sizes in the name).
+//!   sizes in the name; a copy's name also carries its original's EMAILID,
+//!   RFC 8474, in `,E=`, which other programs take for part of the unique
+//!   name).
 //! - **MODSEQ** (CONDSTORE): in [`modseq`]'s `mailwire-modseq`, a file of
 //!   our own. Dovecot keeps mod-sequences in its index files, which the
 //!   mailserver does not write, and a field of our own in

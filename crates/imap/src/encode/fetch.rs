@@ -71,6 +71,8 @@ impl Encoder<'_> {
             FetchAttr::Uid => self.raw(b"UID"),
             FetchAttr::ModSeq => self.raw(b"MODSEQ"),
             FetchAttr::SaveDate => self.raw(b"SAVEDATE"),
+            FetchAttr::EmailId => self.raw(b"EMAILID"),
+            FetchAttr::ThreadId => self.raw(b"THREADID"),
             FetchAttr::Preview { lazy } => {
                 self.raw(if *lazy { b"PREVIEW (LAZY)" } else { b"PREVIEW" })
             }
@@ -137,6 +139,24 @@ impl Encoder<'_> {
                 self.raw(b"SAVEDATE ");
                 match d {
                     Some(d) => self.date_time(d),
+                    None => self.raw(b"NIL"),
+                }
+            }
+            // RFC 8474 §7: `"EMAILID" SP "(" objectid ")"`.
+            FetchItem::EmailId(id) => {
+                self.raw(b"EMAILID (");
+                self.atom(id);
+                self.out.push(b')');
+            }
+            // RFC 8474 §7: `"THREADID" SP ( "(" objectid ")" / nil )`.
+            FetchItem::ThreadId(id) => {
+                self.raw(b"THREADID ");
+                match id {
+                    Some(id) => {
+                        self.out.push(b'(');
+                        self.atom(id);
+                        self.out.push(b')');
+                    }
                     None => self.raw(b"NIL"),
                 }
             }

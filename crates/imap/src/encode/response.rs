@@ -96,6 +96,12 @@ impl Encoder<'_> {
             }
             Code::MetadataTooMany => self.raw(b"METADATA TOOMANY"),
             Code::MetadataNoPrivate => self.raw(b"METADATA NOPRIVATE"),
+            // RFC 8474 §7: `"MAILBOXID" SP "(" objectid ")"`.
+            Code::MailboxId(id) => {
+                self.raw(b"MAILBOXID (");
+                self.atom(id);
+                self.out.push(b')');
+            }
             Code::Simple(a) => self.atom(a),
             Code::Other(a, t) => {
                 self.atom(a);

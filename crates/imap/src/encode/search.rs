@@ -55,6 +55,15 @@ impl Encoder<'_> {
                 self.raw(b"UNKEYWORD ");
                 self.atom(a);
             }
+            // RFC 8474 §7: `"EMAILID" SP objectid / "THREADID" SP objectid`.
+            SearchKey::EmailId(id) => {
+                self.raw(b"EMAILID ");
+                self.atom(id);
+            }
+            SearchKey::ThreadId(id) => {
+                self.raw(b"THREADID ");
+                self.atom(id);
+            }
             SearchKey::Before(v) => d!(b"BEFORE", v),
             SearchKey::On(v) => d!(b"ON", v),
             SearchKey::Since(v) => d!(b"SINCE", v),

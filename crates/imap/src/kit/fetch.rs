@@ -74,12 +74,15 @@ impl Message {
     }
 
     /// Answers one FETCH attribute. `Ok(None)` for what the stored message
-    /// does not hold (FLAGS, UID, INTERNALDATE, SAVEDATE, MODSEQ and
-    /// unknown attributes: the mailbox supplies them; SAVEDATE is the date
-    /// the message was saved in its mailbox, RFC 8514 §3, answered NIL
-    /// where the storage keeps none, §4.2). Section data borrow from
-    /// the message (no copy). A section that does not exist is the empty
-    /// string, as Dovecot answers it.
+    /// does not hold (FLAGS, UID, INTERNALDATE, SAVEDATE, MODSEQ, EMAILID,
+    /// THREADID and unknown attributes): the mailbox supplies them.
+    /// SAVEDATE is the date the message was saved in its mailbox (RFC 8514
+    /// §3), answered NIL where the storage keeps none (§4.2). EMAILID is
+    /// the server's object identifier of the message's content (RFC 8474
+    /// §5.1), which a COPY or MOVE keeps; THREADID is that of its thread
+    /// (§5.2), answered NIL by a server that keeps no threads. Section data
+    /// borrow from the message (no copy). A section that does not exist is
+    /// the empty string, as Dovecot answers it.
     ///
     /// ```
     /// use mailwire_imap::{FetchAttr, FetchItem, kit::Message};
@@ -154,6 +157,8 @@ impl Message {
             FetchAttr::Flags
             | FetchAttr::InternalDate
             | FetchAttr::SaveDate
+            | FetchAttr::EmailId
+            | FetchAttr::ThreadId
             | FetchAttr::Uid
             | FetchAttr::ModSeq
             | FetchAttr::Other(_) => return Ok(None),
@@ -316,6 +321,8 @@ Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b--\r\n"[..],
             FetchAttr::Uid,
             FetchAttr::InternalDate,
             FetchAttr::SaveDate,
+            FetchAttr::EmailId,
+            FetchAttr::ThreadId,
             FetchAttr::ModSeq,
         ] {
             assert_eq!(m.fetch(&a), Ok(None));

@@ -1,7 +1,7 @@
 //! SEARCH evaluation (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 §3.1.5
 //! MODSEQ, RFC 5032 OLDER/YOUNGER, RFC 8514 §4.3 SAVEDBEFORE/SAVEDON/
-//! SAVEDSINCE/SAVEDATESUPPORTED) and ESEARCH results (RFC 4731, RFC 9051
-//! §7.3.4, RFC 5182 SAVE).
+//! SAVEDSINCE/SAVEDATESUPPORTED, RFC 8474 §6 EMAILID/THREADID) and ESEARCH
+//! results (RFC 4731, RFC 9051 §7.3.4, RFC 5182 SAVE).
 //!
 //! A [`Query`] is compiled once from the command's keys (the search strings
 //! decoded from the command's CHARSET and case-folded, the nesting depth
@@ -11,6 +11,9 @@
 //! sizes and sets never reads a message. The save date of RFC 8514 is
 //! metadata too ([`MessageMeta::with_save_date`]); a mailbox that keeps
 //! none leaves it `None`, and the SAVED* keys then use the INTERNALDATE.
+//! So are the EMAILID and THREADID of RFC 8474
+//! ([`MessageMeta::with_object_ids`]): the server assigns them, and a key
+//! for an identifier the message does not have (`None`) never matches.
 //!
 //! ```
 //! use mailwire_imap::kit::search::{Query, SearchContext, MessageMeta, LazyContent};
@@ -27,7 +30,7 @@
 //! let meta = MessageMeta {
 //!     seq: 1, uid: 10, flags: &flags, recent: false, size: raw.len() as u64, modseq: 1,
 //!     internal_date: DateTime::new(Date::new(2024, 5, 1).unwrap(), 12, 0, 0, 0).unwrap(),
-//!     save_date: None,
+//!     save_date: None, email_id: None, thread_id: None,
 //! };
 //! let ctx = SearchContext { max_seq: 1, max_uid: 10, saved: &[], now: 0 };
 //! let mut content = LazyContent::new(|| Message::parse(&raw[..]));
@@ -43,6 +46,18 @@
 //! let saved = DateTime::new(Date::new(2024, 5, 2).unwrap(), 8, 0, 0, 0).unwrap();
 //! let meta = meta.with_save_date(Some(saved));
 //! assert!(query.matches(&ctx, &meta, &mut content));
+//!
+//! // RFC 8474 §6: EMAILID and THREADID compare the server's identifiers,
+//! // case-sensitively; a server without THREADIDs matches none (§5.2).
+//! let (cmd, _) = parse::command(b"c SEARCH EMAILID M6d99ac3275bb4e\r\n").unwrap();
+//! let CommandBody::Search { criteria, .. } = cmd.body else { panic!() };
+//! let query = Query::new(&criteria, None).unwrap();
+//! let mut content = LazyContent::new(|| panic!("EMAILID reads no message"));
+//! assert!(!query.matches(&ctx, &meta, &mut content));
+//! let meta = meta.with_object_ids(Some("M6d99ac3275bb4e"), None);
+//! assert!(query.matches(&ctx, &meta, &mut content));
+//! let meta = meta.with_object_ids(Some("m6d99ac3275bb4e"), None);
+//! assert!(!query.matches(&ctx, &meta, &mut content));
 //! ```
 
 use std::borrow::Cow;
@@ -95,13 +110,26 @@ pub struct MessageMeta<'a> {
     /// and SAVEDBEFORE, SAVEDON and SAVEDSINCE compare
     /// [`internal_date`](Self::internal_date) instead (§4.3).
     pub save_date: Option<DateTime>,
+    /// The EMAILID of RFC 8474 (§5.1): the server's object identifier of
+    /// the message's content, the same for messages with the same content
+    /// and kept by COPY and MOVE. `EMAILID x` (§6) matches when this is
+    /// `Some(x)`, byte for byte (objectids are case-sensitive, §7); `None`
+    /// (no EMAILID kept for the message) never matches it.
+    pub email_id: Option<&'a str>,
+    /// The THREADID of RFC 8474 (§5.2): the object identifier of the
+    /// message's thread. THREADID is OPTIONAL: `None` for every message of
+    /// a server that keeps no threads, and then `THREADID x` (§6) MUST NOT
+    /// match any message; with `Some(x)` it matches byte for byte.
+    pub thread_id: Option<&'a str>,
 }
 
 impl<'a> MessageMeta<'a> {
     /// The metadata of a [`Mailbox`] entry with sequence number `seq`, with
     /// what the mailbox does not keep: the INTERNALDATE and the size. The
     /// save date is `None` (storage without save dates, RFC 8514 §4.3);
-    /// give one with [`with_save_date`](Self::with_save_date).
+    /// give one with [`with_save_date`](Self::with_save_date). The EMAILID
+    /// and THREADID are `None` too (no RFC 8474 identifiers, §5.1, §5.2);
+    /// give them with [`with_object_ids`](Self::with_object_ids).
     pub fn of(seq: u32, entry: &'a Entry, internal_date: DateTime, size: u64) -> Self {
         Self {
             seq,
@@ -112,6 +140,8 @@ impl<'a> MessageMeta<'a> {
             size,
             modseq: entry.modseq,
             save_date: None,
+            email_id: None,
+            thread_id: None,
         }
     }
 
@@ -121,6 +151,21 @@ impl<'a> MessageMeta<'a> {
     #[must_use]
     pub fn with_save_date(self, save_date: Option<DateTime>) -> Self {
         Self { save_date, ..self }
+    }
+
+    /// The same metadata with the RFC 8474 object identifiers set: the
+    /// message's EMAILID (§5.1) and THREADID (§5.2), each `None` where the
+    /// server keeps none (a server without threads gives `None` as the
+    /// THREADID of every message). They are to be valid objectids
+    /// ([`is_object_id`](crate::is_object_id)), as the server sends them
+    /// in FETCH answers; a search compares them byte for byte.
+    #[must_use]
+    pub fn with_object_ids(self, email_id: Option<&'a str>, thread_id: Option<&'a str>) -> Self {
+        Self {
+            email_id,
+            thread_id,
+            ..self
+        }
     }
 }
 
@@ -252,6 +297,10 @@ enum Node {
     Younger(u32),
     /// SAVEDATESUPPORTED (RFC 8514 §4.3).
     SaveDateSupported,
+    /// EMAILID objectid (RFC 8474 §6).
+    EmailId(String),
+    /// THREADID objectid (RFC 8474 §6).
+    ThreadId(String),
     Not(Box<Node>),
     Or(Box<Node>, Box<Node>),
     And(Vec<Node>),
@@ -405,6 +454,8 @@ impl Compiler {
             SearchKey::SavedOn(d) => Node::Date(DateOf::Saved, Cmp::On, date(d)),
             SearchKey::SavedSince(d) => Node::Date(DateOf::Saved, Cmp::Since, date(d)),
             SearchKey::SaveDateSupported => Node::SaveDateSupported,
+            SearchKey::EmailId(id) => Node::EmailId(id.as_str().into()),
+            SearchKey::ThreadId(id) => Node::ThreadId(id.as_str().into()),
             SearchKey::Larger(n) => Node::Larger(*n),
             SearchKey::Smaller(n) => Node::Smaller(*n),
             SearchKey::From(s) => header(self, "from", s.as_bytes()),
@@ -511,6 +562,11 @@ fn eval(
         // RFC 8514 §4.3: all messages where the storage keeps save dates,
         // none where it does not.
         Node::SaveDateSupported => meta.save_date.is_some(),
+        // RFC 8474 §6: the identifier, byte for byte (objectids are
+        // case-sensitive). A message without one never matches: a server
+        // without THREADIDs MUST NOT match any message (§5.2).
+        Node::EmailId(id) => meta.email_id == Some(id.as_str()),
+        Node::ThreadId(id) => meta.thread_id == Some(id.as_str()),
         Node::Header(name, needle) => header_matches(content.get(), name, needle),
         Node::Body(needle) => body_matches(content.get(), needle),
         Node::Text(needle) => text_matches(content.get(), needle),
@@ -674,6 +730,11 @@ mod tests {
         Query::new(&criteria, charset.as_ref().map(|c| c.as_bytes())).unwrap()
     }
 
+    /// The EMAILIDs [`run`] gives the messages of [`sample`], in order.
+    const EMAIL_IDS: [&str; 3] = ["M6d99ac3275bb4e", "M5fdc09b49ea703", "M5fdc09b49ea703"];
+    /// Their THREADIDs: the second message has none.
+    const THREAD_IDS: [Option<&str>; 3] = [Some("T64b478a75b7ea9"), None, Some("T64b478a75b7ea9")];
+
     fn run(q: &Query, msgs: &[Stored]) -> Vec<u32> {
         let ctx = SearchContext {
             max_seq: msgs.len() as u32,
@@ -691,7 +752,13 @@ mod tests {
                 size: m.raw.len() as u64,
                 modseq: m.modseq,
                 save_date: None,
-            };
+                email_id: None,
+                thread_id: None,
+            }
+            .with_object_ids(
+                EMAIL_IDS.get(i).copied(),
+                THREAD_IDS.get(i).copied().flatten(),
+            );
             let raw = m.raw.clone();
             (meta, LazyContent::new(move || Message::parse(raw)))
         });
@@ -864,6 +931,8 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
             size: 10,
             modseq: 1,
             save_date: None,
+            email_id: None,
+            thread_id: None,
         };
         let ctx = SearchContext {
             max_seq: 1,
@@ -917,6 +986,8 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
                 size: 1,
                 modseq: 1,
                 save_date: None,
+                email_id: None,
+                thread_id: None,
             }
             .with_save_date(save);
             (meta, LazyContent::new(|| panic!("content loaded")))
@@ -1005,6 +1076,135 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
         assert_eq!(meta.save_date, Some(m[3].0));
         assert!(!keys("SAVEDBEFORE 28-Dec-2014").matches(&ctx, &meta, &mut c));
         assert!(keys("SAVEDATESUPPORTED").matches(&ctx, &meta, &mut c));
+    }
+
+    /// The matching sequence numbers of messages with these EMAILIDs and
+    /// THREADIDs (RFC 8474), every other value alike. No key here may read
+    /// a message.
+    fn run_ids(q: &Query, ids: &[(Option<&str>, Option<&str>)]) -> Vec<u32> {
+        assert!(!q.needs_content());
+        let flags = Flags::default();
+        let ctx = SearchContext {
+            max_seq: ids.len() as u32,
+            max_uid: ids.len() as u32,
+            saved: &[],
+            now: 0,
+        };
+        let iter = ids.iter().enumerate().map(|(i, &(email_id, thread_id))| {
+            let meta = MessageMeta {
+                seq: i as u32 + 1,
+                uid: i as u32 + 1,
+                flags: &flags,
+                recent: false,
+                internal_date: dt(2018, 3, 20, 3, 660),
+                size: 1,
+                modseq: 1,
+                save_date: None,
+                email_id: None,
+                thread_id: None,
+            }
+            .with_object_ids(email_id, thread_id);
+            (meta, LazyContent::new(|| panic!("content loaded")))
+        });
+        search(q, &ctx, false, iter).numbers
+    }
+
+    /// RFC 8474 §6's examples, `SEARCH EMAILID M6d99ac3275bb4e` and
+    /// `SEARCH THREADID T64b478a75b7ea9`, over messages with §5.3's
+    /// identifiers: a match is the identifier byte for byte (case
+    /// significant, no prefix), a copy shares its original's EMAILID
+    /// (§5.1), and a message without the identifier never matches.
+    #[test]
+    fn rfc8474_6_emailid_threadid_search() {
+        let none = Vec::<u32>::new();
+        let m = [
+            (Some("M6d99ac3275bb4e"), Some("T64b478a75b7ea9")),
+            (Some("M5fdc09b49ea703"), None),
+            // A copy of the first: the same EMAILID (§5.1).
+            (Some("M6d99ac3275bb4e"), Some("T64b478a75b7ea9")),
+            (None, Some("T64b478a75b7ea9")),
+            // The same letters in another case: other identifiers.
+            (Some("m6d99ac3275bb4e"), Some("t64b478a75b7ea9")),
+        ];
+        assert_eq!(run_ids(&keys("EMAILID M6d99ac3275bb4e"), &m), vec![1, 3]);
+        assert_eq!(run_ids(&keys("emailid M6d99ac3275bb4e"), &m), vec![1, 3]);
+        assert_eq!(run_ids(&keys("EMAILID m6d99ac3275bb4e"), &m), vec![5]);
+        assert_eq!(run_ids(&keys("EMAILID M5fdc09b49ea703"), &m), vec![2]);
+        assert_eq!(run_ids(&keys("EMAILID M6d99ac3275bb4"), &m), none);
+        assert_eq!(run_ids(&keys("EMAILID M6d99ac3275bb4eX"), &m), none);
+        assert_eq!(
+            run_ids(&keys("THREADID T64b478a75b7ea9"), &m),
+            vec![1, 3, 4]
+        );
+        assert_eq!(run_ids(&keys("threadid t64b478a75b7ea9"), &m), vec![5]);
+        // An EMAILID is not a THREADID, nor the reverse.
+        assert_eq!(run_ids(&keys("THREADID M6d99ac3275bb4e"), &m), none);
+        assert_eq!(run_ids(&keys("EMAILID T64b478a75b7ea9"), &m), none);
+        // With the other keys: NOT is the complement, OR the union.
+        assert_eq!(
+            run_ids(&keys("NOT EMAILID M6d99ac3275bb4e"), &m),
+            vec![2, 4, 5]
+        );
+        assert_eq!(
+            run_ids(&keys("NOT THREADID T64b478a75b7ea9"), &m),
+            vec![2, 5]
+        );
+        assert_eq!(
+            run_ids(
+                &keys("OR EMAILID M5fdc09b49ea703 THREADID T64b478a75b7ea9"),
+                &m
+            ),
+            vec![1, 2, 3, 4]
+        );
+        assert_eq!(
+            run_ids(
+                &keys("EMAILID M6d99ac3275bb4e THREADID T64b478a75b7ea9 2:*"),
+                &m
+            ),
+            vec![3]
+        );
+    }
+
+    /// RFC 8474 §5.2: THREADID is OPTIONAL, and a server that keeps no
+    /// threads MUST NOT match any message with SEARCH THREADID, whatever
+    /// the identifier; EMAILID still works. `MessageMeta::of` keeps no
+    /// identifiers, so neither key matches until `with_object_ids`.
+    #[test]
+    fn rfc8474_5_2_threadid_without_threads() {
+        let m = [
+            (Some("M6d99ac3275bb4e"), None),
+            (Some("M5fdc09b49ea703"), None),
+            (None, None),
+        ];
+        for id in ["T64b478a75b7ea9", "M6d99ac3275bb4e", "NIL", "_", "-", "0"] {
+            let q = keys(&format!("THREADID {id}"));
+            assert_eq!(run_ids(&q, &m), Vec::<u32>::new(), "THREADID {id}");
+            let q = keys(&format!("NOT THREADID {id}"));
+            assert_eq!(run_ids(&q, &m), vec![1, 2, 3], "NOT THREADID {id}");
+        }
+        assert_eq!(run_ids(&keys("EMAILID M5fdc09b49ea703"), &m), vec![2]);
+
+        let mut mailbox = Mailbox::new(1, false);
+        assert_eq!(mailbox.append(Flags::default(), false), Some((1, 1)));
+        let meta = MessageMeta::of(1, &mailbox.entries()[0], dt(2018, 3, 20, 3, 660), 1);
+        assert_eq!((meta.email_id, meta.thread_id), (None, None));
+        let ctx = SearchContext::of(&mailbox, 0);
+        let mut c = LazyContent::new(|| panic!("content loaded"));
+        let email = keys("EMAILID M6d99ac3275bb4e");
+        let thread = keys("THREADID T64b478a75b7ea9");
+        assert!(!email.matches(&ctx, &meta, &mut c));
+        assert!(!thread.matches(&ctx, &meta, &mut c));
+        let meta = meta.with_object_ids(Some("M6d99ac3275bb4e"), Some("T64b478a75b7ea9"));
+        assert_eq!(meta.email_id, Some("M6d99ac3275bb4e"));
+        assert_eq!(meta.thread_id, Some("T64b478a75b7ea9"));
+        assert!(email.matches(&ctx, &meta, &mut c));
+        assert!(thread.matches(&ctx, &meta, &mut c));
+        let meta = meta.with_object_ids(Some("M6d99ac3275bb4e"), None);
+        assert!(email.matches(&ctx, &meta, &mut c));
+        assert!(!thread.matches(&ctx, &meta, &mut c));
+        // The save date is left as it was.
+        assert_eq!(meta.save_date, None);
+        assert!(!c.is_loaded());
     }
 
     /// RFC 9394 §3.1: PARTIAL from the start and from the end, either
@@ -1107,6 +1307,8 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
                         size: 1,
                         modseq: s.modseq,
                         save_date: None,
+                        email_id: None,
+                        thread_id: None,
                     },
                     LazyContent::new(|| Message::parse(bytes::Bytes::new())),
                 )
@@ -1136,6 +1338,8 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
             Just("BODY caf".to_string()),
             Just("HEADER bcc \"\"".to_string()),
             (0u64..10).prop_map(|n| format!("MODSEQ {n}")),
+            Just("EMAILID M5fdc09b49ea703".to_string()),
+            Just("THREADID T64b478a75b7ea9".to_string()),
         ];
         leaf.prop_recursive(4, 16, 2, |inner| {
             prop_oneof![

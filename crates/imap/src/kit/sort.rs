@@ -335,6 +335,8 @@ mod tests {
                     size: m.size,
                     modseq: 1,
                     save_date: None,
+                    email_id: None,
+                    thread_id: None,
                 },
                 LazyContent::new(move || Message::parse(m.raw)),
             )

@@ -490,6 +490,8 @@ mod tests {
                     size: raw.len() as u64,
                     modseq: 1,
                     save_date: None,
+                    email_id: None,
+                    thread_id: None,
                 },
                 LazyContent::new(move || Message::parse(raw.clone().into_bytes())),
             )

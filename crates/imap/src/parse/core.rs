@@ -8,7 +8,8 @@ use nom::error::{ErrorKind, ParseError as NomParseError};
 use nom::{Err, Parser};
 
 use crate::types::core::{
-    Atom, Binary, Date, DateTime, IString, NString, Tag, Text, is_astring_char, is_atom_char,
+    Atom, Binary, Date, DateTime, IString, MAX_OBJECT_ID, NString, Tag, Text, is_astring_char,
+    is_atom_char, is_object_id_char,
 };
 use crate::types::fetch::Value;
 use crate::types::flag::Flag;
@@ -233,6 +234,29 @@ pub(crate) fn atom(i: &[u8]) -> IResult<'_, Atom<'_>> {
     let (rest, s) = take_while1_str(i, is_atom_char, "atom")?;
     // The grammar just proved every byte an ATOM-CHAR.
     Ok((rest, Atom::unvalidated(s)))
+}
+
+/// `objectid = 1*255(ALPHA / DIGIT / "_" / "-")` (RFC 8474 §7), case kept
+/// as sent (objectids are case-sensitive). A longer run of such bytes is
+/// refused whole, never cut at 255.
+pub(crate) fn objectid(i: &[u8]) -> IResult<'_, Atom<'_>> {
+    const EXPECTED: &str = "objectid (1 to 255 of ALPHA, DIGIT, \"_\", \"-\")";
+    let (rest, s) = take_while1_str(i, is_object_id_char, EXPECTED)?;
+    if s.len() > MAX_OBJECT_ID {
+        return fail(i, EXPECTED);
+    }
+    // Letters, digits, `_` and `-` are all ATOM-CHARs: the bytes just
+    // checked are a valid atom.
+    Ok((rest, Atom::unvalidated(s)))
+}
+
+/// `"(" objectid ")"` (RFC 8474 §7: `fetch-emailid-resp`, the MAILBOXID
+/// response code and STATUS item).
+pub(crate) fn paren_objectid(i: &[u8]) -> IResult<'_, Atom<'_>> {
+    let (i, _) = byte(b'(', "'('")(i)?;
+    let (i, id) = objectid(i)?;
+    let (i, _) = byte(b')', "')'")(i)?;
+    Ok((i, id))
 }
 
 /// `tag = 1*<any ASTRING-CHAR except "+">`.

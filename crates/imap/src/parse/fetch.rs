@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use super::body::{body, envelope};
 use super::core::{
     IResult, astring, atom, byte, date_time, fail, flag_list, literal8_or_literal, nil, nstring,
-    number, number64, nz_number, opt_sp, paren_list, sp, tag_no_case, upper, value,
+    number, number64, nz_number, opt_sp, paren_list, paren_objectid, sp, tag_no_case, upper, value,
 };
 use crate::types::fetch::{FetchAttr, FetchAttrs, FetchItem, Partial, Section, SectionText, Value};
 
@@ -168,6 +168,14 @@ pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
             Ok((r, ())) => (r, FetchItem::SaveDate(None)),
             Err(_) => date_time(i).map(|(r, d)| (r, FetchItem::SaveDate(Some(d))))?,
         },
+        // RFC 8474 §7: `fetch-emailid-resp = "EMAILID" SP "(" objectid ")"`.
+        b"EMAILID" => paren_objectid(i).map(|(r, id)| (r, FetchItem::EmailId(id)))?,
+        // RFC 8474 §7: `fetch-threadid-resp = "THREADID" SP ( "(" objectid
+        // ")" / nil )`.
+        b"THREADID" => match nil(i) {
+            Ok((r, ())) => (r, FetchItem::ThreadId(None)),
+            Err(_) => paren_objectid(i).map(|(r, id)| (r, FetchItem::ThreadId(Some(id))))?,
+        },
         b"MODSEQ" => {
             let (i, _) = byte(b'(', "'('")(i)?;
             let (i, n) = number64(opt_sp(i))?;
@@ -247,6 +255,9 @@ pub(crate) fn fetch_att(i: &[u8]) -> IResult<'_, FetchAttr<'_>> {
         b"UID" => FetchAttr::Uid,
         b"MODSEQ" => FetchAttr::ModSeq,
         b"SAVEDATE" => FetchAttr::SaveDate,
+        // RFC 8474 §7: `fetch-att =/ "EMAILID" / "THREADID"`.
+        b"EMAILID" => FetchAttr::EmailId,
+        b"THREADID" => FetchAttr::ThreadId,
         // RFC 8970 §7: `"PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`,
         // `preview-mod = "LAZY"`.
         b"PREVIEW" => {

@@ -4,8 +4,8 @@ use std::num::NonZeroU32;
 
 use super::core::{
     IResult, astring, atom, byte, crlf, fail, flag_list, mailbox, nil, nstring, number, number64,
-    nz_number, opt_sp, paren_list, sequence_set, sp, sp_list1, string, tag, tag_no_case, text,
-    upper, value, vec1,
+    nz_number, opt_sp, paren_list, paren_objectid, sequence_set, sp, sp_list1, string, tag,
+    tag_no_case, text, upper, value, vec1,
 };
 use super::fetch::msg_atts;
 use crate::types::command::StatusAttr;
@@ -62,6 +62,9 @@ fn code(i: &[u8]) -> IResult<'_, Code<'_>> {
             "UNSEEN" => nz_number(sp(i)?.0).map(|(r, n)| (r, Code::Unseen(n)))?,
             "HIGHESTMODSEQ" => number64(sp(i)?.0).map(|(r, n)| (r, Code::HighestModSeq(n)))?,
             "MODIFIED" => sequence_set(sp(i)?.0).map(|(r, s)| (r, Code::Modified(s)))?,
+            // RFC 8474 §7: `resp-text-code =/ "MAILBOXID" SP "(" objectid ")"`.
+            // Anything else falls to the lenient `Code::Other` below.
+            "MAILBOXID" => paren_objectid(sp(i)?.0).map(|(r, id)| (r, Code::MailboxId(id)))?,
             "APPENDUID" => {
                 let (j, uidvalidity) = nz_number(sp(i)?.0)?;
                 let (j, uids) = sequence_set(sp(j)?.0)?;
@@ -243,11 +246,9 @@ pub(super) fn status_att(i: &[u8]) -> IResult<'_, StatusAttr> {
 fn status_item(i: &[u8]) -> IResult<'_, StatusItem<'_>> {
     let (i, a) = status_att(i)?;
     let (i, _) = sp(i)?;
+    // RFC 8474 §7: `status-att-value =/ "MAILBOXID" SP "(" objectid ")"`.
     if a == StatusAttr::MailboxId {
-        let (i, _) = byte(b'(', "'('")(i)?;
-        let (i, id) = atom(i)?;
-        let (i, _) = byte(b')', "')'")(i)?;
-        return Ok((i, StatusItem::MailboxId(id)));
+        return paren_objectid(i).map(|(r, id)| (r, StatusItem::MailboxId(id)));
     }
     if let Ok((j, ())) = nil(i) {
         return Ok((j, StatusItem::Number(a, None)));

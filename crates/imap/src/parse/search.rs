@@ -1,9 +1,9 @@
 //! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 §3.1.5, RFC 5032,
-//! RFC 8514 §4.3).
+//! RFC 8514 §4.3, RFC 8474 §6).
 
 use super::core::{
-    IResult, MAX_DEPTH, astring, atom, byte, date, fail, number, number64, opt_sp, sequence_set,
-    sp, upper,
+    IResult, MAX_DEPTH, astring, atom, byte, date, fail, number, number64, objectid, opt_sp,
+    sequence_set, sp, upper,
 };
 use crate::types::search::{EntryType, SearchKey};
 use crate::types::secret::Vec1;
@@ -41,6 +41,16 @@ pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
             }
             let s = |j| -> IResult<'_, _> { astring(sp(j)?.0) };
             let d = |j| -> IResult<'_, _> { date(sp(j)?.0) };
+            // An objectid ends where the key does: `EMAILID a.b` is not
+            // the objectid `a` followed by more.
+            let oid = |j| -> IResult<'_, _> {
+                let (r, v) = objectid(sp(j)?.0)?;
+                if matches!(r.first(), None | Some(b' ') | Some(b')') | Some(b'\r')) {
+                    Ok((r, v))
+                } else {
+                    fail(r, "objectid (1 to 255 of ALPHA, DIGIT, \"_\", \"-\")")
+                }
+            };
             Ok(match name {
                 b"ALL" => (j, SearchKey::All),
                 b"ANSWERED" => (j, SearchKey::Answered),
@@ -85,6 +95,10 @@ pub(crate) fn search_key(i: &[u8], depth: usize) -> IResult<'_, SearchKey<'_>> {
                 b"OLDER" => number(sp(j)?.0).map(|(r, v)| (r, SearchKey::Older(v)))?,
                 b"YOUNGER" => number(sp(j)?.0).map(|(r, v)| (r, SearchKey::Younger(v)))?,
                 b"UID" => sequence_set(sp(j)?.0).map(|(r, v)| (r, SearchKey::Uid(v)))?,
+                // RFC 8474 §7: `search-key =/ "EMAILID" SP objectid /
+                // "THREADID" SP objectid`, no parentheses.
+                b"EMAILID" => oid(j).map(|(r, v)| (r, SearchKey::EmailId(v)))?,
+                b"THREADID" => oid(j).map(|(r, v)| (r, SearchKey::ThreadId(v)))?,
                 b"NOT" => search_key(sp(j)?.0, depth + 1)
                     .map(|(r, k)| (r, SearchKey::Not(Box::new(k))))?,
                 b"OR" => {

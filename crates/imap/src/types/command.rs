@@ -38,7 +38,9 @@ pub enum StatusAttr {
     HighestModSeq,
     /// `APPENDLIMIT` (RFC 7889).
     AppendLimit,
-    /// `MAILBOXID` (RFC 8474).
+    /// `MAILBOXID` (RFC 8474 §4.3, `status-att =/ "MAILBOXID"` in §7): the
+    /// mailbox's object identifier, answered by
+    /// [`StatusItem::MailboxId`](crate::StatusItem::MailboxId).
     MailboxId,
 }
 

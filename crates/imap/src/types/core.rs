@@ -43,6 +43,52 @@ pub(crate) const fn is_text_char(b: u8) -> bool {
     !matches!(b, b'\r' | b'\n' | 0)
 }
 
+/// A byte of an RFC 8474 `objectid`: `ALPHA / DIGIT / "_" / "-"` (§7).
+#[inline]
+pub(crate) const fn is_object_id_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+/// The longest `objectid` RFC 8474 allows, in bytes (§7: `1*255`).
+pub(crate) const MAX_OBJECT_ID: usize = 255;
+
+/// Whether `id` is an object identifier of the OBJECTID extension (RFC 8474
+/// §7): `objectid = 1*255(ALPHA / DIGIT / "_" / "-")`, the form of a
+/// MAILBOXID (§4), an EMAILID (§5.1) and a THREADID (§5.2). Case is
+/// significant: `M1a` and `m1A` are different identifiers.
+///
+/// Every objectid is a valid [`Atom`]; the reverse is not true. The
+/// OBJECTID values of this crate ([`Code::MailboxId`],
+/// [`StatusItem::MailboxId`], [`FetchItem::EmailId`],
+/// [`FetchItem::ThreadId`], [`SearchKey::EmailId`],
+/// [`SearchKey::ThreadId`]) hold an `Atom`: a server must put a valid
+/// objectid in them (check with this function), because the parser refuses
+/// any other.
+///
+/// ```
+/// use mailwire_imap::is_object_id;
+///
+/// assert!(is_object_id(b"F2212ea87-6097-4256-9d51-71338625"));
+/// assert!(is_object_id(b"M6d99ac3275bb4e"));
+/// assert!(is_object_id(b"_"));
+/// assert!(is_object_id(&[b'a'; 255]));
+/// assert!(!is_object_id(&[b'a'; 256]));
+/// assert!(!is_object_id(b""));
+/// assert!(!is_object_id(b"M6d99.ac32")); // an atom, but not an objectid
+/// assert!(!is_object_id(b"abc="));
+/// assert!(!is_object_id(b"a b"));
+/// ```
+///
+/// [`Code::MailboxId`]: crate::Code::MailboxId
+/// [`StatusItem::MailboxId`]: crate::StatusItem::MailboxId
+/// [`FetchItem::EmailId`]: crate::FetchItem::EmailId
+/// [`FetchItem::ThreadId`]: crate::FetchItem::ThreadId
+/// [`SearchKey::EmailId`]: crate::SearchKey::EmailId
+/// [`SearchKey::ThreadId`]: crate::SearchKey::ThreadId
+pub fn is_object_id(id: &[u8]) -> bool {
+    !id.is_empty() && id.len() <= MAX_OBJECT_ID && id.iter().all(|&b| is_object_id_char(b))
+}
+
 fn check(what: &'static str, v: &[u8], ok: impl Fn(u8) -> bool) -> Result<(), ValidationError> {
     if v.is_empty() {
         return Err(ValidationError::Empty { what });

@@ -1,6 +1,6 @@
 //! FETCH attributes and their returned values (RFC 3501 §6.4.5, §7.4.2;
 //! RFC 9051 §6.4.5, §7.5.2; RFC 3516 BINARY; RFC 7162 MODSEQ; RFC 8514
-//! SAVEDATE).
+//! SAVEDATE; RFC 8474 EMAILID and THREADID).
 
 use std::num::NonZeroU32;
 
@@ -98,7 +98,17 @@ pub enum FetchAttr<'a> {
     /// answered by [`FetchItem::SaveDate`]. Servers that support it
     /// advertise the `SAVEDATE` capability (§4.1).
     SaveDate,
-    /// Another attribute by name (`X-GM-LABELS`, `EMAILID` ...).
+    /// `EMAILID` (RFC 8474 §5.3, `fetch-att =/ "EMAILID"` in §7): the
+    /// message's EMAILID, an object identifier of its content (§5.1),
+    /// answered by [`FetchItem::EmailId`]. Servers that support it
+    /// advertise the `OBJECTID` capability (§3).
+    EmailId,
+    /// `THREADID` (RFC 8474 §5.3, `fetch-att =/ "THREADID"` in §7): the
+    /// message's THREADID, the object identifier of its thread (§5.2),
+    /// answered by [`FetchItem::ThreadId`]. Servers that support it
+    /// advertise the `OBJECTID` capability (§3).
+    ThreadId,
+    /// Another attribute by name (`X-GM-LABELS`, `ANNOTATION` ...).
     Other(Atom<'a>),
 }
 
@@ -191,6 +201,27 @@ pub enum FetchItem<'a> {
     /// `None` is NIL: the mailbox's storage keeps no save dates, and then
     /// the answer is NIL for every message of it.
     SaveDate(Option<DateTime>),
+    /// `EMAILID (objectid)` (RFC 8474 §5.3, `fetch-emailid-resp` in §7):
+    /// the identifier of the message's content (§5.1). Messages with the
+    /// same EMAILID have the same content, and a COPY or MOVE keeps it.
+    ///
+    /// A server must give a valid objectid (`1*255(ALPHA / DIGIT / "_" /
+    /// "-")`, case-sensitive; check with [`is_object_id`]): the parser
+    /// refuses any other, and the encoder writes the atom as it is.
+    ///
+    /// [`is_object_id`]: crate::is_object_id
+    EmailId(Atom<'a>),
+    /// `THREADID ("(" objectid ")" / nil)` (RFC 8474 §5.3,
+    /// `fetch-threadid-resp` in §7): the identifier of the thread the
+    /// message belongs to (§5.2). `None` is NIL: THREADID is OPTIONAL, and a
+    /// server that does not keep threads answers NIL for every message.
+    ///
+    /// A server must give a valid objectid in `Some` (`1*255(ALPHA / DIGIT /
+    /// "_" / "-")`, case-sensitive; check with [`is_object_id`]): the
+    /// parser refuses any other, and the encoder writes the atom as it is.
+    ///
+    /// [`is_object_id`]: crate::is_object_id
+    ThreadId(Option<Atom<'a>>),
     /// `X-GM-MSGID n` (Gmail).
     GmailMsgId(u64),
     /// `X-GM-THRID n` (Gmail).

@@ -60,7 +60,7 @@ pub struct Continue<'a> {
     pub text: Text<'a>,
 }
 
-/// Response codes (RFC 3501 §7.1, RFC 9051 §7.1, RFC 4315, RFC 7162, RFC 5530, RFC 5464, RFC 9208 ...).
+/// Response codes (RFC 3501 §7.1, RFC 9051 §7.1, RFC 4315, RFC 7162, RFC 5530, RFC 5464, RFC 9208, RFC 8474 ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Code<'a> {
     /// `ALERT`.
@@ -119,6 +119,21 @@ pub enum Code<'a> {
     MetadataTooMany,
     /// `METADATA NOPRIVATE` (RFC 5464).
     MetadataNoPrivate,
+    /// `MAILBOXID (objectid)` (RFC 8474 §4, `resp-text-code =/ "MAILBOXID"
+    /// SP "(" objectid ")"` in §7): the mailbox's object identifier, in the
+    /// tagged OK of a successful CREATE (§4.1) and in an untagged OK of
+    /// SELECT and EXAMINE (§4.2). Servers that send it advertise the
+    /// `OBJECTID` capability (§3).
+    ///
+    /// A server must give a valid objectid (`1*255(ALPHA / DIGIT / "_" /
+    /// "-")`, case-sensitive; check with [`is_object_id`]); the encoder
+    /// writes the atom as it is. A `MAILBOXID` code with anything else in
+    /// it is never parsed into this variant: like every known code with
+    /// arguments the parser cannot read (`UIDNEXT 0` ...), it is kept as
+    /// [`Code::Other`].
+    ///
+    /// [`is_object_id`]: crate::is_object_id
+    MailboxId(Atom<'a>),
     /// A code without arguments from RFC 5530 / RFC 9051 / others, e.g.
     /// `NONEXISTENT`, `ALREADYEXISTS`, `OVERQUOTA`, `COMPRESSIONACTIVE`, `CLIENTBUG`.
     Simple(Atom<'a>),
@@ -145,7 +160,15 @@ pub struct ListItem<'a> {
 pub enum StatusItem<'a> {
     /// A numeric item; `APPENDLIMIT NIL` is `None`.
     Number(StatusAttr, Option<u64>),
-    /// `MAILBOXID (id)` (RFC 8474).
+    /// `MAILBOXID (objectid)` (RFC 8474 §4.3, `status-att-value =/
+    /// "MAILBOXID" SP "(" objectid ")"` in §7): the mailbox's object
+    /// identifier, asked for with [`StatusAttr::MailboxId`].
+    ///
+    /// A server must give a valid objectid (`1*255(ALPHA / DIGIT / "_" /
+    /// "-")`, case-sensitive; check with [`is_object_id`]): the parser
+    /// refuses any other, and the encoder writes the atom as it is.
+    ///
+    /// [`is_object_id`]: crate::is_object_id
     MailboxId(Atom<'a>),
 }
 

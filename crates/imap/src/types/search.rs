@@ -1,5 +1,6 @@
 //! SEARCH keys (RFC 3501 §6.4.4, RFC 9051 §6.4.4, RFC 7162 MODSEQ, RFC 5032
-//! OLDER/YOUNGER, RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED).
+//! OLDER/YOUNGER, RFC 8514 SAVEDBEFORE/SAVEDON/SAVEDSINCE/SAVEDATESUPPORTED,
+//! RFC 8474 EMAILID/THREADID).
 
 use super::core::{Atom, Date, IString};
 use super::secret::Vec1;
@@ -120,4 +121,26 @@ pub enum SearchKey<'a> {
     /// `SAVEDATESUPPORTED` (RFC 8514 §4.3): every message of the mailbox
     /// when its storage keeps save dates, none otherwise.
     SaveDateSupported,
+    /// `EMAILID objectid` (RFC 8474 §6, `search-key =/ "EMAILID" SP
+    /// objectid` in §7): the messages whose EMAILID (§5.1) is this one,
+    /// compared byte for byte (objectids are case-sensitive). No
+    /// parentheses around the identifier here, unlike the FETCH answer.
+    ///
+    /// The identifier must be a valid objectid (`1*255(ALPHA / DIGIT / "_"
+    /// / "-")`; check with [`is_object_id`]): the parser refuses any other,
+    /// and the encoder writes the atom as it is.
+    ///
+    /// [`is_object_id`]: crate::is_object_id
+    EmailId(Atom<'a>),
+    /// `THREADID objectid` (RFC 8474 §6, `search-key =/ "THREADID" SP
+    /// objectid` in §7): the messages whose THREADID (§5.2) is this one,
+    /// compared byte for byte. A server that keeps no threads matches no
+    /// message with it (§5.2).
+    ///
+    /// The identifier must be a valid objectid (`1*255(ALPHA / DIGIT / "_"
+    /// / "-")`; check with [`is_object_id`]): the parser refuses any other,
+    /// and the encoder writes the atom as it is.
+    ///
+    /// [`is_object_id`]: crate::is_object_id
+    ThreadId(Atom<'a>),
 }
