@@ -15,7 +15,8 @@
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use imap_codec::decode::Decoder;
 use imap_codec::{CommandCodec, GreetingCodec, ResponseCodec};
 use mailwire_benches::fixtures::{Work, interleaved};
@@ -96,8 +97,8 @@ fn sanity(fetch_literal: &[u8], list: &[u8]) {
     assert_eq!(n, 200);
 }
 
-// The work of each library on one input, as the interleaved rounds take
-// it: 1 when it parsed.
+// The work of each library on one input, for the interleaved rounds and
+// criterion alike: 1 when it parsed (a count of responses for the LIST).
 
 fn mailwire_response(d: &[u8]) -> usize {
     usize::from(parse::response(d).is_ok())
@@ -165,44 +166,33 @@ fn codec_command(d: &[u8]) -> usize {
     usize::from(CommandCodec::default().decode(d).is_ok())
 }
 
-/// The interleaved rounds of `libs` over `input`.
-fn rounds(name: &str, libs: &[(&str, Work)], input: &[u8]) {
+/// One case: `libs` over `input`, interleaved (the printed ratios), then
+/// each as a criterion benchmark of the group `name`, which is returned
+/// for more benchmarks and its `finish`.
+fn group<'c>(
+    c: &'c mut Criterion,
+    name: &str,
+    libs: &[(&str, Work)],
+    input: &[u8],
+) -> BenchmarkGroup<'c, WallTime> {
     interleaved(name, libs, &[input.to_vec()]);
-}
-
-fn responses(c: &mut Criterion, name: &str, input: &[u8], greeting: bool) {
-    let codec: Work = if greeting {
-        codec_greeting
-    } else {
-        codec_response
-    };
-    rounds(
-        name,
-        &[
-            ("mailwire-imap", mailwire_response),
-            ("imap-codec", codec),
-            ("imap-proto", proto_response),
-        ],
-        input,
-    );
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Bytes(input.len() as u64));
-    g.bench_function("mailwire-imap", |b| {
-        b.iter(|| black_box(parse::response(black_box(input)).is_ok()))
-    });
-    if greeting {
-        g.bench_function("imap-codec", |b| {
-            b.iter(|| black_box(GreetingCodec::default().decode(black_box(input)).is_ok()))
-        });
-    } else {
-        g.bench_function("imap-codec", |b| {
-            b.iter(|| black_box(ResponseCodec::default().decode(black_box(input)).is_ok()))
-        });
+    for &(lib, f) in libs {
+        g.bench_function(lib, |b| b.iter(|| black_box(f(black_box(input)))));
     }
-    g.bench_function("imap-proto", |b| {
-        b.iter(|| black_box(imap_proto::parser::parse_response(black_box(input)).is_ok()))
-    });
-    g.finish();
+    g
+}
+
+/// A response case: mailwire, imap-codec (`codec`: its greeting or its
+/// response decoder) and imap-proto.
+fn responses(c: &mut Criterion, name: &str, input: &[u8], codec: Work) {
+    let libs: [(&str, Work); 3] = [
+        ("mailwire-imap", mailwire_response),
+        ("imap-codec", codec),
+        ("imap-proto", proto_response),
+    ];
+    group(c, name, &libs, input).finish();
 }
 
 fn benches(c: &mut Criterion) {
@@ -210,123 +200,38 @@ fn benches(c: &mut Criterion) {
     let list = list_reply();
     sanity(&lit, &list);
 
-    responses(c, "imap/greeting", GREETING, true);
-    responses(c, "imap/exists", EXISTS, false);
-    responses(c, "imap/fetch-envelope-body", FETCH, false);
+    responses(c, "imap/greeting", GREETING, codec_greeting);
+    responses(c, "imap/exists", EXISTS, codec_response);
+    responses(c, "imap/fetch-envelope-body", FETCH, codec_response);
 
-    {
-        rounds(
-            "imap/fetch-64k-literal",
-            &[
-                ("mailwire-imap", mailwire_response),
-                ("mailwire-imap+fragmenter", mailwire_fragmented),
-                ("imap-codec", codec_response),
-                ("imap-proto", proto_response),
-            ],
-            &lit,
-        );
-        let mut g = c.benchmark_group("imap/fetch-64k-literal");
-        g.throughput(Throughput::Bytes(lit.len() as u64));
-        g.bench_function("mailwire-imap", |b| {
-            b.iter(|| black_box(parse::response(black_box(&lit)).is_ok()))
-        });
-        g.bench_function("mailwire-imap+fragmenter", |b| {
-            b.iter(|| {
-                let mut f = Fragmenter::new(FragmentOptions::default());
-                f.push(black_box(&lit));
-                let mut ok = false;
-                while let Ok(Some(fr)) = f.poll() {
-                    if let Frame::Message(m) = fr {
-                        ok = parse::response(&m).is_ok();
-                    }
-                }
-                black_box(ok)
-            })
-        });
-        g.bench_function("imap-codec", |b| {
-            b.iter(|| black_box(ResponseCodec::default().decode(black_box(&lit)).is_ok()))
-        });
-        g.bench_function("imap-proto", |b| {
-            b.iter(|| black_box(imap_proto::parser::parse_response(black_box(&lit)).is_ok()))
-        });
-        let mut dst = vec![0u8; lit.len()];
-        g.bench_function("memcpy", |b| {
-            b.iter(|| {
-                dst.copy_from_slice(black_box(&lit));
-                black_box(&dst);
-            })
-        });
-        g.finish();
-    }
+    let libs: [(&str, Work); 4] = [
+        ("mailwire-imap", mailwire_response),
+        ("mailwire-imap+fragmenter", mailwire_fragmented),
+        ("imap-codec", codec_response),
+        ("imap-proto", proto_response),
+    ];
+    let mut g = group(c, "imap/fetch-64k-literal", &libs, &lit);
+    let mut dst = vec![0u8; lit.len()];
+    g.bench_function("memcpy", |b| {
+        b.iter(|| {
+            dst.copy_from_slice(black_box(&lit));
+            black_box(&dst);
+        })
+    });
+    g.finish();
 
-    {
-        rounds(
-            "imap/list-200",
-            &[
-                ("mailwire-imap", mailwire_responses),
-                ("imap-codec", codec_responses),
-                ("imap-proto", proto_responses),
-            ],
-            &list,
-        );
-        let mut g = c.benchmark_group("imap/list-200");
-        g.throughput(Throughput::Bytes(list.len() as u64));
-        g.bench_function("mailwire-imap", |b| {
-            b.iter(|| {
-                let mut i = black_box(&list[..]);
-                while let Ok((r, n)) = parse::response(i) {
-                    black_box(r);
-                    i = &i[n..];
-                }
-                i.len()
-            })
-        });
-        g.bench_function("imap-codec", |b| {
-            b.iter(|| {
-                let codec = ResponseCodec::default();
-                let mut i = black_box(&list[..]);
-                while let Ok((rest, r)) = codec.decode(i) {
-                    black_box(r);
-                    i = rest;
-                }
-                i.len()
-            })
-        });
-        g.bench_function("imap-proto", |b| {
-            b.iter(|| {
-                let mut i = black_box(&list[..]);
-                while let Ok((rest, r)) = imap_proto::parser::parse_response(i) {
-                    black_box(r);
-                    i = rest;
-                    if i.is_empty() {
-                        break;
-                    }
-                }
-                i.len()
-            })
-        });
-        g.finish();
-    }
+    let libs: [(&str, Work); 3] = [
+        ("mailwire-imap", mailwire_responses),
+        ("imap-codec", codec_responses),
+        ("imap-proto", proto_responses),
+    ];
+    group(c, "imap/list-200", &libs, &list).finish();
 
-    {
-        rounds(
-            "imap/uid-fetch-command",
-            &[
-                ("mailwire-imap", mailwire_command),
-                ("imap-codec", codec_command),
-            ],
-            UID_FETCH,
-        );
-        let mut g = c.benchmark_group("imap/uid-fetch-command");
-        g.throughput(Throughput::Bytes(UID_FETCH.len() as u64));
-        g.bench_function("mailwire-imap", |b| {
-            b.iter(|| black_box(parse::command(black_box(UID_FETCH)).is_ok()))
-        });
-        g.bench_function("imap-codec", |b| {
-            b.iter(|| black_box(CommandCodec::default().decode(black_box(UID_FETCH)).is_ok()))
-        });
-        g.finish();
-    }
+    let libs: [(&str, Work); 2] = [
+        ("mailwire-imap", mailwire_command),
+        ("imap-codec", codec_command),
+    ];
+    group(c, "imap/uid-fetch-command", &libs, UID_FETCH).finish();
 }
 
 criterion_group!(imap, benches);
