@@ -499,24 +499,33 @@ impl Incoming {
                         others.push(u);
                     }
                 }
-                // Where each copy goes: `u`'s own directory (INBOX, or a
-                // plus-address folder `user/.tag`), or, quarantined, the
+                // Where each copy goes, the other accounts' then the
+                // first's (looked up once): `u`'s own directory (INBOX, or
+                // a plus-address folder `user/.tag`), or, quarantined, the
                 // account's Junk folder when it has one.
-                let place = |u: &'_ str| -> (String, &'static str) {
-                    let account = account_of(u);
-                    if junk && store.maildirs.has_folder(account, JUNK) {
-                        (account.to_string(), JUNK)
-                    } else {
-                        (u.to_string(), "")
-                    }
-                };
+                let places: Vec<(String, &'static str)> = others
+                    .iter()
+                    .copied()
+                    .chain([user.as_str()])
+                    .map(|u| {
+                        let account = account_of(u);
+                        if junk && store.maildirs.has_folder(account, JUNK) {
+                            (account.to_string(), JUNK)
+                        } else {
+                            (u.to_string(), "")
+                        }
+                    })
+                    .collect();
+                let (own, other_places) = places
+                    .split_last()
+                    .unwrap_or_else(|| unreachable!("the first account is in the list"));
                 // Each account's usage (`maildirsize`) grows by its copies:
                 // each change begun before the first copy is made (a
                 // recount meanwhile leaves the file alone) and recorded
                 // when dropped.
                 let mut changes: Vec<(&str, quota::Change)> = Vec::new();
-                for u in others.iter().copied().chain([user.as_str()]) {
-                    let account = account_of(u);
+                for (to, _) in &places {
+                    let account = account_of(to);
                     if !changes.iter().any(|(a, _)| *a == account) {
                         let root = store.mail.user_root(account);
                         changes.push((account, quota::Change::new(root)));
@@ -528,33 +537,31 @@ impl Incoming {
                 // are undone, so that the 451 the client gets leaves no
                 // copy its retry would make twice. The queue's entry goes
                 // to the delivery threads only after the last step.
-                let mut made: Vec<(PathBuf, String)> = Vec::new();
+                let mut made: Vec<(PathBuf, &str)> = Vec::new();
                 let mut prepared = false;
                 let res = (|| -> io::Result<()> {
-                    for u in &others {
-                        let (to, folder) = place(u);
+                    for (to, folder) in other_places {
                         let dest = store.maildirs.link_into(
                             &path,
-                            &to,
+                            to,
                             folder,
                             &store.cfg.hostname,
                             &sizes,
                         )?;
                         made.push((dest, to));
                     }
-                    for u in &others {
-                        let (to, folder) = place(u);
-                        store.maildirs.sync_new(&to, folder)?;
+                    for (to, folder) in other_places {
+                        store.maildirs.sync_new(to, folder)?;
                     }
                     if !entry.recipients.is_empty() {
                         store.queue.prepare(&entry, &path, false)?;
                         prepared = true;
                     }
-                    let (to, folder) = place(&user);
+                    let (to, folder) = own;
                     let dest =
                         store
                             .maildirs
-                            .commit(&path, &to, folder, &format!("{name}{sizes}"))?;
+                            .commit(&path, to, folder, &format!("{name}{sizes}"))?;
                     made.push((dest, to));
                     Ok(())
                 })();
@@ -572,7 +579,7 @@ impl Incoming {
                     return Err(e);
                 }
                 for (dest, to) in made {
-                    if let Some((_, c)) = changes.iter_mut().find(|(a, _)| *a == account_of(&to)) {
+                    if let Some((_, c)) = changes.iter_mut().find(|(a, _)| *a == account_of(to)) {
                         c.add(offset + size);
                     }
                     stored.local.push(dest);
@@ -585,10 +592,9 @@ impl Incoming {
                 // IMAP sessions (IDLE) of these folders look now (the
                 // folder's directory as the store names it: INBOX is the
                 // account's root, without a final separator).
-                for u in others.iter().copied().chain([user.as_str()]) {
-                    let (to, folder) = place(u);
-                    let root = store.mail.user_root(&to);
-                    let dir = match folder {
+                for (to, folder) in &places {
+                    let root = store.mail.user_root(to);
+                    let dir = match *folder {
                         "" => root,
                         f => root.join(f),
                     };
