@@ -535,7 +535,7 @@ pub(crate) fn kit_rows<'a>(
             let (date, size) = date_and_size(path.as_ref(), m);
             let meta = MessageMeta::of(seq, e, date, size)
                 .with_save_date(imap_date(m.save_date))
-                .with_object_ids(Some(&m.email_id), None);
+                .with_object_ids(Some(&*m.email_id), None);
             let content = LazyContent::new(move || {
                 let raw = path.and_then(|p| match load {
                     Load::Whole => fs::read(p).ok(),
@@ -1916,7 +1916,7 @@ impl Session<'_> {
                     // RFC 8474 §5.3: from the file's name; no threads
                     // are kept, so THREADID is NIL (§5.2).
                     FetchAttr::EmailId => {
-                        if let Ok(id) = Atom::new(f.email_id.clone()) {
+                        if let Ok(id) = Atom::new(f.email_id.to_string()) {
                             items.push(FetchItem::EmailId(id));
                         }
                     }

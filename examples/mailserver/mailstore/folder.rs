@@ -34,6 +34,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -83,8 +84,9 @@ pub(crate) struct MsgFile {
     /// When it was saved in this folder (RFC 8514 §3), in seconds since
     /// 1970 UTC: kept in the `mailwire-modseq` file ([`super::modseq`]).
     pub(crate) save_date: i64,
-    /// Its EMAILID (RFC 8474 §5.1): [`email_id_of`] its base name.
-    pub(crate) email_id: String,
+    /// Its EMAILID (RFC 8474 §5.1): [`email_id_of`] its base name. Shared,
+    /// not copied, when a cached snapshot is cloned for a sync.
+    pub(crate) email_id: Arc<str>,
 }
 
 impl MsgFile {
@@ -611,7 +613,7 @@ impl Folder {
                 recent: false,
                 modseq: 0,
                 save_date,
-                email_id: email_id_of(&r.base),
+                email_id: email_id_of(&r.base).into(),
             };
             if in_new && take_recent {
                 let to = format!("{}:2,{}", m.base, info);
@@ -955,7 +957,7 @@ impl Folder {
                     recent: false,
                     modseq,
                     save_date,
-                    email_id: email_id_of(base),
+                    email_id: email_id_of(base).into(),
                 });
             }
         }
@@ -1407,7 +1409,7 @@ mod tests {
         deliver(&f, b"a\r\n");
         let s = f.sync(true).unwrap();
         let m = &s.messages[0];
-        assert_eq!(m.email_id, email_id_of(&m.base));
+        assert_eq!(*m.email_id, email_id_of(&m.base));
         assert!(m.email_id.starts_with('M') && m.email_id.len() == 25);
         assert!(mailwire::imap::is_object_id(m.email_id.as_bytes()));
         let mut fl = Flags::default();
@@ -1415,7 +1417,7 @@ mod tests {
         f.set_flags(&[(m, fl)]).unwrap();
         assert_eq!(from_disk(&f).messages[0].email_id, m.email_id);
         let copy = m.copy_base(&m.path(&f.dir), "h").unwrap();
-        assert_eq!(email_id_of(&copy), m.email_id);
+        assert_eq!(email_id_of(&copy), *m.email_id);
         fs::write(f.tmp_path(&copy), b"a\r\n").unwrap();
         f.add(&[(copy, Flags::default())]).unwrap();
         let s = from_disk(&f);
