@@ -530,18 +530,15 @@ fn eval(
         }
         Node::Seq(set) => set_contains(set, meta.seq, ctx.max_seq),
         Node::Uid(set) => set_contains(set, meta.uid, ctx.max_uid),
-        Node::Date(DateOf::Internal, cmp, key) => {
-            let d = meta.internal_date.date();
-            compare((d.year(), d.month(), d.day()), *cmp, *key)
-        }
-        // RFC 8514 §4.3: the save date in its own zone, as INTERNALDATE
-        // above; storage without save dates MUST use the internal date.
-        Node::Date(DateOf::Saved, cmp, key) => {
-            let d = meta
-                .save_date
-                .as_ref()
-                .unwrap_or(&meta.internal_date)
-                .date();
+        // INTERNALDATE's day in its own zone; the save date's the same way
+        // (RFC 8514 §4.3), and where the storage keeps none, INTERNALDATE's
+        // (a MUST there).
+        Node::Date(of @ (DateOf::Internal | DateOf::Saved), cmp, key) => {
+            let at = match (of, &meta.save_date) {
+                (DateOf::Saved, Some(saved)) => saved,
+                _ => &meta.internal_date,
+            };
+            let d = at.date();
             compare((d.year(), d.month(), d.day()), *cmp, *key)
         }
         // A missing or unparseable Date: is the earliest date (1 Jan
