@@ -429,6 +429,19 @@ pub(crate) fn nil(i: &[u8]) -> IResult<'_, ()> {
     }
 }
 
+/// `x / nil`: NIL as `None`, else what `x` parses (its error when it
+/// does not).
+#[inline]
+pub(crate) fn or_nil<'a, T>(
+    i: &'a [u8],
+    x: impl FnOnce(&'a [u8]) -> IResult<'a, T>,
+) -> IResult<'a, Option<T>> {
+    match nil(i) {
+        Ok((r, ())) => Ok((r, None)),
+        Err(_) => x(i).map(|(r, v)| (r, Some(v))),
+    }
+}
+
 /// `nstring = string / nil`.
 #[inline]
 pub(crate) fn nstring(i: &[u8]) -> IResult<'_, NString<'_>> {

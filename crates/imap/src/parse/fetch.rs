@@ -4,8 +4,8 @@ use std::num::NonZeroU32;
 
 use super::body::{body, envelope};
 use super::core::{
-    IResult, astring, atom, byte, date_time, fail, flag_list, literal8_or_literal, nil, nstring,
-    number, number64, nz_number, opt_sp, paren_list, paren_objectid, sp, tag_no_case, upper, value,
+    IResult, astring, atom, byte, date_time, fail, flag_list, literal8_or_literal, nstring, number,
+    number64, nz_number, opt_sp, or_nil, paren_list, paren_objectid, sp, tag_no_case, upper, value,
 };
 use crate::types::fetch::{FetchAttr, FetchAttrs, FetchItem, Partial, Section, SectionText, Value};
 
@@ -135,13 +135,10 @@ pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
         let (i, part) = section_binary(i)?;
         let (i, origin) = origin(i)?;
         let (i, _) = sp(i)?;
-        let (i, data) = match nil(i) {
-            Ok((i, ())) => (i, None),
-            Err(_) => match super::core::quoted(i) {
-                Ok((i, s)) => (i, Some(crate::types::core::Binary(s.into_inner()))),
-                Err(_) => literal8_or_literal(i).map(|(r, b)| (r, Some(b)))?,
-            },
-        };
+        let (i, data) = or_nil(i, |i| match super::core::quoted(i) {
+            Ok((i, s)) => Ok((i, crate::types::core::Binary(s.into_inner()))),
+            Err(_) => literal8_or_literal(i),
+        })?;
         return Ok((i, FetchItem::Binary { part, origin, data }));
     }
     if is(b"BINARY.SIZE") && i.first() == Some(&b'[') {
@@ -164,18 +161,12 @@ pub(crate) fn msg_att(i: &[u8]) -> IResult<'_, FetchItem<'_>> {
         b"UID" => nz_number(i).map(|(r, n)| (r, FetchItem::Uid(n)))?,
         b"PREVIEW" => nstring(i).map(|(r, s)| (r, FetchItem::Preview(s)))?,
         // RFC 8514 §5: `"SAVEDATE" SP (date-time / nil)`.
-        b"SAVEDATE" => match nil(i) {
-            Ok((r, ())) => (r, FetchItem::SaveDate(None)),
-            Err(_) => date_time(i).map(|(r, d)| (r, FetchItem::SaveDate(Some(d))))?,
-        },
+        b"SAVEDATE" => or_nil(i, date_time).map(|(r, d)| (r, FetchItem::SaveDate(d)))?,
         // RFC 8474 §7: `fetch-emailid-resp = "EMAILID" SP "(" objectid ")"`.
         b"EMAILID" => paren_objectid(i).map(|(r, id)| (r, FetchItem::EmailId(id)))?,
         // RFC 8474 §7: `fetch-threadid-resp = "THREADID" SP ( "(" objectid
         // ")" / nil )`.
-        b"THREADID" => match nil(i) {
-            Ok((r, ())) => (r, FetchItem::ThreadId(None)),
-            Err(_) => paren_objectid(i).map(|(r, id)| (r, FetchItem::ThreadId(Some(id))))?,
-        },
+        b"THREADID" => or_nil(i, paren_objectid).map(|(r, id)| (r, FetchItem::ThreadId(id)))?,
         b"MODSEQ" => {
             let (i, _) = byte(b'(', "'('")(i)?;
             let (i, n) = number64(opt_sp(i))?;

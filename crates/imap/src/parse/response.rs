@@ -4,7 +4,7 @@ use std::num::NonZeroU32;
 
 use super::core::{
     IResult, astring, atom, byte, crlf, fail, flag_list, mailbox, nil, nstring, number, number64,
-    nz_number, opt_sp, paren_list, paren_objectid, sequence_set, sp, sp_list1, string, tag,
+    nz_number, opt_sp, or_nil, paren_list, paren_objectid, sequence_set, sp, sp_list1, string, tag,
     tag_no_case, text, upper, value, vec1,
 };
 use super::fetch::msg_atts;
@@ -326,10 +326,7 @@ fn esearch_item(i: &[u8]) -> IResult<'_, ESearchItem<'_>> {
             let (i, _) = byte(b'(', "'('")(i)?;
             let (i, range) = super::core::partial_range(i)?;
             let (i, _) = sp(i)?;
-            let (i, set) = match nil(i) {
-                Ok((j, ())) => (j, None),
-                Err(_) => sequence_set(i).map(|(r, s)| (r, Some(s)))?,
-            };
+            let (i, set) = or_nil(i, sequence_set)?;
             let (i, _) = byte(b')', "')'")(i)?;
             (i, ESearchItem::Partial { range, set })
         }
