@@ -53,6 +53,13 @@ impl Encoder<'_> {
         self.raw(a.as_str().as_bytes());
     }
 
+    /// `"(" objectid ")"` (RFC 8474 §7: EMAILID, THREADID, MAILBOXID).
+    pub(crate) fn paren_object_id(&mut self, id: &Atom<'_>) {
+        self.out.push(b'(');
+        self.atom(id);
+        self.out.push(b')');
+    }
+
     fn quotable(s: &[u8]) -> bool {
         s.len() <= MAX_QUOTED
             && s.iter()

@@ -144,19 +144,14 @@ impl Encoder<'_> {
             }
             // RFC 8474 §7: `"EMAILID" SP "(" objectid ")"`.
             FetchItem::EmailId(id) => {
-                self.raw(b"EMAILID (");
-                self.atom(id);
-                self.out.push(b')');
+                self.raw(b"EMAILID ");
+                self.paren_object_id(id);
             }
             // RFC 8474 §7: `"THREADID" SP ( "(" objectid ")" / nil )`.
             FetchItem::ThreadId(id) => {
                 self.raw(b"THREADID ");
                 match id {
-                    Some(id) => {
-                        self.out.push(b'(');
-                        self.atom(id);
-                        self.out.push(b')');
-                    }
+                    Some(id) => self.paren_object_id(id),
                     None => self.raw(b"NIL"),
                 }
             }

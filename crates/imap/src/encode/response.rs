@@ -98,9 +98,8 @@ impl Encoder<'_> {
             Code::MetadataNoPrivate => self.raw(b"METADATA NOPRIVATE"),
             // RFC 8474 §7: `"MAILBOXID" SP "(" objectid ")"`.
             Code::MailboxId(id) => {
-                self.raw(b"MAILBOXID (");
-                self.atom(id);
-                self.out.push(b')');
+                self.raw(b"MAILBOXID ");
+                self.paren_object_id(id);
             }
             Code::Simple(a) => self.atom(a),
             Code::Other(a, t) => {
@@ -240,9 +239,8 @@ impl Encoder<'_> {
                         }
                     }
                     StatusItem::MailboxId(id) => {
-                        e.raw(b"MAILBOXID (");
-                        e.atom(id);
-                        e.out.push(b')');
+                        e.raw(b"MAILBOXID ");
+                        e.paren_object_id(id);
                     }
                 });
             }
