@@ -2915,8 +2915,10 @@ fn imap_unix(s: &str) -> i64 {
 /// and STATUS give, goes with the folder through RENAME and is new for a
 /// folder made again under the old name; each message has its EMAILID,
 /// which a COPY and a MOVE keep and SEARCH EMAILID finds (case-sensitive);
-/// THREADID is NIL and SEARCH THREADID finds nothing (§5.2). Prints the
-/// ids for the check after a restart.
+/// a reply's THREADID is its original's (from its References), another
+/// message's differs, SEARCH THREADID finds the thread, and the copies
+/// keep their THREADIDs (§5.2). Prints the ids for the check after a
+/// restart.
 const OBJECTID: &str = r#"
 import imaplib, re, smtplib, sys
 imaplib.Commands.setdefault("MOVE", ("SELECTED",))
@@ -2930,8 +2932,12 @@ def search(*keys):
     assert typ == "OK", data
     return (data[0] or b"").decode()
 s = smtplib.SMTP("127.0.0.1", int(sys.argv[1]))
-for i in range(2):
-    s.sendmail("a@example.com", ["demo@localhost"], "Subject: o%d\r\n\r\nx\r\n" % i)
+heads = ["Message-ID: <root@example.com>",
+         "Message-ID: <other@example.com>",
+         "Message-ID: <r1@example.com>\r\nIn-Reply-To: <root@example.com>\r\n"
+         "References: <root@example.com>"]
+for i, h in enumerate(heads):
+    s.sendmail("a@example.com", ["demo@localhost"], "%s\r\nSubject: o%d\r\n\r\nx\r\n" % (h, i))
 s.quit()
 M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]), timeout=20)
 M.login("demo", "demo")
@@ -2953,28 +2959,38 @@ assert code() != made
 M.select("INBOX")
 inbox = code()
 assert inbox not in (made,)
-typ, data = M.fetch("1:2", "(EMAILID THREADID)")
+typ, data = M.fetch("1:3", "(EMAILID THREADID)")
 e = ids(data, "EMAILID")
-assert len(e) == 2 and e[0] != e[1], data
-assert all(b"THREADID NIL" in d for d in data), data
+assert len(e) == 3 and len(set(e)) == 3, data
+# The reply shares the first message's thread, the other message has its
+# own; no THREADID is an EMAILID (RFC 8474 §5.2).
+t = ids(data, "THREADID")
+assert len(t) == 3 and t[0] == t[2] != t[1], data
+assert not set(t) & set(e), data
 assert search("EMAILID", e[1]) == "2"
 if e[1].upper() != e[1]:
     assert search("EMAILID", e[1].upper()) == ""
 assert search("THREADID", "T1") == ""
+assert search("THREADID", t[0]) == "1 3"
+assert search("NOT", "THREADID", t[0]) == "2"
+assert search("THREADID", e[0]) == ""
 typ, data = M.copy("1", "Work")
 assert typ == "OK", data
 typ, data = M._simple_command("MOVE", "2", "Work")
 assert typ == "OK", data
 M.select("Work")
-typ, data = M.fetch("1:2", "(EMAILID)")
-assert ids(data, "EMAILID") == e, (data, e)
+typ, data = M.fetch("1:2", "(EMAILID THREADID)")
+assert ids(data, "EMAILID") == e[:2], (data, e)
+assert ids(data, "THREADID") == t[:2], (data, t)
 assert search("EMAILID", e[0]) == "1"
+assert search("THREADID", t[1]) == "2"
 print("work", made, *e)
 M.logout()
 print("ok")
 "#;
 
-/// [`OBJECTID`], then the same MAILBOXID and EMAILIDs after a restart.
+/// [`OBJECTID`], then the same MAILBOXID, EMAILIDs and THREADIDs after a
+/// restart (which empties the THREADID cache: they are worked out again).
 #[test]
 #[ignore = "interop: needs python3"]
 fn objectid_with_imaplib() {
@@ -2995,15 +3011,16 @@ fn objectid_with_imaplib() {
     );
 }
 
-/// The MAILBOXID and EMAILIDs of the folder `Work`, printed.
+/// The MAILBOXID, EMAILIDs and THREADIDs of the folder `Work`, printed.
 const OBJECTID_IDS: &str = r#"
 import imaplib, re, sys
 M = imaplib.IMAP4("127.0.0.1", int(sys.argv[2]), timeout=20)
 M.login("demo", "demo")
 M.select("Work")
 mailbox = M.response("MAILBOXID")[1][-1].decode().strip("()")
-typ, data = M.fetch("1:2", "(EMAILID)")
+typ, data = M.fetch("1:2", "(EMAILID THREADID)")
 e = [re.search(rb"EMAILID \(([A-Za-z0-9_-]+)\)", d).group(1).decode() for d in data]
-print("ids", mailbox, *e)
+t = [re.search(rb"THREADID \(([A-Za-z0-9_-]+)\)", d).group(1).decode() for d in data]
+print("ids", mailbox, *e, *t)
 M.logout()
 "#;

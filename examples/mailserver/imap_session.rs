@@ -42,8 +42,8 @@
 //!   mod-sequence, set once), OBJECTID (RFC 8474, not in `shared/rfc`:
 //!   MAILBOXID from the folder's `dovecot-uidlist` GUID, so it goes with
 //!   the folder through RENAME; EMAILID from the message file's name, a
-//!   copy's name carrying its original's; THREADID NIL, as §5.2 allows a
-//!   server that keeps no threads).
+//!   copy's name carrying its original's; THREADID from the thread's
+//!   first message as the header names it, [`thread_id_of`]).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -53,7 +53,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use mailwire::imap::kit::Message;
@@ -78,7 +78,7 @@ use mailwire::sasl::Mechanism;
 use crate::auth_guard::Attempt;
 use crate::driver::{Conn, Handler};
 use crate::maildir::create_new;
-use crate::mailstore::folder::{MsgFile, new_base};
+use crate::mailstore::folder::{MsgFile, new_base, thread_id_of};
 use crate::mailstore::metadata::{Scope, SetError};
 use crate::mailstore::{DELIMITER, Folder, MailStore, StoreError};
 use crate::smtp_session::{STRESS_TIMEOUT, Shared, random_hex};
@@ -327,27 +327,56 @@ struct Shape {
     body: BodyStructure<'static>,
 }
 
-/// At most this many shapes are kept (about 1-2 KiB each); past it the
-/// cache starts over.
-const SHAPES_MAX: usize = 100_000;
-
-/// Per folder, then per base name: looked up with borrowed keys, so a
-/// FETCH of every message allocates no key.
-type ShapeMap = HashMap<PathBuf, HashMap<Box<str>, Arc<Shape>>>;
-
-fn shapes() -> &'static Mutex<ShapeMap> {
-    static SHAPES: OnceLock<Mutex<ShapeMap>> = OnceLock::new();
-    SHAPES.get_or_init(Default::default)
+/// Answers worked out from a message file's content (which never
+/// changes), kept for every session per folder, then per base name: looked
+/// up with borrowed keys, so a FETCH of every message allocates no key.
+/// Past `max` answers the cache starts over.
+struct PerMessage<T> {
+    map: Mutex<HashMap<PathBuf, HashMap<Box<str>, T>>>,
+    max: usize,
 }
 
-impl Shape {
-    fn cached(dir: &Path, base: &str) -> Option<Arc<Shape>> {
-        shapes()
+impl<T: Clone> PerMessage<T> {
+    fn new(max: usize) -> Self {
+        PerMessage {
+            map: Mutex::default(),
+            max,
+        }
+    }
+
+    fn get(&self, dir: &Path, base: &str) -> Option<T> {
+        self.map
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(dir)?
             .get(base)
             .cloned()
+    }
+
+    fn insert(&self, dir: &Path, base: &str, value: T) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.values().map(HashMap::len).sum::<usize>() >= self.max {
+            map.clear();
+        }
+        if let Some(folder) = map.get_mut(dir) {
+            folder.insert(base.into(), value);
+        } else {
+            map.entry(dir.to_path_buf())
+                .or_default()
+                .insert(base.into(), value);
+        }
+    }
+}
+
+/// The shapes: at most 100,000 (about 1-2 KiB each).
+static SHAPES: LazyLock<PerMessage<Arc<Shape>>> = LazyLock::new(|| PerMessage::new(100_000));
+
+/// The THREADIDs: at most 200,000 (a 25-byte id each).
+static THREADS: LazyLock<PerMessage<Arc<str>>> = LazyLock::new(|| PerMessage::new(200_000));
+
+impl Shape {
+    fn cached(dir: &Path, base: &str) -> Option<Arc<Shape>> {
+        SHAPES.get(dir, base)
     }
 
     fn remember(dir: &Path, base: &str, msg: &Message) -> Arc<Shape> {
@@ -356,19 +385,38 @@ impl Shape {
             structure: msg.body_structure(),
             body: msg.body(),
         });
-        let mut map = shapes().lock().unwrap_or_else(|e| e.into_inner());
-        if map.values().map(HashMap::len).sum::<usize>() >= SHAPES_MAX {
-            map.clear();
-        }
-        if let Some(folder) = map.get_mut(dir) {
-            folder.insert(base.into(), shape.clone());
-        } else {
-            map.entry(dir.to_path_buf())
-                .or_default()
-                .insert(base.into(), shape.clone());
-        }
+        SHAPES.insert(dir, base, shape.clone());
         shape
     }
+}
+
+/// The THREADID (RFC 8474 §5.2) of message `m` of `folder`: from the
+/// shared cache, else worked out from `raw` when the caller has read the
+/// message, else from its header section read from the file. `None` when
+/// the file is gone (expunged by another session meanwhile).
+fn thread_id(folder: &Folder, m: &MsgFile, raw: Option<&[u8]>) -> Option<Arc<str>> {
+    if let Some(id) = THREADS.get(&folder.dir, &m.base) {
+        return Some(id);
+    }
+    let id: Arc<str> = match raw {
+        Some(raw) => thread_id_in(raw, &m.email_id),
+        None => thread_id_in(&read_header(&folder.find(m)?).ok()?, &m.email_id),
+    }
+    .into();
+    THREADS.insert(&folder.dir, &m.base, id.clone());
+    Some(id)
+}
+
+/// The THREADID of a message with EMAILID `email_id` whose content (or
+/// header section) is `raw`: [`thread_id_of`] the root its header names
+/// (`kit::thread::thread_root`). Only the header section within the first
+/// [`MAX_HEADER_READ`] octets counts, as [`read_header`] reads it, so the
+/// id is the same whichever way the message was read.
+pub(crate) fn thread_id_in(raw: &[u8], email_id: &str) -> String {
+    let head = &raw[..raw.len().min(MAX_HEADER_READ as usize)];
+    let head = &head[..header_end(head).unwrap_or(head.len())];
+    let root = mailwire::imap::kit::thread::thread_root(&Message::parse(head.to_vec()));
+    thread_id_of(root.as_deref(), email_id)
 }
 
 /// The selected folder: the kit's sequence/UID/flag model and, in the same
@@ -499,7 +547,7 @@ impl Selected {
     /// The metadata and lazily loaded content of messages, for the kit's
     /// SEARCH (`Load::Whole`), SORT and THREAD (`Load::Header`).
     fn rows(&self, seqs: &[u32], load: Load) -> Vec<(MessageMeta<'_>, LazyContent<'_>)> {
-        kit_rows(&self.mb, &self.files, &self.folder, seqs, load)
+        kit_rows(&self.mb, &self.files, &self.folder, seqs, load, &[])
     }
 }
 
@@ -519,13 +567,16 @@ const MAX_HEADER_READ: u64 = 64 * 1024;
 
 /// The kit's rows for SEARCH, SORT and THREAD: the metadata of each
 /// sequence number of `mb` (whose messages are `files`, in order) and a
-/// loader of its content. The IMAP session and the webmail share it.
+/// loader of its content. `threads` holds the THREADIDs of `files` in the
+/// same order when the search needs them (empty otherwise: every THREADID
+/// `None`). The IMAP session and the webmail share it.
 pub(crate) fn kit_rows<'a>(
     mb: &'a KitMailbox,
     files: &'a [MsgFile],
     folder: &'a Folder,
     seqs: &[u32],
     load: Load,
+    threads: &'a [Option<Arc<str>>],
 ) -> Vec<(MessageMeta<'a>, LazyContent<'a>)> {
     seqs.iter()
         .filter_map(|&seq| {
@@ -533,9 +584,10 @@ pub(crate) fn kit_rows<'a>(
             let m = files.get(seq as usize - 1)?;
             let path = folder.find(m);
             let (date, size) = date_and_size(path.as_ref(), m);
+            let thread = threads.get(seq as usize - 1).and_then(Option::as_deref);
             let meta = MessageMeta::of(seq, e, date, size)
                 .with_save_date(imap_date(m.save_date))
-                .with_object_ids(Some(&*m.email_id), None);
+                .with_object_ids(Some(&*m.email_id), thread);
             let content = LazyContent::new(move || {
                 let raw = path.and_then(|p| match load {
                     Load::Whole => fs::read(p).ok(),
@@ -1903,6 +1955,15 @@ impl Session<'_> {
             if shape_only && let Some(msg) = &msg {
                 shape = Some(Shape::remember(&sel.folder.dir, &f.base, msg));
             }
+            let thread = if attrs.contains(&FetchAttr::ThreadId) {
+                match thread_id(&sel.folder, f, msg.as_ref().map(|m| &m.raw()[..])) {
+                    Some(id) => Atom::new(id.to_string()).ok(),
+                    // Expunged by another session meanwhile.
+                    None => continue,
+                }
+            } else {
+                None
+            };
             let mut items: Vec<FetchItem<'_>> = Vec::with_capacity(attrs.len());
             for a in &attrs {
                 match a {
@@ -1913,14 +1974,14 @@ impl Session<'_> {
                     }
                     // RFC 8514 §4.2: kept by the store, not the file.
                     FetchAttr::SaveDate => items.push(FetchItem::SaveDate(imap_date(f.save_date))),
-                    // RFC 8474 §5.3: from the file's name; no threads
-                    // are kept, so THREADID is NIL (§5.2).
+                    // RFC 8474 §5.3: the EMAILID from the file's name,
+                    // the THREADID from the header's thread root.
                     FetchAttr::EmailId => {
                         if let Ok(id) = Atom::new(f.email_id.to_string()) {
                             items.push(FetchItem::EmailId(id));
                         }
                     }
-                    FetchAttr::ThreadId => items.push(FetchItem::ThreadId(None)),
+                    FetchAttr::ThreadId => items.push(FetchItem::ThreadId(thread.clone())),
                     FetchAttr::Rfc822Size => {
                         let size = match &msg {
                             Some(msg) => WireSize::of(msg.raw()),
@@ -2102,10 +2163,24 @@ impl Session<'_> {
             .map_or(0, |d| d.as_secs() as i64);
         let ctx = SearchContext::of(&sel.mb, now);
         let all: Vec<u32> = (1..=sel.mb.len()).collect();
-        Ok((
-            sel,
-            search::search(&query, &ctx, false, sel.rows(&all, Load::Whole)),
-        ))
+        // THREADIDs are worked out only for a search that asks for them.
+        let threads: Vec<Option<Arc<str>>> = if query.uses_thread_id() {
+            sel.files
+                .iter()
+                .map(|f| thread_id(&sel.folder, f, None))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let rows = kit_rows(
+            &sel.mb,
+            &sel.files,
+            &sel.folder,
+            &all,
+            Load::Whole,
+            &threads,
+        );
+        Ok((sel, search::search(&query, &ctx, false, rows)))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2620,6 +2695,27 @@ mod tests {
     }
 
     use super::*;
+
+    /// A THREADID comes from the header section within the first
+    /// [`MAX_HEADER_READ`] octets, whether the whole message or the header
+    /// alone was read; a References field past them does not count.
+    #[test]
+    fn thread_id_from_the_header_read() {
+        let reply = b"Message-ID: <b@x>\r\nReferences: <a@x>\r\n\r\nReferences: <c@x>\r\n";
+        let from_root = thread_id_of(Some("a@x"), "M1");
+        assert_eq!(thread_id_in(reply, "M1"), from_root);
+        assert_eq!(thread_id_in(&reply[..38], "M1"), from_root);
+        let mut long = b"Message-ID: <b@x>\r\n".to_vec();
+        while long.len() < MAX_HEADER_READ as usize {
+            long.extend_from_slice(b"X-Filler: 0123456789012345678901234567890123456789\r\n");
+        }
+        long.extend_from_slice(b"References: <a@x>\r\n\r\nbody\r\n");
+        assert_eq!(thread_id_in(&long, "M1"), thread_id_of(Some("b@x"), "M1"));
+        assert_eq!(
+            thread_id_in(b"Subject: x\r\n\r\n", "M7"),
+            thread_id_of(None, "M7")
+        );
+    }
 
     #[test]
     fn list_patterns() {

@@ -144,9 +144,28 @@ pub struct Folder {
     pub special_use: Option<String>,
     /// STATUS of the folder, when asked for (LIST-STATUS, or one STATUS per folder).
     pub status: Option<FolderStatus>,
+    /// The folder's `MAILBOXID` (RFC 8474 §4.3): its server-assigned
+    /// identifier, which stays the same across a RENAME. Asked for in the
+    /// STATUS items when STATUS is asked for and the server announces
+    /// `OBJECTID` (RFC 8474 §3); `None` otherwise. It is kept here rather
+    /// than in [`FolderStatus`] so that the latter stays `Copy`.
+    pub mailbox_id: Option<String>,
 }
 
 impl Folder {
+    /// Takes a STATUS response's items: the numbers into
+    /// [`Folder::status`], `MAILBOXID` (RFC 8474 §4.3) into
+    /// [`Folder::mailbox_id`].
+    fn take_status(&mut self, items: &[StatusItem<'_>]) {
+        self.status = Some(folder_status(items));
+        if let Some(id) = items.iter().find_map(|i| match i {
+            StatusItem::MailboxId(id) => Some(id.as_str()),
+            StatusItem::Number(..) => None,
+        }) {
+            self.mailbox_id = Some(id.to_owned());
+        }
+    }
+
     /// False for `\Noselect` and `\NonExistent` folders.
     pub fn selectable(&self) -> bool {
         !self
@@ -184,6 +203,19 @@ pub struct MessageSummary {
     pub modseq: Option<u64>,
     /// `INTERNALDATE`.
     pub internal_date: Option<DateTime>,
+    /// `EMAILID` (RFC 8474 §5.1, §5.3): the identifier of the message's
+    /// content, the same for its copies. `None` when not asked for
+    /// ([`SummaryItems::object_ids`]).
+    pub email_id: Option<String>,
+    /// `THREADID` (RFC 8474 §5.2, §5.3): the identifier of the message's
+    /// thread. `None` when not asked for ([`SummaryItems::object_ids`]) or
+    /// when the server answered NIL (it keeps no threads).
+    pub thread_id: Option<String>,
+    /// `SAVEDATE` (RFC 8514 §3, §4.2): when the message was saved in this
+    /// folder. `None` when not asked for ([`SummaryItems::save_date`]) or
+    /// when the server answered NIL (the folder's storage keeps no save
+    /// dates).
+    pub save_date: Option<DateTime>,
     /// The header fields fetched (`BODY.PEEK[HEADER.FIELDS (...)]`), if any.
     pub header: Vec<u8>,
     response: Received,
@@ -227,6 +259,16 @@ pub struct SummaryItems {
     pub modseq: bool,
     /// `BODYSTRUCTURE`: the MIME tree, to fetch one part alone.
     pub body_structure: bool,
+    /// `EMAILID` and `THREADID` (RFC 8474 §5.3), into
+    /// [`MessageSummary::email_id`] and [`MessageSummary::thread_id`]. Asked
+    /// for only when the server announces `OBJECTID` (RFC 8474 §3): without
+    /// it the fields stay `None`, so a caller may always set this.
+    pub object_ids: bool,
+    /// `SAVEDATE` (RFC 8514 §4.2), into [`MessageSummary::save_date`].
+    /// Asked for only when the server announces `SAVEDATE` (RFC 8514
+    /// §4.1): without it the field stays `None`, so a caller may always
+    /// set this.
+    pub save_date: bool,
 }
 
 impl Default for SummaryItems {
@@ -237,6 +279,8 @@ impl Default for SummaryItems {
             header_fields: true,
             modseq: false,
             body_structure: false,
+            object_ids: false,
+            save_date: false,
         }
     }
 }
@@ -250,6 +294,8 @@ impl SummaryItems {
             header_fields: false,
             modseq: false,
             body_structure: false,
+            object_ids: false,
+            save_date: false,
         }
     }
 }
@@ -373,7 +419,8 @@ impl ImapSession {
 
     /// Every folder (`LIST "" "*"`), with SPECIAL-USE attributes when the
     /// server offers them, and with STATUS when `status` is true (through
-    /// LIST-STATUS when offered, else one STATUS per selectable folder).
+    /// LIST-STATUS when offered, else one STATUS per selectable folder;
+    /// with [`Folder::mailbox_id`] when the server offers OBJECTID).
     pub fn list_folders(&mut self, status: bool) -> Result<Vec<Folder>, ImapError> {
         block_on(self.core.list_folders(status))
     }
@@ -681,15 +728,20 @@ impl<C: Conn> Core<C> {
 
     /// Every folder (`LIST "" "*"`), with SPECIAL-USE attributes when the
     /// server offers them, and with STATUS when `status` is true (through
-    /// LIST-STATUS when offered, else one STATUS per selectable folder).
+    /// LIST-STATUS when offered, else one STATUS per selectable folder;
+    /// with [`Folder::mailbox_id`] when the server offers OBJECTID).
     pub(crate) async fn list_folders(&mut self, status: bool) -> Result<Vec<Folder>, ImapError> {
         let caps = self.capabilities().await?;
-        let items = vec![
+        let mut items = vec![
             StatusAttr::Messages,
             StatusAttr::Unseen,
             StatusAttr::UidNext,
             StatusAttr::UidValidity,
         ];
+        if caps.has("OBJECTID") {
+            // RFC 8474 §4.3: the STATUS item of a server with OBJECTID.
+            items.push(StatusAttr::MailboxId);
+        }
         let mut return_opts = Vec::new();
         if caps.has("SPECIAL-USE") {
             return_opts.push(ListReturn::SpecialUse);
@@ -735,11 +787,12 @@ impl<C: Conn> Core<C> {
                         attributes,
                         special_use,
                         status: None,
+                        mailbox_id: None,
                     });
                 }
                 Data::Status { mailbox, items } => {
                     if let Some(f) = folders.iter_mut().find(|f| f.mailbox == mailbox) {
-                        f.status = Some(folder_status(&items));
+                        f.take_status(&items);
                     }
                 }
                 _ => {}
@@ -755,7 +808,7 @@ impl<C: Conn> Core<C> {
                     .await?;
                 for d in c.data() {
                     if let Data::Status { items, .. } = d {
-                        f.status = Some(folder_status(&items));
+                        f.take_status(&items);
                     }
                 }
             }
@@ -847,6 +900,18 @@ impl<C: Conn> Core<C> {
         if what.modseq || changed_since.is_some() {
             attrs.push(FetchAttr::ModSeq);
         }
+        if what.object_ids || what.save_date {
+            let caps = self.capabilities().await?;
+            // RFC 8474 §3, RFC 8514 §4.1: a server without the capability
+            // would answer BAD; the fields then stay `None`.
+            if what.object_ids && caps.has("OBJECTID") {
+                attrs.push(FetchAttr::EmailId);
+                attrs.push(FetchAttr::ThreadId);
+            }
+            if what.save_date && caps.has("SAVEDATE") {
+                attrs.push(FetchAttr::SaveDate);
+            }
+        }
         if what.header_fields {
             let fields = ["DATE", "FROM", "TO", "CC", "SUBJECT", "MESSAGE-ID"]
                 .iter()
@@ -883,6 +948,9 @@ impl<C: Conn> Core<C> {
                 size: None,
                 modseq: None,
                 internal_date: None,
+                email_id: None,
+                thread_id: None,
+                save_date: None,
                 header: Vec::new(),
                 response: rec.clone(),
             };
@@ -893,6 +961,11 @@ impl<C: Conn> Core<C> {
                     FetchItem::Rfc822Size(n) => s.size = Some(n),
                     FetchItem::ModSeq(m) => s.modseq = Some(m),
                     FetchItem::InternalDate(d) => s.internal_date = Some(d),
+                    FetchItem::EmailId(id) => s.email_id = Some(id.as_str().to_owned()),
+                    FetchItem::ThreadId(id) => {
+                        s.thread_id = id.map(|id| id.as_str().to_owned());
+                    }
+                    FetchItem::SaveDate(d) => s.save_date = d,
                     FetchItem::BodySection { data: Some(d), .. } => {
                         s.header = d.as_bytes().to_vec();
                     }

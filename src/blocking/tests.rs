@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use super::imap::{ImapError, ImapOptions, ImapSession};
+use mailwire_imap::{Date, DateTime};
+
+use super::imap::{ImapError, ImapOptions, ImapSession, SummaryItems};
 use super::tls::{Security, TransportError, Verification};
 
 /// A CA and a `localhost` certificate it signed.
@@ -56,11 +58,22 @@ fn server_config(p: &Pki) -> Arc<rustls::ServerConfig> {
 }
 
 /// Answers IMAP commands line by line until LOGOUT or EOF.
-fn serve<S: Read + Write>(
+fn serve<S: Read + Write>(io: S, greeting: Option<&str>, caps: &str, log: &mut Vec<String>) -> S {
+    serve_with(io, greeting, caps, log, |_, _, _| None)
+}
+
+/// A test's own answer to a command: given the command name (upper case,
+/// `UID FETCH` as one), the tag and the whole line, the full reply, or
+/// `None` for [`serve`]'s.
+type Answer = fn(&str, &str, &str) -> Option<String>;
+
+/// [`serve`], with `answer` asked first.
+fn serve_with<S: Read + Write>(
     io: S,
     mut greeting: Option<&str>,
     caps: &str,
     log: &mut Vec<String>,
+    answer: Answer,
 ) -> S {
     let mut r = BufReader::new(io);
     if let Some(g) = greeting.take() {
@@ -77,6 +90,11 @@ fn serve<S: Read + Write>(
         let mut cmd = w.next().unwrap_or("").to_ascii_uppercase();
         if cmd == "UID" {
             cmd = format!("UID {}", w.next().unwrap_or("").to_ascii_uppercase());
+        }
+        if let Some(reply) = answer(&cmd, &tag, line.trim_end()) {
+            r.get_mut().write_all(reply.as_bytes()).unwrap();
+            r.get_mut().flush().unwrap();
+            continue;
         }
         let reply = match cmd.as_str() {
             "CAPABILITY" => format!("* CAPABILITY {caps}\r\n{tag} OK done\r\n"),
@@ -321,6 +339,238 @@ fn move_without_move_is_copy_store_and_uid_expunge() {
         ],
         "{log:?}"
     );
+}
+
+// ----- OBJECTID (RFC 8474) and SAVEDATE (RFC 8514) --------------------------
+
+/// One plaintext connection that announces `caps`, served with `answer` first.
+fn spawn_plain(caps: &'static str, answer: Answer) -> (u16, JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let h = std::thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let mut log = Vec::new();
+        let greeting = format!("* OK [CAPABILITY {caps}] plain\r\n");
+        serve_with(tcp, Some(&greeting), caps, &mut log, answer);
+        log
+    });
+    (port, h)
+}
+
+fn plain_login(port: u16) -> ImapSession {
+    let mut o = ImapOptions::default();
+    o.transport.security = Security::Plain;
+    let mut s = ImapSession::connect(&format!("127.0.0.1:{port}"), o).unwrap();
+    s.login("fred", "secret").unwrap();
+    s
+}
+
+/// The commands the server read, without their tags, that start with `name`.
+fn sent<'a>(log: &'a [String], name: &str) -> Vec<&'a str> {
+    log.iter()
+        .filter_map(|l| l.split_once(' ').map(|(_, c)| c))
+        .filter(|c| c.starts_with(name))
+        .collect()
+}
+
+/// A server without OBJECTID and SAVEDATE refuses their FETCH items.
+fn refuse_unknown_items(line: &str, tag: &str) -> Option<String> {
+    ["EMAILID", "THREADID", "SAVEDATE", "MAILBOXID"]
+        .iter()
+        .any(|i| line.contains(i))
+        .then(|| format!("{tag} BAD unknown item\r\n"))
+}
+
+fn summary_items() -> SummaryItems {
+    let mut what = SummaryItems::flags_only();
+    what.object_ids = true;
+    what.save_date = true;
+    what
+}
+
+/// RFC 8474 §4.2, §5.3 and RFC 8514 §4.2: with both capabilities the
+/// summaries carry the EMAILID, THREADID and SAVEDATE, and the selected
+/// mailbox its MAILBOXID; not asked for, the fields stay `None`.
+#[test]
+fn rfc8474_rfc8514_summaries_carry_object_ids_and_save_date() {
+    let (port, h) = spawn_plain(
+        "IMAP4rev1 AUTH=PLAIN SASL-IR OBJECTID SAVEDATE",
+        |cmd, tag, line| match cmd {
+            "SELECT" => Some(format!(
+                "* 1 EXISTS\r\n* OK [UIDVALIDITY 42] u\r\n\
+                 * OK [MAILBOXID (F2212ea87-6097-4256-9d51-71338625)] Ok\r\n\
+                 {tag} OK [READ-WRITE] selected\r\n"
+            )),
+            "UID FETCH" if line.contains("EMAILID") => Some(format!(
+                "* 1 FETCH (UID 7 FLAGS () EMAILID (M6d99ac3275bb4e) \
+                 THREADID (T64b478a75b7ea9) SAVEDATE \"01-Jan-2024 10:00:00 +0000\")\r\n\
+                 {tag} OK done\r\n"
+            )),
+            "UID FETCH" => Some(format!(
+                "* 1 FETCH (UID 7 FLAGS (\\Seen))\r\n{tag} OK done\r\n"
+            )),
+            _ => None,
+        },
+    );
+    let mut s = plain_login(port);
+    let m = s.select("INBOX").unwrap();
+    assert_eq!(
+        m.mailbox_id.as_ref().map(|id| id.as_str()),
+        Some("F2212ea87-6097-4256-9d51-71338625")
+    );
+    let set = super::imap::uid_set(&[7]).unwrap();
+    let got = s.fetch_summaries(&set, summary_items(), None).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].uid, 7);
+    assert_eq!(got[0].email_id.as_deref(), Some("M6d99ac3275bb4e"));
+    assert_eq!(got[0].thread_id.as_deref(), Some("T64b478a75b7ea9"));
+    let want = DateTime::new(Date::new(2024, 1, 1).unwrap(), 10, 0, 0, 0).unwrap();
+    assert_eq!(got[0].save_date, Some(want));
+    // The default asks for neither.
+    let got = s
+        .fetch_summaries(&set, SummaryItems::flags_only(), None)
+        .unwrap();
+    assert_eq!(got[0].flags, [mailwire_imap::Flag::Seen]);
+    assert_eq!(
+        (&got[0].email_id, &got[0].thread_id, got[0].save_date),
+        (&None, &None, None)
+    );
+    s.logout().unwrap();
+    let log = h.join().unwrap();
+    assert_eq!(
+        sent(&log, "UID FETCH"),
+        [
+            "UID FETCH 7 (UID FLAGS EMAILID THREADID SAVEDATE)",
+            "UID FETCH 7 (UID FLAGS)"
+        ]
+    );
+}
+
+/// RFC 8474 §5.3: `THREADID NIL` from a server that keeps no threads;
+/// RFC 8514 §4.2: `SAVEDATE NIL` from storage that keeps no save dates.
+#[test]
+fn rfc8474_rfc8514_nil_thread_id_and_save_date_are_none() {
+    let (port, h) = spawn_plain(
+        "IMAP4rev1 AUTH=PLAIN SASL-IR OBJECTID SAVEDATE",
+        |cmd, tag, _| {
+            (cmd == "UID FETCH").then(|| {
+                format!(
+                    "* 1 FETCH (UID 7 FLAGS () EMAILID (M6d99ac3275bb4e) \
+                     THREADID NIL SAVEDATE NIL)\r\n{tag} OK done\r\n"
+                )
+            })
+        },
+    );
+    let mut s = plain_login(port);
+    s.select("INBOX").unwrap();
+    let set = super::imap::uid_set(&[7]).unwrap();
+    let got = s.fetch_summaries(&set, summary_items(), None).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].email_id.as_deref(), Some("M6d99ac3275bb4e"));
+    assert_eq!(got[0].thread_id, None);
+    assert_eq!(got[0].save_date, None);
+    // This server's SELECT sent no MAILBOXID code.
+    assert_eq!(s.selected().unwrap().mailbox_id, None);
+    s.logout().unwrap();
+    let log = h.join().unwrap();
+    assert_eq!(
+        sent(&log, "UID FETCH"),
+        ["UID FETCH 7 (UID FLAGS EMAILID THREADID SAVEDATE)"]
+    );
+}
+
+/// RFC 8474 §3, RFC 8514 §4.1: the items are asked for only from a server
+/// that announces them; without, the summary comes without them.
+#[test]
+fn object_ids_and_save_date_are_not_asked_without_the_capabilities() {
+    let (port, h) = spawn_plain("IMAP4rev1 AUTH=PLAIN SASL-IR", |cmd, tag, line| match cmd {
+        "UID FETCH" => refuse_unknown_items(line, tag)
+            .or_else(|| Some(format!("* 1 FETCH (UID 7 FLAGS ())\r\n{tag} OK done\r\n"))),
+        _ => None,
+    });
+    let mut s = plain_login(port);
+    s.select("INBOX").unwrap();
+    let set = super::imap::uid_set(&[7]).unwrap();
+    let got = s.fetch_summaries(&set, summary_items(), None).unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (&got[0].email_id, &got[0].thread_id, got[0].save_date),
+        (&None, &None, None)
+    );
+    s.logout().unwrap();
+    let log = h.join().unwrap();
+    assert_eq!(sent(&log, "UID FETCH"), ["UID FETCH 7 (UID FLAGS)"]);
+}
+
+/// RFC 8474 §4.3: STATUS (or LIST-STATUS, RFC 5819) asks for MAILBOXID
+/// when the server announces OBJECTID, and each folder gets its id.
+#[test]
+fn rfc8474_4_3_list_folders_takes_the_mailbox_ids() {
+    fn answer(cmd: &str, tag: &str, line: &str) -> Option<String> {
+        let objectid = line.contains("MAILBOXID");
+        let status = |mailbox: &str, id: &str| {
+            let id = if objectid {
+                format!(" MAILBOXID ({id})")
+            } else {
+                String::new()
+            };
+            format!("* STATUS {mailbox} (MESSAGES 3 UIDVALIDITY 42{id})\r\n")
+        };
+        match cmd {
+            "STATUS" => {
+                let mailbox = line.split_whitespace().nth(2)?;
+                let id = if mailbox == "INBOX" {
+                    "F2212ea87"
+                } else {
+                    "F3a"
+                };
+                Some(format!("{}{tag} OK done\r\n", status(mailbox, id)))
+            }
+            "LIST" if line.contains("STATUS") => Some(format!(
+                "* LIST () \"/\" INBOX\r\n{}* LIST (\\HasNoChildren) \"/\" Archive\r\n{}\
+                 {tag} OK done\r\n",
+                status("INBOX", "F2212ea87"),
+                status("Archive", "F3a")
+            )),
+            _ => None,
+        }
+    }
+    for (caps, ids) in [
+        ("IMAP4rev1 AUTH=PLAIN SASL-IR OBJECTID", true),
+        ("IMAP4rev1 AUTH=PLAIN SASL-IR OBJECTID LIST-STATUS", true),
+        ("IMAP4rev1 AUTH=PLAIN SASL-IR", false),
+        ("IMAP4rev1 AUTH=PLAIN SASL-IR LIST-STATUS", false),
+    ] {
+        let (port, h) = spawn_plain(caps, answer);
+        let mut s = plain_login(port);
+        let folders = s.list_folders(true).unwrap();
+        let got: Vec<(&str, Option<&str>, Option<u64>)> = folders
+            .iter()
+            .map(|f| {
+                let messages = f.status.and_then(|st| st.messages);
+                (f.name.as_str(), f.mailbox_id.as_deref(), messages)
+            })
+            .collect();
+        let (inbox, archive) = if ids {
+            (Some("F2212ea87"), Some("F3a"))
+        } else {
+            (None, None)
+        };
+        assert_eq!(
+            got,
+            [("INBOX", inbox, Some(3)), ("Archive", archive, Some(3))],
+            "{caps}"
+        );
+        s.logout().unwrap();
+        let log = h.join().unwrap();
+        let asked = log.iter().filter(|l| l.contains("MAILBOXID")).count();
+        let want = match (ids, caps.contains("LIST-STATUS")) {
+            (false, _) => 0,
+            (true, true) => 1,
+            (true, false) => 2,
+        };
+        assert_eq!(asked, want, "{caps}: {log:?}");
+    }
 }
 
 // ----- COMPRESS=DEFLATE (RFC 4978) ------------------------------------------

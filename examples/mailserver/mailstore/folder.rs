@@ -150,6 +150,23 @@ pub(crate) fn email_id_of(base: &str) -> String {
     }
 }
 
+/// The THREADID (RFC 8474 §5.2) of a message whose header names `root`
+/// as the first message of its thread (`kit::thread::thread_root`) and
+/// whose EMAILID is `email_id`: `T` and 24 hex digits of the SHA-256 of
+/// `<root>`, so the messages of one conversation share it in every folder
+/// and account, with nothing stored; a message that names no message
+/// (no Message-ID, References or In-Reply-To) is a thread of its own,
+/// hashed from its EMAILID, so its copies (one EMAILID) share one
+/// THREADID as §5.2 requires. A message's header never changes, so
+/// neither does its THREADID; the `T` keeps THREADIDs apart from EMAILIDs
+/// (`M`), which §5.2 asks for.
+pub(crate) fn thread_id_of(root: Option<&str>, email_id: &str) -> String {
+    match root {
+        Some(root) => hashed_id('T', &format!("<{root}>")),
+        None => hashed_id('T', email_id),
+    }
+}
+
 /// The MAILBOXID (RFC 8474 §4) of a folder whose `dovecot-uidlist` has
 /// this GUID: `F` and the GUID (32 hex digits, as the store and Dovecot
 /// write it), or `F` and a hash of it when it would not make an objectid.
@@ -1427,6 +1444,23 @@ mod tests {
         assert_eq!(email_id_of(odd), hashed_id('M', odd));
         assert_ne!(email_id_of("1.M1P1Q1.h"), email_id_of("1.M1P1Q2.h"));
         fs::remove_dir_all(&f.dir).unwrap();
+    }
+
+    /// RFC 8474 §5.2: a THREADID is one per thread root, else one per
+    /// EMAILID, never an EMAILID, and an objectid.
+    #[test]
+    fn thread_ids() {
+        let a = thread_id_of(Some("root@x"), "M1");
+        assert_eq!(a, thread_id_of(Some("root@x"), "M2"));
+        assert_eq!(a, hashed_id('T', "<root@x>"));
+        assert_ne!(a, thread_id_of(Some("other@x"), "M1"));
+        assert!(a.starts_with('T') && mailwire::imap::is_object_id(a.as_bytes()));
+        let own = thread_id_of(None, "M1");
+        assert_eq!(own, thread_id_of(None, "M1"));
+        assert_ne!(own, thread_id_of(None, "M2"));
+        assert_ne!(own, a);
+        let base = "1.M1P1Q1.h";
+        assert_ne!(thread_id_of(None, &email_id_of(base)), email_id_of(base));
     }
 
     /// RFC 8474 §4: the MAILBOXID is `F` and the uidlist's GUID, the same

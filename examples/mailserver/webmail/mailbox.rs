@@ -285,7 +285,7 @@ pub(crate) fn list(
             &query,
             &ctx,
             false,
-            kit_rows(&mb, &files, &folder, &all, Load::Whole),
+            kit_rows(&mb, &files, &folder, &all, Load::Whole, &[]),
         )
         .numbers
     };
@@ -301,7 +301,7 @@ pub(crate) fn list(
     let order = mailwire::imap::kit::sort::sort(
         &criteria,
         false,
-        kit_rows(&mb, &files, &folder, &seqs, Load::Header),
+        kit_rows(&mb, &files, &folder, &seqs, Load::Header, &[]),
     );
     let matched = order.len();
     let rows = order

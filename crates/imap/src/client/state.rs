@@ -3,6 +3,7 @@
 
 use std::num::NonZeroU32;
 
+use crate::types::core::Atom;
 use crate::types::flag::{Capability, Flag};
 use crate::types::mailbox::Mailbox;
 use crate::types::response::Code;
@@ -72,6 +73,10 @@ pub struct SelectedMailbox {
     pub flags: Vec<Flag<'static>>,
     /// `PERMANENTFLAGS`: the flags the client can change permanently.
     pub permanent_flags: Vec<Flag<'static>>,
+    /// `MAILBOXID` (RFC 8474 §4.2): the server-assigned identifier of the
+    /// mailbox, sent among SELECT's and EXAMINE's responses by a server
+    /// that announces `OBJECTID`; `None` when the server sent none.
+    pub mailbox_id: Option<Atom<'static>>,
 }
 
 impl SelectedMailbox {
@@ -87,6 +92,7 @@ impl SelectedMailbox {
             highest_modseq: None,
             flags: Vec::new(),
             permanent_flags: Vec::new(),
+            mailbox_id: None,
         }
     }
 
@@ -101,6 +107,7 @@ impl SelectedMailbox {
             Code::PermanentFlags(f) => {
                 self.permanent_flags = f.iter().cloned().map(Flag::into_owned).collect();
             }
+            Code::MailboxId(id) => self.mailbox_id = Some(id.clone().into_owned()),
             Code::ReadOnly => self.read_only = true,
             Code::ReadWrite => self.read_only = false,
             _ => return false,

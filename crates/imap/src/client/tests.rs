@@ -1375,6 +1375,44 @@ fn rfc7162_3_1_8_select_condstore_enables_condstore() {
     );
 }
 
+// ----- RFC 8474 OBJECTID ----------------------------------------------------
+
+/// RFC 8474 §4.2: SELECT's responses carry the MAILBOXID; a later SELECT of
+/// a mailbox without one does not keep the old identifier.
+#[test]
+fn rfc8474_4_2_select_records_the_mailbox_id() {
+    let mut sc = preauth("IMAP4rev1 OBJECTID");
+    sc.act(|c| c.enqueue_command(select("foo")).unwrap());
+    sc.expect(b"A001 SELECT foo\r\n");
+    sc.send(
+        b"* 2 EXISTS\r\n\
+          * OK [UIDVALIDITY 1234] Ok\r\n\
+          * OK [MAILBOXID (F2212ea87-6097-4256-9d51-71338625)] Ok\r\n\
+          A001 OK [READ-WRITE] Completed\r\n",
+    );
+    let m = sc.machine.selected().unwrap();
+    assert_eq!(
+        m.mailbox_id.as_ref().map(Atom::as_str),
+        Some("F2212ea87-6097-4256-9d51-71338625")
+    );
+    assert_eq!(m.uid_validity.map(|n| n.get()), Some(1234));
+    assert_eq!(m.exists, 2);
+
+    sc.act(|c| {
+        c.enqueue_command(CommandBody::Examine {
+            mailbox: Mailbox::new(s("bar")),
+            params: vec![],
+        })
+        .unwrap()
+    });
+    sc.expect(b"A002 EXAMINE bar\r\n");
+    sc.send(b"* 0 EXISTS\r\n* OK [UIDVALIDITY 99] Ok\r\nA002 OK [READ-ONLY] Completed\r\n");
+    let m = sc.machine.selected().unwrap();
+    assert_eq!(m.name, Mailbox::new(s("bar")));
+    assert_eq!(m.uid_validity.map(|n| n.get()), Some(99));
+    assert_eq!(m.mailbox_id, None);
+}
+
 // ----- RFC 6851 MOVE --------------------------------------------------------
 
 /// RFC 6851 §4.4 ("(more expunges)" written out).

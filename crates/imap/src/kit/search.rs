@@ -371,17 +371,33 @@ impl Query {
 
     /// Whether any key needs the message content.
     pub fn needs_content(&self) -> bool {
-        fn walk(n: &Node) -> bool {
+        self.any_key(&|n| {
+            matches!(
+                n,
+                Node::Header(..) | Node::Body(_) | Node::Text(_) | Node::Date(DateOf::Sent, ..)
+            )
+        })
+    }
+
+    /// Whether a THREADID key (RFC 8474 §6) was used: a server that works
+    /// its thread ids out on demand needs them in the
+    /// [`MessageMeta::thread_id`]s of this search only.
+    pub fn uses_thread_id(&self) -> bool {
+        self.any_key(&|n| matches!(n, Node::ThreadId(_)))
+    }
+
+    /// Whether any key of the program (under NOT, OR and the implicit AND)
+    /// is one `is` accepts.
+    fn any_key(&self, is: &dyn Fn(&Node) -> bool) -> bool {
+        fn walk(n: &Node, is: &dyn Fn(&Node) -> bool) -> bool {
             match n {
-                Node::Header(..) | Node::Body(_) | Node::Text(_) => true,
-                Node::Date(DateOf::Sent, ..) => true,
-                Node::Not(a) => walk(a),
-                Node::Or(a, b) => walk(a) || walk(b),
-                Node::And(v) => v.iter().any(walk),
-                _ => false,
+                Node::Not(a) => walk(a, is),
+                Node::Or(a, b) => walk(a, is) || walk(b, is),
+                Node::And(v) => v.iter().any(|n| walk(n, is)),
+                n => is(n),
             }
         }
-        walk(&self.root)
+        walk(&self.root, is)
     }
 
     /// Whether the message matches.
@@ -945,6 +961,24 @@ Content-Transfer-Encoding: base64\r\n\r\nPHA+R3LDvMOfZTwvcD4=\r\n--b\r\nContent-
         assert!(q.needs_content());
         assert!(!q.matches(&ctx, &meta, &mut c));
         assert!(!c.is_loaded());
+    }
+
+    /// A THREADID key is found wherever it sits in the program; the
+    /// EMAILID key, which looks the same, is not one.
+    #[test]
+    fn uses_thread_id_finds_the_key_anywhere() {
+        for k in [
+            "THREADID T1",
+            "SEEN THREADID T1",
+            "NOT THREADID T1",
+            "OR SEEN (UNSEEN NOT THREADID T1)",
+        ] {
+            assert!(keys(k).uses_thread_id(), "{k}");
+            assert!(!keys(k).needs_content(), "{k}");
+        }
+        for k in ["EMAILID T1", "OR SEEN SUBJECT T1", "ALL"] {
+            assert!(!keys(k).uses_thread_id(), "{k}");
+        }
     }
 
     /// Four dates to compare against 28 Dec 2014, on either side of that

@@ -49,32 +49,69 @@ where
         .collect()
 }
 
+/// The ids of a field holding msg-ids (References, In-Reply-To), in order.
+fn field_ids(m: &super::Message, name: &str) -> Vec<String> {
+    m.field(name)
+        .map(|v| {
+            mailwire_message::parse_message_ids(v)
+                .0
+                .into_iter()
+                .map(|i| i.as_str().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The message's own Message-ID, normalized as threading compares ids.
+fn message_id(m: &super::Message) -> Option<String> {
+    m.field("message-id")
+        .and_then(|v| mailwire_message::parse_message_id(v).0)
+        .map(|i| i.as_str().to_owned())
+}
+
 /// The normalized Message-ID and the references (RFC 5256 §3 REFERENCES):
 /// the References ids, else the first In-Reply-To id.
 fn ids(m: &super::Message) -> (Option<String>, Vec<String>) {
-    let parse = |name: &str| -> Vec<String> {
-        m.field(name)
-            .map(|v| {
-                mailwire_message::parse_message_ids(v)
-                    .0
-                    .into_iter()
-                    .map(|i| i.as_str().to_owned())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let id = m
-        .field("message-id")
-        .and_then(|v| mailwire_message::parse_message_id(v).0)
-        .map(|i| i.as_str().to_owned());
-    let mut refs = parse("references");
+    let id = message_id(m);
+    let mut refs = field_ids(m, "references");
     if refs.is_empty() {
-        refs = parse("in-reply-to").into_iter().take(1).collect();
+        refs = field_ids(m, "in-reply-to").into_iter().take(1).collect();
     }
     if refs.len() > MAX_REFERENCES {
         refs.drain(..refs.len() - MAX_REFERENCES);
     }
     (id, refs)
+}
+
+/// The id at the root of the message's thread, as far as the message
+/// itself tells: the first References id (RFC 5322 §3.6.4 builds
+/// References as the parent's References followed by the parent's
+/// Message-ID, so its first id is the thread's first message, and that is
+/// the one kept when a long list is shortened), else the first In-Reply-To
+/// id, else the message's own Message-ID; `None` when it has none of them.
+///
+/// A server can derive a THREADID (RFC 8474 §5.2) from it with no state of
+/// its own: the messages of one conversation share the root, a copy of a
+/// message (the same EMAILID) has the same header and so the same root,
+/// and the root of a stored message never changes. Ids are compared as
+/// [`references`] compares them.
+///
+/// ```
+/// use mailwire_imap::kit::{Message, thread::thread_root};
+///
+/// let reply = Message::parse(
+///     b"Message-ID: <c@x>\r\nReferences: <a@x> <b@x>\r\nIn-Reply-To: <b@x>\r\n\r\n".to_vec(),
+/// );
+/// assert_eq!(thread_root(&reply).as_deref(), Some("a@x"));
+/// let first = Message::parse(b"Message-ID: <a@x>\r\n\r\nHello\r\n".to_vec());
+/// assert_eq!(thread_root(&first).as_deref(), Some("a@x"));
+/// ```
+pub fn thread_root(m: &super::Message) -> Option<String> {
+    field_ids(m, "references")
+        .into_iter()
+        .next()
+        .or_else(|| field_ids(m, "in-reply-to").into_iter().next())
+        .or_else(|| message_id(m))
 }
 
 /// THREAD ORDEREDSUBJECT: messages grouped by base subject, each group
@@ -470,6 +507,33 @@ mod tests {
     use crate::kit::Message;
     use crate::kit::mailbox::Flags;
     use crate::types::core::{Date, DateTime};
+
+    /// RFC 5322 Appendix A.2's three messages (the original, its reply,
+    /// the reply to the reply) have one root, and a message with only an
+    /// In-Reply-To, or none of the fields, falls back as documented.
+    #[test]
+    fn thread_root_of_rfc5322_appendix_a_2() {
+        let root = |h: &str| thread_root(&Message::parse(format!("{h}\r\nHi\r\n").into_bytes()));
+        let original = "From: John Doe <jdoe@machine.example>\r\n\
+                        Message-ID: <1234@local.machine.example>\r\n";
+        let reply = "From: Mary Smith <mary@example.net>\r\n\
+                     Message-ID: <3456@example.net>\r\n\
+                     In-Reply-To: <1234@local.machine.example>\r\n\
+                     References: <1234@local.machine.example>\r\n";
+        let reply2 = "Message-ID: <abcd.1234@local.machine.test>\r\n\
+                      In-Reply-To: <3456@example.net>\r\n\
+                      References: <1234@local.machine.example>\r\n <3456@example.net>\r\n";
+        for h in [original, reply, reply2] {
+            assert_eq!(
+                root(h).as_deref(),
+                Some("1234@local.machine.example"),
+                "{h}"
+            );
+        }
+        let only_parent = "Message-ID: <x@y>\r\nIn-Reply-To: <p@y> <q@y>\r\n";
+        assert_eq!(root(only_parent).as_deref(), Some("p@y"));
+        assert_eq!(root("Subject: none\r\n"), None);
+    }
 
     fn encode(threads: &[Thread]) -> String {
         let r = crate::Response::Data(crate::Data::Thread(threads.to_vec()));
