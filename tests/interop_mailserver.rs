@@ -542,6 +542,132 @@ fn send_example_to_submission() {
     let _ = fs::remove_dir_all(dir);
 }
 
+/// Python's ssl module as the client: the SHA-256 of the certificate the
+/// server shows on its SMTPS port, after SMTP STARTTLS (smtplib) and after
+/// IMAP STARTTLS (imaplib), and of the certificate in the file given; with
+/// `hold`, an IMAP session in TLS opened first, which after a line on stdin
+/// still answers NOOP and shows the certificate it began with.
+const PY_CERTS: &str = r#"
+import hashlib, imaplib, smtplib, socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+fp = lambda der: hashlib.sha256(der).hexdigest()
+smtps, smtp, imap, cert = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+held = None
+if len(sys.argv) > 5:
+    held = imaplib.IMAP4("127.0.0.1", imap, timeout=20)
+    held.starttls(ssl_context=ctx)
+    held.login("demo", "demo")
+    print("held", fp(held.sock.getpeercert(True)), flush=True)
+    sys.stdin.readline()
+with socket.create_connection(("127.0.0.1", smtps), timeout=20) as raw:
+    with ctx.wrap_socket(raw) as t:
+        print("smtps", fp(t.getpeercert(True)))
+s = smtplib.SMTP("127.0.0.1", smtp, timeout=20)
+s.starttls(context=ctx)
+print("starttls", fp(s.sock.getpeercert(True)))
+s.quit()
+M = imaplib.IMAP4("127.0.0.1", imap, timeout=20)
+M.starttls(ssl_context=ctx)
+print("imap", fp(M.sock.getpeercert(True)))
+M.logout()
+print("file", fp(ssl.PEM_cert_to_DER_cert(open(cert).read())))
+if held:
+    typ, _ = held.noop()
+    print("held-after", typ, fp(held.sock.getpeercert(True)))
+    held.logout()
+"#;
+
+/// A renewed certificate without a restart: the server shows the
+/// `--cert`/`--key` files' new certificate from the next handshake on, on
+/// SMTPS and after SMTP and IMAP STARTTLS (Python's ssl module as the
+/// client); a certificate whose key file is not yet written is not taken
+/// (the old one stays, the log says why); a TLS session opened before goes
+/// on with the certificate it began with.
+#[test]
+#[ignore = "interop: needs python3 (bash .ci/install-peers)"]
+fn certificate_renewed_without_restart() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::process::Stdio;
+    if !have("python3") {
+        return;
+    }
+    let dir = scratch("cert-renewal");
+    let (srv, _) = common::peer::mailserver_with_cert(&dir);
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ports = [
+        srv.smtps.expect("smtps").port().to_string(),
+        srv.smtp().port().to_string(),
+        srv.imap.expect("imap").port().to_string(),
+        cert.to_str().unwrap().to_string(),
+    ];
+    // What each line of PY_CERTS says, by its first word.
+    let shown = |out: &str| -> HashMap<String, String> {
+        out.lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let certs = || {
+        let (ok, out) = run(Command::new("python3").arg("-c").arg(PY_CERTS).args(&ports));
+        assert!(ok, "{out}\n{}", srv.log());
+        shown(&out)
+    };
+    let first = certs();
+    let old = first["file"].clone();
+    for port in ["smtps", "starttls", "imap"] {
+        assert_eq!(first[port], old, "{port}: {first:?}");
+    }
+    let mut held = Command::new("python3")
+        .arg("-c")
+        .arg(PY_CERTS)
+        .args(&ports)
+        .arg("hold")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut held_out = BufReader::new(held.stdout.take().unwrap());
+    let mut line = String::new();
+    held_out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("held {old}"));
+
+    // The renewal's certificate first, its key not yet: not taken.
+    let renewed =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    fs::write(&cert, renewed.cert.pem()).unwrap();
+    let wait_log = |what: &str, n: usize| {
+        let end = Instant::now() + Duration::from_secs(15);
+        while srv.log().matches(what).count() < n {
+            assert!(Instant::now() < end, "no {what:?} in the log:\n{}", srv.log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_log("not taken, the certificate in force stays", 1);
+    let half = certs();
+    assert_ne!(half["file"], old);
+    for port in ["smtps", "starttls", "imap"] {
+        assert_eq!(half[port], old, "{port}: {half:?}");
+    }
+    // Then its key: in force for the next handshakes.
+    fs::write(&key, renewed.key_pair.serialize_pem()).unwrap();
+    wait_log("the new certificate in force from the next handshake", 1);
+    let after = certs();
+    let new = after["file"].clone();
+    for port in ["smtps", "starttls", "imap"] {
+        assert_eq!(after[port], new, "{port}: {after:?}");
+    }
+    // The session opened before goes on with its certificate.
+    held.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut held_out, &mut rest).unwrap();
+    assert!(held.wait().unwrap().success(), "{rest}");
+    assert_eq!(shown(&rest)["held-after"], format!("OK {old}"), "{rest}");
+    assert_eq!(shown(&rest)["smtps"], new, "{rest}");
+    let _ = fs::remove_dir_all(dir);
+}
+
 /// The SMTP smuggling sequences (CVE-2023-51764 and relatives): a body that
 /// holds a fake end of data followed by a second transaction. The server
 /// must answer the end of data exactly once and never store the smuggled

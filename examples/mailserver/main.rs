@@ -310,7 +310,11 @@ fn run(cfg: Config) -> Result<(), String> {
     let (certs, key, tls_desc) = match (&cfg.cert, &cfg.key) {
         (Some(c), Some(k)) => {
             let (certs, key) = tls::load_pem(c, k)?;
-            (certs, key, format!("certificate from {}", c.display()))
+            let desc = format!(
+                "certificate from {} (taken again when it changes)",
+                c.display()
+            );
+            (certs, key, desc)
         }
         _ => {
             let mut names = cfg.domains.clone();
@@ -328,7 +332,8 @@ fn run(cfg: Config) -> Result<(), String> {
             )
         }
     };
-    let tls = tls::server_config(certs, key)?;
+    let cert_slot = Arc::new(tls::CertSlot::new(certs, key)?);
+    let tls = tls::server_config_with(cert_slot.clone())?;
     let mut listeners = Vec::new();
 
     for (name, addr, port) in [
@@ -405,6 +410,13 @@ fn run(cfg: Config) -> Result<(), String> {
         std::thread::Builder::new()
             .name("config-watch".into())
             .spawn(move || watch_config(&shared, &cfg, &file))
+            .map_err(|e| format!("threads: {e}"))?;
+    }
+    if let (Some(cert), Some(key)) = (cfg.cert.clone(), cfg.key.clone()) {
+        let shutdown = shutdown.clone();
+        std::thread::Builder::new()
+            .name("cert-watch".into())
+            .spawn(move || watch_certificate(&shutdown, &cert_slot, &cert, &key))
             .map_err(|e| format!("threads: {e}"))?;
     }
     warn_unsigned_lists(&shared, cfg.lists.keys());
@@ -683,17 +695,7 @@ fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64, u64
 /// does; every other setting is the start's, and the log says so for
 /// accounts added.
 fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
-    let mut seen = file_stamp(file);
-    loop {
-        std::thread::sleep(CONFIG_LOOK);
-        if shared.shutdown.load(Ordering::SeqCst) {
-            return;
-        }
-        let now = file_stamp(file);
-        if now == seen {
-            continue;
-        }
-        seen = now;
+    on_change(&shared.shutdown, &[file], || {
         // The routing in force before (its lists: which ones are new).
         let before = shared.store.routing();
         let what = match cfg.reread() {
@@ -746,7 +748,7 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
                         ));
                     }
                     if what.is_empty() {
-                        continue;
+                        return;
                     }
                     what.join("; ")
                 }
@@ -755,6 +757,47 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
             Err(e) => format!("not read again, nothing changed: {e}"),
         };
         driver::log(format!("config {}: {what}", file.display()));
+    });
+}
+
+/// Reads the `--cert` and `--key` files again whenever one of them
+/// changes (looked at every [`CONFIG_LOOK`]; a renewal that writes new
+/// files or points a link at them) and puts them in force for the next
+/// handshake of every port ([`tls::CertSlot`]). Files that do not read,
+/// or a key that is not the certificate's (one file written, the other
+/// not yet), change nothing until they do: the certificate in force stays
+/// and the log says why.
+fn watch_certificate(
+    shutdown: &AtomicBool,
+    slot: &tls::CertSlot,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) {
+    on_change(shutdown, &[cert, key], || {
+        let what = match tls::load_pem(cert, key).and_then(|(c, k)| slot.replace(c, k)) {
+            Ok(()) => "the new certificate in force from the next handshake".to_string(),
+            Err(e) => format!("not taken, the certificate in force stays: {e}"),
+        };
+        driver::log(format!("certificate {}: {what}", cert.display()));
+    });
+}
+
+/// Calls `changed` whenever one of `files` changes (a new modification
+/// time, length or inode, looked at every [`CONFIG_LOOK`]), until the
+/// server shuts down.
+fn on_change(shutdown: &AtomicBool, files: &[&std::path::Path], mut changed: impl FnMut()) {
+    let stamps = || files.iter().map(|f| file_stamp(f)).collect::<Vec<_>>();
+    let mut seen = stamps();
+    loop {
+        std::thread::sleep(CONFIG_LOOK);
+        if shutdown.load(Ordering::SeqCst) {
+            return;
+        }
+        let now = stamps();
+        if now != seen {
+            seen = now;
+            changed();
+        }
     }
 }
 

@@ -8,10 +8,12 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, ServerConfig};
 
 fn provider() -> Arc<CryptoProvider> {
@@ -50,18 +52,83 @@ pub(crate) fn load_pem(
     Ok((certs, key))
 }
 
-/// The server side configuration.
-pub(crate) fn server_config(
+/// The server's certificate and key, which can be replaced while the
+/// server runs: rustls asks for them at every handshake, so a replacement
+/// serves every connection (SMTP, POP3, IMAP, their STARTTLS, HTTPS) from
+/// its next handshake on, and a connection already in TLS keeps the
+/// certificate it began with.
+#[derive(Debug)]
+pub(crate) struct CertSlot(RwLock<Arc<CertifiedKey>>);
+
+impl CertSlot {
+    /// The slot holding `certs` and `key`; an error when the key does not
+    /// load or is not the first certificate's.
+    pub(crate) fn new(
+        certs: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<Self, String> {
+        Ok(CertSlot(RwLock::new(certified(certs, key)?)))
+    }
+
+    /// Puts `certs` and `key` in force for the handshakes from now on,
+    /// checked as [`CertSlot::new`] checks them: on an error the ones in
+    /// force stay.
+    pub(crate) fn replace(
+        &self,
+        certs: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<(), String> {
+        let fresh = certified(certs, key)?;
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// The certificate chain in force.
+    #[cfg(test)]
+    pub(crate) fn chain(&self) -> Vec<CertificateDer<'static>> {
+        self.current().cert.clone()
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl ResolvesServerCert for CertSlot {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+/// `certs` and `key` as rustls signs with them, the key checked against
+/// the first certificate's public key (a certificate renewed with a new
+/// key whose key file is not yet written does not pass).
+fn certified(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-) -> Result<Arc<ServerConfig>, String> {
+) -> Result<Arc<CertifiedKey>, String> {
+    CertifiedKey::from_der(certs, key, &provider())
+        .map(Arc::new)
+        .map_err(|e| format!("certificate and key: {e}"))
+}
+
+/// The server side configuration, its certificate from `slot`.
+pub(crate) fn server_config_with(slot: Arc<CertSlot>) -> Result<Arc<ServerConfig>, String> {
     let cfg = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("certificate: {e}"))?;
+        .with_cert_resolver(slot);
     Ok(Arc::new(cfg))
+}
+
+/// The server side configuration with a certificate that stays.
+#[cfg(test)]
+pub(crate) fn server_config(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, String> {
+    server_config_with(Arc::new(CertSlot::new(certs, key)?))
 }
 
 /// How the queue runner uses TLS towards a destination (`--tls-policy`).
@@ -275,6 +342,48 @@ mod tests {
         p.ca = Some(PathBuf::from("/nonexistent/ca.pem"));
         assert!(p.client_config(OutboundMode::Require).is_err());
         assert!(p.client_config(OutboundMode::Testing).is_err());
+    }
+
+    /// A replacement serves the next handshake; a key that is not the
+    /// certificate's (a renewal half written) is refused and the
+    /// certificate in force stays.
+    #[test]
+    fn cert_slot_replaces_and_refuses_a_mismatch() {
+        let (a_certs, a_key) = self_signed(&["a.test".into()]).unwrap();
+        let (b_certs, b_key) = self_signed(&["b.test".into()]).unwrap();
+        let (c_certs, _) = self_signed(&["c.test".into()]).unwrap();
+        let slot = Arc::new(CertSlot::new(a_certs.clone(), a_key.clone_key()).unwrap());
+        assert!(CertSlot::new(c_certs.clone(), a_key.clone_key()).is_err());
+        let cfg = server_config_with(slot.clone()).unwrap();
+        assert_eq!(served(&cfg), a_certs[0]);
+        let err = slot.replace(c_certs, b_key.clone_key()).unwrap_err();
+        assert!(err.contains("certificate and key"), "{err}");
+        assert_eq!(slot.chain(), a_certs);
+        assert_eq!(served(&cfg), a_certs[0]);
+        slot.replace(b_certs.clone(), b_key).unwrap();
+        assert_eq!(served(&cfg), b_certs[0]);
+    }
+
+    /// The certificate a client receives from a server with `cfg`, over an
+    /// in-memory handshake.
+    fn served(cfg: &Arc<ServerConfig>) -> CertificateDer<'static> {
+        let client = client_config().unwrap();
+        let mut c = rustls::ClientConnection::new(client, "a.test".try_into().unwrap()).unwrap();
+        let mut s = rustls::ServerConnection::new(cfg.clone()).unwrap();
+        for _ in 0..10 {
+            let mut buf = Vec::new();
+            c.write_tls(&mut buf).unwrap();
+            s.read_tls(&mut &buf[..]).unwrap();
+            s.process_new_packets().unwrap();
+            let mut buf = Vec::new();
+            s.write_tls(&mut buf).unwrap();
+            c.read_tls(&mut &buf[..]).unwrap();
+            c.process_new_packets().unwrap();
+            if let Some(chain) = c.peer_certificates() {
+                return chain[0].clone().into_owned();
+            }
+        }
+        panic!("no certificate received");
     }
 
     #[test]
