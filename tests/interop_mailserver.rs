@@ -640,7 +640,11 @@ fn certificate_renewed_without_restart() {
     let wait_log = |what: &str, n: usize| {
         let end = Instant::now() + Duration::from_secs(15);
         while srv.log().matches(what).count() < n {
-            assert!(Instant::now() < end, "no {what:?} in the log:\n{}", srv.log());
+            assert!(
+                Instant::now() < end,
+                "no {what:?} in the log:\n{}",
+                srv.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     };

@@ -127,10 +127,80 @@ pub(crate) struct Maildirs {
     root: PathBuf,
 }
 
+/// The end of the name of an SMTP delivery's spool file in `tmp/`
+/// ([`Maildirs::spool_path`]): what tells it from the other files there
+/// (an IMAP COPY's link of a stored message, another program's file),
+/// which a start only removes.
+const SPOOL_MARK: &str = ".delivering";
+
+/// The spool files of deliveries a crash interrupted after their first
+/// copies were made ([`Maildirs::open`]): the message in the first
+/// account's `tmp/`, hard-linked as each other account's copy in its
+/// `new/` and as the queue's message file. None of them was acknowledged
+/// (the 250 comes after the last step, the spool's rename out of `tmp/`),
+/// so [`Interrupted::undo`] takes the copies away: the client's retry
+/// then delivers the message once, not once more to those accounts. Only
+/// the delivery itself links its spool, created fresh, so no other message
+/// shares its inode.
+#[derive(Debug, Default)]
+pub(crate) struct Interrupted {
+    /// The spool files (in some `tmp/`), each with other links.
+    spools: Vec<PathBuf>,
+    /// Their (device, inode): what their copies share.
+    inodes: std::collections::HashSet<(u64, u64)>,
+}
+
+impl Interrupted {
+    /// Whether the (device, inode) of `md` is an interrupted delivery's.
+    pub(crate) fn holds(&self, md: &fs::Metadata) -> bool {
+        use std::os::unix::fs::MetadataExt as _;
+        self.inodes.contains(&(md.dev(), md.ino()))
+    }
+
+    /// Removes the copies of the interrupted deliveries from the `new/` of
+    /// every folder of every account under `maildirs`, then the spool
+    /// files (the queue's links go first: `Queue::drop_interrupted`).
+    /// Returns the copies removed. A copy a reader already moved to
+    /// `cur/` stays: someone saw it.
+    pub(crate) fn undo(self, maildirs: &Maildirs) -> io::Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        if self.spools.is_empty() {
+            return Ok(removed);
+        }
+        for folder in maildirs.every_folder()? {
+            let new = folder.join("new");
+            let Ok(files) = fs::read_dir(&new) else {
+                continue;
+            };
+            let mut any = false;
+            for e in files {
+                let e = e?;
+                if e.metadata().is_ok_and(|md| self.holds(&md)) {
+                    fs::remove_file(e.path())?;
+                    removed.push(e.path());
+                    any = true;
+                }
+            }
+            if any {
+                sync_dir(&new)?;
+            }
+        }
+        for spool in &self.spools {
+            let _ = fs::remove_file(spool);
+        }
+        Ok(removed)
+    }
+}
+
 impl Maildirs {
     /// Opens (creating as needed) `root` and one Maildir per user, and
-    /// removes what an interrupted delivery left in their `tmp/`.
-    pub(crate) fn open(root: &Path, users: &[&str]) -> io::Result<Self> {
+    /// removes what an interrupted delivery or copy left in their `tmp/`:
+    /// a file there was never acknowledged. A delivery's spool with other
+    /// links (in the `tmp/` of any folder) is a delivery interrupted after
+    /// its first copies: it stays for [`Interrupted::undo`], which finds
+    /// them by it.
+    pub(crate) fn open(root: &Path, users: &[&str]) -> io::Result<(Self, Interrupted)> {
+        use std::os::unix::fs::MetadataExt as _;
         fs::create_dir_all(root)?;
         let this = Self {
             root: root.to_path_buf(),
@@ -140,15 +210,62 @@ impl Maildirs {
             for sub in ["tmp", "new", "cur"] {
                 fs::create_dir_all(dir.join(sub))?;
             }
-            // Whatever is in tmp/ was never acknowledged.
-            for entry in fs::read_dir(dir.join("tmp"))? {
+        }
+        let accounts: Vec<PathBuf> = users.iter().map(|u| this.dir(u)).collect();
+        let mut interrupted = Interrupted::default();
+        for folder in this.every_folder()? {
+            let Ok(files) = fs::read_dir(folder.join("tmp")) else {
+                continue;
+            };
+            let inbox = accounts.contains(&folder);
+            for entry in files {
                 let entry = entry?;
-                if entry.file_type()?.is_file() {
+                let md = entry.metadata()?;
+                let spool = entry.file_name().to_string_lossy().ends_with(SPOOL_MARK);
+                if !md.is_file() || !(spool || inbox) {
+                    continue;
+                }
+                if spool && md.nlink() > 1 {
+                    interrupted.inodes.insert((md.dev(), md.ino()));
+                    interrupted.spools.push(entry.path());
+                } else {
                     let _ = fs::remove_file(entry.path());
                 }
             }
         }
-        Ok(this)
+        Ok((this, interrupted))
+    }
+
+    /// Every account's directory under the root (INBOX) and its Maildir++
+    /// folders (`.Name`).
+    fn every_folder(&self) -> io::Result<Vec<PathBuf>> {
+        let mut folders = Vec::new();
+        for account in fs::read_dir(&self.root)? {
+            let account = account?.path();
+            if !account.is_dir() {
+                continue;
+            }
+            for f in fs::read_dir(&account)? {
+                let f = f?;
+                if f.file_name().to_string_lossy().starts_with('.') && f.path().is_dir() {
+                    folders.push(f.path());
+                }
+            }
+            folders.push(account);
+        }
+        Ok(folders)
+    }
+
+    /// A path in `USER/tmp/` for a delivery's spool (marked as one, see
+    /// [`Interrupted`]) and the fresh unique name its message takes in
+    /// `new/` ([`Self::commit`]).
+    pub(crate) fn spool_path(&self, user: &str, host: &str) -> (PathBuf, String) {
+        let name = unique_name(host);
+        let path = self
+            .dir(user)
+            .join("tmp")
+            .join(format!("{name}{SPOOL_MARK}"));
+        (path, name)
     }
 
     /// The Maildir of `user`.
@@ -265,7 +382,7 @@ mod tests {
     #[test]
     fn tmp_to_new_and_links() {
         let root = scratch("deliver");
-        let md = Maildirs::open(&root, &["u1", "u2"]).unwrap();
+        let (md, _) = Maildirs::open(&root, &["u1", "u2"]).unwrap();
         for sub in ["tmp", "new", "cur"] {
             assert!(root.join("u1").join(sub).is_dir());
         }
@@ -289,11 +406,12 @@ mod tests {
     #[test]
     fn open_cleans_tmp() {
         let root = scratch("clean");
-        let md = Maildirs::open(&root, &["u"]).unwrap();
+        let (md, _) = Maildirs::open(&root, &["u"]).unwrap();
         let (tmp, _) = md.tmp_path("u", "h");
         fs::write(&tmp, b"partial").unwrap();
-        Maildirs::open(&root, &["u"]).unwrap();
+        let (_, interrupted) = Maildirs::open(&root, &["u"]).unwrap();
         assert!(!tmp.exists());
+        assert!(interrupted.spools.is_empty());
         fs::remove_dir_all(&root).unwrap();
     }
 

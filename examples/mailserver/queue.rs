@@ -345,6 +345,30 @@ impl Queue {
         let _ = fs::remove_file(self.msg_path(id));
     }
 
+    /// Takes away the entries whose message file is a link of an
+    /// interrupted delivery's spool ([`crate::maildir::Interrupted`]):
+    /// prepared for the remote recipients of a message whose local
+    /// delivery never finished, so never acknowledged (the client's retry
+    /// queues it again). Returns their ids. For the start, before any
+    /// delivery thread takes an entry.
+    pub(crate) fn drop_interrupted(
+        &self,
+        interrupted: &crate::maildir::Interrupted,
+    ) -> Vec<String> {
+        let mut g = self.lock();
+        let ids: Vec<String> = g
+            .entries
+            .keys()
+            .filter(|id| fs::metadata(self.msg_path(id)).is_ok_and(|md| interrupted.holds(&md)))
+            .cloned()
+            .collect();
+        for id in &ids {
+            g.entries.remove(id);
+            self.discard(id);
+        }
+        ids
+    }
+
     /// Saves a changed entry (after an attempt) and gives it back to the
     /// queue.
     pub(crate) fn update(&self, entry: Entry) -> io::Result<()> {

@@ -195,9 +195,25 @@ impl Store {
     pub(crate) fn open(cfg: Arc<Config>) -> io::Result<Self> {
         fs::create_dir_all(&cfg.data)?;
         let users: Vec<&str> = cfg.users.iter().map(|u| u.name.as_str()).collect();
-        let maildirs = Maildirs::open(&cfg.data.join("mailboxes"), &users)?;
-        let mail = MailStore::open(&cfg.data.join("mailboxes"), &users)?;
+        let (maildirs, interrupted) = Maildirs::open(&cfg.data.join("mailboxes"), &users)?;
         let queue = Arc::new(Queue::open(&cfg.data.join("queue"))?);
+        // Deliveries a crash cut off after their first copies: never
+        // acknowledged, so their copies and queue entries go (the
+        // client's retry brings the message again, once).
+        for id in queue.drop_interrupted(&interrupted) {
+            crate::driver::log(format!(
+                "queue: {id} dropped: its delivery was interrupted before the answer"
+            ));
+        }
+        for copy in interrupted.undo(&maildirs)? {
+            crate::driver::log(format!(
+                "{}: removed: a copy of a delivery interrupted before the answer",
+                copy.display()
+            ));
+        }
+        // After the clean-up: the store's first look at the folders
+        // finds none of those copies.
+        let mail = MailStore::open(&cfg.data.join("mailboxes"), &users)?;
         Ok(Self {
             quotas: std::sync::RwLock::new(cfg.quotas.clone()),
             routing: std::sync::RwLock::new(cfg.clone()),
@@ -311,7 +327,7 @@ impl Store {
             Dest::Local(u) => Some(u.clone()),
             Dest::Remote => None,
         }) {
-            let (path, name) = self.maildirs.tmp_path(&user, &self.cfg.hostname);
+            let (path, name) = self.maildirs.spool_path(&user, &self.cfg.hostname);
             let mut file = BufWriter::with_capacity(64 * 1024, maildir::create_new(&path)?);
             let rp = return_path_field(sender);
             offset = rp.len() as u64;
@@ -681,6 +697,67 @@ mod tests {
         assert!(s.set_quotas(Default::default()));
         assert!(!s.any_quota());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// A delivery to two accounts and a remote recipient cut off by a
+    /// crash after the other account's copy and the queue's files, before
+    /// the spool's rename (so before the 250): the next start takes the
+    /// copy and the queue entry away, and leaves a finished delivery and
+    /// a copy a reader already moved to `cur/` alone.
+    #[test]
+    fn interrupted_delivery_undone_at_start() {
+        let args = ["--domain", "a.test", "--user", "x:1", "--user", "y:1"];
+        let (s, dir) = store(&args);
+        let spool = |s: &Store, text: &[u8]| {
+            let (path, name) = s.maildirs.spool_path("x", "h");
+            let mut f = maildir::create_new(&path).unwrap();
+            f.write_all(text).unwrap();
+            f.sync_all().unwrap();
+            (path, name)
+        };
+        // Finished: the copy for y, then x's own.
+        let (done, name) = spool(&s, b"Subject: done\r\n\r\n");
+        let done_y = s.maildirs.link_into(&done, "y", "", "h", "").unwrap();
+        let done_x = s.maildirs.commit(&done, "x", "", &name).unwrap();
+        // Cut off: y's copy, the queue's files, no rename of the spool.
+        let (cut, _) = spool(&s, b"Subject: cut\r\n\r\n");
+        let cut_y = s.maildirs.link_into(&cut, "y", "", "h", "").unwrap();
+        let seen = s.maildirs.link_into(&cut, "y", "", "h", "").unwrap();
+        let seen_cur = dir.join("mailboxes/y/cur").join(seen.file_name().unwrap());
+        fs::rename(&seen, &seen_cur).unwrap();
+        let entry = Entry::new("CUT1".into(), "a@a.test".into(), vec!["r@b.test".into()]);
+        s.queue.prepare(&entry, &cut, false).unwrap();
+        let kept = Entry::new("KEPT1".into(), "a@a.test".into(), vec!["r@b.test".into()]);
+        s.queue.enqueue(kept, &done_x, false).unwrap();
+        // An IMAP COPY of the finished message into y's INBOX, cut off
+        // between its link in tmp/ and its rename: that link goes, the
+        // message it links stays.
+        let copying = dir.join("mailboxes/y/tmp/1.M1P1Q1.h");
+        fs::hard_link(&done_x, &copying).unwrap();
+        drop(s);
+
+        let Command::Run(cfg) = Config::parse(
+            ["--data", dir.to_str().unwrap()]
+                .iter()
+                .chain(&args)
+                .map(|a| a.to_string()),
+        )
+        .unwrap() else {
+            panic!()
+        };
+        let s = Store::open(Arc::new(*cfg)).unwrap();
+        assert!(!cut_y.exists(), "the cut-off copy is gone");
+        assert!(!cut.exists(), "and its spool");
+        assert!(seen_cur.exists(), "a copy a reader took to cur/ stays");
+        assert!(
+            done_x.exists() && done_y.exists(),
+            "the finished delivery stays"
+        );
+        assert!(!copying.exists(), "a cut-off COPY's link goes");
+        assert_eq!(s.queue.len(), 1, "only the finished delivery's entry");
+        assert!(!s.queue.msg_path("CUT1").exists());
+        assert!(s.queue.msg_path("KEPT1").exists());
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
