@@ -1069,3 +1069,85 @@ fn dmarc_aggregate_report_read_by_python() {
         srv.log()
     );
 }
+
+/// A DKIM key rotation without a restart: the config file's `dkim` setting
+/// changed to a new selector and key signs the next submission (dkimpy
+/// verifies it with the new record, and the old selector signs no more);
+/// a setting whose key file does not read leaves the keys in force.
+#[test]
+#[ignore = "interop: needs python3 with dkimpy and pynacl (bash .ci/install-peers); starts a mailserver"]
+fn dkim_key_rotated_without_restart() {
+    if !have("python3") || !have_python_module("dkim") || !have_python_module("nacl") {
+        return;
+    }
+    let dir = scratch("dkim-rotate");
+    let (old, old_record) = ed_key(&dir, "old");
+    let (new, new_record) = ed_key(&dir, "new");
+    let cfg = dir.join("mailserver.toml");
+    let write = |key: &Path, selector: &str| {
+        let setting = format!("a.test:{selector}:{}", key.display());
+        std::fs::write(&cfg, format!("dkim = [{setting:?}]\n")).unwrap();
+    };
+    write(&old, "old");
+    let srv = MailServer::start(
+        &dir.join("data"),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--domain",
+            "a.test",
+            "--user",
+            "alice:pa",
+        ],
+    );
+    let port = srv.submission().port().to_string();
+    let submit = |marker: &str| {
+        let (ok, out) = run(Command::new("python3").args([
+            "-c",
+            PY_SUBMIT,
+            &port,
+            "alice",
+            "pa",
+            "alice@a.test",
+            "alice@a.test",
+            marker,
+        ]));
+        assert!(ok, "{out}");
+        let raw = find_one(&srv, "alice", &format!("sub {marker}"));
+        let selectors: Vec<String> = String::from_utf8_lossy(&raw)
+            .match_indices("; s=")
+            .map(|(i, _)| {
+                let rest = &String::from_utf8_lossy(&raw)[i + 4..];
+                rest[..rest.find(';').unwrap()].to_string()
+            })
+            .collect();
+        let records = [old_record.clone(), new_record.clone()];
+        (selectors, dkimpy(&dir, &raw, &records))
+    };
+    let logged = |what: &str, n: usize| {
+        let end = std::time::Instant::now() + Duration::from_secs(15);
+        while srv.log().matches(what).count() < n {
+            assert!(
+                std::time::Instant::now() < end,
+                "no {what:?}:\n{}",
+                srv.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let (sel, lines) = submit("before");
+    assert_eq!(sel, ["old"], "{lines:?}");
+    assert!(lines[0].starts_with("ok ed25519-sha256"), "{lines:?}");
+
+    write(&new, "new");
+    logged("dkim keys in force now", 1);
+    let (sel, lines) = submit("rotated");
+    assert_eq!(sel, ["new"], "{lines:?}");
+    assert!(lines[0].starts_with("ok ed25519-sha256"), "{lines:?}");
+
+    write(&dir.join("missing.pem"), "gone");
+    logged("dkim keys not taken, those in force stay", 1);
+    let (sel, _) = submit("kept");
+    assert_eq!(sel, ["new"]);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -28,6 +28,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -90,31 +91,46 @@ impl std::fmt::Debug for Signer {
     }
 }
 
-/// The signers of every `--dkim` setting.
+/// The signers of every `--dkim` setting, which the config file read
+/// again can replace while the server runs ([`Signers::replace`]): each
+/// message is signed with the keys in force when its signing begins.
 #[derive(Debug, Default)]
-pub(crate) struct Signers(Vec<Signer>);
+pub(crate) struct Signers(RwLock<Arc<Vec<Signer>>>);
 
 impl Signers {
     /// Loads every key; a key that does not read or parse is an error.
     pub(crate) fn load(confs: &[DkimConf]) -> Result<Self, String> {
-        confs
-            .iter()
-            .map(|c| {
-                Signer::from_pem(&c.domain, &c.selector, &c.key)
-                    .map_err(|e| format!("--dkim {}: {e}", c.key.display()))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Signers)
+        Ok(Signers(RwLock::new(Arc::new(load_all(confs)?))))
+    }
+
+    /// Loads the keys of `confs` (their files read again) and puts them in
+    /// force for the next signature. Whether they differ from those in
+    /// force (a domain, selector or key added, removed or changed); an
+    /// error (a key that does not read or parse) changes nothing.
+    pub(crate) fn replace(&self, confs: &[DkimConf]) -> Result<bool, String> {
+        let fresh = load_all(confs)?;
+        let mut now = self.0.write().unwrap_or_else(|e| e.into_inner());
+        let id = |s: &Signer| (s.domain.clone(), s.selector.clone(), s.public().to_vec());
+        let changed = !now.iter().map(id).eq(fresh.iter().map(id));
+        *now = Arc::new(fresh);
+        Ok(changed)
+    }
+
+    /// The signers in force.
+    fn current(&self) -> Arc<Vec<Signer>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Whether there is a key for `domain`.
     pub(crate) fn signs(&self, domain: &str) -> bool {
-        self.0.iter().any(|s| s.domain.eq_ignore_ascii_case(domain))
+        self.current()
+            .iter()
+            .any(|s| s.domain.eq_ignore_ascii_case(domain))
     }
 
     /// Whether there is no key at all.
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.current().is_empty()
     }
 
     /// `msg` signed for the domain of its From address (the submissions of
@@ -131,7 +147,7 @@ impl Signers {
     pub(crate) fn sign(&self, domain: &str, msg: &[u8], now: u64) -> Vec<u8> {
         let mut out = Vec::with_capacity(msg.len() + 600);
         for s in self
-            .0
+            .current()
             .iter()
             .filter(|s| s.domain.eq_ignore_ascii_case(domain))
         {
@@ -143,6 +159,17 @@ impl Signers {
         out.extend_from_slice(msg);
         out
     }
+}
+
+/// The signer of every setting of `confs`, in order.
+fn load_all(confs: &[DkimConf]) -> Result<Vec<Signer>, String> {
+    confs
+        .iter()
+        .map(|c| {
+            Signer::from_pem(&c.domain, &c.selector, &c.key)
+                .map_err(|e| format!("--dkim {}: {e}", c.key.display()))
+        })
+        .collect()
 }
 
 /// Reads a PEM file's PKCS#8 private key.
@@ -175,6 +202,14 @@ impl Signer {
             selector: selector.to_ascii_lowercase(),
             key,
         })
+    }
+
+    /// The public key (what the DNS record publishes).
+    fn public(&self) -> &[u8] {
+        match &self.key {
+            Key::Rsa(k) => k.public().as_ref(),
+            Key::Ed25519(k) => k.public_key().as_ref(),
+        }
     }
 
     fn algorithm(&self) -> &'static str {
@@ -503,6 +538,48 @@ mod tests {
         );
         assert!(parse_conf("a.test:/k").is_err());
         assert!(parse_conf("a test:s:/k").is_err());
+    }
+
+    /// The keys read again: a new selector and key are in force for the
+    /// next signature, the same settings and keys change nothing, a key
+    /// that does not read leaves the keys in force.
+    #[test]
+    fn signers_replaced() {
+        let dir = std::env::temp_dir().join(format!(
+            "mailwire-dkim-replace-{}",
+            crate::maildir::queue_id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = |sel: &str| DkimConf {
+            domain: "a.test".into(),
+            selector: sel.into(),
+            key: dir.join(format!("{sel}.pem")),
+        };
+        for sel in ["s1", "s2"] {
+            keygen("a.test", sel, &conf(sel).key).unwrap();
+        }
+        let msg = b"From: <x@a.test>\r\n\r\nbody\r\n";
+        let selectors = |s: &Signers| {
+            String::from_utf8_lossy(&s.sign("a.test", msg, 1))
+                .matches("; s=")
+                .count()
+        };
+        let signers = Signers::load(&[conf("s1")]).unwrap();
+        assert!(!signers.replace(&[conf("s1")]).unwrap(), "the same");
+        assert!(signers.replace(&[conf("s1"), conf("s2")]).unwrap());
+        assert_eq!(selectors(&signers), 2);
+        let signed = signers.sign("a.test", msg, 1);
+        assert!(String::from_utf8_lossy(&signed).contains("s=s2;"));
+        // The key file of s2 replaced by another key: a change.
+        std::fs::remove_file(&conf("s2").key).unwrap();
+        keygen("a.test", "s2", &conf("s2").key).unwrap();
+        assert!(signers.replace(&[conf("s1"), conf("s2")]).unwrap());
+        let gone = conf("s3");
+        assert!(signers.replace(&[conf("s1"), gone]).is_err());
+        assert_eq!(selectors(&signers), 2, "the keys in force stay");
+        assert!(signers.replace(&[]).unwrap());
+        assert!(signers.is_empty() && !signers.signs("a.test"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     /// A signature made with a fresh key verifies with its public key (by

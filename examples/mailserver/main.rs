@@ -690,7 +690,9 @@ fn file_stamp(path: &std::path::Path) -> Option<(std::time::SystemTime, u64, u64
 /// `[accounts]` takes effect without a restart, and an account taken out
 /// can no longer log in; and the quotas (`quota`, `message_quota`,
 /// `[quotas]`, `[message_quotas]`, and the command line's, which stay over
-/// the file's) are in force for the next check ([`store::Store::set_quotas`]).
+/// the file's) are in force for the next check ([`store::Store::set_quotas`]);
+/// and the DKIM keys (`dkim = [...]` and `--dkim`, their key files read
+/// again) sign the next message ([`dkim::Signers::replace`]).
 /// A file that does not read (half written, say) changes nothing until it
 /// does; every other setting is the start's, and the log says so for
 /// accounts added.
@@ -727,6 +729,13 @@ fn watch_config(shared: &Shared, cfg: &Config, file: &std::path::Path) {
                         routed.iter().map(|w| format!("{w} in force now")).collect();
                     if shared.store.set_quotas(new.quotas) {
                         what.push("quotas in force now".to_string());
+                    }
+                    match shared.dkim.replace(&new.dkim) {
+                        Ok(true) => what.push("dkim keys in force now".to_string()),
+                        Ok(false) => {}
+                        Err(e) => {
+                            what.push(format!("dkim keys not taken, those in force stay: {e}"))
+                        }
                     }
                     for (names, says) in [
                         (&r.changed, "password changed, in force now"),
