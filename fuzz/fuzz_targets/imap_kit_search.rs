@@ -82,6 +82,9 @@ fuzz_target!(|data: &[u8]| {
             let Ok(q) = Query::new(criteria, charset.as_ref().map(|c| c.as_bytes())) else {
                 return;
             };
+            // THREADID keys are found wherever they sit (a server works
+            // its thread ids out only when this says so).
+            assert_eq!(q.uses_thread_id(), criteria.iter().any(has_thread_id));
             let r = search(&q, &ctx, *uid, items());
             assert!(r.numbers.windows(2).all(|w| w[0] < w[1]));
             assert!(r.numbers.len() <= mb.len() as usize);
@@ -100,6 +103,10 @@ fuzz_target!(|data: &[u8]| {
         CommandBody::Thread { uid, .. } => {
             let _ = thread::ordered_subject(*uid, items());
             let _ = thread::references(*uid, items());
+            // The root a stateless THREADID is derived from.
+            for m in &messages {
+                let _ = thread::thread_root(m);
+            }
         }
         CommandBody::Fetch { uid, set, .. } | CommandBody::Copy { uid, set, .. } => {
             if let Ok(seqs) = mb.resolve(set, *uid) {
@@ -154,3 +161,15 @@ fuzz_target!(|data: &[u8]| {
         _ => {}
     }
 });
+
+/// Whether `k` is, or holds under NOT, OR or a parenthesized list, a
+/// THREADID key.
+fn has_thread_id(k: &SearchKey<'_>) -> bool {
+    match k {
+        SearchKey::ThreadId(_) => true,
+        SearchKey::Not(a) => has_thread_id(a),
+        SearchKey::Or(a, b) => has_thread_id(a) || has_thread_id(b),
+        SearchKey::And(v) => v.iter().any(has_thread_id),
+        _ => false,
+    }
+}
