@@ -631,3 +631,92 @@ fn blocking_session_against_dovecot() {
     assert_eq!(s.examine("Grüße").unwrap().exists, 1);
     s.logout().unwrap();
 }
+
+/// `ImapSession::uid_sort` and `uid_thread` (RFC 5256) against Dovecot and
+/// against the mail server example, over the same three messages (a
+/// first message, its reply two days later, an unrelated one between):
+/// both servers give the same orders and the same threads.
+#[test]
+#[ignore = "interop: needs Dovecot (bash .ci/install-peers); starts the mailserver"]
+fn sort_and_thread_against_dovecot_and_the_mail_server() {
+    use mailwire::imap::{SortCriterion, SortKey, Thread, ThreadAlgorithm, Vec1};
+    let Some(d) = Dovecot::start() else { return };
+    let msg = |id: &str, refs: &str, day: u32, subject: &str| {
+        format!(
+            "Message-ID: <{id}@x.test>\r\n{refs}Date: {day} Mar 2026 10:00:00 +0000\r\n\
+             From: a@x.test\r\nSubject: {subject}\r\n\r\nbody\r\n"
+        )
+    };
+    let messages = [
+        msg("a", "", 1, "alpha"),
+        msg(
+            "b",
+            "References: <a@x.test>\r\nIn-Reply-To: <a@x.test>\r\n",
+            3,
+            "Re: alpha",
+        ),
+        msg("c", "", 2, "beta"),
+    ];
+    // (REVERSE DATE), (SUBJECT DATE), REFERENCES, ORDEREDSUBJECT, in UID
+    // order of the three appended.
+    let answers = |s: &mut ImapSession| {
+        let mut uids = Vec::new();
+        for m in &messages {
+            s.append("INBOX", Vec::new(), m.as_bytes()).unwrap();
+        }
+        s.select("INBOX").unwrap();
+        uids.extend(s.uid_search(vec![SearchKey::All]).unwrap());
+        assert_eq!(uids.len(), 3);
+        // As positions 1-3, so the two servers' UIDs compare.
+        let pos = |u: u32| uids.iter().position(|&x| x == u).unwrap() as u32 + 1;
+        let by = |reverse, key| SortCriterion { reverse, key };
+        let date = s
+            .uid_sort(Vec1::one(by(true, SortKey::Date)), vec![])
+            .unwrap();
+        let subject = s
+            .uid_sort(
+                Vec1::new(by(false, SortKey::Subject), vec![by(false, SortKey::Date)]),
+                vec![],
+            )
+            .unwrap();
+        fn renumber(t: Thread, pos: &dyn Fn(u32) -> u32) -> Thread {
+            Thread {
+                chain: t.chain.into_iter().map(pos).collect(),
+                children: t.children.into_iter().map(|c| renumber(c, pos)).collect(),
+            }
+        }
+        let mut thread = |a| -> Vec<Thread> {
+            let t = s.uid_thread(a, vec![]).unwrap();
+            t.into_iter().map(|t| renumber(t, &pos)).collect()
+        };
+        let refs = thread(ThreadAlgorithm::References);
+        let ordered = thread(ThreadAlgorithm::OrderedSubject);
+        (
+            date.into_iter().map(pos).collect::<Vec<_>>(),
+            subject.into_iter().map(pos).collect::<Vec<_>>(),
+            refs,
+            ordered,
+        )
+    };
+    let mut s = session(&d);
+    let dovecot = answers(&mut s);
+    s.logout().unwrap();
+    let chain = |c: &[u32]| Thread {
+        chain: c.to_vec(),
+        children: vec![],
+    };
+    assert_eq!(dovecot.0, [2, 3, 1], "REVERSE DATE");
+    assert_eq!(dovecot.1, [1, 2, 3], "SUBJECT DATE: alpha, Re: alpha, beta");
+    assert_eq!(dovecot.2, [chain(&[1, 2]), chain(&[3])], "REFERENCES");
+    assert_eq!(dovecot.3, [chain(&[1, 2]), chain(&[3])], "ORDEREDSUBJECT");
+
+    let dir = common::scratch("sort-thread");
+    let srv = common::MailServer::start(&dir.join("data"), &[]);
+    let mut o = ImapOptions::default();
+    o.transport.security = Security::Plain;
+    let mut s = ImapSession::connect(&srv.imap.expect("imap").to_string(), o).unwrap();
+    s.login("demo", "demo").unwrap();
+    let ours = answers(&mut s);
+    s.logout().unwrap();
+    assert_eq!(ours, dovecot);
+}

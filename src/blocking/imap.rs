@@ -44,8 +44,8 @@ use mailwire_imap::client::{
 use mailwire_imap::{
     AppendMessage, Atom, Binary, BodyStructure, Code, CommandBody, Data, DateTime, Envelope,
     FetchAttr, FetchAttrs, FetchItem, FetchModifier, Flag, IString, ListReturn, Mailbox, SearchKey,
-    Section, SectionText, SelectParam, SeqNum, SeqRange, SequenceSet, StatusAttr, StatusItem,
-    StatusKind, StoreKind, Vec1,
+    Section, SectionText, SelectParam, SeqNum, SeqRange, SequenceSet, SortCriterion, StatusAttr,
+    StatusItem, StatusKind, StoreKind, Thread, ThreadAlgorithm, Vec1,
 };
 use mailwire_sasl::{Credentials, Mechanism, Secret};
 
@@ -453,6 +453,34 @@ impl ImapSession {
     /// `CHARSET UTF-8`.
     pub fn uid_search(&mut self, criteria: Vec<SearchKey<'static>>) -> Result<Vec<u32>, ImapError> {
         block_on(self.core.uid_search(criteria))
+    }
+
+    /// `UID SORT` (RFC 5256 §3) evaluated by the server: the UIDs
+    /// matching every key of `search` (no key: all), in the order of
+    /// `criteria` (e.g. `REVERSE DATE`, then `SUBJECT`). Non-ASCII
+    /// strings are sent with `UTF-8` as the charset, the rest with
+    /// `US-ASCII` (both of which §3 has every server support).
+    /// [`ImapError::Unsupported`] when the server does not offer SORT.
+    pub fn uid_sort(
+        &mut self,
+        criteria: Vec1<SortCriterion>,
+        search: Vec<SearchKey<'static>>,
+    ) -> Result<Vec<u32>, ImapError> {
+        block_on(self.core.uid_sort(criteria, search))
+    }
+
+    /// `UID THREAD` (RFC 5256 §3) evaluated by the server: the messages
+    /// matching every key of `search` (no key: all) as the trees of UIDs
+    /// `algorithm` makes (`REFERENCES`, `ORDEREDSUBJECT`), oldest thread
+    /// first. The charset as for [`uid_sort`](Self::uid_sort).
+    /// [`ImapError::Unsupported`] when the server does not offer
+    /// `THREAD=` that algorithm.
+    pub fn uid_thread(
+        &mut self,
+        algorithm: ThreadAlgorithm<'static>,
+        search: Vec<SearchKey<'static>>,
+    ) -> Result<Vec<Thread>, ImapError> {
+        block_on(self.core.uid_thread(algorithm, search))
     }
 
     /// `UID FETCH uids (UID FLAGS ...)`: one summary per message, in
@@ -875,6 +903,53 @@ impl<C: Conn> Core<C> {
         uids.sort_unstable();
         uids.dedup();
         Ok(uids)
+    }
+
+    /// See [`ImapSession::uid_sort`].
+    pub(crate) async fn uid_sort(
+        &mut self,
+        criteria: Vec1<SortCriterion>,
+        search: Vec<SearchKey<'static>>,
+    ) -> Result<Vec<u32>, ImapError> {
+        if !self.capabilities().await?.has("SORT") {
+            return Err(ImapError::Unsupported("SORT"));
+        }
+        let (charset, search) = charset_and_keys(search)?;
+        let c = self
+            .run(CommandBody::Sort {
+                uid: true,
+                criteria,
+                charset,
+                search,
+            })
+            .await?;
+        Ok(c.search_results(usize::MAX))
+    }
+
+    /// See [`ImapSession::uid_thread`].
+    pub(crate) async fn uid_thread(
+        &mut self,
+        algorithm: ThreadAlgorithm<'static>,
+        search: Vec<SearchKey<'static>>,
+    ) -> Result<Vec<Thread>, ImapError> {
+        let name = match &algorithm {
+            ThreadAlgorithm::OrderedSubject => "ORDEREDSUBJECT",
+            ThreadAlgorithm::References => "REFERENCES",
+            ThreadAlgorithm::Other(a) => a.as_str(),
+        };
+        if !self.capabilities().await?.has(&format!("THREAD={name}")) {
+            return Err(ImapError::Unsupported("THREAD"));
+        }
+        let (charset, search) = charset_and_keys(search)?;
+        let c = self
+            .run(CommandBody::Thread {
+                uid: true,
+                algorithm,
+                charset,
+                search,
+            })
+            .await?;
+        Ok(c.thread_results())
     }
 
     /// `UID FETCH uids (UID FLAGS ...)`: one summary per message, in
@@ -1517,6 +1592,21 @@ fn istring(s: &str) -> Result<IString<'static>, ImapError> {
 
 fn atom(s: &str) -> Result<Atom<'static>, ImapError> {
     Atom::new(s.to_owned()).map_err(|e| ImapError::InvalidArgument(e.to_string()))
+}
+
+/// SORT's and THREAD's charset (RFC 5256 §3: `UTF-8` for non-ASCII
+/// strings, else `US-ASCII`; both are ones every server supports) and
+/// their keys (`ALL` for none).
+fn charset_and_keys(
+    search: Vec<SearchKey<'static>>,
+) -> Result<(IString<'static>, Vec1<SearchKey<'static>>), ImapError> {
+    let charset = if search.iter().any(non_ascii_key) {
+        "UTF-8"
+    } else {
+        "US-ASCII"
+    };
+    let search = Vec1::try_from(search).unwrap_or_else(|_| Vec1::one(SearchKey::All));
+    Ok((istring(charset)?, search))
 }
 
 fn non_ascii_key(k: &SearchKey<'_>) -> bool {

@@ -871,3 +871,93 @@ fn rfc4978_compress_deflate_on_tokio() {
     let log = h.join().unwrap();
     assert!(log.wire_out * 10 < log.plain_out);
 }
+
+/// RFC 5256 §4's examples through `uid_sort` and `uid_thread`: the
+/// commands sent (UID SORT, the criteria, the charset: US-ASCII, UTF-8 for
+/// a non-ASCII key, `ALL` for no key) and the answers read; a server
+/// without SORT or without `THREAD=` the algorithm is not asked.
+#[test]
+fn rfc5256_4_uid_sort_and_uid_thread() {
+    use mailwire_imap::{
+        IString, SearchKey, SortCriterion, SortKey, Thread, ThreadAlgorithm, Vec1,
+    };
+    let (port, h) = spawn_plain(
+        "IMAP4rev1 AUTH=PLAIN SASL-IR SORT THREAD=REFERENCES",
+        |cmd, tag, line| match cmd {
+            "UID SORT" if line.contains("\"not in mailbox\"") => {
+                Some(format!("* SORT\r\n{tag} OK SORT completed\r\n"))
+            }
+            "UID SORT" => Some(format!("* SORT 5 3 4 1 2\r\n{tag} OK SORT completed\r\n")),
+            "UID THREAD" => Some(format!(
+                "* THREAD (2)(3 6 (4 23)(44 7 96))\r\n{tag} OK THREAD completed\r\n"
+            )),
+            _ => None,
+        },
+    );
+    let mut s = plain_login(port);
+    s.select("INBOX").unwrap();
+    let by = |reverse, key| SortCriterion { reverse, key };
+    let criteria = Vec1::new(by(false, SortKey::Subject), vec![by(true, SortKey::Date)]);
+    assert_eq!(s.uid_sort(criteria, vec![]).unwrap(), [5, 3, 4, 1, 2]);
+    let text = |t: &str| SearchKey::Text(IString::try_from(t.to_owned()).unwrap());
+    let subject = Vec1::one(by(false, SortKey::Subject));
+    let none = s.uid_sort(subject.clone(), vec![text("not in mailbox")]);
+    assert_eq!(none.unwrap(), Vec::<u32>::new());
+    s.uid_sort(subject, vec![text("grüße")]).unwrap();
+    let threads = s.uid_thread(ThreadAlgorithm::References, vec![]).unwrap();
+    let leaf = |n| Thread {
+        chain: vec![n],
+        children: vec![],
+    };
+    assert_eq!(
+        threads,
+        [
+            leaf(2),
+            Thread {
+                chain: vec![3, 6],
+                children: vec![
+                    Thread {
+                        chain: vec![4, 23],
+                        children: vec![]
+                    },
+                    Thread {
+                        chain: vec![44, 7, 96],
+                        children: vec![]
+                    },
+                ],
+            },
+        ]
+    );
+    let err = s.uid_thread(ThreadAlgorithm::OrderedSubject, vec![]);
+    assert!(
+        matches!(err, Err(ImapError::Unsupported("THREAD"))),
+        "{err:?}"
+    );
+    s.logout().unwrap();
+    let log = h.join().unwrap();
+    assert_eq!(
+        sent(&log, "UID SORT"),
+        [
+            "UID SORT (SUBJECT REVERSE DATE) US-ASCII ALL",
+            "UID SORT (SUBJECT) US-ASCII TEXT \"not in mailbox\"",
+            // The 8-bit string goes as a literal (the script answers
+            // the line without asking for it).
+            "UID SORT (SUBJECT) UTF-8 TEXT {7}",
+        ]
+    );
+    assert_eq!(
+        sent(&log, "UID THREAD"),
+        ["UID THREAD REFERENCES US-ASCII ALL"]
+    );
+
+    let (port, h) = spawn_plain("IMAP4rev1 AUTH=PLAIN SASL-IR", |_, _, _| None);
+    let mut s = plain_login(port);
+    s.select("INBOX").unwrap();
+    let err = s.uid_sort(Vec1::one(by(false, SortKey::Date)), vec![]);
+    assert!(
+        matches!(err, Err(ImapError::Unsupported("SORT"))),
+        "{err:?}"
+    );
+    s.logout().unwrap();
+    assert!(sent(&h.join().unwrap(), "UID").is_empty());
+}

@@ -24,7 +24,10 @@ use std::time::Duration;
 use ::tokio::io::AsyncWrite;
 use futures_core::Stream;
 use mailwire_imap::client::{Capabilities, Completion, SelectedMailbox, Update};
-use mailwire_imap::{CommandBody, Flag, SearchKey, Section, SelectParam, SequenceSet, StoreKind};
+use mailwire_imap::{
+    CommandBody, Flag, SearchKey, Section, SelectParam, SequenceSet, SortCriterion, StoreKind,
+    Thread, ThreadAlgorithm, Vec1,
+};
 use std::num::NonZeroU32;
 
 use super::conn::{AsyncSink, Connection};
@@ -105,6 +108,24 @@ impl ImapSession {
         criteria: Vec<SearchKey<'static>>,
     ) -> Result<Vec<u32>, ImapError> {
         self.core.uid_search(criteria).await
+    }
+
+    /// [`blocking::ImapSession::uid_sort`](crate::blocking::ImapSession::uid_sort) on tokio.
+    pub async fn uid_sort(
+        &mut self,
+        criteria: Vec1<SortCriterion>,
+        search: Vec<SearchKey<'static>>,
+    ) -> Result<Vec<u32>, ImapError> {
+        self.core.uid_sort(criteria, search).await
+    }
+
+    /// [`blocking::ImapSession::uid_thread`](crate::blocking::ImapSession::uid_thread) on tokio.
+    pub async fn uid_thread(
+        &mut self,
+        algorithm: ThreadAlgorithm<'static>,
+        search: Vec<SearchKey<'static>>,
+    ) -> Result<Vec<Thread>, ImapError> {
+        self.core.uid_thread(algorithm, search).await
     }
 
     /// [`blocking::ImapSession::fetch_summaries`](crate::blocking::ImapSession::fetch_summaries) on tokio.

@@ -207,6 +207,18 @@ impl Completion {
         }
         out
     }
+
+    /// The threads of the command's THREAD responses (RFC 5256 §4), in
+    /// the order the server sent them; empty when none came.
+    pub fn thread_results(&self) -> Vec<crate::types::response::Thread> {
+        self.data()
+            .filter_map(|d| match d {
+                Data::Thread(t) => Some(t),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
 }
 
 /// Unsolicited news about the session or the selected mailbox (RFC 9051
