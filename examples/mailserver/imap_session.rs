@@ -394,7 +394,7 @@ impl Shape {
 /// shared cache, else worked out from `raw` when the caller has read the
 /// message, else from its header section read from the file. `None` when
 /// the file is gone (expunged by another session meanwhile).
-fn thread_id(folder: &Folder, m: &MsgFile, raw: Option<&[u8]>) -> Option<Arc<str>> {
+pub(crate) fn thread_id(folder: &Folder, m: &MsgFile, raw: Option<&[u8]>) -> Option<Arc<str>> {
     if let Some(id) = THREADS.get(&folder.dir, &m.base) {
         return Some(id);
     }

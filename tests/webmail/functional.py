@@ -152,6 +152,18 @@ def test(browser):
     check(msgid in raw, "the reply refers to the original (In-Reply-To/References)")
     check(len(imap_find(ALICE, ALICE_PW, "Sent", "Re: " + subject)) == 1, "a copy is in Alice's Sent")
 
+    # The original's page now lists the reply (its copy in Sent) as the
+    # rest of the conversation (the same RFC 8474 THREADID), linked.
+    page.goto(URL + "/mail?f=INBOX")
+    page.locator("#list tr", has_text=subject).locator("a").click()
+    page.wait_for_url("**/msg?*")
+    conv = page.locator("#conversation li")
+    check(conv.count() == 1 and "Re: " + subject in conv.inner_text() and "in Sent" in conv.inner_text(),
+          "the message's conversation lists the reply in Sent")
+    conv.locator("a").click()
+    page.wait_for_url("**/msg?f=Sent*")
+    check(page.inner_text("#subject") == "Re: " + subject, "the conversation's link opens the reply")
+
     # Forward, with a file uploaded.
     page.goto(URL + "/mail?f=INBOX")
     page.locator("#list tr", has_text=subject).locator("a").click()

@@ -316,6 +316,60 @@ pub(crate) fn list(
 
 /// A list row from the message's header section.
 fn row(folder: &Folder, m: &MsgFile) -> Row {
+    dated_row(folder, m).0
+}
+
+/// The other messages of the conversation of message `m` of folder
+/// `name` (its content `raw`): those with its THREADID (RFC 8474 §5.2, as
+/// IMAP's FETCH THREADID tells it: the thread's first message as the
+/// headers name it) in that folder, INBOX and the Sent folder, each once
+/// (a copy, one EMAILID, counts once; `m` and its copies not at all),
+/// oldest first, with the folder each is in.
+pub(crate) fn conversation(
+    mail: &MailStore,
+    user: &str,
+    name: &str,
+    m: &MsgFile,
+    raw: &[u8],
+) -> Result<Vec<(String, Row)>, WebError> {
+    let thread = crate::imap_session::thread_id_in(raw, &m.email_id);
+    let sent = mail
+        .list(user)?
+        .into_iter()
+        .find(|n| MailStore::special_use(n) == Some("Sent"));
+    let inbox = |n: &str| n.eq_ignore_ascii_case("INBOX");
+    let mut names: Vec<String> = Vec::new();
+    for n in [name.to_string(), "INBOX".to_string()]
+        .into_iter()
+        .chain(sent)
+    {
+        if !names.iter().any(|x| *x == n || (inbox(x) && inbox(&n))) {
+            names.push(n);
+        }
+    }
+    let mut seen = vec![m.email_id.clone()];
+    let mut found = Vec::new();
+    for n in &names {
+        let Ok(folder) = mail.folder(user, n) else {
+            continue;
+        };
+        for f in folder.sync(false)?.messages {
+            if seen.contains(&f.email_id)
+                || crate::imap_session::thread_id(&folder, &f, None).as_deref() != Some(&*thread)
+            {
+                continue;
+            }
+            seen.push(f.email_id.clone());
+            let (row, time) = dated_row(&folder, &f);
+            found.push((time, n.clone(), row));
+        }
+    }
+    found.sort_by_key(|(time, _, _)| *time);
+    Ok(found.into_iter().map(|(_, n, r)| (n, r)).collect())
+}
+
+/// [`row`] and the time it shows, in seconds since 1970 (for ordering).
+fn dated_row(folder: &Folder, m: &MsgFile) -> (Row, i64) {
     let path = folder.find(m);
     let raw = path
         .as_ref()
@@ -342,17 +396,16 @@ fn row(folder: &Folder, m: &MsgFile) -> Row {
             let t = fs::metadata(path.as_ref()?).ok()?.modified().ok()?;
             let unix = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
             mailwire::message::DateTime::from_unix(i64::try_from(unix).ok()?, 0).ok()
-        })
-        .map(|d| d.to_short())
-        .unwrap_or_default();
-    Row {
+        });
+    let row = Row {
         uid: m.uid,
         from,
         subject: msg.subject().map(|s| s.into_owned()).unwrap_or_default(),
-        date,
+        date: date.map(|d| d.to_short()).unwrap_or_default(),
         seen: m.flags.system.contains(SystemFlags::SEEN),
         flagged: m.flags.system.contains(SystemFlags::FLAGGED),
-    }
+    };
+    (row, date.map_or(0, |d| d.unix_timestamp()))
 }
 
 /// A message of `user`'s folder: its file record and content.
@@ -663,6 +716,67 @@ mod tests {
             inbox.add(&[(base, Flags::default())]).unwrap();
         }
         TestStore { mail, root }
+    }
+
+    /// A message's conversation: its reply in INBOX and the user's own
+    /// reply in Sent, oldest first, each once (a copy in another folder
+    /// not again), without the message itself or the unrelated one.
+    #[test]
+    fn conversation_across_inbox_and_sent() {
+        let mail = store_with("thread", &[]);
+        let add = |folder: &str, head: &str, day: u32| {
+            let f = mail.folder("u", folder).unwrap();
+            let data = format!(
+                "{head}From: a@x.test\r\nDate: {day} Jan 2024 10:00:00 +0000\r\n\r\nbody\r\n"
+            );
+            let base = new_base("h", data.len() as u64, data.len() as u64);
+            fs::write(f.tmp_path(&base), &data).unwrap();
+            f.add(&[(base, Flags::default())]).unwrap();
+        };
+        add("INBOX", "Message-ID: <a@x>\r\nSubject: plan\r\n", 1);
+        add("INBOX", "Message-ID: <c@x>\r\nSubject: other\r\n", 2);
+        add(
+            "Sent",
+            "Message-ID: <b@x>\r\nReferences: <a@x>\r\nSubject: Re: plan\r\n",
+            3,
+        );
+        add(
+            "INBOX",
+            "Message-ID: <d@x>\r\nReferences: <a@x> <b@x>\r\nSubject: Re: plan\r\n",
+            4,
+        );
+        let inbox = mail.inbox("u").sync(false).unwrap().messages;
+        // A copy of the reply in Sent, made as COPY makes it (one EMAILID).
+        let sent = mail.folder("u", "Sent").unwrap();
+        let reply = &sent.sync(false).unwrap().messages[0];
+        let copy = reply.copy_base(&reply.path(&sent.dir), "h").unwrap();
+        fs::copy(reply.path(&sent.dir), sent.tmp_path(&copy)).unwrap();
+        sent.add(&[(copy, Flags::default())]).unwrap();
+
+        let first = &inbox[0];
+        let raw = fs::read(first.path(&mail.inbox("u").dir)).unwrap();
+        let thread = conversation(&mail, "u", "INBOX", first, &raw).unwrap();
+        let got: Vec<(&str, &str, u32)> = thread
+            .iter()
+            .map(|(f, r)| (f.as_str(), r.subject.as_str(), r.uid))
+            .collect();
+        assert_eq!(got, [("Sent", "Re: plan", 1), ("INBOX", "Re: plan", 3)]);
+        // From the last reply the first message is in the conversation.
+        let last = &inbox[2];
+        let raw = fs::read(last.path(&mail.inbox("u").dir)).unwrap();
+        let thread = conversation(&mail, "u", "INBOX", last, &raw).unwrap();
+        let got: Vec<(&str, &str)> = thread
+            .iter()
+            .map(|(f, r)| (f.as_str(), r.subject.as_str()))
+            .collect();
+        assert_eq!(got, [("INBOX", "plan"), ("Sent", "Re: plan")]);
+        // The unrelated message is alone.
+        let raw = fs::read(inbox[1].path(&mail.inbox("u").dir)).unwrap();
+        assert!(
+            conversation(&mail, "u", "INBOX", &inbox[1], &raw)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

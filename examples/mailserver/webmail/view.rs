@@ -85,10 +85,13 @@ async fn message(State(ctx): State<Ctx>, user: User, Query(p): Query<MsgParams>)
         }
         let flagged = m.flags.system.contains(SystemFlags::FLAGGED);
         let checks = checks::sender_checks(&raw, &app.shared.store.cfg.hostname);
-        Ok((flagged, view_of(&raw, &f, uid, images), checks))
+        // The rest of the conversation; a folder that cannot be read
+        // leaves the list out, not the message.
+        let thread = mailbox::conversation(mail, &name, &f, &m, &raw).unwrap_or_default();
+        Ok((flagged, view_of(&raw, &f, uid, images), checks, thread))
     })
     .await;
-    let (flagged, v, checks) = match got {
+    let (flagged, v, checks, thread) = match got {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -102,7 +105,7 @@ async fn message(State(ctx): State<Ctx>, user: User, Query(p): Query<MsgParams>)
     let f = p.f.clone();
     frame_page(&ctx, &user, Some(p.f.clone()), &title, move |folders| {
         let checks = checks::html(&checks);
-        message_html(
+        let mut page = message_html(
             &f,
             p.uid,
             &csrf,
@@ -112,7 +115,9 @@ async fn message(State(ctx): State<Ctx>, user: User, Query(p): Query<MsgParams>)
             flagged,
             show_headers,
             images,
-        )
+        );
+        page.push_str(&conversation_html(&thread));
+        page
     })
     .await
 }
@@ -285,6 +290,36 @@ fn message_html(
         o.push_str("</ul>");
     }
     o.push_str("</article>");
+    o
+}
+
+/// The other messages of the conversation ([`mailbox::conversation`]),
+/// oldest first, each a link to its page with the folder it is in; nothing
+/// for a message alone in its conversation.
+fn conversation_html(thread: &[(String, mailbox::Row)]) -> String {
+    if thread.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from(
+        r#"<section class="conversation" id="conversation"><h2>In this conversation</h2><ul>"#,
+    );
+    for (folder, r) in thread {
+        let subject = if r.subject.is_empty() {
+            "(no subject)"
+        } else {
+            &r.subject
+        };
+        let _ = write!(
+            o,
+            r#"<li><a href="{}">{}</a> <span class="meta">{}, {}, in {}</span></li>"#,
+            esc(&msg_url("/msg", folder, r.uid)),
+            esc(subject),
+            esc(&r.from),
+            esc(&r.date),
+            esc(&folder_label(folder))
+        );
+    }
+    o.push_str("</ul></section>");
     o
 }
 
