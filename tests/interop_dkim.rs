@@ -85,6 +85,16 @@ c.sendmail(frm, [to], "From: <%s>\r\nTo: <%s>\r\nSubject: sub %s\r\n\r\nsubmitte
 c.quit()
 "#;
 
+/// Submits `sub MARKER` from `from` to `to` as alice (password `pa`)
+/// after AUTH on the submission port ([`PY_SUBMIT`]).
+fn submit_as_alice(srv: &MailServer, from: &str, to: &str, marker: &str) {
+    let port = srv.submission().port().to_string();
+    let (ok, out) = run(
+        Command::new("python3").args(["-c", PY_SUBMIT, &port, "alice", "pa", from, to, marker])
+    );
+    assert!(ok, "{out}");
+}
+
 /// dkimpy's lines for the message `raw` (see [`PY_VERIFY`]).
 fn dkimpy(dir: &Path, raw: &[u8], records: &[String]) -> Vec<String> {
     let stored = dir.join("verify.eml");
@@ -419,19 +429,8 @@ fn authenticated_submission_signed_for_its_from_domain_only() {
             "--domain", "a.test", "--user", "alice:pa", "--user", "carol:pc", "--dkim", &dkim,
         ],
     );
-    let port = srv.submission().port().to_string();
     for (from, marker) in [("alice@a.test", "signed"), ("alice@other.test", "unsigned")] {
-        let (ok, out) = run(Command::new("python3").args([
-            "-c",
-            PY_SUBMIT,
-            &port,
-            "alice",
-            "pa",
-            from,
-            "carol@a.test",
-            marker,
-        ]));
-        assert!(ok, "{out}");
+        submit_as_alice(&srv, from, "carol@a.test", marker);
     }
     let signed = find_one(&srv, "carol", "sub signed");
     let lines = dkimpy(&dir, &signed, std::slice::from_ref(&record));
@@ -1100,19 +1099,8 @@ fn dkim_key_rotated_without_restart() {
             "alice:pa",
         ],
     );
-    let port = srv.submission().port().to_string();
     let submit = |marker: &str| {
-        let (ok, out) = run(Command::new("python3").args([
-            "-c",
-            PY_SUBMIT,
-            &port,
-            "alice",
-            "pa",
-            "alice@a.test",
-            "alice@a.test",
-            marker,
-        ]));
-        assert!(ok, "{out}");
+        submit_as_alice(&srv, "alice@a.test", "alice@a.test", marker);
         let raw = find_one(&srv, "alice", &format!("sub {marker}"));
         let selectors: Vec<String> = String::from_utf8_lossy(&raw)
             .match_indices("; s=")

@@ -720,3 +720,99 @@ fn sort_and_thread_against_dovecot_and_the_mail_server() {
     s.logout().unwrap();
     assert_eq!(ours, dovecot);
 }
+
+/// The folder conveniences of `ImapSession` against Dovecot: CREATE,
+/// SUBSCRIBE and UNSUBSCRIBE (seen in LSUB), RENAME to a name that needs
+/// quoting and modified UTF-7, UID COPY whose COPYUID (RFC 4315 §3) names
+/// the UIDs the copies have, STATUS counts, NOOP letting in a message
+/// another session appended, UNSELECT, DELETE; LIST reflects each step.
+#[test]
+#[ignore = "interop: needs Dovecot (bash .ci/install-peers)"]
+fn folder_conveniences_against_dovecot() {
+    use mailwire::blocking::imap::uid_set;
+    use mailwire::imap::{Data, IString};
+    let Some(d) = Dovecot::start() else { return };
+    let mut s = session(&d);
+    let names = |s: &mut ImapSession| -> Vec<String> {
+        let folders = s.list_folders(false).unwrap();
+        folders.into_iter().map(|f| f.name).collect()
+    };
+    let subscribed = |s: &mut ImapSession| -> Vec<String> {
+        let c = s
+            .run(CommandBody::Lsub {
+                reference: Mailbox::new(IString::try_from(String::new()).unwrap()),
+                pattern: IString::try_from("*".to_owned()).unwrap(),
+            })
+            .unwrap();
+        c.data()
+            .filter_map(|d| match d {
+                Data::Lsub(item) => item.mailbox.to_utf8_name(),
+                _ => None,
+            })
+            .collect()
+    };
+    let renamed = "Ablage Grüße";
+
+    s.create_folder("Work").unwrap();
+    assert!(names(&mut s).contains(&"Work".to_owned()));
+    s.subscribe("Work").unwrap();
+    assert_eq!(subscribed(&mut s), ["Work"]);
+    s.unsubscribe("Work").unwrap();
+    assert!(subscribed(&mut s).is_empty());
+    s.rename_folder("Work", renamed).unwrap();
+    let now = names(&mut s);
+    assert!(
+        now.contains(&renamed.to_owned()) && !now.contains(&"Work".to_owned()),
+        "{now:?}"
+    );
+
+    for i in 1..=2 {
+        s.append("INBOX", Vec::new(), &simple(i, "to copy"))
+            .unwrap();
+    }
+    s.select("INBOX").unwrap();
+    let inbox = s.uid_search(vec![SearchKey::All]).unwrap();
+    assert_eq!(inbox.len(), 2);
+    let copies = s
+        .copy_messages(&uid_set(&inbox).unwrap(), renamed)
+        .unwrap()
+        .expect("Dovecot sends COPYUID");
+    let status = s.folder_status(renamed).unwrap();
+    assert_eq!((status.messages, status.unseen), (Some(2), Some(2)));
+    assert_eq!(
+        status.uid_next,
+        copies.iter().max().map(|&u| u64::from(u) + 1)
+    );
+    assert!(status.uid_validity.is_some());
+    let listed = s.list_folders(true).unwrap();
+    let folder = listed.iter().find(|f| f.name == renamed).unwrap();
+    assert_eq!(folder.status, Some(status));
+
+    // NOOP lets in what another session appended to the selected folder.
+    let mut other = session(&d);
+    other
+        .append("INBOX", Vec::new(), &simple(3, "meanwhile"))
+        .unwrap();
+    other.logout().unwrap();
+    s.take_updates();
+    s.noop().unwrap();
+    assert_eq!(s.selected().unwrap().exists, 3);
+    let updates = s.take_updates();
+    assert!(
+        updates.iter().any(|u| matches!(u, Update::Exists(3))),
+        "{updates:?}"
+    );
+    s.unselect().unwrap();
+    assert!(s.selected().is_none());
+
+    s.examine(renamed).unwrap();
+    // Copied in UID order, the copies have ascending UIDs too.
+    let found = s.uid_search(vec![SearchKey::All]).unwrap();
+    assert_eq!(found, copies, "COPYUID names the copies");
+    s.unselect().unwrap();
+
+    s.delete_folder(renamed).unwrap();
+    let now = names(&mut s);
+    assert!(!now.contains(&renamed.to_owned()), "{now:?}");
+    s.logout().unwrap();
+}

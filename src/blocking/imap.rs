@@ -365,6 +365,14 @@ pub(crate) struct Core<C> {
     wire: Vec<u8>,
 }
 
+/// The STATUS items of [`FolderStatus`] (RFC 9051 §6.3.11).
+const STATUS_NUMBERS: [StatusAttr; 4] = [
+    StatusAttr::Messages,
+    StatusAttr::Unseen,
+    StatusAttr::UidNext,
+    StatusAttr::UidValidity,
+];
+
 /// Most unsolicited updates kept between [`ImapSession::take_updates`]
 /// calls: older ones are dropped, the mailbox state stays right anyway.
 const MAX_UPDATES: usize = 10_000;
@@ -576,6 +584,83 @@ impl ImapSession {
         block_on(self.core.uid_expunge(uids))
     }
 
+    /// `UID COPY` (RFC 9051 §6.4.7) of `uids` into `folder`, which must
+    /// exist (else NO, often with `[TRYCREATE]`). Returns the copies'
+    /// UIDs from the `COPYUID` response code (RFC 4315 §3, RFC 9051 §7.1)
+    /// in ascending order of the UIDs they were copied from; UIDs of
+    /// `uids` that no longer exist are not copied, so the list can be
+    /// shorter than `uids`. `None` when the server sends no COPYUID (it
+    /// lacks UIDPLUS), or one that cannot be taken: sets of different
+    /// sizes, or more messages than the selected folder holds.
+    pub fn copy_messages(
+        &mut self,
+        uids: &SequenceSet,
+        folder: &str,
+    ) -> Result<Option<Vec<u32>>, ImapError> {
+        block_on(self.core.copy_messages(uids, folder))
+    }
+
+    /// `CREATE` (RFC 9051 §6.3.4): makes the folder `name` (UTF-8, sent
+    /// in modified UTF-7, RFC 3501 §5.1.3, as every folder name here). A
+    /// name that ends with the hierarchy delimiter asks for a parent
+    /// folder only; the server answers NO when the folder exists.
+    pub fn create_folder(&mut self, name: &str) -> Result<(), ImapError> {
+        block_on(self.core.create_folder(name))
+    }
+
+    /// `DELETE` (RFC 9051 §6.3.5): removes the folder and its messages.
+    /// A folder with subfolders loses its messages and stays as their
+    /// `\Noselect` parent; the server refuses INBOX, and a `\Noselect`
+    /// folder with subfolders.
+    pub fn delete_folder(&mut self, name: &str) -> Result<(), ImapError> {
+        block_on(self.core.delete_folder(name))
+    }
+
+    /// `RENAME` (RFC 9051 §6.3.6): renames `from` to `to`, its subfolders
+    /// with it. Renaming INBOX moves its messages into a new folder `to`
+    /// and leaves INBOX empty.
+    pub fn rename_folder(&mut self, from: &str, to: &str) -> Result<(), ImapError> {
+        block_on(self.core.rename_folder(from, to))
+    }
+
+    /// `SUBSCRIBE` (RFC 9051 §6.3.7): adds the folder to the subscribed
+    /// ones (`LIST (SUBSCRIBED)`, RFC 3501's `LSUB`).
+    pub fn subscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        block_on(self.core.subscribe(name))
+    }
+
+    /// `UNSUBSCRIBE` (RFC 9051 §6.3.8): removes the folder from the
+    /// subscribed ones; the folder itself stays.
+    pub fn unsubscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        block_on(self.core.unsubscribe(name))
+    }
+
+    /// `STATUS name (MESSAGES UNSEEN UIDNEXT UIDVALIDITY)` (RFC 9051
+    /// §6.3.11): a folder's counts without selecting it. §6.3.11 asks
+    /// clients not to use it on the selected folder: read
+    /// [`selected`](Self::selected) there.
+    pub fn folder_status(&mut self, name: &str) -> Result<FolderStatus, ImapError> {
+        block_on(self.core.folder_status(name))
+    }
+
+    /// `NOOP` (RFC 9051 §6.1.2): does nothing, which gives the server the
+    /// occasion to send the selected folder's changes (new messages,
+    /// expunges, flag changes) and resets its inactivity timer. The
+    /// changes are applied to [`selected`](Self::selected), and
+    /// [`take_updates`](Self::take_updates) then returns them.
+    pub fn noop(&mut self) -> Result<(), ImapError> {
+        block_on(self.core.noop())
+    }
+
+    /// `UNSELECT` (RFC 3691 §2, RFC 9051 §6.4.2): closes the selected
+    /// folder without expunging (messages marked `\Deleted` stay), back
+    /// to the authenticated state. [`ImapError::Unsupported`], with
+    /// nothing sent, when the server offers neither UNSELECT nor
+    /// IMAP4rev2: CLOSE, the IMAP4rev1 way out, would expunge.
+    pub fn unselect(&mut self) -> Result<(), ImapError> {
+        block_on(self.core.unselect())
+    }
+
     /// `LOGOUT`, then the connection is closed.
     pub fn logout(mut self) -> Result<(), ImapError> {
         block_on(self.core.logout())
@@ -760,12 +845,7 @@ impl<C: Conn> Core<C> {
     /// with [`Folder::mailbox_id`] when the server offers OBJECTID).
     pub(crate) async fn list_folders(&mut self, status: bool) -> Result<Vec<Folder>, ImapError> {
         let caps = self.capabilities().await?;
-        let mut items = vec![
-            StatusAttr::Messages,
-            StatusAttr::Unseen,
-            StatusAttr::UidNext,
-            StatusAttr::UidValidity,
-        ];
+        let mut items = STATUS_NUMBERS.to_vec();
         if caps.has("OBJECTID") {
             // RFC 8474 §4.3: the STATUS item of a server with OBJECTID.
             items.push(StatusAttr::MailboxId);
@@ -1275,6 +1355,108 @@ impl<C: Conn> Core<C> {
             .map(drop)
     }
 
+    /// See [`ImapSession::copy_messages`].
+    pub(crate) async fn copy_messages(
+        &mut self,
+        uids: &SequenceSet,
+        folder: &str,
+    ) -> Result<Option<Vec<u32>>, ImapError> {
+        let before = self.selected().map_or(0, |m| m.exists);
+        let set = uids.clone();
+        let c = self
+            .run_on(folder, |mailbox| CommandBody::Copy {
+                uid: true,
+                set,
+                mailbox,
+            })
+            .await?;
+        // No more can have been copied than the source folder holds.
+        let most = before.max(self.selected().map_or(0, |m| m.exists));
+        Ok(c.tagged.status().and_then(|s| match s.code {
+            Some(Code::CopyUid {
+                source,
+                destination,
+                ..
+            }) => copied_uids(&source, &destination, most),
+            _ => None,
+        }))
+    }
+
+    /// See [`ImapSession::create_folder`].
+    pub(crate) async fn create_folder(&mut self, name: &str) -> Result<(), ImapError> {
+        self.run_on(name, |mailbox| CommandBody::Create {
+            mailbox,
+            special_use: Vec::new(),
+        })
+        .await
+        .map(drop)
+    }
+
+    /// See [`ImapSession::delete_folder`].
+    pub(crate) async fn delete_folder(&mut self, name: &str) -> Result<(), ImapError> {
+        self.run_on(name, CommandBody::Delete).await.map(drop)
+    }
+
+    /// See [`ImapSession::rename_folder`].
+    pub(crate) async fn rename_folder(&mut self, from: &str, to: &str) -> Result<(), ImapError> {
+        let to = Mailbox::from_utf8_name(to);
+        self.run_on(from, |from| CommandBody::Rename { from, to })
+            .await
+            .map(drop)
+    }
+
+    /// See [`ImapSession::subscribe`].
+    pub(crate) async fn subscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        self.run_on(name, CommandBody::Subscribe).await.map(drop)
+    }
+
+    /// See [`ImapSession::unsubscribe`].
+    pub(crate) async fn unsubscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        self.run_on(name, CommandBody::Unsubscribe).await.map(drop)
+    }
+
+    /// See [`ImapSession::folder_status`].
+    pub(crate) async fn folder_status(&mut self, name: &str) -> Result<FolderStatus, ImapError> {
+        let asked = Mailbox::from_utf8_name(name);
+        let c = self
+            .run(CommandBody::Status {
+                mailbox: asked.clone(),
+                items: STATUS_NUMBERS.to_vec(),
+            })
+            .await?;
+        // The name as sent, or decoded (a server with UTF8=ACCEPT enabled
+        // answers in UTF-8, RFC 6855 §3).
+        c.statuses()
+            .find(|(m, _)| *m == asked || m.to_utf8_name().as_deref() == Some(name))
+            .map(|(_, items)| folder_status(&items))
+            .ok_or_else(|| ImapError::Protocol("STATUS OK without the folder's STATUS".into()))
+    }
+
+    /// `NOOP` (RFC 9051 §6.1.2); see [`ImapSession::noop`].
+    pub(crate) async fn noop(&mut self) -> Result<(), ImapError> {
+        self.run(CommandBody::Noop).await.map(drop)
+    }
+
+    /// See [`ImapSession::unselect`].
+    pub(crate) async fn unselect(&mut self) -> Result<(), ImapError> {
+        let caps = self.capabilities().await?;
+        if !caps.has("UNSELECT") && !caps.has("IMAP4rev2") {
+            return Err(ImapError::Unsupported("UNSELECT"));
+        }
+        self.run(CommandBody::Unselect).await.map(drop)
+    }
+
+    /// Runs the command `make` builds around the folder `name`, encoded
+    /// as [`Mailbox::from_utf8_name`] does (modified UTF-7, RFC 3501
+    /// §5.1.3); NO and BAD are errors.
+    async fn run_on(
+        &mut self,
+        name: &str,
+        make: impl FnOnce(Mailbox<'static>) -> CommandBody<'static>,
+    ) -> Result<Completion, ImapError> {
+        self.run(make(Mailbox::from_utf8_name(name))).await
+    }
+
     /// `LOGOUT`, then the connection is closed.
     pub(crate) async fn logout(&mut self) -> Result<(), ImapError> {
         let r = self.run(CommandBody::Logout).await.map(drop);
@@ -1639,6 +1821,38 @@ fn folder_status(items: &[StatusItem<'_>]) -> FolderStatus {
     s
 }
 
+/// The destination UIDs of a `COPYUID` (RFC 4315 §3: the n-th source
+/// UID was copied to the n-th destination UID), in ascending order of
+/// their source UIDs. `None` when the sets differ in size, hold `*` or
+/// `$` (neither of which §3 allows), or name more than `most` messages:
+/// a hostile `1:4294967295` is refused before anything is allocated.
+fn copied_uids(source: &SequenceSet, destination: &SequenceSet, most: u32) -> Option<Vec<u32>> {
+    let n = set_len(source)?;
+    if n != set_len(destination)? || n > u64::from(most) {
+        return None;
+    }
+    let mut pairs: Vec<(u32, u32)> = source.iter(0).zip(destination.iter(0)).collect();
+    pairs.sort_unstable();
+    Some(pairs.into_iter().map(|(_, d)| d).collect())
+}
+
+/// How many numbers the set names; `None` with `*` or `$`.
+fn set_len(set: &SequenceSet) -> Option<u64> {
+    let SequenceSet::Set(ranges) = set else {
+        return None;
+    };
+    ranges
+        .iter()
+        .map(|r| match *r {
+            SeqRange::Single(SeqNum::Value(_)) => Some(1),
+            SeqRange::Range(SeqNum::Value(a), SeqNum::Value(b)) => {
+                Some(u64::from(a.get().abs_diff(b.get())) + 1)
+            }
+            _ => None,
+        })
+        .sum()
+}
+
 /// The UIDs as a sequence set, consecutive runs as ranges (`1:3,7`).
 pub fn uid_set(uids: &[u32]) -> Result<SequenceSet, ImapError> {
     let mut sorted: Vec<u32> = uids.iter().copied().filter(|&u| u != 0).collect();
@@ -1680,6 +1894,30 @@ mod tests {
         assert_eq!(r.len(), 3);
         assert!(uid_set(&[]).is_err());
         assert!(uid_set(&[0]).is_err());
+    }
+
+    /// RFC 4315 §3: the n-th source UID went to the n-th destination UID.
+    #[test]
+    fn rfc4315_3_copyuid_maps_sources_to_destinations() {
+        let set = |s: &[u32]| uid_set(s).unwrap();
+        assert_eq!(
+            copied_uids(&set(&[1, 2, 5]), &set(&[7, 8, 9]), 10),
+            Some(vec![7, 8, 9])
+        );
+        // Listed out of order: sorted by the source UID.
+        let out_of_order = |a: u32, b: u32| {
+            let n = |v| SeqRange::Single(SeqNum::Value(NonZeroU32::new(v).unwrap()));
+            SequenceSet::new(vec![n(a), n(b)]).unwrap()
+        };
+        assert_eq!(
+            copied_uids(&out_of_order(5, 1), &set(&[7, 8]), 10),
+            Some(vec![8, 7])
+        );
+        // Sizes differ, `*`, or more than the folder holds: not taken.
+        assert_eq!(copied_uids(&set(&[1, 2]), &set(&[7]), 10), None);
+        assert_eq!(copied_uids(&SequenceSet::all(), &set(&[7]), 10), None);
+        let huge = SequenceSet::range(1, u32::MAX).unwrap();
+        assert_eq!(copied_uids(&huge, &huge, 10), None);
     }
 
     #[test]

@@ -961,3 +961,123 @@ fn rfc5256_4_uid_sort_and_uid_thread() {
     s.logout().unwrap();
     assert!(sent(&h.join().unwrap(), "UID").is_empty());
 }
+
+/// The folder conveniences send RFC 9051's commands with the names in
+/// modified UTF-7 (RFC 3501 §5.1.3): CREATE, SUBSCRIBE, RENAME,
+/// UNSUBSCRIBE, STATUS (§6.3.4-§6.3.11), DELETE; `UID COPY` (§6.4.7)
+/// reads the COPYUID of RFC 4315 §3, and without one gives `None`; NOOP
+/// (§6.1.2) lets in the mailbox's updates; UNSELECT (RFC 3691) is sent
+/// only to a server that offers it. NO keeps the server's answer.
+#[test]
+fn rfc9051_folder_commands_copyuid_status_noop_and_unselect() {
+    use super::imap::{FolderStatus, uid_set};
+    use mailwire_imap::client::Update;
+    let (port, h) = spawn_plain(
+        "IMAP4rev1 AUTH=PLAIN SASL-IR UIDPLUS",
+        |cmd, tag, line| match cmd {
+            "CREATE" | "SUBSCRIBE" | "UNSUBSCRIBE" | "RENAME" => Some(format!("{tag} OK done\r\n")),
+            "DELETE" if line.ends_with("INBOX") => Some(format!("{tag} NO not INBOX\r\n")),
+            "DELETE" => Some(format!("{tag} OK done\r\n")),
+            "STATUS" => Some(format!(
+                "* STATUS Archive (MESSAGES 2 UNSEEN 1 UIDNEXT 9 UIDVALIDITY 38505)\r\n\
+                 {tag} OK done\r\n"
+            )),
+            "UID COPY" if line.ends_with("Archive") => {
+                Some(format!("{tag} OK [COPYUID 38505 2,1 8:7] copied\r\n"))
+            }
+            "NOOP" => Some(format!(
+                "* 3 EXISTS\r\n* 1 FETCH (FLAGS (\\Seen))\r\n{tag} OK done\r\n"
+            )),
+            _ => None,
+        },
+    );
+    let mut s = plain_login(port);
+    s.create_folder("Work").unwrap();
+    s.create_folder("Grüße").unwrap();
+    s.subscribe("Work").unwrap();
+    s.rename_folder("Work", "Archive").unwrap();
+    s.unsubscribe("Grüße").unwrap();
+    let want = FolderStatus {
+        messages: Some(2),
+        unseen: Some(1),
+        uid_next: Some(9),
+        uid_validity: Some(38505),
+    };
+    assert_eq!(s.folder_status("Archive").unwrap(), want);
+    // Another folder's STATUS is not taken for the one asked about.
+    let err = s.folder_status("Gone").unwrap_err();
+    assert!(matches!(err, ImapError::Protocol(_)), "{err}");
+
+    s.select("INBOX").unwrap();
+    s.take_updates();
+    let set = uid_set(&[1, 2]).unwrap();
+    // `2,1 8:7`: 2 went to 7 and 1 to 8.
+    assert_eq!(s.copy_messages(&set, "Archive").unwrap(), Some(vec![8, 7]));
+    assert_eq!(s.copy_messages(&set, "Trash").unwrap(), None);
+
+    s.noop().unwrap();
+    assert_eq!(s.selected().unwrap().exists, 3);
+    let updates = s.take_updates();
+    assert!(
+        matches!(updates[..], [Update::Exists(3), Update::Fetch { .. }]),
+        "{updates:?}"
+    );
+    let err = s.unselect().unwrap_err();
+    assert!(matches!(err, ImapError::Unsupported("UNSELECT")), "{err}");
+    assert!(s.selected().is_some(), "still selected");
+
+    s.delete_folder("Archive").unwrap();
+    let err = s.delete_folder("inbox").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ImapError::Command {
+                command: "DELETE",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    s.logout().unwrap();
+    let log = h.join().unwrap();
+    let folder_commands: Vec<&str> = ["CREATE", "SUBSCRIBE", "RENAME", "UNSUBSCRIBE", "DELETE"]
+        .iter()
+        .flat_map(|c| sent(&log, c))
+        .collect();
+    assert_eq!(
+        folder_commands,
+        [
+            "CREATE Work",
+            "CREATE Gr&APwA3w-e",
+            "SUBSCRIBE Work",
+            "RENAME Work Archive",
+            "UNSUBSCRIBE Gr&APwA3w-e",
+            "DELETE Archive",
+            "DELETE INBOX",
+        ]
+    );
+    assert_eq!(
+        sent(&log, "STATUS"),
+        [
+            "STATUS Archive (MESSAGES UNSEEN UIDNEXT UIDVALIDITY)",
+            "STATUS Gone (MESSAGES UNSEEN UIDNEXT UIDVALIDITY)",
+        ]
+    );
+    assert_eq!(
+        sent(&log, "UID COPY"),
+        ["UID COPY 1:2 Archive", "UID COPY 1:2 Trash"]
+    );
+    assert_eq!(sent(&log, "NOOP"), ["NOOP"]);
+    assert!(sent(&log, "UNSELECT").is_empty(), "{log:?}");
+
+    // With UNSELECT: sent, and the folder is no longer selected.
+    let (port, h) = spawn_plain("IMAP4rev1 AUTH=PLAIN SASL-IR UNSELECT", |cmd, tag, _| {
+        (cmd == "UNSELECT").then(|| format!("{tag} OK done\r\n"))
+    });
+    let mut s = plain_login(port);
+    s.select("INBOX").unwrap();
+    s.unselect().unwrap();
+    assert!(s.selected().is_none());
+    s.logout().unwrap();
+    assert_eq!(sent(&h.join().unwrap(), "UNSELECT"), ["UNSELECT"]);
+}

@@ -31,7 +31,9 @@ use mailwire_imap::{
 use std::num::NonZeroU32;
 
 use super::conn::{AsyncSink, Connection};
-use crate::blocking::imap::{Core, Folder, ImapError, ImapOptions, MessageSummary, SummaryItems};
+use crate::blocking::imap::{
+    Core, Folder, FolderStatus, ImapError, ImapOptions, MessageSummary, SummaryItems,
+};
 
 /// An IMAP session on tokio. See the module docs and
 /// [`crate::blocking::ImapSession`].
@@ -218,6 +220,58 @@ impl ImapSession {
     /// [`blocking::ImapSession::uid_expunge`](crate::blocking::ImapSession::uid_expunge) on tokio.
     pub async fn uid_expunge(&mut self, uids: &SequenceSet) -> Result<(), ImapError> {
         self.core.uid_expunge(uids).await
+    }
+
+    /// [`blocking::ImapSession::copy_messages`](crate::blocking::ImapSession::copy_messages) on tokio:
+    /// `UID COPY` (RFC 9051 §6.4.7), the copies' UIDs from `COPYUID` (RFC 4315 §3).
+    pub async fn copy_messages(
+        &mut self,
+        uids: &SequenceSet,
+        folder: &str,
+    ) -> Result<Option<Vec<u32>>, ImapError> {
+        self.core.copy_messages(uids, folder).await
+    }
+
+    /// [`blocking::ImapSession::create_folder`](crate::blocking::ImapSession::create_folder) on tokio: `CREATE` (RFC 9051 §6.3.4).
+    pub async fn create_folder(&mut self, name: &str) -> Result<(), ImapError> {
+        self.core.create_folder(name).await
+    }
+
+    /// [`blocking::ImapSession::delete_folder`](crate::blocking::ImapSession::delete_folder) on tokio: `DELETE` (RFC 9051 §6.3.5).
+    pub async fn delete_folder(&mut self, name: &str) -> Result<(), ImapError> {
+        self.core.delete_folder(name).await
+    }
+
+    /// [`blocking::ImapSession::rename_folder`](crate::blocking::ImapSession::rename_folder) on tokio: `RENAME` (RFC 9051 §6.3.6).
+    pub async fn rename_folder(&mut self, from: &str, to: &str) -> Result<(), ImapError> {
+        self.core.rename_folder(from, to).await
+    }
+
+    /// [`blocking::ImapSession::subscribe`](crate::blocking::ImapSession::subscribe) on tokio: `SUBSCRIBE` (RFC 9051 §6.3.7).
+    pub async fn subscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        self.core.subscribe(name).await
+    }
+
+    /// [`blocking::ImapSession::unsubscribe`](crate::blocking::ImapSession::unsubscribe) on tokio: `UNSUBSCRIBE` (RFC 9051 §6.3.8).
+    pub async fn unsubscribe(&mut self, name: &str) -> Result<(), ImapError> {
+        self.core.unsubscribe(name).await
+    }
+
+    /// [`blocking::ImapSession::folder_status`](crate::blocking::ImapSession::folder_status) on tokio: `STATUS` (RFC 9051 §6.3.11).
+    pub async fn folder_status(&mut self, name: &str) -> Result<FolderStatus, ImapError> {
+        self.core.folder_status(name).await
+    }
+
+    /// [`blocking::ImapSession::noop`](crate::blocking::ImapSession::noop) on tokio: `NOOP` (RFC 9051 §6.1.2); the updates it
+    /// lets in come from [`take_updates`](Self::take_updates).
+    pub async fn noop(&mut self) -> Result<(), ImapError> {
+        self.core.noop().await
+    }
+
+    /// [`blocking::ImapSession::unselect`](crate::blocking::ImapSession::unselect) on tokio: `UNSELECT` (RFC 3691 §2, RFC 9051 §6.4.2),
+    /// [`ImapError::Unsupported`] without it.
+    pub async fn unselect(&mut self) -> Result<(), ImapError> {
+        self.core.unselect().await
     }
 
     /// `LOGOUT`, then the connection is closed.
