@@ -29,7 +29,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mail_parser::{HeaderValue, MessageParser};
 
 #[path = "../fixtures.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod fixtures;
 
 use fixtures::{header_bytes, header_corpus, interleaved_rounds, mailwire_headers};

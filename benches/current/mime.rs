@@ -32,7 +32,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use mail_parser::{HeaderForm, HeaderName, MessageParser, PartKind};
 
 #[path = "../fixtures.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 mod fixtures;
 
 use fixtures::{
