@@ -173,10 +173,11 @@ impl Interrupted {
                 continue;
             };
             let mut any = false;
-            for e in files {
-                let e = e?;
-                if e.metadata().is_ok_and(|md| self.holds(&md)) {
-                    fs::remove_file(e.path())?;
+            // A copy that cannot be read or removed stays (a duplicate
+            // at worst), and the start goes on.
+            for e in files.flatten() {
+                if e.metadata().is_ok_and(|md| self.holds(&md)) && fs::remove_file(e.path()).is_ok()
+                {
                     removed.push(e.path());
                     any = true;
                 }
@@ -218,9 +219,10 @@ impl Maildirs {
                 continue;
             };
             let inbox = accounts.contains(&folder);
-            for entry in files {
-                let entry = entry?;
-                let md = entry.metadata()?;
+            for entry in files.flatten() {
+                let Ok(md) = entry.metadata() else {
+                    continue;
+                };
                 let spool = entry.file_name().to_string_lossy().ends_with(SPOOL_MARK);
                 if !md.is_file() || !(spool || inbox) {
                     continue;
@@ -237,16 +239,15 @@ impl Maildirs {
     }
 
     /// Every account's directory under the root (INBOX) and its Maildir++
-    /// folders (`.Name`).
+    /// folders (`.Name`); a directory that cannot be read is left out.
     fn every_folder(&self) -> io::Result<Vec<PathBuf>> {
         let mut folders = Vec::new();
-        for account in fs::read_dir(&self.root)? {
-            let account = account?.path();
-            if !account.is_dir() {
+        for account in fs::read_dir(&self.root)?.flatten() {
+            let account = account.path();
+            let Ok(entries) = fs::read_dir(&account) else {
                 continue;
-            }
-            for f in fs::read_dir(&account)? {
-                let f = f?;
+            };
+            for f in entries.flatten() {
                 if f.file_name().to_string_lossy().starts_with('.') && f.path().is_dir() {
                     folders.push(f.path());
                 }
