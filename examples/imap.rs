@@ -12,6 +12,9 @@
 //! online
 //!   folders                          folders with their special use and counts
 //!   list [FOLDER] [--limit N]        date, sender, subject, size and flags
+//!   threads [FOLDER] [--limit N]     the conversations, each reply indented under the
+//!                                    message it answers (UID THREAD REFERENCES,
+//!                                    evaluated by the server); the newest N threads
 //!   read UID                         the text part shown, attachments listed (only
 //!                                    the header and the text part are downloaded)
 //!   headers UID                      the header section only
@@ -84,7 +87,7 @@ use mailwire::blocking::{
 use mailwire::imap::client::Update;
 use mailwire::imap::{
     Atom, BodyStructure, Date, Flag, IString, SearchKey, Section, SectionText, SelectParam, SeqNum,
-    SeqRange, SequenceSet, SpecificFields, StoreKind,
+    SeqRange, SequenceSet, SpecificFields, StoreKind, Thread, ThreadAlgorithm,
 };
 
 /// The command line (see the module docs for the commands).
@@ -134,7 +137,8 @@ struct Args {
     /// download: delete on the server once stored.
     #[arg(long)]
     delete: bool,
-    /// list: at most this many messages (the newest).
+    /// list: at most this many messages (the newest); threads: at most
+    /// this many threads (the newest).
     #[arg(long)]
     limit: Option<usize>,
     /// search: the sender contains this.
@@ -389,6 +393,50 @@ fn cmd_list(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
         uids.drain(..skip);
     }
     print_summaries(s, &uids)
+}
+
+/// `threads`: the folder's conversations as the server threads them (RFC
+/// 5256 §3 REFERENCES), oldest first, each message indented under the one
+/// it answers.
+fn cmd_threads(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
+    let name = a.words.get(1).map(String::as_str).unwrap_or(folder(a));
+    if s.examine(name)?.exists == 0 {
+        return Ok(());
+    }
+    let mut threads = s.uid_thread(ThreadAlgorithm::References, vec![])?;
+    if let Some(n) = a.limit {
+        let skip = threads.len().saturating_sub(n);
+        threads.drain(..skip);
+    }
+    fn uids_of(t: &Thread, out: &mut Vec<u32>) {
+        out.extend(&t.chain);
+        t.children.iter().for_each(|c| uids_of(c, out));
+    }
+    let mut uids = Vec::new();
+    threads.iter().for_each(|t| uids_of(t, &mut uids));
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let lines: HashMap<u32, String> = s
+        .fetch_summaries(&uid_set(&uids)?, SummaryItems::default(), None)?
+        .iter()
+        .map(|m| (m.uid, summary_line(m)))
+        .collect();
+    // A chain's messages each one deeper; its children under its last.
+    fn print(t: &Thread, depth: usize, lines: &HashMap<u32, String>) {
+        for (i, uid) in t.chain.iter().enumerate() {
+            if let Some(l) = lines.get(uid) {
+                println!("{}{l}", "  ".repeat(depth + i));
+            }
+        }
+        for c in &t.children {
+            print(c, depth + t.chain.len(), lines);
+        }
+    }
+    for t in &threads {
+        print(t, 0, &lines);
+    }
+    Ok(())
 }
 
 /// A leaf of a BODYSTRUCTURE, with its IMAP section number.
@@ -1374,6 +1422,7 @@ fn run(a: &Args) -> Result<(), Failure> {
     match a.words[0].as_str() {
         "folders" => cmd_folders(&mut s)?,
         "list" => cmd_list(&mut s, a)?,
+        "threads" => cmd_threads(&mut s, a)?,
         "read" => cmd_read(&mut s, a)?,
         "headers" => cmd_headers(&mut s, a)?,
         "part" => cmd_part(&mut s, a)?,

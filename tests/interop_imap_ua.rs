@@ -1,7 +1,7 @@
 //! Interop: the `imap` example (the user agent on the blocking driver) in
 //! all its modes against Dovecot's IMAP server (../shared/PEERS.md), and the
 //! blocking driver `mailwire::blocking::ImapSession` itself against Dovecot:
-//! - online: folders, list, read, headers, part (bytes compared), search,
+//! - online: folders, list, threads, read, headers, part (bytes compared), search,
 //!   flag, move, delete;
 //! - offline: download twice (only new mail the second time), then with
 //!   `--delete` (the server is empty, the copies are byte for byte);
@@ -701,6 +701,20 @@ fn sort_and_thread_against_dovecot_and_the_mail_server() {
     let mut s = session(&d);
     let dovecot = answers(&mut s);
     s.logout().unwrap();
+    // The user agent's `threads`: the reply indented under its original,
+    // the other message on its own.
+    let out = ok(&d, &["threads"]);
+    let lines: Vec<&str> = out.lines().collect();
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    assert!(
+        lines.len() == 3
+            && lines[0].contains(" alpha ")
+            && lines[1].contains(" Re: alpha ")
+            && lines[2].contains(" beta "),
+        "{out}"
+    );
+    assert_eq!(indent(lines[1]), indent(lines[0]) + 2, "{out}");
+    assert_eq!(indent(lines[2]), indent(lines[0]), "{out}");
     let chain = |c: &[u32]| Thread {
         chain: c.to_vec(),
         children: vec![],
