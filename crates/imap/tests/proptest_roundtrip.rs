@@ -912,6 +912,30 @@ fn response_roundtrip() {
     });
 }
 
+/// A response code ends on its line: a list in a code does not take a
+/// line break as a space (as data lists do, for servers that miscount a
+/// literal), so what follows a response cannot make a code of its first
+/// line (found by fuzzing `imap_response`: such a response re-encoded to
+/// one that parsed differently).
+#[test]
+fn a_response_code_ends_on_its_line() {
+    for (first, next) in [
+        (&b"+[BADCHARSET (a b\r\n"[..], &b"* c)] x\r\n"[..]),
+        (b"* OK [PERMANENTFLAGS (\\Seen\r\n", b"\\Deleted)] x\r\n"),
+    ] {
+        let alone = parse::response(first).unwrap();
+        let wire = [first, next].concat();
+        let (r, n) = parse::response(&wire).unwrap();
+        assert_eq!(
+            (&r, n),
+            (&alone.0, first.len()),
+            "{:?}",
+            String::from_utf8_lossy(&wire)
+        );
+        assert_eq!(parse::response(&encode::response_to_vec(&r)).unwrap().0, r);
+    }
+}
+
 #[test]
 fn command_roundtrip() {
     check(command, |c| {

@@ -514,13 +514,34 @@ pub(crate) fn paren_list<'a, O>(
 pub(crate) fn paren_list_with_capacity<'a, O>(
     i: &'a [u8],
     cap: usize,
+    item: impl FnMut(&'a [u8]) -> IResult<'a, O>,
+) -> IResult<'a, Vec<O>> {
+    list_items(i, cap, true, item)
+}
+
+/// [`paren_list`] without its leniency about a line break between items:
+/// for a response code's list, which ends on its line (else what follows
+/// the response could make a code of it).
+pub(crate) fn paren_list_in_line<'a, O>(
+    i: &'a [u8],
+    item: impl FnMut(&'a [u8]) -> IResult<'a, O>,
+) -> IResult<'a, Vec<O>> {
+    list_items(i, 0, false, item)
+}
+
+/// A parenthesized list of `item`s; `breaks`: a line break between items
+/// is taken as a space.
+fn list_items<'a, O>(
+    i: &'a [u8],
+    cap: usize,
+    breaks: bool,
     mut item: impl FnMut(&'a [u8]) -> IResult<'a, O>,
 ) -> IResult<'a, Vec<O>> {
     let (mut i, _) = byte(b'(', "'('")(i)?;
     let mut out = Vec::with_capacity(cap);
     loop {
         i = opt_sp(i);
-        if i.starts_with(b"\r\n") && !out.is_empty() {
+        if breaks && i.starts_with(b"\r\n") && !out.is_empty() {
             // Lenient: a line break between items (a server that miscounted a
             // literal, with FragmentOptions::blank_line_after_literal_continues).
             i = opt_sp(&i[2..]);

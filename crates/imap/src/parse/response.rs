@@ -3,9 +3,9 @@
 use std::num::NonZeroU32;
 
 use super::core::{
-    IResult, astring, atom, byte, crlf, fail, flag_list, mailbox, nil, nstring, number, number64,
-    nz_number, opt_sp, or_nil, paren_list, paren_objectid, sequence_set, sp, sp_list1, string, tag,
-    tag_no_case, text, upper, value, vec1,
+    IResult, astring, atom, byte, crlf, fail, flag, flag_list, mailbox, nil, nstring, number,
+    number64, nz_number, opt_sp, or_nil, paren_list, paren_list_in_line, paren_objectid,
+    sequence_set, sp, sp_list1, string, tag, tag_no_case, text, upper, value, vec1,
 };
 use super::fetch::msg_atts;
 use crate::types::command::StatusAttr;
@@ -45,7 +45,9 @@ fn code(i: &[u8]) -> IResult<'_, Code<'_>> {
             "NOMODSEQ" => (i, Code::NoModSeq),
             "CLOSED" => (i, Code::Closed),
             "BADCHARSET" => match sp(i) {
-                Ok((j, ())) => paren_list(j, astring).map(|(r, l)| (r, Code::BadCharset(l)))?,
+                Ok((j, ())) => {
+                    paren_list_in_line(j, astring).map(|(r, l)| (r, Code::BadCharset(l)))?
+                }
                 Err(_) => (i, Code::BadCharset(Vec::new())),
             },
             "CAPABILITY" => {
@@ -55,7 +57,7 @@ fn code(i: &[u8]) -> IResult<'_, Code<'_>> {
             }
             "PERMANENTFLAGS" => {
                 let (j, _) = sp(i)?;
-                flag_list(j).map(|(r, l)| (r, Code::PermanentFlags(l)))?
+                paren_list_in_line(j, flag).map(|(r, l)| (r, Code::PermanentFlags(l)))?
             }
             "UIDNEXT" => nz_number(sp(i)?.0).map(|(r, n)| (r, Code::UidNext(n)))?,
             "UIDVALIDITY" => nz_number(sp(i)?.0).map(|(r, n)| (r, Code::UidValidity(n)))?,
