@@ -154,6 +154,32 @@ fn tokio_sessions_against_dovecot() {
         assert!(took < Duration::from_secs(10), "{took:?}");
         // The session goes on after IDLE.
         assert_eq!(s.uid_search(vec![SearchKey::All]).await.unwrap().len(), 3);
+        // The folder, COPY, STATUS, SORT and THREAD calls on tokio.
+        s.create_folder("Kept").await.unwrap();
+        let all = mailwire::blocking::imap::uid_set(&uids).unwrap();
+        let copies = s.copy_messages(&all, "Kept").await.unwrap();
+        assert_eq!(copies.map(|c| c.len()), Some(2));
+        assert_eq!(s.folder_status("Kept").await.unwrap().messages, Some(2));
+        let by_date = mailwire::imap::SortCriterion {
+            reverse: true,
+            key: mailwire::imap::SortKey::Arrival,
+        };
+        let sorted = s
+            .uid_sort(mailwire::imap::Vec1::one(by_date), vec![])
+            .await
+            .unwrap();
+        // The appended message arrived last (the two delivered within a
+        // second keep their mailbox order, RFC 5256 §3's tie rule).
+        let mut older = sorted[1..].to_vec();
+        older.sort_unstable();
+        assert!(sorted[0] > uids[1] && older == uids, "{sorted:?}");
+        let threads = s
+            .uid_thread(mailwire::imap::ThreadAlgorithm::References, vec![])
+            .await
+            .unwrap();
+        assert_eq!(threads.len(), 3, "three unrelated messages: {threads:?}");
+        s.unselect().await.unwrap();
+        s.delete_folder("Kept").await.unwrap();
         s.logout().await.unwrap();
     });
 }
