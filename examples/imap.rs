@@ -11,7 +11,10 @@
 //!                                    local copies are fsynced
 //! online
 //!   folders                          folders with their special use and counts
-//!   list [FOLDER] [--limit N]        date, sender, subject, size and flags
+//!   list [FOLDER] [--limit N] [--sort KEY [--reverse]]
+//!                                    date, sender, subject, size and flags; KEY (date,
+//!                                    arrival, from, to, cc, subject, size) sorted by
+//!                                    the server (SORT)
 //!   threads [FOLDER] [--limit N]     the conversations, each reply indented under the
 //!                                    message it answers (UID THREAD REFERENCES,
 //!                                    evaluated by the server); the newest N threads
@@ -87,7 +90,8 @@ use mailwire::blocking::{
 use mailwire::imap::client::Update;
 use mailwire::imap::{
     Atom, BodyStructure, Date, Flag, IString, SearchKey, Section, SectionText, SelectParam, SeqNum,
-    SeqRange, SequenceSet, SpecificFields, StoreKind, Thread, ThreadAlgorithm,
+    SeqRange, SequenceSet, SortCriterion, SortKey, SpecificFields, StoreKind, Thread,
+    ThreadAlgorithm, Vec1,
 };
 
 /// The command line (see the module docs for the commands).
@@ -137,10 +141,17 @@ struct Args {
     /// download: delete on the server once stored.
     #[arg(long)]
     delete: bool,
-    /// list: at most this many messages (the newest); threads: at most
-    /// this many threads (the newest).
+    /// list: at most this many messages (the newest, or the first in
+    /// `--sort`'s order); threads: at most this many threads (the newest).
     #[arg(long)]
     limit: Option<usize>,
+    /// list: the order, evaluated by the server (SORT, RFC 5256): date,
+    /// arrival, from, to, cc, subject or size.
+    #[arg(long)]
+    sort: Option<String>,
+    /// list: `--sort`'s order reversed.
+    #[arg(long)]
+    reverse: bool,
     /// search: the sender contains this.
     #[arg(long)]
     from: Option<String>,
@@ -387,12 +398,49 @@ fn cmd_list(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
     if m.exists == 0 {
         return Ok(());
     }
-    let mut uids = s.uid_search(vec![SearchKey::All])?;
-    if let Some(n) = a.limit {
-        let skip = uids.len().saturating_sub(n);
-        uids.drain(..skip);
+    let Some(by) = &a.sort else {
+        let mut uids = s.uid_search(vec![SearchKey::All])?;
+        if let Some(n) = a.limit {
+            let skip = uids.len().saturating_sub(n);
+            uids.drain(..skip);
+        }
+        return print_summaries(s, &uids);
+    };
+    let key = match by.to_ascii_lowercase().as_str() {
+        "date" => SortKey::Date,
+        "arrival" => SortKey::Arrival,
+        "from" => SortKey::From,
+        "to" => SortKey::To,
+        "cc" => SortKey::Cc,
+        "subject" => SortKey::Subject,
+        "size" => SortKey::Size,
+        other => {
+            return Err(usage(format!(
+                "--sort {other:?}: date, arrival, from, to, cc, subject or size"
+            )));
+        }
+    };
+    let criterion = SortCriterion {
+        reverse: a.reverse,
+        key,
+    };
+    let mut uids = s.uid_sort(Vec1::one(criterion), vec![])?;
+    uids.truncate(a.limit.unwrap_or(usize::MAX));
+    if uids.is_empty() {
+        return Ok(());
     }
-    print_summaries(s, &uids)
+    // Summaries come in UID order: printed in the server's.
+    let mut sums: HashMap<u32, MessageSummary> = s
+        .fetch_summaries(&uid_set(&uids)?, SummaryItems::default(), None)?
+        .into_iter()
+        .map(|m| (m.uid, m))
+        .collect();
+    for uid in uids {
+        if let Some(m) = sums.remove(&uid) {
+            println!("{}", summary_line(&m));
+        }
+    }
+    Ok(())
 }
 
 /// `threads`: the folder's conversations as the server threads them (RFC

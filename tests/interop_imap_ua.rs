@@ -715,6 +715,27 @@ fn sort_and_thread_against_dovecot_and_the_mail_server() {
     );
     assert_eq!(indent(lines[1]), indent(lines[0]) + 2, "{out}");
     assert_eq!(indent(lines[2]), indent(lines[0]), "{out}");
+    // `list --sort`: the server's order, printed as given.
+    let subjects = |args: &[&str]| -> Vec<String> {
+        ok(&d, args)
+            .lines()
+            .map(|l| {
+                l.split("  ")
+                    .filter(|w| !w.is_empty())
+                    .nth(3)
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        subjects(&["list", "--sort", "date", "--reverse"]),
+        ["Re: alpha", "beta", "alpha"]
+    );
+    assert_eq!(
+        subjects(&["list", "--sort", "date", "--limit", "2"]),
+        ["alpha", "beta"]
+    );
     let chain = |c: &[u32]| Thread {
         chain: c.to_vec(),
         children: vec![],
