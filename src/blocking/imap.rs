@@ -1920,6 +1920,26 @@ mod tests {
         assert_eq!(copied_uids(&huge, &huge, 10), None);
     }
 
+    proptest::proptest! {
+        /// Any COPYUID pairing of equal-size UID lists within the folder:
+        /// each destination once, in the order of its source UID; and a
+        /// folder smaller than the lists refuses it.
+        #[test]
+        fn copyuid_pairs_each_destination_by_source_order(
+            pairs in proptest::collection::btree_map(1u32..10_000, 1u32..10_000, 1..40),
+        ) {
+            let (sources, dests): (Vec<u32>, Vec<u32>) = pairs.iter().map(|(s, d)| (*s, *d)).rev().unzip();
+            let list = |v: &[u32]| {
+                let one = |u| SeqRange::Single(SeqNum::Value(NonZeroU32::new(u).unwrap()));
+                SequenceSet::new(v.iter().map(|&u| one(u)).collect()).unwrap()
+            };
+            let n = sources.len() as u32;
+            let want: Vec<u32> = pairs.values().copied().collect();
+            proptest::prop_assert_eq!(copied_uids(&list(&sources), &list(&dests), n), Some(want));
+            proptest::prop_assert_eq!(copied_uids(&list(&sources), &list(&dests), n - 1), None);
+        }
+    }
+
     #[test]
     fn utf8_search_keys_are_detected() {
         let k = SearchKey::Subject(IString::try_from("Grüße").unwrap());
