@@ -970,7 +970,7 @@ impl<C: Conn> Core<C> {
         criteria: Vec<SearchKey<'static>>,
     ) -> Result<Vec<u32>, ImapError> {
         let utf8 = criteria.iter().any(non_ascii_key);
-        let criteria = Vec1::try_from(criteria).unwrap_or_else(|_| Vec1::one(SearchKey::All));
+        let criteria = keys_or_all(criteria);
         let c = self
             .run(CommandBody::Search {
                 uid: true,
@@ -1012,12 +1012,8 @@ impl<C: Conn> Core<C> {
         algorithm: ThreadAlgorithm<'static>,
         search: Vec<SearchKey<'static>>,
     ) -> Result<Vec<Thread>, ImapError> {
-        let name = match &algorithm {
-            ThreadAlgorithm::OrderedSubject => "ORDEREDSUBJECT",
-            ThreadAlgorithm::References => "REFERENCES",
-            ThreadAlgorithm::Other(a) => a.as_str(),
-        };
-        if !self.capabilities().await?.has(&format!("THREAD={name}")) {
+        let offered = format!("THREAD={}", algorithm.name());
+        if !self.capabilities().await?.has(&offered) {
             return Err(ImapError::Unsupported("THREAD"));
         }
         let (charset, search) = charset_and_keys(search)?;
@@ -1787,8 +1783,12 @@ fn charset_and_keys(
     } else {
         "US-ASCII"
     };
-    let search = Vec1::try_from(search).unwrap_or_else(|_| Vec1::one(SearchKey::All));
-    Ok((istring(charset)?, search))
+    Ok((istring(charset)?, keys_or_all(search)))
+}
+
+/// The keys of a SEARCH, SORT or THREAD: `ALL` for none.
+fn keys_or_all(keys: Vec<SearchKey<'static>>) -> Vec1<SearchKey<'static>> {
+    Vec1::try_from(keys).unwrap_or_else(|_| Vec1::one(SearchKey::All))
 }
 
 fn non_ascii_key(k: &SearchKey<'_>) -> bool {

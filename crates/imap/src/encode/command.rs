@@ -4,7 +4,7 @@ use super::Encoder;
 use super::response::status_attr_name;
 use crate::types::command::{
     Command, CommandBody, FetchModifier, ListReturn, ListSelect, SearchReturn, SelectParam,
-    SortKey, StoreKind, ThreadAlgorithm,
+    SortKey, StoreKind,
 };
 use crate::types::core::IString;
 use crate::types::mailbox::Mailbox;
@@ -356,11 +356,8 @@ impl Encoder<'_> {
             } => {
                 self.uid(*uid);
                 self.raw(b"THREAD ");
-                match algorithm {
-                    ThreadAlgorithm::OrderedSubject => self.raw(b"ORDEREDSUBJECT"),
-                    ThreadAlgorithm::References => self.raw(b"REFERENCES"),
-                    ThreadAlgorithm::Other(a) => self.atom(a),
-                }
+                // A name: the two of RFC 5256, or an atom.
+                self.raw(algorithm.name().as_bytes());
                 self.sp();
                 self.astring(charset);
                 self.sp();

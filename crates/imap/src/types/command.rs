@@ -206,6 +206,18 @@ pub enum ThreadAlgorithm<'a> {
     Other(Atom<'a>),
 }
 
+impl ThreadAlgorithm<'_> {
+    /// The algorithm's name as a THREAD command sends it and a server's
+    /// `THREAD=` capability names it (RFC 5256 §3, §5), e.g. `REFERENCES`.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::OrderedSubject => "ORDEREDSUBJECT",
+            Self::References => "REFERENCES",
+            Self::Other(a) => a.as_str(),
+        }
+    }
+}
+
 /// GETMETADATA options (RFC 5464 §4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct MetadataOptions {
