@@ -151,6 +151,11 @@ pub(crate) struct Interrupted {
 }
 
 impl Interrupted {
+    /// Whether no delivery was interrupted (the usual start).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spools.is_empty()
+    }
+
     /// Whether the (device, inode) of `md` is an interrupted delivery's.
     pub(crate) fn holds(&self, md: &fs::Metadata) -> bool {
         use std::os::unix::fs::MetadataExt as _;
@@ -164,7 +169,7 @@ impl Interrupted {
     /// `cur/` stays: someone saw it.
     pub(crate) fn undo(self, maildirs: &Maildirs) -> io::Result<Vec<PathBuf>> {
         let mut removed = Vec::new();
-        if self.spools.is_empty() {
+        if self.is_empty() {
             return Ok(removed);
         }
         for folder in maildirs.every_folder()? {
@@ -212,7 +217,9 @@ impl Maildirs {
                 fs::create_dir_all(dir.join(sub))?;
             }
         }
-        let accounts: Vec<PathBuf> = users.iter().map(|u| this.dir(u)).collect();
+        // Looked up once per folder of the store: a set, not a list.
+        let accounts: std::collections::HashSet<PathBuf> =
+            users.iter().map(|u| this.dir(u)).collect();
         let mut interrupted = Interrupted::default();
         for folder in this.every_folder()? {
             let Ok(files) = fs::read_dir(folder.join("tmp")) else {
