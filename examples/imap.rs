@@ -376,6 +376,17 @@ fn print_summaries(s: &mut ImapSession, uids: &[u32]) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Each message's line ([`summary_line`]) by UID, for printing in an
+/// order of the server's (SORT, THREAD).
+fn summary_lines(s: &mut ImapSession, uids: &[u32]) -> Result<HashMap<u32, String>, Failure> {
+    Ok(
+        s.fetch_summaries(&uid_set(uids)?, SummaryItems::default(), None)?
+            .iter()
+            .map(|m| (m.uid, summary_line(m)))
+            .collect(),
+    )
+}
+
 // ----- online commands -------------------------------------------------------
 
 fn cmd_folders(s: &mut ImapSession) -> Result<(), Failure> {
@@ -430,15 +441,9 @@ fn cmd_list(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
         return Ok(());
     }
     // Summaries come in UID order: printed in the server's.
-    let mut sums: HashMap<u32, MessageSummary> = s
-        .fetch_summaries(&uid_set(&uids)?, SummaryItems::default(), None)?
-        .into_iter()
-        .map(|m| (m.uid, m))
-        .collect();
-    for uid in uids {
-        if let Some(m) = sums.remove(&uid) {
-            println!("{}", summary_line(&m));
-        }
+    let lines = summary_lines(s, &uids)?;
+    for line in uids.iter().filter_map(|uid| lines.get(uid)) {
+        println!("{line}");
     }
     Ok(())
 }
@@ -465,11 +470,7 @@ fn cmd_threads(s: &mut ImapSession, a: &Args) -> Result<(), Failure> {
     if uids.is_empty() {
         return Ok(());
     }
-    let lines: HashMap<u32, String> = s
-        .fetch_summaries(&uid_set(&uids)?, SummaryItems::default(), None)?
-        .iter()
-        .map(|m| (m.uid, summary_line(m)))
-        .collect();
+    let lines = summary_lines(s, &uids)?;
     // A chain's messages each one deeper; its children under its last.
     fn print(t: &Thread, depth: usize, lines: &HashMap<u32, String>) {
         for (i, uid) in t.chain.iter().enumerate() {
