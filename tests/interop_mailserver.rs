@@ -47,6 +47,9 @@ mod dmarc;
 #[path = "../examples/mailserver/dmarc_report.rs"]
 mod dmarc_report;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/dns_name.rs"]
+mod dns_name;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/dnsbl.rs"]
 mod dnsbl;
 #[allow(dead_code, unreachable_pub)]

@@ -13,6 +13,7 @@ use mailwire::sasl::Secret;
 
 use crate::accounts::Credential;
 use crate::auth_guard::AuthPolicy;
+use crate::dns_name::valid_domain;
 use crate::limits::ConnLimits;
 use crate::runner::RunnerLimits;
 
@@ -785,20 +786,6 @@ fn check_alias(from: &str, to: &[String]) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
-}
-
-/// Whether `d` is a domain name: dot-separated labels of letters, digits
-/// and `-`, each 1 to 63 long, 255 in all.
-pub(crate) fn valid_domain(d: &str) -> bool {
-    !d.is_empty()
-        && d.len() <= 255
-        && d.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
 }
 
 /// Sets `slot` to `v` when there is one.

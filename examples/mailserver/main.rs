@@ -38,6 +38,7 @@ mod dkim;
 mod dkim_verify;
 mod dmarc;
 mod dmarc_report;
+mod dns_name;
 mod dnsbl;
 mod driver;
 mod greylist;
