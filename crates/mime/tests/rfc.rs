@@ -69,6 +69,80 @@ fn rfc2046_5_1_1_whole_delimiter_only() {
     assert_eq!(msg.raw_body(leaf), b"--bc\r\n--b- x");
 }
 
+/// RFC 2046 §5.1.1: "the CRLF preceding the boundary delimiter line is
+/// conceptually attached to the boundary". A body part whose header lines
+/// run straight into that CRLF has no blank line and no body: its header
+/// block ends above the CRLF (Dovecot's BODY[2.MIME] and BODY[2.HEADER]
+/// end there too), and an encapsulated message of header lines alone is
+/// just those lines. A blank line of its own before the CRLF is still the
+/// header's end, and the same in any split of the input.
+#[test]
+fn rfc2046_5_1_1_line_end_before_a_delimiter_is_the_delimiters() {
+    let open = b"Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b\r\n";
+    // The second part; its header block and body; the header of the
+    // message it holds.
+    type Case<'a> = (&'a [u8], &'a [u8], &'a [u8], Option<&'a [u8]>);
+    let cases: [Case<'_>; 5] = [
+        // A text part of header lines only.
+        (
+            b"Content-Type: text/plain\r\n\r\n--b--\r\n",
+            b"Content-Type: text/plain\r\n",
+            b"",
+            None,
+        ),
+        // A message/rfc822 part holding a message of header lines only.
+        (
+            b"Content-Type: message/rfc822\r\n\r\nFrom: 0\r\n\r\n--b--\r\n",
+            b"Content-Type: message/rfc822\r\n\r\n",
+            b"From: 0\r\n",
+            Some(b"From: 0\r\n"),
+        ),
+        // A blank line, then the delimiter's CRLF: an empty body.
+        (
+            b"Content-Type: text/plain\r\n\r\n\r\n--b--\r\n",
+            b"Content-Type: text/plain\r\n\r\n",
+            b"",
+            None,
+        ),
+        // A multipart of another boundary: no blank line, no body.
+        (
+            b"Content-Type: multipart/mixed; boundary=c\r\n\r\n--b--\r\n",
+            b"Content-Type: multipart/mixed; boundary=c\r\n",
+            b"",
+            None,
+        ),
+        // A multipart of the same boundary takes the delimiter (Dovecot
+        // too): the blank line ends its header.
+        (
+            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\ny\r\n--b--\r\n",
+            b"Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+            b"--b\r\n\r\ny\r\n--b--\r\n",
+            None,
+        ),
+    ];
+    for (second, header, body, inner_header) in cases {
+        let raw = [&open[..], second].concat();
+        let msg = Message::parse(&raw);
+        // (A multipart without parts has defects of its own.)
+        if !second.starts_with(b"Content-Type: multipart") {
+            assert!(msg.defects().is_empty(), "{:?}", msg.defects());
+        }
+        let part = msg.part(msg.root().children[1]).unwrap();
+        assert_eq!(msg.header_bytes(part), header);
+        assert_eq!(msg.raw_body(part), body);
+        let inner = msg.encapsulated(part).map(|m| msg.header_bytes(m));
+        assert_eq!(inner, inner_header);
+        let whole = events_split(&raw, &[]);
+        for cut in 0..raw.len() {
+            assert_same(
+                &events_split(&raw, &[cut]),
+                &whole,
+                &format!("cut at {cut}"),
+            );
+        }
+    }
+}
+
 #[test]
 fn nested_boundaries_that_are_prefixes() {
     let raw = b"Content-Type: multipart/mixed; boundary=abc\r\n\r\n--abc\r\n\
