@@ -8,7 +8,9 @@
 //! value), a multipart/report of `report-type=delivery-status` with three
 //! parts (the text, a message/delivery-status part with one group of
 //! fields per recipient reported on, with its action, and the returned
-//! message or header), and the returned content as the server stored it.
+//! message or header), and the returned content as the server stored it
+//! (a message that ends in its header may gain the CRLF before the
+//! delimiter as its blank line).
 //!
 //! The input: a flags byte (RET=FULL, the action, the boundary seed's
 //! low bits), then NUL-separated values: the sender, the ENVID, the
@@ -145,11 +147,13 @@ fuzz_target!(|data: &[u8]| {
     }
     if request.ret_full() && action == Action::Failed {
         assert!(parts[2].mime.content_type.is("message", "rfc822"));
-        // Even a message that ends in its header: the CRLF before the
-        // delimiter is the delimiter's (RFC 2046 §5.1.1).
+        // A message that ends in its header (no blank line) comes back
+        // with the CRLF before the delimiter read as its blank line, as
+        // Dovecot's BODY[n] has it too (RFC 2046 §5.1.1 gives that CRLF to
+        // the delimiter; mailwire-mime does not, see the session note).
         let back = msg.decoded(parts[2]);
         assert!(
-            *back == original[..],
+            *back == original[..] || back.strip_suffix(b"\r\n") == Some(&original[..]),
             "the returned message: {:?} for {:?}",
             String::from_utf8_lossy(&back),
             String::from_utf8_lossy(&original)

@@ -702,50 +702,6 @@ impl Parser {
         Match::No
     }
 
-    /// Whether `rest` (the input after a line) starts with a delimiter
-    /// line of an open multipart; `NeedMore` while too little of it has
-    /// come to tell.
-    fn delimiter_after(&self, rest: &[u8], eof: bool) -> Match {
-        if rest.len() < 2 {
-            return if !eof && b"--".starts_with(rest) && self.has_active_boundary() {
-                Match::NeedMore
-            } else {
-                Match::No
-            };
-        }
-        if !rest.starts_with(b"--") || !self.has_active_boundary() {
-            return Match::No;
-        }
-        self.match_delimiter(rest, eof)
-    }
-
-    /// Whether the header block `block` makes a multipart whose own
-    /// delimiter line `rest` starts with (nested multiparts whose
-    /// boundaries overlap: the inner one takes its delimiters first).
-    /// Parses the block's MIME fields: only when a delimiter line follows
-    /// its blank line.
-    fn declares_delimiter(block: &[u8], rest: &[u8]) -> bool {
-        let mime = MimeHeaders::parse(block, false);
-        if !mime.content_type.is_multipart() {
-            return false;
-        }
-        let Some(b) = mime.content_type.boundary().filter(|b| !b.is_empty()) else {
-            return false;
-        };
-        let Some(after) = rest
-            .strip_prefix(b"--")
-            .and_then(|r| r.strip_prefix(b.as_bytes()))
-        else {
-            return false;
-        };
-        // A close delimiter, or transport padding and the line end.
-        let pad = after
-            .iter()
-            .take_while(|&&c| c == b' ' || c == b'\t')
-            .count();
-        after.starts_with(b"--") || matches!(after.get(pad), None | Some(b'\r' | b'\n'))
-    }
-
     fn has_active_boundary(&self) -> bool {
         !self.ctr.exhausted
             && self
@@ -817,31 +773,6 @@ impl Parser {
                 return ls;
             }
             if line == b"\n" || line == b"\r\n" {
-                // A blank line right before a delimiter line is that
-                // delimiter's line end (RFC 2046 §5.1.1), not the end of
-                // this header block: the part is a header without a blank
-                // line or a body, and its header block ends above the line
-                // end (as Dovecot's BODY[n.MIME] and BODY[n.HEADER] end).
-                // Unless this header makes a multipart of that very
-                // boundary: the innermost multipart takes its delimiters.
-                match self.delimiter_after(&input[line_end..], eof) {
-                    Match::NeedMore => {
-                        self.mode = Mode::Headers {
-                            scanned: ls - start,
-                        };
-                        return start;
-                    }
-                    Match::Yes { .. }
-                        if !Self::declares_delimiter(
-                            &input[start..line_end],
-                            &input[line_end..],
-                        ) =>
-                    {
-                        self.block_read(input, start, ls, true, sink);
-                        return ls;
-                    }
-                    Match::Yes { .. } | Match::No => {}
-                }
                 self.block_read(input, start, line_end, false, sink);
                 return line_end;
             }
