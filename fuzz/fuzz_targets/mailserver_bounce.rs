@@ -150,7 +150,7 @@ fuzz_target!(|data: &[u8]| {
         // A message that ends in its header (no blank line) comes back
         // with the CRLF before the delimiter read as its blank line, as
         // Dovecot's BODY[n] has it too (RFC 2046 §5.1.1 gives that CRLF to
-        // the delimiter; mailwire-mime does not, see the session note).
+        // the delimiter; mailwire-mime's header scan does not look ahead).
         let back = msg.decoded(parts[2]);
         assert!(
             *back == original[..] || back.strip_suffix(b"\r\n") == Some(&original[..]),
