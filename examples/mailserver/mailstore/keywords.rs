@@ -13,10 +13,14 @@ pub(crate) struct Keywords {
 }
 
 impl Keywords {
-    /// Parses the file; lines that do not fit are skipped.
+    /// Parses the file; lines that do not fit are skipped. Carriage
+    /// returns at a line's end are not part of the name (a keyword is an
+    /// atom, which holds none): what [`Keywords::format`] writes reads back
+    /// the same.
     pub(crate) fn parse(text: &str) -> Self {
         let mut k = Keywords::default();
         for line in text.lines() {
+            let line = line.trim_end_matches('\r');
             let Some((idx, name)) = line.split_once(' ') else {
                 continue;
             };
@@ -75,6 +79,19 @@ impl Keywords {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Carriage returns ending a line are not the keyword's, however many
+    /// and whether or not LF follows (the fuzz target
+    /// `mailserver_mailstore` found names that changed when saved).
+    #[test]
+    fn line_end_carriage_returns_are_not_names() {
+        let k = Keywords::parse("0 Junk\r\r\n1 Seen-Later\r");
+        assert_eq!(
+            (k.name('a'), k.name('b')),
+            (Some("Junk"), Some("Seen-Later"))
+        );
+        assert_eq!(Keywords::parse(&k.format()), k);
+    }
 
     #[test]
     fn parse_format_assign() {

@@ -67,7 +67,10 @@ impl ModSeqs {
     /// get a new mod-sequence, which is always safe).
     pub(crate) fn parse(text: &str) -> Self {
         let mut m = ModSeqs::default();
-        let mut lines = text.lines();
+        // Carriage returns at a line's end are nothing of the table's (a
+        // row's flag letters hold none): what `format` writes reads back
+        // the same.
+        let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
         if let Some(h) = lines
             .next()
             .and_then(|l| l.strip_prefix('H'))
@@ -96,7 +99,13 @@ impl ModSeqs {
                 w.next().map(str::parse::<u32>),
                 w.next().map(str::parse::<u64>),
             ) {
-                m.map.insert(uid, (q, w.next().unwrap_or("").to_string()));
+                // A row's flags are Maildir info letters; a row with
+                // anything else did not come from `format` and is skipped.
+                let info = w.next().unwrap_or("");
+                if !info.bytes().all(|b| b.is_ascii_graphic()) {
+                    continue;
+                }
+                m.map.insert(uid, (q, info.to_string()));
                 m.highest = m.highest.max(q);
                 if let Some(Ok(t)) = w.next().map(str::parse::<i64>) {
                     m.saved.insert(uid, t);
@@ -173,6 +182,20 @@ impl ModSeqs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A row whose flags are not Maildir info letters is skipped, and
+    /// carriage returns ending a line are nothing of the table's: what is
+    /// read is what `format` writes back (found by the fuzz target
+    /// `mailserver_mailstore`).
+    #[test]
+    fn rows_read_as_written() {
+        let m = ModSeqs::parse("H9\r\n1 3 S\r\r\n2 4 S\u{7}x 5\n3 5 RS\r");
+        assert_eq!(m.highest, 9);
+        assert_eq!(m.map.get(&1), Some(&(3, "S".to_string())));
+        assert_eq!(m.map.get(&2), None);
+        assert_eq!(m.map.get(&3), Some(&(5, "RS".to_string())));
+        assert_eq!(ModSeqs::parse(&m.format()), m);
+    }
 
     #[test]
     fn round_trip_and_highest() {

@@ -70,7 +70,9 @@ impl UidList {
     /// header's next UID, raise the next UID (never lower it): a UID in the
     /// file is never given again.
     pub(crate) fn parse(text: &str) -> Result<Self, ParseError> {
-        let mut lines = text.lines();
+        // Carriage returns at a line's end belong to no field or file name
+        // (Dovecot writes LF): what `format` writes reads back the same.
+        let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
         let header = lines.next().ok_or_else(|| ParseError("empty".into()))?;
         let mut fields = header.split(' ');
         if fields.next() != Some("3") {
@@ -78,11 +80,15 @@ impl UidList {
         }
         let mut list = UidList::new(0, String::new());
         for f in fields.filter(|f| !f.is_empty()) {
-            let (key, value) = f.split_at(1);
+            // The key is a letter; a field that starts with anything else
+            // (even a character of several bytes) is kept as it is.
+            let mut chars = f.chars();
+            let key = chars.next();
+            let value = chars.as_str();
             match key {
-                "V" => list.uid_validity = number(value)?,
-                "N" => list.next_uid = number(value)?,
-                "G" => list.guid = value.to_string(),
+                Some('V') => list.uid_validity = number(value)?,
+                Some('N') => list.next_uid = number(value)?,
+                Some('G') => list.guid = value.to_string(),
                 _ => list.other_header.push(f.to_string()),
             }
         }
@@ -192,6 +198,16 @@ mod tests {
         assert_eq!(l.assign("c".into()), Some(7));
         let l2 = UidList::parse(&l.format()).unwrap();
         assert_eq!(l2.next_uid, 8);
+    }
+
+    /// A header field that starts with a character of several bytes (a
+    /// damaged file; found by the fuzz target `mailserver_mailstore`,
+    /// where splitting off the key byte panicked) is kept as it is.
+    #[test]
+    fn header_field_of_a_wide_character() {
+        let l = UidList::parse("3 V7 N3 \u{e9}1 \u{20ac}\n1 :a\n").unwrap();
+        assert_eq!(l.other_header, ["\u{e9}1", "\u{20ac}"]);
+        assert_eq!(UidList::parse(&l.format()).unwrap(), l);
     }
 
     #[test]
