@@ -167,12 +167,10 @@ impl DeliveredTo {
 
     /// Whether a field names `addr` (compared without case).
     pub(crate) fn contains(&self, addr: &str) -> bool {
-        let addr = addr.to_lowercase();
-        self.values.contains(&addr)
+        self.values().contains(&addr.to_lowercase())
     }
 
     /// The values seen, lower case.
-    #[cfg(test)]
     pub(crate) fn values(&self) -> &[String] {
         &self.values
     }
