@@ -87,6 +87,9 @@ mod mailstore;
 #[path = "../examples/mailserver/mta_sts.rs"]
 mod mta_sts;
 #[allow(dead_code, unreachable_pub)]
+#[path = "../examples/mailserver/mta_sts_policy.rs"]
+mod mta_sts_policy;
+#[allow(dead_code, unreachable_pub)]
 #[path = "../examples/mailserver/queue.rs"]
 mod queue;
 #[allow(dead_code, unreachable_pub)]

@@ -49,6 +49,7 @@ mod list;
 mod maildir;
 mod mailstore;
 mod mta_sts;
+mod mta_sts_policy;
 #[cfg(target_os = "linux")]
 mod pool;
 mod pop3_session;
