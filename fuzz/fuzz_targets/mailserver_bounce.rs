@@ -39,13 +39,7 @@ use bounce::{Action, Failure, Request};
 /// `text` as the server stores a message it took in: every line end CRLF,
 /// the last line ended too.
 fn stored(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() + text.len() / 16 + 2);
-    for (i, &b) in text.iter().enumerate() {
-        if b == b'\n' && (i == 0 || text[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
+    let mut out = mailwire_fuzz::crlf(text);
     if !out.is_empty() && !out.ends_with(b"\r\n") {
         out.extend_from_slice(b"\r\n");
     }

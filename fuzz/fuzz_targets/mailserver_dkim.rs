@@ -74,18 +74,6 @@ fn signer() -> &'static (dkim::Signer, String) {
     })
 }
 
-/// `text` with every line end CRLF, as the server stores what it takes in.
-fn crlf(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() + text.len() / 16);
-    for (i, &b) in text.iter().enumerate() {
-        if b == b'\n' && (i == 0 || text[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-    out
-}
-
 /// The checks every message gets, whatever the key lookups answer.
 fn check_any(msg: &[u8], answer: Result<Vec<String>, String>, own_key: bool) {
     let lookup = |_: &str| answer.clone();
@@ -123,7 +111,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let (signer, record) = signer();
     if mode & 1 == 0 {
-        let msg = crlf(rest);
+        let msg = mailwire_fuzz::crlf(rest);
         let header = HeaderSection::parse(&msg);
         let Ok(sig) = signer.signature(&msg, NOW) else {
             // Refused only for a message without a From field (§5.4).
@@ -153,6 +141,6 @@ fuzz_target!(|data: &[u8]| {
         } else {
             Ok(text.lines().map(str::to_string).collect())
         };
-        check_any(&crlf(msg), answer, false);
+        check_any(&mailwire_fuzz::crlf(msg), answer, false);
     }
 });

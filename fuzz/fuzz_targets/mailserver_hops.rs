@@ -19,18 +19,6 @@ mod hops;
 
 use hops::{DeliveredTo, HopCounter, MAX_DELIVERED_TO};
 
-/// `text` with every line end CRLF.
-fn crlf(text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() + text.len() / 16);
-    for (i, &b) in text.iter().enumerate() {
-        if b == b'\n' && (i == 0 || text[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(b);
-    }
-    out
-}
-
 /// Both scans over `content` fed in the pieces `cuts` make.
 fn scan(content: &[u8], cuts: &[usize]) -> (u32, Vec<String>) {
     let (mut hops, mut delivered) = (HopCounter::default(), DeliveredTo::default());
@@ -54,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((cuts, rest)) = data.split_first_chunk::<2>() else {
         return;
     };
-    let content = crlf(rest);
+    let content = mailwire_fuzz::crlf(rest);
     let len = content.len().max(1);
     let mut cuts = [
         usize::from(cuts[0]) * len / 256,

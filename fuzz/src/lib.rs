@@ -76,3 +76,16 @@ pub fn sasl_server(mechs: &[Mechanism], nonce: &str, data: &[u8]) {
         answer(&mut s, step, accept);
     }
 }
+
+/// `text` with every bare LF made CRLF, as the mail server stores what it
+/// takes in.
+pub fn crlf(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / 16);
+    for (i, &b) in text.iter().enumerate() {
+        if b == b'\n' && (i == 0 || text[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(b);
+    }
+    out
+}
