@@ -64,7 +64,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     let mut values = rest.split(|&b| b == 0);
-    let sender = text(values.next().unwrap_or_default());
+    let sender = values.next().unwrap_or_default();
+    if sender.len() + 2 > mailwire_smtp::MAX_PATH {
+        // The SMTP server takes no longer reverse-path (RFC 5321
+        // §4.5.3.1.3), and the report's To: holds it on one line.
+        return;
+    }
+    let sender = text(sender);
     let envid = values.next().map(text);
     let original = stored(values.next().unwrap_or_default());
     let action = match (flags >> 1) & 3 {

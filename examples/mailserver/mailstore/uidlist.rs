@@ -79,9 +79,9 @@ impl UidList {
             return Err(ParseError(format!("unsupported header {header:?}")));
         }
         let mut list = UidList::new(0, String::new());
-        for f in fields.filter(|f| !f.is_empty()) {
-            // The key is a letter; a field that starts with anything else
-            // (even a character of several bytes) is kept as it is.
+        // Dovecot's fields are printable ASCII; one with anything else (a
+        // damaged file) is dropped rather than kept to be written back.
+        for f in fields.filter(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_graphic())) {
             let mut chars = f.chars();
             let key = chars.next();
             let value = chars.as_str();
@@ -200,13 +200,15 @@ mod tests {
         assert_eq!(l2.next_uid, 8);
     }
 
-    /// A header field that starts with a character of several bytes (a
-    /// damaged file; found by the fuzz target `mailserver_mailstore`,
-    /// where splitting off the key byte panicked) is kept as it is.
+    /// A header field that starts with a character of several bytes, or
+    /// holds a control character (a damaged file; found by the fuzz target
+    /// `mailserver_mailstore`, where splitting off the key byte panicked),
+    /// is dropped; the others are kept and written back.
     #[test]
     fn header_field_of_a_wide_character() {
-        let l = UidList::parse("3 V7 N3 \u{e9}1 \u{20ac}\n1 :a\n").unwrap();
-        assert_eq!(l.other_header, ["\u{e9}1", "\u{20ac}"]);
+        let l = UidList::parse("3 V7 \u{e9}1 N3 \u{20ac} \u{8}\r X1\n1 :a\n").unwrap();
+        assert_eq!((l.uid_validity, l.next_uid), (7, 3));
+        assert_eq!(l.other_header, ["X1"]);
         assert_eq!(UidList::parse(&l.format()).unwrap(), l);
     }
 
